@@ -1,0 +1,63 @@
+# Thin wrapper around Meson. `make run` and `make test` work on a fresh
+# Debian machine: they install what is missing, configure and build.
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_TSAN ?= build-tsan
+JOBS       ?= $(shell nproc)
+
+DEBS = meson ninja-build pkg-config gcc clang libcmocka-dev libjson-c-dev \
+       liburcu-dev libssl-dev gnuplot-nox python3
+
+.PHONY: all deps build run bench test test-unit test-asan test-tsan clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/tools/iopf demo mm
+
+bench: build
+	./$(BUILD)/tools/iopf bench ground
+
+$(BUILD_ASAN)/build.ninja: | deps
+	meson setup $(BUILD_ASAN) --buildtype=debug -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dsuites=unit
+
+$(BUILD_TSAN)/build.ninja: | deps
+	meson setup $(BUILD_TSAN) --buildtype=debugoptimized -Db_sanitize=thread \
+		-Dsuites=stress
+
+# Every suite runs even if an earlier one failed; the summary decides.
+test: build $(BUILD_ASAN)/build.ninja $(BUILD_TSAN)/build.ninja
+	ninja -C $(BUILD_ASAN) -j $(JOBS)
+	ninja -C $(BUILD_TSAN) -j $(JOBS)
+	rm -f $(BUILD)/meson-logs/testlog.json $(BUILD_ASAN)/meson-logs/testlog.json \
+	      $(BUILD_TSAN)/meson-logs/testlog.json
+	-meson test -C $(BUILD) --suite unit --print-errorlogs
+	-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	 meson test -C $(BUILD_ASAN) --suite unit --print-errorlogs
+	-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	 meson test -C $(BUILD_TSAN) --suite stress --print-errorlogs \
+	 --timeout-multiplier 3
+	@python3 scripts/test-summary.py $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cost model: what each operation costs in the virtual runtime.
+ *
+ * One table, one place. Each constant says where its value comes from; see
+ * docs/cost-model.md for the derivations. Costs proportional to bytes are
+ * given per 4 KiB and scaled by the page size in use; fixed costs are per
+ * operation. In the real runtime these values are only charged (and spent)
+ * when the context asks for it: the real cost is whatever the machine takes.
+ */
+#ifndef IOPF_COST_H
+#define IOPF_COST_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iopf_cost_model {
+	const char *name;
+	/* Host memory manager. */
+	uint64_t cpu_fault_ns;     /* fixed cost of a CPU page fault (populate) */
+	uint64_t zero_4k_ns;       /* zeroing 4 KiB of a new frame */
+	uint64_t copy_4k_ns;       /* copying 4 KiB (CPU access, migrate) */
+	uint64_t get_page_ns;      /* taking a short-term page reference */
+	uint64_t pin_page_ns;      /* long-term pin incl. accounting */
+	uint64_t unpin_page_ns;    /* releasing a pin or a reference */
+	uint64_t tlb_shootdown_ns; /* CPU TLB invalidation for one range */
+	uint64_t notifier_ns;      /* dispatching one interval notifier */
+	uint64_t swap_out_4k_ns;   /* writing 4 KiB to the swap device */
+	uint64_t swap_in_4k_ns;    /* reading 4 KiB back from swap */
+	uint64_t reclaim_scan_ns;  /* examining one LRU page */
+};
+
+/* The documented default profile ("reference"). */
+const struct iopf_cost_model *iopf_cost_model_default(void);
+
+/* Scale a per-4-KiB cost to a page of 1 << page_shift bytes. */
+static inline uint64_t iopf_cost_per_page(uint64_t per_4k_ns,
+					  unsigned page_shift)
+{
+	return page_shift >= 12 ? per_4k_ns << (page_shift - 12) : per_4k_ns;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IOPF_COST_H */

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iopf host memory manager.
+ *
+ * A pool of physical frames (the host's RAM) and address spaces (one per VMM
+ * process) whose pages are populated on first touch, referenced (get), pinned
+ * against a locked-memory limit, and taken back by the host: discarded
+ * (balloon), migrated (compaction), reclaimed to swap (memory pressure) or
+ * unmapped. Before any of these frees, moves or reuses a frame, every
+ * interval notifier subscribed over the range is called and must have
+ * finished with the frame when it returns.
+ *
+ * Pages: the pool has one page size, 4 KiB or 2 MiB (a host backing guest
+ * memory with huge pages); every address and length given to an address
+ * space must be aligned to it. Ranges are [start, last] with last inclusive.
+ *
+ * Frames: identified by a page frame number (pfn). A data-backed pool keeps
+ * real bytes; a data-less pool only accounts (reads see zeroes, writes are
+ * dropped) so hosts far larger than this machine can be simulated.
+ *
+ * Errors are negative errno values and leave the state unchanged, except
+ * where a function says otherwise.
+ */
+#ifndef IOPF_MM_H
+#define IOPF_MM_H
+
+#include <iopf/rt.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iopf_mm_pool;
+struct iopf_mm;
+
+typedef uint64_t iopf_pfn_t;
+#define IOPF_PFN_NONE ((iopf_pfn_t)-1)
+
+enum iopf_mm_pool_flags {
+	/* Keep real bytes for every frame (else accounting only). */
+	IOPF_MM_POOL_DATA = 1u << 0,
+	/*
+	 * Fill freed frames with a pattern and check it when they are reused
+	 * (and on iopf_mm_pool_poison_check()): any write into a freed frame,
+	 * such as a DMA through a stale translation, is caught.
+	 */
+	IOPF_MM_POOL_POISON = 1u << 1,
+};
+
+struct iopf_mm_pool_config {
+	uint64_t ram_bytes;  /* capacity, a multiple of the page size */
+	uint64_t swap_bytes; /* swap device capacity; 0: no swap */
+	unsigned page_shift; /* 12 (4 KiB) or 21 (2 MiB) */
+	unsigned flags;      /* enum iopf_mm_pool_flags */
+};
+
+int iopf_mm_pool_create(struct iopf_rt *rt,
+			const struct iopf_mm_pool_config *cfg,
+			struct iopf_mm_pool **out);
+/* Every address space must have been destroyed. */
+void iopf_mm_pool_destroy(struct iopf_mm_pool *pool);
+unsigned iopf_mm_pool_page_shift(const struct iopf_mm_pool *pool);
+/* The bytes of a frame, or NULL in a data-less pool. */
+void *iopf_mm_frame_data(struct iopf_mm_pool *pool, iopf_pfn_t pfn);
+/* Number of free frames whose poison pattern was overwritten. */
+uint64_t iopf_mm_pool_poison_check(struct iopf_mm_pool *pool);
+
+/* Why a range is being invalidated. */
+enum iopf_mm_cause {
+	IOPF_MM_DISCARD, /* balloon, virtio-mem unplug, MADV_DONTNEED */
+	IOPF_MM_MIGRATE, /* compaction, NUMA balancing */
+	IOPF_MM_RECLAIM, /* memory pressure: written to swap */
+	IOPF_MM_UNMAP,   /* the range leaves the address space */
+	IOPF_MM_NR_CAUSES,
+};
+const char *iopf_mm_cause_name(enum iopf_mm_cause cause);
+
+struct iopf_mm_pool_stats {
+	uint64_t ram_pages, free_pages;
+	uint64_t resident_pages; /* frames in use (mapped or referenced) */
+	uint64_t pinned_pages;   /* frames with at least one long-term pin */
+	uint64_t swap_pages, swapped_pages;
+	uint64_t populated;      /* CPU faults that allocated a frame */
+	uint64_t swap_outs, swap_ins;
+	uint64_t migrated;
+	uint64_t alloc_failures; /* exhausted, nothing reclaimable */
+	uint64_t invalidations[IOPF_MM_NR_CAUSES];      /* notifier rounds */
+	uint64_t invalidated_pages[IOPF_MM_NR_CAUSES];
+	uint64_t cost_ns[IOPF_MM_NR_CAUSES];            /* time spent */
+	uint64_t populate_ns;
+	uint64_t poison_violations;
+};
+void iopf_mm_pool_stats(struct iopf_mm_pool *pool,
+			struct iopf_mm_pool_stats *out);
+
+/*
+ * Address spaces. @memlock_bytes is the locked-memory limit (RLIMIT_MEMLOCK)
+ * for pins; UINT64_MAX for none.
+ */
+int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
+		   uint64_t memlock_bytes, struct iopf_mm **out);
+/*
+ * Unmaps everything (notifiers are called) and frees the address space once
+ * the last reference is gone. Every notifier must have been removed and
+ * every pin released.
+ */
+void iopf_mm_destroy(struct iopf_mm *mm);
+struct iopf_mm_pool *iopf_mm_pool(const struct iopf_mm *mm);
+const char *iopf_mm_name(const struct iopf_mm *mm);
+
+/* Reserve [addr, addr + len) as anonymous memory, populated on touch. */
+int iopf_mm_map(struct iopf_mm *mm, uint64_t addr, uint64_t len);
+/* Unmap whole pages; the range may cover several mappings and holes. */
+int iopf_mm_unmap(struct iopf_mm *mm, uint64_t addr, uint64_t len);
+
+/* CPU access: populates as needed (zeroed frame, or swap-in) and charges. */
+int iopf_mm_read(struct iopf_mm *mm, uint64_t addr, void *buf, size_t len);
+int iopf_mm_write(struct iopf_mm *mm, uint64_t addr, const void *buf,
+		  size_t len);
+/* Populate without copying; on failure what was populated stays. */
+int iopf_mm_populate(struct iopf_mm *mm, uint64_t addr, uint64_t len);
+
+enum iopf_mm_gup_flags {
+	IOPF_MM_GUP_WRITE = 1u << 0,
+};
+
+/*
+ * Take a short-term reference on each of @npages pages from @addr,
+ * populating them; pfns[] receives the frames. Drop with iopf_mm_put_pages().
+ * A referenced frame is not freed, migrated or reclaimed while referenced,
+ * but it may be unmapped from the address space (the reference keeps it).
+ */
+int iopf_mm_get_pages(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
+		      unsigned gup_flags, iopf_pfn_t *pfns);
+void iopf_mm_put_pages(struct iopf_mm_pool *pool, const iopf_pfn_t *pfns,
+		       uint64_t npages);
+
+/*
+ * Long-term pin: as get, and counted against the address space's locked
+ * memory limit (-ENOMEM past it, nothing changed). Pinned frames are never
+ * migrated or reclaimed. Release with iopf_mm_unpin_pages() on the same mm.
+ */
+int iopf_mm_pin_pages(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
+		      unsigned gup_flags, iopf_pfn_t *pfns);
+void iopf_mm_unpin_pages(struct iopf_mm *mm, const iopf_pfn_t *pfns,
+			 uint64_t npages);
+
+/*
+ * Invalidation sources. Each calls the notifiers over the range before it
+ * frees, moves or reuses a frame.
+ *  discard: frames are freed (or left to their pins); the next touch reads
+ *           zeroes. Holes and unpopulated pages are skipped.
+ *  migrate: the data of each movable page goes to a new frame; pinned or
+ *           referenced pages are skipped; *moved gets the count (may be NULL).
+ *  reclaim: up to @npages cold, unpinned, unreferenced pages of any address
+ *           space go to swap (second-chance LRU); *reclaimed gets the count.
+ *           Returns -ENOSPC when swap is full before anything was reclaimed.
+ */
+int iopf_mm_discard(struct iopf_mm *mm, uint64_t addr, uint64_t len);
+int iopf_mm_migrate(struct iopf_mm *mm, uint64_t addr, uint64_t len,
+		    uint64_t *moved);
+int iopf_mm_reclaim(struct iopf_mm_pool *pool, uint64_t npages,
+		    uint64_t *reclaimed);
+
+/* What one address space holds. */
+struct iopf_mm_stats {
+	uint64_t mapped_pages;
+	uint64_t resident_pages;
+	uint64_t swapped_pages;
+	uint64_t locked_pages, memlock_limit_pages;
+};
+void iopf_mm_stats(struct iopf_mm *mm, struct iopf_mm_stats *out);
+
+/*
+ * Page-table query for tests and tools: the frame mapped at @addr, or
+ * IOPF_PFN_NONE when not present (unpopulated, swapped, or not mapped).
+ */
+iopf_pfn_t iopf_mm_lookup(struct iopf_mm *mm, uint64_t addr);
+
+/*
+ * Interval notifiers; see src/mm/notifier.c for the protocol.
+ *
+ * The subscriber embeds a struct iopf_mm_notifier and passes ops. The
+ * invalidate callback is called with the address space's lock held, takes
+ * the subscriber's own lock, removes every use of frames in @range (and, for
+ * a device, waits until the hardware acknowledged), and only then returns.
+ * It must not call back into the address space. It cannot fail.
+ */
+struct iopf_mm_notifier;
+
+struct iopf_mm_range {
+	uint64_t start, last;
+	enum iopf_mm_cause cause;
+};
+
+struct iopf_mm_notifier_ops {
+	void (*invalidate)(struct iopf_mm_notifier *n,
+			   const struct iopf_mm_range *range);
+};
+
+struct iopf_mm_notifier {
+	/* Private to mm. */
+	struct iopf_mm *mm;
+	const struct iopf_mm_notifier_ops *ops;
+	uint64_t start, last;
+	_Atomic uint64_t seq;
+	struct iopf_mm_notifier *next;
+};
+
+/* [start, start + len) must lie within mapped memory (-EFAULT otherwise). */
+int iopf_mm_notifier_insert(struct iopf_mm *mm, struct iopf_mm_notifier *n,
+			    uint64_t start, uint64_t len,
+			    const struct iopf_mm_notifier_ops *ops);
+/* Waits for a running invalidation of @n to finish; @n may then be freed. */
+void iopf_mm_notifier_remove(struct iopf_mm_notifier *n);
+uint64_t iopf_mm_notifier_read_begin(struct iopf_mm_notifier *n);
+bool iopf_mm_notifier_read_retry(struct iopf_mm_notifier *n, uint64_t seq);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IOPF_MM_H */

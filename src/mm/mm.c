@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Address spaces: mappings (VMAs), the page table from host virtual address
+ * to frame, populate on touch, CPU access, get/pin with locked-memory
+ * accounting, discard, migrate and unmap.
+ *
+ * Theory of operation
+ * -------------------
+ * An address space is a sorted array of disjoint VMAs, each with one page
+ * table entry per page: none, present (a frame) or swapped (a slot). All of
+ * it is protected by mm->lock, which every operation here takes; the lock is
+ * dropped only to reclaim memory when the pool runs dry, after which the
+ * operation looks its page up again (the world may have changed).
+ *
+ * Taking back memory follows one order, whatever the cause:
+ *   1. under mm->lock, call the notifiers over the range (notifier.c): each
+ *      subscriber stops using the frames and returns;
+ *   2. change the page table entries and drop the mapping's references;
+ *   3. end the notifier round (readers that raced will retry).
+ * So no frame is freed, moved or reused while a subscriber may still use it.
+ *
+ * Pins hold a reference on the frame and on the address space, so an
+ * address space outlives its pins and unpin always finds its accounting.
+ */
+#define _GNU_SOURCE
+#include "mm_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MM_RECLAIM_BATCH 32
+
+int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
+		   uint64_t memlock_bytes, struct iopf_mm **out)
+{
+	struct iopf_mm *mm;
+	int ret;
+
+	if (!pool || !out)
+		return -EINVAL;
+	mm = calloc(1, sizeof(*mm));
+	if (!mm)
+		return -ENOMEM;
+	ret = iopf_rt_mutex_init(pool->rt, &mm->lock);
+	if (ret) {
+		free(mm);
+		return ret;
+	}
+	mm->pool = pool;
+	snprintf(mm->name, sizeof(mm->name), "%s", name ? name : "mm");
+	mm->memlock_limit_pages = memlock_bytes == UINT64_MAX
+					  ? UINT64_MAX
+					  : memlock_bytes >> pool->page_shift;
+	atomic_store(&mm->users, 1);
+	iopf_rt_mutex_lock(&pool->lock);
+	pool->nr_mms++;
+	iopf_rt_mutex_unlock(&pool->lock);
+	*out = mm;
+	return 0;
+}
+
+void mm_get(struct iopf_mm *mm)
+{
+	atomic_fetch_add(&mm->users, 1);
+}
+
+void mm_put(struct iopf_mm *mm)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+
+	if (atomic_fetch_sub(&mm->users, 1) != 1)
+		return;
+	iopf_rt_mutex_destroy(&mm->lock);
+	free(mm->vmas);
+	free(mm);
+	iopf_rt_mutex_lock(&pool->lock);
+	pool->nr_mms--;
+	iopf_rt_mutex_unlock(&pool->lock);
+}
+
+void iopf_mm_destroy(struct iopf_mm *mm)
+{
+	if (!mm)
+		return;
+	iopf_rt_mutex_lock(&mm->lock);
+	if (mm->notifiers)
+		fprintf(stderr, "iopf: address space %s destroyed with "
+			"notifiers subscribed\n", mm->name);
+	iopf_rt_mutex_unlock(&mm->lock);
+	while (mm->nr_vmas) {
+		struct mm_vma *v = &mm->vmas[0];
+
+		iopf_mm_unmap(mm, v->start, v->last - v->start + 1);
+	}
+	mm_put(mm);
+}
+
+struct iopf_mm_pool *iopf_mm_pool(const struct iopf_mm *mm)
+{
+	return mm->pool;
+}
+
+const char *iopf_mm_name(const struct iopf_mm *mm)
+{
+	return mm->name;
+}
+
+/* Index of the first VMA whose last >= addr (nr_vmas if none). */
+static size_t mm_vma_search(const struct iopf_mm *mm, uint64_t addr)
+{
+	size_t lo = 0, hi = mm->nr_vmas;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mm->vmas[mid].last < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct mm_vma *mm_vma_find_locked(struct iopf_mm *mm, uint64_t addr)
+{
+	size_t i = mm_vma_search(mm, addr);
+
+	if (i < mm->nr_vmas && mm->vmas[i].start <= addr)
+		return &mm->vmas[i];
+	return NULL;
+}
+
+uint64_t *mm_pte_lookup_locked(struct iopf_mm *mm, uint64_t addr)
+{
+	struct mm_vma *v = mm_vma_find_locked(mm, addr);
+
+	if (!v)
+		return NULL;
+	return &v->ptes[(addr - v->start) >> mm->pool->page_shift];
+}
+
+/* Is every page of [start, last] inside some VMA? */
+bool mm_range_mapped_locked(struct iopf_mm *mm, uint64_t start,
+				   uint64_t last)
+{
+	size_t i = mm_vma_search(mm, start);
+	uint64_t next = start;
+
+	for (; i < mm->nr_vmas; i++) {
+		if (mm->vmas[i].start > next)
+			return false;
+		if (mm->vmas[i].last >= last)
+			return true;
+		next = mm->vmas[i].last + 1;
+	}
+	return false;
+}
+
+static int mm_vma_insert_locked(struct iopf_mm *mm, size_t at,
+				uint64_t start, uint64_t last, uint64_t *ptes)
+{
+	if (mm->nr_vmas == mm->cap_vmas) {
+		size_t cap = mm->cap_vmas ? mm->cap_vmas * 2 : 8;
+		struct mm_vma *v = realloc(mm->vmas, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		mm->vmas = v;
+		mm->cap_vmas = cap;
+	}
+	memmove(&mm->vmas[at + 1], &mm->vmas[at],
+		(mm->nr_vmas - at) * sizeof(*mm->vmas));
+	mm->vmas[at] = (struct mm_vma){ .start = start, .last = last,
+					.ptes = ptes };
+	mm->nr_vmas++;
+	return 0;
+}
+
+int iopf_mm_map(struct iopf_mm *mm, uint64_t addr, uint64_t len)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	uint64_t last, npages;
+	uint64_t *ptes;
+	size_t i;
+	int ret;
+
+	if (!mm_range_valid(pool, addr, len, &last))
+		return -EINVAL;
+	npages = len >> pool->page_shift;
+	ptes = calloc(npages, sizeof(*ptes));
+	if (!ptes)
+		return -ENOMEM;
+	iopf_rt_mutex_lock(&mm->lock);
+	i = mm_vma_search(mm, addr);
+	if (i < mm->nr_vmas && mm->vmas[i].start <= last) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	ret = mm_vma_insert_locked(mm, i, addr, last, ptes);
+	if (!ret) {
+		mm->mapped_pages += npages;
+		ptes = NULL;
+	}
+out_unlock:
+	iopf_rt_mutex_unlock(&mm->lock);
+	free(ptes);
+	return ret;
+}
+
+/* Drop whatever a page table entry holds; it becomes none. */
+void mm_zap_pte_locked(struct iopf_mm *mm, uint64_t *pte)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	uint64_t e = *pte;
+
+	*pte = 0;
+	if (mm_pte_is_present(e)) {
+		mm_frame_clear_owner(pool, mm_pte_index(e));
+		mm_frame_put(pool, mm_pte_index(e));
+		mm->resident_pages--;
+	} else if (mm_pte_is_swapped(e)) {
+		mm_slot_free(pool, mm_pte_index(e));
+		mm->swapped_pages--;
+	}
+}
+
+/* Does any page in [start, last] hold a frame or a slot? */
+static uint64_t mm_count_backed_locked(struct iopf_mm *mm, uint64_t start,
+				       uint64_t last)
+{
+	unsigned shift = mm->pool->page_shift;
+	uint64_t n = 0;
+
+	for (size_t i = mm_vma_search(mm, start);
+	     i < mm->nr_vmas && mm->vmas[i].start <= last; i++) {
+		struct mm_vma *v = &mm->vmas[i];
+		uint64_t s = v->start > start ? v->start : start;
+		uint64_t l = v->last < last ? v->last : last;
+
+		for (uint64_t a = s; a <= l && a >= s; a += 1ull << shift)
+			n += v->ptes[(a - v->start) >> shift] != 0;
+	}
+	return n;
+}
+
+static void mm_zap_range_locked(struct iopf_mm *mm, uint64_t start,
+				uint64_t last)
+{
+	unsigned shift = mm->pool->page_shift;
+
+	for (size_t i = mm_vma_search(mm, start);
+	     i < mm->nr_vmas && mm->vmas[i].start <= last; i++) {
+		struct mm_vma *v = &mm->vmas[i];
+		uint64_t s = v->start > start ? v->start : start;
+		uint64_t l = v->last < last ? v->last : last;
+		uint64_t first = (s - v->start) >> shift;
+		uint64_t end = (l - v->start) >> shift;
+
+		for (uint64_t p = first; p <= end; p++)
+			if (v->ptes[p])
+				mm_zap_pte_locked(mm, &v->ptes[p]);
+	}
+}
+
+/* Count, time and run one invalidation round around @zap. */
+static void mm_invalidate_locked(struct iopf_mm *mm, uint64_t start,
+				 uint64_t last, enum iopf_mm_cause cause,
+				 uint64_t npages)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	uint64_t t0 = iopf_rt_now(pool->rt);
+
+	mm_notifiers_begin_locked(mm, start, last, cause);
+	mm_charge(pool, pool->costs->tlb_shootdown_ns);
+	mm_zap_range_locked(mm, start, last);
+	mm_notifiers_end_locked(mm, start, last);
+	atomic_fetch_add(&pool->ctr.invalidations[cause], 1);
+	atomic_fetch_add(&pool->ctr.invalidated_pages[cause], npages);
+	atomic_fetch_add(&pool->ctr.cost_ns[cause], iopf_rt_now(pool->rt) - t0);
+}
+
+/*
+ * Split VMAs so that none straddles @addr. Returns -ENOMEM if a split could
+ * not allocate, having changed nothing.
+ */
+static int mm_vma_split_at_locked(struct iopf_mm *mm, uint64_t addr)
+{
+	unsigned shift = mm->pool->page_shift;
+	struct mm_vma *v = mm_vma_find_locked(mm, addr);
+	uint64_t nlow, nhigh, *low, *high;
+	size_t at;
+	int ret;
+
+	if (!v || v->start == addr)
+		return 0;
+	nlow = (addr - v->start) >> shift;
+	nhigh = ((v->last - addr) >> shift) + 1;
+	low = malloc(nlow * sizeof(*low));
+	high = malloc(nhigh * sizeof(*high));
+	if (!low || !high)
+		goto err_nomem;
+	memcpy(low, v->ptes, nlow * sizeof(*low));
+	memcpy(high, v->ptes + nlow, nhigh * sizeof(*high));
+	at = (size_t)(v - mm->vmas);
+	ret = mm_vma_insert_locked(mm, at + 1, addr, v->last, high);
+	if (ret)
+		goto err_nomem;
+	v = &mm->vmas[at]; /* the array may have moved */
+	free(v->ptes);
+	v->ptes = low;
+	v->last = addr - 1;
+	return 0;
+
+err_nomem:
+	free(low);
+	free(high);
+	return -ENOMEM;
+}
+
+int iopf_mm_unmap(struct iopf_mm *mm, uint64_t addr, uint64_t len)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	uint64_t last, backed;
+	size_t i;
+	int ret;
+
+	if (!mm_range_valid(pool, addr, len, &last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&mm->lock);
+	/* Split first: the only step that can fail, before any change. */
+	ret = mm_vma_split_at_locked(mm, addr);
+	if (!ret && last != UINT64_MAX)
+		ret = mm_vma_split_at_locked(mm, last + 1);
+	if (ret)
+		goto out_unlock;
+	backed = mm_count_backed_locked(mm, addr, last);
+	if (backed)
+		mm_invalidate_locked(mm, addr, last, IOPF_MM_UNMAP, backed);
+	i = mm_vma_search(mm, addr);
+	while (i < mm->nr_vmas && mm->vmas[i].last <= last) {
+		mm->mapped_pages -= ((mm->vmas[i].last - mm->vmas[i].start) >>
+				     pool->page_shift) + 1;
+		free(mm->vmas[i].ptes);
+		memmove(&mm->vmas[i], &mm->vmas[i + 1],
+			(mm->nr_vmas - i - 1) * sizeof(*mm->vmas));
+		mm->nr_vmas--;
+	}
+out_unlock:
+	iopf_rt_mutex_unlock(&mm->lock);
+	return ret;
+}
+
+int iopf_mm_discard(struct iopf_mm *mm, uint64_t addr, uint64_t len)
+{
+	uint64_t last, backed;
+	int ret = 0;
+
+	if (!mm_range_valid(mm->pool, addr, len, &last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&mm->lock);
+	if (!mm_range_mapped_locked(mm, addr, last)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	backed = mm_count_backed_locked(mm, addr, last);
+	if (backed)
+		mm_invalidate_locked(mm, addr, last, IOPF_MM_DISCARD, backed);
+out_unlock:
+	iopf_rt_mutex_unlock(&mm->lock);
+	return ret;
+}
+
+/*
+ * Make the page at @addr present, with mm->lock held. Returns the entry, or
+ * -EFAULT (not mapped) or -EAGAIN: the pool is empty, the caller must drop
+ * the lock, reclaim and retry.
+ */
+static int mm_fault_locked(struct iopf_mm *mm, uint64_t addr, uint64_t **ptep)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	const struct iopf_cost_model *c = pool->costs;
+	uint64_t *pte = mm_pte_lookup_locked(mm, addr);
+	uint64_t t0, e;
+	uint32_t pfn;
+	void *data;
+
+	if (!pte)
+		return -EFAULT;
+	e = *pte;
+	if (mm_pte_is_present(e)) {
+		atomic_store_explicit(&pool->frames[mm_pte_index(e)].referenced,
+				      1, memory_order_relaxed);
+		*ptep = pte;
+		return 0;
+	}
+	pfn = mm_frame_alloc(pool);
+	if (pfn == MM_NO_FRAME)
+		return -EAGAIN;
+	t0 = iopf_rt_now(pool->rt);
+	data = iopf_mm_frame_data(pool, pfn);
+	if (mm_pte_is_swapped(e)) {
+		uint64_t slot = mm_pte_index(e);
+		void *src = mm_slot_data(pool, slot);
+
+		if (data)
+			memcpy(data, src, pool->page_size);
+		mm_charge(pool, c->cpu_fault_ns +
+					iopf_cost_per_page(c->swap_in_4k_ns,
+							   pool->page_shift));
+		mm_slot_free(pool, slot);
+		mm->swapped_pages--;
+		atomic_fetch_add(&pool->ctr.swap_ins, 1);
+	} else {
+		if (data)
+			memset(data, 0, pool->page_size);
+		mm_charge(pool, c->cpu_fault_ns +
+					iopf_cost_per_page(c->zero_4k_ns,
+							   pool->page_shift));
+		atomic_fetch_add(&pool->ctr.populated, 1);
+	}
+	*pte = mm_pte_present(pfn);
+	mm_frame_set_owner(pool, pfn, mm, addr);
+	mm->resident_pages++;
+	atomic_fetch_add(&pool->ctr.populate_ns, iopf_rt_now(pool->rt) - t0);
+	*ptep = pte;
+	return 0;
+}
+
+/*
+ * Run mm_fault_locked() for @addr, reclaiming when the pool is dry. Called
+ * and returns with mm->lock held; the lock may have been dropped meanwhile.
+ */
+static int mm_fault_reclaim_locked(struct iopf_mm *mm, uint64_t addr,
+				   uint64_t **ptep)
+{
+	int ret;
+
+	for (;;) {
+		uint64_t got = 0;
+
+		ret = mm_fault_locked(mm, addr, ptep);
+		if (ret != -EAGAIN)
+			return ret;
+		iopf_rt_mutex_unlock(&mm->lock);
+		iopf_mm_reclaim(mm->pool, MM_RECLAIM_BATCH, &got);
+		iopf_rt_mutex_lock(&mm->lock);
+		if (!got) {
+			/* Someone may have freed frames meanwhile: one try. */
+			ret = mm_fault_locked(mm, addr, ptep);
+			if (ret == -EAGAIN) {
+				atomic_fetch_add(&mm->pool->ctr.alloc_failures, 1);
+				ret = -ENOMEM;
+			}
+			return ret;
+		}
+	}
+}
+
+int iopf_mm_populate(struct iopf_mm *mm, uint64_t addr, uint64_t len)
+{
+	uint64_t last, a;
+	uint64_t *pte;
+	int ret = 0;
+
+	if (!mm_range_valid(mm->pool, addr, len, &last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&mm->lock);
+	if (!mm_range_mapped_locked(mm, addr, last)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	for (a = addr; !ret; a += mm->pool->page_size) {
+		ret = mm_fault_reclaim_locked(mm, a, &pte);
+		if (a == last - (mm->pool->page_size - 1))
+			break;
+	}
+out_unlock:
+	iopf_rt_mutex_unlock(&mm->lock);
+	return ret;
+}
+
+/* Copy between @buf and the address space; @to_mm selects the direction. */
+static int mm_access(struct iopf_mm *mm, uint64_t addr, void *buf, size_t len,
+		     bool to_mm)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	uint64_t mask = pool->page_size - 1, end;
+	unsigned char *p = buf;
+	int ret = 0;
+
+	if (!len)
+		return 0;
+	if (!buf || __builtin_add_overflow(addr, (uint64_t)len - 1, &end))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&mm->lock);
+	if (!mm_range_mapped_locked(mm, addr & ~mask, end & ~mask)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	while (len) {
+		uint64_t off = addr & mask;
+		size_t chunk = pool->page_size - off;
+		unsigned char *data;
+		uint64_t *pte;
+
+		if (chunk > len)
+			chunk = len;
+		ret = mm_fault_reclaim_locked(mm, addr & ~mask, &pte);
+		if (ret)
+			break;
+		data = iopf_mm_frame_data(pool, mm_pte_index(*pte));
+		if (to_mm && data)
+			memcpy(data + off, p, chunk);
+		else if (!to_mm)
+			data ? memcpy(p, data + off, chunk) : memset(p, 0, chunk);
+		mm_charge(pool, (pool->costs->copy_4k_ns * chunk) >> 12);
+		addr += chunk;
+		p += chunk;
+		len -= chunk;
+	}
+out_unlock:
+	iopf_rt_mutex_unlock(&mm->lock);
+	return ret;
+}
+
+int iopf_mm_read(struct iopf_mm *mm, uint64_t addr, void *buf, size_t len)
+{
+	return mm_access(mm, addr, buf, len, false);
+}
+
+int iopf_mm_write(struct iopf_mm *mm, uint64_t addr, const void *buf,
+		  size_t len)
+{
+	return mm_access(mm, addr, (void *)buf, len, true);
+}
+
+static void mm_unpin_one(struct iopf_mm_pool *pool, iopf_pfn_t pfn)
+{
+	if (atomic_fetch_sub(&pool->frames[pfn].pincount, 1) == 1)
+		atomic_fetch_sub(&pool->ctr.pinned_pages, 1);
+	mm_frame_put(pool, pfn);
+}
+
+/*
+ * Get (and for @pin, pin) @npages pages. On failure every reference taken so
+ * far is dropped and the accounting is as before; pages populated on the way
+ * stay populated, as a CPU touch would have left them.
+ */
+static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
+		  unsigned gup_flags, iopf_pfn_t *pfns, bool pin)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	const struct iopf_cost_model *c = pool->costs;
+	uint64_t last, i;
+	int ret = 0;
+
+	if (!pfns || !npages || (gup_flags & ~(unsigned)IOPF_MM_GUP_WRITE))
+		return -EINVAL;
+	if (npages > (UINT64_MAX >> pool->page_shift) ||
+	    !mm_range_valid(pool, addr, npages << pool->page_shift, &last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&mm->lock);
+	if (!mm_range_mapped_locked(mm, addr, last)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	if (pin && (mm->locked_pages + npages < mm->locked_pages ||
+		    mm->locked_pages + npages > mm->memlock_limit_pages)) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	for (i = 0; i < npages; i++) {
+		uint64_t *pte;
+		uint64_t pfn;
+
+		ret = mm_fault_reclaim_locked(mm, addr + (i << pool->page_shift),
+					      &pte);
+		if (ret)
+			break;
+		pfn = mm_pte_index(*pte);
+		mm_frame_get(pool, pfn);
+		if (pin && atomic_fetch_add(&pool->frames[pfn].pincount, 1) == 0)
+			atomic_fetch_add(&pool->ctr.pinned_pages, 1);
+		pfns[i] = pfn;
+	}
+	if (ret) {
+		while (i--) {
+			if (pin)
+				mm_unpin_one(pool, pfns[i]);
+			else
+				mm_frame_put(pool, pfns[i]);
+			pfns[i] = IOPF_PFN_NONE;
+		}
+		goto out_unlock;
+	}
+	mm_charge(pool, npages * (pin ? c->pin_page_ns : c->get_page_ns));
+	if (pin) {
+		/* The limit was checked above; the lock was held since. */
+		mm->locked_pages += npages;
+		atomic_fetch_add(&mm->users, npages);
+	}
+out_unlock:
+	iopf_rt_mutex_unlock(&mm->lock);
+	return ret;
+}
+
+int iopf_mm_get_pages(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
+		      unsigned gup_flags, iopf_pfn_t *pfns)
+{
+	return mm_gup(mm, addr, npages, gup_flags, pfns, false);
+}
+
+void iopf_mm_put_pages(struct iopf_mm_pool *pool, const iopf_pfn_t *pfns,
+		       uint64_t npages)
+{
+	for (uint64_t i = 0; i < npages; i++)
+		mm_frame_put(pool, pfns[i]);
+	mm_charge(pool, npages * pool->costs->unpin_page_ns);
+}
+
+int iopf_mm_pin_pages(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
+		      unsigned gup_flags, iopf_pfn_t *pfns)
+{
+	return mm_gup(mm, addr, npages, gup_flags, pfns, true);
+}
+
+void iopf_mm_unpin_pages(struct iopf_mm *mm, const iopf_pfn_t *pfns,
+			 uint64_t npages)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+
+	if (!npages)
+		return;
+	iopf_rt_mutex_lock(&mm->lock);
+	if (npages > mm->locked_pages) {
+		fprintf(stderr, "iopf: %s: unpin of %llu pages, %llu pinned\n",
+			mm->name, (unsigned long long)npages,
+			(unsigned long long)mm->locked_pages);
+		abort();
+	}
+	mm->locked_pages -= npages;
+	iopf_rt_mutex_unlock(&mm->lock);
+	for (uint64_t i = 0; i < npages; i++)
+		mm_unpin_one(pool, pfns[i]);
+	mm_charge(pool, npages * pool->costs->unpin_page_ns);
+	/* The pins held the address space; it may go with the last one. */
+	for (uint64_t i = 0; i < npages; i++)
+		mm_put(mm);
+}
+
+int iopf_mm_migrate(struct iopf_mm *mm, uint64_t addr, uint64_t len,
+		    uint64_t *moved)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	uint64_t last, a, n = 0;
+	int ret = 0;
+
+	if (moved)
+		*moved = 0;
+	if (!mm_range_valid(pool, addr, len, &last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&mm->lock);
+	if (!mm_range_mapped_locked(mm, addr, last)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	for (a = addr;; a += pool->page_size) {
+		uint64_t *pte = mm_pte_lookup_locked(mm, a);
+		uint64_t old, t0;
+		uint32_t new;
+		struct mm_frame *f;
+		void *src, *dst;
+
+		if (!mm_pte_is_present(*pte))
+			goto next;
+		old = mm_pte_index(*pte);
+		f = &pool->frames[old];
+		/* Only the mapping may hold it: gets need mm->lock, so this
+		 * cannot change under us; puts only make it smaller. */
+		if (atomic_load(&f->pincount) || atomic_load(&f->refcount) != 1)
+			goto next;
+		new = mm_frame_alloc(pool);
+		if (new == MM_NO_FRAME) {
+			ret = n ? 0 : -ENOMEM;
+			break;
+		}
+		t0 = iopf_rt_now(pool->rt);
+		mm_notifiers_begin_locked(mm, a, a + pool->page_size - 1,
+					  IOPF_MM_MIGRATE);
+		src = iopf_mm_frame_data(pool, old);
+		dst = iopf_mm_frame_data(pool, new);
+		if (src)
+			memcpy(dst, src, pool->page_size);
+		mm_charge(pool, pool->costs->tlb_shootdown_ns +
+					iopf_cost_per_page(pool->costs->copy_4k_ns,
+							   pool->page_shift));
+		mm_frame_clear_owner(pool, old);
+		*pte = mm_pte_present(new);
+		mm_frame_set_owner(pool, new, mm, a);
+		mm_frame_put(pool, old);
+		mm_notifiers_end_locked(mm, a, a + pool->page_size - 1);
+		atomic_fetch_add(&pool->ctr.invalidations[IOPF_MM_MIGRATE], 1);
+		atomic_fetch_add(&pool->ctr.invalidated_pages[IOPF_MM_MIGRATE], 1);
+		atomic_fetch_add(&pool->ctr.cost_ns[IOPF_MM_MIGRATE],
+				 iopf_rt_now(pool->rt) - t0);
+		atomic_fetch_add(&pool->ctr.migrated, 1);
+		n++;
+next:
+		if (a == last - (pool->page_size - 1))
+			break;
+	}
+out_unlock:
+	iopf_rt_mutex_unlock(&mm->lock);
+	if (moved)
+		*moved = n;
+	return ret;
+}
+
+iopf_pfn_t iopf_mm_lookup(struct iopf_mm *mm, uint64_t addr)
+{
+	iopf_pfn_t pfn = IOPF_PFN_NONE;
+	uint64_t *pte;
+
+	iopf_rt_mutex_lock(&mm->lock);
+	pte = mm_pte_lookup_locked(mm, addr & ~(mm->pool->page_size - 1));
+	if (pte && mm_pte_is_present(*pte))
+		pfn = mm_pte_index(*pte);
+	iopf_rt_mutex_unlock(&mm->lock);
+	return pfn;
+}
+
+void iopf_mm_stats(struct iopf_mm *mm, struct iopf_mm_stats *out)
+{
+	iopf_rt_mutex_lock(&mm->lock);
+	out->mapped_pages = mm->mapped_pages;
+	out->resident_pages = mm->resident_pages;
+	out->swapped_pages = mm->swapped_pages;
+	out->locked_pages = mm->locked_pages;
+	out->memlock_limit_pages = mm->memlock_limit_pages;
+	iopf_rt_mutex_unlock(&mm->lock);
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the runtime. The context owns every actor it spawned; actors are
+ * freed when joined, or when the run that spawned them ends.
+ *
+ * Lock order: rt->lock is a leaf (actor list, statistics registry, the
+ * context's own random stream). The virtual scheduler needs no lock: only one
+ * actor runs at a time, on the thread that called iopf_rt_run().
+ */
+#ifndef IOPF_RT_INTERNAL_H
+#define IOPF_RT_INTERNAL_H
+
+#include <iopf/cost.h>
+#include <iopf/rt.h>
+
+#include <setjmp.h>
+#include <stdatomic.h>
+
+#include "ctxswitch.h"
+
+#define RT_ACTOR_NAME_MAX 32
+#define RT_STATS_MAX 256
+
+/* A node on a waitlist; embedded in each actor (it waits on one thing). */
+struct iopf_rt_waiter {
+	struct iopf_rt_waiter *next, *prev;
+	struct iopf_rt_actor *actor;
+	bool linked;
+};
+
+enum rt_actor_state {
+	RT_ACTOR_RUNNING,
+	RT_ACTOR_DONE,
+};
+
+struct iopf_rt_actor {
+	struct iopf_rt *rt;
+	char name[RT_ACTOR_NAME_MAX];
+	unsigned id;
+	iopf_rt_fn fn;
+	void *arg;
+	uint64_t rng[4];             /* owned by the actor itself */
+	_Atomic int state;
+	_Atomic bool join_claimed;    /* one joiner only */
+	jmp_buf exit_jmp;            /* iopf_rt_exit() unwinds to the entry */
+	struct iopf_rt_actor *next;  /* rt->actors, protected by rt->lock */
+
+	/* REAL */
+	pthread_t thread;
+
+	/* VIRTUAL; only touched by the scheduler thread. */
+	struct rt_fiber fiber;
+	uint64_t gen;                /* an event is valid iff its gen matches */
+	uint64_t nr_events;          /* events in the heap naming this actor */
+	bool reap_pending;           /* joined; free when nr_events drops to 0 */
+	struct iopf_rt_waiter waiter;
+	struct iopf_rt_waitlist joiners;
+};
+
+struct rt_event {
+	uint64_t time;
+	uint64_t seq;
+	uint64_t gen;
+	struct iopf_rt_actor *actor;
+};
+
+struct rt_vsched {
+	uint64_t now;
+	uint64_t seq;
+	struct rt_event *heap;
+	size_t nr_events, cap_events;
+	struct iopf_rt_actor *current;
+	struct rt_fiber main_fiber;  /* the scheduler's own context */
+	unsigned live;               /* actors spawned and not done */
+	uint64_t events, switches;
+};
+
+enum rt_stat_kind { RT_STAT_COUNTER, RT_STAT_HIST };
+
+#define RT_HIST_SUB_BITS 6
+#define RT_HIST_SUB (1u << RT_HIST_SUB_BITS)
+#define RT_HIST_BUCKETS (RT_HIST_SUB + (64 - RT_HIST_SUB_BITS) * RT_HIST_SUB)
+
+struct iopf_rt_counter {
+	_Atomic uint64_t value;
+};
+
+struct iopf_rt_hist {
+	_Atomic uint64_t count, sum, min, max;
+	_Atomic uint64_t buckets[RT_HIST_BUCKETS];
+};
+
+struct rt_stat {
+	char *name;
+	enum rt_stat_kind kind;
+	union {
+		struct iopf_rt_counter *counter;
+		struct iopf_rt_hist *hist;
+	};
+};
+
+struct iopf_rt {
+	enum iopf_rt_kind kind;
+	uint64_t seed;
+	bool real_charge_spins;
+	size_t stack_size;
+	const struct iopf_cost_model *costs;
+	uint64_t real_epoch_ns;
+
+	pthread_mutex_t lock;
+	struct iopf_rt_actor *actors;  /* protected by lock */
+	unsigned next_actor_id;        /* protected by lock */
+	uint64_t rng[4];               /* protected by lock; non-actor callers */
+	struct rt_stat stats[RT_STATS_MAX]; /* protected by lock */
+	unsigned nr_stats;             /* protected by lock */
+	_Atomic bool running;
+	uint64_t actors_spawned;       /* protected by lock */
+
+	iopf_rt_trace_fn trace_fn;     /* set while no actor runs */
+	void *trace_arg;
+
+	struct rt_vsched vs;
+};
+
+/* Current actor of the calling OS thread (both runtimes). */
+extern __thread struct iopf_rt_actor *rt_current;
+
+uint64_t rt_monotonic_ns(void);
+void rt_rng_seed(uint64_t rng[4], uint64_t seed);
+uint64_t rt_rng_next(uint64_t rng[4]);
+
+/* Actor bookkeeping shared by both implementations. */
+struct iopf_rt_actor *rt_actor_alloc(struct iopf_rt *rt, const char *name,
+				     iopf_rt_fn fn, void *arg);
+void rt_actor_free(struct iopf_rt_actor *a);
+void rt_actor_unlink(struct iopf_rt_actor *a);
+bool rt_actor_claim_join(struct iopf_rt_actor *a);
+
+/* Real runtime. */
+int rt_real_start(struct iopf_rt_actor *a);
+int rt_real_join(struct iopf_rt_actor *a);
+void rt_real_sleep(uint64_t ns);
+void rt_real_spin(uint64_t ns);
+
+/* Virtual runtime. */
+int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root);
+int rt_virt_start(struct iopf_rt_actor *a);
+int rt_virt_join(struct iopf_rt_actor *a);
+__attribute__((noreturn)) void rt_virt_exit(struct iopf_rt_actor *a);
+void rt_virt_charge(struct iopf_rt *rt, uint64_t ns);
+void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns);
+void rt_virt_yield(struct iopf_rt *rt);
+void rt_virt_mutex_lock(struct iopf_rt_mutex *m);
+bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m);
+void rt_virt_mutex_unlock(struct iopf_rt_mutex *m);
+int rt_virt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
+		 uint64_t timeout_ns);
+void rt_virt_wake(struct iopf_rt_waitq *wq, bool all);
+
+void rt_stats_free(struct iopf_rt *rt);
+
+__attribute__((noreturn, format(printf, 1, 2))) void rt_panic(const char *fmt,
+							       ...);
+
+#endif /* IOPF_RT_INTERNAL_H */

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The virtual runtime: a deterministic discrete-event scheduler.
+ *
+ * Theory of operation
+ * -------------------
+ * All actors run as fibers on the thread that called iopf_rt_run(); exactly
+ * one runs at a time, so nothing here takes a lock. The scheduler owns a
+ * binary heap of events ordered by (time, seq); seq is a global counter, so
+ * events at the same virtual time run in the order they were posted. An
+ * event says "resume actor A"; it is valid only if its gen equals A->gen,
+ * and A->gen is bumped whenever A is resumed, so at most one of several
+ * events posted for the same wait (a wake-up and a timeout) takes effect.
+ *
+ * An actor gives the processor back only by blocking:
+ *   charge(ns)/sleep(ns)  post (now + ns) and switch to the scheduler;
+ *                         charge() skips the switch when no other event could
+ *                         run first: the result is the same, only faster;
+ *   yield()               post (now) behind everything already at now;
+ *   mutex_lock()          taken if free, else queue FIFO and switch; unlock
+ *                         hands the mutex to the first waiter and posts it;
+ *   wait()                queue on the wait queue, release the mutex, switch;
+ *                         wake posts the waiter; a timeout posts a timer
+ *                         event; the resumed actor tells which by whether it
+ *                         is still on the queue; then it re-takes the mutex;
+ *   join()                queue on the target's joiners, woken at its exit.
+ *
+ * A joined actor is freed once no event in the heap names it any more.
+ *
+ * The run ends when the heap is empty. Actors still alive at that point can
+ * never be woken: that is a deadlock, reported with their names.
+ */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static inline bool rt_event_before(const struct rt_event *a,
+				   const struct rt_event *b)
+{
+	return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+static void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
+{
+	size_t i;
+
+	if (vs->nr_events == vs->cap_events) {
+		size_t cap = vs->cap_events ? vs->cap_events * 2 : 256;
+		struct rt_event *heap = realloc(vs->heap, cap * sizeof(*heap));
+
+		if (!heap)
+			rt_panic("out of memory for the event heap");
+		vs->heap = heap;
+		vs->cap_events = cap;
+	}
+	i = vs->nr_events++;
+	while (i) {
+		size_t parent = (i - 1) / 2;
+
+		if (!rt_event_before(&ev, &vs->heap[parent]))
+			break;
+		vs->heap[i] = vs->heap[parent];
+		i = parent;
+	}
+	vs->heap[i] = ev;
+}
+
+static struct rt_event rt_heap_pop(struct rt_vsched *vs)
+{
+	struct rt_event top = vs->heap[0];
+	struct rt_event last = vs->heap[--vs->nr_events];
+	size_t n = vs->nr_events, i = 0;
+
+	for (;;) {
+		size_t child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n &&
+		    rt_event_before(&vs->heap[child + 1], &vs->heap[child]))
+			child++;
+		if (!rt_event_before(&vs->heap[child], &last))
+			break;
+		vs->heap[i] = vs->heap[child];
+		i = child;
+	}
+	if (n)
+		vs->heap[i] = last;
+	return top;
+}
+
+static void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a,
+			 uint64_t time)
+{
+	struct rt_vsched *vs = &rt->vs;
+	struct rt_event ev = {
+		.time = time,
+		.seq = vs->seq++,
+		.gen = a->gen,
+		.actor = a,
+	};
+
+	rt_heap_push(vs, ev);
+	a->nr_events++;
+}
+
+static struct iopf_rt_actor *rt_virt_self(struct iopf_rt *rt)
+{
+	struct iopf_rt_actor *a = rt->vs.current;
+
+	if (!a || rt_current != a)
+		rt_panic("blocking call outside an actor of this context");
+	return a;
+}
+
+/* Give the processor back; return when an event for us is dispatched. */
+static void rt_virt_block(struct iopf_rt_actor *a)
+{
+	struct rt_vsched *vs = &a->rt->vs;
+
+	rt_fiber_switch(&a->fiber, &vs->main_fiber);
+	rt_current = a;
+}
+
+static void rt_waitlist_append(struct iopf_rt_waitlist *l,
+			       struct iopf_rt_waiter *w)
+{
+	w->next = NULL;
+	w->prev = l->tail;
+	if (l->tail)
+		l->tail->next = w;
+	else
+		l->head = w;
+	l->tail = w;
+	w->linked = true;
+}
+
+static void rt_waitlist_remove(struct iopf_rt_waitlist *l,
+			       struct iopf_rt_waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		l->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		l->tail = w->prev;
+	w->next = w->prev = NULL;
+	w->linked = false;
+}
+
+static struct iopf_rt_actor *rt_waitlist_pop(struct iopf_rt_waitlist *l)
+{
+	struct iopf_rt_waiter *w = l->head;
+
+	if (!w)
+		return NULL;
+	rt_waitlist_remove(l, w);
+	return w->actor;
+}
+
+static void rt_virt_entry(void *p)
+{
+	struct iopf_rt_actor *a = p;
+
+	rt_current = a;
+	if (!setjmp(a->exit_jmp))
+		a->fn(a->arg);
+	rt_virt_exit(a);
+}
+
+int rt_virt_start(struct iopf_rt_actor *a)
+{
+	struct iopf_rt *rt = a->rt;
+	int ret;
+
+	ret = rt_fiber_create(&a->fiber, rt->stack_size, rt_virt_entry, a);
+	if (ret)
+		return ret;
+	rt->vs.live++;
+	rt_virt_post(rt, a, rt->vs.now);
+	return 0;
+}
+
+void rt_virt_exit(struct iopf_rt_actor *a)
+{
+	struct iopf_rt *rt = a->rt;
+	struct iopf_rt_actor *j;
+
+	atomic_store(&a->state, RT_ACTOR_DONE);
+	while ((j = rt_waitlist_pop(&a->joiners)))
+		rt_virt_post(rt, j, rt->vs.now);
+	rt->vs.live--;
+	rt_current = NULL;
+	rt_fiber_switch_final(&a->fiber, &rt->vs.main_fiber);
+}
+
+int rt_virt_join(struct iopf_rt_actor *target)
+{
+	struct iopf_rt *rt = target->rt;
+	struct iopf_rt_actor *self = rt_virt_self(rt);
+
+	if (atomic_load(&target->state) != RT_ACTOR_DONE) {
+		rt_waitlist_append(&target->joiners, &self->waiter);
+		rt_virt_block(self);
+	}
+	rt_actor_unlink(target);
+	/* A stale timer may still name it: the scheduler frees it then. */
+	if (target->nr_events)
+		target->reap_pending = true;
+	else
+		rt_actor_free(target);
+	return 0;
+}
+
+static void rt_virt_report_deadlock(struct iopf_rt *rt)
+{
+	struct iopf_rt_actor *a;
+
+	fprintf(stderr,
+		"iopf: virtual runtime deadlock at t=%llu ns: %u actor(s) "
+		"blocked with nothing left to wake them:",
+		(unsigned long long)rt->vs.now, rt->vs.live);
+	for (a = rt->actors; a; a = a->next)
+		if (atomic_load(&a->state) != RT_ACTOR_DONE)
+			fprintf(stderr, " %s#%u", a->name, a->id);
+	fputc('\n', stderr);
+}
+
+int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
+{
+	struct rt_vsched *vs = &rt->vs;
+	struct iopf_rt_actor *a, *saved_current = rt_current;
+	int ret;
+
+	rt_fiber_init_main(&vs->main_fiber);
+	ret = rt_virt_start(root);
+	if (ret) {
+		rt_actor_unlink(root);
+		rt_actor_free(root);
+		return ret;
+	}
+	while (vs->nr_events) {
+		struct rt_event ev = rt_heap_pop(vs);
+
+		a = ev.actor;
+		a->nr_events--;
+		if (ev.gen != a->gen) {
+			/* Superseded: woken by another event (or joined). */
+			if (a->reap_pending && !a->nr_events)
+				rt_actor_free(a);
+			continue;
+		}
+		a->gen++;
+		vs->now = ev.time;
+		vs->events++;
+		vs->switches++;
+		vs->current = a;
+		rt_fiber_switch(&vs->main_fiber, &a->fiber);
+		vs->current = NULL;
+	}
+	rt_current = saved_current;
+
+	ret = 0;
+	if (vs->live) {
+		rt_virt_report_deadlock(rt);
+		ret = -EDEADLK;
+	}
+	/*
+	 * Reap everything: the finished actors nobody joined and, after a
+	 * deadlock, the blocked ones (never resumed, so their stacks can go).
+	 */
+	while ((a = rt->actors)) {
+		rt->actors = a->next;
+		rt_actor_free(a);
+	}
+	vs->live = 0;
+	rt_fiber_fini_main(&vs->main_fiber);
+	return ret;
+}
+
+void rt_virt_charge(struct iopf_rt *rt, uint64_t ns)
+{
+	struct rt_vsched *vs = &rt->vs;
+	struct iopf_rt_actor *self = rt_virt_self(rt);
+	uint64_t when = vs->now + ns;
+
+	if (when < vs->now)
+		rt_panic("virtual time overflow");
+	/* Nobody could run before us: advance in place, same result. */
+	if (!vs->nr_events || when < vs->heap[0].time) {
+		vs->now = when;
+		vs->events++;
+		return;
+	}
+	rt_virt_post(rt, self, when);
+	rt_virt_block(self);
+}
+
+void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
+{
+	struct iopf_rt_actor *self = rt_virt_self(rt);
+	uint64_t when = rt->vs.now + ns;
+
+	if (when < rt->vs.now)
+		when = UINT64_MAX;
+	rt_virt_post(rt, self, when);
+	rt_virt_block(self);
+}
+
+void rt_virt_yield(struct iopf_rt *rt)
+{
+	struct iopf_rt_actor *self = rt_virt_self(rt);
+
+	rt_virt_post(rt, self, rt->vs.now);
+	rt_virt_block(self);
+}
+
+void rt_virt_mutex_lock(struct iopf_rt_mutex *m)
+{
+	struct iopf_rt_actor *self = rt_virt_self(m->rt);
+
+	if (m->owner == self)
+		rt_panic("mutex locked twice by %s", self->name);
+	if (!m->owner) {
+		m->owner = self;
+		return;
+	}
+	rt_waitlist_append(&m->waiters, &self->waiter);
+	rt_virt_block(self);
+	if (m->owner != self)
+		rt_panic("mutex hand-off lost");
+}
+
+bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m)
+{
+	struct iopf_rt_actor *self = rt_virt_self(m->rt);
+
+	if (m->owner)
+		return false;
+	m->owner = self;
+	return true;
+}
+
+void rt_virt_mutex_unlock(struct iopf_rt_mutex *m)
+{
+	struct iopf_rt_actor *next;
+
+	if (m->owner != rt_current)
+		rt_panic("mutex unlocked by %s, which does not hold it",
+			 iopf_rt_actor_name(rt_current));
+	next = rt_waitlist_pop(&m->waiters);
+	m->owner = next;
+	if (next)
+		rt_virt_post(m->rt, next, m->rt->vs.now);
+}
+
+int rt_virt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
+		 uint64_t timeout_ns)
+{
+	struct iopf_rt *rt = wq->rt;
+	struct iopf_rt_actor *self = rt_virt_self(rt);
+	int ret = 0;
+
+	if (m->owner != self)
+		rt_panic("wait without holding the mutex");
+	rt_waitlist_append(&wq->waiters, &self->waiter);
+	if (timeout_ns != UINT64_MAX) {
+		uint64_t when = rt->vs.now + timeout_ns;
+
+		rt_virt_post(rt, self, when < rt->vs.now ? UINT64_MAX : when);
+	}
+	rt_virt_mutex_unlock(m);
+	rt_virt_block(self);
+	if (self->waiter.linked) {
+		/* Resumed by the timer, not by a wake: leave the queue. */
+		rt_waitlist_remove(&wq->waiters, &self->waiter);
+		ret = -ETIMEDOUT;
+	}
+	rt_virt_mutex_lock(m);
+	return ret;
+}
+
+void rt_virt_wake(struct iopf_rt_waitq *wq, bool all)
+{
+	struct iopf_rt_actor *a;
+
+	while ((a = rt_waitlist_pop(&wq->waiters))) {
+		rt_virt_post(wq->rt, a, wq->rt->vs.now);
+		if (!all)
+			break;
+	}
+}

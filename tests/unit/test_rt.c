@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: MIT
+/* Runtime: determinism, event order, virtual times, primitives. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include <iopf/rt.h>
+
+#include "../common/rt_scenario.h"
+
+static void test_virtual_scenario_is_deterministic(void **state)
+{
+	struct scenario s1, s2, s3;
+	char *a = sc_run(IOPF_RT_VIRTUAL, 42, 50, &s1);
+	char *b = sc_run(IOPF_RT_VIRTUAL, 42, 50, &s2);
+	char *c = sc_run(IOPF_RT_VIRTUAL, 43, 50, &s3);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_string_equal(a, b);
+	/* A different seed draws different charges: a different trace. */
+	assert_string_not_equal(a, c);
+	assert_int_equal(s1.consumed, SC_PRODUCERS * 50);
+	assert_int_equal(s1.consumed_sum, s1.produced_sum);
+	assert_int_equal(s1.timeouts, 3);
+	assert_int_equal(s3.consumed, SC_PRODUCERS * 50);
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void test_real_scenario(void **state)
+{
+	struct scenario s;
+	char *log = sc_run(IOPF_RT_REAL, 7, 200, &s);
+
+	assert_non_null(log);
+	assert_int_equal(s.consumed, SC_PRODUCERS * 200);
+	assert_int_equal(s.consumed_sum, s.produced_sum);
+	assert_int_equal(s.timeouts, 3);
+	free(log);
+}
+
+/* A recorder of (time, actor, tag) used to check exact orders. */
+struct order {
+	struct iopf_rt *rt;
+	struct iopf_rt_mutex m;
+	struct iopf_rt_waitq wq;
+	char log[2048];
+	int flag;
+};
+
+static void order_note(struct order *o, const char *tag)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "%llu:%s:%s;",
+		 (unsigned long long)iopf_rt_now(o->rt),
+		 iopf_rt_actor_name(iopf_rt_self()), tag);
+	strncat(o->log, line, sizeof(o->log) - strlen(o->log) - 1);
+}
+
+static void order_charger(void *arg)
+{
+	struct order *o = arg;
+
+	order_note(o, "start");
+	iopf_rt_charge(o->rt, 300);
+	order_note(o, "charged");
+	iopf_rt_sleep(o->rt, 200);
+	order_note(o, "slept");
+}
+
+static void order_locker(void *arg)
+{
+	struct order *o = arg;
+
+	iopf_rt_mutex_lock(&o->m);
+	order_note(o, "locked");
+	iopf_rt_charge(o->rt, 100);
+	iopf_rt_mutex_unlock(&o->m);
+}
+
+static void order_main(void *arg)
+{
+	struct order *o = arg;
+	struct iopf_rt_actor *a, *b, *c;
+
+	iopf_rt_mutex_lock(&o->m);
+	iopf_rt_spawn(o->rt, "A", order_charger, o, &a);
+	iopf_rt_spawn(o->rt, "B", order_locker, o, &b);
+	iopf_rt_spawn(o->rt, "C", order_locker, o, &c);
+	/* Let B and C queue on the mutex, FIFO, at time 0. */
+	iopf_rt_sleep(o->rt, 50);
+	order_note(o, "unlock");
+	iopf_rt_mutex_unlock(&o->m);
+	iopf_rt_join(a);
+	iopf_rt_join(b);
+	iopf_rt_join(c);
+	order_note(o, "joined");
+}
+
+static void test_virtual_event_order_and_times(void **state)
+{
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL, .seed = 1 };
+	struct order o = { 0 };
+
+	assert_int_equal(iopf_rt_create(&cfg, &o.rt), 0);
+	iopf_rt_mutex_init(o.rt, &o.m);
+	assert_int_equal(iopf_rt_run(o.rt, "main", order_main, &o), 0);
+	/*
+	 * A starts at 0, charges to 300, sleeps to 500. main unlocks at 50:
+	 * B (queued first) gets the lock at 50 and holds it to 150, then C.
+	 */
+	assert_string_equal(o.log, "0:A:start;50:main:unlock;50:B:locked;"
+				   "150:C:locked;300:A:charged;500:A:slept;"
+				   "500:main:joined;");
+	iopf_rt_mutex_destroy(&o.m);
+	iopf_rt_destroy(o.rt);
+}
+
+static void wake_waiter(void *arg)
+{
+	struct order *o = arg;
+	int ret;
+
+	iopf_rt_mutex_lock(&o->m);
+	ret = iopf_rt_wait_timeout(&o->wq, &o->m, 1000);
+	order_note(o, ret == 0 ? "woken" : "timeout");
+	iopf_rt_mutex_unlock(&o->m);
+}
+
+static void wake_main(void *arg)
+{
+	struct order *o = arg;
+	struct iopf_rt_actor *w1, *w2;
+
+	iopf_rt_spawn(o->rt, "w1", wake_waiter, o, &w1);
+	iopf_rt_spawn(o->rt, "w2", wake_waiter, o, &w2);
+	iopf_rt_sleep(o->rt, 400);
+	iopf_rt_mutex_lock(&o->m);
+	iopf_rt_wake_one(&o->wq); /* w1 only: w2 must time out at 1000 */
+	iopf_rt_mutex_unlock(&o->m);
+	iopf_rt_join(w1);
+	iopf_rt_join(w2);
+}
+
+static void test_virtual_wait_timeout(void **state)
+{
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL };
+	struct order o = { 0 };
+
+	assert_int_equal(iopf_rt_create(&cfg, &o.rt), 0);
+	iopf_rt_mutex_init(o.rt, &o.m);
+	iopf_rt_waitq_init(o.rt, &o.wq);
+	assert_int_equal(iopf_rt_run(o.rt, "main", wake_main, &o), 0);
+	assert_string_equal(o.log, "400:w1:woken;1000:w2:timeout;");
+	iopf_rt_waitq_destroy(&o.wq);
+	iopf_rt_mutex_destroy(&o.m);
+	iopf_rt_destroy(o.rt);
+}
+
+static void deadlock_waiter(void *arg)
+{
+	struct order *o = arg;
+
+	iopf_rt_mutex_lock(&o->m);
+	iopf_rt_wait(&o->wq, &o->m); /* nobody will ever wake us */
+	iopf_rt_mutex_unlock(&o->m);
+}
+
+static void deadlock_main(void *arg)
+{
+	struct order *o = arg;
+
+	iopf_rt_spawn(o->rt, "stuck", deadlock_waiter, o, NULL);
+	iopf_rt_charge(o->rt, 10);
+}
+
+static void test_virtual_deadlock_is_reported(void **state)
+{
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL };
+	struct order o = { 0 };
+
+	assert_int_equal(iopf_rt_create(&cfg, &o.rt), 0);
+	iopf_rt_mutex_init(o.rt, &o.m);
+	iopf_rt_waitq_init(o.rt, &o.wq);
+	assert_int_equal(iopf_rt_run(o.rt, "main", deadlock_main, &o),
+			 -EDEADLK);
+	/* The context is usable again after the failed run. */
+	o.wq.waiters.head = o.wq.waiters.tail = NULL;
+	o.m.owner = NULL;
+	assert_int_equal(iopf_rt_run(o.rt, "main", order_charger, &o), 0);
+	iopf_rt_waitq_destroy(&o.wq);
+	iopf_rt_mutex_destroy(&o.m);
+	iopf_rt_destroy(o.rt);
+}
+
+static void exit_early(void *arg)
+{
+	int *reached = arg;
+
+	*reached = 1;
+	iopf_rt_exit();
+	*reached = 2;
+}
+
+static void exit_main(void *arg)
+{
+	struct iopf_rt_actor *a;
+
+	assert_int_equal(iopf_rt_spawn(iopf_rt_self() ? NULL : NULL, "x",
+				       exit_early, arg, &a), -EINVAL);
+}
+
+static void run_exit(enum iopf_rt_kind kind)
+{
+	struct iopf_rt_config cfg = { .kind = kind };
+	struct iopf_rt *rt;
+	int reached = 0;
+
+	assert_int_equal(iopf_rt_create(&cfg, &rt), 0);
+	assert_int_equal(iopf_rt_run(rt, "exit", exit_early, &reached), 0);
+	assert_int_equal(reached, 1);
+	assert_int_equal(iopf_rt_run(rt, "main", exit_main, &reached), 0);
+	iopf_rt_destroy(rt);
+}
+
+static void test_exit_and_bad_args(void **state)
+{
+	struct iopf_rt_config bad = { .kind = 7 };
+	struct iopf_rt *rt;
+
+	run_exit(IOPF_RT_VIRTUAL);
+	run_exit(IOPF_RT_REAL);
+	assert_int_equal(iopf_rt_create(&bad, &rt), -EINVAL);
+	assert_int_equal(iopf_rt_create(NULL, &rt), -EINVAL);
+}
+
+struct rand_arg {
+	struct iopf_rt *rt;
+	uint64_t v[4];
+};
+
+static void rand_main(void *arg)
+{
+	struct rand_arg *r = arg;
+
+	for (int i = 0; i < 4; i++)
+		r->v[i] = iopf_rt_random(r->rt);
+	for (int i = 0; i < 1000; i++)
+		assert_true(iopf_rt_random_below(r->rt, 7) < 7);
+}
+
+static void test_random_is_seeded(void **state)
+{
+	struct rand_arg a = { 0 }, b = { 0 }, c = { 0 };
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL, .seed = 99 };
+
+	iopf_rt_create(&cfg, &a.rt);
+	iopf_rt_create(&cfg, &b.rt);
+	cfg.seed = 100;
+	iopf_rt_create(&cfg, &c.rt);
+	iopf_rt_run(a.rt, "r", rand_main, &a);
+	iopf_rt_run(b.rt, "r", rand_main, &b);
+	iopf_rt_run(c.rt, "r", rand_main, &c);
+	assert_memory_equal(a.v, b.v, sizeof(a.v));
+	assert_memory_not_equal(a.v, c.v, sizeof(a.v));
+	iopf_rt_destroy(a.rt);
+	iopf_rt_destroy(b.rt);
+	iopf_rt_destroy(c.rt);
+}
+
+static void many_main(void *arg)
+{
+	struct iopf_rt *rt = arg;
+
+	for (int i = 0; i < 10000; i++)
+		iopf_rt_yield(rt);
+}
+
+static void many_spawner(void *arg)
+{
+	struct iopf_rt *rt = arg;
+	struct iopf_rt_actor *a[64];
+
+	for (int i = 0; i < 64; i++)
+		iopf_rt_spawn(rt, "y", many_main, rt, &a[i]);
+	for (int i = 0; i < 64; i++)
+		iopf_rt_join(a[i]);
+}
+
+static void test_virtual_many_actors(void **state)
+{
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL };
+	struct iopf_rt_sched_stats st;
+	struct iopf_rt *rt;
+
+	iopf_rt_create(&cfg, &rt);
+	assert_int_equal(iopf_rt_run(rt, "main", many_spawner, rt), 0);
+	iopf_rt_sched_stats(rt, &st);
+	assert_true(st.switches >= 64 * 10000);
+	assert_int_equal(st.actors_spawned, 65);
+	iopf_rt_destroy(rt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_virtual_scenario_is_deterministic),
+		cmocka_unit_test(test_real_scenario),
+		cmocka_unit_test(test_virtual_event_order_and_times),
+		cmocka_unit_test(test_virtual_wait_timeout),
+		cmocka_unit_test(test_virtual_deadlock_is_reported),
+		cmocka_unit_test(test_exit_and_bad_args),
+		cmocka_unit_test(test_random_is_seeded),
+		cmocka_unit_test(test_virtual_many_actors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
