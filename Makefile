@@ -37,7 +37,7 @@ bench: build
 	./$(BUILD)/tools/iopf bench ground
 
 $(BUILD_ASAN)/build.ninja: | deps
-	meson setup $(BUILD_ASAN) --buildtype=debug -Db_sanitize=address,undefined \
+	meson setup $(BUILD_ASAN) --buildtype=debug -Dwerror=true -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dsuites=unit
 
 $(BUILD_TSAN)/build.ninja: | deps

@@ -30,7 +30,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Direct reclaim frees up to this many pages (1/64 of a small pool). */
 #define MM_RECLAIM_BATCH 32
+
+static uint64_t mm_reclaim_batch(const struct iopf_mm_pool *pool)
+{
+	uint64_t n = pool->nr_frames / 64;
+
+	return n < 1 ? 1 : n > MM_RECLAIM_BATCH ? MM_RECLAIM_BATCH : n;
+}
 
 int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
 		   uint64_t memlock_bytes, struct iopf_mm **out)
@@ -444,7 +452,7 @@ static int mm_fault_reclaim_locked(struct iopf_mm *mm, uint64_t addr,
 		if (ret != -EAGAIN)
 			return ret;
 		iopf_rt_mutex_unlock(&mm->lock);
-		iopf_mm_reclaim(mm->pool, MM_RECLAIM_BATCH, &got);
+		iopf_mm_reclaim(mm->pool, mm_reclaim_batch(mm->pool), &got);
 		iopf_rt_mutex_lock(&mm->lock);
 		if (!got) {
 			/* Someone may have freed frames meanwhile: one try. */
