@@ -172,6 +172,19 @@ void rt_actor_free(struct iopf_rt_actor *a)
 	free(a);
 }
 
+/* The real root runs on the caller's thread, itself an actor. */
+static void rt_real_run_root(struct iopf_rt_actor *root)
+{
+	rt_current = root;
+	if (!setjmp(root->exit_jmp))
+		root->fn(root->arg);
+	atomic_store(&root->state, RT_ACTOR_DONE);
+	rt_current = NULL;
+	rt_actor_claim_join(root);
+	rt_actor_unlink(root);
+	rt_actor_free(root);
+}
+
 int iopf_rt_run(struct iopf_rt *rt, const char *name, iopf_rt_fn fn, void *arg)
 {
 	struct iopf_rt_actor *root, *a;
@@ -192,18 +205,12 @@ int iopf_rt_run(struct iopf_rt *rt, const char *name, iopf_rt_fn fn, void *arg)
 		goto out_not_running;
 	}
 
-	ret = rt_real_start(root);
-	if (ret) {
-		rt_actor_unlink(root);
-		rt_actor_free(root);
-		goto out_not_running;
-	}
+	rt_real_run_root(root);
+	ret = 0;
 	/*
-	 * Join the root, then whatever it left behind; an actor already being
-	 * joined by a live actor is left to that joiner.
+	 * Join whatever the root left behind; an actor already being joined
+	 * by a live actor is left to that joiner.
 	 */
-	rt_actor_claim_join(root);
-	rt_real_join(root);
 	for (;;) {
 		bool any = false;
 

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Memory manager under real concurrency (run under ThreadSanitizer).
+ *
+ * One address space over a pool too small for it, so reclaim runs all the
+ * time. Region A is durable: each writer owns a slice and rewrites its pages
+ * with (page, version) patterns; a pinner pins and checks that pinned pages
+ * do not move; a migrator and a reclaimer sweep everything. Region B is
+ * discarded at random while being written. Region C is written once, then
+ * only moved around by migration and reclaim, while a mirror (a stand-in
+ * for a device with its own translation) follows the notifier protocol and
+ * reads C through its own table: every read must show exactly the right
+ * page, never a freed (poisoned or reused) frame.
+ *
+ * At the end every byte of A must hold its writer's last version, and no
+ * freed frame may have been written: zero lost, zero corrupted.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <iopf/mm.h>
+#include <iopf/rt.h>
+
+#include "../common/harness.h"
+
+#define PG 4096ull
+#define A_PAGES 256
+#define B_PAGES 64
+#define C_PAGES 64
+#define C_FIRST (A_PAGES + B_PAGES)
+#define NR_PAGES (A_PAGES + B_PAGES + C_PAGES)
+#define RAM_PAGES 160
+#define SWAP_PAGES 512
+#define WRITERS 2
+#define ROUNDS 300
+#define ADDR(i) (HARNESS_BASE + (uint64_t)(i) * PG)
+
+struct stress {
+	struct harness *h;
+	_Atomic bool stop;
+	uint32_t version[A_PAGES]; /* written only by the page's writer */
+
+	/* The mirror: a device-side table kept by the notifier protocol. */
+	struct iopf_mm_notifier n;
+	struct iopf_rt_mutex mlock;
+	iopf_pfn_t mirror[NR_PAGES]; /* protected by mlock */
+
+	_Atomic uint64_t mirror_reads, mirror_retries, bad_mirror_reads;
+	_Atomic uint64_t pins, pin_moved, migrated, reclaimed, discards;
+	_Atomic uint64_t torn_b_pages, bytes_verified;
+};
+
+/* Page content: each 8-byte word is f(page, version, offset). */
+static uint64_t word(unsigned page, uint32_t version, size_t off)
+{
+	return ((uint64_t)page << 40) ^ ((uint64_t)version << 16) ^ off ^
+	       0x5bd1e9955bd1e995ull;
+}
+
+static void fill(unsigned char *buf, unsigned page, uint32_t version)
+{
+	for (size_t off = 0; off < PG; off += 8) {
+		uint64_t w = word(page, version, off);
+
+		memcpy(buf + off, &w, 8);
+	}
+}
+
+/* Which page and version does @buf hold? false if it is not one. */
+static bool decode(const unsigned char *buf, unsigned *page,
+		   uint32_t *version)
+{
+	uint64_t w0, w;
+
+	memcpy(&w0, buf, 8);
+	w0 ^= 0x5bd1e9955bd1e995ull;
+	*page = (unsigned)(w0 >> 40);
+	*version = (uint32_t)(w0 >> 16) & 0xffffff;
+	for (size_t off = 0; off < PG; off += 8) {
+		memcpy(&w, buf + off, 8);
+		if (w != word(*page, *version, off))
+			return false;
+	}
+	return true;
+}
+
+static void mirror_invalidate(struct iopf_mm_notifier *n,
+			      const struct iopf_mm_range *r)
+{
+	struct stress *s = (struct stress *)((char *)n - offsetof(struct stress, n));
+
+	iopf_rt_mutex_lock(&s->mlock);
+	for (uint64_t a = r->start; a <= r->last; a += PG)
+		s->mirror[(a - HARNESS_BASE) / PG] = IOPF_PFN_NONE;
+	iopf_rt_mutex_unlock(&s->mlock);
+}
+
+static const struct iopf_mm_notifier_ops mirror_ops = {
+	.invalidate = mirror_invalidate,
+};
+
+static void writer(void *arg)
+{
+	struct stress *s = arg;
+	unsigned id = iopf_rt_actor_id(iopf_rt_self()) % WRITERS;
+	unsigned char buf[PG];
+
+	for (int round = 0; round < ROUNDS; round++)
+		for (unsigned p = id; p < A_PAGES; p += WRITERS) {
+			uint32_t v = s->version[p] + 1;
+
+			fill(buf, p, v);
+			assert_int_equal(iopf_mm_write(s->h->mm, ADDR(p), buf, PG),
+					 0);
+			s->version[p] = v;
+		}
+}
+
+static void pinner(void *arg)
+{
+	struct stress *s = arg;
+	struct iopf_rt *rt = s->h->rt;
+	iopf_pfn_t pfns[4];
+
+	while (!atomic_load(&s->stop)) {
+		unsigned p = (unsigned)iopf_rt_random_below(rt, A_PAGES - 4);
+
+		if (iopf_mm_pin_pages(s->h->mm, ADDR(p), 4, 0, pfns))
+			continue; /* the pool may be momentarily exhausted */
+		atomic_fetch_add(&s->pins, 1);
+		for (int k = 0; k < 1000; k++)
+			__asm__ volatile("" ::: "memory");
+		/* Pinned pages are never migrated or reclaimed. */
+		for (int i = 0; i < 4; i++)
+			if (iopf_mm_lookup(s->h->mm, ADDR(p + i)) != pfns[i])
+				atomic_fetch_add(&s->pin_moved, 1);
+		iopf_mm_unpin_pages(s->h->mm, pfns, 4);
+	}
+}
+
+static void migrator(void *arg)
+{
+	struct stress *s = arg;
+	struct iopf_rt *rt = s->h->rt;
+
+	while (!atomic_load(&s->stop)) {
+		unsigned p = (unsigned)iopf_rt_random_below(rt, NR_PAGES - 8);
+		uint64_t moved = 0;
+
+		iopf_mm_migrate(s->h->mm, ADDR(p), 8 * PG, &moved);
+		atomic_fetch_add(&s->migrated, moved);
+	}
+}
+
+static void reclaimer(void *arg)
+{
+	struct stress *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		uint64_t got = 0;
+
+		iopf_mm_reclaim(s->h->pool, 8, &got);
+		atomic_fetch_add(&s->reclaimed, got);
+		iopf_rt_sleep(s->h->rt, 20000);
+	}
+}
+
+static void discarder(void *arg)
+{
+	struct stress *s = arg;
+	struct iopf_rt *rt = s->h->rt;
+	unsigned char buf[PG];
+
+	while (!atomic_load(&s->stop)) {
+		unsigned p = A_PAGES + (unsigned)iopf_rt_random_below(rt, B_PAGES);
+		unsigned got_page;
+		uint32_t got_version;
+		bool zero = true;
+
+		if (iopf_rt_random_below(rt, 2)) {
+			fill(buf, p, 1);
+			if (iopf_mm_write(s->h->mm, ADDR(p), buf, PG))
+				continue;
+		} else {
+			assert_int_equal(iopf_mm_discard(s->h->mm, ADDR(p), PG), 0);
+			atomic_fetch_add(&s->discards, 1);
+		}
+		/* A page of B is always whole: all zero or one full pattern. */
+		if (iopf_mm_read(s->h->mm, ADDR(p), buf, PG))
+			continue;
+		for (size_t i = 0; i < PG && zero; i++)
+			zero = !buf[i];
+		if (!zero && (!decode(buf, &got_page, &got_version) ||
+			      got_page != p))
+			atomic_fetch_add(&s->torn_b_pages, 1);
+	}
+}
+
+/* Fault a page into the mirror by the canonical loop, then read it. */
+static void mirror_actor(void *arg)
+{
+	struct stress *s = arg;
+	struct iopf_rt *rt = s->h->rt;
+	unsigned char buf[PG];
+
+	while (!atomic_load(&s->stop)) {
+		unsigned p = C_FIRST + (unsigned)iopf_rt_random_below(rt, C_PAGES);
+		unsigned got_page;
+		uint32_t got_version;
+		iopf_pfn_t pfn;
+		uint64_t seq;
+
+		for (;;) {
+			seq = iopf_mm_notifier_read_begin(&s->n);
+			if (iopf_mm_get_pages(s->h->mm, ADDR(p), 1, 0, &pfn))
+				goto next;
+			iopf_rt_mutex_lock(&s->mlock);
+			if (!iopf_mm_notifier_read_retry(&s->n, seq))
+				break;
+			iopf_rt_mutex_unlock(&s->mlock);
+			iopf_mm_put_pages(s->h->pool, &pfn, 1);
+			atomic_fetch_add(&s->mirror_retries, 1);
+		}
+		s->mirror[p] = pfn;
+		iopf_rt_mutex_unlock(&s->mlock);
+		iopf_mm_put_pages(s->h->pool, &pfn, 1);
+
+		/* "DMA" through the mirror, as long as it holds. */
+		for (int k = 0; k < 4; k++) {
+			iopf_rt_mutex_lock(&s->mlock);
+			pfn = s->mirror[p];
+			if (pfn != IOPF_PFN_NONE)
+				memcpy(buf, iopf_mm_frame_data(s->h->pool, pfn), PG);
+			iopf_rt_mutex_unlock(&s->mlock);
+			if (pfn == IOPF_PFN_NONE)
+				break;
+			atomic_fetch_add(&s->mirror_reads, 1);
+			if (!decode(buf, &got_page, &got_version) ||
+			    got_page != p || got_version != 1)
+				atomic_fetch_add(&s->bad_mirror_reads, 1);
+		}
+next:;
+	}
+}
+
+static void body_stress(struct harness *h)
+{
+	struct stress *s = calloc(1, sizeof(*s));
+	struct iopf_rt_actor *w[WRITERS], *others[5];
+	iopf_rt_fn fns[5] = { pinner, migrator, reclaimer, discarder,
+			      mirror_actor };
+	const char *names[5] = { "pinner", "migrator", "reclaimer",
+				 "discarder", "mirror" };
+	struct iopf_mm_pool_stats ps;
+	struct iopf_mm_stats ms;
+	unsigned char buf[PG], want[PG];
+
+	s->h = h;
+	harness_mm(h, RAM_PAGES, SWAP_PAGES,
+		   IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON, UINT64_MAX,
+		   NR_PAGES);
+	iopf_rt_mutex_init(h->rt, &s->mlock);
+	for (int i = 0; i < NR_PAGES; i++)
+		s->mirror[i] = IOPF_PFN_NONE;
+	assert_int_equal(iopf_mm_notifier_insert(h->mm, &s->n, ADDR(0),
+						 NR_PAGES * PG, &mirror_ops), 0);
+	for (unsigned p = C_FIRST; p < NR_PAGES; p++) {
+		fill(buf, p, 1);
+		assert_int_equal(iopf_mm_write(h->mm, ADDR(p), buf, PG), 0);
+	}
+	for (int i = 0; i < WRITERS; i++)
+		iopf_rt_spawn(h->rt, "writer", writer, s, &w[i]);
+	for (int i = 0; i < 5; i++)
+		iopf_rt_spawn(h->rt, names[i], fns[i], s, &others[i]);
+	for (int i = 0; i < WRITERS; i++)
+		iopf_rt_join(w[i]);
+	atomic_store(&s->stop, true);
+	for (int i = 0; i < 5; i++)
+		iopf_rt_join(others[i]);
+
+	/* Every byte of A holds its last version, every byte of C its first. */
+	for (unsigned p = 0; p < NR_PAGES; p++) {
+		if (p >= A_PAGES && p < C_FIRST)
+			continue;
+		fill(want, p, p < A_PAGES ? s->version[p] : 1);
+		assert_int_equal(iopf_mm_read(h->mm, ADDR(p), buf, PG), 0);
+		assert_memory_equal(buf, want, PG);
+		atomic_fetch_add(&s->bytes_verified, PG);
+	}
+	iopf_mm_notifier_remove(&s->n);
+	iopf_mm_pool_stats(h->pool, &ps);
+	iopf_mm_stats(h->mm, &ms);
+	printf("stress_mm: %llu bytes verified; pins %llu, migrated %llu, "
+	       "reclaimed %llu (swap-outs %llu, swap-ins %llu), discards %llu;"
+	       " mirror reads %llu, retries %llu\n",
+	       (unsigned long long)s->bytes_verified,
+	       (unsigned long long)s->pins, (unsigned long long)s->migrated,
+	       (unsigned long long)s->reclaimed,
+	       (unsigned long long)ps.swap_outs,
+	       (unsigned long long)ps.swap_ins,
+	       (unsigned long long)s->discards,
+	       (unsigned long long)s->mirror_reads,
+	       (unsigned long long)s->mirror_retries);
+	assert_int_equal(s->pin_moved, 0);
+	assert_int_equal(s->bad_mirror_reads, 0);
+	assert_int_equal(s->torn_b_pages, 0);
+	assert_int_equal(ps.poison_violations, 0);
+	assert_int_equal(iopf_mm_pool_poison_check(h->pool), 0);
+	assert_int_equal(ms.locked_pages, 0);
+	assert_int_equal(ps.pinned_pages, 0);
+	assert_true(ps.swap_outs > 0);
+	assert_true(ps.swap_ins > 0);
+	assert_int_equal(ms.resident_pages + ms.swapped_pages,
+			 ps.resident_pages + ps.swapped_pages);
+	iopf_rt_mutex_destroy(&s->mlock);
+	harness_mm_done(h);
+	free(s);
+}
+
+static void test_stress_mm(void **state)
+{
+	harness_run(IOPF_RT_REAL, 2026, body_stress, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stress_mm),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
