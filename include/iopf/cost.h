@@ -31,6 +31,21 @@ struct iopf_cost_model {
 	uint64_t swap_out_4k_ns;   /* writing 4 KiB to the swap device */
 	uint64_t swap_in_4k_ns;    /* reading 4 KiB back from swap */
 	uint64_t reclaim_scan_ns;  /* examining one LRU page */
+
+	/* IOMMU and devices. */
+	uint64_t atc_lookup_ns;    /* device ATC probe (hit or miss) */
+	uint64_t ats_request_ns;   /* ATS translation request round trip */
+	uint64_t iotlb_lookup_ns;  /* IOTLB probe */
+	uint64_t walk_level_ns;    /* one IO page-table level read from memory */
+	uint64_t iommu_map_ns;     /* installing one leaf (any size) */
+	uint64_t iommu_unmap_ns;   /* clearing one leaf */
+	uint64_t iotlb_inval_ns;   /* one IOTLB invalidation command + sync */
+	uint64_t atc_inval_ns;     /* ATS invalidation request to completion */
+	uint64_t prq_post_ns;      /* page request: device to queue entry */
+	uint64_t prq_irq_ns;       /* queue interrupt and dispatch to a worker */
+	uint64_t page_response_ns; /* group response to the device */
+	uint64_t dma_4k_ns;        /* device moving 4 KiB over the link */
+	uint64_t dma_setup_ns;     /* fixed per DMA transaction */
 };
 
 /* The documented default profile ("reference"). */

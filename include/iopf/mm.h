@@ -215,6 +215,12 @@ struct iopf_mm_notifier {
 int iopf_mm_notifier_insert(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 			    uint64_t start, uint64_t len,
 			    const struct iopf_mm_notifier_ops *ops);
+/*
+ * Subscribe to the whole address space, mapped or not (an SVA binding):
+ * every invalidation of @mm calls @n.
+ */
+int iopf_mm_notifier_insert_all(struct iopf_mm *mm, struct iopf_mm_notifier *n,
+				const struct iopf_mm_notifier_ops *ops);
 /* Waits for a running invalidation of @n to finish; @n may then be freed. */
 void iopf_mm_notifier_remove(struct iopf_mm_notifier *n);
 uint64_t iopf_mm_notifier_read_begin(struct iopf_mm_notifier *n);

@@ -82,6 +82,23 @@ out_unlock:
 	return ret;
 }
 
+int iopf_mm_notifier_insert_all(struct iopf_mm *mm, struct iopf_mm_notifier *n,
+				const struct iopf_mm_notifier_ops *ops)
+{
+	if (!mm || !n || !ops || !ops->invalidate)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&mm->lock);
+	n->mm = mm;
+	n->ops = ops;
+	n->start = 0;
+	n->last = UINT64_MAX;
+	atomic_store(&n->seq, 0);
+	n->next = mm->notifiers;
+	mm->notifiers = n;
+	iopf_rt_mutex_unlock(&mm->lock);
+	return 0;
+}
+
 void iopf_mm_notifier_remove(struct iopf_mm_notifier *n)
 {
 	struct iopf_mm *mm = n->mm;

@@ -25,15 +25,23 @@ static void harness_main(void *arg)
 }
 
 /* Runs @body in a runtime of @kind; fails the test if the run fails. */
-static inline void harness_run(enum iopf_rt_kind kind, uint64_t seed,
-			       void (*body)(struct harness *), void *priv)
+static inline void harness_run_costs(enum iopf_rt_kind kind, uint64_t seed,
+				     const struct iopf_cost_model *costs,
+				     void (*body)(struct harness *), void *priv)
 {
-	struct iopf_rt_config cfg = { .kind = kind, .seed = seed };
+	struct iopf_rt_config cfg = { .kind = kind, .seed = seed,
+				      .costs = costs };
 	struct harness h = { .body = body, .priv = priv };
 
 	assert_int_equal(iopf_rt_create(&cfg, &h.rt), 0);
 	assert_int_equal(iopf_rt_run(h.rt, "test", harness_main, &h), 0);
 	iopf_rt_destroy(h.rt);
+}
+
+static inline void harness_run(enum iopf_rt_kind kind, uint64_t seed,
+			       void (*body)(struct harness *), void *priv)
+{
+	harness_run_costs(kind, seed, NULL, body, priv);
 }
 
 /* A pool and one address space with @pages mapped at HARNESS_BASE. */

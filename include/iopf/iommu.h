@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iopf IOMMU: IO page tables, IOTLB and device ATC, domains, and recoverable
+ * I/O page faults (PCIe PRI and the SMMU stall model) with a page request
+ * queue, group assembly, per-domain fault handlers run by a pool of fault
+ * workers, and page responses.
+ *
+ * Addresses: an IOVA is what the device emits (48 bits); a physical address
+ * is a byte offset into the host pool's RAM (frame pfn << page shift). Every
+ * range is [iova, iova + size) given as size, with last = iova + size - 1
+ * overflow-checked. Errors are negative errno values and change nothing.
+ *
+ * Objects: an IOMMU owns its devices and domains. Domains are created
+ * detached; devices (and PASIDs of a device) are attached to them. Every
+ * call that can block must be made from a runtime actor.
+ */
+#ifndef IOPF_IOMMU_H
+#define IOPF_IOMMU_H
+
+#include <iopf/mm.h>
+#include <iopf/rt.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOPF_IOVA_BITS 48
+#define IOPF_PASID_NONE UINT32_MAX
+#define IOPF_PASID_MAX (1u << 20)   /* 20-bit PASIDs */
+#define IOPF_PRI_GROUPS 512         /* 9-bit page request group index */
+
+enum iopf_perm {
+	IOPF_PERM_READ = 1u << 0,
+	IOPF_PERM_WRITE = 1u << 1,
+	IOPF_PERM_EXEC = 1u << 2,
+	IOPF_PERM_PRIV = 1u << 3,
+};
+
+/* ---------------------------------------------------------------------
+ * IO page tables: one format behind an ops table; flushes are injected.
+ */
+#define IOPF_PGSIZE_4K (1ull << 12)
+#define IOPF_PGSIZE_2M (1ull << 21)
+#define IOPF_PGSIZE_1G (1ull << 30)
+
+struct iopf_io_pgtable;
+
+struct iopf_io_pgtable_flush_ops {
+	/*
+	 * Called after leaves in [iova, iova + size) were cleared or changed,
+	 * before unmap returns: must invalidate every cached copy and wait
+	 * until no device uses the old translation.
+	 */
+	void (*flush_range)(void *cookie, uint64_t iova, uint64_t size);
+};
+
+struct iopf_io_pgtable_walk {
+	uint64_t phys;      /* translated address of the IOVA itself */
+	uint64_t page_size; /* size of the leaf that maps it */
+	unsigned perm;      /* IOPF_PERM_READ / WRITE of the leaf */
+	unsigned levels;    /* table levels read */
+};
+
+struct iopf_io_pgtable_ops {
+	/*
+	 * Map [iova, iova + size) to [phys, ...) with @perm, choosing the
+	 * largest leaves alignment allows among the table's page sizes.
+	 * -EEXIST if any page is already mapped (nothing changed).
+	 */
+	int (*map)(struct iopf_io_pgtable *t, uint64_t iova, uint64_t phys,
+		   uint64_t size, unsigned perm);
+	/*
+	 * Unmap every mapped page in [iova, iova + size), splitting
+	 * superpages that straddle the edges; returns the bytes unmapped,
+	 * -ENOENT if nothing was mapped there, -ENOMEM if a split could not
+	 * allocate (nothing changed).
+	 */
+	int64_t (*unmap)(struct iopf_io_pgtable *t, uint64_t iova,
+			 uint64_t size);
+	/* Lock-free: 0 and @out filled, or -ENOENT. Sets accessed/dirty. */
+	int (*walk)(struct iopf_io_pgtable *t, uint64_t iova, unsigned access,
+		    struct iopf_io_pgtable_walk *out);
+	/* Lock-free, no side effect; IOPF_PHYS_NONE when not mapped. */
+	uint64_t (*iova_to_phys)(struct iopf_io_pgtable *t, uint64_t iova);
+	/*
+	 * For each 4 KiB page in range whose leaf is dirty, set its bit in
+	 * @bitmap (bit i = iova + i * 4 KiB) and clear the dirty bit.
+	 * Returns the number of pages reported.
+	 */
+	uint64_t (*read_and_clear_dirty)(struct iopf_io_pgtable *t,
+					 uint64_t iova, uint64_t size,
+					 unsigned long *bitmap);
+};
+
+#define IOPF_PHYS_NONE UINT64_MAX
+
+struct iopf_io_pgtable_cfg {
+	uint64_t pgsize_bitmap; /* IOPF_PGSIZE_* allowed; 0 for all three */
+	const struct iopf_io_pgtable_flush_ops *flush;
+	void *cookie;
+};
+
+int iopf_io_pgtable_alloc(struct iopf_rt *rt,
+			  const struct iopf_io_pgtable_cfg *cfg,
+			  struct iopf_io_pgtable **out);
+void iopf_io_pgtable_free(struct iopf_io_pgtable *t);
+const struct iopf_io_pgtable_ops *iopf_io_pgtable_ops(struct iopf_io_pgtable *t);
+/* Leaves and tables currently installed, for tests and statistics. */
+void iopf_io_pgtable_count(struct iopf_io_pgtable *t, uint64_t *leaves_4k,
+			   uint64_t *leaves_2m, uint64_t *leaves_1g,
+			   uint64_t *tables);
+
+/* ---------------------------------------------------------------------
+ * Faults.
+ */
+enum iopf_pr_flags {
+	IOPF_PR_PASID_VALID = 1u << 0,
+	IOPF_PR_LAST = 1u << 1,
+	/* The IOMMU found the miss in stage 2: addr is the guest-physical
+	 * address (the IPA), to be resolved by the parent domain. */
+	IOPF_PR_STAGE2 = 1u << 2,
+};
+
+/* One page request as the hardware reports it. */
+struct iopf_page_request {
+	uint32_t flags;  /* enum iopf_pr_flags */
+	uint32_t pasid;
+	uint16_t grpid;  /* 9 bits for PRI; the stall tag for stall */
+	uint8_t perm;    /* enum iopf_perm; a stop marker has R = W = 0 */
+	uint64_t addr;   /* page-aligned */
+};
+
+struct iopf_iommu;
+struct iopf_dev;
+struct iopf_domain;
+
+/* A group handed to a domain's fault handler. Valid during the call. */
+struct iopf_fault_group {
+	struct iopf_dev *dev;
+	struct iopf_domain *domain;
+	uint32_t pasid;          /* IOPF_PASID_NONE if none */
+	uint16_t grpid;
+	bool stall;              /* a stalled transaction, not PRI */
+	uint64_t cookie;         /* for iopf_fault_respond() */
+	unsigned nr;
+	const struct iopf_page_request *reqs;
+	uint64_t posted_ns;      /* when the LAST request reached the queue */
+};
+
+enum iopf_response {
+	IOPF_RESP_SUCCESS,  /* tables populated: retry */
+	IOPF_RESP_INVALID,  /* do not retry: the access fails */
+	IOPF_RESP_FAILURE,  /* PRI stops for the function until reset */
+	IOPF_RESP_ASYNC,    /* handler only: answered later by cookie */
+};
+
+/*
+ * A fault handler returns a response, or IOPF_RESP_ASYNC after keeping the
+ * cookie to answer later with iopf_fault_respond(). It runs on a fault
+ * worker and may block (take locks, get pages); never in an RCU section.
+ */
+typedef enum iopf_response (*iopf_fault_handler_t)(
+	void *data, const struct iopf_fault_group *group);
+
+/*
+ * Answer a group by cookie. -ENOENT (counted as a stale response) if the
+ * group is unknown or already answered — e.g. by a teardown — and
+ * -EINVAL for a code that is not a response.
+ */
+int iopf_fault_respond(struct iopf_iommu *iommu, uint64_t cookie,
+		       enum iopf_response code);
+
+/* Unrecoverable faults, reported to the IOMMU's listener. */
+enum iopf_event_reason {
+	IOPF_EVT_NO_DOMAIN,       /* device/PASID not attached */
+	IOPF_EVT_OUT_OF_RANGE,    /* IOVA beyond the input range */
+	IOPF_EVT_TRANSLATION,     /* not present, and nobody handles faults */
+	IOPF_EVT_PERMISSION,      /* permission, and nobody handles faults */
+	IOPF_EVT_STALL_LIMIT,     /* stall terminated: too many stalled */
+	IOPF_EVT_PRI_STOPPED,     /* request refused: PRI in failure state */
+	IOPF_EVT_NR,
+};
+
+struct iopf_fault_event {
+	struct iopf_dev *dev;
+	uint32_t pasid;
+	uint64_t addr;
+	unsigned perm;
+	enum iopf_event_reason reason;
+};
+
+typedef void (*iopf_event_listener_t)(void *data,
+				      const struct iopf_fault_event *ev);
+
+/* ---------------------------------------------------------------------
+ * The IOMMU instance.
+ */
+struct iopf_iommu_config {
+	struct iopf_mm_pool *pool;  /* the host RAM devices reach */
+	unsigned prq_depth;         /* page request queue entries */
+	unsigned fault_workers;     /* actors running fault handlers */
+	unsigned iotlb_entries;     /* 0: default */
+	unsigned stall_max;         /* stalled transactions at once */
+};
+
+int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
+		      struct iopf_iommu **out);
+/* Every device must have been removed and every domain freed. */
+void iopf_iommu_destroy(struct iopf_iommu *iommu);
+void iopf_iommu_set_event_listener(struct iopf_iommu *iommu,
+				   iopf_event_listener_t fn, void *data);
+
+struct iopf_iommu_stats {
+	uint64_t iotlb_hits, iotlb_misses;
+	uint64_t walks, walk_levels;
+	uint64_t page_requests, stop_markers, groups, stalls;
+	uint64_t responses[3];       /* by code */
+	uint64_t auto_responses;     /* answered by hardware on overflow */
+	uint64_t prq_overflows, partials_discarded, stall_terminated;
+	uint64_t stale_responses;    /* unknown or already answered */
+	uint64_t credit_overruns, pasid_inconsistent, requests_refused;
+	uint64_t teardown_answered;  /* groups answered INVALID at detach */
+	uint64_t events[IOPF_EVT_NR];
+	uint64_t invalidations, atc_invalidations;
+};
+void iopf_iommu_stats(struct iopf_iommu *iommu, struct iopf_iommu_stats *out);
+/* Latency of a page request from post to response, ns. */
+struct iopf_rt_hist *iopf_iommu_fault_latency(struct iopf_iommu *iommu);
+
+/* ---------------------------------------------------------------------
+ * Devices.
+ */
+enum iopf_fault_cap {
+	IOPF_FAULT_NONE,
+	IOPF_FAULT_PRI,    /* PCIe ATS + PRI */
+	IOPF_FAULT_STALL,  /* SMMU stall model, no ATC */
+};
+
+struct iopf_dev_config {
+	const char *name;
+	enum iopf_fault_cap fault_cap;
+	bool ats;                 /* has an ATC (implied by PRI) */
+	unsigned atc_entries;     /* 0: default */
+	unsigned pri_credits;     /* outstanding page requests; 0: default */
+};
+
+int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
+		 struct iopf_dev **out);
+/* The device must be detached from everything (-EBUSY otherwise). */
+int iopf_dev_remove(struct iopf_dev *dev);
+const char *iopf_dev_name(const struct iopf_dev *dev);
+/* Clear a PRI failure state (function-level reset). */
+void iopf_dev_reset(struct iopf_dev *dev);
+bool iopf_dev_pri_stopped(struct iopf_dev *dev);
+
+struct iopf_dev_stats {
+	uint64_t atc_hits, atc_misses;
+	uint64_t dma_ops, dma_bytes, dma_errors;
+	uint64_t faults, fault_retries, retries_exhausted;
+	uint64_t atc_invalidations;
+	uint64_t stale_responses; /* responses to a group it did not have */
+};
+void iopf_dev_stats(struct iopf_dev *dev, struct iopf_dev_stats *out);
+
+/* ---------------------------------------------------------------------
+ * Domains.
+ */
+enum iopf_domain_type {
+	IOPF_DOMAIN_PAGING,  /* single stage, or the stage 2 of a nest */
+	IOPF_DOMAIN_NESTED,  /* stage 1 per PASID (guest-owned) over a parent */
+	IOPF_DOMAIN_SVA,     /* translation through an mm's page table */
+};
+
+int iopf_domain_alloc_paging(struct iopf_iommu *iommu, uint64_t pgsize_bitmap,
+			     struct iopf_domain **out);
+/* A nested domain over @parent (a paging domain). */
+int iopf_domain_alloc_nested(struct iopf_domain *parent,
+			     struct iopf_domain **out);
+/* An SVA domain bound to @mm: faults populate @mm. */
+int iopf_domain_alloc_sva(struct iopf_iommu *iommu, struct iopf_mm *mm,
+			  struct iopf_domain **out);
+/*
+ * Detaches whatever is still attached (answering their pending faults
+ * INVALID), then frees. Never fails. A parent must outlive its nests.
+ */
+void iopf_domain_free(struct iopf_domain *domain);
+enum iopf_domain_type iopf_domain_type(const struct iopf_domain *domain);
+
+/*
+ * The handler for faults in this domain. Set before attaching devices that
+ * will fault; a domain with a handler "relies on faults": devices without
+ * fault capability cannot be attached to it (-EINVAL).
+ */
+int iopf_domain_set_fault_handler(struct iopf_domain *domain,
+				  iopf_fault_handler_t fn, void *data);
+
+/* Paging domains: map/unmap serialize per domain; translation never waits. */
+int iopf_domain_map(struct iopf_domain *domain, uint64_t iova, uint64_t phys,
+		    uint64_t size, unsigned perm);
+/* Returns bytes unmapped, after IOTLB and ATC invalidation completed. */
+int64_t iopf_domain_unmap(struct iopf_domain *domain, uint64_t iova,
+			  uint64_t size);
+uint64_t iopf_domain_iova_to_phys(struct iopf_domain *domain, uint64_t iova);
+uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *domain,
+					  uint64_t iova, uint64_t size,
+					  unsigned long *bitmap);
+/* Invalidate cached translations of [iova, iova + size) and wait. */
+void iopf_domain_invalidate(struct iopf_domain *domain, uint64_t iova,
+			    uint64_t size);
+
+/*
+ * Nested domains: the guest's stage-1 table for @pasid (an IO page table
+ * whose "physical" addresses are guest-physical: IPAs). NULL removes it.
+ * Changes to a stage-1 table are announced with iopf_domain_invalidate_pasid.
+ */
+int iopf_domain_set_stage1(struct iopf_domain *nested, uint32_t pasid,
+			   struct iopf_io_pgtable *stage1);
+void iopf_domain_invalidate_pasid(struct iopf_domain *domain, uint32_t pasid,
+				  uint64_t iova, uint64_t size);
+
+/*
+ * Attach @dev (pasid IOPF_PASID_NONE: requests without PASID) to @domain.
+ * -EBUSY if that PASID of the device is attached already.
+ */
+int iopf_attach(struct iopf_dev *dev, uint32_t pasid,
+		struct iopf_domain *domain);
+/*
+ * Stops fault reporting for (dev, pasid), answers every pending group
+ * INVALID, waits for running handlers, then detaches: no handler runs for
+ * this attachment after it returns. Never fails.
+ */
+void iopf_detach(struct iopf_dev *dev, uint32_t pasid);
+
+/* ---------------------------------------------------------------------
+ * The device side: what an emulated device does.
+ */
+enum iopf_dma_dir {
+	IOPF_DMA_READ,   /* device reads memory (to buf) */
+	IOPF_DMA_WRITE,  /* device writes memory (from buf) */
+};
+
+/*
+ * DMA of @len bytes at @iova through the IOMMU: ATC, IOTLB, walk; on a
+ * miss a page request (or a stall), wait for the response, retry. @buf may
+ * be NULL to move no bytes (data-less pools). Returns 0, -EFAULT when a
+ * translation was refused (INVALID, unrecoverable, retries exhausted) or
+ * -EIO when the device's PRI is stopped.
+ */
+int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
+	     size_t len, enum iopf_dma_dir dir);
+
+/*
+ * Raw page request interface, for devices that build their own groups and
+ * for tests that misbehave on purpose: post one request as the hardware
+ * would. Responses arrive through iopf_dev_wait_response().
+ */
+int iopf_dev_post_request(struct iopf_dev *dev,
+			  const struct iopf_page_request *req);
+/* Wait for the response to group @grpid; returns the code, or -ETIMEDOUT. */
+int iopf_dev_wait_response(struct iopf_dev *dev, uint16_t grpid,
+			   uint64_t timeout_ns);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IOPF_IOMMU_H */

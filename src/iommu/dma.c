@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The device side: translation (ATC -> IOTLB -> table walk, through one or
+ * two stages) and DMA with fault and retry.
+ *
+ * Every translation and the transfer that uses it sit inside one in-flight
+ * bracket (dma_begin/dma_end, see iommu_internal.h), so an invalidation
+ * that returns has outlived every transfer through the old translation.
+ * A miss leaves the bracket before the fault is raised: an invalidation
+ * never waits on a fault, and a fault handler may unmap.
+ */
+#define _GNU_SOURCE
+#include "iommu_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Consecutive refused translations of one page before the DMA fails. */
+#define DMA_MAX_RETRIES 64
+
+struct xlate {
+	uint64_t phys;
+	uint64_t page_size;
+	unsigned perm;            /* what the translation grants */
+	/* On a miss: */
+	int err;                  /* -ENOENT, -EACCES, -ERANGE, -ENODEV */
+	bool stage2;              /* the miss is in stage 2 */
+	uint64_t fault_addr;      /* IOVA, or IPA for stage 2 */
+	struct iopf_domain *fault_domain;
+};
+
+static unsigned dma_begin(struct iopf_dev *dev, uint32_t pasid,
+			  struct iopf_domain **domain)
+{
+	struct iopf_attach *a;
+	unsigned idx;
+
+	iopf_rt_mutex_lock(&dev->lock);
+	idx = (unsigned)(dev->epoch & 1);
+	dev->inflight[idx]++;
+	a = attach_find_locked(dev, pasid);
+	*domain = a ? a->domain : NULL;
+	iopf_rt_mutex_unlock(&dev->lock);
+	return idx;
+}
+
+static void dma_end(struct iopf_dev *dev, unsigned idx)
+{
+	iopf_rt_mutex_lock(&dev->lock);
+	if (!--dev->inflight[idx] && dev->drain_waiting) {
+		dev->drain_waiting = false;
+		iopf_rt_wake_all(&dev->wq);
+	}
+	iopf_rt_mutex_unlock(&dev->lock);
+}
+
+static int walk_one(struct iopf_iommu *iommu, struct iopf_domain *d,
+		    struct iopf_io_pgtable *t, uint64_t addr, unsigned access,
+		    struct iopf_io_pgtable_walk *w)
+{
+	int ret = d->ops ? d->ops->walk(t, addr, access, w)
+			 : iopf_io_pgtable_ops(t)->walk(t, addr, access, w);
+
+	atomic_fetch_add_explicit(&iommu->ctr.walks, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&iommu->ctr.walk_levels, w->levels,
+				  memory_order_relaxed);
+	iopf_rt_charge(iommu->rt, w->levels * iommu->costs->walk_level_ns);
+	return ret;
+}
+
+static struct iopf_io_pgtable *stage1_table(struct iopf_domain *d,
+					    uint32_t pasid)
+{
+	for (unsigned i = 0; i < NESTED_MAX_PASIDS; i++) {
+		struct iopf_io_pgtable *t = atomic_load_explicit(
+			&d->s1[i].table, memory_order_acquire);
+
+		if (t && d->s1[i].pasid == pasid)
+			return t;
+	}
+	return NULL;
+}
+
+/* Walk the domain's tables: the IOMMU's part of a translation. */
+static void iommu_walk(struct iopf_iommu *iommu, struct iopf_domain *d,
+		       uint32_t pasid, uint64_t iova, unsigned access,
+		       struct xlate *x)
+{
+	struct iopf_io_pgtable_walk w = { 0 }, w2 = { 0 };
+
+	x->fault_domain = d;
+	x->fault_addr = iova;
+	x->stage2 = false;
+	if (d->type != IOPF_DOMAIN_NESTED) {
+		x->err = walk_one(iommu, d, d->pgtable, iova, access, &w);
+		x->phys = w.phys;
+		x->page_size = w.page_size;
+		x->perm = w.perm;
+		return;
+	}
+	{
+		struct iopf_io_pgtable *s1 = stage1_table(d, pasid);
+		struct iopf_domain *s2 = d->parent;
+
+		if (!s1) {
+			x->err = -ENOENT;
+			return;
+		}
+		x->err = walk_one(iommu, d, s1, iova, access, &w);
+		if (x->err)
+			return;
+		/* The IPA goes through stage 2, owned by the host. */
+		x->err = walk_one(iommu, s2, s2->pgtable, w.phys, access, &w2);
+		if (x->err) {
+			x->stage2 = true;
+			x->fault_domain = s2;
+			x->fault_addr = w.phys;
+			return;
+		}
+		x->phys = w2.phys;
+		x->page_size = w.page_size < w2.page_size ? w.page_size
+							  : w2.page_size;
+		x->perm = w.perm & w2.perm;
+	}
+}
+
+static void translate(struct iopf_dev *dev, struct iopf_domain *d,
+		      uint32_t pasid, uint64_t iova, unsigned access,
+		      struct xlate *x)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+	const struct iopf_cost_model *c = iommu->costs;
+	uint32_t tag = pasid;
+
+	x->err = 0;
+	if (iova >= (1ull << IOPF_IOVA_BITS)) {
+		x->err = -ERANGE;
+		return;
+	}
+	if (dev->ats) {
+		iopf_rt_charge(iommu->rt, c->atc_lookup_ns);
+		if (tlb_lookup(&dev->atc, d->id, tag, iova, access, &x->phys,
+			       &x->perm))
+			return;
+		iopf_rt_charge(iommu->rt, c->ats_request_ns);
+	}
+	iopf_rt_charge(iommu->rt, c->iotlb_lookup_ns);
+	if (!tlb_lookup(&iommu->iotlb, d->id, tag, iova, access, &x->phys,
+			&x->perm)) {
+		iommu_walk(iommu, d, pasid, iova, access, x);
+		if (x->err)
+			return;
+		tlb_insert(&iommu->iotlb, d->id, tag, iova, x->page_size,
+			   x->phys, x->perm);
+	} else {
+		x->page_size = IOPF_PGSIZE_4K;
+	}
+	/* The ATC keeps what the device asked for, at page granularity. */
+	if (dev->ats)
+		tlb_insert(&dev->atc, d->id, tag, iova & ~(IOPF_PGSIZE_4K - 1),
+			   IOPF_PGSIZE_4K,
+			   x->phys & ~(IOPF_PGSIZE_4K - 1), x->perm);
+}
+
+static void dma_copy(struct iopf_dev *dev, uint64_t phys, void *buf,
+		     size_t len, enum iopf_dma_dir dir)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+	unsigned shift = iommu->page_shift;
+	unsigned char *frame = iopf_mm_frame_data(iommu->pool, phys >> shift);
+
+	if (buf && frame) {
+		frame += phys & ((1ull << shift) - 1);
+		if (dir == IOPF_DMA_WRITE)
+			memcpy(frame, buf, len);
+		else
+			memcpy(buf, frame, len);
+	} else if (buf && dir == IOPF_DMA_READ) {
+		memset(buf, 0, len); /* data-less host: zeroes */
+	}
+	iopf_rt_charge(iommu->rt, (iommu->costs->dma_4k_ns * len) >> 12);
+}
+
+static int dma_fail(struct iopf_dev *dev, int err)
+{
+	atomic_fetch_add(&dev->st_dma_errors, 1);
+	return err;
+}
+
+int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
+	     size_t len, enum iopf_dma_dir dir)
+{
+	struct iopf_iommu *iommu;
+	unsigned access;
+	uint64_t end;
+	unsigned char *p = buf;
+
+	if (!dev || (dir != IOPF_DMA_READ && dir != IOPF_DMA_WRITE))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (__builtin_add_overflow(iova, (uint64_t)len - 1, &end))
+		return -EINVAL;
+	iommu = dev->iommu;
+	access = dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE : IOPF_PERM_READ;
+	iopf_rt_charge(iommu->rt, iommu->costs->dma_setup_ns);
+	atomic_fetch_add(&dev->st_dma_ops, 1);
+
+	while (len) {
+		size_t chunk = IOPF_PGSIZE_4K - (iova & (IOPF_PGSIZE_4K - 1));
+		unsigned retries = 0;
+
+		if (chunk > len)
+			chunk = len;
+		for (;;) {
+			struct iopf_domain *d;
+			struct xlate x;
+			unsigned idx = dma_begin(dev, pasid, &d);
+			int code;
+
+			if (d) {
+				translate(dev, d, pasid, iova, access, &x);
+				if (!x.err) {
+					dma_copy(dev, x.phys, p, chunk, dir);
+					dma_end(dev, idx);
+					break;
+				}
+			}
+			dma_end(dev, idx);
+			if (!d) {
+				fault_report_event(iommu, dev, pasid, iova, access,
+						   IOPF_EVT_NO_DOMAIN);
+				return dma_fail(dev, -EFAULT);
+			}
+			if (x.err == -ERANGE) {
+				fault_report_event(iommu, dev, pasid, iova, access,
+						   IOPF_EVT_OUT_OF_RANGE);
+				return dma_fail(dev, -EFAULT);
+			}
+			if (dev->cap == IOPF_FAULT_NONE ||
+			    !x.fault_domain->handler) {
+				fault_report_event(iommu, dev, pasid, iova, access,
+						   x.err == -EACCES
+							   ? IOPF_EVT_PERMISSION
+							   : IOPF_EVT_TRANSLATION);
+				return dma_fail(dev, -EFAULT);
+			}
+			if (retries++ == DMA_MAX_RETRIES) {
+				atomic_fetch_add(&dev->st_exhausted, 1);
+				return dma_fail(dev, -EFAULT);
+			}
+			if (retries > 1)
+				atomic_fetch_add(&dev->st_retries, 1);
+			code = fault_raise(dev, pasid, x.stage2 ? x.fault_addr : iova,
+					   access, x.stage2);
+			if (code == IOPF_RESP_SUCCESS)
+				continue;
+			return dma_fail(dev, code == IOPF_RESP_FAILURE ||
+						     code == -EIO
+					       ? -EIO
+					       : -EFAULT);
+		}
+		iova += chunk;
+		if (p)
+			p += chunk;
+		len -= chunk;
+		atomic_fetch_add(&dev->st_dma_bytes, chunk);
+	}
+	return 0;
+}

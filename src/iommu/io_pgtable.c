@@ -1,0 +1,594 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A four-level IO page table over a 48-bit IOVA space, with 4 KiB, 2 MiB
+ * and 1 GiB leaves, behind struct iopf_io_pgtable_ops.
+ *
+ * Theory of operation
+ * -------------------
+ * Level 0 (the root) indexes IOVA bits 47..39, level 1 bits 38..30 (where a
+ * 1 GiB leaf may sit), level 2 bits 29..21 (2 MiB leaves), level 3 bits
+ * 20..12 (4 KiB leaves). An entry is one 64-bit word:
+ *
+ *   bit 0 VALID, bit 1 TABLE (a next-level table, else a leaf),
+ *   bits 2-5 READ, WRITE, ACCESSED, DIRTY (leaves), bits 12-63 the
+ *   physical address of the leaf, or the address of the next table.
+ *
+ * Walks are lock-free: a device translates while the host maps and unmaps
+ * elsewhere. Every entry is read with an acquire load and every table is
+ * fully initialised before a release store publishes it, so a walker sees
+ * either the old entry or the new one, never a half-built table. Tables are
+ * never freed while the page table lives: a table replaced by a leaf goes
+ * on a retired list, freed with the page table, since a walker may still
+ * be reading it.
+ *
+ * Changes (map, unmap) serialize on t->lock. Unmap clears leaves, then calls
+ * the injected flush_range(), which must not return until no device can use
+ * the old translations; only then does unmap return and may the caller free
+ * the frames.
+ *
+ * Superpages: unmapping part of a 2 MiB or 1 GiB leaf splits it first: a
+ * new table of 512 smaller leaves with the same translation and bits is
+ * built and published in place of the leaf (walkers see the same
+ * translation either way), then the requested pages are cleared. Splits
+ * happen before anything is cleared, so a split that cannot allocate fails
+ * with -ENOMEM having changed nothing the caller can observe.
+ */
+#define _GNU_SOURCE
+#include <iopf/cost.h>
+#include <iopf/iommu.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PTE_VALID (1ull << 0)
+#define PTE_TABLE (1ull << 1)
+#define PTE_READ (1ull << 2)
+#define PTE_WRITE (1ull << 3)
+#define PTE_ACCESSED (1ull << 4)
+#define PTE_DIRTY (1ull << 5)
+#define PTE_ADDR_MASK (~0xfffull)
+#define PTES_PER_TABLE 512
+#define LEVELS 4
+
+typedef _Atomic uint64_t pte_t;
+
+struct retired_table {
+	struct retired_table *next;
+	pte_t *table;
+	unsigned level;
+};
+
+struct iopf_io_pgtable {
+	struct iopf_rt *rt;
+	const struct iopf_cost_model *costs;
+	uint64_t pgsize_bitmap;
+	const struct iopf_io_pgtable_flush_ops *flush;
+	void *cookie;
+	struct iopf_rt_mutex lock;
+	pte_t *root;
+	uint64_t nr_tables;            /* protected by lock */
+	struct retired_table *retired; /* protected by lock */
+};
+
+static inline unsigned level_shift(unsigned level)
+{
+	return 12 + 9 * (LEVELS - 1 - level);
+}
+
+static inline uint64_t level_size(unsigned level)
+{
+	return 1ull << level_shift(level);
+}
+
+static inline unsigned pte_index(uint64_t iova, unsigned level)
+{
+	return (unsigned)(iova >> level_shift(level)) & (PTES_PER_TABLE - 1);
+}
+
+static inline uint64_t pte_load(pte_t *p)
+{
+	return atomic_load_explicit(p, memory_order_acquire);
+}
+
+static inline void pte_store(pte_t *p, uint64_t v)
+{
+	atomic_store_explicit(p, v, memory_order_release);
+}
+
+static inline pte_t *pte_table(uint64_t pte)
+{
+	return (pte_t *)(uintptr_t)(pte & PTE_ADDR_MASK);
+}
+
+static inline bool pte_is_table(uint64_t pte)
+{
+	return (pte & (PTE_VALID | PTE_TABLE)) == (PTE_VALID | PTE_TABLE);
+}
+
+static inline bool pte_is_leaf(uint64_t pte)
+{
+	return (pte & (PTE_VALID | PTE_TABLE)) == PTE_VALID;
+}
+
+static inline bool level_has_leaves(const struct iopf_io_pgtable *t,
+				    unsigned level)
+{
+	return level >= 1 && (t->pgsize_bitmap & level_size(level));
+}
+
+static pte_t *table_alloc(struct iopf_io_pgtable *t)
+{
+	pte_t *table = aligned_alloc(4096, PTES_PER_TABLE * sizeof(pte_t));
+
+	if (!table)
+		return NULL;
+	for (unsigned i = 0; i < PTES_PER_TABLE; i++)
+		atomic_init(&table[i], 0);
+	t->nr_tables++;
+	return table;
+}
+
+static void table_free_tree(pte_t *table, unsigned level)
+{
+	if (level < LEVELS - 1)
+		for (unsigned i = 0; i < PTES_PER_TABLE; i++) {
+			uint64_t pte = atomic_load_explicit(&table[i],
+							    memory_order_relaxed);
+
+			if (pte_is_table(pte))
+				table_free_tree(pte_table(pte), level + 1);
+		}
+	free(table);
+}
+
+/* Keep a table a walker may still read until the page table is freed. */
+static int table_retire(struct iopf_io_pgtable *t, pte_t *table,
+			unsigned level)
+{
+	struct retired_table *r = malloc(sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->table = table;
+	r->level = level;
+	r->next = t->retired;
+	t->retired = r;
+	return 0;
+}
+
+static bool iova_range_ok(uint64_t iova, uint64_t size, uint64_t *last)
+{
+	if (!size || (iova & 0xfff) || (size & 0xfff))
+		return false;
+	if (__builtin_add_overflow(iova, size - 1, last))
+		return false;
+	return *last < (1ull << IOPF_IOVA_BITS);
+}
+
+/* Is any page of [iova, last] mapped under @table at @level? */
+static bool range_has_mapping(pte_t *table, unsigned level, uint64_t iova,
+			      uint64_t last)
+{
+	while (iova <= last) {
+		uint64_t size = level_size(level);
+		uint64_t end = (iova | (size - 1)) < last ? (iova | (size - 1))
+							  : last;
+		uint64_t pte = pte_load(&table[pte_index(iova, level)]);
+
+		if (pte_is_leaf(pte))
+			return true;
+		if (pte_is_table(pte) &&
+		    range_has_mapping(pte_table(pte), level + 1, iova, end))
+			return true;
+		if (end == UINT64_MAX)
+			break;
+		iova = end + 1;
+	}
+	return false;
+}
+
+/* Install one leaf of level_size(@level) at @iova. Called with t->lock. */
+static int install_leaf(struct iopf_io_pgtable *t, uint64_t iova,
+			uint64_t phys, unsigned level, uint64_t bits)
+{
+	pte_t *table = t->root;
+
+	for (unsigned l = 0; l < level; l++) {
+		pte_t *slot = &table[pte_index(iova, l)];
+		uint64_t pte = pte_load(slot);
+
+		if (!pte_is_table(pte)) {
+			pte_t *next = table_alloc(t);
+
+			if (!next)
+				return -ENOMEM;
+			/* Empty: checked before mapping started. */
+			pte_store(slot, (uint64_t)(uintptr_t)next | PTE_VALID |
+						PTE_TABLE);
+			pte = pte_load(slot);
+		}
+		table = pte_table(pte);
+	}
+	{
+		pte_t *slot = &table[pte_index(iova, level)];
+		uint64_t old = pte_load(slot);
+
+		/* An empty table left by an earlier unmap: retire it. */
+		if (pte_is_table(old) &&
+		    table_retire(t, pte_table(old), level + 1))
+			return -ENOMEM;
+		pte_store(slot, phys | bits | PTE_VALID);
+	}
+	return 0;
+}
+
+static unsigned pick_level(const struct iopf_io_pgtable *t, uint64_t iova,
+			   uint64_t phys, uint64_t remaining)
+{
+	for (unsigned level = 1; level < LEVELS; level++) {
+		uint64_t size = level_size(level);
+
+		if (level_has_leaves(t, level) && !(iova & (size - 1)) &&
+		    !(phys & (size - 1)) && remaining >= size)
+			return level;
+	}
+	return LEVELS - 1;
+}
+
+static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
+				    uint64_t size, bool flush);
+
+static int pgtable_map(struct iopf_io_pgtable *t, uint64_t iova,
+		       uint64_t phys, uint64_t size, unsigned perm)
+{
+	uint64_t last, plast, done = 0, leaves = 0;
+	uint64_t bits = 0;
+	int ret = 0;
+
+	if (!iova_range_ok(iova, size, &last) || (phys & 0xfff) ||
+	    __builtin_add_overflow(phys, size - 1, &plast))
+		return -EINVAL;
+	if (!(perm & (IOPF_PERM_READ | IOPF_PERM_WRITE)) ||
+	    (perm & ~(unsigned)(IOPF_PERM_READ | IOPF_PERM_WRITE)))
+		return -EINVAL;
+	if (perm & IOPF_PERM_READ)
+		bits |= PTE_READ;
+	if (perm & IOPF_PERM_WRITE)
+		bits |= PTE_WRITE;
+
+	iopf_rt_mutex_lock(&t->lock);
+	if (range_has_mapping(t->root, 0, iova, last)) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	while (done < size) {
+		unsigned level = pick_level(t, iova + done, phys + done,
+					    size - done);
+
+		ret = install_leaf(t, iova + done, phys + done, level, bits);
+		if (ret)
+			break;
+		done += level_size(level);
+		leaves++;
+	}
+	if (ret && done)
+		pgtable_unmap_locked(t, iova, done, true);
+	iopf_rt_charge(t->rt, leaves * t->costs->iommu_map_ns);
+out_unlock:
+	iopf_rt_mutex_unlock(&t->lock);
+	return ret;
+}
+
+/*
+ * Make sure no leaf larger than needed straddles @boundary: split leaves
+ * covering it until one starts exactly there. Called with t->lock.
+ */
+static int split_at(struct iopf_io_pgtable *t, uint64_t boundary)
+{
+	pte_t *table = t->root;
+
+	if (boundary >= (1ull << IOPF_IOVA_BITS))
+		return 0;
+	for (unsigned level = 0; level < LEVELS; level++) {
+		pte_t *slot = &table[pte_index(boundary, level)];
+		uint64_t pte = pte_load(slot);
+		uint64_t size = level_size(level);
+
+		if (pte_is_table(pte)) {
+			table = pte_table(pte);
+			continue;
+		}
+		if (!pte_is_leaf(pte) || !(boundary & (size - 1)))
+			return 0; /* nothing there, or a leaf starting here */
+		{
+			/* Split: same translation, one level smaller. */
+			uint64_t child = level_size(level + 1);
+			uint64_t base = pte & PTE_ADDR_MASK;
+			uint64_t bits = pte & ~PTE_ADDR_MASK;
+			pte_t *next = table_alloc(t);
+
+			if (!next)
+				return -ENOMEM;
+			for (unsigned i = 0; i < PTES_PER_TABLE; i++)
+				atomic_init(&next[i], (base + i * child) | bits);
+			pte_store(slot, (uint64_t)(uintptr_t)next | PTE_VALID |
+						PTE_TABLE);
+			table = next;
+		}
+	}
+	return 0;
+}
+
+/* Clear every leaf inside [iova, last]. Returns bytes and leaves cleared. */
+static uint64_t clear_range(pte_t *table, unsigned level, uint64_t iova,
+			    uint64_t last, uint64_t *leaves)
+{
+	uint64_t cleared = 0;
+
+	while (iova <= last) {
+		uint64_t size = level_size(level);
+		uint64_t end = (iova | (size - 1)) < last ? (iova | (size - 1))
+							  : last;
+		pte_t *slot = &table[pte_index(iova, level)];
+		uint64_t pte = pte_load(slot);
+
+		if (pte_is_leaf(pte)) {
+			/* Edges were split: a leaf here lies wholly inside. */
+			pte_store(slot, 0);
+			cleared += size;
+			(*leaves)++;
+		} else if (pte_is_table(pte)) {
+			cleared += clear_range(pte_table(pte), level + 1, iova,
+					       end, leaves);
+		}
+		if (end == UINT64_MAX)
+			break;
+		iova = end + 1;
+	}
+	return cleared;
+}
+
+static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
+				    uint64_t size, bool flush)
+{
+	uint64_t last = iova + size - 1, leaves = 0, cleared;
+	int ret;
+
+	if (!range_has_mapping(t->root, 0, iova, last))
+		return -ENOENT;
+	ret = split_at(t, iova);
+	if (!ret)
+		ret = split_at(t, last + 1);
+	if (ret)
+		return ret;
+	cleared = clear_range(t->root, 0, iova, last, &leaves);
+	iopf_rt_charge(t->rt, leaves * t->costs->iommu_unmap_ns);
+	if (flush && t->flush && t->flush->flush_range)
+		t->flush->flush_range(t->cookie, iova, size);
+	return (int64_t)cleared;
+}
+
+static int64_t pgtable_unmap(struct iopf_io_pgtable *t, uint64_t iova,
+			     uint64_t size)
+{
+	uint64_t last;
+	int64_t ret;
+
+	if (!iova_range_ok(iova, size, &last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&t->lock);
+	ret = pgtable_unmap_locked(t, iova, size, true);
+	iopf_rt_mutex_unlock(&t->lock);
+	return ret;
+}
+
+static int pgtable_walk(struct iopf_io_pgtable *t, uint64_t iova,
+			unsigned access, struct iopf_io_pgtable_walk *out)
+{
+	pte_t *table = t->root;
+
+	if (iova >= (1ull << IOPF_IOVA_BITS))
+		return -ERANGE;
+	for (unsigned level = 0; level < LEVELS; level++) {
+		pte_t *slot = &table[pte_index(iova, level)];
+		uint64_t pte = pte_load(slot);
+
+		if (pte_is_table(pte)) {
+			table = pte_table(pte);
+			continue;
+		}
+		if (!pte_is_leaf(pte)) {
+			out->levels = level + 1;
+			return -ENOENT;
+		}
+		{
+			uint64_t size = level_size(level), set = PTE_ACCESSED;
+
+			out->phys = (pte & PTE_ADDR_MASK) + (iova & (size - 1));
+			out->page_size = size;
+			out->levels = level + 1;
+			out->perm = ((pte & PTE_READ) ? IOPF_PERM_READ : 0) |
+				    ((pte & PTE_WRITE) ? IOPF_PERM_WRITE : 0);
+			if ((access & out->perm) != access)
+				return -EACCES;
+			if (access & IOPF_PERM_WRITE)
+				set |= PTE_DIRTY;
+			/* Hardware sets A/D only when they are clear. */
+			if ((pte & set) != set)
+				atomic_fetch_or_explicit(slot, set,
+							 memory_order_relaxed);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static uint64_t pgtable_iova_to_phys(struct iopf_io_pgtable *t, uint64_t iova)
+{
+	pte_t *table = t->root;
+
+	if (iova >= (1ull << IOPF_IOVA_BITS))
+		return IOPF_PHYS_NONE;
+	for (unsigned level = 0; level < LEVELS; level++) {
+		uint64_t pte = pte_load(&table[pte_index(iova, level)]);
+
+		if (pte_is_table(pte)) {
+			table = pte_table(pte);
+			continue;
+		}
+		if (!pte_is_leaf(pte))
+			break;
+		return (pte & PTE_ADDR_MASK) + (iova & (level_size(level) - 1));
+	}
+	return IOPF_PHYS_NONE;
+}
+
+static uint64_t dirty_range(pte_t *table, unsigned level, uint64_t iova,
+			    uint64_t last, uint64_t base, unsigned long *bitmap)
+{
+	uint64_t reported = 0;
+
+	while (iova <= last) {
+		uint64_t size = level_size(level);
+		uint64_t end = (iova | (size - 1)) < last ? (iova | (size - 1))
+							  : last;
+		pte_t *slot = &table[pte_index(iova, level)];
+		uint64_t pte = pte_load(slot);
+
+		if (pte_is_leaf(pte) && (pte & PTE_DIRTY)) {
+			atomic_fetch_and_explicit(slot, ~PTE_DIRTY,
+						  memory_order_relaxed);
+			for (uint64_t a = iova; a <= end && a >= iova; a += 4096) {
+				uint64_t bit = (a - base) >> 12;
+
+				bitmap[bit / (8 * sizeof(long))] |=
+					1ul << (bit % (8 * sizeof(long)));
+				reported++;
+			}
+		} else if (pte_is_table(pte)) {
+			reported += dirty_range(pte_table(pte), level + 1, iova,
+						end, base, bitmap);
+		}
+		if (end == UINT64_MAX)
+			break;
+		iova = end + 1;
+	}
+	return reported;
+}
+
+static uint64_t pgtable_read_and_clear_dirty(struct iopf_io_pgtable *t,
+					     uint64_t iova, uint64_t size,
+					     unsigned long *bitmap)
+{
+	uint64_t last, n;
+
+	if (!bitmap || !iova_range_ok(iova, size, &last))
+		return 0;
+	iopf_rt_mutex_lock(&t->lock);
+	n = dirty_range(t->root, 0, iova, last, iova, bitmap);
+	iopf_rt_mutex_unlock(&t->lock);
+	return n;
+}
+
+static const struct iopf_io_pgtable_ops pgtable_ops = {
+	.map = pgtable_map,
+	.unmap = pgtable_unmap,
+	.walk = pgtable_walk,
+	.iova_to_phys = pgtable_iova_to_phys,
+	.read_and_clear_dirty = pgtable_read_and_clear_dirty,
+};
+
+int iopf_io_pgtable_alloc(struct iopf_rt *rt,
+			  const struct iopf_io_pgtable_cfg *cfg,
+			  struct iopf_io_pgtable **out)
+{
+	const uint64_t all = IOPF_PGSIZE_4K | IOPF_PGSIZE_2M | IOPF_PGSIZE_1G;
+	struct iopf_io_pgtable *t;
+	int ret;
+
+	if (!rt || !cfg || !out)
+		return -EINVAL;
+	if (cfg->pgsize_bitmap & ~all)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->rt = rt;
+	t->costs = iopf_rt_costs(rt);
+	/* 4 KiB leaves are always possible: every range is 4 KiB-aligned. */
+	t->pgsize_bitmap = (cfg->pgsize_bitmap ? cfg->pgsize_bitmap : all) |
+			   IOPF_PGSIZE_4K;
+	t->flush = cfg->flush;
+	t->cookie = cfg->cookie;
+	ret = iopf_rt_mutex_init(rt, &t->lock);
+	if (ret)
+		goto err_free;
+	t->root = table_alloc(t);
+	if (!t->root) {
+		ret = -ENOMEM;
+		goto err_mutex;
+	}
+	*out = t;
+	return 0;
+
+err_mutex:
+	iopf_rt_mutex_destroy(&t->lock);
+err_free:
+	free(t);
+	return ret;
+}
+
+void iopf_io_pgtable_free(struct iopf_io_pgtable *t)
+{
+	if (!t)
+		return;
+	while (t->retired) {
+		struct retired_table *r = t->retired;
+
+		t->retired = r->next;
+		table_free_tree(r->table, r->level); /* no leaves left */
+		free(r);
+	}
+	table_free_tree(t->root, 0);
+	iopf_rt_mutex_destroy(&t->lock);
+	free(t);
+}
+
+const struct iopf_io_pgtable_ops *iopf_io_pgtable_ops(struct iopf_io_pgtable *t)
+{
+	(void)t;
+	return &pgtable_ops;
+}
+
+static void count_tree(pte_t *table, unsigned level, uint64_t *n)
+{
+	for (unsigned i = 0; i < PTES_PER_TABLE; i++) {
+		uint64_t pte = pte_load(&table[i]);
+
+		if (pte_is_table(pte))
+			count_tree(pte_table(pte), level + 1, n);
+		else if (pte_is_leaf(pte))
+			n[level]++;
+	}
+}
+
+void iopf_io_pgtable_count(struct iopf_io_pgtable *t, uint64_t *leaves_4k,
+			   uint64_t *leaves_2m, uint64_t *leaves_1g,
+			   uint64_t *tables)
+{
+	uint64_t n[LEVELS] = { 0 };
+
+	iopf_rt_mutex_lock(&t->lock);
+	count_tree(t->root, 0, n);
+	if (tables)
+		*tables = t->nr_tables;
+	iopf_rt_mutex_unlock(&t->lock);
+	if (leaves_4k)
+		*leaves_4k = n[3];
+	if (leaves_2m)
+		*leaves_2m = n[2];
+	if (leaves_1g)
+		*leaves_1g = n[1];
+}

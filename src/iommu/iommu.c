@@ -1,0 +1,742 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The IOMMU instance, its devices and domains, attach/detach, and the
+ * invalidation that makes unmap safe.
+ *
+ * Object lifetimes: devices and domains belong to the IOMMU and are freed
+ * explicitly; an attachment (dev, pasid) -> domain lives from iopf_attach()
+ * to iopf_detach(). Creation is two-phase: everything that can fail is
+ * allocated first, the object is published under attach_lock only once it
+ * is complete. Destruction never fails.
+ *
+ * Invalidation (domain_flush): drop the range from the IOTLB, then for
+ * every device attached to the domain (or to a nest over it) invalidate
+ * its ATC and wait for its in-flight DMA of the old epoch to finish; see
+ * iommu_internal.h. Only then does unmap return.
+ */
+#define _GNU_SOURCE
+#include "iommu_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_IOTLB 512
+#define DEFAULT_ATC 64
+#define DEFAULT_CREDITS 32
+
+int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
+		      struct iopf_iommu **out)
+{
+	struct iopf_iommu *iommu;
+	int ret = -ENOMEM;
+
+	if (!rt || !cfg || !cfg->pool || !out)
+		return -EINVAL;
+	if (!cfg->prq_depth || cfg->prq_depth > 65536 || !cfg->fault_workers ||
+	    cfg->fault_workers > 64)
+		return -EINVAL;
+	iommu = calloc(1, sizeof(*iommu));
+	if (!iommu)
+		return -ENOMEM;
+	iommu->rt = rt;
+	iommu->pool = cfg->pool;
+	iommu->costs = iopf_rt_costs(rt);
+	iommu->page_shift = iopf_mm_pool_page_shift(cfg->pool);
+	iommu->prq_depth = cfg->prq_depth;
+	iommu->stall_max = cfg->stall_max ? cfg->stall_max : 64;
+	iommu->next_cookie = 1;
+	iommu->next_domain_id = 1;
+	iommu->fault_latency = iopf_rt_hist(rt, "iommu.fault_latency_ns");
+	iommu->prq = calloc(cfg->prq_depth, sizeof(*iommu->prq));
+	if (!iommu->prq)
+		goto err_free;
+	ret = tlb_init(rt, &iommu->iotlb,
+		       cfg->iotlb_entries ? cfg->iotlb_entries : DEFAULT_IOTLB);
+	if (ret)
+		goto err_free_prq;
+	iopf_rt_mutex_init(rt, &iommu->attach_lock);
+	iopf_rt_mutex_init(rt, &iommu->fault_lock);
+	iopf_rt_waitq_init(rt, &iommu->prq_wq);
+	iopf_rt_waitq_init(rt, &iommu->work_wq);
+	iopf_rt_waitq_init(rt, &iommu->idle_wq);
+	ret = fault_start(iommu, cfg->fault_workers);
+	if (ret)
+		goto err_sync;
+	*out = iommu;
+	return 0;
+
+err_sync:
+	iopf_rt_waitq_destroy(&iommu->idle_wq);
+	iopf_rt_waitq_destroy(&iommu->work_wq);
+	iopf_rt_waitq_destroy(&iommu->prq_wq);
+	iopf_rt_mutex_destroy(&iommu->fault_lock);
+	iopf_rt_mutex_destroy(&iommu->attach_lock);
+	tlb_fini(&iommu->iotlb);
+err_free_prq:
+	free(iommu->prq);
+err_free:
+	free(iommu);
+	return ret;
+}
+
+void iopf_iommu_destroy(struct iopf_iommu *iommu)
+{
+	if (!iommu)
+		return;
+	while (iommu->domains)
+		iopf_domain_free(iommu->domains);
+	while (iommu->devices) {
+		struct iopf_dev *dev = iommu->devices;
+
+		while (dev->attached)
+			iopf_detach(dev, dev->attached->pasid);
+		iopf_dev_remove(dev);
+	}
+	fault_stop(iommu);
+	iopf_rt_waitq_destroy(&iommu->idle_wq);
+	iopf_rt_waitq_destroy(&iommu->work_wq);
+	iopf_rt_waitq_destroy(&iommu->prq_wq);
+	iopf_rt_mutex_destroy(&iommu->fault_lock);
+	iopf_rt_mutex_destroy(&iommu->attach_lock);
+	tlb_fini(&iommu->iotlb);
+	free(iommu->prq);
+	free(iommu);
+}
+
+void iopf_iommu_set_event_listener(struct iopf_iommu *iommu,
+				   iopf_event_listener_t fn, void *data)
+{
+	iommu->listener = fn;
+	iommu->listener_data = data;
+}
+
+struct iopf_rt_hist *iopf_iommu_fault_latency(struct iopf_iommu *iommu)
+{
+	return iommu->fault_latency;
+}
+
+void iopf_iommu_stats(struct iopf_iommu *iommu, struct iopf_iommu_stats *out)
+{
+	struct iommu_counters *c = &iommu->ctr;
+
+	memset(out, 0, sizeof(*out));
+	out->iotlb_hits = atomic_load(&iommu->iotlb.hits);
+	out->iotlb_misses = atomic_load(&iommu->iotlb.misses);
+	out->walks = atomic_load(&c->walks);
+	out->walk_levels = atomic_load(&c->walk_levels);
+	out->page_requests = atomic_load(&c->page_requests);
+	out->stop_markers = atomic_load(&c->stop_markers);
+	out->groups = atomic_load(&c->groups);
+	out->stalls = atomic_load(&c->stalls);
+	for (int i = 0; i < 3; i++)
+		out->responses[i] = atomic_load(&c->responses[i]);
+	out->auto_responses = atomic_load(&c->auto_responses);
+	out->prq_overflows = atomic_load(&c->prq_overflows);
+	out->partials_discarded = atomic_load(&c->partials_discarded);
+	out->stall_terminated = atomic_load(&c->stall_terminated);
+	out->stale_responses = atomic_load(&c->stale_responses);
+	out->credit_overruns = atomic_load(&c->credit_overruns);
+	out->pasid_inconsistent = atomic_load(&c->pasid_inconsistent);
+	out->requests_refused = atomic_load(&c->requests_refused);
+	out->teardown_answered = atomic_load(&c->teardown_answered);
+	for (int i = 0; i < IOPF_EVT_NR; i++)
+		out->events[i] = atomic_load(&c->events[i]);
+	out->invalidations = atomic_load(&c->invalidations);
+	out->atc_invalidations = atomic_load(&c->atc_invalidations);
+}
+
+/* ---- devices ---- */
+
+int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
+		 struct iopf_dev **out)
+{
+	struct iopf_dev *dev;
+	int ret;
+
+	if (!iommu || !cfg || !out)
+		return -EINVAL;
+	if (cfg->fault_cap != IOPF_FAULT_NONE && cfg->fault_cap != IOPF_FAULT_PRI &&
+	    cfg->fault_cap != IOPF_FAULT_STALL)
+		return -EINVAL;
+	if (cfg->fault_cap == IOPF_FAULT_STALL && cfg->ats)
+		return -EINVAL; /* stall is the platform-device model */
+	if (cfg->pri_credits > IOPF_PRI_GROUPS)
+		return -EINVAL;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->iommu = iommu;
+	snprintf(dev->name, sizeof(dev->name), "%s", cfg->name ? cfg->name : "dev");
+	dev->cap = cfg->fault_cap;
+	dev->ats = cfg->ats || cfg->fault_cap == IOPF_FAULT_PRI;
+	dev->credits = cfg->pri_credits ? cfg->pri_credits : DEFAULT_CREDITS;
+	if (dev->ats) {
+		ret = tlb_init(iommu->rt, &dev->atc,
+			       cfg->atc_entries ? cfg->atc_entries : DEFAULT_ATC);
+		if (ret)
+			goto err_free;
+	}
+	iopf_rt_mutex_init(iommu->rt, &dev->inval_lock);
+	iopf_rt_mutex_init(iommu->rt, &dev->lock);
+	iopf_rt_waitq_init(iommu->rt, &dev->wq);
+
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	dev->next = iommu->devices;
+	iommu->devices = dev;
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	*out = dev;
+	return 0;
+
+err_free:
+	free(dev);
+	return ret;
+}
+
+int iopf_dev_remove(struct iopf_dev *dev)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+	struct iopf_dev **pp;
+
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	if (dev->attached) {
+		iopf_rt_mutex_unlock(&iommu->attach_lock);
+		return -EBUSY;
+	}
+	for (pp = &iommu->devices; *pp; pp = &(*pp)->next)
+		if (*pp == dev) {
+			*pp = dev->next;
+			break;
+		}
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+
+	/* Drop what is left of its PRI state. */
+	fault_forget_dev(iommu, dev);
+	iopf_rt_waitq_destroy(&dev->wq);
+	iopf_rt_mutex_destroy(&dev->lock);
+	iopf_rt_mutex_destroy(&dev->inval_lock);
+	if (dev->ats)
+		tlb_fini(&dev->atc);
+	free(dev);
+	return 0;
+}
+
+const char *iopf_dev_name(const struct iopf_dev *dev)
+{
+	return dev->name;
+}
+
+void iopf_dev_reset(struct iopf_dev *dev)
+{
+	iopf_rt_mutex_lock(&dev->lock);
+	dev->pri_stopped = false;
+	iopf_rt_mutex_unlock(&dev->lock);
+}
+
+bool iopf_dev_pri_stopped(struct iopf_dev *dev)
+{
+	bool stopped;
+
+	iopf_rt_mutex_lock(&dev->lock);
+	stopped = dev->pri_stopped;
+	iopf_rt_mutex_unlock(&dev->lock);
+	return stopped;
+}
+
+void iopf_dev_stats(struct iopf_dev *dev, struct iopf_dev_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (dev->ats) {
+		out->atc_hits = atomic_load(&dev->atc.hits);
+		out->atc_misses = atomic_load(&dev->atc.misses);
+	}
+	out->dma_ops = atomic_load(&dev->st_dma_ops);
+	out->dma_bytes = atomic_load(&dev->st_dma_bytes);
+	out->dma_errors = atomic_load(&dev->st_dma_errors);
+	out->faults = atomic_load(&dev->st_faults);
+	out->fault_retries = atomic_load(&dev->st_retries);
+	out->retries_exhausted = atomic_load(&dev->st_exhausted);
+	out->atc_invalidations = atomic_load(&dev->st_atc_inval);
+	out->stale_responses = atomic_load(&dev->st_stale);
+}
+
+/*
+ * Invalidate @dev's ATC for @pasid (TLB_ANY_PASID: all) in the range and
+ * wait until every DMA that may have used an old translation is done.
+ */
+void dev_invalidate_atc(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+			uint64_t size)
+{
+	const struct iopf_cost_model *c = dev->iommu->costs;
+	unsigned old;
+
+	iopf_rt_mutex_lock(&dev->inval_lock);
+	if (dev->ats) {
+		tlb_invalidate(&dev->atc, TLB_ANY_DOMAIN, pasid, iova, size);
+		iopf_rt_charge(dev->iommu->rt, c->atc_inval_ns);
+		atomic_fetch_add(&dev->st_atc_inval, 1);
+		atomic_fetch_add(&dev->iommu->ctr.atc_invalidations, 1);
+	}
+	iopf_rt_mutex_lock(&dev->lock);
+	old = (unsigned)(dev->epoch & 1);
+	dev->epoch++;
+	while (dev->inflight[old]) {
+		dev->drain_waiting = true;
+		iopf_rt_wait(&dev->wq, &dev->lock);
+	}
+	iopf_rt_mutex_unlock(&dev->lock);
+	iopf_rt_mutex_unlock(&dev->inval_lock);
+}
+
+/* ---- domains ---- */
+
+static void domain_flush(struct iopf_domain *d, uint32_t pasid, uint64_t iova,
+			 uint64_t size);
+
+static void domain_flush_range(void *cookie, uint64_t iova, uint64_t size)
+{
+	domain_flush(cookie, TLB_ANY_PASID, iova, size);
+}
+
+static const struct iopf_io_pgtable_flush_ops domain_flush_ops = {
+	.flush_range = domain_flush_range,
+};
+
+static struct iopf_domain *domain_new(struct iopf_iommu *iommu,
+				      enum iopf_domain_type type)
+{
+	struct iopf_domain *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->iommu = iommu;
+	d->type = type;
+	iopf_rt_mutex_init(iommu->rt, &d->s1_lock);
+	iopf_rt_mutex_init(iommu->rt, &d->sva_lock);
+	for (unsigned i = 0; i < NESTED_MAX_PASIDS; i++)
+		d->s1[i].pasid = IOPF_PASID_NONE;
+	return d;
+}
+
+static void domain_publish(struct iopf_domain *d)
+{
+	struct iopf_iommu *iommu = d->iommu;
+
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	d->id = iommu->next_domain_id++;
+	d->next = iommu->domains;
+	iommu->domains = d;
+	if (d->parent) {
+		d->sibling = d->parent->children;
+		d->parent->children = d;
+	}
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+}
+
+static int domain_pgtable_alloc(struct iopf_domain *d, uint64_t pgsize_bitmap)
+{
+	struct iopf_io_pgtable_cfg cfg = {
+		.pgsize_bitmap = pgsize_bitmap,
+		.flush = &domain_flush_ops,
+		.cookie = d,
+	};
+	int ret = iopf_io_pgtable_alloc(d->iommu->rt, &cfg, &d->pgtable);
+
+	if (!ret)
+		d->ops = iopf_io_pgtable_ops(d->pgtable);
+	return ret;
+}
+
+static void domain_destroy_struct(struct iopf_domain *d)
+{
+	iopf_io_pgtable_free(d->pgtable);
+	iopf_rt_mutex_destroy(&d->sva_lock);
+	iopf_rt_mutex_destroy(&d->s1_lock);
+	free(d);
+}
+
+int iopf_domain_alloc_paging(struct iopf_iommu *iommu, uint64_t pgsize_bitmap,
+			     struct iopf_domain **out)
+{
+	struct iopf_domain *d;
+	int ret;
+
+	if (!iommu || !out)
+		return -EINVAL;
+	d = domain_new(iommu, IOPF_DOMAIN_PAGING);
+	if (!d)
+		return -ENOMEM;
+	ret = domain_pgtable_alloc(d, pgsize_bitmap);
+	if (ret) {
+		domain_destroy_struct(d);
+		return ret;
+	}
+	domain_publish(d);
+	*out = d;
+	return 0;
+}
+
+int iopf_domain_alloc_nested(struct iopf_domain *parent,
+			     struct iopf_domain **out)
+{
+	struct iopf_domain *d;
+
+	if (!parent || !out || parent->type != IOPF_DOMAIN_PAGING)
+		return -EINVAL;
+	d = domain_new(parent->iommu, IOPF_DOMAIN_NESTED);
+	if (!d)
+		return -ENOMEM;
+	d->parent = parent;
+	domain_publish(d);
+	*out = d;
+	return 0;
+}
+
+/*
+ * SVA: the IOMMU walks the process page table. We keep a mirror of it in
+ * an IO page table, filled on fault from the mm and emptied by the mm's
+ * notifier: the same translations, the same fault and invalidation
+ * semantics as a shared table, and the same code path for the walk.
+ */
+static void sva_invalidate(struct iopf_mm_notifier *n,
+			   const struct iopf_mm_range *r)
+{
+	struct iopf_domain *d =
+		(struct iopf_domain *)((char *)n - offsetof(struct iopf_domain, mn));
+	uint64_t start = r->start, last = r->last;
+
+	if (start >= (1ull << IOPF_IOVA_BITS))
+		return;
+	if (last >= (1ull << IOPF_IOVA_BITS))
+		last = (1ull << IOPF_IOVA_BITS) - 1;
+	iopf_rt_mutex_lock(&d->sva_lock);
+	d->ops->unmap(d->pgtable, start, last - start + 1);
+	iopf_rt_mutex_unlock(&d->sva_lock);
+}
+
+static const struct iopf_mm_notifier_ops sva_mn_ops = {
+	.invalidate = sva_invalidate,
+};
+
+static enum iopf_response sva_handle_fault(void *data,
+					   const struct iopf_fault_group *g)
+{
+	struct iopf_domain *d = data;
+	unsigned shift = d->iommu->page_shift;
+
+	for (unsigned i = 0; i < g->nr; i++) {
+		const struct iopf_page_request *req = &g->reqs[i];
+		uint64_t page = req->addr & ~((1ull << shift) - 1), seq;
+		iopf_pfn_t pfn;
+		int ret;
+
+		for (;;) {
+			seq = iopf_mm_notifier_read_begin(&d->mn);
+			ret = iopf_mm_get_pages(d->mm, page, 1,
+						(req->perm & IOPF_PERM_WRITE)
+							? IOPF_MM_GUP_WRITE
+							: 0,
+						&pfn);
+			if (ret)
+				return IOPF_RESP_INVALID;
+			iopf_rt_mutex_lock(&d->sva_lock);
+			if (!iopf_mm_notifier_read_retry(&d->mn, seq))
+				break;
+			iopf_rt_mutex_unlock(&d->sva_lock);
+			iopf_mm_put_pages(iopf_mm_pool(d->mm), &pfn, 1);
+		}
+		if (d->ops->iova_to_phys(d->pgtable, page) == IOPF_PHYS_NONE)
+			ret = d->ops->map(d->pgtable, page, pfn << shift,
+					  1ull << shift,
+					  IOPF_PERM_READ | IOPF_PERM_WRITE);
+		iopf_rt_mutex_unlock(&d->sva_lock);
+		iopf_mm_put_pages(iopf_mm_pool(d->mm), &pfn, 1);
+		if (ret)
+			return IOPF_RESP_INVALID;
+	}
+	return IOPF_RESP_SUCCESS;
+}
+
+int iopf_domain_alloc_sva(struct iopf_iommu *iommu, struct iopf_mm *mm,
+			  struct iopf_domain **out)
+{
+	struct iopf_domain *d;
+	uint64_t pgsize;
+	int ret;
+
+	if (!iommu || !mm || !out || iopf_mm_pool(mm) != iommu->pool)
+		return -EINVAL;
+	d = domain_new(iommu, IOPF_DOMAIN_SVA);
+	if (!d)
+		return -ENOMEM;
+	d->mm = mm;
+	pgsize = 1ull << iommu->page_shift;
+	ret = domain_pgtable_alloc(d, pgsize);
+	if (ret)
+		goto err_free;
+	ret = iopf_mm_notifier_insert_all(mm, &d->mn, &sva_mn_ops);
+	if (ret)
+		goto err_free;
+	d->mn_registered = true;
+	d->handler = sva_handle_fault;
+	d->handler_data = d;
+	domain_publish(d);
+	*out = d;
+	return 0;
+
+err_free:
+	domain_destroy_struct(d);
+	return ret;
+}
+
+void iopf_domain_free(struct iopf_domain *d)
+{
+	struct iopf_iommu *iommu;
+	struct iopf_domain **pp;
+
+	if (!d)
+		return;
+	iommu = d->iommu;
+	/* Nests first: they translate through us. */
+	while (d->children)
+		iopf_domain_free(d->children);
+	while (d->attached)
+		iopf_detach(d->attached->dev, d->attached->pasid);
+	if (d->mn_registered)
+		iopf_mm_notifier_remove(&d->mn);
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	for (pp = &iommu->domains; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	if (d->parent)
+		for (pp = &d->parent->children; *pp; pp = &(*pp)->sibling)
+			if (*pp == d) {
+				*pp = d->sibling;
+				break;
+			}
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	/* Nothing attached, nothing in flight: cached entries can go. */
+	tlb_invalidate(&iommu->iotlb, d->id, TLB_ANY_PASID, 0, 0);
+	domain_destroy_struct(d);
+}
+
+enum iopf_domain_type iopf_domain_type(const struct iopf_domain *d)
+{
+	return d->type;
+}
+
+int iopf_domain_set_fault_handler(struct iopf_domain *d,
+				  iopf_fault_handler_t fn, void *data)
+{
+	if (!d || d->type == IOPF_DOMAIN_SVA)
+		return -EINVAL; /* SVA resolves its own faults */
+	iopf_rt_mutex_lock(&d->iommu->attach_lock);
+	if (d->attached) {
+		iopf_rt_mutex_unlock(&d->iommu->attach_lock);
+		return -EBUSY; /* set before attaching: no fault sees a change */
+	}
+	d->handler = fn;
+	d->handler_data = data;
+	iopf_rt_mutex_unlock(&d->iommu->attach_lock);
+	return 0;
+}
+
+int iopf_domain_map(struct iopf_domain *d, uint64_t iova, uint64_t phys,
+		    uint64_t size, unsigned perm)
+{
+	if (!d || d->type != IOPF_DOMAIN_PAGING)
+		return -EINVAL;
+	return d->ops->map(d->pgtable, iova, phys, size, perm);
+}
+
+int64_t iopf_domain_unmap(struct iopf_domain *d, uint64_t iova, uint64_t size)
+{
+	if (!d || d->type != IOPF_DOMAIN_PAGING)
+		return -EINVAL;
+	return d->ops->unmap(d->pgtable, iova, size);
+}
+
+uint64_t iopf_domain_iova_to_phys(struct iopf_domain *d, uint64_t iova)
+{
+	if (!d || !d->pgtable)
+		return IOPF_PHYS_NONE;
+	return d->ops->iova_to_phys(d->pgtable, iova);
+}
+
+uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *d,
+					  uint64_t iova, uint64_t size,
+					  unsigned long *bitmap)
+{
+	if (!d || !d->pgtable)
+		return 0;
+	return d->ops->read_and_clear_dirty(d->pgtable, iova, size, bitmap);
+}
+
+/*
+ * Invalidate [iova, iova + size) for @pasid (or all) in domain @d and in
+ * every nest over it, and wait for the devices. Nested entries cache
+ * IOVA -> PA through stage 2; an IPA range says nothing about their IOVAs,
+ * so a stage-2 change drops all of a nest's entries.
+ */
+static void domain_flush(struct iopf_domain *d, uint32_t pasid, uint64_t iova,
+			 uint64_t size)
+{
+	struct iopf_iommu *iommu = d->iommu;
+	struct iopf_attach *a;
+	struct iopf_domain *n;
+
+	iopf_rt_charge(iommu->rt, iommu->costs->iotlb_inval_ns);
+	atomic_fetch_add(&iommu->ctr.invalidations, 1);
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	tlb_invalidate(&iommu->iotlb, d->id, pasid, iova, size);
+	for (n = d->children; n; n = n->sibling)
+		tlb_invalidate(&iommu->iotlb, n->id, TLB_ANY_PASID, 0, 0);
+	for (a = d->attached; a; a = a->domain_next)
+		if (pasid == TLB_ANY_PASID || a->pasid == pasid)
+			dev_invalidate_atc(a->dev, a->pasid, iova, size);
+	for (n = d->children; n; n = n->sibling)
+		for (a = n->attached; a; a = a->domain_next)
+			dev_invalidate_atc(a->dev, a->pasid, 0, 0);
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+}
+
+void iopf_domain_invalidate(struct iopf_domain *d, uint64_t iova, uint64_t size)
+{
+	domain_flush(d, TLB_ANY_PASID, iova, size);
+}
+
+void iopf_domain_invalidate_pasid(struct iopf_domain *d, uint32_t pasid,
+				  uint64_t iova, uint64_t size)
+{
+	domain_flush(d, pasid, iova, size);
+}
+
+int iopf_domain_set_stage1(struct iopf_domain *d, uint32_t pasid,
+			   struct iopf_io_pgtable *stage1)
+{
+	struct stage1_slot *free_slot = NULL, *slot = NULL;
+	int ret = 0;
+
+	if (!d || d->type != IOPF_DOMAIN_NESTED || pasid >= IOPF_PASID_MAX)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&d->s1_lock);
+	for (unsigned i = 0; i < NESTED_MAX_PASIDS; i++) {
+		if (d->s1[i].pasid == pasid)
+			slot = &d->s1[i];
+		else if (d->s1[i].pasid == IOPF_PASID_NONE && !free_slot)
+			free_slot = &d->s1[i];
+	}
+	if (!slot && stage1) {
+		if (!free_slot) {
+			ret = -ENOSPC;
+			goto out_unlock;
+		}
+		slot = free_slot;
+		slot->pasid = pasid;
+	}
+	if (slot) {
+		atomic_store_explicit(&slot->table, stage1,
+				      memory_order_release);
+		if (!stage1)
+			slot->pasid = IOPF_PASID_NONE;
+	}
+out_unlock:
+	iopf_rt_mutex_unlock(&d->s1_lock);
+	/* The old table may be freed by the caller once we return. */
+	if (!ret)
+		domain_flush(d, pasid, 0, 0);
+	return ret;
+}
+
+/* ---- attach / detach ---- */
+
+/* Called with dev->lock held. */
+struct iopf_attach *attach_find_locked(struct iopf_dev *dev, uint32_t pasid)
+{
+	struct iopf_attach *a;
+
+	for (a = dev->attached; a; a = a->dev_next)
+		if (a->pasid == pasid)
+			return a;
+	return NULL;
+}
+
+static bool domain_relies_on_faults(const struct iopf_domain *d)
+{
+	return d->handler || (d->parent && d->parent->handler) ||
+	       d->type == IOPF_DOMAIN_SVA;
+}
+
+int iopf_attach(struct iopf_dev *dev, uint32_t pasid, struct iopf_domain *d)
+{
+	struct iopf_iommu *iommu;
+	struct iopf_attach *a;
+	int ret = 0;
+
+	if (!dev || !d || dev->iommu != d->iommu)
+		return -EINVAL;
+	if (pasid != IOPF_PASID_NONE && pasid >= IOPF_PASID_MAX)
+		return -EINVAL;
+	if (dev->cap == IOPF_FAULT_NONE && domain_relies_on_faults(d))
+		return -EINVAL;
+	iommu = dev->iommu;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->dev = dev;
+	a->pasid = pasid;
+	a->domain = d;
+
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	iopf_rt_mutex_lock(&dev->lock);
+	if (attach_find_locked(dev, pasid)) {
+		ret = -EBUSY;
+	} else {
+		a->dev_next = dev->attached;
+		dev->attached = a;
+		a->domain_next = d->attached;
+		d->attached = a;
+	}
+	iopf_rt_mutex_unlock(&dev->lock);
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	if (ret)
+		free(a);
+	return ret;
+}
+
+void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+	struct iopf_attach *a, **pp;
+
+	iopf_rt_mutex_lock(&dev->lock);
+	a = attach_find_locked(dev, pasid);
+	iopf_rt_mutex_unlock(&dev->lock);
+	if (!a)
+		return;
+	/* 1-2: no new handler; pending answered; running ones finished. */
+	fault_quiesce_attach(iommu, a);
+	/* 3: unlink. */
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	iopf_rt_mutex_lock(&dev->lock);
+	for (pp = &dev->attached; *pp; pp = &(*pp)->dev_next)
+		if (*pp == a) {
+			*pp = a->dev_next;
+			break;
+		}
+	iopf_rt_mutex_unlock(&dev->lock);
+	for (pp = &a->domain->attached; *pp; pp = &(*pp)->domain_next)
+		if (*pp == a) {
+			*pp = a->domain_next;
+			break;
+		}
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	/* 4: no cached translation and no DMA through it survives. */
+	tlb_invalidate(&iommu->iotlb, a->domain->id,
+		       pasid == IOPF_PASID_NONE ? TLB_ANY_PASID : pasid, 0, 0);
+	dev_invalidate_atc(dev, pasid, 0, 0);
+	free(a);
+}

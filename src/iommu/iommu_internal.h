@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the IOMMU.
+ *
+ * Lock order (outermost first):
+ *   callers' locks (mm->lock, the DMA container's area locks)
+ *   io_pgtable lock        map/unmap of one table (flushes run under it)
+ *   iommu->fault_lock      page request queue, partial requests, groups,
+ *                          credits, stall count, attachment dying/running
+ *   iommu->attach_lock     attachment lists of devices and domains,
+ *                          nested children of a domain
+ *   dev->inval_lock        serializes a device's invalidation drains
+ *   dev->lock              attachment lookup, group slots, PRI state,
+ *                          in-flight DMA counts
+ *   tlb->lock              one translation cache (IOTLB or an ATC)
+ * fault_lock and attach_lock are never held together; both may be followed
+ * by dev->lock. The DMA path holds no lock across a wait: it takes dev->lock
+ * and cache locks briefly, and posts faults with nothing held.
+ *
+ * In-flight DMA (the invalidation guarantee): a device brackets every
+ * translation-and-transfer with dma_begin/dma_end, counted in one of two
+ * per-device slots chosen by an epoch. An invalidation removes the cached
+ * translations, flips the epoch and waits until the slot of the old epoch
+ * is empty (SRCU-style; flips are serialized by dev->inval_lock). A DMA
+ * that began before the flip may still use the old translation: it has
+ * finished when the invalidation returns. A DMA that begins after it
+ * cannot find the old translation anywhere. Faults are raised and waited
+ * for outside the bracket, so an invalidation never waits for a fault.
+ */
+#ifndef IOPF_IOMMU_INTERNAL_H
+#define IOPF_IOMMU_INTERNAL_H
+
+#include <iopf/cost.h>
+#include <iopf/iommu.h>
+
+#include <stdatomic.h>
+
+/* ---- translation caches (tlb.c) ---- */
+
+struct tlb_entry {
+	uint64_t domain_id;
+	uint32_t pasid;
+	uint32_t perm;
+	uint64_t iova;        /* page-aligned to page_size */
+	uint64_t page_size;
+	uint64_t phys;        /* of iova */
+	uint64_t lru;
+	bool valid;
+};
+
+struct tlb {
+	struct iopf_rt_mutex lock;
+	unsigned nr_sets, ways;
+	struct tlb_entry *entries; /* protected by lock */
+	uint64_t tick;             /* protected by lock */
+	_Atomic uint64_t hits, misses, invalidations;
+};
+
+#define TLB_ANY_PASID (UINT32_MAX - 1)
+#define TLB_ANY_DOMAIN UINT64_MAX
+
+int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries);
+void tlb_fini(struct tlb *tlb);
+bool tlb_lookup(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
+		uint64_t iova, unsigned access, uint64_t *phys, unsigned *perm);
+void tlb_insert(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
+		uint64_t iova, uint64_t page_size, uint64_t phys,
+		unsigned perm);
+/* Drop entries of @domain_id (or any) and @pasid (or any) overlapping. */
+void tlb_invalidate(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
+		    uint64_t iova, uint64_t size);
+
+/* ---- objects ---- */
+
+struct iopf_attach {
+	struct iopf_dev *dev;
+	uint32_t pasid;
+	struct iopf_domain *domain;
+	struct iopf_attach *dev_next;    /* dev->attached; attach_lock+dev->lock */
+	struct iopf_attach *domain_next; /* domain->attached; attach_lock */
+	bool dying;                      /* protected by fault_lock */
+	unsigned running;                /* handlers running; fault_lock */
+};
+
+enum group_state {
+	GROUP_QUEUED,   /* on the work queue */
+	GROUP_RUNNING,  /* its handler is running */
+	GROUP_WAITING,  /* handler returned ASYNC: waits for a cookie */
+};
+
+struct fault_group {
+	struct iopf_fault_group pub;
+	struct iopf_page_request *reqs;
+	struct iopf_attach *attach;      /* set when dispatched */
+	enum group_state state;
+	bool answered;
+	struct fault_group *next;        /* iommu->groups */
+	struct fault_group *work_next;   /* iommu->work_head */
+};
+
+struct partial_req {
+	struct iopf_dev *dev;
+	struct iopf_page_request req;
+	struct partial_req *next;
+};
+
+enum slot_state { SLOT_FREE, SLOT_WAITING, SLOT_DONE };
+
+struct dev_slot {
+	uint8_t state;
+	int8_t code;
+	bool stall;
+};
+
+struct iopf_dev {
+	struct iopf_iommu *iommu;
+	char name[32];
+	enum iopf_fault_cap cap;
+	bool ats;
+	unsigned credits;
+	struct tlb atc;
+
+	struct iopf_rt_mutex inval_lock;
+	struct iopf_rt_mutex lock;
+	struct iopf_rt_waitq wq;         /* slots, in-flight drains */
+	struct iopf_attach *attached;    /* protected by lock (+attach_lock) */
+	struct dev_slot slots[IOPF_PRI_GROUPS]; /* protected by lock */
+	unsigned slots_busy;             /* protected by lock */
+	bool pri_stopped;                /* protected by lock */
+	uint64_t inflight[2];            /* protected by lock */
+	uint64_t epoch;                  /* protected by lock */
+	bool drain_waiting;              /* protected by lock */
+
+	unsigned credits_used;           /* protected by lock */
+	unsigned slot_cursor;            /* protected by lock */
+
+	struct iopf_dev *next;           /* iommu->devices; iommu->attach_lock */
+	_Atomic uint64_t st_dma_ops, st_dma_bytes, st_dma_errors;
+	_Atomic uint64_t st_faults, st_retries, st_exhausted, st_stale;
+	_Atomic uint64_t st_atc_inval;
+};
+
+struct stage1_slot {
+	uint32_t pasid;
+	struct iopf_io_pgtable *_Atomic table;
+};
+
+#define NESTED_MAX_PASIDS 64
+
+struct iopf_domain {
+	struct iopf_iommu *iommu;
+	enum iopf_domain_type type;
+	uint64_t id;
+	struct iopf_io_pgtable *pgtable;   /* PAGING; SVA mirror */
+	const struct iopf_io_pgtable_ops *ops;
+
+	iopf_fault_handler_t handler;
+	void *handler_data;
+
+	struct iopf_attach *attached;      /* protected by attach_lock */
+	struct iopf_domain *parent;        /* NESTED */
+	struct iopf_domain *children;      /* protected by attach_lock */
+	struct iopf_domain *sibling;       /* parent->children */
+	struct iopf_rt_mutex s1_lock;      /* NESTED: stage-1 slot changes */
+	struct stage1_slot s1[NESTED_MAX_PASIDS];
+
+	/* SVA */
+	struct iopf_mm *mm;
+	struct iopf_mm_notifier mn;
+	struct iopf_rt_mutex sva_lock;     /* mirror updates vs invalidation */
+	bool mn_registered;
+
+	struct iopf_domain *next;          /* iommu->domains; attach_lock */
+};
+
+struct prq_entry {
+	struct iopf_dev *dev;
+	struct iopf_page_request req;
+	uint64_t posted_ns;
+	bool stall;
+};
+
+struct iommu_counters {
+	_Atomic uint64_t walks, walk_levels;
+	_Atomic uint64_t page_requests, stop_markers, groups, stalls;
+	_Atomic uint64_t responses[3], auto_responses;
+	_Atomic uint64_t prq_overflows, partials_discarded, stall_terminated;
+	_Atomic uint64_t stale_responses, credit_overruns, pasid_inconsistent;
+	_Atomic uint64_t requests_refused, teardown_answered;
+	_Atomic uint64_t events[IOPF_EVT_NR];
+	_Atomic uint64_t invalidations, atc_invalidations;
+};
+
+struct iopf_iommu {
+	struct iopf_rt *rt;
+	struct iopf_mm_pool *pool;
+	const struct iopf_cost_model *costs;
+	unsigned page_shift;               /* of the pool */
+	struct tlb iotlb;
+
+	struct iopf_rt_mutex attach_lock;
+	struct iopf_dev *devices;          /* protected by attach_lock */
+	struct iopf_domain *domains;       /* protected by attach_lock */
+	uint64_t next_domain_id;           /* protected by attach_lock */
+
+	struct iopf_rt_mutex fault_lock;
+	struct iopf_rt_waitq prq_wq;       /* the queue reader waits here */
+	struct iopf_rt_waitq work_wq;      /* fault workers wait here */
+	struct iopf_rt_waitq idle_wq;      /* teardown waits for handlers */
+	struct prq_entry *prq;             /* ring; protected by fault_lock */
+	unsigned prq_depth, prq_head, prq_count;
+	bool prq_overflow;                 /* protected by fault_lock */
+	struct partial_req *partials;      /* arrival order; fault_lock */
+	struct fault_group *groups;        /* outstanding; fault_lock */
+	struct fault_group *work_head, *work_tail; /* fault_lock */
+	uint64_t next_cookie;              /* protected by fault_lock */
+	unsigned stalled, stall_max;       /* protected by fault_lock */
+	bool stopping;                     /* protected by fault_lock */
+	unsigned nr_workers;
+	struct iopf_rt_actor *prq_actor;
+	struct iopf_rt_actor **workers;
+
+	iopf_event_listener_t listener;
+	void *listener_data;
+	struct iopf_rt_hist *fault_latency;
+	struct iommu_counters ctr;
+};
+
+/* fault.c */
+int fault_start(struct iopf_iommu *iommu, unsigned workers);
+void fault_stop(struct iopf_iommu *iommu);
+void fault_report_event(struct iopf_iommu *iommu, struct iopf_dev *dev,
+			uint32_t pasid, uint64_t addr, unsigned perm,
+			enum iopf_event_reason reason);
+/* Post a fault for the DMA path; returns the response code or -errno. */
+int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
+		unsigned perm, bool stage2);
+/* Forget a removed device's parked requests and queued entries. */
+void fault_forget_dev(struct iopf_iommu *iommu, struct iopf_dev *dev);
+/* Teardown of one attachment: steps 1 and 2 of iopf_detach(). */
+void fault_quiesce_attach(struct iopf_iommu *iommu, struct iopf_attach *a);
+
+/* iommu.c */
+struct iopf_attach *attach_find_locked(struct iopf_dev *dev, uint32_t pasid);
+void dev_invalidate_atc(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+			uint64_t size);
+
+#endif /* IOPF_IOMMU_INTERNAL_H */

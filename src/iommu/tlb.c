@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Translation caches: the IOMMU's IOTLB and each ATS device's ATC share
+ * this code. A cache is set-associative (4 ways); each page size has its
+ * own index into the same sets, so a lookup probes at most three sets
+ * (1 GiB, 2 MiB, 4 KiB). Entries are tagged by domain and PASID, replaced
+ * least-recently-used within a set. An entry whose permissions do not
+ * cover the access is a miss: the walk decides (and may fault).
+ *
+ * One mutex per cache. Invalidation scans the whole cache: invalidations
+ * are rare next to lookups, and a scan of a few hundred entries is cheaper
+ * than keeping reverse indexes.
+ */
+#include "iommu_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define TLB_WAYS 4
+
+static const uint64_t tlb_sizes[3] = { IOPF_PGSIZE_1G, IOPF_PGSIZE_2M,
+				       IOPF_PGSIZE_4K };
+
+int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries)
+{
+	unsigned sets = entries / TLB_WAYS;
+	int ret;
+
+	if (!sets)
+		sets = 1;
+	tlb->nr_sets = sets;
+	tlb->ways = TLB_WAYS;
+	tlb->tick = 0;
+	tlb->entries = calloc((size_t)sets * TLB_WAYS, sizeof(*tlb->entries));
+	if (!tlb->entries)
+		return -ENOMEM;
+	ret = iopf_rt_mutex_init(rt, &tlb->lock);
+	if (ret) {
+		free(tlb->entries);
+		tlb->entries = NULL;
+	}
+	return ret;
+}
+
+void tlb_fini(struct tlb *tlb)
+{
+	if (!tlb->entries)
+		return;
+	iopf_rt_mutex_destroy(&tlb->lock);
+	free(tlb->entries);
+	tlb->entries = NULL;
+}
+
+static unsigned tlb_set(const struct tlb *tlb, uint64_t domain_id,
+			uint32_t pasid, uint64_t iova, uint64_t page_size)
+{
+	uint64_t h = (iova / page_size) ^ (domain_id * 0x9e3779b97f4a7c15ull) ^
+		     ((uint64_t)pasid << 32) ^ page_size;
+
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return (unsigned)(h % tlb->nr_sets);
+}
+
+bool tlb_lookup(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
+		uint64_t iova, unsigned access, uint64_t *phys, unsigned *perm)
+{
+	bool hit = false;
+
+	iopf_rt_mutex_lock(&tlb->lock);
+	for (int s = 0; s < 3 && !hit; s++) {
+		uint64_t size = tlb_sizes[s];
+		uint64_t base = iova & ~(size - 1);
+		struct tlb_entry *set =
+			&tlb->entries[tlb_set(tlb, domain_id, pasid, iova, size) *
+				      tlb->ways];
+
+		for (unsigned w = 0; w < tlb->ways; w++) {
+			struct tlb_entry *e = &set[w];
+
+			if (!e->valid || e->page_size != size ||
+			    e->iova != base || e->domain_id != domain_id ||
+			    e->pasid != pasid)
+				continue;
+			if ((e->perm & access) != access)
+				break;
+			e->lru = ++tlb->tick;
+			*phys = e->phys + (iova - base);
+			*perm = e->perm;
+			hit = true;
+			break;
+		}
+	}
+	iopf_rt_mutex_unlock(&tlb->lock);
+	atomic_fetch_add_explicit(hit ? &tlb->hits : &tlb->misses, 1,
+				  memory_order_relaxed);
+	return hit;
+}
+
+void tlb_insert(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
+		uint64_t iova, uint64_t page_size, uint64_t phys, unsigned perm)
+{
+	uint64_t base = iova & ~(page_size - 1);
+	struct tlb_entry *set, *victim;
+
+	if (page_size != IOPF_PGSIZE_4K && page_size != IOPF_PGSIZE_2M &&
+	    page_size != IOPF_PGSIZE_1G)
+		return;
+	iopf_rt_mutex_lock(&tlb->lock);
+	set = &tlb->entries[tlb_set(tlb, domain_id, pasid, iova, page_size) *
+			    tlb->ways];
+	victim = &set[0];
+	for (unsigned w = 0; w < tlb->ways; w++) {
+		struct tlb_entry *e = &set[w];
+
+		if (e->valid && e->page_size == page_size && e->iova == base &&
+		    e->domain_id == domain_id && e->pasid == pasid) {
+			victim = e; /* refresh (e.g. a permission upgrade) */
+			break;
+		}
+		if (!e->valid) {
+			victim = e;
+			break;
+		}
+		if (e->lru < victim->lru)
+			victim = e;
+	}
+	*victim = (struct tlb_entry){
+		.domain_id = domain_id,
+		.pasid = pasid,
+		.perm = perm,
+		.iova = base,
+		.page_size = page_size,
+		.phys = phys - (iova - base),
+		.lru = ++tlb->tick,
+		.valid = true,
+	};
+	iopf_rt_mutex_unlock(&tlb->lock);
+}
+
+void tlb_invalidate(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
+		    uint64_t iova, uint64_t size)
+{
+	uint64_t last = size ? iova + size - 1 : UINT64_MAX;
+
+	if (last < iova)
+		last = UINT64_MAX;
+	iopf_rt_mutex_lock(&tlb->lock);
+	for (size_t i = 0; i < (size_t)tlb->nr_sets * tlb->ways; i++) {
+		struct tlb_entry *e = &tlb->entries[i];
+
+		if (!e->valid)
+			continue;
+		if (domain_id != TLB_ANY_DOMAIN && e->domain_id != domain_id)
+			continue;
+		if (pasid != TLB_ANY_PASID && e->pasid != pasid)
+			continue;
+		if (e->iova > last || e->iova + e->page_size - 1 < iova)
+			continue;
+		e->valid = false;
+	}
+	iopf_rt_mutex_unlock(&tlb->lock);
+	atomic_fetch_add_explicit(&tlb->invalidations, 1, memory_order_relaxed);
+}
