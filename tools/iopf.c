@@ -19,6 +19,9 @@ static void usage(FILE *f)
 	      "  bench ground [--json] [--mem-mib N] [--events N]\n"
 	      "        virtual-runtime scheduling rate vs thread hand-offs;\n"
 	      "        populate vs populate+pin cost per page\n"
+	      "  bench iommu [--json] [--faults N] [--pages N]\n"
+	      "        IO page table map/unmap/translate cost; page request\n"
+	      "        round trip with 1 and 2 fault workers\n"
 	      "  help  this text\n",
 	      f);
 }
@@ -35,6 +38,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "bench") && argc >= 3 &&
 	    !strcmp(argv[2], "ground"))
 		return tool_bench_ground(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "iommu"))
+		return tool_bench_iommu(argc - 3, argv + 3);
 	fprintf(stderr, "iopf: unknown command '%s%s%s'\n", argv[1],
 		argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
 	usage(stderr);

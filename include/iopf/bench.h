@@ -41,6 +41,33 @@ void iopf_bench_ground_defaults(struct iopf_bench_ground_config *cfg);
 int iopf_bench_ground(const struct iopf_bench_ground_config *cfg,
 		      struct iopf_bench_ground_result *out);
 
+/* The IOMMU: table operations and the page request round trip. */
+struct iopf_bench_iommu_config {
+	uint64_t table_pages;    /* 4 KiB pages mapped one by one */
+	uint64_t faults;         /* faults per round-trip run */
+	unsigned devices;        /* device actors faulting at once */
+};
+
+struct iopf_bench_fault_run {
+	unsigned workers;
+	uint64_t faults;
+	double wall_s;
+	double faults_per_s;
+	uint64_t p50_ns, p90_ns, p99_ns, max_ns; /* post -> response */
+};
+
+struct iopf_bench_iommu_result {
+	double map_4k_ns, unmap_4k_ns, iova_to_phys_ns, walk_ns;
+	double map_2m_ns, unmap_2m_ns;
+	struct iopf_bench_fault_run real[2];    /* 1 and 2 workers */
+	struct iopf_bench_fault_run virt[2];    /* cost model, 1 and 2 */
+	double real_speedup_2w;                 /* faults/s 2 workers / 1 */
+};
+
+void iopf_bench_iommu_defaults(struct iopf_bench_iommu_config *cfg);
+int iopf_bench_iommu(const struct iopf_bench_iommu_config *cfg,
+		     struct iopf_bench_iommu_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -30,7 +30,7 @@ struct env {
 	char log[4096];                   /* protected by lock */
 };
 
-static void env_logf(struct env *e, const char *fmt, ...)
+static inline void env_logf(struct env *e, const char *fmt, ...)
 {
 	char line[128];
 	va_list ap;
@@ -42,7 +42,7 @@ static void env_logf(struct env *e, const char *fmt, ...)
 }
 
 /* Map the guest page behind @iova into @d (IOVA = GPA). */
-static int env_map_gpa(struct env *e, struct iopf_domain *d, uint64_t iova,
+static inline int env_map_gpa(struct env *e, struct iopf_domain *d, uint64_t iova,
 		       unsigned perm)
 {
 	iopf_pfn_t pfn;
@@ -59,7 +59,7 @@ static int env_map_gpa(struct env *e, struct iopf_domain *d, uint64_t iova,
 	return ret == -EEXIST ? 0 : ret;
 }
 
-static enum iopf_response env_handler(void *data,
+static inline enum iopf_response env_handler(void *data,
 				      const struct iopf_fault_group *g)
 {
 	struct env *e = data;
@@ -87,7 +87,7 @@ static enum iopf_response env_handler(void *data,
 	return IOPF_RESP_SUCCESS;
 }
 
-static void env_setup(struct harness *h, struct env *e, unsigned workers,
+static inline void env_setup(struct harness *h, struct env *e, unsigned workers,
 		      unsigned prq_depth)
 {
 	struct iopf_iommu_config cfg = {
@@ -106,7 +106,7 @@ static void env_setup(struct harness *h, struct env *e, unsigned workers,
 	assert_int_equal(iopf_iommu_create(h->rt, &cfg, &e->iommu), 0);
 }
 
-static void env_teardown(struct env *e)
+static inline void env_teardown(struct env *e)
 {
 	iopf_iommu_destroy(e->iommu);
 	iopf_rt_mutex_destroy(&e->lock);
@@ -114,7 +114,7 @@ static void env_teardown(struct env *e)
 	harness_mm_done(e->h);
 }
 
-static struct iopf_dev *env_dev(struct env *e, const char *name,
+static inline struct iopf_dev *env_dev(struct env *e, const char *name,
 				enum iopf_fault_cap cap, unsigned credits)
 {
 	struct iopf_dev_config c = { .name = name, .fault_cap = cap,

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+/*
+ * IOMMU benchmark.
+ *
+ * 1. Table operations on the real runtime: map, translate (lock-free walk
+ *    and iova_to_phys) and unmap of many 4 KiB pages one by one, and of
+ *    2 MiB pages; nanoseconds per operation. Unmap includes the (empty)
+ *    invalidation of a domain with nothing attached.
+ * 2. The page request round trip: device actors fault on distinct pages
+ *    of a paging domain whose handler maps the page; from the request's
+ *    post to the device seeing the response (the queue, the reader, a
+ *    worker, the handler's map, the response). Real runtime with 1 and 2
+ *    fault workers, side by side; and the same in virtual time, where the
+ *    cost model says what hardware would add.
+ */
+#include <iopf/bench.h>
+#include <iopf/iommu.h>
+#include <iopf/mm.h>
+#include <iopf/rt.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define BENCH_HVA 0x100000000000ull
+
+void iopf_bench_iommu_defaults(struct iopf_bench_iommu_config *cfg)
+{
+	cfg->table_pages = 1u << 18; /* 1 GiB in 4 KiB pages */
+	cfg->faults = 20000;
+	cfg->devices = 4;
+}
+
+struct table_run {
+	struct iopf_rt *rt;
+	const struct iopf_bench_iommu_config *cfg;
+	struct iopf_bench_iommu_result *out;
+	int err;
+};
+
+static double per_op(struct iopf_rt *rt, uint64_t t0, uint64_t n)
+{
+	return (double)(iopf_rt_now(rt) - t0) / (double)n;
+}
+
+static void table_main(void *arg)
+{
+	struct table_run *r = arg;
+	struct iopf_io_pgtable_cfg cfg = { 0 };
+	struct iopf_io_pgtable *t;
+	const struct iopf_io_pgtable_ops *ops;
+	uint64_t n = r->cfg->table_pages, t0, sum = 0;
+	uint64_t n2m = n / 512 ? n / 512 : 1;
+
+	r->err = iopf_io_pgtable_alloc(r->rt, &cfg, &t);
+	if (r->err)
+		return;
+	ops = iopf_io_pgtable_ops(t);
+	t0 = iopf_rt_now(r->rt);
+	for (uint64_t i = 0; i < n && !r->err; i++)
+		r->err = ops->map(t, i << 12, (i * 7919 % n) << 12, 4096,
+				  IOPF_PERM_READ | IOPF_PERM_WRITE);
+	r->out->map_4k_ns = per_op(r->rt, t0, n);
+	t0 = iopf_rt_now(r->rt);
+	for (uint64_t i = 0; i < n; i++)
+		sum += ops->iova_to_phys(t, i << 12);
+	r->out->iova_to_phys_ns = per_op(r->rt, t0, n);
+	t0 = iopf_rt_now(r->rt);
+	for (uint64_t i = 0; i < n; i++) {
+		struct iopf_io_pgtable_walk w;
+
+		ops->walk(t, ((i * 104729) % n) << 12, IOPF_PERM_READ, &w);
+		sum += w.phys;
+	}
+	r->out->walk_ns = per_op(r->rt, t0, n);
+	t0 = iopf_rt_now(r->rt);
+	for (uint64_t i = 0; i < n; i++)
+		ops->unmap(t, i << 12, 4096);
+	r->out->unmap_4k_ns = per_op(r->rt, t0, n);
+	t0 = iopf_rt_now(r->rt);
+	for (uint64_t i = 0; i < n2m && !r->err; i++)
+		r->err = ops->map(t, (1ull << 40) + (i << 21), i << 21, 1 << 21,
+				  IOPF_PERM_READ);
+	r->out->map_2m_ns = per_op(r->rt, t0, n2m);
+	t0 = iopf_rt_now(r->rt);
+	for (uint64_t i = 0; i < n2m; i++)
+		ops->unmap(t, (1ull << 40) + (i << 21), 1 << 21);
+	r->out->unmap_2m_ns = per_op(r->rt, t0, n2m);
+	iopf_io_pgtable_free(t);
+	if (sum == 42) /* keep the loops */
+		r->err = -EAGAIN;
+}
+
+struct fault_env {
+	struct iopf_rt *rt;
+	struct iopf_mm_pool *pool;
+	struct iopf_mm *mm;
+	struct iopf_iommu *iommu;
+	struct iopf_domain *d;
+	struct iopf_dev **devs;
+	unsigned ndev;
+	uint64_t per_dev;
+	unsigned workers;
+	int err;
+	struct iopf_bench_fault_run *out;
+};
+
+/* Resolve a fault by mapping the page the mm has behind it. */
+static enum iopf_response fault_map(void *data, const struct iopf_fault_group *g)
+{
+	struct fault_env *fe = data;
+
+	for (unsigned i = 0; i < g->nr; i++) {
+		uint64_t iova = g->reqs[i].addr;
+		iopf_pfn_t pfn;
+		int ret;
+
+		ret = iopf_mm_get_pages(fe->mm, BENCH_HVA + iova, 1,
+					IOPF_MM_GUP_WRITE, &pfn);
+		if (ret)
+			return IOPF_RESP_INVALID;
+		ret = iopf_domain_map(g->domain, iova, pfn << 12, 4096,
+				      IOPF_PERM_READ | IOPF_PERM_WRITE);
+		iopf_mm_put_pages(fe->pool, &pfn, 1);
+		if (ret && ret != -EEXIST)
+			return IOPF_RESP_INVALID;
+	}
+	return IOPF_RESP_SUCCESS;
+}
+
+struct fault_dev_arg {
+	struct fault_env *fe;
+	unsigned idx;
+};
+
+static void fault_device(void *arg)
+{
+	struct fault_dev_arg *a = arg;
+	struct fault_env *fe = a->fe;
+	uint64_t base = (uint64_t)a->idx * fe->per_dev;
+
+	for (uint64_t i = 0; i < fe->per_dev; i++) {
+		unsigned char b[8];
+
+		if (iopf_dma(fe->devs[a->idx], IOPF_PASID_NONE, (base + i) << 12,
+			     b, sizeof(b), IOPF_DMA_READ))
+			fe->err = -EIO;
+	}
+}
+
+static void fault_main(void *arg)
+{
+	struct fault_env *fe = arg;
+	struct iopf_mm_pool_config pc = { .page_shift = 12,
+					  .flags = IOPF_MM_POOL_DATA };
+	struct iopf_iommu_config ic = { .prq_depth = 256 };
+	struct fault_dev_arg *args = NULL;
+	struct iopf_rt_actor **actors = NULL;
+	struct iopf_rt_hist_summary lat;
+	uint64_t pages = fe->per_dev * fe->ndev, t0;
+
+	pc.ram_bytes = (pages + 1024) << 12;
+	fe->err = iopf_mm_pool_create(fe->rt, &pc, &fe->pool);
+	if (fe->err)
+		return;
+	fe->err = iopf_mm_create(fe->pool, "bench", UINT64_MAX, &fe->mm);
+	if (fe->err)
+		goto out_pool;
+	fe->err = iopf_mm_map(fe->mm, BENCH_HVA, pages << 12);
+	if (!fe->err) /* populate first: measure the IOMMU, not zeroing */
+		fe->err = iopf_mm_populate(fe->mm, BENCH_HVA, pages << 12);
+	if (fe->err)
+		goto out_mm;
+	ic.pool = fe->pool;
+	ic.fault_workers = fe->workers;
+	fe->err = iopf_iommu_create(fe->rt, &ic, &fe->iommu);
+	if (fe->err)
+		goto out_mm;
+	fe->devs = calloc(fe->ndev, sizeof(*fe->devs));
+	args = calloc(fe->ndev, sizeof(*args));
+	actors = calloc(fe->ndev, sizeof(*actors));
+	if (!fe->devs || !args || !actors) {
+		fe->err = -ENOMEM;
+		goto out_iommu;
+	}
+	fe->err = iopf_domain_alloc_paging(fe->iommu, 0, &fe->d);
+	if (!fe->err)
+		fe->err = iopf_domain_set_fault_handler(fe->d, fault_map, fe);
+	for (unsigned i = 0; i < fe->ndev && !fe->err; i++) {
+		struct iopf_dev_config dc = { .name = "dev",
+					      .fault_cap = IOPF_FAULT_PRI };
+
+		fe->err = iopf_dev_add(fe->iommu, &dc, &fe->devs[i]);
+		if (!fe->err)
+			fe->err = iopf_attach(fe->devs[i], IOPF_PASID_NONE, fe->d);
+	}
+	if (fe->err)
+		goto out_iommu;
+	t0 = iopf_rt_now(fe->rt);
+	for (unsigned i = 0; i < fe->ndev; i++) {
+		args[i] = (struct fault_dev_arg){ fe, i };
+		iopf_rt_spawn(fe->rt, "device", fault_device, &args[i], &actors[i]);
+	}
+	for (unsigned i = 0; i < fe->ndev; i++)
+		iopf_rt_join(actors[i]);
+	fe->out->wall_s = (double)(iopf_rt_now(fe->rt) - t0) / 1e9;
+	fe->out->workers = fe->workers;
+	fe->out->faults = pages;
+	fe->out->faults_per_s = (double)pages / fe->out->wall_s;
+	iopf_rt_hist_summary(iopf_iommu_fault_latency(fe->iommu), &lat);
+	fe->out->p50_ns = lat.p50;
+	fe->out->p90_ns = lat.p90;
+	fe->out->p99_ns = lat.p99;
+	fe->out->max_ns = lat.max;
+	if (lat.count != pages)
+		fe->err = -EIO;
+out_iommu:
+	iopf_iommu_destroy(fe->iommu);
+	free(actors);
+	free(args);
+	free(fe->devs);
+out_mm:
+	iopf_mm_destroy(fe->mm);
+out_pool:
+	iopf_mm_pool_destroy(fe->pool);
+}
+
+static int fault_run(enum iopf_rt_kind kind, unsigned workers,
+		     const struct iopf_bench_iommu_config *cfg,
+		     struct iopf_bench_fault_run *out)
+{
+	struct iopf_rt_config rc = { .kind = kind, .seed = 1 };
+	struct fault_env fe = {
+		.ndev = cfg->devices ? cfg->devices : 1,
+		.workers = workers,
+		.out = out,
+	};
+	int ret;
+
+	fe.per_dev = cfg->faults / fe.ndev ? cfg->faults / fe.ndev : 1;
+	ret = iopf_rt_create(&rc, &fe.rt);
+	if (ret)
+		return ret;
+	ret = iopf_rt_run(fe.rt, "bench-faults", fault_main, &fe);
+	iopf_rt_destroy(fe.rt);
+	return ret ? ret : fe.err;
+}
+
+int iopf_bench_iommu(const struct iopf_bench_iommu_config *cfg,
+		     struct iopf_bench_iommu_result *out)
+{
+	struct iopf_rt_config rc = { .kind = IOPF_RT_REAL };
+	struct table_run tr = { .cfg = cfg, .out = out };
+	int ret;
+
+	if (!cfg->table_pages || !cfg->faults || !cfg->devices)
+		return -EINVAL;
+	*out = (struct iopf_bench_iommu_result){ 0 };
+	ret = iopf_rt_create(&rc, &tr.rt);
+	if (ret)
+		return ret;
+	ret = iopf_rt_run(tr.rt, "bench-table", table_main, &tr);
+	iopf_rt_destroy(tr.rt);
+	if (ret || tr.err)
+		return ret ? ret : tr.err;
+	/* Interleave 1 and 2 workers so both see the same machine. */
+	for (unsigned w = 0; w < 2; w++) {
+		ret = fault_run(IOPF_RT_REAL, w + 1, cfg, &out->real[w]);
+		if (ret)
+			return ret;
+		ret = fault_run(IOPF_RT_VIRTUAL, w + 1, cfg, &out->virt[w]);
+		if (ret)
+			return ret;
+	}
+	out->real_speedup_2w = out->real[1].faults_per_s / out->real[0].faults_per_s;
+	return 0;
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+/* iopf bench iommu: table operation costs and the page request round trip. */
+#include <iopf/bench.h>
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+static json_object *run_json(const struct iopf_bench_fault_run *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "workers", json_object_new_int((int)r->workers));
+	json_object_object_add(o, "faults", json_object_new_int64((int64_t)r->faults));
+	json_object_object_add(o, "wall_s", json_object_new_double(r->wall_s));
+	json_object_object_add(o, "faults_per_s", json_object_new_double(r->faults_per_s));
+	json_object_object_add(o, "p50_ns", json_object_new_int64((int64_t)r->p50_ns));
+	json_object_object_add(o, "p90_ns", json_object_new_int64((int64_t)r->p90_ns));
+	json_object_object_add(o, "p99_ns", json_object_new_int64((int64_t)r->p99_ns));
+	json_object_object_add(o, "max_ns", json_object_new_int64((int64_t)r->max_ns));
+	return o;
+}
+
+static void print_json(const struct iopf_bench_iommu_result *r)
+{
+	json_object *o = json_object_new_object();
+	json_object *t = json_object_new_object();
+	json_object *real = json_object_new_array();
+	json_object *virt = json_object_new_array();
+
+	json_object_object_add(t, "map_4k_ns", json_object_new_double(r->map_4k_ns));
+	json_object_object_add(t, "unmap_4k_ns", json_object_new_double(r->unmap_4k_ns));
+	json_object_object_add(t, "iova_to_phys_ns", json_object_new_double(r->iova_to_phys_ns));
+	json_object_object_add(t, "walk_ns", json_object_new_double(r->walk_ns));
+	json_object_object_add(t, "map_2m_ns", json_object_new_double(r->map_2m_ns));
+	json_object_object_add(t, "unmap_2m_ns", json_object_new_double(r->unmap_2m_ns));
+	for (int i = 0; i < 2; i++) {
+		json_object_array_add(real, run_json(&r->real[i]));
+		json_object_array_add(virt, run_json(&r->virt[i]));
+	}
+	json_object_object_add(o, "table", t);
+	json_object_object_add(o, "faults_real", real);
+	json_object_object_add(o, "faults_virtual", virt);
+	json_object_object_add(o, "real_2w_over_1w", json_object_new_double(r->real_speedup_2w));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+	json_object_put(o);
+}
+
+static void print_run(const char *what, const struct iopf_bench_fault_run *r)
+{
+	printf("  %-8s %7u %9llu %12.0f %10.2f %10.2f %10.2f %10.2f\n", what,
+	       r->workers, (unsigned long long)r->faults, r->faults_per_s,
+	       r->p50_ns / 1e3, r->p90_ns / 1e3, r->p99_ns / 1e3,
+	       r->max_ns / 1e3);
+}
+
+int tool_bench_iommu(int argc, char **argv)
+{
+	struct iopf_bench_iommu_config cfg;
+	struct iopf_bench_iommu_result r;
+	bool json = false;
+	uint64_t v;
+	int ret;
+
+	iopf_bench_iommu_defaults(&cfg);
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--faults") && i + 1 < argc) {
+			if (!tool_parse_u64("--faults", argv[++i], &v))
+				return 2;
+			if (!v || v > 1000000) {
+				fprintf(stderr, "iopf: --faults must be 1..1000000\n");
+				return 2;
+			}
+			cfg.faults = v;
+		} else if (!strcmp(argv[i], "--pages") && i + 1 < argc) {
+			if (!tool_parse_u64("--pages", argv[++i], &v))
+				return 2;
+			if (!v || v > (1ull << 24)) {
+				fprintf(stderr, "iopf: --pages must be 1..16777216\n");
+				return 2;
+			}
+			cfg.table_pages = v;
+		} else {
+			fprintf(stderr, "iopf: bench iommu: unknown option '%s'\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	ret = iopf_bench_iommu(&cfg, &r);
+	if (ret) {
+		fprintf(stderr, "iopf: bench iommu failed: %s\n", strerror(-ret));
+		return 1;
+	}
+	if (json) {
+		print_json(&r);
+		return 0;
+	}
+	printf("IO page table, real runtime, %llu pages one by one (ns/op)\n",
+	       (unsigned long long)cfg.table_pages);
+	printf("  %-30s %10.1f\n", "map 4 KiB", r.map_4k_ns);
+	printf("  %-30s %10.1f\n", "unmap 4 KiB (+ invalidation)", r.unmap_4k_ns);
+	printf("  %-30s %10.1f\n", "iova_to_phys (sequential)", r.iova_to_phys_ns);
+	printf("  %-30s %10.1f\n", "walk with A/D (random)", r.walk_ns);
+	printf("  %-30s %10.1f\n", "map 2 MiB", r.map_2m_ns);
+	printf("  %-30s %10.1f\n", "unmap 2 MiB", r.unmap_2m_ns);
+	printf("page request round trip, %u devices, handler maps the page\n",
+	       cfg.devices);
+	printf("  %-8s %7s %9s %12s %10s %10s %10s %10s\n", "runtime", "workers",
+	       "faults", "faults/s", "p50 us", "p90 us", "p99 us", "max us");
+	print_run("real", &r.real[0]);
+	print_run("real", &r.real[1]);
+	print_run("virtual", &r.virt[0]);
+	print_run("virtual", &r.virt[1]);
+	printf("  real faults/s, 2 workers over 1: %.2fx\n", r.real_speedup_2w);
+	return 0;
+}
