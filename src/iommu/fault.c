@@ -85,6 +85,12 @@ static void deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 {
 	struct dev_slot *slot = &dev->slots[grpid % IOPF_PRI_GROUPS];
 
+	/* Account first: once woken, the device may look at the counters. */
+	if (code >= 0 && code <= IOPF_RESP_FAILURE)
+		atomic_fetch_add(&iommu->ctr.responses[code], 1);
+	if (posted_ns != UINT64_MAX)
+		iopf_rt_hist_record(iommu->fault_latency,
+				    iopf_rt_now(iommu->rt) - posted_ns);
 	if (stall)
 		iommu->stalled--;
 	iopf_rt_mutex_lock(&dev->lock);
@@ -99,16 +105,7 @@ static void deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 	}
 	iopf_rt_wake_all(&dev->wq);
 	iopf_rt_mutex_unlock(&dev->lock);
-	if (code >= 0 && code <= IOPF_RESP_FAILURE)
-		atomic_fetch_add(&iommu->ctr.responses[code], 1);
-	if (posted_ns != UINT64_MAX)
-		iopf_rt_hist_record(iommu->fault_latency,
-				    iopf_rt_now(iommu->rt) - posted_ns);
 }
-
-static void work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g);
-static void respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
-			   enum iopf_response code);
 
 static unsigned group_credits(const struct fault_group *g)
 {
