@@ -291,9 +291,10 @@ void iopf_domain_free(struct iopf_domain *domain);
 enum iopf_domain_type iopf_domain_type(const struct iopf_domain *domain);
 
 /*
- * The handler for faults in this domain. Set before attaching devices that
- * will fault; a domain with a handler "relies on faults": devices without
- * fault capability cannot be attached to it (-EINVAL).
+ * The handler for faults in this domain (NULL: none). A domain with a
+ * handler "relies on faults": devices without fault capability cannot be
+ * attached to it (-EINVAL), and it cannot be given one while such a device
+ * is attached (-EBUSY). A fault in flight goes to the old or the new one.
  */
 int iopf_domain_set_fault_handler(struct iopf_domain *domain,
 				  iopf_fault_handler_t fn, void *data);
@@ -305,6 +306,9 @@ int iopf_domain_map(struct iopf_domain *domain, uint64_t iova, uint64_t phys,
 int64_t iopf_domain_unmap(struct iopf_domain *domain, uint64_t iova,
 			  uint64_t size);
 uint64_t iopf_domain_iova_to_phys(struct iopf_domain *domain, uint64_t iova);
+/* Leaves of each size in the domain's table (tests, statistics). */
+void iopf_domain_count_leaves(struct iopf_domain *domain, uint64_t *n4k,
+			      uint64_t *n2m, uint64_t *n1g);
 uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *domain,
 					  uint64_t iova, uint64_t size,
 					  unsigned long *bitmap);

@@ -64,6 +64,7 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 /* Every address space must have been destroyed. */
 void iopf_mm_pool_destroy(struct iopf_mm_pool *pool);
 unsigned iopf_mm_pool_page_shift(const struct iopf_mm_pool *pool);
+struct iopf_rt *iopf_mm_pool_rt(const struct iopf_mm_pool *pool);
 /* The bytes of a frame, or NULL in a data-less pool. */
 void *iopf_mm_frame_data(struct iopf_mm_pool *pool, iopf_pfn_t pfn);
 /* Number of free frames whose poison pattern was overwritten. */
@@ -221,7 +222,11 @@ int iopf_mm_notifier_insert(struct iopf_mm *mm, struct iopf_mm_notifier *n,
  */
 int iopf_mm_notifier_insert_all(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 				const struct iopf_mm_notifier_ops *ops);
-/* Waits for a running invalidation of @n to finish; @n may then be freed. */
+/*
+ * Waits for a running invalidation of @n to finish; @n may then be freed.
+ * A reader racing the removal may still use read_begin/read_retry on @n
+ * while the address space lives.
+ */
 void iopf_mm_notifier_remove(struct iopf_mm_notifier *n);
 uint64_t iopf_mm_notifier_read_begin(struct iopf_mm_notifier *n);
 bool iopf_mm_notifier_read_retry(struct iopf_mm_notifier *n, uint64_t seq);

@@ -131,12 +131,16 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 	struct iopf_iommu *iommu = dev->iommu;
 	const struct iopf_cost_model *c = iommu->costs;
 	uint32_t tag = pasid;
+	uint64_t atc_gen, iotlb_gen;
 
 	x->err = 0;
 	if (iova >= (1ull << IOPF_IOVA_BITS)) {
 		x->err = -ERANGE;
 		return;
 	}
+	/* Generations first: a fill must not outlive a concurrent flush. */
+	atc_gen = dev->ats ? tlb_gen(&dev->atc) : 0;
+	iotlb_gen = tlb_gen(&iommu->iotlb);
 	if (dev->ats) {
 		iopf_rt_charge(iommu->rt, c->atc_lookup_ns);
 		if (tlb_lookup(&dev->atc, d->id, tag, iova, access, &x->phys,
@@ -150,15 +154,15 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 		iommu_walk(iommu, d, pasid, iova, access, x);
 		if (x->err)
 			return;
-		tlb_insert(&iommu->iotlb, d->id, tag, iova, x->page_size,
-			   x->phys, x->perm);
+		tlb_insert(&iommu->iotlb, iotlb_gen, d->id, tag, iova,
+			   x->page_size, x->phys, x->perm);
 	} else {
 		x->page_size = IOPF_PGSIZE_4K;
 	}
 	/* The ATC keeps what the device asked for, at page granularity. */
 	if (dev->ats)
-		tlb_insert(&dev->atc, d->id, tag, iova & ~(IOPF_PGSIZE_4K - 1),
-			   IOPF_PGSIZE_4K,
+		tlb_insert(&dev->atc, atc_gen, d->id, tag,
+			   iova & ~(IOPF_PGSIZE_4K - 1), IOPF_PGSIZE_4K,
 			   x->phys & ~(IOPF_PGSIZE_4K - 1), x->perm);
 }
 
@@ -238,7 +242,8 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 				return dma_fail(dev, -EFAULT);
 			}
 			if (dev->cap == IOPF_FAULT_NONE ||
-			    !x.fault_domain->handler) {
+			    !atomic_load_explicit(&x.fault_domain->handler,
+						  memory_order_acquire)) {
 				fault_report_event(iommu, dev, pasid, iova, access,
 						   x.err == -EACCES
 							   ? IOPF_EVT_PERMISSION

@@ -474,6 +474,8 @@ static void fault_worker(void *arg)
 		struct fault_group *g;
 		struct iopf_attach *a;
 		struct iopf_domain *d = NULL;
+		iopf_fault_handler_t handler;
+		void *handler_data;
 		enum iopf_response code;
 
 		while (!iommu->work_head && !iommu->stopping)
@@ -491,17 +493,21 @@ static void fault_worker(void *arg)
 		if (a && !a->dying)
 			d = (g->reqs[0].flags & IOPF_PR_STAGE2) ? a->domain->parent
 								: a->domain;
-		if (!d || !d->handler) {
+		handler = d ? atomic_load_explicit(&d->handler,
+						   memory_order_acquire)
+			    : NULL;
+		if (!handler) {
 			respond_locked(iommu, g, IOPF_RESP_INVALID);
 			continue;
 		}
+		handler_data = d->handler_data;
 		g->attach = a;
 		g->pub.domain = d;
 		g->state = GROUP_RUNNING;
 		a->running++;
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
 
-		code = d->handler(d->handler_data, &g->pub);
+		code = handler(handler_data, &g->pub);
 
 		iopf_rt_mutex_lock(&iommu->fault_lock);
 		if (!--a->running)

@@ -479,8 +479,8 @@ int iopf_domain_alloc_sva(struct iopf_iommu *iommu, struct iopf_mm *mm,
 	if (ret)
 		goto err_free;
 	d->mn_registered = true;
-	d->handler = sva_handle_fault;
 	d->handler_data = d;
+	atomic_store(&d->handler, sva_handle_fault);
 	domain_publish(d);
 	*out = d;
 	return 0;
@@ -528,20 +528,33 @@ enum iopf_domain_type iopf_domain_type(const struct iopf_domain *d)
 	return d->type;
 }
 
+/*
+ * A handler may be set or changed while devices are attached, as long as
+ * every one of them can fault: a fault in flight goes to the old handler
+ * or the new one, both valid.
+ */
 int iopf_domain_set_fault_handler(struct iopf_domain *d,
 				  iopf_fault_handler_t fn, void *data)
 {
+	struct iopf_iommu *iommu;
+	struct iopf_attach *a;
+	int ret = 0;
+
 	if (!d || d->type == IOPF_DOMAIN_SVA)
 		return -EINVAL; /* SVA resolves its own faults */
-	iopf_rt_mutex_lock(&d->iommu->attach_lock);
-	if (d->attached) {
-		iopf_rt_mutex_unlock(&d->iommu->attach_lock);
-		return -EBUSY; /* set before attaching: no fault sees a change */
+	iommu = d->iommu;
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	for (a = d->attached; a && fn; a = a->domain_next)
+		if (a->dev->cap == IOPF_FAULT_NONE)
+			ret = -EBUSY;
+	if (!ret) {
+		iopf_rt_mutex_lock(&iommu->fault_lock);
+		d->handler_data = data;
+		atomic_store_explicit(&d->handler, fn, memory_order_release);
+		iopf_rt_mutex_unlock(&iommu->fault_lock);
 	}
-	d->handler = fn;
-	d->handler_data = data;
-	iopf_rt_mutex_unlock(&d->iommu->attach_lock);
-	return 0;
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	return ret;
 }
 
 int iopf_domain_map(struct iopf_domain *d, uint64_t iova, uint64_t phys,
@@ -564,6 +577,14 @@ uint64_t iopf_domain_iova_to_phys(struct iopf_domain *d, uint64_t iova)
 	if (!d || !d->pgtable)
 		return IOPF_PHYS_NONE;
 	return d->ops->iova_to_phys(d->pgtable, iova);
+}
+
+void iopf_domain_count_leaves(struct iopf_domain *d, uint64_t *n4k,
+			      uint64_t *n2m, uint64_t *n1g)
+{
+	*n4k = *n2m = *n1g = 0;
+	if (d && d->pgtable)
+		iopf_io_pgtable_count(d->pgtable, n4k, n2m, n1g, NULL);
 }
 
 uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *d,
@@ -666,7 +687,8 @@ struct iopf_attach *attach_find_locked(struct iopf_dev *dev, uint32_t pasid)
 
 static bool domain_relies_on_faults(const struct iopf_domain *d)
 {
-	return d->handler || (d->parent && d->parent->handler) ||
+	return atomic_load(&d->handler) ||
+	       (d->parent && atomic_load(&d->parent->handler)) ||
 	       d->type == IOPF_DOMAIN_SVA;
 }
 

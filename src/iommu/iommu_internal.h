@@ -5,16 +5,16 @@
  * Lock order (outermost first):
  *   callers' locks (mm->lock, the DMA container's area locks)
  *   io_pgtable lock        map/unmap of one table (flushes run under it)
- *   iommu->fault_lock      page request queue, partial requests, groups,
- *                          credits, stall count, attachment dying/running
  *   iommu->attach_lock     attachment lists of devices and domains,
  *                          nested children of a domain
+ *   iommu->fault_lock      page request queue, partial requests, groups,
+ *                          stall count, attachment dying/running
  *   dev->inval_lock        serializes a device's invalidation drains
  *   dev->lock              attachment lookup, group slots, PRI state,
  *                          in-flight DMA counts
  *   tlb->lock              one translation cache (IOTLB or an ATC)
- * fault_lock and attach_lock are never held together; both may be followed
- * by dev->lock. The DMA path holds no lock across a wait: it takes dev->lock
+ * attach_lock may be followed by fault_lock (setting a fault handler), never
+ * the reverse; both may be followed by dev->lock. The DMA path holds no lock across a wait: it takes dev->lock
  * and cache locks briefly, and posts faults with nothing held.
  *
  * In-flight DMA (the invalidation guarantee): a device brackets every
@@ -53,6 +53,13 @@ struct tlb {
 	unsigned nr_sets, ways;
 	struct tlb_entry *entries; /* protected by lock */
 	uint64_t tick;             /* protected by lock */
+	/*
+	 * Bumped by every invalidation. A fill carries the generation read
+	 * before its walk and is dropped if an invalidation came in between:
+	 * otherwise a walk that read a translation just before it was
+	 * removed could cache it after the invalidation had passed.
+	 */
+	_Atomic uint64_t gen;
 	_Atomic uint64_t hits, misses, invalidations;
 };
 
@@ -63,9 +70,14 @@ int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries);
 void tlb_fini(struct tlb *tlb);
 bool tlb_lookup(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 		uint64_t iova, unsigned access, uint64_t *phys, unsigned *perm);
-void tlb_insert(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
-		uint64_t iova, uint64_t page_size, uint64_t phys,
-		unsigned perm);
+static inline uint64_t tlb_gen(struct tlb *tlb)
+{
+	return atomic_load_explicit(&tlb->gen, memory_order_acquire);
+}
+/* Insert unless the cache was invalidated since generation @gen. */
+void tlb_insert(struct tlb *tlb, uint64_t gen, uint64_t domain_id,
+		uint32_t pasid, uint64_t iova, uint64_t page_size,
+		uint64_t phys, unsigned perm);
 /* Drop entries of @domain_id (or any) and @pasid (or any) overlapping. */
 void tlb_invalidate(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 		    uint64_t iova, uint64_t size);
@@ -154,7 +166,9 @@ struct iopf_domain {
 	struct iopf_io_pgtable *pgtable;   /* PAGING; SVA mirror */
 	const struct iopf_io_pgtable_ops *ops;
 
-	iopf_fault_handler_t handler;
+	/* Set under attach_lock then fault_lock; read under either, or
+	 * with an acquire load (the DMA path). Data is written first. */
+	_Atomic(iopf_fault_handler_t) handler;
 	void *handler_data;
 
 	struct iopf_attach *attached;      /* protected by attach_lock */

@@ -7,6 +7,8 @@
  * least-recently-used within a set. An entry whose permissions do not
  * cover the access is a miss: the walk decides (and may fault).
  *
+ * Fills race with invalidations: see the generation in iommu_internal.h.
+ *
  * One mutex per cache. Invalidation scans the whole cache: invalidations
  * are rare next to lookups, and a scan of a few hundred entries is cheaper
  * than keeping reverse indexes.
@@ -98,8 +100,9 @@ bool tlb_lookup(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 	return hit;
 }
 
-void tlb_insert(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
-		uint64_t iova, uint64_t page_size, uint64_t phys, unsigned perm)
+void tlb_insert(struct tlb *tlb, uint64_t gen, uint64_t domain_id,
+		uint32_t pasid, uint64_t iova, uint64_t page_size, uint64_t phys,
+		unsigned perm)
 {
 	uint64_t base = iova & ~(page_size - 1);
 	struct tlb_entry *set, *victim;
@@ -108,6 +111,10 @@ void tlb_insert(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 	    page_size != IOPF_PGSIZE_1G)
 		return;
 	iopf_rt_mutex_lock(&tlb->lock);
+	if (atomic_load_explicit(&tlb->gen, memory_order_relaxed) != gen) {
+		iopf_rt_mutex_unlock(&tlb->lock);
+		return; /* invalidated while we walked: stale */
+	}
 	set = &tlb->entries[tlb_set(tlb, domain_id, pasid, iova, page_size) *
 			    tlb->ways];
 	victim = &set[0];
@@ -160,6 +167,7 @@ void tlb_invalidate(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 			continue;
 		e->valid = false;
 	}
+	atomic_fetch_add_explicit(&tlb->gen, 1, memory_order_release);
 	iopf_rt_mutex_unlock(&tlb->lock);
 	atomic_fetch_add_explicit(&tlb->invalidations, 1, memory_order_relaxed);
 }

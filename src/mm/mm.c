@@ -603,7 +603,6 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 		}
 		goto out_unlock;
 	}
-	mm_charge(pool, npages * (pin ? c->pin_page_ns : c->get_page_ns));
 	if (pin) {
 		/* The limit was checked above; the lock was held since. */
 		mm->locked_pages += npages;
@@ -611,6 +610,10 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 	}
 out_unlock:
 	iopf_rt_mutex_unlock(&mm->lock);
+	/* Taking the references is lock-free in a kernel (GUP-fast): its
+	 * cost is spent outside the address space's lock. */
+	if (!ret)
+		mm_charge(pool, npages * (pin ? c->pin_page_ns : c->get_page_ns));
 	return ret;
 }
 

@@ -104,8 +104,8 @@ void iopf_mm_notifier_remove(struct iopf_mm_notifier *n)
 	struct iopf_mm *mm = n->mm;
 	struct iopf_mm_notifier **pp;
 
-	if (!mm)
-		return;
+	if (!mm || !n->ops)
+		return; /* never inserted, or removed already */
 	/* A round holds mm->lock from begin to end: none is running now. */
 	iopf_rt_mutex_lock(&mm->lock);
 	for (pp = &mm->notifiers; *pp; pp = &(*pp)->next) {
@@ -115,8 +115,13 @@ void iopf_mm_notifier_remove(struct iopf_mm_notifier *n)
 		}
 	}
 	iopf_rt_mutex_unlock(&mm->lock);
-	n->mm = NULL;
+	/*
+	 * n->mm stays: a reader that looked @n up before it was removed may
+	 * still call read_begin/read_retry, which must keep working as long
+	 * as the address space lives.
+	 */
 	n->next = NULL;
+	n->ops = NULL;
 }
 
 uint64_t iopf_mm_notifier_read_begin(struct iopf_mm_notifier *n)

@@ -189,6 +189,11 @@ unsigned iopf_mm_pool_page_shift(const struct iopf_mm_pool *pool)
 	return pool->page_shift;
 }
 
+struct iopf_rt *iopf_mm_pool_rt(const struct iopf_mm_pool *pool)
+{
+	return pool->rt;
+}
+
 void *iopf_mm_frame_data(struct iopf_mm_pool *pool, iopf_pfn_t pfn)
 {
 	if (!pool->data || pfn >= pool->nr_frames)

@@ -122,6 +122,9 @@ struct iopf_rt {
 	struct rt_vsched vs;
 };
 
+/* RCU read-side nesting of the calling OS thread (rcu.c). */
+extern __thread unsigned rt_rcu_depth;
+
 /* Current actor of the calling OS thread (both runtimes). */
 extern __thread struct iopf_rt_actor *rt_current;
 

@@ -121,6 +121,8 @@ static void rt_virt_block(struct iopf_rt_actor *a)
 {
 	struct rt_vsched *vs = &a->rt->vs;
 
+	if (rt_rcu_depth)
+		rt_panic("%s blocks inside an RCU read-side section", a->name);
 	rt_fiber_switch(&a->fiber, &vs->main_fiber);
 	rt_current = a;
 }
@@ -291,6 +293,8 @@ void rt_virt_charge(struct iopf_rt *rt, uint64_t ns)
 
 	if (when < vs->now)
 		rt_panic("virtual time overflow");
+	if (rt_rcu_depth)
+		rt_panic("%s charges inside an RCU read-side section", self->name);
 	/* Nobody could run before us: advance in place, same result. */
 	if (!vs->nr_events || when < vs->heap[0].time) {
 		vs->now = when;

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Read-copy-update for lock-free lookups, over liburcu (the "bulletproof"
+ * flavour: threads need no registration, so real-runtime actors and the
+ * virtual runtime's single thread work alike).
+ *
+ * Readers: iopf_rcu_read_lock(); load the published pointer with an
+ * acquire load; use it; take a reference on what must outlive the section;
+ * iopf_rcu_read_unlock(). Nothing may block inside: no contended lock, no
+ * wait, no sleep, no charge. The virtual runtime enforces it (a blocking
+ * call inside a section is reported as misuse), because blocking there
+ * would switch to another actor on the same thread.
+ *
+ * Writers: publish the new version with a release store, then
+ * iopf_rcu_synchronize() (outside any read section) before freeing the
+ * old one.
+ */
+#ifndef IOPF_RCU_H
+#define IOPF_RCU_H
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void iopf_rcu_read_lock(void);
+void iopf_rcu_read_unlock(void);
+void iopf_rcu_synchronize(void);
+bool iopf_rcu_in_read_section(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IOPF_RCU_H */

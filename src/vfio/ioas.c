@@ -1,0 +1,1126 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The DMA container core: areas of IOVA space over one mm, pinned or
+ * faultable, mirrored exactly into every attached paging domain.
+ *
+ * Theory of operation
+ * -------------------
+ * Each area keeps a bitmap of its pages that are mapped. Invariant: a bit
+ * is set iff the page is mapped, to the frame the area holds for it, in
+ * every domain of the current domain list; bits change only under the
+ * area's lock, together with the domain mappings. The IO page table splits
+ * a superpage when part of it is unmapped, so runs mapped with 2 MiB leaves
+ * stay in step with the per-page bitmap.
+ *
+ * PINNED areas pin and map every page when created (accounted against the
+ * mm's locked-memory limit) and never change until removed; they need no
+ * notifier, their pins keep the frames.
+ *
+ * FAULTABLE areas pin nothing. A fault (fault.c) or a PREFAULT maps pages
+ * by the seq/retry protocol of the mm's interval notifiers (area_populate):
+ * take the notifier sequence, get the pages (short-term references), take
+ * the area lock, and if no invalidation intervened, map them and set their
+ * bits; then drop the references. The notifier callback (area_invalidate)
+ * takes the same lock, unmaps the range from every domain — the IOMMU
+ * returns only when no device can use the old translations — and clears
+ * the bits, before the mm frees, moves or reuses the frames.
+ *
+ * Selectively pinned pages (pin_pages, the seed's patch 7) in a faultable
+ * area are pinned in the mm and mapped to the pinned frame; the notifier
+ * leaves them alone (the pin keeps the frame, as static VFIO does). When
+ * the last pin goes, the page is unmapped, and a later access faults again,
+ * so no translation can outlive its frame.
+ *
+ * See vfio_internal.h for locks and lifetimes.
+ */
+#define _GNU_SOURCE
+#include "vfio_internal.h"
+
+#include <iopf/rcu.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_AREA_LIMIT 65535
+#define BITS_PER_WORD (8 * sizeof(long))
+
+/* ---- bitmap ---- */
+
+static void area_set_mapped(struct vfio_area *a, uint64_t idx)
+{
+	atomic_fetch_or_explicit(&a->mapped[idx / BITS_PER_WORD],
+				 1ul << (idx % BITS_PER_WORD),
+				 memory_order_release);
+}
+
+static void area_clear_mapped(struct vfio_area *a, uint64_t idx)
+{
+	atomic_fetch_and_explicit(&a->mapped[idx / BITS_PER_WORD],
+				  ~(1ul << (idx % BITS_PER_WORD)),
+				  memory_order_release);
+}
+
+static struct ioas_domains *ioas_domains(struct iopf_ioas *ioas)
+{
+	return atomic_load_explicit(&ioas->domains, memory_order_acquire);
+}
+
+/* ---- mapping runs into domains (area->lock held) ---- */
+
+/*
+ * Map pages [idx, idx + n) to @pfns in every domain of @doms, one call per
+ * run of physically contiguous frames (so aligned runs get superpages).
+ * All or nothing: on failure what was mapped is unmapped again.
+ */
+static int area_map_locked(struct vfio_area *a, struct ioas_domains *doms,
+			   uint64_t idx, uint64_t n, const iopf_pfn_t *pfns)
+{
+	unsigned shift = a->ioas->page_shift;
+	uint64_t i = 0;
+	unsigned k;
+	int ret = 0;
+
+	while (i < n) {
+		uint64_t run = 1;
+
+		while (i + run < n && pfns[i + run] == pfns[i] + run)
+			run++;
+		for (k = 0; k < doms->n; k++) {
+			ret = iopf_domain_map(doms->d[k], area_idx_iova(a, idx + i),
+					      pfns[i] << shift, run << shift,
+					      a->perm);
+			if (ret)
+				break;
+		}
+		if (ret) {
+			while (k--)
+				iopf_domain_unmap(doms->d[k],
+						  area_idx_iova(a, idx + i),
+						  run << shift);
+			break;
+		}
+		i += run;
+	}
+	if (ret && i)
+		for (k = 0; k < doms->n; k++)
+			iopf_domain_unmap(doms->d[k], area_idx_iova(a, idx),
+					  i << shift);
+	if (!ret) {
+		for (i = 0; i < n; i++)
+			area_set_mapped(a, idx + i);
+		a->nr_mapped += n;
+	}
+	return ret;
+}
+
+static bool area_page_pinned_locked(const struct vfio_area *a, uint64_t idx)
+{
+	return a->pin_count && a->pin_count[idx];
+}
+
+/*
+ * Unmap the mapped pages of [first, last] (page indexes) from every domain
+ * and clear their bits; with @keep_pinned, selectively pinned pages stay.
+ * Returns the number of pages unmapped.
+ */
+static uint64_t area_unmap_locked(struct vfio_area *a, struct ioas_domains *doms,
+				  uint64_t first, uint64_t last, bool keep_pinned)
+{
+	unsigned shift = a->ioas->page_shift;
+	uint64_t idx = first, total = 0;
+
+	while (idx <= last) {
+		uint64_t run = 0;
+
+		while (idx <= last && (!area_test_mapped(a, idx) ||
+				       (keep_pinned &&
+					area_page_pinned_locked(a, idx))))
+			idx++;
+		while (idx + run <= last && area_test_mapped(a, idx + run) &&
+		       !(keep_pinned && area_page_pinned_locked(a, idx + run)))
+			run++;
+		if (!run)
+			break;
+		for (unsigned k = 0; k < doms->n; k++)
+			iopf_domain_unmap(doms->d[k], area_idx_iova(a, idx),
+					  run << shift);
+		for (uint64_t i = 0; i < run; i++)
+			area_clear_mapped(a, idx + i);
+		a->nr_mapped -= run;
+		total += run;
+		idx += run;
+	}
+	return total;
+}
+
+/* ---- the notifier ---- */
+
+static void area_invalidate(struct iopf_mm_notifier *n,
+			    const struct iopf_mm_range *r)
+{
+	struct vfio_area *a =
+		(struct vfio_area *)((char *)n - offsetof(struct vfio_area, mn));
+	struct iopf_ioas *ioas = a->ioas;
+	uint64_t first = (r->start - a->hva) >> ioas->page_shift;
+	uint64_t last = (r->last - a->hva) >> ioas->page_shift;
+	uint64_t pages;
+
+	iopf_rt_mutex_lock(&a->lock);
+	if (a->dead) {
+		iopf_rt_mutex_unlock(&a->lock);
+		return;
+	}
+	pages = area_unmap_locked(a, ioas_domains(ioas), first, last, true);
+	iopf_rt_mutex_unlock(&a->lock);
+	atomic_fetch_add(&ioas->ctr.invalidations, 1);
+	atomic_fetch_add(&ioas->ctr.invalidated_pages, pages);
+}
+
+static const struct iopf_mm_notifier_ops area_mn_ops = {
+	.invalidate = area_invalidate,
+};
+
+/* ---- populate by the seq/retry protocol ---- */
+
+#define POPULATE_MAX_RETRIES 64
+
+int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n)
+{
+	struct iopf_ioas *ioas = a->ioas;
+	iopf_pfn_t stack_pfns[64], *pfns = stack_pfns;
+	unsigned gup = (a->perm & IOPF_PERM_WRITE) ? IOPF_MM_GUP_WRITE : 0;
+	int64_t ret = 0;
+	unsigned tries;
+
+	if (idx >= a->npages)
+		return -EINVAL;
+	if (n > a->npages - idx)
+		n = a->npages - idx;
+	if (n > PREFAULT_MAX_WINDOW)
+		n = PREFAULT_MAX_WINDOW;
+	/* Stop at the first page already mapped after the first. */
+	for (uint64_t i = 1; i < n; i++)
+		if (area_test_mapped(a, idx + i)) {
+			n = i;
+			break;
+		}
+	if (n > 64) {
+		pfns = malloc(n * sizeof(*pfns));
+		if (!pfns)
+			n = 64, pfns = stack_pfns;
+	}
+	for (tries = 0; tries < POPULATE_MAX_RETRIES; tries++) {
+		uint64_t seq = iopf_mm_notifier_read_begin(&a->mn);
+		struct ioas_domains *doms;
+		uint64_t i, todo = 0;
+
+		ret = iopf_mm_get_pages(ioas->mm, a->hva + (idx << ioas->page_shift),
+					n, gup, pfns);
+		if (ret && n > 1) {
+			/* The window may reach a page the mm cannot give. */
+			n = 1;
+			ret = iopf_mm_get_pages(ioas->mm,
+						a->hva + (idx << ioas->page_shift),
+						1, gup, pfns);
+		}
+		if (ret)
+			break;
+		iopf_rt_mutex_lock(&a->lock);
+		if (a->dead) {
+			ret = -ENOENT;
+		} else if (iopf_mm_notifier_read_retry(&a->mn, seq)) {
+			ret = -EAGAIN;
+		} else {
+			/* Map the pages still unmapped, as runs. */
+			doms = ioas_domains(ioas);
+			for (i = 0; i < n && !ret; i++) {
+				uint64_t run = 0;
+
+				if (area_test_mapped(a, idx + i))
+					continue;
+				while (i + run < n && !area_test_mapped(a, idx + i + run))
+					run++;
+				if (doms->n)
+					ret = area_map_locked(a, doms, idx + i, run,
+							      pfns + i);
+				if (!ret)
+					todo += doms->n ? run : 0;
+				i += run - 1;
+			}
+			if (!ret)
+				ret = (int64_t)todo;
+		}
+		iopf_rt_mutex_unlock(&a->lock);
+		iopf_mm_put_pages(ioas->pool, pfns, n);
+		if (ret != -EAGAIN)
+			break;
+		atomic_fetch_add(&ioas->ctr.seq_retries, 1);
+	}
+	if (pfns != stack_pfns)
+		free(pfns);
+	return ret;
+}
+
+/* ---- the area table ---- */
+
+static struct area_table *ioas_table(struct iopf_ioas *ioas)
+{
+	return atomic_load_explicit(&ioas->table, memory_order_acquire);
+}
+
+/* Index of the last area starting at or below @iova, or -1. */
+static long table_floor(const struct area_table *t, uint64_t iova)
+{
+	long lo = 0, hi = (long)t->n - 1, found = -1;
+
+	while (lo <= hi) {
+		long mid = lo + (hi - lo) / 2;
+
+		if (t->a[mid]->iova <= iova) {
+			found = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return found;
+}
+
+struct vfio_area *area_get(struct iopf_ioas *ioas, uint64_t iova)
+{
+	struct vfio_area *a = NULL;
+	struct area_table *t;
+	long i;
+
+	iopf_rcu_read_lock();
+	t = ioas_table(ioas);
+	i = table_floor(t, iova);
+	if (i >= 0 && iova <= t->a[i]->last) {
+		uint64_t refs;
+
+		a = t->a[i];
+		refs = atomic_load(&a->refs);
+		do {
+			if (!refs) {
+				a = NULL; /* being freed */
+				break;
+			}
+		} while (!atomic_compare_exchange_weak(&a->refs, &refs, refs + 1));
+	}
+	iopf_rcu_read_unlock();
+	return a;
+}
+
+static void area_free(struct vfio_area *a)
+{
+	iopf_rt_mutex_destroy(&a->lock);
+	iopf_rt_mutex_destroy(&a->pin_lock);
+	free((void *)a->mapped);
+	free(a->pfns);
+	free(a->pin_count);
+	free(a->pin_pfns);
+	free(a);
+}
+
+void area_put(struct vfio_area *a)
+{
+	if (atomic_fetch_sub(&a->refs, 1) == 1)
+		area_free(a);
+}
+
+/*
+ * Publish @next (built by the caller) and wait until no reader can see the
+ * old table, which is returned for the caller to free.
+ */
+static struct area_table *table_publish_locked(struct iopf_ioas *ioas,
+					       struct area_table *next)
+{
+	struct area_table *old = ioas_table(ioas);
+
+	atomic_store_explicit(&ioas->table, next, memory_order_release);
+	iopf_rcu_synchronize();
+	return old;
+}
+
+static struct area_table *table_alloc(unsigned n)
+{
+	struct area_table *t = malloc(sizeof(*t) + n * sizeof(t->a[0]));
+
+	if (t)
+		t->n = n;
+	return t;
+}
+
+/* ---- creation and settings ---- */
+
+int iopf_ioas_create(struct iopf_iommu *iommu, struct iopf_mm *mm,
+		     struct iopf_ioas **out)
+{
+	struct iopf_ioas *ioas;
+	int ret = -ENOMEM;
+
+	if (!iommu || !mm || !out)
+		return -EINVAL;
+	ioas = calloc(1, sizeof(*ioas));
+	if (!ioas)
+		return -ENOMEM;
+	ioas->pool = iopf_mm_pool(mm);
+	ioas->rt = iopf_mm_pool_rt(ioas->pool);
+	ioas->iommu = iommu;
+	ioas->mm = mm;
+	ioas->page_shift = iopf_mm_pool_page_shift(ioas->pool);
+	ioas->page_size = 1ull << ioas->page_shift;
+	ioas->limit = DEFAULT_AREA_LIMIT;
+	atomic_init(&ioas->policy, IOPF_PREFAULT_NONE | (1ull << 8));
+	ioas->table = table_alloc(0);
+	ioas->domains = &ioas->dom_buf[0];
+	if (!ioas->table)
+		goto err_free;
+	ret = iopf_rt_mutex_init(ioas->rt, &ioas->lock);
+	if (ret)
+		goto err_free;
+	*out = ioas;
+	return 0;
+
+err_free:
+	free(ioas->table);
+	free(ioas);
+	return ret;
+}
+
+static bool policy_valid(const struct iopf_prefault_policy *p, bool inherit_ok)
+{
+	switch (p->kind) {
+	case IOPF_PREFAULT_INHERIT:
+		return inherit_ok;
+	case IOPF_PREFAULT_NONE:
+		return true;
+	case IOPF_PREFAULT_FIXED:
+	case IOPF_PREFAULT_ADAPTIVE:
+		return p->window >= 1 && p->window <= PREFAULT_MAX_WINDOW;
+	}
+	return false;
+}
+
+int iopf_ioas_set_prefault(struct iopf_ioas *ioas,
+			   const struct iopf_prefault_policy *policy)
+{
+	if (!ioas || !policy || !policy_valid(policy, false))
+		return -EINVAL;
+	atomic_store(&ioas->policy,
+		     (uint64_t)policy->kind | ((uint64_t)policy->window << 8));
+	return 0;
+}
+
+int iopf_ioas_set_limit(struct iopf_ioas *ioas, unsigned max_areas)
+{
+	if (!ioas)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&ioas->lock);
+	ioas->limit = max_areas ? max_areas : DEFAULT_AREA_LIMIT;
+	iopf_rt_mutex_unlock(&ioas->lock);
+	return 0;
+}
+
+/* ---- map ---- */
+
+static int map_args_valid(const struct iopf_ioas *ioas,
+			  const struct iopf_ioas_map *m, uint64_t *last)
+{
+	uint64_t mask = ioas->page_size - 1, hlast;
+
+	if (!m->length || (m->iova & mask) || (m->hva & mask) ||
+	    (m->length & mask))
+		return -EINVAL;
+	if (__builtin_add_overflow(m->iova, m->length - 1, last) ||
+	    __builtin_add_overflow(m->hva, m->length - 1, &hlast))
+		return -EINVAL;
+	if (*last >= (1ull << IOPF_IOVA_BITS))
+		return -EINVAL;
+	if (!(m->perm & (IOPF_PERM_READ | IOPF_PERM_WRITE)) ||
+	    (m->perm & ~(unsigned)(IOPF_PERM_READ | IOPF_PERM_WRITE)))
+		return -EINVAL;
+	if (m->mode != IOPF_MAP_PINNED && m->mode != IOPF_MAP_FAULTABLE)
+		return -EINVAL;
+	if (!policy_valid(&m->prefault, true))
+		return -EINVAL;
+	return 0;
+}
+
+static struct vfio_area *area_alloc(struct iopf_ioas *ioas,
+				    const struct iopf_ioas_map *m, uint64_t last)
+{
+	struct vfio_area *a = calloc(1, sizeof(*a));
+	uint64_t words;
+
+	if (!a)
+		return NULL;
+	a->ioas = ioas;
+	a->iova = m->iova;
+	a->last = last;
+	a->hva = m->hva;
+	a->npages = m->length >> ioas->page_shift;
+	a->perm = m->perm;
+	a->mode = m->mode;
+	a->prefault = m->prefault;
+	atomic_init(&a->refs, 1); /* the table's */
+	words = (a->npages + BITS_PER_WORD - 1) / BITS_PER_WORD;
+	a->mapped = calloc(words, sizeof(*a->mapped));
+	if (m->mode == IOPF_MAP_PINNED)
+		a->pfns = calloc(a->npages, sizeof(*a->pfns));
+	if (!a->mapped || (m->mode == IOPF_MAP_PINNED && !a->pfns)) {
+		free((void *)a->mapped);
+		free(a->pfns);
+		free(a);
+		return NULL;
+	}
+	iopf_rt_mutex_init(ioas->rt, &a->lock);
+	iopf_rt_mutex_init(ioas->rt, &a->pin_lock);
+	return a;
+}
+
+/*
+ * Two phases: everything that can fail (allocation, pinning, mapping,
+ * the notifier) happens before the area is published; a failure undoes
+ * it in reverse and leaves the container as it was.
+ */
+int iopf_ioas_map(struct iopf_ioas *ioas, const struct iopf_ioas_map *m)
+{
+	struct area_table *t, *next;
+	struct vfio_area *a;
+	uint64_t last;
+	long i;
+	int ret;
+
+	if (!ioas || !m)
+		return -EINVAL;
+	ret = map_args_valid(ioas, m, &last);
+	if (ret)
+		return ret;
+	iopf_rt_mutex_lock(&ioas->lock);
+	t = ioas_table(ioas);
+	if (t->n >= ioas->limit) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	i = table_floor(t, last);
+	if (i >= 0 && t->a[i]->last >= m->iova) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	a = area_alloc(ioas, m, last);
+	if (!a) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	if (m->mode == IOPF_MAP_PINNED) {
+		ret = iopf_mm_pin_pages(ioas->mm, m->hva, a->npages,
+					(m->perm & IOPF_PERM_WRITE)
+						? IOPF_MM_GUP_WRITE
+						: 0,
+					a->pfns);
+		if (ret)
+			goto err_free_area;
+		iopf_rt_mutex_lock(&a->lock);
+		ret = area_map_locked(a, ioas_domains(ioas), 0, a->npages,
+				      a->pfns);
+		if (ret)
+			a->nr_mapped = 0;
+		iopf_rt_mutex_unlock(&a->lock);
+		if (ret)
+			goto err_unpin;
+	} else {
+		ret = iopf_mm_notifier_insert(ioas->mm, &a->mn, m->hva,
+					      m->length, &area_mn_ops);
+		if (ret)
+			goto err_free_area;
+		a->mn_registered = true;
+	}
+	next = table_alloc(t->n + 1);
+	if (!next) {
+		ret = -ENOMEM;
+		goto err_undo;
+	}
+	/* Finalize: nothing can fail from here. */
+	memcpy(next->a, t->a, (size_t)(i + 1) * sizeof(t->a[0]));
+	next->a[i + 1] = a;
+	memcpy(next->a + i + 2, t->a + i + 1,
+	       (size_t)(t->n - (unsigned)(i + 1)) * sizeof(t->a[0]));
+	free(table_publish_locked(ioas, next));
+	iopf_rt_mutex_unlock(&ioas->lock);
+	return 0;
+
+err_undo:
+	if (a->mn_registered)
+		iopf_mm_notifier_remove(&a->mn);
+	if (m->mode == IOPF_MAP_PINNED) {
+		iopf_rt_mutex_lock(&a->lock);
+		area_unmap_locked(a, ioas_domains(ioas), 0, a->npages - 1, false);
+		iopf_rt_mutex_unlock(&a->lock);
+	}
+err_unpin:
+	if (m->mode == IOPF_MAP_PINNED)
+		iopf_mm_unpin_pages(ioas->mm, a->pfns, a->npages);
+err_free_area:
+	area_free(a);
+out_unlock:
+	iopf_rt_mutex_unlock(&ioas->lock);
+	return ret;
+}
+
+/* ---- unmap ---- */
+
+/*
+ * Take an area out of service (ioas->lock held, still in the table):
+ * dead, unmapped everywhere, notifier gone, pins released.
+ */
+static void area_retire(struct vfio_area *a)
+{
+	struct iopf_ioas *ioas = a->ioas;
+
+	iopf_rt_mutex_lock(&a->pin_lock);
+	iopf_rt_mutex_lock(&a->lock);
+	a->dead = true;
+	area_unmap_locked(a, ioas_domains(ioas), 0, a->npages - 1, false);
+	iopf_rt_mutex_unlock(&a->lock);
+	if (a->mn_registered) {
+		iopf_mm_notifier_remove(&a->mn);
+		a->mn_registered = false;
+	}
+	if (a->mode == IOPF_MAP_PINNED)
+		iopf_mm_unpin_pages(ioas->mm, a->pfns, a->npages);
+	/* Dead: only pin_lock holders touch the pin counts now. */
+	for (uint64_t i = 0; a->nr_sel_pinned && i < a->npages; i++)
+		if (a->pin_count[i]) {
+			iopf_mm_unpin_pages(ioas->mm, &a->pin_pfns[i], 1);
+			a->pin_count[i] = 0;
+			a->nr_sel_pinned--;
+		}
+	iopf_rt_mutex_unlock(&a->pin_lock);
+}
+
+int iopf_ioas_unmap(struct iopf_ioas *ioas, uint64_t iova, uint64_t length,
+		    uint64_t *unmapped)
+{
+	uint64_t last, bytes = 0;
+	struct area_table *t, *next;
+	unsigned first = 0, n = 0;
+	int ret = 0;
+
+	if (unmapped)
+		*unmapped = 0;
+	if (!ioas || !length || ((iova | length) & (ioas->page_size - 1)) ||
+	    __builtin_add_overflow(iova, length - 1, &last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&ioas->lock);
+	t = ioas_table(ioas);
+	for (unsigned i = 0; i < t->n; i++) {
+		struct vfio_area *a = t->a[i];
+
+		if (a->last < iova || a->iova > last)
+			continue;
+		if (a->iova < iova || a->last > last) {
+			ret = -EINVAL; /* would split an area */
+			goto out_unlock;
+		}
+		if (!n)
+			first = i;
+		n++;
+	}
+	if (!n)
+		goto out_unlock;
+	next = table_alloc(t->n - n);
+	if (!next) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	for (unsigned i = first; i < first + n; i++) {
+		area_retire(t->a[i]);
+		bytes += t->a[i]->last - t->a[i]->iova + 1;
+	}
+	memcpy(next->a, t->a, first * sizeof(t->a[0]));
+	memcpy(next->a + first, t->a + first + n,
+	       (t->n - first - n) * sizeof(t->a[0]));
+	/* The removed areas go with their last reader. */
+	t = table_publish_locked(ioas, next);
+	for (unsigned i = first; i < first + n; i++)
+		area_put(t->a[i]);
+	free(t);
+	if (unmapped)
+		*unmapped = bytes;
+out_unlock:
+	iopf_rt_mutex_unlock(&ioas->lock);
+	return ret;
+}
+
+/* ---- prefault ---- */
+
+int iopf_ioas_prefault(struct iopf_ioas *ioas, uint64_t iova, uint64_t length)
+{
+	uint64_t last, cur;
+	int ret = 0;
+
+	if (!ioas || !length || ((iova | length) & (ioas->page_size - 1)) ||
+	    __builtin_add_overflow(iova, length - 1, &last))
+		return -EINVAL;
+	/* The whole range must be inside areas before anything is done. */
+	for (cur = iova; cur <= last;) {
+		struct vfio_area *a = area_get(ioas, cur);
+		uint64_t end;
+
+		if (!a)
+			return -ENOENT;
+		end = a->last;
+		area_put(a);
+		if (end >= last)
+			break;
+		cur = end + 1;
+	}
+	for (cur = iova; cur <= last && !ret;) {
+		struct vfio_area *a = area_get(ioas, cur);
+		uint64_t idx, end_idx;
+
+		if (!a)
+			return -ENOENT; /* removed meanwhile */
+		idx = (cur - a->iova) >> ioas->page_shift;
+		end_idx = ((a->last < last ? a->last : last) - a->iova) >>
+			  ioas->page_shift;
+		while (a->mode == IOPF_MAP_FAULTABLE && idx <= end_idx) {
+			int64_t got;
+
+			if (area_test_mapped(a, idx)) {
+				idx++;
+				continue;
+			}
+			got = area_populate(a, idx, end_idx - idx + 1);
+			if (got < 0) {
+				ret = (int)got;
+				break;
+			}
+			atomic_fetch_add(&ioas->ctr.explicit_prefault_pages,
+					 (uint64_t)got);
+			if (!got) /* no domain: nothing to map into */
+				break;
+			idx += (uint64_t)got;
+		}
+		cur = a->last + 1;
+		area_put(a);
+		if (cur == 0)
+			break;
+	}
+	return ret;
+}
+
+/* ---- selective faulting ---- */
+
+static struct vfio_area *area_get_span(struct iopf_ioas *ioas, uint64_t iova,
+				       uint64_t npages, uint64_t *idx)
+{
+	struct vfio_area *a;
+	uint64_t end;
+
+	if (!npages || (iova & (ioas->page_size - 1)) ||
+	    npages > (UINT64_MAX >> ioas->page_shift) ||
+	    __builtin_add_overflow(iova, (npages << ioas->page_shift) - 1, &end))
+		return NULL;
+	a = area_get(ioas, iova);
+	if (a && end > a->last) {
+		area_put(a);
+		return NULL;
+	}
+	if (a)
+		*idx = (iova - a->iova) >> ioas->page_shift;
+	return a;
+}
+
+int iopf_ioas_pin_pages(struct iopf_ioas *ioas, uint64_t iova, uint64_t npages,
+			iopf_pfn_t *pfns)
+{
+	struct vfio_area *a;
+	iopf_pfn_t *got = NULL;
+	uint64_t idx;
+	int ret = 0;
+
+	if (!ioas)
+		return -EINVAL;
+	a = area_get_span(ioas, iova, npages, &idx);
+	if (!a)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&a->pin_lock);
+	if (a->mode == IOPF_MAP_PINNED) {
+		/* Pinned already: hand out the frames. */
+		if (pfns)
+			memcpy(pfns, a->pfns + idx, npages * sizeof(*pfns));
+		goto out_unlock_pin;
+	}
+	got = calloc(npages, sizeof(*got));
+	if (!a->pin_count) {
+		a->pin_count = calloc(a->npages, sizeof(*a->pin_count));
+		a->pin_pfns = calloc(a->npages, sizeof(*a->pin_pfns));
+	}
+	if (!got || !a->pin_count || !a->pin_pfns) {
+		ret = -ENOMEM;
+		goto out_unlock_pin;
+	}
+	/* Only pages not pinned yet need an mm pin (and its accounting). */
+	for (uint64_t i = 0; i < npages && !ret; i++) {
+		if (a->pin_count[idx + i]) {
+			if (a->pin_count[idx + i] == UINT16_MAX)
+				ret = -EOVERFLOW;
+			continue;
+		}
+		ret = iopf_mm_pin_pages(ioas->mm,
+					a->hva + ((idx + i) << ioas->page_shift),
+					1, (a->perm & IOPF_PERM_WRITE)
+						   ? IOPF_MM_GUP_WRITE : 0,
+					&got[i]);
+		if (ret)
+			for (uint64_t k = 0; k < i; k++)
+				if (!a->pin_count[idx + k])
+					iopf_mm_unpin_pages(ioas->mm, &got[k], 1);
+	}
+	if (ret)
+		goto out_unlock_pin;
+	iopf_rt_mutex_lock(&a->lock);
+	if (a->dead) {
+		ret = -ENOENT;
+	} else {
+		struct ioas_domains *doms = ioas_domains(ioas);
+
+		for (uint64_t i = 0; i < npages; i++) {
+			uint64_t p = idx + i;
+
+			if (a->pin_count[p]++)
+				continue;
+			a->pin_pfns[p] = got[i];
+			a->nr_sel_pinned++;
+			/* A page mapped by a fault maps the same frame: the
+			 * notifier would have unmapped it otherwise. */
+			if (!area_test_mapped(a, p) && doms->n &&
+			    area_map_locked(a, doms, p, 1, &got[i]))
+				ret = -ENOMEM;
+		}
+	}
+	if (ret) {
+		/* Undo: as unpin of what this call pinned. */
+		for (uint64_t i = 0; i < npages && a->pin_count; i++) {
+			uint64_t p = idx + i;
+
+			if (a->dead || !a->pin_count[p])
+				continue;
+			if (!--a->pin_count[p]) {
+				a->nr_sel_pinned--;
+				area_unmap_locked(a, ioas_domains(ioas), p, p,
+						  false);
+			}
+		}
+	}
+	iopf_rt_mutex_unlock(&a->lock);
+	for (uint64_t i = 0; i < npages; i++) {
+		if (ret && got[i])
+			iopf_mm_unpin_pages(ioas->mm, &got[i], 1);
+		if (!ret && pfns)
+			pfns[i] = a->pin_pfns[idx + i];
+	}
+out_unlock_pin:
+	iopf_rt_mutex_unlock(&a->pin_lock);
+	free(got);
+	area_put(a);
+	return ret;
+}
+
+int iopf_ioas_unpin_pages(struct iopf_ioas *ioas, uint64_t iova,
+			  uint64_t npages)
+{
+	struct vfio_area *a;
+	iopf_pfn_t *release;
+	uint64_t idx, nrel = 0;
+	int ret = 0;
+
+	if (!ioas)
+		return -EINVAL;
+	a = area_get_span(ioas, iova, npages, &idx);
+	if (!a)
+		return -EINVAL;
+	if (a->mode == IOPF_MAP_PINNED) {
+		area_put(a);
+		return 0;
+	}
+	release = calloc(npages, sizeof(*release));
+	iopf_rt_mutex_lock(&a->pin_lock);
+	iopf_rt_mutex_lock(&a->lock);
+	for (uint64_t i = 0; i < npages && !ret; i++)
+		if (!a->pin_count || !a->pin_count[idx + i])
+			ret = -EINVAL; /* not pinned: nothing changes */
+	if (!ret && !release)
+		ret = -ENOMEM;
+	for (uint64_t i = 0; i < npages && !ret; i++) {
+		uint64_t p = idx + i;
+
+		if (--a->pin_count[p])
+			continue;
+		a->nr_sel_pinned--;
+		/* The frame goes with the pin: its translation first. */
+		area_unmap_locked(a, ioas_domains(ioas), p, p, false);
+		release[nrel++] = a->pin_pfns[p];
+	}
+	iopf_rt_mutex_unlock(&a->lock);
+	if (nrel)
+		iopf_mm_unpin_pages(ioas->mm, release, nrel);
+	iopf_rt_mutex_unlock(&a->pin_lock);
+	free(release);
+	area_put(a);
+	return ret;
+}
+
+/* ---- domains ---- */
+
+/* The buffer not published: free for the writer (ioas->lock held). */
+static struct ioas_domains *domains_next_buf(struct iopf_ioas *ioas)
+{
+	return ioas_domains(ioas) == &ioas->dom_buf[0] ? &ioas->dom_buf[1]
+						       : &ioas->dom_buf[0];
+}
+
+/* Publish @next, then bring every area in line with it: @fn per area. */
+static void domains_switch_locked(struct iopf_ioas *ioas,
+				  struct ioas_domains *next,
+				  void (*fn)(struct vfio_area *a, void *arg),
+				  void *arg)
+{
+	struct area_table *t = ioas_table(ioas);
+
+	atomic_store_explicit(&ioas->domains, next, memory_order_release);
+	for (unsigned i = 0; i < t->n; i++) {
+		struct vfio_area *a = t->a[i];
+
+		iopf_rt_mutex_lock(&a->lock);
+		fn(a, arg);
+		iopf_rt_mutex_unlock(&a->lock);
+	}
+	/* Every area lock was cycled: nobody holds the old list now. */
+}
+
+struct attach_arg {
+	struct iopf_domain *domain;
+	struct iopf_domain *source; /* a domain that has the mappings */
+	int err;
+};
+
+/* Copy an area's mapped pages into the new domain (area->lock held). */
+static void area_add_domain(struct vfio_area *a, void *p)
+{
+	struct attach_arg *arg = p;
+	unsigned shift = a->ioas->page_shift;
+
+	for (uint64_t idx = 0; idx < a->npages && !arg->err; idx++) {
+		uint64_t phys;
+
+		if (!area_test_mapped(a, idx))
+			continue;
+		if (a->pfns)
+			phys = a->pfns[idx] << shift;
+		else if (a->pin_count && a->pin_count[idx])
+			phys = a->pin_pfns[idx] << shift;
+		else if (arg->source)
+			phys = iopf_domain_iova_to_phys(arg->source,
+							area_idx_iova(a, idx));
+		else
+			phys = IOPF_PHYS_NONE;
+		if (phys == IOPF_PHYS_NONE) {
+			/* Unknown frame: unmap it everywhere, it will fault. */
+			struct ioas_domains *doms = ioas_domains(a->ioas);
+
+			for (unsigned k = 0; k < doms->n; k++)
+				if (doms->d[k] != arg->domain)
+					iopf_domain_unmap(doms->d[k],
+							  area_idx_iova(a, idx),
+							  1ull << shift);
+			area_clear_mapped(a, idx);
+			a->nr_mapped--;
+			continue;
+		}
+		if (iopf_domain_map(arg->domain, area_idx_iova(a, idx), phys,
+				    1ull << shift, a->perm) == -ENOMEM)
+			arg->err = -ENOMEM;
+	}
+}
+
+int iopf_ioas_attach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain,
+			    bool faults)
+{
+	struct ioas_domains *cur, *next;
+	struct attach_arg arg = { .domain = domain };
+	int ret;
+
+	if (!ioas || !domain || iopf_domain_type(domain) != IOPF_DOMAIN_PAGING)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&ioas->lock);
+	cur = ioas_domains(ioas);
+	for (unsigned k = 0; k < cur->n; k++)
+		if (cur->d[k] == domain) {
+			ret = -EEXIST;
+			goto out_unlock;
+		}
+	if (cur->n == IOAS_MAX_DOMAINS) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	next = domains_next_buf(ioas);
+	if (faults) {
+		ret = iopf_domain_set_fault_handler(domain, iopf_ioas_handle_fault,
+						    ioas);
+		if (ret)
+			goto out_unlock;
+	}
+	next->n = cur->n + 1;
+	memcpy(next->d, cur->d, cur->n * sizeof(cur->d[0]));
+	next->d[cur->n] = domain;
+	arg.source = cur->n ? cur->d[0] : NULL;
+	domains_switch_locked(ioas, next, area_add_domain, &arg);
+	ret = arg.err;
+	if (ret) {
+		/* Out of memory for page tables: back out completely. */
+		iopf_rt_mutex_unlock(&ioas->lock);
+		iopf_ioas_detach_domain(ioas, domain);
+		return ret;
+	}
+out_unlock:
+	iopf_rt_mutex_unlock(&ioas->lock);
+	return ret;
+}
+
+static void area_drop_domain(struct vfio_area *a, void *p)
+{
+	struct iopf_domain *domain = p;
+	unsigned shift = a->ioas->page_shift;
+
+	/* Unmap its pages from this domain only; the bits describe the rest. */
+	for (uint64_t idx = 0; idx < a->npages;) {
+		uint64_t run = 0;
+
+		while (idx < a->npages && !area_test_mapped(a, idx))
+			idx++;
+		while (idx + run < a->npages && area_test_mapped(a, idx + run))
+			run++;
+		if (!run)
+			break;
+		iopf_domain_unmap(domain, area_idx_iova(a, idx), run << shift);
+		idx += run;
+	}
+	/* With no domain left, nothing is mapped anywhere. */
+	if (!ioas_domains(a->ioas)->n && !a->pfns)
+		for (uint64_t idx = 0; idx < a->npages; idx++)
+			if (area_test_mapped(a, idx)) {
+				area_clear_mapped(a, idx);
+				a->nr_mapped--;
+			}
+}
+
+void iopf_ioas_detach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain)
+{
+	struct ioas_domains *cur, *next;
+	unsigned k, j = 0;
+
+	iopf_rt_mutex_lock(&ioas->lock);
+	cur = ioas_domains(ioas);
+	for (k = 0; k < cur->n && cur->d[k] != domain; k++)
+		;
+	if (k == cur->n) {
+		iopf_rt_mutex_unlock(&ioas->lock);
+		return;
+	}
+	next = domains_next_buf(ioas);
+	for (k = 0; k < cur->n; k++)
+		if (cur->d[k] != domain)
+			next->d[j++] = cur->d[k];
+	next->n = j;
+	domains_switch_locked(ioas, next, area_drop_domain, domain);
+	iopf_rt_mutex_unlock(&ioas->lock);
+	iopf_domain_set_fault_handler(domain, NULL, NULL);
+}
+
+/* ---- queries and teardown ---- */
+
+int iopf_ioas_read_dirty(struct iopf_ioas *ioas, uint64_t iova,
+			 uint64_t length, unsigned long *bitmap)
+{
+	struct ioas_domains *doms;
+	uint64_t last;
+
+	if (!ioas || !bitmap || !length ||
+	    ((iova | length) & (ioas->page_size - 1)) ||
+	    __builtin_add_overflow(iova, length - 1, &last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&ioas->lock);
+	doms = ioas_domains(ioas);
+	for (unsigned k = 0; k < doms->n; k++)
+		iopf_domain_read_and_clear_dirty(doms->d[k], iova, length,
+						 bitmap);
+	iopf_rt_mutex_unlock(&ioas->lock);
+	return 0;
+}
+
+bool iopf_ioas_is_mapped(struct iopf_ioas *ioas, uint64_t iova)
+{
+	struct vfio_area *a = area_get(ioas, iova);
+	bool mapped;
+
+	if (!a)
+		return false;
+	mapped = area_test_mapped(a, (iova - a->iova) >> ioas->page_shift);
+	area_put(a);
+	return mapped;
+}
+
+void iopf_ioas_stats(struct iopf_ioas *ioas, struct iopf_ioas_stats *out)
+{
+	struct ioas_counters *c = &ioas->ctr;
+	struct area_table *t;
+
+	memset(out, 0, sizeof(*out));
+	iopf_rt_mutex_lock(&ioas->lock);
+	t = ioas_table(ioas);
+	out->areas = t->n;
+	for (unsigned i = 0; i < t->n; i++) {
+		struct vfio_area *a = t->a[i];
+
+		iopf_rt_mutex_lock(&a->lock);
+		if (a->mode == IOPF_MAP_PINNED) {
+			out->pinned_areas++;
+			out->pinned_pages += a->npages;
+		} else {
+			out->faultable_areas++;
+			out->pinned_pages += a->nr_sel_pinned;
+		}
+		out->mapped_pages += a->nr_mapped;
+		iopf_rt_mutex_unlock(&a->lock);
+	}
+	iopf_rt_mutex_unlock(&ioas->lock);
+	out->faults = atomic_load(&c->faults);
+	out->fault_pages = atomic_load(&c->fault_pages);
+	out->prefault_pages = atomic_load(&c->prefault_pages);
+	out->already_mapped = atomic_load(&c->already_mapped);
+	out->invalid_addr = atomic_load(&c->invalid_addr);
+	out->invalid_perm = atomic_load(&c->invalid_perm);
+	out->invalid_other = atomic_load(&c->invalid_other);
+	out->seq_retries = atomic_load(&c->seq_retries);
+	out->invalidations = atomic_load(&c->invalidations);
+	out->invalidated_pages = atomic_load(&c->invalidated_pages);
+	out->explicit_prefault_pages = atomic_load(&c->explicit_prefault_pages);
+}
+
+void iopf_ioas_destroy(struct iopf_ioas *ioas)
+{
+	struct ioas_domains *doms;
+
+	if (!ioas)
+		return;
+	iopf_ioas_unmap(ioas, 0, 1ull << IOPF_IOVA_BITS, NULL);
+	while ((doms = ioas_domains(ioas))->n)
+		iopf_ioas_detach_domain(ioas, doms->d[0]);
+	iopf_rt_mutex_destroy(&ioas->lock);
+	free(ioas_table(ioas));
+	free(ioas);
+}

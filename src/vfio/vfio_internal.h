@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the DMA container.
+ *
+ * Lock order (outermost first):
+ *   ioas->lock        writers: the area table, the domain list, policy,
+ *                     area creation and removal; never on the fault path
+ *   area->pin_lock    selective pin/unpin of one area
+ *   mm->lock          (the memory manager; notifier callbacks run under it)
+ *   area->lock        the area's mapped bitmap, pin counts, stream state,
+ *                     dead flag; shared by fault installation and the
+ *                     notifier callback, as the seq/retry protocol requires
+ *   io_pgtable / IOMMU locks (map, unmap and its invalidation)
+ * The fault path takes no container-wide lock: it finds the area under RCU,
+ * takes a reference, gets pages (mm->lock), then takes area->lock alone.
+ * Pins and unpins happen with no area->lock held (mm->lock ranks above).
+ *
+ * Lifetimes: the area table is an RCU-published sorted array; a reader
+ * that finds an area takes a reference (inc-not-zero) before leaving the
+ * read section. The table holds one reference; unmap marks the area dead
+ * under its lock, unmaps it everywhere, publishes a table without it,
+ * waits for a grace period and drops the table's reference. A fault still
+ * holding a reference sees it dead and answers INVALID: no page of a
+ * removed area is ever mapped again.
+ *
+ * The domain list is an immutable array published in ioas->domains and
+ * read under an area lock; a writer fills the other of two buffers,
+ * publishes it, then takes and releases every area's lock (which is when
+ * each area is brought in line with it), after which nobody can still use
+ * the old buffer: it is the next writer's. No allocation, so detaching a
+ * domain cannot fail.
+ */
+#ifndef IOPF_VFIO_INTERNAL_H
+#define IOPF_VFIO_INTERNAL_H
+
+#include <iopf/cost.h>
+#include <iopf/vfio.h>
+
+#include <stdatomic.h>
+
+#define AREA_STREAMS 4
+#define PREFAULT_MAX_WINDOW 512
+
+#define IOAS_MAX_DOMAINS 16
+
+struct ioas_domains {
+	unsigned n;
+	struct iopf_domain *d[IOAS_MAX_DOMAINS];
+};
+
+/* Adaptive pre-fault: one sequential-stream detector per (dev, pasid). */
+struct area_stream {
+	const struct iopf_dev *dev;
+	uint32_t pasid;
+	uint64_t next;      /* page index where a sequential fault would land */
+	uint32_t window;
+	uint64_t lru;
+};
+
+struct vfio_area {
+	struct iopf_ioas *ioas;
+	uint64_t iova, last, hva, npages;
+	unsigned perm;
+	enum iopf_map_mode mode;
+	struct iopf_prefault_policy prefault;
+	_Atomic uint64_t refs;
+	struct iopf_mm_notifier mn;
+	bool mn_registered;
+
+	struct iopf_rt_mutex pin_lock;
+	struct iopf_rt_mutex lock;
+	bool dead;                       /* protected by lock */
+	_Atomic unsigned long *mapped;   /* written under lock, read anywhere */
+	uint64_t nr_mapped;              /* protected by lock */
+	iopf_pfn_t *pfns;                /* PINNED: all pages; lock */
+	uint16_t *pin_count;             /* selective pins; lock (+pin_lock) */
+	iopf_pfn_t *pin_pfns;            /* frames of those pins; lock */
+	uint64_t nr_sel_pinned;          /* pages with pin_count > 0; lock */
+	struct area_stream streams[AREA_STREAMS]; /* protected by lock */
+	uint64_t stream_tick;            /* protected by lock */
+};
+
+struct area_table {
+	unsigned n;
+	struct vfio_area *a[];
+};
+
+struct ioas_counters {
+	_Atomic uint64_t faults, fault_pages, prefault_pages, already_mapped;
+	_Atomic uint64_t invalid_addr, invalid_perm, invalid_other;
+	_Atomic uint64_t seq_retries, invalidations, invalidated_pages;
+	_Atomic uint64_t explicit_prefault_pages;
+};
+
+struct iopf_ioas {
+	struct iopf_rt *rt;
+	struct iopf_iommu *iommu;
+	struct iopf_mm *mm;
+	struct iopf_mm_pool *pool;
+	unsigned page_shift;
+	uint64_t page_size;
+
+	struct iopf_rt_mutex lock;
+	struct area_table *_Atomic table;      /* RCU; written under lock */
+	struct ioas_domains *_Atomic domains;  /* see the header comment */
+	struct ioas_domains dom_buf[2];        /* the published one, the next */
+	_Atomic uint64_t policy;               /* kind | window << 8: read
+						  lock-free on the fault path */
+	unsigned limit;                        /* protected by lock */
+	struct ioas_counters ctr;
+};
+
+static inline bool area_test_mapped(struct vfio_area *a, uint64_t idx)
+{
+	unsigned long w = atomic_load_explicit(&a->mapped[idx / (8 * sizeof(long))],
+					       memory_order_acquire);
+
+	return w & (1ul << (idx % (8 * sizeof(long))));
+}
+
+static inline uint64_t area_idx_iova(const struct vfio_area *a, uint64_t idx)
+{
+	return a->iova + (idx << a->ioas->page_shift);
+}
+
+/* ioas.c */
+struct vfio_area *area_get(struct iopf_ioas *ioas, uint64_t iova);
+void area_put(struct vfio_area *a);
+/*
+ * Map up to @n unmapped pages from page @idx (stopping at the first page
+ * already mapped after @idx) by the seq/retry protocol. Returns the number
+ * of pages mapped, or -errno (-ENOENT: the area died).
+ */
+int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n);
+
+/* fault.c */
+uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
+			      uint32_t pasid, uint64_t idx);
+
+#endif /* IOPF_VFIO_INTERNAL_H */
