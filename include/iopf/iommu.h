@@ -253,6 +253,7 @@ int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 /* The device must be detached from everything (-EBUSY otherwise). */
 int iopf_dev_remove(struct iopf_dev *dev);
 const char *iopf_dev_name(const struct iopf_dev *dev);
+enum iopf_fault_cap iopf_dev_fault_cap(const struct iopf_dev *dev);
 /* Clear a PRI failure state (function-level reset). */
 void iopf_dev_reset(struct iopf_dev *dev);
 bool iopf_dev_pri_stopped(struct iopf_dev *dev);

@@ -227,6 +227,11 @@ const char *iopf_dev_name(const struct iopf_dev *dev)
 	return dev->name;
 }
 
+enum iopf_fault_cap iopf_dev_fault_cap(const struct iopf_dev *dev)
+{
+	return dev->cap;
+}
+
 void iopf_dev_reset(struct iopf_dev *dev)
 {
 	iopf_rt_mutex_lock(&dev->lock);

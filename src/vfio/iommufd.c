@@ -1,0 +1,786 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The iommufd-style front end: objects over the container core.
+ *
+ * Object model: every object embeds struct fd_obj (type, id, users, ops).
+ * Creation is two-phase: fd_obj_reserve() takes an id that lookups do not
+ * see yet; the type-specific constructor does everything that can fail;
+ * fd_obj_finalize() publishes the object, or fd_obj_abort() gives the id
+ * back. Destruction goes through the type's ops and never fails; an object
+ * another one uses (users > 0) cannot be destroyed (-EBUSY).
+ *
+ * Users: a HWPT uses its IOAS and its fault queue; an attachment uses its
+ * HWPT and its device.
+ *
+ * Locks: fd->lock protects the object table, users counts and device
+ * attachment lists; it is never held across iopf_detach() (which waits for
+ * fault handlers) nor taken by a fault handler. A fault queue has its own
+ * lock, the only one its handler takes. Order: fd->lock -> fault->lock.
+ */
+#define _GNU_SOURCE
+#include <iopf/iommufd.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum fd_obj_type {
+	FD_OBJ_IOAS = 1,
+	FD_OBJ_DEVICE,
+	FD_OBJ_HWPT,
+	FD_OBJ_FAULT,
+};
+
+struct fd_obj;
+
+struct fd_obj_ops {
+	void (*destroy)(struct fd_obj *obj);
+};
+
+struct fd_obj {
+	enum fd_obj_type type;
+	uint32_t id;
+	unsigned users;                 /* protected by fd->lock */
+	const struct fd_obj_ops *ops;
+	struct iopf_fd *fd;
+};
+
+#define FD_RESERVED ((struct fd_obj *)1)
+
+struct iopf_fd {
+	struct iopf_iommu *iommu;
+	struct iopf_mm *mm;
+	struct iopf_rt *rt;
+	struct iopf_rt_mutex lock;
+	struct fd_obj **objs;           /* index = id; protected by lock */
+	uint32_t cap;
+};
+
+struct fd_ioas {
+	struct fd_obj obj;
+	struct iopf_ioas *ioas;
+};
+
+struct fd_attach {
+	uint32_t pasid;
+	struct fd_hwpt *hwpt;
+	struct fd_attach *next;
+};
+
+struct fd_device {
+	struct fd_obj obj;
+	struct iopf_dev *dev;
+	struct fd_attach *attached;     /* protected by fd->lock */
+};
+
+struct fd_group {
+	uint64_t cookie;
+	struct iopf_dev *dev;
+	uint32_t dev_id, pasid;
+	unsigned nr;
+	struct fd_group *next;
+	struct iopf_page_request reqs[];
+};
+
+struct fd_fault {
+	struct fd_obj obj;
+	struct iopf_rt_mutex lock;
+	struct iopf_rt_waitq wq;
+	struct fd_group *queued;        /* not read yet; protected by lock */
+	struct fd_group *delivered;     /* read, not answered; lock */
+	struct {
+		struct iopf_dev *dev;
+		uint32_t id;
+	} devs[64];                     /* dev -> dev_id; protected by lock */
+	unsigned nr_devs;
+};
+
+struct fd_hwpt {
+	struct fd_obj obj;
+	struct fd_ioas *ioas;
+	struct fd_fault *fault;
+	struct iopf_domain *domain;
+	unsigned page_shift;
+};
+
+/* ---- the object table ---- */
+
+static struct fd_obj *fd_obj_reserve(struct iopf_fd *fd, size_t size,
+				     enum fd_obj_type type,
+				     const struct fd_obj_ops *ops)
+{
+	struct fd_obj *obj = calloc(1, size);
+	uint32_t id;
+
+	if (!obj)
+		return NULL;
+	iopf_rt_mutex_lock(&fd->lock);
+	for (id = 1; id < fd->cap && fd->objs[id]; id++)
+		;
+	if (id >= fd->cap) {
+		uint32_t cap = fd->cap ? fd->cap * 2 : 16;
+		struct fd_obj **objs = realloc(fd->objs, cap * sizeof(*objs));
+
+		if (!objs) {
+			iopf_rt_mutex_unlock(&fd->lock);
+			free(obj);
+			return NULL;
+		}
+		memset(objs + fd->cap, 0, (cap - fd->cap) * sizeof(*objs));
+		fd->objs = objs;
+		fd->cap = cap;
+	}
+	fd->objs[id] = FD_RESERVED;
+	iopf_rt_mutex_unlock(&fd->lock);
+	obj->type = type;
+	obj->id = id;
+	obj->ops = ops;
+	obj->fd = fd;
+	return obj;
+}
+
+static void fd_obj_finalize(struct fd_obj *obj)
+{
+	iopf_rt_mutex_lock(&obj->fd->lock);
+	obj->fd->objs[obj->id] = obj;
+	iopf_rt_mutex_unlock(&obj->fd->lock);
+}
+
+static void fd_obj_abort(struct fd_obj *obj)
+{
+	iopf_rt_mutex_lock(&obj->fd->lock);
+	obj->fd->objs[obj->id] = NULL;
+	iopf_rt_mutex_unlock(&obj->fd->lock);
+	free(obj);
+}
+
+/* Called with fd->lock held. */
+static struct fd_obj *fd_obj_find_locked(struct iopf_fd *fd, uint32_t id,
+					 enum fd_obj_type type)
+{
+	struct fd_obj *obj;
+
+	if (!id || id >= fd->cap)
+		return NULL;
+	obj = fd->objs[id];
+	if (!obj || obj == FD_RESERVED || obj->type != type)
+		return NULL;
+	return obj;
+}
+
+int iopf_fd_destroy(struct iopf_fd *fd, uint32_t id)
+{
+	struct fd_obj *obj;
+
+	if (!fd)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&fd->lock);
+	obj = id && id < fd->cap ? fd->objs[id] : NULL;
+	if (!obj || obj == FD_RESERVED) {
+		iopf_rt_mutex_unlock(&fd->lock);
+		return -ENOENT;
+	}
+	if (obj->users) {
+		iopf_rt_mutex_unlock(&fd->lock);
+		return -EBUSY;
+	}
+	fd->objs[id] = NULL;
+	iopf_rt_mutex_unlock(&fd->lock);
+	obj->ops->destroy(obj);
+	return 0;
+}
+
+/* ---- context ---- */
+
+int iopf_fd_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
+		 struct iopf_fd **out)
+{
+	struct iopf_fd *fd;
+	int ret;
+
+	if (!iommu || !mm || !out)
+		return -EINVAL;
+	fd = calloc(1, sizeof(*fd));
+	if (!fd)
+		return -ENOMEM;
+	fd->iommu = iommu;
+	fd->mm = mm;
+	fd->rt = iopf_mm_pool_rt(iopf_mm_pool(mm));
+	ret = iopf_rt_mutex_init(fd->rt, &fd->lock);
+	if (ret) {
+		free(fd);
+		return ret;
+	}
+	*out = fd;
+	return 0;
+}
+
+void iopf_fd_close(struct iopf_fd *fd)
+{
+	static const enum fd_obj_type order[] = { FD_OBJ_HWPT, FD_OBJ_FAULT,
+						  FD_OBJ_IOAS, FD_OBJ_DEVICE };
+
+	if (!fd)
+		return;
+	/* Detach every device, then destroy by type, users first. */
+	for (uint32_t id = 1; id < fd->cap; id++) {
+		struct fd_obj *obj = fd->objs[id];
+
+		if (!obj || obj == FD_RESERVED || obj->type != FD_OBJ_DEVICE)
+			continue;
+		while (((struct fd_device *)obj)->attached)
+			iopf_fd_detach(fd, id,
+				       ((struct fd_device *)obj)->attached->pasid);
+	}
+	for (unsigned t = 0; t < 4; t++)
+		for (uint32_t id = 1; id < fd->cap; id++) {
+			struct fd_obj *obj = fd->objs[id];
+
+			if (obj && obj != FD_RESERVED && obj->type == order[t])
+				iopf_fd_destroy(fd, id);
+		}
+	iopf_rt_mutex_destroy(&fd->lock);
+	free(fd->objs);
+	free(fd);
+}
+
+/* ---- IOAS ---- */
+
+static void fd_ioas_destroy(struct fd_obj *obj)
+{
+	struct fd_ioas *io = (struct fd_ioas *)obj;
+
+	iopf_ioas_destroy(io->ioas);
+	free(io);
+}
+
+static const struct fd_obj_ops fd_ioas_ops = { .destroy = fd_ioas_destroy };
+
+int iopf_fd_ioas_alloc(struct iopf_fd *fd, uint32_t *ioas_id)
+{
+	struct fd_ioas *io;
+	int ret;
+
+	if (!fd || !ioas_id)
+		return -EINVAL;
+	io = (struct fd_ioas *)fd_obj_reserve(fd, sizeof(*io), FD_OBJ_IOAS,
+					      &fd_ioas_ops);
+	if (!io)
+		return -ENOMEM;
+	ret = iopf_ioas_create(fd->iommu, fd->mm, &io->ioas);
+	if (ret) {
+		fd_obj_abort(&io->obj);
+		return ret;
+	}
+	fd_obj_finalize(&io->obj);
+	*ioas_id = io->obj.id;
+	return 0;
+}
+
+/*
+ * Look up an IOAS and hold it (users) for the duration of a call, so a
+ * concurrent destroy cannot free it under us.
+ */
+static struct fd_ioas *fd_ioas_get(struct iopf_fd *fd, uint32_t id)
+{
+	struct fd_ioas *io;
+
+	iopf_rt_mutex_lock(&fd->lock);
+	io = (struct fd_ioas *)fd_obj_find_locked(fd, id, FD_OBJ_IOAS);
+	if (io)
+		io->obj.users++;
+	iopf_rt_mutex_unlock(&fd->lock);
+	return io;
+}
+
+static void fd_obj_put(struct iopf_fd *fd, struct fd_obj *obj)
+{
+	iopf_rt_mutex_lock(&fd->lock);
+	obj->users--;
+	iopf_rt_mutex_unlock(&fd->lock);
+}
+
+/* Copy a size-versioned struct; -EINVAL if it cannot be understood. */
+static int fd_copy_versioned(void *dst, size_t dst_size, const void *src,
+			     uint32_t src_size, size_t min_size)
+{
+	if (src_size < min_size)
+		return -EINVAL;
+	if (src_size > dst_size) {
+		const unsigned char *extra = (const unsigned char *)src + dst_size;
+
+		for (size_t i = 0; i < src_size - dst_size; i++)
+			if (extra[i])
+				return -EINVAL;
+		src_size = (uint32_t)dst_size;
+	}
+	memset(dst, 0, dst_size);
+	memcpy(dst, src, src_size);
+	return 0;
+}
+
+int iopf_fd_ioas_map(struct iopf_fd *fd, uint32_t ioas_id,
+		     const struct iopf_fd_map *map)
+{
+	const uint32_t known = IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE |
+			       IOPF_FD_MAP_FAULTABLE | IOPF_FD_MAP_PREFAULT;
+	struct iopf_fd_map m;
+	struct iopf_ioas_map im;
+	struct fd_ioas *io;
+	int ret;
+
+	if (!fd || !map)
+		return -EINVAL;
+	ret = fd_copy_versioned(&m, sizeof(m), map, map->size,
+				IOPF_FD_MAP_SIZE_V1);
+	if (ret)
+		return ret;
+	if (m.flags & ~known)
+		return -EINVAL;
+	if ((m.flags & IOPF_FD_MAP_PREFAULT) && !(m.flags & IOPF_FD_MAP_FAULTABLE))
+		return -EINVAL; /* pinned memory is mapped already */
+	im = (struct iopf_ioas_map){
+		.iova = m.iova, .hva = m.hva, .length = m.length,
+		.perm = ((m.flags & IOPF_FD_MAP_READ) ? IOPF_PERM_READ : 0) |
+			((m.flags & IOPF_FD_MAP_WRITE) ? IOPF_PERM_WRITE : 0),
+		.mode = (m.flags & IOPF_FD_MAP_FAULTABLE) ? IOPF_MAP_FAULTABLE
+							  : IOPF_MAP_PINNED,
+		.prefault = { .kind = (enum iopf_prefault_kind)m.prefault_kind,
+			      .window = m.prefault_window },
+	};
+	io = fd_ioas_get(fd, ioas_id);
+	if (!io)
+		return -ENOENT;
+	ret = iopf_ioas_map(io->ioas, &im);
+	if (!ret && (m.flags & IOPF_FD_MAP_PREFAULT)) {
+		ret = iopf_ioas_prefault(io->ioas, m.iova, m.length);
+		if (ret) /* all or nothing */
+			iopf_ioas_unmap(io->ioas, m.iova, m.length, NULL);
+	}
+	fd_obj_put(fd, &io->obj);
+	return ret;
+}
+
+int iopf_fd_ioas_unmap(struct iopf_fd *fd, uint32_t ioas_id, uint64_t iova,
+		       uint64_t length, uint64_t *unmapped)
+{
+	struct fd_ioas *io = fd ? fd_ioas_get(fd, ioas_id) : NULL;
+	int ret;
+
+	if (!io)
+		return fd ? -ENOENT : -EINVAL;
+	ret = iopf_ioas_unmap(io->ioas, iova, length, unmapped);
+	fd_obj_put(fd, &io->obj);
+	return ret;
+}
+
+int iopf_fd_ioas_prefault(struct iopf_fd *fd, uint32_t ioas_id, uint64_t iova,
+			  uint64_t length)
+{
+	struct fd_ioas *io = fd ? fd_ioas_get(fd, ioas_id) : NULL;
+	int ret;
+
+	if (!io)
+		return fd ? -ENOENT : -EINVAL;
+	ret = iopf_ioas_prefault(io->ioas, iova, length);
+	fd_obj_put(fd, &io->obj);
+	return ret;
+}
+
+int iopf_fd_ioas_set_prefault(struct iopf_fd *fd, uint32_t ioas_id,
+			      const struct iopf_prefault_policy *policy)
+{
+	struct fd_ioas *io = fd ? fd_ioas_get(fd, ioas_id) : NULL;
+	int ret;
+
+	if (!io)
+		return fd ? -ENOENT : -EINVAL;
+	ret = iopf_ioas_set_prefault(io->ioas, policy);
+	fd_obj_put(fd, &io->obj);
+	return ret;
+}
+
+/* ---- devices ---- */
+
+static void fd_device_destroy(struct fd_obj *obj)
+{
+	free(obj);
+}
+
+static const struct fd_obj_ops fd_device_ops = { .destroy = fd_device_destroy };
+
+int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
+			uint32_t *dev_id)
+{
+	struct fd_device *d;
+
+	if (!fd || !dev || !dev_id)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&fd->lock);
+	for (uint32_t id = 1; id < fd->cap; id++) {
+		struct fd_obj *obj = fd->objs[id];
+
+		if (obj && obj != FD_RESERVED && obj->type == FD_OBJ_DEVICE &&
+		    ((struct fd_device *)obj)->dev == dev) {
+			iopf_rt_mutex_unlock(&fd->lock);
+			return -EBUSY; /* bound already */
+		}
+	}
+	iopf_rt_mutex_unlock(&fd->lock);
+	d = (struct fd_device *)fd_obj_reserve(fd, sizeof(*d), FD_OBJ_DEVICE,
+					       &fd_device_ops);
+	if (!d)
+		return -ENOMEM;
+	d->dev = dev;
+	fd_obj_finalize(&d->obj);
+	*dev_id = d->obj.id;
+	return 0;
+}
+
+/* ---- fault queues ---- */
+
+static void fd_fault_purge_locked(struct fd_fault *f, struct fd_group **list,
+				  struct iopf_dev *dev, uint32_t pasid,
+				  bool all)
+{
+	while (*list) {
+		struct fd_group *g = *list;
+
+		if (all || (g->dev == dev && g->pasid == pasid)) {
+			*list = g->next;
+			free(g);
+		} else {
+			list = &g->next;
+		}
+	}
+	(void)f;
+}
+
+static void fd_fault_destroy(struct fd_obj *obj)
+{
+	struct fd_fault *f = (struct fd_fault *)obj;
+
+	fd_fault_purge_locked(f, &f->queued, NULL, 0, true);
+	fd_fault_purge_locked(f, &f->delivered, NULL, 0, true);
+	iopf_rt_waitq_destroy(&f->wq);
+	iopf_rt_mutex_destroy(&f->lock);
+	free(f);
+}
+
+static const struct fd_obj_ops fd_fault_ops = { .destroy = fd_fault_destroy };
+
+int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
+{
+	struct fd_fault *f;
+
+	if (!fd || !fault_id)
+		return -EINVAL;
+	f = (struct fd_fault *)fd_obj_reserve(fd, sizeof(*f), FD_OBJ_FAULT,
+					      &fd_fault_ops);
+	if (!f)
+		return -ENOMEM;
+	iopf_rt_mutex_init(fd->rt, &f->lock);
+	iopf_rt_waitq_init(fd->rt, &f->wq);
+	fd_obj_finalize(&f->obj);
+	*fault_id = f->obj.id;
+	return 0;
+}
+
+/* The HWPT's fault handler: queue the group for userspace. */
+static enum iopf_response fd_fault_forward(void *data,
+					   const struct iopf_fault_group *g)
+{
+	struct fd_hwpt *hwpt = data;
+	struct fd_fault *f = hwpt->fault;
+	struct fd_group *rec, **pp;
+	uint32_t dev_id = 0;
+
+	rec = malloc(sizeof(*rec) + g->nr * sizeof(rec->reqs[0]));
+	if (!rec)
+		return IOPF_RESP_INVALID;
+	rec->cookie = g->cookie;
+	rec->dev = g->dev;
+	rec->pasid = g->pasid;
+	rec->nr = g->nr;
+	memcpy(rec->reqs, g->reqs, g->nr * sizeof(rec->reqs[0]));
+	rec->next = NULL;
+	iopf_rt_mutex_lock(&f->lock);
+	for (unsigned i = 0; i < f->nr_devs; i++)
+		if (f->devs[i].dev == g->dev)
+			dev_id = f->devs[i].id;
+	rec->dev_id = dev_id;
+	for (pp = &f->queued; *pp; pp = &(*pp)->next)
+		;
+	*pp = rec;
+	iopf_rt_wake_all(&f->wq);
+	iopf_rt_mutex_unlock(&f->lock);
+	return IOPF_RESP_ASYNC;
+}
+
+static struct fd_fault *fd_fault_get(struct iopf_fd *fd, uint32_t id)
+{
+	struct fd_fault *f;
+
+	iopf_rt_mutex_lock(&fd->lock);
+	f = (struct fd_fault *)fd_obj_find_locked(fd, id, FD_OBJ_FAULT);
+	if (f)
+		f->obj.users++;
+	iopf_rt_mutex_unlock(&fd->lock);
+	return f;
+}
+
+int iopf_fd_fault_read(struct iopf_fd *fd, uint32_t fault_id,
+		       struct iopf_fd_pgfault *recs, size_t max,
+		       uint64_t timeout_ns)
+{
+	struct fd_fault *f;
+	uint64_t deadline;
+	size_t n = 0;
+
+	if (!fd || !recs || !max)
+		return -EINVAL;
+	f = fd_fault_get(fd, fault_id);
+	if (!f)
+		return -ENOENT;
+	deadline = iopf_rt_now(fd->rt) + timeout_ns;
+	iopf_rt_mutex_lock(&f->lock);
+	while (!f->queued) {
+		uint64_t now = iopf_rt_now(fd->rt);
+
+		if (now >= deadline ||
+		    iopf_rt_wait_timeout(&f->wq, &f->lock, deadline - now))
+			break;
+	}
+	/* Whole groups only. */
+	while (f->queued && n + f->queued->nr <= max) {
+		struct fd_group *g = f->queued;
+
+		for (unsigned i = 0; i < g->nr; i++)
+			recs[n++] = (struct iopf_fd_pgfault){
+				.flags = g->reqs[i].flags,
+				.dev_id = g->dev_id,
+				.pasid = g->pasid == IOPF_PASID_NONE ? 0 : g->pasid,
+				.grpid = g->reqs[i].grpid,
+				.perm = g->reqs[i].perm,
+				.length = 1u << iopf_mm_pool_page_shift(
+						  iopf_mm_pool(fd->mm)),
+				.addr = g->reqs[i].addr,
+				.cookie = g->cookie,
+			};
+		f->queued = g->next;
+		g->next = f->delivered;
+		f->delivered = g;
+	}
+	iopf_rt_mutex_unlock(&f->lock);
+	fd_obj_put(fd, &f->obj);
+	return (int)n;
+}
+
+int iopf_fd_fault_write(struct iopf_fd *fd, uint32_t fault_id,
+			const struct iopf_fd_page_response *resps, size_t n)
+{
+	struct fd_fault *f;
+	size_t done = 0;
+	int ret = 0;
+
+	if (!fd || (!resps && n))
+		return -EINVAL;
+	f = fd_fault_get(fd, fault_id);
+	if (!f)
+		return -ENOENT;
+	for (; done < n; done++) {
+		const struct iopf_fd_page_response *r = &resps[done];
+		struct fd_group **pp, *g = NULL;
+
+		if ((r->code != IOPF_RESP_SUCCESS && r->code != IOPF_RESP_INVALID) ||
+		    r->reserved) {
+			ret = -EINVAL;
+			break;
+		}
+		iopf_rt_mutex_lock(&f->lock);
+		for (pp = &f->delivered; *pp; pp = &(*pp)->next)
+			if ((*pp)->cookie == r->cookie) {
+				g = *pp;
+				*pp = g->next;
+				break;
+			}
+		iopf_rt_mutex_unlock(&f->lock);
+		if (!g) {
+			ret = -ENOENT;
+			break;
+		}
+		free(g);
+		ret = iopf_fault_respond(fd->iommu, r->cookie,
+					 (enum iopf_response)r->code);
+		if (ret)
+			break;
+	}
+	fd_obj_put(fd, &f->obj);
+	return done ? (int)done : ret;
+}
+
+/* ---- HWPT ---- */
+
+static void fd_hwpt_destroy(struct fd_obj *obj)
+{
+	struct fd_hwpt *h = (struct fd_hwpt *)obj;
+	struct iopf_fd *fd = obj->fd;
+
+	iopf_ioas_detach_domain(h->ioas->ioas, h->domain);
+	iopf_domain_free(h->domain);
+	iopf_rt_mutex_lock(&fd->lock);
+	h->ioas->obj.users--;
+	if (h->fault)
+		h->fault->obj.users--;
+	iopf_rt_mutex_unlock(&fd->lock);
+	free(h);
+}
+
+static const struct fd_obj_ops fd_hwpt_ops = { .destroy = fd_hwpt_destroy };
+
+int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
+		       uint32_t fault_id, uint32_t *hwpt_id)
+{
+	struct fd_device *d;
+	struct fd_hwpt *h;
+	bool can_fault;
+	int ret;
+
+	if (!fd || !hwpt_id)
+		return -EINVAL;
+	h = (struct fd_hwpt *)fd_obj_reserve(fd, sizeof(*h), FD_OBJ_HWPT,
+					     &fd_hwpt_ops);
+	if (!h)
+		return -ENOMEM;
+	iopf_rt_mutex_lock(&fd->lock);
+	d = (struct fd_device *)fd_obj_find_locked(fd, dev_id, FD_OBJ_DEVICE);
+	h->ioas = (struct fd_ioas *)fd_obj_find_locked(fd, ioas_id, FD_OBJ_IOAS);
+	h->fault = fault_id ? (struct fd_fault *)fd_obj_find_locked(
+				      fd, fault_id, FD_OBJ_FAULT)
+			    : NULL;
+	if (!d || !h->ioas || (fault_id && !h->fault)) {
+		iopf_rt_mutex_unlock(&fd->lock);
+		ret = -ENOENT;
+		goto err_abort;
+	}
+	/* Hold what we use before dropping the lock. */
+	h->ioas->obj.users++;
+	if (h->fault)
+		h->fault->obj.users++;
+	iopf_rt_mutex_unlock(&fd->lock);
+
+	ret = iopf_domain_alloc_paging(fd->iommu, 0, &h->domain);
+	if (ret)
+		goto err_put;
+	/* Faults go to userspace, or to the IOAS if the device can fault. */
+	can_fault = iopf_dev_fault_cap(d->dev) != IOPF_FAULT_NONE;
+	ret = iopf_ioas_attach_domain(h->ioas->ioas, h->domain,
+				      can_fault && !h->fault);
+	if (ret)
+		goto err_domain;
+	if (h->fault)
+		ret = iopf_domain_set_fault_handler(h->domain, fd_fault_forward, h);
+	if (ret)
+		goto err_detach;
+	fd_obj_finalize(&h->obj);
+	*hwpt_id = h->obj.id;
+	return 0;
+
+err_detach:
+	iopf_ioas_detach_domain(h->ioas->ioas, h->domain);
+err_domain:
+	iopf_domain_free(h->domain);
+err_put:
+	iopf_rt_mutex_lock(&fd->lock);
+	h->ioas->obj.users--;
+	if (h->fault)
+		h->fault->obj.users--;
+	iopf_rt_mutex_unlock(&fd->lock);
+err_abort:
+	fd_obj_abort(&h->obj);
+	return ret;
+}
+
+/* ---- attach / detach ---- */
+
+int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
+		   uint32_t hwpt_id)
+{
+	struct fd_device *d;
+	struct fd_hwpt *h;
+	struct fd_attach *a;
+	int ret;
+
+	if (!fd)
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	iopf_rt_mutex_lock(&fd->lock);
+	d = (struct fd_device *)fd_obj_find_locked(fd, dev_id, FD_OBJ_DEVICE);
+	h = (struct fd_hwpt *)fd_obj_find_locked(fd, hwpt_id, FD_OBJ_HWPT);
+	if (!d || !h) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	ret = iopf_attach(d->dev, pasid, h->domain);
+	if (ret)
+		goto out_unlock;
+	a->pasid = pasid;
+	a->hwpt = h;
+	a->next = d->attached;
+	d->attached = a;
+	d->obj.users++;
+	h->obj.users++;
+	if (h->fault) {
+		struct fd_fault *f = h->fault;
+
+		iopf_rt_mutex_lock(&f->lock);
+		if (f->nr_devs < 64)
+			f->devs[f->nr_devs++] = (typeof(f->devs[0])){ d->dev,
+								    dev_id };
+		iopf_rt_mutex_unlock(&f->lock);
+	}
+	a = NULL;
+out_unlock:
+	iopf_rt_mutex_unlock(&fd->lock);
+	free(a);
+	return ret;
+}
+
+int iopf_fd_detach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid)
+{
+	struct fd_device *d;
+	struct fd_attach *a = NULL, **pp;
+
+	if (!fd)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&fd->lock);
+	d = (struct fd_device *)fd_obj_find_locked(fd, dev_id, FD_OBJ_DEVICE);
+	if (d)
+		for (pp = &d->attached; *pp; pp = &(*pp)->next)
+			if ((*pp)->pasid == pasid) {
+				a = *pp;
+				*pp = a->next;
+				break;
+			}
+	iopf_rt_mutex_unlock(&fd->lock);
+	if (!a)
+		return -ENOENT;
+	/* Answers pending groups INVALID and waits for handlers. */
+	iopf_detach(d->dev, pasid);
+	if (a->hwpt->fault) {
+		struct fd_fault *f = a->hwpt->fault;
+
+		iopf_rt_mutex_lock(&f->lock);
+		fd_fault_purge_locked(f, &f->queued, d->dev, pasid, false);
+		fd_fault_purge_locked(f, &f->delivered, d->dev, pasid, false);
+		iopf_rt_mutex_unlock(&f->lock);
+	}
+	iopf_rt_mutex_lock(&fd->lock);
+	d->obj.users--;
+	a->hwpt->obj.users--;
+	iopf_rt_mutex_unlock(&fd->lock);
+	free(a);
+	return 0;
+}
