@@ -22,6 +22,9 @@ static void usage(FILE *f)
 	      "  bench iommu [--json] [--faults N] [--pages N]\n"
 	      "        IO page table map/unmap/translate cost; page request\n"
 	      "        round trip with 1 and 2 fault workers\n"
+	      "  bench container [--json] [--mem-mib N] [--faults N]\n"
+	      "        a device touching guest memory: each pre-fault policy\n"
+	      "        vs static pinning; container fault handler throughput\n"
 	      "  help  this text\n",
 	      f);
 }
@@ -40,6 +43,9 @@ int main(int argc, char **argv)
 		return tool_bench_ground(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "iommu"))
 		return tool_bench_iommu(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 &&
+	    !strcmp(argv[2], "container"))
+		return tool_bench_container(argc - 3, argv + 3);
 	fprintf(stderr, "iopf: unknown command '%s%s%s'\n", argv[1],
 		argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
 	usage(stderr);

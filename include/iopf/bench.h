@@ -68,6 +68,42 @@ void iopf_bench_iommu_defaults(struct iopf_bench_iommu_config *cfg);
 int iopf_bench_iommu(const struct iopf_bench_iommu_config *cfg,
 		     struct iopf_bench_iommu_result *out);
 
+/* The DMA container: touching guest memory through a device. */
+enum iopf_bench_touch_mode {
+	IOPF_TOUCH_PINNED,       /* static pinning: MAP_DMA pins and maps */
+	IOPF_TOUCH_IOPF_NONE,    /* one page per fault */
+	IOPF_TOUCH_IOPF_FIXED,   /* PREMAP_LEN = 512 */
+	IOPF_TOUCH_IOPF_ADAPTIVE,/* adaptive, up to 512 */
+	IOPF_TOUCH_PREFAULT,     /* faultable + PREFAULT of everything */
+	IOPF_TOUCH_NR,
+};
+const char *iopf_bench_touch_name(enum iopf_bench_touch_mode mode);
+
+struct iopf_bench_container_config {
+	uint64_t mem_bytes;      /* guest memory touched (1 GiB) */
+	uint64_t handler_faults; /* faults in the throughput run */
+	unsigned devices;        /* devices faulting at once there */
+};
+
+struct iopf_bench_touch {
+	uint64_t faults;
+	double setup_s;          /* MAP_DMA (+ PREFAULT) */
+	double touch_s;          /* the device's first pass */
+	double total_s;
+	double vs_pinned;        /* total / pinned total */
+};
+
+struct iopf_bench_container_result {
+	struct iopf_bench_touch real[IOPF_TOUCH_NR];
+	struct iopf_bench_touch virt[IOPF_TOUCH_NR];
+	struct iopf_bench_fault_run handler_real[2]; /* 1 and 2 workers */
+	struct iopf_bench_fault_run handler_virt[2];
+};
+
+void iopf_bench_container_defaults(struct iopf_bench_container_config *cfg);
+int iopf_bench_container(const struct iopf_bench_container_config *cfg,
+			 struct iopf_bench_container_result *out);
+
 #ifdef __cplusplus
 }
 #endif
