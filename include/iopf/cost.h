@@ -46,7 +46,21 @@ struct iopf_cost_model {
 	uint64_t page_response_ns; /* group response to the device */
 	uint64_t dma_4k_ns;        /* device moving 4 KiB over the link */
 	uint64_t dma_setup_ns;     /* fixed per DMA transaction */
+
+	/* Fault handlers' own software cost, beyond the steps above. */
+	uint64_t fault_handler_ns;     /* container: per fault handled */
+	uint64_t sva_fault_handler_ns; /* SVA: handle_mm_fault path */
+
+	/* The SEC-like accelerator and its driver. */
+	uint64_t sec_job_ns;         /* device: descriptor to completion */
+	uint64_t sec_aes_kib_ns;     /* device AES-CBC per KiB */
+	uint64_t sec_sha_kib_ns;     /* device SHA-256 per KiB */
+	uint64_t driver_submit_ns;   /* guest driver: SQE, doorbell, reap */
+	uint64_t app_setup_ns;       /* test setup inside its timed region */
 };
+
+/* A named profile: NULL if unknown. "reference" and "kunpeng920-seed". */
+const struct iopf_cost_model *iopf_cost_model_find(const char *name);
 
 /* The documented default profile ("reference"). */
 const struct iopf_cost_model *iopf_cost_model_default(void);

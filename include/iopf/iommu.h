@@ -211,6 +211,7 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 		      struct iopf_iommu **out);
 /* Every device must have been removed and every domain freed. */
 void iopf_iommu_destroy(struct iopf_iommu *iommu);
+struct iopf_mm_pool *iopf_iommu_pool(const struct iopf_iommu *iommu);
 void iopf_iommu_set_event_listener(struct iopf_iommu *iommu,
 				   iopf_event_listener_t fn, void *data);
 

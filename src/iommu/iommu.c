@@ -105,6 +105,11 @@ void iopf_iommu_destroy(struct iopf_iommu *iommu)
 	free(iommu);
 }
 
+struct iopf_mm_pool *iopf_iommu_pool(const struct iopf_iommu *iommu)
+{
+	return iommu->pool;
+}
+
 void iopf_iommu_set_event_listener(struct iopf_iommu *iommu,
 				   iopf_event_listener_t fn, void *data)
 {
@@ -430,6 +435,7 @@ static enum iopf_response sva_handle_fault(void *data,
 	struct iopf_domain *d = data;
 	unsigned shift = d->iommu->page_shift;
 
+	iopf_rt_charge(d->iommu->rt, d->iommu->costs->sva_fault_handler_ns);
 	for (unsigned i = 0; i < g->nr; i++) {
 		const struct iopf_page_request *req = &g->reqs[i];
 		uint64_t page = req->addr & ~((1ull << shift) - 1), seq;

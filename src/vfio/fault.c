@@ -18,6 +18,8 @@
  */
 #include "vfio_internal.h"
 
+#include <iopf/cost.h>
+
 #include <errno.h>
 
 static struct iopf_prefault_policy area_policy(struct vfio_area *a)
@@ -84,6 +86,7 @@ static enum iopf_response ioas_fault_one(struct iopf_ioas *ioas,
 	int64_t got;
 
 	atomic_fetch_add(&ioas->ctr.faults, 1);
+	iopf_rt_charge(ioas->rt, iopf_rt_costs(ioas->rt)->fault_handler_ns);
 	a = area_get(ioas, iova);
 	if (!a) {
 		atomic_fetch_add(&ioas->ctr.invalid_addr, 1);

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The SEC-like accelerator; see include/iopf/dev.h for the memory layout.
+ *
+ * Theory of operation
+ * -------------------
+ * Every queue has an engine actor. The driver writes descriptors into the
+ * submission ring (ordinary memory, through the CPU) and rings the doorbell
+ * with its new tail; the engine wakes, and for each descriptor: DMA-reads
+ * it from the ring, reads the source header and data, computes, writes the
+ * output and the destination header, writes a completion into the
+ * completion ring, the consumed head into the doorbell record and an event
+ * into the event page, and signals completion (the interrupt). Every
+ * access is a DMA through the IOMMU: it may fault, and the engine waits for
+ * the answer; other queues' engines go on meanwhile.
+ *
+ * A refused DMA (INVALID, unrecoverable) ends the job with that error in
+ * its completion status; if even the completion cannot be written, the
+ * driver still sees the job complete and finds the ring slot unchanged.
+ *
+ * Rings and headers always carry real bytes, so they need a data-backed
+ * pool; without `compute` the data itself is translated and charged but
+ * not moved.
+ *
+ * Locks: each queue's lock protects its tail, head, stop flag and region;
+ * nothing is held across a DMA.
+ */
+#define _GNU_SOURCE
+#include <iopf/cost.h>
+#include <iopf/dev.h>
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PG 4096u
+#define SEC_MAX_QUEUES 16
+#define SEC_CQ_ENTRIES (PG / sizeof(struct iopf_sec_cqe))
+
+struct sec_queue {
+	struct iopf_sec *sec;
+	unsigned idx;
+	struct iopf_rt_mutex lock;
+	struct iopf_rt_waitq wq;      /* doorbell and completion */
+	uint64_t region;              /* protected by lock */
+	uint32_t ring_pasid, data_pasid; /* protected by lock */
+	bool configured;              /* protected by lock */
+	uint32_t tail;                /* written by the doorbell; lock */
+	uint32_t head;                /* consumed and completed; lock */
+	bool stop;                    /* protected by lock */
+	struct iopf_rt_actor *engine;
+};
+
+struct iopf_sec {
+	struct iopf_rt *rt;
+	const struct iopf_cost_model *costs;
+	struct iopf_dev *dev;
+	bool compute;
+	unsigned nr_queues;
+	struct sec_queue q[SEC_MAX_QUEUES];
+	_Atomic uint64_t jobs, job_errors, bytes_in, bytes_out;
+};
+
+/* The output a job produces for @len input bytes. */
+static uint64_t sec_out_len(uint32_t op, uint64_t len)
+{
+	return op == IOPF_SEC_SHA256 ? 32 : len + 16 - len % 16;
+}
+
+static int sec_dma(struct sec_queue *q, uint32_t pasid, uint64_t iova,
+		   void *buf, size_t len, enum iopf_dma_dir dir)
+{
+	return iopf_dma(q->sec->dev, pasid, iova, buf, len, dir);
+}
+
+/* Run one descriptor; returns the status for its completion. */
+static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
+		       uint32_t data_pasid, uint64_t *out_bytes)
+{
+	struct iopf_sec *sec = q->sec;
+	const struct iopf_cost_model *c = sec->costs;
+	unsigned char in[PG], out[PG + 32];
+	struct iopf_sec_buf_header hdr;
+	EVP_CIPHER_CTX *cctx = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	uint64_t done = 0, out_off = 0, kib_ns;
+	int outl, ret;
+
+	*out_bytes = 0;
+	if (sqe->op != IOPF_SEC_AES128_CBC_ENCRYPT && sqe->op != IOPF_SEC_SHA256)
+		return -EINVAL;
+	kib_ns = sqe->op == IOPF_SEC_SHA256 ? c->sec_sha_kib_ns : c->sec_aes_kib_ns;
+	iopf_rt_charge(sec->rt, c->sec_job_ns);
+	ret = sec_dma(q, data_pasid, sqe->src, sec->compute ? &hdr : NULL,
+		      sizeof(hdr), IOPF_DMA_READ);
+	if (ret)
+		return ret;
+	if (sec->compute && (hdr.magic != IOPF_SEC_BUF_MAGIC || hdr.len < sqe->len))
+		return -EINVAL;
+	if (sec->compute) {
+		if (sqe->op == IOPF_SEC_SHA256) {
+			mctx = EVP_MD_CTX_new();
+			if (!mctx || !EVP_DigestInit_ex(mctx, EVP_sha256(), NULL)) {
+				ret = -ENOMEM;
+				goto out_free;
+			}
+		} else {
+			cctx = EVP_CIPHER_CTX_new();
+			if (!cctx || !EVP_EncryptInit_ex(cctx, EVP_aes_128_cbc(),
+							 NULL, sqe->key, sqe->iv)) {
+				ret = -ENOMEM;
+				goto out_free;
+			}
+		}
+	}
+	while (done < sqe->len) {
+		size_t chunk = sqe->len - done < PG ? (size_t)(sqe->len - done) : PG;
+
+		ret = sec_dma(q, data_pasid, sqe->src + PG + done,
+			      sec->compute ? in : NULL, chunk, IOPF_DMA_READ);
+		if (ret)
+			goto out_free;
+		iopf_rt_charge(sec->rt, (kib_ns * chunk) >> 10);
+		done += chunk;
+		if (!sec->compute) {
+			if (sqe->op != IOPF_SEC_SHA256) {
+				ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off,
+					      NULL, chunk, IOPF_DMA_WRITE);
+				if (ret)
+					goto out_free;
+				out_off += chunk;
+			}
+			continue;
+		}
+		if (mctx) {
+			EVP_DigestUpdate(mctx, in, chunk);
+			continue;
+		}
+		if (!EVP_EncryptUpdate(cctx, out, &outl, in, (int)chunk)) {
+			ret = -EIO;
+			goto out_free;
+		}
+		if (outl) {
+			ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, out,
+				      (size_t)outl, IOPF_DMA_WRITE);
+			if (ret)
+				goto out_free;
+			out_off += (uint64_t)outl;
+		}
+	}
+	/* The tail: the padding block, or the digest. */
+	if (sec->compute) {
+		unsigned mdlen = 0;
+
+		if (mctx)
+			EVP_DigestFinal_ex(mctx, out, &mdlen), outl = (int)mdlen;
+		else if (!EVP_EncryptFinal_ex(cctx, out, &outl))
+			outl = -1;
+		if (outl < 0) {
+			ret = -EIO;
+			goto out_free;
+		}
+		ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, out,
+			      (size_t)outl, IOPF_DMA_WRITE);
+		out_off += (uint64_t)outl;
+	} else {
+		uint64_t tail = sec_out_len(sqe->op, sqe->len) - out_off;
+
+		ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, NULL, tail,
+			      IOPF_DMA_WRITE);
+		out_off += tail;
+	}
+	if (ret)
+		goto out_free;
+	hdr = (struct iopf_sec_buf_header){ .magic = IOPF_SEC_BUF_MAGIC,
+					    .len = out_off };
+	ret = sec_dma(q, data_pasid, sqe->dst, sec->compute ? &hdr : NULL,
+		      sizeof(hdr), IOPF_DMA_WRITE);
+	if (!ret) {
+		*out_bytes = out_off;
+		atomic_fetch_add(&sec->bytes_in, sqe->len);
+		atomic_fetch_add(&sec->bytes_out, out_off);
+	}
+out_free:
+	EVP_MD_CTX_free(mctx);
+	EVP_CIPHER_CTX_free(cctx);
+	return ret;
+}
+
+static void sec_engine(void *arg)
+{
+	struct sec_queue *q = arg;
+	struct iopf_sec *sec = q->sec;
+
+	iopf_rt_mutex_lock(&q->lock);
+	for (;;) {
+		struct iopf_sec_sqe sqe;
+		struct iopf_sec_cqe cqe;
+		uint64_t region, out_bytes = 0;
+		uint32_t ring_pasid, data_pasid, slot;
+		int status;
+
+		while (!q->stop && q->head == q->tail)
+			iopf_rt_wait(&q->wq, &q->lock);
+		if (q->stop)
+			break;
+		region = q->region;
+		ring_pasid = q->ring_pasid;
+		data_pasid = q->data_pasid;
+		slot = q->head;
+		iopf_rt_mutex_unlock(&q->lock);
+
+		memset(&sqe, 0, sizeof(sqe));
+		status = sec_dma(q, ring_pasid,
+				 region + (uint64_t)(slot % IOPF_SEC_SQ_DEPTH) * 64,
+				 &sqe, sizeof(sqe), IOPF_DMA_READ);
+		if (!status)
+			status = sec_run_job(q, &sqe, data_pasid, &out_bytes);
+		atomic_fetch_add(&sec->jobs, 1);
+		if (status)
+			atomic_fetch_add(&sec->job_errors, 1);
+		cqe = (struct iopf_sec_cqe){ .tag = sqe.tag, .status = status,
+					     .bytes = out_bytes };
+		/* Completion, doorbell record, event: best effort. */
+		if (!sec_dma(q, ring_pasid,
+			     region + PG + (slot % SEC_CQ_ENTRIES) * sizeof(cqe),
+			     &cqe, sizeof(cqe), IOPF_DMA_WRITE)) {
+			uint32_t head = slot + 1;
+
+			sec_dma(q, ring_pasid, region + 2 * PG, &head,
+				sizeof(head), IOPF_DMA_WRITE);
+			sec_dma(q, ring_pasid, region + 3 * PG, &slot, sizeof(slot),
+				IOPF_DMA_WRITE);
+		}
+		iopf_rt_mutex_lock(&q->lock);
+		q->head = slot + 1;
+		iopf_rt_wake_all(&q->wq);
+	}
+	iopf_rt_mutex_unlock(&q->lock);
+}
+
+int iopf_sec_create(struct iopf_iommu *iommu, const struct iopf_sec_config *cfg,
+		    struct iopf_sec **out)
+{
+	struct iopf_dev_config dc;
+	struct iopf_sec *sec;
+	struct iopf_rt *rt;
+	unsigned i;
+	int ret;
+
+	if (!iommu || !cfg || !out || !cfg->queues ||
+	    cfg->queues > SEC_MAX_QUEUES)
+		return -EINVAL;
+	sec = calloc(1, sizeof(*sec));
+	if (!sec)
+		return -ENOMEM;
+	dc = (struct iopf_dev_config){ .name = cfg->name ? cfg->name : "sec",
+				       .fault_cap = cfg->fault_cap,
+				       .ats = cfg->fault_cap == IOPF_FAULT_PRI };
+	ret = iopf_dev_add(iommu, &dc, &sec->dev);
+	if (ret)
+		goto err_free;
+	rt = sec->rt = iopf_mm_pool_rt(iopf_iommu_pool(iommu));
+	sec->costs = iopf_rt_costs(rt);
+	sec->compute = cfg->compute;
+	for (i = 0; i < cfg->queues; i++) {
+		struct sec_queue *q = &sec->q[i];
+
+		q->sec = sec;
+		q->idx = i;
+		iopf_rt_mutex_init(rt, &q->lock);
+		iopf_rt_waitq_init(rt, &q->wq);
+		ret = iopf_rt_spawn(rt, "sec-engine", sec_engine, q, &q->engine);
+		if (ret)
+			goto err_stop;
+		sec->nr_queues++;
+	}
+	*out = sec;
+	return 0;
+
+err_stop:
+	iopf_sec_destroy(sec);
+	return ret;
+err_free:
+	free(sec);
+	return ret;
+}
+
+void iopf_sec_destroy(struct iopf_sec *sec)
+{
+	if (!sec)
+		return;
+	for (unsigned i = 0; i < sec->nr_queues; i++) {
+		struct sec_queue *q = &sec->q[i];
+
+		iopf_rt_mutex_lock(&q->lock);
+		q->stop = true;
+		iopf_rt_wake_all(&q->wq);
+		iopf_rt_mutex_unlock(&q->lock);
+		iopf_rt_join(q->engine);
+		iopf_rt_waitq_destroy(&q->wq);
+		iopf_rt_mutex_destroy(&q->lock);
+	}
+	if (iopf_dev_remove(sec->dev))
+		fprintf(stderr, "iopf: sec destroyed while its device is "
+			"attached; detach it first\n");
+	free(sec);
+}
+
+struct iopf_dev *iopf_sec_dev(struct iopf_sec *sec)
+{
+	return sec->dev;
+}
+
+int iopf_sec_queue_setup(struct iopf_sec *sec, unsigned qi, uint64_t region,
+			 uint32_t ring_pasid, uint32_t data_pasid)
+{
+	struct sec_queue *q;
+
+	if (!sec || qi >= sec->nr_queues || (region & (PG - 1)))
+		return -EINVAL;
+	q = &sec->q[qi];
+	iopf_rt_mutex_lock(&q->lock);
+	if (q->head != q->tail) {
+		iopf_rt_mutex_unlock(&q->lock);
+		return -EBUSY;
+	}
+	q->region = region;
+	q->ring_pasid = ring_pasid;
+	q->data_pasid = data_pasid;
+	q->configured = true;
+	iopf_rt_mutex_unlock(&q->lock);
+	return 0;
+}
+
+int iopf_sec_queue_doorbell(struct iopf_sec *sec, unsigned qi, uint32_t tail)
+{
+	struct sec_queue *q;
+	int ret = 0;
+
+	if (!sec || qi >= sec->nr_queues)
+		return -EINVAL;
+	q = &sec->q[qi];
+	iopf_rt_mutex_lock(&q->lock);
+	/* The ring holds IOPF_SEC_SQ_DEPTH descriptors in flight at most. */
+	if (!q->configured || (uint32_t)(tail - q->head) > IOPF_SEC_SQ_DEPTH ||
+	    (uint32_t)(tail - q->tail) > IOPF_SEC_SQ_DEPTH) {
+		ret = -EINVAL;
+	} else {
+		q->tail = tail;
+		iopf_rt_wake_all(&q->wq);
+	}
+	iopf_rt_mutex_unlock(&q->lock);
+	return ret;
+}
+
+int iopf_sec_queue_wait(struct iopf_sec *sec, unsigned qi, uint32_t tail,
+			uint64_t timeout_ns)
+{
+	struct sec_queue *q;
+	uint64_t deadline;
+	int ret = 0;
+
+	if (!sec || qi >= sec->nr_queues)
+		return -EINVAL;
+	q = &sec->q[qi];
+	deadline = iopf_rt_now(sec->rt) + timeout_ns;
+	iopf_rt_mutex_lock(&q->lock);
+	while ((int32_t)(q->head - tail) < 0) {
+		uint64_t now = iopf_rt_now(sec->rt);
+
+		if (now >= deadline ||
+		    iopf_rt_wait_timeout(&q->wq, &q->lock, deadline - now) ==
+			    -ETIMEDOUT) {
+			if ((int32_t)(q->head - tail) < 0)
+				ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	iopf_rt_mutex_unlock(&q->lock);
+	return ret;
+}
+
+void iopf_sec_stats(struct iopf_sec *sec, struct iopf_sec_stats *out)
+{
+	out->jobs = atomic_load(&sec->jobs);
+	out->job_errors = atomic_load(&sec->job_errors);
+	out->bytes_in = atomic_load(&sec->bytes_in);
+	out->bytes_out = atomic_load(&sec->bytes_out);
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+/* The accelerator and guests: results verified against the CPU. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <iopf/cost.h>
+#include <iopf/vm.h>
+
+#include "../common/harness.h"
+
+#define PG 4096ull
+
+struct guest {
+	struct iopf_iommu *iommu;
+	struct iopf_sec *sec;
+	struct iopf_vm *vm;
+	struct iopf_sec_drv *drv[2];
+};
+
+static void guest_up(struct harness *h, struct guest *g, enum iopf_vm_mode mode,
+		     enum iopf_fault_cap cap, unsigned queues)
+{
+	struct iopf_mm_pool_config pc = { .ram_bytes = 64ull << 20,
+					  .page_shift = 12,
+					  .flags = IOPF_MM_POOL_DATA |
+						   IOPF_MM_POOL_POISON };
+	struct iopf_iommu_config ic = { .prq_depth = 64, .fault_workers = 1 };
+	struct iopf_sec_config sc = { .name = "sec", .queues = queues,
+				      .fault_cap = cap, .compute = true };
+	struct iopf_vm_config vc = { .name = "guest", .ram_bytes = 32ull << 20,
+				     .mode = mode,
+				     .prefault = { IOPF_PREFAULT_ADAPTIVE, 64 } };
+
+	assert_int_equal(iopf_mm_pool_create(h->rt, &pc, &h->pool), 0);
+	ic.pool = h->pool;
+	assert_int_equal(iopf_iommu_create(h->rt, &ic, &g->iommu), 0);
+	assert_int_equal(iopf_sec_create(g->iommu, &sc, &g->sec), 0);
+	assert_int_equal(iopf_vm_create(g->iommu, &vc, iopf_sec_dev(g->sec),
+					&g->vm), 0);
+	for (unsigned q = 0; q < queues; q++)
+		assert_int_equal(iopf_sec_drv_open(g->vm, g->sec, q, &g->drv[q]),
+				 0);
+}
+
+static void guest_down(struct harness *h, struct guest *g)
+{
+	for (unsigned q = 0; q < 2; q++)
+		iopf_sec_drv_close(g->drv[q]);
+	iopf_vm_destroy(g->vm);
+	iopf_sec_destroy(g->sec);
+	iopf_iommu_destroy(g->iommu);
+	assert_int_equal(iopf_mm_pool_poison_check(h->pool), 0);
+	iopf_mm_pool_destroy(h->pool);
+	h->pool = NULL;
+}
+
+static void cpu_aes(const uint8_t *key, const uint8_t *iv, const uint8_t *in,
+		    int len, uint8_t *out, int *outlen)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int l1, l2;
+
+	EVP_EncryptInit_ex(c, EVP_aes_128_cbc(), NULL, key, iv);
+	EVP_EncryptUpdate(c, out, &l1, in, len);
+	EVP_EncryptFinal_ex(c, out + l1, &l2);
+	*outlen = l1 + l2;
+	EVP_CIPHER_CTX_free(c);
+}
+
+static void check_jobs(struct harness *h, struct guest *g)
+{
+	const uint64_t len = 3 * PG + 123;
+	uint8_t key[16], iv[16], *msg = malloc(len), *got = malloc(len + 32);
+	uint8_t *want = malloc(len + 32), digest[32];
+	uint64_t src, dst, out;
+	unsigned dlen;
+	int wlen;
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)(i * 7), iv[i] = (uint8_t)(i * 13);
+	for (uint64_t i = 0; i < len; i++)
+		msg[i] = (uint8_t)(i * 31 + 5);
+	src = iopf_sec_drv_alloc_buffer(g->drv[0], len);
+	dst = iopf_sec_drv_alloc_buffer(g->drv[0], len + 32);
+	assert_true(src && dst);
+	assert_int_equal(iopf_vm_write(g->vm, src + PG, msg, len), 0);
+	/* Cipher. */
+	assert_int_equal(iopf_sec_drv_run(g->drv[0], IOPF_SEC_AES128_CBC_ENCRYPT,
+					  src, dst, len, key, iv, &out), 0);
+	cpu_aes(key, iv, msg, (int)len, want, &wlen);
+	assert_int_equal(out, (uint64_t)wlen);
+	assert_int_equal(iopf_vm_read(g->vm, dst + PG, got, out), 0);
+	assert_memory_equal(got, want, out);
+	/* Digest. */
+	assert_int_equal(iopf_sec_drv_run(g->drv[0], IOPF_SEC_SHA256, src, dst,
+					  len, NULL, NULL, &out), 0);
+	assert_int_equal(out, 32);
+	EVP_Digest(msg, len, digest, &dlen, EVP_sha256(), NULL);
+	assert_int_equal(iopf_vm_read(g->vm, dst + PG, got, 32), 0);
+	assert_memory_equal(got, digest, 32);
+	/* A source outside guest memory: the driver sees the error. */
+	assert_int_equal(iopf_sec_drv_run(g->drv[0], IOPF_SEC_SHA256,
+					  (1ull << 40), dst, 64, NULL, NULL,
+					  &out), -EFAULT);
+	/* A bad operation. */
+	assert_int_equal(iopf_sec_drv_run(g->drv[0], 77, src, dst, 64, NULL,
+					  NULL, &out), -EINVAL);
+	/* And the queue still works. */
+	assert_int_equal(iopf_sec_drv_run(g->drv[0], IOPF_SEC_SHA256, src, dst,
+					  len, NULL, NULL, &out), 0);
+	free(msg);
+	free(got);
+	free(want);
+}
+
+static void body_static(struct harness *h)
+{
+	struct guest g = { 0 };
+
+	guest_up(h, &g, IOPF_VM_STATIC, IOPF_FAULT_NONE, 1);
+	check_jobs(h, &g);
+	assert_int_equal(iopf_vm_faults(g.vm), 0);
+	guest_down(h, &g);
+}
+
+static void body_iopf_stall(struct harness *h)
+{
+	struct guest g = { 0 };
+
+	guest_up(h, &g, IOPF_VM_IOPF, IOPF_FAULT_STALL, 1);
+	check_jobs(h, &g);
+	assert_true(iopf_vm_faults(g.vm) > 0);
+	guest_down(h, &g);
+}
+
+static void body_iopf_pri(struct harness *h)
+{
+	struct guest g = { 0 };
+
+	guest_up(h, &g, IOPF_VM_IOPF, IOPF_FAULT_PRI, 1);
+	check_jobs(h, &g);
+	assert_true(iopf_vm_faults(g.vm) > 0);
+	guest_down(h, &g);
+}
+
+static void body_sva(struct harness *h)
+{
+	struct guest g = { 0 };
+
+	guest_up(h, &g, IOPF_VM_HOST_SVA, IOPF_FAULT_STALL, 1);
+	check_jobs(h, &g);
+	assert_true(iopf_vm_faults(g.vm) > 0);
+	guest_down(h, &g);
+}
+
+static void test_jobs_verified_against_cpu(void **state)
+{
+	harness_run(IOPF_RT_VIRTUAL, 1, body_static, NULL);
+	harness_run(IOPF_RT_VIRTUAL, 1, body_iopf_stall, NULL);
+	harness_run(IOPF_RT_VIRTUAL, 1, body_iopf_pri, NULL);
+	harness_run(IOPF_RT_VIRTUAL, 1, body_sva, NULL);
+	harness_run(IOPF_RT_REAL, 1, body_static, NULL);
+	harness_run(IOPF_RT_REAL, 1, body_iopf_pri, NULL);
+	harness_run(IOPF_RT_REAL, 1, body_sva, NULL);
+}
+
+/* A job waiting on a fault does not hold up another queue. */
+struct two {
+	struct guest *g;
+	uint64_t src0, dst0, src1, dst1;
+	uint64_t done0, done1;
+};
+
+static void queue0(void *arg)
+{
+	struct two *t = arg;
+
+	assert_int_equal(iopf_sec_drv_run(t->g->drv[0], IOPF_SEC_SHA256, t->src0,
+					  t->dst0, 8 * PG, NULL, NULL, NULL), 0);
+	t->done0 = iopf_rt_now(iopf_mm_pool_rt(iopf_iommu_pool(t->g->iommu)));
+}
+
+static void queue1(void *arg)
+{
+	struct two *t = arg;
+
+	assert_int_equal(iopf_sec_drv_run(t->g->drv[1], IOPF_SEC_SHA256, t->src1,
+					  t->dst1, 64, NULL, NULL, NULL), 0);
+	t->done1 = iopf_rt_now(iopf_mm_pool_rt(iopf_iommu_pool(t->g->iommu)));
+}
+
+static void body_queues(struct harness *h)
+{
+	struct guest g = { 0 };
+	struct two t = { .g = &g };
+	struct iopf_rt_actor *a, *b;
+
+	guest_up(h, &g, IOPF_VM_IOPF, IOPF_FAULT_PRI, 2);
+	t.src0 = iopf_sec_drv_alloc_buffer(g.drv[0], 8 * PG);
+	t.dst0 = iopf_sec_drv_alloc_buffer(g.drv[0], 8 * PG);
+	t.src1 = iopf_sec_drv_alloc_buffer(g.drv[1], PG);
+	t.dst1 = iopf_sec_drv_alloc_buffer(g.drv[1], PG);
+	/* Queue 1's rings and buffers are mapped already; queue 0 faults. */
+	assert_int_equal(iopf_ioas_prefault(iopf_vm_ioas(g.vm), t.src1, 2 * PG), 0);
+	assert_int_equal(iopf_ioas_prefault(iopf_vm_ioas(g.vm), t.dst1, 2 * PG), 0);
+	iopf_rt_spawn(h->rt, "vcpu0", queue0, &t, &a);
+	iopf_rt_spawn(h->rt, "vcpu1", queue1, &t, &b);
+	iopf_rt_join(a);
+	iopf_rt_join(b);
+	assert_true(t.done1 < t.done0);
+	guest_down(h, &g);
+}
+
+static void test_fault_does_not_block_other_queues(void **state)
+{
+	struct iopf_cost_model slow = *iopf_cost_model_default();
+
+	slow.prq_irq_ns = 1000000; /* each fault takes a millisecond */
+	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow, body_queues, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_jobs_verified_against_cpu),
+		cmocka_unit_test(test_fault_does_not_block_other_queues),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
