@@ -31,7 +31,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD) -j $(JOBS)
 
 run: build
-	./$(BUILD)/tools/iopf demo mm
+	./$(BUILD)/tools/iopf bench uadk
 
 bench: build
 	./$(BUILD)/tools/iopf bench ground

@@ -25,6 +25,15 @@ static void usage(FILE *f)
 	      "  bench container [--json] [--mem-mib N] [--faults N]\n"
 	      "        a device touching guest memory: each pre-fault policy\n"
 	      "        vs static pinning; container fault handler throughput\n"
+	      "  bench uadk [options]    (--help for the options)\n"
+	      "        the seed's UADK table by mechanism, beside static\n"
+	      "        pinning, host SVA, our best policy, prefault-all\n"
+	      "  calibrate [--emit]\n"
+	      "        fit the kunpeng920-seed profile to the seed's table and\n"
+	      "        print model vs seed for every row\n"
+	      "  profile [--json]\n"
+	      "        measure this machine's software costs for the cost\n"
+	      "        model's operations and print them as a profile\n"
 	      "  help  this text\n",
 	      f);
 }
@@ -46,6 +55,12 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "bench") && argc >= 3 &&
 	    !strcmp(argv[2], "container"))
 		return tool_bench_container(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "uadk"))
+		return tool_bench_uadk(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "calibrate"))
+		return tool_calibrate(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "profile"))
+		return tool_profile(argc - 2, argv + 2);
 	fprintf(stderr, "iopf: unknown command '%s%s%s'\n", argv[1],
 		argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
 	usage(stderr);

@@ -6,6 +6,9 @@
 #ifndef IOPF_BENCH_H
 #define IOPF_BENCH_H
 
+#include <iopf/cost.h>
+
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -103,6 +106,69 @@ struct iopf_bench_container_result {
 void iopf_bench_container_defaults(struct iopf_bench_container_config *cfg);
 int iopf_bench_container(const struct iopf_bench_container_config *cfg,
 			 struct iopf_bench_container_result *out);
+
+/* ---- The UADK-like workload (the seed's benchmark). ---- */
+
+enum iopf_uadk_mode {
+	IOPF_UADK_STATIC,     /* static pinning: the baseline */
+	IOPF_UADK_IOPF,       /* VFIO IOPF with PREMAP_LEN (the seed) */
+	IOPF_UADK_SVA,        /* host SVA */
+	IOPF_UADK_BEST,       /* our policy: adaptive pre-fault */
+	IOPF_UADK_PREFAULT,   /* IOPF with everything pre-faulted */
+	IOPF_UADK_NR_MODES,
+};
+const char *iopf_uadk_mode_name(enum iopf_uadk_mode mode);
+
+struct iopf_uadk_config {
+	uint64_t msg_len;
+	uint64_t times;
+	uint32_t premap;          /* the seed's PREMAP_LEN for IOPF */
+	uint32_t best_window;     /* adaptive maximum for BEST */
+	uint64_t guest_bytes;
+	enum iopf_rt_kind_bench { IOPF_UADK_VIRTUAL, IOPF_UADK_REAL } runtime;
+	const struct iopf_cost_model *costs; /* NULL: reference */
+	uint64_t seed;
+	bool compute;             /* real crypto on the bytes */
+};
+
+struct iopf_uadk_result {
+	uint64_t time_ns;         /* the test's time_used */
+	uint64_t faults;
+	uint64_t jobs, job_errors;
+	double ops_per_s, kib_per_s;
+	uint64_t start_ns;        /* VM start (pinning, prefault) */
+};
+
+/* Run one mode of one row. */
+int iopf_uadk_run(const struct iopf_uadk_config *cfg, enum iopf_uadk_mode mode,
+		  struct iopf_uadk_result *out);
+
+/* The seed's table. */
+struct iopf_seed_row {
+	uint64_t msg_len, times;
+	uint32_t premap;
+	double iopf_slowdown, sva_slowdown;   /* fractions; < 0: not given */
+	uint64_t iopf_faults, sva_faults;
+};
+extern const struct iopf_seed_row iopf_seed_rows[6];
+
+/* Fit the constants no source gives to the seed's table. */
+struct iopf_calibration {
+	struct iopf_cost_model fitted;
+	double error;                   /* sum of squared relative errors */
+	struct {
+		double iopf, sva;           /* model slowdowns (re-run) */
+		uint64_t iopf_faults, sva_faults;
+	} rows[6];
+};
+int iopf_calibrate(struct iopf_calibration *out);
+
+/*
+ * Measure this machine's software costs for the cost model's operations
+ * (real runtime) and return them as a profile named "measured"; constants
+ * that are hardware's (PCIe, walks, swap device) keep the reference value.
+ */
+int iopf_bench_profile(struct iopf_cost_model *out);
 
 #ifdef __cplusplus
 }

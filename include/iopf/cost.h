@@ -37,8 +37,10 @@ struct iopf_cost_model {
 	uint64_t ats_request_ns;   /* ATS translation request round trip */
 	uint64_t iotlb_lookup_ns;  /* IOTLB probe */
 	uint64_t walk_level_ns;    /* one IO page-table level read from memory */
-	uint64_t iommu_map_ns;     /* installing one leaf (any size) */
-	uint64_t iommu_unmap_ns;   /* clearing one leaf */
+	uint64_t iommu_map_ns;     /* one map call: locking, walk, sync */
+	uint64_t iommu_map_leaf_ns;   /* each leaf it installs */
+	uint64_t iommu_unmap_ns;   /* one unmap call */
+	uint64_t iommu_unmap_leaf_ns; /* each leaf it clears */
 	uint64_t iotlb_inval_ns;   /* one IOTLB invalidation command + sync */
 	uint64_t atc_inval_ns;     /* ATS invalidation request to completion */
 	uint64_t prq_post_ns;      /* page request: device to queue entry */

@@ -127,6 +127,11 @@ int iopf_mm_populate(struct iopf_mm *mm, uint64_t addr, uint64_t len);
 
 enum iopf_mm_gup_flags {
 	IOPF_MM_GUP_WRITE = 1u << 0,
+	/*
+	 * Do not populate: pages not present (never touched, or swapped
+	 * out) get IOPF_PFN_NONE and no reference (get only, not pin).
+	 */
+	IOPF_MM_GUP_NOFAULT = 1u << 1,
 };
 
 /*
@@ -137,6 +142,7 @@ enum iopf_mm_gup_flags {
  */
 int iopf_mm_get_pages(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 		      unsigned gup_flags, iopf_pfn_t *pfns);
+/* Entries equal to IOPF_PFN_NONE are skipped. */
 void iopf_mm_put_pages(struct iopf_mm_pool *pool, const iopf_pfn_t *pfns,
 		       uint64_t npages);
 

@@ -54,6 +54,12 @@ int iopf_ioas_create(struct iopf_iommu *iommu, struct iopf_mm *mm,
 void iopf_ioas_destroy(struct iopf_ioas *ioas);
 int iopf_ioas_set_prefault(struct iopf_ioas *ioas,
 			   const struct iopf_prefault_policy *policy);
+/*
+ * Map one page per IOMMU call, as the seed's handler did, instead of one
+ * call per run of contiguous frames. For reproducing the seed; off by
+ * default.
+ */
+void iopf_ioas_set_map_per_page(struct iopf_ioas *ioas, bool per_page);
 /* At most @max areas (like dma_entry_limit); 0 for the default 65535. */
 int iopf_ioas_set_limit(struct iopf_ioas *ioas, unsigned max_areas);
 
@@ -144,6 +150,12 @@ int iopf_type1_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 		    struct iopf_type1 **out);
 void iopf_type1_close(struct iopf_type1 *c);
 struct iopf_ioas *iopf_type1_ioas(struct iopf_type1 *c);
+/*
+ * Leaf sizes the container's domain may use (IOPF_PGSIZE_*; 0: all), set
+ * before the first attach (-EBUSY after): a host backing guests with 4 KiB
+ * frames rarely has 2 MiB of them contiguous.
+ */
+int iopf_type1_set_pgsizes(struct iopf_type1 *c, uint64_t pgsize_bitmap);
 /* The container's domain is created at the first attach. */
 int iopf_type1_attach_device(struct iopf_type1 *c, struct iopf_dev *dev);
 void iopf_type1_detach_device(struct iopf_type1 *c, struct iopf_dev *dev);

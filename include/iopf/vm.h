@@ -37,6 +37,8 @@ struct iopf_vm_config {
 	struct iopf_prefault_policy prefault; /* IOPF; kind 0: none */
 	bool prefault_all;                    /* IOPF: PREFAULT all at start */
 	uint64_t memlock_bytes;               /* 0: no limit */
+	uint64_t iommu_pgsizes;               /* container leaves; 0: all */
+	bool seed_handler;                    /* IOPF: map page by page */
 };
 
 struct iopf_vm;

@@ -64,10 +64,10 @@ struct iopf_sec {
 	_Atomic uint64_t jobs, job_errors, bytes_in, bytes_out;
 };
 
-/* The output a job produces for @len input bytes. */
+/* The output a job produces for @len input bytes (no cipher padding). */
 static uint64_t sec_out_len(uint32_t op, uint64_t len)
 {
-	return op == IOPF_SEC_SHA256 ? 32 : len + 16 - len % 16;
+	return op == IOPF_SEC_SHA256 ? 32 : len;
 }
 
 static int sec_dma(struct sec_queue *q, uint32_t pasid, uint64_t iova,
@@ -92,6 +92,9 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 	*out_bytes = 0;
 	if (sqe->op != IOPF_SEC_AES128_CBC_ENCRYPT && sqe->op != IOPF_SEC_SHA256)
 		return -EINVAL;
+	/* The cipher works on whole blocks: no padding, as the hardware. */
+	if (sqe->op == IOPF_SEC_AES128_CBC_ENCRYPT && sqe->len % 16)
+		return -EINVAL;
 	kib_ns = sqe->op == IOPF_SEC_SHA256 ? c->sec_sha_kib_ns : c->sec_aes_kib_ns;
 	iopf_rt_charge(sec->rt, c->sec_job_ns);
 	ret = sec_dma(q, data_pasid, sqe->src, sec->compute ? &hdr : NULL,
@@ -114,6 +117,7 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 				ret = -ENOMEM;
 				goto out_free;
 			}
+			EVP_CIPHER_CTX_set_padding(cctx, 0);
 		}
 	}
 	while (done < sqe->len) {
@@ -163,14 +167,16 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 			ret = -EIO;
 			goto out_free;
 		}
-		ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, out,
-			      (size_t)outl, IOPF_DMA_WRITE);
+		if (outl)
+			ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, out,
+				      (size_t)outl, IOPF_DMA_WRITE);
 		out_off += (uint64_t)outl;
 	} else {
 		uint64_t tail = sec_out_len(sqe->op, sqe->len) - out_off;
 
-		ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, NULL, tail,
-			      IOPF_DMA_WRITE);
+		if (tail)
+			ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, NULL,
+				      tail, IOPF_DMA_WRITE);
 		out_off += tail;
 	}
 	if (ret)

@@ -61,10 +61,19 @@ static int walk_one(struct iopf_iommu *iommu, struct iopf_domain *d,
 	int ret = d->ops ? d->ops->walk(t, addr, access, w)
 			 : iopf_io_pgtable_ops(t)->walk(t, addr, access, w);
 
+	uint64_t tag = ((uint64_t)(uintptr_t)t ^ ((addr >> 21) * 0x9e3779b97f4a7c15ull)) | 1;
+	_Atomic uint64_t *slot = &iommu->pwc[(addr >> 21) % 64];
+	unsigned levels = w->levels;
+
+	if (levels > 1 &&
+	    atomic_load_explicit(slot, memory_order_relaxed) == tag)
+		levels = 1;
+	else
+		atomic_store_explicit(slot, tag, memory_order_relaxed);
 	atomic_fetch_add_explicit(&iommu->ctr.walks, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&iommu->ctr.walk_levels, w->levels,
+	atomic_fetch_add_explicit(&iommu->ctr.walk_levels, levels,
 				  memory_order_relaxed);
-	iopf_rt_charge(iommu->rt, w->levels * iommu->costs->walk_level_ns);
+	iopf_rt_charge(iommu->rt, levels * iommu->costs->walk_level_ns);
 	return ret;
 }
 

@@ -275,7 +275,8 @@ static int pgtable_map(struct iopf_io_pgtable *t, uint64_t iova,
 	}
 	if (ret && done)
 		pgtable_unmap_locked(t, iova, done, true);
-	iopf_rt_charge(t->rt, leaves * t->costs->iommu_map_ns);
+	iopf_rt_charge(t->rt, t->costs->iommu_map_ns +
+				      leaves * t->costs->iommu_map_leaf_ns);
 out_unlock:
 	iopf_rt_mutex_unlock(&t->lock);
 	return ret;
@@ -364,7 +365,8 @@ static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
 	if (ret)
 		return ret;
 	cleared = clear_range(t->root, 0, iova, last, &leaves);
-	iopf_rt_charge(t->rt, leaves * t->costs->iommu_unmap_ns);
+	iopf_rt_charge(t->rt, t->costs->iommu_unmap_ns +
+				      leaves * t->costs->iommu_unmap_leaf_ns);
 	if (flush && t->flush && t->flush->flush_range)
 		t->flush->flush_range(t->cookie, iova, size);
 	return (int64_t)cleared;

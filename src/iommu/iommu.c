@@ -22,7 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_IOTLB 512
+/* SMMU-class TLB reach: 2048 entries. */
+#define DEFAULT_IOTLB 2048
 #define DEFAULT_ATC 64
 #define DEFAULT_CREDITS 32
 

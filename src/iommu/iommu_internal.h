@@ -234,6 +234,14 @@ struct iopf_iommu {
 	struct iopf_rt_actor *prq_actor;
 	struct iopf_rt_actor **workers;
 
+	/*
+	 * Page-walk cache, for cost only: remembers the last-level tables of
+	 * recent walks (tag: table and IOVA >> 21), so a walk near a recent
+	 * one is charged one level, as hardware walk caches make it. The
+	 * walk itself always reads the live table.
+	 */
+	_Atomic uint64_t pwc[64];
+
 	iopf_event_listener_t listener;
 	void *listener_data;
 	struct iopf_rt_hist *fault_latency;

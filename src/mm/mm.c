@@ -564,7 +564,9 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 	uint64_t last, i;
 	int ret = 0;
 
-	if (!pfns || !npages || (gup_flags & ~(unsigned)IOPF_MM_GUP_WRITE))
+	if (!pfns || !npages ||
+	    (gup_flags & ~(unsigned)(IOPF_MM_GUP_WRITE | IOPF_MM_GUP_NOFAULT)) ||
+	    (pin && (gup_flags & IOPF_MM_GUP_NOFAULT)))
 		return -EINVAL;
 	if (npages > (UINT64_MAX >> pool->page_shift) ||
 	    !mm_range_valid(pool, addr, npages << pool->page_shift, &last))
@@ -583,6 +585,13 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 		uint64_t *pte;
 		uint64_t pfn;
 
+		if (gup_flags & IOPF_MM_GUP_NOFAULT) {
+			pte = mm_pte_lookup_locked(mm, addr + (i << pool->page_shift));
+			if (!mm_pte_is_present(*pte)) {
+				pfns[i] = IOPF_PFN_NONE;
+				continue;
+			}
+		}
 		ret = mm_fault_reclaim_locked(mm, addr + (i << pool->page_shift),
 					      &pte);
 		if (ret)
@@ -595,6 +604,8 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 	}
 	if (ret) {
 		while (i--) {
+			if (pfns[i] == IOPF_PFN_NONE)
+				continue;
 			if (pin)
 				mm_unpin_one(pool, pfns[i]);
 			else
@@ -626,9 +637,14 @@ int iopf_mm_get_pages(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 void iopf_mm_put_pages(struct iopf_mm_pool *pool, const iopf_pfn_t *pfns,
 		       uint64_t npages)
 {
+	uint64_t n = 0;
+
 	for (uint64_t i = 0; i < npages; i++)
-		mm_frame_put(pool, pfns[i]);
-	mm_charge(pool, npages * pool->costs->unpin_page_ns);
+		if (pfns[i] != IOPF_PFN_NONE) {
+			mm_frame_put(pool, pfns[i]);
+			n++;
+		}
+	mm_charge(pool, n * pool->costs->unpin_page_ns);
 }
 
 int iopf_mm_pin_pages(struct iopf_mm *mm, uint64_t addr, uint64_t npages,

@@ -12,8 +12,13 @@
  *
  * Windows: NONE maps the faulting page; FIXED maps up to `window` pages
  * from it (the seed's PREMAP_LEN); ADAPTIVE keeps, per area, a stream per
- * (device, PASID): a fault landing where the previous window ended doubles
- * the window (up to `window`), any other halves it, as readahead does. All
+ * (device, PASID) and position: a fault landing where a stream's window
+ * ended multiplies that stream's window by eight (up to `window`); a fault that
+ * continues no stream starts one at half the device's last window, so
+ * random access shrinks it, as readahead does. Adaptive windows are
+ * aligned blocks and map only what the host already has (plus the
+ * faulting page): pre-faulting never allocates memory the guest has not
+ * touched. All
  * windows are clipped to the area and stop at the first mapped page.
  */
 #include "vfio_internal.h"
@@ -36,40 +41,73 @@ static struct iopf_prefault_policy area_policy(struct vfio_area *a)
 }
 
 uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
-			      uint32_t pasid, uint64_t idx)
+			      uint32_t pasid, uint64_t idx, uint64_t *first,
+			      bool *stop_at_mapped)
 {
 	struct iopf_prefault_policy p = area_policy(a);
 	struct area_stream *s = NULL, *victim;
 	uint64_t window;
 
+	*first = idx;
+	*stop_at_mapped = true;
 	if (p.kind == IOPF_PREFAULT_NONE)
 		return 1;
 	if (p.kind == IOPF_PREFAULT_FIXED)
 		return p.window;
 
+	/*
+	 * A device may run several streams at once (a source read and a
+	 * destination write): a fault continues the stream of its device and
+	 * PASID that ends where it lands, or starts a new one in the least
+	 * recently used slot; a fault that continues nothing shrinks the
+	 * window of the device's most recent stream, as random access should.
+	 */
 	iopf_rt_mutex_lock(&a->lock);
 	victim = &a->streams[0];
 	for (unsigned i = 0; i < AREA_STREAMS; i++) {
 		struct area_stream *c = &a->streams[i];
 
-		if (c->dev == dev && c->pasid == pasid && c->window) {
+		if (c->window && c->dev == dev && c->pasid == pasid &&
+		    c->next == idx) {
 			s = c;
 			break;
 		}
 		if (!c->window || c->lru < victim->lru)
 			victim = c;
 	}
-	if (!s) {
-		s = victim;
-		*s = (struct area_stream){ .dev = dev, .pasid = pasid,
-					   .next = UINT64_MAX, .window = 1 };
-	} else if (idx == s->next) {
-		s->window = s->window * 2 > p.window ? p.window : s->window * 2;
+	if (s) {
+		/* Eightfold: a stream reaches 512 pages in three faults. */
+		s->window = s->window * 8 > p.window ? p.window : s->window * 8;
 	} else {
-		s->window = s->window > 1 ? s->window / 2 : 1;
+		struct area_stream *last = NULL;
+
+		for (unsigned i = 0; i < AREA_STREAMS; i++) {
+			struct area_stream *c = &a->streams[i];
+
+			if (c->window && c->dev == dev && c->pasid == pasid &&
+			    (!last || c->lru > last->lru))
+				last = c;
+		}
+		s = victim;
+		*s = (struct area_stream){
+			.dev = dev, .pasid = pasid,
+			.window = last && last->window > 1 ? last->window / 2 : 1,
+		};
 	}
+	/* Powers of two only: the largest not above the policy's maximum. */
+	while (s->window & (s->window - 1))
+		s->window &= s->window - 1;
 	window = s->window;
-	s->next = idx + window;
+	/*
+	 * Windows are aligned to their size: the block holding the fault,
+	 * holes filled. Growth counts stay those of forward windows, and a
+	 * 512-page window is a whole 2 MiB block, mappable as a superpage.
+	 */
+	*first = idx & ~(window - 1);
+	if (*first + window > a->npages)
+		window = a->npages - *first;
+	*stop_at_mapped = false;
+	s->next = *first + window;
 	s->lru = ++a->stream_tick;
 	iopf_rt_mutex_unlock(&a->lock);
 	return window;
@@ -80,6 +118,7 @@ static enum iopf_response ioas_fault_one(struct iopf_ioas *ioas,
 					 const struct iopf_page_request *req)
 {
 	uint64_t iova = req->addr & ~(ioas->page_size - 1), idx, window;
+
 	unsigned perm = req->perm & (IOPF_PERM_READ | IOPF_PERM_WRITE);
 	enum iopf_response resp = IOPF_RESP_SUCCESS;
 	struct vfio_area *a;
@@ -109,8 +148,14 @@ static enum iopf_response ioas_fault_one(struct iopf_ioas *ioas,
 		resp = IOPF_RESP_INVALID;
 		goto out_put;
 	}
-	window = area_prefault_window(a, g->dev, g->pasid, idx);
-	got = area_populate(a, idx, window);
+	{
+		uint64_t first;
+		bool stop;
+
+		window = area_prefault_window(a, g->dev, g->pasid, idx, &first,
+					      &stop);
+		got = area_populate(a, first, window, stop, idx);
+	}
 	if (got < 0 && got != -EAGAIN) {
 		atomic_fetch_add(&ioas->ctr.invalid_other, 1);
 		resp = IOPF_RESP_INVALID;

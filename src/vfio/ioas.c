@@ -81,10 +81,13 @@ static int area_map_locked(struct vfio_area *a, struct ioas_domains *doms,
 	unsigned k;
 	int ret = 0;
 
+	bool per_page = atomic_load_explicit(&a->ioas->map_per_page,
+					     memory_order_relaxed);
+
 	while (i < n) {
 		uint64_t run = 1;
 
-		while (i + run < n && pfns[i + run] == pfns[i] + run)
+		while (!per_page && i + run < n && pfns[i + run] == pfns[i] + run)
 			run++;
 		for (k = 0; k < doms->n; k++) {
 			ret = iopf_domain_map(doms->d[k], area_idx_iova(a, idx + i),
@@ -185,7 +188,8 @@ static const struct iopf_mm_notifier_ops area_mn_ops = {
 
 #define POPULATE_MAX_RETRIES 64
 
-int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n)
+int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
+		      bool stop_at_mapped, uint64_t must)
 {
 	struct iopf_ioas *ioas = a->ioas;
 	iopf_pfn_t stack_pfns[64], *pfns = stack_pfns;
@@ -200,7 +204,7 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n)
 	if (n > PREFAULT_MAX_WINDOW)
 		n = PREFAULT_MAX_WINDOW;
 	/* Stop at the first page already mapped after the first. */
-	for (uint64_t i = 1; i < n; i++)
+	for (uint64_t i = 1; i < n && stop_at_mapped; i++)
 		if (area_test_mapped(a, idx + i)) {
 			n = i;
 			break;
@@ -216,8 +220,18 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n)
 		uint64_t i, todo = 0;
 
 		ret = iopf_mm_get_pages(ioas->mm, a->hva + (idx << ioas->page_shift),
-					n, gup, pfns);
-		if (ret && n > 1) {
+					n, gup | (stop_at_mapped ? 0 : IOPF_MM_GUP_NOFAULT),
+					pfns);
+		if (!ret && !stop_at_mapped && must >= idx && must < idx + n &&
+		    pfns[must - idx] == IOPF_PFN_NONE) {
+			/* The faulting page itself: populate it. */
+			ret = iopf_mm_get_pages(ioas->mm,
+						a->hva + (must << ioas->page_shift),
+						1, gup, &pfns[must - idx]);
+			if (ret)
+				iopf_mm_put_pages(ioas->pool, pfns, n);
+		}
+		if (ret && n > 1 && stop_at_mapped) {
 			/* The window may reach a page the mm cannot give. */
 			n = 1;
 			ret = iopf_mm_get_pages(ioas->mm,
@@ -237,9 +251,12 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n)
 			for (i = 0; i < n && !ret; i++) {
 				uint64_t run = 0;
 
-				if (area_test_mapped(a, idx + i))
+				if (area_test_mapped(a, idx + i) ||
+				    pfns[i] == IOPF_PFN_NONE)
 					continue;
-				while (i + run < n && !area_test_mapped(a, idx + i + run))
+				while (i + run < n &&
+				       !area_test_mapped(a, idx + i + run) &&
+				       pfns[i + run] != IOPF_PFN_NONE)
 					run++;
 				if (doms->n)
 					ret = area_map_locked(a, doms, idx + i, run,
@@ -411,6 +428,11 @@ int iopf_ioas_set_prefault(struct iopf_ioas *ioas,
 	atomic_store(&ioas->policy,
 		     (uint64_t)policy->kind | ((uint64_t)policy->window << 8));
 	return 0;
+}
+
+void iopf_ioas_set_map_per_page(struct iopf_ioas *ioas, bool per_page)
+{
+	atomic_store(&ioas->map_per_page, per_page);
 }
 
 int iopf_ioas_set_limit(struct iopf_ioas *ioas, unsigned max_areas)
@@ -693,7 +715,8 @@ int iopf_ioas_prefault(struct iopf_ioas *ioas, uint64_t iova, uint64_t length)
 				idx++;
 				continue;
 			}
-			got = area_populate(a, idx, end_idx - idx + 1);
+			got = area_populate(a, idx, end_idx - idx + 1, true,
+					    AREA_NO_PAGE);
 			if (got < 0) {
 				ret = (int)got;
 				break;

@@ -35,6 +35,7 @@ struct iopf_type1 {
 	unsigned nr_devs;                    /* protected by lock */
 	bool iopf;                           /* protected by lock */
 	bool mapped_once;                    /* protected by lock */
+	uint64_t pgsizes;                    /* protected by lock */
 	uint64_t page_size;
 };
 
@@ -106,7 +107,7 @@ int iopf_type1_attach_device(struct iopf_type1 *c, struct iopf_dev *dev)
 		goto out_unlock;
 	}
 	if (!c->domain) {
-		ret = iopf_domain_alloc_paging(c->iommu, 0, &c->domain);
+		ret = iopf_domain_alloc_paging(c->iommu, c->pgsizes, &c->domain);
 		if (ret)
 			goto out_unlock;
 		ret = iopf_ioas_attach_domain(c->ioas, c->domain, false);
@@ -122,6 +123,22 @@ int iopf_type1_attach_device(struct iopf_type1 *c, struct iopf_dev *dev)
 	if (!ret)
 		c->devs[c->nr_devs++] = dev;
 out_unlock:
+	iopf_rt_mutex_unlock(&c->lock);
+	return ret;
+}
+
+int iopf_type1_set_pgsizes(struct iopf_type1 *c, uint64_t pgsize_bitmap)
+{
+	int ret = 0;
+
+	if (!c || (pgsize_bitmap & ~(IOPF_PGSIZE_4K | IOPF_PGSIZE_2M |
+				      IOPF_PGSIZE_1G)))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&c->lock);
+	if (c->domain)
+		ret = -EBUSY;
+	else
+		c->pgsizes = pgsize_bitmap;
 	iopf_rt_mutex_unlock(&c->lock);
 	return ret;
 }

@@ -107,6 +107,8 @@ struct iopf_ioas {
 	_Atomic uint64_t policy;               /* kind | window << 8: read
 						  lock-free on the fault path */
 	unsigned limit;                        /* protected by lock */
+	_Atomic bool map_per_page;             /* the seed's handler: one
+						  map call per page */
 	struct ioas_counters ctr;
 };
 
@@ -127,14 +129,21 @@ static inline uint64_t area_idx_iova(const struct vfio_area *a, uint64_t idx)
 struct vfio_area *area_get(struct iopf_ioas *ioas, uint64_t iova);
 void area_put(struct vfio_area *a);
 /*
- * Map up to @n unmapped pages from page @idx (stopping at the first page
- * already mapped after @idx) by the seq/retry protocol. Returns the number
- * of pages mapped, or -errno (-ENOENT: the area died).
+ * Map the unmapped pages of [idx, idx + n) by the seq/retry protocol.
+ * With @stop_at_mapped the window ends at the first page already mapped
+ * after @idx and every page is populated (the seed's PREMAP rule);
+ * without, only pages the host already has are mapped, plus page @must
+ * (the faulting one) which is populated if need be. Returns the number of
+ * pages mapped, or -errno (-ENOENT: the area died).
  */
-int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n);
+#define AREA_NO_PAGE UINT64_MAX
+int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
+		      bool stop_at_mapped, uint64_t must);
 
 /* fault.c */
+/* The window to map for a fault at page @idx: [*first, *first + n). */
 uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
-			      uint32_t pasid, uint64_t idx);
+			      uint32_t pasid, uint64_t idx, uint64_t *first,
+			      bool *stop_at_mapped);
 
 #endif /* IOPF_VFIO_INTERNAL_H */

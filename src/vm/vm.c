@@ -42,7 +42,8 @@ struct iopf_vm {
 	uint64_t faults_base;
 
 	struct iopf_rt_mutex lock;
-	uint64_t next;                   /* bump allocator; protected by lock */
+	uint64_t next;                   /* buffers: upper half; lock */
+	uint64_t next_coherent;          /* rings: lower half; lock */
 	struct coherent coh[VM_MAX_COHERENT]; /* protected by lock */
 	unsigned nr_coh;
 };
@@ -53,6 +54,8 @@ static int vm_setup_container(struct iopf_vm *vm)
 	int ret;
 
 	ret = iopf_type1_open(vm->iommu, vm->mm, &vm->c);
+	if (!ret)
+		ret = iopf_type1_set_pgsizes(vm->c, cfg->iommu_pgsizes);
 	if (ret)
 		return ret;
 	ret = iopf_type1_attach_device(vm->c, vm->dev);
@@ -60,6 +63,9 @@ static int vm_setup_container(struct iopf_vm *vm)
 		return ret;
 	if (cfg->mode == IOPF_VM_IOPF) {
 		ret = iopf_type1_enable_iopf(vm->c);
+		if (!ret)
+			iopf_ioas_set_map_per_page(iopf_type1_ioas(vm->c),
+						   cfg->seed_handler);
 		if (!ret && cfg->prefault.kind != IOPF_PREFAULT_INHERIT)
 			ret = iopf_ioas_set_prefault(iopf_type1_ioas(vm->c),
 						     &cfg->prefault);
@@ -81,7 +87,8 @@ static int vm_setup_sva(struct iopf_vm *vm)
 	if (!ret)
 		ret = iopf_attach(vm->dev, SVA_PASID, vm->sva);
 	if (!ret)
-		ret = iopf_domain_alloc_paging(vm->iommu, 0, &vm->ring_domain);
+		ret = iopf_domain_alloc_paging(vm->iommu, vm->cfg.iommu_pgsizes,
+					       &vm->ring_domain);
 	if (!ret)
 		ret = iopf_attach(vm->dev, IOPF_PASID_NONE, vm->ring_domain);
 	return ret;
@@ -108,7 +115,11 @@ int iopf_vm_create(struct iopf_iommu *iommu, const struct iopf_vm_config *cfg,
 	vm->rt = iopf_mm_pool_rt(iopf_iommu_pool(iommu));
 	vm->cfg = *cfg;
 	vm->dev = dev;
-	vm->next = cfg->mode == IOPF_VM_HOST_SVA ? VM_HVA : 0;
+	/* Rings low, buffers from the middle: kernel DMA memory and the
+	 * application's buffers do not sit side by side. */
+	vm->next_coherent = (cfg->mode == IOPF_VM_HOST_SVA ? VM_HVA : 0) + PG;
+	vm->next = (cfg->mode == IOPF_VM_HOST_SVA ? VM_HVA : 0) +
+		   ((cfg->ram_bytes / 2) & ~(PG - 1));
 	iopf_rt_mutex_init(vm->rt, &vm->lock);
 	t0 = iopf_rt_now(vm->rt);
 	ret = iopf_mm_create(iopf_iommu_pool(iommu), cfg->name ? cfg->name : "vm",
@@ -187,31 +198,39 @@ static int vm_hva(const struct iopf_vm *vm, uint64_t addr, uint64_t len,
 	    end - base > vm->cfg.ram_bytes)
 		return -EFAULT;
 	*hva = vm->cfg.mode == IOPF_VM_HOST_SVA ? addr : VM_HVA + addr;
+	(void)base;
 	return 0;
 }
 
-uint64_t iopf_vm_alloc(struct iopf_vm *vm, uint64_t bytes)
+static uint64_t vm_bump(struct iopf_vm *vm, uint64_t *next, uint64_t limit,
+			uint64_t bytes)
 {
-	uint64_t base = vm->cfg.mode == IOPF_VM_HOST_SVA ? VM_HVA : 0, addr = 0;
+	uint64_t addr = 0;
 
 	if (!bytes || bytes > vm->cfg.ram_bytes)
 		return 0;
 	bytes = (bytes + PG - 1) & ~(PG - 1);
 	iopf_rt_mutex_lock(&vm->lock);
-	/* GPA 0 stays unused: 0 means "no memory". */
-	if (vm->next == base)
-		vm->next += PG;
-	if (vm->next - base + bytes <= vm->cfg.ram_bytes) {
-		addr = vm->next;
-		vm->next += bytes;
+	if (*next + bytes <= limit) {
+		addr = *next;
+		*next += bytes;
 	}
 	iopf_rt_mutex_unlock(&vm->lock);
 	return addr;
 }
 
+uint64_t iopf_vm_alloc(struct iopf_vm *vm, uint64_t bytes)
+{
+	uint64_t base = vm->cfg.mode == IOPF_VM_HOST_SVA ? VM_HVA : 0;
+
+	return vm_bump(vm, &vm->next, base + vm->cfg.ram_bytes, bytes);
+}
+
 uint64_t iopf_vm_alloc_coherent(struct iopf_vm *vm, uint64_t bytes)
 {
-	uint64_t addr = iopf_vm_alloc(vm, bytes), pages;
+	uint64_t base = vm->cfg.mode == IOPF_VM_HOST_SVA ? VM_HVA : 0;
+	uint64_t addr = vm_bump(vm, &vm->next_coherent,
+				base + vm->cfg.ram_bytes / 2, bytes), pages;
 	struct coherent *c;
 	int ret;
 
@@ -321,15 +340,34 @@ void iopf_sec_drv_close(struct iopf_sec_drv *drv)
 	free(drv);
 }
 
+/*
+ * A guest's allocator hands out zeroed memory (the guest CPU cleared it,
+ * so the host has populated it); a host process's malloc does not touch
+ * what it returns. Either way the header is written by the CPU.
+ */
 uint64_t iopf_sec_drv_alloc_buffer(struct iopf_sec_drv *drv, uint64_t len)
 {
 	struct iopf_sec_buf_header hdr = { .magic = IOPF_SEC_BUF_MAGIC,
 					   .len = len };
-	uint64_t addr = iopf_vm_alloc(drv->vm, PG + len);
+	static const unsigned char zero[PG];
+	uint64_t addr;
+	int ret = 0;
 
-	if (addr && iopf_vm_write(drv->vm, addr, &hdr, sizeof(hdr)))
-		addr = 0;
-	return addr;
+	/* Buffers start on 2 MiB boundaries (a huge-page pool's blocks). */
+	iopf_rt_mutex_lock(&drv->vm->lock);
+	drv->vm->next = (drv->vm->next + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+	iopf_rt_mutex_unlock(&drv->vm->lock);
+	addr = iopf_vm_alloc(drv->vm, PG + len);
+	if (!addr)
+		return 0;
+	if (drv->vm->cfg.mode != IOPF_VM_HOST_SVA)
+		for (uint64_t off = PG; off < PG + len && !ret; off += PG)
+			ret = iopf_vm_write(drv->vm, addr + off, zero,
+					    PG + len - off < PG ? PG + len - off
+								: PG);
+	if (!ret)
+		ret = iopf_vm_write(drv->vm, addr, &hdr, sizeof(hdr));
+	return ret ? 0 : addr;
 }
 
 int iopf_sec_drv_run(struct iopf_sec_drv *drv, enum iopf_sec_op op,

@@ -68,6 +68,7 @@ static void cpu_aes(const uint8_t *key, const uint8_t *iv, const uint8_t *in,
 	int l1, l2;
 
 	EVP_EncryptInit_ex(c, EVP_aes_128_cbc(), NULL, key, iv);
+	EVP_CIPHER_CTX_set_padding(c, 0);
 	EVP_EncryptUpdate(c, out, &l1, in, len);
 	EVP_EncryptFinal_ex(c, out + l1, &l2);
 	*outlen = l1 + l2;
@@ -76,7 +77,7 @@ static void cpu_aes(const uint8_t *key, const uint8_t *iv, const uint8_t *in,
 
 static void check_jobs(struct harness *h, struct guest *g)
 {
-	const uint64_t len = 3 * PG + 123;
+	const uint64_t len = 3 * PG + 128; /* whole AES blocks */
 	uint8_t key[16], iv[16], *msg = malloc(len), *got = malloc(len + 32);
 	uint8_t *want = malloc(len + 32), digest[32];
 	uint64_t src, dst, out;
@@ -109,6 +110,9 @@ static void check_jobs(struct harness *h, struct guest *g)
 	assert_int_equal(iopf_sec_drv_run(g->drv[0], IOPF_SEC_SHA256,
 					  (1ull << 40), dst, 64, NULL, NULL,
 					  &out), -EFAULT);
+	/* A cipher on a partial block is refused. */
+	assert_int_equal(iopf_sec_drv_run(g->drv[0], IOPF_SEC_AES128_CBC_ENCRYPT,
+					  src, dst, 100, key, iv, &out), -EINVAL);
 	/* A bad operation. */
 	assert_int_equal(iopf_sec_drv_run(g->drv[0], 77, src, dst, 64, NULL,
 					  NULL, &out), -EINVAL);

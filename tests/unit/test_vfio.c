@@ -454,6 +454,9 @@ static void body_policies(struct harness *h)
 						 iopf_type1_ioas(v.c), &pol[p]), 0);
 			assert_int_equal(iopf_type1_map_dma(v.c, HVA(0), GPA(0),
 							    1024 * PG, RW), 0);
+			/* Guest memory in use: the host has every page. */
+			assert_int_equal(iopf_mm_populate(h->mm, HVA(0),
+							  1024 * PG), 0);
 			uint64_t lcg = 12345; /* the same random walk each run */
 
 			for (int i = 0; i < 1024; i++) {
@@ -469,6 +472,33 @@ static void body_policies(struct harness *h)
 		}
 }
 
+/* Adaptive pre-faulting never allocates memory the guest has not touched. */
+static void body_adaptive_untouched(struct harness *h)
+{
+	struct iopf_prefault_policy adaptive = { IOPF_PREFAULT_ADAPTIVE, 512 };
+	struct vm v;
+	unsigned char b[8];
+
+	vm_setup(h, &v, true, UINT64_MAX);
+	assert_int_equal(iopf_ioas_set_prefault(iopf_type1_ioas(v.c), &adaptive),
+			 0);
+	assert_int_equal(iopf_type1_map_dma(v.c, HVA(0), GPA(0), 512 * PG, RW), 0);
+	assert_int_equal(iopf_mm_populate(h->mm, HVA(0), 100 * PG), 0);
+	for (int i = 0; i < 128; i++)
+		assert_int_equal(dma(&v, GPA(i), b, 8, false), 0);
+	/* The touched part streamed in a few faults; past it, one page per
+	 * fault, and only the pages the device used were allocated. */
+	assert_int_equal(mm_stats(h).resident_pages, 128);
+	assert_true(vm_stats(&v).faults < 28 + 10);
+	assert_true(vm_stats(&v).faults >= 28);
+	vm_teardown(&v);
+}
+
+static void test_adaptive_never_allocates_ahead(void **state)
+{
+	harness_run(IOPF_RT_VIRTUAL, 1, body_adaptive_untouched, NULL);
+}
+
 static void test_prefault_policy_fault_counts(void **state)
 {
 	struct policy_counts pc = { 0 };
@@ -481,9 +511,9 @@ static void test_prefault_policy_fault_counts(void **state)
 	       (unsigned long long)pc.faults[2][0], (unsigned long long)pc.faults[2][1]);
 	assert_int_equal(pc.faults[0][0], 1024);
 	assert_int_equal(pc.faults[1][0], 64);
-	/* Doubling from 1 to 512 over 1024 pages: 1+2+...+512 = 1023 pages
-	 * in 10 faults, then one more. */
-	assert_int_equal(pc.faults[2][0], 11);
+	/* Aligned blocks growing eightfold: [0], [0,8), [0,64), [0,512),
+	 * [512,1024): five faults. */
+	assert_int_equal(pc.faults[2][0], 5);
 	/* Random access: pre-faulting cannot be worse than none. */
 	assert_true(pc.faults[1][1] <= pc.faults[0][1]);
 	assert_true(pc.faults[2][1] <= pc.faults[0][1]);
@@ -756,6 +786,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_prefault_behaves_like_pinning),
 		cmocka_unit_test(test_prefault_policy_fault_counts),
+		cmocka_unit_test(test_adaptive_never_allocates_ahead),
 		cmocka_unit_test(test_race_fault_vs_unmap),
 		cmocka_unit_test(test_race_fault_vs_detach),
 		cmocka_unit_test(test_race_notifier_vs_fault_installation),

@@ -1,0 +1,42 @@
+#!/bin/sh
+# The iopf command: help, and clear errors with exit status 2 for bad
+# arguments, nothing run.
+iopf="$1"
+fails=0
+expect() {
+	want=$1; shift
+	"$iopf" "$@" >/dev/null 2>/tmp/iopf-cli.$$
+	got=$?
+	if [ "$got" != "$want" ]; then
+		echo "FAIL: iopf $* exited $got, expected $want"; fails=$((fails + 1))
+	elif [ "$want" = 2 ] && ! [ -s /tmp/iopf-cli.$$ ]; then
+		echo "FAIL: iopf $* gave no error message"; fails=$((fails + 1))
+	fi
+}
+expect 0 help
+expect 2
+expect 2 frobnicate
+expect 0 bench uadk --help
+expect 2 bench uadk --bogus
+expect 2 bench uadk --msg-len
+expect 2 bench uadk --msg-len 1X --times 3
+expect 2 bench uadk --msg-len 0 --times 3
+expect 2 bench uadk --msg-len -4 --times 3
+expect 2 bench uadk --msg-len 1M
+expect 2 bench uadk --times 0
+expect 2 bench uadk --times -1
+expect 2 bench uadk --premap 0
+expect 2 bench uadk --premap 513
+expect 2 bench uadk --mode warp
+expect 2 bench uadk --profile nope
+expect 2 bench uadk --runtime quantum
+expect 2 bench uadk --guest-mib 1
+expect 1 bench uadk --msg-len 512M --times 1 --guest-mib 64
+expect 0 bench uadk --msg-len 64K --times 3 --guest-mib 64 --mode vfio-iopf
+expect 2 bench ground --mem-mib 0
+expect 2 bench container --faults x
+expect 2 calibrate --nope
+expect 2 profile --nope
+expect 2 demo mm --bogus
+rm -f /tmp/iopf-cli.$$
+exit $fails

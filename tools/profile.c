@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/* iopf profile: this machine's software costs as a cost profile. */
+#include <iopf/bench.h>
+#include <iopf/cost.h>
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+#define FIELD(f, what, hw) { #f, offsetof(struct iopf_cost_model, f), what, hw }
+
+static const struct {
+	const char *name;
+	size_t off;
+	const char *what;
+	bool hardware; /* not measurable here: reference value kept */
+} fields[] = {
+	FIELD(cpu_fault_ns, "populate a page, zeroing excluded", false),
+	FIELD(zero_4k_ns, "zero 4 KiB", false),
+	FIELD(copy_4k_ns, "copy 4 KiB", false),
+	FIELD(get_page_ns, "reference a present page", false),
+	FIELD(pin_page_ns, "pin and account a page", false),
+	FIELD(unpin_page_ns, "drop a reference", false),
+	FIELD(iommu_map_ns, "map call of one page", false),
+	FIELD(iommu_map_leaf_ns, "each leaf of a large map", false),
+	FIELD(iommu_unmap_ns, "unmap call of one page", false),
+	FIELD(iommu_unmap_leaf_ns, "each leaf of a large unmap", false),
+	FIELD(iotlb_lookup_ns, "(software walk here)", false),
+	FIELD(prq_post_ns, "fault round trip, 1/4 of p50", false),
+	FIELD(prq_irq_ns, "fault round trip, 1/2 of p50", false),
+	FIELD(page_response_ns, "fault round trip, 1/4 of p50", false),
+	FIELD(sec_aes_kib_ns, "AES-128-CBC per KiB on this CPU", false),
+	FIELD(sec_sha_kib_ns, "SHA-256 per KiB on this CPU", false),
+	FIELD(walk_level_ns, "IOMMU table level from DRAM", true),
+	FIELD(ats_request_ns, "PCIe ATS round trip", true),
+	FIELD(atc_inval_ns, "ATS invalidation", true),
+	FIELD(dma_4k_ns, "PCIe transfer of 4 KiB", true),
+	FIELD(swap_in_4k_ns, "swap device read", true),
+};
+
+int tool_profile(int argc, char **argv)
+{
+	const struct iopf_cost_model *ref = iopf_cost_model_default();
+	struct iopf_cost_model m;
+	bool json = false;
+	int ret;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else {
+			fprintf(stderr, "usage: iopf profile [--json]\n");
+			return 2;
+		}
+	}
+	ret = iopf_bench_profile(&m);
+	if (ret) {
+		fprintf(stderr, "iopf: profile failed: %s\n", strerror(-ret));
+		return 1;
+	}
+	if (json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string("measured"));
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+			json_object_object_add(o, fields[i].name,
+				json_object_new_int64((int64_t)*(const uint64_t *)(
+					(const char *)&m + fields[i].off)));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
+		return 0;
+	}
+	printf("profile \"measured\" (this machine, real runtime) beside \"reference\"\n");
+	printf("%-22s %12s %12s  %s\n", "constant", "measured", "reference", "what");
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		uint64_t v = *(const uint64_t *)((const char *)&m + fields[i].off);
+		uint64_t r = *(const uint64_t *)((const char *)ref + fields[i].off);
+
+		if (fields[i].hardware)
+			printf("%-22s %12s %12llu  %s (hardware: not measurable here)\n",
+			       fields[i].name, "-", (unsigned long long)r,
+			       fields[i].what);
+		else
+			printf("%-22s %12llu %12llu  %s\n", fields[i].name,
+			       (unsigned long long)v, (unsigned long long)r,
+			       fields[i].what);
+	}
+	return 0;
+}
