@@ -28,6 +28,14 @@ static void usage(FILE *f)
 	      "  bench uadk [options]    (--help for the options)\n"
 	      "        the seed's UADK table by mechanism, beside static\n"
 	      "        pinning, host SVA, our best policy, prefault-all\n"
+	      "  bench startup [--runtime virtual|real] [--json|--csv]\n"
+	      "        VM start time against guest size, 1 GiB to 1 TiB:\n"
+	      "        static pinning vs IOPF per policy, published figures\n"
+	      "  bench density [options]  (--help for the options)\n"
+	      "        guests added one by one to a host: aggregate throughput,\n"
+	      "        memory, faults, swap; plateau and inflection\n"
+	      "  bench faults [--json|--csv] [--trace FILE]\n"
+	      "        the real cost of a fault vs populate+pin, 1 and 2 workers\n"
 	      "  calibrate [--emit]\n"
 	      "        fit the kunpeng920-seed profile to the seed's table and\n"
 	      "        print model vs seed for every row\n"
@@ -57,6 +65,12 @@ int main(int argc, char **argv)
 		return tool_bench_container(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "uadk"))
 		return tool_bench_uadk(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "startup"))
+		return tool_bench_startup(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "density"))
+		return tool_bench_density(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "faults"))
+		return tool_bench_faults(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "calibrate"))
 		return tool_calibrate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "profile"))

@@ -37,7 +37,7 @@ static const struct {
 	FIELD(ats_request_ns, "PCIe ATS round trip", true),
 	FIELD(atc_inval_ns, "ATS invalidation", true),
 	FIELD(dma_4k_ns, "PCIe transfer of 4 KiB", true),
-	FIELD(swap_in_4k_ns, "swap device read", true),
+	FIELD(swap_in_ns, "swap device read latency", true),
 };
 
 int tool_profile(int argc, char **argv)

@@ -13,6 +13,21 @@ int tool_bench_uadk(int argc, char **argv);
 int tool_calibrate(int argc, char **argv);
 int tool_profile(int argc, char **argv);
 
+struct tool_output {
+	bool json, csv, no_plot;
+	const char *plot_dir;
+};
+
+/* --json, --csv, --no-plot: true if @arg was one of them. */
+bool tool_parse_output(const char *arg, struct tool_output *o);
+/* A progress bar on stderr when it is a terminal; @arg names the run. */
+void tool_progress(void *arg, unsigned done, unsigned total);
+int tool_plot(const struct tool_output *o, const char *name, const char *data,
+	      const char *script);
+int tool_bench_startup(int argc, char **argv);
+int tool_bench_density(int argc, char **argv);
+int tool_bench_faults(int argc, char **argv);
+
 /* Parse a non-negative integer option value; false with a message if bad. */
 bool tool_parse_u64(const char *opt, const char *s, uint64_t *out);
 

@@ -163,6 +163,89 @@ struct iopf_calibration {
 };
 int iopf_calibrate(struct iopf_calibration *out);
 
+/* Progress of a long run, for a progress bar; may be NULL. */
+typedef void (*iopf_bench_progress_fn)(void *arg, unsigned done,
+				       unsigned total);
+
+/* ---- VM start time against guest size ---- */
+
+enum iopf_startup_mode {
+	IOPF_START_STATIC,        /* pin and map everything first */
+	IOPF_START_IOPF,          /* one page per fault */
+	IOPF_START_FIXED,         /* PREMAP_LEN 512 */
+	IOPF_START_ADAPTIVE,      /* our adaptive policy */
+	IOPF_START_PREFAULT,      /* faultable, everything pre-faulted */
+	IOPF_START_NR,
+};
+const char *iopf_startup_mode_name(enum iopf_startup_mode mode);
+
+struct iopf_startup_point {
+	uint64_t guest_bytes;
+	double seconds[IOPF_START_NR]; /* creation to first completed DMA */
+	double published_s;            /* < 0: none */
+};
+
+struct iopf_startup_config {
+	bool real;                 /* real runtime on real memory */
+	const struct iopf_cost_model *costs;
+	const uint64_t *sizes;     /* guest sizes */
+	unsigned nr_sizes;
+	iopf_bench_progress_fn progress;
+	void *progress_arg;
+};
+
+int iopf_bench_startup(const struct iopf_startup_config *cfg,
+		       struct iopf_startup_point *out);
+
+/* ---- Density: guests added one by one ---- */
+
+struct iopf_density_config {
+	uint64_t host_bytes;       /* RAM for guests */
+	uint64_t swap_bytes;
+	uint64_t guest_bytes;
+	unsigned max_guests;
+	double hot_frac;           /* the device's working set, of guest RAM */
+	double cold_frac;          /* touched at boot, then idle */
+	uint64_t step_ns;          /* measured window per step (virtual) */
+	unsigned touches_per_job;  /* pages the device touches per job */
+	uint64_t touch_bytes;      /* bytes moved per touch */
+	const struct iopf_cost_model *costs;
+	uint64_t seed;
+	iopf_bench_progress_fn progress;
+	void *progress_arg;
+};
+
+struct iopf_density_step {
+	unsigned guests;
+	bool static_fits;          /* static pinning could start this guest */
+	double gbps_static, gbps_iopf;      /* aggregate device throughput */
+	uint64_t mem_static, mem_iopf;      /* host RAM in use, bytes */
+	double faults_per_s, invals_per_s;  /* IOPF */
+	double swap_in_mbps, swap_out_mbps; /* IOPF */
+};
+
+struct iopf_density_curve {
+	double slope_gbps;         /* per guest, first steps */
+	unsigned plateau_guests;   /* first step within 5% of the maximum */
+	double plateau_gbps;       /* the maximum */
+	unsigned inflection_guests;/* first step where the 5-step average
+				      gains < half the slope */
+};
+
+struct iopf_density_result {
+	unsigned nr_steps;
+	struct iopf_density_step *steps;   /* max_guests entries, by caller */
+	unsigned static_max_guests;
+	struct iopf_density_curve iopf, stat;
+};
+
+void iopf_bench_density_defaults(struct iopf_density_config *cfg);
+/* -EINVAL for a scenario that cannot be run, before any work. */
+int iopf_bench_density_check(const struct iopf_density_config *cfg,
+			     const char **why);
+int iopf_bench_density(const struct iopf_density_config *cfg,
+		       struct iopf_density_result *out);
+
 /*
  * Measure this machine's software costs for the cost model's operations
  * (real runtime) and return them as a profile named "measured"; constants

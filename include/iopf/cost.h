@@ -28,8 +28,9 @@ struct iopf_cost_model {
 	uint64_t unpin_page_ns;    /* releasing a pin or a reference */
 	uint64_t tlb_shootdown_ns; /* CPU TLB invalidation for one range */
 	uint64_t notifier_ns;      /* dispatching one interval notifier */
-	uint64_t swap_out_4k_ns;   /* writing 4 KiB to the swap device */
-	uint64_t swap_in_4k_ns;    /* reading 4 KiB back from swap */
+	uint64_t swap_out_ns;      /* one write to the swap device: latency */
+	uint64_t swap_in_ns;       /* one read back: latency */
+	uint64_t swap_4k_ns;       /* each 4 KiB moved to or from it */
 	uint64_t reclaim_scan_ns;  /* examining one LRU page */
 
 	/* IOMMU and devices. */

@@ -94,6 +94,8 @@ struct iopf_io_pgtable_ops {
 	uint64_t (*read_and_clear_dirty)(struct iopf_io_pgtable *t,
 					 uint64_t iova, uint64_t size,
 					 unsigned long *bitmap);
+	/* Lock-free: was the leaf mapping @iova accessed? Clears the bit. */
+	bool (*test_clear_accessed)(struct iopf_io_pgtable *t, uint64_t iova);
 };
 
 #define IOPF_PHYS_NONE UINT64_MAX
@@ -311,6 +313,8 @@ uint64_t iopf_domain_iova_to_phys(struct iopf_domain *domain, uint64_t iova);
 /* Leaves of each size in the domain's table (tests, statistics). */
 void iopf_domain_count_leaves(struct iopf_domain *domain, uint64_t *n4k,
 			      uint64_t *n2m, uint64_t *n1g);
+/* Has a device used the translation of @iova since the last call? */
+bool iopf_domain_test_clear_accessed(struct iopf_domain *domain, uint64_t iova);
 uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *domain,
 					  uint64_t iova, uint64_t size,
 					  unsigned long *bitmap);

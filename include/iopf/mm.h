@@ -207,6 +207,13 @@ struct iopf_mm_range {
 struct iopf_mm_notifier_ops {
 	void (*invalidate)(struct iopf_mm_notifier *n,
 			   const struct iopf_mm_range *range);
+	/*
+	 * Optional, for reclaim: has the subscriber (a device) used the page
+	 * at [start, last] since last asked? Clears its accessed state. Called
+	 * with the address space's lock held, like invalidate; cannot fail.
+	 */
+	bool (*clear_young)(struct iopf_mm_notifier *n, uint64_t start,
+			    uint64_t last);
 };
 
 struct iopf_mm_notifier {

@@ -67,6 +67,8 @@ uint64_t iopf_vm_alloc_coherent(struct iopf_vm *vm, uint64_t bytes);
 int iopf_vm_write(struct iopf_vm *vm, uint64_t addr, const void *buf,
 		  uint64_t len);
 int iopf_vm_read(struct iopf_vm *vm, uint64_t addr, void *buf, uint64_t len);
+/* The guest CPU touches [addr, addr + len): the host populates it. */
+int iopf_vm_touch(struct iopf_vm *vm, uint64_t addr, uint64_t len);
 /* Give [addr, addr + len) back to the host (discard). */
 int iopf_vm_balloon(struct iopf_vm *vm, uint64_t addr, uint64_t len);
 

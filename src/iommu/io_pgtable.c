@@ -494,7 +494,32 @@ static uint64_t pgtable_read_and_clear_dirty(struct iopf_io_pgtable *t,
 	return n;
 }
 
+static bool pgtable_test_clear_accessed(struct iopf_io_pgtable *t,
+					uint64_t iova)
+{
+	pte_t *table = t->root;
+
+	if (iova >= (1ull << IOPF_IOVA_BITS))
+		return false;
+	for (unsigned level = 0; level < LEVELS; level++) {
+		pte_t *slot = &table[pte_index(iova, level)];
+		uint64_t pte = pte_load(slot);
+
+		if (pte_is_table(pte)) {
+			table = pte_table(pte);
+			continue;
+		}
+		if (!pte_is_leaf(pte) || !(pte & PTE_ACCESSED))
+			return false;
+		return atomic_fetch_and_explicit(slot, ~PTE_ACCESSED,
+						 memory_order_relaxed) &
+		       PTE_ACCESSED;
+	}
+	return false;
+}
+
 static const struct iopf_io_pgtable_ops pgtable_ops = {
+	.test_clear_accessed = pgtable_test_clear_accessed,
 	.map = pgtable_map,
 	.unmap = pgtable_unmap,
 	.walk = pgtable_walk,

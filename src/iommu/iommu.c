@@ -599,6 +599,13 @@ void iopf_domain_count_leaves(struct iopf_domain *d, uint64_t *n4k,
 		iopf_io_pgtable_count(d->pgtable, n4k, n2m, n1g, NULL);
 }
 
+bool iopf_domain_test_clear_accessed(struct iopf_domain *d, uint64_t iova)
+{
+	if (!d || !d->pgtable)
+		return false;
+	return d->ops->test_clear_accessed(d->pgtable, iova);
+}
+
 uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *d,
 					  uint64_t iova, uint64_t size,
 					  unsigned long *bitmap)

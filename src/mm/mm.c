@@ -415,7 +415,7 @@ static int mm_fault_locked(struct iopf_mm *mm, uint64_t addr, uint64_t **ptep)
 		if (data)
 			memcpy(data, src, pool->page_size);
 		mm_charge(pool, c->cpu_fault_ns +
-					iopf_cost_per_page(c->swap_in_4k_ns,
+					c->swap_in_ns + iopf_cost_per_page(c->swap_4k_ns,
 							   pool->page_shift));
 		mm_slot_free(pool, slot);
 		mm->swapped_pages--;

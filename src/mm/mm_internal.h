@@ -148,5 +148,8 @@ void mm_notifiers_begin_locked(struct iopf_mm *mm, uint64_t start,
 			       uint64_t last, enum iopf_mm_cause cause);
 void mm_notifiers_end_locked(struct iopf_mm *mm, uint64_t start,
 			     uint64_t last);
+/* Did a subscriber's device use the range since last asked? */
+bool mm_notifiers_clear_young_locked(struct iopf_mm *mm, uint64_t start,
+				     uint64_t last);
 
 #endif /* IOPF_MM_INTERNAL_H */

@@ -162,6 +162,17 @@ void mm_notifiers_begin_locked(struct iopf_mm *mm, uint64_t start,
 	}
 }
 
+bool mm_notifiers_clear_young_locked(struct iopf_mm *mm, uint64_t start,
+				     uint64_t last)
+{
+	bool young = false;
+
+	for (struct iopf_mm_notifier *n = mm->notifiers; n; n = n->next)
+		if (n->ops->clear_young && mm_notifier_overlaps(n, start, last))
+			young |= n->ops->clear_young(n, start, last);
+	return young;
+}
+
 void mm_notifiers_end_locked(struct iopf_mm *mm, uint64_t start,
 			     uint64_t last)
 {

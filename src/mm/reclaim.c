@@ -9,6 +9,9 @@
  * frame to the head (other reclaimers look elsewhere), drops pool->lock,
  * takes the owner's lock and checks the page table entry still maps that
  * frame with no other reference before it invalidates and swaps it out.
+ * Subscribers are asked first whether their device used the page (the IO
+ * page table's accessed bit, as a secondary MMU's "young"): if so, the
+ * page gets a second chance like one the CPU touched.
  */
 #include "mm_internal.h"
 
@@ -71,6 +74,11 @@ static int mm_swap_out(struct iopf_mm *mm, uint64_t addr)
 	if (f->owner != mm || f->addr != addr || atomic_load(&f->pincount) ||
 	    atomic_load(&f->refcount) != 1)
 		goto out_unlock;
+	/* A page a device used lately is not cold: second chance. */
+	if (mm_notifiers_clear_young_locked(mm, addr, addr + pool->page_size - 1)) {
+		atomic_store(&f->referenced, 1);
+		goto out_unlock;
+	}
 	slot = mm_slot_alloc(pool);
 	if (slot == MM_NO_FRAME) {
 		ret = -ENOSPC;
@@ -84,7 +92,8 @@ static int mm_swap_out(struct iopf_mm *mm, uint64_t addr)
 		memcpy(mm_slot_data(pool, slot), src, pool->page_size);
 	iopf_rt_charge(pool->rt,
 		       pool->costs->tlb_shootdown_ns +
-			       iopf_cost_per_page(pool->costs->swap_out_4k_ns,
+			       pool->costs->swap_out_ns +
+			       iopf_cost_per_page(pool->costs->swap_4k_ns,
 						  pool->page_shift));
 	mm_frame_clear_owner(pool, pfn);
 	*pte = mm_pte_swapped(slot);

@@ -180,8 +180,34 @@ static void area_invalidate(struct iopf_mm_notifier *n,
 	atomic_fetch_add(&ioas->ctr.invalidated_pages, pages);
 }
 
+/* Reclaim asks: did a device use these pages since last asked? */
+static bool area_clear_young(struct iopf_mm_notifier *n, uint64_t start,
+			     uint64_t last)
+{
+	struct vfio_area *a =
+		(struct vfio_area *)((char *)n - offsetof(struct vfio_area, mn));
+	struct iopf_ioas *ioas = a->ioas;
+	uint64_t first = (start - a->hva) >> ioas->page_shift;
+	uint64_t end = (last - a->hva) >> ioas->page_shift;
+	bool young = false;
+
+	iopf_rt_mutex_lock(&a->lock);
+	if (!a->dead) {
+		struct ioas_domains *doms = ioas_domains(ioas);
+
+		for (uint64_t idx = first; idx <= end && idx < a->npages; idx++)
+			for (unsigned k = 0; area_test_mapped(a, idx) && k < doms->n;
+			     k++)
+				young |= iopf_domain_test_clear_accessed(
+					doms->d[k], area_idx_iova(a, idx));
+	}
+	iopf_rt_mutex_unlock(&a->lock);
+	return young;
+}
+
 static const struct iopf_mm_notifier_ops area_mn_ops = {
 	.invalidate = area_invalidate,
+	.clear_young = area_clear_young,
 };
 
 /* ---- populate by the seq/retry protocol ---- */

@@ -279,6 +279,14 @@ int iopf_vm_read(struct iopf_vm *vm, uint64_t addr, void *buf, uint64_t len)
 	return ret ? ret : iopf_mm_read(vm->mm, hva, buf, len);
 }
 
+int iopf_vm_touch(struct iopf_vm *vm, uint64_t addr, uint64_t len)
+{
+	uint64_t hva;
+	int ret = vm_hva(vm, addr, len, &hva);
+
+	return ret ? ret : iopf_mm_populate(vm->mm, hva, len);
+}
+
 int iopf_vm_balloon(struct iopf_vm *vm, uint64_t addr, uint64_t len)
 {
 	uint64_t hva;
