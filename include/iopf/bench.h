@@ -7,6 +7,7 @@
 #define IOPF_BENCH_H
 
 #include <iopf/cost.h>
+#include <iopf/rt.h>
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -245,6 +246,27 @@ int iopf_bench_density_check(const struct iopf_density_config *cfg,
 			     const char **why);
 int iopf_bench_density(const struct iopf_density_config *cfg,
 		       struct iopf_density_result *out);
+
+/* ---- The real cost of a fault ---- */
+
+struct iopf_faults_config {
+	uint64_t pages;            /* 4 KiB pages faulted, and pinned */
+	unsigned devices;          /* devices faulting at once */
+	iopf_rt_trace_fn trace;    /* optional fault timeline hook */
+	void *trace_arg;
+};
+
+struct iopf_faults_result {
+	double static_ns_per_page; /* populate + pin + map, per page */
+	double pin_map_ns_per_page;/* pin + map of populated pages */
+	struct iopf_bench_fault_run runs[2];    /* 1 and 2 workers */
+	double fault_ns[2];        /* wall time per fault */
+	double vs_static[2];       /* per fault / per static page */
+	uint64_t cdf_ns[2][21];    /* latency at 0, 5, ..., 100 % */
+};
+
+int iopf_bench_faults(const struct iopf_faults_config *cfg,
+		      struct iopf_faults_result *out);
 
 /*
  * Measure this machine's software costs for the cost model's operations

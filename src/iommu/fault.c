@@ -142,6 +142,9 @@ static void respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
 {
 	g->answered = true;
 	group_unlink_locked(iommu, g);
+	if (iopf_rt_tracing(iommu->rt))
+		iopf_rt_trace(iommu->rt, "fault.response", iopf_rt_now(iommu->rt),
+			      0);
 	iopf_rt_charge(iommu->rt, iommu->costs->page_response_ns);
 	deliver_locked(iommu, g->pub.dev, g->pub.grpid, (int)code,
 		       group_credits(g), g->pub.stall, g->pub.posted_ns);
@@ -507,7 +510,19 @@ static void fault_worker(void *arg)
 		a->running++;
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
 
-		code = handler(handler_data, &g->pub);
+		{
+			uint64_t t0 = iopf_rt_now(iommu->rt);
+
+			/* Trace: the wait in the queue, then the handler. */
+			if (iopf_rt_tracing(iommu->rt))
+				iopf_rt_trace(iommu->rt, "fault.queue_wait",
+					      g->pub.posted_ns,
+					      t0 - g->pub.posted_ns);
+			code = handler(handler_data, &g->pub);
+			if (iopf_rt_tracing(iommu->rt))
+				iopf_rt_trace(iommu->rt, "fault.handler", t0,
+					      iopf_rt_now(iommu->rt) - t0);
+		}
 
 		iopf_rt_mutex_lock(&iommu->fault_lock);
 		if (!--a->running)
@@ -604,6 +619,7 @@ int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
 		.addr = addr & ~(IOPF_PGSIZE_4K - 1),
 	};
 	unsigned grpid;
+	uint64_t t0;
 	int code;
 
 	if (pasid != IOPF_PASID_NONE)
@@ -636,6 +652,7 @@ int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
 	atomic_fetch_add(&dev->st_faults, 1);
 
 	req.grpid = (uint16_t)grpid;
+	t0 = iopf_rt_now(dev->iommu->rt);
 	prq_post(dev, &req, stall, true);
 
 	iopf_rt_mutex_lock(&dev->lock);
@@ -646,6 +663,10 @@ int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
 	dev->slots_busy--;
 	iopf_rt_wake_all(&dev->wq);
 	iopf_rt_mutex_unlock(&dev->lock);
+	/* Trace: the device's view, from its request to the answer. */
+	if (iopf_rt_tracing(dev->iommu->rt))
+		iopf_rt_trace(dev->iommu->rt, "fault.device_request", t0,
+			      iopf_rt_now(dev->iommu->rt) - t0);
 	return code;
 }
 

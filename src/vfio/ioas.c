@@ -169,6 +169,8 @@ static void area_invalidate(struct iopf_mm_notifier *n,
 	uint64_t last = (r->last - a->hva) >> ioas->page_shift;
 	uint64_t pages;
 
+	uint64_t t0 = iopf_rt_now(ioas->rt);
+
 	iopf_rt_mutex_lock(&a->lock);
 	if (a->dead) {
 		iopf_rt_mutex_unlock(&a->lock);
@@ -176,6 +178,9 @@ static void area_invalidate(struct iopf_mm_notifier *n,
 	}
 	pages = area_unmap_locked(a, ioas_domains(ioas), first, last, true);
 	iopf_rt_mutex_unlock(&a->lock);
+	if (iopf_rt_tracing(ioas->rt))
+		iopf_rt_trace(ioas->rt, "invalidate", t0,
+			      iopf_rt_now(ioas->rt) - t0);
 	atomic_fetch_add(&ioas->ctr.invalidations, 1);
 	atomic_fetch_add(&ioas->ctr.invalidated_pages, pages);
 }
@@ -273,6 +278,8 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
 			ret = -EAGAIN;
 		} else {
 			/* Map the pages still unmapped, as runs. */
+			uint64_t tm = iopf_rt_now(ioas->rt);
+
 			doms = ioas_domains(ioas);
 			for (i = 0; i < n && !ret; i++) {
 				uint64_t run = 0;
@@ -293,6 +300,9 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
 			}
 			if (!ret)
 				ret = (int64_t)todo;
+			if (iopf_rt_tracing(ioas->rt))
+				iopf_rt_trace(ioas->rt, "fault.map", tm,
+					      iopf_rt_now(ioas->rt) - tm);
 		}
 		iopf_rt_mutex_unlock(&a->lock);
 		iopf_mm_put_pages(ioas->pool, pfns, n);

@@ -38,5 +38,13 @@ expect 2 bench container --faults x
 expect 2 calibrate --nope
 expect 2 profile --nope
 expect 2 demo mm --bogus
+expect 2 bench density --guest-gib 2048
+expect 2 bench density --guests 0
+expect 2 bench density --hot 80 --cold 30
+expect 2 bench density --hot 0
+expect 2 bench density --guests
+expect 2 bench startup --runtime quantum
+expect 2 bench faults --pages 0
+expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --csv
 rm -f /tmp/iopf-cli.$$
 exit $fails

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The real cost of an I/O page fault on this machine, beside pinning.
+ *
+ * Static: a type1 container without IOPF maps N untouched pages (populate,
+ * pin, map: what VM start pays per page), and again N populated pages
+ * (pin and map only). IOPF: devices fault on N untouched pages of a
+ * faultable mapping, one page per fault (queue, reader, worker, the
+ * container's handler with populate and map, response), with 1 and 2
+ * workers. All in the real runtime, in one run; per-page and per-fault
+ * costs and their ratio; latency distribution from the IOMMU's histogram.
+ */
+#include <iopf/bench.h>
+#include <iopf/iommu.h>
+#include <iopf/mm.h>
+#include <iopf/rt.h>
+#include <iopf/vfio.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define HVA 0x300000000000ull
+
+struct faults_run {
+	const struct iopf_faults_config *cfg;
+	struct iopf_rt *rt;
+	unsigned workers;         /* 0: the static run */
+	struct iopf_faults_result *out;
+	struct iopf_dev *devs[8];
+	unsigned ndev;
+	int err;
+};
+
+struct faults_dev {
+	struct faults_run *r;
+	unsigned idx;
+	uint64_t first, n;
+};
+
+static void faults_device(void *arg)
+{
+	struct faults_dev *d = arg;
+	unsigned char b[8];
+
+	for (uint64_t i = 0; i < d->n; i++)
+		if (iopf_dma(d->r->devs[d->idx], IOPF_PASID_NONE,
+			     (d->first + i) << 12, b, sizeof(b), IOPF_DMA_READ))
+			d->r->err = -EIO;
+}
+
+static void faults_main(void *arg)
+{
+	struct faults_run *r = arg;
+	uint64_t n = r->cfg->pages, t0;
+	struct iopf_mm_pool_config pc = { .ram_bytes = (2 * n + 4096) << 12,
+					  .page_shift = 12,
+					  .flags = IOPF_MM_POOL_DATA };
+	struct iopf_iommu_config ic = { .prq_depth = 256,
+					.fault_workers = r->workers ? r->workers : 1 };
+	struct iopf_mm_pool *pool = NULL;
+	struct iopf_mm *mm = NULL;
+	struct iopf_iommu *iommu = NULL;
+	struct iopf_type1 *c = NULL;
+	unsigned ndev = r->workers ? r->cfg->devices : 1;
+
+	if (ndev > 8)
+		ndev = 8;
+	r->err = iopf_mm_pool_create(r->rt, &pc, &pool);
+	if (!r->err)
+		r->err = iopf_mm_create(pool, "vmm", UINT64_MAX, &mm);
+	if (!r->err)
+		r->err = iopf_mm_map(mm, HVA, 2 * n << 12);
+	ic.pool = pool;
+	if (!r->err)
+		r->err = iopf_iommu_create(r->rt, &ic, &iommu);
+	if (!r->err)
+		r->err = iopf_type1_open(iommu, mm, &c);
+	for (unsigned i = 0; i < ndev && !r->err; i++) {
+		struct iopf_dev_config dc = { .name = "dev",
+					      .fault_cap = IOPF_FAULT_PRI };
+
+		r->err = iopf_dev_add(iommu, &dc, &r->devs[i]);
+		if (!r->err)
+			r->err = iopf_type1_attach_device(c, r->devs[i]);
+		if (!r->err)
+			r->ndev++;
+	}
+	if (r->err)
+		goto out;
+	if (!r->workers) {
+		/* Static: untouched pages, then populated ones. */
+		t0 = iopf_rt_now(r->rt);
+		r->err = iopf_type1_map_dma(c, HVA, 0, n << 12,
+					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
+		r->out->static_ns_per_page = (double)(iopf_rt_now(r->rt) - t0) /
+					     (double)n;
+		if (!r->err)
+			r->err = iopf_mm_populate(mm, HVA + (n << 12), n << 12);
+		t0 = iopf_rt_now(r->rt);
+		if (!r->err)
+			r->err = iopf_type1_map_dma(c, HVA + (n << 12), n << 12,
+						    n << 12, IOPF_TYPE1_READ |
+								    IOPF_TYPE1_WRITE);
+		r->out->pin_map_ns_per_page = (double)(iopf_rt_now(r->rt) - t0) /
+					      (double)n;
+		goto out;
+	}
+	r->err = iopf_type1_enable_iopf(c);
+	if (!r->err)
+		r->err = iopf_type1_map_dma(c, HVA, 0, n << 12,
+					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
+	if (r->err)
+		goto out;
+	if (r->cfg->trace)
+		iopf_rt_set_trace(r->rt, r->cfg->trace, r->cfg->trace_arg);
+	{
+		struct faults_dev devs[8];
+		struct iopf_rt_actor *actors[8];
+		struct iopf_bench_fault_run *run = &r->out->runs[r->workers - 1];
+		struct iopf_rt_hist *h = iopf_iommu_fault_latency(iommu);
+		uint64_t per = n / r->ndev;
+
+		t0 = iopf_rt_now(r->rt);
+		for (unsigned i = 0; i < r->ndev; i++) {
+			devs[i] = (struct faults_dev){ r, i, i * per, per };
+			iopf_rt_spawn(r->rt, "device", faults_device, &devs[i],
+				      &actors[i]);
+		}
+		for (unsigned i = 0; i < r->ndev; i++)
+			iopf_rt_join(actors[i]);
+		run->wall_s = (double)(iopf_rt_now(r->rt) - t0) / 1e9;
+		run->workers = r->workers;
+		run->faults = per * r->ndev;
+		run->faults_per_s = (double)run->faults / run->wall_s;
+		run->p50_ns = iopf_rt_hist_quantile(h, 0.5);
+		run->p90_ns = iopf_rt_hist_quantile(h, 0.9);
+		run->p99_ns = iopf_rt_hist_quantile(h, 0.99);
+		run->max_ns = iopf_rt_hist_quantile(h, 1);
+		for (int q = 0; q <= 20; q++)
+			r->out->cdf_ns[r->workers - 1][q] =
+				iopf_rt_hist_quantile(h, q / 20.0);
+		r->out->fault_ns[r->workers - 1] = run->wall_s * 1e9 /
+						   (double)run->faults;
+	}
+	iopf_rt_set_trace(r->rt, NULL, NULL);
+out:
+	iopf_type1_close(c);
+	for (unsigned i = 0; i < r->ndev; i++)
+		iopf_dev_remove(r->devs[i]);
+	iopf_iommu_destroy(iommu);
+	iopf_mm_destroy(mm);
+	iopf_mm_pool_destroy(pool);
+}
+
+int iopf_bench_faults(const struct iopf_faults_config *cfg,
+		      struct iopf_faults_result *out)
+{
+	if (!cfg->pages || !cfg->devices || cfg->pages > (1ull << 24))
+		return -EINVAL;
+	*out = (struct iopf_faults_result){ 0 };
+	for (unsigned w = 0; w <= 2; w++) {
+		struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = 1 };
+		struct faults_run r = { .cfg = cfg, .workers = w, .out = out };
+		int ret = iopf_rt_create(&rc, &r.rt);
+
+		if (ret)
+			return ret;
+		ret = iopf_rt_run(r.rt, "faults", faults_main, &r);
+		iopf_rt_destroy(r.rt);
+		if (ret || r.err)
+			return ret ? ret : r.err;
+	}
+	for (int w = 0; w < 2; w++)
+		out->vs_static[w] = out->fault_ns[w] / out->static_ns_per_page;
+	return 0;
+}

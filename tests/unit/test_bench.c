@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+/* The review's benchmarks: start time, density; scenarios refused early. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <iopf/bench.h>
+#include <iopf/cost.h>
+
+#define GIB (1ull << 30)
+
+static void test_startup_meets_published_pinning(void **state)
+{
+	uint64_t sizes[] = { 1 * GIB, 16 * GIB };
+	struct iopf_startup_point p[2];
+	struct iopf_startup_config c = {
+		.costs = iopf_cost_model_find("kunpeng920-seed"),
+		.sizes = sizes, .nr_sizes = 2,
+	};
+
+	assert_int_equal(iopf_bench_startup(&c, p), 0);
+	/* The published 16 GiB pinning time, within 10%. */
+	assert_true(fabs(p[1].seconds[IOPF_START_STATIC] / 2.9 - 1) < 0.10);
+	assert_true(p[1].published_s == 2.9);
+	/* Static grows with the guest; IOPF does not. */
+	assert_true(p[1].seconds[IOPF_START_STATIC] >
+		    10 * p[0].seconds[IOPF_START_STATIC]);
+	assert_true(p[1].seconds[IOPF_START_IOPF] ==
+		    p[0].seconds[IOPF_START_IOPF]);
+	assert_true(p[1].seconds[IOPF_START_IOPF] * 1000 <
+		    p[1].seconds[IOPF_START_STATIC]);
+	/* Pre-faulting everything is pinning's start time. */
+	assert_true(fabs(p[1].seconds[IOPF_START_PREFAULT] /
+			 p[1].seconds[IOPF_START_STATIC] - 1) < 0.01);
+}
+
+static void small_density(struct iopf_density_config *c)
+{
+	iopf_bench_density_defaults(c);
+	c->host_bytes = 64 * GIB;
+	c->swap_bytes = 128 * GIB;
+	c->guest_bytes = 4 * GIB;
+	c->max_guests = 30;
+	c->step_ns = 20000000;
+	c->costs = iopf_cost_model_find("kunpeng920-seed");
+}
+
+static void test_density_curve(void **state)
+{
+	struct iopf_density_config c;
+	struct iopf_density_result a = { 0 }, b = { 0 };
+
+	small_density(&c);
+	a.steps = calloc(c.max_guests, sizeof(*a.steps));
+	b.steps = calloc(c.max_guests, sizeof(*b.steps));
+	assert_int_equal(iopf_bench_density(&c, &a), 0);
+	/* Static stops at what fits: 64 GiB / 4 GiB. */
+	assert_int_equal(a.static_max_guests, 16);
+	/* IOPF runs more guests than static pinning could start, and its
+	 * curve has a maximum and a bend past the static limit. */
+	assert_int_equal(a.nr_steps, c.max_guests);
+	assert_true(a.iopf.plateau_guests > a.static_max_guests);
+	assert_true(a.iopf.plateau_gbps > a.stat.plateau_gbps);
+	assert_true(a.iopf.inflection_guests > a.static_max_guests);
+	/* Deterministic. */
+	assert_int_equal(iopf_bench_density(&c, &b), 0);
+	assert_memory_equal(a.steps, b.steps, c.max_guests * sizeof(*a.steps));
+	free(a.steps);
+	free(b.steps);
+}
+
+static void test_density_refuses_bad_scenarios(void **state)
+{
+	struct iopf_density_config c;
+	struct iopf_density_result r = { 0 };
+	const char *why;
+
+	small_density(&c);
+	c.guest_bytes = 128 * GIB; /* larger than the host */
+	assert_int_equal(iopf_bench_density_check(&c, &why), -EINVAL);
+	assert_non_null(why);
+	assert_int_equal(iopf_bench_density(&c, &r), -EINVAL);
+	small_density(&c);
+	c.max_guests = 0;
+	assert_int_equal(iopf_bench_density_check(&c, &why), -EINVAL);
+	small_density(&c);
+	c.hot_frac = 0.8;
+	c.cold_frac = 0.3;
+	assert_int_equal(iopf_bench_density_check(&c, &why), -EINVAL);
+	small_density(&c);
+	c.guest_bytes = GIB + 4096;
+	assert_int_equal(iopf_bench_density_check(&c, &why), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_startup_meets_published_pinning),
+		cmocka_unit_test(test_density_curve),
+		cmocka_unit_test(test_density_refuses_bad_scenarios),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
