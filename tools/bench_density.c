@@ -129,7 +129,8 @@ int tool_bench_density(int argc, char **argv)
 	ret = iopf_bench_density(&cfg, &res);
 	if (ret) {
 		fprintf(stderr, "iopf: bench density failed: %s\n", strerror(-ret));
-		return 1;
+		ret = 1;
+		goto out_free;
 	}
 	if (o.json) {
 		json_object *root = json_object_new_object(), *steps = json_object_new_array();
@@ -161,7 +162,7 @@ int tool_bench_density(int argc, char **argv)
 		json_object_object_add(root, "static_slope_gbps_per_guest", json_object_new_double(res.stat.slope_gbps));
 		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 		json_object_put(root);
-		return 0;
+		goto out_free;
 	}
 	if (o.csv) {
 		printf("guests,static_gbps,static_mem_gib,iopf_gbps,iopf_mem_gib,"
@@ -178,7 +179,7 @@ int tool_bench_density(int argc, char **argv)
 			       (double)s->mem_iopf / GIB, s->faults_per_s,
 			       s->invals_per_s, s->swap_in_mbps, s->swap_out_mbps);
 		}
-		return 0;
+		goto out_free;
 	}
 	printf("density: %llu GiB host + %llu GiB swap, guests of %llu GiB "
 	       "(device working set %.0f%%, boot-touched %.0f%%), %llu ms per step, "
@@ -245,7 +246,8 @@ int tool_bench_density(int argc, char **argv)
 			 res.iopf.inflection_guests, res.iopf.inflection_guests);
 		tool_plot(&o, "density", data, script);
 	}
+out_free:
 	free(data);
 	free(res.steps);
-	return 0;
+	return ret;
 }

@@ -46,5 +46,8 @@ expect 2 bench density --guests
 expect 2 bench startup --runtime quantum
 expect 2 bench faults --pages 0
 expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --csv
+expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --json
+expect 0 bench faults --pages 1000 --csv
+expect 0 demo mm
 rm -f /tmp/iopf-cli.$$
 exit $fails
