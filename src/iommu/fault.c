@@ -44,6 +44,7 @@
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"
+#include <iopf/inject.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -343,7 +344,7 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 	if (!e->stall)
 		for (struct partial_req *p = iommu->partials; p; p = p->next)
 			n += p->dev == dev && p->req.grpid == e->req.grpid;
-	g = calloc(1, sizeof(*g) + n * sizeof(struct iopf_page_request));
+	g = iopf_calloc(1, sizeof(*g) + n * sizeof(struct iopf_page_request));
 	if (!g) {
 		/* Cannot hold it: answer so the device retries later. */
 		unsigned dropped = e->stall ? 0 :
@@ -415,7 +416,7 @@ static void prq_process_locked(struct iopf_iommu *iommu,
 		return;
 	}
 	if (!e->stall && !(e->req.flags & IOPF_PR_LAST)) {
-		struct partial_req *p = malloc(sizeof(*p)), **pp;
+		struct partial_req *p = iopf_malloc(sizeof(*p)), **pp;
 
 		if (!p) {
 			/* As if the queue had overflowed for it. */
@@ -744,7 +745,7 @@ int fault_start(struct iopf_iommu *iommu, unsigned workers)
 {
 	int ret;
 
-	iommu->workers = calloc(workers, sizeof(*iommu->workers));
+	iommu->workers = iopf_calloc(workers, sizeof(*iommu->workers));
 	if (!iommu->workers)
 		return -ENOMEM;
 	ret = iopf_rt_spawn(iommu->rt, "iommu-prq", prq_actor, iommu,

@@ -35,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #include <iopf/cost.h>
+#include <iopf/inject.h>
 #include <iopf/iommu.h>
 
 #include <errno.h>
@@ -120,7 +121,7 @@ static inline bool level_has_leaves(const struct iopf_io_pgtable *t,
 
 static pte_t *table_alloc(struct iopf_io_pgtable *t)
 {
-	pte_t *table = aligned_alloc(4096, PTES_PER_TABLE * sizeof(pte_t));
+	pte_t *table = iopf_aligned_alloc(4096, PTES_PER_TABLE * sizeof(pte_t));
 
 	if (!table)
 		return NULL;
@@ -147,7 +148,7 @@ static void table_free_tree(pte_t *table, unsigned level)
 static int table_retire(struct iopf_io_pgtable *t, pte_t *table,
 			unsigned level)
 {
-	struct retired_table *r = malloc(sizeof(*r));
+	struct retired_table *r = iopf_malloc(sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
@@ -257,6 +258,8 @@ static int pgtable_map(struct iopf_io_pgtable *t, uint64_t iova,
 		bits |= PTE_READ;
 	if (perm & IOPF_PERM_WRITE)
 		bits |= PTE_WRITE;
+	if (iopf_inject_fail(IOPF_INJECT_MAP))
+		return -ENOMEM;
 
 	iopf_rt_mutex_lock(&t->lock);
 	if (range_has_mapping(t->root, 0, iova, last)) {
@@ -539,7 +542,7 @@ int iopf_io_pgtable_alloc(struct iopf_rt *rt,
 		return -EINVAL;
 	if (cfg->pgsize_bitmap & ~all)
 		return -EINVAL;
-	t = calloc(1, sizeof(*t));
+	t = iopf_calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->rt = rt;

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"
+#include <iopf/inject.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 	if (!cfg->prq_depth || cfg->prq_depth > 65536 || !cfg->fault_workers ||
 	    cfg->fault_workers > 64)
 		return -EINVAL;
-	iommu = calloc(1, sizeof(*iommu));
+	iommu = iopf_calloc(1, sizeof(*iommu));
 	if (!iommu)
 		return -ENOMEM;
 	iommu->rt = rt;
@@ -50,7 +51,7 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 	iommu->next_cookie = 1;
 	iommu->next_domain_id = 1;
 	iommu->fault_latency = iopf_rt_hist(rt, "iommu.fault_latency_ns");
-	iommu->prq = calloc(cfg->prq_depth, sizeof(*iommu->prq));
+	iommu->prq = iopf_calloc(cfg->prq_depth, sizeof(*iommu->prq));
 	if (!iommu->prq)
 		goto err_free;
 	ret = tlb_init(rt, &iommu->iotlb,
@@ -170,7 +171,7 @@ int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 		return -EINVAL; /* stall is the platform-device model */
 	if (cfg->pri_credits > IOPF_PRI_GROUPS)
 		return -EINVAL;
-	dev = calloc(1, sizeof(*dev));
+	dev = iopf_calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
 	dev->iommu = iommu;
@@ -317,7 +318,7 @@ static const struct iopf_io_pgtable_flush_ops domain_flush_ops = {
 static struct iopf_domain *domain_new(struct iopf_iommu *iommu,
 				      enum iopf_domain_type type)
 {
-	struct iopf_domain *d = calloc(1, sizeof(*d));
+	struct iopf_domain *d = iopf_calloc(1, sizeof(*d));
 
 	if (!d)
 		return NULL;
@@ -724,7 +725,7 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid, struct iopf_domain *d)
 	if (dev->cap == IOPF_FAULT_NONE && domain_relies_on_faults(d))
 		return -EINVAL;
 	iommu = dev->iommu;
-	a = calloc(1, sizeof(*a));
+	a = iopf_calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->dev = dev;

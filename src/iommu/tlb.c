@@ -14,6 +14,7 @@
  * than keeping reverse indexes.
  */
 #include "iommu_internal.h"
+#include <iopf/inject.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries)
 	tlb->nr_sets = sets;
 	tlb->ways = TLB_WAYS;
 	tlb->tick = 0;
-	tlb->entries = calloc((size_t)sets * TLB_WAYS, sizeof(*tlb->entries));
+	tlb->entries = iopf_calloc((size_t)sets * TLB_WAYS, sizeof(*tlb->entries));
 	if (!tlb->entries)
 		return -ENOMEM;
 	ret = iopf_rt_mutex_init(rt, &tlb->lock);

@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include "mm_internal.h"
+#include <iopf/inject.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
 
 	if (!pool || !out)
 		return -EINVAL;
-	mm = calloc(1, sizeof(*mm));
+	mm = iopf_calloc(1, sizeof(*mm));
 	if (!mm)
 		return -ENOMEM;
 	ret = iopf_rt_mutex_init(pool->rt, &mm->lock);
@@ -171,7 +172,7 @@ static int mm_vma_insert_locked(struct iopf_mm *mm, size_t at,
 {
 	if (mm->nr_vmas == mm->cap_vmas) {
 		size_t cap = mm->cap_vmas ? mm->cap_vmas * 2 : 8;
-		struct mm_vma *v = realloc(mm->vmas, cap * sizeof(*v));
+		struct mm_vma *v = iopf_realloc(mm->vmas, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -197,7 +198,7 @@ int iopf_mm_map(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 	if (!mm_range_valid(pool, addr, len, &last))
 		return -EINVAL;
 	npages = len >> pool->page_shift;
-	ptes = calloc(npages, sizeof(*ptes));
+	ptes = iopf_calloc(npages, sizeof(*ptes));
 	if (!ptes)
 		return -ENOMEM;
 	iopf_rt_mutex_lock(&mm->lock);
@@ -305,8 +306,8 @@ static int mm_vma_split_at_locked(struct iopf_mm *mm, uint64_t addr)
 		return 0;
 	nlow = (addr - v->start) >> shift;
 	nhigh = ((v->last - addr) >> shift) + 1;
-	low = malloc(nlow * sizeof(*low));
-	high = malloc(nhigh * sizeof(*high));
+	low = iopf_malloc(nlow * sizeof(*low));
+	high = iopf_malloc(nhigh * sizeof(*high));
 	if (!low || !high)
 		goto err_nomem;
 	memcpy(low, v->ptes, nlow * sizeof(*low));
@@ -571,6 +572,8 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 	if (npages > (UINT64_MAX >> pool->page_shift) ||
 	    !mm_range_valid(pool, addr, npages << pool->page_shift, &last))
 		return -EINVAL;
+	if (pin && iopf_inject_fail(IOPF_INJECT_PIN))
+		return -ENOMEM;
 	iopf_rt_mutex_lock(&mm->lock);
 	if (!mm_range_mapped_locked(mm, addr, last)) {
 		ret = -EFAULT;

@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include "mm_internal.h"
+#include <iopf/inject.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -93,7 +94,7 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 	    cfg->swap_bytes / page >= MM_NO_FRAME)
 		return -E2BIG;
 
-	pool = calloc(1, sizeof(*pool));
+	pool = iopf_calloc(1, sizeof(*pool));
 	if (!pool)
 		return -ENOMEM;
 	pool->rt = rt;
@@ -105,13 +106,13 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 	pool->nr_slots = cfg->swap_bytes / page;
 	pool->lru_head = pool->lru_tail = MM_NO_FRAME;
 
-	pool->frames = calloc(pool->nr_frames, sizeof(*pool->frames));
+	pool->frames = iopf_calloc(pool->nr_frames, sizeof(*pool->frames));
 	if (!pool->frames)
 		goto err_free_pool;
-	pool->free_stack = malloc(pool->nr_frames * sizeof(uint32_t));
+	pool->free_stack = iopf_malloc(pool->nr_frames * sizeof(uint32_t));
 	if (!pool->free_stack)
 		goto err_free_frames;
-	pool->slot_stack = malloc((pool->nr_slots + 1) * sizeof(uint32_t));
+	pool->slot_stack = iopf_malloc((pool->nr_slots + 1) * sizeof(uint32_t));
 	if (!pool->slot_stack)
 		goto err_free_free_stack;
 	if (cfg->flags & IOPF_MM_POOL_DATA) {

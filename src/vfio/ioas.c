@@ -35,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #include "vfio_internal.h"
+#include <iopf/inject.h>
 
 #include <iopf/rcu.h>
 
@@ -117,6 +118,60 @@ static int area_map_locked(struct vfio_area *a, struct ioas_domains *doms,
 	return ret;
 }
 
+/*
+ * Unmap pages [*idx, *idx + *run) from every domain and clear their bits.
+ * Unmapping part of a superpage splits it, which allocates; if that fails,
+ * the run is widened to the superpage's bounds (2 MiB, then 1 GiB,
+ * clipped to the area) and all of it unmapped, which needs no split:
+ * pages mapped around it are unmapped too and will fault again, but no
+ * translation outlives the call and the bitmap stays exact. On return
+ * *idx and *run describe what was unmapped.
+ */
+static void area_unmap_run_locked(struct vfio_area *a,
+				  struct ioas_domains *doms, uint64_t *idx,
+				  uint64_t *run)
+{
+	unsigned shift = a->ioas->page_shift;
+	uint64_t first = *idx, n = *run;
+
+	for (unsigned width = 0;; width++) {
+		bool split_failed = false;
+
+		for (unsigned k = 0; k < doms->n; k++)
+			if (iopf_domain_unmap(doms->d[k], area_idx_iova(a, first),
+					      n << shift) == -ENOMEM)
+				split_failed = true;
+		if (!split_failed || width == 2)
+			break;
+		{
+			/* Widen to the enclosing 2 MiB, then 1 GiB, block. */
+			uint64_t block = (width ? IOPF_PGSIZE_1G : IOPF_PGSIZE_2M) >>
+					 shift;
+			uint64_t lo_iova = area_idx_iova(a, first) &
+					   ~((block << shift) - 1);
+			uint64_t lo = lo_iova > a->iova
+					      ? (lo_iova - a->iova) >> shift : 0;
+			uint64_t hi;
+
+			if (!block)
+				break;
+			hi = ((area_idx_iova(a, first + n - 1) |
+			       ((block << shift) - 1)) - a->iova) >> shift;
+			if (hi >= a->npages)
+				hi = a->npages - 1;
+			first = lo;
+			n = hi - lo + 1;
+		}
+	}
+	for (uint64_t i = first; i < first + n; i++)
+		if (area_test_mapped(a, i)) {
+			area_clear_mapped(a, i);
+			a->nr_mapped--;
+		}
+	*idx = first;
+	*run = n;
+}
+
 static bool area_page_pinned_locked(const struct vfio_area *a, uint64_t idx)
 {
 	return a->pin_count && a->pin_count[idx];
@@ -130,7 +185,6 @@ static bool area_page_pinned_locked(const struct vfio_area *a, uint64_t idx)
 static uint64_t area_unmap_locked(struct vfio_area *a, struct ioas_domains *doms,
 				  uint64_t first, uint64_t last, bool keep_pinned)
 {
-	unsigned shift = a->ioas->page_shift;
 	uint64_t idx = first, total = 0;
 
 	while (idx <= last) {
@@ -145,12 +199,7 @@ static uint64_t area_unmap_locked(struct vfio_area *a, struct ioas_domains *doms
 			run++;
 		if (!run)
 			break;
-		for (unsigned k = 0; k < doms->n; k++)
-			iopf_domain_unmap(doms->d[k], area_idx_iova(a, idx),
-					  run << shift);
-		for (uint64_t i = 0; i < run; i++)
-			area_clear_mapped(a, idx + i);
-		a->nr_mapped -= run;
+		area_unmap_run_locked(a, doms, &idx, &run);
 		total += run;
 		idx += run;
 	}
@@ -241,7 +290,7 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
 			break;
 		}
 	if (n > 64) {
-		pfns = malloc(n * sizeof(*pfns));
+		pfns = iopf_malloc(n * sizeof(*pfns));
 		if (!pfns)
 			n = 64, pfns = stack_pfns;
 	}
@@ -398,7 +447,7 @@ static struct area_table *table_publish_locked(struct iopf_ioas *ioas,
 
 static struct area_table *table_alloc(unsigned n)
 {
-	struct area_table *t = malloc(sizeof(*t) + n * sizeof(t->a[0]));
+	struct area_table *t = iopf_malloc(sizeof(*t) + n * sizeof(t->a[0]));
 
 	if (t)
 		t->n = n;
@@ -415,7 +464,7 @@ int iopf_ioas_create(struct iopf_iommu *iommu, struct iopf_mm *mm,
 
 	if (!iommu || !mm || !out)
 		return -EINVAL;
-	ioas = calloc(1, sizeof(*ioas));
+	ioas = iopf_calloc(1, sizeof(*ioas));
 	if (!ioas)
 		return -ENOMEM;
 	ioas->pool = iopf_mm_pool(mm);
@@ -509,7 +558,7 @@ static int map_args_valid(const struct iopf_ioas *ioas,
 static struct vfio_area *area_alloc(struct iopf_ioas *ioas,
 				    const struct iopf_ioas_map *m, uint64_t last)
 {
-	struct vfio_area *a = calloc(1, sizeof(*a));
+	struct vfio_area *a = iopf_calloc(1, sizeof(*a));
 	uint64_t words;
 
 	if (!a)
@@ -524,9 +573,9 @@ static struct vfio_area *area_alloc(struct iopf_ioas *ioas,
 	a->prefault = m->prefault;
 	atomic_init(&a->refs, 1); /* the table's */
 	words = (a->npages + BITS_PER_WORD - 1) / BITS_PER_WORD;
-	a->mapped = calloc(words, sizeof(*a->mapped));
+	a->mapped = iopf_calloc(words, sizeof(*a->mapped));
 	if (m->mode == IOPF_MAP_PINNED)
-		a->pfns = calloc(a->npages, sizeof(*a->pfns));
+		a->pfns = iopf_calloc(a->npages, sizeof(*a->pfns));
 	if (!a->mapped || (m->mode == IOPF_MAP_PINNED && !a->pfns)) {
 		free((void *)a->mapped);
 		free(a->pfns);
@@ -813,10 +862,10 @@ int iopf_ioas_pin_pages(struct iopf_ioas *ioas, uint64_t iova, uint64_t npages,
 			memcpy(pfns, a->pfns + idx, npages * sizeof(*pfns));
 		goto out_unlock_pin;
 	}
-	got = calloc(npages, sizeof(*got));
+	got = iopf_calloc(npages, sizeof(*got));
 	if (!a->pin_count) {
-		a->pin_count = calloc(a->npages, sizeof(*a->pin_count));
-		a->pin_pfns = calloc(a->npages, sizeof(*a->pin_pfns));
+		a->pin_count = iopf_calloc(a->npages, sizeof(*a->pin_count));
+		a->pin_pfns = iopf_calloc(a->npages, sizeof(*a->pin_pfns));
 	}
 	if (!got || !a->pin_count || !a->pin_pfns) {
 		ret = -ENOMEM;
@@ -906,7 +955,7 @@ int iopf_ioas_unpin_pages(struct iopf_ioas *ioas, uint64_t iova,
 		area_put(a);
 		return 0;
 	}
-	release = calloc(npages, sizeof(*release));
+	release = iopf_calloc(npages, sizeof(*release));
 	iopf_rt_mutex_lock(&a->pin_lock);
 	iopf_rt_mutex_lock(&a->lock);
 	for (uint64_t i = 0; i < npages && !ret; i++)

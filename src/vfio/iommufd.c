@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <iopf/iommufd.h>
+#include <iopf/inject.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -109,7 +110,7 @@ static struct fd_obj *fd_obj_reserve(struct iopf_fd *fd, size_t size,
 				     enum fd_obj_type type,
 				     const struct fd_obj_ops *ops)
 {
-	struct fd_obj *obj = calloc(1, size);
+	struct fd_obj *obj = iopf_calloc(1, size);
 	uint32_t id;
 
 	if (!obj)
@@ -119,7 +120,7 @@ static struct fd_obj *fd_obj_reserve(struct iopf_fd *fd, size_t size,
 		;
 	if (id >= fd->cap) {
 		uint32_t cap = fd->cap ? fd->cap * 2 : 16;
-		struct fd_obj **objs = realloc(fd->objs, cap * sizeof(*objs));
+		struct fd_obj **objs = iopf_realloc(fd->objs, cap * sizeof(*objs));
 
 		if (!objs) {
 			iopf_rt_mutex_unlock(&fd->lock);
@@ -200,7 +201,7 @@ int iopf_fd_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 
 	if (!iommu || !mm || !out)
 		return -EINVAL;
-	fd = calloc(1, sizeof(*fd));
+	fd = iopf_calloc(1, sizeof(*fd));
 	if (!fd)
 		return -ENOMEM;
 	fd->iommu = iommu;
@@ -495,7 +496,7 @@ static enum iopf_response fd_fault_forward(void *data,
 	struct fd_group *rec, **pp;
 	uint32_t dev_id = 0;
 
-	rec = malloc(sizeof(*rec) + g->nr * sizeof(rec->reqs[0]));
+	rec = iopf_malloc(sizeof(*rec) + g->nr * sizeof(rec->reqs[0]));
 	if (!rec)
 		return IOPF_RESP_INVALID;
 	rec->cookie = g->cookie;
@@ -713,7 +714,7 @@ int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 
 	if (!fd)
 		return -EINVAL;
-	a = calloc(1, sizeof(*a));
+	a = iopf_calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	iopf_rt_mutex_lock(&fd->lock);

@@ -18,6 +18,7 @@
  * core's ioas->lock.
  */
 #include <iopf/vfio.h>
+#include <iopf/inject.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ int iopf_type1_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 
 	if (!iommu || !mm || !out)
 		return -EINVAL;
-	c = calloc(1, sizeof(*c));
+	c = iopf_calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	ret = iopf_ioas_create(iommu, mm, &c->ioas);
