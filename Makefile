@@ -4,12 +4,14 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 600
 JOBS       ?= $(shell nproc)
 
-DEBS = meson ninja-build pkg-config gcc clang libcmocka-dev libjson-c-dev \
-       liburcu-dev libssl-dev gnuplot-nox python3
+DEBS = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
+       libcmocka-dev libjson-c-dev liburcu-dev libssl-dev gnuplot-nox python3
 
-.PHONY: all deps build run bench test test-unit test-asan test-tsan clean
+.PHONY: all deps build run bench test fuzz clean
 
 all: build
 
@@ -38,26 +40,43 @@ bench: build
 
 $(BUILD_ASAN)/build.ninja: | deps
 	meson setup $(BUILD_ASAN) --buildtype=debug -Dwerror=true -Db_sanitize=address,undefined \
-		-Db_lundef=false -Dsuites=unit
+		-Db_lundef=false -Dsuites=all
 
 $(BUILD_TSAN)/build.ninja: | deps
 	meson setup $(BUILD_TSAN) --buildtype=debugoptimized -Db_sanitize=thread \
 		-Dsuites=stress
 
+$(BUILD_FUZZ)/build.ninja: | deps
+	CC=clang meson setup $(BUILD_FUZZ) --buildtype=debugoptimized \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dsuites=fuzz \
+		-Dfuzzer=true -Dfuzz_seconds=60
+
 # Every suite runs even if an earlier one failed; the summary decides.
-test: build $(BUILD_ASAN)/build.ninja $(BUILD_TSAN)/build.ninja
+test: build $(BUILD_ASAN)/build.ninja $(BUILD_TSAN)/build.ninja $(BUILD_FUZZ)/build.ninja
 	ninja -C $(BUILD_ASAN) -j $(JOBS)
 	ninja -C $(BUILD_TSAN) -j $(JOBS)
+	ninja -C $(BUILD_FUZZ) -j $(JOBS)
 	rm -f $(BUILD)/meson-logs/testlog.json $(BUILD_ASAN)/meson-logs/testlog.json \
-	      $(BUILD_TSAN)/meson-logs/testlog.json
+	      $(BUILD_TSAN)/meson-logs/testlog.json $(BUILD_FUZZ)/meson-logs/testlog.json
 	-meson test -C $(BUILD) --suite unit --print-errorlogs
 	-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	 meson test -C $(BUILD_ASAN) --suite unit --print-errorlogs
+	 meson test -C $(BUILD_ASAN) --suite unit --suite stress --print-errorlogs
 	-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	 meson test -C $(BUILD_TSAN) --suite stress --print-errorlogs \
 	 --timeout-multiplier 3
-	@python3 scripts/test-summary.py $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	-ASAN_OPTIONS=detect_leaks=1 meson test -C $(BUILD_FUZZ) --suite fuzz \
+	 --print-errorlogs
+	@python3 scripts/test-summary.py $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) \
+		$(BUILD_FUZZ)
+
+# A longer coverage-guided run, on demand (FUZZ_SECONDS, default 600).
+fuzz: $(BUILD_FUZZ)/build.ninja
+	ninja -C $(BUILD_FUZZ) -j $(JOBS)
+	mkdir -p $(BUILD_FUZZ)/fuzz-long
+	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD_FUZZ)/tests/fuzz_container \
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-jobs=$(JOBS) -workers=$(JOBS) $(BUILD_FUZZ)/fuzz-long tests/fuzz/corpus
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Summarise meson test logs of several build directories.
 
-Prints one line per failed test, then `N passed, N failed` as the last
-line, and exits non-zero if anything failed or no test ran at all.
+Prints one line per failed test, a line with what the reliability suites
+exercised (operations fuzzed, invalidations survived, bytes verified),
+then `N passed, N failed` as the last line. Exits non-zero if anything
+failed or no test ran at all.
 """
 import json
 import os
+import re
 import sys
 
 passed = failed = 0
+ops = runs = invals = verified = 0
 for build in sys.argv[1:]:
     log = os.path.join(build, "meson-logs", "testlog.json")
     if not os.path.exists(log):
@@ -21,12 +25,26 @@ for build in sys.argv[1:]:
             if not line:
                 continue
             t = json.loads(line)
+            out = (t.get("stdout") or "") + (t.get("stderr") or "")
             if t.get("result") in ("OK", "EXPECTEDFAIL", "SKIP"):
                 passed += 1
             else:
                 failed += 1
                 print(f"FAILED {build}: {t.get('name')} ({t.get('result')})")
+            for m in re.finditer(r"(\d+) operations fuzzed", out):
+                ops += int(m.group(1))
+            for m in re.finditer(r"^Done (\d+) runs", out, re.M):
+                runs += int(m.group(1))
+            for m in re.finditer(r"invalidations (\d+)", out):
+                invals += int(m.group(1))
+            for m in re.finditer(r"(\d+) invalidations survived", out):
+                invals += int(m.group(1))
+            for m in re.finditer(r"(\d+) bytes verified", out):
+                verified += int(m.group(1))
 if passed + failed == 0:
     failed = 1
+print(f"reliability: {ops} operations fuzzed against the model "
+      f"(+ {runs} libFuzzer inputs), {invals} invalidations survived, "
+      f"{verified} bytes verified")
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

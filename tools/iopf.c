@@ -36,6 +36,9 @@ static void usage(FILE *f)
 	      "        memory, faults, swap; plateau and inflection\n"
 	      "  bench faults [--json|--csv] [--trace FILE]\n"
 	      "        the real cost of a fault vs populate+pin, 1 and 2 workers\n"
+	      "  bench churn [--seconds N] [--devices N] [--json]\n"
+	      "        DMA under migration, reclaim, balloon, remap, detach:\n"
+	      "        operations, invalidations survived, bytes verified\n"
 	      "  calibrate [--emit]\n"
 	      "        fit the kunpeng920-seed profile to the seed's table and\n"
 	      "        print model vs seed for every row\n"
@@ -71,6 +74,8 @@ int main(int argc, char **argv)
 		return tool_bench_density(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "faults"))
 		return tool_bench_faults(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "churn"))
+		return tool_bench_churn(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "calibrate"))
 		return tool_calibrate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "profile"))

@@ -268,6 +268,29 @@ struct iopf_faults_result {
 int iopf_bench_faults(const struct iopf_faults_config *cfg,
 		      struct iopf_faults_result *out);
 
+/* ---- Churn: DMA while the host takes memory back ---- */
+
+struct iopf_churn_config {
+	uint64_t duration_ns;      /* device traffic for this long (real) */
+	unsigned devices;          /* 1..4, each owning part of the memory */
+	uint64_t seed;
+};
+
+struct iopf_churn_result {
+	uint64_t dma_ok, dma_failed;         /* failures: unmapped, detached */
+	uint64_t host_ops;                   /* migrate, reclaim, balloon, ... */
+	uint64_t migrated, swap_outs, swap_ins, ballooned, remaps, detaches;
+	uint64_t faults, invalidations;      /* invalidations survived */
+	uint64_t bytes_verified;
+	uint64_t readback_mismatches;        /* must be 0 */
+	uint64_t poison_violations;          /* must be 0 */
+	uint64_t stale_responses;            /* must be 0 */
+	uint64_t pinned_left;                /* must be 0 */
+};
+
+int iopf_bench_churn(const struct iopf_churn_config *cfg,
+		     struct iopf_churn_result *out);
+
 /*
  * Measure this machine's software costs for the cost model's operations
  * (real runtime) and return them as a profile named "measured"; constants

@@ -216,6 +216,12 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 		return -EINVAL;
 	iommu = dev->iommu;
 	access = dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE : IOPF_PERM_READ;
+	/* Response Failure quarantines the function until it is reset. */
+	if (iopf_dev_pri_stopped(dev)) {
+		fault_report_event(iommu, dev, pasid, iova, access,
+				   IOPF_EVT_PRI_STOPPED);
+		return dma_fail(dev, -EIO);
+	}
 	iopf_rt_charge(iommu->rt, iommu->costs->dma_setup_ns);
 	atomic_fetch_add(&dev->st_dma_ops, 1);
 

@@ -761,7 +761,7 @@ void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 		return;
 	/* 1-2: no new handler; pending answered; running ones finished. */
 	fault_quiesce_attach(iommu, a);
-	/* 3: unlink. */
+	/* 3: the device stops finding the domain: no new DMA through it. */
 	iopf_rt_mutex_lock(&iommu->attach_lock);
 	iopf_rt_mutex_lock(&dev->lock);
 	for (pp = &dev->attached; *pp; pp = &(*pp)->dev_next)
@@ -770,15 +770,23 @@ void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 			break;
 		}
 	iopf_rt_mutex_unlock(&dev->lock);
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	/*
+	 * 4: DMA already in flight through the domain finishes, and its
+	 * cached translations go. Until then the attachment stays on the
+	 * domain's list, so every unmap meanwhile still waits for this
+	 * device: a frame cannot be freed under its last transfers.
+	 */
+	tlb_invalidate(&iommu->iotlb, a->domain->id,
+		       pasid == IOPF_PASID_NONE ? TLB_ANY_PASID : pasid, 0, 0);
+	dev_invalidate_atc(dev, pasid, 0, 0);
+	/* 5: now nothing of this device can use the domain: unlink. */
+	iopf_rt_mutex_lock(&iommu->attach_lock);
 	for (pp = &a->domain->attached; *pp; pp = &(*pp)->domain_next)
 		if (*pp == a) {
 			*pp = a->domain_next;
 			break;
 		}
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
-	/* 4: no cached translation and no DMA through it survives. */
-	tlb_invalidate(&iommu->iotlb, a->domain->id,
-		       pasid == IOPF_PASID_NONE ? TLB_ANY_PASID : pasid, 0, 0);
-	dev_invalidate_atc(dev, pasid, 0, 0);
 	free(a);
 }

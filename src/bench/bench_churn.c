@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Churn: devices write and read back their own pages of guest memory
+ * through on-demand faults while the host migrates, reclaims to swap (the
+ * pool is smaller than the guest), balloons one area away, unmaps and
+ * remaps another, and detaches and re-attaches the devices, all at once
+ * on real threads.
+ *
+ * Verified: every read-back of a device's own page is exactly what it
+ * last wrote; at the end the CPU finds every durable page's last version;
+ * no freed frame was written (poison); no response reached a device slot
+ * that was not waiting; nothing is left pinned. The counts say how much
+ * was exercised: DMA operations, host operations, faults, invalidations
+ * survived, bytes verified.
+ */
+#include <iopf/bench.h>
+#include <iopf/iommu.h>
+#include <iopf/mm.h>
+#include <iopf/rt.h>
+#include <iopf/vfio.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PG 4096ull
+#define HVA0 0x7f0000000000ull
+#define AREA_PAGES 256
+#define GUEST (4 * AREA_PAGES)
+#define DURABLE (2 * AREA_PAGES)       /* areas 0-1: verified */
+#define BALLOON_FIRST (2 * AREA_PAGES) /* area 2: ballooned */
+#define REMAP_FIRST (3 * AREA_PAGES)   /* area 3: unmapped, remapped */
+#define RAM_PAGES 640
+#define SWAP_PAGES 4096
+#define MAX_DEV 4
+
+struct churn {
+	const struct iopf_churn_config *cfg;
+	struct iopf_rt *rt;
+	struct iopf_mm_pool *pool;
+	struct iopf_mm *mm;
+	struct iopf_iommu *iommu;
+	struct iopf_type1 *c;
+	struct iopf_dev *dev[MAX_DEV];
+	unsigned ndev;
+	uint32_t version[DURABLE];       /* written by the owning device */
+	uint64_t deadline;
+	_Atomic bool stop;
+	struct iopf_churn_result *out;
+	_Atomic uint64_t dma_ok, dma_failed, host_ops, mismatches, migrated;
+	_Atomic uint64_t ballooned, remaps, detaches, verified;
+	int err;
+};
+
+static void fill(unsigned char *p, unsigned page, uint32_t v)
+{
+	for (size_t off = 0; off < PG; off += 8) {
+		uint64_t w = ((uint64_t)page << 40) ^ ((uint64_t)v << 16) ^ off ^
+			     0x9e3779b97f4a7c15ull;
+
+		memcpy(p + off, &w, 8);
+	}
+}
+
+struct churn_dev {
+	struct churn *ch;
+	unsigned idx;
+};
+
+static void churn_device(void *arg)
+{
+	struct churn_dev *d = arg;
+	struct churn *ch = d->ch;
+	unsigned char buf[PG], back[PG];
+
+	while (iopf_rt_now(ch->rt) < ch->deadline) {
+		for (unsigned p = d->idx; p < DURABLE; p += ch->ndev) {
+			uint32_t v = ch->version[p] + 1;
+
+			fill(buf, p, v);
+			if (iopf_dma(ch->dev[d->idx], IOPF_PASID_NONE, p * PG, buf,
+				     PG, IOPF_DMA_WRITE)) {
+				/* Detached for a moment: the driver backs off. */
+				atomic_fetch_add(&ch->dma_failed, 1);
+				iopf_rt_sleep(ch->rt, 20000);
+				continue;
+			}
+			ch->version[p] = v;
+			if (iopf_dma(ch->dev[d->idx], IOPF_PASID_NONE, p * PG, back,
+				     PG, IOPF_DMA_READ)) {
+				atomic_fetch_add(&ch->dma_failed, 1);
+				continue;
+			}
+			atomic_fetch_add(&ch->dma_ok, 2);
+			atomic_fetch_add(&ch->verified, PG);
+			if (memcmp(buf, back, PG)) {
+				uint64_t w;
+
+				memcpy(&w, back, 8);
+				w ^= 0x9e3779b97f4a7c15ull;
+				fprintf(stderr, "churn: page %u read back as page %llu v%llu, "
+					"not v%u\n",
+					p, (unsigned long long)(w >> 40),
+					(unsigned long long)((w >> 16) & 0xffffff), v);
+				atomic_fetch_add(&ch->mismatches, 1);
+			}
+		}
+		for (int k = 0; k < 16; k++) {
+			uint64_t p = BALLOON_FIRST +
+				     iopf_rt_random_below(ch->rt, 2 * AREA_PAGES);
+
+			if (iopf_dma(ch->dev[d->idx], IOPF_PASID_NONE, p * PG, buf,
+				     64, (k & 1) ? IOPF_DMA_WRITE : IOPF_DMA_READ))
+				atomic_fetch_add(&ch->dma_failed, 1);
+			else
+				atomic_fetch_add(&ch->dma_ok, 1);
+		}
+	}
+}
+
+static void churn_migrator(void *arg)
+{
+	struct churn *ch = arg;
+
+	while (!atomic_load(&ch->stop)) {
+		uint64_t p = iopf_rt_random_below(ch->rt, GUEST - 16), moved = 0;
+
+		iopf_mm_migrate(ch->mm, HVA0 + p * PG, 16 * PG, &moved);
+		atomic_fetch_add(&ch->migrated, moved);
+		atomic_fetch_add(&ch->host_ops, 1);
+		iopf_rt_sleep(ch->rt, 20000);
+	}
+}
+
+static void churn_reclaimer(void *arg)
+{
+	struct churn *ch = arg;
+
+	while (!atomic_load(&ch->stop)) {
+		uint64_t got = 0;
+
+		iopf_mm_reclaim(ch->pool, 16, &got);
+		atomic_fetch_add(&ch->host_ops, 1);
+		iopf_rt_sleep(ch->rt, 30000);
+	}
+}
+
+static void churn_balloon(void *arg)
+{
+	struct churn *ch = arg;
+
+	while (!atomic_load(&ch->stop)) {
+		uint64_t p = BALLOON_FIRST +
+			     iopf_rt_random_below(ch->rt, AREA_PAGES - 8);
+
+		if (iopf_mm_discard(ch->mm, HVA0 + p * PG, 8 * PG))
+			ch->err = -EIO;
+		atomic_fetch_add(&ch->ballooned, 8);
+		atomic_fetch_add(&ch->host_ops, 1);
+		iopf_rt_sleep(ch->rt, 25000);
+	}
+}
+
+static void churn_remapper(void *arg)
+{
+	struct churn *ch = arg;
+
+	while (!atomic_load(&ch->stop)) {
+		uint64_t u;
+
+		iopf_rt_sleep(ch->rt, 100000);
+		if (iopf_type1_unmap_dma(ch->c, REMAP_FIRST * PG, AREA_PAGES * PG,
+					 &u) || u != AREA_PAGES * PG)
+			ch->err = -EIO;
+		iopf_rt_sleep(ch->rt, 20000);
+		if (iopf_type1_map_dma(ch->c, HVA0 + REMAP_FIRST * PG,
+				       REMAP_FIRST * PG, AREA_PAGES * PG,
+				       IOPF_TYPE1_READ | IOPF_TYPE1_WRITE))
+			ch->err = -EIO;
+		atomic_fetch_add(&ch->remaps, 1);
+		atomic_fetch_add(&ch->host_ops, 2);
+	}
+}
+
+/* Detach a device for a moment and attach it again. */
+static void churn_detacher(void *arg)
+{
+	struct churn *ch = arg;
+
+	while (!atomic_load(&ch->stop)) {
+		unsigned k = (unsigned)iopf_rt_random_below(ch->rt, ch->ndev);
+
+		iopf_rt_sleep(ch->rt, 400000);
+		iopf_type1_detach_device(ch->c, ch->dev[k]);
+		iopf_rt_sleep(ch->rt, 10000);
+		if (iopf_type1_attach_device(ch->c, ch->dev[k]))
+			ch->err = -EIO;
+		atomic_fetch_add(&ch->detaches, 1);
+		atomic_fetch_add(&ch->host_ops, 2);
+	}
+}
+
+static void churn_main(void *arg)
+{
+	struct churn *ch = arg;
+	struct iopf_mm_pool_config pc = {
+		.ram_bytes = RAM_PAGES * PG, .swap_bytes = SWAP_PAGES * PG,
+		.page_shift = 12,
+		.flags = IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON,
+	};
+	struct iopf_iommu_config ic = { .prq_depth = 32, .fault_workers = 2 };
+	struct iopf_prefault_policy adaptive = { IOPF_PREFAULT_ADAPTIVE, 64 };
+	iopf_rt_fn host_fns[5] = { churn_migrator, churn_reclaimer, churn_balloon,
+				   churn_remapper, churn_detacher };
+	struct iopf_rt_actor *devs[MAX_DEV], *host[5];
+	struct churn_dev dargs[MAX_DEV];
+	struct iopf_churn_result *o = ch->out;
+	struct iopf_mm_pool_stats ps;
+	struct iopf_ioas_stats is;
+	unsigned char buf[PG], want[PG];
+
+	ch->err = iopf_mm_pool_create(ch->rt, &pc, &ch->pool);
+	if (!ch->err)
+		ch->err = iopf_mm_create(ch->pool, "vmm", UINT64_MAX, &ch->mm);
+	if (!ch->err)
+		ch->err = iopf_mm_map(ch->mm, HVA0, GUEST * PG);
+	ic.pool = ch->pool;
+	if (!ch->err)
+		ch->err = iopf_iommu_create(ch->rt, &ic, &ch->iommu);
+	if (!ch->err)
+		ch->err = iopf_type1_open(ch->iommu, ch->mm, &ch->c);
+	for (unsigned i = 0; i < ch->cfg->devices && !ch->err; i++) {
+		struct iopf_dev_config dc = { .name = "acc",
+					      .fault_cap = IOPF_FAULT_PRI,
+					      .pri_credits = 8 };
+
+		ch->err = iopf_dev_add(ch->iommu, &dc, &ch->dev[i]);
+		if (!ch->err)
+			ch->err = iopf_type1_attach_device(ch->c, ch->dev[i]);
+		if (!ch->err)
+			ch->ndev++;
+	}
+	if (!ch->err)
+		ch->err = iopf_type1_enable_iopf(ch->c);
+	if (!ch->err)
+		ch->err = iopf_ioas_set_prefault(iopf_type1_ioas(ch->c), &adaptive);
+	for (int a = 0; a < 4 && !ch->err; a++)
+		ch->err = iopf_type1_map_dma(ch->c, HVA0 + a * AREA_PAGES * PG,
+					     a * AREA_PAGES * PG, AREA_PAGES * PG,
+					     IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
+	if (ch->err)
+		goto out;
+	ch->deadline = iopf_rt_now(ch->rt) + ch->cfg->duration_ns;
+	for (int i = 0; i < 5; i++)
+		iopf_rt_spawn(ch->rt, "host", host_fns[i], ch, &host[i]);
+	for (unsigned i = 0; i < ch->ndev; i++) {
+		dargs[i] = (struct churn_dev){ ch, i };
+		iopf_rt_spawn(ch->rt, "device", churn_device, &dargs[i], &devs[i]);
+	}
+	for (unsigned i = 0; i < ch->ndev; i++)
+		iopf_rt_join(devs[i]);
+	atomic_store(&ch->stop, true);
+	for (int i = 0; i < 5; i++)
+		iopf_rt_join(host[i]);
+
+	/* The CPU reads every durable page back: its last version. */
+	for (unsigned p = 0; p < DURABLE && !ch->err; p++) {
+		if (!ch->version[p])
+			continue;
+		fill(want, p, ch->version[p]);
+		ch->err = iopf_mm_read(ch->mm, HVA0 + p * PG, buf, PG);
+		if (memcmp(buf, want, PG)) {
+			uint64_t w;
+
+			memcpy(&w, buf, 8);
+			w ^= 0x9e3779b97f4a7c15ull;
+			fprintf(stderr, "churn: page %u holds page %llu v%llu, "
+				"not v%u\n",
+				p, (unsigned long long)(w >> 40),
+				(unsigned long long)((w >> 16) & 0xffffff),
+				ch->version[p]);
+			atomic_fetch_add(&ch->mismatches, 1);
+		}
+		atomic_fetch_add(&ch->verified, PG);
+	}
+	iopf_mm_pool_stats(ch->pool, &ps);
+	iopf_ioas_stats(iopf_type1_ioas(ch->c), &is);
+	for (unsigned i = 0; i < ch->ndev; i++) {
+		struct iopf_dev_stats ds;
+
+		iopf_dev_stats(ch->dev[i], &ds);
+		o->stale_responses += ds.stale_responses;
+	}
+	o->dma_ok = ch->dma_ok;
+	o->dma_failed = ch->dma_failed;
+	o->host_ops = ch->host_ops;
+	o->migrated = ch->migrated;
+	o->swap_outs = ps.swap_outs;
+	o->swap_ins = ps.swap_ins;
+	o->ballooned = ch->ballooned;
+	o->remaps = ch->remaps;
+	o->detaches = ch->detaches;
+	o->faults = is.faults;
+	o->invalidations = is.invalidations;
+	o->bytes_verified = ch->verified;
+	o->readback_mismatches = ch->mismatches;
+out:
+	iopf_type1_close(ch->c);
+	for (unsigned i = 0; i < ch->ndev; i++)
+		iopf_dev_remove(ch->dev[i]);
+	iopf_iommu_destroy(ch->iommu);
+	iopf_mm_destroy(ch->mm);
+	if (ch->pool) {
+		iopf_mm_pool_stats(ch->pool, &ps);
+		o->poison_violations = ps.poison_violations +
+				       iopf_mm_pool_poison_check(ch->pool);
+		o->pinned_left = ps.pinned_pages;
+	}
+	iopf_mm_pool_destroy(ch->pool);
+}
+
+int iopf_bench_churn(const struct iopf_churn_config *cfg,
+		     struct iopf_churn_result *out)
+{
+	struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = cfg->seed };
+	struct churn *ch;
+	int ret;
+
+	if (!cfg->duration_ns || !cfg->devices || cfg->devices > MAX_DEV)
+		return -EINVAL;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	*out = (struct iopf_churn_result){ 0 };
+	ch->cfg = cfg;
+	ch->out = out;
+	ret = iopf_rt_create(&rc, &ch->rt);
+	if (!ret) {
+		ret = iopf_rt_run(ch->rt, "churn", churn_main, ch);
+		iopf_rt_destroy(ch->rt);
+	}
+	if (!ret)
+		ret = ch->err;
+	free(ch);
+	return ret;
+}
