@@ -74,9 +74,10 @@ test: build $(BUILD_ASAN)/build.ninja $(BUILD_TSAN)/build.ninja $(BUILD_FUZZ)/bu
 fuzz: $(BUILD_FUZZ)/build.ninja
 	ninja -C $(BUILD_FUZZ) -j $(JOBS)
 	mkdir -p $(BUILD_FUZZ)/fuzz-long
-	ASAN_OPTIONS=detect_leaks=1 ./$(BUILD_FUZZ)/tests/fuzz_container \
+	cd $(BUILD_FUZZ) && ASAN_OPTIONS=detect_leaks=1 ./tests/fuzz_container \
 		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-		-jobs=$(JOBS) -workers=$(JOBS) $(BUILD_FUZZ)/fuzz-long tests/fuzz/corpus
+		-jobs=$(JOBS) -workers=$(JOBS) fuzz-long ../tests/fuzz/corpus
+	@grep -h '^Done' $(BUILD_FUZZ)/fuzz-*.log
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)
