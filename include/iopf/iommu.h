@@ -94,6 +94,15 @@ struct iopf_io_pgtable_ops {
 	uint64_t (*read_and_clear_dirty)(struct iopf_io_pgtable *t,
 					 uint64_t iova, uint64_t size,
 					 unsigned long *bitmap);
+	/*
+	 * Unmap as unmap() does and report the pages whose leaves were
+	 * dirty when cleared (bit i = @bitmap_iova + i * 4 KiB, with
+	 * @bitmap_iova <= @iova): a write that raced the unmap is either
+	 * reported here or refused.
+	 */
+	int64_t (*unmap_read_dirty)(struct iopf_io_pgtable *t, uint64_t iova,
+				    uint64_t size, unsigned long *bitmap,
+				    uint64_t bitmap_iova);
 	/* Lock-free: was the leaf mapping @iova accessed? Clears the bit. */
 	bool (*test_clear_accessed)(struct iopf_io_pgtable *t, uint64_t iova);
 };
@@ -309,12 +318,24 @@ int iopf_domain_map(struct iopf_domain *domain, uint64_t iova, uint64_t phys,
 /* Returns bytes unmapped, after IOTLB and ATC invalidation completed. */
 int64_t iopf_domain_unmap(struct iopf_domain *domain, uint64_t iova,
 			  uint64_t size);
+/* The same, reporting the dirty pages it unmapped (see unmap_read_dirty). */
+int64_t iopf_domain_unmap_read_dirty(struct iopf_domain *domain, uint64_t iova,
+				     uint64_t size, unsigned long *bitmap,
+				     uint64_t bitmap_iova);
 uint64_t iopf_domain_iova_to_phys(struct iopf_domain *domain, uint64_t iova);
 /* Leaves of each size in the domain's table (tests, statistics). */
 void iopf_domain_count_leaves(struct iopf_domain *domain, uint64_t *n4k,
 			      uint64_t *n2m, uint64_t *n1g);
 /* Has a device used the translation of @iova since the last call? */
 bool iopf_domain_test_clear_accessed(struct iopf_domain *domain, uint64_t iova);
+/*
+ * Report and clear the dirty bits of [iova, iova + size) (bit i = iova +
+ * i * 4 KiB), then invalidate the cached translations of the pages
+ * reported: a cache entry remembers that its page is dirty and lets
+ * further writes through without marking it again, so until it is gone a
+ * write could go unrecorded. Writes before the return are either reported
+ * now or by the next call.
+ */
 uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *domain,
 					  uint64_t iova, uint64_t size,
 					  unsigned long *bitmap);

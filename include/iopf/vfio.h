@@ -116,7 +116,22 @@ void iopf_ioas_detach_domain(struct iopf_ioas *ioas,
 enum iopf_response iopf_ioas_handle_fault(void *ioas,
 					  const struct iopf_fault_group *group);
 
-/* Dirty pages of [iova, iova + length) per the domains' dirty bits. */
+/*
+ * Dirty tracking, for live migration. While on, every device write is
+ * recorded per 4 KiB page: by the IO page tables' dirty bits for pages
+ * mapped now, and in a per-area log for pages whose mapping the host took
+ * back (reclaim, migration, balloon) while dirty. Turning it on forgets
+ * earlier writes. Precision is the leaf size: a container that must
+ * report 4 KiB pages maps with 4 KiB leaves (iopf_type1_set_pgsizes).
+ */
+int iopf_ioas_set_dirty_tracking(struct iopf_ioas *ioas, bool enable);
+/*
+ * Set the bit of every page of [iova, iova + length) written since the
+ * last query (bit i = iova + i * 4 KiB; bits already set stay set) and
+ * clear its record: clear-on-read. A write that races the query is
+ * reported now or by the next query, never lost. -EINVAL if tracking is
+ * off.
+ */
 int iopf_ioas_read_dirty(struct iopf_ioas *ioas, uint64_t iova,
 			 uint64_t length, unsigned long *bitmap);
 
@@ -175,6 +190,14 @@ int iopf_type1_pin_pages(struct iopf_type1 *c, uint64_t iova, uint64_t npages,
 			 iopf_pfn_t *pfns);
 int iopf_type1_unpin_pages(struct iopf_type1 *c, uint64_t iova,
 			   uint64_t npages);
+/*
+ * VFIO_IOMMU_DIRTY_PAGES START/STOP and GET_BITMAP. A container that pins
+ * cannot see device writes, so its bitmap reports every page dirty (as
+ * VFIO type1 does for pinned memory); with IOPF, writes are tracked
+ * precisely (see iopf_ioas_set_dirty_tracking). GET_BITMAP needs
+ * tracking started (-EINVAL otherwise).
+ */
+int iopf_type1_dirty_tracking(struct iopf_type1 *c, bool start);
 int iopf_type1_dirty_bitmap(struct iopf_type1 *c, uint64_t iova, uint64_t size,
 			    unsigned long *bitmap);
 

@@ -164,7 +164,8 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 		if (x->err)
 			return;
 		tlb_insert(&iommu->iotlb, iotlb_gen, d->id, tag, iova,
-			   x->page_size, x->phys, x->perm);
+			   x->page_size, x->phys, x->perm,
+			   access & IOPF_PERM_WRITE);
 	} else {
 		x->page_size = IOPF_PGSIZE_4K;
 	}
@@ -172,7 +173,8 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 	if (dev->ats)
 		tlb_insert(&dev->atc, atc_gen, d->id, tag,
 			   iova & ~(IOPF_PGSIZE_4K - 1), IOPF_PGSIZE_4K,
-			   x->phys & ~(IOPF_PGSIZE_4K - 1), x->perm);
+			   x->phys & ~(IOPF_PGSIZE_4K - 1), x->perm,
+			   access & IOPF_PERM_WRITE);
 }
 
 static void dma_copy(struct iopf_dev *dev, uint64_t phys, void *buf,

@@ -238,8 +238,10 @@ static unsigned pick_level(const struct iopf_io_pgtable *t, uint64_t iova,
 	return LEVELS - 1;
 }
 
+struct dirty_sink;
 static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
-				    uint64_t size, bool flush);
+				    uint64_t size, bool flush,
+				    const struct dirty_sink *sink);
 
 static int pgtable_map(struct iopf_io_pgtable *t, uint64_t iova,
 		       uint64_t phys, uint64_t size, unsigned perm)
@@ -277,7 +279,7 @@ static int pgtable_map(struct iopf_io_pgtable *t, uint64_t iova,
 		leaves++;
 	}
 	if (ret && done)
-		pgtable_unmap_locked(t, iova, done, true);
+		pgtable_unmap_locked(t, iova, done, true, NULL);
 	iopf_rt_charge(t->rt, t->costs->iommu_map_ns +
 				      leaves * t->costs->iommu_map_leaf_ns);
 out_unlock:
@@ -325,9 +327,35 @@ static int split_at(struct iopf_io_pgtable *t, uint64_t boundary)
 	return 0;
 }
 
-/* Clear every leaf inside [iova, last]. Returns bytes and leaves cleared. */
+/* Where clear_range reports the dirty bits of the leaves it clears. */
+struct dirty_sink {
+	unsigned long *bitmap;  /* bit i: sink_iova + i * 4 KiB */
+	uint64_t sink_iova;
+};
+
+static void dirty_sink_mark(const struct dirty_sink *sink, uint64_t iova,
+			    uint64_t last)
+{
+	for (uint64_t a = iova; a <= last && a >= iova; a += 4096) {
+		uint64_t bit;
+
+		if (a < sink->sink_iova)
+			continue;
+		bit = (a - sink->sink_iova) >> 12;
+		sink->bitmap[bit / (8 * sizeof(long))] |=
+			1ul << (bit % (8 * sizeof(long)));
+	}
+}
+
+/*
+ * Clear every leaf inside [iova, last]. Returns bytes and leaves cleared.
+ * Leaves are exchanged, not stored: a walker sets DIRTY by compare-and-swap
+ * on the value it read, so a write either lands in the value exchanged
+ * here (and goes to @sink) or finds the entry gone and faults.
+ */
 static uint64_t clear_range(pte_t *table, unsigned level, uint64_t iova,
-			    uint64_t last, uint64_t *leaves)
+			    uint64_t last, uint64_t *leaves,
+			    const struct dirty_sink *sink)
 {
 	uint64_t cleared = 0;
 
@@ -340,12 +368,15 @@ static uint64_t clear_range(pte_t *table, unsigned level, uint64_t iova,
 
 		if (pte_is_leaf(pte)) {
 			/* Edges were split: a leaf here lies wholly inside. */
-			pte_store(slot, 0);
+			pte = atomic_exchange_explicit(slot, 0,
+						       memory_order_acq_rel);
+			if (sink && (pte & PTE_DIRTY))
+				dirty_sink_mark(sink, iova, end);
 			cleared += size;
 			(*leaves)++;
 		} else if (pte_is_table(pte)) {
 			cleared += clear_range(pte_table(pte), level + 1, iova,
-					       end, leaves);
+					       end, leaves, sink);
 		}
 		if (end == UINT64_MAX)
 			break;
@@ -355,7 +386,8 @@ static uint64_t clear_range(pte_t *table, unsigned level, uint64_t iova,
 }
 
 static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
-				    uint64_t size, bool flush)
+				    uint64_t size, bool flush,
+				    const struct dirty_sink *sink)
 {
 	uint64_t last = iova + size - 1, leaves = 0, cleared;
 	int ret;
@@ -367,7 +399,7 @@ static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
 		ret = split_at(t, last + 1);
 	if (ret)
 		return ret;
-	cleared = clear_range(t->root, 0, iova, last, &leaves);
+	cleared = clear_range(t->root, 0, iova, last, &leaves, sink);
 	iopf_rt_charge(t->rt, t->costs->iommu_unmap_ns +
 				      leaves * t->costs->iommu_unmap_leaf_ns);
 	if (flush && t->flush && t->flush->flush_range)
@@ -384,7 +416,25 @@ static int64_t pgtable_unmap(struct iopf_io_pgtable *t, uint64_t iova,
 	if (!iova_range_ok(iova, size, &last))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&t->lock);
-	ret = pgtable_unmap_locked(t, iova, size, true);
+	ret = pgtable_unmap_locked(t, iova, size, true, NULL);
+	iopf_rt_mutex_unlock(&t->lock);
+	return ret;
+}
+
+static int64_t pgtable_unmap_read_dirty(struct iopf_io_pgtable *t,
+					uint64_t iova, uint64_t size,
+					unsigned long *bitmap,
+					uint64_t bitmap_iova)
+{
+	struct dirty_sink sink = { .bitmap = bitmap, .sink_iova = bitmap_iova };
+	uint64_t last;
+	int64_t ret;
+
+	if (!bitmap || !iova_range_ok(iova, size, &last) ||
+	    (bitmap_iova & 4095) || bitmap_iova > iova)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&t->lock);
+	ret = pgtable_unmap_locked(t, iova, size, true, &sink);
 	iopf_rt_mutex_unlock(&t->lock);
 	return ret;
 }
@@ -420,10 +470,19 @@ static int pgtable_walk(struct iopf_io_pgtable *t, uint64_t iova,
 				return -EACCES;
 			if (access & IOPF_PERM_WRITE)
 				set |= PTE_DIRTY;
-			/* Hardware sets A/D only when they are clear. */
-			if ((pte & set) != set)
-				atomic_fetch_or_explicit(slot, set,
-							 memory_order_relaxed);
+			/*
+			 * Hardware sets A/D only when they are clear, and
+			 * only on the entry it translated through: if the
+			 * entry changed meanwhile (unmapped, or D cleared),
+			 * walk it again rather than mark a stale value.
+			 */
+			if ((pte & set) != set &&
+			    !atomic_compare_exchange_strong_explicit(
+				    slot, &pte, pte | set, memory_order_acq_rel,
+				    memory_order_acquire)) {
+				level--;
+				continue;
+			}
 			return 0;
 		}
 	}
@@ -528,6 +587,7 @@ static const struct iopf_io_pgtable_ops pgtable_ops = {
 	.walk = pgtable_walk,
 	.iova_to_phys = pgtable_iova_to_phys,
 	.read_and_clear_dirty = pgtable_read_and_clear_dirty,
+	.unmap_read_dirty = pgtable_unmap_read_dirty,
 };
 
 int iopf_io_pgtable_alloc(struct iopf_rt *rt,

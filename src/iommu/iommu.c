@@ -585,6 +585,16 @@ int64_t iopf_domain_unmap(struct iopf_domain *d, uint64_t iova, uint64_t size)
 	return d->ops->unmap(d->pgtable, iova, size);
 }
 
+int64_t iopf_domain_unmap_read_dirty(struct iopf_domain *d, uint64_t iova,
+				     uint64_t size, unsigned long *bitmap,
+				     uint64_t bitmap_iova)
+{
+	if (!d || d->type != IOPF_DOMAIN_PAGING || !d->ops->unmap_read_dirty)
+		return -EINVAL;
+	return d->ops->unmap_read_dirty(d->pgtable, iova, size, bitmap,
+					bitmap_iova);
+}
+
 uint64_t iopf_domain_iova_to_phys(struct iopf_domain *d, uint64_t iova)
 {
 	if (!d || !d->pgtable)
@@ -611,9 +621,14 @@ uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *d,
 					  uint64_t iova, uint64_t size,
 					  unsigned long *bitmap)
 {
+	uint64_t n;
+
 	if (!d || !d->pgtable)
 		return 0;
-	return d->ops->read_and_clear_dirty(d->pgtable, iova, size, bitmap);
+	n = d->ops->read_and_clear_dirty(d->pgtable, iova, size, bitmap);
+	if (n)
+		domain_flush(d, TLB_ANY_PASID, iova, size);
+	return n;
 }
 
 /*

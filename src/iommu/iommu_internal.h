@@ -46,6 +46,12 @@ struct tlb_entry {
 	uint64_t phys;        /* of iova */
 	uint64_t lru;
 	bool valid;
+	/*
+	 * Filled by a write, so the leaf's DIRTY bit was set: writes may
+	 * hit. An entry filled by a read misses on a write, whose walk sets
+	 * DIRTY, as hardware with dirty tracking does.
+	 */
+	bool dirty;
 };
 
 struct tlb {
@@ -77,7 +83,7 @@ static inline uint64_t tlb_gen(struct tlb *tlb)
 /* Insert unless the cache was invalidated since generation @gen. */
 void tlb_insert(struct tlb *tlb, uint64_t gen, uint64_t domain_id,
 		uint32_t pasid, uint64_t iova, uint64_t page_size,
-		uint64_t phys, unsigned perm);
+		uint64_t phys, unsigned perm, bool dirty);
 /* Drop entries of @domain_id (or any) and @pasid (or any) overlapping. */
 void tlb_invalidate(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 		    uint64_t iova, uint64_t size);

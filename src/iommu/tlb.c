@@ -5,7 +5,8 @@
  * own index into the same sets, so a lookup probes at most three sets
  * (1 GiB, 2 MiB, 4 KiB). Entries are tagged by domain and PASID, replaced
  * least-recently-used within a set. An entry whose permissions do not
- * cover the access is a miss: the walk decides (and may fault).
+ * cover the access is a miss: the walk decides (and may fault); so is a
+ * write through an entry not known dirty (see struct tlb_entry).
  *
  * Fills race with invalidations: see the generation in iommu_internal.h.
  *
@@ -86,7 +87,8 @@ bool tlb_lookup(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 			    e->iova != base || e->domain_id != domain_id ||
 			    e->pasid != pasid)
 				continue;
-			if ((e->perm & access) != access)
+			if ((e->perm & access) != access ||
+			    ((access & IOPF_PERM_WRITE) && !e->dirty))
 				break;
 			e->lru = ++tlb->tick;
 			*phys = e->phys + (iova - base);
@@ -103,7 +105,7 @@ bool tlb_lookup(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 
 void tlb_insert(struct tlb *tlb, uint64_t gen, uint64_t domain_id,
 		uint32_t pasid, uint64_t iova, uint64_t page_size, uint64_t phys,
-		unsigned perm)
+		unsigned perm, bool dirty)
 {
 	uint64_t base = iova & ~(page_size - 1);
 	struct tlb_entry *set, *victim;
@@ -143,6 +145,7 @@ void tlb_insert(struct tlb *tlb, uint64_t gen, uint64_t domain_id,
 		.phys = phys - (iova - base),
 		.lru = ++tlb->tick,
 		.valid = true,
+		.dirty = dirty,
 	};
 	iopf_rt_mutex_unlock(&tlb->lock);
 }

@@ -118,6 +118,16 @@ static int area_map_locked(struct vfio_area *a, struct ioas_domains *doms,
 	return ret;
 }
 
+/* Unmap from one domain, keeping the dirty state when tracking is on. */
+static int64_t area_domain_unmap(struct vfio_area *a, struct iopf_domain *d,
+				 uint64_t iova, uint64_t size)
+{
+	if (a->dirty_log)
+		return iopf_domain_unmap_read_dirty(d, iova, size, a->dirty_log,
+						    a->iova);
+	return iopf_domain_unmap(d, iova, size);
+}
+
 /*
  * Unmap pages [*idx, *idx + *run) from every domain and clear their bits.
  * Unmapping part of a superpage splits it, which allocates; if that fails,
@@ -138,7 +148,8 @@ static void area_unmap_run_locked(struct vfio_area *a,
 		bool split_failed = false;
 
 		for (unsigned k = 0; k < doms->n; k++)
-			if (iopf_domain_unmap(doms->d[k], area_idx_iova(a, first),
+			if (area_domain_unmap(a, doms->d[k],
+					      area_idx_iova(a, first),
 					      n << shift) == -ENOMEM)
 				split_failed = true;
 		if (!split_failed || width == 2)
@@ -422,6 +433,7 @@ static void area_free(struct vfio_area *a)
 	free(a->pfns);
 	free(a->pin_count);
 	free(a->pin_pfns);
+	free(a->dirty_log);
 	free(a);
 }
 
@@ -555,6 +567,14 @@ static int map_args_valid(const struct iopf_ioas *ioas,
 	return 0;
 }
 
+static unsigned long *area_dirty_log_alloc(const struct vfio_area *a)
+{
+	uint64_t bits = (a->last - a->iova + 1) >> 12;
+
+	return iopf_calloc((bits + BITS_PER_WORD - 1) / BITS_PER_WORD,
+			   sizeof(unsigned long));
+}
+
 static struct vfio_area *area_alloc(struct iopf_ioas *ioas,
 				    const struct iopf_ioas_map *m, uint64_t last)
 {
@@ -576,9 +596,13 @@ static struct vfio_area *area_alloc(struct iopf_ioas *ioas,
 	a->mapped = iopf_calloc(words, sizeof(*a->mapped));
 	if (m->mode == IOPF_MAP_PINNED)
 		a->pfns = iopf_calloc(a->npages, sizeof(*a->pfns));
-	if (!a->mapped || (m->mode == IOPF_MAP_PINNED && !a->pfns)) {
+	if (ioas->dirty_tracking)
+		a->dirty_log = area_dirty_log_alloc(a);
+	if (!a->mapped || (m->mode == IOPF_MAP_PINNED && !a->pfns) ||
+	    (ioas->dirty_tracking && !a->dirty_log)) {
 		free((void *)a->mapped);
 		free(a->pfns);
+		free(a->dirty_log);
 		free(a);
 		return NULL;
 	}
@@ -1114,7 +1138,8 @@ static void area_drop_domain(struct vfio_area *a, void *p)
 			run++;
 		if (!run)
 			break;
-		iopf_domain_unmap(domain, area_idx_iova(a, idx), run << shift);
+		area_domain_unmap(a, domain, area_idx_iova(a, idx),
+				  run << shift);
 		idx += run;
 	}
 	/* With no domain left, nothing is mapped anywhere. */
@@ -1151,23 +1176,139 @@ void iopf_ioas_detach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain)
 
 /* ---- queries and teardown ---- */
 
+/* ---- dirty tracking ---- */
+
+/*
+ * Dirty state lives in two places: the D bits of the domains' IO page
+ * tables (pages mapped now) and each area's dirty_log (pages whose
+ * mapping was removed while dirty). Turning tracking on allocates the
+ * logs and clears every D bit, so the first query reports what was
+ * written since; a query reads and clears both.
+ */
+int iopf_ioas_set_dirty_tracking(struct iopf_ioas *ioas, bool enable)
+{
+	struct ioas_domains *doms;
+	struct area_table *t;
+	unsigned long **logs = NULL;
+	int ret = 0;
+
+	if (!ioas)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&ioas->lock);
+	if (ioas->dirty_tracking == enable)
+		goto out_unlock;
+	t = ioas_table(ioas);
+	doms = ioas_domains(ioas);
+	if (enable) {
+		/* Allocate every log first: enabling is all or nothing. */
+		logs = iopf_calloc(t->n ? t->n : 1, sizeof(*logs));
+		if (!logs) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+		for (unsigned i = 0; i < t->n; i++) {
+			logs[i] = area_dirty_log_alloc(t->a[i]);
+			if (!logs[i]) {
+				ret = -ENOMEM;
+				goto err_free_logs;
+			}
+		}
+	}
+	for (unsigned i = 0; i < t->n; i++) {
+		struct vfio_area *a = t->a[i];
+		unsigned long *old;
+
+		iopf_rt_mutex_lock(&a->lock);
+		old = a->dirty_log;
+		a->dirty_log = enable ? logs[i] : NULL;
+		if (enable) {
+			/* Start clean: what was written before is not news. */
+			for (unsigned k = 0; k < doms->n; k++)
+				iopf_domain_read_and_clear_dirty(
+					doms->d[k], a->iova,
+					a->last - a->iova + 1, logs[i]);
+			memset(logs[i], 0,
+			       ((((a->last - a->iova + 1) >> 12) +
+				 BITS_PER_WORD - 1) / BITS_PER_WORD) *
+				       sizeof(unsigned long));
+		}
+		iopf_rt_mutex_unlock(&a->lock);
+		free(old);
+	}
+	ioas->dirty_tracking = enable;
+	free(logs);
+	goto out_unlock;
+
+err_free_logs:
+	for (unsigned i = 0; i < t->n; i++)
+		free(logs[i]);
+	free(logs);
+out_unlock:
+	iopf_rt_mutex_unlock(&ioas->lock);
+	return ret;
+}
+
+/* Move the logged bits of @a inside [iova, last] to @bitmap (from @base). */
+static void area_dirty_log_drain_locked(struct vfio_area *a, uint64_t iova,
+					uint64_t last, uint64_t base,
+					unsigned long *bitmap)
+{
+	uint64_t lo = a->iova > iova ? a->iova : iova;
+	uint64_t hi = a->last < last ? a->last : last;
+
+	for (uint64_t p = lo; p <= hi && p >= lo; p += 4096) {
+		uint64_t src = (p - a->iova) >> 12, dst = (p - base) >> 12;
+		unsigned long *w = &a->dirty_log[src / BITS_PER_WORD];
+		unsigned long m = 1ul << (src % BITS_PER_WORD);
+
+		if (!*w) {
+			/* Skip to the next word of the log. */
+			uint64_t skip = BITS_PER_WORD - src % BITS_PER_WORD;
+
+			p += (skip - 1) * 4096;
+			continue;
+		}
+		if (*w & m) {
+			*w &= ~m;
+			bitmap[dst / BITS_PER_WORD] |= 1ul << (dst % BITS_PER_WORD);
+		}
+	}
+}
+
 int iopf_ioas_read_dirty(struct iopf_ioas *ioas, uint64_t iova,
 			 uint64_t length, unsigned long *bitmap)
 {
 	struct ioas_domains *doms;
+	struct area_table *t;
 	uint64_t last;
+	int ret = 0;
 
 	if (!ioas || !bitmap || !length ||
 	    ((iova | length) & (ioas->page_size - 1)) ||
 	    __builtin_add_overflow(iova, length - 1, &last))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&ioas->lock);
+	if (!ioas->dirty_tracking) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	t = ioas_table(ioas);
+	for (unsigned i = 0; i < t->n; i++) {
+		struct vfio_area *a = t->a[i];
+
+		if (a->last < iova || a->iova > last)
+			continue;
+		iopf_rt_mutex_lock(&a->lock);
+		area_dirty_log_drain_locked(a, iova, last, iova, bitmap);
+		iopf_rt_mutex_unlock(&a->lock);
+	}
 	doms = ioas_domains(ioas);
 	for (unsigned k = 0; k < doms->n; k++)
 		iopf_domain_read_and_clear_dirty(doms->d[k], iova, length,
 						 bitmap);
+out_unlock:
 	iopf_rt_mutex_unlock(&ioas->lock);
-	return 0;
+	return ret;
 }
 
 bool iopf_ioas_is_mapped(struct iopf_ioas *ioas, uint64_t iova)

@@ -11,8 +11,9 @@
  * a vendor driver the pages it cannot take faults on (patch 7).
  *
  * The dirty bitmap reports what the IO page tables recorded for faultable
- * memory; pinned memory has no tracking and is reported wholly dirty, as
- * type1 does today.
+ * memory, precisely (see iopf_ioas_set_dirty_tracking); pinned memory is
+ * reported wholly dirty, as type1 does today: a pinned page may be written
+ * by the device at any time without the host knowing.
  *
  * Lock: c->lock (devices, domain, iopf flag, mapped-once) ranks above the
  * core's ioas->lock.
@@ -36,6 +37,7 @@ struct iopf_type1 {
 	unsigned nr_devs;                    /* protected by lock */
 	bool iopf;                           /* protected by lock */
 	bool mapped_once;                    /* protected by lock */
+	bool dirty_tracking;                 /* protected by lock */
 	uint64_t pgsizes;                    /* protected by lock */
 	uint64_t page_size;
 };
@@ -245,16 +247,34 @@ int iopf_type1_unpin_pages(struct iopf_type1 *c, uint64_t iova,
 	return iopf_ioas_unpin_pages(c->ioas, iova, npages);
 }
 
+int iopf_type1_dirty_tracking(struct iopf_type1 *c, bool start)
+{
+	int ret;
+
+	if (!c)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&c->lock);
+	/* The core tracks pinned areas too; type1 just does not trust it. */
+	ret = iopf_ioas_set_dirty_tracking(c->ioas, start);
+	if (!ret)
+		c->dirty_tracking = start;
+	iopf_rt_mutex_unlock(&c->lock);
+	return ret;
+}
+
 int iopf_type1_dirty_bitmap(struct iopf_type1 *c, uint64_t iova, uint64_t size,
 			    unsigned long *bitmap)
 {
-	bool iopf;
+	bool iopf, tracking;
 
 	if (!c || !bitmap || !size || ((iova | size) & (c->page_size - 1)))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&c->lock);
 	iopf = c->iopf;
+	tracking = c->dirty_tracking;
 	iopf_rt_mutex_unlock(&c->lock);
+	if (!tracking)
+		return -EINVAL;
 	if (!iopf) {
 		/* No tracking for pinned memory: everything is dirty.
 		 * Bitmaps are per 4 KiB page, as the IOMMU reports them. */

@@ -76,6 +76,13 @@ struct vfio_area {
 	uint16_t *pin_count;             /* selective pins; lock (+pin_lock) */
 	iopf_pfn_t *pin_pfns;            /* frames of those pins; lock */
 	uint64_t nr_sel_pinned;          /* pages with pin_count > 0; lock */
+	/*
+	 * With dirty tracking on: 4 KiB pages (bit i: iova + i * 4 KiB)
+	 * whose IO page-table entries were dirty when an invalidation, a
+	 * detach or a failed split's widening removed them, kept for the next
+	 * dirty query. NULL with tracking off. Protected by lock.
+	 */
+	unsigned long *dirty_log;
 	struct area_stream streams[AREA_STREAMS]; /* protected by lock */
 	uint64_t stream_tick;            /* protected by lock */
 };
@@ -107,6 +114,7 @@ struct iopf_ioas {
 	_Atomic uint64_t policy;               /* kind | window << 8: read
 						  lock-free on the fault path */
 	unsigned limit;                        /* protected by lock */
+	bool dirty_tracking;                   /* protected by lock */
 	_Atomic bool map_per_page;             /* the seed's handler: one
 						  map call per page */
 	struct ioas_counters ctr;

@@ -772,6 +772,108 @@ static void test_domains_mirror_the_container(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_two_domains, NULL);
 }
 
+/* ---- dirty tracking ---- */
+
+static unsigned bitmap_count(const unsigned long *b, unsigned bits)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < bits; i++)
+		n += (b[i / (8 * sizeof(long))] >> (i % (8 * sizeof(long)))) & 1;
+	return n;
+}
+
+static bool bitmap_test(const unsigned long *b, unsigned bit)
+{
+	return (b[bit / (8 * sizeof(long))] >> (bit % (8 * sizeof(long)))) & 1;
+}
+
+static void query_dirty(struct vm *v, unsigned long *bm)
+{
+	memset(bm, 0, 64 / 8);
+	assert_int_equal(iopf_type1_dirty_bitmap(v->c, GPA(0), 64 * PG, bm), 0);
+}
+
+static void body_dirty_precise(struct harness *h)
+{
+	struct vm v;
+	unsigned long bm[64 / (8 * sizeof(long)) + 1];
+	unsigned char b[64] = "dirty";
+
+	vm_setup(h, &v, true, UINT64_MAX);
+	/* 4 KiB leaves: the bitmap is exact per page. */
+	assert_int_equal(iopf_type1_map_dma(v.c, HVA(0), GPA(0), 64 * PG, RW), 0);
+	/* Not started yet: no bitmap to read. */
+	assert_int_equal(iopf_type1_dirty_bitmap(v.c, GPA(0), 64 * PG, bm),
+			 -EINVAL);
+	/* Written before tracking starts: forgotten when it starts. */
+	assert_int_equal(dma(&v, GPA(1), b, sizeof(b), true), 0);
+	assert_int_equal(iopf_type1_dirty_tracking(v.c, true), 0);
+	query_dirty(&v, bm);
+	assert_int_equal(bitmap_count(bm, 64), 0);
+	/* A read: the caches now hold a clean but writable entry. */
+	assert_int_equal(dma(&v, GPA(7), b, sizeof(b), false), 0);
+
+	assert_int_equal(dma(&v, GPA(3) + 100, b, sizeof(b), true), 0);
+	assert_int_equal(dma(&v, GPA(9), b, sizeof(b), false), 0);
+	/* A write through the clean cached entry must still be seen. */
+	assert_int_equal(dma(&v, GPA(7), b, sizeof(b), true), 0);
+	/* Straddles pages 20 and 21. */
+	assert_int_equal(dma(&v, GPA(21) - 10, b, sizeof(b), true), 0);
+	query_dirty(&v, bm);
+	assert_int_equal(bitmap_count(bm, 64), 4);
+	assert_true(bitmap_test(bm, 3) && bitmap_test(bm, 7) &&
+		    bitmap_test(bm, 20) && bitmap_test(bm, 21));
+	/* Clear on read. */
+	query_dirty(&v, bm);
+	assert_int_equal(bitmap_count(bm, 64), 0);
+	/* The query dropped the dirty cached entries: a new write is seen. */
+	assert_int_equal(dma(&v, GPA(3), b, sizeof(b), true), 0);
+	query_dirty(&v, bm);
+	assert_int_equal(bitmap_count(bm, 64), 1);
+	assert_true(bitmap_test(bm, 3));
+
+	/* A page the host takes back while dirty is still reported. */
+	assert_int_equal(dma(&v, GPA(30), b, sizeof(b), true), 0);
+	assert_int_equal(dma(&v, GPA(31), b, sizeof(b), true), 0);
+	assert_int_equal(iopf_mm_migrate(h->mm, HVA(30), PG, NULL), 0);
+	assert_int_equal(iopf_mm_discard(h->mm, HVA(31), PG), 0);
+	assert_false(iopf_ioas_is_mapped(iopf_type1_ioas(v.c), GPA(30)));
+	query_dirty(&v, bm);
+	assert_int_equal(bitmap_count(bm, 64), 2);
+	assert_true(bitmap_test(bm, 30) && bitmap_test(bm, 31));
+	query_dirty(&v, bm);
+	assert_int_equal(bitmap_count(bm, 64), 0);
+
+	/* Stopped: no more bitmap. */
+	assert_int_equal(iopf_type1_dirty_tracking(v.c, false), 0);
+	assert_int_equal(iopf_type1_dirty_bitmap(v.c, GPA(0), 64 * PG, bm),
+			 -EINVAL);
+	vm_teardown(&v);
+}
+
+static void body_dirty_pinned_all(struct harness *h)
+{
+	struct vm v;
+	unsigned long bm[64 / (8 * sizeof(long)) + 1];
+
+	vm_setup(h, &v, false, UINT64_MAX);
+	assert_int_equal(iopf_type1_map_dma(v.c, HVA(0), GPA(0), 64 * PG, RW), 0);
+	assert_int_equal(iopf_type1_dirty_tracking(v.c, true), 0);
+	/* Nothing written, yet pinned memory cannot be trusted clean. */
+	query_dirty(&v, bm);
+	assert_int_equal(bitmap_count(bm, 64), 64);
+	vm_teardown(&v);
+}
+
+static void test_dirty_tracking(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dirty_precise, NULL);
+	harness_run(IOPF_RT_REAL, 1, body_dirty_precise, NULL);
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dirty_pinned_all, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -792,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_race_notifier_vs_fault_installation),
 		cmocka_unit_test(test_race_partial_unmap_of_superpage),
 		cmocka_unit_test(test_domains_mirror_the_container),
+		cmocka_unit_test(test_dirty_tracking),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
