@@ -39,6 +39,9 @@ static void usage(FILE *f)
 	      "  bench churn [--seconds N] [--devices N] [--json]\n"
 	      "        DMA under migration, reclaim, balloon, remap, detach:\n"
 	      "        operations, invalidations survived, bytes verified\n"
+	      "  bench migrate [options]  (--help for the options)\n"
+	      "        pre-copy live migration with the device writing: pages\n"
+	      "        dirty and sent per round, static vs IOPF; downtime\n"
 	      "  calibrate [--emit]\n"
 	      "        fit the kunpeng920-seed profile to the seed's table and\n"
 	      "        print model vs seed for every row\n"
@@ -76,6 +79,8 @@ int main(int argc, char **argv)
 		return tool_bench_faults(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "churn"))
 		return tool_bench_churn(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "migrate"))
+		return tool_bench_migrate(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "calibrate"))
 		return tool_calibrate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "profile"))

@@ -270,6 +270,56 @@ int iopf_bench_faults(const struct iopf_faults_config *cfg,
 
 /* ---- Churn: DMA while the host takes memory back ---- */
 
+/* ---- Pre-copy live migration of a guest whose device keeps writing ---- */
+
+enum iopf_migrate_mode {
+	IOPF_MIGRATE_STATIC,  /* pinned: every page reported dirty */
+	IOPF_MIGRATE_IOPF,    /* faultable, precise dirty tracking */
+	IOPF_MIGRATE_NR,
+};
+const char *iopf_migrate_mode_name(enum iopf_migrate_mode mode);
+
+#define IOPF_MIGRATE_MAX_ROUNDS 64
+
+struct iopf_migrate_config {
+	uint64_t guest_bytes;       /* guest RAM */
+	uint64_t hot_bytes;         /* what the device keeps writing */
+	double write_mbps;          /* device write rate, MB/s, 4 KiB writes */
+	double link_gbps;           /* migration stream bandwidth */
+	uint64_t downtime_limit_ns; /* stop when the rest fits in this */
+	unsigned max_rounds;        /* pre-copy rounds, round 0 included */
+	const struct iopf_cost_model *costs;
+	uint64_t seed;
+	iopf_bench_progress_fn progress;
+	void *progress_arg;
+};
+
+struct iopf_migrate_round {
+	uint64_t dirty_pages;       /* reported dirty before this round */
+	uint64_t copied_pages;
+	uint64_t ns;
+};
+
+struct iopf_migrate_run {
+	unsigned rounds;            /* pre-copy rounds, round 0 = all RAM */
+	bool converged;             /* stopped under the downtime limit */
+	struct iopf_migrate_round round[IOPF_MIGRATE_MAX_ROUNDS];
+	uint64_t final_pages;       /* copied with the guest stopped */
+	uint64_t downtime_ns, total_ns, bytes_sent;
+	uint64_t device_writes, faults;  /* during the migration */
+	/* Device-written pages whose last version did not reach the
+	 * destination: must be 0, or tracking lost a write. */
+	uint64_t lost_updates;
+	uint64_t pages_verified;
+};
+
+struct iopf_migrate_result {
+	struct iopf_migrate_run run[IOPF_MIGRATE_NR];
+};
+
+int iopf_bench_migrate(const struct iopf_migrate_config *cfg,
+		       struct iopf_migrate_result *out);
+
 struct iopf_churn_config {
 	uint64_t duration_ns;      /* device traffic for this long (real) */
 	unsigned devices;          /* 1..4, each owning part of the memory */

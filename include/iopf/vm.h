@@ -56,6 +56,8 @@ void iopf_vm_destroy(struct iopf_vm *vm);
 uint64_t iopf_vm_start_ns(const struct iopf_vm *vm);
 struct iopf_mm *iopf_vm_mm(struct iopf_vm *vm);
 struct iopf_ioas *iopf_vm_ioas(struct iopf_vm *vm); /* NULL for SVA */
+/* The VM's type1 container (dirty tracking for migration); NULL for SVA. */
+struct iopf_type1 *iopf_vm_container(struct iopf_vm *vm);
 
 /* Page-aligned memory for the guest (or process); 0 when exhausted. */
 uint64_t iopf_vm_alloc(struct iopf_vm *vm, uint64_t bytes);

@@ -183,6 +183,11 @@ struct iopf_mm *iopf_vm_mm(struct iopf_vm *vm)
 	return vm->mm;
 }
 
+struct iopf_type1 *iopf_vm_container(struct iopf_vm *vm)
+{
+	return vm->c;
+}
+
 struct iopf_ioas *iopf_vm_ioas(struct iopf_vm *vm)
 {
 	return vm->c ? iopf_type1_ioas(vm->c) : NULL;

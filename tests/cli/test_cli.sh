@@ -49,5 +49,14 @@ expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --csv
 expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --json
 expect 0 bench faults --pages 1000 --csv
 expect 0 demo mm
+expect 2 bench migrate --guest-mib 0
+expect 2 bench migrate --guest-mib 127
+expect 2 bench migrate --hot-mib 100 --guest-mib 128
+expect 2 bench migrate --link-gbps -1
+expect 2 bench migrate --max-rounds 0
+expect 2 bench migrate --bogus 1
+expect 2 bench migrate --downtime-ms
+expect 0 bench migrate --guest-mib 128 --hot-mib 32 --downtime-ms 20 --json
+expect 0 bench migrate --guest-mib 128 --hot-mib 32 --downtime-ms 20 --csv
 rm -f /tmp/iopf-cli.$$
 exit $fails

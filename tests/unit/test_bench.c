@@ -97,12 +97,89 @@ static void test_density_refuses_bad_scenarios(void **state)
 	assert_int_equal(iopf_bench_density_check(&c, &why), -EINVAL);
 }
 
+static struct iopf_migrate_config small_migrate(void)
+{
+	return (struct iopf_migrate_config){
+		.guest_bytes = 128ull << 20, .hot_bytes = 48ull << 20,
+		.write_mbps = 800, .link_gbps = 10,
+		.downtime_limit_ns = 20000000ull, .max_rounds = 8, .seed = 3,
+		.costs = iopf_cost_model_find("kunpeng920-seed"),
+	};
+}
+
+/*
+ * Pre-copy migration: pinned memory resends everything and never
+ * converges; precise tracking sends the working set and converges; every
+ * device write reaches the destination either way; runs repeat exactly.
+ */
+static void test_migrate_precise_vs_pinned(void **state)
+{
+	struct iopf_migrate_config c = small_migrate();
+	struct iopf_migrate_result r, again;
+	const struct iopf_migrate_run *s, *f;
+	uint64_t pages = c.guest_bytes / 4096, hot = c.hot_bytes / 4096;
+
+	(void)state;
+	assert_int_equal(iopf_bench_migrate(&c, &r), 0);
+	s = &r.run[IOPF_MIGRATE_STATIC];
+	f = &r.run[IOPF_MIGRATE_IOPF];
+	assert_false(s->converged);
+	assert_int_equal(s->rounds, c.max_rounds);
+	for (unsigned i = 0; i < s->rounds; i++)
+		assert_int_equal(s->round[i].copied_pages, pages);
+	assert_int_equal(s->final_pages, pages);
+	assert_true(f->converged);
+	assert_true(f->rounds >= 2 && f->rounds < c.max_rounds);
+	assert_int_equal(f->round[0].copied_pages, pages);
+	/* After round 0, only the device's working set can be dirty. */
+	for (unsigned i = 1; i < f->rounds; i++) {
+		assert_true(f->round[i].dirty_pages > 0);
+		assert_true(f->round[i].dirty_pages <= hot);
+	}
+	assert_true(f->final_pages <= hot);
+	assert_true(f->final_pages * 4096 * 8 / 10 <= c.downtime_limit_ns + 4096);
+	assert_true(f->downtime_ns < s->downtime_ns);
+	assert_true(f->bytes_sent * 3 < s->bytes_sent);
+	assert_true(s->device_writes > 0 && f->device_writes > 0);
+	assert_int_equal(s->lost_updates, 0);
+	assert_int_equal(f->lost_updates, 0);
+	assert_int_equal(f->pages_verified, hot);
+
+	assert_int_equal(iopf_bench_migrate(&c, &again), 0);
+	assert_memory_equal(&r, &again, sizeof(r));
+}
+
+static void test_migrate_refuses_bad_config(void **state)
+{
+	struct iopf_migrate_config c = small_migrate();
+	struct iopf_migrate_result r;
+
+	(void)state;
+	c.guest_bytes = 0;
+	assert_int_equal(iopf_bench_migrate(&c, &r), -EINVAL);
+	c = small_migrate();
+	c.hot_bytes = c.guest_bytes;
+	assert_int_equal(iopf_bench_migrate(&c, &r), -EINVAL);
+	c = small_migrate();
+	c.link_gbps = 0;
+	assert_int_equal(iopf_bench_migrate(&c, &r), -EINVAL);
+	c = small_migrate();
+	c.write_mbps = -1;
+	assert_int_equal(iopf_bench_migrate(&c, &r), -EINVAL);
+	c = small_migrate();
+	c.max_rounds = IOPF_MIGRATE_MAX_ROUNDS + 1;
+	assert_int_equal(iopf_bench_migrate(&c, &r), -EINVAL);
+	assert_int_equal(iopf_bench_migrate(NULL, &r), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_startup_meets_published_pinning),
 		cmocka_unit_test(test_density_curve),
 		cmocka_unit_test(test_density_refuses_bad_scenarios),
+		cmocka_unit_test(test_migrate_precise_vs_pinned),
+		cmocka_unit_test(test_migrate_refuses_bad_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
