@@ -236,6 +236,7 @@ struct iopf_iommu_stats {
 	uint64_t stale_responses;    /* unknown or already answered */
 	uint64_t credit_overruns, pasid_inconsistent, requests_refused;
 	uint64_t teardown_answered;  /* groups answered INVALID at detach */
+	uint64_t timed_out;          /* async groups answered INVALID late */
 	uint64_t events[IOPF_EVT_NR];
 	uint64_t invalidations, atc_invalidations;
 };
@@ -311,6 +312,15 @@ enum iopf_domain_type iopf_domain_type(const struct iopf_domain *domain);
  */
 int iopf_domain_set_fault_handler(struct iopf_domain *domain,
 				  iopf_fault_handler_t fn, void *data);
+/*
+ * A group the handler answers later (IOPF_RESP_ASYNC) that is still
+ * unanswered @timeout_ns after the handler returned is answered INVALID
+ * by the IOMMU, and a later answer is stale: whoever holds the cookie (a
+ * guest, through its VMM) cannot keep the device waiting forever. 0 turns
+ * the limit off. Applies to groups handled from now on.
+ */
+int iopf_domain_set_fault_timeout(struct iopf_domain *domain,
+				  uint64_t timeout_ns);
 
 /* Paging domains: map/unmap serialize per domain; translation never waits. */
 int iopf_domain_map(struct iopf_domain *domain, uint64_t iova, uint64_t phys,

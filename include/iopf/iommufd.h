@@ -76,6 +76,24 @@ int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id);
  */
 int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
 		       uint32_t fault_id, uint32_t *hwpt_id);
+/*
+ * Nested translation for a guest with a vIOMMU: a HWPT over @parent_id (a
+ * paging HWPT whose IOAS resolves its own faults: stage 2, the host's)
+ * whose stage-1 tables, one per PASID, belong to the guest. Stage-1
+ * faults go to @fault_id's queue, for the VMM to forward to the guest;
+ * stage-2 faults are the parent's. A fault that needs both is resolved in
+ * order: the retry after the guest's answer faults in stage 2.
+ */
+int iopf_fd_hwpt_alloc_nested(struct iopf_fd *fd, uint32_t dev_id,
+			      uint32_t parent_id, uint32_t fault_id,
+			      uint32_t *hwpt_id);
+/* Install (NULL: remove) the guest's stage-1 table for @pasid. */
+int iopf_fd_hwpt_set_stage1(struct iopf_fd *fd, uint32_t hwpt_id,
+			    uint32_t pasid, struct iopf_io_pgtable *stage1);
+/* The guest changed its stage-1 table: drop cached translations. */
+int iopf_fd_hwpt_invalidate(struct iopf_fd *fd, uint32_t hwpt_id,
+			    uint32_t pasid, uint64_t iova, uint64_t size);
+
 int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 		   uint32_t hwpt_id);
 /* Pending faults of the attachment are answered INVALID. */
@@ -98,6 +116,15 @@ struct iopf_fd_page_response {
 	uint32_t code;           /* enum iopf_response: SUCCESS or INVALID */
 	uint32_t reserved;
 };
+
+/*
+ * Groups delivered through this queue and not answered within @timeout_ns
+ * are answered INVALID by the IOMMU; a later answer gets -ENOENT. Bounds
+ * what a VMM or guest that never answers can do (0: no limit, the
+ * default). Applies to the queue's HWPTs, present and future.
+ */
+int iopf_fd_fault_set_timeout(struct iopf_fd *fd, uint32_t fault_id,
+			      uint64_t timeout_ns);
 
 /*
  * Read whole groups, up to @max records, waiting up to @timeout_ns for the

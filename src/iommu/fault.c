@@ -29,9 +29,11 @@
  *   stall limit     a stall beyond stall_max is terminated at once.
  *
  * Group states: QUEUED (work queue) -> RUNNING (handler) -> answered, or
- * -> WAITING (async) -> answered by cookie. A group is freed when it is
- * answered and no handler runs on it. A response to an unknown or already
- * answered cookie is refused and counted (stale).
+ * -> WAITING (async) -> answered by cookie, or by the IOMMU INVALID once
+ * the domain's response timeout has passed (the queue actor keeps the
+ * earliest deadline as its alarm). A group is freed when it is answered
+ * and no handler runs on it. A response to an unknown or already answered
+ * cookie is refused and counted (stale).
  *
  * Teardown of an attachment (fault_quiesce_attach): mark it dying (no
  * handler will start for it), answer its QUEUED and WAITING groups and
@@ -386,6 +388,7 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 	g->pub.reqs = g->reqs;
 	g->pub.posted_ns = e->posted_ns;
 	g->pub.cookie = iommu->next_cookie++;
+	g->deadline = UINT64_MAX;
 	g->state = GROUP_QUEUED;
 	g->next = iommu->groups;
 	iommu->groups = g;
@@ -437,6 +440,29 @@ static void prq_process_locked(struct iopf_iommu *iommu,
 	group_assemble_locked(iommu, e);
 }
 
+/*
+ * Answer INVALID every WAITING group whose deadline has passed, and set
+ * the alarm to the earliest deadline left.
+ */
+static void groups_expire_locked(struct iopf_iommu *iommu)
+{
+	uint64_t now = iopf_rt_now(iommu->rt), next = UINT64_MAX;
+	struct fault_group *g, *n;
+
+	for (g = iommu->groups; g; g = n) {
+		n = g->next;
+		if (g->state != GROUP_WAITING || g->deadline == UINT64_MAX)
+			continue;
+		if (g->deadline <= now) {
+			atomic_fetch_add(&iommu->ctr.timed_out, 1);
+			respond_locked(iommu, g, IOPF_RESP_INVALID);
+		} else if (g->deadline < next) {
+			next = g->deadline;
+		}
+	}
+	iommu->next_deadline = next;
+}
+
 static void prq_actor(void *arg)
 {
 	struct iopf_iommu *iommu = arg;
@@ -445,8 +471,23 @@ static void prq_actor(void *arg)
 	for (;;) {
 		struct prq_entry e;
 
-		while (!iommu->prq_count && !iommu->stopping)
-			iopf_rt_wait(&iommu->prq_wq, &iommu->fault_lock);
+		/* A busy queue must not postpone what is overdue. */
+		if (iommu->next_deadline <= iopf_rt_now(iommu->rt))
+			groups_expire_locked(iommu);
+		while (!iommu->prq_count && !iommu->stopping) {
+			uint64_t now = iopf_rt_now(iommu->rt);
+
+			if (iommu->next_deadline <= now) {
+				groups_expire_locked(iommu);
+				continue;
+			}
+			if (iommu->next_deadline == UINT64_MAX)
+				iopf_rt_wait(&iommu->prq_wq, &iommu->fault_lock);
+			else
+				iopf_rt_wait_timeout(&iommu->prq_wq,
+						     &iommu->fault_lock,
+						     iommu->next_deadline - now);
+		}
 		if (iommu->stopping)
 			break;
 		/* Interrupt and reader wake-up come before the entry is seen. */
@@ -534,7 +575,17 @@ static void fault_worker(void *arg)
 				atomic_fetch_add(&iommu->ctr.stale_responses, 1);
 			free(g);
 		} else if (code == IOPF_RESP_ASYNC) {
+			uint64_t limit = atomic_load(&d->response_timeout_ns);
+
 			g->state = GROUP_WAITING;
+			if (limit) {
+				g->deadline = iopf_rt_now(iommu->rt) + limit;
+				if (g->deadline < iommu->next_deadline) {
+					/* An earlier alarm for the queue actor. */
+					iommu->next_deadline = g->deadline;
+					iopf_rt_wake_all(&iommu->prq_wq);
+				}
+			}
 		} else {
 			g->state = GROUP_WAITING; /* so respond frees it */
 			respond_locked(iommu, g,

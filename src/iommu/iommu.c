@@ -49,6 +49,7 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 	iommu->prq_depth = cfg->prq_depth;
 	iommu->stall_max = cfg->stall_max ? cfg->stall_max : 64;
 	iommu->next_cookie = 1;
+	iommu->next_deadline = UINT64_MAX;
 	iommu->next_domain_id = 1;
 	iommu->fault_latency = iopf_rt_hist(rt, "iommu.fault_latency_ns");
 	iommu->prq = iopf_calloc(cfg->prq_depth, sizeof(*iommu->prq));
@@ -148,6 +149,7 @@ void iopf_iommu_stats(struct iopf_iommu *iommu, struct iopf_iommu_stats *out)
 	out->pasid_inconsistent = atomic_load(&c->pasid_inconsistent);
 	out->requests_refused = atomic_load(&c->requests_refused);
 	out->teardown_answered = atomic_load(&c->teardown_answered);
+	out->timed_out = atomic_load(&c->timed_out);
 	for (int i = 0; i < IOPF_EVT_NR; i++)
 		out->events[i] = atomic_load(&c->events[i]);
 	out->invalidations = atomic_load(&c->invalidations);
@@ -546,6 +548,14 @@ enum iopf_domain_type iopf_domain_type(const struct iopf_domain *d)
  * every one of them can fault: a fault in flight goes to the old handler
  * or the new one, both valid.
  */
+int iopf_domain_set_fault_timeout(struct iopf_domain *d, uint64_t timeout_ns)
+{
+	if (!d)
+		return -EINVAL;
+	atomic_store(&d->response_timeout_ns, timeout_ns);
+	return 0;
+}
+
 int iopf_domain_set_fault_handler(struct iopf_domain *d,
 				  iopf_fault_handler_t fn, void *data)
 {

@@ -112,6 +112,8 @@ struct fault_group {
 	struct iopf_attach *attach;      /* set when dispatched */
 	enum group_state state;
 	bool answered;
+	uint64_t deadline;               /* WAITING: answered INVALID then;
+					    UINT64_MAX: never */
 	struct fault_group *next;        /* iommu->groups */
 	struct fault_group *work_next;   /* iommu->work_head */
 };
@@ -176,6 +178,8 @@ struct iopf_domain {
 	 * with an acquire load (the DMA path). Data is written first. */
 	_Atomic(iopf_fault_handler_t) handler;
 	void *handler_data;
+	/* Async answers due within this long (0: no limit). */
+	_Atomic uint64_t response_timeout_ns;
 
 	struct iopf_attach *attached;      /* protected by attach_lock */
 	struct iopf_domain *parent;        /* NESTED */
@@ -206,7 +210,7 @@ struct iommu_counters {
 	_Atomic uint64_t responses[3], auto_responses;
 	_Atomic uint64_t prq_overflows, partials_discarded, stall_terminated;
 	_Atomic uint64_t stale_responses, credit_overruns, pasid_inconsistent;
-	_Atomic uint64_t requests_refused, teardown_answered;
+	_Atomic uint64_t requests_refused, teardown_answered, timed_out;
 	_Atomic uint64_t events[IOPF_EVT_NR];
 	_Atomic uint64_t invalidations, atc_invalidations;
 };
@@ -234,6 +238,8 @@ struct iopf_iommu {
 	struct fault_group *groups;        /* outstanding; fault_lock */
 	struct fault_group *work_head, *work_tail; /* fault_lock */
 	uint64_t next_cookie;              /* protected by fault_lock */
+	uint64_t next_deadline;            /* earliest WAITING deadline, or
+					      UINT64_MAX; fault_lock */
 	unsigned stalled, stall_max;       /* protected by fault_lock */
 	bool stopping;                     /* protected by fault_lock */
 	unsigned nr_workers;

@@ -9,8 +9,14 @@
  * back. Destruction goes through the type's ops and never fails; an object
  * another one uses (users > 0) cannot be destroyed (-EBUSY).
  *
- * Users: a HWPT uses its IOAS and its fault queue; an attachment uses its
- * HWPT and its device.
+ * Users: a HWPT uses its IOAS (a nested HWPT: its parent HWPT) and its
+ * fault queue; an attachment uses its HWPT and its device.
+ *
+ * Nested HWPTs: the guest owns the stage-1 tables and answers their
+ * faults through the queue; the parent's IOAS maps stage 2 (on demand
+ * when faultable) and answers stage-2 faults itself. Every group in a
+ * queue is answered exactly once: by the VMM, by the IOMMU when the
+ * queue's timeout expires, or INVALID when its attachment goes.
  *
  * Locks: fd->lock protects the object table, users counts and device
  * attachment lists; it is never held across iopf_detach() (which waits for
@@ -94,11 +100,13 @@ struct fd_fault {
 		uint32_t id;
 	} devs[64];                     /* dev -> dev_id; protected by lock */
 	unsigned nr_devs;
+	uint64_t timeout_ns;            /* protected by fd->lock */
 };
 
 struct fd_hwpt {
 	struct fd_obj obj;
-	struct fd_ioas *ioas;
+	struct fd_ioas *ioas;           /* paging */
+	struct fd_hwpt *parent;         /* nested */
 	struct fd_fault *fault;
 	struct iopf_domain *domain;
 	unsigned page_shift;
@@ -232,6 +240,14 @@ void iopf_fd_close(struct iopf_fd *fd)
 		while (((struct fd_device *)obj)->attached)
 			iopf_fd_detach(fd, id,
 				       ((struct fd_device *)obj)->attached->pasid);
+	}
+	/* Nested HWPTs use their parents: they go first. */
+	for (uint32_t id = 1; id < fd->cap; id++) {
+		struct fd_obj *obj = fd->objs[id];
+
+		if (obj && obj != FD_RESERVED && obj->type == FD_OBJ_HWPT &&
+		    ((struct fd_hwpt *)obj)->parent)
+			iopf_fd_destroy(fd, id);
 	}
 	for (unsigned t = 0; t < 4; t++)
 		for (uint32_t id = 1; id < fd->cap; id++) {
@@ -622,11 +638,59 @@ int iopf_fd_fault_write(struct iopf_fd *fd, uint32_t fault_id,
 
 /* ---- HWPT ---- */
 
+/* Faults of @h's domain go to its queue, with the queue's time limit. */
+static int fd_hwpt_route_faults(struct iopf_fd *fd, struct fd_hwpt *h)
+{
+	uint64_t timeout;
+
+	iopf_rt_mutex_lock(&fd->lock);
+	timeout = h->fault->timeout_ns;
+	iopf_rt_mutex_unlock(&fd->lock);
+	iopf_domain_set_fault_timeout(h->domain, timeout);
+	return iopf_domain_set_fault_handler(h->domain, fd_fault_forward, h);
+}
+
+int iopf_fd_fault_set_timeout(struct iopf_fd *fd, uint32_t fault_id,
+			      uint64_t timeout_ns)
+{
+	struct fd_fault *f;
+
+	if (!fd)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&fd->lock);
+	f = (struct fd_fault *)fd_obj_find_locked(fd, fault_id, FD_OBJ_FAULT);
+	if (f) {
+		f->timeout_ns = timeout_ns;
+		for (uint32_t id = 1; id < fd->cap; id++) {
+			struct fd_obj *obj = fd->objs[id];
+
+			if (obj && obj != FD_RESERVED &&
+			    obj->type == FD_OBJ_HWPT &&
+			    ((struct fd_hwpt *)obj)->fault == f)
+				iopf_domain_set_fault_timeout(
+					((struct fd_hwpt *)obj)->domain,
+					timeout_ns);
+		}
+	}
+	iopf_rt_mutex_unlock(&fd->lock);
+	return f ? 0 : -ENOENT;
+}
+
 static void fd_hwpt_destroy(struct fd_obj *obj)
 {
 	struct fd_hwpt *h = (struct fd_hwpt *)obj;
 	struct iopf_fd *fd = obj->fd;
 
+	if (h->parent) {
+		iopf_domain_free(h->domain);
+		iopf_rt_mutex_lock(&fd->lock);
+		h->parent->obj.users--;
+		if (h->fault)
+			h->fault->obj.users--;
+		iopf_rt_mutex_unlock(&fd->lock);
+		free(h);
+		return;
+	}
 	iopf_ioas_detach_domain(h->ioas->ioas, h->domain);
 	iopf_domain_free(h->domain);
 	iopf_rt_mutex_lock(&fd->lock);
@@ -680,7 +744,7 @@ int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
 	if (ret)
 		goto err_domain;
 	if (h->fault)
-		ret = iopf_domain_set_fault_handler(h->domain, fd_fault_forward, h);
+		ret = fd_hwpt_route_faults(fd, h);
 	if (ret)
 		goto err_detach;
 	fd_obj_finalize(&h->obj);
@@ -700,6 +764,115 @@ err_put:
 err_abort:
 	fd_obj_abort(&h->obj);
 	return ret;
+}
+
+int iopf_fd_hwpt_alloc_nested(struct iopf_fd *fd, uint32_t dev_id,
+			      uint32_t parent_id, uint32_t fault_id,
+			      uint32_t *hwpt_id)
+{
+	struct fd_device *d;
+	struct fd_hwpt *h;
+	int ret;
+
+	if (!fd || !hwpt_id)
+		return -EINVAL;
+	h = (struct fd_hwpt *)fd_obj_reserve(fd, sizeof(*h), FD_OBJ_HWPT,
+					     &fd_hwpt_ops);
+	if (!h)
+		return -ENOMEM;
+	iopf_rt_mutex_lock(&fd->lock);
+	d = (struct fd_device *)fd_obj_find_locked(fd, dev_id, FD_OBJ_DEVICE);
+	h->parent = (struct fd_hwpt *)fd_obj_find_locked(fd, parent_id,
+							 FD_OBJ_HWPT);
+	h->fault = fault_id ? (struct fd_fault *)fd_obj_find_locked(
+				      fd, fault_id, FD_OBJ_FAULT)
+			    : NULL;
+	if (!d || !h->parent || (fault_id && !h->fault)) {
+		iopf_rt_mutex_unlock(&fd->lock);
+		h->parent = NULL;
+		ret = -ENOENT;
+		goto err_abort;
+	}
+	if (h->parent->parent) {
+		/* Stage 2 must be a paging HWPT: no nest over a nest. */
+		iopf_rt_mutex_unlock(&fd->lock);
+		h->parent = NULL;
+		ret = -EINVAL;
+		goto err_abort;
+	}
+	h->parent->obj.users++;
+	if (h->fault)
+		h->fault->obj.users++;
+	iopf_rt_mutex_unlock(&fd->lock);
+
+	ret = iopf_domain_alloc_nested(h->parent->domain, &h->domain);
+	if (ret)
+		goto err_put;
+	if (h->fault)
+		ret = fd_hwpt_route_faults(fd, h);
+	if (ret)
+		goto err_domain;
+	fd_obj_finalize(&h->obj);
+	*hwpt_id = h->obj.id;
+	return 0;
+
+err_domain:
+	iopf_domain_free(h->domain);
+err_put:
+	iopf_rt_mutex_lock(&fd->lock);
+	h->parent->obj.users--;
+	if (h->fault)
+		h->fault->obj.users--;
+	iopf_rt_mutex_unlock(&fd->lock);
+err_abort:
+	fd_obj_abort(&h->obj);
+	return ret;
+}
+
+/* Find a nested HWPT and hold it while the caller uses its domain. */
+static struct fd_hwpt *fd_nested_get(struct iopf_fd *fd, uint32_t id)
+{
+	struct fd_hwpt *h;
+
+	iopf_rt_mutex_lock(&fd->lock);
+	h = (struct fd_hwpt *)fd_obj_find_locked(fd, id, FD_OBJ_HWPT);
+	if (h && !h->parent)
+		h = NULL;
+	if (h)
+		h->obj.users++;
+	iopf_rt_mutex_unlock(&fd->lock);
+	return h;
+}
+
+int iopf_fd_hwpt_set_stage1(struct iopf_fd *fd, uint32_t hwpt_id,
+			    uint32_t pasid, struct iopf_io_pgtable *stage1)
+{
+	struct fd_hwpt *h;
+	int ret;
+
+	if (!fd)
+		return -EINVAL;
+	h = fd_nested_get(fd, hwpt_id);
+	if (!h)
+		return -ENOENT;
+	ret = iopf_domain_set_stage1(h->domain, pasid, stage1);
+	fd_obj_put(fd, &h->obj);
+	return ret;
+}
+
+int iopf_fd_hwpt_invalidate(struct iopf_fd *fd, uint32_t hwpt_id,
+			    uint32_t pasid, uint64_t iova, uint64_t size)
+{
+	struct fd_hwpt *h;
+
+	if (!fd || !size || iova + size < iova)
+		return -EINVAL;
+	h = fd_nested_get(fd, hwpt_id);
+	if (!h)
+		return -ENOENT;
+	iopf_domain_invalidate_pasid(h->domain, pasid, iova, size);
+	fd_obj_put(fd, &h->obj);
+	return 0;
 }
 
 /* ---- attach / detach ---- */
