@@ -6,10 +6,32 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
 #define GIB (1ull << 30)
+
+/* What this machine can give a real-runtime guest now, in bytes. */
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	unsigned long long kib = 0;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (!kib) {
+		long pages = sysconf(_SC_AVPHYS_PAGES);
+
+		return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE)
+				 : 0;
+	}
+	return (uint64_t)kib << 10;
+}
 
 int tool_bench_startup(int argc, char **argv)
 {
@@ -17,7 +39,8 @@ int tool_bench_startup(int argc, char **argv)
 					   16 * GIB, 32 * GIB, 64 * GIB,
 					   128 * GIB, 256 * GIB, 360 * GIB,
 					   512 * GIB, 1024 * GIB };
-	static const uint64_t rsizes[] = { GIB / 4, GIB / 2, GIB, 2 * GIB };
+	uint64_t rsizes[12];
+	uint64_t max_real = 0, avail;
 	struct iopf_startup_point pts[12];
 	struct iopf_startup_config cfg = {
 		.costs = iopf_cost_model_find("kunpeng920-seed"),
@@ -50,14 +73,49 @@ int tool_bench_startup(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--plot-dir") && i + 1 < argc) {
 			o.plot_dir = argv[++i];
+		} else if (!strcmp(a, "--max-gib") && i + 1 < argc) {
+			if (!tool_parse_u64(a, argv[++i], &max_real) || !max_real ||
+			    max_real > 4096) {
+				fprintf(stderr, "iopf: --max-gib must be 1..4096\n");
+				return 2;
+			}
+			max_real *= GIB;
 		} else {
 			fprintf(stderr, "usage: iopf bench startup [--runtime virtual|real] "
-				"[--profile NAME] [--json|--csv] [--plot-dir DIR|--no-plot]\n");
+				"[--max-gib N] [--profile NAME] [--json|--csv] "
+				"[--plot-dir DIR|--no-plot]\n");
 			return 2;
 		}
 	}
+	if (cfg.real) {
+		/*
+		 * Real memory: guests doubling from 256 MiB up to what this
+		 * machine can hold now (half of what is available: the
+		 * pinned guest and the runtime's own memory both live here),
+		 * or up to --max-gib, which must fit too.
+		 */
+		avail = mem_available();
+		if (max_real && max_real > avail) {
+			fprintf(stderr, "iopf: --max-gib %llu: this machine has "
+				"%.1f GiB available\n",
+				(unsigned long long)(max_real / GIB),
+				(double)avail / GIB);
+			return 2;
+		}
+		if (!max_real)
+			max_real = avail / 2;
+		cfg.nr_sizes = 0;
+		for (uint64_t b = GIB / 4; b <= max_real && cfg.nr_sizes < 12; b *= 2)
+			rsizes[cfg.nr_sizes++] = b;
+		if (!cfg.nr_sizes) {
+			fprintf(stderr, "iopf: not enough memory available for a "
+				"real-runtime guest\n");
+			return 1;
+		}
+	}
 	cfg.sizes = cfg.real ? rsizes : vsizes;
-	cfg.nr_sizes = cfg.real ? 4 : 12;
+	if (!cfg.real)
+		cfg.nr_sizes = 12;
 	ret = iopf_bench_startup(&cfg, pts);
 	if (ret) {
 		fprintf(stderr, "iopf: bench startup failed: %s\n", strerror(-ret));

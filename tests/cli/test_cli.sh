@@ -44,6 +44,8 @@ expect 2 bench density --hot 80 --cold 30
 expect 2 bench density --hot 0
 expect 2 bench density --guests
 expect 2 bench startup --runtime quantum
+expect 2 bench startup --max-gib 0
+expect 2 bench startup --runtime real --max-gib 4096
 expect 2 bench faults --pages 0
 expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --csv
 expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --json
