@@ -7,8 +7,11 @@
  * discard, migrate, reclaim, CPU write, pin, unpin, attach, detach). Each
  * is applied to the real system (virtual runtime, one actor) and to a
  * deliberately simple model, and every observable is compared: return
- * codes, bytes a DMA reads, bytes the CPU reads, locked pages. Any
- * difference aborts with a description.
+ * codes, bytes a DMA reads, bytes the CPU reads, locked pages, and the
+ * fault traffic of each DMA (a refused access was one fault answered
+ * INVALID while attached, or one no-domain event while detached; an
+ * allowed one had no INVALID; nothing was answered FAILURE; every page
+ * request was answered once). Any difference aborts with a description.
  *
  * The model: the VMM's memory is 64 pages, each backed by a frame id (0:
  * none, reads as zeroes); frames hold bytes. Areas map IOVA pages to HVA
@@ -259,13 +262,38 @@ static void op(struct run *r)
 		uint8_t buf[64], val = (uint8_t)take(r);
 		uint32_t f;
 
+		struct iopf_iommu_stats st0, st1;
+
 		memset(buf, val, sizeof(buf));
 		f = m_dev_frame(m, a, write ? IOPF_PERM_WRITE : IOPF_PERM_READ,
 				&want);
+		iopf_iommu_stats(s->iommu, &st0);
 		got = iopf_dma(s->dev, IOPF_PASID_NONE, (uint64_t)a * PG + off,
 			       buf, len, write ? IOPF_DMA_WRITE : IOPF_DMA_READ);
+		iopf_iommu_stats(s->iommu, &st1);
 		CHECK(got == want, "dma %s iova page %u: %d, model %d",
 		      write ? "write" : "read", a, got, want);
+		CHECK(st1.responses[IOPF_RESP_INVALID] -
+				      st0.responses[IOPF_RESP_INVALID] ==
+			      (uint64_t)(want && m->attached),
+		      "dma %s iova page %u: %llu INVALID responses, model %d",
+		      write ? "write" : "read", a,
+		      (unsigned long long)(st1.responses[IOPF_RESP_INVALID] -
+					   st0.responses[IOPF_RESP_INVALID]),
+		      want && m->attached);
+		CHECK(st1.events[IOPF_EVT_NO_DOMAIN] -
+				      st0.events[IOPF_EVT_NO_DOMAIN] ==
+			      (uint64_t)!m->attached,
+		      "dma iova page %u: no-domain events differ", a);
+		CHECK(st1.responses[IOPF_RESP_FAILURE] ==
+				      st0.responses[IOPF_RESP_FAILURE] &&
+			      st1.groups - st0.groups ==
+				      (st1.responses[0] - st0.responses[0]) +
+					      (st1.responses[1] - st0.responses[1]),
+		      "dma iova page %u: %llu groups, %llu+%llu answered", a,
+		      (unsigned long long)(st1.groups - st0.groups),
+		      (unsigned long long)(st1.responses[0] - st0.responses[0]),
+		      (unsigned long long)(st1.responses[1] - st0.responses[1]));
 		if (!got && !want) {
 			if (write)
 				memcpy(m->frames[f] + off, buf, len);
