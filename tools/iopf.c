@@ -42,6 +42,9 @@ static void usage(FILE *f)
 	      "  bench migrate [options]  (--help for the options)\n"
 	      "        pre-copy live migration with the device writing: pages\n"
 	      "        dirty and sent per round, static vs IOPF; downtime\n"
+	      "  bench nested [--pages N] [--silent N] [--timeout-ms N]\n"
+	      "        the real cost of a fault answered by a guest's vIOMMU\n"
+	      "        (stage 1) vs the host (stage 2); a silent guest\n"
 	      "  calibrate [--emit]\n"
 	      "        fit the kunpeng920-seed profile to the seed's table and\n"
 	      "        print model vs seed for every row\n"
@@ -81,6 +84,8 @@ int main(int argc, char **argv)
 		return tool_bench_churn(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "migrate"))
 		return tool_bench_migrate(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "nested"))
+		return tool_bench_nested(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "calibrate"))
 		return tool_calibrate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "profile"))

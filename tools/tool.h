@@ -29,6 +29,7 @@ int tool_bench_density(int argc, char **argv);
 int tool_bench_faults(int argc, char **argv);
 int tool_bench_churn(int argc, char **argv);
 int tool_bench_migrate(int argc, char **argv);
+int tool_bench_nested(int argc, char **argv);
 
 /* Parse a non-negative integer option value; false with a message if bad. */
 bool tool_parse_u64(const char *opt, const char *s, uint64_t *out);

@@ -270,6 +270,38 @@ int iopf_bench_faults(const struct iopf_faults_config *cfg,
 
 /* ---- Churn: DMA while the host takes memory back ---- */
 
+/* ---- Nested faults: the cost of going through the guest ---- */
+
+enum iopf_nested_case {
+	IOPF_NESTED_STAGE2,   /* the host's container alone */
+	IOPF_NESTED_STAGE1,   /* the guest's vIOMMU alone */
+	IOPF_NESTED_BOTH,     /* stage 1 through the guest, then stage 2 */
+	IOPF_NESTED_SILENT,   /* the guest never answers: the timeout */
+	IOPF_NESTED_NR,
+};
+const char *iopf_nested_case_name(enum iopf_nested_case c);
+
+struct iopf_nested_config {
+	uint64_t pages;          /* fresh pages per case, one DMA each */
+	uint64_t silent_pages;   /* DMAs against a silent guest (0: none) */
+	uint64_t timeout_ns;     /* the fault queue's response timeout */
+};
+
+struct iopf_nested_row {
+	uint64_t dmas, faults, timed_out;
+	double mean_ns;
+	uint64_t p50_ns, p99_ns, max_ns;
+};
+
+struct iopf_nested_result {
+	struct iopf_nested_row row[IOPF_NESTED_NR];
+	uint64_t guest_groups, guest_pages_mapped;
+};
+
+/* Real runtime: this machine's software cost of each path. */
+int iopf_bench_nested(const struct iopf_nested_config *cfg,
+		      struct iopf_nested_result *out);
+
 /* ---- Pre-copy live migration of a guest whose device keeps writing ---- */
 
 enum iopf_migrate_mode {

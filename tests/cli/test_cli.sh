@@ -51,6 +51,11 @@ expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --csv
 expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --json
 expect 0 bench faults --pages 1000 --csv
 expect 0 demo mm
+expect 2 bench nested --pages 0
+expect 2 bench nested --timeout-ms 0
+expect 2 bench nested --nope 1
+expect 0 bench nested --pages 100 --silent 2 --csv
+expect 0 bench nested --pages 100 --silent 0 --json
 expect 2 bench migrate --guest-mib 0
 expect 2 bench migrate --guest-mib 127
 expect 2 bench migrate --hot-mib 100 --guest-mib 128

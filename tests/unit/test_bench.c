@@ -172,6 +172,35 @@ static void test_migrate_refuses_bad_config(void **state)
 	assert_int_equal(iopf_bench_migrate(NULL, &r), -EINVAL);
 }
 
+/*
+ * Nested faults, real runtime: each path takes the faults it should; a
+ * silent guest costs the timeout and no more, and is refused.
+ */
+static void test_nested_paths(void **state)
+{
+	struct iopf_nested_config c = { .pages = 200, .silent_pages = 3,
+					.timeout_ns = 2000000ull };
+	struct iopf_nested_result r;
+
+	(void)state;
+	assert_int_equal(iopf_bench_nested(&c, &r), 0);
+	assert_int_equal(r.row[IOPF_NESTED_STAGE2].faults, 200);
+	assert_int_equal(r.row[IOPF_NESTED_STAGE1].faults, 200);
+	assert_int_equal(r.row[IOPF_NESTED_BOTH].faults, 400);
+	assert_int_equal(r.row[IOPF_NESTED_SILENT].faults, 3);
+	assert_int_equal(r.row[IOPF_NESTED_SILENT].timed_out, 3);
+	assert_true(r.row[IOPF_NESTED_SILENT].p50_ns >= c.timeout_ns);
+	assert_int_equal(r.guest_groups, 200 + 200 + 3);
+	for (int k = 0; k < IOPF_NESTED_NR; k++)
+		assert_true(r.row[k].p50_ns <= r.row[k].p99_ns &&
+			    r.row[k].p99_ns <= r.row[k].max_ns);
+	c.silent_pages = 3;
+	c.timeout_ns = 0;
+	assert_int_equal(iopf_bench_nested(&c, &r), -EINVAL);
+	c.pages = 0;
+	assert_int_equal(iopf_bench_nested(&c, &r), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_density_refuses_bad_scenarios),
 		cmocka_unit_test(test_migrate_precise_vs_pinned),
 		cmocka_unit_test(test_migrate_refuses_bad_config),
+		cmocka_unit_test(test_nested_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
