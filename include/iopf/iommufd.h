@@ -94,6 +94,20 @@ int iopf_fd_hwpt_set_stage1(struct iopf_fd *fd, uint32_t hwpt_id,
 int iopf_fd_hwpt_invalidate(struct iopf_fd *fd, uint32_t hwpt_id,
 			    uint32_t pasid, uint64_t iova, uint64_t size);
 
+/*
+ * Dirty tracking for migration (HWPT_SET_DIRTY_TRACKING and
+ * HWPT_GET_DIRTY_BITMAP): on a paging HWPT, over its whole IOAS (the
+ * IOAS records what the host took back while dirty, for every domain).
+ * The bitmap has bit i for iova + i * 4 KiB, read and cleared; -EINVAL
+ * with tracking off, -ENOENT for a nested HWPT (its stage 2 is tracked
+ * through the parent).
+ */
+int iopf_fd_hwpt_set_dirty_tracking(struct iopf_fd *fd, uint32_t hwpt_id,
+				    bool enable);
+int iopf_fd_hwpt_get_dirty_bitmap(struct iopf_fd *fd, uint32_t hwpt_id,
+				  uint64_t iova, uint64_t length,
+				  unsigned long *bitmap);
+
 int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 		   uint32_t hwpt_id);
 /* Pending faults of the attachment are answered INVALID. */

@@ -875,6 +875,54 @@ int iopf_fd_hwpt_invalidate(struct iopf_fd *fd, uint32_t hwpt_id,
 	return 0;
 }
 
+/* A paging HWPT, held while the caller uses its IOAS. */
+static struct fd_hwpt *fd_paging_get(struct iopf_fd *fd, uint32_t id)
+{
+	struct fd_hwpt *h;
+
+	iopf_rt_mutex_lock(&fd->lock);
+	h = (struct fd_hwpt *)fd_obj_find_locked(fd, id, FD_OBJ_HWPT);
+	if (h && h->parent)
+		h = NULL;
+	if (h)
+		h->obj.users++;
+	iopf_rt_mutex_unlock(&fd->lock);
+	return h;
+}
+
+int iopf_fd_hwpt_set_dirty_tracking(struct iopf_fd *fd, uint32_t hwpt_id,
+				    bool enable)
+{
+	struct fd_hwpt *h;
+	int ret;
+
+	if (!fd)
+		return -EINVAL;
+	h = fd_paging_get(fd, hwpt_id);
+	if (!h)
+		return -ENOENT;
+	ret = iopf_ioas_set_dirty_tracking(h->ioas->ioas, enable);
+	fd_obj_put(fd, &h->obj);
+	return ret;
+}
+
+int iopf_fd_hwpt_get_dirty_bitmap(struct iopf_fd *fd, uint32_t hwpt_id,
+				  uint64_t iova, uint64_t length,
+				  unsigned long *bitmap)
+{
+	struct fd_hwpt *h;
+	int ret;
+
+	if (!fd || !bitmap)
+		return -EINVAL;
+	h = fd_paging_get(fd, hwpt_id);
+	if (!h)
+		return -ENOENT;
+	ret = iopf_ioas_read_dirty(h->ioas->ioas, iova, length, bitmap);
+	fd_obj_put(fd, &h->obj);
+	return ret;
+}
+
 /* ---- attach / detach ---- */
 
 int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,

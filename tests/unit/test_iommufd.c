@@ -260,12 +260,66 @@ static void test_fault_queue_round_trip(void **state)
 	harness_run(IOPF_RT_REAL, 1, body_fault_queue, NULL);
 }
 
+/* Dirty tracking through a HWPT: faultable and pinned mappings alike. */
+static void body_dirty(struct harness *h)
+{
+	struct env e;
+	struct iopf_fd *fd;
+	struct iopf_dev *dev;
+	uint32_t ioas, devid, hwpt;
+	struct iopf_fd_map fm = fdmap(0, 32, RWF | IOPF_FD_MAP_FAULTABLE);
+	struct iopf_fd_map pm = fdmap(32, 32, RWF);
+	unsigned long bm[2]; /* 64 pages, whatever the word size */
+	uint64_t x = 42;
+
+	env_setup(h, &e, 1, 0);
+	dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_open(e.iommu, h->mm, &fd), 0);
+	assert_int_equal(iopf_fd_ioas_alloc(fd, &ioas), 0);
+	assert_int_equal(iopf_fd_ioas_map(fd, ioas, &fm), 0);
+	assert_int_equal(iopf_fd_ioas_map(fd, ioas, &pm), 0);
+	assert_int_equal(iopf_fd_device_bind(fd, dev, &devid), 0);
+	assert_int_equal(iopf_fd_hwpt_alloc(fd, devid, ioas, 0, &hwpt), 0);
+	assert_int_equal(iopf_fd_attach(fd, devid, IOPF_PASID_NONE, hwpt), 0);
+	assert_int_equal(iopf_fd_hwpt_get_dirty_bitmap(fd, hwpt, 0, 64 * PG, bm),
+			 -EINVAL);
+	assert_int_equal(iopf_fd_hwpt_set_dirty_tracking(fd, 999, true),
+			 -ENOENT);
+	assert_int_equal(iopf_fd_hwpt_set_dirty_tracking(fd, hwpt, true), 0);
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 3 * PG, &x, sizeof(x),
+				  IOPF_DMA_WRITE), 0);
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 40 * PG, &x, sizeof(x),
+				  IOPF_DMA_WRITE), 0);
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 41 * PG, &x, sizeof(x),
+				  IOPF_DMA_READ), 0);
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(iopf_fd_hwpt_get_dirty_bitmap(fd, hwpt, 0, 64 * PG, bm),
+			 0);
+	/* The IO page table sees pinned writes too: exact on both. */
+	assert_int_equal(bm[0], (1ul << 3) | (1ul << 40));
+	assert_int_equal(bm[1], 0);
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(iopf_fd_hwpt_get_dirty_bitmap(fd, hwpt, 0, 64 * PG, bm),
+			 0);
+	assert_int_equal(bm[0] | bm[1], 0);
+	assert_int_equal(iopf_fd_hwpt_set_dirty_tracking(fd, hwpt, false), 0);
+	iopf_fd_close(fd);
+	env_teardown(&e);
+}
+
+static void test_dirty_tracking(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dirty, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_objects),
 		cmocka_unit_test(test_per_mapping_modes),
 		cmocka_unit_test(test_fault_queue_round_trip),
+		cmocka_unit_test(test_dirty_tracking),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
