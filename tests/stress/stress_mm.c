@@ -39,11 +39,20 @@
 #define SWAP_PAGES 512
 #define WRITERS 2
 #define ROUNDS 300
+/*
+ * The writers stop after ROUNDS or, past MIN_ROUNDS, after BUDGET_NS of
+ * real time: the contended pool lock is unfair, and on a loaded machine
+ * the spinning stressors can starve the writers for minutes.
+ */
+#define MIN_ROUNDS 20
+#define BUDGET_NS 8000000000ull
 #define ADDR(i) (HARNESS_BASE + (uint64_t)(i) * PG)
 
 struct stress {
 	struct harness *h;
 	_Atomic bool stop;
+	uint64_t deadline_ns;
+	_Atomic unsigned rounds_done[WRITERS];
 	uint32_t version[A_PAGES]; /* written only by the page's writer */
 
 	/* The mirror: a device-side table kept by the notifier protocol. */
@@ -111,7 +120,10 @@ static void writer(void *arg)
 	unsigned id = iopf_rt_actor_id(iopf_rt_self()) % WRITERS;
 	unsigned char buf[PG];
 
-	for (int round = 0; round < ROUNDS; round++)
+	for (int round = 0; round < ROUNDS; round++) {
+		if (round >= MIN_ROUNDS &&
+		    iopf_rt_now(s->h->rt) > s->deadline_ns)
+			break;
 		for (unsigned p = id; p < A_PAGES; p += WRITERS) {
 			uint32_t v = s->version[p] + 1;
 
@@ -120,6 +132,8 @@ static void writer(void *arg)
 					 0);
 			s->version[p] = v;
 		}
+		atomic_fetch_add(&s->rounds_done[id], 1);
+	}
 }
 
 static void pinner(void *arg)
@@ -274,6 +288,7 @@ static void body_stress(struct harness *h)
 		fill(buf, p, 1);
 		assert_int_equal(iopf_mm_write(h->mm, ADDR(p), buf, PG), 0);
 	}
+	s->deadline_ns = iopf_rt_now(h->rt) + BUDGET_NS;
 	for (int i = 0; i < WRITERS; i++)
 		iopf_rt_spawn(h->rt, "writer", writer, s, &w[i]);
 	for (int i = 0; i < 5; i++)
@@ -296,7 +311,10 @@ static void body_stress(struct harness *h)
 	iopf_mm_notifier_remove(&s->n);
 	iopf_mm_pool_stats(h->pool, &ps);
 	iopf_mm_stats(h->mm, &ms);
-	printf("stress_mm: %llu bytes verified; pins %llu, migrated %llu, "
+	printf("stress_mm: writer rounds %u+%u; ",
+	       atomic_load(&s->rounds_done[0]),
+	       atomic_load(&s->rounds_done[1]));
+	printf("%llu bytes verified; pins %llu, migrated %llu, "
 	       "reclaimed %llu (swap-outs %llu, swap-ins %llu), discards %llu;"
 	       " mirror reads %llu, retries %llu\n",
 	       (unsigned long long)s->bytes_verified,
