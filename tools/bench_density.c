@@ -28,18 +28,11 @@ static void usage(FILE *f)
 	      f);
 }
 
-static bool num(const char *opt, const char *v, uint64_t lo, uint64_t hi,
-		uint64_t *out)
-{
-	if (!tool_parse_u64(opt, v, out))
-		return false;
-	if (*out < lo || *out > hi) {
-		fprintf(stderr, "iopf: %s must be %llu..%llu\n", opt,
-			(unsigned long long)lo, (unsigned long long)hi);
-		return false;
-	}
-	return true;
-}
+/* The options that take a value. */
+static const char *const value_options[] = {
+	"--host-gib", "--swap-gib", "--guest-gib", "--guests", "--hot",
+	"--cold", "--step-ms", "--profile", "--plot-dir", NULL,
+};
 
 int tool_bench_density(int argc, char **argv)
 {
@@ -67,37 +60,36 @@ int tool_bench_density(int argc, char **argv)
 		}
 		if (!val) {
 			fprintf(stderr, "iopf: bench density: '%s' %s\n", a,
-				strncmp(a, "--", 2) ? "is not an option"
-						    : "needs a value");
+				tool_option_problem(a, value_options));
 			usage(stderr);
 			return 2;
 		}
 		i++;
 		if (!strcmp(a, "--host-gib")) {
-			if (!num(a, val, 0, 16384, &v))
+			if (!tool_parse_range(a, val, 0, 16384, &v))
 				return 2;
 			cfg.host_bytes = v * GIB;
 		} else if (!strcmp(a, "--swap-gib")) {
-			if (!num(a, val, 0, 65536, &v))
+			if (!tool_parse_range(a, val, 0, 65536, &v))
 				return 2;
 			cfg.swap_bytes = v * GIB;
 		} else if (!strcmp(a, "--guest-gib")) {
-			if (!num(a, val, 0, 16384, &v))
+			if (!tool_parse_range(a, val, 0, 16384, &v))
 				return 2;
 			cfg.guest_bytes = v * GIB;
 		} else if (!strcmp(a, "--guests")) {
-			if (!num(a, val, 0, 4096, &v))
+			if (!tool_parse_range(a, val, 0, 4096, &v))
 				return 2;
 			cfg.max_guests = (unsigned)v;
 		} else if (!strcmp(a, "--hot") || !strcmp(a, "--cold")) {
-			if (!num(a, val, 0, 1000, &v))
+			if (!tool_parse_range(a, val, 0, 1000, &v))
 				return 2;
 			if (!strcmp(a, "--hot"))
 				cfg.hot_frac = (double)v / 100;
 			else
 				cfg.cold_frac = (double)v / 100;
 		} else if (!strcmp(a, "--step-ms")) {
-			if (!num(a, val, 1, 10000, &v))
+			if (!tool_parse_range(a, val, 1, 10000, &v))
 				return 2;
 			cfg.step_ns = v * 1000000;
 		} else if (!strcmp(a, "--profile")) {

@@ -25,19 +25,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-static bool opt_u64(const char *opt, const char *val, uint64_t lo, uint64_t hi,
-		    uint64_t *out)
-{
-	if (!tool_parse_u64(opt, val, out))
-		return false;
-	if (*out < lo || *out > hi) {
-		fprintf(stderr, "iopf: %s must be %llu..%llu\n", opt,
-			(unsigned long long)lo, (unsigned long long)hi);
-		return false;
-	}
-	return true;
-}
-
 static double ms(uint64_t ns)
 {
 	return (double)ns / 1e6;
@@ -191,30 +178,30 @@ int tool_bench_migrate(int argc, char **argv)
 		}
 		i++;
 		if (!strcmp(a, "--guest-mib")) {
-			if (!opt_u64(a, val, 64, 65536, &v) || v % 2) {
+			if (!tool_parse_range(a, val, 64, 65536, &v) || v % 2) {
 				if (v % 2)
 					fprintf(stderr, "iopf: --guest-mib must be even\n");
 				return 2;
 			}
 			cfg.guest_bytes = v * MIB;
 		} else if (!strcmp(a, "--hot-mib")) {
-			if (!opt_u64(a, val, 1, 32768, &v))
+			if (!tool_parse_range(a, val, 1, 32768, &v))
 				return 2;
 			cfg.hot_bytes = v * MIB;
 		} else if (!strcmp(a, "--write-mbps")) {
-			if (!opt_u64(a, val, 1, 100000, &v))
+			if (!tool_parse_range(a, val, 1, 100000, &v))
 				return 2;
 			cfg.write_mbps = (double)v;
 		} else if (!strcmp(a, "--link-gbps")) {
-			if (!opt_u64(a, val, 1, 1000, &v))
+			if (!tool_parse_range(a, val, 1, 1000, &v))
 				return 2;
 			cfg.link_gbps = (double)v;
 		} else if (!strcmp(a, "--downtime-ms")) {
-			if (!opt_u64(a, val, 1, 100000, &v))
+			if (!tool_parse_range(a, val, 1, 100000, &v))
 				return 2;
 			cfg.downtime_limit_ns = v * 1000000ull;
 		} else if (!strcmp(a, "--max-rounds")) {
-			if (!opt_u64(a, val, 1, IOPF_MIGRATE_MAX_ROUNDS, &v))
+			if (!tool_parse_range(a, val, 1, IOPF_MIGRATE_MAX_ROUNDS, &v))
 				return 2;
 			cfg.max_rounds = (unsigned)v;
 		} else if (!strcmp(a, "--seed")) {

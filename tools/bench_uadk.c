@@ -105,6 +105,12 @@ static json_object *result_json(const struct iopf_uadk_result *r,
 	return o;
 }
 
+/* The options that take a value. */
+static const char *const value_options[] = {
+	"--msg-len", "--times", "--premap", "--policy", "--mode", "--profile",
+	"--runtime", "--max-times", "--guest-mib", "--seed", "--json", NULL,
+};
+
 int tool_bench_uadk(int argc, char **argv)
 {
 	struct iopf_uadk_config cfg = {
@@ -129,8 +135,7 @@ int tool_bench_uadk(int argc, char **argv)
 		}
 		if (!val) {
 			fprintf(stderr, "iopf: bench uadk: '%s' %s\n", a,
-				strncmp(a, "--", 2) ? "is not an option"
-						    : "needs a value");
+				tool_option_problem(a, value_options));
 			uadk_usage(stderr);
 			return 2;
 		}

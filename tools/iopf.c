@@ -45,6 +45,10 @@ static void usage(FILE *f)
 	      "  bench nested [--pages N] [--silent N] [--timeout-ms N]\n"
 	      "        the real cost of a fault answered by a guest's vIOMMU\n"
 	      "        (stage 1) vs the host (stage 2); a silent guest\n"
+	      "  bench nic [options]      (--help for the options)\n"
+	      "        NIC receive into faultable buffers: packet loss and\n"
+	      "        throughput per policy (static, pinned, backup ring,\n"
+	      "        drop, stall) at offered loads\n"
 	      "  calibrate [--emit]\n"
 	      "        fit the kunpeng920-seed profile to the seed's table and\n"
 	      "        print model vs seed for every row\n"
@@ -86,6 +90,8 @@ int main(int argc, char **argv)
 		return tool_bench_migrate(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "nested"))
 		return tool_bench_nested(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "bench") && argc >= 3 && !strcmp(argv[2], "nic"))
+		return tool_bench_nic(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "calibrate"))
 		return tool_calibrate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "profile"))

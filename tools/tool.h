@@ -30,8 +30,18 @@ int tool_bench_faults(int argc, char **argv);
 int tool_bench_churn(int argc, char **argv);
 int tool_bench_migrate(int argc, char **argv);
 int tool_bench_nested(int argc, char **argv);
+int tool_bench_nic(int argc, char **argv);
 
+/*
+ * Why @arg cannot be taken as an option followed by its value: not an
+ * option at all, an unknown one, or one of @known (NULL-ended) missing its
+ * value.
+ */
+const char *tool_option_problem(const char *arg, const char *const *known);
 /* Parse a non-negative integer option value; false with a message if bad. */
 bool tool_parse_u64(const char *opt, const char *s, uint64_t *out);
+/* The same, and within @lo..@hi. */
+bool tool_parse_range(const char *opt, const char *s, uint64_t lo, uint64_t hi,
+		      uint64_t *out);
 
 #endif

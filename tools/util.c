@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tool.h"
 
@@ -21,5 +22,28 @@ bool tool_parse_u64(const char *opt, const char *s, uint64_t *out)
 		return false;
 	}
 	*out = v;
+	return true;
+}
+
+const char *tool_option_problem(const char *arg, const char *const *known)
+{
+	if (strncmp(arg, "--", 2))
+		return "is not an option";
+	for (; *known; known++)
+		if (!strcmp(arg, *known))
+			return "needs a value";
+	return "is not a known option";
+}
+
+bool tool_parse_range(const char *opt, const char *s, uint64_t lo, uint64_t hi,
+		      uint64_t *out)
+{
+	if (!tool_parse_u64(opt, s, out))
+		return false;
+	if (*out < lo || *out > hi) {
+		fprintf(stderr, "iopf: %s must be %llu..%llu\n", opt,
+			(unsigned long long)lo, (unsigned long long)hi);
+		return false;
+	}
 	return true;
 }

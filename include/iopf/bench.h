@@ -7,6 +7,7 @@
 #define IOPF_BENCH_H
 
 #include <iopf/cost.h>
+#include <iopf/nic.h>
 #include <iopf/rt.h>
 
 #include <stdbool.h>
@@ -372,6 +373,68 @@ struct iopf_churn_result {
 
 int iopf_bench_churn(const struct iopf_churn_config *cfg,
 		     struct iopf_churn_result *out);
+
+/*
+ * NIC receive into faultable buffers: a guest receiving on one queue of
+ * the NIC of nic.h at an offered load, per policy.
+ */
+enum iopf_nic_policy {
+	IOPF_NIC_STATIC,  /* all guest RAM pinned: the baseline */
+	IOPF_NIC_PINNED,  /* rings and the RX buffer pool pinned, rest faults */
+	IOPF_NIC_BACKUP,  /* rings and a backup ring pinned, buffers fault */
+	IOPF_NIC_DROP,    /* rings pinned; drop on a miss */
+	IOPF_NIC_STALL,   /* rings pinned; wait for the page request */
+	IOPF_NIC_NR_POLICIES,
+};
+const char *iopf_nic_policy_name(enum iopf_nic_policy policy);
+/* The policy called @name, or -EINVAL. */
+int iopf_nic_policy_parse(const char *name);
+
+struct iopf_bench_nic_config {
+	uint32_t packet_bytes;   /* 64 .. IOPF_NIC_MAX_PACKET */
+	uint64_t packets;        /* offered per run */
+	uint64_t onchip_bytes;   /* the NIC's on-chip buffer */
+	uint32_t ring_entries;   /* RX ring */
+	uint32_t backup_entries; /* BACKUP's ring */
+	uint64_t pool_bytes;     /* guest memory the driver takes buffers from */
+	uint64_t guest_bytes;    /* guest RAM */
+	unsigned channels, pri_engines, fault_workers;
+	uint32_t prefault_window; /* pages mapped per fault (FIXED); 0, 1: one */
+	unsigned discard_pct;    /* freed buffer pages given back to the host */
+	uint64_t driver_pkt_ns;  /* the guest driver's work per packet */
+	const struct iopf_cost_model *costs; /* NULL: the reference profile */
+	uint64_t seed;
+};
+/* The defaults `iopf bench nic` uses (profile left NULL). */
+void iopf_bench_nic_defaults(struct iopf_bench_nic_config *cfg);
+
+struct iopf_bench_nic_result {
+	uint64_t offered, delivered, lost;
+	uint64_t lost_overflow, lost_miss, lost_no_backup, lost_error;
+	uint64_t last_lost_seq;    /* UINT64_MAX when nothing was lost */
+	double loss_pct;
+	double offered_gbps, gbps; /* delivered throughput */
+	uint64_t duration_ns;      /* first arrival to last delivery */
+	uint64_t faults;           /* page requests answered */
+	uint64_t misses;           /* receive translation misses */
+	uint64_t backup_used, backup_copy_bytes;
+	uint64_t discarded_pages;
+	uint64_t pinned_bytes;
+	uint64_t bad_packets;      /* delivered with wrong contents */
+	uint64_t onchip_peak_bytes;
+};
+
+/*
+ * 0 if @cfg can run: -EINVAL for a value out of range, -E2BIG when the
+ * rings, backup buffers and a pool of at least twice the ring's buffers
+ * do not fit in guest RAM.
+ */
+int iopf_bench_nic_validate(const struct iopf_bench_nic_config *cfg);
+
+/* One policy at one offered load, in the virtual runtime. */
+int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,
+		   enum iopf_nic_policy policy, double load_gbps,
+		   struct iopf_bench_nic_result *out);
 
 /*
  * Measure this machine's software costs for the cost model's operations

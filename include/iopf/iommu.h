@@ -395,6 +395,27 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 	     size_t len, enum iopf_dma_dir dir);
 
 /*
+ * For devices that cannot wait for a page request (a NIC receiving at line
+ * rate): the DMA happens whole, or not at all. On a recoverable miss
+ * (the domain has a fault handler) nothing is moved, no request is raised,
+ * *@miss (may be NULL) gets the page-aligned IOVA that missed and the call
+ * returns -EAGAIN; the device asks for the page with iopf_dev_fault_in(),
+ * from an actor that may wait. Other errors as iopf_dma(); -E2BIG above
+ * IOPF_DMA_TRY_MAX bytes.
+ */
+#define IOPF_DMA_TRY_MAX (64u * 1024)
+int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+		 void *buf, size_t len, enum iopf_dma_dir dir, uint64_t *miss);
+/*
+ * The translation half of a DMA: translate the page of @iova for @dir and,
+ * on a miss, raise the page request, wait for the answer and retry, as
+ * iopf_dma() does, without moving bytes. 0 once the page translates, else
+ * iopf_dma()'s errors.
+ */
+int iopf_dev_fault_in(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+		      enum iopf_dma_dir dir);
+
+/*
  * Raw page request interface, for devices that build their own groups and
  * for tests that misbehave on purpose: post one request as the hardware
  * would. Responses arrive through iopf_dev_wait_response().

@@ -8,6 +8,11 @@
  * that returns has outlived every transfer through the old translation.
  * A miss leaves the bracket before the fault is raised: an invalidation
  * never waits on a fault, and a fault handler may unmap.
+ *
+ * iopf_dma_try() keeps one bracket over the translations of every page of
+ * its transfer and the copy, so it moves all bytes or none; the page
+ * request it did not raise is raised by iopf_dev_fault_in(), which uses
+ * the same slot and credit rules as a blocking DMA's fault.
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"
@@ -202,11 +207,86 @@ static int dma_fail(struct iopf_dev *dev, int err)
 	return err;
 }
 
+/*
+ * Translate the page of @iova and, when @move, transfer @chunk bytes (all in
+ * that page) through it; on a miss raise the fault, wait and retry. @buf may
+ * be NULL (no bytes moved).
+ */
+static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+		    unsigned char *p, size_t chunk, enum iopf_dma_dir dir,
+		    bool move)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+	unsigned access = dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE
+						: IOPF_PERM_READ;
+	unsigned retries = 0;
+
+	for (;;) {
+		struct iopf_domain *d;
+		struct xlate x;
+		unsigned idx = dma_begin(dev, pasid, &d);
+		int code;
+
+		if (d) {
+			translate(dev, d, pasid, iova, access, &x);
+			if (!x.err) {
+				if (move)
+					dma_copy(dev, x.phys, p, chunk, dir);
+				dma_end(dev, idx);
+				return 0;
+			}
+		}
+		dma_end(dev, idx);
+		if (!d) {
+			fault_report_event(iommu, dev, pasid, iova, access,
+					   IOPF_EVT_NO_DOMAIN);
+			return dma_fail(dev, -EFAULT);
+		}
+		if (x.err == -ERANGE) {
+			fault_report_event(iommu, dev, pasid, iova, access,
+					   IOPF_EVT_OUT_OF_RANGE);
+			return dma_fail(dev, -EFAULT);
+		}
+		if (dev->cap == IOPF_FAULT_NONE ||
+		    !atomic_load_explicit(&x.fault_domain->handler,
+					  memory_order_acquire)) {
+			fault_report_event(iommu, dev, pasid, iova, access,
+					   x.err == -EACCES ? IOPF_EVT_PERMISSION
+							    : IOPF_EVT_TRANSLATION);
+			return dma_fail(dev, -EFAULT);
+		}
+		if (retries++ == DMA_MAX_RETRIES) {
+			atomic_fetch_add(&dev->st_exhausted, 1);
+			return dma_fail(dev, -EFAULT);
+		}
+		if (retries > 1)
+			atomic_fetch_add(&dev->st_retries, 1);
+		code = fault_raise(dev, pasid, x.stage2 ? x.fault_addr : iova,
+				   access, x.stage2);
+		if (code == IOPF_RESP_SUCCESS)
+			continue;
+		return dma_fail(dev, code == IOPF_RESP_FAILURE || code == -EIO
+					     ? -EIO
+					     : -EFAULT);
+	}
+}
+
+static bool dma_pri_stopped(struct iopf_dev *dev, uint32_t pasid,
+			    uint64_t iova, unsigned access)
+{
+	/* Response Failure quarantines the function until it is reset. */
+	if (!iopf_dev_pri_stopped(dev))
+		return false;
+	fault_report_event(dev->iommu, dev, pasid, iova, access,
+			   IOPF_EVT_PRI_STOPPED);
+	atomic_fetch_add(&dev->st_dma_errors, 1);
+	return true;
+}
+
 int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 	     size_t len, enum iopf_dma_dir dir)
 {
 	struct iopf_iommu *iommu;
-	unsigned access;
 	uint64_t end;
 	unsigned char *p = buf;
 
@@ -217,71 +297,22 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 	if (__builtin_add_overflow(iova, (uint64_t)len - 1, &end))
 		return -EINVAL;
 	iommu = dev->iommu;
-	access = dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE : IOPF_PERM_READ;
-	/* Response Failure quarantines the function until it is reset. */
-	if (iopf_dev_pri_stopped(dev)) {
-		fault_report_event(iommu, dev, pasid, iova, access,
-				   IOPF_EVT_PRI_STOPPED);
-		return dma_fail(dev, -EIO);
-	}
+	if (dma_pri_stopped(dev, pasid, iova,
+			    dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE
+						  : IOPF_PERM_READ))
+		return -EIO;
 	iopf_rt_charge(iommu->rt, iommu->costs->dma_setup_ns);
 	atomic_fetch_add(&dev->st_dma_ops, 1);
 
 	while (len) {
 		size_t chunk = IOPF_PGSIZE_4K - (iova & (IOPF_PGSIZE_4K - 1));
-		unsigned retries = 0;
+		int ret;
 
 		if (chunk > len)
 			chunk = len;
-		for (;;) {
-			struct iopf_domain *d;
-			struct xlate x;
-			unsigned idx = dma_begin(dev, pasid, &d);
-			int code;
-
-			if (d) {
-				translate(dev, d, pasid, iova, access, &x);
-				if (!x.err) {
-					dma_copy(dev, x.phys, p, chunk, dir);
-					dma_end(dev, idx);
-					break;
-				}
-			}
-			dma_end(dev, idx);
-			if (!d) {
-				fault_report_event(iommu, dev, pasid, iova, access,
-						   IOPF_EVT_NO_DOMAIN);
-				return dma_fail(dev, -EFAULT);
-			}
-			if (x.err == -ERANGE) {
-				fault_report_event(iommu, dev, pasid, iova, access,
-						   IOPF_EVT_OUT_OF_RANGE);
-				return dma_fail(dev, -EFAULT);
-			}
-			if (dev->cap == IOPF_FAULT_NONE ||
-			    !atomic_load_explicit(&x.fault_domain->handler,
-						  memory_order_acquire)) {
-				fault_report_event(iommu, dev, pasid, iova, access,
-						   x.err == -EACCES
-							   ? IOPF_EVT_PERMISSION
-							   : IOPF_EVT_TRANSLATION);
-				return dma_fail(dev, -EFAULT);
-			}
-			if (retries++ == DMA_MAX_RETRIES) {
-				atomic_fetch_add(&dev->st_exhausted, 1);
-				return dma_fail(dev, -EFAULT);
-			}
-			if (retries > 1)
-				atomic_fetch_add(&dev->st_retries, 1);
-			code = fault_raise(dev, pasid, x.stage2 ? x.fault_addr : iova,
-					   access, x.stage2);
-			if (code == IOPF_RESP_SUCCESS)
-				continue;
-			return dma_fail(dev, code == IOPF_RESP_FAILURE ||
-						     code == -EIO
-					       ? -EIO
-					       : -EFAULT);
-		}
+		ret = dma_page(dev, pasid, iova, p, chunk, dir, true);
+		if (ret)
+			return ret;
 		iova += chunk;
 		if (p)
 			p += chunk;
@@ -289,4 +320,93 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 		atomic_fetch_add(&dev->st_dma_bytes, chunk);
 	}
 	return 0;
+}
+
+int iopf_dev_fault_in(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+		      enum iopf_dma_dir dir)
+{
+	if (!dev || (dir != IOPF_DMA_READ && dir != IOPF_DMA_WRITE))
+		return -EINVAL;
+	if (dma_pri_stopped(dev, pasid, iova,
+			    dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE
+						  : IOPF_PERM_READ))
+		return -EIO;
+	return dma_page(dev, pasid, iova & ~(IOPF_PGSIZE_4K - 1), NULL, 0, dir,
+			false);
+}
+
+/*
+ * All pages are translated inside one in-flight bracket before any byte
+ * moves, so a transfer either happens whole through translations that no
+ * invalidation has overtaken, or not at all. Unrecoverable misses are
+ * reported as iopf_dma() reports them; a recoverable one is only returned.
+ */
+int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+		 void *buf, size_t len, enum iopf_dma_dir dir, uint64_t *miss)
+{
+	uint64_t phys[IOPF_DMA_TRY_MAX / IOPF_PGSIZE_4K + 1];
+	struct iopf_iommu *iommu;
+	struct iopf_domain *d;
+	unsigned access, idx, n = 0;
+	uint64_t end, a;
+	unsigned char *p = buf;
+	struct xlate x = { .err = 0 };
+
+	if (!dev || (dir != IOPF_DMA_READ && dir != IOPF_DMA_WRITE))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (len > IOPF_DMA_TRY_MAX)
+		return -E2BIG;
+	if (__builtin_add_overflow(iova, (uint64_t)len - 1, &end))
+		return -EINVAL;
+	iommu = dev->iommu;
+	access = dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE : IOPF_PERM_READ;
+	if (dma_pri_stopped(dev, pasid, iova, access))
+		return -EIO;
+	iopf_rt_charge(iommu->rt, iommu->costs->dma_setup_ns);
+	idx = dma_begin(dev, pasid, &d);
+	for (a = iova & ~(IOPF_PGSIZE_4K - 1); d && a <= end;
+	     a += IOPF_PGSIZE_4K) {
+		translate(dev, d, pasid, a < iova ? iova : a, access, &x);
+		if (x.err)
+			break;
+		phys[n++] = x.phys & ~(IOPF_PGSIZE_4K - 1);
+	}
+	if (d && !x.err) {
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t off = i ? 0 : iova & (IOPF_PGSIZE_4K - 1);
+			size_t chunk = IOPF_PGSIZE_4K - off;
+
+			if (chunk > len)
+				chunk = len;
+			dma_copy(dev, phys[i] + off, p, chunk, dir);
+			if (p)
+				p += chunk;
+			len -= chunk;
+		}
+	}
+	dma_end(dev, idx);
+	if (d && !x.err) {
+		atomic_fetch_add(&dev->st_dma_ops, 1);
+		atomic_fetch_add(&dev->st_dma_bytes, end - iova + 1);
+		return 0;
+	}
+	a = a < iova ? iova : a;
+	if (!d || x.err == -ERANGE) {
+		fault_report_event(iommu, dev, pasid, a, access,
+				   d ? IOPF_EVT_OUT_OF_RANGE : IOPF_EVT_NO_DOMAIN);
+		return dma_fail(dev, -EFAULT);
+	}
+	if (dev->cap == IOPF_FAULT_NONE ||
+	    !atomic_load_explicit(&x.fault_domain->handler,
+				  memory_order_acquire)) {
+		fault_report_event(iommu, dev, pasid, a, access,
+				   x.err == -EACCES ? IOPF_EVT_PERMISSION
+						    : IOPF_EVT_TRANSLATION);
+		return dma_fail(dev, -EFAULT);
+	}
+	if (miss)
+		*miss = a & ~(IOPF_PGSIZE_4K - 1);
+	return -EAGAIN;
 }

@@ -65,5 +65,20 @@ expect 2 bench migrate --bogus 1
 expect 2 bench migrate --downtime-ms
 expect 0 bench migrate --guest-mib 128 --hot-mib 32 --downtime-ms 20 --json
 expect 0 bench migrate --guest-mib 128 --hot-mib 32 --downtime-ms 20 --csv
+expect 0 bench nic --help
+expect 2 bench nic --load-gbps 0
+expect 2 bench nic --load-gbps -5
+expect 2 bench nic --load-gbps 10,,40
+expect 2 bench nic --load-gbps 10x
+expect 2 bench nic --policy warp
+expect 2 bench nic --packet-bytes 9999
+expect 2 bench nic --packet-bytes 1.5K
+expect 2 bench nic --ring 1000
+expect 2 bench nic --pool-mib 64 --guest-mib 32
+expect 2 bench nic --profile nope
+expect 2 bench nic --bogus 1
+expect 2 bench nic --packets
+expect 0 bench nic --load-gbps 1,40 --packets 2000 --pool-mib 4 --csv
+expect 0 bench nic --load-gbps 10 --policy backup,drop --packets 2000 --pool-mib 4
 rm -f /tmp/iopf-cli.$$
 exit $fails
