@@ -48,7 +48,7 @@ int tool_bench_churn(int argc, char **argv)
 		json_object *o = json_object_new_object();
 
 #define J(f) json_object_object_add(o, #f, json_object_new_int64((int64_t)r.f))
-		J(dma_ok); J(dma_failed); J(host_ops); J(migrated); J(swap_outs);
+		J(dma_ok); J(dma_failed); J(try_ok); J(try_misses); J(host_ops); J(migrated); J(swap_outs);
 		J(swap_ins); J(ballooned); J(remaps); J(detaches); J(faults);
 		J(invalidations); J(bytes_verified); J(readback_mismatches);
 		J(poison_violations); J(stale_responses); J(pinned_left);
@@ -64,6 +64,10 @@ int tool_bench_churn(int argc, char **argv)
 		       "detached), %llu host\n",
 		       (unsigned long long)r.dma_ok, (unsigned long long)r.dma_failed,
 		       (unsigned long long)r.host_ops);
+		printf("  all-or-nothing transfers (odd devices): %llu done, "
+		       "%llu misses faulted in between tries\n",
+		       (unsigned long long)r.try_ok,
+		       (unsigned long long)r.try_misses);
 		printf("  faults %llu; %llu invalidations survived; swap-outs %llu, "
 		       "swap-ins %llu; migrated %llu; remaps %llu; detaches %llu\n",
 		       (unsigned long long)r.faults,

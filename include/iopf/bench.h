@@ -361,6 +361,7 @@ struct iopf_churn_config {
 
 struct iopf_churn_result {
 	uint64_t dma_ok, dma_failed;         /* failures: unmapped, detached */
+	uint64_t try_ok, try_misses;         /* all-or-nothing transfers */
 	uint64_t host_ops;                   /* migrate, reclaim, balloon, ... */
 	uint64_t migrated, swap_outs, swap_ins, ballooned, remaps, detaches;
 	uint64_t faults, invalidations;      /* invalidations survived */

@@ -4,7 +4,10 @@
  * through on-demand faults while the host migrates, reclaims to swap (the
  * pool is smaller than the guest), balloons one area away, unmaps and
  * remaps another, and detaches and re-attaches the devices, all at once
- * on real threads.
+ * on real threads. Odd-numbered devices cannot wait inside a transfer (as
+ * a NIC receiving): they use iopf_dma_try(), and on a miss fault the page
+ * in with iopf_dev_fault_in() and try again, so all-or-nothing transfers
+ * race the same invalidations.
  *
  * Verified: every read-back of a device's own page is exactly what it
  * last wrote; at the end the CPU finds every durable page's last version;
@@ -51,6 +54,7 @@ struct churn {
 	struct iopf_churn_result *out;
 	_Atomic uint64_t dma_ok, dma_failed, host_ops, mismatches, migrated;
 	_Atomic uint64_t ballooned, remaps, detaches, verified;
+	_Atomic uint64_t try_ok, try_misses;
 	int err;
 };
 
@@ -69,6 +73,37 @@ struct churn_dev {
 	unsigned idx;
 };
 
+/*
+ * A transfer as device @d makes it: blocking, or tried whole and the
+ * missing page faulted in between tries. A page taken away again before
+ * every try is given up on after a few rounds (-EAGAIN, a failure).
+ */
+static int churn_xfer(struct churn *ch, const struct churn_dev *d,
+		      uint64_t iova, void *buf, size_t len,
+		      enum iopf_dma_dir dir)
+{
+	struct iopf_dev *dev = ch->dev[d->idx];
+	uint64_t miss;
+	int ret = -EAGAIN;
+
+	if (!(d->idx & 1))
+		return iopf_dma(dev, IOPF_PASID_NONE, iova, buf, len, dir);
+	for (int round = 0; round < 8; round++) {
+		ret = iopf_dma_try(dev, IOPF_PASID_NONE, iova, buf, len, dir,
+				   &miss);
+		if (ret != -EAGAIN)
+			break;
+		atomic_fetch_add(&ch->try_misses, 1);
+		ret = iopf_dev_fault_in(dev, IOPF_PASID_NONE, miss, dir);
+		if (ret)
+			break;
+		ret = -EAGAIN;
+	}
+	if (!ret)
+		atomic_fetch_add(&ch->try_ok, 1);
+	return ret;
+}
+
 static void churn_device(void *arg)
 {
 	struct churn_dev *d = arg;
@@ -80,16 +115,14 @@ static void churn_device(void *arg)
 			uint32_t v = ch->version[p] + 1;
 
 			fill(buf, p, v);
-			if (iopf_dma(ch->dev[d->idx], IOPF_PASID_NONE, p * PG, buf,
-				     PG, IOPF_DMA_WRITE)) {
+			if (churn_xfer(ch, d, p * PG, buf, PG, IOPF_DMA_WRITE)) {
 				/* Detached for a moment: the driver backs off. */
 				atomic_fetch_add(&ch->dma_failed, 1);
 				iopf_rt_sleep(ch->rt, 20000);
 				continue;
 			}
 			ch->version[p] = v;
-			if (iopf_dma(ch->dev[d->idx], IOPF_PASID_NONE, p * PG, back,
-				     PG, IOPF_DMA_READ)) {
+			if (churn_xfer(ch, d, p * PG, back, PG, IOPF_DMA_READ)) {
 				atomic_fetch_add(&ch->dma_failed, 1);
 				continue;
 			}
@@ -111,8 +144,8 @@ static void churn_device(void *arg)
 			uint64_t p = BALLOON_FIRST +
 				     iopf_rt_random_below(ch->rt, 2 * AREA_PAGES);
 
-			if (iopf_dma(ch->dev[d->idx], IOPF_PASID_NONE, p * PG, buf,
-				     64, (k & 1) ? IOPF_DMA_WRITE : IOPF_DMA_READ))
+			if (churn_xfer(ch, d, p * PG, buf, 64,
+				       (k & 1) ? IOPF_DMA_WRITE : IOPF_DMA_READ))
 				atomic_fetch_add(&ch->dma_failed, 1);
 			else
 				atomic_fetch_add(&ch->dma_ok, 1);
@@ -295,6 +328,8 @@ static void churn_main(void *arg)
 	}
 	o->dma_ok = ch->dma_ok;
 	o->dma_failed = ch->dma_failed;
+	o->try_ok = ch->try_ok;
+	o->try_misses = ch->try_misses;
 	o->host_ops = ch->host_ops;
 	o->migrated = ch->migrated;
 	o->swap_outs = ps.swap_outs;

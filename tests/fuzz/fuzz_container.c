@@ -187,6 +187,29 @@ struct run {
 	bool failed;
 };
 
+/*
+ * A device that cannot wait inside a transfer: try it whole; on a miss,
+ * fault the page in and try again. With nobody else running, one fault-in
+ * must be enough: a second miss is a difference from iopf_dma().
+ */
+static int dma_whole(struct sut *s, uint64_t iova, void *buf, size_t len,
+		     enum iopf_dma_dir dir)
+{
+	uint64_t miss;
+	int ret;
+
+	for (int round = 0; round < 2; round++) {
+		ret = iopf_dma_try(s->dev, IOPF_PASID_NONE, iova, buf, len, dir,
+				   &miss);
+		if (ret != -EAGAIN)
+			return ret;
+		ret = iopf_dev_fault_in(s->dev, IOPF_PASID_NONE, miss, dir);
+		if (ret)
+			return ret;
+	}
+	return -EAGAIN;
+}
+
 static unsigned take(struct run *r)
 {
 	return r->pos < r->size ? r->data[r->pos++] : 0;
@@ -258,7 +281,10 @@ static void op(struct run *r)
 	}
 	case 4: case 5: { /* DMA read / write of up to 64 bytes in a page */
 		bool write = kind == 5;
-		uint32_t off = (b * 61) % (PG - 64), len = 1 + take(r) % 64;
+		unsigned lt = take(r);
+		/* Bit 6 of the length byte: the all-or-nothing path. */
+		bool whole = lt & 64;
+		uint32_t off = (b * 61) % (PG - 64), len = 1 + lt % 64;
 		uint8_t buf[64], val = (uint8_t)take(r);
 		uint32_t f;
 
@@ -268,8 +294,11 @@ static void op(struct run *r)
 		f = m_dev_frame(m, a, write ? IOPF_PERM_WRITE : IOPF_PERM_READ,
 				&want);
 		iopf_iommu_stats(s->iommu, &st0);
-		got = iopf_dma(s->dev, IOPF_PASID_NONE, (uint64_t)a * PG + off,
-			       buf, len, write ? IOPF_DMA_WRITE : IOPF_DMA_READ);
+		got = whole ? dma_whole(s, (uint64_t)a * PG + off, buf, len,
+					write ? IOPF_DMA_WRITE : IOPF_DMA_READ)
+			    : iopf_dma(s->dev, IOPF_PASID_NONE,
+				       (uint64_t)a * PG + off, buf, len,
+				       write ? IOPF_DMA_WRITE : IOPF_DMA_READ);
 		iopf_iommu_stats(s->iommu, &st1);
 		CHECK(got == want, "dma %s iova page %u: %d, model %d",
 		      write ? "write" : "read", a, got, want);
@@ -443,6 +472,15 @@ static void fuzz_main(void *arg)
 	r->pos = 1;
 	while (r->pos < r->size && !r->failed && r->ops < 400)
 		op(r);
+	/* Every byte the CPU sees is what the model says was written. */
+	for (uint32_t h = 0; h < NPAGES && !r->failed; h++) {
+		static uint8_t got[PG], zero[PG];
+		const uint8_t *want = r->m.pte[h] ? r->m.frames[r->m.pte[h]] : zero;
+
+		CHECK(!iopf_mm_read(s->mm, HVA + (uint64_t)h * PG, got, PG) &&
+			      !memcmp(got, want, PG),
+		      "end: page %u differs from the model", h);
+	}
 	if (s->attached)
 		iopf_detach(s->dev, IOPF_PASID_NONE);
 	iopf_ioas_detach_domain(s->ioas, s->d);
