@@ -100,7 +100,10 @@ struct iopf_nic;
 /* Must be called from an actor: the NIC's engines are actors. */
 int iopf_nic_create(struct iopf_iommu *iommu, const struct iopf_nic_config *cfg,
 		    struct iopf_nic **out);
-/* Stops the engines: what is on chip is not received any more. */
+/*
+ * Stops the engines: what is on chip is not received any more. Stop and
+ * destroy are the owner's: one caller, not concurrently with each other.
+ */
 void iopf_nic_stop(struct iopf_nic *nic);
 /*
  * Stops, then removes the device and frees the NIC; -EBUSY (the NIC
