@@ -190,7 +190,8 @@ struct run {
 /*
  * A device that cannot wait inside a transfer: try it whole; on a miss,
  * fault the page in and try again. With nobody else running, one fault-in
- * must be enough: a second miss is a difference from iopf_dma().
+ * per page (at most two here) must be enough: a miss after that is a
+ * difference from iopf_dma().
  */
 static int dma_whole(struct sut *s, uint64_t iova, void *buf, size_t len,
 		     enum iopf_dma_dir dir)
@@ -198,7 +199,7 @@ static int dma_whole(struct sut *s, uint64_t iova, void *buf, size_t len,
 	uint64_t miss;
 	int ret;
 
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < 3; round++) {
 		ret = iopf_dma_try(s->dev, IOPF_PASID_NONE, iova, buf, len, dir,
 				   &miss);
 		if (ret != -EAGAIN)
@@ -279,20 +280,29 @@ static void op(struct run *r)
 		      got);
 		break;
 	}
-	case 4: case 5: { /* DMA read / write of up to 64 bytes in a page */
+	case 4: case 5: { /* DMA read / write of up to 64 bytes */
 		bool write = kind == 5;
 		unsigned lt = take(r);
-		/* Bit 6 of the length byte: the all-or-nothing path. */
+		unsigned access = write ? IOPF_PERM_WRITE : IOPF_PERM_READ;
+		/*
+		 * Bit 6 of the length byte: the all-or-nothing path, which may
+		 * also cross into the next page (bit 7 of the offset byte).
+		 */
 		bool whole = lt & 64;
-		uint32_t off = (b * 61) % (PG - 64), len = 1 + lt % 64;
+		uint32_t off = whole && (b & 128) ? PG - 1 - b % 32
+						  : (b * 61) % (PG - 64);
+		uint32_t len = 1 + lt % 64;
+		uint32_t first = len < PG - off ? len : PG - off;
 		uint8_t buf[64], val = (uint8_t)take(r);
-		uint32_t f;
+		uint32_t f, f2 = 0;
 
 		struct iopf_iommu_stats st0, st1;
 
 		memset(buf, val, sizeof(buf));
-		f = m_dev_frame(m, a, write ? IOPF_PERM_WRITE : IOPF_PERM_READ,
-				&want);
+		/* Both pages must translate, in order, or nothing moves. */
+		f = m_dev_frame(m, a, access, &want);
+		if (!want && first < len)
+			f2 = m_dev_frame(m, a + 1, access, &want);
 		iopf_iommu_stats(s->iommu, &st0);
 		got = whole ? dma_whole(s, (uint64_t)a * PG + off, buf, len,
 					write ? IOPF_DMA_WRITE : IOPF_DMA_READ)
@@ -324,12 +334,16 @@ static void op(struct run *r)
 		      (unsigned long long)(st1.responses[0] - st0.responses[0]),
 		      (unsigned long long)(st1.responses[1] - st0.responses[1]));
 		if (!got && !want) {
-			if (write)
-				memcpy(m->frames[f] + off, buf, len);
-			else
-				CHECK(!memcmp(m->frames[f] + off, buf, len),
+			if (write) {
+				memcpy(m->frames[f] + off, buf, first);
+				memcpy(m->frames[f2], buf + first, len - first);
+			} else {
+				CHECK(!memcmp(m->frames[f] + off, buf, first) &&
+					      !memcmp(m->frames[f2], buf + first,
+						      len - first),
 				      "dma read iova page %u+%u: data differs", a,
 				      off);
+			}
 		}
 		break;
 	}
