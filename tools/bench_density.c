@@ -93,11 +93,9 @@ int tool_bench_density(int argc, char **argv)
 				return 2;
 			cfg.step_ns = v * 1000000;
 		} else if (!strcmp(a, "--profile")) {
-			cfg.costs = iopf_cost_model_find(val);
-			if (!cfg.costs) {
-				fprintf(stderr, "iopf: unknown profile '%s'\n", val);
+			cfg.costs = tool_cost_profile(val);
+			if (!cfg.costs)
 				return 2;
-			}
 		} else if (!strcmp(a, "--plot-dir")) {
 			o.plot_dir = val;
 		} else {

@@ -256,12 +256,9 @@ int tool_bench_nic(int argc, char **argv)
 			return 2;
 		}
 	}
-	cfg.costs = iopf_cost_model_find(profile);
-	if (!cfg.costs) {
-		fprintf(stderr, "iopf: unknown profile '%s' (kunpeng920-seed, "
-			"reference)\n", profile);
+	cfg.costs = tool_cost_profile(profile);
+	if (!cfg.costs)
 		return 2;
-	}
 	/* Sizes that do not fit together are misuse too: say so up front. */
 	switch (iopf_bench_nic_validate(&cfg)) {
 	case 0:

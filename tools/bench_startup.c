@@ -66,11 +66,9 @@ int tool_bench_startup(int argc, char **argv)
 				return 2;
 			}
 		} else if (!strcmp(a, "--profile") && i + 1 < argc) {
-			cfg.costs = iopf_cost_model_find(argv[++i]);
-			if (!cfg.costs) {
-				fprintf(stderr, "iopf: unknown profile '%s'\n", argv[i]);
+			cfg.costs = tool_cost_profile(argv[++i]);
+			if (!cfg.costs)
 				return 2;
-			}
 		} else if (!strcmp(a, "--plot-dir") && i + 1 < argc) {
 			o.plot_dir = argv[++i];
 		} else if (!strcmp(a, "--max-gib") && i + 1 < argc) {

@@ -198,12 +198,9 @@ int tool_bench_uadk(int argc, char **argv)
 			return 2;
 		}
 	}
-	cfg.costs = iopf_cost_model_find(profile);
-	if (!cfg.costs) {
-		fprintf(stderr, "iopf: unknown profile '%s' (kunpeng920-seed, "
-			"reference)\n", profile);
+	cfg.costs = tool_cost_profile(profile);
+	if (!cfg.costs)
 		return 2;
-	}
 	if (cfg.runtime == IOPF_UADK_VIRTUAL)
 		cfg.compute = false; /* the cost model charges it */
 	if (!!msg_len != !!times) {

@@ -208,6 +208,33 @@ static int dma_fail(struct iopf_dev *dev, int err)
 }
 
 /*
+ * A translation miss that no page request can cure (no domain, beyond the
+ * IOVA space, a device or domain without fault handling) is reported and
+ * fails the DMA: true. False when the device may ask for the page.
+ */
+static bool dma_miss_unrecoverable(struct iopf_dev *dev, struct iopf_domain *d,
+				   const struct xlate *x, uint32_t pasid,
+				   uint64_t iova, unsigned access)
+{
+	enum iopf_event_reason why;
+
+	if (!d)
+		why = IOPF_EVT_NO_DOMAIN;
+	else if (x->err == -ERANGE)
+		why = IOPF_EVT_OUT_OF_RANGE;
+	else if (dev->cap == IOPF_FAULT_NONE ||
+		 !atomic_load_explicit(&x->fault_domain->handler,
+				       memory_order_acquire))
+		why = x->err == -EACCES ? IOPF_EVT_PERMISSION
+					: IOPF_EVT_TRANSLATION;
+	else
+		return false;
+	fault_report_event(dev->iommu, dev, pasid, iova, access, why);
+	dma_fail(dev, -EFAULT);
+	return true;
+}
+
+/*
  * Translate the page of @iova and, when @move, transfer @chunk bytes (all in
  * that page) through it; on a miss raise the fault, wait and retry. @buf may
  * be NULL (no bytes moved).
@@ -216,7 +243,6 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		    unsigned char *p, size_t chunk, enum iopf_dma_dir dir,
 		    bool move)
 {
-	struct iopf_iommu *iommu = dev->iommu;
 	unsigned access = dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE
 						: IOPF_PERM_READ;
 	unsigned retries = 0;
@@ -237,24 +263,8 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 			}
 		}
 		dma_end(dev, idx);
-		if (!d) {
-			fault_report_event(iommu, dev, pasid, iova, access,
-					   IOPF_EVT_NO_DOMAIN);
-			return dma_fail(dev, -EFAULT);
-		}
-		if (x.err == -ERANGE) {
-			fault_report_event(iommu, dev, pasid, iova, access,
-					   IOPF_EVT_OUT_OF_RANGE);
-			return dma_fail(dev, -EFAULT);
-		}
-		if (dev->cap == IOPF_FAULT_NONE ||
-		    !atomic_load_explicit(&x.fault_domain->handler,
-					  memory_order_acquire)) {
-			fault_report_event(iommu, dev, pasid, iova, access,
-					   x.err == -EACCES ? IOPF_EVT_PERMISSION
-							    : IOPF_EVT_TRANSLATION);
-			return dma_fail(dev, -EFAULT);
-		}
+		if (dma_miss_unrecoverable(dev, d, &x, pasid, iova, access))
+			return -EFAULT;
 		if (retries++ == DMA_MAX_RETRIES) {
 			atomic_fetch_add(&dev->st_exhausted, 1);
 			return dma_fail(dev, -EFAULT);
@@ -393,19 +403,8 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		return 0;
 	}
 	a = a < iova ? iova : a;
-	if (!d || x.err == -ERANGE) {
-		fault_report_event(iommu, dev, pasid, a, access,
-				   d ? IOPF_EVT_OUT_OF_RANGE : IOPF_EVT_NO_DOMAIN);
-		return dma_fail(dev, -EFAULT);
-	}
-	if (dev->cap == IOPF_FAULT_NONE ||
-	    !atomic_load_explicit(&x.fault_domain->handler,
-				  memory_order_acquire)) {
-		fault_report_event(iommu, dev, pasid, a, access,
-				   x.err == -EACCES ? IOPF_EVT_PERMISSION
-						    : IOPF_EVT_TRANSLATION);
-		return dma_fail(dev, -EFAULT);
-	}
+	if (dma_miss_unrecoverable(dev, d, &x, pasid, a, access))
+		return -EFAULT;
 	if (miss)
 		*miss = a & ~(IOPF_PGSIZE_4K - 1);
 	return -EAGAIN;
