@@ -28,6 +28,9 @@ expect 2 bench uadk --times -1
 expect 2 bench uadk --premap 0
 expect 2 bench uadk --premap 513
 expect 2 bench uadk --mode warp
+expect 2 bench uadk --repeat 0
+expect 2 bench uadk --repeat 51
+expect 2 bench uadk --repeat
 expect 2 bench uadk --profile nope
 expect 2 bench uadk --runtime quantum
 expect 2 bench uadk --guest-mib 1
