@@ -154,9 +154,13 @@ int tool_bench_startup(int argc, char **argv)
 		}
 		return 0;
 	}
-	printf("VM start: creation to the device's first completed DMA (s), %s\n",
-	       cfg.real ? "real runtime, 4 KiB pages on real memory"
-			: "virtual runtime, 2 MiB pages, profile kunpeng920-seed");
+	if (cfg.real)
+		printf("VM start: creation to the device's first completed DMA "
+		       "(s), real runtime, 4 KiB pages on real memory\n");
+	else
+		printf("VM start: creation to the device's first completed DMA "
+		       "(s), virtual runtime, 2 MiB pages, profile %s\n",
+		       cfg.costs->name);
 	printf("%9s %10s %10s %10s %15s %14s %14s\n", "guest", "static",
 	       "published", "iopf", "iopf-premap512", "iopf-adaptive",
 	       "iopf-prefault");

@@ -14,6 +14,10 @@ expect() {
 	fi
 }
 expect 0 help
+for c in "demo mm" "bench ground" "bench iommu" "bench container" \
+	 "bench startup" "bench faults" "bench churn" calibrate profile; do
+	expect 0 $c --help
+done
 expect 2
 expect 2 frobnicate
 expect 0 bench uadk --help

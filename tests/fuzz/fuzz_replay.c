@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The differential fuzz target without libFuzzer: replays every file of
- * the corpus directories given, then runs N inputs from a seeded generator.
- * Prints the operations applied; exits 1 at the first difference (and
- * writes the input to crash-<n>.bin so it can become a corpus entry).
- *   fuzz_replay [--random N] [--seed S] DIR...
+ * the corpus directories (or single inputs) given, then runs N inputs from
+ * a seeded generator. Prints the operations applied; exits 1 at the first
+ * difference, and writes the input to crash-<seed>-<n>.bin (its seed and
+ * its place in the run) so that it can be replayed and become a corpus
+ * entry.
+ *   fuzz_replay [--random N] [--seed S] DIR|FILE...
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -13,22 +15,40 @@
 
 #include "fuzz_container.h"
 
-static int run_one(const uint8_t *d, size_t n, uint64_t *ops, const char *what)
+static unsigned long long replay_seed;
+
+static int run_one(const uint8_t *d, size_t n, uint64_t *ops, const char *what,
+		   unsigned long long nth)
 {
-	char why[256];
+	char why[256], name[64];
+	FILE *f;
 
 	if (!fuzz_container_one(d, n, ops, why, sizeof(why)))
 		return 0;
-	fprintf(stderr, "fuzz: %s: %s\n", what, why);
-	{
-		FILE *f = fopen("crash-input.bin", "wb");
-
-		if (f) {
-			fwrite(d, 1, n, f);
-			fclose(f);
-		}
+	snprintf(name, sizeof(name), "crash-%llu-%llu.bin", replay_seed, nth);
+	f = fopen(name, "wb");
+	if (f) {
+		fwrite(d, 1, n, f);
+		fclose(f);
 	}
+	fprintf(stderr, "fuzz: %s: %s (input kept as %s)\n", what, why,
+		f ? name : "nothing: cannot write it");
 	return 1;
+}
+
+/* Replay one input file; 1 if it differs from the model, -1 if unread. */
+static int replay_file(const char *path, uint8_t *buf, size_t size,
+		       unsigned long long *ops, unsigned long long *inputs)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, size, f);
+	fclose(f);
+	++*inputs;
+	return run_one(buf, n, (uint64_t *)ops, path, *inputs);
 }
 
 int main(int argc, char **argv)
@@ -45,34 +65,36 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 0);
 			continue;
 		}
+		replay_seed = seed;
 		DIR *dir = opendir(argv[i]);
 		struct dirent *e;
 
 		if (!dir) {
-			fprintf(stderr, "fuzz: cannot open %s\n", argv[i]);
-			return 2;
+			int ret = replay_file(argv[i], buf, sizeof(buf), &ops,
+					      &inputs);
+
+			if (ret < 0) {
+				fprintf(stderr, "fuzz: cannot open %s\n", argv[i]);
+				return 2;
+			}
+			if (ret)
+				return 1;
+			continue;
 		}
 		while ((e = readdir(dir))) {
 			char path[4096];
-			FILE *f;
-			size_t n;
 
 			if (e->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
-			f = fopen(path, "rb");
-			if (!f)
-				continue;
-			n = fread(buf, 1, sizeof(buf), f);
-			fclose(f);
-			inputs++;
-			if (run_one(buf, n, (uint64_t *)&ops, path)) {
+			if (replay_file(path, buf, sizeof(buf), &ops, &inputs) == 1) {
 				closedir(dir);
 				return 1;
 			}
 		}
 		closedir(dir);
 	}
+	replay_seed = seed;
 	for (unsigned long long k = 0; k < random_inputs; k++) {
 		size_t n = 64 + (size_t)((seed >> 7) % 1200);
 
@@ -81,7 +103,7 @@ int main(int argc, char **argv)
 			buf[j] = (uint8_t)(seed >> 56);
 		}
 		inputs++;
-		if (run_one(buf, n, (uint64_t *)&ops, "random input"))
+		if (run_one(buf, n, (uint64_t *)&ops, "random input", inputs))
 			return 1;
 	}
 	printf("fuzz: %llu inputs, %llu operations fuzzed, no difference from "
