@@ -11,44 +11,80 @@
 
 /*
  * The fault timeline in Chrome's trace-event format (opens in Perfetto):
- * one complete event ("X") per span, one track per actor.
+ * one process per run (1 and 2 fault workers, each from its own time 0),
+ * one track per actor (devices, queue reader, workers), spans as complete
+ * events ("X"). The time a group waits in the queue overlaps other
+ * spans of the worker that takes it, so it is an async span of its own.
  */
+#define TRACE_TRACKS 64
+
 struct trace_file {
 	FILE *f;
 	pthread_mutex_t lock;
-	uint64_t events, max_events;
-	char names[64][32];
-	unsigned nr_names;
+	uint64_t events, max_events, async_ids;
+	unsigned pid;                   /* the run: its worker count */
+	unsigned actor[TRACE_TRACKS];   /* this run's actors, by track */
+	unsigned nr_tracks;
 };
 
-static unsigned trace_tid(struct trace_file *t, const char *actor)
+static void trace_run(void *arg, unsigned workers)
 {
-	for (unsigned i = 0; i < t->nr_names; i++)
-		if (!strcmp(t->names[i], actor))
+	struct trace_file *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	t->pid = workers;
+	t->nr_tracks = 0;
+	fprintf(t->f, ",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,"
+		      "\"args\":{\"name\":\"fault path, %u worker%s\"}}",
+		workers, workers, workers == 1 ? "" : "s");
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* The track of actor @id in this run, named on first use. */
+static unsigned trace_tid(struct trace_file *t, const char *name, unsigned id)
+{
+	for (unsigned i = 0; i < t->nr_tracks; i++)
+		if (t->actor[i] == id)
 			return i + 1;
-	if (t->nr_names == 64)
-		return 64;
-	snprintf(t->names[t->nr_names], sizeof(t->names[0]), "%s", actor);
-	fprintf(t->f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,"
-		      "\"tid\":%u,\"args\":{\"name\":\"%s#%u\"}}",
-		t->nr_names + 1, actor, t->nr_names + 1);
-	return ++t->nr_names;
+	if (t->nr_tracks == TRACE_TRACKS)
+		return TRACE_TRACKS; /* the rest share the last track */
+	t->actor[t->nr_tracks] = id;
+	fprintf(t->f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%u,"
+		      "\"tid\":%u,\"args\":{\"name\":\"%s #%u\"}}",
+		t->pid, t->nr_tracks + 1, name, id);
+	return ++t->nr_tracks;
 }
 
 static void trace_event(void *arg, const char *event, const char *actor,
-			uint64_t start_ns, uint64_t dur_ns)
+			unsigned actor_id, uint64_t start_ns, uint64_t dur_ns)
 {
 	struct trace_file *t = arg;
 
 	pthread_mutex_lock(&t->lock);
 	if (t->events < t->max_events) {
-		unsigned tid = trace_tid(t, actor);
+		unsigned tid = trace_tid(t, actor, actor_id);
 
-		fprintf(t->f, ",\n{\"name\":\"%s\",\"ph\":\"%s\",\"pid\":1,"
-			      "\"tid\":%u,\"ts\":%.3f%s%.3f%s}",
-			event, dur_ns ? "X" : "i", tid, start_ns / 1e3,
-			dur_ns ? ",\"dur\":" : ",\"s\":\"t\",\"_\":",
-			dur_ns / 1e3, "");
+		if (!strcmp(event, "fault.queue_wait")) {
+			uint64_t id = ++t->async_ids;
+
+			fprintf(t->f, ",\n{\"name\":\"%s\",\"cat\":\"queue\","
+				      "\"ph\":\"b\",\"id\":%llu,\"pid\":%u,"
+				      "\"tid\":%u,\"ts\":%.3f}"
+				      ",\n{\"name\":\"%s\",\"cat\":\"queue\","
+				      "\"ph\":\"e\",\"id\":%llu,\"pid\":%u,"
+				      "\"tid\":%u,\"ts\":%.3f}",
+				event, (unsigned long long)id, t->pid, tid,
+				start_ns / 1e3, event, (unsigned long long)id,
+				t->pid, tid, (start_ns + dur_ns) / 1e3);
+		} else if (dur_ns) {
+			fprintf(t->f, ",\n{\"name\":\"%s\",\"ph\":\"X\",\"pid\":%u,"
+				      "\"tid\":%u,\"ts\":%.3f,\"dur\":%.3f}",
+				event, t->pid, tid, start_ns / 1e3, dur_ns / 1e3);
+		} else {
+			fprintf(t->f, ",\n{\"name\":\"%s\",\"ph\":\"i\",\"pid\":%u,"
+				      "\"tid\":%u,\"ts\":%.3f,\"s\":\"t\"}",
+				event, t->pid, tid, start_ns / 1e3);
+		}
 		t->events++;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -94,10 +130,12 @@ int tool_bench_faults(int argc, char **argv)
 			return 1;
 		}
 		pthread_mutex_init(&trace.lock, NULL);
+		/* The first record opens the list; the runs' own follow it. */
 		fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n"
-		      "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,"
-		      "\"args\":{\"name\":\"iopf fault path\"}}", trace.f);
+		      "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,"
+		      "\"args\":{\"name\":\"iopf bench faults\"}}", trace.f);
 		cfg.trace = trace_event;
+		cfg.trace_run = trace_run;
 		cfg.trace_arg = &trace;
 	}
 	ret = iopf_bench_faults(&cfg, &r);

@@ -255,6 +255,8 @@ struct iopf_faults_config {
 	unsigned devices;          /* devices faulting at once */
 	iopf_rt_trace_fn trace;    /* optional fault timeline hook */
 	void *trace_arg;
+	/* Optional: called before each traced run, with its worker count. */
+	void (*trace_run)(void *trace_arg, unsigned workers);
 };
 
 struct iopf_faults_result {

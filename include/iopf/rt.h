@@ -168,12 +168,13 @@ void iopf_rt_stats_visit(struct iopf_rt *rt,
 
 /*
  * Trace: one hook per context, called for every traced span. @actor is the
- * name of the calling actor ("-" outside actors). The hook runs on the
- * calling actor and must not block.
+ * name of the calling actor ("-" outside actors) and @actor_id its id
+ * (names repeat, ids do not). The hook runs on the calling actor and must
+ * not block.
  */
 typedef void (*iopf_rt_trace_fn)(void *arg, const char *event,
-				 const char *actor, uint64_t start_ns,
-				 uint64_t duration_ns);
+				 const char *actor, unsigned actor_id,
+				 uint64_t start_ns, uint64_t duration_ns);
 void iopf_rt_set_trace(struct iopf_rt *rt, iopf_rt_trace_fn fn, void *arg);
 bool iopf_rt_tracing(const struct iopf_rt *rt);
 void iopf_rt_trace(struct iopf_rt *rt, const char *event, uint64_t start_ns,

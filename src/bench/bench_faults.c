@@ -111,6 +111,8 @@ static void faults_main(void *arg)
 					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
 	if (r->err)
 		goto out;
+	if (r->cfg->trace && r->cfg->trace_run)
+		r->cfg->trace_run(r->cfg->trace_arg, r->workers);
 	if (r->cfg->trace)
 		iopf_rt_set_trace(r->rt, r->cfg->trace, r->cfg->trace_arg);
 	{

@@ -474,7 +474,8 @@ void iopf_rt_trace(struct iopf_rt *rt, const char *event, uint64_t start_ns,
 {
 	if (rt->trace_fn)
 		rt->trace_fn(rt->trace_arg, event, iopf_rt_actor_name(rt_current),
-			     start_ns, duration_ns);
+			     iopf_rt_actor_id(rt_current), start_ns,
+			     duration_ns);
 }
 
 void iopf_rt_sched_stats(const struct iopf_rt *rt,

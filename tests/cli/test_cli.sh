@@ -87,5 +87,30 @@ expect 2 bench nic --bogus 1
 expect 2 bench nic --packets
 expect 0 bench nic --load-gbps 1,40 --packets 2000 --pool-mib 4 --csv
 expect 0 bench nic --load-gbps 10 --policy backup,drop --packets 2000 --pool-mib 4
+# The fault timeline is valid trace-event JSON: a process per run, spans
+# that nest on every track, and a queue-wait span for every handler.
+trace=/tmp/iopf-cli-trace.$$.json
+expect 0 bench faults --pages 300 --no-plot --trace "$trace"
+if ! python3 - "$trace" <<'PY'
+import collections, json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+runs = {e["pid"] for e in ev if e["ph"] == "X"}
+assert runs == {1, 2}, runs
+spans = collections.defaultdict(list)
+for e in ev:
+    if e["ph"] == "X":
+        spans[(e["pid"], e["tid"])].append((e["ts"], e["ts"] + e["dur"]))
+for track in spans.values():
+    track.sort()
+    for (a, b), (c, d) in zip(track, track[1:]):
+        assert not (c < b < d), "spans overlap without nesting"
+n = collections.Counter(e["name"] for e in ev if e["ph"] in "Xb")
+assert n["fault.queue_wait"] == n["fault.handler"] > 0, n
+PY
+then
+	echo "FAIL: iopf bench faults --trace wrote a bad timeline"
+	fails=$((fails + 1))
+fi
+rm -f "$trace"
 rm -f /tmp/iopf-cli.$$
 exit $fails

@@ -113,15 +113,17 @@ struct trace_rec {
 	int n;
 	char last[64];
 	uint64_t start, dur;
+	unsigned actor_id;
 };
 
 static void trace_hook(void *arg, const char *event, const char *actor,
-		       uint64_t start, uint64_t dur)
+		       unsigned actor_id, uint64_t start, uint64_t dur)
 {
 	struct trace_rec *t = arg;
 
 	t->n++;
 	snprintf(t->last, sizeof(t->last), "%s@%s", event, actor);
+	t->actor_id = actor_id;
 	t->start = start;
 	t->dur = dur;
 }
@@ -150,6 +152,7 @@ static void test_trace_hook(void **state)
 	assert_int_equal(iopf_rt_run(a.rt, "tracer", trace_main, &a), 0);
 	assert_int_equal(t.n, 1);
 	assert_string_equal(t.last, "work@tracer");
+	assert_int_not_equal(t.actor_id, ~0u); /* inside an actor */
 	assert_int_equal(t.start, 0);
 	assert_int_equal(t.dur, 1234);
 	iopf_rt_destroy(a.rt);
