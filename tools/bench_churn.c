@@ -48,7 +48,7 @@ int tool_bench_churn(int argc, char **argv)
 		json_object *o = json_object_new_object();
 
 #define J(f) json_object_object_add(o, #f, json_object_new_int64((int64_t)r.f))
-		J(dma_ok); J(dma_failed); J(try_ok); J(try_misses); J(host_ops); J(migrated); J(swap_outs);
+		J(dma_ok); J(dma_failed); J(requests_to_answer); J(answers); J(try_ok); J(try_misses); J(host_ops); J(migrated); J(swap_outs);
 		J(swap_ins); J(ballooned); J(remaps); J(detaches); J(faults);
 		J(invalidations); J(bytes_verified); J(readback_mismatches);
 		J(poison_violations); J(stale_responses); J(pinned_left);
@@ -75,6 +75,9 @@ int tool_bench_churn(int argc, char **argv)
 		       (unsigned long long)r.swap_outs, (unsigned long long)r.swap_ins,
 		       (unsigned long long)r.migrated, (unsigned long long)r.remaps,
 		       (unsigned long long)r.detaches);
+		printf("  page requests answered: %llu of %llu, each once\n",
+		       (unsigned long long)r.answers,
+		       (unsigned long long)r.requests_to_answer);
 		printf("  %llu bytes verified; %llu wrong, %llu writes into freed "
 		       "frames, %llu stray responses, %llu pages left pinned\n",
 		       (unsigned long long)r.bytes_verified,
@@ -84,7 +87,7 @@ int tool_bench_churn(int argc, char **argv)
 		       (unsigned long long)r.pinned_left);
 	}
 	return r.readback_mismatches || r.poison_violations || r.stale_responses ||
-			       r.pinned_left
+			       r.pinned_left || r.answers != r.requests_to_answer
 		       ? 1
 		       : 0;
 }

@@ -372,6 +372,7 @@ struct iopf_churn_result {
 	uint64_t poison_violations;          /* must be 0 */
 	uint64_t stale_responses;            /* must be 0 */
 	uint64_t pinned_left;                /* must be 0 */
+	uint64_t requests_to_answer, answers; /* must be equal */
 };
 
 int iopf_bench_churn(const struct iopf_churn_config *cfg,

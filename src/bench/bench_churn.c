@@ -320,6 +320,16 @@ static void churn_main(void *arg)
 	}
 	iopf_mm_pool_stats(ch->pool, &ps);
 	iopf_ioas_stats(iopf_type1_ioas(ch->c), &is);
+	/* Every page request answered exactly once: by a group, or on overflow. */
+	{
+		struct iopf_iommu_stats st;
+
+		iopf_iommu_stats(ch->iommu, &st);
+		o->requests_to_answer = st.groups + st.auto_responses;
+		o->answers = st.responses[IOPF_RESP_SUCCESS] +
+			     st.responses[IOPF_RESP_INVALID] +
+			     st.responses[IOPF_RESP_FAILURE];
+	}
 	for (unsigned i = 0; i < ch->ndev; i++) {
 		struct iopf_dev_stats ds;
 

@@ -36,6 +36,8 @@ static void test_dma_under_host_churn(void **state)
 	assert_int_equal(r.poison_violations, 0);
 	assert_int_equal(r.stale_responses, 0);
 	assert_int_equal(r.pinned_left, 0);
+	assert_int_equal(r.answers, r.requests_to_answer);
+	assert_true(r.answers > 0);
 	assert_true(r.bytes_verified > 0);
 	assert_true(r.invalidations > 0);
 	assert_true(r.swap_outs > 0);
