@@ -71,8 +71,20 @@ int iopf_vm_write(struct iopf_vm *vm, uint64_t addr, const void *buf,
 int iopf_vm_read(struct iopf_vm *vm, uint64_t addr, void *buf, uint64_t len);
 /* The guest CPU touches [addr, addr + len): the host populates it. */
 int iopf_vm_touch(struct iopf_vm *vm, uint64_t addr, uint64_t len);
-/* Give [addr, addr + len) back to the host (discard). */
+/*
+ * Give [addr, addr + len) back to the host (discard): the device's
+ * mappings of it are invalidated and its next access faults on a fresh,
+ * zeroed page. -EBUSY for a statically pinned guest, whose memory the
+ * host cannot take back (ballooning is off, as with VFIO today).
+ */
 int iopf_vm_balloon(struct iopf_vm *vm, uint64_t addr, uint64_t len);
+
+/*
+ * Start vCPU @idx: an actor of the VM's runtime, named after the VM,
+ * running @fn(@arg) (the guest's workload). Join it with iopf_rt_join().
+ */
+int iopf_vm_vcpu_start(struct iopf_vm *vm, unsigned idx, iopf_rt_fn fn,
+		       void *arg, struct iopf_rt_actor **out);
 
 /* I/O page faults taken for this VM's memory so far. */
 uint64_t iopf_vm_faults(struct iopf_vm *vm);

@@ -61,13 +61,18 @@ struct uadk_run {
 	struct iopf_rt *rt;
 	struct iopf_uadk_result *out;
 	int err;
+	/* Set up by the host side for the guest's. */
+	struct iopf_vm *vm;
+	struct iopf_sec_drv *drv;
+	unsigned char *msg;
 };
+
+static void uadk_vcpu(void *arg);
 
 static void uadk_main(void *arg)
 {
 	struct uadk_run *r = arg;
 	const struct iopf_uadk_config *cfg = r->cfg;
-	const struct iopf_cost_model *c = iopf_rt_costs(r->rt);
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = cfg->guest_bytes + (64ull << 20), .page_shift = 12,
 		.flags = IOPF_MM_POOL_DATA,
@@ -86,9 +91,6 @@ static void uadk_main(void *arg)
 	struct iopf_sec *sec = NULL;
 	struct iopf_vm *vm = NULL;
 	struct iopf_sec_drv *drv = NULL;
-	uint64_t src[2] = { 0 }, dst[2] = { 0 }, t0, errors = 0;
-	unsigned sets = cfg->times > 1 ? 2 : 1;
-	uint8_t key[16] = { 1 }, iv[16] = { 2 };
 	unsigned char *msg = NULL;
 
 	switch (r->mode) {
@@ -139,6 +141,39 @@ static void uadk_main(void *arg)
 		r->err = -ENOMEM;
 		goto out;
 	}
+	r->vm = vm;
+	r->drv = drv;
+	r->msg = msg;
+	{
+		struct iopf_rt_actor *vcpu;
+
+		/* The test runs in the guest, on its one vCPU. */
+		r->err = iopf_vm_vcpu_start(vm, 0, uadk_vcpu, r, &vcpu);
+		if (!r->err)
+			iopf_rt_join(vcpu);
+	}
+out:
+	free(msg);
+	iopf_sec_drv_close(drv);
+	iopf_vm_destroy(vm);
+	iopf_sec_destroy(sec);
+	iopf_iommu_destroy(iommu);
+	iopf_mm_pool_destroy(pool);
+}
+
+/* The guest's side: hisi_sec_test on vCPU 0. */
+static void uadk_vcpu(void *arg)
+{
+	struct uadk_run *r = arg;
+	const struct iopf_uadk_config *cfg = r->cfg;
+	const struct iopf_cost_model *c = iopf_rt_costs(r->rt);
+	struct iopf_vm *vm = r->vm;
+	struct iopf_sec_drv *drv = r->drv;
+	unsigned char *msg = r->msg;
+	uint64_t src[2] = { 0 }, dst[2] = { 0 }, t0, errors = 0;
+	unsigned sets = cfg->times > 1 ? 2 : 1;
+	uint8_t key[16] = { 1 }, iv[16] = { 2 };
+
 	for (uint64_t i = 0; i < PG; i++)
 		msg[i] = (unsigned char)(i * 17 + 3);
 	for (unsigned s = 0; s < sets && !r->err; s++) {
@@ -153,7 +188,7 @@ static void uadk_main(void *arg)
 						       : PG);
 	}
 	if (r->err)
-		goto out;
+		return;
 	r->out->start_ns = iopf_vm_start_ns(vm);
 	/* The timed region. */
 	t0 = iopf_rt_now(r->rt);
@@ -174,13 +209,6 @@ static void uadk_main(void *arg)
 			    (double)r->out->time_ns;
 	if (errors)
 		r->err = -EIO;
-out:
-	free(msg);
-	iopf_sec_drv_close(drv);
-	iopf_vm_destroy(vm);
-	iopf_sec_destroy(sec);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_pool_destroy(pool);
 }
 
 int iopf_uadk_run(const struct iopf_uadk_config *cfg, enum iopf_uadk_mode mode,

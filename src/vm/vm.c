@@ -16,6 +16,7 @@
 #include <iopf/vm.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,8 +198,11 @@ struct iopf_ioas *iopf_vm_ioas(struct iopf_vm *vm)
 static int vm_hva(const struct iopf_vm *vm, uint64_t addr, uint64_t len,
 		  uint64_t *hva)
 {
-	uint64_t base = vm->cfg.mode == IOPF_VM_HOST_SVA ? VM_HVA : 0, end;
+	uint64_t base, end;
 
+	if (!vm)
+		return -EINVAL;
+	base = vm->cfg.mode == IOPF_VM_HOST_SVA ? VM_HVA : 0;
 	if (addr < base || __builtin_add_overflow(addr, len, &end) ||
 	    end - base > vm->cfg.ram_bytes)
 		return -EFAULT;
@@ -297,7 +301,23 @@ int iopf_vm_balloon(struct iopf_vm *vm, uint64_t addr, uint64_t len)
 	uint64_t hva;
 	int ret = vm_hva(vm, addr, len, &hva);
 
-	return ret ? ret : iopf_mm_discard(vm->mm, hva, len);
+	if (ret)
+		return ret;
+	if (vm->cfg.mode == IOPF_VM_STATIC)
+		return -EBUSY;
+	return iopf_mm_discard(vm->mm, hva, len);
+}
+
+int iopf_vm_vcpu_start(struct iopf_vm *vm, unsigned idx, iopf_rt_fn fn,
+		       void *arg, struct iopf_rt_actor **out)
+{
+	char name[48];
+
+	if (!vm || !fn || !out)
+		return -EINVAL;
+	snprintf(name, sizeof(name), "%s-vcpu%u",
+		 vm->cfg.name ? vm->cfg.name : "vm", idx);
+	return iopf_rt_spawn(vm->rt, name, fn, arg, out);
 }
 
 uint64_t iopf_vm_faults(struct iopf_vm *vm)
@@ -322,11 +342,12 @@ int iopf_sec_drv_open(struct iopf_vm *vm, struct iopf_sec *sec, unsigned queue,
 		      struct iopf_sec_drv **out)
 {
 	struct iopf_sec_drv *drv;
-	bool sva = vm->cfg.mode == IOPF_VM_HOST_SVA;
+	bool sva;
 	int ret;
 
 	if (!vm || !sec || !out || iopf_sec_dev(sec) != vm->dev)
 		return -EINVAL;
+	sva = vm->cfg.mode == IOPF_VM_HOST_SVA;
 	drv = calloc(1, sizeof(*drv));
 	if (!drv)
 		return -ENOMEM;

@@ -230,11 +230,105 @@ static void test_fault_does_not_block_other_queues(void **state)
 	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow, body_queues, NULL);
 }
 
+/* ---- the balloon, and a workload on a vCPU ---- */
+
+struct balloon_run {
+	struct harness *h;
+	struct guest *g;
+	enum iopf_vm_mode mode;
+};
+
+static void sha(struct guest *g, uint64_t src, uint64_t dst, const uint8_t *msg,
+		uint64_t len)
+{
+	uint8_t digest[32], got[32];
+	unsigned dlen;
+	uint64_t out;
+
+	assert_int_equal(iopf_sec_drv_run(g->drv[0], IOPF_SEC_SHA256, src, dst,
+					  len, NULL, NULL, &out), 0);
+	EVP_Digest(msg, len, digest, &dlen, EVP_sha256(), NULL);
+	assert_int_equal(iopf_vm_read(g->vm, dst + PG, got, 32), 0);
+	assert_memory_equal(got, digest, 32);
+}
+
+static void balloon_vcpu(void *arg)
+{
+	struct balloon_run *b = arg;
+	struct guest *g = b->g;
+	const uint64_t len = 8 * PG;
+	uint8_t *msg = malloc(len), *back = malloc(len);
+	struct iopf_mm_pool_stats p0, p1;
+	uint64_t src, dst, f0;
+
+	assert_non_null(msg);
+	assert_non_null(back);
+	for (uint64_t i = 0; i < len; i++)
+		msg[i] = (uint8_t)(i * 11 + 1);
+	src = iopf_sec_drv_alloc_buffer(g->drv[0], len);
+	dst = iopf_sec_drv_alloc_buffer(g->drv[0], 64);
+	assert_true(src && dst);
+	assert_int_equal(iopf_vm_write(g->vm, src + PG, msg, len), 0);
+	sha(g, src, dst, msg, len);
+	iopf_mm_pool_stats(b->h->pool, &p0);
+	if (b->mode == IOPF_VM_STATIC) {
+		/* Pinned for the device: the host cannot take it back. */
+		assert_int_equal(iopf_vm_balloon(g->vm, src + PG, len), -EBUSY);
+		assert_int_equal(iopf_vm_read(g->vm, src + PG, back, len), 0);
+		assert_memory_equal(back, msg, len);
+		goto out;
+	}
+	/* Given back: the host frees it and the device loses its mapping. */
+	assert_int_equal(iopf_vm_balloon(g->vm, src + PG, len), 0);
+	iopf_mm_pool_stats(b->h->pool, &p1);
+	assert_int_equal(p0.resident_pages - p1.resident_pages, len / PG);
+	assert_false(iopf_ioas_is_mapped(iopf_vm_ioas(g->vm), src + PG));
+	assert_int_equal(iopf_vm_read(g->vm, src + PG, back, len), 0);
+	for (uint64_t i = 0; i < len; i++)
+		assert_int_equal(back[i], 0);
+	/* Reused by the guest: the device faults it back in, and computes. */
+	f0 = iopf_vm_faults(g->vm);
+	assert_int_equal(iopf_vm_write(g->vm, src + PG, msg, len), 0);
+	sha(g, src, dst, msg, len);
+	assert_true(iopf_vm_faults(g->vm) > f0);
+	/* Outside the guest: refused. */
+	assert_int_equal(iopf_vm_balloon(g->vm, 1ull << 40, PG), -EFAULT);
+out:
+	free(msg);
+	free(back);
+}
+
+static void body_balloon(struct harness *h)
+{
+	enum iopf_vm_mode mode = *(enum iopf_vm_mode *)h->priv;
+	struct guest g = { 0 };
+	struct balloon_run b = { h, &g, mode };
+	struct iopf_rt_actor *vcpu;
+
+	guest_up(h, &g, mode, IOPF_FAULT_PRI, 1);
+	assert_int_equal(iopf_vm_vcpu_start(g.vm, 0, balloon_vcpu, &b, &vcpu), 0);
+	iopf_rt_join(vcpu);
+	assert_int_equal(iopf_vm_vcpu_start(NULL, 0, balloon_vcpu, &b, &vcpu),
+			 -EINVAL);
+	guest_down(h, &g);
+}
+
+static void test_balloon(void **state)
+{
+	enum iopf_vm_mode iopf = IOPF_VM_IOPF, pinned = IOPF_VM_STATIC;
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_balloon, &iopf);
+	harness_run(IOPF_RT_VIRTUAL, 1, body_balloon, &pinned);
+	harness_run(IOPF_RT_REAL, 1, body_balloon, &iopf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jobs_verified_against_cpu),
 		cmocka_unit_test(test_fault_does_not_block_other_queues),
+		cmocka_unit_test(test_balloon),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
