@@ -22,8 +22,11 @@ static void usage(FILE *f)
 	      "  --hot PCT        device working set, % of guest RAM (default 40)\n"
 	      "  --cold PCT       touched at boot then idle, % (default 30)\n"
 	      "  --step-ms N      measured window per step, virtual ms (default 50)\n"
-	      "  --profile NAME   cost profile (default kunpeng920-seed)\n"
+	      "  --profile NAME   cost profile (default kunpeng920-seed; also\n"
+	      "                   reference, measured, a FILE of iopf profile --json)\n"
 	      "  --json | --csv   machine-readable output\n"
+	      "  --every N        table: every Nth step (default 1: each step;\n"
+	      "                   plateau, inflection and the last always)\n"
 	      "  --plot-dir DIR   where plots go (default results) | --no-plot\n",
 	      f);
 }
@@ -31,7 +34,7 @@ static void usage(FILE *f)
 /* The options that take a value. */
 static const char *const value_options[] = {
 	"--host-gib", "--swap-gib", "--guest-gib", "--guests", "--hot",
-	"--cold", "--step-ms", "--profile", "--plot-dir", NULL,
+	"--cold", "--step-ms", "--profile", "--plot-dir", "--every", NULL,
 };
 
 int tool_bench_density(int argc, char **argv)
@@ -40,7 +43,7 @@ int tool_bench_density(int argc, char **argv)
 	struct iopf_density_result res = { 0 };
 	struct tool_output o = { 0 };
 	const char *why;
-	uint64_t v;
+	uint64_t v, every = 1;
 	char *data;
 	size_t len = 0, cap;
 	int ret;
@@ -95,6 +98,9 @@ int tool_bench_density(int argc, char **argv)
 		} else if (!strcmp(a, "--profile")) {
 			cfg.costs = tool_cost_profile(val);
 			if (!cfg.costs)
+				return 2;
+		} else if (!strcmp(a, "--every")) {
+			if (!tool_parse_range(a, val, 1, 1000, &every))
 				return 2;
 		} else if (!strcmp(a, "--plot-dir")) {
 			o.plot_dir = val;
@@ -173,11 +179,12 @@ int tool_bench_density(int argc, char **argv)
 	}
 	printf("density: %llu GiB host + %llu GiB swap, guests of %llu GiB "
 	       "(device working set %.0f%%, boot-touched %.0f%%), %llu ms per step, "
-	       "virtual runtime\n",
+	       "virtual runtime, profile %s\n",
 	       (unsigned long long)(cfg.host_bytes / GIB),
 	       (unsigned long long)(cfg.swap_bytes / GIB),
 	       (unsigned long long)(cfg.guest_bytes / GIB), 100 * cfg.hot_frac,
-	       100 * cfg.cold_frac, (unsigned long long)(cfg.step_ns / 1000000));
+	       100 * cfg.cold_frac, (unsigned long long)(cfg.step_ns / 1000000),
+	       cfg.costs->name);
 	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "guests",
 	       "static", "mem", "IOPF", "mem", "faults/s", "inval/s",
 	       "swapin", "swapout");
@@ -194,7 +201,7 @@ int tool_bench_density(int argc, char **argv)
 			snprintf(st, sizeof(st), "%.1f", s->gbps_static);
 			snprintf(sm, sizeof(sm), "%.0f", (double)s->mem_static / GIB);
 		}
-		if (mark || i % 8 == 0 || i + 1 == res.nr_steps)
+		if (mark || i % every == 0 || i + 1 == res.nr_steps)
 			printf("%6u | %10s %9s | %10.1f %9.0f %10.0f %10.0f %10.0f %10.0f%s\n",
 			       s->guests, st, sm, s->gbps_iopf,
 			       (double)s->mem_iopf / GIB, s->faults_per_s,

@@ -40,7 +40,8 @@ static void nic_usage(FILE *f)
 	      "                       window, 0..512; default 0: one page)\n"
 	      "  --discard-pct N      share of freed buffer pages the guest\n"
 	      "                       gives back to the host (default 0)\n"
-	      "  --profile NAME       cost profile (kunpeng920-seed)\n"
+	      "  --profile NAME       cost profile (kunpeng920-seed; also reference,\n"
+	      "                       measured, a FILE of iopf profile --json)\n"
 	      "  --seed N             (default 1)\n"
 	      "  --csv                CSV on stdout instead of the table\n"
 	      "  --json FILE          also write the results as JSON\n",

@@ -26,7 +26,9 @@ static void uadk_usage(FILE *f)
 	      "  --policy N         largest window of our adaptive policy (1..512)\n"
 	      "  --mode M           only this mode: static, vfio-iopf, host-sva,\n"
 	      "                     iopf-best, iopf-prefault (static always runs)\n"
-	      "  --profile NAME     cost profile: kunpeng920-seed (default), reference\n"
+	      "  --profile NAME     cost profile: kunpeng920-seed (default),\n"
+	      "                     reference, measured, or a FILE of\n"
+	      "                     `iopf profile --json`\n"
 	      "  --runtime R        virtual (default) or real\n"
 	      "  --max-times N      cap every row's sends at N (quick real runs)\n"
 	      "  --repeat N         run every row N times, modes interleaved,\n"
@@ -295,12 +297,11 @@ int tool_bench_uadk(int argc, char **argv)
 	}
 
 	printf("UADK hisi_sec_test: 1-vCPU guest, SEC accelerator (stall), "
-	       "AES-128-CBC, %s",
-	       cfg.runtime == IOPF_UADK_REAL
-		       ? "real runtime (measured on this machine)"
-		       : cfg.costs == iopf_cost_model_find("reference")
-			       ? "virtual runtime, profile reference"
-			       : "virtual runtime, profile kunpeng920-seed");
+	       "AES-128-CBC, ");
+	if (cfg.runtime == IOPF_UADK_REAL)
+		printf("real runtime (measured on this machine)");
+	else
+		printf("virtual runtime, profile %s", cfg.costs->name);
 	if (repeat > 1)
 		printf(", median of %llu interleaved runs",
 		       (unsigned long long)repeat);

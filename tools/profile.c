@@ -3,6 +3,7 @@
 #include <iopf/bench.h>
 #include <iopf/cost.h>
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,83 @@ static const struct {
 	FIELD(swap_in_ns, "swap device read latency", true),
 };
 
+#define NR_FIELDS (sizeof(fields) / sizeof(fields[0]))
+
+static uint64_t *field_of(struct iopf_cost_model *m, size_t i)
+{
+	return (uint64_t *)((char *)m + fields[i].off);
+}
+
+/* A profile file of `iopf profile --json`: the reference, overridden. */
+static int profile_load(const char *path, struct iopf_cost_model *m)
+{
+	json_object *root = json_object_from_file(path);
+	int ret = 0;
+
+	if (!root)
+		return -ENOENT;
+	*m = *iopf_cost_model_default();
+	if (!json_object_is_type(root, json_type_object)) {
+		fprintf(stderr, "iopf: %s: not a profile (a JSON object)\n", path);
+		ret = -EINVAL;
+	}
+	json_object_object_foreach(root, key, val) {
+		size_t i;
+
+		if (ret)
+			break;
+		if (!strcmp(key, "name"))
+			continue;
+		for (i = 0; i < NR_FIELDS && strcmp(fields[i].name, key); i++)
+			;
+		if (i == NR_FIELDS) {
+			fprintf(stderr, "iopf: %s: unknown constant '%s'\n", path,
+				key);
+			ret = -EINVAL;
+		} else if (!json_object_is_type(val, json_type_int) ||
+			   json_object_get_int64(val) < 0) {
+			fprintf(stderr, "iopf: %s: '%s' must be a non-negative "
+				"integer (ns)\n", path, key);
+			ret = -EINVAL;
+		} else {
+			*field_of(m, i) = (uint64_t)json_object_get_int64(val);
+		}
+	}
+	json_object_put(root);
+	return ret;
+}
+
+const struct iopf_cost_model *tool_cost_profile(const char *name)
+{
+	static struct iopf_cost_model other;
+	const struct iopf_cost_model *c = iopf_cost_model_find(name);
+	int ret;
+
+	if (c)
+		return c;
+	if (!strcmp(name, "measured")) {
+		fprintf(stderr, "iopf: measuring this machine's costs for the "
+			"profile 'measured'\n");
+		ret = iopf_bench_profile(&other);
+		if (ret) {
+			fprintf(stderr, "iopf: profile failed: %s\n",
+				strerror(-ret));
+			return NULL;
+		}
+		other.name = "measured";
+		return &other;
+	}
+	ret = profile_load(name, &other);
+	if (ret == -ENOENT)
+		fprintf(stderr, "iopf: unknown profile '%s' (kunpeng920-seed, "
+			"reference, measured, or a file of `iopf profile "
+			"--json`)\n", name);
+	if (ret)
+		return NULL;
+	other.name = name;
+	return &other;
+}
+
 int tool_profile(int argc, char **argv)
 {
 	const struct iopf_cost_model *ref = iopf_cost_model_default();
@@ -64,7 +142,7 @@ int tool_profile(int argc, char **argv)
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "name", json_object_new_string("measured"));
-		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		for (size_t i = 0; i < NR_FIELDS; i++)
 			json_object_object_add(o, fields[i].name,
 				json_object_new_int64((int64_t)*(const uint64_t *)(
 					(const char *)&m + fields[i].off)));
@@ -74,7 +152,7 @@ int tool_profile(int argc, char **argv)
 	}
 	printf("profile \"measured\" (this machine, real runtime) beside \"reference\"\n");
 	printf("%-22s %12s %12s  %s\n", "constant", "measured", "reference", "what");
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+	for (size_t i = 0; i < NR_FIELDS; i++) {
 		uint64_t v = *(const uint64_t *)((const char *)&m + fields[i].off);
 		uint64_t r = *(const uint64_t *)((const char *)ref + fields[i].off);
 

@@ -39,7 +39,11 @@ int tool_bench_nic(int argc, char **argv);
  */
 const char *tool_option_problem(const char *arg, const char *const *known);
 struct iopf_cost_model;
-/* The cost profile called @name, or NULL with a message naming them. */
+/*
+ * The cost profile @name: a built-in one (kunpeng920-seed, reference),
+ * "measured" (this machine's costs, measured now), or a file written by
+ * `iopf profile --json`. NULL, with a message saying why, otherwise.
+ */
 const struct iopf_cost_model *tool_cost_profile(const char *name);
 /* Parse a non-negative integer option value; false with a message if bad. */
 bool tool_parse_u64(const char *opt, const char *s, uint64_t *out);

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <iopf/cost.h>
-
 #include "tool.h"
 
 bool tool_parse_u64(const char *opt, const char *s, uint64_t *out)
@@ -48,14 +46,4 @@ bool tool_parse_range(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		return false;
 	}
 	return true;
-}
-
-const struct iopf_cost_model *tool_cost_profile(const char *name)
-{
-	const struct iopf_cost_model *c = iopf_cost_model_find(name);
-
-	if (!c)
-		fprintf(stderr, "iopf: unknown profile '%s' (kunpeng920-seed, "
-			"reference)\n", name);
-	return c;
 }

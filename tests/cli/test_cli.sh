@@ -87,6 +87,16 @@ expect 2 bench nic --bogus 1
 expect 2 bench nic --packets
 expect 0 bench nic --load-gbps 1,40 --packets 2000 --pool-mib 4 --csv
 expect 0 bench nic --load-gbps 10 --policy backup,drop --packets 2000 --pool-mib 4
+# A measured profile, written and read back; a malformed one refused.
+prof=/tmp/iopf-cli-prof.$$.json
+"$iopf" profile --json > "$prof"
+expect 0 bench startup --no-plot --csv --profile "$prof"
+echo '{"zero_4k_ns": "fast"}' > "$prof"
+expect 2 bench startup --no-plot --profile "$prof"
+echo '{"warp_ns": 1}' > "$prof"
+expect 2 bench uadk --profile "$prof"
+rm -f "$prof"
+expect 2 bench density --every 0
 # The fault timeline is valid trace-event JSON: a process per run, spans
 # that nest on every track, and a queue-wait span for every handler.
 trace=/tmp/iopf-cli-trace.$$.json
