@@ -134,6 +134,20 @@ static void try_main(void *arg)
 			 -EINVAL);
 
 	iopf_detach(dev, IOPF_PASID_NONE);
+	/* Detached: no domain, nothing to ask for; refused at once. */
+	iopf_dev_stats(dev, &ds);
+	assert_int_equal(iopf_dma_try(dev, IOPF_PASID_NONE, 0x3000, buf, 64,
+				      IOPF_DMA_WRITE, &miss),
+			 -EFAULT);
+	assert_int_equal(iopf_dev_fault_in(dev, IOPF_PASID_NONE, 0x3000,
+					   IOPF_DMA_WRITE), -EFAULT);
+	{
+		struct iopf_dev_stats after;
+
+		iopf_dev_stats(dev, &after);
+		assert_int_equal(after.faults, ds.faults);
+		assert_int_equal(after.dma_errors, ds.dma_errors + 2);
+	}
 	assert_int_equal(iopf_dev_remove(dev), 0);
 	env_teardown(&e);
 }
