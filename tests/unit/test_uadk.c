@@ -38,15 +38,13 @@ static void assert_within(uint64_t got, uint64_t want, double tol)
 			 (unsigned long long)want);
 }
 
-/* Rows with up to 100 sends: 1000 sends reuse the same two buffer sets. */
+/* Every row of the seed's table, by mechanism alone. */
 static void test_fault_counts_match_the_seed(void **state)
 {
 	for (int r = 0; r < 6; r++) {
 		struct iopf_uadk_config c = row_cfg(r);
 		struct iopf_uadk_result io, sva;
 
-		if (c.times > 100)
-			continue;
 		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_IOPF, &io), 0);
 		assert_within(io.faults, iopf_seed_rows[r].iopf_faults, 0.05);
 		if (iopf_seed_rows[r].sva_slowdown >= 0) {
@@ -71,7 +69,7 @@ static void test_virtual_runs_are_identical(void **state)
 
 static void test_best_policy_and_prefault(void **state)
 {
-	static const int rows[] = { 0, 1, 3, 4 };
+	static const int rows[] = { 0, 1, 2, 3, 4, 5 };
 
 	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct iopf_uadk_config c = row_cfg(rows[i]);
