@@ -32,8 +32,9 @@ static void uadk_usage(FILE *f)
 	      "  --runtime R        virtual (default) or real\n"
 	      "  --max-times N      cap every row's sends at N (quick real runs)\n"
 	      "  --repeat N         run every row N times, modes interleaved,\n"
-	      "                     and keep each mode's median (default: 1\n"
-	      "                     virtual, which is exact; 5 real)\n"
+	      "                     and keep each mode's middle run (the\n"
+	      "                     median for odd N; default: 1 virtual,\n"
+	      "                     which is exact; 5 real)\n"
 	      "  --guest-mib N      guest RAM (default 1024)\n"
 	      "  --seed N           random seed\n"
 	      "  --no-compute       real runtime: move no bytes, skip the crypto\n"
@@ -112,7 +113,7 @@ static json_object *result_json(const struct iopf_uadk_result *r,
 
 #define UADK_MAX_REPEAT 50
 
-/* The run of median time_used among @n (sorted in place). */
+/* The middle run by time_used of @n (sorted in place): the median for odd @n. */
 static const struct iopf_uadk_result *uadk_median(struct iopf_uadk_result *r,
 						  uint64_t n)
 {

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -51,16 +52,23 @@ static uint64_t *field_of(struct iopf_cost_model *m, size_t i)
 /* A profile file of `iopf profile --json`: the reference, overridden. */
 static int profile_load(const char *path, struct iopf_cost_model *m)
 {
-	json_object *root = json_object_from_file(path);
+	json_object *root;
 	int ret = 0;
 
-	if (!root)
+	if (access(path, R_OK))
 		return -ENOENT;
-	*m = *iopf_cost_model_default();
+	root = json_object_from_file(path);
+	if (!root) {
+		fprintf(stderr, "iopf: %s: cannot parse: %s\n", path,
+			json_util_get_last_err());
+		return -EINVAL;
+	}
 	if (!json_object_is_type(root, json_type_object)) {
 		fprintf(stderr, "iopf: %s: not a profile (a JSON object)\n", path);
-		ret = -EINVAL;
+		json_object_put(root);
+		return -EINVAL;
 	}
+	*m = *iopf_cost_model_default();
 	json_object_object_foreach(root, key, val) {
 		size_t i;
 

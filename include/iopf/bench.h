@@ -418,8 +418,9 @@ struct iopf_bench_nic_result {
 	uint64_t last_lost_seq;    /* UINT64_MAX when nothing was lost */
 	double loss_pct;
 	double offered_gbps, gbps; /* delivered throughput */
-	uint64_t duration_ns;      /* first arrival to last delivery */
-	uint64_t faults;           /* page requests answered */
+	uint64_t duration_ns;      /* first arrival to last delivery, at
+				    * least the time the offer took */
+	uint64_t faults;           /* page requests the NIC raised */
 	uint64_t misses;           /* receive translation misses */
 	uint64_t backup_used, backup_copy_bytes;
 	uint64_t discarded_pages;

@@ -75,7 +75,8 @@ int iopf_vm_touch(struct iopf_vm *vm, uint64_t addr, uint64_t len);
  * Give [addr, addr + len) back to the host (discard): the device's
  * mappings of it are invalidated and its next access faults on a fresh,
  * zeroed page. -EBUSY for a statically pinned guest, whose memory the
- * host cannot take back (ballooning is off, as with VFIO today).
+ * host cannot take back (ballooning is off, as with VFIO today), and for
+ * a host process's pinned rings.
  */
 int iopf_vm_balloon(struct iopf_vm *vm, uint64_t addr, uint64_t len);
 

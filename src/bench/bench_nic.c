@@ -120,7 +120,8 @@ struct nic_run {
 	/* The driver's own, then read by the root after joining it. */
 	uint64_t delivered, delivered_bytes, lost_miss, lost_no_backup;
 	uint64_t lost_error, last_lost, bad, backup_used, copy_bytes;
-	uint64_t discarded, last_delivery_ns;
+	uint64_t discarded;               /* pages; protected by lock */
+	uint64_t last_delivery_ns;
 	uint64_t idle_limit_ns;           /* set before the run */
 	int drv_err;
 };
@@ -195,7 +196,7 @@ static void nic_reporter(void *arg)
 
 	iopf_rt_mutex_lock(&r->lock);
 	for (;;) {
-		uint64_t lo, hi;
+		uint64_t lo, hi, gone;
 		uint32_t b;
 
 		while (!r->reporter_stop && !r->report_count)
@@ -213,9 +214,11 @@ static void nic_reporter(void *arg)
 			lo = (r->pool + (uint64_t)b * r->stride) & ~(PG - 1);
 			hi = lo + PG;
 		}
-		if (hi > lo && !iopf_mm_discard(r->mm, gpa_hva(lo), hi - lo))
-			r->discarded += (hi - lo) / PG;
+		gone = hi > lo && !iopf_mm_discard(r->mm, gpa_hva(lo), hi - lo)
+			       ? (hi - lo) / PG
+			       : 0;
 		iopf_rt_mutex_lock(&r->lock);
+		r->discarded += gone;
 		r->state[b] = BUF_FREE;
 	}
 	iopf_rt_mutex_unlock(&r->lock);
@@ -591,7 +594,9 @@ static void nic_result(struct nic_run *r, uint64_t t0)
 	o->misses = ns.misses;
 	o->backup_used = r->backup_used;
 	o->backup_copy_bytes = r->copy_bytes;
-	o->discarded_pages = r->discarded;
+	iopf_rt_mutex_lock(&r->lock);
+	o->discarded_pages = r->discarded; /* during the run; later ones not */
+	iopf_rt_mutex_unlock(&r->lock);
 	o->pinned_bytes = ms.locked_pages * PG;
 	o->bad_packets = r->bad;
 	o->onchip_peak_bytes = ns.onchip_peak_bytes;

@@ -147,9 +147,12 @@ static void uadk_main(void *arg)
 	{
 		struct iopf_rt_actor *vcpu;
 
-		/* The test runs in the guest, on its one vCPU. */
-		r->err = iopf_vm_vcpu_start(vm, 0, uadk_vcpu, r, &vcpu);
-		if (!r->err)
+		/* The test runs in the guest, on its one vCPU (which sets err). */
+		int ret = iopf_vm_vcpu_start(vm, 0, uadk_vcpu, r, &vcpu);
+
+		if (ret)
+			r->err = ret;
+		else
 			iopf_rt_join(vcpu);
 	}
 out:

@@ -405,6 +405,12 @@ static void nic_channel_run(void *arg)
 		iopf_rt_mutex_lock(&nic->lock);
 		if (!written) {
 			nic->st.completions_lost++;
+			/* Nobody will learn of the slot to give it back. */
+			if (cqe.flags & IOPF_NIC_CQE_BACKUP) {
+				nic->backup_busy[cqe.backup_slot] = false;
+				nic->backup_free[nic->backup_nfree++] =
+					cqe.backup_slot;
+			}
 			continue;
 		}
 		nic_count_locked(nic, cqe.flags);
@@ -534,7 +540,8 @@ uint64_t iopf_nic_rx_wait(struct iopf_nic *nic, uint64_t seen,
 
 	if (!nic)
 		return 0;
-	deadline = iopf_rt_now(nic->rt) + timeout_ns;
+	if (__builtin_add_overflow(iopf_rt_now(nic->rt), timeout_ns, &deadline))
+		deadline = UINT64_MAX;
 	iopf_rt_mutex_lock(&nic->lock);
 	while (nic->completions <= seen && !nic->stop) {
 		uint64_t now = iopf_rt_now(nic->rt);

@@ -305,7 +305,17 @@ int iopf_vm_balloon(struct iopf_vm *vm, uint64_t addr, uint64_t len)
 		return ret;
 	if (vm->cfg.mode == IOPF_VM_STATIC)
 		return -EBUSY;
-	return iopf_mm_discard(vm->mm, hva, len);
+	/* A host process's rings are pinned kernel memory: not given back. */
+	iopf_rt_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < vm->nr_coh && !ret; i++) {
+		const struct coherent *c = &vm->coh[i];
+
+		if (c->pfns && addr < c->addr + c->pages * PG &&
+		    c->addr < addr + len)
+			ret = -EBUSY;
+	}
+	iopf_rt_mutex_unlock(&vm->lock);
+	return ret ? ret : iopf_mm_discard(vm->mm, hva, len);
 }
 
 int iopf_vm_vcpu_start(struct iopf_vm *vm, unsigned idx, iopf_rt_fn fn,

@@ -95,6 +95,10 @@ echo '{"zero_4k_ns": "fast"}' > "$prof"
 expect 2 bench startup --no-plot --profile "$prof"
 echo '{"warp_ns": 1}' > "$prof"
 expect 2 bench uadk --profile "$prof"
+echo '[1, 2]' > "$prof"
+expect 2 bench nic --profile "$prof"
+echo '{"zero_4k_ns": ' > "$prof"
+expect 2 bench density --profile "$prof"
 rm -f "$prof"
 expect 2 bench density --every 0
 # The fault timeline is valid trace-event JSON: a process per run, spans

@@ -33,6 +33,7 @@ struct outcome {
 	unsigned mismatches; /* data read back wrong after a success */
 	uint64_t resident, pinned, poisoned;
 	uint64_t superpages; /* 2 MiB leaves seen (the clean run needs one) */
+	uint64_t pending_answered; /* by the detach (the clean run: one) */
 };
 
 static void count(struct outcome *o, int ret)
@@ -328,13 +329,18 @@ static void body_fd(struct harness *h)
 	/* A fault left pending at detach is answered INVALID. */
 	{
 		struct fd_dma x = { dev, 9, 40 * PG, 0, false };
+		struct iopf_iommu_stats s0, s1;
 		struct iopf_rt_actor *a;
 
 		if (!iopf_rt_spawn(h->rt, "dma", fd_dma_actor, &x, &a)) {
 			iopf_rt_sleep(h->rt, 100000);
+			iopf_iommu_stats(iommu, &s0);
 			count(o, iopf_fd_detach(fd, devid, 9));
 			on_queue = false;
 			iopf_rt_join(a);
+			iopf_iommu_stats(iommu, &s1);
+			o->pending_answered += s1.teardown_answered -
+					       s0.teardown_answered;
 			if (!x.ret)
 				o->mismatches++; /* it cannot have succeeded */
 		}
@@ -375,8 +381,10 @@ static void test_every_site_fails_cleanly(void **state)
 	sites = iopf_inject_hits();
 	assert_int_equal(o.errors, 0);
 	assert_int_equal(o.mismatches, 0);
-	/* The clean run did map a superpage (else the split proves nothing). */
+	/* The clean run did map a superpage (else the split proves nothing),
+	 * and its detach did find a fault pending to answer. */
 	assert_true(o.superpages > 0);
+	assert_int_equal(o.pending_answered, 1);
 	assert_int_equal(o.resident, 0);
 	assert_true(sites > 50);
 	for (uint64_t n = 1; n <= sites; n++) {

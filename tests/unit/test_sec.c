@@ -271,6 +271,17 @@ static void balloon_vcpu(void *arg)
 	assert_int_equal(iopf_vm_write(g->vm, src + PG, msg, len), 0);
 	sha(g, src, dst, msg, len);
 	iopf_mm_pool_stats(b->h->pool, &p0);
+	if (b->mode == IOPF_VM_HOST_SVA) {
+		/* A host process: its rings are pinned, its buffers are not. */
+		uint64_t ring = iopf_vm_alloc_coherent(g->vm, PG);
+
+		assert_true(ring != 0);
+		assert_int_equal(iopf_vm_balloon(g->vm, ring, PG), -EBUSY);
+		assert_int_equal(iopf_vm_balloon(g->vm, src + PG, len), 0);
+		assert_int_equal(iopf_vm_write(g->vm, src + PG, msg, len), 0);
+		sha(g, src, dst, msg, len);
+		goto out;
+	}
 	if (b->mode == IOPF_VM_STATIC) {
 		/* Pinned for the device: the host cannot take it back. */
 		assert_int_equal(iopf_vm_balloon(g->vm, src + PG, len), -EBUSY);
@@ -315,11 +326,13 @@ static void body_balloon(struct harness *h)
 
 static void test_balloon(void **state)
 {
-	enum iopf_vm_mode iopf = IOPF_VM_IOPF, pinned = IOPF_VM_STATIC;
+	enum iopf_vm_mode iopf = IOPF_VM_IOPF, pinned = IOPF_VM_STATIC,
+			  sva = IOPF_VM_HOST_SVA;
 
 	(void)state;
 	harness_run(IOPF_RT_VIRTUAL, 1, body_balloon, &iopf);
 	harness_run(IOPF_RT_VIRTUAL, 1, body_balloon, &pinned);
+	harness_run(IOPF_RT_VIRTUAL, 1, body_balloon, &sva);
 	harness_run(IOPF_RT_REAL, 1, body_balloon, &iopf);
 }
 
