@@ -120,6 +120,7 @@ for track in spans.values():
         assert not (c < b < d), "spans overlap without nesting"
 n = collections.Counter(e["name"] for e in ev if e["ph"] in "Xb")
 assert n["fault.queue_wait"] == n["fault.handler"] > 0, n
+assert n["invalidate"] > 0, n
 PY
 then
 	echo "FAIL: iopf bench faults --trace wrote a bad timeline"
