@@ -201,6 +201,11 @@ static void dma_copy(struct iopf_dev *dev, uint64_t phys, void *buf,
 	iopf_rt_charge(iommu->rt, (iommu->costs->dma_4k_ns * len) >> 12);
 }
 
+static unsigned dma_access(enum iopf_dma_dir dir)
+{
+	return dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE : IOPF_PERM_READ;
+}
+
 static int dma_fail(struct iopf_dev *dev, int err)
 {
 	atomic_fetch_add(&dev->st_dma_errors, 1);
@@ -235,16 +240,14 @@ static bool dma_miss_unrecoverable(struct iopf_dev *dev, struct iopf_domain *d,
 }
 
 /*
- * Translate the page of @iova and, when @move, transfer @chunk bytes (all in
- * that page) through it; on a miss raise the fault, wait and retry. @buf may
- * be NULL (no bytes moved).
+ * Translate the page of @iova and transfer @chunk bytes (all in that page)
+ * through it; on a miss raise the fault, wait and retry. @p may be NULL (the
+ * transfer is charged, no bytes move); @chunk 0 only translates.
  */
 static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
-		    unsigned char *p, size_t chunk, enum iopf_dma_dir dir,
-		    bool move)
+		    unsigned char *p, size_t chunk, enum iopf_dma_dir dir)
 {
-	unsigned access = dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE
-						: IOPF_PERM_READ;
+	unsigned access = dma_access(dir);
 	unsigned retries = 0;
 
 	for (;;) {
@@ -256,7 +259,7 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		if (d) {
 			translate(dev, d, pasid, iova, access, &x);
 			if (!x.err) {
-				if (move)
+				if (chunk)
 					dma_copy(dev, x.phys, p, chunk, dir);
 				dma_end(dev, idx);
 				return 0;
@@ -307,9 +310,7 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 	if (__builtin_add_overflow(iova, (uint64_t)len - 1, &end))
 		return -EINVAL;
 	iommu = dev->iommu;
-	if (dma_pri_stopped(dev, pasid, iova,
-			    dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE
-						  : IOPF_PERM_READ))
+	if (dma_pri_stopped(dev, pasid, iova, dma_access(dir)))
 		return -EIO;
 	iopf_rt_charge(iommu->rt, iommu->costs->dma_setup_ns);
 	atomic_fetch_add(&dev->st_dma_ops, 1);
@@ -320,7 +321,7 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 
 		if (chunk > len)
 			chunk = len;
-		ret = dma_page(dev, pasid, iova, p, chunk, dir, true);
+		ret = dma_page(dev, pasid, iova, p, chunk, dir);
 		if (ret)
 			return ret;
 		iova += chunk;
@@ -337,12 +338,9 @@ int iopf_dev_fault_in(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 {
 	if (!dev || (dir != IOPF_DMA_READ && dir != IOPF_DMA_WRITE))
 		return -EINVAL;
-	if (dma_pri_stopped(dev, pasid, iova,
-			    dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE
-						  : IOPF_PERM_READ))
+	if (dma_pri_stopped(dev, pasid, iova, dma_access(dir)))
 		return -EIO;
-	return dma_page(dev, pasid, iova & ~(IOPF_PGSIZE_4K - 1), NULL, 0, dir,
-			false);
+	return dma_page(dev, pasid, iova & ~(IOPF_PGSIZE_4K - 1), NULL, 0, dir);
 }
 
 /*
@@ -355,12 +353,11 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		 void *buf, size_t len, enum iopf_dma_dir dir, uint64_t *miss)
 {
 	uint64_t phys[IOPF_DMA_TRY_MAX / IOPF_PGSIZE_4K + 1];
-	struct iopf_iommu *iommu;
+	uint64_t end, page, off = iova & (IOPF_PGSIZE_4K - 1);
 	struct iopf_domain *d;
-	unsigned access, idx, n = 0;
-	uint64_t end, a;
-	unsigned char *p = buf;
 	struct xlate x = { .err = 0 };
+	unsigned access, idx, n = 0;
+	unsigned char *p = buf;
 
 	if (!dev || (dir != IOPF_DMA_READ && dir != IOPF_DMA_WRITE))
 		return -EINVAL;
@@ -370,22 +367,19 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		return -E2BIG;
 	if (__builtin_add_overflow(iova, (uint64_t)len - 1, &end))
 		return -EINVAL;
-	iommu = dev->iommu;
-	access = dir == IOPF_DMA_WRITE ? IOPF_PERM_WRITE : IOPF_PERM_READ;
+	access = dma_access(dir);
 	if (dma_pri_stopped(dev, pasid, iova, access))
 		return -EIO;
-	iopf_rt_charge(iommu->rt, iommu->costs->dma_setup_ns);
+	iopf_rt_charge(dev->iommu->rt, dev->iommu->costs->dma_setup_ns);
 	idx = dma_begin(dev, pasid, &d);
-	for (a = iova & ~(IOPF_PGSIZE_4K - 1); d && a <= end;
-	     a += IOPF_PGSIZE_4K) {
-		translate(dev, d, pasid, a < iova ? iova : a, access, &x);
+	for (page = iova - off; d && page <= end; page += IOPF_PGSIZE_4K) {
+		translate(dev, d, pasid, page, access, &x);
 		if (x.err)
 			break;
-		phys[n++] = x.phys & ~(IOPF_PGSIZE_4K - 1);
+		phys[n++] = x.phys;
 	}
 	if (d && !x.err) {
-		for (unsigned i = 0; i < n; i++) {
-			uint64_t off = i ? 0 : iova & (IOPF_PGSIZE_4K - 1);
+		for (unsigned i = 0; i < n; i++, off = 0) {
 			size_t chunk = IOPF_PGSIZE_4K - off;
 
 			if (chunk > len)
@@ -395,17 +389,17 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 				p += chunk;
 			len -= chunk;
 		}
-	}
-	dma_end(dev, idx);
-	if (d && !x.err) {
+		dma_end(dev, idx);
 		atomic_fetch_add(&dev->st_dma_ops, 1);
 		atomic_fetch_add(&dev->st_dma_bytes, end - iova + 1);
 		return 0;
 	}
-	a = a < iova ? iova : a;
-	if (dma_miss_unrecoverable(dev, d, &x, pasid, a, access))
+	dma_end(dev, idx);
+	/* Reported at the address the transfer first needed in that page. */
+	if (dma_miss_unrecoverable(dev, d, &x, pasid,
+				   page < iova ? iova : page, access))
 		return -EFAULT;
 	if (miss)
-		*miss = a & ~(IOPF_PGSIZE_4K - 1);
+		*miss = page;
 	return -EAGAIN;
 }

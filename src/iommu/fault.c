@@ -532,21 +532,14 @@ static void fault_worker(void *arg)
 		if (!iommu->work_head)
 			iommu->work_tail = NULL;
 
-		/*
-		 * An attachment is freed once a detach has quiesced it (which
-		 * needs fault_lock, held here) and then unlinked it (under
-		 * dev->lock). So look at it only while it is still linked:
-		 * once dying, a detach may free it the moment dev->lock goes.
-		 * Not dying, it lives on, for its quiesce waits on our lock
-		 * and then for a->running.
-		 */
+		/* Keep the attachment only if not dying (see struct iopf_attach). */
 		iopf_rt_mutex_lock(&g->pub.dev->lock);
 		a = attach_find_locked(g->pub.dev, g->pub.pasid);
-		if (a && a->dying)
-			a = NULL;
-		if (a)
+		if (a && !a->dying)
 			d = (g->reqs[0].flags & IOPF_PR_STAGE2) ? a->domain->parent
 								: a->domain;
+		else
+			a = NULL;
 		iopf_rt_mutex_unlock(&g->pub.dev->lock);
 		handler = d ? atomic_load_explicit(&d->handler,
 						   memory_order_acquire)

@@ -90,6 +90,14 @@ void tlb_invalidate(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 
 /* ---- objects ---- */
 
+/*
+ * Lifetime: iopf_detach() quiesces an attachment (sets dying under
+ * fault_lock, waits for running to drop to 0), unlinks it from the device
+ * (under dev->lock) and from the domain, then frees it. So a pointer found
+ * on dev->attached may be used while dev->lock is held; past that, only
+ * by one holding fault_lock who saw it not dying (the quiesce cannot begin
+ * until that lock is let go, and then waits for running).
+ */
 struct iopf_attach {
 	struct iopf_dev *dev;
 	uint32_t pasid;
