@@ -25,7 +25,13 @@
  *                     in flight, so they may complete out of order)
  *   backup buffers    backup_entries x backup_buf_bytes (BACKUP only)
  * The rings and backup buffers must stay mapped (pinned: selective
- * faulting); only packet buffers may fault.
+ * faulting); only packet buffers may fault. Ownership: a descriptor slot
+ * is the NIC's from the doorbell that posts it until the driver has read
+ * its completion; a backup buffer is the driver's from the completion
+ * that names it until iopf_nic_backup_return().
+ *
+ * Packets carry a header (sequence, length, a magic) and bytes derived
+ * from (seed, sequence), so a receiver can check every byte it got.
  *
  * Errors are negative errno values and change nothing. Calls that block
  * must be made from runtime actors.
@@ -152,10 +158,7 @@ struct iopf_nic_stats {
 };
 void iopf_nic_stats(struct iopf_nic *nic, struct iopf_nic_stats *out);
 
-/*
- * Packet contents: a header (sequence, length, checksum) and bytes
- * derived from (@seed, @seq), so a receiver can check what it got.
- */
+/* Packet contents (see above): write them; check them byte for byte. */
 void iopf_nic_packet_fill(uint64_t seed, uint32_t seq, void *buf, uint32_t len);
 bool iopf_nic_packet_check(uint64_t seed, uint32_t seq, const void *buf,
 			   uint32_t len);

@@ -103,7 +103,7 @@ struct iopf_nic {
 /* ---- packet contents ---- */
 
 struct nic_pkt_header {
-	uint32_t seq, len, csum, magic;
+	uint32_t seq, len, magic, reserved;
 };
 #define NIC_PKT_MAGIC 0x4e49435fu /* "NIC_" */
 
@@ -116,21 +116,27 @@ static uint64_t nic_mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-static uint32_t nic_payload(uint64_t seed, uint32_t seq, unsigned char *p,
-			    uint32_t n)
+/*
+ * The payload of packet @seq: written to @fill, or compared with @check
+ * (one of them NULL). True unless a compared byte differs.
+ */
+static bool nic_payload(uint64_t seed, uint32_t seq, unsigned char *fill,
+			const unsigned char *check, uint32_t n)
 {
 	uint64_t s = nic_mix(seed ^ ((uint64_t)seq << 20));
-	uint32_t a = 1, b = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
+		unsigned char c;
+
 		if (!(i & 7))
 			s = nic_mix(s + i);
-		if (p)
-			p[i] = (unsigned char)(s >> ((i & 7) * 8));
-		a = (a + (unsigned char)(s >> ((i & 7) * 8))) % 65521;
-		b = (b + a) % 65521;
+		c = (unsigned char)(s >> ((i & 7) * 8));
+		if (fill)
+			fill[i] = c;
+		else if (check[i] != c)
+			return false;
 	}
-	return (b << 16) | a;
+	return true;
 }
 
 void iopf_nic_packet_fill(uint64_t seed, uint32_t seq, void *buf, uint32_t len)
@@ -140,8 +146,8 @@ void iopf_nic_packet_fill(uint64_t seed, uint32_t seq, void *buf, uint32_t len)
 
 	if (len < sizeof(h))
 		return;
-	h.csum = nic_payload(seed, seq, p + sizeof(h), len - sizeof(h));
 	memcpy(p, &h, sizeof(h));
+	nic_payload(seed, seq, p + sizeof(h), NULL, len - sizeof(h));
 }
 
 bool iopf_nic_packet_check(uint64_t seed, uint32_t seq, const void *buf,
@@ -149,20 +155,12 @@ bool iopf_nic_packet_check(uint64_t seed, uint32_t seq, const void *buf,
 {
 	const unsigned char *p = buf;
 	struct nic_pkt_header h;
-	uint32_t a = 1, b = 0;
 
 	if (len < sizeof(h))
 		return false;
 	memcpy(&h, p, sizeof(h));
-	if (h.magic != NIC_PKT_MAGIC || h.seq != seq || h.len != len)
-		return false;
-	/* The checksum of what arrived, then against what was sent. */
-	for (uint32_t i = sizeof(h); i < len; i++) {
-		a = (a + p[i]) % 65521;
-		b = (b + a) % 65521;
-	}
-	return h.csum == ((b << 16) | a) &&
-	       h.csum == nic_payload(seed, seq, NULL, len - sizeof(h));
+	return h.magic == NIC_PKT_MAGIC && h.seq == seq && h.len == len &&
+	       nic_payload(seed, seq, NULL, p + sizeof(h), len - sizeof(h));
 }
 
 /* ---- page requests ---- */
@@ -242,6 +240,12 @@ static void nic_pri_engine(void *arg)
  */
 static void nic_fetch_locked(struct iopf_nic *nic, uint32_t idx)
 {
+	/*
+	 * idx < tail (a channel takes a descriptor only when head != tail),
+	 * so every fetch reads at least one. A cache entry is not refetched
+	 * before its channel has read it: the driver posts slot idx again
+	 * only after it has reaped idx's completion (nic.h), which is later.
+	 */
 	struct iopf_nic_rx_desc tmp[NIC_FETCH_BATCH];
 
 	while ((int32_t)(idx - nic->fetched) >= 0) {
@@ -274,6 +278,12 @@ static void nic_fetch_locked(struct iopf_nic *nic, uint32_t idx)
 		nic->fetching = false;
 		iopf_rt_wake_all(&nic->fetch_wq);
 	}
+}
+
+static void nic_backup_put_locked(struct iopf_nic *nic, uint32_t slot)
+{
+	nic->backup_busy[slot] = false;
+	nic->backup_free[nic->backup_nfree++] = slot;
 }
 
 static bool nic_backup_take_locked(struct iopf_nic *nic, uint32_t *slot)
@@ -318,14 +328,10 @@ static void nic_receive(struct nic_channel *ch, uint32_t idx,
 	iopf_rt_mutex_lock(&nic->lock);
 	nic->st.misses++;
 	nic_request_page_locked(nic, miss);
-	if (nic->cfg.miss != IOPF_NIC_MISS_BACKUP) {
+	/* No backup ring, or its buffers too small for this one: dropped. */
+	if (nic->cfg.miss != IOPF_NIC_MISS_BACKUP ||
+	    pkt->len > nic->rx.backup_buf_bytes) {
 		iopf_rt_mutex_unlock(&nic->lock);
-		cqe->flags = IOPF_NIC_CQE_DROPPED;
-		return;
-	}
-	if (pkt->len > nic->rx.backup_buf_bytes) {
-		iopf_rt_mutex_unlock(&nic->lock);
-		/* Backup buffers too small for it: dropped as with no ring. */
 		cqe->flags = IOPF_NIC_CQE_DROPPED;
 		return;
 	}
@@ -342,8 +348,7 @@ static void nic_receive(struct nic_channel *ch, uint32_t idx,
 	cqe->flags = ret ? IOPF_NIC_CQE_ERROR : IOPF_NIC_CQE_BACKUP;
 	if (ret) {
 		iopf_rt_mutex_lock(&nic->lock);
-		nic->backup_busy[slot] = false;
-		nic->backup_free[nic->backup_nfree++] = slot;
+		nic_backup_put_locked(nic, slot);
 		iopf_rt_mutex_unlock(&nic->lock);
 	}
 }
@@ -406,11 +411,8 @@ static void nic_channel_run(void *arg)
 		if (!written) {
 			nic->st.completions_lost++;
 			/* Nobody will learn of the slot to give it back. */
-			if (cqe.flags & IOPF_NIC_CQE_BACKUP) {
-				nic->backup_busy[cqe.backup_slot] = false;
-				nic->backup_free[nic->backup_nfree++] =
-					cqe.backup_slot;
-			}
+			if (cqe.flags & IOPF_NIC_CQE_BACKUP)
+				nic_backup_put_locked(nic, cqe.backup_slot);
 			continue;
 		}
 		nic_count_locked(nic, cqe.flags);
@@ -526,8 +528,7 @@ int iopf_nic_backup_return(struct iopf_nic *nic, uint32_t slot)
 	    !nic->backup_busy[slot]) {
 		ret = -EINVAL;
 	} else {
-		nic->backup_busy[slot] = false;
-		nic->backup_free[nic->backup_nfree++] = slot;
+		nic_backup_put_locked(nic, slot);
 	}
 	iopf_rt_mutex_unlock(&nic->lock);
 	return ret;
