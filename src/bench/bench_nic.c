@@ -86,6 +86,32 @@ void iopf_bench_nic_defaults(struct iopf_bench_nic_config *cfg)
 	};
 }
 
+/* Where the driver puts rings, backup buffers and the RX pool. */
+struct nic_layout {
+	uint32_t stride, nbufs;
+	uint64_t desc_ring, cq_ring, backup, pool;
+};
+
+static void nic_layout(const struct iopf_bench_nic_config *cfg,
+		       struct nic_layout *l)
+{
+	/* Two 1500-byte buffers share a page, as a driver's page halves do. */
+	l->stride = cfg->packet_bytes <= 2048
+			    ? 2048
+			    : (uint32_t)((cfg->packet_bytes + PG - 1) & ~(PG - 1));
+	l->nbufs = (uint32_t)(cfg->pool_bytes / l->stride);
+	l->desc_ring = 0;
+	l->cq_ring = ((uint64_t)cfg->ring_entries *
+			      sizeof(struct iopf_nic_rx_desc) + PG - 1) &
+		     ~(PG - 1);
+	l->backup = l->cq_ring + (((uint64_t)cfg->ring_entries *
+					   sizeof(struct iopf_nic_cqe) +
+				   PG - 1) & ~(PG - 1));
+	/* Backup buffers are a buffer's stride each. */
+	l->pool = l->backup + (((uint64_t)cfg->backup_entries * l->stride +
+				PG - 1) & ~(PG - 1));
+}
+
 enum buf_state { BUF_FREE, BUF_POSTED, BUF_REPORTING };
 
 struct nic_run {
@@ -101,8 +127,8 @@ struct nic_run {
 	struct iopf_domain *domain;
 	bool attached;
 	struct iopf_nic *nic;
-	uint64_t desc_ring, cq_ring, backup, pool;
-	uint32_t stride, nbufs, backup_bytes;
+	struct nic_layout l;              /* rings, backup buffers, pool */
+	double ns_per_pkt;                /* on the wire, at the load */
 	uint64_t pin_iova[2], pin_pages[2]; /* selective pins made */
 	unsigned char **ring_page;        /* frames of the pinned rings */
 	uint64_t ring_pages;
@@ -138,11 +164,11 @@ static uint64_t gpa_hva(uint64_t gpa)
 static bool nic_page_mates_locked(struct nic_run *r, uint32_t b,
 				  bool reporting_only)
 {
-	uint64_t lo = ((uint64_t)b * r->stride) / PG;
-	uint64_t hi = ((uint64_t)b * r->stride + r->stride - 1) / PG;
-	uint32_t first = (uint32_t)(lo * PG / r->stride);
+	uint64_t lo = ((uint64_t)b * r->l.stride) / PG;
+	uint64_t hi = ((uint64_t)b * r->l.stride + r->l.stride - 1) / PG;
+	uint32_t first = (uint32_t)(lo * PG / r->l.stride);
 
-	for (uint32_t o = first; o < r->nbufs && (uint64_t)o * r->stride / PG <= hi;
+	for (uint32_t o = first; o < r->l.nbufs && (uint64_t)o * r->l.stride / PG <= hi;
 	     o++) {
 		if (o == b)
 			continue;
@@ -156,10 +182,10 @@ static bool nic_page_mates_locked(struct nic_run *r, uint32_t b,
 /* A free buffer, in pool order, or UINT32_MAX. Called with the lock. */
 static uint32_t nic_buf_get_locked(struct nic_run *r)
 {
-	for (uint32_t n = 0; n < r->nbufs; n++) {
+	for (uint32_t n = 0; n < r->l.nbufs; n++) {
 		uint32_t b = r->cursor;
 
-		r->cursor = (r->cursor + 1) % r->nbufs;
+		r->cursor = (r->cursor + 1) % r->l.nbufs;
 		if (r->state[b] == BUF_FREE && !nic_page_mates_locked(r, b, true)) {
 			r->state[b] = BUF_POSTED;
 			return b;
@@ -176,11 +202,11 @@ static void nic_buf_put(struct nic_run *r, uint32_t b)
 	iopf_rt_mutex_lock(&r->lock);
 	r->state[b] = BUF_FREE;
 	if (r->cfg->discard_pct && r->policy != IOPF_NIC_STATIC &&
-	    r->policy != IOPF_NIC_PINNED && r->report_count < r->nbufs &&
+	    r->policy != IOPF_NIC_PINNED && r->report_count < r->l.nbufs &&
 	    !nic_page_mates_locked(r, b, false) &&
 	    iopf_rt_random_below(r->rt, 100) < r->cfg->discard_pct) {
 		r->state[b] = BUF_REPORTING;
-		r->report[(r->report_head + r->report_count) % r->nbufs] = b;
+		r->report[(r->report_head + r->report_count) % r->l.nbufs] = b;
 		r->report_count++;
 		report = true;
 	}
@@ -204,14 +230,14 @@ static void nic_reporter(void *arg)
 		if (!r->report_count)
 			break;
 		b = r->report[r->report_head];
-		r->report_head = (r->report_head + 1) % r->nbufs;
+		r->report_head = (r->report_head + 1) % r->l.nbufs;
 		r->report_count--;
 		iopf_rt_mutex_unlock(&r->lock);
 		/* Only whole pages go back: the buffer's own ones. */
-		lo = (r->pool + (uint64_t)b * r->stride + PG - 1) & ~(PG - 1);
-		hi = (r->pool + (uint64_t)(b + 1) * r->stride) & ~(PG - 1);
-		if (r->stride < PG) {
-			lo = (r->pool + (uint64_t)b * r->stride) & ~(PG - 1);
+		lo = (r->l.pool + (uint64_t)b * r->l.stride + PG - 1) & ~(PG - 1);
+		hi = (r->l.pool + (uint64_t)(b + 1) * r->l.stride) & ~(PG - 1);
+		if (r->l.stride < PG) {
+			lo = (r->l.pool + (uint64_t)b * r->l.stride) & ~(PG - 1);
 			hi = lo + PG;
 		}
 		gone = hi > lo && !iopf_mm_discard(r->mm, gpa_hva(lo), hi - lo)
@@ -282,7 +308,7 @@ static int nic_ring_map(struct nic_run *r)
 {
 	struct iopf_mm_pool *pool = iopf_mm_pool(r->mm);
 
-	r->ring_pages = r->backup / PG;
+	r->ring_pages = r->l.backup / PG;
 	r->ring_page = calloc(r->ring_pages, sizeof(*r->ring_page));
 	if (!r->ring_page)
 		return -ENOMEM;
@@ -300,9 +326,9 @@ static int nic_ring_map(struct nic_run *r)
 
 static void nic_post(struct nic_run *r, uint32_t slot, uint32_t b)
 {
-	struct iopf_nic_rx_desc d = { .addr = r->pool + (uint64_t)b * r->stride,
-				      .len = r->stride, .id = b };
-	uint64_t at = r->desc_ring +
+	struct iopf_nic_rx_desc d = { .addr = r->l.pool + (uint64_t)b * r->l.stride,
+				      .len = r->l.stride, .id = b };
+	uint64_t at = r->l.desc_ring +
 		      (uint64_t)(slot & (r->cfg->ring_entries - 1)) * sizeof(d);
 
 	nic_ring_access(r, at, &d, sizeof(d), true);
@@ -312,7 +338,7 @@ static void nic_post(struct nic_run *r, uint32_t slot, uint32_t b)
 static int nic_copy_backup(struct nic_run *r, const struct iopf_nic_cqe *e,
 			   unsigned char *tmp)
 {
-	uint64_t dst = r->pool + (uint64_t)e->id * r->stride;
+	uint64_t dst = r->l.pool + (uint64_t)e->id * r->l.stride;
 	int ret = iopf_mm_read(r->mm, gpa_hva(e->addr), tmp, e->len);
 
 	if (!ret)
@@ -329,7 +355,7 @@ static uint32_t nic_complete(struct nic_run *r, const struct iopf_nic_cqe *e,
 	bool ok = e->flags & (IOPF_NIC_CQE_OK | IOPF_NIC_CQE_BACKUP);
 	uint32_t b;
 
-	if (e->id >= r->nbufs) {
+	if (e->id >= r->l.nbufs) {
 		r->drv_err = -EIO;
 		return UINT32_MAX;
 	}
@@ -355,7 +381,7 @@ static uint32_t nic_complete(struct nic_run *r, const struct iopf_nic_cqe *e,
 	/* A copied packet is checked as the guest read it from backup. */
 	if ((e->flags & IOPF_NIC_CQE_BACKUP)
 		    ? !iopf_nic_packet_check(r->cfg->seed, e->seq, tmp, e->len)
-		    : !nic_check(r, r->pool + (uint64_t)e->id * r->stride, e->seq,
+		    : !nic_check(r, r->l.pool + (uint64_t)e->id * r->l.stride, e->seq,
 				 e->len, tmp))
 		r->bad++;
 	r->delivered++;
@@ -399,7 +425,7 @@ static void nic_driver(void *arg)
 		seen = iopf_nic_rx_wait(r->nic, seen, NIC_POLL_NS);
 		if (n > 64)
 			n = 64;
-		nic_ring_access(r, r->cq_ring + (uint64_t)(head & (entries - 1)) *
+		nic_ring_access(r, r->l.cq_ring + (uint64_t)(head & (entries - 1)) *
 							sizeof(cqes[0]),
 				cqes, n * sizeof(cqes[0]), false);
 		for (; got < n && cqes[got].lap == head / entries + 1; got++) {
@@ -500,21 +526,21 @@ static int nic_guest_setup(struct nic_run *r, struct iopf_iommu *iommu)
 	 * Selective faulting: what the NIC must never fault on. The rings
 	 * always; the backup buffers for BACKUP; the buffer pool for PINNED.
 	 */
-	ret = nic_pin(r, 0, r->desc_ring, r->backup - r->desc_ring);
+	ret = nic_pin(r, 0, r->l.desc_ring, r->l.backup - r->l.desc_ring);
 	if (!ret && r->policy == IOPF_NIC_BACKUP)
-		ret = nic_pin(r, 1, r->backup, r->pool - r->backup);
+		ret = nic_pin(r, 1, r->l.backup, r->l.pool - r->l.backup);
 	if (!ret && r->policy == IOPF_NIC_PINNED)
-		ret = nic_pin(r, 1, r->pool, cfg->pool_bytes);
+		ret = nic_pin(r, 1, r->l.pool, cfg->pool_bytes);
 	return ret;
 }
 
 static int nic_rx_setup(struct nic_run *r)
 {
 	struct iopf_nic_rx_config rx = {
-		.desc_ring = r->desc_ring, .cq_ring = r->cq_ring,
-		.entries = r->cfg->ring_entries, .backup = r->backup,
+		.desc_ring = r->l.desc_ring, .cq_ring = r->l.cq_ring,
+		.entries = r->cfg->ring_entries, .backup = r->l.backup,
 		.backup_entries = r->cfg->backup_entries,
-		.backup_buf_bytes = r->backup_bytes, .pasid = IOPF_PASID_NONE,
+		.backup_buf_bytes = r->l.stride, .pasid = IOPF_PASID_NONE,
 	};
 	uint32_t posted = 0;
 	int ret = nic_ring_map(r);
@@ -539,10 +565,8 @@ static int nic_rx_setup(struct nic_run *r)
 /* The wire: packet i arrives at i * bits / load. */
 static void nic_wire(struct nic_run *r, uint64_t t0)
 {
-	double ns_per_pkt = (double)r->cfg->packet_bytes * 8.0 / r->load_gbps;
-
 	for (uint64_t i = 0; i < r->cfg->packets; i++) {
-		uint64_t at = t0 + (uint64_t)llround((double)i * ns_per_pkt);
+		uint64_t at = t0 + (uint64_t)llround((double)i * r->ns_per_pkt);
 		uint64_t now = iopf_rt_now(r->rt);
 
 		if (at > now)
@@ -567,8 +591,7 @@ static void nic_result(struct nic_run *r, uint64_t t0)
 	struct iopf_dev_stats ds;
 	struct iopf_nic_stats ns;
 	struct iopf_mm_stats ms;
-	uint64_t window = (uint64_t)llround((double)cfg->packets *
-					    cfg->packet_bytes * 8.0 / r->load_gbps);
+	uint64_t window = (uint64_t)llround((double)cfg->packets * r->ns_per_pkt);
 
 	iopf_dev_stats(iopf_nic_dev(r->nic), &ds);
 	iopf_nic_stats(r->nic, &ns);
@@ -682,32 +705,6 @@ out_pool:
 	iopf_mm_pool_destroy(pool);
 }
 
-/* Where the driver puts rings, backup buffers and the RX pool. */
-struct nic_layout {
-	uint32_t stride, nbufs;
-	uint64_t desc_ring, cq_ring, backup, pool;
-};
-
-static void nic_layout(const struct iopf_bench_nic_config *cfg,
-		       struct nic_layout *l)
-{
-	/* Two 1500-byte buffers share a page, as a driver's page halves do. */
-	l->stride = cfg->packet_bytes <= 2048
-			    ? 2048
-			    : (uint32_t)((cfg->packet_bytes + PG - 1) & ~(PG - 1));
-	l->nbufs = (uint32_t)(cfg->pool_bytes / l->stride);
-	l->desc_ring = 0;
-	l->cq_ring = ((uint64_t)cfg->ring_entries *
-			      sizeof(struct iopf_nic_rx_desc) + PG - 1) &
-		     ~(PG - 1);
-	l->backup = l->cq_ring + (((uint64_t)cfg->ring_entries *
-					   sizeof(struct iopf_nic_cqe) +
-				   PG - 1) & ~(PG - 1));
-	/* Backup buffers are a buffer's stride each. */
-	l->pool = l->backup + (((uint64_t)cfg->backup_entries * l->stride +
-				PG - 1) & ~(PG - 1));
-}
-
 static int nic_check_config(const struct iopf_bench_nic_config *cfg,
 			    enum iopf_nic_policy policy, double load_gbps)
 {
@@ -752,7 +749,6 @@ int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,
 	struct nic_run r = { .cfg = cfg, .policy = policy,
 			     .load_gbps = load_gbps, .out = out,
 			     .last_lost = UINT64_MAX };
-	struct nic_layout l;
 	int ret;
 
 	if (!out)
@@ -763,19 +759,13 @@ int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,
 	rc.seed = cfg->seed;
 	rc.costs = cfg->costs;
 	memset(out, 0, sizeof(*out));
-	nic_layout(cfg, &l);
-	r.stride = l.stride;
-	r.backup_bytes = l.stride;
-	r.nbufs = l.nbufs;
-	r.desc_ring = l.desc_ring;
-	r.cq_ring = l.cq_ring;
-	r.backup = l.backup;
-	r.pool = l.pool;
+	nic_layout(cfg, &r.l);
+	r.ns_per_pkt = (double)cfg->packet_bytes * 8.0 / load_gbps;
 	/* No progress for ten packets' time (at least 1 s): give up. */
 	r.idle_limit_ns = (uint64_t)fmax((double)NIC_IDLE_LIMIT_NS,
-					 80.0 * cfg->packet_bytes / load_gbps);
-	r.state = calloc(r.nbufs, 1);
-	r.report = calloc(r.nbufs, sizeof(*r.report));
+					 10.0 * r.ns_per_pkt);
+	r.state = calloc(r.l.nbufs, 1);
+	r.report = calloc(r.l.nbufs, sizeof(*r.report));
 	if (!r.state || !r.report) {
 		ret = -ENOMEM;
 		goto out_free;
