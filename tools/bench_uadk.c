@@ -113,18 +113,18 @@ static json_object *result_json(const struct iopf_uadk_result *r,
 
 #define UADK_MAX_REPEAT 50
 
+static int uadk_by_time(const void *a, const void *b)
+{
+	const struct iopf_uadk_result *x = a, *y = b;
+
+	return (x->time_ns > y->time_ns) - (x->time_ns < y->time_ns);
+}
+
 /* The middle run by time_used of @n (sorted in place): the median for odd @n. */
 static const struct iopf_uadk_result *uadk_median(struct iopf_uadk_result *r,
 						  uint64_t n)
 {
-	for (uint64_t i = 1; i < n; i++)
-		for (uint64_t j = i; j > 0 && r[j - 1].time_ns > r[j].time_ns;
-		     j--) {
-			struct iopf_uadk_result t = r[j];
-
-			r[j] = r[j - 1];
-			r[j - 1] = t;
-		}
+	qsort(r, n, sizeof(*r), uadk_by_time);
 	return &r[n / 2];
 }
 

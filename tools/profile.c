@@ -49,6 +49,11 @@ static uint64_t *field_of(struct iopf_cost_model *m, size_t i)
 	return (uint64_t *)((char *)m + fields[i].off);
 }
 
+static uint64_t field_value(const struct iopf_cost_model *m, size_t i)
+{
+	return *(const uint64_t *)((const char *)m + fields[i].off);
+}
+
 /* A profile file of `iopf profile --json`: the reference, overridden. */
 static int profile_load(const char *path, struct iopf_cost_model *m)
 {
@@ -152,8 +157,7 @@ int tool_profile(int argc, char **argv)
 		json_object_object_add(o, "name", json_object_new_string("measured"));
 		for (size_t i = 0; i < NR_FIELDS; i++)
 			json_object_object_add(o, fields[i].name,
-				json_object_new_int64((int64_t)*(const uint64_t *)(
-					(const char *)&m + fields[i].off)));
+				json_object_new_int64((int64_t)field_value(&m, i)));
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
 		json_object_put(o);
 		return 0;
@@ -161,8 +165,7 @@ int tool_profile(int argc, char **argv)
 	printf("profile \"measured\" (this machine, real runtime) beside \"reference\"\n");
 	printf("%-22s %12s %12s  %s\n", "constant", "measured", "reference", "what");
 	for (size_t i = 0; i < NR_FIELDS; i++) {
-		uint64_t v = *(const uint64_t *)((const char *)&m + fields[i].off);
-		uint64_t r = *(const uint64_t *)((const char *)ref + fields[i].off);
+		uint64_t v = field_value(&m, i), r = field_value(ref, i);
 
 		if (fields[i].hardware)
 			printf("%-22s %12s %12llu  %s (hardware: not measurable here)\n",
