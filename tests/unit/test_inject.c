@@ -42,6 +42,36 @@ static void count(struct outcome *o, int ret)
 		o->errors++;
 }
 
+/* A 64-byte write through the device, read back the same way. */
+static void write_read_back(struct outcome *o, struct iopf_dev *dev,
+			    uint64_t iova, unsigned char fill)
+{
+	unsigned char w[64], r[64];
+	int ret;
+
+	memset(w, fill, sizeof(w));
+	ret = iopf_dma(dev, IOPF_PASID_NONE, iova, w, sizeof(w), IOPF_DMA_WRITE);
+	count(o, ret);
+	if (ret)
+		return;
+	ret = iopf_dma(dev, IOPF_PASID_NONE, iova, r, sizeof(r), IOPF_DMA_READ);
+	count(o, ret);
+	if (!ret && memcmp(w, r, sizeof(w)))
+		o->mismatches++;
+}
+
+/* What a scenario left in its pool, once all else is gone; then the pool. */
+static void pool_done(struct outcome *o, struct iopf_mm_pool *pool)
+{
+	struct iopf_mm_pool_stats ps;
+
+	iopf_mm_pool_stats(pool, &ps);
+	o->resident += ps.resident_pages;
+	o->pinned += ps.pinned_pages;
+	o->poisoned += ps.poison_violations + iopf_mm_pool_poison_check(pool);
+	iopf_mm_pool_destroy(pool);
+}
+
 static void body_container(struct harness *h)
 {
 	struct outcome *o = h->priv;
@@ -71,7 +101,6 @@ static void body_container(struct harness *h)
 	struct iopf_dev *dev = NULL;
 	struct iopf_domain *d = NULL;
 	struct iopf_ioas *ioas = NULL;
-	struct iopf_mm_pool_stats ps;
 	bool attached = false, dattached = false;
 	uint64_t moved, got;
 	int ret;
@@ -131,21 +160,8 @@ static void body_container(struct harness *h)
 			o->mismatches++; /* the discarded page is still mapped */
 	}
 	/* Device writes, then reads back what it wrote. */
-	for (unsigned p = 0; p < 48; p += 3) {
-		unsigned char w[64], r[64];
-
-		memset(w, (int)p + 1, sizeof(w));
-		ret = iopf_dma(dev, IOPF_PASID_NONE, p * PG, w, sizeof(w),
-			       IOPF_DMA_WRITE);
-		count(o, ret);
-		if (ret)
-			continue;
-		ret = iopf_dma(dev, IOPF_PASID_NONE, p * PG, r, sizeof(r),
-			       IOPF_DMA_READ);
-		count(o, ret);
-		if (!ret && memcmp(w, r, sizeof(w)))
-			o->mismatches++;
-	}
+	for (unsigned p = 0; p < 48; p += 3)
+		write_read_back(o, dev, p * PG, (unsigned char)(p + 1));
 	count(o, iopf_dma(dev, IOPF_PASID_NONE, 130 * PG, NULL, 64,
 			  IOPF_DMA_READ));
 	count(o, iopf_ioas_prefault(ioas, 64 * PG, 32 * PG));
@@ -176,12 +192,8 @@ out:
 		iopf_dev_remove(dev);
 	iopf_iommu_destroy(iommu);
 	iopf_mm_destroy(mm);
-	iopf_mm_pool_stats(pool, &ps);
-	o->resident += ps.resident_pages;
-	o->pinned += ps.pinned_pages;
-	o->poisoned += ps.poison_violations + iopf_mm_pool_poison_check(pool);
 out_pool:
-	iopf_mm_pool_destroy(pool);
+	pool_done(o, pool);
 }
 
 /* ---- the iommufd-style front end: its objects and its fault queue ---- */
@@ -254,7 +266,6 @@ static void body_fd(struct harness *h)
 	struct iopf_iommu *iommu = NULL;
 	struct iopf_dev *dev = NULL;
 	struct iopf_fd *fd = NULL;
-	struct iopf_mm_pool_stats ps;
 	uint32_t ioas = 0, devid = 0, fault = 0, hwpt_q = 0, hwpt_host = 0;
 	bool on_queue = false, on_host = false;
 	unsigned long bitmap[1];
@@ -298,20 +309,8 @@ static void body_fd(struct harness *h)
 	if (ret)
 		goto out;
 	/* Faults the host resolves, then faults through the VMM's queue. */
-	for (unsigned p = 0; p < 8; p++) {
-		unsigned char w[32], r[32];
-
-		memset(w, (int)p + 7, sizeof(w));
-		ret = iopf_dma(dev, IOPF_PASID_NONE, p * PG, w, sizeof(w),
-			       IOPF_DMA_WRITE);
-		count(o, ret);
-		if (!ret) {
-			count(o, ret = iopf_dma(dev, IOPF_PASID_NONE, p * PG, r,
-						sizeof(r), IOPF_DMA_READ));
-			if (!ret && memcmp(w, r, sizeof(w)))
-				o->mismatches++;
-		}
-	}
+	for (unsigned p = 0; p < 8; p++)
+		write_read_back(o, dev, p * PG, (unsigned char)(p + 7));
 	count(o, iopf_fd_hwpt_set_dirty_tracking(fd, hwpt_host, true));
 	for (unsigned p = 32; p < 36; p++) {
 		struct fd_dma x = { dev, 9, p * PG, 0, false };
@@ -356,11 +355,7 @@ out:
 		iopf_dev_remove(dev);
 	iopf_iommu_destroy(iommu);
 	iopf_mm_destroy(mm);
-	iopf_mm_pool_stats(pool, &ps);
-	o->resident += ps.resident_pages;
-	o->pinned += ps.pinned_pages;
-	o->poisoned += ps.poison_violations + iopf_mm_pool_poison_check(pool);
-	iopf_mm_pool_destroy(pool);
+	pool_done(o, pool);
 }
 
 /* Both scenarios, one site count: the sweep fails each site of either. */
