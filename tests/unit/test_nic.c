@@ -152,15 +152,21 @@ static void try_main(void *arg)
 	env_teardown(&e);
 }
 
-static void test_dma_try_and_fault_in(void **state)
+/* Run @fn(rt) as the root actor of a virtual runtime. */
+static void run_virtual(const char *name, iopf_rt_fn fn)
 {
 	struct iopf_rt_config rc = { .kind = IOPF_RT_VIRTUAL, .seed = 1 };
 	struct iopf_rt *rt;
 
-	(void)state;
 	assert_int_equal(iopf_rt_create(&rc, &rt), 0);
-	assert_int_equal(iopf_rt_run(rt, "try", try_main, rt), 0);
+	assert_int_equal(iopf_rt_run(rt, name, fn, rt), 0);
 	iopf_rt_destroy(rt);
+}
+
+static void test_dma_try_and_fault_in(void **state)
+{
+	(void)state;
+	run_virtual("try", try_main);
 }
 
 /* ---- the NIC's interface misused ---- */
@@ -259,13 +265,8 @@ static void misuse_main(void *arg)
 
 static void test_misuse(void **state)
 {
-	struct iopf_rt_config rc = { .kind = IOPF_RT_VIRTUAL, .seed = 1 };
-	struct iopf_rt *rt;
-
 	(void)state;
-	assert_int_equal(iopf_rt_create(&rc, &rt), 0);
-	assert_int_equal(iopf_rt_run(rt, "misuse", misuse_main, rt), 0);
-	iopf_rt_destroy(rt);
+	run_virtual("misuse", misuse_main);
 }
 
 /* ---- packets ---- */
