@@ -414,6 +414,16 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
  */
 int iopf_dev_fault_in(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		      enum iopf_dma_dir dir);
+/*
+ * The two together, for a device that may wait between transfers but not
+ * inside one: iopf_dma_try(), and on each miss iopf_dev_fault_in() of the
+ * page and another try, at most @max_tries tries. -EAGAIN if the transfer
+ * still missed at the last (the host kept taking pages back); *@misses
+ * (may be NULL) gets the number of pages faulted in.
+ */
+int iopf_dma_whole(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+		   void *buf, size_t len, enum iopf_dma_dir dir,
+		   unsigned max_tries, unsigned *misses);
 
 /*
  * Raw page request interface, for devices that build their own groups and

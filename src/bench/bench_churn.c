@@ -74,31 +74,23 @@ struct churn_dev {
 };
 
 /*
- * A transfer as device @d makes it: blocking, or tried whole and the
- * missing page faulted in between tries. A page taken away again before
- * every try is given up on after a few rounds (-EAGAIN, a failure).
+ * A transfer as device @d makes it: blocking, or all or nothing with the
+ * missing pages faulted in between tries (a page the host keeps taking
+ * back is given up on after a few: a failure).
  */
 static int churn_xfer(struct churn *ch, const struct churn_dev *d,
 		      uint64_t iova, void *buf, size_t len,
 		      enum iopf_dma_dir dir)
 {
 	struct iopf_dev *dev = ch->dev[d->idx];
-	uint64_t miss;
-	int ret = -EAGAIN;
+	unsigned misses;
+	int ret;
 
 	if (!(d->idx & 1))
 		return iopf_dma(dev, IOPF_PASID_NONE, iova, buf, len, dir);
-	for (int round = 0; round < 8; round++) {
-		ret = iopf_dma_try(dev, IOPF_PASID_NONE, iova, buf, len, dir,
-				   &miss);
-		if (ret != -EAGAIN)
-			break;
-		atomic_fetch_add(&ch->try_misses, 1);
-		ret = iopf_dev_fault_in(dev, IOPF_PASID_NONE, miss, dir);
-		if (ret)
-			break;
-		ret = -EAGAIN;
-	}
+	ret = iopf_dma_whole(dev, IOPF_PASID_NONE, iova, buf, len, dir, 8,
+			     &misses);
+	atomic_fetch_add(&ch->try_misses, misses);
 	if (!ret)
 		atomic_fetch_add(&ch->try_ok, 1);
 	return ret;

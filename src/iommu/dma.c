@@ -403,3 +403,26 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		*miss = page;
 	return -EAGAIN;
 }
+
+int iopf_dma_whole(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+		   void *buf, size_t len, enum iopf_dma_dir dir,
+		   unsigned max_tries, unsigned *misses)
+{
+	unsigned n = 0;
+	uint64_t miss;
+	int ret = -EAGAIN;
+
+	for (unsigned t = 0; t < max_tries; t++) {
+		ret = iopf_dma_try(dev, pasid, iova, buf, len, dir, &miss);
+		if (ret != -EAGAIN)
+			break;
+		n++;
+		ret = iopf_dev_fault_in(dev, pasid, miss, dir);
+		if (ret)
+			break;
+		ret = -EAGAIN;
+	}
+	if (misses)
+		*misses = n;
+	return ret;
+}

@@ -187,30 +187,6 @@ struct run {
 	bool failed;
 };
 
-/*
- * A device that cannot wait inside a transfer: try it whole; on a miss,
- * fault the page in and try again. With nobody else running, one fault-in
- * per page (at most two here) must be enough: a miss after that is a
- * difference from iopf_dma().
- */
-static int dma_whole(struct sut *s, uint64_t iova, void *buf, size_t len,
-		     enum iopf_dma_dir dir)
-{
-	uint64_t miss;
-	int ret;
-
-	for (int round = 0; round < 3; round++) {
-		ret = iopf_dma_try(s->dev, IOPF_PASID_NONE, iova, buf, len, dir,
-				   &miss);
-		if (ret != -EAGAIN)
-			return ret;
-		ret = iopf_dev_fault_in(s->dev, IOPF_PASID_NONE, miss, dir);
-		if (ret)
-			return ret;
-	}
-	return -EAGAIN;
-}
-
 static unsigned take(struct run *r)
 {
 	return r->pos < r->size ? r->data[r->pos++] : 0;
@@ -304,8 +280,16 @@ static void op(struct run *r)
 		if (!want && first < len)
 			f2 = m_dev_frame(m, a + 1, access, &want);
 		iopf_iommu_stats(s->iommu, &st0);
-		got = whole ? dma_whole(s, (uint64_t)a * PG + off, buf, len,
-					write ? IOPF_DMA_WRITE : IOPF_DMA_READ)
+		/*
+		 * With nobody else running, one fault-in per page (at most
+		 * two, so three tries) must be enough: a miss after that is a
+		 * difference from iopf_dma().
+		 */
+		got = whole ? iopf_dma_whole(s->dev, IOPF_PASID_NONE,
+					     (uint64_t)a * PG + off, buf, len,
+					     write ? IOPF_DMA_WRITE
+						   : IOPF_DMA_READ,
+					     3, NULL)
 			    : iopf_dma(s->dev, IOPF_PASID_NONE,
 				       (uint64_t)a * PG + off, buf, len,
 				       write ? IOPF_DMA_WRITE : IOPF_DMA_READ);
