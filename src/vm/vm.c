@@ -305,16 +305,16 @@ int iopf_vm_balloon(struct iopf_vm *vm, uint64_t addr, uint64_t len)
 		return ret;
 	if (vm->cfg.mode == IOPF_VM_STATIC)
 		return -EBUSY;
-	/* A host process's rings are pinned kernel memory: not given back. */
-	iopf_rt_mutex_lock(&vm->lock);
-	for (unsigned i = 0; i < vm->nr_coh && !ret; i++) {
-		const struct coherent *c = &vm->coh[i];
-
-		if (c->pfns && addr < c->addr + c->pages * PG &&
-		    c->addr < addr + len)
+	/*
+	 * A host process's rings, all below next_coherent, are pinned kernel
+	 * memory: not given back.
+	 */
+	if (vm->cfg.mode == IOPF_VM_HOST_SVA) {
+		iopf_rt_mutex_lock(&vm->lock);
+		if (addr < vm->next_coherent)
 			ret = -EBUSY;
+		iopf_rt_mutex_unlock(&vm->lock);
 	}
-	iopf_rt_mutex_unlock(&vm->lock);
 	return ret ? ret : iopf_mm_discard(vm->mm, hva, len);
 }
 
