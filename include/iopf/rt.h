@@ -88,6 +88,14 @@ void iopf_rt_sleep(struct iopf_rt *rt, uint64_t ns);
 void iopf_rt_charge(struct iopf_rt *rt, uint64_t ns);
 /* Let other runnable actors go first (virtual: at the same virtual time). */
 void iopf_rt_yield(struct iopf_rt *rt);
+/*
+ * A point where a real thread could be preempted between a check and the
+ * use of what it checked (a flag read without the lock that protects its
+ * meaning, a pointer read before a reference is taken). It does nothing in
+ * the real and virtual runtimes; under schedule exploration it lets the
+ * strategy switch to another actor here.
+ */
+void iopf_rt_yield_point(struct iopf_rt *rt);
 
 /*
  * Synchronisation objects are embedded by their users; their fields are
@@ -101,6 +109,7 @@ struct iopf_rt_waitlist {
 struct iopf_rt_mutex {
 	struct iopf_rt *rt;
 	pthread_mutex_t real;
+	const void *_Atomic holder;  /* real only: the holding thread's token */
 	struct iopf_rt_actor *owner; /* virtual only */
 	struct iopf_rt_waitlist waiters; /* virtual only */
 };
@@ -116,6 +125,11 @@ void iopf_rt_mutex_destroy(struct iopf_rt_mutex *m);
 void iopf_rt_mutex_lock(struct iopf_rt_mutex *m);
 bool iopf_rt_mutex_trylock(struct iopf_rt_mutex *m);
 void iopf_rt_mutex_unlock(struct iopf_rt_mutex *m);
+/*
+ * Abort (with the mutex and the caller named) unless the calling actor or
+ * thread holds @m. Every function named *_locked calls it first.
+ */
+void iopf_rt_mutex_assert_held(const struct iopf_rt_mutex *m);
 
 int iopf_rt_waitq_init(struct iopf_rt *rt, struct iopf_rt_waitq *wq);
 void iopf_rt_waitq_destroy(struct iopf_rt_waitq *wq);

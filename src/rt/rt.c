@@ -317,6 +317,11 @@ void iopf_rt_charge(struct iopf_rt *rt, uint64_t ns)
 		rt_real_spin(ns);
 }
 
+void iopf_rt_yield_point(struct iopf_rt *rt)
+{
+	(void)rt;
+}
+
 void iopf_rt_yield(struct iopf_rt *rt)
 {
 	if (rt->kind == IOPF_RT_VIRTUAL)
@@ -344,27 +349,54 @@ void iopf_rt_mutex_destroy(struct iopf_rt_mutex *m)
 		rt_panic("mutex destroyed while held or waited on");
 }
 
+/* Its address names the calling OS thread for iopf_rt_mutex_assert_held(). */
+static __thread char rt_thread_token;
+
 void iopf_rt_mutex_lock(struct iopf_rt_mutex *m)
 {
-	if (m->rt->kind == IOPF_RT_REAL)
+	if (m->rt->kind == IOPF_RT_REAL) {
 		pthread_mutex_lock(&m->real);
-	else
+		atomic_store_explicit(&m->holder, &rt_thread_token,
+				      memory_order_relaxed);
+	} else {
 		rt_virt_mutex_lock(m);
+	}
 }
 
 bool iopf_rt_mutex_trylock(struct iopf_rt_mutex *m)
 {
-	if (m->rt->kind == IOPF_RT_REAL)
-		return pthread_mutex_trylock(&m->real) == 0;
+	if (m->rt->kind == IOPF_RT_REAL) {
+		if (pthread_mutex_trylock(&m->real))
+			return false;
+		atomic_store_explicit(&m->holder, &rt_thread_token,
+				      memory_order_relaxed);
+		return true;
+	}
 	return rt_virt_mutex_trylock(m);
 }
 
 void iopf_rt_mutex_unlock(struct iopf_rt_mutex *m)
 {
-	if (m->rt->kind == IOPF_RT_REAL)
+	if (m->rt->kind == IOPF_RT_REAL) {
+		atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
 		pthread_mutex_unlock(&m->real);
-	else
+	} else {
 		rt_virt_mutex_unlock(m);
+	}
+}
+
+void iopf_rt_mutex_assert_held(const struct iopf_rt_mutex *m)
+{
+	bool held;
+
+	if (m->rt->kind == IOPF_RT_REAL)
+		held = atomic_load_explicit(&m->holder, memory_order_relaxed) ==
+		       &rt_thread_token;
+	else
+		held = m->owner && m->owner == rt_current;
+	if (!held)
+		rt_panic("%s does not hold mutex %p it must hold here",
+			 iopf_rt_actor_name(rt_current), (const void *)m);
 }
 
 int iopf_rt_waitq_init(struct iopf_rt *rt, struct iopf_rt_waitq *wq)
@@ -395,10 +427,14 @@ void iopf_rt_waitq_destroy(struct iopf_rt_waitq *wq)
 
 void iopf_rt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m)
 {
-	if (wq->rt->kind == IOPF_RT_REAL)
+	if (wq->rt->kind == IOPF_RT_REAL) {
+		atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
 		pthread_cond_wait(&wq->real, &m->real);
-	else
+		atomic_store_explicit(&m->holder, &rt_thread_token,
+				      memory_order_relaxed);
+	} else {
 		rt_virt_wait(wq, m, UINT64_MAX);
+	}
 }
 
 int iopf_rt_wait_timeout(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
@@ -406,13 +442,18 @@ int iopf_rt_wait_timeout(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
 {
 	struct timespec ts;
 	uint64_t deadline;
+	int ret;
 
 	if (wq->rt->kind == IOPF_RT_VIRTUAL)
 		return rt_virt_wait(wq, m, ns);
 	deadline = rt_monotonic_ns() + ns;
 	ts.tv_sec = (time_t)(deadline / 1000000000ull);
 	ts.tv_nsec = (long)(deadline % 1000000000ull);
-	return -pthread_cond_timedwait(&wq->real, &m->real, &ts);
+	atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
+	ret = -pthread_cond_timedwait(&wq->real, &m->real, &ts);
+	atomic_store_explicit(&m->holder, &rt_thread_token,
+			      memory_order_relaxed);
+	return ret;
 }
 
 void iopf_rt_wake_one(struct iopf_rt_waitq *wq)
