@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,9 +47,48 @@ enum iopf_rt_kind {
 	IOPF_RT_VIRTUAL,
 };
 
+/*
+ * Schedule exploration (VIRTUAL only). Every scheduling point (lock, unlock,
+ * trylock, wait, wake, charge, sleep, yield, spawn, join and
+ * iopf_rt_yield_point()) may hand the processor to another actor, chosen by
+ * a strategy seeded from the context's seed: one seed names one
+ * interleaving and replays it exactly.
+ *
+ *  RANDOM  a uniform choice among the runnable actors at every point;
+ *  PCT     probabilistic concurrency testing: each actor gets a random
+ *          priority, the highest-priority runnable actor runs, and at
+ *          depth - 1 random steps (out of steps_hint) the running actor
+ *          drops below all others. A bug that needs d ordering constraints
+ *          is found by one schedule with probability >= 1/(n * k^(d-1))
+ *          for n actors and k steps.
+ *
+ * Runnable means: an event is pending for the actor within window_ns of
+ * virtual time of the earliest pending event. Events further away keep
+ * their order (a 10 ms timeout does not fire before a 1 us charge), which
+ * is what real threads with less than window_ns of skew can produce. An
+ * actor that yields or sleeps runs only when nobody else can, so polling
+ * loops do not starve the others. After max_steps steps a run falls back to
+ * plain time order so that it ends (counted in iopf_rt_sched_stats).
+ */
+enum iopf_rt_strategy {
+	IOPF_RT_SCHED_TIME,    /* no exploration: (time, post order) */
+	IOPF_RT_SCHED_RANDOM,
+	IOPF_RT_SCHED_PCT,
+};
+
+struct iopf_rt_explore {
+	enum iopf_rt_strategy strategy;
+	unsigned depth;         /* PCT: bug depth d, >= 1 (default 3) */
+	uint64_t steps_hint;    /* PCT: expected steps k (default 2000) */
+	uint64_t max_steps;     /* default 1,000,000 */
+	uint64_t window_ns;     /* default 100 us */
+};
+
 struct iopf_rt_config {
 	enum iopf_rt_kind kind;
 	uint64_t seed;
+	/* VIRTUAL only; zero-initialised means no exploration. */
+	struct iopf_rt_explore explore;
 	/* REAL only: make iopf_rt_charge() busy-wait for the charged time. */
 	bool real_charge_spins;
 	/* VIRTUAL only: stack size of each actor, 0 for the default. */
@@ -84,8 +124,18 @@ unsigned iopf_rt_actor_id(const struct iopf_rt_actor *actor);
 /* Time, in nanoseconds since the context was created (or virtual zero). */
 uint64_t iopf_rt_now(struct iopf_rt *rt);
 void iopf_rt_sleep(struct iopf_rt *rt, uint64_t ns);
+/*
+ * Scheduling points take the caller's source location (IOPF_RT_SITE), which
+ * the lock validator and the exploration trace print; call them through
+ * the macros below.
+ */
+#define IOPF_RT_STR_(x) #x
+#define IOPF_RT_STR(x) IOPF_RT_STR_(x)
+#define IOPF_RT_SITE __FILE__ ":" IOPF_RT_STR(__LINE__)
+
 /* Spend @ns doing work: advances virtual time; in real time see config. */
-void iopf_rt_charge(struct iopf_rt *rt, uint64_t ns);
+void iopf_rt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site);
+#define iopf_rt_charge(rt, ns) iopf_rt_charge_at((rt), (ns), IOPF_RT_SITE)
 /* Let other runnable actors go first (virtual: at the same virtual time). */
 void iopf_rt_yield(struct iopf_rt *rt);
 /*
@@ -95,7 +145,8 @@ void iopf_rt_yield(struct iopf_rt *rt);
  * the real and virtual runtimes; under schedule exploration it lets the
  * strategy switch to another actor here.
  */
-void iopf_rt_yield_point(struct iopf_rt *rt);
+void iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site);
+#define iopf_rt_yield_point(rt) iopf_rt_yield_point_at((rt), IOPF_RT_SITE)
 
 /*
  * Synchronisation objects are embedded by their users; their fields are
@@ -106,8 +157,26 @@ struct iopf_rt_waitlist {
 	struct iopf_rt_waiter *head, *tail;
 };
 
+/*
+ * Lock classes. Every mutex belongs to a class, named where it is
+ * initialised; the lock validator (on in debug and sanitizer builds and
+ * under exploration) records which classes are taken while which others
+ * are held and aborts, naming both acquisition sites, on:
+ *  - an acquisition order that closes a cycle (a possible deadlock);
+ *  - a class taken while one of equal or higher rank is held, when both
+ *    are ranked (rank 0: unranked). The ranks of the library's locks are
+ *    the single lock-order table in src/lock_order.h.
+ * A trylock cannot deadlock: it is recorded as held, never checked.
+ */
+struct iopf_rt_lock_class {
+	const char *name;
+	unsigned rank;
+	unsigned id;          /* the validator's; 0 until first used */
+};
+
 struct iopf_rt_mutex {
 	struct iopf_rt *rt;
+	struct iopf_rt_lock_class *cls;
 	pthread_mutex_t real;
 	const void *_Atomic holder;  /* real only: the holding thread's token */
 	struct iopf_rt_actor *owner; /* virtual only */
@@ -120,11 +189,23 @@ struct iopf_rt_waitq {
 	struct iopf_rt_waitlist waiters; /* virtual only */
 };
 
-int iopf_rt_mutex_init(struct iopf_rt *rt, struct iopf_rt_mutex *m);
+int iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
+			     struct iopf_rt_lock_class *cls);
+/* A mutex whose class is its initialisation site, unranked. */
+#define iopf_rt_mutex_init(rt, m)                                            \
+	({                                                                   \
+		static struct iopf_rt_lock_class iopf_rt_cls_ = {            \
+			.name = #m " at " IOPF_RT_SITE,                      \
+		};                                                           \
+		iopf_rt_mutex_init_class((rt), (m), &iopf_rt_cls_);          \
+	})
 void iopf_rt_mutex_destroy(struct iopf_rt_mutex *m);
-void iopf_rt_mutex_lock(struct iopf_rt_mutex *m);
-bool iopf_rt_mutex_trylock(struct iopf_rt_mutex *m);
-void iopf_rt_mutex_unlock(struct iopf_rt_mutex *m);
+void iopf_rt_mutex_lock_at(struct iopf_rt_mutex *m, const char *site);
+bool iopf_rt_mutex_trylock_at(struct iopf_rt_mutex *m, const char *site);
+void iopf_rt_mutex_unlock_at(struct iopf_rt_mutex *m, const char *site);
+#define iopf_rt_mutex_lock(m) iopf_rt_mutex_lock_at((m), IOPF_RT_SITE)
+#define iopf_rt_mutex_trylock(m) iopf_rt_mutex_trylock_at((m), IOPF_RT_SITE)
+#define iopf_rt_mutex_unlock(m) iopf_rt_mutex_unlock_at((m), IOPF_RT_SITE)
 /*
  * Abort (with the mutex and the caller named) unless the calling actor or
  * thread holds @m. Every function named *_locked calls it first.
@@ -133,14 +214,20 @@ void iopf_rt_mutex_assert_held(const struct iopf_rt_mutex *m);
 
 int iopf_rt_waitq_init(struct iopf_rt *rt, struct iopf_rt_waitq *wq);
 void iopf_rt_waitq_destroy(struct iopf_rt_waitq *wq);
-/* Atomically release @m and wait; @m is held again on return. */
-void iopf_rt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m);
-/* As iopf_rt_wait(); returns 0 when woken, -ETIMEDOUT after @ns. */
-int iopf_rt_wait_timeout(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
-			 uint64_t ns);
+/*
+ * Atomically release @m and wait; @m is held again on return. Returns 0
+ * when woken, -ETIMEDOUT after @ns (UINT64_MAX: no limit).
+ */
+int iopf_rt_wait_at(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
+		    uint64_t ns, const char *site);
+#define iopf_rt_wait(wq, m) \
+	((void)iopf_rt_wait_at((wq), (m), UINT64_MAX, IOPF_RT_SITE))
+#define iopf_rt_wait_timeout(wq, m, ns) \
+	iopf_rt_wait_at((wq), (m), (ns), IOPF_RT_SITE)
 /* Wake calls must be made with the mutex the waiters use held. */
-void iopf_rt_wake_one(struct iopf_rt_waitq *wq);
-void iopf_rt_wake_all(struct iopf_rt_waitq *wq);
+void iopf_rt_wake_at(struct iopf_rt_waitq *wq, bool all, const char *site);
+#define iopf_rt_wake_one(wq) iopf_rt_wake_at((wq), false, IOPF_RT_SITE)
+#define iopf_rt_wake_all(wq) iopf_rt_wake_at((wq), true, IOPF_RT_SITE)
 
 /* Seeded randomness: per actor stream, deterministic in virtual time. */
 uint64_t iopf_rt_random(struct iopf_rt *rt);
@@ -199,9 +286,45 @@ struct iopf_rt_sched_stats {
 	uint64_t events;
 	uint64_t switches;
 	uint64_t actors_spawned;
+	/* Exploration: choices made, of them with more than one runnable
+	 * actor, a hash of the sequence of actors chosen (two runs with the
+	 * same hash ran the same interleaving), whether max_steps was hit. */
+	uint64_t steps;
+	uint64_t choices;
+	uint64_t schedule_hash;
+	bool step_bound_hit;
 };
 void iopf_rt_sched_stats(const struct iopf_rt *rt,
 			 struct iopf_rt_sched_stats *out);
+
+/*
+ * Exploration trace: the last IOPF_RT_TRACE_STEPS choices, oldest first,
+ * each "step time actor#id <- point at site". The ring may be placed in
+ * memory the caller provides (shared with a parent process, so that it
+ * survives a crash of the run); NULL keeps it inside the context.
+ */
+#define IOPF_RT_TRACE_STEPS 256
+struct iopf_rt_trace_step {
+	uint64_t step, time_ns;
+	unsigned actor_id;
+	char actor[32];
+	const char *point;    /* "lock", "unlock", "wake", ... */
+	char site[48];
+};
+struct iopf_rt_trace_ring {
+	uint64_t next;        /* steps recorded; slot = next % STEPS */
+	struct iopf_rt_trace_step steps[IOPF_RT_TRACE_STEPS];
+};
+void iopf_rt_set_trace_ring(struct iopf_rt *rt, struct iopf_rt_trace_ring *r);
+/* Print the last @n steps of @r to @f. */
+void iopf_rt_trace_ring_print(const struct iopf_rt_trace_ring *r, unsigned n,
+			      FILE *f);
+
+/* Lock validator: on in this build/context?; classes and orders seen. */
+bool iopf_rt_lockdep_enabled(void);
+void iopf_rt_lockdep_stats(unsigned *classes, unsigned *orders);
+/* Every order seen, "outer -> inner (site, site)", one per line. */
+void iopf_rt_lockdep_dump(FILE *f);
 
 #ifdef __cplusplus
 }

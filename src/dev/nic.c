@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock_order.h"
 
 #define NIC_FETCH_BATCH 32u
 #define NIC_PRI_LIST 64u
@@ -611,7 +612,7 @@ int iopf_nic_create(struct iopf_iommu *iommu, const struct iopf_nic_config *cfg,
 	if (ret)
 		goto err_free;
 	rt = nic->rt = iopf_mm_pool_rt(iopf_iommu_pool(iommu));
-	iopf_rt_mutex_init(rt, &nic->lock);
+	iopf_lock_init(rt, &nic->lock, NIC);
 	iopf_rt_waitq_init(rt, &nic->work_wq);
 	iopf_rt_waitq_init(rt, &nic->fetch_wq);
 	iopf_rt_waitq_init(rt, &nic->irq_wq);

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock_order.h"
 
 #define PG 4096u
 #define SEC_MAX_QUEUES 16
@@ -277,7 +278,7 @@ int iopf_sec_create(struct iopf_iommu *iommu, const struct iopf_sec_config *cfg,
 
 		q->sec = sec;
 		q->idx = i;
-		iopf_rt_mutex_init(rt, &q->lock);
+		iopf_lock_init(rt, &q->lock, SEC_QUEUE);
 		iopf_rt_waitq_init(rt, &q->wq);
 		ret = iopf_rt_spawn(rt, "sec-engine", sec_engine, q, &q->engine);
 		if (ret)

@@ -42,6 +42,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock_order.h"
 
 #define PTE_VALID (1ull << 0)
 #define PTE_TABLE (1ull << 1)
@@ -612,7 +613,7 @@ int iopf_io_pgtable_alloc(struct iopf_rt *rt,
 			   IOPF_PGSIZE_4K;
 	t->flush = cfg->flush;
 	t->cookie = cfg->cookie;
-	ret = iopf_rt_mutex_init(rt, &t->lock);
+	ret = iopf_lock_init(rt, &t->lock, PGTABLE);
 	if (ret)
 		goto err_free;
 	t->root = table_alloc(t);

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"
+#include "lock_order.h"
 #include <iopf/inject.h>
 
 #include <errno.h>
@@ -59,8 +60,8 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 		       cfg->iotlb_entries ? cfg->iotlb_entries : DEFAULT_IOTLB);
 	if (ret)
 		goto err_free_prq;
-	iopf_rt_mutex_init(rt, &iommu->attach_lock);
-	iopf_rt_mutex_init(rt, &iommu->fault_lock);
+	iopf_lock_init(rt, &iommu->attach_lock, ATTACH);
+	iopf_lock_init(rt, &iommu->fault_lock, FAULT);
 	iopf_rt_waitq_init(rt, &iommu->prq_wq);
 	iopf_rt_waitq_init(rt, &iommu->work_wq);
 	iopf_rt_waitq_init(rt, &iommu->idle_wq);
@@ -187,8 +188,8 @@ int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 		if (ret)
 			goto err_free;
 	}
-	iopf_rt_mutex_init(iommu->rt, &dev->inval_lock);
-	iopf_rt_mutex_init(iommu->rt, &dev->lock);
+	iopf_lock_init(iommu->rt, &dev->inval_lock, DEV_INVAL);
+	iopf_lock_init(iommu->rt, &dev->lock, DEV);
 	iopf_rt_waitq_init(iommu->rt, &dev->wq);
 
 	iopf_rt_mutex_lock(&iommu->attach_lock);
@@ -326,8 +327,8 @@ static struct iopf_domain *domain_new(struct iopf_iommu *iommu,
 		return NULL;
 	d->iommu = iommu;
 	d->type = type;
-	iopf_rt_mutex_init(iommu->rt, &d->s1_lock);
-	iopf_rt_mutex_init(iommu->rt, &d->sva_lock);
+	iopf_lock_init(iommu->rt, &d->s1_lock, S1);
+	iopf_lock_init(iommu->rt, &d->sva_lock, SVA);
 	for (unsigned i = 0; i < NESTED_MAX_PASIDS; i++)
 		d->s1[i].pasid = IOPF_PASID_NONE;
 	return d;

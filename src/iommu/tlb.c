@@ -15,6 +15,7 @@
  * than keeping reverse indexes.
  */
 #include "iommu_internal.h"
+#include "lock_order.h"
 #include <iopf/inject.h>
 
 #include <errno.h>
@@ -38,7 +39,7 @@ int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries)
 	tlb->entries = iopf_calloc((size_t)sets * TLB_WAYS, sizeof(*tlb->entries));
 	if (!tlb->entries)
 		return -ENOMEM;
-	ret = iopf_rt_mutex_init(rt, &tlb->lock);
+	ret = iopf_lock_init(rt, &tlb->lock, TLB);
 	if (ret) {
 		free(tlb->entries);
 		tlb->entries = NULL;

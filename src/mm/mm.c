@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include "mm_internal.h"
+#include "lock_order.h"
 #include <iopf/inject.h>
 
 #include <errno.h>
@@ -52,7 +53,7 @@ int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
 	mm = iopf_calloc(1, sizeof(*mm));
 	if (!mm)
 		return -ENOMEM;
-	ret = iopf_rt_mutex_init(pool->rt, &mm->lock);
+	ret = iopf_lock_init(pool->rt, &mm->lock, MM);
 	if (ret) {
 		free(mm);
 		return ret;

@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include "mm_internal.h"
+#include "lock_order.h"
 #include <iopf/inject.h>
 
 #include <errno.h>
@@ -125,7 +126,7 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 				goto err_unmap_data;
 		}
 	}
-	ret = iopf_rt_mutex_init(rt, &pool->lock);
+	ret = iopf_lock_init(rt, &pool->lock, POOL);
 	if (ret)
 		goto err_unmap_swap;
 

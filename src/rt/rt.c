@@ -84,6 +84,11 @@ int iopf_rt_create(const struct iopf_rt_config *cfg, struct iopf_rt **out)
 		return -EINVAL;
 	if (cfg->kind != IOPF_RT_REAL && cfg->kind != IOPF_RT_VIRTUAL)
 		return -EINVAL;
+	if (cfg->explore.strategy != IOPF_RT_SCHED_TIME &&
+	    (cfg->kind != IOPF_RT_VIRTUAL ||
+	     cfg->explore.strategy > IOPF_RT_SCHED_PCT ||
+	     cfg->explore.depth > 9))
+		return -EINVAL;
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
@@ -94,6 +99,7 @@ int iopf_rt_create(const struct iopf_rt_config *cfg, struct iopf_rt **out)
 	rt->costs = cfg->costs ? cfg->costs : iopf_cost_model_default();
 	rt->real_epoch_ns = rt_monotonic_ns();
 	rt_rng_seed(rt->rng, cfg->seed);
+	rt_explore_init(rt, &cfg->explore);
 	pthread_mutex_init(&rt->lock, NULL);
 	*out = rt;
 	return 0;
@@ -254,6 +260,7 @@ int iopf_rt_spawn(struct iopf_rt *rt, const char *name, iopf_rt_fn fn,
 	}
 	if (out)
 		*out = a;
+	rt_explore_point(rt, "spawn", NULL);
 	return 0;
 }
 
@@ -307,19 +314,21 @@ void iopf_rt_sleep(struct iopf_rt *rt, uint64_t ns)
 		rt_real_sleep(ns);
 }
 
-void iopf_rt_charge(struct iopf_rt *rt, uint64_t ns)
+void iopf_rt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site)
 {
-	if (!ns)
+	if (!ns) {
+		rt_explore_point(rt, "charge", site);
 		return;
+	}
 	if (rt->kind == IOPF_RT_VIRTUAL)
-		rt_virt_charge(rt, ns);
+		rt_virt_charge(rt, ns, site);
 	else if (rt->real_charge_spins)
 		rt_real_spin(ns);
 }
 
-void iopf_rt_yield_point(struct iopf_rt *rt)
+void iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site)
 {
-	(void)rt;
+	rt_explore_point(rt, "yield-point", site);
 }
 
 void iopf_rt_yield(struct iopf_rt *rt)
@@ -330,10 +339,12 @@ void iopf_rt_yield(struct iopf_rt *rt)
 		sched_yield();
 }
 
-int iopf_rt_mutex_init(struct iopf_rt *rt, struct iopf_rt_mutex *m)
+int iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
+			     struct iopf_rt_lock_class *cls)
 {
 	memset(m, 0, sizeof(*m));
 	m->rt = rt;
+	m->cls = cls;
 	if (rt->kind == IOPF_RT_REAL)
 		return -pthread_mutex_init(&m->real, NULL);
 	return 0;
@@ -352,36 +363,44 @@ void iopf_rt_mutex_destroy(struct iopf_rt_mutex *m)
 /* Its address names the calling OS thread for iopf_rt_mutex_assert_held(). */
 static __thread char rt_thread_token;
 
-void iopf_rt_mutex_lock(struct iopf_rt_mutex *m)
+void iopf_rt_mutex_lock_at(struct iopf_rt_mutex *m, const char *site)
 {
+	/* Checked before it can block: a deadlock is reported, not hung. */
+	if (rt_lockdep_on)
+		rt_lockdep_acquire(m, site, false);
 	if (m->rt->kind == IOPF_RT_REAL) {
 		pthread_mutex_lock(&m->real);
 		atomic_store_explicit(&m->holder, &rt_thread_token,
 				      memory_order_relaxed);
 	} else {
-		rt_virt_mutex_lock(m);
+		rt_virt_mutex_lock(m, site);
 	}
 }
 
-bool iopf_rt_mutex_trylock(struct iopf_rt_mutex *m)
+bool iopf_rt_mutex_trylock_at(struct iopf_rt_mutex *m, const char *site)
 {
 	if (m->rt->kind == IOPF_RT_REAL) {
 		if (pthread_mutex_trylock(&m->real))
 			return false;
 		atomic_store_explicit(&m->holder, &rt_thread_token,
 				      memory_order_relaxed);
-		return true;
+	} else if (!rt_virt_mutex_trylock(m, site)) {
+		return false;
 	}
-	return rt_virt_mutex_trylock(m);
+	if (rt_lockdep_on)
+		rt_lockdep_acquire(m, site, true);
+	return true;
 }
 
-void iopf_rt_mutex_unlock(struct iopf_rt_mutex *m)
+void iopf_rt_mutex_unlock_at(struct iopf_rt_mutex *m, const char *site)
 {
+	if (rt_lockdep_on)
+		rt_lockdep_release(m);
 	if (m->rt->kind == IOPF_RT_REAL) {
 		atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
 		pthread_mutex_unlock(&m->real);
 	} else {
-		rt_virt_mutex_unlock(m);
+		rt_virt_mutex_unlock(m, site);
 	}
 }
 
@@ -425,51 +444,39 @@ void iopf_rt_waitq_destroy(struct iopf_rt_waitq *wq)
 		rt_panic("wait queue destroyed with waiters");
 }
 
-void iopf_rt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m)
-{
-	if (wq->rt->kind == IOPF_RT_REAL) {
-		atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
-		pthread_cond_wait(&wq->real, &m->real);
-		atomic_store_explicit(&m->holder, &rt_thread_token,
-				      memory_order_relaxed);
-	} else {
-		rt_virt_wait(wq, m, UINT64_MAX);
-	}
-}
-
-int iopf_rt_wait_timeout(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
-			 uint64_t ns)
+int iopf_rt_wait_at(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
+		    uint64_t ns, const char *site)
 {
 	struct timespec ts;
 	uint64_t deadline;
 	int ret;
 
 	if (wq->rt->kind == IOPF_RT_VIRTUAL)
-		return rt_virt_wait(wq, m, ns);
-	deadline = rt_monotonic_ns() + ns;
-	ts.tv_sec = (time_t)(deadline / 1000000000ull);
-	ts.tv_nsec = (long)(deadline % 1000000000ull);
+		return rt_virt_wait(wq, m, ns, site);
 	atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
-	ret = -pthread_cond_timedwait(&wq->real, &m->real, &ts);
+	if (ns == UINT64_MAX) {
+		ret = -pthread_cond_wait(&wq->real, &m->real);
+	} else {
+		deadline = rt_monotonic_ns() + ns;
+		if (deadline < ns)
+			deadline = UINT64_MAX / 2;
+		ts.tv_sec = (time_t)(deadline / 1000000000ull);
+		ts.tv_nsec = (long)(deadline % 1000000000ull);
+		ret = -pthread_cond_timedwait(&wq->real, &m->real, &ts);
+	}
 	atomic_store_explicit(&m->holder, &rt_thread_token,
 			      memory_order_relaxed);
 	return ret;
 }
 
-void iopf_rt_wake_one(struct iopf_rt_waitq *wq)
+void iopf_rt_wake_at(struct iopf_rt_waitq *wq, bool all, const char *site)
 {
-	if (wq->rt->kind == IOPF_RT_REAL)
-		pthread_cond_signal(&wq->real);
-	else
-		rt_virt_wake(wq, false);
-}
-
-void iopf_rt_wake_all(struct iopf_rt_waitq *wq)
-{
-	if (wq->rt->kind == IOPF_RT_REAL)
+	if (wq->rt->kind == IOPF_RT_VIRTUAL)
+		rt_virt_wake(wq, all, site);
+	else if (all)
 		pthread_cond_broadcast(&wq->real);
 	else
-		rt_virt_wake(wq, true);
+		pthread_cond_signal(&wq->real);
 }
 
 uint64_t iopf_rt_random(struct iopf_rt *rt)
@@ -525,4 +532,8 @@ void iopf_rt_sched_stats(const struct iopf_rt *rt,
 	out->events = rt->vs.events;
 	out->switches = rt->vs.switches;
 	out->actors_spawned = rt->actors_spawned;
+	out->steps = rt->vs.steps;
+	out->choices = rt->vs.choices;
+	out->schedule_hash = rt->vs.hash;
+	out->step_bound_hit = rt->vs.bound_hit;
 }

@@ -28,6 +28,18 @@ struct iopf_rt_waiter {
 	bool linked;
 };
 
+/* Locks an actor (or a thread outside actors) holds, for the validator. */
+#define RT_HELD_MAX 24
+struct rt_held_lock {
+	struct iopf_rt_lock_class *cls;
+	const struct iopf_rt_mutex *m;
+	const char *site;
+};
+struct rt_held_stack {
+	unsigned n;
+	struct rt_held_lock locks[RT_HELD_MAX];
+};
+
 enum rt_actor_state {
 	RT_ACTOR_RUNNING,
 	RT_ACTOR_DONE,
@@ -55,6 +67,14 @@ struct iopf_rt_actor {
 	bool reap_pending;           /* joined; free when nr_events drops to 0 */
 	struct iopf_rt_waiter waiter;
 	struct iopf_rt_waitlist joiners;
+	/* Exploration: where the actor gave the processor back, whether it
+	 * did so to let others run (yield, sleep), its PCT priority. */
+	const char *point;
+	const char *site;
+	bool deferred;
+	uint64_t priority;
+
+	struct rt_held_stack held;   /* owned by the actor itself */
 };
 
 struct rt_event {
@@ -73,6 +93,17 @@ struct rt_vsched {
 	struct rt_fiber main_fiber;  /* the scheduler's own context */
 	unsigned live;               /* actors spawned and not done */
 	uint64_t events, switches;
+
+	/* Exploration (rt_explore.c); strategy TIME when off or bounded. */
+	struct iopf_rt_explore explore;
+	bool exploring;
+	uint64_t rng[4];             /* the schedule's own stream */
+	uint64_t steps, choices, hash;
+	bool bound_hit;
+	uint64_t change_points[8];   /* PCT, sorted; depth - 1 of them */
+	unsigned nr_change_points, next_change_point;
+	struct iopf_rt_trace_ring *ring;
+	struct iopf_rt_trace_ring own_ring;
 };
 
 enum rt_stat_kind { RT_STAT_COUNTER, RT_STAT_HIST };
@@ -150,15 +181,32 @@ int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root);
 int rt_virt_start(struct iopf_rt_actor *a);
 int rt_virt_join(struct iopf_rt_actor *a);
 __attribute__((noreturn)) void rt_virt_exit(struct iopf_rt_actor *a);
-void rt_virt_charge(struct iopf_rt *rt, uint64_t ns);
+void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site);
 void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns);
 void rt_virt_yield(struct iopf_rt *rt);
-void rt_virt_mutex_lock(struct iopf_rt_mutex *m);
-bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m);
-void rt_virt_mutex_unlock(struct iopf_rt_mutex *m);
+void rt_virt_mutex_lock(struct iopf_rt_mutex *m, const char *site);
+bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m, const char *site);
+void rt_virt_mutex_unlock(struct iopf_rt_mutex *m, const char *site);
 int rt_virt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
-		 uint64_t timeout_ns);
-void rt_virt_wake(struct iopf_rt_waitq *wq, bool all);
+		 uint64_t timeout_ns, const char *site);
+void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site);
+
+/* Exploration (rt_explore.c). */
+void rt_explore_init(struct iopf_rt *rt, const struct iopf_rt_explore *cfg);
+void rt_explore_actor_start(struct iopf_rt_actor *a);
+/* Remove and return the event to dispatch next; heap must be non-empty. */
+struct rt_event rt_explore_pick(struct iopf_rt *rt);
+/* A point where the calling actor may be preempted. */
+void rt_explore_point(struct iopf_rt *rt, const char *point, const char *site);
+void rt_heap_push(struct rt_vsched *vs, struct rt_event ev);
+void rt_heap_sift_down(struct rt_vsched *vs, size_t i);
+
+/* Lock validator (lockdep.c). */
+extern bool rt_lockdep_on;
+void rt_lockdep_enable(void);
+void rt_lockdep_acquire(const struct iopf_rt_mutex *m, const char *site,
+			bool trylock);
+void rt_lockdep_release(const struct iopf_rt_mutex *m);
 
 void rt_stats_free(struct iopf_rt *rt);
 

@@ -43,7 +43,7 @@ static inline bool rt_event_before(const struct rt_event *a,
 	return a->time < b->time || (a->time == b->time && a->seq < b->seq);
 }
 
-static void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
+void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
 {
 	size_t i;
 
@@ -68,11 +68,10 @@ static void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
 	vs->heap[i] = ev;
 }
 
-static struct rt_event rt_heap_pop(struct rt_vsched *vs)
+void rt_heap_sift_down(struct rt_vsched *vs, size_t i)
 {
-	struct rt_event top = vs->heap[0];
-	struct rt_event last = vs->heap[--vs->nr_events];
-	size_t n = vs->nr_events, i = 0;
+	struct rt_event moving = vs->heap[i];
+	size_t n = vs->nr_events;
 
 	for (;;) {
 		size_t child = 2 * i + 1;
@@ -82,13 +81,21 @@ static struct rt_event rt_heap_pop(struct rt_vsched *vs)
 		if (child + 1 < n &&
 		    rt_event_before(&vs->heap[child + 1], &vs->heap[child]))
 			child++;
-		if (!rt_event_before(&vs->heap[child], &last))
+		if (!rt_event_before(&vs->heap[child], &moving))
 			break;
 		vs->heap[i] = vs->heap[child];
 		i = child;
 	}
-	if (n)
-		vs->heap[i] = last;
+	vs->heap[i] = moving;
+}
+
+static struct rt_event rt_heap_pop(struct rt_vsched *vs)
+{
+	struct rt_event top = vs->heap[0];
+
+	vs->heap[0] = vs->heap[--vs->nr_events];
+	if (vs->nr_events)
+		rt_heap_sift_down(vs, 0);
 	return top;
 }
 
@@ -116,15 +123,40 @@ static struct iopf_rt_actor *rt_virt_self(struct iopf_rt *rt)
 	return a;
 }
 
-/* Give the processor back; return when an event for us is dispatched. */
-static void rt_virt_block(struct iopf_rt_actor *a)
+/*
+ * Give the processor back; return when an event for us is dispatched.
+ * @point and @site say where, for the exploration trace; @deferred that the
+ * actor only lets others go first (exploration runs it last).
+ */
+static void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
+			     const char *site, bool deferred)
 {
 	struct rt_vsched *vs = &a->rt->vs;
 
 	if (rt_rcu_depth)
 		rt_panic("%s blocks inside an RCU read-side section", a->name);
+	a->point = point;
+	a->site = site;
+	a->deferred = deferred;
 	rt_fiber_switch(&a->fiber, &vs->main_fiber);
 	rt_current = a;
+}
+
+static void rt_virt_block(struct iopf_rt_actor *a, const char *point)
+{
+	rt_virt_block_at(a, point, NULL, false);
+}
+
+void rt_explore_point(struct iopf_rt *rt, const char *point, const char *site)
+{
+	struct iopf_rt_actor *self = rt_current;
+
+	/* Nothing may switch inside a read section; nor outside actors. */
+	if (!rt->vs.exploring || rt_rcu_depth || !self || self->rt != rt ||
+	    rt->vs.current != self)
+		return;
+	rt_virt_post(rt, self, rt->vs.now);
+	rt_virt_block_at(self, point, site, false);
 }
 
 static void rt_waitlist_append(struct iopf_rt_waitlist *l,
@@ -184,6 +216,8 @@ int rt_virt_start(struct iopf_rt_actor *a)
 	if (ret)
 		return ret;
 	rt->vs.live++;
+	rt_explore_actor_start(a);
+	a->point = "start";
 	rt_virt_post(rt, a, rt->vs.now);
 	return 0;
 }
@@ -208,7 +242,9 @@ int rt_virt_join(struct iopf_rt_actor *target)
 
 	if (atomic_load(&target->state) != RT_ACTOR_DONE) {
 		rt_waitlist_append(&target->joiners, &self->waiter);
-		rt_virt_block(self);
+		rt_virt_block(self, "join");
+	} else {
+		rt_explore_point(rt, "join", NULL);
 	}
 	rt_actor_unlink(target);
 	/* A stale timer may still name it: the scheduler frees it then. */
@@ -247,9 +283,12 @@ int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 		return ret;
 	}
 	while (vs->nr_events) {
-		struct rt_event ev = rt_heap_pop(vs);
+		struct rt_event ev = vs->exploring ? rt_explore_pick(rt)
+						   : rt_heap_pop(vs);
 
 		a = ev.actor;
+		if (!a)
+			continue; /* exploration dropped only stale events */
 		a->nr_events--;
 		if (ev.gen != a->gen) {
 			/* Superseded: woken by another event (or joined). */
@@ -258,7 +297,9 @@ int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 			continue;
 		}
 		a->gen++;
-		vs->now = ev.time;
+		/* Exploration may run a later event first: time never goes back. */
+		if (ev.time > vs->now)
+			vs->now = ev.time;
 		vs->events++;
 		vs->switches++;
 		vs->current = a;
@@ -285,7 +326,7 @@ int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 	return ret;
 }
 
-void rt_virt_charge(struct iopf_rt *rt, uint64_t ns)
+void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
 {
 	struct rt_vsched *vs = &rt->vs;
 	struct iopf_rt_actor *self = rt_virt_self(rt);
@@ -296,13 +337,14 @@ void rt_virt_charge(struct iopf_rt *rt, uint64_t ns)
 	if (rt_rcu_depth)
 		rt_panic("%s charges inside an RCU read-side section", self->name);
 	/* Nobody could run before us: advance in place, same result. */
-	if (!vs->nr_events || when < vs->heap[0].time) {
+	if (!vs->exploring &&
+	    (!vs->nr_events || when < vs->heap[0].time)) {
 		vs->now = when;
 		vs->events++;
 		return;
 	}
 	rt_virt_post(rt, self, when);
-	rt_virt_block(self);
+	rt_virt_block_at(self, "charge", site, false);
 }
 
 void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
@@ -313,7 +355,7 @@ void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
 	if (when < rt->vs.now)
 		when = UINT64_MAX;
 	rt_virt_post(rt, self, when);
-	rt_virt_block(self);
+	rt_virt_block_at(self, "sleep", NULL, true);
 }
 
 void rt_virt_yield(struct iopf_rt *rt)
@@ -321,36 +363,45 @@ void rt_virt_yield(struct iopf_rt *rt)
 	struct iopf_rt_actor *self = rt_virt_self(rt);
 
 	rt_virt_post(rt, self, rt->vs.now);
-	rt_virt_block(self);
+	rt_virt_block_at(self, "yield", NULL, true);
 }
 
-void rt_virt_mutex_lock(struct iopf_rt_mutex *m)
+static void rt_virt_mutex_acquire(struct iopf_rt_mutex *m,
+				  struct iopf_rt_actor *self, const char *site)
 {
-	struct iopf_rt_actor *self = rt_virt_self(m->rt);
-
 	if (m->owner == self)
-		rt_panic("mutex locked twice by %s", self->name);
+		rt_panic("mutex locked twice by %s at %s", self->name,
+			 site ? site : "?");
 	if (!m->owner) {
 		m->owner = self;
 		return;
 	}
 	rt_waitlist_append(&m->waiters, &self->waiter);
-	rt_virt_block(self);
+	rt_virt_block_at(self, "lock-acquired", site, false);
 	if (m->owner != self)
 		rt_panic("mutex hand-off lost");
 }
 
-bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m)
+void rt_virt_mutex_lock(struct iopf_rt_mutex *m, const char *site)
 {
 	struct iopf_rt_actor *self = rt_virt_self(m->rt);
 
+	rt_explore_point(m->rt, "lock", site);
+	rt_virt_mutex_acquire(m, self, site);
+}
+
+bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m, const char *site)
+{
+	struct iopf_rt_actor *self = rt_virt_self(m->rt);
+
+	rt_explore_point(m->rt, "trylock", site);
 	if (m->owner)
 		return false;
 	m->owner = self;
 	return true;
 }
 
-void rt_virt_mutex_unlock(struct iopf_rt_mutex *m)
+static void rt_virt_mutex_release(struct iopf_rt_mutex *m)
 {
 	struct iopf_rt_actor *next;
 
@@ -363,8 +414,14 @@ void rt_virt_mutex_unlock(struct iopf_rt_mutex *m)
 		rt_virt_post(m->rt, next, m->rt->vs.now);
 }
 
+void rt_virt_mutex_unlock(struct iopf_rt_mutex *m, const char *site)
+{
+	rt_virt_mutex_release(m);
+	rt_explore_point(m->rt, "unlock", site);
+}
+
 int rt_virt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
-		 uint64_t timeout_ns)
+		 uint64_t timeout_ns, const char *site)
 {
 	struct iopf_rt *rt = wq->rt;
 	struct iopf_rt_actor *self = rt_virt_self(rt);
@@ -378,18 +435,18 @@ int rt_virt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
 
 		rt_virt_post(rt, self, when < rt->vs.now ? UINT64_MAX : when);
 	}
-	rt_virt_mutex_unlock(m);
-	rt_virt_block(self);
+	rt_virt_mutex_release(m);
+	rt_virt_block_at(self, "wait", site, false);
 	if (self->waiter.linked) {
 		/* Resumed by the timer, not by a wake: leave the queue. */
 		rt_waitlist_remove(&wq->waiters, &self->waiter);
 		ret = -ETIMEDOUT;
 	}
-	rt_virt_mutex_lock(m);
+	rt_virt_mutex_acquire(m, self, site);
 	return ret;
 }
 
-void rt_virt_wake(struct iopf_rt_waitq *wq, bool all)
+void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site)
 {
 	struct iopf_rt_actor *a;
 
@@ -398,4 +455,5 @@ void rt_virt_wake(struct iopf_rt_waitq *wq, bool all)
 		if (!all)
 			break;
 	}
+	rt_explore_point(wq->rt, "wake", site);
 }

@@ -35,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #include "vfio_internal.h"
+#include "lock_order.h"
 #include <iopf/inject.h>
 
 #include <iopf/rcu.h>
@@ -491,7 +492,7 @@ int iopf_ioas_create(struct iopf_iommu *iommu, struct iopf_mm *mm,
 	ioas->domains = &ioas->dom_buf[0];
 	if (!ioas->table)
 		goto err_free;
-	ret = iopf_rt_mutex_init(ioas->rt, &ioas->lock);
+	ret = iopf_lock_init(ioas->rt, &ioas->lock, IOAS);
 	if (ret)
 		goto err_free;
 	*out = ioas;
@@ -606,8 +607,8 @@ static struct vfio_area *area_alloc(struct iopf_ioas *ioas,
 		free(a);
 		return NULL;
 	}
-	iopf_rt_mutex_init(ioas->rt, &a->lock);
-	iopf_rt_mutex_init(ioas->rt, &a->pin_lock);
+	iopf_lock_init(ioas->rt, &a->lock, AREA);
+	iopf_lock_init(ioas->rt, &a->pin_lock, AREA_PIN);
 	return a;
 }
 

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock_order.h"
 
 enum fd_obj_type {
 	FD_OBJ_IOAS = 1,
@@ -215,7 +216,7 @@ int iopf_fd_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 	fd->iommu = iommu;
 	fd->mm = mm;
 	fd->rt = iopf_mm_pool_rt(iopf_mm_pool(mm));
-	ret = iopf_rt_mutex_init(fd->rt, &fd->lock);
+	ret = iopf_lock_init(fd->rt, &fd->lock, IOMMUFD);
 	if (ret) {
 		free(fd);
 		return ret;
@@ -496,7 +497,7 @@ int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
 					      &fd_fault_ops);
 	if (!f)
 		return -ENOMEM;
-	iopf_rt_mutex_init(fd->rt, &f->lock);
+	iopf_lock_init(fd->rt, &f->lock, FAULTQ);
 	iopf_rt_waitq_init(fd->rt, &f->wq);
 	fd_obj_finalize(&f->obj);
 	*fault_id = f->obj.id;

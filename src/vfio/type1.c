@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock_order.h"
 
 #define TYPE1_MAX_DEVICES 64
 
@@ -56,7 +57,7 @@ int iopf_type1_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 	ret = iopf_ioas_create(iommu, mm, &c->ioas);
 	if (ret)
 		goto err_free;
-	ret = iopf_rt_mutex_init(iopf_mm_pool_rt(iopf_mm_pool(mm)), &c->lock);
+	ret = iopf_lock_init(iopf_mm_pool_rt(iopf_mm_pool(mm)), &c->lock, TYPE1);
 	if (ret)
 		goto err_ioas;
 	c->iommu = iommu;

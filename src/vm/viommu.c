@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock_order.h"
 
 #define VIOMMU_TAGS 512
 #define VIOMMU_BAD_TAG 0x8000u        /* outside every issued tag */
@@ -398,7 +399,7 @@ int iopf_viommu_create(const struct iopf_viommu_config *cfg,
 					cfg->response_timeout_ns);
 	if (ret)
 		goto err_free;
-	ret = iopf_rt_mutex_init(v->rt, &v->lock);
+	ret = iopf_lock_init(v->rt, &v->lock, VIOMMU);
 	if (ret)
 		goto err_free;
 	ret = iopf_rt_waitq_init(v->rt, &v->wq);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock_order.h"
 
 #define PG 4096ull
 #define VM_HVA 0x7e0000000000ull
@@ -121,7 +122,7 @@ int iopf_vm_create(struct iopf_iommu *iommu, const struct iopf_vm_config *cfg,
 	vm->next_coherent = (cfg->mode == IOPF_VM_HOST_SVA ? VM_HVA : 0) + PG;
 	vm->next = (cfg->mode == IOPF_VM_HOST_SVA ? VM_HVA : 0) +
 		   ((cfg->ram_bytes / 2) & ~(PG - 1));
-	iopf_rt_mutex_init(vm->rt, &vm->lock);
+	iopf_lock_init(vm->rt, &vm->lock, VM);
 	t0 = iopf_rt_now(vm->rt);
 	ret = iopf_mm_create(iopf_iommu_pool(iommu), cfg->name ? cfg->name : "vm",
 			     cfg->memlock_bytes ? cfg->memlock_bytes : UINT64_MAX,

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lock order of the library, outermost first: the one table.
+ *
+ * A lock may be taken while holding only locks listed above it; two locks
+ * of one row are never held together (take one, drop it, take the next).
+ * The runtime's lock validator checks every acquisition against this table
+ * in debug and sanitizer builds and under schedule exploration, and also
+ * records the orders it sees, so that a cycle through locks outside the
+ * table (tests, benchmarks) is reported too (include/iopf/rt.h).
+ *
+ * Why each row is where it is:
+ *  VM .. SEC_QUEUE   guests, the vIOMMU and device models call down into
+ *                    the container and the IOMMU with their own lock held.
+ *  TYPE1, IOAS       container writers (map, unmap, attach, policy).
+ *  AREA_PIN          selective pinning of one area; pins take mm->lock.
+ *  MM                an address space; its notifier callbacks run under it
+ *                    and take the subscriber's lock:
+ *  AREA              a mapped area: bitmap, pin counts, the seq/retry
+ *                    check of the fault path, invalidation.
+ *  SVA               an SVA domain's mirror of its mm (a notifier callback).
+ *  S1                a nested domain's table of stage-1 tables.
+ *  PGTABLE           one IO page table; flush callbacks run under it. A
+ *                    guest's stage-1 table is flushed into its VMM's
+ *                    iommufd (IOMMUFD below): guest tables rank above it.
+ *  IOMMUFD, FAULTQ   the iommufd context; one fault queue's records.
+ *  ATTACH, FAULT     the IOMMU's attachment lists, then its page request
+ *                    queue (setting a fault handler takes both, in order).
+ *  DEV_INVAL, DEV    a device's invalidation drains, then its attachment
+ *                    table, PRI state and in-flight counts.
+ *  TLB               one translation cache (IOTLB or an ATC).
+ *  POOL              the frame pool: free frames, LRU, swap slots.
+ */
+#ifndef IOPF_LOCK_ORDER_H
+#define IOPF_LOCK_ORDER_H
+
+#include <iopf/rt.h>
+
+#define IOPF_LOCK_ORDER(X)                                                   \
+	X(VM)          /* struct iopf_vm::lock (vm.c) */                     \
+	X(VIOMMU)      /* a guest's vIOMMU (viommu.c) */                     \
+	X(NIC)         /* an emulated NIC (nic.c) */                         \
+	X(SEC_QUEUE)   /* one accelerator queue (sec.c) */                   \
+	X(TYPE1)       /* a type1 container (type1.c) */                     \
+	X(IOAS)        /* an IOAS / container core (ioas.c) */               \
+	X(AREA_PIN)    /* struct area::pin_lock (ioas.c) */                  \
+	X(MM)          /* an address space (mm.c) */                         \
+	X(AREA)        /* struct area::lock (ioas.c) */                      \
+	X(SVA)         /* an SVA domain's mirror (iommu.c) */                \
+	X(S1)          /* a nested domain's stage-1 tables (iommu.c) */      \
+	X(PGTABLE)     /* one IO page table (io_pgtable.c) */                \
+	X(IOMMUFD)     /* an iommufd context (iommufd.c) */                  \
+	X(FAULTQ)      /* an iommufd fault queue (iommufd.c) */              \
+	X(ATTACH)      /* iommu->attach_lock (iommu.c) */                    \
+	X(FAULT)       /* iommu->fault_lock (iommu.c, fault.c) */            \
+	X(DEV_INVAL)   /* dev->inval_lock (iommu.c) */                       \
+	X(DEV)         /* dev->lock (iommu.c, dma.c) */                      \
+	X(TLB)         /* one IOTLB or ATC (tlb.c) */                        \
+	X(POOL)        /* the frame pool (pool.c) */
+
+enum iopf_lock_rank {
+	IOPF_LOCK_UNRANKED = 0,
+#define IOPF_LOCK_RANK_(id) IOPF_LOCK_##id,
+	IOPF_LOCK_ORDER(IOPF_LOCK_RANK_)
+#undef IOPF_LOCK_RANK_
+};
+
+/* Initialise mutex @m of row @id of the table (VM, IOAS, DEV, ...). */
+#define iopf_lock_init(rt, m, id)                                            \
+	({                                                                   \
+		static struct iopf_rt_lock_class iopf_lock_cls_ = {          \
+			.name = #id " " #m,                                  \
+			.rank = IOPF_LOCK_##id,                              \
+		};                                                           \
+		iopf_rt_mutex_init_class((rt), (m), &iopf_lock_cls_);        \
+	})
+
+#endif /* IOPF_LOCK_ORDER_H */

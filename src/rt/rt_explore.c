@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Schedule exploration: the virtual scheduler choosing which actor runs
+ * next by a seeded strategy instead of by (time, post order).
+ *
+ * Theory of operation
+ * -------------------
+ * Exploration changes two things in the virtual runtime (rt_virtual.c):
+ *  - every scheduling point posts the calling actor at the current time and
+ *    gives the processor back (rt_explore_point()), so that any other
+ *    runnable actor may run between the point and what follows it; charge()
+ *    always switches. Points inside an RCU read-side section are skipped:
+ *    nothing may switch there (rt.h);
+ *  - the scheduler no longer pops the earliest event. rt_explore_pick()
+ *    drops superseded events, finds the earliest pending time T, and makes
+ *    every actor with an event at or before T + window runnable (its
+ *    earliest event stands for it). Actors that yielded or slept stand
+ *    aside while anyone else is runnable. The strategy picks one; that
+ *    event is removed from the heap, which stays a heap throughout, so a
+ *    run that reaches max_steps simply continues in time order.
+ *
+ * The choice is the only source of non-determinism and it is drawn from
+ * the schedule's own stream, seeded by the context's seed: same seed, same
+ * choices, same interleaving. The hash of the sequence of chosen actor ids
+ * tells interleavings apart.
+ *
+ * PCT (Burckhardt et al., ASPLOS 2010): priorities are drawn when an actor
+ * starts, above every value a change point can give; the depth - 1 change
+ * points are step numbers drawn uniformly from [1, steps_hint]; when the
+ * step count reaches one, the actor about to run drops to that change
+ * point's rank (below every initial priority) and the choice is made again.
+ */
+#include "rt_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPLORE_MAX_CANDIDATES 128
+#define PCT_BASE_PRIORITY (1ull << 40)
+
+static int rt_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void rt_explore_init(struct iopf_rt *rt, const struct iopf_rt_explore *cfg)
+{
+	struct rt_vsched *vs = &rt->vs;
+
+	vs->explore = *cfg;
+	vs->exploring = cfg->strategy != IOPF_RT_SCHED_TIME;
+	if (!vs->exploring)
+		return;
+	if (!vs->explore.depth)
+		vs->explore.depth = 3;
+	if (!vs->explore.steps_hint)
+		vs->explore.steps_hint = 2000;
+	if (!vs->explore.max_steps)
+		vs->explore.max_steps = 1000000;
+	if (!vs->explore.window_ns)
+		vs->explore.window_ns = 100000;
+	/* A stream of its own: the program's randomness stays the seed's. */
+	rt_rng_seed(vs->rng, rt->seed ^ 0x5ced5ced5ced5cedull);
+	vs->hash = 0xcbf29ce484222325ull;
+	vs->ring = &vs->own_ring;
+	if (vs->explore.strategy == IOPF_RT_SCHED_PCT) {
+		vs->nr_change_points = vs->explore.depth - 1;
+		for (unsigned i = 0; i < vs->nr_change_points; i++)
+			vs->change_points[i] =
+				1 + rt_rng_next(vs->rng) % vs->explore.steps_hint;
+		qsort(vs->change_points, vs->nr_change_points,
+		      sizeof(vs->change_points[0]), rt_u64_cmp);
+	}
+	/* Exploration is where lock-order bugs are looked for. */
+	rt_lockdep_enable();
+}
+
+void rt_explore_actor_start(struct iopf_rt_actor *a)
+{
+	struct rt_vsched *vs = &a->rt->vs;
+
+	if (vs->exploring)
+		a->priority = PCT_BASE_PRIORITY +
+			      (rt_rng_next(vs->rng) >> 24);
+}
+
+static void rt_site_copy(char *dst, size_t size, const char *site)
+{
+	const char *p;
+
+	if (!site) {
+		snprintf(dst, size, "-");
+		return;
+	}
+	/* Keep the path from the source tree's top folder on. */
+	p = strstr(site, "src/");
+	if (!p)
+		p = strstr(site, "tests/");
+	if (!p)
+		p = strstr(site, "tools/");
+	snprintf(dst, size, "%s", p ? p : site);
+}
+
+static void rt_explore_record(struct rt_vsched *vs, struct iopf_rt_actor *a,
+			      uint64_t time)
+{
+	struct iopf_rt_trace_ring *r = vs->ring;
+	struct iopf_rt_trace_step *st;
+
+	if (!r)
+		return;
+	st = &r->steps[r->next % IOPF_RT_TRACE_STEPS];
+	st->step = vs->steps;
+	st->time_ns = time > vs->now ? time : vs->now;
+	st->actor_id = a->id;
+	snprintf(st->actor, sizeof(st->actor), "%s", a->name);
+	st->point = a->point ? a->point : "?";
+	rt_site_copy(st->site, sizeof(st->site), a->site);
+	r->next++;
+}
+
+/* Remove superseded events and restore the heap: O(n), n is small here. */
+static void rt_explore_compact(struct rt_vsched *vs)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < vs->nr_events; i++) {
+		struct rt_event ev = vs->heap[i];
+		struct iopf_rt_actor *a = ev.actor;
+
+		if (ev.gen == a->gen) {
+			vs->heap[n++] = ev;
+			continue;
+		}
+		a->nr_events--;
+		if (a->reap_pending && !a->nr_events)
+			rt_actor_free(a);
+	}
+	vs->nr_events = n;
+	for (i = n / 2; i-- > 0;)
+		rt_heap_sift_down(vs, i);
+}
+
+static void rt_heap_remove_at(struct rt_vsched *vs, size_t i)
+{
+	size_t n = --vs->nr_events;
+
+	if (i == n)
+		return;
+	vs->heap[i] = vs->heap[n];
+	/* The moved event may belong above or below i. */
+	while (i) {
+		size_t parent = (i - 1) / 2;
+		struct rt_event tmp;
+
+		if (!(vs->heap[i].time < vs->heap[parent].time ||
+		      (vs->heap[i].time == vs->heap[parent].time &&
+		       vs->heap[i].seq < vs->heap[parent].seq)))
+			break;
+		tmp = vs->heap[i];
+		vs->heap[i] = vs->heap[parent];
+		vs->heap[parent] = tmp;
+		i = parent;
+	}
+	rt_heap_sift_down(vs, i);
+}
+
+static size_t rt_pct_pick(struct rt_vsched *vs, const size_t *cand, size_t n)
+{
+	size_t best = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		struct iopf_rt_actor *a = vs->heap[cand[i]].actor;
+		struct iopf_rt_actor *b = vs->heap[cand[best]].actor;
+
+		if (a->priority > b->priority ||
+		    (a->priority == b->priority && a->id < b->id))
+			best = i;
+	}
+	return best;
+}
+
+struct rt_event rt_explore_pick(struct iopf_rt *rt)
+{
+	struct rt_vsched *vs = &rt->vs;
+	size_t cand[EXPLORE_MAX_CANDIDATES];
+	size_t n = 0, i, chosen;
+	uint64_t horizon;
+	bool any_eager = false;
+	struct rt_event ev = { 0 };
+
+	if (vs->steps >= vs->explore.max_steps) {
+		/* Bounded: finish in time order so that the run still ends. */
+		vs->bound_hit = true;
+		vs->exploring = false;
+		ev = vs->heap[0];
+		rt_heap_remove_at(vs, 0);
+		return ev;
+	}
+	rt_explore_compact(vs);
+	if (!vs->nr_events)
+		return ev;
+	horizon = vs->heap[0].time + vs->explore.window_ns;
+	if (horizon < vs->heap[0].time)
+		horizon = UINT64_MAX;
+
+	/* One candidate per actor: its earliest event within the window. */
+	for (i = 0; i < vs->nr_events; i++) {
+		struct rt_event *e = &vs->heap[i];
+		size_t k;
+
+		if (e->time > horizon)
+			continue;
+		for (k = 0; k < n; k++)
+			if (vs->heap[cand[k]].actor == e->actor)
+				break;
+		if (k < n) {
+			if (e->time < vs->heap[cand[k]].time)
+				cand[k] = i;
+			continue;
+		}
+		if (n < EXPLORE_MAX_CANDIDATES)
+			cand[n++] = i;
+	}
+	for (i = 0; i < n; i++)
+		if (!vs->heap[cand[i]].actor->deferred)
+			any_eager = true;
+	if (any_eager) {
+		size_t m = 0;
+
+		for (i = 0; i < n; i++)
+			if (!vs->heap[cand[i]].actor->deferred)
+				cand[m++] = cand[i];
+		n = m;
+	}
+
+	vs->steps++;
+	if (n > 1)
+		vs->choices++;
+	if (vs->explore.strategy == IOPF_RT_SCHED_PCT) {
+		chosen = rt_pct_pick(vs, cand, n);
+		while (vs->next_change_point < vs->nr_change_points &&
+		       vs->change_points[vs->next_change_point] <= vs->steps) {
+			struct iopf_rt_actor *a = vs->heap[cand[chosen]].actor;
+
+			a->priority = vs->nr_change_points -
+				      vs->next_change_point;
+			vs->next_change_point++;
+			chosen = rt_pct_pick(vs, cand, n);
+		}
+	} else {
+		chosen = n > 1 ? rt_rng_next(vs->rng) % n : 0;
+	}
+
+	i = cand[chosen];
+	ev = vs->heap[i];
+	rt_heap_remove_at(vs, i);
+	vs->hash = (vs->hash ^ ev.actor->id) * 0x100000001b3ull;
+	rt_explore_record(vs, ev.actor, ev.time);
+	return ev;
+}
+
+void iopf_rt_set_trace_ring(struct iopf_rt *rt, struct iopf_rt_trace_ring *r)
+{
+	rt->vs.ring = r ? r : &rt->vs.own_ring;
+	memset(rt->vs.ring, 0, sizeof(*rt->vs.ring));
+}
+
+void iopf_rt_trace_ring_print(const struct iopf_rt_trace_ring *r, unsigned n,
+			      FILE *f)
+{
+	uint64_t first = r->next > n ? r->next - n : 0;
+
+	if (r->next > IOPF_RT_TRACE_STEPS &&
+	    first < r->next - IOPF_RT_TRACE_STEPS)
+		first = r->next - IOPF_RT_TRACE_STEPS;
+	for (uint64_t k = first; k < r->next; k++) {
+		const struct iopf_rt_trace_step *st =
+			&r->steps[k % IOPF_RT_TRACE_STEPS];
+
+		fprintf(f, "  step %6llu  t=%-10llu %s#%u <- %s %s\n",
+			(unsigned long long)st->step,
+			(unsigned long long)st->time_ns, st->actor,
+			st->actor_id, st->point, st->site);
+	}
+}
