@@ -168,6 +168,7 @@ static bool nic_page_mates_locked(struct nic_run *r, uint32_t b,
 	uint64_t hi = ((uint64_t)b * r->l.stride + r->l.stride - 1) / PG;
 	uint32_t first = (uint32_t)(lo * PG / r->l.stride);
 
+	iopf_rt_mutex_assert_held(&r->lock);
 	for (uint32_t o = first; o < r->l.nbufs && (uint64_t)o * r->l.stride / PG <= hi;
 	     o++) {
 		if (o == b)
@@ -182,6 +183,7 @@ static bool nic_page_mates_locked(struct nic_run *r, uint32_t b,
 /* A free buffer, in pool order, or UINT32_MAX. Called with the lock. */
 static uint32_t nic_buf_get_locked(struct nic_run *r)
 {
+	iopf_rt_mutex_assert_held(&r->lock);
 	for (uint32_t n = 0; n < r->l.nbufs; n++) {
 		uint32_t b = r->cursor;
 

@@ -169,6 +169,7 @@ bool iopf_nic_packet_check(uint64_t seed, uint32_t seq, const void *buf,
 /* Put the page of a missed buffer on the PRI list. Called with the lock. */
 static void nic_request_page_locked(struct iopf_nic *nic, uint64_t iova)
 {
+	iopf_rt_mutex_assert_held(&nic->lock);
 	for (unsigned i = 0; i < nic->pri_count; i++)
 		if (nic->pri[i].iova == iova) {
 			nic->st.requests_coalesced++;
@@ -184,6 +185,7 @@ static void nic_request_page_locked(struct iopf_nic *nic, uint64_t iova)
 
 static struct nic_pri_req *nic_pri_next_locked(struct iopf_nic *nic)
 {
+	iopf_rt_mutex_assert_held(&nic->lock);
 	for (unsigned i = 0; i < nic->pri_count; i++)
 		if (!nic->pri[i].started)
 			return &nic->pri[i];
@@ -192,6 +194,7 @@ static struct nic_pri_req *nic_pri_next_locked(struct iopf_nic *nic)
 
 static void nic_pri_remove_locked(struct iopf_nic *nic, uint64_t iova)
 {
+	iopf_rt_mutex_assert_held(&nic->lock);
 	for (unsigned i = 0; i < nic->pri_count; i++)
 		if (nic->pri[i].iova == iova) {
 			nic->pri[i] = nic->pri[--nic->pri_count];
@@ -241,6 +244,7 @@ static void nic_pri_engine(void *arg)
  */
 static void nic_fetch_locked(struct iopf_nic *nic, uint32_t idx)
 {
+	iopf_rt_mutex_assert_held(&nic->lock);
 	/*
 	 * idx < tail (a channel takes a descriptor only when head != tail),
 	 * so every fetch reads at least one. A cache entry is not refetched
@@ -283,12 +287,14 @@ static void nic_fetch_locked(struct iopf_nic *nic, uint32_t idx)
 
 static void nic_backup_put_locked(struct iopf_nic *nic, uint32_t slot)
 {
+	iopf_rt_mutex_assert_held(&nic->lock);
 	nic->backup_busy[slot] = false;
 	nic->backup_free[nic->backup_nfree++] = slot;
 }
 
 static bool nic_backup_take_locked(struct iopf_nic *nic, uint32_t *slot)
 {
+	iopf_rt_mutex_assert_held(&nic->lock);
 	if (!nic->backup_nfree)
 		return false;
 	*slot = nic->backup_free[--nic->backup_nfree];
@@ -356,6 +362,7 @@ static void nic_receive(struct nic_channel *ch, uint32_t idx,
 
 static void nic_count_locked(struct iopf_nic *nic, uint32_t flags)
 {
+	iopf_rt_mutex_assert_held(&nic->lock);
 	if (flags & IOPF_NIC_CQE_OK)
 		nic->st.received++;
 	else if (flags & IOPF_NIC_CQE_BACKUP)

@@ -137,6 +137,7 @@ static struct mm_vma *mm_vma_find_locked(struct iopf_mm *mm, uint64_t addr)
 {
 	size_t i = mm_vma_search(mm, addr);
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	if (i < mm->nr_vmas && mm->vmas[i].start <= addr)
 		return &mm->vmas[i];
 	return NULL;
@@ -146,6 +147,7 @@ uint64_t *mm_pte_lookup_locked(struct iopf_mm *mm, uint64_t addr)
 {
 	struct mm_vma *v = mm_vma_find_locked(mm, addr);
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	if (!v)
 		return NULL;
 	return &v->ptes[(addr - v->start) >> mm->pool->page_shift];
@@ -158,6 +160,7 @@ bool mm_range_mapped_locked(struct iopf_mm *mm, uint64_t start,
 	size_t i = mm_vma_search(mm, start);
 	uint64_t next = start;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	for (; i < mm->nr_vmas; i++) {
 		if (mm->vmas[i].start > next)
 			return false;
@@ -171,6 +174,7 @@ bool mm_range_mapped_locked(struct iopf_mm *mm, uint64_t start,
 static int mm_vma_insert_locked(struct iopf_mm *mm, size_t at,
 				uint64_t start, uint64_t last, uint64_t *ptes)
 {
+	iopf_rt_mutex_assert_held(&mm->lock);
 	if (mm->nr_vmas == mm->cap_vmas) {
 		size_t cap = mm->cap_vmas ? mm->cap_vmas * 2 : 8;
 		struct mm_vma *v = iopf_realloc(mm->vmas, cap * sizeof(*v));
@@ -225,6 +229,7 @@ void mm_zap_pte_locked(struct iopf_mm *mm, uint64_t *pte)
 	struct iopf_mm_pool *pool = mm->pool;
 	uint64_t e = *pte;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	*pte = 0;
 	if (mm_pte_is_present(e)) {
 		mm_frame_clear_owner(pool, mm_pte_index(e));
@@ -243,6 +248,7 @@ static uint64_t mm_count_backed_locked(struct iopf_mm *mm, uint64_t start,
 	unsigned shift = mm->pool->page_shift;
 	uint64_t n = 0;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	for (size_t i = mm_vma_search(mm, start);
 	     i < mm->nr_vmas && mm->vmas[i].start <= last; i++) {
 		struct mm_vma *v = &mm->vmas[i];
@@ -260,6 +266,7 @@ static void mm_zap_range_locked(struct iopf_mm *mm, uint64_t start,
 {
 	unsigned shift = mm->pool->page_shift;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	for (size_t i = mm_vma_search(mm, start);
 	     i < mm->nr_vmas && mm->vmas[i].start <= last; i++) {
 		struct mm_vma *v = &mm->vmas[i];
@@ -282,6 +289,7 @@ static void mm_invalidate_locked(struct iopf_mm *mm, uint64_t start,
 	struct iopf_mm_pool *pool = mm->pool;
 	uint64_t t0 = iopf_rt_now(pool->rt);
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	mm_notifiers_begin_locked(mm, start, last, cause);
 	mm_charge(pool, pool->costs->tlb_shootdown_ns);
 	mm_zap_range_locked(mm, start, last);
@@ -303,6 +311,7 @@ static int mm_vma_split_at_locked(struct iopf_mm *mm, uint64_t addr)
 	size_t at;
 	int ret;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	if (!v || v->start == addr)
 		return 0;
 	nlow = (addr - v->start) >> shift;
@@ -396,6 +405,7 @@ static int mm_fault_locked(struct iopf_mm *mm, uint64_t addr, uint64_t **ptep)
 	uint32_t pfn;
 	void *data;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	if (!pte)
 		return -EFAULT;
 	e = *pte;
@@ -447,6 +457,7 @@ static int mm_fault_reclaim_locked(struct iopf_mm *mm, uint64_t addr,
 {
 	int ret;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	for (;;) {
 		uint64_t got = 0;
 

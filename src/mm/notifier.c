@@ -148,6 +148,7 @@ void mm_notifiers_begin_locked(struct iopf_mm *mm, uint64_t start,
 	const struct iopf_cost_model *c = mm->pool->costs;
 	struct iopf_mm_notifier *n;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	for (n = mm->notifiers; n; n = n->next) {
 		struct iopf_mm_range r;
 
@@ -167,6 +168,7 @@ bool mm_notifiers_clear_young_locked(struct iopf_mm *mm, uint64_t start,
 {
 	bool young = false;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	for (struct iopf_mm_notifier *n = mm->notifiers; n; n = n->next)
 		if (n->ops->clear_young && mm_notifier_overlaps(n, start, last))
 			young |= n->ops->clear_young(n, start, last);
@@ -178,6 +180,7 @@ void mm_notifiers_end_locked(struct iopf_mm *mm, uint64_t start,
 {
 	struct iopf_mm_notifier *n;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
 	for (n = mm->notifiers; n; n = n->next)
 		if (mm_notifier_overlaps(n, start, last))
 			atomic_fetch_add_explicit(&n->seq, 1,

@@ -295,6 +295,7 @@ void mm_lru_unlink_locked(struct iopf_mm_pool *pool, uint32_t pfn)
 {
 	struct mm_frame *f = &pool->frames[pfn];
 
+	iopf_rt_mutex_assert_held(&pool->lock);
 	if (!f->on_lru)
 		return;
 	if (f->lru_prev != MM_NO_FRAME)
@@ -314,6 +315,7 @@ void mm_lru_add_head_locked(struct iopf_mm_pool *pool, uint32_t pfn)
 {
 	struct mm_frame *f = &pool->frames[pfn];
 
+	iopf_rt_mutex_assert_held(&pool->lock);
 	f->lru_prev = MM_NO_FRAME;
 	f->lru_next = pool->lru_head;
 	if (pool->lru_head != MM_NO_FRAME)

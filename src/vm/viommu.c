@@ -174,6 +174,7 @@ static void viommu_answer(struct iopf_viommu *v, unsigned tag,
 static struct viommu_pasid *viommu_pasid_find_locked(struct iopf_viommu *v,
 						     uint32_t pasid)
 {
+	iopf_rt_mutex_assert_held(&v->lock);
 	for (unsigned i = 0; i < v->nr_pasids; i++)
 		if (v->pasids[i].pasid == pasid)
 			return &v->pasids[i];
