@@ -63,6 +63,10 @@ static const struct command commands[] = {
 	  "NIC receive into faultable buffers: packet loss and\n"
 	  "throughput per policy (static, pinned, backup ring,\n"
 	  "drop, stall) at offered loads", true },
+	{ NULL, "explore", tool_explore,
+	  "SCENARIO|all [options]  (--help for the options)",
+	  "schedule exploration of teardown and invalidation races:\n"
+	  "interleavings tried, the first failing seed, its trace", true },
 	{ NULL, "calibrate", tool_calibrate, "[--emit]",
 	  "fit the kunpeng920-seed profile to the seed's table and\n"
 	  "print model vs seed for every row", false },
