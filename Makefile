@@ -61,7 +61,8 @@ test: build $(BUILD_ASAN)/build.ninja $(BUILD_TSAN)/build.ninja $(BUILD_FUZZ)/bu
 	-meson test -C $(BUILD) --suite unit --print-errorlogs
 	-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	 meson test -C $(BUILD_ASAN) --suite unit --suite stress --print-errorlogs
+	 meson test -C $(BUILD_ASAN) --suite unit --suite stress --suite explore \
+	 --print-errorlogs
 	-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	 meson test -C $(BUILD_TSAN) --suite stress --print-errorlogs \
 	 --timeout-multiplier 3
