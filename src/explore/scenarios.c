@@ -386,15 +386,16 @@ struct vmm {
 	uint32_t fault_id, dev_id, hwpt;
 	uint32_t ioas;
 	bool stop;
-	int rounds;
 };
 
 /* The VMM answers what it reads, as a guest would: resolve, then ack. */
 static void vmm_fault_loop(void *arg)
 {
 	struct vmm *v = arg;
+	/* Bounded: a device left waiting then shows as a deadlock. */
+	uint64_t give_up = iopf_rt_now(v->h->rt) + 100000000ull;
 
-	while (!v->stop) {
+	while (!v->stop && iopf_rt_now(v->h->rt) < give_up) {
 		struct iopf_fd_pgfault recs[8];
 		int n = iopf_fd_fault_read(v->fd, v->fault_id, recs, 8, 20000);
 
@@ -417,23 +418,28 @@ static void vmm_fault_loop(void *arg)
 	}
 }
 
-static void vmm_reattach(void *arg)
+static void vmm_detach(void *arg)
 {
 	struct vmm *v = arg;
 
-	for (int i = 0; i < v->rounds; i++) {
-		iopf_fd_detach(v->fd, v->dev_id, IOPF_PASID_NONE);
-		CHECK(v->h, iopf_fd_attach(v->fd, v->dev_id, IOPF_PASID_NONE,
-					   v->hwpt) == 0,
-		      "re-attach failed");
-	}
+	CHECK(v->h, iopf_fd_detach(v->fd, v->dev_id, IOPF_PASID_NONE) == 0,
+	      "detach failed");
+}
+
+/* Another thread of the VMM attaches again as soon as it may. */
+static void vmm_attach(void *arg)
+{
+	struct vmm *v = arg;
+
+	while (iopf_fd_attach(v->fd, v->dev_id, IOPF_PASID_NONE, v->hwpt))
+		iopf_rt_yield(v->h->rt);
 }
 
 static void body_fd_reattach(struct host *h)
 {
-	struct vmm v = { .h = h, .rounds = 2 };
+	struct vmm v = { .h = h };
 	struct dma_job j = { 0 };
-	struct iopf_rt_actor *a, *q, *r;
+	struct iopf_rt_actor *a, *q, *r, *r2;
 
 	if (host_setup(h, 1, 1, 0)) {
 		CHECK(h, false, "setup failed");
@@ -456,10 +462,12 @@ static void body_fd_reattach(struct host *h)
 	}
 	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, &v, &q);
 	j = (struct dma_job){ .dev = h->dev[0], .pasid = IOPF_PASID_NONE,
-			      .first = 0, .pages = 4, .may_fail = true };
+			      .first = 0, .pages = 6, .may_fail = true };
 	dma_spawn(h, &j, &a);
-	iopf_rt_spawn(h->rt, "vmm-reattach", vmm_reattach, &v, &r);
+	iopf_rt_spawn(h->rt, "vmm-detach", vmm_detach, &v, &r);
+	iopf_rt_spawn(h->rt, "vmm-attach", vmm_attach, &v, &r2);
 	iopf_rt_join(r);
+	iopf_rt_join(r2);
 	dma_join(h, &j, a);
 	v.stop = true;
 	iopf_rt_join(q);
