@@ -115,7 +115,9 @@ static void explore_forked(const struct iopf_explore_scenario *s,
 		snprintf(sh->why, sizeof(sh->why), "crashed: %s",
 			 strsignal(WTERMSIG(wstatus)));
 	else if (sh->why[0] == '\0')
-		snprintf(sh->why, sizeof(sh->why), "exited with status %d",
+		snprintf(sh->why, sizeof(sh->why),
+			 "exited with status %d before the end of the run "
+			 "(a sanitizer's report is on stderr)",
 			 WEXITSTATUS(wstatus));
 }
 
