@@ -163,12 +163,12 @@ static void fd_obj_abort(struct fd_obj *obj)
 	free(obj);
 }
 
-/* Called with fd->lock held. */
 static struct fd_obj *fd_obj_find_locked(struct iopf_fd *fd, uint32_t id,
 					 enum fd_obj_type type)
 {
 	struct fd_obj *obj;
 
+	iopf_rt_mutex_assert_held(&fd->lock);
 	if (!id || id >= fd->cap)
 		return NULL;
 	obj = fd->objs[id];
@@ -460,6 +460,7 @@ static void fd_fault_purge_locked(struct fd_fault *f, struct fd_group **list,
 				  struct iopf_dev *dev, uint32_t pasid,
 				  bool all)
 {
+	iopf_rt_mutex_assert_held(&f->lock);
 	while (*list) {
 		struct fd_group *g = *list;
 
@@ -470,15 +471,17 @@ static void fd_fault_purge_locked(struct fd_fault *f, struct fd_group **list,
 			list = &g->next;
 		}
 	}
-	(void)f;
 }
 
 static void fd_fault_destroy(struct fd_obj *obj)
 {
 	struct fd_fault *f = (struct fd_fault *)obj;
 
+	/* No HWPT routes here any more (users was 0): nobody else locks. */
+	iopf_rt_mutex_lock(&f->lock);
 	fd_fault_purge_locked(f, &f->queued, NULL, 0, true);
 	fd_fault_purge_locked(f, &f->delivered, NULL, 0, true);
+	iopf_rt_mutex_unlock(&f->lock);
 	iopf_rt_waitq_destroy(&f->wq);
 	iopf_rt_mutex_destroy(&f->lock);
 	free(f);
