@@ -168,6 +168,8 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 		iommu_walk(iommu, d, pasid, iova, access, x);
 		if (x->err)
 			return;
+		/* An unmap may clear what we walked before we cache it. */
+		iopf_rt_yield_point(iommu->rt);
 		tlb_insert(&iommu->iotlb, iotlb_gen, d->id, tag, iova,
 			   x->page_size, x->phys, x->perm,
 			   access & IOPF_PERM_WRITE);
@@ -266,6 +268,8 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 			}
 		}
 		dma_end(dev, idx);
+		/* Past the bracket: a detach may finish and free the domain. */
+		iopf_rt_yield_point(dev->iommu->rt);
 		if (dma_miss_unrecoverable(dev, d, &x, pasid, iova, access))
 			return -EFAULT;
 		if (retries++ == DMA_MAX_RETRIES) {
@@ -395,6 +399,8 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		return 0;
 	}
 	dma_end(dev, idx);
+	/* Past the bracket: a detach may finish and free the domain. */
+	iopf_rt_yield_point(dev->iommu->rt);
 	/* Reported at the address the transfer first needed in that page. */
 	if (dma_miss_unrecoverable(dev, d, &x, pasid,
 				   page < iova ? iova : page, access))

@@ -474,6 +474,8 @@ static int pgtable_walk(struct iopf_io_pgtable *t, uint64_t iova,
 				return -EACCES;
 			if (access & IOPF_PERM_WRITE)
 				set |= PTE_DIRTY;
+			/* An unmap may exchange the entry we just read. */
+			iopf_rt_yield_point(t->rt);
 			/*
 			 * Hardware sets A/D only when they are clear, and
 			 * only on the entry it translated through: if the

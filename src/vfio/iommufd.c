@@ -629,6 +629,8 @@ int iopf_fd_fault_write(struct iopf_fd *fd, uint32_t fault_id,
 			ret = -ENOENT;
 			break;
 		}
+		/* Taken off the queue, not answered: a detach may answer it. */
+		iopf_rt_yield_point(fd->rt);
 		free(g);
 		ret = iopf_fault_respond(fd->iommu, r->cookie,
 					 (enum iopf_response)r->code);
@@ -992,8 +994,12 @@ int iopf_fd_detach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid)
 	iopf_rt_mutex_unlock(&fd->lock);
 	if (!a)
 		return -ENOENT;
+	/* Gone from the context, still attached in the IOMMU. */
+	iopf_rt_yield_point(fd->rt);
 	/* Answers pending groups INVALID and waits for handlers. */
 	iopf_detach(d->dev, pasid);
+	/* Detached: the same device and PASID may be attached again. */
+	iopf_rt_yield_point(fd->rt);
 	if (a->hwpt->fault) {
 		struct fd_fault *f = a->hwpt->fault;
 
