@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Races between a faulting device and a host that tears down, detaches
+ * and attaches again, made deterministic.
+ *
+ * iopf_rt_yield_point() marks where a real thread could lose the CPU
+ * between a check and the use of what it checked. This binary is linked
+ * with --wrap=iopf_rt_yield_point: a test parks one named actor at the
+ * n-th yield point it reaches, does what another thread could do in that
+ * window, then lets it go. In the virtual runtime that is the
+ * interleaving a preemption at that point would give, every run.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <iopf/iommufd.h>
+#include <iopf/vfio.h>
+
+#include "../common/iommu_env.h"
+
+#define RWF (IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE)
+
+/* ---- preemption at yield points ---- */
+
+void __real_iopf_rt_yield_point(struct iopf_rt *rt);
+void __wrap_iopf_rt_yield_point(struct iopf_rt *rt);
+
+static struct {
+	struct iopf_rt *rt;
+	struct iopf_rt_mutex lock;
+	struct iopf_rt_waitq wq;
+	const char *actor;   /* armed: park this actor... */
+	unsigned nth;        /* ...at the nth yield point it reaches (0: each) */
+	unsigned seen;       /* yield points it reached since armed */
+	bool parked;         /* protected by lock */
+	bool resume;         /* protected by lock */
+} pre;
+
+void __wrap_iopf_rt_yield_point(struct iopf_rt *rt)
+{
+	struct iopf_rt_actor *self = iopf_rt_self();
+
+	if (pre.actor && pre.rt == rt && self &&
+	    !strcmp(iopf_rt_actor_name(self), pre.actor) &&
+	    (++pre.seen == pre.nth || !pre.nth)) {
+		iopf_rt_mutex_lock(&pre.lock);
+		pre.parked = true;
+		iopf_rt_wake_all(&pre.wq);
+		while (!pre.resume)
+			iopf_rt_wait(&pre.wq, &pre.lock);
+		pre.resume = false;
+		iopf_rt_mutex_unlock(&pre.lock);
+	}
+	__real_iopf_rt_yield_point(rt);
+}
+
+static void preempt_arm(struct harness *h, const char *actor, unsigned nth)
+{
+	assert_int_equal(iopf_rt_kind(h->rt), IOPF_RT_VIRTUAL);
+	pre.rt = h->rt;
+	iopf_rt_mutex_init(h->rt, &pre.lock);
+	iopf_rt_waitq_init(h->rt, &pre.wq);
+	pre.parked = pre.resume = false;
+	pre.seen = 0;
+	pre.nth = nth;
+	pre.actor = actor;
+}
+
+/* Wait until the armed actor is parked at a yield point. */
+static void preempt_wait(void)
+{
+	iopf_rt_mutex_lock(&pre.lock);
+	while (!pre.parked)
+		iopf_rt_wait(&pre.wq, &pre.lock);
+	iopf_rt_mutex_unlock(&pre.lock);
+}
+
+/* Let the parked actor go on (to its next yield point, if each). */
+static void preempt_resume(void)
+{
+	iopf_rt_mutex_lock(&pre.lock);
+	assert_true(pre.parked);
+	pre.parked = false;
+	pre.resume = true;
+	iopf_rt_wake_all(&pre.wq);
+	iopf_rt_mutex_unlock(&pre.lock);
+}
+
+/* Once the parked actor has gone on; before the next test. */
+static void preempt_done(void)
+{
+	pre.actor = NULL;
+	iopf_rt_waitq_destroy(&pre.wq);
+	iopf_rt_mutex_destroy(&pre.lock);
+	pre.rt = NULL;
+}
+
+/* ---- helpers ---- */
+
+static struct iopf_fd_map fdmap(uint64_t first_page, uint64_t pages,
+				uint32_t flags)
+{
+	struct iopf_fd_map m = {
+		.size = sizeof(m), .flags = flags,
+		.iova = first_page * PG, .hva = GUEST_HVA + first_page * PG,
+		.length = pages * PG,
+	};
+
+	return m;
+}
+
+/* A device DMA run by its own actor, so that the test may wait for it. */
+struct dma_job {
+	struct iopf_dev *dev;
+	uint32_t pasid;
+	uint64_t iova;
+	bool try;             /* iopf_dma_try(), else iopf_dma() */
+	uint64_t miss;
+	int ret;
+	struct iopf_rt_actor *actor;
+};
+
+static void dma_job_fn(void *arg)
+{
+	struct dma_job *j = arg;
+	uint64_t v = 0x5a5a5a5a5a5a5a5aull;
+
+	if (j->try)
+		j->ret = iopf_dma_try(j->dev, j->pasid, j->iova, &v, sizeof(v),
+				      IOPF_DMA_WRITE, &j->miss);
+	else
+		j->ret = iopf_dma(j->dev, j->pasid, j->iova, &v, sizeof(v),
+				  IOPF_DMA_WRITE);
+}
+
+static void dma_start(struct harness *h, struct dma_job *j, const char *name)
+{
+	j->ret = 1;
+	assert_int_equal(iopf_rt_spawn(h->rt, name, dma_job_fn, j, &j->actor),
+			 0);
+}
+
+static uint64_t answered(const struct iopf_iommu_stats *s)
+{
+	return s->responses[IOPF_RESP_SUCCESS] +
+	       s->responses[IOPF_RESP_INVALID] +
+	       s->responses[IOPF_RESP_FAILURE];
+}
+
+/*
+ * Every page request answered exactly once: each group once, plus what the
+ * hardware answered without making a group (queue overflow, no credit,
+ * stall limit), and no answer twice.
+ */
+static void assert_exactly_once(struct iopf_iommu *iommu)
+{
+	struct iopf_iommu_stats s;
+
+	iopf_iommu_stats(iommu, &s);
+	if (answered(&s) != s.groups + s.auto_responses + s.credit_overruns +
+				    s.stall_terminated)
+		fail_msg("%llu groups (+%llu answered by hardware), %llu answers",
+			 (unsigned long long)s.groups,
+			 (unsigned long long)(s.auto_responses +
+					      s.credit_overruns +
+					      s.stall_terminated),
+			 (unsigned long long)answered(&s));
+}
+
+/* An iommufd context: one IOAS with faultable guest RAM, one device. */
+struct fdenv {
+	struct env e;
+	struct iopf_fd *fd;
+	struct iopf_dev *dev;
+	uint32_t ioas, devid, hwpt, fault;
+};
+
+/* @queue: the HWPT's faults go to a fault queue; else the IOAS resolves. */
+static void fdenv_setup(struct harness *h, struct fdenv *f, bool queue,
+			unsigned prq_depth)
+{
+	struct iopf_fd_map m = fdmap(0, GUEST_PAGES, RWF | IOPF_FD_MAP_FAULTABLE);
+
+	env_setup(h, &f->e, 1, prq_depth);
+	f->dev = env_dev(&f->e, "vdev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_open(f->e.iommu, h->mm, &f->fd), 0);
+	assert_int_equal(iopf_fd_ioas_alloc(f->fd, &f->ioas), 0);
+	assert_int_equal(iopf_fd_ioas_map(f->fd, f->ioas, &m), 0);
+	assert_int_equal(iopf_fd_device_bind(f->fd, f->dev, &f->devid), 0);
+	f->fault = 0;
+	if (queue)
+		assert_int_equal(iopf_fd_fault_alloc(f->fd, &f->fault), 0);
+	assert_int_equal(iopf_fd_hwpt_alloc(f->fd, f->devid, f->ioas, f->fault,
+					    &f->hwpt), 0);
+}
+
+static void fdenv_teardown(struct fdenv *f)
+{
+	if (f->fd)
+		iopf_fd_close(f->fd);
+	env_teardown(&f->e);
+}
+
+/* ---- 1: a DMA miss must not look at its domain after the bracket ---- */
+
+/*
+ * The device misses and leaves its in-flight bracket; before it acts on
+ * the miss, the context is closed: detach, HWPT destroyed, domain freed.
+ * The miss was recoverable when it happened (the IOAS handled faults), so
+ * the device asks for the page and is told INVALID: no event claims that
+ * nobody handled faults, and nothing reads the freed domain (ASan).
+ */
+static void body_dma_miss_vs_fd_close(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j = { .pasid = IOPF_PASID_NONE, .iova = 7 * PG };
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, false, 0);
+	j.dev = f.dev;
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, IOPF_PASID_NONE, f.hwpt),
+			 0);
+	/* The miss's first yield point is where it leaves the bracket. */
+	preempt_arm(h, "dma", 1);
+	dma_start(h, &j, "dma");
+	preempt_wait();
+	iopf_fd_close(f.fd);
+	f.fd = NULL;
+	preempt_resume();
+	iopf_rt_join(j.actor);
+	preempt_done();
+	assert_int_equal(j.ret, -EFAULT);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.events[IOPF_EVT_TRANSLATION], 0);
+	assert_int_equal(s.groups, 1);
+	assert_int_equal(s.responses[IOPF_RESP_INVALID], 1);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_dma_miss_vs_fd_close(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_miss_vs_fd_close, NULL);
+}
+
+/* The same against a type1 container with IOPF closing. */
+static void body_dma_miss_vs_type1_close(struct harness *h)
+{
+	struct env e;
+	struct iopf_type1 *c;
+	struct dma_job j = { .pasid = IOPF_PASID_NONE, .iova = 3 * PG };
+	struct iopf_iommu_stats s;
+
+	env_setup(h, &e, 1, 0);
+	j.dev = env_dev(&e, "vdev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_type1_open(e.iommu, h->mm, &c), 0);
+	assert_int_equal(iopf_type1_attach_device(c, j.dev), 0);
+	assert_int_equal(iopf_type1_enable_iopf(c), 0);
+	assert_int_equal(iopf_type1_map_dma(c, GUEST_HVA, 0, 64 * PG,
+					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE),
+			 0);
+	preempt_arm(h, "dma", 1);
+	dma_start(h, &j, "dma");
+	preempt_wait();
+	iopf_type1_close(c);
+	preempt_resume();
+	iopf_rt_join(j.actor);
+	preempt_done();
+	assert_int_equal(j.ret, -EFAULT);
+	iopf_iommu_stats(e.iommu, &s);
+	assert_int_equal(s.events[IOPF_EVT_TRANSLATION], 0);
+	assert_int_equal(s.responses[IOPF_RESP_INVALID], 1);
+	assert_exactly_once(e.iommu);
+	env_teardown(&e);
+}
+
+static void test_dma_miss_vs_type1_close(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_miss_vs_type1_close, NULL);
+}
+
+/*
+ * iopf_dma_try() the same way: the miss it returns was recoverable when
+ * it was seen, and is returned as such, without a look at the domain.
+ */
+static void body_dma_try_vs_fd_close(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j = { .pasid = IOPF_PASID_NONE, .iova = 9 * PG + 8,
+			     .try = true };
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, false, 0);
+	j.dev = f.dev;
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, IOPF_PASID_NONE, f.hwpt),
+			 0);
+	preempt_arm(h, "nic", 1);
+	dma_start(h, &j, "nic");
+	preempt_wait();
+	iopf_fd_close(f.fd);
+	f.fd = NULL;
+	preempt_resume();
+	iopf_rt_join(j.actor);
+	preempt_done();
+	assert_int_equal(j.ret, -EAGAIN);
+	assert_int_equal(j.miss, 9 * PG);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.events[IOPF_EVT_TRANSLATION], 0);
+	/* Asking for the page now finds nothing attached. */
+	assert_int_equal(iopf_dev_fault_in(f.dev, IOPF_PASID_NONE, j.miss,
+					   IOPF_DMA_WRITE), -EFAULT);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.events[IOPF_EVT_NO_DOMAIN], 1);
+	fdenv_teardown(&f);
+}
+
+static void test_dma_try_vs_fd_close(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_try_vs_fd_close, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dma_miss_vs_fd_close),
+		cmocka_unit_test(test_dma_miss_vs_type1_close),
+		cmocka_unit_test(test_dma_try_vs_fd_close),
+	};
+
+	/* One race at a time: TEST_FILTER=test_dma_try_vs_fd_close */
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
