@@ -68,10 +68,26 @@ struct fd_ioas {
 	struct iopf_ioas *ioas;
 };
 
+struct fd_fault;
+
+/*
+ * An attachment as a fault queue knows it: the dev_id its records carry.
+ * On the queue from before the IOMMU attach to after the IOMMU detach, so
+ * that every group a handler forwards for the attachment finds it.
+ */
+struct fd_fault_att {
+	struct iopf_dev *dev;
+	uint32_t pasid, dev_id;
+	struct fd_fault *fault;         /* NULL: on no queue */
+	struct fd_fault_att *next;      /* fault->atts; fault->lock */
+};
+
 struct fd_attach {
 	uint32_t pasid;
 	struct fd_hwpt *hwpt;
-	struct fd_attach *next;
+	/* On the HWPT's queue, and on a nest's parent's if it has another. */
+	struct fd_fault_att q[2];
+	struct fd_attach *next;         /* device's attached; fd->lock */
 };
 
 struct fd_device {
@@ -95,11 +111,8 @@ struct fd_fault {
 	struct iopf_rt_waitq wq;
 	struct fd_group *queued;        /* not read yet; protected by lock */
 	struct fd_group *delivered;     /* read, not answered; lock */
-	struct {
-		struct iopf_dev *dev;
-		uint32_t id;
-	} devs[64];                     /* dev -> dev_id; protected by lock */
-	unsigned nr_devs;
+	/* Attachments whose groups come here, newest first; lock. */
+	struct fd_fault_att *atts;
 	uint64_t timeout_ns;            /* protected by fd->lock */
 };
 
@@ -506,14 +519,56 @@ int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
 	return 0;
 }
 
+static struct fd_fault_att *fd_fault_att_find_locked(struct fd_fault *f,
+						     struct iopf_dev *dev,
+						     uint32_t pasid)
+{
+	struct fd_fault_att *q;
+
+	iopf_rt_mutex_assert_held(&f->lock);
+	for (q = f->atts; q; q = q->next)
+		if (q->dev == dev && q->pasid == pasid)
+			return q;
+	return NULL;
+}
+
+static void fd_fault_att_link(struct fd_fault *f, struct fd_fault_att *q)
+{
+	iopf_rt_mutex_lock(&f->lock);
+	q->fault = f;
+	q->next = f->atts;
+	f->atts = q;
+	iopf_rt_mutex_unlock(&f->lock);
+}
+
+/* Off its queue, with its records: the detach answered their groups. */
+static void fd_fault_att_unlink(struct fd_fault_att *q)
+{
+	struct fd_fault *f = q->fault;
+	struct fd_fault_att **pp;
+
+	if (!f)
+		return;
+	iopf_rt_mutex_lock(&f->lock);
+	for (pp = &f->atts; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	fd_fault_purge_locked(f, &f->queued, q->dev, q->pasid, false);
+	fd_fault_purge_locked(f, &f->delivered, q->dev, q->pasid, false);
+	iopf_rt_mutex_unlock(&f->lock);
+	q->fault = NULL;
+}
+
 /* The HWPT's fault handler: queue the group for userspace. */
 static enum iopf_response fd_fault_forward(void *data,
 					   const struct iopf_fault_group *g)
 {
 	struct fd_hwpt *hwpt = data;
 	struct fd_fault *f = hwpt->fault;
+	struct fd_fault_att *q;
 	struct fd_group *rec, **pp;
-	uint32_t dev_id = 0;
 
 	rec = iopf_malloc(sizeof(*rec) + g->nr * sizeof(rec->reqs[0]));
 	if (!rec)
@@ -525,10 +580,14 @@ static enum iopf_response fd_fault_forward(void *data,
 	memcpy(rec->reqs, g->reqs, g->nr * sizeof(rec->reqs[0]));
 	rec->next = NULL;
 	iopf_rt_mutex_lock(&f->lock);
-	for (unsigned i = 0; i < f->nr_devs; i++)
-		if (f->devs[i].dev == g->dev)
-			dev_id = f->devs[i].id;
-	rec->dev_id = dev_id;
+	q = fd_fault_att_find_locked(f, g->dev, g->pasid);
+	if (!q) {
+		/* Not an attachment of ours: nobody could be told. */
+		iopf_rt_mutex_unlock(&f->lock);
+		free(rec);
+		return IOPF_RESP_INVALID;
+	}
+	rec->dev_id = q->dev_id;
 	for (pp = &f->queued; *pp; pp = &(*pp)->next)
 		;
 	*pp = rec;
@@ -930,6 +989,34 @@ int iopf_fd_hwpt_get_dirty_bitmap(struct iopf_fd *fd, uint32_t hwpt_id,
 
 /* ---- attach / detach ---- */
 
+/* Put @a on the queues its groups may go to: its HWPT's, a nest's parent's. */
+static void fd_attach_link_queues(struct fd_attach *a, struct fd_device *d,
+				  uint32_t dev_id)
+{
+	struct fd_hwpt *h = a->hwpt;
+	struct fd_fault *queues[2] = {
+		h->fault, h->parent ? h->parent->fault : NULL,
+	};
+
+	if (queues[1] == queues[0])
+		queues[1] = NULL;
+	for (unsigned i = 0; i < 2; i++) {
+		if (!queues[i])
+			continue;
+		a->q[i] = (struct fd_fault_att){
+			.dev = d->dev, .pasid = a->pasid,
+			.dev_id = dev_id,
+		};
+		fd_fault_att_link(queues[i], &a->q[i]);
+	}
+}
+
+static void fd_attach_unlink_queues(struct fd_attach *a)
+{
+	for (unsigned i = 0; i < 2; i++)
+		fd_fault_att_unlink(&a->q[i]);
+}
+
 int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 		   uint32_t hwpt_id)
 {
@@ -950,25 +1037,22 @@ int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 		ret = -ENOENT;
 		goto out_unlock;
 	}
-	ret = iopf_attach(d->dev, pasid, h->domain);
-	if (ret)
-		goto out_unlock;
 	a->pasid = pasid;
 	a->hwpt = h;
+	/* Before the IOMMU attach: its first fault may come at once. */
+	fd_attach_link_queues(a, d, dev_id);
+	ret = iopf_attach(d->dev, pasid, h->domain);
+	if (ret)
+		goto err_unlink;
 	a->next = d->attached;
 	d->attached = a;
 	d->obj.users++;
 	h->obj.users++;
-	if (h->fault) {
-		struct fd_fault *f = h->fault;
+	iopf_rt_mutex_unlock(&fd->lock);
+	return 0;
 
-		iopf_rt_mutex_lock(&f->lock);
-		if (f->nr_devs < 64)
-			f->devs[f->nr_devs++] = (typeof(f->devs[0])){ d->dev,
-								    dev_id };
-		iopf_rt_mutex_unlock(&f->lock);
-	}
-	a = NULL;
+err_unlink:
+	fd_attach_unlink_queues(a);
 out_unlock:
 	iopf_rt_mutex_unlock(&fd->lock);
 	free(a);
@@ -1000,14 +1084,7 @@ int iopf_fd_detach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid)
 	iopf_detach(d->dev, pasid);
 	/* Detached: the same device and PASID may be attached again. */
 	iopf_rt_yield_point(fd->rt);
-	if (a->hwpt->fault) {
-		struct fd_fault *f = a->hwpt->fault;
-
-		iopf_rt_mutex_lock(&f->lock);
-		fd_fault_purge_locked(f, &f->queued, d->dev, pasid, false);
-		fd_fault_purge_locked(f, &f->delivered, d->dev, pasid, false);
-		iopf_rt_mutex_unlock(&f->lock);
-	}
+	fd_attach_unlink_queues(a);
 	iopf_rt_mutex_lock(&fd->lock);
 	d->obj.users--;
 	a->hwpt->obj.users--;

@@ -328,12 +328,95 @@ static void test_dma_try_vs_fd_close(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_try_vs_fd_close, NULL);
 }
 
+/* ---- 5: a record names the device that faulted ---- */
+
+/* The VMM's part: read one group, make its page present, answer it. */
+static struct iopf_fd_pgfault vmm_answer_one(struct fdenv *f)
+{
+	struct iopf_fd_pgfault rec;
+	struct iopf_fd_page_response r;
+
+	assert_int_equal(iopf_fd_fault_read(f->fd, f->fault, &rec, 1,
+					    1000000000), 1);
+	assert_int_equal(iopf_fd_ioas_prefault(f->fd, f->ioas, rec.addr, PG),
+			 0);
+	r = (struct iopf_fd_page_response){ .cookie = rec.cookie,
+					    .code = IOPF_RESP_SUCCESS };
+	assert_int_equal(iopf_fd_fault_write(f->fd, f->fault, &r, 1), 1);
+	return rec;
+}
+
+/* One fault of @dev at @page through the queue; its record's dev_id. */
+static uint32_t fault_dev_id(struct harness *h, struct fdenv *f,
+			     struct iopf_dev *dev, uint32_t pasid,
+			     uint64_t page)
+{
+	struct dma_job j = { .dev = dev, .pasid = pasid, .iova = page * PG };
+	struct iopf_fd_pgfault rec;
+
+	dma_start(h, &j, "dma");
+	rec = vmm_answer_one(f);
+	iopf_rt_join(j.actor);
+	assert_int_equal(j.ret, 0);
+	assert_int_equal(rec.pasid, pasid);
+	return rec.dev_id;
+}
+
+/*
+ * The queue knows an attachment from attach to detach, no longer: after
+ * a hundred attach/detach cycles of one device, a device bound and
+ * attached then still gets records with its own dev_id.
+ */
+static void body_dev_id_after_many_attaches(struct harness *h)
+{
+	struct fdenv f;
+	struct iopf_dev *dev2;
+	uint32_t devid2, id;
+	unsigned i;
+
+	fdenv_setup(h, &f, true, 0);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(iopf_fd_attach(f.fd, f.devid, 3, f.hwpt), 0);
+		id = fault_dev_id(h, &f, f.dev, 3, i);
+		if (id != f.devid)
+			fail_msg("attach %u: a record of dev_id %u says %u", i,
+				 f.devid, id);
+		assert_int_equal(iopf_fd_detach(f.fd, f.devid, 3), 0);
+	}
+	dev2 = env_dev(&f.e, "vdev2", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_device_bind(f.fd, dev2, &devid2), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, devid2, 3, f.hwpt), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 3, f.hwpt), 0);
+	id = fault_dev_id(h, &f, dev2, 3, i++);
+	if (id != devid2)
+		fail_msg("after 100 attach/detach cycles, a record of dev_id %u "
+			 "says %u", devid2, id);
+	id = fault_dev_id(h, &f, f.dev, 3, i++);
+	assert_int_equal(id, f.devid);
+	/* Unbound and bound again: a new id, and the records follow it. */
+	assert_int_equal(iopf_fd_detach(f.fd, devid2, 3), 0);
+	assert_int_equal(iopf_fd_destroy(f.fd, devid2), 0);
+	assert_int_equal(iopf_fd_fault_alloc(f.fd, &id), 0); /* takes the id */
+	assert_int_equal(iopf_fd_device_bind(f.fd, dev2, &devid2), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, devid2, 3, f.hwpt), 0);
+	assert_int_equal(fault_dev_id(h, &f, dev2, 3, i++), devid2);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_dev_id_after_many_attaches(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dev_id_after_many_attaches, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dma_miss_vs_fd_close),
 		cmocka_unit_test(test_dma_miss_vs_type1_close),
 		cmocka_unit_test(test_dma_try_vs_fd_close),
+		cmocka_unit_test(test_dev_id_after_many_attaches),
 	};
 
 	/* One race at a time: TEST_FILTER=test_dma_try_vs_fd_close */
