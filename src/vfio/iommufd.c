@@ -61,6 +61,7 @@ struct iopf_fd {
 	struct iopf_rt_mutex lock;
 	struct fd_obj **objs;           /* index = id; protected by lock */
 	uint32_t cap;
+	uint64_t next_gen;              /* of attachments; protected by lock */
 };
 
 struct fd_ioas {
@@ -71,13 +72,22 @@ struct fd_ioas {
 struct fd_fault;
 
 /*
- * An attachment as a fault queue knows it: the dev_id its records carry.
+ * An attachment as a fault queue knows it: the dev_id its records carry
+ * and its generation, unique in the context, which its records carry too.
  * On the queue from before the IOMMU attach to after the IOMMU detach, so
  * that every group a handler forwards for the attachment finds it.
+ *
+ * The same device and PASID may be attached again before a detach of
+ * them has finished (the IOMMU lets it once iopf_detach() returns): the
+ * queue then holds both, newest first, and the new attachment's groups
+ * find the new entry. A detach drops the records of its own generation
+ * only; matching by device and PASID would drop the new attachment's,
+ * whose groups nobody would answer.
  */
 struct fd_fault_att {
 	struct iopf_dev *dev;
 	uint32_t pasid, dev_id;
+	uint64_t gen;
 	struct fd_fault *fault;         /* NULL: on no queue */
 	struct fd_fault_att *next;      /* fault->atts; fault->lock */
 };
@@ -98,7 +108,7 @@ struct fd_device {
 
 struct fd_group {
 	uint64_t cookie;
-	struct iopf_dev *dev;
+	uint64_t gen;                   /* of its attachment */
 	uint32_t dev_id, pasid;
 	unsigned nr;
 	struct fd_group *next;
@@ -469,15 +479,18 @@ int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 
 /* ---- fault queues ---- */
 
+/* Attachment generations start at 1: this one names them all. */
+#define FD_GEN_ALL 0
+
+/* Drop the records of attachment generation @gen (or all) from @list. */
 static void fd_fault_purge_locked(struct fd_fault *f, struct fd_group **list,
-				  struct iopf_dev *dev, uint32_t pasid,
-				  bool all)
+				  uint64_t gen)
 {
 	iopf_rt_mutex_assert_held(&f->lock);
 	while (*list) {
 		struct fd_group *g = *list;
 
-		if (all || (g->dev == dev && g->pasid == pasid)) {
+		if (gen == FD_GEN_ALL || g->gen == gen) {
 			*list = g->next;
 			free(g);
 		} else {
@@ -492,8 +505,8 @@ static void fd_fault_destroy(struct fd_obj *obj)
 
 	/* No HWPT routes here any more (users was 0): nobody else locks. */
 	iopf_rt_mutex_lock(&f->lock);
-	fd_fault_purge_locked(f, &f->queued, NULL, 0, true);
-	fd_fault_purge_locked(f, &f->delivered, NULL, 0, true);
+	fd_fault_purge_locked(f, &f->queued, FD_GEN_ALL);
+	fd_fault_purge_locked(f, &f->delivered, FD_GEN_ALL);
 	iopf_rt_mutex_unlock(&f->lock);
 	iopf_rt_waitq_destroy(&f->wq);
 	iopf_rt_mutex_destroy(&f->lock);
@@ -555,8 +568,8 @@ static void fd_fault_att_unlink(struct fd_fault_att *q)
 			*pp = q->next;
 			break;
 		}
-	fd_fault_purge_locked(f, &f->queued, q->dev, q->pasid, false);
-	fd_fault_purge_locked(f, &f->delivered, q->dev, q->pasid, false);
+	fd_fault_purge_locked(f, &f->queued, q->gen);
+	fd_fault_purge_locked(f, &f->delivered, q->gen);
 	iopf_rt_mutex_unlock(&f->lock);
 	q->fault = NULL;
 }
@@ -574,7 +587,6 @@ static enum iopf_response fd_fault_forward(void *data,
 	if (!rec)
 		return IOPF_RESP_INVALID;
 	rec->cookie = g->cookie;
-	rec->dev = g->dev;
 	rec->pasid = g->pasid;
 	rec->nr = g->nr;
 	memcpy(rec->reqs, g->reqs, g->nr * sizeof(rec->reqs[0]));
@@ -588,6 +600,7 @@ static enum iopf_response fd_fault_forward(void *data,
 		return IOPF_RESP_INVALID;
 	}
 	rec->dev_id = q->dev_id;
+	rec->gen = q->gen;
 	for (pp = &f->queued; *pp; pp = &(*pp)->next)
 		;
 	*pp = rec;
@@ -991,7 +1004,7 @@ int iopf_fd_hwpt_get_dirty_bitmap(struct iopf_fd *fd, uint32_t hwpt_id,
 
 /* Put @a on the queues its groups may go to: its HWPT's, a nest's parent's. */
 static void fd_attach_link_queues(struct fd_attach *a, struct fd_device *d,
-				  uint32_t dev_id)
+				  uint32_t dev_id, uint64_t gen)
 {
 	struct fd_hwpt *h = a->hwpt;
 	struct fd_fault *queues[2] = {
@@ -1005,7 +1018,7 @@ static void fd_attach_link_queues(struct fd_attach *a, struct fd_device *d,
 			continue;
 		a->q[i] = (struct fd_fault_att){
 			.dev = d->dev, .pasid = a->pasid,
-			.dev_id = dev_id,
+			.dev_id = dev_id, .gen = gen,
 		};
 		fd_fault_att_link(queues[i], &a->q[i]);
 	}
@@ -1040,7 +1053,7 @@ int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 	a->pasid = pasid;
 	a->hwpt = h;
 	/* Before the IOMMU attach: its first fault may come at once. */
-	fd_attach_link_queues(a, d, dev_id);
+	fd_attach_link_queues(a, d, dev_id, ++fd->next_gen);
 	ret = iopf_attach(d->dev, pasid, h->domain);
 	if (ret)
 		goto err_unlink;
@@ -1052,6 +1065,12 @@ int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 	return 0;
 
 err_unlink:
+	/*
+	 * Refused while an old attachment of the same device and PASID is
+	 * still being detached: a handler of the old one may have queued
+	 * under our entry. Those records go with it; the old attachment's
+	 * detach answers their groups.
+	 */
 	fd_attach_unlink_queues(a);
 out_unlock:
 	iopf_rt_mutex_unlock(&fd->lock);

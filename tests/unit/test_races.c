@@ -92,6 +92,19 @@ static void preempt_resume(void)
 	iopf_rt_mutex_unlock(&pre.lock);
 }
 
+/* Stop parking; let a parked actor go. */
+static void preempt_disarm(void)
+{
+	pre.actor = NULL;
+	iopf_rt_mutex_lock(&pre.lock);
+	if (pre.parked) {
+		pre.parked = false;
+		pre.resume = true;
+		iopf_rt_wake_all(&pre.wq);
+	}
+	iopf_rt_mutex_unlock(&pre.lock);
+}
+
 /* Once the parked actor has gone on; before the next test. */
 static void preempt_done(void)
 {
@@ -410,6 +423,119 @@ static void test_dev_id_after_many_attaches(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_dev_id_after_many_attaches, NULL);
 }
 
+/* ---- 3: a detach racing a re-attach loses no page response ---- */
+
+struct detach_job {
+	struct iopf_fd *fd;
+	uint32_t dev_id, pasid;
+	int ret;
+	struct iopf_rt_actor *actor;
+};
+
+static void detach_job_fn(void *arg)
+{
+	struct detach_job *j = arg;
+
+	j->ret = iopf_fd_detach(j->fd, j->dev_id, j->pasid);
+}
+
+static void wait_groups(struct harness *h, struct iopf_iommu *iommu,
+			uint64_t n)
+{
+	struct iopf_iommu_stats s;
+
+	for (;;) {
+		iopf_iommu_stats(iommu, &s);
+		if (s.groups >= n)
+			break;
+		iopf_rt_sleep(h->rt, 1000);
+	}
+	/* And the handler forwarded it. */
+	iopf_rt_sleep(h->rt, 1000000);
+}
+
+/*
+ * One thread detaches (dev, PASID 5) while another attaches it again as
+ * soon as the IOMMU lets it, and the device faults through the new
+ * attachment before the detach has finished. The detach's cleanup of its
+ * own records must leave the new attachment's record in the queue: else
+ * the VMM never sees the group, and the device waits until someone
+ * detaches it again.
+ */
+static void body_detach_vs_reattach(struct harness *h)
+{
+	struct fdenv f;
+	struct detach_job dj;
+	struct dma_job j = { .pasid = 5, .iova = 40 * PG };
+	struct iopf_fd_pgfault rec;
+	struct iopf_iommu_stats s;
+	unsigned points = 0, before = 8;
+	int n, ret;
+
+	fdenv_setup(h, &f, true, 0);
+	j.dev = f.dev;
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 5, f.hwpt), 0);
+	for (unsigned i = 0; i < before; i++)
+		assert_int_equal(fault_dev_id(h, &f, f.dev, 5, 100 + i),
+				 f.devid);
+
+	dj = (struct detach_job){ .fd = f.fd, .dev_id = f.devid, .pasid = 5 };
+	preempt_arm(h, "detacher", 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "detacher", detach_job_fn, &dj,
+				       &dj.actor), 0);
+	/* Step the detach until the same device and PASID attach again. */
+	for (;;) {
+		preempt_wait();
+		points++;
+		ret = iopf_fd_attach(f.fd, f.devid, 5, f.hwpt);
+		if (!ret)
+			break;
+		assert_int_equal(ret, -EBUSY);
+		preempt_resume();
+	}
+	assert_true(points >= 2); /* it was attached at the first point */
+	dma_start(h, &j, "dma");
+	wait_groups(h, f.e.iommu, before + 1);
+	preempt_disarm();
+	iopf_rt_join(dj.actor);
+	preempt_done();
+	assert_int_equal(dj.ret, 0);
+
+	/* The VMM answers whatever the queue holds. */
+	n = iopf_fd_fault_read(f.fd, f.fault, &rec, 1, 1000000);
+	iopf_iommu_stats(f.e.iommu, &s);
+	if (n == 1) {
+		struct iopf_fd_page_response r = { .cookie = rec.cookie,
+						   .code = IOPF_RESP_SUCCESS };
+
+		assert_int_equal(rec.dev_id, f.devid);
+		assert_int_equal(rec.pasid, 5);
+		assert_int_equal(rec.addr, j.iova);
+		assert_int_equal(iopf_fd_ioas_prefault(f.fd, f.ioas, rec.addr,
+						       PG), 0);
+		assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, &r, 1), 1);
+	}
+	/* Only a detach can answer a group whose record is gone. */
+	if (n != 1)
+		assert_int_equal(iopf_fd_detach(f.fd, f.devid, 5), 0);
+	iopf_rt_join(j.actor);
+	if (n != 1)
+		fail_msg("the new attachment's record was purged: %llu groups, "
+			 "%llu answered, the device waits for the next detach",
+			 (unsigned long long)s.groups,
+			 (unsigned long long)answered(&s));
+	assert_int_equal(j.ret, 0);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 5), 0);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_detach_vs_reattach(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_detach_vs_reattach, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_dma_miss_vs_type1_close),
 		cmocka_unit_test(test_dma_try_vs_fd_close),
 		cmocka_unit_test(test_dev_id_after_many_attaches),
+		cmocka_unit_test(test_detach_vs_reattach),
 	};
 
 	/* One race at a time: TEST_FILTER=test_dma_try_vs_fd_close */
