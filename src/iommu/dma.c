@@ -25,8 +25,8 @@
 #include <errno.h>
 #include <string.h>
 
-/* Consecutive refused translations of one page before the DMA fails. */
-#define DMA_MAX_RETRIES 64
+/* Page requests for one page before the DMA fails, unless configured. */
+#define DMA_DEFAULT_RETRIES 64
 
 struct xlate {
 	uint64_t phys;
@@ -259,6 +259,8 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		    unsigned char *p, size_t chunk, enum iopf_dma_dir dir)
 {
 	unsigned access = dma_access(dir);
+	unsigned max = dev->dma_max_retries ? dev->dma_max_retries
+					    : DMA_DEFAULT_RETRIES;
 	unsigned retries = 0;
 
 	for (;;) {
@@ -283,7 +285,7 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		iopf_rt_yield_point(dev->iommu->rt);
 		if (why != IOPF_EVT_NR)
 			return dma_miss_fail(dev, why, pasid, iova, access);
-		if (retries++ == DMA_MAX_RETRIES) {
+		if (retries++ == max) {
 			atomic_fetch_add(&dev->st_exhausted, 1);
 			return dma_fail(dev, -EFAULT);
 		}

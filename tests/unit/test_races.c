@@ -536,6 +536,99 @@ static void test_detach_vs_reattach(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_detach_vs_reattach, NULL);
 }
 
+/* ---- the retry limit is the device's ---- */
+
+/* A handler that answers SUCCESS and maps the page only at call map_at. */
+struct stubborn {
+	struct env *e;
+	unsigned calls;
+	unsigned map_at;     /* 0: never */
+};
+
+static enum iopf_response stubborn_handler(void *data,
+					   const struct iopf_fault_group *g)
+{
+	struct stubborn *st = data;
+
+	if (++st->calls != st->map_at)
+		return IOPF_RESP_SUCCESS; /* and maps nothing */
+	return env_map_gpa(st->e, g->domain, g->reqs[0].addr,
+			   IOPF_PERM_READ | IOPF_PERM_WRITE)
+		       ? IOPF_RESP_INVALID
+		       : IOPF_RESP_SUCCESS;
+}
+
+/*
+ * A device with @limit (its config's dma_max_retries) writes one page of
+ * a domain whose handler maps it at its @map_at-th call; through
+ * iopf_dev_fault_in() with @fault_in. Returns the DMA's result.
+ */
+static int retry_run(struct env *e, unsigned limit, unsigned map_at,
+		     bool fault_in, struct iopf_dev_stats *ds)
+{
+	struct iopf_dev_config c = { .name = "dev", .fault_cap = IOPF_FAULT_PRI,
+				     .dma_max_retries = limit };
+	struct stubborn st = { .e = e, .map_at = map_at };
+	struct iopf_domain *d;
+	struct iopf_dev *dev;
+	uint64_t v = 1;
+	int ret;
+
+	assert_int_equal(iopf_dev_add(e->iommu, &c, &dev), 0);
+	assert_int_equal(iopf_domain_alloc_paging(e->iommu, 0, &d), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(d, stubborn_handler,
+						       &st), 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+	if (fault_in)
+		ret = iopf_dev_fault_in(dev, IOPF_PASID_NONE, 11 * PG,
+					IOPF_DMA_WRITE);
+	else
+		ret = iopf_dma(dev, IOPF_PASID_NONE, 11 * PG, &v, sizeof(v),
+			       IOPF_DMA_WRITE);
+	iopf_dev_stats(dev, ds);
+	assert_int_equal(st.calls, ds->faults);
+	iopf_domain_free(d);
+	assert_int_equal(iopf_dev_remove(dev), 0);
+	return ret;
+}
+
+static void body_retry_limit(struct harness *h)
+{
+	struct env e;
+	struct iopf_dev_stats ds;
+
+	env_setup(h, &e, 1, 0);
+	/* A handler that never maps: as many requests as the limit. */
+	assert_int_equal(retry_run(&e, 5, 0, false, &ds), -EFAULT);
+	assert_int_equal(ds.faults, 5);
+	assert_int_equal(ds.fault_retries, 4);
+	assert_int_equal(ds.retries_exhausted, 1);
+	assert_int_equal(retry_run(&e, 0, 0, false, &ds), -EFAULT);
+	assert_int_equal(ds.faults, 64); /* the default */
+	assert_int_equal(ds.retries_exhausted, 1);
+	assert_int_equal(retry_run(&e, 4, 0, true, &ds), -EFAULT);
+	assert_int_equal(ds.faults, 4);
+	assert_int_equal(ds.retries_exhausted, 1);
+	/* Mapped at the last request allowed: the DMA goes through. */
+	assert_int_equal(retry_run(&e, 3, 3, false, &ds), 0);
+	assert_int_equal(ds.faults, 3);
+	assert_int_equal(ds.retries_exhausted, 0);
+	/* One request too few. */
+	assert_int_equal(retry_run(&e, 2, 3, false, &ds), -EFAULT);
+	assert_int_equal(ds.faults, 2);
+	assert_int_equal(ds.retries_exhausted, 1);
+	assert_int_equal(retry_run(&e, 1, 1, true, &ds), 0);
+	assert_int_equal(ds.faults, 1);
+	assert_exactly_once(e.iommu);
+	env_teardown(&e);
+}
+
+static void test_retry_limit(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_retry_limit, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -544,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_dma_try_vs_fd_close),
 		cmocka_unit_test(test_dev_id_after_many_attaches),
 		cmocka_unit_test(test_detach_vs_reattach),
+		cmocka_unit_test(test_retry_limit),
 	};
 
 	/* One race at a time: TEST_FILTER=test_dma_try_vs_fd_close */
