@@ -449,6 +449,19 @@ static void fd_device_destroy(struct fd_obj *obj)
 
 static const struct fd_obj_ops fd_device_ops = { .destroy = fd_device_destroy };
 
+static bool fd_device_bound_locked(struct iopf_fd *fd, struct iopf_dev *dev)
+{
+	iopf_rt_mutex_assert_held(&fd->lock);
+	for (uint32_t id = 1; id < fd->cap; id++) {
+		struct fd_obj *obj = fd->objs[id];
+
+		if (obj && obj != FD_RESERVED && obj->type == FD_OBJ_DEVICE &&
+		    ((struct fd_device *)obj)->dev == dev)
+			return true;
+	}
+	return false;
+}
+
 int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 			uint32_t *dev_id)
 {
@@ -456,24 +469,21 @@ int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 
 	if (!fd || !dev || !dev_id)
 		return -EINVAL;
-	iopf_rt_mutex_lock(&fd->lock);
-	for (uint32_t id = 1; id < fd->cap; id++) {
-		struct fd_obj *obj = fd->objs[id];
-
-		if (obj && obj != FD_RESERVED && obj->type == FD_OBJ_DEVICE &&
-		    ((struct fd_device *)obj)->dev == dev) {
-			iopf_rt_mutex_unlock(&fd->lock);
-			return -EBUSY; /* bound already */
-		}
-	}
-	iopf_rt_mutex_unlock(&fd->lock);
 	d = (struct fd_device *)fd_obj_reserve(fd, sizeof(*d), FD_OBJ_DEVICE,
 					       &fd_device_ops);
 	if (!d)
 		return -ENOMEM;
 	d->dev = dev;
-	fd_obj_finalize(&d->obj);
+	/* Checked where it is published: two binds cannot both pass. */
+	iopf_rt_mutex_lock(&fd->lock);
+	if (fd_device_bound_locked(fd, dev)) {
+		iopf_rt_mutex_unlock(&fd->lock);
+		fd_obj_abort(&d->obj);
+		return -EBUSY;
+	}
+	fd->objs[d->obj.id] = &d->obj;
 	*dev_id = d->obj.id;
+	iopf_rt_mutex_unlock(&fd->lock);
 	return 0;
 }
 
@@ -715,16 +725,25 @@ int iopf_fd_fault_write(struct iopf_fd *fd, uint32_t fault_id,
 
 /* ---- HWPT ---- */
 
-/* Faults of @h's domain go to its queue, with the queue's time limit. */
-static int fd_hwpt_route_faults(struct iopf_fd *fd, struct fd_hwpt *h)
+/* Faults of @h's domain go to its queue. */
+static int fd_hwpt_route_faults(struct fd_hwpt *h)
 {
-	uint64_t timeout;
-
-	iopf_rt_mutex_lock(&fd->lock);
-	timeout = h->fault->timeout_ns;
-	iopf_rt_mutex_unlock(&fd->lock);
-	iopf_domain_set_fault_timeout(h->domain, timeout);
 	return iopf_domain_set_fault_handler(h->domain, fd_fault_forward, h);
+}
+
+/*
+ * Publish @h with its queue's time limit, in one section under fd->lock:
+ * iopf_fd_fault_set_timeout() either ran before (its value is read here)
+ * or finds @h. Until now nothing could attach to @h, so no group of its
+ * domain was handled without the limit.
+ */
+static void fd_hwpt_publish(struct iopf_fd *fd, struct fd_hwpt *h)
+{
+	iopf_rt_mutex_lock(&fd->lock);
+	if (h->fault)
+		iopf_domain_set_fault_timeout(h->domain, h->fault->timeout_ns);
+	fd->objs[h->obj.id] = &h->obj;
+	iopf_rt_mutex_unlock(&fd->lock);
 }
 
 int iopf_fd_fault_set_timeout(struct iopf_fd *fd, uint32_t fault_id,
@@ -821,10 +840,10 @@ int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
 	if (ret)
 		goto err_domain;
 	if (h->fault)
-		ret = fd_hwpt_route_faults(fd, h);
+		ret = fd_hwpt_route_faults(h);
 	if (ret)
 		goto err_detach;
-	fd_obj_finalize(&h->obj);
+	fd_hwpt_publish(fd, h);
 	*hwpt_id = h->obj.id;
 	return 0;
 
@@ -886,10 +905,10 @@ int iopf_fd_hwpt_alloc_nested(struct iopf_fd *fd, uint32_t dev_id,
 	if (ret)
 		goto err_put;
 	if (h->fault)
-		ret = fd_hwpt_route_faults(fd, h);
+		ret = fd_hwpt_route_faults(h);
 	if (ret)
 		goto err_domain;
-	fd_obj_finalize(&h->obj);
+	fd_hwpt_publish(fd, h);
 	*hwpt_id = h->obj.id;
 	return 0;
 

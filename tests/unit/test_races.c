@@ -81,6 +81,26 @@ static void preempt_wait(void)
 	iopf_rt_mutex_unlock(&pre.lock);
 }
 
+/*
+ * Wait until the armed actor is parked (true) or *@done (false): for
+ * paths that may have no yield point left where the test looks.
+ */
+static bool preempt_wait_or(struct harness *h, const bool *done)
+{
+	for (;;) {
+		bool parked;
+
+		iopf_rt_mutex_lock(&pre.lock);
+		parked = pre.parked;
+		iopf_rt_mutex_unlock(&pre.lock);
+		if (parked)
+			return true;
+		if (*done)
+			return false;
+		iopf_rt_sleep(h->rt, 100);
+	}
+}
+
 /* Let the parked actor go on (to its next yield point, if each). */
 static void preempt_resume(void)
 {
@@ -629,6 +649,142 @@ static void test_retry_limit(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_retry_limit, NULL);
 }
 
+/* ---- a device is bound once ---- */
+
+struct bind_job {
+	struct iopf_fd *fd;
+	struct iopf_dev *dev;
+	uint32_t id;
+	int ret;
+	bool done;
+	struct iopf_rt_actor *actor;
+};
+
+static void bind_job_fn(void *arg)
+{
+	struct bind_job *j = arg;
+
+	j->ret = iopf_fd_device_bind(j->fd, j->dev, &j->id);
+	j->done = true;
+}
+
+/* Two threads bind the same device: one gets it, the other -EBUSY. */
+static void body_bind_twice(struct harness *h)
+{
+	struct env e;
+	struct bind_job bj = { .ret = 1 };
+	uint32_t id = 0;
+	int ret = 1;
+
+	env_setup(h, &e, 1, 0);
+	bj.dev = env_dev(&e, "vdev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_open(e.iommu, h->mm, &bj.fd), 0);
+	preempt_arm(h, "binder", 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "binder", bind_job_fn, &bj,
+				       &bj.actor), 0);
+	while (preempt_wait_or(h, &bj.done)) {
+		if (ret == 1)
+			ret = iopf_fd_device_bind(bj.fd, bj.dev, &id);
+		preempt_resume();
+	}
+	iopf_rt_join(bj.actor);
+	preempt_done();
+	if (ret == 1)
+		ret = iopf_fd_device_bind(bj.fd, bj.dev, &id);
+	if (!ret && !bj.ret)
+		fail_msg("one device bound twice: dev_id %u and %u", bj.id, id);
+	assert_true((!ret && bj.ret == -EBUSY) || (ret == -EBUSY && !bj.ret));
+	iopf_fd_close(bj.fd);
+	env_teardown(&e);
+}
+
+static void test_bind_twice(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_bind_twice, NULL);
+}
+
+/* ---- a fault queue's time limit reaches every HWPT using it ---- */
+
+struct hwpt_job {
+	struct fdenv *f;
+	uint32_t id;
+	int ret;
+	bool done;
+	struct iopf_rt_actor *actor;
+};
+
+static void hwpt_job_fn(void *arg)
+{
+	struct hwpt_job *j = arg;
+
+	j->ret = iopf_fd_hwpt_alloc(j->f->fd, j->f->devid, j->f->ioas,
+				    j->f->fault, &j->id);
+	j->done = true;
+}
+
+/*
+ * The queue's time limit is changed while a HWPT using the queue is being
+ * created: the HWPT ends up with the last value set, so that a group
+ * nobody answers is answered by the IOMMU when it passes.
+ */
+static void body_timeout_vs_hwpt_alloc(struct harness *h)
+{
+	struct fdenv f;
+	struct hwpt_job hj = { .f = &f, .ret = 1 };
+	struct dma_job j = { .pasid = 7, .iova = 30 * PG };
+	struct iopf_iommu_stats s;
+	uint64_t limit = 0;
+
+	fdenv_setup(h, &f, true, 0);
+	j.dev = f.dev;
+	preempt_arm(h, "hwpt", 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "hwpt", hwpt_job_fn, &hj,
+				       &hj.actor), 0);
+	while (preempt_wait_or(h, &hj.done)) {
+		limit += 1000000;
+		assert_int_equal(iopf_fd_fault_set_timeout(f.fd, f.fault,
+							   limit), 0);
+		preempt_resume();
+	}
+	iopf_rt_join(hj.actor);
+	preempt_done();
+	assert_int_equal(hj.ret, 0);
+	if (!limit) {
+		limit = 1000000;
+		assert_int_equal(iopf_fd_fault_set_timeout(f.fd, f.fault,
+							   limit), 0);
+	}
+	/* A fault through the new HWPT that the VMM never answers. */
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 7, hj.id), 0);
+	dma_start(h, &j, "dma");
+	iopf_rt_sleep(h->rt, 10 * limit);
+	if (j.ret == 1) {
+		iopf_iommu_stats(f.e.iommu, &s);
+		assert_int_equal(iopf_fd_detach(f.fd, f.devid, 7), 0);
+		iopf_rt_join(j.actor);
+		fail_msg("the new HWPT lost the time limit of %llu ns: %llu "
+			 "groups, %llu answered after %llu ns",
+			 (unsigned long long)limit,
+			 (unsigned long long)s.groups,
+			 (unsigned long long)answered(&s),
+			 (unsigned long long)(10 * limit));
+	}
+	iopf_rt_join(j.actor);
+	assert_int_equal(j.ret, -EFAULT);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.timed_out, 1);
+	assert_exactly_once(f.e.iommu);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 7), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_timeout_vs_hwpt_alloc(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_timeout_vs_hwpt_alloc, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -638,6 +794,8 @@ int main(void)
 		cmocka_unit_test(test_dev_id_after_many_attaches),
 		cmocka_unit_test(test_detach_vs_reattach),
 		cmocka_unit_test(test_retry_limit),
+		cmocka_unit_test(test_bind_twice),
+		cmocka_unit_test(test_timeout_vs_hwpt_alloc),
 	};
 
 	/* One race at a time: TEST_FILTER=test_dma_try_vs_fd_close */
