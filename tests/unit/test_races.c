@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <iopf/inject.h>
 #include <iopf/iommufd.h>
 #include <iopf/vfio.h>
 
@@ -785,6 +786,276 @@ static void test_timeout_vs_hwpt_alloc(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_timeout_vs_hwpt_alloc, NULL);
 }
 
+/* ---- every page request answered once: detach, re-attach, close ---- */
+
+static void dmas_start(struct harness *h, struct dma_job *j, unsigned n,
+		       struct iopf_dev *dev, uint32_t pasid, uint64_t page)
+{
+	for (unsigned i = 0; i < n; i++) {
+		j[i] = (struct dma_job){ .dev = dev, .pasid = pasid,
+					 .iova = (page + i) * PG };
+		dma_start(h, &j[i], "dma");
+	}
+}
+
+/* Join @n DMAs; how many returned @ret. */
+static unsigned dmas_join(struct dma_job *j, unsigned n, int ret)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		iopf_rt_join(j[i].actor);
+		k += j[i].ret == ret;
+	}
+	return k;
+}
+
+/* Make the page of @rec present and answer it SUCCESS. */
+static void vmm_answer(struct fdenv *f, const struct iopf_fd_pgfault *rec)
+{
+	struct iopf_fd_page_response r = { .cookie = rec->cookie,
+					   .code = IOPF_RESP_SUCCESS };
+
+	assert_int_equal(iopf_fd_ioas_prefault(f->fd, f->ioas, rec->addr, PG),
+			 0);
+	assert_int_equal(iopf_fd_fault_write(f->fd, f->fault, &r, 1), 1);
+}
+
+static int vmm_late_answer(struct fdenv *f, const struct iopf_fd_pgfault *rec)
+{
+	struct iopf_fd_page_response r = { .cookie = rec->cookie,
+					   .code = IOPF_RESP_SUCCESS };
+
+	return iopf_fd_fault_write(f->fd, f->fault, &r, 1);
+}
+
+/*
+ * Six groups pending: one answered, two read and not answered, three not
+ * read. The detach answers the five INVALID; their records are gone, and
+ * a late answer is refused.
+ */
+static void body_answered_once_on_detach(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j[6];
+	struct iopf_fd_pgfault recs[8];
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, true, 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	dmas_start(h, j, 6, f.dev, 4, 200);
+	wait_groups(h, f.e.iommu, 6);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 3, 0), 3);
+	vmm_answer(&f, &recs[0]);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	assert_int_equal(dmas_join(j, 6, -EFAULT), 5);
+	for (unsigned i = 1; i < 3; i++)
+		assert_int_equal(vmm_late_answer(&f, &recs[i]), -ENOENT);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 8, 0), 0);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.groups, 6);
+	assert_int_equal(s.teardown_answered, 5);
+	assert_int_equal(s.responses[IOPF_RESP_SUCCESS], 1);
+	assert_int_equal(s.stale_responses, 0);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_on_detach(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_detach, NULL);
+}
+
+/*
+ * Detach with groups pending, attach the same device and PASID again: the
+ * queue holds the new attachment's records only, each answered once.
+ */
+static void body_answered_once_on_reattach(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job old[4], now[2];
+	struct iopf_fd_pgfault recs[8], fresh[8];
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, true, 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	dmas_start(h, old, 4, f.dev, 4, 300);
+	wait_groups(h, f.e.iommu, 4);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 2, 0), 2);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	assert_int_equal(dmas_join(old, 4, -EFAULT), 4);
+
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	dmas_start(h, now, 2, f.dev, 4, 310);
+	wait_groups(h, f.e.iommu, 6);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, fresh, 8, 0), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(fresh[i].addr == 310 * PG ||
+			    fresh[i].addr == 311 * PG);
+		assert_int_equal(fresh[i].dev_id, f.devid);
+		vmm_answer(&f, &fresh[i]);
+	}
+	assert_int_equal(dmas_join(now, 2, 0), 2);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(vmm_late_answer(&f, &recs[i]), -ENOENT);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.groups, 6);
+	assert_int_equal(s.teardown_answered, 4);
+	assert_exactly_once(f.e.iommu);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_on_reattach(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_reattach, NULL);
+}
+
+/*
+ * Closing the context with groups of two devices pending, some read and
+ * some not, answers each INVALID once: every DMA returns.
+ */
+static void body_answered_once_on_close(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job a[3], b[3];
+	struct iopf_fd_pgfault recs[2];
+	struct iopf_iommu_stats s;
+	struct iopf_dev *dev2;
+	uint32_t devid2;
+
+	fdenv_setup(h, &f, true, 0);
+	dev2 = env_dev(&f.e, "vdev2", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_device_bind(f.fd, dev2, &devid2), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, devid2, IOPF_PASID_NONE, f.hwpt),
+			 0);
+	dmas_start(h, a, 3, f.dev, 4, 400);
+	dmas_start(h, b, 3, dev2, IOPF_PASID_NONE, 400);
+	wait_groups(h, f.e.iommu, 6);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 2, 0), 2);
+	iopf_fd_close(f.fd);
+	f.fd = NULL;
+	assert_int_equal(dmas_join(a, 3, -EFAULT), 3);
+	assert_int_equal(dmas_join(b, 3, -EFAULT), 3);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.groups, 6);
+	assert_int_equal(s.teardown_answered, 6);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_on_close(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_close, NULL);
+}
+
+/* ---- ...and when the queues overflow ---- */
+
+struct vmm {
+	struct fdenv *f;
+	bool stop;
+	unsigned answered;
+	struct iopf_rt_actor *actor;
+};
+
+/* Reads and answers whatever comes, until told to stop. */
+static void vmm_fn(void *arg)
+{
+	struct vmm *v = arg;
+	struct iopf_fd_pgfault recs[8];
+
+	while (!v->stop) {
+		int n = iopf_fd_fault_read(v->f->fd, v->f->fault, recs, 8,
+					   100000);
+
+		for (int i = 0; i < n; i++) {
+			vmm_answer(v->f, &recs[i]);
+			v->answered++;
+		}
+	}
+}
+
+/*
+ * Sixteen DMAs fault at once into a page request queue of two entries:
+ * the hardware answers what does not fit (SUCCESS, so the device asks
+ * again), the VMM answers the rest through the fault queue. Every request
+ * is answered once, and every DMA completes.
+ */
+static void body_answered_once_on_overflow(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j[16];
+	struct vmm v = { .f = &f };
+	struct iopf_iommu_stats s;
+	struct iopf_dev_stats ds;
+
+	fdenv_setup(h, &f, true, 2);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "vmm", vmm_fn, &v, &v.actor), 0);
+	dmas_start(h, j, 16, f.dev, 4, 500);
+	assert_int_equal(dmas_join(j, 16, 0), 16);
+	v.stop = true;
+	iopf_rt_join(v.actor);
+	iopf_iommu_stats(f.e.iommu, &s);
+	iopf_dev_stats(f.dev, &ds);
+	assert_true(s.prq_overflows > 0);
+	assert_true(s.auto_responses > 0);
+	assert_int_equal(s.groups, v.answered);
+	assert_int_equal(ds.faults, s.page_requests);
+	assert_int_equal(s.page_requests, s.groups + s.auto_responses);
+	assert_exactly_once(f.e.iommu);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_on_overflow(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_overflow, NULL);
+}
+
+/*
+ * The fault queue cannot take a group (its record cannot be allocated):
+ * the group is answered INVALID at once, not left for a VMM that will
+ * never see it.
+ */
+static void body_answered_once_without_record(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j = { .pasid = 4, .iova = 600 * PG };
+	struct iopf_fd_pgfault rec;
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, true, 0);
+	j.dev = f.dev;
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	/* The group's allocation, then its record's: the second fails. */
+	iopf_inject_arm(2);
+	dma_start(h, &j, "dma");
+	iopf_rt_join(j.actor);
+	assert_true(iopf_inject_fired());
+	iopf_inject_arm(0);
+	assert_int_equal(j.ret, -EFAULT);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, &rec, 1, 0), 0);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.groups, 1);
+	assert_int_equal(s.responses[IOPF_RESP_INVALID], 1);
+	assert_exactly_once(f.e.iommu);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_without_record(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_without_record,
+		    NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -796,6 +1067,11 @@ int main(void)
 		cmocka_unit_test(test_retry_limit),
 		cmocka_unit_test(test_bind_twice),
 		cmocka_unit_test(test_timeout_vs_hwpt_alloc),
+		cmocka_unit_test(test_answered_once_on_detach),
+		cmocka_unit_test(test_answered_once_on_reattach),
+		cmocka_unit_test(test_answered_once_on_close),
+		cmocka_unit_test(test_answered_once_on_overflow),
+		cmocka_unit_test(test_answered_once_without_record),
 	};
 
 	/* One race at a time: TEST_FILTER=test_dma_try_vs_fd_close */
