@@ -824,17 +824,21 @@ int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
 		ret = -ENOENT;
 		goto err_abort;
 	}
-	/* Hold what we use before dropping the lock. */
+	/*
+	 * Hold what we use before dropping the lock. Nothing holds the
+	 * device binding (it may be destroyed from now on): read it here.
+	 */
 	h->ioas->obj.users++;
 	if (h->fault)
 		h->fault->obj.users++;
+	can_fault = iopf_dev_fault_cap(d->dev) != IOPF_FAULT_NONE;
 	iopf_rt_mutex_unlock(&fd->lock);
+	iopf_rt_yield_point(fd->rt);
 
 	ret = iopf_domain_alloc_paging(fd->iommu, 0, &h->domain);
 	if (ret)
 		goto err_put;
 	/* Faults go to userspace, or to the IOAS if the device can fault. */
-	can_fault = iopf_dev_fault_cap(d->dev) != IOPF_FAULT_NONE;
 	ret = iopf_ioas_attach_domain(h->ioas->ioas, h->domain,
 				      can_fault && !h->fault);
 	if (ret)

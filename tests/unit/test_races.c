@@ -786,6 +786,40 @@ static void test_timeout_vs_hwpt_alloc(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_timeout_vs_hwpt_alloc, NULL);
 }
 
+/* ---- a HWPT made for a device whose binding goes meanwhile ---- */
+
+/*
+ * The device binding a HWPT is created for is destroyed while the HWPT
+ * is being created (nothing holds a binding that is not attached): the
+ * creation must not look at the binding after it let the lock go (ASan).
+ */
+static void body_hwpt_alloc_vs_unbind(struct harness *h)
+{
+	struct fdenv f;
+	struct hwpt_job hj = { .f = &f, .ret = 1 };
+
+	fdenv_setup(h, &f, false, 0);
+	preempt_arm(h, "hwpt", 1);
+	assert_int_equal(iopf_rt_spawn(h->rt, "hwpt", hwpt_job_fn, &hj,
+				       &hj.actor), 0);
+	if (preempt_wait_or(h, &hj.done)) {
+		assert_int_equal(iopf_fd_destroy(f.fd, f.devid), 0);
+		preempt_resume();
+	}
+	iopf_rt_join(hj.actor);
+	preempt_done();
+	/* Made for a device that can fault: the IOAS resolves its faults. */
+	assert_int_equal(hj.ret, 0);
+	assert_int_equal(iopf_fd_destroy(f.fd, hj.id), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_hwpt_alloc_vs_unbind(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_hwpt_alloc_vs_unbind, NULL);
+}
+
 /* ---- every page request answered once: detach, re-attach, close ---- */
 
 static void dmas_start(struct harness *h, struct dma_job *j, unsigned n,
@@ -1067,6 +1101,7 @@ int main(void)
 		cmocka_unit_test(test_retry_limit),
 		cmocka_unit_test(test_bind_twice),
 		cmocka_unit_test(test_timeout_vs_hwpt_alloc),
+		cmocka_unit_test(test_hwpt_alloc_vs_unbind),
 		cmocka_unit_test(test_answered_once_on_detach),
 		cmocka_unit_test(test_answered_once_on_reattach),
 		cmocka_unit_test(test_answered_once_on_close),
