@@ -1,27 +1,46 @@
 // SPDX-License-Identifier: MIT
 /*
- * The iommufd-style front end: objects over the container core.
+ * The iommufd-style front end: objects over the container core. The
+ * contract (what undoes what, in which order, what happens to work in
+ * flight, every error) is in include/iopf/iommufd.h; this is how it is
+ * kept.
  *
  * Object model: every object embeds struct fd_obj (type, id, users, ops).
  * Creation is two-phase: fd_obj_reserve() takes an id that lookups do not
  * see yet; the type-specific constructor does everything that can fail;
- * fd_obj_finalize() publishes the object, or fd_obj_abort() gives the id
- * back. Destruction goes through the type's ops and never fails; an object
- * another one uses (users > 0) cannot be destroyed (-EBUSY).
+ * the object is published under fd->lock (fd_obj_finalize(), or a
+ * type's own publish where something must be checked or applied in the
+ * same section: a device's uniqueness, a HWPT's time limit), or
+ * fd_obj_abort() gives the id back. Destruction goes through the type's
+ * ops and never fails; an object with users cannot be destroyed (-EBUSY).
  *
  * Users: a HWPT uses its IOAS (a nested HWPT: its parent HWPT) and its
- * fault queue; an attachment uses its HWPT and its device.
+ * fault queue; an attachment uses its HWPT and its device; a call in
+ * progress uses what it looks up (taken under fd->lock before the lock
+ * goes). Whatever a call reads of an object it does not hold, it reads
+ * under fd->lock.
+ *
+ * Fault records: an attachment is known to the queues its groups may
+ * reach (struct fd_fault_att) from before the IOMMU attach to after the
+ * IOMMU detach. The forwarding handler names each record after the
+ * attachment: its dev_id and its generation. A detach drops the records
+ * of its generation only, since the same device and PASID may already be
+ * attached again and faulting. Every group in a queue is answered exactly
+ * once: by the VMM, by the IOMMU when the queue's timeout expires, or
+ * INVALID when its attachment goes (iopf_detach() answers it before the
+ * records are dropped).
  *
  * Nested HWPTs: the guest owns the stage-1 tables and answers their
  * faults through the queue; the parent's IOAS maps stage 2 (on demand
- * when faultable) and answers stage-2 faults itself. Every group in a
- * queue is answered exactly once: by the VMM, by the IOMMU when the
- * queue's timeout expires, or INVALID when its attachment goes.
+ * when faultable) and answers stage-2 faults itself.
  *
- * Locks: fd->lock protects the object table, users counts and device
- * attachment lists; it is never held across iopf_detach() (which waits for
- * fault handlers) nor taken by a fault handler. A fault queue has its own
- * lock, the only one its handler takes. Order: fd->lock -> fault->lock.
+ * Locks: fd->lock protects the object table, users counts, device
+ * attachment lists, queue time limits and the attachment generation; it
+ * is never held across iopf_detach() (which waits for fault handlers) nor
+ * taken by a fault handler. A fault queue has its own lock, the only one
+ * its handler takes (the IOMMU holds none of its own locks then). Order:
+ * fd->lock -> fault->lock, and fd->lock -> IOMMU locks (iopf_attach() is
+ * called under it).
  */
 #define _GNU_SOURCE
 #include <iopf/iommufd.h>
@@ -528,6 +547,7 @@ static const struct fd_obj_ops fd_fault_ops = { .destroy = fd_fault_destroy };
 int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
 {
 	struct fd_fault *f;
+	int ret;
 
 	if (!fd || !fault_id)
 		return -EINVAL;
@@ -535,11 +555,21 @@ int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
 					      &fd_fault_ops);
 	if (!f)
 		return -ENOMEM;
-	iopf_rt_mutex_init(fd->rt, &f->lock);
-	iopf_rt_waitq_init(fd->rt, &f->wq);
+	ret = iopf_rt_mutex_init(fd->rt, &f->lock);
+	if (ret)
+		goto err_abort;
+	ret = iopf_rt_waitq_init(fd->rt, &f->wq);
+	if (ret)
+		goto err_mutex;
 	fd_obj_finalize(&f->obj);
 	*fault_id = f->obj.id;
 	return 0;
+
+err_mutex:
+	iopf_rt_mutex_destroy(&f->lock);
+err_abort:
+	fd_obj_abort(&f->obj);
+	return ret;
 }
 
 static struct fd_fault_att *fd_fault_att_find_locked(struct fd_fault *f,

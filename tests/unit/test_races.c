@@ -37,7 +37,7 @@ static struct {
 	struct iopf_rt_mutex lock;
 	struct iopf_rt_waitq wq;
 	const char *actor;   /* armed: park this actor... */
-	unsigned nth;        /* ...at the nth yield point it reaches (0: each) */
+	unsigned nth;        /* ...at the nth yield point it reaches, 0: each */
 	unsigned seen;       /* yield points it reached since armed */
 	bool parked;         /* protected by lock */
 	bool resume;         /* protected by lock */
@@ -199,7 +199,8 @@ static void assert_exactly_once(struct iopf_iommu *iommu)
 	iopf_iommu_stats(iommu, &s);
 	if (answered(&s) != s.groups + s.auto_responses + s.credit_overruns +
 				    s.stall_terminated)
-		fail_msg("%llu groups (+%llu answered by hardware), %llu answers",
+		fail_msg("%llu groups (+%llu answered by hardware), "
+			 "%llu answers",
 			 (unsigned long long)s.groups,
 			 (unsigned long long)(s.auto_responses +
 					      s.credit_overruns +
@@ -219,7 +220,8 @@ struct fdenv {
 static void fdenv_setup(struct harness *h, struct fdenv *f, bool queue,
 			unsigned prq_depth)
 {
-	struct iopf_fd_map m = fdmap(0, GUEST_PAGES, RWF | IOPF_FD_MAP_FAULTABLE);
+	struct iopf_fd_map m = fdmap(0, GUEST_PAGES,
+				     RWF | IOPF_FD_MAP_FAULTABLE);
 
 	env_setup(h, &f->e, 1, prq_depth);
 	f->dev = env_dev(&f->e, "vdev", IOPF_FAULT_PRI, 0);
@@ -423,8 +425,8 @@ static void body_dev_id_after_many_attaches(struct harness *h)
 	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 3, f.hwpt), 0);
 	id = fault_dev_id(h, &f, dev2, 3, i++);
 	if (id != devid2)
-		fail_msg("after 100 attach/detach cycles, a record of dev_id %u "
-			 "says %u", devid2, id);
+		fail_msg("after 100 attach/detach cycles, a record of "
+			 "dev_id %u says %u", devid2, id);
 	id = fault_dev_id(h, &f, f.dev, 3, i++);
 	assert_int_equal(id, f.devid);
 	/* Unbound and bound again: a new id, and the records follow it. */
@@ -1090,6 +1092,146 @@ static void test_answered_once_without_record(void **state)
 		    NULL);
 }
 
+/* ---- the contract in iommufd.h, where the other tests do not go ---- */
+
+struct read_job {
+	struct fdenv *f;
+	int ret;
+	struct iopf_rt_actor *actor;
+};
+
+static void read_job_fn(void *arg)
+{
+	struct read_job *j = arg;
+	struct iopf_fd_pgfault rec;
+
+	j->ret = iopf_fd_fault_read(j->f->fd, j->f->fault, &rec, 1, 1000000);
+}
+
+static void body_documented_errors(struct harness *h)
+{
+	struct fdenv f;
+	struct iopf_dev_config nc = { .name = "plain",
+				      .fault_cap = IOPF_FAULT_NONE };
+	struct iopf_page_request req = { .flags = IOPF_PR_PASID_VALID,
+					 .pasid = 4, .grpid = 3,
+					 .perm = IOPF_PERM_READ,
+					 .addr = 700 * PG };
+	struct iopf_fd_page_response r[2];
+	struct iopf_fd_pgfault recs[4];
+	struct iopf_fd_map m = fdmap(0, 4, RWF);
+	struct read_job rj;
+	struct iopf_dev *plain;
+	uint32_t plain_id, nested, nn, hw[16], id;
+	uint64_t t0, unmapped = 1;
+	unsigned n;
+
+	fdenv_setup(h, &f, true, 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+
+	/* A group larger than the buffer comes back as 0, at once. */
+	assert_int_equal(iopf_dev_post_request(f.dev, &req), 0);
+	req.flags |= IOPF_PR_LAST;
+	req.addr += PG;
+	assert_int_equal(iopf_dev_post_request(f.dev, &req), 0);
+	wait_groups(h, f.e.iommu, 1);
+	t0 = iopf_rt_now(h->rt);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 1, 1000000000),
+			 0);
+	assert_int_equal(iopf_rt_now(h->rt), t0);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 4, 0), 2);
+	assert_int_equal(recs[0].cookie, recs[1].cookie);
+	/* Responses before a bad one stand; n == 0 takes nothing. */
+	r[0] = (struct iopf_fd_page_response){ .cookie = recs[0].cookie,
+					       .code = IOPF_RESP_INVALID };
+	r[1] = (struct iopf_fd_page_response){ .cookie = recs[0].cookie,
+					       .code = IOPF_RESP_INVALID };
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 0), 0);
+	r[0].reserved = 1;
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 2), -EINVAL);
+	r[0].reserved = 0;
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 2), 1);
+	assert_int_equal(iopf_dev_wait_response(f.dev, 3, 0),
+			 IOPF_RESP_INVALID);
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 1), -ENOENT);
+	assert_int_equal(iopf_fd_fault_write(f.fd, 999, r, 1), -ENOENT);
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, NULL, 1), -EINVAL);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 0, 0),
+			 -EINVAL);
+	assert_int_equal(iopf_fd_fault_set_timeout(f.fd, f.ioas, 1), -ENOENT);
+
+	/* In use by a call in progress: not destroyed. */
+	rj = (struct read_job){ .f = &f };
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	assert_int_equal(iopf_fd_destroy(f.fd, f.hwpt), 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "reader", read_job_fn, &rj,
+				       &rj.actor), 0);
+	iopf_rt_sleep(h->rt, 1000);
+	assert_int_equal(iopf_fd_destroy(f.fd, f.fault), -EBUSY);
+	iopf_rt_join(rj.actor);
+	assert_int_equal(rj.ret, 0);
+	assert_int_equal(iopf_fd_destroy(f.fd, f.fault), 0);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 1, 0),
+			 -ENOENT);
+
+	/* HWPTs: 16 per IOAS; no nest over a nest; stage 1 of a nest only. */
+	for (n = 0; n < 16; n++)
+		assert_int_equal(iopf_fd_hwpt_alloc(f.fd, f.devid, f.ioas, 0,
+						    &hw[n]), 0);
+	assert_int_equal(iopf_fd_hwpt_alloc(f.fd, f.devid, f.ioas, 0, &id),
+			 -ENOSPC);
+	assert_int_equal(iopf_fd_hwpt_alloc_nested(f.fd, f.devid, hw[0], 0,
+						   &nested), 0);
+	assert_int_equal(iopf_fd_hwpt_alloc_nested(f.fd, f.devid, nested, 0,
+						   &nn), -EINVAL);
+	assert_int_equal(iopf_fd_destroy(f.fd, hw[0]), -EBUSY);
+	assert_int_equal(iopf_fd_hwpt_set_stage1(f.fd, hw[1], 1, NULL),
+			 -ENOENT);
+	assert_int_equal(iopf_fd_hwpt_set_stage1(f.fd, nested, IOPF_PASID_MAX,
+						 NULL), -EINVAL);
+	assert_int_equal(iopf_fd_hwpt_invalidate(f.fd, nested, 1, 0, 0),
+			 -EINVAL);
+	assert_int_equal(iopf_fd_hwpt_invalidate(f.fd, nested, 1, PG,
+						 UINT64_MAX), -EINVAL);
+	assert_int_equal(iopf_fd_hwpt_invalidate(f.fd, hw[1], 1, 0, PG),
+			 -ENOENT);
+	assert_int_equal(iopf_fd_hwpt_set_dirty_tracking(f.fd, nested, true),
+			 -ENOENT);
+
+	/* Attach: PASID range; a device that cannot fault. */
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, IOPF_PASID_MAX, hw[1]),
+			 -EINVAL);
+	assert_int_equal(iopf_dev_add(f.e.iommu, &nc, &plain), 0);
+	assert_int_equal(iopf_fd_device_bind(f.fd, plain, &plain_id), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, plain_id, IOPF_PASID_NONE, hw[1]),
+			 -EINVAL);
+	assert_int_equal(iopf_fd_detach(f.fd, plain_id, IOPF_PASID_NONE),
+			 -ENOENT);
+
+	/* IOAS: nothing there is no error; a split is; prefault outside. */
+	assert_int_equal(iopf_fd_ioas_alloc(f.fd, &id), 0);
+	assert_int_equal(iopf_fd_ioas_unmap(f.fd, id, 0, PG, &unmapped), 0);
+	assert_int_equal(unmapped, 0);
+	assert_int_equal(iopf_fd_ioas_map(f.fd, id, &m), 0);
+	assert_int_equal(iopf_fd_ioas_map(f.fd, id, &m), -EEXIST);
+	assert_int_equal(iopf_fd_ioas_unmap(f.fd, id, 0, PG, NULL), -EINVAL);
+	assert_int_equal(iopf_fd_ioas_prefault(f.fd, id, 8 * PG, PG), -ENOENT);
+	assert_int_equal(iopf_fd_ioas_unmap(f.fd, id, 0, 4 * PG, &unmapped), 0);
+	assert_int_equal(unmapped, 4 * PG);
+	m = fdmap(0, 4, IOPF_FD_MAP_FAULTABLE);
+	assert_int_equal(iopf_fd_ioas_map(f.fd, id, &m), -EINVAL);
+	m = fdmap(0, 4, RWF);
+	m.hva = 0x1000; /* not mapped in the mm */
+	assert_int_equal(iopf_fd_ioas_map(f.fd, id, &m), -EFAULT);
+	fdenv_teardown(&f);
+}
+
+static void test_documented_errors(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_documented_errors, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1107,6 +1249,7 @@ int main(void)
 		cmocka_unit_test(test_answered_once_on_close),
 		cmocka_unit_test(test_answered_once_on_overflow),
 		cmocka_unit_test(test_answered_once_without_record),
+		cmocka_unit_test(test_documented_errors),
 	};
 
 	/* One race at a time: TEST_FILTER=test_dma_try_vs_fd_close */
