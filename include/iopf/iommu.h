@@ -259,6 +259,15 @@ struct iopf_dev_config {
 	bool ats;                 /* has an ATC (implied by PRI) */
 	unsigned atc_entries;     /* 0: default */
 	unsigned pri_credits;     /* outstanding page requests; 0: default */
+	/*
+	 * Page requests one DMA raises for one page. Each answer of SUCCESS
+	 * is followed by a retry of the translation; when the page still
+	 * misses after this many (the host keeps taking it back, or the
+	 * handler maps nothing), the DMA fails with -EFAULT and
+	 * retries_exhausted counts it. Also bounds iopf_dev_fault_in().
+	 * 0: 64.
+	 */
+	unsigned dma_max_retries;
 };
 
 int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,

@@ -14,6 +14,58 @@
  * caller built against an older, shorter layout is accepted (the missing
  * fields read as zero); a size smaller than the first version, or larger
  * with non-zero unknown bytes, is refused with -EINVAL.
+ *
+ * Errors are negative errno values and change nothing, unless a call says
+ * otherwise. Every call returns -EINVAL for a NULL context or a NULL
+ * pointer it needs, and -ENOENT for an id that names no object of the type
+ * it wants (0, unknown, destroyed, another type, or one still being
+ * created). Calls may run concurrently on one context, from any actor,
+ * except iopf_fd_close().
+ *
+ * Lifetimes and teardown
+ * ----------------------
+ *   object        made by                     undone by
+ *   context       iopf_fd_open()              iopf_fd_close()
+ *   IOAS          iopf_fd_ioas_alloc()        iopf_fd_destroy()
+ *   mapping       iopf_fd_ioas_map()          iopf_fd_ioas_unmap(), or
+ *                                             the IOAS's destruction
+ *   device        iopf_fd_device_bind()       iopf_fd_destroy()
+ *   fault queue   iopf_fd_fault_alloc()       iopf_fd_destroy()
+ *   HWPT          iopf_fd_hwpt_alloc(),       iopf_fd_destroy()
+ *                 iopf_fd_hwpt_alloc_nested()
+ *   attachment    iopf_fd_attach()            iopf_fd_detach()
+ *
+ * Users: a HWPT uses its IOAS (a nested HWPT: its parent HWPT) and its
+ * fault queue; an attachment uses its device binding and its HWPT; a call
+ * in progress uses the object it works on (an IOAS being mapped, a queue
+ * being read, a HWPT being queried). iopf_fd_destroy() of an object in
+ * use fails with -EBUSY and changes nothing, so the order is: detach,
+ * then destroy nested HWPTs, HWPTs, fault queues and IOASes, and device
+ * bindings. Nothing is ever freed under a user, a call in progress or a
+ * running fault handler.
+ *
+ * Work in flight is waited for, never cut off:
+ *  - iopf_fd_detach() answers INVALID every page request group of the
+ *    attachment that is pending (queued in the IOMMU, in the fault queue
+ *    read or not, or left for later by a handler), waits for its running
+ *    fault handlers and for the device's DMA through the HWPT to finish,
+ *    then drops the attachment's records: an answer to one of them gets
+ *    -ENOENT. Every group is answered exactly once: by the VMM, by the
+ *    queue's time limit, or by the detach. Records of an attachment of the
+ *    same device and PASID made again meanwhile are not touched.
+ *  - Destroying a HWPT removes its domain from the IOAS and frees it; no
+ *    device is attached and no handler runs by then.
+ *  - Destroying an IOAS removes every mapping (pinned pages are unpinned);
+ *    destroying a fault queue frees the records left in it, whose groups
+ *    were answered by the detaches before.
+ *  - iopf_fd_close() detaches every attachment as iopf_fd_detach() does,
+ *    then destroys every object in the order above. The caller must make
+ *    sure no other call on the context is in progress or will start (as
+ *    for the last close of a file): join the threads that read its fault
+ *    queues first. Device DMA and fault handlers may be in flight; they
+ *    are waited for.
+ * The IOMMU, its devices and the mm must outlive the context; devices are
+ * the caller's and stay added to the IOMMU.
  */
 #ifndef IOPF_IOMMUFD_H
 #define IOPF_IOMMUFD_H
@@ -30,14 +82,19 @@ extern "C" {
 
 struct iopf_fd;
 
+/* -EINVAL, -ENOMEM. */
 int iopf_fd_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 		 struct iopf_fd **out);
-/* Destroys every object, detaching devices first. */
+/* Detaches every device, then destroys every object. Never fails. */
 void iopf_fd_close(struct iopf_fd *fd);
 
-/* Destroy an object: -ENOENT unknown id, -EBUSY still used by another. */
+/*
+ * Destroy an IOAS, device binding, HWPT or fault queue (see above).
+ * -ENOENT for an unknown id, -EBUSY while the object is in use.
+ */
 int iopf_fd_destroy(struct iopf_fd *fd, uint32_t id);
 
+/* -EINVAL, -ENOMEM. */
 int iopf_fd_ioas_alloc(struct iopf_fd *fd, uint32_t *ioas_id);
 
 enum iopf_fd_map_flags {
@@ -57,22 +114,52 @@ struct iopf_fd_map {
 };
 #define IOPF_FD_MAP_SIZE_V1 offsetof(struct iopf_fd_map, prefault_kind)
 
+/*
+ * -EINVAL for a size not understood, unknown flags, PREFAULT without
+ * FAULTABLE, neither READ nor WRITE, an invalid pre-fault policy, or a
+ * misaligned, empty, overflowing or out-of-range range; -ENOENT unknown
+ * IOAS; -EEXIST if the IOVA range overlaps a mapping; -EFAULT if the host
+ * range is not mapped in the mm; -ENOSPC past the IOAS's mapping limit;
+ * -ENOMEM out of memory or, when pinned, past the locked-memory limit.
+ * With PREFAULT, all or nothing: if pre-faulting fails (its errors as
+ * iopf_fd_ioas_prefault()) the mapping is removed again.
+ */
 int iopf_fd_ioas_map(struct iopf_fd *fd, uint32_t ioas_id,
 		     const struct iopf_fd_map *map);
+/*
+ * Remove every mapping inside [iova, iova + length); @unmapped (may be
+ * NULL) gets the bytes removed, 0 if none was there (not an error).
+ * -EINVAL for a misaligned, empty or overflowing range or one that would
+ * split a mapping (nothing removed); -ENOENT unknown IOAS; -ENOMEM. Faults
+ * in flight on a removed mapping are answered INVALID.
+ */
 int iopf_fd_ioas_unmap(struct iopf_fd *fd, uint32_t ioas_id, uint64_t iova,
 		       uint64_t length, uint64_t *unmapped);
+/*
+ * Map the faultable pages of [iova, iova + length) now, without pinning.
+ * -EINVAL for a misaligned, empty or overflowing range; -ENOENT for an
+ * unknown IOAS or a range not wholly inside mappings (or one removed
+ * meanwhile); -EFAULT if the host cannot give a page; -ENOMEM; -EAGAIN if
+ * the host kept invalidating the range. Pages mapped before an error stay
+ * mapped.
+ */
 int iopf_fd_ioas_prefault(struct iopf_fd *fd, uint32_t ioas_id, uint64_t iova,
 			  uint64_t length);
+/* -EINVAL for an invalid policy, -ENOENT unknown IOAS. */
 int iopf_fd_ioas_set_prefault(struct iopf_fd *fd, uint32_t ioas_id,
 			      const struct iopf_prefault_policy *policy);
 
+/* -EINVAL, -ENOMEM; -EBUSY if @dev is bound to this context already. */
 int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 			uint32_t *dev_id);
+/* -EINVAL, -ENOMEM. */
 int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id);
 /*
  * A paging HWPT mirroring @ioas_id, usable by @dev_id's device. With
- * @fault_id (non-zero), its faults go to that queue; else the IOAS
- * resolves them (if the device can fault).
+ * @fault_id (non-zero), its faults go to that queue, with the queue's time
+ * limit; else the IOAS resolves them (if the device can fault). -ENOENT
+ * for an unknown device, IOAS or queue; -ENOSPC if the IOAS mirrors into
+ * 16 HWPTs already; -ENOMEM.
  */
 int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
 		       uint32_t fault_id, uint32_t *hwpt_id);
@@ -82,15 +169,25 @@ int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
  * whose stage-1 tables, one per PASID, belong to the guest. Stage-1
  * faults go to @fault_id's queue, for the VMM to forward to the guest;
  * stage-2 faults are the parent's. A fault that needs both is resolved in
- * order: the retry after the guest's answer faults in stage 2.
+ * order: the retry after the guest's answer faults in stage 2. -ENOENT
+ * for an unknown device, parent or queue; -EINVAL if the parent is
+ * nested; -ENOMEM.
  */
 int iopf_fd_hwpt_alloc_nested(struct iopf_fd *fd, uint32_t dev_id,
 			      uint32_t parent_id, uint32_t fault_id,
 			      uint32_t *hwpt_id);
-/* Install (NULL: remove) the guest's stage-1 table for @pasid. */
+/*
+ * Install (NULL: remove) the guest's stage-1 table for @pasid. The old
+ * table is no longer used when this returns. -ENOENT if @hwpt_id is not a
+ * nested HWPT; -EINVAL for a PASID out of range; -ENOSPC past 64 PASIDs.
+ */
 int iopf_fd_hwpt_set_stage1(struct iopf_fd *fd, uint32_t hwpt_id,
 			    uint32_t pasid, struct iopf_io_pgtable *stage1);
-/* The guest changed its stage-1 table: drop cached translations. */
+/*
+ * The guest changed its stage-1 table: drop cached translations, and wait
+ * for DMA through them. -EINVAL for an empty or overflowing range; -ENOENT
+ * if @hwpt_id is not a nested HWPT.
+ */
 int iopf_fd_hwpt_invalidate(struct iopf_fd *fd, uint32_t hwpt_id,
 			    uint32_t pasid, uint64_t iova, uint64_t size);
 
@@ -98,9 +195,10 @@ int iopf_fd_hwpt_invalidate(struct iopf_fd *fd, uint32_t hwpt_id,
  * Dirty tracking for migration (HWPT_SET_DIRTY_TRACKING and
  * HWPT_GET_DIRTY_BITMAP): on a paging HWPT, over its whole IOAS (the
  * IOAS records what the host took back while dirty, for every domain).
- * The bitmap has bit i for iova + i * 4 KiB, read and cleared; -EINVAL
- * with tracking off, -ENOENT for a nested HWPT (its stage 2 is tracked
- * through the parent).
+ * The bitmap has bit i for iova + i * 4 KiB, read and cleared. -ENOENT if
+ * @hwpt_id is not a paging HWPT (a nested HWPT's stage 2 is tracked
+ * through the parent); turning tracking on may fail with -ENOMEM; reading
+ * fails with -EINVAL while tracking is off or for a bad range.
  */
 int iopf_fd_hwpt_set_dirty_tracking(struct iopf_fd *fd, uint32_t hwpt_id,
 				    bool enable);
@@ -108,9 +206,22 @@ int iopf_fd_hwpt_get_dirty_bitmap(struct iopf_fd *fd, uint32_t hwpt_id,
 				  uint64_t iova, uint64_t length,
 				  unsigned long *bitmap);
 
+/*
+ * Attach @dev_id's device at @pasid (IOPF_PASID_NONE: requests without a
+ * PASID) to @hwpt_id. -ENOENT for an unknown device or HWPT; -EBUSY if
+ * that device and PASID are attached, or still being detached; -EINVAL
+ * for a PASID out of range, a device of another IOMMU, or a device that
+ * cannot fault on a HWPT that relies on faults (one with a fault queue,
+ * one made for a device that can fault, whose IOAS then resolves them,
+ * or a nest over either); -ENOMEM.
+ */
 int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 		   uint32_t hwpt_id);
-/* Pending faults of the attachment are answered INVALID. */
+/*
+ * Undo iopf_fd_attach(), waiting for work in flight (see above). -ENOENT
+ * if that device and PASID are not attached (or are being detached by
+ * another call). Never fails otherwise.
+ */
 int iopf_fd_detach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid);
 
 /* One record per page request; every record of a group has its cookie. */
@@ -135,23 +246,30 @@ struct iopf_fd_page_response {
  * Groups delivered through this queue and not answered within @timeout_ns
  * are answered INVALID by the IOMMU; a later answer gets -ENOENT. Bounds
  * what a VMM or guest that never answers can do (0: no limit, the
- * default). Applies to the queue's HWPTs, present and future.
+ * default). Applies to the queue's HWPTs, present and being created, for
+ * groups handled from now on. -ENOENT unknown queue.
  */
 int iopf_fd_fault_set_timeout(struct iopf_fd *fd, uint32_t fault_id,
 			      uint64_t timeout_ns);
 
 /*
  * Read whole groups, up to @max records, waiting up to @timeout_ns for the
- * first. Returns the number of records (0 on timeout).
+ * first. Returns the number of records (0 on timeout); records name the
+ * device by its dev_id. A group of more than @max records is not split:
+ * if it comes first, 0 is returned at once (as iommufd's read does), so
+ * size @recs for the devices' PRI credits. -EINVAL for @max 0, -ENOENT
+ * unknown queue.
  */
 int iopf_fd_fault_read(struct iopf_fd *fd, uint32_t fault_id,
 		       struct iopf_fd_pgfault *recs, size_t max,
 		       uint64_t timeout_ns);
 /*
- * Answer groups read before. Returns how many responses were taken; stops
- * at the first bad one: -ENOENT for a cookie not delivered or answered
- * already (by a detach, say), -EINVAL for a code userspace may not send
- * (FAILURE is the kernel's to send, as in iommufd).
+ * Answer groups read before. Returns how many responses were taken, if
+ * any; else the error of the first, where it stops: -ENOENT for an
+ * unknown queue, or a cookie not delivered or answered already (by a
+ * detach, a close or the queue's time limit); -EINVAL for a code userspace
+ * may not send (FAILURE is the kernel's to send, as in iommufd) or a
+ * non-zero reserved field. Responses before the bad one stand.
  */
 int iopf_fd_fault_write(struct iopf_fd *fd, uint32_t fault_id,
 			const struct iopf_fd_page_response *resps, size_t n);

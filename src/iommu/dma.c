@@ -9,6 +9,11 @@
  * A miss leaves the bracket before the fault is raised: an invalidation
  * never waits on a fault, and a fault handler may unmap.
  *
+ * The bracket is also what keeps the domain alive: iopf_detach() drains
+ * it before it returns, and the domain may be freed right after. So a
+ * miss is classified (can a page request cure it?) before dma_end(), and
+ * nothing past dma_end() looks at the domain.
+ *
  * iopf_dma_try() keeps one bracket over the translations of every page of
  * its transfer and the copy, so it moves all bytes or none; the page
  * request it did not raise is raised by iopf_dev_fault_in(), which uses
@@ -20,8 +25,8 @@
 #include <errno.h>
 #include <string.h>
 
-/* Consecutive refused translations of one page before the DMA fails. */
-#define DMA_MAX_RETRIES 64
+/* Page requests for one page before the DMA fails, unless configured. */
+#define DMA_DEFAULT_RETRIES 64
 
 struct xlate {
 	uint64_t phys;
@@ -31,6 +36,7 @@ struct xlate {
 	int err;                  /* -ENOENT, -EACCES, -ERANGE, -ENODEV */
 	bool stage2;              /* the miss is in stage 2 */
 	uint64_t fault_addr;      /* IOVA, or IPA for stage 2 */
+	/* Whose handler would take it; valid inside the bracket only. */
 	struct iopf_domain *fault_domain;
 };
 
@@ -168,6 +174,8 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 		iommu_walk(iommu, d, pasid, iova, access, x);
 		if (x->err)
 			return;
+		/* An unmap may clear what we walked before we cache it. */
+		iopf_rt_yield_point(iommu->rt);
 		tlb_insert(&iommu->iotlb, iotlb_gen, d->id, tag, iova,
 			   x->page_size, x->phys, x->perm,
 			   access & IOPF_PERM_WRITE);
@@ -213,30 +221,33 @@ static int dma_fail(struct iopf_dev *dev, int err)
 }
 
 /*
- * A translation miss that no page request can cure (no domain, beyond the
- * IOVA space, a device or domain without fault handling) is reported and
- * fails the DMA: true. False when the device may ask for the page.
+ * Why a translation miss cannot be cured by a page request (no domain,
+ * beyond the IOVA space, a device or domain without fault handling), or
+ * IOPF_EVT_NR when the device may ask for the page. Called inside the
+ * in-flight bracket: the domain is not freed until the bracket is left.
  */
-static bool dma_miss_unrecoverable(struct iopf_dev *dev, struct iopf_domain *d,
-				   const struct xlate *x, uint32_t pasid,
-				   uint64_t iova, unsigned access)
+static enum iopf_event_reason dma_miss_reason(const struct iopf_dev *dev,
+					      const struct iopf_domain *d,
+					      const struct xlate *x)
 {
-	enum iopf_event_reason why;
-
 	if (!d)
-		why = IOPF_EVT_NO_DOMAIN;
-	else if (x->err == -ERANGE)
-		why = IOPF_EVT_OUT_OF_RANGE;
-	else if (dev->cap == IOPF_FAULT_NONE ||
-		 !atomic_load_explicit(&x->fault_domain->handler,
-				       memory_order_acquire))
-		why = x->err == -EACCES ? IOPF_EVT_PERMISSION
-					: IOPF_EVT_TRANSLATION;
-	else
-		return false;
+		return IOPF_EVT_NO_DOMAIN;
+	if (x->err == -ERANGE)
+		return IOPF_EVT_OUT_OF_RANGE;
+	if (dev->cap == IOPF_FAULT_NONE ||
+	    !atomic_load_explicit(&x->fault_domain->handler,
+				  memory_order_acquire))
+		return x->err == -EACCES ? IOPF_EVT_PERMISSION
+					 : IOPF_EVT_TRANSLATION;
+	return IOPF_EVT_NR;
+}
+
+/* Report an unrecoverable miss and fail the DMA. */
+static int dma_miss_fail(struct iopf_dev *dev, enum iopf_event_reason why,
+			 uint32_t pasid, uint64_t iova, unsigned access)
+{
 	fault_report_event(dev->iommu, dev, pasid, iova, access, why);
-	dma_fail(dev, -EFAULT);
-	return true;
+	return dma_fail(dev, -EFAULT);
 }
 
 /*
@@ -248,11 +259,14 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		    unsigned char *p, size_t chunk, enum iopf_dma_dir dir)
 {
 	unsigned access = dma_access(dir);
+	unsigned max = dev->dma_max_retries ? dev->dma_max_retries
+					    : DMA_DEFAULT_RETRIES;
 	unsigned retries = 0;
 
 	for (;;) {
 		struct iopf_domain *d;
-		struct xlate x;
+		struct xlate x = { .err = 0 };
+		enum iopf_event_reason why;
 		unsigned idx = dma_begin(dev, pasid, &d);
 		int code;
 
@@ -265,10 +279,13 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 				return 0;
 			}
 		}
+		why = dma_miss_reason(dev, d, &x);
 		dma_end(dev, idx);
-		if (dma_miss_unrecoverable(dev, d, &x, pasid, iova, access))
-			return -EFAULT;
-		if (retries++ == DMA_MAX_RETRIES) {
+		/* Past the bracket: a detach may finish and free the domain. */
+		iopf_rt_yield_point(dev->iommu->rt);
+		if (why != IOPF_EVT_NR)
+			return dma_miss_fail(dev, why, pasid, iova, access);
+		if (retries++ == max) {
 			atomic_fetch_add(&dev->st_exhausted, 1);
 			return dma_fail(dev, -EFAULT);
 		}
@@ -356,6 +373,7 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 	uint64_t end, page, off = iova & (IOPF_PGSIZE_4K - 1);
 	struct iopf_domain *d;
 	struct xlate x = { .err = 0 };
+	enum iopf_event_reason why;
 	unsigned access, idx, n = 0;
 	unsigned char *p = buf;
 
@@ -394,11 +412,14 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		atomic_fetch_add(&dev->st_dma_bytes, end - iova + 1);
 		return 0;
 	}
+	why = dma_miss_reason(dev, d, &x);
 	dma_end(dev, idx);
+	/* Past the bracket: a detach may finish and free the domain. */
+	iopf_rt_yield_point(dev->iommu->rt);
 	/* Reported at the address the transfer first needed in that page. */
-	if (dma_miss_unrecoverable(dev, d, &x, pasid,
-				   page < iova ? iova : page, access))
-		return -EFAULT;
+	if (why != IOPF_EVT_NR)
+		return dma_miss_fail(dev, why, pasid, page < iova ? iova : page,
+				     access);
 	if (miss)
 		*miss = page;
 	return -EAGAIN;

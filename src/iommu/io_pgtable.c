@@ -191,12 +191,13 @@ static bool range_has_mapping(pte_t *table, unsigned level, uint64_t iova,
 	return false;
 }
 
-/* Install one leaf of level_size(@level) at @iova. Called with t->lock. */
-static int install_leaf(struct iopf_io_pgtable *t, uint64_t iova,
+/* Install one leaf of level_size(@level) at @iova. */
+static int install_leaf_locked(struct iopf_io_pgtable *t, uint64_t iova,
 			uint64_t phys, unsigned level, uint64_t bits)
 {
 	pte_t *table = t->root;
 
+	iopf_rt_mutex_assert_held(&t->lock);
 	for (unsigned l = 0; l < level; l++) {
 		pte_t *slot = &table[pte_index(iova, l)];
 		uint64_t pte = pte_load(slot);
@@ -273,7 +274,8 @@ static int pgtable_map(struct iopf_io_pgtable *t, uint64_t iova,
 		unsigned level = pick_level(t, iova + done, phys + done,
 					    size - done);
 
-		ret = install_leaf(t, iova + done, phys + done, level, bits);
+		ret = install_leaf_locked(t, iova + done, phys + done, level,
+					  bits);
 		if (ret)
 			break;
 		done += level_size(level);
@@ -290,12 +292,13 @@ out_unlock:
 
 /*
  * Make sure no leaf larger than needed straddles @boundary: split leaves
- * covering it until one starts exactly there. Called with t->lock.
+ * covering it until one starts exactly there.
  */
-static int split_at(struct iopf_io_pgtable *t, uint64_t boundary)
+static int split_at_locked(struct iopf_io_pgtable *t, uint64_t boundary)
 {
 	pte_t *table = t->root;
 
+	iopf_rt_mutex_assert_held(&t->lock);
 	if (boundary >= (1ull << IOPF_IOVA_BITS))
 		return 0;
 	for (unsigned level = 0; level < LEVELS; level++) {
@@ -393,11 +396,12 @@ static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
 	uint64_t last = iova + size - 1, leaves = 0, cleared;
 	int ret;
 
+	iopf_rt_mutex_assert_held(&t->lock);
 	if (!range_has_mapping(t->root, 0, iova, last))
 		return -ENOENT;
-	ret = split_at(t, iova);
+	ret = split_at_locked(t, iova);
 	if (!ret)
-		ret = split_at(t, last + 1);
+		ret = split_at_locked(t, last + 1);
 	if (ret)
 		return ret;
 	cleared = clear_range(t->root, 0, iova, last, &leaves, sink);
@@ -471,6 +475,8 @@ static int pgtable_walk(struct iopf_io_pgtable *t, uint64_t iova,
 				return -EACCES;
 			if (access & IOPF_PERM_WRITE)
 				set |= PTE_DIRTY;
+			/* An unmap may exchange the entry we just read. */
+			iopf_rt_yield_point(t->rt);
 			/*
 			 * Hardware sets A/D only when they are clear, and
 			 * only on the entry it translated through: if the

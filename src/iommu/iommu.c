@@ -182,6 +182,7 @@ int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 	dev->cap = cfg->fault_cap;
 	dev->ats = cfg->ats || cfg->fault_cap == IOPF_FAULT_PRI;
 	dev->credits = cfg->pri_credits ? cfg->pri_credits : DEFAULT_CREDITS;
+	dev->dma_max_retries = cfg->dma_max_retries;
 	if (dev->ats) {
 		ret = tlb_init(iommu->rt, &dev->atc,
 			       cfg->atc_entries ? cfg->atc_entries : DEFAULT_ATC);

@@ -146,6 +146,7 @@ struct iopf_dev {
 	enum iopf_fault_cap cap;
 	bool ats;
 	unsigned credits;
+	unsigned dma_max_retries;        /* as configured; 0: dma.c's default */
 	struct tlb atc;
 
 	struct iopf_rt_mutex inval_lock;

@@ -1,27 +1,46 @@
 // SPDX-License-Identifier: MIT
 /*
- * The iommufd-style front end: objects over the container core.
+ * The iommufd-style front end: objects over the container core. The
+ * contract (what undoes what, in which order, what happens to work in
+ * flight, every error) is in include/iopf/iommufd.h; this is how it is
+ * kept.
  *
  * Object model: every object embeds struct fd_obj (type, id, users, ops).
  * Creation is two-phase: fd_obj_reserve() takes an id that lookups do not
  * see yet; the type-specific constructor does everything that can fail;
- * fd_obj_finalize() publishes the object, or fd_obj_abort() gives the id
- * back. Destruction goes through the type's ops and never fails; an object
- * another one uses (users > 0) cannot be destroyed (-EBUSY).
+ * the object is published under fd->lock (fd_obj_finalize(), or a
+ * type's own publish where something must be checked or applied in the
+ * same section: a device's uniqueness, a HWPT's time limit), or
+ * fd_obj_abort() gives the id back. Destruction goes through the type's
+ * ops and never fails; an object with users cannot be destroyed (-EBUSY).
  *
  * Users: a HWPT uses its IOAS (a nested HWPT: its parent HWPT) and its
- * fault queue; an attachment uses its HWPT and its device.
+ * fault queue; an attachment uses its HWPT and its device; a call in
+ * progress uses what it looks up (taken under fd->lock before the lock
+ * goes). Whatever a call reads of an object it does not hold, it reads
+ * under fd->lock.
+ *
+ * Fault records: an attachment is known to the queues its groups may
+ * reach (struct fd_fault_att) from before the IOMMU attach to after the
+ * IOMMU detach. The forwarding handler names each record after the
+ * attachment: its dev_id and its generation. A detach drops the records
+ * of its generation only, since the same device and PASID may already be
+ * attached again and faulting. Every group in a queue is answered exactly
+ * once: by the VMM, by the IOMMU when the queue's timeout expires, or
+ * INVALID when its attachment goes (iopf_detach() answers it before the
+ * records are dropped).
  *
  * Nested HWPTs: the guest owns the stage-1 tables and answers their
  * faults through the queue; the parent's IOAS maps stage 2 (on demand
- * when faultable) and answers stage-2 faults itself. Every group in a
- * queue is answered exactly once: by the VMM, by the IOMMU when the
- * queue's timeout expires, or INVALID when its attachment goes.
+ * when faultable) and answers stage-2 faults itself.
  *
- * Locks: fd->lock protects the object table, users counts and device
- * attachment lists; it is never held across iopf_detach() (which waits for
- * fault handlers) nor taken by a fault handler. A fault queue has its own
- * lock, the only one its handler takes. Order: fd->lock -> fault->lock.
+ * Locks: fd->lock protects the object table, users counts, device
+ * attachment lists, queue time limits and the attachment generation; it
+ * is never held across iopf_detach() (which waits for fault handlers) nor
+ * taken by a fault handler. A fault queue has its own lock, the only one
+ * its handler takes (the IOMMU holds none of its own locks then). Order:
+ * fd->lock -> fault->lock, and fd->lock -> IOMMU locks (iopf_attach() is
+ * called under it).
  */
 #define _GNU_SOURCE
 #include <iopf/iommufd.h>
@@ -62,6 +81,7 @@ struct iopf_fd {
 	struct iopf_rt_mutex lock;
 	struct fd_obj **objs;           /* index = id; protected by lock */
 	uint32_t cap;
+	uint64_t next_gen;              /* of attachments; protected by lock */
 };
 
 struct fd_ioas {
@@ -69,10 +89,35 @@ struct fd_ioas {
 	struct iopf_ioas *ioas;
 };
 
+struct fd_fault;
+
+/*
+ * An attachment as a fault queue knows it: the dev_id its records carry
+ * and its generation, unique in the context, which its records carry too.
+ * On the queue from before the IOMMU attach to after the IOMMU detach, so
+ * that every group a handler forwards for the attachment finds it.
+ *
+ * The same device and PASID may be attached again before a detach of
+ * them has finished (the IOMMU lets it once iopf_detach() returns): the
+ * queue then holds both, newest first, and the new attachment's groups
+ * find the new entry. A detach drops the records of its own generation
+ * only; matching by device and PASID would drop the new attachment's,
+ * whose groups nobody would answer.
+ */
+struct fd_fault_att {
+	struct iopf_dev *dev;
+	uint32_t pasid, dev_id;
+	uint64_t gen;
+	struct fd_fault *fault;         /* NULL: on no queue */
+	struct fd_fault_att *next;      /* fault->atts; fault->lock */
+};
+
 struct fd_attach {
 	uint32_t pasid;
 	struct fd_hwpt *hwpt;
-	struct fd_attach *next;
+	/* On the HWPT's queue, and on a nest's parent's if it has another. */
+	struct fd_fault_att q[2];
+	struct fd_attach *next;         /* device's attached; fd->lock */
 };
 
 struct fd_device {
@@ -83,7 +128,7 @@ struct fd_device {
 
 struct fd_group {
 	uint64_t cookie;
-	struct iopf_dev *dev;
+	uint64_t gen;                   /* of its attachment */
 	uint32_t dev_id, pasid;
 	unsigned nr;
 	struct fd_group *next;
@@ -96,11 +141,8 @@ struct fd_fault {
 	struct iopf_rt_waitq wq;
 	struct fd_group *queued;        /* not read yet; protected by lock */
 	struct fd_group *delivered;     /* read, not answered; lock */
-	struct {
-		struct iopf_dev *dev;
-		uint32_t id;
-	} devs[64];                     /* dev -> dev_id; protected by lock */
-	unsigned nr_devs;
+	/* Attachments whose groups come here, newest first; lock. */
+	struct fd_fault_att *atts;
 	uint64_t timeout_ns;            /* protected by fd->lock */
 };
 
@@ -164,12 +206,12 @@ static void fd_obj_abort(struct fd_obj *obj)
 	free(obj);
 }
 
-/* Called with fd->lock held. */
 static struct fd_obj *fd_obj_find_locked(struct iopf_fd *fd, uint32_t id,
 					 enum fd_obj_type type)
 {
 	struct fd_obj *obj;
 
+	iopf_rt_mutex_assert_held(&fd->lock);
 	if (!id || id >= fd->cap)
 		return NULL;
 	obj = fd->objs[id];
@@ -427,6 +469,19 @@ static void fd_device_destroy(struct fd_obj *obj)
 
 static const struct fd_obj_ops fd_device_ops = { .destroy = fd_device_destroy };
 
+static bool fd_device_bound_locked(struct iopf_fd *fd, struct iopf_dev *dev)
+{
+	iopf_rt_mutex_assert_held(&fd->lock);
+	for (uint32_t id = 1; id < fd->cap; id++) {
+		struct fd_obj *obj = fd->objs[id];
+
+		if (obj && obj != FD_RESERVED && obj->type == FD_OBJ_DEVICE &&
+		    ((struct fd_device *)obj)->dev == dev)
+			return true;
+	}
+	return false;
+}
+
 int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 			uint32_t *dev_id)
 {
@@ -434,52 +489,55 @@ int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 
 	if (!fd || !dev || !dev_id)
 		return -EINVAL;
-	iopf_rt_mutex_lock(&fd->lock);
-	for (uint32_t id = 1; id < fd->cap; id++) {
-		struct fd_obj *obj = fd->objs[id];
-
-		if (obj && obj != FD_RESERVED && obj->type == FD_OBJ_DEVICE &&
-		    ((struct fd_device *)obj)->dev == dev) {
-			iopf_rt_mutex_unlock(&fd->lock);
-			return -EBUSY; /* bound already */
-		}
-	}
-	iopf_rt_mutex_unlock(&fd->lock);
 	d = (struct fd_device *)fd_obj_reserve(fd, sizeof(*d), FD_OBJ_DEVICE,
 					       &fd_device_ops);
 	if (!d)
 		return -ENOMEM;
 	d->dev = dev;
-	fd_obj_finalize(&d->obj);
+	/* Checked where it is published: two binds cannot both pass. */
+	iopf_rt_mutex_lock(&fd->lock);
+	if (fd_device_bound_locked(fd, dev)) {
+		iopf_rt_mutex_unlock(&fd->lock);
+		fd_obj_abort(&d->obj);
+		return -EBUSY;
+	}
+	fd->objs[d->obj.id] = &d->obj;
 	*dev_id = d->obj.id;
+	iopf_rt_mutex_unlock(&fd->lock);
 	return 0;
 }
 
 /* ---- fault queues ---- */
 
+/* Attachment generations start at 1: this one names them all. */
+#define FD_GEN_ALL 0
+
+/* Drop the records of attachment generation @gen (or all) from @list. */
 static void fd_fault_purge_locked(struct fd_fault *f, struct fd_group **list,
-				  struct iopf_dev *dev, uint32_t pasid,
-				  bool all)
+				  uint64_t gen)
 {
+	iopf_rt_mutex_assert_held(&f->lock);
 	while (*list) {
 		struct fd_group *g = *list;
 
-		if (all || (g->dev == dev && g->pasid == pasid)) {
+		if (gen == FD_GEN_ALL || g->gen == gen) {
 			*list = g->next;
 			free(g);
 		} else {
 			list = &g->next;
 		}
 	}
-	(void)f;
 }
 
 static void fd_fault_destroy(struct fd_obj *obj)
 {
 	struct fd_fault *f = (struct fd_fault *)obj;
 
-	fd_fault_purge_locked(f, &f->queued, NULL, 0, true);
-	fd_fault_purge_locked(f, &f->delivered, NULL, 0, true);
+	/* No HWPT routes here any more (users was 0): nobody else locks. */
+	iopf_rt_mutex_lock(&f->lock);
+	fd_fault_purge_locked(f, &f->queued, FD_GEN_ALL);
+	fd_fault_purge_locked(f, &f->delivered, FD_GEN_ALL);
+	iopf_rt_mutex_unlock(&f->lock);
 	iopf_rt_waitq_destroy(&f->wq);
 	iopf_rt_mutex_destroy(&f->lock);
 	free(f);
@@ -490,6 +548,7 @@ static const struct fd_obj_ops fd_fault_ops = { .destroy = fd_fault_destroy };
 int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
 {
 	struct fd_fault *f;
+	int ret;
 
 	if (!fd || !fault_id)
 		return -EINVAL;
@@ -497,11 +556,63 @@ int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
 					      &fd_fault_ops);
 	if (!f)
 		return -ENOMEM;
-	iopf_lock_init(fd->rt, &f->lock, FAULTQ);
-	iopf_rt_waitq_init(fd->rt, &f->wq);
+	ret = iopf_lock_init(fd->rt, &f->lock, FAULTQ);
+	if (ret)
+		goto err_abort;
+	ret = iopf_rt_waitq_init(fd->rt, &f->wq);
+	if (ret)
+		goto err_mutex;
 	fd_obj_finalize(&f->obj);
 	*fault_id = f->obj.id;
 	return 0;
+
+err_mutex:
+	iopf_rt_mutex_destroy(&f->lock);
+err_abort:
+	fd_obj_abort(&f->obj);
+	return ret;
+}
+
+static struct fd_fault_att *fd_fault_att_find_locked(struct fd_fault *f,
+						     struct iopf_dev *dev,
+						     uint32_t pasid)
+{
+	struct fd_fault_att *q;
+
+	iopf_rt_mutex_assert_held(&f->lock);
+	for (q = f->atts; q; q = q->next)
+		if (q->dev == dev && q->pasid == pasid)
+			return q;
+	return NULL;
+}
+
+static void fd_fault_att_link(struct fd_fault *f, struct fd_fault_att *q)
+{
+	iopf_rt_mutex_lock(&f->lock);
+	q->fault = f;
+	q->next = f->atts;
+	f->atts = q;
+	iopf_rt_mutex_unlock(&f->lock);
+}
+
+/* Off its queue, with its records: the detach answered their groups. */
+static void fd_fault_att_unlink(struct fd_fault_att *q)
+{
+	struct fd_fault *f = q->fault;
+	struct fd_fault_att **pp;
+
+	if (!f)
+		return;
+	iopf_rt_mutex_lock(&f->lock);
+	for (pp = &f->atts; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	fd_fault_purge_locked(f, &f->queued, q->gen);
+	fd_fault_purge_locked(f, &f->delivered, q->gen);
+	iopf_rt_mutex_unlock(&f->lock);
+	q->fault = NULL;
 }
 
 /* The HWPT's fault handler: queue the group for userspace. */
@@ -510,23 +621,27 @@ static enum iopf_response fd_fault_forward(void *data,
 {
 	struct fd_hwpt *hwpt = data;
 	struct fd_fault *f = hwpt->fault;
+	struct fd_fault_att *q;
 	struct fd_group *rec, **pp;
-	uint32_t dev_id = 0;
 
 	rec = iopf_malloc(sizeof(*rec) + g->nr * sizeof(rec->reqs[0]));
 	if (!rec)
 		return IOPF_RESP_INVALID;
 	rec->cookie = g->cookie;
-	rec->dev = g->dev;
 	rec->pasid = g->pasid;
 	rec->nr = g->nr;
 	memcpy(rec->reqs, g->reqs, g->nr * sizeof(rec->reqs[0]));
 	rec->next = NULL;
 	iopf_rt_mutex_lock(&f->lock);
-	for (unsigned i = 0; i < f->nr_devs; i++)
-		if (f->devs[i].dev == g->dev)
-			dev_id = f->devs[i].id;
-	rec->dev_id = dev_id;
+	q = fd_fault_att_find_locked(f, g->dev, g->pasid);
+	if (!q) {
+		/* Not an attachment of ours: nobody could be told. */
+		iopf_rt_mutex_unlock(&f->lock);
+		free(rec);
+		return IOPF_RESP_INVALID;
+	}
+	rec->dev_id = q->dev_id;
+	rec->gen = q->gen;
 	for (pp = &f->queued; *pp; pp = &(*pp)->next)
 		;
 	*pp = rec;
@@ -627,6 +742,8 @@ int iopf_fd_fault_write(struct iopf_fd *fd, uint32_t fault_id,
 			ret = -ENOENT;
 			break;
 		}
+		/* Taken off the queue, not answered: a detach may answer it. */
+		iopf_rt_yield_point(fd->rt);
 		free(g);
 		ret = iopf_fault_respond(fd->iommu, r->cookie,
 					 (enum iopf_response)r->code);
@@ -639,16 +756,25 @@ int iopf_fd_fault_write(struct iopf_fd *fd, uint32_t fault_id,
 
 /* ---- HWPT ---- */
 
-/* Faults of @h's domain go to its queue, with the queue's time limit. */
-static int fd_hwpt_route_faults(struct iopf_fd *fd, struct fd_hwpt *h)
+/* Faults of @h's domain go to its queue. */
+static int fd_hwpt_route_faults(struct fd_hwpt *h)
 {
-	uint64_t timeout;
-
-	iopf_rt_mutex_lock(&fd->lock);
-	timeout = h->fault->timeout_ns;
-	iopf_rt_mutex_unlock(&fd->lock);
-	iopf_domain_set_fault_timeout(h->domain, timeout);
 	return iopf_domain_set_fault_handler(h->domain, fd_fault_forward, h);
+}
+
+/*
+ * Publish @h with its queue's time limit, in one section under fd->lock:
+ * iopf_fd_fault_set_timeout() either ran before (its value is read here)
+ * or finds @h. Until now nothing could attach to @h, so no group of its
+ * domain was handled without the limit.
+ */
+static void fd_hwpt_publish(struct iopf_fd *fd, struct fd_hwpt *h)
+{
+	iopf_rt_mutex_lock(&fd->lock);
+	if (h->fault)
+		iopf_domain_set_fault_timeout(h->domain, h->fault->timeout_ns);
+	fd->objs[h->obj.id] = &h->obj;
+	iopf_rt_mutex_unlock(&fd->lock);
 }
 
 int iopf_fd_fault_set_timeout(struct iopf_fd *fd, uint32_t fault_id,
@@ -729,26 +855,30 @@ int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
 		ret = -ENOENT;
 		goto err_abort;
 	}
-	/* Hold what we use before dropping the lock. */
+	/*
+	 * Hold what we use before dropping the lock. Nothing holds the
+	 * device binding (it may be destroyed from now on): read it here.
+	 */
 	h->ioas->obj.users++;
 	if (h->fault)
 		h->fault->obj.users++;
+	can_fault = iopf_dev_fault_cap(d->dev) != IOPF_FAULT_NONE;
 	iopf_rt_mutex_unlock(&fd->lock);
+	iopf_rt_yield_point(fd->rt);
 
 	ret = iopf_domain_alloc_paging(fd->iommu, 0, &h->domain);
 	if (ret)
 		goto err_put;
 	/* Faults go to userspace, or to the IOAS if the device can fault. */
-	can_fault = iopf_dev_fault_cap(d->dev) != IOPF_FAULT_NONE;
 	ret = iopf_ioas_attach_domain(h->ioas->ioas, h->domain,
 				      can_fault && !h->fault);
 	if (ret)
 		goto err_domain;
 	if (h->fault)
-		ret = fd_hwpt_route_faults(fd, h);
+		ret = fd_hwpt_route_faults(h);
 	if (ret)
 		goto err_detach;
-	fd_obj_finalize(&h->obj);
+	fd_hwpt_publish(fd, h);
 	*hwpt_id = h->obj.id;
 	return 0;
 
@@ -810,10 +940,10 @@ int iopf_fd_hwpt_alloc_nested(struct iopf_fd *fd, uint32_t dev_id,
 	if (ret)
 		goto err_put;
 	if (h->fault)
-		ret = fd_hwpt_route_faults(fd, h);
+		ret = fd_hwpt_route_faults(h);
 	if (ret)
 		goto err_domain;
-	fd_obj_finalize(&h->obj);
+	fd_hwpt_publish(fd, h);
 	*hwpt_id = h->obj.id;
 	return 0;
 
@@ -926,6 +1056,34 @@ int iopf_fd_hwpt_get_dirty_bitmap(struct iopf_fd *fd, uint32_t hwpt_id,
 
 /* ---- attach / detach ---- */
 
+/* Put @a on the queues its groups may go to: its HWPT's, a nest's parent's. */
+static void fd_attach_link_queues(struct fd_attach *a, struct fd_device *d,
+				  uint32_t dev_id, uint64_t gen)
+{
+	struct fd_hwpt *h = a->hwpt;
+	struct fd_fault *queues[2] = {
+		h->fault, h->parent ? h->parent->fault : NULL,
+	};
+
+	if (queues[1] == queues[0])
+		queues[1] = NULL;
+	for (unsigned i = 0; i < 2; i++) {
+		if (!queues[i])
+			continue;
+		a->q[i] = (struct fd_fault_att){
+			.dev = d->dev, .pasid = a->pasid,
+			.dev_id = dev_id, .gen = gen,
+		};
+		fd_fault_att_link(queues[i], &a->q[i]);
+	}
+}
+
+static void fd_attach_unlink_queues(struct fd_attach *a)
+{
+	for (unsigned i = 0; i < 2; i++)
+		fd_fault_att_unlink(&a->q[i]);
+}
+
 int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 		   uint32_t hwpt_id)
 {
@@ -946,25 +1104,28 @@ int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 		ret = -ENOENT;
 		goto out_unlock;
 	}
-	ret = iopf_attach(d->dev, pasid, h->domain);
-	if (ret)
-		goto out_unlock;
 	a->pasid = pasid;
 	a->hwpt = h;
+	/* Before the IOMMU attach: its first fault may come at once. */
+	fd_attach_link_queues(a, d, dev_id, ++fd->next_gen);
+	ret = iopf_attach(d->dev, pasid, h->domain);
+	if (ret)
+		goto err_unlink;
 	a->next = d->attached;
 	d->attached = a;
 	d->obj.users++;
 	h->obj.users++;
-	if (h->fault) {
-		struct fd_fault *f = h->fault;
+	iopf_rt_mutex_unlock(&fd->lock);
+	return 0;
 
-		iopf_rt_mutex_lock(&f->lock);
-		if (f->nr_devs < 64)
-			f->devs[f->nr_devs++] = (typeof(f->devs[0])){ d->dev,
-								    dev_id };
-		iopf_rt_mutex_unlock(&f->lock);
-	}
-	a = NULL;
+err_unlink:
+	/*
+	 * Refused while an old attachment of the same device and PASID is
+	 * still being detached: a handler of the old one may have queued
+	 * under our entry. Those records go with it; the old attachment's
+	 * detach answers their groups.
+	 */
+	fd_attach_unlink_queues(a);
 out_unlock:
 	iopf_rt_mutex_unlock(&fd->lock);
 	free(a);
@@ -990,16 +1151,13 @@ int iopf_fd_detach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid)
 	iopf_rt_mutex_unlock(&fd->lock);
 	if (!a)
 		return -ENOENT;
+	/* Gone from the context, still attached in the IOMMU. */
+	iopf_rt_yield_point(fd->rt);
 	/* Answers pending groups INVALID and waits for handlers. */
 	iopf_detach(d->dev, pasid);
-	if (a->hwpt->fault) {
-		struct fd_fault *f = a->hwpt->fault;
-
-		iopf_rt_mutex_lock(&f->lock);
-		fd_fault_purge_locked(f, &f->queued, d->dev, pasid, false);
-		fd_fault_purge_locked(f, &f->delivered, d->dev, pasid, false);
-		iopf_rt_mutex_unlock(&f->lock);
-	}
+	/* Detached: the same device and PASID may be attached again. */
+	iopf_rt_yield_point(fd->rt);
+	fd_attach_unlink_queues(a);
 	iopf_rt_mutex_lock(&fd->lock);
 	d->obj.users--;
 	a->hwpt->obj.users--;

@@ -1,0 +1,1259 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Races between a faulting device and a host that tears down, detaches
+ * and attaches again, made deterministic.
+ *
+ * iopf_rt_yield_point() marks where a real thread could lose the CPU
+ * between a check and the use of what it checked. This binary is linked
+ * with --wrap=iopf_rt_yield_point: a test parks one named actor at the
+ * n-th yield point it reaches, does what another thread could do in that
+ * window, then lets it go. In the virtual runtime that is the
+ * interleaving a preemption at that point would give, every run.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <iopf/inject.h>
+#include <iopf/iommufd.h>
+#include <iopf/vfio.h>
+
+#include "../common/iommu_env.h"
+
+#define RWF (IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE)
+
+/* ---- preemption at yield points ---- */
+
+void __real_iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site);
+void __wrap_iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site);
+
+static struct {
+	struct iopf_rt *rt;
+	struct iopf_rt_mutex lock;
+	struct iopf_rt_waitq wq;
+	const char *actor;   /* armed: park this actor... */
+	unsigned nth;        /* ...at the nth yield point it reaches, 0: each */
+	unsigned seen;       /* yield points it reached since armed */
+	bool parked;         /* protected by lock */
+	bool resume;         /* protected by lock */
+} pre;
+
+void __wrap_iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site)
+{
+	struct iopf_rt_actor *self = iopf_rt_self();
+
+	if (pre.actor && pre.rt == rt && self &&
+	    !strcmp(iopf_rt_actor_name(self), pre.actor) &&
+	    (++pre.seen == pre.nth || !pre.nth)) {
+		iopf_rt_mutex_lock(&pre.lock);
+		pre.parked = true;
+		iopf_rt_wake_all(&pre.wq);
+		while (!pre.resume)
+			iopf_rt_wait(&pre.wq, &pre.lock);
+		pre.resume = false;
+		iopf_rt_mutex_unlock(&pre.lock);
+	}
+	__real_iopf_rt_yield_point_at(rt, site);
+}
+
+static void preempt_arm(struct harness *h, const char *actor, unsigned nth)
+{
+	assert_int_equal(iopf_rt_kind(h->rt), IOPF_RT_VIRTUAL);
+	pre.rt = h->rt;
+	iopf_rt_mutex_init(h->rt, &pre.lock);
+	iopf_rt_waitq_init(h->rt, &pre.wq);
+	pre.parked = pre.resume = false;
+	pre.seen = 0;
+	pre.nth = nth;
+	pre.actor = actor;
+}
+
+/* Wait until the armed actor is parked at a yield point. */
+static void preempt_wait(void)
+{
+	iopf_rt_mutex_lock(&pre.lock);
+	while (!pre.parked)
+		iopf_rt_wait(&pre.wq, &pre.lock);
+	iopf_rt_mutex_unlock(&pre.lock);
+}
+
+/*
+ * Wait until the armed actor is parked (true) or *@done (false): for
+ * paths that may have no yield point left where the test looks.
+ */
+static bool preempt_wait_or(struct harness *h, const bool *done)
+{
+	for (;;) {
+		bool parked;
+
+		iopf_rt_mutex_lock(&pre.lock);
+		parked = pre.parked;
+		iopf_rt_mutex_unlock(&pre.lock);
+		if (parked)
+			return true;
+		if (*done)
+			return false;
+		iopf_rt_sleep(h->rt, 100);
+	}
+}
+
+/* Let the parked actor go on (to its next yield point, if each). */
+static void preempt_resume(void)
+{
+	iopf_rt_mutex_lock(&pre.lock);
+	assert_true(pre.parked);
+	pre.parked = false;
+	pre.resume = true;
+	iopf_rt_wake_all(&pre.wq);
+	iopf_rt_mutex_unlock(&pre.lock);
+}
+
+/* Stop parking; let a parked actor go. */
+static void preempt_disarm(void)
+{
+	pre.actor = NULL;
+	iopf_rt_mutex_lock(&pre.lock);
+	if (pre.parked) {
+		pre.parked = false;
+		pre.resume = true;
+		iopf_rt_wake_all(&pre.wq);
+	}
+	iopf_rt_mutex_unlock(&pre.lock);
+}
+
+/* Once the parked actor has gone on; before the next test. */
+static void preempt_done(void)
+{
+	pre.actor = NULL;
+	iopf_rt_waitq_destroy(&pre.wq);
+	iopf_rt_mutex_destroy(&pre.lock);
+	pre.rt = NULL;
+}
+
+/* ---- helpers ---- */
+
+static struct iopf_fd_map fdmap(uint64_t first_page, uint64_t pages,
+				uint32_t flags)
+{
+	struct iopf_fd_map m = {
+		.size = sizeof(m), .flags = flags,
+		.iova = first_page * PG, .hva = GUEST_HVA + first_page * PG,
+		.length = pages * PG,
+	};
+
+	return m;
+}
+
+/* A device DMA run by its own actor, so that the test may wait for it. */
+struct dma_job {
+	struct iopf_dev *dev;
+	uint32_t pasid;
+	uint64_t iova;
+	bool try;             /* iopf_dma_try(), else iopf_dma() */
+	uint64_t miss;
+	int ret;
+	struct iopf_rt_actor *actor;
+};
+
+static void dma_job_fn(void *arg)
+{
+	struct dma_job *j = arg;
+	uint64_t v = 0x5a5a5a5a5a5a5a5aull;
+
+	if (j->try)
+		j->ret = iopf_dma_try(j->dev, j->pasid, j->iova, &v, sizeof(v),
+				      IOPF_DMA_WRITE, &j->miss);
+	else
+		j->ret = iopf_dma(j->dev, j->pasid, j->iova, &v, sizeof(v),
+				  IOPF_DMA_WRITE);
+}
+
+static void dma_start(struct harness *h, struct dma_job *j, const char *name)
+{
+	j->ret = 1;
+	assert_int_equal(iopf_rt_spawn(h->rt, name, dma_job_fn, j, &j->actor),
+			 0);
+}
+
+static uint64_t answered(const struct iopf_iommu_stats *s)
+{
+	return s->responses[IOPF_RESP_SUCCESS] +
+	       s->responses[IOPF_RESP_INVALID] +
+	       s->responses[IOPF_RESP_FAILURE];
+}
+
+/*
+ * Every page request answered exactly once: each group once, plus what the
+ * hardware answered without making a group (queue overflow, no credit,
+ * stall limit), and no answer twice.
+ */
+static void assert_exactly_once(struct iopf_iommu *iommu)
+{
+	struct iopf_iommu_stats s;
+
+	iopf_iommu_stats(iommu, &s);
+	if (answered(&s) != s.groups + s.auto_responses + s.credit_overruns +
+				    s.stall_terminated)
+		fail_msg("%llu groups (+%llu answered by hardware), "
+			 "%llu answers",
+			 (unsigned long long)s.groups,
+			 (unsigned long long)(s.auto_responses +
+					      s.credit_overruns +
+					      s.stall_terminated),
+			 (unsigned long long)answered(&s));
+}
+
+/* An iommufd context: one IOAS with faultable guest RAM, one device. */
+struct fdenv {
+	struct env e;
+	struct iopf_fd *fd;
+	struct iopf_dev *dev;
+	uint32_t ioas, devid, hwpt, fault;
+};
+
+/* @queue: the HWPT's faults go to a fault queue; else the IOAS resolves. */
+static void fdenv_setup(struct harness *h, struct fdenv *f, bool queue,
+			unsigned prq_depth)
+{
+	struct iopf_fd_map m = fdmap(0, GUEST_PAGES,
+				     RWF | IOPF_FD_MAP_FAULTABLE);
+
+	env_setup(h, &f->e, 1, prq_depth);
+	f->dev = env_dev(&f->e, "vdev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_open(f->e.iommu, h->mm, &f->fd), 0);
+	assert_int_equal(iopf_fd_ioas_alloc(f->fd, &f->ioas), 0);
+	assert_int_equal(iopf_fd_ioas_map(f->fd, f->ioas, &m), 0);
+	assert_int_equal(iopf_fd_device_bind(f->fd, f->dev, &f->devid), 0);
+	f->fault = 0;
+	if (queue)
+		assert_int_equal(iopf_fd_fault_alloc(f->fd, &f->fault), 0);
+	assert_int_equal(iopf_fd_hwpt_alloc(f->fd, f->devid, f->ioas, f->fault,
+					    &f->hwpt), 0);
+}
+
+static void fdenv_teardown(struct fdenv *f)
+{
+	if (f->fd)
+		iopf_fd_close(f->fd);
+	env_teardown(&f->e);
+}
+
+/* ---- 1: a DMA miss must not look at its domain after the bracket ---- */
+
+/*
+ * The device misses and leaves its in-flight bracket; before it acts on
+ * the miss, the context is closed: detach, HWPT destroyed, domain freed.
+ * The miss was recoverable when it happened (the IOAS handled faults), so
+ * the device asks for the page and is told INVALID: no event claims that
+ * nobody handled faults, and nothing reads the freed domain (ASan).
+ */
+static void body_dma_miss_vs_fd_close(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j = { .pasid = IOPF_PASID_NONE, .iova = 7 * PG };
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, false, 0);
+	j.dev = f.dev;
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, IOPF_PASID_NONE, f.hwpt),
+			 0);
+	/* The miss's first yield point is where it leaves the bracket. */
+	preempt_arm(h, "dma", 1);
+	dma_start(h, &j, "dma");
+	preempt_wait();
+	iopf_fd_close(f.fd);
+	f.fd = NULL;
+	preempt_resume();
+	iopf_rt_join(j.actor);
+	preempt_done();
+	assert_int_equal(j.ret, -EFAULT);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.events[IOPF_EVT_TRANSLATION], 0);
+	assert_int_equal(s.groups, 1);
+	assert_int_equal(s.responses[IOPF_RESP_INVALID], 1);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_dma_miss_vs_fd_close(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_miss_vs_fd_close, NULL);
+}
+
+/* The same against a type1 container with IOPF closing. */
+static void body_dma_miss_vs_type1_close(struct harness *h)
+{
+	struct env e;
+	struct iopf_type1 *c;
+	struct dma_job j = { .pasid = IOPF_PASID_NONE, .iova = 3 * PG };
+	struct iopf_iommu_stats s;
+
+	env_setup(h, &e, 1, 0);
+	j.dev = env_dev(&e, "vdev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_type1_open(e.iommu, h->mm, &c), 0);
+	assert_int_equal(iopf_type1_attach_device(c, j.dev), 0);
+	assert_int_equal(iopf_type1_enable_iopf(c), 0);
+	assert_int_equal(iopf_type1_map_dma(c, GUEST_HVA, 0, 64 * PG,
+					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE),
+			 0);
+	preempt_arm(h, "dma", 1);
+	dma_start(h, &j, "dma");
+	preempt_wait();
+	iopf_type1_close(c);
+	preempt_resume();
+	iopf_rt_join(j.actor);
+	preempt_done();
+	assert_int_equal(j.ret, -EFAULT);
+	iopf_iommu_stats(e.iommu, &s);
+	assert_int_equal(s.events[IOPF_EVT_TRANSLATION], 0);
+	assert_int_equal(s.responses[IOPF_RESP_INVALID], 1);
+	assert_exactly_once(e.iommu);
+	env_teardown(&e);
+}
+
+static void test_dma_miss_vs_type1_close(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_miss_vs_type1_close, NULL);
+}
+
+/*
+ * iopf_dma_try() the same way: the miss it returns was recoverable when
+ * it was seen, and is returned as such, without a look at the domain.
+ */
+static void body_dma_try_vs_fd_close(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j = { .pasid = IOPF_PASID_NONE, .iova = 9 * PG + 8,
+			     .try = true };
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, false, 0);
+	j.dev = f.dev;
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, IOPF_PASID_NONE, f.hwpt),
+			 0);
+	preempt_arm(h, "nic", 1);
+	dma_start(h, &j, "nic");
+	preempt_wait();
+	iopf_fd_close(f.fd);
+	f.fd = NULL;
+	preempt_resume();
+	iopf_rt_join(j.actor);
+	preempt_done();
+	assert_int_equal(j.ret, -EAGAIN);
+	assert_int_equal(j.miss, 9 * PG);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.events[IOPF_EVT_TRANSLATION], 0);
+	/* Asking for the page now finds nothing attached. */
+	assert_int_equal(iopf_dev_fault_in(f.dev, IOPF_PASID_NONE, j.miss,
+					   IOPF_DMA_WRITE), -EFAULT);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.events[IOPF_EVT_NO_DOMAIN], 1);
+	fdenv_teardown(&f);
+}
+
+static void test_dma_try_vs_fd_close(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_try_vs_fd_close, NULL);
+}
+
+/* ---- 5: a record names the device that faulted ---- */
+
+/* The VMM's part: read one group, make its page present, answer it. */
+static struct iopf_fd_pgfault vmm_answer_one(struct fdenv *f)
+{
+	struct iopf_fd_pgfault rec;
+	struct iopf_fd_page_response r;
+
+	assert_int_equal(iopf_fd_fault_read(f->fd, f->fault, &rec, 1,
+					    1000000000), 1);
+	assert_int_equal(iopf_fd_ioas_prefault(f->fd, f->ioas, rec.addr, PG),
+			 0);
+	r = (struct iopf_fd_page_response){ .cookie = rec.cookie,
+					    .code = IOPF_RESP_SUCCESS };
+	assert_int_equal(iopf_fd_fault_write(f->fd, f->fault, &r, 1), 1);
+	return rec;
+}
+
+/* One fault of @dev at @page through the queue; its record's dev_id. */
+static uint32_t fault_dev_id(struct harness *h, struct fdenv *f,
+			     struct iopf_dev *dev, uint32_t pasid,
+			     uint64_t page)
+{
+	struct dma_job j = { .dev = dev, .pasid = pasid, .iova = page * PG };
+	struct iopf_fd_pgfault rec;
+
+	dma_start(h, &j, "dma");
+	rec = vmm_answer_one(f);
+	iopf_rt_join(j.actor);
+	assert_int_equal(j.ret, 0);
+	assert_int_equal(rec.pasid, pasid);
+	return rec.dev_id;
+}
+
+/*
+ * The queue knows an attachment from attach to detach, no longer: after
+ * a hundred attach/detach cycles of one device, a device bound and
+ * attached then still gets records with its own dev_id.
+ */
+static void body_dev_id_after_many_attaches(struct harness *h)
+{
+	struct fdenv f;
+	struct iopf_dev *dev2;
+	uint32_t devid2, id;
+	unsigned i;
+
+	fdenv_setup(h, &f, true, 0);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(iopf_fd_attach(f.fd, f.devid, 3, f.hwpt), 0);
+		id = fault_dev_id(h, &f, f.dev, 3, i);
+		if (id != f.devid)
+			fail_msg("attach %u: a record of dev_id %u says %u", i,
+				 f.devid, id);
+		assert_int_equal(iopf_fd_detach(f.fd, f.devid, 3), 0);
+	}
+	dev2 = env_dev(&f.e, "vdev2", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_device_bind(f.fd, dev2, &devid2), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, devid2, 3, f.hwpt), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 3, f.hwpt), 0);
+	id = fault_dev_id(h, &f, dev2, 3, i++);
+	if (id != devid2)
+		fail_msg("after 100 attach/detach cycles, a record of "
+			 "dev_id %u says %u", devid2, id);
+	id = fault_dev_id(h, &f, f.dev, 3, i++);
+	assert_int_equal(id, f.devid);
+	/* Unbound and bound again: a new id, and the records follow it. */
+	assert_int_equal(iopf_fd_detach(f.fd, devid2, 3), 0);
+	assert_int_equal(iopf_fd_destroy(f.fd, devid2), 0);
+	assert_int_equal(iopf_fd_fault_alloc(f.fd, &id), 0); /* takes the id */
+	assert_int_equal(iopf_fd_device_bind(f.fd, dev2, &devid2), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, devid2, 3, f.hwpt), 0);
+	assert_int_equal(fault_dev_id(h, &f, dev2, 3, i++), devid2);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_dev_id_after_many_attaches(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_dev_id_after_many_attaches, NULL);
+}
+
+/* ---- 3: a detach racing a re-attach loses no page response ---- */
+
+struct detach_job {
+	struct iopf_fd *fd;
+	uint32_t dev_id, pasid;
+	int ret;
+	struct iopf_rt_actor *actor;
+};
+
+static void detach_job_fn(void *arg)
+{
+	struct detach_job *j = arg;
+
+	j->ret = iopf_fd_detach(j->fd, j->dev_id, j->pasid);
+}
+
+static void wait_groups(struct harness *h, struct iopf_iommu *iommu,
+			uint64_t n)
+{
+	struct iopf_iommu_stats s;
+
+	for (;;) {
+		iopf_iommu_stats(iommu, &s);
+		if (s.groups >= n)
+			break;
+		iopf_rt_sleep(h->rt, 1000);
+	}
+	/* And the handler forwarded it. */
+	iopf_rt_sleep(h->rt, 1000000);
+}
+
+/*
+ * One thread detaches (dev, PASID 5) while another attaches it again as
+ * soon as the IOMMU lets it, and the device faults through the new
+ * attachment before the detach has finished. The detach's cleanup of its
+ * own records must leave the new attachment's record in the queue: else
+ * the VMM never sees the group, and the device waits until someone
+ * detaches it again.
+ */
+static void body_detach_vs_reattach(struct harness *h)
+{
+	struct fdenv f;
+	struct detach_job dj;
+	struct dma_job j = { .pasid = 5, .iova = 40 * PG };
+	struct iopf_fd_pgfault rec;
+	struct iopf_iommu_stats s;
+	unsigned points = 0, before = 8;
+	int n, ret;
+
+	fdenv_setup(h, &f, true, 0);
+	j.dev = f.dev;
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 5, f.hwpt), 0);
+	for (unsigned i = 0; i < before; i++)
+		assert_int_equal(fault_dev_id(h, &f, f.dev, 5, 100 + i),
+				 f.devid);
+
+	dj = (struct detach_job){ .fd = f.fd, .dev_id = f.devid, .pasid = 5 };
+	preempt_arm(h, "detacher", 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "detacher", detach_job_fn, &dj,
+				       &dj.actor), 0);
+	/* Step the detach until the same device and PASID attach again. */
+	for (;;) {
+		preempt_wait();
+		points++;
+		ret = iopf_fd_attach(f.fd, f.devid, 5, f.hwpt);
+		if (!ret)
+			break;
+		assert_int_equal(ret, -EBUSY);
+		preempt_resume();
+	}
+	assert_true(points >= 2); /* it was attached at the first point */
+	dma_start(h, &j, "dma");
+	wait_groups(h, f.e.iommu, before + 1);
+	preempt_disarm();
+	iopf_rt_join(dj.actor);
+	preempt_done();
+	assert_int_equal(dj.ret, 0);
+
+	/* The VMM answers whatever the queue holds. */
+	n = iopf_fd_fault_read(f.fd, f.fault, &rec, 1, 1000000);
+	iopf_iommu_stats(f.e.iommu, &s);
+	if (n == 1) {
+		struct iopf_fd_page_response r = { .cookie = rec.cookie,
+						   .code = IOPF_RESP_SUCCESS };
+
+		assert_int_equal(rec.dev_id, f.devid);
+		assert_int_equal(rec.pasid, 5);
+		assert_int_equal(rec.addr, j.iova);
+		assert_int_equal(iopf_fd_ioas_prefault(f.fd, f.ioas, rec.addr,
+						       PG), 0);
+		assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, &r, 1), 1);
+	}
+	/* Only a detach can answer a group whose record is gone. */
+	if (n != 1)
+		assert_int_equal(iopf_fd_detach(f.fd, f.devid, 5), 0);
+	iopf_rt_join(j.actor);
+	if (n != 1)
+		fail_msg("the new attachment's record was purged: %llu groups, "
+			 "%llu answered, the device waits for the next detach",
+			 (unsigned long long)s.groups,
+			 (unsigned long long)answered(&s));
+	assert_int_equal(j.ret, 0);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 5), 0);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_detach_vs_reattach(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_detach_vs_reattach, NULL);
+}
+
+/* ---- the retry limit is the device's ---- */
+
+/* A handler that answers SUCCESS and maps the page only at call map_at. */
+struct stubborn {
+	struct env *e;
+	unsigned calls;
+	unsigned map_at;     /* 0: never */
+};
+
+static enum iopf_response stubborn_handler(void *data,
+					   const struct iopf_fault_group *g)
+{
+	struct stubborn *st = data;
+
+	if (++st->calls != st->map_at)
+		return IOPF_RESP_SUCCESS; /* and maps nothing */
+	return env_map_gpa(st->e, g->domain, g->reqs[0].addr,
+			   IOPF_PERM_READ | IOPF_PERM_WRITE)
+		       ? IOPF_RESP_INVALID
+		       : IOPF_RESP_SUCCESS;
+}
+
+/*
+ * A device with @limit (its config's dma_max_retries) writes one page of
+ * a domain whose handler maps it at its @map_at-th call; through
+ * iopf_dev_fault_in() with @fault_in. Returns the DMA's result.
+ */
+static int retry_run(struct env *e, unsigned limit, unsigned map_at,
+		     bool fault_in, struct iopf_dev_stats *ds)
+{
+	struct iopf_dev_config c = { .name = "dev", .fault_cap = IOPF_FAULT_PRI,
+				     .dma_max_retries = limit };
+	struct stubborn st = { .e = e, .map_at = map_at };
+	struct iopf_domain *d;
+	struct iopf_dev *dev;
+	uint64_t v = 1;
+	int ret;
+
+	assert_int_equal(iopf_dev_add(e->iommu, &c, &dev), 0);
+	assert_int_equal(iopf_domain_alloc_paging(e->iommu, 0, &d), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(d, stubborn_handler,
+						       &st), 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+	if (fault_in)
+		ret = iopf_dev_fault_in(dev, IOPF_PASID_NONE, 11 * PG,
+					IOPF_DMA_WRITE);
+	else
+		ret = iopf_dma(dev, IOPF_PASID_NONE, 11 * PG, &v, sizeof(v),
+			       IOPF_DMA_WRITE);
+	iopf_dev_stats(dev, ds);
+	assert_int_equal(st.calls, ds->faults);
+	iopf_domain_free(d);
+	assert_int_equal(iopf_dev_remove(dev), 0);
+	return ret;
+}
+
+static void body_retry_limit(struct harness *h)
+{
+	struct env e;
+	struct iopf_dev_stats ds;
+
+	env_setup(h, &e, 1, 0);
+	/* A handler that never maps: as many requests as the limit. */
+	assert_int_equal(retry_run(&e, 5, 0, false, &ds), -EFAULT);
+	assert_int_equal(ds.faults, 5);
+	assert_int_equal(ds.fault_retries, 4);
+	assert_int_equal(ds.retries_exhausted, 1);
+	assert_int_equal(retry_run(&e, 0, 0, false, &ds), -EFAULT);
+	assert_int_equal(ds.faults, 64); /* the default */
+	assert_int_equal(ds.retries_exhausted, 1);
+	assert_int_equal(retry_run(&e, 4, 0, true, &ds), -EFAULT);
+	assert_int_equal(ds.faults, 4);
+	assert_int_equal(ds.retries_exhausted, 1);
+	/* Mapped at the last request allowed: the DMA goes through. */
+	assert_int_equal(retry_run(&e, 3, 3, false, &ds), 0);
+	assert_int_equal(ds.faults, 3);
+	assert_int_equal(ds.retries_exhausted, 0);
+	/* One request too few. */
+	assert_int_equal(retry_run(&e, 2, 3, false, &ds), -EFAULT);
+	assert_int_equal(ds.faults, 2);
+	assert_int_equal(ds.retries_exhausted, 1);
+	assert_int_equal(retry_run(&e, 1, 1, true, &ds), 0);
+	assert_int_equal(ds.faults, 1);
+	assert_exactly_once(e.iommu);
+	env_teardown(&e);
+}
+
+static void test_retry_limit(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_retry_limit, NULL);
+}
+
+/* ---- a device is bound once ---- */
+
+struct bind_job {
+	struct iopf_fd *fd;
+	struct iopf_dev *dev;
+	uint32_t id;
+	int ret;
+	bool done;
+	struct iopf_rt_actor *actor;
+};
+
+static void bind_job_fn(void *arg)
+{
+	struct bind_job *j = arg;
+
+	j->ret = iopf_fd_device_bind(j->fd, j->dev, &j->id);
+	j->done = true;
+}
+
+/* Two threads bind the same device: one gets it, the other -EBUSY. */
+static void body_bind_twice(struct harness *h)
+{
+	struct env e;
+	struct bind_job bj = { .ret = 1 };
+	uint32_t id = 0;
+	int ret = 1;
+
+	env_setup(h, &e, 1, 0);
+	bj.dev = env_dev(&e, "vdev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_open(e.iommu, h->mm, &bj.fd), 0);
+	preempt_arm(h, "binder", 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "binder", bind_job_fn, &bj,
+				       &bj.actor), 0);
+	while (preempt_wait_or(h, &bj.done)) {
+		if (ret == 1)
+			ret = iopf_fd_device_bind(bj.fd, bj.dev, &id);
+		preempt_resume();
+	}
+	iopf_rt_join(bj.actor);
+	preempt_done();
+	if (ret == 1)
+		ret = iopf_fd_device_bind(bj.fd, bj.dev, &id);
+	if (!ret && !bj.ret)
+		fail_msg("one device bound twice: dev_id %u and %u", bj.id, id);
+	assert_true((!ret && bj.ret == -EBUSY) || (ret == -EBUSY && !bj.ret));
+	iopf_fd_close(bj.fd);
+	env_teardown(&e);
+}
+
+static void test_bind_twice(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_bind_twice, NULL);
+}
+
+/* ---- a fault queue's time limit reaches every HWPT using it ---- */
+
+struct hwpt_job {
+	struct fdenv *f;
+	uint32_t id;
+	int ret;
+	bool done;
+	struct iopf_rt_actor *actor;
+};
+
+static void hwpt_job_fn(void *arg)
+{
+	struct hwpt_job *j = arg;
+
+	j->ret = iopf_fd_hwpt_alloc(j->f->fd, j->f->devid, j->f->ioas,
+				    j->f->fault, &j->id);
+	j->done = true;
+}
+
+/*
+ * The queue's time limit is changed while a HWPT using the queue is being
+ * created: the HWPT ends up with the last value set, so that a group
+ * nobody answers is answered by the IOMMU when it passes.
+ */
+static void body_timeout_vs_hwpt_alloc(struct harness *h)
+{
+	struct fdenv f;
+	struct hwpt_job hj = { .f = &f, .ret = 1 };
+	struct dma_job j = { .pasid = 7, .iova = 30 * PG };
+	struct iopf_iommu_stats s;
+	uint64_t limit = 0;
+
+	fdenv_setup(h, &f, true, 0);
+	j.dev = f.dev;
+	preempt_arm(h, "hwpt", 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "hwpt", hwpt_job_fn, &hj,
+				       &hj.actor), 0);
+	while (preempt_wait_or(h, &hj.done)) {
+		limit += 1000000;
+		assert_int_equal(iopf_fd_fault_set_timeout(f.fd, f.fault,
+							   limit), 0);
+		preempt_resume();
+	}
+	iopf_rt_join(hj.actor);
+	preempt_done();
+	assert_int_equal(hj.ret, 0);
+	if (!limit) {
+		limit = 1000000;
+		assert_int_equal(iopf_fd_fault_set_timeout(f.fd, f.fault,
+							   limit), 0);
+	}
+	/* A fault through the new HWPT that the VMM never answers. */
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 7, hj.id), 0);
+	dma_start(h, &j, "dma");
+	iopf_rt_sleep(h->rt, 10 * limit);
+	if (j.ret == 1) {
+		iopf_iommu_stats(f.e.iommu, &s);
+		assert_int_equal(iopf_fd_detach(f.fd, f.devid, 7), 0);
+		iopf_rt_join(j.actor);
+		fail_msg("the new HWPT lost the time limit of %llu ns: %llu "
+			 "groups, %llu answered after %llu ns",
+			 (unsigned long long)limit,
+			 (unsigned long long)s.groups,
+			 (unsigned long long)answered(&s),
+			 (unsigned long long)(10 * limit));
+	}
+	iopf_rt_join(j.actor);
+	assert_int_equal(j.ret, -EFAULT);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.timed_out, 1);
+	assert_exactly_once(f.e.iommu);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 7), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_timeout_vs_hwpt_alloc(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_timeout_vs_hwpt_alloc, NULL);
+}
+
+/* ---- a HWPT made for a device whose binding goes meanwhile ---- */
+
+/*
+ * The device binding a HWPT is created for is destroyed while the HWPT
+ * is being created (nothing holds a binding that is not attached): the
+ * creation must not look at the binding after it let the lock go (ASan).
+ */
+static void body_hwpt_alloc_vs_unbind(struct harness *h)
+{
+	struct fdenv f;
+	struct hwpt_job hj = { .f = &f, .ret = 1 };
+
+	fdenv_setup(h, &f, false, 0);
+	preempt_arm(h, "hwpt", 1);
+	assert_int_equal(iopf_rt_spawn(h->rt, "hwpt", hwpt_job_fn, &hj,
+				       &hj.actor), 0);
+	if (preempt_wait_or(h, &hj.done)) {
+		assert_int_equal(iopf_fd_destroy(f.fd, f.devid), 0);
+		preempt_resume();
+	}
+	iopf_rt_join(hj.actor);
+	preempt_done();
+	/* Made for a device that can fault: the IOAS resolves its faults. */
+	assert_int_equal(hj.ret, 0);
+	assert_int_equal(iopf_fd_destroy(f.fd, hj.id), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_hwpt_alloc_vs_unbind(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_hwpt_alloc_vs_unbind, NULL);
+}
+
+/* ---- every page request answered once: detach, re-attach, close ---- */
+
+static void dmas_start(struct harness *h, struct dma_job *j, unsigned n,
+		       struct iopf_dev *dev, uint32_t pasid, uint64_t page)
+{
+	for (unsigned i = 0; i < n; i++) {
+		j[i] = (struct dma_job){ .dev = dev, .pasid = pasid,
+					 .iova = (page + i) * PG };
+		dma_start(h, &j[i], "dma");
+	}
+}
+
+/* Join @n DMAs; how many returned @ret. */
+static unsigned dmas_join(struct dma_job *j, unsigned n, int ret)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		iopf_rt_join(j[i].actor);
+		k += j[i].ret == ret;
+	}
+	return k;
+}
+
+/* Make the page of @rec present and answer it SUCCESS. */
+static void vmm_answer(struct fdenv *f, const struct iopf_fd_pgfault *rec)
+{
+	struct iopf_fd_page_response r = { .cookie = rec->cookie,
+					   .code = IOPF_RESP_SUCCESS };
+
+	assert_int_equal(iopf_fd_ioas_prefault(f->fd, f->ioas, rec->addr, PG),
+			 0);
+	assert_int_equal(iopf_fd_fault_write(f->fd, f->fault, &r, 1), 1);
+}
+
+static int vmm_late_answer(struct fdenv *f, const struct iopf_fd_pgfault *rec)
+{
+	struct iopf_fd_page_response r = { .cookie = rec->cookie,
+					   .code = IOPF_RESP_SUCCESS };
+
+	return iopf_fd_fault_write(f->fd, f->fault, &r, 1);
+}
+
+/*
+ * Six groups pending: one answered, two read and not answered, three not
+ * read. The detach answers the five INVALID; their records are gone, and
+ * a late answer is refused.
+ */
+static void body_answered_once_on_detach(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j[6];
+	struct iopf_fd_pgfault recs[8];
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, true, 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	dmas_start(h, j, 6, f.dev, 4, 200);
+	wait_groups(h, f.e.iommu, 6);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 3, 0), 3);
+	vmm_answer(&f, &recs[0]);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	assert_int_equal(dmas_join(j, 6, -EFAULT), 5);
+	for (unsigned i = 1; i < 3; i++)
+		assert_int_equal(vmm_late_answer(&f, &recs[i]), -ENOENT);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 8, 0), 0);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.groups, 6);
+	assert_int_equal(s.teardown_answered, 5);
+	assert_int_equal(s.responses[IOPF_RESP_SUCCESS], 1);
+	assert_int_equal(s.stale_responses, 0);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_on_detach(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_detach, NULL);
+}
+
+/*
+ * Detach with groups pending, attach the same device and PASID again: the
+ * queue holds the new attachment's records only, each answered once.
+ */
+static void body_answered_once_on_reattach(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job old[4], now[2];
+	struct iopf_fd_pgfault recs[8], fresh[8];
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, true, 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	dmas_start(h, old, 4, f.dev, 4, 300);
+	wait_groups(h, f.e.iommu, 4);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 2, 0), 2);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	assert_int_equal(dmas_join(old, 4, -EFAULT), 4);
+
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	dmas_start(h, now, 2, f.dev, 4, 310);
+	wait_groups(h, f.e.iommu, 6);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, fresh, 8, 0), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(fresh[i].addr == 310 * PG ||
+			    fresh[i].addr == 311 * PG);
+		assert_int_equal(fresh[i].dev_id, f.devid);
+		vmm_answer(&f, &fresh[i]);
+	}
+	assert_int_equal(dmas_join(now, 2, 0), 2);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(vmm_late_answer(&f, &recs[i]), -ENOENT);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.groups, 6);
+	assert_int_equal(s.teardown_answered, 4);
+	assert_exactly_once(f.e.iommu);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_on_reattach(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_reattach, NULL);
+}
+
+/*
+ * Closing the context with groups of two devices pending, some read and
+ * some not, answers each INVALID once: every DMA returns.
+ */
+static void body_answered_once_on_close(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job a[3], b[3];
+	struct iopf_fd_pgfault recs[2];
+	struct iopf_iommu_stats s;
+	struct iopf_dev *dev2;
+	uint32_t devid2;
+
+	fdenv_setup(h, &f, true, 0);
+	dev2 = env_dev(&f.e, "vdev2", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_device_bind(f.fd, dev2, &devid2), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, devid2, IOPF_PASID_NONE, f.hwpt),
+			 0);
+	dmas_start(h, a, 3, f.dev, 4, 400);
+	dmas_start(h, b, 3, dev2, IOPF_PASID_NONE, 400);
+	wait_groups(h, f.e.iommu, 6);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 2, 0), 2);
+	iopf_fd_close(f.fd);
+	f.fd = NULL;
+	assert_int_equal(dmas_join(a, 3, -EFAULT), 3);
+	assert_int_equal(dmas_join(b, 3, -EFAULT), 3);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.groups, 6);
+	assert_int_equal(s.teardown_answered, 6);
+	assert_exactly_once(f.e.iommu);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_on_close(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_close, NULL);
+}
+
+/* ---- ...and when the queues overflow ---- */
+
+struct vmm {
+	struct fdenv *f;
+	bool stop;
+	unsigned answered;
+	struct iopf_rt_actor *actor;
+};
+
+/* Reads and answers whatever comes, until told to stop. */
+static void vmm_fn(void *arg)
+{
+	struct vmm *v = arg;
+	struct iopf_fd_pgfault recs[8];
+
+	while (!v->stop) {
+		int n = iopf_fd_fault_read(v->f->fd, v->f->fault, recs, 8,
+					   100000);
+
+		for (int i = 0; i < n; i++) {
+			vmm_answer(v->f, &recs[i]);
+			v->answered++;
+		}
+	}
+}
+
+/*
+ * Sixteen DMAs fault at once into a page request queue of two entries:
+ * the hardware answers what does not fit (SUCCESS, so the device asks
+ * again), the VMM answers the rest through the fault queue. Every request
+ * is answered once, and every DMA completes.
+ */
+static void body_answered_once_on_overflow(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j[16];
+	struct vmm v = { .f = &f };
+	struct iopf_iommu_stats s;
+	struct iopf_dev_stats ds;
+
+	fdenv_setup(h, &f, true, 2);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "vmm", vmm_fn, &v, &v.actor), 0);
+	dmas_start(h, j, 16, f.dev, 4, 500);
+	assert_int_equal(dmas_join(j, 16, 0), 16);
+	v.stop = true;
+	iopf_rt_join(v.actor);
+	iopf_iommu_stats(f.e.iommu, &s);
+	iopf_dev_stats(f.dev, &ds);
+	assert_true(s.prq_overflows > 0);
+	assert_true(s.auto_responses > 0);
+	assert_int_equal(s.groups, v.answered);
+	assert_int_equal(ds.faults, s.page_requests);
+	assert_int_equal(s.page_requests, s.groups + s.auto_responses);
+	assert_exactly_once(f.e.iommu);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_on_overflow(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_overflow, NULL);
+}
+
+/*
+ * The fault queue cannot take a group (its record cannot be allocated):
+ * the group is answered INVALID at once, not left for a VMM that will
+ * never see it.
+ */
+static void body_answered_once_without_record(struct harness *h)
+{
+	struct fdenv f;
+	struct dma_job j = { .pasid = 4, .iova = 600 * PG };
+	struct iopf_fd_pgfault rec;
+	struct iopf_iommu_stats s;
+
+	fdenv_setup(h, &f, true, 0);
+	j.dev = f.dev;
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	/* The group's allocation, then its record's: the second fails. */
+	iopf_inject_arm(2);
+	dma_start(h, &j, "dma");
+	iopf_rt_join(j.actor);
+	assert_true(iopf_inject_fired());
+	iopf_inject_arm(0);
+	assert_int_equal(j.ret, -EFAULT);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, &rec, 1, 0), 0);
+	iopf_iommu_stats(f.e.iommu, &s);
+	assert_int_equal(s.groups, 1);
+	assert_int_equal(s.responses[IOPF_RESP_INVALID], 1);
+	assert_exactly_once(f.e.iommu);
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	fdenv_teardown(&f);
+}
+
+static void test_answered_once_without_record(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_without_record,
+		    NULL);
+}
+
+/* ---- the contract in iommufd.h, where the other tests do not go ---- */
+
+struct read_job {
+	struct fdenv *f;
+	int ret;
+	struct iopf_rt_actor *actor;
+};
+
+static void read_job_fn(void *arg)
+{
+	struct read_job *j = arg;
+	struct iopf_fd_pgfault rec;
+
+	j->ret = iopf_fd_fault_read(j->f->fd, j->f->fault, &rec, 1, 1000000);
+}
+
+static void body_documented_errors(struct harness *h)
+{
+	struct fdenv f;
+	struct iopf_dev_config nc = { .name = "plain",
+				      .fault_cap = IOPF_FAULT_NONE };
+	struct iopf_page_request req = { .flags = IOPF_PR_PASID_VALID,
+					 .pasid = 4, .grpid = 3,
+					 .perm = IOPF_PERM_READ,
+					 .addr = 700 * PG };
+	struct iopf_fd_page_response r[2];
+	struct iopf_fd_pgfault recs[4];
+	struct iopf_fd_map m = fdmap(0, 4, RWF);
+	struct read_job rj;
+	struct iopf_dev *plain;
+	uint32_t plain_id, nested, nn, hw[16], id;
+	uint64_t t0, unmapped = 1;
+	unsigned n;
+
+	fdenv_setup(h, &f, true, 0);
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+
+	/* A group larger than the buffer comes back as 0, at once. */
+	assert_int_equal(iopf_dev_post_request(f.dev, &req), 0);
+	req.flags |= IOPF_PR_LAST;
+	req.addr += PG;
+	assert_int_equal(iopf_dev_post_request(f.dev, &req), 0);
+	wait_groups(h, f.e.iommu, 1);
+	t0 = iopf_rt_now(h->rt);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 1, 1000000000),
+			 0);
+	assert_int_equal(iopf_rt_now(h->rt), t0);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 4, 0), 2);
+	assert_int_equal(recs[0].cookie, recs[1].cookie);
+	/* Responses before a bad one stand; n == 0 takes nothing. */
+	r[0] = (struct iopf_fd_page_response){ .cookie = recs[0].cookie,
+					       .code = IOPF_RESP_INVALID };
+	r[1] = (struct iopf_fd_page_response){ .cookie = recs[0].cookie,
+					       .code = IOPF_RESP_INVALID };
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 0), 0);
+	r[0].reserved = 1;
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 2), -EINVAL);
+	r[0].reserved = 0;
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 2), 1);
+	assert_int_equal(iopf_dev_wait_response(f.dev, 3, 0),
+			 IOPF_RESP_INVALID);
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 1), -ENOENT);
+	assert_int_equal(iopf_fd_fault_write(f.fd, 999, r, 1), -ENOENT);
+	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, NULL, 1), -EINVAL);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 0, 0),
+			 -EINVAL);
+	assert_int_equal(iopf_fd_fault_set_timeout(f.fd, f.ioas, 1), -ENOENT);
+
+	/* In use by a call in progress: not destroyed. */
+	rj = (struct read_job){ .f = &f };
+	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	assert_int_equal(iopf_fd_destroy(f.fd, f.hwpt), 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "reader", read_job_fn, &rj,
+				       &rj.actor), 0);
+	iopf_rt_sleep(h->rt, 1000);
+	assert_int_equal(iopf_fd_destroy(f.fd, f.fault), -EBUSY);
+	iopf_rt_join(rj.actor);
+	assert_int_equal(rj.ret, 0);
+	assert_int_equal(iopf_fd_destroy(f.fd, f.fault), 0);
+	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 1, 0),
+			 -ENOENT);
+
+	/* HWPTs: 16 per IOAS; no nest over a nest; stage 1 of a nest only. */
+	for (n = 0; n < 16; n++)
+		assert_int_equal(iopf_fd_hwpt_alloc(f.fd, f.devid, f.ioas, 0,
+						    &hw[n]), 0);
+	assert_int_equal(iopf_fd_hwpt_alloc(f.fd, f.devid, f.ioas, 0, &id),
+			 -ENOSPC);
+	assert_int_equal(iopf_fd_hwpt_alloc_nested(f.fd, f.devid, hw[0], 0,
+						   &nested), 0);
+	assert_int_equal(iopf_fd_hwpt_alloc_nested(f.fd, f.devid, nested, 0,
+						   &nn), -EINVAL);
+	assert_int_equal(iopf_fd_destroy(f.fd, hw[0]), -EBUSY);
+	assert_int_equal(iopf_fd_hwpt_set_stage1(f.fd, hw[1], 1, NULL),
+			 -ENOENT);
+	assert_int_equal(iopf_fd_hwpt_set_stage1(f.fd, nested, IOPF_PASID_MAX,
+						 NULL), -EINVAL);
+	assert_int_equal(iopf_fd_hwpt_invalidate(f.fd, nested, 1, 0, 0),
+			 -EINVAL);
+	assert_int_equal(iopf_fd_hwpt_invalidate(f.fd, nested, 1, PG,
+						 UINT64_MAX), -EINVAL);
+	assert_int_equal(iopf_fd_hwpt_invalidate(f.fd, hw[1], 1, 0, PG),
+			 -ENOENT);
+	assert_int_equal(iopf_fd_hwpt_set_dirty_tracking(f.fd, nested, true),
+			 -ENOENT);
+
+	/* Attach: PASID range; a device that cannot fault. */
+	assert_int_equal(iopf_fd_attach(f.fd, f.devid, IOPF_PASID_MAX, hw[1]),
+			 -EINVAL);
+	assert_int_equal(iopf_dev_add(f.e.iommu, &nc, &plain), 0);
+	assert_int_equal(iopf_fd_device_bind(f.fd, plain, &plain_id), 0);
+	assert_int_equal(iopf_fd_attach(f.fd, plain_id, IOPF_PASID_NONE, hw[1]),
+			 -EINVAL);
+	assert_int_equal(iopf_fd_detach(f.fd, plain_id, IOPF_PASID_NONE),
+			 -ENOENT);
+
+	/* IOAS: nothing there is no error; a split is; prefault outside. */
+	assert_int_equal(iopf_fd_ioas_alloc(f.fd, &id), 0);
+	assert_int_equal(iopf_fd_ioas_unmap(f.fd, id, 0, PG, &unmapped), 0);
+	assert_int_equal(unmapped, 0);
+	assert_int_equal(iopf_fd_ioas_map(f.fd, id, &m), 0);
+	assert_int_equal(iopf_fd_ioas_map(f.fd, id, &m), -EEXIST);
+	assert_int_equal(iopf_fd_ioas_unmap(f.fd, id, 0, PG, NULL), -EINVAL);
+	assert_int_equal(iopf_fd_ioas_prefault(f.fd, id, 8 * PG, PG), -ENOENT);
+	assert_int_equal(iopf_fd_ioas_unmap(f.fd, id, 0, 4 * PG, &unmapped), 0);
+	assert_int_equal(unmapped, 4 * PG);
+	m = fdmap(0, 4, IOPF_FD_MAP_FAULTABLE);
+	assert_int_equal(iopf_fd_ioas_map(f.fd, id, &m), -EINVAL);
+	m = fdmap(0, 4, RWF);
+	m.hva = 0x1000; /* not mapped in the mm */
+	assert_int_equal(iopf_fd_ioas_map(f.fd, id, &m), -EFAULT);
+	fdenv_teardown(&f);
+}
+
+static void test_documented_errors(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_documented_errors, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dma_miss_vs_fd_close),
+		cmocka_unit_test(test_dma_miss_vs_type1_close),
+		cmocka_unit_test(test_dma_try_vs_fd_close),
+		cmocka_unit_test(test_dev_id_after_many_attaches),
+		cmocka_unit_test(test_detach_vs_reattach),
+		cmocka_unit_test(test_retry_limit),
+		cmocka_unit_test(test_bind_twice),
+		cmocka_unit_test(test_timeout_vs_hwpt_alloc),
+		cmocka_unit_test(test_hwpt_alloc_vs_unbind),
+		cmocka_unit_test(test_answered_once_on_detach),
+		cmocka_unit_test(test_answered_once_on_reattach),
+		cmocka_unit_test(test_answered_once_on_close),
+		cmocka_unit_test(test_answered_once_on_overflow),
+		cmocka_unit_test(test_answered_once_without_record),
+		cmocka_unit_test(test_documented_errors),
+	};
+
+	/* One race at a time: TEST_FILTER=test_dma_try_vs_fd_close */
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
