@@ -88,6 +88,7 @@ static void deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 {
 	struct dev_slot *slot = &dev->slots[grpid % IOPF_PRI_GROUPS];
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	/* Account first: once woken, the device may look at the counters. */
 	if (code >= 0 && code <= IOPF_RESP_FAILURE)
 		atomic_fetch_add(&iommu->ctr.responses[code], 1);
@@ -119,6 +120,7 @@ static void group_unlink_locked(struct iopf_iommu *iommu, struct fault_group *g)
 {
 	struct fault_group **pp;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (pp = &iommu->groups; *pp; pp = &(*pp)->next)
 		if (*pp == g) {
 			*pp = g->next;
@@ -130,6 +132,7 @@ static void work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g)
 {
 	struct fault_group **pp, *prev = NULL;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (pp = &iommu->work_head; *pp; prev = *pp, pp = &(*pp)->work_next)
 		if (*pp == g) {
 			*pp = g->work_next;
@@ -143,6 +146,7 @@ static void work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g)
 static void respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
 			   enum iopf_response code)
 {
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	g->answered = true;
 	group_unlink_locked(iommu, g);
 	if (iopf_rt_tracing(iommu->rt))
@@ -164,6 +168,7 @@ static unsigned partials_discard_locked(struct iopf_iommu *iommu,
 	struct partial_req **pp = &iommu->partials;
 	unsigned n = 0;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	while (*pp) {
 		struct partial_req *p = *pp;
 
@@ -194,6 +199,7 @@ static unsigned ring_discard_group_locked(struct iopf_iommu *iommu,
 {
 	unsigned n = 0;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (unsigned i = 0; i < iommu->prq_count; i++) {
 		struct prq_entry *e =
 			&iommu->prq[(iommu->prq_head + i) % iommu->prq_depth];
@@ -217,6 +223,7 @@ static unsigned ring_discard_group_locked(struct iopf_iommu *iommu,
 static void group_discard_locked(struct iopf_iommu *iommu,
 				 struct iopf_dev *dev, uint16_t grpid)
 {
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	partials_discard_locked(iommu, dev, true, 0, grpid);
 	ring_discard_group_locked(iommu, dev, grpid);
 }
@@ -343,6 +350,7 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 	unsigned n = 1, i = 0;
 	bool consistent = true;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	if (!e->stall)
 		for (struct partial_req *p = iommu->partials; p; p = p->next)
 			n += p->dev == dev && p->req.grpid == e->req.grpid;
@@ -412,6 +420,7 @@ static void prq_process_locked(struct iopf_iommu *iommu,
 {
 	struct iopf_dev *dev = e->dev;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	if (!e->stall && req_is_stop_marker(&e->req)) {
 		atomic_fetch_add(&iommu->ctr.stop_markers, 1);
 		partials_discard_locked(iommu, dev, false, req_pasid(&e->req),
@@ -449,6 +458,7 @@ static void groups_expire_locked(struct iopf_iommu *iommu)
 	uint64_t now = iopf_rt_now(iommu->rt), next = UINT64_MAX;
 	struct fault_group *g, *n;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (g = iommu->groups; g; g = n) {
 		n = g->next;
 		if (g->state != GROUP_WAITING || g->deadline == UINT64_MAX)
@@ -626,6 +636,7 @@ int iopf_fault_respond(struct iopf_iommu *iommu, uint64_t cookie,
 static bool group_of_locked(const struct fault_group *g,
 			    const struct iopf_attach *a)
 {
+	iopf_rt_mutex_assert_held(&a->dev->iommu->fault_lock);
 	return g->attach == a ||
 	       (g->state == GROUP_QUEUED && g->pub.dev == a->dev &&
 		g->pub.pasid == a->pasid);
@@ -637,6 +648,7 @@ static void answer_idle_groups_locked(struct iopf_iommu *iommu,
 {
 	struct fault_group *g = iommu->groups, *next;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (; g; g = next) {
 		next = g->next;
 		if (!group_of_locked(g, a) || g->state == GROUP_RUNNING)

@@ -724,6 +724,7 @@ struct iopf_attach *attach_find_locked(struct iopf_dev *dev, uint32_t pasid)
 {
 	struct iopf_attach *a;
 
+	iopf_rt_mutex_assert_held(&dev->lock);
 	for (a = dev->attached; a; a = a->dev_next)
 		if (a->pasid == pasid)
 			return a;

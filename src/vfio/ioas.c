@@ -82,6 +82,7 @@ static int area_map_locked(struct vfio_area *a, struct ioas_domains *doms,
 	unsigned k;
 	int ret = 0;
 
+	iopf_rt_mutex_assert_held(&a->lock);
 	bool per_page = atomic_load_explicit(&a->ioas->map_per_page,
 					     memory_order_relaxed);
 
@@ -144,6 +145,7 @@ static void area_unmap_run_locked(struct vfio_area *a,
 	unsigned shift = a->ioas->page_shift;
 	uint64_t first = *idx, n = *run;
 
+	iopf_rt_mutex_assert_held(&a->lock);
 	for (unsigned width = 0;; width++) {
 		bool split_failed = false;
 
@@ -185,6 +187,7 @@ static void area_unmap_run_locked(struct vfio_area *a,
 
 static bool area_page_pinned_locked(const struct vfio_area *a, uint64_t idx)
 {
+	iopf_rt_mutex_assert_held(&a->lock);
 	return a->pin_count && a->pin_count[idx];
 }
 
@@ -198,6 +201,7 @@ static uint64_t area_unmap_locked(struct vfio_area *a, struct ioas_domains *doms
 {
 	uint64_t idx = first, total = 0;
 
+	iopf_rt_mutex_assert_held(&a->lock);
 	while (idx <= last) {
 		uint64_t run = 0;
 
@@ -452,6 +456,7 @@ static struct area_table *table_publish_locked(struct iopf_ioas *ioas,
 {
 	struct area_table *old = ioas_table(ioas);
 
+	iopf_rt_mutex_assert_held(&ioas->lock);
 	atomic_store_explicit(&ioas->table, next, memory_order_release);
 	iopf_rcu_synchronize();
 	return old;
@@ -1023,6 +1028,7 @@ static void domains_switch_locked(struct iopf_ioas *ioas,
 {
 	struct area_table *t = ioas_table(ioas);
 
+	iopf_rt_mutex_assert_held(&ioas->lock);
 	atomic_store_explicit(&ioas->domains, next, memory_order_release);
 	for (unsigned i = 0; i < t->n; i++) {
 		struct vfio_area *a = t->a[i];
@@ -1256,6 +1262,7 @@ static void area_dirty_log_drain_locked(struct vfio_area *a, uint64_t iova,
 	uint64_t lo = a->iova > iova ? a->iova : iova;
 	uint64_t hi = a->last < last ? a->last : last;
 
+	iopf_rt_mutex_assert_held(&a->lock);
 	for (uint64_t p = lo; p <= hi && p >= lo; p += 4096) {
 		uint64_t src = (p - a->iova) >> 12, dst = (p - base) >> 12;
 		unsigned long *w = &a->dirty_log[src / BITS_PER_WORD];
