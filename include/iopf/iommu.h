@@ -173,6 +173,8 @@ enum iopf_response {
  * A fault handler returns a response, or IOPF_RESP_ASYNC after keeping the
  * cookie to answer later with iopf_fault_respond(). It runs on a fault
  * worker and may block (take locks, get pages); never in an RCU section.
+ * It must not change its own domain's handler (refused, see
+ * iopf_domain_set_fault_handler()) nor detach or free its own domain.
  */
 typedef enum iopf_response (*iopf_fault_handler_t)(
 	void *data, const struct iopf_fault_group *group);
@@ -309,6 +311,15 @@ enum iopf_domain_type iopf_domain_type(const struct iopf_domain *domain);
  * handler "relies on faults": devices without fault capability cannot be
  * attached to it (-EINVAL), and it cannot be given one while such a device
  * is attached (-EBUSY). A fault in flight goes to the old or the new one.
+ *
+ * When it returns, no call of the old handler is still running: calls
+ * already dispatched are waited for, so the old handler's data may be
+ * freed at once. Groups the old handler left for later (IOPF_RESP_ASYNC)
+ * are not waited for; they are answered by cookie, by the domain's
+ * response timeout, or at detach. Because it waits, it must not be called
+ * from a handler of the same domain (-EDEADLK, nothing changed), nor with
+ * a lock held that a running handler of the domain may need; changes of
+ * one domain's handler are serialized. -EINVAL for a NULL or SVA domain.
  */
 int iopf_domain_set_fault_handler(struct iopf_domain *domain,
 				  iopf_fault_handler_t fn, void *data);

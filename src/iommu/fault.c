@@ -40,6 +40,14 @@
  * discard its partials, wait until no handler runs for it, answer what
  * those handlers left WAITING. After that nothing of it can run.
  *
+ * A change of a domain's handler (fault_set_handler) is a teardown of the
+ * old handler: its owner frees the handler's data next (a container, a
+ * fault queue). Each dispatch counts in the domain's slot of the current
+ * handler generation; the change stores the new handler, bumps the
+ * generation and waits for the old slot to drain, as an invalidation
+ * waits for in-flight DMA. A handler asking for its own domain is refused:
+ * it would wait for itself.
+ *
  * Locks: fault_lock protects all of the above; device slots and credits
  * are under dev->lock, taken inside fault_lock. Handlers run with nothing
  * held.
@@ -522,9 +530,11 @@ static void prq_actor(void *arg)
 
 static void fault_worker(void *arg)
 {
-	struct iopf_iommu *iommu = arg;
+	struct fault_worker *w = arg;
+	struct iopf_iommu *iommu = w->iommu;
 
 	iopf_rt_mutex_lock(&iommu->fault_lock);
+	w->self = iopf_rt_self();
 	for (;;) {
 		struct fault_group *g;
 		struct iopf_attach *a;
@@ -532,6 +542,7 @@ static void fault_worker(void *arg)
 		iopf_fault_handler_t handler;
 		void *handler_data;
 		enum iopf_response code;
+		unsigned slot;
 
 		while (!iommu->work_head && !iommu->stopping)
 			iopf_rt_wait(&iommu->work_wq, &iommu->fault_lock);
@@ -563,7 +574,13 @@ static void fault_worker(void *arg)
 		g->pub.domain = d;
 		g->state = GROUP_RUNNING;
 		a->running++;
+		/* Counted for a change of handler to wait on (fault_set_handler). */
+		slot = (unsigned)(d->handler_gen & 1);
+		d->handler_running[slot]++;
+		w->in_handler = d;
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
+		/* Counted: a detach or a change of handler now waits for us. */
+		iopf_rt_yield_point(iommu->rt);
 
 		{
 			uint64_t t0 = iopf_rt_now(iommu->rt);
@@ -580,6 +597,9 @@ static void fault_worker(void *arg)
 		}
 
 		iopf_rt_mutex_lock(&iommu->fault_lock);
+		w->in_handler = NULL;
+		if (!--d->handler_running[slot] && d->handler_changing)
+			iopf_rt_wake_all(&iommu->idle_wq);
 		if (!--a->running)
 			iopf_rt_wake_all(&iommu->idle_wq);
 		if (g->answered) {
@@ -671,6 +691,66 @@ void fault_quiesce_attach(struct iopf_iommu *iommu, struct iopf_attach *a)
 	/* What the finished handlers left for later is answered now. */
 	answer_idle_groups_locked(iommu, a);
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
+}
+
+/* Is the caller a fault worker running a handler of @d? */
+static bool in_handler_of_locked(struct iopf_iommu *iommu,
+				 const struct iopf_domain *d)
+{
+	struct iopf_rt_actor *self = iopf_rt_self();
+
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	for (unsigned i = 0; i < iommu->nr_workers; i++)
+		if (iommu->workers[i].self == self &&
+		    iommu->workers[i].in_handler == d)
+			return true;
+	return false;
+}
+
+/*
+ * A handler's data (the container, a fault queue) may be freed as soon as
+ * the handler is replaced, so the replacement waits for the calls already
+ * dispatched: they were counted under the old generation's slot, and new
+ * dispatches count in the other one. Waiting happens with only fault_lock
+ * held (and released while asleep): a running handler may take the
+ * callers' locks, an mm lock, and attach_lock through an unmap's flush.
+ */
+int fault_set_handler(struct iopf_domain *d, iopf_fault_handler_t fn,
+		      void *data, int (*check)(struct iopf_domain *d,
+					       iopf_fault_handler_t fn))
+{
+	struct iopf_iommu *iommu = d->iommu;
+	unsigned old;
+	int ret = 0;
+
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	if (in_handler_of_locked(iommu, d)) {
+		/* It would wait for its own return. */
+		iopf_rt_mutex_unlock(&iommu->fault_lock);
+		return -EDEADLK;
+	}
+	while (d->handler_changing)
+		iopf_rt_wait(&iommu->idle_wq, &iommu->fault_lock);
+	d->handler_changing = true;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+
+	/* The check and the store under attach_lock, as iopf_attach() is. */
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	if (check)
+		ret = check(d, fn);
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	if (!ret) {
+		d->handler_data = data;
+		atomic_store_explicit(&d->handler, fn, memory_order_release);
+		old = (unsigned)(d->handler_gen++ & 1);
+	}
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	while (!ret && d->handler_running[old])
+		iopf_rt_wait(&iommu->idle_wq, &iommu->fault_lock);
+	d->handler_changing = false;
+	iopf_rt_wake_all(&iommu->idle_wq);
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	return ret;
 }
 
 /* ---- the device's side of a fault ---- */
@@ -819,14 +899,18 @@ int fault_start(struct iopf_iommu *iommu, unsigned workers)
 	if (ret)
 		goto err_free;
 	for (unsigned i = 0; i < workers; i++) {
+		struct fault_worker *w = &iommu->workers[i];
 		char name[24];
 
 		snprintf(name, sizeof(name), "iopf-worker%u", i);
-		ret = iopf_rt_spawn(iommu->rt, name, fault_worker, iommu,
-				    &iommu->workers[i]);
+		w->iommu = iommu;
+		ret = iopf_rt_spawn(iommu->rt, name, fault_worker, w, &w->actor);
 		if (ret)
 			goto err_stop;
+		/* Counted under fault_lock: in_handler_of_locked() reads it. */
+		iopf_rt_mutex_lock(&iommu->fault_lock);
 		iommu->nr_workers++;
+		iopf_rt_mutex_unlock(&iommu->fault_lock);
 	}
 	return 0;
 
@@ -851,11 +935,13 @@ void fault_stop(struct iopf_iommu *iommu)
 	if (iommu->prq_actor)
 		iopf_rt_join(iommu->prq_actor);
 	for (unsigned i = 0; i < iommu->nr_workers; i++)
-		iopf_rt_join(iommu->workers[i]);
+		iopf_rt_join(iommu->workers[i].actor);
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	iommu->nr_workers = 0;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
 	free(iommu->workers);
 	iommu->workers = NULL;
 	iommu->prq_actor = NULL;
-	iommu->nr_workers = 0;
 
 	/* Devices are gone: nobody waits for these any more. */
 	iopf_rt_mutex_lock(&iommu->fault_lock);

@@ -20,6 +20,10 @@
  * faulting page): pre-faulting never allocates memory the guest has not
  * touched. All
  * windows are clipped to the area and stop at the first mapped page.
+ *
+ * The handler's data is the container: it stays valid for the whole call
+ * because removing the handler from a domain (detach, destroy) waits for
+ * the calls running (iopf_domain_set_fault_handler).
  */
 #include "vfio_internal.h"
 

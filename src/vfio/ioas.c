@@ -1177,6 +1177,13 @@ void iopf_ioas_detach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain)
 	next->n = j;
 	domains_switch_locked(ioas, next, area_drop_domain, domain);
 	iopf_rt_mutex_unlock(&ioas->lock);
+	/*
+	 * The container's handler may be running for this domain now (it
+	 * maps into the remaining domains only). Clearing the handler waits
+	 * for such calls, so the caller may free the container once this
+	 * returns.
+	 */
+	iopf_rt_yield_point(ioas->rt);
 	iopf_domain_set_fault_handler(domain, NULL, NULL);
 }
 
