@@ -335,6 +335,8 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
 		}
 		if (ret)
 			break;
+		/* An invalidation here is what the sequence check catches. */
+		iopf_rt_yield_point(ioas->rt);
 		iopf_rt_mutex_lock(&a->lock);
 		if (a->dead) {
 			ret = -ENOENT;

@@ -69,8 +69,14 @@ struct vfio_area {
 
 	struct iopf_rt_mutex pin_lock;
 	struct iopf_rt_mutex lock;
-	bool dead;                       /* protected by lock */
-	_Atomic unsigned long *mapped;   /* written under lock, read anywhere */
+	/* Set under pin_lock and lock, once; either suffices to read it. */
+	bool dead;
+	/*
+	 * Bit per page: written under lock, read anywhere. A read without
+	 * the lock is a hint: an invalidation clears the page tables first
+	 * and the bit after, so only under lock is a set bit "mapped".
+	 */
+	_Atomic unsigned long *mapped;
 	uint64_t nr_mapped;              /* protected by lock */
 	iopf_pfn_t *pfns;                /* PINNED: all pages; lock */
 	uint16_t *pin_count;             /* selective pins; lock (+pin_lock) */

@@ -274,6 +274,88 @@ static void test_handler_cannot_wait_for_itself(void **state)
 	assert_int_equal(s.dma_ret, -EFAULT);
 }
 
+/*
+ * A device reads a page that is mapped and present while the host takes
+ * it back (a balloon) and the device's ATC invalidation is slow to
+ * complete. During the invalidation the IO page table no longer maps the
+ * page although the container still has it marked; the handler must not
+ * answer "already mapped" from that mark (the device would retry at once
+ * and exhaust its retries): it waits for the invalidation and maps the
+ * page again.
+ */
+struct reader {
+	struct iopf_rt *rt;
+	struct iopf_dev *dev;
+	uint64_t iova;
+	bool stop;
+	unsigned ok, failed;
+	int last_err;
+};
+
+static void reader_actor(void *arg)
+{
+	struct reader *r = arg;
+	unsigned char b[64];
+
+	while (!r->stop) {
+		int ret = iopf_dma(r->dev, IOPF_PASID_NONE, r->iova, b,
+				   sizeof(b), IOPF_DMA_READ);
+
+		if (ret) {
+			r->failed++;
+			r->last_err = ret;
+		} else {
+			r->ok++;
+		}
+		iopf_rt_sleep(r->rt, 500);
+	}
+}
+
+static void body_mapped_page_during_invalidation(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_dev_stats ds;
+	struct iopf_rt_actor *a;
+	struct reader r;
+	struct world w;
+	unsigned char b[64];
+
+	world_up(h, &w, 64, 16);
+	assert_int_equal(iopf_dma(w.dev, IOPF_PASID_NONE, 3 * PG, b, sizeof(b),
+				  IOPF_DMA_READ), 0);
+	r = (struct reader){ .rt = h->rt, .dev = w.dev, .iova = 3 * PG };
+	assert_int_equal(iopf_rt_spawn(h->rt, "reader", reader_actor, &r, &a), 0);
+	iopf_rt_sleep(h->rt, 5000);
+	assert_int_equal(iopf_mm_discard(h->mm, HVA(3), PG), 0);
+	iopf_rt_sleep(h->rt, 20000);
+	r.stop = true;
+	iopf_rt_join(a);
+	iopf_dev_stats(w.dev, &ds);
+	s->a = r.ok;
+	s->b = r.failed;
+	s->c = ds.retries_exhausted;
+	s->err = r.last_err;
+	world_down(&w);
+}
+
+static void test_mapped_page_is_not_refused_during_invalidation(void **state)
+{
+	struct iopf_cost_model slow_atc = *iopf_cost_model_default();
+	struct seen s = { 0 };
+
+	(void)state;
+	/* A device that takes 1 ms to complete an ATS invalidation. */
+	slow_atc.atc_inval_ns = 1000000;
+	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow_atc,
+			  body_mapped_page_during_invalidation, &s);
+	if (s.b)
+		fail_msg("%llu DMA(s) of a mapped, present page failed (%d), "
+			 "%llu with retries exhausted; %llu succeeded",
+			 (unsigned long long)s.b, s.err,
+			 (unsigned long long)s.c, (unsigned long long)s.a);
+	assert_true(s.a > 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_destroy_waits_for_running_handler),
 		cmocka_unit_test(test_detach_domain_waits_for_running_handler),
 		cmocka_unit_test(test_handler_cannot_wait_for_itself),
+		cmocka_unit_test(test_mapped_page_is_not_refused_during_invalidation),
 #endif
 	};
 
