@@ -79,9 +79,17 @@ struct vfio_area {
 	_Atomic unsigned long *mapped;
 	uint64_t nr_mapped;              /* protected by lock */
 	iopf_pfn_t *pfns;                /* PINNED: all pages; lock */
-	uint16_t *pin_count;             /* selective pins; lock (+pin_lock) */
-	iopf_pfn_t *pin_pfns;            /* frames of those pins; lock */
-	uint64_t nr_sel_pinned;          /* pages with pin_count > 0; lock */
+	/*
+	 * Selective pins: per page count and frame. Both arrays are NULL
+	 * until the first pin, then published together, under pin_lock and
+	 * lock; either lock suffices to read the pointers. The entries change
+	 * under both locks, or, once the area is dead, under pin_lock alone
+	 * (lock holders check dead first and then leave them alone).
+	 */
+	uint16_t *pin_count;
+	iopf_pfn_t *pin_pfns;
+	uint64_t nr_sel_pinned;          /* pages with pin_count > 0; as
+					    pin_count's entries */
 	/*
 	 * With dirty tracking on: 4 KiB pages (bit i: iova + i * 4 KiB)
 	 * whose IO page-table entries were dirty when an invalidation, a

@@ -275,6 +275,138 @@ static void test_handler_cannot_wait_for_itself(void **state)
 }
 
 /*
+ * A selective pin that fails after pinning must unpin what it pinned,
+ * frame 0 included. Frame 0 is the pool's first frame handed out: the page
+ * is populated before anything else. Every allocation, pin and map site
+ * of the call is failed in turn; after each failure nothing may stay
+ * locked or pinned, and after the container is gone neither.
+ */
+static void body_pin_failure_frame0(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_mm_pool_stats ps;
+	struct iopf_mm_stats ms;
+	const uint64_t page = 3;
+	struct world w;
+	uint64_t n;
+
+	world_up(h, &w, 16, 8);
+	assert_int_equal(iopf_mm_populate(h->mm, HVA(page), PG), 0);
+	assert_int_equal(iopf_mm_lookup(h->mm, HVA(page)), 0);
+	for (n = 1;; n++) {
+		bool fired;
+		int ret;
+
+		iopf_inject_arm(n);
+		ret = iopf_ioas_pin_pages(w.ioas, page * PG, 1, NULL);
+		fired = iopf_inject_fired();
+		iopf_inject_arm(0);
+		if (!fired) {
+			assert_int_equal(ret, 0);
+			assert_int_equal(iopf_ioas_unpin_pages(w.ioas, page * PG,
+							       1), 0);
+			break;
+		}
+		if (!ret) {
+			/* Absorbed: the pin stands; take it back. */
+			assert_int_equal(iopf_ioas_unpin_pages(w.ioas, page * PG,
+							       1), 0);
+			continue;
+		}
+		iopf_mm_stats(h->mm, &ms);
+		if (ms.locked_pages && !s->a) {
+			s->a = n; /* first site whose failure leaked */
+			s->err = ret;
+		}
+	}
+	s->c = n - 1; /* sites failed */
+	iopf_ioas_destroy(w.ioas);
+	w.ioas = NULL;
+	iopf_mm_stats(h->mm, &ms);
+	iopf_mm_pool_stats(h->pool, &ps);
+	s->b = ms.locked_pages + ps.pinned_pages;
+	world_down(&w);
+}
+
+static void test_failed_pin_of_frame0_leaves_nothing_pinned(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_pin_failure_frame0, &s);
+	if (s.a)
+		fail_msg("pin_pages failed at site %llu (%d) and left frame 0 "
+			 "pinned; after the container: %llu locked+pinned",
+			 (unsigned long long)s.a, s.err,
+			 (unsigned long long)s.b);
+	assert_int_equal(s.b, 0);
+	assert_true(s.c >= 3); /* allocation, pin and map sites were failed */
+}
+
+/*
+ * A pin racing the area's removal: the area is being retired (its pin
+ * lock held while its mapped pages are unmapped) when the pin starts. The
+ * pin fails, and frame 0 is not left pinned.
+ */
+struct pin_job {
+	struct world *w;
+	uint64_t page;
+	uint64_t delay_ns;
+	int ret;
+};
+
+static void pin_actor(void *arg)
+{
+	struct pin_job *p = arg;
+
+	iopf_rt_sleep(p->w->h->rt, p->delay_ns);
+	p->ret = iopf_ioas_pin_pages(p->w->ioas, p->page * PG, 1, NULL);
+}
+
+static void body_pin_vs_unmap_frame0(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_mm_pool_stats ps;
+	struct iopf_mm_stats ms;
+	struct pin_job p;
+	struct iopf_rt_actor *a;
+	struct world w;
+	unsigned char b[8];
+
+	world_up(h, &w, 16, 8);
+	/* Frame 0 behind page 0, mapped by a fault; more pages mapped so the
+	 * retirement takes a while. */
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(iopf_dma(w.dev, IOPF_PASID_NONE, i * PG, b,
+					  sizeof(b), IOPF_DMA_READ), 0);
+	assert_int_equal(iopf_mm_lookup(h->mm, HVA(0)), 0);
+	p = (struct pin_job){ .w = &w, .page = 0, .delay_ns = 100 };
+	assert_int_equal(iopf_rt_spawn(h->rt, "pin", pin_actor, &p, &a), 0);
+	assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
+	iopf_rt_join(a);
+	s->err = p.ret;
+	iopf_ioas_destroy(w.ioas);
+	w.ioas = NULL;
+	iopf_mm_stats(h->mm, &ms);
+	iopf_mm_pool_stats(h->pool, &ps);
+	s->b = ms.locked_pages + ps.pinned_pages;
+	world_down(&w);
+}
+
+static void test_pin_racing_unmap_leaves_nothing_pinned(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_pin_vs_unmap_frame0, &s);
+	if (s.b)
+		fail_msg("pin_pages returned %d on a retired area and left "
+			 "%llu locked+pinned after the container",
+			 s.err, (unsigned long long)s.b);
+	assert_int_equal(s.err, -ENOENT);
+}
+
+/*
  * A device reads a page that is mapped and present while the host takes
  * it back (a balloon) and the device's ATC invalidation is slow to
  * complete. During the invalidation the IO page table no longer maps the
@@ -356,6 +488,117 @@ static void test_mapped_page_is_not_refused_during_invalidation(void **state)
 	assert_true(s.a > 10);
 }
 
+/*
+ * The selective-pin arrays of an area are allocated at its first pin.
+ * Both must be published together, under the locks their readers hold:
+ * an allocation failure between the two must leave neither, so a later
+ * pin of the same area can succeed.
+ */
+static void body_first_pin_allocation_failure(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_ioas_map m = world_area(8);
+	struct world w;
+	uint64_t n;
+
+	world_up(h, &w, 64, 8);
+	for (n = 1;; n++) {
+		bool fired;
+		int ret;
+
+		/* A fresh area each time: the arrays come with its first pin. */
+		assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
+		assert_int_equal(iopf_ioas_map(w.ioas, &m), 0);
+		iopf_inject_arm(n);
+		ret = iopf_ioas_pin_pages(w.ioas, 2 * PG, 1, NULL);
+		fired = iopf_inject_fired();
+		iopf_inject_arm(0);
+		if (!fired) {
+			assert_int_equal(ret, 0);
+			break;
+		}
+		if (ret) {
+			/* Nothing failing now: the same pin must work. */
+			ret = iopf_ioas_pin_pages(w.ioas, 2 * PG, 1, NULL);
+			if (ret && !s->a) {
+				s->a = n;
+				s->err = ret;
+			}
+		}
+		if (!ret)
+			assert_int_equal(iopf_ioas_unpin_pages(w.ioas, 2 * PG, 1),
+					 0);
+	}
+	s->c = n - 1;
+	world_down(&w);
+}
+
+static void test_first_pin_publishes_both_arrays_or_neither(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_first_pin_allocation_failure, &s);
+	if (s.a)
+		fail_msg("after the first pin failed at site %llu, the area "
+			 "could not be pinned again: %d",
+			 (unsigned long long)s.a, s.err);
+	assert_true(s.c >= 2);
+}
+
+/*
+ * The same on real threads, for ThreadSanitizer: an area's first pin
+ * (which allocates its pin arrays) while the host keeps invalidating
+ * mapped pages of the area (which reads them under the area lock).
+ */
+struct churner {
+	struct world *w;
+	_Atomic bool stop;
+	unsigned rounds;
+};
+
+static void churn_actor(void *arg)
+{
+	struct churner *c = arg;
+
+	while (!atomic_load(&c->stop) || c->rounds < 4) {
+		iopf_ioas_prefault(c->w->ioas, 0, c->w->npages * PG);
+		iopf_mm_discard(c->w->h->mm, HVA(1), 4 * PG);
+		c->rounds++;
+	}
+}
+
+static void body_first_pin_vs_invalidation(struct harness *h)
+{
+	struct iopf_ioas_map m = world_area(8);
+	struct world w;
+
+	world_up(h, &w, 64, 8);
+	for (unsigned i = 0; i < 200; i++) {
+		struct churner c = { .w = &w };
+		struct iopf_rt_actor *a;
+
+		assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
+		assert_int_equal(iopf_ioas_map(w.ioas, &m), 0);
+		assert_int_equal(iopf_ioas_prefault(w.ioas, 0, 8 * PG), 0);
+		assert_int_equal(iopf_rt_spawn(h->rt, "host", churn_actor, &c, &a),
+				 0);
+		assert_int_equal(iopf_ioas_pin_pages(w.ioas, (i % 8) * PG, 1,
+						     NULL), 0);
+		assert_int_equal(iopf_ioas_unpin_pages(w.ioas, (i % 8) * PG, 1),
+				 0);
+		atomic_store(&c.stop, true);
+		iopf_rt_join(a);
+	}
+	world_down(&w);
+}
+
+static void test_first_pin_vs_invalidation_threads(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_REAL, 1, body_first_pin_vs_invalidation, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,8 +606,12 @@ int main(void)
 		cmocka_unit_test(test_destroy_waits_for_running_handler),
 		cmocka_unit_test(test_detach_domain_waits_for_running_handler),
 		cmocka_unit_test(test_handler_cannot_wait_for_itself),
+		cmocka_unit_test(test_failed_pin_of_frame0_leaves_nothing_pinned),
+		cmocka_unit_test(test_pin_racing_unmap_leaves_nothing_pinned),
 		cmocka_unit_test(test_mapped_page_is_not_refused_during_invalidation),
+		cmocka_unit_test(test_first_pin_publishes_both_arrays_or_neither),
 #endif
+		cmocka_unit_test(test_first_pin_vs_invalidation_threads),
 	};
 
 	/* One case alone (a glob): TEARDOWN_TEST=test_destroy_* */
