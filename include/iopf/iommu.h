@@ -228,12 +228,31 @@ struct iopf_mm_pool *iopf_iommu_pool(const struct iopf_iommu *iommu);
 void iopf_iommu_set_event_listener(struct iopf_iommu *iommu,
 				   iopf_event_listener_t fn, void *data);
 
+/*
+ * Every page request that needs an answer gets exactly one: it becomes
+ * part of a group that is answered once (by its handler, by cookie, at
+ * teardown or on timeout), or the IOMMU answers it without forming a
+ * group (auto_responses). So, once no group is outstanding (every DMA
+ * returned, or every device detached):
+ *
+ *   groups + auto_responses == responses[SUCCESS] + responses[INVALID]
+ *                              + responses[FAILURE]
+ *
+ * and while groups are outstanding the left side exceeds the right by
+ * their number. An answer to a group already answered is refused and
+ * counted in stale_responses, never in responses. Stop markers are not
+ * answered and count in none of these.
+ */
 struct iopf_iommu_stats {
 	uint64_t iotlb_hits, iotlb_misses;
 	uint64_t walks, walk_levels;
 	uint64_t page_requests, stop_markers, groups, stalls;
 	uint64_t responses[3];       /* by code */
-	uint64_t auto_responses;     /* answered by hardware on overflow */
+	/* Answered by the IOMMU with no group: a LAST request on overflow
+	 * (SUCCESS), a stall beyond stall_max (stall_terminated, INVALID), a
+	 * request beyond credits (credit_overruns, FAILURE), a group it had
+	 * no memory to hold (SUCCESS). */
+	uint64_t auto_responses;
 	uint64_t prq_overflows, partials_discarded, stall_terminated;
 	uint64_t stale_responses;    /* unknown or already answered */
 	uint64_t credit_overruns, pasid_inconsistent, requests_refused;

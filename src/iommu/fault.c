@@ -48,6 +48,12 @@
  * waits for in-flight DMA. A handler asking for its own domain is refused:
  * it would wait for itself.
  *
+ * Counting: every response goes through deliver_locked and is counted by
+ * code; one given without a group is also counted in auto_responses. So
+ * groups + auto_responses - responses is the number of groups not yet
+ * answered (iommu.h), which is how a user checks every request was
+ * answered exactly once.
+ *
  * Locks: fault_lock protects all of the above; device slots and credits
  * are under dev->lock, taken inside fault_lock. Handlers run with nothing
  * held.
@@ -284,6 +290,7 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 		if (iommu->stalled >= iommu->stall_max ||
 		    iommu->prq_count == iommu->prq_depth) {
 			atomic_fetch_add(&iommu->ctr.stall_terminated, 1);
+			atomic_fetch_add(&iommu->ctr.auto_responses, 1);
 			iommu->stalled++; /* deliver gives it back */
 			deliver_locked(iommu, dev, req->grpid, IOPF_RESP_INVALID,
 				       0, true, UINT64_MAX);
@@ -306,6 +313,7 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 		if (overrun) {
 			/* Response Failure may come before LAST. */
 			atomic_fetch_add(&iommu->ctr.credit_overruns, 1);
+			atomic_fetch_add(&iommu->ctr.auto_responses, 1);
 			group_discard_locked(iommu, dev, req->grpid);
 			deliver_locked(iommu, dev, req->grpid, IOPF_RESP_FAILURE,
 				       0, false, UINT64_MAX);
@@ -370,6 +378,7 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 						e->req.grpid);
 
 		(void)dropped;
+		atomic_fetch_add(&iommu->ctr.auto_responses, 1);
 		deliver_locked(iommu, dev, e->req.grpid, IOPF_RESP_SUCCESS,
 			       e->stall ? 0 : 1, e->stall, e->posted_ns);
 		return;

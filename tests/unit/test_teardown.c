@@ -599,6 +599,66 @@ static void test_first_pin_vs_invalidation_threads(void **state)
 	harness_run(IOPF_RT_REAL, 1, body_first_pin_vs_invalidation, NULL);
 }
 
+/*
+ * Every page request that needs an answer gets one, whether a handler
+ * gives it or the IOMMU does without forming a group (a request beyond
+ * the device's credits here): groups + auto_responses == responses.
+ */
+static void body_answer_identity(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI,
+				      .pri_credits = 2 };
+	struct iopf_iommu_stats st;
+	struct iopf_iommu *iommu;
+	struct iopf_dev *dev;
+	struct world w;
+	unsigned char b[8];
+
+	/* Faults answered by the container's handler. */
+	world_up(h, &w, 64, 16);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(iopf_dma(w.dev, IOPF_PASID_NONE, i * PG, b,
+					  sizeof(b), IOPF_DMA_READ), 0);
+	iopf_iommu_stats(w.iommu, &st);
+	s->a = st.groups;
+	s->b = unanswered(w.iommu);
+	iommu = w.iommu;
+	/* A request beyond the credits: Response Failure, no group. */
+	assert_int_equal(iopf_dev_add(iommu, &dc, &dev), 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, w.d), 0);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct iopf_page_request r = {
+			.flags = i == 2 ? IOPF_PR_LAST : 0, .grpid = 1,
+			.perm = IOPF_PERM_READ, .addr = (8 + i) * PG,
+		};
+
+		assert_int_equal(iopf_dev_post_request(dev, &r), 0);
+	}
+	assert_int_equal(iopf_dev_wait_response(dev, 1, 1000000000),
+			 IOPF_RESP_FAILURE);
+	iopf_iommu_stats(iommu, &st);
+	s->c = st.credit_overruns;
+	s->unanswered = unanswered(iommu);
+	iopf_detach(dev, IOPF_PASID_NONE);
+	iopf_dev_remove(dev);
+	world_down(&w);
+}
+
+static void test_every_request_answered_once_by_the_counts(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answer_identity, &s);
+	assert_int_equal(s.a, 4);
+	assert_int_equal(s.b, 0);
+	assert_int_equal(s.c, 1);
+	if (s.unanswered)
+		fail_msg("groups + auto_responses - responses = %lld after a "
+			 "credit overrun", (long long)s.unanswered);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -610,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_pin_racing_unmap_leaves_nothing_pinned),
 		cmocka_unit_test(test_mapped_page_is_not_refused_during_invalidation),
 		cmocka_unit_test(test_first_pin_publishes_both_arrays_or_neither),
+		cmocka_unit_test(test_every_request_answered_once_by_the_counts),
 #endif
 		cmocka_unit_test(test_first_pin_vs_invalidation_threads),
 	};
