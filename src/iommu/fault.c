@@ -729,7 +729,7 @@ int fault_set_handler(struct iopf_domain *d, iopf_fault_handler_t fn,
 					       iopf_fault_handler_t fn))
 {
 	struct iopf_iommu *iommu = d->iommu;
-	unsigned old;
+	unsigned old = 0;
 	int ret = 0;
 
 	iopf_rt_mutex_lock(&iommu->fault_lock);
