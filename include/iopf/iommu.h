@@ -173,6 +173,8 @@ enum iopf_response {
  * A fault handler returns a response, or IOPF_RESP_ASYNC after keeping the
  * cookie to answer later with iopf_fault_respond(). It runs on a fault
  * worker and may block (take locks, get pages); never in an RCU section.
+ * It must not change its own domain's handler (refused, see
+ * iopf_domain_set_fault_handler()) nor detach or free its own domain.
  */
 typedef enum iopf_response (*iopf_fault_handler_t)(
 	void *data, const struct iopf_fault_group *group);
@@ -226,12 +228,31 @@ struct iopf_mm_pool *iopf_iommu_pool(const struct iopf_iommu *iommu);
 void iopf_iommu_set_event_listener(struct iopf_iommu *iommu,
 				   iopf_event_listener_t fn, void *data);
 
+/*
+ * Every page request that needs an answer gets exactly one: it becomes
+ * part of a group that is answered once (by its handler, by cookie, at
+ * teardown or on timeout), or the IOMMU answers it without forming a
+ * group (auto_responses). So, once no group is outstanding (every DMA
+ * returned, or every device detached):
+ *
+ *   groups + auto_responses == responses[SUCCESS] + responses[INVALID]
+ *                              + responses[FAILURE]
+ *
+ * and while groups are outstanding the left side exceeds the right by
+ * their number. An answer to a group already answered is refused and
+ * counted in stale_responses, never in responses. Stop markers are not
+ * answered and count in none of these.
+ */
 struct iopf_iommu_stats {
 	uint64_t iotlb_hits, iotlb_misses;
 	uint64_t walks, walk_levels;
 	uint64_t page_requests, stop_markers, groups, stalls;
 	uint64_t responses[3];       /* by code */
-	uint64_t auto_responses;     /* answered by hardware on overflow */
+	/* Answered by the IOMMU with no group: a LAST request on overflow
+	 * (SUCCESS), a stall beyond stall_max (stall_terminated, INVALID), a
+	 * request beyond credits (credit_overruns, FAILURE), a group it had
+	 * no memory to hold (SUCCESS). */
+	uint64_t auto_responses;
 	uint64_t prq_overflows, partials_discarded, stall_terminated;
 	uint64_t stale_responses;    /* unknown or already answered */
 	uint64_t credit_overruns, pasid_inconsistent, requests_refused;
@@ -318,6 +339,15 @@ enum iopf_domain_type iopf_domain_type(const struct iopf_domain *domain);
  * handler "relies on faults": devices without fault capability cannot be
  * attached to it (-EINVAL), and it cannot be given one while such a device
  * is attached (-EBUSY). A fault in flight goes to the old or the new one.
+ *
+ * When it returns, no call of the old handler is still running: calls
+ * already dispatched are waited for, so the old handler's data may be
+ * freed at once. Groups the old handler left for later (IOPF_RESP_ASYNC)
+ * are not waited for; they are answered by cookie, by the domain's
+ * response timeout, or at detach. Because it waits, it must not be called
+ * from a handler of the same domain (-EDEADLK, nothing changed), nor with
+ * a lock held that a running handler of the domain may need; changes of
+ * one domain's handler are serialized. -EINVAL for a NULL or SVA domain.
  */
 int iopf_domain_set_fault_handler(struct iopf_domain *domain,
 				  iopf_fault_handler_t fn, void *data);

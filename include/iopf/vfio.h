@@ -14,7 +14,49 @@
  * (iopf_type1_*) and an iommufd-style object model (iopf_fd_*).
  *
  * Addresses and lengths are multiples of the host page size (the pool's).
- * Errors are negative errno values and change nothing.
+ * Errors are negative errno values and change nothing. Every call that can
+ * block must be made from a runtime actor; none of them may be made from
+ * the container's own fault handler.
+ *
+ * Teardown, object by object (what undoes it, in which order, and what
+ * happens to work in flight):
+ *
+ *  area (iopf_ioas_map)      undone by iopf_ioas_unmap() or by destroying
+ *                            the container. The area is marked dead, its
+ *                            pages are unmapped from every domain (the
+ *                            IOMMU has invalidated and drained the devices
+ *                            when that returns), its notifier is removed,
+ *                            its pins are released, then it leaves the
+ *                            lookup table. A fault already in the handler
+ *                            for it is not waited for: it holds a
+ *                            reference, sees the area dead and is answered
+ *                            INVALID; the area's memory goes with the last
+ *                            reference. No page of it is mapped again.
+ *  selective pin             undone by iopf_ioas_unpin_pages() (counted per
+ *  (iopf_ioas_pin_pages)     page), or by removing the area, which drops
+ *                            every count at once. The page's translation
+ *                            goes before its frame is unpinned.
+ *  domain attachment         undone by iopf_ioas_detach_domain(), or by
+ *  (iopf_ioas_attach_domain) destroying the container: the domain leaves
+ *                            the container's list, its pages are unmapped
+ *                            from it, then its fault handler is cleared,
+ *                            which waits for the handler's calls already
+ *                            running. Devices attached to the domain stay
+ *                            attached: their later faults find no handler
+ *                            and fail. The caller frees the domain.
+ *  container                 undone by iopf_ioas_destroy(): every area as
+ *  (iopf_ioas_create)        above, then every domain as above, then the
+ *                            container is freed. No handler call of the
+ *                            container is running when it returns.
+ *  type1 container           undone by iopf_type1_close(): every device is
+ *  (iopf_type1_open)         detached (its pending faults answered INVALID,
+ *                            its running handler calls waited for), every
+ *                            mapping removed, the domain detached as above
+ *                            and freed, then the core container destroyed.
+ *
+ * Nothing is ever freed under a running handler: removing a handler from
+ * a domain waits for its calls (iopf_domain_set_fault_handler()), and a
+ * fault that still holds an area keeps it alive until it is done.
  */
 #ifndef IOPF_VFIO_H
 #define IOPF_VFIO_H
@@ -48,10 +90,20 @@ struct iopf_prefault_policy {
 	uint32_t window;     /* FIXED: pages; ADAPTIVE: the largest window */
 };
 
+/* -EINVAL for a NULL argument, -ENOMEM. */
 int iopf_ioas_create(struct iopf_iommu *iommu, struct iopf_mm *mm,
 		     struct iopf_ioas **out);
-/* Unmaps everything and detaches every domain. Never fails. */
+/*
+ * Unmaps every area, then detaches every domain (waiting for the
+ * container's handler calls still running), then frees. Never fails. No
+ * other call on the container may run concurrently or follow.
+ */
 void iopf_ioas_destroy(struct iopf_ioas *ioas);
+/*
+ * The policy of areas mapped with IOPF_PREFAULT_INHERIT, from their next
+ * fault on. -EINVAL for NULL, INHERIT, or a FIXED/ADAPTIVE window outside
+ * 1..512 pages.
+ */
 int iopf_ioas_set_prefault(struct iopf_ioas *ioas,
 			   const struct iopf_prefault_policy *policy);
 /*
@@ -60,7 +112,10 @@ int iopf_ioas_set_prefault(struct iopf_ioas *ioas,
  * default.
  */
 void iopf_ioas_set_map_per_page(struct iopf_ioas *ioas, bool per_page);
-/* At most @max areas (like dma_entry_limit); 0 for the default 65535. */
+/*
+ * At most @max areas (like dma_entry_limit); 0 for the default 65535.
+ * Areas already there stay. -EINVAL for a NULL container.
+ */
 int iopf_ioas_set_limit(struct iopf_ioas *ioas, unsigned max_areas);
 
 struct iopf_ioas_map {
@@ -71,48 +126,84 @@ struct iopf_ioas_map {
 };
 
 /*
- * -EINVAL for misaligned, empty, overflowing or out-of-range arguments;
- * -EEXIST if the IOVA range overlaps an area; -EFAULT if the host range
- * is not mapped in the mm; -ENOSPC past the area limit; -ENOMEM past the
- * locked-memory limit (PINNED).
+ * -EINVAL for NULL, misaligned, empty, overflowing or out-of-range
+ * arguments, a permission other than READ/WRITE, or an unknown mode or
+ * policy; -EEXIST if the IOVA range overlaps an area; -EFAULT if the host
+ * range is not mapped in the mm; -ENOSPC past the area limit; -ENOMEM
+ * past the locked-memory limit (PINNED) or out of memory (for the area,
+ * its pins, or the domains' page tables).
  */
 int iopf_ioas_map(struct iopf_ioas *ioas, const struct iopf_ioas_map *m);
 /*
  * Remove every area inside [iova, iova + length); an area that straddles
  * an edge makes it fail with -EINVAL, nothing removed. @unmapped gets the
  * bytes removed (0 when none was there). Faults in flight on a removed
- * area are answered INVALID; none of its pages is mapped again.
+ * area are answered INVALID, not waited for; none of its pages is mapped
+ * again. Its selective pins are released. -EINVAL also for NULL,
+ * misaligned, empty or overflowing arguments; -ENOMEM (nothing removed).
  */
 int iopf_ioas_unmap(struct iopf_ioas *ioas, uint64_t iova, uint64_t length,
 		    uint64_t *unmapped);
 /*
  * Map the faultable pages of [iova, iova + length) now, without pinning
- * (the review's PREFAULT); pinned pages are mapped already. -ENOENT if any
- * part of the range is outside every area. With no domain attached there
- * is nothing to map into and it does nothing.
+ * (the review's PREFAULT); pinned pages are mapped already. With no
+ * domain attached there is nothing to map into and it does nothing.
+ * -EINVAL for NULL, misaligned, empty or overflowing arguments; -ENOENT if
+ * any part of the range is outside every area (nothing done) or an area
+ * was removed meanwhile; -EFAULT or -ENOMEM if the host cannot give a
+ * page; -ENOMEM if a domain cannot map; -EAGAIN if invalidations kept
+ * taking the pages back. What was mapped before an error stays mapped.
  */
 int iopf_ioas_prefault(struct iopf_ioas *ioas, uint64_t iova, uint64_t length);
 /*
  * Selective faulting: pin and statically map pages a device cannot fault
  * on (descriptor rings). Reference-counted per page; accounted against the
- * locked-memory limit; @pfns may be NULL.
+ * locked-memory limit; @pfns (may be NULL) gets the frames. In a PINNED
+ * area it only hands out the frames. The pages must lie in one area.
+ * -EINVAL for NULL, no pages, misaligned or overflowing arguments, or a
+ * range not inside one area; -ENOENT if the area was removed meanwhile;
+ * -EOVERFLOW if a page is pinned 65535 times already; -EFAULT if the host
+ * range is not mapped; -ENOMEM past the locked-memory limit or out of
+ * memory. On error nothing stays pinned, counted or mapped by the call.
  */
 int iopf_ioas_pin_pages(struct iopf_ioas *ioas, uint64_t iova, uint64_t npages,
 			iopf_pfn_t *pfns);
+/*
+ * Drop one pin of each page; a page whose last pin goes is unmapped
+ * before its frame is unpinned, and faults again on its next access. In a
+ * PINNED area it does nothing. -EINVAL as for pin, or if a page of the
+ * range is not pinned (nothing changed); -ENOMEM.
+ */
 int iopf_ioas_unpin_pages(struct iopf_ioas *ioas, uint64_t iova,
 			  uint64_t npages);
 
 /*
- * Mirror the container into a paging domain. With @faults the container
- * becomes the domain's fault handler (the domain must have none and no
- * device attached yet).
+ * Mirror the container into a paging domain (at most 16). With @faults the
+ * container becomes the domain's fault handler (the domain must have none
+ * and no device attached yet). -EINVAL for NULL or a domain that is not a
+ * paging domain; -EEXIST if attached already; -ENOSPC past 16 domains;
+ * -EBUSY (with @faults) if a device that cannot fault is attached to the
+ * domain; -ENOMEM if the domain cannot map the container's pages (all
+ * backed out).
  */
 int iopf_ioas_attach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain,
 			    bool faults);
+/*
+ * Unmap the container's pages from @domain, drop it from the container,
+ * then clear the domain's fault handler, waiting for the calls of it that
+ * are running; after it returns no handler call of this container runs
+ * for @domain and the container may be destroyed. A domain not attached:
+ * nothing happens. Never fails; must not be called from a handler of
+ * @domain.
+ */
 void iopf_ioas_detach_domain(struct iopf_ioas *ioas,
 			     struct iopf_domain *domain);
 
-/* The container's fault handler, for front ends that route faults. */
+/*
+ * The container's fault handler, for front ends that route faults; @ioas
+ * must stay alive for the whole call (whoever installed it clears it, and
+ * waits, before destroying the container).
+ */
 enum iopf_response iopf_ioas_handle_fault(void *ioas,
 					  const struct iopf_fault_group *group);
 
@@ -123,6 +214,7 @@ enum iopf_response iopf_ioas_handle_fault(void *ioas,
  * back (reclaim, migration, balloon) while dirty. Turning it on forgets
  * earlier writes. Precision is the leaf size: a container that must
  * report 4 KiB pages maps with 4 KiB leaves (iopf_type1_set_pgsizes).
+ * -EINVAL for a NULL container; -ENOMEM enabling (tracking stays off).
  */
 int iopf_ioas_set_dirty_tracking(struct iopf_ioas *ioas, bool enable);
 /*
@@ -130,12 +222,16 @@ int iopf_ioas_set_dirty_tracking(struct iopf_ioas *ioas, bool enable);
  * last query (bit i = iova + i * 4 KiB; bits already set stay set) and
  * clear its record: clear-on-read. A write that races the query is
  * reported now or by the next query, never lost. -EINVAL if tracking is
- * off.
+ * off, or for NULL, empty, misaligned or overflowing arguments.
  */
 int iopf_ioas_read_dirty(struct iopf_ioas *ioas, uint64_t iova,
 			 uint64_t length, unsigned long *bitmap);
 
-/* Is the page at @iova mapped (in every attached domain)? */
+/*
+ * Is the page at @iova mapped (in every attached domain)? A snapshot read
+ * without the area lock: an invalidation or a fault may change it as soon
+ * as it is read.
+ */
 bool iopf_ioas_is_mapped(struct iopf_ioas *ioas, uint64_t iova);
 
 struct iopf_ioas_stats {
@@ -161,31 +257,65 @@ struct iopf_type1;
 #define IOPF_TYPE1_READ (1u << 0)
 #define IOPF_TYPE1_WRITE (1u << 1)
 
+/* -EINVAL for a NULL argument, -ENOMEM. */
 int iopf_type1_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 		    struct iopf_type1 **out);
+/*
+ * Detach every device (pending faults answered INVALID, running handler
+ * calls waited for), remove every mapping, detach and free the domain,
+ * destroy the core container. Never fails; no other call on @c may run
+ * concurrently or follow.
+ */
 void iopf_type1_close(struct iopf_type1 *c);
+/* The core container: valid until iopf_type1_close(). */
 struct iopf_ioas *iopf_type1_ioas(struct iopf_type1 *c);
 /*
  * Leaf sizes the container's domain may use (IOPF_PGSIZE_*; 0: all), set
  * before the first attach (-EBUSY after): a host backing guests with 4 KiB
- * frames rarely has 2 MiB of them contiguous.
+ * frames rarely has 2 MiB of them contiguous. -EINVAL for NULL or an
+ * unknown size.
  */
 int iopf_type1_set_pgsizes(struct iopf_type1 *c, uint64_t pgsize_bitmap);
-/* The container's domain is created at the first attach. */
+/*
+ * Attach @dev (requests without PASID). The container's domain is created
+ * at the first attach. -EINVAL for NULL, a device of another IOMMU, or,
+ * with IOPF on, a device that cannot fault; -EBUSY if the device is
+ * attached already (here or elsewhere); -ENOSPC past 64 devices; -ENOMEM.
+ */
 int iopf_type1_attach_device(struct iopf_type1 *c, struct iopf_dev *dev);
+/*
+ * Detach @dev: its pending faults are answered INVALID and its handler
+ * calls running are waited for (iopf_detach()). The domain and the
+ * mappings stay for the other devices. A device not attached here:
+ * nothing happens.
+ */
 void iopf_type1_detach_device(struct iopf_type1 *c, struct iopf_dev *dev);
 /*
  * VFIO_IOMMU_ENABLE_IOPF: from now on MAP_DMA neither pins nor maps.
- * -EBUSY after the first map; -EINVAL if an attached device cannot
- * fault; -EALREADY if on. There is no disable.
+ * -ENODEV before the first attach (there is no domain to take faults
+ * yet); -EBUSY after the first map; -EINVAL for NULL or if an attached
+ * device cannot fault; -EALREADY if on. There is no disable: the handler
+ * goes with the domain at close.
  */
 int iopf_type1_enable_iopf(struct iopf_type1 *c);
+/*
+ * PREMAP_LEN: pages mapped per fault from the faulting one (1: the page
+ * alone). -EINVAL for NULL, 0 or more than 512.
+ */
 int iopf_type1_set_premap(struct iopf_type1 *c, uint32_t pages);
+/* -EINVAL for NULL or 0. */
 int iopf_type1_set_dma_entry_limit(struct iopf_type1 *c, unsigned limit);
+/*
+ * MAP_DMA: pinned and mapped, or with IOPF on, faultable. -EINVAL for NULL
+ * or flags other than READ/WRITE (at least one); otherwise as
+ * iopf_ioas_map().
+ */
 int iopf_type1_map_dma(struct iopf_type1 *c, uint64_t vaddr, uint64_t iova,
 		       uint64_t size, unsigned flags);
+/* UNMAP_DMA: as iopf_ioas_unmap(); -EINVAL for NULL. */
 int iopf_type1_unmap_dma(struct iopf_type1 *c, uint64_t iova, uint64_t size,
 			 uint64_t *unmapped);
+/* As iopf_ioas_pin_pages() and iopf_ioas_unpin_pages(). */
 int iopf_type1_pin_pages(struct iopf_type1 *c, uint64_t iova, uint64_t npages,
 			 iopf_pfn_t *pfns);
 int iopf_type1_unpin_pages(struct iopf_type1 *c, uint64_t iova,
@@ -194,8 +324,9 @@ int iopf_type1_unpin_pages(struct iopf_type1 *c, uint64_t iova,
  * VFIO_IOMMU_DIRTY_PAGES START/STOP and GET_BITMAP. A container that pins
  * cannot see device writes, so its bitmap reports every page dirty (as
  * VFIO type1 does for pinned memory); with IOPF, writes are tracked
- * precisely (see iopf_ioas_set_dirty_tracking). GET_BITMAP needs
- * tracking started (-EINVAL otherwise).
+ * precisely (see iopf_ioas_set_dirty_tracking). Start: -EINVAL for NULL,
+ * -ENOMEM. GET_BITMAP: -EINVAL for NULL, an empty or misaligned range, or
+ * tracking not started; otherwise as iopf_ioas_read_dirty().
  */
 int iopf_type1_dirty_tracking(struct iopf_type1 *c, bool start);
 int iopf_type1_dirty_bitmap(struct iopf_type1 *c, uint64_t iova, uint64_t size,

@@ -40,6 +40,20 @@
  * discard its partials, wait until no handler runs for it, answer what
  * those handlers left WAITING. After that nothing of it can run.
  *
+ * A change of a domain's handler (fault_set_handler) is a teardown of the
+ * old handler: its owner frees the handler's data next (a container, a
+ * fault queue). Each dispatch counts in the domain's slot of the current
+ * handler generation; the change stores the new handler, bumps the
+ * generation and waits for the old slot to drain, as an invalidation
+ * waits for in-flight DMA. A handler asking for its own domain is refused:
+ * it would wait for itself.
+ *
+ * Counting: every response goes through deliver_locked and is counted by
+ * code; one given without a group is also counted in auto_responses. So
+ * groups + auto_responses - responses is the number of groups not yet
+ * answered (iommu.h), which is how a user checks every request was
+ * answered exactly once.
+ *
  * Locks: fault_lock protects all of the above; device slots and credits
  * are under dev->lock, taken inside fault_lock. Handlers run with nothing
  * held.
@@ -88,6 +102,7 @@ static void deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 {
 	struct dev_slot *slot = &dev->slots[grpid % IOPF_PRI_GROUPS];
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	/* Account first: once woken, the device may look at the counters. */
 	if (code >= 0 && code <= IOPF_RESP_FAILURE)
 		atomic_fetch_add(&iommu->ctr.responses[code], 1);
@@ -119,6 +134,7 @@ static void group_unlink_locked(struct iopf_iommu *iommu, struct fault_group *g)
 {
 	struct fault_group **pp;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (pp = &iommu->groups; *pp; pp = &(*pp)->next)
 		if (*pp == g) {
 			*pp = g->next;
@@ -130,6 +146,7 @@ static void work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g)
 {
 	struct fault_group **pp, *prev = NULL;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (pp = &iommu->work_head; *pp; prev = *pp, pp = &(*pp)->work_next)
 		if (*pp == g) {
 			*pp = g->work_next;
@@ -143,6 +160,7 @@ static void work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g)
 static void respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
 			   enum iopf_response code)
 {
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	g->answered = true;
 	group_unlink_locked(iommu, g);
 	if (iopf_rt_tracing(iommu->rt))
@@ -164,6 +182,7 @@ static unsigned partials_discard_locked(struct iopf_iommu *iommu,
 	struct partial_req **pp = &iommu->partials;
 	unsigned n = 0;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	while (*pp) {
 		struct partial_req *p = *pp;
 
@@ -194,6 +213,7 @@ static unsigned ring_discard_group_locked(struct iopf_iommu *iommu,
 {
 	unsigned n = 0;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (unsigned i = 0; i < iommu->prq_count; i++) {
 		struct prq_entry *e =
 			&iommu->prq[(iommu->prq_head + i) % iommu->prq_depth];
@@ -217,6 +237,7 @@ static unsigned ring_discard_group_locked(struct iopf_iommu *iommu,
 static void group_discard_locked(struct iopf_iommu *iommu,
 				 struct iopf_dev *dev, uint16_t grpid)
 {
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	partials_discard_locked(iommu, dev, true, 0, grpid);
 	ring_discard_group_locked(iommu, dev, grpid);
 }
@@ -269,6 +290,7 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 		if (iommu->stalled >= iommu->stall_max ||
 		    iommu->prq_count == iommu->prq_depth) {
 			atomic_fetch_add(&iommu->ctr.stall_terminated, 1);
+			atomic_fetch_add(&iommu->ctr.auto_responses, 1);
 			iommu->stalled++; /* deliver gives it back */
 			deliver_locked(iommu, dev, req->grpid, IOPF_RESP_INVALID,
 				       0, true, UINT64_MAX);
@@ -291,6 +313,7 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 		if (overrun) {
 			/* Response Failure may come before LAST. */
 			atomic_fetch_add(&iommu->ctr.credit_overruns, 1);
+			atomic_fetch_add(&iommu->ctr.auto_responses, 1);
 			group_discard_locked(iommu, dev, req->grpid);
 			deliver_locked(iommu, dev, req->grpid, IOPF_RESP_FAILURE,
 				       0, false, UINT64_MAX);
@@ -343,6 +366,7 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 	unsigned n = 1, i = 0;
 	bool consistent = true;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	if (!e->stall)
 		for (struct partial_req *p = iommu->partials; p; p = p->next)
 			n += p->dev == dev && p->req.grpid == e->req.grpid;
@@ -354,6 +378,7 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 						e->req.grpid);
 
 		(void)dropped;
+		atomic_fetch_add(&iommu->ctr.auto_responses, 1);
 		deliver_locked(iommu, dev, e->req.grpid, IOPF_RESP_SUCCESS,
 			       e->stall ? 0 : 1, e->stall, e->posted_ns);
 		return;
@@ -412,6 +437,7 @@ static void prq_process_locked(struct iopf_iommu *iommu,
 {
 	struct iopf_dev *dev = e->dev;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	if (!e->stall && req_is_stop_marker(&e->req)) {
 		atomic_fetch_add(&iommu->ctr.stop_markers, 1);
 		partials_discard_locked(iommu, dev, false, req_pasid(&e->req),
@@ -449,6 +475,7 @@ static void groups_expire_locked(struct iopf_iommu *iommu)
 	uint64_t now = iopf_rt_now(iommu->rt), next = UINT64_MAX;
 	struct fault_group *g, *n;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (g = iommu->groups; g; g = n) {
 		n = g->next;
 		if (g->state != GROUP_WAITING || g->deadline == UINT64_MAX)
@@ -512,9 +539,11 @@ static void prq_actor(void *arg)
 
 static void fault_worker(void *arg)
 {
-	struct iopf_iommu *iommu = arg;
+	struct fault_worker *w = arg;
+	struct iopf_iommu *iommu = w->iommu;
 
 	iopf_rt_mutex_lock(&iommu->fault_lock);
+	w->self = iopf_rt_self();
 	for (;;) {
 		struct fault_group *g;
 		struct iopf_attach *a;
@@ -522,6 +551,7 @@ static void fault_worker(void *arg)
 		iopf_fault_handler_t handler;
 		void *handler_data;
 		enum iopf_response code;
+		unsigned slot;
 
 		while (!iommu->work_head && !iommu->stopping)
 			iopf_rt_wait(&iommu->work_wq, &iommu->fault_lock);
@@ -553,7 +583,13 @@ static void fault_worker(void *arg)
 		g->pub.domain = d;
 		g->state = GROUP_RUNNING;
 		a->running++;
+		/* Counted for a change of handler to wait on (fault_set_handler). */
+		slot = (unsigned)(d->handler_gen & 1);
+		d->handler_running[slot]++;
+		w->in_handler = d;
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
+		/* Counted: a detach or a change of handler now waits for us. */
+		iopf_rt_yield_point(iommu->rt);
 
 		{
 			uint64_t t0 = iopf_rt_now(iommu->rt);
@@ -570,6 +606,9 @@ static void fault_worker(void *arg)
 		}
 
 		iopf_rt_mutex_lock(&iommu->fault_lock);
+		w->in_handler = NULL;
+		if (!--d->handler_running[slot] && d->handler_changing)
+			iopf_rt_wake_all(&iommu->idle_wq);
 		if (!--a->running)
 			iopf_rt_wake_all(&iommu->idle_wq);
 		if (g->answered) {
@@ -626,6 +665,7 @@ int iopf_fault_respond(struct iopf_iommu *iommu, uint64_t cookie,
 static bool group_of_locked(const struct fault_group *g,
 			    const struct iopf_attach *a)
 {
+	iopf_rt_mutex_assert_held(&a->dev->iommu->fault_lock);
 	return g->attach == a ||
 	       (g->state == GROUP_QUEUED && g->pub.dev == a->dev &&
 		g->pub.pasid == a->pasid);
@@ -637,6 +677,7 @@ static void answer_idle_groups_locked(struct iopf_iommu *iommu,
 {
 	struct fault_group *g = iommu->groups, *next;
 
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	for (; g; g = next) {
 		next = g->next;
 		if (!group_of_locked(g, a) || g->state == GROUP_RUNNING)
@@ -659,6 +700,66 @@ void fault_quiesce_attach(struct iopf_iommu *iommu, struct iopf_attach *a)
 	/* What the finished handlers left for later is answered now. */
 	answer_idle_groups_locked(iommu, a);
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
+}
+
+/* Is the caller a fault worker running a handler of @d? */
+static bool in_handler_of_locked(struct iopf_iommu *iommu,
+				 const struct iopf_domain *d)
+{
+	struct iopf_rt_actor *self = iopf_rt_self();
+
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	for (unsigned i = 0; i < iommu->nr_workers; i++)
+		if (iommu->workers[i].self == self &&
+		    iommu->workers[i].in_handler == d)
+			return true;
+	return false;
+}
+
+/*
+ * A handler's data (the container, a fault queue) may be freed as soon as
+ * the handler is replaced, so the replacement waits for the calls already
+ * dispatched: they were counted under the old generation's slot, and new
+ * dispatches count in the other one. Waiting happens with only fault_lock
+ * held (and released while asleep): a running handler may take the
+ * callers' locks, an mm lock, and attach_lock through an unmap's flush.
+ */
+int fault_set_handler(struct iopf_domain *d, iopf_fault_handler_t fn,
+		      void *data, int (*check)(struct iopf_domain *d,
+					       iopf_fault_handler_t fn))
+{
+	struct iopf_iommu *iommu = d->iommu;
+	unsigned old = 0;
+	int ret = 0;
+
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	if (in_handler_of_locked(iommu, d)) {
+		/* It would wait for its own return. */
+		iopf_rt_mutex_unlock(&iommu->fault_lock);
+		return -EDEADLK;
+	}
+	while (d->handler_changing)
+		iopf_rt_wait(&iommu->idle_wq, &iommu->fault_lock);
+	d->handler_changing = true;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+
+	/* The check and the store under attach_lock, as iopf_attach() is. */
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	if (check)
+		ret = check(d, fn);
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	if (!ret) {
+		d->handler_data = data;
+		atomic_store_explicit(&d->handler, fn, memory_order_release);
+		old = (unsigned)(d->handler_gen++ & 1);
+	}
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	while (!ret && d->handler_running[old])
+		iopf_rt_wait(&iommu->idle_wq, &iommu->fault_lock);
+	d->handler_changing = false;
+	iopf_rt_wake_all(&iommu->idle_wq);
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	return ret;
 }
 
 /* ---- the device's side of a fault ---- */
@@ -807,14 +908,18 @@ int fault_start(struct iopf_iommu *iommu, unsigned workers)
 	if (ret)
 		goto err_free;
 	for (unsigned i = 0; i < workers; i++) {
+		struct fault_worker *w = &iommu->workers[i];
 		char name[24];
 
 		snprintf(name, sizeof(name), "iopf-worker%u", i);
-		ret = iopf_rt_spawn(iommu->rt, name, fault_worker, iommu,
-				    &iommu->workers[i]);
+		w->iommu = iommu;
+		ret = iopf_rt_spawn(iommu->rt, name, fault_worker, w, &w->actor);
 		if (ret)
 			goto err_stop;
+		/* Counted under fault_lock: in_handler_of_locked() reads it. */
+		iopf_rt_mutex_lock(&iommu->fault_lock);
 		iommu->nr_workers++;
+		iopf_rt_mutex_unlock(&iommu->fault_lock);
 	}
 	return 0;
 
@@ -839,11 +944,13 @@ void fault_stop(struct iopf_iommu *iommu)
 	if (iommu->prq_actor)
 		iopf_rt_join(iommu->prq_actor);
 	for (unsigned i = 0; i < iommu->nr_workers; i++)
-		iopf_rt_join(iommu->workers[i]);
+		iopf_rt_join(iommu->workers[i].actor);
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	iommu->nr_workers = 0;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
 	free(iommu->workers);
 	iommu->workers = NULL;
 	iommu->prq_actor = NULL;
-	iommu->nr_workers = 0;
 
 	/* Devices are gone: nobody waits for these any more. */
 	iopf_rt_mutex_lock(&iommu->fault_lock);

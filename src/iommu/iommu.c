@@ -545,11 +545,6 @@ enum iopf_domain_type iopf_domain_type(const struct iopf_domain *d)
 	return d->type;
 }
 
-/*
- * A handler may be set or changed while devices are attached, as long as
- * every one of them can fault: a fault in flight goes to the old handler
- * or the new one, both valid.
- */
 int iopf_domain_set_fault_timeout(struct iopf_domain *d, uint64_t timeout_ns)
 {
 	if (!d)
@@ -558,28 +553,28 @@ int iopf_domain_set_fault_timeout(struct iopf_domain *d, uint64_t timeout_ns)
 	return 0;
 }
 
+/* A handler needs every attached device to fault (attach_lock held). */
+static int handler_fits_attached(struct iopf_domain *d, iopf_fault_handler_t fn)
+{
+	iopf_rt_mutex_assert_held(&d->iommu->attach_lock);
+	for (struct iopf_attach *a = d->attached; a && fn; a = a->domain_next)
+		if (a->dev->cap == IOPF_FAULT_NONE)
+			return -EBUSY;
+	return 0;
+}
+
+/*
+ * A handler may be set or changed while devices are attached, as long as
+ * every one of them can fault: a fault in flight goes to the old handler
+ * or the new one, both valid. The change returns once no call of the old
+ * handler runs any more (see fault_set_handler), so its data may go.
+ */
 int iopf_domain_set_fault_handler(struct iopf_domain *d,
 				  iopf_fault_handler_t fn, void *data)
 {
-	struct iopf_iommu *iommu;
-	struct iopf_attach *a;
-	int ret = 0;
-
 	if (!d || d->type == IOPF_DOMAIN_SVA)
 		return -EINVAL; /* SVA resolves its own faults */
-	iommu = d->iommu;
-	iopf_rt_mutex_lock(&iommu->attach_lock);
-	for (a = d->attached; a && fn; a = a->domain_next)
-		if (a->dev->cap == IOPF_FAULT_NONE)
-			ret = -EBUSY;
-	if (!ret) {
-		iopf_rt_mutex_lock(&iommu->fault_lock);
-		d->handler_data = data;
-		atomic_store_explicit(&d->handler, fn, memory_order_release);
-		iopf_rt_mutex_unlock(&iommu->fault_lock);
-	}
-	iopf_rt_mutex_unlock(&iommu->attach_lock);
-	return ret;
+	return fault_set_handler(d, fn, data, handler_fits_attached);
 }
 
 int iopf_domain_map(struct iopf_domain *d, uint64_t iova, uint64_t phys,
@@ -726,6 +721,7 @@ struct iopf_attach *attach_find_locked(struct iopf_dev *dev, uint32_t pasid)
 {
 	struct iopf_attach *a;
 
+	iopf_rt_mutex_assert_held(&dev->lock);
 	for (a = dev->attached; a; a = a->dev_next)
 		if (a->pasid == pasid)
 			return a;
@@ -749,8 +745,6 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid, struct iopf_domain *d)
 		return -EINVAL;
 	if (pasid != IOPF_PASID_NONE && pasid >= IOPF_PASID_MAX)
 		return -EINVAL;
-	if (dev->cap == IOPF_FAULT_NONE && domain_relies_on_faults(d))
-		return -EINVAL;
 	iommu = dev->iommu;
 	a = iopf_calloc(1, sizeof(*a));
 	if (!a)
@@ -759,9 +753,15 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid, struct iopf_domain *d)
 	a->pasid = pasid;
 	a->domain = d;
 
+	/*
+	 * Handlers change under attach_lock too: checked here, a handler
+	 * cannot arrive between the check and the link.
+	 */
 	iopf_rt_mutex_lock(&iommu->attach_lock);
 	iopf_rt_mutex_lock(&dev->lock);
-	if (attach_find_locked(dev, pasid)) {
+	if (dev->cap == IOPF_FAULT_NONE && domain_relies_on_faults(d)) {
+		ret = -EINVAL;
+	} else if (attach_find_locked(dev, pasid)) {
 		ret = -EBUSY;
 	} else {
 		a->dev_next = dev->attached;

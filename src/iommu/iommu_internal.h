@@ -6,16 +6,22 @@
  *   callers' locks (mm->lock, the DMA container's area locks)
  *   io_pgtable lock        map/unmap of one table (flushes run under it)
  *   iommu->attach_lock     attachment lists of devices and domains,
- *                          nested children of a domain
+ *                          nested children of a domain, domain handlers
  *   iommu->fault_lock      page request queue, partial requests, groups,
- *                          stall count, attachment dying/running
+ *                          stall count, attachment dying/running, handler
+ *                          calls running per domain, workers' state
  *   dev->inval_lock        serializes a device's invalidation drains
  *   dev->lock              attachment lookup, group slots, PRI state,
  *                          in-flight DMA counts
  *   tlb->lock              one translation cache (IOTLB or an ATC)
- * attach_lock may be followed by fault_lock (setting a fault handler), never
- * the reverse; both may be followed by dev->lock. The DMA path holds no lock across a wait: it takes dev->lock
- * and cache locks briefly, and posts faults with nothing held.
+ * attach_lock -> fault_lock is taken when a domain's handler changes (the
+ * check against the attached devices and the store are one step under
+ * attach_lock); fault_lock is never held while attach_lock is taken. Both
+ * may be followed by dev->lock. Nothing waits under attach_lock for a
+ * handler: a handler may reach attach_lock through an unmap's flush.
+ * Handlers run with no IOMMU lock held. The DMA path holds no lock across
+ * a wait: it takes dev->lock and cache locks briefly, and posts faults
+ * with nothing held.
  *
  * In-flight DMA (the invalidation guarantee): a device brackets every
  * translation-and-transfer with dma_begin/dma_end, counted in one of two
@@ -187,6 +193,17 @@ struct iopf_domain {
 	 * with an acquire load (the DMA path). Data is written first. */
 	_Atomic(iopf_fault_handler_t) handler;
 	void *handler_data;
+	/*
+	 * Handler calls running, counted in the slot of the handler
+	 * generation they were dispatched under. A change of handler bumps
+	 * the generation and waits for the old slot to empty, so the caller
+	 * knows the old handler is done with its data; one change at a time
+	 * (handler_changing), so a slot holds one generation's calls only.
+	 * All protected by fault_lock.
+	 */
+	uint64_t handler_gen;
+	unsigned handler_running[2];
+	bool handler_changing;
 	/* Async answers due within this long (0: no limit). */
 	_Atomic uint64_t response_timeout_ns;
 
@@ -204,6 +221,20 @@ struct iopf_domain {
 	bool mn_registered;
 
 	struct iopf_domain *next;          /* iommu->domains; attach_lock */
+};
+
+/* A fault worker: an actor running handlers, one group at a time. */
+struct fault_worker {
+	struct iopf_iommu *iommu;
+	struct iopf_rt_actor *actor;
+	/*
+	 * While it runs a handler: the actor (set by the worker itself) and
+	 * the domain whose handler it is, so that a handler asking to
+	 * change its own domain's handler is refused instead of waiting for
+	 * itself. Protected by fault_lock.
+	 */
+	struct iopf_rt_actor *self;
+	struct iopf_domain *in_handler;
 };
 
 struct prq_entry {
@@ -253,7 +284,7 @@ struct iopf_iommu {
 	bool stopping;                     /* protected by fault_lock */
 	unsigned nr_workers;
 	struct iopf_rt_actor *prq_actor;
-	struct iopf_rt_actor **workers;
+	struct fault_worker *workers;      /* nr_workers of them */
 
 	/*
 	 * Page-walk cache, for cost only: remembers the last-level tables of
@@ -282,6 +313,14 @@ int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
 void fault_forget_dev(struct iopf_iommu *iommu, struct iopf_dev *dev);
 /* Teardown of one attachment: steps 1 and 2 of iopf_detach(). */
 void fault_quiesce_attach(struct iopf_iommu *iommu, struct iopf_attach *a);
+/*
+ * Install @fn/@data as @d's handler once @check (called with attach_lock
+ * held, may be NULL) returns 0, and wait until no call of the handler it
+ * replaces is running. -EDEADLK when called from a handler of @d.
+ */
+int fault_set_handler(struct iopf_domain *d, iopf_fault_handler_t fn,
+		      void *data, int (*check)(struct iopf_domain *d,
+					       iopf_fault_handler_t fn));
 
 /* iommu.c */
 struct iopf_attach *attach_find_locked(struct iopf_dev *dev, uint32_t pasid);

@@ -4,8 +4,10 @@
  *
  * For each request of a group: find the area under RCU (a reference keeps
  * it), check the requested permission against the area's, answer at once
- * if the page is mapped already, else compute the pre-fault window and map
- * it by the seq/retry protocol (area_populate). The group is answered once:
+ * if the page is mapped already (decided under the area lock: an
+ * invalidation in progress has cleared the IO page tables but not yet the
+ * bit), else compute the pre-fault window and map it by the seq/retry
+ * protocol (area_populate). The group is answered once:
  * SUCCESS when every request is resolved, INVALID at the first that cannot
  * be (outside every area, a permission the area does not grant, an area
  * removed meanwhile, memory the host cannot give).
@@ -20,6 +22,10 @@
  * faulting page): pre-faulting never allocates memory the guest has not
  * touched. All
  * windows are clipped to the area and stop at the first mapped page.
+ *
+ * The handler's data is the container: it stays valid for the whole call
+ * because removing the handler from a domain (detach, destroy) waits for
+ * the calls running (iopf_domain_set_fault_handler).
  */
 #include "vfio_internal.h"
 
@@ -138,9 +144,24 @@ static enum iopf_response ioas_fault_one(struct iopf_ioas *ioas,
 	}
 	idx = (iova - a->iova) >> ioas->page_shift;
 	if (area_test_mapped(a, idx)) {
-		/* Two faults in flight for one page: the first mapped it. */
-		atomic_fetch_add(&ioas->ctr.already_mapped, 1);
-		goto out_put;
+		bool mapped;
+
+		/*
+		 * Read without the lock, the bit is only a hint: an
+		 * invalidation clears the IO page tables first and the bit
+		 * after, under the area lock, and a device told "mapped"
+		 * meanwhile would retry into the same hole until it gave up.
+		 * Under the lock the bit is exact.
+		 */
+		iopf_rt_yield_point(ioas->rt);
+		iopf_rt_mutex_lock(&a->lock);
+		mapped = area_test_mapped(a, idx);
+		iopf_rt_mutex_unlock(&a->lock);
+		if (mapped) {
+			/* Two faults in flight for one page: the first mapped it. */
+			atomic_fetch_add(&ioas->ctr.already_mapped, 1);
+			goto out_put;
+		}
 	}
 	if (a->mode == IOPF_MAP_PINNED) {
 		/* Pinned pages are all mapped, unless being removed. */

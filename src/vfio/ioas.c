@@ -83,6 +83,7 @@ static int area_map_locked(struct vfio_area *a, struct ioas_domains *doms,
 	unsigned k;
 	int ret = 0;
 
+	iopf_rt_mutex_assert_held(&a->lock);
 	bool per_page = atomic_load_explicit(&a->ioas->map_per_page,
 					     memory_order_relaxed);
 
@@ -145,6 +146,7 @@ static void area_unmap_run_locked(struct vfio_area *a,
 	unsigned shift = a->ioas->page_shift;
 	uint64_t first = *idx, n = *run;
 
+	iopf_rt_mutex_assert_held(&a->lock);
 	for (unsigned width = 0;; width++) {
 		bool split_failed = false;
 
@@ -186,6 +188,7 @@ static void area_unmap_run_locked(struct vfio_area *a,
 
 static bool area_page_pinned_locked(const struct vfio_area *a, uint64_t idx)
 {
+	iopf_rt_mutex_assert_held(&a->lock);
 	return a->pin_count && a->pin_count[idx];
 }
 
@@ -199,6 +202,7 @@ static uint64_t area_unmap_locked(struct vfio_area *a, struct ioas_domains *doms
 {
 	uint64_t idx = first, total = 0;
 
+	iopf_rt_mutex_assert_held(&a->lock);
 	while (idx <= last) {
 		uint64_t run = 0;
 
@@ -332,6 +336,8 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
 		}
 		if (ret)
 			break;
+		/* An invalidation here is what the sequence check catches. */
+		iopf_rt_yield_point(ioas->rt);
 		iopf_rt_mutex_lock(&a->lock);
 		if (a->dead) {
 			ret = -ENOENT;
@@ -453,6 +459,7 @@ static struct area_table *table_publish_locked(struct iopf_ioas *ioas,
 {
 	struct area_table *old = ioas_table(ioas);
 
+	iopf_rt_mutex_assert_held(&ioas->lock);
 	atomic_store_explicit(&ioas->table, next, memory_order_release);
 	iopf_rcu_synchronize();
 	return old;
@@ -867,12 +874,48 @@ static struct vfio_area *area_get_span(struct iopf_ioas *ioas, uint64_t iova,
 	return a;
 }
 
+/*
+ * The selective-pin arrays come with an area's first pin (most areas never
+ * have one). Both or neither, published together under the area lock as
+ * well as pin_lock: readers hold one or the other (the notifier holds the
+ * area lock only) and must never see one array without the other.
+ */
+static int area_pin_arrays_alloc_locked(struct vfio_area *a)
+{
+	iopf_pfn_t *frames;
+	uint16_t *count;
+
+	iopf_rt_mutex_assert_held(&a->pin_lock);
+	if (a->pin_count)
+		return 0;
+	count = iopf_calloc(a->npages, sizeof(*count));
+	frames = iopf_calloc(a->npages, sizeof(*frames));
+	if (!count || !frames) {
+		free(count);
+		free(frames);
+		return -ENOMEM;
+	}
+	iopf_rt_mutex_lock(&a->lock);
+	a->pin_count = count;
+	a->pin_pfns = frames;
+	iopf_rt_mutex_unlock(&a->lock);
+	return 0;
+}
+
+/*
+ * pin_lock is held from the dead check to the end: the area cannot be
+ * retired in between (retirement takes pin_lock first), so what this call
+ * pinned is either counted in the area or unpinned here. Frames it pinned
+ * are tracked by value, with IOPF_PFN_NONE for "not pinned by this call":
+ * frame 0 is a frame like any other.
+ */
 int iopf_ioas_pin_pages(struct iopf_ioas *ioas, uint64_t iova, uint64_t npages,
 			iopf_pfn_t *pfns)
 {
+	struct ioas_domains *doms;
 	struct vfio_area *a;
-	iopf_pfn_t *got = NULL;
-	uint64_t idx;
+	iopf_pfn_t *got;
+	uint64_t idx, i;
 	int ret = 0;
 
 	if (!ioas)
@@ -880,27 +923,36 @@ int iopf_ioas_pin_pages(struct iopf_ioas *ioas, uint64_t iova, uint64_t npages,
 	a = area_get_span(ioas, iova, npages, &idx);
 	if (!a)
 		return -EINVAL;
+	/* Found in the table, it may be retired before pin_lock is ours. */
+	iopf_rt_yield_point(ioas->rt);
 	iopf_rt_mutex_lock(&a->pin_lock);
+	if (a->dead) {
+		ret = -ENOENT;
+		goto out_unlock_pin;
+	}
 	if (a->mode == IOPF_MAP_PINNED) {
 		/* Pinned already: hand out the frames. */
 		if (pfns)
 			memcpy(pfns, a->pfns + idx, npages * sizeof(*pfns));
 		goto out_unlock_pin;
 	}
-	got = iopf_calloc(npages, sizeof(*got));
-	if (!a->pin_count) {
-		a->pin_count = iopf_calloc(a->npages, sizeof(*a->pin_count));
-		a->pin_pfns = iopf_calloc(a->npages, sizeof(*a->pin_pfns));
-	}
-	if (!got || !a->pin_count || !a->pin_pfns) {
+	ret = area_pin_arrays_alloc_locked(a);
+	if (ret)
+		goto out_unlock_pin;
+	got = iopf_malloc(npages * sizeof(*got));
+	if (!got) {
 		ret = -ENOMEM;
 		goto out_unlock_pin;
 	}
+	for (i = 0; i < npages; i++)
+		got[i] = IOPF_PFN_NONE;
 	/* Only pages not pinned yet need an mm pin (and its accounting). */
-	for (uint64_t i = 0; i < npages && !ret; i++) {
+	for (i = 0; i < npages; i++) {
 		if (a->pin_count[idx + i]) {
-			if (a->pin_count[idx + i] == UINT16_MAX)
+			if (a->pin_count[idx + i] == UINT16_MAX) {
 				ret = -EOVERFLOW;
+				break;
+			}
 			continue;
 		}
 		ret = iopf_mm_pin_pages(ioas->mm,
@@ -908,57 +960,54 @@ int iopf_ioas_pin_pages(struct iopf_ioas *ioas, uint64_t iova, uint64_t npages,
 					1, (a->perm & IOPF_PERM_WRITE)
 						   ? IOPF_MM_GUP_WRITE : 0,
 					&got[i]);
-		if (ret)
-			for (uint64_t k = 0; k < i; k++)
-				if (!a->pin_count[idx + k])
-					iopf_mm_unpin_pages(ioas->mm, &got[k], 1);
-	}
-	if (ret)
-		goto out_unlock_pin;
-	iopf_rt_mutex_lock(&a->lock);
-	if (a->dead) {
-		ret = -ENOENT;
-	} else {
-		struct ioas_domains *doms = ioas_domains(ioas);
-
-		for (uint64_t i = 0; i < npages; i++) {
-			uint64_t p = idx + i;
-
-			if (a->pin_count[p]++)
-				continue;
-			a->pin_pfns[p] = got[i];
-			a->nr_sel_pinned++;
-			/* A page mapped by a fault maps the same frame: the
-			 * notifier would have unmapped it otherwise. */
-			if (!area_test_mapped(a, p) && doms->n &&
-			    area_map_locked(a, doms, p, 1, &got[i]))
-				ret = -ENOMEM;
+		if (ret) {
+			got[i] = IOPF_PFN_NONE;
+			break;
 		}
 	}
+	if (ret)
+		goto err_unpin;
+	iopf_rt_mutex_lock(&a->lock);
+	doms = ioas_domains(ioas);
+	for (i = 0; i < npages; i++) {
+		uint64_t p = idx + i;
+
+		if (a->pin_count[p]++)
+			continue;
+		a->pin_pfns[p] = got[i];
+		a->nr_sel_pinned++;
+		/* A page mapped by a fault maps the same frame: the notifier
+		 * would have unmapped it otherwise. */
+		if (!area_test_mapped(a, p) && doms->n &&
+		    area_map_locked(a, doms, p, 1, &got[i]))
+			ret = -ENOMEM;
+	}
 	if (ret) {
-		/* Undo: as unpin of what this call pinned. */
-		for (uint64_t i = 0; i < npages && a->pin_count; i++) {
+		/* Undo: as unpin of what this call counted. */
+		for (i = 0; i < npages; i++) {
 			uint64_t p = idx + i;
 
-			if (a->dead || !a->pin_count[p])
-				continue;
 			if (!--a->pin_count[p]) {
 				a->nr_sel_pinned--;
-				area_unmap_locked(a, ioas_domains(ioas), p, p,
-						  false);
+				area_unmap_locked(a, doms, p, p, false);
 			}
 		}
 	}
 	iopf_rt_mutex_unlock(&a->lock);
-	for (uint64_t i = 0; i < npages; i++) {
-		if (ret && got[i])
+	if (ret)
+		goto err_unpin;
+	if (pfns)
+		memcpy(pfns, a->pin_pfns + idx, npages * sizeof(*pfns));
+	goto out_free;
+
+err_unpin:
+	for (i = 0; i < npages; i++)
+		if (got[i] != IOPF_PFN_NONE)
 			iopf_mm_unpin_pages(ioas->mm, &got[i], 1);
-		if (!ret && pfns)
-			pfns[i] = a->pin_pfns[idx + i];
-	}
+out_free:
+	free(got);
 out_unlock_pin:
 	iopf_rt_mutex_unlock(&a->pin_lock);
-	free(got);
 	area_put(a);
 	return ret;
 }
@@ -1024,6 +1073,7 @@ static void domains_switch_locked(struct iopf_ioas *ioas,
 {
 	struct area_table *t = ioas_table(ioas);
 
+	iopf_rt_mutex_assert_held(&ioas->lock);
 	atomic_store_explicit(&ioas->domains, next, memory_order_release);
 	for (unsigned i = 0; i < t->n; i++) {
 		struct vfio_area *a = t->a[i];
@@ -1172,6 +1222,13 @@ void iopf_ioas_detach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain)
 	next->n = j;
 	domains_switch_locked(ioas, next, area_drop_domain, domain);
 	iopf_rt_mutex_unlock(&ioas->lock);
+	/*
+	 * The container's handler may be running for this domain now (it
+	 * maps into the remaining domains only). Clearing the handler waits
+	 * for such calls, so the caller may free the container once this
+	 * returns.
+	 */
+	iopf_rt_yield_point(ioas->rt);
 	iopf_domain_set_fault_handler(domain, NULL, NULL);
 }
 
@@ -1257,6 +1314,7 @@ static void area_dirty_log_drain_locked(struct vfio_area *a, uint64_t iova,
 	uint64_t lo = a->iova > iova ? a->iova : iova;
 	uint64_t hi = a->last < last ? a->last : last;
 
+	iopf_rt_mutex_assert_held(&a->lock);
 	for (uint64_t p = lo; p <= hi && p >= lo; p += 4096) {
 		uint64_t src = (p - a->iova) >> 12, dst = (p - base) >> 12;
 		unsigned long *w = &a->dirty_log[src / BITS_PER_WORD];

@@ -69,13 +69,27 @@ struct vfio_area {
 
 	struct iopf_rt_mutex pin_lock;
 	struct iopf_rt_mutex lock;
-	bool dead;                       /* protected by lock */
-	_Atomic unsigned long *mapped;   /* written under lock, read anywhere */
+	/* Set under pin_lock and lock, once; either suffices to read it. */
+	bool dead;
+	/*
+	 * Bit per page: written under lock, read anywhere. A read without
+	 * the lock is a hint: an invalidation clears the page tables first
+	 * and the bit after, so only under lock is a set bit "mapped".
+	 */
+	_Atomic unsigned long *mapped;
 	uint64_t nr_mapped;              /* protected by lock */
 	iopf_pfn_t *pfns;                /* PINNED: all pages; lock */
-	uint16_t *pin_count;             /* selective pins; lock (+pin_lock) */
-	iopf_pfn_t *pin_pfns;            /* frames of those pins; lock */
-	uint64_t nr_sel_pinned;          /* pages with pin_count > 0; lock */
+	/*
+	 * Selective pins: per page count and frame. Both arrays are NULL
+	 * until the first pin, then published together, under pin_lock and
+	 * lock; either lock suffices to read the pointers. The entries change
+	 * under both locks, or, once the area is dead, under pin_lock alone
+	 * (lock holders check dead first and then leave them alone).
+	 */
+	uint16_t *pin_count;
+	iopf_pfn_t *pin_pfns;
+	uint64_t nr_sel_pinned;          /* pages with pin_count > 0; as
+					    pin_count's entries */
 	/*
 	 * With dirty tracking on: 4 KiB pages (bit i: iova + i * 4 KiB)
 	 * whose IO page-table entries were dirty when an invalidation, a

@@ -1,0 +1,682 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Teardown and the windows around it: what a fault handler that is still
+ * running may touch while the container goes, what a failed selective pin
+ * leaves behind, what the handler answers for a page an invalidation is
+ * taking back, how the selective-pin arrays are published, and the count
+ * that shows every page request was answered once.
+ *
+ * The virtual-runtime cases arrange their interleaving with virtual time
+ * (sleep, a polled counter, a cost profile) and so happen the same way on
+ * every run. Observations are recorded during the run and checked after
+ * it, so a failure is reported with what was seen rather than from inside
+ * an actor. The real-runtime case races threads and is meant for the
+ * ThreadSanitizer build (the stress suite builds this file with
+ * TEARDOWN_REAL_ONLY).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <iopf/cost.h>
+#include <iopf/inject.h>
+#include <iopf/vfio.h>
+
+#include "../common/harness.h"
+
+#ifdef TEARDOWN_REAL_ONLY
+/* Only the real-thread case is registered; the rest is compiled anyway. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
+
+#define PG 4096ull
+#define HVA(i) (HARNESS_BASE + (uint64_t)(i) * PG)
+#define RW (IOPF_PERM_READ | IOPF_PERM_WRITE)
+
+/* A container over one faultable area, a domain it handles faults for,
+ * and one PRI device attached to that domain. */
+struct world {
+	struct harness *h;
+	struct iopf_iommu *iommu;
+	struct iopf_ioas *ioas;
+	struct iopf_domain *d;
+	struct iopf_dev *dev;
+	uint64_t npages;
+};
+
+static struct iopf_ioas_map world_area(uint64_t npages)
+{
+	return (struct iopf_ioas_map){
+		.iova = 0, .hva = HARNESS_BASE, .length = npages * PG,
+		.perm = RW, .mode = IOPF_MAP_FAULTABLE,
+	};
+}
+
+static void world_up(struct harness *h, struct world *w, uint64_t ram_pages,
+		     uint64_t npages)
+{
+	struct iopf_iommu_config ic = { .prq_depth = 64, .fault_workers = 1 };
+	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI };
+	struct iopf_ioas_map m = world_area(npages);
+
+	memset(w, 0, sizeof(*w));
+	w->h = h;
+	w->npages = npages;
+	harness_mm(h, ram_pages, 0, IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON,
+		   UINT64_MAX, npages);
+	ic.pool = h->pool;
+	assert_int_equal(iopf_iommu_create(h->rt, &ic, &w->iommu), 0);
+	assert_int_equal(iopf_dev_add(w->iommu, &dc, &w->dev), 0);
+	assert_int_equal(iopf_ioas_create(w->iommu, h->mm, &w->ioas), 0);
+	assert_int_equal(iopf_ioas_map(w->ioas, &m), 0);
+	assert_int_equal(iopf_domain_alloc_paging(w->iommu, 0, &w->d), 0);
+	assert_int_equal(iopf_ioas_attach_domain(w->ioas, w->d, true), 0);
+	assert_int_equal(iopf_attach(w->dev, IOPF_PASID_NONE, w->d), 0);
+}
+
+static void world_down(struct world *w)
+{
+	iopf_detach(w->dev, IOPF_PASID_NONE);
+	if (w->ioas)
+		iopf_ioas_destroy(w->ioas);
+	iopf_domain_free(w->d);
+	iopf_dev_remove(w->dev);
+	iopf_iommu_destroy(w->iommu);
+	harness_mm_done(w->h);
+}
+
+static uint64_t ioas_faults(struct iopf_ioas *ioas)
+{
+	struct iopf_ioas_stats s;
+
+	iopf_ioas_stats(ioas, &s);
+	return s.faults;
+}
+
+/* Requests that needed an answer minus answers given: groups in flight. */
+static uint64_t unanswered(struct iopf_iommu *iommu)
+{
+	struct iopf_iommu_stats st;
+
+	iopf_iommu_stats(iommu, &st);
+	return st.groups + st.auto_responses -
+	       (st.responses[IOPF_RESP_SUCCESS] +
+		st.responses[IOPF_RESP_INVALID] +
+		st.responses[IOPF_RESP_FAILURE]);
+}
+
+struct dma_job {
+	struct iopf_dev *dev;
+	uint64_t iova;
+	int ret;
+};
+
+static void dma_write_actor(void *arg)
+{
+	struct dma_job *j = arg;
+	unsigned char b[16];
+
+	memset(b, 0xa5, sizeof(b));
+	j->ret = iopf_dma(j->dev, IOPF_PASID_NONE, j->iova, b, sizeof(b),
+			  IOPF_DMA_WRITE);
+}
+
+/* Let virtual time pass until the container's handler has started. */
+static void wait_handler_started(struct world *w)
+{
+	while (!ioas_faults(w->ioas))
+		iopf_rt_sleep(w->h->rt, 100);
+}
+
+struct seen {
+	uint64_t unanswered;   /* groups in flight when teardown returned */
+	int dma_ret;
+	uint64_t a, b, c;      /* case-specific */
+	int err;
+};
+
+/*
+ * The container goes while its handler runs: the handler has counted the
+ * fault and is charging its own cost when iopf_ioas_destroy() is called.
+ * Destroy must wait for it: when it returns the group is answered, and the
+ * handler never touches the freed container (ASan would say so).
+ */
+static void body_destroy_waits_for_handler(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct dma_job j;
+	struct iopf_rt_actor *a;
+	struct world w;
+
+	world_up(h, &w, 64, 16);
+	j = (struct dma_job){ .dev = w.dev, .iova = 5 * PG };
+	assert_int_equal(iopf_rt_spawn(h->rt, "dma", dma_write_actor, &j, &a), 0);
+	wait_handler_started(&w);
+	iopf_ioas_destroy(w.ioas);
+	w.ioas = NULL;
+	s->unanswered = unanswered(w.iommu);
+	iopf_rt_join(a);
+	s->dma_ret = j.ret;
+	world_down(&w);
+}
+
+static void test_destroy_waits_for_running_handler(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_destroy_waits_for_handler, &s);
+	if (s.unanswered)
+		fail_msg("iopf_ioas_destroy() returned with %llu fault group(s) "
+			 "still in the container's handler",
+			 (unsigned long long)s.unanswered);
+	assert_int_equal(s.dma_ret, -EFAULT); /* the area went: INVALID */
+}
+
+/*
+ * Detaching the domain while the handler is inside area_populate (the
+ * page is being populated): when iopf_ioas_detach_domain() returns, no
+ * call of the container's handler for that domain may still run, so the
+ * container can be destroyed right after.
+ */
+static void body_detach_waits_for_handler(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct dma_job j;
+	struct iopf_rt_actor *a;
+	struct world w;
+
+	world_up(h, &w, 64, 16);
+	j = (struct dma_job){ .dev = w.dev, .iova = 7 * PG };
+	assert_int_equal(iopf_rt_spawn(h->rt, "dma", dma_write_actor, &j, &a), 0);
+	wait_handler_started(&w);
+	/* Past the handler's own cost: it is getting the page now. */
+	iopf_rt_sleep(h->rt, iopf_rt_costs(h->rt)->fault_handler_ns + 500);
+	iopf_ioas_detach_domain(w.ioas, w.d);
+	s->unanswered = unanswered(w.iommu);
+	iopf_ioas_destroy(w.ioas);
+	w.ioas = NULL;
+	iopf_rt_join(a);
+	s->dma_ret = j.ret;
+	world_down(&w);
+}
+
+static void test_detach_domain_waits_for_running_handler(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_detach_waits_for_handler, &s);
+	if (s.unanswered)
+		fail_msg("iopf_ioas_detach_domain() returned with %llu fault "
+			 "group(s) still in the container's handler",
+			 (unsigned long long)s.unanswered);
+	/* The domain lost its handler: the retry is refused. */
+	assert_int_equal(s.dma_ret, -EFAULT);
+}
+
+/* A handler that changes its own domain's handler: refused, not a hang. */
+struct self_set {
+	struct iopf_domain *d;
+	int ret;
+};
+
+static enum iopf_response self_setting_handler(void *data,
+					       const struct iopf_fault_group *g)
+{
+	struct self_set *x = data;
+
+	(void)g;
+	x->ret = iopf_domain_set_fault_handler(x->d, NULL, NULL);
+	return IOPF_RESP_INVALID;
+}
+
+static void body_handler_sets_own_domain(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_iommu_config ic = { .prq_depth = 8, .fault_workers = 1 };
+	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI };
+	struct self_set x = { .ret = 1 };
+	struct iopf_iommu *iommu;
+	struct iopf_dev *dev;
+	unsigned char b[8];
+
+	harness_mm(h, 16, 0, IOPF_MM_POOL_DATA, UINT64_MAX, 16);
+	ic.pool = h->pool;
+	assert_int_equal(iopf_iommu_create(h->rt, &ic, &iommu), 0);
+	assert_int_equal(iopf_dev_add(iommu, &dc, &dev), 0);
+	assert_int_equal(iopf_domain_alloc_paging(iommu, 0, &x.d), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(x.d, self_setting_handler,
+						       &x), 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, x.d), 0);
+	s->dma_ret = iopf_dma(dev, IOPF_PASID_NONE, 0, b, sizeof(b),
+			      IOPF_DMA_READ);
+	s->err = x.ret;
+	iopf_domain_free(x.d);
+	iopf_dev_remove(dev);
+	iopf_iommu_destroy(iommu);
+	harness_mm_done(h);
+}
+
+static void test_handler_cannot_wait_for_itself(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_handler_sets_own_domain, &s);
+	assert_int_equal(s.err, -EDEADLK);
+	assert_int_equal(s.dma_ret, -EFAULT);
+}
+
+/*
+ * A selective pin that fails after pinning must unpin what it pinned,
+ * frame 0 included. Frame 0 is the pool's first frame handed out: the page
+ * is populated before anything else. Every allocation, pin and map site
+ * of the call is failed in turn; after each failure nothing may stay
+ * locked or pinned, and after the container is gone neither.
+ */
+static void body_pin_failure_frame0(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_mm_pool_stats ps;
+	struct iopf_mm_stats ms;
+	const uint64_t page = 3;
+	struct world w;
+	uint64_t n;
+
+	world_up(h, &w, 16, 8);
+	assert_int_equal(iopf_mm_populate(h->mm, HVA(page), PG), 0);
+	assert_int_equal(iopf_mm_lookup(h->mm, HVA(page)), 0);
+	for (n = 1;; n++) {
+		bool fired;
+		int ret;
+
+		iopf_inject_arm(n);
+		ret = iopf_ioas_pin_pages(w.ioas, page * PG, 1, NULL);
+		fired = iopf_inject_fired();
+		iopf_inject_arm(0);
+		if (!fired) {
+			assert_int_equal(ret, 0);
+			assert_int_equal(iopf_ioas_unpin_pages(w.ioas, page * PG,
+							       1), 0);
+			break;
+		}
+		if (!ret) {
+			/* Absorbed: the pin stands; take it back. */
+			assert_int_equal(iopf_ioas_unpin_pages(w.ioas, page * PG,
+							       1), 0);
+			continue;
+		}
+		iopf_mm_stats(h->mm, &ms);
+		if (ms.locked_pages && !s->a) {
+			s->a = n; /* first site whose failure leaked */
+			s->err = ret;
+		}
+	}
+	s->c = n - 1; /* sites failed */
+	iopf_ioas_destroy(w.ioas);
+	w.ioas = NULL;
+	iopf_mm_stats(h->mm, &ms);
+	iopf_mm_pool_stats(h->pool, &ps);
+	s->b = ms.locked_pages + ps.pinned_pages;
+	world_down(&w);
+}
+
+static void test_failed_pin_of_frame0_leaves_nothing_pinned(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_pin_failure_frame0, &s);
+	if (s.a)
+		fail_msg("pin_pages failed at site %llu (%d) and left frame 0 "
+			 "pinned; after the container: %llu locked+pinned",
+			 (unsigned long long)s.a, s.err,
+			 (unsigned long long)s.b);
+	assert_int_equal(s.b, 0);
+	assert_true(s.c >= 3); /* allocation, pin and map sites were failed */
+}
+
+/*
+ * A pin racing the area's removal: the area is being retired (its pin
+ * lock held while its mapped pages are unmapped) when the pin starts. The
+ * pin fails, and frame 0 is not left pinned.
+ */
+struct pin_job {
+	struct world *w;
+	uint64_t page;
+	uint64_t delay_ns;
+	int ret;
+};
+
+static void pin_actor(void *arg)
+{
+	struct pin_job *p = arg;
+
+	iopf_rt_sleep(p->w->h->rt, p->delay_ns);
+	p->ret = iopf_ioas_pin_pages(p->w->ioas, p->page * PG, 1, NULL);
+}
+
+static void body_pin_vs_unmap_frame0(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_mm_pool_stats ps;
+	struct iopf_mm_stats ms;
+	struct pin_job p;
+	struct iopf_rt_actor *a;
+	struct world w;
+	unsigned char b[8];
+
+	world_up(h, &w, 16, 8);
+	/* Frame 0 behind page 0, mapped by a fault; more pages mapped so the
+	 * retirement takes a while. */
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(iopf_dma(w.dev, IOPF_PASID_NONE, i * PG, b,
+					  sizeof(b), IOPF_DMA_READ), 0);
+	assert_int_equal(iopf_mm_lookup(h->mm, HVA(0)), 0);
+	p = (struct pin_job){ .w = &w, .page = 0, .delay_ns = 100 };
+	assert_int_equal(iopf_rt_spawn(h->rt, "pin", pin_actor, &p, &a), 0);
+	assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
+	iopf_rt_join(a);
+	s->err = p.ret;
+	iopf_ioas_destroy(w.ioas);
+	w.ioas = NULL;
+	iopf_mm_stats(h->mm, &ms);
+	iopf_mm_pool_stats(h->pool, &ps);
+	s->b = ms.locked_pages + ps.pinned_pages;
+	world_down(&w);
+}
+
+static void test_pin_racing_unmap_leaves_nothing_pinned(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_pin_vs_unmap_frame0, &s);
+	if (s.b)
+		fail_msg("pin_pages returned %d on a retired area and left "
+			 "%llu locked+pinned after the container",
+			 s.err, (unsigned long long)s.b);
+	assert_int_equal(s.err, -ENOENT);
+}
+
+/*
+ * A device reads a page that is mapped and present while the host takes
+ * it back (a balloon) and the device's ATC invalidation is slow to
+ * complete. During the invalidation the IO page table no longer maps the
+ * page although the container still has it marked; the handler must not
+ * answer "already mapped" from that mark (the device would retry at once
+ * and exhaust its retries): it waits for the invalidation and maps the
+ * page again.
+ */
+struct reader {
+	struct iopf_rt *rt;
+	struct iopf_dev *dev;
+	uint64_t iova;
+	bool stop;
+	unsigned ok, failed;
+	int last_err;
+};
+
+static void reader_actor(void *arg)
+{
+	struct reader *r = arg;
+	unsigned char b[64];
+
+	while (!r->stop) {
+		int ret = iopf_dma(r->dev, IOPF_PASID_NONE, r->iova, b,
+				   sizeof(b), IOPF_DMA_READ);
+
+		if (ret) {
+			r->failed++;
+			r->last_err = ret;
+		} else {
+			r->ok++;
+		}
+		iopf_rt_sleep(r->rt, 500);
+	}
+}
+
+static void body_mapped_page_during_invalidation(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_dev_stats ds;
+	struct iopf_rt_actor *a;
+	struct reader r;
+	struct world w;
+	unsigned char b[64];
+
+	world_up(h, &w, 64, 16);
+	assert_int_equal(iopf_dma(w.dev, IOPF_PASID_NONE, 3 * PG, b, sizeof(b),
+				  IOPF_DMA_READ), 0);
+	r = (struct reader){ .rt = h->rt, .dev = w.dev, .iova = 3 * PG };
+	assert_int_equal(iopf_rt_spawn(h->rt, "reader", reader_actor, &r, &a), 0);
+	iopf_rt_sleep(h->rt, 5000);
+	assert_int_equal(iopf_mm_discard(h->mm, HVA(3), PG), 0);
+	iopf_rt_sleep(h->rt, 20000);
+	r.stop = true;
+	iopf_rt_join(a);
+	iopf_dev_stats(w.dev, &ds);
+	s->a = r.ok;
+	s->b = r.failed;
+	s->c = ds.retries_exhausted;
+	s->err = r.last_err;
+	world_down(&w);
+}
+
+static void test_mapped_page_is_not_refused_during_invalidation(void **state)
+{
+	struct iopf_cost_model slow_atc = *iopf_cost_model_default();
+	struct seen s = { 0 };
+
+	(void)state;
+	/* A device that takes 1 ms to complete an ATS invalidation. */
+	slow_atc.atc_inval_ns = 1000000;
+	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow_atc,
+			  body_mapped_page_during_invalidation, &s);
+	if (s.b)
+		fail_msg("%llu DMA(s) of a mapped, present page failed (%d), "
+			 "%llu with retries exhausted; %llu succeeded",
+			 (unsigned long long)s.b, s.err,
+			 (unsigned long long)s.c, (unsigned long long)s.a);
+	assert_true(s.a > 10);
+}
+
+/*
+ * The selective-pin arrays of an area are allocated at its first pin.
+ * Both must be published together, under the locks their readers hold:
+ * an allocation failure between the two must leave neither, so a later
+ * pin of the same area can succeed.
+ */
+static void body_first_pin_allocation_failure(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_ioas_map m = world_area(8);
+	struct world w;
+	uint64_t n;
+
+	world_up(h, &w, 64, 8);
+	for (n = 1;; n++) {
+		bool fired;
+		int ret;
+
+		/* A fresh area each time: the arrays come with its first pin. */
+		assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
+		assert_int_equal(iopf_ioas_map(w.ioas, &m), 0);
+		iopf_inject_arm(n);
+		ret = iopf_ioas_pin_pages(w.ioas, 2 * PG, 1, NULL);
+		fired = iopf_inject_fired();
+		iopf_inject_arm(0);
+		if (!fired) {
+			assert_int_equal(ret, 0);
+			break;
+		}
+		if (ret) {
+			/* Nothing failing now: the same pin must work. */
+			ret = iopf_ioas_pin_pages(w.ioas, 2 * PG, 1, NULL);
+			if (ret && !s->a) {
+				s->a = n;
+				s->err = ret;
+			}
+		}
+		if (!ret)
+			assert_int_equal(iopf_ioas_unpin_pages(w.ioas, 2 * PG, 1),
+					 0);
+	}
+	s->c = n - 1;
+	world_down(&w);
+}
+
+static void test_first_pin_publishes_both_arrays_or_neither(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_first_pin_allocation_failure, &s);
+	if (s.a)
+		fail_msg("after the first pin failed at site %llu, the area "
+			 "could not be pinned again: %d",
+			 (unsigned long long)s.a, s.err);
+	assert_true(s.c >= 2);
+}
+
+/*
+ * The same on real threads, for ThreadSanitizer: an area's first pin
+ * (which allocates its pin arrays) while the host keeps invalidating
+ * mapped pages of the area (which reads them under the area lock).
+ */
+struct churner {
+	struct world *w;
+	_Atomic bool stop;
+	unsigned rounds;
+};
+
+static void churn_actor(void *arg)
+{
+	struct churner *c = arg;
+
+	while (!atomic_load(&c->stop) || c->rounds < 4) {
+		iopf_ioas_prefault(c->w->ioas, 0, c->w->npages * PG);
+		iopf_mm_discard(c->w->h->mm, HVA(1), 4 * PG);
+		c->rounds++;
+	}
+}
+
+static void body_first_pin_vs_invalidation(struct harness *h)
+{
+	struct iopf_ioas_map m = world_area(8);
+	struct world w;
+
+	world_up(h, &w, 64, 8);
+	for (unsigned i = 0; i < 200; i++) {
+		struct churner c = { .w = &w };
+		struct iopf_rt_actor *a;
+
+		assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
+		assert_int_equal(iopf_ioas_map(w.ioas, &m), 0);
+		assert_int_equal(iopf_ioas_prefault(w.ioas, 0, 8 * PG), 0);
+		assert_int_equal(iopf_rt_spawn(h->rt, "host", churn_actor, &c, &a),
+				 0);
+		assert_int_equal(iopf_ioas_pin_pages(w.ioas, (i % 8) * PG, 1,
+						     NULL), 0);
+		assert_int_equal(iopf_ioas_unpin_pages(w.ioas, (i % 8) * PG, 1),
+				 0);
+		atomic_store(&c.stop, true);
+		iopf_rt_join(a);
+	}
+	world_down(&w);
+}
+
+static void test_first_pin_vs_invalidation_threads(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_REAL, 1, body_first_pin_vs_invalidation, NULL);
+}
+
+/*
+ * Every page request that needs an answer gets one, whether a handler
+ * gives it or the IOMMU does without forming a group (a request beyond
+ * the device's credits here): groups + auto_responses == responses.
+ */
+static void body_answer_identity(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI,
+				      .pri_credits = 2 };
+	struct iopf_iommu_stats st;
+	struct iopf_iommu *iommu;
+	struct iopf_dev *dev;
+	struct world w;
+	unsigned char b[8];
+
+	/* Faults answered by the container's handler. */
+	world_up(h, &w, 64, 16);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(iopf_dma(w.dev, IOPF_PASID_NONE, i * PG, b,
+					  sizeof(b), IOPF_DMA_READ), 0);
+	iopf_iommu_stats(w.iommu, &st);
+	s->a = st.groups;
+	s->b = unanswered(w.iommu);
+	iommu = w.iommu;
+	/* A request beyond the credits: Response Failure, no group. */
+	assert_int_equal(iopf_dev_add(iommu, &dc, &dev), 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, w.d), 0);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct iopf_page_request r = {
+			.flags = i == 2 ? IOPF_PR_LAST : 0, .grpid = 1,
+			.perm = IOPF_PERM_READ, .addr = (8 + i) * PG,
+		};
+
+		assert_int_equal(iopf_dev_post_request(dev, &r), 0);
+	}
+	assert_int_equal(iopf_dev_wait_response(dev, 1, 1000000000),
+			 IOPF_RESP_FAILURE);
+	iopf_iommu_stats(iommu, &st);
+	s->c = st.credit_overruns;
+	s->unanswered = unanswered(iommu);
+	iopf_detach(dev, IOPF_PASID_NONE);
+	iopf_dev_remove(dev);
+	world_down(&w);
+}
+
+static void test_every_request_answered_once_by_the_counts(void **state)
+{
+	struct seen s = { 0 };
+
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_answer_identity, &s);
+	assert_int_equal(s.a, 4);
+	assert_int_equal(s.b, 0);
+	assert_int_equal(s.c, 1);
+	if (s.unanswered)
+		fail_msg("groups + auto_responses - responses = %lld after a "
+			 "credit overrun", (long long)s.unanswered);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#ifndef TEARDOWN_REAL_ONLY
+		cmocka_unit_test(test_destroy_waits_for_running_handler),
+		cmocka_unit_test(test_detach_domain_waits_for_running_handler),
+		cmocka_unit_test(test_handler_cannot_wait_for_itself),
+		cmocka_unit_test(test_failed_pin_of_frame0_leaves_nothing_pinned),
+		cmocka_unit_test(test_pin_racing_unmap_leaves_nothing_pinned),
+		cmocka_unit_test(test_mapped_page_is_not_refused_during_invalidation),
+		cmocka_unit_test(test_first_pin_publishes_both_arrays_or_neither),
+		cmocka_unit_test(test_every_request_answered_once_by_the_counts),
+#endif
+		cmocka_unit_test(test_first_pin_vs_invalidation_threads),
+	};
+
+	/* One case alone (a glob): TEARDOWN_TEST=test_destroy_* */
+	if (getenv("TEARDOWN_TEST"))
+		cmocka_set_test_filter(getenv("TEARDOWN_TEST"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
