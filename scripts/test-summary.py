@@ -13,6 +13,8 @@ import sys
 
 passed = failed = 0
 ops = runs = invals = verified = 0
+ex_scenarios = ex_schedules = ex_failing = 0
+ex_rates = []
 for build in sys.argv[1:]:
     log = os.path.join(build, "meson-logs", "testlog.json")
     if not os.path.exists(log):
@@ -40,10 +42,23 @@ for build in sys.argv[1:]:
                 invals += int(m.group(1))
             for m in re.finditer(r"(\d+) bytes verified", out):
                 verified += int(m.group(1))
+            # iopf explore: one line per scenario, then its total.
+            for m in re.finditer(r"^\S+ +(\d+) schedules +(\d+)/s", out,
+                                 re.M):
+                ex_schedules += int(m.group(1))
+                ex_rates.append(int(m.group(2)))
+            for m in re.finditer(r"^explored (\d+) scenarios, .* (\d+) "
+                                 r"failing$", out, re.M):
+                ex_scenarios += int(m.group(1))
+                ex_failing += int(m.group(2))
 if passed + failed == 0:
     failed = 1
 print(f"reliability: {ops} operations fuzzed against the model "
       f"(+ {runs} libFuzzer inputs), {invals} invalidations survived, "
       f"{verified} bytes verified")
+if ex_scenarios:
+    print(f"exploration: {ex_scenarios} scenarios, {ex_schedules} schedules "
+          f"explored ({min(ex_rates)}-{max(ex_rates)} per second), "
+          f"{ex_failing} scenarios with a failing schedule")
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
