@@ -144,30 +144,6 @@ static void rt_explore_compact(struct rt_vsched *vs)
 		rt_heap_sift_down(vs, i);
 }
 
-static void rt_heap_remove_at(struct rt_vsched *vs, size_t i)
-{
-	size_t n = --vs->nr_events;
-
-	if (i == n)
-		return;
-	vs->heap[i] = vs->heap[n];
-	/* The moved event may belong above or below i. */
-	while (i) {
-		size_t parent = (i - 1) / 2;
-		struct rt_event tmp;
-
-		if (!(vs->heap[i].time < vs->heap[parent].time ||
-		      (vs->heap[i].time == vs->heap[parent].time &&
-		       vs->heap[i].seq < vs->heap[parent].seq)))
-			break;
-		tmp = vs->heap[i];
-		vs->heap[i] = vs->heap[parent];
-		vs->heap[parent] = tmp;
-		i = parent;
-	}
-	rt_heap_sift_down(vs, i);
-}
-
 static size_t rt_pct_pick(struct rt_vsched *vs, const size_t *cand, size_t n)
 {
 	size_t best = 0;
@@ -196,9 +172,7 @@ struct rt_event rt_explore_pick(struct iopf_rt *rt)
 		/* Bounded: finish in time order so that the run still ends. */
 		vs->bound_hit = true;
 		vs->exploring = false;
-		ev = vs->heap[0];
-		rt_heap_remove_at(vs, 0);
-		return ev;
+		return rt_heap_pop(vs);
 	}
 	rt_explore_compact(vs);
 	if (!vs->nr_events)
@@ -255,9 +229,7 @@ struct rt_event rt_explore_pick(struct iopf_rt *rt)
 		chosen = n > 1 ? rt_rng_next(vs->rng) % n : 0;
 	}
 
-	i = cand[chosen];
-	ev = vs->heap[i];
-	rt_heap_remove_at(vs, i);
+	ev = rt_heap_remove_at(vs, cand[chosen]);
 	vs->hash = (vs->hash ^ ev.actor->id) * 0x100000001b3ull;
 	rt_explore_record(vs, ev.actor, ev.time);
 	return ev;

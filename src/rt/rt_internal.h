@@ -198,7 +198,9 @@ void rt_explore_actor_start(struct iopf_rt_actor *a);
 struct rt_event rt_explore_pick(struct iopf_rt *rt);
 /* A point where the calling actor may be preempted. */
 void rt_explore_point(struct iopf_rt *rt, const char *point, const char *site);
-void rt_heap_push(struct rt_vsched *vs, struct rt_event ev);
+/* The event heap, ordered by (time, seq) (rt_virtual.c). */
+struct rt_event rt_heap_pop(struct rt_vsched *vs);
+struct rt_event rt_heap_remove_at(struct rt_vsched *vs, size_t i);
 void rt_heap_sift_down(struct rt_vsched *vs, size_t i);
 
 /* Lock validator (lockdep.c). */

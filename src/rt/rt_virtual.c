@@ -43,20 +43,9 @@ static inline bool rt_event_before(const struct rt_event *a,
 	return a->time < b->time || (a->time == b->time && a->seq < b->seq);
 }
 
-void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
+/* Place @ev at hole @i or above it. */
+static void rt_heap_sift_up(struct rt_vsched *vs, size_t i, struct rt_event ev)
 {
-	size_t i;
-
-	if (vs->nr_events == vs->cap_events) {
-		size_t cap = vs->cap_events ? vs->cap_events * 2 : 256;
-		struct rt_event *heap = realloc(vs->heap, cap * sizeof(*heap));
-
-		if (!heap)
-			rt_panic("out of memory for the event heap");
-		vs->heap = heap;
-		vs->cap_events = cap;
-	}
-	i = vs->nr_events++;
 	while (i) {
 		size_t parent = (i - 1) / 2;
 
@@ -66,6 +55,20 @@ void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
 		i = parent;
 	}
 	vs->heap[i] = ev;
+}
+
+static void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
+{
+	if (vs->nr_events == vs->cap_events) {
+		size_t cap = vs->cap_events ? vs->cap_events * 2 : 256;
+		struct rt_event *heap = realloc(vs->heap, cap * sizeof(*heap));
+
+		if (!heap)
+			rt_panic("out of memory for the event heap");
+		vs->heap = heap;
+		vs->cap_events = cap;
+	}
+	rt_heap_sift_up(vs, vs->nr_events++, ev);
 }
 
 void rt_heap_sift_down(struct rt_vsched *vs, size_t i)
@@ -89,7 +92,7 @@ void rt_heap_sift_down(struct rt_vsched *vs, size_t i)
 	vs->heap[i] = moving;
 }
 
-static struct rt_event rt_heap_pop(struct rt_vsched *vs)
+struct rt_event rt_heap_pop(struct rt_vsched *vs)
 {
 	struct rt_event top = vs->heap[0];
 
@@ -97,6 +100,20 @@ static struct rt_event rt_heap_pop(struct rt_vsched *vs)
 	if (vs->nr_events)
 		rt_heap_sift_down(vs, 0);
 	return top;
+}
+
+struct rt_event rt_heap_remove_at(struct rt_vsched *vs, size_t i)
+{
+	struct rt_event ev = vs->heap[i];
+	struct rt_event last = vs->heap[--vs->nr_events];
+
+	if (i == vs->nr_events)
+		return ev;
+	/* The last event belongs at the hole, above it or below it. */
+	rt_heap_sift_up(vs, i, last);
+	if (vs->heap[i].seq == last.seq)
+		rt_heap_sift_down(vs, i);
+	return ev;
 }
 
 static void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a,
@@ -140,11 +157,6 @@ static void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
 	a->deferred = deferred;
 	rt_fiber_switch(&a->fiber, &vs->main_fiber);
 	rt_current = a;
-}
-
-static void rt_virt_block(struct iopf_rt_actor *a, const char *point)
-{
-	rt_virt_block_at(a, point, NULL, false);
 }
 
 void rt_explore_point(struct iopf_rt *rt, const char *point, const char *site)
@@ -242,7 +254,7 @@ int rt_virt_join(struct iopf_rt_actor *target)
 
 	if (atomic_load(&target->state) != RT_ACTOR_DONE) {
 		rt_waitlist_append(&target->joiners, &self->waiter);
-		rt_virt_block(self, "join");
+		rt_virt_block_at(self, "join", NULL, false);
 	} else {
 		rt_explore_point(rt, "join", NULL);
 	}
