@@ -56,19 +56,21 @@ static unsigned ld_nr_orders;
 bool rt_lockdep_on = IOPF_LOCKDEP_DEFAULT;
 static __thread struct rt_held_stack ld_thread_held;
 
+static bool ld_env_off; /* IOPF_LOCKDEP=0: never, not even exploring */
+
 __attribute__((constructor)) static void rt_lockdep_from_env(void)
 {
 	const char *v = getenv("IOPF_LOCKDEP");
 
-	if (v && *v)
-		rt_lockdep_on = *v != '0';
+	if (v && *v) {
+		ld_env_off = *v == '0';
+		rt_lockdep_on = !ld_env_off;
+	}
 }
 
 void rt_lockdep_enable(void)
 {
-	const char *v = getenv("IOPF_LOCKDEP");
-
-	if (!v || *v != '0')
+	if (!ld_env_off)
 		rt_lockdep_on = true;
 }
 
@@ -198,32 +200,36 @@ ld_report_rank(const struct rt_held_lock *h, struct iopf_rt_lock_class *cls,
 	rt_panic("lock order violated");
 }
 
+__attribute__((noreturn)) static void
+ld_report_same_class(const struct rt_held_lock *h, unsigned taken,
+		     const char *site, const struct rt_held_stack *st)
+{
+	fprintf(stderr,
+		"iopf: lock validator: %s taken at %s while another lock of "
+		"its class is held, taken at %s\n",
+		ld_classes[taken]->name, ld_short(site), ld_short(h->site));
+	ld_print_held(st);
+	rt_panic("two locks of one class held together");
+}
+
+/*
+ * Record the order held -> taken, first time seen. A report aborts, so it
+ * is printed with ld_lock held: the graph it prints cannot change.
+ */
 static void ld_record(const struct rt_held_lock *h, unsigned held,
 		      unsigned taken, const char *site,
 		      const struct rt_held_stack *st)
 {
-	static unsigned prev[LD_MAX_CLASSES];
+	static unsigned prev[LD_MAX_CLASSES]; /* protected by ld_lock */
 	uint64_t seen[LD_WORDS] = { 0 };
 
 	pthread_mutex_lock(&ld_lock);
 	if (ld_has_order(held, taken))
 		goto out_unlock;
-	if (held == taken || ld_path(taken, held, prev, seen)) {
-		if (held == taken)
-			prev[held] = held;
-		pthread_mutex_unlock(&ld_lock);
-		if (held == taken) {
-			fprintf(stderr,
-				"iopf: lock validator: %s taken at %s while "
-				"another lock of its class is held, taken at "
-				"%s\n",
-				ld_classes[taken]->name, ld_short(site),
-				ld_short(h->site));
-			ld_print_held(st);
-			rt_panic("recursive lock class");
-		}
+	if (held == taken)
+		ld_report_same_class(h, taken, site, st);
+	if (ld_path(taken, held, prev, seen))
 		ld_report_cycle(held, h->site, taken, site, prev, st);
-	}
 	if (!ld_sites[held]) {
 		ld_sites[held] = calloc(LD_MAX_CLASSES, sizeof(struct ld_order));
 		if (!ld_sites[held])
