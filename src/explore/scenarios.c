@@ -43,8 +43,14 @@ struct host {
 	char *why;
 	size_t len;
 	bool failed;
+};
+
+/* What a scenario's host has, and what it does. */
+struct host_spec {
+	unsigned ndev;          /* PRI devices, dev0.. */
+	unsigned workers;       /* fault workers */
+	uint64_t swap_pages;
 	void (*body)(struct host *h);
-	void *priv;
 };
 
 #define CHECK(h, cond, ...)                                                  \
@@ -55,18 +61,17 @@ struct host {
 		}                                                            \
 	} while (0)
 
-static int host_setup(struct host *h, unsigned ndev, unsigned workers,
-		      uint64_t swap_pages)
+static int host_setup(struct host *h, const struct host_spec *spec)
 {
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = 4 * GUEST_PAGES * PG,
-		.swap_bytes = swap_pages * PG,
+		.swap_bytes = spec->swap_pages * PG,
 		.page_shift = 12,
 		.flags = IOPF_MM_POOL_DATA,
 	};
 	struct iopf_iommu_config ic = {
 		.prq_depth = 16,
-		.fault_workers = workers,
+		.fault_workers = spec->workers,
 	};
 	int ret;
 
@@ -83,7 +88,7 @@ static int host_setup(struct host *h, unsigned ndev, unsigned workers,
 	ret = iopf_iommu_create(h->rt, &ic, &h->iommu);
 	if (ret)
 		goto err_mm;
-	for (h->ndev = 0; h->ndev < ndev; h->ndev++) {
+	for (h->ndev = 0; h->ndev < spec->ndev; h->ndev++) {
 		char name[16];
 		struct iopf_dev_config dc = {
 			.name = name,
@@ -108,13 +113,12 @@ err_pool:
 	return ret;
 }
 
-/* Every group answered; after the last object went, nothing held. */
+/* Every group answered exactly once: the identity of iommu.h. */
 static void host_check_answers(struct host *h)
 {
 	struct iopf_iommu_stats st;
 	uint64_t answered;
 
-	/* The identity of include/iopf/iommu.h, once nothing is pending. */
 	iopf_iommu_stats(h->iommu, &st);
 	answered = st.responses[0] + st.responses[1] + st.responses[2];
 	CHECK(h, answered == st.groups + st.auto_responses,
@@ -126,6 +130,7 @@ static void host_check_answers(struct host *h)
 	      answered < st.groups + st.auto_responses ? "never" : "twice");
 }
 
+/* After the scenario tore its objects down: nothing pending or held. */
 static void host_teardown(struct host *h)
 {
 	struct iopf_mm_stats ms;
@@ -155,20 +160,32 @@ static void host_teardown(struct host *h)
 	iopf_mm_pool_destroy(h->pool);
 }
 
+struct host_run {
+	struct host h;
+	const struct host_spec *spec;
+};
+
 static void host_main(void *arg)
 {
-	struct host *h = arg;
+	struct host_run *r = arg;
+	struct host *h = &r->h;
 
-	h->body(h);
+	if (host_setup(h, r->spec)) {
+		CHECK(h, false, "host setup failed");
+		return;
+	}
+	r->spec->body(h);
+	host_teardown(h);
 }
 
 static int host_run(struct iopf_rt *rt, char *why, size_t len,
-		    void (*body)(struct host *), void *priv)
+		    const struct host_spec *spec)
 {
-	struct host h = {
-		.rt = rt, .why = why, .len = len, .body = body, .priv = priv,
+	struct host_run r = {
+		.h = { .rt = rt, .why = why, .len = len },
+		.spec = spec,
 	};
-	int ret = iopf_rt_run(rt, "host", host_main, &h);
+	int ret = iopf_rt_run(rt, "host", host_main, &r);
 
 	if (ret == -EDEADLK)
 		return iopf_explore_fail(why, len,
@@ -176,7 +193,7 @@ static int host_run(struct iopf_rt *rt, char *why, size_t len,
 					 "(a device waiting for an answer?)");
 	if (ret)
 		return iopf_explore_fail(why, len, "run: %s", strerror(-ret));
-	return h.failed ? -1 : 0;
+	return r.h.failed ? -1 : 0;
 }
 
 /* ---- devices doing DMA ---- */
@@ -184,9 +201,9 @@ static int host_run(struct iopf_rt *rt, char *why, size_t len,
 struct dma_job {
 	struct host *h;
 	struct iopf_dev *dev;
-	uint32_t pasid;
 	uint64_t first, pages;   /* IOVA page numbers */
 	bool may_fail;           /* the domain may go away under it */
+	struct iopf_rt_actor *actor;
 	int ret;
 };
 
@@ -197,85 +214,80 @@ static void dma_job_fn(void *arg)
 	j->ret = 0;
 	for (uint64_t p = j->first; p < j->first + j->pages; p++) {
 		uint64_t v = p * 0x9e3779b97f4a7c15ull;
-		int ret = iopf_dma(j->dev, j->pasid, p * PG, &v, sizeof(v),
-				   IOPF_DMA_WRITE);
+		int ret = iopf_dma(j->dev, IOPF_PASID_NONE, p * PG, &v,
+				   sizeof(v), IOPF_DMA_WRITE);
 
 		if (ret && !j->ret)
 			j->ret = ret;
 	}
 }
 
-static void dma_spawn(struct host *h, struct dma_job *j,
-		      struct iopf_rt_actor **a)
+/*
+ * Device i writes @pages pages from page i * @stride, one actor each,
+ * for the first @n devices.
+ */
+static void dma_start(struct host *h, struct dma_job *jobs, unsigned n,
+		      uint64_t stride, uint64_t pages, bool may_fail)
 {
-	char name[24];
+	for (unsigned i = 0; i < n; i++) {
+		struct dma_job *j = &jobs[i];
+		char name[24];
 
-	snprintf(name, sizeof(name), "dma-%s", iopf_dev_name(j->dev));
-	j->h = h;
-	if (iopf_rt_spawn(h->rt, name, dma_job_fn, j, a))
-		*a = NULL;
-	CHECK(h, *a, "spawn failed");
+		*j = (struct dma_job){ .h = h, .dev = h->dev[i],
+				       .first = i * stride, .pages = pages,
+				       .may_fail = may_fail };
+		snprintf(name, sizeof(name), "dma-%s", iopf_dev_name(j->dev));
+		if (iopf_rt_spawn(h->rt, name, dma_job_fn, j, &j->actor))
+			j->actor = NULL;
+		CHECK(h, j->actor, "spawn failed");
+	}
 }
 
-static void dma_join(struct host *h, struct dma_job *j,
-		     struct iopf_rt_actor *a)
+static void dma_finish(struct host *h, struct dma_job *jobs, unsigned n)
 {
-	if (!a)
-		return;
-	iopf_rt_join(a);
-	if (j->may_fail)
-		CHECK(h, j->ret == 0 || j->ret == -EFAULT || j->ret == -EIO,
-		      "DMA of %s returned %d", iopf_dev_name(j->dev), j->ret);
-	else
-		CHECK(h, j->ret == 0,
-		      "DMA of %s failed (%d) on pages that stay mapped",
-		      iopf_dev_name(j->dev), j->ret);
+	for (unsigned i = 0; i < n; i++) {
+		struct dma_job *j = &jobs[i];
+
+		if (!j->actor)
+			continue;
+		iopf_rt_join(j->actor);
+		if (j->may_fail)
+			CHECK(h, j->ret == 0 || j->ret == -EFAULT ||
+					 j->ret == -EIO,
+			      "DMA of %s returned %d", iopf_dev_name(j->dev),
+			      j->ret);
+		else
+			CHECK(h, j->ret == 0,
+			      "DMA of %s failed (%d) on pages that stay mapped",
+			      iopf_dev_name(j->dev), j->ret);
+	}
 }
 
-/* ---- type1: close while devices fault ---- */
+/* ---- the objects the scenarios race on ---- */
 
-static void body_type1_close(struct host *h)
+/* A type1 container with IOPF, every device attached, 8 pages mapped. */
+static struct iopf_type1 *type1_open_all(struct host *h)
 {
-	struct dma_job j[2] = { { 0 } };
-	struct iopf_rt_actor *a[2];
 	struct iopf_type1 *c;
 
-	if (host_setup(h, 2, 1, 0)) {
-		CHECK(h, false, "setup failed");
-		return;
-	}
-	CHECK(h, iopf_type1_open(h->iommu, h->mm, &c) == 0, "open");
+	CHECK(h, iopf_type1_open(h->iommu, h->mm, &c) == 0, "type1 open");
 	if (h->failed)
-		goto out;
-	for (unsigned i = 0; i < 2; i++)
+		return NULL;
+	for (unsigned i = 0; i < h->ndev; i++)
 		CHECK(h, iopf_type1_attach_device(c, h->dev[i]) == 0, "attach");
 	CHECK(h, iopf_type1_enable_iopf(c) == 0, "enable_iopf");
 	CHECK(h, iopf_type1_map_dma(c, HVA, 0, 8 * PG,
 				    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE) == 0,
 	      "map_dma");
-	for (unsigned i = 0; i < 2; i++) {
-		j[i] = (struct dma_job){ .dev = h->dev[i],
-					 .pasid = IOPF_PASID_NONE,
-					 .first = i * 4, .pages = 4,
-					 .may_fail = true };
-		dma_spawn(h, &j[i], &a[i]);
+	if (h->failed) {
+		iopf_type1_close(c);
+		return NULL;
 	}
-	iopf_type1_close(c);
-	for (unsigned i = 0; i < 2; i++)
-		dma_join(h, &j[i], a[i]);
-out:
-	host_teardown(h);
+	return c;
 }
 
-static int scen_type1_close(struct iopf_rt *rt, char *why, size_t len)
-{
-	return host_run(rt, why, len, body_type1_close, NULL);
-}
-
-/* ---- iommufd: close while devices fault ---- */
-
-static int fd_map_faultable(struct iopf_fd *fd, uint32_t ioas,
-			    uint64_t pages)
+/* An iommufd context with an IOAS mapping 8 faultable pages. */
+static struct iopf_fd *fd_open_mapped(struct host *h, uint32_t *ioas)
 {
 	struct iopf_fd_map m = {
 		.size = sizeof(m),
@@ -283,104 +295,134 @@ static int fd_map_faultable(struct iopf_fd *fd, uint32_t ioas,
 			 IOPF_FD_MAP_FAULTABLE,
 		.iova = 0,
 		.hva = HVA,
-		.length = pages * PG,
+		.length = 8 * PG,
 	};
+	struct iopf_fd *fd;
 
-	return iopf_fd_ioas_map(fd, ioas, &m);
+	CHECK(h, iopf_fd_open(h->iommu, h->mm, &fd) == 0, "fd open");
+	if (h->failed)
+		return NULL;
+	CHECK(h, iopf_fd_ioas_alloc(fd, ioas) == 0, "ioas_alloc");
+	CHECK(h, iopf_fd_ioas_map(fd, *ioas, &m) == 0, "map");
+	if (h->failed) {
+		iopf_fd_close(fd);
+		return NULL;
+	}
+	return fd;
 }
+
+/* Bind device @i, give it a HWPT over @ioas (faults to @fault_id if not
+ * 0) and attach it; false after closing @fd if any step failed. */
+static bool fd_attach_dev(struct host *h, struct iopf_fd *fd, unsigned i,
+			  uint32_t ioas, uint32_t fault_id, uint32_t *dev_id,
+			  uint32_t *hwpt)
+{
+	CHECK(h, iopf_fd_device_bind(fd, h->dev[i], dev_id) == 0, "bind");
+	CHECK(h, iopf_fd_hwpt_alloc(fd, *dev_id, ioas, fault_id, hwpt) == 0,
+	      "hwpt_alloc");
+	CHECK(h, iopf_fd_attach(fd, *dev_id, IOPF_PASID_NONE, *hwpt) == 0,
+	      "attach");
+	if (h->failed)
+		iopf_fd_close(fd);
+	return !h->failed;
+}
+
+/* A container resolving the faults of a paging domain, 8 pages mapped. */
+static struct iopf_ioas *ioas_with_domain(struct host *h,
+					  struct iopf_domain **d)
+{
+	struct iopf_ioas_map m = {
+		.iova = 0, .hva = HVA, .length = 8 * PG,
+		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
+		.mode = IOPF_MAP_FAULTABLE,
+	};
+	struct iopf_ioas *ioas;
+
+	CHECK(h, iopf_ioas_create(h->iommu, h->mm, &ioas) == 0, "ioas");
+	if (h->failed)
+		return NULL;
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, d) == 0, "domain");
+	if (h->failed) {
+		iopf_ioas_destroy(ioas);
+		return NULL;
+	}
+	CHECK(h, iopf_ioas_map(ioas, &m) == 0, "map");
+	CHECK(h, iopf_ioas_attach_domain(ioas, *d, true) == 0,
+	      "attach domain");
+	return ioas;
+}
+
+/* ---- type1: close while devices fault ---- */
+
+static void body_type1_close(struct host *h)
+{
+	struct iopf_type1 *c = type1_open_all(h);
+	struct dma_job j[2];
+
+	if (!c)
+		return;
+	dma_start(h, j, 2, 4, 4, true);
+	iopf_type1_close(c);
+	dma_finish(h, j, 2);
+}
+
+static int scen_type1_close(struct iopf_rt *rt, char *why, size_t len)
+{
+	static const struct host_spec spec = { 2, 1, 0, body_type1_close };
+
+	return host_run(rt, why, len, &spec);
+}
+
+/* ---- iommufd: close while devices fault ---- */
 
 static void body_fd_close(struct host *h)
 {
-	struct dma_job j[2] = { { 0 } };
-	struct iopf_rt_actor *a[2];
 	uint32_t ioas, dev_id[2], hwpt[2];
-	struct iopf_fd *fd;
+	struct iopf_fd *fd = fd_open_mapped(h, &ioas);
+	struct dma_job j[2];
 
-	if (host_setup(h, 2, 1, 0)) {
-		CHECK(h, false, "setup failed");
+	if (!fd)
 		return;
-	}
-	CHECK(h, iopf_fd_open(h->iommu, h->mm, &fd) == 0, "open");
-	if (h->failed)
-		goto out;
-	CHECK(h, iopf_fd_ioas_alloc(fd, &ioas) == 0, "ioas_alloc");
-	CHECK(h, fd_map_faultable(fd, ioas, 8) == 0, "map");
-	for (unsigned i = 0; i < 2; i++) {
-		CHECK(h, iopf_fd_device_bind(fd, h->dev[i], &dev_id[i]) == 0,
-		      "bind");
-		CHECK(h, iopf_fd_hwpt_alloc(fd, dev_id[i], ioas, 0,
-					    &hwpt[i]) == 0, "hwpt_alloc");
-		CHECK(h, iopf_fd_attach(fd, dev_id[i], IOPF_PASID_NONE,
-					hwpt[i]) == 0, "attach");
-	}
-	if (h->failed) {
-		iopf_fd_close(fd);
-		goto out;
-	}
-	for (unsigned i = 0; i < 2; i++) {
-		j[i] = (struct dma_job){ .dev = h->dev[i],
-					 .pasid = IOPF_PASID_NONE,
-					 .first = i * 4, .pages = 4,
-					 .may_fail = true };
-		dma_spawn(h, &j[i], &a[i]);
-	}
-	iopf_fd_close(fd);
 	for (unsigned i = 0; i < 2; i++)
-		dma_join(h, &j[i], a[i]);
-out:
-	host_teardown(h);
+		if (!fd_attach_dev(h, fd, i, ioas, 0, &dev_id[i], &hwpt[i]))
+			return;
+	dma_start(h, j, 2, 4, 4, true);
+	iopf_fd_close(fd);
+	dma_finish(h, j, 2);
 }
 
 static int scen_fd_close(struct iopf_rt *rt, char *why, size_t len)
 {
-	return host_run(rt, why, len, body_fd_close, NULL);
+	static const struct host_spec spec = { 2, 1, 0, body_fd_close };
+
+	return host_run(rt, why, len, &spec);
 }
 
 /* ---- the container: detach and destroy while its handler runs ---- */
 
 static void body_ioas_detach(struct host *h)
 {
-	struct dma_job j = { 0 };
-	struct iopf_rt_actor *a;
 	struct iopf_domain *d;
-	struct iopf_ioas *ioas;
-	struct iopf_ioas_map m = {
-		.iova = 0, .hva = HVA, .length = 8 * PG,
-		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
-		.mode = IOPF_MAP_FAULTABLE,
-	};
+	struct iopf_ioas *ioas = ioas_with_domain(h, &d);
+	struct dma_job j;
 
-	if (host_setup(h, 1, 1, 0)) {
-		CHECK(h, false, "setup failed");
+	if (!ioas)
 		return;
-	}
-	CHECK(h, iopf_ioas_create(h->iommu, h->mm, &ioas) == 0, "ioas");
-	if (h->failed)
-		goto out;
-	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
-	if (h->failed) {
-		iopf_ioas_destroy(ioas);
-		goto out;
-	}
-	CHECK(h, iopf_ioas_map(ioas, &m) == 0, "map");
-	CHECK(h, iopf_ioas_attach_domain(ioas, d, true) == 0, "attach domain");
 	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, d) == 0, "attach");
-	j = (struct dma_job){ .dev = h->dev[0], .pasid = IOPF_PASID_NONE,
-			      .first = 0, .pages = 6, .may_fail = true };
-	dma_spawn(h, &j, &a);
+	dma_start(h, &j, 1, 0, 6, true);
 	/* The host takes the container away while its handler may run. */
 	iopf_ioas_detach_domain(ioas, d);
 	iopf_ioas_destroy(ioas);
-	dma_join(h, &j, a);
+	dma_finish(h, &j, 1);
 	iopf_detach(h->dev[0], IOPF_PASID_NONE);
 	iopf_domain_free(d);
-out:
-	host_teardown(h);
 }
 
 static int scen_ioas_detach(struct iopf_rt *rt, char *why, size_t len)
 {
-	return host_run(rt, why, len, body_ioas_detach, NULL);
+	static const struct host_spec spec = { 1, 1, 0, body_ioas_detach };
+
+	return host_run(rt, why, len, &spec);
 }
 
 /* ---- iommufd: user fault queue, detach racing re-attach ---- */
@@ -443,62 +485,41 @@ static void vmm_attach(void *arg)
 static void body_fd_reattach(struct host *h)
 {
 	struct vmm v = { .h = h };
-	struct dma_job j = { 0 };
-	struct iopf_rt_actor *a, *q, *r, *r2;
+	struct iopf_rt_actor *faults, *detach, *attach;
+	struct dma_job j;
 
-	if (host_setup(h, 1, 1, 0)) {
-		CHECK(h, false, "setup failed");
+	v.fd = fd_open_mapped(h, &v.ioas);
+	if (!v.fd)
 		return;
-	}
-	CHECK(h, iopf_fd_open(h->iommu, h->mm, &v.fd) == 0, "open");
-	if (h->failed)
-		goto out;
-	CHECK(h, iopf_fd_ioas_alloc(v.fd, &v.ioas) == 0, "ioas_alloc");
-	CHECK(h, fd_map_faultable(v.fd, v.ioas, 8) == 0, "map");
-	CHECK(h, iopf_fd_device_bind(v.fd, h->dev[0], &v.dev_id) == 0, "bind");
 	CHECK(h, iopf_fd_fault_alloc(v.fd, &v.fault_id) == 0, "fault_alloc");
-	CHECK(h, iopf_fd_hwpt_alloc(v.fd, v.dev_id, v.ioas, v.fault_id,
-				    &v.hwpt) == 0, "hwpt_alloc");
-	CHECK(h, iopf_fd_attach(v.fd, v.dev_id, IOPF_PASID_NONE, v.hwpt) == 0,
-	      "attach");
-	if (h->failed) {
-		iopf_fd_close(v.fd);
-		goto out;
-	}
-	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, &v, &q);
-	j = (struct dma_job){ .dev = h->dev[0], .pasid = IOPF_PASID_NONE,
-			      .first = 0, .pages = 6, .may_fail = true };
-	dma_spawn(h, &j, &a);
-	iopf_rt_spawn(h->rt, "vmm-detach", vmm_detach, &v, &r);
-	iopf_rt_spawn(h->rt, "vmm-attach", vmm_attach, &v, &r2);
-	iopf_rt_join(r);
-	iopf_rt_join(r2);
-	dma_join(h, &j, a);
+	if (!fd_attach_dev(h, v.fd, 0, v.ioas, v.fault_id, &v.dev_id, &v.hwpt))
+		return;
+	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, &v, &faults);
+	dma_start(h, &j, 1, 0, 6, true);
+	iopf_rt_spawn(h->rt, "vmm-detach", vmm_detach, &v, &detach);
+	iopf_rt_spawn(h->rt, "vmm-attach", vmm_attach, &v, &attach);
+	iopf_rt_join(detach);
+	iopf_rt_join(attach);
+	dma_finish(h, &j, 1);
 	v.stop = true;
-	iopf_rt_join(q);
+	iopf_rt_join(faults);
 	iopf_fd_close(v.fd);
-out:
-	host_teardown(h);
 }
 
 static int scen_fd_reattach(struct iopf_rt *rt, char *why, size_t len)
 {
-	return host_run(rt, why, len, body_fd_reattach, NULL);
+	static const struct host_spec spec = { 1, 1, 0, body_fd_reattach };
+
+	return host_run(rt, why, len, &spec);
 }
 
 /* ---- host invalidation vs the fault handler, several devices ---- */
 
-struct churn {
-	struct host *h;
-	int rounds;
-};
-
 static void churn_fn(void *arg)
 {
-	struct churn *c = arg;
-	struct host *h = c->h;
+	struct host *h = arg;
 
-	for (int i = 0; i < c->rounds; i++) {
+	for (int i = 0; i < 4; i++) {
 		uint64_t page = (uint64_t)iopf_rt_random_below(h->rt, 8);
 
 		switch (iopf_rt_random_below(h->rt, 3)) {
@@ -517,49 +538,30 @@ static void churn_fn(void *arg)
 
 static void body_invalidate(struct host *h)
 {
-	struct churn c = { .h = h, .rounds = 4 };
-	struct dma_job j[3] = { { 0 } };
-	struct iopf_rt_actor *a[3], *ca;
-	struct iopf_type1 *t;
+	struct iopf_type1 *t = type1_open_all(h);
+	struct iopf_rt_actor *churn;
+	struct dma_job j[3];
 
-	if (host_setup(h, 3, 2, 64)) {
-		CHECK(h, false, "setup failed");
+	if (!t)
 		return;
-	}
-	CHECK(h, iopf_type1_open(h->iommu, h->mm, &t) == 0, "open");
-	if (h->failed)
-		goto out;
-	for (unsigned i = 0; i < 3; i++)
-		CHECK(h, iopf_type1_attach_device(t, h->dev[i]) == 0, "attach");
-	CHECK(h, iopf_type1_enable_iopf(t) == 0, "enable_iopf");
-	CHECK(h, iopf_type1_map_dma(t, HVA, 0, 8 * PG,
-				    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE) == 0,
-	      "map_dma");
 	/* Pages that stay mapped and present: no DMA may fail. */
-	for (unsigned i = 0; i < 3; i++) {
-		j[i] = (struct dma_job){ .dev = h->dev[i],
-					 .pasid = IOPF_PASID_NONE,
-					 .first = i * 2, .pages = 3 };
-		dma_spawn(h, &j[i], &a[i]);
-	}
-	iopf_rt_spawn(h->rt, "churn", churn_fn, &c, &ca);
-	for (unsigned i = 0; i < 3; i++)
-		dma_join(h, &j[i], a[i]);
-	iopf_rt_join(ca);
+	dma_start(h, j, 3, 2, 3, false);
+	iopf_rt_spawn(h->rt, "churn", churn_fn, h, &churn);
+	dma_finish(h, j, 3);
+	iopf_rt_join(churn);
 	iopf_type1_close(t);
-out:
-	host_teardown(h);
 }
 
 static int scen_invalidate(struct iopf_rt *rt, char *why, size_t len)
 {
-	return host_run(rt, why, len, body_invalidate, NULL);
+	static const struct host_spec spec = { 3, 2, 64, body_invalidate };
+
+	return host_run(rt, why, len, &spec);
 }
 
 /* ---- selective pinning vs unmap of the area ---- */
 
 struct pinner {
-	struct host *h;
 	struct iopf_ioas *ioas;
 	int ret;
 };
@@ -575,30 +577,14 @@ static void pin_fn(void *arg)
 
 static void body_pin_unmap(struct host *h)
 {
-	struct iopf_ioas_map m = {
-		.iova = 0, .hva = HVA, .length = 8 * PG,
-		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
-		.mode = IOPF_MAP_FAULTABLE,
-	};
-	struct pinner p = { .h = h };
+	struct pinner p;
 	struct iopf_rt_actor *a;
 	struct iopf_domain *d;
 	uint64_t unmapped = 0;
 
-	if (host_setup(h, 1, 1, 0)) {
-		CHECK(h, false, "setup failed");
+	p.ioas = ioas_with_domain(h, &d);
+	if (!p.ioas)
 		return;
-	}
-	CHECK(h, iopf_ioas_create(h->iommu, h->mm, &p.ioas) == 0, "ioas");
-	if (h->failed)
-		goto out;
-	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
-	if (h->failed) {
-		iopf_ioas_destroy(p.ioas);
-		goto out;
-	}
-	CHECK(h, iopf_ioas_attach_domain(p.ioas, d, true) == 0, "attach");
-	CHECK(h, iopf_ioas_map(p.ioas, &m) == 0, "map");
 	iopf_rt_spawn(h->rt, "pinner", pin_fn, &p, &a);
 	CHECK(h, iopf_ioas_unmap(p.ioas, 0, 8 * PG, &unmapped) == 0, "unmap");
 	iopf_rt_join(a);
@@ -607,13 +593,13 @@ static void body_pin_unmap(struct host *h)
 	iopf_ioas_detach_domain(p.ioas, d);
 	iopf_ioas_destroy(p.ioas);
 	iopf_domain_free(d);
-out:
-	host_teardown(h);
 }
 
 static int scen_pin_unmap(struct iopf_rt *rt, char *why, size_t len)
 {
-	return host_run(rt, why, len, body_pin_unmap, NULL);
+	static const struct host_spec spec = { 1, 1, 0, body_pin_unmap };
+
+	return host_run(rt, why, len, &spec);
 }
 
 static const struct iopf_explore_scenario explore_scenarios[] = {
