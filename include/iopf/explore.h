@@ -40,7 +40,12 @@ iopf_explore_fail(char *why, size_t len, const char *fmt, ...);
 struct iopf_explore_scenario {
 	const char *name;
 	const char *what;     /* one line: which race, which invariants */
-	/* 0 when every invariant held; else -1 with @why filled. */
+	/*
+	 * Build, run (iopf_rt_run() on @rt, once) and tear down everything:
+	 * the context is destroyed after, and with fork off the next
+	 * schedule runs in the same process. 0 when every invariant held;
+	 * else -1 with @why filled.
+	 */
 	int (*run)(struct iopf_rt *rt, char *why, size_t len);
 };
 
@@ -76,8 +81,12 @@ struct iopf_explore_report {
 };
 
 /*
- * Explore @s. Returns 0 (even when a failure was found: see report->found)
- * or a negative errno for bad arguments (-EINVAL) or resources.
+ * Explore @s: blocks for the whole search (cfg->schedules runs, each in a
+ * child process unless no_fork). Call it from outside any runtime's run.
+ * Nothing to undo. Returns 0 (even when a failure was found: see
+ * report->found); -EINVAL for no schedules, a strategy other than RANDOM
+ * or PCT, or a depth above 9; -ENOMEM, or mmap's errno, for the shared
+ * page and the interleaving set.
  */
 int iopf_explore_run(const struct iopf_explore_scenario *s,
 		     const struct iopf_explore_config *cfg,

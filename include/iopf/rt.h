@@ -143,7 +143,8 @@ void iopf_rt_yield(struct iopf_rt *rt);
  * use of what it checked (a flag read without the lock that protects its
  * meaning, a pointer read before a reference is taken). It does nothing in
  * the real and virtual runtimes; under schedule exploration it lets the
- * strategy switch to another actor here.
+ * strategy switch to another actor here (it blocks, as a yield does),
+ * except inside an RCU read-side section, where nothing may switch.
  */
 void iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site);
 #define iopf_rt_yield_point(rt) iopf_rt_yield_point_at((rt), IOPF_RT_SITE)
@@ -189,6 +190,12 @@ struct iopf_rt_waitq {
 	struct iopf_rt_waitlist waiters; /* virtual only */
 };
 
+/*
+ * Undone by iopf_rt_mutex_destroy(), which the mutex must be free and
+ * unwaited for. @cls is kept by pointer: it must live as long as the
+ * process (the validator remembers it), hence static. Returns 0 or a
+ * negative errno from the real runtime's mutex; never blocks.
+ */
 int iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
 			     struct iopf_rt_lock_class *cls);
 /* A mutex whose class is its initialisation site, unranked. */
@@ -315,6 +322,7 @@ struct iopf_rt_trace_ring {
 	uint64_t next;        /* steps recorded; slot = next % STEPS */
 	struct iopf_rt_trace_step steps[IOPF_RT_TRACE_STEPS];
 };
+/* Clears @r; @r must outlive the context's runs or be replaced first. */
 void iopf_rt_set_trace_ring(struct iopf_rt *rt, struct iopf_rt_trace_ring *r);
 /* Print the last @n steps of @r to @f. */
 void iopf_rt_trace_ring_print(const struct iopf_rt_trace_ring *r, unsigned n,
