@@ -191,10 +191,17 @@ static struct fd_obj *fd_obj_reserve(struct iopf_fd *fd, size_t size,
 	return obj;
 }
 
+/* Make a reserved object visible to lookups. */
+static void fd_obj_publish_locked(struct fd_obj *obj)
+{
+	iopf_rt_mutex_assert_held(&obj->fd->lock);
+	obj->fd->objs[obj->id] = obj;
+}
+
 static void fd_obj_finalize(struct fd_obj *obj)
 {
 	iopf_rt_mutex_lock(&obj->fd->lock);
-	obj->fd->objs[obj->id] = obj;
+	fd_obj_publish_locked(obj);
 	iopf_rt_mutex_unlock(&obj->fd->lock);
 }
 
@@ -501,7 +508,7 @@ int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 		fd_obj_abort(&d->obj);
 		return -EBUSY;
 	}
-	fd->objs[d->obj.id] = &d->obj;
+	fd_obj_publish_locked(&d->obj);
 	*dev_id = d->obj.id;
 	iopf_rt_mutex_unlock(&fd->lock);
 	return 0;
@@ -773,7 +780,7 @@ static void fd_hwpt_publish(struct iopf_fd *fd, struct fd_hwpt *h)
 	iopf_rt_mutex_lock(&fd->lock);
 	if (h->fault)
 		iopf_domain_set_fault_timeout(h->domain, h->fault->timeout_ns);
-	fd->objs[h->obj.id] = &h->obj;
+	fd_obj_publish_locked(&h->obj);
 	iopf_rt_mutex_unlock(&fd->lock);
 }
 
