@@ -96,6 +96,9 @@ static int explore_one_scenario(const struct iopf_explore_scenario *s,
 		if (cfg->window_ns)
 			printf(" --window-ns %llu",
 			       (unsigned long long)cfg->window_ns);
+		if (cfg->max_steps)
+			printf(" --max-steps %llu",
+			       (unsigned long long)cfg->max_steps);
 		printf("\n  last steps of that schedule (step, virtual time, "
 		       "actor <- where it had stopped):\n");
 		iopf_rt_trace_ring_print(&rep->trace, trace_steps, stdout);

@@ -131,6 +131,7 @@ static int explore_set_init(struct explore_set *set, uint64_t n)
 {
 	size_t cap = 64;
 
+	/* At most n hashes: the table stays at most half full. */
 	while (cap < 2 * n)
 		cap *= 2;
 	set->slots = calloc(cap, sizeof(*set->slots));
@@ -147,8 +148,6 @@ static void explore_set_add(struct explore_set *set, uint64_t h)
 	for (i = h & set->mask; set->slots[i]; i = (i + 1) & set->mask)
 		if (set->slots[i] == h)
 			return;
-	if (set->count + 1 > set->mask / 2)
-		return; /* full enough: stop counting rather than grow */
 	set->slots[i] = h;
 	set->count++;
 }
