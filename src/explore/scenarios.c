@@ -446,6 +446,11 @@ static void vmm_fault_loop(void *arg)
 		struct iopf_fd_pgfault recs[8];
 		int n = iopf_fd_fault_read(v->fd, v->fault_id, recs, 8, 20000);
 
+		if (n < 0) {
+			/* Only once the host destroyed the queue. */
+			CHECK(v->h, n == -ENOENT, "fault_read: %d", n);
+			break;
+		}
 		for (int i = 0; i < n; i++) {
 			struct iopf_fd_page_response r = {
 				.cookie = recs[i].cookie,
@@ -509,6 +514,54 @@ static void body_fd_reattach(struct host *h)
 static int scen_fd_reattach(struct iopf_rt *rt, char *why, size_t len)
 {
 	static const struct host_spec spec = { 1, 1, 0, body_fd_reattach };
+
+	return host_run(rt, why, len, &spec);
+}
+
+/* ---- iommufd: destroy each object while its faults are in flight ---- */
+
+/* Destroy @id, retrying while a call in progress holds it (-EBUSY). */
+static int fd_destroy_when_idle(struct host *h, struct iopf_fd *fd,
+				uint32_t id)
+{
+	int ret;
+
+	while ((ret = iopf_fd_destroy(fd, id)) == -EBUSY)
+		iopf_rt_yield(h->rt);
+	return ret;
+}
+
+static void body_fd_destroy(struct host *h)
+{
+	struct vmm v = { .h = h };
+	struct iopf_rt_actor *faults;
+	struct dma_job j;
+
+	v.fd = fd_open_mapped(h, &v.ioas);
+	if (!v.fd)
+		return;
+	CHECK(h, iopf_fd_fault_alloc(v.fd, &v.fault_id) == 0, "fault_alloc");
+	if (!fd_attach_dev(h, v.fd, 0, v.ioas, v.fault_id, &v.dev_id, &v.hwpt))
+		return;
+	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, &v, &faults);
+	dma_start(h, &j, 1, 0, 6, true);
+	/* The VMM unwinds in the order the header gives, devices faulting. */
+	CHECK(h, iopf_fd_detach(v.fd, v.dev_id, IOPF_PASID_NONE) == 0,
+	      "detach");
+	CHECK(h, fd_destroy_when_idle(h, v.fd, v.hwpt) == 0, "destroy hwpt");
+	/* Its reader is told to stop, and may be inside a read still. */
+	v.stop = true;
+	CHECK(h, fd_destroy_when_idle(h, v.fd, v.fault_id) == 0,
+	      "destroy fault queue");
+	CHECK(h, fd_destroy_when_idle(h, v.fd, v.dev_id) == 0, "unbind");
+	dma_finish(h, &j, 1);
+	iopf_rt_join(faults);
+	iopf_fd_close(v.fd);
+}
+
+static int scen_fd_destroy(struct iopf_rt *rt, char *why, size_t len)
+{
+	static const struct host_spec spec = { 1, 1, 0, body_fd_destroy };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -616,6 +669,10 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	  "detach and re-attach of one device racing its faults, answered "
 	  "by the VMM through a fault queue",
 	  scen_fd_reattach },
+	{ "fd-destroy-vs-faults",
+	  "detach, then destroy the HWPT, the fault queue and the binding "
+	  "while the device faults and the VMM reads and answers",
+	  scen_fd_destroy },
 	{ "invalidate-vs-fault",
 	  "discard, migrate and reclaim racing three devices' faults on "
 	  "pages that stay mapped: no DMA may fail",
