@@ -44,6 +44,17 @@ static inline void harness_run(enum iopf_rt_kind kind, uint64_t seed,
 	harness_run_costs(kind, seed, NULL, body, priv);
 }
 
+/*
+ * Defines the cmocka test test_NAME(), which runs body_NAME() in a virtual
+ * runtime of seed 1.
+ */
+#define HARNESS_VIRTUAL_TEST(name)                                          \
+	static void test_##name(void **state)                               \
+	{                                                                   \
+		(void)state;                                                \
+		harness_run(IOPF_RT_VIRTUAL, 1, body_##name, NULL);         \
+	}
+
 /* A pool and one address space with @pages mapped at HARNESS_BASE. */
 #define HARNESS_BASE 0x7f0000000000ull
 

@@ -194,19 +194,23 @@ struct two_locks {
 	struct iopf_rt_mutex a, b;
 };
 
+/* Take @inner inside @outer, and let both go. */
+static void lock_nested(struct iopf_rt_mutex *outer,
+			struct iopf_rt_mutex *inner)
+{
+	iopf_rt_mutex_lock(outer);
+	iopf_rt_mutex_lock(inner);
+	iopf_rt_mutex_unlock(inner);
+	iopf_rt_mutex_unlock(outer);
+}
+
 static void ab_then_ba(void *arg)
 {
 	struct two_locks *t = arg;
 
-	iopf_rt_mutex_lock(&t->a);
-	iopf_rt_mutex_lock(&t->b);
-	iopf_rt_mutex_unlock(&t->b);
-	iopf_rt_mutex_unlock(&t->a);
+	lock_nested(&t->a, &t->b);
 	/* Never at the same time as the above: only the order is wrong. */
-	iopf_rt_mutex_lock(&t->b);
-	iopf_rt_mutex_lock(&t->a);
-	iopf_rt_mutex_unlock(&t->a);
-	iopf_rt_mutex_unlock(&t->b);
+	lock_nested(&t->b, &t->a);
 }
 
 static void ab_twice(void *arg)
@@ -219,15 +223,15 @@ static void ab_twice(void *arg)
 			iopf_rt_mutex_unlock(&t->b);
 		iopf_rt_mutex_unlock(&t->a);
 		/* A trylock never deadlocks: no order is recorded. */
-		iopf_rt_mutex_lock(&t->b);
-		iopf_rt_mutex_lock(&t->a);
-		iopf_rt_mutex_unlock(&t->a);
-		iopf_rt_mutex_unlock(&t->b);
+		lock_nested(&t->b, &t->a);
 	}
 }
 
-/* Run @fn in a child with the validator on; its exit status. */
-static int run_child(iopf_rt_fn fn)
+/*
+ * Run @child(@arg) in a child process, which exits 0 if it returns; the
+ * child's wait status.
+ */
+static int in_child(void (*child)(void *), void *arg)
 {
 	pid_t pid;
 	int status;
@@ -236,28 +240,47 @@ static int run_child(iopf_rt_fn fn)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct iopf_rt_config cfg = {
-			.kind = IOPF_RT_VIRTUAL,
-			.explore = { .strategy = IOPF_RT_SCHED_RANDOM },
-		};
-		struct iopf_rt *rt;
-		struct two_locks t;
-
-		/* Exploring turns the validator on. */
-		if (iopf_rt_create(&cfg, &rt))
-			_exit(3);
-		if (!iopf_rt_lockdep_enabled())
-			_exit(4);
-		/* Both classes are the init sites below. */
-		iopf_rt_mutex_init(rt, &t.a);
-		iopf_rt_mutex_init(rt, &t.b);
-		if (!freopen("/dev/null", "w", stderr))
-			_exit(5);
-		iopf_rt_run(rt, "main", fn, &t);
+		child(arg);
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return status;
+}
+
+/* In a child: what is expected to abort says so on stderr, unseen. */
+static void silence_stderr(void)
+{
+	if (!freopen("/dev/null", "w", stderr))
+		_exit(5);
+}
+
+/* Run *@arg, an iopf_rt_fn, in a context with the validator on. */
+static void validator_child(void *arg)
+{
+	struct iopf_rt_config cfg = {
+		.kind = IOPF_RT_VIRTUAL,
+		.explore = { .strategy = IOPF_RT_SCHED_RANDOM },
+	};
+	iopf_rt_fn *fn = arg;
+	struct iopf_rt *rt;
+	struct two_locks t;
+
+	/* Exploring turns the validator on. */
+	if (iopf_rt_create(&cfg, &rt))
+		_exit(3);
+	if (!iopf_rt_lockdep_enabled())
+		_exit(4);
+	/* Both classes are the init sites below. */
+	iopf_rt_mutex_init(rt, &t.a);
+	iopf_rt_mutex_init(rt, &t.b);
+	silence_stderr();
+	iopf_rt_run(rt, "main", *fn, &t);
+}
+
+/* Run @fn in a child with the validator on; its exit status. */
+static int run_child(iopf_rt_fn fn)
+{
+	return in_child(validator_child, &fn);
 }
 
 static void test_lockdep_reports_inversion(void **state)
@@ -285,28 +308,24 @@ static void held_main(void *arg)
 	iopf_rt_mutex_unlock(&t->a);
 }
 
+/* In a child: @m is not held, so this aborts. */
+static void assert_held_child(void *m)
+{
+	silence_stderr();
+	iopf_rt_mutex_assert_held(m);
+}
+
 static void test_assert_held(void **state)
 {
 	for (int kind = IOPF_RT_REAL; kind <= IOPF_RT_VIRTUAL; kind++) {
 		struct iopf_rt_config cfg = { .kind = kind };
 		struct two_locks t;
 		struct iopf_rt *rt;
-		pid_t pid;
-		int status;
 
 		assert_int_equal(iopf_rt_create(&cfg, &rt), 0);
 		iopf_rt_mutex_init(rt, &t.a);
 		assert_int_equal(iopf_rt_run(rt, "main", held_main, &t), 0);
-		fflush(NULL);
-		pid = fork();
-		if (pid == 0) {
-			if (!freopen("/dev/null", "w", stderr))
-				_exit(5);
-			iopf_rt_mutex_assert_held(&t.a); /* not held: aborts */
-			_exit(0);
-		}
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFSIGNALED(status));
+		assert_true(WIFSIGNALED(in_child(assert_held_child, &t.a)));
 		iopf_rt_mutex_destroy(&t.a);
 		iopf_rt_destroy(rt);
 	}

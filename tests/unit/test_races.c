@@ -135,6 +135,27 @@ static void preempt_done(void)
 	pre.rt = NULL;
 }
 
+static void spawn(struct harness *h, const char *name, iopf_rt_fn fn,
+		  void *arg, struct iopf_rt_actor **actor)
+{
+	assert_int_equal(iopf_rt_spawn(h->rt, name, fn, arg, actor), 0);
+}
+
+/* Spawn actor @name, armed to be parked at its @nth yield point. */
+static void spawn_armed(struct harness *h, const char *name, unsigned nth,
+			iopf_rt_fn fn, void *arg, struct iopf_rt_actor **actor)
+{
+	preempt_arm(h, name, nth);
+	spawn(h, name, fn, arg, actor);
+}
+
+/* Join the armed actor, then preempt_done(). */
+static void join_armed(struct iopf_rt_actor *actor)
+{
+	iopf_rt_join(actor);
+	preempt_done();
+}
+
 /* ---- helpers ---- */
 
 static struct iopf_fd_map fdmap(uint64_t first_page, uint64_t pages,
@@ -176,8 +197,26 @@ static void dma_job_fn(void *arg)
 static void dma_start(struct harness *h, struct dma_job *j, const char *name)
 {
 	j->ret = 1;
-	assert_int_equal(iopf_rt_spawn(h->rt, name, dma_job_fn, j, &j->actor),
-			 0);
+	spawn(h, name, dma_job_fn, j, &j->actor);
+}
+
+/*
+ * Start @j as actor @name and wait until it is parked at its first yield
+ * point: for a miss, where it leaves the in-flight bracket.
+ */
+static void dma_start_parked(struct harness *h, struct dma_job *j,
+			     const char *name)
+{
+	preempt_arm(h, name, 1);
+	dma_start(h, j, name);
+	preempt_wait();
+}
+
+/* Let the DMA parked by dma_start_parked() go on, and join it. */
+static void dma_resume_join(struct dma_job *j)
+{
+	preempt_resume();
+	join_armed(j->actor);
 }
 
 static uint64_t answered(const struct iopf_iommu_stats *s)
@@ -216,6 +255,32 @@ struct fdenv {
 	uint32_t ioas, devid, hwpt, fault;
 };
 
+/* The host, the device "vdev" and an open context with nothing in it. */
+static void fdenv_open(struct harness *h, struct fdenv *f, unsigned prq_depth)
+{
+	env_setup(h, &f->e, 1, prq_depth);
+	f->dev = env_dev(&f->e, "vdev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_open(f->e.iommu, h->mm, &f->fd), 0);
+}
+
+/* Bind @dev to the context; its dev_id. */
+static uint32_t fdenv_bind(struct fdenv *f, struct iopf_dev *dev)
+{
+	uint32_t id;
+
+	assert_int_equal(iopf_fd_device_bind(f->fd, dev, &id), 0);
+	return id;
+}
+
+/* A second device, "vdev2", bound to the context. */
+static struct iopf_dev *fdenv_bind_second(struct fdenv *f, uint32_t *devid)
+{
+	struct iopf_dev *dev = env_dev(&f->e, "vdev2", IOPF_FAULT_PRI, 0);
+
+	*devid = fdenv_bind(f, dev);
+	return dev;
+}
+
 /* @queue: the HWPT's faults go to a fault queue; else the IOAS resolves. */
 static void fdenv_setup(struct harness *h, struct fdenv *f, bool queue,
 			unsigned prq_depth)
@@ -223,12 +288,10 @@ static void fdenv_setup(struct harness *h, struct fdenv *f, bool queue,
 	struct iopf_fd_map m = fdmap(0, GUEST_PAGES,
 				     RWF | IOPF_FD_MAP_FAULTABLE);
 
-	env_setup(h, &f->e, 1, prq_depth);
-	f->dev = env_dev(&f->e, "vdev", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_fd_open(f->e.iommu, h->mm, &f->fd), 0);
+	fdenv_open(h, f, prq_depth);
 	assert_int_equal(iopf_fd_ioas_alloc(f->fd, &f->ioas), 0);
 	assert_int_equal(iopf_fd_ioas_map(f->fd, f->ioas, &m), 0);
-	assert_int_equal(iopf_fd_device_bind(f->fd, f->dev, &f->devid), 0);
+	f->devid = fdenv_bind(f, f->dev);
 	f->fault = 0;
 	if (queue)
 		assert_int_equal(iopf_fd_fault_alloc(f->fd, &f->fault), 0);
@@ -236,11 +299,77 @@ static void fdenv_setup(struct harness *h, struct fdenv *f, bool queue,
 					    &f->hwpt), 0);
 }
 
+/* Attach the context's device at @pasid to its HWPT. */
+static void fdenv_attach(struct fdenv *f, uint32_t pasid)
+{
+	assert_int_equal(iopf_fd_attach(f->fd, f->devid, pasid, f->hwpt), 0);
+}
+
+static void fdenv_detach(struct fdenv *f, uint32_t pasid)
+{
+	assert_int_equal(iopf_fd_detach(f->fd, f->devid, pasid), 0);
+}
+
+static void fdenv_close(struct fdenv *f)
+{
+	iopf_fd_close(f->fd);
+	f->fd = NULL;
+}
+
 static void fdenv_teardown(struct fdenv *f)
 {
 	if (f->fd)
 		iopf_fd_close(f->fd);
 	env_teardown(&f->e);
+}
+
+/* Check that every request was answered once, then tear down. */
+static void fdenv_done(struct fdenv *f)
+{
+	assert_exactly_once(f->e.iommu);
+	fdenv_teardown(f);
+}
+
+/*
+ * The same with the device still attached at @pasid: checked before the
+ * detach, which answers whatever is left.
+ */
+static void fdenv_done_attached(struct fdenv *f, uint32_t pasid)
+{
+	assert_exactly_once(f->e.iommu);
+	fdenv_detach(f, pasid);
+	fdenv_teardown(f);
+}
+
+/* The VMM's answer to @rec: SUCCESS; what the write returned. */
+static int vmm_write_success(struct fdenv *f,
+			     const struct iopf_fd_pgfault *rec)
+{
+	struct iopf_fd_page_response r = { .cookie = rec->cookie,
+					   .code = IOPF_RESP_SUCCESS };
+
+	return iopf_fd_fault_write(f->fd, f->fault, &r, 1);
+}
+
+/* Make the page of @rec present and answer it SUCCESS. */
+static void vmm_answer(struct fdenv *f, const struct iopf_fd_pgfault *rec)
+{
+	assert_int_equal(iopf_fd_ioas_prefault(f->fd, f->ioas, rec->addr, PG),
+			 0);
+	assert_int_equal(vmm_write_success(f, rec), 1);
+}
+
+/*
+ * Reads @s: @groups groups were made, @by_teardown of them answered by a
+ * detach or a close.
+ */
+static void assert_teardown_answered(struct iopf_iommu *iommu,
+				     struct iopf_iommu_stats *s,
+				     uint64_t groups, uint64_t by_teardown)
+{
+	iopf_iommu_stats(iommu, s);
+	assert_int_equal(s->groups, groups);
+	assert_int_equal(s->teardown_answered, by_teardown);
 }
 
 /* ---- 1: a DMA miss must not look at its domain after the bracket ---- */
@@ -260,31 +389,19 @@ static void body_dma_miss_vs_fd_close(struct harness *h)
 
 	fdenv_setup(h, &f, false, 0);
 	j.dev = f.dev;
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, IOPF_PASID_NONE, f.hwpt),
-			 0);
-	/* The miss's first yield point is where it leaves the bracket. */
-	preempt_arm(h, "dma", 1);
-	dma_start(h, &j, "dma");
-	preempt_wait();
-	iopf_fd_close(f.fd);
-	f.fd = NULL;
-	preempt_resume();
-	iopf_rt_join(j.actor);
-	preempt_done();
+	fdenv_attach(&f, IOPF_PASID_NONE);
+	dma_start_parked(h, &j, "dma");
+	fdenv_close(&f);
+	dma_resume_join(&j);
 	assert_int_equal(j.ret, -EFAULT);
 	iopf_iommu_stats(f.e.iommu, &s);
 	assert_int_equal(s.events[IOPF_EVT_TRANSLATION], 0);
 	assert_int_equal(s.groups, 1);
 	assert_int_equal(s.responses[IOPF_RESP_INVALID], 1);
-	assert_exactly_once(f.e.iommu);
-	fdenv_teardown(&f);
+	fdenv_done(&f);
 }
 
-static void test_dma_miss_vs_fd_close(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_miss_vs_fd_close, NULL);
-}
+HARNESS_VIRTUAL_TEST(dma_miss_vs_fd_close)
 
 /* The same against a type1 container with IOPF closing. */
 static void body_dma_miss_vs_type1_close(struct harness *h)
@@ -302,13 +419,9 @@ static void body_dma_miss_vs_type1_close(struct harness *h)
 	assert_int_equal(iopf_type1_map_dma(c, GUEST_HVA, 0, 64 * PG,
 					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE),
 			 0);
-	preempt_arm(h, "dma", 1);
-	dma_start(h, &j, "dma");
-	preempt_wait();
+	dma_start_parked(h, &j, "dma");
 	iopf_type1_close(c);
-	preempt_resume();
-	iopf_rt_join(j.actor);
-	preempt_done();
+	dma_resume_join(&j);
 	assert_int_equal(j.ret, -EFAULT);
 	iopf_iommu_stats(e.iommu, &s);
 	assert_int_equal(s.events[IOPF_EVT_TRANSLATION], 0);
@@ -317,11 +430,7 @@ static void body_dma_miss_vs_type1_close(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_dma_miss_vs_type1_close(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_miss_vs_type1_close, NULL);
-}
+HARNESS_VIRTUAL_TEST(dma_miss_vs_type1_close)
 
 /*
  * iopf_dma_try() the same way: the miss it returns was recoverable when
@@ -336,16 +445,10 @@ static void body_dma_try_vs_fd_close(struct harness *h)
 
 	fdenv_setup(h, &f, false, 0);
 	j.dev = f.dev;
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, IOPF_PASID_NONE, f.hwpt),
-			 0);
-	preempt_arm(h, "nic", 1);
-	dma_start(h, &j, "nic");
-	preempt_wait();
-	iopf_fd_close(f.fd);
-	f.fd = NULL;
-	preempt_resume();
-	iopf_rt_join(j.actor);
-	preempt_done();
+	fdenv_attach(&f, IOPF_PASID_NONE);
+	dma_start_parked(h, &j, "nic");
+	fdenv_close(&f);
+	dma_resume_join(&j);
 	assert_int_equal(j.ret, -EAGAIN);
 	assert_int_equal(j.miss, 9 * PG);
 	iopf_iommu_stats(f.e.iommu, &s);
@@ -358,11 +461,7 @@ static void body_dma_try_vs_fd_close(struct harness *h)
 	fdenv_teardown(&f);
 }
 
-static void test_dma_try_vs_fd_close(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_dma_try_vs_fd_close, NULL);
-}
+HARNESS_VIRTUAL_TEST(dma_try_vs_fd_close)
 
 /* ---- 5: a record names the device that faulted ---- */
 
@@ -370,15 +469,10 @@ static void test_dma_try_vs_fd_close(void **state)
 static struct iopf_fd_pgfault vmm_answer_one(struct fdenv *f)
 {
 	struct iopf_fd_pgfault rec;
-	struct iopf_fd_page_response r;
 
 	assert_int_equal(iopf_fd_fault_read(f->fd, f->fault, &rec, 1,
 					    1000000000), 1);
-	assert_int_equal(iopf_fd_ioas_prefault(f->fd, f->ioas, rec.addr, PG),
-			 0);
-	r = (struct iopf_fd_page_response){ .cookie = rec.cookie,
-					    .code = IOPF_RESP_SUCCESS };
-	assert_int_equal(iopf_fd_fault_write(f->fd, f->fault, &r, 1), 1);
+	vmm_answer(f, &rec);
 	return rec;
 }
 
@@ -412,17 +506,16 @@ static void body_dev_id_after_many_attaches(struct harness *h)
 
 	fdenv_setup(h, &f, true, 0);
 	for (i = 0; i < 100; i++) {
-		assert_int_equal(iopf_fd_attach(f.fd, f.devid, 3, f.hwpt), 0);
+		fdenv_attach(&f, 3);
 		id = fault_dev_id(h, &f, f.dev, 3, i);
 		if (id != f.devid)
 			fail_msg("attach %u: a record of dev_id %u says %u", i,
 				 f.devid, id);
-		assert_int_equal(iopf_fd_detach(f.fd, f.devid, 3), 0);
+		fdenv_detach(&f, 3);
 	}
-	dev2 = env_dev(&f.e, "vdev2", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_fd_device_bind(f.fd, dev2, &devid2), 0);
+	dev2 = fdenv_bind_second(&f, &devid2);
 	assert_int_equal(iopf_fd_attach(f.fd, devid2, 3, f.hwpt), 0);
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 3, f.hwpt), 0);
+	fdenv_attach(&f, 3);
 	id = fault_dev_id(h, &f, dev2, 3, i++);
 	if (id != devid2)
 		fail_msg("after 100 attach/detach cycles, a record of "
@@ -433,18 +526,13 @@ static void body_dev_id_after_many_attaches(struct harness *h)
 	assert_int_equal(iopf_fd_detach(f.fd, devid2, 3), 0);
 	assert_int_equal(iopf_fd_destroy(f.fd, devid2), 0);
 	assert_int_equal(iopf_fd_fault_alloc(f.fd, &id), 0); /* takes the id */
-	assert_int_equal(iopf_fd_device_bind(f.fd, dev2, &devid2), 0);
+	devid2 = fdenv_bind(&f, dev2);
 	assert_int_equal(iopf_fd_attach(f.fd, devid2, 3, f.hwpt), 0);
 	assert_int_equal(fault_dev_id(h, &f, dev2, 3, i++), devid2);
-	assert_exactly_once(f.e.iommu);
-	fdenv_teardown(&f);
+	fdenv_done(&f);
 }
 
-static void test_dev_id_after_many_attaches(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_dev_id_after_many_attaches, NULL);
-}
+HARNESS_VIRTUAL_TEST(dev_id_after_many_attaches)
 
 /* ---- 3: a detach racing a re-attach loses no page response ---- */
 
@@ -497,15 +585,13 @@ static void body_detach_vs_reattach(struct harness *h)
 
 	fdenv_setup(h, &f, true, 0);
 	j.dev = f.dev;
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 5, f.hwpt), 0);
+	fdenv_attach(&f, 5);
 	for (unsigned i = 0; i < before; i++)
 		assert_int_equal(fault_dev_id(h, &f, f.dev, 5, 100 + i),
 				 f.devid);
 
 	dj = (struct detach_job){ .fd = f.fd, .dev_id = f.devid, .pasid = 5 };
-	preempt_arm(h, "detacher", 0);
-	assert_int_equal(iopf_rt_spawn(h->rt, "detacher", detach_job_fn, &dj,
-				       &dj.actor), 0);
+	spawn_armed(h, "detacher", 0, detach_job_fn, &dj, &dj.actor);
 	/* Step the detach until the same device and PASID attach again. */
 	for (;;) {
 		preempt_wait();
@@ -520,27 +606,21 @@ static void body_detach_vs_reattach(struct harness *h)
 	dma_start(h, &j, "dma");
 	wait_groups(h, f.e.iommu, before + 1);
 	preempt_disarm();
-	iopf_rt_join(dj.actor);
-	preempt_done();
+	join_armed(dj.actor);
 	assert_int_equal(dj.ret, 0);
 
 	/* The VMM answers whatever the queue holds. */
 	n = iopf_fd_fault_read(f.fd, f.fault, &rec, 1, 1000000);
 	iopf_iommu_stats(f.e.iommu, &s);
 	if (n == 1) {
-		struct iopf_fd_page_response r = { .cookie = rec.cookie,
-						   .code = IOPF_RESP_SUCCESS };
-
 		assert_int_equal(rec.dev_id, f.devid);
 		assert_int_equal(rec.pasid, 5);
 		assert_int_equal(rec.addr, j.iova);
-		assert_int_equal(iopf_fd_ioas_prefault(f.fd, f.ioas, rec.addr,
-						       PG), 0);
-		assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, &r, 1), 1);
+		vmm_answer(&f, &rec);
+	} else {
+		/* Only a detach can answer a group whose record is gone. */
+		fdenv_detach(&f, 5);
 	}
-	/* Only a detach can answer a group whose record is gone. */
-	if (n != 1)
-		assert_int_equal(iopf_fd_detach(f.fd, f.devid, 5), 0);
 	iopf_rt_join(j.actor);
 	if (n != 1)
 		fail_msg("the new attachment's record was purged: %llu groups, "
@@ -548,16 +628,11 @@ static void body_detach_vs_reattach(struct harness *h)
 			 (unsigned long long)s.groups,
 			 (unsigned long long)answered(&s));
 	assert_int_equal(j.ret, 0);
-	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 5), 0);
-	assert_exactly_once(f.e.iommu);
-	fdenv_teardown(&f);
+	fdenv_detach(&f, 5);
+	fdenv_done(&f);
 }
 
-static void test_detach_vs_reattach(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_detach_vs_reattach, NULL);
-}
+HARNESS_VIRTUAL_TEST(detach_vs_reattach)
 
 /* ---- the retry limit is the device's ---- */
 
@@ -646,11 +721,7 @@ static void body_retry_limit(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_retry_limit(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_retry_limit, NULL);
-}
+HARNESS_VIRTUAL_TEST(retry_limit)
 
 /* ---- a device is bound once ---- */
 
@@ -674,38 +745,30 @@ static void bind_job_fn(void *arg)
 /* Two threads bind the same device: one gets it, the other -EBUSY. */
 static void body_bind_twice(struct harness *h)
 {
-	struct env e;
+	struct fdenv f;
 	struct bind_job bj = { .ret = 1 };
 	uint32_t id = 0;
 	int ret = 1;
 
-	env_setup(h, &e, 1, 0);
-	bj.dev = env_dev(&e, "vdev", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_fd_open(e.iommu, h->mm, &bj.fd), 0);
-	preempt_arm(h, "binder", 0);
-	assert_int_equal(iopf_rt_spawn(h->rt, "binder", bind_job_fn, &bj,
-				       &bj.actor), 0);
+	fdenv_open(h, &f, 0);
+	bj.dev = f.dev;
+	bj.fd = f.fd;
+	spawn_armed(h, "binder", 0, bind_job_fn, &bj, &bj.actor);
 	while (preempt_wait_or(h, &bj.done)) {
 		if (ret == 1)
 			ret = iopf_fd_device_bind(bj.fd, bj.dev, &id);
 		preempt_resume();
 	}
-	iopf_rt_join(bj.actor);
-	preempt_done();
+	join_armed(bj.actor);
 	if (ret == 1)
 		ret = iopf_fd_device_bind(bj.fd, bj.dev, &id);
 	if (!ret && !bj.ret)
 		fail_msg("one device bound twice: dev_id %u and %u", bj.id, id);
 	assert_true((!ret && bj.ret == -EBUSY) || (ret == -EBUSY && !bj.ret));
-	iopf_fd_close(bj.fd);
-	env_teardown(&e);
+	fdenv_teardown(&f);
 }
 
-static void test_bind_twice(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_bind_twice, NULL);
-}
+HARNESS_VIRTUAL_TEST(bind_twice)
 
 /* ---- a fault queue's time limit reaches every HWPT using it ---- */
 
@@ -741,17 +804,14 @@ static void body_timeout_vs_hwpt_alloc(struct harness *h)
 
 	fdenv_setup(h, &f, true, 0);
 	j.dev = f.dev;
-	preempt_arm(h, "hwpt", 0);
-	assert_int_equal(iopf_rt_spawn(h->rt, "hwpt", hwpt_job_fn, &hj,
-				       &hj.actor), 0);
+	spawn_armed(h, "hwpt", 0, hwpt_job_fn, &hj, &hj.actor);
 	while (preempt_wait_or(h, &hj.done)) {
 		limit += 1000000;
 		assert_int_equal(iopf_fd_fault_set_timeout(f.fd, f.fault,
 							   limit), 0);
 		preempt_resume();
 	}
-	iopf_rt_join(hj.actor);
-	preempt_done();
+	join_armed(hj.actor);
 	assert_int_equal(hj.ret, 0);
 	if (!limit) {
 		limit = 1000000;
@@ -764,7 +824,7 @@ static void body_timeout_vs_hwpt_alloc(struct harness *h)
 	iopf_rt_sleep(h->rt, 10 * limit);
 	if (j.ret == 1) {
 		iopf_iommu_stats(f.e.iommu, &s);
-		assert_int_equal(iopf_fd_detach(f.fd, f.devid, 7), 0);
+		fdenv_detach(&f, 7);
 		iopf_rt_join(j.actor);
 		fail_msg("the new HWPT lost the time limit of %llu ns: %llu "
 			 "groups, %llu answered after %llu ns",
@@ -777,16 +837,10 @@ static void body_timeout_vs_hwpt_alloc(struct harness *h)
 	assert_int_equal(j.ret, -EFAULT);
 	iopf_iommu_stats(f.e.iommu, &s);
 	assert_int_equal(s.timed_out, 1);
-	assert_exactly_once(f.e.iommu);
-	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 7), 0);
-	fdenv_teardown(&f);
+	fdenv_done_attached(&f, 7);
 }
 
-static void test_timeout_vs_hwpt_alloc(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_timeout_vs_hwpt_alloc, NULL);
-}
+HARNESS_VIRTUAL_TEST(timeout_vs_hwpt_alloc)
 
 /* ---- a HWPT made for a device whose binding goes meanwhile ---- */
 
@@ -801,26 +855,19 @@ static void body_hwpt_alloc_vs_unbind(struct harness *h)
 	struct hwpt_job hj = { .f = &f, .ret = 1 };
 
 	fdenv_setup(h, &f, false, 0);
-	preempt_arm(h, "hwpt", 1);
-	assert_int_equal(iopf_rt_spawn(h->rt, "hwpt", hwpt_job_fn, &hj,
-				       &hj.actor), 0);
+	spawn_armed(h, "hwpt", 1, hwpt_job_fn, &hj, &hj.actor);
 	if (preempt_wait_or(h, &hj.done)) {
 		assert_int_equal(iopf_fd_destroy(f.fd, f.devid), 0);
 		preempt_resume();
 	}
-	iopf_rt_join(hj.actor);
-	preempt_done();
+	join_armed(hj.actor);
 	/* Made for a device that can fault: the IOAS resolves its faults. */
 	assert_int_equal(hj.ret, 0);
 	assert_int_equal(iopf_fd_destroy(f.fd, hj.id), 0);
 	fdenv_teardown(&f);
 }
 
-static void test_hwpt_alloc_vs_unbind(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_hwpt_alloc_vs_unbind, NULL);
-}
+HARNESS_VIRTUAL_TEST(hwpt_alloc_vs_unbind)
 
 /* ---- every page request answered once: detach, re-attach, close ---- */
 
@@ -846,25 +893,6 @@ static unsigned dmas_join(struct dma_job *j, unsigned n, int ret)
 	return k;
 }
 
-/* Make the page of @rec present and answer it SUCCESS. */
-static void vmm_answer(struct fdenv *f, const struct iopf_fd_pgfault *rec)
-{
-	struct iopf_fd_page_response r = { .cookie = rec->cookie,
-					   .code = IOPF_RESP_SUCCESS };
-
-	assert_int_equal(iopf_fd_ioas_prefault(f->fd, f->ioas, rec->addr, PG),
-			 0);
-	assert_int_equal(iopf_fd_fault_write(f->fd, f->fault, &r, 1), 1);
-}
-
-static int vmm_late_answer(struct fdenv *f, const struct iopf_fd_pgfault *rec)
-{
-	struct iopf_fd_page_response r = { .cookie = rec->cookie,
-					   .code = IOPF_RESP_SUCCESS };
-
-	return iopf_fd_fault_write(f->fd, f->fault, &r, 1);
-}
-
 /*
  * Six groups pending: one answered, two read and not answered, three not
  * read. The detach answers the five INVALID; their records are gone, and
@@ -878,30 +906,23 @@ static void body_answered_once_on_detach(struct harness *h)
 	struct iopf_iommu_stats s;
 
 	fdenv_setup(h, &f, true, 0);
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	fdenv_attach(&f, 4);
 	dmas_start(h, j, 6, f.dev, 4, 200);
 	wait_groups(h, f.e.iommu, 6);
 	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 3, 0), 3);
 	vmm_answer(&f, &recs[0]);
-	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	fdenv_detach(&f, 4);
 	assert_int_equal(dmas_join(j, 6, -EFAULT), 5);
 	for (unsigned i = 1; i < 3; i++)
-		assert_int_equal(vmm_late_answer(&f, &recs[i]), -ENOENT);
+		assert_int_equal(vmm_write_success(&f, &recs[i]), -ENOENT);
 	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 8, 0), 0);
-	iopf_iommu_stats(f.e.iommu, &s);
-	assert_int_equal(s.groups, 6);
-	assert_int_equal(s.teardown_answered, 5);
+	assert_teardown_answered(f.e.iommu, &s, 6, 5);
 	assert_int_equal(s.responses[IOPF_RESP_SUCCESS], 1);
 	assert_int_equal(s.stale_responses, 0);
-	assert_exactly_once(f.e.iommu);
-	fdenv_teardown(&f);
+	fdenv_done(&f);
 }
 
-static void test_answered_once_on_detach(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_detach, NULL);
-}
+HARNESS_VIRTUAL_TEST(answered_once_on_detach)
 
 /*
  * Detach with groups pending, attach the same device and PASID again: the
@@ -915,14 +936,14 @@ static void body_answered_once_on_reattach(struct harness *h)
 	struct iopf_iommu_stats s;
 
 	fdenv_setup(h, &f, true, 0);
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	fdenv_attach(&f, 4);
 	dmas_start(h, old, 4, f.dev, 4, 300);
 	wait_groups(h, f.e.iommu, 4);
 	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 2, 0), 2);
-	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	fdenv_detach(&f, 4);
 	assert_int_equal(dmas_join(old, 4, -EFAULT), 4);
 
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	fdenv_attach(&f, 4);
 	dmas_start(h, now, 2, f.dev, 4, 310);
 	wait_groups(h, f.e.iommu, 6);
 	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, fresh, 8, 0), 2);
@@ -934,20 +955,12 @@ static void body_answered_once_on_reattach(struct harness *h)
 	}
 	assert_int_equal(dmas_join(now, 2, 0), 2);
 	for (unsigned i = 0; i < 2; i++)
-		assert_int_equal(vmm_late_answer(&f, &recs[i]), -ENOENT);
-	iopf_iommu_stats(f.e.iommu, &s);
-	assert_int_equal(s.groups, 6);
-	assert_int_equal(s.teardown_answered, 4);
-	assert_exactly_once(f.e.iommu);
-	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
-	fdenv_teardown(&f);
+		assert_int_equal(vmm_write_success(&f, &recs[i]), -ENOENT);
+	assert_teardown_answered(f.e.iommu, &s, 6, 4);
+	fdenv_done_attached(&f, 4);
 }
 
-static void test_answered_once_on_reattach(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_reattach, NULL);
-}
+HARNESS_VIRTUAL_TEST(answered_once_on_reattach)
 
 /*
  * Closing the context with groups of two devices pending, some read and
@@ -963,31 +976,22 @@ static void body_answered_once_on_close(struct harness *h)
 	uint32_t devid2;
 
 	fdenv_setup(h, &f, true, 0);
-	dev2 = env_dev(&f.e, "vdev2", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_fd_device_bind(f.fd, dev2, &devid2), 0);
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	dev2 = fdenv_bind_second(&f, &devid2);
+	fdenv_attach(&f, 4);
 	assert_int_equal(iopf_fd_attach(f.fd, devid2, IOPF_PASID_NONE, f.hwpt),
 			 0);
 	dmas_start(h, a, 3, f.dev, 4, 400);
 	dmas_start(h, b, 3, dev2, IOPF_PASID_NONE, 400);
 	wait_groups(h, f.e.iommu, 6);
 	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 2, 0), 2);
-	iopf_fd_close(f.fd);
-	f.fd = NULL;
+	fdenv_close(&f);
 	assert_int_equal(dmas_join(a, 3, -EFAULT), 3);
 	assert_int_equal(dmas_join(b, 3, -EFAULT), 3);
-	iopf_iommu_stats(f.e.iommu, &s);
-	assert_int_equal(s.groups, 6);
-	assert_int_equal(s.teardown_answered, 6);
-	assert_exactly_once(f.e.iommu);
-	fdenv_teardown(&f);
+	assert_teardown_answered(f.e.iommu, &s, 6, 6);
+	fdenv_done(&f);
 }
 
-static void test_answered_once_on_close(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_close, NULL);
-}
+HARNESS_VIRTUAL_TEST(answered_once_on_close)
 
 /* ---- ...and when the queues overflow ---- */
 
@@ -1030,8 +1034,8 @@ static void body_answered_once_on_overflow(struct harness *h)
 	struct iopf_dev_stats ds;
 
 	fdenv_setup(h, &f, true, 2);
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
-	assert_int_equal(iopf_rt_spawn(h->rt, "vmm", vmm_fn, &v, &v.actor), 0);
+	fdenv_attach(&f, 4);
+	spawn(h, "vmm", vmm_fn, &v, &v.actor);
 	dmas_start(h, j, 16, f.dev, 4, 500);
 	assert_int_equal(dmas_join(j, 16, 0), 16);
 	v.stop = true;
@@ -1043,16 +1047,10 @@ static void body_answered_once_on_overflow(struct harness *h)
 	assert_int_equal(s.groups, v.answered);
 	assert_int_equal(ds.faults, s.page_requests);
 	assert_int_equal(s.page_requests, s.groups + s.auto_responses);
-	assert_exactly_once(f.e.iommu);
-	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
-	fdenv_teardown(&f);
+	fdenv_done_attached(&f, 4);
 }
 
-static void test_answered_once_on_overflow(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_on_overflow, NULL);
-}
+HARNESS_VIRTUAL_TEST(answered_once_on_overflow)
 
 /*
  * The fault queue cannot take a group (its record cannot be allocated):
@@ -1068,7 +1066,7 @@ static void body_answered_once_without_record(struct harness *h)
 
 	fdenv_setup(h, &f, true, 0);
 	j.dev = f.dev;
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	fdenv_attach(&f, 4);
 	/* The group's allocation, then its record's: the second fails. */
 	iopf_inject_arm(2);
 	dma_start(h, &j, "dma");
@@ -1080,17 +1078,10 @@ static void body_answered_once_without_record(struct harness *h)
 	iopf_iommu_stats(f.e.iommu, &s);
 	assert_int_equal(s.groups, 1);
 	assert_int_equal(s.responses[IOPF_RESP_INVALID], 1);
-	assert_exactly_once(f.e.iommu);
-	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
-	fdenv_teardown(&f);
+	fdenv_done_attached(&f, 4);
 }
 
-static void test_answered_once_without_record(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_answered_once_without_record,
-		    NULL);
-}
+HARNESS_VIRTUAL_TEST(answered_once_without_record)
 
 /* ---- the contract in iommufd.h, where the other tests do not go ---- */
 
@@ -1127,7 +1118,7 @@ static void body_documented_errors(struct harness *h)
 	unsigned n;
 
 	fdenv_setup(h, &f, true, 0);
-	assert_int_equal(iopf_fd_attach(f.fd, f.devid, 4, f.hwpt), 0);
+	fdenv_attach(&f, 4);
 
 	/* A group larger than the buffer comes back as 0, at once. */
 	assert_int_equal(iopf_dev_post_request(f.dev, &req), 0);
@@ -1144,8 +1135,7 @@ static void body_documented_errors(struct harness *h)
 	/* Responses before a bad one stand; n == 0 takes nothing. */
 	r[0] = (struct iopf_fd_page_response){ .cookie = recs[0].cookie,
 					       .code = IOPF_RESP_INVALID };
-	r[1] = (struct iopf_fd_page_response){ .cookie = recs[0].cookie,
-					       .code = IOPF_RESP_INVALID };
+	r[1] = r[0];
 	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 0), 0);
 	r[0].reserved = 1;
 	assert_int_equal(iopf_fd_fault_write(f.fd, f.fault, r, 2), -EINVAL);
@@ -1162,10 +1152,9 @@ static void body_documented_errors(struct harness *h)
 
 	/* In use by a call in progress: not destroyed. */
 	rj = (struct read_job){ .f = &f };
-	assert_int_equal(iopf_fd_detach(f.fd, f.devid, 4), 0);
+	fdenv_detach(&f, 4);
 	assert_int_equal(iopf_fd_destroy(f.fd, f.hwpt), 0);
-	assert_int_equal(iopf_rt_spawn(h->rt, "reader", read_job_fn, &rj,
-				       &rj.actor), 0);
+	spawn(h, "reader", read_job_fn, &rj, &rj.actor);
 	iopf_rt_sleep(h->rt, 1000);
 	assert_int_equal(iopf_fd_destroy(f.fd, f.fault), -EBUSY);
 	iopf_rt_join(rj.actor);
@@ -1226,11 +1215,7 @@ static void body_documented_errors(struct harness *h)
 	fdenv_teardown(&f);
 }
 
-static void test_documented_errors(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_documented_errors, NULL);
-}
+HARNESS_VIRTUAL_TEST(documented_errors)
 
 int main(void)
 {

@@ -58,11 +58,33 @@ static struct iopf_ioas_map world_area(uint64_t npages)
 	};
 }
 
+/* An IOMMU over the harness pool, one fault worker. */
+static struct iopf_iommu *iommu_up(struct harness *h, unsigned prq_depth)
+{
+	struct iopf_iommu_config ic = { .prq_depth = prq_depth,
+					.fault_workers = 1, .pool = h->pool };
+	struct iopf_iommu *iommu;
+
+	assert_int_equal(iopf_iommu_create(h->rt, &ic, &iommu), 0);
+	return iommu;
+}
+
+/* A PRI device "dev" with @pri_credits (0: the default). */
+static struct iopf_dev *pri_dev_add(struct iopf_iommu *iommu,
+				    unsigned pri_credits)
+{
+	struct iopf_dev_config dc = { .name = "dev",
+				      .fault_cap = IOPF_FAULT_PRI,
+				      .pri_credits = pri_credits };
+	struct iopf_dev *dev;
+
+	assert_int_equal(iopf_dev_add(iommu, &dc, &dev), 0);
+	return dev;
+}
+
 static void world_up(struct harness *h, struct world *w, uint64_t ram_pages,
 		     uint64_t npages)
 {
-	struct iopf_iommu_config ic = { .prq_depth = 64, .fault_workers = 1 };
-	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI };
 	struct iopf_ioas_map m = world_area(npages);
 
 	memset(w, 0, sizeof(*w));
@@ -70,9 +92,8 @@ static void world_up(struct harness *h, struct world *w, uint64_t ram_pages,
 	w->npages = npages;
 	harness_mm(h, ram_pages, 0, IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON,
 		   UINT64_MAX, npages);
-	ic.pool = h->pool;
-	assert_int_equal(iopf_iommu_create(h->rt, &ic, &w->iommu), 0);
-	assert_int_equal(iopf_dev_add(w->iommu, &dc, &w->dev), 0);
+	w->iommu = iommu_up(h, 64);
+	w->dev = pri_dev_add(w->iommu, 0);
 	assert_int_equal(iopf_ioas_create(w->iommu, h->mm, &w->ioas), 0);
 	assert_int_equal(iopf_ioas_map(w->ioas, &m), 0);
 	assert_int_equal(iopf_domain_alloc_paging(w->iommu, 0, &w->d), 0);
@@ -89,6 +110,64 @@ static void world_down(struct world *w)
 	iopf_dev_remove(w->dev);
 	iopf_iommu_destroy(w->iommu);
 	harness_mm_done(w->h);
+}
+
+/* Destroy the container before the rest of the world. */
+static void world_destroy_ioas(struct world *w)
+{
+	iopf_ioas_destroy(w->ioas);
+	w->ioas = NULL;
+}
+
+/* Give the area back and map it again: a fresh area, never pinned. */
+static void world_remap(struct world *w)
+{
+	struct iopf_ioas_map m = world_area(w->npages);
+
+	assert_int_equal(iopf_ioas_unmap(w->ioas, 0, w->npages * PG, NULL), 0);
+	assert_int_equal(iopf_ioas_map(w->ioas, &m), 0);
+}
+
+static void world_unpin(struct world *w, uint64_t page)
+{
+	assert_int_equal(iopf_ioas_unpin_pages(w->ioas, page * PG, 1), 0);
+}
+
+/*
+ * Pin @page with the @n-th fault injection site failing; *@fired: whether
+ * the pin reached that site.
+ */
+static int pin_failing_site(struct world *w, uint64_t page, uint64_t n,
+			    bool *fired)
+{
+	int ret;
+
+	iopf_inject_arm(n);
+	ret = iopf_ioas_pin_pages(w->ioas, page * PG, 1, NULL);
+	*fired = iopf_inject_fired();
+	iopf_inject_arm(0);
+	return ret;
+}
+
+/* Pages the address space has locked plus frames the pool has pinned. */
+static uint64_t locked_and_pinned(struct harness *h)
+{
+	struct iopf_mm_pool_stats ps;
+	struct iopf_mm_stats ms;
+
+	iopf_mm_stats(h->mm, &ms);
+	iopf_mm_pool_stats(h->pool, &ps);
+	return ms.locked_pages + ps.pinned_pages;
+}
+
+/* A DMA read of @len bytes at @iova that must succeed. */
+static void dma_read_ok(struct iopf_dev *dev, uint64_t iova, size_t len)
+{
+	unsigned char b[64];
+
+	assert_true(len <= sizeof(b));
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, iova, b, len,
+				  IOPF_DMA_READ), 0);
 }
 
 static uint64_t ioas_faults(struct iopf_ioas *ioas)
@@ -115,6 +194,7 @@ struct dma_job {
 	struct iopf_dev *dev;
 	uint64_t iova;
 	int ret;
+	struct iopf_rt_actor *actor;
 };
 
 static void dma_write_actor(void *arg)
@@ -127,11 +207,25 @@ static void dma_write_actor(void *arg)
 			  IOPF_DMA_WRITE);
 }
 
-/* Let virtual time pass until the container's handler has started. */
-static void wait_handler_started(struct world *w)
+/*
+ * Start a DMA write of @page by actor "dma", and let virtual time pass
+ * until the container's handler has started on its fault.
+ */
+static void dma_into_handler(struct world *w, struct dma_job *j,
+			     uint64_t page)
 {
+	*j = (struct dma_job){ .dev = w->dev, .iova = page * PG };
+	assert_int_equal(iopf_rt_spawn(w->h->rt, "dma", dma_write_actor, j,
+				       &j->actor), 0);
 	while (!ioas_faults(w->ioas))
 		iopf_rt_sleep(w->h->rt, 100);
+}
+
+/* Join the DMA; what it returned. */
+static int dma_join(struct dma_job *j)
+{
+	iopf_rt_join(j->actor);
+	return j->ret;
 }
 
 struct seen {
@@ -140,6 +234,16 @@ struct seen {
 	uint64_t a, b, c;      /* case-specific */
 	int err;
 };
+
+/* Run @body in a virtual runtime (@costs NULL: the defaults); its record. */
+static struct seen run_virtual(const struct iopf_cost_model *costs,
+			       void (*body)(struct harness *))
+{
+	struct seen s = { 0 };
+
+	harness_run_costs(IOPF_RT_VIRTUAL, 1, costs, body, &s);
+	return s;
+}
 
 /*
  * The container goes while its handler runs: the handler has counted the
@@ -151,27 +255,21 @@ static void body_destroy_waits_for_handler(struct harness *h)
 {
 	struct seen *s = h->priv;
 	struct dma_job j;
-	struct iopf_rt_actor *a;
 	struct world w;
 
 	world_up(h, &w, 64, 16);
-	j = (struct dma_job){ .dev = w.dev, .iova = 5 * PG };
-	assert_int_equal(iopf_rt_spawn(h->rt, "dma", dma_write_actor, &j, &a), 0);
-	wait_handler_started(&w);
-	iopf_ioas_destroy(w.ioas);
-	w.ioas = NULL;
+	dma_into_handler(&w, &j, 5);
+	world_destroy_ioas(&w);
 	s->unanswered = unanswered(w.iommu);
-	iopf_rt_join(a);
-	s->dma_ret = j.ret;
+	s->dma_ret = dma_join(&j);
 	world_down(&w);
 }
 
 static void test_destroy_waits_for_running_handler(void **state)
 {
-	struct seen s = { 0 };
+	struct seen s = run_virtual(NULL, body_destroy_waits_for_handler);
 
 	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_destroy_waits_for_handler, &s);
 	if (s.unanswered)
 		fail_msg("iopf_ioas_destroy() returned with %llu fault group(s) "
 			 "still in the container's handler",
@@ -189,30 +287,24 @@ static void body_detach_waits_for_handler(struct harness *h)
 {
 	struct seen *s = h->priv;
 	struct dma_job j;
-	struct iopf_rt_actor *a;
 	struct world w;
 
 	world_up(h, &w, 64, 16);
-	j = (struct dma_job){ .dev = w.dev, .iova = 7 * PG };
-	assert_int_equal(iopf_rt_spawn(h->rt, "dma", dma_write_actor, &j, &a), 0);
-	wait_handler_started(&w);
+	dma_into_handler(&w, &j, 7);
 	/* Past the handler's own cost: it is getting the page now. */
 	iopf_rt_sleep(h->rt, iopf_rt_costs(h->rt)->fault_handler_ns + 500);
 	iopf_ioas_detach_domain(w.ioas, w.d);
 	s->unanswered = unanswered(w.iommu);
-	iopf_ioas_destroy(w.ioas);
-	w.ioas = NULL;
-	iopf_rt_join(a);
-	s->dma_ret = j.ret;
+	world_destroy_ioas(&w);
+	s->dma_ret = dma_join(&j);
 	world_down(&w);
 }
 
 static void test_detach_domain_waits_for_running_handler(void **state)
 {
-	struct seen s = { 0 };
+	struct seen s = run_virtual(NULL, body_detach_waits_for_handler);
 
 	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_detach_waits_for_handler, &s);
 	if (s.unanswered)
 		fail_msg("iopf_ioas_detach_domain() returned with %llu fault "
 			 "group(s) still in the container's handler",
@@ -240,17 +332,14 @@ static enum iopf_response self_setting_handler(void *data,
 static void body_handler_sets_own_domain(struct harness *h)
 {
 	struct seen *s = h->priv;
-	struct iopf_iommu_config ic = { .prq_depth = 8, .fault_workers = 1 };
-	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI };
 	struct self_set x = { .ret = 1 };
 	struct iopf_iommu *iommu;
 	struct iopf_dev *dev;
 	unsigned char b[8];
 
 	harness_mm(h, 16, 0, IOPF_MM_POOL_DATA, UINT64_MAX, 16);
-	ic.pool = h->pool;
-	assert_int_equal(iopf_iommu_create(h->rt, &ic, &iommu), 0);
-	assert_int_equal(iopf_dev_add(iommu, &dc, &dev), 0);
+	iommu = iommu_up(h, 8);
+	dev = pri_dev_add(iommu, 0);
 	assert_int_equal(iopf_domain_alloc_paging(iommu, 0, &x.d), 0);
 	assert_int_equal(iopf_domain_set_fault_handler(x.d, self_setting_handler,
 						       &x), 0);
@@ -266,10 +355,9 @@ static void body_handler_sets_own_domain(struct harness *h)
 
 static void test_handler_cannot_wait_for_itself(void **state)
 {
-	struct seen s = { 0 };
+	struct seen s = run_virtual(NULL, body_handler_sets_own_domain);
 
 	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_handler_sets_own_domain, &s);
 	assert_int_equal(s.err, -EDEADLK);
 	assert_int_equal(s.dma_ret, -EFAULT);
 }
@@ -284,7 +372,6 @@ static void test_handler_cannot_wait_for_itself(void **state)
 static void body_pin_failure_frame0(struct harness *h)
 {
 	struct seen *s = h->priv;
-	struct iopf_mm_pool_stats ps;
 	struct iopf_mm_stats ms;
 	const uint64_t page = 3;
 	struct world w;
@@ -295,22 +382,16 @@ static void body_pin_failure_frame0(struct harness *h)
 	assert_int_equal(iopf_mm_lookup(h->mm, HVA(page)), 0);
 	for (n = 1;; n++) {
 		bool fired;
-		int ret;
+		int ret = pin_failing_site(&w, page, n, &fired);
 
-		iopf_inject_arm(n);
-		ret = iopf_ioas_pin_pages(w.ioas, page * PG, 1, NULL);
-		fired = iopf_inject_fired();
-		iopf_inject_arm(0);
 		if (!fired) {
 			assert_int_equal(ret, 0);
-			assert_int_equal(iopf_ioas_unpin_pages(w.ioas, page * PG,
-							       1), 0);
+			world_unpin(&w, page);
 			break;
 		}
 		if (!ret) {
 			/* Absorbed: the pin stands; take it back. */
-			assert_int_equal(iopf_ioas_unpin_pages(w.ioas, page * PG,
-							       1), 0);
+			world_unpin(&w, page);
 			continue;
 		}
 		iopf_mm_stats(h->mm, &ms);
@@ -320,20 +401,16 @@ static void body_pin_failure_frame0(struct harness *h)
 		}
 	}
 	s->c = n - 1; /* sites failed */
-	iopf_ioas_destroy(w.ioas);
-	w.ioas = NULL;
-	iopf_mm_stats(h->mm, &ms);
-	iopf_mm_pool_stats(h->pool, &ps);
-	s->b = ms.locked_pages + ps.pinned_pages;
+	world_destroy_ioas(&w);
+	s->b = locked_and_pinned(h);
 	world_down(&w);
 }
 
 static void test_failed_pin_of_frame0_leaves_nothing_pinned(void **state)
 {
-	struct seen s = { 0 };
+	struct seen s = run_virtual(NULL, body_pin_failure_frame0);
 
 	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_pin_failure_frame0, &s);
 	if (s.a)
 		fail_msg("pin_pages failed at site %llu (%d) and left frame 0 "
 			 "pinned; after the container: %llu locked+pinned",
@@ -366,39 +443,31 @@ static void pin_actor(void *arg)
 static void body_pin_vs_unmap_frame0(struct harness *h)
 {
 	struct seen *s = h->priv;
-	struct iopf_mm_pool_stats ps;
-	struct iopf_mm_stats ms;
 	struct pin_job p;
 	struct iopf_rt_actor *a;
 	struct world w;
-	unsigned char b[8];
 
 	world_up(h, &w, 16, 8);
 	/* Frame 0 behind page 0, mapped by a fault; more pages mapped so the
 	 * retirement takes a while. */
 	for (unsigned i = 0; i < 8; i++)
-		assert_int_equal(iopf_dma(w.dev, IOPF_PASID_NONE, i * PG, b,
-					  sizeof(b), IOPF_DMA_READ), 0);
+		dma_read_ok(w.dev, i * PG, 8);
 	assert_int_equal(iopf_mm_lookup(h->mm, HVA(0)), 0);
 	p = (struct pin_job){ .w = &w, .page = 0, .delay_ns = 100 };
 	assert_int_equal(iopf_rt_spawn(h->rt, "pin", pin_actor, &p, &a), 0);
 	assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
 	iopf_rt_join(a);
 	s->err = p.ret;
-	iopf_ioas_destroy(w.ioas);
-	w.ioas = NULL;
-	iopf_mm_stats(h->mm, &ms);
-	iopf_mm_pool_stats(h->pool, &ps);
-	s->b = ms.locked_pages + ps.pinned_pages;
+	world_destroy_ioas(&w);
+	s->b = locked_and_pinned(h);
 	world_down(&w);
 }
 
 static void test_pin_racing_unmap_leaves_nothing_pinned(void **state)
 {
-	struct seen s = { 0 };
+	struct seen s = run_virtual(NULL, body_pin_vs_unmap_frame0);
 
 	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_pin_vs_unmap_frame0, &s);
 	if (s.b)
 		fail_msg("pin_pages returned %d on a retired area and left "
 			 "%llu locked+pinned after the container",
@@ -450,11 +519,9 @@ static void body_mapped_page_during_invalidation(struct harness *h)
 	struct iopf_rt_actor *a;
 	struct reader r;
 	struct world w;
-	unsigned char b[64];
 
 	world_up(h, &w, 64, 16);
-	assert_int_equal(iopf_dma(w.dev, IOPF_PASID_NONE, 3 * PG, b, sizeof(b),
-				  IOPF_DMA_READ), 0);
+	dma_read_ok(w.dev, 3 * PG, 64);
 	r = (struct reader){ .rt = h->rt, .dev = w.dev, .iova = 3 * PG };
 	assert_int_equal(iopf_rt_spawn(h->rt, "reader", reader_actor, &r, &a), 0);
 	iopf_rt_sleep(h->rt, 5000);
@@ -473,13 +540,12 @@ static void body_mapped_page_during_invalidation(struct harness *h)
 static void test_mapped_page_is_not_refused_during_invalidation(void **state)
 {
 	struct iopf_cost_model slow_atc = *iopf_cost_model_default();
-	struct seen s = { 0 };
+	struct seen s;
 
 	(void)state;
 	/* A device that takes 1 ms to complete an ATS invalidation. */
 	slow_atc.atc_inval_ns = 1000000;
-	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow_atc,
-			  body_mapped_page_during_invalidation, &s);
+	s = run_virtual(&slow_atc, body_mapped_page_during_invalidation);
 	if (s.b)
 		fail_msg("%llu DMA(s) of a mapped, present page failed (%d), "
 			 "%llu with retries exhausted; %llu succeeded",
@@ -497,7 +563,6 @@ static void test_mapped_page_is_not_refused_during_invalidation(void **state)
 static void body_first_pin_allocation_failure(struct harness *h)
 {
 	struct seen *s = h->priv;
-	struct iopf_ioas_map m = world_area(8);
 	struct world w;
 	uint64_t n;
 
@@ -507,12 +572,8 @@ static void body_first_pin_allocation_failure(struct harness *h)
 		int ret;
 
 		/* A fresh area each time: the arrays come with its first pin. */
-		assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
-		assert_int_equal(iopf_ioas_map(w.ioas, &m), 0);
-		iopf_inject_arm(n);
-		ret = iopf_ioas_pin_pages(w.ioas, 2 * PG, 1, NULL);
-		fired = iopf_inject_fired();
-		iopf_inject_arm(0);
+		world_remap(&w);
+		ret = pin_failing_site(&w, 2, n, &fired);
 		if (!fired) {
 			assert_int_equal(ret, 0);
 			break;
@@ -526,8 +587,7 @@ static void body_first_pin_allocation_failure(struct harness *h)
 			}
 		}
 		if (!ret)
-			assert_int_equal(iopf_ioas_unpin_pages(w.ioas, 2 * PG, 1),
-					 0);
+			world_unpin(&w, 2);
 	}
 	s->c = n - 1;
 	world_down(&w);
@@ -535,10 +595,9 @@ static void body_first_pin_allocation_failure(struct harness *h)
 
 static void test_first_pin_publishes_both_arrays_or_neither(void **state)
 {
-	struct seen s = { 0 };
+	struct seen s = run_virtual(NULL, body_first_pin_allocation_failure);
 
 	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_first_pin_allocation_failure, &s);
 	if (s.a)
 		fail_msg("after the first pin failed at site %llu, the area "
 			 "could not be pinned again: %d",
@@ -570,7 +629,6 @@ static void churn_actor(void *arg)
 
 static void body_first_pin_vs_invalidation(struct harness *h)
 {
-	struct iopf_ioas_map m = world_area(8);
 	struct world w;
 
 	world_up(h, &w, 64, 8);
@@ -578,15 +636,13 @@ static void body_first_pin_vs_invalidation(struct harness *h)
 		struct churner c = { .w = &w };
 		struct iopf_rt_actor *a;
 
-		assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
-		assert_int_equal(iopf_ioas_map(w.ioas, &m), 0);
+		world_remap(&w);
 		assert_int_equal(iopf_ioas_prefault(w.ioas, 0, 8 * PG), 0);
 		assert_int_equal(iopf_rt_spawn(h->rt, "host", churn_actor, &c, &a),
 				 0);
 		assert_int_equal(iopf_ioas_pin_pages(w.ioas, (i % 8) * PG, 1,
 						     NULL), 0);
-		assert_int_equal(iopf_ioas_unpin_pages(w.ioas, (i % 8) * PG, 1),
-				 0);
+		world_unpin(&w, i % 8);
 		atomic_store(&c.stop, true);
 		iopf_rt_join(a);
 	}
@@ -607,25 +663,21 @@ static void test_first_pin_vs_invalidation_threads(void **state)
 static void body_answer_identity(struct harness *h)
 {
 	struct seen *s = h->priv;
-	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI,
-				      .pri_credits = 2 };
 	struct iopf_iommu_stats st;
 	struct iopf_iommu *iommu;
 	struct iopf_dev *dev;
 	struct world w;
-	unsigned char b[8];
 
 	/* Faults answered by the container's handler. */
 	world_up(h, &w, 64, 16);
 	for (unsigned i = 0; i < 4; i++)
-		assert_int_equal(iopf_dma(w.dev, IOPF_PASID_NONE, i * PG, b,
-					  sizeof(b), IOPF_DMA_READ), 0);
+		dma_read_ok(w.dev, i * PG, 8);
 	iopf_iommu_stats(w.iommu, &st);
 	s->a = st.groups;
 	s->b = unanswered(w.iommu);
 	iommu = w.iommu;
 	/* A request beyond the credits: Response Failure, no group. */
-	assert_int_equal(iopf_dev_add(iommu, &dc, &dev), 0);
+	dev = pri_dev_add(iommu, 2);
 	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, w.d), 0);
 	for (uint16_t i = 0; i < 3; i++) {
 		struct iopf_page_request r = {
@@ -647,10 +699,9 @@ static void body_answer_identity(struct harness *h)
 
 static void test_every_request_answered_once_by_the_counts(void **state)
 {
-	struct seen s = { 0 };
+	struct seen s = run_virtual(NULL, body_answer_identity);
 
 	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_answer_identity, &s);
 	assert_int_equal(s.a, 4);
 	assert_int_equal(s.b, 0);
 	assert_int_equal(s.c, 1);
