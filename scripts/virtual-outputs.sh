@@ -16,7 +16,7 @@ run uadk         bench uadk
 run uadk-ref     bench uadk --profile reference
 run startup      bench startup --no-plot --csv
 run density      bench density --no-plot
-run density-meas bench density --no-plot --profile measured --guests 40
+run density-ref  bench density --no-plot --profile reference --guests 40
 run migrate      bench migrate
 run nic          bench nic --csv
 run calibrate    calibrate
