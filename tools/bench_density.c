@@ -22,7 +22,7 @@ static void usage(FILE *f)
 	      "  --hot PCT        device working set, % of guest RAM (default 40)\n"
 	      "  --cold PCT       touched at boot then idle, % (default 30)\n"
 	      "  --step-ms N      measured window per step, virtual ms (default 50)\n"
-	      "  --profile NAME   cost profile (default kunpeng920-seed; also\n"
+	      "  --profile NAME   cost profile (default " IOPF_COST_PROFILE_DEFAULT "; also\n"
 	      "                   reference, measured, a FILE of iopf profile --json)\n"
 	      "  --json | --csv   machine-readable output\n"
 	      "  --every N        table: every Nth step (default 1: each step;\n"
@@ -49,7 +49,7 @@ int tool_bench_density(int argc, char **argv)
 	int ret;
 
 	iopf_bench_density_defaults(&cfg);
-	cfg.costs = iopf_cost_model_find("kunpeng920-seed");
+	cfg.costs = iopf_cost_profile_default();
 	cfg.progress = tool_progress;
 	cfg.progress_arg = "density";
 	for (int i = 0; i < argc; i++) {

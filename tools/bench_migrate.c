@@ -154,7 +154,7 @@ int tool_bench_migrate(int argc, char **argv)
 		.guest_bytes = 1024 * MIB, .hot_bytes = 512 * MIB,
 		.write_mbps = 800, .link_gbps = 10,
 		.downtime_limit_ns = 300000000ull, .max_rounds = 10, .seed = 1,
-		.costs = iopf_cost_model_find("kunpeng920-seed"),
+		.costs = iopf_cost_profile_default(),
 		.progress = tool_progress, .progress_arg = "migrate",
 	};
 	struct iopf_migrate_result r;

@@ -40,7 +40,7 @@ static void nic_usage(FILE *f)
 	      "                       window, 0..512; default 0: one page)\n"
 	      "  --discard-pct N      share of freed buffer pages the guest\n"
 	      "                       gives back to the host (default 0)\n"
-	      "  --profile NAME       cost profile (kunpeng920-seed; also reference,\n"
+	      "  --profile NAME       cost profile (" IOPF_COST_PROFILE_DEFAULT "; also reference,\n"
 	      "                       measured, a FILE of iopf profile --json)\n"
 	      "  --seed N             (default 1)\n"
 	      "  --csv                CSV on stdout instead of the table\n"
@@ -164,7 +164,7 @@ int tool_bench_nic(int argc, char **argv)
 {
 	static const double default_loads[] = { 1, 10, 25, 40, 100 };
 	struct iopf_bench_nic_config cfg;
-	const char *profile = "kunpeng920-seed", *json_file = NULL;
+	const char *profile = IOPF_COST_PROFILE_DEFAULT, *json_file = NULL;
 	double loads[NIC_MAX_LOADS];
 	bool on[IOPF_NIC_NR_POLICIES], csv = false;
 	int nloads = 5, total = 0, done = 0, status = 0;

@@ -43,7 +43,7 @@ int tool_bench_startup(int argc, char **argv)
 	uint64_t max_real = 0, avail;
 	struct iopf_startup_point pts[12];
 	struct iopf_startup_config cfg = {
-		.costs = iopf_cost_model_find("kunpeng920-seed"),
+		.costs = iopf_cost_profile_default(),
 		.progress = tool_progress, .progress_arg = "startup",
 	};
 	struct tool_output o = { 0 };

@@ -6,6 +6,7 @@
  */
 #include <iopf/bench.h>
 #include <iopf/cost.h>
+#include <iopf/sec.h>
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -26,7 +27,7 @@ static void uadk_usage(FILE *f)
 	      "  --policy N         largest window of our adaptive policy (1..512)\n"
 	      "  --mode M           only this mode: static, vfio-iopf, host-sva,\n"
 	      "                     iopf-best, iopf-prefault (static always runs)\n"
-	      "  --profile NAME     cost profile: kunpeng920-seed (default),\n"
+	      "  --profile NAME     cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
 	      "                     reference, measured, or a FILE of\n"
 	      "                     `iopf profile --json`\n"
 	      "  --runtime R        virtual (default) or real\n"
@@ -141,7 +142,7 @@ int tool_bench_uadk(int argc, char **argv)
 		.premap = 0, .best_window = 512, .guest_bytes = 1ull << 30,
 		.runtime = IOPF_UADK_VIRTUAL, .seed = 1, .compute = true,
 	};
-	const char *profile = "kunpeng920-seed", *json_file = NULL;
+	const char *profile = IOPF_COST_PROFILE_DEFAULT, *json_file = NULL;
 	uint64_t msg_len = 0, times = 0, max_times = 0, repeat = 0, v;
 	int only = -1, nrows;
 	struct row_result rows[6];
@@ -391,6 +392,7 @@ int tool_bench_uadk(int argc, char **argv)
 int tool_calibrate(int argc, char **argv)
 {
 	struct iopf_calibration c;
+	uint64_t setup, job, aes;
 	bool emit = false;
 	int ret;
 
@@ -408,29 +410,26 @@ int tool_calibrate(int argc, char **argv)
 		return 1;
 	}
 	if (emit) {
-		printf("/* Fitted by `iopf calibrate` (least squares over the seed's "
-		       "nine slowdowns,\n * within the bounds documented in "
-		       "src/bench/calibrate.c). */\n");
-		printf(".app_setup_ns = %llu,\n.sec_job_ns = %llu,\n"
-		       ".sec_aes_kib_ns = %llu,\n.fault_handler_ns = %llu,\n"
-		       ".sva_fault_handler_ns = %llu,\n",
-		       (unsigned long long)c.fitted.app_setup_ns,
-		       (unsigned long long)c.fitted.sec_job_ns,
-		       (unsigned long long)c.fitted.sec_aes_kib_ns,
-		       (unsigned long long)c.fitted.fault_handler_ns,
-		       (unsigned long long)c.fitted.sva_fault_handler_ns);
+		/* The whole fitted profile, as `--profile FILE` reads it. */
+		char *text = iopf_cost_profile_json(&c.fitted);
+
+		if (!text)
+			return 1;
+		fputs(text, stdout);
+		free(text);
 		return 0;
 	}
+	setup = iopf_bench_cost(&c.fitted, app_setup_ns);
+	job = iopf_sec_cost(&c.fitted, sec_job_ns);
+	aes = iopf_sec_cost(&c.fitted, sec_aes_kib_ns);
 	printf("calibration of profile kunpeng920-seed against the seed's table\n");
 	printf("fitted (no source; bounds in src/bench/calibrate.c):\n");
 	printf("  app_setup_ns          %12llu  test setup inside time_used\n",
-	       (unsigned long long)c.fitted.app_setup_ns);
+	       (unsigned long long)setup);
 	printf("  sec_job_ns            %12llu  accelerator fixed cost per job%s\n",
-	       (unsigned long long)c.fitted.sec_job_ns,
-	       c.fitted.sec_job_ns == 1000 ? " (at its lower bound)" : "");
+	       (unsigned long long)job, job == 1000 ? " (at its lower bound)" : "");
 	printf("  sec_aes_kib_ns        %12llu  accelerator AES per KiB%s\n",
-	       (unsigned long long)c.fitted.sec_aes_kib_ns,
-	       c.fitted.sec_aes_kib_ns == 80 ? " (at its lower bound)" : "");
+	       (unsigned long long)aes, aes == 80 ? " (at its lower bound)" : "");
 	printf("  fault_handler_ns      %12llu  seed's VFIO handler per fault\n",
 	       (unsigned long long)c.fitted.fault_handler_ns);
 	printf("  sva_fault_handler_ns  %12llu  host SVA handler per fault\n",

@@ -70,9 +70,10 @@ static const struct command commands[] = {
 	{ NULL, "calibrate", tool_calibrate, "[--emit]",
 	  "fit the kunpeng920-seed profile to the seed's table and\n"
 	  "print model vs seed for every row", false },
-	{ NULL, "profile", tool_profile, "[--json]",
+	{ NULL, "profile", tool_profile, "[--json] [--profile NAME] [--list]",
 	  "measure this machine's software costs for the cost\n"
-	  "model's operations and print them as a profile", false },
+	  "model's operations and print them as a profile; print\n"
+	  "a named profile; list every constant with its bounds", false },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

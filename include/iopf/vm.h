@@ -14,8 +14,9 @@
 #ifndef IOPF_VM_H
 #define IOPF_VM_H
 
-#include <iopf/dev.h>
+#include <iopf/cost.h>
 #include <iopf/iommu.h>
+#include <iopf/sec.h>
 #include <iopf/vfio.h>
 
 #include <stdint.h>
@@ -23,6 +24,30 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The guest drivers' rows of the cost registry (see <iopf/cost.h>):
+ * X(name, reference, min, max, flags, what, source), ns.
+ */
+#define IOPF_GUEST_COSTS(X)                                                    \
+	X(driver_submit_ns, 1000, 1, IOPF_COST_MAX_NS, 0,                      \
+	  "accelerator driver: a descriptor, the doorbell, reaping its "       \
+	  "completion",                                                        \
+	  "order of magnitude of a descriptor write, an MMIO doorbell and a "  \
+	  "completion read; no measurement")                                   \
+	X(nic_driver_pkt_ns, 50, 1, IOPF_COST_MAX_NS, 0,                       \
+	  "NIC driver: per packet received (completion, refill)",              \
+	  "order of magnitude of a poll-mode driver's per-packet work; no "    \
+	  "measurement")
+
+enum iopf_guest_cost { IOPF_GUEST_COSTS(IOPF_COST_ENUM) IOPF_GUEST_NR_COSTS };
+
+/* The guest drivers' section of the cost registry. */
+extern const struct iopf_cost_section iopf_guest_cost_section;
+
+/* The guest drivers' constant @n (e.g. driver_submit_ns) in model @m, ns. */
+#define iopf_guest_cost(m, n)                                                  \
+	iopf_cost_get((m), &iopf_guest_cost_section.params[IOPF_COST_##n])
 
 enum iopf_vm_mode {
 	IOPF_VM_STATIC,    /* guest RAM pinned and mapped at start */

@@ -33,6 +33,7 @@
 #include <iopf/bench.h>
 #include <iopf/nic.h>
 #include <iopf/vfio.h>
+#include <iopf/vm.h>
 
 #include <errno.h>
 #include <math.h>
@@ -81,7 +82,7 @@ void iopf_bench_nic_defaults(struct iopf_bench_nic_config *cfg)
 		.fault_workers = 2,
 		.prefault_window = 0,
 		.discard_pct = 0,
-		.driver_pkt_ns = 50,
+		.costs = iopf_cost_profile_default(),
 		.seed = 1,
 	};
 }
@@ -149,6 +150,7 @@ struct nic_run {
 	uint64_t discarded;               /* pages; protected by lock */
 	uint64_t last_delivery_ns;
 	uint64_t idle_limit_ns;           /* set before the run */
+	uint64_t pkt_ns;                  /* the driver's work per packet */
 	int drv_err;
 };
 
@@ -445,7 +447,7 @@ static void nic_driver(void *arg)
 		completed += got;
 		now = iopf_rt_now(r->rt);
 		if (got) {
-			iopf_rt_charge(r->rt, got * r->cfg->driver_pkt_ns);
+			iopf_rt_charge(r->rt, got * r->pkt_ns);
 			if (iopf_nic_rx_doorbell(r->nic, tail))
 				r->drv_err = -EIO;
 			idle_since = now;
@@ -775,6 +777,7 @@ int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,
 	ret = iopf_rt_create(&rc, &r.rt);
 	if (ret)
 		goto out_free;
+	r.pkt_ns = iopf_guest_cost(iopf_rt_costs(r.rt), nic_driver_pkt_ns);
 	iopf_rt_mutex_init(r.rt, &r.lock);
 	iopf_rt_waitq_init(r.rt, &r.wq);
 	ret = iopf_rt_run(r.rt, "nic-wire", nic_main, &r);

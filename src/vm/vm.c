@@ -21,6 +21,20 @@
 #include <string.h>
 #include "lock_order.h"
 
+#define GUEST_COST_PARAM(n, ...) IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_GUEST, n, __VA_ARGS__)
+static const struct iopf_cost_param guest_cost_params[] = {
+	IOPF_GUEST_COSTS(GUEST_COST_PARAM)
+};
+#undef GUEST_COST_PARAM
+_Static_assert(IOPF_GUEST_NR_COSTS <= IOPF_COST_LAYER_MAX,
+	       "the guest drivers' rows overflow their block of cost slots");
+
+const struct iopf_cost_section iopf_guest_cost_section = {
+	.layer_name = "guest",
+	.params = guest_cost_params,
+	.nr = IOPF_GUEST_NR_COSTS,
+};
+
 #define PG 4096ull
 #define VM_HVA 0x7e0000000000ull
 #define SVA_PASID 1
@@ -430,7 +444,8 @@ int iopf_sec_drv_run(struct iopf_sec_drv *drv, enum iopf_sec_op op,
 		memcpy(sqe.key, key, 16);
 	if (iv)
 		memcpy(sqe.iv, iv, 16);
-	iopf_rt_charge(drv->vm->rt, iopf_rt_costs(drv->vm->rt)->driver_submit_ns);
+	iopf_rt_charge(drv->vm->rt,
+		       iopf_guest_cost(iopf_rt_costs(drv->vm->rt), driver_submit_ns));
 	uint64_t cq = drv->region + PG + (slot % (PG / sizeof(cqe))) * sizeof(cqe);
 
 	/* Poison the completion slot: a completion the device failed to

@@ -294,7 +294,7 @@ static void small(struct iopf_bench_nic_config *cfg)
 	cfg->backup_entries = 64;
 	cfg->pool_bytes = 1ull << 20;        /* 512 buffers of 2 KiB */
 	cfg->guest_bytes = 8ull << 20;
-	cfg->costs = iopf_cost_model_find("kunpeng920-seed");
+	cfg->costs = iopf_cost_profile_find("kunpeng920-seed");
 }
 
 static void run(const struct iopf_bench_nic_config *cfg,
