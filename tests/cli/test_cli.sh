@@ -143,7 +143,8 @@ reproduces() { # reproduces FILE ARGS...: ARGS alone vs ARGS --profile FILE
 	fi
 }
 uadk_small="bench uadk --msg-len 64K --times 3 --guest-mib 64"
-rows=$("$iopf" profile --list | grep -c '^| `')
+"$iopf" profile --list > "$out_a.list"
+rows=$(grep -c '^| `' "$out_a.list")
 for name in kunpeng920-seed reference; do
 	"$iopf" profile --profile $name --json > "$prof"
 	keys=$(grep -c '"[a-z0-9_]*_ns":' "$prof")
@@ -170,10 +171,17 @@ if ! "$iopf" calibrate --emit > "$prof"; then
 fi
 reproduces "$prof" $uadk_small
 expect 0 profile --list
+# docs/cost-model.md's table of constants is the registry's.
+doc="$(dirname "$0")/../../docs/cost-model.md"
+if [ -f "$doc" ] && ! sed -n '/^<!-- iopf profile --list -->$/,/^<!-- end of/p' "$doc" |
+	sed '1d;$d' | cmp -s - "$out_a.list"; then
+	echo "FAIL: docs/cost-model.md's table differs from iopf profile --list"
+	fails=$((fails + 1))
+fi
 expect 2 profile --list --json
 expect 2 profile --profile
 expect 1 profile --profile nope
-rm -f "$prof" "$out_a" "$out_b"
+rm -f "$prof" "$out_a" "$out_b" "$out_a.list"
 # The fault timeline is valid trace-event JSON: a process per run, spans
 # that nest on every track, and a queue-wait span for every handler.
 trace=/tmp/iopf-cli-trace.$$.json
