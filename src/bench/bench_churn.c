@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "plan.h"
+
 #define PG 4096ull
 #define HVA0 0x7f0000000000ull
 #define AREA_PAGES 256
@@ -38,6 +40,29 @@
 #define RAM_PAGES 640
 #define SWAP_PAGES 4096
 #define MAX_DEV 4
+
+void iopf_bench_churn_defaults(struct iopf_churn_config *cfg)
+{
+	*cfg = (struct iopf_churn_config){ .duration_ns = 5000000000ull,
+					   .devices = 2, .seed = 1 };
+}
+
+int iopf_bench_churn_validate(const struct iopf_churn_config *cfg,
+			      struct iopf_bench_plan *plan)
+{
+	if (!cfg)
+		return -EINVAL;
+	if (cfg->duration_ns < 1000000000ull ||
+	    cfg->duration_ns > 86400000000000ull)
+		return bench_plan_fail(plan, -EINVAL, "duration must be "
+				       "1 s..1 day");
+	if (!cfg->devices || cfg->devices > MAX_DEV)
+		return bench_plan_fail(plan, -EINVAL, "devices must be 1..%u",
+				       MAX_DEV);
+	return bench_plan_set(plan, bench_pool_bytes(RAM_PAGES * PG) +
+					    SWAP_PAGES * PG,
+			      (double)cfg->duration_ns / 1e9 + 0.5);
+}
 
 struct churn {
 	const struct iopf_churn_config *cfg;

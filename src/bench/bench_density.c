@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan.h"
+
 #define PG2M (2ull << 20)
 
 void iopf_bench_density_defaults(struct iopf_density_config *cfg)
@@ -49,8 +51,8 @@ void iopf_bench_density_defaults(struct iopf_density_config *cfg)
 	};
 }
 
-int iopf_bench_density_check(const struct iopf_density_config *c,
-			     const char **why)
+static int iopf_bench_density_check(const struct iopf_density_config *c,
+				    const char **why)
 {
 	*why = NULL;
 	if (!c->max_guests)
@@ -72,6 +74,26 @@ int iopf_bench_density_check(const struct iopf_density_config *c,
 	else if (!c->step_ns || !c->touches_per_job || !c->touch_bytes)
 		*why = "zero step, touches or bytes";
 	return *why ? -EINVAL : 0;
+}
+
+int iopf_bench_density_validate(const struct iopf_density_config *cfg,
+				struct iopf_bench_plan *plan)
+{
+	const char *why;
+	double steps;
+
+	if (!cfg)
+		return -EINVAL;
+	if (iopf_bench_density_check(cfg, &why))
+		return bench_plan_fail(plan, -EINVAL, "%s", why);
+	/* Data-less 2 MiB frames: small. Step k runs k guests for a step's
+	 * virtual time, both modes: ~0.03 s of wall per guest-second. */
+	steps = (double)cfg->max_guests;
+	return bench_plan_set(plan, (cfg->host_bytes + cfg->swap_bytes) /
+					    (2ull << 20) * BENCH_PAGE_META +
+					    ((uint64_t)cfg->max_guests << 20),
+			      0.2 + 0.03 * steps * steps *
+					    (double)cfg->step_ns / 1e9);
 }
 
 struct guest {

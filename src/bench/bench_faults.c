@@ -19,7 +19,30 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "plan.h"
+
 #define HVA 0x300000000000ull
+
+void iopf_bench_faults_defaults(struct iopf_faults_config *cfg)
+{
+	*cfg = (struct iopf_faults_config){ .pages = 20000, .devices = 4 };
+}
+
+int iopf_bench_faults_validate(const struct iopf_faults_config *cfg,
+			       struct iopf_bench_plan *plan)
+{
+	if (!cfg)
+		return -EINVAL;
+	if (!cfg->pages || cfg->pages > (1ull << 24))
+		return bench_plan_fail(plan, -EINVAL, "pages must be "
+				       "1..16777216");
+	if (!cfg->devices || cfg->devices > 8)
+		return bench_plan_fail(plan, -EINVAL, "devices must be 1..8");
+	/* The static run holds two copies: untouched, then populated. ~90 us
+	 * per page over the three runs. */
+	return bench_plan_set(plan, bench_pool_bytes((2 * cfg->pages + 4096) << 12),
+			      0.5 + 9e-5 * (double)cfg->pages);
+}
 
 struct faults_run {
 	const struct iopf_faults_config *cfg;

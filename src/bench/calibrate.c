@@ -98,12 +98,12 @@ static int sample(const struct iopf_cost_model *m, int r,
 		.guest_bytes = GUEST_BYTES, .runtime = IOPF_UADK_VIRTUAL,
 		.costs = m, .seed = 1,
 	};
-	int ret = iopf_uadk_run(&cfg, IOPF_UADK_STATIC, st);
+	int ret = iopf_bench_uadk(&cfg, IOPF_UADK_STATIC, st);
 
 	if (!ret)
-		ret = iopf_uadk_run(&cfg, IOPF_UADK_IOPF, io);
+		ret = iopf_bench_uadk(&cfg, IOPF_UADK_IOPF, io);
 	if (!ret && seed->sva_slowdown >= 0)
-		ret = iopf_uadk_run(&cfg, IOPF_UADK_SVA, sva);
+		ret = iopf_bench_uadk(&cfg, IOPF_UADK_SVA, sva);
 	return ret;
 }
 

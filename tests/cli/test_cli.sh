@@ -38,7 +38,7 @@ expect 2 bench uadk --repeat
 expect 2 bench uadk --profile nope
 expect 2 bench uadk --runtime quantum
 expect 2 bench uadk --guest-mib 1
-expect 1 bench uadk --msg-len 512M --times 1 --guest-mib 64
+expect 2 bench uadk --msg-len 512M --times 1 --guest-mib 64
 expect 0 bench uadk --msg-len 64K --times 3 --guest-mib 64 --mode vfio-iopf
 expect 2 bench ground --mem-mib 0
 expect 2 bench container --faults x

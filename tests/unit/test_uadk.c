@@ -45,10 +45,10 @@ static void test_fault_counts_match_the_seed(void **state)
 		struct iopf_uadk_config c = row_cfg(r);
 		struct iopf_uadk_result io, sva;
 
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_IOPF, &io), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_IOPF, &io), 0);
 		assert_within(io.faults, iopf_seed_rows[r].iopf_faults, 0.05);
 		if (iopf_seed_rows[r].sva_slowdown >= 0) {
-			assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_SVA, &sva), 0);
+			assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_SVA, &sva), 0);
 			assert_within(sva.faults, iopf_seed_rows[r].sva_faults, 0.05);
 		}
 	}
@@ -60,8 +60,8 @@ static void test_virtual_runs_are_identical(void **state)
 	struct iopf_uadk_result a, b;
 
 	for (int m = 0; m < IOPF_UADK_NR_MODES; m++) {
-		assert_int_equal(iopf_uadk_run(&c, m, &a), 0);
-		assert_int_equal(iopf_uadk_run(&c, m, &b), 0);
+		assert_int_equal(iopf_bench_uadk(&c, m, &a), 0);
+		assert_int_equal(iopf_bench_uadk(&c, m, &b), 0);
 		assert_int_equal(a.time_ns, b.time_ns);
 		assert_int_equal(a.faults, b.faults);
 	}
@@ -76,10 +76,10 @@ static void test_best_policy_and_prefault(void **state)
 		struct iopf_uadk_result st, io, best, pf;
 		double s_io, s_best, s_pf;
 
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_STATIC, &st), 0);
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_IOPF, &io), 0);
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_BEST, &best), 0);
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_PREFAULT, &pf), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_STATIC, &st), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_IOPF, &io), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_BEST, &best), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_PREFAULT, &pf), 0);
 		s_io = (double)io.time_ns / (double)st.time_ns - 1;
 		s_best = (double)best.time_ns / (double)st.time_ns - 1;
 		s_pf = (double)pf.time_ns / (double)st.time_ns - 1;
