@@ -409,7 +409,7 @@ enum iopf_nested_case {
 	IOPF_NESTED_SILENT,   /* the guest never answers: the timeout */
 	IOPF_NESTED_NR,
 };
-/* "stage 2 (host)", ...; "?" for a case out of range. */
+/* The case's name in the tables; "?" for a case out of range. */
 const char *iopf_nested_case_name(enum iopf_nested_case c);
 
 struct iopf_nested_config {
