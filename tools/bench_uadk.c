@@ -185,16 +185,16 @@ int tool_bench_uadk(int argc, char **argv)
 		ret = tool_output_open(&o, false);
 	if (ret)
 		return ret;
+	tool_ticker_start(cmd.name, plan.wall_s);
 	for (int r = 0; r < nrows; r++) {
 		struct row_result *rr = &rows[r];
 
 		cfg.msg_len = rr->row.msg_len;
 		cfg.times = rr->row.times;
 		cfg.premap = rr->row.premap;
-		tool_progress("bench uadk", (unsigned)r, (unsigned)nrows);
 		ret = iopf_bench_uadk_row(&cfg, only, (unsigned)repeat, &rr->run);
 		if (ret) {
-			tool_progress("bench uadk", 1, 1);
+			tool_ticker_stop();
 			fprintf(stderr, "iopf: %s, %llu x %llu bytes: %s\n",
 				iopf_uadk_mode_name(rr->run.failed_mode),
 				(unsigned long long)cfg.times,
@@ -203,7 +203,7 @@ int tool_bench_uadk(int argc, char **argv)
 			return 1;
 		}
 	}
-	tool_progress("bench uadk", (unsigned)nrows, (unsigned)nrows);
+	tool_ticker_stop();
 	if (!tool_output_table(&o))
 		goto json;
 	printf("UADK hisi_sec_test: 1-vCPU guest, SEC accelerator (stall), "
