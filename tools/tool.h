@@ -36,6 +36,7 @@ int tool_bench_nic(int argc, char **argv);
 int tool_calibrate(int argc, char **argv);
 int tool_profile(int argc, char **argv);
 int tool_explore(int argc, char **argv);
+int tool_sweep(int argc, char **argv);
 
 /* ---- Options ---- */
 

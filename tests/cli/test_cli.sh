@@ -158,7 +158,8 @@ expect_msg 0 "bench uadk" bench --help
 expect_msg 2 "unknown benchmark 'warp'" bench warp
 for c in "bench ground" "bench iommu" "bench container" "bench uadk" \
 	 "bench startup" "bench density" "bench faults" "bench churn" \
-	 "bench migrate" "bench nested" "bench nic" explore calibrate profile \
+	 "bench migrate" "bench nested" "bench nic" explore sweep calibrate \
+	 profile \
 	 "demo mm"; do
 	expect_msg 0 "usage: iopf $c" $c --help
 	expect_msg 2 "unknown option '--bogus'" $c --bogus
