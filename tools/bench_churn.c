@@ -8,7 +8,7 @@
 
 #include "tool.h"
 
-static json_object *churn_json(const struct iopf_churn_result *r)
+static json_object *churn_json(const struct iopf_bench_churn_result *r)
 {
 	json_object *o = json_object_new_object();
 
@@ -24,8 +24,8 @@ static json_object *churn_json(const struct iopf_churn_result *r)
 
 int tool_bench_churn(int argc, char **argv)
 {
-	struct iopf_churn_config cfg;
-	struct iopf_churn_result r;
+	struct iopf_bench_churn_config cfg;
+	struct iopf_bench_churn_result r;
 	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
 	const struct tool_opt opts[] = {

@@ -14,8 +14,8 @@
 
 int tool_bench_density(int argc, char **argv)
 {
-	struct iopf_density_config cfg;
-	struct iopf_density_result res = { 0 };
+	struct iopf_bench_density_config cfg;
+	struct iopf_bench_density_result res = { 0 };
 	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
 	const char *profile = NULL;
@@ -102,7 +102,7 @@ int tool_bench_density(int argc, char **argv)
 		json_object *root = json_object_new_object(), *steps = json_object_new_array();
 
 		for (unsigned i = 0; i < res.nr_steps; i++) {
-			const struct iopf_density_step *s = &res.steps[i];
+			const struct iopf_bench_density_step *s = &res.steps[i];
 			json_object *j = json_object_new_object();
 
 			json_object_object_add(j, "guests", json_object_new_int((int)s->guests));
@@ -134,7 +134,7 @@ int tool_bench_density(int argc, char **argv)
 		printf("guests,static_gbps,static_mem_gib,iopf_gbps,iopf_mem_gib,"
 		       "faults_per_s,invalidations_per_s,swap_in_mbps,swap_out_mbps\n");
 		for (unsigned i = 0; i < res.nr_steps; i++) {
-			const struct iopf_density_step *s = &res.steps[i];
+			const struct iopf_bench_density_step *s = &res.steps[i];
 
 			if (s->static_fits)
 				printf("%u,%.3f,%.1f,", s->guests, s->gbps_static,
@@ -161,7 +161,7 @@ int tool_bench_density(int argc, char **argv)
 	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "", "GB/s",
 	       "GiB", "GB/s", "GiB", "", "", "MB/s", "MB/s");
 	for (unsigned i = 0; i < res.nr_steps; i++) {
-		const struct iopf_density_step *s = &res.steps[i];
+		const struct iopf_bench_density_step *s = &res.steps[i];
 		char st[16] = "-", sm[16] = "-";
 		bool mark = s->guests == res.iopf.plateau_guests ||
 			    s->guests == res.iopf.inflection_guests ||

@@ -93,8 +93,8 @@ static void trace_event(void *arg, const char *event, const char *actor,
 
 int tool_bench_faults(int argc, char **argv)
 {
-	struct iopf_faults_config cfg;
-	struct iopf_faults_result r;
+	struct iopf_bench_faults_config cfg;
+	struct iopf_bench_faults_result r;
 	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
 	struct trace_file trace = { .max_events = 200000 };

@@ -16,11 +16,11 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
-static void print_table(const struct iopf_migrate_config *cfg,
-			const struct iopf_migrate_result *r)
+static void print_table(const struct iopf_bench_migrate_config *cfg,
+			const struct iopf_bench_migrate_result *r)
 {
-	const struct iopf_migrate_run *s = &r->run[IOPF_MIGRATE_STATIC];
-	const struct iopf_migrate_run *f = &r->run[IOPF_MIGRATE_IOPF];
+	const struct iopf_bench_migrate_run *s = &r->run[IOPF_MIGRATE_STATIC];
+	const struct iopf_bench_migrate_run *f = &r->run[IOPF_MIGRATE_IOPF];
 	unsigned rounds = s->rounds > f->rounds ? s->rounds : f->rounds;
 
 	printf("migrate: %llu MiB guest, device writing %llu MiB at %.0f MB/s, "
@@ -77,11 +77,11 @@ static void print_table(const struct iopf_migrate_config *cfg,
 		       (double)s->downtime_ns / (double)f->downtime_ns);
 }
 
-static void print_csv(const struct iopf_migrate_result *r)
+static void print_csv(const struct iopf_bench_migrate_result *r)
 {
 	printf("mode,round,dirty_pages,sent_pages,round_ms\n");
 	for (int m = 0; m < IOPF_MIGRATE_NR; m++) {
-		const struct iopf_migrate_run *x = &r->run[m];
+		const struct iopf_bench_migrate_run *x = &r->run[m];
 
 		for (unsigned i = 0; i < x->rounds; i++)
 			printf("%s,%u,%llu,%llu,%.3f\n", iopf_migrate_mode_name(m),
@@ -93,8 +93,8 @@ static void print_csv(const struct iopf_migrate_result *r)
 	}
 }
 
-static json_object *migrate_json(const struct iopf_migrate_config *cfg,
-				 const struct iopf_migrate_result *r)
+static json_object *migrate_json(const struct iopf_bench_migrate_config *cfg,
+				 const struct iopf_bench_migrate_result *r)
 {
 	json_object *root = json_object_new_object();
 
@@ -105,7 +105,7 @@ static json_object *migrate_json(const struct iopf_migrate_config *cfg,
 	json_object_object_add(root, "link_gbps", json_object_new_double(cfg->link_gbps));
 	JI(root, "downtime_limit_ns", cfg->downtime_limit_ns);
 	for (int m = 0; m < IOPF_MIGRATE_NR; m++) {
-		const struct iopf_migrate_run *x = &r->run[m];
+		const struct iopf_bench_migrate_run *x = &r->run[m];
 		json_object *o = json_object_new_object();
 		json_object *rounds = json_object_new_array();
 
@@ -135,8 +135,8 @@ static json_object *migrate_json(const struct iopf_migrate_config *cfg,
 
 int tool_bench_migrate(int argc, char **argv)
 {
-	struct iopf_migrate_config cfg;
-	struct iopf_migrate_result r;
+	struct iopf_bench_migrate_config cfg;
+	struct iopf_bench_migrate_result r;
 	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
 	bool allow_long = false;

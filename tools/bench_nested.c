@@ -10,8 +10,8 @@
 
 int tool_bench_nested(int argc, char **argv)
 {
-	struct iopf_nested_config cfg;
-	struct iopf_nested_result r;
+	struct iopf_bench_nested_config cfg;
+	struct iopf_bench_nested_result r;
 	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
 	bool allow_long = false;
@@ -63,7 +63,7 @@ int tool_bench_nested(int argc, char **argv)
 
 		for (int c = 0; c < IOPF_NESTED_NR; c++) {
 			json_object *e = json_object_new_object();
-			const struct iopf_nested_row *x = &r.row[c];
+			const struct iopf_bench_nested_row *x = &r.row[c];
 
 			json_object_object_add(e, "dmas", json_object_new_int64((int64_t)x->dmas));
 			json_object_object_add(e, "faults", json_object_new_int64((int64_t)x->faults));
@@ -82,7 +82,7 @@ int tool_bench_nested(int argc, char **argv)
 	if (o.csv) {
 		printf("case,dmas,faults,timed_out,mean_ns,p50_ns,p99_ns,max_ns\n");
 		for (int c = 0; c < IOPF_NESTED_NR; c++) {
-			const struct iopf_nested_row *x = &r.row[c];
+			const struct iopf_bench_nested_row *x = &r.row[c];
 
 			printf("%s,%llu,%llu,%llu,%.0f,%llu,%llu,%llu\n",
 			       iopf_nested_case_name(c),
@@ -101,7 +101,7 @@ int tool_bench_nested(int argc, char **argv)
 	printf("  %-26s %7s %7s %11s %10s %9s %9s %9s\n", "case", "DMAs",
 	       "faults", "us/DMA", "vs stage2", "p50 us", "p99 us", "max us");
 	for (int c = 0; c < IOPF_NESTED_NR; c++) {
-		const struct iopf_nested_row *x = &r.row[c];
+		const struct iopf_bench_nested_row *x = &r.row[c];
 
 		if (!x->dmas)
 			continue;

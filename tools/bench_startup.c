@@ -16,8 +16,8 @@ int tool_bench_startup(int argc, char **argv)
 {
 	uint64_t rsizes[12];
 	uint64_t max_real = 0, avail;
-	struct iopf_startup_point pts[12];
-	struct iopf_startup_config cfg;
+	struct iopf_bench_startup_point pts[12];
+	struct iopf_bench_startup_config cfg;
 	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
 	const char *profile = NULL;

@@ -31,7 +31,7 @@ static int parse_mode(const char *opt, const char *val, void *dst)
 struct row_result {
 	struct iopf_seed_row row;
 	bool has_seed;
-	struct iopf_uadk_row run;
+	struct iopf_bench_uadk_row_result run;
 };
 
 static void print_cell(const struct row_result *rr, int m)
@@ -51,7 +51,7 @@ static void print_seed(double s, uint64_t faults)
 		printf(" %8.1f%% (%5llu)", 100 * s, (unsigned long long)faults);
 }
 
-static json_object *result_json(const struct iopf_uadk_result *r,
+static json_object *result_json(const struct iopf_bench_uadk_result *r,
 				double slowdown)
 {
 	json_object *o = json_object_new_object();
@@ -67,7 +67,7 @@ static json_object *result_json(const struct iopf_uadk_result *r,
 
 int tool_bench_uadk(int argc, char **argv)
 {
-	struct iopf_uadk_config cfg;
+	struct iopf_bench_uadk_config cfg;
 	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
 	const char *profile = "kunpeng920-seed";
@@ -246,7 +246,7 @@ int tool_bench_uadk(int argc, char **argv)
 	       "time_used ms", "ops/s", "KB/s", "VM start ms");
 	for (int r = 0; r < nrows; r++)
 		for (int m = 0; m < IOPF_UADK_NR_MODES; m++) {
-			const struct iopf_uadk_result *x = &rows[r].run.r[m];
+			const struct iopf_bench_uadk_result *x = &rows[r].run.r[m];
 
 			if (!rows[r].run.ran[m])
 				continue;

@@ -41,13 +41,13 @@
 #define SWAP_PAGES 4096
 #define MAX_DEV 4
 
-void iopf_bench_churn_defaults(struct iopf_churn_config *cfg)
+void iopf_bench_churn_defaults(struct iopf_bench_churn_config *cfg)
 {
-	*cfg = (struct iopf_churn_config){ .duration_ns = 5000000000ull,
+	*cfg = (struct iopf_bench_churn_config){ .duration_ns = 5000000000ull,
 					   .devices = 2, .seed = 1 };
 }
 
-int iopf_bench_churn_validate(const struct iopf_churn_config *cfg,
+int iopf_bench_churn_validate(const struct iopf_bench_churn_config *cfg,
 			      struct iopf_bench_plan *plan)
 {
 	if (!cfg)
@@ -65,7 +65,7 @@ int iopf_bench_churn_validate(const struct iopf_churn_config *cfg,
 }
 
 struct churn {
-	const struct iopf_churn_config *cfg;
+	const struct iopf_bench_churn_config *cfg;
 	struct iopf_rt *rt;
 	struct iopf_mm_pool *pool;
 	struct iopf_mm *mm;
@@ -76,7 +76,7 @@ struct churn {
 	uint32_t version[DURABLE];       /* written by the owning device */
 	uint64_t deadline;
 	_Atomic bool stop;
-	struct iopf_churn_result *out;
+	struct iopf_bench_churn_result *out;
 	_Atomic uint64_t dma_ok, dma_failed, host_ops, mismatches, migrated;
 	_Atomic uint64_t ballooned, remaps, detaches, verified;
 	_Atomic uint64_t try_ok, try_misses;
@@ -266,7 +266,7 @@ static void churn_main(void *arg)
 				   churn_remapper, churn_detacher };
 	struct iopf_rt_actor *devs[MAX_DEV], *host[5];
 	struct churn_dev dargs[MAX_DEV];
-	struct iopf_churn_result *o = ch->out;
+	struct iopf_bench_churn_result *o = ch->out;
 	struct iopf_mm_pool_stats ps;
 	struct iopf_ioas_stats is;
 	unsigned char buf[PG], want[PG];
@@ -383,8 +383,8 @@ out:
 	iopf_mm_pool_destroy(ch->pool);
 }
 
-int iopf_bench_churn(const struct iopf_churn_config *cfg,
-		     struct iopf_churn_result *out)
+int iopf_bench_churn(const struct iopf_bench_churn_config *cfg,
+		     struct iopf_bench_churn_result *out)
 {
 	struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = cfg->seed };
 	struct churn *ch;
@@ -395,7 +395,7 @@ int iopf_bench_churn(const struct iopf_churn_config *cfg,
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
-	*out = (struct iopf_churn_result){ 0 };
+	*out = (struct iopf_bench_churn_result){ 0 };
 	ch->cfg = cfg;
 	ch->out = out;
 	ret = iopf_rt_create(&rc, &ch->rt);

@@ -23,12 +23,12 @@
 
 #define HVA 0x300000000000ull
 
-void iopf_bench_faults_defaults(struct iopf_faults_config *cfg)
+void iopf_bench_faults_defaults(struct iopf_bench_faults_config *cfg)
 {
-	*cfg = (struct iopf_faults_config){ .pages = 20000, .devices = 4 };
+	*cfg = (struct iopf_bench_faults_config){ .pages = 20000, .devices = 4 };
 }
 
-int iopf_bench_faults_validate(const struct iopf_faults_config *cfg,
+int iopf_bench_faults_validate(const struct iopf_bench_faults_config *cfg,
 			       struct iopf_bench_plan *plan)
 {
 	if (!cfg)
@@ -45,10 +45,10 @@ int iopf_bench_faults_validate(const struct iopf_faults_config *cfg,
 }
 
 struct faults_run {
-	const struct iopf_faults_config *cfg;
+	const struct iopf_bench_faults_config *cfg;
 	struct iopf_rt *rt;
 	unsigned workers;         /* 0: the static run */
-	struct iopf_faults_result *out;
+	struct iopf_bench_faults_result *out;
 	struct iopf_dev *devs[8];
 	unsigned ndev;
 	int err;
@@ -183,12 +183,12 @@ out:
 	iopf_mm_pool_destroy(pool);
 }
 
-int iopf_bench_faults(const struct iopf_faults_config *cfg,
-		      struct iopf_faults_result *out)
+int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
+		      struct iopf_bench_faults_result *out)
 {
 	if (!cfg->pages || !cfg->devices || cfg->pages > (1ull << 24))
 		return -EINVAL;
-	*out = (struct iopf_faults_result){ 0 };
+	*out = (struct iopf_bench_faults_result){ 0 };
 	for (unsigned w = 0; w <= 2; w++) {
 		struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = 1 };
 		struct faults_run r = { .cfg = cfg, .workers = w, .out = out };

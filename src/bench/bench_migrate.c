@@ -57,7 +57,7 @@ const char *iopf_migrate_mode_name(enum iopf_migrate_mode mode)
 }
 
 struct mig_run {
-	const struct iopf_migrate_config *cfg;
+	const struct iopf_bench_migrate_config *cfg;
 	enum iopf_migrate_mode mode;
 	struct iopf_rt *rt;
 	struct iopf_vm *vm;
@@ -70,7 +70,7 @@ struct mig_run {
 	uint64_t *dest;                      /* stamps that reached the
 						destination, per hot page */
 	unsigned long *bitmap;
-	struct iopf_migrate_run *out;
+	struct iopf_bench_migrate_run *out;
 	int err;
 };
 
@@ -207,7 +207,7 @@ static int mig_verify(struct mig_run *m)
 
 static int mig_migrate(struct mig_run *m, struct iopf_rt_actor *writer)
 {
-	struct iopf_migrate_run *o = m->out;
+	struct iopf_bench_migrate_run *o = m->out;
 	uint64_t t0 = iopf_rt_now(m->rt), dirty = 0, sent, stop_at;
 	unsigned r;
 	int ret;
@@ -232,7 +232,7 @@ static int mig_migrate(struct mig_run *m, struct iopf_rt_actor *writer)
 			}
 		}
 		ret = mig_send(m, r == 0, &sent);
-		o->round[r] = (struct iopf_migrate_round){
+		o->round[r] = (struct iopf_bench_migrate_round){
 			.dirty_pages = r ? dirty : m->pages,
 			.copied_pages = sent,
 			.ns = iopf_rt_now(m->rt) - rt0,
@@ -261,7 +261,7 @@ static int mig_migrate(struct mig_run *m, struct iopf_rt_actor *writer)
 static void mig_main(void *arg)
 {
 	struct mig_run *m = arg;
-	const struct iopf_migrate_config *cfg = m->cfg;
+	const struct iopf_bench_migrate_config *cfg = m->cfg;
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = cfg->guest_bytes + (16ull << 20), .page_shift = 12,
 		.flags = IOPF_MM_POOL_DATA,
@@ -314,9 +314,9 @@ out:
 	iopf_mm_pool_destroy(pool);
 }
 
-void iopf_bench_migrate_defaults(struct iopf_migrate_config *cfg)
+void iopf_bench_migrate_defaults(struct iopf_bench_migrate_config *cfg)
 {
-	*cfg = (struct iopf_migrate_config){
+	*cfg = (struct iopf_bench_migrate_config){
 		.guest_bytes = 1024ull << 20, .hot_bytes = 512ull << 20,
 		.write_mbps = 800, .link_gbps = 10,
 		.downtime_limit_ns = 300000000ull, .max_rounds = 10, .seed = 1,
@@ -324,7 +324,7 @@ void iopf_bench_migrate_defaults(struct iopf_migrate_config *cfg)
 	};
 }
 
-int iopf_bench_migrate_validate(const struct iopf_migrate_config *cfg,
+int iopf_bench_migrate_validate(const struct iopf_bench_migrate_config *cfg,
 				struct iopf_bench_plan *plan)
 {
 	if (!cfg)
@@ -352,8 +352,8 @@ int iopf_bench_migrate_validate(const struct iopf_migrate_config *cfg,
 			      0.5 + 9.0 * (double)cfg->guest_bytes / (1ull << 30));
 }
 
-int iopf_bench_migrate(const struct iopf_migrate_config *cfg,
-		       struct iopf_migrate_result *out)
+int iopf_bench_migrate(const struct iopf_bench_migrate_config *cfg,
+		       struct iopf_bench_migrate_result *out)
 {
 	int ret;
 

@@ -29,13 +29,13 @@
 #define NB_HVA 0x7e0000000000ull
 #define NB_GVA 0x40000000ull
 
-void iopf_bench_nested_defaults(struct iopf_nested_config *cfg)
+void iopf_bench_nested_defaults(struct iopf_bench_nested_config *cfg)
 {
-	*cfg = (struct iopf_nested_config){ .pages = 5000, .silent_pages = 20,
+	*cfg = (struct iopf_bench_nested_config){ .pages = 5000, .silent_pages = 20,
 					    .timeout_ns = 2000000ull };
 }
 
-int iopf_bench_nested_validate(const struct iopf_nested_config *cfg,
+int iopf_bench_nested_validate(const struct iopf_bench_nested_config *cfg,
 			       struct iopf_bench_plan *plan)
 {
 	if (!cfg)
@@ -72,8 +72,8 @@ const char *iopf_nested_case_name(enum iopf_nested_case c)
 }
 
 struct nb {
-	const struct iopf_nested_config *cfg;
-	struct iopf_nested_result *out;
+	const struct iopf_bench_nested_config *cfg;
+	struct iopf_bench_nested_result *out;
 	struct iopf_rt *rt;
 	struct iopf_mm_pool *pool;
 	struct iopf_mm *mm;
@@ -197,7 +197,7 @@ static void nb_teardown(struct nb *b)
 static int nb_case(struct nb *b, enum iopf_nested_case c, struct iopf_dev *dev,
 		   uint32_t pasid, uint64_t base, uint64_t n, int expect)
 {
-	struct iopf_nested_row *row = &b->out->row[c];
+	struct iopf_bench_nested_row *row = &b->out->row[c];
 	struct iopf_iommu_stats s0, s1;
 	uint64_t total = 0;
 
@@ -264,8 +264,8 @@ static void nb_main(void *arg)
 	nb_teardown(b);
 }
 
-int iopf_bench_nested(const struct iopf_nested_config *cfg,
-		      struct iopf_nested_result *out)
+int iopf_bench_nested(const struct iopf_bench_nested_config *cfg,
+		      struct iopf_bench_nested_result *out)
 {
 	struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = 1 };
 	struct nb b = { .cfg = cfg, .out = out };

@@ -50,20 +50,20 @@ static double published(uint64_t bytes)
 	return -1;
 }
 
-void iopf_bench_startup_defaults(struct iopf_startup_config *cfg)
+void iopf_bench_startup_defaults(struct iopf_bench_startup_config *cfg)
 {
 	static const uint64_t sizes[] = { 1 * GIB, 2 * GIB, 4 * GIB, 8 * GIB,
 					  16 * GIB, 32 * GIB, 64 * GIB,
 					  128 * GIB, 256 * GIB, 360 * GIB,
 					  512 * GIB, 1024 * GIB };
 
-	*cfg = (struct iopf_startup_config){
+	*cfg = (struct iopf_bench_startup_config){
 		.costs = iopf_cost_model_find("kunpeng920-seed"),
 		.sizes = sizes, .nr_sizes = 12,
 	};
 }
 
-int iopf_bench_startup_validate(const struct iopf_startup_config *cfg,
+int iopf_bench_startup_validate(const struct iopf_bench_startup_config *cfg,
 				struct iopf_bench_plan *plan)
 {
 	uint64_t align = cfg && cfg->real ? 4096 : 2ull << 20, largest = 0;
@@ -91,7 +91,7 @@ int iopf_bench_startup_validate(const struct iopf_startup_config *cfg,
 }
 
 struct start_run {
-	const struct iopf_startup_config *cfg;
+	const struct iopf_bench_startup_config *cfg;
 	uint64_t bytes;
 	enum iopf_startup_mode mode;
 	struct iopf_rt *rt;
@@ -163,8 +163,8 @@ out:
 	iopf_mm_pool_destroy(pool);
 }
 
-int iopf_bench_startup(const struct iopf_startup_config *cfg,
-		       struct iopf_startup_point *out)
+int iopf_bench_startup(const struct iopf_bench_startup_config *cfg,
+		       struct iopf_bench_startup_point *out)
 {
 	unsigned done = 0, total = cfg->nr_sizes * IOPF_START_NR;
 

@@ -58,10 +58,10 @@ const char *iopf_uadk_mode_name(enum iopf_uadk_mode mode)
 }
 
 struct uadk_run {
-	const struct iopf_uadk_config *cfg;
+	const struct iopf_bench_uadk_config *cfg;
 	enum iopf_uadk_mode mode;
 	struct iopf_rt *rt;
-	struct iopf_uadk_result *out;
+	struct iopf_bench_uadk_result *out;
 	int err;
 	/* Set up by the host side for the guest's. */
 	struct iopf_vm *vm;
@@ -74,7 +74,7 @@ static void uadk_vcpu(void *arg);
 static void uadk_main(void *arg)
 {
 	struct uadk_run *r = arg;
-	const struct iopf_uadk_config *cfg = r->cfg;
+	const struct iopf_bench_uadk_config *cfg = r->cfg;
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = cfg->guest_bytes + (64ull << 20), .page_shift = 12,
 		.flags = IOPF_MM_POOL_DATA,
@@ -170,7 +170,7 @@ out:
 static void uadk_vcpu(void *arg)
 {
 	struct uadk_run *r = arg;
-	const struct iopf_uadk_config *cfg = r->cfg;
+	const struct iopf_bench_uadk_config *cfg = r->cfg;
 	const struct iopf_cost_model *c = iopf_rt_costs(r->rt);
 	struct iopf_vm *vm = r->vm;
 	struct iopf_sec_drv *drv = r->drv;
@@ -216,9 +216,9 @@ static void uadk_vcpu(void *arg)
 		r->err = -EIO;
 }
 
-void iopf_bench_uadk_defaults(struct iopf_uadk_config *cfg)
+void iopf_bench_uadk_defaults(struct iopf_bench_uadk_config *cfg)
 {
-	*cfg = (struct iopf_uadk_config){
+	*cfg = (struct iopf_bench_uadk_config){
 		.msg_len = iopf_seed_rows[0].msg_len,
 		.times = iopf_seed_rows[0].times,
 		.premap = iopf_seed_rows[0].premap,
@@ -249,7 +249,7 @@ static uint64_t uadk_buffers_end(uint64_t guest_bytes, uint64_t msg_len,
 	return next;
 }
 
-int iopf_bench_uadk_validate(const struct iopf_uadk_config *cfg,
+int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
 			     struct iopf_bench_plan *plan)
 {
 	uint64_t guest_min;
@@ -300,15 +300,15 @@ int iopf_bench_uadk_validate(const struct iopf_uadk_config *cfg,
 
 static int uadk_by_time(const void *a, const void *b)
 {
-	const struct iopf_uadk_result *x = a, *y = b;
+	const struct iopf_bench_uadk_result *x = a, *y = b;
 
 	return (x->time_ns > y->time_ns) - (x->time_ns < y->time_ns);
 }
 
-int iopf_bench_uadk_row(const struct iopf_uadk_config *cfg, int only,
-			unsigned repeat, struct iopf_uadk_row *out)
+int iopf_bench_uadk_row(const struct iopf_bench_uadk_config *cfg, int only,
+			unsigned repeat, struct iopf_bench_uadk_row_result *out)
 {
-	struct iopf_uadk_result (*runs)[IOPF_UADK_MAX_REPEAT];
+	struct iopf_bench_uadk_result (*runs)[IOPF_UADK_MAX_REPEAT];
 	int ret = 0;
 
 	if (!cfg || !out || !repeat || repeat > IOPF_UADK_MAX_REPEAT ||
@@ -347,8 +347,8 @@ int iopf_bench_uadk_row(const struct iopf_uadk_config *cfg, int only,
 	return ret;
 }
 
-int iopf_bench_uadk(const struct iopf_uadk_config *cfg, enum iopf_uadk_mode mode,
-		  struct iopf_uadk_result *out)
+int iopf_bench_uadk(const struct iopf_bench_uadk_config *cfg,
+		    enum iopf_uadk_mode mode, struct iopf_bench_uadk_result *out)
 {
 	struct iopf_rt_config rc = {
 		.kind = cfg->runtime == IOPF_UADK_REAL ? IOPF_RT_REAL

@@ -17,8 +17,8 @@
 static void test_startup_meets_published_pinning(void **state)
 {
 	uint64_t sizes[] = { 1 * GIB, 16 * GIB };
-	struct iopf_startup_point p[2];
-	struct iopf_startup_config c = {
+	struct iopf_bench_startup_point p[2];
+	struct iopf_bench_startup_config c = {
 		.costs = iopf_cost_model_find("kunpeng920-seed"),
 		.sizes = sizes, .nr_sizes = 2,
 	};
@@ -39,7 +39,7 @@ static void test_startup_meets_published_pinning(void **state)
 			 p[1].seconds[IOPF_START_STATIC] - 1) < 0.01);
 }
 
-static void small_density(struct iopf_density_config *c)
+static void small_density(struct iopf_bench_density_config *c)
 {
 	iopf_bench_density_defaults(c);
 	c->host_bytes = 64 * GIB;
@@ -52,8 +52,8 @@ static void small_density(struct iopf_density_config *c)
 
 static void test_density_curve(void **state)
 {
-	struct iopf_density_config c;
-	struct iopf_density_result a = { 0 }, b = { 0 };
+	struct iopf_bench_density_config c;
+	struct iopf_bench_density_result a = { 0 }, b = { 0 };
 
 	small_density(&c);
 	a.steps = calloc(c.max_guests, sizeof(*a.steps));
@@ -76,8 +76,8 @@ static void test_density_curve(void **state)
 
 static void test_density_refuses_bad_scenarios(void **state)
 {
-	struct iopf_density_config c;
-	struct iopf_density_result r = { 0 };
+	struct iopf_bench_density_config c;
+	struct iopf_bench_density_result r = { 0 };
 	struct iopf_bench_plan plan = { 0 };
 
 	small_density(&c);
@@ -97,9 +97,9 @@ static void test_density_refuses_bad_scenarios(void **state)
 	assert_int_equal(iopf_bench_density_validate(&c, NULL), -EINVAL);
 }
 
-static struct iopf_migrate_config small_migrate(void)
+static struct iopf_bench_migrate_config small_migrate(void)
 {
-	return (struct iopf_migrate_config){
+	return (struct iopf_bench_migrate_config){
 		.guest_bytes = 128ull << 20, .hot_bytes = 48ull << 20,
 		.write_mbps = 800, .link_gbps = 10,
 		.downtime_limit_ns = 20000000ull, .max_rounds = 8, .seed = 3,
@@ -114,9 +114,9 @@ static struct iopf_migrate_config small_migrate(void)
  */
 static void test_migrate_precise_vs_pinned(void **state)
 {
-	struct iopf_migrate_config c = small_migrate();
-	struct iopf_migrate_result r, again;
-	const struct iopf_migrate_run *s, *f;
+	struct iopf_bench_migrate_config c = small_migrate();
+	struct iopf_bench_migrate_result r, again;
+	const struct iopf_bench_migrate_run *s, *f;
 	uint64_t pages = c.guest_bytes / 4096, hot = c.hot_bytes / 4096;
 
 	(void)state;
@@ -151,8 +151,8 @@ static void test_migrate_precise_vs_pinned(void **state)
 
 static void test_migrate_refuses_bad_config(void **state)
 {
-	struct iopf_migrate_config c = small_migrate();
-	struct iopf_migrate_result r;
+	struct iopf_bench_migrate_config c = small_migrate();
+	struct iopf_bench_migrate_result r;
 
 	(void)state;
 	c.guest_bytes = 0;
@@ -178,9 +178,9 @@ static void test_migrate_refuses_bad_config(void **state)
  */
 static void test_nested_paths(void **state)
 {
-	struct iopf_nested_config c = { .pages = 200, .silent_pages = 3,
+	struct iopf_bench_nested_config c = { .pages = 200, .silent_pages = 3,
 					.timeout_ns = 2000000ull };
-	struct iopf_nested_result r;
+	struct iopf_bench_nested_result r;
 
 	(void)state;
 	assert_int_equal(iopf_bench_nested(&c, &r), 0);
@@ -207,13 +207,13 @@ static void test_defaults_validate(void **state)
 	struct iopf_bench_ground_config g;
 	struct iopf_bench_iommu_config i;
 	struct iopf_bench_container_config k;
-	struct iopf_uadk_config u;
-	struct iopf_startup_config s;
-	struct iopf_density_config d;
-	struct iopf_faults_config f;
-	struct iopf_nested_config n;
-	struct iopf_migrate_config m;
-	struct iopf_churn_config c;
+	struct iopf_bench_uadk_config u;
+	struct iopf_bench_startup_config s;
+	struct iopf_bench_density_config d;
+	struct iopf_bench_faults_config f;
+	struct iopf_bench_nested_config n;
+	struct iopf_bench_migrate_config m;
+	struct iopf_bench_churn_config c;
 	struct iopf_bench_nic_config nic;
 	struct iopf_bench_plan plan;
 
@@ -247,8 +247,8 @@ static void test_defaults_validate(void **state)
 static void test_validate_refuses_early(void **state)
 {
 	struct iopf_bench_ground_config g;
-	struct iopf_uadk_config u;
-	struct iopf_nested_config n;
+	struct iopf_bench_uadk_config u;
+	struct iopf_bench_nested_config n;
 	struct iopf_bench_nic_config nic;
 	struct iopf_bench_plan plan;
 
