@@ -15,7 +15,7 @@
 int tool_bench_startup(int argc, char **argv)
 {
 	uint64_t rsizes[12];
-	uint64_t max_real = 0, avail;
+	uint64_t max_real = 0;
 	struct iopf_bench_startup_point pts[12];
 	struct iopf_bench_startup_config cfg;
 	struct iopf_bench_plan plan = { 0 };
@@ -61,33 +61,14 @@ int tool_bench_startup(int argc, char **argv)
 			return 2;
 	}
 	if (cfg.real) {
-		/*
-		 * Real memory: guests doubling from 256 MiB up to what this
-		 * machine can hold now (half of what is available: the
-		 * pinned guest and the runtime's own memory both live here),
-		 * or up to --max-gib, which must fit too.
-		 */
-		avail = iopf_bench_mem_available();
-		if (max_real && max_real > avail) {
-			fprintf(stderr, "iopf: --max-gib %llu: this machine has "
-				"%.1f GiB available\n",
-				(unsigned long long)(max_real / GIB),
-				(double)avail / GIB);
+		cfg.sizes = rsizes;
+		cfg.nr_sizes = iopf_bench_startup_real_sizes(max_real, rsizes);
+		if (!cfg.nr_sizes) {
+			fprintf(stderr, "iopf: bench startup: not enough memory "
+				"available for a real-runtime guest\n");
 			return 2;
 		}
-		if (!max_real)
-			max_real = avail / 2;
-		cfg.nr_sizes = 0;
-		for (uint64_t b = GIB / 4; b <= max_real && cfg.nr_sizes < 12; b *= 2)
-			rsizes[cfg.nr_sizes++] = b;
-		if (!cfg.nr_sizes) {
-			fprintf(stderr, "iopf: not enough memory available for a "
-				"real-runtime guest\n");
-			return 1;
-		}
 	}
-	if (cfg.real)
-		cfg.sizes = rsizes;
 	ret = tool_plan_check(cmd.name, iopf_bench_startup_validate(&cfg, &plan),
 			      &plan, allow_long);
 	if (!ret)

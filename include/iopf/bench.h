@@ -309,6 +309,13 @@ struct iopf_bench_startup_config {
 /* Virtual runtime, the seed profile, 1 GiB .. 1 TiB in 12 sizes. */
 void iopf_bench_startup_defaults(struct iopf_bench_startup_config *cfg);
 /*
+ * Sizes for a real-runtime run into @sizes (room for 12): guests doubling
+ * from 256 MiB up to @largest bytes, or with @largest 0 up to half of the
+ * memory available now (the pinned guest and the runtime's own memory
+ * both live here). Returns how many; 0 when not even 256 MiB fits.
+ */
+unsigned iopf_bench_startup_real_sizes(uint64_t largest, uint64_t *sizes);
+/*
  * 1..12 sizes, each a positive multiple of 2 MiB (4 KiB real), at most
  * 1 TiB; real guests must fit in memory. See the top.
  */

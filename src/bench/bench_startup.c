@@ -63,6 +63,17 @@ void iopf_bench_startup_defaults(struct iopf_bench_startup_config *cfg)
 	};
 }
 
+unsigned iopf_bench_startup_real_sizes(uint64_t largest, uint64_t *sizes)
+{
+	unsigned n = 0;
+
+	if (!largest)
+		largest = iopf_bench_mem_available() / 2;
+	for (uint64_t b = GIB / 4; b <= largest && n < 12; b *= 2)
+		sizes[n++] = b;
+	return n;
+}
+
 int iopf_bench_startup_validate(const struct iopf_bench_startup_config *cfg,
 				struct iopf_bench_plan *plan)
 {
