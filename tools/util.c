@@ -277,7 +277,7 @@ void tool_usage(FILE *f, const struct tool_cmd *cmd)
 			size_t n = strcspn(h, "\n");
 
 			if (col > 22)
-				fprintf(f, "\n%23s", "");
+				fprintf(f, "\n%22s", "");
 			fprintf(f, " %.*s\n", (int)n, h);
 			if (!h[n])
 				break;
