@@ -72,11 +72,14 @@ bool tool_parse_size(const char *opt, const char *s, uint64_t unit,
 		     uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	static const char suffixes[] = "KMGT";
-	const char *end, *sfx;
+	const char *end, *sfx = NULL;
 	uint64_t v, mul = unit, bytes;
+	bool digits = s && parse_digits(s, &end, &v);
 
-	if (!s || !parse_digits(s, &end, &v) ||
-	    (*end && (!(sfx = strchr(suffixes, *end & ~0x20)) || end[1]))) {
+	if (digits && *end && !end[1])
+		sfx = memchr(suffixes, *end >= 'a' ? *end - ('a' - 'A') : *end,
+			     sizeof(suffixes) - 1);
+	if (!digits || (*end && !sfx)) {
 		fprintf(stderr, "iopf: %s: '%s' is not a size (digits, then "
 			"K, M, G or T; a bare number is in %s)\n", opt,
 			s ? s : "", unit_name(unit) ? unit_name(unit) : "units");

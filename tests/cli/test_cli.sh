@@ -172,6 +172,8 @@ expect_msg 2 "--seed.*not a number" demo mm --seed 18446744073709551616
 expect_msg 2 "--pages needs a value" bench faults --pages
 expect_msg 2 "--csv takes no value" bench nested --csv=1
 expect_msg 2 "--guest-mib: '1X'" bench uadk --guest-mib 1X
+expect_msg 2 "--mem-mib: '5 ' is not a size" bench ground --mem-mib "5 "
+expect_msg 2 "--msg-len: '1MB' is not a size" bench uadk --msg-len 1MB --times 1
 expect_msg 2 "--mem-mib: '512K' is not a whole number of MiB" \
 	bench ground --mem-mib 512K
 expect_msg 2 "--load-gbps: ' 1' is not a number" bench nic --load-gbps " 1"
