@@ -714,8 +714,11 @@ static int nic_check_config(const struct iopf_bench_nic_config *cfg,
 {
 	struct nic_layout l;
 
+	/* Below the floor the offer lasts so long in virtual time that the
+	 * clock runs out before the run ends. */
 	if (!cfg || (unsigned)policy >= IOPF_NIC_NR_POLICIES ||
-	    !(load_gbps > 0.0) || load_gbps > 1000.0 || !isfinite(load_gbps))
+	    !(load_gbps >= IOPF_NIC_MIN_LOAD_GBPS) || load_gbps > 1000.0 ||
+	    !isfinite(load_gbps))
 		return -EINVAL;
 	if (cfg->packet_bytes < IOPF_NIC_MIN_PACKET ||
 	    cfg->packet_bytes > IOPF_NIC_MAX_PACKET || !cfg->packets ||

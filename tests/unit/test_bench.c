@@ -250,6 +250,7 @@ static void test_validate_refuses_early(void **state)
 	struct iopf_bench_uadk_config u;
 	struct iopf_bench_nested_config n;
 	struct iopf_bench_nic_config nic;
+	struct iopf_bench_nic_result nr;
 	struct iopf_bench_plan plan;
 
 	(void)state;
@@ -285,6 +286,7 @@ static void test_validate_refuses_early(void **state)
 	/* An offer slower than the floor would last for days. */
 	iopf_bench_nic_defaults(&nic);
 	assert_int_equal(iopf_bench_nic_validate(&nic, 1e-300, &plan), -EINVAL);
+	assert_int_equal(iopf_bench_nic(&nic, IOPF_NIC_DROP, 1e-300, &nr), -EINVAL);
 	assert_int_equal(iopf_bench_nic_validate(&nic, 0.001, &plan), 0);
 	assert_true(plan.wall_s > 1);
 }
