@@ -302,10 +302,22 @@ int tool_opt_runtime(const char *opt, const char *val, void *dst)
 	return -1;
 }
 
+/* @s seconds for people: "90 s", "12 minutes", "3 hours". */
+static void format_duration(char *buf, size_t len, double s)
+{
+	if (s < 120)
+		snprintf(buf, len, "%.0f s", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%.0f minutes", s / 60);
+	else
+		snprintf(buf, len, "%.0f hours", s / 3600);
+}
+
 int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan,
 		    bool allow_long)
 {
 	const double gib = (double)(1ull << 30);
+	char took[32];
 
 	if (err == -ENOMEM) {
 		fprintf(stderr, "iopf %s: the run needs about %.1f GiB of memory; "
@@ -319,16 +331,14 @@ int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan
 			plan->why[0] ? plan->why : strerror(-err));
 		return 2;
 	}
+	format_duration(took, sizeof(took), plan->wall_s);
 	if (plan->wall_s > TOOL_LONG_RUN_S && !allow_long) {
-		fprintf(stderr, "iopf %s: this run would take about %.0f %s "
+		fprintf(stderr, "iopf %s: this run would take about %s "
 			"(estimate); make it smaller, or pass --long\n", cmd,
-			plan->wall_s >= 7200 ? plan->wall_s / 3600
-					     : plan->wall_s / 60,
-			plan->wall_s >= 7200 ? "hours" : "minutes");
+			took);
 		return 2;
 	}
 	if (plan->wall_s > 60)
-		fprintf(stderr, "iopf %s: about %.0f minutes (estimate)\n", cmd,
-			plan->wall_s / 60);
+		fprintf(stderr, "iopf %s: about %s (estimate)\n", cmd, took);
 	return 0;
 }
