@@ -8,22 +8,12 @@
 #include <iopf/cost.h>
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tool.h"
-
-static const char *const profile_usage =
-	"usage: iopf profile [--json] [--profile NAME] [--list]\n"
-	"  (none)          measure this machine's software costs (real runtime)\n"
-	"                  and print them beside the reference\n"
-	"  --json          print the profile as a file --profile FILE reads:\n"
-	"                  every constant of the cost model\n"
-	"  --profile NAME  the profile NAME instead of measuring: a built-in\n"
-	"                  one (" IOPF_COST_PROFILE_DEFAULT ", reference), measured, or a FILE\n"
-	"  --list          every constant: layer, reference, bounds, source\n"
-	"                  (a Markdown table)\n";
 
 const struct iopf_cost_model *tool_cost_profile(const char *name)
 {
@@ -123,56 +113,71 @@ int tool_profile(int argc, char **argv)
 	const char *name = NULL;
 	const struct iopf_cost_model *m;
 	struct iopf_cost_model measured;
-	bool json = false, list = false;
+	struct tool_output o = { 0 };
+	bool list = false;
+	const struct tool_opt opts[] = {
+		TOOL_OUT_JSON(&o),
+		TOOL_STRING("--profile", &name, "NAME",
+			    "the profile NAME instead of measuring: a built-in\n"
+			    "one (" IOPF_COST_PROFILE_DEFAULT ", reference), measured, or a FILE"),
+		TOOL_FLAG("--list", &list,
+			  "every constant of the cost model: layer, reference,\n"
+			  "bounds, source (a Markdown table)"),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"profile", "[--json[=FILE]] [--profile NAME] [--list]",
+		"measure this machine's software costs for the cost\n"
+		"model's operations and print them as a profile; its JSON\n"
+		"(every constant) is what --profile FILE of the benchmarks reads",
+		opts, NULL,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--list")) {
-			list = true;
-		} else if (!strcmp(argv[i], "--profile") && i + 1 < argc) {
-			name = argv[++i];
-		} else {
-			fprintf(stderr, "iopf profile: %s '%s'\n%s",
-				strcmp(argv[i], "--profile") ? "unknown option"
-							     : "missing the name after",
-				argv[i], profile_usage);
-			return 2;
-		}
-	}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
 	if (list) {
-		if (json || name) {
+		if (o.json || name) {
 			fprintf(stderr, "iopf profile: --list takes no other "
-				"option\n%s", profile_usage);
+				"option\n");
 			return 2;
 		}
 		profile_list();
 		return 0;
 	}
+	ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
 	if (name) {
 		m = tool_cost_profile(name);
-		if (!m)
+		if (!m) {
+			tool_output_abort(&o);
 			return 1;
+		}
 	} else {
 		ret = iopf_bench_profile(&measured);
 		if (ret) {
+			tool_output_abort(&o);
 			fprintf(stderr, "iopf: profile failed: %s\n",
 				strerror(-ret));
 			return 1;
 		}
 		m = &measured;
 	}
-	if (json) {
+	if (o.json) {
 		char *text = iopf_cost_profile_json(m);
+		json_object *j = text ? json_tokener_parse(text) : NULL;
 
-		if (!text) {
+		free(text);
+		if (!j) {
+			tool_output_abort(&o);
 			fprintf(stderr, "iopf: profile: out of memory\n");
 			return 1;
 		}
-		fputs(text, stdout);
-		free(text);
-		return 0;
+		ret = tool_output_json(&o, j);
+		if (ret || !tool_output_table(&o))
+			return ret;
 	}
 	profile_table(m, !name);
 	return 0;
