@@ -100,7 +100,7 @@ static void test_virtual_runtime_refused(void **state)
 static void body_address_is_va(struct harness *h)
 {
 	unsigned char *buf = map_anon(4);
-	unsigned char got[8];
+	unsigned char got[8], got_buf[8];
 	struct iopf_mm_stats s;
 
 	host_setup(h);
@@ -116,6 +116,23 @@ static void body_address_is_va(struct harness *h)
 	assert_string_equal((char *)buf + 3 * PG, "device");
 	iopf_mm_stats(h->mm, &s);
 	assert_int_equal(s.resident_pages, 2);
+	/* Migrate: a round and a new descriptor; the bytes stay where the
+	 * kernel keeps them. No swap: nothing to reclaim. */
+	{
+		iopf_pfn_t before = iopf_mm_lookup(h->mm, va(buf) + PG);
+		uint64_t moved, reclaimed;
+
+		assert_int_equal(iopf_mm_migrate(h->mm, va(buf), 4 * PG, &moved),
+				 0);
+		assert_int_equal(moved, 2);
+		assert_true(iopf_mm_lookup(h->mm, va(buf) + PG) != before);
+		assert_int_equal(iopf_mm_read(h->mm, va(buf) + PG + 100, got_buf,
+					      8), 0);
+		assert_string_equal((char *)got_buf, "program");
+		assert_int_equal(iopf_mm_reclaim(h->pool, 4, &reclaimed),
+				 -ENOSPC);
+		assert_int_equal(reclaimed, 0);
+	}
 	/* A hole in the process is refused. */
 	assert_int_equal(munmap(buf + 2 * PG, PG), 0);
 	iopf_mm_pool_host_sync(h->pool);
