@@ -133,6 +133,25 @@ static void body_address_is_va(struct harness *h)
 				 -ENOSPC);
 		assert_int_equal(reclaimed, 0);
 	}
+	/* Read-only memory: present for reads, a write fails cleanly. */
+	{
+		unsigned char *ro = map_anon(1);
+		iopf_pfn_t pfn;
+
+		memcpy(ro, "const", 6);
+		assert_int_equal(mprotect(ro, PG, PROT_READ), 0);
+		assert_int_equal(iopf_mm_map(h->mm, va(ro), PG), 0);
+		assert_int_equal(iopf_mm_get_pages(h->mm, va(ro), 1, 0, &pfn), 0);
+		assert_int_equal(iopf_mm_frame_copy(h->pool, pfn, 0, got_buf, 6,
+						    false), 0);
+		assert_string_equal((char *)got_buf, "const");
+		assert_int_equal(iopf_mm_frame_copy(h->pool, pfn, 0, "xxxxx", 6,
+						    true), -EFAULT);
+		assert_string_equal((char *)ro, "const");
+		iopf_mm_put_pages(h->pool, &pfn, 1);
+		assert_int_equal(iopf_mm_unmap(h->mm, va(ro), PG), 0);
+		munmap(ro, PG);
+	}
 	/* A hole in the process is refused. */
 	assert_int_equal(munmap(buf + 2 * PG, PG), 0);
 	iopf_mm_pool_host_sync(h->pool);
