@@ -480,6 +480,7 @@ int mm_host_pool_init(struct iopf_mm_pool *pool)
 	ret = -pthread_create(&h->reader, NULL, mm_host_reader, h);
 	if (ret)
 		goto err_destroy_sync;
+	pthread_setname_np(h->reader, "iopf-mm-events");
 	return 0;
 
 err_destroy_sync:
