@@ -111,6 +111,7 @@ int tool_bench_uadk(int argc, char **argv)
 		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N", "random seed (1)"),
 		TOOL_FLAG("--no-compute", &no_compute,
 			  "real runtime: move no bytes, skip the crypto"),
+		TOOL_JOBS(&cfg.jobs),
 		TOOL_OUT_JSON(&o),
 		TOOL_LONG(&allow_long),
 		TOOL_END,
@@ -187,22 +188,32 @@ int tool_bench_uadk(int argc, char **argv)
 	if (ret)
 		return ret;
 	tool_ticker_start(cmd.name, plan.wall_s);
-	for (int r = 0; r < nrows; r++) {
-		struct row_result *rr = &rows[r];
+	{
+		struct iopf_bench_uadk_config cfgs[6];
+		struct iopf_bench_uadk_row_result runs[6];
 
-		cfg.msg_len = rr->row.msg_len;
-		cfg.times = rr->row.times;
-		cfg.premap = rr->row.premap;
-		ret = iopf_bench_uadk_row(&cfg, only, (unsigned)repeat, &rr->run);
+		for (int r = 0; r < nrows; r++) {
+			cfgs[r] = cfg;
+			cfgs[r].msg_len = rows[r].row.msg_len;
+			cfgs[r].times = rows[r].row.times;
+			cfgs[r].premap = rows[r].row.premap;
+		}
+		ret = iopf_bench_uadk_rows(cfgs, (unsigned)nrows, only,
+					   (unsigned)repeat, runs);
 		if (ret) {
+			unsigned failed = runs[0].failed_row;
+
 			tool_ticker_stop();
 			fprintf(stderr, "iopf: %s, %llu x %llu bytes: %s\n",
-				iopf_uadk_mode_name(rr->run.failed_mode),
-				(unsigned long long)cfg.times,
-				(unsigned long long)cfg.msg_len, strerror(-ret));
+				iopf_uadk_mode_name(runs[0].failed_mode),
+				(unsigned long long)cfgs[failed].times,
+				(unsigned long long)cfgs[failed].msg_len,
+				strerror(-ret));
 			tool_output_abort(&o);
 			return 1;
 		}
+		for (int r = 0; r < nrows; r++)
+			rows[r].run = runs[r];
 	}
 	tool_ticker_stop();
 	if (!tool_output_table(&o))

@@ -73,6 +73,11 @@ struct tool_opt {
 #define TOOL_SIZE(n, p, u, l, hi_, m, h)                                     \
 	{ .name = (n), .type = TOOL_OPT_SIZE, .dst = (p), .size = sizeof(*(p)), \
 	  .lo = (l), .hi = (hi_), .unit = (u), .meta = (m), .help = (h) }
+/* --jobs: independent virtual-runtime simulations at once (0: every core). */
+#define TOOL_JOBS(p)                                                        \
+	TOOL_UINT("--jobs", (p), 1, 4096, "N",                               \
+		  "independent simulations at once (default: every core;\n"  \
+		  "the output is the same for any N)")
 #define TOOL_STRING(n, p, m, h) \
 	{ .name = (n), .type = TOOL_OPT_STRING, .dst = (p), .meta = (m), .help = (h) }
 #define TOOL_CALL(n, fn, p, m, h) \

@@ -280,6 +280,8 @@ struct iopf_bench_uadk_config {
 	const struct iopf_cost_model *costs; /* NULL: reference */
 	uint64_t seed;
 	bool compute;             /* real crypto on the bytes */
+	unsigned jobs;            /* runs at once, virtual runtime only (0: every
+				   * core); real runs go one at a time */
 };
 
 struct iopf_bench_uadk_result {
@@ -319,6 +321,7 @@ struct iopf_bench_uadk_row_result {
 	struct iopf_bench_uadk_result r[IOPF_UADK_NR_MODES]; /* each mode's median */
 	double slowdown[IOPF_UADK_NR_MODES];           /* time / static - 1 */
 	int failed_mode;          /* on an error: the mode that failed */
+	unsigned failed_row;      /* ...and its row (iopf_bench_uadk_rows) */
 };
 
 /* Run @repeat at most this many times. */
@@ -333,6 +336,17 @@ struct iopf_bench_uadk_row_result {
  */
 int iopf_bench_uadk_row(const struct iopf_bench_uadk_config *cfg, int only,
 			unsigned repeat, struct iopf_bench_uadk_row_result *out);
+/*
+ * The same for @nrows rows (@cfgs[i] and @out[i] each), every run of every
+ * row independent of the others: in the virtual runtime they run
+ * @cfgs[0].jobs at a time in child processes (include/iopf/jobs.h), and
+ * the results are the same bytes for any job count. Blocks; needs no
+ * actor. Errors as iopf_bench_uadk_row(); on one, out[0].failed_mode and
+ * out[0].failed_row name the first run that failed.
+ */
+int iopf_bench_uadk_rows(const struct iopf_bench_uadk_config *cfgs,
+			 unsigned nrows, int only, unsigned repeat,
+			 struct iopf_bench_uadk_row_result *out);
 
 /* The seed's table. */
 struct iopf_seed_row {

@@ -21,6 +21,7 @@
 #include <iopf/bench.h>
 #include <iopf/cost.h>
 #include <iopf/iommu.h>
+#include <iopf/jobs.h>
 #include <iopf/mm.h>
 #include <iopf/rt.h>
 #include <iopf/sec.h>
@@ -305,46 +306,118 @@ static int uadk_by_time(const void *a, const void *b)
 	return (x->time_ns > y->time_ns) - (x->time_ns < y->time_ns);
 }
 
+/* One run of the table: row, mode and repeat, as iopf_jobs_run() sees it. */
+struct uadk_task {
+	unsigned row, k;
+	enum iopf_uadk_mode mode;
+};
+
+struct uadk_table {
+	const struct iopf_bench_uadk_config *cfgs;
+	struct uadk_task *tasks;
+};
+
+/* What a run hands back: its result, and its error so the caller can say which. */
+struct uadk_task_result {
+	int ret;
+	struct iopf_bench_uadk_result r;
+};
+
+static int uadk_task_run(unsigned index, void *result, void *ctx)
+{
+	const struct uadk_table *t = ctx;
+	const struct uadk_task *task = &t->tasks[index];
+	struct uadk_task_result *out = result;
+
+	out->ret = iopf_bench_uadk(&t->cfgs[task->row], task->mode, &out->r);
+	return out->ret;
+}
+
+/* Does the row run @mode? Static always; host SVA only as the seed ran it. */
+static bool uadk_row_runs(const struct iopf_bench_uadk_config *cfg, int only,
+			  int mode)
+{
+	if (mode != IOPF_UADK_STATIC && only >= 0 && mode != only)
+		return false;
+	return !(mode == IOPF_UADK_SVA && only < 0 && cfg->premap != 1);
+}
+
+int iopf_bench_uadk_rows(const struct iopf_bench_uadk_config *cfgs,
+			 unsigned nrows, int only, unsigned repeat,
+			 struct iopf_bench_uadk_row_result *out)
+{
+	struct uadk_task_result *runs = NULL;
+	struct uadk_table table = { .cfgs = cfgs };
+	unsigned n = 0, jobs = 1;
+	int ret;
+
+	if (!cfgs || !out || !nrows || !repeat || repeat > IOPF_UADK_MAX_REPEAT ||
+	    only >= IOPF_UADK_NR_MODES)
+		return -EINVAL;
+	table.tasks = calloc((size_t)nrows * repeat * IOPF_UADK_NR_MODES,
+			     sizeof(*table.tasks));
+	runs = calloc((size_t)nrows * repeat * IOPF_UADK_NR_MODES, sizeof(*runs));
+	if (!table.tasks || !runs) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	/* Repeats outermost: modes interleaved, so noise hits every mode alike. */
+	for (unsigned r = 0; r < nrows; r++) {
+		memset(&out[r], 0, sizeof(out[r]));
+		for (unsigned k = 0; k < repeat; k++)
+			for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
+				if (uadk_row_runs(&cfgs[r], only, m))
+					table.tasks[n++] = (struct uadk_task){
+						.row = r, .k = k, .mode = m };
+		/* Only virtual runs may share the machine: real ones time it. */
+		if (cfgs[r].runtime == IOPF_UADK_VIRTUAL && r == 0)
+			jobs = cfgs[r].jobs;
+		else if (cfgs[r].runtime != IOPF_UADK_VIRTUAL)
+			jobs = 1;
+	}
+	ret = iopf_jobs_run(n, jobs, uadk_task_run, &table, runs, sizeof(*runs));
+	if (ret) {
+		/* The first run, in order, that failed (a dead child reports none). */
+		for (unsigned i = 0; i < n; i++)
+			if (runs[i].ret) {
+				out[0].failed_mode = table.tasks[i].mode;
+				out[0].failed_row = table.tasks[i].row;
+				break;
+			}
+		goto out_free;
+	}
+	for (unsigned r = 0; r < nrows; r++) {
+		struct iopf_bench_uadk_row_result *row = &out[r];
+
+		for (int m = 0; m < IOPF_UADK_NR_MODES; m++) {
+			struct iopf_bench_uadk_result mine[IOPF_UADK_MAX_REPEAT];
+			unsigned got = 0;
+
+			for (unsigned i = 0; i < n; i++)
+				if (table.tasks[i].row == r && table.tasks[i].mode == (enum iopf_uadk_mode)m)
+					mine[got++] = runs[i].r;
+			if (!got)
+				continue;
+			row->ran[m] = true;
+			/* The middle run by time_used: the median for odd @repeat. */
+			qsort(mine, got, sizeof(mine[0]), uadk_by_time);
+			row->r[m] = mine[got / 2];
+		}
+		for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
+			if (row->ran[m])
+				row->slowdown[m] = (double)row->r[m].time_ns /
+						   (double)row->r[IOPF_UADK_STATIC].time_ns - 1;
+	}
+out_free:
+	free(runs);
+	free(table.tasks);
+	return ret;
+}
+
 int iopf_bench_uadk_row(const struct iopf_bench_uadk_config *cfg, int only,
 			unsigned repeat, struct iopf_bench_uadk_row_result *out)
 {
-	struct iopf_bench_uadk_result (*runs)[IOPF_UADK_MAX_REPEAT];
-	int ret = 0;
-
-	if (!cfg || !out || !repeat || repeat > IOPF_UADK_MAX_REPEAT ||
-	    only >= IOPF_UADK_NR_MODES)
-		return -EINVAL;
-	runs = calloc(IOPF_UADK_NR_MODES, sizeof(*runs));
-	if (!runs)
-		return -ENOMEM;
-	memset(out, 0, sizeof(*out));
-	for (unsigned k = 0; k < repeat && !ret; k++)
-		for (int m = 0; m < IOPF_UADK_NR_MODES && !ret; m++) {
-			if (m != IOPF_UADK_STATIC && only >= 0 && m != only)
-				continue;
-			/* The seed measured SVA with PREMAP_LEN 1 only. */
-			if (m == IOPF_UADK_SVA && only < 0 && cfg->premap != 1)
-				continue;
-			ret = iopf_bench_uadk(cfg, m, &runs[m][k]);
-			if (ret)
-				out->failed_mode = m;
-			else
-				out->ran[m] = true;
-		}
-	for (int m = 0; m < IOPF_UADK_NR_MODES && !ret; m++) {
-		if (!out->ran[m])
-			continue;
-		/* The middle run by time_used: the median for odd @repeat. */
-		qsort(runs[m], repeat, sizeof(runs[m][0]), uadk_by_time);
-		out->r[m] = runs[m][repeat / 2];
-	}
-	for (int m = 0; m < IOPF_UADK_NR_MODES && !ret; m++)
-		if (out->ran[m])
-			out->slowdown[m] = (double)out->r[m].time_ns /
-					   (double)out->r[IOPF_UADK_STATIC].time_ns -
-					   1;
-	free(runs);
-	return ret;
+	return iopf_bench_uadk_rows(cfg, 1, only, repeat, out);
 }
 
 int iopf_bench_uadk(const struct iopf_bench_uadk_config *cfg,
