@@ -759,6 +759,12 @@ static int pl_ioctl_allow_iovas(struct pl_iommufd *ictx, void *c,
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
+	/* iommufd_ioas_allow_iovas(): the IOAS first, then the ranges. */
+	pthread_mutex_lock(&ictx->lock);
+	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
+	pthread_mutex_unlock(&ictx->lock);
+	if (ret)
+		return ret;
 	if (cmd->num_iovas > 4096)
 		return -EINVAL;
 	if (cmd->num_iovas) {
