@@ -207,6 +207,12 @@ static void *pl_host_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The program's own memory (the host pool: iopf_mm addresses are its
+ * VAs), or, where userfaultfd lacks the events it needs, an emulated pool
+ * at the same addresses whose bytes are not the program's (said once on
+ * stderr: device DMA then does not reach program memory).
+ */
 static int pl_host_memory(struct pl_host *h)
 {
 	struct iopf_mm_pool_config pc = {
@@ -216,7 +222,14 @@ static int pl_host_memory(struct pl_host *h)
 	};
 	int ret;
 
-	ret = iopf_mm_pool_create(h->rt, &pc, &h->pool);
+	ret = iopf_mm_pool_create_host(h->rt, &h->pool);
+	h->host_memory = !ret;
+	if (ret == -EOPNOTSUPP) {
+		fprintf(stderr, "iopf-preload: no host memory backend here "
+				"(userfaultfd events); DMA uses emulated "
+				"memory\n");
+		ret = iopf_mm_pool_create(h->rt, &pc, &h->pool);
+	}
 	if (ret)
 		return ret;
 	ret = iopf_mm_create(h->pool, "program", UINT64_MAX, &h->mm);
@@ -285,8 +298,9 @@ int pl_mem_prepare(struct pl_host *h, uint64_t va, uint64_t len)
 		if (mincore((void *)(uintptr_t)(va + off), n, vec))
 			return -EFAULT;
 	}
+	/* Adopt the program's pages; parts adopted before are kept. */
 	if (h->host_memory)
-		return 0;
+		return iopf_mm_map(h->mm, va, len);
 	/*
 	 * The emulated pool: the program's range is given the same
 	 * addresses in the host's mm, page by page (pages mapped before stay).
