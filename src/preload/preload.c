@@ -298,9 +298,15 @@ int pl_mem_prepare(struct pl_host *h, uint64_t va, uint64_t len)
 		if (mincore((void *)(uintptr_t)(va + off), n, vec))
 			return -EFAULT;
 	}
-	/* Adopt the program's pages; parts adopted before are kept. */
-	if (h->host_memory)
+	/*
+	 * Adopt the program's pages; parts adopted before are kept. The
+	 * events of memory given back before now are handled first: a VA
+	 * munmap()ed and mapped again is new memory, not the old adoption.
+	 */
+	if (h->host_memory) {
+		iopf_mm_pool_host_sync(h->pool);
 		return iopf_mm_map(h->mm, va, len);
+	}
 	/*
 	 * The emulated pool: the program's range is given the same
 	 * addresses in the host's mm, page by page (pages mapped before stay).

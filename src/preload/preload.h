@@ -107,6 +107,8 @@ struct pl_device {
 	/* The open cdev file bound to an iommufd, if any (cdev_lock). */
 	pthread_mutex_t cdev_lock;
 	bool bound;
+	unsigned group_opens;         /* device files opened via the group */
+	bool group_open;              /* /dev/vfio/N is open */
 	void *model_data;
 };
 
@@ -155,6 +157,10 @@ struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index);
 int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 			  off_t off, bool write);
+struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
+					  struct pl_file *group);
+
+/* VFIO type1 (type1.c). */
 struct pl_file *pl_vfio_container_open(struct pl_host *h);
 struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index);
 int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
