@@ -102,6 +102,20 @@ static void pl_fd_set(int fd, struct pl_file *f)
 	pl_file_put(old);
 }
 
+/* Forget @fd if it still names @f. */
+static void pl_fd_clear(int fd, struct pl_file *f)
+{
+	bool was;
+
+	pthread_mutex_lock(&pl_fds_lock);
+	was = pl_fds[fd] == f;
+	if (was)
+		pl_fds[fd] = NULL;
+	pthread_mutex_unlock(&pl_fds_lock);
+	if (was)
+		pl_file_put(f);
+}
+
 int pl_fd_install(struct pl_file *f, int flags)
 {
 	int fd = eventfd(0, EFD_NONBLOCK |
@@ -150,6 +164,9 @@ static int pl_host_add_device(struct pl_host *h, const char *model)
 		ret = pl_dma_create(h, d);
 	else if (!strcmp(model, "sec"))
 		ret = pl_sec_create(h, d);
+	else if (!strcmp(model, "nic") || !strcmp(model, "nic-drop") ||
+		 !strcmp(model, "nic-backup"))
+		ret = pl_nic_create(h, d, model);
 	else
 		ret = -EINVAL;
 	if (ret) {
@@ -487,8 +504,11 @@ PL_EXPORT int close(int fd)
 	f = pl_fd_get(fd);
 	ret = pl_libc.close(fd);
 	if (f) {
-		/* Close succeeded or not, the number no longer names f. */
-		pl_fd_set(fd, NULL);
+		/*
+		 * Close succeeded or not, the number no longer names f. It may
+		 * name a new file already (another thread's open): leave that.
+		 */
+		pl_fd_clear(fd, f);
 		pl_file_put(f);
 	}
 	return ret;

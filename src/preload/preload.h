@@ -90,7 +90,7 @@ struct pl_device_ops {
 
 struct pl_device {
 	unsigned index;               /* vfioN, group N */
-	const char *model;            /* "dma", "sec" */
+	const char *model;            /* "dma", "sec", "nic" */
 	struct iopf_dev *dev;
 	const struct pl_device_ops *ops;
 	uint16_t device_id, class_code;
@@ -135,6 +135,7 @@ int pl_mem_prepare(struct pl_host *h, uint64_t va, uint64_t len);
 /* Devices (devices.c). */
 int pl_dma_create(struct pl_host *h, struct pl_device *d);
 int pl_sec_create(struct pl_host *h, struct pl_device *d);
+int pl_nic_create(struct pl_host *h, struct pl_device *d, const char *model);
 
 /* iommufd (iommufd.c). */
 struct pl_iommufd;
