@@ -146,16 +146,18 @@ static bool pl_fault_detached_since_locked(struct pl_fault *q, uint32_t dev,
 static void pl_fault_reader(void *arg)
 {
 	struct pl_fault *q = arg;
-	struct iopf_fd_pgfault recs[64];
+	/* A group is at most a device's PRI credits: IOPF_PRI_GROUPS. */
+	struct iopf_fd_pgfault *recs = calloc(IOPF_PRI_GROUPS, sizeof(*recs));
 	struct iopf_fd *ctx = q->ictx->ctx;
 	uint64_t seq;
 	int n;
 
-	while (!atomic_load(&q->stop)) {
+	while (recs && !atomic_load(&q->stop)) {
 		pthread_mutex_lock(&q->lock);
 		seq = q->detach_seq;
 		pthread_mutex_unlock(&q->lock);
-		n = iopf_fd_fault_read(ctx, q->id, recs, 64, 20000000ull);
+		n = iopf_fd_fault_read(ctx, q->id, recs, IOPF_PRI_GROUPS,
+				       20000000ull);
 		if (n < 0) {
 			iopf_rt_sleep(q->ictx->h->rt, 10000000ull);
 			continue;
@@ -181,6 +183,7 @@ static void pl_fault_reader(void *arg)
 		pl_fault_signal_locked(q);
 		pthread_mutex_unlock(&q->lock);
 	}
+	free(recs);
 }
 
 static int pl_fault_start(struct pl_fault *q)
@@ -223,12 +226,12 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 	pthread_mutex_lock(&q->lock);
 	while (q->npend && done < count) {
 		uint64_t c64 = q->pend[0].cookie;
-		struct iommu_hwpt_pgfault out[64];
+		struct iommu_hwpt_pgfault *out;
 		uint32_t cookie;
 
 		for (n = 1; n < q->npend && q->pend[n].cookie == c64; n++)
 			;
-		if (n * rsz > count - done || n > 64)
+		if (n * rsz > count - done || n > IOPF_PRI_GROUPS)
 			break;
 		if (q->nresp == q->resp_cap) {
 			size_t cap = q->resp_cap ? 2 * q->resp_cap : 64;
@@ -240,6 +243,11 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 			}
 			q->resp = p;
 			q->resp_cap = cap;
+		}
+		out = calloc(n, rsz);
+		if (!out) {
+			rc = -ENOMEM;
+			break;
 		}
 		cookie = q->next_cookie;
 		q->next_cookie = cookie == UINT32_MAX ? 1 : cookie + 1;
@@ -263,10 +271,10 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 				.cookie = cookie,
 			};
 		}
-		if (pl_copy_to_user((char *)buf + done, out, n * rsz)) {
-			rc = -EFAULT;
+		rc = pl_copy_to_user((char *)buf + done, out, n * rsz);
+		free(out);
+		if (rc)
 			break;
-		}
 		q->resp[q->nresp++] = (struct pl_resp){
 			.cookie = cookie,
 			.dev_id = q->pend[0].dev_id,
