@@ -47,6 +47,7 @@ static void pl_libc_resolve(void)
 	pl_libc.dup2 = dlsym(RTLD_NEXT, "dup2");
 	pl_libc.dup3 = dlsym(RTLD_NEXT, "dup3");
 	pl_libc.fcntl = dlsym(RTLD_NEXT, "fcntl");
+	pl_libc.mmap = dlsym(RTLD_NEXT, "mmap64");
 }
 
 static inline void pl_libc_init(void)
@@ -740,3 +741,26 @@ PL_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t count, off_t off,
 }
 PL_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t count, off_t off,
 				size_t buflen) __attribute__((alias("__pread_chk")));
+
+/*
+ * No region offers VFIO_REGION_INFO_FLAG_MMAP: vfio_pci_core_mmap()
+ * refuses such a region with -EINVAL. Other files of ours have no mmap
+ * (-ENODEV, which their eventfd gives as well).
+ */
+PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t off)
+{
+	struct pl_file *f;
+	bool device;
+
+	pl_libc_init();
+	f = fd >= 0 ? pl_fd_get(fd) : NULL;
+	if (!f)
+		return pl_libc.mmap(addr, len, prot, flags, fd, off);
+	device = f->kind == PL_VFIO_DEVICE;
+	pl_file_put(f);
+	errno = device ? EINVAL : ENODEV;
+	return MAP_FAILED;
+}
+PL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+		       off_t off) __attribute__((alias("mmap")));

@@ -51,6 +51,7 @@ struct pl_libc {
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
 	int (*fcntl)(int, int, ...);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
 };
 extern struct pl_libc pl_libc;
 

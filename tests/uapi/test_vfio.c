@@ -140,6 +140,9 @@ static void test_info_regions(int dfd)
 		  "an offset in no region is EINVAL");
 	CHECK_ERR((int)pread(dfd, bad_ptr, 4, (off_t)bar), EFAULT,
 		  "BAR0: a bad buffer is EFAULT");
+	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, dfd, (off_t)bar) ==
+			      MAP_FAILED && errno == EINVAL,
+	      "BAR0: no mmap (the region has no MMAP flag): EINVAL");
 
 	ii.index = VFIO_PCI_MSIX_IRQ_INDEX;
 	CHECK_OK(ioctl(dfd, VFIO_DEVICE_GET_IRQ_INFO, &ii), "GET_IRQ_INFO");
