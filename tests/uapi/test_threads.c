@@ -10,13 +10,14 @@
 #include "uapi_test.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 
 #define ROUNDS 40
 
 static int ifd;
 static uint32_t shared_ioas;
-static volatile int stop_churn;
+static atomic_int stop_churn;
 
 struct worker {
 	unsigned vfio;
@@ -138,7 +139,7 @@ static void *churn_run(void *arg)
 {
 	unsigned *rounds = arg;
 
-	while (!stop_churn) {
+	while (!atomic_load(&stop_churn)) {
 		struct iommu_ioas_alloc a = { .size = sizeof(a) };
 		int fd2 = dup(ifd);
 
@@ -174,7 +175,7 @@ int main(void)
 	printf("# threads: %u faults resolved through fault queues in %llu ms\n",
 	       w[0].faults + w[1].faults,
 	       (unsigned long long)(t_now_ms() - start));
-	stop_churn = 1;
+	atomic_store(&stop_churn, 1);
 	pthread_join(t[2], NULL);
 	for (int i = 0; i < 2; i++)
 		CHECK(w[i].ok == ROUNDS && !w[i].fail,
