@@ -15,6 +15,7 @@
 /* The wrappers define both the plain and the 64-bit names themselves. */
 #undef _FILE_OFFSET_BITS
 #include "preload.h"
+#include "../lock_order.h"
 
 #include <iopf/iommu.h>
 
@@ -156,9 +157,10 @@ static int pl_host_add_device(struct pl_host *h, const char *model)
 	if (!d)
 		return -ENOMEM;
 	d->index = h->ndevices;
-	pthread_mutex_init(&d->cfg_lock, NULL);
-	pthread_mutex_init(&d->irq_lock, NULL);
-	pthread_mutex_init(&d->cdev_lock, NULL);
+	d->rt = h->rt;
+	iopf_lock_init(h->rt, &d->cfg_lock, PL_DEVICE);
+	iopf_lock_init(h->rt, &d->irq_lock, PL_DEVICE);
+	iopf_lock_init(h->rt, &d->cdev_lock, PL_DEVICE);
 	for (unsigned i = 0; i < PL_IRQ_VECTORS; i++)
 		d->irq_fd[i] = -1;
 	if (!strcmp(model, "dma"))
@@ -341,10 +343,10 @@ void pl_irq_signal(struct pl_device *d, unsigned vector)
 {
 	uint64_t one = 1;
 
-	pthread_mutex_lock(&d->irq_lock);
+	iopf_rt_mutex_lock(&d->irq_lock);
 	if (vector < PL_IRQ_VECTORS && d->irq_fd[vector] >= 0)
 		(void)!pl_libc.write(d->irq_fd[vector], &one, sizeof(one));
-	pthread_mutex_unlock(&d->irq_lock);
+	iopf_rt_mutex_unlock(&d->irq_lock);
 }
 
 /* ------------------------------------------------------------------ */
