@@ -196,8 +196,8 @@ struct iopf_rt_waitq {
  * process (the validator remembers it), hence static. Returns 0 or a
  * negative errno from the real runtime's mutex; never blocks.
  */
-int iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
-			     struct iopf_rt_lock_class *cls);
+void iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
+			      struct iopf_rt_lock_class *cls);
 /* A mutex whose class is its initialisation site, unranked. */
 #define iopf_rt_mutex_init(rt, m)                                            \
 	({                                                                   \
@@ -219,7 +219,7 @@ void iopf_rt_mutex_unlock_at(struct iopf_rt_mutex *m, const char *site);
  */
 void iopf_rt_mutex_assert_held(const struct iopf_rt_mutex *m);
 
-int iopf_rt_waitq_init(struct iopf_rt *rt, struct iopf_rt_waitq *wq);
+void iopf_rt_waitq_init(struct iopf_rt *rt, struct iopf_rt_waitq *wq);
 void iopf_rt_waitq_destroy(struct iopf_rt_waitq *wq);
 /*
  * Atomically release @m and wait; @m is held again on return. Returns 0
