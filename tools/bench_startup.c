@@ -116,7 +116,7 @@ int tool_bench_startup(int argc, char **argv)
 		cfg.nr_sizes = 12;
 	ret = iopf_bench_startup(&cfg, pts);
 	if (ret) {
-		fprintf(stderr, "iopf: bench startup failed: %s\n", strerror(-ret));
+		fprintf(stderr, "iopf: bench startup failed: %s\n", tool_strerror(ret));
 		return 1;
 	}
 	if (o.json) {

@@ -286,7 +286,7 @@ int tool_bench_uadk(int argc, char **argv)
 						(unsigned long long)cfg.msg_len,
 						ret == -E2BIG ? "the guest is too small "
 								"for the buffers"
-							      : strerror(-ret));
+							      : tool_strerror(ret));
 					return 1;
 				}
 				rr->ran[m] = true;

@@ -46,6 +46,8 @@ struct iopf_cost_model;
  * `iopf profile --json`. NULL, with a message saying why, otherwise.
  */
 const struct iopf_cost_model *tool_cost_profile(const char *name);
+/* @err (a negative errno from a run) in words, for an error message. */
+const char *tool_strerror(int err);
 /* Parse a non-negative integer option value; false with a message if bad. */
 bool tool_parse_u64(const char *opt, const char *s, uint64_t *out);
 /* The same, and within @lo..@hi. */

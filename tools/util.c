@@ -47,3 +47,11 @@ bool tool_parse_range(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 	}
 	return true;
 }
+
+const char *tool_strerror(int err)
+{
+	if (err == -EOVERFLOW)
+		return "virtual time overflow: a cost in the profile is too "
+		       "large (the runtime named the actor and the site above)";
+	return strerror(-err);
+}

@@ -127,5 +127,22 @@ then
 	fails=$((fails + 1))
 fi
 rm -f "$trace"
+# A cost so large that virtual time overflows: a clear error, no abort.
+# (Exit 2 if the profile is refused when read, 1 if the run stops.)
+ovf=/tmp/iopf-cli-ovf.$$.json
+echo '{"cpu_fault_ns": 9223372036854775807}' > "$ovf"
+for b in uadk startup density nic; do
+	"$iopf" bench $b --profile "$ovf" >/dev/null 2>/tmp/iopf-cli.$$
+	got=$?
+	if [ "$got" != 1 ] && [ "$got" != 2 ]; then
+		echo "FAIL: iopf bench $b with an overflowing profile exited $got"
+		fails=$((fails + 1))
+	elif [ "$got" = 1 ] &&
+	     ! grep -q "run '.*' stopped .*virtual time overflow: .*#[0-9]* charged [0-9]* ns at src/" /tmp/iopf-cli.$$; then
+		echo "FAIL: iopf bench $b did not name the run, actor and site that overflowed"
+		fails=$((fails + 1))
+	fi
+done
+rm -f "$ovf"
 rm -f /tmp/iopf-cli.$$
 exit $fails
