@@ -60,6 +60,24 @@ enum rt_actor_state {
 
 struct iopf_rt_actor {
 	struct iopf_rt *rt;
+
+	/*
+	 * VIRTUAL; only touched by the scheduler thread. First: what every
+	 * event touches, in as few cache lines as the actor can have.
+	 */
+	struct rt_fiber fiber;
+	uint64_t gen;                /* an event is valid iff its gen matches */
+	uint64_t nr_events;          /* events in the heap naming this actor */
+	/* Exploration: where the actor gave the processor back, whether it
+	 * did so to let others run (yield, sleep), its PCT priority. */
+	const char *point;
+	const char *site;
+	bool deferred;
+	bool reap_pending;           /* joined; free when nr_events drops to 0 */
+	uint64_t priority;
+	struct iopf_rt_waiter waiter;
+	struct iopf_rt_waitlist joiners;
+
 	char name[RT_ACTOR_NAME_MAX];
 	unsigned id;
 	iopf_rt_fn fn;
@@ -74,20 +92,6 @@ struct iopf_rt_actor {
 	/* REAL */
 	pthread_t thread;
 
-	/* VIRTUAL; only touched by the scheduler thread. */
-	struct rt_fiber fiber;
-	uint64_t gen;                /* an event is valid iff its gen matches */
-	uint64_t nr_events;          /* events in the heap naming this actor */
-	bool reap_pending;           /* joined; free when nr_events drops to 0 */
-	struct iopf_rt_waiter waiter;
-	struct iopf_rt_waitlist joiners;
-	/* Exploration: where the actor gave the processor back, whether it
-	 * did so to let others run (yield, sleep), its PCT priority. */
-	const char *point;
-	const char *site;
-	bool deferred;
-	uint64_t priority;
-
 	struct rt_held_stack held;   /* owned by the actor itself */
 };
 
@@ -101,8 +105,16 @@ struct rt_event {
 struct rt_vsched {
 	uint64_t now;
 	uint64_t seq;
+	/*
+	 * Pending events: a heap, and a FIFO (a ring) of events posted in
+	 * (time, seq) order (each one not before the one posted last), which
+	 * needs no sifting. The next event is the earlier of the heap's top
+	 * and the FIFO's head. Exploration uses the heap alone.
+	 */
 	struct rt_event *heap;
 	size_t nr_events, cap_events;
+	struct rt_event *fifo;
+	size_t fifo_head, fifo_len, fifo_cap; /* fifo_cap: 0 or a power of 2 */
 	struct iopf_rt_actor *current;
 	struct rt_fiber main_fiber;  /* the caller of iopf_rt_run() */
 	unsigned live;               /* actors spawned and not done */

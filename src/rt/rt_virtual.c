@@ -47,10 +47,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* (time, seq) as one number: compared without a branch to mispredict. */
 static inline bool rt_event_before(const struct rt_event *a,
 				   const struct rt_event *b)
 {
-	return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+	unsigned __int128 ka = (unsigned __int128)a->time << 64 | a->seq;
+	unsigned __int128 kb = (unsigned __int128)b->time << 64 | b->seq;
+
+	return ka < kb;
 }
 
 /* Place @ev at hole @i or above it. */
@@ -81,25 +85,37 @@ static void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
 	rt_heap_sift_up(vs, vs->nr_events++, ev);
 }
 
+/*
+ * Sift the event at @i down. The hole goes all the way to a leaf along the
+ * earlier child, then the event climbs back to where it belongs: the same
+ * place, so the same array, as comparing it at every level, with about
+ * half the comparisons (an event taken from the bottom belongs low).
+ */
 void rt_heap_sift_down(struct rt_vsched *vs, size_t i)
 {
-	struct rt_event moving = vs->heap[i];
-	size_t n = vs->nr_events;
+	struct rt_event *heap = vs->heap;
+	struct rt_event moving = heap[i];
+	size_t n = vs->nr_events, top = i;
 
 	for (;;) {
 		size_t child = 2 * i + 1;
 
 		if (child >= n)
 			break;
-		if (child + 1 < n &&
-		    rt_event_before(&vs->heap[child + 1], &vs->heap[child]))
-			child++;
-		if (!rt_event_before(&vs->heap[child], &moving))
-			break;
-		vs->heap[i] = vs->heap[child];
+		if (child + 1 < n)
+			child += rt_event_before(&heap[child + 1], &heap[child]);
+		heap[i] = heap[child];
 		i = child;
 	}
-	vs->heap[i] = moving;
+	while (i > top) {
+		size_t parent = (i - 1) / 2;
+
+		if (!rt_event_before(&moving, &heap[parent]))
+			break;
+		heap[i] = heap[parent];
+		i = parent;
+	}
+	heap[i] = moving;
 }
 
 struct rt_event rt_heap_pop(struct rt_vsched *vs)
@@ -110,6 +126,70 @@ struct rt_event rt_heap_pop(struct rt_vsched *vs)
 	if (vs->nr_events)
 		rt_heap_sift_down(vs, 0);
 	return top;
+}
+
+static inline struct rt_event *rt_fifo_at(struct rt_vsched *vs, size_t k)
+{
+	return &vs->fifo[(vs->fifo_head + k) & (vs->fifo_cap - 1)];
+}
+
+static void rt_fifo_append(struct rt_vsched *vs, struct rt_event ev)
+{
+	if (vs->fifo_len == vs->fifo_cap) {
+		size_t cap = vs->fifo_cap ? vs->fifo_cap * 2 : 256;
+		struct rt_event *fifo = malloc(cap * sizeof(*fifo));
+
+		if (!fifo)
+			rt_panic("out of memory for the event FIFO");
+		for (size_t k = 0; k < vs->fifo_len; k++)
+			fifo[k] = *rt_fifo_at(vs, k);
+		free(vs->fifo);
+		vs->fifo = fifo;
+		vs->fifo_cap = cap;
+		vs->fifo_head = 0;
+	}
+	*rt_fifo_at(vs, vs->fifo_len++) = ev;
+}
+
+/* Whether @ev can go on the FIFO: it keeps the FIFO in order. */
+static inline bool rt_fifo_takes(struct rt_vsched *vs, const struct rt_event *ev)
+{
+	return !vs->pick &&
+	       (!vs->fifo_len ||
+		!rt_event_before(ev, rt_fifo_at(vs, vs->fifo_len - 1)));
+}
+
+static inline void rt_queue_push(struct rt_vsched *vs, struct rt_event ev)
+{
+	if (rt_fifo_takes(vs, &ev))
+		rt_fifo_append(vs, ev);
+	else
+		rt_heap_push(vs, ev);
+}
+
+/* The earliest pending event, or NULL; it stays queued. */
+static inline const struct rt_event *rt_queue_peek(struct rt_vsched *vs)
+{
+	const struct rt_event *r = vs->fifo_len ? rt_fifo_at(vs, 0) : NULL;
+
+	if (!vs->nr_events)
+		return r;
+	if (!r || rt_event_before(&vs->heap[0], r))
+		return &vs->heap[0];
+	return r;
+}
+
+static inline struct rt_event rt_queue_pop(struct rt_vsched *vs)
+{
+	struct rt_event ev;
+
+	if (rt_queue_peek(vs) != &vs->heap[0]) {
+		ev = vs->fifo[vs->fifo_head];
+		vs->fifo_head = (vs->fifo_head + 1) & (vs->fifo_cap - 1);
+		vs->fifo_len--;
+		return ev;
+	}
+	return rt_heap_pop(vs);
 }
 
 struct rt_event rt_heap_remove_at(struct rt_vsched *vs, size_t i)
@@ -136,7 +216,7 @@ void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time)
 		.actor = a,
 	};
 
-	rt_heap_push(vs, ev);
+	rt_queue_push(vs, ev);
 	a->nr_events++;
 }
 
@@ -154,13 +234,26 @@ static struct iopf_rt_actor *rt_virt_self(struct iopf_rt *rt)
  * run stopped. Superseded events are dropped on the way, freeing a joined
  * actor when the last event naming it goes.
  */
-static struct iopf_rt_actor *rt_virt_next(struct iopf_rt *rt)
+static struct iopf_rt_actor *rt_virt_next(struct iopf_rt *rt,
+					  const struct rt_event *first)
 {
 	struct rt_vsched *vs = &rt->vs;
 
-	while (vs->nr_events && !vs->stop_err) {
-		struct rt_event ev = vs->pick ? vs->pick(rt) : rt_heap_pop(vs);
-		struct iopf_rt_actor *a = ev.actor;
+	while (!vs->stop_err) {
+		struct rt_event ev;
+		struct iopf_rt_actor *a;
+
+		if (first) {
+			ev = *first;
+			first = NULL;
+		} else if (vs->pick && vs->nr_events) {
+			ev = vs->pick(rt);
+		} else if (vs->nr_events || vs->fifo_len) {
+			ev = rt_queue_pop(vs);
+		} else {
+			break;
+		}
+		a = ev.actor;
 
 		if (!a)
 			continue; /* exploration dropped only stale events */
@@ -185,13 +278,14 @@ static struct iopf_rt_actor *rt_virt_next(struct iopf_rt *rt)
  * Hand the processor from @self (NULL: the caller of iopf_rt_run()) to the
  * actor of the next event, or back to the caller of iopf_rt_run() when the
  * run is over. Returns when @self is resumed; at once when the next event
- * is @self's own. @final: @self has finished and never resumes.
+ * is @self's own. @final: @self has finished and never resumes. @first, if
+ * not NULL, is the next event, already taken off the heap.
  */
 static void rt_virt_switch(struct iopf_rt *rt, struct iopf_rt_actor *self,
-			   bool final)
+			   bool final, const struct rt_event *first)
 {
 	struct rt_vsched *vs = &rt->vs;
-	struct iopf_rt_actor *next = rt_virt_next(rt);
+	struct iopf_rt_actor *next = rt_virt_next(rt, first);
 	struct rt_fiber *from = self ? &self->fiber : &vs->main_fiber;
 	struct rt_fiber *to = next ? &next->fiber : &vs->main_fiber;
 
@@ -212,16 +306,59 @@ static void rt_virt_switch(struct iopf_rt *rt, struct iopf_rt_actor *self,
  * @point and @site say where, for the exploration trace; @deferred that the
  * actor only lets others go first (exploration runs it last).
  */
-void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
-		      const char *site, bool deferred)
+static void rt_virt_block_first(struct iopf_rt_actor *a, const char *point,
+				const char *site, bool deferred,
+				const struct rt_event *first)
 {
 	if (rt_rcu_depth)
 		rt_panic("%s blocks inside an RCU read-side section", a->name);
 	a->point = point;
 	a->site = site;
 	a->deferred = deferred;
-	rt_virt_switch(a->rt, a, false);
+	rt_virt_switch(a->rt, a, false, first);
 	rt_current = a;
+}
+
+void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
+		      const char *site, bool deferred)
+{
+	rt_virt_block_first(a, point, site, deferred, NULL);
+}
+
+/*
+ * Post @a, the calling actor, at @time and block. Without exploration,
+ * when its event cannot go on the FIFO and the heap's top comes first, the
+ * event takes the top's place and the top is dispatched: one sift instead
+ * of a push and a pop, and the same order of events, which is all that
+ * the plain scheduler's result depends on. (Exploration looks at the
+ * heap's layout: it gets the push and the pop; rt_fifo_takes() refuses
+ * it the FIFO.)
+ */
+static void rt_virt_requeue_at(struct iopf_rt_actor *a, uint64_t time,
+			       const char *point, const char *site,
+			       bool deferred)
+{
+	struct iopf_rt *rt = a->rt;
+	struct rt_vsched *vs = &rt->vs;
+	struct rt_event ev = {
+		.time = time,
+		.seq = vs->seq++,
+		.gen = a->gen,
+		.actor = a,
+	}, top;
+
+	a->nr_events++;
+	if (vs->pick || rt_fifo_takes(vs, &ev) || !vs->nr_events ||
+	    rt_queue_peek(vs) != &vs->heap[0] ||
+	    rt_event_before(&ev, &vs->heap[0])) {
+		rt_queue_push(vs, ev);
+		rt_virt_block_at(a, point, site, deferred);
+		return;
+	}
+	top = vs->heap[0];
+	vs->heap[0] = ev;
+	rt_heap_sift_down(vs, 0);
+	rt_virt_block_first(a, point, site, deferred, &top);
 }
 
 static void rt_waitlist_append(struct iopf_rt_waitlist *l,
@@ -272,7 +409,7 @@ __attribute__((noreturn)) static void rt_virt_exit(struct iopf_rt_actor *a)
 		rt_virt_post(rt, j, rt->vs.now);
 	rt->vs.live--;
 	rt_current = NULL;
-	rt_virt_switch(rt, a, true);
+	rt_virt_switch(rt, a, true, NULL);
 	__builtin_unreachable();
 }
 
@@ -360,7 +497,7 @@ int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 	}
 	/* Back here once no event is left, or the run stopped. */
 	vs->current = NULL;
-	rt_virt_switch(rt, NULL, false);
+	rt_virt_switch(rt, NULL, false, NULL);
 	vs->current = NULL;
 	rt_current = saved_current;
 
@@ -378,6 +515,7 @@ int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 	 * stacks can go). A stopped run leaves events naming them: drop those.
 	 */
 	vs->nr_events = 0;
+	vs->fifo_len = 0;
 	while ((a = rt->actors)) {
 		rt_actor_unlink(a);
 		rt_actor_free(a);
@@ -418,19 +556,20 @@ void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
 	struct rt_vsched *vs = &rt->vs;
 	struct iopf_rt_actor *self = rt_virt_self(rt);
 	uint64_t when = vs->now + ns;
+	const struct rt_event *next;
 
 	if (rt_rcu_depth)
 		rt_panic("%s charges inside an RCU read-side section", self->name);
 	if (when < vs->now)
 		rt_virt_stop_overflow(rt, self, ns, site);
 	/* Nobody could run before us: advance in place, same result. */
-	if (may_skip && (!vs->nr_events || when < vs->heap[0].time)) {
+	next = rt_queue_peek(vs);
+	if (may_skip && (!next || when < next->time)) {
 		vs->now = when;
 		vs->events++;
 		return;
 	}
-	rt_virt_post(rt, self, when);
-	rt_virt_block_at(self, "charge", site, false);
+	rt_virt_requeue_at(self, when, "charge", site, false);
 }
 
 static void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
@@ -445,16 +584,14 @@ void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
 
 	if (when < rt->vs.now)
 		when = UINT64_MAX;
-	rt_virt_post(rt, self, when);
-	rt_virt_block_at(self, "sleep", NULL, true);
+	rt_virt_requeue_at(self, when, "sleep", NULL, true);
 }
 
 void rt_virt_yield(struct iopf_rt *rt)
 {
 	struct iopf_rt_actor *self = rt_virt_self(rt);
 
-	rt_virt_post(rt, self, rt->vs.now);
-	rt_virt_block_at(self, "yield", NULL, true);
+	rt_virt_requeue_at(self, rt->vs.now, "yield", NULL, true);
 }
 
 static void rt_virt_mutex_acquire(struct iopf_rt_mutex *m,
