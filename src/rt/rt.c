@@ -149,20 +149,6 @@ void iopf_rt_exit(void)
 	longjmp(a->exit_jmp, 1);
 }
 
-struct iopf_rt_actor *iopf_rt_self(void)
-{
-	return rt_current;
-}
-
-const char *iopf_rt_actor_name(const struct iopf_rt_actor *a)
-{
-	return a ? a->name : "-";
-}
-
-unsigned iopf_rt_actor_id(const struct iopf_rt_actor *a)
-{
-	return a ? a->id : ~0u;
-}
 
 uint64_t iopf_rt_now(struct iopf_rt *rt)
 {

@@ -137,6 +137,21 @@ void rt_actor_unlink(struct iopf_rt_actor *a)
 	pthread_mutex_unlock(&rt->lock);
 }
 
+struct iopf_rt_actor *iopf_rt_self(void)
+{
+	return rt_current;
+}
+
+const char *iopf_rt_actor_name(const struct iopf_rt_actor *a)
+{
+	return a ? a->name : "-";
+}
+
+unsigned iopf_rt_actor_id(const struct iopf_rt_actor *a)
+{
+	return a ? a->id : ~0u;
+}
+
 bool rt_actor_claim_join(struct iopf_rt_actor *a)
 {
 	bool expected = false;
