@@ -41,6 +41,7 @@
 #endif
 
 #ifdef RT_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #ifdef RT_TSAN
@@ -205,6 +206,14 @@ void rt_fiber_destroy(struct rt_fiber *f)
 		return;
 #ifdef RT_TSAN
 	__tsan_destroy_fiber(f->tsan_fiber);
+#endif
+#ifdef RT_ASAN
+	/*
+	 * A fiber abandoned mid-call (a deadlocked or stopped run) leaves its
+	 * frames' redzones poisoned; the next stack mapped here must not
+	 * inherit them.
+	 */
+	__asan_unpoison_memory_region(f->stack, f->stack_size);
 #endif
 	munmap(f->stack, f->stack_size);
 	f->stack = NULL;
