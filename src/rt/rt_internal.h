@@ -67,7 +67,7 @@ struct iopf_rt_actor {
 	 */
 	struct rt_fiber fiber;
 	uint64_t gen;                /* an event is valid iff its gen matches */
-	uint64_t nr_events;          /* events in the heap naming this actor */
+	uint64_t nr_events;          /* pending events naming this actor */
 	/* Exploration: where the actor gave the processor back, whether it
 	 * did so to let others run (yield, sleep), its PCT priority. */
 	const char *point;

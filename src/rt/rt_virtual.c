@@ -5,8 +5,10 @@
  * Theory of operation
  * -------------------
  * All actors run as fibers on the thread that called iopf_rt_run(); exactly
- * one runs at a time, so nothing here takes a lock. The scheduler owns a
- * binary heap of events ordered by (time, seq); seq is a global counter, so
+ * one runs at a time, so nothing here takes a lock. The scheduler owns the
+ * pending events, ordered by (time, seq): a binary heap, and beside it a
+ * FIFO for events that happen to be posted in that order (equal charges,
+ * timers of one length), which need no sifting. seq is a global counter, so
  * events at the same virtual time run in the order they were posted. An
  * event says "resume actor A"; it is valid only if its gen equals A->gen,
  * and A->gen is bumped whenever A is resumed, so at most one of several
@@ -26,15 +28,15 @@
  *   join()                queue on the target's joiners, woken at its exit.
  *
  * There is no scheduler fiber in between: the blocking actor itself takes
- * the next valid event off the heap and switches straight to that event's
+ * the next valid event and switches straight to that event's
  * actor (or simply returns, when the event is its own), so an event costs
  * one fiber switch, not two. The order of events is exactly the one a
  * separate scheduler loop would produce. The caller of iopf_rt_run() is
  * resumed only when the run is over.
  *
- * A joined actor is freed once no event in the heap names it any more.
+ * A joined actor is freed once no pending event names it any more.
  *
- * The run ends when the heap is empty. Actors still alive at that point can
+ * The run ends when no event is pending. Actors still alive at that point can
  * never be woken: that is a deadlock, reported with their names. A charge
  * that would carry virtual time past 2^64 - 1 ns stops the run at once: no
  * further event is dispatched, the run returns -EOVERFLOW and reports the
