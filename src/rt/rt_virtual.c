@@ -199,6 +199,14 @@ static inline const struct rt_event *rt_queue_peek(struct rt_vsched *vs)
 	return r;
 }
 
+/* Whether every pending event comes after @time (or none is pending). */
+static inline bool rt_queue_all_after(const struct rt_vsched *vs,
+				      uint64_t time)
+{
+	return (!vs->fifo_len || time < vs->fifo[vs->fifo_head].time) &&
+	       (!vs->nr_events || time < vs->heap[0].time);
+}
+
 static inline struct rt_event rt_queue_pop(struct rt_vsched *vs)
 {
 	if (rt_queue_peek(vs) != &vs->heap[0])
@@ -271,20 +279,14 @@ static inline struct iopf_rt_actor *rt_virt_accept(struct rt_vsched *vs,
 
 /*
  * Take the next valid event off the queue, or NULL when none is left or
- * the run stopped. @first, if not NULL, is the next event, already taken
- * off. Stale events are dropped on the way.
+ * the run stopped. Stale events are dropped on the way.
  */
-static inline struct iopf_rt_actor *rt_virt_next(struct iopf_rt *rt,
-						 const struct rt_event *first)
+static inline struct iopf_rt_actor *rt_virt_next(struct iopf_rt *rt)
 {
 	struct rt_vsched *vs = &rt->vs;
 	struct iopf_rt_actor *a;
 	struct rt_event ev;
 
-	if (vs->stop_err)
-		return NULL;
-	if (first && (a = rt_virt_accept(vs, first)))
-		return a;
 	while (!vs->stop_err) {
 		if (vs->pick && vs->nr_events)
 			ev = vs->pick(rt);
@@ -298,13 +300,6 @@ static inline struct iopf_rt_actor *rt_virt_next(struct iopf_rt *rt,
 	return NULL;
 }
 
-/*
- * Hand the processor from @self (NULL: the caller of iopf_rt_run()) to the
- * actor of the next event, or back to the caller of iopf_rt_run() when the
- * run is over. Returns when @self is resumed; at once when the next event
- * is @self's own. @final: @self has finished and never resumes. @first, if
- * not NULL, is the next event, already taken off the heap.
- */
 /*
  * Start loading the stack of the actor likely to run after the one we
  * switch to: the actor of the event now at the queue's head. Its frames
@@ -328,15 +323,28 @@ static inline void rt_virt_prefetch_after(struct rt_vsched *vs)
 		__builtin_prefetch(sp + 64 * line);
 }
 
+/*
+ * Hand the processor from @self (NULL: the caller of iopf_rt_run()) to
+ * @next, the actor of an event already dispatched, or when @next is NULL
+ * to the actor of the next valid event, or back to the caller of
+ * iopf_rt_run() when the run is over. Returns when @self is resumed, as
+ * the current actor; at once when the next event is @self's own. @final:
+ * @self has finished and never resumes.
+ *
+ * Every switch between actors is made here, from one call site: the
+ * return into the resumed actor goes where the processor predicts. Callers
+ * tail-call it with nothing left to do, so their frames hold no saved
+ * registers across the switch.
+ */
 static __attribute__((noinline)) void
 rt_virt_switch(struct iopf_rt *rt, struct iopf_rt_actor *self, bool final,
-	       const struct rt_event *first)
+	       struct iopf_rt_actor *next)
 {
 	struct rt_vsched *vs = &rt->vs;
-	struct iopf_rt_actor *next = rt_virt_next(rt, first);
-	struct rt_fiber *from = self ? &self->fiber : &vs->main_fiber;
-	struct rt_fiber *to = next ? &next->fiber : &vs->main_fiber;
+	struct rt_fiber *from, *to;
 
+	if (!next)
+		next = rt_virt_next(rt);
 	vs->current = next;
 	if (next == self) {
 		if (final)
@@ -345,36 +353,35 @@ rt_virt_switch(struct iopf_rt *rt, struct iopf_rt_actor *self, bool final,
 	}
 	vs->switches++;
 	rt_virt_prefetch_after(vs);
+	from = self ? &self->fiber : &vs->main_fiber;
+	to = next ? &next->fiber : &vs->main_fiber;
 	if (final)
 		rt_fiber_switch_final(from, to);
-	/* The one place actors switch from: the return is always predicted. */
 	rt_fiber_switch(from, to);
+	rt_current = self;
 }
 
 /*
- * Give the processor back; return when an event for us is dispatched.
- * @point and @site say where, for the exploration trace; @deferred that the
- * actor only lets others go first (exploration runs it last). @first, if
- * not NULL, is the next event, already taken off the queue.
+ * Note where @a gives the processor back: @point and @site for the
+ * exploration trace, @deferred that it only lets others go first
+ * (exploration runs it last).
  */
-static inline void rt_virt_block_first(struct iopf_rt_actor *a,
-				       const char *point, const char *site,
-				       bool deferred,
-				       const struct rt_event *first)
+static inline void rt_virt_leaving(struct iopf_rt_actor *a, const char *point,
+				   const char *site, bool deferred)
 {
 	if (rt_rcu_depth)
 		rt_panic("%s blocks inside an RCU read-side section", a->name);
 	a->point = point;
 	a->site = site;
 	a->deferred = deferred;
-	rt_virt_switch(a->rt, a, false, first);
-	rt_current = a;
 }
 
+/* Give the processor back; return when an event for us is dispatched. */
 void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
 		      const char *site, bool deferred)
 {
-	rt_virt_block_first(a, point, site, deferred, NULL);
+	rt_virt_leaving(a, point, site, deferred);
+	rt_virt_switch(a->rt, a, false, NULL);
 }
 
 /*
@@ -388,7 +395,8 @@ void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
  * Either way the same events in the same order as a push and then a pop,
  * which is all that the plain scheduler's result depends on. (Exploration
  * looks at the heap's layout: it gets the push and its own pick;
- * rt_fifo_takes() refuses it the FIFO.)
+ * rt_fifo_takes() refuses it the FIFO.) A stale event taken here is
+ * dropped, and the switch takes the next valid one, as it would have.
  */
 static inline __attribute__((always_inline)) void
 rt_virt_requeue_at(struct iopf_rt_actor *a, uint64_t time, const char *point,
@@ -403,10 +411,11 @@ rt_virt_requeue_at(struct iopf_rt_actor *a, uint64_t time, const char *point,
 		.actor = a,
 	}, next;
 
+	rt_virt_leaving(a, point, site, deferred);
 	a->nr_events++;
 	if (vs->pick) {
 		rt_heap_push(vs, ev);
-		rt_virt_block_first(a, point, site, deferred, NULL);
+		rt_virt_switch(rt, a, false, NULL);
 		return;
 	}
 	if (rt_fifo_takes(vs, &ev)) {
@@ -425,7 +434,7 @@ rt_virt_requeue_at(struct iopf_rt_actor *a, uint64_t time, const char *point,
 		rt_heap_push(vs, ev);
 		next = rt_queue_pop(vs);
 	}
-	rt_virt_block_first(a, point, site, deferred, &next);
+	rt_virt_switch(rt, a, false, rt_virt_accept(vs, &next));
 }
 
 static void rt_waitlist_append(struct iopf_rt_waitlist *l,
@@ -623,15 +632,13 @@ void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
 	struct rt_vsched *vs = &rt->vs;
 	struct iopf_rt_actor *self = rt_virt_self(rt);
 	uint64_t when = vs->now + ns;
-	const struct rt_event *next;
 
 	if (rt_rcu_depth)
 		rt_panic("%s charges inside an RCU read-side section", self->name);
 	if (when < vs->now)
 		rt_virt_stop_overflow(rt, self, ns, site);
 	/* Nobody could run before us: advance in place, same result. */
-	next = rt_queue_peek(vs);
-	if (may_skip && (!next || when < next->time)) {
+	if (may_skip && rt_queue_all_after(vs, when)) {
 		vs->now = when;
 		vs->events++;
 		return;
@@ -661,20 +668,29 @@ void rt_virt_yield(struct iopf_rt *rt)
 	rt_virt_requeue_at(self, rt->vs.now, "yield", NULL, true);
 }
 
-static void rt_virt_mutex_acquire(struct iopf_rt_mutex *m,
-				  struct iopf_rt_actor *self, const char *site)
+/* Queue @self for @m, held by another (or by @self: misuse), and block. */
+static __attribute__((noinline)) void
+rt_virt_mutex_wait_for(struct iopf_rt_mutex *m, struct iopf_rt_actor *self,
+		       const char *site)
 {
 	if (m->owner == self)
 		rt_panic("mutex locked twice by %s at %s", self->name,
 			 site ? site : "?");
-	if (!m->owner) {
-		m->owner = self;
-		return;
-	}
 	rt_waitlist_append(&m->waiters, &self->waiter);
 	rt_virt_block_at(self, "lock-acquired", site, false);
 	if (m->owner != self)
 		rt_panic("mutex hand-off lost");
+}
+
+static inline void rt_virt_mutex_acquire(struct iopf_rt_mutex *m,
+					 struct iopf_rt_actor *self,
+					 const char *site)
+{
+	if (__builtin_expect(!m->owner, 1)) {
+		m->owner = self;
+		return;
+	}
+	rt_virt_mutex_wait_for(m, self, site);
 }
 
 void rt_virt_mutex_init(struct iopf_rt_mutex *m)
@@ -704,17 +720,26 @@ bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m, const char *site)
 	return true;
 }
 
-static void rt_virt_mutex_release(struct iopf_rt_mutex *m)
+/* Hand @m to its first waiter and post it. */
+static __attribute__((noinline)) void
+rt_virt_mutex_hand_off(struct iopf_rt_mutex *m)
 {
-	struct iopf_rt_actor *next;
+	struct iopf_rt_actor *next = rt_waitlist_pop(&m->waiters);
 
+	m->owner = next;
+	rt_virt_post(m->rt, next, m->rt->vs.now);
+}
+
+static inline void rt_virt_mutex_release(struct iopf_rt_mutex *m)
+{
 	if (m->owner != rt_current)
 		rt_panic("mutex unlocked by %s, which does not hold it",
 			 iopf_rt_actor_name(rt_current));
-	next = rt_waitlist_pop(&m->waiters);
-	m->owner = next;
-	if (next)
-		rt_virt_post(m->rt, next, m->rt->vs.now);
+	if (__builtin_expect(!m->waiters.head, 1)) {
+		m->owner = NULL;
+		return;
+	}
+	rt_virt_mutex_hand_off(m);
 }
 
 void rt_virt_mutex_unlock(struct iopf_rt_mutex *m, const char *site)
@@ -765,7 +790,8 @@ int rt_virt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
 	return ret;
 }
 
-void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site)
+static __attribute__((noinline)) void rt_virt_wake_some(struct iopf_rt_waitq *wq,
+							  bool all)
 {
 	struct iopf_rt_actor *a;
 
@@ -774,7 +800,13 @@ void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site)
 		if (!all)
 			break;
 	}
+}
+
+void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site)
+{
 	(void)site;
+	if (wq->waiters.head)
+		rt_virt_wake_some(wq, all);
 }
 
 static void rt_virt_init(struct iopf_rt *rt, const struct iopf_rt_config *cfg)
