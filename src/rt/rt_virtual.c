@@ -281,7 +281,8 @@ static inline struct iopf_rt_actor *rt_virt_accept(struct rt_vsched *vs,
  * Take the next valid event off the queue, or NULL when none is left or
  * the run stopped. Stale events are dropped on the way.
  */
-static inline struct iopf_rt_actor *rt_virt_next(struct iopf_rt *rt)
+static __attribute__((noinline)) struct iopf_rt_actor *
+rt_virt_next(struct iopf_rt *rt)
 {
 	struct rt_vsched *vs = &rt->vs;
 	struct iopf_rt_actor *a;
@@ -325,40 +326,29 @@ static inline void rt_virt_prefetch_after(struct rt_vsched *vs)
 
 /*
  * Hand the processor from @self (NULL: the caller of iopf_rt_run()) to
- * @next, the actor of an event already dispatched, or when @next is NULL
- * to the actor of the next valid event, or back to the caller of
- * iopf_rt_run() when the run is over. Returns when @self is resumed, as
- * the current actor; at once when the next event is @self's own. @final:
- * @self has finished and never resumes.
+ * @next, the actor of an event already dispatched (NULL: back to the
+ * caller of iopf_rt_run(), the run is over). Returns when @self is
+ * resumed; at once when @next is @self.
  *
- * Every switch between actors is made here, from one call site: the
- * return into the resumed actor goes where the processor predicts. Callers
- * tail-call it with nothing left to do, so their frames hold no saved
- * registers across the switch.
+ * The resumed actor is made current before the switch, so nothing is left
+ * to do after it: the switch is the caller's tail call, its frame is gone
+ * (no registers saved twice), and the resumed actor returns straight into
+ * the caller of the call that blocked it.
  */
-static __attribute__((noinline)) void
-rt_virt_switch(struct iopf_rt *rt, struct iopf_rt_actor *self, bool final,
-	       struct iopf_rt_actor *next)
+static inline void rt_virt_switch(struct iopf_rt *rt,
+				  struct iopf_rt_actor *self,
+				  struct iopf_rt_actor *next)
 {
 	struct rt_vsched *vs = &rt->vs;
-	struct rt_fiber *from, *to;
 
-	if (!next)
-		next = rt_virt_next(rt);
 	vs->current = next;
-	if (next == self) {
-		if (final)
-			rt_panic("%s resumed after it finished", self->name);
+	if (next == self)
 		return;
-	}
 	vs->switches++;
 	rt_virt_prefetch_after(vs);
-	from = self ? &self->fiber : &vs->main_fiber;
-	to = next ? &next->fiber : &vs->main_fiber;
-	if (final)
-		rt_fiber_switch_final(from, to);
-	rt_fiber_switch(from, to);
-	rt_current = self;
+	rt_current = next;
+	rt_fiber_switch(self ? &self->fiber : &vs->main_fiber,
+			next ? &next->fiber : &vs->main_fiber);
 }
 
 /*
@@ -381,7 +371,7 @@ void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
 		      const char *site, bool deferred)
 {
 	rt_virt_leaving(a, point, site, deferred);
-	rt_virt_switch(a->rt, a, false, NULL);
+	rt_virt_switch(a->rt, a, rt_virt_next(a->rt));
 }
 
 /*
@@ -410,12 +400,13 @@ rt_virt_requeue_at(struct iopf_rt_actor *a, uint64_t time, const char *point,
 		.gen = a->gen,
 		.actor = a,
 	}, next;
+	struct iopf_rt_actor *dispatched;
 
 	rt_virt_leaving(a, point, site, deferred);
 	a->nr_events++;
 	if (vs->pick) {
 		rt_heap_push(vs, ev);
-		rt_virt_switch(rt, a, false, NULL);
+		rt_virt_switch(rt, a, rt_virt_next(rt));
 		return;
 	}
 	if (rt_fifo_takes(vs, &ev)) {
@@ -434,7 +425,10 @@ rt_virt_requeue_at(struct iopf_rt_actor *a, uint64_t time, const char *point,
 		rt_heap_push(vs, ev);
 		next = rt_queue_pop(vs);
 	}
-	rt_virt_switch(rt, a, false, rt_virt_accept(vs, &next));
+	dispatched = rt_virt_accept(vs, &next);
+	if (__builtin_expect(!dispatched, 0))
+		dispatched = rt_virt_next(rt);
+	rt_virt_switch(rt, a, dispatched);
 }
 
 static void rt_waitlist_append(struct iopf_rt_waitlist *l,
@@ -478,15 +472,20 @@ static struct iopf_rt_actor *rt_waitlist_pop(struct iopf_rt_waitlist *l)
 __attribute__((noreturn)) static void rt_virt_exit(struct iopf_rt_actor *a)
 {
 	struct iopf_rt *rt = a->rt;
-	struct iopf_rt_actor *j;
+	struct iopf_rt_actor *j, *next;
 
 	atomic_store(&a->state, RT_ACTOR_DONE);
 	while ((j = rt_waitlist_pop(&a->joiners)))
 		rt_virt_post(rt, j, rt->vs.now);
 	rt->vs.live--;
-	rt_current = NULL;
-	rt_virt_switch(rt, a, true, NULL);
-	__builtin_unreachable();
+	next = rt_virt_next(rt);
+	if (next == a)
+		rt_panic("%s resumed after it finished", a->name);
+	rt->vs.current = next;
+	rt->vs.switches++;
+	rt_current = next;
+	rt_fiber_switch_final(&a->fiber,
+			      next ? &next->fiber : &rt->vs.main_fiber);
 }
 
 static void rt_virt_entry(void *p)
@@ -573,7 +572,7 @@ int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 	}
 	/* Back here once no event is left, or the run stopped. */
 	vs->current = NULL;
-	rt_virt_switch(rt, NULL, false, NULL);
+	rt_virt_switch(rt, NULL, rt_virt_next(rt));
 	vs->current = NULL;
 	rt_current = saved_current;
 
