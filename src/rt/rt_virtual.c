@@ -389,10 +389,9 @@ void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
  * dropped, and the switch takes the next valid one, as it would have.
  */
 static inline __attribute__((always_inline)) void
-rt_virt_requeue_at(struct iopf_rt_actor *a, uint64_t time, const char *point,
-		   const char *site, bool deferred)
+rt_virt_requeue_at(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time,
+		   const char *point, const char *site, bool deferred)
 {
-	struct iopf_rt *rt = a->rt;
 	struct rt_vsched *vs = &rt->vs;
 	struct rt_event ev = {
 		.time = time,
@@ -625,24 +624,34 @@ rt_virt_stop_overflow(struct iopf_rt *rt, struct iopf_rt_actor *self,
 	rt_panic("%s resumed after its run stopped", self->name);
 }
 
+/* A charge that cannot be made: misuse, or virtual time overflows. */
+static __attribute__((noinline, noreturn)) void
+rt_virt_charge_refused(struct iopf_rt *rt, uint64_t ns, const char *site)
+{
+	struct iopf_rt_actor *self = rt_virt_self(rt);
+
+	if (rt_rcu_depth)
+		rt_panic("%s charges inside an RCU read-side section", self->name);
+	rt_virt_stop_overflow(rt, self, ns, site);
+}
+
 void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
 		       bool may_skip)
 {
 	struct rt_vsched *vs = &rt->vs;
-	struct iopf_rt_actor *self = rt_virt_self(rt);
+	struct iopf_rt_actor *self = vs->current;
 	uint64_t when = vs->now + ns;
 
-	if (rt_rcu_depth)
-		rt_panic("%s charges inside an RCU read-side section", self->name);
-	if (when < vs->now)
-		rt_virt_stop_overflow(rt, self, ns, site);
+	if (__builtin_expect(!self || self != rt_current || rt_rcu_depth ||
+			     when < vs->now, 0))
+		rt_virt_charge_refused(rt, ns, site);
 	/* Nobody could run before us: advance in place, same result. */
 	if (may_skip && rt_queue_all_after(vs, when)) {
 		vs->now = when;
 		vs->events++;
 		return;
 	}
-	rt_virt_requeue_at(self, when, "charge", site, false);
+	rt_virt_requeue_at(rt, self, when, "charge", site, false);
 }
 
 static void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
@@ -657,14 +666,14 @@ void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
 
 	if (when < rt->vs.now)
 		when = UINT64_MAX;
-	rt_virt_requeue_at(self, when, "sleep", NULL, true);
+	rt_virt_requeue_at(rt, self, when, "sleep", NULL, true);
 }
 
 void rt_virt_yield(struct iopf_rt *rt)
 {
 	struct iopf_rt_actor *self = rt_virt_self(rt);
 
-	rt_virt_requeue_at(self, rt->vs.now, "yield", NULL, true);
+	rt_virt_requeue_at(rt, self, rt->vs.now, "yield", NULL, true);
 }
 
 /* Queue @self for @m, held by another (or by @self: misuse), and block. */
@@ -703,9 +712,22 @@ void rt_virt_mutex_destroy(struct iopf_rt_mutex *m)
 		rt_panic("mutex destroyed while held or waited on");
 }
 
-void rt_virt_mutex_lock(struct iopf_rt_mutex *m, const char *site)
+static __attribute__((noinline)) void
+rt_virt_mutex_lock_slow(struct iopf_rt_mutex *m, const char *site)
 {
 	rt_virt_mutex_acquire(m, rt_virt_self(m->rt), site);
+}
+
+void rt_virt_mutex_lock(struct iopf_rt_mutex *m, const char *site)
+{
+	struct iopf_rt_actor *self = m->rt->vs.current;
+
+	/* Free, and the caller is the current actor: taken, nothing else. */
+	if (__builtin_expect(self && self == rt_current && !m->owner, 1)) {
+		m->owner = self;
+		return;
+	}
+	rt_virt_mutex_lock_slow(m, site);
 }
 
 bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m, const char *site)
@@ -741,10 +763,23 @@ static inline void rt_virt_mutex_release(struct iopf_rt_mutex *m)
 	rt_virt_mutex_hand_off(m);
 }
 
+static __attribute__((noinline)) void
+rt_virt_mutex_unlock_slow(struct iopf_rt_mutex *m)
+{
+	rt_virt_mutex_release(m);
+}
+
 void rt_virt_mutex_unlock(struct iopf_rt_mutex *m, const char *site)
 {
+	struct iopf_rt_actor *self = rt_current;
+
 	(void)site;
-	rt_virt_mutex_release(m);
+	/* Held by the caller, nobody waiting: released, nothing else. */
+	if (__builtin_expect(self && m->owner == self && !m->waiters.head, 1)) {
+		m->owner = NULL;
+		return;
+	}
+	rt_virt_mutex_unlock_slow(m);
 }
 
 bool rt_virt_mutex_held(const struct iopf_rt_mutex *m)
