@@ -135,11 +135,13 @@ void rt_fiber_fini_main(struct rt_fiber *f)
 	(void)f;
 }
 
-int rt_fiber_create(struct rt_fiber *f, size_t stack_size,
+int rt_fiber_create(struct rt_fiber *f, size_t stack_size, unsigned color,
 		    void (*entry)(void *), void *arg)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	size_t size = (stack_size + (size_t)page - 1) & ~((size_t)page - 1);
+	/* Room for the color's offset: never less stack than asked for. */
+	size_t size = (stack_size + 63 * 64 + (size_t)page - 1) &
+		      ~((size_t)page - 1);
 	void *map;
 
 	memset(f, 0, sizeof(*f));
@@ -164,7 +166,10 @@ int rt_fiber_create(struct rt_fiber *f, size_t stack_size,
 #if defined(__x86_64__)
 	{
 		uintptr_t top = ((uintptr_t)map + f->stack_size) & ~(uintptr_t)15;
-		void **sp = (void **)(top - 72);
+		void **sp;
+
+		top -= (uintptr_t)(color % 64) * 64;
+		sp = (void **)(top - 72);
 
 		sp[0] = NULL;                     /* r15 */
 		sp[1] = NULL;                     /* r14 */
@@ -284,7 +289,7 @@ int iopf_rt_fiber_switch_time(unsigned fibers, uint64_t switches,
 	/* Stacks as the virtual runtime makes them for its actors. */
 	for (; made < fibers; made++) {
 		peers[made] = (struct rt_fiber_ring_peer){ &ring, made };
-		ret = rt_fiber_create(&ring.fibers[made], 256 * 1024,
+		ret = rt_fiber_create(&ring.fibers[made], 256 * 1024, made,
 				      rt_fiber_ring_peer, &peers[made]);
 		if (ret)
 			goto out_destroy;
