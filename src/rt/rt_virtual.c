@@ -49,9 +49,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Cache lines of a blocked actor's stack that its resumption touches. */
-#define RT_VIRT_PREFETCH_LINES 6
-
 /* (time, seq) as one number: compared without a branch to mispredict. */
 static inline bool rt_event_before(const struct rt_event *a,
 				   const struct rt_event *b)
@@ -302,29 +299,6 @@ rt_virt_next(struct iopf_rt *rt)
 }
 
 /*
- * Start loading the stack of the actor likely to run after the one we
- * switch to: the actor of the event now at the queue's head. Its frames
- * have been evicted by the other actors' since it last ran; the loads
- * overlap with the next actor's run rather than stall its successor's
- * first instructions. A hint only: nothing depends on it being right.
- */
-static inline void rt_virt_prefetch_after(struct rt_vsched *vs)
-{
-	const struct rt_event *ev = NULL;
-	const char *sp;
-
-	if (vs->fifo_len)
-		ev = rt_fifo_at(vs, 0);
-	else if (vs->nr_events)
-		ev = &vs->heap[0];
-	if (!ev || !ev->actor)
-		return;
-	sp = ev->actor->fiber.sp;
-	for (int line = 0; line < RT_VIRT_PREFETCH_LINES; line++)
-		__builtin_prefetch(sp + 64 * line);
-}
-
-/*
  * Hand the processor from @self (NULL: the caller of iopf_rt_run()) to
  * @next, the actor of an event already dispatched (NULL: back to the
  * caller of iopf_rt_run(), the run is over). Returns when @self is
@@ -345,7 +319,6 @@ static inline void rt_virt_switch(struct iopf_rt *rt,
 	if (next == self)
 		return;
 	vs->switches++;
-	rt_virt_prefetch_after(vs);
 	rt_current = next;
 	rt_fiber_switch(self ? &self->fiber : &vs->main_fiber,
 			next ? &next->fiber : &vs->main_fiber);
