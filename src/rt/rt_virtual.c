@@ -609,6 +609,75 @@ rt_virt_charge_refused(struct iopf_rt *rt, uint64_t ns, const char *site)
 	rt_virt_stop_overflow(rt, self, ns, site);
 }
 
+/* The general case of a charge that gives the processor back. */
+static __attribute__((noinline)) void
+rt_virt_charge_queue(struct iopf_rt *rt, struct iopf_rt_actor *self,
+		     uint64_t when, const char *site)
+{
+	rt_virt_requeue_at(rt, self, when, "charge", site, false);
+}
+
+/* Drop @ev, stale, and hand the processor to the next valid event's actor. */
+static __attribute__((noinline)) void
+rt_virt_switch_past(struct iopf_rt *rt, struct iopf_rt_actor *self,
+		    struct iopf_rt_actor *actor, uint64_t gen, uint64_t time)
+{
+	struct rt_event ev = { .time = time, .gen = gen, .actor = actor };
+	struct iopf_rt_actor *next = rt_virt_accept(&rt->vs, &ev);
+
+	rt_virt_switch(rt, self, next ? next : rt_virt_next(rt));
+}
+
+/*
+ * The common case of a charge among actors charging alike: the event
+ * queue is the FIFO alone, and ours goes at its tail. Queueing it and
+ * taking the head is one turn of the ring. Returns false, having done
+ * nothing, for any other case. Only caller-saved registers are needed
+ * here and everything else is a tail call: the actor's stack keeps no
+ * frame of the scheduler while it is blocked.
+ */
+static inline __attribute__((always_inline)) bool
+rt_virt_charge_rotate(struct iopf_rt *rt, struct iopf_rt_actor *self,
+		      uint64_t when, const char *site)
+{
+	struct rt_vsched *vs = &rt->vs;
+	size_t mask = vs->fifo_cap - 1, head = vs->fifo_head;
+	struct rt_event *slot, next;
+	struct iopf_rt_actor *a;
+
+	if (vs->pick || vs->nr_events || !vs->fifo_len ||
+	    vs->fifo_len == vs->fifo_cap ||
+	    when < vs->fifo[(head + vs->fifo_len - 1) & mask].time)
+		return false;
+	/*
+	 * Equal times: the tail's seq is below ours, so ours goes after it,
+	 * as rt_fifo_takes() would decide.
+	 */
+	rt_virt_leaving(self, "charge", site, false);
+	self->nr_events++;
+	slot = &vs->fifo[head];
+	next = *slot;
+	vs->fifo[(head + vs->fifo_len) & mask] = (struct rt_event){
+		.time = when,
+		.seq = vs->seq++,
+		.gen = self->gen,
+		.actor = self,
+	};
+	vs->fifo_head = (head + 1) & mask;
+	a = next.actor;
+	if (__builtin_expect(!a || next.gen != a->gen, 0)) {
+		rt_virt_switch_past(rt, self, a, next.gen, next.time);
+		return true;
+	}
+	a->nr_events--;
+	a->gen++;
+	if (next.time > vs->now)
+		vs->now = next.time;
+	vs->events++;
+	rt_virt_switch(rt, self, a);
+	return true;
+}
+
 void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
 		       bool may_skip)
 {
@@ -625,7 +694,9 @@ void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
 		vs->events++;
 		return;
 	}
-	rt_virt_requeue_at(rt, self, when, "charge", site, false);
+	if (rt_virt_charge_rotate(rt, self, when, site))
+		return;
+	rt_virt_charge_queue(rt, self, when, site);
 }
 
 static void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
