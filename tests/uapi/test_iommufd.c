@@ -330,9 +330,15 @@ static void test_hwpt(void)
 	hwpt_dirty = h.out_hwpt_id;
 	h.flags = IOMMU_HWPT_FAULT_ID_VALID;
 	h.fault_id = fa.out_fault_id;
-	CHECK_OK(ioctl(ifd, IOMMU_HWPT_ALLOC, &h),
-		 "HWPT_ALLOC: paging with a fault queue (6.13 semantics)");
-	CHECK_OK(t_destroy(ifd, h.out_hwpt_id), "HWPT: destroyed");
+	/* iopf follows 6.13; 6.12 took fault queues on nested HWPTs only. */
+	if (t_linux_before(6, 13)) {
+		CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EOPNOTSUPP,
+			  "HWPT_ALLOC: paging with a fault queue (before 6.13: EOPNOTSUPP)");
+	} else {
+		CHECK_OK(ioctl(ifd, IOMMU_HWPT_ALLOC, &h),
+			 "HWPT_ALLOC: paging with a fault queue (6.13 semantics)");
+		CHECK_OK(t_destroy(ifd, h.out_hwpt_id), "HWPT: destroyed");
+	}
 	h.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
 	CHECK_OK(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), "HWPT_ALLOC: nest parent");
 	pt = h.out_hwpt_id;
@@ -438,6 +444,8 @@ static void test_dirty_bitmap(void)
 	uint32_t ioas = t_ioas_alloc(ifd), pt;
 	struct dev d;
 
+	if (t_skip_on_linux("dirty tracking end to end needs iopf's DMA engine"))
+		return;
 	dev_open(ifd, &d);
 	REQUIRE(!t_map(ifd, ioas, buf, 8 * PG, 0x100000, T_RW), "map");
 	h.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
