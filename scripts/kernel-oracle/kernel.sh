@@ -23,6 +23,7 @@ want="64BIT PCI PCI_MSI ACPI IOMMU_SUPPORT INTEL_IOMMU INTEL_IOMMU_SVM
  BLK_DEV_INITRD DEVTMPFS PROC_FS SYSFS TMPFS BINFMT_ELF BINFMT_SCRIPT
  MULTIUSER TTY SERIAL_8250 SERIAL_8250_CONSOLE PRINTK FUTEX EPOLL EVENTFD
  POSIX_TIMERS"
+drop="BLOCK IO_URING AIO INPUT VT MICROCODE KALLSYMS COREDUMP PERF_EVENTS"
 check="PCI_MSI ACPI INTEL_IOMMU IRQ_REMAP IOMMUFD VFIO VFIO_DEVICE_CDEV
  VFIO_PCI VFIO_CONTAINER BLK_DEV_INITRD DEVTMPFS SERIAL_8250_CONSOLE EVENTFD
  EPOLL"
@@ -30,6 +31,9 @@ if [ ! -f .config.oracle ]; then
 	make -s allnoconfig
 	# shellcheck disable=SC2046
 	scripts/config $(for opt in $want; do printf ' -e %s' "$opt"; done)
+	# What allnoconfig keeps but a diskless, single-purpose guest never
+	# uses (EXPERT makes these optional).
+	scripts/config -e EXPERT $(for opt in $drop; do printf ' -d %s' "$opt"; done)
 	make -s olddefconfig
 	for opt in $check; do
 		grep -q "^CONFIG_$opt=y" .config ||
