@@ -65,7 +65,8 @@ static void test_iova_ranges(void)
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q), "IOVA_RANGES");
 	CHECK(q.num_iovas >= 1 && r[0].start < r[0].last,
 	      "IOVA_RANGES: at least one range");
-	CHECK(q.out_iova_alignment == PG, "IOVA_RANGES: page alignment");
+	CHECK(q.out_iova_alignment == PG, "IOVA_RANGES: page alignment (%llu)",
+	      (unsigned long long)q.out_iova_alignment);
 	q.num_iovas = 0;
 	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q), EMSGSIZE,
 		  "IOVA_RANGES: too small an array is EMSGSIZE");
