@@ -78,8 +78,12 @@ enum iopf_bench_touch_mode {
 	IOPF_TOUCH_PINNED,       /* static pinning: MAP_DMA pins and maps */
 	IOPF_TOUCH_IOPF_NONE,    /* one page per fault */
 	IOPF_TOUCH_IOPF_FIXED,   /* PREMAP_LEN = 512 */
-	IOPF_TOUCH_IOPF_ADAPTIVE,/* adaptive, up to 512 */
+	IOPF_TOUCH_IOPF_ADAPTIVE,/* adaptive, up to 512: maps only what the
+				    host has, so one fault per fresh page */
 	IOPF_TOUCH_PREFAULT,     /* faultable + PREFAULT of everything */
+	IOPF_TOUCH_IOPF_ADAPTIVE_CPU, /* adaptive, after the guest's CPU wrote
+					 the memory (untimed), as UADK's
+					 best policy runs */
 	IOPF_TOUCH_NR,
 };
 const char *iopf_bench_touch_name(enum iopf_bench_touch_mode mode);

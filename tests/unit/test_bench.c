@@ -186,6 +186,29 @@ static void test_density_host_full_is_a_result(void **state)
 	free(r.steps);
 }
 
+/* Adaptive pre-faulting maps what the host has: nothing ahead on fresh
+ * memory, whole 512-page blocks once the guest's CPU has written it. */
+static void test_container_adaptive_maps_what_the_host_has(void **state)
+{
+	struct iopf_bench_container_config c = {
+		.mem_bytes = 16 << 20, .handler_faults = 200, .devices = 2,
+	};
+	struct iopf_bench_container_result r;
+	uint64_t pages = c.mem_bytes >> 12;
+
+	assert_int_equal(iopf_bench_container(&c, &r), 0);
+	assert_int_equal(r.virt[IOPF_TOUCH_IOPF_NONE].faults, pages);
+	assert_int_equal(r.virt[IOPF_TOUCH_IOPF_ADAPTIVE].faults, pages);
+	/* 8 blocks of 512 pages, plus the faults that grow the window
+	 * (1, 8, 64 pages) before the first whole block. */
+	assert_in_range(r.virt[IOPF_TOUCH_IOPF_ADAPTIVE_CPU].faults, 8, 8 + 3);
+	assert_in_range(r.real[IOPF_TOUCH_IOPF_ADAPTIVE_CPU].faults, 8, 8 + 3);
+	assert_true(r.virt[IOPF_TOUCH_IOPF_ADAPTIVE_CPU].touch_s <
+		    2 * r.virt[IOPF_TOUCH_PINNED].touch_s);
+	assert_string_equal(iopf_bench_touch_name(IOPF_TOUCH_IOPF_ADAPTIVE_CPU),
+			    "iopf-adaptive-cpu");
+}
+
 static void test_density_refuses_bad_scenarios(void **state)
 {
 	struct iopf_density_config c;
@@ -320,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_density_curve),
 		cmocka_unit_test(test_density_refuses_bad_scenarios),
 		cmocka_unit_test(test_density_analyse),
+		cmocka_unit_test(test_container_adaptive_maps_what_the_host_has),
 		cmocka_unit_test(test_density_host_full_is_a_result),
 		cmocka_unit_test(test_migrate_precise_vs_pinned),
 		cmocka_unit_test(test_migrate_refuses_bad_config),
