@@ -126,6 +126,28 @@ then
 	echo "FAIL: iopf bench faults --trace wrote a bad timeline"
 	fails=$((fails + 1))
 fi
+# The default timeline is whole: every request and every balloon
+# invalidation of both runs, and the queue reader on a track of its own.
+"$iopf" bench faults --no-plot --trace "$trace" >/tmp/iopf-cli.$$ 2>&1
+if ! grep -q "events, whole;" /tmp/iopf-cli.$$ || ! python3 - "$trace" <<'PY'
+import collections, json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+n = collections.Counter((e["pid"], e["name"]) for e in ev if e["ph"] in "Xbi")
+for run in (1, 2):
+    assert n[(run, "fault.device_request")] == 20000, n
+    assert n[(run, "fault.response")] == 20000, n
+    assert n[(run, "invalidate")] == 20000 // 8, n
+    assert n[(run, "fault.read")] == 20000, n
+names = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev
+         if e["name"] == "thread_name"}
+reads = {(e["pid"], e["tid"]) for e in ev if e["name"] == "fault.read"}
+assert all(names[k].startswith("iommu-prq") for k in reads), reads
+assert not any("TRACE CUT" in e["name"] for e in ev)
+PY
+then
+	echo "FAIL: iopf bench faults --trace cut the default timeline"
+	fails=$((fails + 1))
+fi
 rm -f "$trace"
 rm -f /tmp/iopf-cli.$$
 exit $fails
