@@ -283,7 +283,7 @@ int tool_bench_density(int argc, char **argv)
 		if (res.iopf.bends)
 			n += (size_t)snprintf(script + n, sizeof(script) - n,
 				 "set arrow from graph 0, first %.3f to graph 1, first %.3f nohead dt 2 lc rgb '#888888'\n"
-				 "set label 'IOPF plateau %.0f GB/s (from %u guests)' at graph 0.02, first %.3f left offset 0,0.7\n"
+				 "set label 'IOPF plateau %.0f GB/s (from %u guests)' at graph 0.62, first %.3f right offset 0,0.7\n"
 				 "set arrow from %u, graph 0 to %u, graph 1 nohead dt 3 lc rgb '#cc0000'\n"
 				 "set label 'IOPF inflection: %u guests' at %u, graph 0.08 right offset -1,0\n",
 				 res.iopf.plateau_gbps, res.iopf.plateau_gbps,
