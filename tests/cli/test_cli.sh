@@ -101,6 +101,21 @@ echo '{"zero_4k_ns": ' > "$prof"
 expect 2 bench density --profile "$prof"
 rm -f "$prof"
 expect 2 bench density --every 0
+# A host without swap fills up: the run ends there with its table and the
+# reason, not with an error; a curve that never bends says so.
+"$iopf" bench density --host-gib 64 --swap-gib 0 --guest-gib 4 --guests 30 \
+	--step-ms 5 --no-plot >/tmp/iopf-cli.$$ 2>&1
+if [ $? != 0 ] || ! grep -q "guest 23 could not boot" /tmp/iopf-cli.$$ ||
+   ! grep -q "no inflection within 22 guests" /tmp/iopf-cli.$$ ||
+   ! grep -q "^    22 |" /tmp/iopf-cli.$$; then
+	echo "FAIL: bench density on a host without swap"; fails=$((fails + 1))
+fi
+"$iopf" bench density --guests 1 --step-ms 5 --no-plot >/tmp/iopf-cli.$$ 2>&1
+if [ $? != 0 ] || ! grep -q "static pinning: all 1 guests fit" /tmp/iopf-cli.$$ ||
+   ! grep -q "no inflection within 1 guests" /tmp/iopf-cli.$$; then
+	echo "FAIL: bench density --guests 1 claimed a limit or a bend"
+	fails=$((fails + 1))
+fi
 # The fault timeline is valid trace-event JSON: a process per run, spans
 # that nest on every track, and a queue-wait span for every handler.
 trace=/tmp/iopf-cli-trace.$$.json
