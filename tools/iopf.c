@@ -63,6 +63,20 @@ static const struct command commands[] = {
 	  "NIC receive into faultable buffers: packet loss and\n"
 	  "throughput per policy (static, pinned, backup ring,\n"
 	  "drop, stall) at offered loads", true },
+	{ "bench", "vmm-startup", tool_bench_vmm_startup,
+	  "[--sizes 1,4,16] [--modes pinned,faultable] [--thp] [--json]",
+	  "real KVM guests: VM creation to the first completed DMA\n"
+	  "and resident memory, pinned vs faultable guest RAM", false },
+	{ "bench", "vmm-density", tool_bench_vmm_density,
+	  "[--guest-ram MIB] [--ws MIB] [--budget MIB] [--max-guests N]\n"
+	  "                     [--window MS] [--json]",
+	  "real KVM guests started one after another under a memory\n"
+	  "budget, each DMAing over a working set: guests, DMA\n"
+	  "throughput and resident memory per step", false },
+	{ NULL, "vmm", tool_vmm,
+	  "[--ram SIZE] [--device sec|none] [--mode pinned|faultable] ...",
+	  "boot a KVM guest whose device DMAs into its RAM (iopf-vmm\n"
+	  "under the preload library); --help for every option", true },
 	{ NULL, "explore", tool_explore,
 	  "SCENARIO|all [options]  (--help for the options)",
 	  "schedule exploration of teardown and invalidation races:\n"

@@ -32,6 +32,10 @@ int tool_bench_churn(int argc, char **argv);
 int tool_bench_migrate(int argc, char **argv);
 int tool_bench_nested(int argc, char **argv);
 int tool_bench_nic(int argc, char **argv);
+/* Real KVM guests (iopf-vmm under the preload library); 77 without KVM. */
+int tool_vmm(int argc, char **argv);
+int tool_bench_vmm_startup(int argc, char **argv);
+int tool_bench_vmm_density(int argc, char **argv);
 
 /*
  * Why @arg cannot be taken as an option followed by its value: not an
