@@ -67,15 +67,25 @@
 #if defined(IOMMU_IOAS_MAP_FAULTABLE)
 #define VMM_MAP_FAULTABLE_FLAG IOMMU_IOAS_MAP_FAULTABLE
 #endif
+/* The extension's per-mapping pre-fault policy, where it has one. */
+#if defined(IOMMU_IOAS_MAP_FAULTABLE_IOCTL)
+#define VMM_HAVE_PREFAULT_POLICY 1
+#endif
 
 #define PG 4096ull
 #define HUGE_2M (2ull << 20)
 
 enum vmm_map_mode { MAP_NONE, MAP_PINNED, MAP_FAULTABLE };
 
+/* What a device fault on a faultable mapping maps besides its page. */
+enum vmm_prefault { PREFAULT_DEFAULT, PREFAULT_NONE, PREFAULT_FIXED,
+		    PREFAULT_ADAPTIVE, PREFAULT_ALL };
+
 struct vmm_opts {
 	uint64_t ram_bytes;
 	enum vmm_map_mode mode;
+	enum vmm_prefault prefault;
+	unsigned prefault_window;     /* pages, for FIXED and ADAPTIVE */
 	enum vmm_device device;
 	enum vmm_test test;
 	bool thp, json, progress;
@@ -172,6 +182,7 @@ static void usage(FILE *f)
 	      "                [--test kat|outside|workload] [--ws SIZE] [--job SIZE]\n"
 	      "                [--passes N (0: until SIGTERM)] [--thp] [--guest FILE]\n"
 	      "                [--vfio PATH] [--timeout SEC] [--progress] [--json]\n"
+	      "                [--prefault none|fixed:PAGES|adaptive:PAGES|all]\n"
 	      "Boots the guest program in a KVM VM with RAM mapped for its device.\n"
 	      "The device is a VFIO cdev (default /dev/vfio/devices/vfio0) bound to\n"
 	      "/dev/iommu.\n", f);
@@ -229,6 +240,24 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 				o->mode = MAP_FAULTABLE;
 			else
 				return die("--mode %s: pinned or faultable", v);
+		} else if (!strcmp(a, "--prefault")) {
+			const char *colon = strchr(v, ':');
+			uint64_t w = 0;
+
+			if (!strcmp(v, "none"))
+				o->prefault = PREFAULT_NONE;
+			else if (!strcmp(v, "all"))
+				o->prefault = PREFAULT_ALL;
+			else if (colon && !strncmp(v, "fixed:", 6))
+				o->prefault = PREFAULT_FIXED;
+			else if (colon && !strncmp(v, "adaptive:", 9))
+				o->prefault = PREFAULT_ADAPTIVE;
+			else
+				return die("--prefault %s: none, fixed:PAGES, "
+					   "adaptive:PAGES or all", v);
+			if (colon && (!parse_size(colon + 1, &w) || !w || w > 512))
+				return die("--prefault %s: a window of 1..512 pages", v);
+			o->prefault_window = (unsigned)w;
 		} else if (!strcmp(a, "--device")) {
 			if (!strcmp(v, "sec"))
 				o->device = VMM_DEVICE_SEC;
@@ -260,6 +289,8 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 		return die("--ram: a multiple of 2 MiB from 8 MiB to 60 GiB");
 	if (o->device == VMM_DEVICE_NONE)
 		o->mode = MAP_NONE;
+	if (o->prefault != PREFAULT_DEFAULT && o->mode != MAP_FAULTABLE)
+		return die("--prefault applies to --mode faultable only");
 	return 0;
 }
 
@@ -506,6 +537,52 @@ static int vmm_device_bar(struct vmm *v)
  * populated and pinned now. Faultable: the extension's flag, nothing
  * populated until the device touches it.
  */
+/*
+ * A faultable mapping with its own pre-fault policy: the extension's
+ * map-with-policy call, or the faultable map with every page mapped now
+ * (not pinned) for "all".
+ */
+#ifdef VMM_MAP_FAULTABLE_FLAG
+static int vmm_device_map_policy(struct vmm *v)
+{
+#ifdef VMM_HAVE_PREFAULT_POLICY
+	struct iommu_ioas_map_faultable map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = v->ioas_id,
+		.user_va = (uintptr_t)v->ram,
+		.length = v->o.ram_bytes,
+		.iova = 0,
+	};
+
+	switch (v->o.prefault) {
+	case PREFAULT_NONE:
+		map.prefault_kind = IOMMU_PREFAULT_NONE;
+		break;
+	case PREFAULT_FIXED:
+		map.prefault_kind = IOMMU_PREFAULT_FIXED;
+		map.prefault_window = v->o.prefault_window;
+		break;
+	case PREFAULT_ADAPTIVE:
+		map.prefault_kind = IOMMU_PREFAULT_ADAPTIVE;
+		map.prefault_window = v->o.prefault_window;
+		break;
+	case PREFAULT_ALL:
+	case PREFAULT_DEFAULT:
+		map.prefault_kind = IOMMU_PREFAULT_INHERIT;
+		map.flags |= IOMMU_IOAS_MAP_PREFAULT;
+		break;
+	}
+	if (ioctl(v->iommufd, IOMMU_IOAS_MAP_FAULTABLE_IOCTL, &map))
+		return die_errno("IOMMU_IOAS_MAP_FAULTABLE");
+	return 0;
+#else
+	return die("--prefault: these uAPI headers have no pre-fault policy");
+#endif
+}
+#endif
+
 static int vmm_device_map(struct vmm *v)
 {
 	struct iommu_ioas_map map = {
@@ -520,6 +597,8 @@ static int vmm_device_map(struct vmm *v)
 
 	if (v->o.mode == MAP_FAULTABLE) {
 #ifdef VMM_MAP_FAULTABLE_FLAG
+		if (v->o.prefault != PREFAULT_DEFAULT)
+			return vmm_device_map_policy(v);
 		map.flags |= VMM_MAP_FAULTABLE_FLAG;
 #else
 		return die("--mode faultable: these uAPI headers have no "
@@ -639,6 +718,23 @@ static void vmm_progress(struct vmm *v, uint64_t now)
 	fflush(stdout);
 }
 
+/* Guest RAM resident in host memory (mincore), KiB. */
+static uint64_t vmm_ram_resident_kib(struct vmm *v)
+{
+	uint64_t pages = v->o.ram_bytes / PG, n = 0, off, i;
+	static unsigned char vec[65536];
+
+	for (off = 0; off < pages; off += sizeof(vec)) {
+		uint64_t chunk = pages - off < sizeof(vec) ? pages - off : sizeof(vec);
+
+		if (mincore(v->ram + off * PG, chunk * PG, vec))
+			return 0;
+		for (i = 0; i < chunk; i++)
+			n += vec[i] & 1;
+	}
+	return n * (PG >> 10);
+}
+
 static void vmm_dump_regs(struct vmm *v)
 {
 	struct kvm_regs regs;
@@ -713,6 +809,14 @@ static double ms(uint64_t from, uint64_t to)
 	return from && to ? (double)(to - from) / 1e6 : -1.0;
 }
 
+static const char *prefault_name(enum vmm_prefault p)
+{
+	static const char *const names[] = { "default", "none", "fixed",
+					     "adaptive", "all" };
+
+	return names[p];
+}
+
 static const char *mode_name(enum vmm_map_mode m)
 {
 	return m == MAP_PINNED ? "pinned" : m == MAP_FAULTABLE ? "faultable" :
@@ -726,10 +830,13 @@ static void vmm_report(struct vmm *v, int status)
 	double work_s = mk[VMM_MARK_WORK_END] && mk[VMM_MARK_WORK_START] ?
 		(double)(mk[VMM_MARK_WORK_END] - mk[VMM_MARK_WORK_START]) / 1e9 : 0;
 	uint64_t rss = rss_kib_of("VmRSS"), anon = rss_kib_of("RssAnon");
+	uint64_t guest_kib = vmm_ram_resident_kib(v);
 	bool pass = status == VMM_STATUS_PASS;
 
 	if (v->o.json) {
 		printf("{\"result\":\"%s\",\"ram_bytes\":%" PRIu64 ",\"mode\":\"%s\","
+		       "\"prefault\":\"%s\",\"prefault_window\":%u,"
+		       "\"resident_guest_kib\":%" PRIu64 ","
 		       "\"thp\":%s,\"device\":\"%s\",\"setup_ms\":%.3f,"
 		       "\"iommu_map_ms\":%.3f,\"to_guest_main_ms\":%.3f,"
 		       "\"to_first_dma_ms\":%.3f,\"total_ms\":%.3f,"
@@ -740,6 +847,7 @@ static void vmm_report(struct vmm *v, int status)
 		       "\"rss_kib\":%" PRIu64 ",\"rss_anon_kib\":%" PRIu64 ","
 		       "\"message\":\"%s\"}\n",
 		       pass ? "pass" : "fail", v->o.ram_bytes, mode_name(v->o.mode),
+		       prefault_name(v->o.prefault), v->o.prefault_window, guest_kib,
 		       v->o.thp ? "true" : "false",
 		       v->o.device == VMM_DEVICE_SEC ? "sec" : "none",
 		       ms(v->t.start_ns, v->t.ram_ns),
@@ -775,8 +883,9 @@ static void vmm_report(struct vmm *v, int status)
 	       ms(v->t.start_ns, mk[VMM_MARK_FIRST_DMA]),
 	       ms(v->t.start_ns, v->t.done_ns));
 	printf("  exits: %" PRIu64 " MMIO, %" PRIu64 " I/O port; resident "
-	       "%" PRIu64 " KiB (anonymous %" PRIu64 " KiB)\n", v->mmio_exits,
-	       v->io_exits, rss, anon);
+	       "%" PRIu64 " KiB (anonymous %" PRIu64 " KiB), of it guest RAM "
+	       "%" PRIu64 " KiB\n", v->mmio_exits, v->io_exits, rss, anon,
+	       guest_kib);
 }
 
 static void vmm_destroy(struct vmm *v)
