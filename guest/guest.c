@@ -16,7 +16,10 @@
  *     through the device's DMA alone.
  * Results go into struct vmm_boot; the status goes to the done port.
  *
- * Single-threaded, interrupts off: the head record is polled.
+ * Single-threaded, interrupts off. Waiting for the device is a poll of the
+ * head record; where the VMM wired the device's interrupt (boot->irq) the
+ * guest halts between polls and the VMM resumes it when the interrupt's
+ * eventfd fires, so a waiting guest burns no host CPU.
  */
 #include "sec_regs.h"
 #include "vmm_abi.h"
@@ -186,6 +189,14 @@ static void sec_wait_all(void)
 	for (;;) {
 		if (*head_record() == sq_tail)
 			return;
+		if (boot->irq) {
+			/* The VMM resumes us on the interrupt (or after a while). */
+			__asm__ volatile("hlt" ::: "memory");
+			if (mmio_read32(SEC_REG_Q(0) + SEC_Q_HEAD) == sq_tail &&
+			    *head_record() != sq_tail)
+				return;
+			continue;
+		}
 		if ((++spins & 0xfffff) == 0 &&
 		    mmio_read32(SEC_REG_Q(0) + SEC_Q_HEAD) == sq_tail)
 			return;

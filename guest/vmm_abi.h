@@ -75,7 +75,7 @@ struct vmm_boot {
 	uint64_t job_bytes;       /* data bytes per workload job */
 	uint64_t passes;          /* passes over the working set, 0: until stop */
 	uint32_t stop;            /* set by the VMM: end the workload */
-	uint32_t pad0;
+	uint32_t irq;             /* 1: the device interrupts; wait with hlt */
 	/* Written by the guest. */
 	uint64_t jobs_ok;
 	uint64_t jobs_failed;
