@@ -191,7 +191,7 @@ static void sec_wait_all(void)
 			return;
 		if (boot->irq) {
 			/* The VMM resumes us on the interrupt (or after a while). */
-			__asm__ volatile("hlt" ::: "memory");
+			outl(VMM_PORT_WAIT, 0);
 			if (mmio_read32(SEC_REG_Q(0) + SEC_Q_HEAD) == sq_tail &&
 			    *head_record() != sq_tail)
 				return;

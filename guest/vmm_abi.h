@@ -5,6 +5,12 @@
  * before the first instruction, the results the guest writes back, and
  * the I/O ports the guest reports through.
  *
+ * The guest runs in 64-bit mode at CPL 3 with IOPL 3 (ports allowed): a
+ * KVM host without hardware virtualization (PVM) runs user-mode guest
+ * code natively but emulates supervisor-mode code instruction by
+ * instruction; with VT-x or SVM both run natively. No IDT, no TSS:
+ * any exception ends the guest in a triple fault, which the VMM reports.
+ *
  * Guest-physical layout (identity-mapped by the VMM's page tables, so a
  * guest virtual address is its guest-physical address, and the VMM maps
  * guest RAM into the device's IOAS at IOVA == GPA, as QEMU does):
@@ -38,10 +44,16 @@
 #define VMM_MAX_RAM      (60ull << 30)
 #define VMM_MIN_RAM      (8ull << 20)
 
-/* Ports: one byte of console text; a 32-bit mark; the final status. */
+/*
+ * Ports: one byte of console text; a 32-bit mark; the final status; and
+ * "wait for my device's interrupt" (the guest runs at CPL 3, where hlt is
+ * not allowed, so waiting is a port write the VMM answers by sleeping on
+ * the interrupt's eventfd).
+ */
 #define VMM_PORT_CONSOLE 0xe9
 #define VMM_PORT_MARK    0x500
 #define VMM_PORT_DONE    0x504
+#define VMM_PORT_WAIT    0x508
 
 /* Marks the guest posts, each timestamped by the VMM on its exit. */
 enum vmm_mark {
@@ -75,7 +87,7 @@ struct vmm_boot {
 	uint64_t job_bytes;       /* data bytes per workload job */
 	uint64_t passes;          /* passes over the working set, 0: until stop */
 	uint32_t stop;            /* set by the VMM: end the workload */
-	uint32_t irq;             /* 1: the device interrupts; wait with hlt */
+	uint32_t irq;             /* 1: the device interrupts; wait on the port */
 	/* Written by the guest. */
 	uint64_t jobs_ok;
 	uint64_t jobs_failed;

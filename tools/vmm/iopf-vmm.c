@@ -13,7 +13,8 @@
  * on request) registered as KVM memory slot 0 at guest-physical 0. The VMM
  * writes identity page tables, a GDT and the boot parameters into guest
  * RAM and enters the guest program directly in 64-bit mode through
- * KVM_SET_SREGS: there is no firmware and no real-mode stage.
+ * KVM_SET_SREGS: there is no firmware and no real-mode stage. It runs at
+ * CPL 3 (see guest/vmm_abi.h for why).
  *
  * The device is a VFIO cdev bound to an iommufd. Guest RAM is mapped into
  * an IOAS at IOVA == GPA, so the addresses the guest writes into its
@@ -113,7 +114,7 @@ struct vmm {
 	uint8_t *ram;
 	int iommufd, dev_fd;
 	int irq_fd;                   /* the device interrupt's eventfd, or -1 */
-	uint64_t irqs, halts;
+	uint64_t irqs, waits;
 	uint32_t ioas_id;
 	uint64_t bar_offset, bar_size;
 	struct vmm_times t;
@@ -333,17 +334,17 @@ static void vmm_write_page_tables(struct vmm *v)
 	uint64_t gib, addr;
 	uint64_t mmio_gib = VMM_MMIO_GPA >> 30;
 
-	pml4[0] = VMM_PDPT_GPA | 0x3;                   /* present, writable */
+	pml4[0] = VMM_PDPT_GPA | 0x7;                   /* present, rw, user */
 	for (gib = 0; gib << 30 < v->o.ram_bytes; gib++)
-		pdpt[gib] = (VMM_PD_GPA + gib * PG) | 0x3;
+		pdpt[gib] = (VMM_PD_GPA + gib * PG) | 0x7;
 	for (addr = 0; addr < v->o.ram_bytes; addr += HUGE_2M) {
 		uint64_t *pd = gpa(v, VMM_PD_GPA + (addr >> 30) * PG);
 
-		pd[(addr >> 21) & 511] = addr | 0x83;   /* present, rw, 2 MiB */
+		pd[(addr >> 21) & 511] = addr | 0x87;   /* present, rw, user, 2 MiB */
 	}
-	pdpt[mmio_gib] = (VMM_PD_GPA + mmio_gib * PG) | 0x3;
+	pdpt[mmio_gib] = (VMM_PD_GPA + mmio_gib * PG) | 0x7;
 	((uint64_t *)gpa(v, VMM_PD_GPA + mmio_gib * PG))[0] =
-		VMM_MMIO_GPA | 0x9b;                    /* + PWT, PCD */
+		VMM_MMIO_GPA | 0x9f;                    /* + PWT, PCD */
 }
 
 static void vmm_write_gdt(struct vmm *v)
@@ -352,7 +353,9 @@ static void vmm_write_gdt(struct vmm *v)
 
 	gdt[0] = 0;
 	gdt[1] = 0x00af9a000000ffffull;  /* 64-bit code, DPL 0 */
-	gdt[2] = 0x00cf92000000ffffull;  /* data */
+	gdt[2] = 0x00cf92000000ffffull;  /* data, DPL 0 */
+	gdt[3] = 0x00affa000000ffffull;  /* 64-bit code, DPL 3 */
+	gdt[4] = 0x00cff2000000ffffull;  /* data, DPL 3 */
 }
 
 static int vmm_load_guest(struct vmm *v)
@@ -457,8 +460,8 @@ static int vmm_kvm_cpuid(struct vmm *v)
 static int vmm_kvm_long_mode(struct vmm *v)
 {
 	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = 0x8, .type = 11,
-		.present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
+		.base = 0, .limit = 0xffffffff, .selector = 0x18 | 3, .type = 11,
+		.present = 1, .dpl = 3, .db = 0, .s = 1, .l = 1, .g = 1,
 	};
 	struct kvm_segment data = code;
 	struct kvm_sregs sregs;
@@ -467,13 +470,13 @@ static int vmm_kvm_long_mode(struct vmm *v)
 	if (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sregs))
 		return die_errno("KVM_GET_SREGS");
 	data.type = 3;
-	data.selector = 0x10;
+	data.selector = 0x20 | 3;
 	data.l = 0;
 	data.db = 1;
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 	sregs.gdt.base = VMM_GDT_GPA;
-	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.gdt.limit = 5 * 8 - 1;
 	sregs.cr3 = VMM_PML4_GPA;
 	sregs.cr4 = 1u << 5;                           /* PAE */
 	sregs.cr0 = 0x80050033;                        /* PG WP NE ET MP PE */
@@ -481,7 +484,7 @@ static int vmm_kvm_long_mode(struct vmm *v)
 	if (ioctl(v->vcpu_fd, KVM_SET_SREGS, &sregs))
 		return die_errno("KVM_SET_SREGS");
 	memset(&regs, 0, sizeof(regs));
-	regs.rflags = 2;
+	regs.rflags = 2 | (3u << 12);    /* IOPL 3: ports from CPL 3 */
 	regs.rip = VMM_GUEST_GPA;
 	regs.rsp = VMM_STACK_TOP;
 	regs.rdi = VMM_BOOT_GPA;
@@ -670,6 +673,22 @@ static void vmm_console(struct vmm *v, uint8_t c)
 	v->console_len = 0;
 }
 
+/*
+ * The guest waits for its device: sleep on the interrupt's eventfd, then
+ * resume it (it rereads its head record). The bounded wait makes a lost
+ * interrupt cost time, not the guest.
+ */
+static void vmm_wait_irq(struct vmm *v)
+{
+	struct pollfd p = { .fd = v->irq_fd, .events = POLLIN };
+	uint64_t count;
+
+	v->waits++;
+	if (v->irq_fd >= 0 && poll(&p, 1, 100) > 0 &&
+	    read(v->irq_fd, &count, sizeof(count)) == sizeof(count))
+		v->irqs += count;
+}
+
 /* Returns 1 when the guest is done, 0 to go on, -1 on a VMM error. */
 static int vmm_exit_io(struct vmm *v, int *guest_status)
 {
@@ -697,6 +716,9 @@ static int vmm_exit_io(struct vmm *v, int *guest_status)
 		v->t.done_ns = now_ns();
 		*guest_status = (int)val;
 		return 1;
+	case VMM_PORT_WAIT:
+		vmm_wait_irq(v);
+		return 0;
 	default:
 		return 0;
 	}
@@ -763,21 +785,32 @@ static void vmm_progress(struct vmm *v, uint64_t now)
 	fflush(stdout);
 }
 
-/* Guest RAM resident in host memory (mincore), KiB. */
+/*
+ * Guest RAM resident in host memory, KiB: the Rss of the mappings inside
+ * guest RAM in /proc/self/smaps (mincore would also count pages that are
+ * only the shared zero page).
+ */
 static uint64_t vmm_ram_resident_kib(struct vmm *v)
 {
-	uint64_t pages = v->o.ram_bytes / PG, n = 0, off, i;
-	static unsigned char vec[65536];
+	uintptr_t lo = (uintptr_t)v->ram, hi = lo + v->o.ram_bytes;
+	char line[512];
+	bool inside = false;
+	uint64_t kib = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
 
-	for (off = 0; off < pages; off += sizeof(vec)) {
-		uint64_t chunk = pages - off < sizeof(vec) ? pages - off : sizeof(vec);
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
 
-		if (mincore(v->ram + off * PG, chunk * PG, vec))
-			return 0;
-		for (i = 0; i < chunk; i++)
-			n += vec[i] & 1;
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			inside = start >= lo && end <= hi;
+		else if (inside && !strncmp(line, "Rss:", 4))
+			kib += strtoull(line + 4, NULL, 10);
 	}
-	return n * (PG >> 10);
+	fclose(f);
+	return kib;
 }
 
 static void vmm_dump_regs(struct vmm *v)
@@ -792,26 +825,6 @@ static void vmm_dump_regs(struct vmm *v)
 			sregs.cr0, sregs.cr3, sregs.efer);
 }
 
-/*
- * The guest halts while it waits for its device: sleep on the interrupt's
- * eventfd and resume it. The bounded wait makes a lost interrupt cost
- * time, not the guest.
- */
-static int vmm_exit_hlt(struct vmm *v)
-{
-	struct pollfd p = { .fd = v->irq_fd, .events = POLLIN };
-	uint64_t count;
-
-	v->halts++;
-	if (v->irq_fd < 0) {
-		vmm_dump_regs(v);
-		return die("the guest halted without reporting");
-	}
-	if (poll(&p, 1, 100) > 0 &&
-	    read(v->irq_fd, &count, sizeof(count)) == sizeof(count))
-		v->irqs += count;
-	return 0;
-}
 
 static int vmm_run(struct vmm *v, int *guest_status)
 {
@@ -836,8 +849,8 @@ static int vmm_run(struct vmm *v, int *guest_status)
 			ret = vmm_exit_mmio(v);
 			break;
 		case KVM_EXIT_HLT:
-			ret = vmm_exit_hlt(v);
-			break;
+			vmm_dump_regs(v);
+			return die("the guest halted without reporting");
 		case KVM_EXIT_SHUTDOWN:
 			vmm_dump_regs(v);
 			return die("the guest shut down (triple fault)");
@@ -910,7 +923,7 @@ static void vmm_report(struct vmm *v, int status)
 		       "\"bytes\":%" PRIu64 ",\"work_s\":%.6f,"
 		       "\"aes_kat\":%u,\"sha_kat\":%u,\"outside_error\":%u,"
 		       "\"mmio_exits\":%" PRIu64 ",\"io_exits\":%" PRIu64 ","
-		       "\"interrupts\":%" PRIu64 ",\"halts\":%" PRIu64 ","
+		       "\"interrupts\":%" PRIu64 ",\"waits\":%" PRIu64 ","
 		       "\"rss_kib\":%" PRIu64 ",\"rss_anon_kib\":%" PRIu64 ","
 		       "\"message\":\"%s\"}\n",
 		       pass ? "pass" : "fail", v->o.ram_bytes, mode_name(v->o.mode),
@@ -924,7 +937,7 @@ static void vmm_report(struct vmm *v, int status)
 		       ms(v->t.start_ns, v->t.done_ns), b->jobs_ok,
 		       b->jobs_failed, b->bytes, work_s, b->aes_kat_ok,
 		       b->sha_kat_ok, b->outside_ok, v->mmio_exits,
-		       v->io_exits, v->irqs, v->halts, rss, anon, pass ? "" : b->message);
+		       v->io_exits, v->irqs, v->waits, rss, anon, pass ? "" : b->message);
 		return;
 	}
 	printf("guest %s: %s, RAM %" PRIu64 " MiB (%s pages), device %s, "
@@ -950,8 +963,8 @@ static void vmm_report(struct vmm *v, int status)
 	       ms(v->t.start_ns, mk[VMM_MARK_FIRST_DMA]),
 	       ms(v->t.start_ns, v->t.done_ns));
 	printf("  device interrupts (eventfd): %s, %" PRIu64 " received, guest "
-	       "halted %" PRIu64 " times waiting\n", v->irq_fd >= 0 ? "wired" :
-	       "none, the guest polls", v->irqs, v->halts);
+	       "waited %" PRIu64 " times\n", v->irq_fd >= 0 ? "wired" :
+	       "none, the guest polls", v->irqs, v->waits);
 	printf("  exits: %" PRIu64 " MMIO, %" PRIu64 " I/O port; resident "
 	       "%" PRIu64 " KiB (anonymous %" PRIu64 " KiB), of it guest RAM "
 	       "%" PRIu64 " KiB\n", v->mmio_exits, v->io_exits, rss, anon,
