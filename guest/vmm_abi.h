@@ -71,7 +71,7 @@ enum vmm_device {
 enum vmm_test {
 	VMM_TEST_KAT = 0,         /* AES-128-CBC and SHA-256 known answers */
 	VMM_TEST_OUTSIDE = 1,     /* a job whose buffer is outside guest RAM */
-	VMM_TEST_WORKLOAD = 2,    /* known answers, then SHA-256 over a working set */
+	VMM_TEST_WORKLOAD = 2,    /* known answers, then AES in place over a working set */
 };
 
 #define VMM_BOOT_MAGIC 0x544f4f42564d4d31ull /* "1MMVBOOT" */

@@ -75,7 +75,7 @@ device|double)
 			"error completion, queue recovered" env LD_PRELOAD="$preload" \
 			"$vmm" --ram 16M --mode "$mode" --test outside --timeout 60
 	done
-	expect "$mode: SHA-256 workload over a working set" 0 \
+	expect "$mode: AES workload in place over a working set" 0 \
 		"guest passed" env LD_PRELOAD="$preload" \
 		"$vmm" --ram 64M --mode "$mode" --test workload --ws 8M --timeout 60
 	;;
