@@ -129,6 +129,11 @@ static void mmio_write32(uint64_t off, uint32_t v)
 	*(volatile uint32_t *)(boot->mmio_gpa + off) = v;
 }
 
+static void mmio_write64(uint64_t off, uint64_t v)
+{
+	*(volatile uint64_t *)(boot->mmio_gpa + off) = v;
+}
+
 /* ---- the SEC driver: one queue pair ---- */
 
 static uint32_t sq_tail;     /* descriptors submitted */
@@ -143,9 +148,11 @@ static int sec_queue_init(void)
 	memset((void *)Q_REGION, 0, SEC_QUEUE_PAGES * PG);
 	if (mmio_read32(SEC_REG_ID) != SEC_ID)
 		return -1;
-	mmio_write32(SEC_REG_Q(0) + SEC_Q_BASE_LO, (uint32_t)Q_REGION);
-	mmio_write32(SEC_REG_Q(0) + SEC_Q_BASE_HI, (uint32_t)(Q_REGION >> 32));
-	mmio_write32(SEC_REG_Q(0) + SEC_Q_ENABLE, 1);
+	mmio_write32(SEC_REG_QSEL, 0);
+	mmio_write64(SEC_REG_Q_REGION, Q_REGION);
+	mmio_write32(SEC_REG_Q_SETUP, 1);
+	if (mmio_read32(SEC_REG_Q_RESULT))
+		return -2;
 	sq_tail = 0;
 	return 0;
 }
@@ -173,33 +180,21 @@ static void sec_post(uint32_t op, uint64_t src, uint64_t dst, uint64_t len,
 static void sec_kick(void)
 {
 	__asm__ volatile("" ::: "memory");
-	mmio_write32(SEC_REG_Q(0) + SEC_Q_TAIL, sq_tail);
+	mmio_write32(SEC_REG_Q_DOORBELL, sq_tail);
 }
 
 /*
- * Wait for every submitted descriptor. The head record in RAM is the fast
- * path; the head register is read now and then in case the device could
- * not write the record (its DMA refused).
+ * Wait for every submitted descriptor: the device writes the consumed
+ * head into the record page (ring memory is guest RAM, always mapped, so
+ * that write does not fail), then raises the interrupt.
  */
 static void sec_wait_all(void)
 {
-	uint64_t spins = 0;
-
-	for (;;) {
-		if (*head_record() == sq_tail)
-			return;
-		if (boot->irq) {
-			/* The VMM resumes us on the interrupt (or after a while). */
-			outl(VMM_PORT_WAIT, 0);
-			if (mmio_read32(SEC_REG_Q(0) + SEC_Q_HEAD) == sq_tail &&
-			    *head_record() != sq_tail)
-				return;
-			continue;
-		}
-		if ((++spins & 0xfffff) == 0 &&
-		    mmio_read32(SEC_REG_Q(0) + SEC_Q_HEAD) == sq_tail)
-			return;
-		cpu_relax();
+	while (*head_record() != sq_tail) {
+		if (boot->irq)
+			outl(VMM_PORT_WAIT, 0);  /* resumed on the interrupt */
+		else
+			cpu_relax();
 	}
 }
 
@@ -436,8 +431,11 @@ uint32_t guest_main(struct vmm_boot *b)
 		return run_memory_check();
 	if (b->device != VMM_DEVICE_SEC)
 		return fail("unknown device");
-	if (sec_queue_init())
+	st = (uint32_t)-sec_queue_init();
+	if (st == 1)
 		return fail("BAR 0 does not identify a SEC accelerator");
+	if (st)
+		return fail("the device refused the queue set-up");
 	st = run_kat();
 	if (st)
 		return st;

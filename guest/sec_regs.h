@@ -5,29 +5,33 @@
  * model's, described in include/iopf/dev.h; restated here because a guest
  * driver is built without the host's headers).
  *
- * BAR 0, 32-bit registers:
- *   SEC_REG_ID            read: SEC_ID
- *   SEC_REG_QUEUES        read: number of queue pairs
- *   per queue q at SEC_REG_Q(q):
- *     +SEC_Q_BASE_LO/HI   IOVA of the queue region (4 pages), written before
- *     +SEC_Q_ENABLE       1: take the region (the device's queue setup)
- *     +SEC_Q_TAIL         the doorbell: descriptors written up to tail
- *     +SEC_Q_HEAD         read: descriptors consumed and completed
+ * BAR 0 registers (the Q_ registers name the queue QSEL selects):
+ *   SEC_REG_ID            RO u32: SEC_ID ("SEC1")
+ *   SEC_REG_QUEUES        RO u32: number of queue pairs
+ *   SEC_REG_QSEL          u32: the queue the Q_ registers name
+ *   SEC_REG_Q_REGION      u64: IOVA of the queue region (4 pages)
+ *   SEC_REG_Q_RING_PASID  u32, SEC_REG_Q_DATA_PASID u32: ~0 (no PASID)
+ *   SEC_REG_Q_SETUP       write: take the region (the queue's set-up)
+ *   SEC_REG_Q_RESULT      RO u32: positive errno of the last set-up, 0
+ *   SEC_REG_Q_DOORBELL    u32: descriptors written up to this tail
+ * Completion: the device writes the consumed head into page 2 of the
+ * region and raises the queue's MSI-X vector.
  */
 #ifndef IOPF_GUEST_SEC_REGS_H
 #define IOPF_GUEST_SEC_REGS_H
 
 #include <stdint.h>
 
-#define SEC_ID            0x53454301u
-#define SEC_REG_ID        0x000
-#define SEC_REG_QUEUES    0x004
-#define SEC_REG_Q(q)      (0x100 + (q) * 0x20)
-#define SEC_Q_BASE_LO     0x00
-#define SEC_Q_BASE_HI     0x04
-#define SEC_Q_ENABLE      0x08
-#define SEC_Q_TAIL        0x0c
-#define SEC_Q_HEAD        0x10
+#define SEC_ID                0x31434553u
+#define SEC_REG_ID            0x00
+#define SEC_REG_QUEUES        0x04
+#define SEC_REG_QSEL          0x08
+#define SEC_REG_Q_REGION      0x10
+#define SEC_REG_Q_RING_PASID  0x18
+#define SEC_REG_Q_DATA_PASID  0x1c
+#define SEC_REG_Q_SETUP       0x20
+#define SEC_REG_Q_RESULT      0x24
+#define SEC_REG_Q_DOORBELL    0x28
 
 #define SEC_QUEUE_PAGES   4
 #define SEC_SQ_DEPTH      64

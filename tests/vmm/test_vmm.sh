@@ -70,14 +70,14 @@ device|double)
 	for mode in $modes; do
 		expect "$mode: AES-128-CBC and SHA-256 known answers by device DMA" 0 \
 			"guest passed" env LD_PRELOAD="$preload" \
-			"$vmm" --ram 16M --mode "$mode" --timeout 60
+			"$vmm" --ram 16M --mode "$mode" --timeout 30
 		expect "$mode: DMA outside guest RAM gets an error completion" 0 \
 			"error completion, queue recovered" env LD_PRELOAD="$preload" \
-			"$vmm" --ram 16M --mode "$mode" --test outside --timeout 60
+			"$vmm" --ram 16M --mode "$mode" --test outside --timeout 30
+		expect "$mode: AES workload in place over a working set" 0 \
+			"guest passed" env LD_PRELOAD="$preload" \
+			"$vmm" --ram 64M --mode "$mode" --test workload --ws 8M --timeout 30
 	done
-	expect "$mode: AES workload in place over a working set" 0 \
-		"guest passed" env LD_PRELOAD="$preload" \
-		"$vmm" --ram 64M --mode "$mode" --test workload --ws 8M --timeout 60
 	;;
 *)
 	echo "usage: test_vmm.sh boot|device IOPF_VMM [PRELOAD]" >&2

@@ -36,8 +36,7 @@
 static int iommu_fd = -1, dev_fd = -1, irq_fd = -1;
 static uint64_t map_va, map_iova, map_len;
 static uint32_t map_flags;
-static uint64_t q_base, q_tail, q_head;
-static uint32_t q_base_lo, q_base_hi;
+static uint64_t q_base, q_region, q_tail, q_head;
 
 static int (*real_open)(const char *, int, ...);
 static int (*real_ioctl)(int, unsigned long, ...);
@@ -157,42 +156,49 @@ static void sec_doorbell(uint32_t tail)
 		abort();
 }
 
-static uint32_t bar_read(uint64_t off)
+static uint64_t bar_read(uint64_t off)
 {
 	switch (off) {
 	case SEC_REG_ID: return SEC_ID;
 	case SEC_REG_QUEUES: return 1;
-	case SEC_REG_Q(0) + SEC_Q_HEAD: return (uint32_t)q_head;
+	case SEC_REG_Q_REGION: return q_region;
+	case SEC_REG_Q_DOORBELL: return q_tail;
 	default: return 0;
 	}
 }
 
-static void bar_write(uint64_t off, uint32_t v)
+static void bar_write(uint64_t off, uint64_t v)
 {
 	switch (off) {
-	case SEC_REG_Q(0) + SEC_Q_BASE_LO: q_base_lo = v; break;
-	case SEC_REG_Q(0) + SEC_Q_BASE_HI: q_base_hi = v; break;
-	case SEC_REG_Q(0) + SEC_Q_ENABLE:
-		q_base = (uint64_t)q_base_hi << 32 | q_base_lo;
+	case SEC_REG_Q_REGION: q_region = v; break;
+	case SEC_REG_Q_SETUP:
+		q_base = q_region;
 		q_head = q_tail = 0;
 		break;
-	case SEC_REG_Q(0) + SEC_Q_TAIL: sec_doorbell(v); break;
+	case SEC_REG_Q_DOORBELL: sec_doorbell((uint32_t)v); break;
 	}
 }
 
+/* Config space (region 7) accepts and ignores writes; BAR 0 is region 0. */
+#define CONFIG_OFFSET ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40)
+
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
-	uint32_t v;
+	uint64_t v;
 
 	if (fd != dev_fd || dev_fd < 0)
 		return real_pread(fd, buf, n, off);
-	if (n != 4 || off < 0 || off >= 4096) {
+	if (off >= CONFIG_OFFSET && off < CONFIG_OFFSET + 256) {
+		memset(buf, 0, n);
+		return (ssize_t)n;
+	}
+	if ((n != 4 && n != 8) || off < 0 || off >= 4096) {
 		errno = EINVAL;
 		return -1;
 	}
 	v = bar_read((uint64_t)off);
-	memcpy(buf, &v, 4);
-	return 4;
+	memcpy(buf, &v, n);
+	return (ssize_t)n;
 }
 
 ssize_t pread64(int fd, void *buf, size_t n, off_t off)
@@ -202,17 +208,19 @@ ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	uint32_t v;
+	uint64_t v = 0;
 
 	if (fd != dev_fd || dev_fd < 0)
 		return real_pwrite(fd, buf, n, off);
-	if (n != 4 || off < 0 || off >= 4096) {
+	if (off >= CONFIG_OFFSET && off < CONFIG_OFFSET + 256)
+		return (ssize_t)n;
+	if ((n != 4 && n != 8) || off < 0 || off >= 4096) {
 		errno = EINVAL;
 		return -1;
 	}
-	memcpy(&v, buf, 4);
+	memcpy(&v, buf, n);
 	bar_write((uint64_t)off, v);
-	return 4;
+	return (ssize_t)n;
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
@@ -264,7 +272,8 @@ static int dev_ioctl(unsigned long req, void *arg)
 		struct vfio_region_info *r = arg;
 
 		r->offset = (uint64_t)r->index << 40;
-		r->size = r->index == VFIO_PCI_BAR0_REGION_INDEX ? 4096 : 0;
+		r->size = r->index == VFIO_PCI_BAR0_REGION_INDEX ? 4096 :
+			  r->index == VFIO_PCI_CONFIG_REGION_INDEX ? 256 : 0;
 		r->flags = r->size ? VFIO_REGION_INFO_FLAG_READ |
 				     VFIO_REGION_INFO_FLAG_WRITE : 0;
 		return 0;
@@ -272,7 +281,7 @@ static int dev_ioctl(unsigned long req, void *arg)
 	case VFIO_DEVICE_GET_IRQ_INFO: {
 		struct vfio_irq_info *q = arg;
 
-		q->count = q->index == VFIO_PCI_MSI_IRQ_INDEX;
+		q->count = q->index == VFIO_PCI_MSIX_IRQ_INDEX;
 		q->flags = q->count ? VFIO_IRQ_INFO_EVENTFD : 0;
 		return 0;
 	}
@@ -280,7 +289,7 @@ static int dev_ioctl(unsigned long req, void *arg)
 		struct vfio_irq_set *s = arg;
 		int32_t fd;
 
-		if (s->index != VFIO_PCI_MSI_IRQ_INDEX || s->count != 1) {
+		if (s->index != VFIO_PCI_MSIX_IRQ_INDEX || s->count != 1) {
 			errno = EINVAL;
 			return -1;
 		}

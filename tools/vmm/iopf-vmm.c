@@ -520,6 +520,26 @@ static int vmm_device_open(struct vmm *v)
 	return 0;
 }
 
+/*
+ * The guest sees no PCI configuration space, so the VMM enables what its
+ * driver would: memory space decoding and bus mastering (DMA).
+ */
+static int vmm_device_enable(struct vmm *v)
+{
+	struct vfio_region_info cfg = { .argsz = sizeof(cfg),
+					 .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	uint16_t cmd = 0;
+
+	if (ioctl(v->dev_fd, VFIO_DEVICE_GET_REGION_INFO, &cfg))
+		return die_errno("VFIO_DEVICE_GET_REGION_INFO(config)");
+	if (pread(v->dev_fd, &cmd, sizeof(cmd), (off_t)cfg.offset + 4) != 2)
+		return die_errno("reading the PCI command register");
+	cmd |= 0x6;     /* memory space, bus master */
+	if (pwrite(v->dev_fd, &cmd, sizeof(cmd), (off_t)cfg.offset + 4) != 2)
+		return die_errno("writing the PCI command register");
+	return 0;
+}
+
 static int vmm_device_bar(struct vmm *v)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
@@ -537,7 +557,7 @@ static int vmm_device_bar(struct vmm *v)
 		return die("BAR 0 is not a readable and writable region");
 	v->bar_offset = reg.offset;
 	v->bar_size = reg.size < VMM_MMIO_SIZE ? reg.size : VMM_MMIO_SIZE;
-	return 0;
+	return vmm_device_enable(v);
 }
 
 /*
@@ -831,9 +851,14 @@ static int vmm_run(struct vmm *v, int *guest_status)
 	for (;;) {
 		int ret;
 
-		if (stop_requested == 2)
-			return die("the guest did not finish within %u s",
-				   v->o.timeout_s);
+		if (stop_requested == 2) {
+			vmm_dump_regs(v);
+			return die("the guest did not finish within %u s "
+				   "(%" PRIu64 " MMIO exits, %" PRIu64
+				   " waits, %" PRIu64 " interrupts)",
+				   v->o.timeout_s, v->mmio_exits, v->waits,
+				   v->irqs);
+		}
 		if (ioctl(v->vcpu_fd, KVM_RUN, 0)) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
