@@ -13,13 +13,14 @@
  *    allocates from 0x80 up, contiguously);
  *  - the option id is above 0xffff (upstream's are small integers).
  *
- * This header needs only the kernel's <linux/iommufd.h>.
+ * This header needs only the kernel's <linux/iommufd.h> and <linux/vfio.h>.
  */
 #ifndef IOPF_UAPI_EXT_H
 #define IOPF_UAPI_EXT_H
 
 #include <linux/iommufd.h>
 #include <linux/types.h>
+#include <linux/vfio.h>
 
 /*
  * IOMMU_IOAS_MAP / IOMMU_IOAS_COPY flags.
@@ -108,5 +109,17 @@ struct iommu_ioas_prefault {
 #define IOMMU_OPTION_IOPF_PREFAULT 0x10000
 #define IOMMU_OPTION_IOPF_PREFAULT_VAL(kind, window) \
 	((__u64)(kind) | ((__u64)(window) << 32))
+
+/*
+ * VFIO type1: the seed's VFIO_IOMMU_ENABLE_IOPF on the container
+ * (/dev/vfio/vfio), after VFIO_SET_IOMMU and before the first
+ * VFIO_IOMMU_MAP_DMA; from then on MAP_DMA neither pins nor maps, and the
+ * container resolves its devices' faults. No argument, no disable.
+ * VFIO_CHECK_EXTENSION(VFIO_TYPE1_IOPF) answers 1 where it is served.
+ * Numbers above upstream's (type1 extensions are small integers; VFIO's
+ * ioctls are VFIO_BASE + 0..~25).
+ */
+#define VFIO_TYPE1_IOPF 0x1000
+#define VFIO_IOMMU_ENABLE_IOPF _IO(VFIO_TYPE, VFIO_BASE + 0x70)
 
 #endif /* IOPF_UAPI_EXT_H */

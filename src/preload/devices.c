@@ -9,6 +9,9 @@
  *   STATUS and ERROR and raises MSI-X vector 0.
  * sec: the SEC accelerator (include/iopf/dev.h) with its queue set-up and
  *   doorbell as registers; each queue's completion raises its vector.
+ * nic, nic-drop, nic-backup: the NIC (include/iopf/nic.h) in its miss
+ *   mode, its receive ring set up by registers, and a loopback wire: a
+ *   register write is a packet arriving. New completions raise vector 0.
  *
  * Locks: each device's iopf runtime mutex guards its registers; it is
  * never held across DMA or across a call into the accelerator.
@@ -18,6 +21,7 @@
 
 #include <iopf/dev.h>
 #include <iopf/iommu.h>
+#include <iopf/nic.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -355,4 +359,160 @@ int pl_sec_create(struct pl_host *h, struct pl_device *d)
 			return ret;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The NIC (include/iopf/nic.h): receive rings and a loopback wire. */
+
+enum pl_nic_reg {
+	PL_NIC_ID = 0x00,             /* RO 'NIC1' */
+	PL_NIC_DESC_RING = 0x08,      /* u64 IOVA */
+	PL_NIC_CQ_RING = 0x10,        /* u64 IOVA */
+	PL_NIC_ENTRIES = 0x18,        /* u32, a power of two */
+	PL_NIC_PASID = 0x1c,          /* u32, ~0: none */
+	PL_NIC_BACKUP = 0x20,         /* u64 IOVA (nic-backup) */
+	PL_NIC_BACKUP_ENTRIES = 0x28, /* u32 */
+	PL_NIC_BACKUP_BYTES = 0x2c,   /* u32 */
+	PL_NIC_SETUP = 0x30,          /* write: set the ring up */
+	PL_NIC_RESULT = 0x34,         /* RO positive errno of the last command */
+	PL_NIC_DOORBELL = 0x38,       /* u32 descriptor tail */
+	PL_NIC_BACKUP_RETURN = 0x3c,  /* u32 slot given back */
+	PL_NIC_WIRE = 0x40,           /* u64 write: seq | len << 32 arrives */
+	PL_NIC_COMPLETIONS = 0x48,    /* u64 RO completions written */
+};
+#define PL_NIC_ID_VALUE 0x3143494eu
+
+struct pl_nic {
+	struct iopf_nic *nic;
+	struct pl_device *d;
+	struct iopf_rt_mutex lock;
+	/* Protected by lock: */
+	struct iopf_nic_rx_config rx;
+	uint32_t result;
+	uint64_t completions;
+};
+
+/* The interrupt: each new completion count fires vector 0. */
+static void pl_nic_irq(void *arg)
+{
+	struct pl_nic *n = arg;
+	uint64_t seen = 0, now;
+
+	for (;;) {
+		now = iopf_nic_rx_wait(n->nic, seen, 1000000000ull);
+		if (now == seen)
+			continue;
+		seen = now;
+		iopf_rt_mutex_lock(&n->lock);
+		n->completions = now;
+		iopf_rt_mutex_unlock(&n->lock);
+		pl_irq_signal(n->d, 0);
+	}
+}
+
+static uint64_t pl_nic_read(struct pl_device *d, uint64_t off, unsigned len)
+{
+	struct pl_nic *n = d->model_data;
+	uint64_t v = 0;
+
+	iopf_rt_mutex_lock(&n->lock);
+	switch (off) {
+	case PL_NIC_ID: v = PL_NIC_ID_VALUE; break;
+	case PL_NIC_DESC_RING: v = n->rx.desc_ring; break;
+	case PL_NIC_CQ_RING: v = n->rx.cq_ring; break;
+	case PL_NIC_ENTRIES: v = n->rx.entries; break;
+	case PL_NIC_PASID: v = n->rx.pasid; break;
+	case PL_NIC_BACKUP: v = n->rx.backup; break;
+	case PL_NIC_BACKUP_ENTRIES: v = n->rx.backup_entries; break;
+	case PL_NIC_BACKUP_BYTES: v = n->rx.backup_buf_bytes; break;
+	case PL_NIC_RESULT: v = n->result; break;
+	case PL_NIC_COMPLETIONS: v = n->completions; break;
+	}
+	iopf_rt_mutex_unlock(&n->lock);
+	return v;
+}
+
+static void pl_nic_write(struct pl_device *d, uint64_t off, unsigned len,
+			 uint64_t v)
+{
+	struct pl_nic *n = d->model_data;
+	int ret;
+
+	iopf_rt_mutex_lock(&n->lock);
+	switch (off) {
+	case PL_NIC_DESC_RING: n->rx.desc_ring = v; break;
+	case PL_NIC_CQ_RING: n->rx.cq_ring = v; break;
+	case PL_NIC_ENTRIES: n->rx.entries = (uint32_t)v; break;
+	case PL_NIC_PASID: n->rx.pasid = (uint32_t)v; break;
+	case PL_NIC_BACKUP: n->rx.backup = v; break;
+	case PL_NIC_BACKUP_ENTRIES: n->rx.backup_entries = (uint32_t)v; break;
+	case PL_NIC_BACKUP_BYTES: n->rx.backup_buf_bytes = (uint32_t)v; break;
+	case PL_NIC_SETUP:
+		ret = iopf_nic_rx_setup(n->nic, &n->rx);
+		n->result = (uint32_t)-ret;
+		break;
+	case PL_NIC_DOORBELL:
+		ret = iopf_nic_rx_doorbell(n->nic, (uint32_t)v);
+		n->result = (uint32_t)-ret;
+		break;
+	case PL_NIC_BACKUP_RETURN:
+		ret = iopf_nic_backup_return(n->nic, (uint32_t)v);
+		n->result = (uint32_t)-ret;
+		break;
+	case PL_NIC_WIRE:
+		ret = iopf_nic_rx_packet(n->nic, (uint32_t)v,
+					 (uint32_t)(v >> 32));
+		n->result = (uint32_t)-ret;
+		break;
+	}
+	iopf_rt_mutex_unlock(&n->lock);
+}
+
+static void pl_nic_reset(struct pl_device *d)
+{
+	struct pl_nic *n = d->model_data;
+
+	iopf_rt_mutex_lock(&n->lock);
+	n->result = 0;
+	iopf_rt_mutex_unlock(&n->lock);
+	iopf_dev_reset(d->dev);
+}
+
+static const struct pl_device_ops pl_nic_ops = {
+	.bar_read = pl_nic_read,
+	.bar_write = pl_nic_write,
+	.reset = pl_nic_reset,
+};
+
+int pl_nic_create(struct pl_host *h, struct pl_device *d, const char *model)
+{
+	struct iopf_nic_config cfg = { .name = "nic", .seed = 1 };
+	struct pl_nic *n = calloc(1, sizeof(*n));
+	int ret;
+
+	if (!n)
+		return -ENOMEM;
+	if (!strcmp(model, "nic-drop"))
+		cfg.miss = IOPF_NIC_MISS_DROP;
+	else if (!strcmp(model, "nic-backup"))
+		cfg.miss = IOPF_NIC_MISS_BACKUP;
+	else
+		cfg.miss = IOPF_NIC_MISS_STALL;
+	n->d = d;
+	n->rx.pasid = IOPF_PASID_NONE;
+	iopf_rt_mutex_init(h->rt, &n->lock);
+	ret = iopf_nic_create(h->iommu, &cfg, &n->nic);
+	if (ret) {
+		free(n);
+		return ret;
+	}
+	d->dev = iopf_nic_dev(n->nic);
+	d->model = "nic";
+	d->ops = &pl_nic_ops;
+	d->device_id = 0x10f2;
+	d->class_code = 0x0200;  /* ethernet controller */
+	d->bar0_size = 4096;
+	d->irq_count = 1;
+	d->model_data = n;
+	return iopf_rt_spawn(h->rt, "nic-irq", pl_nic_irq, n, NULL);
 }

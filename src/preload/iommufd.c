@@ -59,6 +59,10 @@ struct pl_ioas {
 struct pl_hwpt {
 	uint32_t id, ioas_id, fault_id;
 	uint32_t flags;                 /* IOMMU_HWPT_ALLOC_* */
+	/* Dirty pages reported with NO_CLEAR: iopf's read clears, so they
+	 * are kept here for the next read (4 KiB page IOVAs, sorted). */
+	uint64_t *kept;
+	size_t nkept, kept_cap;
 	struct pl_hwpt *next;
 };
 
@@ -106,6 +110,7 @@ struct pl_iommufd {
 	struct pl_hwpt *hwpts;
 	struct pl_bound *bound;
 	struct pl_fault *faults;        /* each holds a reference */
+	uint32_t vfio_ioas;             /* IOMMU_VFIO_IOAS's, or 0 */
 };
 
 struct iopf_fd *pl_iommufd_ctx(struct pl_iommufd *ictx)
@@ -383,6 +388,7 @@ static void pl_iommufd_release(struct pl_file *f)
 	}
 	for (hw = ictx->hwpts; hw; hw = hwn) {
 		hwn = hw->next;
+		free(hw->kept);
 		free(hw);
 	}
 	for (b = ictx->bound; b; b = bn) {
@@ -663,10 +669,14 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 	for (phw = &ictx->hwpts; (hw = *phw); phw = &hw->next) {
 		if (hw->id == cmd->id) {
 			*phw = hw->next;
+			free(hw->kept);
 			free(hw);
 			break;
 		}
 	}
+	/* iommufd_object_remove(): the compat IOAS goes with its IOAS. */
+	if (ictx->vfio_ioas == cmd->id)
+		ictx->vfio_ioas = 0;
 	for (pq = &ictx->faults; (q = *pq); pq = &q->next) {
 		if (q->id == cmd->id) {
 			*pq = q->next;
@@ -1219,8 +1229,60 @@ static int pl_ioctl_set_dirty(struct pl_iommufd *ictx, void *c,
 		ret = iopf_fd_hwpt_set_dirty_tracking(
 			ictx->ctx, cmd->hwpt_id,
 			cmd->flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE);
+	/* Turning tracking on or off forgets earlier writes. */
+	if (!ret)
+		hw->nkept = 0;
 	pthread_mutex_unlock(&ictx->lock);
 	return ret;
+}
+
+/*
+ * iopf's dirty read clears; NO_CLEAR is the kernel's read that does not.
+ * Pages kept from a NO_CLEAR read are reported again until a read that
+ * clears; a NO_CLEAR read keeps what it reports.
+ */
+static int pl_dirty_keep_locked(struct pl_hwpt *hw, uint64_t iova,
+				uint64_t pages, unsigned long *bm, bool keep)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < hw->nkept; i++) {
+		uint64_t pg = hw->kept[i];
+
+		if (pg >= iova && pg < iova + pages * PL_PAGE) {
+			uint64_t b = (pg - iova) / PL_PAGE;
+
+			bm[b / 64] |= 1ul << (b % 64);
+			if (!keep)
+				continue;
+		}
+		hw->kept[j++] = pg;
+	}
+	hw->nkept = j;
+	if (!keep)
+		return 0;
+	for (uint64_t b = 0; b < pages; b++) {
+		uint64_t pg = iova + b * PL_PAGE;
+		bool known = false;
+
+		if (!(bm[b / 64] & (1ul << (b % 64))))
+			continue;
+		for (i = 0; i < hw->nkept && !known; i++)
+			known = hw->kept[i] == pg;
+		if (known)
+			continue;
+		if (hw->nkept == hw->kept_cap) {
+			size_t cap = hw->kept_cap ? 2 * hw->kept_cap : 64;
+			void *p = realloc(hw->kept, cap * sizeof(*hw->kept));
+
+			if (!p)
+				return -ENOMEM;
+			hw->kept = p;
+			hw->kept_cap = cap;
+		}
+		hw->kept[hw->nkept++] = pg;
+	}
+	return 0;
 }
 
 static int pl_ioctl_get_dirty(struct pl_iommufd *ictx, void *c,
@@ -1243,9 +1305,6 @@ static int pl_ioctl_get_dirty(struct pl_iommufd *ictx, void *c,
 	if (!cmd->length || (cmd->iova | cmd->length) & (cmd->page_size - 1) ||
 	    cmd->iova + cmd->length - 1 < cmd->iova || (cmd->data & 7))
 		return -EINVAL;
-	/* iopf reads and clears; keeping the bits is not offered. */
-	if (cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR)
-		return -EOPNOTSUPP;
 	pages4k = cmd->length / PL_PAGE;
 	npages = cmd->length / cmd->page_size;
 	if (pages4k > (1ull << 28))
@@ -1262,6 +1321,10 @@ static int pl_ioctl_get_dirty(struct pl_iommufd *ictx, void *c,
 	ret = hw ? iopf_fd_hwpt_get_dirty_bitmap(ictx->ctx, cmd->hwpt_id,
 						 cmd->iova, cmd->length, bm4k)
 		 : -ENOENT;
+	if (!ret)
+		ret = pl_dirty_keep_locked(hw, cmd->iova, pages4k, bm4k,
+					   cmd->flags &
+					   IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
 	pthread_mutex_unlock(&ictx->lock);
 	if (ret)
 		goto out;
@@ -1280,6 +1343,63 @@ static int pl_ioctl_get_dirty(struct pl_iommufd *ictx, void *c,
 out:
 	free(bm4k);
 	free(out);
+	return ret;
+}
+
+/* iommufd_vfio_ioas(): the IOAS the VFIO compatibility ioctls would use. */
+static int pl_ioctl_vfio_ioas(struct pl_iommufd *ictx, void *c,
+			      struct pl_ucmd *u)
+{
+	struct iommu_vfio_ioas *cmd = c;
+	int ret = 0;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&ictx->lock);
+	switch (cmd->op) {
+	case IOMMU_VFIO_IOAS_GET:
+		if (!ictx->vfio_ioas)
+			ret = -ENODEV;   /* get_compat_ioas() */
+		cmd->ioas_id = ictx->vfio_ioas;
+		break;
+	case IOMMU_VFIO_IOAS_SET:
+		if (!pl_ioas_find_locked(ictx, cmd->ioas_id))
+			ret = -ENOENT;
+		else
+			ictx->vfio_ioas = cmd->ioas_id;
+		break;
+	case IOMMU_VFIO_IOAS_CLEAR:
+		ictx->vfio_ioas = 0;
+		break;
+	default:
+		ret = -EOPNOTSUPP;
+	}
+	pthread_mutex_unlock(&ictx->lock);
+	if (!ret && cmd->op == IOMMU_VFIO_IOAS_GET)
+		ret = pl_respond(u, cmd, sizeof(*cmd));
+	return ret;
+}
+
+/*
+ * iommufd_hwpt_invalidate(): only nested HWPTs have caches userspace
+ * invalidates, and iopf makes none through this interface, so every id
+ * fails the nested-HWPT lookup (-ENOENT); nothing was done either way.
+ */
+static int pl_ioctl_hwpt_invalidate(struct pl_iommufd *ictx, void *c,
+				    struct pl_ucmd *u)
+{
+	struct iommu_hwpt_invalidate *cmd = c;
+	int ret;
+
+	if (cmd->__reserved)
+		ret = -EOPNOTSUPP;
+	else if (cmd->entry_num && (!cmd->data_uptr || !cmd->entry_len))
+		ret = -EINVAL;
+	else
+		ret = -ENOENT;
+	cmd->entry_num = 0;
+	if (pl_respond(u, cmd, sizeof(*cmd)))
+		return -EFAULT;
 	return ret;
 }
 
@@ -1378,6 +1498,10 @@ static const struct pl_op pl_ops[] = {
 	      struct iommu_hwpt_set_dirty_tracking, __reserved),
 	PL_OP(IOMMU_HWPT_GET_DIRTY_BITMAP, pl_ioctl_get_dirty,
 	      struct iommu_hwpt_get_dirty_bitmap, data),
+	PL_OP(IOMMU_VFIO_IOAS, pl_ioctl_vfio_ioas, struct iommu_vfio_ioas,
+	      __reserved),
+	PL_OP(IOMMU_HWPT_INVALIDATE, pl_ioctl_hwpt_invalidate,
+	      struct iommu_hwpt_invalidate, __reserved),
 	PL_OP(IOMMU_FAULT_QUEUE_ALLOC, pl_ioctl_fault_alloc,
 	      struct iommu_fault_alloc, out_fault_fd),
 	PL_OP(IOMMU_IOAS_MAP_FAULTABLE_IOCTL, pl_ioctl_map_faultable,
@@ -1539,6 +1663,7 @@ void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
 		for (pp = &ictx->hwpts; (hw = *pp); pp = &hw->next) {
 			if (hw->id == auto_hwpt) {
 				*pp = hw->next;
+				free(hw->kept);
 				free(hw);
 				break;
 			}

@@ -102,6 +102,20 @@ static void pl_fd_set(int fd, struct pl_file *f)
 	pl_file_put(old);
 }
 
+/* Forget @fd if it still names @f. */
+static void pl_fd_clear(int fd, struct pl_file *f)
+{
+	bool was;
+
+	pthread_mutex_lock(&pl_fds_lock);
+	was = pl_fds[fd] == f;
+	if (was)
+		pl_fds[fd] = NULL;
+	pthread_mutex_unlock(&pl_fds_lock);
+	if (was)
+		pl_file_put(f);
+}
+
 int pl_fd_install(struct pl_file *f, int flags)
 {
 	int fd = eventfd(0, EFD_NONBLOCK |
@@ -150,6 +164,9 @@ static int pl_host_add_device(struct pl_host *h, const char *model)
 		ret = pl_dma_create(h, d);
 	else if (!strcmp(model, "sec"))
 		ret = pl_sec_create(h, d);
+	else if (!strcmp(model, "nic") || !strcmp(model, "nic-drop") ||
+		 !strcmp(model, "nic-backup"))
+		ret = pl_nic_create(h, d, model);
 	else
 		ret = -EINVAL;
 	if (ret) {
@@ -207,6 +224,12 @@ static void *pl_host_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The program's own memory (the host pool: iopf_mm addresses are its
+ * VAs), or, where userfaultfd lacks the events it needs, an emulated pool
+ * at the same addresses whose bytes are not the program's (said once on
+ * stderr: device DMA then does not reach program memory).
+ */
 static int pl_host_memory(struct pl_host *h)
 {
 	struct iopf_mm_pool_config pc = {
@@ -216,7 +239,14 @@ static int pl_host_memory(struct pl_host *h)
 	};
 	int ret;
 
-	ret = iopf_mm_pool_create(h->rt, &pc, &h->pool);
+	ret = iopf_mm_pool_create_host(h->rt, &h->pool);
+	h->host_memory = !ret;
+	if (ret == -EOPNOTSUPP) {
+		fprintf(stderr, "iopf-preload: no host memory backend here "
+				"(userfaultfd events); DMA uses emulated "
+				"memory\n");
+		ret = iopf_mm_pool_create(h->rt, &pc, &h->pool);
+	}
 	if (ret)
 		return ret;
 	ret = iopf_mm_create(h->pool, "program", UINT64_MAX, &h->mm);
@@ -285,8 +315,15 @@ int pl_mem_prepare(struct pl_host *h, uint64_t va, uint64_t len)
 		if (mincore((void *)(uintptr_t)(va + off), n, vec))
 			return -EFAULT;
 	}
-	if (h->host_memory)
-		return 0;
+	/*
+	 * Adopt the program's pages; parts adopted before are kept. The
+	 * events of memory given back before now are handled first: a VA
+	 * munmap()ed and mapped again is new memory, not the old adoption.
+	 */
+	if (h->host_memory) {
+		iopf_mm_pool_host_sync(h->pool);
+		return iopf_mm_map(h->mm, va, len);
+	}
 	/*
 	 * The emulated pool: the program's range is given the same
 	 * addresses in the host's mm, page by page (pages mapped before stay).
@@ -467,8 +504,11 @@ PL_EXPORT int close(int fd)
 	f = pl_fd_get(fd);
 	ret = pl_libc.close(fd);
 	if (f) {
-		/* Close succeeded or not, the number no longer names f. */
-		pl_fd_set(fd, NULL);
+		/*
+		 * Close succeeded or not, the number no longer names f. It may
+		 * name a new file already (another thread's open): leave that.
+		 */
+		pl_fd_clear(fd, f);
 		pl_file_put(f);
 	}
 	return ret;

@@ -90,7 +90,7 @@ struct pl_device_ops {
 
 struct pl_device {
 	unsigned index;               /* vfioN, group N */
-	const char *model;            /* "dma", "sec" */
+	const char *model;            /* "dma", "sec", "nic" */
 	struct iopf_dev *dev;
 	const struct pl_device_ops *ops;
 	uint16_t device_id, class_code;
@@ -107,6 +107,8 @@ struct pl_device {
 	/* The open cdev file bound to an iommufd, if any (cdev_lock). */
 	pthread_mutex_t cdev_lock;
 	bool bound;
+	unsigned group_opens;         /* device files opened via the group */
+	bool group_open;              /* /dev/vfio/N is open */
 	void *model_data;
 };
 
@@ -133,6 +135,7 @@ int pl_mem_prepare(struct pl_host *h, uint64_t va, uint64_t len);
 /* Devices (devices.c). */
 int pl_dma_create(struct pl_host *h, struct pl_device *d);
 int pl_sec_create(struct pl_host *h, struct pl_device *d);
+int pl_nic_create(struct pl_host *h, struct pl_device *d, const char *model);
 
 /* iommufd (iommufd.c). */
 struct pl_iommufd;
@@ -155,6 +158,10 @@ struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index);
 int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 			  off_t off, bool write);
+struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
+					  struct pl_file *group);
+
+/* VFIO type1 (type1.c). */
 struct pl_file *pl_vfio_container_open(struct pl_host *h);
 struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index);
 int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg);

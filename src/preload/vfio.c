@@ -40,6 +40,7 @@ struct pl_vfio_file {
 	pthread_mutex_t lock;
 	/* Protected by lock: */
 	struct pl_iommufd *ictx;        /* bound to, with a reference */
+	struct pl_file *group;          /* opened through a group (ref) */
 	uint32_t dev_id;
 	bool attached;
 	uint32_t auto_hwpt;
@@ -80,6 +81,12 @@ static void pl_vfio_file_release(struct pl_file *f)
 	pthread_mutex_lock(&vf->lock);
 	pl_vfio_unbind_locked(vf);
 	pthread_mutex_unlock(&vf->lock);
+	if (vf->group) {
+		pthread_mutex_lock(&vf->d->cdev_lock);
+		vf->d->group_opens--;
+		pthread_mutex_unlock(&vf->d->cdev_lock);
+		pl_file_put(vf->group);
+	}
 	pthread_mutex_destroy(&vf->lock);
 	free(vf);
 }
@@ -94,6 +101,23 @@ struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index)
 	vf->f.refs = 1;
 	vf->f.release = pl_vfio_file_release;
 	vf->d = h->devices[index];
+	pthread_mutex_init(&vf->lock, NULL);
+	return &vf->f;
+}
+
+struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
+					  struct pl_file *group)
+{
+	struct pl_vfio_file *vf = calloc(1, sizeof(*vf));
+
+	if (!vf)
+		return NULL;
+	vf->f.kind = PL_VFIO_DEVICE;
+	vf->f.refs = 1;
+	vf->f.release = pl_vfio_file_release;
+	vf->d = d;
+	pl_file_get(group);
+	vf->group = group;
 	pthread_mutex_init(&vf->lock, NULL);
 	return &vf->f;
 }
@@ -113,8 +137,8 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
 	if (bind.argsz < minsz || bind.flags || bind.iommufd < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&vf->lock);
-	if (vf->ictx) {
-		ret = -EINVAL;             /* bound already */
+	if (vf->ictx || vf->group) {
+		ret = -EINVAL;   /* bound already, or a group's device file */
 		goto out;
 	}
 	ifile = pl_fd_get(bind.iommufd);
@@ -127,8 +151,11 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
 		goto out;
 	}
 	pthread_mutex_lock(&vf->d->cdev_lock);
-	ret = vf->d->bound ? -EINVAL : 0;  /* vfio_df_open() */
-	vf->d->bound = true;
+	/* vfio_df_open(): no second open on the cdev path, nor one while
+	 * the device is open through its group. */
+	ret = vf->d->bound || vf->d->group_opens ? -EINVAL : 0;
+	if (!ret)
+		vf->d->bound = true;
 	pthread_mutex_unlock(&vf->d->cdev_lock);
 	if (ret) {
 		pl_file_put(ifile);
@@ -386,15 +413,17 @@ int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 		return pl_vfio_bind(vf, arg);
 	/* vfio_device_fops_unl_ioctl(): nothing else before the bind. */
 	pthread_mutex_lock(&vf->lock);
-	bound = vf->ictx != NULL;
+	bound = vf->ictx != NULL || vf->group;
 	pthread_mutex_unlock(&vf->lock);
 	if (!bound)
 		return -EINVAL;
 	switch (cmd) {
 	case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
-		return pl_vfio_attach(vf, arg);
+		/* cdev only: a group's device file passes them to the
+		 * driver, which does not know them. */
+		return vf->group ? -ENOTTY : pl_vfio_attach(vf, arg);
 	case VFIO_DEVICE_DETACH_IOMMUFD_PT:
-		return pl_vfio_detach(vf, arg);
+		return vf->group ? -ENOTTY : pl_vfio_detach(vf, arg);
 	case VFIO_DEVICE_GET_INFO:
 		return pl_vfio_get_info(vf, arg);
 	case VFIO_DEVICE_GET_REGION_INFO:
@@ -458,7 +487,7 @@ ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 	bool bound;
 
 	pthread_mutex_lock(&vf->lock);
-	bound = vf->ictx != NULL;
+	bound = vf->ictx != NULL || vf->group;
 	pthread_mutex_unlock(&vf->lock);
 	if (!bound)
 		return -EINVAL;
@@ -511,30 +540,3 @@ ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 	return (ssize_t)count;
 }
 
-/* ------------------------------------------------------------------ */
-/* The legacy container and groups: not served yet. */
-
-struct pl_file *pl_vfio_container_open(struct pl_host *h)
-{
-	(void)h;
-	errno = ENODEV;
-	return NULL;
-}
-
-struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index)
-{
-	(void)h;
-	(void)index;
-	errno = ENODEV;
-	return NULL;
-}
-
-int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
-{
-	return -ENOTTY;
-}
-
-int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
-{
-	return -ENOTTY;
-}

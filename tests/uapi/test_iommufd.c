@@ -459,6 +459,21 @@ static void test_dirty_bitmap(void)
 	bitmap[0] = 0;
 	CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) && bitmap[0] == 0,
 	      "GET_DIRTY_BITMAP: read clears");
+	dev_copy(&d, 0x100000, 0x100000 + 6 * PG, PG);
+	REQUIRE(dev_wait(&d, 10000) == DMA_ST_DONE, "copy");
+	gb.flags = IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
+	CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) &&
+	      bitmap[0] == 0x40, "GET_DIRTY_BITMAP: NO_CLEAR reports");
+	bitmap[0] = 0;
+	CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) &&
+	      bitmap[0] == 0x40, "GET_DIRTY_BITMAP: NO_CLEAR kept the bits");
+	gb.flags = 0;
+	bitmap[0] = 0;
+	CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) &&
+	      bitmap[0] == 0x40, "GET_DIRTY_BITMAP: a clearing read after it");
+	bitmap[0] = 0;
+	CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) && bitmap[0] == 0,
+	      "GET_DIRTY_BITMAP: then nothing");
 	gb.page_size = 0;
 	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb), EINVAL,
 		  "GET_DIRTY_BITMAP: page size 0 is EINVAL");
@@ -480,6 +495,62 @@ static void test_dirty_bitmap(void)
 	close(d.irq);
 	close(d.dfd);
 	munmap(buf, 8 * PG);
+}
+
+static void test_vfio_ioas_invalidate(void)
+{
+	struct iommu_vfio_ioas v = { .size = sizeof(v) };
+	struct iommu_hwpt_invalidate inv = { .size = sizeof(inv) };
+	struct iommu_hwpt_alloc h = { .size = sizeof(h) };
+	uint32_t ioas = t_ioas_alloc(ifd), dev_id;
+	int dfd = t_device_bind(ifd, 0, &dev_id);
+
+	v.op = IOMMU_VFIO_IOAS_GET;
+	CHECK_ERR(ioctl(ifd, IOMMU_VFIO_IOAS, &v), ENODEV,
+		  "VFIO_IOAS: GET with none set is ENODEV");
+	v.op = IOMMU_VFIO_IOAS_SET;
+	v.ioas_id = ioas;
+	CHECK_OK(ioctl(ifd, IOMMU_VFIO_IOAS, &v), "VFIO_IOAS: SET");
+	v.op = IOMMU_VFIO_IOAS_GET;
+	v.ioas_id = 0;
+	CHECK(!ioctl(ifd, IOMMU_VFIO_IOAS, &v) && v.ioas_id == ioas,
+	      "VFIO_IOAS: GET returns it");
+	v.op = IOMMU_VFIO_IOAS_SET;
+	v.ioas_id = 999999;
+	CHECK_ERR(ioctl(ifd, IOMMU_VFIO_IOAS, &v), ENOENT,
+		  "VFIO_IOAS: SET of an unknown IOAS is ENOENT");
+	v.op = 9;
+	CHECK_ERR(ioctl(ifd, IOMMU_VFIO_IOAS, &v), EOPNOTSUPP,
+		  "VFIO_IOAS: an unknown op is EOPNOTSUPP");
+	v.op = IOMMU_VFIO_IOAS_CLEAR;
+	CHECK_OK(ioctl(ifd, IOMMU_VFIO_IOAS, &v), "VFIO_IOAS: CLEAR");
+	v.op = IOMMU_VFIO_IOAS_GET;
+	CHECK_ERR(ioctl(ifd, IOMMU_VFIO_IOAS, &v), ENODEV,
+		  "VFIO_IOAS: GET after CLEAR is ENODEV");
+	v.op = IOMMU_VFIO_IOAS_SET;
+	v.ioas_id = ioas;
+	REQUIRE(!ioctl(ifd, IOMMU_VFIO_IOAS, &v), "set");
+
+	h.dev_id = dev_id;
+	h.pt_id = ioas;
+	REQUIRE(!ioctl(ifd, IOMMU_HWPT_ALLOC, &h), "HWPT");
+	inv.hwpt_id = h.out_hwpt_id;
+	inv.entry_num = 3;
+	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_INVALIDATE, &inv), EINVAL,
+		  "HWPT_INVALIDATE: entries without an array is EINVAL");
+	CHECK(inv.entry_num == 0, "HWPT_INVALIDATE: none done, says so");
+	inv.entry_num = 0;
+	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_INVALIDATE, &inv), ENOENT,
+		  "HWPT_INVALIDATE: a paging HWPT is no nested one: ENOENT");
+	inv.__reserved = 1;
+	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_INVALIDATE, &inv), EOPNOTSUPP,
+		  "HWPT_INVALIDATE: reserved bytes are EOPNOTSUPP");
+	t_destroy(ifd, h.out_hwpt_id);
+	CHECK_OK(t_destroy(ifd, ioas), "VFIO_IOAS: its IOAS can be destroyed");
+	v.op = IOMMU_VFIO_IOAS_GET;
+	CHECK_ERR(ioctl(ifd, IOMMU_VFIO_IOAS, &v), ENODEV,
+		  "VFIO_IOAS: and is no longer the compat IOAS");
+	close(dfd);
 }
 
 static void test_fault_alloc(void)
@@ -511,6 +582,7 @@ int main(void)
 	test_option();
 	test_hwpt();
 	test_dirty_bitmap();
+	test_vfio_ioas_invalidate();
 	test_fault_alloc();
 	close(ifd);
 	return t_done();

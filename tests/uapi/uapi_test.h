@@ -39,24 +39,6 @@ static int t_count, t_failed;
 		fflush(stdout);                                              \
 	} while (0)
 
-/*
- * A check of bytes the device moved into the program's memory. Built
- * against an iopf whose memory is not the program's own (the emulated
- * pool), the check still runs and is reported as a TAP TODO.
- */
-#ifdef UAPI_EMULATED_MEMORY
-#define CHECK_BYTES(cond, ...)                                               \
-	do {                                                                 \
-		t_count++;                                                   \
-		printf("%s %d - ", (cond) ? "ok" : "not ok", t_count);       \
-		printf(__VA_ARGS__);                                         \
-		printf(" # TODO device DMA reaches program memory only with "\
-		       "the host-memory backend\n");                         \
-	} while (0)
-#else
-#define CHECK_BYTES CHECK
-#endif
-
 /* An ioctl that must fail with @err. */
 #define CHECK_ERR(expr, err, ...)                                            \
 	do {                                                                 \
