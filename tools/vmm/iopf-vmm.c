@@ -55,6 +55,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -606,6 +607,30 @@ static void vmm_device_irq(struct vmm *v)
  * populated until the device touches it.
  */
 /*
+ * Pinned guest RAM counts against RLIMIT_MEMLOCK unless the process has
+ * CAP_IPC_LOCK, as with VFIO on Linux: raise the limit to cover it where
+ * allowed, as libvirt does for QEMU. Where not, the map itself says
+ * whether the pin fits.
+ */
+static void vmm_memlock_raise(struct vmm *v)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)v->o.ram_bytes + (64ull << 20);
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = need;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+		rl.rlim_max = need;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+	    rl.rlim_max != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_MEMLOCK, &rl);
+	}
+}
+
+/*
  * A faultable mapping with its own pre-fault policy: the extension's
  * map-with-policy call, or the faultable map with every page mapped now
  * (not pinned) for "all".
@@ -663,6 +688,8 @@ static int vmm_device_map(struct vmm *v)
 		.iova = 0,
 	};
 
+	if (v->o.mode == MAP_PINNED)
+		vmm_memlock_raise(v);
 	if (v->o.mode == MAP_FAULTABLE) {
 #ifdef VMM_MAP_FAULTABLE_FLAG
 		if (v->o.prefault != PREFAULT_DEFAULT)
@@ -673,10 +700,16 @@ static int vmm_device_map(struct vmm *v)
 			   "faultable-mapping flag for IOMMU_IOAS_MAP");
 #endif
 	}
-	if (ioctl(v->iommufd, IOMMU_IOAS_MAP, &map))
+	if (ioctl(v->iommufd, IOMMU_IOAS_MAP, &map)) {
+		if (errno == ENOMEM && v->o.mode == MAP_PINNED)
+			return die("IOMMU_IOAS_MAP (pinned): %s: pinning %llu MiB "
+				   "needs RLIMIT_MEMLOCK above it or CAP_IPC_LOCK",
+				   strerror(errno),
+				   (unsigned long long)(v->o.ram_bytes >> 20));
 		return die_errno(v->o.mode == MAP_FAULTABLE ?
 				 "IOMMU_IOAS_MAP (faultable)" :
 				 "IOMMU_IOAS_MAP (pinned)");
+	}
 	return 0;
 }
 
