@@ -223,6 +223,7 @@ struct startup_row {
 	uint64_t gib;
 	const char *mode;
 	double map_ms, first_dma_ms, rss_mib, floor_ms;
+	int64_t faults;       /* -1: resolved inside the IOAS, not counted */
 	bool ok;
 	char why[128];
 };
@@ -244,10 +245,45 @@ static bool parse_gib_list(const char *s, uint64_t *out, unsigned *n,
 	return *n > 0;
 }
 
+/*
+ * The guest RAM mappings compared, as iopf-vmm options: pinned (QEMU
+ * today), faultable with the IOAS resolving faults (the extension), with
+ * the VMM resolving them from a fault queue, and with the IOAS's adaptive
+ * pre-fault.
+ */
+static const struct vmm_mode {
+	const char *name;
+	const char *args[5];
+} vmm_modes[] = {
+	{ "pinned", { "--mode", "pinned" } },
+	{ "faultable", { "--mode", "faultable", "--faults", "ioas" } },
+	{ "faultable-vmm", { "--mode", "faultable", "--faults", "vmm" } },
+	{ "faultable-adaptive", { "--mode", "faultable", "--faults", "ioas",
+				  "--prefault" } },
+};
+#define NR_VMM_MODES (sizeof(vmm_modes) / sizeof(vmm_modes[0]))
+
+static const struct vmm_mode *vmm_mode_find(const char *name)
+{
+	for (size_t i = 0; i < NR_VMM_MODES; i++)
+		if (!strcmp(vmm_modes[i].name, name))
+			return &vmm_modes[i];
+	return NULL;
+}
+
+/* Append @m's options to @argv at *@a. */
+static void vmm_mode_args(const struct vmm_mode *m, char **argv, int *a)
+{
+	for (int i = 0; i < 5 && m->args[i]; i++)
+		argv[(*a)++] = (char *)m->args[i];
+	if (!strcmp(m->name, "faultable-adaptive"))
+		argv[(*a)++] = "adaptive:64";
+}
+
 static void startup_row_run(const struct vmm_env *e, struct startup_row *r,
 			    bool thp)
 {
-	char ram[32], *argv[16];
+	char ram[32], *argv[20];
 	int a = 0;
 	json_object *j;
 
@@ -255,8 +291,7 @@ static void startup_row_run(const struct vmm_env *e, struct startup_row *r,
 	argv[a++] = NULL;
 	argv[a++] = "--ram";
 	argv[a++] = ram;
-	argv[a++] = "--mode";
-	argv[a++] = (char *)r->mode;
+	vmm_mode_args(vmm_mode_find(r->mode), argv, &a);
 	argv[a++] = "--json";
 	argv[a++] = "--timeout";
 	argv[a++] = "600";
@@ -272,6 +307,7 @@ static void startup_row_run(const struct vmm_env *e, struct startup_row *r,
 	r->map_ms = jd(j, "iommu_map_ms");
 	r->first_dma_ms = jd(j, "to_first_dma_ms");
 	r->rss_mib = jd(j, "rss_kib") / 1024.0;
+	r->faults = (int64_t)jd(j, "io_page_faults");
 	if (!r->ok)
 		snprintf(r->why, sizeof(r->why), "%s", js(j, "message"));
 	json_object_put(j);
@@ -280,13 +316,15 @@ static void startup_row_run(const struct vmm_env *e, struct startup_row *r,
 int tool_bench_vmm_startup(int argc, char **argv)
 {
 	static const char *const known[] = { "--sizes", "--modes", "--plot-dir", NULL };
-	static const char *const default_modes[] = { "pinned", "faultable" };
+	static const char *const default_modes[] = { "pinned", "faultable",
+						     "faultable-vmm" };
 	struct tool_output out = { 0 };
 	uint64_t sizes[8] = { 1, 4, 16 };
-	unsigned nsizes = 3, nmodes = 2, i, m, nrows = 0;
-	const char *modes[4] = { default_modes[0], default_modes[1] };
+	unsigned nsizes = 3, nmodes = 3, i, m, nrows = 0;
+	const char *modes[4] = { default_modes[0], default_modes[1],
+				 default_modes[2] };
 	char modes_buf[128];
-	struct startup_row rows[32];
+	struct startup_row rows[40];
 	struct vmm_env e;
 	bool thp = false;
 
@@ -313,8 +351,9 @@ int tool_bench_vmm_startup(int argc, char **argv)
 			nmodes = 0;
 			for (tok = strtok_r(modes_buf, ",", &save); tok && nmodes < 4;
 			     tok = strtok_r(NULL, ",", &save)) {
-				if (strcmp(tok, "pinned") && strcmp(tok, "faultable")) {
-					fprintf(stderr, "iopf: --modes: pinned,faultable\n");
+				if (!vmm_mode_find(tok)) {
+					fprintf(stderr, "iopf: --modes: pinned, faultable, "
+						"faultable-vmm, faultable-adaptive\n");
 					return 2;
 				}
 				modes[nmodes++] = tok;
@@ -359,6 +398,8 @@ int tool_bench_vmm_startup(int argc, char **argv)
 			json_object_object_add(o, "to_first_dma_ms", json_object_new_double(rows[i].first_dma_ms));
 			json_object_object_add(o, "resident_mib", json_object_new_double(rows[i].rss_mib));
 			json_object_object_add(o, "kernel_populate_ms", json_object_new_double(rows[i].floor_ms));
+			if (rows[i].faults >= 0)
+				json_object_object_add(o, "io_page_faults", json_object_new_int64(rows[i].faults));
 			json_object_object_add(o, "published_pin_s_scaled",
 				json_object_new_double(PUBLISHED_PIN_16G_S * (double)rows[i].gib / 16.0));
 			if (!rows[i].ok)
@@ -373,54 +414,57 @@ int tool_bench_vmm_startup(int argc, char **argv)
 
 		printf("VM start on KVM, measured: VM creation to the guest's first "
 		       "completed DMA (%s pages)\n", thp ? "THP" : "4 KiB");
-		printf("%8s %-10s %12s %14s %14s %16s %16s\n", "RAM", "mode",
-		       "IOAS map ms", "first DMA ms", "resident MiB",
-		       "populate ms**", "published pin s*");
+		printf("%6s %-18s %11s %12s %12s %10s %13s %14s\n", "RAM", "mode",
+		       "IOAS map ms", "first DMA ms", "resident MiB", "IOPFs",
+		       "populate ms**", "published s*");
 		for (i = 0; i < nrows; i++) {
 			struct startup_row *r = &rows[i];
 
+			char nf[24] = "-";
+
 			if (!r->ok) {
-				printf("%6" PRIu64 "Gi %-10s failed: %s\n", r->gib,
+				printf("%4" PRIu64 "Gi %-18s failed: %s\n", r->gib,
 				       r->mode, r->why);
 				continue;
 			}
-			printf("%6" PRIu64 "Gi %-10s %12.1f %14.1f %14.1f %16.1f %16.1f\n",
+			if (r->faults >= 0)
+				snprintf(nf, sizeof(nf), "%" PRId64, r->faults);
+			printf("%4" PRIu64 "Gi %-18s %11.1f %12.1f %12.1f %10s %13.1f %14.1f\n",
 			       r->gib, r->mode, r->map_ms, r->first_dma_ms,
-			       r->rss_mib, r->floor_ms,
+			       r->rss_mib, nf, r->floor_ms,
 			       PUBLISHED_PIN_16G_S * (double)r->gib / 16.0);
 		}
 		printf("* published: 16 GiB pinned in %.1f s (2 MiB pages), scaled "
 		       "linearly to each size\n", PUBLISHED_PIN_16G_S);
 		printf("** this machine's kernel populating the same size "
-		       "(MADV_POPULATE_WRITE): the floor under any pinning\n");
+		       "(MADV_POPULATE_WRITE): the floor under any pinning\n"
+		       "IOPFs: I/O page faults the VMM served from its fault queue "
+		       "(-: pinned, or resolved inside the IOAS)\n");
 		dl += (size_t)snprintf(data + dl, sizeof(data) - dl,
 				       "# gib pinned_ms faultable_ms published_ms\n");
 		for (i = 0; i < nsizes; i++) {
-			double p = -1, f = -1;
+			char ps[32] = "NaN", fs[32] = "NaN", vs[32] = "NaN";
 
-			for (m = 0; m < nrows; m++)
-				if (rows[m].gib == sizes[i] && rows[m].ok) {
-					if (!strcmp(rows[m].mode, "pinned"))
-						p = rows[m].first_dma_ms;
-					else
-						f = rows[m].first_dma_ms;
-				}
-			char ps[32] = "NaN", fs[32] = "NaN";
+			for (m = 0; m < nrows; m++) {
+				char *to = !strcmp(rows[m].mode, "pinned") ? ps :
+					   !strcmp(rows[m].mode, "faultable") ? fs :
+					   !strcmp(rows[m].mode, "faultable-vmm") ? vs : NULL;
 
-			if (p >= 0)
-				snprintf(ps, sizeof(ps), "%.1f", p);
-			if (f >= 0)
-				snprintf(fs, sizeof(fs), "%.1f", f);
+				if (to && rows[m].gib == sizes[i] && rows[m].ok)
+					snprintf(to, 32, "%.1f", rows[m].first_dma_ms);
+			}
 			dl += (size_t)snprintf(data + dl, sizeof(data) - dl,
-				"%" PRIu64 " %s %s %.1f\n", sizes[i], ps, fs,
-				PUBLISHED_PIN_16G_S * 1000.0 * (double)sizes[i] / 16.0);
+				"%" PRIu64 " %s %s %.1f %s\n", sizes[i], ps, fs,
+				PUBLISHED_PIN_16G_S * 1000.0 * (double)sizes[i] / 16.0,
+				vs);
 		}
 		tool_plot(&out, "vmm-startup", data,
 			  "set title 'KVM guest start: VM creation to first completed DMA'\n"
 			  "set xlabel 'guest RAM (GiB)'\nset ylabel 'ms'\n"
 			  "set logscale y\nset key top left\nset grid\n"
 			  "plot DATA u 1:2 w lp pt 7 t 'pinned (measured)', "
-			  "DATA u 1:3 w lp pt 5 t 'faultable (measured)', "
+			  "DATA u 1:3 w lp pt 5 t 'faultable, IOAS resolves (measured)', "
+			  "DATA u 1:5 w lp pt 9 t 'faultable, VMM fault queue (measured)', "
 			  "DATA u 1:4 w l dt 2 t 'published pinning, scaled'");
 	}
 	for (i = 0; i < nrows; i++)
@@ -538,14 +582,17 @@ static unsigned density_mode(const struct vmm_env *e, const char *mode,
 	snprintf(ws_s, sizeof(ws_s), "%" PRIu64 "M", ws >> 20);
 	snprintf(why, whylen, "reached --max-guests");
 	while (n < max && n < 64) {
-		char *argv[] = { NULL, "--ram", ram_s, "--mode", (char *)mode,
-				 "--test", "workload", "--ws", ws_s, "--passes", "0",
-				 "--progress", "--timeout", "0", NULL };
+		char *argv[24] = { NULL, "--ram", ram_s, "--test", "workload",
+				   "--ws", ws_s, "--passes", "0", "--progress",
+				   "--timeout", "0" };
+		int a = 12;
 		struct density_guest *ng = &g[n];
 		uint64_t t0, rss = 0, before[64], dt;
 		double bytes = 0;
 		unsigned i;
 
+		vmm_mode_args(vmm_mode_find(mode), argv, &a);
+		argv[a] = NULL;
 		fflush(NULL);
 		*ng = (struct density_guest){ .running = true };
 		ng->pid = vmm_spawn(e, argv, &ng->fd);

@@ -61,6 +61,9 @@ device|double)
 		exit 77
 	fi
 	export IOPF_DEVICES=sec
+	# The double has no fault queue: its faultable mappings need no one.
+	faults=vmm
+	[ "$what" = double ] && faults=ioas
 	modes="pinned faultable"
 	if env LD_PRELOAD="$preload" "$vmm" --ram 16M --mode faultable 2>&1 |
 		grep -q "no faultable-mapping flag"; then
@@ -70,14 +73,26 @@ device|double)
 	for mode in $modes; do
 		expect "$mode: AES-128-CBC and SHA-256 known answers by device DMA" 0 \
 			"guest passed" env LD_PRELOAD="$preload" \
-			"$vmm" --ram 16M --mode "$mode" --timeout 30
+			"$vmm" --ram 16M --mode "$mode" --faults $faults --timeout 30
 		expect "$mode: DMA outside guest RAM gets an error completion" 0 \
 			"error completion, queue recovered" env LD_PRELOAD="$preload" \
-			"$vmm" --ram 16M --mode "$mode" --test outside --timeout 30
+			"$vmm" --ram 16M --mode "$mode" --faults $faults --test outside --timeout 30
 		expect "$mode: AES workload in place over a working set" 0 \
 			"guest passed" env LD_PRELOAD="$preload" \
-			"$vmm" --ram 64M --mode "$mode" --test workload --ws 8M --timeout 30
+			"$vmm" --ram 64M --mode "$mode" --faults $faults --test workload --ws 8M --timeout 30
 	done
+	if [ "$what" = device ] && [ "$modes" != pinned ]; then
+		# Faults resolved by the VMM from its fault queue, counted.
+		expect "faultable, VMM fault queue: known answers, faults counted" 0 \
+			"I/O page faults: [1-9][0-9]* (" env LD_PRELOAD="$preload" \
+			"$vmm" --ram 16M --mode faultable --faults vmm --timeout 30
+		expect "faultable, VMM fault queue: DMA outside RAM refused" 0 \
+			"[1-9][0-9]* refused)" env LD_PRELOAD="$preload" \
+			"$vmm" --ram 16M --mode faultable --faults vmm --test outside --timeout 30
+		expect "faultable, IOAS resolves: workload" 0 "guest passed" \
+			env LD_PRELOAD="$preload" "$vmm" --ram 64M --mode faultable \
+			--faults ioas --test workload --ws 8M --timeout 30
+	fi
 	;;
 *)
 	echo "usage: test_vmm.sh boot|device IOPF_VMM [PRELOAD]" >&2

@@ -52,6 +52,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -81,6 +83,14 @@
 
 enum vmm_map_mode { MAP_NONE, MAP_PINNED, MAP_FAULTABLE };
 
+/*
+ * Who resolves the device's faults on faultable guest RAM: the IOAS itself
+ * (the extension's default), or the VMM, from a fault queue on the HWPT
+ * it attaches the device to, by pre-faulting the page and answering, which
+ * is also how it counts them.
+ */
+enum vmm_faults { FAULTS_IOAS, FAULTS_VMM };
+
 /* What a device fault on a faultable mapping maps besides its page. */
 enum vmm_prefault { PREFAULT_DEFAULT, PREFAULT_NONE, PREFAULT_FIXED,
 		    PREFAULT_ADAPTIVE, PREFAULT_ALL };
@@ -89,6 +99,7 @@ struct vmm_opts {
 	uint64_t ram_bytes;
 	enum vmm_map_mode mode;
 	enum vmm_prefault prefault;
+	enum vmm_faults faults;
 	unsigned prefault_window;     /* pages, for FIXED and ADAPTIVE */
 	enum vmm_device device;
 	enum vmm_test test;
@@ -115,6 +126,13 @@ struct vmm {
 	uint8_t *ram;
 	int iommufd, dev_fd;
 	int irq_fd;                   /* the device interrupt's eventfd, or -1 */
+	uint32_t dev_id, hwpt_id;     /* hwpt_id 0: attached to the IOAS */
+	/* The fault queue, served by fault_thread while fault_run is set. */
+	int fault_fd;
+	pthread_t fault_thread;
+	bool fault_thread_started;
+	atomic_bool fault_run;
+	atomic_uint_fast64_t faults, fault_groups, faults_refused;
 	uint64_t irqs, waits;
 	uint32_t ioas_id;
 	uint64_t bar_offset, bar_size;
@@ -189,6 +207,8 @@ static void usage(FILE *f)
 	      "                [--passes N (0: until SIGTERM)] [--thp] [--guest FILE]\n"
 	      "                [--vfio PATH] [--timeout SEC] [--progress] [--json]\n"
 	      "                [--prefault none|fixed:PAGES|adaptive:PAGES|all]\n"
+	      "                [--faults vmm|ioas]  (faultable: who resolves the\n"
+	      "                device's faults; vmm, the default, counts them)\n"
 	      "Boots the guest program in a KVM VM with RAM mapped for its device.\n"
 	      "The device is a VFIO cdev (default /dev/vfio/devices/vfio0) bound to\n"
 	      "/dev/iommu.\n", f);
@@ -199,7 +219,7 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 	int i;
 
 	*o = (struct vmm_opts){
-		.ram_bytes = 64ull << 20, .mode = MAP_PINNED,
+		.ram_bytes = 64ull << 20, .mode = MAP_PINNED, .faults = FAULTS_VMM,
 		.device = VMM_DEVICE_SEC, .test = VMM_TEST_KAT,
 		.ws_bytes = 16ull << 20, .job_bytes = 64ull << 10, .passes = 1,
 		.timeout_s = 60, .guest_path = VMM_GUEST_DEFAULT,
@@ -264,6 +284,13 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 			if (colon && (!parse_size(colon + 1, &w) || !w || w > 512))
 				return die("--prefault %s: a window of 1..512 pages", v);
 			o->prefault_window = (unsigned)w;
+		} else if (!strcmp(a, "--faults")) {
+			if (!strcmp(v, "vmm"))
+				o->faults = FAULTS_VMM;
+			else if (!strcmp(v, "ioas"))
+				o->faults = FAULTS_IOAS;
+			else
+				return die("--faults %s: vmm or ioas", v);
 		} else if (!strcmp(a, "--device")) {
 			if (!strcmp(v, "sec"))
 				o->device = VMM_DEVICE_SEC;
@@ -297,6 +324,11 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 		o->mode = MAP_NONE;
 	if (o->prefault != PREFAULT_DEFAULT && o->mode != MAP_FAULTABLE)
 		return die("--prefault applies to --mode faultable only");
+	if (o->faults == FAULTS_VMM &&
+	    (o->prefault == PREFAULT_ADAPTIVE || o->prefault == PREFAULT_NONE))
+		return die("--prefault none or adaptive is the IOAS's policy: "
+			   "use it with --faults ioas (the VMM pre-faults "
+			   "fixed:PAGES or all)");
 	return 0;
 }
 
@@ -496,6 +528,100 @@ static int vmm_kvm_long_mode(struct vmm *v)
 
 /* ---- the device: VFIO cdev on iommufd ---- */
 
+/*
+ * The device's faults, read from the fault queue: pre-fault each faulting
+ * page (and the window after it) into the IOAS, then answer its group:
+ * SUCCESS, or INVALID if a page could not be had (outside guest RAM), and
+ * the device's DMA fails. Records of a group come together and share its
+ * cookie; the last one carries LAST_PAGE.
+ */
+static void *vmm_fault_thread(void *arg)
+{
+	struct vmm *v = arg;
+	struct iommu_hwpt_pgfault rec[32];
+	bool group_ok = true;
+
+	while (atomic_load(&v->fault_run)) {
+		struct pollfd p = { .fd = v->fault_fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		n = read(v->fault_fd, rec, sizeof(rec));
+		if (n <= 0)
+			continue;
+		for (size_t i = 0; i < (size_t)n / sizeof(rec[0]); i++) {
+			uint64_t window = v->o.prefault == PREFAULT_FIXED ?
+					  v->o.prefault_window : 1;
+			uint64_t iova = rec[i].addr & ~(PG - 1);
+			struct iommu_ioas_prefault pf = {
+				.size = sizeof(pf), .ioas_id = v->ioas_id,
+				.iova = iova, .length = window * PG,
+			};
+
+			atomic_fetch_add(&v->faults, 1);
+			if (iova < v->o.ram_bytes &&
+			    pf.length > v->o.ram_bytes - iova)
+				pf.length = v->o.ram_bytes - iova;
+			if (iova >= v->o.ram_bytes ||
+			    ioctl(v->iommufd, IOMMU_IOAS_PREFAULT, &pf))
+				group_ok = false;
+			if (rec[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) {
+				struct iommu_hwpt_page_response r = {
+					.cookie = rec[i].cookie,
+					.code = group_ok ? IOMMUFD_PAGE_RESP_SUCCESS :
+							   IOMMUFD_PAGE_RESP_INVALID,
+				};
+
+				if (!group_ok)
+					atomic_fetch_add(&v->faults_refused, 1);
+				atomic_fetch_add(&v->fault_groups, 1);
+				if (write(v->fault_fd, &r, sizeof(r)) != sizeof(r))
+					fprintf(stderr, "iopf-vmm: fault response: %s\n",
+						strerror(errno));
+				group_ok = true;
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A fault queue and a HWPT over the IOAS that delivers the device's faults
+ * to it (IOMMU_HWPT_FAULT_ID_VALID on a paging HWPT: Linux 6.13 and
+ * later), and the thread that serves it.
+ */
+static int vmm_fault_queue_open(struct vmm *v)
+{
+#ifdef IOMMU_IOAS_PREFAULT
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_alloc ha = {
+		.size = sizeof(ha), .flags = IOMMU_HWPT_FAULT_ID_VALID,
+		.dev_id = v->dev_id, .pt_id = v->ioas_id,
+		.data_type = IOMMU_HWPT_DATA_NONE,
+	};
+	int ret;
+
+	if (ioctl(v->iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fa))
+		return die_errno("IOMMU_FAULT_QUEUE_ALLOC");
+	v->fault_fd = (int)fa.out_fault_fd;
+	ha.fault_id = fa.out_fault_id;
+	if (ioctl(v->iommufd, IOMMU_HWPT_ALLOC, &ha))
+		return die_errno("IOMMU_HWPT_ALLOC (with a fault queue)");
+	v->hwpt_id = ha.out_hwpt_id;
+	atomic_store(&v->fault_run, true);
+	ret = pthread_create(&v->fault_thread, NULL, vmm_fault_thread, v);
+	if (ret) {
+		errno = ret;
+		return die_errno("pthread_create (fault queue)");
+	}
+	v->fault_thread_started = true;
+	return 0;
+#else
+	return die("--faults vmm: these uAPI headers have no IOMMU_IOAS_PREFAULT");
+#endif
+}
+
 static int vmm_device_open(struct vmm *v)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
@@ -512,10 +638,14 @@ static int vmm_device_open(struct vmm *v)
 	bind.iommufd = v->iommufd;
 	if (ioctl(v->dev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
 		return die_errno("VFIO_DEVICE_BIND_IOMMUFD");
+	v->dev_id = bind.out_devid;
 	if (ioctl(v->iommufd, IOMMU_IOAS_ALLOC, &alloc))
 		return die_errno("IOMMU_IOAS_ALLOC");
 	v->ioas_id = alloc.out_ioas_id;
-	attach.pt_id = v->ioas_id;
+	if (v->o.mode == MAP_FAULTABLE && v->o.faults == FAULTS_VMM &&
+	    vmm_fault_queue_open(v))
+		return -1;
+	attach.pt_id = v->hwpt_id ? v->hwpt_id : v->ioas_id;
 	if (ioctl(v->dev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
 		return die_errno("VFIO_DEVICE_ATTACH_IOMMUFD_PT");
 	return 0;
@@ -968,11 +1098,19 @@ static void vmm_report(struct vmm *v, int status)
 		(double)(mk[VMM_MARK_WORK_END] - mk[VMM_MARK_WORK_START]) / 1e9 : 0;
 	uint64_t rss = rss_kib_of("VmRSS"), anon = rss_kib_of("RssAnon");
 	uint64_t guest_kib = vmm_ram_resident_kib(v);
+	/* -1: the IOAS resolved them, out of the VMM's sight. */
+	bool counted = v->o.mode == MAP_FAULTABLE && v->o.faults == FAULTS_VMM;
+	int64_t faults = counted ? (int64_t)atomic_load(&v->faults) :
+			 v->o.mode == MAP_PINNED ? 0 : -1;
+	int64_t groups = counted ? (int64_t)atomic_load(&v->fault_groups) : faults;
+	int64_t refused = counted ? (int64_t)atomic_load(&v->faults_refused) : faults;
 	bool pass = status == VMM_STATUS_PASS;
 
 	if (v->o.json) {
 		printf("{\"result\":\"%s\",\"ram_bytes\":%" PRIu64 ",\"mode\":\"%s\","
 		       "\"prefault\":\"%s\",\"prefault_window\":%u,"
+		       "\"faults_by\":\"%s\",\"io_page_faults\":%" PRId64 ","
+		       "\"fault_groups\":%" PRId64 ",\"fault_groups_refused\":%" PRId64 ","
 		       "\"resident_guest_kib\":%" PRIu64 ","
 		       "\"thp\":%s,\"device\":\"%s\",\"setup_ms\":%.3f,"
 		       "\"iommu_map_ms\":%.3f,\"to_guest_main_ms\":%.3f,"
@@ -985,7 +1123,10 @@ static void vmm_report(struct vmm *v, int status)
 		       "\"rss_kib\":%" PRIu64 ",\"rss_anon_kib\":%" PRIu64 ","
 		       "\"message\":\"%s\"}\n",
 		       pass ? "pass" : "fail", v->o.ram_bytes, mode_name(v->o.mode),
-		       prefault_name(v->o.prefault), v->o.prefault_window, guest_kib,
+		       prefault_name(v->o.prefault), v->o.prefault_window,
+		       v->o.mode != MAP_FAULTABLE ? "none" :
+		       v->o.faults == FAULTS_VMM ? "vmm" : "ioas", faults,
+		       groups, refused, guest_kib,
 		       v->o.thp ? "true" : "false",
 		       v->o.device == VMM_DEVICE_SEC ? "sec" : "none",
 		       ms(v->t.start_ns, v->t.ram_ns),
@@ -1020,6 +1161,14 @@ static void vmm_report(struct vmm *v, int status)
 	       ms(v->t.start_ns, mk[VMM_MARK_MAIN]),
 	       ms(v->t.start_ns, mk[VMM_MARK_FIRST_DMA]),
 	       ms(v->t.start_ns, v->t.done_ns));
+	if (faults >= 0)
+		printf("  I/O page faults: %" PRId64 " (%" PRId64 " page requests "
+		       "answered, %" PRId64 " refused)%s\n", faults, groups,
+		       refused, counted ? ", resolved by the VMM from its fault queue" :
+		       ", none: guest RAM pinned");
+	else
+		printf("  I/O page faults: resolved inside the IOAS, not visible "
+		       "to the VMM (--faults vmm counts them)\n");
 	printf("  device interrupts (eventfd): %s, %" PRIu64 " received, guest "
 	       "waited %" PRIu64 " times\n", v->irq_fd >= 0 ? "wired" :
 	       "none, the guest polls", v->irqs, v->waits);
@@ -1031,6 +1180,12 @@ static void vmm_report(struct vmm *v, int status)
 
 static void vmm_destroy(struct vmm *v)
 {
+	if (v->fault_thread_started) {
+		atomic_store(&v->fault_run, false);
+		pthread_join(v->fault_thread, NULL);
+	}
+	if (v->fault_fd >= 0)
+		close(v->fault_fd);
 	if (v->run)
 		munmap(v->run, v->run_size);
 	if (v->vcpu_fd >= 0)
@@ -1052,7 +1207,8 @@ static void vmm_destroy(struct vmm *v)
 int main(int argc, char **argv)
 {
 	struct vmm v = { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1,
-			 .iommufd = -1, .dev_fd = -1, .irq_fd = -1 };
+			 .iommufd = -1, .dev_fd = -1, .irq_fd = -1,
+			 .fault_fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	int status = VMM_STATUS_FAIL, ret = 1;
 
