@@ -662,7 +662,7 @@ int tool_bench_vmm_density(int argc, char **argv)
 		"--max-guests", "--window", "--plot-dir", NULL };
 	static const char *const modes[2] = { "pinned", "faultable" };
 	struct tool_output out = { 0 };
-	uint64_t ram = 1 * GIB, ws = 256 * MIB, budget = 6 * GIB, max = 32;
+	uint64_t ram = 1 * GIB, ws = 256 * MIB, budget = 3 * GIB, max = 32;
 	uint64_t window_ms = 2000;
 	struct density_step steps[2][64];
 	unsigned nsteps[2], m, i;
