@@ -81,6 +81,10 @@ static const struct command commands[] = {
 	  "SCENARIO|all [options]  (--help for the options)",
 	  "schedule exploration of teardown and invalidation races:\n"
 	  "interleavings tried, the first failing seed, its trace", true },
+	{ NULL, "sweep", tool_sweep, "GRID [--jobs N] [--out PREFIX] [--dry-run]",
+	  "one benchmark over a grid of parameters, profiles and\n"
+	  "seeds, on every core (and every rank under mpirun):\n"
+	  "one JSON and CSV, missing points named", true },
 	{ NULL, "calibrate", tool_calibrate, "[--emit]",
 	  "fit the kunpeng920-seed profile to the seed's table and\n"
 	  "print model vs seed for every row", false },

@@ -13,6 +13,7 @@ int tool_bench_uadk(int argc, char **argv);
 int tool_calibrate(int argc, char **argv);
 int tool_profile(int argc, char **argv);
 int tool_explore(int argc, char **argv);
+int tool_sweep(int argc, char **argv);
 
 struct tool_output {
 	bool json, csv, no_plot;

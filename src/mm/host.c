@@ -100,7 +100,6 @@ struct mm_host {
 	pthread_cond_t sync_cond;
 	uint64_t sync_req, sync_done; /* protected by sync_lock */
 	bool stop;                  /* protected by sync_lock */
-	uint64_t events;            /* read by the reader only */
 };
 
 /* Backend ops --------------------------------------------------------- */
@@ -355,7 +354,6 @@ static bool mm_host_drain(struct mm_host *h)
 		ssize_t got = read(h->uffd, &msg, sizeof(msg));
 
 		if (got == (ssize_t)sizeof(msg)) {
-			h->events++;
 			mm_host_event(h, &msg);
 			continue;
 		}

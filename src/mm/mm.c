@@ -612,8 +612,13 @@ static int mm_access(struct iopf_mm *mm, uint64_t addr, void *buf, size_t len,
 		data = iopf_mm_frame_data(pool, mm_pte_index(*pte));
 		if (to_mm && data)
 			memcpy(data + off, p, chunk);
-		else if (!to_mm)
-			data ? memcpy(p, data + off, chunk) : memset(p, 0, chunk);
+		else if (data)
+			memcpy(p, data + off, chunk);
+		else
+			ret = pool->ops->copy(pool, (uint32_t)mm_pte_index(*pte),
+					      off, p, chunk, to_mm);
+		if (ret)
+			break;
 		mm_charge(pool, (pool->costs->copy_4k_ns * chunk) >> 12);
 		addr += chunk;
 		p += chunk;

@@ -13,11 +13,13 @@
  *   mode, its receive ring set up by registers, and a loopback wire: a
  *   register write is a packet arriving. New completions raise vector 0.
  *
- * Locks: each device's iopf runtime mutex guards its registers; it is
- * never held across DMA or across a call into the accelerator.
+ * Locks: each device's lock (PL_DEVICE) guards its registers; it is held
+ * over the model's set-up and doorbell calls, which do not wait for DMA,
+ * and never across DMA or while raising an interrupt.
  */
 #define _GNU_SOURCE
 #include "preload.h"
+#include "../lock_order.h"
 
 #include <iopf/dev.h>
 #include <iopf/iommu.h>
@@ -174,7 +176,7 @@ int pl_dma_create(struct pl_host *h, struct pl_device *d)
 	e->h = h;
 	e->d = d;
 	e->pasid = IOPF_PASID_NONE;
-	iopf_rt_mutex_init(h->rt, &e->lock);
+	iopf_lock_init(h->rt, &e->lock, PL_DEVICE);
 	iopf_rt_waitq_init(h->rt, &e->wq);
 	ret = iopf_dev_add(h->iommu, &cfg, &d->dev);
 	if (ret) {
@@ -333,7 +335,7 @@ int pl_sec_create(struct pl_host *h, struct pl_device *d)
 	if (!s)
 		return -ENOMEM;
 	s->d = d;
-	iopf_rt_mutex_init(h->rt, &s->lock);
+	iopf_lock_init(h->rt, &s->lock, PL_DEVICE);
 	iopf_rt_waitq_init(h->rt, &s->wq);
 	ret = iopf_sec_create(h->iommu, &cfg, &s->sec);
 	if (ret) {
@@ -500,7 +502,7 @@ int pl_nic_create(struct pl_host *h, struct pl_device *d, const char *model)
 		cfg.miss = IOPF_NIC_MISS_STALL;
 	n->d = d;
 	n->rx.pasid = IOPF_PASID_NONE;
-	iopf_rt_mutex_init(h->rt, &n->lock);
+	iopf_lock_init(h->rt, &n->lock, PL_DEVICE);
 	ret = iopf_nic_create(h->iommu, &cfg, &n->nic);
 	if (ret) {
 		free(n);

@@ -20,11 +20,13 @@
  * and drops their records and cookies here, so a late answer gets -EINVAL
  * as in iommufd_auto_response_faults().
  *
- * Locks: ictx->lock (the lists) -> fault->lock (one queue's records).
- * Neither is held by the reader actor while it waits in iopf.
+ * Locks: ictx->lock (PL_CONTEXT: the lists) -> fault->lock (PL_FAULTQ:
+ * one queue's records). Neither is held by the reader actor while it
+ * waits in iopf.
  */
 #define _GNU_SOURCE
 #include "preload.h"
+#include "../lock_order.h"
 
 #include <iopf/uapi-ext.h>
 
@@ -83,7 +85,7 @@ struct pl_fault {
 	struct pl_iommufd *ictx;        /* not a reference: see destroyed */
 	uint32_t id;
 	int efd;                        /* our own fd on the eventfd */
-	pthread_mutex_t lock;
+	struct iopf_rt_mutex lock;
 	/* Protected by lock: */
 	bool destroyed;                 /* no longer in the context */
 	struct iopf_fd_pgfault *pend;   /* read from iopf, not by the program */
@@ -104,7 +106,7 @@ struct pl_iommufd {
 	struct pl_file f;
 	struct pl_host *h;
 	struct iopf_fd *ctx;
-	pthread_mutex_t lock;
+	struct iopf_rt_mutex lock;
 	/* Protected by lock: */
 	struct pl_ioas *ioases;
 	struct pl_hwpt *hwpts;
@@ -125,6 +127,7 @@ static void pl_fault_signal_locked(struct pl_fault *q)
 {
 	uint64_t v = 1;
 
+	iopf_rt_mutex_assert_held(&q->lock);
 	if (q->npend && !q->signalled) {
 		(void)!pl_libc.write(q->efd, &v, sizeof(v));
 		q->signalled = true;
@@ -137,6 +140,7 @@ static void pl_fault_signal_locked(struct pl_fault *q)
 static bool pl_fault_detached_since_locked(struct pl_fault *q, uint32_t dev,
 					   uint64_t seq)
 {
+	iopf_rt_mutex_assert_held(&q->lock);
 	for (unsigned i = 0; i < PL_DETACH_SLOTS; i++)
 		if (q->detached[i].seq > seq && q->detached[i].dev_id == dev)
 			return true;
@@ -146,21 +150,23 @@ static bool pl_fault_detached_since_locked(struct pl_fault *q, uint32_t dev,
 static void pl_fault_reader(void *arg)
 {
 	struct pl_fault *q = arg;
-	struct iopf_fd_pgfault recs[64];
+	/* A group is at most a device's PRI credits: IOPF_PRI_GROUPS. */
+	struct iopf_fd_pgfault *recs = calloc(IOPF_PRI_GROUPS, sizeof(*recs));
 	struct iopf_fd *ctx = q->ictx->ctx;
 	uint64_t seq;
 	int n;
 
-	while (!atomic_load(&q->stop)) {
-		pthread_mutex_lock(&q->lock);
+	while (recs && !atomic_load(&q->stop)) {
+		iopf_rt_mutex_lock(&q->lock);
 		seq = q->detach_seq;
-		pthread_mutex_unlock(&q->lock);
-		n = iopf_fd_fault_read(ctx, q->id, recs, 64, 20000000ull);
+		iopf_rt_mutex_unlock(&q->lock);
+		n = iopf_fd_fault_read(ctx, q->id, recs, IOPF_PRI_GROUPS,
+				       20000000ull);
 		if (n < 0) {
 			iopf_rt_sleep(q->ictx->h->rt, 10000000ull);
 			continue;
 		}
-		pthread_mutex_lock(&q->lock);
+		iopf_rt_mutex_lock(&q->lock);
 		for (int i = 0; i < n; i++) {
 			/* Answered by a detach while we held it: drop. */
 			if (pl_fault_detached_since_locked(q, recs[i].dev_id,
@@ -179,8 +185,9 @@ static void pl_fault_reader(void *arg)
 			q->pend[q->npend++] = recs[i];
 		}
 		pl_fault_signal_locked(q);
-		pthread_mutex_unlock(&q->lock);
+		iopf_rt_mutex_unlock(&q->lock);
 	}
+	free(recs);
 }
 
 static int pl_fault_start(struct pl_fault *q)
@@ -204,7 +211,7 @@ static void pl_fault_release(struct pl_file *f)
 	struct pl_fault *q = (struct pl_fault *)f;
 
 	pl_libc.close(q->efd);
-	pthread_mutex_destroy(&q->lock);
+	iopf_rt_mutex_destroy(&q->lock);
 	free(q->pend);
 	free(q->resp);
 	free(q);
@@ -220,15 +227,15 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 
 	if (count % rsz)
 		return -ESPIPE;
-	pthread_mutex_lock(&q->lock);
+	iopf_rt_mutex_lock(&q->lock);
 	while (q->npend && done < count) {
 		uint64_t c64 = q->pend[0].cookie;
-		struct iommu_hwpt_pgfault out[64];
+		struct iommu_hwpt_pgfault *out;
 		uint32_t cookie;
 
 		for (n = 1; n < q->npend && q->pend[n].cookie == c64; n++)
 			;
-		if (n * rsz > count - done || n > 64)
+		if (n * rsz > count - done || n > IOPF_PRI_GROUPS)
 			break;
 		if (q->nresp == q->resp_cap) {
 			size_t cap = q->resp_cap ? 2 * q->resp_cap : 64;
@@ -240,6 +247,11 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 			}
 			q->resp = p;
 			q->resp_cap = cap;
+		}
+		out = calloc(n, rsz);
+		if (!out) {
+			rc = -ENOMEM;
+			break;
 		}
 		cookie = q->next_cookie;
 		q->next_cookie = cookie == UINT32_MAX ? 1 : cookie + 1;
@@ -263,10 +275,10 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 				.cookie = cookie,
 			};
 		}
-		if (pl_copy_to_user((char *)buf + done, out, n * rsz)) {
-			rc = -EFAULT;
+		rc = pl_copy_to_user((char *)buf + done, out, n * rsz);
+		free(out);
+		if (rc)
 			break;
-		}
 		q->resp[q->nresp++] = (struct pl_resp){
 			.cookie = cookie,
 			.dev_id = q->pend[0].dev_id,
@@ -277,7 +289,7 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 		done += n * rsz;
 	}
 	pl_fault_signal_locked(q);
-	pthread_mutex_unlock(&q->lock);
+	iopf_rt_mutex_unlock(&q->lock);
 	return done ? (ssize_t)done : rc;
 }
 
@@ -292,7 +304,7 @@ ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count)
 
 	if (count % rsz)
 		return -ESPIPE;
-	pthread_mutex_lock(&q->lock);
+	iopf_rt_mutex_lock(&q->lock);
 	while (done < count) {
 		struct iopf_fd_page_response resp;
 
@@ -325,7 +337,7 @@ ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count)
 		}
 		done += rsz;
 	}
-	pthread_mutex_unlock(&q->lock);
+	iopf_rt_mutex_unlock(&q->lock);
 	return done ? (ssize_t)done : rc;
 }
 
@@ -334,7 +346,7 @@ static void pl_fault_forget_dev(struct pl_fault *q, uint32_t dev_id)
 {
 	size_t i, j;
 
-	pthread_mutex_lock(&q->lock);
+	iopf_rt_mutex_lock(&q->lock);
 	q->detach_seq++;
 	for (i = 0; i < PL_DETACH_SLOTS - 1; i++)
 		if (q->detached[i].dev_id == dev_id || !q->detached[i].seq)
@@ -350,7 +362,7 @@ static void pl_fault_forget_dev(struct pl_fault *q, uint32_t dev_id)
 			q->resp[j++] = q->resp[i];
 	q->nresp = j;
 	pl_fault_signal_locked(q);
-	pthread_mutex_unlock(&q->lock);
+	iopf_rt_mutex_unlock(&q->lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -370,11 +382,11 @@ static void pl_iommufd_release(struct pl_file *f)
 	iopf_fd_close(ictx->ctx);
 	for (q = ictx->faults; q; q = qn) {
 		qn = q->next;
-		pthread_mutex_lock(&q->lock);
+		iopf_rt_mutex_lock(&q->lock);
 		q->destroyed = true;
 		q->npend = q->nresp = 0;
 		pl_fault_signal_locked(q);
-		pthread_mutex_unlock(&q->lock);
+		iopf_rt_mutex_unlock(&q->lock);
 		pl_file_put(&q->f);
 	}
 	for (io = ictx->ioases; io; io = ion) {
@@ -395,7 +407,7 @@ static void pl_iommufd_release(struct pl_file *f)
 		bn = b->next;
 		free(b);
 	}
-	pthread_mutex_destroy(&ictx->lock);
+	iopf_rt_mutex_destroy(&ictx->lock);
 	free(ictx);
 }
 
@@ -413,7 +425,7 @@ struct pl_iommufd *pl_iommufd_open(struct pl_host *h)
 	ictx->f.refs = 1;
 	ictx->f.release = pl_iommufd_release;
 	ictx->h = h;
-	pthread_mutex_init(&ictx->lock, NULL);
+	iopf_lock_init(h->rt, &ictx->lock, PL_CONTEXT);
 	return ictx;
 }
 
@@ -422,6 +434,7 @@ static struct pl_ioas *pl_ioas_find_locked(struct pl_iommufd *ictx,
 {
 	struct pl_ioas *io;
 
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	for (io = ictx->ioases; io && io->id != id; io = io->next)
 		;
 	return io;
@@ -432,6 +445,7 @@ static struct pl_hwpt *pl_hwpt_find_locked(struct pl_iommufd *ictx,
 {
 	struct pl_hwpt *hw;
 
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	for (hw = ictx->hwpts; hw && hw->id != id; hw = hw->next)
 		;
 	return hw;
@@ -442,6 +456,7 @@ static struct pl_bound *pl_bound_find_locked(struct pl_iommufd *ictx,
 {
 	struct pl_bound *b;
 
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	for (b = ictx->bound; b && b->dev_id != id; b = b->next)
 		;
 	return b;
@@ -452,6 +467,7 @@ static struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
 {
 	struct pl_fault *q;
 
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	for (q = ictx->faults; q && q->id != id; q = q->next)
 		;
 	return q;
@@ -460,9 +476,11 @@ static struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
 /* ------------------------------------------------------------------ */
 /* Mappings. */
 
-static bool pl_range_free_locked(struct pl_ioas *io, uint64_t iova,
+static bool pl_range_free_locked(struct pl_iommufd *ictx,
+				 struct pl_ioas *io, uint64_t iova,
 				 uint64_t length)
 {
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	for (struct pl_map *m = io->maps; m; m = m->next)
 		if (iova < m->iova + m->length && m->iova < iova + length)
 			return false;
@@ -474,7 +492,8 @@ static bool pl_range_free_locked(struct pl_ioas *io, uint64_t iova,
  * the aperture when none were given), aligned so that huge pages can be
  * used when the user VA is.
  */
-static int pl_iova_alloc_locked(struct pl_ioas *io, uint64_t va,
+static int pl_iova_alloc_locked(struct pl_iommufd *ictx,
+				struct pl_ioas *io, uint64_t va,
 				uint64_t length, uint64_t *iova)
 {
 	struct iommu_iova_range all = { 0, PL_IOVA_LAST };
@@ -482,6 +501,7 @@ static int pl_iova_alloc_locked(struct pl_ioas *io, uint64_t va,
 	uint32_t nr = io->nallowed ? io->nallowed : 1;
 	uint64_t align = PL_PAGE;
 
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	while (align < (2ull << 20) && align * 2 <= length &&
 	       !(va & (align * 2 - 1)))
 		align *= 2;
@@ -525,6 +545,7 @@ static int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 	struct pl_map *m;
 	int ret;
 
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	io = pl_ioas_find_locked(ictx, r->ioas_id);
 	if (!io)
 		return -ENOENT;
@@ -543,10 +564,11 @@ static int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 			return -EOVERFLOW;
 		if (r->iova + r->length - 1 > PL_IOVA_LAST)
 			return -EINVAL;
-		if (!pl_range_free_locked(io, r->iova, r->length))
+		if (!pl_range_free_locked(ictx, io, r->iova, r->length))
 			return -EEXIST;
 	} else {
-		ret = pl_iova_alloc_locked(io, r->va, r->length, &r->iova);
+		ret = pl_iova_alloc_locked(ictx, io, r->va, r->length,
+					   &r->iova);
 		if (ret)
 			return ret;
 	}
@@ -590,6 +612,7 @@ static int pl_unmap_locked(struct pl_iommufd *ictx, uint32_t ioas_id,
 	uint64_t last = iova + length - 1;
 	int ret;
 
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	if (!io)
 		return -ENOENT;
 	/* iopt_unmap_iova_range(): an area cut by the range edges. */
@@ -636,7 +659,7 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 	struct pl_fault **pq, *q;
 	int ret;
 
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	/* A device object belongs to its VFIO file: iommufd_object_remove()
 	 * finds it in use. */
 	if (pl_bound_find_locked(ictx, cmd->id)) {
@@ -680,17 +703,17 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 	for (pq = &ictx->faults; (q = *pq); pq = &q->next) {
 		if (q->id == cmd->id) {
 			*pq = q->next;
-			pthread_mutex_lock(&q->lock);
+			iopf_rt_mutex_lock(&q->lock);
 			q->destroyed = true;
 			q->npend = q->nresp = 0;
 			pl_fault_signal_locked(q);
-			pthread_mutex_unlock(&q->lock);
+			iopf_rt_mutex_unlock(&q->lock);
 			pl_file_put(&q->f);
 			break;
 		}
 	}
 out:
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
 
@@ -723,10 +746,10 @@ static int pl_ioctl_ioas_alloc(struct pl_iommufd *ictx, void *c,
 	io->id = id;
 	io->huge_pages = 1;
 	io->prefault = IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_NONE, 0);
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	io->next = ictx->ioases;
 	ictx->ioases = io;
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return 0;
 }
 
@@ -740,9 +763,9 @@ static int pl_ioctl_iova_ranges(struct pl_iommufd *ictx, void *c,
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	if (ret)
 		return ret;
 	/* The holes of the reserved ranges: outside the aperture. */
@@ -770,9 +793,9 @@ static int pl_ioctl_allow_iovas(struct pl_iommufd *ictx, void *c,
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 	/* iommufd_ioas_allow_iovas(): the IOAS first, then the ranges. */
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	if (ret)
 		return ret;
 	if (cmd->num_iovas > 4096)
@@ -795,7 +818,7 @@ static int pl_ioctl_allow_iovas(struct pl_iommufd *ictx, void *c,
 			if (r[i].start <= r[j].last && r[j].start <= r[i].last)
 				ret = -EINVAL;
 	}
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	io = pl_ioas_find_locked(ictx, cmd->ioas_id);
 	if (!io && !ret)
 		ret = -ENOENT;
@@ -805,7 +828,7 @@ static int pl_ioctl_allow_iovas(struct pl_iommufd *ictx, void *c,
 		io->nallowed = cmd->num_iovas;
 		r = NULL;
 	}
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	free(r);
 	return ret;
 }
@@ -840,7 +863,7 @@ static int pl_ioctl_ioas_map(struct pl_iommufd *ictx, void *c,
 	ret = pl_map_check_flags(cmd->flags, cmd->iova, cmd->length);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	ret = pl_map_locked(ictx, &r);
 	if (!ret) {
 		uint64_t unmapped;
@@ -851,7 +874,7 @@ static int pl_ioctl_ioas_map(struct pl_iommufd *ictx, void *c,
 			pl_unmap_locked(ictx, r.ioas_id, r.iova, r.length,
 					&unmapped);
 	}
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
 
@@ -881,7 +904,7 @@ static int pl_ioctl_map_faultable(struct pl_iommufd *ictx, void *c,
 		    (!cmd->prefault_window || cmd->prefault_window > 512) :
 		    cmd->prefault_window != 0)
 		return -EINVAL;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	ret = pl_map_locked(ictx, &r);
 	if (!ret) {
 		uint64_t unmapped;
@@ -892,7 +915,7 @@ static int pl_ioctl_map_faultable(struct pl_iommufd *ictx, void *c,
 			pl_unmap_locked(ictx, r.ioas_id, r.iova, r.length,
 					&unmapped);
 	}
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
 
@@ -904,9 +927,9 @@ static int pl_ioctl_ioas_prefault(struct pl_iommufd *ictx, void *c,
 
 	if (cmd->flags || cmd->__reserved)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	if (ret)
 		return ret;
 	return iopf_fd_ioas_prefault(ictx->ctx, cmd->ioas_id, cmd->iova,
@@ -933,7 +956,7 @@ static int pl_ioctl_ioas_copy(struct pl_iommufd *ictx, void *c,
 	if (!(cmd->flags & (IOMMU_IOAS_MAP_WRITEABLE |
 			    IOMMU_IOAS_MAP_READABLE)))
 		return -EINVAL;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	src = pl_ioas_find_locked(ictx, cmd->src_ioas_id);
 	if (!src || !pl_ioas_find_locked(ictx, cmd->dst_ioas_id)) {
 		ret = -ENOENT;
@@ -982,7 +1005,7 @@ static int pl_ioctl_ioas_copy(struct pl_iommufd *ictx, void *c,
 					&unmapped);
 	}
 out:
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
 
@@ -993,7 +1016,7 @@ static int pl_ioctl_ioas_unmap(struct pl_iommufd *ictx, void *c,
 	uint64_t unmapped = 0;
 	int ret;
 
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	if (!pl_ioas_find_locked(ictx, cmd->ioas_id)) {
 		ret = -ENOENT;
 	} else if (cmd->iova == 0 && cmd->length == UINT64_MAX) {
@@ -1023,7 +1046,7 @@ static int pl_ioctl_ioas_unmap(struct pl_iommufd *ictx, void *c,
 					      len, &unmapped);
 		}
 	}
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	if (ret)
 		return ret;
 	cmd->length = unmapped;
@@ -1056,7 +1079,7 @@ static int pl_ioctl_option(struct pl_iommufd *ictx, void *c,
 	if (cmd->option_id != IOMMU_OPTION_HUGE_PAGES &&
 	    cmd->option_id != IOMMU_OPTION_IOPF_PREFAULT)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	io = pl_ioas_find_locked(ictx, cmd->object_id);
 	if (!io) {
 		ret = -ENOENT;
@@ -1085,7 +1108,7 @@ static int pl_ioctl_option(struct pl_iommufd *ictx, void *c,
 		if (!ret)
 			io->prefault = cmd->val64;
 	}
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	if (!ret && cmd->op == IOMMU_OPTION_OP_GET)
 		ret = pl_respond(u, cmd, sizeof(*cmd));
 	return ret;
@@ -1110,7 +1133,7 @@ static int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
 	hw = calloc(1, sizeof(*hw));
 	if (!hw)
 		return -ENOMEM;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	if (!pl_bound_find_locked(ictx, cmd->dev_id)) {
 		ret = -ENOENT;
 		goto out_free;
@@ -1163,10 +1186,10 @@ static int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
 				.fault_id = fault_id, .flags = cmd->flags,
 				.next = ictx->hwpts };
 	ictx->hwpts = hw;
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return 0;
 out_free:
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	free(hw);
 	return ret;
 }
@@ -1181,9 +1204,9 @@ static int pl_ioctl_get_hw_info(struct pl_iommufd *ictx, void *c,
 	if (cmd->flags || cmd->__reserved[0] || cmd->__reserved[1] ||
 	    cmd->__reserved[2])
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	ret = pl_bound_find_locked(ictx, cmd->dev_id) ? 0 : -ENOENT;
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	if (ret)
 		return ret;
 	/* No driver-specific data: type NONE, nothing copied, and the
@@ -1219,7 +1242,7 @@ static int pl_ioctl_set_dirty(struct pl_iommufd *ictx, void *c,
 	/* iommufd_hwpt_set_dirty_tracking() */
 	if (cmd->flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE || cmd->__reserved)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	hw = pl_hwpt_find_locked(ictx, cmd->hwpt_id);
 	if (!hw)
 		ret = -ENOENT;
@@ -1232,7 +1255,7 @@ static int pl_ioctl_set_dirty(struct pl_iommufd *ictx, void *c,
 	/* Turning tracking on or off forgets earlier writes. */
 	if (!ret)
 		hw->nkept = 0;
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
 
@@ -1241,11 +1264,13 @@ static int pl_ioctl_set_dirty(struct pl_iommufd *ictx, void *c,
  * Pages kept from a NO_CLEAR read are reported again until a read that
  * clears; a NO_CLEAR read keeps what it reports.
  */
-static int pl_dirty_keep_locked(struct pl_hwpt *hw, uint64_t iova,
+static int pl_dirty_keep_locked(struct pl_iommufd *ictx,
+				struct pl_hwpt *hw, uint64_t iova,
 				uint64_t pages, unsigned long *bm, bool keep)
 {
 	size_t i, j;
 
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	for (i = j = 0; i < hw->nkept; i++) {
 		uint64_t pg = hw->kept[i];
 
@@ -1316,16 +1341,17 @@ static int pl_ioctl_get_dirty(struct pl_iommufd *ictx, void *c,
 		ret = -ENOMEM;
 		goto out;
 	}
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	hw = pl_hwpt_find_locked(ictx, cmd->hwpt_id);
 	ret = hw ? iopf_fd_hwpt_get_dirty_bitmap(ictx->ctx, cmd->hwpt_id,
 						 cmd->iova, cmd->length, bm4k)
 		 : -ENOENT;
 	if (!ret)
-		ret = pl_dirty_keep_locked(hw, cmd->iova, pages4k, bm4k,
+		ret = pl_dirty_keep_locked(ictx, hw, cmd->iova, pages4k,
+					   bm4k,
 					   cmd->flags &
 					   IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	if (ret)
 		goto out;
 	/* The user's bitmap is OR-ed into, as iova_bitmap_set() does. */
@@ -1355,7 +1381,7 @@ static int pl_ioctl_vfio_ioas(struct pl_iommufd *ictx, void *c,
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	switch (cmd->op) {
 	case IOMMU_VFIO_IOAS_GET:
 		if (!ictx->vfio_ioas)
@@ -1374,7 +1400,7 @@ static int pl_ioctl_vfio_ioas(struct pl_iommufd *ictx, void *c,
 	default:
 		ret = -EOPNOTSUPP;
 	}
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	if (!ret && cmd->op == IOMMU_VFIO_IOAS_GET)
 		ret = pl_respond(u, cmd, sizeof(*cmd));
 	return ret;
@@ -1423,7 +1449,7 @@ static int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
 	q->ictx = ictx;
 	q->next_cookie = 1;
 	q->efd = -1;
-	pthread_mutex_init(&q->lock, NULL);
+	iopf_lock_init(ictx->h->rt, &q->lock, PL_FAULTQ);
 	ret = iopf_fd_fault_alloc(ictx->ctx, &id);
 	if (ret)
 		goto out_free;
@@ -1447,10 +1473,10 @@ static int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
 	ret = pl_fault_start(q);
 	if (ret)
 		goto out_close;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	q->next = ictx->faults;
 	ictx->faults = q;
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return 0;
 out_close:
 	close(fd);                      /* drops the fd's reference */
@@ -1459,7 +1485,7 @@ out_destroy:
 	pl_file_put(&q->f);
 	return ret;
 out_free:
-	pthread_mutex_destroy(&q->lock);
+	iopf_rt_mutex_destroy(&q->lock);
 	free(q);
 	return ret;
 }
@@ -1561,10 +1587,10 @@ int pl_iommufd_bind(struct pl_iommufd *ictx, struct pl_device *d,
 	}
 	b->dev_id = *dev_id;
 	b->d = d;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	b->next = ictx->bound;
 	ictx->bound = b;
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return 0;
 }
 
@@ -1572,7 +1598,7 @@ void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id)
 {
 	struct pl_bound **pp, *b;
 
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	for (pp = &ictx->bound; (b = *pp); pp = &b->next) {
 		if (b->dev_id == dev_id) {
 			*pp = b->next;
@@ -1581,7 +1607,7 @@ void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id)
 		}
 	}
 	iopf_fd_destroy(ictx->ctx, dev_id);
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 }
 
 /*
@@ -1598,7 +1624,7 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 	int ret;
 
 	*auto_hwpt = 0;
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	hw = pl_hwpt_find_locked(ictx, *pt_id);
 	if (hw) {
 		hwpt_id = hw->id;
@@ -1641,7 +1667,7 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 	}
 	*pt_id = hwpt_id;
 out:
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
 
@@ -1653,7 +1679,7 @@ void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
 	/* Not under ictx->lock: the detach waits for the device's DMA,
 	 * whose faults a program thread may be answering. */
 	iopf_fd_detach(ictx->ctx, dev_id, IOPF_PASID_NONE);
-	pthread_mutex_lock(&ictx->lock);
+	iopf_rt_mutex_lock(&ictx->lock);
 	for (q = ictx->faults; q; q = q->next)
 		pl_fault_forget_dev(q, dev_id);
 	if (auto_hwpt) {
@@ -1669,5 +1695,5 @@ void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
 			}
 		}
 	}
-	pthread_mutex_unlock(&ictx->lock);
+	iopf_rt_mutex_unlock(&ictx->lock);
 }

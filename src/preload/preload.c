@@ -15,6 +15,7 @@
 /* The wrappers define both the plain and the 64-bit names themselves. */
 #undef _FILE_OFFSET_BITS
 #include "preload.h"
+#include "../lock_order.h"
 
 #include <iopf/iommu.h>
 
@@ -47,6 +48,7 @@ static void pl_libc_resolve(void)
 	pl_libc.dup2 = dlsym(RTLD_NEXT, "dup2");
 	pl_libc.dup3 = dlsym(RTLD_NEXT, "dup3");
 	pl_libc.fcntl = dlsym(RTLD_NEXT, "fcntl");
+	pl_libc.mmap = dlsym(RTLD_NEXT, "mmap64");
 }
 
 static inline void pl_libc_init(void)
@@ -155,9 +157,10 @@ static int pl_host_add_device(struct pl_host *h, const char *model)
 	if (!d)
 		return -ENOMEM;
 	d->index = h->ndevices;
-	pthread_mutex_init(&d->cfg_lock, NULL);
-	pthread_mutex_init(&d->irq_lock, NULL);
-	pthread_mutex_init(&d->cdev_lock, NULL);
+	d->rt = h->rt;
+	iopf_lock_init(h->rt, &d->cfg_lock, PL_DEVICE);
+	iopf_lock_init(h->rt, &d->irq_lock, PL_DEVICE);
+	iopf_lock_init(h->rt, &d->cdev_lock, PL_DEVICE);
 	for (unsigned i = 0; i < PL_IRQ_VECTORS; i++)
 		d->irq_fd[i] = -1;
 	if (!strcmp(model, "dma"))
@@ -340,10 +343,10 @@ void pl_irq_signal(struct pl_device *d, unsigned vector)
 {
 	uint64_t one = 1;
 
-	pthread_mutex_lock(&d->irq_lock);
+	iopf_rt_mutex_lock(&d->irq_lock);
 	if (vector < PL_IRQ_VECTORS && d->irq_fd[vector] >= 0)
 		(void)!pl_libc.write(d->irq_fd[vector], &one, sizeof(one));
-	pthread_mutex_unlock(&d->irq_lock);
+	iopf_rt_mutex_unlock(&d->irq_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -740,3 +743,26 @@ PL_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t count, off_t off,
 }
 PL_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t count, off_t off,
 				size_t buflen) __attribute__((alias("__pread_chk")));
+
+/*
+ * No region offers VFIO_REGION_INFO_FLAG_MMAP: vfio_pci_core_mmap()
+ * refuses such a region with -EINVAL. Other files of ours have no mmap
+ * (-ENODEV, which their eventfd gives as well).
+ */
+PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t off)
+{
+	struct pl_file *f;
+	bool device;
+
+	pl_libc_init();
+	f = fd >= 0 ? pl_fd_get(fd) : NULL;
+	if (!f)
+		return pl_libc.mmap(addr, len, prot, flags, fd, off);
+	device = f->kind == PL_VFIO_DEVICE;
+	pl_file_put(f);
+	errno = device ? EINVAL : ENODEV;
+	return MAP_FAILED;
+}
+PL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+		       off_t off) __attribute__((alias("mmap")));

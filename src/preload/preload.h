@@ -14,11 +14,13 @@
  * fault queue readers are actors spawned from the host's root actor,
  * which stays running for the life of the process.
  *
- * Locks: the preload's own locks are plain pthread mutexes, taken by
- * program threads around their bookkeeping; they are leaves with respect
- * to one another except file lock -> fault queue lock. A device's engine
- * lock (an iopf runtime mutex) is never held while calling into the
- * iommufd front end.
+ * Locks: runtime mutexes of the PL_* rows of src/lock_order.h, outermost
+ * first: a VFIO file's or group's (PL_FILE), an iommufd context's or a
+ * container's (PL_CONTEXT), a fault queue's (PL_FAULTQ), an emulated
+ * function's state (PL_DEVICE). They are held across calls into the
+ * iommufd and type1 front ends and the device models, never the other way
+ * round. The fd table's and the bring-up's locks are plain pthread
+ * mutexes: they exist before the runtime and are leaves.
  */
 #ifndef IOPF_PRELOAD_H
 #define IOPF_PRELOAD_H
@@ -51,6 +53,7 @@ struct pl_libc {
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
 	int (*fcntl)(int, int, ...);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
 };
 extern struct pl_libc pl_libc;
 
@@ -90,6 +93,7 @@ struct pl_device_ops {
 
 struct pl_device {
 	unsigned index;               /* vfioN, group N */
+	struct iopf_rt *rt;
 	const char *model;            /* "dma", "sec", "nic" */
 	struct iopf_dev *dev;
 	const struct pl_device_ops *ops;
@@ -98,14 +102,14 @@ struct pl_device {
 	uint32_t irq_count;           /* MSI-X vectors */
 	/* Config space: command register and BAR0 as the program wrote them;
 	 * protected by cfg_lock. */
-	pthread_mutex_t cfg_lock;
+	struct iopf_rt_mutex cfg_lock;
 	uint16_t command;
 	uint32_t bar0;
 	/* Interrupt eventfds (our own dups), protected by irq_lock. */
-	pthread_mutex_t irq_lock;
+	struct iopf_rt_mutex irq_lock;
 	int irq_fd[PL_IRQ_VECTORS];
 	/* The open cdev file bound to an iommufd, if any (cdev_lock). */
-	pthread_mutex_t cdev_lock;
+	struct iopf_rt_mutex cdev_lock;
 	bool bound;
 	unsigned group_opens;         /* device files opened via the group */
 	bool group_open;              /* /dev/vfio/N is open */

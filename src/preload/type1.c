@@ -13,10 +13,12 @@
  * close) detaches its device from the type1 IOMMU; the container's last
  * reference closes the type1 IOMMU.
  *
- * Locks: group->lock -> container->lock; d->cdev_lock is a leaf.
+ * Locks: group->lock (PL_FILE) -> container->lock (PL_CONTEXT);
+ * d->cdev_lock (PL_DEVICE) is a leaf.
  */
 #define _GNU_SOURCE
 #include "preload.h"
+#include "../lock_order.h"
 
 #include <iopf/uapi-ext.h>
 #include <iopf/vfio.h>
@@ -32,7 +34,7 @@
 struct pl_container {
 	struct pl_file f;
 	struct pl_host *h;
-	pthread_mutex_t lock;
+	struct iopf_rt_mutex lock;
 	/* Protected by lock: */
 	struct iopf_type1 *type1;       /* after VFIO_SET_IOMMU */
 	unsigned ngroups;
@@ -44,7 +46,7 @@ struct pl_group {
 	struct pl_file f;
 	struct pl_host *h;
 	struct pl_device *d;
-	pthread_mutex_t lock;
+	struct iopf_rt_mutex lock;
 	struct pl_container *cont;      /* joined, with a reference */
 };
 
@@ -57,7 +59,7 @@ static void pl_container_release(struct pl_file *f)
 
 	if (c->type1)
 		iopf_type1_close(c->type1);
-	pthread_mutex_destroy(&c->lock);
+	iopf_rt_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -73,7 +75,7 @@ struct pl_file *pl_vfio_container_open(struct pl_host *h)
 	c->f.refs = 1;
 	c->f.release = pl_container_release;
 	c->h = h;
-	pthread_mutex_init(&c->lock, NULL);
+	iopf_lock_init(h->rt, &c->lock, PL_CONTEXT);
 	return &c->f;
 }
 
@@ -83,6 +85,7 @@ static int pl_container_set_iommu_locked(struct pl_container *c,
 {
 	int ret;
 
+	iopf_rt_mutex_assert_held(&c->lock);
 	if (!c->ngroups || c->type1)
 		return -EINVAL;
 	if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU)
@@ -273,7 +276,7 @@ int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 	case VFIO_CHECK_EXTENSION:
 		return pl_container_check_extension((unsigned long)arg);
 	}
-	pthread_mutex_lock(&c->lock);
+	iopf_rt_mutex_lock(&c->lock);
 	if (cmd == VFIO_SET_IOMMU) {
 		ret = pl_container_set_iommu_locked(c, (unsigned long)arg);
 		goto out;
@@ -303,7 +306,7 @@ int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 		ret = -ENOTTY;
 	}
 out:
-	pthread_mutex_unlock(&c->lock);
+	iopf_rt_mutex_unlock(&c->lock);
 	return ret;
 }
 
@@ -315,14 +318,15 @@ static void pl_group_leave_locked(struct pl_group *g)
 {
 	struct pl_container *c = g->cont;
 
+	iopf_rt_mutex_assert_held(&g->lock);
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->lock);
+	iopf_rt_mutex_lock(&c->lock);
 	if (c->type1)
 		iopf_type1_detach_device(c->type1, g->d->dev);
 	c->devs[g->d->index] = NULL;
 	c->ngroups--;
-	pthread_mutex_unlock(&c->lock);
+	iopf_rt_mutex_unlock(&c->lock);
 	g->cont = NULL;
 	pl_file_put(&c->f);
 }
@@ -331,13 +335,13 @@ static void pl_group_release(struct pl_file *f)
 {
 	struct pl_group *g = (struct pl_group *)f;
 
-	pthread_mutex_lock(&g->lock);
+	iopf_rt_mutex_lock(&g->lock);
 	pl_group_leave_locked(g);
-	pthread_mutex_unlock(&g->lock);
-	pthread_mutex_lock(&g->d->cdev_lock);
+	iopf_rt_mutex_unlock(&g->lock);
+	iopf_rt_mutex_lock(&g->d->cdev_lock);
 	g->d->group_open = false;
-	pthread_mutex_unlock(&g->d->cdev_lock);
-	pthread_mutex_destroy(&g->lock);
+	iopf_rt_mutex_unlock(&g->d->cdev_lock);
+	iopf_rt_mutex_destroy(&g->lock);
 	free(g);
 }
 
@@ -348,19 +352,19 @@ struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index)
 	struct pl_group *g;
 	bool busy;
 
-	pthread_mutex_lock(&d->cdev_lock);
+	iopf_rt_mutex_lock(&d->cdev_lock);
 	busy = d->group_open;
 	d->group_open = true;
-	pthread_mutex_unlock(&d->cdev_lock);
+	iopf_rt_mutex_unlock(&d->cdev_lock);
 	if (busy) {
 		errno = EBUSY;
 		return NULL;
 	}
 	g = calloc(1, sizeof(*g));
 	if (!g) {
-		pthread_mutex_lock(&d->cdev_lock);
+		iopf_rt_mutex_lock(&d->cdev_lock);
 		d->group_open = false;
-		pthread_mutex_unlock(&d->cdev_lock);
+		iopf_rt_mutex_unlock(&d->cdev_lock);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -369,7 +373,7 @@ struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index)
 	g->f.release = pl_group_release;
 	g->h = h;
 	g->d = d;
-	pthread_mutex_init(&g->lock, NULL);
+	iopf_lock_init(h->rt, &g->lock, PL_FILE);
 	return &g->f;
 }
 
@@ -381,6 +385,7 @@ static int pl_group_set_container_locked(struct pl_group *g, void *arg)
 	int32_t fd;
 	int ret = 0;
 
+	iopf_rt_mutex_assert_held(&g->lock);
 	if (pl_copy_from_user(&fd, arg, sizeof(fd)))
 		return -EFAULT;
 	if (g->cont)
@@ -391,7 +396,7 @@ static int pl_group_set_container_locked(struct pl_group *g, void *arg)
 		return fcntl(fd, F_GETFD) < 0 ? -EBADF : -EBADFD;
 	}
 	c = (struct pl_container *)f;
-	pthread_mutex_lock(&c->lock);
+	iopf_rt_mutex_lock(&c->lock);
 	/* vfio_container_attach_group(): joins the IOMMU already set. */
 	if (c->type1)
 		ret = iopf_type1_attach_device(c->type1, g->d->dev);
@@ -399,7 +404,7 @@ static int pl_group_set_container_locked(struct pl_group *g, void *arg)
 		c->devs[g->d->index] = g->d;
 		c->ngroups++;
 	}
-	pthread_mutex_unlock(&c->lock);
+	iopf_rt_mutex_unlock(&c->lock);
 	if (ret) {
 		pl_file_put(f);
 		return ret;
@@ -415,6 +420,7 @@ static int pl_group_get_device_locked(struct pl_group *g, void *arg)
 	struct pl_file *f;
 	int ret, fd;
 
+	iopf_rt_mutex_assert_held(&g->lock);
 	memset(name, 0, sizeof(name));
 	for (size_t i = 0; i < sizeof(name) - 1; i++) {
 		if (pl_copy_from_user(&name[i], (char *)arg + i, 1))
@@ -428,18 +434,18 @@ static int pl_group_get_device_locked(struct pl_group *g, void *arg)
 	snprintf(want, sizeof(want), "0000:00:%02x.0", 0x10 + g->d->index);
 	if (strcmp(name, want))
 		return -ENODEV;
-	pthread_mutex_lock(&g->d->cdev_lock);
+	iopf_rt_mutex_lock(&g->d->cdev_lock);
 	ret = g->d->bound ? -EBUSY : 0;  /* vfio_device_block_group() */
 	if (!ret)
 		g->d->group_opens++;
-	pthread_mutex_unlock(&g->d->cdev_lock);
+	iopf_rt_mutex_unlock(&g->d->cdev_lock);
 	if (ret)
 		return ret;
 	f = pl_vfio_device_open_group(g->d, &g->f);
 	if (!f) {
-		pthread_mutex_lock(&g->d->cdev_lock);
+		iopf_rt_mutex_lock(&g->d->cdev_lock);
 		g->d->group_opens--;
-		pthread_mutex_unlock(&g->d->cdev_lock);
+		iopf_rt_mutex_unlock(&g->d->cdev_lock);
 		return -ENOMEM;
 	}
 	fd = pl_fd_install(f, O_CLOEXEC);
@@ -452,7 +458,7 @@ int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 	struct vfio_group_status st;
 	int ret;
 
-	pthread_mutex_lock(&g->lock);
+	iopf_rt_mutex_lock(&g->lock);
 	switch (cmd) {
 	case VFIO_GROUP_GET_STATUS:
 		ret = pl_copy_from_user(&st, arg, sizeof(st));
@@ -486,6 +492,6 @@ int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 	default:
 		ret = -ENOTTY;
 	}
-	pthread_mutex_unlock(&g->lock);
+	iopf_rt_mutex_unlock(&g->lock);
 	return ret;
 }

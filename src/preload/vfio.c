@@ -14,11 +14,13 @@
  * iommufd it is bound to, so the context outlives the binding whatever
  * the program closes first, as the kernel's does.
  *
- * Locks: vf->lock (one file's binding) -> ictx's; d->cdev_lock,
- * d->cfg_lock and d->irq_lock are leaves.
+ * Locks: vf->lock (PL_FILE: one file's binding) -> the context's
+ * (PL_CONTEXT); d->cdev_lock, d->cfg_lock and d->irq_lock (PL_DEVICE) are
+ * leaves.
  */
 #define _GNU_SOURCE
 #include "preload.h"
+#include "../lock_order.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +39,7 @@
 struct pl_vfio_file {
 	struct pl_file f;
 	struct pl_device *d;
-	pthread_mutex_t lock;
+	struct iopf_rt_mutex lock;
 	/* Protected by lock: */
 	struct pl_iommufd *ictx;        /* bound to, with a reference */
 	struct pl_file *group;          /* opened through a group (ref) */
@@ -48,17 +50,18 @@ struct pl_vfio_file {
 
 static void pl_vfio_irqs_off(struct pl_device *d)
 {
-	pthread_mutex_lock(&d->irq_lock);
+	iopf_rt_mutex_lock(&d->irq_lock);
 	for (unsigned i = 0; i < PL_IRQ_VECTORS; i++) {
 		if (d->irq_fd[i] >= 0)
 			pl_libc.close(d->irq_fd[i]);
 		d->irq_fd[i] = -1;
 	}
-	pthread_mutex_unlock(&d->irq_lock);
+	iopf_rt_mutex_unlock(&d->irq_lock);
 }
 
 static void pl_vfio_unbind_locked(struct pl_vfio_file *vf)
 {
+	iopf_rt_mutex_assert_held(&vf->lock);
 	if (!vf->ictx)
 		return;
 	if (vf->attached)
@@ -69,25 +72,25 @@ static void pl_vfio_unbind_locked(struct pl_vfio_file *vf)
 	pl_iommufd_unbind(vf->ictx, vf->dev_id);
 	pl_file_put((struct pl_file *)vf->ictx);
 	vf->ictx = NULL;
-	pthread_mutex_lock(&vf->d->cdev_lock);
+	iopf_rt_mutex_lock(&vf->d->cdev_lock);
 	vf->d->bound = false;
-	pthread_mutex_unlock(&vf->d->cdev_lock);
+	iopf_rt_mutex_unlock(&vf->d->cdev_lock);
 }
 
 static void pl_vfio_file_release(struct pl_file *f)
 {
 	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
 
-	pthread_mutex_lock(&vf->lock);
+	iopf_rt_mutex_lock(&vf->lock);
 	pl_vfio_unbind_locked(vf);
-	pthread_mutex_unlock(&vf->lock);
+	iopf_rt_mutex_unlock(&vf->lock);
 	if (vf->group) {
-		pthread_mutex_lock(&vf->d->cdev_lock);
+		iopf_rt_mutex_lock(&vf->d->cdev_lock);
 		vf->d->group_opens--;
-		pthread_mutex_unlock(&vf->d->cdev_lock);
+		iopf_rt_mutex_unlock(&vf->d->cdev_lock);
 		pl_file_put(vf->group);
 	}
-	pthread_mutex_destroy(&vf->lock);
+	iopf_rt_mutex_destroy(&vf->lock);
 	free(vf);
 }
 
@@ -101,7 +104,7 @@ struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index)
 	vf->f.refs = 1;
 	vf->f.release = pl_vfio_file_release;
 	vf->d = h->devices[index];
-	pthread_mutex_init(&vf->lock, NULL);
+	iopf_lock_init(vf->d->rt, &vf->lock, PL_FILE);
 	return &vf->f;
 }
 
@@ -118,7 +121,7 @@ struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
 	vf->d = d;
 	pl_file_get(group);
 	vf->group = group;
-	pthread_mutex_init(&vf->lock, NULL);
+	iopf_lock_init(vf->d->rt, &vf->lock, PL_FILE);
 	return &vf->f;
 }
 
@@ -136,7 +139,7 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
 		return -EFAULT;
 	if (bind.argsz < minsz || bind.flags || bind.iommufd < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&vf->lock);
+	iopf_rt_mutex_lock(&vf->lock);
 	if (vf->ictx || vf->group) {
 		ret = -EINVAL;   /* bound already, or a group's device file */
 		goto out;
@@ -150,13 +153,13 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
 		pl_file_put(ifile);
 		goto out;
 	}
-	pthread_mutex_lock(&vf->d->cdev_lock);
+	iopf_rt_mutex_lock(&vf->d->cdev_lock);
 	/* vfio_df_open(): no second open on the cdev path, nor one while
 	 * the device is open through its group. */
 	ret = vf->d->bound || vf->d->group_opens ? -EINVAL : 0;
 	if (!ret)
 		vf->d->bound = true;
-	pthread_mutex_unlock(&vf->d->cdev_lock);
+	iopf_rt_mutex_unlock(&vf->d->cdev_lock);
 	if (ret) {
 		pl_file_put(ifile);
 		goto out;
@@ -173,16 +176,16 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
 			pl_iommufd_unbind((struct pl_iommufd *)ifile, dev_id);
 	}
 	if (ret) {
-		pthread_mutex_lock(&vf->d->cdev_lock);
+		iopf_rt_mutex_lock(&vf->d->cdev_lock);
 		vf->d->bound = false;
-		pthread_mutex_unlock(&vf->d->cdev_lock);
+		iopf_rt_mutex_unlock(&vf->d->cdev_lock);
 		pl_file_put(ifile);
 		goto out;
 	}
 	vf->ictx = (struct pl_iommufd *)ifile;
 	vf->dev_id = dev_id;
 out:
-	pthread_mutex_unlock(&vf->lock);
+	iopf_rt_mutex_unlock(&vf->lock);
 	return ret;
 }
 
@@ -199,7 +202,7 @@ static int pl_vfio_attach(struct pl_vfio_file *vf, void *arg)
 		return -EFAULT;
 	if (attach.argsz < minsz || attach.flags)
 		return -EINVAL;
-	pthread_mutex_lock(&vf->lock);
+	iopf_rt_mutex_lock(&vf->lock);
 	/*
 	 * Attached already: the kernel replaces the HWPT in one step
 	 * (iommufd_device_replace()); here the old one is detached first,
@@ -226,7 +229,7 @@ static int pl_vfio_attach(struct pl_vfio_file *vf, void *arg)
 			vf->auto_hwpt = 0;
 		}
 	}
-	pthread_mutex_unlock(&vf->lock);
+	iopf_rt_mutex_unlock(&vf->lock);
 	return ret;
 }
 
@@ -241,12 +244,12 @@ static int pl_vfio_detach(struct pl_vfio_file *vf, void *arg)
 		return -EFAULT;
 	if (detach.argsz < minsz || detach.flags)
 		return -EINVAL;
-	pthread_mutex_lock(&vf->lock);
+	iopf_rt_mutex_lock(&vf->lock);
 	if (vf->attached)
 		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
 	vf->attached = false;
 	vf->auto_hwpt = 0;
-	pthread_mutex_unlock(&vf->lock);
+	iopf_rt_mutex_unlock(&vf->lock);
 	return 0;
 }
 
@@ -380,7 +383,7 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
 				return -EBADF;
 			}
 		}
-		pthread_mutex_lock(&d->irq_lock);
+		iopf_rt_mutex_lock(&d->irq_lock);
 		for (uint32_t i = 0; i < hdr.count; i++) {
 			unsigned v = hdr.start + i;
 
@@ -388,7 +391,7 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
 				pl_libc.close(d->irq_fd[v]);
 			d->irq_fd[v] = held[i];
 		}
-		pthread_mutex_unlock(&d->irq_lock);
+		iopf_rt_mutex_unlock(&d->irq_lock);
 		return 0;
 	}
 	/* DATA_NONE or BOOL with a count: fire the vectors now (loopback). */
@@ -412,9 +415,9 @@ int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 	if (cmd == VFIO_DEVICE_BIND_IOMMUFD)
 		return pl_vfio_bind(vf, arg);
 	/* vfio_device_fops_unl_ioctl(): nothing else before the bind. */
-	pthread_mutex_lock(&vf->lock);
+	iopf_rt_mutex_lock(&vf->lock);
 	bound = vf->ictx != NULL || vf->group;
-	pthread_mutex_unlock(&vf->lock);
+	iopf_rt_mutex_unlock(&vf->lock);
 	if (!bound)
 		return -EINVAL;
 	switch (cmd) {
@@ -446,7 +449,7 @@ static uint32_t pl_config_read32(struct pl_device *d, uint64_t off)
 {
 	uint32_t v = 0;
 
-	pthread_mutex_lock(&d->cfg_lock);
+	iopf_rt_mutex_lock(&d->cfg_lock);
 	switch (off) {
 	case 0x00: v = PL_VENDOR_ID | (uint32_t)d->device_id << 16; break;
 	case 0x04: v = d->command | (uint32_t)0x0010 << 16; break;
@@ -454,14 +457,14 @@ static uint32_t pl_config_read32(struct pl_device *d, uint64_t off)
 	case 0x10: v = d->bar0; break;      /* memory, 32-bit */
 	case 0x2c: v = PL_VENDOR_ID | (uint32_t)d->device_id << 16; break;
 	}
-	pthread_mutex_unlock(&d->cfg_lock);
+	iopf_rt_mutex_unlock(&d->cfg_lock);
 	return v;
 }
 
 static void pl_config_write32(struct pl_device *d, uint64_t off, uint32_t v,
 			      uint32_t mask)
 {
-	pthread_mutex_lock(&d->cfg_lock);
+	iopf_rt_mutex_lock(&d->cfg_lock);
 	if (off == 0x04) {
 		/* Memory space and bus master are what a driver sets. */
 		d->command = (uint16_t)((d->command & ~(mask & 0x6)) |
@@ -471,7 +474,7 @@ static void pl_config_write32(struct pl_device *d, uint64_t off, uint32_t v,
 		d->bar0 = (d->bar0 & ~mask) | (v & mask);
 		d->bar0 &= ~(d->bar0_size - 1);
 	}
-	pthread_mutex_unlock(&d->cfg_lock);
+	iopf_rt_mutex_unlock(&d->cfg_lock);
 }
 
 /* vfio_pci_rw(): an index without a region, or an access past its end:
@@ -486,9 +489,9 @@ ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 	uint64_t size, val = 0;
 	bool bound;
 
-	pthread_mutex_lock(&vf->lock);
+	iopf_rt_mutex_lock(&vf->lock);
 	bound = vf->ictx != NULL || vf->group;
-	pthread_mutex_unlock(&vf->lock);
+	iopf_rt_mutex_unlock(&vf->lock);
 	if (!bound)
 		return -EINVAL;
 	if (off < 0 || index >= VFIO_PCI_NUM_REGIONS)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The review's benchmarks: start time, density; scenarios refused early. */
+/* Start time and density benchmarks, and bad scenarios refused before they run. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
