@@ -52,6 +52,10 @@ static bool vmm_env_find(struct vmm_env *e, bool need_preload)
 	e->vmm = getenv("IOPF_VMM") ? getenv("IOPF_VMM") : IOPF_VMM_EXE;
 	e->preload = getenv("IOPF_PRELOAD") ? getenv("IOPF_PRELOAD") :
 					      IOPF_PRELOAD_LIB;
+	if (!need_preload) {
+		e->preload = NULL;
+		return true;
+	}
 	if (access("/dev/kvm", R_OK | W_OK)) {
 		fprintf(stderr, "iopf: /dev/kvm: %s: no KVM on this machine\n",
 			strerror(errno));
@@ -61,10 +65,6 @@ static bool vmm_env_find(struct vmm_env *e, bool need_preload)
 		fprintf(stderr, "iopf: %s: %s (iopf-vmm is built on x86-64 "
 			"with <linux/iommufd.h>)\n", e->vmm, strerror(errno));
 		return false;
-	}
-	if (!need_preload) {
-		e->preload = NULL;
-		return true;
 	}
 	if (access(e->preload, R_OK)) {
 		fprintf(stderr, "iopf: %s: %s: the preload library that serves "
@@ -111,14 +111,11 @@ static pid_t vmm_spawn(const struct vmm_env *e, char **argv, int *out)
 	return pid;
 }
 
-static bool has_arg(int argc, char **argv, const char *a, const char *v)
-{
-	for (int i = 0; i + 1 < argc; i++)
-		if (!strcmp(argv[i], a) && (!v || !strcmp(argv[i + 1], v)))
-			return true;
-	return false;
-}
-
+/*
+ * `iopf vmm`: iopf-vmm with every option passed on (it parses them, and
+ * prints its own --help). The preload library is put in only where it was
+ * built; without it iopf-vmm says that /dev/iommu is missing.
+ */
 int tool_vmm(int argc, char **argv)
 {
 	struct vmm_env e;
@@ -128,13 +125,19 @@ int tool_vmm(int argc, char **argv)
 
 	if (!args)
 		return 1;
-	/* Every option goes to iopf-vmm unchanged; args[0] is its path. */
 	for (int i = 0; i < argc; i++)
 		args[i + 1] = argv[i];
-	if (!vmm_env_find(&e, !has_arg(argc, argv, "--device", "none"))) {
+	vmm_env_find(&e, false);
+	if (access(e.vmm, X_OK)) {
+		fprintf(stderr, "iopf vmm: %s: %s (iopf-vmm is built on x86-64 "
+			"with <linux/iommufd.h>)\n", e.vmm, strerror(errno));
 		free(args);
 		return 77;
 	}
+	e.preload = getenv("IOPF_PRELOAD") ? getenv("IOPF_PRELOAD") :
+					     IOPF_PRELOAD_LIB;
+	if (access(e.preload, R_OK))
+		e.preload = NULL;
 	fflush(NULL);
 	pid = fork();
 	if (!pid)
@@ -228,23 +231,6 @@ struct startup_row {
 	char why[128];
 };
 
-static bool parse_gib_list(const char *s, uint64_t *out, unsigned *n,
-			   unsigned max)
-{
-	char buf[256], *save = NULL, *tok;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	*n = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-
-		if (*n == max || !tool_parse_range("--sizes", tok, 1, 60, &v))
-			return false;
-		out[(*n)++] = v;
-	}
-	return *n > 0;
-}
-
 /*
  * The guest RAM mappings compared, as iopf-vmm options: pinned (QEMU
  * today), faultable with the IOAS resolving faults (the extension), with
@@ -313,63 +299,110 @@ static void startup_row_run(const struct vmm_env *e, struct startup_row *r,
 	json_object_put(j);
 }
 
+struct gib_list {
+	uint64_t gib[8];
+	unsigned n;
+};
+
+struct mode_list {
+	const char *name[NR_VMM_MODES];
+	unsigned n;
+};
+
+/* --sizes: GiB, comma-separated, 1..60 each. */
+static int parse_sizes(const char *opt, const char *val, void *dst)
+{
+	struct gib_list *l = dst;
+	char buf[128], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	l->n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (l->n == 8) {
+			fprintf(stderr, "iopf: %s: at most 8 sizes\n", opt);
+			return -1;
+		}
+		if (!tool_parse_uint(opt, tok, 1, 60, &l->gib[l->n]))
+			return -1;
+		l->n++;
+	}
+	if (!l->n) {
+		fprintf(stderr, "iopf: %s: no size\n", opt);
+		return -1;
+	}
+	return 0;
+}
+
+/* --modes: names of vmm_modes[], comma-separated. */
+static int parse_modes(const char *opt, const char *val, void *dst)
+{
+	struct mode_list *l = dst;
+	char buf[128], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	l->n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		const struct vmm_mode *m = vmm_mode_find(tok);
+
+		if (!m || l->n == NR_VMM_MODES) {
+			fprintf(stderr, "iopf: %s: '%s': pinned, faultable, "
+				"faultable-vmm or faultable-adaptive\n", opt, tok);
+			return -1;
+		}
+		l->name[l->n++] = m->name;
+	}
+	if (!l->n) {
+		fprintf(stderr, "iopf: %s: no mode\n", opt);
+		return -1;
+	}
+	return 0;
+}
+
 int tool_bench_vmm_startup(int argc, char **argv)
 {
-	static const char *const known[] = { "--sizes", "--modes", "--plot-dir", NULL };
-	static const char *const default_modes[] = { "pinned", "faultable",
-						     "faultable-vmm" };
 	struct tool_output out = { 0 };
-	uint64_t sizes[8] = { 1, 4, 16 };
-	unsigned nsizes = 3, nmodes = 3, i, m, nrows = 0;
-	const char *modes[4] = { default_modes[0], default_modes[1],
-				 default_modes[2] };
-	char modes_buf[128];
-	struct startup_row rows[40];
-	struct vmm_env e;
+	struct gib_list sz = { { 1, 4, 16 }, 3 };
+	struct mode_list md = { { "pinned", "faultable", "faultable-vmm" }, 3 };
 	bool thp = false;
+	const struct tool_opt opts[] = {
+		TOOL_CALL("--sizes", parse_sizes, &sz, "LIST",
+			  "guest RAM sizes, GiB, comma-separated,\n"
+			  "1..60 each (1,4,16)"),
+		TOOL_CALL("--modes", parse_modes, &md, "LIST",
+			  "pinned, faultable (the IOAS resolves\n"
+			  "faults), faultable-vmm (the VMM's fault\n"
+			  "queue, counted), faultable-adaptive\n"
+			  "(default: the first three)"),
+		TOOL_FLAG("--thp", &thp, "guest RAM in transparent huge pages"),
+		TOOL_OUT_JSON(&out),
+		TOOL_OUT_PLOT(&out),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench vmm-startup", "[options]",
+		"real KVM guests (iopf-vmm under the preload library):\n"
+		"VM creation to the guest's first completed DMA and\n"
+		"resident memory, pinned vs faultable guest RAM;\n"
+		"16 GiB pinned needs 16 GiB free and about a minute",
+		opts, NULL,
+	};
+	const uint64_t *sizes = sz.gib;
+	const char *const *modes = md.name;
+	unsigned nsizes, nmodes, i, m, nrows = 0;
+	struct startup_row rows[8 * NR_VMM_MODES];
+	struct vmm_env e;
+	int ret;
 
-	for (i = 0; i < (unsigned)argc; i++) {
-		const char *a = argv[i], *problem;
-
-		if (tool_parse_output(a, &out))
-			continue;
-		if (!strcmp(a, "--thp")) {
-			thp = true;
-			continue;
-		}
-		if (i + 1 < (unsigned)argc && !strcmp(a, "--sizes")) {
-			if (!parse_gib_list(argv[++i], sizes, &nsizes, 8)) {
-				fprintf(stderr, "iopf: --sizes: GiB, comma-separated, 1..60\n");
-				return 2;
-			}
-			continue;
-		}
-		if (i + 1 < (unsigned)argc && !strcmp(a, "--modes")) {
-			char *save = NULL, *tok;
-
-			snprintf(modes_buf, sizeof(modes_buf), "%s", argv[++i]);
-			nmodes = 0;
-			for (tok = strtok_r(modes_buf, ",", &save); tok && nmodes < 4;
-			     tok = strtok_r(NULL, ",", &save)) {
-				if (!vmm_mode_find(tok)) {
-					fprintf(stderr, "iopf: --modes: pinned, faultable, "
-						"faultable-vmm, faultable-adaptive\n");
-					return 2;
-				}
-				modes[nmodes++] = tok;
-			}
-			continue;
-		}
-		if (i + 1 < (unsigned)argc && !strcmp(a, "--plot-dir")) {
-			out.plot_dir = argv[++i];
-			continue;
-		}
-		problem = tool_option_problem(a, known);
-		fprintf(stderr, "iopf bench vmm-startup: %s: %s\n", a, problem);
-		return 2;
-	}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	nsizes = sz.n;
+	nmodes = md.n;
 	if (!vmm_env_find(&e, true))
 		return 77;
+	ret = tool_output_open(&out, true);
+	if (ret)
+		return ret;
 	for (i = 0; i < nsizes; i++) {
 		double floor_ms = populate_floor_ms(sizes[i], thp);
 
@@ -406,9 +439,10 @@ int tool_bench_vmm_startup(int argc, char **argv)
 				json_object_object_add(o, "error", json_object_new_string(rows[i].why));
 			json_object_array_add(arr, o);
 		}
-		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
-		json_object_put(arr);
-	} else {
+		if (tool_output_json(&out, arr))
+			return 1;
+	}
+	if (tool_output_table(&out)) {
 		char data[4096];
 		size_t dl = 0;
 
@@ -658,50 +692,48 @@ static unsigned density_mode(const struct vmm_env *e, const char *mode,
 
 int tool_bench_vmm_density(int argc, char **argv)
 {
-	static const char *const known[] = { "--guest-ram", "--ws", "--budget",
-		"--max-guests", "--window", "--plot-dir", NULL };
 	static const char *const modes[2] = { "pinned", "faultable" };
 	struct tool_output out = { 0 };
 	uint64_t ram = 1 * GIB, ws = 256 * MIB, budget = 3 * GIB, max = 32;
 	uint64_t window_ms = 2000;
+	const struct tool_opt opts[] = {
+		TOOL_SIZE("--guest-ram", &ram, MIB, 64, 16384, "SIZE",
+			  "RAM per guest, MiB or with a suffix (1G)"),
+		TOOL_SIZE("--ws", &ws, MIB, 16, 16384, "SIZE",
+			  "each guest's DMA working set (256M)"),
+		TOOL_SIZE("--budget", &budget, MIB, 256, 1 << 20, "SIZE",
+			  "resident memory all guests may take:\n"
+			  "the host's memory for guests (3G)"),
+		TOOL_UINT("--max-guests", &max, 1, 64, "N",
+			  "guests at most, per mode (32)"),
+		TOOL_UINT("--window", &window_ms, 100, 60000, "MS",
+			  "throughput window after each start (2000)"),
+		TOOL_OUT_JSON(&out),
+		TOOL_OUT_PLOT(&out),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench vmm-density", "[options]",
+		"real KVM guests started one after another, each running\n"
+		"AES over its working set, until their measured resident\n"
+		"memory passes the budget: pinned vs faultable guests,\n"
+		"aggregate DMA throughput and memory per step (about 4\n"
+		"minutes with the defaults)",
+		opts, NULL,
+	};
 	struct density_step steps[2][64];
 	unsigned nsteps[2], m, i;
 	char why[2][160];
 	struct vmm_env e;
+	int ret;
 
-	for (i = 0; i < (unsigned)argc; i++) {
-		const char *a = argv[i], *v = i + 1 < (unsigned)argc ? argv[i + 1] : NULL;
-		uint64_t mib;
-
-		if (tool_parse_output(a, &out))
-			continue;
-		if (v && !strcmp(a, "--guest-ram")) {
-			if (!tool_parse_range(a, v, 64, 16384, &mib) || mib % 2)
-				return 2;
-			ram = mib * MIB, i++;
-		} else if (v && !strcmp(a, "--ws")) {
-			if (!tool_parse_range(a, v, 16, 16384, &mib))
-				return 2;
-			ws = mib * MIB, i++;
-		} else if (v && !strcmp(a, "--budget")) {
-			if (!tool_parse_range(a, v, 256, 1 << 20, &mib))
-				return 2;
-			budget = mib * MIB, i++;
-		} else if (v && !strcmp(a, "--max-guests")) {
-			if (!tool_parse_range(a, v, 1, 64, &max))
-				return 2;
-			i++;
-		} else if (v && !strcmp(a, "--window")) {
-			if (!tool_parse_range(a, v, 100, 60000, &window_ms))
-				return 2;
-			i++;
-		} else if (v && !strcmp(a, "--plot-dir")) {
-			out.plot_dir = v, i++;
-		} else {
-			fprintf(stderr, "iopf bench vmm-density: %s: %s\n", a,
-				tool_option_problem(a, known));
-			return 2;
-		}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	if (ram % (2 * MIB)) {
+		fprintf(stderr, "iopf bench vmm-density: --guest-ram must be a "
+			"multiple of 2 MiB\n");
+		return 2;
 	}
 	if (ws + 6 * MIB > ram) {
 		fprintf(stderr, "iopf bench vmm-density: --ws must be smaller than "
@@ -710,6 +742,9 @@ int tool_bench_vmm_density(int argc, char **argv)
 	}
 	if (!vmm_env_find(&e, true))
 		return 77;
+	ret = tool_output_open(&out, true);
+	if (ret)
+		return ret;
 	fprintf(stderr, "guests of %" PRIu64 " MiB RAM, working set %" PRIu64
 		" MiB, budget %" PRIu64 " MiB resident\n", ram >> 20, ws >> 20,
 		budget >> 20);
@@ -739,9 +774,10 @@ int tool_bench_vmm_density(int argc, char **argv)
 			json_object_object_add(mo, "stopped_because", json_object_new_string(why[m]));
 			json_object_object_add(root, modes[m], mo);
 		}
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-		json_object_put(root);
-	} else {
+		if (tool_output_json(&out, root))
+			return 1;
+	}
+	if (tool_output_table(&out)) {
 		char data[8192];
 		size_t dl = 0;
 

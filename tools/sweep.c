@@ -51,23 +51,6 @@ static void sweep_on_signal(int sig)
 	sweep_stop = 1;
 }
 
-static void sweep_usage(FILE *f)
-{
-	fputs("usage: iopf sweep GRID [--jobs N] [--out PREFIX] [--dry-run]\n"
-	      "  run `iopf bench <bench>` at every point of GRID (a JSON file:\n"
-	      "  bench, params, profiles, seeds; see docs/sweep.md) and gather\n"
-	      "  the points into PREFIX.json and PREFIX.csv (default:\n"
-	      "  results/sweep-<name>)\n"
-	      "  --jobs N     points run at once on this machine (default: its cores)\n"
-	      "  --out P      output prefix\n"
-	      "  --dry-run    print each point's command line and stop\n"
-	      "  --rank-timeout S   under MPI: how long rank 0 waits for the\n"
-	      "               others after its own share (default: the grid's\n"
-	      "               timeout_s times its points per rank)\n"
-	      "  Under `mpirun -np N iopf sweep GRID` each rank runs its share\n"
-	      "  and rank 0 writes the outputs, identical to a local run's.\n", f);
-}
-
 static struct timespec sweep_now(void)
 {
 	struct timespec t;
@@ -337,37 +320,36 @@ int tool_sweep(int argc, char **argv)
 	struct iopf_sweep_grid *grid = NULL;
 	char err[512], default_prefix[512];
 	bool dry_run = false;
+	const struct tool_opt opts[] = {
+		TOOL_UINT("--jobs", &jobs, 1, 4096, "N",
+			  "points run at once on this machine (its cores)"),
+		TOOL_STRING("--out", &prefix, "PREFIX",
+			    "output prefix (results/sweep-<name>)"),
+		TOOL_FLAG("--dry-run", &dry_run,
+			  "print each point's command line and stop"),
+		TOOL_UINT("--rank-timeout", &rank_timeout, 1, 30 * 86400, "S",
+			  "under MPI: how long rank 0 waits for the\n"
+			  "others after its own share (default: the grid's\n"
+			  "timeout_s times its points per rank)"),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"sweep", "GRID [options]",
+		"run `iopf bench <bench>` at every point of GRID (a JSON file:\n"
+		"bench, params, profiles, seeds; see docs/sweep.md) and gather\n"
+		"the points into PREFIX.json and PREFIX.csv.\n"
+		"Under `mpirun -np N iopf sweep GRID` each rank runs its share\n"
+		"and rank 0 writes the outputs, identical to a local run's.",
+		opts, &grid_path,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			sweep_usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--dry-run")) {
-			dry_run = true;
-		} else if (!strcmp(a, "--jobs") && i + 1 < argc) {
-			if (!tool_parse_range(a, argv[++i], 1, 4096, &jobs))
-				return 2;
-		} else if (!strcmp(a, "--rank-timeout") && i + 1 < argc) {
-			if (!tool_parse_range(a, argv[++i], 1, 30 * 86400, &rank_timeout))
-				return 2;
-		} else if (!strcmp(a, "--out") && i + 1 < argc) {
-			prefix = argv[++i];
-		} else if (a[0] != '-' && !grid_path) {
-			grid_path = a;
-		} else {
-			fprintf(stderr, "iopf sweep: %s\n",
-				a[0] == '-' ? "unknown option or missing value" :
-					      "one grid file only");
-			fprintf(stderr, "  (at '%s')\n", a);
-			sweep_usage(stderr);
-			return 2;
-		}
-	}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
 	if (!grid_path) {
-		sweep_usage(stderr);
+		fprintf(stderr, "iopf sweep: which GRID file?\n");
+		tool_usage(stderr, &cmd);
 		return 2;
 	}
 	ret = iopf_sweep_grid_load(grid_path, &grid, err, sizeof(err));

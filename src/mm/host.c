@@ -13,7 +13,8 @@
  * SIGSEGV, and a frame the address space has let go (the program unmapped
  * it, a pin keeps the descriptor) fails the same way.
  *
- *   populate  MADV_POPULATE_WRITE on the VA (the program's bytes stay);
+ *   populate  MADV_POPULATE_WRITE on the VA (the program's bytes stay),
+ *             MADV_POPULATE_READ where the program cannot write;
  *   pin       a reference plus mlock(), counted against the smaller of
  *             the address space's limit and RLIMIT_MEMLOCK (not counted
  *             against RLIMIT_MEMLOCK with CAP_IPC_LOCK, as the kernel's
@@ -75,7 +76,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#ifndef MADV_POPULATE_WRITE
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
 #define MADV_POPULATE_WRITE 23
 #endif
 #ifndef UFFD_USER_MODE_ONLY
@@ -107,12 +109,18 @@ struct mm_host {
 static int mm_host_populate(struct iopf_mm *mm, uint32_t pfn, uint64_t addr,
 			    bool zero)
 {
+	void *page = (void *)(uintptr_t)addr;
+
 	(void)pfn;
 	(void)zero; /* the program's bytes are what the page holds */
-	if (madvise((void *)(uintptr_t)addr, mm->pool->page_size,
-		    MADV_POPULATE_WRITE))
-		return -EFAULT; /* unmapped meanwhile, or out of memory */
-	return 0;
+	if (!madvise(page, mm->pool->page_size, MADV_POPULATE_WRITE))
+		return 0;
+	/* Read-only memory is present for reads; a device write to it
+	 * fails in process_vm_writev, as the IOMMU permission would. */
+	if (errno != ENOMEM &&
+	    !madvise(page, mm->pool->page_size, MADV_POPULATE_READ))
+		return 0;
+	return -EFAULT; /* unmapped meanwhile, or out of memory */
 }
 
 static void mm_host_release_locked(struct iopf_mm_pool *pool, uint32_t pfn)
@@ -490,6 +498,7 @@ int mm_host_pool_init(struct iopf_mm_pool *pool)
 	ret = -pthread_create(&h->reader, NULL, mm_host_reader, h);
 	if (ret)
 		goto err_destroy_sync;
+	pthread_setname_np(h->reader, "iopf-mm-events");
 	return 0;
 
 err_destroy_sync:

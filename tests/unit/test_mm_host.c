@@ -103,7 +103,7 @@ static void test_virtual_runtime_refused(void **state)
 static void body_address_is_va(struct harness *h)
 {
 	unsigned char *buf = map_anon(4);
-	unsigned char got[8];
+	unsigned char got[8], got_buf[8];
 	struct iopf_mm_stats s;
 
 	host_setup(h);
@@ -119,6 +119,42 @@ static void body_address_is_va(struct harness *h)
 	assert_string_equal((char *)buf + 3 * PG, "device");
 	iopf_mm_stats(h->mm, &s);
 	assert_int_equal(s.resident_pages, 2);
+	/* Migrate: a round and a new descriptor; the bytes stay where the
+	 * kernel keeps them. No swap: nothing to reclaim. */
+	{
+		iopf_pfn_t before = iopf_mm_lookup(h->mm, va(buf) + PG);
+		uint64_t moved, reclaimed;
+
+		assert_int_equal(iopf_mm_migrate(h->mm, va(buf), 4 * PG, &moved),
+				 0);
+		assert_int_equal(moved, 2);
+		assert_true(iopf_mm_lookup(h->mm, va(buf) + PG) != before);
+		assert_int_equal(iopf_mm_read(h->mm, va(buf) + PG + 100, got_buf,
+					      8), 0);
+		assert_string_equal((char *)got_buf, "program");
+		assert_int_equal(iopf_mm_reclaim(h->pool, 4, &reclaimed),
+				 -ENOSPC);
+		assert_int_equal(reclaimed, 0);
+	}
+	/* Read-only memory: present for reads, a write fails cleanly. */
+	{
+		unsigned char *ro = map_anon(1);
+		iopf_pfn_t pfn;
+
+		memcpy(ro, "const", 6);
+		assert_int_equal(mprotect(ro, PG, PROT_READ), 0);
+		assert_int_equal(iopf_mm_map(h->mm, va(ro), PG), 0);
+		assert_int_equal(iopf_mm_get_pages(h->mm, va(ro), 1, 0, &pfn), 0);
+		assert_int_equal(iopf_mm_frame_copy(h->pool, pfn, 0, got_buf, 6,
+						    false), 0);
+		assert_string_equal((char *)got_buf, "const");
+		assert_int_equal(iopf_mm_frame_copy(h->pool, pfn, 0, "xxxxx", 6,
+						    true), -EFAULT);
+		assert_string_equal((char *)ro, "const");
+		iopf_mm_put_pages(h->pool, &pfn, 1);
+		assert_int_equal(iopf_mm_unmap(h->mm, va(ro), PG), 0);
+		munmap(ro, PG);
+	}
 	/* A hole in the process is refused. */
 	assert_int_equal(munmap(buf + 2 * PG, PG), 0);
 	iopf_mm_pool_host_sync(h->pool);
