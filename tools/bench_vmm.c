@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,6 +104,8 @@ static pid_t vmm_spawn(const struct vmm_env *e, char **argv, int *out)
 		return -1;
 	}
 	if (!pid) {
+		/* A guest that runs until stopped must not outlive the bench. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(p[1], STDOUT_FILENO);
 		vmm_exec(e, argv);
 	}
