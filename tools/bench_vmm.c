@@ -236,19 +236,26 @@ struct startup_row {
 
 /*
  * The guest RAM mappings compared, as iopf-vmm options: pinned (QEMU
- * today), faultable with the IOAS resolving faults (the extension), with
- * the VMM resolving them from a fault queue, and with the IOAS's adaptive
- * pre-fault.
+ * today), faultable with the IOAS resolving faults (the extension, its
+ * default policy), with the VMM resolving them from a fault queue, and
+ * with each pre-fault policy of the extension: none, a fixed or adaptive
+ * 64-page window, or every page mapped (not pinned) at map time.
  */
 static const struct vmm_mode {
 	const char *name;
-	const char *args[5];
+	const char *args[7];
 } vmm_modes[] = {
 	{ "pinned", { "--mode", "pinned" } },
 	{ "faultable", { "--mode", "faultable", "--faults", "ioas" } },
 	{ "faultable-vmm", { "--mode", "faultable", "--faults", "vmm" } },
+	{ "faultable-none", { "--mode", "faultable", "--faults", "ioas",
+			      "--prefault", "none" } },
+	{ "faultable-fixed", { "--mode", "faultable", "--faults", "ioas",
+			       "--prefault", "fixed:64" } },
 	{ "faultable-adaptive", { "--mode", "faultable", "--faults", "ioas",
-				  "--prefault" } },
+				  "--prefault", "adaptive:64" } },
+	{ "faultable-all", { "--mode", "faultable", "--faults", "ioas",
+			     "--prefault", "all" } },
 };
 #define NR_VMM_MODES (sizeof(vmm_modes) / sizeof(vmm_modes[0]))
 
@@ -263,10 +270,8 @@ static const struct vmm_mode *vmm_mode_find(const char *name)
 /* Append @m's options to @argv at *@a. */
 static void vmm_mode_args(const struct vmm_mode *m, char **argv, int *a)
 {
-	for (int i = 0; i < 5 && m->args[i]; i++)
+	for (int i = 0; i < 7 && m->args[i]; i++)
 		argv[(*a)++] = (char *)m->args[i];
-	if (!strcmp(m->name, "faultable-adaptive"))
-		argv[(*a)++] = "adaptive:64";
 }
 
 static void startup_row_run(const struct vmm_env *e, struct startup_row *r,
@@ -349,7 +354,8 @@ static int parse_modes(const char *opt, const char *val, void *dst)
 
 		if (!m || l->n == NR_VMM_MODES) {
 			fprintf(stderr, "iopf: %s: '%s': pinned, faultable, "
-				"faultable-vmm or faultable-adaptive\n", opt, tok);
+				"faultable-vmm, faultable-none, faultable-fixed,\n"
+				"faultable-adaptive or faultable-all\n", opt, tok);
 			return -1;
 		}
 		l->name[l->n++] = m->name;
@@ -374,8 +380,10 @@ int tool_bench_vmm_startup(int argc, char **argv)
 		TOOL_CALL("--modes", parse_modes, &md, "LIST",
 			  "pinned, faultable (the IOAS resolves\n"
 			  "faults), faultable-vmm (the VMM's fault\n"
-			  "queue, counted), faultable-adaptive\n"
-			  "(default: the first three)"),
+			  "queue, counted), faultable-none,\n"
+			  "-fixed, -adaptive (64-page windows),\n"
+			  "-all (every page mapped, unpinned, at\n"
+			  "map time); default: the first three"),
 		TOOL_FLAG("--thp", &thp, "guest RAM in transparent huge pages"),
 		TOOL_OUT_JSON(&out),
 		TOOL_OUT_PLOT(&out),
