@@ -30,10 +30,14 @@
  * (the first completed DMA among them), and its final status; its results
  * are read back from struct vmm_boot in guest RAM.
  *
- * One vCPU, run by the main thread. SIGALRM (the --timeout) and SIGTERM
- * (stop a running workload) set kvm_run->immediate_exit or the guest's
- * stop flag; nothing else runs concurrently with the loop except the
- * device, which reaches guest RAM through the IOAS.
+ * Threads: one vCPU, run by the main thread, which owns struct vmm; with
+ * --faults vmm a fault thread reads the fault queue and issues
+ * IOMMU_IOAS_PREFAULT and responses on the iommufd, touching nothing of
+ * struct vmm but its options (read-only once it starts) and the atomic
+ * fault counters; it is joined before anything it uses is closed. The
+ * device works concurrently and reaches guest RAM through the IOAS only.
+ * SIGALRM (the --timeout) sets kvm_run->immediate_exit; SIGTERM sets the
+ * guest's stop flag, which the guest polls between batches.
  */
 #define _GNU_SOURCE
 #include "vmm_abi.h"
@@ -1219,24 +1223,25 @@ int main(int argc, char **argv)
 		die("/dev/kvm: %s", strerror(errno));
 		return 77;   /* no KVM here: the tests skip */
 	}
+	/* From here on every failure unwinds through vmm_destroy(). */
 	v.t.start_ns = now_ns();
 	v.vm_fd = ioctl(v.kvm_fd, KVM_CREATE_VM, 0);
 	if (v.vm_fd < 0) {
 		die_errno("KVM_CREATE_VM");
-		goto out;
+		goto out_destroy;
 	}
 	if (vmm_ram_alloc(&v) || vmm_kvm_create(&v))
-		goto out;
+		goto out_destroy;
 	v.t.ram_ns = now_ns();
 	if (v.o.ws_bytes + VMM_HEAP_GPA + (1ull << 20) > v.o.ram_bytes &&
 	    v.o.test == VMM_TEST_WORKLOAD) {
 		die("--ws %" PRIu64 " MiB does not fit in %" PRIu64 " MiB of RAM",
 		    v.o.ws_bytes >> 20, v.o.ram_bytes >> 20);
-		goto out;
+		goto out_destroy;
 	}
 	if (v.o.device != VMM_DEVICE_NONE &&
 	    (vmm_device_open(&v) || vmm_device_bar(&v) || vmm_device_map(&v)))
-		goto out;
+		goto out_destroy;
 	if (v.o.device != VMM_DEVICE_NONE)
 		vmm_device_irq(&v);
 	v.t.iommu_ns = now_ns();
@@ -1244,7 +1249,7 @@ int main(int argc, char **argv)
 	vmm_write_gdt(&v);
 	vmm_write_boot(&v);
 	if (vmm_load_guest(&v) || vmm_kvm_cpuid(&v) || vmm_kvm_long_mode(&v))
-		goto out;
+		goto out_destroy;
 	signal_run = v.run;
 	signal_boot = gpa(&v, VMM_BOOT_GPA);
 	sigaction(SIGALRM, &sa, NULL);
@@ -1252,11 +1257,11 @@ int main(int argc, char **argv)
 	if (v.o.timeout_s)
 		alarm(v.o.timeout_s);
 	if (vmm_run(&v, &status))
-		goto out;
+		goto out_destroy;
 	alarm(0);
 	vmm_report(&v, status);
 	ret = status == VMM_STATUS_PASS ? 0 : 1;
-out:
+out_destroy:
 	signal_run = NULL;
 	signal_boot = NULL;
 	vmm_destroy(&v);
