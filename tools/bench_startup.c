@@ -33,7 +33,7 @@ int tool_bench_startup(int argc, char **argv)
 			  "real runtime: the largest guest, GiB (half of\n"
 			  "the memory available)"),
 		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: kunpeng920-seed (default),\n"
+			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
 			    "reference, measured, or a FILE of\n"
 			    "`iopf profile --json`"),
 		TOOL_OUT_JSON(&o),

@@ -83,9 +83,10 @@ static const struct command commands[] = {
 	{ NULL, "calibrate", tool_calibrate, "[--emit]",
 	  "fit the kunpeng920-seed profile to the seed's table and\n"
 	  "print model vs seed for every row" },
-	{ NULL, "profile", tool_profile, "[--json[=FILE]]",
+	{ NULL, "profile", tool_profile, "[--json[=FILE]] [--profile NAME] [--list]",
 	  "measure this machine's software costs for the cost\n"
-	  "model's operations and print them as a profile" },
+	  "model's operations and print them as a profile; print\n"
+	  "a named profile; list every constant with its bounds" },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -94,6 +94,16 @@ struct iopf_ioas *iopf_type1_ioas(struct iopf_type1 *c)
 	return c->ioas;
 }
 
+struct iopf_domain *iopf_type1_domain(struct iopf_type1 *c)
+{
+	struct iopf_domain *d;
+
+	iopf_rt_mutex_lock(&c->lock);
+	d = c->domain;
+	iopf_rt_mutex_unlock(&c->lock);
+	return d;
+}
+
 int iopf_type1_attach_device(struct iopf_type1 *c, struct iopf_dev *dev)
 {
 	int ret = 0;
