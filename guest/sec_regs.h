@@ -2,7 +2,7 @@
 /*
  * The SEC accelerator as its guest driver sees it: the registers of BAR 0
  * and the in-memory rings and buffers (the same layout as the device
- * model's, described in include/iopf/dev.h; restated here because a guest
+ * model's, described in include/iopf/sec.h; restated here because a guest
  * driver is built without the host's headers).
  *
  * BAR 0 registers (the Q_ registers name the queue QSEL selects):
