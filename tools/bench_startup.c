@@ -78,7 +78,7 @@ int tool_bench_startup(int argc, char **argv)
 	ret = iopf_bench_startup(&cfg, pts);
 	if (ret) {
 		tool_output_abort(&o);
-		fprintf(stderr, "iopf: bench startup failed: %s\n", strerror(-ret));
+		fprintf(stderr, "iopf: bench startup failed: %s\n", tool_strerror(ret));
 		return 1;
 	}
 	if (o.json) {

@@ -195,5 +195,7 @@ struct iopf_cost_model;
 const struct iopf_cost_model *tool_cost_profile(const char *name);
 /* TOOL_CALL parser for --runtime virtual|real: dst is a bool (real). */
 int tool_opt_runtime(const char *opt, const char *val, void *dst);
+/* @err (a negative errno from a run) in words, for an error message. */
+const char *tool_strerror(int err);
 
 #endif
