@@ -7,6 +7,7 @@ BUILD_TSAN ?= build-tsan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 600
 JOBS       ?= $(shell nproc)
+UAPI_DIR   ?= build-deps/linux-uapi
 
 DEBS = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
        libcmocka-dev libjson-c-dev openmpi-bin libopenmpi-dev liburcu-dev libssl-dev gnuplot-nox python3
@@ -25,6 +26,8 @@ deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@# Linux 6.12 uAPI headers for libiopf-preload, into the tree only.
+	@sh scripts/fetch-uapi-headers.sh $(UAPI_DIR)
 
 $(BUILD)/build.ninja: | deps
 	meson setup $(BUILD) --buildtype=debugoptimized

@@ -10,6 +10,12 @@
  * table (tests, benchmarks) is reported too (include/iopf/rt.h).
  *
  * Why each row is where it is:
+ *  PL_*              libiopf-preload serves a program's ioctls: its files'
+ *                    locks are held across calls into the iommufd and
+ *                    type1 front ends and the device models; a file's lock
+ *                    is taken before its context's, a context's before its
+ *                    fault queues'; a device's state lock is a leaf of the
+ *                    preload (held over a call into its model only).
  *  VM .. SEC_QUEUE   guests, the vIOMMU and device models call down into
  *                    the container and the IOMMU with their own lock held.
  *  TYPE1, IOAS       container writers (map, unmap, attach, policy).
@@ -37,6 +43,10 @@
 #include <iopf/rt.h>
 
 #define IOPF_LOCK_ORDER(X)                                                   \
+	X(PL_FILE)     /* a VFIO device file or group (src/preload) */       \
+	X(PL_CONTEXT)  /* an iommufd context or a container (src/preload) */ \
+	X(PL_FAULTQ)   /* one fault queue file's records (src/preload) */    \
+	X(PL_DEVICE)   /* an emulated PCI function's state (src/preload) */  \
 	X(VM)          /* struct iopf_vm::lock (vm.c) */                     \
 	X(VIOMMU)      /* a guest's vIOMMU (viommu.c) */                     \
 	X(NIC)         /* an emulated NIC (nic.c) */                         \

@@ -90,7 +90,7 @@ int tool_bench_density(int argc, char **argv)
 		TOOL_UINT_SCALED("--step-ms", &cfg.step_ns, 1, 10000, 1000000ull,
 				 "N", "measured window per step, virtual ms (50)"),
 		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: kunpeng920-seed (default),\n"
+			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
 			    "reference, measured, or a FILE of\n"
 			    "`iopf profile --json`"),
 		TOOL_UINT("--every", &every, 1, 1000, "N",
@@ -111,7 +111,7 @@ int tool_bench_density(int argc, char **argv)
 	int ret;
 
 	iopf_bench_density_defaults(&cfg);
-	cfg.costs = iopf_cost_model_find("kunpeng920-seed");
+	cfg.costs = iopf_cost_profile_default();
 	cfg.progress = tool_progress;
 	cfg.progress_arg = "density";
 	hot = (uint64_t)(cfg.hot_frac * 100 + 0.5);
@@ -145,7 +145,7 @@ int tool_bench_density(int argc, char **argv)
 	}
 	ret = iopf_bench_density(&cfg, &res);
 	if (ret) {
-		fprintf(stderr, "iopf: bench density failed: %s\n", strerror(-ret));
+		fprintf(stderr, "iopf: bench density failed: %s\n", tool_strerror(ret));
 		ret = 1;
 		goto out_abort;
 	}

@@ -43,7 +43,7 @@ int tool_bench_startup(int argc, char **argv)
 			  "real runtime: the largest guest, GiB (half of\n"
 			  "the memory available)"),
 		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: kunpeng920-seed (default),\n"
+			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
 			    "reference, measured, or a FILE of\n"
 			    "`iopf profile --json`"),
 		TOOL_OUT_JSON(&o),
@@ -88,7 +88,7 @@ int tool_bench_startup(int argc, char **argv)
 	ret = iopf_bench_startup(&cfg, pts);
 	if (ret) {
 		tool_output_abort(&o);
-		fprintf(stderr, "iopf: bench startup failed: %s\n", strerror(-ret));
+		fprintf(stderr, "iopf: bench startup failed: %s\n", tool_strerror(ret));
 		return 1;
 	}
 	if (o.json) {

@@ -270,6 +270,11 @@ void iopf_type1_close(struct iopf_type1 *c);
 /* The core container: valid until iopf_type1_close(). */
 struct iopf_ioas *iopf_type1_ioas(struct iopf_type1 *c);
 /*
+ * The container's paging domain, made by the first attach_device(); NULL
+ * before. Valid until iopf_type1_close(). Takes the container's lock.
+ */
+struct iopf_domain *iopf_type1_domain(struct iopf_type1 *c);
+/*
  * Leaf sizes the container's domain may use (IOPF_PGSIZE_*; 0: all), set
  * before the first attach (-EBUSY after): a host backing guests with 4 KiB
  * frames rarely has 2 MiB of them contiguous. -EINVAL for NULL or an

@@ -147,7 +147,7 @@ static void guest_device(void *arg)
 			iopf_rt_charge(r->rt, xfer);
 			g->bytes += r->cfg->touch_bytes;
 		}
-		iopf_rt_charge(r->rt, c->sec_job_ns);
+		iopf_rt_charge(r->rt, iopf_sec_cost(c, sec_job_ns));
 	}
 }
 

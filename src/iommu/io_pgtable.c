@@ -619,9 +619,7 @@ int iopf_io_pgtable_alloc(struct iopf_rt *rt,
 			   IOPF_PGSIZE_4K;
 	t->flush = cfg->flush;
 	t->cookie = cfg->cookie;
-	ret = iopf_lock_init(rt, &t->lock, PGTABLE);
-	if (ret)
-		goto err_free;
+	iopf_lock_init(rt, &t->lock, PGTABLE);
 	t->root = table_alloc(t);
 	if (!t->root) {
 		ret = -ENOMEM;
@@ -632,7 +630,6 @@ int iopf_io_pgtable_alloc(struct iopf_rt *rt,
 
 err_mutex:
 	iopf_rt_mutex_destroy(&t->lock);
-err_free:
 	free(t);
 	return ret;
 }

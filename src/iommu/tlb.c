@@ -29,7 +29,6 @@ static const uint64_t tlb_sizes[3] = { IOPF_PGSIZE_1G, IOPF_PGSIZE_2M,
 int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries)
 {
 	unsigned sets = entries / TLB_WAYS;
-	int ret;
 
 	if (!sets)
 		sets = 1;
@@ -39,12 +38,8 @@ int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries)
 	tlb->entries = iopf_calloc((size_t)sets * TLB_WAYS, sizeof(*tlb->entries));
 	if (!tlb->entries)
 		return -ENOMEM;
-	ret = iopf_lock_init(rt, &tlb->lock, TLB);
-	if (ret) {
-		free(tlb->entries);
-		tlb->entries = NULL;
-	}
-	return ret;
+	iopf_lock_init(rt, &tlb->lock, TLB);
+	return 0;
 }
 
 void tlb_fini(struct tlb *tlb)

@@ -499,9 +499,7 @@ int iopf_ioas_create(struct iopf_iommu *iommu, struct iopf_mm *mm,
 	ioas->domains = &ioas->dom_buf[0];
 	if (!ioas->table)
 		goto err_free;
-	ret = iopf_lock_init(ioas->rt, &ioas->lock, IOAS);
-	if (ret)
-		goto err_free;
+	iopf_lock_init(ioas->rt, &ioas->lock, IOAS);
 	*out = ioas;
 	return 0;
 

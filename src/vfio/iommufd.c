@@ -255,7 +255,6 @@ int iopf_fd_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 		 struct iopf_fd **out)
 {
 	struct iopf_fd *fd;
-	int ret;
 
 	if (!iommu || !mm || !out)
 		return -EINVAL;
@@ -265,11 +264,7 @@ int iopf_fd_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 	fd->iommu = iommu;
 	fd->mm = mm;
 	fd->rt = iopf_mm_pool_rt(iopf_mm_pool(mm));
-	ret = iopf_lock_init(fd->rt, &fd->lock, IOMMUFD);
-	if (ret) {
-		free(fd);
-		return ret;
-	}
+	iopf_lock_init(fd->rt, &fd->lock, IOMMUFD);
 	*out = fd;
 	return 0;
 }
@@ -555,7 +550,6 @@ static const struct fd_obj_ops fd_fault_ops = { .destroy = fd_fault_destroy };
 int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
 {
 	struct fd_fault *f;
-	int ret;
 
 	if (!fd || !fault_id)
 		return -EINVAL;
@@ -563,21 +557,11 @@ int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
 					      &fd_fault_ops);
 	if (!f)
 		return -ENOMEM;
-	ret = iopf_lock_init(fd->rt, &f->lock, FAULTQ);
-	if (ret)
-		goto err_abort;
-	ret = iopf_rt_waitq_init(fd->rt, &f->wq);
-	if (ret)
-		goto err_mutex;
+	iopf_lock_init(fd->rt, &f->lock, FAULTQ);
+	iopf_rt_waitq_init(fd->rt, &f->wq);
 	fd_obj_finalize(&f->obj);
 	*fault_id = f->obj.id;
 	return 0;
-
-err_mutex:
-	iopf_rt_mutex_destroy(&f->lock);
-err_abort:
-	fd_obj_abort(&f->obj);
-	return ret;
 }
 
 static struct fd_fault_att *fd_fault_att_find_locked(struct fd_fault *f,

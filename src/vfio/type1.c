@@ -57,17 +57,13 @@ int iopf_type1_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 	ret = iopf_ioas_create(iommu, mm, &c->ioas);
 	if (ret)
 		goto err_free;
-	ret = iopf_lock_init(iopf_mm_pool_rt(iopf_mm_pool(mm)), &c->lock, TYPE1);
-	if (ret)
-		goto err_ioas;
+	iopf_lock_init(iopf_mm_pool_rt(iopf_mm_pool(mm)), &c->lock, TYPE1);
 	c->iommu = iommu;
 	c->mm = mm;
 	c->page_size = 1ull << iopf_mm_pool_page_shift(iopf_mm_pool(mm));
 	*out = c;
 	return 0;
 
-err_ioas:
-	iopf_ioas_destroy(c->ioas);
 err_free:
 	free(c);
 	return ret;
@@ -92,6 +88,16 @@ void iopf_type1_close(struct iopf_type1 *c)
 struct iopf_ioas *iopf_type1_ioas(struct iopf_type1 *c)
 {
 	return c->ioas;
+}
+
+struct iopf_domain *iopf_type1_domain(struct iopf_type1 *c)
+{
+	struct iopf_domain *d;
+
+	iopf_rt_mutex_lock(&c->lock);
+	d = c->domain;
+	iopf_rt_mutex_unlock(&c->lock);
+	return d;
 }
 
 int iopf_type1_attach_device(struct iopf_type1 *c, struct iopf_dev *dev)

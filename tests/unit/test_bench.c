@@ -19,7 +19,7 @@ static void test_startup_meets_published_pinning(void **state)
 	uint64_t sizes[] = { 1 * GIB, 16 * GIB };
 	struct iopf_bench_startup_point p[2];
 	struct iopf_bench_startup_config c = {
-		.costs = iopf_cost_model_find("kunpeng920-seed"),
+		.costs = iopf_cost_profile_find("kunpeng920-seed"),
 		.sizes = sizes, .nr_sizes = 2,
 	};
 
@@ -47,7 +47,7 @@ static void small_density(struct iopf_bench_density_config *c)
 	c->guest_bytes = 4 * GIB;
 	c->max_guests = 30;
 	c->step_ns = 20000000;
-	c->costs = iopf_cost_model_find("kunpeng920-seed");
+	c->costs = iopf_cost_profile_find("kunpeng920-seed");
 }
 
 static void test_density_curve(void **state)
@@ -238,7 +238,7 @@ static struct iopf_bench_migrate_config small_migrate(void)
 		.guest_bytes = 128ull << 20, .hot_bytes = 48ull << 20,
 		.write_mbps = 800, .link_gbps = 10,
 		.downtime_limit_ns = 20000000ull, .max_rounds = 8, .seed = 3,
-		.costs = iopf_cost_model_find("kunpeng920-seed"),
+		.costs = iopf_cost_profile_find("kunpeng920-seed"),
 	};
 }
 

@@ -1,0 +1,768 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The interposed libc entry points, the table of emulated fds, and the
+ * host (runtime, memory, IOMMU, devices) brought up at the first open of
+ * one of our paths.
+ *
+ * Invariants:
+ *  - pl_fds[n] is non-NULL exactly while fd n is a descriptor we made or
+ *    duplicated and the program has not closed; it holds one reference.
+ *  - The host is created once, never torn down: the process may exit
+ *    with DMA in flight, as it may with real devices.
+ * Lock order: pl_fds_lock is a leaf.
+ */
+#define _GNU_SOURCE
+/* The wrappers define both the plain and the 64-bit names themselves. */
+#undef _FILE_OFFSET_BITS
+#include "preload.h"
+#include "../lock_order.h"
+
+#include <iopf/iommu.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct pl_libc pl_libc;
+static pthread_once_t pl_libc_once = PTHREAD_ONCE_INIT;
+
+static void pl_libc_resolve(void)
+{
+	pl_libc.open = dlsym(RTLD_NEXT, "open");
+	pl_libc.openat = dlsym(RTLD_NEXT, "openat");
+	pl_libc.close = dlsym(RTLD_NEXT, "close");
+	pl_libc.ioctl = dlsym(RTLD_NEXT, "ioctl");
+	pl_libc.read = dlsym(RTLD_NEXT, "read");
+	pl_libc.write = dlsym(RTLD_NEXT, "write");
+	pl_libc.pread = dlsym(RTLD_NEXT, "pread64");
+	pl_libc.pwrite = dlsym(RTLD_NEXT, "pwrite64");
+	pl_libc.dup = dlsym(RTLD_NEXT, "dup");
+	pl_libc.dup2 = dlsym(RTLD_NEXT, "dup2");
+	pl_libc.dup3 = dlsym(RTLD_NEXT, "dup3");
+	pl_libc.fcntl = dlsym(RTLD_NEXT, "fcntl");
+	pl_libc.mmap = dlsym(RTLD_NEXT, "mmap64");
+}
+
+static inline void pl_libc_init(void)
+{
+	pthread_once(&pl_libc_once, pl_libc_resolve);
+}
+
+/* ------------------------------------------------------------------ */
+/* The fd table. */
+
+#define PL_MAX_FDS 65536
+static struct pl_file *_Atomic pl_fds[PL_MAX_FDS];
+static pthread_mutex_t pl_fds_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Any fd ever installed: lets unrelated I/O skip the table. */
+static atomic_bool pl_fds_used;
+
+void pl_file_get(struct pl_file *f)
+{
+	atomic_fetch_add(&f->refs, 1);
+}
+
+void pl_file_put(struct pl_file *f)
+{
+	if (f && atomic_fetch_sub(&f->refs, 1) == 1)
+		f->release(f);
+}
+
+struct pl_file *pl_fd_get(int fd)
+{
+	struct pl_file *f;
+
+	if (fd < 0 || fd >= PL_MAX_FDS || !atomic_load(&pl_fds_used))
+		return NULL;
+	pthread_mutex_lock(&pl_fds_lock);
+	f = pl_fds[fd];
+	if (f)
+		pl_file_get(f);
+	pthread_mutex_unlock(&pl_fds_lock);
+	return f;
+}
+
+/* Point @fd at @f (a reference given); drop what was there. */
+static void pl_fd_set(int fd, struct pl_file *f)
+{
+	struct pl_file *old;
+
+	pthread_mutex_lock(&pl_fds_lock);
+	old = pl_fds[fd];
+	pl_fds[fd] = f;
+	if (f)
+		atomic_store(&pl_fds_used, true);
+	pthread_mutex_unlock(&pl_fds_lock);
+	pl_file_put(old);
+}
+
+/* Forget @fd if it still names @f. */
+static void pl_fd_clear(int fd, struct pl_file *f)
+{
+	bool was;
+
+	pthread_mutex_lock(&pl_fds_lock);
+	was = pl_fds[fd] == f;
+	if (was)
+		pl_fds[fd] = NULL;
+	pthread_mutex_unlock(&pl_fds_lock);
+	if (was)
+		pl_file_put(f);
+}
+
+int pl_fd_install(struct pl_file *f, int flags)
+{
+	int fd = eventfd(0, EFD_NONBLOCK |
+				    ((flags & O_CLOEXEC) ? EFD_CLOEXEC : 0));
+
+	if (fd < 0) {
+		pl_file_put(f);
+		return -errno;
+	}
+	if (fd >= PL_MAX_FDS) {
+		pl_libc.close(fd);
+		pl_file_put(f);
+		return -EMFILE;
+	}
+	pl_fd_set(fd, f);
+	return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* The host. */
+
+static struct pl_host pl_host;
+static pthread_once_t pl_host_once = PTHREAD_ONCE_INIT;
+static int pl_host_err;
+static pthread_mutex_t pl_host_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pl_host_cond = PTHREAD_COND_INITIALIZER;
+static bool pl_host_ready;
+
+static int pl_host_add_device(struct pl_host *h, const char *model)
+{
+	struct pl_device *d;
+	int ret;
+
+	if (h->ndevices == PL_MAX_DEVICES)
+		return -ENOSPC;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->index = h->ndevices;
+	d->rt = h->rt;
+	iopf_lock_init(h->rt, &d->cfg_lock, PL_DEVICE);
+	iopf_lock_init(h->rt, &d->irq_lock, PL_DEVICE);
+	iopf_lock_init(h->rt, &d->cdev_lock, PL_DEVICE);
+	for (unsigned i = 0; i < PL_IRQ_VECTORS; i++)
+		d->irq_fd[i] = -1;
+	if (!strcmp(model, "dma"))
+		ret = pl_dma_create(h, d);
+	else if (!strcmp(model, "sec"))
+		ret = pl_sec_create(h, d);
+	else if (!strcmp(model, "nic") || !strcmp(model, "nic-drop") ||
+		 !strcmp(model, "nic-backup"))
+		ret = pl_nic_create(h, d, model);
+	else
+		ret = -EINVAL;
+	if (ret) {
+		fprintf(stderr, "iopf-preload: device '%s': %s\n", model,
+			strerror(-ret));
+		free(d);
+		return ret;
+	}
+	h->devices[h->ndevices++] = d;
+	return 0;
+}
+
+/*
+ * The root actor: makes the IOMMU and the devices, says the
+ * host is ready, then stays so that actors can be spawned later.
+ */
+static void pl_host_root(void *arg)
+{
+	struct pl_host *h = arg;
+	struct iopf_iommu_config ic = {
+		.pool = h->pool, .prq_depth = 256, .fault_workers = 2,
+	};
+	const char *list = getenv("IOPF_DEVICES");
+	char buf[256], *save = NULL, *tok;
+	int ret = 0;
+
+	/* The IOMMU's fault workers are actors: made from here. */
+	ret = iopf_iommu_create(h->rt, &ic, &h->iommu);
+	snprintf(buf, sizeof(buf), "%s", list && *list ? list : "dma,sec");
+	for (tok = strtok_r(buf, ",", &save); tok && !ret;
+	     tok = strtok_r(NULL, ",", &save))
+		ret = pl_host_add_device(h, tok);
+	pthread_mutex_lock(&pl_host_lock);
+	pl_host_err = ret;
+	pl_host_ready = true;
+	pthread_cond_broadcast(&pl_host_cond);
+	/* The process's lifetime: nothing ever wakes this wait. */
+	while (pl_host_ready)
+		pthread_cond_wait(&pl_host_cond, &pl_host_lock);
+	pthread_mutex_unlock(&pl_host_lock);
+}
+
+static void *pl_host_thread(void *arg)
+{
+	struct pl_host *h = arg;
+	int ret = iopf_rt_run(h->rt, "iopf-preload", pl_host_root, h);
+
+	if (ret) {
+		pthread_mutex_lock(&pl_host_lock);
+		pl_host_err = ret;
+		pl_host_ready = true;
+		pthread_cond_broadcast(&pl_host_cond);
+		pthread_mutex_unlock(&pl_host_lock);
+	}
+	return NULL;
+}
+
+/*
+ * The program's own memory (the host pool: iopf_mm addresses are its
+ * VAs), or, where userfaultfd lacks the events it needs, an emulated pool
+ * at the same addresses whose bytes are not the program's (said once on
+ * stderr: device DMA then does not reach program memory).
+ */
+static int pl_host_memory(struct pl_host *h)
+{
+	struct iopf_mm_pool_config pc = {
+		.ram_bytes = 1ull << 30,
+		.page_shift = 12,
+		.flags = IOPF_MM_POOL_DATA,
+	};
+	int ret;
+
+	ret = iopf_mm_pool_create_host(h->rt, &h->pool);
+	h->host_memory = !ret;
+	if (ret == -EOPNOTSUPP) {
+		fprintf(stderr, "iopf-preload: no host memory backend here "
+				"(userfaultfd events); DMA uses emulated "
+				"memory\n");
+		ret = iopf_mm_pool_create(h->rt, &pc, &h->pool);
+	}
+	if (ret)
+		return ret;
+	ret = iopf_mm_create(h->pool, "program", UINT64_MAX, &h->mm);
+	if (ret)
+		iopf_mm_pool_destroy(h->pool);
+	return ret;
+}
+
+static void pl_host_init(void)
+{
+	struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = 1 };
+	struct pl_host *h = &pl_host;
+	const char *stage = "runtime";
+	pthread_attr_t attr;
+	pthread_t thread;
+	int ret;
+
+	ret = iopf_rt_create(&rc, &h->rt);
+	if (ret)
+		goto out;
+	stage = "memory";
+	ret = pl_host_memory(h);
+	if (ret)
+		goto out;
+	stage = "iommu and devices";
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ret = -pthread_create(&thread, &attr, pl_host_thread, h);
+	pthread_attr_destroy(&attr);
+	if (ret)
+		goto out;
+	pthread_mutex_lock(&pl_host_lock);
+	while (!pl_host_ready)
+		pthread_cond_wait(&pl_host_cond, &pl_host_lock);
+	ret = pl_host_err;
+	pthread_mutex_unlock(&pl_host_lock);
+out:
+	if (ret)
+		fprintf(stderr, "iopf-preload: host %s: %s\n", stage,
+			strerror(-ret));
+	pl_host_err = ret;
+}
+
+struct pl_host *pl_host_get(void)
+{
+	pthread_once(&pl_host_once, pl_host_init);
+	if (pl_host_err) {
+		errno = -pl_host_err;
+		return NULL;
+	}
+	return &pl_host;
+}
+
+int pl_mem_prepare(struct pl_host *h, uint64_t va, uint64_t len)
+{
+	unsigned char vec[64];
+	int ret;
+
+	if ((va | len) & (PL_PAGE - 1) || !len || va + len < va)
+		return -EINVAL;
+	/* The process's own mapping decides, as pin_user_pages() would. */
+	for (uint64_t off = 0; off < len; off += 64 * PL_PAGE) {
+		uint64_t n = len - off < 64 * PL_PAGE ? len - off
+						      : 64 * PL_PAGE;
+
+		if (mincore((void *)(uintptr_t)(va + off), n, vec))
+			return -EFAULT;
+	}
+	/*
+	 * Adopt the program's pages; parts adopted before are kept. The
+	 * events of memory given back before now are handled first: a VA
+	 * munmap()ed and mapped again is new memory, not the old adoption.
+	 */
+	if (h->host_memory) {
+		iopf_mm_pool_host_sync(h->pool);
+		return iopf_mm_map(h->mm, va, len);
+	}
+	/*
+	 * The emulated pool: the program's range is given the same
+	 * addresses in the host's mm, page by page (pages mapped before stay).
+	 */
+	for (uint64_t off = 0; off < len; off += PL_PAGE) {
+		ret = iopf_mm_map(h->mm, va + off, PL_PAGE);
+		if (ret && ret != -EEXIST)
+			return ret;
+	}
+	return 0;
+}
+
+void pl_irq_signal(struct pl_device *d, unsigned vector)
+{
+	uint64_t one = 1;
+
+	iopf_rt_mutex_lock(&d->irq_lock);
+	if (vector < PL_IRQ_VECTORS && d->irq_fd[vector] >= 0)
+		(void)!pl_libc.write(d->irq_fd[vector], &one, sizeof(one));
+	iopf_rt_mutex_unlock(&d->irq_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Paths. */
+
+static struct pl_file *pl_path_open(const char *path, int *err)
+{
+	struct pl_host *h;
+	unsigned long n;
+	char *end;
+
+	if (strncmp(path, "/dev/iommu", 10) && strncmp(path, "/dev/vfio/", 10))
+		return NULL;
+	if (strcmp(path, "/dev/iommu") && strcmp(path, "/dev/vfio/vfio") &&
+	    strncmp(path, "/dev/vfio/devices/vfio", 22) &&
+	    !(path[10] >= '0' && path[10] <= '9'))
+		return NULL;
+	h = pl_host_get();
+	if (!h) {
+		*err = -ENODEV;
+		return NULL;
+	}
+	if (!strcmp(path, "/dev/iommu")) {
+		struct pl_iommufd *ictx = pl_iommufd_open(h);
+
+		if (!ictx)
+			*err = -ENOMEM;
+		return (struct pl_file *)ictx;
+	}
+	if (!strcmp(path, "/dev/vfio/vfio")) {
+		struct pl_file *f = pl_vfio_container_open(h);
+
+		if (!f)
+			*err = -errno;
+		return f;
+	}
+	if (!strncmp(path, "/dev/vfio/devices/vfio", 22)) {
+		n = strtoul(path + 22, &end, 10);
+		if (end == path + 22 || *end || n >= h->ndevices) {
+			*err = -ENOENT;
+			return NULL;
+		}
+		{
+			struct pl_file *f = pl_vfio_device_open(h, (unsigned)n);
+
+			if (!f)
+				*err = -ENOMEM;
+			return f;
+		}
+	}
+	n = strtoul(path + 10, &end, 10);
+	if (*end || n >= h->ndevices) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	{
+		struct pl_file *f = pl_vfio_group_open(h, (unsigned)n);
+
+		if (!f)
+			*err = -errno;
+		return f;
+	}
+}
+
+/* 1: handled (*ret set), 0: not one of ours. */
+static int pl_open_common(const char *path, int flags, int *ret)
+{
+	struct pl_file *f;
+	int err = 0;
+
+	if (!path)
+		return 0;
+	f = pl_path_open(path, &err);
+	if (!f && !err)
+		return 0;
+	if (!f) {
+		errno = -err;
+		*ret = -1;
+		return 1;
+	}
+	*ret = pl_fd_install(f, flags);
+	if (*ret < 0) {
+		errno = -*ret;
+		*ret = -1;
+	}
+	return 1;
+}
+
+static mode_t pl_open_mode(int flags, va_list ap)
+{
+	return (flags & (O_CREAT | __O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+}
+
+#define PL_EXPORT __attribute__((visibility("default")))
+
+/* glibc's fortified entry points (-D_FORTIFY_SOURCE programs). */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t count, off_t off,
+		    size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t count, off_t off,
+		      size_t buflen);
+
+PL_EXPORT int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+	int ret;
+
+	pl_libc_init();
+	va_start(ap, flags);
+	mode = pl_open_mode(flags, ap);
+	va_end(ap);
+	if (pl_open_common(path, flags, &ret))
+		return ret;
+	return pl_libc.open(path, flags, mode);
+}
+PL_EXPORT int open64(const char *path, int flags, ...)
+	__attribute__((alias("open")));
+PL_EXPORT int __open_2(const char *path, int flags)
+{
+	return open(path, flags);
+}
+PL_EXPORT int __open64_2(const char *path, int flags)
+{
+	return open(path, flags);
+}
+
+PL_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+	int ret;
+
+	pl_libc_init();
+	va_start(ap, flags);
+	mode = pl_open_mode(flags, ap);
+	va_end(ap);
+	if (path[0] == '/' && pl_open_common(path, flags, &ret))
+		return ret;
+	return pl_libc.openat(dirfd, path, flags, mode);
+}
+PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+	__attribute__((alias("openat")));
+PL_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	return openat(dirfd, path, flags);
+}
+
+PL_EXPORT int close(int fd)
+{
+	struct pl_file *f;
+	int ret;
+
+	pl_libc_init();
+	f = pl_fd_get(fd);
+	ret = pl_libc.close(fd);
+	if (f) {
+		/*
+		 * Close succeeded or not, the number no longer names f. It may
+		 * name a new file already (another thread's open): leave that.
+		 */
+		pl_fd_clear(fd, f);
+		pl_file_put(f);
+	}
+	return ret;
+}
+
+static int pl_dup_result(struct pl_file *f, int newfd)
+{
+	if (newfd >= 0 && newfd < PL_MAX_FDS)
+		pl_fd_set(newfd, f);
+	else
+		pl_file_put(f);
+	return newfd;
+}
+
+PL_EXPORT int dup(int fd)
+{
+	struct pl_file *f;
+
+	pl_libc_init();
+	f = pl_fd_get(fd);
+	if (!f)
+		return pl_libc.dup(fd);
+	return pl_dup_result(f, pl_libc.dup(fd));
+}
+
+PL_EXPORT int dup2(int fd, int newfd)
+{
+	struct pl_file *f, *old;
+	int ret;
+
+	pl_libc_init();
+	f = pl_fd_get(fd);
+	old = fd != newfd ? pl_fd_get(newfd) : NULL;
+	ret = pl_libc.dup2(fd, newfd);
+	if (ret >= 0 && old)
+		pl_fd_set(newfd, NULL);
+	pl_file_put(old);
+	if (!f)
+		return ret;
+	if (fd == newfd || ret < 0) {
+		pl_file_put(f);
+		return ret;
+	}
+	return pl_dup_result(f, ret);
+}
+
+PL_EXPORT int dup3(int fd, int newfd, int flags)
+{
+	struct pl_file *f, *old;
+	int ret;
+
+	pl_libc_init();
+	f = pl_fd_get(fd);
+	old = fd != newfd ? pl_fd_get(newfd) : NULL;
+	ret = pl_libc.dup3(fd, newfd, flags);
+	if (ret >= 0 && old)
+		pl_fd_set(newfd, NULL);
+	pl_file_put(old);
+	if (!f)
+		return ret;
+	if (ret < 0) {
+		pl_file_put(f);
+		return ret;
+	}
+	return pl_dup_result(f, ret);
+}
+
+PL_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	struct pl_file *f;
+	va_list ap;
+	long arg;
+	int ret;
+
+	pl_libc_init();
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	ret = pl_libc.fcntl(fd, cmd, arg);
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && ret >= 0) {
+		f = pl_fd_get(fd);
+		if (f)
+			pl_dup_result(f, ret);
+	}
+	return ret;
+}
+PL_EXPORT int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
+
+static int pl_ioctl_file(struct pl_file *f, unsigned long cmd, void *arg)
+{
+	switch (f->kind) {
+	case PL_IOMMUFD:
+		return pl_iommufd_ioctl((struct pl_iommufd *)f, cmd, arg);
+	case PL_VFIO_DEVICE:
+		return pl_vfio_device_ioctl(f, cmd, arg);
+	case PL_VFIO_CONTAINER:
+		return pl_vfio_container_ioctl(f, cmd, arg);
+	case PL_VFIO_GROUP:
+		return pl_vfio_group_ioctl(f, cmd, arg);
+	case PL_FAULT:
+		break;
+	}
+	return -ENOTTY;
+}
+
+PL_EXPORT int ioctl(int fd, unsigned long cmd, ...)
+{
+	struct pl_file *f;
+	va_list ap;
+	void *arg;
+	int ret;
+
+	pl_libc_init();
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	f = pl_fd_get(fd);
+	if (!f)
+		return pl_libc.ioctl(fd, cmd, arg);
+	ret = pl_ioctl_file(f, cmd, arg);
+	pl_file_put(f);
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return ret;
+}
+
+static ssize_t pl_rw(struct pl_file *f, void *buf, size_t count, off_t off,
+		     bool positioned, bool write)
+{
+	switch (f->kind) {
+	case PL_FAULT:
+		/* The fault queue has no file position (-ESPIPE elsewhere). */
+		if (positioned && off)
+			return -ESPIPE;
+		return write ? pl_fault_write(f, buf, count)
+			     : pl_fault_read(f, buf, count);
+	case PL_VFIO_DEVICE:
+		/* read() and write() use the file position: always 0 here,
+		 * as the region offsets make it meaningless. */
+		return pl_vfio_device_rw(f, buf, count, positioned ? off : 0,
+					 write);
+	default:
+		return -EINVAL;
+	}
+}
+
+static ssize_t pl_rw_result(ssize_t ret)
+{
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+
+PL_EXPORT ssize_t read(int fd, void *buf, size_t count)
+{
+	struct pl_file *f;
+	ssize_t ret;
+
+	pl_libc_init();
+	f = pl_fd_get(fd);
+	if (!f)
+		return pl_libc.read(fd, buf, count);
+	ret = pl_rw(f, buf, count, 0, false, false);
+	pl_file_put(f);
+	return pl_rw_result(ret);
+}
+
+PL_EXPORT ssize_t write(int fd, const void *buf, size_t count)
+{
+	struct pl_file *f;
+	ssize_t ret;
+
+	pl_libc_init();
+	f = pl_fd_get(fd);
+	if (!f)
+		return pl_libc.write(fd, buf, count);
+	ret = pl_rw(f, (void *)buf, count, 0, false, true);
+	pl_file_put(f);
+	return pl_rw_result(ret);
+}
+
+PL_EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t off)
+{
+	struct pl_file *f;
+	ssize_t ret;
+
+	pl_libc_init();
+	f = pl_fd_get(fd);
+	if (!f)
+		return pl_libc.pread(fd, buf, count, off);
+	ret = pl_rw(f, buf, count, off, true, false);
+	pl_file_put(f);
+	return pl_rw_result(ret);
+}
+PL_EXPORT ssize_t pread64(int fd, void *buf, size_t count, off_t off)
+	__attribute__((alias("pread")));
+
+PL_EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
+{
+	struct pl_file *f;
+	ssize_t ret;
+
+	pl_libc_init();
+	f = pl_fd_get(fd);
+	if (!f)
+		return pl_libc.pwrite(fd, buf, count, off);
+	ret = pl_rw(f, (void *)buf, count, off, true, true);
+	pl_file_put(f);
+	return pl_rw_result(ret);
+}
+PL_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off)
+	__attribute__((alias("pwrite")));
+
+PL_EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
+{
+	(void)buflen;
+	return read(fd, buf, count);
+}
+
+PL_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t count, off_t off,
+			      size_t buflen)
+{
+	(void)buflen;
+	return pread(fd, buf, count, off);
+}
+PL_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t count, off_t off,
+				size_t buflen) __attribute__((alias("__pread_chk")));
+
+/*
+ * No region offers VFIO_REGION_INFO_FLAG_MMAP: vfio_pci_core_mmap()
+ * refuses such a region with -EINVAL. Other files of ours have no mmap
+ * (-ENODEV, which their eventfd gives as well).
+ */
+PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t off)
+{
+	struct pl_file *f;
+	bool device;
+
+	pl_libc_init();
+	f = fd >= 0 ? pl_fd_get(fd) : NULL;
+	if (!f)
+		return pl_libc.mmap(addr, len, prot, flags, fd, off);
+	device = f->kind == PL_VFIO_DEVICE;
+	pl_file_put(f);
+	errno = device ? EINVAL : ENODEV;
+	return MAP_FAILED;
+}
+PL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+		       off_t off) __attribute__((alias("mmap")));

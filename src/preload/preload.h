@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libiopf-preload: Linux's /dev/iommu and VFIO character devices served by
+ * iopf inside the calling process, for programs written against
+ * <linux/iommufd.h> and <linux/vfio.h>.
+ *
+ * Every emulated file is a real file descriptor (an eventfd), so that
+ * poll(), epoll, dup() and close-on-exec work on it natively; the fd table
+ * below maps its number to the object served. Fault queue files raise the
+ * eventfd's counter while records wait to be read, which is their POLLIN.
+ *
+ * Program threads are not runtime actors: they call the iopf library
+ * directly (the real runtime allows it); the devices' engines and the
+ * fault queue readers are actors spawned from the host's root actor,
+ * which stays running for the life of the process.
+ *
+ * Locks: runtime mutexes of the PL_* rows of src/lock_order.h, outermost
+ * first: a VFIO file's or group's (PL_FILE), an iommufd context's or a
+ * container's (PL_CONTEXT), a fault queue's (PL_FAULTQ), an emulated
+ * function's state (PL_DEVICE). They are held across calls into the
+ * iommufd and type1 front ends and the device models, never the other way
+ * round. The fd table's and the bring-up's locks are plain pthread
+ * mutexes: they exist before the runtime and are leaves.
+ */
+#ifndef IOPF_PRELOAD_H
+#define IOPF_PRELOAD_H
+
+#include <iopf/iommufd.h>
+#include <iopf/mm.h>
+#include <iopf/rt.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PL_PAGE 4096ull
+#define PL_MAX_DEVICES 16
+
+/* The libc functions the preload wraps, resolved with dlsym(RTLD_NEXT). */
+struct pl_libc {
+	int (*open)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	int (*close)(int);
+	int (*ioctl)(int, unsigned long, ...);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*pread)(int, void *, size_t, off_t);
+	ssize_t (*pwrite)(int, const void *, size_t, off_t);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+};
+extern struct pl_libc pl_libc;
+
+enum pl_kind {
+	PL_IOMMUFD,
+	PL_FAULT,
+	PL_VFIO_DEVICE,
+	PL_VFIO_CONTAINER,
+	PL_VFIO_GROUP,
+};
+
+/* What an emulated fd refers to; one reference per fd number. */
+struct pl_file {
+	enum pl_kind kind;
+	atomic_int refs;
+	void (*release)(struct pl_file *f);
+};
+
+void pl_file_get(struct pl_file *f);
+void pl_file_put(struct pl_file *f);
+/* The file behind @fd, with a reference, or NULL if @fd is not ours. */
+struct pl_file *pl_fd_get(int fd);
+/* A new eventfd-backed fd for @f (takes over the caller's reference). */
+int pl_fd_install(struct pl_file *f, int flags);
+
+/* The host: runtime, memory, IOMMU and emulated devices. */
+struct pl_device;
+struct pl_device_ops {
+	/* BAR0 register access; @off within BAR0, @len 1, 2, 4 or 8. */
+	uint64_t (*bar_read)(struct pl_device *d, uint64_t off, unsigned len);
+	void (*bar_write)(struct pl_device *d, uint64_t off, unsigned len,
+			  uint64_t val);
+	void (*reset)(struct pl_device *d);
+};
+
+#define PL_IRQ_VECTORS 8
+
+struct pl_device {
+	unsigned index;               /* vfioN, group N */
+	struct iopf_rt *rt;
+	const char *model;            /* "dma", "sec", "nic" */
+	struct iopf_dev *dev;
+	const struct pl_device_ops *ops;
+	uint16_t device_id, class_code;
+	uint32_t bar0_size;
+	uint32_t irq_count;           /* MSI-X vectors */
+	/* Config space: command register and BAR0 as the program wrote them;
+	 * protected by cfg_lock. */
+	struct iopf_rt_mutex cfg_lock;
+	uint16_t command;
+	uint32_t bar0;
+	/* Interrupt eventfds (our own dups), protected by irq_lock. */
+	struct iopf_rt_mutex irq_lock;
+	int irq_fd[PL_IRQ_VECTORS];
+	/* The open cdev file bound to an iommufd, if any (cdev_lock). */
+	struct iopf_rt_mutex cdev_lock;
+	bool bound;
+	unsigned group_opens;         /* device files opened via the group */
+	bool group_open;              /* /dev/vfio/N is open */
+	void *model_data;
+};
+
+struct pl_host {
+	struct iopf_rt *rt;
+	struct iopf_mm_pool *pool;
+	struct iopf_mm *mm;
+	struct iopf_iommu *iommu;
+	bool host_memory;             /* iopf_mm addresses are our VAs */
+	unsigned ndevices;
+	struct pl_device *devices[PL_MAX_DEVICES];
+};
+
+/* Bring the host up once; NULL (errno set) if it cannot be. */
+struct pl_host *pl_host_get(void);
+void pl_irq_signal(struct pl_device *d, unsigned vector);
+
+/*
+ * Make [va, va + len) of the program reachable through the host's mm:
+ * -EFAULT if it is not mapped in the process, -EINVAL if misaligned.
+ */
+int pl_mem_prepare(struct pl_host *h, uint64_t va, uint64_t len);
+
+/* Devices (devices.c). */
+int pl_dma_create(struct pl_host *h, struct pl_device *d);
+int pl_sec_create(struct pl_host *h, struct pl_device *d);
+int pl_nic_create(struct pl_host *h, struct pl_device *d, const char *model);
+
+/* iommufd (iommufd.c). */
+struct pl_iommufd;
+struct pl_iommufd *pl_iommufd_open(struct pl_host *h);
+int pl_iommufd_ioctl(struct pl_iommufd *ictx, unsigned long cmd, void *arg);
+struct iopf_fd *pl_iommufd_ctx(struct pl_iommufd *ictx);
+/* Bookkeeping the device files need. */
+int pl_iommufd_bind(struct pl_iommufd *ictx, struct pl_device *d,
+		    uint32_t *dev_id);
+void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id);
+int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
+		      uint32_t *pt_id, uint32_t *auto_hwpt);
+void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
+		       uint32_t auto_hwpt);
+ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count);
+ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count);
+
+/* VFIO (vfio.c). */
+struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index);
+int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
+ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
+			  off_t off, bool write);
+struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
+					  struct pl_file *group);
+
+/* VFIO type1 (type1.c). */
+struct pl_file *pl_vfio_container_open(struct pl_host *h);
+struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index);
+int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
+int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
+
+/* User memory access with -EFAULT instead of a crash (uaccess.c). */
+int pl_copy_from_user(void *dst, const void *src, size_t len);
+int pl_copy_to_user(void *dst, const void *src, size_t len);
+/* As the kernel's copy_struct_from_user(): -E2BIG, -EFAULT. */
+int pl_copy_struct_from_user(void *dst, size_t ksize, const void *src,
+			     size_t usize);
+
+#endif /* IOPF_PRELOAD_H */

@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VFIO device character devices (/dev/vfio/devices/vfioN) over the
+ * emulated PCI functions: bind to an iommufd, attach to an IOAS or a HWPT,
+ * device and region information, region access at the region offsets
+ * (config space and BAR0), interrupts as eventfds, reset.
+ *
+ * Errors follow drivers/vfio/ (device_cdev.c vfio_df_ioctl_bind_iommufd()
+ * and friends, vfio_main.c, pci/vfio_pci_core.c); the function is named
+ * where the choice is not obvious.
+ *
+ * A device may be bound through one file at a time (vfio_df_open(): the
+ * cdev path has no shared open). The file holds a reference on the
+ * iommufd it is bound to, so the context outlives the binding whatever
+ * the program closes first, as the kernel's does.
+ *
+ * Locks: vf->lock (PL_FILE: one file's binding) -> the context's
+ * (PL_CONTEXT); d->cdev_lock, d->cfg_lock and d->irq_lock (PL_DEVICE) are
+ * leaves.
+ */
+#define _GNU_SOURCE
+#include "preload.h"
+#include "../lock_order.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Where each region starts in the file: as vfio-pci places them
+ * (VFIO_PCI_OFFSET_SHIFT), though programs must use GET_REGION_INFO. */
+#define PL_REGION_SHIFT 40
+#define PL_REGION_OFFSET(i) ((uint64_t)(i) << PL_REGION_SHIFT)
+#define PL_CONFIG_SIZE 256
+#define PL_VENDOR_ID 0x1234
+
+struct pl_vfio_file {
+	struct pl_file f;
+	struct pl_device *d;
+	struct iopf_rt_mutex lock;
+	/* Protected by lock: */
+	struct pl_iommufd *ictx;        /* bound to, with a reference */
+	struct pl_file *group;          /* opened through a group (ref) */
+	uint32_t dev_id;
+	bool attached;
+	uint32_t auto_hwpt;
+};
+
+static void pl_vfio_irqs_off(struct pl_device *d)
+{
+	iopf_rt_mutex_lock(&d->irq_lock);
+	for (unsigned i = 0; i < PL_IRQ_VECTORS; i++) {
+		if (d->irq_fd[i] >= 0)
+			pl_libc.close(d->irq_fd[i]);
+		d->irq_fd[i] = -1;
+	}
+	iopf_rt_mutex_unlock(&d->irq_lock);
+}
+
+static void pl_vfio_unbind_locked(struct pl_vfio_file *vf)
+{
+	iopf_rt_mutex_assert_held(&vf->lock);
+	if (!vf->ictx)
+		return;
+	if (vf->attached)
+		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
+	vf->attached = false;
+	vf->auto_hwpt = 0;
+	pl_vfio_irqs_off(vf->d);
+	pl_iommufd_unbind(vf->ictx, vf->dev_id);
+	pl_file_put((struct pl_file *)vf->ictx);
+	vf->ictx = NULL;
+	iopf_rt_mutex_lock(&vf->d->cdev_lock);
+	vf->d->bound = false;
+	iopf_rt_mutex_unlock(&vf->d->cdev_lock);
+}
+
+static void pl_vfio_file_release(struct pl_file *f)
+{
+	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+
+	iopf_rt_mutex_lock(&vf->lock);
+	pl_vfio_unbind_locked(vf);
+	iopf_rt_mutex_unlock(&vf->lock);
+	if (vf->group) {
+		iopf_rt_mutex_lock(&vf->d->cdev_lock);
+		vf->d->group_opens--;
+		iopf_rt_mutex_unlock(&vf->d->cdev_lock);
+		pl_file_put(vf->group);
+	}
+	iopf_rt_mutex_destroy(&vf->lock);
+	free(vf);
+}
+
+struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index)
+{
+	struct pl_vfio_file *vf = calloc(1, sizeof(*vf));
+
+	if (!vf)
+		return NULL;
+	vf->f.kind = PL_VFIO_DEVICE;
+	vf->f.refs = 1;
+	vf->f.release = pl_vfio_file_release;
+	vf->d = h->devices[index];
+	iopf_lock_init(vf->d->rt, &vf->lock, PL_FILE);
+	return &vf->f;
+}
+
+struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
+					  struct pl_file *group)
+{
+	struct pl_vfio_file *vf = calloc(1, sizeof(*vf));
+
+	if (!vf)
+		return NULL;
+	vf->f.kind = PL_VFIO_DEVICE;
+	vf->f.refs = 1;
+	vf->f.release = pl_vfio_file_release;
+	vf->d = d;
+	pl_file_get(group);
+	vf->group = group;
+	iopf_lock_init(vf->d->rt, &vf->lock, PL_FILE);
+	return &vf->f;
+}
+
+/* vfio_df_ioctl_bind_iommufd() */
+static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
+{
+	struct vfio_device_bind_iommufd bind;
+	const size_t minsz = offsetof(struct vfio_device_bind_iommufd,
+				      out_devid) + sizeof(bind.out_devid);
+	struct pl_file *ifile;
+	uint32_t dev_id;
+	int ret;
+
+	if (pl_copy_from_user(&bind, arg, minsz))
+		return -EFAULT;
+	if (bind.argsz < minsz || bind.flags || bind.iommufd < 0)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&vf->lock);
+	if (vf->ictx || vf->group) {
+		ret = -EINVAL;   /* bound already, or a group's device file */
+		goto out;
+	}
+	ifile = pl_fd_get(bind.iommufd);
+	if (!ifile || ifile->kind != PL_IOMMUFD) {
+		/* iommufd_ctx_from_fd(): not a file, or not an iommufd. */
+		ret = ifile ? -EBADFD
+			    : (fcntl(bind.iommufd, F_GETFD) < 0 ? -EBADF
+								: -EBADFD);
+		pl_file_put(ifile);
+		goto out;
+	}
+	iopf_rt_mutex_lock(&vf->d->cdev_lock);
+	/* vfio_df_open(): no second open on the cdev path, nor one while
+	 * the device is open through its group. */
+	ret = vf->d->bound || vf->d->group_opens ? -EINVAL : 0;
+	if (!ret)
+		vf->d->bound = true;
+	iopf_rt_mutex_unlock(&vf->d->cdev_lock);
+	if (ret) {
+		pl_file_put(ifile);
+		goto out;
+	}
+	ret = pl_iommufd_bind((struct pl_iommufd *)ifile, vf->d, &dev_id);
+	if (!ret) {
+		bind.out_devid = dev_id;
+		ret = pl_copy_to_user(
+			(char *)arg +
+				offsetof(struct vfio_device_bind_iommufd,
+					 out_devid),
+			&bind.out_devid, sizeof(bind.out_devid));
+		if (ret)
+			pl_iommufd_unbind((struct pl_iommufd *)ifile, dev_id);
+	}
+	if (ret) {
+		iopf_rt_mutex_lock(&vf->d->cdev_lock);
+		vf->d->bound = false;
+		iopf_rt_mutex_unlock(&vf->d->cdev_lock);
+		pl_file_put(ifile);
+		goto out;
+	}
+	vf->ictx = (struct pl_iommufd *)ifile;
+	vf->dev_id = dev_id;
+out:
+	iopf_rt_mutex_unlock(&vf->lock);
+	return ret;
+}
+
+/* vfio_df_ioctl_attach_pt() */
+static int pl_vfio_attach(struct pl_vfio_file *vf, void *arg)
+{
+	struct vfio_device_attach_iommufd_pt attach;
+	const size_t minsz = offsetof(struct vfio_device_attach_iommufd_pt,
+				      pt_id) + sizeof(attach.pt_id);
+	uint32_t pt_id, auto_hwpt;
+	int ret;
+
+	if (pl_copy_from_user(&attach, arg, minsz))
+		return -EFAULT;
+	if (attach.argsz < minsz || attach.flags)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&vf->lock);
+	/*
+	 * Attached already: the kernel replaces the HWPT in one step
+	 * (iommufd_device_replace()); here the old one is detached first,
+	 * its faults answered, then the new one attached.
+	 */
+	if (vf->attached) {
+		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
+		vf->attached = false;
+		vf->auto_hwpt = 0;
+	}
+	pt_id = attach.pt_id;
+	ret = pl_iommufd_attach(vf->ictx, vf->dev_id, &pt_id, &auto_hwpt);
+	if (!ret) {
+		vf->attached = true;
+		vf->auto_hwpt = auto_hwpt;
+		ret = pl_copy_to_user(
+			(char *)arg +
+				offsetof(struct vfio_device_attach_iommufd_pt,
+					 pt_id),
+			&pt_id, sizeof(pt_id));
+		if (ret) {
+			pl_iommufd_detach(vf->ictx, vf->dev_id, auto_hwpt);
+			vf->attached = false;
+			vf->auto_hwpt = 0;
+		}
+	}
+	iopf_rt_mutex_unlock(&vf->lock);
+	return ret;
+}
+
+/* vfio_df_ioctl_detach_pt(): detaching what is not attached is no error
+ * (vfio_iommufd_physical_detach_ioas() returns quietly). */
+static int pl_vfio_detach(struct pl_vfio_file *vf, void *arg)
+{
+	struct vfio_device_detach_iommufd_pt detach;
+	const size_t minsz = sizeof(detach);
+
+	if (pl_copy_from_user(&detach, arg, minsz))
+		return -EFAULT;
+	if (detach.argsz < minsz || detach.flags)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&vf->lock);
+	if (vf->attached)
+		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
+	vf->attached = false;
+	vf->auto_hwpt = 0;
+	iopf_rt_mutex_unlock(&vf->lock);
+	return 0;
+}
+
+static uint64_t pl_region_size(struct pl_device *d, uint32_t index)
+{
+	if (index == VFIO_PCI_BAR0_REGION_INDEX)
+		return d->bar0_size;
+	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
+		return PL_CONFIG_SIZE;
+	return 0;
+}
+
+/* vfio_pci_ioctl_get_info(), vfio_pci_ioctl_get_region_info(),
+ * vfio_pci_ioctl_get_irq_info(): argsz below the first version: -EINVAL. */
+static int pl_vfio_get_info(struct pl_vfio_file *vf, void *arg)
+{
+	struct vfio_device_info info;
+	const size_t minsz = offsetof(struct vfio_device_info, num_irqs) +
+			     sizeof(info.num_irqs);
+
+	if (pl_copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	info.num_regions = VFIO_PCI_NUM_REGIONS;
+	info.num_irqs = VFIO_PCI_NUM_IRQS;
+	return pl_copy_to_user(arg, &info, minsz);
+}
+
+static int pl_vfio_region_info(struct pl_vfio_file *vf, void *arg)
+{
+	struct vfio_region_info info;
+	const size_t minsz = offsetof(struct vfio_region_info, offset) +
+			     sizeof(info.offset);
+
+	if (pl_copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	if (info.index >= VFIO_PCI_NUM_REGIONS)
+		return -EINVAL;
+	info.offset = PL_REGION_OFFSET(info.index);
+	info.size = pl_region_size(vf->d, info.index);
+	info.flags = info.size ? VFIO_REGION_INFO_FLAG_READ |
+					 VFIO_REGION_INFO_FLAG_WRITE
+			       : 0;
+	info.cap_offset = 0;
+	return pl_copy_to_user(arg, &info, minsz);
+}
+
+static int pl_vfio_irq_info(struct pl_vfio_file *vf, void *arg)
+{
+	struct vfio_irq_info info;
+	const size_t minsz = sizeof(info);
+
+	if (pl_copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
+		return -EINVAL;
+	info.flags = VFIO_IRQ_INFO_EVENTFD;
+	info.count = info.index == VFIO_PCI_MSIX_IRQ_INDEX ||
+				     info.index == VFIO_PCI_MSI_IRQ_INDEX ?
+			     vf->d->irq_count :
+			     0;
+	if (info.index == VFIO_PCI_MSI_IRQ_INDEX)
+		info.flags |= VFIO_IRQ_INFO_NORESIZE;
+	return pl_copy_to_user(arg, &info, minsz);
+}
+
+/*
+ * vfio_set_irqs_validate_and_prepare() then vfio_pci_set_irqs_ioctl():
+ * MSI and MSI-X vectors triggered through eventfds; DATA_NONE with count
+ * 0 turns the index off. The eventfds are held (dup()) as the kernel
+ * holds their context.
+ */
+static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
+{
+	struct vfio_irq_set hdr;
+	const size_t minsz = offsetof(struct vfio_irq_set, count) +
+			     sizeof(hdr.count);
+	struct pl_device *d = vf->d;
+	uint32_t max, dtype, action;
+	int32_t fds[PL_IRQ_VECTORS];
+
+	if (pl_copy_from_user(&hdr, arg, minsz))
+		return -EFAULT;
+	if (hdr.argsz < minsz || hdr.index >= VFIO_PCI_NUM_IRQS ||
+	    hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK |
+			  VFIO_IRQ_SET_ACTION_TYPE_MASK))
+		return -EINVAL;
+	dtype = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+	if (__builtin_popcount(dtype) != 1 || __builtin_popcount(action) != 1)
+		return -EINVAL;
+	max = hdr.index == VFIO_PCI_MSIX_IRQ_INDEX ||
+			      hdr.index == VFIO_PCI_MSI_IRQ_INDEX ?
+		      d->irq_count :
+		      0;
+	if (hdr.start >= max ? hdr.count != 0 || hdr.start > max
+			     : hdr.count > max - hdr.start)
+		return -EINVAL;
+	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+		if (hdr.argsz - minsz < hdr.count * sizeof(int32_t))
+			return -EINVAL;
+		if (pl_copy_from_user(fds, (char *)arg + minsz,
+				      hdr.count * sizeof(int32_t)))
+			return -EFAULT;
+	} else if (dtype == VFIO_IRQ_SET_DATA_BOOL) {
+		if (hdr.argsz - minsz < hdr.count)
+			return -EINVAL;
+	}
+	if (!max)
+		return -EINVAL;   /* INTx, ERR, REQ: not offered */
+	if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
+		return -EINVAL;   /* MSI and MSI-X cannot be masked here */
+	if (dtype == VFIO_IRQ_SET_DATA_NONE && hdr.count == 0) {
+		pl_vfio_irqs_off(d);
+		return 0;
+	}
+	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+		int held[PL_IRQ_VECTORS];
+
+		/* Check every fd before changing anything. */
+		for (uint32_t i = 0; i < hdr.count; i++) {
+			held[i] = fds[i] < 0 ? -1 : pl_libc.dup(fds[i]);
+			if (fds[i] >= 0 && held[i] < 0) {
+				while (i--)
+					if (held[i] >= 0)
+						pl_libc.close(held[i]);
+				return -EBADF;
+			}
+		}
+		iopf_rt_mutex_lock(&d->irq_lock);
+		for (uint32_t i = 0; i < hdr.count; i++) {
+			unsigned v = hdr.start + i;
+
+			if (d->irq_fd[v] >= 0)
+				pl_libc.close(d->irq_fd[v]);
+			d->irq_fd[v] = held[i];
+		}
+		iopf_rt_mutex_unlock(&d->irq_lock);
+		return 0;
+	}
+	/* DATA_NONE or BOOL with a count: fire the vectors now (loopback). */
+	for (uint32_t i = 0; i < hdr.count; i++) {
+		uint8_t b = 1;
+
+		if (dtype == VFIO_IRQ_SET_DATA_BOOL &&
+		    pl_copy_from_user(&b, (char *)arg + minsz + i, 1))
+			return -EFAULT;
+		if (b)
+			pl_irq_signal(d, hdr.start + i);
+	}
+	return 0;
+}
+
+int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
+{
+	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+	bool bound;
+
+	if (cmd == VFIO_DEVICE_BIND_IOMMUFD)
+		return pl_vfio_bind(vf, arg);
+	/* vfio_device_fops_unl_ioctl(): nothing else before the bind. */
+	iopf_rt_mutex_lock(&vf->lock);
+	bound = vf->ictx != NULL || vf->group;
+	iopf_rt_mutex_unlock(&vf->lock);
+	if (!bound)
+		return -EINVAL;
+	switch (cmd) {
+	case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
+		/* cdev only: a group's device file passes them to the
+		 * driver, which does not know them. */
+		return vf->group ? -ENOTTY : pl_vfio_attach(vf, arg);
+	case VFIO_DEVICE_DETACH_IOMMUFD_PT:
+		return vf->group ? -ENOTTY : pl_vfio_detach(vf, arg);
+	case VFIO_DEVICE_GET_INFO:
+		return pl_vfio_get_info(vf, arg);
+	case VFIO_DEVICE_GET_REGION_INFO:
+		return pl_vfio_region_info(vf, arg);
+	case VFIO_DEVICE_GET_IRQ_INFO:
+		return pl_vfio_irq_info(vf, arg);
+	case VFIO_DEVICE_SET_IRQS:
+		return pl_vfio_set_irqs(vf, arg);
+	case VFIO_DEVICE_RESET:
+		vf->d->ops->reset(vf->d);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+/* ------------------------------------------------------------------ */
+/* Regions. */
+
+static uint32_t pl_config_read32(struct pl_device *d, uint64_t off)
+{
+	uint32_t v = 0;
+
+	iopf_rt_mutex_lock(&d->cfg_lock);
+	switch (off) {
+	case 0x00: v = PL_VENDOR_ID | (uint32_t)d->device_id << 16; break;
+	case 0x04: v = d->command | (uint32_t)0x0010 << 16; break;
+	case 0x08: v = 0x01 | (uint32_t)d->class_code << 16; break;
+	case 0x10: v = d->bar0; break;      /* memory, 32-bit */
+	case 0x2c: v = PL_VENDOR_ID | (uint32_t)d->device_id << 16; break;
+	}
+	iopf_rt_mutex_unlock(&d->cfg_lock);
+	return v;
+}
+
+static void pl_config_write32(struct pl_device *d, uint64_t off, uint32_t v,
+			      uint32_t mask)
+{
+	iopf_rt_mutex_lock(&d->cfg_lock);
+	if (off == 0x04) {
+		/* Memory space and bus master are what a driver sets. */
+		d->command = (uint16_t)((d->command & ~(mask & 0x6)) |
+					(v & mask & 0x6));
+	} else if (off == 0x10) {
+		/* BAR sizing: the size's bits stay zero. */
+		d->bar0 = (d->bar0 & ~mask) | (v & mask);
+		d->bar0 &= ~(d->bar0_size - 1);
+	}
+	iopf_rt_mutex_unlock(&d->cfg_lock);
+}
+
+/* vfio_pci_rw(): an index without a region, or an access past its end:
+ * -EINVAL. Config space and BAR0 accept 1, 2, 4 and 8 byte accesses. */
+ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
+			  off_t off, bool write)
+{
+	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+	struct pl_device *d = vf->d;
+	uint64_t index = (uint64_t)off >> PL_REGION_SHIFT;
+	uint64_t pos = (uint64_t)off & (PL_REGION_OFFSET(1) - 1);
+	uint64_t size, val = 0;
+	bool bound;
+
+	iopf_rt_mutex_lock(&vf->lock);
+	bound = vf->ictx != NULL || vf->group;
+	iopf_rt_mutex_unlock(&vf->lock);
+	if (!bound)
+		return -EINVAL;
+	if (off < 0 || index >= VFIO_PCI_NUM_REGIONS)
+		return -EINVAL;
+	size = pl_region_size(d, (uint32_t)index);
+	if (!size || pos >= size || count > size - pos)
+		return -EINVAL;
+	if (count != 1 && count != 2 && count != 4 && count != 8)
+		return -EINVAL;
+	if (pos & (count - 1))
+		return -EINVAL;
+	if (write && pl_copy_from_user(&val, buf, count))
+		return -EFAULT;
+	if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
+		uint64_t dw = pos & ~3ull;
+		unsigned shift = (unsigned)(pos & 3) * 8;
+
+		if (count == 8) {
+			if (write) {
+				pl_config_write32(d, dw, (uint32_t)val,
+						  UINT32_MAX);
+				pl_config_write32(d, dw + 4,
+						  (uint32_t)(val >> 32),
+						  UINT32_MAX);
+			} else {
+				val = pl_config_read32(d, dw) |
+				      (uint64_t)pl_config_read32(d, dw + 4)
+					      << 32;
+			}
+		} else {
+			uint32_t mask = (uint32_t)((1ull << (count * 8)) - 1)
+					<< shift;
+
+			if (write)
+				pl_config_write32(d, dw, (uint32_t)val << shift,
+						  mask);
+			else
+				val = (pl_config_read32(d, dw) & mask) >> shift;
+		}
+	} else if (write) {
+		d->ops->bar_write(d, pos, (unsigned)count, val);
+	} else {
+		val = d->ops->bar_read(d, pos, (unsigned)count);
+		if (count < 8)
+			val &= (1ull << (count * 8)) - 1;
+	}
+	if (!write && pl_copy_to_user(buf, &val, count))
+		return -EFAULT;
+	return (ssize_t)count;
+}
+

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/*
+ * End to end, as a VMM would: bind the DMA engine (vfio0) to an iommufd,
+ * give it a HWPT whose faults go to a fault queue, let it copy into IOVA
+ * that is not mapped, read the fault records, map the page and answer,
+ * and see the copy complete with the right bytes; then a detach that
+ * answers what the VMM left unanswered.
+ *
+ * Only libc and the kernel's uAPI headers. The same with the faultable
+ * mapping extension and no fault queue: test_ext.c.
+ */
+#include "uapi_test.h"
+#include "uapi_dma.h"
+
+
+/* Part 1: fault queue, the VMM resolves. */
+static void test_fault_queue(int ifd)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
+	struct iommu_hwpt_pgfault recs[16];
+	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
+	unsigned faults = 0, answered = 0;
+	bool mapped = false;
+	struct dev d;
+	uint32_t ioas, pt;
+	int st = -1;
+
+	fill(src, LEN, 1);
+	dev_open(ifd, &d);
+	ioas = t_ioas_alloc(ifd);
+	CHECK_OK(ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa),
+		 "e2e: IOMMU_FAULT_QUEUE_ALLOC");
+	CHECK_OK(t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW),
+		 "e2e: source mapped (pinned)");
+	ha.flags = IOMMU_HWPT_FAULT_ID_VALID;
+	ha.dev_id = d.dev_id;
+	ha.pt_id = ioas;
+	ha.fault_id = fa.out_fault_id;
+	CHECK_OK(ioctl(ifd, IOMMU_HWPT_ALLOC, &ha),
+		 "e2e: HWPT with the fault queue");
+	pt = ha.out_hwpt_id;
+	CHECK_OK(t_attach(d.dfd, &pt), "e2e: device attached to the HWPT");
+	CHECK(pt == ha.out_hwpt_id, "e2e: attach reports the HWPT's id");
+
+	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
+	for (uint64_t end = t_now_ms() + 10000; t_now_ms() < end;) {
+		struct pollfd p[2] = {
+			{ .fd = (int)fa.out_fault_fd, .events = POLLIN },
+			{ .fd = d.irq, .events = POLLIN },
+		};
+		ssize_t n;
+
+		if (poll(p, 2, 100) <= 0)
+			continue;
+		if (p[1].revents & POLLIN) {
+			st = dev_wait(&d, 0);
+			break;
+		}
+		n = read((int)fa.out_fault_fd, recs, sizeof(recs));
+		if (n <= 0)
+			continue;
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(recs[0]); i++) {
+			struct iommu_hwpt_page_response r = {
+				.cookie = recs[i].cookie,
+				.code = IOMMUFD_PAGE_RESP_SUCCESS,
+			};
+
+			faults++;
+			if (faults == 1) {
+				CHECK(recs[i].addr == DST_IOVA,
+				      "e2e: the fault names the destination page (%#llx)",
+				      (unsigned long long)recs[i].addr);
+				CHECK(recs[i].dev_id == d.dev_id,
+				      "e2e: the fault names the device");
+				CHECK(recs[i].perm & IOMMU_PGFAULT_PERM_WRITE,
+				      "e2e: the fault asks for write");
+				CHECK(recs[i].length == PG,
+				      "e2e: the fault's length is a page");
+			}
+			if (!mapped) {
+				CHECK_OK(t_map(ifd, ioas, dst, LEN, DST_IOVA,
+					       T_RW),
+					 "e2e: destination mapped on the fault");
+				mapped = true;
+			}
+			if (!(recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE))
+				continue;
+			if (write((int)fa.out_fault_fd, &r, sizeof(r)) ==
+			    sizeof(r))
+				answered++;
+		}
+	}
+	CHECK(faults >= 1 && answered >= 1,
+	      "e2e: %u fault records read, %u groups answered", faults,
+	      answered);
+	CHECK(st == DMA_ST_DONE, "e2e: the copy completed (status %d)", st);
+	CHECK(!memcmp(src, dst, LEN),
+	      "e2e: the destination holds the source's bytes");
+
+	CHECK_OK(t_detach(d.dfd), "e2e: detach");
+	CHECK_OK(t_destroy(ifd, ha.out_hwpt_id), "e2e: HWPT destroyed");
+	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "e2e: fault queue destroyed");
+	CHECK_OK(t_destroy(ifd, ioas), "e2e: IOAS destroyed");
+	close((int)fa.out_fault_fd);
+	close(d.irq);
+	close(d.dfd);
+	munmap(src, LEN);
+	munmap(dst, LEN);
+}
+
+/* Part 3: a detach answers the groups the VMM holds. */
+static void test_detach_answers(int ifd)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
+	struct iommu_hwpt_pgfault rec;
+	struct iommu_hwpt_page_response r;
+	unsigned char *src = t_alloc(LEN);
+	struct pollfd p;
+	struct dev d;
+	uint32_t ioas, pt;
+	int st;
+
+	dev_open(ifd, &d);
+	ioas = t_ioas_alloc(ifd);
+	REQUIRE(!ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");
+	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map");
+	ha = (struct iommu_hwpt_alloc){ .size = sizeof(ha),
+					.flags = IOMMU_HWPT_FAULT_ID_VALID,
+					.dev_id = d.dev_id, .pt_id = ioas,
+					.fault_id = fa.out_fault_id };
+	REQUIRE(!ioctl(ifd, IOMMU_HWPT_ALLOC, &ha), "HWPT");
+	pt = ha.out_hwpt_id;
+	REQUIRE(!t_attach(d.dfd, &pt), "attach");
+	dev_copy(&d, SRC_IOVA, DST_IOVA, PG);
+	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
+	CHECK(poll(&p, 1, 10000) == 1 && (p.revents & POLLIN),
+	      "detach: the fault queue polls readable");
+	CHECK(read((int)fa.out_fault_fd, &rec, sizeof(rec)) == sizeof(rec),
+	      "detach: one record read");
+	CHECK(poll(&p, 1, 0) == 0, "detach: the queue is no longer readable");
+	CHECK_OK(t_detach(d.dfd), "detach: detach with the group unanswered");
+	st = dev_wait(&d, 10000);
+	CHECK(st == DMA_ST_FAILED, "detach: the copy failed (status %d)", st);
+	CHECK(t_bar_read(d.dfd, d.bar, DMA_ERROR, 4) == EFAULT,
+	      "detach: the device saw EFAULT");
+	r = (struct iommu_hwpt_page_response){ .cookie = rec.cookie,
+					       .code = 0 };
+	CHECK_ERR((int)write((int)fa.out_fault_fd, &r, sizeof(r)), EINVAL,
+		  "detach: a late answer gets EINVAL");
+	CHECK_OK(t_destroy(ifd, ha.out_hwpt_id), "detach: HWPT destroyed");
+	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "detach: queue destroyed");
+	close((int)fa.out_fault_fd);
+	close(d.irq);
+	close(d.dfd);
+	munmap(src, LEN);
+}
+
+int main(void)
+{
+	int ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+
+	REQUIRE(ifd >= 0, "open /dev/iommu");
+	test_fault_queue(ifd);
+	test_detach_answers(ifd);
+	close(ifd);
+	return t_done();
+}

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The IOPF extension (include/iopf/uapi-ext.h, docs/uapi.md): faultable
+ * mappings, their pre-fault policy and the explicit pre-fault, end to end
+ * and error by error. Built against the kernel's headers and the
+ * extension's header (itself only over <linux/iommufd.h>).
+ */
+#include "uapi_test.h"
+#include "uapi_dma.h"
+
+#include <iopf/uapi-ext.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+/* The extension, no fault queue: the IOAS resolves the faults. */
+static void test_faultable(int ifd)
+{
+	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
+	struct dev d;
+	uint32_t ioas, pt;
+	int st;
+
+	fill(src, LEN, 3);
+	memset(dst, 0xee, LEN);
+	dev_open(ifd, &d);
+	ioas = t_ioas_alloc(ifd);
+	CHECK_OK(t_map(ifd, ioas, src, LEN, SRC_IOVA,
+		       T_RW | IOMMU_IOAS_MAP_FAULTABLE),
+		 "faultable: source mapped, faultable");
+	CHECK_OK(t_map(ifd, ioas, dst, LEN, DST_IOVA,
+		       T_RW | IOMMU_IOAS_MAP_FAULTABLE),
+		 "faultable: destination mapped, faultable");
+	pt = ioas;
+	CHECK_OK(t_attach(d.dfd, &pt), "faultable: attached to the IOAS");
+	CHECK(pt != ioas, "faultable: the kernel made a HWPT (%u)", pt);
+	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
+	st = dev_wait(&d, 10000);
+	CHECK(st == DMA_ST_DONE, "faultable: the copy completed (status %d)",
+	      st);
+	CHECK(!memcmp(src, dst, LEN),
+	      "faultable: the destination holds the source's bytes");
+	CHECK_OK(t_detach(d.dfd), "faultable: detach");
+	CHECK_OK(t_destroy(ifd, ioas), "faultable: IOAS destroyed");
+	close(d.irq);
+	close(d.dfd);
+	munmap(src, LEN);
+	munmap(dst, LEN);
+}
+
+/* Memory the program gave back is never reached again: DMA fails. */
+static void test_munmap(int ifd)
+{
+	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
+	struct dev d;
+	uint32_t ioas, pt;
+	int st;
+
+	fill(src, LEN, 5);
+	dev_open(ifd, &d);
+	ioas = t_ioas_alloc(ifd);
+	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map src");
+	REQUIRE(!t_map(ifd, ioas, dst, LEN, DST_IOVA,
+		       T_RW | IOMMU_IOAS_MAP_FAULTABLE), "map dst");
+	pt = ioas;
+	REQUIRE(!t_attach(d.dfd, &pt), "attach");
+	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
+	st = dev_wait(&d, 10000);
+	CHECK(st == DMA_ST_DONE && !memcmp(src, dst, LEN),
+	      "munmap: a copy into faultable memory, faulted in");
+	munmap(dst, LEN);
+	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
+	st = dev_wait(&d, 10000);
+	CHECK(st == DMA_ST_FAILED,
+	      "munmap: after munmap the same copy fails (status %d)", st);
+	CHECK(t_bar_read(d.dfd, d.bar, DMA_ERROR, 4) == EFAULT,
+	      "munmap: the device saw EFAULT, the process lives on");
+	t_detach(d.dfd);
+	t_destroy(ifd, ioas);
+	close(d.irq);
+	close(d.dfd);
+	munmap(src, LEN);
+}
+
+/* With a fault queue, pre-faulted faultable pages raise no fault. */
+static void test_prefault(int ifd)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
+	struct iommu_ioas_prefault pf = { .size = sizeof(pf) };
+	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
+	struct iommu_hwpt_pgfault rec;
+	struct pollfd p;
+	struct dev d;
+	uint32_t ioas, pt;
+	int st;
+
+	fill(src, LEN, 9);
+	dev_open(ifd, &d);
+	ioas = t_ioas_alloc(ifd);
+	REQUIRE(!ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");
+	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map src");
+	REQUIRE(!t_map(ifd, ioas, dst, LEN, DST_IOVA,
+		       T_RW | IOMMU_IOAS_MAP_FAULTABLE), "map dst");
+	ha = (struct iommu_hwpt_alloc){ .size = sizeof(ha),
+					.flags = IOMMU_HWPT_FAULT_ID_VALID,
+					.dev_id = d.dev_id, .pt_id = ioas,
+					.fault_id = fa.out_fault_id };
+	REQUIRE(!ioctl(ifd, IOMMU_HWPT_ALLOC, &ha), "HWPT");
+	pt = ha.out_hwpt_id;
+	REQUIRE(!t_attach(d.dfd, &pt), "attach");
+
+	/* Not pre-faulted: the fault reaches the queue like any other. */
+	dev_copy(&d, SRC_IOVA, DST_IOVA, PG);
+	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
+	CHECK(poll(&p, 1, 10000) == 1 &&
+	      read((int)fa.out_fault_fd, &rec, sizeof(rec)) == sizeof(rec) &&
+	      rec.addr == DST_IOVA,
+	      "prefault: a faultable page not yet mapped faults to the queue");
+	pf.ioas_id = ioas;
+	pf.iova = DST_IOVA;
+	pf.length = LEN;
+	CHECK_OK(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf),
+		 "IOAS_PREFAULT: the destination");
+	{
+		struct iommu_hwpt_page_response r = { .cookie = rec.cookie };
+
+		CHECK(write((int)fa.out_fault_fd, &r, sizeof(r)) == sizeof(r),
+		      "prefault: the pending fault answered SUCCESS");
+	}
+	st = dev_wait(&d, 10000);
+	CHECK(st == DMA_ST_DONE, "prefault: the first copy completed");
+	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
+	st = dev_wait(&d, 10000);
+	CHECK(st == DMA_ST_DONE && !memcmp(src, dst, LEN),
+	      "prefault: the whole copy completes with the right bytes");
+	CHECK(read((int)fa.out_fault_fd, &rec, sizeof(rec)) == 0,
+	      "prefault: and raised no fault");
+
+	pf.iova = 0x900000;
+	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), ENOENT,
+		  "IOAS_PREFAULT: a range outside every mapping is ENOENT");
+	pf.iova = DST_IOVA + 8;
+	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), EINVAL,
+		  "IOAS_PREFAULT: a misaligned range is EINVAL");
+	pf.iova = DST_IOVA;
+	pf.length = 0;
+	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), EINVAL,
+		  "IOAS_PREFAULT: length 0 is EINVAL");
+	pf.length = LEN;
+	pf.flags = 1;
+	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), EOPNOTSUPP,
+		  "IOAS_PREFAULT: flags are EOPNOTSUPP");
+	pf.flags = 0;
+	pf.ioas_id = 999999;
+	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), ENOENT,
+		  "IOAS_PREFAULT: an unknown IOAS is ENOENT");
+	t_detach(d.dfd);
+	t_destroy(ifd, ha.out_hwpt_id);
+	t_destroy(ifd, fa.out_fault_id);
+	t_destroy(ifd, ioas);
+	close((int)fa.out_fault_fd);
+	close(d.irq);
+	close(d.dfd);
+	munmap(src, LEN);
+	munmap(dst, LEN);
+}
+
+static int map_faultable(int ifd, uint32_t ioas, void *va, uint64_t iova,
+			 uint32_t flags, uint32_t kind, uint32_t window)
+{
+	struct iommu_ioas_map_faultable m = {
+		.size = sizeof(m), .flags = flags, .ioas_id = ioas,
+		.prefault_kind = kind, .user_va = (uintptr_t)va,
+		.length = 8 * PG, .iova = iova, .prefault_window = window,
+	};
+
+	return ioctl(ifd, IOMMU_IOAS_MAP_FAULTABLE_IOCTL, &m);
+}
+
+/*
+ * CAP_IPC_LOCK in or out of this thread's effective set; false if it is
+ * not permitted at all (then there is nothing to drop).
+ */
+static bool ipc_lock_effective(bool on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	unsigned i = CAP_TO_INDEX(CAP_IPC_LOCK);
+
+	if (syscall(SYS_capget, &hdr, d) ||
+	    !(d[i].permitted & CAP_TO_MASK(CAP_IPC_LOCK)))
+		return false;
+	if (on)
+		d[i].effective |= CAP_TO_MASK(CAP_IPC_LOCK);
+	else
+		d[i].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	return syscall(SYS_capset, &hdr, d) == 0;
+}
+
+static void test_map_errors(int ifd)
+{
+	const uint32_t fx = T_RW | IOMMU_IOAS_MAP_FIXED_IOVA;
+	struct iommu_option o = { .size = sizeof(o) };
+	uint32_t ioas = t_ioas_alloc(ifd);
+	char *buf = t_alloc(8 * PG), *big = t_alloc(256 * PG);
+	struct rlimit old, lim;
+	bool had_cap;
+
+	CHECK_ERR(t_map(ifd, ioas, buf, PG, 0x100000,
+			T_RW | IOMMU_IOAS_MAP_PREFAULT), EINVAL,
+		  "IOAS_MAP: PREFAULT without FAULTABLE is EINVAL");
+	CHECK_OK(t_map(ifd, ioas, buf, 8 * PG, 0x100000,
+		       T_RW | IOMMU_IOAS_MAP_FAULTABLE |
+			       IOMMU_IOAS_MAP_PREFAULT),
+		 "IOAS_MAP: FAULTABLE | PREFAULT");
+	CHECK_OK(map_faultable(ifd, ioas, buf, 0x200000, fx,
+			       IOMMU_PREFAULT_FIXED, 8),
+		 "MAP_FAULTABLE: a FIXED window of 8 pages");
+	CHECK_OK(map_faultable(ifd, ioas, buf, 0x300000, fx,
+			       IOMMU_PREFAULT_ADAPTIVE, 64),
+		 "MAP_FAULTABLE: ADAPTIVE up to 64 pages");
+	CHECK_OK(map_faultable(ifd, ioas, buf, 0x400000, fx,
+			       IOMMU_PREFAULT_INHERIT, 0),
+		 "MAP_FAULTABLE: the IOAS's policy");
+	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000, fx,
+				IOMMU_PREFAULT_FIXED, 0), EINVAL,
+		  "MAP_FAULTABLE: FIXED with window 0 is EINVAL");
+	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000, fx,
+				IOMMU_PREFAULT_FIXED, 513), EINVAL,
+		  "MAP_FAULTABLE: a window past 512 pages is EINVAL");
+	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000, fx,
+				IOMMU_PREFAULT_NONE, 3), EINVAL,
+		  "MAP_FAULTABLE: NONE with a window is EINVAL");
+	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000, fx, 9, 0), EINVAL,
+		  "MAP_FAULTABLE: an unknown kind is EINVAL");
+	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000,
+				fx | IOMMU_IOAS_MAP_FAULTABLE,
+				IOMMU_PREFAULT_NONE, 0), EOPNOTSUPP,
+		  "MAP_FAULTABLE: the FAULTABLE flag itself is EOPNOTSUPP");
+	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x200000, fx,
+				IOMMU_PREFAULT_NONE, 0), EEXIST,
+		  "MAP_FAULTABLE: an overlapping IOVA is EEXIST");
+
+	o.option_id = IOMMU_OPTION_IOPF_PREFAULT;
+	o.object_id = ioas;
+	o.op = IOMMU_OPTION_OP_SET;
+	o.val64 = IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_FIXED, 16);
+	CHECK_OK(ioctl(ifd, IOMMU_OPTION, &o),
+		 "OPTION IOPF_PREFAULT: set FIXED 16");
+	o.op = IOMMU_OPTION_OP_GET;
+	o.val64 = 0;
+	CHECK(!ioctl(ifd, IOMMU_OPTION, &o) &&
+	      o.val64 == IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_FIXED,
+							16),
+	      "OPTION IOPF_PREFAULT: and read back");
+	o.op = IOMMU_OPTION_OP_SET;
+	o.val64 = IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_INHERIT, 0);
+	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EINVAL,
+		  "OPTION IOPF_PREFAULT: INHERIT is EINVAL");
+	o.val64 = IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_FIXED, 0);
+	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EINVAL,
+		  "OPTION IOPF_PREFAULT: FIXED with window 0 is EINVAL");
+
+	/*
+	 * Pinned memory counts against RLIMIT_MEMLOCK, faultable does not;
+	 * without CAP_IPC_LOCK, which exempts pins from the limit (Linux's
+	 * iopt_alloc_pages()), so it is dropped for the check.
+	 */
+	had_cap = ipc_lock_effective(false);
+	getrlimit(RLIMIT_MEMLOCK, &old);
+	lim = old;
+	lim.rlim_cur = 64 * PG;
+	if (!setrlimit(RLIMIT_MEMLOCK, &lim)) {
+		CHECK_ERR(t_map(ifd, ioas, big, 256 * PG, 0x1000000, T_RW),
+			  ENOMEM, "RLIMIT_MEMLOCK: a pinned mapping past it is "
+				  "ENOMEM");
+		CHECK_OK(t_map(ifd, ioas, big, 256 * PG, 0x1000000,
+			       T_RW | IOMMU_IOAS_MAP_FAULTABLE),
+			 "RLIMIT_MEMLOCK: a faultable one is not counted");
+		setrlimit(RLIMIT_MEMLOCK, &old);
+	}
+	if (had_cap)
+		ipc_lock_effective(true);
+	t_destroy(ifd, ioas);
+	munmap(buf, 8 * PG);
+	munmap(big, 256 * PG);
+}
+
+/*
+ * The NIC (vfio2) receiving into faultable buffers, rings pinned: the
+ * device's own descriptor and completion layouts, as its driver has them.
+ */
+struct nic_desc {
+	uint64_t addr;
+	uint32_t len, id;
+};
+
+struct nic_cqe {
+	uint64_t addr;
+	uint32_t len, id, flags, backup_slot, seq, lap;
+};
+
+#define NIC_ENTRIES 16
+#define NIC_PACKETS 8
+#define NIC_RINGS_IOVA 0x10000000ul
+#define NIC_BUFS_IOVA 0x20000000ul
+
+static void test_nic(int ifd)
+{
+	struct {
+		struct vfio_irq_set hdr;
+		int32_t fd;
+	} irq = {
+		.hdr = { .argsz = sizeof(irq),
+			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				  VFIO_IRQ_SET_ACTION_TRIGGER,
+			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
+	};
+	struct nic_desc *desc = t_alloc(PG);
+	struct nic_cqe *cq = t_alloc(PG);
+	unsigned char *bufs = t_alloc(NIC_ENTRIES * PG);
+	uint32_t dev_id, ioas = t_ioas_alloc(ifd), pt;
+	uint64_t bar, done = 0, v;
+	unsigned ok = 0, nonzero = 0;
+	int dfd = t_device_bind(ifd, 2, &dev_id);
+
+	bar = t_region_offset(dfd, VFIO_PCI_BAR0_REGION_INDEX);
+	CHECK(t_bar_read(dfd, bar, 0x00, 4) == 0x3143494e,
+	      "nic: vfio2 is the NIC");
+	REQUIRE(!t_map(ifd, ioas, desc, PG, NIC_RINGS_IOVA, T_RW), "ring");
+	REQUIRE(!t_map(ifd, ioas, cq, PG, NIC_RINGS_IOVA + PG, T_RW), "cq");
+	CHECK_OK(t_map(ifd, ioas, bufs, NIC_ENTRIES * PG, NIC_BUFS_IOVA,
+		       T_RW | IOMMU_IOAS_MAP_FAULTABLE),
+		 "nic: receive buffers mapped faultable");
+	pt = ioas;
+	REQUIRE(!t_attach(dfd, &pt), "attach");
+	irq.fd = eventfd(0, 0);
+	REQUIRE(!ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq), "irq");
+	for (unsigned i = 0; i < NIC_ENTRIES; i++)
+		desc[i] = (struct nic_desc){ NIC_BUFS_IOVA + i * PG, PG, i };
+	t_bar_write(dfd, bar, 0x08, NIC_RINGS_IOVA, 8);
+	t_bar_write(dfd, bar, 0x10, NIC_RINGS_IOVA + PG, 8);
+	t_bar_write(dfd, bar, 0x18, NIC_ENTRIES, 4);
+	t_bar_write(dfd, bar, 0x30, 1, 4);
+	CHECK(t_bar_read(dfd, bar, 0x34, 4) == 0, "nic: receive ring set up");
+	t_bar_write(dfd, bar, 0x38, NIC_ENTRIES, 4);
+	for (unsigned i = 0; i < NIC_PACKETS; i++)
+		t_bar_write(dfd, bar, 0x40, i | (uint64_t)1500 << 32, 8);
+	for (uint64_t end = t_now_ms() + 10000;
+	     done < NIC_PACKETS && t_now_ms() < end;) {
+		struct pollfd p = { .fd = irq.fd, .events = POLLIN };
+
+		if (poll(&p, 1, 100) == 1)
+			REQUIRE(read(irq.fd, &v, sizeof(v)) == sizeof(v), "irq");
+		done = t_bar_read(dfd, bar, 0x48, 8);
+	}
+	CHECK(done == NIC_PACKETS, "nic: %llu of %u packets completed",
+	      (unsigned long long)done, NIC_PACKETS);
+	for (unsigned i = 0; i < NIC_PACKETS; i++) {
+		if ((cq[i].flags & 1) && cq[i].seq == i && cq[i].len == 1500)
+			ok++;
+		for (unsigned b = 0; b < 1500; b++)
+			if (bufs[i * PG + b]) {
+				nonzero++;
+				break;
+			}
+	}
+	CHECK(ok == NIC_PACKETS, "nic: every completion OK, in order (%u)",
+	      ok);
+	CHECK(nonzero == NIC_PACKETS,
+	      "nic: every packet's bytes are in program memory (%u)", nonzero);
+	t_detach(dfd);
+	t_destroy(ifd, ioas);
+	close(irq.fd);
+	close(dfd);
+	munmap(desc, PG);
+	munmap(cq, PG);
+	munmap(bufs, NIC_ENTRIES * PG);
+}
+
+int main(void)
+{
+	int ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+
+	REQUIRE(ifd >= 0, "open /dev/iommu");
+	test_faultable(ifd);
+	test_munmap(ifd);
+	test_prefault(ifd);
+	test_map_errors(ifd);
+	test_nic(ifd);
+	close(ifd);
+	return t_done();
+}

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Several program threads on one iommufd at once, as a VMM's vCPU and I/O
+ * threads would be: two DMA engines (vfio0, vfio3), each with its own
+ * fault queue and HWPT over one shared IOAS, each resolved by its own
+ * thread that maps the faulting page, answers, checks the bytes and
+ * unmaps again, while a third thread allocates and destroys IOASes and
+ * dups and closes the iommufd. Only libc and the kernel's uAPI headers.
+ */
+#include "uapi_test.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+
+#define ROUNDS 40
+
+static int ifd;
+static uint32_t shared_ioas;
+static atomic_int stop_churn;
+
+struct worker {
+	unsigned vfio;
+	uint64_t base;          /* this worker's IOVA window */
+	unsigned ok, faults;
+	const char *fail;
+};
+
+static int wait_irq(int irq, int ms)
+{
+	struct pollfd p = { .fd = irq, .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&p, 1, ms) != 1 || read(irq, &v, sizeof(v)) != sizeof(v))
+		return -1;
+	return 0;
+}
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
+	struct {
+		struct vfio_irq_set hdr;
+		int32_t fd;
+	} irq = {
+		.hdr = { .argsz = sizeof(irq),
+			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				  VFIO_IRQ_SET_ACTION_TRIGGER,
+			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
+	};
+	unsigned char *src = t_alloc(PG), *dst;
+	uint32_t dev_id, pt;
+	uint64_t bar;
+	int dfd;
+
+	dfd = t_device_bind(ifd, w->vfio, &dev_id);
+	bar = t_region_offset(dfd, VFIO_PCI_BAR0_REGION_INDEX);
+	irq.fd = eventfd(0, 0);
+	if (ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq) ||
+	    ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa)) {
+		w->fail = "set-up";
+		return NULL;
+	}
+	for (unsigned i = 0; i < PG; i++)
+		src[i] = (unsigned char)(i + w->vfio);
+	if (t_map(ifd, shared_ioas, src, PG, w->base, T_RW)) {
+		w->fail = "source map";
+		return NULL;
+	}
+	ha.flags = IOMMU_HWPT_FAULT_ID_VALID;
+	ha.dev_id = dev_id;
+	ha.pt_id = shared_ioas;
+	ha.fault_id = fa.out_fault_id;
+	pt = 0;
+	if (ioctl(ifd, IOMMU_HWPT_ALLOC, &ha) ||
+	    (pt = ha.out_hwpt_id, t_attach(dfd, &pt))) {
+		w->fail = "HWPT";
+		return NULL;
+	}
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		uint64_t dst_iova = w->base + (1 + r % 8) * PG;
+		struct iommu_hwpt_pgfault rec;
+		struct iommu_hwpt_page_response resp;
+		struct iommu_ioas_unmap u = { .size = sizeof(u),
+					      .ioas_id = shared_ioas,
+					      .iova = dst_iova, .length = PG };
+		struct pollfd p = { .fd = (int)fa.out_fault_fd,
+				    .events = POLLIN };
+
+		dst = t_alloc(PG);
+		t_bar_write(dfd, bar, DMA_SRC, w->base, 8);
+		t_bar_write(dfd, bar, DMA_DST, dst_iova, 8);
+		t_bar_write(dfd, bar, DMA_LEN, PG, 8);
+		t_bar_write(dfd, bar, DMA_DOORBELL, 1, 4);
+		if (poll(&p, 1, 10000) != 1 ||
+		    read((int)fa.out_fault_fd, &rec, sizeof(rec)) !=
+			    sizeof(rec) ||
+		    rec.addr != dst_iova) {
+			w->fail = "fault record";
+			break;
+		}
+		w->faults++;
+		if (t_map(ifd, shared_ioas, dst, PG, dst_iova, T_RW)) {
+			w->fail = "map on fault";
+			break;
+		}
+		resp = (struct iommu_hwpt_page_response){ .cookie = rec.cookie };
+		if (write((int)fa.out_fault_fd, &resp, sizeof(resp)) !=
+			    sizeof(resp) ||
+		    wait_irq(irq.fd, 10000) ||
+		    t_bar_read(dfd, bar, DMA_STATUS, 4) != DMA_ST_DONE) {
+			w->fail = "completion";
+			break;
+		}
+		if (memcmp(src, dst, PG)) {
+			w->fail = "bytes";
+			break;
+		}
+		if (ioctl(ifd, IOMMU_IOAS_UNMAP, &u) || u.length != PG) {
+			w->fail = "unmap";
+			break;
+		}
+		munmap(dst, PG);
+		w->ok++;
+	}
+	t_detach(dfd);
+	t_destroy(ifd, ha.out_hwpt_id);
+	t_destroy(ifd, fa.out_fault_id);
+	close((int)fa.out_fault_fd);
+	close(irq.fd);
+	close(dfd);
+	munmap(src, PG);
+	return NULL;
+}
+
+static void *churn_run(void *arg)
+{
+	unsigned *rounds = arg;
+
+	while (!atomic_load(&stop_churn)) {
+		struct iommu_ioas_alloc a = { .size = sizeof(a) };
+		int fd2 = dup(ifd);
+
+		if (fd2 < 0 || ioctl(fd2, IOMMU_IOAS_ALLOC, &a) ||
+		    t_destroy(ifd, a.out_ioas_id))
+			break;
+		close(fd2);
+		(*rounds)++;
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	struct worker w[2] = {
+		{ .vfio = 0, .base = 0x10000000 },
+		{ .vfio = 3, .base = 0x20000000 },
+	};
+	pthread_t t[3];
+	unsigned churn = 0;
+	uint64_t start;
+
+	ifd = open("/dev/iommu", O_RDWR);
+	REQUIRE(ifd >= 0, "open /dev/iommu");
+	shared_ioas = t_ioas_alloc(ifd);
+	pthread_create(&t[2], NULL, churn_run, &churn);
+	start = t_now_ms();
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, worker_run, &w[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	/* What a fault resolved by userspace costs here, end to end. */
+	printf("# threads: %u faults resolved through fault queues in %llu ms\n",
+	       w[0].faults + w[1].faults,
+	       (unsigned long long)(t_now_ms() - start));
+	atomic_store(&stop_churn, 1);
+	pthread_join(t[2], NULL);
+	for (int i = 0; i < 2; i++)
+		CHECK(w[i].ok == ROUNDS && !w[i].fail,
+		      "threads: vfio%u resolved %u of %u rounds through its "
+		      "queue (%u faults)%s%s", w[i].vfio, w[i].ok, ROUNDS,
+		      w[i].faults, w[i].fail ? ", failed at " : "",
+		      w[i].fail ? w[i].fail : "");
+	CHECK(churn > 0, "threads: %u IOAS alloc/destroy rounds alongside",
+	      churn);
+	CHECK_OK(t_destroy(ifd, shared_ioas), "threads: the shared IOAS is "
+		 "free once every HWPT went");
+	close(ifd);
+	return t_done();
+}

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VFIO device cdevs (/dev/vfio/devices/vfioN), ioctl by ioctl, and their
+ * regions: each success path and documented error, as drivers/vfio/
+ * defines them. Only libc and the kernel's uAPI headers.
+ */
+#include "uapi_test.h"
+
+#include <sys/eventfd.h>
+
+static int ifd;
+static void *volatile bad_ptr = (void *)16;
+
+static void test_bind(void)
+{
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	int dfd = open("/dev/vfio/devices/vfio0", O_RDWR), dfd2, pfd[2];
+
+	CHECK(dfd >= 0, "open: /dev/vfio/devices/vfio0");
+	CHECK_ERR(open("/dev/vfio/devices/vfio99", O_RDWR), ENOENT,
+		  "open: a device that does not exist is ENOENT");
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_GET_INFO, &info), EINVAL,
+		  "before BIND: other ioctls are EINVAL");
+	b.iommufd = -1;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
+		  "BIND: a negative fd is EINVAL");
+	REQUIRE(!pipe(pfd), "pipe");
+	b.iommufd = pfd[0];
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EBADFD,
+		  "BIND: an fd that is not an iommufd is EBADFD");
+	close(pfd[0]);
+	close(pfd[1]);
+	b.iommufd = ifd;
+	b.flags = 1;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
+		  "BIND: flags are EINVAL");
+	b.flags = 0;
+	b.argsz = 8;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
+		  "BIND: a short argsz is EINVAL");
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, (void *)16), EFAULT,
+		  "BIND: a bad pointer is EFAULT");
+	b.argsz = sizeof(b);
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), "BIND");
+	CHECK(b.out_devid != 0, "BIND: a device id");
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
+		  "BIND: twice is EINVAL");
+	dfd2 = open("/dev/vfio/devices/vfio0", O_RDWR);
+	CHECK(dfd2 >= 0, "open: the same device twice");
+	CHECK_ERR(ioctl(dfd2, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
+		  "BIND: a device bound through another file is EINVAL");
+	close(dfd2);
+	CHECK_ERR(ioctl(dfd, _IO(VFIO_TYPE, VFIO_BASE + 60), NULL), ENOTTY,
+		  "an unknown ioctl is ENOTTY");
+	close(dfd);
+	dfd = open("/dev/vfio/devices/vfio0", O_RDWR);
+	CHECK(dfd >= 0 && !ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b),
+	      "BIND: again once the first file is closed");
+	close(dfd);
+}
+
+static void test_info_regions(int dfd)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	struct vfio_irq_info ii = { .argsz = sizeof(ii) };
+	uint64_t cfg, bar, v;
+	uint32_t u32;
+	uint16_t u16;
+	uint8_t u8;
+
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_GET_INFO, &info), "GET_INFO");
+	CHECK((info.flags & VFIO_DEVICE_FLAGS_PCI) &&
+	      (info.flags & VFIO_DEVICE_FLAGS_RESET),
+	      "GET_INFO: a PCI device that can reset");
+	CHECK(info.num_regions == VFIO_PCI_NUM_REGIONS &&
+	      info.num_irqs == VFIO_PCI_NUM_IRQS,
+	      "GET_INFO: vfio-pci's regions and interrupts");
+	info.argsz = 4;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_GET_INFO, &info), EINVAL,
+		  "GET_INFO: a short argsz is EINVAL");
+
+	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri),
+		 "GET_REGION_INFO: BAR0");
+	CHECK(ri.size == 4096 && (ri.flags & VFIO_REGION_INFO_FLAG_READ) &&
+	      (ri.flags & VFIO_REGION_INFO_FLAG_WRITE),
+	      "GET_REGION_INFO: BAR0 is 4 KiB, read and write");
+	bar = ri.offset;
+	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri),
+		 "GET_REGION_INFO: config space");
+	CHECK(ri.size >= 256, "GET_REGION_INFO: config space is there");
+	cfg = ri.offset;
+	CHECK(cfg != bar, "GET_REGION_INFO: regions at their own offsets");
+	ri.index = VFIO_PCI_BAR2_REGION_INDEX;
+	CHECK(!ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri) && ri.size == 0,
+	      "GET_REGION_INFO: an unimplemented BAR has size 0");
+	ri.index = VFIO_PCI_NUM_REGIONS;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri), EINVAL,
+		  "GET_REGION_INFO: an index past the regions is EINVAL");
+	ri.index = 0;
+	ri.argsz = 8;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri), EINVAL,
+		  "GET_REGION_INFO: a short argsz is EINVAL");
+
+	CHECK(pread(dfd, &u32, 4, (off_t)cfg) == 4 &&
+	      (u32 & 0xffff) != 0xffff && u32 != 0,
+	      "config: vendor and device ids read (%#x)", u32);
+	CHECK(pread(dfd, &u16, 2, (off_t)cfg + 2) == 2 && u16 == u32 >> 16,
+	      "config: a 2-byte read of the device id");
+	u16 = 0x6;
+	CHECK(pwrite(dfd, &u16, 2, (off_t)cfg + 4) == 2,
+	      "config: command register written");
+	CHECK(pread(dfd, &u16, 2, (off_t)cfg + 4) == 2 && (u16 & 0x6) == 0x6,
+	      "config: memory space and bus master read back");
+	u32 = 0xffffffff;
+	CHECK(pwrite(dfd, &u32, 4, (off_t)cfg + 0x10) == 4 &&
+	      pread(dfd, &u32, 4, (off_t)cfg + 0x10) == 4 &&
+	      (~(u32 & ~0xfu) + 1) == 4096,
+	      "config: BAR0 sizing reports 4 KiB");
+	CHECK(pread(dfd, &u8, 1, (off_t)cfg + 0x0b) == 1 && u8 != 0,
+	      "config: a 1-byte read of the class");
+	CHECK(pread(dfd, &v, 8, (off_t)bar) == 8 && (uint32_t)v != 0,
+	      "BAR0: an 8-byte register read");
+	CHECK_ERR((int)pread(dfd, &u32, 4, (off_t)(bar + 4096)), EINVAL,
+		  "BAR0: past the end is EINVAL");
+	CHECK_ERR((int)pread(dfd, &u32, 3, (off_t)bar), EINVAL,
+		  "BAR0: a 3-byte access is EINVAL");
+	{
+		struct vfio_region_info r2 = { .argsz = sizeof(r2),
+					       .index = VFIO_PCI_BAR2_REGION_INDEX };
+
+		REQUIRE(!ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &r2), "BAR2");
+		CHECK_ERR((int)pread(dfd, &u32, 4, (off_t)r2.offset), EINVAL,
+			  "BAR2: an empty region is EINVAL");
+	}
+	CHECK_ERR((int)pread(dfd, &u32, 4, (off_t)cfg - 4096), EINVAL,
+		  "an offset in no region is EINVAL");
+	CHECK_ERR((int)pread(dfd, bad_ptr, 4, (off_t)bar), EFAULT,
+		  "BAR0: a bad buffer is EFAULT");
+	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, dfd, (off_t)bar) ==
+			      MAP_FAILED && errno == EINVAL,
+	      "BAR0: no mmap (the region has no MMAP flag): EINVAL");
+
+	ii.index = VFIO_PCI_MSIX_IRQ_INDEX;
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_GET_IRQ_INFO, &ii), "GET_IRQ_INFO");
+	CHECK(ii.count >= 1 && (ii.flags & VFIO_IRQ_INFO_EVENTFD),
+	      "GET_IRQ_INFO: MSI-X vectors signalled by eventfd");
+	ii.index = VFIO_PCI_NUM_IRQS;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_GET_IRQ_INFO, &ii), EINVAL,
+		  "GET_IRQ_INFO: an index past the interrupts is EINVAL");
+}
+
+static void test_irqs(int dfd)
+{
+	struct {
+		struct vfio_irq_set hdr;
+		int32_t fd[2];
+	} s;
+	struct vfio_irq_set none = {
+		.argsz = sizeof(none),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1,
+	};
+	int efd = eventfd(0, EFD_NONBLOCK);
+	uint64_t v = 0;
+
+	s.hdr = (struct vfio_irq_set){
+		.argsz = sizeof(s.hdr) + 4,
+		.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 };
+	s.fd[0] = efd;
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), "SET_IRQS: an eventfd");
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none),
+		 "SET_IRQS: DATA_NONE fires the vector");
+	CHECK(read(efd, &v, sizeof(v)) == sizeof(v) && v == 1,
+	      "SET_IRQS: the eventfd was signalled");
+	s.hdr.count = 64;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
+		  "SET_IRQS: more vectors than the device has is EINVAL");
+	s.hdr.count = 1;
+	s.hdr.index = VFIO_PCI_NUM_IRQS;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
+		  "SET_IRQS: an unknown index is EINVAL");
+	s.hdr.index = VFIO_PCI_MSIX_IRQ_INDEX;
+	s.hdr.flags |= VFIO_IRQ_SET_DATA_BOOL;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
+		  "SET_IRQS: two data types are EINVAL");
+	s.hdr.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	s.hdr.argsz = sizeof(s.hdr);
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
+		  "SET_IRQS: an argsz without room for the fds is EINVAL");
+	s.hdr.argsz = sizeof(s.hdr) + 4;
+	s.fd[0] = 9999;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EBADF,
+		  "SET_IRQS: a closed fd is EBADF");
+	none.count = 0;
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none),
+		 "SET_IRQS: DATA_NONE with count 0 turns the index off");
+	none.count = 1;
+	REQUIRE(!ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none), "fire");
+	CHECK(read(efd, &v, sizeof(v)) < 0 && errno == EAGAIN,
+	      "SET_IRQS: once off, nothing is signalled");
+	close(efd);
+}
+
+static void test_attach(int dfd, uint32_t dev_id)
+{
+	struct vfio_device_attach_iommufd_pt a = { .argsz = sizeof(a) };
+	struct vfio_device_detach_iommufd_pt d = { .argsz = sizeof(d) };
+	struct iommu_hwpt_alloc h = { .size = sizeof(h) };
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	uint32_t ioas = t_ioas_alloc(ifd), pt;
+
+	pt = ioas;
+	CHECK_OK(t_attach(dfd, &pt), "ATTACH: to an IOAS");
+	CHECK(pt != ioas && pt != 0, "ATTACH: returns the HWPT made for it");
+	CHECK_OK(t_detach(dfd), "DETACH");
+	CHECK_OK(t_detach(dfd), "DETACH: when not attached, no error");
+	CHECK_ERR(t_destroy(ifd, pt), ENOENT,
+		  "DETACH: the HWPT made for the IOAS went with it");
+	h.dev_id = dev_id;
+	h.pt_id = ioas;
+	REQUIRE(!ioctl(ifd, IOMMU_HWPT_ALLOC, &h), "HWPT");
+	pt = h.out_hwpt_id;
+	CHECK_OK(t_attach(dfd, &pt), "ATTACH: to a HWPT");
+	CHECK(pt == h.out_hwpt_id, "ATTACH: the HWPT's own id comes back");
+	pt = ioas;
+	CHECK_OK(t_attach(dfd, &pt), "ATTACH: again replaces the HWPT");
+	CHECK_OK(t_destroy(ifd, h.out_hwpt_id),
+		 "ATTACH: the replaced HWPT is free");
+	a.pt_id = 999999;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a), ENOENT,
+		  "ATTACH: an unknown id is ENOENT");
+	REQUIRE(!ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");
+	a.pt_id = fa.out_fault_id;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a), EINVAL,
+		  "ATTACH: an id of another type is EINVAL");
+	a.pt_id = ioas;
+	a.flags = 1;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a), EINVAL,
+		  "ATTACH: flags are EINVAL");
+	a.flags = 0;
+	a.argsz = 4;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a), EINVAL,
+		  "ATTACH: a short argsz is EINVAL");
+	d.flags = 1;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d), EINVAL,
+		  "DETACH: flags are EINVAL");
+	d.flags = 0;
+	d.argsz = 4;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d), EINVAL,
+		  "DETACH: a short argsz is EINVAL");
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_RESET), "RESET");
+	CHECK_OK(t_detach(dfd), "DETACH: the replacing HWPT");
+	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "fault queue destroyed");
+	CHECK_OK(t_destroy(ifd, ioas), "IOAS destroyed");
+	close((int)fa.out_fault_fd);
+}
+
+/*
+ * The SEC accelerator (vfio1) end to end: one SHA-256 job whose rings and
+ * buffers are program memory, the digest checked against FIPS 180-2's
+ * "abc" example. The descriptor and buffer layouts are the device's, as
+ * its driver defines them.
+ */
+struct sec_sqe {
+	uint32_t op, tag;
+	uint64_t src, dst, len;
+	uint8_t key[16], iv[16];
+};
+
+struct sec_cqe {
+	uint32_t tag;
+	int32_t status;
+	uint64_t bytes;
+};
+
+struct sec_buf_header {
+	uint64_t magic, len;
+	int64_t status;
+	uint64_t reserved;
+};
+
+#define SEC_MAGIC 0x5345435f42554631ull
+#define SEC_REGION_IOVA 0x1000000ul
+#define SEC_SRC_IOVA 0x2000000ul
+#define SEC_DST_IOVA 0x3000000ul
+
+static void test_sec_job(void)
+{
+	static const uint8_t abc_sha256[32] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+		0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+		0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+		0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
+	};
+	struct {
+		struct vfio_irq_set hdr;
+		int32_t fd;
+	} irq = {
+		.hdr = { .argsz = sizeof(irq),
+			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				  VFIO_IRQ_SET_ACTION_TRIGGER,
+			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
+	};
+	char *region = t_alloc(4 * PG), *src = t_alloc(2 * PG);
+	char *dst = t_alloc(2 * PG);
+	struct sec_buf_header *sh = (void *)src, *dh = (void *)dst;
+	struct sec_sqe *sqe = (void *)region;
+	struct sec_cqe *cqe = (void *)(region + PG);
+	uint32_t dev_id, ioas = t_ioas_alloc(ifd), pt;
+	struct pollfd p;
+	uint64_t bar, v;
+	int dfd = t_device_bind(ifd, 1, &dev_id);
+
+	bar = t_region_offset(dfd, VFIO_PCI_BAR0_REGION_INDEX);
+	REQUIRE(!t_map(ifd, ioas, region, 4 * PG, SEC_REGION_IOVA, T_RW),
+		"rings");
+	REQUIRE(!t_map(ifd, ioas, src, 2 * PG, SEC_SRC_IOVA, T_RW), "src");
+	REQUIRE(!t_map(ifd, ioas, dst, 2 * PG, SEC_DST_IOVA, T_RW), "dst");
+	pt = ioas;
+	REQUIRE(!t_attach(dfd, &pt), "attach");
+	irq.fd = eventfd(0, 0);
+	REQUIRE(!ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq), "irq");
+
+	*sh = (struct sec_buf_header){ .magic = SEC_MAGIC, .len = 3 };
+	memcpy(src + PG, "abc", 3);
+	*sqe = (struct sec_sqe){ .op = 2, .tag = 7, .src = SEC_SRC_IOVA,
+				 .dst = SEC_DST_IOVA, .len = 3 };
+	t_bar_write(dfd, bar, 0x08, 0, 4);                  /* QSEL */
+	t_bar_write(dfd, bar, 0x10, SEC_REGION_IOVA, 8);    /* region */
+	t_bar_write(dfd, bar, 0x20, 1, 4);                  /* SETUP */
+	CHECK(t_bar_read(dfd, bar, 0x24, 4) == 0, "sec: queue set up");
+	t_bar_write(dfd, bar, 0x28, 1, 4);                  /* DOORBELL */
+	p = (struct pollfd){ .fd = irq.fd, .events = POLLIN };
+	CHECK(poll(&p, 1, 10000) == 1 &&
+	      read(irq.fd, &v, sizeof(v)) == sizeof(v),
+	      "sec: the completion interrupt");
+	CHECK(cqe->tag == 7 && cqe->status == 0 && cqe->bytes == 32,
+	      "sec: the completion (tag %u, status %d, %llu bytes)", cqe->tag,
+	      cqe->status, (unsigned long long)cqe->bytes);
+	CHECK(dh->magic == SEC_MAGIC && dh->len == 32,
+	      "sec: the output header");
+	CHECK(!memcmp(dst + PG, abc_sha256, 32),
+	      "sec: SHA-256(\"abc\") computed on bytes moved by DMA");
+	t_detach(dfd);
+	t_destroy(ifd, ioas);
+	close(irq.fd);
+	close(dfd);
+	munmap(region, 4 * PG);
+	munmap(src, 2 * PG);
+	munmap(dst, 2 * PG);
+}
+
+int main(void)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	uint32_t dev_id;
+	int dfd;
+
+	ifd = open("/dev/iommu", O_RDWR);
+	REQUIRE(ifd >= 0, "open /dev/iommu");
+	test_bind();
+	dfd = t_device_bind(ifd, 0, &dev_id);
+	test_info_regions(dfd);
+	test_irqs(dfd);
+	test_attach(dfd, dev_id);
+	test_sec_job();
+	{
+		int sfd;
+		uint32_t sid;
+		uint32_t id = 0;
+
+		sfd = t_device_bind(ifd, 1, &sid);
+		CHECK(sid != dev_id, "vfio1: a second device, its own id");
+		CHECK(pread(sfd, &id, 4, (off_t)t_region_offset(
+					  sfd, VFIO_PCI_BAR0_REGION_INDEX)) == 4 &&
+		      id == 0x31434553, "vfio1: the SEC accelerator's BAR0");
+		close(sfd);
+	}
+	/* The iommufd closed first: the bound device keeps it alive. */
+	close(ifd);
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_GET_INFO, &info),
+		 "close: the device works after its iommufd's fd is closed");
+	close(dfd);
+	return t_done();
+}

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The conformance suite's harness: TAP output, one line per check, and
+ * helpers for the set-up every program repeats. Programs of this suite
+ * include only libc and the kernel's uAPI headers: they are what a VMM
+ * author writes, and run unchanged on Linux or under libiopf-preload.
+ */
+#ifndef UAPI_TEST_H
+#define UAPI_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+static int t_count, t_failed;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		t_count++;                                                   \
+		if (cond) {                                                  \
+			printf("ok %d - ", t_count);                         \
+		} else {                                                     \
+			t_failed++;                                          \
+			printf("not ok %d - ", t_count);                     \
+		}                                                            \
+		printf(__VA_ARGS__);                                         \
+		printf("\n");                                                \
+		fflush(stdout);                                              \
+	} while (0)
+
+/* An ioctl that must fail with @err. */
+#define CHECK_ERR(expr, err, ...)                                            \
+	do {                                                                 \
+		errno = 0;                                                   \
+		int r_ = (expr);                                             \
+		int e_ = errno;                                              \
+		CHECK(r_ == -1 && e_ == (err), __VA_ARGS__);                 \
+		if (!(r_ == -1 && e_ == (err)))                              \
+			printf("#   got %d errno %d (%s), want %s\n", r_, e_,  \
+			       strerror(e_), #err);                          \
+	} while (0)
+
+#define CHECK_OK(expr, ...)                                                  \
+	do {                                                                 \
+		errno = 0;                                                   \
+		int r_ = (expr);                                             \
+		int e_ = errno;                                              \
+		CHECK(r_ >= 0, __VA_ARGS__);                                 \
+		if (r_ < 0)                                                  \
+			printf("#   failed: errno %d (%s)\n", e_,              \
+			       strerror(e_));                                \
+	} while (0)
+
+/* Must hold, or nothing after it makes sense. */
+#define REQUIRE(cond, ...)                                                   \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			printf("Bail out! ");                                \
+			printf(__VA_ARGS__);                                 \
+			printf(" (errno %d %s)\n", errno, strerror(errno));  \
+			exit(1);                                             \
+		}                                                            \
+	} while (0)
+
+static inline int t_done(void)
+{
+	printf("1..%d\n", t_count);
+	printf("uapi: %d checks passed, %d failed\n", t_count - t_failed,
+	       t_failed);
+	return t_failed ? 1 : 0;
+}
+
+#define PG 4096ul
+
+static inline void *t_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	REQUIRE(p != MAP_FAILED, "mmap %zu", len);
+	return p;
+}
+
+static inline uint32_t t_ioas_alloc(int ifd)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+
+	REQUIRE(!ioctl(ifd, IOMMU_IOAS_ALLOC, &a), "IOMMU_IOAS_ALLOC");
+	return a.out_ioas_id;
+}
+
+static inline int t_map(int ifd, uint32_t ioas, void *va, uint64_t len,
+			uint64_t iova, uint32_t flags)
+{
+	struct iommu_ioas_map m = {
+		.size = sizeof(m),
+		.flags = flags | IOMMU_IOAS_MAP_FIXED_IOVA,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)va,
+		.length = len,
+		.iova = iova,
+	};
+
+	return ioctl(ifd, IOMMU_IOAS_MAP, &m);
+}
+
+#define T_RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+
+static inline int t_destroy(int ifd, uint32_t id)
+{
+	struct iommu_destroy d = { .size = sizeof(d), .id = id };
+
+	return ioctl(ifd, IOMMU_DESTROY, &d);
+}
+
+/* Open vfioN and bind it to @ifd; *dev_id gets the device's id. */
+static inline int t_device_bind(int ifd, unsigned n, uint32_t *dev_id)
+{
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b),
+					      .iommufd = ifd };
+	char path[64];
+	int dfd;
+
+	snprintf(path, sizeof(path), "/dev/vfio/devices/vfio%u", n);
+	dfd = open(path, O_RDWR | O_CLOEXEC);
+	REQUIRE(dfd >= 0, "open %s", path);
+	REQUIRE(!ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), "bind %s", path);
+	*dev_id = b.out_devid;
+	return dfd;
+}
+
+static inline int t_attach(int dfd, uint32_t *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt a = { .argsz = sizeof(a),
+						   .pt_id = *pt_id };
+	int r = ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a);
+
+	if (!r)
+		*pt_id = a.pt_id;
+	return r;
+}
+
+static inline int t_detach(int dfd)
+{
+	struct vfio_device_detach_iommufd_pt d = { .argsz = sizeof(d) };
+
+	return ioctl(dfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d);
+}
+
+static inline uint64_t t_region_offset(int dfd, uint32_t index)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = index };
+
+	REQUIRE(!ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri),
+		"region info %u", index);
+	return ri.offset;
+}
+
+static inline uint64_t t_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The DMA engine's registers (the device's own programming interface,
+ * as a driver for it would define them).
+ */
+#define DMA_ID 0x00
+#define DMA_SRC 0x08
+#define DMA_DST 0x10
+#define DMA_LEN 0x18
+#define DMA_PASID 0x20
+#define DMA_DOORBELL 0x24
+#define DMA_STATUS 0x28
+#define DMA_ERROR 0x2c
+#define DMA_COMPLETED 0x30
+#define DMA_ST_DONE 2
+#define DMA_ST_FAILED 3
+
+static inline void t_bar_write(int dfd, uint64_t bar, uint64_t off,
+			       uint64_t v, size_t len)
+{
+	REQUIRE(pwrite(dfd, &v, len, (off_t)(bar + off)) == (ssize_t)len,
+		"BAR0 write at %#lx", (unsigned long)off);
+}
+
+static inline uint64_t t_bar_read(int dfd, uint64_t bar, uint64_t off,
+				  size_t len)
+{
+	uint64_t v = 0;
+
+	REQUIRE(pread(dfd, &v, len, (off_t)(bar + off)) == (ssize_t)len,
+		"BAR0 read at %#lx", (unsigned long)off);
+	return v;
+}
+
+#endif /* UAPI_TEST_H */
