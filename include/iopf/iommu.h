@@ -352,6 +352,19 @@ enum iopf_domain_type iopf_domain_type(const struct iopf_domain *domain);
 int iopf_domain_set_fault_handler(struct iopf_domain *domain,
 				  iopf_fault_handler_t fn, void *data);
 /*
+ * As iopf_domain_set_fault_handler(), but only for a domain that has no
+ * handler yet: the check and the store are one step, so of two owners
+ * claiming one domain (two containers, a container and a fault queue)
+ * exactly one wins and the other gets -EBUSY, nothing changed. Undone by
+ * iopf_domain_set_fault_handler(domain, NULL, NULL). Blocks as that does
+ * (it waits for a change of handler in progress). -EINVAL for a NULL or
+ * SVA domain or a NULL @fn; -EBUSY if the domain has a handler, or a
+ * device that cannot fault is attached; -EDEADLK from the domain's own
+ * handler.
+ */
+int iopf_domain_claim_fault_handler(struct iopf_domain *domain,
+				    iopf_fault_handler_t fn, void *data);
+/*
  * A group the handler answers later (IOPF_RESP_ASYNC) that is still
  * unanswered @timeout_ns after the handler returned is answered INVALID
  * by the IOMMU, and a later answer is stale: whoever holds the cookie (a
@@ -411,7 +424,11 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid,
 /*
  * Stops fault reporting for (dev, pasid), answers every pending group
  * INVALID, waits for running handlers, then detaches: no handler runs for
- * this attachment after it returns. Never fails.
+ * this attachment after it returns. Never fails. Two calls for one
+ * attachment at once are one detach: the second waits for the first to
+ * finish and both return then. A call that comes when the attachment is
+ * already off the device (its detach is past the point where the device
+ * stops using it) finds nothing and returns at once.
  */
 void iopf_detach(struct iopf_dev *dev, uint32_t pasid);
 

@@ -178,13 +178,18 @@ int iopf_ioas_unpin_pages(struct iopf_ioas *ioas, uint64_t iova,
 			  uint64_t npages);
 
 /*
- * Mirror the container into a paging domain (at most 16). With @faults the
- * container becomes the domain's fault handler (the domain must have none
- * and no device attached yet). -EINVAL for NULL or a domain that is not a
+ * Mirror the container into a paging domain (at most 16): the pages
+ * mapped now are copied into it, and every later change reaches it. With
+ * @faults the container becomes the domain's fault handler, claimed
+ * (iopf_domain_claim_fault_handler()): a domain whose faults someone
+ * already handles is refused. -EINVAL for NULL or a domain that is not a
  * paging domain; -EEXIST if attached already; -ENOSPC past 16 domains;
- * -EBUSY (with @faults) if a device that cannot fault is attached to the
- * domain; -ENOMEM if the domain cannot map the container's pages (all
- * backed out).
+ * -EBUSY (with @faults) if the domain has a fault handler already
+ * (another container's, a fault queue's) or a device that cannot fault is
+ * attached to it; -EDEADLK (with @faults) from a handler of the domain;
+ * -ENOMEM if the domain cannot map the container's pages (all backed
+ * out). Undone by iopf_ioas_detach_domain(). Blocks (an actor): takes the
+ * container's lock and walks every area.
  */
 int iopf_ioas_attach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain,
 			    bool faults);

@@ -577,6 +577,24 @@ int iopf_domain_set_fault_handler(struct iopf_domain *d,
 	return fault_set_handler(d, fn, data, handler_fits_attached);
 }
 
+/* As handler_fits_attached(), and only where nobody handles faults yet. */
+static int handler_fits_unclaimed(struct iopf_domain *d,
+				  iopf_fault_handler_t fn)
+{
+	iopf_rt_mutex_assert_held(&d->iommu->attach_lock);
+	if (atomic_load_explicit(&d->handler, memory_order_relaxed))
+		return -EBUSY;
+	return handler_fits_attached(d, fn);
+}
+
+int iopf_domain_claim_fault_handler(struct iopf_domain *d,
+				    iopf_fault_handler_t fn, void *data)
+{
+	if (!d || !fn || d->type == IOPF_DOMAIN_SVA)
+		return -EINVAL;
+	return fault_set_handler(d, fn, data, handler_fits_unclaimed);
+}
+
 int iopf_domain_map(struct iopf_domain *d, uint64_t iova, uint64_t phys,
 		    uint64_t size, unsigned perm)
 {
@@ -776,13 +794,39 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid, struct iopf_domain *d)
 	return ret;
 }
 
+/*
+ * @a is being detached by another call: wait until it is done, so that
+ * this call too returns only when nothing of @a runs or is in flight. The
+ * last to leave frees it. Called with dev->lock held; releases it.
+ */
+static void detach_wait_locked(struct iopf_dev *dev, struct iopf_attach *a)
+{
+	bool last;
+
+	iopf_rt_mutex_assert_held(&dev->lock);
+	a->detach_waiters++;
+	while (!a->detached)
+		iopf_rt_wait(&dev->wq, &dev->lock);
+	last = !--a->detach_waiters;
+	iopf_rt_mutex_unlock(&dev->lock);
+	if (last)
+		free(a);
+}
+
 void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 {
 	struct iopf_iommu *iommu = dev->iommu;
 	struct iopf_attach *a, **pp;
+	unsigned waiters;
 
 	iopf_rt_mutex_lock(&dev->lock);
 	a = attach_find_locked(dev, pasid);
+	if (a && a->detaching) {
+		detach_wait_locked(dev, a);
+		return;
+	}
+	if (a)
+		a->detaching = true;
 	iopf_rt_mutex_unlock(&dev->lock);
 	if (!a)
 		return;
@@ -815,5 +859,13 @@ void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 			break;
 		}
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
-	free(a);
+	/* 6: a detach that found it meanwhile may return now. */
+	iopf_rt_mutex_lock(&dev->lock);
+	a->detached = true;
+	waiters = a->detach_waiters;
+	if (waiters)
+		iopf_rt_wake_all(&dev->wq);
+	iopf_rt_mutex_unlock(&dev->lock);
+	if (!waiters)
+		free(a);
 }

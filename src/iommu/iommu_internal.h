@@ -112,6 +112,14 @@ struct iopf_attach {
 	struct iopf_attach *domain_next; /* domain->attached; attach_lock */
 	bool dying;                      /* protected by fault_lock */
 	unsigned running;                /* handlers running; fault_lock */
+	/*
+	 * One iopf_detach() tears an attachment down (the one that set
+	 * detaching); another that finds it meanwhile waits on dev->wq
+	 * until detached, counted in detach_waiters, and the last of them
+	 * frees it. All protected by dev->lock.
+	 */
+	bool detaching, detached;
+	unsigned detach_waiters;
 };
 
 enum group_state {
