@@ -132,28 +132,15 @@ static unsigned group_credits(const struct fault_group *g)
 
 static void group_unlink_locked(struct iopf_iommu *iommu, struct fault_group *g)
 {
-	struct fault_group **pp;
-
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
-	for (pp = &iommu->groups; *pp; pp = &(*pp)->next)
-		if (*pp == g) {
-			*pp = g->next;
-			return;
-		}
+	iopf_list_del(&g->link);
+	iopf_list_del(&g->cookie_link);
 }
 
 static void work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g)
 {
-	struct fault_group **pp, *prev = NULL;
-
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
-	for (pp = &iommu->work_head; *pp; prev = *pp, pp = &(*pp)->work_next)
-		if (*pp == g) {
-			*pp = g->work_next;
-			if (iommu->work_tail == g)
-				iommu->work_tail = prev;
-			return;
-		}
+	iopf_list_del(&g->work_link);
 }
 
 /* Answer @g once; frees it unless a handler is running on it. */
@@ -179,24 +166,20 @@ static unsigned partials_discard_locked(struct iopf_iommu *iommu,
 					struct iopf_dev *dev, bool any_pasid,
 					uint32_t pasid, int grpid)
 {
-	struct partial_req **pp = &iommu->partials;
+	struct partial_req *p, *next;
 	unsigned n = 0;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
-	while (*pp) {
-		struct partial_req *p = *pp;
-
+	iopf_list_for_each_entry_safe(p, next, &iommu->partials, link) {
 		if ((!dev || p->dev == dev) &&
 		    (any_pasid || req_pasid(&p->req) == pasid) &&
 		    (grpid < 0 || p->req.grpid == grpid)) {
-			*pp = p->next;
+			iopf_list_del(&p->link);
 			iopf_rt_mutex_lock(&p->dev->lock);
 			p->dev->credits_used--;
 			iopf_rt_mutex_unlock(&p->dev->lock);
 			free(p);
 			n++;
-		} else {
-			pp = &p->next;
 		}
 	}
 	if (n)
@@ -249,8 +232,7 @@ void fault_forget_dev(struct iopf_iommu *iommu, struct iopf_dev *dev)
 	iopf_rt_mutex_lock(&iommu->fault_lock);
 	partials_discard_locked(iommu, dev, true, 0, -1);
 	/* Groups that found no attachment yet: answer them while we can. */
-	for (g = iommu->groups; g; g = next) {
-		next = g->next;
+	iopf_list_for_each_entry_safe(g, next, &iommu->groups, link) {
 		if (g->pub.dev == dev && g->state == GROUP_QUEUED) {
 			work_remove_locked(iommu, g);
 			respond_locked(iommu, g, IOPF_RESP_INVALID);
@@ -361,14 +343,14 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 				  const struct prq_entry *e)
 {
 	struct iopf_dev *dev = e->dev;
-	struct partial_req **pp;
+	struct partial_req *p, *next;
 	struct fault_group *g;
 	unsigned n = 1, i = 0;
 	bool consistent = true;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	if (!e->stall)
-		for (struct partial_req *p = iommu->partials; p; p = p->next)
+		iopf_list_for_each_entry(p, &iommu->partials, link)
 			n += p->dev == dev && p->req.grpid == e->req.grpid;
 	g = iopf_calloc(1, sizeof(*g) + n * sizeof(struct iopf_page_request));
 	if (!g) {
@@ -386,18 +368,12 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 	g->reqs = (struct iopf_page_request *)(g + 1);
 	if (!e->stall) {
 		/* Partials were parked in arrival order; keep it. */
-		pp = &iommu->partials;
-		while (*pp) {
-			struct partial_req *p = *pp;
-
+		iopf_list_for_each_entry_safe(p, next, &iommu->partials, link)
 			if (p->dev == dev && p->req.grpid == e->req.grpid) {
 				g->reqs[i++] = p->req;
-				*pp = p->next;
+				iopf_list_del(&p->link);
 				free(p);
-			} else {
-				pp = &p->next;
 			}
-		}
 	}
 	g->reqs[i++] = e->req;
 	for (unsigned k = 1; k < n; k++)
@@ -415,20 +391,16 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 	g->pub.cookie = iommu->next_cookie++;
 	g->deadline = UINT64_MAX;
 	g->state = GROUP_QUEUED;
-	g->next = iommu->groups;
-	iommu->groups = g;
+	iopf_list_init(&g->work_link);
+	iopf_list_add(&g->link, &iommu->groups);
+	iopf_hlist_add(&iommu->groups_by_cookie, &g->cookie_link, g->pub.cookie);
 	atomic_fetch_add(&iommu->ctr.groups, 1);
 	if (!consistent) {
 		atomic_fetch_add(&iommu->ctr.pasid_inconsistent, 1);
 		respond_locked(iommu, g, IOPF_RESP_INVALID);
 		return;
 	}
-	g->work_next = NULL;
-	if (iommu->work_tail)
-		iommu->work_tail->work_next = g;
-	else
-		iommu->work_head = g;
-	iommu->work_tail = g;
+	iopf_list_add_tail(&g->work_link, &iommu->work);
 	iopf_rt_wake_one(&iommu->work_wq);
 }
 
@@ -445,7 +417,7 @@ static void prq_process_locked(struct iopf_iommu *iommu,
 		return;
 	}
 	if (!e->stall && !(e->req.flags & IOPF_PR_LAST)) {
-		struct partial_req *p = iopf_malloc(sizeof(*p)), **pp;
+		struct partial_req *p = iopf_malloc(sizeof(*p));
 
 		if (!p) {
 			/* As if the queue had overflowed for it. */
@@ -457,10 +429,7 @@ static void prq_process_locked(struct iopf_iommu *iommu,
 		}
 		p->dev = dev;
 		p->req = e->req;
-		p->next = NULL;
-		for (pp = &iommu->partials; *pp; pp = &(*pp)->next)
-			;
-		*pp = p;
+		iopf_list_add_tail(&p->link, &iommu->partials);
 		return;
 	}
 	group_assemble_locked(iommu, e);
@@ -476,8 +445,7 @@ static void groups_expire_locked(struct iopf_iommu *iommu)
 	struct fault_group *g, *n;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
-	for (g = iommu->groups; g; g = n) {
-		n = g->next;
+	iopf_list_for_each_entry_safe(g, n, &iommu->groups, link) {
 		if (g->state != GROUP_WAITING || g->deadline == UINT64_MAX)
 			continue;
 		if (g->deadline <= now) {
@@ -553,14 +521,13 @@ static void fault_worker(void *arg)
 		enum iopf_response code;
 		unsigned slot;
 
-		while (!iommu->work_head && !iommu->stopping)
+		while (iopf_list_empty(&iommu->work) && !iommu->stopping)
 			iopf_rt_wait(&iommu->work_wq, &iommu->fault_lock);
 		if (iommu->stopping)
 			break;
-		g = iommu->work_head;
-		iommu->work_head = g->work_next;
-		if (!iommu->work_head)
-			iommu->work_tail = NULL;
+		g = iopf_list_entry(iommu->work.next, struct fault_group,
+				    work_link);
+		work_remove_locked(iommu, g);
 
 		/* Keep the attachment only if not dying (see struct iopf_attach). */
 		iopf_rt_mutex_lock(&g->pub.dev->lock);
@@ -641,7 +608,7 @@ static void fault_worker(void *arg)
 int iopf_fault_respond(struct iopf_iommu *iommu, uint64_t cookie,
 		       enum iopf_response code)
 {
-	struct fault_group *g;
+	struct fault_group *g, *found = NULL;
 
 	if (!iommu)
 		return -EINVAL;
@@ -649,9 +616,13 @@ int iopf_fault_respond(struct iopf_iommu *iommu, uint64_t cookie,
 	    code != IOPF_RESP_FAILURE)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&iommu->fault_lock);
-	for (g = iommu->groups; g; g = g->next)
-		if (g->pub.cookie == cookie && g->state != GROUP_QUEUED)
+	iopf_hlist_for_each_possible(&iommu->groups_by_cookie, g, cookie_link,
+				     cookie)
+		if (g->pub.cookie == cookie && g->state != GROUP_QUEUED) {
+			found = g;
 			break;
+		}
+	g = found;
 	if (!g) {
 		atomic_fetch_add(&iommu->ctr.stale_responses, 1);
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
@@ -675,11 +646,10 @@ static bool group_of_locked(const struct fault_group *g,
 static void answer_idle_groups_locked(struct iopf_iommu *iommu,
 				      struct iopf_attach *a)
 {
-	struct fault_group *g = iommu->groups, *next;
+	struct fault_group *g, *next;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
-	for (; g; g = next) {
-		next = g->next;
+	iopf_list_for_each_entry_safe(g, next, &iommu->groups, link) {
 		if (!group_of_locked(g, a) || g->state == GROUP_RUNNING)
 			continue;
 		if (g->state == GROUP_QUEUED)
@@ -900,6 +870,11 @@ int fault_start(struct iopf_iommu *iommu, unsigned workers)
 {
 	int ret;
 
+	iopf_list_init(&iommu->partials);
+	iopf_list_init(&iommu->groups);
+	iopf_list_init(&iommu->work);
+	iopf_hlist_init(&iommu->groups_by_cookie, iommu->cookie_buckets,
+			FAULT_COOKIE_BUCKETS);
 	iommu->workers = iopf_calloc(workers, sizeof(*iommu->workers));
 	if (!iommu->workers)
 		return -ENOMEM;
@@ -934,7 +909,8 @@ err_free:
 
 void fault_stop(struct iopf_iommu *iommu)
 {
-	struct fault_group *g;
+	struct fault_group *g, *gn;
+	struct partial_req *p, *pn;
 
 	iopf_rt_mutex_lock(&iommu->fault_lock);
 	iommu->stopping = true;
@@ -954,17 +930,14 @@ void fault_stop(struct iopf_iommu *iommu)
 
 	/* Devices are gone: nobody waits for these any more. */
 	iopf_rt_mutex_lock(&iommu->fault_lock);
-	while ((g = iommu->groups)) {
-		iommu->groups = g->next;
+	iopf_list_for_each_entry_safe(g, gn, &iommu->groups, link) {
+		group_unlink_locked(iommu, g);
 		free(g);
 	}
-	while (iommu->partials) {
-		struct partial_req *p = iommu->partials;
-
-		iommu->partials = p->next;
+	iopf_list_for_each_entry_safe(p, pn, &iommu->partials, link)
 		free(p);
-	}
-	iommu->work_head = iommu->work_tail = NULL;
+	iopf_list_init(&iommu->partials);
+	iopf_list_init(&iommu->work);
 	iommu->prq_count = 0;
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
 }

@@ -41,6 +41,11 @@
 
 #include <stdatomic.h>
 
+#include "list.h"
+
+/* Outstanding groups are bounded by the devices' credits and stalls. */
+#define FAULT_COOKIE_BUCKETS 256
+
 /* ---- translation caches (tlb.c) ---- */
 
 struct tlb_entry {
@@ -136,14 +141,15 @@ struct fault_group {
 	bool answered;
 	uint64_t deadline;               /* WAITING: answered INVALID then;
 					    UINT64_MAX: never */
-	struct fault_group *next;        /* iommu->groups */
-	struct fault_group *work_next;   /* iommu->work_head */
+	struct iopf_list link;           /* iommu->groups, until answered */
+	struct iopf_list cookie_link;    /* iommu->groups_by_cookie, as link */
+	struct iopf_list work_link;      /* iommu->work, while QUEUED there */
 };
 
 struct partial_req {
 	struct iopf_dev *dev;
 	struct iopf_page_request req;
-	struct partial_req *next;
+	struct iopf_list link;           /* iommu->partials */
 };
 
 enum slot_state { SLOT_FREE, SLOT_WAITING, SLOT_DONE };
@@ -282,9 +288,13 @@ struct iopf_iommu {
 	struct prq_entry *prq;             /* ring; protected by fault_lock */
 	unsigned prq_depth, prq_head, prq_count;
 	bool prq_overflow;                 /* protected by fault_lock */
-	struct partial_req *partials;      /* arrival order; fault_lock */
-	struct fault_group *groups;        /* outstanding; fault_lock */
-	struct fault_group *work_head, *work_tail; /* fault_lock */
+	struct iopf_list partials;         /* arrival order; fault_lock */
+	struct iopf_list groups;           /* outstanding, newest first;
+					      fault_lock */
+	/* The same groups by cookie, for the answers; fault_lock. */
+	struct iopf_hlist_table groups_by_cookie;
+	struct iopf_list cookie_buckets[FAULT_COOKIE_BUCKETS];
+	struct iopf_list work;             /* QUEUED groups, FIFO; fault_lock */
 	uint64_t next_cookie;              /* protected by fault_lock */
 	uint64_t next_deadline;            /* earliest WAITING deadline, or
 					      UINT64_MAX; fault_lock */
