@@ -318,7 +318,36 @@ struct iopf_iommu {
 	struct iommu_counters ctr;
 };
 
-/* fault.c */
+/* fault.c, fault_prq.c */
+static inline bool req_is_stop_marker(const struct iopf_page_request *r)
+{
+	return (r->flags & IOPF_PR_LAST) &&
+	       !(r->perm & (IOPF_PERM_READ | IOPF_PERM_WRITE));
+}
+
+static inline uint32_t req_pasid(const struct iopf_page_request *r)
+{
+	return (r->flags & IOPF_PR_PASID_VALID) ? r->pasid : IOPF_PASID_NONE;
+}
+
+/*
+ * Deliver a response for @grpid to @dev, returning @credits request
+ * credits (PRI) or one stall. Called with fault_lock held.
+ */
+void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
+			  uint16_t grpid, int code, unsigned credits,
+			  bool stall, uint64_t posted_ns);
+/* Answer @g once; frees it unless a handler is running on it. */
+void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
+			  enum iopf_response code);
+void fault_work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g);
+/* Drop parked partials of @dev (or any) matching @pasid (or any) and
+ * @grpid (or all), returning their credits. Called with fault_lock held. */
+unsigned fault_partials_discard_locked(struct iopf_iommu *iommu,
+				       struct iopf_dev *dev, bool any_pasid,
+				       uint32_t pasid, int grpid);
+/* The queue actor: drains the ring, assembles groups, expires answers. */
+void fault_prq_actor(void *arg);
 int fault_start(struct iopf_iommu *iommu, unsigned workers);
 void fault_stop(struct iopf_iommu *iommu);
 void fault_report_event(struct iopf_iommu *iommu, struct iopf_dev *dev,
