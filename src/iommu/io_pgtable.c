@@ -42,6 +42,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "list.h"
 #include "lock_order.h"
 
 #define PTE_VALID (1ull << 0)
@@ -57,7 +58,7 @@
 typedef _Atomic uint64_t pte_t;
 
 struct retired_table {
-	struct retired_table *next;
+	struct iopf_list link;          /* t->retired */
 	pte_t *table;
 	unsigned level;
 };
@@ -71,7 +72,7 @@ struct iopf_io_pgtable {
 	struct iopf_rt_mutex lock;
 	pte_t *root;
 	uint64_t nr_tables;            /* protected by lock */
-	struct retired_table *retired; /* protected by lock */
+	struct iopf_list retired;       /* protected by lock */
 };
 
 static inline unsigned level_shift(unsigned level)
@@ -155,8 +156,7 @@ static int table_retire(struct iopf_io_pgtable *t, pte_t *table,
 		return -ENOMEM;
 	r->table = table;
 	r->level = level;
-	r->next = t->retired;
-	t->retired = r;
+	iopf_list_add(&r->link, &t->retired);
 	return 0;
 }
 
@@ -614,6 +614,7 @@ int iopf_io_pgtable_alloc(struct iopf_rt *rt,
 		return -ENOMEM;
 	t->rt = rt;
 	t->costs = iopf_rt_costs(rt);
+	iopf_list_init(&t->retired);
 	/* 4 KiB leaves are always possible: every range is 4 KiB-aligned. */
 	t->pgsize_bitmap = (cfg->pgsize_bitmap ? cfg->pgsize_bitmap : all) |
 			   IOPF_PGSIZE_4K;
@@ -639,12 +640,11 @@ err_free:
 
 void iopf_io_pgtable_free(struct iopf_io_pgtable *t)
 {
+	struct retired_table *r, *next;
+
 	if (!t)
 		return;
-	while (t->retired) {
-		struct retired_table *r = t->retired;
-
-		t->retired = r->next;
+	iopf_list_for_each_entry_safe(r, next, &t->retired, link) {
 		table_free_tree(r->table, r->level); /* no leaves left */
 		free(r);
 	}

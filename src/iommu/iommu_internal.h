@@ -113,8 +113,8 @@ struct iopf_attach {
 	struct iopf_dev *dev;
 	uint32_t pasid;
 	struct iopf_domain *domain;
-	struct iopf_attach *dev_next;    /* dev->attached; attach_lock+dev->lock */
-	struct iopf_attach *domain_next; /* domain->attached; attach_lock */
+	struct iopf_list dev_link;       /* dev->attached; attach_lock+dev->lock */
+	struct iopf_list domain_link;    /* domain->attached; attach_lock */
 	bool dying;                      /* protected by fault_lock */
 	unsigned running;                /* handlers running; fault_lock */
 	/*
@@ -172,7 +172,8 @@ struct iopf_dev {
 	struct iopf_rt_mutex inval_lock;
 	struct iopf_rt_mutex lock;
 	struct iopf_rt_waitq wq;         /* slots, in-flight drains */
-	struct iopf_attach *attached;    /* protected by lock (+attach_lock) */
+	struct iopf_list attached;       /* newest first; protected by lock
+					    (+attach_lock) */
 	struct dev_slot slots[IOPF_PRI_GROUPS]; /* protected by lock */
 	unsigned slots_busy;             /* protected by lock */
 	bool pri_stopped;                /* protected by lock */
@@ -183,7 +184,7 @@ struct iopf_dev {
 	unsigned credits_used;           /* protected by lock */
 	unsigned slot_cursor;            /* protected by lock */
 
-	struct iopf_dev *next;           /* iommu->devices; iommu->attach_lock */
+	struct iopf_list link;           /* iommu->devices; iommu->attach_lock */
 	_Atomic uint64_t st_dma_ops, st_dma_bytes, st_dma_errors;
 	_Atomic uint64_t st_faults, st_retries, st_exhausted, st_stale;
 	_Atomic uint64_t st_atc_inval;
@@ -221,10 +222,10 @@ struct iopf_domain {
 	/* Async answers due within this long (0: no limit). */
 	_Atomic uint64_t response_timeout_ns;
 
-	struct iopf_attach *attached;      /* protected by attach_lock */
+	struct iopf_list attached;         /* newest first; attach_lock */
 	struct iopf_domain *parent;        /* NESTED */
-	struct iopf_domain *children;      /* protected by attach_lock */
-	struct iopf_domain *sibling;       /* parent->children */
+	struct iopf_list children;         /* newest first; attach_lock */
+	struct iopf_list sibling;          /* parent->children */
 	struct iopf_rt_mutex s1_lock;      /* NESTED: stage-1 slot changes */
 	struct stage1_slot s1[NESTED_MAX_PASIDS];
 
@@ -234,7 +235,7 @@ struct iopf_domain {
 	struct iopf_rt_mutex sva_lock;     /* mirror updates vs invalidation */
 	bool mn_registered;
 
-	struct iopf_domain *next;          /* iommu->domains; attach_lock */
+	struct iopf_list link;             /* iommu->domains; attach_lock */
 };
 
 /* A fault worker: an actor running handlers, one group at a time. */
@@ -277,8 +278,8 @@ struct iopf_iommu {
 	struct tlb iotlb;
 
 	struct iopf_rt_mutex attach_lock;
-	struct iopf_dev *devices;          /* protected by attach_lock */
-	struct iopf_domain *domains;       /* protected by attach_lock */
+	struct iopf_list devices;          /* newest first; attach_lock */
+	struct iopf_list domains;          /* newest first; attach_lock */
 	uint64_t next_domain_id;           /* protected by attach_lock */
 
 	struct iopf_rt_mutex fault_lock;

@@ -192,8 +192,7 @@ uint64_t area_unmap_locked(struct vfio_area *a, struct ioas_domains *doms,
 static void area_invalidate(struct iopf_mm_notifier *n,
 			    const struct iopf_mm_range *r)
 {
-	struct vfio_area *a =
-		(struct vfio_area *)((char *)n - offsetof(struct vfio_area, mn));
+	struct vfio_area *a = container_of(n, struct vfio_area, mn);
 	struct iopf_ioas *ioas = a->ioas;
 	uint64_t first = (r->start - a->hva) >> ioas->page_shift;
 	uint64_t last = (r->last - a->hva) >> ioas->page_shift;
@@ -219,8 +218,7 @@ static void area_invalidate(struct iopf_mm_notifier *n,
 static bool area_clear_young(struct iopf_mm_notifier *n, uint64_t start,
 			     uint64_t last)
 {
-	struct vfio_area *a =
-		(struct vfio_area *)((char *)n - offsetof(struct vfio_area, mn));
+	struct vfio_area *a = container_of(n, struct vfio_area, mn);
 	struct iopf_ioas *ioas = a->ioas;
 	uint64_t first = (start - a->hva) >> ioas->page_shift;
 	uint64_t end = (last - a->hva) >> ioas->page_shift;

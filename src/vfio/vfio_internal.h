@@ -39,6 +39,8 @@
 
 #include <stdatomic.h>
 
+#include "list.h"
+
 #define AREA_STREAMS 4
 #define PREFAULT_MAX_WINDOW 512
 
