@@ -32,6 +32,13 @@
  * translation either way), then the requested pages are cleared. Splits
  * happen before anything is cleared, so a split that cannot allocate fails
  * with -ENOMEM having changed nothing the caller can observe.
+ *
+ * Locks: t->lock (row PGTABLE of src/lock_order.h) for changes; flushes
+ * run under it and take the IOMMU's locks, which rank below. Undoing:
+ * iopf_io_pgtable_free() undoes iopf_io_pgtable_alloc(), with the
+ * retired tables; unmap undoes map. Work in flight: walks in progress
+ * during a change see the old entry or the new one; unmap returns only
+ * once the flush has waited for them.
  */
 #define _GNU_SOURCE
 #include <iopf/cost.h>

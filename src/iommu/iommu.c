@@ -13,6 +13,17 @@
  * every device attached to the domain (or to a nest over it) invalidate
  * its ATC and wait for its in-flight DMA of the old epoch to finish; see
  * iommu_internal.h. Only then does unmap return.
+ *
+ * Locks: iommu_internal.h explains them; their order is the table in
+ * src/lock_order.h (ATTACH, FAULT, DEV_INVAL, DEV, TLB).
+ *
+ * Undoing: iopf_iommu_destroy() undoes iopf_iommu_create() (frees what is
+ * left); iopf_dev_remove() undoes iopf_dev_add(); iopf_domain_free()
+ * undoes the domain allocators, detaching what is attached;
+ * iopf_detach() undoes iopf_attach(). Work in flight at a detach: pending
+ * groups are answered INVALID, running handlers and DMA through the
+ * domain are waited for; a second detach of the same attachment waits
+ * for the first instead of freeing it again.
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"

@@ -2,7 +2,8 @@
 /*
  * Private to the IOMMU.
  *
- * Lock order (outermost first):
+ * Lock order (outermost first; the rows PGTABLE, ATTACH, FAULT,
+ * DEV_INVAL, DEV, TLB of src/lock_order.h, which the validator checks):
  *   callers' locks (mm->lock, the DMA container's area locks)
  *   io_pgtable lock        map/unmap of one table (flushes run under it)
  *   iommu->attach_lock     attachment lists of devices and domains,

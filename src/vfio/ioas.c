@@ -16,8 +16,9 @@
  * mm's locked-memory limit) and never change until removed; they need no
  * notifier, their pins keep the frames.
  *
- * FAULTABLE areas pin nothing. A fault (fault.c) or a PREFAULT maps pages
- * by the seq/retry protocol of the mm's interval notifiers (area_populate):
+ * FAULTABLE areas pin nothing. A fault (ioas_fault.c) or a PREFAULT maps
+ * pages by the seq/retry protocol of the mm's interval notifiers
+ * (area_populate, ioas_populate.c):
  * take the notifier sequence, get the pages (short-term references), take
  * the area lock, and if no invalidation intervened, map them and set their
  * bits; then drop the references. The notifier callback (area_invalidate)

@@ -32,6 +32,9 @@
  * takes (the IOMMU holds none of its own locks then). fd->lock ranks
  * above fault->lock and the IOMMU's locks (iopf_attach() is called under
  * it); the container's locks (IOAS and below) are taken with neither held.
+ *
+ * Undoing and work in flight, object by object: in each iommufd_*.c
+ * header, and for users of the API in include/iopf/iommufd.h.
  */
 #ifndef IOPF_VFIO_IOMMUFD_INTERNAL_H
 #define IOPF_VFIO_IOMMUFD_INTERNAL_H
