@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 600
 JOBS       ?= $(shell nproc)
 
 DEBS = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
-       libcmocka-dev libjson-c-dev liburcu-dev libssl-dev gnuplot-nox python3
+       libcmocka-dev libjson-c-dev openmpi-bin libopenmpi-dev liburcu-dev libssl-dev gnuplot-nox python3
 
 .PHONY: all deps build run bench test fuzz clean
 

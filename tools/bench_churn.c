@@ -8,54 +8,63 @@
 
 #include "tool.h"
 
+static json_object *churn_json(const struct iopf_bench_churn_result *r)
+{
+	json_object *o = json_object_new_object();
+
+#define J(f) json_object_object_add(o, #f, json_object_new_int64((int64_t)r->f))
+	J(dma_ok); J(dma_failed); J(requests_to_answer); J(answers); J(try_ok);
+	J(try_misses); J(host_ops); J(migrated); J(swap_outs); J(swap_ins);
+	J(ballooned); J(remaps); J(detaches); J(faults); J(invalidations);
+	J(bytes_verified); J(readback_mismatches); J(poison_violations);
+	J(stale_responses); J(pinned_left);
+#undef J
+	return o;
+}
+
 int tool_bench_churn(int argc, char **argv)
 {
-	struct iopf_churn_config cfg = { .duration_ns = 5000000000ull,
-					 .devices = 2, .seed = 1 };
-	struct iopf_churn_result r;
-	bool json = false;
-	uint64_t v;
+	struct iopf_bench_churn_config cfg;
+	struct iopf_bench_churn_result r;
+	struct iopf_bench_plan plan = { 0 };
+	struct tool_output o = { 0 };
+	const struct tool_opt opts[] = {
+		TOOL_UINT_SCALED("--seconds", &cfg.duration_ns, 1, 86400,
+				 1000000000ull, "N",
+				 "device traffic for this long (5)"),
+		TOOL_UINT("--devices", &cfg.devices, 1, 4, "N",
+			  "devices, each owning part of the memory (2)"),
+		TOOL_OUT_JSON(&o),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench churn", "[options]",
+		"DMA under migration, reclaim, balloon, remap, detach on\n"
+		"real threads: operations, invalidations survived, bytes\n"
+		"verified; exit 1 when a check fails", opts, NULL,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-			if (!tool_parse_u64("--seconds", argv[++i], &v) || !v ||
-			    v > 86400) {
-				fprintf(stderr, "iopf: --seconds must be 1..86400\n");
-				return 2;
-			}
-			cfg.duration_ns = v * 1000000000ull;
-		} else if (!strcmp(argv[i], "--devices") && i + 1 < argc) {
-			if (!tool_parse_u64("--devices", argv[++i], &v) || !v || v > 4) {
-				fprintf(stderr, "iopf: --devices must be 1..4\n");
-				return 2;
-			}
-			cfg.devices = (unsigned)v;
-		} else {
-			fprintf(stderr, "usage: iopf bench churn [--seconds N] "
-				"[--devices N] [--json]\n");
-			return 2;
-		}
-	}
+	iopf_bench_churn_defaults(&cfg);
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	/* The length is what was asked for: no --long needed. */
+	ret = tool_plan_check(cmd.name, iopf_bench_churn_validate(&cfg, &plan),
+			      &plan, true);
+	if (!ret)
+		ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
+	tool_ticker_start(cmd.name, plan.wall_s);
 	ret = iopf_bench_churn(&cfg, &r);
+	tool_ticker_stop();
 	if (ret) {
+		tool_output_abort(&o);
 		fprintf(stderr, "iopf: bench churn failed: %s\n", strerror(-ret));
 		return 1;
 	}
-	if (json) {
-		json_object *o = json_object_new_object();
-
-#define J(f) json_object_object_add(o, #f, json_object_new_int64((int64_t)r.f))
-		J(dma_ok); J(dma_failed); J(requests_to_answer); J(answers); J(try_ok); J(try_misses); J(host_ops); J(migrated); J(swap_outs);
-		J(swap_ins); J(ballooned); J(remaps); J(detaches); J(faults);
-		J(invalidations); J(bytes_verified); J(readback_mismatches);
-		J(poison_violations); J(stale_responses); J(pinned_left);
-#undef J
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
-		json_object_put(o);
-	} else {
+	if (tool_output_table(&o)) {
 		printf("churn: %llu s of DMA by %u devices while the host migrates, "
 		       "reclaims, balloons, remaps and detaches (real runtime)\n",
 		       (unsigned long long)(cfg.duration_ns / 1000000000ull),
@@ -86,6 +95,8 @@ int tool_bench_churn(int argc, char **argv)
 		       (unsigned long long)r.stale_responses,
 		       (unsigned long long)r.pinned_left);
 	}
+	if (o.json && tool_output_json(&o, churn_json(&r)))
+		return 1;
 	return r.readback_mismatches || r.poison_violations || r.stale_responses ||
 			       r.pinned_left || r.answers != r.requests_to_answer
 		       ? 1

@@ -32,7 +32,7 @@ static json_object *run_json(const struct iopf_bench_fault_run *r)
 	return o;
 }
 
-static void print_json(const struct iopf_bench_container_result *r)
+static json_object *container_json(const struct iopf_bench_container_result *r)
 {
 	json_object *o = json_object_new_object();
 	json_object *real = json_object_new_object();
@@ -53,8 +53,7 @@ static void print_json(const struct iopf_bench_container_result *r)
 	json_object_object_add(o, "touch_virtual", virt);
 	json_object_object_add(o, "handler_real", hr);
 	json_object_object_add(o, "handler_virtual", hv);
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
-	json_object_put(o);
+	return o;
 }
 
 static void print_touch(const char *rt, const struct iopf_bench_touch *t)
@@ -70,46 +69,47 @@ int tool_bench_container(int argc, char **argv)
 {
 	struct iopf_bench_container_config cfg;
 	struct iopf_bench_container_result r;
-	bool json = false;
-	uint64_t v;
+	struct iopf_bench_plan plan = { 0 };
+	struct tool_output o = { 0 };
+	bool allow_long = false;
+	const struct tool_opt opts[] = {
+		TOOL_SIZE("--mem-mib", &cfg.mem_bytes, 1ull << 20, 1, 16384,
+			  "N", "guest memory the device touches, MiB (1024)"),
+		TOOL_UINT("--faults", &cfg.handler_faults, 1, 1000000, "N",
+			  "faults in the handler throughput run (20000)"),
+		TOOL_OUT_JSON(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench container", "[options]",
+		"a device touching guest memory: each pre-fault policy\n"
+		"vs static pinning; container fault handler throughput", opts, NULL,
+	};
 	int ret;
 
 	iopf_bench_container_defaults(&cfg);
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--mem-mib") && i + 1 < argc) {
-			if (!tool_parse_u64("--mem-mib", argv[++i], &v))
-				return 2;
-			if (!v || v > 16384) {
-				fprintf(stderr, "iopf: --mem-mib must be 1..16384\n");
-				return 2;
-			}
-			cfg.mem_bytes = v << 20;
-		} else if (!strcmp(argv[i], "--faults") && i + 1 < argc) {
-			if (!tool_parse_u64("--faults", argv[++i], &v))
-				return 2;
-			if (!v || v > 1000000) {
-				fprintf(stderr, "iopf: --faults must be 1..1000000\n");
-				return 2;
-			}
-			cfg.handler_faults = v;
-		} else {
-			fprintf(stderr, "iopf: bench container: unknown option '%s'\n",
-				argv[i]);
-			return 2;
-		}
-	}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	ret = tool_plan_check(cmd.name,
+			      iopf_bench_container_validate(&cfg, &plan), &plan,
+			      allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
+	tool_ticker_start(cmd.name, plan.wall_s);
 	ret = iopf_bench_container(&cfg, &r);
+	tool_ticker_stop();
 	if (ret) {
+		tool_output_abort(&o);
 		fprintf(stderr, "iopf: bench container failed: %s\n",
 			strerror(-ret));
 		return 1;
 	}
-	if (json) {
-		print_json(&r);
-		return 0;
-	}
+	if (!tool_output_table(&o))
+		return tool_output_json(&o, container_json(&r));
 	printf("a device touches %llu MiB of guest memory once, 4 KiB at a time\n",
 	       (unsigned long long)(cfg.mem_bytes >> 20));
 	printf("  %-8s %-15s %9s %10s %10s %10s %10s\n", "runtime", "mode",
@@ -136,5 +136,5 @@ int tool_bench_container(int argc, char **argv)
 		       r.handler_virt[w].p99_ns / 1e3);
 	printf("  real faults/s, 2 workers over 1: %.2fx\n",
 	       r.handler_real[1].faults_per_s / r.handler_real[0].faults_per_s);
-	return 0;
+	return o.json ? tool_output_json(&o, container_json(&r)) : 0;
 }

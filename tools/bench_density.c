@@ -12,127 +12,97 @@
 
 #define GIB (1ull << 30)
 
-static void usage(FILE *f)
-{
-	fputs("usage: iopf bench density [options]\n"
-	      "  --host-gib N     host RAM for guests (default 1024)\n"
-	      "  --swap-gib N     swap device (default 2048)\n"
-	      "  --guest-gib N    RAM per guest (default 16)\n"
-	      "  --guests N       guests to add, one by one (default 112)\n"
-	      "  --hot PCT        device working set, % of guest RAM (default 40)\n"
-	      "  --cold PCT       touched at boot then idle, % (default 30)\n"
-	      "  --step-ms N      measured window per step, virtual ms (default 50)\n"
-	      "  --profile NAME   cost profile (default kunpeng920-seed; also\n"
-	      "                   reference, measured, a FILE of iopf profile --json)\n"
-	      "  --json | --csv   machine-readable output\n"
-	      "  --every N        table: every Nth step (default 1: each step;\n"
-	      "                   plateau, inflection and the last always)\n"
-	      "  --plot-dir DIR   where plots go (default results) | --no-plot\n",
-	      f);
-}
-
-/* The options that take a value. */
-static const char *const value_options[] = {
-	"--host-gib", "--swap-gib", "--guest-gib", "--guests", "--hot",
-	"--cold", "--step-ms", "--profile", "--plot-dir", "--every", NULL,
-};
-
 int tool_bench_density(int argc, char **argv)
 {
-	struct iopf_density_config cfg;
-	struct iopf_density_result res = { 0 };
+	struct iopf_bench_density_config cfg;
+	struct iopf_bench_density_result res = { 0 };
+	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
-	const char *why;
-	uint64_t v, every = 1;
+	const char *profile = NULL;
+	bool allow_long = false;
+	uint64_t every = 1, hot, cold, guests;
 	char *data;
 	size_t len = 0, cap;
+	const struct tool_opt opts[] = {
+		TOOL_SIZE("--host-gib", &cfg.host_bytes, GIB, 0, 16384, "N",
+			  "host RAM for guests, GiB (1024)"),
+		TOOL_SIZE("--swap-gib", &cfg.swap_bytes, GIB, 0, 65536, "N",
+			  "swap device, GiB (2048)"),
+		TOOL_SIZE("--guest-gib", &cfg.guest_bytes, GIB, 0, 16384, "N",
+			  "RAM per guest, GiB (16)"),
+		TOOL_UINT("--guests", &guests, 0, 4096, "N",
+			  "guests to add, one by one (112)"),
+		TOOL_UINT("--hot", &hot, 0, 1000, "PCT",
+			  "device working set, % of guest RAM (40)"),
+		TOOL_UINT("--cold", &cold, 0, 1000, "PCT",
+			  "touched at boot then idle, % (30)"),
+		TOOL_UINT_SCALED("--step-ms", &cfg.step_ns, 1, 10000, 1000000ull,
+				 "N", "measured window per step, virtual ms (50)"),
+		TOOL_STRING("--profile", &profile, "NAME",
+			    "cost profile: kunpeng920-seed (default),\n"
+			    "reference, measured, or a FILE of\n"
+			    "`iopf profile --json`"),
+		TOOL_UINT("--every", &every, 1, 1000, "N",
+			  "table: every Nth step (1: each; plateau,\n"
+			  "inflection and the last always)"),
+		TOOL_OUT_JSON(&o),
+		TOOL_OUT_CSV(&o),
+		TOOL_OUT_PLOT(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench density", "[options]",
+		"guests added one by one to a host: aggregate throughput,\n"
+		"memory, faults, swap; plateau and inflection (virtual\n"
+		"runtime)", opts, NULL,
+	};
 	int ret;
 
 	iopf_bench_density_defaults(&cfg);
 	cfg.costs = iopf_cost_model_find("kunpeng920-seed");
 	cfg.progress = tool_progress;
 	cfg.progress_arg = "density";
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (tool_parse_output(a, &o))
-			continue;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!val) {
-			fprintf(stderr, "iopf: bench density: '%s' %s\n", a,
-				tool_option_problem(a, value_options));
-			usage(stderr);
+	hot = (uint64_t)(cfg.hot_frac * 100 + 0.5);
+	cold = (uint64_t)(cfg.cold_frac * 100 + 0.5);
+	guests = cfg.max_guests;
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	cfg.max_guests = (unsigned)guests;
+	cfg.hot_frac = (double)hot / 100;
+	cfg.cold_frac = (double)cold / 100;
+	if (profile) {
+		cfg.costs = tool_cost_profile(profile);
+		if (!cfg.costs)
 			return 2;
-		}
-		i++;
-		if (!strcmp(a, "--host-gib")) {
-			if (!tool_parse_range(a, val, 0, 16384, &v))
-				return 2;
-			cfg.host_bytes = v * GIB;
-		} else if (!strcmp(a, "--swap-gib")) {
-			if (!tool_parse_range(a, val, 0, 65536, &v))
-				return 2;
-			cfg.swap_bytes = v * GIB;
-		} else if (!strcmp(a, "--guest-gib")) {
-			if (!tool_parse_range(a, val, 0, 16384, &v))
-				return 2;
-			cfg.guest_bytes = v * GIB;
-		} else if (!strcmp(a, "--guests")) {
-			if (!tool_parse_range(a, val, 0, 4096, &v))
-				return 2;
-			cfg.max_guests = (unsigned)v;
-		} else if (!strcmp(a, "--hot") || !strcmp(a, "--cold")) {
-			if (!tool_parse_range(a, val, 0, 1000, &v))
-				return 2;
-			if (!strcmp(a, "--hot"))
-				cfg.hot_frac = (double)v / 100;
-			else
-				cfg.cold_frac = (double)v / 100;
-		} else if (!strcmp(a, "--step-ms")) {
-			if (!tool_parse_range(a, val, 1, 10000, &v))
-				return 2;
-			cfg.step_ns = v * 1000000;
-		} else if (!strcmp(a, "--profile")) {
-			cfg.costs = tool_cost_profile(val);
-			if (!cfg.costs)
-				return 2;
-		} else if (!strcmp(a, "--every")) {
-			if (!tool_parse_range(a, val, 1, 1000, &every))
-				return 2;
-		} else if (!strcmp(a, "--plot-dir")) {
-			o.plot_dir = val;
-		} else {
-			fprintf(stderr, "iopf: bench density: unknown option '%s'\n", a);
-			usage(stderr);
-			return 2;
-		}
 	}
 	/* A scenario that cannot run is refused before any work. */
-	if (iopf_bench_density_check(&cfg, &why)) {
-		fprintf(stderr, "iopf: bench density: %s\n", why);
-		return 2;
-	}
+	ret = tool_plan_check(cmd.name, iopf_bench_density_validate(&cfg, &plan),
+			      &plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, true);
+	if (ret)
+		return ret;
 	res.steps = calloc(cfg.max_guests, sizeof(*res.steps));
 	cap = 160 * (size_t)cfg.max_guests + 256;
 	data = malloc(cap);
 	if (!res.steps || !data) {
 		fprintf(stderr, "iopf: out of memory\n");
-		return 1;
+		ret = 1;
+		goto out_abort;
 	}
 	ret = iopf_bench_density(&cfg, &res);
 	if (ret) {
 		fprintf(stderr, "iopf: bench density failed: %s\n", strerror(-ret));
 		ret = 1;
-		goto out_free;
+		goto out_abort;
 	}
 	if (o.json) {
 		json_object *root = json_object_new_object(), *steps = json_object_new_array();
 
 		for (unsigned i = 0; i < res.nr_steps; i++) {
-			const struct iopf_density_step *s = &res.steps[i];
+			const struct iopf_bench_density_step *s = &res.steps[i];
 			json_object *j = json_object_new_object();
 
 			json_object_object_add(j, "guests", json_object_new_int((int)s->guests));
@@ -156,15 +126,15 @@ int tool_bench_density(int argc, char **argv)
 		json_object_object_add(root, "iopf_slope_gbps_per_guest", json_object_new_double(res.iopf.slope_gbps));
 		json_object_object_add(root, "static_plateau_gbps", json_object_new_double(res.stat.plateau_gbps));
 		json_object_object_add(root, "static_slope_gbps_per_guest", json_object_new_double(res.stat.slope_gbps));
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-		json_object_put(root);
-		goto out_free;
+		ret = tool_output_json(&o, root);
+		if (ret || !tool_output_table(&o))
+			goto out_free;
 	}
 	if (o.csv) {
 		printf("guests,static_gbps,static_mem_gib,iopf_gbps,iopf_mem_gib,"
 		       "faults_per_s,invalidations_per_s,swap_in_mbps,swap_out_mbps\n");
 		for (unsigned i = 0; i < res.nr_steps; i++) {
-			const struct iopf_density_step *s = &res.steps[i];
+			const struct iopf_bench_density_step *s = &res.steps[i];
 
 			if (s->static_fits)
 				printf("%u,%.3f,%.1f,", s->guests, s->gbps_static,
@@ -191,7 +161,7 @@ int tool_bench_density(int argc, char **argv)
 	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "", "GB/s",
 	       "GiB", "GB/s", "GiB", "", "", "MB/s", "MB/s");
 	for (unsigned i = 0; i < res.nr_steps; i++) {
-		const struct iopf_density_step *s = &res.steps[i];
+		const struct iopf_bench_density_step *s = &res.steps[i];
 		char st[16] = "-", sm[16] = "-";
 		bool mark = s->guests == res.iopf.plateau_guests ||
 			    s->guests == res.iopf.inflection_guests ||
@@ -241,10 +211,13 @@ int tool_bench_density(int argc, char **argv)
 			 res.iopf.plateau_guests, res.iopf.plateau_guests,
 			 res.iopf.plateau_guests, res.iopf.inflection_guests,
 			 res.iopf.inflection_guests, res.iopf.inflection_guests);
-		tool_plot(&o, "density", data, script);
+		ret = tool_plot(&o, "density", data, script);
 	}
 out_free:
 	free(data);
 	free(res.steps);
 	return ret;
+out_abort:
+	tool_output_abort(&o);
+	goto out_free;
 }

@@ -2,6 +2,7 @@
 /* iopf bench faults: the real cost of a fault beside pinning; --trace. */
 #include <iopf/bench.h>
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -92,42 +93,50 @@ static void trace_event(void *arg, const char *event, const char *actor,
 
 int tool_bench_faults(int argc, char **argv)
 {
-	struct iopf_faults_config cfg = { .pages = 20000, .devices = 4 };
-	struct iopf_faults_result r;
+	struct iopf_bench_faults_config cfg;
+	struct iopf_bench_faults_result r;
+	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
 	struct trace_file trace = { .max_events = 200000 };
 	const char *trace_path = NULL;
+	bool allow_long = false;
 	char data[4096];
 	size_t len = 0;
-	uint64_t v;
+	const struct tool_opt opts[] = {
+		TOOL_UINT("--pages", &cfg.pages, 1, 1u << 22, "N",
+			  "4 KiB pages faulted, and pinned (20000)"),
+		TOOL_STRING("--trace", &trace_path, "FILE",
+			    "the fault timeline, trace-event JSON (Perfetto)"),
+		TOOL_OUT_JSON(&o),
+		TOOL_OUT_CSV(&o),
+		TOOL_OUT_PLOT(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench faults", "[options]",
+		"the real cost of a fault vs populate+pin, 1 and 2 workers;\n"
+		"plots the latency distribution", opts, NULL,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (tool_parse_output(a, &o))
-			continue;
-		if (!strcmp(a, "--trace") && i + 1 < argc) {
-			trace_path = argv[++i];
-		} else if (!strcmp(a, "--pages") && i + 1 < argc) {
-			if (!tool_parse_u64(a, argv[++i], &v) || !v || v > (1u << 22)) {
-				fprintf(stderr, "iopf: --pages must be 1..4194304\n");
-				return 2;
-			}
-			cfg.pages = v;
-		} else if (!strcmp(a, "--plot-dir") && i + 1 < argc) {
-			o.plot_dir = argv[++i];
-		} else {
-			fprintf(stderr, "usage: iopf bench faults [--pages N] "
-				"[--trace FILE] [--json|--csv] [--plot-dir DIR|--no-plot]\n");
-			return 2;
-		}
-	}
+	iopf_bench_faults_defaults(&cfg);
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	ret = tool_plan_check(cmd.name, iopf_bench_faults_validate(&cfg, &plan),
+			      &plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, true);
+	if (ret)
+		return ret;
 	if (trace_path) {
 		trace.f = fopen(trace_path, "w");
 		if (!trace.f) {
-			fprintf(stderr, "iopf: cannot write %s\n", trace_path);
-			return 1;
+			fprintf(stderr, "iopf: --trace: cannot write %s: %s\n",
+				trace_path, strerror(errno));
+			tool_output_abort(&o);
+			return 2;
 		}
 		pthread_mutex_init(&trace.lock, NULL);
 		/* The first record opens the list; the runs' own follow it. */
@@ -138,13 +147,16 @@ int tool_bench_faults(int argc, char **argv)
 		cfg.trace_run = trace_run;
 		cfg.trace_arg = &trace;
 	}
+	tool_ticker_start(cmd.name, plan.wall_s);
 	ret = iopf_bench_faults(&cfg, &r);
+	tool_ticker_stop();
 	if (trace.f) {
 		fputs("\n]}\n", trace.f);
 		fclose(trace.f);
 		pthread_mutex_destroy(&trace.lock);
 	}
 	if (ret) {
+		tool_output_abort(&o);
 		fprintf(stderr, "iopf: bench faults failed: %s\n", strerror(-ret));
 		return 1;
 	}
@@ -167,9 +179,10 @@ int tool_bench_faults(int argc, char **argv)
 			json_object_array_add(runs, j);
 		}
 		json_object_object_add(root, "iopf", runs);
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-		json_object_put(root);
-		return 0;
+		if (tool_output_json(&o, root))
+			return 1;
+		if (!tool_output_table(&o))
+			return 0;
 	}
 	if (o.csv) {
 		printf("workers,faults,ns_per_fault,vs_static,p50_ns,p90_ns,p99_ns,max_ns,static_ns_per_page\n");
@@ -207,11 +220,10 @@ int tool_bench_faults(int argc, char **argv)
 		len += (size_t)snprintf(data + len, sizeof(data) - len,
 					"%d %.3f %.3f\n", q * 5,
 					r.cdf_ns[0][q] / 1e3, r.cdf_ns[1][q] / 1e3);
-	tool_plot(&o, "fault-latency", data,
+	return tool_plot(&o, "fault-latency", data,
 		  "set title 'I/O page fault latency (request to response), real runtime'\n"
 		  "set xlabel 'latency (us)'\nset ylabel 'percentile'\n"
 		  "set logscale x\nset grid\nset key bottom right\n"
 		  "plot DATA u 2:1 w lp lw 2 t '1 worker', "
 		  "DATA u 3:1 w lp lw 2 t '2 workers'");
-	return 0;
 }

@@ -8,8 +8,8 @@
 
 #include "tool.h"
 
-static void print_json(const struct iopf_bench_ground_config *cfg,
-		       const struct iopf_bench_ground_result *r)
+static json_object *ground_json(const struct iopf_bench_ground_config *cfg,
+				const struct iopf_bench_ground_result *r)
 {
 	json_object *o = json_object_new_object();
 	json_object *sched = json_object_new_object();
@@ -30,53 +30,52 @@ static void print_json(const struct iopf_bench_ground_config *cfg,
 	json_object_object_add(mem, "populate_pin_over_populate", json_object_new_double(r->pin_over_populate));
 	json_object_object_add(o, "scheduler", sched);
 	json_object_object_add(o, "memory", mem);
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
-	json_object_put(o);
+	return o;
 }
 
 int tool_bench_ground(int argc, char **argv)
 {
 	struct iopf_bench_ground_config cfg;
 	struct iopf_bench_ground_result r;
-	bool json = false;
-	uint64_t v;
+	struct iopf_bench_plan plan = { 0 };
+	struct tool_output o = { 0 };
+	bool allow_long = false;
+	const struct tool_opt opts[] = {
+		TOOL_SIZE("--mem-mib", &cfg.mem_bytes, 1ull << 20, 1, 1048576,
+			  "N", "data-backed memory to populate, MiB (1024)"),
+		TOOL_UINT("--events", &cfg.sched_events, 1, 1000000000000ull,
+			  "N", "events the scheduler dispatches (4000000)"),
+		TOOL_OUT_JSON(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench ground", "[options]",
+		"virtual-runtime scheduling rate vs thread hand-offs;\n"
+		"populate vs populate+pin cost per page (real runtime)", opts, NULL,
+	};
 	int ret;
 
 	iopf_bench_ground_defaults(&cfg);
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--mem-mib") && i + 1 < argc) {
-			if (!tool_parse_u64("--mem-mib", argv[++i], &v))
-				return 2;
-			if (!v || v > (1ull << 20)) {
-				fprintf(stderr, "iopf: --mem-mib must be 1..1048576\n");
-				return 2;
-			}
-			cfg.mem_bytes = v << 20;
-		} else if (!strcmp(argv[i], "--events") && i + 1 < argc) {
-			if (!tool_parse_u64("--events", argv[++i], &v))
-				return 2;
-			if (!v) {
-				fprintf(stderr, "iopf: --events must be positive\n");
-				return 2;
-			}
-			cfg.sched_events = v;
-		} else {
-			fprintf(stderr, "iopf: bench ground: unknown option '%s'\n",
-				argv[i]);
-			return 2;
-		}
-	}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	ret = tool_plan_check(cmd.name, iopf_bench_ground_validate(&cfg, &plan),
+			      &plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
+	tool_ticker_start(cmd.name, plan.wall_s);
 	ret = iopf_bench_ground(&cfg, &r);
+	tool_ticker_stop();
 	if (ret) {
+		tool_output_abort(&o);
 		fprintf(stderr, "iopf: bench ground failed: %s\n", strerror(-ret));
 		return 1;
 	}
-	if (json) {
-		print_json(&cfg, &r);
-		return 0;
-	}
+	if (!tool_output_table(&o))
+		return tool_output_json(&o, ground_json(&cfg, &r));
 	printf("virtual runtime (%u actors in pairs, mutex + wait queue hand-offs)\n",
 	       cfg.sched_actors);
 	printf("  %-34s %14llu\n", "events dispatched", (unsigned long long)r.virt_events);
@@ -92,5 +91,5 @@ int tool_bench_ground(int argc, char **argv)
 	printf("  %-34s %14.1f\n", "populate+pin ns/page", r.populate_pin_ns_per_page);
 	printf("  %-34s %14.1f\n", "pin (already populated) ns/page", r.pin_only_ns_per_page);
 	printf("  %-34s %13.2fx\n", "populate+pin / populate", r.pin_over_populate);
-	return 0;
+	return o.json ? tool_output_json(&o, ground_json(&cfg, &r)) : 0;
 }

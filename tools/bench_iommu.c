@@ -23,7 +23,7 @@ static json_object *run_json(const struct iopf_bench_fault_run *r)
 	return o;
 }
 
-static void print_json(const struct iopf_bench_iommu_result *r)
+static json_object *iommu_json(const struct iopf_bench_iommu_result *r)
 {
 	json_object *o = json_object_new_object();
 	json_object *t = json_object_new_object();
@@ -44,8 +44,7 @@ static void print_json(const struct iopf_bench_iommu_result *r)
 	json_object_object_add(o, "faults_real", real);
 	json_object_object_add(o, "faults_virtual", virt);
 	json_object_object_add(o, "real_2w_over_1w", json_object_new_double(r->real_speedup_2w));
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
-	json_object_put(o);
+	return o;
 }
 
 static void print_run(const char *what, const struct iopf_bench_fault_run *r)
@@ -60,45 +59,45 @@ int tool_bench_iommu(int argc, char **argv)
 {
 	struct iopf_bench_iommu_config cfg;
 	struct iopf_bench_iommu_result r;
-	bool json = false;
-	uint64_t v;
+	struct iopf_bench_plan plan = { 0 };
+	struct tool_output o = { 0 };
+	bool allow_long = false;
+	const struct tool_opt opts[] = {
+		TOOL_UINT("--faults", &cfg.faults, 1, 1000000, "N",
+			  "faults per round-trip run (20000)"),
+		TOOL_UINT("--pages", &cfg.table_pages, 1, 1ull << 24, "N",
+			  "4 KiB pages mapped one by one (262144)"),
+		TOOL_OUT_JSON(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench iommu", "[options]",
+		"IO page table map/unmap/translate cost; page request\n"
+		"round trip with 1 and 2 fault workers", opts, NULL,
+	};
 	int ret;
 
 	iopf_bench_iommu_defaults(&cfg);
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--faults") && i + 1 < argc) {
-			if (!tool_parse_u64("--faults", argv[++i], &v))
-				return 2;
-			if (!v || v > 1000000) {
-				fprintf(stderr, "iopf: --faults must be 1..1000000\n");
-				return 2;
-			}
-			cfg.faults = v;
-		} else if (!strcmp(argv[i], "--pages") && i + 1 < argc) {
-			if (!tool_parse_u64("--pages", argv[++i], &v))
-				return 2;
-			if (!v || v > (1ull << 24)) {
-				fprintf(stderr, "iopf: --pages must be 1..16777216\n");
-				return 2;
-			}
-			cfg.table_pages = v;
-		} else {
-			fprintf(stderr, "iopf: bench iommu: unknown option '%s'\n",
-				argv[i]);
-			return 2;
-		}
-	}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	ret = tool_plan_check(cmd.name, iopf_bench_iommu_validate(&cfg, &plan),
+			      &plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
+	tool_ticker_start(cmd.name, plan.wall_s);
 	ret = iopf_bench_iommu(&cfg, &r);
+	tool_ticker_stop();
 	if (ret) {
+		tool_output_abort(&o);
 		fprintf(stderr, "iopf: bench iommu failed: %s\n", strerror(-ret));
 		return 1;
 	}
-	if (json) {
-		print_json(&r);
-		return 0;
-	}
+	if (!tool_output_table(&o))
+		return tool_output_json(&o, iommu_json(&r));
 	printf("IO page table, real runtime, %llu pages one by one (ns/op)\n",
 	       (unsigned long long)cfg.table_pages);
 	printf("  %-30s %10.1f\n", "map 4 KiB", r.map_4k_ns);
@@ -116,5 +115,5 @@ int tool_bench_iommu(int argc, char **argv)
 	print_run("virtual", &r.virt[0]);
 	print_run("virtual", &r.virt[1]);
 	printf("  real faults/s, 2 workers over 1: %.2fx\n", r.real_speedup_2w);
-	return 0;
+	return o.json ? tool_output_json(&o, iommu_json(&r)) : 0;
 }

@@ -11,30 +11,16 @@
 
 #define MIB (1ull << 20)
 
-static void usage(FILE *f)
-{
-	fputs("usage: iopf bench migrate [--guest-mib N] [--hot-mib N] "
-	      "[--write-mbps N]\n"
-	      "         [--link-gbps N] [--downtime-ms N] [--max-rounds N] "
-	      "[--seed N] [--json|--csv]\n"
-	      "  A guest whose device keeps writing --hot-mib of its RAM at\n"
-	      "  --write-mbps is migrated over a --link-gbps stream (virtual\n"
-	      "  runtime): per round, pages reported dirty and sent, static\n"
-	      "  pinning vs IOPF with dirty tracking; rounds, downtime, and a\n"
-	      "  check that every device write reached the destination.\n",
-	      f);
-}
-
 static double ms(uint64_t ns)
 {
 	return (double)ns / 1e6;
 }
 
-static void print_table(const struct iopf_migrate_config *cfg,
-			const struct iopf_migrate_result *r)
+static void print_table(const struct iopf_bench_migrate_config *cfg,
+			const struct iopf_bench_migrate_result *r)
 {
-	const struct iopf_migrate_run *s = &r->run[IOPF_MIGRATE_STATIC];
-	const struct iopf_migrate_run *f = &r->run[IOPF_MIGRATE_IOPF];
+	const struct iopf_bench_migrate_run *s = &r->run[IOPF_MIGRATE_STATIC];
+	const struct iopf_bench_migrate_run *f = &r->run[IOPF_MIGRATE_IOPF];
 	unsigned rounds = s->rounds > f->rounds ? s->rounds : f->rounds;
 
 	printf("migrate: %llu MiB guest, device writing %llu MiB at %.0f MB/s, "
@@ -91,11 +77,11 @@ static void print_table(const struct iopf_migrate_config *cfg,
 		       (double)s->downtime_ns / (double)f->downtime_ns);
 }
 
-static void print_csv(const struct iopf_migrate_result *r)
+static void print_csv(const struct iopf_bench_migrate_result *r)
 {
 	printf("mode,round,dirty_pages,sent_pages,round_ms\n");
 	for (int m = 0; m < IOPF_MIGRATE_NR; m++) {
-		const struct iopf_migrate_run *x = &r->run[m];
+		const struct iopf_bench_migrate_run *x = &r->run[m];
 
 		for (unsigned i = 0; i < x->rounds; i++)
 			printf("%s,%u,%llu,%llu,%.3f\n", iopf_migrate_mode_name(m),
@@ -107,8 +93,8 @@ static void print_csv(const struct iopf_migrate_result *r)
 	}
 }
 
-static void print_json(const struct iopf_migrate_config *cfg,
-		       const struct iopf_migrate_result *r)
+static json_object *migrate_json(const struct iopf_bench_migrate_config *cfg,
+				 const struct iopf_bench_migrate_result *r)
 {
 	json_object *root = json_object_new_object();
 
@@ -119,7 +105,7 @@ static void print_json(const struct iopf_migrate_config *cfg,
 	json_object_object_add(root, "link_gbps", json_object_new_double(cfg->link_gbps));
 	JI(root, "downtime_limit_ns", cfg->downtime_limit_ns);
 	for (int m = 0; m < IOPF_MIGRATE_NR; m++) {
-		const struct iopf_migrate_run *x = &r->run[m];
+		const struct iopf_bench_migrate_run *x = &r->run[m];
 		json_object *o = json_object_new_object();
 		json_object *rounds = json_object_new_array();
 
@@ -144,89 +130,83 @@ static void print_json(const struct iopf_migrate_config *cfg,
 		json_object_object_add(root, iopf_migrate_mode_name(m), o);
 	}
 #undef JI
-	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-	json_object_put(root);
+	return root;
 }
 
 int tool_bench_migrate(int argc, char **argv)
 {
-	struct iopf_migrate_config cfg = {
-		.guest_bytes = 1024 * MIB, .hot_bytes = 512 * MIB,
-		.write_mbps = 800, .link_gbps = 10,
-		.downtime_limit_ns = 300000000ull, .max_rounds = 10, .seed = 1,
-		.costs = iopf_cost_model_find("kunpeng920-seed"),
-		.progress = tool_progress, .progress_arg = "migrate",
-	};
-	struct iopf_migrate_result r;
+	struct iopf_bench_migrate_config cfg;
+	struct iopf_bench_migrate_result r;
+	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
-	uint64_t v;
+	bool allow_long = false;
+	uint64_t write_mbps = 800, link_gbps = 10;
+	const struct tool_opt opts[] = {
+		TOOL_SIZE("--guest-mib", &cfg.guest_bytes, MIB, 2, 65536, "N",
+			  "guest RAM, MiB, even (1024)"),
+		TOOL_SIZE("--hot-mib", &cfg.hot_bytes, MIB, 1, 32768, "N",
+			  "what the device keeps writing, MiB, at most\n"
+			  "half the guest (512)"),
+		TOOL_UINT("--write-mbps", &write_mbps, 1, 100000, "N",
+			  "device write rate, MB/s, 4 KiB writes (800)"),
+		TOOL_UINT("--link-gbps", &link_gbps, 1, 1000, "N",
+			  "migration stream bandwidth, Gb/s (10)"),
+		TOOL_UINT_SCALED("--downtime-ms", &cfg.downtime_limit_ns, 1,
+				 100000, 1000000ull, "N",
+				 "stop when the rest fits in this (300)"),
+		TOOL_UINT("--max-rounds", &cfg.max_rounds, 1,
+			  IOPF_MIGRATE_MAX_ROUNDS, "N",
+			  "pre-copy rounds, round 0 included (10)"),
+		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N",
+			  "random seed (1)"),
+		TOOL_OUT_JSON(&o),
+		TOOL_OUT_CSV(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench migrate", "[options]",
+		"A guest whose device keeps writing --hot-mib of its RAM at\n"
+		"--write-mbps is migrated over a --link-gbps stream (virtual\n"
+		"runtime): per round, pages reported dirty and sent, static\n"
+		"pinning vs IOPF with dirty tracking; rounds, downtime, and a\n"
+		"check that every device write reached the destination.", opts, NULL,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (tool_parse_output(a, &o))
-			continue;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!val) {
-			usage(stderr);
-			return 2;
-		}
-		i++;
-		if (!strcmp(a, "--guest-mib")) {
-			if (!tool_parse_range(a, val, 64, 65536, &v) || v % 2) {
-				if (v % 2)
-					fprintf(stderr, "iopf: --guest-mib must be even\n");
-				return 2;
-			}
-			cfg.guest_bytes = v * MIB;
-		} else if (!strcmp(a, "--hot-mib")) {
-			if (!tool_parse_range(a, val, 1, 32768, &v))
-				return 2;
-			cfg.hot_bytes = v * MIB;
-		} else if (!strcmp(a, "--write-mbps")) {
-			if (!tool_parse_range(a, val, 1, 100000, &v))
-				return 2;
-			cfg.write_mbps = (double)v;
-		} else if (!strcmp(a, "--link-gbps")) {
-			if (!tool_parse_range(a, val, 1, 1000, &v))
-				return 2;
-			cfg.link_gbps = (double)v;
-		} else if (!strcmp(a, "--downtime-ms")) {
-			if (!tool_parse_range(a, val, 1, 100000, &v))
-				return 2;
-			cfg.downtime_limit_ns = v * 1000000ull;
-		} else if (!strcmp(a, "--max-rounds")) {
-			if (!tool_parse_range(a, val, 1, IOPF_MIGRATE_MAX_ROUNDS, &v))
-				return 2;
-			cfg.max_rounds = (unsigned)v;
-		} else if (!strcmp(a, "--seed")) {
-			if (!tool_parse_u64(a, val, &cfg.seed))
-				return 2;
-		} else {
-			fprintf(stderr, "iopf: unknown option '%s'\n", a);
-			usage(stderr);
-			return 2;
-		}
+	iopf_bench_migrate_defaults(&cfg);
+	cfg.progress = tool_progress;
+	cfg.progress_arg = "migrate";
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	cfg.write_mbps = (double)write_mbps;
+	cfg.link_gbps = (double)link_gbps;
+	if (cfg.guest_bytes % (2 * MIB)) {
+		fprintf(stderr, "iopf: --guest-mib must be even\n");
+		return 2;
 	}
 	if (cfg.hot_bytes > cfg.guest_bytes / 2) {
 		fprintf(stderr, "iopf: --hot-mib must be at most half of --guest-mib\n");
 		return 2;
 	}
+	ret = tool_plan_check(cmd.name, iopf_bench_migrate_validate(&cfg, &plan),
+			      &plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
 	ret = iopf_bench_migrate(&cfg, &r);
 	if (ret) {
+		tool_output_abort(&o);
 		fprintf(stderr, "iopf: bench migrate failed: %s\n", strerror(-ret));
 		return 1;
 	}
-	if (o.json)
-		print_json(&cfg, &r);
-	else if (o.csv)
+	if (o.csv)
 		print_csv(&r);
-	else
+	else if (tool_output_table(&o))
 		print_table(&cfg, &r);
+	if (o.json && tool_output_json(&o, migrate_json(&cfg, &r)))
+		return 1;
 	return r.run[0].lost_updates || r.run[1].lost_updates ? 1 : 0;
 }

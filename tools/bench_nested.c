@@ -8,69 +8,53 @@
 
 #include "tool.h"
 
-static void usage(FILE *f)
-{
-	fputs("usage: iopf bench nested [--pages N] [--silent N] "
-	      "[--timeout-ms N] [--json|--csv]\n"
-	      "  Real runtime: fresh pages touched one DMA at a time through\n"
-	      "  the host's container alone (stage 2), the guest's vIOMMU\n"
-	      "  alone (stage 1), both, and a guest that never answers (the\n"
-	      "  fault queue's timeout answers INVALID).\n",
-	      f);
-}
-
 int tool_bench_nested(int argc, char **argv)
 {
-	struct iopf_nested_config cfg = { .pages = 5000, .silent_pages = 20,
-					  .timeout_ns = 2000000ull };
-	struct iopf_nested_result r;
+	struct iopf_bench_nested_config cfg;
+	struct iopf_bench_nested_result r;
+	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
-	uint64_t v;
+	bool allow_long = false;
+	const struct tool_opt opts[] = {
+		TOOL_UINT("--pages", &cfg.pages, 1, 100000, "N",
+			  "fresh pages per case, one DMA each (5000)"),
+		TOOL_UINT("--silent", &cfg.silent_pages, 0, 1000, "N",
+			  "DMAs against a guest that never answers (20);\n"
+			  "each waits the whole timeout"),
+		TOOL_UINT_SCALED("--timeout-ms", &cfg.timeout_ns, 1, 10000,
+				 1000000ull, "N",
+				 "the fault queue's response timeout (2)"),
+		TOOL_OUT_JSON(&o),
+		TOOL_OUT_CSV(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench nested", "[options]",
+		"Real runtime: fresh pages touched one DMA at a time through\n"
+		"the host's container alone (stage 2), the guest's vIOMMU\n"
+		"alone (stage 1), both, and a guest that never answers (the\n"
+		"fault queue's timeout answers INVALID).", opts, NULL,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (tool_parse_output(a, &o))
-			continue;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (i + 1 >= argc) {
-			usage(stderr);
-			return 2;
-		}
-		if (!tool_parse_u64(a, argv[++i], &v))
-			return 2;
-		if (!strcmp(a, "--pages")) {
-			if (!v || v > 100000) {
-				fprintf(stderr, "iopf: --pages must be 1..100000\n");
-				return 2;
-			}
-			cfg.pages = v;
-		} else if (!strcmp(a, "--silent")) {
-			if (v > 1000) {
-				fprintf(stderr, "iopf: --silent must be 0..1000\n");
-				return 2;
-			}
-			cfg.silent_pages = v;
-		} else if (!strcmp(a, "--timeout-ms")) {
-			if (!v || v > 10000) {
-				fprintf(stderr, "iopf: --timeout-ms must be 1..10000\n");
-				return 2;
-			}
-			cfg.timeout_ns = v * 1000000ull;
-		} else {
-			fprintf(stderr, "iopf: unknown option '%s'\n", a);
-			usage(stderr);
-			return 2;
-		}
-	}
+	iopf_bench_nested_defaults(&cfg);
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
 	if (cfg.silent_pages > cfg.pages)
 		cfg.silent_pages = cfg.pages;
+	ret = tool_plan_check(cmd.name, iopf_bench_nested_validate(&cfg, &plan),
+			      &plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
+	tool_ticker_start(cmd.name, plan.wall_s);
 	ret = iopf_bench_nested(&cfg, &r);
+	tool_ticker_stop();
 	if (ret) {
+		tool_output_abort(&o);
 		fprintf(stderr, "iopf: bench nested failed: %s\n", strerror(-ret));
 		return 1;
 	}
@@ -79,7 +63,7 @@ int tool_bench_nested(int argc, char **argv)
 
 		for (int c = 0; c < IOPF_NESTED_NR; c++) {
 			json_object *e = json_object_new_object();
-			const struct iopf_nested_row *x = &r.row[c];
+			const struct iopf_bench_nested_row *x = &r.row[c];
 
 			json_object_object_add(e, "dmas", json_object_new_int64((int64_t)x->dmas));
 			json_object_object_add(e, "faults", json_object_new_int64((int64_t)x->faults));
@@ -90,14 +74,15 @@ int tool_bench_nested(int argc, char **argv)
 			json_object_object_add(e, "max_ns", json_object_new_int64((int64_t)x->max_ns));
 			json_object_object_add(root, iopf_nested_case_name(c), e);
 		}
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-		json_object_put(root);
-		return 0;
+		if (tool_output_json(&o, root))
+			return 1;
+		if (!tool_output_table(&o))
+			return 0;
 	}
 	if (o.csv) {
 		printf("case,dmas,faults,timed_out,mean_ns,p50_ns,p99_ns,max_ns\n");
 		for (int c = 0; c < IOPF_NESTED_NR; c++) {
-			const struct iopf_nested_row *x = &r.row[c];
+			const struct iopf_bench_nested_row *x = &r.row[c];
 
 			printf("%s,%llu,%llu,%llu,%.0f,%llu,%llu,%llu\n",
 			       iopf_nested_case_name(c),
@@ -116,7 +101,7 @@ int tool_bench_nested(int argc, char **argv)
 	printf("  %-26s %7s %7s %11s %10s %9s %9s %9s\n", "case", "DMAs",
 	       "faults", "us/DMA", "vs stage2", "p50 us", "p99 us", "max us");
 	for (int c = 0; c < IOPF_NESTED_NR; c++) {
-		const struct iopf_nested_row *x = &r.row[c];
+		const struct iopf_bench_nested_row *x = &r.row[c];
 
 		if (!x->dmas)
 			continue;

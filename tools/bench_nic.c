@@ -16,64 +16,45 @@
 
 #define NIC_MAX_LOADS 16
 
-static void nic_usage(FILE *f)
-{
-	fputs("usage: iopf bench nic [options]\n"
-	      "  one guest receiving on one queue of a NIC whose buffers may\n"
-	      "  not be mapped; per policy and offered load: packets offered,\n"
-	      "  delivered and lost, throughput, faults, backup ring use and\n"
-	      "  pinned memory (virtual runtime)\n"
-	      "policies: static (all guest RAM pinned), pinned (rings and RX\n"
-	      "  buffers pinned), backup (backup ring, ASPLOS'17), drop (drop\n"
-	      "  on a miss), stall (wait for the page request)\n"
-	      "options:\n"
-	      "  --load-gbps LIST     offered loads, e.g. 1,10,25,40,100 (default)\n"
-	      "  --policy NAME[,..]   only these policies (default: all)\n"
-	      "  --packet-bytes N     64..9216 (default 1500)\n"
-	      "  --packets N          offered per run (default 20000)\n"
-	      "  --onchip-kib N       the NIC's on-chip buffer (default 256)\n"
-	      "  --ring N             RX ring entries, a power of two (1024)\n"
-	      "  --backup N           backup ring entries (64)\n"
-	      "  --pool-mib N         guest memory for RX buffers (8)\n"
-	      "  --guest-mib N        guest RAM (64)\n"
-	      "  --prefault N         map N pages from the faulting one (fixed\n"
-	      "                       window, 0..512; default 0: one page)\n"
-	      "  --discard-pct N      share of freed buffer pages the guest\n"
-	      "                       gives back to the host (default 0)\n"
-	      "  --profile NAME       cost profile (kunpeng920-seed; also reference,\n"
-	      "                       measured, a FILE of iopf profile --json)\n"
-	      "  --seed N             (default 1)\n"
-	      "  --csv                CSV on stdout instead of the table\n"
-	      "  --json FILE          also write the results as JSON\n",
-	      f);
-}
+struct nic_loads {
+	double v[NIC_MAX_LOADS];
+	int n;
+};
 
-/* A comma-separated list of positive loads in Gb/s. */
-static int parse_loads(const char *s, double *loads)
+/* --load-gbps: a comma-separated list of loads in Gb/s. */
+static int parse_loads(const char *opt, const char *s, void *dst)
 {
-	int n = 0;
+	struct nic_loads *l = dst;
+	char tok[64];
 
+	l->n = 0;
 	for (;;) {
-		char *end;
-		double v;
+		size_t n = strcspn(s, ",");
 
-		if (n == NIC_MAX_LOADS || !*s || *s == ',')
-			return -EINVAL;
-		errno = 0;
-		v = strtod(s, &end);
-		if (errno || end == s || !isfinite(v) || !(v > 0.0) || v > 1000.0)
-			return -EINVAL;
-		loads[n++] = v;
-		if (!*end)
-			return n;
-		if (*end != ',')
-			return -EINVAL;
-		s = end + 1;
+		if (l->n == NIC_MAX_LOADS) {
+			fprintf(stderr, "iopf: %s takes at most %d loads\n", opt,
+				NIC_MAX_LOADS);
+			return -1;
+		}
+		if (!n || n >= sizeof(tok)) {
+			fprintf(stderr, "iopf: %s: an empty or overlong load in "
+				"'%s' (comma-separated Gb/s)\n", opt, s);
+			return -1;
+		}
+		memcpy(tok, s, n);
+		tok[n] = 0;
+		if (!tool_parse_double(opt, tok, IOPF_NIC_MIN_LOAD_GBPS, 1000,
+				       false, &l->v[l->n++]))
+			return -1;
+		if (!s[n])
+			return 0;
+		s += n + 1;
 	}
 }
 
-static int parse_policies(const char *s, bool *on)
+static int parse_policies(const char *opt, const char *s, void *dst)
 {
+	bool *on = dst;
 	char *dup = strdup(s), *save = NULL, *tok;
 	int n = 0;
 
@@ -94,7 +75,7 @@ static int parse_policies(const char *s, bool *on)
 	}
 	free(dup);
 	if (!n) {
-		fprintf(stderr, "iopf: --policy needs a name\n");
+		fprintf(stderr, "iopf: %s needs a name\n", opt);
 		return -EINVAL;
 	}
 	return 0;
@@ -153,135 +134,103 @@ static void print_row(double load, enum iopf_nic_policy p,
 	       (double)r->pinned_bytes / (1 << 20));
 }
 
-/* The options that take a value. */
-static const char *const value_options[] = {
-	"--load-gbps", "--policy", "--packet-bytes", "--packets",
-	"--onchip-kib", "--ring", "--backup", "--pool-mib", "--guest-mib",
-	"--prefault", "--discard-pct", "--profile", "--seed", "--json", NULL,
-};
-
 int tool_bench_nic(int argc, char **argv)
 {
-	static const double default_loads[] = { 1, 10, 25, 40, 100 };
 	struct iopf_bench_nic_config cfg;
-	const char *profile = "kunpeng920-seed", *json_file = NULL;
-	double loads[NIC_MAX_LOADS];
-	bool on[IOPF_NIC_NR_POLICIES], csv = false;
-	int nloads = 5, total = 0, done = 0, status = 0;
+	struct iopf_bench_plan plan = { 0 };
+	struct nic_loads loads = { { 1, 10, 25, 40, 100 }, 5 };
+	struct tool_output o = { 0 };
+	const char *profile = "kunpeng920-seed";
+	bool on[IOPF_NIC_NR_POLICIES], allow_long = false;
+	int total = 0, done = 0, status = 0;
+	double wall_s = 0;
 	json_object *jrows = NULL;
-	uint64_t v;
+	const struct tool_opt opts[] = {
+		TOOL_CALL("--load-gbps", parse_loads, &loads, "LIST",
+			  "offered loads, Gb/s, 0.001..1000, e.g.\n"
+			  "1,10,25,40,100 (default)"),
+		TOOL_CALL("--policy", parse_policies, on, "NAME[,..]",
+			  "only these policies (default: all)"),
+		TOOL_UINT("--packet-bytes", &cfg.packet_bytes, IOPF_NIC_MIN_PACKET,
+			  IOPF_NIC_MAX_PACKET, "N", "packet size (1500)"),
+		TOOL_UINT("--packets", &cfg.packets, 1, 10000000, "N",
+			  "offered per run (20000)"),
+		TOOL_SIZE("--onchip-kib", &cfg.onchip_bytes, 1ull << 10, 16, 65536,
+			  "N", "the NIC's on-chip buffer, KiB (256)"),
+		TOOL_UINT("--ring", &cfg.ring_entries, 16, IOPF_NIC_MAX_ENTRIES,
+			  "N", "RX ring entries, a power of two (1024)"),
+		TOOL_UINT("--backup", &cfg.backup_entries, 1,
+			  IOPF_NIC_MAX_ENTRIES, "N", "backup ring entries (64)"),
+		TOOL_SIZE("--pool-mib", &cfg.pool_bytes, 1ull << 20, 1, 1024, "N",
+			  "guest memory for RX buffers, MiB (8)"),
+		TOOL_SIZE("--guest-mib", &cfg.guest_bytes, 1ull << 20, 16, 4096,
+			  "N", "guest RAM, MiB (64)"),
+		TOOL_UINT("--prefault", &cfg.prefault_window, 0, 512, "N",
+			  "map N pages from the faulting one (fixed\n"
+			  "window; default 0: one page)"),
+		TOOL_UINT("--discard-pct", &cfg.discard_pct, 0, 100, "N",
+			  "share of freed buffer pages the guest gives\n"
+			  "back to the host (0)"),
+		TOOL_STRING("--profile", &profile, "NAME",
+			    "cost profile: kunpeng920-seed (default),\n"
+			    "reference, measured, or a FILE of\n"
+			    "`iopf profile --json`"),
+		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N",
+			  "random seed (1)"),
+		TOOL_OUT_JSON(&o),
+		TOOL_OUT_CSV(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench nic", "[options]",
+		"one guest receiving on one queue of a NIC whose buffers may\n"
+		"not be mapped; per policy and offered load: packets offered,\n"
+		"delivered and lost, throughput, faults, backup ring use and\n"
+		"pinned memory (virtual runtime)\n"
+		"policies: static (all guest RAM pinned), pinned (rings and RX\n"
+		"buffers pinned), backup (backup ring, ASPLOS'17), drop (drop\n"
+		"on a miss), stall (wait for the page request)", opts, NULL,
+	};
+	int ret;
 
 	iopf_bench_nic_defaults(&cfg);
-	memcpy(loads, default_loads, sizeof(default_loads));
 	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
 		on[p] = true;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			nic_usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--csv")) {
-			csv = true;
-			continue;
-		}
-		if (!val || strncmp(a, "--", 2)) {
-			fprintf(stderr, "iopf: bench nic: '%s' %s\n", a,
-				tool_option_problem(a, value_options));
-			nic_usage(stderr);
-			return 2;
-		}
-		i++;
-		if (!strcmp(a, "--load-gbps")) {
-			nloads = parse_loads(val, loads);
-			if (nloads < 0) {
-				fprintf(stderr, "iopf: --load-gbps takes up to %d "
-					"loads in (0, 1000] Gb/s, comma-separated: "
-					"'%s'\n", NIC_MAX_LOADS, val);
-				return 2;
-			}
-		} else if (!strcmp(a, "--policy")) {
-			if (parse_policies(val, on))
-				return 2;
-		} else if (!strcmp(a, "--packet-bytes")) {
-			if (!tool_parse_range(a, val, IOPF_NIC_MIN_PACKET,
-					 IOPF_NIC_MAX_PACKET, &v))
-				return 2;
-			cfg.packet_bytes = (uint32_t)v;
-		} else if (!strcmp(a, "--packets")) {
-			if (!tool_parse_range(a, val, 1, 10000000, &cfg.packets))
-				return 2;
-		} else if (!strcmp(a, "--onchip-kib")) {
-			if (!tool_parse_range(a, val, 16, 65536, &v))
-				return 2;
-			cfg.onchip_bytes = v << 10;
-		} else if (!strcmp(a, "--ring")) {
-			if (!tool_parse_range(a, val, 16, IOPF_NIC_MAX_ENTRIES, &v))
-				return 2;
-			if (v & (v - 1)) {
-				fprintf(stderr, "iopf: --ring must be a power "
-					"of two\n");
-				return 2;
-			}
-			cfg.ring_entries = (uint32_t)v;
-		} else if (!strcmp(a, "--backup")) {
-			if (!tool_parse_range(a, val, 1, IOPF_NIC_MAX_ENTRIES, &v))
-				return 2;
-			cfg.backup_entries = (uint32_t)v;
-		} else if (!strcmp(a, "--pool-mib")) {
-			if (!tool_parse_range(a, val, 1, 1024, &v))
-				return 2;
-			cfg.pool_bytes = v << 20;
-		} else if (!strcmp(a, "--guest-mib")) {
-			if (!tool_parse_range(a, val, 16, 4096, &v))
-				return 2;
-			cfg.guest_bytes = v << 20;
-		} else if (!strcmp(a, "--prefault")) {
-			if (!tool_parse_range(a, val, 0, 512, &v))
-				return 2;
-			cfg.prefault_window = (uint32_t)v;
-		} else if (!strcmp(a, "--discard-pct")) {
-			if (!tool_parse_range(a, val, 0, 100, &v))
-				return 2;
-			cfg.discard_pct = (unsigned)v;
-		} else if (!strcmp(a, "--profile")) {
-			profile = val;
-		} else if (!strcmp(a, "--seed")) {
-			if (!tool_parse_u64(a, val, &cfg.seed))
-				return 2;
-		} else if (!strcmp(a, "--json")) {
-			json_file = val;
-		} else {
-			fprintf(stderr, "iopf: bench nic: unknown option '%s'\n", a);
-			nic_usage(stderr);
-			return 2;
-		}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	if (cfg.ring_entries & (cfg.ring_entries - 1)) {
+		fprintf(stderr, "iopf: --ring must be a power of two\n");
+		return 2;
 	}
 	cfg.costs = tool_cost_profile(profile);
 	if (!cfg.costs)
 		return 2;
-	/* Sizes that do not fit together are misuse too: say so up front. */
-	switch (iopf_bench_nic_validate(&cfg)) {
-	case 0:
-		break;
-	case -E2BIG:
-		fprintf(stderr, "iopf: bench nic: the rings, the backup buffers "
-			"and a pool of at least twice the ring's buffers must fit "
-			"in guest RAM (--guest-mib, --pool-mib, --ring)\n");
-		return 2;
-	default:
-		fprintf(stderr, "iopf: bench nic: invalid configuration\n");
-		return 2;
-	}
+	/* Sizes that do not fit together are misuse too: say so up front,
+	 * with every load's estimate added up. */
 	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
-		total += on[p] ? nloads : 0;
-	if (json_file)
+		total += on[p] ? loads.n : 0;
+	for (int l = 0; l < loads.n; l++) {
+		ret = iopf_bench_nic_validate(&cfg, loads.v[l], &plan);
+		if (ret)
+			break;
+		wall_s += plan.wall_s * total / loads.n;
+	}
+	plan.wall_s = wall_s;
+	ret = tool_plan_check(cmd.name, ret, &plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
+
+	if (o.json)
 		jrows = json_object_new_array();
-	if (csv)
+	if (o.csv)
 		puts("load_gbps,policy,offered,delivered,lost,loss_pct,gbps,"
 		     "lost_overflow,lost_miss,lost_no_backup,lost_error,faults,misses,"
 		     "backup_used,discarded_pages,pinned_mib,bad_packets");
-	else
+	else if (tool_output_table(&o))
 		printf("NIC receive: %u-byte packets, %llu per run, on-chip buffer "
 		       "%llu KiB, RX ring %u, backup ring %u, %llu MiB of RX "
 		       "buffers in a %llu MiB guest, virtual runtime, profile %s\n"
@@ -292,14 +241,13 @@ int tool_bench_nic(int argc, char **argv)
 		       cfg.ring_entries, cfg.backup_entries,
 		       (unsigned long long)(cfg.pool_bytes >> 20),
 		       (unsigned long long)(cfg.guest_bytes >> 20), cfg.costs->name);
-	for (int l = 0; l < nloads && !status; l++) {
+	for (int l = 0; l < loads.n && !status; l++) {
 		for (int p = 0; p < IOPF_NIC_NR_POLICIES && !status; p++) {
 			struct iopf_bench_nic_result r;
-			int ret;
 
 			if (!on[p])
 				continue;
-			ret = iopf_bench_nic(&cfg, p, loads[l], &r);
+			ret = iopf_bench_nic(&cfg, p, loads.v[l], &r);
 			tool_progress("bench nic", ++done, total);
 			if (ret == -EINVAL || ret == -E2BIG) {
 				fprintf(stderr, "iopf: bench nic: invalid "
@@ -310,11 +258,12 @@ int tool_bench_nic(int argc, char **argv)
 			if (ret) {
 				fprintf(stderr, "iopf: bench nic %s at %g Gb/s "
 					"failed: %s\n", iopf_nic_policy_name(p),
-					loads[l], strerror(-ret));
+					loads.v[l], strerror(-ret));
 				status = 1;
 				break;
 			}
-			print_row(loads[l], p, &r, csv);
+			if (o.csv || tool_output_table(&o))
+				print_row(loads.v[l], p, &r, o.csv);
 			/* Every buffer is valid memory: no DMA may be refused. */
 			if (r.bad_packets || r.lost_error) {
 				fprintf(stderr, "iopf: %llu packets arrived "
@@ -325,9 +274,9 @@ int tool_bench_nic(int argc, char **argv)
 			}
 			if (jrows)
 				json_object_array_add(jrows,
-						      result_json(loads[l], p, &r));
+						      result_json(loads.v[l], p, &r));
 		}
-		if (!csv && !status && l + 1 < nloads)
+		if (tool_output_table(&o) && !status && l + 1 < loads.n)
 			putchar('\n');
 	}
 	if (jrows) {
@@ -340,12 +289,12 @@ int tool_bench_nic(int argc, char **argv)
 		json_object_object_add(root, "onchip_bytes",
 				       json_object_new_int64((int64_t)cfg.onchip_bytes));
 		json_object_object_add(root, "rows", jrows);
-		if (!status &&
-		    json_object_to_file_ext(json_file, root, JSON_C_TO_STRING_PRETTY)) {
-			fprintf(stderr, "iopf: cannot write %s\n", json_file);
+		if (status) {
+			json_object_put(root);
+			tool_output_abort(&o);
+		} else if (tool_output_json(&o, root)) {
 			status = 1;
 		}
-		json_object_put(root);
 	}
 	return status;
 }

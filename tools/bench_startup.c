@@ -12,110 +12,72 @@
 
 #define GIB (1ull << 30)
 
-/* What this machine can give a real-runtime guest now, in bytes. */
-static uint64_t mem_available(void)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	unsigned long long kib = 0;
-	char line[128];
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	if (!kib) {
-		long pages = sysconf(_SC_AVPHYS_PAGES);
-
-		return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE)
-				 : 0;
-	}
-	return (uint64_t)kib << 10;
-}
-
 int tool_bench_startup(int argc, char **argv)
 {
-	static const uint64_t vsizes[] = { 1 * GIB, 2 * GIB, 4 * GIB, 8 * GIB,
-					   16 * GIB, 32 * GIB, 64 * GIB,
-					   128 * GIB, 256 * GIB, 360 * GIB,
-					   512 * GIB, 1024 * GIB };
 	uint64_t rsizes[12];
-	uint64_t max_real = 0, avail;
-	struct iopf_startup_point pts[12];
-	struct iopf_startup_config cfg = {
-		.costs = iopf_cost_model_find("kunpeng920-seed"),
-		.progress = tool_progress, .progress_arg = "startup",
-	};
+	uint64_t max_real = 0;
+	struct iopf_bench_startup_point pts[12];
+	struct iopf_bench_startup_config cfg;
+	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
+	const char *profile = NULL;
+	bool allow_long = false;
 	char data[8192];
 	size_t len = 0;
+	const struct tool_opt opts[] = {
+		TOOL_CALL("--runtime", tool_opt_runtime, &cfg.real,
+			  "virtual|real", "virtual (default): 1 GiB..1 TiB, 2 MiB "
+			  "pages;\nreal: 256 MiB doubling, on this machine's "
+			  "memory"),
+		TOOL_SIZE("--max-gib", &max_real, GIB, 1, 4096, "N",
+			  "real runtime: the largest guest, GiB (half of\n"
+			  "the memory available)"),
+		TOOL_STRING("--profile", &profile, "NAME",
+			    "cost profile: kunpeng920-seed (default),\n"
+			    "reference, measured, or a FILE of\n"
+			    "`iopf profile --json`"),
+		TOOL_OUT_JSON(&o),
+		TOOL_OUT_CSV(&o),
+		TOOL_OUT_PLOT(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench startup", "[options]",
+		"VM start time against guest size: static pinning vs IOPF\n"
+		"per policy, beside the published pinning times", opts, NULL,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (tool_parse_output(a, &o))
-			continue;
-		if (!strcmp(a, "--runtime") && i + 1 < argc) {
-			const char *v = argv[++i];
-
-			if (!strcmp(v, "real"))
-				cfg.real = true;
-			else if (strcmp(v, "virtual")) {
-				fprintf(stderr, "iopf: --runtime is virtual or real\n");
-				return 2;
-			}
-		} else if (!strcmp(a, "--profile") && i + 1 < argc) {
-			cfg.costs = tool_cost_profile(argv[++i]);
-			if (!cfg.costs)
-				return 2;
-		} else if (!strcmp(a, "--plot-dir") && i + 1 < argc) {
-			o.plot_dir = argv[++i];
-		} else if (!strcmp(a, "--max-gib") && i + 1 < argc) {
-			if (!tool_parse_u64(a, argv[++i], &max_real) || !max_real ||
-			    max_real > 4096) {
-				fprintf(stderr, "iopf: --max-gib must be 1..4096\n");
-				return 2;
-			}
-			max_real *= GIB;
-		} else {
-			fprintf(stderr, "usage: iopf bench startup [--runtime virtual|real] "
-				"[--max-gib N] [--profile NAME] [--json|--csv] "
-				"[--plot-dir DIR|--no-plot]\n");
+	iopf_bench_startup_defaults(&cfg);
+	cfg.progress = tool_progress;
+	cfg.progress_arg = "startup";
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	if (profile) {
+		cfg.costs = tool_cost_profile(profile);
+		if (!cfg.costs)
 			return 2;
-		}
 	}
 	if (cfg.real) {
-		/*
-		 * Real memory: guests doubling from 256 MiB up to what this
-		 * machine can hold now (half of what is available: the
-		 * pinned guest and the runtime's own memory both live here),
-		 * or up to --max-gib, which must fit too.
-		 */
-		avail = mem_available();
-		if (max_real && max_real > avail) {
-			fprintf(stderr, "iopf: --max-gib %llu: this machine has "
-				"%.1f GiB available\n",
-				(unsigned long long)(max_real / GIB),
-				(double)avail / GIB);
+		cfg.sizes = rsizes;
+		cfg.nr_sizes = iopf_bench_startup_real_sizes(max_real, rsizes);
+		if (!cfg.nr_sizes) {
+			fprintf(stderr, "iopf: bench startup: not enough memory "
+				"available for a real-runtime guest\n");
 			return 2;
 		}
-		if (!max_real)
-			max_real = avail / 2;
-		cfg.nr_sizes = 0;
-		for (uint64_t b = GIB / 4; b <= max_real && cfg.nr_sizes < 12; b *= 2)
-			rsizes[cfg.nr_sizes++] = b;
-		if (!cfg.nr_sizes) {
-			fprintf(stderr, "iopf: not enough memory available for a "
-				"real-runtime guest\n");
-			return 1;
-		}
 	}
-	cfg.sizes = cfg.real ? rsizes : vsizes;
-	if (!cfg.real)
-		cfg.nr_sizes = 12;
+	ret = tool_plan_check(cmd.name, iopf_bench_startup_validate(&cfg, &plan),
+			      &plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, true);
+	if (ret)
+		return ret;
 	ret = iopf_bench_startup(&cfg, pts);
 	if (ret) {
+		tool_output_abort(&o);
 		fprintf(stderr, "iopf: bench startup failed: %s\n", strerror(-ret));
 		return 1;
 	}
@@ -134,9 +96,10 @@ int tool_bench_startup(int argc, char **argv)
 						       json_object_new_double(pts[i].published_s));
 			json_object_array_add(root, p);
 		}
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-		json_object_put(root);
-		return 0;
+		if (tool_output_json(&o, root))
+			return 1;
+		if (!tool_output_table(&o))
+			return 0;
 	}
 	if (o.csv) {
 		printf("guest_bytes");
@@ -184,7 +147,7 @@ int tool_bench_startup(int argc, char **argv)
 					pts[i].seconds[4],
 					pts[i].published_s >= 0 ? pub : "NaN");
 	}
-	tool_plot(&o, cfg.real ? "startup-real" : "startup", data,
+	return tool_plot(&o, cfg.real ? "startup-real" : "startup", data,
 		  "set title 'VM start: creation to first device DMA'\n"
 		  "set xlabel 'guest RAM (GiB)'\nset ylabel 'seconds'\n"
 		  "set logscale xy\nset grid\nset key top left\n"
@@ -193,5 +156,4 @@ int tool_bench_startup(int argc, char **argv)
 		  "DATA u 1:3 w lp t 'IOPF', DATA u 1:4 w lp t 'IOPF premap 512', "
 		  "DATA u 1:5 w lp t 'IOPF adaptive', "
 		  "DATA u 1:6 w l dt 2 t 'IOPF prefault-all'");
-	return 0;
 }

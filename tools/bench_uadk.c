@@ -15,78 +15,32 @@
 
 #include "tool.h"
 
-static void uadk_usage(FILE *f)
+/* --mode: one of the mode names; dst is an int, -1 for all. */
+static int parse_mode(const char *opt, const char *val, void *dst)
 {
-	fputs("usage: iopf bench uadk [options]\n"
-	      "  --msg-len SIZE     message length (e.g. 1M, 10M, 4096); with\n"
-	      "                     --times, run that one row instead of the\n"
-	      "                     seed's six\n"
-	      "  --times N          sends per row\n"
-	      "  --premap N         PREMAP_LEN of the seed's IOPF mode (1..512)\n"
-	      "  --policy N         largest window of our adaptive policy (1..512)\n"
-	      "  --mode M           only this mode: static, vfio-iopf, host-sva,\n"
-	      "                     iopf-best, iopf-prefault (static always runs)\n"
-	      "  --profile NAME     cost profile: kunpeng920-seed (default),\n"
-	      "                     reference, measured, or a FILE of\n"
-	      "                     `iopf profile --json`\n"
-	      "  --runtime R        virtual (default) or real\n"
-	      "  --max-times N      cap every row's sends at N (quick real runs)\n"
-	      "  --repeat N         run every row N times, modes interleaved,\n"
-	      "                     and keep each mode's middle run (the\n"
-	      "                     median for odd N; default: 1 virtual,\n"
-	      "                     which is exact; 5 real)\n"
-	      "  --guest-mib N      guest RAM (default 1024)\n"
-	      "  --seed N           random seed\n"
-	      "  --no-compute       real runtime: move no bytes, skip the crypto\n"
-	      "  --json FILE        also write the results as JSON\n",
-	      f);
-}
-
-/* "1M", "10m", "512K", "4096": bytes. */
-static bool parse_size(const char *opt, const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t mul = 1;
-
-	if (!s || !*s || *s == '-') {
-		fprintf(stderr, "iopf: %s needs a positive size\n", opt);
-		return false;
-	}
-	v = strtoull(s, &end, 10);
-	if (*end == 'k' || *end == 'K')
-		mul = 1ull << 10, end++;
-	else if (*end == 'm' || *end == 'M')
-		mul = 1ull << 20, end++;
-	else if (*end == 'g' || *end == 'G')
-		mul = 1ull << 30, end++;
-	if (*end || !v || v > (1ull << 40) / mul) {
-		fprintf(stderr, "iopf: %s: '%s' is not a size\n", opt, s);
-		return false;
-	}
-	*out = v * mul;
-	return true;
+	for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
+		if (!strcmp(val, iopf_uadk_mode_name(m))) {
+			*(int *)dst = m;
+			return 0;
+		}
+	fprintf(stderr, "iopf: %s: unknown mode '%s' (static, vfio-iopf, "
+		"host-sva, iopf-best, iopf-prefault)\n", opt, val);
+	return -1;
 }
 
 struct row_result {
 	struct iopf_seed_row row;
 	bool has_seed;
-	bool ran[IOPF_UADK_NR_MODES];
-	struct iopf_uadk_result r[IOPF_UADK_NR_MODES];
+	struct iopf_bench_uadk_row_result run;
 };
-
-static double slow(const struct row_result *rr, int m)
-{
-	return (double)rr->r[m].time_ns / (double)rr->r[IOPF_UADK_STATIC].time_ns - 1;
-}
 
 static void print_cell(const struct row_result *rr, int m)
 {
-	if (!rr->ran[m])
+	if (!rr->run.ran[m])
 		printf(" %16s", "-");
 	else
-		printf(" %8.1f%% (%5llu)", 100 * slow(rr, m),
-		       (unsigned long long)rr->r[m].faults);
+		printf(" %8.1f%% (%5llu)", 100 * rr->run.slowdown[m],
+		       (unsigned long long)rr->run.r[m].faults);
 }
 
 static void print_seed(double s, uint64_t faults)
@@ -97,7 +51,7 @@ static void print_seed(double s, uint64_t faults)
 		printf(" %8.1f%% (%5llu)", 100 * s, (unsigned long long)faults);
 }
 
-static json_object *result_json(const struct iopf_uadk_result *r,
+static json_object *result_json(const struct iopf_bench_uadk_result *r,
 				double slowdown)
 {
 	json_object *o = json_object_new_object();
@@ -111,129 +65,80 @@ static json_object *result_json(const struct iopf_uadk_result *r,
 	return o;
 }
 
-#define UADK_MAX_REPEAT 50
-
-static int uadk_by_time(const void *a, const void *b)
-{
-	const struct iopf_uadk_result *x = a, *y = b;
-
-	return (x->time_ns > y->time_ns) - (x->time_ns < y->time_ns);
-}
-
-/* The middle run by time_used of @n (sorted in place): the median for odd @n. */
-static const struct iopf_uadk_result *uadk_median(struct iopf_uadk_result *r,
-						  uint64_t n)
-{
-	qsort(r, n, sizeof(*r), uadk_by_time);
-	return &r[n / 2];
-}
-
-/* The options that take a value. */
-static const char *const value_options[] = {
-	"--msg-len", "--times", "--premap", "--policy", "--mode", "--profile",
-	"--runtime", "--max-times", "--repeat", "--guest-mib", "--seed", "--json",
-	NULL,
-};
-
 int tool_bench_uadk(int argc, char **argv)
 {
-	struct iopf_uadk_config cfg = {
-		.premap = 0, .best_window = 512, .guest_bytes = 1ull << 30,
-		.runtime = IOPF_UADK_VIRTUAL, .seed = 1, .compute = true,
-	};
-	const char *profile = "kunpeng920-seed", *json_file = NULL;
-	uint64_t msg_len = 0, times = 0, max_times = 0, repeat = 0, v;
+	struct iopf_bench_uadk_config cfg;
+	struct iopf_bench_plan plan = { 0 };
+	struct tool_output o = { 0 };
+	const char *profile = "kunpeng920-seed";
+	uint64_t msg_len = 0, times = 0, max_times = 0, repeat = 0;
+	uint32_t premap = 0;
+	bool real = false, no_compute = false, allow_long = false;
 	int only = -1, nrows;
+	double wall_s = 0;
 	struct row_result rows[6];
 	json_object *jrows;
+	const struct tool_opt opts[] = {
+		TOOL_SIZE("--msg-len", &msg_len, 1, 16, 1ull << 32, "SIZE",
+			  "message length, a multiple of 16 bytes (whole\n"
+			  "AES blocks), e.g. 1M, 10M, 4096; with --times,\n"
+			  "run that one row instead of the seed's six"),
+		TOOL_UINT("--times", &times, 1, 1ull << 40, "N",
+			  "sends per row"),
+		TOOL_UINT("--premap", &premap, 1, 512, "N",
+			  "PREMAP_LEN of the seed's IOPF mode (1..512)"),
+		TOOL_UINT("--policy", &cfg.best_window, 1, 512, "N",
+			  "largest window of our adaptive policy (512)"),
+		TOOL_CALL("--mode", parse_mode, &only, "M",
+			  "only this mode: static, vfio-iopf, host-sva,\n"
+			  "iopf-best, iopf-prefault (static always runs)"),
+		TOOL_STRING("--profile", &profile, "NAME",
+			    "cost profile: kunpeng920-seed (default),\n"
+			    "reference, measured, or a FILE of\n"
+			    "`iopf profile --json`"),
+		TOOL_CALL("--runtime", tool_opt_runtime, &real, "R",
+			  "virtual (default) or real"),
+		TOOL_UINT("--max-times", &max_times, 1, 1ull << 40, "N",
+			  "cap every row's sends at N (quick real runs)"),
+		TOOL_UINT("--repeat", &repeat, 1, IOPF_UADK_MAX_REPEAT, "N",
+			  "run every row N times, modes interleaved, and\n"
+			  "keep each mode's middle run (the median for odd\n"
+			  "N; default: 1 virtual, which is exact; 5 real)"),
+		TOOL_SIZE("--guest-mib", &cfg.guest_bytes, 1ull << 20, 16, 16384,
+			  "N", "guest RAM, MiB (1024); the buffers live in its\n"
+			  "upper half: 10 MiB messages need 95"),
+		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N", "random seed (1)"),
+		TOOL_FLAG("--no-compute", &no_compute,
+			  "real runtime: move no bytes, skip the crypto"),
+		TOOL_JOBS(&cfg.jobs),
+		TOOL_OUT_JSON(&o),
+		TOOL_LONG(&allow_long),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench uadk", "[options]",
+		"the seed's UADK table by mechanism (hisi_sec_test, AES-128-CBC),\n"
+		"beside static pinning, host SVA, our best policy and\n"
+		"prefault-all", opts, NULL,
+	};
+	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			uadk_usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--no-compute")) {
-			cfg.compute = false;
-			continue;
-		}
-		if (!val) {
-			fprintf(stderr, "iopf: bench uadk: '%s' %s\n", a,
-				tool_option_problem(a, value_options));
-			uadk_usage(stderr);
-			return 2;
-		}
-		i++;
-		if (!strcmp(a, "--msg-len")) {
-			if (!parse_size(a, val, &msg_len))
-				return 2;
-		} else if (!strcmp(a, "--times")) {
-			if (!tool_parse_u64(a, val, &times) || !times) {
-				fprintf(stderr, "iopf: --times must be positive\n");
-				return 2;
-			}
-		} else if (!strcmp(a, "--premap") || !strcmp(a, "--policy")) {
-			if (!tool_parse_u64(a, val, &v) || !v || v > 512) {
-				fprintf(stderr, "iopf: %s must be 1..512\n", a);
-				return 2;
-			}
-			if (!strcmp(a, "--premap"))
-				cfg.premap = (uint32_t)v;
-			else
-				cfg.best_window = (uint32_t)v;
-		} else if (!strcmp(a, "--mode")) {
-			for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
-				if (!strcmp(val, iopf_uadk_mode_name(m)))
-					only = m;
-			if (only < 0) {
-				fprintf(stderr, "iopf: unknown mode '%s'\n", val);
-				return 2;
-			}
-		} else if (!strcmp(a, "--profile")) {
-			profile = val;
-		} else if (!strcmp(a, "--runtime")) {
-			if (!strcmp(val, "virtual"))
-				cfg.runtime = IOPF_UADK_VIRTUAL;
-			else if (!strcmp(val, "real"))
-				cfg.runtime = IOPF_UADK_REAL;
-			else {
-				fprintf(stderr, "iopf: --runtime is virtual or real\n");
-				return 2;
-			}
-		} else if (!strcmp(a, "--repeat")) {
-			if (!tool_parse_range(a, val, 1, UADK_MAX_REPEAT, &repeat))
-				return 2;
-		} else if (!strcmp(a, "--max-times")) {
-			if (!tool_parse_u64(a, val, &max_times) || !max_times) {
-				fprintf(stderr, "iopf: --max-times must be positive\n");
-				return 2;
-			}
-		} else if (!strcmp(a, "--guest-mib")) {
-			if (!tool_parse_u64(a, val, &v) || v < 64 || v > 16384) {
-				fprintf(stderr, "iopf: --guest-mib must be 64..16384\n");
-				return 2;
-			}
-			cfg.guest_bytes = v << 20;
-		} else if (!strcmp(a, "--seed")) {
-			if (!tool_parse_u64(a, val, &cfg.seed))
-				return 2;
-		} else if (!strcmp(a, "--json")) {
-			json_file = val;
-		} else {
-			fprintf(stderr, "iopf: bench uadk: unknown option '%s'\n", a);
-			uadk_usage(stderr);
-			return 2;
-		}
+	iopf_bench_uadk_defaults(&cfg);
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	cfg.runtime = real ? IOPF_UADK_REAL : IOPF_UADK_VIRTUAL;
+	cfg.compute = !no_compute;
+	cfg.premap = premap;
+	if (!!msg_len != !!times) {
+		fprintf(stderr, "iopf: --msg-len and --times go together\n");
+		return 2;
 	}
 	cfg.costs = tool_cost_profile(profile);
 	if (!cfg.costs)
 		return 2;
 	if (cfg.runtime == IOPF_UADK_VIRTUAL)
 		cfg.compute = false; /* the cost model charges it */
-	if (!!msg_len != !!times) {
-		fprintf(stderr, "iopf: --msg-len and --times go together\n");
-		return 2;
-	}
 	if (msg_len) {
 		nrows = 1;
 		rows[0] = (struct row_result){
@@ -258,9 +163,9 @@ int tool_bench_uadk(int argc, char **argv)
 	}
 	if (!repeat)
 		repeat = cfg.runtime == IOPF_UADK_REAL ? 5 : 1;
+	/* Every row checked, and the whole run estimated, before any runs. */
 	for (int r = 0; r < nrows; r++) {
 		struct row_result *rr = &rows[r];
-		struct iopf_uadk_result runs[IOPF_UADK_NR_MODES][UADK_MAX_REPEAT];
 
 		if (max_times && rr->row.times > max_times) {
 			rr->row.times = max_times;
@@ -269,34 +174,49 @@ int tool_bench_uadk(int argc, char **argv)
 		cfg.msg_len = rr->row.msg_len;
 		cfg.times = rr->row.times;
 		cfg.premap = rr->row.premap;
-		for (unsigned k = 0; k < repeat; k++) {
-			for (int m = 0; m < IOPF_UADK_NR_MODES; m++) {
-				int ret;
-
-				if (m != IOPF_UADK_STATIC && only >= 0 && m != only)
-					continue;
-				/* The seed measured SVA with PREMAP_LEN 1 only. */
-				if (m == IOPF_UADK_SVA && only < 0 && rr->row.premap != 1)
-					continue;
-				ret = iopf_uadk_run(&cfg, m, &runs[m][k]);
-				if (ret) {
-					fprintf(stderr, "iopf: %s, %llu x %llu bytes: %s\n",
-						iopf_uadk_mode_name(m),
-						(unsigned long long)cfg.times,
-						(unsigned long long)cfg.msg_len,
-						ret == -E2BIG ? "the guest is too small "
-								"for the buffers"
-							      : strerror(-ret));
-					return 1;
-				}
-				rr->ran[m] = true;
-			}
-		}
-		for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
-			if (rr->ran[m])
-				rr->r[m] = *uadk_median(runs[m], repeat);
+		ret = iopf_bench_uadk_validate(&cfg, &plan);
+		if (ret)
+			break;
+		wall_s += plan.wall_s * (double)repeat *
+			  (only >= 0 ? 2 : IOPF_UADK_NR_MODES);
 	}
+	plan.wall_s = wall_s;
+	ret = tool_plan_check(cmd.name, ret, &plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
+	tool_ticker_start(cmd.name, plan.wall_s);
+	{
+		struct iopf_bench_uadk_config cfgs[6];
+		struct iopf_bench_uadk_row_result runs[6];
 
+		for (int r = 0; r < nrows; r++) {
+			cfgs[r] = cfg;
+			cfgs[r].msg_len = rows[r].row.msg_len;
+			cfgs[r].times = rows[r].row.times;
+			cfgs[r].premap = rows[r].row.premap;
+		}
+		ret = iopf_bench_uadk_rows(cfgs, (unsigned)nrows, only,
+					   (unsigned)repeat, runs);
+		if (ret) {
+			unsigned failed = runs[0].failed_row;
+
+			tool_ticker_stop();
+			fprintf(stderr, "iopf: %s, %llu x %llu bytes: %s\n",
+				iopf_uadk_mode_name(runs[0].failed_mode),
+				(unsigned long long)cfgs[failed].times,
+				(unsigned long long)cfgs[failed].msg_len,
+				strerror(-ret));
+			tool_output_abort(&o);
+			return 1;
+		}
+		for (int r = 0; r < nrows; r++)
+			rows[r].run = runs[r];
+	}
+	tool_ticker_stop();
+	if (!tool_output_table(&o))
+		goto json;
 	printf("UADK hisi_sec_test: 1-vCPU guest, SEC accelerator (stall), "
 	       "AES-128-CBC, ");
 	if (cfg.runtime == IOPF_UADK_REAL)
@@ -337,9 +257,9 @@ int tool_bench_uadk(int argc, char **argv)
 	       "time_used ms", "ops/s", "KB/s", "VM start ms");
 	for (int r = 0; r < nrows; r++)
 		for (int m = 0; m < IOPF_UADK_NR_MODES; m++) {
-			const struct iopf_uadk_result *x = &rows[r].r[m];
+			const struct iopf_bench_uadk_result *x = &rows[r].run.r[m];
 
-			if (!rows[r].ran[m])
+			if (!rows[r].run.ran[m])
 				continue;
 			printf("%6lluK  %6llu %-14s %14.3f %12.1f %14.0f %12.1f\n",
 			       (unsigned long long)(rows[r].row.msg_len >> 10),
@@ -347,30 +267,31 @@ int tool_bench_uadk(int argc, char **argv)
 			       iopf_uadk_mode_name(m), x->time_ns / 1e6,
 			       x->ops_per_s, x->kib_per_s, x->start_ns / 1e6);
 		}
-	if (!json_file)
+	if (!o.json)
 		return 0;
+json:
 	jrows = json_object_new_array();
 	for (int r = 0; r < nrows; r++) {
-		json_object *o = json_object_new_object(), *modes = json_object_new_object();
+		json_object *row = json_object_new_object(), *modes = json_object_new_object();
 
-		json_object_object_add(o, "msg_len", json_object_new_int64((int64_t)rows[r].row.msg_len));
-		json_object_object_add(o, "times", json_object_new_int64((int64_t)rows[r].row.times));
-		json_object_object_add(o, "premap", json_object_new_int((int)rows[r].row.premap));
+		json_object_object_add(row, "msg_len", json_object_new_int64((int64_t)rows[r].row.msg_len));
+		json_object_object_add(row, "times", json_object_new_int64((int64_t)rows[r].row.times));
+		json_object_object_add(row, "premap", json_object_new_int((int)rows[r].row.premap));
 		if (rows[r].has_seed) {
-			json_object_object_add(o, "seed_iopf_slowdown", json_object_new_double(rows[r].row.iopf_slowdown));
-			json_object_object_add(o, "seed_iopf_faults", json_object_new_int64((int64_t)rows[r].row.iopf_faults));
+			json_object_object_add(row, "seed_iopf_slowdown", json_object_new_double(rows[r].row.iopf_slowdown));
+			json_object_object_add(row, "seed_iopf_faults", json_object_new_int64((int64_t)rows[r].row.iopf_faults));
 			if (rows[r].row.sva_slowdown >= 0) {
-				json_object_object_add(o, "seed_sva_slowdown", json_object_new_double(rows[r].row.sva_slowdown));
-				json_object_object_add(o, "seed_sva_faults", json_object_new_int64((int64_t)rows[r].row.sva_faults));
+				json_object_object_add(row, "seed_sva_slowdown", json_object_new_double(rows[r].row.sva_slowdown));
+				json_object_object_add(row, "seed_sva_faults", json_object_new_int64((int64_t)rows[r].row.sva_faults));
 			}
 		}
 		for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
-			if (rows[r].ran[m])
+			if (rows[r].run.ran[m])
 				json_object_object_add(modes, iopf_uadk_mode_name(m),
-						       result_json(&rows[r].r[m],
-								   slow(&rows[r], m)));
-		json_object_object_add(o, "modes", modes);
-		json_object_array_add(jrows, o);
+						       result_json(&rows[r].run.r[m],
+								   rows[r].run.slowdown[m]));
+		json_object_object_add(row, "modes", modes);
+		json_object_array_add(jrows, row);
 	}
 	{
 		json_object *root = json_object_new_object();
@@ -378,31 +299,32 @@ int tool_bench_uadk(int argc, char **argv)
 		json_object_object_add(root, "profile", json_object_new_string(cfg.costs->name));
 		json_object_object_add(root, "runtime", json_object_new_string(cfg.runtime == IOPF_UADK_REAL ? "real" : "virtual"));
 		json_object_object_add(root, "rows", jrows);
-		if (json_object_to_file_ext(json_file, root, JSON_C_TO_STRING_PRETTY)) {
-			fprintf(stderr, "iopf: cannot write %s\n", json_file);
-			json_object_put(root);
-			return 1;
-		}
-		json_object_put(root);
+		return tool_output_json(&o, root);
 	}
-	return 0;
 }
 
 int tool_calibrate(int argc, char **argv)
 {
 	struct iopf_calibration c;
 	bool emit = false;
+	const struct tool_opt opts[] = {
+		TOOL_FLAG("--emit", &emit, "print the fitted constants as C"),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"calibrate", "[--emit]",
+		"fit the kunpeng920-seed profile to the seed's table and\n"
+		"print model vs seed for every row", opts, NULL,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--emit")) {
-			emit = true;
-		} else {
-			fprintf(stderr, "usage: iopf calibrate [--emit]\n");
-			return 2;
-		}
-	}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	/* About 20 s on a 2-core machine: a fit over many virtual runs. */
+	tool_ticker_start(cmd.name, 20);
 	ret = iopf_calibrate(&c);
+	tool_ticker_stop();
 	if (ret) {
 		fprintf(stderr, "iopf: calibration failed: %s\n", strerror(-ret));
 		return 1;

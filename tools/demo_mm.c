@@ -266,22 +266,30 @@ int tool_demo_mm(int argc, char **argv)
 		.host_bytes = 64 * MIB,
 		.memlock_bytes = 16 * MIB,
 	};
+	bool virt = false, real = false;
+	const struct tool_opt opts[] = {
+		TOOL_FLAG("--virtual", &virt, "virtual runtime (default)"),
+		TOOL_FLAG("--real", &real, "real runtime: threads, real memory"),
+		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N",
+			  "random seed (1)"),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"demo mm", "[--virtual|--real] [--seed N]",
+		"walk the host memory manager through populate, pin\n"
+		"limits, balloon discard, migration and swap, with a\n"
+		"notifier subscriber standing in for a device", opts, NULL,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--virtual")) {
-			cfg.kind = IOPF_RT_VIRTUAL;
-		} else if (!strcmp(argv[i], "--real")) {
-			cfg.kind = IOPF_RT_REAL;
-		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			if (!tool_parse_u64("--seed", argv[++i], &cfg.seed))
-				return 2;
-		} else {
-			fprintf(stderr, "iopf: demo mm: unknown option '%s'\n",
-				argv[i]);
-			return 2;
-		}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	if (virt && real) {
+		fprintf(stderr, "iopf: demo mm: --virtual or --real, not both\n");
+		return 2;
 	}
+	cfg.kind = real ? IOPF_RT_REAL : IOPF_RT_VIRTUAL;
 	ret = iopf_rt_create(&cfg, &d.rt);
 	if (ret) {
 		fprintf(stderr, "iopf: cannot create runtime: %s\n",

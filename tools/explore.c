@@ -29,25 +29,19 @@ static void explore_list(FILE *f)
 		fprintf(f, "  %-24s %s\n", s[i].name, s[i].what);
 }
 
-static void explore_help(FILE *f)
+/* --strategy pct|random: dst is an enum iopf_rt_strategy. */
+static int parse_strategy(const char *opt, const char *val, void *dst)
 {
-	fputs("usage: iopf explore SCENARIO|all [options]\n"
-	      "  --strategy pct|random  how the next actor is chosen (pct)\n"
-	      "  --depth D              PCT bug depth, 1..9 (3)\n"
-	      "  --schedules N          seeds to try per scenario (1000)\n"
-	      "  --seed S               first seed (1); with --schedules 1\n"
-	      "                         replays one schedule exactly\n"
-	      "  --window-ns W          events within W ns of virtual time\n"
-	      "                         may be reordered (100000)\n"
-	      "  --max-steps N          steps before a run falls back to\n"
-	      "                         time order (1000000)\n"
-	      "  --trace-steps N        steps printed for a failure (40)\n"
-	      "  --keep-going           count every failing seed\n"
-	      "  --no-fork              run schedules in this process\n"
-	      "  --list                 list the scenarios\n"
-	      "scenarios:\n",
-	      f);
-	explore_list(f);
+	if (!strcmp(val, "pct"))
+		*(enum iopf_rt_strategy *)dst = IOPF_RT_SCHED_PCT;
+	else if (!strcmp(val, "random"))
+		*(enum iopf_rt_strategy *)dst = IOPF_RT_SCHED_RANDOM;
+	else {
+		fprintf(stderr, "iopf: %s is pct or random, not '%s'\n", opt,
+			val);
+		return -1;
+	}
+	return 0;
 }
 
 static const char *strategy_name(enum iopf_rt_strategy s)
@@ -113,10 +107,6 @@ static int explore_one_scenario(const struct iopf_explore_scenario *s,
 
 int tool_explore(int argc, char **argv)
 {
-	static const char *const known[] = {
-		"--strategy", "--depth", "--schedules", "--seed",
-		"--window-ns", "--max-steps", "--trace-steps", NULL,
-	};
 	struct iopf_explore_config cfg = {
 		.strategy = IOPF_RT_SCHED_PCT,
 		.depth = 3,
@@ -124,74 +114,57 @@ int tool_explore(int argc, char **argv)
 		.first_seed = 1,
 	};
 	const char *which = NULL;
-	uint64_t trace_steps = 40, v, bugs = 0, scenarios = 0, schedules;
+	uint64_t trace_steps = 40, bugs = 0, scenarios = 0, schedules;
+	bool list = false;
 	unsigned n;
 	const struct iopf_explore_scenario *all = iopf_explore_scenarios(&n);
+	const struct tool_opt opts[] = {
+		TOOL_CALL("--strategy", parse_strategy, &cfg.strategy,
+			  "pct|random", "how the next actor is chosen (pct)"),
+		TOOL_UINT("--depth", &cfg.depth, 1, 9, "D", "PCT bug depth (3)"),
+		TOOL_UINT("--schedules", &cfg.schedules, 1, 100000000, "N",
+			  "seeds to try per scenario (1000)"),
+		TOOL_UINT("--seed", &cfg.first_seed, 0, UINT64_MAX, "S",
+			  "first seed (1); with --schedules 1 replays one\n"
+			  "schedule exactly"),
+		TOOL_UINT("--window-ns", &cfg.window_ns, 1, 1000000000000ull,
+			  "W", "events within W ns of virtual time may be\n"
+			  "reordered (100000)"),
+		TOOL_UINT("--max-steps", &cfg.max_steps, 1, 1000000000ull, "N",
+			  "steps before a run falls back to time order\n"
+			  "(1000000)"),
+		TOOL_UINT("--trace-steps", &trace_steps, 1, IOPF_RT_TRACE_STEPS,
+			  "N", "steps printed for a failure (40)"),
+		TOOL_FLAG("--keep-going", &cfg.keep_going,
+			  "count every failing seed"),
+		TOOL_FLAG("--no-fork", &cfg.no_fork,
+			  "run schedules in this process"),
+		TOOL_FLAG("--list", &list, "list the scenarios"),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"explore", "SCENARIO|all [options]",
+		"schedule exploration of teardown and invalidation races:\n"
+		"interleavings tried, the first failing seed, its trace;\n"
+		"exit 1 when a scenario failed. Run --list for the scenarios.",
+		opts, &which,
+	};
+	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			explore_help(stdout);
-			return 0;
-		} else if (!strcmp(a, "--list")) {
-			explore_list(stdout);
-			return 0;
-		} else if (!strcmp(a, "--keep-going")) {
-			cfg.keep_going = true;
-		} else if (!strcmp(a, "--no-fork")) {
-			cfg.no_fork = true;
-		} else if (a[0] != '-') {
-			if (which) {
-				fprintf(stderr, "explore: one scenario (or all), "
-						"not '%s' too\n", a);
-				return 2;
-			}
-			which = a;
-		} else if (i + 1 < argc && !strcmp(a, "--strategy")) {
-			const char *s = argv[++i];
-
-			if (!strcmp(s, "pct"))
-				cfg.strategy = IOPF_RT_SCHED_PCT;
-			else if (!strcmp(s, "random"))
-				cfg.strategy = IOPF_RT_SCHED_RANDOM;
-			else {
-				fprintf(stderr, "explore: --strategy is pct or "
-						"random, not '%s'\n", s);
-				return 2;
-			}
-		} else if (i + 1 < argc && !strcmp(a, "--depth")) {
-			if (!tool_parse_range(a, argv[++i], 1, 9, &v))
-				return 2;
-			cfg.depth = (unsigned)v;
-		} else if (i + 1 < argc && !strcmp(a, "--schedules")) {
-			if (!tool_parse_range(a, argv[++i], 1, 100000000,
-					      &cfg.schedules))
-				return 2;
-		} else if (i + 1 < argc && !strcmp(a, "--seed")) {
-			if (!tool_parse_u64(a, argv[++i], &cfg.first_seed))
-				return 2;
-		} else if (i + 1 < argc && !strcmp(a, "--window-ns")) {
-			if (!tool_parse_range(a, argv[++i], 1, 1000000000000ull,
-					      &cfg.window_ns))
-				return 2;
-		} else if (i + 1 < argc && !strcmp(a, "--max-steps")) {
-			if (!tool_parse_range(a, argv[++i], 1, 1000000000ull,
-					      &cfg.max_steps))
-				return 2;
-		} else if (i + 1 < argc && !strcmp(a, "--trace-steps")) {
-			if (!tool_parse_range(a, argv[++i], 1,
-					      IOPF_RT_TRACE_STEPS,
-					      &trace_steps))
-				return 2;
-		} else {
-			fprintf(stderr, "explore: %s\n",
-				tool_option_problem(a, known));
-			return 2;
-		}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret == 0) {
+		printf("scenarios:\n");
+		explore_list(stdout);
+	}
+	if (ret >= 0)
+		return ret;
+	if (list) {
+		explore_list(stdout);
+		return 0;
 	}
 	if (!which) {
-		explore_help(stderr);
+		fprintf(stderr, "iopf explore: which scenario? (or all)\n");
+		tool_usage(stderr, &cmd);
 		return 2;
 	}
 	printf("strategy %s, depth %u, %llu schedules per scenario from "

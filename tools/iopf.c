@@ -12,67 +12,67 @@ struct command {
 	const char *group, *name;  /* "bench", "uadk"; group NULL: one word */
 	int (*run)(int argc, char **argv);
 	const char *synopsis, *what;
-	bool own_help;             /* prints its own, longer --help */
 };
 
+/* Every command prints its options with --help. */
 static const struct command commands[] = {
 	{ "demo", "mm", tool_demo_mm, "[--virtual|--real] [--seed N]",
 	  "walk the host memory manager through populate, pin\n"
 	  "limits, balloon discard, migration and swap, with a\n"
-	  "notifier subscriber standing in for a device", false },
-	{ "bench", "ground", tool_bench_ground,
-	  "[--json] [--mem-mib N] [--events N]",
+	  "notifier subscriber standing in for a device" },
+	{ "bench", "ground", tool_bench_ground, "[--mem-mib N] [--events N]",
 	  "virtual-runtime scheduling rate vs thread hand-offs;\n"
-	  "populate vs populate+pin cost per page", false },
-	{ "bench", "iommu", tool_bench_iommu, "[--json] [--faults N] [--pages N]",
+	  "populate vs populate+pin cost per page" },
+	{ "bench", "iommu", tool_bench_iommu, "[--faults N] [--pages N]",
 	  "IO page table map/unmap/translate cost; page request\n"
-	  "round trip with 1 and 2 fault workers", false },
+	  "round trip with 1 and 2 fault workers" },
 	{ "bench", "container", tool_bench_container,
-	  "[--json] [--mem-mib N] [--faults N]",
+	  "[--mem-mib N] [--faults N]",
 	  "a device touching guest memory: each pre-fault policy\n"
-	  "vs static pinning; container fault handler throughput", false },
-	{ "bench", "uadk", tool_bench_uadk, "[options]    (--help for the options)",
+	  "vs static pinning; container fault handler throughput" },
+	{ "bench", "uadk", tool_bench_uadk,
+	  "[--msg-len SIZE --times N] [--runtime R] ...",
 	  "the seed's UADK table by mechanism, beside static\n"
-	  "pinning, host SVA, our best policy, prefault-all", true },
+	  "pinning, host SVA, our best policy, prefault-all" },
 	{ "bench", "startup", tool_bench_startup,
-	  "[--runtime virtual|real] [--max-gib N] [--profile NAME]\n"
-	  "        [--json|--csv] [--no-plot] [--plot-dir DIR]",
+	  "[--runtime virtual|real] [--max-gib N] [--profile NAME]",
 	  "VM start time against guest size, 1 GiB to 1 TiB:\n"
-	  "static pinning vs IOPF per policy, published figures", false },
+	  "static pinning vs IOPF per policy, published figures" },
 	{ "bench", "density", tool_bench_density,
-	  "[options]  (--help for the options)",
+	  "[--host-gib N] [--guest-gib N] [--guests N] ...",
 	  "guests added one by one to a host: aggregate throughput,\n"
-	  "memory, faults, swap; plateau and inflection", true },
-	{ "bench", "faults", tool_bench_faults,
-	  "[--pages N] [--json|--csv] [--trace FILE] [--no-plot]\n"
-	  "        [--plot-dir DIR]",
-	  "the real cost of a fault vs populate+pin, 1 and 2 workers", false },
-	{ "bench", "churn", tool_bench_churn,
-	  "[--seconds N] [--devices N] [--json]",
+	  "memory, faults, swap; plateau and inflection" },
+	{ "bench", "faults", tool_bench_faults, "[--pages N] [--trace FILE]",
+	  "the real cost of a fault vs populate+pin, 1 and 2 workers" },
+	{ "bench", "churn", tool_bench_churn, "[--seconds N] [--devices N]",
 	  "DMA under migration, reclaim, balloon, remap, detach:\n"
-	  "operations, invalidations survived, bytes verified", false },
+	  "operations, invalidations survived, bytes verified" },
 	{ "bench", "migrate", tool_bench_migrate,
-	  "[options]  (--help for the options)",
+	  "[--guest-mib N] [--hot-mib N] [--link-gbps N] ...",
 	  "pre-copy live migration with the device writing: pages\n"
-	  "dirty and sent per round, static vs IOPF; downtime", true },
+	  "dirty and sent per round, static vs IOPF; downtime" },
 	{ "bench", "nested", tool_bench_nested,
 	  "[--pages N] [--silent N] [--timeout-ms N]",
 	  "the real cost of a fault answered by a guest's vIOMMU\n"
-	  "(stage 1) vs the host (stage 2); a silent guest", true },
-	{ "bench", "nic", tool_bench_nic, "[options]      (--help for the options)",
+	  "(stage 1) vs the host (stage 2); a silent guest" },
+	{ "bench", "nic", tool_bench_nic,
+	  "[--load-gbps LIST] [--policy NAME[,..]] ...",
 	  "NIC receive into faultable buffers: packet loss and\n"
 	  "throughput per policy (static, pinned, backup ring,\n"
-	  "drop, stall) at offered loads", true },
-	{ NULL, "explore", tool_explore,
-	  "SCENARIO|all [options]  (--help for the options)",
+	  "drop, stall) at offered loads" },
+	{ NULL, "explore", tool_explore, "SCENARIO|all [options]",
 	  "schedule exploration of teardown and invalidation races:\n"
-	  "interleavings tried, the first failing seed, its trace", true },
+	  "interleavings tried, the first failing seed, its trace" },
+	{ NULL, "sweep", tool_sweep, "GRID [--jobs N] [--out PREFIX] [--dry-run]",
+	  "one benchmark over a grid of parameters, profiles and\n"
+	  "seeds, on every core (and every rank under mpirun):\n"
+	  "one JSON and CSV, missing points named" },
 	{ NULL, "calibrate", tool_calibrate, "[--emit]",
 	  "fit the kunpeng920-seed profile to the seed's table and\n"
-	  "print model vs seed for every row", false },
-	{ NULL, "profile", tool_profile, "[--json]",
+	  "print model vs seed for every row" },
+	{ NULL, "profile", tool_profile, "[--json[=FILE]]",
 	  "measure this machine's software costs for the cost\n"
-	  "model's operations and print them as a profile", false },
+	  "model's operations and print them as a profile" },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -88,27 +88,45 @@ static void print_indented(FILE *f, const char *what, int indent)
 	}
 }
 
-static void command_usage(FILE *f, const struct command *c, bool alone)
+static void command_usage(FILE *f, const struct command *c)
 {
-	fprintf(f, "%s%s%s%s %s\n", alone ? "usage: iopf " : "  ",
-		c->group ? c->group : "", c->group ? " " : "", c->name,
-		c->synopsis);
-	print_indented(f, c->what, alone ? 2 : 8);
+	fprintf(f, "  %s%s%s %s\n", c->group ? c->group : "",
+		c->group ? " " : "", c->name, c->synopsis);
+	print_indented(f, c->what, 8);
 }
 
-static void usage(FILE *f)
+static const char grammar[] =
+	"options: --name VALUE or --name=VALUE; numbers in decimal digits,\n"
+	"sizes with K, M, G or T; every benchmark takes --json (results as\n"
+	"JSON on stdout in place of the table) or --json=FILE (into FILE,\n"
+	"beside the table), and refuses up front a run that cannot fit in\n"
+	"memory or would take more than 10 minutes (--long to run it anyway).\n"
+	"'iopf COMMAND --help' lists a command's options.\n";
+
+/* Every command of @group (NULL: all), and the grammar. */
+static void usage(FILE *f, const char *group)
 {
-	fputs("usage: iopf <command> [options]\n\ncommands:\n", f);
+	fprintf(f, "usage: iopf %s [options]\n\n%s:\n",
+		group ? "bench <benchmark>" : "<command>",
+		group ? "benchmarks" : "commands");
 	for (size_t i = 0; i < NR_COMMANDS; i++)
-		command_usage(f, &commands[i], false);
-	fputs("  help  this text\n", f);
+		if (!group || (commands[i].group &&
+			       !strcmp(commands[i].group, group)))
+			command_usage(f, &commands[i]);
+	if (!group)
+		fputs("  help  this text\n", f);
+	fprintf(f, "\n%s", grammar);
+}
+
+static bool is_help(const char *a)
+{
+	return !strcmp(a, "help") || !strcmp(a, "--help") || !strcmp(a, "-h");
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "-h")) {
-		usage(argc < 2 ? stderr : stdout);
+	if (argc < 2 || is_help(argv[1])) {
+		usage(argc < 2 ? stderr : stdout, NULL);
 		return argc < 2 ? 2 : 0;
 	}
 	for (size_t i = 0; i < NR_COMMANDS; i++) {
@@ -119,15 +137,24 @@ int main(int argc, char **argv)
 				       strcmp(argv[2], c->name)
 			     : strcmp(argv[1], c->name))
 			continue;
-		if (!c->own_help && argc > skip &&
-		    (!strcmp(argv[skip], "--help") || !strcmp(argv[skip], "-h"))) {
-			command_usage(stdout, c, true);
-			return 0;
-		}
 		return c->run(argc - skip, argv + skip);
 	}
-	fprintf(stderr, "iopf: unknown command '%s%s%s'\n", argv[1],
-		argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
-	usage(stderr);
+	/* A group alone, or with --help, lists its commands. */
+	for (size_t i = 0; i < NR_COMMANDS; i++) {
+		const char *g = commands[i].group;
+
+		if (!g || strcmp(argv[1], g))
+			continue;
+		if (argc == 2 || is_help(argv[2])) {
+			usage(stdout, g);
+			return 0;
+		}
+		fprintf(stderr, "iopf: %s: unknown %s '%s'\n\n", g,
+			!strcmp(g, "bench") ? "benchmark" : "command", argv[2]);
+		usage(stderr, g);
+		return 2;
+	}
+	fprintf(stderr, "iopf: unknown command '%s'\n\n", argv[1]);
+	usage(stderr, NULL);
 	return 2;
 }

@@ -135,32 +135,38 @@ int tool_profile(int argc, char **argv)
 {
 	const struct iopf_cost_model *ref = iopf_cost_model_default();
 	struct iopf_cost_model m;
-	bool json = false;
+	struct tool_output o = { 0 };
+	const struct tool_opt opts[] = { TOOL_OUT_JSON(&o), TOOL_END };
+	const struct tool_cmd cmd = {
+		"profile", "[--json[=FILE]]",
+		"measure this machine's software costs for the cost\n"
+		"model's operations and print them as a profile; its JSON\n"
+		"is what --profile FILE of the benchmarks reads", opts, NULL,
+	};
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else {
-			fprintf(stderr, "usage: iopf profile [--json]\n");
-			return 2;
-		}
-	}
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	ret = tool_output_open(&o, false);
+	if (ret)
+		return ret;
 	ret = iopf_bench_profile(&m);
 	if (ret) {
+		tool_output_abort(&o);
 		fprintf(stderr, "iopf: profile failed: %s\n", strerror(-ret));
 		return 1;
 	}
-	if (json) {
-		json_object *o = json_object_new_object();
+	if (o.json) {
+		json_object *j = json_object_new_object();
 
-		json_object_object_add(o, "name", json_object_new_string("measured"));
+		json_object_object_add(j, "name", json_object_new_string("measured"));
 		for (size_t i = 0; i < NR_FIELDS; i++)
-			json_object_object_add(o, fields[i].name,
+			json_object_object_add(j, fields[i].name,
 				json_object_new_int64((int64_t)field_value(&m, i)));
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
-		json_object_put(o);
-		return 0;
+		ret = tool_output_json(&o, j);
+		if (ret || !tool_output_table(&o))
+			return ret;
 	}
 	printf("profile \"measured\" (this machine, real runtime) beside \"reference\"\n");
 	printf("%-22s %12s %12s  %s\n", "constant", "measured", "reference", "what");

@@ -1,30 +1,31 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The iopf command's shared parts: one option grammar for every command,
+ * strict numbers, the output switches, progress and the pre-run checks.
+ *
+ * The grammar: options are long (--name); a value follows as the next
+ * argument or after '=' (--pages 100, --pages=100). Numbers are decimal
+ * digits only: no sign, no blanks, no 0x, range-checked. Sizes take a
+ * binary suffix K, M, G or T (--msg-len 1M, --mem-mib 2G); a bare number
+ * is in the option's unit. --json writes the results as JSON on stdout in
+ * place of the table, --json=FILE into FILE beside the table.
+ */
 #ifndef IOPF_TOOL_H
 #define IOPF_TOOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+struct json_object;
+struct iopf_bench_plan;
 
 int tool_demo_mm(int argc, char **argv);
 int tool_bench_ground(int argc, char **argv);
 int tool_bench_iommu(int argc, char **argv);
 int tool_bench_container(int argc, char **argv);
 int tool_bench_uadk(int argc, char **argv);
-int tool_calibrate(int argc, char **argv);
-int tool_profile(int argc, char **argv);
-int tool_explore(int argc, char **argv);
-
-struct tool_output {
-	bool json, csv, no_plot;
-	const char *plot_dir;
-};
-
-/* --json, --csv, --no-plot: true if @arg was one of them. */
-bool tool_parse_output(const char *arg, struct tool_output *o);
-/* A progress bar on stderr when it is a terminal; @arg names the run. */
-void tool_progress(void *arg, unsigned done, unsigned total);
-int tool_plot(const struct tool_output *o, const char *name, const char *data,
-	      const char *script);
 int tool_bench_startup(int argc, char **argv);
 int tool_bench_density(int argc, char **argv);
 int tool_bench_faults(int argc, char **argv);
@@ -32,13 +33,154 @@ int tool_bench_churn(int argc, char **argv);
 int tool_bench_migrate(int argc, char **argv);
 int tool_bench_nested(int argc, char **argv);
 int tool_bench_nic(int argc, char **argv);
+int tool_calibrate(int argc, char **argv);
+int tool_profile(int argc, char **argv);
+int tool_explore(int argc, char **argv);
+int tool_sweep(int argc, char **argv);
+
+/* ---- Options ---- */
+
+enum tool_opt_type {
+	TOOL_OPT_FLAG,   /* no value: *(bool *)dst = true */
+	TOOL_OPT_UINT,   /* decimal in lo..hi, times @unit, into dst */
+	TOOL_OPT_SIZE,   /* N[K|M|G|T] bytes; a bare N counts @unit bytes */
+	TOOL_OPT_STRING, /* *(const char **)dst = the value */
+	TOOL_OPT_CALL,   /* call(opt, value, dst): 0, or -1 after a message */
+	TOOL_OPT_JSON,   /* --json or --json=FILE: struct tool_output */
+};
+
+struct tool_opt {
+	const char *name;          /* "--pages" */
+	enum tool_opt_type type;
+	void *dst;
+	size_t size;               /* UINT, SIZE: bytes of *dst (4 or 8) */
+	uint64_t lo, hi;           /* UINT, SIZE: accepted range, in @unit */
+	uint64_t unit;             /* UINT: multiplier; SIZE: bytes of one */
+	int (*call)(const char *opt, const char *val, void *dst);
+	const char *meta;          /* the value's name in the help */
+	const char *help;          /* may hold '\n' for more lines */
+};
+
+#define TOOL_FLAG(n, p, h) \
+	{ .name = (n), .type = TOOL_OPT_FLAG, .dst = (p), .help = (h) }
+#define TOOL_UINT(n, p, l, u, m, h)                                          \
+	{ .name = (n), .type = TOOL_OPT_UINT, .dst = (p), .size = sizeof(*(p)), \
+	  .lo = (l), .hi = (u), .unit = 1, .meta = (m), .help = (h) }
+/* A count stored scaled, e.g. milliseconds given, nanoseconds kept. */
+#define TOOL_UINT_SCALED(n, p, l, u, scale, m, h)                            \
+	{ .name = (n), .type = TOOL_OPT_UINT, .dst = (p), .size = sizeof(*(p)), \
+	  .lo = (l), .hi = (u), .unit = (scale), .meta = (m), .help = (h) }
+#define TOOL_SIZE(n, p, u, l, hi_, m, h)                                     \
+	{ .name = (n), .type = TOOL_OPT_SIZE, .dst = (p), .size = sizeof(*(p)), \
+	  .lo = (l), .hi = (hi_), .unit = (u), .meta = (m), .help = (h) }
+/* --jobs: independent virtual-runtime simulations at once (0: every core). */
+#define TOOL_JOBS(p)                                                        \
+	TOOL_UINT("--jobs", (p), 1, 4096, "N",                               \
+		  "independent simulations at once (default: every core;\n"  \
+		  "the output is the same for any N)")
+#define TOOL_STRING(n, p, m, h) \
+	{ .name = (n), .type = TOOL_OPT_STRING, .dst = (p), .meta = (m), .help = (h) }
+#define TOOL_CALL(n, fn, p, m, h) \
+	{ .name = (n), .type = TOOL_OPT_CALL, .dst = (p), .call = (fn), \
+	  .meta = (m), .help = (h) }
+#define TOOL_END { .name = NULL }
+
+struct tool_cmd {
+	const char *name;          /* "bench nic" */
+	const char *args;          /* after the name in the usage line */
+	const char *about;         /* what it does, for --help */
+	const struct tool_opt *opts;
+	const char **positional;   /* where the one operand goes; NULL: none */
+};
 
 /*
- * Why @arg cannot be taken as an option followed by its value: not an
- * option at all, an unknown one, or one of @known (NULL-ended) missing its
- * value.
+ * Parse @argv (the arguments after the command's name) by @cmd's table.
+ * -1: parsed, go on; 0: --help was printed; 2: a message naming the bad
+ * option or value was printed on stderr.
  */
-const char *tool_option_problem(const char *arg, const char *const *known);
+int tool_parse(const struct tool_cmd *cmd, int argc, char **argv);
+void tool_usage(FILE *f, const struct tool_cmd *cmd);
+
+/*
+ * Strict numbers for option @opt: decimal digits only, @lo..@hi. A size
+ * may end in K, M, G or T (binary) and must then be a whole number of
+ * @unit bytes; *out is in bytes. false after a message naming @opt.
+ */
+bool tool_parse_uint(const char *opt, const char *s, uint64_t lo, uint64_t hi,
+		     uint64_t *out);
+bool tool_parse_size(const char *opt, const char *s, uint64_t unit,
+		     uint64_t lo, uint64_t hi, uint64_t *out);
+/* A finite decimal number in [lo, hi] (lo excluded when @open_lo). */
+bool tool_parse_double(const char *opt, const char *s, double lo, double hi,
+		       bool open_lo, double *out);
+
+/* ---- Output ---- */
+
+struct tool_output {
+	bool json, csv, no_plot;
+	const char *json_path;     /* --json=FILE; NULL or "-": stdout */
+	const char *plot_dir;
+	FILE *json_file;           /* opened by tool_output_open() */
+	bool json_created;         /* we made it: removed if the run fails */
+};
+
+#define TOOL_OUT_JSON(o)                                                     \
+	{ .name = "--json", .type = TOOL_OPT_JSON, .dst = (o), .meta = "[=FILE]", \
+	  .help = "results as JSON: on stdout in place of the table, or\n"     \
+		  "into FILE beside it" }
+#define TOOL_OUT_CSV(o)                                                      \
+	{ .name = "--csv", .type = TOOL_OPT_FLAG, .dst = &(o)->csv,            \
+	  .help = "results as CSV on stdout in place of the table" }
+#define TOOL_OUT_PLOT(o)                                                     \
+	{ .name = "--plot-dir", .type = TOOL_OPT_STRING, .dst = &(o)->plot_dir, \
+	  .meta = "DIR", .help = "where the plots go (default results)" },      \
+	{ .name = "--no-plot", .type = TOOL_OPT_FLAG, .dst = &(o)->no_plot,    \
+	  .help = "draw no plot" }
+
+/*
+ * Before the run: open the JSON file, and make sure the plot directory
+ * can be written when @plots will be drawn. 0, or 2 after a message.
+ */
+int tool_output_open(struct tool_output *o, bool plots);
+/* The human table goes to stdout (neither --csv nor --json on stdout). */
+bool tool_output_table(const struct tool_output *o);
+/* Write @root (consumed) where --json said. 0, or 1 after a message. */
+int tool_output_json(struct tool_output *o, struct json_object *root);
+/* The run failed: close the JSON file and remove it if it was made. */
+void tool_output_abort(struct tool_output *o);
+/*
+ * Write @data to DIR/NAME.dat and plot it with @script (which refers to
+ * the data as '$DATA'), PNG and SVG. 0, nothing done under --no-plot,
+ * --json or --csv; 1 after a message when a file cannot be written or
+ * gnuplot fails.
+ */
+int tool_plot(const struct tool_output *o, const char *name, const char *data,
+	      const char *script);
+
+/* ---- Progress and pre-run checks ---- */
+
+/* A progress bar on stderr when it is a terminal; @arg names the run. */
+void tool_progress(void *arg, unsigned done, unsigned total);
+/*
+ * Elapsed time against @estimate_s on stderr, once a second, while a run
+ * that reports no progress of its own goes on (a terminal only).
+ */
+void tool_ticker_start(const char *what, double estimate_s);
+void tool_ticker_stop(void);
+
+/* Runs estimated longer than this are refused without --long. */
+#define TOOL_LONG_RUN_S 600.0
+
+/*
+ * Judge what @cmd's validate function said (@err, @plan): a message with
+ * the reason, the memory figures or the time estimate. 0 to run (a
+ * warning printed for a run of more than a few seconds), 2 to refuse.
+ */
+int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan,
+		    bool allow_long);
+#define TOOL_LONG(p)                                                         \
+	TOOL_FLAG("--long", (p), "run even when the estimate is over 10 min")
+
 struct iopf_cost_model;
 /*
  * The cost profile @name: a built-in one (kunpeng920-seed, reference),
@@ -46,10 +188,7 @@ struct iopf_cost_model;
  * `iopf profile --json`. NULL, with a message saying why, otherwise.
  */
 const struct iopf_cost_model *tool_cost_profile(const char *name);
-/* Parse a non-negative integer option value; false with a message if bad. */
-bool tool_parse_u64(const char *opt, const char *s, uint64_t *out);
-/* The same, and within @lo..@hi. */
-bool tool_parse_range(const char *opt, const char *s, uint64_t lo, uint64_t hi,
-		      uint64_t *out);
+/* TOOL_CALL parser for --runtime virtual|real: dst is a bool (real). */
+int tool_opt_runtime(const char *opt, const char *val, void *dst);
 
 #endif

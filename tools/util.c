@@ -1,49 +1,344 @@
 // SPDX-License-Identifier: MIT
+/*
+ * The option grammar of every iopf command (see tool.h), strict numbers,
+ * and the checks every benchmark makes before it runs.
+ */
+#include <iopf/bench.h>
+
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tool.h"
 
-bool tool_parse_u64(const char *opt, const char *s, uint64_t *out)
+/* Decimal digits only, no overflow: the only numbers a person types. */
+static bool parse_digits(const char *s, const char **end, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v = 0;
+	const char *p = s;
 
-	if (!s || !*s || *s == '-') {
-		fprintf(stderr, "iopf: %s needs a non-negative number\n", opt);
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*end = p;
+	*out = v;
+	return p != s;
+}
+
+static void range_message(const char *opt, uint64_t lo, uint64_t hi,
+			  const char *unit)
+{
+	fprintf(stderr, "iopf: %s must be %llu..%llu%s%s\n", opt,
+		(unsigned long long)lo, (unsigned long long)hi,
+		unit ? " " : "", unit ? unit : "");
+}
+
+bool tool_parse_uint(const char *opt, const char *s, uint64_t lo, uint64_t hi,
+		     uint64_t *out)
+{
+	const char *end;
+	uint64_t v;
+
+	if (!s || !parse_digits(s, &end, &v) || *end) {
+		fprintf(stderr, "iopf: %s: '%s' is not a number (decimal "
+			"digits, %llu..%llu)\n", opt, s ? s : "",
+			(unsigned long long)lo, (unsigned long long)hi);
 		return false;
 	}
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end) {
-		fprintf(stderr, "iopf: %s: '%s' is not a number\n", opt, s);
+	if (v < lo || v > hi) {
+		range_message(opt, lo, hi, NULL);
 		return false;
 	}
 	*out = v;
 	return true;
 }
 
-const char *tool_option_problem(const char *arg, const char *const *known)
+static const char *unit_name(uint64_t unit)
 {
-	if (strncmp(arg, "--", 2))
-		return "is not an option";
-	for (; *known; known++)
-		if (!strcmp(arg, *known))
-			return "needs a value";
-	return "is not a known option";
+	switch (unit) {
+	case 1: return "bytes";
+	case 1ull << 10: return "KiB";
+	case 1ull << 20: return "MiB";
+	case 1ull << 30: return "GiB";
+	default: return NULL;
+	}
 }
 
-bool tool_parse_range(const char *opt, const char *s, uint64_t lo, uint64_t hi,
-		      uint64_t *out)
+bool tool_parse_size(const char *opt, const char *s, uint64_t unit,
+		     uint64_t lo, uint64_t hi, uint64_t *out)
 {
-	if (!tool_parse_u64(opt, s, out))
-		return false;
-	if (*out < lo || *out > hi) {
-		fprintf(stderr, "iopf: %s must be %llu..%llu\n", opt,
-			(unsigned long long)lo, (unsigned long long)hi);
+	static const char suffixes[] = "KMGT";
+	const char *end, *sfx = NULL;
+	uint64_t v, mul = unit, bytes;
+	bool digits = s && parse_digits(s, &end, &v);
+
+	if (digits && *end && !end[1])
+		sfx = memchr(suffixes, *end >= 'a' ? *end - ('a' - 'A') : *end,
+			     sizeof(suffixes) - 1);
+	if (!digits || (*end && !sfx)) {
+		fprintf(stderr, "iopf: %s: '%s' is not a size (digits, then "
+			"K, M, G or T; a bare number is in %s)\n", opt,
+			s ? s : "", unit_name(unit) ? unit_name(unit) : "units");
 		return false;
 	}
+	if (*end)
+		mul = 1ull << (10 * (sfx - suffixes + 1));
+	if (__builtin_mul_overflow(v, mul, &bytes)) {
+		range_message(opt, lo, hi, unit_name(unit));
+		return false;
+	}
+	if (bytes % unit) {
+		fprintf(stderr, "iopf: %s: '%s' is not a whole number of %s\n",
+			opt, s, unit_name(unit) ? unit_name(unit) : "units");
+		return false;
+	}
+	if (bytes / unit < lo || bytes / unit > hi) {
+		range_message(opt, lo, hi, unit_name(unit));
+		return false;
+	}
+	*out = bytes;
 	return true;
+}
+
+bool tool_parse_double(const char *opt, const char *s, double lo, double hi,
+		       bool open_lo, double *out)
+{
+	char *end;
+	double v;
+
+	/* strtod would take blanks, signs, hex, inf and nan: refuse them. */
+	if (!s || !((*s >= '0' && *s <= '9') || *s == '.') ||
+	    strpbrk(s, "xXpP")) {
+		fprintf(stderr, "iopf: %s: '%s' is not a number\n", opt,
+			s ? s : "");
+		return false;
+	}
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end || end == s || !isfinite(v)) {
+		fprintf(stderr, "iopf: %s: '%s' is not a number\n", opt, s);
+		return false;
+	}
+	if (v > hi || v < lo || (open_lo && v == lo)) {
+		fprintf(stderr, "iopf: %s must be %s%g..%g\n", opt,
+			open_lo ? "more than " : "", lo, hi);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static void store_uint(const struct tool_opt *o, uint64_t v)
+{
+	if (o->size == sizeof(uint32_t))
+		*(uint32_t *)o->dst = (uint32_t)v;
+	else
+		*(uint64_t *)o->dst = v;
+}
+
+static bool takes_value(const struct tool_opt *o)
+{
+	return o->type != TOOL_OPT_FLAG && o->type != TOOL_OPT_JSON;
+}
+
+/* Apply @o with @val (NULL for a flag). 0, or 2 after a message. */
+static int apply_option(const struct tool_opt *o, const char *val)
+{
+	uint64_t v;
+
+	switch (o->type) {
+	case TOOL_OPT_FLAG:
+		*(bool *)o->dst = true;
+		return 0;
+	case TOOL_OPT_UINT:
+		if (!tool_parse_uint(o->name, val, o->lo, o->hi, &v))
+			return 2;
+		store_uint(o, v * o->unit);
+		return 0;
+	case TOOL_OPT_SIZE:
+		if (!tool_parse_size(o->name, val, o->unit, o->lo, o->hi, &v))
+			return 2;
+		store_uint(o, v);
+		return 0;
+	case TOOL_OPT_STRING:
+		if (!*val) {
+			fprintf(stderr, "iopf: %s needs a non-empty value\n",
+				o->name);
+			return 2;
+		}
+		*(const char **)o->dst = val;
+		return 0;
+	case TOOL_OPT_CALL:
+		return o->call(o->name, val, o->dst) ? 2 : 0;
+	case TOOL_OPT_JSON: {
+		struct tool_output *out = o->dst;
+
+		out->json = true;
+		if (val && !*val) {
+			fprintf(stderr, "iopf: --json= needs a FILE\n");
+			return 2;
+		}
+		out->json_path = val && strcmp(val, "-") ? val : NULL;
+		return 0;
+	}
+	}
+	return 2;
+}
+
+static const struct tool_opt *find_option(const struct tool_opt *opts,
+					  const char *name, size_t len)
+{
+	for (; opts->name; opts++)
+		if (strlen(opts->name) == len && !strncmp(opts->name, name, len))
+			return opts;
+	return NULL;
+}
+
+int tool_parse(const struct tool_cmd *cmd, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq, *val = NULL;
+		const struct tool_opt *o;
+		int ret;
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			tool_usage(stdout, cmd);
+			return 0;
+		}
+		if (strncmp(a, "--", 2) || !a[2]) {
+			if (cmd->positional && !*cmd->positional && a[0] != '-') {
+				*cmd->positional = a;
+				continue;
+			}
+			fprintf(stderr, "iopf %s: '%s' is not an option%s\n",
+				cmd->name, a,
+				cmd->positional ? "" : " (options begin with --)");
+			goto bad;
+		}
+		eq = strchr(a, '=');
+		o = find_option(cmd->opts, a, eq ? (size_t)(eq - a) : strlen(a));
+		if (!o) {
+			fprintf(stderr, "iopf %s: unknown option '%.*s'\n",
+				cmd->name, eq ? (int)(eq - a) : (int)strlen(a), a);
+			goto bad;
+		}
+		if (eq) {
+			val = eq + 1;
+			if (o->type == TOOL_OPT_FLAG) {
+				fprintf(stderr, "iopf %s: %s takes no value\n",
+					cmd->name, o->name);
+				goto bad;
+			}
+		} else if (takes_value(o)) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "iopf %s: %s needs a value (%s)\n",
+					cmd->name, o->name, o->meta);
+				goto bad;
+			}
+			val = argv[++i];
+		} else if (o->type == TOOL_OPT_JSON && !cmd->positional &&
+			   i + 1 < argc && argv[i + 1][0] != '-') {
+			/* The old spelling, --json FILE, still writes FILE. */
+			val = argv[++i];
+		}
+		ret = apply_option(o, val);
+		if (ret)
+			return ret;
+	}
+	return -1;
+bad:
+	fprintf(stderr, "run 'iopf %s --help' for the options\n", cmd->name);
+	return 2;
+}
+
+void tool_usage(FILE *f, const struct tool_cmd *cmd)
+{
+	fprintf(f, "usage: iopf %s %s\n", cmd->name, cmd->args);
+	for (const char *w = cmd->about; w && *w;) {
+		size_t n = strcspn(w, "\n");
+
+		fprintf(f, "  %.*s\n", (int)n, w);
+		w += n + (w[n] == '\n');
+	}
+	if (!cmd->opts->name)
+		return;
+	fputs("options:\n", f);
+	for (const struct tool_opt *o = cmd->opts; o->name; o++) {
+		char head[48];
+		const char *h = o->help ? o->help : "";
+		int col;
+
+		snprintf(head, sizeof(head), "%s%s%s", o->name,
+			 o->meta && o->type != TOOL_OPT_JSON ? " " : "",
+			 o->meta ? o->meta : "");
+		col = fprintf(f, "  %-20s", head);
+		for (;;) {
+			size_t n = strcspn(h, "\n");
+
+			if (col > 22)
+				fprintf(f, "\n%22s", "");
+			fprintf(f, " %.*s\n", (int)n, h);
+			if (!h[n])
+				break;
+			h += n + 1;
+			col = fprintf(f, "%22s", "");
+		}
+	}
+	fputs("numbers: decimal digits; sizes may end in K, M, G or T; "
+	      "--opt VALUE or --opt=VALUE\n", f);
+}
+
+int tool_opt_runtime(const char *opt, const char *val, void *dst)
+{
+	if (!strcmp(val, "virtual") || !strcmp(val, "real")) {
+		*(bool *)dst = !strcmp(val, "real");
+		return 0;
+	}
+	fprintf(stderr, "iopf: %s is virtual or real, not '%s'\n", opt, val);
+	return -1;
+}
+
+/* @s seconds for people: "90 s", "12 minutes", "3 hours". */
+static void format_duration(char *buf, size_t len, double s)
+{
+	if (s < 120)
+		snprintf(buf, len, "%.0f s", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%.0f minutes", s / 60);
+	else
+		snprintf(buf, len, "%.0f hours", s / 3600);
+}
+
+int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan,
+		    bool allow_long)
+{
+	const double gib = (double)(1ull << 30);
+	char took[32];
+
+	if (err == -ENOMEM) {
+		fprintf(stderr, "iopf %s: the run needs about %.1f GiB of memory; "
+			"this machine has %.1f GiB available\n", cmd,
+			(double)plan->mem_bytes / gib,
+			(double)plan->avail_bytes / gib);
+		return 2;
+	}
+	if (err) {
+		fprintf(stderr, "iopf %s: %s\n", cmd,
+			plan->why[0] ? plan->why : strerror(-err));
+		return 2;
+	}
+	format_duration(took, sizeof(took), plan->wall_s);
+	if (plan->wall_s > TOOL_LONG_RUN_S && !allow_long) {
+		fprintf(stderr, "iopf %s: this run would take about %s "
+			"(estimate); make it smaller, or pass --long\n", cmd,
+			took);
+		return 2;
+	}
+	if (plan->wall_s > 60)
+		fprintf(stderr, "iopf %s: about %s (estimate)\n", cmd, took);
+	return 0;
 }

@@ -2,6 +2,24 @@
 /*
  * Benchmarks. Each measures what it compares side by side in one run and
  * reports ratios; none asserts a timing.
+ *
+ * Every benchmark X has the same parts:
+ *   struct iopf_bench_X_config    what to run; filled by
+ *   iopf_bench_X_defaults(cfg)    the values `iopf bench X` starts from;
+ *   iopf_bench_X_validate(cfg, plan)
+ *                                 0 when the run can go ahead, before any
+ *                                 memory is taken: -EINVAL for a value out
+ *                                 of range, -E2BIG for sizes that do not
+ *                                 fit together, -ENOMEM when the run needs
+ *                                 more host memory than is available now;
+ *                                 @plan (may be NULL) gets the reason, the
+ *                                 memory needed and a wall-clock estimate;
+ *   iopf_bench_X(cfg, ..., out)   the run itself, into struct
+ *                                 iopf_bench_X_result; it blocks until done
+ *                                 (it creates and destroys its own
+ *                                 runtime, so it needs no actor) and
+ *                                 returns 0 or a negative errno.
+ * Nothing is left behind by any of them: no undo is needed.
  */
 #ifndef IOPF_BENCH_H
 #define IOPF_BENCH_H
@@ -16,6 +34,27 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * What a configuration asks of this machine, filled by every
+ * iopf_bench_*_validate().
+ */
+struct iopf_bench_plan {
+	uint64_t mem_bytes;        /* host memory at the run's peak */
+	uint64_t avail_bytes;      /* MemAvailable when it was checked */
+	double wall_s;             /* rough wall-clock estimate, seconds */
+	char why[200];             /* for a refusal: what is wrong */
+};
+
+/*
+ * Host memory available now for a run (MemAvailable of /proc/meminfo, or
+ * the free pages sysconf() reports), in bytes; 0 when unknown.
+ */
+uint64_t iopf_bench_mem_available(void);
+
+/* Progress of a long run, for a progress bar; may be NULL. */
+typedef void (*iopf_bench_progress_fn)(void *arg, unsigned done,
+				       unsigned total);
 
 /* The ground floor: runtime scheduling rate, populate and pin costs. */
 struct iopf_bench_ground_config {
@@ -42,7 +81,16 @@ struct iopf_bench_ground_result {
 	double pin_only_ns_per_page; /* pin of already populated pages */
 };
 
+/* 1 GiB, 64 actors, 4 million events, best of 3. */
 void iopf_bench_ground_defaults(struct iopf_bench_ground_config *cfg);
+/* Memory: whole 4 KiB pages up to 1 TiB; events 1..10^12; see the top. */
+int iopf_bench_ground_validate(const struct iopf_bench_ground_config *cfg,
+			       struct iopf_bench_plan *plan);
+/*
+ * Dispatch events in the virtual runtime and hand-offs between threads,
+ * then populate (and pin) the memory in the real runtime. -EINVAL for a
+ * bad @cfg, -ENOMEM when memory runs out.
+ */
 int iopf_bench_ground(const struct iopf_bench_ground_config *cfg,
 		      struct iopf_bench_ground_result *out);
 
@@ -69,7 +117,15 @@ struct iopf_bench_iommu_result {
 	double real_speedup_2w;                 /* faults/s 2 workers / 1 */
 };
 
+/* 1 GiB of 4 KiB pages, 20000 faults, 4 devices. */
 void iopf_bench_iommu_defaults(struct iopf_bench_iommu_config *cfg);
+/* Pages 1..2^24, faults 1..10^6, devices 1..8; see the top. */
+int iopf_bench_iommu_validate(const struct iopf_bench_iommu_config *cfg,
+			      struct iopf_bench_plan *plan);
+/*
+ * Time map, unmap and walks of the IO page table (real runtime), and the
+ * page request round trip with 1 and 2 fault workers in both runtimes.
+ */
 int iopf_bench_iommu(const struct iopf_bench_iommu_config *cfg,
 		     struct iopf_bench_iommu_result *out);
 
@@ -82,6 +138,7 @@ enum iopf_bench_touch_mode {
 	IOPF_TOUCH_PREFAULT,     /* faultable + PREFAULT of everything */
 	IOPF_TOUCH_NR,
 };
+/* "pinned", "iopf-none", ...; "?" for a mode out of range. */
 const char *iopf_bench_touch_name(enum iopf_bench_touch_mode mode);
 
 struct iopf_bench_container_config {
@@ -105,7 +162,16 @@ struct iopf_bench_container_result {
 	struct iopf_bench_fault_run handler_virt[2];
 };
 
+/* 1 GiB, 20000 handler faults, 4 devices. */
 void iopf_bench_container_defaults(struct iopf_bench_container_config *cfg);
+/* Memory 4 KiB..1 TiB in whole pages, faults 1..10^6; see the top. */
+int iopf_bench_container_validate(const struct iopf_bench_container_config *cfg,
+				  struct iopf_bench_plan *plan);
+/*
+ * A device touches the memory once per mode, real runtime best of 3 and
+ * virtual; then the container's fault handler alone with 1 and 2
+ * workers.
+ */
 int iopf_bench_container(const struct iopf_bench_container_config *cfg,
 			 struct iopf_bench_container_result *out);
 
@@ -119,10 +185,11 @@ enum iopf_uadk_mode {
 	IOPF_UADK_PREFAULT,   /* IOPF with everything pre-faulted */
 	IOPF_UADK_NR_MODES,
 };
+/* "static", "vfio-iopf", ...; "?" for a mode out of range. */
 const char *iopf_uadk_mode_name(enum iopf_uadk_mode mode);
 
-struct iopf_uadk_config {
-	uint64_t msg_len;
+struct iopf_bench_uadk_config {
+	uint64_t msg_len;         /* bytes, a multiple of 16 (AES blocks) */
 	uint64_t times;
 	uint32_t premap;          /* the seed's PREMAP_LEN for IOPF */
 	uint32_t best_window;     /* adaptive maximum for BEST */
@@ -131,9 +198,11 @@ struct iopf_uadk_config {
 	const struct iopf_cost_model *costs; /* NULL: reference */
 	uint64_t seed;
 	bool compute;             /* real crypto on the bytes */
+	unsigned jobs;            /* runs at once, virtual runtime only (0: every
+				   * core); real runs go one at a time */
 };
 
-struct iopf_uadk_result {
+struct iopf_bench_uadk_result {
 	uint64_t time_ns;         /* the test's time_used */
 	uint64_t faults;
 	uint64_t jobs, job_errors;
@@ -141,9 +210,61 @@ struct iopf_uadk_result {
 	uint64_t start_ns;        /* VM start (pinning, prefault) */
 };
 
-/* Run one mode of one row. */
-int iopf_uadk_run(const struct iopf_uadk_config *cfg, enum iopf_uadk_mode mode,
-		  struct iopf_uadk_result *out);
+/*
+ * The seed's first row (1 MiB, once, PREMAP_LEN 1 taken from the row),
+ * adaptive window 512, a 1 GiB guest, virtual runtime, reference costs,
+ * seed 1, compute on.
+ */
+void iopf_bench_uadk_defaults(struct iopf_bench_uadk_config *cfg);
+/*
+ * 0 if one mode of @cfg can run: -EINVAL for a message length that is not
+ * a positive multiple of 16, a window out of 1..512, a guest that is not
+ * whole pages; -E2BIG when the two buffer sets do not fit in the upper
+ * half of guest RAM, where the guest's allocator puts them (@plan->why
+ * gives the smallest guest that holds them); -ENOMEM as at the top.
+ * @plan->wall_s is for one mode.
+ */
+int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
+			     struct iopf_bench_plan *plan);
+/*
+ * Run one mode of one row: -EINVAL or -E2BIG as validate, or -EIO when a
+ * job failed.
+ */
+int iopf_bench_uadk(const struct iopf_bench_uadk_config *cfg,
+		    enum iopf_uadk_mode mode, struct iopf_bench_uadk_result *out);
+
+/* One row of the table, every mode run @repeat times. */
+struct iopf_bench_uadk_row_result {
+	bool ran[IOPF_UADK_NR_MODES];
+	struct iopf_bench_uadk_result r[IOPF_UADK_NR_MODES]; /* each mode's median */
+	double slowdown[IOPF_UADK_NR_MODES];           /* time / static - 1 */
+	int failed_mode;          /* on an error: the mode that failed */
+	unsigned failed_row;      /* ...and its row (iopf_bench_uadk_rows) */
+};
+
+/* Run @repeat at most this many times. */
+#define IOPF_UADK_MAX_REPEAT 50
+
+/*
+ * Run static and @only (every mode when @only < 0; host SVA only with
+ * PREMAP_LEN 1, as the seed measured it) @repeat times, modes
+ * interleaved, so that noise hits every mode alike; keep each mode's
+ * middle run by time_used (the median for odd @repeat). Errors as
+ * iopf_bench_uadk(), out->failed_mode saying where.
+ */
+int iopf_bench_uadk_row(const struct iopf_bench_uadk_config *cfg, int only,
+			unsigned repeat, struct iopf_bench_uadk_row_result *out);
+/*
+ * The same for @nrows rows (@cfgs[i] and @out[i] each), every run of every
+ * row independent of the others: in the virtual runtime they run
+ * @cfgs[0].jobs at a time in child processes (include/iopf/jobs.h), and
+ * the results are the same bytes for any job count. Blocks; needs no
+ * actor. Errors as iopf_bench_uadk_row(); on one, out[0].failed_mode and
+ * out[0].failed_row name the first run that failed.
+ */
+int iopf_bench_uadk_rows(const struct iopf_bench_uadk_config *cfgs,
+			 unsigned nrows, int only, unsigned repeat,
+			 struct iopf_bench_uadk_row_result *out);
 
 /* The seed's table. */
 struct iopf_seed_row {
@@ -152,6 +273,7 @@ struct iopf_seed_row {
 	double iopf_slowdown, sva_slowdown;   /* fractions; < 0: not given */
 	uint64_t iopf_faults, sva_faults;
 };
+/* The seed's six rows, as published. */
 extern const struct iopf_seed_row iopf_seed_rows[6];
 
 /* Fit the constants no source gives to the seed's table. */
@@ -163,11 +285,12 @@ struct iopf_calibration {
 		uint64_t iopf_faults, sva_faults;
 	} rows[6];
 };
+/*
+ * Fit, by least squares over the seed's nine slowdowns within documented
+ * bounds, and re-run every row with the fitted profile. Virtual runtime;
+ * blocks for a few seconds. 0 or a negative errno from a run.
+ */
 int iopf_calibrate(struct iopf_calibration *out);
-
-/* Progress of a long run, for a progress bar; may be NULL. */
-typedef void (*iopf_bench_progress_fn)(void *arg, unsigned done,
-				       unsigned total);
 
 /* ---- VM start time against guest size ---- */
 
@@ -179,15 +302,16 @@ enum iopf_startup_mode {
 	IOPF_START_PREFAULT,      /* faultable, everything pre-faulted */
 	IOPF_START_NR,
 };
+/* "static", "iopf", ...; "?" for a mode out of range. */
 const char *iopf_startup_mode_name(enum iopf_startup_mode mode);
 
-struct iopf_startup_point {
+struct iopf_bench_startup_point {
 	uint64_t guest_bytes;
 	double seconds[IOPF_START_NR]; /* creation to first completed DMA */
 	double published_s;            /* < 0: none */
 };
 
-struct iopf_startup_config {
+struct iopf_bench_startup_config {
 	bool real;                 /* real runtime on real memory */
 	const struct iopf_cost_model *costs;
 	const uint64_t *sizes;     /* guest sizes */
@@ -196,12 +320,28 @@ struct iopf_startup_config {
 	void *progress_arg;
 };
 
-int iopf_bench_startup(const struct iopf_startup_config *cfg,
-		       struct iopf_startup_point *out);
+/* Virtual runtime, the seed profile, 1 GiB .. 1 TiB in 12 sizes. */
+void iopf_bench_startup_defaults(struct iopf_bench_startup_config *cfg);
+/*
+ * Sizes for a real-runtime run into @sizes (room for 12): guests doubling
+ * from 256 MiB up to @largest bytes, or with @largest 0 up to half of the
+ * memory available now (the pinned guest and the runtime's own memory
+ * both live here). Returns how many; 0 when not even 256 MiB fits.
+ */
+unsigned iopf_bench_startup_real_sizes(uint64_t largest, uint64_t *sizes);
+/*
+ * 1..12 sizes, each a positive multiple of 2 MiB (4 KiB real), at most
+ * 1 TiB; real guests must fit in memory. See the top.
+ */
+int iopf_bench_startup_validate(const struct iopf_bench_startup_config *cfg,
+				struct iopf_bench_plan *plan);
+/* Start a guest of each size per mode; @out has cfg->nr_sizes points. */
+int iopf_bench_startup(const struct iopf_bench_startup_config *cfg,
+		       struct iopf_bench_startup_point *out);
 
 /* ---- Density: guests added one by one ---- */
 
-struct iopf_density_config {
+struct iopf_bench_density_config {
 	uint64_t host_bytes;       /* RAM for guests */
 	uint64_t swap_bytes;
 	uint64_t guest_bytes;
@@ -217,7 +357,7 @@ struct iopf_density_config {
 	void *progress_arg;
 };
 
-struct iopf_density_step {
+struct iopf_bench_density_step {
 	unsigned guests;
 	bool static_fits;          /* static pinning could start this guest */
 	double gbps_static, gbps_iopf;      /* aggregate device throughput */
@@ -226,7 +366,7 @@ struct iopf_density_step {
 	double swap_in_mbps, swap_out_mbps; /* IOPF */
 };
 
-struct iopf_density_curve {
+struct iopf_bench_density_curve {
 	double slope_gbps;         /* per guest, first steps */
 	unsigned plateau_guests;   /* first step within 5% of the maximum */
 	double plateau_gbps;       /* the maximum */
@@ -234,23 +374,28 @@ struct iopf_density_curve {
 				      gains < half the slope */
 };
 
-struct iopf_density_result {
+struct iopf_bench_density_result {
 	unsigned nr_steps;
-	struct iopf_density_step *steps;   /* max_guests entries, by caller */
+	struct iopf_bench_density_step *steps;   /* max_guests entries, by caller */
 	unsigned static_max_guests;
-	struct iopf_density_curve iopf, stat;
+	struct iopf_bench_density_curve iopf, stat;
 };
 
-void iopf_bench_density_defaults(struct iopf_density_config *cfg);
-/* -EINVAL for a scenario that cannot be run, before any work. */
-int iopf_bench_density_check(const struct iopf_density_config *cfg,
-			     const char **why);
-int iopf_bench_density(const struct iopf_density_config *cfg,
-		       struct iopf_density_result *out);
+/* 1 TiB host, 2 TiB swap, 112 guests of 16 GiB, 40% hot, 30% cold. */
+void iopf_bench_density_defaults(struct iopf_bench_density_config *cfg);
+/* A scenario that cannot be run, before any work; see the top. */
+int iopf_bench_density_validate(const struct iopf_bench_density_config *cfg,
+				struct iopf_bench_plan *plan);
+/*
+ * Add guests one by one, static pinning and IOPF, virtual runtime;
+ * out->steps must hold cfg->max_guests entries. -EINVAL as validate.
+ */
+int iopf_bench_density(const struct iopf_bench_density_config *cfg,
+		       struct iopf_bench_density_result *out);
 
 /* ---- The real cost of a fault ---- */
 
-struct iopf_faults_config {
+struct iopf_bench_faults_config {
 	uint64_t pages;            /* 4 KiB pages faulted, and pinned */
 	unsigned devices;          /* devices faulting at once */
 	iopf_rt_trace_fn trace;    /* optional fault timeline hook */
@@ -259,7 +404,7 @@ struct iopf_faults_config {
 	void (*trace_run)(void *trace_arg, unsigned workers);
 };
 
-struct iopf_faults_result {
+struct iopf_bench_faults_result {
 	double static_ns_per_page; /* populate + pin + map, per page */
 	double pin_map_ns_per_page;/* pin + map of populated pages */
 	struct iopf_bench_fault_run runs[2];    /* 1 and 2 workers */
@@ -268,8 +413,14 @@ struct iopf_faults_result {
 	uint64_t cdf_ns[2][21];    /* latency at 0, 5, ..., 100 % */
 };
 
-int iopf_bench_faults(const struct iopf_faults_config *cfg,
-		      struct iopf_faults_result *out);
+/* 20000 pages, 4 devices, no trace. */
+void iopf_bench_faults_defaults(struct iopf_bench_faults_config *cfg);
+/* Pages 1..2^24, devices 1..8; see the top. */
+int iopf_bench_faults_validate(const struct iopf_bench_faults_config *cfg,
+			       struct iopf_bench_plan *plan);
+/* Static pinning, then faults with 1 and 2 workers, real runtime. */
+int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
+		      struct iopf_bench_faults_result *out);
 
 /* ---- Churn: DMA while the host takes memory back ---- */
 
@@ -282,28 +433,37 @@ enum iopf_nested_case {
 	IOPF_NESTED_SILENT,   /* the guest never answers: the timeout */
 	IOPF_NESTED_NR,
 };
+/* The case's name in the tables; "?" for a case out of range. */
 const char *iopf_nested_case_name(enum iopf_nested_case c);
 
-struct iopf_nested_config {
+struct iopf_bench_nested_config {
 	uint64_t pages;          /* fresh pages per case, one DMA each */
 	uint64_t silent_pages;   /* DMAs against a silent guest (0: none) */
 	uint64_t timeout_ns;     /* the fault queue's response timeout */
 };
 
-struct iopf_nested_row {
+struct iopf_bench_nested_row {
 	uint64_t dmas, faults, timed_out;
 	double mean_ns;
 	uint64_t p50_ns, p99_ns, max_ns;
 };
 
-struct iopf_nested_result {
-	struct iopf_nested_row row[IOPF_NESTED_NR];
+struct iopf_bench_nested_result {
+	struct iopf_bench_nested_row row[IOPF_NESTED_NR];
 	uint64_t guest_groups, guest_pages_mapped;
 };
 
+/* 5000 pages, 20 against a silent guest, a 2 ms timeout. */
+void iopf_bench_nested_defaults(struct iopf_bench_nested_config *cfg);
+/*
+ * Pages 1..2^20, silent pages at most @pages and then a timeout of
+ * 1 ns..10 s; see the top.
+ */
+int iopf_bench_nested_validate(const struct iopf_bench_nested_config *cfg,
+			       struct iopf_bench_plan *plan);
 /* Real runtime: this machine's software cost of each path. */
-int iopf_bench_nested(const struct iopf_nested_config *cfg,
-		      struct iopf_nested_result *out);
+int iopf_bench_nested(const struct iopf_bench_nested_config *cfg,
+		      struct iopf_bench_nested_result *out);
 
 /* ---- Pre-copy live migration of a guest whose device keeps writing ---- */
 
@@ -312,11 +472,12 @@ enum iopf_migrate_mode {
 	IOPF_MIGRATE_IOPF,    /* faultable, precise dirty tracking */
 	IOPF_MIGRATE_NR,
 };
+/* "static", "iopf"; "?" for a mode out of range. */
 const char *iopf_migrate_mode_name(enum iopf_migrate_mode mode);
 
 #define IOPF_MIGRATE_MAX_ROUNDS 64
 
-struct iopf_migrate_config {
+struct iopf_bench_migrate_config {
 	uint64_t guest_bytes;       /* guest RAM */
 	uint64_t hot_bytes;         /* what the device keeps writing */
 	double write_mbps;          /* device write rate, MB/s, 4 KiB writes */
@@ -329,16 +490,16 @@ struct iopf_migrate_config {
 	void *progress_arg;
 };
 
-struct iopf_migrate_round {
+struct iopf_bench_migrate_round {
 	uint64_t dirty_pages;       /* reported dirty before this round */
 	uint64_t copied_pages;
 	uint64_t ns;
 };
 
-struct iopf_migrate_run {
+struct iopf_bench_migrate_run {
 	unsigned rounds;            /* pre-copy rounds, round 0 = all RAM */
 	bool converged;             /* stopped under the downtime limit */
-	struct iopf_migrate_round round[IOPF_MIGRATE_MAX_ROUNDS];
+	struct iopf_bench_migrate_round round[IOPF_MIGRATE_MAX_ROUNDS];
 	uint64_t final_pages;       /* copied with the guest stopped */
 	uint64_t downtime_ns, total_ns, bytes_sent;
 	uint64_t device_writes, faults;  /* during the migration */
@@ -348,20 +509,32 @@ struct iopf_migrate_run {
 	uint64_t pages_verified;
 };
 
-struct iopf_migrate_result {
-	struct iopf_migrate_run run[IOPF_MIGRATE_NR];
+struct iopf_bench_migrate_result {
+	struct iopf_bench_migrate_run run[IOPF_MIGRATE_NR];
 };
 
-int iopf_bench_migrate(const struct iopf_migrate_config *cfg,
-		       struct iopf_migrate_result *out);
+/*
+ * 1 GiB guest, 512 MiB hot at 800 MB/s, 10 Gb/s link, 300 ms downtime,
+ * 10 rounds, the seed profile, seed 1.
+ */
+void iopf_bench_migrate_defaults(struct iopf_bench_migrate_config *cfg);
+/*
+ * Guest a positive multiple of 2 MiB up to 64 GiB, hot RAM up to half of
+ * it, rates positive, 1..IOPF_MIGRATE_MAX_ROUNDS rounds; see the top.
+ */
+int iopf_bench_migrate_validate(const struct iopf_bench_migrate_config *cfg,
+				struct iopf_bench_plan *plan);
+/* Migrate, static then IOPF, virtual runtime. -EINVAL as validate. */
+int iopf_bench_migrate(const struct iopf_bench_migrate_config *cfg,
+		       struct iopf_bench_migrate_result *out);
 
-struct iopf_churn_config {
+struct iopf_bench_churn_config {
 	uint64_t duration_ns;      /* device traffic for this long (real) */
 	unsigned devices;          /* 1..4, each owning part of the memory */
 	uint64_t seed;
 };
 
-struct iopf_churn_result {
+struct iopf_bench_churn_result {
 	uint64_t dma_ok, dma_failed;         /* failures: unmapped, detached */
 	uint64_t try_ok, try_misses;         /* all-or-nothing transfers */
 	uint64_t host_ops;                   /* migrate, reclaim, balloon, ... */
@@ -375,8 +548,17 @@ struct iopf_churn_result {
 	uint64_t requests_to_answer, answers; /* must be equal */
 };
 
-int iopf_bench_churn(const struct iopf_churn_config *cfg,
-		     struct iopf_churn_result *out);
+/* 5 s, 2 devices, seed 1. */
+void iopf_bench_churn_defaults(struct iopf_bench_churn_config *cfg);
+/* 1 s..1 day, 1..4 devices; see the top. */
+int iopf_bench_churn_validate(const struct iopf_bench_churn_config *cfg,
+			      struct iopf_bench_plan *plan);
+/*
+ * Devices' DMA on real threads for cfg->duration_ns while the host
+ * migrates, reclaims, balloons, remaps and detaches; every byte checked.
+ */
+int iopf_bench_churn(const struct iopf_bench_churn_config *cfg,
+		     struct iopf_bench_churn_result *out);
 
 /*
  * NIC receive into faultable buffers: a guest receiving on one queue of
@@ -390,6 +572,7 @@ enum iopf_nic_policy {
 	IOPF_NIC_STALL,   /* rings pinned; wait for the page request */
 	IOPF_NIC_NR_POLICIES,
 };
+/* "static", "pinned", ...; "?" for a policy out of range. */
 const char *iopf_nic_policy_name(enum iopf_nic_policy policy);
 /* The policy called @name, or -EINVAL. */
 int iopf_nic_policy_parse(const char *name);
@@ -429,12 +612,17 @@ struct iopf_bench_nic_result {
 	uint64_t onchip_peak_bytes;
 };
 
+/* The lowest offered load: a slower one offers for days of virtual time. */
+#define IOPF_NIC_MIN_LOAD_GBPS 0.001
+
 /*
- * 0 if @cfg can run: -EINVAL for a value out of range, -E2BIG when the
- * rings, backup buffers and a pool of at least twice the ring's buffers
- * do not fit in guest RAM.
+ * 0 if @cfg can run at @load_gbps (IOPF_NIC_MIN_LOAD_GBPS..1000): -EINVAL
+ * for a value out of range, -E2BIG when the rings, backup buffers and a
+ * pool of at least twice the ring's buffers do not fit in guest RAM;
+ * -ENOMEM as at the top. @plan->wall_s is for one policy at that load.
  */
-int iopf_bench_nic_validate(const struct iopf_bench_nic_config *cfg);
+int iopf_bench_nic_validate(const struct iopf_bench_nic_config *cfg,
+			    double load_gbps, struct iopf_bench_plan *plan);
 
 /* One policy at one offered load, in the virtual runtime. */
 int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,

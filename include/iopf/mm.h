@@ -70,6 +70,46 @@ void *iopf_mm_frame_data(struct iopf_mm_pool *pool, iopf_pfn_t pfn);
 /* Number of free frames whose poison pattern was overwritten. */
 uint64_t iopf_mm_pool_poison_check(struct iopf_mm_pool *pool);
 
+/*
+ * A host pool: address spaces over the calling process's own memory.
+ *
+ * An address space created on it has the process's virtual addresses
+ * (address == VA, 4 KiB pages): iopf_mm_map() adopts memory the process
+ * already has mapped, populate is MADV_POPULATE_WRITE, a pin is a reference
+ * plus mlock() counted against RLIMIT_MEMLOCK, discard is MADV_DONTNEED. A
+ * frame stands for the page at one VA while it is mapped there. Whoever
+ * gives memory back (munmap, madvise(MADV_DONTNEED/MADV_REMOVE), mremap,
+ * glibc's allocator included) triggers the notifier rounds, driven by
+ * userfaultfd events read by a thread of the pool; docs/host-memory.md says
+ * which event covers what and when it arrives. No swap; migrate is a
+ * notifier round only (the kernel decides where a page lives).
+ *
+ * Real runtime only (the event thread is not an actor). Returns -EINVAL
+ * (bad arguments), -EOPNOTSUPP (virtual runtime, or userfaultfd without the
+ * events needed), -ENOMEM, or the error of userfaultfd(2)/pthread_create.
+ * Undone by iopf_mm_pool_destroy(), which stops the thread. Does not block.
+ */
+int iopf_mm_pool_create_host(struct iopf_rt *rt, struct iopf_mm_pool **out);
+bool iopf_mm_pool_is_host(const struct iopf_mm_pool *pool);
+/*
+ * Wait until every userfaultfd event posted before the call has been
+ * handled (its notifier round has run). Blocks; no-op on other pools.
+ */
+void iopf_mm_pool_host_sync(struct iopf_mm_pool *pool);
+
+/*
+ * Copy @len bytes between @buf and frame @pfn at byte @offset (the range
+ * must lie in the frame); @to_frame selects the direction. The way device
+ * DMA reaches a frame that iopf_mm_frame_data() cannot expose: in a
+ * data-less pool reads see zeroes and writes are dropped; in a host pool the
+ * bytes go through process_vm_readv/writev on the frame's VA, so a page the
+ * program has unmapped fails cleanly instead of crashing. Returns 0,
+ * -EINVAL (bad pfn or range), -EFAULT (a host frame no longer mapped by its
+ * address space, or a hole at its VA). Does not block.
+ */
+int iopf_mm_frame_copy(struct iopf_mm_pool *pool, iopf_pfn_t pfn,
+		       uint64_t offset, void *buf, size_t len, bool to_frame);
+
 /* Why a range is being invalidated. */
 enum iopf_mm_cause {
 	IOPF_MM_DISCARD, /* balloon, virtio-mem unplug, MADV_DONTNEED */
@@ -100,7 +140,8 @@ void iopf_mm_pool_stats(struct iopf_mm_pool *pool,
 
 /*
  * Address spaces. @memlock_bytes is the locked-memory limit (RLIMIT_MEMLOCK)
- * for pins; UINT64_MAX for none.
+ * for pins; UINT64_MAX for none. On a host pool the process's own
+ * RLIMIT_MEMLOCK, read at each pin, applies as well.
  */
 int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
 		   uint64_t memlock_bytes, struct iopf_mm **out);
@@ -113,9 +154,18 @@ void iopf_mm_destroy(struct iopf_mm *mm);
 struct iopf_mm_pool *iopf_mm_pool(const struct iopf_mm *mm);
 const char *iopf_mm_name(const struct iopf_mm *mm);
 
-/* Reserve [addr, addr + len) as anonymous memory, populated on touch. */
+/*
+ * Reserve [addr, addr + len) as anonymous memory, populated on touch;
+ * -EEXIST if any of it is mapped already. On a host pool: adopt the
+ * process's memory at those VAs (parts adopted already are kept, no
+ * -EEXIST); -EFAULT if the process has a hole there, -EOPNOTSUPP for
+ * memory userfaultfd cannot watch (a file mapping).
+ */
 int iopf_mm_map(struct iopf_mm *mm, uint64_t addr, uint64_t len);
-/* Unmap whole pages; the range may cover several mappings and holes. */
+/*
+ * Unmap whole pages; the range may cover several mappings and holes. On a
+ * host pool the process's memory stays: the address space stops tracking it.
+ */
 int iopf_mm_unmap(struct iopf_mm *mm, uint64_t addr, uint64_t len);
 
 /* CPU access: populates as needed (zeroed frame, or swap-in) and charges. */

@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "plan.h"
+
 #define PG 4096ull
 #define HVA0 0x7f0000000000ull
 #define AREA_PAGES 256
@@ -39,8 +41,31 @@
 #define SWAP_PAGES 4096
 #define MAX_DEV 4
 
+void iopf_bench_churn_defaults(struct iopf_bench_churn_config *cfg)
+{
+	*cfg = (struct iopf_bench_churn_config){ .duration_ns = 5000000000ull,
+					   .devices = 2, .seed = 1 };
+}
+
+int iopf_bench_churn_validate(const struct iopf_bench_churn_config *cfg,
+			      struct iopf_bench_plan *plan)
+{
+	if (!cfg)
+		return -EINVAL;
+	if (cfg->duration_ns < 1000000000ull ||
+	    cfg->duration_ns > 86400000000000ull)
+		return bench_plan_fail(plan, -EINVAL, "duration must be "
+				       "1 s..1 day");
+	if (!cfg->devices || cfg->devices > MAX_DEV)
+		return bench_plan_fail(plan, -EINVAL, "devices must be 1..%u",
+				       MAX_DEV);
+	return bench_plan_set(plan, bench_pool_bytes(RAM_PAGES * PG) +
+					    SWAP_PAGES * PG,
+			      (double)cfg->duration_ns / 1e9 + 0.5);
+}
+
 struct churn {
-	const struct iopf_churn_config *cfg;
+	const struct iopf_bench_churn_config *cfg;
 	struct iopf_rt *rt;
 	struct iopf_mm_pool *pool;
 	struct iopf_mm *mm;
@@ -51,7 +76,7 @@ struct churn {
 	uint32_t version[DURABLE];       /* written by the owning device */
 	uint64_t deadline;
 	_Atomic bool stop;
-	struct iopf_churn_result *out;
+	struct iopf_bench_churn_result *out;
 	_Atomic uint64_t dma_ok, dma_failed, host_ops, mismatches, migrated;
 	_Atomic uint64_t ballooned, remaps, detaches, verified;
 	_Atomic uint64_t try_ok, try_misses;
@@ -241,7 +266,7 @@ static void churn_main(void *arg)
 				   churn_remapper, churn_detacher };
 	struct iopf_rt_actor *devs[MAX_DEV], *host[5];
 	struct churn_dev dargs[MAX_DEV];
-	struct iopf_churn_result *o = ch->out;
+	struct iopf_bench_churn_result *o = ch->out;
 	struct iopf_mm_pool_stats ps;
 	struct iopf_ioas_stats is;
 	unsigned char buf[PG], want[PG];
@@ -358,8 +383,8 @@ out:
 	iopf_mm_pool_destroy(ch->pool);
 }
 
-int iopf_bench_churn(const struct iopf_churn_config *cfg,
-		     struct iopf_churn_result *out)
+int iopf_bench_churn(const struct iopf_bench_churn_config *cfg,
+		     struct iopf_bench_churn_result *out)
 {
 	struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = cfg->seed };
 	struct churn *ch;
@@ -370,7 +395,7 @@ int iopf_bench_churn(const struct iopf_churn_config *cfg,
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
-	*out = (struct iopf_churn_result){ 0 };
+	*out = (struct iopf_bench_churn_result){ 0 };
 	ch->cfg = cfg;
 	ch->out = out;
 	ret = iopf_rt_create(&rc, &ch->rt);

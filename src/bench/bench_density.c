@@ -31,11 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan.h"
+
 #define PG2M (2ull << 20)
 
-void iopf_bench_density_defaults(struct iopf_density_config *cfg)
+void iopf_bench_density_defaults(struct iopf_bench_density_config *cfg)
 {
-	*cfg = (struct iopf_density_config){
+	*cfg = (struct iopf_bench_density_config){
 		.host_bytes = 1ull << 40,
 		.swap_bytes = 2ull << 40,
 		.guest_bytes = 16ull << 30,
@@ -49,8 +51,8 @@ void iopf_bench_density_defaults(struct iopf_density_config *cfg)
 	};
 }
 
-int iopf_bench_density_check(const struct iopf_density_config *c,
-			     const char **why)
+static int iopf_bench_density_check(const struct iopf_bench_density_config *c,
+				    const char **why)
 {
 	*why = NULL;
 	if (!c->max_guests)
@@ -74,6 +76,26 @@ int iopf_bench_density_check(const struct iopf_density_config *c,
 	return *why ? -EINVAL : 0;
 }
 
+int iopf_bench_density_validate(const struct iopf_bench_density_config *cfg,
+				struct iopf_bench_plan *plan)
+{
+	const char *why;
+	double steps;
+
+	if (!cfg)
+		return -EINVAL;
+	if (iopf_bench_density_check(cfg, &why))
+		return bench_plan_fail(plan, -EINVAL, "%s", why);
+	/* Data-less 2 MiB frames: small. Step k runs k guests for a step's
+	 * virtual time, both modes: ~0.03 s of wall per guest-second. */
+	steps = (double)cfg->max_guests;
+	return bench_plan_set(plan, (cfg->host_bytes + cfg->swap_bytes) /
+					    (2ull << 20) * BENCH_PAGE_META +
+					    ((uint64_t)cfg->max_guests << 20),
+			      0.2 + 0.03 * steps * steps *
+					    (double)cfg->step_ns / 1e9);
+}
+
 struct guest {
 	struct iopf_dev *dev;
 	struct iopf_vm *vm;
@@ -84,7 +106,7 @@ struct guest {
 };
 
 struct density_run {
-	const struct iopf_density_config *cfg;
+	const struct iopf_bench_density_config *cfg;
 	bool iopf;
 	struct iopf_rt *rt;
 	struct iopf_mm_pool *pool;
@@ -92,7 +114,7 @@ struct density_run {
 	struct guest *g;
 	unsigned n;
 	uint64_t deadline;
-	struct iopf_density_result *out;
+	struct iopf_bench_density_result *out;
 	unsigned *progress_done, progress_total;
 	int err;
 };
@@ -121,7 +143,7 @@ static void guest_device(void *arg)
 
 static int add_guest(struct density_run *r)
 {
-	const struct iopf_density_config *cfg = r->cfg;
+	const struct iopf_bench_density_config *cfg = r->cfg;
 	struct guest *g = &r->g[r->n];
 	struct iopf_dev_config dc = { .name = "vf", .fault_cap = IOPF_FAULT_PRI };
 	struct iopf_vm_config vc = {
@@ -152,7 +174,7 @@ static int add_guest(struct density_run *r)
 	return ret;
 }
 
-static void run_step(struct density_run *r, struct iopf_density_step *st)
+static void run_step(struct density_run *r, struct iopf_bench_density_step *st)
 {
 	struct iopf_mm_pool_stats a, b;
 	uint64_t faults0 = 0, faults1 = 0, bytes = 0;
@@ -194,7 +216,7 @@ static void run_step(struct density_run *r, struct iopf_density_step *st)
 static void density_main(void *arg)
 {
 	struct density_run *r = arg;
-	const struct iopf_density_config *cfg = r->cfg;
+	const struct iopf_bench_density_config *cfg = r->cfg;
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = cfg->host_bytes, .swap_bytes = cfg->swap_bytes,
 		.page_shift = 21, .flags = 0,
@@ -214,7 +236,7 @@ static void density_main(void *arg)
 	if (r->err)
 		goto out_pool;
 	for (unsigned step = 0; step < cfg->max_guests; step++) {
-		struct iopf_density_step *st = &r->out->steps[step];
+		struct iopf_bench_density_step *st = &r->out->steps[step];
 		int ret = add_guest(r);
 
 		if (cfg->progress)
@@ -247,7 +269,7 @@ out_free:
 	free(r->g);
 }
 
-static double thr(const struct iopf_density_result *res, bool iopf,
+static double thr(const struct iopf_bench_density_result *res, bool iopf,
 		  unsigned i)
 {
 	return iopf ? res->steps[i].gbps_iopf : res->steps[i].gbps_static;
@@ -258,8 +280,8 @@ static double thr(const struct iopf_density_result *res, bool iopf,
  * boot reclaims, swap comes in bursts), so the bend is found on a moving
  * average over five steps.
  */
-static void analyse(const struct iopf_density_result *res, bool iopf,
-		    unsigned n, struct iopf_density_curve *c)
+static void analyse(const struct iopf_bench_density_result *res, bool iopf,
+		    unsigned n, struct iopf_bench_density_curve *c)
 {
 	double max = 0, prev = 0;
 	unsigned k;
@@ -290,8 +312,8 @@ static void analyse(const struct iopf_density_result *res, bool iopf,
 		c->inflection_guests = res->steps[n - 1].guests;
 }
 
-int iopf_bench_density(const struct iopf_density_config *cfg,
-		       struct iopf_density_result *out)
+int iopf_bench_density(const struct iopf_bench_density_config *cfg,
+		       struct iopf_bench_density_result *out)
 {
 	const char *why;
 	unsigned done = 0;

@@ -19,13 +19,36 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "plan.h"
+
 #define HVA 0x300000000000ull
 
+void iopf_bench_faults_defaults(struct iopf_bench_faults_config *cfg)
+{
+	*cfg = (struct iopf_bench_faults_config){ .pages = 20000, .devices = 4 };
+}
+
+int iopf_bench_faults_validate(const struct iopf_bench_faults_config *cfg,
+			       struct iopf_bench_plan *plan)
+{
+	if (!cfg)
+		return -EINVAL;
+	if (!cfg->pages || cfg->pages > (1ull << 24))
+		return bench_plan_fail(plan, -EINVAL, "pages must be "
+				       "1..16777216");
+	if (!cfg->devices || cfg->devices > 8)
+		return bench_plan_fail(plan, -EINVAL, "devices must be 1..8");
+	/* The static run holds two copies: untouched, then populated. ~90 us
+	 * per page over the three runs. */
+	return bench_plan_set(plan, bench_pool_bytes((2 * cfg->pages + 4096) << 12),
+			      0.5 + 9e-5 * (double)cfg->pages);
+}
+
 struct faults_run {
-	const struct iopf_faults_config *cfg;
+	const struct iopf_bench_faults_config *cfg;
 	struct iopf_rt *rt;
 	unsigned workers;         /* 0: the static run */
-	struct iopf_faults_result *out;
+	struct iopf_bench_faults_result *out;
 	struct iopf_dev *devs[8];
 	unsigned ndev;
 	int err;
@@ -160,12 +183,12 @@ out:
 	iopf_mm_pool_destroy(pool);
 }
 
-int iopf_bench_faults(const struct iopf_faults_config *cfg,
-		      struct iopf_faults_result *out)
+int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
+		      struct iopf_bench_faults_result *out)
 {
 	if (!cfg->pages || !cfg->devices || cfg->pages > (1ull << 24))
 		return -EINVAL;
-	*out = (struct iopf_faults_result){ 0 };
+	*out = (struct iopf_bench_faults_result){ 0 };
 	for (unsigned w = 0; w <= 2; w++) {
 		struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = 1 };
 		struct faults_run r = { .cfg = cfg, .workers = w, .out = out };

@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "plan.h"
+
 #define BENCH_HVA 0x100000000000ull
 
 void iopf_bench_iommu_defaults(struct iopf_bench_iommu_config *cfg)
@@ -28,6 +30,28 @@ void iopf_bench_iommu_defaults(struct iopf_bench_iommu_config *cfg)
 	cfg->table_pages = 1u << 18; /* 1 GiB in 4 KiB pages */
 	cfg->faults = 20000;
 	cfg->devices = 4;
+}
+
+int iopf_bench_iommu_validate(const struct iopf_bench_iommu_config *cfg,
+			      struct iopf_bench_plan *plan)
+{
+	uint64_t pages;
+
+	if (!cfg)
+		return -EINVAL;
+	if (!cfg->table_pages || cfg->table_pages > (1ull << 24))
+		return bench_plan_fail(plan, -EINVAL, "table pages must be "
+				       "1..16777216");
+	if (!cfg->faults || cfg->faults > 1000000)
+		return bench_plan_fail(plan, -EINVAL, "faults must be "
+				       "1..1000000");
+	if (!cfg->devices || cfg->devices > 8)
+		return bench_plan_fail(plan, -EINVAL, "devices must be 1..8");
+	pages = cfg->table_pages > cfg->faults ? cfg->table_pages : cfg->faults;
+	/* ~1 us per table page; ~100 us per fault over the four runs. */
+	return bench_plan_set(plan, bench_pool_bytes((pages + 1024) << 12),
+			      0.2 + 1e-6 * (double)cfg->table_pages +
+				      1e-4 * (double)cfg->faults);
 }
 
 struct table_run {

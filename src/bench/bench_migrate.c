@@ -40,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan.h"
+
 #define MIG_PAGE 4096ull
 #define MIG_CHUNK 256            /* pages sent between looks at the clock */
 #define BITS_PER_WORD (8 * sizeof(unsigned long))
@@ -55,7 +57,7 @@ const char *iopf_migrate_mode_name(enum iopf_migrate_mode mode)
 }
 
 struct mig_run {
-	const struct iopf_migrate_config *cfg;
+	const struct iopf_bench_migrate_config *cfg;
 	enum iopf_migrate_mode mode;
 	struct iopf_rt *rt;
 	struct iopf_vm *vm;
@@ -68,7 +70,7 @@ struct mig_run {
 	uint64_t *dest;                      /* stamps that reached the
 						destination, per hot page */
 	unsigned long *bitmap;
-	struct iopf_migrate_run *out;
+	struct iopf_bench_migrate_run *out;
 	int err;
 };
 
@@ -205,7 +207,7 @@ static int mig_verify(struct mig_run *m)
 
 static int mig_migrate(struct mig_run *m, struct iopf_rt_actor *writer)
 {
-	struct iopf_migrate_run *o = m->out;
+	struct iopf_bench_migrate_run *o = m->out;
 	uint64_t t0 = iopf_rt_now(m->rt), dirty = 0, sent, stop_at;
 	unsigned r;
 	int ret;
@@ -230,7 +232,7 @@ static int mig_migrate(struct mig_run *m, struct iopf_rt_actor *writer)
 			}
 		}
 		ret = mig_send(m, r == 0, &sent);
-		o->round[r] = (struct iopf_migrate_round){
+		o->round[r] = (struct iopf_bench_migrate_round){
 			.dirty_pages = r ? dirty : m->pages,
 			.copied_pages = sent,
 			.ns = iopf_rt_now(m->rt) - rt0,
@@ -259,7 +261,7 @@ static int mig_migrate(struct mig_run *m, struct iopf_rt_actor *writer)
 static void mig_main(void *arg)
 {
 	struct mig_run *m = arg;
-	const struct iopf_migrate_config *cfg = m->cfg;
+	const struct iopf_bench_migrate_config *cfg = m->cfg;
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = cfg->guest_bytes + (16ull << 20), .page_shift = 12,
 		.flags = IOPF_MM_POOL_DATA,
@@ -312,30 +314,52 @@ out:
 	iopf_mm_pool_destroy(pool);
 }
 
-static int migrate_config_valid(const struct iopf_migrate_config *cfg)
+void iopf_bench_migrate_defaults(struct iopf_bench_migrate_config *cfg)
 {
-	if (!cfg->guest_bytes || cfg->guest_bytes % (2ull << 20) ||
-	    cfg->guest_bytes > (64ull << 30))
-		return -EINVAL;
-	if (!cfg->hot_bytes || cfg->hot_bytes % MIG_PAGE ||
-	    cfg->hot_bytes > cfg->guest_bytes / 2)
-		return -EINVAL;
-	if (!(cfg->write_mbps > 0) || cfg->write_mbps > 1e6 ||
-	    !(cfg->link_gbps > 0) || cfg->link_gbps > 1e4)
-		return -EINVAL;
-	if (!cfg->max_rounds || cfg->max_rounds > IOPF_MIGRATE_MAX_ROUNDS)
-		return -EINVAL;
-	return 0;
+	*cfg = (struct iopf_bench_migrate_config){
+		.guest_bytes = 1024ull << 20, .hot_bytes = 512ull << 20,
+		.write_mbps = 800, .link_gbps = 10,
+		.downtime_limit_ns = 300000000ull, .max_rounds = 10, .seed = 1,
+		.costs = iopf_cost_model_find("kunpeng920-seed"),
+	};
 }
 
-int iopf_bench_migrate(const struct iopf_migrate_config *cfg,
-		       struct iopf_migrate_result *out)
+int iopf_bench_migrate_validate(const struct iopf_bench_migrate_config *cfg,
+				struct iopf_bench_plan *plan)
+{
+	if (!cfg)
+		return -EINVAL;
+	if (!cfg->guest_bytes || cfg->guest_bytes % (2ull << 20) ||
+	    cfg->guest_bytes > (64ull << 30))
+		return bench_plan_fail(plan, -EINVAL, "the guest must be a "
+				       "multiple of 2 MiB, 2 MiB..64 GiB");
+	if (!cfg->hot_bytes || cfg->hot_bytes % MIG_PAGE ||
+	    cfg->hot_bytes > cfg->guest_bytes / 2)
+		return bench_plan_fail(plan, -EINVAL, "the hot memory must be "
+				       "whole pages, at most half the guest");
+	if (!(cfg->write_mbps > 0) || cfg->write_mbps > 1e6 ||
+	    !(cfg->link_gbps > 0) || cfg->link_gbps > 1e4)
+		return bench_plan_fail(plan, -EINVAL, "rates must be positive, "
+				       "at most 10^6 MB/s and 10^4 Gb/s");
+	if (!cfg->max_rounds || cfg->max_rounds > IOPF_MIGRATE_MAX_ROUNDS)
+		return bench_plan_fail(plan, -EINVAL, "rounds must be 1..%d",
+				       IOPF_MIGRATE_MAX_ROUNDS);
+	/* Both modes, one after the other; ~9 s per GiB of guest. */
+	return bench_plan_set(plan, bench_pool_bytes(cfg->guest_bytes +
+						     (16ull << 20)) +
+					    cfg->guest_bytes / MIG_PAGE / 8 +
+					    cfg->hot_bytes / MIG_PAGE * 8,
+			      0.5 + 9.0 * (double)cfg->guest_bytes / (1ull << 30));
+}
+
+int iopf_bench_migrate(const struct iopf_bench_migrate_config *cfg,
+		       struct iopf_bench_migrate_result *out)
 {
 	int ret;
 
 	if (!cfg || !out)
 		return -EINVAL;
-	ret = migrate_config_valid(cfg);
+	ret = iopf_bench_migrate_validate(cfg, NULL);
 	if (ret)
 		return ret;
 	memset(out, 0, sizeof(*out));

@@ -23,9 +23,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan.h"
+
 #define NB_PAGE 4096ull
 #define NB_HVA 0x7e0000000000ull
 #define NB_GVA 0x40000000ull
+
+void iopf_bench_nested_defaults(struct iopf_bench_nested_config *cfg)
+{
+	*cfg = (struct iopf_bench_nested_config){ .pages = 5000, .silent_pages = 20,
+					    .timeout_ns = 2000000ull };
+}
+
+int iopf_bench_nested_validate(const struct iopf_bench_nested_config *cfg,
+			       struct iopf_bench_plan *plan)
+{
+	if (!cfg)
+		return -EINVAL;
+	if (!cfg->pages || cfg->pages > (1u << 20))
+		return bench_plan_fail(plan, -EINVAL, "pages must be 1..1048576");
+	if (cfg->silent_pages > cfg->pages)
+		return bench_plan_fail(plan, -EINVAL, "more silent pages (%llu) "
+				       "than pages (%llu)",
+				       (unsigned long long)cfg->silent_pages,
+				       (unsigned long long)cfg->pages);
+	if ((cfg->silent_pages && !cfg->timeout_ns) ||
+	    cfg->timeout_ns > 10000000000ull)
+		return bench_plan_fail(plan, -EINVAL, "the timeout must be "
+				       "1 ns..10 s");
+	/* Every silent DMA waits the whole timeout; ~250 us a page else. */
+	return bench_plan_set(plan, bench_pool_bytes(4 * cfg->pages * NB_PAGE +
+						     (8ull << 20)),
+			      0.3 + 2.5e-4 * (double)cfg->pages +
+				      (double)cfg->silent_pages *
+					      (double)cfg->timeout_ns / 1e9);
+}
 
 static const char *const nested_names[IOPF_NESTED_NR] = {
 	[IOPF_NESTED_STAGE2] = "stage 2 (host container)",
@@ -40,8 +72,8 @@ const char *iopf_nested_case_name(enum iopf_nested_case c)
 }
 
 struct nb {
-	const struct iopf_nested_config *cfg;
-	struct iopf_nested_result *out;
+	const struct iopf_bench_nested_config *cfg;
+	struct iopf_bench_nested_result *out;
 	struct iopf_rt *rt;
 	struct iopf_mm_pool *pool;
 	struct iopf_mm *mm;
@@ -165,7 +197,7 @@ static void nb_teardown(struct nb *b)
 static int nb_case(struct nb *b, enum iopf_nested_case c, struct iopf_dev *dev,
 		   uint32_t pasid, uint64_t base, uint64_t n, int expect)
 {
-	struct iopf_nested_row *row = &b->out->row[c];
+	struct iopf_bench_nested_row *row = &b->out->row[c];
 	struct iopf_iommu_stats s0, s1;
 	uint64_t total = 0;
 
@@ -232,8 +264,8 @@ static void nb_main(void *arg)
 	nb_teardown(b);
 }
 
-int iopf_bench_nested(const struct iopf_nested_config *cfg,
-		      struct iopf_nested_result *out)
+int iopf_bench_nested(const struct iopf_bench_nested_config *cfg,
+		      struct iopf_bench_nested_result *out)
 {
 	struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = 1 };
 	struct nb b = { .cfg = cfg, .out = out };

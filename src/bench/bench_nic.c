@@ -39,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan.h"
+
 #define PG 4096ull
 #define NIC_HVA 0x7d0000000000ull
 #define NIC_IDLE_LIMIT_NS 1000000000ull   /* no progress: give up */
@@ -712,8 +714,11 @@ static int nic_check_config(const struct iopf_bench_nic_config *cfg,
 {
 	struct nic_layout l;
 
+	/* Below the floor the offer lasts so long in virtual time that the
+	 * clock runs out before the run ends. */
 	if (!cfg || (unsigned)policy >= IOPF_NIC_NR_POLICIES ||
-	    !(load_gbps > 0.0) || load_gbps > 1000.0 || !isfinite(load_gbps))
+	    !(load_gbps >= IOPF_NIC_MIN_LOAD_GBPS) || load_gbps > 1000.0 ||
+	    !isfinite(load_gbps))
 		return -EINVAL;
 	if (cfg->packet_bytes < IOPF_NIC_MIN_PACKET ||
 	    cfg->packet_bytes > IOPF_NIC_MAX_PACKET || !cfg->packets ||
@@ -738,9 +743,30 @@ static int nic_check_config(const struct iopf_bench_nic_config *cfg,
 	return 0;
 }
 
-int iopf_bench_nic_validate(const struct iopf_bench_nic_config *cfg)
+int iopf_bench_nic_validate(const struct iopf_bench_nic_config *cfg,
+			    double load_gbps, struct iopf_bench_plan *plan)
 {
-	return nic_check_config(cfg, IOPF_NIC_STATIC, 1.0);
+	double offer_s;
+	int ret;
+
+	if (!(load_gbps >= IOPF_NIC_MIN_LOAD_GBPS) || load_gbps > 1000.0)
+		return bench_plan_fail(plan, -EINVAL, "the offered load must be "
+				       "%g..1000 Gb/s", IOPF_NIC_MIN_LOAD_GBPS);
+	ret = nic_check_config(cfg, IOPF_NIC_STATIC, load_gbps);
+	if (ret == -E2BIG)
+		return bench_plan_fail(plan, ret, "the rings, the backup "
+				       "buffers and a pool of at least twice "
+				       "the ring's buffers must fit in guest RAM");
+	if (ret)
+		return bench_plan_fail(plan, ret, "a value is out of range");
+	/* The virtual runtime's wall time follows the virtual time the offer
+	 * lasts (~15 ms per second of it) and the packets (~25 us each). */
+	offer_s = (double)cfg->packets * cfg->packet_bytes * 8 /
+		  (load_gbps * 1e9);
+	return bench_plan_set(plan, bench_pool_bytes(cfg->guest_bytes +
+						     (16ull << 20)),
+			      0.05 + 0.015 * offer_s +
+				      2.5e-5 * (double)cfg->packets);
 }
 
 int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,

@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "plan.h"
+
 #define GIB (1ull << 30)
 
 static const char *const start_names[IOPF_START_NR] = {
@@ -48,8 +50,59 @@ static double published(uint64_t bytes)
 	return -1;
 }
 
+void iopf_bench_startup_defaults(struct iopf_bench_startup_config *cfg)
+{
+	static const uint64_t sizes[] = { 1 * GIB, 2 * GIB, 4 * GIB, 8 * GIB,
+					  16 * GIB, 32 * GIB, 64 * GIB,
+					  128 * GIB, 256 * GIB, 360 * GIB,
+					  512 * GIB, 1024 * GIB };
+
+	*cfg = (struct iopf_bench_startup_config){
+		.costs = iopf_cost_model_find("kunpeng920-seed"),
+		.sizes = sizes, .nr_sizes = 12,
+	};
+}
+
+unsigned iopf_bench_startup_real_sizes(uint64_t largest, uint64_t *sizes)
+{
+	unsigned n = 0;
+
+	if (!largest)
+		largest = iopf_bench_mem_available() / 2;
+	for (uint64_t b = GIB / 4; b <= largest && n < 12; b *= 2)
+		sizes[n++] = b;
+	return n;
+}
+
+int iopf_bench_startup_validate(const struct iopf_bench_startup_config *cfg,
+				struct iopf_bench_plan *plan)
+{
+	uint64_t align = cfg && cfg->real ? 4096 : 2ull << 20, largest = 0;
+	double total = 0;
+
+	if (!cfg || !cfg->sizes || !cfg->nr_sizes || cfg->nr_sizes > 12)
+		return bench_plan_fail(plan, -EINVAL, "1..12 guest sizes");
+	for (unsigned i = 0; i < cfg->nr_sizes; i++) {
+		if (!cfg->sizes[i] || cfg->sizes[i] % align ||
+		    cfg->sizes[i] > 1024 * GIB)
+			return bench_plan_fail(plan, -EINVAL, "guest sizes must "
+					       "be multiples of %llu KiB up to "
+					       "1 TiB",
+					       (unsigned long long)align >> 10);
+		if (cfg->sizes[i] > largest)
+			largest = cfg->sizes[i];
+		total += (double)cfg->sizes[i] / GIB;
+	}
+	if (!cfg->real)
+		return bench_plan_set(plan, largest / align * BENCH_PAGE_META,
+				      2.0);
+	/* Real memory, one guest at a time: ~1 s per GiB per mode. */
+	return bench_plan_set(plan, bench_pool_bytes(largest + (64ull << 20)),
+			      1.0 + IOPF_START_NR * total);
+}
+
 struct start_run {
-	const struct iopf_startup_config *cfg;
+	const struct iopf_bench_startup_config *cfg;
 	uint64_t bytes;
 	enum iopf_startup_mode mode;
 	struct iopf_rt *rt;
@@ -121,8 +174,8 @@ out:
 	iopf_mm_pool_destroy(pool);
 }
 
-int iopf_bench_startup(const struct iopf_startup_config *cfg,
-		       struct iopf_startup_point *out)
+int iopf_bench_startup(const struct iopf_bench_startup_config *cfg,
+		       struct iopf_bench_startup_point *out)
 {
 	unsigned done = 0, total = cfg->nr_sizes * IOPF_START_NR;
 

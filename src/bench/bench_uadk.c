@@ -22,6 +22,7 @@
 #include <iopf/cost.h>
 #include <iopf/dev.h>
 #include <iopf/iommu.h>
+#include <iopf/jobs.h>
 #include <iopf/mm.h>
 #include <iopf/rt.h>
 #include <iopf/vm.h>
@@ -29,6 +30,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "plan.h"
 
 #define PG 4096ull
 
@@ -56,10 +59,10 @@ const char *iopf_uadk_mode_name(enum iopf_uadk_mode mode)
 }
 
 struct uadk_run {
-	const struct iopf_uadk_config *cfg;
+	const struct iopf_bench_uadk_config *cfg;
 	enum iopf_uadk_mode mode;
 	struct iopf_rt *rt;
-	struct iopf_uadk_result *out;
+	struct iopf_bench_uadk_result *out;
 	int err;
 	/* Set up by the host side for the guest's. */
 	struct iopf_vm *vm;
@@ -72,7 +75,7 @@ static void uadk_vcpu(void *arg);
 static void uadk_main(void *arg)
 {
 	struct uadk_run *r = arg;
-	const struct iopf_uadk_config *cfg = r->cfg;
+	const struct iopf_bench_uadk_config *cfg = r->cfg;
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = cfg->guest_bytes + (64ull << 20), .page_shift = 12,
 		.flags = IOPF_MM_POOL_DATA,
@@ -168,7 +171,7 @@ out:
 static void uadk_vcpu(void *arg)
 {
 	struct uadk_run *r = arg;
-	const struct iopf_uadk_config *cfg = r->cfg;
+	const struct iopf_bench_uadk_config *cfg = r->cfg;
 	const struct iopf_cost_model *c = iopf_rt_costs(r->rt);
 	struct iopf_vm *vm = r->vm;
 	struct iopf_sec_drv *drv = r->drv;
@@ -214,8 +217,211 @@ static void uadk_vcpu(void *arg)
 		r->err = -EIO;
 }
 
-int iopf_uadk_run(const struct iopf_uadk_config *cfg, enum iopf_uadk_mode mode,
-		  struct iopf_uadk_result *out)
+void iopf_bench_uadk_defaults(struct iopf_bench_uadk_config *cfg)
+{
+	*cfg = (struct iopf_bench_uadk_config){
+		.msg_len = iopf_seed_rows[0].msg_len,
+		.times = iopf_seed_rows[0].times,
+		.premap = iopf_seed_rows[0].premap,
+		.best_window = 512, .guest_bytes = 1ull << 30,
+		.runtime = IOPF_UADK_VIRTUAL, .seed = 1, .compute = true,
+	};
+}
+
+/*
+ * Where the test's buffers end in guest RAM, as the guest's allocator
+ * (iopf_sec_drv_alloc_buffer() over iopf_vm_alloc()) lays them out: from
+ * the middle of RAM, each on a 2 MiB boundary, a header page before the
+ * data; source then destination (32 bytes longer), one set per distinct
+ * buffer the test alternates between.
+ */
+static uint64_t uadk_buffers_end(uint64_t guest_bytes, uint64_t msg_len,
+				 uint64_t times)
+{
+	const uint64_t huge = 2ull << 20;
+	uint64_t next = (guest_bytes / 2) & ~(PG - 1);
+	unsigned sets = times > 1 ? 2 : 1;
+
+	for (unsigned s = 0; s < sets; s++)
+		for (uint64_t extra = 0; extra <= 32; extra += 32) {
+			next = (next + huge - 1) & ~(huge - 1);
+			next += (PG + msg_len + extra + PG - 1) & ~(PG - 1);
+		}
+	return next;
+}
+
+int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
+			     struct iopf_bench_plan *plan)
+{
+	uint64_t guest_min;
+	double per_job_s, wall;
+
+	if (!cfg)
+		return -EINVAL;
+	if (!cfg->msg_len || cfg->msg_len % 16 || cfg->msg_len > (1ull << 32))
+		return bench_plan_fail(plan, -EINVAL, "the message length "
+				       "must be a multiple of 16 bytes (whole "
+				       "AES blocks), 16 bytes..4 GiB");
+	if (!cfg->times || cfg->times > (1ull << 40))
+		return bench_plan_fail(plan, -EINVAL, "times must be 1..2^40");
+	if (!cfg->premap || cfg->premap > 512 || !cfg->best_window ||
+	    cfg->best_window > 512)
+		return bench_plan_fail(plan, -EINVAL, "windows must be 1..512 "
+				       "pages");
+	if (!cfg->guest_bytes || cfg->guest_bytes % PG ||
+	    cfg->guest_bytes > (1ull << 40))
+		return bench_plan_fail(plan, -EINVAL, "the guest must be whole "
+				       "pages, at most 1 TiB");
+	if (uadk_buffers_end(cfg->guest_bytes, cfg->msg_len, cfg->times) >
+	    cfg->guest_bytes) {
+		/* The smallest guest, in MiB, whose upper half holds them. */
+		guest_min = 1ull << 20;
+		while (uadk_buffers_end(guest_min, cfg->msg_len, cfg->times) >
+		       guest_min)
+			guest_min += 1ull << 20;
+		return bench_plan_fail(plan, -E2BIG, "%llu-byte messages%s "
+				       "need a guest of at least %llu MiB (the "
+				       "buffers live in its upper half)",
+				       (unsigned long long)cfg->msg_len,
+				       cfg->times > 1 ? " sent more than once"
+						      : "",
+				       (unsigned long long)(guest_min >> 20));
+	}
+	/* Per mode: setting up (and for static, pinning) the guest, then
+	 * ~5 us per job and ~0.3 ns per byte; real runs also encrypt. */
+	per_job_s = 5e-6 + 3e-10 * (double)cfg->msg_len;
+	if (cfg->runtime == IOPF_UADK_REAL)
+		per_job_s += 2e-9 * (double)cfg->msg_len;
+	wall = 0.3 + 0.7 * (double)cfg->guest_bytes / (1ull << 30) +
+	       per_job_s * (double)cfg->times;
+	return bench_plan_set(plan, bench_pool_bytes(cfg->guest_bytes +
+						     (64ull << 20)),
+			      wall);
+}
+
+static int uadk_by_time(const void *a, const void *b)
+{
+	const struct iopf_bench_uadk_result *x = a, *y = b;
+
+	return (x->time_ns > y->time_ns) - (x->time_ns < y->time_ns);
+}
+
+/* One run of the table: row, mode and repeat, as iopf_jobs_run() sees it. */
+struct uadk_task {
+	unsigned row, k;
+	enum iopf_uadk_mode mode;
+};
+
+struct uadk_table {
+	const struct iopf_bench_uadk_config *cfgs;
+	struct uadk_task *tasks;
+};
+
+/* What a run hands back: its result, and its error so the caller can say which. */
+struct uadk_task_result {
+	int ret;
+	struct iopf_bench_uadk_result r;
+};
+
+static int uadk_task_run(unsigned index, void *result, void *ctx)
+{
+	const struct uadk_table *t = ctx;
+	const struct uadk_task *task = &t->tasks[index];
+	struct uadk_task_result *out = result;
+
+	out->ret = iopf_bench_uadk(&t->cfgs[task->row], task->mode, &out->r);
+	return out->ret;
+}
+
+/* Does the row run @mode? Static always; host SVA only as the seed ran it. */
+static bool uadk_row_runs(const struct iopf_bench_uadk_config *cfg, int only,
+			  int mode)
+{
+	if (mode != IOPF_UADK_STATIC && only >= 0 && mode != only)
+		return false;
+	return !(mode == IOPF_UADK_SVA && only < 0 && cfg->premap != 1);
+}
+
+int iopf_bench_uadk_rows(const struct iopf_bench_uadk_config *cfgs,
+			 unsigned nrows, int only, unsigned repeat,
+			 struct iopf_bench_uadk_row_result *out)
+{
+	struct uadk_task_result *runs = NULL;
+	struct uadk_table table = { .cfgs = cfgs };
+	unsigned n = 0, jobs = 1;
+	int ret;
+
+	if (!cfgs || !out || !nrows || !repeat || repeat > IOPF_UADK_MAX_REPEAT ||
+	    only >= IOPF_UADK_NR_MODES)
+		return -EINVAL;
+	table.tasks = calloc((size_t)nrows * repeat * IOPF_UADK_NR_MODES,
+			     sizeof(*table.tasks));
+	runs = calloc((size_t)nrows * repeat * IOPF_UADK_NR_MODES, sizeof(*runs));
+	if (!table.tasks || !runs) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	/* Repeats outermost: modes interleaved, so noise hits every mode alike. */
+	for (unsigned r = 0; r < nrows; r++) {
+		memset(&out[r], 0, sizeof(out[r]));
+		for (unsigned k = 0; k < repeat; k++)
+			for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
+				if (uadk_row_runs(&cfgs[r], only, m))
+					table.tasks[n++] = (struct uadk_task){
+						.row = r, .k = k, .mode = m };
+		/* Only virtual runs may share the machine: real ones time it. */
+		if (cfgs[r].runtime == IOPF_UADK_VIRTUAL && r == 0)
+			jobs = cfgs[r].jobs;
+		else if (cfgs[r].runtime != IOPF_UADK_VIRTUAL)
+			jobs = 1;
+	}
+	ret = iopf_jobs_run(n, jobs, uadk_task_run, &table, runs, sizeof(*runs));
+	if (ret) {
+		/* The first run, in order, that failed (a dead child reports none). */
+		for (unsigned i = 0; i < n; i++)
+			if (runs[i].ret) {
+				out[0].failed_mode = table.tasks[i].mode;
+				out[0].failed_row = table.tasks[i].row;
+				break;
+			}
+		goto out_free;
+	}
+	for (unsigned r = 0; r < nrows; r++) {
+		struct iopf_bench_uadk_row_result *row = &out[r];
+
+		for (int m = 0; m < IOPF_UADK_NR_MODES; m++) {
+			struct iopf_bench_uadk_result mine[IOPF_UADK_MAX_REPEAT];
+			unsigned got = 0;
+
+			for (unsigned i = 0; i < n; i++)
+				if (table.tasks[i].row == r && table.tasks[i].mode == (enum iopf_uadk_mode)m)
+					mine[got++] = runs[i].r;
+			if (!got)
+				continue;
+			row->ran[m] = true;
+			/* The middle run by time_used: the median for odd @repeat. */
+			qsort(mine, got, sizeof(mine[0]), uadk_by_time);
+			row->r[m] = mine[got / 2];
+		}
+		for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
+			if (row->ran[m])
+				row->slowdown[m] = (double)row->r[m].time_ns /
+						   (double)row->r[IOPF_UADK_STATIC].time_ns - 1;
+	}
+out_free:
+	free(runs);
+	free(table.tasks);
+	return ret;
+}
+
+int iopf_bench_uadk_row(const struct iopf_bench_uadk_config *cfg, int only,
+			unsigned repeat, struct iopf_bench_uadk_row_result *out)
+{
+	return iopf_bench_uadk_rows(cfg, 1, only, repeat, out);
+}
+
+int iopf_bench_uadk(const struct iopf_bench_uadk_config *cfg,
+		    enum iopf_uadk_mode mode, struct iopf_bench_uadk_result *out)
 {
 	struct iopf_rt_config rc = {
 		.kind = cfg->runtime == IOPF_UADK_REAL ? IOPF_RT_REAL
@@ -227,14 +433,11 @@ int iopf_uadk_run(const struct iopf_uadk_config *cfg, enum iopf_uadk_mode mode,
 	struct uadk_run r = { .cfg = cfg, .mode = mode, .out = out };
 	int ret;
 
-	if (!cfg->msg_len || !cfg->times || !cfg->guest_bytes ||
-	    cfg->guest_bytes % PG || (unsigned)mode >= IOPF_UADK_NR_MODES ||
-	    !cfg->premap || cfg->premap > 512 || !cfg->best_window ||
-	    cfg->best_window > 512)
+	if ((unsigned)mode >= IOPF_UADK_NR_MODES)
 		return -EINVAL;
-	/* Two buffer sets of header + data each, and the rings. */
-	if (4 * (cfg->msg_len + 2 * PG + 32) + 16 * PG > cfg->guest_bytes)
-		return -E2BIG;
+	ret = iopf_bench_uadk_validate(cfg, NULL);
+	if (ret)
+		return ret;
 	memset(out, 0, sizeof(*out));
 	ret = iopf_rt_create(&rc, &r.rt);
 	if (ret)

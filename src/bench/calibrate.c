@@ -88,22 +88,22 @@ static double objective(const struct row_sample *rs, const double *p,
 }
 
 static int sample(const struct iopf_cost_model *m, int r,
-		  struct iopf_uadk_result *st, struct iopf_uadk_result *io,
-		  struct iopf_uadk_result *sva)
+		  struct iopf_bench_uadk_result *st, struct iopf_bench_uadk_result *io,
+		  struct iopf_bench_uadk_result *sva)
 {
 	const struct iopf_seed_row *seed = &iopf_seed_rows[r];
-	struct iopf_uadk_config cfg = {
+	struct iopf_bench_uadk_config cfg = {
 		.msg_len = seed->msg_len, .times = seed->times,
 		.premap = seed->premap, .best_window = 512,
 		.guest_bytes = GUEST_BYTES, .runtime = IOPF_UADK_VIRTUAL,
 		.costs = m, .seed = 1,
 	};
-	int ret = iopf_uadk_run(&cfg, IOPF_UADK_STATIC, st);
+	int ret = iopf_bench_uadk(&cfg, IOPF_UADK_STATIC, st);
 
 	if (!ret)
-		ret = iopf_uadk_run(&cfg, IOPF_UADK_IOPF, io);
+		ret = iopf_bench_uadk(&cfg, IOPF_UADK_IOPF, io);
 	if (!ret && seed->sva_slowdown >= 0)
-		ret = iopf_uadk_run(&cfg, IOPF_UADK_SVA, sva);
+		ret = iopf_bench_uadk(&cfg, IOPF_UADK_SVA, sva);
 	return ret;
 }
 
@@ -127,7 +127,7 @@ int iopf_calibrate(struct iopf_calibration *out)
 	for (int k = 0; k < NPARAM; k++)
 		p0[k] = p[k] = (double)*param_ref(&m, k);
 	for (int r = 0; r < 6; r++) {
-		struct iopf_uadk_result st, io, sva = { 0 };
+		struct iopf_bench_uadk_result st, io, sva = { 0 };
 		const struct iopf_seed_row *seed = &iopf_seed_rows[r];
 
 		ret = sample(&m, r, &st, &io, &sva);
@@ -176,7 +176,7 @@ int iopf_calibrate(struct iopf_calibration *out)
 	out->error = 0;
 	for (int r = 0; r < 6; r++) {
 		const struct iopf_seed_row *seed = &iopf_seed_rows[r];
-		struct iopf_uadk_result st, io, sva = { 0 };
+		struct iopf_bench_uadk_result st, io, sva = { 0 };
 		double e;
 
 		ret = sample(&out->fitted, r, &st, &io, &sva);

@@ -195,12 +195,14 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 			   access & IOPF_PERM_WRITE);
 }
 
-static void dma_copy(struct iopf_dev *dev, uint64_t phys, void *buf,
-		     size_t len, enum iopf_dma_dir dir)
+/* Returns 0, or -EFAULT when the frame's page is gone (a host pool). */
+static int dma_copy(struct iopf_dev *dev, uint64_t phys, void *buf,
+		    size_t len, enum iopf_dma_dir dir)
 {
 	struct iopf_iommu *iommu = dev->iommu;
 	unsigned shift = iommu->page_shift;
 	unsigned char *frame = iopf_mm_frame_data(iommu->pool, phys >> shift);
+	int ret = 0;
 
 	if (buf && frame) {
 		frame += phys & ((1ull << shift) - 1);
@@ -208,10 +210,15 @@ static void dma_copy(struct iopf_dev *dev, uint64_t phys, void *buf,
 			memcpy(frame, buf, len);
 		else
 			memcpy(buf, frame, len);
-	} else if (buf && dir == IOPF_DMA_READ) {
-		memset(buf, 0, len); /* data-less host: zeroes */
+	} else if (buf) {
+		/* No bytes to point at (data-less or host pool): the pool
+		 * copies, and a page the program unmapped fails cleanly. */
+		ret = iopf_mm_frame_copy(iommu->pool, phys >> shift,
+					 phys & ((1ull << shift) - 1), buf, len,
+					 dir == IOPF_DMA_WRITE);
 	}
 	iopf_rt_charge(iommu->rt, (iommu->costs->dma_4k_ns * len) >> 12);
+	return ret;
 }
 
 static unsigned dma_access(enum iopf_dma_dir dir)
@@ -278,10 +285,12 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		if (d) {
 			translate(dev, d, pasid, iova, access, &x);
 			if (!x.err) {
-				if (chunk)
-					dma_copy(dev, x.phys, p, chunk, dir);
+				int err = chunk ? dma_copy(dev, x.phys, p,
+							   chunk, dir)
+						: 0;
+
 				dma_end(dev, idx);
-				return 0;
+				return err ? dma_fail(dev, err) : 0;
 			}
 		}
 		why = dma_miss_reason(dev, d, &x);
@@ -402,17 +411,21 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		phys[n++] = x.phys;
 	}
 	if (d && !x.err) {
-		for (unsigned i = 0; i < n; i++, off = 0) {
+		int err = 0;
+
+		for (unsigned i = 0; i < n && !err; i++, off = 0) {
 			size_t chunk = IOPF_PGSIZE_4K - off;
 
 			if (chunk > len)
 				chunk = len;
-			dma_copy(dev, phys[i] + off, p, chunk, dir);
+			err = dma_copy(dev, phys[i] + off, p, chunk, dir);
 			if (p)
 				p += chunk;
 			len -= chunk;
 		}
 		dma_end(dev, idx);
+		if (err)
+			return dma_fail(dev, err);
 		atomic_fetch_add(&dev->st_dma_ops, 1);
 		atomic_fetch_add(&dev->st_dma_bytes, end - iova + 1);
 		return 0;

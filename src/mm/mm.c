@@ -21,6 +21,12 @@
  *
  * Pins hold a reference on the frame and on the address space, so an
  * address space outlives its pins and unpin always finds its accounting.
+ *
+ * Where the bytes of a page live is the backend's business (pool->ops):
+ * populate, copy, discard and lock go through it, the rest is shared. A
+ * host pool's backend may make the kernel post userfaultfd events that the
+ * pool's reader must read before the call returns, and the reader takes
+ * mm->lock: so the backend's discard runs with mm->lock dropped.
  */
 #define _GNU_SOURCE
 #include "mm_internal.h"
@@ -67,6 +73,7 @@ int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
 	iopf_rt_mutex_lock(&pool->lock);
 	pool->nr_mms++;
 	iopf_rt_mutex_unlock(&pool->lock);
+	mm_host_mm_add(mm);
 	*out = mm;
 	return 0;
 }
@@ -99,6 +106,7 @@ void iopf_mm_destroy(struct iopf_mm *mm)
 		fprintf(stderr, "iopf: address space %s destroyed with "
 			"notifiers subscribed\n", mm->name);
 	iopf_rt_mutex_unlock(&mm->lock);
+	mm_host_mm_del(mm);
 	while (mm->nr_vmas) {
 		struct mm_vma *v = &mm->vmas[0];
 
@@ -192,6 +200,51 @@ static int mm_vma_insert_locked(struct iopf_mm *mm, size_t at,
 	return 0;
 }
 
+/*
+ * Map every hole of [addr, last] (a host pool: the process's memory there,
+ * checked and watched by ops->map). What is mapped already stays.
+ */
+static int mm_map_adopt(struct iopf_mm *mm, uint64_t addr, uint64_t last)
+{
+	unsigned shift = mm->pool->page_shift;
+	uint64_t next = addr;
+	int ret;
+
+	iopf_rt_mutex_lock(&mm->lock);
+	ret = mm->pool->ops->map(mm, addr, last);
+	while (!ret) {
+		size_t i = mm_vma_search(mm, next);
+		uint64_t hole_last = last, *ptes;
+
+		if (i < mm->nr_vmas && mm->vmas[i].start <= next) {
+			/* Mapped already: skip past it. */
+			if (mm->vmas[i].last >= last)
+				break;
+			next = mm->vmas[i].last + 1;
+			continue;
+		}
+		if (i < mm->nr_vmas && mm->vmas[i].start <= last)
+			hole_last = mm->vmas[i].start - 1;
+		ptes = iopf_calloc(((hole_last - next) >> shift) + 1,
+				   sizeof(*ptes));
+		if (!ptes) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = mm_vma_insert_locked(mm, i, next, hole_last, ptes);
+		if (ret) {
+			free(ptes);
+			break;
+		}
+		mm->mapped_pages += ((hole_last - next) >> shift) + 1;
+		if (hole_last == last)
+			break;
+		next = hole_last + 1;
+	}
+	iopf_rt_mutex_unlock(&mm->lock);
+	return ret;
+}
+
 int iopf_mm_map(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
 	struct iopf_mm_pool *pool = mm->pool;
@@ -202,6 +255,8 @@ int iopf_mm_map(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 
 	if (!mm_range_valid(pool, addr, len, &last))
 		return -EINVAL;
+	if (pool->ops->map)
+		return mm_map_adopt(mm, addr, last);
 	npages = len >> pool->page_shift;
 	ptes = iopf_calloc(npages, sizeof(*ptes));
 	if (!ptes)
@@ -299,6 +354,20 @@ static void mm_invalidate_locked(struct iopf_mm *mm, uint64_t start,
 	atomic_fetch_add(&pool->ctr.cost_ns[cause], iopf_rt_now(pool->rt) - t0);
 }
 
+/* One round over whatever [start, last] holds: a host pool's REMOVE event. */
+void mm_invalidate_range(struct iopf_mm *mm, uint64_t start, uint64_t last,
+			 enum iopf_mm_cause cause)
+{
+	uint64_t backed;
+
+	iopf_rt_mutex_lock(&mm->lock);
+	backed = mm_count_backed_locked(mm, start, last);
+	if (backed)
+		mm_invalidate_locked(mm, start, last, cause, backed);
+	iopf_rt_mutex_unlock(&mm->lock);
+	mm_pool_release_flush(mm->pool);
+}
+
 /*
  * Split VMAs so that none straddles @addr. Returns -ENOMEM if a split could
  * not allocate, having changed nothing.
@@ -368,6 +437,7 @@ int iopf_mm_unmap(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 	}
 out_unlock:
 	iopf_rt_mutex_unlock(&mm->lock);
+	mm_pool_release_flush(pool);
 	return ret;
 }
 
@@ -388,6 +458,9 @@ int iopf_mm_discard(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 		mm_invalidate_locked(mm, addr, last, IOPF_MM_DISCARD, backed);
 out_unlock:
 	iopf_rt_mutex_unlock(&mm->lock);
+	if (!ret && mm->pool->ops->discard)
+		mm->pool->ops->discard(mm, addr, last);
+	mm_pool_release_flush(mm->pool);
 	return ret;
 }
 
@@ -403,7 +476,9 @@ static int mm_fault_locked(struct iopf_mm *mm, uint64_t addr, uint64_t **ptep)
 	uint64_t *pte = mm_pte_lookup_locked(mm, addr);
 	uint64_t t0, e;
 	uint32_t pfn;
+	bool zero;
 	void *data;
+	int ret;
 
 	iopf_rt_mutex_assert_held(&mm->lock);
 	if (!pte)
@@ -415,7 +490,7 @@ static int mm_fault_locked(struct iopf_mm *mm, uint64_t addr, uint64_t **ptep)
 		*ptep = pte;
 		return 0;
 	}
-	pfn = mm_frame_alloc(pool);
+	pfn = mm_frame_alloc(pool, &zero);
 	if (pfn == MM_NO_FRAME)
 		return -EAGAIN;
 	t0 = iopf_rt_now(pool->rt);
@@ -433,8 +508,11 @@ static int mm_fault_locked(struct iopf_mm *mm, uint64_t addr, uint64_t **ptep)
 		mm->swapped_pages--;
 		atomic_fetch_add(&pool->ctr.swap_ins, 1);
 	} else {
-		if (data)
-			memset(data, 0, pool->page_size);
+		ret = pool->ops->populate(mm, pfn, addr, zero);
+		if (ret) {
+			mm_frame_put(pool, pfn);
+			return ret;
+		}
 		mm_charge(pool, c->cpu_fault_ns +
 					iopf_cost_per_page(c->zero_4k_ns,
 							   pool->page_shift));
@@ -534,8 +612,13 @@ static int mm_access(struct iopf_mm *mm, uint64_t addr, void *buf, size_t len,
 		data = iopf_mm_frame_data(pool, mm_pte_index(*pte));
 		if (to_mm && data)
 			memcpy(data + off, p, chunk);
-		else if (!to_mm)
-			data ? memcpy(p, data + off, chunk) : memset(p, 0, chunk);
+		else if (data)
+			memcpy(p, data + off, chunk);
+		else
+			ret = pool->ops->copy(pool, (uint32_t)mm_pte_index(*pte),
+					      off, p, chunk, to_mm);
+		if (ret)
+			break;
 		mm_charge(pool, (pool->costs->copy_4k_ns * chunk) >> 12);
 		addr += chunk;
 		p += chunk;
@@ -555,6 +638,47 @@ int iopf_mm_write(struct iopf_mm *mm, uint64_t addr, const void *buf,
 		  size_t len)
 {
 	return mm_access(mm, addr, (void *)buf, len, true);
+}
+
+static uint64_t mm_memlock_limit_pages(struct iopf_mm *mm)
+{
+	uint64_t limit = mm->memlock_limit_pages;
+
+	if (mm->pool->host) {
+		uint64_t rlimit = mm_host_memlock_limit_pages(mm);
+
+		limit = rlimit < limit ? rlimit : limit;
+	}
+	return limit;
+}
+
+/*
+ * Before unpinning @pfns: have the backend unlock, in runs of consecutive
+ * addresses, the pages whose last pin goes and that are still mapped here.
+ */
+static void mm_unlock_unpinned_locked(struct iopf_mm *mm,
+				      const iopf_pfn_t *pfns, uint64_t npages)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	uint64_t run_start = 0, run_len = 0;
+
+	iopf_rt_mutex_assert_held(&mm->lock);
+	for (uint64_t i = 0; i <= npages; i++) {
+		struct mm_frame *f = i < npages ? &pool->frames[pfns[i]] : NULL;
+		bool last = f && f->owner == mm &&
+			    atomic_load(&f->pincount) == 1;
+
+		if (last && run_len &&
+		    f->addr == run_start + (run_len << pool->page_shift)) {
+			run_len++;
+			continue;
+		}
+		if (run_len)
+			pool->ops->unlock(mm, run_start,
+					  run_len << pool->page_shift);
+		run_len = last ? 1 : 0;
+		run_start = last ? f->addr : 0;
+	}
 }
 
 static void mm_unpin_one(struct iopf_mm_pool *pool, iopf_pfn_t pfn)
@@ -592,7 +716,7 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 		goto out_unlock;
 	}
 	if (pin && (mm->locked_pages + npages < mm->locked_pages ||
-		    mm->locked_pages + npages > mm->memlock_limit_pages)) {
+		    mm->locked_pages + npages > mm_memlock_limit_pages(mm))) {
 		ret = -ENOMEM;
 		goto out_unlock;
 	}
@@ -617,6 +741,10 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 			atomic_fetch_add(&pool->ctr.pinned_pages, 1);
 		pfns[i] = pfn;
 	}
+	/* The backend locks what is pinned (mlock on a host pool). */
+	if (!ret && pin && pool->ops->lock &&
+	    pool->ops->lock(mm, addr, npages << pool->page_shift))
+		ret = -ENOMEM;
 	if (ret) {
 		while (i--) {
 			if (pfns[i] == IOPF_PFN_NONE)
@@ -683,6 +811,8 @@ void iopf_mm_unpin_pages(struct iopf_mm *mm, const iopf_pfn_t *pfns,
 		abort();
 	}
 	mm->locked_pages -= npages;
+	if (pool->ops->unlock)
+		mm_unlock_unpinned_locked(mm, pfns, npages);
 	iopf_rt_mutex_unlock(&mm->lock);
 	for (uint64_t i = 0; i < npages; i++)
 		mm_unpin_one(pool, pfns[i]);
@@ -712,6 +842,7 @@ int iopf_mm_migrate(struct iopf_mm *mm, uint64_t addr, uint64_t len,
 		uint64_t *pte = mm_pte_lookup_locked(mm, a);
 		uint64_t old, t0;
 		uint32_t new;
+		bool zero;
 		struct mm_frame *f;
 		void *src, *dst;
 
@@ -723,7 +854,7 @@ int iopf_mm_migrate(struct iopf_mm *mm, uint64_t addr, uint64_t len,
 		 * cannot change under us; puts only make it smaller. */
 		if (atomic_load(&f->pincount) || atomic_load(&f->refcount) != 1)
 			goto next;
-		new = mm_frame_alloc(pool);
+		new = mm_frame_alloc(pool, &zero);
 		if (new == MM_NO_FRAME) {
 			ret = n ? 0 : -ENOMEM;
 			break;

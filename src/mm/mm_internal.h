@@ -59,6 +59,7 @@ struct mm_frame {
 	_Atomic uint32_t pincount;
 	_Atomic uint8_t referenced; /* accessed since the LRU last looked */
 	bool on_lru;                /* protected by pool->lock */
+	bool zero;                  /* free, bytes known zero; pool->lock */
 	uint32_t lru_prev, lru_next; /* protected by pool->lock */
 	struct iopf_mm *owner;      /* rmap; see the lock order above */
 	uint64_t addr;
@@ -73,8 +74,43 @@ struct mm_counters {
 	_Atomic uint64_t cost_ns[IOPF_MM_NR_CAUSES];
 };
 
+/*
+ * What differs between an emulated pool (frames are bytes of one anonymous
+ * area) and a host pool (a frame is the process's page at a VA). The core
+ * above (page tables, notifiers, get/pin, reclaim) calls these and nothing
+ * else that depends on where the bytes live.
+ */
+struct mm_backend_ops {
+	/*
+	 * Frame @pfn was just taken for the page at (mm, @addr), not present
+	 * before: make it present. An emulated frame must read zeroes (@zero:
+	 * known to already); a host page keeps the program's bytes. With
+	 * mm->lock held. Returns 0 or -EFAULT (the page is gone).
+	 */
+	int (*populate)(struct iopf_mm *mm, uint32_t pfn, uint64_t addr,
+			bool zero);
+	/* The last reference to @pfn is gone; pool->lock held. */
+	void (*release_locked)(struct iopf_mm_pool *pool, uint32_t pfn);
+	int (*copy)(struct iopf_mm_pool *pool, uint32_t pfn, uint64_t offset,
+		    void *buf, size_t len, bool to_frame);
+	/*
+	 * Optional. Adopt [addr, last] (map, before the page table exists),
+	 * take back the pages of a discarded range (after its notifier round,
+	 * mm->lock dropped: the kernel may post events the reader must see),
+	 * lock/unlock pinned pages. mm->lock held unless said otherwise.
+	 */
+	int (*map)(struct iopf_mm *mm, uint64_t addr, uint64_t last);
+	void (*discard)(struct iopf_mm *mm, uint64_t addr, uint64_t last);
+	int (*lock)(struct iopf_mm *mm, uint64_t addr, uint64_t len);
+	void (*unlock)(struct iopf_mm *mm, uint64_t addr, uint64_t len);
+};
+
+struct mm_host;
+
 struct iopf_mm_pool {
 	struct iopf_rt *rt;
+	const struct mm_backend_ops *ops;
+	struct mm_host *host;       /* a host pool's event reader, or NULL */
 	const struct iopf_cost_model *costs;
 	unsigned page_shift;
 	uint64_t page_size;
@@ -84,8 +120,12 @@ struct iopf_mm_pool {
 	unsigned char *data;        /* nr_frames pages, or NULL */
 
 	struct iopf_rt_mutex lock;
-	uint32_t *free_stack;       /* protected by lock */
-	uint64_t nr_free;           /* protected by lock */
+	uint32_t *free_stack;       /* recycled frames; protected by lock */
+	uint64_t nr_free;           /* stack + fresh; protected by lock */
+	uint64_t next_fresh;        /* frames from here on never used; lock */
+	/* Freed frames whose pages are not yet given back to the OS: one
+	 * madvise per run instead of per frame. Protected by lock. */
+	uint64_t release_start, release_len;
 	uint32_t lru_head, lru_tail; /* protected by lock; head is hottest */
 	uint64_t lru_len;           /* protected by lock */
 
@@ -117,10 +157,12 @@ struct iopf_mm {
 	uint64_t mapped_pages;      /* protected by lock */
 	uint64_t resident_pages;    /* protected by lock */
 	uint64_t swapped_pages;     /* protected by lock */
+	struct iopf_mm *host_next;  /* host pool's list; protected by pool->lock */
 };
 
 /* pool.c */
-uint32_t mm_frame_alloc(struct iopf_mm_pool *pool);
+uint32_t mm_frame_alloc(struct iopf_mm_pool *pool, bool *zero);
+void mm_pool_release_flush(struct iopf_mm_pool *pool);
 void mm_frame_put(struct iopf_mm_pool *pool, uint64_t pfn);
 void mm_frame_get(struct iopf_mm_pool *pool, uint64_t pfn);
 void mm_frame_set_owner(struct iopf_mm_pool *pool, uint64_t pfn,
@@ -142,6 +184,15 @@ bool mm_range_mapped_locked(struct iopf_mm *mm, uint64_t start,
 			    uint64_t last);
 uint64_t *mm_pte_lookup_locked(struct iopf_mm *mm, uint64_t addr);
 void mm_zap_pte_locked(struct iopf_mm *mm, uint64_t *pte);
+void mm_invalidate_range(struct iopf_mm *mm, uint64_t start, uint64_t last,
+			 enum iopf_mm_cause cause);
+
+/* host.c */
+int mm_host_pool_init(struct iopf_mm_pool *pool);
+void mm_host_pool_fini(struct iopf_mm_pool *pool);
+void mm_host_mm_add(struct iopf_mm *mm);
+void mm_host_mm_del(struct iopf_mm *mm);
+uint64_t mm_host_memlock_limit_pages(struct iopf_mm *mm);
 
 /* notifier.c */
 void mm_notifiers_begin_locked(struct iopf_mm *mm, uint64_t start,

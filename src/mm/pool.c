@@ -4,12 +4,26 @@
  *
  * Theory of operation
  * -------------------
- * The pool is the host's RAM: nr_frames frames of one page size, kept on a
- * free stack. A data-backed pool reserves one anonymous mapping for all of
- * them; a freed frame's pages go back to the OS (MADV_DONTNEED), so the
- * process's resident memory is the pool's resident memory. In poison mode a
- * freed frame is instead filled with MM_POISON and checked when it is reused:
- * a write into a free frame (a DMA through a stale translation) is caught.
+ * The pool is the host's RAM: nr_frames frames of one page size. Frames
+ * never used yet are handed out in ascending order from next_fresh; freed
+ * ones go on a free stack and are reused first, so allocation order is
+ * deterministic and untouched frames cost nothing. A data-backed pool
+ * reserves one anonymous mapping for all of them; a freed frame's pages go
+ * back to the OS (MADV_DONTNEED), so the process's resident memory is the
+ * pool's resident memory. Frees are gathered in runs of consecutive frames
+ * and given back with one madvise per run, at the end of an unmap or
+ * discard or when a frame of the run is reused; a pool being destroyed
+ * does not give back what its munmap drops anyway. A frame given back (or
+ * never used) is known to read zero, and the populate path skips zeroing
+ * it again in the virtual runtime; the real runtime keeps the memset,
+ * whose cost is what a kernel pays to populate a page.
+ *
+ * In poison mode a freed frame is instead filled with MM_POISON and checked
+ * when it is reused: a write into a free frame (a DMA through a stale
+ * translation) is caught.
+ *
+ * The backend ops (struct mm_backend_ops) here are the emulated ones; a
+ * host pool (host.c) has frames without bytes of their own.
  *
  * Frames mapped by an address space sit on a second-chance LRU, hottest at
  * the head; reclaim (reclaim.c) looks at the tail. Swap is a second array of
@@ -63,6 +77,87 @@ bool mm_range_valid(const struct iopf_mm_pool *pool, uint64_t addr,
 	return true;
 }
 
+static int mm_emu_populate(struct iopf_mm *mm, uint32_t pfn, uint64_t addr,
+			   bool zero)
+{
+	struct iopf_mm_pool *pool = mm->pool;
+	void *data = iopf_mm_frame_data(pool, pfn);
+
+	(void)addr;
+	if (data && (!zero || iopf_rt_kind(pool->rt) == IOPF_RT_REAL))
+		memset(data, 0, pool->page_size);
+	return 0;
+}
+
+/* Called with pool->lock held: give the pending run back to the OS. */
+static void mm_release_flush_locked(struct iopf_mm_pool *pool)
+{
+	iopf_rt_mutex_assert_held(&pool->lock);
+	if (!pool->release_len)
+		return;
+	madvise(pool->data + (pool->release_start << pool->page_shift),
+		pool->release_len << pool->page_shift, MADV_DONTNEED);
+	for (uint64_t i = 0; i < pool->release_len; i++)
+		pool->frames[pool->release_start + i].zero = true;
+	pool->release_len = 0;
+}
+
+void mm_pool_release_flush(struct iopf_mm_pool *pool)
+{
+	if (!pool->data)
+		return;
+	iopf_rt_mutex_lock(&pool->lock);
+	mm_release_flush_locked(pool);
+	iopf_rt_mutex_unlock(&pool->lock);
+}
+
+/* Called with pool->lock held: @pfn's bytes are no longer needed. */
+static void mm_emu_release_locked(struct iopf_mm_pool *pool, uint32_t pfn)
+{
+	uint64_t *w = iopf_mm_frame_data(pool, pfn);
+
+	iopf_rt_mutex_assert_held(&pool->lock);
+	if (!w)
+		return;
+	if (pool->flags & IOPF_MM_POOL_POISON) {
+		for (uint64_t j = 0; j < pool->page_size / 8; j++)
+			w[j] = MM_POISON;
+		return;
+	}
+	if (pool->release_len && pfn == pool->release_start + pool->release_len) {
+		pool->release_len++;
+		return;
+	}
+	if (pool->release_len && pfn + 1 == pool->release_start) {
+		pool->release_start--;
+		pool->release_len++;
+		return;
+	}
+	mm_release_flush_locked(pool);
+	pool->release_start = pfn;
+	pool->release_len = 1;
+}
+
+static int mm_emu_copy(struct iopf_mm_pool *pool, uint32_t pfn,
+		       uint64_t offset, void *buf, size_t len, bool to_frame)
+{
+	unsigned char *data = iopf_mm_frame_data(pool, pfn);
+
+	if (data && to_frame)
+		memcpy(data + offset, buf, len);
+	else if (data)
+		memcpy(buf, data + offset, len);
+	else if (!to_frame)
+		memset(buf, 0, len); /* data-less: reads see zeroes */
+	return 0;
+}
+
+static const struct mm_backend_ops mm_emu_ops = {
+	.populate = mm_emu_populate,
+	.release_locked = mm_emu_release_locked,
+	.copy = mm_emu_copy,
+};
+
 static void *mm_map_area(uint64_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -99,6 +194,7 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 	if (!pool)
 		return -ENOMEM;
 	pool->rt = rt;
+	pool->ops = &mm_emu_ops;
 	pool->costs = iopf_rt_costs(rt);
 	pool->page_shift = cfg->page_shift;
 	pool->page_size = page;
@@ -130,11 +226,6 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 	if (ret)
 		goto err_unmap_swap;
 
-	/* Lowest frame numbers on top: allocation order is deterministic. */
-	for (i = 0; i < pool->nr_frames; i++) {
-		pool->free_stack[i] = (uint32_t)(pool->nr_frames - 1 - i);
-		pool->frames[i].lru_prev = pool->frames[i].lru_next = MM_NO_FRAME;
-	}
 	pool->nr_free = pool->nr_frames;
 	for (i = 0; i < pool->nr_slots; i++)
 		pool->slot_stack[i] = (uint32_t)(pool->nr_slots - 1 - i);
@@ -170,11 +261,14 @@ void iopf_mm_pool_destroy(struct iopf_mm_pool *pool)
 {
 	if (!pool)
 		return;
+	/* Events in flight hold references on address spaces. */
+	iopf_mm_pool_host_sync(pool);
 	if (pool->nr_mms)
 		fprintf(stderr, "iopf: mm pool destroyed with %u address "
 			"space(s) alive; leaking it\n", pool->nr_mms);
 	if (pool->nr_mms)
 		return;
+	mm_host_pool_fini(pool);
 	iopf_rt_mutex_destroy(&pool->lock);
 	if (pool->swap_data)
 		munmap(pool->swap_data, pool->nr_slots << pool->page_shift);
@@ -203,6 +297,22 @@ void *iopf_mm_frame_data(struct iopf_mm_pool *pool, iopf_pfn_t pfn)
 	return pool->data + (pfn << pool->page_shift);
 }
 
+int iopf_mm_frame_copy(struct iopf_mm_pool *pool, iopf_pfn_t pfn,
+		       uint64_t offset, void *buf, size_t len, bool to_frame)
+{
+	if (!pool || pfn >= pool->nr_frames || offset > pool->page_size ||
+	    len > pool->page_size - offset || (len && !buf))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	return pool->ops->copy(pool, (uint32_t)pfn, offset, buf, len, to_frame);
+}
+
+bool iopf_mm_pool_is_host(const struct iopf_mm_pool *pool)
+{
+	return pool && pool->host;
+}
+
 void *mm_slot_data(struct iopf_mm_pool *pool, uint64_t slot)
 {
 	return pool->swap_data ? pool->swap_data + (slot << pool->page_shift)
@@ -220,13 +330,22 @@ static uint64_t mm_poison_scan(struct iopf_mm_pool *pool, uint32_t pfn)
 	return bad;
 }
 
+/* Called with pool->lock held: recycled frames on the stack, then fresh. */
+static uint64_t mm_nr_stacked_locked(const struct iopf_mm_pool *pool)
+{
+	return pool->nr_free - (pool->nr_frames - pool->next_fresh);
+}
+
 /*
  * Take a free frame with one reference, or MM_NO_FRAME when the pool is
  * empty (the caller may reclaim and retry). The frame's bytes are not
- * cleared: the caller zeroes or fills them.
+ * cleared: the caller zeroes or fills them; *zero says whether they are
+ * known to be zero already.
  */
-uint32_t mm_frame_alloc(struct iopf_mm_pool *pool)
+uint32_t mm_frame_alloc(struct iopf_mm_pool *pool, bool *zero)
 {
+	struct mm_frame *f;
+	uint64_t stacked;
 	uint32_t pfn;
 	uint64_t bad = 0;
 
@@ -235,7 +354,22 @@ uint32_t mm_frame_alloc(struct iopf_mm_pool *pool)
 		iopf_rt_mutex_unlock(&pool->lock);
 		return MM_NO_FRAME;
 	}
-	pfn = pool->free_stack[--pool->nr_free];
+	stacked = mm_nr_stacked_locked(pool);
+	if (stacked) {
+		pfn = pool->free_stack[stacked - 1];
+	} else {
+		pfn = (uint32_t)pool->next_fresh++;
+		pool->frames[pfn].lru_prev = pool->frames[pfn].lru_next =
+			MM_NO_FRAME;
+		pool->frames[pfn].zero = !(pool->flags & IOPF_MM_POOL_POISON);
+	}
+	pool->nr_free--;
+	if (pool->release_len && pfn >= pool->release_start &&
+	    pfn - pool->release_start < pool->release_len)
+		mm_release_flush_locked(pool);
+	f = &pool->frames[pfn];
+	*zero = f->zero;
+	f->zero = false;
 	if (pool->flags & IOPF_MM_POOL_POISON)
 		bad = mm_poison_scan(pool, pfn);
 	iopf_rt_mutex_unlock(&pool->lock);
@@ -256,23 +390,14 @@ uint32_t mm_frame_alloc(struct iopf_mm_pool *pool)
 static void mm_frame_free(struct iopf_mm_pool *pool, uint32_t pfn)
 {
 	struct mm_frame *f = &pool->frames[pfn];
-	void *data = iopf_mm_frame_data(pool, pfn);
 
 	if (f->owner || f->on_lru)
 		abort(); /* freed while mapped: a reference count bug */
-	if (data) {
-		if (pool->flags & IOPF_MM_POOL_POISON) {
-			uint64_t *w = data;
-
-			for (uint64_t j = 0; j < pool->page_size / 8; j++)
-				w[j] = MM_POISON;
-		} else {
-			madvise(data, pool->page_size, MADV_DONTNEED);
-		}
-	}
 	atomic_fetch_sub(&pool->ctr.resident_pages, 1);
 	iopf_rt_mutex_lock(&pool->lock);
-	pool->free_stack[pool->nr_free++] = pfn;
+	pool->ops->release_locked(pool, pfn);
+	pool->free_stack[mm_nr_stacked_locked(pool)] = pfn;
+	pool->nr_free++;
 	iopf_rt_mutex_unlock(&pool->lock);
 }
 
@@ -381,8 +506,10 @@ uint64_t iopf_mm_pool_poison_check(struct iopf_mm_pool *pool)
 	if (!(pool->flags & IOPF_MM_POOL_POISON))
 		return 0;
 	iopf_rt_mutex_lock(&pool->lock);
-	for (uint64_t i = 0; i < pool->nr_free; i++)
+	for (uint64_t i = 0; i < mm_nr_stacked_locked(pool); i++)
 		corrupted += mm_poison_scan(pool, pool->free_stack[i]) != 0;
+	for (uint64_t pfn = pool->next_fresh; pfn < pool->nr_frames; pfn++)
+		corrupted += mm_poison_scan(pool, (uint32_t)pfn) != 0;
 	iopf_rt_mutex_unlock(&pool->lock);
 	return corrupted;
 }

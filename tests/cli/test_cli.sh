@@ -13,6 +13,30 @@ expect() {
 		echo "FAIL: iopf $* gave no error message"; fails=$((fails + 1))
 	fi
 }
+# expect_msg STATUS PATTERN ARGS...: the status, and PATTERN (grep -E) in
+# what the command printed on stderr (stdout too for status 0).
+expect_msg() {
+	want=$1; pat=$2; shift 2
+	"$iopf" "$@" >/tmp/iopf-cli-out.$$ 2>/tmp/iopf-cli.$$
+	got=$?
+	if [ "$got" != "$want" ]; then
+		echo "FAIL: iopf $* exited $got, expected $want"; fails=$((fails + 1))
+	elif ! cat /tmp/iopf-cli.$$ /tmp/iopf-cli-out.$$ | grep -qE -- "$pat"; then
+		echo "FAIL: iopf $* did not say /$pat/:"; cat /tmp/iopf-cli.$$
+		fails=$((fails + 1))
+	fi
+}
+# expect_fast SECONDS STATUS ARGS...: and done within SECONDS (refused up
+# front, not after the run).
+expect_fast() {
+	limit=$1; shift
+	t0=$(date +%s)
+	expect "$@"
+	t1=$(date +%s)
+	if [ $((t1 - t0)) -gt "$limit" ]; then
+		echo "FAIL: iopf $2... took $((t1 - t0)) s"; fails=$((fails + 1))
+	fi
+}
 expect 0 help
 for c in "demo mm" "bench ground" "bench iommu" "bench container" \
 	 "bench startup" "bench faults" "bench churn" calibrate profile; do
@@ -38,7 +62,7 @@ expect 2 bench uadk --repeat
 expect 2 bench uadk --profile nope
 expect 2 bench uadk --runtime quantum
 expect 2 bench uadk --guest-mib 1
-expect 1 bench uadk --msg-len 512M --times 1 --guest-mib 64
+expect 2 bench uadk --msg-len 512M --times 1 --guest-mib 64
 expect 0 bench uadk --msg-len 64K --times 3 --guest-mib 64 --mode vfio-iopf
 expect 2 bench ground --mem-mib 0
 expect 2 bench container --faults x
@@ -127,5 +151,71 @@ then
 	fails=$((fails + 1))
 fi
 rm -f "$trace"
-rm -f /tmp/iopf-cli.$$
+# One grammar: 'iopf bench' lists the benchmarks; every bad option or
+# value is named; numbers are decimal digits, in range, nothing wraps.
+expect_msg 0 "bench nic" bench
+expect_msg 0 "bench uadk" bench --help
+expect_msg 2 "unknown benchmark 'warp'" bench warp
+for c in "bench ground" "bench iommu" "bench container" "bench uadk" \
+	 "bench startup" "bench density" "bench faults" "bench churn" \
+	 "bench migrate" "bench nested" "bench nic" explore sweep calibrate \
+	 profile \
+	 "demo mm"; do
+	expect_msg 0 "usage: iopf $c" $c --help
+	expect_msg 2 "unknown option '--bogus'" $c --bogus
+done
+expect_msg 2 "--times.*not a number" bench uadk --msg-len 1M --times " -1"
+expect_msg 2 "--times.*not a number" bench uadk --msg-len 1M --times 0x10
+expect_msg 2 "--pages.*not a number" bench nested --pages " 5"
+expect_msg 2 "--pages.*not a number" bench faults --pages +5
+expect_msg 2 "--seed.*not a number" demo mm --seed 18446744073709551616
+expect_msg 2 "--pages needs a value" bench faults --pages
+expect_msg 2 "--csv takes no value" bench nested --csv=1
+expect_msg 2 "--guest-mib: '1X'" bench uadk --guest-mib 1X
+expect_msg 2 "--mem-mib: '5 ' is not a size" bench ground --mem-mib "5 "
+expect_msg 2 "--msg-len: '1MB' is not a size" bench uadk --msg-len 1MB --times 1
+expect_msg 2 "--mem-mib: '512K' is not a whole number of MiB" \
+	bench ground --mem-mib 512K
+expect_msg 2 "--load-gbps: ' 1' is not a number" bench nic --load-gbps " 1"
+expect_msg 2 "choose one" bench nested --json --csv
+# Early, precise errors.
+expect_msg 0 "multiple of 16" bench uadk --help
+expect_fast 3 2 bench uadk --msg-len 4095 --times 1
+expect_msg 2 "multiple of 16 bytes" bench uadk --msg-len 4095 --times 1
+expect_fast 3 2 bench uadk --json /nonexistent/x.json
+expect_msg 2 "cannot write /nonexistent/x.json" bench uadk --json=/nonexistent/x.json
+expect_fast 3 2 bench nic --json /nonexistent/x.json
+expect_fast 3 2 bench startup --plot-dir /dev/null/x
+expect_fast 3 2 bench faults --pages 100 --plot-dir /dev/null/x
+expect_msg 2 "at least 95 MiB" bench uadk --guest-mib 64
+expect_msg 2 "needs about .* GiB of memory; this machine has .* GiB available" \
+	bench faults --pages 4194304
+expect_msg 2 "GiB of memory" bench migrate --guest-mib 65536
+expect_msg 2 "GiB of memory" bench ground --mem-mib 1048576
+expect_msg 2 "GiB of memory|about [0-9]+ minutes" bench container --mem-mib 16384
+expect_msg 2 "events must be|about [0-9]+ hours" bench ground --events 99999999999999
+expect_msg 2 "about [0-9]+ hours" bench ground --events 1000000000000
+expect_msg 2 "--times must be|about [0-9]+ hours" bench uadk --times 99999999999999
+expect_msg 2 "about [0-9]+ hours" bench uadk --msg-len 1M --times 1000000000
+expect_msg 2 "--load-gbps must be 0.001" bench nic --load-gbps 0.000001
+expect_msg 2 "--load-gbps must be 0.001" bench nic --load-gbps 1e-300
+expect_msg 2 "about [0-9]+ hours" bench nested --silent 1000 --timeout-ms 10000
+# A run of minutes starts, but says so first (stopped here at once).
+timeout 3 "$iopf" bench nested --silent 100 --timeout-ms 2000 >/dev/null \
+	2>/tmp/iopf-cli.$$
+if ! grep -q "about 3 minutes" /tmp/iopf-cli.$$; then
+	echo "FAIL: bench nested --silent 100 --timeout-ms 2000 gave no estimate"
+	fails=$((fails + 1))
+fi
+# --json=FILE: the table on stdout, valid JSON in FILE; --json FILE too.
+js=/tmp/iopf-cli-json.$$
+expect_msg 0 "nested I/O page faults" bench nested --pages 50 --silent 0 --json=$js
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))["stage 2 (host container)"]' $js ||
+	{ echo "FAIL: --json=FILE wrote bad JSON"; fails=$((fails + 1)); }
+rm -f $js
+expect 0 bench uadk --msg-len 64K --times 3 --guest-mib 64 --mode vfio-iopf --json $js
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))["rows"]' $js ||
+	{ echo "FAIL: --json FILE wrote bad JSON"; fails=$((fails + 1)); }
+rm -f $js
+rm -f /tmp/iopf-cli.$$ /tmp/iopf-cli-out.$$
 exit $fails

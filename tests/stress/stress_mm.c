@@ -14,15 +14,27 @@
  *
  * At the end every byte of A must hold its writer's last version, and no
  * freed frame may have been written: zero lost, zero corrupted.
+ *
+ * The host pool: a program maps one-page buffers, fills them, hands them
+ * to the address space and gives them back by munmap, madvise(DONTNEED)
+ * then munmap, or mremap then munmap, while devices read them through
+ * references and pins. The program waits for its events to be handled
+ * before it maps again (closing the window in which a device could read
+ * what a reused VA holds now), so every read must show a whole page of some
+ * buffer, or zeroes, or fail with -EFAULT; at the end nothing is tracked,
+ * resident or locked: every event was handled.
  */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <iopf/mm.h>
 #include <iopf/rt.h>
@@ -346,10 +358,196 @@ static void test_stress_mm(void **state)
 	harness_run(IOPF_RT_REAL, 2026, body_stress, NULL);
 }
 
+#define HOST_PROGRAMS 1
+#define HOST_SLOTS 16
+#define HOST_PAGES 1
+#define HOST_ROUNDS 600
+#define HOST_DEVICES 2
+
+struct host_stress {
+	struct harness *h;
+	_Atomic bool stop;
+	/* The VA of each slot's current buffer, 0 when it has none: devices
+	 * read it racily, as a device holds an address the program may
+	 * take back at any time. */
+	_Atomic uint64_t slot_va[HOST_PROGRAMS * HOST_SLOTS];
+	_Atomic uint64_t reads, failed, zero, bad, pins, gone[3];
+};
+
+/* Page @page of @slot's buffer of generation @gen. */
+static void host_fill(unsigned char *p, unsigned slot, uint32_t gen,
+		      unsigned page)
+{
+	fill(p, slot * HOST_PAGES + page, gen);
+}
+
+static bool host_page_ok(struct host_stress *s, const unsigned char *buf,
+			 unsigned page)
+{
+	unsigned got;
+	uint32_t gen;
+	size_t i;
+
+	for (i = 0; i < PG && !buf[i]; i++)
+		;
+	if (i == PG) {
+		atomic_fetch_add(&s->zero, 1);
+		return true; /* discarded: the kernel's zero page */
+	}
+	/* A stale VA may have been reused by another buffer since: any
+	 * whole page of a buffer is fine, a torn one is not. */
+	return decode(buf, &got, &gen) && got % HOST_PAGES == page &&
+	       got / HOST_PAGES < HOST_PROGRAMS * HOST_SLOTS;
+}
+
+static void host_program(void *arg)
+{
+	struct host_stress *s = arg;
+	unsigned id = iopf_rt_actor_id(iopf_rt_self()) % HOST_PROGRAMS;
+	size_t len = HOST_PAGES * PG;
+
+	for (uint32_t gen = 1; gen <= HOST_ROUNDS; gen++) {
+		unsigned slot = id * HOST_SLOTS + gen % HOST_SLOTS;
+		uint64_t old = atomic_exchange(&s->slot_va[slot], 0);
+		unsigned char *buf, *dst;
+		unsigned how = (unsigned)(iopf_rt_random(s->h->rt) % 3);
+
+		if (old) {
+			/* Give the slot's buffer back, one way or another. */
+			buf = (unsigned char *)(uintptr_t)old;
+			if (how == 1) {
+				/* EINVAL: a device's pin has it mlocked. */
+				if (madvise(buf, len, MADV_DONTNEED))
+					assert_int_equal(errno, EINVAL);
+			} else if (how == 2) {
+				dst = mmap(NULL, len, PROT_NONE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				assert_true(dst != MAP_FAILED);
+				buf = mremap(buf, len, len,
+					     MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+				assert_true(buf == dst);
+			}
+			assert_int_equal(munmap(buf, len), 0);
+			iopf_mm_pool_host_sync(s->h->pool);
+			atomic_fetch_add(&s->gone[how], 1);
+		}
+		buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		assert_true(buf != MAP_FAILED);
+		for (unsigned p = 0; p < HOST_PAGES; p++)
+			host_fill(buf + p * PG, slot, gen, p);
+		assert_int_equal(iopf_mm_map(s->h->mm, (uintptr_t)buf, len), 0);
+		atomic_store(&s->slot_va[slot], (uintptr_t)buf);
+		iopf_rt_yield(s->h->rt);
+	}
+}
+
+static void host_device(void *arg)
+{
+	struct host_stress *s = arg;
+	struct iopf_mm_pool *pool = s->h->pool;
+	unsigned char buf[PG];
+
+	while (!atomic_load(&s->stop)) {
+		unsigned slot = (unsigned)(iopf_rt_random(s->h->rt) %
+					   (HOST_PROGRAMS * HOST_SLOTS));
+		unsigned page = (unsigned)(iopf_rt_random(s->h->rt) % HOST_PAGES);
+		uint64_t va = atomic_load(&s->slot_va[slot]);
+		bool pin = iopf_rt_random(s->h->rt) % 4 == 0;
+		iopf_pfn_t pfn;
+		int ret;
+
+		if (!va)
+			continue;
+		va += page * PG;
+		ret = pin ? iopf_mm_pin_pages(s->h->mm, va, 1, 0, &pfn)
+			  : iopf_mm_get_pages(s->h->mm, va, 1, 0, &pfn);
+		if (ret) {
+			/* Taken back before we got there. */
+			assert_true(ret == -EFAULT);
+			atomic_fetch_add(&s->failed, 1);
+			continue;
+		}
+		for (int i = 0; i < 4; i++) {
+			atomic_fetch_add(&s->reads, 1);
+			ret = iopf_mm_frame_copy(pool, pfn, 0, buf, PG, false);
+			if (ret) {
+				assert_int_equal(ret, -EFAULT);
+				atomic_fetch_add(&s->failed, 1);
+			} else if (!host_page_ok(s, buf, page)) {
+				atomic_fetch_add(&s->bad, 1);
+			}
+		}
+		if (pin) {
+			iopf_mm_unpin_pages(s->h->mm, &pfn, 1);
+			atomic_fetch_add(&s->pins, 1);
+		} else {
+			iopf_mm_put_pages(pool, &pfn, 1);
+		}
+	}
+}
+
+static void body_stress_host(struct harness *h)
+{
+	struct host_stress *s = calloc(1, sizeof(*s));
+	struct iopf_rt_actor *prog[HOST_PROGRAMS], *dev[HOST_DEVICES];
+	struct iopf_mm_pool_stats ps;
+	struct iopf_mm_stats ms;
+
+	assert_non_null(s);
+	s->h = h;
+	assert_int_equal(iopf_mm_pool_create_host(h->rt, &h->pool), 0);
+	assert_int_equal(iopf_mm_create(h->pool, "self", UINT64_MAX, &h->mm), 0);
+	for (int i = 0; i < HOST_PROGRAMS; i++)
+		assert_int_equal(iopf_rt_spawn(h->rt, "program", host_program,
+					       s, &prog[i]), 0);
+	for (int i = 0; i < HOST_DEVICES; i++)
+		assert_int_equal(iopf_rt_spawn(h->rt, "device", host_device, s,
+					       &dev[i]), 0);
+	for (int i = 0; i < HOST_PROGRAMS; i++)
+		iopf_rt_join(prog[i]);
+	atomic_store(&s->stop, true);
+	for (int i = 0; i < HOST_DEVICES; i++)
+		iopf_rt_join(dev[i]);
+	/* The programs give back what they still have. */
+	for (int i = 0; i < HOST_PROGRAMS * HOST_SLOTS; i++)
+		if (s->slot_va[i])
+			assert_int_equal(munmap((void *)(uintptr_t)s->slot_va[i],
+						HOST_PAGES * PG), 0);
+	iopf_mm_pool_host_sync(h->pool);
+	iopf_mm_stats(h->mm, &ms);
+	iopf_mm_pool_stats(h->pool, &ps);
+	printf("stress_mm host: reads %llu (zero %llu, failed %llu), pins "
+	       "%llu; given back by munmap %llu, DONTNEED %llu, mremap %llu; "
+	       "rounds: discard %llu, unmap %llu\n",
+	       (unsigned long long)s->reads, (unsigned long long)s->zero,
+	       (unsigned long long)s->failed, (unsigned long long)s->pins,
+	       (unsigned long long)s->gone[0], (unsigned long long)s->gone[1],
+	       (unsigned long long)s->gone[2],
+	       (unsigned long long)ps.invalidations[IOPF_MM_DISCARD],
+	       (unsigned long long)ps.invalidations[IOPF_MM_UNMAP]);
+	assert_int_equal(s->bad, 0);
+	assert_int_equal(ms.mapped_pages, 0);
+	assert_int_equal(ms.resident_pages, 0);
+	assert_int_equal(ms.locked_pages, 0);
+	assert_int_equal(ps.resident_pages, 0);
+	assert_int_equal(ps.pinned_pages, 0);
+	assert_true(s->reads > 0);
+	iopf_mm_destroy(h->mm);
+	iopf_mm_pool_destroy(h->pool);
+	free(s);
+}
+
+static void test_stress_mm_host(void **state)
+{
+	harness_run(IOPF_RT_REAL, 2026, body_stress_host, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stress_mm),
+		cmocka_unit_test(test_stress_mm_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,9 +15,9 @@
 
 static void test_dma_under_host_churn(void **state)
 {
-	struct iopf_churn_config cfg = { .duration_ns = 1500000000ull,
+	struct iopf_bench_churn_config cfg = { .duration_ns = 1500000000ull,
 					 .devices = 2, .seed = 3 };
-	struct iopf_churn_result r;
+	struct iopf_bench_churn_result r;
 
 	assert_int_equal(iopf_bench_churn(&cfg, &r), 0);
 	printf("stress_vfio: all-or-nothing %llu (misses %llu); ",

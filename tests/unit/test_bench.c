@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The review's benchmarks: start time, density; scenarios refused early. */
+/* Start time and density benchmarks, and bad scenarios refused before they run. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,8 +17,8 @@
 static void test_startup_meets_published_pinning(void **state)
 {
 	uint64_t sizes[] = { 1 * GIB, 16 * GIB };
-	struct iopf_startup_point p[2];
-	struct iopf_startup_config c = {
+	struct iopf_bench_startup_point p[2];
+	struct iopf_bench_startup_config c = {
 		.costs = iopf_cost_model_find("kunpeng920-seed"),
 		.sizes = sizes, .nr_sizes = 2,
 	};
@@ -39,7 +39,7 @@ static void test_startup_meets_published_pinning(void **state)
 			 p[1].seconds[IOPF_START_STATIC] - 1) < 0.01);
 }
 
-static void small_density(struct iopf_density_config *c)
+static void small_density(struct iopf_bench_density_config *c)
 {
 	iopf_bench_density_defaults(c);
 	c->host_bytes = 64 * GIB;
@@ -52,8 +52,8 @@ static void small_density(struct iopf_density_config *c)
 
 static void test_density_curve(void **state)
 {
-	struct iopf_density_config c;
-	struct iopf_density_result a = { 0 }, b = { 0 };
+	struct iopf_bench_density_config c;
+	struct iopf_bench_density_result a = { 0 }, b = { 0 };
 
 	small_density(&c);
 	a.steps = calloc(c.max_guests, sizeof(*a.steps));
@@ -76,30 +76,30 @@ static void test_density_curve(void **state)
 
 static void test_density_refuses_bad_scenarios(void **state)
 {
-	struct iopf_density_config c;
-	struct iopf_density_result r = { 0 };
-	const char *why;
+	struct iopf_bench_density_config c;
+	struct iopf_bench_density_result r = { 0 };
+	struct iopf_bench_plan plan = { 0 };
 
 	small_density(&c);
 	c.guest_bytes = 128 * GIB; /* larger than the host */
-	assert_int_equal(iopf_bench_density_check(&c, &why), -EINVAL);
-	assert_non_null(why);
+	assert_int_equal(iopf_bench_density_validate(&c, &plan), -EINVAL);
+	assert_true(plan.why[0]);
 	assert_int_equal(iopf_bench_density(&c, &r), -EINVAL);
 	small_density(&c);
 	c.max_guests = 0;
-	assert_int_equal(iopf_bench_density_check(&c, &why), -EINVAL);
+	assert_int_equal(iopf_bench_density_validate(&c, NULL), -EINVAL);
 	small_density(&c);
 	c.hot_frac = 0.8;
 	c.cold_frac = 0.3;
-	assert_int_equal(iopf_bench_density_check(&c, &why), -EINVAL);
+	assert_int_equal(iopf_bench_density_validate(&c, NULL), -EINVAL);
 	small_density(&c);
 	c.guest_bytes = GIB + 4096;
-	assert_int_equal(iopf_bench_density_check(&c, &why), -EINVAL);
+	assert_int_equal(iopf_bench_density_validate(&c, NULL), -EINVAL);
 }
 
-static struct iopf_migrate_config small_migrate(void)
+static struct iopf_bench_migrate_config small_migrate(void)
 {
-	return (struct iopf_migrate_config){
+	return (struct iopf_bench_migrate_config){
 		.guest_bytes = 128ull << 20, .hot_bytes = 48ull << 20,
 		.write_mbps = 800, .link_gbps = 10,
 		.downtime_limit_ns = 20000000ull, .max_rounds = 8, .seed = 3,
@@ -114,9 +114,9 @@ static struct iopf_migrate_config small_migrate(void)
  */
 static void test_migrate_precise_vs_pinned(void **state)
 {
-	struct iopf_migrate_config c = small_migrate();
-	struct iopf_migrate_result r, again;
-	const struct iopf_migrate_run *s, *f;
+	struct iopf_bench_migrate_config c = small_migrate();
+	struct iopf_bench_migrate_result r, again;
+	const struct iopf_bench_migrate_run *s, *f;
 	uint64_t pages = c.guest_bytes / 4096, hot = c.hot_bytes / 4096;
 
 	(void)state;
@@ -151,8 +151,8 @@ static void test_migrate_precise_vs_pinned(void **state)
 
 static void test_migrate_refuses_bad_config(void **state)
 {
-	struct iopf_migrate_config c = small_migrate();
-	struct iopf_migrate_result r;
+	struct iopf_bench_migrate_config c = small_migrate();
+	struct iopf_bench_migrate_result r;
 
 	(void)state;
 	c.guest_bytes = 0;
@@ -178,9 +178,9 @@ static void test_migrate_refuses_bad_config(void **state)
  */
 static void test_nested_paths(void **state)
 {
-	struct iopf_nested_config c = { .pages = 200, .silent_pages = 3,
+	struct iopf_bench_nested_config c = { .pages = 200, .silent_pages = 3,
 					.timeout_ns = 2000000ull };
-	struct iopf_nested_result r;
+	struct iopf_bench_nested_result r;
 
 	(void)state;
 	assert_int_equal(iopf_bench_nested(&c, &r), 0);
@@ -201,6 +201,96 @@ static void test_nested_paths(void **state)
 	assert_int_equal(iopf_bench_nested(&c, &r), -EINVAL);
 }
 
+/* Every benchmark's defaults pass its own validation. */
+static void test_defaults_validate(void **state)
+{
+	struct iopf_bench_ground_config g;
+	struct iopf_bench_iommu_config i;
+	struct iopf_bench_container_config k;
+	struct iopf_bench_uadk_config u;
+	struct iopf_bench_startup_config s;
+	struct iopf_bench_density_config d;
+	struct iopf_bench_faults_config f;
+	struct iopf_bench_nested_config n;
+	struct iopf_bench_migrate_config m;
+	struct iopf_bench_churn_config c;
+	struct iopf_bench_nic_config nic;
+	struct iopf_bench_plan plan;
+
+	(void)state;
+	iopf_bench_ground_defaults(&g);
+	assert_int_equal(iopf_bench_ground_validate(&g, &plan), 0);
+	assert_true(plan.mem_bytes >= g.mem_bytes && plan.wall_s > 0);
+	iopf_bench_iommu_defaults(&i);
+	assert_int_equal(iopf_bench_iommu_validate(&i, NULL), 0);
+	iopf_bench_container_defaults(&k);
+	assert_int_equal(iopf_bench_container_validate(&k, NULL), 0);
+	iopf_bench_uadk_defaults(&u);
+	assert_int_equal(iopf_bench_uadk_validate(&u, NULL), 0);
+	iopf_bench_startup_defaults(&s);
+	assert_int_equal(iopf_bench_startup_validate(&s, NULL), 0);
+	iopf_bench_density_defaults(&d);
+	assert_int_equal(iopf_bench_density_validate(&d, NULL), 0);
+	iopf_bench_faults_defaults(&f);
+	assert_int_equal(iopf_bench_faults_validate(&f, NULL), 0);
+	iopf_bench_nested_defaults(&n);
+	assert_int_equal(iopf_bench_nested_validate(&n, NULL), 0);
+	iopf_bench_migrate_defaults(&m);
+	assert_int_equal(iopf_bench_migrate_validate(&m, NULL), 0);
+	iopf_bench_churn_defaults(&c);
+	assert_int_equal(iopf_bench_churn_validate(&c, NULL), 0);
+	iopf_bench_nic_defaults(&nic);
+	assert_int_equal(iopf_bench_nic_validate(&nic, 10, NULL), 0);
+}
+
+/* Runs refused before any work, with the reason or the figures. */
+static void test_validate_refuses_early(void **state)
+{
+	struct iopf_bench_ground_config g;
+	struct iopf_bench_uadk_config u;
+	struct iopf_bench_nested_config n;
+	struct iopf_bench_nic_config nic;
+	struct iopf_bench_nic_result nr;
+	struct iopf_bench_plan plan;
+
+	(void)state;
+	/* More memory than any machine here has: refused with figures. */
+	iopf_bench_ground_defaults(&g);
+	g.mem_bytes = 1ull << 40;
+	memset(&plan, 0, sizeof(plan));
+	assert_int_equal(iopf_bench_ground_validate(&g, &plan), -ENOMEM);
+	assert_true(plan.mem_bytes > plan.avail_bytes);
+	assert_non_null(strstr(plan.why, "GiB"));
+	/* Whole AES blocks only. */
+	iopf_bench_uadk_defaults(&u);
+	u.msg_len = 4095;
+	assert_int_equal(iopf_bench_uadk_validate(&u, &plan), -EINVAL);
+	assert_non_null(strstr(plan.why, "multiple of 16"));
+	/* 10 MiB buffers do not fit in the upper half of 64 MiB. */
+	iopf_bench_uadk_defaults(&u);
+	u.msg_len = 10 << 20;
+	u.times = 100;
+	u.guest_bytes = 64 << 20;
+	assert_int_equal(iopf_bench_uadk_validate(&u, &plan), -E2BIG);
+	assert_non_null(strstr(plan.why, "at least 95 MiB"));
+	u.guest_bytes = 94 << 20;
+	assert_int_equal(iopf_bench_uadk_validate(&u, NULL), -E2BIG);
+	u.guest_bytes = 95 << 20;
+	assert_int_equal(iopf_bench_uadk_validate(&u, NULL), 0);
+	/* A silent guest costs the whole timeout per DMA: in the estimate. */
+	iopf_bench_nested_defaults(&n);
+	n.silent_pages = 100;
+	n.timeout_ns = 2000000000ull;
+	assert_int_equal(iopf_bench_nested_validate(&n, &plan), 0);
+	assert_true(plan.wall_s >= 200);
+	/* An offer slower than the floor would last for days. */
+	iopf_bench_nic_defaults(&nic);
+	assert_int_equal(iopf_bench_nic_validate(&nic, 1e-300, &plan), -EINVAL);
+	assert_int_equal(iopf_bench_nic(&nic, IOPF_NIC_DROP, 1e-300, &nr), -EINVAL);
+	assert_int_equal(iopf_bench_nic_validate(&nic, 0.001, &plan), 0);
+	assert_true(plan.wall_s > 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +300,8 @@ int main(void)
 		cmocka_unit_test(test_migrate_precise_vs_pinned),
 		cmocka_unit_test(test_migrate_refuses_bad_config),
 		cmocka_unit_test(test_nested_paths),
+		cmocka_unit_test(test_defaults_validate),
+		cmocka_unit_test(test_validate_refuses_early),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <iopf/mm.h>
 #include <iopf/rt.h>
@@ -727,6 +728,57 @@ static void test_dataless_huge_pages(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_dataless_and_huge, NULL);
 }
 
+/* Are the pages of a data-backed frame resident in this process? */
+static bool frame_resident(struct harness *h, iopf_pfn_t pfn)
+{
+	unsigned char vec;
+
+	assert_int_equal(mincore(iopf_mm_frame_data(h->pool, pfn), PG, &vec), 0);
+	return vec & 1;
+}
+
+/*
+ * Freed frames go back to the OS in runs, and a frame known to read zero
+ * is not zeroed again: a frame reused before its run was given back, or
+ * after, must read zero all the same.
+ */
+static void body_freed_frames_read_zero(struct harness *h)
+{
+	iopf_pfn_t held, pfns[8];
+
+	harness_mm(h, 16, 0, IOPF_MM_POOL_DATA, UINT64_MAX, 8);
+	for (unsigned i = 0; i < 8; i++)
+		write_page(h, i, 100 + i);
+	for (unsigned i = 0; i < 8; i++) {
+		pfns[i] = iopf_mm_lookup(h->mm, A(i));
+		assert_true(frame_resident(h, pfns[i]));
+	}
+	/* A reference outlives the unmap: frame freed later, by the put. */
+	assert_int_equal(iopf_mm_get_pages(h->mm, A(3), 1, 0, &held), 0);
+	assert_int_equal(iopf_mm_unmap(h->mm, A(0), 8 * PG), 0);
+	for (unsigned i = 0; i < 8; i++)
+		assert_true(frame_resident(h, pfns[i]) == (pfns[i] == held));
+	iopf_mm_put_pages(h->pool, &held, 1);
+	/* Reused first (top of the free stack), its run not flushed yet. */
+	assert_int_equal(iopf_mm_map(h->mm, A(0), 8 * PG), 0);
+	assert_true(page_is_zero(h, 0));
+	assert_int_equal(iopf_mm_lookup(h->mm, A(0)), held);
+	for (unsigned i = 1; i < 8; i++)
+		assert_true(page_is_zero(h, i));
+	/* Giving the rest of a run back later spares the reused frame. */
+	write_page(h, 0, 7);
+	assert_int_equal(iopf_mm_discard(h->mm, A(5), PG), 0);
+	check_page(h, 0, 7);
+	harness_mm_done(h);
+}
+HARNESS_VIRTUAL_TEST(freed_frames_read_zero)
+
+static void test_freed_frames_read_zero_real(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_REAL, 1, body_freed_frames_read_zero, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +795,8 @@ int main(void)
 		cmocka_unit_test(test_poison_catches_write_after_free),
 		cmocka_unit_test(test_unmap_split),
 		cmocka_unit_test(test_dataless_huge_pages),
+		cmocka_unit_test(test_freed_frames_read_zero),
+		cmocka_unit_test(test_freed_frames_read_zero_real),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -325,7 +325,7 @@ static void test_every_policy_intact(void **state)
 	/* 12 KiB a buffer: 4 MiB is not twice the ring, and says so. */
 	cfg.pool_bytes = 4ull << 20;
 	cfg.guest_bytes = 16ull << 20;
-	assert_int_equal(iopf_bench_nic_validate(&cfg), -E2BIG);
+	assert_int_equal(iopf_bench_nic_validate(&cfg, 1.0, NULL), -E2BIG);
 	assert_int_equal(iopf_bench_nic(&cfg, IOPF_NIC_STATIC, 2.0, &r), -E2BIG);
 	cfg.pool_bytes = 8ull << 20;
 	cfg.guest_bytes = 16ull << 20;
@@ -448,12 +448,12 @@ static void test_bad_config(void **state)
 	bad = cfg;
 	bad.pool_bytes = cfg.guest_bytes;
 	assert_int_equal(iopf_bench_nic(&bad, IOPF_NIC_DROP, 1.0, &r), -E2BIG);
-	assert_int_equal(iopf_bench_nic_validate(&bad), -E2BIG);
+	assert_int_equal(iopf_bench_nic_validate(&bad, 1.0, NULL), -E2BIG);
 	bad = cfg;
 	bad.pool_bytes = 256 * 1024; /* fewer buffers than two rings' worth */
 	assert_int_equal(iopf_bench_nic(&bad, IOPF_NIC_DROP, 1.0, &r), -E2BIG);
 	assert_memory_equal(&r, &before, sizeof(r));
-	assert_int_equal(iopf_bench_nic_validate(&cfg), 0);
+	assert_int_equal(iopf_bench_nic_validate(&cfg, 1.0, NULL), 0);
 	assert_int_equal(iopf_nic_policy_parse("backup"), IOPF_NIC_BACKUP);
 	assert_int_equal(iopf_nic_policy_parse("bogus"), -EINVAL);
 	assert_int_equal(iopf_nic_policy_parse(NULL), -EINVAL);

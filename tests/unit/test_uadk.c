@@ -15,10 +15,10 @@
 #include <iopf/bench.h>
 #include <iopf/cost.h>
 
-static struct iopf_uadk_config row_cfg(int r)
+static struct iopf_bench_uadk_config row_cfg(int r)
 {
 	const struct iopf_seed_row *s = &iopf_seed_rows[r];
-	struct iopf_uadk_config c = {
+	struct iopf_bench_uadk_config c = {
 		.msg_len = s->msg_len, .times = s->times, .premap = s->premap,
 		.best_window = 512, .guest_bytes = 128ull << 20,
 		.runtime = IOPF_UADK_VIRTUAL,
@@ -42,13 +42,13 @@ static void assert_within(uint64_t got, uint64_t want, double tol)
 static void test_fault_counts_match_the_seed(void **state)
 {
 	for (int r = 0; r < 6; r++) {
-		struct iopf_uadk_config c = row_cfg(r);
-		struct iopf_uadk_result io, sva;
+		struct iopf_bench_uadk_config c = row_cfg(r);
+		struct iopf_bench_uadk_result io, sva;
 
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_IOPF, &io), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_IOPF, &io), 0);
 		assert_within(io.faults, iopf_seed_rows[r].iopf_faults, 0.05);
 		if (iopf_seed_rows[r].sva_slowdown >= 0) {
-			assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_SVA, &sva), 0);
+			assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_SVA, &sva), 0);
 			assert_within(sva.faults, iopf_seed_rows[r].sva_faults, 0.05);
 		}
 	}
@@ -56,12 +56,12 @@ static void test_fault_counts_match_the_seed(void **state)
 
 static void test_virtual_runs_are_identical(void **state)
 {
-	struct iopf_uadk_config c = row_cfg(1);
-	struct iopf_uadk_result a, b;
+	struct iopf_bench_uadk_config c = row_cfg(1);
+	struct iopf_bench_uadk_result a, b;
 
 	for (int m = 0; m < IOPF_UADK_NR_MODES; m++) {
-		assert_int_equal(iopf_uadk_run(&c, m, &a), 0);
-		assert_int_equal(iopf_uadk_run(&c, m, &b), 0);
+		assert_int_equal(iopf_bench_uadk(&c, m, &a), 0);
+		assert_int_equal(iopf_bench_uadk(&c, m, &b), 0);
 		assert_int_equal(a.time_ns, b.time_ns);
 		assert_int_equal(a.faults, b.faults);
 	}
@@ -72,14 +72,14 @@ static void test_best_policy_and_prefault(void **state)
 	static const int rows[] = { 0, 1, 2, 3, 4, 5 };
 
 	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct iopf_uadk_config c = row_cfg(rows[i]);
-		struct iopf_uadk_result st, io, best, pf;
+		struct iopf_bench_uadk_config c = row_cfg(rows[i]);
+		struct iopf_bench_uadk_result st, io, best, pf;
 		double s_io, s_best, s_pf;
 
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_STATIC, &st), 0);
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_IOPF, &io), 0);
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_BEST, &best), 0);
-		assert_int_equal(iopf_uadk_run(&c, IOPF_UADK_PREFAULT, &pf), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_STATIC, &st), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_IOPF, &io), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_BEST, &best), 0);
+		assert_int_equal(iopf_bench_uadk(&c, IOPF_UADK_PREFAULT, &pf), 0);
 		s_io = (double)io.time_ns / (double)st.time_ns - 1;
 		s_best = (double)best.time_ns / (double)st.time_ns - 1;
 		s_pf = (double)pf.time_ns / (double)st.time_ns - 1;

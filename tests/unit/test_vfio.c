@@ -94,7 +94,7 @@ static void body_patch1(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_patch1_faults_reach_the_container_handler(void **state)
+static void test_faults_reach_the_container_handler(void **state)
 {
 	harness_run(IOPF_RT_VIRTUAL, 1, body_patch1, NULL);
 	harness_run(IOPF_RT_REAL, 1, body_patch1, NULL);
@@ -138,7 +138,7 @@ static void body_patch2(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_patch2_handler_maps_checks_permission_answers_once(void **state)
+static void test_handler_maps_checks_permission_answers_once(void **state)
 {
 	harness_run(IOPF_RT_VIRTUAL, 1, body_patch2, NULL);
 }
@@ -179,7 +179,7 @@ static void body_patch3(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_patch3_notifier_takes_pages_back_without_pins(void **state)
+static void test_notifier_takes_pages_back_without_pins(void **state)
 {
 	harness_run(IOPF_RT_VIRTUAL, 1, body_patch3, NULL);
 	harness_run(IOPF_RT_REAL, 1, body_patch3, NULL);
@@ -213,7 +213,7 @@ static void body_patch4(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_patch4_premap_window(void **state)
+static void test_premap_window(void **state)
 {
 	harness_run(IOPF_RT_VIRTUAL, 1, body_patch4, NULL);
 }
@@ -241,7 +241,7 @@ static void body_patch5(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_patch5_enable_iopf_before_map_only(void **state)
+static void test_enable_iopf_before_map_only(void **state)
 {
 	harness_run(IOPF_RT_VIRTUAL, 1, body_patch5, NULL);
 }
@@ -273,7 +273,7 @@ static void body_patch6(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_patch6_map_neither_pins_nor_maps(void **state)
+static void test_map_neither_pins_nor_maps(void **state)
 {
 	harness_run(IOPF_RT_VIRTUAL, 1, body_patch6, NULL);
 }
@@ -321,7 +321,7 @@ static void body_patch7(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_patch7_selective_faulting(void **state)
+static void test_selective_faulting(void **state)
 {
 	harness_run(IOPF_RT_VIRTUAL, 1, body_patch7, NULL);
 }
@@ -951,13 +951,13 @@ static void test_dirty_tracking(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_patch1_faults_reach_the_container_handler),
-		cmocka_unit_test(test_patch2_handler_maps_checks_permission_answers_once),
-		cmocka_unit_test(test_patch3_notifier_takes_pages_back_without_pins),
-		cmocka_unit_test(test_patch4_premap_window),
-		cmocka_unit_test(test_patch5_enable_iopf_before_map_only),
-		cmocka_unit_test(test_patch6_map_neither_pins_nor_maps),
-		cmocka_unit_test(test_patch7_selective_faulting),
+		cmocka_unit_test(test_faults_reach_the_container_handler),
+		cmocka_unit_test(test_handler_maps_checks_permission_answers_once),
+		cmocka_unit_test(test_notifier_takes_pages_back_without_pins),
+		cmocka_unit_test(test_premap_window),
+		cmocka_unit_test(test_enable_iopf_before_map_only),
+		cmocka_unit_test(test_map_neither_pins_nor_maps),
+		cmocka_unit_test(test_selective_faulting),
 		cmocka_unit_test(test_accounting_pinned_vs_faultable),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_prefault_behaves_like_pinning),

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Plans: what a benchmark's configuration asks of this machine, checked
+ * before any memory is taken, so that a run that cannot finish is
+ * refused with figures instead of being killed half way.
+ */
+#include <iopf/bench.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plan.h"
+
+/* Left to the rest of the machine when a run is judged to fit. */
+#define BENCH_MEM_RESERVE (512ull << 20)
+
+uint64_t iopf_bench_mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	unsigned long long kib = 0;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (!kib) {
+		long pages = sysconf(_SC_AVPHYS_PAGES);
+
+		return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE)
+				 : 0;
+	}
+	return (uint64_t)kib << 10;
+}
+
+uint64_t bench_pool_bytes(uint64_t bytes)
+{
+	return bytes + (bytes >> 12) * BENCH_PAGE_META;
+}
+
+int bench_plan_fail(struct iopf_bench_plan *plan, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!plan)
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(plan->why, sizeof(plan->why), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int bench_plan_set(struct iopf_bench_plan *plan, uint64_t need, double wall_s)
+{
+	uint64_t avail = iopf_bench_mem_available();
+
+	if (plan) {
+		plan->mem_bytes = need;
+		plan->avail_bytes = avail;
+		plan->wall_s = wall_s;
+	}
+	if (avail && need > (avail > BENCH_MEM_RESERVE ? avail - BENCH_MEM_RESERVE
+						       : 0))
+		return bench_plan_fail(plan, -ENOMEM, "the run needs about "
+				       "%.1f GiB of memory; this machine has "
+				       "%.1f GiB available",
+				       (double)need / (1ull << 30),
+				       (double)avail / (1ull << 30));
+	return 0;
+}

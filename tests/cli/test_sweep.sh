@@ -1,0 +1,63 @@
+#!/bin/sh
+# iopf sweep: bad grids refused up front; a local run's outputs identical
+# whatever --jobs; a failing point named; under mpirun, 2 ranks give the
+# local run's bytes, and a lost rank leaves its points listed as missing.
+iopf="$1"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+cat >"$dir/grid.json" <<'G'
+{ "name": "density-small", "bench": "density",
+  "args": ["--host-gib", "64", "--swap-gib", "64"],
+  "params": { "--guests": [2, 3], "--hot": [20, 40] },
+  "profiles": ["kunpeng920-seed", "reference"] }
+G
+printf '{ "bench": "density", "params": { "--guests": [] } }' >"$dir/empty.json"
+printf '{ "bench": "density", "parms": {} }' >"$dir/typo.json"
+printf '{ "bench": "density", ' >"$dir/cut.json"
+printf '{ "bench": "density", "params": { "--guests": [2, 0] } }' >"$dir/bad-point.json"
+
+for g in empty typo cut; do
+	"$iopf" sweep "$dir/$g.json" --out "$dir/$g" >/dev/null 2>"$dir/err"
+	[ $? = 2 ] || fail "grid $g not refused with status 2"
+	grep -q "$g.json" "$dir/err" || fail "grid $g: error does not name the file"
+	[ -e "$dir/$g.json.json" ] && fail "grid $g wrote output"
+done
+"$iopf" sweep "$dir/none.json" >/dev/null 2>&1; [ $? = 2 ] || fail "missing grid file accepted"
+"$iopf" sweep "$dir/grid.json" --jobs 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--jobs 0 accepted"
+
+[ "$("$iopf" sweep "$dir/grid.json" --dry-run | wc -l)" = 8 ] || fail "dry run: not 8 points"
+"$iopf" sweep "$dir/grid.json" --jobs 1 --out "$dir/j1" >"$dir/out1" || fail "local sweep --jobs 1 failed"
+"$iopf" sweep "$dir/grid.json" --jobs 3 --out "$dir/j3" >/dev/null || fail "local sweep --jobs 3 failed"
+grep -q "8 points of iopf bench density: 8 ok, 0 failed, 0 missing" "$dir/out1" ||
+	fail "summary wrong: $(head -1 "$dir/out1")"
+cmp -s "$dir/j1.json" "$dir/j3.json" || fail "JSON differs between --jobs 1 and 3"
+cmp -s "$dir/j1.csv" "$dir/j3.csv" || fail "CSV differs between --jobs 1 and 3"
+[ "$(wc -l <"$dir/j1.csv")" = 9 ] || fail "CSV: not one row per point"
+
+"$iopf" sweep "$dir/bad-point.json" --out "$dir/bp" >"$dir/out-bp"
+[ $? = 1 ] || fail "a failing point did not make the sweep fail"
+grep -q "point 1 failed (--guests=0)" "$dir/out-bp" || fail "failing point not named"
+
+if ! command -v mpirun >/dev/null 2>&1; then
+	echo "SKIP: mpirun not installed: the MPI half of this test did not run"
+	exit $fails
+fi
+mpi="mpirun --oversubscribe -np 2"
+[ "$(id -u)" = 0 ] && mpi="mpirun --allow-run-as-root --oversubscribe -np 2"
+# Open MPI's own allocations are not ours to report.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+$mpi -x ASAN_OPTIONS "$iopf" sweep "$dir/grid.json" --out "$dir/mpi" >"$dir/out-mpi" 2>&1 ||
+	fail "mpirun sweep failed: $(tail -3 "$dir/out-mpi")"
+cmp -s "$dir/j1.json" "$dir/mpi.json" || fail "JSON differs between local and 2 ranks"
+cmp -s "$dir/j1.csv" "$dir/mpi.csv" || fail "CSV differs between local and 2 ranks"
+if "$iopf" sweep --help | grep -q "mpirun"; then :; fi
+IOPF_SWEEP_LOSE_RANK=1 $mpi -x ASAN_OPTIONS -x IOPF_SWEEP_LOSE_RANK "$iopf" sweep \
+	"$dir/grid.json" --out "$dir/lost" >"$dir/out-lost" 2>&1 && fail "a lost rank went unnoticed"
+grep -q '"complete": false' "$dir/lost.json" 2>/dev/null || fail "lost rank: output claims to be complete"
+for i in 1 3 5 7; do
+	grep -q "point $i missing" "$dir/out-lost" || fail "lost rank: point $i not reported missing"
+done
+exit $fails
