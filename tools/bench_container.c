@@ -59,7 +59,7 @@ static json_object *container_json(const struct iopf_bench_container_result *r)
 static void print_touch(const char *rt, const struct iopf_bench_touch *t)
 {
 	for (int m = 0; m < IOPF_TOUCH_NR; m++)
-		printf("  %-8s %-15s %9llu %10.3f %10.3f %10.3f %9.2fx\n", rt,
+		printf("  %-8s %-17s %9llu %10.3f %10.3f %10.3f %9.2fx\n", rt,
 		       iopf_bench_touch_name(m),
 		       (unsigned long long)t[m].faults, t[m].setup_s,
 		       t[m].touch_s, t[m].total_s, t[m].vs_pinned);
@@ -112,7 +112,7 @@ int tool_bench_container(int argc, char **argv)
 		return tool_output_json(&o, container_json(&r));
 	printf("a device touches %llu MiB of guest memory once, 4 KiB at a time\n",
 	       (unsigned long long)(cfg.mem_bytes >> 20));
-	printf("  %-8s %-15s %9s %10s %10s %10s %10s\n", "runtime", "mode",
+	printf("  %-8s %-17s %9s %10s %10s %10s %10s\n", "runtime", "mode",
 	       "faults", "setup s", "touch s", "total s", "vs pinned");
 	print_touch("real", r.real);
 	print_touch("virtual", r.virt);

@@ -140,7 +140,7 @@ int tool_bench_nic(int argc, char **argv)
 	struct iopf_bench_plan plan = { 0 };
 	struct nic_loads loads = { { 1, 10, 25, 40, 100 }, 5 };
 	struct tool_output o = { 0 };
-	const char *profile = "kunpeng920-seed";
+	const char *profile = IOPF_COST_PROFILE_DEFAULT;
 	bool on[IOPF_NIC_NR_POLICIES], allow_long = false;
 	int total = 0, done = 0, status = 0;
 	double wall_s = 0;
@@ -172,7 +172,7 @@ int tool_bench_nic(int argc, char **argv)
 			  "share of freed buffer pages the guest gives\n"
 			  "back to the host (0)"),
 		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: kunpeng920-seed (default),\n"
+			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
 			    "reference, measured, or a FILE of\n"
 			    "`iopf profile --json`"),
 		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N",
@@ -258,7 +258,7 @@ int tool_bench_nic(int argc, char **argv)
 			if (ret) {
 				fprintf(stderr, "iopf: bench nic %s at %g Gb/s "
 					"failed: %s\n", iopf_nic_policy_name(p),
-					loads.v[l], strerror(-ret));
+					loads.v[l], tool_strerror(ret));
 				status = 1;
 				break;
 			}

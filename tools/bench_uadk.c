@@ -6,6 +6,7 @@
  */
 #include <iopf/bench.h>
 #include <iopf/cost.h>
+#include <iopf/sec.h>
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -70,7 +71,7 @@ int tool_bench_uadk(int argc, char **argv)
 	struct iopf_bench_uadk_config cfg;
 	struct iopf_bench_plan plan = { 0 };
 	struct tool_output o = { 0 };
-	const char *profile = "kunpeng920-seed";
+	const char *profile = IOPF_COST_PROFILE_DEFAULT;
 	uint64_t msg_len = 0, times = 0, max_times = 0, repeat = 0;
 	uint32_t premap = 0;
 	bool real = false, no_compute = false, allow_long = false;
@@ -93,7 +94,7 @@ int tool_bench_uadk(int argc, char **argv)
 			  "only this mode: static, vfio-iopf, host-sva,\n"
 			  "iopf-best, iopf-prefault (static always runs)"),
 		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: kunpeng920-seed (default),\n"
+			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
 			    "reference, measured, or a FILE of\n"
 			    "`iopf profile --json`"),
 		TOOL_CALL("--runtime", tool_opt_runtime, &real, "R",
@@ -207,7 +208,7 @@ int tool_bench_uadk(int argc, char **argv)
 				iopf_uadk_mode_name(runs[0].failed_mode),
 				(unsigned long long)cfgs[failed].times,
 				(unsigned long long)cfgs[failed].msg_len,
-				strerror(-ret));
+				tool_strerror(ret));
 			tool_output_abort(&o);
 			return 1;
 		}
@@ -306,9 +307,11 @@ json:
 int tool_calibrate(int argc, char **argv)
 {
 	struct iopf_calibration c;
+	uint64_t setup, job, aes;
 	bool emit = false;
 	const struct tool_opt opts[] = {
-		TOOL_FLAG("--emit", &emit, "print the fitted constants as C"),
+		TOOL_FLAG("--emit", &emit, "print the fitted profile as a profile file\n"
+			  "(every constant; --profile FILE reads it)"),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -330,29 +333,26 @@ int tool_calibrate(int argc, char **argv)
 		return 1;
 	}
 	if (emit) {
-		printf("/* Fitted by `iopf calibrate` (least squares over the seed's "
-		       "nine slowdowns,\n * within the bounds documented in "
-		       "src/bench/calibrate.c). */\n");
-		printf(".app_setup_ns = %llu,\n.sec_job_ns = %llu,\n"
-		       ".sec_aes_kib_ns = %llu,\n.fault_handler_ns = %llu,\n"
-		       ".sva_fault_handler_ns = %llu,\n",
-		       (unsigned long long)c.fitted.app_setup_ns,
-		       (unsigned long long)c.fitted.sec_job_ns,
-		       (unsigned long long)c.fitted.sec_aes_kib_ns,
-		       (unsigned long long)c.fitted.fault_handler_ns,
-		       (unsigned long long)c.fitted.sva_fault_handler_ns);
+		/* The whole fitted profile, as `--profile FILE` reads it. */
+		char *text = iopf_cost_profile_json(&c.fitted);
+
+		if (!text)
+			return 1;
+		fputs(text, stdout);
+		free(text);
 		return 0;
 	}
+	setup = iopf_bench_cost(&c.fitted, app_setup_ns);
+	job = iopf_sec_cost(&c.fitted, sec_job_ns);
+	aes = iopf_sec_cost(&c.fitted, sec_aes_kib_ns);
 	printf("calibration of profile kunpeng920-seed against the seed's table\n");
 	printf("fitted (no source; bounds in src/bench/calibrate.c):\n");
 	printf("  app_setup_ns          %12llu  test setup inside time_used\n",
-	       (unsigned long long)c.fitted.app_setup_ns);
+	       (unsigned long long)setup);
 	printf("  sec_job_ns            %12llu  accelerator fixed cost per job%s\n",
-	       (unsigned long long)c.fitted.sec_job_ns,
-	       c.fitted.sec_job_ns == 1000 ? " (at its lower bound)" : "");
+	       (unsigned long long)job, job == 1000 ? " (at its lower bound)" : "");
 	printf("  sec_aes_kib_ns        %12llu  accelerator AES per KiB%s\n",
-	       (unsigned long long)c.fitted.sec_aes_kib_ns,
-	       c.fitted.sec_aes_kib_ns == 80 ? " (at its lower bound)" : "");
+	       (unsigned long long)aes, aes == 80 ? " (at its lower bound)" : "");
 	printf("  fault_handler_ns      %12llu  seed's VFIO handler per fault\n",
 	       (unsigned long long)c.fitted.fault_handler_ns);
 	printf("  sva_fault_handler_ns  %12llu  host SVA handler per fault\n",

@@ -1,109 +1,26 @@
 // SPDX-License-Identifier: MIT
-/* iopf profile: this machine's software costs as a cost profile. */
+/*
+ * iopf profile: cost profiles shown, written, measured, and the registry
+ * listed. Every row comes from the registry (<iopf/bench.h>); this file
+ * names none.
+ */
 #include <iopf/bench.h>
 #include <iopf/cost.h>
 
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tool.h"
 
-#define FIELD(f, what, hw) { #f, offsetof(struct iopf_cost_model, f), what, hw }
-
-static const struct {
-	const char *name;
-	size_t off;
-	const char *what;
-	bool hardware; /* not measurable here: reference value kept */
-} fields[] = {
-	FIELD(cpu_fault_ns, "populate a page, zeroing excluded", false),
-	FIELD(zero_4k_ns, "zero 4 KiB", false),
-	FIELD(copy_4k_ns, "copy 4 KiB", false),
-	FIELD(get_page_ns, "reference a present page", false),
-	FIELD(pin_page_ns, "pin and account a page", false),
-	FIELD(unpin_page_ns, "drop a reference", false),
-	FIELD(iommu_map_ns, "map call of one page", false),
-	FIELD(iommu_map_leaf_ns, "each leaf of a large map", false),
-	FIELD(iommu_unmap_ns, "unmap call of one page", false),
-	FIELD(iommu_unmap_leaf_ns, "each leaf of a large unmap", false),
-	FIELD(iotlb_lookup_ns, "(software walk here)", false),
-	FIELD(prq_post_ns, "fault round trip, 1/4 of p50", false),
-	FIELD(prq_irq_ns, "fault round trip, 1/2 of p50", false),
-	FIELD(page_response_ns, "fault round trip, 1/4 of p50", false),
-	FIELD(sec_aes_kib_ns, "AES-128-CBC per KiB on this CPU", false),
-	FIELD(sec_sha_kib_ns, "SHA-256 per KiB on this CPU", false),
-	FIELD(walk_level_ns, "IOMMU table level from DRAM", true),
-	FIELD(ats_request_ns, "PCIe ATS round trip", true),
-	FIELD(atc_inval_ns, "ATS invalidation", true),
-	FIELD(dma_4k_ns, "PCIe transfer of 4 KiB", true),
-	FIELD(swap_in_ns, "swap device read latency", true),
-};
-
-#define NR_FIELDS (sizeof(fields) / sizeof(fields[0]))
-
-static uint64_t *field_of(struct iopf_cost_model *m, size_t i)
-{
-	return (uint64_t *)((char *)m + fields[i].off);
-}
-
-static uint64_t field_value(const struct iopf_cost_model *m, size_t i)
-{
-	return *(const uint64_t *)((const char *)m + fields[i].off);
-}
-
-/* A profile file of `iopf profile --json`: the reference, overridden. */
-static int profile_load(const char *path, struct iopf_cost_model *m)
-{
-	json_object *root;
-	int ret = 0;
-
-	if (access(path, R_OK))
-		return -ENOENT;
-	root = json_object_from_file(path);
-	if (!root) {
-		fprintf(stderr, "iopf: %s: cannot parse: %s\n", path,
-			json_util_get_last_err());
-		return -EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		fprintf(stderr, "iopf: %s: not a profile (a JSON object)\n", path);
-		json_object_put(root);
-		return -EINVAL;
-	}
-	*m = *iopf_cost_model_default();
-	json_object_object_foreach(root, key, val) {
-		size_t i;
-
-		if (ret)
-			break;
-		if (!strcmp(key, "name"))
-			continue;
-		for (i = 0; i < NR_FIELDS && strcmp(fields[i].name, key); i++)
-			;
-		if (i == NR_FIELDS) {
-			fprintf(stderr, "iopf: %s: unknown constant '%s'\n", path,
-				key);
-			ret = -EINVAL;
-		} else if (!json_object_is_type(val, json_type_int) ||
-			   json_object_get_int64(val) < 0) {
-			fprintf(stderr, "iopf: %s: '%s' must be a non-negative "
-				"integer (ns)\n", path, key);
-			ret = -EINVAL;
-		} else {
-			*field_of(m, i) = (uint64_t)json_object_get_int64(val);
-		}
-	}
-	json_object_put(root);
-	return ret;
-}
-
 const struct iopf_cost_model *tool_cost_profile(const char *name)
 {
-	static struct iopf_cost_model other;
-	const struct iopf_cost_model *c = iopf_cost_model_find(name);
+	static struct iopf_cost_profile file;
+	static struct iopf_cost_model measured;
+	const struct iopf_cost_model *c = iopf_cost_profile_find(name);
+	char err[256];
 	int ret;
 
 	if (c)
@@ -111,76 +28,157 @@ const struct iopf_cost_model *tool_cost_profile(const char *name)
 	if (!strcmp(name, "measured")) {
 		fprintf(stderr, "iopf: measuring this machine's costs for the "
 			"profile 'measured'\n");
-		ret = iopf_bench_profile(&other);
+		ret = iopf_bench_profile(&measured);
 		if (ret) {
 			fprintf(stderr, "iopf: profile failed: %s\n",
 				strerror(-ret));
 			return NULL;
 		}
-		other.name = "measured";
-		return &other;
+		return &measured;
 	}
-	ret = profile_load(name, &other);
-	if (ret == -ENOENT)
-		fprintf(stderr, "iopf: unknown profile '%s' (kunpeng920-seed, "
-			"reference, measured, or a file of `iopf profile "
-			"--json`)\n", name);
-	if (ret)
+	ret = iopf_cost_profile_load(name, &file, err, sizeof(err));
+	if (ret == -ENOENT) {
+		fprintf(stderr, "iopf: unknown profile '%s' (%s, reference, "
+			"measured, or a file of `iopf profile --json`)\n", name,
+			IOPF_COST_PROFILE_DEFAULT);
 		return NULL;
-	other.name = name;
-	return &other;
+	}
+	if (ret) {
+		fprintf(stderr, "iopf: profile %s: %s\n", name, err);
+		return NULL;
+	}
+	return &file.costs;
+}
+
+/* Every row as one line of a Markdown table. */
+static void profile_list(void)
+{
+	printf("| constant | layer | reference | min | max | kind | what | source of the reference |\n");
+	printf("|---|---|---:|---:|---:|---|---|---|\n");
+	for (unsigned s = 0; s < iopf_cost_nr_sections; s++)
+		for (unsigned i = 0; i < iopf_cost_sections[s]->nr; i++) {
+			const struct iopf_cost_param *p =
+				&iopf_cost_sections[s]->params[i];
+			char kind[48] = "";
+
+			if (p->flags & IOPF_COST_MEASURED)
+				strcat(kind, "measured ");
+			if (p->flags & IOPF_COST_HW)
+				strcat(kind, "hardware ");
+			if (p->flags & IOPF_COST_FITTED)
+				strcat(kind, "fitted ");
+			if (kind[0])
+				kind[strlen(kind) - 1] = '\0';
+			printf("| `%s` | %s | %llu | %llu | %llu | %s | %s | %s |\n",
+			       p->name, iopf_cost_sections[s]->layer_name,
+			       (unsigned long long)p->reference,
+			       (unsigned long long)p->min,
+			       (unsigned long long)p->max, kind, p->what,
+			       p->source);
+		}
+}
+
+/* @m beside the reference, row by row. */
+static void profile_table(const struct iopf_cost_model *m, bool measured)
+{
+	const struct iopf_cost_model *ref = iopf_cost_model_default();
+
+	if (measured)
+		printf("profile \"measured\" (this machine, real runtime) beside \"reference\"\n");
+	else
+		printf("profile \"%s\" beside \"reference\"\n", m->name);
+	printf("%-22s %12s %12s  %s\n", "constant", measured ? "measured" : "value",
+	       "reference", "what");
+	for (unsigned s = 0; s < iopf_cost_nr_sections; s++)
+		for (unsigned i = 0; i < iopf_cost_sections[s]->nr; i++) {
+			const struct iopf_cost_param *p =
+				&iopf_cost_sections[s]->params[i];
+			unsigned long long r = iopf_cost_get(ref, p);
+
+			if (measured && !(p->flags & IOPF_COST_MEASURED))
+				printf("%-22s %12s %12llu  %s (%s)\n", p->name,
+				       "-", r, p->what,
+				       p->flags & IOPF_COST_HW
+					       ? "hardware: not measurable here"
+					       : "not measured: reference kept");
+			else
+				printf("%-22s %12llu %12llu  %s\n", p->name,
+				       (unsigned long long)iopf_cost_get(m, p),
+				       r, p->what);
+		}
 }
 
 int tool_profile(int argc, char **argv)
 {
-	const struct iopf_cost_model *ref = iopf_cost_model_default();
-	struct iopf_cost_model m;
+	const char *name = NULL;
+	const struct iopf_cost_model *m;
+	struct iopf_cost_model measured;
 	struct tool_output o = { 0 };
-	const struct tool_opt opts[] = { TOOL_OUT_JSON(&o), TOOL_END };
+	bool list = false;
+	const struct tool_opt opts[] = {
+		TOOL_OUT_JSON(&o),
+		TOOL_STRING("--profile", &name, "NAME",
+			    "the profile NAME instead of measuring: a built-in\n"
+			    "one (" IOPF_COST_PROFILE_DEFAULT ", reference), measured, or a FILE"),
+		TOOL_FLAG("--list", &list,
+			  "every constant of the cost model: layer, reference,\n"
+			  "bounds, source (a Markdown table)"),
+		TOOL_END,
+	};
 	const struct tool_cmd cmd = {
-		"profile", "[--json[=FILE]]",
+		"profile", "[--json[=FILE]] [--profile NAME] [--list]",
 		"measure this machine's software costs for the cost\n"
 		"model's operations and print them as a profile; its JSON\n"
-		"is what --profile FILE of the benchmarks reads", opts, NULL,
+		"(every constant) is what --profile FILE of the benchmarks reads",
+		opts, NULL,
 	};
 	int ret;
 
 	ret = tool_parse(&cmd, argc, argv);
 	if (ret >= 0)
 		return ret;
+	if (list) {
+		if (o.json || name) {
+			fprintf(stderr, "iopf profile: --list takes no other "
+				"option\n");
+			return 2;
+		}
+		profile_list();
+		return 0;
+	}
 	ret = tool_output_open(&o, false);
 	if (ret)
 		return ret;
-	ret = iopf_bench_profile(&m);
-	if (ret) {
-		tool_output_abort(&o);
-		fprintf(stderr, "iopf: profile failed: %s\n", strerror(-ret));
-		return 1;
+	if (name) {
+		m = tool_cost_profile(name);
+		if (!m) {
+			tool_output_abort(&o);
+			return 1;
+		}
+	} else {
+		ret = iopf_bench_profile(&measured);
+		if (ret) {
+			tool_output_abort(&o);
+			fprintf(stderr, "iopf: profile failed: %s\n",
+				strerror(-ret));
+			return 1;
+		}
+		m = &measured;
 	}
 	if (o.json) {
-		json_object *j = json_object_new_object();
+		char *text = iopf_cost_profile_json(m);
+		json_object *j = text ? json_tokener_parse(text) : NULL;
 
-		json_object_object_add(j, "name", json_object_new_string("measured"));
-		for (size_t i = 0; i < NR_FIELDS; i++)
-			json_object_object_add(j, fields[i].name,
-				json_object_new_int64((int64_t)field_value(&m, i)));
+		free(text);
+		if (!j) {
+			tool_output_abort(&o);
+			fprintf(stderr, "iopf: profile: out of memory\n");
+			return 1;
+		}
 		ret = tool_output_json(&o, j);
 		if (ret || !tool_output_table(&o))
 			return ret;
 	}
-	printf("profile \"measured\" (this machine, real runtime) beside \"reference\"\n");
-	printf("%-22s %12s %12s  %s\n", "constant", "measured", "reference", "what");
-	for (size_t i = 0; i < NR_FIELDS; i++) {
-		uint64_t v = field_value(&m, i), r = field_value(ref, i);
-
-		if (fields[i].hardware)
-			printf("%-22s %12s %12llu  %s (hardware: not measurable here)\n",
-			       fields[i].name, "-", (unsigned long long)r,
-			       fields[i].what);
-		else
-			printf("%-22s %12llu %12llu  %s\n", fields[i].name,
-			       (unsigned long long)v, (unsigned long long)r,
-			       fields[i].what);
-	}
+	profile_table(m, !name);
 	return 0;
 }

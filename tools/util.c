@@ -342,3 +342,11 @@ int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan
 		fprintf(stderr, "iopf %s: about %s (estimate)\n", cmd, took);
 	return 0;
 }
+
+const char *tool_strerror(int err)
+{
+	if (err == -EOVERFLOW)
+		return "virtual time overflow: a cost in the profile is too "
+		       "large (the runtime named the actor and the site above)";
+	return strerror(-err);
+}

@@ -29,11 +29,93 @@
 #include <iopf/rt.h>
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The experiments' rows of the cost registry (see <iopf/cost.h>):
+ * X(name, reference, min, max, flags, what, source), ns.
+ */
+#define IOPF_BENCH_COSTS(X)                                                    \
+	X(app_setup_ns, 0, 0, 100 * IOPF_COST_MAX_NS, IOPF_COST_FITTED,        \
+	  "the UADK test's own setup inside its timed region, once a run",     \
+	  "none: the reference leaves it out; kunpeng920-seed fits it")
+
+enum iopf_bench_cost { IOPF_BENCH_COSTS(IOPF_COST_ENUM) IOPF_BENCH_NR_COSTS };
+
+/* The experiments' section of the cost registry. */
+extern const struct iopf_cost_section iopf_bench_cost_section;
+
+/* The experiments' constant @n (e.g. app_setup_ns) in model @m, ns. */
+#define iopf_bench_cost(m, n)                                                  \
+	iopf_cost_get((m), &iopf_bench_cost_section.params[IOPF_COST_##n])
+
+/*
+ * The whole registry: every section, platform first, in the order
+ * profiles list them. NULL-terminated; iopf_cost_nr_sections of them.
+ */
+extern const struct iopf_cost_section *const iopf_cost_sections[];
+extern const unsigned iopf_cost_nr_sections;
+
+/* The row named @name in any section, or NULL. Never blocks. */
+const struct iopf_cost_param *iopf_cost_param_find(const char *name);
+
+/*
+ * The profile the library's experiments and the command line use when
+ * none is named: the only place its name is written.
+ */
+#define IOPF_COST_PROFILE_DEFAULT "kunpeng920-seed"
+
+/*
+ * A built-in profile by name: "reference" (every row's reference value)
+ * or "kunpeng920-seed" (the reference with the fitted rows of
+ * src/bench/cost_kunpeng920.inc); NULL for any other name or NULL. The
+ * model lives as long as the program. Never blocks.
+ */
+const struct iopf_cost_model *iopf_cost_profile_find(const char *name);
+/* iopf_cost_profile_find(IOPF_COST_PROFILE_DEFAULT). */
+const struct iopf_cost_model *iopf_cost_profile_default(void);
+
+/* A profile read from a file: the model and the name it points at. */
+struct iopf_cost_profile {
+	struct iopf_cost_model costs; /* costs.name points at name */
+	char name[64];
+};
+
+/*
+ * Parse the JSON profile @text into @out. A profile is one object:
+ * "name" (a string, optional: @origin otherwise), "base" (a built-in
+ * profile the rows start from, optional: "reference"), then any rows by
+ * name, each an integer number of ns within its bounds. Every row ends up
+ * set, so @out does not depend on later changes to the references.
+ * 0, or -EINVAL (malformed JSON, not an object, an unknown key, a value of
+ * the wrong type, an unknown base, a name too long) or -ERANGE (a value
+ * out of its row's bounds), with a message naming the key written to @err
+ * (@len bytes). @out is unspecified after an error. Never blocks.
+ */
+int iopf_cost_profile_parse(const char *text, const char *origin,
+			    struct iopf_cost_profile *out, char *err,
+			    size_t len);
+/*
+ * Read and parse the profile file at @path (iopf_cost_profile_parse(),
+ * @origin the path). Also -errno if the file cannot be read, -EFBIG past
+ * 1 MiB. Blocks on file I/O only.
+ */
+int iopf_cost_profile_load(const char *path, struct iopf_cost_profile *out,
+			   char *err, size_t len);
+/*
+ * @m as a profile file: a JSON object with "name" and every row of the
+ * registry, in registry order, pretty-printed and newline-terminated. A
+ * string the caller frees with free(); NULL without memory.
+ */
+char *iopf_cost_profile_json(const struct iopf_cost_model *m);
+/* iopf_cost_model_check() over the whole registry. */
+int iopf_cost_profile_check(const struct iopf_cost_model *m, char *err,
+			    size_t len);
 
 /*
  * What a configuration asks of this machine, filled by every
@@ -69,6 +151,14 @@ struct iopf_bench_ground_result {
 	uint64_t virt_events, virt_switches;
 	double virt_wall_s;
 	double virt_events_per_s, virt_switches_per_s;
+	/*
+	 * Bare fiber switches (two fibers handing the processor back and
+	 * forth, nothing scheduled), measured in the same run: the limit.
+	 * virt_over_fiber is events/s over bare switches/s; 0.5 is one
+	 * event per two switches.
+	 */
+	double fiber_switches_per_s;
+	double virt_over_fiber;
 	/* The same hand-off pattern between OS threads (real runtime). */
 	uint64_t real_handoffs;
 	double real_handoffs_per_s;
@@ -134,8 +224,12 @@ enum iopf_bench_touch_mode {
 	IOPF_TOUCH_PINNED,       /* static pinning: MAP_DMA pins and maps */
 	IOPF_TOUCH_IOPF_NONE,    /* one page per fault */
 	IOPF_TOUCH_IOPF_FIXED,   /* PREMAP_LEN = 512 */
-	IOPF_TOUCH_IOPF_ADAPTIVE,/* adaptive, up to 512 */
+	IOPF_TOUCH_IOPF_ADAPTIVE,/* adaptive, up to 512: maps only what the
+				    host has, so one fault per fresh page */
 	IOPF_TOUCH_PREFAULT,     /* faultable + PREFAULT of everything */
+	IOPF_TOUCH_IOPF_ADAPTIVE_CPU, /* adaptive, after the guest's CPU wrote
+					 the memory (untimed), as UADK's
+					 best policy runs */
 	IOPF_TOUCH_NR,
 };
 /* "pinned", "iopf-none", ...; "?" for a mode out of range. */
@@ -366,19 +460,54 @@ struct iopf_bench_density_step {
 	double swap_in_mbps, swap_out_mbps; /* IOPF */
 };
 
+/*
+ * The shape of a throughput curve, from a two-segment least-squares fit:
+ * the steps are split where two straight lines fit them best (each line
+ * over at least IOPF_DENSITY_MIN_SEGMENT steps). The curve bends when the
+ * second line's slope is less than half the first's and, at the last
+ * step, the second line lies at least 5% below the first one extended:
+ * a straight line, or a bend too small to matter, has no inflection. The
+ * inflection is then the last step of the first part whose throughput is
+ * within 5% of the first line (the best split can take in a step of the
+ * fall).
+ */
+#define IOPF_DENSITY_MIN_SEGMENT 4
 struct iopf_bench_density_curve {
-	double slope_gbps;         /* per guest, first steps */
-	unsigned plateau_guests;   /* first step within 5% of the maximum */
+	double slope_gbps;         /* per guest: the rising line's slope (the
+				      whole curve's when it never bends) */
+	bool bends;                /* an inflection within the steps given */
+	unsigned inflection_guests;/* last step on the rising line; 0: none */
+	double after_slope_gbps;   /* per guest, past the inflection */
+	unsigned plateau_guests;   /* first step within 5% of the maximum;
+				      0 when the curve never bends */
 	double plateau_gbps;       /* the maximum */
-	unsigned inflection_guests;/* first step where the 5-step average
-				      gains < half the slope */
 };
+
+/*
+ * Fits @n steps (@guests[i] guests gave @gbps[i] GB/s, guests increasing)
+ * as described above and fills @c. n = 0 gives an all-zero curve; fewer
+ * than 2 * IOPF_DENSITY_MIN_SEGMENT steps never bend. Pure computation.
+ */
+void iopf_bench_density_analyse(const unsigned *guests, const double *gbps,
+				unsigned n, struct iopf_bench_density_curve *c);
 
 struct iopf_bench_density_result {
 	unsigned nr_steps;
 	struct iopf_bench_density_step *steps;   /* max_guests entries, by caller */
 	unsigned static_max_guests;
 	struct iopf_bench_density_curve iopf, stat;
+	/*
+	 * IOPF stopped before max_guests: guest @iopf_refused_guest could not
+	 * boot (@iopf_refused_err, -ENOMEM when host RAM and swap were full).
+	 * The host's state then, before that guest was torn down: frames in
+	 * use and swap slots in use, in bytes. 0: every guest ran.
+	 */
+	unsigned iopf_refused_guest;
+	int iopf_refused_err;
+	uint64_t refused_resident_bytes, refused_swap_bytes;
+	/* Heap in use by the simulation at its fullest (the last IOPF step),
+	 * per 2 MiB page of host RAM. */
+	double meta_bytes_per_page;
 };
 
 /* 1 TiB host, 2 TiB swap, 112 guests of 16 GiB, 40% hot, 30% cold. */
@@ -389,6 +518,10 @@ int iopf_bench_density_validate(const struct iopf_bench_density_config *cfg,
 /*
  * Add guests one by one, static pinning and IOPF, virtual runtime;
  * out->steps must hold cfg->max_guests entries. -EINVAL as validate.
+ * Running out of host memory is a result, not an error: static pinning
+ * stops at the last guest it can pin, IOPF at the last guest the host
+ * could boot (see iopf_refused_guest). -ENOMEM when this process runs out
+ * of memory. Blocks: runs its own virtual runtime.
  */
 int iopf_bench_density(const struct iopf_bench_density_config *cfg,
 		       struct iopf_bench_density_result *out);
@@ -588,11 +721,10 @@ struct iopf_bench_nic_config {
 	unsigned channels, pri_engines, fault_workers;
 	uint32_t prefault_window; /* pages mapped per fault (FIXED); 0, 1: one */
 	unsigned discard_pct;    /* freed buffer pages given back to the host */
-	uint64_t driver_pkt_ns;  /* the guest driver's work per packet */
 	const struct iopf_cost_model *costs; /* NULL: the reference profile */
 	uint64_t seed;
 };
-/* The defaults `iopf bench nic` uses (profile left NULL). */
+/* The defaults `iopf bench nic` uses (the default profile). */
 void iopf_bench_nic_defaults(struct iopf_bench_nic_config *cfg);
 
 struct iopf_bench_nic_result {
@@ -631,8 +763,11 @@ int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,
 
 /*
  * Measure this machine's software costs for the cost model's operations
- * (real runtime) and return them as a profile named "measured"; constants
- * that are hardware's (PCIe, walks, swap device) keep the reference value.
+ * (real runtime) and return them as a profile named "measured": the rows
+ * flagged IOPF_COST_MEASURED are measured, every other row keeps its
+ * reference value. Each measured value is clamped into its row's bounds.
+ * 0, -ENOMEM, or an error of the runtime or of the fault round trip's
+ * benchmark. Blocks for about a second (real threads, real time).
  */
 int iopf_bench_profile(struct iopf_cost_model *out);
 

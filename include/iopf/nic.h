@@ -103,19 +103,29 @@ struct iopf_nic_config {
 
 struct iopf_nic;
 
-/* Must be called from an actor: the NIC's engines are actors. */
+/*
+ * Create a NIC on @iommu (an iopf_dev with PRI and ATS named cfg->name)
+ * and start its engines, which are actors: call it from an actor.
+ * -EINVAL for a NULL argument, too many channels or PRI engines, an
+ * on-chip buffer outside IOPF_NIC_MAX_PACKET..64 MiB or an unknown miss
+ * mode; -ENOMEM; or an error of iopf_dev_add() or iopf_rt_spawn(). Undone by
+ * iopf_nic_destroy().
+ */
 int iopf_nic_create(struct iopf_iommu *iommu, const struct iopf_nic_config *cfg,
 		    struct iopf_nic **out);
 /*
- * Stops the engines: what is on chip is not received any more. Stop and
- * destroy are the owner's: one caller, not concurrently with each other.
+ * Stops the engines (blocks: joins them): what is on chip is not
+ * received any more. Stop and destroy are the owner's: one caller, not
+ * concurrently with each other. Not undone: a stopped NIC is destroyed.
  */
 void iopf_nic_stop(struct iopf_nic *nic);
 /*
  * Stops, then removes the device and frees the NIC; -EBUSY (the NIC
  * stopped but kept, to be destroyed again) while the device is attached.
+ * Blocks: from an actor. NULL is a no-op returning 0.
  */
 int iopf_nic_destroy(struct iopf_nic *nic);
+/* The NIC's IOMMU-facing device, to assign and attach. Never fails. */
 struct iopf_dev *iopf_nic_dev(struct iopf_nic *nic);
 
 struct iopf_nic_rx_config {
@@ -126,20 +136,35 @@ struct iopf_nic_rx_config {
 	uint32_t backup_buf_bytes; /* at least the largest packet */
 	uint32_t pasid;            /* IOPF_PASID_NONE: requests without */
 };
-/* Once, before the first doorbell. */
+/*
+ * Point the RX queue at its rings (IOVAs). Once, before the first
+ * doorbell; nothing undoes it but destroying the NIC. -EINVAL for a bad
+ * ring size, alignment, PASID, or (BACKUP) a missing backup ring; -EBUSY
+ * the second time; -ENOMEM. Takes the NIC's lock.
+ */
 int iopf_nic_rx_setup(struct iopf_nic *nic, const struct iopf_nic_rx_config *rx);
-/* The driver posted descriptors up to @tail (exclusive, free running). */
+/*
+ * The driver posted descriptors up to @tail (exclusive, free running);
+ * the engines wake. -EINVAL before setup or for a tail more than a ring
+ * ahead. Takes the NIC's lock.
+ */
 int iopf_nic_rx_doorbell(struct iopf_nic *nic, uint32_t tail);
-/* The driver is done with backup buffer @slot. */
+/*
+ * The driver is done with backup buffer @slot. -EINVAL for a slot not
+ * handed out by a completion. Takes the NIC's lock.
+ */
 int iopf_nic_backup_return(struct iopf_nic *nic, uint32_t slot);
 /*
  * The wire: packet @seq of @len bytes arrives now. 0 if it fit on chip,
- * -ENOBUFS if the on-chip buffer was full (the packet is lost).
+ * -ENOBUFS if the on-chip buffer was full (the packet is lost), -EINVAL
+ * for a length outside IOPF_NIC_MIN_PACKET..IOPF_NIC_MAX_PACKET. Takes
+ * the NIC's lock; never waits.
  */
 int iopf_nic_rx_packet(struct iopf_nic *nic, uint32_t seq, uint32_t len);
 /*
- * The interrupt: wait until more than @seen completions were written, or
- * @timeout_ns passed; returns the number written so far.
+ * The interrupt: wait (blocks: from an actor) until more than @seen
+ * completions were written, or @timeout_ns of the runtime's clock
+ * passed; returns the number written so far.
  */
 uint64_t iopf_nic_rx_wait(struct iopf_nic *nic, uint64_t seen,
 			  uint64_t timeout_ns);
@@ -156,10 +181,15 @@ struct iopf_nic_stats {
 	uint64_t requests_skipped;        /* too many in flight */
 	uint64_t onchip_peak_bytes;
 };
+/* Counters since creation, under the NIC's lock. Never fails. */
 void iopf_nic_stats(struct iopf_nic *nic, struct iopf_nic_stats *out);
 
-/* Packet contents (see above): write them; check them byte for byte. */
+/*
+ * Packet contents (see above): write packet @seq's @len bytes for @seed
+ * into @buf. Pure; never fails.
+ */
 void iopf_nic_packet_fill(uint64_t seed, uint32_t seq, void *buf, uint32_t len);
+/* Whether @buf holds exactly what iopf_nic_packet_fill() writes. Pure. */
 bool iopf_nic_packet_check(uint64_t seed, uint32_t seq, const void *buf,
 			   uint32_t len);
 

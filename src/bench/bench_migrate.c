@@ -320,7 +320,7 @@ void iopf_bench_migrate_defaults(struct iopf_bench_migrate_config *cfg)
 		.guest_bytes = 1024ull << 20, .hot_bytes = 512ull << 20,
 		.write_mbps = 800, .link_gbps = 10,
 		.downtime_limit_ns = 300000000ull, .max_rounds = 10, .seed = 1,
-		.costs = iopf_cost_model_find("kunpeng920-seed"),
+		.costs = iopf_cost_profile_default(),
 	};
 }
 

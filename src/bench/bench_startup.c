@@ -58,7 +58,7 @@ void iopf_bench_startup_defaults(struct iopf_bench_startup_config *cfg)
 					  512 * GIB, 1024 * GIB };
 
 	*cfg = (struct iopf_bench_startup_config){
-		.costs = iopf_cost_model_find("kunpeng920-seed"),
+		.costs = iopf_cost_profile_default(),
 		.sizes = sizes, .nr_sizes = 12,
 	};
 }

@@ -20,11 +20,11 @@
  */
 #include <iopf/bench.h>
 #include <iopf/cost.h>
-#include <iopf/dev.h>
 #include <iopf/iommu.h>
 #include <iopf/jobs.h>
 #include <iopf/mm.h>
 #include <iopf/rt.h>
+#include <iopf/sec.h>
 #include <iopf/vm.h>
 
 #include <errno.h>
@@ -198,7 +198,7 @@ static void uadk_vcpu(void *arg)
 	r->out->start_ns = iopf_vm_start_ns(vm);
 	/* The timed region. */
 	t0 = iopf_rt_now(r->rt);
-	iopf_rt_charge(r->rt, c->app_setup_ns);
+	iopf_rt_charge(r->rt, iopf_bench_cost(c, app_setup_ns));
 	for (uint64_t i = 0; i < cfg->times; i++) {
 		unsigned s = sets == 2 ? (unsigned)(i & 1) : 0;
 

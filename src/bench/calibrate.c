@@ -22,6 +22,7 @@
  */
 #include <iopf/bench.h>
 #include <iopf/cost.h>
+#include <iopf/sec.h>
 
 #include <errno.h>
 #include <math.h>
@@ -35,16 +36,11 @@ struct row_sample {
 	double jobs, kib, f_iopf, f_sva;
 };
 
-static uint64_t *param_ref(struct iopf_cost_model *m, int k)
-{
-	switch (k) {
-	case 0: return &m->app_setup_ns;
-	case 1: return &m->sec_job_ns;
-	case 2: return &m->sec_aes_kib_ns;
-	case 3: return &m->fault_handler_ns;
-	default: return &m->sva_fault_handler_ns;
-	}
-}
+/* The fitted rows, in the order the search visits them. */
+static const char *const fitted_names[NPARAM] = {
+	"app_setup_ns", "sec_job_ns", "sec_aes_kib_ns", "fault_handler_ns",
+	"sva_fault_handler_ns",
+};
 
 static double predict(const struct row_sample *s, const double *d, int mode)
 {
@@ -110,6 +106,7 @@ static int sample(const struct iopf_cost_model *m, int r,
 int iopf_calibrate(struct iopf_calibration *out)
 {
 	struct iopf_cost_model m = *iopf_cost_model_default();
+	const struct iopf_cost_param *fit[NPARAM];
 	struct row_sample rs[6];
 	double p0[NPARAM], p[NPARAM], best;
 	/*
@@ -118,14 +115,22 @@ int iopf_calibrate(struct iopf_calibration *out)
 	 * of a Kunpeng 920 is given at up to ~100 Gb/s for the whole engine,
 	 * so one queue's AES cannot beat 80 ns per KiB.
 	 */
-	static const double lo[NPARAM] = { 0, 1000, 80, 0, 0 };
-	static const double hi[NPARAM] = { 1e10, 1e8, 1e6, 1e7, 1e7 };
+	static const double lo_fit[NPARAM] = { 0, 1000, 80, 0, 0 };
+	static const double hi_fit[NPARAM] = { 1e10, 1e8, 1e6, 1e7, 1e7 };
+	double lo[NPARAM], hi[NPARAM];
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	m.name = "kunpeng920-seed";
-	for (int k = 0; k < NPARAM; k++)
-		p0[k] = p[k] = (double)*param_ref(&m, k);
+	for (int k = 0; k < NPARAM; k++) {
+		fit[k] = iopf_cost_param_find(fitted_names[k]);
+		if (!fit[k])
+			return -ENOENT;
+		/* Never outside what a profile file may say. */
+		lo[k] = fmax(lo_fit[k], (double)fit[k]->min);
+		hi[k] = fmin(hi_fit[k], (double)fit[k]->max);
+		p0[k] = p[k] = (double)iopf_cost_get(&m, fit[k]);
+	}
 	for (int r = 0; r < 6; r++) {
 		struct iopf_bench_uadk_result st, io, sva = { 0 };
 		const struct iopf_seed_row *seed = &iopf_seed_rows[r];
@@ -170,7 +175,7 @@ int iopf_calibrate(struct iopf_calibration *out)
 		}
 	}
 	for (int k = 0; k < NPARAM; k++)
-		*param_ref(&m, k) = (uint64_t)llround(p[k]);
+		iopf_cost_set(&m, fit[k], (uint64_t)llround(p[k]));
 	out->fitted = m;
 	/* Re-run every row with the fitted profile: the reported model. */
 	out->error = 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The SEC-like accelerator; see include/iopf/dev.h for the memory layout.
+ * The SEC-like accelerator; see include/iopf/sec.h for the memory layout.
  *
  * Theory of operation
  * -------------------
@@ -27,7 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <iopf/cost.h>
-#include <iopf/dev.h>
+#include <iopf/sec.h>
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -36,6 +36,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lock_order.h"
+
+#define SEC_COST_PARAM(n, ...) IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_SEC, n, __VA_ARGS__)
+static const struct iopf_cost_param sec_cost_params[] = {
+	IOPF_SEC_COSTS(SEC_COST_PARAM)
+};
+#undef SEC_COST_PARAM
+_Static_assert(IOPF_SEC_NR_COSTS <= IOPF_COST_LAYER_MAX,
+	       "the accelerator's rows overflow its block of cost slots");
+
+const struct iopf_cost_section iopf_sec_cost_section = {
+	.layer_name = "sec",
+	.params = sec_cost_params,
+	.nr = IOPF_SEC_NR_COSTS,
+};
 
 #define PG 4096u
 #define SEC_MAX_QUEUES 16
@@ -96,8 +110,9 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 	/* The cipher works on whole blocks: no padding, as the hardware. */
 	if (sqe->op == IOPF_SEC_AES128_CBC_ENCRYPT && sqe->len % 16)
 		return -EINVAL;
-	kib_ns = sqe->op == IOPF_SEC_SHA256 ? c->sec_sha_kib_ns : c->sec_aes_kib_ns;
-	iopf_rt_charge(sec->rt, c->sec_job_ns);
+	kib_ns = sqe->op == IOPF_SEC_SHA256 ? iopf_sec_cost(c, sec_sha_kib_ns)
+					 : iopf_sec_cost(c, sec_aes_kib_ns);
+	iopf_rt_charge(sec->rt, iopf_sec_cost(c, sec_job_ns));
 	ret = sec_dma(q, data_pasid, sqe->src, sec->compute ? &hdr : NULL,
 		      sizeof(hdr), IOPF_DMA_READ);
 	if (ret)

@@ -7,7 +7,7 @@
  *   then 1 to DOORBELL; the engine reads LEN bytes at SRC and writes them
  *   at DST through the IOMMU, faulting as any PRI device does, then sets
  *   STATUS and ERROR and raises MSI-X vector 0.
- * sec: the SEC accelerator (include/iopf/dev.h) with its queue set-up and
+ * sec: the SEC accelerator (include/iopf/sec.h) with its queue set-up and
  *   doorbell as registers; each queue's completion raises its vector.
  * nic, nic-drop, nic-backup: the NIC (include/iopf/nic.h) in its miss
  *   mode, its receive ring set up by registers, and a loopback wire: a
@@ -21,7 +21,7 @@
 #include "preload.h"
 #include "../lock_order.h"
 
-#include <iopf/dev.h>
+#include <iopf/sec.h>
 #include <iopf/iommu.h>
 #include <iopf/nic.h>
 

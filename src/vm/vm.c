@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Guests, host processes and the SEC driver; see include/iopf/vm.h.
+ * Guests and host processes; see include/iopf/vm.h. Their drivers are in
+ * sec_drv.c and nic_drv.c.
  *
  * A VM's guest RAM is [VM_HVA, VM_HVA + ram) of its own VMM address space,
  * mapped at IOVA 0 (IOVA = GPA). Static: pinned and mapped when created.
@@ -20,34 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lock_order.h"
+#include "vm_internal.h"
 
-#define PG 4096ull
-#define VM_HVA 0x7e0000000000ull
-#define SVA_PASID 1
-#define VM_MAX_COHERENT 16
-
-struct coherent {
-	uint64_t addr, pages;
-	iopf_pfn_t *pfns;
+#define GUEST_COST_PARAM(n, ...) IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_GUEST, n, __VA_ARGS__)
+static const struct iopf_cost_param guest_cost_params[] = {
+	IOPF_GUEST_COSTS(GUEST_COST_PARAM)
 };
+#undef GUEST_COST_PARAM
+_Static_assert(IOPF_GUEST_NR_COSTS <= IOPF_COST_LAYER_MAX,
+	       "the guest drivers' rows overflow their block of cost slots");
 
-struct iopf_vm {
-	struct iopf_iommu *iommu;
-	struct iopf_rt *rt;
-	struct iopf_vm_config cfg;
-	struct iopf_mm *mm;
-	struct iopf_dev *dev;
-	struct iopf_type1 *c;            /* STATIC, IOPF */
-	struct iopf_domain *sva;         /* HOST_SVA */
-	struct iopf_domain *ring_domain; /* HOST_SVA */
-	uint64_t start_ns;
-	uint64_t faults_base;
-
-	struct iopf_rt_mutex lock;
-	uint64_t next;                   /* buffers: upper half; lock */
-	uint64_t next_coherent;          /* rings: lower half; lock */
-	struct coherent coh[VM_MAX_COHERENT]; /* protected by lock */
-	unsigned nr_coh;
+const struct iopf_cost_section iopf_guest_cost_section = {
+	.layer_name = "guest",
+	.params = guest_cost_params,
+	.nr = IOPF_GUEST_NR_COSTS,
 };
 
 static int vm_setup_container(struct iopf_vm *vm)
@@ -74,6 +61,7 @@ static int vm_setup_container(struct iopf_vm *vm)
 		if (ret)
 			return ret;
 	}
+	vm->domain = iopf_type1_domain(vm->c);
 	ret = iopf_type1_map_dma(vm->c, VM_HVA, 0, cfg->ram_bytes,
 				 IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
 	if (!ret && cfg->mode == IOPF_VM_IOPF && cfg->prefault_all)
@@ -195,8 +183,7 @@ struct iopf_ioas *iopf_vm_ioas(struct iopf_vm *vm)
 	return vm->c ? iopf_type1_ioas(vm->c) : NULL;
 }
 
-/* Guest addresses to host virtual ones. */
-static int vm_hva(const struct iopf_vm *vm, uint64_t addr, uint64_t len,
+int vm_hva(const struct iopf_vm *vm, uint64_t addr, uint64_t len,
 		  uint64_t *hva)
 {
 	uint64_t base, end;
@@ -331,6 +318,12 @@ int iopf_vm_vcpu_start(struct iopf_vm *vm, unsigned idx, iopf_rt_fn fn,
 	return iopf_rt_spawn(vm->rt, name, fn, arg, out);
 }
 
+uint64_t iopf_vm_iova_to_phys(struct iopf_vm *vm, uint64_t gpa)
+{
+	return vm->domain ? iopf_domain_iova_to_phys(vm->domain, gpa)
+			  : IOPF_PHYS_NONE;
+}
+
 uint64_t iopf_vm_faults(struct iopf_vm *vm)
 {
 	struct iopf_dev_stats ds;
@@ -339,124 +332,3 @@ uint64_t iopf_vm_faults(struct iopf_vm *vm)
 	return ds.faults - vm->faults_base;
 }
 
-/* ---- the SEC driver ---- */
-
-struct iopf_sec_drv {
-	struct iopf_vm *vm;
-	struct iopf_sec *sec;
-	unsigned queue;
-	uint64_t region;
-	uint32_t tail;
-};
-
-int iopf_sec_drv_open(struct iopf_vm *vm, struct iopf_sec *sec, unsigned queue,
-		      struct iopf_sec_drv **out)
-{
-	struct iopf_sec_drv *drv;
-	bool sva;
-	int ret;
-
-	if (!vm || !sec || !out || iopf_sec_dev(sec) != vm->dev)
-		return -EINVAL;
-	sva = vm->cfg.mode == IOPF_VM_HOST_SVA;
-	drv = calloc(1, sizeof(*drv));
-	if (!drv)
-		return -ENOMEM;
-	drv->vm = vm;
-	drv->sec = sec;
-	drv->queue = queue;
-	drv->region = iopf_vm_alloc_coherent(vm, IOPF_SEC_QUEUE_PAGES * PG);
-	if (!drv->region) {
-		free(drv);
-		return -ENOMEM;
-	}
-	ret = iopf_sec_queue_setup(sec, queue, drv->region, IOPF_PASID_NONE,
-				   sva ? SVA_PASID : IOPF_PASID_NONE);
-	if (ret) {
-		free(drv);
-		return ret;
-	}
-	*out = drv;
-	return 0;
-}
-
-void iopf_sec_drv_close(struct iopf_sec_drv *drv)
-{
-	free(drv);
-}
-
-/*
- * A guest's allocator hands out zeroed memory (the guest CPU cleared it,
- * so the host has populated it); a host process's malloc does not touch
- * what it returns. Either way the header is written by the CPU.
- */
-uint64_t iopf_sec_drv_alloc_buffer(struct iopf_sec_drv *drv, uint64_t len)
-{
-	struct iopf_sec_buf_header hdr = { .magic = IOPF_SEC_BUF_MAGIC,
-					   .len = len };
-	static const unsigned char zero[PG];
-	uint64_t addr;
-	int ret = 0;
-
-	/* Buffers start on 2 MiB boundaries (a huge-page pool's blocks). */
-	iopf_rt_mutex_lock(&drv->vm->lock);
-	drv->vm->next = (drv->vm->next + (2ull << 20) - 1) & ~((2ull << 20) - 1);
-	iopf_rt_mutex_unlock(&drv->vm->lock);
-	addr = iopf_vm_alloc(drv->vm, PG + len);
-	if (!addr)
-		return 0;
-	if (drv->vm->cfg.mode != IOPF_VM_HOST_SVA)
-		for (uint64_t off = PG; off < PG + len && !ret; off += PG)
-			ret = iopf_vm_write(drv->vm, addr + off, zero,
-					    PG + len - off < PG ? PG + len - off
-								: PG);
-	if (!ret)
-		ret = iopf_vm_write(drv->vm, addr, &hdr, sizeof(hdr));
-	return ret ? 0 : addr;
-}
-
-int iopf_sec_drv_run(struct iopf_sec_drv *drv, enum iopf_sec_op op,
-		     uint64_t src, uint64_t dst, uint64_t len,
-		     const uint8_t key[16], const uint8_t iv[16],
-		     uint64_t *out_bytes)
-{
-	struct iopf_sec_sqe sqe = { .op = op, .tag = drv->tail, .src = src,
-				    .dst = dst, .len = len };
-	struct iopf_sec_cqe cqe;
-	uint32_t slot = drv->tail;
-	int ret;
-
-	if (key)
-		memcpy(sqe.key, key, 16);
-	if (iv)
-		memcpy(sqe.iv, iv, 16);
-	iopf_rt_charge(drv->vm->rt, iopf_rt_costs(drv->vm->rt)->driver_submit_ns);
-	uint64_t cq = drv->region + PG + (slot % (PG / sizeof(cqe))) * sizeof(cqe);
-
-	/* Poison the completion slot: a completion the device failed to
-	 * write must not read as an old (or zeroed) success. */
-	cqe = (struct iopf_sec_cqe){ .tag = ~slot, .status = -EIO };
-	ret = iopf_vm_write(drv->vm, cq, &cqe, sizeof(cqe));
-	if (!ret)
-		ret = iopf_vm_write(drv->vm,
-				    drv->region + (slot % IOPF_SEC_SQ_DEPTH) *
-							  sizeof(sqe),
-				    &sqe, sizeof(sqe));
-	if (ret)
-		return ret;
-	ret = iopf_sec_queue_doorbell(drv->sec, drv->queue, slot + 1);
-	if (ret)
-		return ret;
-	drv->tail = slot + 1;
-	ret = iopf_sec_queue_wait(drv->sec, drv->queue, slot + 1, UINT64_MAX / 2);
-	if (ret)
-		return ret;
-	ret = iopf_vm_read(drv->vm, cq, &cqe, sizeof(cqe));
-	if (ret)
-		return ret;
-	if (cqe.tag != slot)
-		return -EIO; /* the device could not even write the completion */
-	if (out_bytes)
-		*out_bytes = cqe.bytes;
-	return cqe.status;
-}

@@ -123,8 +123,104 @@ echo '[1, 2]' > "$prof"
 expect 2 bench nic --profile "$prof"
 echo '{"zero_4k_ns": ' > "$prof"
 expect 2 bench density --profile "$prof"
-rm -f "$prof"
 expect 2 bench density --every 0
+# A host without swap fills up: the run ends there with its table and the
+# reason, not with an error; a curve that never bends says so.
+"$iopf" bench density --host-gib 64 --swap-gib 0 --guest-gib 4 --guests 30 \
+	--step-ms 5 --no-plot >/tmp/iopf-cli.$$ 2>&1
+if [ $? != 0 ] || ! grep -q "guest 23 could not boot" /tmp/iopf-cli.$$ ||
+   ! grep -q "no inflection within 22 guests" /tmp/iopf-cli.$$ ||
+   ! grep -q "^    22 |" /tmp/iopf-cli.$$; then
+	echo "FAIL: bench density on a host without swap"; fails=$((fails + 1))
+fi
+"$iopf" bench density --guests 1 --step-ms 5 --no-plot >/tmp/iopf-cli.$$ 2>&1
+if [ $? != 0 ] || ! grep -q "static pinning: all 1 guests fit" /tmp/iopf-cli.$$ ||
+   ! grep -q "no inflection within 1 guests" /tmp/iopf-cli.$$; then
+	echo "FAIL: bench density --guests 1 claimed a limit or a bend"
+	fails=$((fails + 1))
+fi
+# Profiles are checked against each constant's bounds at load: refused
+# before anything runs (exit 2), with the constant and its bounds named.
+refused() {
+	want=$1; shift
+	echo "$1" > "$prof"; shift
+	timeout 60 "$iopf" "$@" --profile "$prof" >/dev/null 2>/tmp/iopf-cli.$$
+	got=$?
+	if [ "$got" != 2 ] || ! grep -qF -- "$want" /tmp/iopf-cli.$$; then
+		echo "FAIL: iopf $* --profile '$(cat "$prof")' exited $got" \
+			"without saying '$want'"
+		fails=$((fails + 1))
+	fi
+}
+refused "cpu_fault_ns = 9223372036854775807 ns is out of its bounds [1, 1000000000] ns" \
+	'{"cpu_fault_ns": 9223372036854775807}' bench uadk
+refused "dma_4k_ns = 0 ns is out of its bounds [16, 1000000000] ns" \
+	'{"dma_4k_ns": 0}' bench density
+refused "unknown constant 'warp_ns'" '{"warp_ns": 1}' bench nic
+refused "zero_4k_ns = \"fast\": must be a whole number" \
+	'{"zero_4k_ns": "fast"}' bench startup --no-plot
+refused "malformed JSON" '{"zero_4k_ns": ' bench uadk
+# Every constant at 1e15: the first one is named.
+"$iopf" profile --list | sed -n 's/^| `\([a-z0-9_]*\)`.*/"\1": 1e15,/p' |
+	sed '$ s/,$//' | { echo '{'; cat; echo '}'; } > "$prof.all"
+refused "cpu_fault_ns = 1000000000000000 ns is out of its bounds" \
+	"$(cat "$prof.all")" bench uadk
+rm -f "$prof.all"
+# Every constant is in the registry's list and in a profile file; a
+# profile file reproduces a run byte for byte: the built-in default, the
+# reference, a measured profile, and the fit `iopf calibrate --emit`
+# writes.
+out_a=/tmp/iopf-cli-a.$$
+out_b=/tmp/iopf-cli-b.$$
+reproduces() { # reproduces FILE ARGS...: ARGS alone vs ARGS --profile FILE
+	file=$1; shift
+	"$iopf" "$@" >"$out_a" 2>/dev/null
+	"$iopf" "$@" --profile "$file" >"$out_b" 2>/dev/null
+	if ! [ -s "$out_a" ] || ! cmp -s "$out_a" "$out_b"; then
+		echo "FAIL: iopf $* --profile $file differs from iopf $*"
+		fails=$((fails + 1))
+	fi
+}
+uadk_small="bench uadk --msg-len 64K --times 3 --guest-mib 64"
+"$iopf" profile --list > "$out_a.list"
+rows=$(grep -c '^| `' "$out_a.list")
+for name in kunpeng920-seed reference; do
+	"$iopf" profile --profile $name --json > "$prof"
+	keys=$(grep -c '"[a-z0-9_]*_ns":' "$prof")
+	if [ "$keys" != "$rows" ] || [ "$rows" -lt 35 ]; then
+		echo "FAIL: profile $name --json wrote $keys constants of $rows"
+		fails=$((fails + 1))
+	fi
+done
+"$iopf" profile --profile kunpeng920-seed --json > "$prof"
+reproduces "$prof" $uadk_small
+reproduces "$prof" bench nic --load-gbps 40 --packets 2000 --pool-mib 4 --csv
+"$iopf" profile --profile reference --json > "$prof"
+reproduces "$prof" $uadk_small --profile reference
+"$iopf" profile --json > "$prof"
+"$iopf" profile --profile "$prof" --json > "$prof.again"
+if ! cmp -s "$prof" "$prof.again"; then
+	echo "FAIL: a measured profile file read back is not the same profile"
+	fails=$((fails + 1))
+fi
+reproduces "$prof.again" $uadk_small --profile "$prof"
+rm -f "$prof.again"
+if ! "$iopf" calibrate --emit > "$prof"; then
+	echo "FAIL: iopf calibrate --emit"; fails=$((fails + 1))
+fi
+reproduces "$prof" $uadk_small
+expect 0 profile --list
+# docs/cost-model.md's table of constants is the registry's.
+doc="$(dirname "$0")/../../docs/cost-model.md"
+if [ -f "$doc" ] && ! sed -n '/^<!-- iopf profile --list -->$/,/^<!-- end of/p' "$doc" |
+	sed '1d;$d' | cmp -s - "$out_a.list"; then
+	echo "FAIL: docs/cost-model.md's table differs from iopf profile --list"
+	fails=$((fails + 1))
+fi
+expect 2 profile --list --json
+expect 2 profile --profile
+expect 1 profile --profile nope
+rm -f "$prof" "$out_a" "$out_b" "$out_a.list"
 # The fault timeline is valid trace-event JSON: a process per run, spans
 # that nest on every track, and a queue-wait span for every handler.
 trace=/tmp/iopf-cli-trace.$$.json
@@ -148,6 +244,28 @@ assert n["invalidate"] > 0, n
 PY
 then
 	echo "FAIL: iopf bench faults --trace wrote a bad timeline"
+	fails=$((fails + 1))
+fi
+# The default timeline is whole: every request and every balloon
+# invalidation of both runs, and the queue reader on a track of its own.
+"$iopf" bench faults --no-plot --trace "$trace" >/tmp/iopf-cli.$$ 2>&1
+if ! grep -q "events, whole;" /tmp/iopf-cli.$$ || ! python3 - "$trace" <<'PY'
+import collections, json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+n = collections.Counter((e["pid"], e["name"]) for e in ev if e["ph"] in "Xbi")
+for run in (1, 2):
+    assert n[(run, "fault.device_request")] == 20000, n
+    assert n[(run, "fault.response")] == 20000, n
+    assert n[(run, "invalidate")] == 20000 // 8, n
+    assert n[(run, "fault.read")] == 20000, n
+names = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev
+         if e["name"] == "thread_name"}
+reads = {(e["pid"], e["tid"]) for e in ev if e["name"] == "fault.read"}
+assert all(names[k].startswith("iommu-prq") for k in reads), reads
+assert not any("TRACE CUT" in e["name"] for e in ev)
+PY
+then
+	echo "FAIL: iopf bench faults --trace cut the default timeline"
 	fails=$((fails + 1))
 fi
 rm -f "$trace"
@@ -217,5 +335,25 @@ expect 0 bench uadk --msg-len 64K --times 3 --guest-mib 64 --mode vfio-iopf --js
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))["rows"]' $js ||
 	{ echo "FAIL: --json FILE wrote bad JSON"; fails=$((fails + 1)); }
 rm -f $js
+# A cost so large that virtual time overflows: a clear error, no abort.
+# (Exit 2 if the profile is refused when read, 1 if the run stops.) A
+# stopped run abandons what its actors held (iopf_rt_run() says so): the
+# leak checker, on in sanitizer builds, is off for these runs only.
+ovf=/tmp/iopf-cli-ovf.$$.json
+echo '{"cpu_fault_ns": 9223372036854775807}' > "$ovf"
+for b in uadk startup density nic; do
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	"$iopf" bench $b --profile "$ovf" >/dev/null 2>/tmp/iopf-cli.$$
+	got=$?
+	if [ "$got" != 1 ] && [ "$got" != 2 ]; then
+		echo "FAIL: iopf bench $b with an overflowing profile exited $got"
+		fails=$((fails + 1))
+	elif [ "$got" = 1 ] &&
+	     ! grep -q "run '.*' stopped .*virtual time overflow: .*#[0-9]* charged [0-9]* ns at src/" /tmp/iopf-cli.$$; then
+		echo "FAIL: iopf bench $b did not name the run, actor and site that overflowed"
+		fails=$((fails + 1))
+	fi
+done
+rm -f "$ovf"
 rm -f /tmp/iopf-cli.$$ /tmp/iopf-cli-out.$$
 exit $fails

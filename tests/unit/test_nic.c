@@ -15,6 +15,7 @@
 #include <iopf/bench.h>
 #include <iopf/nic.h>
 #include <iopf/vfio.h>
+#include <iopf/vm.h>
 
 #define PG 4096ull
 #define HVA 0x7f0000000000ull
@@ -284,6 +285,133 @@ static void test_packet_check(void **state)
 	assert_false(iopf_nic_packet_check(7, 42, p, sizeof(p)));
 }
 
+/* ---- the guest driver, on a guest made like the accelerator's ---- */
+
+struct drv_run {
+	struct iopf_rt *rt;
+	const struct iopf_cost_model *costs;
+	enum iopf_vm_mode mode;
+	uint64_t packets;
+	struct iopf_nic_drv_stats st;
+	uint64_t end_ns;
+};
+
+static void drv_vcpu(void *arg)
+{
+	assert_int_equal(iopf_nic_drv_poll(arg), 0);
+}
+
+static void drv_main(void *arg)
+{
+	struct drv_run *d = arg;
+	struct iopf_rt *rt = d->rt;
+	struct iopf_mm_pool_config pc = { .ram_bytes = 32ull << 20,
+					  .page_shift = 12,
+					  .flags = IOPF_MM_POOL_DATA };
+	struct iopf_iommu_config ic = { .prq_depth = 64, .fault_workers = 1 };
+	struct iopf_nic_config nc = { .name = "nic", .seed = 5,
+				      .miss = IOPF_NIC_MISS_STALL };
+	struct iopf_vm_config vc = { .name = "guest", .ram_bytes = 8ull << 20,
+				     .mode = d->mode,
+				     .iommu_pgsizes = IOPF_PGSIZE_4K };
+	struct iopf_nic_drv_config dc = {
+		.packet_bytes = 1500, .ring_entries = 64, .backup_entries = 8,
+		.pool_bytes = 1ull << 20, .seed = 5, .poll_ns = 100000,
+		.idle_limit_ns = 1000000000,
+	};
+	struct iopf_nic_drv_layout l;
+	struct iopf_mm_pool *pool;
+	struct iopf_iommu *iommu;
+	struct iopf_nic *nic, *other;
+	struct iopf_vm *vm;
+	struct iopf_nic_drv *drv;
+	struct iopf_rt_actor *vcpu;
+	uint64_t lost = 0;
+
+	assert_int_equal(iopf_mm_pool_create(rt, &pc, &pool), 0);
+	ic.pool = pool;
+	assert_int_equal(iopf_iommu_create(rt, &ic, &iommu), 0);
+	assert_int_equal(iopf_nic_create(iommu, &nc, &nic), 0);
+	nc.name = "other";
+	assert_int_equal(iopf_nic_create(iommu, &nc, &other), 0);
+	assert_int_equal(iopf_vm_create(iommu, &vc, iopf_nic_dev(nic), &vm), 0);
+	/* Misuse: refused, nothing set up. */
+	assert_int_equal(iopf_nic_drv_open(vm, other, &dc, &drv), -EINVAL);
+	dc.ring_entries = 48;
+	assert_int_equal(iopf_nic_drv_open(vm, nic, &dc, &drv), -EINVAL);
+	dc.ring_entries = 512; /* 1 MiB holds 512 buffers, not twice that */
+	assert_int_equal(iopf_nic_drv_open(vm, nic, &dc, &drv), -E2BIG);
+	dc.ring_entries = 64;
+	iopf_nic_drv_layout(&dc, &l);
+	assert_int_equal(l.stride, 2048);
+	assert_int_equal(l.nbufs, 512);
+	if (d->mode == IOPF_VM_IOPF) {
+		/* The rings must be resident: the host pins them. */
+		assert_int_equal(iopf_nic_drv_open(vm, nic, &dc, &drv), -EFAULT);
+		assert_int_equal(iopf_ioas_pin_pages(iopf_vm_ioas(vm), 0,
+						     l.backup / PG, NULL), 0);
+	}
+	assert_int_equal(iopf_nic_drv_open(vm, nic, &dc, &drv), 0);
+	assert_int_equal(iopf_vm_vcpu_start(vm, 0, drv_vcpu, drv, &vcpu), 0);
+	for (uint64_t i = 0; i < d->packets; i++) {
+		iopf_rt_sleep(rt, 20000);
+		if (iopf_nic_rx_packet(nic, (uint32_t)i, 1500) == -ENOBUFS)
+			lost++;
+	}
+	iopf_nic_drv_finish(drv, d->packets - lost);
+	iopf_rt_join(vcpu);
+	iopf_nic_drv_stats(drv, &d->st);
+	d->end_ns = iopf_rt_now(rt);
+	assert_int_equal(d->st.delivered + d->st.lost_miss + lost, d->packets);
+	iopf_nic_drv_close(drv);
+	iopf_nic_stop(nic);
+	if (d->mode == IOPF_VM_IOPF)
+		assert_int_equal(iopf_ioas_unpin_pages(iopf_vm_ioas(vm), 0,
+						       l.backup / PG), 0);
+	iopf_vm_destroy(vm);
+	assert_int_equal(iopf_nic_destroy(nic), 0);
+	assert_int_equal(iopf_nic_destroy(other), 0);
+	iopf_iommu_destroy(iommu);
+	iopf_mm_pool_destroy(pool);
+}
+
+static void drv_run(struct drv_run *d)
+{
+	struct iopf_rt_config rc = { .kind = IOPF_RT_VIRTUAL, .seed = 1,
+				     .costs = d->costs };
+	assert_int_equal(iopf_rt_create(&rc, &d->rt), 0);
+	assert_int_equal(iopf_rt_run(d->rt, "test", drv_main, d), 0);
+	iopf_rt_destroy(d->rt);
+}
+
+static void test_guest_driver(void **state)
+{
+	struct iopf_cost_profile slow;
+	char err[128];
+	struct drv_run d = { .mode = IOPF_VM_STATIC, .packets = 200 };
+	struct drv_run s = d;
+
+	(void)state;
+	/* Every packet delivered, whole, in both kinds of guest. */
+	drv_run(&d);
+	assert_int_equal(d.st.delivered, 200);
+	assert_int_equal(d.st.bad, 0);
+	d.mode = IOPF_VM_IOPF;
+	drv_run(&d);
+	assert_int_equal(d.st.delivered, 200);
+	assert_int_equal(d.st.bad, 0);
+	/* The driver's per-packet cost is the profile's. */
+	assert_int_equal(iopf_cost_profile_parse("{\"nic_driver_pkt_ns\": 100000}",
+						 "slow", &slow, err,
+						 sizeof(err)), 0);
+	s.costs = &slow.costs;
+	drv_run(&s);
+	d.mode = IOPF_VM_STATIC;
+	drv_run(&d);
+	assert_int_equal(s.st.delivered, 200);
+	assert_true(s.st.last_delivery_ns > d.st.last_delivery_ns + 10000000);
+}
+
 /* ---- the benchmark, small ---- */
 
 static void small(struct iopf_bench_nic_config *cfg)
@@ -294,7 +422,7 @@ static void small(struct iopf_bench_nic_config *cfg)
 	cfg->backup_entries = 64;
 	cfg->pool_bytes = 1ull << 20;        /* 512 buffers of 2 KiB */
 	cfg->guest_bytes = 8ull << 20;
-	cfg->costs = iopf_cost_model_find("kunpeng920-seed");
+	cfg->costs = iopf_cost_profile_find("kunpeng920-seed");
 }
 
 static void run(const struct iopf_bench_nic_config *cfg,
@@ -481,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_dma_try_and_fault_in),
 		cmocka_unit_test(test_misuse),
 		cmocka_unit_test(test_packet_check),
+		cmocka_unit_test(test_guest_driver),
 		cmocka_unit_test(test_every_policy_intact),
 		cmocka_unit_test(test_drop_loses_first_touch_only),
 		cmocka_unit_test(test_backup_keeps_what_drop_loses),

@@ -22,7 +22,7 @@ static struct iopf_bench_uadk_config row_cfg(int r)
 		.msg_len = s->msg_len, .times = s->times, .premap = s->premap,
 		.best_window = 512, .guest_bytes = 128ull << 20,
 		.runtime = IOPF_UADK_VIRTUAL,
-		.costs = iopf_cost_model_find("kunpeng920-seed"), .seed = 1,
+		.costs = iopf_cost_profile_find("kunpeng920-seed"), .seed = 1,
 	};
 
 	return c;
@@ -94,15 +94,19 @@ static void test_best_policy_and_prefault(void **state)
 
 static void test_stored_profile_is_the_fit(void **state)
 {
-	const struct iopf_cost_model *k = iopf_cost_model_find("kunpeng920-seed");
+	const struct iopf_cost_model *k = iopf_cost_profile_find("kunpeng920-seed");
 	struct iopf_calibration c;
 
 	assert_int_equal(iopf_calibrate(&c), 0);
-	assert_int_equal(c.fitted.app_setup_ns, k->app_setup_ns);
-	assert_int_equal(c.fitted.sec_job_ns, k->sec_job_ns);
-	assert_int_equal(c.fitted.sec_aes_kib_ns, k->sec_aes_kib_ns);
-	assert_int_equal(c.fitted.fault_handler_ns, k->fault_handler_ns);
-	assert_int_equal(c.fitted.sva_fault_handler_ns, k->sva_fault_handler_ns);
+	/* Every row, not only the fitted ones. */
+	for (unsigned s = 0; s < iopf_cost_nr_sections; s++)
+		for (unsigned i = 0; i < iopf_cost_sections[s]->nr; i++) {
+			const struct iopf_cost_param *p =
+				&iopf_cost_sections[s]->params[i];
+
+			assert_int_equal(iopf_cost_get(&c.fitted, p),
+					 iopf_cost_get(k, p));
+		}
 }
 
 int main(void)
