@@ -189,6 +189,7 @@ struct iopf_bench_iommu_config {
 	uint64_t table_pages;    /* 4 KiB pages mapped one by one */
 	uint64_t faults;         /* faults per round-trip run */
 	unsigned devices;        /* device actors faulting at once */
+	bool virtual_only;       /* skip the real-runtime parts (deterministic) */
 };
 
 struct iopf_bench_fault_run {
@@ -239,6 +240,8 @@ struct iopf_bench_container_config {
 	uint64_t mem_bytes;      /* guest memory touched (1 GiB) */
 	uint64_t handler_faults; /* faults in the throughput run */
 	unsigned devices;        /* devices faulting at once there */
+	bool virtual_only;       /* skip the real-runtime rows (deterministic) */
+	unsigned jobs;           /* virtual runs at once (0: every core) */
 };
 
 struct iopf_bench_touch {
