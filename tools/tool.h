@@ -37,6 +37,10 @@ int tool_calibrate(int argc, char **argv);
 int tool_profile(int argc, char **argv);
 int tool_explore(int argc, char **argv);
 int tool_sweep(int argc, char **argv);
+/* Real KVM guests (iopf-vmm under the preload library); 77 without KVM. */
+int tool_vmm(int argc, char **argv);
+int tool_bench_vmm_startup(int argc, char **argv);
+int tool_bench_vmm_density(int argc, char **argv);
 
 /* ---- Options ---- */
 

@@ -13,6 +13,11 @@
  * One mutex per cache. Invalidation scans the whole cache: invalidations
  * are rare next to lookups, and a scan of a few hundred entries is cheaper
  * than keeping reverse indexes.
+ *
+ * Locks: one cache's lock is the innermost lock of the library (row TLB
+ * of src/lock_order.h). Undoing: tlb_fini() undoes tlb_init(); an
+ * invalidation undoes the fills before it, and a fill racing it is
+ * dropped by the generation check.
  */
 #include "iommu_internal.h"
 #include "lock_order.h"
