@@ -2,7 +2,8 @@
 /*
  * Fibers for the virtual runtime; see ctxswitch.h.
  *
- * Stack layout of a new x86-64 fiber (growing down from the top):
+ * Stack layout of a new x86-64 fiber (growing down from the top, which is
+ * the mapping's end less the fiber's color, 0..63 cache lines):
  *   top - 16 .. top        padding
  *   sp + 48               return address: rt_ctx_boot
  *   sp + 40, sp + 32      rbp, rbx (zero)
