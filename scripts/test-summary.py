@@ -44,7 +44,7 @@ for build in sys.argv[1:]:
             for m in re.finditer(r"(\d+) bytes verified", out):
                 verified += int(m.group(1))
             # The Linux uAPI conformance suite: one line per program.
-            for m in re.finditer(r"^uapi: (\d+) checks passed, (\d+) "
+            for m in re.finditer(r"^(?:# )?uapi: (\d+) checks passed, (\d+) "
                                  r"failed$", out, re.M):
                 uapi_programs += 1
                 uapi_passed += int(m.group(1))

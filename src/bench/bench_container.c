@@ -51,9 +51,11 @@ const char *iopf_bench_touch_name(enum iopf_bench_touch_mode mode)
 
 void iopf_bench_container_defaults(struct iopf_bench_container_config *cfg)
 {
-	cfg->mem_bytes = 1ull << 30;
-	cfg->handler_faults = 20000;
-	cfg->devices = 4;
+	*cfg = (struct iopf_bench_container_config){
+		.mem_bytes = 1ull << 30,
+		.handler_faults = 20000,
+		.devices = 4,
+	};
 }
 
 int iopf_bench_container_validate(const struct iopf_bench_container_config *cfg,

@@ -27,9 +27,11 @@
 
 void iopf_bench_iommu_defaults(struct iopf_bench_iommu_config *cfg)
 {
-	cfg->table_pages = 1u << 18; /* 1 GiB in 4 KiB pages */
-	cfg->faults = 20000;
-	cfg->devices = 4;
+	*cfg = (struct iopf_bench_iommu_config){
+		.table_pages = 1u << 18, /* 1 GiB in 4 KiB pages */
+		.faults = 20000,
+		.devices = 4,
+	};
 }
 
 int iopf_bench_iommu_validate(const struct iopf_bench_iommu_config *cfg,

@@ -78,10 +78,10 @@ static inline int t_done(void)
 {
 	printf("1..%d\n", t_count);
 	if (t_skipped)
-		printf("uapi: %d checks passed, %d failed, %d skipped on Linux\n",
+		printf("# uapi: %d checks passed, %d failed, %d skipped on Linux\n",
 		       t_count - t_failed - t_skipped, t_failed, t_skipped);
 	else
-		printf("uapi: %d checks passed, %d failed\n",
+		printf("# uapi: %d checks passed, %d failed\n",
 		       t_count - t_failed, t_failed);
 	return t_failed ? 1 : 0;
 }
@@ -122,7 +122,7 @@ static inline void t_program_iopf_only(const char *why)
 	if (!t_real_kernel())
 		return;
 	printf("1..0 # SKIP on Linux: %s\n", why);
-	printf("uapi: 0 checks passed, 0 failed, all skipped on Linux\n");
+	printf("# uapi: 0 checks passed, 0 failed, all skipped on Linux\n");
 	exit(0);
 }
 
