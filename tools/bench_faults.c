@@ -184,6 +184,9 @@ int tool_bench_faults(int argc, char **argv)
 		json_object_object_add(root, "floor_ns", json_object_new_double(r.floor_ns));
 		json_object_object_add(root, "vs_floor", json_object_new_double(r.vs_floor));
 		json_object_object_add(root, "speedup_2_workers", json_object_new_double(r.speedup_2w));
+		json_object_object_add(root, "speedup_2_workers_bound", json_object_new_double(r.speedup_bound));
+		json_object_object_add(root, "cpu_device_ns_per_fault", json_object_new_double(r.cpu_device_ns[0]));
+		json_object_object_add(root, "cpu_workers_ns_per_fault", json_object_new_double(r.cpu_iommu_ns[0]));
 		if (tool_output_json(&o, root))
 			return 1;
 		if (!tool_output_table(&o))
@@ -222,7 +225,11 @@ int tool_bench_faults(int argc, char **argv)
 	printf("  floor: first touch %.0f + one hand-off %.0f = %.0f ns; "
 	       "1 worker at %.2fx the floor\n",
 	       r.first_touch_ns, r.handoff_ns, r.floor_ns, r.vs_floor);
-	printf("  2 workers / 1: %.2fx the faults/s\n", r.speedup_2w);
+	printf("  2 workers / 1: %.2fx the faults/s; at most %.2fx on %u cores: "
+	       "CPU per fault, devices %.0f ns, workers %.0f ns (1 worker), "
+	       "%.0f / %.0f ns (2)\n",
+	       r.speedup_2w, r.speedup_bound, r.cores, r.cpu_device_ns[0],
+	       r.cpu_iommu_ns[0], r.cpu_device_ns[1], r.cpu_iommu_ns[1]);
 	if (trace_path)
 		printf("fault timeline: %s (%llu events; open in Perfetto)\n",
 		       trace_path, (unsigned long long)trace.events);

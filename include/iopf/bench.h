@@ -513,6 +513,19 @@ struct iopf_bench_faults_result {
 	double floor_ns;           /* first_touch_ns + handoff_ns */
 	double vs_floor;           /* fault_ns[0] / floor_ns */
 	double speedup_2w;         /* faults/s, 2 workers / 1 */
+	/*
+	 * Where the processor time of a fault goes (getrusage, per fault):
+	 * the device threads (DMA, post, sleep until the answer), and the
+	 * rest of the process (the workers: drain, handler, answer). One
+	 * worker can run no faster than one core gives its share; two
+	 * share the cores with the devices, so on @cores processors two
+	 * workers can beat one by at most
+	 *   min(2, cores * iommu / (device + iommu))    (speedup_bound)
+	 * taken from the 1-worker run's figures.
+	 */
+	double cpu_device_ns[2], cpu_iommu_ns[2];
+	unsigned cores;
+	double speedup_bound;
 };
 
 /* 20000 pages, 4 devices, no trace. */

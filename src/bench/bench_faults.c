@@ -17,6 +17,7 @@
  * through the runtime's mutex and wait queue, the way a device and a
  * worker meet. A fault can cost no less than their sum.
  */
+#define _GNU_SOURCE
 #include <iopf/bench.h>
 #include <iopf/iommu.h>
 #include <iopf/mm.h>
@@ -24,7 +25,10 @@
 #include <iopf/vfio.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "plan.h"
 
@@ -59,7 +63,19 @@ struct faults_run {
 	struct iopf_dev *devs[8];
 	unsigned ndev;
 	int err;
+	_Atomic uint64_t device_cpu_ns;  /* the device threads' own */
 };
+
+static uint64_t rusage_ns(int who)
+{
+	struct rusage ru;
+
+	if (getrusage(who, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+		       1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
 
 struct faults_dev {
 	struct faults_run *r;
@@ -71,11 +87,13 @@ static void faults_device(void *arg)
 {
 	struct faults_dev *d = arg;
 	unsigned char b[8];
+	uint64_t cpu0 = rusage_ns(RUSAGE_THREAD);
 
 	for (uint64_t i = 0; i < d->n; i++)
 		if (iopf_dma(d->r->devs[d->idx], IOPF_PASID_NONE,
 			     (d->first + i) << 12, b, sizeof(b), IOPF_DMA_READ))
 			d->r->err = -EIO;
+	atomic_fetch_add(&d->r->device_cpu_ns, rusage_ns(RUSAGE_THREAD) - cpu0);
 }
 
 /* The container's handler, inline: first touch of pages [first, +n). */
@@ -249,7 +267,7 @@ static void faults_main(void *arg)
 		struct iopf_rt_actor *actors[8];
 		struct iopf_bench_fault_run *run = &r->out->runs[r->workers - 1];
 		struct iopf_rt_hist *h = iopf_iommu_fault_latency(iommu);
-		uint64_t per = n / r->ndev;
+		uint64_t per = n / r->ndev, cpu0 = rusage_ns(RUSAGE_SELF), cpu;
 
 		t0 = iopf_rt_now(r->rt);
 		for (unsigned i = 0; i < r->ndev; i++) {
@@ -260,6 +278,7 @@ static void faults_main(void *arg)
 		for (unsigned i = 0; i < r->ndev; i++)
 			iopf_rt_join(actors[i]);
 		run->wall_s = (double)(iopf_rt_now(r->rt) - t0) / 1e9;
+		cpu = rusage_ns(RUSAGE_SELF) - cpu0;
 		run->workers = r->workers;
 		run->faults = per * r->ndev;
 		run->faults_per_s = (double)run->faults / run->wall_s;
@@ -272,6 +291,12 @@ static void faults_main(void *arg)
 				iopf_rt_hist_quantile(h, q / 20.0);
 		r->out->fault_ns[r->workers - 1] = run->wall_s * 1e9 /
 						   (double)run->faults;
+		r->out->cpu_device_ns[r->workers - 1] =
+			(double)r->device_cpu_ns / (double)run->faults;
+		r->out->cpu_iommu_ns[r->workers - 1] =
+			(double)(cpu > r->device_cpu_ns ? cpu - r->device_cpu_ns
+							: 0) /
+			(double)run->faults;
 	}
 	if (r->workers == 1) {
 		touch_ns += faults_touch_inline(r->rt, c, r->devs[0], n + n / 2,
@@ -322,5 +347,17 @@ int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
 	for (int w = 0; w < 2; w++)
 		out->vs_static[w] = out->fault_ns[w] / out->static_ns_per_page;
 	out->speedup_2w = out->runs[1].faults_per_s / out->runs[0].faults_per_s;
+	{
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		double dev = out->cpu_device_ns[0], mmu = out->cpu_iommu_ns[0];
+
+		out->cores = cores > 0 ? (unsigned)cores : 1;
+		out->speedup_bound = dev + mmu > 0 ?
+			out->cores * mmu / (dev + mmu) : 1;
+		if (out->speedup_bound > 2)
+			out->speedup_bound = 2;
+		if (out->speedup_bound < 1)
+			out->speedup_bound = 1;
+	}
 	return 0;
 }

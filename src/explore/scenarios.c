@@ -869,7 +869,7 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	{ "drain-destroy-vs-faults",
 	  "fd-destroy-vs-faults with the worker draining the queue itself",
 	  scen_drain_fd_destroy },
-	{ "drain-invalidate-vs-fault",
+	{ "drain-inval-vs-fault",
 	  "invalidate-vs-fault with the two workers draining the queue "
 	  "themselves: no DMA may fail",
 	  scen_drain_invalidate },
