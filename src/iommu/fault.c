@@ -197,13 +197,20 @@ static void fault_worker(void *arg)
 			iopf_rt_wait(&iommu->work_wq, &iommu->fault_lock);
 		if (iommu->stopping)
 			break;
-		if (iopf_list_empty(&iommu->work)) {
-			/* Drain the ring until a group is ready, and run it. */
-			while (iopf_list_empty(&iommu->work) &&
-			       fault_prq_take_locked(iommu))
-				;
-			continue;
+		/* Drain the ring until a group is ready, and run it. */
+		while (iopf_list_empty(&iommu->work)) {
+			bool tracing = iopf_rt_tracing(iommu->rt);
+			uint64_t t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
+
+			if (!fault_prq_take_locked(iommu))
+				break;
+			/* Trace: the worker's read of a request. */
+			if (tracing)
+				iopf_rt_trace(iommu->rt, "fault.read", t_read,
+					      iopf_rt_now(iommu->rt) - t_read);
 		}
+		if (iopf_list_empty(&iommu->work))
+			continue;
 		g = iopf_list_entry(iommu->work.next, struct fault_group,
 				    work_link);
 		fault_work_remove_locked(iommu, g);

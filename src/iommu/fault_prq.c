@@ -378,6 +378,8 @@ void fault_prq_actor(void *arg)
 
 	iopf_rt_mutex_lock(&iommu->fault_lock);
 	for (;;) {
+		uint64_t t_read;
+
 		/* A busy queue must not postpone what is overdue. */
 		if (iommu->next_deadline <= iopf_rt_now(iommu->rt))
 			groups_expire_locked(iommu);
@@ -399,11 +401,15 @@ void fault_prq_actor(void *arg)
 		}
 		if (iommu->stopping)
 			break;
+		t_read = iopf_rt_now(iommu->rt);
 		/* Interrupt and reader wake-up come before the entry is seen. */
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
 		iopf_rt_charge(iommu->rt, iommu->costs->prq_irq_ns);
 		iopf_rt_mutex_lock(&iommu->fault_lock);
-		fault_prq_take_locked(iommu);
+		/* Trace: the reader's share of a request, irq to dispatch. */
+		if (fault_prq_take_locked(iommu) && iopf_rt_tracing(iommu->rt))
+			iopf_rt_trace(iommu->rt, "fault.read", t_read,
+				      iopf_rt_now(iommu->rt) - t_read);
 	}
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
 }
