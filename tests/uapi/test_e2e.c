@@ -161,6 +161,8 @@ int main(void)
 {
 	int ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 
+	t_program_iopf_only("needs iopf's DMA engine and page requests (PRI)");
+
 	REQUIRE(ifd >= 0, "open /dev/iommu");
 	test_fault_queue(ifd);
 	test_detach_answers(ifd);

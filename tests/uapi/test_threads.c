@@ -162,6 +162,8 @@ int main(void)
 	unsigned churn = 0;
 	uint64_t start;
 
+	t_program_iopf_only("needs two of iopf's DMA engines (vfio0, vfio3)");
+
 	ifd = open("/dev/iommu", O_RDWR);
 	REQUIRE(ifd >= 0, "open /dev/iommu");
 	shared_ioas = t_ioas_alloc(ifd);
