@@ -209,22 +209,31 @@ int tool_bench_faults(int argc, char **argv)
 			json_object_array_add(runs, j);
 		}
 		json_object_object_add(root, "iopf", runs);
+		json_object_object_add(root, "first_touch_ns", json_object_new_double(r.first_touch_ns));
+		json_object_object_add(root, "handoff_ns", json_object_new_double(r.handoff_ns));
+		json_object_object_add(root, "floor_ns", json_object_new_double(r.floor_ns));
+		json_object_object_add(root, "vs_floor", json_object_new_double(r.vs_floor));
+		json_object_object_add(root, "speedup_2_workers", json_object_new_double(r.speedup_2w));
+		json_object_object_add(root, "speedup_2_workers_bound", json_object_new_double(r.speedup_bound));
+		json_object_object_add(root, "cpu_device_ns_per_fault", json_object_new_double(r.cpu_device_ns[0]));
+		json_object_object_add(root, "cpu_workers_ns_per_fault", json_object_new_double(r.cpu_iommu_ns[0]));
 		if (tool_output_json(&o, root))
 			return 1;
 		if (!tool_output_table(&o))
 			return 0;
 	}
 	if (o.csv) {
-		printf("workers,faults,ns_per_fault,vs_static,p50_ns,p90_ns,p99_ns,max_ns,static_ns_per_page\n");
+		printf("workers,faults,ns_per_fault,vs_static,p50_ns,p90_ns,p99_ns,max_ns,static_ns_per_page,floor_ns,vs_floor\n");
 		for (int w = 0; w < 2; w++)
-			printf("%u,%llu,%.0f,%.2f,%llu,%llu,%llu,%llu,%.0f\n",
+			printf("%u,%llu,%.0f,%.2f,%llu,%llu,%llu,%llu,%.0f,%.0f,%.2f\n",
 			       r.runs[w].workers, (unsigned long long)r.runs[w].faults,
 			       r.fault_ns[w], r.vs_static[w],
 			       (unsigned long long)r.runs[w].p50_ns,
 			       (unsigned long long)r.runs[w].p90_ns,
 			       (unsigned long long)r.runs[w].p99_ns,
 			       (unsigned long long)r.runs[w].max_ns,
-			       r.static_ns_per_page);
+			       r.static_ns_per_page, r.floor_ns,
+			       r.fault_ns[w] / r.floor_ns);
 		return 0;
 	}
 	printf("the real cost of an I/O page fault on this machine, %llu pages, "
@@ -243,6 +252,14 @@ int tool_bench_faults(int argc, char **argv)
 		       r.runs[w].faults_per_s, r.runs[w].p50_ns / 1e3,
 		       r.runs[w].p90_ns / 1e3, r.runs[w].p99_ns / 1e3,
 		       r.runs[w].max_ns / 1e3);
+	printf("  floor: first touch %.0f + one hand-off %.0f = %.0f ns; "
+	       "1 worker at %.2fx the floor\n",
+	       r.first_touch_ns, r.handoff_ns, r.floor_ns, r.vs_floor);
+	printf("  2 workers / 1: %.2fx the faults/s; at most %.2fx on %u cores: "
+	       "CPU per fault, devices %.0f ns, workers %.0f ns (1 worker), "
+	       "%.0f / %.0f ns (2)\n",
+	       r.speedup_2w, r.speedup_bound, r.cores, r.cpu_device_ns[0],
+	       r.cpu_iommu_ns[0], r.cpu_device_ns[1], r.cpu_iommu_ns[1]);
 	if (trace_path && trace.dropped)
 		printf("fault timeline: %s (%llu events, CUT: %llu more dropped; "
 		       "open in Perfetto)\n", trace_path,

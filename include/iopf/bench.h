@@ -552,6 +552,31 @@ struct iopf_bench_faults_result {
 	double fault_ns[2];        /* wall time per fault */
 	double vs_static[2];       /* per fault / per static page */
 	uint64_t cdf_ns[2][21];    /* latency at 0, 5, ..., 100 % */
+	/*
+	 * The floor of a fault, measured in the 1-worker run beside it: the
+	 * container's handler called inline on untouched pages (first
+	 * touch: populate and map), plus one round trip between two
+	 * threads through the runtime's mutex and wait queue (the one
+	 * hand-off a fault cannot avoid: device to worker and back).
+	 */
+	double first_touch_ns;     /* per page */
+	double handoff_ns;         /* per round trip */
+	double floor_ns;           /* first_touch_ns + handoff_ns */
+	double vs_floor;           /* fault_ns[0] / floor_ns */
+	double speedup_2w;         /* faults/s, 2 workers / 1 */
+	/*
+	 * Where the processor time of a fault goes (getrusage, per fault):
+	 * the device threads (DMA, post, sleep until the answer), and the
+	 * rest of the process (the workers: drain, handler, answer). One
+	 * worker can run no faster than one core gives its share; two
+	 * share the cores with the devices, so on @cores processors two
+	 * workers can beat one by at most
+	 *   min(2, cores * iommu / (device + iommu))    (speedup_bound)
+	 * taken from the 1-worker run's figures.
+	 */
+	double cpu_device_ns[2], cpu_iommu_ns[2];
+	unsigned cores;
+	double speedup_bound;
 };
 
 /* 20000 pages, 4 devices, no trace. */
@@ -559,7 +584,8 @@ void iopf_bench_faults_defaults(struct iopf_bench_faults_config *cfg);
 /* Pages 1..2^24, devices 1..8; see the top. */
 int iopf_bench_faults_validate(const struct iopf_bench_faults_config *cfg,
 			       struct iopf_bench_plan *plan);
-/* Static pinning, then faults with 1 and 2 workers, real runtime. */
+/* Static pinning, then faults with 1 (and the floor) and 2 workers,
+ * real runtime. */
 int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
 		      struct iopf_bench_faults_result *out);
 

@@ -226,19 +226,35 @@ typedef void (*iopf_event_listener_t)(void *data,
 /* ---------------------------------------------------------------------
  * The IOMMU instance.
  */
+/*
+ * Who drains the page request queue. The queue actor models hardware and
+ * driver: an interrupt, a reader thread, a hand-off to a worker, each with
+ * its cost in the virtual runtime. Workers that drain the queue themselves
+ * take a group from the ring and run it at once: one hand-off less per
+ * fault, and nothing to model, so the real runtime's default; the queue
+ * actor then keeps only the deadlines of answers waited for.
+ */
+enum iopf_prq_drain {
+	IOPF_PRQ_DRAIN_DEFAULT,  /* workers in the real runtime, else actor */
+	IOPF_PRQ_DRAIN_ACTOR,    /* the queue actor, then a worker */
+	IOPF_PRQ_DRAIN_WORKERS,  /* the fault workers themselves */
+};
+
 struct iopf_iommu_config {
 	struct iopf_mm_pool *pool;  /* the host RAM devices reach */
 	unsigned prq_depth;         /* page request queue entries */
 	unsigned fault_workers;     /* actors running fault handlers */
 	unsigned iotlb_entries;     /* 0: default */
 	unsigned stall_max;         /* stalled transactions at once */
+	enum iopf_prq_drain prq_drain;
 };
 
 /*
  * An IOMMU over @cfg->pool, with its page request queue of
  * @cfg->prq_depth entries (1..65536) and @cfg->fault_workers actors
- * (1..64) running handlers; stall_max 0 means 64. -EINVAL for a NULL
- * argument or a depth or worker count out of range, -ENOMEM. Undone by
+ * (1..64) running handlers; stall_max 0 means 64; @cfg->prq_drain says
+ * who drains the queue. -EINVAL for a NULL argument or a depth, worker
+ * count or drain out of range, -ENOMEM. Undone by
  * iopf_iommu_destroy(). Spawns the queue actor and the workers.
  */
 int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,

@@ -51,6 +51,7 @@ struct host_spec {
 	unsigned workers;       /* fault workers */
 	uint64_t swap_pages;
 	void (*body)(struct host *h);
+	enum iopf_prq_drain drain; /* who drains the page request queue */
 };
 
 #define CHECK(h, cond, ...)                                                  \
@@ -72,6 +73,7 @@ static int host_setup(struct host *h, const struct host_spec *spec)
 	struct iopf_iommu_config ic = {
 		.prq_depth = 16,
 		.fault_workers = spec->workers,
+		.prq_drain = spec->drain,
 	};
 	int ret;
 
@@ -368,7 +370,8 @@ static void body_type1_close(struct host *h)
 
 static int scen_type1_close(struct iopf_rt *rt, char *why, size_t len)
 {
-	static const struct host_spec spec = { 2, 1, 0, body_type1_close };
+	static const struct host_spec spec = { 2, 1, 0, body_type1_close,
+					       IOPF_PRQ_DRAIN_DEFAULT };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -393,7 +396,8 @@ static void body_fd_close(struct host *h)
 
 static int scen_fd_close(struct iopf_rt *rt, char *why, size_t len)
 {
-	static const struct host_spec spec = { 2, 1, 0, body_fd_close };
+	static const struct host_spec spec = { 2, 1, 0, body_fd_close,
+					       IOPF_PRQ_DRAIN_DEFAULT };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -420,7 +424,8 @@ static void body_ioas_detach(struct host *h)
 
 static int scen_ioas_detach(struct iopf_rt *rt, char *why, size_t len)
 {
-	static const struct host_spec spec = { 1, 1, 0, body_ioas_detach };
+	static const struct host_spec spec = { 1, 1, 0, body_ioas_detach,
+					       IOPF_PRQ_DRAIN_DEFAULT };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -513,7 +518,8 @@ static void body_fd_reattach(struct host *h)
 
 static int scen_fd_reattach(struct iopf_rt *rt, char *why, size_t len)
 {
-	static const struct host_spec spec = { 1, 1, 0, body_fd_reattach };
+	static const struct host_spec spec = { 1, 1, 0, body_fd_reattach,
+					       IOPF_PRQ_DRAIN_DEFAULT };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -561,7 +567,8 @@ static void body_fd_destroy(struct host *h)
 
 static int scen_fd_destroy(struct iopf_rt *rt, char *why, size_t len)
 {
-	static const struct host_spec spec = { 1, 1, 0, body_fd_destroy };
+	static const struct host_spec spec = { 1, 1, 0, body_fd_destroy,
+					       IOPF_PRQ_DRAIN_DEFAULT };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -607,7 +614,34 @@ static void body_invalidate(struct host *h)
 
 static int scen_invalidate(struct iopf_rt *rt, char *why, size_t len)
 {
-	static const struct host_spec spec = { 3, 2, 64, body_invalidate };
+	static const struct host_spec spec = { 3, 2, 64, body_invalidate,
+					       IOPF_PRQ_DRAIN_DEFAULT };
+
+	return host_run(rt, why, len, &spec);
+}
+
+/* ---- the same races, the workers draining the queue themselves ---- */
+
+static int scen_drain_type1_close(struct iopf_rt *rt, char *why, size_t len)
+{
+	static const struct host_spec spec = { 2, 2, 0, body_type1_close,
+					       IOPF_PRQ_DRAIN_WORKERS };
+
+	return host_run(rt, why, len, &spec);
+}
+
+static int scen_drain_fd_destroy(struct iopf_rt *rt, char *why, size_t len)
+{
+	static const struct host_spec spec = { 1, 1, 0, body_fd_destroy,
+					       IOPF_PRQ_DRAIN_WORKERS };
+
+	return host_run(rt, why, len, &spec);
+}
+
+static int scen_drain_invalidate(struct iopf_rt *rt, char *why, size_t len)
+{
+	static const struct host_spec spec = { 3, 2, 64, body_invalidate,
+					       IOPF_PRQ_DRAIN_WORKERS };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -651,7 +685,8 @@ static void body_pin_unmap(struct host *h)
 
 static int scen_pin_unmap(struct iopf_rt *rt, char *why, size_t len)
 {
-	static const struct host_spec spec = { 1, 1, 0, body_pin_unmap };
+	static const struct host_spec spec = { 1, 1, 0, body_pin_unmap,
+					       IOPF_PRQ_DRAIN_DEFAULT };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -719,7 +754,8 @@ static void body_detach_twice(struct host *h)
 
 static int scen_detach_twice(struct iopf_rt *rt, char *why, size_t len)
 {
-	static const struct host_spec spec = { 1, 1, 0, body_detach_twice };
+	static const struct host_spec spec = { 1, 1, 0, body_detach_twice,
+					       IOPF_PRQ_DRAIN_DEFAULT };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -787,7 +823,8 @@ static void body_claim_twice(struct host *h)
 
 static int scen_claim_twice(struct iopf_rt *rt, char *why, size_t len)
 {
-	static const struct host_spec spec = { 1, 1, 0, body_claim_twice };
+	static const struct host_spec spec = { 1, 1, 0, body_claim_twice,
+					       IOPF_PRQ_DRAIN_DEFAULT };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -825,6 +862,17 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	  "two containers attach one domain with faults at once: one wins, "
 	  "the other gets -EBUSY",
 	  scen_claim_twice },
+	{ "drain-close-vs-dma",
+	  "iopf_type1_close() while two devices fault, two workers draining "
+	  "the page request queue themselves",
+	  scen_drain_type1_close },
+	{ "drain-destroy-vs-faults",
+	  "fd-destroy-vs-faults with the worker draining the queue itself",
+	  scen_drain_fd_destroy },
+	{ "drain-inval-vs-fault",
+	  "invalidate-vs-fault with the two workers draining the queue "
+	  "themselves: no DMA may fail",
+	  scen_drain_invalidate },
 };
 
 const struct iopf_explore_scenario *iopf_explore_scenarios(unsigned *count)

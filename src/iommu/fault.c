@@ -7,13 +7,24 @@
  * Theory of operation
  * -------------------
  * A device posts page requests (PRI) or stall events into the IOMMU's
- * bounded queue (prq_post). One queue actor drains it: a request without
- * LAST is parked as a partial of its device; a LAST request gathers the
- * partials with the same group index into a group, which goes on the work
- * queue; fault workers run the handler of the domain the (device, PASID) is
- * attached to (its parent's for a stage-2 miss), and the group is answered
- * once, as a whole: by the handler's return value, or later by cookie if
- * the handler returned IOPF_RESP_ASYNC.
+ * bounded queue (prq_post). The queue is drained in order, one entry at a
+ * time under fault_lock: a request without LAST is parked as a partial of
+ * its device; a LAST request gathers the partials with the same group
+ * index into a group, which goes on the work queue; fault workers run the
+ * handler of the domain the (device, PASID) is attached to (its parent's
+ * for a stage-2 miss), and the group is answered once, as a whole: by the
+ * handler's return value, or later by cookie if the handler returned
+ * IOPF_RESP_ASYNC.
+ *
+ * Who drains (iopf_iommu_config.prq_drain): the queue actor, as hardware
+ * and driver do (interrupt, reader thread, hand-off to a worker: the
+ * virtual runtime charges each step), or the workers themselves: a worker
+ * with no group to run takes ring entries until it has assembled one, and
+ * runs it; one that starts a handler with more left wakes another. Then
+ * a fault costs two hand-offs (device to worker, worker to device), and
+ * the queue actor keeps only the deadlines. Either way the same code
+ * (fault_prq_take_locked) takes the entries, so every rule below holds
+ * for both.
  *
  * Every request is answered exactly once, or told by the PRI rules:
  *   queue full      the hardware sets the overflow flag; a LAST request is
@@ -58,7 +69,10 @@
  * Locks (src/lock_order.h, rows FAULT then DEV): fault_lock protects all
  * of the above; device slots and credits are under dev->lock, taken
  * inside fault_lock. Handlers run with nothing held. A change of handler
- * takes attach_lock (ATTACH) then fault_lock.
+ * takes attach_lock (ATTACH) then fault_lock. Wake-ups on the fault path
+ * (a device's answer, a posted entry, a second worker) are issued after
+ * the lock the woken actor needs is let go: in the real runtime a thread
+ * woken under the lock only sleeps again on it.
  *
  * Undoing: fault_stop() undoes fault_start() (actors joined, what is left
  * freed: the devices are gone); fault_quiesce_attach() is the fault side
@@ -117,8 +131,12 @@ void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 	} else {
 		atomic_fetch_add(&dev->st_stale, 1);
 	}
-	iopf_rt_wake_all(&dev->wq);
 	iopf_rt_mutex_unlock(&dev->lock);
+	/*
+	 * Woken with dev->lock free, or the device would wake only to sleep
+	 * on it. fault_lock, still held, keeps the device (fault_forget_dev).
+	 */
+	iopf_rt_wake_all(&dev->wq);
 }
 
 static unsigned group_credits(const struct fault_group *g)
@@ -170,12 +188,29 @@ static void fault_worker(void *arg)
 		iopf_fault_handler_t handler;
 		void *handler_data;
 		enum iopf_response code;
+		bool more = false;
 		unsigned slot;
 
-		while (iopf_list_empty(&iommu->work) && !iommu->stopping)
+		while (iopf_list_empty(&iommu->work) &&
+		       !(iommu->workers_drain && iommu->prq_count) &&
+		       !iommu->stopping)
 			iopf_rt_wait(&iommu->work_wq, &iommu->fault_lock);
 		if (iommu->stopping)
 			break;
+		/* Drain the ring until a group is ready, and run it. */
+		while (iopf_list_empty(&iommu->work)) {
+			bool tracing = iopf_rt_tracing(iommu->rt);
+			uint64_t t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
+
+			if (!fault_prq_take_locked(iommu))
+				break;
+			/* Trace: the worker's read of a request. */
+			if (tracing)
+				iopf_rt_trace(iommu->rt, "fault.read", t_read,
+					      iopf_rt_now(iommu->rt) - t_read);
+		}
+		if (iopf_list_empty(&iommu->work))
+			continue;
 		g = iopf_list_entry(iommu->work.next, struct fault_group,
 				    work_link);
 		fault_work_remove_locked(iommu, g);
@@ -205,7 +240,12 @@ static void fault_worker(void *arg)
 		slot = (unsigned)(d->handler_gen & 1);
 		d->handler_running[slot]++;
 		w->in_handler = d;
+		/* More to do than this worker: another one takes it. */
+		if (iommu->workers_drain)
+			more = iommu->prq_count || !iopf_list_empty(&iommu->work);
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
+		if (more)
+			iopf_rt_wake_one(&iommu->work_wq);
 		/* Counted: a detach or a change of handler now waits for us. */
 		iopf_rt_yield_point(iommu->rt);
 

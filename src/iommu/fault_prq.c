@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * The page request queue: what the hardware does when a device posts a
- * request (prq_post), the queue actor that drains it, parks partial
- * requests and assembles groups, the expiry of answers waited for too
- * long, and the device's side of a fault (raise, post, wait for the
- * answer). The rules every request is answered by, and the group states,
+ * request (prq_post), the draining of the ring (fault_prq_take_locked,
+ * called by the queue actor or by the workers: fault.c's header says
+ * which) that parks partial requests and assembles groups, the expiry of
+ * answers waited for too long, and the device's side of a fault (raise,
+ * post, wait for the answer). The rules every request is answered by, and the group states,
  * are in fault.c's header; the workers that run handlers and the answers
  * are there too.
  *
@@ -136,6 +137,7 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 	struct iopf_iommu *iommu = dev->iommu;
 	bool last = stall || (req->flags & IOPF_PR_LAST);
 	bool stop = !stall && req_is_stop_marker(req);
+	struct iopf_rt_waitq *reader = NULL;
 	uint64_t now;
 
 	iopf_rt_charge(iommu->rt, iommu->costs->prq_post_ns);
@@ -209,10 +211,18 @@ enqueue:
 			.dev = dev, .req = *req, .posted_ns = now, .stall = stall,
 		};
 		iommu->prq_count++;
-		iopf_rt_wake_one(&iommu->prq_wq);
+		reader = iommu->workers_drain ? &iommu->work_wq
+					      : &iommu->prq_wq;
 	}
 out_unlock:
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	/*
+	 * Woken once the lock is free, or the reader would wake only to
+	 * sleep again on it. The entry is in the ring: a reader that looks
+	 * meanwhile takes it, one that waits gets this wake-up.
+	 */
+	if (reader)
+		iopf_rt_wake_one(reader);
 }
 
 /* Turn a LAST request (or a stall) into a group. Called with fault_lock. */
@@ -278,7 +288,9 @@ static void group_assemble_locked(struct iopf_iommu *iommu,
 		return;
 	}
 	iopf_list_add_tail(&g->work_link, &iommu->work);
-	iopf_rt_wake_one(&iommu->work_wq);
+	/* A worker that drains the ring runs what it assembled itself. */
+	if (!iommu->workers_drain)
+		iopf_rt_wake_one(&iommu->work_wq);
 }
 
 static void prq_process_locked(struct iopf_iommu *iommu,
@@ -313,6 +325,31 @@ static void prq_process_locked(struct iopf_iommu *iommu,
 }
 
 /*
+ * Take the oldest ring entry and act on it (park, assemble, discard);
+ * false if the ring was empty. After an overflow, first drops every
+ * parked partial: their groups may have lost members. Called by the
+ * queue actor, or by a worker when workers drain the ring.
+ */
+bool fault_prq_take_locked(struct iopf_iommu *iommu)
+{
+	struct prq_entry e;
+
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	if (iommu->prq_overflow) {
+		fault_partials_discard_locked(iommu, NULL, true, 0, -1);
+		iommu->prq_overflow = false;
+	}
+	if (!iommu->prq_count)
+		return false;
+	e = iommu->prq[iommu->prq_head];
+	iommu->prq_head = (iommu->prq_head + 1) % iommu->prq_depth;
+	iommu->prq_count--;
+	if (e.dev)
+		prq_process_locked(iommu, &e);
+	return true;
+}
+
+/*
  * Answer INVALID every WAITING group whose deadline has passed, and set
  * the alarm to the earliest deadline left.
  */
@@ -341,13 +378,14 @@ void fault_prq_actor(void *arg)
 
 	iopf_rt_mutex_lock(&iommu->fault_lock);
 	for (;;) {
-		struct prq_entry e;
 		uint64_t t_read;
 
 		/* A busy queue must not postpone what is overdue. */
 		if (iommu->next_deadline <= iopf_rt_now(iommu->rt))
 			groups_expire_locked(iommu);
-		while (!iommu->prq_count && !iommu->stopping) {
+		/* When the workers drain the ring, only deadlines are ours. */
+		while ((iommu->workers_drain || !iommu->prq_count) &&
+		       !iommu->stopping) {
 			uint64_t now = iopf_rt_now(iommu->rt);
 
 			if (iommu->next_deadline <= now) {
@@ -368,20 +406,8 @@ void fault_prq_actor(void *arg)
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
 		iopf_rt_charge(iommu->rt, iommu->costs->prq_irq_ns);
 		iopf_rt_mutex_lock(&iommu->fault_lock);
-		if (iommu->prq_overflow) {
-			/* Partial groups may have lost members: drop them. */
-			fault_partials_discard_locked(iommu, NULL, true, 0, -1);
-			iommu->prq_overflow = false;
-		}
-		if (!iommu->prq_count)
-			continue;
-		e = iommu->prq[iommu->prq_head];
-		iommu->prq_head = (iommu->prq_head + 1) % iommu->prq_depth;
-		iommu->prq_count--;
-		if (e.dev)
-			prq_process_locked(iommu, &e);
 		/* Trace: the reader's share of a request, irq to dispatch. */
-		if (iopf_rt_tracing(iommu->rt))
+		if (fault_prq_take_locked(iommu) && iopf_rt_tracing(iommu->rt))
 			iopf_rt_trace(iommu->rt, "fault.read", t_read,
 				      iopf_rt_now(iommu->rt) - t_read);
 	}

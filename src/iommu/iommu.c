@@ -49,7 +49,7 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 	if (!rt || !cfg || !cfg->pool || !out)
 		return -EINVAL;
 	if (!cfg->prq_depth || cfg->prq_depth > 65536 || !cfg->fault_workers ||
-	    cfg->fault_workers > 64)
+	    cfg->fault_workers > 64 || cfg->prq_drain > IOPF_PRQ_DRAIN_WORKERS)
 		return -EINVAL;
 	iommu = iopf_calloc(1, sizeof(*iommu));
 	if (!iommu)
@@ -60,6 +60,10 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 	iommu->page_shift = iopf_mm_pool_page_shift(cfg->pool);
 	iommu->prq_depth = cfg->prq_depth;
 	iommu->stall_max = cfg->stall_max ? cfg->stall_max : 64;
+	iommu->workers_drain =
+		cfg->prq_drain == IOPF_PRQ_DRAIN_WORKERS ||
+		(cfg->prq_drain == IOPF_PRQ_DRAIN_DEFAULT &&
+		 iopf_rt_kind(rt) == IOPF_RT_REAL);
 	iommu->next_cookie = 1;
 	iopf_list_init(&iommu->devices);
 	iopf_list_init(&iommu->domains);

@@ -284,7 +284,7 @@ struct iopf_iommu {
 	uint64_t next_domain_id;           /* protected by attach_lock */
 
 	struct iopf_rt_mutex fault_lock;
-	struct iopf_rt_waitq prq_wq;       /* the queue reader waits here */
+	struct iopf_rt_waitq prq_wq;       /* the queue actor waits here */
 	struct iopf_rt_waitq work_wq;      /* fault workers wait here */
 	struct iopf_rt_waitq idle_wq;      /* teardown waits for handlers */
 	struct prq_entry *prq;             /* ring; protected by fault_lock */
@@ -302,6 +302,11 @@ struct iopf_iommu {
 					      UINT64_MAX; fault_lock */
 	unsigned stalled, stall_max;       /* protected by fault_lock */
 	bool stopping;                     /* protected by fault_lock */
+	/*
+	 * Set at creation: the workers drain the ring (they wait on
+	 * work_wq for entries too), the queue actor only expires answers.
+	 */
+	bool workers_drain;
 	unsigned nr_workers;
 	struct iopf_rt_actor *prq_actor;
 	struct fault_worker *workers;      /* nr_workers of them */
@@ -350,6 +355,8 @@ unsigned fault_partials_discard_locked(struct iopf_iommu *iommu,
 				       uint32_t pasid, int grpid);
 /* The queue actor: drains the ring, assembles groups, expires answers. */
 void fault_prq_actor(void *arg);
+/* Act on the oldest ring entry; false if the ring was empty. fault_lock. */
+bool fault_prq_take_locked(struct iopf_iommu *iommu);
 int fault_start(struct iopf_iommu *iommu, unsigned workers);
 void fault_stop(struct iopf_iommu *iommu);
 void fault_report_event(struct iopf_iommu *iommu, struct iopf_dev *dev,

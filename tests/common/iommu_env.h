@@ -87,12 +87,20 @@ static inline enum iopf_response env_handler(void *data,
 	return IOPF_RESP_SUCCESS;
 }
 
+/*
+ * Who drains the page request queue of the IOMMUs env_setup() makes: a
+ * test sets it to run the same body with the queue actor and with the
+ * workers draining (iopf_iommu_config.prq_drain).
+ */
+static enum iopf_prq_drain env_prq_drain;
+
 static inline void env_setup(struct harness *h, struct env *e, unsigned workers,
 		      unsigned prq_depth)
 {
 	struct iopf_iommu_config cfg = {
 		.prq_depth = prq_depth ? prq_depth : 64,
 		.fault_workers = workers ? workers : 1,
+		.prq_drain = env_prq_drain,
 	};
 
 	memset(e, 0, sizeof(*e));
