@@ -476,6 +476,23 @@ static struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
 /* ------------------------------------------------------------------ */
 /* Mappings. */
 
+/*
+ * iopt_calculate_iova_alignment(): an IOAS starts as a software table
+ * with no alignment (1); a domain (any HWPT made from it) or huge pages
+ * turned off (IOMMU_OPTION_HUGE_PAGES 0) make it the page.
+ */
+static uint64_t pl_ioas_alignment_locked(struct pl_iommufd *ictx,
+					 struct pl_ioas *io)
+{
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	if (!io->huge_pages)
+		return PL_PAGE;
+	for (struct pl_hwpt *hw = ictx->hwpts; hw; hw = hw->next)
+		if (hw->ioas_id == io->id)
+			return PL_PAGE;
+	return 1;
+}
+
 static bool pl_range_free_locked(struct pl_iommufd *ictx,
 				 struct pl_ioas *io, uint64_t iova,
 				 uint64_t length)
@@ -543,22 +560,20 @@ static int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 	struct iopf_fd_map fm = { .size = sizeof(fm) };
 	struct pl_ioas *io;
 	struct pl_map *m;
+	uint64_t align;
 	int ret;
 
 	iopf_rt_mutex_assert_held(&ictx->lock);
 	io = pl_ioas_find_locked(ictx, r->ioas_id);
 	if (!io)
 		return -ENOENT;
-	/* iopt_alloc_pages(): an empty mapping. */
-	if (!r->length)
-		return -EINVAL;
-	/* iopf maps whole pages only: the kernel would also take a user VA
-	 * with a sub-page offset, iopf refuses it. */
-	if ((r->va | r->length) & (PL_PAGE - 1))
+	/* iopt_alloc_area_pages(): an empty or misaligned length. */
+	align = pl_ioas_alignment_locked(ictx, io);
+	if (!r->length || (r->length & (align - 1)))
 		return -EINVAL;
 	if (r->flags & IOMMU_IOAS_MAP_FIXED_IOVA) {
 		/* iopt_check_iova(): alignment, overflow, reserved, used. */
-		if (r->iova & (PL_PAGE - 1))
+		if (r->iova & (align - 1))
 			return -EINVAL;
 		if (r->iova + r->length - 1 < r->iova)
 			return -EOVERFLOW;
@@ -566,6 +581,18 @@ static int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 			return -EINVAL;
 		if (!pl_range_free_locked(ictx, io, r->iova, r->length))
 			return -EEXIST;
+	}
+	/*
+	 * iopf maps whole pages only: the kernel also takes a user VA with a
+	 * sub-page offset, and sub-page lengths and IOVAs in an IOAS no
+	 * domain uses (alignment 1); iopf refuses them, after the checks
+	 * the kernel makes.
+	 */
+	if ((r->va | r->length) & (PL_PAGE - 1))
+		return -EINVAL;
+	if (r->flags & IOMMU_IOAS_MAP_FIXED_IOVA) {
+		if (r->iova & (PL_PAGE - 1))
+			return -EINVAL;
 	} else {
 		ret = pl_iova_alloc_locked(ictx, io, r->va, r->length,
 					   &r->iova);
@@ -667,6 +694,16 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 		goto out;
 	}
 	q = pl_fault_find_locked(ictx, cmd->id);
+	/*
+	 * iommufd_fault_alloc(): the queue's file holds a reference on the
+	 * object until its release, so iommufd_object_remove() finds it in
+	 * use while any fd of it is open. Here every fd number (and a call
+	 * in progress on one) holds a reference besides the context's.
+	 */
+	if (q && atomic_load(&q->f.refs) > 1) {
+		ret = -EBUSY;
+		goto out;
+	}
 	if (q)
 		pl_fault_stop(q);
 	ret = iopf_fd_destroy(ictx->ctx, cmd->id);
@@ -759,18 +796,23 @@ static int pl_ioctl_iova_ranges(struct pl_iommufd *ictx, void *c,
 	struct iommu_ioas_iova_ranges *cmd = c;
 	struct iommu_iova_range r = { 0, PL_IOVA_LAST };
 	uint32_t max = cmd->num_iovas;
+	uint64_t alignment = PL_PAGE;
+	struct pl_ioas *io;
 	int ret;
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
+	io = pl_ioas_find_locked(ictx, cmd->ioas_id);
+	ret = io ? 0 : -ENOENT;
+	if (io)
+		alignment = pl_ioas_alignment_locked(ictx, io);
 	iopf_rt_mutex_unlock(&ictx->lock);
 	if (ret)
 		return ret;
 	/* The holes of the reserved ranges: outside the aperture. */
 	cmd->num_iovas = 1;
-	cmd->out_iova_alignment = PL_PAGE;
+	cmd->out_iova_alignment = alignment;
 	if (max >= 1 &&
 	    pl_copy_to_user((void *)(uintptr_t)cmd->allowed_iovas, &r,
 			    sizeof(r)))
@@ -1149,11 +1191,9 @@ static int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
 		goto out_free;
 	}
 	if (!pl_ioas_find_locked(ictx, cmd->pt_id)) {
-		/* iommufd_get_object(..., IOMMUFD_OBJ_ANY) then the type. */
-		ret = pl_fault_find_locked(ictx, cmd->pt_id) ||
-				      pl_bound_find_locked(ictx, cmd->pt_id) ?
-			      -EINVAL :
-			      -ENOENT;
+		/* iommufd_hwpt_alloc(): a failed iommufd_get_object() on
+		 * pt_id, like an object of another type, is -EINVAL. */
+		ret = -EINVAL;
 		goto out_free;
 	}
 	if (cmd->data_type != IOMMU_HWPT_DATA_NONE) {
