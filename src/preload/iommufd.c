@@ -45,6 +45,9 @@ struct pl_map {
 	uint64_t iova, length, va;
 	uint32_t flags;                 /* IOMMU_IOAS_MAP_* */
 	uint32_t prefault_kind, prefault_window;
+	/* Recorded only, not in iopf_fd: the process did not have the
+	 * pages and no HWPT needed them yet (pl_ioas_fill_locked()). */
+	bool deferred;
 	struct pl_map *next;
 };
 
@@ -476,6 +479,17 @@ static struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
 /* ------------------------------------------------------------------ */
 /* Mappings. */
 
+/* A HWPT made from @io: the kernel's IOAS has a domain. */
+static bool pl_ioas_has_domain_locked(struct pl_iommufd *ictx,
+				      struct pl_ioas *io)
+{
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	for (struct pl_hwpt *hw = ictx->hwpts; hw; hw = hw->next)
+		if (hw->ioas_id == io->id)
+			return true;
+	return false;
+}
+
 /*
  * iopt_calculate_iova_alignment(): an IOAS starts as a software table
  * with no alignment (1); a domain (any HWPT made from it) or huge pages
@@ -485,11 +499,8 @@ static uint64_t pl_ioas_alignment_locked(struct pl_iommufd *ictx,
 					 struct pl_ioas *io)
 {
 	iopf_rt_mutex_assert_held(&ictx->lock);
-	if (!io->huge_pages)
+	if (!io->huge_pages || pl_ioas_has_domain_locked(ictx, io))
 		return PL_PAGE;
-	for (struct pl_hwpt *hw = ictx->hwpts; hw; hw = hw->next)
-		if (hw->ioas_id == io->id)
-			return PL_PAGE;
 	return 1;
 }
 
@@ -544,6 +555,35 @@ static int pl_iova_alloc_locked(struct pl_iommufd *ictx,
 	return -ENOSPC;
 }
 
+/* Take the program's pages of @m and map them in iopf_fd's IOAS. */
+static int pl_map_commit_locked(struct pl_iommufd *ictx, struct pl_ioas *io,
+				const struct pl_map *m)
+{
+	struct iopf_fd_map fm = {
+		.size = sizeof(fm),
+		.flags = ((m->flags & IOMMU_IOAS_MAP_READABLE) ?
+				  IOPF_FD_MAP_READ : 0) |
+			 ((m->flags & IOMMU_IOAS_MAP_WRITEABLE) ?
+				  IOPF_FD_MAP_WRITE : 0) |
+			 ((m->flags & IOMMU_IOAS_MAP_FAULTABLE) ?
+				  IOPF_FD_MAP_FAULTABLE : 0) |
+			 ((m->flags & IOMMU_IOAS_MAP_PREFAULT) ?
+				  IOPF_FD_MAP_PREFAULT : 0),
+		.iova = m->iova,
+		.hva = m->va,
+		.length = m->length,
+		.prefault_kind = m->prefault_kind,
+		.prefault_window = m->prefault_window,
+	};
+	int ret;
+
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	ret = pl_mem_prepare(ictx->h, m->va, m->length);
+	if (ret)
+		return ret;
+	return iopf_fd_ioas_map(ictx->ctx, io->id, &fm);
+}
+
 struct pl_map_req {
 	uint32_t ioas_id, flags;
 	uint64_t va, length, iova;
@@ -557,7 +597,6 @@ struct pl_map_req {
 
 static int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 {
-	struct iopf_fd_map fm = { .size = sizeof(fm) };
 	struct pl_ioas *io;
 	struct pl_map *m;
 	uint64_t align;
@@ -599,35 +638,53 @@ static int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 		if (ret)
 			return ret;
 	}
-	ret = pl_mem_prepare(ictx->h, r->va, r->length);
-	if (ret)
-		return ret;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	fm.flags = ((r->flags & IOMMU_IOAS_MAP_READABLE) ? IOPF_FD_MAP_READ : 0) |
-		   ((r->flags & IOMMU_IOAS_MAP_WRITEABLE) ? IOPF_FD_MAP_WRITE
-							  : 0) |
-		   ((r->flags & IOMMU_IOAS_MAP_FAULTABLE) ?
-			    IOPF_FD_MAP_FAULTABLE : 0) |
-		   ((r->flags & IOMMU_IOAS_MAP_PREFAULT) ? IOPF_FD_MAP_PREFAULT
-							 : 0);
-	fm.iova = r->iova;
-	fm.hva = r->va;
-	fm.length = r->length;
-	fm.prefault_kind = r->prefault_kind;
-	fm.prefault_window = r->prefault_window;
-	ret = iopf_fd_ioas_map(ictx->ctx, r->ioas_id, &fm);
+	*m = (struct pl_map){ .iova = r->iova, .length = r->length,
+			      .va = r->va, .flags = r->flags,
+			      .prefault_kind = r->prefault_kind,
+			      .prefault_window = r->prefault_window };
+	ret = pl_map_commit_locked(ictx, io, m);
+	/*
+	 * iopt_map_user_pages(): while no domain uses the IOAS the kernel
+	 * only records the range, and pages the process does not have fail
+	 * when a HWPT needs them (iopt_fill_domain()). Pinned mappings only:
+	 * a faultable one never takes the pages at map time.
+	 */
+	if (ret == -EFAULT && !(r->flags & IOMMU_IOAS_MAP_FAULTABLE) &&
+	    !pl_ioas_has_domain_locked(ictx, io)) {
+		m->deferred = true;
+		ret = 0;
+	}
 	if (ret) {
 		free(m);
 		return ret;
 	}
-	*m = (struct pl_map){ .iova = r->iova, .length = r->length,
-			      .va = r->va, .flags = r->flags,
-			      .prefault_kind = r->prefault_kind,
-			      .prefault_window = r->prefault_window,
-			      .next = io->maps };
+	m->next = io->maps;
 	io->maps = m;
+	return 0;
+}
+
+/*
+ * iopt_table_add_domain() -> iopt_fill_domain(): a HWPT about to be made
+ * from @io needs the pages of every mapping; the deferred ones are taken
+ * now, and the first the process still does not have fails the HWPT
+ * (-EFAULT). Mappings taken before a failure stay taken.
+ */
+static int pl_ioas_fill_locked(struct pl_iommufd *ictx, struct pl_ioas *io)
+{
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	for (struct pl_map *m = io->maps; m; m = m->next) {
+		int ret;
+
+		if (!m->deferred)
+			continue;
+		ret = pl_map_commit_locked(ictx, io, m);
+		if (ret)
+			return ret;
+		m->deferred = false;
+	}
 	return 0;
 }
 
@@ -652,6 +709,8 @@ static int pl_unmap_locked(struct pl_iommufd *ictx, uint32_t ioas_id,
 		return ret;
 	for (pp = &io->maps; (m = *pp);) {
 		if (m->iova >= iova && m->iova + m->length - 1 <= last) {
+			if (m->deferred)        /* iopf_fd never had it */
+				*unmapped += m->length;
 			*pp = m->next;
 			free(m);
 		} else {
@@ -1212,6 +1271,9 @@ static int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
 		}
 		fault_id = cmd->fault_id;
 	}
+	ret = pl_ioas_fill_locked(ictx, pl_ioas_find_locked(ictx, cmd->pt_id));
+	if (ret)
+		goto out_free;
 	ret = iopf_fd_hwpt_alloc(ictx->ctx, cmd->dev_id, cmd->pt_id, fault_id,
 				 &id);
 	if (ret)
@@ -1669,6 +1731,11 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 	if (hw) {
 		hwpt_id = hw->id;
 	} else if (pl_ioas_find_locked(ictx, *pt_id)) {
+		/* iommufd_device_auto_get_domain(): a new domain is filled. */
+		ret = pl_ioas_fill_locked(ictx,
+					  pl_ioas_find_locked(ictx, *pt_id));
+		if (ret)
+			goto out;
 		hw = calloc(1, sizeof(*hw));
 		if (!hw) {
 			ret = -ENOMEM;

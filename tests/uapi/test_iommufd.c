@@ -162,15 +162,17 @@ static void test_map_unmap(void)
 		  EOPNOTSUPP, "IOAS_MAP: an unknown flag is EOPNOTSUPP");
 	CHECK_ERR(t_map(ifd, ioas, buf, 0, 0x200000, T_RW), EINVAL,
 		  "IOAS_MAP: length 0 is EINVAL");
-	/* Linux pins nothing while no domain needs the pages: the map
-	 * succeeds there (iopt_map_user_pages()), iopf refuses it now. */
-	IOPF_ONLY("iopf takes the pages at map time, Linux when a domain needs them")
-	CHECK_ERR(t_map(ifd, ioas, hole, PG, 0x200000, T_RW), EFAULT,
-		  "IOAS_MAP: memory the process does not have is EFAULT");
+	/* iopt_map_user_pages(): nothing is pinned while no HWPT needs
+	 * the pages (see test_deferred_pages()). */
+	CHECK_OK(t_map(ifd, ioas, hole, PG, 0x200000, T_RW),
+		 "IOAS_MAP: memory the process does not have, with no HWPT");
 	CHECK_ERR(t_map(ifd, ioas, buf, PG, UINT64_MAX, T_RW), EOVERFLOW,
 		  "IOAS_MAP: an IOVA of all ones is EOVERFLOW");
 	CHECK_ERR(t_map(ifd, ioas, buf, 2 * PG, UINT64_MAX - PG + 1, T_RW),
 		  EOVERFLOW, "IOAS_MAP: a range past 2^64 is EOVERFLOW");
+	/* Alignment 1 while no HWPT uses the IOAS: the overlap decides. */
+	CHECK_ERR(t_map(ifd, ioas, buf, PG, 0x200800, T_RW), EEXIST,
+		  "IOAS_MAP: a misaligned IOVA over a mapping is EEXIST");
 	CHECK_ERR(t_map(ifd, 999999, buf, PG, 0x200000, T_RW), ENOENT,
 		  "IOAS_MAP: an unknown IOAS is ENOENT");
 	m = (struct iommu_ioas_map){ .size = sizeof(m), .flags = T_RW,
@@ -217,7 +219,7 @@ static void test_map_unmap(void)
 	u.iova = 0;
 	u.length = UINT64_MAX;
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_UNMAP, &u), "IOAS_UNMAP: unmap all");
-	CHECK(u.length == 12 * PG, "IOAS_UNMAP: unmap all reports every byte");
+	CHECK(u.length == 13 * PG, "IOAS_UNMAP: unmap all reports every byte");
 	u.iova = 0;
 	u.length = UINT64_MAX;
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_UNMAP, &u),
@@ -478,6 +480,41 @@ static void test_hwpt(void)
 	close(dfd);
 }
 
+/*
+ * Pages the process does not have: recorded while no HWPT uses the IOAS,
+ * refused when a HWPT would need them (iopt_fill_domain()), and at once
+ * once one does.
+ */
+static void test_deferred_pages(void)
+{
+	struct iommu_hwpt_alloc h = { .size = sizeof(h) };
+	struct iommu_ioas_unmap u = { .size = sizeof(u) };
+	char *hole = (char *)0xffff800000000000ul;
+	uint32_t ioas = t_ioas_alloc(ifd), dev_id, pt;
+	int dfd = t_device_bind(ifd, 0, &dev_id);
+
+	REQUIRE(!t_map(ifd, ioas, hole, 2 * PG, 0x400000, T_RW), "map");
+	h.dev_id = dev_id;
+	h.pt_id = ioas;
+	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EFAULT,
+		  "HWPT_ALLOC: over memory the process does not have is EFAULT");
+	pt = ioas;
+	CHECK_ERR(t_attach(dfd, &pt), EFAULT,
+		  "ATTACH: to such an IOAS is EFAULT");
+	u.ioas_id = ioas;
+	u.iova = 0x400000;
+	u.length = 2 * PG;
+	CHECK(!ioctl(ifd, IOMMU_IOAS_UNMAP, &u) && u.length == 2 * PG,
+	      "IOAS_UNMAP: the recorded mapping goes");
+	CHECK_OK(ioctl(ifd, IOMMU_HWPT_ALLOC, &h),
+		 "HWPT_ALLOC: without it, the HWPT is made");
+	CHECK_ERR(t_map(ifd, ioas, hole, PG, 0x400000, T_RW), EFAULT,
+		  "IOAS_MAP: with a HWPT, memory the process does not have is EFAULT");
+	t_destroy(ifd, h.out_hwpt_id);
+	t_destroy(ifd, ioas);
+	close(dfd);
+}
+
 /* Dirty tracking end to end: the engine writes, the bitmap says where. */
 static void test_dirty_bitmap(void)
 {
@@ -646,6 +683,7 @@ int main(void)
 	test_copy();
 	test_option();
 	test_hwpt();
+	test_deferred_pages();
 	test_dirty_bitmap();
 	test_vfio_ioas_invalidate();
 	test_fault_alloc();
