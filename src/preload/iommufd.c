@@ -5,7 +5,8 @@
  * Object ids are iopf_fd's own (IOAS, HWPT, fault queue and device ids
  * share its one namespace, as in iommufd). Next to the context this file
  * keeps what the uAPI needs and iopf_fd does not: each IOAS's mappings
- * (for IOVA allocation and IOMMU_IOAS_COPY), its allowed IOVA ranges and
+ * (for IOVA allocation and IOMMU_IOAS_COPY, and those whose pages are
+ * taken only when a HWPT needs them), its allowed IOVA ranges and
  * options, each HWPT's flags, the bound devices, and the fault queues'
  * 32-bit cookies.
  *
