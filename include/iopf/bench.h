@@ -152,13 +152,18 @@ struct iopf_bench_ground_result {
 	double virt_wall_s;
 	double virt_events_per_s, virt_switches_per_s;
 	/*
-	 * Bare fiber switches (two fibers handing the processor back and
-	 * forth, nothing scheduled), measured in the same run: the limit.
-	 * virt_over_fiber is events/s over bare switches/s; 0.5 is one
-	 * event per two switches.
+	 * Bare fiber switches (nothing scheduled), measured in the same run:
+	 * the limit. fiber_switches_per_s: two fibers handing the processor
+	 * back and forth, both stacks always hot; virt_over_fiber is
+	 * events/s over that (0.5: an event costs two bare switches).
+	 * fiber_ring_switches_per_s: as many fibers as actors, passing the
+	 * processor round a ring, as the scheduler passes it among its
+	 * actors; virt_over_fiber_ring is events/s over that.
 	 */
 	double fiber_switches_per_s;
 	double virt_over_fiber;
+	double fiber_ring_switches_per_s;
+	double virt_over_fiber_ring;
 	/* The same hand-off pattern between OS threads (real runtime). */
 	uint64_t real_handoffs;
 	double real_handoffs_per_s;

@@ -451,15 +451,19 @@ void iopf_rt_trace_ring_print(const struct iopf_rt_trace_ring *r, unsigned n,
 			      FILE *f);
 
 /*
- * Time @switches bare fiber switches, the kind the virtual runtime makes
- * between actors, with nothing scheduled in between: two fibers hand the
- * processor back and forth. *ns receives the wall-clock time taken, in
+ * Time about @switches bare fiber switches, the kind the virtual runtime
+ * makes between actors, with nothing scheduled in between: @fibers fibers
+ * (the caller's own and @fibers - 1 with stacks laid out as the virtual
+ * runtime lays out its actors') pass the processor round a ring; 2 is a
+ * plain back and forth between two hot stacks. The count is rounded down
+ * to whole rounds plus one. *ns receives the wall-clock time taken, in
  * nanoseconds. The floor under the virtual scheduler's cost per event,
- * for benchmarks to compare with. Returns 0, -EINVAL if @switches is 0 or
- * @ns NULL, -ENOMEM if a fiber stack cannot be mapped. Needs no context
- * and no actor; does not block.
+ * for benchmarks to compare with. Returns 0, -EINVAL if @fibers is not
+ * 2..65536, @switches is 0 or @ns NULL, -ENOMEM if a fiber stack cannot be
+ * mapped. Needs no context and no actor; does not block.
  */
-int iopf_rt_fiber_switch_time(uint64_t switches, uint64_t *ns);
+int iopf_rt_fiber_switch_time(unsigned fibers, uint64_t switches,
+			      uint64_t *ns);
 
 /*
  * Lock validator: whether it is on in this process (debug and sanitizer

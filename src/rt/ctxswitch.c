@@ -2,7 +2,8 @@
 /*
  * Fibers for the virtual runtime; see ctxswitch.h.
  *
- * Stack layout of a new x86-64 fiber (growing down from the top):
+ * Stack layout of a new x86-64 fiber (growing down from the top, which is
+ * the mapping's end less the fiber's color, 0..63 cache lines):
  *   top - 16 .. top        padding
  *   sp + 48               return address: rt_ctx_boot
  *   sp + 40, sp + 32      rbp, rbx (zero)
@@ -24,21 +25,6 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RT_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define RT_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define RT_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define RT_TSAN 1
-#endif
 
 #ifdef RT_ASAN
 #include <sanitizer/asan_interface.h>
@@ -68,6 +54,7 @@ static void rt_fiber_before(struct rt_fiber *from, struct rt_fiber *to,
 #endif
 }
 
+#ifndef RT_FIBER_SWITCH_INLINE
 static void rt_fiber_after(struct rt_fiber *self)
 {
 #ifdef RT_ASAN
@@ -79,6 +66,7 @@ static void rt_fiber_after(struct rt_fiber *self)
 	(void)self;
 #endif
 }
+#endif
 
 __attribute__((noreturn)) static void rt_fiber_boot(struct rt_fiber *f)
 {
@@ -94,7 +82,9 @@ __attribute__((noreturn)) static void rt_fiber_boot(struct rt_fiber *f)
 }
 
 #if defined(__x86_64__)
+#ifndef RT_FIBER_SWITCH_INLINE
 void rt_ctx_swap(void **save_sp, void *new_sp);
+#endif
 void rt_ctx_boot(void);
 
 __asm__(".text\n"
@@ -146,11 +136,13 @@ void rt_fiber_fini_main(struct rt_fiber *f)
 	(void)f;
 }
 
-int rt_fiber_create(struct rt_fiber *f, size_t stack_size,
+int rt_fiber_create(struct rt_fiber *f, size_t stack_size, unsigned color,
 		    void (*entry)(void *), void *arg)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	size_t size = (stack_size + (size_t)page - 1) & ~((size_t)page - 1);
+	/* Room for the color's offset: never less stack than asked for. */
+	size_t size = (stack_size + 63 * 64 + (size_t)page - 1) &
+		      ~((size_t)page - 1);
 	void *map;
 
 	memset(f, 0, sizeof(*f));
@@ -175,7 +167,10 @@ int rt_fiber_create(struct rt_fiber *f, size_t stack_size,
 #if defined(__x86_64__)
 	{
 		uintptr_t top = ((uintptr_t)map + f->stack_size) & ~(uintptr_t)15;
-		void **sp = (void **)(top - 72);
+		void **sp;
+
+		top -= (uintptr_t)(color % 64) * 64;
+		sp = (void **)(top - 72);
 
 		sp[0] = NULL;                     /* r15 */
 		sp[1] = NULL;                     /* r14 */
@@ -219,6 +214,7 @@ void rt_fiber_destroy(struct rt_fiber *f)
 	f->stack = NULL;
 }
 
+#ifndef RT_FIBER_SWITCH_INLINE
 void rt_fiber_switch(struct rt_fiber *from, struct rt_fiber *to)
 {
 	rt_fiber_before(from, to, 0);
@@ -229,6 +225,7 @@ void rt_fiber_switch(struct rt_fiber *from, struct rt_fiber *to)
 #endif
 	rt_fiber_after(from);
 }
+#endif
 
 void rt_fiber_switch_final(struct rt_fiber *from, struct rt_fiber *to)
 {
@@ -243,40 +240,73 @@ void rt_fiber_switch_final(struct rt_fiber *from, struct rt_fiber *to)
 
 /* ---- bare switch rate, for iopf_rt_fiber_switch_time() ---- */
 
-struct rt_fiber_pingpong {
-	struct rt_fiber main, peer;
+/*
+ * A ring of fibers: the caller's own, then peers 1..n-1, each switching to
+ * the next and the last back to the caller; @rounds times round, then once
+ * more in which each peer leaves for good.
+ */
+struct rt_fiber_ring {
+	struct rt_fiber *fibers;  /* [0] is the caller's */
+	unsigned n;
 	uint64_t rounds;
 };
 
-static void rt_fiber_pingpong_peer(void *arg)
-{
-	struct rt_fiber_pingpong *pp = arg;
+struct rt_fiber_ring_peer {
+	struct rt_fiber_ring *ring;
+	unsigned i;
+};
 
-	for (uint64_t i = 0; i < pp->rounds; i++)
-		rt_fiber_switch(&pp->peer, &pp->main);
-	rt_fiber_switch_final(&pp->peer, &pp->main);
+static void rt_fiber_ring_peer(void *arg)
+{
+	struct rt_fiber_ring_peer *p = arg;
+	struct rt_fiber_ring *ring = p->ring;
+	struct rt_fiber *self = &ring->fibers[p->i];
+	struct rt_fiber *next = &ring->fibers[(p->i + 1) % ring->n];
+
+	for (uint64_t r = 0; r < ring->rounds; r++)
+		rt_fiber_switch(self, next);
+	rt_fiber_switch_final(self, next);
 }
 
-int iopf_rt_fiber_switch_time(uint64_t switches, uint64_t *ns)
+int iopf_rt_fiber_switch_time(unsigned fibers, uint64_t switches,
+			      uint64_t *ns)
 {
-	struct rt_fiber_pingpong pp = { .rounds = switches / 2 };
+	struct rt_fiber_ring ring = { .n = fibers };
+	struct rt_fiber_ring_peer *peers;
 	struct timespec t0, t1;
-	int ret;
+	unsigned made = 1;
+	int ret = 0;
 
-	if (!switches || !ns)
+	if (fibers < 2 || fibers > 65536 || !switches || !ns)
 		return -EINVAL;
-	rt_fiber_init_main(&pp.main);
-	ret = rt_fiber_create(&pp.peer, 64 * 1024, rt_fiber_pingpong_peer, &pp);
-	if (ret)
-		return ret;
+	ring.rounds = switches / fibers;
+	ring.fibers = calloc(fibers, sizeof(*ring.fibers));
+	peers = calloc(fibers, sizeof(*peers));
+	if (!ring.fibers || !peers) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	rt_fiber_init_main(&ring.fibers[0]);
+	/* Stacks as the virtual runtime makes them for its actors. */
+	for (; made < fibers; made++) {
+		peers[made] = (struct rt_fiber_ring_peer){ &ring, made };
+		ret = rt_fiber_create(&ring.fibers[made], 256 * 1024, made,
+				      rt_fiber_ring_peer, &peers[made]);
+		if (ret)
+			goto out_destroy;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* Each round is two switches: here to the peer, and back. */
-	for (uint64_t i = 0; i <= pp.rounds; i++)
-		rt_fiber_switch(&pp.main, &pp.peer);
+	for (uint64_t r = 0; r <= ring.rounds; r++)
+		rt_fiber_switch(&ring.fibers[0], &ring.fibers[1]);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	rt_fiber_destroy(&pp.peer);
-	rt_fiber_fini_main(&pp.main);
 	*ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull +
 	      (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
-	return 0;
+out_destroy:
+	while (--made)
+		rt_fiber_destroy(&ring.fibers[made]);
+	rt_fiber_fini_main(&ring.fibers[0]);
+out_free:
+	free(peers);
+	free(ring.fibers);
+	return ret;
 }

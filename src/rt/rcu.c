@@ -28,7 +28,7 @@
 static char rcu_tsan_token;
 #endif
 
-__thread unsigned rt_rcu_depth;
+RT_TLS unsigned rt_rcu_depth;
 
 void iopf_rcu_read_lock(void)
 {

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-__thread struct iopf_rt_actor *rt_current;
+RT_TLS struct iopf_rt_actor *rt_current;
 
 void rt_panic(const char *fmt, ...)
 {

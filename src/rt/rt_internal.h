@@ -232,11 +232,22 @@ struct iopf_rt {
 	struct rt_vsched vs;
 };
 
+/*
+ * The thread-local variables every scheduling call reads are in the
+ * initial-exec model: a load at a fixed offset from the thread pointer.
+ * In position-independent code the default is a call to look the
+ * variable up, which the compiler must assume clobbers registers, so
+ * every function reading one saved and restored registers around it.
+ * (The library is linked into programs and preloaded, never dlopen()ed
+ * late, which is what the model requires.)
+ */
+#define RT_TLS __thread __attribute__((tls_model("initial-exec")))
+
 /* RCU read-side nesting of the calling OS thread (rcu.c). */
-extern __thread unsigned rt_rcu_depth;
+extern RT_TLS unsigned rt_rcu_depth;
 
 /* Current actor of the calling OS thread (both runtimes). */
-extern __thread struct iopf_rt_actor *rt_current;
+extern RT_TLS struct iopf_rt_actor *rt_current;
 
 /* rt_common.c: used by every implementation, calls none of them. */
 uint64_t rt_monotonic_ns(void);

@@ -135,22 +135,37 @@ static inline struct rt_event *rt_fifo_at(struct rt_vsched *vs, size_t k)
 	return &vs->fifo[(vs->fifo_head + k) & (vs->fifo_cap - 1)];
 }
 
-static void rt_fifo_append(struct rt_vsched *vs, struct rt_event ev)
+/* Double the FIFO's ring, keeping its order; out of the per-event path. */
+static __attribute__((noinline)) void rt_fifo_grow(struct rt_vsched *vs)
 {
-	if (vs->fifo_len == vs->fifo_cap) {
-		size_t cap = vs->fifo_cap ? vs->fifo_cap * 2 : 256;
-		struct rt_event *fifo = malloc(cap * sizeof(*fifo));
+	size_t cap = vs->fifo_cap ? vs->fifo_cap * 2 : 256;
+	struct rt_event *fifo = malloc(cap * sizeof(*fifo));
 
-		if (!fifo)
-			rt_panic("out of memory for the event FIFO");
-		for (size_t k = 0; k < vs->fifo_len; k++)
-			fifo[k] = *rt_fifo_at(vs, k);
-		free(vs->fifo);
-		vs->fifo = fifo;
-		vs->fifo_cap = cap;
-		vs->fifo_head = 0;
-	}
+	if (!fifo)
+		rt_panic("out of memory for the event FIFO");
+	for (size_t k = 0; k < vs->fifo_len; k++)
+		fifo[k] = *rt_fifo_at(vs, k);
+	free(vs->fifo);
+	vs->fifo = fifo;
+	vs->fifo_cap = cap;
+	vs->fifo_head = 0;
+}
+
+static inline void rt_fifo_append(struct rt_vsched *vs, struct rt_event ev)
+{
+	if (__builtin_expect(vs->fifo_len == vs->fifo_cap, 0))
+		rt_fifo_grow(vs);
 	*rt_fifo_at(vs, vs->fifo_len++) = ev;
+}
+
+/* Take the FIFO's head; the FIFO must not be empty. */
+static inline struct rt_event rt_fifo_pop(struct rt_vsched *vs)
+{
+	struct rt_event ev = vs->fifo[vs->fifo_head];
+
+	vs->fifo_head = (vs->fifo_head + 1) & (vs->fifo_cap - 1);
+	vs->fifo_len--;
+	return ev;
 }
 
 /* Whether @ev can go on the FIFO: it keeps the FIFO in order. */
@@ -181,16 +196,18 @@ static inline const struct rt_event *rt_queue_peek(struct rt_vsched *vs)
 	return r;
 }
 
+/* Whether every pending event comes after @time (or none is pending). */
+static inline bool rt_queue_all_after(const struct rt_vsched *vs,
+				      uint64_t time)
+{
+	return (!vs->fifo_len || time < vs->fifo[vs->fifo_head].time) &&
+	       (!vs->nr_events || time < vs->heap[0].time);
+}
+
 static inline struct rt_event rt_queue_pop(struct rt_vsched *vs)
 {
-	struct rt_event ev;
-
-	if (rt_queue_peek(vs) != &vs->heap[0]) {
-		ev = vs->fifo[vs->fifo_head];
-		vs->fifo_head = (vs->fifo_head + 1) & (vs->fifo_cap - 1);
-		vs->fifo_len--;
-		return ev;
-	}
+	if (rt_queue_peek(vs) != &vs->heap[0])
+		return rt_fifo_pop(vs);
 	return rt_heap_pop(vs);
 }
 
@@ -232,135 +249,158 @@ static struct iopf_rt_actor *rt_virt_self(struct iopf_rt *rt)
 }
 
 /*
- * Take the next valid event off the heap, or NULL when none is left or the
- * run stopped. Superseded events are dropped on the way, freeing a joined
- * actor when the last event naming it goes.
+ * Count @ev as dispatched and return its actor, or NULL if @ev is stale:
+ * superseded (its actor was woken by another event, or joined; the last
+ * event naming a joined actor frees it) or dropped by exploration.
  */
-static struct iopf_rt_actor *rt_virt_next(struct iopf_rt *rt,
-					  const struct rt_event *first)
+static inline struct iopf_rt_actor *rt_virt_accept(struct rt_vsched *vs,
+						   const struct rt_event *ev)
+{
+	struct iopf_rt_actor *a = ev->actor;
+
+	if (!a)
+		return NULL;
+	a->nr_events--;
+	if (__builtin_expect(ev->gen != a->gen, 0)) {
+		if (a->reap_pending && !a->nr_events)
+			rt_actor_free(a);
+		return NULL;
+	}
+	a->gen++;
+	/* Exploration may run a later event first: time never goes back. */
+	if (ev->time > vs->now)
+		vs->now = ev->time;
+	vs->events++;
+	return a;
+}
+
+/*
+ * Take the next valid event off the queue, or NULL when none is left or
+ * the run stopped. Stale events are dropped on the way.
+ */
+static __attribute__((noinline)) struct iopf_rt_actor *
+rt_virt_next(struct iopf_rt *rt)
 {
 	struct rt_vsched *vs = &rt->vs;
+	struct iopf_rt_actor *a;
+	struct rt_event ev;
 
 	while (!vs->stop_err) {
-		struct rt_event ev;
-		struct iopf_rt_actor *a;
-
-		if (first) {
-			ev = *first;
-			first = NULL;
-		} else if (vs->pick && vs->nr_events) {
+		if (vs->pick && vs->nr_events)
 			ev = vs->pick(rt);
-		} else if (vs->nr_events || vs->fifo_len) {
+		else if (vs->nr_events || vs->fifo_len)
 			ev = rt_queue_pop(vs);
-		} else {
+		else
 			break;
-		}
-		a = ev.actor;
-
-		if (!a)
-			continue; /* exploration dropped only stale events */
-		a->nr_events--;
-		if (ev.gen != a->gen) {
-			/* Superseded: woken by another event (or joined). */
-			if (a->reap_pending && !a->nr_events)
-				rt_actor_free(a);
-			continue;
-		}
-		a->gen++;
-		/* Exploration may run a later event first: time never goes back. */
-		if (ev.time > vs->now)
-			vs->now = ev.time;
-		vs->events++;
-		return a;
+		if ((a = rt_virt_accept(vs, &ev)))
+			return a;
 	}
 	return NULL;
 }
 
 /*
- * Hand the processor from @self (NULL: the caller of iopf_rt_run()) to the
- * actor of the next event, or back to the caller of iopf_rt_run() when the
- * run is over. Returns when @self is resumed; at once when the next event
- * is @self's own. @final: @self has finished and never resumes. @first, if
- * not NULL, is the next event, already taken off the heap.
+ * Hand the processor from @self (NULL: the caller of iopf_rt_run()) to
+ * @next, the actor of an event already dispatched (NULL: back to the
+ * caller of iopf_rt_run(), the run is over). Returns when @self is
+ * resumed; at once when @next is @self.
+ *
+ * The resumed actor is made current before the switch, so nothing is left
+ * to do after it: the switch is the caller's tail call, its frame is gone
+ * (no registers saved twice), and the resumed actor returns straight into
+ * the caller of the call that blocked it.
  */
-static void rt_virt_switch(struct iopf_rt *rt, struct iopf_rt_actor *self,
-			   bool final, const struct rt_event *first)
+static inline void rt_virt_switch(struct iopf_rt *rt,
+				  struct iopf_rt_actor *self,
+				  struct iopf_rt_actor *next)
 {
 	struct rt_vsched *vs = &rt->vs;
-	struct iopf_rt_actor *next = rt_virt_next(rt, first);
-	struct rt_fiber *from = self ? &self->fiber : &vs->main_fiber;
-	struct rt_fiber *to = next ? &next->fiber : &vs->main_fiber;
 
 	vs->current = next;
-	if (next == self) {
-		if (final)
-			rt_panic("%s resumed after it finished", self->name);
+	if (next == self)
 		return;
-	}
 	vs->switches++;
-	if (final)
-		rt_fiber_switch_final(from, to);
-	rt_fiber_switch(from, to);
+	rt_current = next;
+	rt_fiber_switch(self ? &self->fiber : &vs->main_fiber,
+			next ? &next->fiber : &vs->main_fiber);
 }
 
 /*
- * Give the processor back; return when an event for us is dispatched.
- * @point and @site say where, for the exploration trace; @deferred that the
- * actor only lets others go first (exploration runs it last).
+ * Note where @a gives the processor back: @point and @site for the
+ * exploration trace, @deferred that it only lets others go first
+ * (exploration runs it last).
  */
-static void rt_virt_block_first(struct iopf_rt_actor *a, const char *point,
-				const char *site, bool deferred,
-				const struct rt_event *first)
+static inline void rt_virt_leaving(struct iopf_rt_actor *a, const char *point,
+				   const char *site, bool deferred)
 {
 	if (rt_rcu_depth)
 		rt_panic("%s blocks inside an RCU read-side section", a->name);
 	a->point = point;
 	a->site = site;
 	a->deferred = deferred;
-	rt_virt_switch(a->rt, a, false, first);
-	rt_current = a;
 }
 
+/* Give the processor back; return when an event for us is dispatched. */
 void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
 		      const char *site, bool deferred)
 {
-	rt_virt_block_first(a, point, site, deferred, NULL);
+	rt_virt_leaving(a, point, site, deferred);
+	rt_virt_switch(a->rt, a, rt_virt_next(a->rt));
 }
 
 /*
- * Post @a, the calling actor, at @time and block. Without exploration,
- * when its event cannot go on the FIFO and the heap's top comes first, the
- * event takes the top's place and the top is dispatched: one sift instead
- * of a push and a pop, and the same order of events, which is all that
- * the plain scheduler's result depends on. (Exploration looks at the
- * heap's layout: it gets the push and the pop; rt_fifo_takes() refuses
- * it the FIFO.)
+ * Post @a, the calling actor, at @time and block, taking the next event
+ * off the queue here, where what was just queued is known, rather than
+ * looking the queue over afresh. Without exploration:
+ *  - an event that goes on the FIFO leaves the next one the earlier of the
+ *    FIFO's head and the heap's top;
+ *  - one that cannot, when the heap's top comes first, takes the top's
+ *    place and the top is dispatched: one sift instead of a push and a pop.
+ * Either way the same events in the same order as a push and then a pop,
+ * which is all that the plain scheduler's result depends on. (Exploration
+ * looks at the heap's layout: it gets the push and its own pick;
+ * rt_fifo_takes() refuses it the FIFO.) A stale event taken here is
+ * dropped, and the switch takes the next valid one, as it would have.
  */
-static void rt_virt_requeue_at(struct iopf_rt_actor *a, uint64_t time,
-			       const char *point, const char *site,
-			       bool deferred)
+static inline __attribute__((always_inline)) void
+rt_virt_requeue_at(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time,
+		   const char *point, const char *site, bool deferred)
 {
-	struct iopf_rt *rt = a->rt;
 	struct rt_vsched *vs = &rt->vs;
 	struct rt_event ev = {
 		.time = time,
 		.seq = vs->seq++,
 		.gen = a->gen,
 		.actor = a,
-	}, top;
+	}, next;
+	struct iopf_rt_actor *dispatched;
 
+	rt_virt_leaving(a, point, site, deferred);
 	a->nr_events++;
-	if (vs->pick || rt_fifo_takes(vs, &ev) || !vs->nr_events ||
-	    rt_queue_peek(vs) != &vs->heap[0] ||
-	    rt_event_before(&ev, &vs->heap[0])) {
-		rt_queue_push(vs, ev);
-		rt_virt_block_at(a, point, site, deferred);
+	if (vs->pick) {
+		rt_heap_push(vs, ev);
+		rt_virt_switch(rt, a, rt_virt_next(rt));
 		return;
 	}
-	top = vs->heap[0];
-	vs->heap[0] = ev;
-	rt_heap_sift_down(vs, 0);
-	rt_virt_block_first(a, point, site, deferred, &top);
+	if (rt_fifo_takes(vs, &ev)) {
+		rt_fifo_append(vs, ev);
+		if (!vs->nr_events ||
+		    !rt_event_before(&vs->heap[0], rt_fifo_at(vs, 0)))
+			next = rt_fifo_pop(vs);
+		else
+			next = rt_heap_pop(vs);
+	} else if (vs->nr_events && rt_queue_peek(vs) == &vs->heap[0] &&
+		   !rt_event_before(&ev, &vs->heap[0])) {
+		next = vs->heap[0];
+		vs->heap[0] = ev;
+		rt_heap_sift_down(vs, 0);
+	} else {
+		rt_heap_push(vs, ev);
+		next = rt_queue_pop(vs);
+	}
+	dispatched = rt_virt_accept(vs, &next);
+	if (__builtin_expect(!dispatched, 0))
+		dispatched = rt_virt_next(rt);
+	rt_virt_switch(rt, a, dispatched);
 }
 
 static void rt_waitlist_append(struct iopf_rt_waitlist *l,
@@ -404,15 +444,20 @@ static struct iopf_rt_actor *rt_waitlist_pop(struct iopf_rt_waitlist *l)
 __attribute__((noreturn)) static void rt_virt_exit(struct iopf_rt_actor *a)
 {
 	struct iopf_rt *rt = a->rt;
-	struct iopf_rt_actor *j;
+	struct iopf_rt_actor *j, *next;
 
 	atomic_store(&a->state, RT_ACTOR_DONE);
 	while ((j = rt_waitlist_pop(&a->joiners)))
 		rt_virt_post(rt, j, rt->vs.now);
 	rt->vs.live--;
-	rt_current = NULL;
-	rt_virt_switch(rt, a, true, NULL);
-	__builtin_unreachable();
+	next = rt_virt_next(rt);
+	if (next == a)
+		rt_panic("%s resumed after it finished", a->name);
+	rt->vs.current = next;
+	rt->vs.switches++;
+	rt_current = next;
+	rt_fiber_switch_final(&a->fiber,
+			      next ? &next->fiber : &rt->vs.main_fiber);
 }
 
 static void rt_virt_entry(void *p)
@@ -430,7 +475,8 @@ int rt_virt_start(struct iopf_rt_actor *a)
 	struct iopf_rt *rt = a->rt;
 	int ret;
 
-	ret = rt_fiber_create(&a->fiber, rt->stack_size, rt_virt_entry, a);
+	ret = rt_fiber_create(&a->fiber, rt->stack_size, a->id,
+			      rt_virt_entry, a);
 	if (ret)
 		return ret;
 	rt->vs.live++;
@@ -499,7 +545,7 @@ int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 	}
 	/* Back here once no event is left, or the run stopped. */
 	vs->current = NULL;
-	rt_virt_switch(rt, NULL, false, NULL);
+	rt_virt_switch(rt, NULL, rt_virt_next(rt));
 	vs->current = NULL;
 	rt_current = saved_current;
 
@@ -552,26 +598,105 @@ rt_virt_stop_overflow(struct iopf_rt *rt, struct iopf_rt_actor *self,
 	rt_panic("%s resumed after its run stopped", self->name);
 }
 
+/* A charge that cannot be made: misuse, or virtual time overflows. */
+static __attribute__((noinline, noreturn)) void
+rt_virt_charge_refused(struct iopf_rt *rt, uint64_t ns, const char *site)
+{
+	struct iopf_rt_actor *self = rt_virt_self(rt);
+
+	if (rt_rcu_depth)
+		rt_panic("%s charges inside an RCU read-side section", self->name);
+	rt_virt_stop_overflow(rt, self, ns, site);
+}
+
+/* The general case of a charge that gives the processor back. */
+static __attribute__((noinline)) void
+rt_virt_charge_queue(struct iopf_rt *rt, struct iopf_rt_actor *self,
+		     uint64_t when, const char *site)
+{
+	rt_virt_requeue_at(rt, self, when, "charge", site, false);
+}
+
+/* Drop @ev, stale, and hand the processor to the next valid event's actor. */
+static __attribute__((noinline)) void
+rt_virt_switch_past(struct iopf_rt *rt, struct iopf_rt_actor *self,
+		    struct iopf_rt_actor *actor, uint64_t gen, uint64_t time)
+{
+	struct rt_event ev = { .time = time, .gen = gen, .actor = actor };
+	struct iopf_rt_actor *next = rt_virt_accept(&rt->vs, &ev);
+
+	rt_virt_switch(rt, self, next ? next : rt_virt_next(rt));
+}
+
+/*
+ * The common case of a charge among actors charging alike: the event
+ * queue is the FIFO alone, and ours goes at its tail. Queueing it and
+ * taking the head is one turn of the ring. Returns false, having done
+ * nothing, for any other case. Only caller-saved registers are needed
+ * here and everything else is a tail call: the actor's stack keeps no
+ * frame of the scheduler while it is blocked.
+ */
+static inline __attribute__((always_inline)) bool
+rt_virt_charge_rotate(struct iopf_rt *rt, struct iopf_rt_actor *self,
+		      uint64_t when, const char *site)
+{
+	struct rt_vsched *vs = &rt->vs;
+	size_t mask = vs->fifo_cap - 1, head = vs->fifo_head;
+	struct rt_event *slot, next;
+	struct iopf_rt_actor *a;
+
+	if (vs->pick || vs->nr_events || !vs->fifo_len ||
+	    vs->fifo_len == vs->fifo_cap ||
+	    when < vs->fifo[(head + vs->fifo_len - 1) & mask].time)
+		return false;
+	/*
+	 * Equal times: the tail's seq is below ours, so ours goes after it,
+	 * as rt_fifo_takes() would decide.
+	 */
+	rt_virt_leaving(self, "charge", site, false);
+	self->nr_events++;
+	slot = &vs->fifo[head];
+	next = *slot;
+	vs->fifo[(head + vs->fifo_len) & mask] = (struct rt_event){
+		.time = when,
+		.seq = vs->seq++,
+		.gen = self->gen,
+		.actor = self,
+	};
+	vs->fifo_head = (head + 1) & mask;
+	a = next.actor;
+	if (__builtin_expect(!a || next.gen != a->gen, 0)) {
+		rt_virt_switch_past(rt, self, a, next.gen, next.time);
+		return true;
+	}
+	a->nr_events--;
+	a->gen++;
+	if (next.time > vs->now)
+		vs->now = next.time;
+	vs->events++;
+	rt_virt_switch(rt, self, a);
+	return true;
+}
+
 void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
 		       bool may_skip)
 {
 	struct rt_vsched *vs = &rt->vs;
-	struct iopf_rt_actor *self = rt_virt_self(rt);
+	struct iopf_rt_actor *self = vs->current;
 	uint64_t when = vs->now + ns;
-	const struct rt_event *next;
 
-	if (rt_rcu_depth)
-		rt_panic("%s charges inside an RCU read-side section", self->name);
-	if (when < vs->now)
-		rt_virt_stop_overflow(rt, self, ns, site);
+	if (__builtin_expect(!self || self != rt_current || rt_rcu_depth ||
+			     when < vs->now, 0))
+		rt_virt_charge_refused(rt, ns, site);
 	/* Nobody could run before us: advance in place, same result. */
-	next = rt_queue_peek(vs);
-	if (may_skip && (!next || when < next->time)) {
+	if (may_skip && rt_queue_all_after(vs, when)) {
 		vs->now = when;
 		vs->events++;
 		return;
 	}
-	rt_virt_requeue_at(self, when, "charge", site, false);
+	if (rt_virt_charge_rotate(rt, self, when, site))
+		return;
+	rt_virt_charge_queue(rt, self, when, site);
 }
 
 static void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
@@ -586,30 +711,39 @@ void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
 
 	if (when < rt->vs.now)
 		when = UINT64_MAX;
-	rt_virt_requeue_at(self, when, "sleep", NULL, true);
+	rt_virt_requeue_at(rt, self, when, "sleep", NULL, true);
 }
 
 void rt_virt_yield(struct iopf_rt *rt)
 {
 	struct iopf_rt_actor *self = rt_virt_self(rt);
 
-	rt_virt_requeue_at(self, rt->vs.now, "yield", NULL, true);
+	rt_virt_requeue_at(rt, self, rt->vs.now, "yield", NULL, true);
 }
 
-static void rt_virt_mutex_acquire(struct iopf_rt_mutex *m,
-				  struct iopf_rt_actor *self, const char *site)
+/* Queue @self for @m, held by another (or by @self: misuse), and block. */
+static __attribute__((noinline)) void
+rt_virt_mutex_wait_for(struct iopf_rt_mutex *m, struct iopf_rt_actor *self,
+		       const char *site)
 {
 	if (m->owner == self)
 		rt_panic("mutex locked twice by %s at %s", self->name,
 			 site ? site : "?");
-	if (!m->owner) {
-		m->owner = self;
-		return;
-	}
 	rt_waitlist_append(&m->waiters, &self->waiter);
 	rt_virt_block_at(self, "lock-acquired", site, false);
 	if (m->owner != self)
 		rt_panic("mutex hand-off lost");
+}
+
+static inline void rt_virt_mutex_acquire(struct iopf_rt_mutex *m,
+					 struct iopf_rt_actor *self,
+					 const char *site)
+{
+	if (__builtin_expect(!m->owner, 1)) {
+		m->owner = self;
+		return;
+	}
+	rt_virt_mutex_wait_for(m, self, site);
 }
 
 void rt_virt_mutex_init(struct iopf_rt_mutex *m)
@@ -623,9 +757,22 @@ void rt_virt_mutex_destroy(struct iopf_rt_mutex *m)
 		rt_panic("mutex destroyed while held or waited on");
 }
 
-void rt_virt_mutex_lock(struct iopf_rt_mutex *m, const char *site)
+static __attribute__((noinline)) void
+rt_virt_mutex_lock_slow(struct iopf_rt_mutex *m, const char *site)
 {
 	rt_virt_mutex_acquire(m, rt_virt_self(m->rt), site);
+}
+
+void rt_virt_mutex_lock(struct iopf_rt_mutex *m, const char *site)
+{
+	struct iopf_rt_actor *self = m->rt->vs.current;
+
+	/* Free, and the caller is the current actor: taken, nothing else. */
+	if (__builtin_expect(self && self == rt_current && !m->owner, 1)) {
+		m->owner = self;
+		return;
+	}
+	rt_virt_mutex_lock_slow(m, site);
 }
 
 bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m, const char *site)
@@ -639,23 +786,45 @@ bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m, const char *site)
 	return true;
 }
 
-static void rt_virt_mutex_release(struct iopf_rt_mutex *m)
+/* Hand @m to its first waiter and post it. */
+static __attribute__((noinline)) void
+rt_virt_mutex_hand_off(struct iopf_rt_mutex *m)
 {
-	struct iopf_rt_actor *next;
+	struct iopf_rt_actor *next = rt_waitlist_pop(&m->waiters);
 
+	m->owner = next;
+	rt_virt_post(m->rt, next, m->rt->vs.now);
+}
+
+static inline void rt_virt_mutex_release(struct iopf_rt_mutex *m)
+{
 	if (m->owner != rt_current)
 		rt_panic("mutex unlocked by %s, which does not hold it",
 			 iopf_rt_actor_name(rt_current));
-	next = rt_waitlist_pop(&m->waiters);
-	m->owner = next;
-	if (next)
-		rt_virt_post(m->rt, next, m->rt->vs.now);
+	if (__builtin_expect(!m->waiters.head, 1)) {
+		m->owner = NULL;
+		return;
+	}
+	rt_virt_mutex_hand_off(m);
+}
+
+static __attribute__((noinline)) void
+rt_virt_mutex_unlock_slow(struct iopf_rt_mutex *m)
+{
+	rt_virt_mutex_release(m);
 }
 
 void rt_virt_mutex_unlock(struct iopf_rt_mutex *m, const char *site)
 {
+	struct iopf_rt_actor *self = rt_current;
+
 	(void)site;
-	rt_virt_mutex_release(m);
+	/* Held by the caller, nobody waiting: released, nothing else. */
+	if (__builtin_expect(self && m->owner == self && !m->waiters.head, 1)) {
+		m->owner = NULL;
+		return;
+	}
+	rt_virt_mutex_unlock_slow(m);
 }
 
 bool rt_virt_mutex_held(const struct iopf_rt_mutex *m)
@@ -700,7 +869,8 @@ int rt_virt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
 	return ret;
 }
 
-void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site)
+static __attribute__((noinline)) void rt_virt_wake_some(struct iopf_rt_waitq *wq,
+							  bool all)
 {
 	struct iopf_rt_actor *a;
 
@@ -709,7 +879,13 @@ void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site)
 		if (!all)
 			break;
 	}
+}
+
+void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site)
+{
 	(void)site;
+	if (wq->waiters.head)
+		rt_virt_wake_some(wq, all);
 }
 
 static void rt_virt_init(struct iopf_rt *rt, const struct iopf_rt_config *cfg)

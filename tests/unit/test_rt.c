@@ -166,6 +166,77 @@ static void test_virtual_wait_timeout(void **state)
 	iopf_rt_destroy(o.rt);
 }
 
+/* Woken before its timeout, then charges twice: see the test below. */
+static void stale_timer_actor(void *arg)
+{
+	struct order *o = arg;
+
+	iopf_rt_mutex_lock(&o->m);
+	assert_int_equal(iopf_rt_wait_timeout(&o->wq, &o->m, 50), 0);
+	order_note(o, "woken");
+	iopf_rt_mutex_unlock(&o->m);
+	iopf_rt_charge(o->rt, 100);
+	order_note(o, "charged");
+	iopf_rt_charge(o->rt, 100);
+	order_note(o, "charged");
+}
+
+static void stale_timer_main(void *arg)
+{
+	struct order *o = arg;
+	struct iopf_rt_actor *w;
+
+	assert_int_equal(iopf_rt_spawn(o->rt, "w", stale_timer_actor, o, &w), 0);
+	iopf_rt_yield(o->rt); /* w waits, its timer queued for t=50 */
+	iopf_rt_mutex_lock(&o->m);
+	iopf_rt_wake_one(&o->wq);
+	iopf_rt_mutex_unlock(&o->m);
+	iopf_rt_join(w);
+	order_note(o, "joined");
+}
+
+/*
+ * A charge whose event goes behind a superseded one (the timer of a wait
+ * that was woken first): the stale event is dropped, never dispatched,
+ * and time moves on from the charge alone.
+ */
+static void test_virtual_charge_behind_stale_timer(void **state)
+{
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL, .seed = 1 };
+	struct iopf_rt_sched_stats st;
+	struct order o = { 0 };
+
+	assert_int_equal(iopf_rt_create(&cfg, &o.rt), 0);
+	iopf_rt_mutex_init(o.rt, &o.m);
+	iopf_rt_waitq_init(o.rt, &o.wq);
+	assert_int_equal(iopf_rt_run(o.rt, "main", stale_timer_main, &o), 0);
+	assert_string_equal(o.log, "0:w:woken;100:w:charged;200:w:charged;"
+				   "200:main:joined;");
+	iopf_rt_sched_stats(o.rt, &st);
+	/* Dispatched: main, w, main, w (woken), w at 100, w at 200 (in
+	 * place), main joined; never the stale timer. */
+	assert_int_equal(st.events, 7);
+	iopf_rt_waitq_destroy(&o.wq);
+	iopf_rt_mutex_destroy(&o.m);
+	iopf_rt_destroy(o.rt);
+}
+
+static void test_fiber_switch_time(void **state)
+{
+	uint64_t ns = 0;
+
+	assert_int_equal(iopf_rt_fiber_switch_time(1, 1000, &ns), -EINVAL);
+	assert_int_equal(iopf_rt_fiber_switch_time(65537, 1000, &ns), -EINVAL);
+	assert_int_equal(iopf_rt_fiber_switch_time(2, 0, &ns), -EINVAL);
+	assert_int_equal(iopf_rt_fiber_switch_time(2, 1000, NULL), -EINVAL);
+	assert_int_equal(iopf_rt_fiber_switch_time(2, 1000, &ns), 0);
+	assert_true(ns > 0);
+	ns = 0;
+	/* A ring of 64: every fiber runs, each leaves for good at the end. */
+	assert_int_equal(iopf_rt_fiber_switch_time(64, 6400, &ns), 0);
+	assert_true(ns > 0);
+}
+
 static void deadlock_waiter(void *arg)
 {
 	struct order *o = arg;
@@ -483,6 +554,8 @@ int main(void)
 		cmocka_unit_test(test_real_scenario),
 		cmocka_unit_test(test_virtual_event_order_and_times),
 		cmocka_unit_test(test_virtual_wait_timeout),
+		cmocka_unit_test(test_virtual_charge_behind_stale_timer),
+		cmocka_unit_test(test_fiber_switch_time),
 		cmocka_unit_test(test_virtual_deadlock_is_reported),
 		cmocka_unit_test(test_exit_and_bad_args),
 		cmocka_unit_test(test_random_is_seeded),
