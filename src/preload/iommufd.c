@@ -5,7 +5,8 @@
  * Object ids are iopf_fd's own (IOAS, HWPT, fault queue and device ids
  * share its one namespace, as in iommufd). Next to the context this file
  * keeps what the uAPI needs and iopf_fd does not: each IOAS's mappings
- * (for IOVA allocation and IOMMU_IOAS_COPY), its allowed IOVA ranges and
+ * (for IOVA allocation and IOMMU_IOAS_COPY, and those whose pages are
+ * taken only when a HWPT needs them), its allowed IOVA ranges and
  * options, each HWPT's flags, the bound devices, and the fault queues'
  * 32-bit cookies.
  *
@@ -45,6 +46,9 @@ struct pl_map {
 	uint64_t iova, length, va;
 	uint32_t flags;                 /* IOMMU_IOAS_MAP_* */
 	uint32_t prefault_kind, prefault_window;
+	/* Recorded only, not in iopf_fd: the process did not have the
+	 * pages and no HWPT needed them yet (pl_ioas_fill_locked()). */
+	bool deferred;
 	struct pl_map *next;
 };
 
@@ -476,6 +480,31 @@ static struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
 /* ------------------------------------------------------------------ */
 /* Mappings. */
 
+/* A HWPT made from @io: the kernel's IOAS has a domain. */
+static bool pl_ioas_has_domain_locked(struct pl_iommufd *ictx,
+				      struct pl_ioas *io)
+{
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	for (struct pl_hwpt *hw = ictx->hwpts; hw; hw = hw->next)
+		if (hw->ioas_id == io->id)
+			return true;
+	return false;
+}
+
+/*
+ * iopt_calculate_iova_alignment(): an IOAS starts as a software table
+ * with no alignment (1); a domain (any HWPT made from it) or huge pages
+ * turned off (IOMMU_OPTION_HUGE_PAGES 0) make it the page.
+ */
+static uint64_t pl_ioas_alignment_locked(struct pl_iommufd *ictx,
+					 struct pl_ioas *io)
+{
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	if (!io->huge_pages || pl_ioas_has_domain_locked(ictx, io))
+		return PL_PAGE;
+	return 1;
+}
+
 static bool pl_range_free_locked(struct pl_iommufd *ictx,
 				 struct pl_ioas *io, uint64_t iova,
 				 uint64_t length)
@@ -527,6 +556,35 @@ static int pl_iova_alloc_locked(struct pl_iommufd *ictx,
 	return -ENOSPC;
 }
 
+/* Take the program's pages of @m and map them in iopf_fd's IOAS. */
+static int pl_map_commit_locked(struct pl_iommufd *ictx, struct pl_ioas *io,
+				const struct pl_map *m)
+{
+	struct iopf_fd_map fm = {
+		.size = sizeof(fm),
+		.flags = ((m->flags & IOMMU_IOAS_MAP_READABLE) ?
+				  IOPF_FD_MAP_READ : 0) |
+			 ((m->flags & IOMMU_IOAS_MAP_WRITEABLE) ?
+				  IOPF_FD_MAP_WRITE : 0) |
+			 ((m->flags & IOMMU_IOAS_MAP_FAULTABLE) ?
+				  IOPF_FD_MAP_FAULTABLE : 0) |
+			 ((m->flags & IOMMU_IOAS_MAP_PREFAULT) ?
+				  IOPF_FD_MAP_PREFAULT : 0),
+		.iova = m->iova,
+		.hva = m->va,
+		.length = m->length,
+		.prefault_kind = m->prefault_kind,
+		.prefault_window = m->prefault_window,
+	};
+	int ret;
+
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	ret = pl_mem_prepare(ictx->h, m->va, m->length);
+	if (ret)
+		return ret;
+	return iopf_fd_ioas_map(ictx->ctx, io->id, &fm);
+}
+
 struct pl_map_req {
 	uint32_t ioas_id, flags;
 	uint64_t va, length, iova;
@@ -540,25 +598,22 @@ struct pl_map_req {
 
 static int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 {
-	struct iopf_fd_map fm = { .size = sizeof(fm) };
 	struct pl_ioas *io;
 	struct pl_map *m;
+	uint64_t align;
 	int ret;
 
 	iopf_rt_mutex_assert_held(&ictx->lock);
 	io = pl_ioas_find_locked(ictx, r->ioas_id);
 	if (!io)
 		return -ENOENT;
-	/* iopt_alloc_pages(): an empty mapping. */
-	if (!r->length)
-		return -EINVAL;
-	/* iopf maps whole pages only: the kernel would also take a user VA
-	 * with a sub-page offset, iopf refuses it. */
-	if ((r->va | r->length) & (PL_PAGE - 1))
+	/* iopt_alloc_area_pages(): an empty or misaligned length. */
+	align = pl_ioas_alignment_locked(ictx, io);
+	if (!r->length || (r->length & (align - 1)))
 		return -EINVAL;
 	if (r->flags & IOMMU_IOAS_MAP_FIXED_IOVA) {
 		/* iopt_check_iova(): alignment, overflow, reserved, used. */
-		if (r->iova & (PL_PAGE - 1))
+		if (r->iova & (align - 1))
 			return -EINVAL;
 		if (r->iova + r->length - 1 < r->iova)
 			return -EOVERFLOW;
@@ -566,41 +621,71 @@ static int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 			return -EINVAL;
 		if (!pl_range_free_locked(ictx, io, r->iova, r->length))
 			return -EEXIST;
+	}
+	/*
+	 * iopf maps whole pages only: the kernel also takes a user VA with a
+	 * sub-page offset, and sub-page lengths and IOVAs in an IOAS no
+	 * domain uses (alignment 1); iopf refuses them, after the checks
+	 * the kernel makes.
+	 */
+	if ((r->va | r->length) & (PL_PAGE - 1))
+		return -EINVAL;
+	if (r->flags & IOMMU_IOAS_MAP_FIXED_IOVA) {
+		if (r->iova & (PL_PAGE - 1))
+			return -EINVAL;
 	} else {
 		ret = pl_iova_alloc_locked(ictx, io, r->va, r->length,
 					   &r->iova);
 		if (ret)
 			return ret;
 	}
-	ret = pl_mem_prepare(ictx->h, r->va, r->length);
-	if (ret)
-		return ret;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	fm.flags = ((r->flags & IOMMU_IOAS_MAP_READABLE) ? IOPF_FD_MAP_READ : 0) |
-		   ((r->flags & IOMMU_IOAS_MAP_WRITEABLE) ? IOPF_FD_MAP_WRITE
-							  : 0) |
-		   ((r->flags & IOMMU_IOAS_MAP_FAULTABLE) ?
-			    IOPF_FD_MAP_FAULTABLE : 0) |
-		   ((r->flags & IOMMU_IOAS_MAP_PREFAULT) ? IOPF_FD_MAP_PREFAULT
-							 : 0);
-	fm.iova = r->iova;
-	fm.hva = r->va;
-	fm.length = r->length;
-	fm.prefault_kind = r->prefault_kind;
-	fm.prefault_window = r->prefault_window;
-	ret = iopf_fd_ioas_map(ictx->ctx, r->ioas_id, &fm);
+	*m = (struct pl_map){ .iova = r->iova, .length = r->length,
+			      .va = r->va, .flags = r->flags,
+			      .prefault_kind = r->prefault_kind,
+			      .prefault_window = r->prefault_window };
+	ret = pl_map_commit_locked(ictx, io, m);
+	/*
+	 * iopt_map_user_pages(): while no domain uses the IOAS the kernel
+	 * only records the range, and pages the process does not have fail
+	 * when a HWPT needs them (iopt_fill_domain()). Pinned mappings only:
+	 * a faultable one never takes the pages at map time.
+	 */
+	if (ret == -EFAULT && !(r->flags & IOMMU_IOAS_MAP_FAULTABLE) &&
+	    !pl_ioas_has_domain_locked(ictx, io)) {
+		m->deferred = true;
+		ret = 0;
+	}
 	if (ret) {
 		free(m);
 		return ret;
 	}
-	*m = (struct pl_map){ .iova = r->iova, .length = r->length,
-			      .va = r->va, .flags = r->flags,
-			      .prefault_kind = r->prefault_kind,
-			      .prefault_window = r->prefault_window,
-			      .next = io->maps };
+	m->next = io->maps;
 	io->maps = m;
+	return 0;
+}
+
+/*
+ * iopt_table_add_domain() -> iopt_fill_domain(): a HWPT about to be made
+ * from @io needs the pages of every mapping; the deferred ones are taken
+ * now, and the first the process still does not have fails the HWPT
+ * (-EFAULT). Mappings taken before a failure stay taken.
+ */
+static int pl_ioas_fill_locked(struct pl_iommufd *ictx, struct pl_ioas *io)
+{
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	for (struct pl_map *m = io->maps; m; m = m->next) {
+		int ret;
+
+		if (!m->deferred)
+			continue;
+		ret = pl_map_commit_locked(ictx, io, m);
+		if (ret)
+			return ret;
+		m->deferred = false;
+	}
 	return 0;
 }
 
@@ -625,6 +710,8 @@ static int pl_unmap_locked(struct pl_iommufd *ictx, uint32_t ioas_id,
 		return ret;
 	for (pp = &io->maps; (m = *pp);) {
 		if (m->iova >= iova && m->iova + m->length - 1 <= last) {
+			if (m->deferred)        /* iopf_fd never had it */
+				*unmapped += m->length;
 			*pp = m->next;
 			free(m);
 		} else {
@@ -667,6 +754,16 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 		goto out;
 	}
 	q = pl_fault_find_locked(ictx, cmd->id);
+	/*
+	 * iommufd_fault_alloc(): the queue's file holds a reference on the
+	 * object until its release, so iommufd_object_remove() finds it in
+	 * use while any fd of it is open. Here every fd number (and a call
+	 * in progress on one) holds a reference besides the context's.
+	 */
+	if (q && atomic_load(&q->f.refs) > 1) {
+		ret = -EBUSY;
+		goto out;
+	}
 	if (q)
 		pl_fault_stop(q);
 	ret = iopf_fd_destroy(ictx->ctx, cmd->id);
@@ -759,18 +856,23 @@ static int pl_ioctl_iova_ranges(struct pl_iommufd *ictx, void *c,
 	struct iommu_ioas_iova_ranges *cmd = c;
 	struct iommu_iova_range r = { 0, PL_IOVA_LAST };
 	uint32_t max = cmd->num_iovas;
+	uint64_t alignment = PL_PAGE;
+	struct pl_ioas *io;
 	int ret;
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
+	io = pl_ioas_find_locked(ictx, cmd->ioas_id);
+	ret = io ? 0 : -ENOENT;
+	if (io)
+		alignment = pl_ioas_alignment_locked(ictx, io);
 	iopf_rt_mutex_unlock(&ictx->lock);
 	if (ret)
 		return ret;
 	/* The holes of the reserved ranges: outside the aperture. */
 	cmd->num_iovas = 1;
-	cmd->out_iova_alignment = PL_PAGE;
+	cmd->out_iova_alignment = alignment;
 	if (max >= 1 &&
 	    pl_copy_to_user((void *)(uintptr_t)cmd->allowed_iovas, &r,
 			    sizeof(r)))
@@ -1149,11 +1251,9 @@ static int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
 		goto out_free;
 	}
 	if (!pl_ioas_find_locked(ictx, cmd->pt_id)) {
-		/* iommufd_get_object(..., IOMMUFD_OBJ_ANY) then the type. */
-		ret = pl_fault_find_locked(ictx, cmd->pt_id) ||
-				      pl_bound_find_locked(ictx, cmd->pt_id) ?
-			      -EINVAL :
-			      -ENOENT;
+		/* iommufd_hwpt_alloc(): a failed iommufd_get_object() on
+		 * pt_id, like an object of another type, is -EINVAL. */
+		ret = -EINVAL;
 		goto out_free;
 	}
 	if (cmd->data_type != IOMMU_HWPT_DATA_NONE) {
@@ -1172,6 +1272,9 @@ static int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
 		}
 		fault_id = cmd->fault_id;
 	}
+	ret = pl_ioas_fill_locked(ictx, pl_ioas_find_locked(ictx, cmd->pt_id));
+	if (ret)
+		goto out_free;
 	ret = iopf_fd_hwpt_alloc(ictx->ctx, cmd->dev_id, cmd->pt_id, fault_id,
 				 &id);
 	if (ret)
@@ -1629,6 +1732,11 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 	if (hw) {
 		hwpt_id = hw->id;
 	} else if (pl_ioas_find_locked(ictx, *pt_id)) {
+		/* iommufd_device_auto_get_domain(): a new domain is filled. */
+		ret = pl_ioas_fill_locked(ictx,
+					  pl_ioas_find_locked(ictx, *pt_id));
+		if (ret)
+			goto out;
 		hw = calloc(1, sizeof(*hw));
 		if (!hw) {
 			ret = -ENOMEM;

@@ -163,6 +163,7 @@ static int pl_host_add_device(struct pl_host *h, const char *model)
 	iopf_lock_init(h->rt, &d->cdev_lock, PL_DEVICE);
 	for (unsigned i = 0; i < PL_IRQ_VECTORS; i++)
 		d->irq_fd[i] = -1;
+	d->irq_index = -1;
 	if (!strcmp(model, "dma"))
 		ret = pl_dma_create(h, d);
 	else if (!strcmp(model, "sec"))

@@ -105,9 +105,11 @@ struct pl_device {
 	struct iopf_rt_mutex cfg_lock;
 	uint16_t command;
 	uint32_t bar0;
-	/* Interrupt eventfds (our own dups), protected by irq_lock. */
+	/* Interrupt eventfds (our own dups), protected by irq_lock, and the
+	 * VFIO index they were set through (MSI or MSI-X; -1: none on). */
 	struct iopf_rt_mutex irq_lock;
 	int irq_fd[PL_IRQ_VECTORS];
+	int irq_index;
 	/* The open cdev file bound to an iommufd, if any (cdev_lock). */
 	struct iopf_rt_mutex cdev_lock;
 	bool bound;

@@ -345,7 +345,8 @@ static void pl_group_release(struct pl_file *f)
 	free(g);
 }
 
-/* vfio_group_fops_open(): one open at a time. */
+/* vfio_group_fops_open(): one open at a time, and none while the
+ * device is bound through its cdev (cdev_device_open_cnt). */
 struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index)
 {
 	struct pl_device *d = h->devices[index];
@@ -353,8 +354,9 @@ struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index)
 	bool busy;
 
 	iopf_rt_mutex_lock(&d->cdev_lock);
-	busy = d->group_open;
-	d->group_open = true;
+	busy = d->group_open || d->bound;
+	if (!busy)
+		d->group_open = true;
 	iopf_rt_mutex_unlock(&d->cdev_lock);
 	if (busy) {
 		errno = EBUSY;

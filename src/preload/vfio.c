@@ -48,14 +48,21 @@ struct pl_vfio_file {
 	uint32_t auto_hwpt;
 };
 
-static void pl_vfio_irqs_off(struct pl_device *d)
+static void pl_vfio_irqs_off_locked(struct pl_device *d)
 {
-	iopf_rt_mutex_lock(&d->irq_lock);
+	iopf_rt_mutex_assert_held(&d->irq_lock);
 	for (unsigned i = 0; i < PL_IRQ_VECTORS; i++) {
 		if (d->irq_fd[i] >= 0)
 			pl_libc.close(d->irq_fd[i]);
 		d->irq_fd[i] = -1;
 	}
+	d->irq_index = -1;
+}
+
+static void pl_vfio_irqs_off(struct pl_device *d)
+{
+	iopf_rt_mutex_lock(&d->irq_lock);
+	pl_vfio_irqs_off_locked(d);
 	iopf_rt_mutex_unlock(&d->irq_lock);
 }
 
@@ -140,8 +147,18 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
 	if (bind.argsz < minsz || bind.flags || bind.iommufd < 0)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&vf->lock);
-	if (vf->ictx || vf->group) {
-		ret = -EINVAL;   /* bound already, or a group's device file */
+	if (vf->group) {
+		ret = -EINVAL;   /* a group's device file */
+		goto out;
+	}
+	/* vfio_device_block_group(): not while the group is open. */
+	iopf_rt_mutex_lock(&vf->d->cdev_lock);
+	ret = vf->d->group_open ? -EBUSY : 0;
+	iopf_rt_mutex_unlock(&vf->d->cdev_lock);
+	if (ret)
+		goto out;
+	if (vf->ictx) {
+		ret = -EINVAL;   /* bound already */
 		goto out;
 	}
 	ifile = pl_fd_get(bind.iommufd);
@@ -154,9 +171,9 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
 		goto out;
 	}
 	iopf_rt_mutex_lock(&vf->d->cdev_lock);
-	/* vfio_df_open(): no second open on the cdev path, nor one while
-	 * the device is open through its group. */
-	ret = vf->d->bound || vf->d->group_opens ? -EINVAL : 0;
+	/* vfio_device_block_group() again, now with the bind taken under
+	 * the same lock; vfio_df_open(): no second open on the cdev path. */
+	ret = vf->d->group_open ? -EBUSY : vf->d->bound ? -EINVAL : 0;
 	if (!ret)
 		vf->d->bound = true;
 	iopf_rt_mutex_unlock(&vf->d->cdev_lock);
@@ -321,6 +338,51 @@ static int pl_vfio_irq_info(struct pl_vfio_file *vf, void *arg)
 }
 
 /*
+ * vfio_pci_set_msi_trigger(): one of MSI and MSI-X is on at a time. Count
+ * 0 with DATA_NONE turns the index off; eventfds turn it on (or change
+ * its vectors); DATA_NONE and DATA_BOOL fire vectors of the index that is
+ * on, and on any other index are -EINVAL.
+ */
+static int pl_vfio_set_msi_trigger_locked(struct pl_device *d,
+					  const struct vfio_irq_set *hdr,
+					  uint32_t dtype, const int *held,
+					  const uint8_t *fire)
+{
+	bool on = d->irq_index == (int)hdr->index;
+
+	iopf_rt_mutex_assert_held(&d->irq_lock);
+	if (on && !hdr->count && dtype == VFIO_IRQ_SET_DATA_NONE) {
+		pl_vfio_irqs_off_locked(d);
+		return 0;
+	}
+	if (!on && d->irq_index >= 0)
+		return -EINVAL;
+	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+		for (uint32_t i = 0; i < hdr->count; i++) {
+			unsigned v = hdr->start + i;
+
+			if (d->irq_fd[v] >= 0)
+				pl_libc.close(d->irq_fd[v]);
+			d->irq_fd[v] = held[i];
+		}
+		d->irq_index = (int)hdr->index;
+		return 0;
+	}
+	if (!on)
+		return -EINVAL;
+	/* Loopback: fire the vectors that have an eventfd. */
+	for (uint32_t i = 0; i < hdr->count; i++) {
+		uint64_t one = 1;
+		unsigned v = hdr->start + i;
+
+		if (d->irq_fd[v] >= 0 &&
+		    (dtype == VFIO_IRQ_SET_DATA_NONE || fire[i]))
+			(void)!pl_libc.write(d->irq_fd[v], &one, sizeof(one));
+	}
+	return 0;
+}
+
+/*
  * vfio_set_irqs_validate_and_prepare() then vfio_pci_set_irqs_ioctl():
  * MSI and MSI-X vectors triggered through eventfds; DATA_NONE with count
  * 0 turns the index off. The eventfds are held (dup()) as the kernel
@@ -334,6 +396,9 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
 	struct pl_device *d = vf->d;
 	uint32_t max, dtype, action;
 	int32_t fds[PL_IRQ_VECTORS];
+	int held[PL_IRQ_VECTORS];
+	uint8_t fire[PL_IRQ_VECTORS];
+	int ret;
 
 	if (pl_copy_from_user(&hdr, arg, minsz))
 		return -EFAULT;
@@ -366,13 +431,10 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
 		return -EINVAL;   /* INTx, ERR, REQ: not offered */
 	if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
 		return -EINVAL;   /* MSI and MSI-X cannot be masked here */
-	if (dtype == VFIO_IRQ_SET_DATA_NONE && hdr.count == 0) {
-		pl_vfio_irqs_off(d);
-		return 0;
-	}
+	if (dtype == VFIO_IRQ_SET_DATA_BOOL &&
+	    pl_copy_from_user(fire, (char *)arg + minsz, hdr.count))
+		return -EFAULT;
 	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
-		int held[PL_IRQ_VECTORS];
-
 		/* Check every fd before changing anything. */
 		for (uint32_t i = 0; i < hdr.count; i++) {
 			held[i] = fds[i] < 0 ? -1 : pl_libc.dup(fds[i]);
@@ -383,28 +445,15 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
 				return -EBADF;
 			}
 		}
-		iopf_rt_mutex_lock(&d->irq_lock);
-		for (uint32_t i = 0; i < hdr.count; i++) {
-			unsigned v = hdr.start + i;
-
-			if (d->irq_fd[v] >= 0)
-				pl_libc.close(d->irq_fd[v]);
-			d->irq_fd[v] = held[i];
-		}
-		iopf_rt_mutex_unlock(&d->irq_lock);
-		return 0;
 	}
-	/* DATA_NONE or BOOL with a count: fire the vectors now (loopback). */
-	for (uint32_t i = 0; i < hdr.count; i++) {
-		uint8_t b = 1;
-
-		if (dtype == VFIO_IRQ_SET_DATA_BOOL &&
-		    pl_copy_from_user(&b, (char *)arg + minsz + i, 1))
-			return -EFAULT;
-		if (b)
-			pl_irq_signal(d, hdr.start + i);
-	}
-	return 0;
+	iopf_rt_mutex_lock(&d->irq_lock);
+	ret = pl_vfio_set_msi_trigger_locked(d, &hdr, dtype, held, fire);
+	iopf_rt_mutex_unlock(&d->irq_lock);
+	if (ret && dtype == VFIO_IRQ_SET_DATA_EVENTFD)
+		for (uint32_t i = 0; i < hdr.count; i++)
+			if (held[i] >= 0)
+				pl_libc.close(held[i]);
+	return ret;
 }
 
 int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
@@ -477,8 +526,44 @@ static void pl_config_write32(struct pl_device *d, uint64_t off, uint32_t v,
 	iopf_rt_mutex_unlock(&d->cfg_lock);
 }
 
-/* vfio_pci_rw(): an index without a region, or an access past its end:
- * -EINVAL. Config space and BAR0 accept 1, 2, 4 and 8 byte accesses. */
+/* One naturally aligned access of @len bytes (1, 2, 4, or 8 in BAR0)
+ * at @pos of region @index, from or to the program's @ubuf. */
+static int pl_region_access(struct pl_device *d, uint64_t index,
+			    uint64_t pos, unsigned len, void *ubuf, bool write)
+{
+	uint64_t val = 0;
+
+	if (write && pl_copy_from_user(&val, ubuf, len))
+		return -EFAULT;
+	if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
+		uint64_t dw = pos & ~3ull;
+		unsigned shift = (unsigned)(pos & 3) * 8;
+		uint32_t mask = (uint32_t)((1ull << (len * 8)) - 1) << shift;
+
+		if (write)
+			pl_config_write32(d, dw, (uint32_t)val << shift, mask);
+		else
+			val = (pl_config_read32(d, dw) & mask) >> shift;
+	} else if (write) {
+		d->ops->bar_write(d, pos, len, val);
+	} else {
+		val = d->ops->bar_read(d, pos, len);
+		if (len < 8)
+			val &= (1ull << (len * 8)) - 1;
+	}
+	if (!write && pl_copy_to_user(ubuf, &val, len))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * vfio_pci_rw(): an index without a region, or an offset past its end:
+ * -EINVAL. Any length is carried out as naturally aligned accesses, the
+ * widest that fit: vfio_pci_core_do_io_rw() for BAR0 (up to 8 bytes; an
+ * access running past the end is cut short, as vfio_pci_bar_rw() cuts
+ * it), vfio_config_do_rw() for config space (up to 4 bytes; one running
+ * past the end is -EFAULT).
+ */
 ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 			  off_t off, bool write)
 {
@@ -486,7 +571,9 @@ ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 	struct pl_device *d = vf->d;
 	uint64_t index = (uint64_t)off >> PL_REGION_SHIFT;
 	uint64_t pos = (uint64_t)off & (PL_REGION_OFFSET(1) - 1);
-	uint64_t size, val = 0;
+	unsigned widest = 8;
+	uint64_t size;
+	size_t done;
 	bool bound;
 
 	iopf_rt_mutex_lock(&vf->lock);
@@ -497,49 +584,27 @@ ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 	if (off < 0 || index >= VFIO_PCI_NUM_REGIONS)
 		return -EINVAL;
 	size = pl_region_size(d, (uint32_t)index);
-	if (!size || pos >= size || count > size - pos)
+	if (!size || pos >= size)
 		return -EINVAL;
-	if (count != 1 && count != 2 && count != 4 && count != 8)
-		return -EINVAL;
-	if (pos & (count - 1))
-		return -EINVAL;
-	if (write && pl_copy_from_user(&val, buf, count))
-		return -EFAULT;
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
-		uint64_t dw = pos & ~3ull;
-		unsigned shift = (unsigned)(pos & 3) * 8;
-
-		if (count == 8) {
-			if (write) {
-				pl_config_write32(d, dw, (uint32_t)val,
-						  UINT32_MAX);
-				pl_config_write32(d, dw + 4,
-						  (uint32_t)(val >> 32),
-						  UINT32_MAX);
-			} else {
-				val = pl_config_read32(d, dw) |
-				      (uint64_t)pl_config_read32(d, dw + 4)
-					      << 32;
-			}
-		} else {
-			uint32_t mask = (uint32_t)((1ull << (count * 8)) - 1)
-					<< shift;
-
-			if (write)
-				pl_config_write32(d, dw, (uint32_t)val << shift,
-						  mask);
-			else
-				val = (pl_config_read32(d, dw) & mask) >> shift;
-		}
-	} else if (write) {
-		d->ops->bar_write(d, pos, (unsigned)count, val);
-	} else {
-		val = d->ops->bar_read(d, pos, (unsigned)count);
-		if (count < 8)
-			val &= (1ull << (count * 8)) - 1;
+		if (count > size - pos)
+			return -EFAULT;
+		widest = 4;
+	} else if (count > size - pos) {
+		count = (size_t)(size - pos);
 	}
-	if (!write && pl_copy_to_user(buf, &val, count))
-		return -EFAULT;
+	for (done = 0; done < count;) {
+		uint64_t at = pos + done;
+		unsigned len = widest;
+		int ret;
+
+		while (len > 1 && (len > count - done || (at & (len - 1))))
+			len /= 2;
+		ret = pl_region_access(d, index, at, len, (char *)buf + done,
+				       write);
+		if (ret)
+			return ret;
+		done += len;
+	}
 	return (ssize_t)count;
 }
-

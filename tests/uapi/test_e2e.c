@@ -100,9 +100,10 @@ static void test_fault_queue(int ifd)
 
 	CHECK_OK(t_detach(d.dfd), "e2e: detach");
 	CHECK_OK(t_destroy(ifd, ha.out_hwpt_id), "e2e: HWPT destroyed");
+	close((int)fa.out_fault_fd);
+	/* The file held a reference: destroyed once it is closed. */
 	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "e2e: fault queue destroyed");
 	CHECK_OK(t_destroy(ifd, ioas), "e2e: IOAS destroyed");
-	close((int)fa.out_fault_fd);
 	close(d.irq);
 	close(d.dfd);
 	munmap(src, LEN);
@@ -150,8 +151,8 @@ static void test_detach_answers(int ifd)
 	CHECK_ERR((int)write((int)fa.out_fault_fd, &r, sizeof(r)), EINVAL,
 		  "detach: a late answer gets EINVAL");
 	CHECK_OK(t_destroy(ifd, ha.out_hwpt_id), "detach: HWPT destroyed");
-	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "detach: queue destroyed");
 	close((int)fa.out_fault_fd);
+	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "detach: queue destroyed");
 	close(d.irq);
 	close(d.dfd);
 	munmap(src, LEN);

@@ -170,11 +170,15 @@ int main(void)
 		  "DESTROY: a fault queue a HWPT uses is EBUSY");
 	CHECK_OK(t_detach(e.d.dfd), "detach");
 	CHECK_OK(t_destroy(e.ifd, e.hwpt), "HWPT destroyed");
-	CHECK_OK(t_destroy(e.ifd, e.fault_id), "fault queue destroyed");
 	CHECK(read(e.qfd, recs, sizeof(recs)) == 0,
-	      "read: a destroyed queue reads 0");
+	      "read: a queue no HWPT uses reads 0");
+	/* iommufd_fault_alloc(): the file holds a reference. */
+	CHECK_ERR(t_destroy(e.ifd, e.fault_id), EBUSY,
+		  "DESTROY: a fault queue whose fd is open is EBUSY");
 	close(ep);
 	close(e.qfd);
+	CHECK_OK(t_destroy(e.ifd, e.fault_id),
+		 "fault queue destroyed once its fd is closed");
 	close(e.d.irq);
 	close(e.d.dfd);
 	close(e.ifd);

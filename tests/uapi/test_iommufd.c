@@ -65,7 +65,9 @@ static void test_iova_ranges(void)
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q), "IOVA_RANGES");
 	CHECK(q.num_iovas >= 1 && r[0].start < r[0].last,
 	      "IOVA_RANGES: at least one range");
-	CHECK(q.out_iova_alignment == PG, "IOVA_RANGES: page alignment (%llu)",
+	/* iopt_init_table(): no domain yet, no alignment. */
+	CHECK(q.out_iova_alignment == 1,
+	      "IOVA_RANGES: no alignment while no HWPT uses the IOAS (%llu)",
 	      (unsigned long long)q.out_iova_alignment);
 	q.num_iovas = 0;
 	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q), EMSGSIZE,
@@ -160,14 +162,17 @@ static void test_map_unmap(void)
 		  EOPNOTSUPP, "IOAS_MAP: an unknown flag is EOPNOTSUPP");
 	CHECK_ERR(t_map(ifd, ioas, buf, 0, 0x200000, T_RW), EINVAL,
 		  "IOAS_MAP: length 0 is EINVAL");
-	CHECK_ERR(t_map(ifd, ioas, hole, PG, 0x200000, T_RW), EFAULT,
-		  "IOAS_MAP: memory the process does not have is EFAULT");
+	/* iopt_map_user_pages(): nothing is pinned while no HWPT needs
+	 * the pages (see test_deferred_pages()). */
+	CHECK_OK(t_map(ifd, ioas, hole, PG, 0x200000, T_RW),
+		 "IOAS_MAP: memory the process does not have, with no HWPT");
 	CHECK_ERR(t_map(ifd, ioas, buf, PG, UINT64_MAX, T_RW), EOVERFLOW,
 		  "IOAS_MAP: an IOVA of all ones is EOVERFLOW");
 	CHECK_ERR(t_map(ifd, ioas, buf, 2 * PG, UINT64_MAX - PG + 1, T_RW),
 		  EOVERFLOW, "IOAS_MAP: a range past 2^64 is EOVERFLOW");
-	CHECK_ERR(t_map(ifd, ioas, buf, PG, 0x200800, T_RW), EINVAL,
-		  "IOAS_MAP: a misaligned IOVA is EINVAL");
+	/* Alignment 1 while no HWPT uses the IOAS: the overlap decides. */
+	CHECK_ERR(t_map(ifd, ioas, buf, PG, 0x200800, T_RW), EEXIST,
+		  "IOAS_MAP: a misaligned IOVA over a mapping is EEXIST");
 	CHECK_ERR(t_map(ifd, 999999, buf, PG, 0x200000, T_RW), ENOENT,
 		  "IOAS_MAP: an unknown IOAS is ENOENT");
 	m = (struct iommu_ioas_map){ .size = sizeof(m), .flags = T_RW,
@@ -214,7 +219,7 @@ static void test_map_unmap(void)
 	u.iova = 0;
 	u.length = UINT64_MAX;
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_UNMAP, &u), "IOAS_UNMAP: unmap all");
-	CHECK(u.length == 12 * PG, "IOAS_UNMAP: unmap all reports every byte");
+	CHECK(u.length == 13 * PG, "IOAS_UNMAP: unmap all reports every byte");
 	u.iova = 0;
 	u.length = UINT64_MAX;
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_UNMAP, &u),
@@ -309,6 +314,24 @@ static void test_option(void)
 	t_destroy(ifd, ioas);
 }
 
+/* An IOAS a HWPT uses: the IOVA alignment is the IOMMU's page. */
+static void test_domain_alignment(uint32_t ioas)
+{
+	struct iommu_iova_range r[4];
+	struct iommu_ioas_iova_ranges q = { .size = sizeof(q),
+					    .ioas_id = ioas, .num_iovas = 4,
+					    .allowed_iovas = (uintptr_t)r };
+	char *buf = t_alloc(PG);
+
+	CHECK(!ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q) &&
+	      q.out_iova_alignment == PG,
+	      "IOVA_RANGES: page alignment once a HWPT uses the IOAS (%llu)",
+	      (unsigned long long)q.out_iova_alignment);
+	CHECK_ERR(t_map(ifd, ioas, buf, PG, 0x200800, T_RW), EINVAL,
+		  "IOAS_MAP: a misaligned IOVA is EINVAL");
+	munmap(buf, PG);
+}
+
 /* What the oracle's IOMMU (QEMU's VT-d) lacks that iopf's has. */
 #define NO_CAPS "QEMU's VT-d: no dirty tracking, no nesting, own hw_info data"
 
@@ -328,6 +351,7 @@ static void test_hwpt(void)
 	h.pt_id = ioas;
 	CHECK_OK(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), "HWPT_ALLOC: paging");
 	hwpt = h.out_hwpt_id;
+	test_domain_alignment(ioas);
 	h.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
 	hwpt_dirty = 0;
 	IOPF_ONLY(NO_CAPS)
@@ -382,8 +406,8 @@ static void test_hwpt(void)
 		  "HWPT_ALLOC: an unknown device is ENOENT");
 	h.dev_id = dev_id;
 	h.pt_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), ENOENT,
-		  "HWPT_ALLOC: an unknown IOAS is ENOENT");
+	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EINVAL,
+		  "HWPT_ALLOC: an unknown IOAS is EINVAL");
 	h.pt_id = fa.out_fault_id;
 	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EINVAL,
 		  "HWPT_ALLOC: a pt_id of another type is EINVAL");
@@ -447,9 +471,47 @@ static void test_hwpt(void)
 	CHECK_OK(t_destroy(ifd, hwpt), "HWPT: destroyed after detach");
 	IOPF_ONLY(NO_CAPS)
 	CHECK_OK(t_destroy(ifd, hwpt_dirty), "HWPT: dirty one destroyed");
-	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "fault queue destroyed");
-	CHECK_OK(t_destroy(ifd, ioas), "IOAS: destroyed once unused");
+	CHECK_ERR(t_destroy(ifd, fa.out_fault_id), EBUSY,
+		  "DESTROY: a fault queue whose fd is open is EBUSY");
 	close((int)fa.out_fault_fd);
+	CHECK_OK(t_destroy(ifd, fa.out_fault_id),
+		 "fault queue destroyed once its fd is closed");
+	CHECK_OK(t_destroy(ifd, ioas), "IOAS: destroyed once unused");
+	close(dfd);
+}
+
+/*
+ * Pages the process does not have: recorded while no HWPT uses the IOAS,
+ * refused when a HWPT would need them (iopt_fill_domain()), and at once
+ * once one does.
+ */
+static void test_deferred_pages(void)
+{
+	struct iommu_hwpt_alloc h = { .size = sizeof(h) };
+	struct iommu_ioas_unmap u = { .size = sizeof(u) };
+	char *hole = (char *)0xffff800000000000ul;
+	uint32_t ioas = t_ioas_alloc(ifd), dev_id, pt;
+	int dfd = t_device_bind(ifd, 0, &dev_id);
+
+	REQUIRE(!t_map(ifd, ioas, hole, 2 * PG, 0x400000, T_RW), "map");
+	h.dev_id = dev_id;
+	h.pt_id = ioas;
+	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EFAULT,
+		  "HWPT_ALLOC: over memory the process does not have is EFAULT");
+	pt = ioas;
+	CHECK_ERR(t_attach(dfd, &pt), EFAULT,
+		  "ATTACH: to such an IOAS is EFAULT");
+	u.ioas_id = ioas;
+	u.iova = 0x400000;
+	u.length = 2 * PG;
+	CHECK(!ioctl(ifd, IOMMU_IOAS_UNMAP, &u) && u.length == 2 * PG,
+	      "IOAS_UNMAP: the recorded mapping goes");
+	CHECK_OK(ioctl(ifd, IOMMU_HWPT_ALLOC, &h),
+		 "HWPT_ALLOC: without it, the HWPT is made");
+	CHECK_ERR(t_map(ifd, ioas, hole, PG, 0x400000, T_RW), EFAULT,
+		  "IOAS_MAP: with a HWPT, memory the process does not have is EFAULT");
+	t_destroy(ifd, h.out_hwpt_id);
+	t_destroy(ifd, ioas);
 	close(dfd);
 }
 
@@ -591,9 +653,19 @@ static void test_fault_alloc(void)
 		 "FAULT_QUEUE_ALLOC");
 	CHECK(fcntl((int)fa.out_fault_fd, F_GETFD) == FD_CLOEXEC,
 	      "FAULT_QUEUE_ALLOC: the fd is close-on-exec");
+	/* iommufd_fault_alloc(): the file holds a reference. */
+	CHECK_ERR(t_destroy(ifd, fa.out_fault_id), EBUSY,
+		  "DESTROY: an unused fault queue with its fd open is EBUSY");
+	{
+		int dup_fd = dup((int)fa.out_fault_fd);
+
+		close((int)fa.out_fault_fd);
+		CHECK_ERR(t_destroy(ifd, fa.out_fault_id), EBUSY,
+			  "DESTROY: while a dup of its fd is open, EBUSY");
+		close(dup_fd);
+	}
 	CHECK_OK(t_destroy(ifd, fa.out_fault_id),
-		 "DESTROY: an unused fault queue");
-	close((int)fa.out_fault_fd);
+		 "DESTROY: an unused fault queue once its fd is closed");
 	fa.flags = 1;
 	CHECK_ERR(ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), EOPNOTSUPP,
 		  "FAULT_QUEUE_ALLOC: flags are EOPNOTSUPP");
@@ -611,6 +683,7 @@ int main(void)
 	test_copy();
 	test_option();
 	test_hwpt();
+	test_deferred_pages();
 	test_dirty_bitmap();
 	test_vfio_ioas_invalidate();
 	test_fault_alloc();

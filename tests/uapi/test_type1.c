@@ -168,8 +168,9 @@ static void test_container_group(void)
 	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a), ENOTTY,
 		  "group device: ATTACH_IOMMUFD_PT is ENOTTY");
 	cdev = open("/dev/vfio/devices/vfio0", O_RDWR);
-	CHECK_ERR(ioctl(cdev, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
-		  "cdev: BIND while open through the group is EINVAL");
+	/* vfio_device_block_group(): the group is open. */
+	CHECK_ERR(ioctl(cdev, VFIO_DEVICE_BIND_IOMMUFD, &b), EBUSY,
+		  "cdev: BIND while the group is open is EBUSY");
 	close(cdev);
 	close(ifd);
 	CHECK_ERR(ioctl(gfd, VFIO_GROUP_UNSET_CONTAINER), EBUSY,
@@ -180,6 +181,19 @@ static void test_container_group(void)
 		  "UNSET_CONTAINER: twice is EINVAL");
 	close(gfd);
 	close(cfd);
+
+	/* vfio_group_fops_open(): not while the cdev is bound. */
+	ifd = open("/dev/iommu", O_RDWR);
+	b.iommufd = ifd;
+	cdev = open("/dev/vfio/devices/vfio0", O_RDWR);
+	REQUIRE(!ioctl(cdev, VFIO_DEVICE_BIND_IOMMUFD, &b), "bind");
+	CHECK_ERR(open("/dev/vfio/0", O_RDWR), EBUSY,
+		  "open: a group whose device is bound through its cdev is EBUSY");
+	close(cdev);
+	gfd = open("/dev/vfio/0", O_RDWR);
+	CHECK(gfd >= 0, "open: the group again once the cdev is closed");
+	close(gfd);
+	close(ifd);
 }
 
 static void test_map_dma(void)

@@ -65,7 +65,7 @@ static void test_info_regions(int dfd)
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct vfio_region_info ri = { .argsz = sizeof(ri) };
 	struct vfio_irq_info ii = { .argsz = sizeof(ii) };
-	uint64_t cfg, bar, v;
+	uint64_t cfg, cfg_size, bar, v;
 	uint32_t u32;
 	uint16_t u16;
 	uint8_t u8;
@@ -94,6 +94,7 @@ static void test_info_regions(int dfd)
 		 "GET_REGION_INFO: config space");
 	CHECK(ri.size >= 256, "GET_REGION_INFO: config space is there");
 	cfg = ri.offset;
+	cfg_size = ri.size;
 	CHECK(cfg != bar, "GET_REGION_INFO: regions at their own offsets");
 	ri.index = VFIO_PCI_BAR2_REGION_INDEX;
 	IOPF_ONLY("iopf's devices: a 4 KiB BAR0, no BAR2, no mmap")
@@ -130,8 +131,23 @@ static void test_info_regions(int dfd)
 	IOPF_ONLY("iopf's devices: a 4 KiB BAR0, no BAR2, no mmap")
 	CHECK_ERR((int)pread(dfd, &u32, 4, (off_t)(bar + 4096)), EINVAL,
 		  "BAR0: past the end is EINVAL");
-	CHECK_ERR((int)pread(dfd, &u32, 3, (off_t)bar), EINVAL,
-		  "BAR0: a 3-byte access is EINVAL");
+	/* vfio_pci_core_do_io_rw(): 3 bytes are a 2-byte and a 1-byte
+	 * access (or 1 then 2 at an odd offset). */
+	u32 = 0;
+	CHECK(pread(dfd, &u32, 3, (off_t)bar) == 3 &&
+	      pread(dfd, &u16, 2, (off_t)bar) == 2 &&
+	      pread(dfd, &u8, 1, (off_t)bar + 2) == 1 &&
+	      u32 == (u16 | (uint32_t)u8 << 16),
+	      "BAR0: a 3-byte read is done as naturally aligned parts");
+	u32 = 0;
+	CHECK(pread(dfd, &u32, 3, (off_t)bar + 1) == 3 &&
+	      pread(dfd, &u8, 1, (off_t)bar + 1) == 1 &&
+	      pread(dfd, &u16, 2, (off_t)bar + 2) == 2 &&
+	      u32 == (u8 | (uint32_t)u16 << 8),
+	      "BAR0: and at an odd offset");
+	/* vfio_config_do_rw(): config space running past its end. */
+	CHECK_ERR((int)pread(dfd, &u32, 4, (off_t)(cfg + cfg_size - 2)),
+		  EFAULT, "config: an access past the end is EFAULT");
 	{
 		struct vfio_region_info r2 = { .argsz = sizeof(r2),
 					       .index = VFIO_PCI_BAR2_REGION_INDEX };
@@ -206,10 +222,26 @@ static void test_irqs(int dfd)
 	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none),
 		 "SET_IRQS: DATA_NONE with count 0 turns the index off");
 	none.count = 1;
-	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none),
-		 "SET_IRQS: DATA_NONE on an index that is off");
+	/* vfio_pci_set_msi_trigger(): firing needs the index on. */
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none), EINVAL,
+		  "SET_IRQS: DATA_NONE on an index that is off is EINVAL");
 	CHECK(read(efd, &v, sizeof(v)) < 0 && errno == EAGAIN,
 	      "SET_IRQS: once off, nothing is signalled");
+	none.count = 0;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none), EINVAL,
+		  "SET_IRQS: turning off an index that is off is EINVAL");
+	/* One of MSI and MSI-X at a time. */
+	s.hdr.index = VFIO_PCI_MSIX_IRQ_INDEX;
+	s.fd[0] = efd;
+	REQUIRE(!ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), "MSI-X on");
+	s.hdr.index = VFIO_PCI_MSI_IRQ_INDEX;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
+		  "SET_IRQS: MSI while MSI-X is on is EINVAL");
+	none.index = VFIO_PCI_MSI_IRQ_INDEX;
+	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none), EINVAL,
+		  "SET_IRQS: and MSI cannot be turned off either");
+	none.index = VFIO_PCI_MSIX_IRQ_INDEX;
+	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none), "SET_IRQS: MSI-X off");
 	close(efd);
 }
 
@@ -262,9 +294,10 @@ static void test_attach(int dfd, uint32_t dev_id)
 		  "DETACH: a short argsz is EINVAL");
 	CHECK_OK(ioctl(dfd, VFIO_DEVICE_RESET), "RESET");
 	CHECK_OK(t_detach(dfd), "DETACH: the replacing HWPT");
+	close((int)fa.out_fault_fd);
+	/* The file held a reference: destroyed once it is closed. */
 	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "fault queue destroyed");
 	CHECK_OK(t_destroy(ifd, ioas), "IOAS destroyed");
-	close((int)fa.out_fault_fd);
 }
 
 /*
