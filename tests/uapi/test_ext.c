@@ -278,22 +278,13 @@ struct nic_cqe {
 
 static void test_nic(int ifd)
 {
-	struct {
-		struct vfio_irq_set hdr;
-		int32_t fd;
-	} irq = {
-		.hdr = { .argsz = sizeof(irq),
-			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
-				  VFIO_IRQ_SET_ACTION_TRIGGER,
-			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
-	};
 	struct nic_desc *desc = t_alloc(PG);
 	struct nic_cqe *cq = t_alloc(PG);
 	unsigned char *bufs = t_alloc(NIC_ENTRIES * PG);
 	uint32_t dev_id, ioas = t_ioas_alloc(ifd), pt;
 	uint64_t bar, done = 0, v;
 	unsigned ok = 0, nonzero = 0;
-	int dfd = t_device_bind(ifd, 2, &dev_id);
+	int irq, dfd = t_device_bind(ifd, 2, &dev_id);
 
 	bar = t_region_offset(dfd, VFIO_PCI_BAR0_REGION_INDEX);
 	CHECK(t_bar_read(dfd, bar, 0x00, 4) == 0x3143494e,
@@ -305,8 +296,8 @@ static void test_nic(int ifd)
 		 "nic: receive buffers mapped faultable");
 	pt = ioas;
 	REQUIRE(!t_attach(dfd, &pt), "attach");
-	irq.fd = eventfd(0, 0);
-	REQUIRE(!ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq), "irq");
+	irq = eventfd(0, 0);
+	REQUIRE(!t_irq_eventfd(dfd, irq), "irq");
 	for (unsigned i = 0; i < NIC_ENTRIES; i++)
 		desc[i] = (struct nic_desc){ NIC_BUFS_IOVA + i * PG, PG, i };
 	t_bar_write(dfd, bar, 0x08, NIC_RINGS_IOVA, 8);
@@ -319,10 +310,10 @@ static void test_nic(int ifd)
 		t_bar_write(dfd, bar, 0x40, i | (uint64_t)1500 << 32, 8);
 	for (uint64_t end = t_now_ms() + 10000;
 	     done < NIC_PACKETS && t_now_ms() < end;) {
-		struct pollfd p = { .fd = irq.fd, .events = POLLIN };
+		struct pollfd p = { .fd = irq, .events = POLLIN };
 
 		if (poll(&p, 1, 100) == 1)
-			REQUIRE(read(irq.fd, &v, sizeof(v)) == sizeof(v), "irq");
+			REQUIRE(read(irq, &v, sizeof(v)) == sizeof(v), "irq");
 		done = t_bar_read(dfd, bar, 0x48, 8);
 	}
 	CHECK(done == NIC_PACKETS, "nic: %llu of %u packets completed",
@@ -342,7 +333,7 @@ static void test_nic(int ifd)
 	      "nic: every packet's bytes are in program memory (%u)", nonzero);
 	t_detach(dfd);
 	t_destroy(ifd, ioas);
-	close(irq.fd);
+	close(irq);
 	close(dfd);
 	munmap(desc, PG);
 	munmap(cq, PG);

@@ -41,24 +41,15 @@ static void *worker_run(void *arg)
 	struct worker *w = arg;
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
 	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
-	struct {
-		struct vfio_irq_set hdr;
-		int32_t fd;
-	} irq = {
-		.hdr = { .argsz = sizeof(irq),
-			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
-				  VFIO_IRQ_SET_ACTION_TRIGGER,
-			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
-	};
 	unsigned char *src = t_alloc(PG), *dst;
 	uint32_t dev_id, pt;
 	uint64_t bar;
-	int dfd;
+	int dfd, irq;
 
 	dfd = t_device_bind(ifd, w->vfio, &dev_id);
 	bar = t_region_offset(dfd, VFIO_PCI_BAR0_REGION_INDEX);
-	irq.fd = eventfd(0, 0);
-	if (ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq) ||
+	irq = eventfd(0, 0);
+	if (t_irq_eventfd(dfd, irq) ||
 	    ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa)) {
 		w->fail = "set-up";
 		return NULL;
@@ -109,7 +100,7 @@ static void *worker_run(void *arg)
 		resp = (struct iommu_hwpt_page_response){ .cookie = rec.cookie };
 		if (write((int)fa.out_fault_fd, &resp, sizeof(resp)) !=
 			    sizeof(resp) ||
-		    wait_irq(irq.fd, 10000) ||
+		    wait_irq(irq, 10000) ||
 		    t_bar_read(dfd, bar, DMA_STATUS, 4) != DMA_ST_DONE) {
 			w->fail = "completion";
 			break;
@@ -129,7 +120,7 @@ static void *worker_run(void *arg)
 	t_destroy(ifd, ha.out_hwpt_id);
 	t_destroy(ifd, fa.out_fault_id);
 	close((int)fa.out_fault_fd);
-	close(irq.fd);
+	close(irq);
 	close(dfd);
 	munmap(src, PG);
 	return NULL;

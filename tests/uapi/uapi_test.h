@@ -167,6 +167,26 @@ static inline uint64_t t_region_offset(int dfd, uint32_t index)
 	return ri.offset;
 }
 
+/*
+ * Route the device's MSI-X vector 0 to @efd (an eventfd): the one
+ * interrupt every test device raises. The ioctl's result.
+ */
+static inline int t_irq_eventfd(int dfd, int efd)
+{
+	struct {
+		struct vfio_irq_set hdr;
+		int32_t fd;
+	} irq = {
+		.hdr = { .argsz = sizeof(irq),
+			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				  VFIO_IRQ_SET_ACTION_TRIGGER,
+			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
+		.fd = efd,
+	};
+
+	return ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq);
+}
+
 static inline uint64_t t_now_ms(void)
 {
 	struct timespec ts;
