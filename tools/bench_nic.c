@@ -218,9 +218,7 @@ int tool_bench_nic(int argc, char **argv)
 		wall_s += plan.wall_s * total / loads.n;
 	}
 	plan.wall_s = wall_s;
-	ret = tool_plan_check(cmd.name, ret, &plan, allow_long);
-	if (!ret)
-		ret = tool_output_open(&o, false);
+	ret = tool_bench_begin(cmd.name, ret, &plan, allow_long, &o, 0);
 	if (ret)
 		return ret;
 

@@ -182,12 +182,10 @@ int tool_bench_uadk(int argc, char **argv)
 			  (only >= 0 ? 2 : IOPF_UADK_NR_MODES);
 	}
 	plan.wall_s = wall_s;
-	ret = tool_plan_check(cmd.name, ret, &plan, allow_long);
-	if (!ret)
-		ret = tool_output_open(&o, false);
+	ret = tool_bench_begin(cmd.name, ret, &plan, allow_long, &o,
+			       TOOL_BENCH_TICKER);
 	if (ret)
 		return ret;
-	tool_ticker_start(cmd.name, plan.wall_s);
 	{
 		struct iopf_bench_uadk_config cfgs[6];
 		struct iopf_bench_uadk_row_result runs[6];

@@ -181,6 +181,25 @@ int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan
 #define TOOL_LONG(p)                                                         \
 	TOOL_FLAG("--long", (p), "run even when the estimate is over 10 min")
 
+/* How a bench command shows its run and what it writes besides stdout. */
+enum tool_bench_flags {
+	TOOL_BENCH_TICKER = 1 << 0, /* no progress of its own: tick instead */
+	TOOL_BENCH_PLOTS = 1 << 1,  /* draws plots (see tool_output_open()) */
+};
+
+/*
+ * Between parsing and running bench command @cmd: judge what its validate
+ * function said (see tool_plan_check()), open the output, and start the
+ * ticker under TOOL_BENCH_TICKER. 0 to run; 2 after a message.
+ */
+int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
+		     bool allow_long, struct tool_output *o, unsigned flags);
+/*
+ * After the run: stop the ticker; when the run failed (@err, a negative
+ * errno), drop the output and say so. 0, or 1 after the message.
+ */
+int tool_bench_end(const char *cmd, struct tool_output *o, int err);
+
 struct iopf_cost_model;
 /*
  * The cost profile @name: a built-in one (see iopf_cost_profile_find()),
