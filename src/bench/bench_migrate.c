@@ -377,15 +377,14 @@ int iopf_bench_migrate(const struct iopf_bench_migrate_config *cfg,
 		m.dest = calloc(m.hot_pages, sizeof(*m.dest));
 		m.bitmap = calloc((m.pages + BITS_PER_WORD - 1) / BITS_PER_WORD,
 				  sizeof(unsigned long));
-		ret = m.dest && m.bitmap ? iopf_rt_create(&rc, &m.rt) : -ENOMEM;
-		if (!ret) {
-			ret = iopf_rt_run(m.rt, "migration", mig_main, &m);
-			iopf_rt_destroy(m.rt);
-		}
+		ret = -ENOMEM;
+		if (m.dest && m.bitmap)
+			ret = bench_run_once(&rc, &m.rt, "migration", mig_main,
+					     &m, &m.err);
 		free(m.dest);
 		free(m.bitmap);
-		if (ret || m.err)
-			return ret ? ret : m.err;
+		if (ret)
+			return ret;
 		if (cfg->progress)
 			cfg->progress(cfg->progress_arg, mode + 1, IOPF_MIGRATE_NR);
 	}

@@ -280,11 +280,7 @@ int iopf_bench_nested(const struct iopf_bench_nested_config *cfg,
 	b.lat = calloc(cfg->pages, sizeof(*b.lat));
 	if (!b.lat)
 		return -ENOMEM;
-	ret = iopf_rt_create(&rc, &b.rt);
-	if (!ret) {
-		ret = iopf_rt_run(b.rt, "nested", nb_main, &b);
-		iopf_rt_destroy(b.rt);
-	}
+	ret = bench_run_once(&rc, &b.rt, "nested", nb_main, &b, &b.err);
 	free(b.lat);
-	return ret ? ret : b.err;
+	return ret;
 }

@@ -370,10 +370,5 @@ int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,
 	/* No progress for ten packets' time (at least 1 s): give up. */
 	r.dc.idle_limit_ns = (uint64_t)fmax((double)NIC_IDLE_LIMIT_NS,
 					    10.0 * r.ns_per_pkt);
-	ret = iopf_rt_create(&rc, &r.rt);
-	if (ret)
-		return ret;
-	ret = iopf_rt_run(r.rt, "nic-wire", nic_main, &r);
-	iopf_rt_destroy(r.rt);
-	return ret ? ret : r.err;
+	return bench_run_once(&rc, &r.rt, "nic-wire", nic_main, &r, &r.err);
 }

@@ -439,10 +439,5 @@ int iopf_bench_uadk(const struct iopf_bench_uadk_config *cfg,
 	if (ret)
 		return ret;
 	memset(out, 0, sizeof(*out));
-	ret = iopf_rt_create(&rc, &r.rt);
-	if (ret)
-		return ret;
-	ret = iopf_rt_run(r.rt, "uadk", uadk_main, &r);
-	iopf_rt_destroy(r.rt);
-	return ret ? ret : r.err;
+	return bench_run_once(&rc, &r.rt, "uadk", uadk_main, &r, &r.err);
 }
