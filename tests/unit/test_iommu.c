@@ -139,10 +139,7 @@ static void body_attach_errors(struct harness *h)
 	env_teardown(&e); /* frees the rest, attached or not */
 }
 
-static void test_attach_errors(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_attach_errors, NULL);
-}
+HARNESS_VIRTUAL_TEST(attach_errors)
 
 /*
  * A DMA in flight through a translation completes before the unmap that
@@ -382,10 +379,7 @@ static void body_credits_and_failure(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_credits_and_failure(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_credits_and_failure, NULL);
-}
+HARNESS_VIRTUAL_TEST(credits_and_failure)
 
 static void body_overflow(struct harness *h)
 {
@@ -490,10 +484,7 @@ static void body_stop_marker_and_pasid_rules(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_stop_marker_and_pasid_rules(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_stop_marker_and_pasid_rules, NULL);
-}
+HARNESS_VIRTUAL_TEST(stop_marker_and_pasid_rules)
 
 static void body_async_and_stale(struct harness *h)
 {
@@ -530,10 +521,7 @@ static void body_async_and_stale(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_async_and_stale(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_async_and_stale, NULL);
-}
+HARNESS_VIRTUAL_TEST(async_and_stale)
 
 struct stall_arg {
 	struct iopf_dev *dev;
@@ -604,10 +592,7 @@ static void body_stall(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_stall(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_stall, NULL);
-}
+HARNESS_VIRTUAL_TEST(stall)
 
 /* Teardown answers pending groups INVALID; no handler runs after. */
 struct teardown {
@@ -707,10 +692,7 @@ static void body_sva(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_sva(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_sva, NULL);
-}
+HARNESS_VIRTUAL_TEST(sva)
 
 /* Nested: the guest owns stage 1 (IOVA -> IPA), the host stage 2. */
 struct guest {
@@ -796,10 +778,7 @@ static void body_nested(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_nested(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_nested, NULL);
-}
+HARNESS_VIRTUAL_TEST(nested)
 
 /* Many devices faulting at once, twice: the same outcome, byte for byte. */
 struct det {

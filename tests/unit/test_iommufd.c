@@ -15,18 +15,6 @@
 
 #define RWF (IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE)
 
-static struct iopf_fd_map fdmap(uint64_t first_page, uint64_t pages,
-				uint32_t flags)
-{
-	struct iopf_fd_map m = {
-		.size = sizeof(m), .flags = flags,
-		.iova = first_page * PG, .hva = GUEST_HVA + first_page * PG,
-		.length = pages * PG,
-	};
-
-	return m;
-}
-
 static void body_objects(struct harness *h)
 {
 	struct env e;
@@ -67,12 +55,9 @@ static void body_objects(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_objects(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_objects, NULL);
-}
+HARNESS_VIRTUAL_TEST(objects)
 
-static void body_modes(struct harness *h)
+static void body_per_mapping_modes(struct harness *h)
 {
 	struct env e;
 	struct iopf_fd *fd;
@@ -138,10 +123,7 @@ static void body_modes(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_per_mapping_modes(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_modes, NULL);
-}
+HARNESS_VIRTUAL_TEST(per_mapping_modes)
 
 /* Userspace resolves faults from the queue and answers by cookie. */
 struct fq {
@@ -261,7 +243,7 @@ static void test_fault_queue_round_trip(void **state)
 }
 
 /* Dirty tracking through a HWPT: faultable and pinned mappings alike. */
-static void body_dirty(struct harness *h)
+static void body_dirty_tracking(struct harness *h)
 {
 	struct env e;
 	struct iopf_fd *fd;
@@ -310,11 +292,7 @@ static void body_dirty(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_dirty_tracking(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_dirty, NULL);
-}
+HARNESS_VIRTUAL_TEST(dirty_tracking)
 
 int main(void)
 {

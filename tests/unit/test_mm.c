@@ -148,10 +148,7 @@ static void body_bad_input(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_bad_input(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_bad_input, NULL);
-}
+HARNESS_VIRTUAL_TEST(bad_input)
 
 static void body_bad_pool(struct harness *h)
 {
@@ -176,10 +173,7 @@ static void body_bad_pool(struct harness *h)
 	assert_int_equal(iopf_mm_pool_create(h->rt, &pc, &p), -E2BIG);
 }
 
-static void test_bad_pool(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_bad_pool, NULL);
-}
+HARNESS_VIRTUAL_TEST(bad_pool)
 
 static void body_pin_accounting(struct harness *h)
 {
@@ -506,10 +500,7 @@ static void body_discard(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_discard(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_discard, NULL);
-}
+HARNESS_VIRTUAL_TEST(discard)
 
 static void body_migrate(struct harness *h)
 {
@@ -584,7 +575,7 @@ static void test_swap_round_trip(void **state)
 	harness_run(IOPF_RT_REAL, 1, body_swap, NULL);
 }
 
-static void body_exhausted(struct harness *h)
+static void body_exhausted_pool(struct harness *h)
 {
 	struct iopf_mm_pool_stats ps;
 	unsigned char buf[PG];
@@ -615,12 +606,9 @@ static void body_exhausted(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_exhausted_pool(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_exhausted, NULL);
-}
+HARNESS_VIRTUAL_TEST(exhausted_pool)
 
-static void body_poison(struct harness *h)
+static void body_poison_catches_write_after_free(struct harness *h)
 {
 	struct iopf_mm_pool_stats ps;
 	iopf_pfn_t pfn;
@@ -643,10 +631,7 @@ static void body_poison(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_poison_catches_write_after_free(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_poison, NULL);
-}
+HARNESS_VIRTUAL_TEST(poison_catches_write_after_free)
 
 static void body_unmap_split(struct harness *h)
 {
@@ -678,12 +663,9 @@ static void body_unmap_split(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_unmap_split(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_unmap_split, NULL);
-}
+HARNESS_VIRTUAL_TEST(unmap_split)
 
-static void body_dataless_and_huge(struct harness *h)
+static void body_dataless_huge_pages(struct harness *h)
 {
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = 64ull << 30, /* a 64 GiB host, no bytes kept */
@@ -723,10 +705,7 @@ static void body_dataless_and_huge(struct harness *h)
 	h->pool = NULL;
 }
 
-static void test_dataless_huge_pages(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_dataless_and_huge, NULL);
-}
+HARNESS_VIRTUAL_TEST(dataless_huge_pages)
 
 /* Are the pages of a data-backed frame resident in this process? */
 static bool frame_resident(struct harness *h, iopf_pfn_t pfn)

@@ -82,7 +82,7 @@ static void host_setup(struct harness *h)
 }
 
 /* The pool needs the real runtime: its reader is not an actor. */
-static void body_virtual_refused(struct harness *h)
+static void body_virtual_runtime_refused(struct harness *h)
 {
 	struct iopf_mm_pool *pool = NULL;
 
@@ -90,11 +90,7 @@ static void body_virtual_refused(struct harness *h)
 	assert_null(pool);
 }
 
-static void test_virtual_runtime_refused(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_virtual_refused, NULL);
-}
+HARNESS_VIRTUAL_TEST(virtual_runtime_refused)
 
 /* address == VA: reads and writes are the program's bytes. */
 static void body_address_is_va(struct harness *h)

@@ -158,18 +158,6 @@ static void join_armed(struct iopf_rt_actor *actor)
 
 /* ---- helpers ---- */
 
-static struct iopf_fd_map fdmap(uint64_t first_page, uint64_t pages,
-				uint32_t flags)
-{
-	struct iopf_fd_map m = {
-		.size = sizeof(m), .flags = flags,
-		.iova = first_page * PG, .hva = GUEST_HVA + first_page * PG,
-		.length = pages * PG,
-	};
-
-	return m;
-}
-
 /* A device DMA run by its own actor, so that the test may wait for it. */
 struct dma_job {
 	struct iopf_dev *dev;
