@@ -46,15 +46,8 @@
 #define MIG_CHUNK 256            /* pages sent between looks at the clock */
 #define BITS_PER_WORD (8 * sizeof(unsigned long))
 
-static const char *const migrate_names[IOPF_MIGRATE_NR] = {
-	[IOPF_MIGRATE_STATIC] = "static",
-	[IOPF_MIGRATE_IOPF] = "iopf",
-};
-
-const char *iopf_migrate_mode_name(enum iopf_migrate_mode mode)
-{
-	return (unsigned)mode < IOPF_MIGRATE_NR ? migrate_names[mode] : "?";
-}
+IOPF_NAMES_DEFINE(iopf_migrate_mode_name, enum iopf_migrate_mode,
+		  IOPF_MIGRATE_MODES, IOPF_MIGRATE_NR, "?")
 
 struct mig_run {
 	const struct iopf_bench_migrate_config *cfg;

@@ -33,24 +33,13 @@
 #define NIC_IDLE_LIMIT_NS 1000000000ull   /* no progress: give up */
 #define NIC_POLL_NS 100000ull
 
-static const char *const policy_names[IOPF_NIC_NR_POLICIES] = {
-	[IOPF_NIC_STATIC] = "static",
-	[IOPF_NIC_PINNED] = "pinned",
-	[IOPF_NIC_BACKUP] = "backup",
-	[IOPF_NIC_DROP] = "drop",
-	[IOPF_NIC_STALL] = "stall",
-};
-
-const char *iopf_nic_policy_name(enum iopf_nic_policy policy)
-{
-	return (unsigned)policy < IOPF_NIC_NR_POLICIES ? policy_names[policy]
-						       : "?";
-}
+IOPF_NAMES_DEFINE(iopf_nic_policy_name, enum iopf_nic_policy,
+		  IOPF_NIC_POLICIES, IOPF_NIC_NR_POLICIES, "?")
 
 int iopf_nic_policy_parse(const char *name)
 {
 	for (int i = 0; name && i < IOPF_NIC_NR_POLICIES; i++)
-		if (!strcmp(name, policy_names[i]))
+		if (!strcmp(name, iopf_nic_policy_name(i)))
 			return i;
 	return -EINVAL;
 }

@@ -46,18 +46,8 @@
 
 #define MM_POISON 0x6b6b6b6b6b6b6b6bull
 
-static const char *const mm_cause_names[IOPF_MM_NR_CAUSES] = {
-	[IOPF_MM_DISCARD] = "discard",
-	[IOPF_MM_MIGRATE] = "migrate",
-	[IOPF_MM_RECLAIM] = "reclaim",
-	[IOPF_MM_UNMAP] = "unmap",
-};
-
-const char *iopf_mm_cause_name(enum iopf_mm_cause cause)
-{
-	return (unsigned)cause < IOPF_MM_NR_CAUSES ? mm_cause_names[cause]
-						   : "unknown";
-}
+IOPF_NAMES_DEFINE(iopf_mm_cause_name, enum iopf_mm_cause, IOPF_MM_CAUSES,
+		  IOPF_MM_NR_CAUSES, "unknown")
 
 void mm_charge(struct iopf_mm_pool *pool, uint64_t ns)
 {
