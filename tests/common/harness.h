@@ -54,6 +54,21 @@ static inline void harness_run(enum iopf_rt_kind kind, uint64_t seed,
 		(void)state;                                                \
 		harness_run(IOPF_RT_VIRTUAL, 1, body_##name, NULL);         \
 	}
+/* The same on the real-threads runtime. */
+#define HARNESS_REAL_TEST(name)                                             \
+	static void test_##name(void **state)                               \
+	{                                                                   \
+		(void)state;                                                \
+		harness_run(IOPF_RT_REAL, 1, body_##name, NULL);            \
+	}
+/* Both: the virtual runtime of seed 1, then the real-threads runtime. */
+#define HARNESS_BOTH_TEST(name)                                             \
+	static void test_##name(void **state)                               \
+	{                                                                   \
+		(void)state;                                                \
+		harness_run(IOPF_RT_VIRTUAL, 1, body_##name, NULL);         \
+		harness_run(IOPF_RT_REAL, 1, body_##name, NULL);            \
+	}
 
 /* A pool and one address space with @pages mapped at HARNESS_BASE. */
 #define HARNESS_BASE 0x7f0000000000ull

@@ -85,11 +85,7 @@ static void body_static_dma(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_static_dma(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_static_dma, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_static_dma, NULL);
-}
+HARNESS_BOTH_TEST(static_dma)
 
 static void body_attach_errors(struct harness *h)
 {
@@ -257,11 +253,7 @@ static void body_pri_roundtrip(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_pri_roundtrip(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_pri_roundtrip, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_pri_roundtrip, NULL);
-}
+HARNESS_BOTH_TEST(pri_roundtrip)
 
 static struct iopf_page_request req(uint16_t grp, uint64_t page, bool last,
 				    int pasid)
@@ -326,11 +318,7 @@ static void body_group_assembly(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_group_assembly(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_group_assembly, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_group_assembly, NULL);
-}
+HARNESS_BOTH_TEST(group_assembly)
 
 static void body_credits_and_failure(struct harness *h)
 {
@@ -610,7 +598,7 @@ static void teardown_dma(void *arg)
 	t->ret[id] = iopf_dma(t->dev, 1, (10 + id) * PG, b, 8, IOPF_DMA_READ);
 }
 
-static void body_teardown(struct harness *h)
+static void body_teardown_answers_pending(struct harness *h)
 {
 	struct env e;
 	struct teardown t = { .e = &e, .ret = { 1, 1, 1 } };
@@ -649,11 +637,7 @@ static void body_teardown(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_teardown_answers_pending(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_teardown, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_teardown, NULL);
-}
+HARNESS_BOTH_TEST(teardown_answers_pending)
 
 static void body_sva(struct harness *h)
 {

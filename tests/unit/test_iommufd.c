@@ -145,7 +145,7 @@ static void fq_dma(void *arg)
 				     IOPF_DMA_WRITE);
 }
 
-static void body_fault_queue(struct harness *h)
+static void body_fault_queue_round_trip(struct harness *h)
 {
 	struct env e;
 	struct iopf_fd *fd;
@@ -236,11 +236,7 @@ static void body_fault_queue(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_fault_queue_round_trip(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_fault_queue, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_fault_queue, NULL);
-}
+HARNESS_BOTH_TEST(fault_queue_round_trip)
 
 /* Dirty tracking through a HWPT: faultable and pinned mappings alike. */
 static void body_dirty_tracking(struct harness *h)

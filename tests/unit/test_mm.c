@@ -89,11 +89,7 @@ static void body_populate_rw(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_populate_rw(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_populate_rw, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_populate_rw, NULL);
-}
+HARNESS_BOTH_TEST(populate_rw)
 
 static void body_bad_input(struct harness *h)
 {
@@ -232,11 +228,7 @@ static void body_pin_accounting(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_pin_accounting(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_pin_accounting, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_pin_accounting, NULL);
-}
+HARNESS_BOTH_TEST(pin_accounting)
 
 /*
  * A subscriber mirroring pages into a "device table", as the DMA container
@@ -388,11 +380,7 @@ static void body_notifier_protocol(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_notifier_protocol(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_notifier_protocol, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_notifier_protocol, NULL);
-}
+HARNESS_BOTH_TEST(notifier_protocol)
 
 /*
  * The same race between two actors in virtual time: the reader gets the
@@ -534,13 +522,9 @@ static void body_migrate(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_migrate(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_migrate, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_migrate, NULL);
-}
+HARNESS_BOTH_TEST(migrate)
 
-static void body_swap(struct harness *h)
+static void body_swap_round_trip(struct harness *h)
 {
 	struct iopf_mm_pool_stats ps;
 	struct iopf_mm_stats s;
@@ -569,11 +553,7 @@ static void body_swap(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_swap_round_trip(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_swap, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_swap, NULL);
-}
+HARNESS_BOTH_TEST(swap_round_trip)
 
 static void body_exhausted_pool(struct harness *h)
 {
@@ -750,13 +730,7 @@ static void body_freed_frames_read_zero(struct harness *h)
 	check_page(h, 0, 7);
 	harness_mm_done(h);
 }
-HARNESS_VIRTUAL_TEST(freed_frames_read_zero)
-
-static void test_freed_frames_read_zero_real(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_freed_frames_read_zero, NULL);
-}
+HARNESS_BOTH_TEST(freed_frames_read_zero)
 
 int main(void)
 {
@@ -775,7 +749,6 @@ int main(void)
 		cmocka_unit_test(test_unmap_split),
 		cmocka_unit_test(test_dataless_huge_pages),
 		cmocka_unit_test(test_freed_frames_read_zero),
-		cmocka_unit_test(test_freed_frames_read_zero_real),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

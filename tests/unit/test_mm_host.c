@@ -169,15 +169,11 @@ static void body_address_is_va(struct harness *h)
 	munmap(buf, 4 * PG);
 }
 
-static void test_address_is_va(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_address_is_va, NULL);
-}
+HARNESS_REAL_TEST(address_is_va)
 
 /* The program's madvise(MADV_DONTNEED) is a discard round, before it
  * returns to the program; the next touch reads the kernel's zeroes. */
-static void body_dontneed(struct harness *h)
+static void body_dontneed_invalidates(struct harness *h)
 {
 	unsigned char *buf = map_anon(8);
 	struct recorder rec = { 0 };
@@ -213,14 +209,10 @@ static void body_dontneed(struct harness *h)
 	munmap(buf, 8 * PG);
 }
 
-static void test_dontneed_invalidates(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_dontneed, NULL);
-}
+HARNESS_REAL_TEST(dontneed_invalidates)
 
 /* mremap moves: the old range is an unmap round, the new one is tracked. */
-static void body_mremap(struct harness *h)
+static void body_mremap_moves(struct harness *h)
 {
 	unsigned char *buf = map_anon(4), *dst = map_anon(4), *moved;
 	struct recorder rec = { 0 };
@@ -251,11 +243,7 @@ static void body_mremap(struct harness *h)
 	munmap(moved, 4 * PG);
 }
 
-static void test_mremap_moves(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_mremap, NULL);
-}
+HARNESS_REAL_TEST(mremap_moves)
 
 /* Locked memory of this process, in kB (0 under ASan: nothing locks). */
 static uint64_t vmlck_kb(void)
@@ -273,7 +261,7 @@ static uint64_t vmlck_kb(void)
 }
 
 /* Pins are mlocked and counted against RLIMIT_MEMLOCK. */
-static void body_memlock(struct harness *h)
+static void body_pin_counts_against_memlock(struct harness *h)
 {
 	unsigned char *buf = map_anon(24);
 	struct rlimit old, rl;
@@ -309,11 +297,7 @@ static void body_memlock(struct harness *h)
 	munmap(buf, 24 * PG);
 }
 
-static void test_pin_counts_against_memlock(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_memlock, NULL);
-}
+HARNESS_REAL_TEST(pin_counts_against_memlock)
 
 /* glibc's free() of a large block munmaps it: an unmap round. */
 static void body_glibc_free(struct harness *h)
@@ -412,27 +396,19 @@ static void dma_munmap(struct harness *h, bool iopf)
 	iopf_mm_pool_destroy(h->pool);
 }
 
-static void body_dma_munmap_iopf(struct harness *h)
+static void body_dma_after_munmap_fails_iopf(struct harness *h)
 {
 	dma_munmap(h, true);
 }
 
-static void body_dma_munmap_pinned(struct harness *h)
+static void body_dma_after_munmap_fails_pinned(struct harness *h)
 {
 	dma_munmap(h, false);
 }
 
-static void test_dma_after_munmap_fails_iopf(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_dma_munmap_iopf, NULL);
-}
+HARNESS_REAL_TEST(dma_after_munmap_fails_iopf)
 
-static void test_dma_after_munmap_fails_pinned(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_dma_munmap_pinned, NULL);
-}
+HARNESS_REAL_TEST(dma_after_munmap_fails_pinned)
 
 int main(void)
 {

@@ -166,12 +166,7 @@ static void body_round_trip(struct harness *h)
 	nest_teardown(&n);
 }
 
-static void test_round_trip(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_round_trip, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_round_trip, NULL);
-}
+HARNESS_BOTH_TEST(round_trip)
 
 /* ---- interleaved faults: two PASIDs and a stage-2-only device ---- */
 
@@ -326,7 +321,7 @@ HARNESS_VIRTUAL_TEST(guest_misbehaviour_is_bounded)
 
 /* ---- teardown with faults pending ---- */
 
-static void body_teardown(struct harness *h)
+static void body_teardown_answers_pending(struct harness *h)
 {
 	struct nest n;
 	struct blocked b[2];
@@ -365,12 +360,7 @@ static void body_teardown(struct harness *h)
 	nest_teardown(&n);
 }
 
-static void test_teardown_answers_pending(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_teardown, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_teardown, NULL);
-}
+HARNESS_BOTH_TEST(teardown_answers_pending)
 
 /* ---- bad input ---- */
 

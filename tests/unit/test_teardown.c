@@ -627,7 +627,7 @@ static void churn_actor(void *arg)
 	}
 }
 
-static void body_first_pin_vs_invalidation(struct harness *h)
+static void body_first_pin_vs_invalidation_threads(struct harness *h)
 {
 	struct world w;
 
@@ -649,11 +649,7 @@ static void body_first_pin_vs_invalidation(struct harness *h)
 	world_down(&w);
 }
 
-static void test_first_pin_vs_invalidation_threads(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_first_pin_vs_invalidation, NULL);
-}
+HARNESS_REAL_TEST(first_pin_vs_invalidation_threads)
 
 /*
  * Every page request that needs an answer gets one, whether a handler

@@ -76,7 +76,7 @@ static int dma(struct vm *v, uint64_t iova, void *buf, size_t len, bool write)
 }
 
 /* Patch 1: faults reach the handler the container registered. */
-static void body_patch1(struct harness *h)
+static void body_faults_reach_the_container_handler(struct harness *h)
 {
 	struct vm v;
 	unsigned char b[16] = "to the guest";
@@ -94,11 +94,7 @@ static void body_patch1(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_faults_reach_the_container_handler(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_patch1, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_patch1, NULL);
-}
+HARNESS_BOTH_TEST(faults_reach_the_container_handler)
 
 /* Patch 2: the handler maps the page, checks permissions, and answers a
  * second fault for a mapped page at once. */
@@ -141,7 +137,7 @@ static void body_handler_maps_checks_permission_answers_once(struct harness *h)
 HARNESS_VIRTUAL_TEST(handler_maps_checks_permission_answers_once)
 
 /* Patch 3: no long-term pin; the notifier takes pages back. */
-static void body_patch3(struct harness *h)
+static void body_notifier_takes_pages_back_without_pins(struct harness *h)
 {
 	struct vm v;
 	unsigned char w[8] = "written", b[8];
@@ -176,11 +172,7 @@ static void body_patch3(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_notifier_takes_pages_back_without_pins(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_patch3, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_patch3, NULL);
-}
+HARNESS_BOTH_TEST(notifier_takes_pages_back_without_pins)
 
 /* Patch 4: PREMAP_LEN pages per fault, clipped, stopping at mapped pages. */
 static void body_premap_window(struct harness *h)
