@@ -84,13 +84,12 @@ static void test_munmap(int ifd)
 static void test_prefault(int ifd)
 {
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
-	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
 	struct iommu_ioas_prefault pf = { .size = sizeof(pf) };
 	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
 	struct iommu_hwpt_pgfault rec;
 	struct pollfd p;
 	struct dev d;
-	uint32_t ioas, pt;
+	uint32_t ioas, hwpt, pt;
 	int st;
 
 	fill(src, LEN, 9);
@@ -100,12 +99,9 @@ static void test_prefault(int ifd)
 	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map src");
 	REQUIRE(!t_map(ifd, ioas, dst, LEN, DST_IOVA,
 		       T_RW | IOMMU_IOAS_MAP_FAULTABLE), "map dst");
-	ha = (struct iommu_hwpt_alloc){ .size = sizeof(ha),
-					.flags = IOMMU_HWPT_FAULT_ID_VALID,
-					.dev_id = d.dev_id, .pt_id = ioas,
-					.fault_id = fa.out_fault_id };
-	REQUIRE(!ioctl(ifd, IOMMU_HWPT_ALLOC, &ha), "HWPT");
-	pt = ha.out_hwpt_id;
+	REQUIRE(!t_hwpt_alloc_faulting(ifd, d.dev_id, ioas, fa.out_fault_id,
+				       &hwpt), "HWPT");
+	pt = hwpt;
 	REQUIRE(!t_attach(d.dfd, &pt), "attach");
 
 	/* Not pre-faulted: the fault reaches the queue like any other. */
@@ -154,7 +150,7 @@ static void test_prefault(int ifd)
 	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), ENOENT,
 		  "IOAS_PREFAULT: an unknown IOAS is ENOENT");
 	t_detach(d.dfd);
-	t_destroy(ifd, ha.out_hwpt_id);
+	t_destroy(ifd, hwpt);
 	t_destroy(ifd, fa.out_fault_id);
 	t_destroy(ifd, ioas);
 	close((int)fa.out_fault_fd);

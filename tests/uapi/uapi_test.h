@@ -140,6 +140,25 @@ static inline int t_device_bind(int ifd, unsigned n, uint32_t *dev_id)
 	return dfd;
 }
 
+/*
+ * A paging HWPT over @pt_id for device @dev_id whose faults go to fault
+ * queue @fault_id; its id in *@hwpt. The ioctl's result.
+ */
+static inline int t_hwpt_alloc_faulting(int ifd, uint32_t dev_id,
+					uint32_t pt_id, uint32_t fault_id,
+					uint32_t *hwpt)
+{
+	struct iommu_hwpt_alloc a = {
+		.size = sizeof(a), .flags = IOMMU_HWPT_FAULT_ID_VALID,
+		.dev_id = dev_id, .pt_id = pt_id, .fault_id = fault_id,
+	};
+	int r = ioctl(ifd, IOMMU_HWPT_ALLOC, &a);
+
+	if (!r)
+		*hwpt = a.out_hwpt_id;
+	return r;
+}
+
 static inline int t_attach(int dfd, uint32_t *pt_id)
 {
 	struct vfio_device_attach_iommufd_pt a = { .argsz = sizeof(a),
