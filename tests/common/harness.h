@@ -6,8 +6,12 @@
 #ifndef IOPF_TEST_HARNESS_H
 #define IOPF_TEST_HARNESS_H
 
+#include <iopf/iommu.h>
 #include <iopf/mm.h>
 #include <iopf/rt.h>
+
+/* The page the tests map, fault and copy: the IOMMU's smallest. */
+#define PG IOPF_PGSIZE_4K
 
 struct harness {
 	struct iopf_rt *rt;

@@ -16,7 +16,6 @@
 
 #define GUEST_HVA 0x7f0000000000ull
 #define GUEST_PAGES 1024
-#define PG 4096ull
 
 struct env {
 	struct harness *h;

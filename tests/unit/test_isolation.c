@@ -16,7 +16,6 @@
 
 #include "../common/harness.h"
 
-#define PG 4096ull
 #define HVA 0x7f0000000000ull
 
 static struct iopf_iommu *iommu_up(struct harness *h)

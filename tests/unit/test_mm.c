@@ -15,7 +15,6 @@
 
 #include "../common/harness.h"
 
-#define PG 4096ull
 #define A(i) (HARNESS_BASE + (uint64_t)(i) * PG)
 #define ALL_FLAGS (IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON)
 

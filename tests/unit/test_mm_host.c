@@ -24,8 +24,6 @@
 
 #include "../common/harness.h"
 
-#define PG 4096ull
-
 /* AddressSanitizer makes mlock a no-op and frees into a quarantine. */
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1

@@ -35,7 +35,6 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 #endif
 
-#define PG 4096ull
 #define HVA(i) (HARNESS_BASE + (uint64_t)(i) * PG)
 #define RW (IOPF_PERM_READ | IOPF_PERM_WRITE)
 
