@@ -151,9 +151,8 @@ static void test_detach_answers(int ifd)
 
 int main(void)
 {
-	int ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	int ifd = t_iommufd_open();
 
-	REQUIRE(ifd >= 0, "open /dev/iommu");
 	test_fault_queue(ifd);
 	test_detach_answers(ifd);
 	close(ifd);

@@ -338,9 +338,8 @@ static void test_nic(int ifd)
 
 int main(void)
 {
-	int ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	int ifd = t_iommufd_open();
 
-	REQUIRE(ifd >= 0, "open /dev/iommu");
 	test_faultable(ifd);
 	test_munmap(ifd);
 	test_prefault(ifd);

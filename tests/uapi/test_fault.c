@@ -23,8 +23,7 @@ static void env_up(struct env *e)
 	struct iommu_hwpt_alloc h = { .size = sizeof(h) };
 	uint32_t pt;
 
-	e->ifd = open("/dev/iommu", O_RDWR);
-	REQUIRE(e->ifd >= 0, "open /dev/iommu");
+	e->ifd = t_iommufd_open();
 	dev_open(e->ifd, &e->d);
 	e->ioas = t_ioas_alloc(e->ifd);
 	REQUIRE(!ioctl(e->ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");

@@ -153,8 +153,7 @@ int main(void)
 	unsigned churn = 0;
 	uint64_t start;
 
-	ifd = open("/dev/iommu", O_RDWR);
-	REQUIRE(ifd >= 0, "open /dev/iommu");
+	ifd = t_iommufd_open();
 	shared_ioas = t_ioas_alloc(ifd);
 	pthread_create(&t[2], NULL, churn_run, &churn);
 	start = t_now_ms();

@@ -352,8 +352,7 @@ int main(void)
 	uint32_t dev_id;
 	int dfd;
 
-	ifd = open("/dev/iommu", O_RDWR);
-	REQUIRE(ifd >= 0, "open /dev/iommu");
+	ifd = t_iommufd_open();
 	test_bind();
 	dfd = t_device_bind(ifd, 0, &dev_id);
 	test_info_regions(dfd);

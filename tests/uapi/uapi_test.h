@@ -92,6 +92,15 @@ static inline void *t_alloc(size_t len)
 	return p;
 }
 
+/* Open /dev/iommu; the test cannot go on without it. */
+static inline int t_iommufd_open(void)
+{
+	int ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+
+	REQUIRE(ifd >= 0, "open /dev/iommu");
+	return ifd;
+}
+
 static inline uint32_t t_ioas_alloc(int ifd)
 {
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
