@@ -94,7 +94,7 @@ int tool_bench_density(int argc, char **argv)
 	}
 	ret = iopf_bench_density(&cfg, &res);
 	if (ret) {
-		fprintf(stderr, "iopf: bench density failed: %s\n", strerror(-ret));
+		fprintf(stderr, "iopf: bench density failed: %s\n", tool_strerror(ret));
 		ret = 1;
 		goto out_abort;
 	}

@@ -20,6 +20,8 @@ static json_object *ground_json(const struct iopf_bench_ground_config *cfg,
 	json_object_object_add(sched, "virtual_wall_s", json_object_new_double(r->virt_wall_s));
 	json_object_object_add(sched, "virtual_events_per_s", json_object_new_double(r->virt_events_per_s));
 	json_object_object_add(sched, "virtual_switches_per_s", json_object_new_double(r->virt_switches_per_s));
+	json_object_object_add(sched, "fiber_switches_per_s", json_object_new_double(r->fiber_switches_per_s));
+	json_object_object_add(sched, "events_over_fiber_switches", json_object_new_double(r->virt_over_fiber));
 	json_object_object_add(sched, "thread_handoffs_per_s", json_object_new_double(r->real_handoffs_per_s));
 	json_object_object_add(sched, "fiber_over_thread", json_object_new_double(r->switch_speedup));
 	json_object_object_add(mem, "bytes", json_object_new_int64((int64_t)cfg->mem_bytes));
@@ -75,6 +77,8 @@ int tool_bench_ground(int argc, char **argv)
 	printf("  %-34s %14.3f\n", "wall time (s)", r.virt_wall_s);
 	printf("  %-34s %14.0f\n", "events per second", r.virt_events_per_s);
 	printf("  %-34s %14.0f\n", "switches per second", r.virt_switches_per_s);
+	printf("  %-34s %14.0f\n", "bare fiber switches per second", r.fiber_switches_per_s);
+	printf("  %-34s %13.0f%%\n", "events/s over bare switches/s", 100.0 * r.virt_over_fiber);
 	printf("  %-34s %14.0f\n", "OS-thread hand-offs per second", r.real_handoffs_per_s);
 	printf("  %-34s %13.1fx\n", "fiber switch vs thread hand-off", r.switch_speedup);
 	printf("host memory, real runtime, %llu MiB data-backed, 4 KiB pages (best of %u)\n",

@@ -256,7 +256,7 @@ int tool_bench_nic(int argc, char **argv)
 			if (ret) {
 				fprintf(stderr, "iopf: bench nic %s at %g Gb/s "
 					"failed: %s\n", iopf_nic_policy_name(p),
-					loads.v[l], strerror(-ret));
+					loads.v[l], tool_strerror(ret));
 				status = 1;
 				break;
 			}

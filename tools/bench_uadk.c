@@ -206,7 +206,7 @@ int tool_bench_uadk(int argc, char **argv)
 				iopf_uadk_mode_name(runs[0].failed_mode),
 				(unsigned long long)cfgs[failed].times,
 				(unsigned long long)cfgs[failed].msg_len,
-				strerror(-ret));
+				tool_strerror(ret));
 			tool_output_abort(&o);
 			return 1;
 		}

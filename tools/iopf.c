@@ -60,6 +60,19 @@ static const struct command commands[] = {
 	  "NIC receive into faultable buffers: packet loss and\n"
 	  "throughput per policy (static, pinned, backup ring,\n"
 	  "drop, stall) at offered loads" },
+	{ "bench", "vmm-startup", tool_bench_vmm_startup,
+	  "[--sizes LIST] [--modes LIST] [--thp]",
+	  "real KVM guests: VM creation to the first completed DMA\n"
+	  "and resident memory, pinned vs faultable guest RAM" },
+	{ "bench", "vmm-density", tool_bench_vmm_density,
+	  "[--guest-ram SIZE] [--ws SIZE] [--budget SIZE] ...",
+	  "real KVM guests started one after another under a memory\n"
+	  "budget, each DMAing over a working set: guests, DMA\n"
+	  "throughput and resident memory per step" },
+	{ NULL, "vmm", tool_vmm,
+	  "[--ram SIZE] [--device sec|none] [--mode pinned|faultable] ...",
+	  "boot a KVM guest whose device DMAs into its RAM (iopf-vmm\n"
+	  "under the preload library)" },
 	{ NULL, "explore", tool_explore, "SCENARIO|all [options]",
 	  "schedule exploration of teardown and invalidation races:\n"
 	  "interleavings tried, the first failing seed, its trace" },

@@ -37,6 +37,10 @@ int tool_calibrate(int argc, char **argv);
 int tool_profile(int argc, char **argv);
 int tool_explore(int argc, char **argv);
 int tool_sweep(int argc, char **argv);
+/* Real KVM guests (iopf-vmm under the preload library); 77 without KVM. */
+int tool_vmm(int argc, char **argv);
+int tool_bench_vmm_startup(int argc, char **argv);
+int tool_bench_vmm_density(int argc, char **argv);
 
 /* ---- Options ---- */
 
@@ -210,5 +214,7 @@ struct iopf_cost_model;
 const struct iopf_cost_model *tool_cost_profile(const char *name);
 /* TOOL_CALL parser for --runtime virtual|real: dst is a bool (real). */
 int tool_opt_runtime(const char *opt, const char *val, void *dst);
+/* @err (a negative errno from a run) in words, for an error message. */
+const char *tool_strerror(int err);
 
 #endif

@@ -343,6 +343,14 @@ int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan
 	return 0;
 }
 
+const char *tool_strerror(int err)
+{
+	if (err == -EOVERFLOW)
+		return "virtual time overflow: a cost in the profile is too "
+		       "large (the runtime named the actor and the site above)";
+	return strerror(-err);
+}
+
 int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
 		     bool allow_long, struct tool_output *o, unsigned flags)
 {
@@ -361,6 +369,6 @@ int tool_bench_end(const char *cmd, struct tool_output *o, int err)
 	if (!err)
 		return 0;
 	tool_output_abort(o);
-	fprintf(stderr, "iopf: %s failed: %s\n", cmd, strerror(-err));
+	fprintf(stderr, "iopf: %s failed: %s\n", cmd, tool_strerror(err));
 	return 1;
 }

@@ -152,6 +152,14 @@ struct iopf_bench_ground_result {
 	uint64_t virt_events, virt_switches;
 	double virt_wall_s;
 	double virt_events_per_s, virt_switches_per_s;
+	/*
+	 * Bare fiber switches (two fibers handing the processor back and
+	 * forth, nothing scheduled), measured in the same run: the limit.
+	 * virt_over_fiber is events/s over bare switches/s; 0.5 is one
+	 * event per two switches.
+	 */
+	double fiber_switches_per_s;
+	double virt_over_fiber;
 	/* The same hand-off pattern between OS threads (real runtime). */
 	uint64_t real_handoffs;
 	double real_handoffs_per_s;

@@ -115,10 +115,22 @@ struct iopf_io_pgtable_cfg {
 	void *cookie;
 };
 
+/*
+ * An empty 4-level IO page table (48-bit IOVA) with the leaf sizes of
+ * @cfg; its flush callbacks are called under the table's lock. -EINVAL
+ * for a NULL argument or an unknown leaf size, -ENOMEM. Undone by
+ * iopf_io_pgtable_free(). Does not block.
+ */
 int iopf_io_pgtable_alloc(struct iopf_rt *rt,
 			  const struct iopf_io_pgtable_cfg *cfg,
 			  struct iopf_io_pgtable **out);
+/*
+ * Free the table, its tables and the tables retired by splits. No walker
+ * may use it any more (its owner has detached and flushed). NULL:
+ * nothing. Does not block.
+ */
 void iopf_io_pgtable_free(struct iopf_io_pgtable *t);
+/* Its operations (struct iopf_io_pgtable_ops); valid until freed. */
 const struct iopf_io_pgtable_ops *iopf_io_pgtable_ops(struct iopf_io_pgtable *t);
 /* Leaves and tables currently installed, for tests and statistics. */
 void iopf_io_pgtable_count(struct iopf_io_pgtable *t, uint64_t *leaves_4k,
@@ -182,7 +194,9 @@ typedef enum iopf_response (*iopf_fault_handler_t)(
 /*
  * Answer a group by cookie. -ENOENT (counted as a stale response) if the
  * group is unknown or already answered — e.g. by a teardown — and
- * -EINVAL for a code that is not a response.
+ * -EINVAL for a NULL IOMMU or a code that is not a response (SUCCESS,
+ * INVALID or FAILURE; not ASYNC). Nothing undoes an answer. Blocks
+ * briefly (the fault lock); may be called from a handler.
  */
 int iopf_fault_respond(struct iopf_iommu *iommu, uint64_t cookie,
 		       enum iopf_response code);
@@ -220,11 +234,29 @@ struct iopf_iommu_config {
 	unsigned stall_max;         /* stalled transactions at once */
 };
 
+/*
+ * An IOMMU over @cfg->pool, with its page request queue of
+ * @cfg->prq_depth entries (1..65536) and @cfg->fault_workers actors
+ * (1..64) running handlers; stall_max 0 means 64. -EINVAL for a NULL
+ * argument or a depth or worker count out of range, -ENOMEM. Undone by
+ * iopf_iommu_destroy(). Spawns the queue actor and the workers.
+ */
 int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 		      struct iopf_iommu **out);
-/* Every device must have been removed and every domain freed. */
+/*
+ * Frees every domain left (detaching what is attached, answering its
+ * pending faults INVALID), detaches and removes every device left, stops
+ * the queue actor and the workers, frees. Never fails; NULL: nothing.
+ * Blocks (an actor): joins the IOMMU's actors.
+ */
 void iopf_iommu_destroy(struct iopf_iommu *iommu);
+/* The pool given at creation. Does not block. */
 struct iopf_mm_pool *iopf_iommu_pool(const struct iopf_iommu *iommu);
+/*
+ * Report unrecoverable faults to @fn(@data, event) (NULL: nobody), called
+ * from the actor that met the fault. Set it before devices run: the pair
+ * is not updated atomically. Undone by setting NULL. Does not block.
+ */
 void iopf_iommu_set_event_listener(struct iopf_iommu *iommu,
 				   iopf_event_listener_t fn, void *data);
 
@@ -261,8 +293,9 @@ struct iopf_iommu_stats {
 	uint64_t events[IOPF_EVT_NR];
 	uint64_t invalidations, atc_invalidations;
 };
+/* Counters since creation (atomic reads, each exact). Does not block. */
 void iopf_iommu_stats(struct iopf_iommu *iommu, struct iopf_iommu_stats *out);
-/* Latency of a page request from post to response, ns. */
+/* Latency of a page request from post to response, ns; the IOMMU's. */
 struct iopf_rt_hist *iopf_iommu_fault_latency(struct iopf_iommu *iommu);
 
 /* ---------------------------------------------------------------------
@@ -291,14 +324,29 @@ struct iopf_dev_config {
 	unsigned dma_max_retries;
 };
 
+/*
+ * Add a device behind @iommu, attached to nothing. -EINVAL for a NULL
+ * argument, an unknown fault capability, a stall device with an ATC, or
+ * more PRI credits than IOPF_PRI_GROUPS; -ENOMEM. Undone by
+ * iopf_dev_remove() or iopf_iommu_destroy(). Blocks briefly (locks).
+ */
 int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 		 struct iopf_dev **out);
-/* The device must be detached from everything (-EBUSY otherwise). */
+/*
+ * Remove and free a device: its parked page requests and queued groups
+ * are dropped (those queued answered INVALID). It must be detached from
+ * everything (-EBUSY otherwise, nothing changed). Blocks briefly.
+ */
 int iopf_dev_remove(struct iopf_dev *dev);
+/* As configured; valid until the device is removed. Does not block. */
 const char *iopf_dev_name(const struct iopf_dev *dev);
 enum iopf_fault_cap iopf_dev_fault_cap(const struct iopf_dev *dev);
-/* Clear a PRI failure state (function-level reset). */
+/*
+ * Clear a PRI failure state (function-level reset), so requests leave
+ * again. Never fails. Blocks briefly (the device's lock).
+ */
 void iopf_dev_reset(struct iopf_dev *dev);
+/* Is PRI in failure state (a Response Failure came)? Blocks briefly. */
 bool iopf_dev_pri_stopped(struct iopf_dev *dev);
 
 struct iopf_dev_stats {
@@ -308,6 +356,7 @@ struct iopf_dev_stats {
 	uint64_t atc_invalidations;
 	uint64_t stale_responses; /* responses to a group it did not have */
 };
+/* The device's counters since it was added. Blocks briefly. */
 void iopf_dev_stats(struct iopf_dev *dev, struct iopf_dev_stats *out);
 
 /* ---------------------------------------------------------------------
@@ -319,12 +368,27 @@ enum iopf_domain_type {
 	IOPF_DOMAIN_SVA,     /* translation through an mm's page table */
 };
 
+/*
+ * An empty paging domain with the leaf sizes of @pgsize_bitmap
+ * (IOPF_PGSIZE_*; 0: all), no handler, nothing attached. -EINVAL for a
+ * NULL argument or an unknown size, -ENOMEM. Undone by
+ * iopf_domain_free(). Blocks briefly (the IOMMU's attach lock).
+ */
 int iopf_domain_alloc_paging(struct iopf_iommu *iommu, uint64_t pgsize_bitmap,
 			     struct iopf_domain **out);
-/* A nested domain over @parent (a paging domain). */
+/*
+ * A nested domain over @parent (a paging domain, its stage 2), with no
+ * stage-1 table yet. -EINVAL for a NULL argument or a parent that is not
+ * paging, -ENOMEM. Undone by iopf_domain_free() (the parent's frees it
+ * too). Blocks briefly.
+ */
 int iopf_domain_alloc_nested(struct iopf_domain *parent,
 			     struct iopf_domain **out);
-/* An SVA domain bound to @mm: faults populate @mm. */
+/*
+ * An SVA domain bound to @mm: faults populate @mm, and @mm's
+ * invalidations reach the domain. -EINVAL for a NULL argument or an mm of
+ * another pool, -ENOMEM. Undone by iopf_domain_free(). Blocks briefly.
+ */
 int iopf_domain_alloc_sva(struct iopf_iommu *iommu, struct iopf_mm *mm,
 			  struct iopf_domain **out);
 /*
@@ -332,6 +396,7 @@ int iopf_domain_alloc_sva(struct iopf_iommu *iommu, struct iopf_mm *mm,
  * INVALID), then frees. Never fails. A parent must outlive its nests.
  */
 void iopf_domain_free(struct iopf_domain *domain);
+/* As allocated. Does not block. */
 enum iopf_domain_type iopf_domain_type(const struct iopf_domain *domain);
 
 /*
@@ -352,30 +417,69 @@ enum iopf_domain_type iopf_domain_type(const struct iopf_domain *domain);
 int iopf_domain_set_fault_handler(struct iopf_domain *domain,
 				  iopf_fault_handler_t fn, void *data);
 /*
+ * As iopf_domain_set_fault_handler(), but only for a domain that has no
+ * handler yet: the check and the store are one step, so of two owners
+ * claiming one domain (two containers, a container and a fault queue)
+ * exactly one wins and the other gets -EBUSY, nothing changed. Undone by
+ * iopf_domain_set_fault_handler(domain, NULL, NULL). Blocks as that does
+ * (it waits for a change of handler in progress). -EINVAL for a NULL or
+ * SVA domain or a NULL @fn; -EBUSY if the domain has a handler, or a
+ * device that cannot fault is attached; -EDEADLK from the domain's own
+ * handler.
+ */
+int iopf_domain_claim_fault_handler(struct iopf_domain *domain,
+				    iopf_fault_handler_t fn, void *data);
+/*
  * A group the handler answers later (IOPF_RESP_ASYNC) that is still
  * unanswered @timeout_ns after the handler returned is answered INVALID
  * by the IOMMU, and a later answer is stale: whoever holds the cookie (a
  * guest, through its VMM) cannot keep the device waiting forever. 0 turns
- * the limit off. Applies to groups handled from now on.
+ * the limit off. Applies to groups handled from now on. -EINVAL for a
+ * NULL domain. Undone by setting 0. Does not block.
  */
 int iopf_domain_set_fault_timeout(struct iopf_domain *domain,
 				  uint64_t timeout_ns);
 
-/* Paging domains: map/unmap serialize per domain; translation never waits. */
+/*
+ * Paging domains: map/unmap serialize per domain; translation never
+ * waits. Map [iova, iova + size) (bytes, 4 KiB-aligned, like @phys) with
+ * @perm (IOPF_PERM_READ | WRITE), using the largest leaves that fit.
+ * -EINVAL for a domain that is not paging, a misaligned, empty or
+ * overflowing range or a bad permission; -EEXIST if part of the range is
+ * mapped (nothing changed); -ENOMEM for tables (nothing left mapped).
+ * Undone by iopf_domain_unmap(). Blocks briefly (the table's lock).
+ */
 int iopf_domain_map(struct iopf_domain *domain, uint64_t iova, uint64_t phys,
 		    uint64_t size, unsigned perm);
-/* Returns bytes unmapped, after IOTLB and ATC invalidation completed. */
+/*
+ * Returns bytes unmapped (0 if nothing was mapped), after IOTLB and ATC
+ * invalidation completed and DMA through the old translations finished.
+ * Unmapping part of a superpage splits it: -ENOMEM if that cannot
+ * allocate. -EINVAL for a domain that is not paging or a bad range.
+ * Blocks (an actor): waits for the devices' in-flight DMA.
+ */
 int64_t iopf_domain_unmap(struct iopf_domain *domain, uint64_t iova,
 			  uint64_t size);
-/* The same, reporting the dirty pages it unmapped (see unmap_read_dirty). */
+/*
+ * The same, reporting the dirty pages it unmapped (see unmap_read_dirty);
+ * -EINVAL also for a NULL bitmap or a domain without the operation.
+ */
 int64_t iopf_domain_unmap_read_dirty(struct iopf_domain *domain, uint64_t iova,
 				     uint64_t size, unsigned long *bitmap,
 				     uint64_t bitmap_iova);
+/*
+ * The physical address @iova translates to now, or IOPF_PHYS_NONE
+ * (unmapped, NULL, or a domain without a table). Lock-free, does not
+ * block.
+ */
 uint64_t iopf_domain_iova_to_phys(struct iopf_domain *domain, uint64_t iova);
 /* Leaves of each size in the domain's table (tests, statistics). */
 void iopf_domain_count_leaves(struct iopf_domain *domain, uint64_t *n4k,
 			      uint64_t *n2m, uint64_t *n1g);
-/* Has a device used the translation of @iova since the last call? */
+/*
+ * Has a device used the translation of @iova since the last call? Clears
+ * the accessed bit; false for NULL or unmapped. Lock-free.
+ */
 bool iopf_domain_test_clear_accessed(struct iopf_domain *domain, uint64_t iova);
 /*
  * Report and clear the dirty bits of [iova, iova + size) (bit i = iova +
@@ -383,12 +487,17 @@ bool iopf_domain_test_clear_accessed(struct iopf_domain *domain, uint64_t iova);
  * reported: a cache entry remembers that its page is dirty and lets
  * further writes through without marking it again, so until it is gone a
  * write could go unrecorded. Writes before the return are either reported
- * now or by the next call.
+ * now or by the next call. Returns the number of bits set. Blocks (an
+ * actor): the invalidation waits for DMA in flight.
  */
 uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *domain,
 					  uint64_t iova, uint64_t size,
 					  unsigned long *bitmap);
-/* Invalidate cached translations of [iova, iova + size) and wait. */
+/*
+ * Invalidate cached translations of [iova, iova + size) (size 0: all) in
+ * the IOTLB and the attached devices' ATCs, and wait for DMA in flight
+ * through them. Never fails. Blocks (an actor).
+ */
 void iopf_domain_invalidate(struct iopf_domain *domain, uint64_t iova,
 			    uint64_t size);
 
@@ -396,22 +505,34 @@ void iopf_domain_invalidate(struct iopf_domain *domain, uint64_t iova,
  * Nested domains: the guest's stage-1 table for @pasid (an IO page table
  * whose "physical" addresses are guest-physical: IPAs). NULL removes it.
  * Changes to a stage-1 table are announced with iopf_domain_invalidate_pasid.
+ * The old table is no longer walked when it returns (the caller may free
+ * it). -EINVAL for a domain that is not nested or a PASID out of range;
+ * -ENOSPC past 64 PASIDs. Undone by setting NULL. Blocks (an actor).
  */
 int iopf_domain_set_stage1(struct iopf_domain *nested, uint32_t pasid,
 			   struct iopf_io_pgtable *stage1);
+/* As iopf_domain_invalidate(), for @pasid's stage-1 translations. */
 void iopf_domain_invalidate_pasid(struct iopf_domain *domain, uint32_t pasid,
 				  uint64_t iova, uint64_t size);
 
 /*
  * Attach @dev (pasid IOPF_PASID_NONE: requests without PASID) to @domain.
- * -EBUSY if that PASID of the device is attached already.
+ * -EBUSY if that PASID of the device is attached already (or still being
+ * detached); -EINVAL for a NULL argument, a device and domain of two
+ * IOMMUs, a PASID out of range, or a device that cannot fault on a domain
+ * that relies on faults (a handler, a nest over one, SVA); -ENOMEM.
+ * Undone by iopf_detach() (or iopf_domain_free()). Blocks briefly.
  */
 int iopf_attach(struct iopf_dev *dev, uint32_t pasid,
 		struct iopf_domain *domain);
 /*
  * Stops fault reporting for (dev, pasid), answers every pending group
  * INVALID, waits for running handlers, then detaches: no handler runs for
- * this attachment after it returns. Never fails.
+ * this attachment after it returns. Never fails. Two calls for one
+ * attachment at once are one detach: the second waits for the first to
+ * finish and both return then. A call that comes when the attachment is
+ * already off the device (its detach is past the point where the device
+ * stops using it) finds nothing and returns at once.
  */
 void iopf_detach(struct iopf_dev *dev, uint32_t pasid);
 
@@ -428,7 +549,9 @@ enum iopf_dma_dir {
  * miss a page request (or a stall), wait for the response, retry. @buf may
  * be NULL to move no bytes (data-less pools). Returns 0, -EFAULT when a
  * translation was refused (INVALID, unrecoverable, retries exhausted) or
- * -EIO when the device's PRI is stopped.
+ * -EIO when the device's PRI is stopped; -EINVAL for a NULL device, an
+ * unknown direction or an overflowing range (0 bytes: 0 at once). Blocks
+ * (an actor): waits for page request answers.
  */
 int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 	     size_t len, enum iopf_dma_dir dir);
@@ -440,7 +563,8 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
  * *@miss (may be NULL) gets the page-aligned IOVA that missed and the call
  * returns -EAGAIN; the device asks for the page with iopf_dev_fault_in(),
  * from an actor that may wait. Other errors as iopf_dma(); -E2BIG above
- * IOPF_DMA_TRY_MAX bytes.
+ * IOPF_DMA_TRY_MAX bytes. Does not wait for an answer (an actor all
+ * the same: it takes locks).
  */
 #define IOPF_DMA_TRY_MAX (64u * 1024)
 int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
@@ -449,7 +573,7 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
  * The translation half of a DMA: translate the page of @iova for @dir and,
  * on a miss, raise the page request, wait for the answer and retry, as
  * iopf_dma() does, without moving bytes. 0 once the page translates, else
- * iopf_dma()'s errors.
+ * iopf_dma()'s errors. Blocks (an actor).
  */
 int iopf_dev_fault_in(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		      enum iopf_dma_dir dir);
@@ -458,7 +582,8 @@ int iopf_dev_fault_in(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
  * inside one: iopf_dma_try(), and on each miss iopf_dev_fault_in() of the
  * page and another try, at most @max_tries tries. -EAGAIN if the transfer
  * still missed at the last (the host kept taking pages back); *@misses
- * (may be NULL) gets the number of pages faulted in.
+ * (may be NULL) gets the number of pages faulted in. Other errors as
+ * iopf_dma_try(). Blocks (an actor).
  */
 int iopf_dma_whole(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		   void *buf, size_t len, enum iopf_dma_dir dir,
@@ -467,11 +592,19 @@ int iopf_dma_whole(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 /*
  * Raw page request interface, for devices that build their own groups and
  * for tests that misbehave on purpose: post one request as the hardware
- * would. Responses arrive through iopf_dev_wait_response().
+ * would. Responses arrive through iopf_dev_wait_response(). -EINVAL for
+ * NULL, a group index or PASID out of range, a misaligned address or
+ * unknown flags; -EOPNOTSUPP for a device that cannot fault; -EIO while
+ * its PRI is stopped. Blocks briefly (never waits for credits).
  */
 int iopf_dev_post_request(struct iopf_dev *dev,
 			  const struct iopf_page_request *req);
-/* Wait for the response to group @grpid; returns the code, or -ETIMEDOUT. */
+/*
+ * Wait up to @timeout_ns for the response to group @grpid and free its
+ * slot; returns the code (enum iopf_response), -ETIMEDOUT (the slot stays
+ * waiting), -ENOENT if nothing is outstanding for @grpid, or -EINVAL for
+ * NULL or an index out of range. Blocks (an actor).
+ */
 int iopf_dev_wait_response(struct iopf_dev *dev, uint16_t grpid,
 			   uint64_t timeout_ns);
 

@@ -66,6 +66,12 @@
  *    are waited for.
  * The IOMMU, its devices and the mm must outlive the context; devices are
  * the caller's and stay added to the IOMMU.
+ *
+ * Blocking: every call takes the context's lock and so must be made from
+ * a runtime actor; "blocks" below means it may also wait for long (page
+ * table work, invalidations, fault handlers, DMA in flight, a fault
+ * record); none may be made from a fault handler of the context's HWPTs.
+ * Addresses and lengths are in bytes, multiples of the pool's page size.
  */
 #ifndef IOPF_IOMMUFD_H
 #define IOPF_IOMMUFD_H
@@ -82,19 +88,32 @@ extern "C" {
 
 struct iopf_fd;
 
-/* -EINVAL, -ENOMEM. */
+/*
+ * Open a context (an empty object table) over @iommu and @mm. -EINVAL for
+ * a NULL argument, -ENOMEM. Undone by iopf_fd_close(). Does not block.
+ */
 int iopf_fd_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 		 struct iopf_fd **out);
-/* Detaches every device, then destroys every object. Never fails. */
+/*
+ * Detaches every attachment, then destroys every object, users before
+ * what they use, and frees the context. Never fails; NULL: nothing.
+ * Blocks (see above: work in flight is waited for).
+ */
 void iopf_fd_close(struct iopf_fd *fd);
 
 /*
  * Destroy an IOAS, device binding, HWPT or fault queue (see above).
- * -ENOENT for an unknown id, -EBUSY while the object is in use.
+ * -ENOENT for an unknown id (or one still being created), -EBUSY while
+ * the object is in use (users: see above), nothing changed; -EINVAL for a
+ * NULL context. Blocks: a HWPT's destruction waits for its handler's
+ * calls, an IOAS's for the unmap of every mapping.
  */
 int iopf_fd_destroy(struct iopf_fd *fd, uint32_t id);
 
-/* -EINVAL, -ENOMEM. */
+/*
+ * An empty IOAS; *@ioas_id names it. -EINVAL for a NULL argument,
+ * -ENOMEM. Undone by iopf_fd_destroy(). Does not block.
+ */
 int iopf_fd_ioas_alloc(struct iopf_fd *fd, uint32_t *ioas_id);
 
 enum iopf_fd_map_flags {
@@ -122,7 +141,9 @@ struct iopf_fd_map {
  * range is not mapped in the mm; -ENOSPC past the IOAS's mapping limit;
  * -ENOMEM out of memory or, when pinned, past the locked-memory limit.
  * With PREFAULT, all or nothing: if pre-faulting fails (its errors as
- * iopf_fd_ioas_prefault()) the mapping is removed again.
+ * iopf_fd_ioas_prefault()) the mapping is removed again. Undone by
+ * iopf_fd_ioas_unmap() or the IOAS's destruction. Blocks (pins and maps
+ * a pinned mapping whole; pre-faults).
  */
 int iopf_fd_ioas_map(struct iopf_fd *fd, uint32_t ioas_id,
 		     const struct iopf_fd_map *map);
@@ -131,7 +152,8 @@ int iopf_fd_ioas_map(struct iopf_fd *fd, uint32_t ioas_id,
  * NULL) gets the bytes removed, 0 if none was there (not an error).
  * -EINVAL for a misaligned, empty or overflowing range or one that would
  * split a mapping (nothing removed); -ENOENT unknown IOAS; -ENOMEM. Faults
- * in flight on a removed mapping are answered INVALID.
+ * in flight on a removed mapping are answered INVALID. Blocks (waits for
+ * the IOMMU's invalidation of the range).
  */
 int iopf_fd_ioas_unmap(struct iopf_fd *fd, uint32_t ioas_id, uint64_t iova,
 		       uint64_t length, uint64_t *unmapped);
@@ -141,25 +163,39 @@ int iopf_fd_ioas_unmap(struct iopf_fd *fd, uint32_t ioas_id, uint64_t iova,
  * unknown IOAS or a range not wholly inside mappings (or one removed
  * meanwhile); -EFAULT if the host cannot give a page; -ENOMEM; -EAGAIN if
  * the host kept invalidating the range. Pages mapped before an error stay
- * mapped.
+ * mapped (undone by unmap). Blocks (may populate host pages).
  */
 int iopf_fd_ioas_prefault(struct iopf_fd *fd, uint32_t ioas_id, uint64_t iova,
 			  uint64_t length);
-/* -EINVAL for an invalid policy, -ENOENT unknown IOAS. */
+/*
+ * The IOAS's pre-fault policy (as iopf_ioas_set_prefault()), for
+ * mappings made with kind 0. -EINVAL for an invalid policy, -ENOENT
+ * unknown IOAS. Undone by setting another. Does not block.
+ */
 int iopf_fd_ioas_set_prefault(struct iopf_fd *fd, uint32_t ioas_id,
 			      const struct iopf_prefault_policy *policy);
 
-/* -EINVAL, -ENOMEM; -EBUSY if @dev is bound to this context already. */
+/*
+ * Bind @dev to the context; *@dev_id names it. -EINVAL for a NULL
+ * argument, -ENOMEM; -EBUSY if @dev is bound to this context already.
+ * Undone by iopf_fd_destroy() once it has no attachment. Does not block.
+ */
 int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 			uint32_t *dev_id);
-/* -EINVAL, -ENOMEM. */
+/*
+ * An empty fault queue, with no time limit; *@fault_id names it. -EINVAL
+ * for a NULL argument, -ENOMEM. Undone by iopf_fd_destroy() once no HWPT
+ * uses it. Does not block.
+ */
 int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id);
 /*
  * A paging HWPT mirroring @ioas_id, usable by @dev_id's device. With
  * @fault_id (non-zero), its faults go to that queue, with the queue's time
  * limit; else the IOAS resolves them (if the device can fault). -ENOENT
  * for an unknown device, IOAS or queue; -ENOSPC if the IOAS mirrors into
- * 16 HWPTs already; -ENOMEM.
+ * 16 HWPTs already; -ENOMEM. The device is only asked whether it can
+ * fault: the HWPT does not hold its binding. Undone by iopf_fd_destroy()
+ * once nothing is attached to it. Blocks (mirrors every mapping).
  */
 int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
 		       uint32_t fault_id, uint32_t *hwpt_id);
@@ -171,7 +207,8 @@ int iopf_fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t ioas_id,
  * stage-2 faults are the parent's. A fault that needs both is resolved in
  * order: the retry after the guest's answer faults in stage 2. -ENOENT
  * for an unknown device, parent or queue; -EINVAL if the parent is
- * nested; -ENOMEM.
+ * nested; -ENOMEM. Undone by iopf_fd_destroy() (before its parent's).
+ * Blocks briefly.
  */
 int iopf_fd_hwpt_alloc_nested(struct iopf_fd *fd, uint32_t dev_id,
 			      uint32_t parent_id, uint32_t fault_id,
@@ -180,13 +217,15 @@ int iopf_fd_hwpt_alloc_nested(struct iopf_fd *fd, uint32_t dev_id,
  * Install (NULL: remove) the guest's stage-1 table for @pasid. The old
  * table is no longer used when this returns. -ENOENT if @hwpt_id is not a
  * nested HWPT; -EINVAL for a PASID out of range; -ENOSPC past 64 PASIDs.
+ * Undone by installing NULL. Blocks (waits until the old table is no
+ * longer walked).
  */
 int iopf_fd_hwpt_set_stage1(struct iopf_fd *fd, uint32_t hwpt_id,
 			    uint32_t pasid, struct iopf_io_pgtable *stage1);
 /*
  * The guest changed its stage-1 table: drop cached translations, and wait
  * for DMA through them. -EINVAL for an empty or overflowing range; -ENOENT
- * if @hwpt_id is not a nested HWPT.
+ * if @hwpt_id is not a nested HWPT. Blocks (waits for DMA in flight).
  */
 int iopf_fd_hwpt_invalidate(struct iopf_fd *fd, uint32_t hwpt_id,
 			    uint32_t pasid, uint64_t iova, uint64_t size);
@@ -198,7 +237,9 @@ int iopf_fd_hwpt_invalidate(struct iopf_fd *fd, uint32_t hwpt_id,
  * The bitmap has bit i for iova + i * 4 KiB, read and cleared. -ENOENT if
  * @hwpt_id is not a paging HWPT (a nested HWPT's stage 2 is tracked
  * through the parent); turning tracking on may fail with -ENOMEM; reading
- * fails with -EINVAL while tracking is off or for a bad range.
+ * fails with -EINVAL while tracking is off or for a bad range; both
+ * -EINVAL for a NULL context (or bitmap). Tracking off undoes on. Both
+ * block briefly.
  */
 int iopf_fd_hwpt_set_dirty_tracking(struct iopf_fd *fd, uint32_t hwpt_id,
 				    bool enable);
@@ -213,14 +254,16 @@ int iopf_fd_hwpt_get_dirty_bitmap(struct iopf_fd *fd, uint32_t hwpt_id,
  * for a PASID out of range, a device of another IOMMU, or a device that
  * cannot fault on a HWPT that relies on faults (one with a fault queue,
  * one made for a device that can fault, whose IOAS then resolves them,
- * or a nest over either); -ENOMEM.
+ * or a nest over either); -ENOMEM. Undone by iopf_fd_detach(), or by
+ * iopf_fd_close(). Does not wait for work in flight.
  */
 int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 		   uint32_t hwpt_id);
 /*
  * Undo iopf_fd_attach(), waiting for work in flight (see above). -ENOENT
  * if that device and PASID are not attached (or are being detached by
- * another call). Never fails otherwise.
+ * another call). Never fails otherwise. Blocks (waits for the
+ * attachment's handlers and DMA in flight, see above).
  */
 int iopf_fd_detach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid);
 
@@ -247,7 +290,8 @@ struct iopf_fd_page_response {
  * are answered INVALID by the IOMMU; a later answer gets -ENOENT. Bounds
  * what a VMM or guest that never answers can do (0: no limit, the
  * default). Applies to the queue's HWPTs, present and being created, for
- * groups handled from now on. -ENOENT unknown queue.
+ * groups handled from now on. -ENOENT unknown queue, -EINVAL for a NULL
+ * context. Undone by setting 0. Does not block.
  */
 int iopf_fd_fault_set_timeout(struct iopf_fd *fd, uint32_t fault_id,
 			      uint64_t timeout_ns);
@@ -257,8 +301,11 @@ int iopf_fd_fault_set_timeout(struct iopf_fd *fd, uint32_t fault_id,
  * first. Returns the number of records (0 on timeout); records name the
  * device by its dev_id. A group of more than @max records is not split:
  * if it comes first, 0 is returned at once (as iommufd's read does), so
- * size @recs for the devices' PRI credits. -EINVAL for @max 0, -ENOENT
- * unknown queue.
+ * size @recs for the devices' PRI credits. -EINVAL for @max 0 or a NULL
+ * argument, -ENOENT unknown queue. Blocks up to @timeout_ns (0: does not
+ * wait). Answering the records (iopf_fd_fault_write()) undoes the read;
+ * a record read and never answered is answered by the queue's time
+ * limit or at detach.
  */
 int iopf_fd_fault_read(struct iopf_fd *fd, uint32_t fault_id,
 		       struct iopf_fd_pgfault *recs, size_t max,
@@ -269,7 +316,8 @@ int iopf_fd_fault_read(struct iopf_fd *fd, uint32_t fault_id,
  * unknown queue, or a cookie not delivered or answered already (by a
  * detach, a close or the queue's time limit); -EINVAL for a code userspace
  * may not send (FAILURE is the kernel's to send, as in iommufd) or a
- * non-zero reserved field. Responses before the bad one stand.
+ * non-zero reserved field. Responses before the bad one stand. Does not
+ * wait for the device; nothing undoes an answer.
  */
 int iopf_fd_fault_write(struct iopf_fd *fd, uint32_t fault_id,
 			const struct iopf_fd_page_response *resps, size_t n);

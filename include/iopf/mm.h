@@ -59,6 +59,14 @@ struct iopf_mm_pool_config {
 	unsigned flags;      /* enum iopf_mm_pool_flags */
 };
 
+/*
+ * An emulated host: @cfg->ram_bytes of frames (and @cfg->swap_bytes of
+ * swap) from which address spaces take pages. Frames hold real bytes only
+ * with IOPF_MM_POOL_DATA. Returns 0 and the pool in @out; -EINVAL for a
+ * page shift other than 12 or 21, a size that is zero or not a multiple of
+ * the page, unknown flags, or POISON without DATA; -E2BIG past 2^32 - 1
+ * frames; -ENOMEM. Undone by iopf_mm_pool_destroy(). Does not block.
+ */
 int iopf_mm_pool_create(struct iopf_rt *rt,
 			const struct iopf_mm_pool_config *cfg,
 			struct iopf_mm_pool **out);

@@ -24,9 +24,17 @@
 extern "C" {
 #endif
 
+/* Enter a read section; sections nest. Never blocks. */
 void iopf_rcu_read_lock(void);
+/* Leave the innermost read section. Never blocks. */
 void iopf_rcu_read_unlock(void);
+/*
+ * Wait until every read section that had begun when it was called has
+ * ended: after it, what was unpublished before it may be freed. Blocks the
+ * calling thread; must not be called inside a read section.
+ */
 void iopf_rcu_synchronize(void);
+/* True inside a read section of the calling thread (for assertions). */
 bool iopf_rcu_in_read_section(void);
 
 #ifdef __cplusplus

@@ -24,6 +24,9 @@
  *
  * Functions that block must be called from an actor (the function passed to
  * iopf_rt_run() or one spawned from it). Errors are negative errno values.
+ * Misuse that no caller can handle (a blocking call outside an actor, a
+ * mutex unlocked by an actor that does not hold it, a lock-order
+ * violation) aborts with a message naming the actor and the site.
  */
 #ifndef IOPF_RT_H
 #define IOPF_RT_H
@@ -99,30 +102,83 @@ struct iopf_rt_config {
 
 typedef void (*iopf_rt_fn)(void *arg);
 
+/*
+ * Create a context of @cfg->kind into *@out; @cfg is copied, @cfg->costs
+ * is kept by pointer and must outlive the context. Returns 0, -EINVAL for
+ * a NULL argument, an unknown kind, or exploration asked of the real
+ * runtime (or a strategy past PCT, a depth over 9), -ENOMEM. Undone by
+ * iopf_rt_destroy(). Does not block.
+ */
 int iopf_rt_create(const struct iopf_rt_config *cfg, struct iopf_rt **out);
+/*
+ * Free @rt (NULL: nothing) with its statistics. Aborts if a run is in
+ * progress. Does not block.
+ */
 void iopf_rt_destroy(struct iopf_rt *rt);
+/* The kind @rt was created with. */
 enum iopf_rt_kind iopf_rt_kind(const struct iopf_rt *rt);
+/* The cost model the layers charge from: the config's, or the default. */
 const struct iopf_cost_model *iopf_rt_costs(const struct iopf_rt *rt);
 
 /*
- * Run @fn as the root actor and return once it and every actor spawned since
- * have finished. Returns 0, or -EDEADLK in the virtual runtime when actors
- * remain blocked with no event left that could wake them (their names are
- * printed), or -EBUSY if called while already running.
+ * Run @fn(@arg) as the root actor, named @name (NULL: "main"), and return
+ * once it and every actor spawned since have finished; actors nobody
+ * joined are reaped. Returns 0, -EINVAL for a NULL @rt or @fn, -EBUSY if
+ * the context is already running, -ENOMEM, and in the virtual runtime:
+ *  -EDEADLK    actors remain blocked with no event left that could wake
+ *              them (their names are printed);
+ *  -EOVERFLOW  a charge would have carried virtual time past 2^64 - 1 ns:
+ *              the run stopped there, no further event ran, and the run,
+ *              the actor and the site of the charge are printed.
+ * After either, the actors still blocked are discarded without running
+ * on: what they held (locks, memory) stays as it was. The context may be
+ * run again. Blocks the caller, which must not itself be an actor of @rt.
  */
 int iopf_rt_run(struct iopf_rt *rt, const char *name, iopf_rt_fn fn, void *arg);
 
-/* Actors. A spawned actor must be joined, or is reaped when the run ends. */
+/*
+ * Start actor @fn(@arg), named @name (NULL: "actor"; names need not be
+ * unique, ids are), during a run; *@out (if not NULL) receives it for
+ * iopf_rt_join(). An actor not joined is reaped when the run ends. Returns
+ * 0, -EINVAL for a NULL @rt or @fn or outside a run, -ENOMEM (no memory,
+ * no stack), -EAGAIN (no thread). In the virtual runtime the new actor
+ * first runs when the caller next blocks; under exploration spawning is a
+ * scheduling point. Does not block otherwise.
+ */
 int iopf_rt_spawn(struct iopf_rt *rt, const char *name, iopf_rt_fn fn,
 		  void *arg, struct iopf_rt_actor **out);
+/*
+ * Wait for @actor to finish, then free it: @actor is invalid afterwards.
+ * Returns 0, -EINVAL for NULL or an actor already joined (one joiner
+ * only), -EDEADLK for the caller itself, or the thread library's error in
+ * the real runtime. Blocks: call from an actor (or, in the real runtime,
+ * any thread).
+ */
 int iopf_rt_join(struct iopf_rt_actor *actor);
+/*
+ * End the calling actor now, as if its function had returned; its joiner
+ * is woken. Nothing on its stack is cleaned up: release locks first.
+ * Aborts outside an actor. Never returns.
+ */
 __attribute__((noreturn)) void iopf_rt_exit(void);
+/* The calling actor, or NULL when the caller is not an actor. */
 struct iopf_rt_actor *iopf_rt_self(void);
+/* @actor's name, "-" for NULL; valid as long as the actor. */
 const char *iopf_rt_actor_name(const struct iopf_rt_actor *actor);
+/* @actor's id, unique within its context, from 0 in spawn order; ~0u for NULL. */
 unsigned iopf_rt_actor_id(const struct iopf_rt_actor *actor);
 
-/* Time, in nanoseconds since the context was created (or virtual zero). */
+/*
+ * Time in nanoseconds: virtual time since the context was created (0 at
+ * creation, advanced only by charge and sleep), or monotonic wall-clock
+ * time since creation in the real runtime. Does not block.
+ */
 uint64_t iopf_rt_now(struct iopf_rt *rt);
+/*
+ * Let @ns nanoseconds pass without working (saturating at the largest
+ * time in the virtual runtime). Blocks: call from an actor. Under
+ * exploration a sleeper runs only when nobody else can.
+ */
 void iopf_rt_sleep(struct iopf_rt *rt, uint64_t ns);
 /*
  * Scheduling points take the caller's source location (IOPF_RT_SITE), which
@@ -133,10 +189,22 @@ void iopf_rt_sleep(struct iopf_rt *rt, uint64_t ns);
 #define IOPF_RT_STR(x) IOPF_RT_STR_(x)
 #define IOPF_RT_SITE __FILE__ ":" IOPF_RT_STR(__LINE__)
 
-/* Spend @ns doing work: advances virtual time; in real time see config. */
+/*
+ * Spend @ns nanoseconds doing work at @site. Virtual: the calling actor's
+ * time advances by @ns, and the actors with earlier events run meanwhile
+ * (it blocks, so call it from an actor, never inside an RCU read-side
+ * section); a charge past the largest virtual time stops the run (see
+ * iopf_rt_run(), -EOVERFLOW) and does not return. Real: nothing, or a
+ * busy wait of @ns if real_charge_spins. A zero charge is only a
+ * scheduling point.
+ */
 void iopf_rt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site);
 #define iopf_rt_charge(rt, ns) iopf_rt_charge_at((rt), (ns), IOPF_RT_SITE)
-/* Let other runnable actors go first (virtual: at the same virtual time). */
+/*
+ * Let other runnable actors go first: in the virtual runtime those with
+ * events at the current virtual time, and under exploration anyone else
+ * runnable; sched_yield() in the real runtime. Blocks: call from an actor.
+ */
 void iopf_rt_yield(struct iopf_rt *rt);
 /*
  * A point where a real thread could be preempted between a check and the
@@ -191,13 +259,14 @@ struct iopf_rt_waitq {
 };
 
 /*
- * Undone by iopf_rt_mutex_destroy(), which the mutex must be free and
- * unwaited for. @cls is kept by pointer: it must live as long as the
- * process (the validator remembers it), hence static. Returns 0 or a
- * negative errno from the real runtime's mutex; never blocks.
+ * Initialise @m, of lock class @cls, for @rt's actors. Undone by
+ * iopf_rt_mutex_destroy(), which the mutex must be free and unwaited for.
+ * @cls is kept by pointer: it must live as long as the process (the
+ * validator remembers it), hence static. Cannot fail (a default pthread
+ * mutex allocates nothing); never blocks.
  */
-int iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
-			     struct iopf_rt_lock_class *cls);
+void iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
+			      struct iopf_rt_lock_class *cls);
 /* A mutex whose class is its initialisation site, unranked. */
 #define iopf_rt_mutex_init(rt, m)                                            \
 	({                                                                   \
@@ -206,9 +275,24 @@ int iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
 		};                                                           \
 		iopf_rt_mutex_init_class((rt), (m), &iopf_rt_cls_);          \
 	})
+/* Undo iopf_rt_mutex_init*(); aborts (virtual) if held or waited on. */
 void iopf_rt_mutex_destroy(struct iopf_rt_mutex *m);
+/*
+ * Take @m at @site, waiting while another actor holds it; waiters get it
+ * in FIFO order in the virtual runtime. The lock validator checks the
+ * order first and aborts rather than deadlock; taking a mutex the caller
+ * holds aborts (virtual). Blocks: call from an actor.
+ */
 void iopf_rt_mutex_lock_at(struct iopf_rt_mutex *m, const char *site);
+/*
+ * Take @m if it is free: true if taken (undo with unlock), false at once
+ * otherwise. A scheduling point under exploration, else never blocks.
+ */
 bool iopf_rt_mutex_trylock_at(struct iopf_rt_mutex *m, const char *site);
+/*
+ * Release @m, held by the caller (aborts otherwise, virtual); the first
+ * waiter gets it. A scheduling point under exploration, else never blocks.
+ */
 void iopf_rt_mutex_unlock_at(struct iopf_rt_mutex *m, const char *site);
 #define iopf_rt_mutex_lock(m) iopf_rt_mutex_lock_at((m), IOPF_RT_SITE)
 #define iopf_rt_mutex_trylock(m) iopf_rt_mutex_trylock_at((m), IOPF_RT_SITE)
@@ -219,11 +303,19 @@ void iopf_rt_mutex_unlock_at(struct iopf_rt_mutex *m, const char *site);
  */
 void iopf_rt_mutex_assert_held(const struct iopf_rt_mutex *m);
 
-int iopf_rt_waitq_init(struct iopf_rt *rt, struct iopf_rt_waitq *wq);
+/*
+ * Initialise wait queue @wq for @rt's actors. Cannot fail (a condition
+ * variable allocates nothing); never blocks. Undone by
+ * iopf_rt_waitq_destroy(), which @wq must have no waiters for (aborts
+ * otherwise, virtual).
+ */
+void iopf_rt_waitq_init(struct iopf_rt *rt, struct iopf_rt_waitq *wq);
 void iopf_rt_waitq_destroy(struct iopf_rt_waitq *wq);
 /*
- * Atomically release @m and wait; @m is held again on return. Returns 0
- * when woken, -ETIMEDOUT after @ns (UINT64_MAX: no limit).
+ * Atomically release @m (held by the caller) and wait on @wq; @m is held
+ * again on return. Returns 0 when woken, -ETIMEDOUT after @ns nanoseconds
+ * (UINT64_MAX: no limit). The real runtime may also wake spuriously: wait
+ * in a loop that checks the condition. Blocks: call from an actor.
  */
 int iopf_rt_wait_at(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
 		    uint64_t ns, const char *site);
@@ -231,40 +323,63 @@ int iopf_rt_wait_at(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
 	((void)iopf_rt_wait_at((wq), (m), UINT64_MAX, IOPF_RT_SITE))
 #define iopf_rt_wait_timeout(wq, m, ns) \
 	iopf_rt_wait_at((wq), (m), (ns), IOPF_RT_SITE)
-/* Wake calls must be made with the mutex the waiters use held. */
+/*
+ * Wake the first waiter on @wq (@all: every waiter); nothing if none.
+ * Call with the mutex the waiters use held, so that no wake-up is lost.
+ * A scheduling point under exploration, else never blocks.
+ */
 void iopf_rt_wake_at(struct iopf_rt_waitq *wq, bool all, const char *site);
 #define iopf_rt_wake_one(wq) iopf_rt_wake_at((wq), false, IOPF_RT_SITE)
 #define iopf_rt_wake_all(wq) iopf_rt_wake_at((wq), true, IOPF_RT_SITE)
 
-/* Seeded randomness: per actor stream, deterministic in virtual time. */
+/*
+ * 64 random bits: from the calling actor's own stream (seeded by the
+ * context's seed and the actor's id), or from the context's stream
+ * outside actors. Same seed, same values, in the virtual runtime. Does
+ * not block.
+ */
 uint64_t iopf_rt_random(struct iopf_rt *rt);
-/* Uniform in [0, bound); bound must be non-zero. */
+/* Uniform in [0, bound), unbiased; aborts if @bound is 0. Does not block. */
 uint64_t iopf_rt_random_below(struct iopf_rt *rt, uint64_t bound);
 
 /*
  * Statistics. Counters and histograms are registered by name (get or create)
- * and live as long as the context. Updates are lock-free.
+ * and live as long as the context. Updates are lock-free. None of these
+ * calls blocks.
  */
 struct iopf_rt_counter;
 struct iopf_rt_hist;
 
+/*
+ * The counter named @name (copied), created at 0 on first use; freed with
+ * the context. Never NULL: past 256 statistics, or out of memory, a shared
+ * counter that is never reported.
+ */
 struct iopf_rt_counter *iopf_rt_counter(struct iopf_rt *rt, const char *name);
+/* Add @n to @c. */
 void iopf_rt_counter_add(struct iopf_rt_counter *c, uint64_t n);
+/* @c's value. */
 uint64_t iopf_rt_counter_get(const struct iopf_rt_counter *c);
 
+/* The histogram named @name, as iopf_rt_counter() for counters. */
 struct iopf_rt_hist *iopf_rt_hist(struct iopf_rt *rt, const char *name);
+/* Record one @value (any unit, typically nanoseconds) in @h. */
 void iopf_rt_hist_record(struct iopf_rt_hist *h, uint64_t value);
 
 struct iopf_rt_hist_summary {
 	uint64_t count, min, max, sum;
 	uint64_t p50, p90, p99;
 };
+/* Count, min, max, sum and quantiles of @h into *@out. */
 void iopf_rt_hist_summary(const struct iopf_rt_hist *h,
 			  struct iopf_rt_hist_summary *out);
 /* Value at quantile @q in [0, 1], within the histogram's 1/64 resolution. */
 uint64_t iopf_rt_hist_quantile(const struct iopf_rt_hist *h, double q);
 
-/* Visit every counter and histogram in registration order. */
+/*
+ * Call @v->counter / @v->hist (either may be NULL) for every counter and
+ * histogram in registration order. Does not block.
+ */
 struct iopf_rt_stats_visitor {
 	void (*counter)(void *arg, const char *name, uint64_t value);
 	void (*hist)(void *arg, const char *name,
@@ -283,8 +398,14 @@ void iopf_rt_stats_visit(struct iopf_rt *rt,
 typedef void (*iopf_rt_trace_fn)(void *arg, const char *event,
 				 const char *actor, unsigned actor_id,
 				 uint64_t start_ns, uint64_t duration_ns);
+/* Set the hook (NULL: none) while no run is in progress. */
 void iopf_rt_set_trace(struct iopf_rt *rt, iopf_rt_trace_fn fn, void *arg);
+/* Whether a hook is set: callers skip building spans otherwise. */
 bool iopf_rt_tracing(const struct iopf_rt *rt);
+/*
+ * Report span @event that began at @start_ns and lasted @duration_ns
+ * (iopf_rt_now() time) to the hook, if any. Does not block.
+ */
 void iopf_rt_trace(struct iopf_rt *rt, const char *event, uint64_t start_ns,
 		   uint64_t duration_ns);
 
@@ -301,6 +422,7 @@ struct iopf_rt_sched_stats {
 	uint64_t schedule_hash;
 	bool step_bound_hit;
 };
+/* Copy @rt's scheduling statistics, over all its runs so far, to *@out. */
 void iopf_rt_sched_stats(const struct iopf_rt *rt,
 			 struct iopf_rt_sched_stats *out);
 
@@ -324,12 +446,28 @@ struct iopf_rt_trace_ring {
 };
 /* Clears @r; @r must outlive the context's runs or be replaced first. */
 void iopf_rt_set_trace_ring(struct iopf_rt *rt, struct iopf_rt_trace_ring *r);
-/* Print the last @n steps of @r to @f. */
+/* Print the last @n steps of @r (at most the ring's) to @f, oldest first. */
 void iopf_rt_trace_ring_print(const struct iopf_rt_trace_ring *r, unsigned n,
 			      FILE *f);
 
-/* Lock validator: on in this build/context?; classes and orders seen. */
+/*
+ * Time @switches bare fiber switches, the kind the virtual runtime makes
+ * between actors, with nothing scheduled in between: two fibers hand the
+ * processor back and forth. *ns receives the wall-clock time taken, in
+ * nanoseconds. The floor under the virtual scheduler's cost per event,
+ * for benchmarks to compare with. Returns 0, -EINVAL if @switches is 0 or
+ * @ns NULL, -ENOMEM if a fiber stack cannot be mapped. Needs no context
+ * and no actor; does not block.
+ */
+int iopf_rt_fiber_switch_time(uint64_t switches, uint64_t *ns);
+
+/*
+ * Lock validator: whether it is on in this process (debug and sanitizer
+ * builds, or once an exploring context exists; IOPF_LOCKDEP=0 or 1 in the
+ * environment forces it).
+ */
 bool iopf_rt_lockdep_enabled(void);
+/* Lock classes and distinct orders (outer, inner) seen so far. */
 void iopf_rt_lockdep_stats(unsigned *classes, unsigned *orders);
 /* Every order seen, "outer -> inner (site, site)", one per line. */
 void iopf_rt_lockdep_dump(FILE *f);

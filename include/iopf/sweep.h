@@ -51,10 +51,14 @@ int iopf_sweep_grid_load(const char *path, struct iopf_sweep_grid **out,
 int iopf_sweep_grid_parse(const char *text, const char *what,
 			  struct iopf_sweep_grid **out, char *err,
 			  size_t errlen);
+/* Free a grid loaded or parsed above; NULL is a no-op. */
 void iopf_sweep_grid_free(struct iopf_sweep_grid *grid);
 
+/* The grid's "name" (its "bench" when it has none); valid while it lives. */
 const char *iopf_sweep_grid_name(const struct iopf_sweep_grid *grid);
+/* The benchmark every point runs: iopf bench <this>. */
 const char *iopf_sweep_grid_bench(const struct iopf_sweep_grid *grid);
+/* How many points: the product of every list's length, at least 1. */
 unsigned iopf_sweep_grid_points(const struct iopf_sweep_grid *grid);
 /* Seconds a point may run before it is killed and counted as failed. */
 unsigned iopf_sweep_grid_timeout_s(const struct iopf_sweep_grid *grid);
@@ -78,6 +82,10 @@ enum iopf_sweep_status {
 	IOPF_SWEEP_FAILED,	/* ran and failed, timed out or printed junk */
 };
 
+/*
+ * An empty result set for @grid, every point MISSING; @grid must outlive
+ * it. NULL if memory ran out. Undone by iopf_sweep_results_free().
+ */
 struct iopf_sweep_results *iopf_sweep_results_new(
 	const struct iopf_sweep_grid *grid);
 void iopf_sweep_results_free(struct iopf_sweep_results *res);

@@ -25,10 +25,10 @@
 #include <iopf/vfio.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#define PG 4096ull
 #define HVA 0x7f0000000000ull
 #define GUEST_PAGES 64
 #define MAX_DEVS 3
@@ -64,8 +64,8 @@ struct host_spec {
 static int host_setup(struct host *h, const struct host_spec *spec)
 {
 	struct iopf_mm_pool_config pc = {
-		.ram_bytes = 4 * GUEST_PAGES * PG,
-		.swap_bytes = spec->swap_pages * PG,
+		.ram_bytes = 4 * GUEST_PAGES * IOPF_PGSIZE_4K,
+		.swap_bytes = spec->swap_pages * IOPF_PGSIZE_4K,
 		.page_shift = 12,
 		.flags = IOPF_MM_POOL_DATA,
 	};
@@ -81,7 +81,7 @@ static int host_setup(struct host *h, const struct host_spec *spec)
 	ret = iopf_mm_create(h->pool, "vmm", UINT64_MAX, &h->mm);
 	if (ret)
 		goto err_pool;
-	ret = iopf_mm_map(h->mm, HVA, GUEST_PAGES * PG);
+	ret = iopf_mm_map(h->mm, HVA, GUEST_PAGES * IOPF_PGSIZE_4K);
 	if (ret)
 		goto err_mm;
 	ic.pool = h->pool;
@@ -214,7 +214,7 @@ static void dma_job_fn(void *arg)
 	j->ret = 0;
 	for (uint64_t p = j->first; p < j->first + j->pages; p++) {
 		uint64_t v = p * 0x9e3779b97f4a7c15ull;
-		int ret = iopf_dma(j->dev, IOPF_PASID_NONE, p * PG, &v,
+		int ret = iopf_dma(j->dev, IOPF_PASID_NONE, p * IOPF_PGSIZE_4K, &v,
 				   sizeof(v), IOPF_DMA_WRITE);
 
 		if (ret && !j->ret)
@@ -276,7 +276,7 @@ static struct iopf_type1 *type1_open_all(struct host *h)
 	for (unsigned i = 0; i < h->ndev; i++)
 		CHECK(h, iopf_type1_attach_device(c, h->dev[i]) == 0, "attach");
 	CHECK(h, iopf_type1_enable_iopf(c) == 0, "enable_iopf");
-	CHECK(h, iopf_type1_map_dma(c, HVA, 0, 8 * PG,
+	CHECK(h, iopf_type1_map_dma(c, HVA, 0, 8 * IOPF_PGSIZE_4K,
 				    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE) == 0,
 	      "map_dma");
 	if (h->failed) {
@@ -295,7 +295,7 @@ static struct iopf_fd *fd_open_mapped(struct host *h, uint32_t *ioas)
 			 IOPF_FD_MAP_FAULTABLE,
 		.iova = 0,
 		.hva = HVA,
-		.length = 8 * PG,
+		.length = 8 * IOPF_PGSIZE_4K,
 	};
 	struct iopf_fd *fd;
 
@@ -332,7 +332,7 @@ static struct iopf_ioas *ioas_with_domain(struct host *h,
 					  struct iopf_domain **d)
 {
 	struct iopf_ioas_map m = {
-		.iova = 0, .hva = HVA, .length = 8 * PG,
+		.iova = 0, .hva = HVA, .length = 8 * IOPF_PGSIZE_4K,
 		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
 		.mode = IOPF_MAP_FAULTABLE,
 	};
@@ -461,7 +461,7 @@ static void vmm_fault_loop(void *arg)
 			if (i + 1 < n && recs[i + 1].cookie == recs[i].cookie)
 				continue;
 			iopf_fd_ioas_prefault(v->fd, v->ioas,
-					      recs[i].addr & ~(PG - 1), PG);
+					      recs[i].addr & ~(IOPF_PGSIZE_4K - 1), IOPF_PGSIZE_4K);
 			ret = iopf_fd_fault_write(v->fd, v->fault_id, &r, 1);
 			/* Answered by a detach meanwhile: that is allowed. */
 			CHECK(v->h, ret == 1 || ret == -ENOENT,
@@ -577,10 +577,10 @@ static void churn_fn(void *arg)
 
 		switch (iopf_rt_random_below(h->rt, 3)) {
 		case 0:
-			iopf_mm_discard(h->mm, HVA + page * PG, PG);
+			iopf_mm_discard(h->mm, HVA + page * IOPF_PGSIZE_4K, IOPF_PGSIZE_4K);
 			break;
 		case 1:
-			iopf_mm_migrate(h->mm, HVA + page * PG, PG, NULL);
+			iopf_mm_migrate(h->mm, HVA + page * IOPF_PGSIZE_4K, IOPF_PGSIZE_4K, NULL);
 			break;
 		default:
 			iopf_mm_reclaim(h->pool, 1, NULL);
@@ -639,7 +639,8 @@ static void body_pin_unmap(struct host *h)
 	if (!p.ioas)
 		return;
 	iopf_rt_spawn(h->rt, "pinner", pin_fn, &p, &a);
-	CHECK(h, iopf_ioas_unmap(p.ioas, 0, 8 * PG, &unmapped) == 0, "unmap");
+	CHECK(h, iopf_ioas_unmap(p.ioas, 0, 8 * IOPF_PGSIZE_4K, &unmapped) == 0,
+	      "unmap");
 	iopf_rt_join(a);
 	CHECK(h, p.ret == 0 || p.ret == -ENOENT || p.ret == -EINVAL,
 	      "pin_pages returned %d", p.ret);
@@ -651,6 +652,142 @@ static void body_pin_unmap(struct host *h)
 static int scen_pin_unmap(struct iopf_rt *rt, char *why, size_t len)
 {
 	static const struct host_spec spec = { 1, 1, 0, body_pin_unmap };
+
+	return host_run(rt, why, len, &spec);
+}
+
+/* ---- two detaches of one attachment; two claims of one domain ---- */
+
+static void detach_dev0_fn(void *arg)
+{
+	struct host *h = arg;
+
+	iopf_detach(h->dev[0], IOPF_PASID_NONE);
+}
+
+struct slow_handler {
+	struct host *h;
+	_Atomic bool running;
+};
+
+/* Holds its group long enough for both detaches to find the attachment. */
+static enum iopf_response slow_handler_fn(void *data,
+					  const struct iopf_fault_group *g)
+{
+	struct slow_handler *s = data;
+
+	(void)g;
+	atomic_store(&s->running, true);
+	iopf_rt_sleep(s->h->rt, 20000);
+	return IOPF_RESP_INVALID;
+}
+
+/*
+ * Two iopf_detach() of one attachment while its handler runs: one tears
+ * it down, the other waits for it (or finds nothing). Freed once (the
+ * sanitizer build), and when both have returned it is wholly gone: the
+ * same device and PASID attach again at once.
+ */
+static void body_detach_twice(struct host *h)
+{
+	struct slow_handler s = { .h = h };
+	struct iopf_rt_actor *a;
+	struct iopf_domain *d;
+	struct dma_job j;
+
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
+	if (h->failed)
+		return;
+	CHECK(h, iopf_domain_set_fault_handler(d, slow_handler_fn, &s) == 0,
+	      "handler");
+	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, d) == 0, "attach");
+	dma_start(h, &j, 1, 0, 2, true);
+	while (!atomic_load(&s.running) && !h->failed)
+		iopf_rt_sleep(h->rt, 1000);
+	if (iopf_rt_spawn(h->rt, "detach2", detach_dev0_fn, h, &a))
+		a = NULL;
+	CHECK(h, a, "spawn failed");
+	iopf_detach(h->dev[0], IOPF_PASID_NONE);
+	if (a)
+		iopf_rt_join(a);
+	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, d) == 0,
+	      "attach after two detaches");
+	iopf_detach(h->dev[0], IOPF_PASID_NONE);
+	dma_finish(h, &j, 1);
+	iopf_domain_free(d);
+}
+
+static int scen_detach_twice(struct iopf_rt *rt, char *why, size_t len)
+{
+	static const struct host_spec spec = { 1, 1, 0, body_detach_twice };
+
+	return host_run(rt, why, len, &spec);
+}
+
+struct claimer {
+	struct iopf_ioas *ioas;
+	struct iopf_domain *d;
+	int ret;
+};
+
+static void claim_fn(void *arg)
+{
+	struct claimer *c = arg;
+
+	c->ret = iopf_ioas_attach_domain(c->ioas, c->d, true);
+}
+
+/*
+ * Two containers attach one domain with faults at once: exactly one
+ * becomes its handler, the other is refused and mirrors nothing; faults
+ * reach the winner.
+ */
+static void body_claim_twice(struct host *h)
+{
+	struct iopf_ioas_map m = {
+		.iova = 0, .hva = HVA, .length = 8 * IOPF_PGSIZE_4K,
+		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
+		.mode = IOPF_MAP_FAULTABLE,
+	};
+	struct claimer c[2] = { { 0 } };
+	struct iopf_rt_actor *a;
+	struct iopf_domain *d;
+	struct dma_job j;
+
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
+	if (h->failed)
+		return;
+	for (unsigned i = 0; i < 2; i++) {
+		CHECK(h, iopf_ioas_create(h->iommu, h->mm, &c[i].ioas) == 0,
+		      "ioas");
+		if (h->failed)
+			return;
+		CHECK(h, iopf_ioas_map(c[i].ioas, &m) == 0, "map");
+		c[i].d = d;
+	}
+	if (iopf_rt_spawn(h->rt, "claim1", claim_fn, &c[1], &a))
+		a = NULL;
+	CHECK(h, a, "spawn failed");
+	claim_fn(&c[0]);
+	if (a)
+		iopf_rt_join(a);
+	CHECK(h, (c[0].ret == 0 && c[1].ret == -EBUSY) ||
+			 (c[0].ret == -EBUSY && c[1].ret == 0),
+	      "claims returned %d and %d", c[0].ret, c[1].ret);
+	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, d) == 0, "attach");
+	dma_start(h, &j, 1, 0, 4, false);
+	dma_finish(h, &j, 1);
+	iopf_detach(h->dev[0], IOPF_PASID_NONE);
+	for (unsigned i = 0; i < 2; i++) {
+		iopf_ioas_detach_domain(c[i].ioas, d);
+		iopf_ioas_destroy(c[i].ioas);
+	}
+	iopf_domain_free(d);
+}
+
+static int scen_claim_twice(struct iopf_rt *rt, char *why, size_t len)
+{
+	static const struct host_spec spec = { 1, 1, 0, body_claim_twice };
 
 	return host_run(rt, why, len, &spec);
 }
@@ -680,6 +817,14 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	{ "pin-vs-unmap",
 	  "selective pinning racing the unmap of its area: no pin leaks",
 	  scen_pin_unmap },
+	{ "detach-vs-detach",
+	  "two detaches of one attachment while its device faults: freed "
+	  "once, gone when both return",
+	  scen_detach_twice },
+	{ "claim-vs-claim",
+	  "two containers attach one domain with faults at once: one wins, "
+	  "the other gets -EBUSY",
+	  scen_claim_twice },
 };
 
 const struct iopf_explore_scenario *iopf_explore_scenarios(unsigned *count)

@@ -18,6 +18,11 @@
  * its transfer and the copy, so it moves all bytes or none; the page
  * request it did not raise is raised by iopf_dev_fault_in(), which uses
  * the same slot and credit rules as a blocking DMA's fault.
+ *
+ * Locks (src/lock_order.h): dev->lock (DEV) and a cache's lock (TLB),
+ * briefly; a table walk takes none; no lock is held across a wait for an
+ * answer. Nothing is created or freed here: the in-flight bracket is
+ * undone by dma_end() on every path, a raised fault by its answer.
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"

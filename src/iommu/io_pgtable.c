@@ -32,6 +32,13 @@
  * translation either way), then the requested pages are cleared. Splits
  * happen before anything is cleared, so a split that cannot allocate fails
  * with -ENOMEM having changed nothing the caller can observe.
+ *
+ * Locks: t->lock (row PGTABLE of src/lock_order.h) for changes; flushes
+ * run under it and take the IOMMU's locks, which rank below. Undoing:
+ * iopf_io_pgtable_free() undoes iopf_io_pgtable_alloc(), with the
+ * retired tables; unmap undoes map. Work in flight: walks in progress
+ * during a change see the old entry or the new one; unmap returns only
+ * once the flush has waited for them.
  */
 #define _GNU_SOURCE
 #include <iopf/cost.h>
@@ -42,6 +49,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "list.h"
 #include "lock_order.h"
 
 #define PTE_VALID (1ull << 0)
@@ -57,7 +65,7 @@
 typedef _Atomic uint64_t pte_t;
 
 struct retired_table {
-	struct retired_table *next;
+	struct iopf_list link;          /* t->retired */
 	pte_t *table;
 	unsigned level;
 };
@@ -71,7 +79,7 @@ struct iopf_io_pgtable {
 	struct iopf_rt_mutex lock;
 	pte_t *root;
 	uint64_t nr_tables;            /* protected by lock */
-	struct retired_table *retired; /* protected by lock */
+	struct iopf_list retired;       /* protected by lock */
 };
 
 static inline unsigned level_shift(unsigned level)
@@ -155,8 +163,7 @@ static int table_retire(struct iopf_io_pgtable *t, pte_t *table,
 		return -ENOMEM;
 	r->table = table;
 	r->level = level;
-	r->next = t->retired;
-	t->retired = r;
+	iopf_list_add(&r->link, &t->retired);
 	return 0;
 }
 
@@ -614,14 +621,13 @@ int iopf_io_pgtable_alloc(struct iopf_rt *rt,
 		return -ENOMEM;
 	t->rt = rt;
 	t->costs = iopf_rt_costs(rt);
+	iopf_list_init(&t->retired);
 	/* 4 KiB leaves are always possible: every range is 4 KiB-aligned. */
 	t->pgsize_bitmap = (cfg->pgsize_bitmap ? cfg->pgsize_bitmap : all) |
 			   IOPF_PGSIZE_4K;
 	t->flush = cfg->flush;
 	t->cookie = cfg->cookie;
-	ret = iopf_lock_init(rt, &t->lock, PGTABLE);
-	if (ret)
-		goto err_free;
+	iopf_lock_init(rt, &t->lock, PGTABLE);
 	t->root = table_alloc(t);
 	if (!t->root) {
 		ret = -ENOMEM;
@@ -632,19 +638,17 @@ int iopf_io_pgtable_alloc(struct iopf_rt *rt,
 
 err_mutex:
 	iopf_rt_mutex_destroy(&t->lock);
-err_free:
 	free(t);
 	return ret;
 }
 
 void iopf_io_pgtable_free(struct iopf_io_pgtable *t)
 {
+	struct retired_table *r, *next;
+
 	if (!t)
 		return;
-	while (t->retired) {
-		struct retired_table *r = t->retired;
-
-		t->retired = r->next;
+	iopf_list_for_each_entry_safe(r, next, &t->retired, link) {
 		table_free_tree(r->table, r->level); /* no leaves left */
 		free(r);
 	}

@@ -13,6 +13,17 @@
  * every device attached to the domain (or to a nest over it) invalidate
  * its ATC and wait for its in-flight DMA of the old epoch to finish; see
  * iommu_internal.h. Only then does unmap return.
+ *
+ * Locks: iommu_internal.h explains them; their order is the table in
+ * src/lock_order.h (ATTACH, FAULT, DEV_INVAL, DEV, TLB).
+ *
+ * Undoing: iopf_iommu_destroy() undoes iopf_iommu_create() (frees what is
+ * left); iopf_dev_remove() undoes iopf_dev_add(); iopf_domain_free()
+ * undoes the domain allocators, detaching what is attached;
+ * iopf_detach() undoes iopf_attach(). Work in flight at a detach: pending
+ * groups are answered INVALID, running handlers and DMA through the
+ * domain are waited for; a second detach of the same attachment waits
+ * for the first instead of freeing it again.
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"
@@ -50,6 +61,8 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 	iommu->prq_depth = cfg->prq_depth;
 	iommu->stall_max = cfg->stall_max ? cfg->stall_max : 64;
 	iommu->next_cookie = 1;
+	iopf_list_init(&iommu->devices);
+	iopf_list_init(&iommu->domains);
 	iommu->next_deadline = UINT64_MAX;
 	iommu->next_domain_id = 1;
 	iommu->fault_latency = iopf_rt_hist(rt, "iommu.fault_latency_ns");
@@ -89,13 +102,17 @@ void iopf_iommu_destroy(struct iopf_iommu *iommu)
 {
 	if (!iommu)
 		return;
-	while (iommu->domains)
-		iopf_domain_free(iommu->domains);
-	while (iommu->devices) {
-		struct iopf_dev *dev = iommu->devices;
+	while (!iopf_list_empty(&iommu->domains))
+		iopf_domain_free(iopf_list_entry(iommu->domains.next,
+						 struct iopf_domain, link));
+	while (!iopf_list_empty(&iommu->devices)) {
+		struct iopf_dev *dev = iopf_list_entry(iommu->devices.next,
+						       struct iopf_dev, link);
 
-		while (dev->attached)
-			iopf_detach(dev, dev->attached->pasid);
+		while (!iopf_list_empty(&dev->attached))
+			iopf_detach(dev, iopf_list_entry(dev->attached.next,
+							 struct iopf_attach,
+							 dev_link)->pasid);
 		iopf_dev_remove(dev);
 	}
 	fault_stop(iommu);
@@ -193,9 +210,9 @@ int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 	iopf_lock_init(iommu->rt, &dev->lock, DEV);
 	iopf_rt_waitq_init(iommu->rt, &dev->wq);
 
+	iopf_list_init(&dev->attached);
 	iopf_rt_mutex_lock(&iommu->attach_lock);
-	dev->next = iommu->devices;
-	iommu->devices = dev;
+	iopf_list_add(&dev->link, &iommu->devices);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
 	*out = dev;
 	return 0;
@@ -208,18 +225,13 @@ err_free:
 int iopf_dev_remove(struct iopf_dev *dev)
 {
 	struct iopf_iommu *iommu = dev->iommu;
-	struct iopf_dev **pp;
 
 	iopf_rt_mutex_lock(&iommu->attach_lock);
-	if (dev->attached) {
+	if (!iopf_list_empty(&dev->attached)) {
 		iopf_rt_mutex_unlock(&iommu->attach_lock);
 		return -EBUSY;
 	}
-	for (pp = &iommu->devices; *pp; pp = &(*pp)->next)
-		if (*pp == dev) {
-			*pp = dev->next;
-			break;
-		}
+	iopf_list_del(&dev->link);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
 
 	/* Drop what is left of its PRI state. */
@@ -328,6 +340,10 @@ static struct iopf_domain *domain_new(struct iopf_iommu *iommu,
 		return NULL;
 	d->iommu = iommu;
 	d->type = type;
+	iopf_list_init(&d->attached);
+	iopf_list_init(&d->children);
+	iopf_list_init(&d->sibling);
+	iopf_list_init(&d->link);
 	iopf_lock_init(iommu->rt, &d->s1_lock, S1);
 	iopf_lock_init(iommu->rt, &d->sva_lock, SVA);
 	for (unsigned i = 0; i < NESTED_MAX_PASIDS; i++)
@@ -341,12 +357,9 @@ static void domain_publish(struct iopf_domain *d)
 
 	iopf_rt_mutex_lock(&iommu->attach_lock);
 	d->id = iommu->next_domain_id++;
-	d->next = iommu->domains;
-	iommu->domains = d;
-	if (d->parent) {
-		d->sibling = d->parent->children;
-		d->parent->children = d;
-	}
+	iopf_list_add(&d->link, &iommu->domains);
+	if (d->parent)
+		iopf_list_add(&d->sibling, &d->parent->children);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
 }
 
@@ -418,8 +431,7 @@ int iopf_domain_alloc_nested(struct iopf_domain *parent,
 static void sva_invalidate(struct iopf_mm_notifier *n,
 			   const struct iopf_mm_range *r)
 {
-	struct iopf_domain *d =
-		(struct iopf_domain *)((char *)n - offsetof(struct iopf_domain, mn));
+	struct iopf_domain *d = container_of(n, struct iopf_domain, mn);
 	uint64_t start = r->start, last = r->last;
 
 	if (start >= (1ull << IOPF_IOVA_BITS))
@@ -510,30 +522,25 @@ err_free:
 void iopf_domain_free(struct iopf_domain *d)
 {
 	struct iopf_iommu *iommu;
-	struct iopf_domain **pp;
 
 	if (!d)
 		return;
 	iommu = d->iommu;
 	/* Nests first: they translate through us. */
-	while (d->children)
-		iopf_domain_free(d->children);
-	while (d->attached)
-		iopf_detach(d->attached->dev, d->attached->pasid);
+	while (!iopf_list_empty(&d->children))
+		iopf_domain_free(iopf_list_entry(d->children.next,
+						 struct iopf_domain, sibling));
+	while (!iopf_list_empty(&d->attached)) {
+		struct iopf_attach *a = iopf_list_entry(
+			d->attached.next, struct iopf_attach, domain_link);
+
+		iopf_detach(a->dev, a->pasid);
+	}
 	if (d->mn_registered)
 		iopf_mm_notifier_remove(&d->mn);
 	iopf_rt_mutex_lock(&iommu->attach_lock);
-	for (pp = &iommu->domains; *pp; pp = &(*pp)->next)
-		if (*pp == d) {
-			*pp = d->next;
-			break;
-		}
-	if (d->parent)
-		for (pp = &d->parent->children; *pp; pp = &(*pp)->sibling)
-			if (*pp == d) {
-				*pp = d->sibling;
-				break;
-			}
+	iopf_list_del(&d->link);
+	iopf_list_del(&d->sibling);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
 	/* Nothing attached, nothing in flight: cached entries can go. */
 	tlb_invalidate(&iommu->iotlb, d->id, TLB_ANY_PASID, 0, 0);
@@ -556,8 +563,12 @@ int iopf_domain_set_fault_timeout(struct iopf_domain *d, uint64_t timeout_ns)
 /* A handler needs every attached device to fault (attach_lock held). */
 static int handler_fits_attached(struct iopf_domain *d, iopf_fault_handler_t fn)
 {
+	struct iopf_attach *a;
+
 	iopf_rt_mutex_assert_held(&d->iommu->attach_lock);
-	for (struct iopf_attach *a = d->attached; a && fn; a = a->domain_next)
+	if (!fn)
+		return 0;
+	iopf_list_for_each_entry(a, &d->attached, domain_link)
 		if (a->dev->cap == IOPF_FAULT_NONE)
 			return -EBUSY;
 	return 0;
@@ -575,6 +586,24 @@ int iopf_domain_set_fault_handler(struct iopf_domain *d,
 	if (!d || d->type == IOPF_DOMAIN_SVA)
 		return -EINVAL; /* SVA resolves its own faults */
 	return fault_set_handler(d, fn, data, handler_fits_attached);
+}
+
+/* As handler_fits_attached(), and only where nobody handles faults yet. */
+static int handler_fits_unclaimed(struct iopf_domain *d,
+				  iopf_fault_handler_t fn)
+{
+	iopf_rt_mutex_assert_held(&d->iommu->attach_lock);
+	if (atomic_load_explicit(&d->handler, memory_order_relaxed))
+		return -EBUSY;
+	return handler_fits_attached(d, fn);
+}
+
+int iopf_domain_claim_fault_handler(struct iopf_domain *d,
+				    iopf_fault_handler_t fn, void *data)
+{
+	if (!d || !fn || d->type == IOPF_DOMAIN_SVA)
+		return -EINVAL;
+	return fault_set_handler(d, fn, data, handler_fits_unclaimed);
 }
 
 int iopf_domain_map(struct iopf_domain *d, uint64_t iova, uint64_t phys,
@@ -655,13 +684,13 @@ static void domain_flush(struct iopf_domain *d, uint32_t pasid, uint64_t iova,
 	atomic_fetch_add(&iommu->ctr.invalidations, 1);
 	iopf_rt_mutex_lock(&iommu->attach_lock);
 	tlb_invalidate(&iommu->iotlb, d->id, pasid, iova, size);
-	for (n = d->children; n; n = n->sibling)
+	iopf_list_for_each_entry(n, &d->children, sibling)
 		tlb_invalidate(&iommu->iotlb, n->id, TLB_ANY_PASID, 0, 0);
-	for (a = d->attached; a; a = a->domain_next)
+	iopf_list_for_each_entry(a, &d->attached, domain_link)
 		if (pasid == TLB_ANY_PASID || a->pasid == pasid)
 			dev_invalidate_atc(a->dev, a->pasid, iova, size);
-	for (n = d->children; n; n = n->sibling)
-		for (a = n->attached; a; a = a->domain_next)
+	iopf_list_for_each_entry(n, &d->children, sibling)
+		iopf_list_for_each_entry(a, &n->attached, domain_link)
 			dev_invalidate_atc(a->dev, a->pasid, 0, 0);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
 }
@@ -722,7 +751,7 @@ struct iopf_attach *attach_find_locked(struct iopf_dev *dev, uint32_t pasid)
 	struct iopf_attach *a;
 
 	iopf_rt_mutex_assert_held(&dev->lock);
-	for (a = dev->attached; a; a = a->dev_next)
+	iopf_list_for_each_entry(a, &dev->attached, dev_link)
 		if (a->pasid == pasid)
 			return a;
 	return NULL;
@@ -764,10 +793,8 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid, struct iopf_domain *d)
 	} else if (attach_find_locked(dev, pasid)) {
 		ret = -EBUSY;
 	} else {
-		a->dev_next = dev->attached;
-		dev->attached = a;
-		a->domain_next = d->attached;
-		d->attached = a;
+		iopf_list_add(&a->dev_link, &dev->attached);
+		iopf_list_add(&a->domain_link, &d->attached);
 	}
 	iopf_rt_mutex_unlock(&dev->lock);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
@@ -776,13 +803,39 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid, struct iopf_domain *d)
 	return ret;
 }
 
+/*
+ * @a is being detached by another call: wait until it is done, so that
+ * this call too returns only when nothing of @a runs or is in flight. The
+ * last to leave frees it. Called with dev->lock held; releases it.
+ */
+static void detach_wait_locked(struct iopf_dev *dev, struct iopf_attach *a)
+{
+	bool last;
+
+	iopf_rt_mutex_assert_held(&dev->lock);
+	a->detach_waiters++;
+	while (!a->detached)
+		iopf_rt_wait(&dev->wq, &dev->lock);
+	last = !--a->detach_waiters;
+	iopf_rt_mutex_unlock(&dev->lock);
+	if (last)
+		free(a);
+}
+
 void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 {
 	struct iopf_iommu *iommu = dev->iommu;
-	struct iopf_attach *a, **pp;
+	struct iopf_attach *a;
+	unsigned waiters;
 
 	iopf_rt_mutex_lock(&dev->lock);
 	a = attach_find_locked(dev, pasid);
+	if (a && a->detaching) {
+		detach_wait_locked(dev, a);
+		return;
+	}
+	if (a)
+		a->detaching = true;
 	iopf_rt_mutex_unlock(&dev->lock);
 	if (!a)
 		return;
@@ -791,11 +844,7 @@ void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 	/* 3: the device stops finding the domain: no new DMA through it. */
 	iopf_rt_mutex_lock(&iommu->attach_lock);
 	iopf_rt_mutex_lock(&dev->lock);
-	for (pp = &dev->attached; *pp; pp = &(*pp)->dev_next)
-		if (*pp == a) {
-			*pp = a->dev_next;
-			break;
-		}
+	iopf_list_del(&a->dev_link);
 	iopf_rt_mutex_unlock(&dev->lock);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
 	/*
@@ -809,11 +858,15 @@ void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 	dev_invalidate_atc(dev, pasid, 0, 0);
 	/* 5: now nothing of this device can use the domain: unlink. */
 	iopf_rt_mutex_lock(&iommu->attach_lock);
-	for (pp = &a->domain->attached; *pp; pp = &(*pp)->domain_next)
-		if (*pp == a) {
-			*pp = a->domain_next;
-			break;
-		}
+	iopf_list_del(&a->domain_link);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
-	free(a);
+	/* 6: a detach that found it meanwhile may return now. */
+	iopf_rt_mutex_lock(&dev->lock);
+	a->detached = true;
+	waiters = a->detach_waiters;
+	if (waiters)
+		iopf_rt_wake_all(&dev->wq);
+	iopf_rt_mutex_unlock(&dev->lock);
+	if (!waiters)
+		free(a);
 }

@@ -2,7 +2,8 @@
 /*
  * Private to the IOMMU.
  *
- * Lock order (outermost first):
+ * Lock order (outermost first; the rows PGTABLE, ATTACH, FAULT,
+ * DEV_INVAL, DEV, TLB of src/lock_order.h, which the validator checks):
  *   callers' locks (mm->lock, the DMA container's area locks)
  *   io_pgtable lock        map/unmap of one table (flushes run under it)
  *   iommu->attach_lock     attachment lists of devices and domains,
@@ -40,6 +41,11 @@
 #include <iopf/iommu.h>
 
 #include <stdatomic.h>
+
+#include "list.h"
+
+/* Outstanding groups are bounded by the devices' credits and stalls. */
+#define FAULT_COOKIE_BUCKETS 256
 
 /* ---- translation caches (tlb.c) ---- */
 
@@ -108,10 +114,18 @@ struct iopf_attach {
 	struct iopf_dev *dev;
 	uint32_t pasid;
 	struct iopf_domain *domain;
-	struct iopf_attach *dev_next;    /* dev->attached; attach_lock+dev->lock */
-	struct iopf_attach *domain_next; /* domain->attached; attach_lock */
+	struct iopf_list dev_link;       /* dev->attached; attach_lock+dev->lock */
+	struct iopf_list domain_link;    /* domain->attached; attach_lock */
 	bool dying;                      /* protected by fault_lock */
 	unsigned running;                /* handlers running; fault_lock */
+	/*
+	 * One iopf_detach() tears an attachment down (the one that set
+	 * detaching); another that finds it meanwhile waits on dev->wq
+	 * until detached, counted in detach_waiters, and the last of them
+	 * frees it. All protected by dev->lock.
+	 */
+	bool detaching, detached;
+	unsigned detach_waiters;
 };
 
 enum group_state {
@@ -128,14 +142,15 @@ struct fault_group {
 	bool answered;
 	uint64_t deadline;               /* WAITING: answered INVALID then;
 					    UINT64_MAX: never */
-	struct fault_group *next;        /* iommu->groups */
-	struct fault_group *work_next;   /* iommu->work_head */
+	struct iopf_list link;           /* iommu->groups, until answered */
+	struct iopf_list cookie_link;    /* iommu->groups_by_cookie, as link */
+	struct iopf_list work_link;      /* iommu->work, while QUEUED there */
 };
 
 struct partial_req {
 	struct iopf_dev *dev;
 	struct iopf_page_request req;
-	struct partial_req *next;
+	struct iopf_list link;           /* iommu->partials */
 };
 
 enum slot_state { SLOT_FREE, SLOT_WAITING, SLOT_DONE };
@@ -158,7 +173,8 @@ struct iopf_dev {
 	struct iopf_rt_mutex inval_lock;
 	struct iopf_rt_mutex lock;
 	struct iopf_rt_waitq wq;         /* slots, in-flight drains */
-	struct iopf_attach *attached;    /* protected by lock (+attach_lock) */
+	struct iopf_list attached;       /* newest first; protected by lock
+					    (+attach_lock) */
 	struct dev_slot slots[IOPF_PRI_GROUPS]; /* protected by lock */
 	unsigned slots_busy;             /* protected by lock */
 	bool pri_stopped;                /* protected by lock */
@@ -169,7 +185,7 @@ struct iopf_dev {
 	unsigned credits_used;           /* protected by lock */
 	unsigned slot_cursor;            /* protected by lock */
 
-	struct iopf_dev *next;           /* iommu->devices; iommu->attach_lock */
+	struct iopf_list link;           /* iommu->devices; iommu->attach_lock */
 	_Atomic uint64_t st_dma_ops, st_dma_bytes, st_dma_errors;
 	_Atomic uint64_t st_faults, st_retries, st_exhausted, st_stale;
 	_Atomic uint64_t st_atc_inval;
@@ -207,10 +223,10 @@ struct iopf_domain {
 	/* Async answers due within this long (0: no limit). */
 	_Atomic uint64_t response_timeout_ns;
 
-	struct iopf_attach *attached;      /* protected by attach_lock */
+	struct iopf_list attached;         /* newest first; attach_lock */
 	struct iopf_domain *parent;        /* NESTED */
-	struct iopf_domain *children;      /* protected by attach_lock */
-	struct iopf_domain *sibling;       /* parent->children */
+	struct iopf_list children;         /* newest first; attach_lock */
+	struct iopf_list sibling;          /* parent->children */
 	struct iopf_rt_mutex s1_lock;      /* NESTED: stage-1 slot changes */
 	struct stage1_slot s1[NESTED_MAX_PASIDS];
 
@@ -220,7 +236,7 @@ struct iopf_domain {
 	struct iopf_rt_mutex sva_lock;     /* mirror updates vs invalidation */
 	bool mn_registered;
 
-	struct iopf_domain *next;          /* iommu->domains; attach_lock */
+	struct iopf_list link;             /* iommu->domains; attach_lock */
 };
 
 /* A fault worker: an actor running handlers, one group at a time. */
@@ -263,8 +279,8 @@ struct iopf_iommu {
 	struct tlb iotlb;
 
 	struct iopf_rt_mutex attach_lock;
-	struct iopf_dev *devices;          /* protected by attach_lock */
-	struct iopf_domain *domains;       /* protected by attach_lock */
+	struct iopf_list devices;          /* newest first; attach_lock */
+	struct iopf_list domains;          /* newest first; attach_lock */
 	uint64_t next_domain_id;           /* protected by attach_lock */
 
 	struct iopf_rt_mutex fault_lock;
@@ -274,9 +290,13 @@ struct iopf_iommu {
 	struct prq_entry *prq;             /* ring; protected by fault_lock */
 	unsigned prq_depth, prq_head, prq_count;
 	bool prq_overflow;                 /* protected by fault_lock */
-	struct partial_req *partials;      /* arrival order; fault_lock */
-	struct fault_group *groups;        /* outstanding; fault_lock */
-	struct fault_group *work_head, *work_tail; /* fault_lock */
+	struct iopf_list partials;         /* arrival order; fault_lock */
+	struct iopf_list groups;           /* outstanding, newest first;
+					      fault_lock */
+	/* The same groups by cookie, for the answers; fault_lock. */
+	struct iopf_hlist_table groups_by_cookie;
+	struct iopf_list cookie_buckets[FAULT_COOKIE_BUCKETS];
+	struct iopf_list work;             /* QUEUED groups, FIFO; fault_lock */
 	uint64_t next_cookie;              /* protected by fault_lock */
 	uint64_t next_deadline;            /* earliest WAITING deadline, or
 					      UINT64_MAX; fault_lock */
@@ -300,7 +320,36 @@ struct iopf_iommu {
 	struct iommu_counters ctr;
 };
 
-/* fault.c */
+/* fault.c, fault_prq.c */
+static inline bool req_is_stop_marker(const struct iopf_page_request *r)
+{
+	return (r->flags & IOPF_PR_LAST) &&
+	       !(r->perm & (IOPF_PERM_READ | IOPF_PERM_WRITE));
+}
+
+static inline uint32_t req_pasid(const struct iopf_page_request *r)
+{
+	return (r->flags & IOPF_PR_PASID_VALID) ? r->pasid : IOPF_PASID_NONE;
+}
+
+/*
+ * Deliver a response for @grpid to @dev, returning @credits request
+ * credits (PRI) or one stall. Called with fault_lock held.
+ */
+void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
+			  uint16_t grpid, int code, unsigned credits,
+			  bool stall, uint64_t posted_ns);
+/* Answer @g once; frees it unless a handler is running on it. */
+void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
+			  enum iopf_response code);
+void fault_work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g);
+/* Drop parked partials of @dev (or any) matching @pasid (or any) and
+ * @grpid (or all), returning their credits. Called with fault_lock held. */
+unsigned fault_partials_discard_locked(struct iopf_iommu *iommu,
+				       struct iopf_dev *dev, bool any_pasid,
+				       uint32_t pasid, int grpid);
+/* The queue actor: drains the ring, assembles groups, expires answers. */
+void fault_prq_actor(void *arg);
 int fault_start(struct iopf_iommu *iommu, unsigned workers);
 void fault_stop(struct iopf_iommu *iommu);
 void fault_report_event(struct iopf_iommu *iommu, struct iopf_dev *dev,

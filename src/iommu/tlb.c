@@ -13,6 +13,11 @@
  * One mutex per cache. Invalidation scans the whole cache: invalidations
  * are rare next to lookups, and a scan of a few hundred entries is cheaper
  * than keeping reverse indexes.
+ *
+ * Locks: one cache's lock is the innermost lock of the library (row TLB
+ * of src/lock_order.h). Undoing: tlb_fini() undoes tlb_init(); an
+ * invalidation undoes the fills before it, and a fill racing it is
+ * dropped by the generation check.
  */
 #include "iommu_internal.h"
 #include "lock_order.h"
@@ -29,7 +34,6 @@ static const uint64_t tlb_sizes[3] = { IOPF_PGSIZE_1G, IOPF_PGSIZE_2M,
 int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries)
 {
 	unsigned sets = entries / TLB_WAYS;
-	int ret;
 
 	if (!sets)
 		sets = 1;
@@ -39,12 +43,8 @@ int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries)
 	tlb->entries = iopf_calloc((size_t)sets * TLB_WAYS, sizeof(*tlb->entries));
 	if (!tlb->entries)
 		return -ENOMEM;
-	ret = iopf_lock_init(rt, &tlb->lock, TLB);
-	if (ret) {
-		free(tlb->entries);
-		tlb->entries = NULL;
-	}
-	return ret;
+	iopf_lock_init(rt, &tlb->lock, TLB);
+	return 0;
 }
 
 void tlb_fini(struct tlb *tlb)

@@ -16,7 +16,9 @@
  *   populate  MADV_POPULATE_WRITE on the VA (the program's bytes stay),
  *             MADV_POPULATE_READ where the program cannot write;
  *   pin       a reference plus mlock(), counted against the smaller of
- *             the address space's limit and RLIMIT_MEMLOCK;
+ *             the address space's limit and RLIMIT_MEMLOCK (not counted
+ *             against RLIMIT_MEMLOCK with CAP_IPC_LOCK, as the kernel's
+ *             mlock and iommufd's iopt_alloc_pages() do not);
  *   discard   the notifier round, then MADV_DONTNEED;
  *   migrate   a notifier round only: the kernel places pages;
  *   reclaim   none (no swap: the kernel swaps the process on its own).
@@ -59,6 +61,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -201,11 +204,26 @@ static const struct mm_backend_ops mm_host_ops = {
 	.unlock = mm_host_unlock,
 };
 
+/* CAP_IPC_LOCK in the calling thread's effective set. */
+static bool mm_host_can_lock_unlimited(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &
+	       CAP_TO_MASK(CAP_IPC_LOCK);
+}
+
 uint64_t mm_host_memlock_limit_pages(struct iopf_mm *mm)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+	if (mm_host_can_lock_unlimited() || getrlimit(RLIMIT_MEMLOCK, &rl) ||
+	    rl.rlim_cur == RLIM_INFINITY)
 		return UINT64_MAX;
 	return (uint64_t)rl.rlim_cur >> mm->pool->page_shift;
 }

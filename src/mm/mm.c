@@ -52,18 +52,13 @@ int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
 		   uint64_t memlock_bytes, struct iopf_mm **out)
 {
 	struct iopf_mm *mm;
-	int ret;
 
 	if (!pool || !out)
 		return -EINVAL;
 	mm = iopf_calloc(1, sizeof(*mm));
 	if (!mm)
 		return -ENOMEM;
-	ret = iopf_lock_init(pool->rt, &mm->lock, MM);
-	if (ret) {
-		free(mm);
-		return ret;
-	}
+	iopf_lock_init(pool->rt, &mm->lock, MM);
 	mm->pool = pool;
 	snprintf(mm->name, sizeof(mm->name), "%s", name ? name : "mm");
 	mm->memlock_limit_pages = memlock_bytes == UINT64_MAX

@@ -212,9 +212,7 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 				goto err_unmap_data;
 		}
 	}
-	ret = iopf_lock_init(rt, &pool->lock, POOL);
-	if (ret)
-		goto err_unmap_swap;
+	iopf_lock_init(rt, &pool->lock, POOL);
 
 	pool->nr_free = pool->nr_frames;
 	for (i = 0; i < pool->nr_slots; i++)
@@ -230,9 +228,6 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 	*out = pool;
 	return 0;
 
-err_unmap_swap:
-	if (pool->swap_data)
-		munmap(pool->swap_data, cfg->swap_bytes);
 err_unmap_data:
 	if (pool->data)
 		munmap(pool->data, cfg->ram_bytes);

@@ -1,106 +1,61 @@
 // SPDX-License-Identifier: MIT
 /*
- * Runtime front end: the context, actors, and the calls every layer makes,
- * dispatched to the real (threads, monotonic clock) or the virtual
- * (discrete-event) implementation.
- *
- * Actor lifetime: rt_actor_alloc() links the actor on rt->actors; it is
- * unlinked and freed by iopf_rt_join(), or by iopf_rt_run() for actors nobody
- * joined. An actor's struct therefore outlives its function: a joiner may
- * look at it after it finished.
+ * Runtime front end: the context and the calls every layer makes. Each call
+ * checks its arguments, runs what all implementations share (the lock
+ * validator's hooks, the root actor's bookkeeping), then goes through
+ * rt->ops: rt_real_ops (threads, monotonic clock), rt_virtual_ops (the
+ * discrete-event scheduler) or rt_explore_ops (the same scheduler exploring
+ * interleavings). rt_ops_select() is the one place that looks at the kind
+ * asked for.
  */
 #define _GNU_SOURCE
 #include "rt_internal.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-__thread struct iopf_rt_actor *rt_current;
-
-void rt_panic(const char *fmt, ...)
+static const struct iopf_rt_ops *rt_ops_select(const struct iopf_rt_config *cfg)
 {
-	va_list ap;
+	const struct iopf_rt_explore *ex = &cfg->explore;
 
-	fputs("iopf: runtime misuse: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-uint64_t rt_monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rt_splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-void rt_rng_seed(uint64_t rng[4], uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		rng[i] = rt_splitmix64(&seed);
-}
-
-static inline uint64_t rt_rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** */
-uint64_t rt_rng_next(uint64_t s[4])
-{
-	uint64_t result = rt_rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rt_rotl(s[3], 45);
-	return result;
+	switch (cfg->kind) {
+	case IOPF_RT_REAL:
+		return ex->strategy == IOPF_RT_SCHED_TIME ? &rt_real_ops : NULL;
+	case IOPF_RT_VIRTUAL:
+		if (ex->strategy == IOPF_RT_SCHED_TIME)
+			return &rt_virtual_ops;
+		if (ex->strategy > IOPF_RT_SCHED_PCT || ex->depth > 9)
+			return NULL;
+		return &rt_explore_ops;
+	}
+	return NULL;
 }
 
 int iopf_rt_create(const struct iopf_rt_config *cfg, struct iopf_rt **out)
 {
 	struct iopf_rt *rt;
 
+	const struct iopf_rt_ops *ops;
+
 	if (!cfg || !out)
 		return -EINVAL;
-	if (cfg->kind != IOPF_RT_REAL && cfg->kind != IOPF_RT_VIRTUAL)
-		return -EINVAL;
-	if (cfg->explore.strategy != IOPF_RT_SCHED_TIME &&
-	    (cfg->kind != IOPF_RT_VIRTUAL ||
-	     cfg->explore.strategy > IOPF_RT_SCHED_PCT ||
-	     cfg->explore.depth > 9))
+	ops = rt_ops_select(cfg);
+	if (!ops)
 		return -EINVAL;
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
-	rt->kind = cfg->kind;
+	rt->ops = ops;
 	rt->seed = cfg->seed;
 	rt->real_charge_spins = cfg->real_charge_spins;
 	rt->stack_size = cfg->stack_size ? cfg->stack_size : 256 * 1024;
 	rt->costs = cfg->costs ? cfg->costs : iopf_cost_model_default();
 	rt->real_epoch_ns = rt_monotonic_ns();
 	rt_rng_seed(rt->rng, cfg->seed);
-	rt_explore_init(rt, &cfg->explore);
 	pthread_mutex_init(&rt->lock, NULL);
+	ops->init(rt, cfg);
 	*out = rt;
 	return 0;
 }
@@ -113,13 +68,14 @@ void iopf_rt_destroy(struct iopf_rt *rt)
 		rt_panic("iopf_rt_destroy() while the context runs");
 	rt_stats_free(rt);
 	free(rt->vs.heap);
+	free(rt->vs.fifo);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
 }
 
 enum iopf_rt_kind iopf_rt_kind(const struct iopf_rt *rt)
 {
-	return rt->kind;
+	return rt->ops->kind;
 }
 
 const struct iopf_cost_model *iopf_rt_costs(const struct iopf_rt *rt)
@@ -127,73 +83,9 @@ const struct iopf_cost_model *iopf_rt_costs(const struct iopf_rt *rt)
 	return rt->costs;
 }
 
-struct iopf_rt_actor *rt_actor_alloc(struct iopf_rt *rt, const char *name,
-				     iopf_rt_fn fn, void *arg)
-{
-	struct iopf_rt_actor *a = calloc(1, sizeof(*a));
-
-	if (!a)
-		return NULL;
-	a->rt = rt;
-	a->fn = fn;
-	a->arg = arg;
-	snprintf(a->name, sizeof(a->name), "%s", name ? name : "actor");
-	a->waiter.actor = a;
-	pthread_mutex_lock(&rt->lock);
-	a->id = rt->next_actor_id++;
-	a->next = rt->actors;
-	rt->actors = a;
-	rt->actors_spawned++;
-	pthread_mutex_unlock(&rt->lock);
-	/* Each actor draws from its own stream: seed and id, nothing else. */
-	rt_rng_seed(a->rng, rt->seed ^ (0xa0761d6478bd642full * (a->id + 1)));
-	return a;
-}
-
-void rt_actor_unlink(struct iopf_rt_actor *a)
-{
-	struct iopf_rt *rt = a->rt;
-	struct iopf_rt_actor **pp;
-
-	pthread_mutex_lock(&rt->lock);
-	for (pp = &rt->actors; *pp; pp = &(*pp)->next) {
-		if (*pp == a) {
-			*pp = a->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&rt->lock);
-}
-
-bool rt_actor_claim_join(struct iopf_rt_actor *a)
-{
-	bool expected = false;
-
-	return atomic_compare_exchange_strong(&a->join_claimed, &expected, true);
-}
-
-void rt_actor_free(struct iopf_rt_actor *a)
-{
-	rt_fiber_destroy(&a->fiber);
-	free(a);
-}
-
-/* The real root runs on the caller's thread, itself an actor. */
-static void rt_real_run_root(struct iopf_rt_actor *root)
-{
-	rt_current = root;
-	if (!setjmp(root->exit_jmp))
-		root->fn(root->arg);
-	atomic_store(&root->state, RT_ACTOR_DONE);
-	rt_current = NULL;
-	rt_actor_claim_join(root);
-	rt_actor_unlink(root);
-	rt_actor_free(root);
-}
-
 int iopf_rt_run(struct iopf_rt *rt, const char *name, iopf_rt_fn fn, void *arg)
 {
-	struct iopf_rt_actor *root, *a;
+	struct iopf_rt_actor *root;
 	bool expected = false;
 	int ret;
 
@@ -206,34 +98,7 @@ int iopf_rt_run(struct iopf_rt *rt, const char *name, iopf_rt_fn fn, void *arg)
 		ret = -ENOMEM;
 		goto out_not_running;
 	}
-	if (rt->kind == IOPF_RT_VIRTUAL) {
-		ret = rt_virt_run(rt, root);
-		goto out_not_running;
-	}
-
-	rt_real_run_root(root);
-	ret = 0;
-	/*
-	 * Join whatever the root left behind; an actor already being joined
-	 * by a live actor is left to that joiner.
-	 */
-	for (;;) {
-		bool any = false;
-
-		pthread_mutex_lock(&rt->lock);
-		for (a = rt->actors; a; a = a->next) {
-			any = true;
-			if (rt_actor_claim_join(a))
-				break;
-		}
-		pthread_mutex_unlock(&rt->lock);
-		if (a)
-			rt_real_join(a);
-		else if (any)
-			rt_real_sleep(1000000);
-		else
-			break;
-	}
+	ret = rt->ops->run(rt, root);
 out_not_running:
 	atomic_store(&rt->running, false);
 	return ret;
@@ -252,7 +117,7 @@ int iopf_rt_spawn(struct iopf_rt *rt, const char *name, iopf_rt_fn fn,
 	a = rt_actor_alloc(rt, name, fn, arg);
 	if (!a)
 		return -ENOMEM;
-	ret = rt->kind == IOPF_RT_REAL ? rt_real_start(a) : rt_virt_start(a);
+	ret = rt->ops->start(a);
 	if (ret) {
 		rt_actor_unlink(a);
 		rt_actor_free(a);
@@ -260,7 +125,7 @@ int iopf_rt_spawn(struct iopf_rt *rt, const char *name, iopf_rt_fn fn,
 	}
 	if (out)
 		*out = a;
-	rt_explore_point(rt, "spawn", NULL);
+	rt->ops->point(rt, "spawn", NULL);
 	return 0;
 }
 
@@ -272,7 +137,7 @@ int iopf_rt_join(struct iopf_rt_actor *a)
 		return -EDEADLK;
 	if (!rt_actor_claim_join(a))
 		return -EINVAL;
-	return a->rt->kind == IOPF_RT_REAL ? rt_real_join(a) : rt_virt_join(a);
+	return a->rt->ops->join(a);
 }
 
 void iopf_rt_exit(void)
@@ -284,109 +149,62 @@ void iopf_rt_exit(void)
 	longjmp(a->exit_jmp, 1);
 }
 
-struct iopf_rt_actor *iopf_rt_self(void)
-{
-	return rt_current;
-}
-
-const char *iopf_rt_actor_name(const struct iopf_rt_actor *a)
-{
-	return a ? a->name : "-";
-}
-
-unsigned iopf_rt_actor_id(const struct iopf_rt_actor *a)
-{
-	return a ? a->id : ~0u;
-}
 
 uint64_t iopf_rt_now(struct iopf_rt *rt)
 {
-	if (rt->kind == IOPF_RT_VIRTUAL)
-		return rt->vs.now;
-	return rt_monotonic_ns() - rt->real_epoch_ns;
+	return rt->ops->now(rt);
 }
 
 void iopf_rt_sleep(struct iopf_rt *rt, uint64_t ns)
 {
-	if (rt->kind == IOPF_RT_VIRTUAL)
-		rt_virt_sleep(rt, ns);
-	else
-		rt_real_sleep(ns);
+	rt->ops->sleep(rt, ns);
 }
 
 void iopf_rt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site)
 {
 	if (!ns) {
-		rt_explore_point(rt, "charge", site);
+		rt->ops->point(rt, "charge", site);
 		return;
 	}
-	if (rt->kind == IOPF_RT_VIRTUAL)
-		rt_virt_charge(rt, ns, site);
-	else if (rt->real_charge_spins)
-		rt_real_spin(ns);
+	rt->ops->charge(rt, ns, site);
 }
 
 void iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site)
 {
-	rt_explore_point(rt, "yield-point", site);
+	rt->ops->point(rt, "yield-point", site);
 }
 
 void iopf_rt_yield(struct iopf_rt *rt)
 {
-	if (rt->kind == IOPF_RT_VIRTUAL)
-		rt_virt_yield(rt);
-	else
-		sched_yield();
+	rt->ops->yield(rt);
 }
 
-int iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
-			     struct iopf_rt_lock_class *cls)
+void iopf_rt_mutex_init_class(struct iopf_rt *rt, struct iopf_rt_mutex *m,
+			      struct iopf_rt_lock_class *cls)
 {
 	memset(m, 0, sizeof(*m));
 	m->rt = rt;
 	m->cls = cls;
-	if (rt->kind == IOPF_RT_REAL)
-		return -pthread_mutex_init(&m->real, NULL);
-	return 0;
+	rt->ops->mutex_init(m);
 }
 
 void iopf_rt_mutex_destroy(struct iopf_rt_mutex *m)
 {
-	if (m->rt->kind == IOPF_RT_REAL) {
-		pthread_mutex_destroy(&m->real);
-		return;
-	}
-	if (m->owner || m->waiters.head)
-		rt_panic("mutex destroyed while held or waited on");
+	m->rt->ops->mutex_destroy(m);
 }
-
-/* Its address names the calling OS thread for iopf_rt_mutex_assert_held(). */
-static __thread char rt_thread_token;
 
 void iopf_rt_mutex_lock_at(struct iopf_rt_mutex *m, const char *site)
 {
 	/* Checked before it can block: a deadlock is reported, not hung. */
 	if (rt_lockdep_on)
 		rt_lockdep_acquire(m, site, false);
-	if (m->rt->kind == IOPF_RT_REAL) {
-		pthread_mutex_lock(&m->real);
-		atomic_store_explicit(&m->holder, &rt_thread_token,
-				      memory_order_relaxed);
-	} else {
-		rt_virt_mutex_lock(m, site);
-	}
+	m->rt->ops->mutex_lock(m, site);
 }
 
 bool iopf_rt_mutex_trylock_at(struct iopf_rt_mutex *m, const char *site)
 {
-	if (m->rt->kind == IOPF_RT_REAL) {
-		if (pthread_mutex_trylock(&m->real))
-			return false;
-		atomic_store_explicit(&m->holder, &rt_thread_token,
-				      memory_order_relaxed);
-	} else if (!rt_virt_mutex_trylock(m, site)) {
+	if (!m->rt->ops->mutex_trylock(m, site))
 		return false;
-	}
 	if (rt_lockdep_on)
 		rt_lockdep_acquire(m, site, true);
 	return true;
@@ -396,87 +214,37 @@ void iopf_rt_mutex_unlock_at(struct iopf_rt_mutex *m, const char *site)
 {
 	if (rt_lockdep_on)
 		rt_lockdep_release(m);
-	if (m->rt->kind == IOPF_RT_REAL) {
-		atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
-		pthread_mutex_unlock(&m->real);
-	} else {
-		rt_virt_mutex_unlock(m, site);
-	}
+	m->rt->ops->mutex_unlock(m, site);
 }
 
 void iopf_rt_mutex_assert_held(const struct iopf_rt_mutex *m)
 {
-	bool held;
-
-	if (m->rt->kind == IOPF_RT_REAL)
-		held = atomic_load_explicit(&m->holder, memory_order_relaxed) ==
-		       &rt_thread_token;
-	else
-		held = m->owner && m->owner == rt_current;
-	if (!held)
+	if (!m->rt->ops->mutex_held(m))
 		rt_panic("%s does not hold mutex %p it must hold here",
 			 iopf_rt_actor_name(rt_current), (const void *)m);
 }
 
-int iopf_rt_waitq_init(struct iopf_rt *rt, struct iopf_rt_waitq *wq)
+void iopf_rt_waitq_init(struct iopf_rt *rt, struct iopf_rt_waitq *wq)
 {
-	pthread_condattr_t attr;
-	int ret;
-
 	memset(wq, 0, sizeof(*wq));
 	wq->rt = rt;
-	if (rt->kind != IOPF_RT_REAL)
-		return 0;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	ret = pthread_cond_init(&wq->real, &attr);
-	pthread_condattr_destroy(&attr);
-	return -ret;
+	rt->ops->waitq_init(wq);
 }
 
 void iopf_rt_waitq_destroy(struct iopf_rt_waitq *wq)
 {
-	if (wq->rt->kind == IOPF_RT_REAL) {
-		pthread_cond_destroy(&wq->real);
-		return;
-	}
-	if (wq->waiters.head)
-		rt_panic("wait queue destroyed with waiters");
+	wq->rt->ops->waitq_destroy(wq);
 }
 
 int iopf_rt_wait_at(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
 		    uint64_t ns, const char *site)
 {
-	struct timespec ts;
-	uint64_t deadline;
-	int ret;
-
-	if (wq->rt->kind == IOPF_RT_VIRTUAL)
-		return rt_virt_wait(wq, m, ns, site);
-	atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
-	if (ns == UINT64_MAX) {
-		ret = -pthread_cond_wait(&wq->real, &m->real);
-	} else {
-		deadline = rt_monotonic_ns() + ns;
-		if (deadline < ns)
-			deadline = UINT64_MAX / 2;
-		ts.tv_sec = (time_t)(deadline / 1000000000ull);
-		ts.tv_nsec = (long)(deadline % 1000000000ull);
-		ret = -pthread_cond_timedwait(&wq->real, &m->real, &ts);
-	}
-	atomic_store_explicit(&m->holder, &rt_thread_token,
-			      memory_order_relaxed);
-	return ret;
+	return wq->rt->ops->wait(wq, m, ns, site);
 }
 
 void iopf_rt_wake_at(struct iopf_rt_waitq *wq, bool all, const char *site)
 {
-	if (wq->rt->kind == IOPF_RT_VIRTUAL)
-		rt_virt_wake(wq, all, site);
-	else if (all)
-		pthread_cond_broadcast(&wq->real);
-	else
-		pthread_cond_signal(&wq->real);
+	wq->rt->ops->wake(wq, all, site);
 }
 
 uint64_t iopf_rt_random(struct iopf_rt *rt)

@@ -5,19 +5,21 @@
  *
  * Theory of operation
  * -------------------
- * Exploration changes two things in the virtual runtime (rt_virtual.c):
+ * Exploration is the virtual runtime (rt_virtual.c) with two changes, made
+ * by its own ops (rt_explore_ops, built on the virtual scheduler's core):
  *  - every scheduling point posts the calling actor at the current time and
  *    gives the processor back (rt_explore_point()), so that any other
  *    runnable actor may run between the point and what follows it; charge()
  *    always switches. Points inside an RCU read-side section are skipped:
  *    nothing may switch there (rt.h);
- *  - the scheduler no longer pops the earliest event. rt_explore_pick()
- *    drops superseded events, finds the earliest pending time T, and makes
- *    every actor with an event at or before T + window runnable (its
- *    earliest event stands for it). Actors that yielded or slept stand
- *    aside while anyone else is runnable. The strategy picks one; that
- *    event is removed from the heap, which stays a heap throughout, so a
- *    run that reaches max_steps simply continues in time order.
+ *  - the scheduler no longer pops the earliest event: its vs->pick hook,
+ *    rt_explore_pick(), drops superseded events, finds the earliest
+ *    pending time T, and makes every actor with an event at or before
+ *    T + window runnable (its earliest event stands for it). Actors that
+ *    yielded or slept stand aside while anyone else is runnable. The
+ *    strategy picks one; that event is removed from the heap, which stays
+ *    a heap throughout, so a run that reaches max_steps simply continues
+ *    in time order (the hook is removed, the points stop switching).
  *
  * The choice is the only source of non-determinism and it is drawn from
  * the schedule's own stream, seeded by the context's seed: same seed, same
@@ -46,14 +48,16 @@ static int rt_u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void rt_explore_init(struct iopf_rt *rt, const struct iopf_rt_explore *cfg)
+static struct rt_event rt_explore_pick(struct iopf_rt *rt);
+
+static void rt_explore_init(struct iopf_rt *rt,
+			    const struct iopf_rt_config *cfg)
 {
 	struct rt_vsched *vs = &rt->vs;
 
-	vs->explore = *cfg;
-	vs->exploring = cfg->strategy != IOPF_RT_SCHED_TIME;
-	if (!vs->exploring)
-		return;
+	vs->explore = cfg->explore;
+	vs->exploring = true;
+	vs->pick = rt_explore_pick;
 	if (!vs->explore.depth)
 		vs->explore.depth = 3;
 	if (!vs->explore.steps_hint)
@@ -78,30 +82,16 @@ void rt_explore_init(struct iopf_rt *rt, const struct iopf_rt_explore *cfg)
 	rt_lockdep_enable();
 }
 
-void rt_explore_actor_start(struct iopf_rt_actor *a)
+/* A started actor gets its PCT priority before it first runs. */
+static int rt_explore_start(struct iopf_rt_actor *a)
 {
 	struct rt_vsched *vs = &a->rt->vs;
+	int ret = rt_virt_start(a);
 
-	if (vs->exploring)
+	if (!ret && vs->exploring)
 		a->priority = PCT_BASE_PRIORITY +
 			      (rt_rng_next(vs->rng) >> 24);
-}
-
-static void rt_site_copy(char *dst, size_t size, const char *site)
-{
-	const char *p;
-
-	if (!site) {
-		snprintf(dst, size, "-");
-		return;
-	}
-	/* Keep the path from the source tree's top folder on. */
-	p = strstr(site, "src/");
-	if (!p)
-		p = strstr(site, "tests/");
-	if (!p)
-		p = strstr(site, "tools/");
-	snprintf(dst, size, "%s", p ? p : site);
+	return ret;
 }
 
 static void rt_explore_record(struct rt_vsched *vs, struct iopf_rt_actor *a,
@@ -159,7 +149,7 @@ static size_t rt_pct_pick(struct rt_vsched *vs, const size_t *cand, size_t n)
 	return best;
 }
 
-struct rt_event rt_explore_pick(struct iopf_rt *rt)
+static struct rt_event rt_explore_pick(struct iopf_rt *rt)
 {
 	struct rt_vsched *vs = &rt->vs;
 	size_t cand[EXPLORE_MAX_CANDIDATES];
@@ -172,6 +162,7 @@ struct rt_event rt_explore_pick(struct iopf_rt *rt)
 		/* Bounded: finish in time order so that the run still ends. */
 		vs->bound_hit = true;
 		vs->exploring = false;
+		vs->pick = NULL;
 		return rt_heap_pop(vs);
 	}
 	rt_explore_compact(vs);
@@ -234,6 +225,83 @@ struct rt_event rt_explore_pick(struct iopf_rt *rt)
 	rt_explore_record(vs, ev.actor, ev.time);
 	return ev;
 }
+
+static void rt_explore_point(struct iopf_rt *rt, const char *point,
+			     const char *site)
+{
+	struct iopf_rt_actor *self = rt_current;
+
+	/* Nothing may switch inside a read section; nor outside actors. */
+	if (!rt->vs.exploring || rt_rcu_depth || !self || self->rt != rt ||
+	    rt->vs.current != self)
+		return;
+	rt_virt_post(rt, self, rt->vs.now);
+	rt_virt_block_at(self, point, site, false);
+}
+
+static int rt_explore_join(struct iopf_rt_actor *target)
+{
+	/* Joining a finished actor does not block, but could be preempted. */
+	if (atomic_load(&target->state) == RT_ACTOR_DONE)
+		rt_explore_point(target->rt, "join", NULL);
+	return rt_virt_join(target);
+}
+
+static void rt_explore_charge(struct iopf_rt *rt, uint64_t ns,
+			      const char *site)
+{
+	rt_virt_charge_at(rt, ns, site, !rt->vs.exploring);
+}
+
+static void rt_explore_mutex_lock(struct iopf_rt_mutex *m, const char *site)
+{
+	rt_explore_point(m->rt, "lock", site);
+	rt_virt_mutex_lock(m, site);
+}
+
+static bool rt_explore_mutex_trylock(struct iopf_rt_mutex *m,
+				     const char *site)
+{
+	rt_explore_point(m->rt, "trylock", site);
+	return rt_virt_mutex_trylock(m, site);
+}
+
+static void rt_explore_mutex_unlock(struct iopf_rt_mutex *m,
+				    const char *site)
+{
+	rt_virt_mutex_unlock(m, site);
+	rt_explore_point(m->rt, "unlock", site);
+}
+
+static void rt_explore_wake(struct iopf_rt_waitq *wq, bool all,
+			    const char *site)
+{
+	rt_virt_wake(wq, all, site);
+	rt_explore_point(wq->rt, "wake", site);
+}
+
+const struct iopf_rt_ops rt_explore_ops = {
+	.kind = IOPF_RT_VIRTUAL,
+	.init = rt_explore_init,
+	.run = rt_virt_run,
+	.start = rt_explore_start,
+	.join = rt_explore_join,
+	.now = rt_virt_now,
+	.sleep = rt_virt_sleep,
+	.charge = rt_explore_charge,
+	.yield = rt_virt_yield,
+	.point = rt_explore_point,
+	.mutex_init = rt_virt_mutex_init,
+	.mutex_destroy = rt_virt_mutex_destroy,
+	.mutex_lock = rt_explore_mutex_lock,
+	.mutex_trylock = rt_explore_mutex_trylock,
+	.mutex_unlock = rt_explore_mutex_unlock,
+	.mutex_held = rt_virt_mutex_held,
+	.waitq_init = rt_virt_waitq_init,
+	.waitq_destroy = rt_virt_waitq_destroy,
+	.wait = rt_virt_wait,
+	.wake = rt_explore_wake,
+};
 
 void iopf_rt_set_trace_ring(struct iopf_rt *rt, struct iopf_rt_trace_ring *r)
 {

@@ -3,6 +3,19 @@
  * Private to the runtime. The context owns every actor it spawned; actors are
  * freed when joined, or when the run that spawned them ends.
  *
+ * Files and who calls whom (no cycle):
+ *   rt.c           the public entry points: argument checks, lock validator
+ *                  hooks, then one call through rt->ops;
+ *   rt_real.c      rt_real_ops: threads, the monotonic clock, pthreads;
+ *   rt_explore.c   rt_explore_ops: the virtual scheduler plus a scheduling
+ *                  point at every call that could be preempted, and the
+ *                  seeded choice of the next actor (vs->pick);
+ *   rt_virtual.c   rt_virtual_ops: the discrete-event scheduler;
+ *   rt_common.c    actors' bookkeeping, random streams, the clock, panic.
+ * rt.c calls the three implementations only through their ops; rt_explore.c
+ * builds on rt_virtual.c, which reaches back only through the vs->pick hook;
+ * all of them use rt_common.c, which calls none of them.
+ *
  * Lock order: rt->lock is a leaf (actor list, statistics registry, the
  * context's own random stream). The virtual scheduler needs no lock: only one
  * actor runs at a time, on the thread that called iopf_rt_run().
@@ -47,6 +60,24 @@ enum rt_actor_state {
 
 struct iopf_rt_actor {
 	struct iopf_rt *rt;
+
+	/*
+	 * VIRTUAL; only touched by the scheduler thread. First: what every
+	 * event touches, in as few cache lines as the actor can have.
+	 */
+	struct rt_fiber fiber;
+	uint64_t gen;                /* an event is valid iff its gen matches */
+	uint64_t nr_events;          /* pending events naming this actor */
+	/* Exploration: where the actor gave the processor back, whether it
+	 * did so to let others run (yield, sleep), its PCT priority. */
+	const char *point;
+	const char *site;
+	bool deferred;
+	bool reap_pending;           /* joined; free when nr_events drops to 0 */
+	uint64_t priority;
+	struct iopf_rt_waiter waiter;
+	struct iopf_rt_waitlist joiners;
+
 	char name[RT_ACTOR_NAME_MAX];
 	unsigned id;
 	iopf_rt_fn fn;
@@ -55,24 +86,11 @@ struct iopf_rt_actor {
 	_Atomic int state;
 	_Atomic bool join_claimed;    /* one joiner only */
 	jmp_buf exit_jmp;            /* iopf_rt_exit() unwinds to the entry */
-	struct iopf_rt_actor *next;  /* rt->actors, protected by rt->lock */
+	/* On rt->actors, protected by rt->lock; pprev makes unlinking O(1). */
+	struct iopf_rt_actor *next, **pprev;
 
 	/* REAL */
 	pthread_t thread;
-
-	/* VIRTUAL; only touched by the scheduler thread. */
-	struct rt_fiber fiber;
-	uint64_t gen;                /* an event is valid iff its gen matches */
-	uint64_t nr_events;          /* events in the heap naming this actor */
-	bool reap_pending;           /* joined; free when nr_events drops to 0 */
-	struct iopf_rt_waiter waiter;
-	struct iopf_rt_waitlist joiners;
-	/* Exploration: where the actor gave the processor back, whether it
-	 * did so to let others run (yield, sleep), its PCT priority. */
-	const char *point;
-	const char *site;
-	bool deferred;
-	uint64_t priority;
 
 	struct rt_held_stack held;   /* owned by the actor itself */
 };
@@ -87,12 +105,33 @@ struct rt_event {
 struct rt_vsched {
 	uint64_t now;
 	uint64_t seq;
+	/*
+	 * Pending events: a heap, and a FIFO (a ring) of events posted in
+	 * (time, seq) order (each one not before the one posted last), which
+	 * needs no sifting. The next event is the earlier of the heap's top
+	 * and the FIFO's head. Exploration uses the heap alone.
+	 */
 	struct rt_event *heap;
 	size_t nr_events, cap_events;
+	struct rt_event *fifo;
+	size_t fifo_head, fifo_len, fifo_cap; /* fifo_cap: 0 or a power of 2 */
 	struct iopf_rt_actor *current;
-	struct rt_fiber main_fiber;  /* the scheduler's own context */
+	struct rt_fiber main_fiber;  /* the caller of iopf_rt_run() */
 	unsigned live;               /* actors spawned and not done */
 	uint64_t events, switches;
+	/*
+	 * Removes and returns the next event to dispatch (actor NULL: none
+	 * left); NULL means the earliest by (time, seq). Exploration's hook.
+	 */
+	struct rt_event (*pick)(struct iopf_rt *rt);
+
+	/* A run stopped early (-EOVERFLOW): what and where, for its report. */
+	int stop_err;
+	char run_name[RT_ACTOR_NAME_MAX];
+	char stop_actor[RT_ACTOR_NAME_MAX];
+	unsigned stop_actor_id;
+	char stop_site[64];
+	uint64_t stop_charge_ns;
 
 	/* Exploration (rt_explore.c); strategy TIME when off or bounded. */
 	struct iopf_rt_explore explore;
@@ -130,8 +169,48 @@ struct rt_stat {
 	};
 };
 
-struct iopf_rt {
+/*
+ * One implementation of the runtime. rt.c has checked the arguments and
+ * run the lock validator's hooks before calling these.
+ */
+struct iopf_rt_ops {
 	enum iopf_rt_kind kind;
+	/* Set up what the implementation keeps in a new context. */
+	void (*init)(struct iopf_rt *rt, const struct iopf_rt_config *cfg);
+	/* Run @root (allocated, not started) and everything it spawns. */
+	int (*run)(struct iopf_rt *rt, struct iopf_rt_actor *root);
+	/* Make a newly allocated actor runnable. */
+	int (*start)(struct iopf_rt_actor *a);
+	/* Wait for @a (claimed by the caller) to finish, then free it. */
+	int (*join)(struct iopf_rt_actor *a);
+	uint64_t (*now)(struct iopf_rt *rt);
+	void (*sleep)(struct iopf_rt *rt, uint64_t ns);
+	/* @ns is never 0: rt.c turns charge(0) into point("charge"). */
+	void (*charge)(struct iopf_rt *rt, uint64_t ns, const char *site);
+	void (*yield)(struct iopf_rt *rt);
+	/* A place where a real thread could be preempted. */
+	void (*point)(struct iopf_rt *rt, const char *point, const char *site);
+	/* On zeroed @m with m->rt and m->cls set; cannot fail. */
+	void (*mutex_init)(struct iopf_rt_mutex *m);
+	void (*mutex_destroy)(struct iopf_rt_mutex *m);
+	void (*mutex_lock)(struct iopf_rt_mutex *m, const char *site);
+	bool (*mutex_trylock)(struct iopf_rt_mutex *m, const char *site);
+	void (*mutex_unlock)(struct iopf_rt_mutex *m, const char *site);
+	bool (*mutex_held)(const struct iopf_rt_mutex *m);
+	/* On zeroed @wq with wq->rt set; cannot fail. */
+	void (*waitq_init)(struct iopf_rt_waitq *wq);
+	void (*waitq_destroy)(struct iopf_rt_waitq *wq);
+	int (*wait)(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
+		    uint64_t timeout_ns, const char *site);
+	void (*wake)(struct iopf_rt_waitq *wq, bool all, const char *site);
+};
+
+extern const struct iopf_rt_ops rt_real_ops;
+extern const struct iopf_rt_ops rt_virtual_ops;
+extern const struct iopf_rt_ops rt_explore_ops;
+
+struct iopf_rt {
+	const struct iopf_rt_ops *ops;
 	uint64_t seed;
 	bool real_charge_spins;
 	size_t stack_size;
@@ -159,46 +238,49 @@ extern __thread unsigned rt_rcu_depth;
 /* Current actor of the calling OS thread (both runtimes). */
 extern __thread struct iopf_rt_actor *rt_current;
 
+/* rt_common.c: used by every implementation, calls none of them. */
 uint64_t rt_monotonic_ns(void);
 void rt_rng_seed(uint64_t rng[4], uint64_t seed);
 uint64_t rt_rng_next(uint64_t rng[4]);
+/* @site from the source tree's top folder on ("-" for none). */
+void rt_site_copy(char *dst, size_t size, const char *site);
 
-/* Actor bookkeeping shared by both implementations. */
+/* Actor bookkeeping shared by every implementation. */
 struct iopf_rt_actor *rt_actor_alloc(struct iopf_rt *rt, const char *name,
 				     iopf_rt_fn fn, void *arg);
 void rt_actor_free(struct iopf_rt_actor *a);
 void rt_actor_unlink(struct iopf_rt_actor *a);
 bool rt_actor_claim_join(struct iopf_rt_actor *a);
 
-/* Real runtime. */
-int rt_real_start(struct iopf_rt_actor *a);
-int rt_real_join(struct iopf_rt_actor *a);
-void rt_real_sleep(uint64_t ns);
-void rt_real_spin(uint64_t ns);
-
-/* Virtual runtime. */
+/*
+ * The virtual scheduler's core (rt_virtual.c), on which exploration
+ * (rt_explore.c) builds its own ops.
+ */
 int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root);
 int rt_virt_start(struct iopf_rt_actor *a);
 int rt_virt_join(struct iopf_rt_actor *a);
-__attribute__((noreturn)) void rt_virt_exit(struct iopf_rt_actor *a);
-void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site);
+uint64_t rt_virt_now(struct iopf_rt *rt);
 void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns);
+/* @may_skip: no switch when no other event could run first. */
+void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
+		       bool may_skip);
 void rt_virt_yield(struct iopf_rt *rt);
+void rt_virt_mutex_init(struct iopf_rt_mutex *m);
+void rt_virt_mutex_destroy(struct iopf_rt_mutex *m);
 void rt_virt_mutex_lock(struct iopf_rt_mutex *m, const char *site);
 bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m, const char *site);
 void rt_virt_mutex_unlock(struct iopf_rt_mutex *m, const char *site);
+bool rt_virt_mutex_held(const struct iopf_rt_mutex *m);
+void rt_virt_waitq_init(struct iopf_rt_waitq *wq);
+void rt_virt_waitq_destroy(struct iopf_rt_waitq *wq);
 int rt_virt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
 		 uint64_t timeout_ns, const char *site);
 void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site);
-
-/* Exploration (rt_explore.c). */
-void rt_explore_init(struct iopf_rt *rt, const struct iopf_rt_explore *cfg);
-void rt_explore_actor_start(struct iopf_rt_actor *a);
-/* Remove and return the event to dispatch next; heap must be non-empty. */
-struct rt_event rt_explore_pick(struct iopf_rt *rt);
-/* A point where the calling actor may be preempted. */
-void rt_explore_point(struct iopf_rt *rt, const char *point, const char *site);
-/* The event heap, ordered by (time, seq) (rt_virtual.c). */
+/* Queue "resume @a at @time"; give the processor back until resumed. */
+void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time);
+void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
+		      const char *site, bool deferred);
+/* The event heap, ordered by (time, seq). */
 struct rt_event rt_heap_pop(struct rt_vsched *vs);
 struct rt_event rt_heap_remove_at(struct rt_vsched *vs, size_t i);
 void rt_heap_sift_down(struct rt_vsched *vs, size_t i);

@@ -5,15 +5,17 @@
  * Theory of operation
  * -------------------
  * All actors run as fibers on the thread that called iopf_rt_run(); exactly
- * one runs at a time, so nothing here takes a lock. The scheduler owns a
- * binary heap of events ordered by (time, seq); seq is a global counter, so
+ * one runs at a time, so nothing here takes a lock. The scheduler owns the
+ * pending events, ordered by (time, seq): a binary heap, and beside it a
+ * FIFO for events that happen to be posted in that order (equal charges,
+ * timers of one length), which need no sifting. seq is a global counter, so
  * events at the same virtual time run in the order they were posted. An
  * event says "resume actor A"; it is valid only if its gen equals A->gen,
  * and A->gen is bumped whenever A is resumed, so at most one of several
  * events posted for the same wait (a wake-up and a timeout) takes effect.
  *
  * An actor gives the processor back only by blocking:
- *   charge(ns)/sleep(ns)  post (now + ns) and switch to the scheduler;
+ *   charge(ns)/sleep(ns)  post (now + ns) and switch to the next actor;
  *                         charge() skips the switch when no other event could
  *                         run first: the result is the same, only faster;
  *   yield()               post (now) behind everything already at now;
@@ -25,10 +27,20 @@
  *                         is still on the queue; then it re-takes the mutex;
  *   join()                queue on the target's joiners, woken at its exit.
  *
- * A joined actor is freed once no event in the heap names it any more.
+ * There is no scheduler fiber in between: the blocking actor itself takes
+ * the next valid event and switches straight to that event's
+ * actor (or simply returns, when the event is its own), so an event costs
+ * one fiber switch, not two. The order of events is exactly the one a
+ * separate scheduler loop would produce. The caller of iopf_rt_run() is
+ * resumed only when the run is over.
  *
- * The run ends when the heap is empty. Actors still alive at that point can
- * never be woken: that is a deadlock, reported with their names.
+ * A joined actor is freed once no pending event names it any more.
+ *
+ * The run ends when no event is pending. Actors still alive at that point can
+ * never be woken: that is a deadlock, reported with their names. A charge
+ * that would carry virtual time past 2^64 - 1 ns stops the run at once: no
+ * further event is dispatched, the run returns -EOVERFLOW and reports the
+ * actor and the site.
  */
 #define _GNU_SOURCE
 #include "rt_internal.h"
@@ -37,10 +49,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* (time, seq) as one number: compared without a branch to mispredict. */
 static inline bool rt_event_before(const struct rt_event *a,
 				   const struct rt_event *b)
 {
-	return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+	unsigned __int128 ka = (unsigned __int128)a->time << 64 | a->seq;
+	unsigned __int128 kb = (unsigned __int128)b->time << 64 | b->seq;
+
+	return ka < kb;
 }
 
 /* Place @ev at hole @i or above it. */
@@ -71,25 +87,37 @@ static void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
 	rt_heap_sift_up(vs, vs->nr_events++, ev);
 }
 
+/*
+ * Sift the event at @i down. The hole goes all the way to a leaf along the
+ * earlier child, then the event climbs back to where it belongs: the same
+ * place, so the same array, as comparing it at every level, with about
+ * half the comparisons (an event taken from the bottom belongs low).
+ */
 void rt_heap_sift_down(struct rt_vsched *vs, size_t i)
 {
-	struct rt_event moving = vs->heap[i];
-	size_t n = vs->nr_events;
+	struct rt_event *heap = vs->heap;
+	struct rt_event moving = heap[i];
+	size_t n = vs->nr_events, top = i;
 
 	for (;;) {
 		size_t child = 2 * i + 1;
 
 		if (child >= n)
 			break;
-		if (child + 1 < n &&
-		    rt_event_before(&vs->heap[child + 1], &vs->heap[child]))
-			child++;
-		if (!rt_event_before(&vs->heap[child], &moving))
-			break;
-		vs->heap[i] = vs->heap[child];
+		if (child + 1 < n)
+			child += rt_event_before(&heap[child + 1], &heap[child]);
+		heap[i] = heap[child];
 		i = child;
 	}
-	vs->heap[i] = moving;
+	while (i > top) {
+		size_t parent = (i - 1) / 2;
+
+		if (!rt_event_before(&moving, &heap[parent]))
+			break;
+		heap[i] = heap[parent];
+		i = parent;
+	}
+	heap[i] = moving;
 }
 
 struct rt_event rt_heap_pop(struct rt_vsched *vs)
@@ -100,6 +128,70 @@ struct rt_event rt_heap_pop(struct rt_vsched *vs)
 	if (vs->nr_events)
 		rt_heap_sift_down(vs, 0);
 	return top;
+}
+
+static inline struct rt_event *rt_fifo_at(struct rt_vsched *vs, size_t k)
+{
+	return &vs->fifo[(vs->fifo_head + k) & (vs->fifo_cap - 1)];
+}
+
+static void rt_fifo_append(struct rt_vsched *vs, struct rt_event ev)
+{
+	if (vs->fifo_len == vs->fifo_cap) {
+		size_t cap = vs->fifo_cap ? vs->fifo_cap * 2 : 256;
+		struct rt_event *fifo = malloc(cap * sizeof(*fifo));
+
+		if (!fifo)
+			rt_panic("out of memory for the event FIFO");
+		for (size_t k = 0; k < vs->fifo_len; k++)
+			fifo[k] = *rt_fifo_at(vs, k);
+		free(vs->fifo);
+		vs->fifo = fifo;
+		vs->fifo_cap = cap;
+		vs->fifo_head = 0;
+	}
+	*rt_fifo_at(vs, vs->fifo_len++) = ev;
+}
+
+/* Whether @ev can go on the FIFO: it keeps the FIFO in order. */
+static inline bool rt_fifo_takes(struct rt_vsched *vs, const struct rt_event *ev)
+{
+	return !vs->pick &&
+	       (!vs->fifo_len ||
+		!rt_event_before(ev, rt_fifo_at(vs, vs->fifo_len - 1)));
+}
+
+static inline void rt_queue_push(struct rt_vsched *vs, struct rt_event ev)
+{
+	if (rt_fifo_takes(vs, &ev))
+		rt_fifo_append(vs, ev);
+	else
+		rt_heap_push(vs, ev);
+}
+
+/* The earliest pending event, or NULL; it stays queued. */
+static inline const struct rt_event *rt_queue_peek(struct rt_vsched *vs)
+{
+	const struct rt_event *r = vs->fifo_len ? rt_fifo_at(vs, 0) : NULL;
+
+	if (!vs->nr_events)
+		return r;
+	if (!r || rt_event_before(&vs->heap[0], r))
+		return &vs->heap[0];
+	return r;
+}
+
+static inline struct rt_event rt_queue_pop(struct rt_vsched *vs)
+{
+	struct rt_event ev;
+
+	if (rt_queue_peek(vs) != &vs->heap[0]) {
+		ev = vs->fifo[vs->fifo_head];
+		vs->fifo_head = (vs->fifo_head + 1) & (vs->fifo_cap - 1);
+		vs->fifo_len--;
+		return ev;
+	}
+	return rt_heap_pop(vs);
 }
 
 struct rt_event rt_heap_remove_at(struct rt_vsched *vs, size_t i)
@@ -116,8 +208,7 @@ struct rt_event rt_heap_remove_at(struct rt_vsched *vs, size_t i)
 	return ev;
 }
 
-static void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a,
-			 uint64_t time)
+void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time)
 {
 	struct rt_vsched *vs = &rt->vs;
 	struct rt_event ev = {
@@ -127,7 +218,7 @@ static void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a,
 		.actor = a,
 	};
 
-	rt_heap_push(vs, ev);
+	rt_queue_push(vs, ev);
 	a->nr_events++;
 }
 
@@ -141,34 +232,135 @@ static struct iopf_rt_actor *rt_virt_self(struct iopf_rt *rt)
 }
 
 /*
+ * Take the next valid event off the heap, or NULL when none is left or the
+ * run stopped. Superseded events are dropped on the way, freeing a joined
+ * actor when the last event naming it goes.
+ */
+static struct iopf_rt_actor *rt_virt_next(struct iopf_rt *rt,
+					  const struct rt_event *first)
+{
+	struct rt_vsched *vs = &rt->vs;
+
+	while (!vs->stop_err) {
+		struct rt_event ev;
+		struct iopf_rt_actor *a;
+
+		if (first) {
+			ev = *first;
+			first = NULL;
+		} else if (vs->pick && vs->nr_events) {
+			ev = vs->pick(rt);
+		} else if (vs->nr_events || vs->fifo_len) {
+			ev = rt_queue_pop(vs);
+		} else {
+			break;
+		}
+		a = ev.actor;
+
+		if (!a)
+			continue; /* exploration dropped only stale events */
+		a->nr_events--;
+		if (ev.gen != a->gen) {
+			/* Superseded: woken by another event (or joined). */
+			if (a->reap_pending && !a->nr_events)
+				rt_actor_free(a);
+			continue;
+		}
+		a->gen++;
+		/* Exploration may run a later event first: time never goes back. */
+		if (ev.time > vs->now)
+			vs->now = ev.time;
+		vs->events++;
+		return a;
+	}
+	return NULL;
+}
+
+/*
+ * Hand the processor from @self (NULL: the caller of iopf_rt_run()) to the
+ * actor of the next event, or back to the caller of iopf_rt_run() when the
+ * run is over. Returns when @self is resumed; at once when the next event
+ * is @self's own. @final: @self has finished and never resumes. @first, if
+ * not NULL, is the next event, already taken off the heap.
+ */
+static void rt_virt_switch(struct iopf_rt *rt, struct iopf_rt_actor *self,
+			   bool final, const struct rt_event *first)
+{
+	struct rt_vsched *vs = &rt->vs;
+	struct iopf_rt_actor *next = rt_virt_next(rt, first);
+	struct rt_fiber *from = self ? &self->fiber : &vs->main_fiber;
+	struct rt_fiber *to = next ? &next->fiber : &vs->main_fiber;
+
+	vs->current = next;
+	if (next == self) {
+		if (final)
+			rt_panic("%s resumed after it finished", self->name);
+		return;
+	}
+	vs->switches++;
+	if (final)
+		rt_fiber_switch_final(from, to);
+	rt_fiber_switch(from, to);
+}
+
+/*
  * Give the processor back; return when an event for us is dispatched.
  * @point and @site say where, for the exploration trace; @deferred that the
  * actor only lets others go first (exploration runs it last).
  */
-static void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
-			     const char *site, bool deferred)
+static void rt_virt_block_first(struct iopf_rt_actor *a, const char *point,
+				const char *site, bool deferred,
+				const struct rt_event *first)
 {
-	struct rt_vsched *vs = &a->rt->vs;
-
 	if (rt_rcu_depth)
 		rt_panic("%s blocks inside an RCU read-side section", a->name);
 	a->point = point;
 	a->site = site;
 	a->deferred = deferred;
-	rt_fiber_switch(&a->fiber, &vs->main_fiber);
+	rt_virt_switch(a->rt, a, false, first);
 	rt_current = a;
 }
 
-void rt_explore_point(struct iopf_rt *rt, const char *point, const char *site)
+void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
+		      const char *site, bool deferred)
 {
-	struct iopf_rt_actor *self = rt_current;
+	rt_virt_block_first(a, point, site, deferred, NULL);
+}
 
-	/* Nothing may switch inside a read section; nor outside actors. */
-	if (!rt->vs.exploring || rt_rcu_depth || !self || self->rt != rt ||
-	    rt->vs.current != self)
+/*
+ * Post @a, the calling actor, at @time and block. Without exploration,
+ * when its event cannot go on the FIFO and the heap's top comes first, the
+ * event takes the top's place and the top is dispatched: one sift instead
+ * of a push and a pop, and the same order of events, which is all that
+ * the plain scheduler's result depends on. (Exploration looks at the
+ * heap's layout: it gets the push and the pop; rt_fifo_takes() refuses
+ * it the FIFO.)
+ */
+static void rt_virt_requeue_at(struct iopf_rt_actor *a, uint64_t time,
+			       const char *point, const char *site,
+			       bool deferred)
+{
+	struct iopf_rt *rt = a->rt;
+	struct rt_vsched *vs = &rt->vs;
+	struct rt_event ev = {
+		.time = time,
+		.seq = vs->seq++,
+		.gen = a->gen,
+		.actor = a,
+	}, top;
+
+	a->nr_events++;
+	if (vs->pick || rt_fifo_takes(vs, &ev) || !vs->nr_events ||
+	    rt_queue_peek(vs) != &vs->heap[0] ||
+	    rt_event_before(&ev, &vs->heap[0])) {
+		rt_queue_push(vs, ev);
+		rt_virt_block_at(a, point, site, deferred);
 		return;
-	rt_virt_post(rt, self, rt->vs.now);
-	rt_virt_block_at(self, point, site, false);
+	}
+	top = vs->heap[0];
+	vs->heap[0] = ev;
+	rt_heap_sift_down(vs, 0);
+	rt_virt_block_first(a, point, site, deferred, &top);
 }
 
 static void rt_waitlist_append(struct iopf_rt_waitlist *l,
@@ -209,6 +401,20 @@ static struct iopf_rt_actor *rt_waitlist_pop(struct iopf_rt_waitlist *l)
 	return w->actor;
 }
 
+__attribute__((noreturn)) static void rt_virt_exit(struct iopf_rt_actor *a)
+{
+	struct iopf_rt *rt = a->rt;
+	struct iopf_rt_actor *j;
+
+	atomic_store(&a->state, RT_ACTOR_DONE);
+	while ((j = rt_waitlist_pop(&a->joiners)))
+		rt_virt_post(rt, j, rt->vs.now);
+	rt->vs.live--;
+	rt_current = NULL;
+	rt_virt_switch(rt, a, true, NULL);
+	__builtin_unreachable();
+}
+
 static void rt_virt_entry(void *p)
 {
 	struct iopf_rt_actor *a = p;
@@ -228,23 +434,9 @@ int rt_virt_start(struct iopf_rt_actor *a)
 	if (ret)
 		return ret;
 	rt->vs.live++;
-	rt_explore_actor_start(a);
 	a->point = "start";
 	rt_virt_post(rt, a, rt->vs.now);
 	return 0;
-}
-
-void rt_virt_exit(struct iopf_rt_actor *a)
-{
-	struct iopf_rt *rt = a->rt;
-	struct iopf_rt_actor *j;
-
-	atomic_store(&a->state, RT_ACTOR_DONE);
-	while ((j = rt_waitlist_pop(&a->joiners)))
-		rt_virt_post(rt, j, rt->vs.now);
-	rt->vs.live--;
-	rt_current = NULL;
-	rt_fiber_switch_final(&a->fiber, &rt->vs.main_fiber);
 }
 
 int rt_virt_join(struct iopf_rt_actor *target)
@@ -255,8 +447,6 @@ int rt_virt_join(struct iopf_rt_actor *target)
 	if (atomic_load(&target->state) != RT_ACTOR_DONE) {
 		rt_waitlist_append(&target->joiners, &self->waiter);
 		rt_virt_block_at(self, "join", NULL, false);
-	} else {
-		rt_explore_point(rt, "join", NULL);
 	}
 	rt_actor_unlink(target);
 	/* A stale timer may still name it: the scheduler frees it then. */
@@ -281,82 +471,112 @@ static void rt_virt_report_deadlock(struct iopf_rt *rt)
 	fputc('\n', stderr);
 }
 
+static void rt_virt_report_stop(struct iopf_rt *rt)
+{
+	struct rt_vsched *vs = &rt->vs;
+
+	fprintf(stderr,
+		"iopf: run '%s' stopped at t=%llu ns: virtual time overflow: "
+		"%s#%u charged %llu ns at %s\n",
+		vs->run_name, (unsigned long long)vs->now, vs->stop_actor,
+		vs->stop_actor_id, (unsigned long long)vs->stop_charge_ns,
+		vs->stop_site);
+}
+
 int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 {
 	struct rt_vsched *vs = &rt->vs;
 	struct iopf_rt_actor *a, *saved_current = rt_current;
 	int ret;
 
+	snprintf(vs->run_name, sizeof(vs->run_name), "%s", root->name);
 	rt_fiber_init_main(&vs->main_fiber);
-	ret = rt_virt_start(root);
+	ret = rt->ops->start(root);
 	if (ret) {
 		rt_actor_unlink(root);
 		rt_actor_free(root);
 		return ret;
 	}
-	while (vs->nr_events) {
-		struct rt_event ev = vs->exploring ? rt_explore_pick(rt)
-						   : rt_heap_pop(vs);
-
-		a = ev.actor;
-		if (!a)
-			continue; /* exploration dropped only stale events */
-		a->nr_events--;
-		if (ev.gen != a->gen) {
-			/* Superseded: woken by another event (or joined). */
-			if (a->reap_pending && !a->nr_events)
-				rt_actor_free(a);
-			continue;
-		}
-		a->gen++;
-		/* Exploration may run a later event first: time never goes back. */
-		if (ev.time > vs->now)
-			vs->now = ev.time;
-		vs->events++;
-		vs->switches++;
-		vs->current = a;
-		rt_fiber_switch(&vs->main_fiber, &a->fiber);
-		vs->current = NULL;
-	}
+	/* Back here once no event is left, or the run stopped. */
+	vs->current = NULL;
+	rt_virt_switch(rt, NULL, false, NULL);
+	vs->current = NULL;
 	rt_current = saved_current;
 
 	ret = 0;
-	if (vs->live) {
+	if (vs->stop_err) {
+		rt_virt_report_stop(rt);
+		ret = vs->stop_err;
+	} else if (vs->live) {
 		rt_virt_report_deadlock(rt);
 		ret = -EDEADLK;
 	}
 	/*
 	 * Reap everything: the finished actors nobody joined and, after a
-	 * deadlock, the blocked ones (never resumed, so their stacks can go).
+	 * deadlock or a stop, the blocked ones (never resumed, so their
+	 * stacks can go). A stopped run leaves events naming them: drop those.
 	 */
+	vs->nr_events = 0;
+	vs->fifo_len = 0;
 	while ((a = rt->actors)) {
-		rt->actors = a->next;
+		rt_actor_unlink(a);
 		rt_actor_free(a);
 	}
 	vs->live = 0;
+	vs->stop_err = 0;
 	rt_fiber_fini_main(&vs->main_fiber);
 	return ret;
 }
 
-void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
+uint64_t rt_virt_now(struct iopf_rt *rt)
+{
+	return rt->vs.now;
+}
+
+/*
+ * Virtual time cannot go on: record what overflowed and give the processor
+ * back for good. No further event runs; iopf_rt_run() returns -EOVERFLOW.
+ */
+__attribute__((noreturn)) static void
+rt_virt_stop_overflow(struct iopf_rt *rt, struct iopf_rt_actor *self,
+		      uint64_t ns, const char *site)
+{
+	struct rt_vsched *vs = &rt->vs;
+
+	vs->stop_err = -EOVERFLOW;
+	snprintf(vs->stop_actor, sizeof(vs->stop_actor), "%s", self->name);
+	vs->stop_actor_id = self->id;
+	rt_site_copy(vs->stop_site, sizeof(vs->stop_site), site);
+	vs->stop_charge_ns = ns;
+	rt_virt_block_at(self, "overflow", site, false);
+	rt_panic("%s resumed after its run stopped", self->name);
+}
+
+void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
+		       bool may_skip)
 {
 	struct rt_vsched *vs = &rt->vs;
 	struct iopf_rt_actor *self = rt_virt_self(rt);
 	uint64_t when = vs->now + ns;
+	const struct rt_event *next;
 
-	if (when < vs->now)
-		rt_panic("virtual time overflow");
 	if (rt_rcu_depth)
 		rt_panic("%s charges inside an RCU read-side section", self->name);
+	if (when < vs->now)
+		rt_virt_stop_overflow(rt, self, ns, site);
 	/* Nobody could run before us: advance in place, same result. */
-	if (!vs->exploring &&
-	    (!vs->nr_events || when < vs->heap[0].time)) {
+	next = rt_queue_peek(vs);
+	if (may_skip && (!next || when < next->time)) {
 		vs->now = when;
 		vs->events++;
 		return;
 	}
-	rt_virt_post(rt, self, when);
-	rt_virt_block_at(self, "charge", site, false);
+	rt_virt_requeue_at(self, when, "charge", site, false);
+}
+
+static void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
+{
+	rt_virt_charge_at(rt, ns, site, true);
 }
 
 void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
@@ -366,16 +586,14 @@ void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
 
 	if (when < rt->vs.now)
 		when = UINT64_MAX;
-	rt_virt_post(rt, self, when);
-	rt_virt_block_at(self, "sleep", NULL, true);
+	rt_virt_requeue_at(self, when, "sleep", NULL, true);
 }
 
 void rt_virt_yield(struct iopf_rt *rt)
 {
 	struct iopf_rt_actor *self = rt_virt_self(rt);
 
-	rt_virt_post(rt, self, rt->vs.now);
-	rt_virt_block_at(self, "yield", NULL, true);
+	rt_virt_requeue_at(self, rt->vs.now, "yield", NULL, true);
 }
 
 static void rt_virt_mutex_acquire(struct iopf_rt_mutex *m,
@@ -394,19 +612,27 @@ static void rt_virt_mutex_acquire(struct iopf_rt_mutex *m,
 		rt_panic("mutex hand-off lost");
 }
 
+void rt_virt_mutex_init(struct iopf_rt_mutex *m)
+{
+	(void)m;
+}
+
+void rt_virt_mutex_destroy(struct iopf_rt_mutex *m)
+{
+	if (m->owner || m->waiters.head)
+		rt_panic("mutex destroyed while held or waited on");
+}
+
 void rt_virt_mutex_lock(struct iopf_rt_mutex *m, const char *site)
 {
-	struct iopf_rt_actor *self = rt_virt_self(m->rt);
-
-	rt_explore_point(m->rt, "lock", site);
-	rt_virt_mutex_acquire(m, self, site);
+	rt_virt_mutex_acquire(m, rt_virt_self(m->rt), site);
 }
 
 bool rt_virt_mutex_trylock(struct iopf_rt_mutex *m, const char *site)
 {
 	struct iopf_rt_actor *self = rt_virt_self(m->rt);
 
-	rt_explore_point(m->rt, "trylock", site);
+	(void)site;
 	if (m->owner)
 		return false;
 	m->owner = self;
@@ -428,8 +654,24 @@ static void rt_virt_mutex_release(struct iopf_rt_mutex *m)
 
 void rt_virt_mutex_unlock(struct iopf_rt_mutex *m, const char *site)
 {
+	(void)site;
 	rt_virt_mutex_release(m);
-	rt_explore_point(m->rt, "unlock", site);
+}
+
+bool rt_virt_mutex_held(const struct iopf_rt_mutex *m)
+{
+	return m->owner && m->owner == rt_current;
+}
+
+void rt_virt_waitq_init(struct iopf_rt_waitq *wq)
+{
+	(void)wq;
+}
+
+void rt_virt_waitq_destroy(struct iopf_rt_waitq *wq)
+{
+	if (wq->waiters.head)
+		rt_panic("wait queue destroyed with waiters");
 }
 
 int rt_virt_wait(struct iopf_rt_waitq *wq, struct iopf_rt_mutex *m,
@@ -467,5 +709,43 @@ void rt_virt_wake(struct iopf_rt_waitq *wq, bool all, const char *site)
 		if (!all)
 			break;
 	}
-	rt_explore_point(wq->rt, "wake", site);
+	(void)site;
 }
+
+static void rt_virt_init(struct iopf_rt *rt, const struct iopf_rt_config *cfg)
+{
+	(void)rt;
+	(void)cfg;
+}
+
+/* Nothing preempts an actor between its own blocking calls. */
+static void rt_virt_point(struct iopf_rt *rt, const char *point,
+			  const char *site)
+{
+	(void)rt;
+	(void)point;
+	(void)site;
+}
+
+const struct iopf_rt_ops rt_virtual_ops = {
+	.kind = IOPF_RT_VIRTUAL,
+	.init = rt_virt_init,
+	.run = rt_virt_run,
+	.start = rt_virt_start,
+	.join = rt_virt_join,
+	.now = rt_virt_now,
+	.sleep = rt_virt_sleep,
+	.charge = rt_virt_charge,
+	.yield = rt_virt_yield,
+	.point = rt_virt_point,
+	.mutex_init = rt_virt_mutex_init,
+	.mutex_destroy = rt_virt_mutex_destroy,
+	.mutex_lock = rt_virt_mutex_lock,
+	.mutex_trylock = rt_virt_mutex_trylock,
+	.mutex_unlock = rt_virt_mutex_unlock,
+	.mutex_held = rt_virt_mutex_held,
+	.waitq_init = rt_virt_waitq_init,
+	.waitq_destroy = rt_virt_waitq_destroy,
+	.wait = rt_virt_wait,
+	.wake = rt_virt_wake,
+};

@@ -15,8 +15,16 @@
  * reported wholly dirty, as type1 does today: a pinned page may be written
  * by the device at any time without the host knowing.
  *
- * Lock: c->lock (devices, domain, iopf flag, mapped-once) ranks above the
- * core's ioas->lock.
+ * Lock: c->lock (devices, domain, iopf flag, mapped-once; row TYPE1 of
+ * src/lock_order.h) ranks above the core's ioas->lock (IOAS).
+ *
+ * Invariants: the domain, once created, is in the container's domain
+ * list until close; with IOPF on it has the container's handler. Undoing:
+ * iopf_type1_close() undoes iopf_type1_open() (devices detached, the
+ * domain detached from the container and freed, the container
+ * destroyed); detach undoes attach. Work in flight at a detach or close:
+ * the device's pending faults are answered INVALID and its running
+ * handler calls and DMA waited for (iopf_detach()).
  */
 #include <iopf/vfio.h>
 #include <iopf/inject.h>
@@ -57,17 +65,13 @@ int iopf_type1_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 	ret = iopf_ioas_create(iommu, mm, &c->ioas);
 	if (ret)
 		goto err_free;
-	ret = iopf_lock_init(iopf_mm_pool_rt(iopf_mm_pool(mm)), &c->lock, TYPE1);
-	if (ret)
-		goto err_ioas;
+	iopf_lock_init(iopf_mm_pool_rt(iopf_mm_pool(mm)), &c->lock, TYPE1);
 	c->iommu = iommu;
 	c->mm = mm;
 	c->page_size = 1ull << iopf_mm_pool_page_shift(iopf_mm_pool(mm));
 	*out = c;
 	return 0;
 
-err_ioas:
-	iopf_ioas_destroy(c->ioas);
 err_free:
 	free(c);
 	return ret;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to the DMA container.
+ * Private to the DMA container (ioas*.c).
  *
- * Lock order (outermost first):
+ * Lock order (outermost first; the rows IOAS, AREA_PIN, MM, AREA of the
+ * one table in src/lock_order.h, which the lock validator checks):
  *   ioas->lock        writers: the area table, the domain list, policy,
  *                     area creation and removal; never on the fault path
  *   area->pin_lock    selective pin/unpin of one area
@@ -37,6 +38,8 @@
 #include <iopf/vfio.h>
 
 #include <stdatomic.h>
+
+#include "list.h"
 
 #define AREA_STREAMS 4
 #define PREFAULT_MAX_WINDOW 512
@@ -134,12 +137,29 @@ struct iopf_ioas {
 	struct ioas_counters ctr;
 };
 
+#define BITS_PER_WORD (8 * sizeof(long))
+
 static inline bool area_test_mapped(struct vfio_area *a, uint64_t idx)
 {
-	unsigned long w = atomic_load_explicit(&a->mapped[idx / (8 * sizeof(long))],
+	unsigned long w = atomic_load_explicit(&a->mapped[idx / BITS_PER_WORD],
 					       memory_order_acquire);
 
-	return w & (1ul << (idx % (8 * sizeof(long))));
+	return w & (1ul << (idx % BITS_PER_WORD));
+}
+
+/* Bits change under a->lock only, with the domain mappings. */
+static inline void area_set_mapped(struct vfio_area *a, uint64_t idx)
+{
+	atomic_fetch_or_explicit(&a->mapped[idx / BITS_PER_WORD],
+				 1ul << (idx % BITS_PER_WORD),
+				 memory_order_release);
+}
+
+static inline void area_clear_mapped(struct vfio_area *a, uint64_t idx)
+{
+	atomic_fetch_and_explicit(&a->mapped[idx / BITS_PER_WORD],
+				  ~(1ul << (idx % BITS_PER_WORD)),
+				  memory_order_release);
 }
 
 static inline uint64_t area_idx_iova(const struct vfio_area *a, uint64_t idx)
@@ -147,9 +167,35 @@ static inline uint64_t area_idx_iova(const struct vfio_area *a, uint64_t idx)
 	return a->iova + (idx << a->ioas->page_shift);
 }
 
-/* ioas.c */
+static inline struct ioas_domains *ioas_domains(struct iopf_ioas *ioas)
+{
+	return atomic_load_explicit(&ioas->domains, memory_order_acquire);
+}
+
+static inline struct area_table *ioas_table(struct iopf_ioas *ioas)
+{
+	return atomic_load_explicit(&ioas->table, memory_order_acquire);
+}
+
+/* ioas.c: the area table */
 struct vfio_area *area_get(struct iopf_ioas *ioas, uint64_t iova);
 void area_put(struct vfio_area *a);
+void area_free(struct vfio_area *a);
+/* Index of the last area starting at or below @iova, or -1. */
+long area_table_floor(const struct area_table *t, uint64_t iova);
+struct area_table *area_table_alloc(unsigned n);
+struct area_table *area_table_publish_locked(struct iopf_ioas *ioas,
+					     struct area_table *next);
+bool ioas_policy_valid(const struct iopf_prefault_policy *p, bool inherit_ok);
+
+/* ioas_populate.c: pages into domains (area->lock held where _locked) */
+extern const struct iopf_mm_notifier_ops area_mn_ops;
+int area_map_locked(struct vfio_area *a, struct ioas_domains *doms,
+		    uint64_t idx, uint64_t n, const iopf_pfn_t *pfns);
+int64_t area_domain_unmap(struct vfio_area *a, struct iopf_domain *d,
+			  uint64_t iova, uint64_t size);
+uint64_t area_unmap_locked(struct vfio_area *a, struct ioas_domains *doms,
+			   uint64_t first, uint64_t last, bool keep_pinned);
 /*
  * Map the unmapped pages of [idx, idx + n) by the seq/retry protocol.
  * With @stop_at_mapped the window ends at the first page already mapped
@@ -162,7 +208,11 @@ void area_put(struct vfio_area *a);
 int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
 		      bool stop_at_mapped, uint64_t must);
 
-/* fault.c */
+/* ioas_map.c */
+/* A dirty log for @a: one bit per 4 KiB of its IOVA range. */
+unsigned long *area_dirty_log_alloc(const struct vfio_area *a);
+
+/* ioas_fault.c */
 /* The window to map for a fault at page @idx: [*first, *first + n). */
 uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
 			      uint32_t pasid, uint64_t idx, uint64_t *first,

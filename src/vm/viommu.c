@@ -400,12 +400,8 @@ int iopf_viommu_create(const struct iopf_viommu_config *cfg,
 					cfg->response_timeout_ns);
 	if (ret)
 		goto err_free;
-	ret = iopf_lock_init(v->rt, &v->lock, VIOMMU);
-	if (ret)
-		goto err_free;
-	ret = iopf_rt_waitq_init(v->rt, &v->wq);
-	if (ret)
-		goto err_mutex;
+	iopf_lock_init(v->rt, &v->lock, VIOMMU);
+	iopf_rt_waitq_init(v->rt, &v->wq);
 	ret = iopf_rt_spawn(v->rt, "vmm-viommu", viommu_vmm_actor, v, &v->vmm);
 	if (ret)
 		goto err_waitq;
@@ -423,7 +419,6 @@ err_stop_vmm:
 	iopf_rt_join(v->vmm);
 err_waitq:
 	iopf_rt_waitq_destroy(&v->wq);
-err_mutex:
 	iopf_rt_mutex_destroy(&v->lock);
 err_free:
 	free(v);

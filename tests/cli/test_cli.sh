@@ -298,5 +298,25 @@ expect 0 bench uadk --msg-len 64K --times 3 --guest-mib 64 --mode vfio-iopf --js
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))["rows"]' $js ||
 	{ echo "FAIL: --json FILE wrote bad JSON"; fails=$((fails + 1)); }
 rm -f $js
+# A cost so large that virtual time overflows: a clear error, no abort.
+# (Exit 2 if the profile is refused when read, 1 if the run stops.) A
+# stopped run abandons what its actors held (iopf_rt_run() says so): the
+# leak checker, on in sanitizer builds, is off for these runs only.
+ovf=/tmp/iopf-cli-ovf.$$.json
+echo '{"cpu_fault_ns": 9223372036854775807}' > "$ovf"
+for b in uadk startup density nic; do
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	"$iopf" bench $b --profile "$ovf" >/dev/null 2>/tmp/iopf-cli.$$
+	got=$?
+	if [ "$got" != 1 ] && [ "$got" != 2 ]; then
+		echo "FAIL: iopf bench $b with an overflowing profile exited $got"
+		fails=$((fails + 1))
+	elif [ "$got" = 1 ] &&
+	     ! grep -q "run '.*' stopped .*virtual time overflow: .*#[0-9]* charged [0-9]* ns at src/" /tmp/iopf-cli.$$; then
+		echo "FAIL: iopf bench $b did not name the run, actor and site that overflowed"
+		fails=$((fails + 1))
+	fi
+done
+rm -f "$ovf"
 rm -f /tmp/iopf-cli.$$ /tmp/iopf-cli-out.$$
 exit $fails

@@ -57,6 +57,47 @@ static void body_objects(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(objects)
 
+/*
+ * Close tears a context down users first whatever the ids say: here a
+ * nested HWPT has a lower id than its parent and its fault queue, and the
+ * device is attached through it. Everything goes: the device is detached
+ * (removable), the pins of the IOAS are released.
+ */
+static void body_close_any_id_order(struct harness *h)
+{
+	struct env e;
+	struct iopf_fd *fd;
+	struct iopf_dev *dev;
+	struct iopf_fd_map m = fdmap(0, 8, RWF);
+	struct iopf_mm_stats ms;
+	uint32_t hole, other, ioas, devid, fault, parent, nested;
+
+	env_setup(h, &e, 1, 0);
+	dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_fd_open(e.iommu, h->mm, &fd), 0);
+	assert_int_equal(iopf_fd_fault_alloc(fd, &hole), 0);
+	assert_int_equal(iopf_fd_fault_alloc(fd, &other), 0);
+	assert_int_equal(iopf_fd_ioas_alloc(fd, &ioas), 0);
+	assert_int_equal(iopf_fd_ioas_map(fd, ioas, &m), 0); /* pinned */
+	assert_int_equal(iopf_fd_device_bind(fd, dev, &devid), 0);
+	assert_int_equal(iopf_fd_fault_alloc(fd, &fault), 0);
+	assert_int_equal(iopf_fd_hwpt_alloc(fd, devid, ioas, 0, &parent), 0);
+	assert_int_equal(iopf_fd_destroy(fd, hole), 0);
+	assert_int_equal(iopf_fd_hwpt_alloc_nested(fd, devid, parent, fault,
+						   &nested), 0);
+	assert_true(nested < ioas && nested < fault && nested < parent);
+	assert_int_equal(iopf_fd_attach(fd, devid, 1, nested), 0);
+	iopf_mm_stats(h->mm, &ms);
+	assert_int_equal(ms.locked_pages, 8);
+	iopf_fd_close(fd);
+	iopf_mm_stats(h->mm, &ms);
+	assert_int_equal(ms.locked_pages, 0);
+	assert_int_equal(iopf_dev_remove(dev), 0);
+	env_teardown(&e);
+}
+
+HARNESS_VIRTUAL_TEST(close_any_id_order)
+
 static void body_per_mapping_modes(struct harness *h)
 {
 	struct env e;
@@ -294,6 +335,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_objects),
+		cmocka_unit_test(test_close_any_id_order),
 		cmocka_unit_test(test_per_mapping_modes),
 		cmocka_unit_test(test_fault_queue_round_trip),
 		cmocka_unit_test(test_dirty_tracking),

@@ -11,11 +11,14 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <iopf/iommu.h>
@@ -258,7 +261,32 @@ static uint64_t vmlck_kb(void)
 	return UNDER_ASAN ? 0 : kb;
 }
 
-/* Pins are mlocked and counted against RLIMIT_MEMLOCK. */
+/*
+ * CAP_IPC_LOCK in or out of this thread's effective set (it lets a process
+ * lock past RLIMIT_MEMLOCK); false if it is not permitted at all.
+ */
+static bool ipc_lock_effective(bool on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	unsigned i = CAP_TO_INDEX(CAP_IPC_LOCK);
+
+	if (syscall(SYS_capget, &hdr, d) ||
+	    !(d[i].permitted & CAP_TO_MASK(CAP_IPC_LOCK)))
+		return false;
+	if (on)
+		d[i].effective |= CAP_TO_MASK(CAP_IPC_LOCK);
+	else
+		d[i].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	return syscall(SYS_capset, &hdr, d) == 0;
+}
+
+/*
+ * Pins are mlocked and counted against RLIMIT_MEMLOCK (without
+ * CAP_IPC_LOCK, which the body drops: with it nothing is counted).
+ */
 static void body_pin_counts_against_memlock(struct harness *h)
 {
 	unsigned char *buf = map_anon(24);
@@ -266,6 +294,8 @@ static void body_pin_counts_against_memlock(struct harness *h)
 	iopf_pfn_t pfns[24];
 	uint64_t base = vmlck_kb(), kb = UNDER_ASAN ? 0 : 4;
 	struct iopf_mm_stats s;
+
+	bool had_cap = ipc_lock_effective(false);
 
 	host_setup(h);
 	assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &old), 0);
@@ -290,6 +320,8 @@ static void body_pin_counts_against_memlock(struct harness *h)
 	iopf_mm_stats(h->mm, &s);
 	assert_int_equal(s.locked_pages, 0);
 	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &old), 0);
+	if (had_cap)
+		assert_true(ipc_lock_effective(true));
 	iopf_mm_destroy(h->mm);
 	iopf_mm_pool_destroy(h->pool);
 	munmap(buf, 24 * PG);

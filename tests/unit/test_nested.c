@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <iopf/iommufd.h>
 #include <iopf/viommu.h>
@@ -93,12 +94,24 @@ static void nest_teardown(struct nest *n)
 	env_teardown(&n->e);
 }
 
+/*
+ * The vIOMMU's counters once every answer it has sent is counted. The
+ * device's DMA returns as soon as the answer is delivered, which can be
+ * before the guest thread that wrote it has counted it as accepted; the
+ * wait is bounded so that a lost answer still fails the test.
+ */
 static struct iopf_viommu_stats vstats(struct nest *n)
 {
 	struct iopf_viommu_stats s;
+	struct timespec pause = { 0, 1000000 };
 
-	iopf_viommu_stats(n->v, &s);
-	return s;
+	for (int waited_ms = 0;; waited_ms++) {
+		iopf_viommu_stats(n->v, &s);
+		if (s.answers_sent == s.answers_accepted + s.answers_stale +
+				      s.answers_bad_tag || waited_ms == 5000)
+			return s;
+		nanosleep(&pause, NULL);
+	}
 }
 
 static struct iopf_iommu_stats istats(struct nest *n)

@@ -1007,6 +1007,101 @@ static void vmm_fn(void *arg)
 	}
 }
 
+/* ---- two detaches of one attachment ---- */
+
+struct double_detach {
+	struct env *e;
+	struct iopf_dev *dev;
+	struct iopf_domain *d;
+	bool handler_running, handler_done;
+	int dma_ret;
+	bool reattached_at_return[2];
+};
+
+static enum iopf_response slow_map_handler(void *data,
+					   const struct iopf_fault_group *g)
+{
+	struct double_detach *x = data;
+
+	x->handler_running = true;
+	/* Long enough for both detaches to find the attachment. */
+	iopf_rt_sleep(x->e->h->rt, 50000);
+	x->handler_done = true;
+	return env_map_gpa(x->e, g->domain, g->reqs[0].addr,
+			   IOPF_PERM_READ | IOPF_PERM_WRITE)
+		       ? IOPF_RESP_INVALID
+		       : IOPF_RESP_SUCCESS;
+}
+
+static void double_detach_dma(void *arg)
+{
+	struct double_detach *x = arg;
+	uint64_t v = 7;
+
+	x->dma_ret = iopf_dma(x->dev, IOPF_PASID_NONE, 3 * PG, &v, sizeof(v),
+			      IOPF_DMA_WRITE);
+}
+
+static void double_detach_one(struct double_detach *x, unsigned i)
+{
+	iopf_detach(x->dev, IOPF_PASID_NONE);
+	/* Returned: the handler is done and the attachment wholly gone. */
+	x->reattached_at_return[i] = x->handler_done;
+}
+
+static void double_detach_first(void *arg)
+{
+	double_detach_one(arg, 0);
+}
+
+static void double_detach_second(void *arg)
+{
+	double_detach_one(arg, 1);
+}
+
+/*
+ * Two detaches of one attachment while its handler runs: both find it;
+ * one tears it down, the other waits for that to finish. Neither may
+ * free it twice, and neither returns while the handler still runs.
+ */
+static void body_double_detach_frees_once(struct harness *h)
+{
+	struct env e;
+	struct double_detach x = { .e = &e };
+	struct iopf_rt_actor *dma, *d1, *d2;
+
+	env_setup(h, &e, 1, 0);
+	x.dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &x.d), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(x.d, slow_map_handler,
+						       &x), 0);
+	assert_int_equal(iopf_attach(x.dev, IOPF_PASID_NONE, x.d), 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "dma", double_detach_dma, &x,
+				       &dma), 0);
+	while (!x.handler_running)
+		iopf_rt_sleep(h->rt, 1000);
+	assert_int_equal(iopf_rt_spawn(h->rt, "detach1", double_detach_first,
+				       &x, &d1), 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "detach2", double_detach_second,
+				       &x, &d2), 0);
+	iopf_rt_join(d1);
+	iopf_rt_join(d2);
+	iopf_rt_join(dma);
+	assert_true(x.reattached_at_return[0]);
+	assert_true(x.reattached_at_return[1]);
+	/* Answered by the handler, then retried with or without a domain. */
+	assert_true(x.dma_ret == 0 || x.dma_ret == -EFAULT);
+	/* Gone once: the same device and PASID attach again at once. */
+	assert_int_equal(iopf_attach(x.dev, IOPF_PASID_NONE, x.d), 0);
+	iopf_detach(x.dev, IOPF_PASID_NONE);
+	assert_exactly_once(e.iommu);
+	iopf_domain_free(x.d);
+	env_teardown(&e);
+}
+
+HARNESS_VIRTUAL_TEST(double_detach_frees_once)
+
+
 /*
  * Sixteen DMAs fault at once into a page request queue of two entries:
  * the hardware answers what does not fit (SUCCESS, so the device asks
@@ -1223,6 +1318,7 @@ int main(void)
 		cmocka_unit_test(test_answered_once_on_overflow),
 		cmocka_unit_test(test_answered_once_without_record),
 		cmocka_unit_test(test_documented_errors),
+		cmocka_unit_test(test_double_detach_frees_once),
 	};
 
 	/* One race at a time: TEST_FILTER=test_dma_try_vs_fd_close */

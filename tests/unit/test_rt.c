@@ -5,7 +5,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <iopf/rt.h>
 
@@ -308,6 +310,172 @@ static void test_virtual_many_actors(void **state)
 	iopf_rt_destroy(rt);
 }
 
+/*
+ * A charge that would carry virtual time past 2^64 - 1 ns: the run stops,
+ * returns -EOVERFLOW and names the run, the actor and the site; the
+ * process goes on, and so can the context.
+ */
+struct ovf {
+	struct iopf_rt *rt;
+	struct iopf_rt_mutex m;
+	struct iopf_rt_waitq wq;
+	int after_overflow;     /* code past the failing charge that ran */
+	int bystander_done;
+	int charge_line;
+};
+
+static void ovf_charger(void *arg)
+{
+	struct ovf *o = arg;
+
+	iopf_rt_charge(o->rt, UINT64_MAX / 2 + 1);
+	o->charge_line = __LINE__ + 1;
+	iopf_rt_charge(o->rt, UINT64_MAX / 2 + 1);
+	o->after_overflow++;
+}
+
+/* Waits for a wake that never comes: the stop must not wait for it. */
+static void ovf_bystander(void *arg)
+{
+	struct ovf *o = arg;
+
+	iopf_rt_mutex_lock(&o->m);
+	iopf_rt_wait(&o->wq, &o->m);
+	iopf_rt_mutex_unlock(&o->m);
+	o->bystander_done = 1;
+}
+
+static void ovf_main(void *arg)
+{
+	struct ovf *o = arg;
+	struct iopf_rt_actor *c, *b;
+
+	assert_int_equal(iopf_rt_spawn(o->rt, "bystander", ovf_bystander, o,
+				       &b), 0);
+	assert_int_equal(iopf_rt_spawn(o->rt, "charger", ovf_charger, o, &c),
+			 0);
+	iopf_rt_join(c);
+	o->after_overflow++;
+	iopf_rt_join(b);
+}
+
+static void ovf_small(void *arg)
+{
+	struct ovf *o = arg;
+
+	iopf_rt_charge(o->rt, 1);
+	o->bystander_done = 2;
+}
+
+/* Run @fn in @rt with stderr going to @buf. */
+static int run_capturing_stderr(struct iopf_rt *rt, const char *name,
+				iopf_rt_fn fn, void *arg, char *buf,
+				size_t size)
+{
+	FILE *tmp = tmpfile();
+	int saved, ret;
+	size_t n;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fileno(tmp), 2);
+	ret = iopf_rt_run(rt, name, fn, arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, size - 1, tmp);
+	buf[n] = 0;
+	fclose(tmp);
+	return ret;
+}
+
+static void run_overflow(const struct iopf_rt_config *cfg)
+{
+	struct ovf o = { 0 };
+	char err[512], want[128];
+
+	assert_int_equal(iopf_rt_create(cfg, &o.rt), 0);
+	iopf_rt_mutex_init(o.rt, &o.m);
+	iopf_rt_waitq_init(o.rt, &o.wq);
+	assert_int_equal(run_capturing_stderr(o.rt, "ovf-run", ovf_main, &o,
+					      err, sizeof(err)),
+			 -EOVERFLOW);
+	assert_int_equal(o.after_overflow, 0);
+	assert_int_equal(o.bystander_done, 0);
+	assert_non_null(strstr(err, "run 'ovf-run' stopped"));
+	assert_non_null(strstr(err, "virtual time overflow"));
+	assert_non_null(strstr(err, "charger#"));
+	snprintf(want, sizeof(want), "tests/unit/test_rt.c:%d", o.charge_line);
+	assert_non_null(strstr(err, want));
+	/* Nothing is left behind: the context runs again. */
+	iopf_rt_mutex_init(o.rt, &o.m);
+	iopf_rt_waitq_init(o.rt, &o.wq);
+	assert_int_equal(iopf_rt_run(o.rt, "again", ovf_small, &o), 0);
+	assert_int_equal(o.bystander_done, 2);
+	iopf_rt_waitq_destroy(&o.wq);
+	iopf_rt_mutex_destroy(&o.m);
+	iopf_rt_destroy(o.rt);
+}
+
+static void test_virtual_time_overflow_stops_the_run(void **state)
+{
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL, .seed = 5 };
+
+	run_overflow(&cfg);
+	cfg.explore.strategy = IOPF_RT_SCHED_PCT;
+	run_overflow(&cfg);
+	cfg.explore.strategy = IOPF_RT_SCHED_RANDOM;
+	run_overflow(&cfg);
+}
+
+/* Actors joined in an order unlike their spawning: the list stays whole. */
+struct shuffle {
+	struct iopf_rt *rt;
+	_Atomic unsigned done;
+};
+
+static void shuffle_worker(void *arg)
+{
+	struct shuffle *sh = arg;
+
+	sh->done++;
+}
+
+static void shuffle_main(void *arg)
+{
+	struct shuffle *sh = arg;
+	struct iopf_rt_actor *a[100];
+
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(iopf_rt_spawn(sh->rt, "w", shuffle_worker, sh,
+					       &a[i]), 0);
+	/* Middle, last, first, then the rest: 37 is prime to 100. */
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(iopf_rt_join(a[(i * 37 + 50) % 100]), 0);
+	assert_int_equal(sh->done, 100);
+	/* Left unjoined on purpose: the run reaps them. */
+	for (int i = 0; i < 10; i++)
+		iopf_rt_spawn(sh->rt, "left", shuffle_worker, sh, NULL);
+}
+
+static void test_join_in_any_order(void **state)
+{
+	enum iopf_rt_kind kinds[] = { IOPF_RT_VIRTUAL, IOPF_RT_REAL };
+
+	for (int k = 0; k < 2; k++) {
+		struct iopf_rt_config cfg = { .kind = kinds[k] };
+		struct shuffle sh = { 0 };
+
+		assert_int_equal(iopf_rt_create(&cfg, &sh.rt), 0);
+		assert_int_equal(iopf_rt_run(sh.rt, "main", shuffle_main, &sh),
+				 0);
+		assert_int_equal(sh.done, 110);
+		iopf_rt_destroy(sh.rt);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +487,8 @@ int main(void)
 		cmocka_unit_test(test_exit_and_bad_args),
 		cmocka_unit_test(test_random_is_seeded),
 		cmocka_unit_test(test_virtual_many_actors),
+		cmocka_unit_test(test_virtual_time_overflow_stops_the_run),
+		cmocka_unit_test(test_join_in_any_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -731,6 +731,76 @@ static void body_domains_mirror_the_container(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(domains_mirror_the_container)
 
+static enum iopf_response foreign_handler(void *data,
+					  const struct iopf_fault_group *g)
+{
+	(void)g;
+	++*(unsigned *)data;
+	return IOPF_RESP_INVALID;
+}
+
+/*
+ * A domain's faults have one handler: a container attaching with faults
+ * must not take over a domain whose faults someone else handles (another
+ * container, a fault queue). Refused, and nothing changes.
+ */
+static void body_attach_faults_refuses_a_claimed_domain(struct harness *h)
+{
+	struct env e;
+	struct iopf_ioas *ioas1, *ioas2;
+	struct iopf_domain *d, *d2;
+	struct iopf_dev *dev;
+	struct iopf_ioas_map m = { .iova = 0, .hva = GUEST_HVA, .length = 16 * PG,
+				   .perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
+				   .mode = IOPF_MAP_FAULTABLE };
+	struct iopf_ioas_stats s;
+	unsigned foreign_calls = 0;
+	unsigned char b[8];
+
+	env_setup(h, &e, 1, 0);
+	dev = env_dev(&e, "d", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_ioas_create(e.iommu, h->mm, &ioas1), 0);
+	assert_int_equal(iopf_ioas_create(e.iommu, h->mm, &ioas2), 0);
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
+	assert_int_equal(iopf_ioas_map(ioas1, &m), 0);
+	assert_int_equal(iopf_ioas_attach_domain(ioas1, d, true), 0);
+	/* ioas2 would silently become the handler of ioas1's domain. */
+	assert_int_equal(iopf_ioas_attach_domain(ioas2, d, true), -EBUSY);
+	iopf_ioas_stats(ioas2, &s);
+	assert_int_equal(s.areas, 0);
+	/* Faults still reach ioas1, which maps the page. */
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 3 * PG, b, 8,
+				  IOPF_DMA_READ), 0);
+	/* Refused: no detach of it, and ioas1's handler stays. */
+	iopf_ioas_detach_domain(ioas2, d);
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 4 * PG, b, 8,
+				  IOPF_DMA_READ), 0);
+	iopf_detach(dev, IOPF_PASID_NONE);
+	iopf_ioas_detach_domain(ioas1, d);
+
+	/* A domain whose faults go elsewhere: mirrored without faults only. */
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d2), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(d2, foreign_handler,
+						       &foreign_calls), 0);
+	assert_int_equal(iopf_ioas_attach_domain(ioas1, d2, true), -EBUSY);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d2), 0);
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 5 * PG, b, 8,
+				  IOPF_DMA_READ), -EFAULT);
+	assert_int_equal(foreign_calls, 1);
+	iopf_detach(dev, IOPF_PASID_NONE);
+	assert_int_equal(iopf_ioas_attach_domain(ioas1, d2, false), 0);
+	iopf_ioas_detach_domain(ioas1, d2);
+
+	iopf_ioas_destroy(ioas1);
+	iopf_ioas_destroy(ioas2);
+	iopf_domain_free(d);
+	iopf_domain_free(d2);
+	env_teardown(&e);
+}
+
+HARNESS_VIRTUAL_TEST(attach_faults_refuses_a_claimed_domain)
+
 /* ---- dirty tracking ---- */
 
 static unsigned bitmap_count(const unsigned long *b, unsigned bits)
@@ -853,6 +923,7 @@ int main(void)
 		cmocka_unit_test(test_race_notifier_vs_fault_installation),
 		cmocka_unit_test(test_race_partial_unmap_of_superpage),
 		cmocka_unit_test(test_domains_mirror_the_container),
+		cmocka_unit_test(test_attach_faults_refuses_a_claimed_domain),
 		cmocka_unit_test(test_dirty_tracking),
 	};
 

@@ -26,6 +26,12 @@
  * The handler's data is the container: it stays valid for the whole call
  * because removing the handler from a domain (detach, destroy) waits for
  * the calls running (iopf_domain_set_fault_handler).
+ *
+ * Locks (src/lock_order.h): none container-wide; an area's lock (AREA)
+ * for the mapped check and a stream's state, populate's locks otherwise
+ * (ioas_populate.c). Nothing is created here but a stream entry, which
+ * lives in its area. Work in flight: an area removed while a request of
+ * it is handled is held by its reference and answered INVALID.
  */
 #include "vfio_internal.h"
 

@@ -1,0 +1,827 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `iopf vmm` and the benchmarks that boot real KVM guests: vmm-startup and
+ * vmm-density. Each guest is an iopf-vmm process (built against Linux's
+ * uAPI headers only) run under libiopf-preload.so, which serves /dev/iommu
+ * and the device cdevs in that process; guest RAM is the process's own
+ * memory, so its resident size is the host memory the guest costs.
+ *
+ * Every figure here is measured on this machine: nothing comes from the
+ * cost model.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+#define GIB (1ull << 30)
+#define MIB (1ull << 20)
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct vmm_env {
+	const char *vmm;       /* the iopf-vmm executable */
+	const char *preload;   /* libiopf-preload.so, NULL without a device */
+};
+
+/*
+ * Find iopf-vmm and the preload library: the build's own, or $IOPF_VMM and
+ * $IOPF_PRELOAD. False, with the reason, when one is missing.
+ */
+static bool vmm_env_find(struct vmm_env *e, bool need_preload)
+{
+	e->vmm = getenv("IOPF_VMM") ? getenv("IOPF_VMM") : IOPF_VMM_EXE;
+	e->preload = getenv("IOPF_PRELOAD") ? getenv("IOPF_PRELOAD") :
+					      IOPF_PRELOAD_LIB;
+	if (!need_preload) {
+		e->preload = NULL;
+		return true;
+	}
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		fprintf(stderr, "iopf: /dev/kvm: %s: no KVM on this machine\n",
+			strerror(errno));
+		return false;
+	}
+	if (access(e->vmm, X_OK)) {
+		fprintf(stderr, "iopf: %s: %s (iopf-vmm is built on x86-64 "
+			"with <linux/iommufd.h>)\n", e->vmm, strerror(errno));
+		return false;
+	}
+	if (access(e->preload, R_OK)) {
+		fprintf(stderr, "iopf: %s: %s: the preload library that serves "
+			"/dev/iommu and VFIO was not built\n", e->preload,
+			strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* In the child: the preload library and the device list, then iopf-vmm. */
+static void vmm_exec(const struct vmm_env *e, char **argv)
+{
+	if (e->preload) {
+		setenv("LD_PRELOAD", e->preload, 1);
+		setenv("IOPF_DEVICES", "sec", 0);
+	}
+	argv[0] = (char *)e->vmm;
+	execv(e->vmm, argv);
+	fprintf(stderr, "iopf: exec %s: %s\n", e->vmm, strerror(errno));
+	_exit(127);
+}
+
+/* Start iopf-vmm with @argv (argv[0] is replaced); its stdout on *@out. */
+static pid_t vmm_spawn(const struct vmm_env *e, char **argv, int *out)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (!pid) {
+		/* A guest that runs until stopped must not outlive the bench. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(p[1], STDOUT_FILENO);
+		vmm_exec(e, argv);
+	}
+	close(p[1]);
+	*out = p[0];
+	return pid;
+}
+
+/*
+ * `iopf vmm`: iopf-vmm with every option passed on (it parses them, and
+ * prints its own --help). The preload library is put in only where it was
+ * built; without it iopf-vmm says that /dev/iommu is missing.
+ */
+int tool_vmm(int argc, char **argv)
+{
+	struct vmm_env e;
+	char **args = calloc((size_t)argc + 2, sizeof(*args));
+	int status;
+	pid_t pid;
+
+	if (!args)
+		return 1;
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	vmm_env_find(&e, false);
+	if (access(e.vmm, X_OK)) {
+		fprintf(stderr, "iopf vmm: %s: %s (iopf-vmm is built on x86-64 "
+			"with <linux/iommufd.h>)\n", e.vmm, strerror(errno));
+		free(args);
+		return 77;
+	}
+	e.preload = getenv("IOPF_PRELOAD") ? getenv("IOPF_PRELOAD") :
+					     IOPF_PRELOAD_LIB;
+	if (access(e.preload, R_OK))
+		e.preload = NULL;
+	fflush(NULL);
+	pid = fork();
+	if (!pid)
+		vmm_exec(&e, args);
+	free(args);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return 1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/* ---- one guest, run to its end, its JSON result ---- */
+
+static json_object *vmm_run_json(const struct vmm_env *e, char **argv)
+{
+	char buf[8192];
+	size_t len = 0;
+	ssize_t n;
+	int fd, status;
+	pid_t pid;
+	char *line, *last = NULL;
+
+	fflush(NULL);
+	pid = vmm_spawn(e, argv, &fd);
+	if (pid < 0)
+		return NULL;
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	close(fd);
+	waitpid(pid, &status, 0);
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+		if (line[0] == '{')
+			last = line;
+	return last ? json_tokener_parse(last) : NULL;
+}
+
+static double jd(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : -1;
+}
+
+static const char *js(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+/* ---- vmm-startup ---- */
+
+/* Published pinning time of 16 GiB (2 MiB pages), for scale. */
+#define PUBLISHED_PIN_16G_S 2.9
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/*
+ * The kernel's own floor for pinning @gib GiB here: populating (faulting
+ * in and zeroing) that much anonymous memory with MADV_POPULATE_WRITE, in
+ * this process, ms; -1 if it could not be had.
+ */
+static double populate_floor_ms(uint64_t gib, bool thp)
+{
+	size_t len = (size_t)(gib * GIB);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint64_t t0, t1;
+
+	if (p == MAP_FAILED)
+		return -1;
+	madvise(p, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	t0 = mono_ns();
+	if (madvise(p, len, MADV_POPULATE_WRITE)) {
+		munmap(p, len);
+		return -1;
+	}
+	t1 = mono_ns();
+	munmap(p, len);
+	return (double)(t1 - t0) / 1e6;
+}
+
+struct startup_row {
+	uint64_t gib;
+	const char *mode;
+	double map_ms, first_dma_ms, rss_mib, floor_ms;
+	int64_t faults;       /* -1: resolved inside the IOAS, not counted */
+	bool ok;
+	char why[128];
+};
+
+/*
+ * The guest RAM mappings compared, as iopf-vmm options: pinned (QEMU
+ * today), faultable with the IOAS resolving faults (the extension, its
+ * default policy), with the VMM resolving them from a fault queue, and
+ * with each pre-fault policy of the extension: none, a fixed or adaptive
+ * 64-page window, or every page mapped (not pinned) at map time.
+ */
+static const struct vmm_mode {
+	const char *name;
+	const char *args[7];
+} vmm_modes[] = {
+	{ "pinned", { "--mode", "pinned" } },
+	{ "faultable", { "--mode", "faultable", "--faults", "ioas" } },
+	{ "faultable-vmm", { "--mode", "faultable", "--faults", "vmm" } },
+	{ "faultable-none", { "--mode", "faultable", "--faults", "ioas",
+			      "--prefault", "none" } },
+	{ "faultable-fixed", { "--mode", "faultable", "--faults", "ioas",
+			       "--prefault", "fixed:64" } },
+	{ "faultable-adaptive", { "--mode", "faultable", "--faults", "ioas",
+				  "--prefault", "adaptive:64" } },
+	{ "faultable-all", { "--mode", "faultable", "--faults", "ioas",
+			     "--prefault", "all" } },
+};
+#define NR_VMM_MODES (sizeof(vmm_modes) / sizeof(vmm_modes[0]))
+
+static const struct vmm_mode *vmm_mode_find(const char *name)
+{
+	for (size_t i = 0; i < NR_VMM_MODES; i++)
+		if (!strcmp(vmm_modes[i].name, name))
+			return &vmm_modes[i];
+	return NULL;
+}
+
+/* Append @m's options to @argv at *@a. */
+static void vmm_mode_args(const struct vmm_mode *m, char **argv, int *a)
+{
+	for (int i = 0; i < 7 && m->args[i]; i++)
+		argv[(*a)++] = (char *)m->args[i];
+}
+
+static void startup_row_run(const struct vmm_env *e, struct startup_row *r,
+			    bool thp)
+{
+	char ram[32], *argv[20];
+	int a = 0;
+	json_object *j;
+
+	snprintf(ram, sizeof(ram), "%" PRIu64 "G", r->gib);
+	argv[a++] = NULL;
+	argv[a++] = "--ram";
+	argv[a++] = ram;
+	vmm_mode_args(vmm_mode_find(r->mode), argv, &a);
+	argv[a++] = "--json";
+	argv[a++] = "--timeout";
+	argv[a++] = "600";
+	if (thp)
+		argv[a++] = "--thp";
+	argv[a] = NULL;
+	j = vmm_run_json(e, argv);
+	if (!j) {
+		snprintf(r->why, sizeof(r->why), "iopf-vmm gave no result");
+		return;
+	}
+	r->ok = !strcmp(js(j, "result"), "pass");
+	r->map_ms = jd(j, "iommu_map_ms");
+	r->first_dma_ms = jd(j, "to_first_dma_ms");
+	r->rss_mib = jd(j, "rss_kib") / 1024.0;
+	r->faults = (int64_t)jd(j, "io_page_faults");
+	if (!r->ok)
+		snprintf(r->why, sizeof(r->why), "%s", js(j, "message"));
+	json_object_put(j);
+}
+
+struct gib_list {
+	uint64_t gib[8];
+	unsigned n;
+};
+
+struct mode_list {
+	const char *name[NR_VMM_MODES];
+	unsigned n;
+};
+
+/* --sizes: GiB, comma-separated, 1..60 each. */
+static int parse_sizes(const char *opt, const char *val, void *dst)
+{
+	struct gib_list *l = dst;
+	char buf[128], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	l->n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (l->n == 8) {
+			fprintf(stderr, "iopf: %s: at most 8 sizes\n", opt);
+			return -1;
+		}
+		if (!tool_parse_uint(opt, tok, 1, 60, &l->gib[l->n]))
+			return -1;
+		l->n++;
+	}
+	if (!l->n) {
+		fprintf(stderr, "iopf: %s: no size\n", opt);
+		return -1;
+	}
+	return 0;
+}
+
+/* --modes: names of vmm_modes[], comma-separated. */
+static int parse_modes(const char *opt, const char *val, void *dst)
+{
+	struct mode_list *l = dst;
+	char buf[128], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	l->n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		const struct vmm_mode *m = vmm_mode_find(tok);
+
+		if (!m || l->n == NR_VMM_MODES) {
+			fprintf(stderr, "iopf: %s: '%s': pinned, faultable, "
+				"faultable-vmm, faultable-none, faultable-fixed,\n"
+				"faultable-adaptive or faultable-all\n", opt, tok);
+			return -1;
+		}
+		l->name[l->n++] = m->name;
+	}
+	if (!l->n) {
+		fprintf(stderr, "iopf: %s: no mode\n", opt);
+		return -1;
+	}
+	return 0;
+}
+
+int tool_bench_vmm_startup(int argc, char **argv)
+{
+	struct tool_output out = { 0 };
+	struct gib_list sz = { { 1, 4, 16 }, 3 };
+	struct mode_list md = { { "pinned", "faultable", "faultable-vmm" }, 3 };
+	bool thp = false;
+	const struct tool_opt opts[] = {
+		TOOL_CALL("--sizes", parse_sizes, &sz, "LIST",
+			  "guest RAM sizes, GiB, comma-separated,\n"
+			  "1..60 each (1,4,16)"),
+		TOOL_CALL("--modes", parse_modes, &md, "LIST",
+			  "pinned, faultable (the IOAS resolves\n"
+			  "faults), faultable-vmm (the VMM's fault\n"
+			  "queue, counted), faultable-none,\n"
+			  "-fixed, -adaptive (64-page windows),\n"
+			  "-all (every page mapped, unpinned, at\n"
+			  "map time); default: the first three"),
+		TOOL_FLAG("--thp", &thp, "guest RAM in transparent huge pages"),
+		TOOL_OUT_JSON(&out),
+		TOOL_OUT_PLOT(&out),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench vmm-startup", "[options]",
+		"real KVM guests (iopf-vmm under the preload library):\n"
+		"VM creation to the guest's first completed DMA and\n"
+		"resident memory, pinned vs faultable guest RAM;\n"
+		"16 GiB pinned needs 16 GiB free and about a minute",
+		opts, NULL,
+	};
+	const uint64_t *sizes = sz.gib;
+	const char *const *modes = md.name;
+	unsigned nsizes, nmodes, i, m, nrows = 0;
+	struct startup_row rows[8 * NR_VMM_MODES];
+	struct vmm_env e;
+	int ret;
+
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	nsizes = sz.n;
+	nmodes = md.n;
+	if (!vmm_env_find(&e, true))
+		return 77;
+	ret = tool_output_open(&out, true);
+	if (ret)
+		return ret;
+	for (i = 0; i < nsizes; i++) {
+		double floor_ms = populate_floor_ms(sizes[i], thp);
+
+		for (m = 0; m < nmodes; m++) {
+			struct startup_row *r = &rows[nrows++];
+
+			*r = (struct startup_row){ .gib = sizes[i], .mode = modes[m],
+						   .floor_ms = floor_ms };
+			tool_progress("vmm-startup", nrows - 1, nsizes * nmodes);
+			startup_row_run(&e, r, thp);
+		}
+	}
+	tool_progress("vmm-startup", nrows, nrows);
+
+	if (out.json) {
+		json_object *arr = json_object_new_array();
+
+		for (i = 0; i < nrows; i++) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "ram_gib", json_object_new_int64((int64_t)rows[i].gib));
+			json_object_object_add(o, "mode", json_object_new_string(rows[i].mode));
+			json_object_object_add(o, "thp", json_object_new_boolean(thp));
+			json_object_object_add(o, "ok", json_object_new_boolean(rows[i].ok));
+			json_object_object_add(o, "ioas_map_ms", json_object_new_double(rows[i].map_ms));
+			json_object_object_add(o, "to_first_dma_ms", json_object_new_double(rows[i].first_dma_ms));
+			json_object_object_add(o, "resident_mib", json_object_new_double(rows[i].rss_mib));
+			json_object_object_add(o, "kernel_populate_ms", json_object_new_double(rows[i].floor_ms));
+			if (rows[i].faults >= 0)
+				json_object_object_add(o, "io_page_faults", json_object_new_int64(rows[i].faults));
+			json_object_object_add(o, "published_pin_s_scaled",
+				json_object_new_double(PUBLISHED_PIN_16G_S * (double)rows[i].gib / 16.0));
+			if (!rows[i].ok)
+				json_object_object_add(o, "error", json_object_new_string(rows[i].why));
+			json_object_array_add(arr, o);
+		}
+		if (tool_output_json(&out, arr))
+			return 1;
+	}
+	if (tool_output_table(&out)) {
+		char data[4096];
+		size_t dl = 0;
+
+		printf("VM start on KVM, measured: VM creation to the guest's first "
+		       "completed DMA (%s pages)\n", thp ? "THP" : "4 KiB");
+		printf("%6s %-18s %11s %12s %12s %10s %13s %14s\n", "RAM", "mode",
+		       "IOAS map ms", "first DMA ms", "resident MiB", "IOPFs",
+		       "populate ms**", "published s*");
+		for (i = 0; i < nrows; i++) {
+			struct startup_row *r = &rows[i];
+
+			char nf[24] = "-";
+
+			if (!r->ok) {
+				printf("%4" PRIu64 "Gi %-18s failed: %s\n", r->gib,
+				       r->mode, r->why);
+				continue;
+			}
+			if (r->faults >= 0)
+				snprintf(nf, sizeof(nf), "%" PRId64, r->faults);
+			printf("%4" PRIu64 "Gi %-18s %11.1f %12.1f %12.1f %10s %13.1f %14.1f\n",
+			       r->gib, r->mode, r->map_ms, r->first_dma_ms,
+			       r->rss_mib, nf, r->floor_ms,
+			       PUBLISHED_PIN_16G_S * (double)r->gib / 16.0);
+		}
+		printf("* published: 16 GiB pinned in %.1f s (2 MiB pages), scaled "
+		       "linearly to each size\n", PUBLISHED_PIN_16G_S);
+		printf("** this machine's kernel populating the same size "
+		       "(MADV_POPULATE_WRITE): the floor under any pinning\n"
+		       "IOPFs: I/O page faults the VMM served from its fault queue "
+		       "(-: pinned, or resolved inside the IOAS)\n");
+		dl += (size_t)snprintf(data + dl, sizeof(data) - dl,
+				       "# gib pinned_ms faultable_ms published_ms\n");
+		for (i = 0; i < nsizes; i++) {
+			char ps[32] = "NaN", fs[32] = "NaN", vs[32] = "NaN";
+			double floor_ms = -1;
+
+			for (m = 0; m < nrows; m++) {
+				char *to = !strcmp(rows[m].mode, "pinned") ? ps :
+					   !strcmp(rows[m].mode, "faultable") ? fs :
+					   !strcmp(rows[m].mode, "faultable-vmm") ? vs : NULL;
+
+				if (to && rows[m].gib == sizes[i] && rows[m].ok)
+					snprintf(to, 32, "%.1f", rows[m].first_dma_ms);
+				if (rows[m].gib == sizes[i])
+					floor_ms = rows[m].floor_ms;
+			}
+			dl += (size_t)snprintf(data + dl, sizeof(data) - dl,
+				"%" PRIu64 " %s %s %.1f %s %.1f\n", sizes[i], ps, fs,
+				PUBLISHED_PIN_16G_S * 1000.0 * (double)sizes[i] / 16.0,
+				vs, floor_ms);
+		}
+		tool_plot(&out, "vmm-startup", data,
+			  "set title 'KVM guest start: VM creation to first completed DMA'\n"
+			  "set xlabel 'guest RAM (GiB)'\nset ylabel 'ms'\n"
+			  "set logscale y\nset key top left\nset grid\n"
+			  "plot DATA u 1:2 w lp pt 7 t 'pinned (measured)', "
+			  "DATA u 1:3 w lp pt 5 t 'faultable, IOAS resolves (measured)', "
+			  "DATA u 1:5 w lp pt 9 t 'faultable, VMM fault queue (measured)', "
+			  "DATA u 1:4 w l dt 2 t 'published pinning, scaled', "
+			  "DATA u 1:6 w l dt 3 t 'this kernel populating the same size'");
+	}
+	for (i = 0; i < nrows; i++)
+		if (!rows[i].ok)
+			return 1;
+	return 0;
+}
+
+/* ---- vmm-density ---- */
+
+struct density_guest {
+	pid_t pid;
+	int fd;
+	uint64_t bytes;           /* last progress line's */
+	bool running;
+	char buf[1024];
+	size_t len;
+};
+
+static uint64_t pid_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	uint64_t kib = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6)) {
+			kib = strtoull(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
+/* Read what @g printed; returns false once it exited or closed stdout. */
+static bool density_guest_read(struct density_guest *g)
+{
+	ssize_t n = read(g->fd, g->buf + g->len, sizeof(g->buf) - 1 - g->len);
+	char *nl;
+
+	if (n <= 0)
+		return n < 0 && errno == EAGAIN;
+	g->len += (size_t)n;
+	g->buf[g->len] = 0;
+	while ((nl = strchr(g->buf, '\n'))) {
+		char *b;
+
+		*nl = 0;
+		b = strstr(g->buf, " bytes=");
+		if (!strncmp(g->buf, "progress", 8) && b)
+			g->bytes = strtoull(b + 7, NULL, 10);
+		memmove(g->buf, nl + 1, g->len - (size_t)(nl + 1 - g->buf) + 1);
+		g->len -= (size_t)(nl + 1 - g->buf);
+	}
+	return true;
+}
+
+/* Pump every guest's output for @ns nanoseconds. */
+static void density_pump(struct density_guest *g, unsigned n, uint64_t ns)
+{
+	uint64_t end = mono_ns() + ns;
+
+	for (;;) {
+		struct pollfd p[64];
+		uint64_t now = mono_ns();
+		unsigned i;
+
+		if (now >= end)
+			return;
+		for (i = 0; i < n; i++)
+			p[i] = (struct pollfd){ .fd = g[i].running ? g[i].fd : -1,
+						.events = POLLIN };
+		if (poll(p, n, (int)((end - now) / 1000000 + 1)) <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (p[i].revents && g[i].running && !density_guest_read(&g[i]))
+				g[i].running = false;
+	}
+}
+
+static void density_stop_all(struct density_guest *g, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		kill(g[i].pid, SIGKILL);
+		waitpid(g[i].pid, NULL, 0);
+		close(g[i].fd);
+	}
+}
+
+struct density_step {
+	unsigned guests;
+	double gib_per_s;
+	double resident_mib;
+};
+
+/*
+ * Start guests of @mode one after another until the next would take the
+ * resident memory of all of them past @budget (measured, not assumed), or
+ * one fails to start, or @max are running. Returns the steps recorded.
+ */
+static unsigned density_mode(const struct vmm_env *e, const char *mode,
+			     uint64_t ram, uint64_t ws, uint64_t budget,
+			     unsigned max, double window_s,
+			     struct density_step *steps, char *why, size_t whylen)
+{
+	struct density_guest g[64];
+	char ram_s[32], ws_s[32];
+	unsigned n = 0, nsteps = 0;
+
+	/* The data bytes of one pass: 64 KiB jobs, each with a header page. */
+	uint64_t first_pass = ws / (64 * 1024 + 4096) * 64 * 1024;
+
+	snprintf(ram_s, sizeof(ram_s), "%" PRIu64 "M", ram >> 20);
+	snprintf(ws_s, sizeof(ws_s), "%" PRIu64 "M", ws >> 20);
+	snprintf(why, whylen, "reached --max-guests");
+	while (n < max && n < 64) {
+		char *argv[24] = { NULL, "--ram", ram_s, "--test", "workload",
+				   "--ws", ws_s, "--passes", "0", "--progress",
+				   "--timeout", "0" };
+		int a = 12;
+		struct density_guest *ng = &g[n];
+		uint64_t t0, rss = 0, before[64], dt;
+		double bytes = 0;
+		unsigned i;
+
+		vmm_mode_args(vmm_mode_find(mode), argv, &a);
+		argv[a] = NULL;
+		fflush(NULL);
+		*ng = (struct density_guest){ .running = true };
+		ng->pid = vmm_spawn(e, argv, &ng->fd);
+		if (ng->pid < 0) {
+			snprintf(why, whylen, "fork: %s", strerror(errno));
+			break;
+		}
+		fcntl(ng->fd, F_SETFL, O_NONBLOCK);
+		n++;
+		/*
+		 * Admit the new guest once its first pass went over the whole
+		 * working set (its resident memory is then what it keeps), up
+		 * to 120 s.
+		 */
+		t0 = mono_ns();
+		while (ng->running && ng->bytes < first_pass &&
+		       mono_ns() - t0 < 120000000000ull)
+			density_pump(g, n, 100000000ull);
+		if (!ng->running || ng->bytes < first_pass) {
+			snprintf(why, whylen, "guest %u did not run its workload", n);
+			n--;
+			density_stop_all(ng, 1);
+			break;
+		}
+		for (i = 0; i < n; i++)
+			rss += pid_rss_kib(g[i].pid);
+		if (rss * 1024 > budget) {
+			snprintf(why, whylen, "guest %u took resident memory to %.0f MiB, "
+				 "past the %.0f MiB budget", n, (double)rss / 1024,
+				 (double)budget / MIB);
+			n--;
+			density_stop_all(ng, 1);
+			break;
+		}
+		for (i = 0; i < n; i++)
+			before[i] = g[i].bytes;
+		t0 = mono_ns();
+		density_pump(g, n, (uint64_t)(window_s * 1e9));
+		dt = mono_ns() - t0;
+		rss = 0;
+		for (i = 0; i < n; i++) {
+			bytes += (double)(g[i].bytes - before[i]);
+			rss += pid_rss_kib(g[i].pid);
+		}
+		steps[nsteps++] = (struct density_step){
+			.guests = n, .gib_per_s = bytes / (double)GIB / ((double)dt / 1e9),
+			.resident_mib = (double)rss / 1024,
+		};
+		fprintf(stderr, "  %-9s %2u guests: %6.2f GiB/s, %8.0f MiB resident\n",
+			mode, n, steps[nsteps - 1].gib_per_s,
+			steps[nsteps - 1].resident_mib);
+	}
+	density_stop_all(g, n);
+	return nsteps;
+}
+
+int tool_bench_vmm_density(int argc, char **argv)
+{
+	static const char *const modes[2] = { "pinned", "faultable" };
+	struct tool_output out = { 0 };
+	uint64_t ram = 1 * GIB, ws = 256 * MIB, budget = 3 * GIB, max = 32;
+	uint64_t window_ms = 2000;
+	const struct tool_opt opts[] = {
+		TOOL_SIZE("--guest-ram", &ram, MIB, 64, 16384, "SIZE",
+			  "RAM per guest, MiB or with a suffix (1G)"),
+		TOOL_SIZE("--ws", &ws, MIB, 16, 16384, "SIZE",
+			  "each guest's DMA working set (256M)"),
+		TOOL_SIZE("--budget", &budget, MIB, 256, 1 << 20, "SIZE",
+			  "resident memory all guests may take:\n"
+			  "the host's memory for guests (3G)"),
+		TOOL_UINT("--max-guests", &max, 1, 64, "N",
+			  "guests at most, per mode (32)"),
+		TOOL_UINT("--window", &window_ms, 100, 60000, "MS",
+			  "throughput window after each start (2000)"),
+		TOOL_OUT_JSON(&out),
+		TOOL_OUT_PLOT(&out),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = {
+		"bench vmm-density", "[options]",
+		"real KVM guests started one after another, each running\n"
+		"AES over its working set, until their measured resident\n"
+		"memory passes the budget: pinned vs faultable guests,\n"
+		"aggregate DMA throughput and memory per step (about 4\n"
+		"minutes with the defaults)",
+		opts, NULL,
+	};
+	struct density_step steps[2][64];
+	unsigned nsteps[2], m, i;
+	char why[2][160];
+	struct vmm_env e;
+	int ret;
+
+	ret = tool_parse(&cmd, argc, argv);
+	if (ret >= 0)
+		return ret;
+	if (ram % (2 * MIB)) {
+		fprintf(stderr, "iopf bench vmm-density: --guest-ram must be a "
+			"multiple of 2 MiB\n");
+		return 2;
+	}
+	if (ws + 6 * MIB > ram) {
+		fprintf(stderr, "iopf bench vmm-density: --ws must be smaller than "
+			"--guest-ram by 6 MiB\n");
+		return 2;
+	}
+	if (!vmm_env_find(&e, true))
+		return 77;
+	ret = tool_output_open(&out, true);
+	if (ret)
+		return ret;
+	fprintf(stderr, "guests of %" PRIu64 " MiB RAM, working set %" PRIu64
+		" MiB, budget %" PRIu64 " MiB resident\n", ram >> 20, ws >> 20,
+		budget >> 20);
+	for (m = 0; m < 2; m++)
+		nsteps[m] = density_mode(&e, modes[m], ram, ws, budget,
+					 (unsigned)max, (double)window_ms / 1e3,
+					 steps[m], why[m], sizeof(why[m]));
+	if (out.json) {
+		json_object *root = json_object_new_object();
+
+		json_object_object_add(root, "guest_ram_mib", json_object_new_int64((int64_t)(ram >> 20)));
+		json_object_object_add(root, "working_set_mib", json_object_new_int64((int64_t)(ws >> 20)));
+		json_object_object_add(root, "budget_mib", json_object_new_int64((int64_t)(budget >> 20)));
+		for (m = 0; m < 2; m++) {
+			json_object *mo = json_object_new_object(), *arr = json_object_new_array();
+
+			for (i = 0; i < nsteps[m]; i++) {
+				json_object *s = json_object_new_object();
+
+				json_object_object_add(s, "guests", json_object_new_int((int)steps[m][i].guests));
+				json_object_object_add(s, "dma_gib_per_s", json_object_new_double(steps[m][i].gib_per_s));
+				json_object_object_add(s, "resident_mib", json_object_new_double(steps[m][i].resident_mib));
+				json_object_array_add(arr, s);
+			}
+			json_object_object_add(mo, "steps", arr);
+			json_object_object_add(mo, "guests_started", json_object_new_int((int)nsteps[m]));
+			json_object_object_add(mo, "stopped_because", json_object_new_string(why[m]));
+			json_object_object_add(root, modes[m], mo);
+		}
+		if (tool_output_json(&out, root))
+			return 1;
+	}
+	if (tool_output_table(&out)) {
+		char data[8192];
+		size_t dl = 0;
+
+		printf("KVM guest density, measured: %" PRIu64 " MiB guests, DMA over "
+		       "a %" PRIu64 " MiB working set, %" PRIu64 " MiB resident budget\n",
+		       ram >> 20, ws >> 20, budget >> 20);
+		printf("%-10s %7s %14s %14s\n", "mode", "guests", "DMA GiB/s",
+		       "resident MiB");
+		for (m = 0; m < 2; m++) {
+			for (i = 0; i < nsteps[m]; i++)
+				printf("%-10s %7u %14.2f %14.0f\n", modes[m],
+				       steps[m][i].guests, steps[m][i].gib_per_s,
+				       steps[m][i].resident_mib);
+			printf("%-10s started %u; stopped: %s\n", modes[m], nsteps[m],
+			       why[m]);
+		}
+		for (m = 0; m < 2; m++) {
+			dl += (size_t)snprintf(data + dl, sizeof(data) - dl, "# %s\n", modes[m]);
+			for (i = 0; i < nsteps[m]; i++)
+				dl += (size_t)snprintf(data + dl, sizeof(data) - dl,
+					"%u %.3f %.0f\n", steps[m][i].guests,
+					steps[m][i].gib_per_s, steps[m][i].resident_mib);
+			dl += (size_t)snprintf(data + dl, sizeof(data) - dl, "\n\n");
+		}
+		tool_plot(&out, "vmm-density", data,
+			  "set title 'KVM guests started under one memory budget'\n"
+			  "set xlabel 'guests running'\nset ylabel 'resident MiB'\n"
+			  "set y2label 'aggregate DMA GiB/s'\nset y2tics\nset ytics nomirror\n"
+			  "set key top left\nset grid\n"
+			  "plot DATA index 0 u 1:3 w lp pt 7 t 'pinned: resident', "
+			  "DATA index 1 u 1:3 w lp pt 5 t 'faultable: resident', "
+			  "DATA index 0 u 1:2 axes x1y2 w lp dt 2 pt 6 t 'pinned: DMA', "
+			  "DATA index 1 u 1:2 axes x1y2 w lp dt 2 pt 4 t 'faultable: DMA'");
+	}
+	return nsteps[0] && nsteps[1] ? 0 : 1;
+}
