@@ -67,6 +67,15 @@ struct mig_run {
 	int err;
 };
 
+/* The device writes hot page @p with the next stamp at its head. */
+static int mig_write_page(struct mig_run *m, uint64_t p, unsigned char *page)
+{
+	m->stamp++;
+	memcpy(page, &m->stamp, sizeof(m->stamp));
+	return iopf_dma(m->dev, IOPF_PASID_NONE, p * MIG_PAGE, page, MIG_PAGE,
+			IOPF_DMA_WRITE);
+}
+
 static void mig_writer(void *arg)
 {
 	struct mig_run *m = arg;
@@ -81,12 +90,8 @@ static void mig_writer(void *arg)
 	 * migration sees the steady write rate in both modes.
 	 */
 	for (uint64_t p = m->hot_base; p < m->hot_base + m->hot_pages; p++) {
-		int ret;
+		int ret = mig_write_page(m, p, page);
 
-		m->stamp++;
-		memcpy(page, &m->stamp, sizeof(m->stamp));
-		ret = iopf_dma(m->dev, IOPF_PASID_NONE, p * MIG_PAGE, page,
-			       sizeof(page), IOPF_DMA_WRITE);
 		if (ret) {
 			m->err = ret;
 			atomic_store(&m->warm, true);
@@ -98,12 +103,8 @@ static void mig_writer(void *arg)
 	while (!atomic_load(&m->stop)) {
 		uint64_t p = m->hot_base + iopf_rt_random_below(m->rt, m->hot_pages);
 		uint64_t now;
-		int ret;
+		int ret = mig_write_page(m, p, page);
 
-		m->stamp++;
-		memcpy(page, &m->stamp, sizeof(m->stamp));
-		ret = iopf_dma(m->dev, IOPF_PASID_NONE, p * MIG_PAGE, page,
-			       sizeof(page), IOPF_DMA_WRITE);
 		if (ret) {
 			m->err = ret;
 			return;
