@@ -61,7 +61,7 @@ test: build $(BUILD_ASAN)/build.ninja $(BUILD_TSAN)/build.ninja $(BUILD_FUZZ)/bu
 	ninja -C $(BUILD_FUZZ) -j $(JOBS)
 	rm -f $(BUILD)/meson-logs/testlog.json $(BUILD_ASAN)/meson-logs/testlog.json \
 	      $(BUILD_TSAN)/meson-logs/testlog.json $(BUILD_FUZZ)/meson-logs/testlog.json
-	-meson test -C $(BUILD) --suite unit --print-errorlogs
+	-meson test -C $(BUILD) --suite unit --suite docs --print-errorlogs
 	-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	 meson test -C $(BUILD_ASAN) --suite unit --suite stress --suite explore \

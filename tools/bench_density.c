@@ -12,6 +12,57 @@
 
 #define GIB (1ull << 30)
 
+/* The answers under the table: where each mode stopped and why, the
+ * curve's shape, what the simulation cost. */
+static void tool_density_summary(const struct iopf_bench_density_config *cfg,
+				 const struct iopf_bench_density_result *res)
+{
+	const struct iopf_bench_density_curve *c = &res->iopf;
+	bool static_full = res->static_max_guests < cfg->max_guests;
+
+	if (static_full)
+		printf("static pinning: %u guests at most (guest %u cannot be "
+		       "pinned), %.1f GB/s at most, %.2f GB/s per guest\n",
+		       res->static_max_guests, res->static_max_guests + 1,
+		       res->stat.plateau_gbps, res->stat.slope_gbps);
+	else
+		printf("static pinning: all %u guests fit, %.1f GB/s at the "
+		       "last step, %.2f GB/s per guest\n", res->static_max_guests,
+		       res->stat.plateau_gbps, res->stat.slope_gbps);
+	if (res->iopf_refused_guest)
+		printf("IOPF: guest %u could not boot (%s): host RAM full "
+		       "(%llu of %llu GiB in use), swap %s (%llu of %llu GiB); "
+		       "the steps stop at %u guests\n",
+		       res->iopf_refused_guest, strerror(-res->iopf_refused_err),
+		       (unsigned long long)(res->refused_resident_bytes / GIB),
+		       (unsigned long long)(cfg->host_bytes / GIB),
+		       cfg->swap_bytes ? "full" : "absent",
+		       (unsigned long long)(res->refused_swap_bytes / GIB),
+		       (unsigned long long)(cfg->swap_bytes / GIB), res->nr_steps);
+	if (!c->bends) {
+		printf("IOPF: slope %.2f GB/s per guest, no inflection within %u "
+		       "guests (%.1f GB/s at the last step, %.1f GB/s at most)\n",
+		       c->slope_gbps, res->nr_steps,
+		       res->nr_steps ? res->steps[res->nr_steps - 1].gbps_iopf : 0,
+		       c->plateau_gbps);
+	} else {
+		printf("IOPF: slope %.2f GB/s per guest up to the inflection at "
+		       "%u guests, %.2f GB/s per guest after it; plateau %.1f GB/s "
+		       "from %u guests", c->slope_gbps, c->inflection_guests,
+		       c->after_slope_gbps, c->plateau_gbps, c->plateau_guests);
+		if (static_full)
+			printf(" (%.0f%% more guests than static)",
+			       100.0 * ((double)c->plateau_guests /
+					res->static_max_guests - 1));
+		putchar('\n');
+	}
+	printf("curve fit: two least-squares lines, each over %u steps at "
+	       "least; a bend is a second slope under half the first and 5%% "
+	       "below its line at the last step\n", IOPF_DENSITY_MIN_SEGMENT);
+	printf("simulation: %.0f bytes of heap per simulated 2 MiB host page "
+	       "at the last IOPF step\n", res->meta_bytes_per_page);
+}
+
 int tool_bench_density(int argc, char **argv)
 {
 	struct iopf_bench_density_config cfg;
@@ -122,7 +173,11 @@ int tool_bench_density(int argc, char **argv)
 		json_object_object_add(root, "static_max_guests", json_object_new_int((int)res.static_max_guests));
 		json_object_object_add(root, "iopf_plateau_guests", json_object_new_int((int)res.iopf.plateau_guests));
 		json_object_object_add(root, "iopf_plateau_gbps", json_object_new_double(res.iopf.plateau_gbps));
+		json_object_object_add(root, "iopf_bends", json_object_new_boolean(res.iopf.bends));
 		json_object_object_add(root, "iopf_inflection_guests", json_object_new_int((int)res.iopf.inflection_guests));
+		json_object_object_add(root, "iopf_after_slope_gbps_per_guest", json_object_new_double(res.iopf.after_slope_gbps));
+		json_object_object_add(root, "iopf_refused_guest", json_object_new_int((int)res.iopf_refused_guest));
+		json_object_object_add(root, "metadata_bytes_per_page", json_object_new_double(res.meta_bytes_per_page));
 		json_object_object_add(root, "iopf_slope_gbps_per_guest", json_object_new_double(res.iopf.slope_gbps));
 		json_object_object_add(root, "static_plateau_gbps", json_object_new_double(res.stat.plateau_gbps));
 		json_object_object_add(root, "static_slope_gbps_per_guest", json_object_new_double(res.stat.slope_gbps));
@@ -163,9 +218,10 @@ int tool_bench_density(int argc, char **argv)
 	for (unsigned i = 0; i < res.nr_steps; i++) {
 		const struct iopf_bench_density_step *s = &res.steps[i];
 		char st[16] = "-", sm[16] = "-";
+		bool static_last = res.static_max_guests < cfg.max_guests &&
+				   s->guests == res.static_max_guests;
 		bool mark = s->guests == res.iopf.plateau_guests ||
-			    s->guests == res.iopf.inflection_guests ||
-			    s->guests == res.static_max_guests;
+			    s->guests == res.iopf.inflection_guests || static_last;
 
 		if (s->static_fits) {
 			snprintf(st, sizeof(st), "%.1f", s->gbps_static);
@@ -178,39 +234,40 @@ int tool_bench_density(int argc, char **argv)
 			       s->invals_per_s, s->swap_in_mbps, s->swap_out_mbps,
 			       s->guests == res.iopf.inflection_guests ? "  <- IOPF inflection"
 			       : s->guests == res.iopf.plateau_guests ? "  <- IOPF plateau"
-			       : s->guests == res.static_max_guests ? "  <- static: last guest that fits"
+			       : static_last ? "  <- static: last guest that fits"
 								    : "");
 		len += (size_t)snprintf(data + len, cap - len, "%u %s %.3f\n",
 					s->guests, s->static_fits ? st : "NaN",
 					s->gbps_iopf);
 	}
-	printf("\nstatic pinning: %u guests at most, %.1f GB/s at most, %.2f GB/s "
-	       "per guest\n", res.static_max_guests, res.stat.plateau_gbps,
-	       res.stat.slope_gbps);
-	printf("IOPF: slope %.2f GB/s per guest, plateau %.1f GB/s from %u guests, "
-	       "inflection at %u guests (%.0f%% more guests than static at the "
-	       "plateau)\n", res.iopf.slope_gbps, res.iopf.plateau_gbps,
-	       res.iopf.plateau_guests, res.iopf.inflection_guests,
-	       res.static_max_guests
-		       ? 100.0 * ((double)res.iopf.plateau_guests /
-				  res.static_max_guests - 1)
-		       : 0.0);
+	putchar('\n');
+	tool_density_summary(&cfg, &res);
 	{
-		char script[1024];
+		char script[2048];
+		size_t n;
 
-		snprintf(script, sizeof(script),
+		n = (size_t)snprintf(script, sizeof(script),
 			 "set title 'Aggregate device throughput as guests are added'\n"
 			 "set xlabel 'guests'\nset ylabel 'GB/s'\nset grid\n"
-			 "set key top left\n"
-			 "set arrow from %u, graph 0 to %u, graph 1 nohead dt 2 lc rgb '#888888'\n"
-			 "set label 'IOPF plateau' at %u, graph 0.95 right offset -1,0\n"
-			 "set arrow from %u, graph 0 to %u, graph 1 nohead dt 3 lc rgb '#cc0000'\n"
-			 "set label 'inflection' at %u, graph 0.85 left offset 1,0\n"
+			 "set key top left\n");
+		if (res.iopf.bends)
+			n += (size_t)snprintf(script + n, sizeof(script) - n,
+				 "set arrow from graph 0, first %.3f to graph 1, first %.3f nohead dt 2 lc rgb '#888888'\n"
+				 "set label 'IOPF plateau %.0f GB/s (from %u guests)' at graph 0.62, first %.3f right offset 0,0.7\n"
+				 "set arrow from %u, graph 0 to %u, graph 1 nohead dt 3 lc rgb '#cc0000'\n"
+				 "set label 'IOPF inflection: %u guests' at %u, graph 0.08 right offset -1,0\n",
+				 res.iopf.plateau_gbps, res.iopf.plateau_gbps,
+				 res.iopf.plateau_gbps, res.iopf.plateau_guests,
+				 res.iopf.plateau_gbps, res.iopf.inflection_guests,
+				 res.iopf.inflection_guests, res.iopf.inflection_guests,
+				 res.iopf.inflection_guests);
+		else
+			n += (size_t)snprintf(script + n, sizeof(script) - n,
+				 "set label 'no IOPF inflection within %u guests' at graph 0.5, graph 0.08 center\n",
+				 res.nr_steps);
+		snprintf(script + n, sizeof(script) - n,
 			 "plot DATA u 1:2 w l lw 2 t 'static pinning', "
-			 "DATA u 1:3 w l lw 2 t 'IOPF (adaptive)'",
-			 res.iopf.plateau_guests, res.iopf.plateau_guests,
-			 res.iopf.plateau_guests, res.iopf.inflection_guests,
-			 res.iopf.inflection_guests, res.iopf.inflection_guests);
+			 "DATA u 1:3 w l lw 2 t 'IOPF (adaptive)'");
 		ret = tool_plot(&o, "density", data, script);
 	}
 out_free:

@@ -12,6 +12,16 @@
 
 #define GIB (1ull << 30)
 
+#define STARTUP_PLOT_HEAD \
+	"set title 'VM start: creation to first device DMA'\n" \
+	"set xlabel 'guest RAM (GiB)'\nset ylabel 'seconds'\n" \
+	"set logscale xy\nset grid\nset key top left\n" \
+	"plot DATA u 1:2 w lp lw 2 t 'static pinning', "
+#define STARTUP_PLOT_IOPF \
+	"DATA u 1:3 w lp t 'IOPF', DATA u 1:4 w lp t 'IOPF premap 512', " \
+	"DATA u 1:5 w lp t 'IOPF adaptive', " \
+	"DATA u 1:6 w l dt 2 t 'IOPF prefault-all'"
+
 int tool_bench_startup(int argc, char **argv)
 {
 	uint64_t rsizes[12];
@@ -141,13 +151,18 @@ int tool_bench_startup(int argc, char **argv)
 					pts[i].seconds[4],
 					pts[i].published_s >= 0 ? pub : "NaN");
 	}
-	return tool_plot(&o, cfg.real ? "startup-real" : "startup", data,
-		  "set title 'VM start: creation to first device DMA'\n"
-		  "set xlabel 'guest RAM (GiB)'\nset ylabel 'seconds'\n"
-		  "set logscale xy\nset grid\nset key top left\n"
-		  "plot DATA u 1:2 w lp lw 2 t 'static pinning', "
-		  "DATA u 1:7 w p pt 7 ps 2 t 'published pinning', "
-		  "DATA u 1:3 w lp t 'IOPF', DATA u 1:4 w lp t 'IOPF premap 512', "
-		  "DATA u 1:5 w lp t 'IOPF adaptive', "
-		  "DATA u 1:6 w l dt 2 t 'IOPF prefault-all'");
+	{
+		/* A series with no point would leave an empty legend entry:
+		 * the published figures are plotted only when some size has
+		 * one. */
+		bool published = false;
+
+		for (unsigned i = 0; i < cfg.nr_sizes; i++)
+			published |= pts[i].published_s >= 0;
+		return tool_plot(&o, cfg.real ? "startup-real" : "startup", data,
+				 published ? STARTUP_PLOT_HEAD
+					     "DATA u 1:7 w p pt 7 ps 2 t 'published pinning', "
+					     STARTUP_PLOT_IOPF
+					   : STARTUP_PLOT_HEAD STARTUP_PLOT_IOPF);
+	}
 }

@@ -190,6 +190,7 @@ struct iopf_bench_iommu_config {
 	uint64_t table_pages;    /* 4 KiB pages mapped one by one */
 	uint64_t faults;         /* faults per round-trip run */
 	unsigned devices;        /* device actors faulting at once */
+	bool virtual_only;       /* skip the real-runtime parts (deterministic) */
 };
 
 struct iopf_bench_fault_run {
@@ -225,8 +226,12 @@ enum iopf_bench_touch_mode {
 	IOPF_TOUCH_PINNED,       /* static pinning: MAP_DMA pins and maps */
 	IOPF_TOUCH_IOPF_NONE,    /* one page per fault */
 	IOPF_TOUCH_IOPF_FIXED,   /* PREMAP_LEN = 512 */
-	IOPF_TOUCH_IOPF_ADAPTIVE,/* adaptive, up to 512 */
+	IOPF_TOUCH_IOPF_ADAPTIVE,/* adaptive, up to 512: maps only what the
+				    host has, so one fault per fresh page */
 	IOPF_TOUCH_PREFAULT,     /* faultable + PREFAULT of everything */
+	IOPF_TOUCH_IOPF_ADAPTIVE_CPU, /* adaptive, after the guest's CPU wrote
+					 the memory (untimed), as UADK's
+					 best policy runs */
 	IOPF_TOUCH_NR,
 };
 /* "pinned", "iopf-none", ...; "?" for a mode out of range. */
@@ -236,6 +241,8 @@ struct iopf_bench_container_config {
 	uint64_t mem_bytes;      /* guest memory touched (1 GiB) */
 	uint64_t handler_faults; /* faults in the throughput run */
 	unsigned devices;        /* devices faulting at once there */
+	bool virtual_only;       /* skip the real-runtime rows (deterministic) */
+	unsigned jobs;           /* virtual runs at once (0: every core) */
 };
 
 struct iopf_bench_touch {
@@ -465,19 +472,54 @@ struct iopf_bench_density_step {
 	double swap_in_mbps, swap_out_mbps; /* IOPF */
 };
 
+/*
+ * The shape of a throughput curve, from a two-segment least-squares fit:
+ * the steps are split where two straight lines fit them best (each line
+ * over at least IOPF_DENSITY_MIN_SEGMENT steps). The curve bends when the
+ * second line's slope is less than half the first's and, at the last
+ * step, the second line lies at least 5% below the first one extended:
+ * a straight line, or a bend too small to matter, has no inflection. The
+ * inflection is then the last step of the first part whose throughput is
+ * within 5% of the first line (the best split can take in a step of the
+ * fall).
+ */
+#define IOPF_DENSITY_MIN_SEGMENT 4
 struct iopf_bench_density_curve {
-	double slope_gbps;         /* per guest, first steps */
-	unsigned plateau_guests;   /* first step within 5% of the maximum */
+	double slope_gbps;         /* per guest: the rising line's slope (the
+				      whole curve's when it never bends) */
+	bool bends;                /* an inflection within the steps given */
+	unsigned inflection_guests;/* last step on the rising line; 0: none */
+	double after_slope_gbps;   /* per guest, past the inflection */
+	unsigned plateau_guests;   /* first step within 5% of the maximum;
+				      0 when the curve never bends */
 	double plateau_gbps;       /* the maximum */
-	unsigned inflection_guests;/* first step where the 5-step average
-				      gains < half the slope */
 };
+
+/*
+ * Fits @n steps (@guests[i] guests gave @gbps[i] GB/s, guests increasing)
+ * as described above and fills @c. n = 0 gives an all-zero curve; fewer
+ * than 2 * IOPF_DENSITY_MIN_SEGMENT steps never bend. Pure computation.
+ */
+void iopf_bench_density_analyse(const unsigned *guests, const double *gbps,
+				unsigned n, struct iopf_bench_density_curve *c);
 
 struct iopf_bench_density_result {
 	unsigned nr_steps;
 	struct iopf_bench_density_step *steps;   /* max_guests entries, by caller */
 	unsigned static_max_guests;
 	struct iopf_bench_density_curve iopf, stat;
+	/*
+	 * IOPF stopped before max_guests: guest @iopf_refused_guest could not
+	 * boot (@iopf_refused_err, -ENOMEM when host RAM and swap were full).
+	 * The host's state then, before that guest was torn down: frames in
+	 * use and swap slots in use, in bytes. 0: every guest ran.
+	 */
+	unsigned iopf_refused_guest;
+	int iopf_refused_err;
+	uint64_t refused_resident_bytes, refused_swap_bytes;
+	/* Heap in use by the simulation at its fullest (the last IOPF step),
+	 * per 2 MiB page of host RAM. */
+	double meta_bytes_per_page;
 };
 
 /* 1 TiB host, 2 TiB swap, 112 guests of 16 GiB, 40% hot, 30% cold. */
@@ -488,6 +530,10 @@ int iopf_bench_density_validate(const struct iopf_bench_density_config *cfg,
 /*
  * Add guests one by one, static pinning and IOPF, virtual runtime;
  * out->steps must hold cfg->max_guests entries. -EINVAL as validate.
+ * Running out of host memory is a result, not an error: static pinning
+ * stops at the last guest it can pin, IOPF at the last guest the host
+ * could boot (see iopf_refused_guest). -ENOMEM when this process runs out
+ * of memory. Blocks: runs its own virtual runtime.
  */
 int iopf_bench_density(const struct iopf_bench_density_config *cfg,
 		       struct iopf_bench_density_result *out);

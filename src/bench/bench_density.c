@@ -14,11 +14,20 @@
  * pressure the host reclaims to swap (its LRU sees CPU accesses, not the
  * device's: device-hot pages can be taken back and fault again).
  *
- * Both runs are deterministic in the virtual runtime. The curve analysis:
- * slope = throughput per guest over the first steps; plateau = the
- * maximum, reached (within 5%) from the step given; inflection = the first
- * step where the curve, averaged over five steps, gains less than half
- * the slope per guest.
+ * Both runs are deterministic in the virtual runtime. The curve analysis
+ * (iopf_bench_density_analyse) fits two straight lines to the steps; the
+ * inflection is the last step on the first line, if the second is clearly
+ * flatter.
+ *
+ * Running out of memory is a result: static pinning stops at the first
+ * guest it cannot pin, IOPF at the first guest whose boot finds host RAM
+ * and swap full. The steps measured until then are kept.
+ *
+ * Every step re-runs every guest: the guests share the IOMMU's two fault
+ * workers (saturated from a few dozen guests on) and, under pressure, the
+ * host's reclaim, which takes pages from any of them. A guest's
+ * throughput at step n depends on all n guests, so work grows with the
+ * square of the guests.
  */
 #include <iopf/bench.h>
 #include <iopf/cost.h>
@@ -28,6 +37,7 @@
 #include <iopf/vm.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,8 +180,24 @@ static int add_guest(struct density_run *r)
 	/* The guest boots: its CPU touches the hot and the cold part. The
 	 * rest of its RAM is never touched. */
 	ret = iopf_vm_touch(g->vm, 0, (g->hot_pages + cold) * PG2M);
+	if (ret) {
+		/* Record the host's state while the guest still holds what it
+		 * got, then leave the host as it was before this guest. */
+		struct iopf_mm_pool_stats ps;
+
+		iopf_mm_pool_stats(r->pool, &ps);
+		if (r->iopf) {
+			r->out->refused_resident_bytes = ps.resident_pages * PG2M;
+			r->out->refused_swap_bytes = ps.swapped_pages * PG2M;
+		}
+		iopf_vm_destroy(g->vm);
+		iopf_dev_remove(g->dev);
+		g->vm = NULL;
+		g->dev = NULL;
+		return ret;
+	}
 	r->n++;
-	return ret;
+	return 0;
 }
 
 static void run_step(struct density_run *r, struct iopf_bench_density_step *st)
@@ -242,10 +268,17 @@ static void density_main(void *arg)
 		if (cfg->progress)
 			cfg->progress(cfg->progress_arg, ++*r->progress_done,
 				      r->progress_total);
+		if (ret == -ENOMEM) {
+			/* The host is full: the result, not a failure. Static
+			 * pinning could not pin this guest; IOPF could not
+			 * boot it with RAM and swap full. */
+			if (r->iopf) {
+				r->out->iopf_refused_guest = r->n + 1;
+				r->out->iopf_refused_err = ret;
+			}
+			break;
+		}
 		if (ret) {
-			/* Static: the next guest cannot be pinned. */
-			if (!r->iopf && ret == -ENOMEM)
-				break;
 			r->err = ret;
 			break;
 		}
@@ -256,8 +289,14 @@ static void density_main(void *arg)
 		}
 		run_step(r, st);
 	}
-	if (r->iopf)
+	if (r->iopf) {
+		struct mallinfo2 mi = mallinfo2();
+
 		r->out->nr_steps = r->n;
+		r->out->meta_bytes_per_page =
+			(double)(mi.uordblks + mi.hblkhd) /
+			(double)(cfg->host_bytes / PG2M);
+	}
 	for (unsigned i = 0; i < r->n; i++) {
 		iopf_vm_destroy(r->g[i].vm);
 		iopf_dev_remove(r->g[i].dev);
@@ -269,47 +308,128 @@ out_free:
 	free(r->g);
 }
 
-static double thr(const struct iopf_bench_density_result *res, bool iopf,
-		  unsigned i)
+/* Sums over a range of points, for least-squares lines in O(1). */
+struct fit_sums {
+	double n, x, y, xx, xy, yy;
+};
+
+static void fit_range(const struct fit_sums *pre, unsigned lo, unsigned hi,
+		      struct fit_sums *out)
 {
-	return iopf ? res->steps[i].gbps_iopf : res->steps[i].gbps_static;
+	out->n = pre[hi].n - pre[lo].n;
+	out->x = pre[hi].x - pre[lo].x;
+	out->y = pre[hi].y - pre[lo].y;
+	out->xx = pre[hi].xx - pre[lo].xx;
+	out->xy = pre[hi].xy - pre[lo].xy;
+	out->yy = pre[hi].yy - pre[lo].yy;
 }
 
-/*
- * The curve's shape. Steps are noisy where memory runs short (a guest's
- * boot reclaims, swap comes in bursts), so the bend is found on a moving
- * average over five steps.
- */
-static void analyse(const struct iopf_bench_density_result *res, bool iopf,
-		    unsigned n, struct iopf_bench_density_curve *c)
+/* The least-squares line y = a + b x through @s; returns its squared
+ * error. One point, or points at one x, give a flat line. */
+static double fit_line(const struct fit_sums *s, double *a, double *b)
 {
-	double max = 0, prev = 0;
-	unsigned k;
+	double sxx = s->xx - s->x * s->x / s->n;
+	double sxy = s->xy - s->x * s->y / s->n;
+	double syy = s->yy - s->y * s->y / s->n;
+	double err;
+
+	*b = sxx > 0 ? sxy / sxx : 0;
+	*a = (s->y - *b * s->x) / s->n;
+	err = syy - *b * sxy;
+	return err > 0 ? err : 0;
+}
+
+void iopf_bench_density_analyse(const unsigned *guests, const double *gbps,
+				unsigned n, struct iopf_bench_density_curve *c)
+{
+	const unsigned m = IOPF_DENSITY_MIN_SEGMENT;
+	struct fit_sums *pre, s1, s2;
+	double a1, b1, a2, b2, best = -1, x_end;
+	unsigned split = 0;
 
 	memset(c, 0, sizeof(*c));
 	if (!n)
 		return;
 	for (unsigned i = 0; i < n; i++)
-		if (thr(res, iopf, i) > max)
-			max = thr(res, iopf, i);
-	c->plateau_gbps = max;
-	k = n < 4 ? n : 4;
-	c->slope_gbps = thr(res, iopf, k - 1) / k;
+		if (gbps[i] > c->plateau_gbps)
+			c->plateau_gbps = gbps[i];
+	pre = calloc(n + 1, sizeof(*pre));
+	if (!pre)
+		return;
 	for (unsigned i = 0; i < n; i++) {
-		double sum = 0, avg;
-		unsigned lo = i >= 2 ? i - 2 : 0, hi = i + 2 < n ? i + 2 : n - 1;
+		double x = guests[i], y = gbps[i];
 
-		for (unsigned j = lo; j <= hi; j++)
-			sum += thr(res, iopf, j);
-		avg = sum / (hi - lo + 1);
-		if (!c->plateau_guests && thr(res, iopf, i) >= 0.95 * max)
-			c->plateau_guests = res->steps[i].guests;
-		if (!c->inflection_guests && i && avg - prev < 0.5 * c->slope_gbps)
-			c->inflection_guests = res->steps[i].guests;
-		prev = avg;
+		pre[i + 1] = (struct fit_sums){
+			pre[i].n + 1, pre[i].x + x, pre[i].y + y,
+			pre[i].xx + x * x, pre[i].xy + x * y, pre[i].yy + y * y,
+		};
 	}
-	if (!c->inflection_guests)
-		c->inflection_guests = res->steps[n - 1].guests;
+	fit_range(pre, 0, n, &s1);
+	if (n == 1)
+		c->slope_gbps = guests[0] ? gbps[0] / guests[0] : 0;
+	else
+		fit_line(&s1, &a1, &c->slope_gbps);
+	/* The split: points [0, k) on the first line, [k, n) on the second. */
+	for (unsigned k = m; k + m <= n; k++) {
+		double err;
+
+		fit_range(pre, 0, k, &s1);
+		fit_range(pre, k, n, &s2);
+		err = fit_line(&s1, &a1, &b1) + fit_line(&s2, &a2, &b2);
+		/* Ties (a step on both lines) go to the first line. */
+		if (best < 0 || err <= best) {
+			best = err;
+			split = k;
+		}
+	}
+	if (split) {
+		fit_range(pre, 0, split, &s1);
+		fit_range(pre, split, n, &s2);
+		fit_line(&s1, &a1, &b1);
+		fit_line(&s2, &a2, &b2);
+		x_end = guests[n - 1];
+		if (b1 > 0 && b2 < 0.5 * b1 &&
+		    a2 + b2 * x_end <= 0.95 * (a1 + b1 * x_end)) {
+			unsigned last = split - 1;
+
+			/* The split may take in a step or two of the fall:
+			 * the inflection is the last step of the first part
+			 * still within 5% of the rising line. */
+			while (last && gbps[last] < 0.95 * (a1 + b1 * guests[last]))
+				last--;
+			c->bends = true;
+			c->slope_gbps = b1;
+			c->after_slope_gbps = b2;
+			c->inflection_guests = guests[last];
+		}
+	}
+	free(pre);
+	if (!c->bends)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (gbps[i] >= 0.95 * c->plateau_gbps) {
+			c->plateau_guests = guests[i];
+			break;
+		}
+}
+
+static void analyse(const struct iopf_bench_density_result *res, bool iopf,
+		    unsigned n, struct iopf_bench_density_curve *c)
+{
+	unsigned *guests = calloc(n ? n : 1, sizeof(*guests));
+	double *gbps = calloc(n ? n : 1, sizeof(*gbps));
+
+	memset(c, 0, sizeof(*c));
+	if (guests && gbps) {
+		for (unsigned i = 0; i < n; i++) {
+			guests[i] = res->steps[i].guests;
+			gbps[i] = iopf ? res->steps[i].gbps_iopf
+				       : res->steps[i].gbps_static;
+		}
+		iopf_bench_density_analyse(guests, gbps, n, c);
+	}
+	free(guests);
+	free(gbps);
 }
 
 int iopf_bench_density(const struct iopf_bench_density_config *cfg,
@@ -324,6 +444,10 @@ int iopf_bench_density(const struct iopf_bench_density_config *cfg,
 	memset(out->steps, 0, cfg->max_guests * sizeof(out->steps[0]));
 	out->nr_steps = 0;
 	out->static_max_guests = 0;
+	out->iopf_refused_guest = 0;
+	out->iopf_refused_err = 0;
+	out->refused_resident_bytes = out->refused_swap_bytes = 0;
+	out->meta_bytes_per_page = 0;
 	for (int iopf = 0; iopf < 2; iopf++) {
 		struct iopf_rt_config rc = { .kind = IOPF_RT_VIRTUAL,
 					     .seed = cfg->seed, .costs = cfg->costs };

@@ -342,6 +342,7 @@ void fault_prq_actor(void *arg)
 	iopf_rt_mutex_lock(&iommu->fault_lock);
 	for (;;) {
 		struct prq_entry e;
+		uint64_t t_read;
 
 		/* A busy queue must not postpone what is overdue. */
 		if (iommu->next_deadline <= iopf_rt_now(iommu->rt))
@@ -362,6 +363,7 @@ void fault_prq_actor(void *arg)
 		}
 		if (iommu->stopping)
 			break;
+		t_read = iopf_rt_now(iommu->rt);
 		/* Interrupt and reader wake-up come before the entry is seen. */
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
 		iopf_rt_charge(iommu->rt, iommu->costs->prq_irq_ns);
@@ -378,6 +380,10 @@ void fault_prq_actor(void *arg)
 		iommu->prq_count--;
 		if (e.dev)
 			prq_process_locked(iommu, &e);
+		/* Trace: the reader's share of a request, irq to dispatch. */
+		if (iopf_rt_tracing(iommu->rt))
+			iopf_rt_trace(iommu->rt, "fault.read", t_read,
+				      iopf_rt_now(iommu->rt) - t_read);
 	}
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
 }

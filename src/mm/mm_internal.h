@@ -192,6 +192,9 @@ void mm_put(struct iopf_mm *mm);
 bool mm_range_mapped_locked(struct iopf_mm *mm, uint64_t start,
 			    uint64_t last);
 uint64_t *mm_pte_lookup_locked(struct iopf_mm *mm, uint64_t addr);
+/* Fault @addr in, reclaiming when the pool is dry; mm->lock may drop. */
+int mm_fault_reclaim_locked(struct iopf_mm *mm, uint64_t addr,
+			    uint64_t **ptep);
 void mm_zap_pte_locked(struct iopf_mm *mm, uint64_t *pte);
 void mm_invalidate_range(struct iopf_mm *mm, uint64_t start, uint64_t last,
 			 enum iopf_mm_cause cause);

@@ -124,6 +124,21 @@ expect 2 bench nic --profile "$prof"
 echo '{"zero_4k_ns": ' > "$prof"
 expect 2 bench density --profile "$prof"
 expect 2 bench density --every 0
+# A host without swap fills up: the run ends there with its table and the
+# reason, not with an error; a curve that never bends says so.
+"$iopf" bench density --host-gib 64 --swap-gib 0 --guest-gib 4 --guests 30 \
+	--step-ms 5 --no-plot >/tmp/iopf-cli.$$ 2>&1
+if [ $? != 0 ] || ! grep -q "guest 23 could not boot" /tmp/iopf-cli.$$ ||
+   ! grep -q "no inflection within 22 guests" /tmp/iopf-cli.$$ ||
+   ! grep -q "^    22 |" /tmp/iopf-cli.$$; then
+	echo "FAIL: bench density on a host without swap"; fails=$((fails + 1))
+fi
+"$iopf" bench density --guests 1 --step-ms 5 --no-plot >/tmp/iopf-cli.$$ 2>&1
+if [ $? != 0 ] || ! grep -q "static pinning: all 1 guests fit" /tmp/iopf-cli.$$ ||
+   ! grep -q "no inflection within 1 guests" /tmp/iopf-cli.$$; then
+	echo "FAIL: bench density --guests 1 claimed a limit or a bend"
+	fails=$((fails + 1))
+fi
 # Profiles are checked against each constant's bounds at load: refused
 # before anything runs (exit 2), with the constant and its bounds named.
 refused() {
@@ -229,6 +244,28 @@ assert n["invalidate"] > 0, n
 PY
 then
 	echo "FAIL: iopf bench faults --trace wrote a bad timeline"
+	fails=$((fails + 1))
+fi
+# The default timeline is whole: every request and every balloon
+# invalidation of both runs, and the queue reader on a track of its own.
+"$iopf" bench faults --no-plot --trace "$trace" >/tmp/iopf-cli.$$ 2>&1
+if ! grep -q "events, whole;" /tmp/iopf-cli.$$ || ! python3 - "$trace" <<'PY'
+import collections, json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+n = collections.Counter((e["pid"], e["name"]) for e in ev if e["ph"] in "Xbi")
+for run in (1, 2):
+    assert n[(run, "fault.device_request")] == 20000, n
+    assert n[(run, "fault.response")] == 20000, n
+    assert n[(run, "invalidate")] == 20000 // 8, n
+    assert n[(run, "fault.read")] == 20000, n
+names = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev
+         if e["name"] == "thread_name"}
+reads = {(e["pid"], e["tid"]) for e in ev if e["name"] == "fault.read"}
+assert all(names[k].startswith("iommu-prq") for k in reads), reads
+assert not any("TRACE CUT" in e["name"] for e in ev)
+PY
+then
+	echo "FAIL: iopf bench faults --trace cut the default timeline"
 	fails=$((fails + 1))
 fi
 rm -f "$trace"

@@ -74,6 +74,141 @@ static void test_density_curve(void **state)
 	free(b.steps);
 }
 
+/* A deterministic +-amp relative noise, so the noisy curve is fixed. */
+static double noise(unsigned *state, double amp)
+{
+	*state = *state * 1103515245u + 12345u;
+	return 1 + amp * (((double)((*state >> 8) & 0xffff) / 0xffff) * 2 - 1);
+}
+
+static void curve(const char *shape, unsigned n, unsigned *g, double *y)
+{
+	unsigned st = 7;
+
+	for (unsigned i = 0; i < n; i++) {
+		double x = g[i] = i + 1;
+
+		if (!strcmp(shape, "linear"))
+			y[i] = 6 * x;
+		else if (!strcmp(shape, "flat-after-40"))
+			y[i] = 6 * (x < 40 ? x : 40);
+		else if (!strcmp(shape, "fall-after-50"))
+			y[i] = x <= 50 ? 6 * x : 300 - 12 * (x - 50);
+		else if (!strcmp(shape, "noisy-linear"))
+			y[i] = 6 * x * noise(&st, 0.03);
+		else /* noisy, flat after 40 */
+			y[i] = 6 * (x < 40 ? x : 40) * noise(&st, 0.03);
+	}
+}
+
+static void test_density_analyse(void **state)
+{
+	unsigned g[100];
+	double y[100];
+	struct iopf_bench_density_curve c;
+
+	/* A straight line never bends, however long: no inflection, no
+	 * plateau, the slope is the line's (not half of it). */
+	curve("linear", 100, g, y);
+	iopf_bench_density_analyse(g, y, 100, &c);
+	assert_false(c.bends);
+	assert_int_equal(c.inflection_guests, 0);
+	assert_int_equal(c.plateau_guests, 0);
+	assert_true(fabs(c.slope_gbps - 6) < 1e-9);
+	/* One step, and a few steps: a slope, never a bend. */
+	iopf_bench_density_analyse(g, y, 1, &c);
+	assert_false(c.bends);
+	assert_true(fabs(c.slope_gbps - 6) < 1e-9);
+	iopf_bench_density_analyse(g, y, 5, &c);
+	assert_false(c.bends);
+	iopf_bench_density_analyse(g, y, 0, &c);
+	assert_false(c.bends);
+	assert_true(c.plateau_gbps == 0);
+
+	/* Linear, then flat from 40 guests on. */
+	curve("flat-after-40", 100, g, y);
+	iopf_bench_density_analyse(g, y, 100, &c);
+	assert_true(c.bends);
+	assert_int_equal(c.inflection_guests, 40);
+	assert_true(fabs(c.slope_gbps - 6) < 1e-9);
+	assert_true(fabs(c.after_slope_gbps) < 1e-9);
+	assert_int_equal(c.plateau_guests, 38); /* 228 >= 95% of 240 */
+	assert_true(c.plateau_gbps == 240);
+	/* The same curve cut before it bends has no inflection. */
+	iopf_bench_density_analyse(g, y, 40, &c);
+	assert_false(c.bends);
+	/* ... nor while the flat part is too short to count. */
+	iopf_bench_density_analyse(g, y, 42, &c);
+	assert_false(c.bends);
+
+	/* Rise, then fall: the peak is the inflection and the plateau. */
+	curve("fall-after-50", 80, g, y);
+	iopf_bench_density_analyse(g, y, 80, &c);
+	assert_true(c.bends);
+	assert_int_equal(c.inflection_guests, 50);
+	assert_true(c.after_slope_gbps < 0);
+	assert_true(c.plateau_gbps == 300);
+	assert_int_equal(c.plateau_guests, 48);
+
+	/* Noise of +-3% neither makes a bend nor hides one. */
+	curve("noisy-linear", 100, g, y);
+	iopf_bench_density_analyse(g, y, 100, &c);
+	assert_false(c.bends);
+	assert_true(fabs(c.slope_gbps - 6) < 0.2);
+	curve("noisy-flat", 100, g, y);
+	iopf_bench_density_analyse(g, y, 100, &c);
+	assert_true(c.bends);
+	assert_in_range(c.inflection_guests, 37, 43);
+	assert_true(fabs(c.slope_gbps - 6) < 0.3);
+}
+
+/* A host with no swap fills up: the run stops there and keeps every step
+ * measured until then, with where and why it stopped. */
+static void test_density_host_full_is_a_result(void **state)
+{
+	struct iopf_bench_density_config c;
+	struct iopf_bench_density_result r = { 0 };
+
+	small_density(&c);
+	c.swap_bytes = 0;
+	r.steps = calloc(c.max_guests, sizeof(*r.steps));
+	assert_int_equal(iopf_bench_density(&c, &r), 0);
+	assert_int_equal(r.static_max_guests, 16);
+	/* 70% of each 4 GiB guest is touched at boot: 22 guests fit in
+	 * 64 GiB, the 23rd cannot boot. */
+	assert_int_equal(r.iopf_refused_guest, 23);
+	assert_int_equal(r.iopf_refused_err, -ENOMEM);
+	assert_int_equal(r.nr_steps, 22);
+	assert_int_equal(r.steps[21].guests, 22);
+	assert_true(r.steps[21].gbps_iopf > 0);
+	assert_int_equal(r.refused_resident_bytes, 64 * GIB);
+	assert_true(r.meta_bytes_per_page > 0);
+	free(r.steps);
+}
+
+/* Adaptive pre-faulting maps what the host has: nothing ahead on fresh
+ * memory, whole 512-page blocks once the guest's CPU has written it. */
+static void test_container_adaptive_maps_what_the_host_has(void **state)
+{
+	struct iopf_bench_container_config c = {
+		.mem_bytes = 16 << 20, .handler_faults = 200, .devices = 2,
+	};
+	struct iopf_bench_container_result r;
+	uint64_t pages = c.mem_bytes >> 12;
+
+	assert_int_equal(iopf_bench_container(&c, &r), 0);
+	assert_int_equal(r.virt[IOPF_TOUCH_IOPF_NONE].faults, pages);
+	assert_int_equal(r.virt[IOPF_TOUCH_IOPF_ADAPTIVE].faults, pages);
+	/* 8 blocks of 512 pages, plus the faults that grow the window
+	 * (1, 8, 64 pages) before the first whole block. */
+	assert_in_range(r.virt[IOPF_TOUCH_IOPF_ADAPTIVE_CPU].faults, 8, 8 + 3);
+	assert_in_range(r.real[IOPF_TOUCH_IOPF_ADAPTIVE_CPU].faults, 8, 8 + 3);
+	assert_true(r.virt[IOPF_TOUCH_IOPF_ADAPTIVE_CPU].touch_s <
+		    2 * r.virt[IOPF_TOUCH_PINNED].touch_s);
+	assert_string_equal(iopf_bench_touch_name(IOPF_TOUCH_IOPF_ADAPTIVE_CPU),
+			    "iopf-adaptive-cpu");
+}
+
 static void test_density_refuses_bad_scenarios(void **state)
 {
 	struct iopf_bench_density_config c;
@@ -297,6 +432,9 @@ int main(void)
 		cmocka_unit_test(test_startup_meets_published_pinning),
 		cmocka_unit_test(test_density_curve),
 		cmocka_unit_test(test_density_refuses_bad_scenarios),
+		cmocka_unit_test(test_density_analyse),
+		cmocka_unit_test(test_container_adaptive_maps_what_the_host_has),
+		cmocka_unit_test(test_density_host_full_is_a_result),
 		cmocka_unit_test(test_migrate_precise_vs_pinned),
 		cmocka_unit_test(test_migrate_refuses_bad_config),
 		cmocka_unit_test(test_nested_paths),

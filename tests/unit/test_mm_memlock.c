@@ -56,7 +56,7 @@ static int pin_past_limit(struct harness *h, unsigned char *buf)
 	return ret;
 }
 
-static void body_memlock_cap(struct harness *h)
+static void body_memlock_cap_ipc_lock(struct harness *h)
 {
 	unsigned char *buf = mmap(NULL, PAGES * PG, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -85,11 +85,7 @@ static void body_memlock_cap(struct harness *h)
 	munmap(buf, PAGES * PG);
 }
 
-static void test_memlock_cap_ipc_lock(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_memlock_cap, NULL);
-}
+HARNESS_REAL_TEST(memlock_cap_ipc_lock)
 
 int main(void)
 {
