@@ -207,6 +207,21 @@ static void pl_fault_stop(struct pl_fault *q)
 	q->reader = NULL;
 }
 
+/*
+ * @q has left the context (its reader stopped): what it held pending is
+ * dropped, a program waiting on it wakes to find it destroyed, and the
+ * context's reference goes.
+ */
+static void pl_fault_drop(struct pl_fault *q)
+{
+	iopf_rt_mutex_lock(&q->lock);
+	q->destroyed = true;
+	q->npend = q->nresp = 0;
+	pl_fault_signal_locked(q);
+	iopf_rt_mutex_unlock(&q->lock);
+	pl_file_put(&q->f);
+}
+
 static void pl_fault_release(struct pl_file *f)
 {
 	struct pl_fault *q = (struct pl_fault *)f;
@@ -381,14 +396,8 @@ static void pl_iommufd_release(struct pl_file *f)
 	iopf_list_for_each_entry(q, &ictx->faults, node)
 		pl_fault_stop(q);
 	iopf_fd_close(ictx->ctx);
-	iopf_list_for_each_entry_safe(q, qn, &ictx->faults, node) {
-		iopf_rt_mutex_lock(&q->lock);
-		q->destroyed = true;
-		q->npend = q->nresp = 0;
-		pl_fault_signal_locked(q);
-		iopf_rt_mutex_unlock(&q->lock);
-		pl_file_put(&q->f);
-	}
+	iopf_list_for_each_entry_safe(q, qn, &ictx->faults, node)
+		pl_fault_drop(q);
 	iopf_list_for_each_entry_safe(io, ion, &ictx->ioases, node) {
 		for (m = io->maps; m; m = mn) {
 			mn = m->next;
@@ -702,12 +711,7 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 		ictx->vfio_ioas = 0;
 	if (q) {
 		iopf_list_del(&q->node);
-		iopf_rt_mutex_lock(&q->lock);
-		q->destroyed = true;
-		q->npend = q->nresp = 0;
-		pl_fault_signal_locked(q);
-		iopf_rt_mutex_unlock(&q->lock);
-		pl_file_put(&q->f);
+		pl_fault_drop(q);
 	}
 out:
 	iopf_rt_mutex_unlock(&ictx->lock);
