@@ -171,12 +171,8 @@ int tool_bench_nic(int argc, char **argv)
 		TOOL_UINT("--discard-pct", &cfg.discard_pct, 0, 100, "N",
 			  "share of freed buffer pages the guest gives\n"
 			  "back to the host (0)"),
-		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
-			    "reference, measured, or a FILE of\n"
-			    "`iopf profile --json`"),
-		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N",
-			  "random seed (1)"),
+		TOOL_PROFILE(&profile),
+		TOOL_SEED(&cfg.seed),
 		TOOL_OUT_JSON(&o),
 		TOOL_OUT_CSV(&o),
 		TOOL_LONG(&allow_long),

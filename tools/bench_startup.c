@@ -42,10 +42,7 @@ int tool_bench_startup(int argc, char **argv)
 		TOOL_SIZE("--max-gib", &max_real, GIB, 1, 4096, "N",
 			  "real runtime: the largest guest, GiB (half of\n"
 			  "the memory available)"),
-		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
-			    "reference, measured, or a FILE of\n"
-			    "`iopf profile --json`"),
+		TOOL_PROFILE(&profile),
 		TOOL_OUT_JSON(&o),
 		TOOL_OUT_CSV(&o),
 		TOOL_OUT_PLOT(&o),

@@ -184,6 +184,15 @@ int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan
 		    bool allow_long);
 #define TOOL_LONG(p)                                                         \
 	TOOL_FLAG("--long", (p), "run even when the estimate is over 10 min")
+/* --profile NAME of a command that runs on a cost model (a const char *). */
+#define TOOL_PROFILE(p)                                                      \
+	TOOL_STRING("--profile", (p), "NAME",                                \
+		    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n" \
+		    "reference, measured, or a FILE of\n"                     \
+		    "`iopf profile --json`")
+/* --seed N of a run that draws random numbers (a uint64_t, 1 by default). */
+#define TOOL_SEED(p)                                                         \
+	TOOL_UINT("--seed", (p), 0, UINT64_MAX, "N", "random seed (1)")
 
 /* How a bench command shows its run and what it writes besides stdout. */
 enum tool_bench_flags {
