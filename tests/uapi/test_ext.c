@@ -7,11 +7,10 @@
  */
 #include "uapi_test.h"
 #include "uapi_dma.h"
+#include "../common/caps.h"
 
 #include <iopf/uapi-ext.h>
-#include <linux/capability.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 
 /* The extension, no fault queue: the IOAS resolves the faults. */
 static void test_faultable(int ifd)
@@ -172,28 +171,6 @@ static int map_faultable(int ifd, uint32_t ioas, void *va, uint64_t iova,
 	};
 
 	return ioctl(ifd, IOMMU_IOAS_MAP_FAULTABLE_IOCTL, &m);
-}
-
-/*
- * CAP_IPC_LOCK in or out of this thread's effective set; false if it is
- * not permitted at all (then there is nothing to drop).
- */
-static bool ipc_lock_effective(bool on)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-	unsigned i = CAP_TO_INDEX(CAP_IPC_LOCK);
-
-	if (syscall(SYS_capget, &hdr, d) ||
-	    !(d[i].permitted & CAP_TO_MASK(CAP_IPC_LOCK)))
-		return false;
-	if (on)
-		d[i].effective |= CAP_TO_MASK(CAP_IPC_LOCK);
-	else
-		d[i].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	return syscall(SYS_capset, &hdr, d) == 0;
 }
 
 static void test_map_errors(int ifd)

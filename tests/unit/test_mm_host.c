@@ -11,20 +11,19 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <iopf/iommu.h>
 #include <iopf/mm.h>
 #include <iopf/vfio.h>
 
+#include "../common/caps.h"
 #include "../common/harness.h"
 
 /* AddressSanitizer makes mlock a no-op and frees into a quarantine. */
@@ -259,28 +258,6 @@ static uint64_t vmlck_kb(void)
 			break;
 	fclose(f);
 	return UNDER_ASAN ? 0 : kb;
-}
-
-/*
- * CAP_IPC_LOCK in or out of this thread's effective set (it lets a process
- * lock past RLIMIT_MEMLOCK); false if it is not permitted at all.
- */
-static bool ipc_lock_effective(bool on)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-	unsigned i = CAP_TO_INDEX(CAP_IPC_LOCK);
-
-	if (syscall(SYS_capget, &hdr, d) ||
-	    !(d[i].permitted & CAP_TO_MASK(CAP_IPC_LOCK)))
-		return false;
-	if (on)
-		d[i].effective |= CAP_TO_MASK(CAP_IPC_LOCK);
-	else
-		d[i].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	return syscall(SYS_capset, &hdr, d) == 0;
 }
 
 /*
