@@ -85,3 +85,29 @@ fuzz: $(BUILD_FUZZ)/build.ninja
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)
+
+# Every conformance check shown first on Linux itself: Debian's 6.12
+# kernel built with iommufd and vfio-pci, booted under Debian's QEMU 10
+# (software emulation, an emulated Intel IOMMU, an e1000e bound to
+# vfio-pci), running tests/uapi's programs. Kernel, QEMU and busybox are
+# fetched and cached in $(ORACLE); only the kernel's build tools below
+# are installed. Not part of `make test`.
+ORACLE      ?= build-oracle
+ORACLE_DEBS  = flex bison bc libelf-dev libssl-dev gcc libc6-dev xz-utils python3
+
+.PHONY: kernel-oracle
+kernel-oracle:
+	@missing=$$(for p in $(ORACLE_DEBS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@sh scripts/fetch-uapi-headers.sh $(UAPI_DIR)
+	sh scripts/kernel-oracle/fetch.sh $(ORACLE)
+	sh scripts/kernel-oracle/kernel.sh $(ORACLE)
+	sh scripts/kernel-oracle/initramfs.sh $(ORACLE) $(UAPI_DIR)/usr/include
+	sh scripts/kernel-oracle/run.sh $(ORACLE)

@@ -151,8 +151,10 @@ static void test_detach_answers(int ifd)
 
 int main(void)
 {
-	int ifd = t_iommufd_open();
+	int ifd;
 
+	t_program_iopf_only("needs iopf's DMA engine and page requests (PRI)");
+	ifd = t_iommufd_open();
 	test_fault_queue(ifd);
 	test_detach_answers(ifd);
 	close(ifd);

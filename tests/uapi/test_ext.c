@@ -347,8 +347,10 @@ static void test_nic(int ifd)
 
 int main(void)
 {
-	int ifd = t_iommufd_open();
+	int ifd;
 
+	t_program_iopf_only("the faultable-mapping extension is iopf's, not upstream");
+	ifd = t_iommufd_open();
 	test_faultable(ifd);
 	test_munmap(ifd);
 	test_prefault(ifd);

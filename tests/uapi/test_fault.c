@@ -63,6 +63,8 @@ int main(void)
 	char small[16];
 	int ep, dupfd;
 
+	t_program_iopf_only("fault records need a device that issues page requests (PRI)");
+
 	env_up(&e);
 	p = (struct pollfd){ .fd = e.qfd, .events = POLLIN | POLLOUT };
 	CHECK(poll(&p, 1, 0) == 1 && p.revents == POLLOUT,

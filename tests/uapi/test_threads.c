@@ -153,6 +153,8 @@ int main(void)
 	unsigned churn = 0;
 	uint64_t start;
 
+	t_program_iopf_only("needs two of iopf's DMA engines (vfio0, vfio3)");
+
 	ifd = t_iommufd_open();
 	shared_ioas = t_ioas_alloc(ifd);
 	pthread_create(&t[2], NULL, churn_run, &churn);

@@ -101,6 +101,7 @@ static void test_container_group(void)
 	      "CHECK_EXTENSION: type1");
 	CHECK(ioctl(cfd, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_IOMMU) == 0,
 	      "CHECK_EXTENSION: another IOMMU is 0");
+	IOPF_ONLY("VFIO_TYPE1_IOPF is iopf's extension")
 	CHECK(ioctl(cfd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOPF) == 1,
 	      "CHECK_EXTENSION: the IOPF extension");
 	CHECK_ERR(ioctl(cfd, VFIO_IOMMU_GET_INFO, &info), EINVAL,
@@ -189,6 +190,7 @@ static void test_map_dma(void)
 	CHECK_OK(t1_map(t.cfd, src, 0x100000, 8 * PG, RW), "MAP_DMA: source");
 	CHECK_OK(t1_map(t.cfd, dst, 0x200000, 8 * PG, RW),
 		 "MAP_DMA: destination");
+	IOPF_ONLY("needs iopf's DMA engine as vfio0")
 	CHECK(t1_copy(&t, 0x100000, 0x200000, 8 * PG) == DMA_ST_DONE &&
 	      !memcmp(src, dst, 8 * PG),
 	      "MAP_DMA: the device copies between pinned mappings");
@@ -249,6 +251,7 @@ static void test_map_dma(void)
 		  "UNMAP_DMA: ALL with a range is EINVAL");
 	CHECK(!t1_unmap(t.cfd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &unmapped) &&
 	      unmapped == 8 * PG, "UNMAP_DMA: ALL");
+	IOPF_ONLY("needs iopf's DMA engine as vfio0")
 	CHECK(t1_copy(&t, 0x100000, 0x200000, PG) == DMA_ST_FAILED,
 	      "UNMAP_DMA: the device no longer reaches the memory");
 	t1_down(&t);
@@ -261,6 +264,8 @@ static void test_enable_iopf(void)
 	unsigned char *src = t_alloc(8 * PG), *dst = t_alloc(8 * PG);
 	struct t1 t;
 
+	if (t_skip_on_linux("VFIO_IOMMU_ENABLE_IOPF is iopf's extension"))
+		return;
 	t1_up(&t, true);
 	CHECK_ERR(ioctl(t.cfd, VFIO_IOMMU_ENABLE_IOPF), EALREADY,
 		  "ENABLE_IOPF: twice is EALREADY");

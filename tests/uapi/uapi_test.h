@@ -20,10 +20,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
-static int t_count, t_failed;
+static int t_count, t_failed, t_skipped;
 
 #define CHECK(cond, ...)                                                     \
 	do {                                                                 \
@@ -76,9 +77,65 @@ static int t_count, t_failed;
 static inline int t_done(void)
 {
 	printf("1..%d\n", t_count);
-	printf("uapi: %d checks passed, %d failed\n", t_count - t_failed,
-	       t_failed);
+	if (t_skipped)
+		printf("uapi: %d checks passed, %d failed, %d skipped on Linux\n",
+		       t_count - t_failed - t_skipped, t_failed, t_skipped);
+	else
+		printf("uapi: %d checks passed, %d failed\n",
+		       t_count - t_failed, t_failed);
 	return t_failed ? 1 : 0;
+}
+
+/*
+ * Real-kernel mode (UAPI_REAL_KERNEL=1): the same programs run on Linux
+ * itself, where vfio0 is whatever PCI function the host bound to
+ * vfio-pci (named 0000:00:10.0, its group reachable as /dev/vfio/0), not
+ * iopf's DMA engine. A check that needs one of iopf's emulated devices,
+ * its extension, or hardware the host lacks is then a TAP skip with its
+ * reason, so every check that runs is one Linux itself answers.
+ */
+static inline bool t_real_kernel(void)
+{
+	const char *s = getenv("UAPI_REAL_KERNEL");
+
+	return s && *s && strcmp(s, "0");
+}
+
+/* On Linux, report a skip with @why and return true. */
+static inline bool t_skip_on_linux(const char *why)
+{
+	if (!t_real_kernel())
+		return false;
+	t_count++;
+	t_skipped++;
+	printf("ok %d # SKIP on Linux: %s\n", t_count, why);
+	fflush(stdout);
+	return true;
+}
+
+/* The statement after it runs on iopf only; on Linux it is a skip. */
+#define IOPF_ONLY(why) if (t_skip_on_linux(why)) {} else
+
+/* A whole program that needs iopf's devices or extension. */
+static inline void t_program_iopf_only(const char *why)
+{
+	if (!t_real_kernel())
+		return;
+	printf("1..0 # SKIP on Linux: %s\n", why);
+	printf("uapi: 0 checks passed, 0 failed, all skipped on Linux\n");
+	exit(0);
+}
+
+/* Running on Linux older than @major.@minor. */
+static inline bool t_linux_before(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (!t_real_kernel() || uname(&u) ||
+	    sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma < major || (ma == major && mi < minor);
 }
 
 #define PG 4096ul
