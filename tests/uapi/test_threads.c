@@ -40,9 +40,8 @@ static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
-	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
 	unsigned char *src = t_alloc(PG), *dst;
-	uint32_t dev_id, pt;
+	uint32_t dev_id, hwpt = 0, pt;
 	uint64_t bar;
 	int dfd, irq;
 
@@ -60,13 +59,10 @@ static void *worker_run(void *arg)
 		w->fail = "source map";
 		return NULL;
 	}
-	ha.flags = IOMMU_HWPT_FAULT_ID_VALID;
-	ha.dev_id = dev_id;
-	ha.pt_id = shared_ioas;
-	ha.fault_id = fa.out_fault_id;
 	pt = 0;
-	if (ioctl(ifd, IOMMU_HWPT_ALLOC, &ha) ||
-	    (pt = ha.out_hwpt_id, t_attach(dfd, &pt))) {
+	if (t_hwpt_alloc_faulting(ifd, dev_id, shared_ioas, fa.out_fault_id,
+				  &hwpt) ||
+	    (pt = hwpt, t_attach(dfd, &pt))) {
 		w->fail = "HWPT";
 		return NULL;
 	}
@@ -117,7 +113,7 @@ static void *worker_run(void *arg)
 		w->ok++;
 	}
 	t_detach(dfd);
-	t_destroy(ifd, ha.out_hwpt_id);
+	t_destroy(ifd, hwpt);
 	t_destroy(ifd, fa.out_fault_id);
 	close((int)fa.out_fault_fd);
 	close(irq);
