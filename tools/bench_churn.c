@@ -50,20 +50,12 @@ int tool_bench_churn(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	/* The length is what was asked for: no --long needed. */
-	ret = tool_plan_check(cmd.name, iopf_bench_churn_validate(&cfg, &plan),
-			      &plan, true);
+	ret = tool_bench_begin(cmd.name, iopf_bench_churn_validate(&cfg, &plan),
+			       &plan, true, &o, TOOL_BENCH_TICKER);
 	if (!ret)
-		ret = tool_output_open(&o, false);
+		ret = tool_bench_end(cmd.name, &o, iopf_bench_churn(&cfg, &r));
 	if (ret)
 		return ret;
-	tool_ticker_start(cmd.name, plan.wall_s);
-	ret = iopf_bench_churn(&cfg, &r);
-	tool_ticker_stop();
-	if (ret) {
-		tool_output_abort(&o);
-		fprintf(stderr, "iopf: bench churn failed: %s\n", strerror(-ret));
-		return 1;
-	}
 	if (tool_output_table(&o)) {
 		printf("churn: %llu s of DMA by %u devices while the host migrates, "
 		       "reclaims, balloons, remaps and detaches (real runtime)\n",

@@ -64,20 +64,12 @@ int tool_bench_ground(int argc, char **argv)
 	ret = tool_parse(&cmd, argc, argv);
 	if (ret >= 0)
 		return ret;
-	ret = tool_plan_check(cmd.name, iopf_bench_ground_validate(&cfg, &plan),
-			      &plan, allow_long);
+	ret = tool_bench_begin(cmd.name, iopf_bench_ground_validate(&cfg, &plan),
+			       &plan, allow_long, &o, TOOL_BENCH_TICKER);
 	if (!ret)
-		ret = tool_output_open(&o, false);
+		ret = tool_bench_end(cmd.name, &o, iopf_bench_ground(&cfg, &r));
 	if (ret)
 		return ret;
-	tool_ticker_start(cmd.name, plan.wall_s);
-	ret = iopf_bench_ground(&cfg, &r);
-	tool_ticker_stop();
-	if (ret) {
-		tool_output_abort(&o);
-		fprintf(stderr, "iopf: bench ground failed: %s\n", strerror(-ret));
-		return 1;
-	}
 	if (!tool_output_table(&o))
 		return tool_output_json(&o, ground_json(&cfg, &r));
 	printf("virtual runtime (%u actors in pairs, mutex + wait queue hand-offs)\n",

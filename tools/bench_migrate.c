@@ -157,8 +157,7 @@ int tool_bench_migrate(int argc, char **argv)
 		TOOL_UINT("--max-rounds", &cfg.max_rounds, 1,
 			  IOPF_MIGRATE_MAX_ROUNDS, "N",
 			  "pre-copy rounds, round 0 included (10)"),
-		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N",
-			  "random seed (1)"),
+		TOOL_SEED(&cfg.seed),
 		TOOL_OUT_JSON(&o),
 		TOOL_OUT_CSV(&o),
 		TOOL_LONG(&allow_long),
@@ -190,18 +189,12 @@ int tool_bench_migrate(int argc, char **argv)
 		fprintf(stderr, "iopf: --hot-mib must be at most half of --guest-mib\n");
 		return 2;
 	}
-	ret = tool_plan_check(cmd.name, iopf_bench_migrate_validate(&cfg, &plan),
-			      &plan, allow_long);
+	ret = tool_bench_begin(cmd.name, iopf_bench_migrate_validate(&cfg, &plan),
+			       &plan, allow_long, &o, 0);
 	if (!ret)
-		ret = tool_output_open(&o, false);
+		ret = tool_bench_end(cmd.name, &o, iopf_bench_migrate(&cfg, &r));
 	if (ret)
 		return ret;
-	ret = iopf_bench_migrate(&cfg, &r);
-	if (ret) {
-		tool_output_abort(&o);
-		fprintf(stderr, "iopf: bench migrate failed: %s\n", strerror(-ret));
-		return 1;
-	}
 	if (o.csv)
 		print_csv(&r);
 	else if (tool_output_table(&o))

@@ -44,20 +44,12 @@ int tool_bench_nested(int argc, char **argv)
 		return ret;
 	if (cfg.silent_pages > cfg.pages)
 		cfg.silent_pages = cfg.pages;
-	ret = tool_plan_check(cmd.name, iopf_bench_nested_validate(&cfg, &plan),
-			      &plan, allow_long);
+	ret = tool_bench_begin(cmd.name, iopf_bench_nested_validate(&cfg, &plan),
+			       &plan, allow_long, &o, TOOL_BENCH_TICKER);
 	if (!ret)
-		ret = tool_output_open(&o, false);
+		ret = tool_bench_end(cmd.name, &o, iopf_bench_nested(&cfg, &r));
 	if (ret)
 		return ret;
-	tool_ticker_start(cmd.name, plan.wall_s);
-	ret = iopf_bench_nested(&cfg, &r);
-	tool_ticker_stop();
-	if (ret) {
-		tool_output_abort(&o);
-		fprintf(stderr, "iopf: bench nested failed: %s\n", strerror(-ret));
-		return 1;
-	}
 	if (o.json) {
 		json_object *root = json_object_new_object();
 

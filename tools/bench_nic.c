@@ -171,12 +171,8 @@ int tool_bench_nic(int argc, char **argv)
 		TOOL_UINT("--discard-pct", &cfg.discard_pct, 0, 100, "N",
 			  "share of freed buffer pages the guest gives\n"
 			  "back to the host (0)"),
-		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
-			    "reference, measured, or a FILE of\n"
-			    "`iopf profile --json`"),
-		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N",
-			  "random seed (1)"),
+		TOOL_PROFILE(&profile),
+		TOOL_SEED(&cfg.seed),
 		TOOL_OUT_JSON(&o),
 		TOOL_OUT_CSV(&o),
 		TOOL_LONG(&allow_long),
@@ -218,9 +214,7 @@ int tool_bench_nic(int argc, char **argv)
 		wall_s += plan.wall_s * total / loads.n;
 	}
 	plan.wall_s = wall_s;
-	ret = tool_plan_check(cmd.name, ret, &plan, allow_long);
-	if (!ret)
-		ret = tool_output_open(&o, false);
+	ret = tool_bench_begin(cmd.name, ret, &plan, allow_long, &o, 0);
 	if (ret)
 		return ret;
 

@@ -42,10 +42,7 @@ int tool_bench_startup(int argc, char **argv)
 		TOOL_SIZE("--max-gib", &max_real, GIB, 1, 4096, "N",
 			  "real runtime: the largest guest, GiB (half of\n"
 			  "the memory available)"),
-		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
-			    "reference, measured, or a FILE of\n"
-			    "`iopf profile --json`"),
+		TOOL_PROFILE(&profile),
 		TOOL_OUT_JSON(&o),
 		TOOL_OUT_CSV(&o),
 		TOOL_OUT_PLOT(&o),
@@ -79,18 +76,12 @@ int tool_bench_startup(int argc, char **argv)
 			return 2;
 		}
 	}
-	ret = tool_plan_check(cmd.name, iopf_bench_startup_validate(&cfg, &plan),
-			      &plan, allow_long);
+	ret = tool_bench_begin(cmd.name, iopf_bench_startup_validate(&cfg, &plan),
+			       &plan, allow_long, &o, TOOL_BENCH_PLOTS);
 	if (!ret)
-		ret = tool_output_open(&o, true);
+		ret = tool_bench_end(cmd.name, &o, iopf_bench_startup(&cfg, pts));
 	if (ret)
 		return ret;
-	ret = iopf_bench_startup(&cfg, pts);
-	if (ret) {
-		tool_output_abort(&o);
-		fprintf(stderr, "iopf: bench startup failed: %s\n", tool_strerror(ret));
-		return 1;
-	}
 	if (o.json) {
 		json_object *root = json_object_new_array();
 

@@ -93,10 +93,7 @@ int tool_bench_uadk(int argc, char **argv)
 		TOOL_CALL("--mode", parse_mode, &only, "M",
 			  "only this mode: static, vfio-iopf, host-sva,\n"
 			  "iopf-best, iopf-prefault (static always runs)"),
-		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
-			    "reference, measured, or a FILE of\n"
-			    "`iopf profile --json`"),
+		TOOL_PROFILE(&profile),
 		TOOL_CALL("--runtime", tool_opt_runtime, &real, "R",
 			  "virtual (default) or real"),
 		TOOL_UINT("--max-times", &max_times, 1, 1ull << 40, "N",
@@ -108,7 +105,7 @@ int tool_bench_uadk(int argc, char **argv)
 		TOOL_SIZE("--guest-mib", &cfg.guest_bytes, 1ull << 20, 16, 16384,
 			  "N", "guest RAM, MiB (1024); the buffers live in its\n"
 			  "upper half: 10 MiB messages need 95"),
-		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N", "random seed (1)"),
+		TOOL_SEED(&cfg.seed),
 		TOOL_FLAG("--no-compute", &no_compute,
 			  "real runtime: move no bytes, skip the crypto"),
 		TOOL_JOBS(&cfg.jobs),
@@ -182,12 +179,10 @@ int tool_bench_uadk(int argc, char **argv)
 			  (only >= 0 ? 2 : IOPF_UADK_NR_MODES);
 	}
 	plan.wall_s = wall_s;
-	ret = tool_plan_check(cmd.name, ret, &plan, allow_long);
-	if (!ret)
-		ret = tool_output_open(&o, false);
+	ret = tool_bench_begin(cmd.name, ret, &plan, allow_long, &o,
+			       TOOL_BENCH_TICKER);
 	if (ret)
 		return ret;
-	tool_ticker_start(cmd.name, plan.wall_s);
 	{
 		struct iopf_bench_uadk_config cfgs[6];
 		struct iopf_bench_uadk_row_result runs[6];

@@ -270,8 +270,7 @@ int tool_demo_mm(int argc, char **argv)
 	const struct tool_opt opts[] = {
 		TOOL_FLAG("--virtual", &virt, "virtual runtime (default)"),
 		TOOL_FLAG("--real", &real, "real runtime: threads, real memory"),
-		TOOL_UINT("--seed", &cfg.seed, 0, UINT64_MAX, "N",
-			  "random seed (1)"),
+		TOOL_SEED(&cfg.seed),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {

@@ -184,6 +184,34 @@ int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan
 		    bool allow_long);
 #define TOOL_LONG(p)                                                         \
 	TOOL_FLAG("--long", (p), "run even when the estimate is over 10 min")
+/* --profile NAME of a command that runs on a cost model (a const char *). */
+#define TOOL_PROFILE(p)                                                      \
+	TOOL_STRING("--profile", (p), "NAME",                                \
+		    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n" \
+		    "reference, measured, or a FILE of\n"                     \
+		    "`iopf profile --json`")
+/* --seed N of a run that draws random numbers (a uint64_t, 1 by default). */
+#define TOOL_SEED(p)                                                         \
+	TOOL_UINT("--seed", (p), 0, UINT64_MAX, "N", "random seed (1)")
+
+/* How a bench command shows its run and what it writes besides stdout. */
+enum tool_bench_flags {
+	TOOL_BENCH_TICKER = 1 << 0, /* no progress of its own: tick instead */
+	TOOL_BENCH_PLOTS = 1 << 1,  /* draws plots (see tool_output_open()) */
+};
+
+/*
+ * Between parsing and running bench command @cmd: judge what its validate
+ * function said (see tool_plan_check()), open the output, and start the
+ * ticker under TOOL_BENCH_TICKER. 0 to run; 2 after a message.
+ */
+int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
+		     bool allow_long, struct tool_output *o, unsigned flags);
+/*
+ * After the run: stop the ticker; when the run failed (@err, a negative
+ * errno), drop the output and say so. 0, or 1 after the message.
+ */
+int tool_bench_end(const char *cmd, struct tool_output *o, int err);
 
 struct iopf_cost_model;
 /*

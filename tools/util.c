@@ -350,3 +350,25 @@ const char *tool_strerror(int err)
 		       "large (the runtime named the actor and the site above)";
 	return strerror(-err);
 }
+
+int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
+		     bool allow_long, struct tool_output *o, unsigned flags)
+{
+	int ret = tool_plan_check(cmd, err, plan, allow_long);
+
+	if (!ret)
+		ret = tool_output_open(o, flags & TOOL_BENCH_PLOTS);
+	if (!ret && (flags & TOOL_BENCH_TICKER))
+		tool_ticker_start(cmd, plan->wall_s);
+	return ret;
+}
+
+int tool_bench_end(const char *cmd, struct tool_output *o, int err)
+{
+	tool_ticker_stop();
+	if (!err)
+		return 0;
+	tool_output_abort(o);
+	fprintf(stderr, "iopf: %s failed: %s\n", cmd, tool_strerror(err));
+	return 1;
+}

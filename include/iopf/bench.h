@@ -26,6 +26,7 @@
 
 #include <iopf/cost.h>
 #include <iopf/nic.h>
+#include <iopf/names.h>
 #include <iopf/rt.h>
 
 #include <stdbool.h>
@@ -279,12 +280,20 @@ int iopf_bench_container(const struct iopf_bench_container_config *cfg,
 
 /* ---- The UADK-like workload (the seed's benchmark). ---- */
 
+#define IOPF_UADK_MODES(X)                                                     \
+	/* static pinning: the baseline */                                     \
+	X(IOPF_UADK_STATIC, "static")                                          \
+	/* VFIO IOPF with PREMAP_LEN (the seed) */                             \
+	X(IOPF_UADK_IOPF, "vfio-iopf")                                         \
+	/* host SVA */                                                         \
+	X(IOPF_UADK_SVA, "host-sva")                                           \
+	/* our policy: adaptive pre-fault */                                   \
+	X(IOPF_UADK_BEST, "iopf-best")                                         \
+	/* IOPF with everything pre-faulted */                                 \
+	X(IOPF_UADK_PREFAULT, "iopf-prefault")
+
 enum iopf_uadk_mode {
-	IOPF_UADK_STATIC,     /* static pinning: the baseline */
-	IOPF_UADK_IOPF,       /* VFIO IOPF with PREMAP_LEN (the seed) */
-	IOPF_UADK_SVA,        /* host SVA */
-	IOPF_UADK_BEST,       /* our policy: adaptive pre-fault */
-	IOPF_UADK_PREFAULT,   /* IOPF with everything pre-faulted */
+	IOPF_UADK_MODES(IOPF_NAMES_ENUM)
 	IOPF_UADK_NR_MODES,
 };
 /* "static", "vfio-iopf", ...; "?" for a mode out of range. */
@@ -593,11 +602,18 @@ int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
 
 /* ---- Nested faults: the cost of going through the guest ---- */
 
+#define IOPF_NESTED_CASES(X)                                                   \
+	/* the host's container alone */                                       \
+	X(IOPF_NESTED_STAGE2, "stage 2 (host container)")                      \
+	/* the guest's vIOMMU alone */                                         \
+	X(IOPF_NESTED_STAGE1, "stage 1 (guest vIOMMU)")                        \
+	/* stage 1 through the guest, then stage 2 */                          \
+	X(IOPF_NESTED_BOTH, "stage 1, then stage 2")                           \
+	/* the guest never answers: the timeout */                             \
+	X(IOPF_NESTED_SILENT, "silent guest (timeout)")
+
 enum iopf_nested_case {
-	IOPF_NESTED_STAGE2,   /* the host's container alone */
-	IOPF_NESTED_STAGE1,   /* the guest's vIOMMU alone */
-	IOPF_NESTED_BOTH,     /* stage 1 through the guest, then stage 2 */
-	IOPF_NESTED_SILENT,   /* the guest never answers: the timeout */
+	IOPF_NESTED_CASES(IOPF_NAMES_ENUM)
 	IOPF_NESTED_NR,
 };
 /* The case's name in the tables; "?" for a case out of range. */
@@ -634,9 +650,14 @@ int iopf_bench_nested(const struct iopf_bench_nested_config *cfg,
 
 /* ---- Pre-copy live migration of a guest whose device keeps writing ---- */
 
+#define IOPF_MIGRATE_MODES(X)                                                  \
+	/* pinned: every page reported dirty */                                \
+	X(IOPF_MIGRATE_STATIC, "static")                                       \
+	/* faultable, precise dirty tracking */                                \
+	X(IOPF_MIGRATE_IOPF, "iopf")
+
 enum iopf_migrate_mode {
-	IOPF_MIGRATE_STATIC,  /* pinned: every page reported dirty */
-	IOPF_MIGRATE_IOPF,    /* faultable, precise dirty tracking */
+	IOPF_MIGRATE_MODES(IOPF_NAMES_ENUM)
 	IOPF_MIGRATE_NR,
 };
 /* "static", "iopf"; "?" for a mode out of range. */
@@ -731,12 +752,20 @@ int iopf_bench_churn(const struct iopf_bench_churn_config *cfg,
  * NIC receive into faultable buffers: a guest receiving on one queue of
  * the NIC of nic.h at an offered load, per policy.
  */
+#define IOPF_NIC_POLICIES(X)                                                   \
+	/* all guest RAM pinned: the baseline */                               \
+	X(IOPF_NIC_STATIC, "static")                                           \
+	/* rings and the RX buffer pool pinned, rest faults */                 \
+	X(IOPF_NIC_PINNED, "pinned")                                           \
+	/* rings and a backup ring pinned, buffers fault */                    \
+	X(IOPF_NIC_BACKUP, "backup")                                           \
+	/* rings pinned; drop on a miss */                                     \
+	X(IOPF_NIC_DROP, "drop")                                               \
+	/* rings pinned; wait for the page request */                          \
+	X(IOPF_NIC_STALL, "stall")
+
 enum iopf_nic_policy {
-	IOPF_NIC_STATIC,  /* all guest RAM pinned: the baseline */
-	IOPF_NIC_PINNED,  /* rings and the RX buffer pool pinned, rest faults */
-	IOPF_NIC_BACKUP,  /* rings and a backup ring pinned, buffers fault */
-	IOPF_NIC_DROP,    /* rings pinned; drop on a miss */
-	IOPF_NIC_STALL,   /* rings pinned; wait for the page request */
+	IOPF_NIC_POLICIES(IOPF_NAMES_ENUM)
 	IOPF_NIC_NR_POLICIES,
 };
 /* "static", "pinned", ...; "?" for a policy out of range. */

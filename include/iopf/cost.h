@@ -222,6 +222,31 @@ struct iopf_cost_section {
 	  .flags = (fl), .what = (w), .source = (src), .layer = (l),           \
 	  .index = IOPF_COST_##n },
 
+/* Each upper layer's rows as initializers, for IOPF_COST_SECTION_DEFINE(). */
+#define IOPF_COST_SEC_PARAM_(n, ...)                                           \
+	IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_SEC, n, __VA_ARGS__)
+#define IOPF_COST_GUEST_PARAM_(n, ...)                                         \
+	IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_GUEST, n, __VA_ARGS__)
+#define IOPF_COST_BENCH_PARAM_(n, ...)                                         \
+	IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_BENCH, n, __VA_ARGS__)
+
+/*
+ * Define iopf_<name>_cost_section, the section of upper layer LAYER (SEC,
+ * GUEST, BENCH), from its rows IOPF_<LAYER>_COSTS; its rows must fit in
+ * the layer's block of slots.
+ */
+#define IOPF_COST_SECTION_DEFINE(LAYER, name)                                  \
+	static const struct iopf_cost_param name##_cost_params[] = {           \
+		IOPF_##LAYER##_COSTS(IOPF_COST_##LAYER##_PARAM_)               \
+	};                                                                     \
+	_Static_assert(IOPF_##LAYER##_NR_COSTS <= IOPF_COST_LAYER_MAX,         \
+		       "the " #name " rows overflow their block of cost slots"); \
+	const struct iopf_cost_section iopf_##name##_cost_section = {          \
+		.layer_name = #name,                                           \
+		.params = name##_cost_params,                                  \
+		.nr = IOPF_##LAYER##_NR_COSTS,                                 \
+	}
+
 /* The platform's rows. */
 extern const struct iopf_cost_section iopf_cost_platform_section;
 

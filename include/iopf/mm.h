@@ -24,6 +24,7 @@
 #ifndef IOPF_MM_H
 #define IOPF_MM_H
 
+#include <iopf/names.h>
 #include <iopf/rt.h>
 
 #include <stdbool.h>
@@ -119,13 +120,21 @@ int iopf_mm_frame_copy(struct iopf_mm_pool *pool, iopf_pfn_t pfn,
 		       uint64_t offset, void *buf, size_t len, bool to_frame);
 
 /* Why a range is being invalidated. */
+#define IOPF_MM_CAUSES(X)                                                      \
+	/* balloon, virtio-mem unplug, MADV_DONTNEED */                        \
+	X(IOPF_MM_DISCARD, "discard")                                          \
+	/* compaction, NUMA balancing */                                       \
+	X(IOPF_MM_MIGRATE, "migrate")                                          \
+	/* memory pressure: written to swap */                                 \
+	X(IOPF_MM_RECLAIM, "reclaim")                                          \
+	/* the range leaves the address space */                               \
+	X(IOPF_MM_UNMAP, "unmap")
+
 enum iopf_mm_cause {
-	IOPF_MM_DISCARD, /* balloon, virtio-mem unplug, MADV_DONTNEED */
-	IOPF_MM_MIGRATE, /* compaction, NUMA balancing */
-	IOPF_MM_RECLAIM, /* memory pressure: written to swap */
-	IOPF_MM_UNMAP,   /* the range leaves the address space */
+	IOPF_MM_CAUSES(IOPF_NAMES_ENUM)
 	IOPF_MM_NR_CAUSES,
 };
+/* "discard", "migrate", ...; "unknown" for a cause out of range. */
 const char *iopf_mm_cause_name(enum iopf_mm_cause cause);
 
 struct iopf_mm_pool_stats {

@@ -398,13 +398,7 @@ int iopf_bench_churn(const struct iopf_bench_churn_config *cfg,
 	*out = (struct iopf_bench_churn_result){ 0 };
 	ch->cfg = cfg;
 	ch->out = out;
-	ret = iopf_rt_create(&rc, &ch->rt);
-	if (!ret) {
-		ret = iopf_rt_run(ch->rt, "churn", churn_main, ch);
-		iopf_rt_destroy(ch->rt);
-	}
-	if (!ret)
-		ret = ch->err;
+	ret = bench_run_once(&rc, &ch->rt, "churn", churn_main, ch, &ch->err);
 	free(ch);
 	return ret;
 }

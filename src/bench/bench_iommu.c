@@ -260,15 +260,10 @@ static int fault_run(enum iopf_rt_kind kind, unsigned workers,
 		.workers = workers,
 		.out = out,
 	};
-	int ret;
 
 	fe.per_dev = cfg->faults / fe.ndev ? cfg->faults / fe.ndev : 1;
-	ret = iopf_rt_create(&rc, &fe.rt);
-	if (ret)
-		return ret;
-	ret = iopf_rt_run(fe.rt, "bench-faults", fault_main, &fe);
-	iopf_rt_destroy(fe.rt);
-	return ret ? ret : fe.err;
+	return bench_run_once(&rc, &fe.rt, "bench-faults", fault_main, &fe,
+			      &fe.err);
 }
 
 int iopf_bench_iommu(const struct iopf_bench_iommu_config *cfg,
@@ -282,13 +277,10 @@ int iopf_bench_iommu(const struct iopf_bench_iommu_config *cfg,
 		return -EINVAL;
 	*out = (struct iopf_bench_iommu_result){ 0 };
 	if (!cfg->virtual_only) {
-		ret = iopf_rt_create(&rc, &tr.rt);
+		ret = bench_run_once(&rc, &tr.rt, "bench-table", table_main,
+				     &tr, &tr.err);
 		if (ret)
 			return ret;
-		ret = iopf_rt_run(tr.rt, "bench-table", table_main, &tr);
-		iopf_rt_destroy(tr.rt);
-		if (ret || tr.err)
-			return ret ? ret : tr.err;
 	}
 	/* Interleave 1 and 2 workers so both see the same machine. */
 	for (unsigned w = 0; w < 2; w++) {

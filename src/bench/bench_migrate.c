@@ -46,15 +46,8 @@
 #define MIG_CHUNK 256            /* pages sent between looks at the clock */
 #define BITS_PER_WORD (8 * sizeof(unsigned long))
 
-static const char *const migrate_names[IOPF_MIGRATE_NR] = {
-	[IOPF_MIGRATE_STATIC] = "static",
-	[IOPF_MIGRATE_IOPF] = "iopf",
-};
-
-const char *iopf_migrate_mode_name(enum iopf_migrate_mode mode)
-{
-	return (unsigned)mode < IOPF_MIGRATE_NR ? migrate_names[mode] : "?";
-}
+IOPF_NAMES_DEFINE(iopf_migrate_mode_name, enum iopf_migrate_mode,
+		  IOPF_MIGRATE_MODES, IOPF_MIGRATE_NR, "?")
 
 struct mig_run {
 	const struct iopf_bench_migrate_config *cfg;
@@ -74,6 +67,15 @@ struct mig_run {
 	int err;
 };
 
+/* The device writes hot page @p with the next stamp at its head. */
+static int mig_write_page(struct mig_run *m, uint64_t p, unsigned char *page)
+{
+	m->stamp++;
+	memcpy(page, &m->stamp, sizeof(m->stamp));
+	return iopf_dma(m->dev, IOPF_PASID_NONE, p * MIG_PAGE, page, MIG_PAGE,
+			IOPF_DMA_WRITE);
+}
+
 static void mig_writer(void *arg)
 {
 	struct mig_run *m = arg;
@@ -88,12 +90,8 @@ static void mig_writer(void *arg)
 	 * migration sees the steady write rate in both modes.
 	 */
 	for (uint64_t p = m->hot_base; p < m->hot_base + m->hot_pages; p++) {
-		int ret;
+		int ret = mig_write_page(m, p, page);
 
-		m->stamp++;
-		memcpy(page, &m->stamp, sizeof(m->stamp));
-		ret = iopf_dma(m->dev, IOPF_PASID_NONE, p * MIG_PAGE, page,
-			       sizeof(page), IOPF_DMA_WRITE);
 		if (ret) {
 			m->err = ret;
 			atomic_store(&m->warm, true);
@@ -105,12 +103,8 @@ static void mig_writer(void *arg)
 	while (!atomic_load(&m->stop)) {
 		uint64_t p = m->hot_base + iopf_rt_random_below(m->rt, m->hot_pages);
 		uint64_t now;
-		int ret;
+		int ret = mig_write_page(m, p, page);
 
-		m->stamp++;
-		memcpy(page, &m->stamp, sizeof(m->stamp));
-		ret = iopf_dma(m->dev, IOPF_PASID_NONE, p * MIG_PAGE, page,
-			       sizeof(page), IOPF_DMA_WRITE);
 		if (ret) {
 			m->err = ret;
 			return;
@@ -377,15 +371,14 @@ int iopf_bench_migrate(const struct iopf_bench_migrate_config *cfg,
 		m.dest = calloc(m.hot_pages, sizeof(*m.dest));
 		m.bitmap = calloc((m.pages + BITS_PER_WORD - 1) / BITS_PER_WORD,
 				  sizeof(unsigned long));
-		ret = m.dest && m.bitmap ? iopf_rt_create(&rc, &m.rt) : -ENOMEM;
-		if (!ret) {
-			ret = iopf_rt_run(m.rt, "migration", mig_main, &m);
-			iopf_rt_destroy(m.rt);
-		}
+		ret = -ENOMEM;
+		if (m.dest && m.bitmap)
+			ret = bench_run_once(&rc, &m.rt, "migration", mig_main,
+					     &m, &m.err);
 		free(m.dest);
 		free(m.bitmap);
-		if (ret || m.err)
-			return ret ? ret : m.err;
+		if (ret)
+			return ret;
 		if (cfg->progress)
 			cfg->progress(cfg->progress_arg, mode + 1, IOPF_MIGRATE_NR);
 	}

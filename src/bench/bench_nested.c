@@ -59,17 +59,8 @@ int iopf_bench_nested_validate(const struct iopf_bench_nested_config *cfg,
 					      (double)cfg->timeout_ns / 1e9);
 }
 
-static const char *const nested_names[IOPF_NESTED_NR] = {
-	[IOPF_NESTED_STAGE2] = "stage 2 (host container)",
-	[IOPF_NESTED_STAGE1] = "stage 1 (guest vIOMMU)",
-	[IOPF_NESTED_BOTH] = "stage 1, then stage 2",
-	[IOPF_NESTED_SILENT] = "silent guest (timeout)",
-};
-
-const char *iopf_nested_case_name(enum iopf_nested_case c)
-{
-	return (unsigned)c < IOPF_NESTED_NR ? nested_names[c] : "?";
-}
+IOPF_NAMES_DEFINE(iopf_nested_case_name, enum iopf_nested_case,
+		  IOPF_NESTED_CASES, IOPF_NESTED_NR, "?")
 
 struct nb {
 	const struct iopf_bench_nested_config *cfg;
@@ -280,11 +271,7 @@ int iopf_bench_nested(const struct iopf_bench_nested_config *cfg,
 	b.lat = calloc(cfg->pages, sizeof(*b.lat));
 	if (!b.lat)
 		return -ENOMEM;
-	ret = iopf_rt_create(&rc, &b.rt);
-	if (!ret) {
-		ret = iopf_rt_run(b.rt, "nested", nb_main, &b);
-		iopf_rt_destroy(b.rt);
-	}
+	ret = bench_run_once(&rc, &b.rt, "nested", nb_main, &b, &b.err);
 	free(b.lat);
-	return ret ? ret : b.err;
+	return ret;
 }

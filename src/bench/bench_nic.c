@@ -33,24 +33,13 @@
 #define NIC_IDLE_LIMIT_NS 1000000000ull   /* no progress: give up */
 #define NIC_POLL_NS 100000ull
 
-static const char *const policy_names[IOPF_NIC_NR_POLICIES] = {
-	[IOPF_NIC_STATIC] = "static",
-	[IOPF_NIC_PINNED] = "pinned",
-	[IOPF_NIC_BACKUP] = "backup",
-	[IOPF_NIC_DROP] = "drop",
-	[IOPF_NIC_STALL] = "stall",
-};
-
-const char *iopf_nic_policy_name(enum iopf_nic_policy policy)
-{
-	return (unsigned)policy < IOPF_NIC_NR_POLICIES ? policy_names[policy]
-						       : "?";
-}
+IOPF_NAMES_DEFINE(iopf_nic_policy_name, enum iopf_nic_policy,
+		  IOPF_NIC_POLICIES, IOPF_NIC_NR_POLICIES, "?")
 
 int iopf_nic_policy_parse(const char *name)
 {
 	for (int i = 0; name && i < IOPF_NIC_NR_POLICIES; i++)
-		if (!strcmp(name, policy_names[i]))
+		if (!strcmp(name, iopf_nic_policy_name(i)))
 			return i;
 	return -EINVAL;
 }
@@ -370,10 +359,5 @@ int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,
 	/* No progress for ten packets' time (at least 1 s): give up. */
 	r.dc.idle_limit_ns = (uint64_t)fmax((double)NIC_IDLE_LIMIT_NS,
 					    10.0 * r.ns_per_pkt);
-	ret = iopf_rt_create(&rc, &r.rt);
-	if (ret)
-		return ret;
-	ret = iopf_rt_run(r.rt, "nic-wire", nic_main, &r);
-	iopf_rt_destroy(r.rt);
-	return ret ? ret : r.err;
+	return bench_run_once(&rc, &r.rt, "nic-wire", nic_main, &r, &r.err);
 }

@@ -45,18 +45,8 @@ const struct iopf_seed_row iopf_seed_rows[6] = {
 	{ 10 << 20, 1000, 512, 0.016, -1, 26, 0 },
 };
 
-static const char *const mode_names[IOPF_UADK_NR_MODES] = {
-	[IOPF_UADK_STATIC] = "static",
-	[IOPF_UADK_IOPF] = "vfio-iopf",
-	[IOPF_UADK_SVA] = "host-sva",
-	[IOPF_UADK_BEST] = "iopf-best",
-	[IOPF_UADK_PREFAULT] = "iopf-prefault",
-};
-
-const char *iopf_uadk_mode_name(enum iopf_uadk_mode mode)
-{
-	return (unsigned)mode < IOPF_UADK_NR_MODES ? mode_names[mode] : "?";
-}
+IOPF_NAMES_DEFINE(iopf_uadk_mode_name, enum iopf_uadk_mode, IOPF_UADK_MODES,
+		  IOPF_UADK_NR_MODES, "?")
 
 struct uadk_run {
 	const struct iopf_bench_uadk_config *cfg;
@@ -439,10 +429,5 @@ int iopf_bench_uadk(const struct iopf_bench_uadk_config *cfg,
 	if (ret)
 		return ret;
 	memset(out, 0, sizeof(*out));
-	ret = iopf_rt_create(&rc, &r.rt);
-	if (ret)
-		return ret;
-	ret = iopf_rt_run(r.rt, "uadk", uadk_main, &r);
-	iopf_rt_destroy(r.rt);
-	return ret ? ret : r.err;
+	return bench_run_once(&rc, &r.rt, "uadk", uadk_main, &r, &r.err);
 }

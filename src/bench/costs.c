@@ -29,19 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BENCH_COST_PARAM(n, ...) IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_BENCH, n, __VA_ARGS__)
-static const struct iopf_cost_param bench_cost_params[] = {
-	IOPF_BENCH_COSTS(BENCH_COST_PARAM)
-};
-#undef BENCH_COST_PARAM
-_Static_assert(IOPF_BENCH_NR_COSTS <= IOPF_COST_LAYER_MAX,
-	       "the experiments' rows overflow their block of cost slots");
-
-const struct iopf_cost_section iopf_bench_cost_section = {
-	.layer_name = "bench",
-	.params = bench_cost_params,
-	.nr = IOPF_BENCH_NR_COSTS,
-};
+IOPF_COST_SECTION_DEFINE(BENCH, bench);
 
 const struct iopf_cost_section *const iopf_cost_sections[] = {
 	&iopf_cost_platform_section,

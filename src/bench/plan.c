@@ -72,3 +72,16 @@ int bench_plan_set(struct iopf_bench_plan *plan, uint64_t need, double wall_s)
 				       (double)avail / (1ull << 30));
 	return 0;
 }
+
+int bench_run_once(const struct iopf_rt_config *rc, struct iopf_rt **rt,
+		   const char *name, iopf_rt_fn fn, void *arg, const int *err)
+{
+	int ret = iopf_rt_create(rc, rt);
+
+	if (ret)
+		return ret;
+	ret = iopf_rt_run(*rt, name, fn, arg);
+	iopf_rt_destroy(*rt);
+	*rt = NULL;
+	return ret ? ret : *err;
+}

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the benchmarks' validate functions share: filling a plan's reason
- * and memory figures. Internal to src/bench.
+ * What the benchmarks share: filling a plan's reason and memory figures
+ * in their validate functions, and running a measurement in a runtime of
+ * its own. Internal to src/bench.
  */
 #ifndef IOPF_BENCH_PLAN_H
 #define IOPF_BENCH_PLAN_H
 
 #include <iopf/bench.h>
+#include <iopf/rt.h>
 
 /* Host memory a 4 KiB page costs beside its data: frame, PTEs, tables. */
 #define BENCH_PAGE_META 128ull
@@ -27,5 +29,13 @@ int bench_plan_fail(struct iopf_bench_plan *plan, int err, const char *fmt, ...)
  * available, less a reserve for everything else; 0 otherwise.
  */
 int bench_plan_set(struct iopf_bench_plan *plan, uint64_t need, double wall_s);
+
+/*
+ * One run of @fn(@arg) in a runtime made from @rc for it: *@rt names the
+ * runtime while it lives (the actors find it there) and is destroyed
+ * after. The runtime's error, or else the one the actors left in *@err.
+ */
+int bench_run_once(const struct iopf_rt_config *rc, struct iopf_rt **rt,
+		   const char *name, iopf_rt_fn fn, void *arg, const int *err);
 
 #endif

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan.h"
+
 #define PG 4096u
 
 struct prof {
@@ -173,13 +175,9 @@ int iopf_bench_profile(struct iopf_cost_model *out)
 
 	*out = *iopf_cost_model_default();
 	out->name = "measured";
-	ret = iopf_rt_create(&rc, &p.rt);
+	ret = bench_run_once(&rc, &p.rt, "profile", prof_main, &p, &p.err);
 	if (ret)
 		return ret;
-	ret = iopf_rt_run(p.rt, "profile", prof_main, &p);
-	iopf_rt_destroy(p.rt);
-	if (ret || p.err)
-		return ret ? ret : p.err;
 	/* The fault round trip's software: queue, reader, worker, response. */
 	iopf_bench_iommu_defaults(&ic);
 	ic.table_pages = 4096;

@@ -37,19 +37,7 @@
 #include <string.h>
 #include "lock_order.h"
 
-#define SEC_COST_PARAM(n, ...) IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_SEC, n, __VA_ARGS__)
-static const struct iopf_cost_param sec_cost_params[] = {
-	IOPF_SEC_COSTS(SEC_COST_PARAM)
-};
-#undef SEC_COST_PARAM
-_Static_assert(IOPF_SEC_NR_COSTS <= IOPF_COST_LAYER_MAX,
-	       "the accelerator's rows overflow its block of cost slots");
-
-const struct iopf_cost_section iopf_sec_cost_section = {
-	.layer_name = "sec",
-	.params = sec_cost_params,
-	.nr = IOPF_SEC_NR_COSTS,
-};
+IOPF_COST_SECTION_DEFINE(SEC, sec);
 
 #define PG 4096u
 #define SEC_MAX_QUEUES 16

@@ -65,10 +65,19 @@ struct mm_frame {
 	uint64_t addr;
 };
 
+/*
+ * The pool's counters that iopf_mm_pool_stats() reports as they are: each
+ * is an atomic below and a field of the same name in the stats.
+ */
+#define MM_POOL_COUNTERS(X)                                                    \
+	X(populated) X(swap_outs) X(swap_ins) X(migrated)                      \
+	X(alloc_failures) X(poison_violations) X(populate_ns)                  \
+	X(pinned_pages) X(resident_pages)
+
 struct mm_counters {
-	_Atomic uint64_t populated, swap_outs, swap_ins, migrated;
-	_Atomic uint64_t alloc_failures, poison_violations, populate_ns;
-	_Atomic uint64_t pinned_pages, resident_pages;
+#define MM_COUNTER_FIELD(n) _Atomic uint64_t n;
+	MM_POOL_COUNTERS(MM_COUNTER_FIELD)
+#undef MM_COUNTER_FIELD
 	_Atomic uint64_t invalidations[IOPF_MM_NR_CAUSES];
 	_Atomic uint64_t invalidated_pages[IOPF_MM_NR_CAUSES];
 	_Atomic uint64_t cost_ns[IOPF_MM_NR_CAUSES];

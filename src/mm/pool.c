@@ -46,18 +46,8 @@
 
 #define MM_POISON 0x6b6b6b6b6b6b6b6bull
 
-static const char *const mm_cause_names[IOPF_MM_NR_CAUSES] = {
-	[IOPF_MM_DISCARD] = "discard",
-	[IOPF_MM_MIGRATE] = "migrate",
-	[IOPF_MM_RECLAIM] = "reclaim",
-	[IOPF_MM_UNMAP] = "unmap",
-};
-
-const char *iopf_mm_cause_name(enum iopf_mm_cause cause)
-{
-	return (unsigned)cause < IOPF_MM_NR_CAUSES ? mm_cause_names[cause]
-						   : "unknown";
-}
+IOPF_NAMES_DEFINE(iopf_mm_cause_name, enum iopf_mm_cause, IOPF_MM_CAUSES,
+		  IOPF_MM_NR_CAUSES, "unknown")
 
 void mm_charge(struct iopf_mm_pool *pool, uint64_t ns)
 {
@@ -521,15 +511,9 @@ void iopf_mm_pool_stats(struct iopf_mm_pool *pool,
 	out->swap_pages = pool->nr_slots;
 	out->swapped_pages = pool->nr_slots - pool->nr_free_slots;
 	iopf_rt_mutex_unlock(&pool->lock);
-	out->resident_pages = atomic_load(&c->resident_pages);
-	out->pinned_pages = atomic_load(&c->pinned_pages);
-	out->populated = atomic_load(&c->populated);
-	out->swap_outs = atomic_load(&c->swap_outs);
-	out->swap_ins = atomic_load(&c->swap_ins);
-	out->migrated = atomic_load(&c->migrated);
-	out->alloc_failures = atomic_load(&c->alloc_failures);
-	out->populate_ns = atomic_load(&c->populate_ns);
-	out->poison_violations = atomic_load(&c->poison_violations);
+#define MM_COUNTER_READ(n) out->n = atomic_load(&c->n);
+	MM_POOL_COUNTERS(MM_COUNTER_READ)
+#undef MM_COUNTER_READ
 	for (int i = 0; i < IOPF_MM_NR_CAUSES; i++) {
 		out->invalidations[i] = atomic_load(&c->invalidations[i]);
 		out->invalidated_pages[i] = atomic_load(&c->invalidated_pages[i]);

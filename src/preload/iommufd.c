@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include "preload.h"
 #include "../lock_order.h"
+#include "../list.h"
 
 #include <iopf/uapi-ext.h>
 
@@ -59,7 +60,7 @@ struct pl_ioas {
 	uint32_t nallowed;
 	uint64_t huge_pages;            /* IOMMU_OPTION_HUGE_PAGES */
 	uint64_t prefault;              /* IOMMU_OPTION_IOPF_PREFAULT */
-	struct pl_ioas *next;
+	struct iopf_list node;          /* in ictx->ioases */
 };
 
 struct pl_hwpt {
@@ -69,14 +70,14 @@ struct pl_hwpt {
 	 * are kept here for the next read (4 KiB page IOVAs, sorted). */
 	uint64_t *kept;
 	size_t nkept, kept_cap;
-	struct pl_hwpt *next;
+	struct iopf_list node;          /* in ictx->hwpts */
 };
 
 struct pl_bound {
 	uint32_t dev_id;
 	struct pl_device *d;
 	uint32_t hwpt_id;               /* attached to, or 0 */
-	struct pl_bound *next;
+	struct iopf_list node;          /* in ictx->bound */
 };
 
 struct pl_resp {
@@ -103,7 +104,7 @@ struct pl_fault {
 	/* The reader actor. */
 	struct iopf_rt_actor *reader;
 	atomic_bool stop;
-	struct pl_fault *next;          /* ictx->faults, under ictx->lock */
+	struct iopf_list node;          /* in ictx->faults, under ictx->lock */
 };
 
 struct pl_iommufd {
@@ -112,10 +113,10 @@ struct pl_iommufd {
 	struct iopf_fd *ctx;
 	struct iopf_rt_mutex lock;
 	/* Protected by lock: */
-	struct pl_ioas *ioases;
-	struct pl_hwpt *hwpts;
-	struct pl_bound *bound;
-	struct pl_fault *faults;        /* each holds a reference */
+	struct iopf_list ioases;        /* of struct pl_ioas */
+	struct iopf_list hwpts;         /* of struct pl_hwpt */
+	struct iopf_list bound;         /* of struct pl_bound */
+	struct iopf_list faults;        /* of struct pl_fault, each a reference */
 	uint32_t vfio_ioas;             /* IOMMU_VFIO_IOAS's, or 0 */
 };
 
@@ -208,6 +209,21 @@ static void pl_fault_stop(struct pl_fault *q)
 	atomic_store(&q->stop, true);
 	iopf_rt_join(q->reader);
 	q->reader = NULL;
+}
+
+/*
+ * @q has left the context (its reader stopped): what it held pending is
+ * dropped, a program waiting on it wakes to find it destroyed, and the
+ * context's reference goes.
+ */
+static void pl_fault_drop(struct pl_fault *q)
+{
+	iopf_rt_mutex_lock(&q->lock);
+	q->destroyed = true;
+	q->npend = q->nresp = 0;
+	pl_fault_signal_locked(q);
+	iopf_rt_mutex_unlock(&q->lock);
+	pl_file_put(&q->f);
 }
 
 static void pl_fault_release(struct pl_file *f)
@@ -381,20 +397,12 @@ static void pl_iommufd_release(struct pl_file *f)
 	struct pl_bound *b, *bn;
 	struct pl_map *m, *mn;
 
-	for (q = ictx->faults; q; q = q->next)
+	iopf_list_for_each_entry(q, &ictx->faults, node)
 		pl_fault_stop(q);
 	iopf_fd_close(ictx->ctx);
-	for (q = ictx->faults; q; q = qn) {
-		qn = q->next;
-		iopf_rt_mutex_lock(&q->lock);
-		q->destroyed = true;
-		q->npend = q->nresp = 0;
-		pl_fault_signal_locked(q);
-		iopf_rt_mutex_unlock(&q->lock);
-		pl_file_put(&q->f);
-	}
-	for (io = ictx->ioases; io; io = ion) {
-		ion = io->next;
+	iopf_list_for_each_entry_safe(q, qn, &ictx->faults, node)
+		pl_fault_drop(q);
+	iopf_list_for_each_entry_safe(io, ion, &ictx->ioases, node) {
 		for (m = io->maps; m; m = mn) {
 			mn = m->next;
 			free(m);
@@ -402,15 +410,12 @@ static void pl_iommufd_release(struct pl_file *f)
 		free(io->allowed);
 		free(io);
 	}
-	for (hw = ictx->hwpts; hw; hw = hwn) {
-		hwn = hw->next;
+	iopf_list_for_each_entry_safe(hw, hwn, &ictx->hwpts, node) {
 		free(hw->kept);
 		free(hw);
 	}
-	for (b = ictx->bound; b; b = bn) {
-		bn = b->next;
+	iopf_list_for_each_entry_safe(b, bn, &ictx->bound, node)
 		free(b);
-	}
 	iopf_rt_mutex_destroy(&ictx->lock);
 	free(ictx);
 }
@@ -425,6 +430,10 @@ struct pl_iommufd *pl_iommufd_open(struct pl_host *h)
 		free(ictx);
 		return NULL;
 	}
+	iopf_list_init(&ictx->ioases);
+	iopf_list_init(&ictx->hwpts);
+	iopf_list_init(&ictx->bound);
+	iopf_list_init(&ictx->faults);
 	ictx->f.kind = PL_IOMMUFD;
 	ictx->f.refs = 1;
 	ictx->f.release = pl_iommufd_release;
@@ -439,9 +448,10 @@ static struct pl_ioas *pl_ioas_find_locked(struct pl_iommufd *ictx,
 	struct pl_ioas *io;
 
 	iopf_rt_mutex_assert_held(&ictx->lock);
-	for (io = ictx->ioases; io && io->id != id; io = io->next)
-		;
-	return io;
+	iopf_list_for_each_entry(io, &ictx->ioases, node)
+		if (io->id == id)
+			return io;
+	return NULL;
 }
 
 static struct pl_hwpt *pl_hwpt_find_locked(struct pl_iommufd *ictx,
@@ -450,9 +460,10 @@ static struct pl_hwpt *pl_hwpt_find_locked(struct pl_iommufd *ictx,
 	struct pl_hwpt *hw;
 
 	iopf_rt_mutex_assert_held(&ictx->lock);
-	for (hw = ictx->hwpts; hw && hw->id != id; hw = hw->next)
-		;
-	return hw;
+	iopf_list_for_each_entry(hw, &ictx->hwpts, node)
+		if (hw->id == id)
+			return hw;
+	return NULL;
 }
 
 static struct pl_bound *pl_bound_find_locked(struct pl_iommufd *ictx,
@@ -461,9 +472,10 @@ static struct pl_bound *pl_bound_find_locked(struct pl_iommufd *ictx,
 	struct pl_bound *b;
 
 	iopf_rt_mutex_assert_held(&ictx->lock);
-	for (b = ictx->bound; b && b->dev_id != id; b = b->next)
-		;
-	return b;
+	iopf_list_for_each_entry(b, &ictx->bound, node)
+		if (b->dev_id == id)
+			return b;
+	return NULL;
 }
 
 static struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
@@ -472,9 +484,10 @@ static struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
 	struct pl_fault *q;
 
 	iopf_rt_mutex_assert_held(&ictx->lock);
-	for (q = ictx->faults; q && q->id != id; q = q->next)
-		;
-	return q;
+	iopf_list_for_each_entry(q, &ictx->faults, node)
+		if (q->id == id)
+			return q;
+	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -484,8 +497,10 @@ static struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
 static bool pl_ioas_has_domain_locked(struct pl_iommufd *ictx,
 				      struct pl_ioas *io)
 {
+	struct pl_hwpt *hw;
+
 	iopf_rt_mutex_assert_held(&ictx->lock);
-	for (struct pl_hwpt *hw = ictx->hwpts; hw; hw = hw->next)
+	iopf_list_for_each_entry(hw, &ictx->hwpts, node)
 		if (hw->ioas_id == io->id)
 			return true;
 	return false;
@@ -741,9 +756,9 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 			    struct pl_ucmd *u)
 {
 	struct iommu_destroy *cmd = c;
-	struct pl_ioas **pio, *io;
-	struct pl_hwpt **phw, *hw;
-	struct pl_fault **pq, *q;
+	struct pl_ioas *io;
+	struct pl_hwpt *hw;
+	struct pl_fault *q;
 	int ret;
 
 	iopf_rt_mutex_lock(&ictx->lock);
@@ -772,42 +787,30 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 			q->reader = NULL;
 		goto out;
 	}
-	for (pio = &ictx->ioases; (io = *pio); pio = &io->next) {
-		if (io->id == cmd->id) {
-			*pio = io->next;
-			while (io->maps) {
-				struct pl_map *m = io->maps;
+	io = pl_ioas_find_locked(ictx, cmd->id);
+	if (io) {
+		iopf_list_del(&io->node);
+		while (io->maps) {
+			struct pl_map *m = io->maps;
 
-				io->maps = m->next;
-				free(m);
-			}
-			free(io->allowed);
-			free(io);
-			break;
+			io->maps = m->next;
+			free(m);
 		}
+		free(io->allowed);
+		free(io);
 	}
-	for (phw = &ictx->hwpts; (hw = *phw); phw = &hw->next) {
-		if (hw->id == cmd->id) {
-			*phw = hw->next;
-			free(hw->kept);
-			free(hw);
-			break;
-		}
+	hw = pl_hwpt_find_locked(ictx, cmd->id);
+	if (hw) {
+		iopf_list_del(&hw->node);
+		free(hw->kept);
+		free(hw);
 	}
 	/* iommufd_object_remove(): the compat IOAS goes with its IOAS. */
 	if (ictx->vfio_ioas == cmd->id)
 		ictx->vfio_ioas = 0;
-	for (pq = &ictx->faults; (q = *pq); pq = &q->next) {
-		if (q->id == cmd->id) {
-			*pq = q->next;
-			iopf_rt_mutex_lock(&q->lock);
-			q->destroyed = true;
-			q->npend = q->nresp = 0;
-			pl_fault_signal_locked(q);
-			iopf_rt_mutex_unlock(&q->lock);
-			pl_file_put(&q->f);
-			break;
-		}
+	if (q) {
+		iopf_list_del(&q->node);
+		pl_fault_drop(q);
 	}
 out:
 	iopf_rt_mutex_unlock(&ictx->lock);
@@ -844,8 +847,7 @@ static int pl_ioctl_ioas_alloc(struct pl_iommufd *ictx, void *c,
 	io->huge_pages = 1;
 	io->prefault = IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_NONE, 0);
 	iopf_rt_mutex_lock(&ictx->lock);
-	io->next = ictx->ioases;
-	ictx->ioases = io;
+	iopf_list_add(&io->node, &ictx->ioases);
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return 0;
 }
@@ -1286,9 +1288,8 @@ static int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
 		goto out_free;
 	}
 	*hw = (struct pl_hwpt){ .id = id, .ioas_id = cmd->pt_id,
-				.fault_id = fault_id, .flags = cmd->flags,
-				.next = ictx->hwpts };
-	ictx->hwpts = hw;
+				.fault_id = fault_id, .flags = cmd->flags };
+	iopf_list_add(&hw->node, &ictx->hwpts);
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return 0;
 out_free:
@@ -1577,8 +1578,7 @@ static int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
 	if (ret)
 		goto out_close;
 	iopf_rt_mutex_lock(&ictx->lock);
-	q->next = ictx->faults;
-	ictx->faults = q;
+	iopf_list_add(&q->node, &ictx->faults);
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return 0;
 out_close:
@@ -1691,23 +1691,20 @@ int pl_iommufd_bind(struct pl_iommufd *ictx, struct pl_device *d,
 	b->dev_id = *dev_id;
 	b->d = d;
 	iopf_rt_mutex_lock(&ictx->lock);
-	b->next = ictx->bound;
-	ictx->bound = b;
+	iopf_list_add(&b->node, &ictx->bound);
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return 0;
 }
 
 void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id)
 {
-	struct pl_bound **pp, *b;
+	struct pl_bound *b;
 
 	iopf_rt_mutex_lock(&ictx->lock);
-	for (pp = &ictx->bound; (b = *pp); pp = &b->next) {
-		if (b->dev_id == dev_id) {
-			*pp = b->next;
-			free(b);
-			break;
-		}
+	b = pl_bound_find_locked(ictx, dev_id);
+	if (b) {
+		iopf_list_del(&b->node);
+		free(b);
 	}
 	iopf_fd_destroy(ictx->ctx, dev_id);
 	iopf_rt_mutex_unlock(&ictx->lock);
@@ -1748,9 +1745,8 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 			free(hw);
 			goto out;
 		}
-		*hw = (struct pl_hwpt){ .id = hwpt_id, .ioas_id = *pt_id,
-					.next = ictx->hwpts };
-		ictx->hwpts = hw;
+		*hw = (struct pl_hwpt){ .id = hwpt_id, .ioas_id = *pt_id };
+		iopf_list_add(&hw->node, &ictx->hwpts);
 		*auto_hwpt = hwpt_id;
 	} else {
 		ret = pl_fault_find_locked(ictx, *pt_id) ||
@@ -1762,12 +1758,8 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 	ret = iopf_fd_attach(ictx->ctx, dev_id, IOPF_PASID_NONE, hwpt_id);
 	if (ret) {
 		if (*auto_hwpt) {
-			struct pl_hwpt **pp;
-
 			iopf_fd_destroy(ictx->ctx, hwpt_id);
-			for (pp = &ictx->hwpts; *pp != hw; pp = &(*pp)->next)
-				;
-			*pp = hw->next;
+			iopf_list_del(&hw->node);
 			free(hw);
 			*auto_hwpt = 0;
 		}
@@ -1788,19 +1780,17 @@ void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
 	 * whose faults a program thread may be answering. */
 	iopf_fd_detach(ictx->ctx, dev_id, IOPF_PASID_NONE);
 	iopf_rt_mutex_lock(&ictx->lock);
-	for (q = ictx->faults; q; q = q->next)
+	iopf_list_for_each_entry(q, &ictx->faults, node)
 		pl_fault_forget_dev(q, dev_id);
 	if (auto_hwpt) {
-		struct pl_hwpt **pp, *hw;
+		struct pl_hwpt *hw;
 
 		iopf_fd_destroy(ictx->ctx, auto_hwpt);
-		for (pp = &ictx->hwpts; (hw = *pp); pp = &hw->next) {
-			if (hw->id == auto_hwpt) {
-				*pp = hw->next;
-				free(hw->kept);
-				free(hw);
-				break;
-			}
+		hw = pl_hwpt_find_locked(ictx, auto_hwpt);
+		if (hw) {
+			iopf_list_del(&hw->node);
+			free(hw->kept);
+			free(hw);
 		}
 	}
 	iopf_rt_mutex_unlock(&ictx->lock);

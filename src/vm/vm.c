@@ -23,19 +23,7 @@
 #include "lock_order.h"
 #include "vm_internal.h"
 
-#define GUEST_COST_PARAM(n, ...) IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_GUEST, n, __VA_ARGS__)
-static const struct iopf_cost_param guest_cost_params[] = {
-	IOPF_GUEST_COSTS(GUEST_COST_PARAM)
-};
-#undef GUEST_COST_PARAM
-_Static_assert(IOPF_GUEST_NR_COSTS <= IOPF_COST_LAYER_MAX,
-	       "the guest drivers' rows overflow their block of cost slots");
-
-const struct iopf_cost_section iopf_guest_cost_section = {
-	.layer_name = "guest",
-	.params = guest_cost_params,
-	.nr = IOPF_GUEST_NR_COSTS,
-};
+IOPF_COST_SECTION_DEFINE(GUEST, guest);
 
 static int vm_setup_container(struct iopf_vm *vm)
 {

@@ -6,8 +6,12 @@
 #ifndef IOPF_TEST_HARNESS_H
 #define IOPF_TEST_HARNESS_H
 
+#include <iopf/iommu.h>
 #include <iopf/mm.h>
 #include <iopf/rt.h>
+
+/* The page the tests map, fault and copy: the IOMMU's smallest. */
+#define PG IOPF_PGSIZE_4K
 
 struct harness {
 	struct iopf_rt *rt;
@@ -53,6 +57,21 @@ static inline void harness_run(enum iopf_rt_kind kind, uint64_t seed,
 	{                                                                   \
 		(void)state;                                                \
 		harness_run(IOPF_RT_VIRTUAL, 1, body_##name, NULL);         \
+	}
+/* The same on the real-threads runtime. */
+#define HARNESS_REAL_TEST(name)                                             \
+	static void test_##name(void **state)                               \
+	{                                                                   \
+		(void)state;                                                \
+		harness_run(IOPF_RT_REAL, 1, body_##name, NULL);            \
+	}
+/* Both: the virtual runtime of seed 1, then the real-threads runtime. */
+#define HARNESS_BOTH_TEST(name)                                             \
+	static void test_##name(void **state)                               \
+	{                                                                   \
+		(void)state;                                                \
+		harness_run(IOPF_RT_VIRTUAL, 1, body_##name, NULL);         \
+		harness_run(IOPF_RT_REAL, 1, body_##name, NULL);            \
 	}
 
 /* A pool and one address space with @pages mapped at HARNESS_BASE. */

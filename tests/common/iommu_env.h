@@ -9,13 +9,13 @@
 #define IOPF_TEST_IOMMU_ENV_H
 
 #include <iopf/iommu.h>
+#include <iopf/iommufd.h>
 #include <iopf/mm.h>
 
 #include "harness.h"
 
 #define GUEST_HVA 0x7f0000000000ull
 #define GUEST_PAGES 1024
-#define PG 4096ull
 
 struct env {
 	struct harness *h;
@@ -120,6 +120,19 @@ static inline void env_teardown(struct env *e)
 	iopf_rt_mutex_destroy(&e->lock);
 	assert_int_equal(iopf_mm_pool_poison_check(e->h->pool), 0);
 	harness_mm_done(e->h);
+}
+
+/* An iommufd map of guest pages [@first_page, +@pages) at IOVA = GPA. */
+static inline struct iopf_fd_map fdmap(uint64_t first_page, uint64_t pages,
+				       uint32_t flags)
+{
+	struct iopf_fd_map m = {
+		.size = sizeof(m), .flags = flags,
+		.iova = first_page * PG, .hva = GUEST_HVA + first_page * PG,
+		.length = pages * PG,
+	};
+
+	return m;
 }
 
 static inline struct iopf_dev *env_dev(struct env *e, const char *name,

@@ -184,4 +184,16 @@ static char *sc_run(enum iopf_rt_kind kind, uint64_t seed, unsigned items,
 	return s.log.buf;
 }
 
+/*
+ * What every run of @items per producer must show, whatever the runtime
+ * and the seed: each item consumed once, the sums equal, and the three
+ * timeouts of the watchdog. Callers include cmocka.
+ */
+static void sc_check(const struct scenario *s, unsigned items)
+{
+	assert_int_equal(s->consumed, SC_PRODUCERS * items);
+	assert_int_equal(s->consumed_sum, s->produced_sum);
+	assert_int_equal(s->timeouts, 3);
+}
+
 #endif

@@ -41,7 +41,6 @@
 
 #include "../common/harness.h"
 
-#define PG 4096ull
 #define A_PAGES 256
 #define B_PAGES 64
 #define C_PAGES 64

@@ -147,12 +147,8 @@ static void body(struct harness *h)
 	struct stress *s = calloc(1, sizeof(*s));
 	struct walker *w = calloc(NWALK, sizeof(*w));
 	struct iopf_rt_actor *wa[NWALK], *ca;
-	struct iopf_fd_map m = {
-		.size = sizeof(m),
-		.flags = IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE |
-			 IOPF_FD_MAP_FAULTABLE,
-		.iova = 0, .hva = GUEST_HVA, .length = GUEST_PAGES * PG,
-	};
+	struct iopf_fd_map m = fdmap(0, GUEST_PAGES, IOPF_FD_MAP_READ |
+				     IOPF_FD_MAP_WRITE | IOPF_FD_MAP_FAULTABLE);
 	struct iopf_viommu_config vc = { .rt = h->rt,
 					 .response_timeout_ns = TIMEOUT_NS };
 	struct iopf_iommu_stats st;

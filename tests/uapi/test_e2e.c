@@ -17,13 +17,12 @@
 static void test_fault_queue(int ifd)
 {
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
-	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
 	struct iommu_hwpt_pgfault recs[16];
 	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
 	unsigned faults = 0, answered = 0;
 	bool mapped = false;
 	struct dev d;
-	uint32_t ioas, pt;
+	uint32_t ioas, hwpt = 0, pt;
 	int st = -1;
 
 	fill(src, LEN, 1);
@@ -33,15 +32,12 @@ static void test_fault_queue(int ifd)
 		 "e2e: IOMMU_FAULT_QUEUE_ALLOC");
 	CHECK_OK(t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW),
 		 "e2e: source mapped (pinned)");
-	ha.flags = IOMMU_HWPT_FAULT_ID_VALID;
-	ha.dev_id = d.dev_id;
-	ha.pt_id = ioas;
-	ha.fault_id = fa.out_fault_id;
-	CHECK_OK(ioctl(ifd, IOMMU_HWPT_ALLOC, &ha),
+	CHECK_OK(t_hwpt_alloc_faulting(ifd, d.dev_id, ioas, fa.out_fault_id,
+				       &hwpt),
 		 "e2e: HWPT with the fault queue");
-	pt = ha.out_hwpt_id;
+	pt = hwpt;
 	CHECK_OK(t_attach(d.dfd, &pt), "e2e: device attached to the HWPT");
-	CHECK(pt == ha.out_hwpt_id, "e2e: attach reports the HWPT's id");
+	CHECK(pt == hwpt, "e2e: attach reports the HWPT's id");
 
 	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
 	for (uint64_t end = t_now_ms() + 10000; t_now_ms() < end;) {
@@ -99,7 +95,7 @@ static void test_fault_queue(int ifd)
 	      "e2e: the destination holds the source's bytes");
 
 	CHECK_OK(t_detach(d.dfd), "e2e: detach");
-	CHECK_OK(t_destroy(ifd, ha.out_hwpt_id), "e2e: HWPT destroyed");
+	CHECK_OK(t_destroy(ifd, hwpt), "e2e: HWPT destroyed");
 	close((int)fa.out_fault_fd);
 	/* The file held a reference: destroyed once it is closed. */
 	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "e2e: fault queue destroyed");
@@ -114,25 +110,21 @@ static void test_fault_queue(int ifd)
 static void test_detach_answers(int ifd)
 {
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
-	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
 	struct iommu_hwpt_pgfault rec;
 	struct iommu_hwpt_page_response r;
 	unsigned char *src = t_alloc(LEN);
 	struct pollfd p;
 	struct dev d;
-	uint32_t ioas, pt;
+	uint32_t ioas, hwpt, pt;
 	int st;
 
 	dev_open(ifd, &d);
 	ioas = t_ioas_alloc(ifd);
 	REQUIRE(!ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");
 	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map");
-	ha = (struct iommu_hwpt_alloc){ .size = sizeof(ha),
-					.flags = IOMMU_HWPT_FAULT_ID_VALID,
-					.dev_id = d.dev_id, .pt_id = ioas,
-					.fault_id = fa.out_fault_id };
-	REQUIRE(!ioctl(ifd, IOMMU_HWPT_ALLOC, &ha), "HWPT");
-	pt = ha.out_hwpt_id;
+	REQUIRE(!t_hwpt_alloc_faulting(ifd, d.dev_id, ioas, fa.out_fault_id,
+				       &hwpt), "HWPT");
+	pt = hwpt;
 	REQUIRE(!t_attach(d.dfd, &pt), "attach");
 	dev_copy(&d, SRC_IOVA, DST_IOVA, PG);
 	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
@@ -150,7 +142,7 @@ static void test_detach_answers(int ifd)
 					       .code = 0 };
 	CHECK_ERR((int)write((int)fa.out_fault_fd, &r, sizeof(r)), EINVAL,
 		  "detach: a late answer gets EINVAL");
-	CHECK_OK(t_destroy(ifd, ha.out_hwpt_id), "detach: HWPT destroyed");
+	CHECK_OK(t_destroy(ifd, hwpt), "detach: HWPT destroyed");
 	close((int)fa.out_fault_fd);
 	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "detach: queue destroyed");
 	close(d.irq);
@@ -160,11 +152,10 @@ static void test_detach_answers(int ifd)
 
 int main(void)
 {
-	int ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	int ifd;
 
 	t_program_iopf_only("needs iopf's DMA engine and page requests (PRI)");
-
-	REQUIRE(ifd >= 0, "open /dev/iommu");
+	ifd = t_iommufd_open();
 	test_fault_queue(ifd);
 	test_detach_answers(ifd);
 	close(ifd);

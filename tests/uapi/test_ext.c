@@ -7,11 +7,10 @@
  */
 #include "uapi_test.h"
 #include "uapi_dma.h"
+#include "../common/caps.h"
 
 #include <iopf/uapi-ext.h>
-#include <linux/capability.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 
 /* The extension, no fault queue: the IOAS resolves the faults. */
 static void test_faultable(int ifd)
@@ -86,13 +85,12 @@ static void test_munmap(int ifd)
 static void test_prefault(int ifd)
 {
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
-	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
 	struct iommu_ioas_prefault pf = { .size = sizeof(pf) };
 	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
 	struct iommu_hwpt_pgfault rec;
 	struct pollfd p;
 	struct dev d;
-	uint32_t ioas, pt;
+	uint32_t ioas, hwpt, pt;
 	int st;
 
 	fill(src, LEN, 9);
@@ -102,12 +100,9 @@ static void test_prefault(int ifd)
 	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map src");
 	REQUIRE(!t_map(ifd, ioas, dst, LEN, DST_IOVA,
 		       T_RW | IOMMU_IOAS_MAP_FAULTABLE), "map dst");
-	ha = (struct iommu_hwpt_alloc){ .size = sizeof(ha),
-					.flags = IOMMU_HWPT_FAULT_ID_VALID,
-					.dev_id = d.dev_id, .pt_id = ioas,
-					.fault_id = fa.out_fault_id };
-	REQUIRE(!ioctl(ifd, IOMMU_HWPT_ALLOC, &ha), "HWPT");
-	pt = ha.out_hwpt_id;
+	REQUIRE(!t_hwpt_alloc_faulting(ifd, d.dev_id, ioas, fa.out_fault_id,
+				       &hwpt), "HWPT");
+	pt = hwpt;
 	REQUIRE(!t_attach(d.dfd, &pt), "attach");
 
 	/* Not pre-faulted: the fault reaches the queue like any other. */
@@ -156,7 +151,7 @@ static void test_prefault(int ifd)
 	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), ENOENT,
 		  "IOAS_PREFAULT: an unknown IOAS is ENOENT");
 	t_detach(d.dfd);
-	t_destroy(ifd, ha.out_hwpt_id);
+	t_destroy(ifd, hwpt);
 	t_destroy(ifd, fa.out_fault_id);
 	t_destroy(ifd, ioas);
 	close((int)fa.out_fault_fd);
@@ -176,28 +171,6 @@ static int map_faultable(int ifd, uint32_t ioas, void *va, uint64_t iova,
 	};
 
 	return ioctl(ifd, IOMMU_IOAS_MAP_FAULTABLE_IOCTL, &m);
-}
-
-/*
- * CAP_IPC_LOCK in or out of this thread's effective set; false if it is
- * not permitted at all (then there is nothing to drop).
- */
-static bool ipc_lock_effective(bool on)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-	unsigned i = CAP_TO_INDEX(CAP_IPC_LOCK);
-
-	if (syscall(SYS_capget, &hdr, d) ||
-	    !(d[i].permitted & CAP_TO_MASK(CAP_IPC_LOCK)))
-		return false;
-	if (on)
-		d[i].effective |= CAP_TO_MASK(CAP_IPC_LOCK);
-	else
-		d[i].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	return syscall(SYS_capset, &hdr, d) == 0;
 }
 
 static void test_map_errors(int ifd)
@@ -310,22 +283,13 @@ struct nic_cqe {
 
 static void test_nic(int ifd)
 {
-	struct {
-		struct vfio_irq_set hdr;
-		int32_t fd;
-	} irq = {
-		.hdr = { .argsz = sizeof(irq),
-			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
-				  VFIO_IRQ_SET_ACTION_TRIGGER,
-			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
-	};
 	struct nic_desc *desc = t_alloc(PG);
 	struct nic_cqe *cq = t_alloc(PG);
 	unsigned char *bufs = t_alloc(NIC_ENTRIES * PG);
 	uint32_t dev_id, ioas = t_ioas_alloc(ifd), pt;
 	uint64_t bar, done = 0, v;
 	unsigned ok = 0, nonzero = 0;
-	int dfd = t_device_bind(ifd, 2, &dev_id);
+	int irq, dfd = t_device_bind(ifd, 2, &dev_id);
 
 	bar = t_region_offset(dfd, VFIO_PCI_BAR0_REGION_INDEX);
 	CHECK(t_bar_read(dfd, bar, 0x00, 4) == 0x3143494e,
@@ -337,8 +301,8 @@ static void test_nic(int ifd)
 		 "nic: receive buffers mapped faultable");
 	pt = ioas;
 	REQUIRE(!t_attach(dfd, &pt), "attach");
-	irq.fd = eventfd(0, 0);
-	REQUIRE(!ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq), "irq");
+	irq = eventfd(0, 0);
+	REQUIRE(!t_irq_eventfd(dfd, irq), "irq");
 	for (unsigned i = 0; i < NIC_ENTRIES; i++)
 		desc[i] = (struct nic_desc){ NIC_BUFS_IOVA + i * PG, PG, i };
 	t_bar_write(dfd, bar, 0x08, NIC_RINGS_IOVA, 8);
@@ -351,10 +315,10 @@ static void test_nic(int ifd)
 		t_bar_write(dfd, bar, 0x40, i | (uint64_t)1500 << 32, 8);
 	for (uint64_t end = t_now_ms() + 10000;
 	     done < NIC_PACKETS && t_now_ms() < end;) {
-		struct pollfd p = { .fd = irq.fd, .events = POLLIN };
+		struct pollfd p = { .fd = irq, .events = POLLIN };
 
 		if (poll(&p, 1, 100) == 1)
-			REQUIRE(read(irq.fd, &v, sizeof(v)) == sizeof(v), "irq");
+			REQUIRE(read(irq, &v, sizeof(v)) == sizeof(v), "irq");
 		done = t_bar_read(dfd, bar, 0x48, 8);
 	}
 	CHECK(done == NIC_PACKETS, "nic: %llu of %u packets completed",
@@ -374,7 +338,7 @@ static void test_nic(int ifd)
 	      "nic: every packet's bytes are in program memory (%u)", nonzero);
 	t_detach(dfd);
 	t_destroy(ifd, ioas);
-	close(irq.fd);
+	close(irq);
 	close(dfd);
 	munmap(desc, PG);
 	munmap(cq, PG);
@@ -383,11 +347,10 @@ static void test_nic(int ifd)
 
 int main(void)
 {
-	int ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	int ifd;
 
 	t_program_iopf_only("the faultable-mapping extension is iopf's, not upstream");
-
-	REQUIRE(ifd >= 0, "open /dev/iommu");
+	ifd = t_iommufd_open();
 	test_faultable(ifd);
 	test_munmap(ifd);
 	test_prefault(ifd);

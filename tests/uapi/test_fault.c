@@ -20,11 +20,9 @@ struct env {
 static void env_up(struct env *e)
 {
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
-	struct iommu_hwpt_alloc h = { .size = sizeof(h) };
 	uint32_t pt;
 
-	e->ifd = open("/dev/iommu", O_RDWR);
-	REQUIRE(e->ifd >= 0, "open /dev/iommu");
+	e->ifd = t_iommufd_open();
 	dev_open(e->ifd, &e->d);
 	e->ioas = t_ioas_alloc(e->ifd);
 	REQUIRE(!ioctl(e->ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");
@@ -33,12 +31,9 @@ static void env_up(struct env *e)
 	e->src = t_alloc(4 * PG);
 	REQUIRE(!t_map(e->ifd, e->ioas, e->src, 4 * PG, 0x100000, T_RW),
 		"map");
-	h.flags = IOMMU_HWPT_FAULT_ID_VALID;
-	h.dev_id = e->d.dev_id;
-	h.pt_id = e->ioas;
-	h.fault_id = e->fault_id;
-	REQUIRE(!ioctl(e->ifd, IOMMU_HWPT_ALLOC, &h), "HWPT");
-	e->hwpt = pt = h.out_hwpt_id;
+	REQUIRE(!t_hwpt_alloc_faulting(e->ifd, e->d.dev_id, e->ioas,
+				       e->fault_id, &e->hwpt), "HWPT");
+	pt = e->hwpt;
 	REQUIRE(!t_attach(e->d.dfd, &pt), "attach");
 }
 

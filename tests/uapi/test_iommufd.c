@@ -673,8 +673,7 @@ static void test_fault_alloc(void)
 
 int main(void)
 {
-	ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	REQUIRE(ifd >= 0, "open /dev/iommu");
+	ifd = t_iommufd_open();
 	test_size_rules();
 	test_ioas_alloc_destroy();
 	test_iova_ranges();

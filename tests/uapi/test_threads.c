@@ -40,25 +40,15 @@ static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
-	struct iommu_hwpt_alloc ha = { .size = sizeof(ha) };
-	struct {
-		struct vfio_irq_set hdr;
-		int32_t fd;
-	} irq = {
-		.hdr = { .argsz = sizeof(irq),
-			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
-				  VFIO_IRQ_SET_ACTION_TRIGGER,
-			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
-	};
 	unsigned char *src = t_alloc(PG), *dst;
-	uint32_t dev_id, pt;
+	uint32_t dev_id, hwpt = 0, pt;
 	uint64_t bar;
-	int dfd;
+	int dfd, irq;
 
 	dfd = t_device_bind(ifd, w->vfio, &dev_id);
 	bar = t_region_offset(dfd, VFIO_PCI_BAR0_REGION_INDEX);
-	irq.fd = eventfd(0, 0);
-	if (ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq) ||
+	irq = eventfd(0, 0);
+	if (t_irq_eventfd(dfd, irq) ||
 	    ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa)) {
 		w->fail = "set-up";
 		return NULL;
@@ -69,13 +59,10 @@ static void *worker_run(void *arg)
 		w->fail = "source map";
 		return NULL;
 	}
-	ha.flags = IOMMU_HWPT_FAULT_ID_VALID;
-	ha.dev_id = dev_id;
-	ha.pt_id = shared_ioas;
-	ha.fault_id = fa.out_fault_id;
 	pt = 0;
-	if (ioctl(ifd, IOMMU_HWPT_ALLOC, &ha) ||
-	    (pt = ha.out_hwpt_id, t_attach(dfd, &pt))) {
+	if (t_hwpt_alloc_faulting(ifd, dev_id, shared_ioas, fa.out_fault_id,
+				  &hwpt) ||
+	    (pt = hwpt, t_attach(dfd, &pt))) {
 		w->fail = "HWPT";
 		return NULL;
 	}
@@ -109,7 +96,7 @@ static void *worker_run(void *arg)
 		resp = (struct iommu_hwpt_page_response){ .cookie = rec.cookie };
 		if (write((int)fa.out_fault_fd, &resp, sizeof(resp)) !=
 			    sizeof(resp) ||
-		    wait_irq(irq.fd, 10000) ||
+		    wait_irq(irq, 10000) ||
 		    t_bar_read(dfd, bar, DMA_STATUS, 4) != DMA_ST_DONE) {
 			w->fail = "completion";
 			break;
@@ -126,10 +113,10 @@ static void *worker_run(void *arg)
 		w->ok++;
 	}
 	t_detach(dfd);
-	t_destroy(ifd, ha.out_hwpt_id);
+	t_destroy(ifd, hwpt);
 	t_destroy(ifd, fa.out_fault_id);
 	close((int)fa.out_fault_fd);
-	close(irq.fd);
+	close(irq);
 	close(dfd);
 	munmap(src, PG);
 	return NULL;
@@ -164,8 +151,7 @@ int main(void)
 
 	t_program_iopf_only("needs two of iopf's DMA engines (vfio0, vfio3)");
 
-	ifd = open("/dev/iommu", O_RDWR);
-	REQUIRE(ifd >= 0, "open /dev/iommu");
+	ifd = t_iommufd_open();
 	shared_ioas = t_ioas_alloc(ifd);
 	pthread_create(&t[2], NULL, churn_run, &churn);
 	start = t_now_ms();

@@ -19,15 +19,6 @@ struct t1 {
 
 static void t1_up(struct t1 *t, bool iopf)
 {
-	struct {
-		struct vfio_irq_set hdr;
-		int32_t fd;
-	} irq = {
-		.hdr = { .argsz = sizeof(irq),
-			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
-				  VFIO_IRQ_SET_ACTION_TRIGGER,
-			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
-	};
 
 	t->cfd = open("/dev/vfio/vfio", O_RDWR);
 	t->gfd = open("/dev/vfio/0", O_RDWR);
@@ -40,8 +31,7 @@ static void t1_up(struct t1 *t, bool iopf)
 	REQUIRE(t->dfd >= 0, "device fd");
 	t->bar = t_region_offset(t->dfd, VFIO_PCI_BAR0_REGION_INDEX);
 	t->irq = eventfd(0, 0);
-	irq.fd = t->irq;
-	REQUIRE(!ioctl(t->dfd, VFIO_DEVICE_SET_IRQS, &irq), "irq");
+	REQUIRE(!t_irq_eventfd(t->dfd, t->irq), "irq");
 }
 
 static void t1_down(struct t1 *t)

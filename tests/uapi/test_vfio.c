@@ -337,15 +337,6 @@ static void test_sec_job(void)
 		0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
 		0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
 	};
-	struct {
-		struct vfio_irq_set hdr;
-		int32_t fd;
-	} irq = {
-		.hdr = { .argsz = sizeof(irq),
-			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
-				  VFIO_IRQ_SET_ACTION_TRIGGER,
-			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
-	};
 	char *region = t_alloc(4 * PG), *src = t_alloc(2 * PG);
 	char *dst = t_alloc(2 * PG);
 	struct sec_buf_header *sh = (void *)src, *dh = (void *)dst;
@@ -354,7 +345,7 @@ static void test_sec_job(void)
 	uint32_t dev_id, ioas = t_ioas_alloc(ifd), pt;
 	struct pollfd p;
 	uint64_t bar, v;
-	int dfd;
+	int irq, dfd;
 
 	if (t_skip_on_linux("the SEC job needs iopf's SEC accelerator as vfio1"))
 		return;
@@ -366,8 +357,8 @@ static void test_sec_job(void)
 	REQUIRE(!t_map(ifd, ioas, dst, 2 * PG, SEC_DST_IOVA, T_RW), "dst");
 	pt = ioas;
 	REQUIRE(!t_attach(dfd, &pt), "attach");
-	irq.fd = eventfd(0, 0);
-	REQUIRE(!ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq), "irq");
+	irq = eventfd(0, 0);
+	REQUIRE(!t_irq_eventfd(dfd, irq), "irq");
 
 	*sh = (struct sec_buf_header){ .magic = SEC_MAGIC, .len = 3 };
 	memcpy(src + PG, "abc", 3);
@@ -378,9 +369,9 @@ static void test_sec_job(void)
 	t_bar_write(dfd, bar, 0x20, 1, 4);                  /* SETUP */
 	CHECK(t_bar_read(dfd, bar, 0x24, 4) == 0, "sec: queue set up");
 	t_bar_write(dfd, bar, 0x28, 1, 4);                  /* DOORBELL */
-	p = (struct pollfd){ .fd = irq.fd, .events = POLLIN };
+	p = (struct pollfd){ .fd = irq, .events = POLLIN };
 	CHECK(poll(&p, 1, 10000) == 1 &&
-	      read(irq.fd, &v, sizeof(v)) == sizeof(v),
+	      read(irq, &v, sizeof(v)) == sizeof(v),
 	      "sec: the completion interrupt");
 	CHECK(cqe->tag == 7 && cqe->status == 0 && cqe->bytes == 32,
 	      "sec: the completion (tag %u, status %d, %llu bytes)", cqe->tag,
@@ -391,7 +382,7 @@ static void test_sec_job(void)
 	      "sec: SHA-256(\"abc\") computed on bytes moved by DMA");
 	t_detach(dfd);
 	t_destroy(ifd, ioas);
-	close(irq.fd);
+	close(irq);
 	close(dfd);
 	munmap(region, 4 * PG);
 	munmap(src, 2 * PG);
@@ -404,8 +395,7 @@ int main(void)
 	uint32_t dev_id;
 	int dfd;
 
-	ifd = open("/dev/iommu", O_RDWR);
-	REQUIRE(ifd >= 0, "open /dev/iommu");
+	ifd = t_iommufd_open();
 	test_bind();
 	dfd = t_device_bind(ifd, 0, &dev_id);
 	test_info_regions(dfd);

@@ -20,23 +20,13 @@ struct dev {
 
 static inline void dev_open(int ifd, struct dev *d)
 {
-	struct {
-		struct vfio_irq_set hdr;
-		int32_t fd;
-	} irq = {
-		.hdr = { .argsz = sizeof(irq),
-			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
-				  VFIO_IRQ_SET_ACTION_TRIGGER,
-			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
-	};
 
 	d->dfd = t_device_bind(ifd, 0, &d->dev_id);
 	d->bar = t_region_offset(d->dfd, VFIO_PCI_BAR0_REGION_INDEX);
 	REQUIRE(t_bar_read(d->dfd, d->bar, DMA_ID, 4) == 0x414d4449,
 		"vfio0 is the DMA engine");
 	d->irq = eventfd(0, EFD_CLOEXEC);
-	irq.fd = d->irq;
-	REQUIRE(!ioctl(d->dfd, VFIO_DEVICE_SET_IRQS, &irq), "SET_IRQS");
+	REQUIRE(!t_irq_eventfd(d->dfd, d->irq), "SET_IRQS");
 }
 
 static inline void dev_copy(struct dev *d, uint64_t src, uint64_t dst, uint64_t len)

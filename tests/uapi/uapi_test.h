@@ -149,6 +149,15 @@ static inline void *t_alloc(size_t len)
 	return p;
 }
 
+/* Open /dev/iommu; the test cannot go on without it. */
+static inline int t_iommufd_open(void)
+{
+	int ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+
+	REQUIRE(ifd >= 0, "open /dev/iommu");
+	return ifd;
+}
+
 static inline uint32_t t_ioas_alloc(int ifd)
 {
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
@@ -197,6 +206,25 @@ static inline int t_device_bind(int ifd, unsigned n, uint32_t *dev_id)
 	return dfd;
 }
 
+/*
+ * A paging HWPT over @pt_id for device @dev_id whose faults go to fault
+ * queue @fault_id; its id in *@hwpt. The ioctl's result.
+ */
+static inline int t_hwpt_alloc_faulting(int ifd, uint32_t dev_id,
+					uint32_t pt_id, uint32_t fault_id,
+					uint32_t *hwpt)
+{
+	struct iommu_hwpt_alloc a = {
+		.size = sizeof(a), .flags = IOMMU_HWPT_FAULT_ID_VALID,
+		.dev_id = dev_id, .pt_id = pt_id, .fault_id = fault_id,
+	};
+	int r = ioctl(ifd, IOMMU_HWPT_ALLOC, &a);
+
+	if (!r)
+		*hwpt = a.out_hwpt_id;
+	return r;
+}
+
 static inline int t_attach(int dfd, uint32_t *pt_id)
 {
 	struct vfio_device_attach_iommufd_pt a = { .argsz = sizeof(a),
@@ -222,6 +250,26 @@ static inline uint64_t t_region_offset(int dfd, uint32_t index)
 	REQUIRE(!ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri),
 		"region info %u", index);
 	return ri.offset;
+}
+
+/*
+ * Route the device's MSI-X vector 0 to @efd (an eventfd): the one
+ * interrupt every test device raises. The ioctl's result.
+ */
+static inline int t_irq_eventfd(int dfd, int efd)
+{
+	struct {
+		struct vfio_irq_set hdr;
+		int32_t fd;
+	} irq = {
+		.hdr = { .argsz = sizeof(irq),
+			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				  VFIO_IRQ_SET_ACTION_TRIGGER,
+			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
+		.fd = efd,
+	};
+
+	return ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq);
 }
 
 static inline uint64_t t_now_ms(void)

@@ -25,7 +25,6 @@
 
 #include "../common/harness.h"
 
-#define PG 4096ull
 #define HVA 0x7f0000000000ull
 
 struct outcome {

@@ -121,10 +121,7 @@ static void body_matrix(struct harness *h)
 	}
 }
 
-static void test_matrix(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_matrix, NULL);
-}
+HARNESS_VIRTUAL_TEST(matrix)
 
 static void body_bad_args(struct harness *h)
 {
@@ -163,10 +160,7 @@ static void body_bad_args(struct harness *h)
 	iopf_io_pgtable_free(t);
 }
 
-static void test_bad_args(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_bad_args, NULL);
-}
+HARNESS_VIRTUAL_TEST(bad_args)
 
 static void body_pgsize_choice(struct harness *h)
 {
@@ -199,10 +193,7 @@ static void body_pgsize_choice(struct harness *h)
 	iopf_io_pgtable_free(t);
 }
 
-static void test_pgsize_choice(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_pgsize_choice, NULL);
-}
+HARNESS_VIRTUAL_TEST(pgsize_choice)
 
 /*
  * Random maps and unmaps over a 16 MiB window checked page by page against
@@ -304,10 +295,7 @@ static void body_dirty(struct harness *h)
 	iopf_io_pgtable_free(t);
 }
 
-static void test_dirty(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_dirty, NULL);
-}
+HARNESS_VIRTUAL_TEST(dirty)
 
 int main(void)
 {

@@ -85,11 +85,7 @@ static void body_static_dma(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_static_dma(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_static_dma, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_static_dma, NULL);
-}
+HARNESS_BOTH_TEST(static_dma)
 
 static void body_attach_errors(struct harness *h)
 {
@@ -139,10 +135,7 @@ static void body_attach_errors(struct harness *h)
 	env_teardown(&e); /* frees the rest, attached or not */
 }
 
-static void test_attach_errors(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_attach_errors, NULL);
-}
+HARNESS_VIRTUAL_TEST(attach_errors)
 
 /*
  * A DMA in flight through a translation completes before the unmap that
@@ -264,11 +257,7 @@ static void body_pri_roundtrip(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_pri_roundtrip(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_pri_roundtrip, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_pri_roundtrip, NULL);
-}
+HARNESS_BOTH_TEST(pri_roundtrip)
 
 static struct iopf_page_request req(uint16_t grp, uint64_t page, bool last,
 				    int pasid)
@@ -333,11 +322,7 @@ static void body_group_assembly(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_group_assembly(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_group_assembly, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_group_assembly, NULL);
-}
+HARNESS_BOTH_TEST(group_assembly)
 
 static void body_credits_and_failure(struct harness *h)
 {
@@ -386,10 +371,7 @@ static void body_credits_and_failure(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_credits_and_failure(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_credits_and_failure, NULL);
-}
+HARNESS_VIRTUAL_TEST(credits_and_failure)
 
 static void body_overflow(struct harness *h)
 {
@@ -494,10 +476,7 @@ static void body_stop_marker_and_pasid_rules(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_stop_marker_and_pasid_rules(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_stop_marker_and_pasid_rules, NULL);
-}
+HARNESS_VIRTUAL_TEST(stop_marker_and_pasid_rules)
 
 static void body_async_and_stale(struct harness *h)
 {
@@ -534,10 +513,7 @@ static void body_async_and_stale(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_async_and_stale(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_async_and_stale, NULL);
-}
+HARNESS_VIRTUAL_TEST(async_and_stale)
 
 struct stall_arg {
 	struct iopf_dev *dev;
@@ -608,10 +584,7 @@ static void body_stall(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_stall(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_stall, NULL);
-}
+HARNESS_VIRTUAL_TEST(stall)
 
 /* Teardown answers pending groups INVALID; no handler runs after. */
 struct teardown {
@@ -629,7 +602,7 @@ static void teardown_dma(void *arg)
 	t->ret[id] = iopf_dma(t->dev, 1, (10 + id) * PG, b, 8, IOPF_DMA_READ);
 }
 
-static void body_teardown(struct harness *h)
+static void body_teardown_answers_pending(struct harness *h)
 {
 	struct env e;
 	struct teardown t = { .e = &e, .ret = { 1, 1, 1 } };
@@ -668,11 +641,7 @@ static void body_teardown(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_teardown_answers_pending(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_teardown, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_teardown, NULL);
-}
+HARNESS_BOTH_TEST(teardown_answers_pending)
 
 static void body_sva(struct harness *h)
 {
@@ -711,10 +680,7 @@ static void body_sva(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_sva(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_sva, NULL);
-}
+HARNESS_VIRTUAL_TEST(sva)
 
 /* Nested: the guest owns stage 1 (IOVA -> IPA), the host stage 2. */
 struct guest {
@@ -800,10 +766,7 @@ static void body_nested(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_nested(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_nested, NULL);
-}
+HARNESS_VIRTUAL_TEST(nested)
 
 /* Many devices faulting at once, twice: the same outcome, byte for byte. */
 struct det {
@@ -897,11 +860,11 @@ static void test_workers_drain(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_stop_marker_and_pasid_rules, NULL);
 	harness_run(IOPF_RT_VIRTUAL, 1, body_async_and_stale, NULL);
 	harness_run(IOPF_RT_VIRTUAL, 1, body_stall, NULL);
-	harness_run(IOPF_RT_VIRTUAL, 1, body_teardown, NULL);
+	harness_run(IOPF_RT_VIRTUAL, 1, body_teardown_answers_pending, NULL);
 	/* And the actor drains in the real runtime when asked to. */
 	env_prq_drain = IOPF_PRQ_DRAIN_ACTOR;
 	harness_run(IOPF_RT_REAL, 1, body_pri_roundtrip, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_teardown, NULL);
+	harness_run(IOPF_RT_REAL, 1, body_teardown_answers_pending, NULL);
 	env_prq_drain = IOPF_PRQ_DRAIN_DEFAULT;
 }
 

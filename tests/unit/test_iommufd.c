@@ -15,18 +15,6 @@
 
 #define RWF (IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE)
 
-static struct iopf_fd_map fdmap(uint64_t first_page, uint64_t pages,
-				uint32_t flags)
-{
-	struct iopf_fd_map m = {
-		.size = sizeof(m), .flags = flags,
-		.iova = first_page * PG, .hva = GUEST_HVA + first_page * PG,
-		.length = pages * PG,
-	};
-
-	return m;
-}
-
 static void body_objects(struct harness *h)
 {
 	struct env e;
@@ -67,10 +55,7 @@ static void body_objects(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_objects(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_objects, NULL);
-}
+HARNESS_VIRTUAL_TEST(objects)
 
 /*
  * Close tears a context down users first whatever the ids say: here a
@@ -111,13 +96,9 @@ static void body_close_any_id_order(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_close_any_id_order(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_close_any_id_order, NULL);
-}
+HARNESS_VIRTUAL_TEST(close_any_id_order)
 
-static void body_modes(struct harness *h)
+static void body_per_mapping_modes(struct harness *h)
 {
 	struct env e;
 	struct iopf_fd *fd;
@@ -183,10 +164,7 @@ static void body_modes(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_per_mapping_modes(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_modes, NULL);
-}
+HARNESS_VIRTUAL_TEST(per_mapping_modes)
 
 /* Userspace resolves faults from the queue and answers by cookie. */
 struct fq {
@@ -208,7 +186,7 @@ static void fq_dma(void *arg)
 				     IOPF_DMA_WRITE);
 }
 
-static void body_fault_queue(struct harness *h)
+static void body_fault_queue_round_trip(struct harness *h)
 {
 	struct env e;
 	struct iopf_fd *fd;
@@ -299,14 +277,10 @@ static void body_fault_queue(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_fault_queue_round_trip(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_fault_queue, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_fault_queue, NULL);
-}
+HARNESS_BOTH_TEST(fault_queue_round_trip)
 
 /* Dirty tracking through a HWPT: faultable and pinned mappings alike. */
-static void body_dirty(struct harness *h)
+static void body_dirty_tracking(struct harness *h)
 {
 	struct env e;
 	struct iopf_fd *fd;
@@ -355,11 +329,7 @@ static void body_dirty(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_dirty_tracking(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_dirty, NULL);
-}
+HARNESS_VIRTUAL_TEST(dirty_tracking)
 
 int main(void)
 {

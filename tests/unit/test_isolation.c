@@ -16,7 +16,6 @@
 
 #include "../common/harness.h"
 
-#define PG 4096ull
 #define HVA 0x7f0000000000ull
 
 static struct iopf_iommu *iommu_up(struct harness *h)
@@ -67,7 +66,7 @@ static struct iopf_dev *dev_new(struct iopf_iommu *iommu, const char *name)
 	return dev;
 }
 
-static void body_guests(struct harness *h)
+static void body_guests_and_mappings(struct harness *h)
 {
 	struct iopf_iommu *iommu = iommu_up(h);
 	struct iopf_mm *mma = vmm(h, 32, 0xaa), *mmb = vmm(h, 32, 0xbb);
@@ -122,10 +121,7 @@ static void body_guests(struct harness *h)
 	h->pool = NULL;
 }
 
-static void test_guests_and_mappings(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_guests, NULL);
-}
+HARNESS_VIRTUAL_TEST(guests_and_mappings)
 
 static void body_pasids(struct harness *h)
 {
@@ -163,12 +159,9 @@ static void body_pasids(struct harness *h)
 	h->pool = NULL;
 }
 
-static void test_pasids(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_pasids, NULL);
-}
+HARNESS_VIRTUAL_TEST(pasids)
 
-static void body_edges(struct harness *h)
+static void body_prefault_stays_inside_areas(struct harness *h)
 {
 	static const struct iopf_prefault_policy pols[2] = {
 		{ IOPF_PREFAULT_FIXED, 64 }, { IOPF_PREFAULT_ADAPTIVE, 512 },
@@ -210,10 +203,7 @@ static void body_edges(struct harness *h)
 	}
 }
 
-static void test_prefault_stays_inside_areas(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_edges, NULL);
-}
+HARNESS_VIRTUAL_TEST(prefault_stays_inside_areas)
 
 static enum iopf_response answer_failure(void *data,
 					 const struct iopf_fault_group *g)
@@ -221,7 +211,7 @@ static enum iopf_response answer_failure(void *data,
 	return IOPF_RESP_FAILURE;
 }
 
-static void body_failure(struct harness *h)
+static void body_failure_stops_the_device(struct harness *h)
 {
 	struct iopf_iommu *iommu = iommu_up(h);
 	struct iopf_mm *mm = vmm(h, 8, 0x33);
@@ -267,10 +257,7 @@ static void body_failure(struct harness *h)
 	h->pool = NULL;
 }
 
-static void test_failure_stops_the_device(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_failure, NULL);
-}
+HARNESS_VIRTUAL_TEST(failure_stops_the_device)
 
 int main(void)
 {

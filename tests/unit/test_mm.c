@@ -15,7 +15,6 @@
 
 #include "../common/harness.h"
 
-#define PG 4096ull
 #define A(i) (HARNESS_BASE + (uint64_t)(i) * PG)
 #define ALL_FLAGS (IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON)
 
@@ -89,11 +88,7 @@ static void body_populate_rw(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_populate_rw(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_populate_rw, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_populate_rw, NULL);
-}
+HARNESS_BOTH_TEST(populate_rw)
 
 static void body_bad_input(struct harness *h)
 {
@@ -148,10 +143,7 @@ static void body_bad_input(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_bad_input(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_bad_input, NULL);
-}
+HARNESS_VIRTUAL_TEST(bad_input)
 
 static void body_bad_pool(struct harness *h)
 {
@@ -176,10 +168,7 @@ static void body_bad_pool(struct harness *h)
 	assert_int_equal(iopf_mm_pool_create(h->rt, &pc, &p), -E2BIG);
 }
 
-static void test_bad_pool(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_bad_pool, NULL);
-}
+HARNESS_VIRTUAL_TEST(bad_pool)
 
 static void body_pin_accounting(struct harness *h)
 {
@@ -238,11 +227,7 @@ static void body_pin_accounting(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_pin_accounting(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_pin_accounting, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_pin_accounting, NULL);
-}
+HARNESS_BOTH_TEST(pin_accounting)
 
 /*
  * A subscriber mirroring pages into a "device table", as the DMA container
@@ -394,11 +379,7 @@ static void body_notifier_protocol(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_notifier_protocol(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_notifier_protocol, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_notifier_protocol, NULL);
-}
+HARNESS_BOTH_TEST(notifier_protocol)
 
 /*
  * The same race between two actors in virtual time: the reader gets the
@@ -506,10 +487,7 @@ static void body_discard(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_discard(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_discard, NULL);
-}
+HARNESS_VIRTUAL_TEST(discard)
 
 static void body_migrate(struct harness *h)
 {
@@ -543,13 +521,9 @@ static void body_migrate(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_migrate(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_migrate, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_migrate, NULL);
-}
+HARNESS_BOTH_TEST(migrate)
 
-static void body_swap(struct harness *h)
+static void body_swap_round_trip(struct harness *h)
 {
 	struct iopf_mm_pool_stats ps;
 	struct iopf_mm_stats s;
@@ -578,13 +552,9 @@ static void body_swap(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_swap_round_trip(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_swap, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_swap, NULL);
-}
+HARNESS_BOTH_TEST(swap_round_trip)
 
-static void body_exhausted(struct harness *h)
+static void body_exhausted_pool(struct harness *h)
 {
 	struct iopf_mm_pool_stats ps;
 	unsigned char buf[PG];
@@ -615,12 +585,9 @@ static void body_exhausted(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_exhausted_pool(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_exhausted, NULL);
-}
+HARNESS_VIRTUAL_TEST(exhausted_pool)
 
-static void body_poison(struct harness *h)
+static void body_poison_catches_write_after_free(struct harness *h)
 {
 	struct iopf_mm_pool_stats ps;
 	iopf_pfn_t pfn;
@@ -643,10 +610,7 @@ static void body_poison(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_poison_catches_write_after_free(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_poison, NULL);
-}
+HARNESS_VIRTUAL_TEST(poison_catches_write_after_free)
 
 static void body_unmap_split(struct harness *h)
 {
@@ -678,12 +642,9 @@ static void body_unmap_split(struct harness *h)
 	harness_mm_done(h);
 }
 
-static void test_unmap_split(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_unmap_split, NULL);
-}
+HARNESS_VIRTUAL_TEST(unmap_split)
 
-static void body_dataless_and_huge(struct harness *h)
+static void body_dataless_huge_pages(struct harness *h)
 {
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = 64ull << 30, /* a 64 GiB host, no bytes kept */
@@ -723,10 +684,7 @@ static void body_dataless_and_huge(struct harness *h)
 	h->pool = NULL;
 }
 
-static void test_dataless_huge_pages(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_dataless_and_huge, NULL);
-}
+HARNESS_VIRTUAL_TEST(dataless_huge_pages)
 
 /* Are the pages of a data-backed frame resident in this process? */
 static bool frame_resident(struct harness *h, iopf_pfn_t pfn)
@@ -771,13 +729,7 @@ static void body_freed_frames_read_zero(struct harness *h)
 	check_page(h, 0, 7);
 	harness_mm_done(h);
 }
-HARNESS_VIRTUAL_TEST(freed_frames_read_zero)
-
-static void test_freed_frames_read_zero_real(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_freed_frames_read_zero, NULL);
-}
+HARNESS_BOTH_TEST(freed_frames_read_zero)
 
 int main(void)
 {
@@ -796,7 +748,6 @@ int main(void)
 		cmocka_unit_test(test_unmap_split),
 		cmocka_unit_test(test_dataless_huge_pages),
 		cmocka_unit_test(test_freed_frames_read_zero),
-		cmocka_unit_test(test_freed_frames_read_zero_real),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

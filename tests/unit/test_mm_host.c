@@ -11,23 +11,20 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <iopf/iommu.h>
 #include <iopf/mm.h>
 #include <iopf/vfio.h>
 
+#include "../common/caps.h"
 #include "../common/harness.h"
-
-#define PG 4096ull
 
 /* AddressSanitizer makes mlock a no-op and frees into a quarantine. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -85,7 +82,7 @@ static void host_setup(struct harness *h)
 }
 
 /* The pool needs the real runtime: its reader is not an actor. */
-static void body_virtual_refused(struct harness *h)
+static void body_virtual_runtime_refused(struct harness *h)
 {
 	struct iopf_mm_pool *pool = NULL;
 
@@ -93,11 +90,7 @@ static void body_virtual_refused(struct harness *h)
 	assert_null(pool);
 }
 
-static void test_virtual_runtime_refused(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_virtual_refused, NULL);
-}
+HARNESS_VIRTUAL_TEST(virtual_runtime_refused)
 
 /* address == VA: reads and writes are the program's bytes. */
 static void body_address_is_va(struct harness *h)
@@ -176,15 +169,11 @@ static void body_address_is_va(struct harness *h)
 	munmap(buf, 4 * PG);
 }
 
-static void test_address_is_va(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_address_is_va, NULL);
-}
+HARNESS_REAL_TEST(address_is_va)
 
 /* The program's madvise(MADV_DONTNEED) is a discard round, before it
  * returns to the program; the next touch reads the kernel's zeroes. */
-static void body_dontneed(struct harness *h)
+static void body_dontneed_invalidates(struct harness *h)
 {
 	unsigned char *buf = map_anon(8);
 	struct recorder rec = { 0 };
@@ -220,14 +209,10 @@ static void body_dontneed(struct harness *h)
 	munmap(buf, 8 * PG);
 }
 
-static void test_dontneed_invalidates(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_dontneed, NULL);
-}
+HARNESS_REAL_TEST(dontneed_invalidates)
 
 /* mremap moves: the old range is an unmap round, the new one is tracked. */
-static void body_mremap(struct harness *h)
+static void body_mremap_moves(struct harness *h)
 {
 	unsigned char *buf = map_anon(4), *dst = map_anon(4), *moved;
 	struct recorder rec = { 0 };
@@ -258,11 +243,7 @@ static void body_mremap(struct harness *h)
 	munmap(moved, 4 * PG);
 }
 
-static void test_mremap_moves(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_mremap, NULL);
-}
+HARNESS_REAL_TEST(mremap_moves)
 
 /* Locked memory of this process, in kB (0 under ASan: nothing locks). */
 static uint64_t vmlck_kb(void)
@@ -280,32 +261,10 @@ static uint64_t vmlck_kb(void)
 }
 
 /*
- * CAP_IPC_LOCK in or out of this thread's effective set (it lets a process
- * lock past RLIMIT_MEMLOCK); false if it is not permitted at all.
- */
-static bool ipc_lock_effective(bool on)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-	unsigned i = CAP_TO_INDEX(CAP_IPC_LOCK);
-
-	if (syscall(SYS_capget, &hdr, d) ||
-	    !(d[i].permitted & CAP_TO_MASK(CAP_IPC_LOCK)))
-		return false;
-	if (on)
-		d[i].effective |= CAP_TO_MASK(CAP_IPC_LOCK);
-	else
-		d[i].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	return syscall(SYS_capset, &hdr, d) == 0;
-}
-
-/*
  * Pins are mlocked and counted against RLIMIT_MEMLOCK (without
  * CAP_IPC_LOCK, which the body drops: with it nothing is counted).
  */
-static void body_memlock(struct harness *h)
+static void body_pin_counts_against_memlock(struct harness *h)
 {
 	unsigned char *buf = map_anon(24);
 	struct rlimit old, rl;
@@ -345,11 +304,7 @@ static void body_memlock(struct harness *h)
 	munmap(buf, 24 * PG);
 }
 
-static void test_pin_counts_against_memlock(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_memlock, NULL);
-}
+HARNESS_REAL_TEST(pin_counts_against_memlock)
 
 /* glibc's free() of a large block munmaps it: an unmap round. */
 static void body_glibc_free(struct harness *h)
@@ -448,27 +403,19 @@ static void dma_munmap(struct harness *h, bool iopf)
 	iopf_mm_pool_destroy(h->pool);
 }
 
-static void body_dma_munmap_iopf(struct harness *h)
+static void body_dma_after_munmap_fails_iopf(struct harness *h)
 {
 	dma_munmap(h, true);
 }
 
-static void body_dma_munmap_pinned(struct harness *h)
+static void body_dma_after_munmap_fails_pinned(struct harness *h)
 {
 	dma_munmap(h, false);
 }
 
-static void test_dma_after_munmap_fails_iopf(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_dma_munmap_iopf, NULL);
-}
+HARNESS_REAL_TEST(dma_after_munmap_fails_iopf)
 
-static void test_dma_after_munmap_fails_pinned(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_dma_munmap_pinned, NULL);
-}
+HARNESS_REAL_TEST(dma_after_munmap_fails_pinned)
 
 int main(void)
 {

@@ -12,37 +12,17 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
-#include <linux/capability.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <iopf/mm.h>
 
+#include "../common/caps.h"
 #include "../common/harness.h"
 
-#define PG 4096ull
 #define PAGES 24
-
-static bool ipc_lock_set(bool on)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-	unsigned i = CAP_TO_INDEX(CAP_IPC_LOCK);
-
-	if (syscall(SYS_capget, &hdr, d) ||
-	    !(d[i].permitted & CAP_TO_MASK(CAP_IPC_LOCK)))
-		return false;
-	if (on)
-		d[i].effective |= CAP_TO_MASK(CAP_IPC_LOCK);
-	else
-		d[i].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	return syscall(SYS_capset, &hdr, d) == 0;
-}
 
 /* Pin PAGES pages under a limit of 16: -ENOMEM, or 0 and unpinned. */
 static int pin_past_limit(struct harness *h, unsigned char *buf)
@@ -57,14 +37,14 @@ static int pin_past_limit(struct harness *h, unsigned char *buf)
 	return ret;
 }
 
-static void body_memlock_cap(struct harness *h)
+static void body_memlock_cap_ipc_lock(struct harness *h)
 {
 	unsigned char *buf = mmap(NULL, PAGES * PG, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct rlimit old, rl;
 
 	assert_true(buf != MAP_FAILED);
-	if (!ipc_lock_set(false)) {
+	if (!ipc_lock_effective(false)) {
 		munmap(buf, PAGES * PG);
 		skip();   /* CAP_IPC_LOCK not in the permitted set */
 	}
@@ -77,7 +57,7 @@ static void body_memlock_cap(struct harness *h)
 	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
 
 	assert_int_equal(pin_past_limit(h, buf), -ENOMEM);
-	assert_true(ipc_lock_set(true));
+	assert_true(ipc_lock_effective(true));
 	assert_int_equal(pin_past_limit(h, buf), 0);
 
 	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &old), 0);
@@ -86,11 +66,7 @@ static void body_memlock_cap(struct harness *h)
 	munmap(buf, PAGES * PG);
 }
 
-static void test_memlock_cap_ipc_lock(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_memlock_cap, NULL);
-}
+HARNESS_REAL_TEST(memlock_cap_ipc_lock)
 
 int main(void)
 {

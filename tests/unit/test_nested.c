@@ -42,12 +42,8 @@ struct nest {
 static void nest_setup(struct harness *h, struct nest *n, uint64_t timeout_ns,
 		       enum iopf_guest_behaviour how)
 {
-	struct iopf_fd_map m = {
-		.size = sizeof(m),
-		.flags = IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE |
-			 IOPF_FD_MAP_FAULTABLE,
-		.iova = 0, .hva = GUEST_HVA, .length = GUEST_PAGES * PG,
-	};
+	struct iopf_fd_map m = fdmap(0, GUEST_PAGES, IOPF_FD_MAP_READ |
+				     IOPF_FD_MAP_WRITE | IOPF_FD_MAP_FAULTABLE);
 	struct iopf_viommu_config vc = { .rt = h->rt,
 					 .response_timeout_ns = timeout_ns,
 					 .guest_delay_ns = 2000,
@@ -183,12 +179,7 @@ static void body_round_trip(struct harness *h)
 	nest_teardown(&n);
 }
 
-static void test_round_trip(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_round_trip, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_round_trip, NULL);
-}
+HARNESS_BOTH_TEST(round_trip)
 
 /* ---- interleaved faults: two PASIDs and a stage-2-only device ---- */
 
@@ -278,7 +269,7 @@ static void blocked_actor(void *arg)
 
 #define TIMEOUT_NS 5000000ull
 
-static void body_misbehaving(struct harness *h)
+static void body_guest_misbehaviour_is_bounded(struct harness *h)
 {
 	struct nest n;
 	struct blocked b;
@@ -339,15 +330,11 @@ static void body_misbehaving(struct harness *h)
 	nest_teardown(&n);
 }
 
-static void test_guest_misbehaviour_is_bounded(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_misbehaving, NULL);
-}
+HARNESS_VIRTUAL_TEST(guest_misbehaviour_is_bounded)
 
 /* ---- teardown with faults pending ---- */
 
-static void body_teardown(struct harness *h)
+static void body_teardown_answers_pending(struct harness *h)
 {
 	struct nest n;
 	struct blocked b[2];
@@ -386,12 +373,7 @@ static void body_teardown(struct harness *h)
 	nest_teardown(&n);
 }
 
-static void test_teardown_answers_pending(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_teardown, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_teardown, NULL);
-}
+HARNESS_BOTH_TEST(teardown_answers_pending)
 
 /* ---- bad input ---- */
 
@@ -438,11 +420,7 @@ static void body_bad_input(struct harness *h)
 	nest_teardown(&n);
 }
 
-static void test_bad_input(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_bad_input, NULL);
-}
+HARNESS_VIRTUAL_TEST(bad_input)
 
 int main(void)
 {

@@ -158,18 +158,6 @@ static void join_armed(struct iopf_rt_actor *actor)
 
 /* ---- helpers ---- */
 
-static struct iopf_fd_map fdmap(uint64_t first_page, uint64_t pages,
-				uint32_t flags)
-{
-	struct iopf_fd_map m = {
-		.size = sizeof(m), .flags = flags,
-		.iova = first_page * PG, .hva = GUEST_HVA + first_page * PG,
-		.length = pages * PG,
-	};
-
-	return m;
-}
-
 /* A device DMA run by its own actor, so that the test may wait for it. */
 struct dma_job {
 	struct iopf_dev *dev;
@@ -1076,7 +1064,7 @@ static void double_detach_second(void *arg)
  * one tears it down, the other waits for that to finish. Neither may
  * free it twice, and neither returns while the handler still runs.
  */
-static void body_double_detach(struct harness *h)
+static void body_double_detach_frees_once(struct harness *h)
 {
 	struct env e;
 	struct double_detach x = { .e = &e };
@@ -1111,11 +1099,7 @@ static void body_double_detach(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_double_detach_frees_once(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_double_detach, NULL);
-}
+HARNESS_VIRTUAL_TEST(double_detach_frees_once)
 
 
 /*

@@ -26,9 +26,7 @@ static void test_virtual_scenario_is_deterministic(void **state)
 	assert_string_equal(a, b);
 	/* A different seed draws different charges: a different trace. */
 	assert_string_not_equal(a, c);
-	assert_int_equal(s1.consumed, SC_PRODUCERS * 50);
-	assert_int_equal(s1.consumed_sum, s1.produced_sum);
-	assert_int_equal(s1.timeouts, 3);
+	sc_check(&s1, 50);
 	assert_int_equal(s3.consumed, SC_PRODUCERS * 50);
 	free(a);
 	free(b);
@@ -41,9 +39,7 @@ static void test_real_scenario(void **state)
 	char *log = sc_run(IOPF_RT_REAL, 7, 200, &s);
 
 	assert_non_null(log);
-	assert_int_equal(s.consumed, SC_PRODUCERS * 200);
-	assert_int_equal(s.consumed_sum, s.produced_sum);
-	assert_int_equal(s.timeouts, 3);
+	sc_check(&s, 200);
 	free(log);
 }
 

@@ -15,8 +15,6 @@
 
 #include "../common/harness.h"
 
-#define PG 4096ull
-
 struct guest {
 	struct iopf_iommu *iommu;
 	struct iopf_sec *sec;

@@ -35,7 +35,6 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 #endif
 
-#define PG 4096ull
 #define HVA(i) (HARNESS_BASE + (uint64_t)(i) * PG)
 #define RW (IOPF_PERM_READ | IOPF_PERM_WRITE)
 
@@ -627,7 +626,7 @@ static void churn_actor(void *arg)
 	}
 }
 
-static void body_first_pin_vs_invalidation(struct harness *h)
+static void body_first_pin_vs_invalidation_threads(struct harness *h)
 {
 	struct world w;
 
@@ -649,11 +648,7 @@ static void body_first_pin_vs_invalidation(struct harness *h)
 	world_down(&w);
 }
 
-static void test_first_pin_vs_invalidation_threads(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_REAL, 1, body_first_pin_vs_invalidation, NULL);
-}
+HARNESS_REAL_TEST(first_pin_vs_invalidation_threads)
 
 /*
  * Every page request that needs an answer gets one, whether a handler

@@ -76,7 +76,7 @@ static int dma(struct vm *v, uint64_t iova, void *buf, size_t len, bool write)
 }
 
 /* Patch 1: faults reach the handler the container registered. */
-static void body_patch1(struct harness *h)
+static void body_faults_reach_the_container_handler(struct harness *h)
 {
 	struct vm v;
 	unsigned char b[16] = "to the guest";
@@ -94,15 +94,11 @@ static void body_patch1(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_faults_reach_the_container_handler(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_patch1, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_patch1, NULL);
-}
+HARNESS_BOTH_TEST(faults_reach_the_container_handler)
 
 /* Patch 2: the handler maps the page, checks permissions, and answers a
  * second fault for a mapped page at once. */
-static void body_patch2(struct harness *h)
+static void body_handler_maps_checks_permission_answers_once(struct harness *h)
 {
 	struct vm v;
 	unsigned char b[8];
@@ -138,13 +134,10 @@ static void body_patch2(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_handler_maps_checks_permission_answers_once(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_patch2, NULL);
-}
+HARNESS_VIRTUAL_TEST(handler_maps_checks_permission_answers_once)
 
 /* Patch 3: no long-term pin; the notifier takes pages back. */
-static void body_patch3(struct harness *h)
+static void body_notifier_takes_pages_back_without_pins(struct harness *h)
 {
 	struct vm v;
 	unsigned char w[8] = "written", b[8];
@@ -179,14 +172,10 @@ static void body_patch3(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_notifier_takes_pages_back_without_pins(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_patch3, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_patch3, NULL);
-}
+HARNESS_BOTH_TEST(notifier_takes_pages_back_without_pins)
 
 /* Patch 4: PREMAP_LEN pages per fault, clipped, stopping at mapped pages. */
-static void body_patch4(struct harness *h)
+static void body_premap_window(struct harness *h)
 {
 	struct vm v;
 	unsigned char b[8];
@@ -213,13 +202,10 @@ static void body_patch4(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_premap_window(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_patch4, NULL);
-}
+HARNESS_VIRTUAL_TEST(premap_window)
 
 /* Patch 5: ENABLE_IOPF before the first map only; every device faults. */
-static void body_patch5(struct harness *h)
+static void body_enable_iopf_before_map_only(struct harness *h)
 {
 	struct vm v;
 	struct iopf_dev *plain;
@@ -241,13 +227,10 @@ static void body_patch5(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_enable_iopf_before_map_only(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_patch5, NULL);
-}
+HARNESS_VIRTUAL_TEST(enable_iopf_before_map_only)
 
 /* Patch 6: with IOPF, MAP_DMA neither pins nor maps; unmap cleans up. */
-static void body_patch6(struct harness *h)
+static void body_map_neither_pins_nor_maps(struct harness *h)
 {
 	struct vm v;
 	unsigned char b[8];
@@ -273,13 +256,10 @@ static void body_patch6(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_map_neither_pins_nor_maps(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_patch6, NULL);
-}
+HARNESS_VIRTUAL_TEST(map_neither_pins_nor_maps)
 
 /* Patch 7: selective faulting. */
-static void body_patch7(struct harness *h)
+static void body_selective_faulting(struct harness *h)
 {
 	struct vm v;
 	struct iopf_ioas *ioas;
@@ -321,13 +301,10 @@ static void body_patch7(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_selective_faulting(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_patch7, NULL);
-}
+HARNESS_VIRTUAL_TEST(selective_faulting)
 
 /* Accounting: pinned mappings count against the limit, exactly. */
-static void body_accounting(struct harness *h)
+static void body_accounting_pinned_vs_faultable(struct harness *h)
 {
 	struct vm v;
 	struct iopf_ioas_stats s;
@@ -349,10 +326,7 @@ static void body_accounting(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_accounting_pinned_vs_faultable(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_accounting, NULL);
-}
+HARNESS_VIRTUAL_TEST(accounting_pinned_vs_faultable)
 
 static void body_bad_input(struct harness *h)
 {
@@ -402,13 +376,10 @@ static void body_bad_input(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_bad_input(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_bad_input, NULL);
-}
+HARNESS_VIRTUAL_TEST(bad_input)
 
 /* PREFAULT over everything behaves like static pinning: no faults. */
-static void body_prefault_like_pinning(struct harness *h)
+static void body_prefault_behaves_like_pinning(struct harness *h)
 {
 	struct vm v;
 	unsigned char b[PG];
@@ -425,10 +396,7 @@ static void body_prefault_like_pinning(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_prefault_behaves_like_pinning(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_prefault_like_pinning, NULL);
-}
+HARNESS_VIRTUAL_TEST(prefault_behaves_like_pinning)
 
 /* Fault counts of each policy on sequential and random access. */
 struct policy_counts {
@@ -473,7 +441,7 @@ static void body_policies(struct harness *h)
 }
 
 /* Adaptive pre-faulting never allocates memory the guest has not touched. */
-static void body_adaptive_untouched(struct harness *h)
+static void body_adaptive_never_allocates_ahead(struct harness *h)
 {
 	struct iopf_prefault_policy adaptive = { IOPF_PREFAULT_ADAPTIVE, 512 };
 	struct vm v;
@@ -494,10 +462,7 @@ static void body_adaptive_untouched(struct harness *h)
 	vm_teardown(&v);
 }
 
-static void test_adaptive_never_allocates_ahead(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_adaptive_untouched, NULL);
-}
+HARNESS_VIRTUAL_TEST(adaptive_never_allocates_ahead)
 
 static void test_prefault_policy_fault_counts(void **state)
 {
@@ -662,7 +627,7 @@ static void test_race_notifier_vs_fault_installation(void **state)
 }
 
 /* Race: partial invalidation of a superpage-mapped run. */
-static void body_superpage(struct harness *h)
+static void body_race_partial_unmap_of_superpage(struct harness *h)
 {
 	struct env e;
 	struct iopf_ioas *ioas;
@@ -714,13 +679,10 @@ static void body_superpage(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_race_partial_unmap_of_superpage(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_superpage, NULL);
-}
+HARNESS_VIRTUAL_TEST(race_partial_unmap_of_superpage)
 
 /* Two domains mirror the same container exactly. */
-static void body_two_domains(struct harness *h)
+static void body_domains_mirror_the_container(struct harness *h)
 {
 	struct env e;
 	struct iopf_ioas *ioas;
@@ -767,10 +729,7 @@ static void body_two_domains(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_domains_mirror_the_container(void **state)
-{
-	harness_run(IOPF_RT_VIRTUAL, 1, body_two_domains, NULL);
-}
+HARNESS_VIRTUAL_TEST(domains_mirror_the_container)
 
 static enum iopf_response foreign_handler(void *data,
 					  const struct iopf_fault_group *g)
@@ -785,7 +744,7 @@ static enum iopf_response foreign_handler(void *data,
  * must not take over a domain whose faults someone else handles (another
  * container, a fault queue). Refused, and nothing changes.
  */
-static void body_attach_faults_claimed(struct harness *h)
+static void body_attach_faults_refuses_a_claimed_domain(struct harness *h)
 {
 	struct env e;
 	struct iopf_ioas *ioas1, *ioas2;
@@ -840,11 +799,7 @@ static void body_attach_faults_claimed(struct harness *h)
 	env_teardown(&e);
 }
 
-static void test_attach_faults_refuses_a_claimed_domain(void **state)
-{
-	(void)state;
-	harness_run(IOPF_RT_VIRTUAL, 1, body_attach_faults_claimed, NULL);
-}
+HARNESS_VIRTUAL_TEST(attach_faults_refuses_a_claimed_domain)
 
 /* ---- dirty tracking ---- */
 
