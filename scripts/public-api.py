@@ -86,6 +86,9 @@ def comment_above(lines, line_no):
         s = lines[i].strip()
         if s.endswith('*/') or s.startswith('//'):
             return True
+        if s.startswith('#define'):
+            i -= 1        # a constant the comment also explains
+            continue
         if not s or s.startswith('#'):
             return False
         # another declaration in the same group: the comment may be above it
