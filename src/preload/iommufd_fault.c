@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fault queue files of /dev/iommu: IOMMU_FAULT_QUEUE_ALLOC, and the file's
+ * read, write, poll and release. See the top of iommufd.c for the protocol
+ * (records, 32-bit cookies, answers on detach) and the lock order.
+ */
+#define _GNU_SOURCE
+#include "iommufd_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Fault queues. */
+
+static void pl_fault_signal_locked(struct pl_fault *q)
+{
+	uint64_t v = 1;
+
+	iopf_rt_mutex_assert_held(&q->lock);
+	if (q->npend && !q->signalled) {
+		(void)!pl_libc.write(q->efd, &v, sizeof(v));
+		q->signalled = true;
+	} else if (!q->npend && q->signalled) {
+		(void)!pl_libc.read(q->efd, &v, sizeof(v));
+		q->signalled = false;
+	}
+}
+
+static bool pl_fault_detached_since_locked(struct pl_fault *q, uint32_t dev,
+					   uint64_t seq)
+{
+	iopf_rt_mutex_assert_held(&q->lock);
+	for (unsigned i = 0; i < PL_DETACH_SLOTS; i++)
+		if (q->detached[i].seq > seq && q->detached[i].dev_id == dev)
+			return true;
+	return false;
+}
+
+static void pl_fault_reader(void *arg)
+{
+	struct pl_fault *q = arg;
+	/* A group is at most a device's PRI credits: IOPF_PRI_GROUPS. */
+	struct iopf_fd_pgfault *recs = calloc(IOPF_PRI_GROUPS, sizeof(*recs));
+	struct iopf_fd *ctx = q->ictx->ctx;
+	uint64_t seq;
+	int n;
+
+	while (recs && !atomic_load(&q->stop)) {
+		iopf_rt_mutex_lock(&q->lock);
+		seq = q->detach_seq;
+		iopf_rt_mutex_unlock(&q->lock);
+		n = iopf_fd_fault_read(ctx, q->id, recs, IOPF_PRI_GROUPS,
+				       20000000ull);
+		if (n < 0) {
+			iopf_rt_sleep(q->ictx->h->rt, 10000000ull);
+			continue;
+		}
+		iopf_rt_mutex_lock(&q->lock);
+		for (int i = 0; i < n; i++) {
+			/* Answered by a detach while we held it: drop. */
+			if (pl_fault_detached_since_locked(q, recs[i].dev_id,
+							   seq))
+				continue;
+			if (q->npend == q->pend_cap) {
+				size_t cap = q->pend_cap ? 2 * q->pend_cap : 64;
+				void *p = realloc(q->pend,
+						  cap * sizeof(*q->pend));
+
+				if (!p)
+					break;  /* answered by the timeout */
+				q->pend = p;
+				q->pend_cap = cap;
+			}
+			q->pend[q->npend++] = recs[i];
+		}
+		pl_fault_signal_locked(q);
+		iopf_rt_mutex_unlock(&q->lock);
+	}
+	free(recs);
+}
+
+int pl_fault_start(struct pl_fault *q)
+{
+	atomic_store(&q->stop, false);
+	return iopf_rt_spawn(q->ictx->h->rt, "iommufd-fault-reader",
+			     pl_fault_reader, q, &q->reader);
+}
+
+void pl_fault_stop(struct pl_fault *q)
+{
+	if (!q->reader)
+		return;
+	atomic_store(&q->stop, true);
+	iopf_rt_join(q->reader);
+	q->reader = NULL;
+}
+
+/*
+ * @q has left the context (its reader stopped): what it held pending is
+ * dropped, a program waiting on it wakes to find it destroyed, and the
+ * context's reference goes.
+ */
+void pl_fault_drop(struct pl_fault *q)
+{
+	iopf_rt_mutex_lock(&q->lock);
+	q->destroyed = true;
+	q->npend = q->nresp = 0;
+	pl_fault_signal_locked(q);
+	iopf_rt_mutex_unlock(&q->lock);
+	pl_file_put(&q->f);
+}
+
+static void pl_fault_release(struct pl_file *f)
+{
+	struct pl_fault *q = (struct pl_fault *)f;
+
+	pl_libc.close(q->efd);
+	iopf_rt_mutex_destroy(&q->lock);
+	free(q->pend);
+	free(q->resp);
+	free(q);
+}
+
+/* iommufd_fault_fops_read(): whole groups, never blocking, 0 if none. */
+ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
+{
+	const size_t rsz = sizeof(struct iommu_hwpt_pgfault);
+	struct pl_fault *q = (struct pl_fault *)f;
+	size_t done = 0, i, n;
+	int rc = 0;
+
+	if (count % rsz)
+		return -ESPIPE;
+	iopf_rt_mutex_lock(&q->lock);
+	while (q->npend && done < count) {
+		uint64_t c64 = q->pend[0].cookie;
+		struct iommu_hwpt_pgfault *out;
+		uint32_t cookie;
+
+		for (n = 1; n < q->npend && q->pend[n].cookie == c64; n++)
+			;
+		if (n * rsz > count - done || n > IOPF_PRI_GROUPS)
+			break;
+		if (q->nresp == q->resp_cap) {
+			size_t cap = q->resp_cap ? 2 * q->resp_cap : 64;
+			void *p = realloc(q->resp, cap * sizeof(*q->resp));
+
+			if (!p) {
+				rc = -ENOMEM;
+				break;
+			}
+			q->resp = p;
+			q->resp_cap = cap;
+		}
+		out = calloc(n, rsz);
+		if (!out) {
+			rc = -ENOMEM;
+			break;
+		}
+		cookie = q->next_cookie;
+		q->next_cookie = cookie == UINT32_MAX ? 1 : cookie + 1;
+		for (i = 0; i < n; i++) {
+			const struct iopf_fd_pgfault *r = &q->pend[i];
+
+			out[i] = (struct iommu_hwpt_pgfault){
+				.flags = ((r->flags & IOPF_PR_PASID_VALID) ?
+					  IOMMU_PGFAULT_FLAGS_PASID_VALID : 0) |
+					 ((r->flags & IOPF_PR_LAST) ?
+					  IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0),
+				.dev_id = r->dev_id,
+				.pasid = r->pasid,
+				.grpid = r->grpid,
+				.perm = r->perm & (IOMMU_PGFAULT_PERM_READ |
+						   IOMMU_PGFAULT_PERM_WRITE |
+						   IOMMU_PGFAULT_PERM_EXEC |
+						   IOMMU_PGFAULT_PERM_PRIV),
+				.addr = r->addr,
+				.length = r->length,
+				.cookie = cookie,
+			};
+		}
+		rc = pl_copy_to_user((char *)buf + done, out, n * rsz);
+		free(out);
+		if (rc)
+			break;
+		q->resp[q->nresp++] = (struct pl_resp){
+			.cookie = cookie,
+			.dev_id = q->pend[0].dev_id,
+			.cookie64 = c64,
+		};
+		memmove(q->pend, q->pend + n, (q->npend - n) * sizeof(*q->pend));
+		q->npend -= n;
+		done += n * rsz;
+	}
+	pl_fault_signal_locked(q);
+	iopf_rt_mutex_unlock(&q->lock);
+	return done ? (ssize_t)done : rc;
+}
+
+/* iommufd_fault_fops_write(): unknown or answered cookie: -EINVAL. */
+ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count)
+{
+	const size_t rsz = sizeof(struct iommu_hwpt_page_response);
+	struct pl_fault *q = (struct pl_fault *)f;
+	struct iommu_hwpt_page_response r;
+	size_t done = 0, i;
+	int rc = 0;
+
+	if (count % rsz)
+		return -ESPIPE;
+	iopf_rt_mutex_lock(&q->lock);
+	while (done < count) {
+		struct iopf_fd_page_response resp;
+
+		if (pl_copy_from_user(&r, (const char *)buf + done, rsz)) {
+			rc = -EFAULT;
+			break;
+		}
+		if (r.code != IOMMUFD_PAGE_RESP_SUCCESS &&
+		    r.code != IOMMUFD_PAGE_RESP_INVALID) {
+			rc = -EINVAL;
+			break;
+		}
+		for (i = 0; i < q->nresp && q->resp[i].cookie != r.cookie; i++)
+			;
+		if (i == q->nresp || q->destroyed) {
+			rc = -EINVAL;
+			break;
+		}
+		resp = (struct iopf_fd_page_response){
+			.cookie = q->resp[i].cookie64,
+			.code = r.code == IOMMUFD_PAGE_RESP_SUCCESS ?
+					IOPF_RESP_SUCCESS : IOPF_RESP_INVALID,
+		};
+		q->resp[i] = q->resp[--q->nresp];
+		/* -ENOENT: answered by the queue's time limit meanwhile; the
+		 * cookie is gone either way, as after xa_erase(). */
+		if (iopf_fd_fault_write(q->ictx->ctx, q->id, &resp, 1) < 0) {
+			rc = -EINVAL;
+			break;
+		}
+		done += rsz;
+	}
+	iopf_rt_mutex_unlock(&q->lock);
+	return done ? (ssize_t)done : rc;
+}
+
+/* Forget what a detach answered: records not read, cookies not used. */
+void pl_fault_forget_dev(struct pl_fault *q, uint32_t dev_id)
+{
+	size_t i, j;
+
+	iopf_rt_mutex_lock(&q->lock);
+	q->detach_seq++;
+	for (i = 0; i < PL_DETACH_SLOTS - 1; i++)
+		if (q->detached[i].dev_id == dev_id || !q->detached[i].seq)
+			break;
+	q->detached[i].dev_id = dev_id;
+	q->detached[i].seq = q->detach_seq;
+	for (i = j = 0; i < q->npend; i++)
+		if (q->pend[i].dev_id != dev_id)
+			q->pend[j++] = q->pend[i];
+	q->npend = j;
+	for (i = j = 0; i < q->nresp; i++)
+		if (q->resp[i].dev_id != dev_id)
+			q->resp[j++] = q->resp[i];
+	q->nresp = j;
+	pl_fault_signal_locked(q);
+	iopf_rt_mutex_unlock(&q->lock);
+}
+
+int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
+				struct pl_ucmd *u)
+{
+	struct iommu_fault_alloc *cmd = c;
+	struct pl_fault *q;
+	uint32_t id;
+	int fd, ret;
+
+	/* iommufd_fault_alloc() */
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->f.kind = PL_FAULT;
+	q->f.refs = 1;
+	q->f.release = pl_fault_release;
+	q->ictx = ictx;
+	q->next_cookie = 1;
+	q->efd = -1;
+	iopf_lock_init(ictx->h->rt, &q->lock, PL_FAULTQ);
+	ret = iopf_fd_fault_alloc(ictx->ctx, &id);
+	if (ret)
+		goto out_free;
+	q->id = id;
+	pl_file_get(&q->f);             /* the context's reference */
+	fd = pl_fd_install(&q->f, O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto out_destroy;
+	}
+	q->efd = pl_libc.dup(fd);
+	if (q->efd < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	cmd->out_fault_id = id;
+	cmd->out_fault_fd = (uint32_t)fd;
+	ret = pl_respond(u, cmd, sizeof(*cmd));
+	if (ret)
+		goto out_close;
+	ret = pl_fault_start(q);
+	if (ret)
+		goto out_close;
+	iopf_rt_mutex_lock(&ictx->lock);
+	iopf_list_add(&q->node, &ictx->faults);
+	iopf_rt_mutex_unlock(&ictx->lock);
+	return 0;
+out_close:
+	close(fd);                      /* drops the fd's reference */
+out_destroy:
+	iopf_fd_destroy(ictx->ctx, id);
+	pl_file_put(&q->f);
+	return ret;
+out_free:
+	iopf_rt_mutex_destroy(&q->lock);
+	free(q);
+	return ret;
+}
