@@ -52,17 +52,17 @@
 	X(NIC)         /* an emulated NIC (nic.c) */                         \
 	X(SEC_QUEUE)   /* one accelerator queue (sec.c) */                   \
 	X(TYPE1)       /* a type1 container (type1.c) */                     \
-	X(IOAS)        /* an IOAS / container core (ioas.c) */               \
-	X(AREA_PIN)    /* struct area::pin_lock (ioas.c) */                  \
+	X(IOAS)        /* an IOAS / container core (ioas*.c) */             \
+	X(AREA_PIN)    /* struct area::pin_lock (ioas_pin.c) */              \
 	X(MM)          /* an address space (mm.c) */                         \
-	X(AREA)        /* struct area::lock (ioas.c) */                      \
+	X(AREA)        /* struct area::lock (ioas*.c) */                     \
 	X(SVA)         /* an SVA domain's mirror (iommu.c) */                \
 	X(S1)          /* a nested domain's stage-1 tables (iommu.c) */      \
 	X(PGTABLE)     /* one IO page table (io_pgtable.c) */                \
-	X(IOMMUFD)     /* an iommufd context (iommufd.c) */                  \
-	X(FAULTQ)      /* an iommufd fault queue (iommufd.c) */              \
+	X(IOMMUFD)     /* an iommufd context (iommufd_main.c) */             \
+	X(FAULTQ)      /* an iommufd fault queue (iommufd_fault.c) */        \
 	X(ATTACH)      /* iommu->attach_lock (iommu.c) */                    \
-	X(FAULT)       /* iommu->fault_lock (iommu.c, fault.c) */            \
+	X(FAULT)       /* iommu->fault_lock (fault.c, fault_prq.c) */        \
 	X(DEV_INVAL)   /* dev->inval_lock (iommu.c) */                       \
 	X(DEV)         /* dev->lock (iommu.c, dma.c) */                      \
 	X(TLB)         /* one IOTLB or ATC (tlb.c) */                        \
