@@ -114,8 +114,9 @@ void iopf_ioas_destroy(struct iopf_ioas *ioas);
 int iopf_ioas_set_prefault(struct iopf_ioas *ioas,
 			   const struct iopf_prefault_policy *policy);
 /*
- * Map one page per IOMMU call, as the seed's handler did, instead of one
- * call per run of contiguous frames. For reproducing the seed; off by
+ * Map one page per IOMMU call, as the VFIO IOPF patch series' fault
+ * handler did, instead of one call per run of contiguous frames. For
+ * reproducing that series' figures; off by
  * default, undone by passing false. Applies to mappings made from now
  * on. @ioas must not be NULL; never fails, does not block.
  */
@@ -160,7 +161,8 @@ int iopf_ioas_unmap(struct iopf_ioas *ioas, uint64_t iova, uint64_t length,
 		    uint64_t *unmapped);
 /*
  * Map the faultable pages of [iova, iova + length) now, without pinning
- * (the review's PREFAULT); pinned pages are mapped already. With no
+ * (the explicit pre-fault the series' reviewers asked for); pinned pages
+ * are mapped already. With no
  * domain attached there is nothing to map into and it does nothing.
  * -EINVAL for NULL, misaligned, empty or overflowing arguments; -ENOENT if
  * any part of the range is outside every area (nothing done) or an area

@@ -91,7 +91,7 @@ static void uadk_main(void *arg)
 		vc.mode = IOPF_VM_STATIC;
 		break;
 	case IOPF_UADK_IOPF:
-		/* The seed's handler: PREMAP_LEN pages, populated, mapped one
+		/* The VFIO IOPF series' handler: PREMAP_LEN pages, populated, mapped one
 		 * IOMMU call per page. */
 		vc.mode = IOPF_VM_IOPF;
 		vc.seed_handler = true;

@@ -132,8 +132,8 @@ struct iopf_ioas {
 						  lock-free on the fault path */
 	unsigned limit;                        /* protected by lock */
 	bool dirty_tracking;                   /* protected by lock */
-	_Atomic bool map_per_page;             /* the seed's handler: one
-						  map call per page */
+	_Atomic bool map_per_page;             /* as the VFIO IOPF series'
+						  handler: one map call per page */
 	struct ioas_counters ctr;
 };
 
