@@ -44,91 +44,11 @@
  */
 #define _GNU_SOURCE
 #include "rt_internal.h"
+#include "rt_heap.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-/* (time, seq) as one number: compared without a branch to mispredict. */
-static inline bool rt_event_before(const struct rt_event *a,
-				   const struct rt_event *b)
-{
-	unsigned __int128 ka = (unsigned __int128)a->time << 64 | a->seq;
-	unsigned __int128 kb = (unsigned __int128)b->time << 64 | b->seq;
-
-	return ka < kb;
-}
-
-/* Place @ev at hole @i or above it. */
-static void rt_heap_sift_up(struct rt_vsched *vs, size_t i, struct rt_event ev)
-{
-	while (i) {
-		size_t parent = (i - 1) / 2;
-
-		if (!rt_event_before(&ev, &vs->heap[parent]))
-			break;
-		vs->heap[i] = vs->heap[parent];
-		i = parent;
-	}
-	vs->heap[i] = ev;
-}
-
-static void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
-{
-	if (vs->nr_events == vs->cap_events) {
-		size_t cap = vs->cap_events ? vs->cap_events * 2 : 256;
-		struct rt_event *heap = realloc(vs->heap, cap * sizeof(*heap));
-
-		if (!heap)
-			rt_panic("out of memory for the event heap");
-		vs->heap = heap;
-		vs->cap_events = cap;
-	}
-	rt_heap_sift_up(vs, vs->nr_events++, ev);
-}
-
-/*
- * Sift the event at @i down. The hole goes all the way to a leaf along the
- * earlier child, then the event climbs back to where it belongs: the same
- * place, so the same array, as comparing it at every level, with about
- * half the comparisons (an event taken from the bottom belongs low).
- */
-void rt_heap_sift_down(struct rt_vsched *vs, size_t i)
-{
-	struct rt_event *heap = vs->heap;
-	struct rt_event moving = heap[i];
-	size_t n = vs->nr_events, top = i;
-
-	for (;;) {
-		size_t child = 2 * i + 1;
-
-		if (child >= n)
-			break;
-		if (child + 1 < n)
-			child += rt_event_before(&heap[child + 1], &heap[child]);
-		heap[i] = heap[child];
-		i = child;
-	}
-	while (i > top) {
-		size_t parent = (i - 1) / 2;
-
-		if (!rt_event_before(&moving, &heap[parent]))
-			break;
-		heap[i] = heap[parent];
-		i = parent;
-	}
-	heap[i] = moving;
-}
-
-struct rt_event rt_heap_pop(struct rt_vsched *vs)
-{
-	struct rt_event top = vs->heap[0];
-
-	vs->heap[0] = vs->heap[--vs->nr_events];
-	if (vs->nr_events)
-		rt_heap_sift_down(vs, 0);
-	return top;
-}
 
 static inline struct rt_event *rt_fifo_at(struct rt_vsched *vs, size_t k)
 {
@@ -209,20 +129,6 @@ static inline struct rt_event rt_queue_pop(struct rt_vsched *vs)
 	if (rt_queue_peek(vs) != &vs->heap[0])
 		return rt_fifo_pop(vs);
 	return rt_heap_pop(vs);
-}
-
-struct rt_event rt_heap_remove_at(struct rt_vsched *vs, size_t i)
-{
-	struct rt_event ev = vs->heap[i];
-	struct rt_event last = vs->heap[--vs->nr_events];
-
-	if (i == vs->nr_events)
-		return ev;
-	/* The last event belongs at the hole, above it or below it. */
-	rt_heap_sift_up(vs, i, last);
-	if (vs->heap[i].seq == last.seq)
-		rt_heap_sift_down(vs, i);
-	return ev;
 }
 
 void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time)

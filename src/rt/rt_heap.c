@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+/* The event heap's operations off the hot path; see rt_heap.h. */
+#include "rt_heap.h"
+
+/*
+ * Sift the event at @i down. The hole goes all the way to a leaf along the
+ * earlier child, then the event climbs back to where it belongs: the same
+ * place, so the same array, as comparing it at every level, with about
+ * half the comparisons (an event taken from the bottom belongs low).
+ */
+void rt_heap_sift_down(struct rt_vsched *vs, size_t i)
+{
+	struct rt_event *heap = vs->heap;
+	struct rt_event moving = heap[i];
+	size_t n = vs->nr_events, top = i;
+
+	for (;;) {
+		size_t child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n)
+			child += rt_event_before(&heap[child + 1], &heap[child]);
+		heap[i] = heap[child];
+		i = child;
+	}
+	while (i > top) {
+		size_t parent = (i - 1) / 2;
+
+		if (!rt_event_before(&moving, &heap[parent]))
+			break;
+		heap[i] = heap[parent];
+		i = parent;
+	}
+	heap[i] = moving;
+}
+
+struct rt_event rt_heap_pop(struct rt_vsched *vs)
+{
+	struct rt_event top = vs->heap[0];
+
+	vs->heap[0] = vs->heap[--vs->nr_events];
+	if (vs->nr_events)
+		rt_heap_sift_down(vs, 0);
+	return top;
+}
+
+struct rt_event rt_heap_remove_at(struct rt_vsched *vs, size_t i)
+{
+	struct rt_event ev = vs->heap[i];
+	struct rt_event last = vs->heap[--vs->nr_events];
+
+	if (i == vs->nr_events)
+		return ev;
+	/* The last event belongs at the hole, above it or below it. */
+	rt_heap_sift_up(vs, i, last);
+	if (vs->heap[i].seq == last.seq)
+		rt_heap_sift_down(vs, i);
+	return ev;
+}
