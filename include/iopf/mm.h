@@ -99,6 +99,7 @@ uint64_t iopf_mm_pool_poison_check(struct iopf_mm_pool *pool);
  * Undone by iopf_mm_pool_destroy(), which stops the thread. Does not block.
  */
 int iopf_mm_pool_create_host(struct iopf_rt *rt, struct iopf_mm_pool **out);
+/* True for a pool made by iopf_mm_pool_create_host(). Does not block. */
 bool iopf_mm_pool_is_host(const struct iopf_mm_pool *pool);
 /*
  * Wait until every userfaultfd event posted before the call has been

@@ -101,53 +101,27 @@ struct pl_iommufd *pl_iommufd_open(struct pl_host *h)
 	return ictx;
 }
 
-struct pl_ioas *pl_ioas_find_locked(struct pl_iommufd *ictx,
-					   uint32_t id)
-{
-	struct pl_ioas *io;
+/*
+ * pl_NAME_find_locked(ictx, id): the object of @list whose @key is @id, or
+ * NULL. Each of the context's lists is searched the same way, under its
+ * lock; the lists are short (a VMM holds a handful of each).
+ */
+#define PL_DEFINE_FIND_LOCKED(name, type, list, key)                         \
+	type *pl_##name##_find_locked(struct pl_iommufd *ictx, uint32_t id)  \
+	{                                                                    \
+		type *obj;                                                   \
+									     \
+		iopf_rt_mutex_assert_held(&ictx->lock);                      \
+		iopf_list_for_each_entry(obj, &ictx->list, node)             \
+			if (obj->key == id)                                  \
+				return obj;                                  \
+		return NULL;                                                 \
+	}
 
-	iopf_rt_mutex_assert_held(&ictx->lock);
-	iopf_list_for_each_entry(io, &ictx->ioases, node)
-		if (io->id == id)
-			return io;
-	return NULL;
-}
-
-struct pl_hwpt *pl_hwpt_find_locked(struct pl_iommufd *ictx,
-					   uint32_t id)
-{
-	struct pl_hwpt *hw;
-
-	iopf_rt_mutex_assert_held(&ictx->lock);
-	iopf_list_for_each_entry(hw, &ictx->hwpts, node)
-		if (hw->id == id)
-			return hw;
-	return NULL;
-}
-
-struct pl_bound *pl_bound_find_locked(struct pl_iommufd *ictx,
-					     uint32_t id)
-{
-	struct pl_bound *b;
-
-	iopf_rt_mutex_assert_held(&ictx->lock);
-	iopf_list_for_each_entry(b, &ictx->bound, node)
-		if (b->dev_id == id)
-			return b;
-	return NULL;
-}
-
-struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
-					     uint32_t id)
-{
-	struct pl_fault *q;
-
-	iopf_rt_mutex_assert_held(&ictx->lock);
-	iopf_list_for_each_entry(q, &ictx->faults, node)
-		if (q->id == id)
-			return q;
-	return NULL;
-}
+PL_DEFINE_FIND_LOCKED(ioas, struct pl_ioas, ioases, id)
+PL_DEFINE_FIND_LOCKED(hwpt, struct pl_hwpt, hwpts, id)
+PL_DEFINE_FIND_LOCKED(bound, struct pl_bound, bound, dev_id)
+PL_DEFINE_FIND_LOCKED(fault, struct pl_fault, faults, id)
 
 /* ------------------------------------------------------------------ */
 /* ioctls. */

@@ -275,7 +275,7 @@ void pl_fault_forget_dev(struct pl_fault *q, uint32_t dev_id)
 }
 
 int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
-				struct pl_ucmd *u)
+			 struct pl_ucmd *u)
 {
 	struct iommu_fault_alloc *cmd = c;
 	struct pl_fault *q;

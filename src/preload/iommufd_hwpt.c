@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
-			       struct pl_ucmd *u)
+			struct pl_ucmd *u)
 {
 	struct iommu_hwpt_alloc *cmd = c;
 	struct pl_hwpt *hw;
@@ -96,7 +96,7 @@ out_free:
 }
 
 int pl_ioctl_get_hw_info(struct pl_iommufd *ictx, void *c,
-				struct pl_ucmd *u)
+			 struct pl_ucmd *u)
 {
 	struct iommu_hw_info *cmd = c;
 	int ret;
@@ -134,7 +134,7 @@ int pl_ioctl_get_hw_info(struct pl_iommufd *ictx, void *c,
 }
 
 int pl_ioctl_set_dirty(struct pl_iommufd *ictx, void *c,
-			      struct pl_ucmd *u)
+		       struct pl_ucmd *u)
 {
 	struct iommu_hwpt_set_dirty_tracking *cmd = c;
 	struct pl_hwpt *hw;
@@ -212,7 +212,7 @@ static int pl_dirty_keep_locked(struct pl_iommufd *ictx,
 }
 
 int pl_ioctl_get_dirty(struct pl_iommufd *ictx, void *c,
-			      struct pl_ucmd *u)
+		       struct pl_ucmd *u)
 {
 	struct iommu_hwpt_get_dirty_bitmap *cmd = c;
 	uint64_t pages4k, npages, bytes;
@@ -275,7 +275,7 @@ out:
 
 /* iommufd_vfio_ioas(): the IOAS the VFIO compatibility ioctls would use. */
 int pl_ioctl_vfio_ioas(struct pl_iommufd *ictx, void *c,
-			      struct pl_ucmd *u)
+		       struct pl_ucmd *u)
 {
 	struct iommu_vfio_ioas *cmd = c;
 	int ret = 0;
@@ -313,7 +313,7 @@ int pl_ioctl_vfio_ioas(struct pl_iommufd *ictx, void *c,
  * fails the nested-HWPT lookup (-ENOENT); nothing was done either way.
  */
 int pl_ioctl_hwpt_invalidate(struct pl_iommufd *ictx, void *c,
-				    struct pl_ucmd *u)
+			     struct pl_ucmd *u)
 {
 	struct iommu_hwpt_invalidate *cmd = c;
 	int ret;

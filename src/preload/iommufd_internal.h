@@ -118,38 +118,34 @@ struct pl_ucmd {
 	uint32_t user_size;
 };
 
+/* iommufd.c */
+struct pl_ioas *pl_ioas_find_locked(struct pl_iommufd *ictx, uint32_t id);
+struct pl_hwpt *pl_hwpt_find_locked(struct pl_iommufd *ictx, uint32_t id);
+struct pl_bound *pl_bound_find_locked(struct pl_iommufd *ictx, uint32_t id);
+struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx, uint32_t id);
+int pl_respond(struct pl_ucmd *u, const void *cmd, size_t len);
+
+/* iommufd_map.c */
+int pl_ioas_fill_locked(struct pl_iommufd *ictx, struct pl_ioas *io);
+int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r);
+int pl_unmap_locked(struct pl_iommufd *ictx, uint32_t ioas_id, uint64_t iova,
+		    uint64_t length, uint64_t *unmapped);
+uint64_t pl_ioas_alignment_locked(struct pl_iommufd *ictx, struct pl_ioas *io);
+
+/* iommufd_hwpt.c */
+int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c, struct pl_ucmd *u);
+int pl_ioctl_get_hw_info(struct pl_iommufd *ictx, void *c, struct pl_ucmd *u);
+int pl_ioctl_set_dirty(struct pl_iommufd *ictx, void *c, struct pl_ucmd *u);
+int pl_ioctl_get_dirty(struct pl_iommufd *ictx, void *c, struct pl_ucmd *u);
+int pl_ioctl_vfio_ioas(struct pl_iommufd *ictx, void *c, struct pl_ucmd *u);
+int pl_ioctl_hwpt_invalidate(struct pl_iommufd *ictx, void *c,
+			     struct pl_ucmd *u);
+
+/* iommufd_fault.c */
 int pl_fault_start(struct pl_fault *q);
 void pl_fault_stop(struct pl_fault *q);
 void pl_fault_drop(struct pl_fault *q);
 void pl_fault_forget_dev(struct pl_fault *q, uint32_t dev_id);
-int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
-				struct pl_ucmd *u);
-int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
-			       struct pl_ucmd *u);
-int pl_ioctl_get_hw_info(struct pl_iommufd *ictx, void *c,
-				struct pl_ucmd *u);
-int pl_ioctl_set_dirty(struct pl_iommufd *ictx, void *c,
-			      struct pl_ucmd *u);
-int pl_ioctl_get_dirty(struct pl_iommufd *ictx, void *c,
-			      struct pl_ucmd *u);
-int pl_ioctl_vfio_ioas(struct pl_iommufd *ictx, void *c,
-			      struct pl_ucmd *u);
-int pl_ioctl_hwpt_invalidate(struct pl_iommufd *ictx, void *c,
-				    struct pl_ucmd *u);
-struct pl_ioas *pl_ioas_find_locked(struct pl_iommufd *ictx,
-					   uint32_t id);
-struct pl_hwpt *pl_hwpt_find_locked(struct pl_iommufd *ictx,
-					   uint32_t id);
-struct pl_bound *pl_bound_find_locked(struct pl_iommufd *ictx,
-					     uint32_t id);
-struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx,
-					     uint32_t id);
-int pl_ioas_fill_locked(struct pl_iommufd *ictx, struct pl_ioas *io);
-int pl_respond(struct pl_ucmd *u, const void *cmd, size_t len);
-int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r);
-int pl_unmap_locked(struct pl_iommufd *ictx, uint32_t ioas_id,
-			   uint64_t iova, uint64_t length, uint64_t *unmapped);
-uint64_t pl_ioas_alignment_locked(struct pl_iommufd *ictx,
-					 struct pl_ioas *io);
+int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c, struct pl_ucmd *u);
 
 #endif

@@ -36,7 +36,7 @@ static bool pl_ioas_has_domain_locked(struct pl_iommufd *ictx,
  * turned off (IOMMU_OPTION_HUGE_PAGES 0) make it the page.
  */
 uint64_t pl_ioas_alignment_locked(struct pl_iommufd *ictx,
-					 struct pl_ioas *io)
+				  struct pl_ioas *io)
 {
 	iopf_rt_mutex_assert_held(&ictx->lock);
 	if (!io->huge_pages || pl_ioas_has_domain_locked(ictx, io))
@@ -218,7 +218,7 @@ int pl_ioas_fill_locked(struct pl_iommufd *ictx, struct pl_ioas *io)
 }
 
 int pl_unmap_locked(struct pl_iommufd *ictx, uint32_t ioas_id,
-			   uint64_t iova, uint64_t length, uint64_t *unmapped)
+		    uint64_t iova, uint64_t length, uint64_t *unmapped)
 {
 	struct pl_ioas *io = pl_ioas_find_locked(ictx, ioas_id);
 	struct pl_map **pp, *m;
