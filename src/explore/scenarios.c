@@ -354,6 +354,20 @@ static struct iopf_ioas *ioas_with_domain(struct host *h,
 	return ioas;
 }
 
+/*
+ * A scenario that runs @body on a host of @ndev PRI devices and @workers
+ * fault workers (@swap pages of swap), @drain saying who drains the page
+ * request queue: the same body under both drains is two scenarios.
+ */
+#define HOST_SCENARIO(fn, ndev, workers, swap, body, drain)                  \
+	static int fn(struct iopf_rt *rt, char *why, size_t len)             \
+	{                                                                    \
+		static const struct host_spec spec = {                      \
+			ndev, workers, swap, body, IOPF_PRQ_DRAIN_##drain }; \
+									     \
+		return host_run(rt, why, len, &spec);                        \
+	}
+
 /* ---- type1: close while devices fault ---- */
 
 static void body_type1_close(struct host *h)
@@ -368,13 +382,7 @@ static void body_type1_close(struct host *h)
 	dma_finish(h, j, 2);
 }
 
-static int scen_type1_close(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 2, 1, 0, body_type1_close,
-					       IOPF_PRQ_DRAIN_DEFAULT };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_type1_close, 2, 1, 0, body_type1_close, DEFAULT)
 
 /* ---- iommufd: close while devices fault ---- */
 
@@ -394,13 +402,7 @@ static void body_fd_close(struct host *h)
 	dma_finish(h, j, 2);
 }
 
-static int scen_fd_close(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 2, 1, 0, body_fd_close,
-					       IOPF_PRQ_DRAIN_DEFAULT };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_fd_close, 2, 1, 0, body_fd_close, DEFAULT)
 
 /* ---- the container: detach and destroy while its handler runs ---- */
 
@@ -422,13 +424,7 @@ static void body_ioas_detach(struct host *h)
 	iopf_domain_free(d);
 }
 
-static int scen_ioas_detach(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 1, 1, 0, body_ioas_detach,
-					       IOPF_PRQ_DRAIN_DEFAULT };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_ioas_detach, 1, 1, 0, body_ioas_detach, DEFAULT)
 
 /* ---- iommufd: user fault queue, detach racing re-attach ---- */
 
@@ -516,13 +512,7 @@ static void body_fd_reattach(struct host *h)
 	iopf_fd_close(v.fd);
 }
 
-static int scen_fd_reattach(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 1, 1, 0, body_fd_reattach,
-					       IOPF_PRQ_DRAIN_DEFAULT };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_fd_reattach, 1, 1, 0, body_fd_reattach, DEFAULT)
 
 /* ---- iommufd: destroy each object while its faults are in flight ---- */
 
@@ -565,13 +555,7 @@ static void body_fd_destroy(struct host *h)
 	iopf_fd_close(v.fd);
 }
 
-static int scen_fd_destroy(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 1, 1, 0, body_fd_destroy,
-					       IOPF_PRQ_DRAIN_DEFAULT };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_fd_destroy, 1, 1, 0, body_fd_destroy, DEFAULT)
 
 /* ---- host invalidation vs the fault handler, several devices ---- */
 
@@ -612,39 +596,15 @@ static void body_invalidate(struct host *h)
 	iopf_type1_close(t);
 }
 
-static int scen_invalidate(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 3, 2, 64, body_invalidate,
-					       IOPF_PRQ_DRAIN_DEFAULT };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_invalidate, 3, 2, 64, body_invalidate, DEFAULT)
 
 /* ---- the same races, the workers draining the queue themselves ---- */
 
-static int scen_drain_type1_close(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 2, 2, 0, body_type1_close,
-					       IOPF_PRQ_DRAIN_WORKERS };
+HOST_SCENARIO(scen_drain_type1_close, 2, 2, 0, body_type1_close, WORKERS)
 
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_drain_fd_destroy, 1, 1, 0, body_fd_destroy, WORKERS)
 
-static int scen_drain_fd_destroy(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 1, 1, 0, body_fd_destroy,
-					       IOPF_PRQ_DRAIN_WORKERS };
-
-	return host_run(rt, why, len, &spec);
-}
-
-static int scen_drain_invalidate(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 3, 2, 64, body_invalidate,
-					       IOPF_PRQ_DRAIN_WORKERS };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_drain_invalidate, 3, 2, 64, body_invalidate, WORKERS)
 
 /* ---- selective pinning vs unmap of the area ---- */
 
@@ -683,13 +643,7 @@ static void body_pin_unmap(struct host *h)
 	iopf_domain_free(d);
 }
 
-static int scen_pin_unmap(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 1, 1, 0, body_pin_unmap,
-					       IOPF_PRQ_DRAIN_DEFAULT };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_pin_unmap, 1, 1, 0, body_pin_unmap, DEFAULT)
 
 /* ---- two detaches of one attachment; two claims of one domain ---- */
 
@@ -752,13 +706,7 @@ static void body_detach_twice(struct host *h)
 	iopf_domain_free(d);
 }
 
-static int scen_detach_twice(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 1, 1, 0, body_detach_twice,
-					       IOPF_PRQ_DRAIN_DEFAULT };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_detach_twice, 1, 1, 0, body_detach_twice, DEFAULT)
 
 struct claimer {
 	struct iopf_ioas *ioas;
@@ -821,13 +769,7 @@ static void body_claim_twice(struct host *h)
 	iopf_domain_free(d);
 }
 
-static int scen_claim_twice(struct iopf_rt *rt, char *why, size_t len)
-{
-	static const struct host_spec spec = { 1, 1, 0, body_claim_twice,
-					       IOPF_PRQ_DRAIN_DEFAULT };
-
-	return host_run(rt, why, len, &spec);
-}
+HOST_SCENARIO(scen_claim_twice, 1, 1, 0, body_claim_twice, DEFAULT)
 
 static const struct iopf_explore_scenario explore_scenarios[] = {
 	{ "type1-close-vs-dma",
