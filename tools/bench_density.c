@@ -129,10 +129,8 @@ int tool_bench_density(int argc, char **argv)
 			return 2;
 	}
 	/* A scenario that cannot run is refused before any work. */
-	ret = tool_plan_check(cmd.name, iopf_bench_density_validate(&cfg, &plan),
-			      &plan, allow_long);
-	if (!ret)
-		ret = tool_output_open(&o, true);
+	ret = tool_bench_begin(cmd.name, iopf_bench_density_validate(&cfg, &plan),
+			       &plan, allow_long, &o, TOOL_BENCH_PLOTS);
 	if (ret)
 		return ret;
 	res.steps = calloc(cfg.max_guests, sizeof(*res.steps));
@@ -143,12 +141,9 @@ int tool_bench_density(int argc, char **argv)
 		ret = 1;
 		goto out_abort;
 	}
-	ret = iopf_bench_density(&cfg, &res);
-	if (ret) {
-		fprintf(stderr, "iopf: bench density failed: %s\n", tool_strerror(ret));
-		ret = 1;
-		goto out_abort;
-	}
+	ret = tool_bench_end(cmd.name, &o, iopf_bench_density(&cfg, &res));
+	if (ret)
+		goto out_free;
 	if (o.json) {
 		json_object *root = json_object_new_object(), *steps = json_object_new_array();
 
