@@ -152,17 +152,16 @@ static int parse_list(const struct tool_opt *o, const char *val)
 	char item[64];
 	unsigned i = 0;
 
+	if (!*list) {
+		fprintf(stderr, "iopf: %s: no %s given\n", o->name, o->items);
+		return -1;
+	}
 	for (;;) {
 		size_t n = strcspn(val, ",");
 
 		if (i == o->hi) {
 			fprintf(stderr, "iopf: %s takes at most %llu %s\n", o->name,
 				(unsigned long long)o->hi, o->items);
-			return -1;
-		}
-		if (!*list) {
-			fprintf(stderr, "iopf: %s: no %s given\n", o->name,
-				o->items);
 			return -1;
 		}
 		if (!n || n >= sizeof(item)) {
