@@ -582,8 +582,9 @@ rt_virt_charge_rotate(struct iopf_rt *rt, struct iopf_rt_actor *self,
 	return true;
 }
 
-void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
-		       bool may_skip)
+static inline __attribute__((always_inline)) void
+rt_virt_charge_inline(struct iopf_rt *rt, uint64_t ns, const char *site,
+		      bool may_skip)
 {
 	struct rt_vsched *vs = &rt->vs;
 	struct iopf_rt_actor *self = vs->current;
@@ -603,9 +604,16 @@ void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
 	rt_virt_charge_queue(rt, self, when, site);
 }
 
+void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
+		       bool may_skip)
+{
+	rt_virt_charge_inline(rt, ns, site, may_skip);
+}
+
+/* The plain runtime's charge: its own copy, with no flag to test. */
 static void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
 {
-	rt_virt_charge_at(rt, ns, site, true);
+	rt_virt_charge_inline(rt, ns, site, true);
 }
 
 void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
