@@ -23,6 +23,7 @@
 #include <iopf/iommufd.h>
 #include <iopf/vfio.h>
 
+#include "../common/dma_job.h"
 #include "../common/harness.h"
 
 #define HVA 0x7f0000000000ull
@@ -197,28 +198,9 @@ out_pool:
 
 /* ---- the iommufd-style front end: its objects and its fault queue ---- */
 
-struct fd_dma {
-	struct iopf_dev *dev;
-	uint32_t pasid;
-	uint64_t iova;
-	int ret;
-	bool done;
-};
-
-static void fd_dma_actor(void *arg)
-{
-	struct fd_dma *x = arg;
-	unsigned char b[16];
-
-	memset(b, 0x5a, sizeof(b));
-	x->ret = iopf_dma(x->dev, x->pasid, x->iova, b, sizeof(b),
-			  IOPF_DMA_WRITE);
-	x->done = true;
-}
-
 /* The VMM's side: answer the queue until the device's DMA is over. */
 static void fd_serve(struct harness *h, struct outcome *o, struct iopf_fd *fd,
-		     uint32_t ioas, uint32_t fault, struct fd_dma *x)
+		     uint32_t ioas, uint32_t fault, struct dma_job *x)
 {
 	struct iopf_fd_pgfault recs[4];
 
@@ -312,30 +294,30 @@ static void body_fd(struct harness *h)
 		write_read_back(o, dev, p * PG, (unsigned char)(p + 7));
 	count(o, iopf_fd_hwpt_set_dirty_tracking(fd, hwpt_host, true));
 	for (unsigned p = 32; p < 36; p++) {
-		struct fd_dma x = { dev, 9, p * PG, 0, false };
-		struct iopf_rt_actor *a;
+		struct dma_job x = { .dev = dev, .pasid = 9, .iova = p * PG,
+				     .len = 16 };
 
-		if (iopf_rt_spawn(h->rt, "dma", fd_dma_actor, &x, &a)) {
+		if (dma_job_start(h->rt, &x, "dma")) {
 			o->errors++;
 			continue;
 		}
 		fd_serve(h, o, fd, ioas, fault, &x);
-		iopf_rt_join(a);
+		dma_job_join(&x);
 	}
 	count(o, iopf_fd_hwpt_get_dirty_bitmap(fd, hwpt_host, 0, 64 * PG,
 					       bitmap));
 	/* A fault left pending at detach is answered INVALID. */
 	{
-		struct fd_dma x = { dev, 9, 40 * PG, 0, false };
+		struct dma_job x = { .dev = dev, .pasid = 9, .iova = 40 * PG,
+				     .len = 16 };
 		struct iopf_iommu_stats s0, s1;
-		struct iopf_rt_actor *a;
 
-		if (!iopf_rt_spawn(h->rt, "dma", fd_dma_actor, &x, &a)) {
+		if (!dma_job_start(h->rt, &x, "dma")) {
 			iopf_rt_sleep(h->rt, 100000);
 			iopf_iommu_stats(iommu, &s0);
 			count(o, iopf_fd_detach(fd, devid, 9));
 			on_queue = false;
-			iopf_rt_join(a);
+			dma_job_join(&x);
 			iopf_iommu_stats(iommu, &s1);
 			o->pending_answered += s1.teardown_answered -
 					       s0.teardown_answered;

@@ -19,6 +19,7 @@
 #include <iopf/iommufd.h>
 #include <iopf/viommu.h>
 
+#include "../common/dma_job.h"
 #include "../common/iommu_env.h"
 
 #define GVA 0x40000000ull        /* the guest process's buffer, PASID 1 */
@@ -249,31 +250,12 @@ static void test_interleaved_stages(void **state)
 
 /* ---- a guest that misbehaves ---- */
 
-struct blocked {
-	struct nest *n;
-	uint64_t iova;
-	uint32_t pasid;
-	int err;
-	uint64_t done_ns;
-};
-
-static void blocked_actor(void *arg)
-{
-	struct blocked *b = arg;
-	uint64_t x = 1;
-
-	b->err = iopf_dma(b->n->dev, b->pasid, b->iova, &x, sizeof(x),
-			  IOPF_DMA_WRITE);
-	b->done_ns = iopf_rt_now(b->n->e.h->rt);
-}
-
 #define TIMEOUT_NS 5000000ull
 
 static void body_guest_misbehaviour_is_bounded(struct harness *h)
 {
 	struct nest n;
-	struct blocked b;
-	struct iopf_rt_actor *a;
+	struct dma_job b;
 	uint64_t t0, x = 7;
 
 	nest_setup(h, &n, TIMEOUT_NS, IOPF_GUEST_SILENT);
@@ -282,16 +264,14 @@ static void body_guest_misbehaviour_is_bounded(struct harness *h)
 	 * Silent guest: the device's request is answered INVALID when the
 	 * timeout expires; meanwhile the host serves everyone else.
 	 */
-	b = (struct blocked){ &n, GVA, 1, 1, 0 };
+	b = (struct dma_job){ .dev = n.dev, .pasid = 1, .iova = GVA };
 	t0 = iopf_rt_now(h->rt);
-	assert_int_equal(iopf_rt_spawn(h->rt, "blocked", blocked_actor, &b,
-				       &a), 0);
+	assert_int_equal(dma_job_start(h->rt, &b, "blocked"), 0);
 	assert_int_equal(iopf_dma(n.dev2, IOPF_PASID_NONE, 300 * PG, &x,
 				  sizeof(x), IOPF_DMA_WRITE), 0);
 	assert_true(iopf_rt_now(h->rt) - t0 < TIMEOUT_NS);
-	assert_int_equal(b.err, 1); /* still waiting for the guest */
-	iopf_rt_join(a);
-	assert_int_equal(b.err, -EFAULT);
+	assert_int_equal(b.ret, 1); /* still waiting for the guest */
+	assert_int_equal(dma_job_join(&b), -EFAULT);
 	assert_true(b.done_ns - t0 >= TIMEOUT_NS);
 	assert_true(b.done_ns - t0 < 4 * TIMEOUT_NS);
 	assert_int_equal(istats(&n).timed_out, 1);
@@ -337,17 +317,17 @@ HARNESS_VIRTUAL_TEST(guest_misbehaviour_is_bounded)
 static void body_teardown_answers_pending(struct harness *h)
 {
 	struct nest n;
-	struct blocked b[2];
-	struct iopf_rt_actor *a[2];
+	struct dma_job b[2];
 	uint64_t late;
 
 	/* No timeout: only the detach can end these. */
 	nest_setup(h, &n, 0, IOPF_GUEST_SILENT);
-	b[0] = (struct blocked){ &n, GVA + 3 * PG, 1, 1, 0 };
-	b[1] = (struct blocked){ &n, GVA2 + 3 * PG, 2, 1, 0 };
+	b[0] = (struct dma_job){ .dev = n.dev, .pasid = 1,
+				 .iova = GVA + 3 * PG };
+	b[1] = (struct dma_job){ .dev = n.dev, .pasid = 2,
+				 .iova = GVA2 + 3 * PG };
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(iopf_rt_spawn(h->rt, "blocked", blocked_actor,
-					       &b[i], &a[i]), 0);
+		assert_int_equal(dma_job_start(h->rt, &b[i], "blocked"), 0);
 	/*
 	 * In the real runtime the two requests reach the guest when the
 	 * threads get the cores: wait for that (bounded), never for a fixed
@@ -355,16 +335,14 @@ static void body_teardown_answers_pending(struct harness *h)
 	 */
 	for (int i = 0; i < 10000 && vstats(&n).groups_forwarded < 2; i++)
 		iopf_rt_sleep(h->rt, 1000000);
-	assert_int_equal(b[0].err, 1);
-	assert_int_equal(b[1].err, 1);
+	assert_int_equal(b[0].ret, 1);
+	assert_int_equal(b[1].ret, 1);
 	assert_int_equal(vstats(&n).groups_forwarded, 2);
 	assert_int_equal(iopf_fd_detach(n.fd, n.dev_id, 1), 0);
-	iopf_rt_join(a[0]);
-	assert_int_equal(b[0].err, -EFAULT);
-	assert_int_equal(b[1].err, 1); /* the other PASID still waits */
+	assert_int_equal(dma_job_join(&b[0]), -EFAULT);
+	assert_int_equal(b[1].ret, 1); /* the other PASID still waits */
 	assert_int_equal(iopf_fd_detach(n.fd, n.dev_id, 2), 0);
-	iopf_rt_join(a[1]);
-	assert_int_equal(b[1].err, -EFAULT);
+	assert_int_equal(dma_job_join(&b[1]), -EFAULT);
 	assert_int_equal(istats(&n).teardown_answered, 2);
 	/* The guest wakes up and answers: too late, refused, no harm. */
 	late = istats(&n).stale_responses;

@@ -23,6 +23,7 @@
 #include <iopf/iommufd.h>
 #include <iopf/vfio.h>
 
+#include "../common/dma_job.h"
 #include "../common/iommu_env.h"
 
 #define RWF (IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE)
@@ -158,34 +159,9 @@ static void join_armed(struct iopf_rt_actor *actor)
 
 /* ---- helpers ---- */
 
-/* A device DMA run by its own actor, so that the test may wait for it. */
-struct dma_job {
-	struct iopf_dev *dev;
-	uint32_t pasid;
-	uint64_t iova;
-	bool try;             /* iopf_dma_try(), else iopf_dma() */
-	uint64_t miss;
-	int ret;
-	struct iopf_rt_actor *actor;
-};
-
-static void dma_job_fn(void *arg)
-{
-	struct dma_job *j = arg;
-	uint64_t v = 0x5a5a5a5a5a5a5a5aull;
-
-	if (j->try)
-		j->ret = iopf_dma_try(j->dev, j->pasid, j->iova, &v, sizeof(v),
-				      IOPF_DMA_WRITE, &j->miss);
-	else
-		j->ret = iopf_dma(j->dev, j->pasid, j->iova, &v, sizeof(v),
-				  IOPF_DMA_WRITE);
-}
-
 static void dma_start(struct harness *h, struct dma_job *j, const char *name)
 {
-	j->ret = 1;
-	spawn(h, name, dma_job_fn, j, &j->actor);
+	assert_int_equal(dma_job_start(h->rt, j, name), 0);
 }
 
 /*

@@ -28,6 +28,7 @@
 #include <iopf/inject.h>
 #include <iopf/vfio.h>
 
+#include "../common/dma_job.h"
 #include "../common/harness.h"
 
 #ifdef TEARDOWN_REAL_ONLY
@@ -189,23 +190,6 @@ static uint64_t unanswered(struct iopf_iommu *iommu)
 		st.responses[IOPF_RESP_FAILURE]);
 }
 
-struct dma_job {
-	struct iopf_dev *dev;
-	uint64_t iova;
-	int ret;
-	struct iopf_rt_actor *actor;
-};
-
-static void dma_write_actor(void *arg)
-{
-	struct dma_job *j = arg;
-	unsigned char b[16];
-
-	memset(b, 0xa5, sizeof(b));
-	j->ret = iopf_dma(j->dev, IOPF_PASID_NONE, j->iova, b, sizeof(b),
-			  IOPF_DMA_WRITE);
-}
-
 /*
  * Start a DMA write of @page by actor "dma", and let virtual time pass
  * until the container's handler has started on its fault.
@@ -213,18 +197,11 @@ static void dma_write_actor(void *arg)
 static void dma_into_handler(struct world *w, struct dma_job *j,
 			     uint64_t page)
 {
-	*j = (struct dma_job){ .dev = w->dev, .iova = page * PG };
-	assert_int_equal(iopf_rt_spawn(w->h->rt, "dma", dma_write_actor, j,
-				       &j->actor), 0);
+	*j = (struct dma_job){ .dev = w->dev, .pasid = IOPF_PASID_NONE,
+			       .iova = page * PG, .len = 16 };
+	assert_int_equal(dma_job_start(w->h->rt, j, "dma"), 0);
 	while (!ioas_faults(w->ioas))
 		iopf_rt_sleep(w->h->rt, 100);
-}
-
-/* Join the DMA; what it returned. */
-static int dma_join(struct dma_job *j)
-{
-	iopf_rt_join(j->actor);
-	return j->ret;
 }
 
 struct seen {
@@ -260,7 +237,7 @@ static void body_destroy_waits_for_handler(struct harness *h)
 	dma_into_handler(&w, &j, 5);
 	world_destroy_ioas(&w);
 	s->unanswered = unanswered(w.iommu);
-	s->dma_ret = dma_join(&j);
+	s->dma_ret = dma_job_join(&j);
 	world_down(&w);
 }
 
@@ -295,7 +272,7 @@ static void body_detach_waits_for_handler(struct harness *h)
 	iopf_ioas_detach_domain(w.ioas, w.d);
 	s->unanswered = unanswered(w.iommu);
 	world_destroy_ioas(&w);
-	s->dma_ret = dma_join(&j);
+	s->dma_ret = dma_job_join(&j);
 	world_down(&w);
 }
 
