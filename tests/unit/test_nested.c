@@ -20,79 +20,34 @@
 #include <iopf/viommu.h>
 
 #include "../common/dma_job.h"
-#include "../common/iommu_env.h"
+#include "../common/nest_env.h"
 
 #define GVA 0x40000000ull        /* the guest process's buffer, PASID 1 */
 #define GVA2 0x80000000ull       /* another PASID's */
 #define REGION_PAGES 64
 #define HVA(gpa) (GUEST_HVA + (gpa))
 
-struct nest {
-	struct env e;
-	struct iopf_fd *fd;
-	struct iopf_dev *dev, *dev2;
-	uint32_t ioas, dev_id, dev2_id, parent, fault, nested;
-	struct iopf_viommu *v;
-};
-
 /*
- * Guest RAM faultable in stage 2 (nothing mapped); the guest gives PASID
- * 1 the GPAs [0, 64 pages) at GVA and PASID 2 the GPAs [64, 128 pages)
- * at GVA2. dev2 is assigned without a vIOMMU: stage 2 only.
+ * PASID 1 has the GPAs [0, 64 pages) at GVA, PASID 2 the GPAs [64, 128
+ * pages) at GVA2; dev2 is on stage 2 only.
  */
 static void nest_setup(struct harness *h, struct nest *n, uint64_t timeout_ns,
 		       enum iopf_guest_behaviour how)
 {
-	struct iopf_fd_map m = fdmap(0, GUEST_PAGES, IOPF_FD_MAP_READ |
-				     IOPF_FD_MAP_WRITE | IOPF_FD_MAP_FAULTABLE);
-	struct iopf_viommu_config vc = { .rt = h->rt,
-					 .response_timeout_ns = timeout_ns,
-					 .guest_delay_ns = 2000,
-					 .behaviour = how };
-	uint32_t direct;
+	const struct nest_config c = {
+		.dev_name = "nic", .dev2_name = "acc",
+		.gva1 = GVA, .gva2 = GVA2, .region_pages = REGION_PAGES,
+		.timeout_ns = timeout_ns, .guest_delay_ns = 2000,
+		.behaviour = how,
+	};
 
-	memset(n, 0, sizeof(*n));
-	env_setup(h, &n->e, 2, 0);
-	n->dev = env_dev(&n->e, "nic", IOPF_FAULT_PRI, 0);
-	n->dev2 = env_dev(&n->e, "acc", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_fd_open(n->e.iommu, h->mm, &n->fd), 0);
-	assert_int_equal(iopf_fd_ioas_alloc(n->fd, &n->ioas), 0);
-	assert_int_equal(iopf_fd_ioas_map(n->fd, n->ioas, &m), 0);
-	assert_int_equal(iopf_fd_device_bind(n->fd, n->dev, &n->dev_id), 0);
-	assert_int_equal(iopf_fd_device_bind(n->fd, n->dev2, &n->dev2_id), 0);
-	assert_int_equal(iopf_fd_hwpt_alloc(n->fd, n->dev_id, n->ioas, 0,
-					    &n->parent), 0);
-	assert_int_equal(iopf_fd_fault_alloc(n->fd, &n->fault), 0);
-	assert_int_equal(iopf_fd_hwpt_alloc_nested(n->fd, n->dev_id, n->parent,
-						   n->fault, &n->nested), 0);
-	vc.fd = n->fd;
-	vc.nested_hwpt_id = n->nested;
-	vc.fault_id = n->fault;
-	assert_int_equal(iopf_viommu_create(&vc, &n->v), 0);
-	assert_int_equal(iopf_viommu_add_region(n->v, 1, GVA, 0,
-						REGION_PAGES * PG,
-						IOPF_PERM_READ | IOPF_PERM_WRITE), 0);
-	assert_int_equal(iopf_viommu_add_region(n->v, 2, GVA2,
-						REGION_PAGES * PG,
-						REGION_PAGES * PG,
-						IOPF_PERM_READ | IOPF_PERM_WRITE), 0);
-	assert_int_equal(iopf_fd_attach(n->fd, n->dev_id, 1, n->nested), 0);
-	assert_int_equal(iopf_fd_attach(n->fd, n->dev_id, 2, n->nested), 0);
-	/* dev2 straight on the host's stage 2. */
-	assert_int_equal(iopf_fd_hwpt_alloc(n->fd, n->dev2_id, n->ioas, 0,
-					    &direct), 0);
-	assert_int_equal(iopf_fd_attach(n->fd, n->dev2_id, IOPF_PASID_NONE,
-					direct), 0);
+	nest_setup_config(h, n, &c);
 }
 
 static void nest_teardown(struct nest *n)
 {
-	iopf_fd_detach(n->fd, n->dev_id, 1);
-	iopf_fd_detach(n->fd, n->dev_id, 2);
-	iopf_fd_detach(n->fd, n->dev2_id, IOPF_PASID_NONE);
-	iopf_viommu_destroy(n->v);
-	iopf_fd_close(n->fd);
-	env_teardown(&n->e);
+	nest_detach_all(n);
+	nest_close(n);
 }
 
 /*
