@@ -62,10 +62,11 @@ static inline void nest_setup_config(struct harness *h, struct nest *n,
 	vc.fault_id = n->fault;
 	assert_int_equal(iopf_viommu_create(&vc, &n->v), 0);
 	assert_int_equal(iopf_viommu_add_region(n->v, 1, c->gva1, 0, region,
-						IOPF_PERM_READ | IOPF_PERM_WRITE), 0);
+						IOPF_PERM_READ |
+							IOPF_PERM_WRITE), 0);
 	assert_int_equal(iopf_viommu_add_region(n->v, 2, c->gva2, region,
-						region,
-						IOPF_PERM_READ | IOPF_PERM_WRITE), 0);
+						region, IOPF_PERM_READ |
+							IOPF_PERM_WRITE), 0);
 	assert_int_equal(iopf_fd_attach(n->fd, n->dev_id, 1, n->nested), 0);
 	assert_int_equal(iopf_fd_attach(n->fd, n->dev_id, 2, n->nested), 0);
 	assert_int_equal(iopf_fd_hwpt_alloc(n->fd, n->dev2_id, n->ioas, 0,

@@ -264,29 +264,33 @@ static void test_out_of_bounds_refused(void **state)
 
 static void test_bad_profiles_refused(void **state)
 {
+	/* Each profile text, and what the error must say of it. */
+	static const struct {
+		const char *text, *reason;
+	} bad[] = {
+		{ "{\"warp_ns\": 1}", "unknown constant 'warp_ns'" },
+		{ "{\"zero_4k_ns\": \"fast\"}",
+		  "zero_4k_ns = \"fast\": must be a whole number of ns, "
+		  "not string" },
+		{ "{\"zero_4k_ns\": true}", "not boolean" },
+		{ "{\"zero_4k_ns\": null}", "zero_4k_ns" },
+		{ "{\"zero_4k_ns\": [1]}", "not array" },
+		{ "{\"zero_4k_ns\": 1.5}", "not a whole number of ns" },
+		{ "{\"zero_4k_ns\": ", "malformed JSON" },
+		{ "", "malformed JSON" },
+		{ "{\"zero_4k_ns\": 1} {", "text after the profile" },
+		{ "{'zero_4k_ns: 1}", "malformed JSON" },
+		{ "[1, 2]", "a JSON object of constants, not array" },
+		{ "{\"name\": 3}", "name must be a string" },
+		{ "{\"base\": \"fast\"}",
+		  "base 'fast' is not a built-in profile" },
+		{ "{\"name\": \"0123456789012345678901234567890123456789"
+		  "0123456789012345678901234567890\"}", "longer than" },
+	};
+
 	(void)state;
-	assert_refused("{\"warp_ns\": 1}", -EINVAL,
-		       "unknown constant 'warp_ns'");
-	assert_refused("{\"zero_4k_ns\": \"fast\"}", -EINVAL,
-		       "zero_4k_ns = \"fast\": must be a whole number of ns, "
-		       "not string");
-	assert_refused("{\"zero_4k_ns\": true}", -EINVAL, "not boolean");
-	assert_refused("{\"zero_4k_ns\": null}", -EINVAL, "zero_4k_ns");
-	assert_refused("{\"zero_4k_ns\": [1]}", -EINVAL, "not array");
-	assert_refused("{\"zero_4k_ns\": 1.5}", -EINVAL,
-		       "not a whole number of ns");
-	assert_refused("{\"zero_4k_ns\": ", -EINVAL, "malformed JSON");
-	assert_refused("", -EINVAL, "malformed JSON");
-	assert_refused("{\"zero_4k_ns\": 1} {", -EINVAL,
-		       "text after the profile");
-	assert_refused("{'zero_4k_ns: 1}", -EINVAL, "malformed JSON");
-	assert_refused("[1, 2]", -EINVAL, "a JSON object of constants, not array");
-	assert_refused("{\"name\": 3}", -EINVAL, "name must be a string");
-	assert_refused("{\"base\": \"fast\"}", -EINVAL,
-		       "base 'fast' is not a built-in profile");
-	assert_refused("{\"name\": \"0123456789012345678901234567890123456789"
-		       "0123456789012345678901234567890\"}", -EINVAL,
-		       "longer than");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_refused(bad[i].text, -EINVAL, bad[i].reason);
 }
 
 static void test_load_file(void **state)

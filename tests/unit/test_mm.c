@@ -44,6 +44,18 @@ static void check_page(struct harness *h, unsigned idx, uint64_t tag)
 	assert_memory_equal(buf, want, PG);
 }
 
+/* The pool holds @resident pages in frames, @pinned of them pinned. */
+static void check_pool_pages(struct harness *h, uint64_t resident,
+			     uint64_t pinned, uint64_t free_frames)
+{
+	struct iopf_mm_pool_stats ps;
+
+	iopf_mm_pool_stats(h->pool, &ps);
+	assert_int_equal(ps.resident_pages, resident);
+	assert_int_equal(ps.pinned_pages, pinned);
+	assert_int_equal(ps.free_pages, free_frames);
+}
+
 static bool page_is_zero(struct harness *h, unsigned idx)
 {
 	unsigned char buf[PG];
@@ -77,10 +89,9 @@ static void body_populate_rw(struct harness *h)
 		assert_int_equal(buf[i], 0xab);
 	iopf_mm_stats(h->mm, &s);
 	assert_int_equal(s.resident_pages, 4);
+	check_pool_pages(h, 4, 0, 60);
 	iopf_mm_pool_stats(h->pool, &ps);
 	assert_int_equal(ps.populated, 4);
-	assert_int_equal(ps.resident_pages, 4);
-	assert_int_equal(ps.free_pages, 60);
 	assert_int_equal(iopf_mm_populate(h->mm, A(0), 16 * PG), 0);
 	iopf_mm_stats(h->mm, &s);
 	assert_int_equal(s.resident_pages, 16);
@@ -219,10 +230,7 @@ static void body_pin_accounting(struct harness *h)
 	iopf_mm_unpin_pages(h->mm, b, 1);
 	iopf_mm_stats(h->mm, &s);
 	assert_int_equal(s.locked_pages, 0);
-	iopf_mm_pool_stats(h->pool, &ps);
-	assert_int_equal(ps.resident_pages, 0);
-	assert_int_equal(ps.pinned_pages, 0);
-	assert_int_equal(ps.free_pages, 64);
+	check_pool_pages(h, 0, 0, 64);
 	assert_int_equal(iopf_mm_pool_poison_check(h->pool), 0);
 	harness_mm_done(h);
 }

@@ -103,15 +103,27 @@ static bool preempt_wait_or(struct harness *h, const bool *done)
 	}
 }
 
-/* Let the parked actor go on (to its next yield point, if each). */
-static void preempt_resume(void)
+/* Under pre.lock: let the parked actor go on, if one is parked. */
+static bool preempt_release_locked(void)
 {
-	iopf_rt_mutex_lock(&pre.lock);
-	assert_true(pre.parked);
+	iopf_rt_mutex_assert_held(&pre.lock);
+	if (!pre.parked)
+		return false;
 	pre.parked = false;
 	pre.resume = true;
 	iopf_rt_wake_all(&pre.wq);
+	return true;
+}
+
+/* Let the parked actor go on (to its next yield point, if each). */
+static void preempt_resume(void)
+{
+	bool was_parked;
+
+	iopf_rt_mutex_lock(&pre.lock);
+	was_parked = preempt_release_locked();
 	iopf_rt_mutex_unlock(&pre.lock);
+	assert_true(was_parked);
 }
 
 /* Stop parking; let a parked actor go. */
@@ -119,11 +131,7 @@ static void preempt_disarm(void)
 {
 	pre.actor = NULL;
 	iopf_rt_mutex_lock(&pre.lock);
-	if (pre.parked) {
-		pre.parked = false;
-		pre.resume = true;
-		iopf_rt_wake_all(&pre.wq);
-	}
+	preempt_release_locked();
 	iopf_rt_mutex_unlock(&pre.lock);
 }
 

@@ -157,7 +157,8 @@ static void test_jobs_verified_against_cpu(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < n; i++)
-		harness_run(IOPF_RT_VIRTUAL, 1, body_jobs, (void *)&jobs_cases[i]);
+		harness_run(IOPF_RT_VIRTUAL, 1, body_jobs,
+			    (void *)&jobs_cases[i]);
 	for (size_t i = 0; i < n; i++)
 		if (jobs_cases[i].real_too)
 			harness_run(IOPF_RT_REAL, 1, body_jobs,
