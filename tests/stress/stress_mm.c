@@ -40,6 +40,7 @@
 #include <iopf/rt.h>
 
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 #define A_PAGES 256
 #define B_PAGES 64
@@ -569,12 +570,5 @@ static void test_stress_mm_host(void **state)
 	harness_run(IOPF_RT_REAL, 2026, body_stress_host, NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stress_mm),
-		cmocka_unit_test(test_stress_mm_host),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_stress_mm),
+	  cmocka_unit_test(test_stress_mm_host))

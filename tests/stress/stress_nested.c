@@ -26,6 +26,7 @@
 #include <iopf/viommu.h>
 
 #include "../common/nest_env.h"
+#include "../common/test_main.h"
 
 #define GVA 0x40000000ull
 #define PAGES 24                 /* per walker */
@@ -230,11 +231,4 @@ static void test_nested_stress(void **state)
 	harness_run(IOPF_RT_REAL, 5, body, NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nested_stress),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_nested_stress))

@@ -12,6 +12,8 @@
 #include <iopf/bench.h>
 #include <iopf/cost.h>
 
+#include "../common/test_main.h"
+
 #define GIB (1ull << 30)
 
 static void test_startup_meets_published_pinning(void **state)
@@ -420,21 +422,14 @@ static void test_validate_refuses_early(void **state)
 	assert_true(plan.wall_s > 1);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_startup_meets_published_pinning),
-		cmocka_unit_test(test_density_curve),
-		cmocka_unit_test(test_density_refuses_bad_scenarios),
-		cmocka_unit_test(test_density_analyse),
-		cmocka_unit_test(test_container_adaptive_maps_what_the_host_has),
-		cmocka_unit_test(test_density_host_full_is_a_result),
-		cmocka_unit_test(test_migrate_precise_vs_pinned),
-		cmocka_unit_test(test_migrate_refuses_bad_config),
-		cmocka_unit_test(test_nested_paths),
-		cmocka_unit_test(test_defaults_validate),
-		cmocka_unit_test(test_validate_refuses_early),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_startup_meets_published_pinning),
+	  cmocka_unit_test(test_density_curve),
+	  cmocka_unit_test(test_density_refuses_bad_scenarios),
+	  cmocka_unit_test(test_density_analyse),
+	  cmocka_unit_test(test_container_adaptive_maps_what_the_host_has),
+	  cmocka_unit_test(test_density_host_full_is_a_result),
+	  cmocka_unit_test(test_migrate_precise_vs_pinned),
+	  cmocka_unit_test(test_migrate_refuses_bad_config),
+	  cmocka_unit_test(test_nested_paths),
+	  cmocka_unit_test(test_defaults_validate),
+	  cmocka_unit_test(test_validate_refuses_early))

@@ -21,6 +21,8 @@
 #include <iopf/sec.h>
 #include <iopf/vm.h>
 
+#include "../common/test_main.h"
+
 #define for_each_row(p)                                                        \
 	for (unsigned s_ = 0; s_ < iopf_cost_nr_sections; s_++)                \
 		for (const struct iopf_cost_param *p =                         \
@@ -322,20 +324,13 @@ static void test_nic_defaults_use_the_default_profile(void **state)
 	assert_ptr_equal(cfg.costs, iopf_cost_profile_default());
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rows_well_formed),
-		cmocka_unit_test(test_reference_and_seed),
-		cmocka_unit_test(test_every_row_round_trips),
-		cmocka_unit_test(test_builtin_profiles_round_trip),
-		cmocka_unit_test(test_measured_round_trips),
-		cmocka_unit_test(test_partial_profile_and_base),
-		cmocka_unit_test(test_out_of_bounds_refused),
-		cmocka_unit_test(test_bad_profiles_refused),
-		cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_nic_defaults_use_the_default_profile),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_rows_well_formed),
+	  cmocka_unit_test(test_reference_and_seed),
+	  cmocka_unit_test(test_every_row_round_trips),
+	  cmocka_unit_test(test_builtin_profiles_round_trip),
+	  cmocka_unit_test(test_measured_round_trips),
+	  cmocka_unit_test(test_partial_profile_and_base),
+	  cmocka_unit_test(test_out_of_bounds_refused),
+	  cmocka_unit_test(test_bad_profiles_refused),
+	  cmocka_unit_test(test_load_file),
+	  cmocka_unit_test(test_nic_defaults_use_the_default_profile))

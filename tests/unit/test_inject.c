@@ -25,6 +25,7 @@
 
 #include "../common/dma_job.h"
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 #define HVA 0x7f0000000000ull
 
@@ -414,11 +415,4 @@ static void test_every_site_fails_cleanly(void **state)
 	assert_true(surfaced > sites / 2);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_site_fails_cleanly),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_every_site_fails_cleanly))

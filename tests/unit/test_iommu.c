@@ -17,6 +17,7 @@
 #include <iopf/iommu.h>
 
 #include "../common/iommu_env.h"
+#include "../common/test_main.h"
 
 #define RW (IOPF_PERM_READ | IOPF_PERM_WRITE)
 
@@ -886,26 +887,19 @@ static void test_drain_out_of_range(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_drain_out_of_range, NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_static_dma),
-		cmocka_unit_test(test_attach_errors),
-		cmocka_unit_test(test_invalidation_waits_for_inflight_dma),
-		cmocka_unit_test(test_pri_roundtrip),
-		cmocka_unit_test(test_group_assembly),
-		cmocka_unit_test(test_credits_and_failure),
-		cmocka_unit_test(test_overflow),
-		cmocka_unit_test(test_stop_marker_and_pasid_rules),
-		cmocka_unit_test(test_async_and_stale),
-		cmocka_unit_test(test_stall),
-		cmocka_unit_test(test_teardown_answers_pending),
-		cmocka_unit_test(test_sva),
-		cmocka_unit_test(test_nested),
-		cmocka_unit_test(test_deterministic),
-		cmocka_unit_test(test_workers_drain),
-		cmocka_unit_test(test_drain_out_of_range),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_static_dma),
+	  cmocka_unit_test(test_attach_errors),
+	  cmocka_unit_test(test_invalidation_waits_for_inflight_dma),
+	  cmocka_unit_test(test_pri_roundtrip),
+	  cmocka_unit_test(test_group_assembly),
+	  cmocka_unit_test(test_credits_and_failure),
+	  cmocka_unit_test(test_overflow),
+	  cmocka_unit_test(test_stop_marker_and_pasid_rules),
+	  cmocka_unit_test(test_async_and_stale),
+	  cmocka_unit_test(test_stall),
+	  cmocka_unit_test(test_teardown_answers_pending),
+	  cmocka_unit_test(test_sva),
+	  cmocka_unit_test(test_nested),
+	  cmocka_unit_test(test_deterministic),
+	  cmocka_unit_test(test_workers_drain),
+	  cmocka_unit_test(test_drain_out_of_range))

@@ -15,6 +15,7 @@
 #include <iopf/vfio.h>
 
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 #define HVA 0x7f0000000000ull
 
@@ -261,14 +262,7 @@ static void body_failure_stops_the_device(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(failure_stops_the_device)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_guests_and_mappings),
-		cmocka_unit_test(test_pasids),
-		cmocka_unit_test(test_prefault_stays_inside_areas),
-		cmocka_unit_test(test_failure_stops_the_device),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_guests_and_mappings),
+	  cmocka_unit_test(test_pasids),
+	  cmocka_unit_test(test_prefault_stays_inside_areas),
+	  cmocka_unit_test(test_failure_stops_the_device))

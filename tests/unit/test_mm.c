@@ -14,6 +14,7 @@
 #include <iopf/rt.h>
 
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 #define A(i) (HARNESS_BASE + (uint64_t)(i) * PG)
 #define ALL_FLAGS (IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON)
@@ -739,24 +740,17 @@ static void body_freed_frames_read_zero(struct harness *h)
 }
 HARNESS_BOTH_TEST(freed_frames_read_zero)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_populate_rw),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_bad_pool),
-		cmocka_unit_test(test_pin_accounting),
-		cmocka_unit_test(test_notifier_protocol),
-		cmocka_unit_test(test_notifier_race_actors),
-		cmocka_unit_test(test_discard),
-		cmocka_unit_test(test_migrate),
-		cmocka_unit_test(test_swap_round_trip),
-		cmocka_unit_test(test_exhausted_pool),
-		cmocka_unit_test(test_poison_catches_write_after_free),
-		cmocka_unit_test(test_unmap_split),
-		cmocka_unit_test(test_dataless_huge_pages),
-		cmocka_unit_test(test_freed_frames_read_zero),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_populate_rw),
+	  cmocka_unit_test(test_bad_input),
+	  cmocka_unit_test(test_bad_pool),
+	  cmocka_unit_test(test_pin_accounting),
+	  cmocka_unit_test(test_notifier_protocol),
+	  cmocka_unit_test(test_notifier_race_actors),
+	  cmocka_unit_test(test_discard),
+	  cmocka_unit_test(test_migrate),
+	  cmocka_unit_test(test_swap_round_trip),
+	  cmocka_unit_test(test_exhausted_pool),
+	  cmocka_unit_test(test_poison_catches_write_after_free),
+	  cmocka_unit_test(test_unmap_split),
+	  cmocka_unit_test(test_dataless_huge_pages),
+	  cmocka_unit_test(test_freed_frames_read_zero))

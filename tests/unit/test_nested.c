@@ -21,6 +21,7 @@
 
 #include "../common/dma_job.h"
 #include "../common/nest_env.h"
+#include "../common/test_main.h"
 
 #define GVA 0x40000000ull        /* the guest process's buffer, PASID 1 */
 #define GVA2 0x80000000ull       /* another PASID's */
@@ -355,15 +356,8 @@ static void body_bad_input(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(bad_input)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_interleaved_stages),
-		cmocka_unit_test(test_guest_misbehaviour_is_bounded),
-		cmocka_unit_test(test_teardown_answers_pending),
-		cmocka_unit_test(test_bad_input),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_round_trip),
+	  cmocka_unit_test(test_interleaved_stages),
+	  cmocka_unit_test(test_guest_misbehaviour_is_bounded),
+	  cmocka_unit_test(test_teardown_answers_pending),
+	  cmocka_unit_test(test_bad_input))

@@ -17,6 +17,8 @@
 #include <iopf/vfio.h>
 #include <iopf/vm.h>
 
+#include "../common/test_main.h"
+
 #define PG 4096ull
 #define HVA 0x7f0000000000ull
 
@@ -600,21 +602,14 @@ static void test_deterministic(void **state)
 	assert_memory_equal(&a, &b, sizeof(a));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dma_try_and_fault_in),
-		cmocka_unit_test(test_misuse),
-		cmocka_unit_test(test_packet_check),
-		cmocka_unit_test(test_guest_driver),
-		cmocka_unit_test(test_every_policy_intact),
-		cmocka_unit_test(test_drop_loses_first_touch_only),
-		cmocka_unit_test(test_backup_keeps_what_drop_loses),
-		cmocka_unit_test(test_stall_overflows),
-		cmocka_unit_test(test_pinned_takes_no_faults),
-		cmocka_unit_test(test_bad_config),
-		cmocka_unit_test(test_deterministic),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_dma_try_and_fault_in),
+	  cmocka_unit_test(test_misuse),
+	  cmocka_unit_test(test_packet_check),
+	  cmocka_unit_test(test_guest_driver),
+	  cmocka_unit_test(test_every_policy_intact),
+	  cmocka_unit_test(test_drop_loses_first_touch_only),
+	  cmocka_unit_test(test_backup_keeps_what_drop_loses),
+	  cmocka_unit_test(test_stall_overflows),
+	  cmocka_unit_test(test_pinned_takes_no_faults),
+	  cmocka_unit_test(test_bad_config),
+	  cmocka_unit_test(test_deterministic))

@@ -12,6 +12,7 @@
 #include <iopf/rt.h>
 
 #include "../common/rt_scenario.h"
+#include "../common/test_main.h"
 
 static void test_virtual_scenario_is_deterministic(void **state)
 {
@@ -543,22 +544,15 @@ static void test_join_in_any_order(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_virtual_scenario_is_deterministic),
-		cmocka_unit_test(test_real_scenario),
-		cmocka_unit_test(test_virtual_event_order_and_times),
-		cmocka_unit_test(test_virtual_wait_timeout),
-		cmocka_unit_test(test_virtual_charge_behind_stale_timer),
-		cmocka_unit_test(test_fiber_switch_time),
-		cmocka_unit_test(test_virtual_deadlock_is_reported),
-		cmocka_unit_test(test_exit_and_bad_args),
-		cmocka_unit_test(test_random_is_seeded),
-		cmocka_unit_test(test_virtual_many_actors),
-		cmocka_unit_test(test_virtual_time_overflow_stops_the_run),
-		cmocka_unit_test(test_join_in_any_order),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_virtual_scenario_is_deterministic),
+	  cmocka_unit_test(test_real_scenario),
+	  cmocka_unit_test(test_virtual_event_order_and_times),
+	  cmocka_unit_test(test_virtual_wait_timeout),
+	  cmocka_unit_test(test_virtual_charge_behind_stale_timer),
+	  cmocka_unit_test(test_fiber_switch_time),
+	  cmocka_unit_test(test_virtual_deadlock_is_reported),
+	  cmocka_unit_test(test_exit_and_bad_args),
+	  cmocka_unit_test(test_random_is_seeded),
+	  cmocka_unit_test(test_virtual_many_actors),
+	  cmocka_unit_test(test_virtual_time_overflow_stops_the_run),
+	  cmocka_unit_test(test_join_in_any_order))

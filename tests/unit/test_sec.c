@@ -14,6 +14,7 @@
 #include <iopf/vm.h>
 
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 struct guest {
 	struct iopf_iommu *iommu;
@@ -326,13 +327,6 @@ static void test_balloon(void **state)
 	harness_run(IOPF_RT_REAL, 1, body_balloon, &iopf);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_jobs_verified_against_cpu),
-		cmocka_unit_test(test_fault_does_not_block_other_queues),
-		cmocka_unit_test(test_balloon),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_jobs_verified_against_cpu),
+	  cmocka_unit_test(test_fault_does_not_block_other_queues),
+	  cmocka_unit_test(test_balloon))

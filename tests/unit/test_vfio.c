@@ -16,6 +16,7 @@
 #include <iopf/vfio.h>
 
 #include "../common/iommu_env.h"
+#include "../common/test_main.h"
 
 #define RW (IOPF_TYPE1_READ | IOPF_TYPE1_WRITE)
 #define GPA(i) ((uint64_t)(i) * PG)
@@ -903,29 +904,22 @@ static void test_dirty_tracking(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_dirty_pinned_all, NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_faults_reach_the_container_handler),
-		cmocka_unit_test(test_handler_maps_checks_permission_answers_once),
-		cmocka_unit_test(test_notifier_takes_pages_back_without_pins),
-		cmocka_unit_test(test_premap_window),
-		cmocka_unit_test(test_enable_iopf_before_map_only),
-		cmocka_unit_test(test_map_neither_pins_nor_maps),
-		cmocka_unit_test(test_selective_faulting),
-		cmocka_unit_test(test_accounting_pinned_vs_faultable),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_prefault_behaves_like_pinning),
-		cmocka_unit_test(test_prefault_policy_fault_counts),
-		cmocka_unit_test(test_adaptive_never_allocates_ahead),
-		cmocka_unit_test(test_race_fault_vs_unmap),
-		cmocka_unit_test(test_race_fault_vs_detach),
-		cmocka_unit_test(test_race_notifier_vs_fault_installation),
-		cmocka_unit_test(test_race_partial_unmap_of_superpage),
-		cmocka_unit_test(test_domains_mirror_the_container),
-		cmocka_unit_test(test_attach_faults_refuses_a_claimed_domain),
-		cmocka_unit_test(test_dirty_tracking),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_faults_reach_the_container_handler),
+	  cmocka_unit_test(test_handler_maps_checks_permission_answers_once),
+	  cmocka_unit_test(test_notifier_takes_pages_back_without_pins),
+	  cmocka_unit_test(test_premap_window),
+	  cmocka_unit_test(test_enable_iopf_before_map_only),
+	  cmocka_unit_test(test_map_neither_pins_nor_maps),
+	  cmocka_unit_test(test_selective_faulting),
+	  cmocka_unit_test(test_accounting_pinned_vs_faultable),
+	  cmocka_unit_test(test_bad_input),
+	  cmocka_unit_test(test_prefault_behaves_like_pinning),
+	  cmocka_unit_test(test_prefault_policy_fault_counts),
+	  cmocka_unit_test(test_adaptive_never_allocates_ahead),
+	  cmocka_unit_test(test_race_fault_vs_unmap),
+	  cmocka_unit_test(test_race_fault_vs_detach),
+	  cmocka_unit_test(test_race_notifier_vs_fault_installation),
+	  cmocka_unit_test(test_race_partial_unmap_of_superpage),
+	  cmocka_unit_test(test_domains_mirror_the_container),
+	  cmocka_unit_test(test_attach_faults_refuses_a_claimed_domain),
+	  cmocka_unit_test(test_dirty_tracking))
