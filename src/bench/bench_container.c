@@ -35,19 +35,8 @@
 
 #define GUEST_HVA 0x200000000000ull
 
-static const char *const touch_names[IOPF_TOUCH_NR] = {
-	[IOPF_TOUCH_PINNED] = "pinned",
-	[IOPF_TOUCH_IOPF_NONE] = "iopf",
-	[IOPF_TOUCH_IOPF_FIXED] = "iopf-premap512",
-	[IOPF_TOUCH_IOPF_ADAPTIVE] = "iopf-adaptive",
-	[IOPF_TOUCH_PREFAULT] = "iopf-prefault",
-	[IOPF_TOUCH_IOPF_ADAPTIVE_CPU] = "iopf-adaptive-cpu",
-};
-
-const char *iopf_bench_touch_name(enum iopf_bench_touch_mode mode)
-{
-	return (unsigned)mode < IOPF_TOUCH_NR ? touch_names[mode] : "?";
-}
+IOPF_NAMES_DEFINE(iopf_bench_touch_name, enum iopf_bench_touch_mode,
+		  IOPF_TOUCH_MODES, IOPF_TOUCH_NR, "?")
 
 void iopf_bench_container_defaults(struct iopf_bench_container_config *cfg)
 {

@@ -26,18 +26,8 @@
 
 #define GIB (1ull << 30)
 
-static const char *const start_names[IOPF_START_NR] = {
-	[IOPF_START_STATIC] = "static",
-	[IOPF_START_IOPF] = "iopf",
-	[IOPF_START_FIXED] = "iopf-premap512",
-	[IOPF_START_ADAPTIVE] = "iopf-adaptive",
-	[IOPF_START_PREFAULT] = "iopf-prefault",
-};
-
-const char *iopf_startup_mode_name(enum iopf_startup_mode mode)
-{
-	return (unsigned)mode < IOPF_START_NR ? start_names[mode] : "?";
-}
+IOPF_NAMES_DEFINE(iopf_startup_mode_name, enum iopf_startup_mode,
+		  IOPF_START_MODES, IOPF_START_NR, "?")
 
 static double published(uint64_t bytes)
 {
