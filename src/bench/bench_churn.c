@@ -30,7 +30,6 @@
 
 #include "plan.h"
 
-#define PG 4096ull
 #define HVA0 0x7f0000000000ull
 #define AREA_PAGES 256
 #define GUEST (4 * AREA_PAGES)
@@ -59,8 +58,9 @@ int iopf_bench_churn_validate(const struct iopf_bench_churn_config *cfg,
 	if (!cfg->devices || cfg->devices > MAX_DEV)
 		return bench_plan_fail(plan, -EINVAL, "devices must be 1..%u",
 				       MAX_DEV);
-	return bench_plan_set(plan, bench_pool_bytes(RAM_PAGES * PG) +
-					    SWAP_PAGES * PG,
+	return bench_plan_set(plan,
+			      bench_pool_bytes(RAM_PAGES * IOPF_PGSIZE_4K) +
+				      SWAP_PAGES * IOPF_PGSIZE_4K,
 			      (double)cfg->duration_ns / 1e9 + 0.5);
 }
 
@@ -85,7 +85,7 @@ struct churn {
 
 static void fill(unsigned char *p, unsigned page, uint32_t v)
 {
-	for (size_t off = 0; off < PG; off += 8) {
+	for (size_t off = 0; off < IOPF_PGSIZE_4K; off += 8) {
 		uint64_t w = ((uint64_t)page << 40) ^ ((uint64_t)v << 16) ^ off ^
 			     0x9e3779b97f4a7c15ull;
 
@@ -125,27 +125,29 @@ static void churn_device(void *arg)
 {
 	struct churn_dev *d = arg;
 	struct churn *ch = d->ch;
-	unsigned char buf[PG], back[PG];
+	unsigned char buf[IOPF_PGSIZE_4K], back[IOPF_PGSIZE_4K];
 
 	while (iopf_rt_now(ch->rt) < ch->deadline) {
 		for (unsigned p = d->idx; p < DURABLE; p += ch->ndev) {
 			uint32_t v = ch->version[p] + 1;
 
 			fill(buf, p, v);
-			if (churn_xfer(ch, d, p * PG, buf, PG, IOPF_DMA_WRITE)) {
+			if (churn_xfer(ch, d, p * IOPF_PGSIZE_4K, buf,
+				       IOPF_PGSIZE_4K, IOPF_DMA_WRITE)) {
 				/* Detached for a moment: the driver backs off. */
 				atomic_fetch_add(&ch->dma_failed, 1);
 				iopf_rt_sleep(ch->rt, 20000);
 				continue;
 			}
 			ch->version[p] = v;
-			if (churn_xfer(ch, d, p * PG, back, PG, IOPF_DMA_READ)) {
+			if (churn_xfer(ch, d, p * IOPF_PGSIZE_4K, back,
+				       IOPF_PGSIZE_4K, IOPF_DMA_READ)) {
 				atomic_fetch_add(&ch->dma_failed, 1);
 				continue;
 			}
 			atomic_fetch_add(&ch->dma_ok, 2);
-			atomic_fetch_add(&ch->verified, PG);
-			if (memcmp(buf, back, PG)) {
+			atomic_fetch_add(&ch->verified, IOPF_PGSIZE_4K);
+			if (memcmp(buf, back, IOPF_PGSIZE_4K)) {
 				uint64_t w;
 
 				memcpy(&w, back, 8);
@@ -161,7 +163,7 @@ static void churn_device(void *arg)
 			uint64_t p = BALLOON_FIRST +
 				     iopf_rt_random_below(ch->rt, 2 * AREA_PAGES);
 
-			if (churn_xfer(ch, d, p * PG, buf, 64,
+			if (churn_xfer(ch, d, p * IOPF_PGSIZE_4K, buf, 64,
 				       (k & 1) ? IOPF_DMA_WRITE : IOPF_DMA_READ))
 				atomic_fetch_add(&ch->dma_failed, 1);
 			else
@@ -177,7 +179,8 @@ static void churn_migrator(void *arg)
 	while (!atomic_load(&ch->stop)) {
 		uint64_t p = iopf_rt_random_below(ch->rt, GUEST - 16), moved = 0;
 
-		iopf_mm_migrate(ch->mm, HVA0 + p * PG, 16 * PG, &moved);
+		iopf_mm_migrate(ch->mm, HVA0 + p * IOPF_PGSIZE_4K,
+				16 * IOPF_PGSIZE_4K, &moved);
 		atomic_fetch_add(&ch->migrated, moved);
 		atomic_fetch_add(&ch->host_ops, 1);
 		iopf_rt_sleep(ch->rt, 20000);
@@ -205,7 +208,8 @@ static void churn_balloon(void *arg)
 		uint64_t p = BALLOON_FIRST +
 			     iopf_rt_random_below(ch->rt, AREA_PAGES - 8);
 
-		if (iopf_mm_discard(ch->mm, HVA0 + p * PG, 8 * PG))
+		if (iopf_mm_discard(ch->mm, HVA0 + p * IOPF_PGSIZE_4K,
+				    8 * IOPF_PGSIZE_4K))
 			ch->err = -EIO;
 		atomic_fetch_add(&ch->ballooned, 8);
 		atomic_fetch_add(&ch->host_ops, 1);
@@ -221,12 +225,15 @@ static void churn_remapper(void *arg)
 		uint64_t u;
 
 		iopf_rt_sleep(ch->rt, 100000);
-		if (iopf_type1_unmap_dma(ch->c, REMAP_FIRST * PG, AREA_PAGES * PG,
-					 &u) || u != AREA_PAGES * PG)
+		if (iopf_type1_unmap_dma(ch->c, REMAP_FIRST * IOPF_PGSIZE_4K,
+					 AREA_PAGES * IOPF_PGSIZE_4K, &u) ||
+		    u != AREA_PAGES * IOPF_PGSIZE_4K)
 			ch->err = -EIO;
 		iopf_rt_sleep(ch->rt, 20000);
-		if (iopf_type1_map_dma(ch->c, HVA0 + REMAP_FIRST * PG,
-				       REMAP_FIRST * PG, AREA_PAGES * PG,
+		if (iopf_type1_map_dma(ch->c,
+				       HVA0 + REMAP_FIRST * IOPF_PGSIZE_4K,
+				       REMAP_FIRST * IOPF_PGSIZE_4K,
+				       AREA_PAGES * IOPF_PGSIZE_4K,
 				       IOPF_TYPE1_READ | IOPF_TYPE1_WRITE))
 			ch->err = -EIO;
 		atomic_fetch_add(&ch->remaps, 1);
@@ -256,7 +263,8 @@ static void churn_main(void *arg)
 {
 	struct churn *ch = arg;
 	struct iopf_mm_pool_config pc = {
-		.ram_bytes = RAM_PAGES * PG, .swap_bytes = SWAP_PAGES * PG,
+		.ram_bytes = RAM_PAGES * IOPF_PGSIZE_4K,
+		.swap_bytes = SWAP_PAGES * IOPF_PGSIZE_4K,
 		.page_shift = 12,
 		.flags = IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON,
 	};
@@ -269,13 +277,13 @@ static void churn_main(void *arg)
 	struct iopf_bench_churn_result *o = ch->out;
 	struct iopf_mm_pool_stats ps;
 	struct iopf_ioas_stats is;
-	unsigned char buf[PG], want[PG];
+	unsigned char buf[IOPF_PGSIZE_4K], want[IOPF_PGSIZE_4K];
 
 	ch->err = iopf_mm_pool_create(ch->rt, &pc, &ch->pool);
 	if (!ch->err)
 		ch->err = iopf_mm_create(ch->pool, "vmm", UINT64_MAX, &ch->mm);
 	if (!ch->err)
-		ch->err = iopf_mm_map(ch->mm, HVA0, GUEST * PG);
+		ch->err = iopf_mm_map(ch->mm, HVA0, GUEST * IOPF_PGSIZE_4K);
 	ic.pool = ch->pool;
 	if (!ch->err)
 		ch->err = iopf_iommu_create(ch->rt, &ic, &ch->iommu);
@@ -296,10 +304,13 @@ static void churn_main(void *arg)
 		ch->err = iopf_type1_enable_iopf(ch->c);
 	if (!ch->err)
 		ch->err = iopf_ioas_set_prefault(iopf_type1_ioas(ch->c), &adaptive);
-	for (int a = 0; a < 4 && !ch->err; a++)
-		ch->err = iopf_type1_map_dma(ch->c, HVA0 + a * AREA_PAGES * PG,
-					     a * AREA_PAGES * PG, AREA_PAGES * PG,
+	for (uint64_t a = 0; a < 4 && !ch->err; a++) {
+		uint64_t iova = a * AREA_PAGES * IOPF_PGSIZE_4K;
+
+		ch->err = iopf_type1_map_dma(ch->c, HVA0 + iova, iova,
+					     AREA_PAGES * IOPF_PGSIZE_4K,
 					     IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
+	}
 	if (ch->err)
 		goto out;
 	ch->deadline = iopf_rt_now(ch->rt) + ch->cfg->duration_ns;
@@ -320,8 +331,9 @@ static void churn_main(void *arg)
 		if (!ch->version[p])
 			continue;
 		fill(want, p, ch->version[p]);
-		ch->err = iopf_mm_read(ch->mm, HVA0 + p * PG, buf, PG);
-		if (memcmp(buf, want, PG)) {
+		ch->err = iopf_mm_read(ch->mm, HVA0 + p * IOPF_PGSIZE_4K, buf,
+				       IOPF_PGSIZE_4K);
+		if (memcmp(buf, want, IOPF_PGSIZE_4K)) {
 			uint64_t w;
 
 			memcpy(&w, buf, 8);
@@ -333,7 +345,7 @@ static void churn_main(void *arg)
 				ch->version[p]);
 			atomic_fetch_add(&ch->mismatches, 1);
 		}
-		atomic_fetch_add(&ch->verified, PG);
+		atomic_fetch_add(&ch->verified, IOPF_PGSIZE_4K);
 	}
 	iopf_mm_pool_stats(ch->pool, &ps);
 	iopf_ioas_stats(iopf_type1_ioas(ch->c), &is);

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <iopf/bench.h>
+#include <iopf/iommu.h>
 #include <iopf/nic.h>
 #include <iopf/vfio.h>
 #include <iopf/vm.h>
@@ -29,7 +30,6 @@
 
 #include "plan.h"
 
-#define PG 4096ull
 #define NIC_IDLE_LIMIT_NS 1000000000ull   /* no progress: give up */
 #define NIC_POLL_NS 100000ull
 
@@ -101,11 +101,12 @@ static void nic_drv_config(const struct iopf_bench_nic_config *cfg,
 
 static int nic_pin(struct nic_run *r, unsigned i, uint64_t iova, uint64_t len)
 {
-	int ret = iopf_ioas_pin_pages(iopf_vm_ioas(r->vm), iova, len / PG, NULL);
+	int ret = iopf_ioas_pin_pages(iopf_vm_ioas(r->vm), iova,
+				      len / IOPF_PGSIZE_4K, NULL);
 
 	if (!ret) {
 		r->pin_iova[i] = iova;
-		r->pin_pages[i] = len / PG;
+		r->pin_pages[i] = len / IOPF_PGSIZE_4K;
 	}
 	return ret;
 }
@@ -206,7 +207,7 @@ static void nic_result(struct nic_run *r, uint64_t t0)
 	o->backup_used = d.backup_used;
 	o->backup_copy_bytes = d.copy_bytes;
 	o->discarded_pages = d.discarded_pages;
-	o->pinned_bytes = ms.locked_pages * PG;
+	o->pinned_bytes = ms.locked_pages * IOPF_PGSIZE_4K;
 	o->bad_packets = d.bad;
 	o->onchip_peak_bytes = ns.onchip_peak_bytes;
 }
@@ -297,8 +298,9 @@ static int nic_check_config(const struct iopf_bench_nic_config *cfg,
 	    cfg->channels > 64 || !cfg->pri_engines || cfg->pri_engines > 32 ||
 	    !cfg->fault_workers || cfg->fault_workers > 64 ||
 	    cfg->prefault_window > 512 || cfg->discard_pct > 100 ||
-	    !cfg->guest_bytes || cfg->guest_bytes % PG || !cfg->pool_bytes ||
-	    cfg->pool_bytes % PG || cfg->guest_bytes > (4ull << 30))
+	    !cfg->guest_bytes || cfg->guest_bytes % IOPF_PGSIZE_4K ||
+	    !cfg->pool_bytes || cfg->pool_bytes % IOPF_PGSIZE_4K ||
+	    cfg->guest_bytes > (4ull << 30))
 		return -EINVAL;
 	nic_drv_config(cfg, policy, &dc);
 	iopf_nic_drv_layout(&dc, &l);

@@ -33,7 +33,6 @@
 
 #include "plan.h"
 
-#define PG 4096ull
 
 /* The seed's table (RFC v3 cover letter). */
 const struct iopf_seed_row iopf_seed_rows[6] = {
@@ -129,7 +128,7 @@ static void uadk_main(void *arg)
 	if (r->err)
 		goto out;
 	/* The test's buffers, and their input written by the guest CPU. */
-	msg = malloc(PG);
+	msg = malloc(IOPF_PGSIZE_4K);
 	if (!msg) {
 		r->err = -ENOMEM;
 		goto out;
@@ -170,18 +169,24 @@ static void uadk_vcpu(void *arg)
 	unsigned sets = cfg->times > 1 ? 2 : 1;
 	uint8_t key[16] = { 1 }, iv[16] = { 2 };
 
-	for (uint64_t i = 0; i < PG; i++)
+	for (uint64_t i = 0; i < IOPF_PGSIZE_4K; i++)
 		msg[i] = (unsigned char)(i * 17 + 3);
 	for (unsigned s = 0; s < sets && !r->err; s++) {
 		src[s] = iopf_sec_drv_alloc_buffer(drv, cfg->msg_len);
 		dst[s] = iopf_sec_drv_alloc_buffer(drv, cfg->msg_len + 32);
 		if (!src[s] || !dst[s])
 			r->err = -ENOMEM;
-		for (uint64_t off = 0; off < cfg->msg_len && !r->err; off += PG)
-			r->err = iopf_vm_write(vm, src[s] + PG + off, msg,
-					       cfg->msg_len - off < PG
-						       ? cfg->msg_len - off
-						       : PG);
+		for (uint64_t off = 0; off < cfg->msg_len && !r->err;
+		     off += IOPF_PGSIZE_4K) {
+			uint64_t len = cfg->msg_len - off;
+
+			if (len > IOPF_PGSIZE_4K)
+				len = IOPF_PGSIZE_4K;
+			/* Past the buffer's header page. */
+			r->err = iopf_vm_write(vm,
+					       src[s] + IOPF_PGSIZE_4K + off,
+					       msg, len);
+		}
 	}
 	if (r->err)
 		return;
@@ -229,13 +234,14 @@ static uint64_t uadk_buffers_end(uint64_t guest_bytes, uint64_t msg_len,
 				 uint64_t times)
 {
 	const uint64_t huge = 2ull << 20;
-	uint64_t next = (guest_bytes / 2) & ~(PG - 1);
+	uint64_t next = (guest_bytes / 2) & ~(IOPF_PGSIZE_4K - 1);
 	unsigned sets = times > 1 ? 2 : 1;
 
 	for (unsigned s = 0; s < sets; s++)
 		for (uint64_t extra = 0; extra <= 32; extra += 32) {
 			next = (next + huge - 1) & ~(huge - 1);
-			next += (PG + msg_len + extra + PG - 1) & ~(PG - 1);
+			next += (IOPF_PGSIZE_4K + msg_len + extra +
+				 IOPF_PGSIZE_4K - 1) & ~(IOPF_PGSIZE_4K - 1);
 		}
 	return next;
 }
@@ -258,7 +264,7 @@ int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
 	    cfg->best_window > 512)
 		return bench_plan_fail(plan, -EINVAL, "windows must be 1..512 "
 				       "pages");
-	if (!cfg->guest_bytes || cfg->guest_bytes % PG ||
+	if (!cfg->guest_bytes || cfg->guest_bytes % IOPF_PGSIZE_4K ||
 	    cfg->guest_bytes > (1ull << 40))
 		return bench_plan_fail(plan, -EINVAL, "the guest must be whole "
 				       "pages, at most 1 TiB");
