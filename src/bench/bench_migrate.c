@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
 #define MIG_PAGE 4096ull
@@ -256,12 +257,12 @@ static void mig_main(void *arg)
 {
 	struct mig_run *m = arg;
 	const struct iopf_bench_migrate_config *cfg = m->cfg;
-	struct iopf_mm_pool_config pc = {
-		.ram_bytes = cfg->guest_bytes + (16ull << 20), .page_shift = 12,
-		.flags = IOPF_MM_POOL_DATA,
+	struct bench_host_config hc = {
+		.pool = { .ram_bytes = cfg->guest_bytes + (16ull << 20),
+			  .page_shift = 12, .flags = IOPF_MM_POOL_DATA },
+		.iommu = { .prq_depth = 64, .fault_workers = 1 },
+		.ndev = 1,
 	};
-	struct iopf_iommu_config ic = { .prq_depth = 64, .fault_workers = 1 };
-	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI };
 	struct iopf_vm_config vc = {
 		.name = "guest", .ram_bytes = cfg->guest_bytes,
 		.mode = m->mode == IOPF_MIGRATE_STATIC ? IOPF_VM_STATIC
@@ -269,19 +270,13 @@ static void mig_main(void *arg)
 		/* 4 KiB leaves: the bitmap is only as precise as the leaves. */
 		.iommu_pgsizes = IOPF_PGSIZE_4K,
 	};
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_iommu *iommu = NULL;
+	struct bench_host h;
 	struct iopf_rt_actor *writer;
 
-	m->err = iopf_mm_pool_create(m->rt, &pc, &pool);
-	if (m->err)
-		return;
-	ic.pool = pool;
-	m->err = iopf_iommu_create(m->rt, &ic, &iommu);
+	m->err = bench_host_up(m->rt, &hc, &h);
+	m->dev = h.devs[0];
 	if (!m->err)
-		m->err = iopf_dev_add(iommu, &dc, &m->dev);
-	if (!m->err)
-		m->err = iopf_vm_create(iommu, &vc, m->dev, &m->vm);
+		m->err = iopf_vm_create(h.iommu, &vc, m->dev, &m->vm);
 	if (m->err)
 		goto out;
 	/* The working set sits in the middle of guest RAM. */
@@ -302,10 +297,7 @@ static void mig_main(void *arg)
 	}
 out:
 	iopf_vm_destroy(m->vm);
-	if (m->dev)
-		iopf_dev_remove(m->dev);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_pool_destroy(pool);
+	bench_host_down(&h);
 }
 
 void iopf_bench_migrate_defaults(struct iopf_bench_migrate_config *cfg)

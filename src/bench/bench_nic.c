@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
 #define NIC_IDLE_LIMIT_NS 1000000000ull   /* no progress: give up */
@@ -216,12 +217,12 @@ static void nic_main(void *arg)
 {
 	struct nic_run *r = arg;
 	const struct iopf_bench_nic_config *cfg = r->cfg;
-	struct iopf_mm_pool_config pc = {
-		.ram_bytes = cfg->guest_bytes + (16ull << 20), .page_shift = 12,
-		.flags = IOPF_MM_POOL_DATA,
+	struct bench_host_config hc = {
+		.pool = { .ram_bytes = cfg->guest_bytes + (16ull << 20),
+			  .page_shift = 12, .flags = IOPF_MM_POOL_DATA },
+		.iommu = { .prq_depth = 256,
+			   .fault_workers = cfg->fault_workers },
 	};
-	struct iopf_iommu_config ic = { .prq_depth = 256,
-					.fault_workers = cfg->fault_workers };
 	struct iopf_nic_config nc = {
 		.name = "nic", .onchip_bytes = cfg->onchip_bytes,
 		.channels = cfg->channels, .pri_engines = cfg->pri_engines,
@@ -231,21 +232,16 @@ static void nic_main(void *arg)
 						     : IOPF_NIC_MISS_STALL,
 	};
 	struct iopf_rt_actor *vcpu = NULL;
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_iommu *iommu = NULL;
+	struct bench_host h;
 	uint64_t t0;
 
-	r->err = iopf_mm_pool_create(r->rt, &pc, &pool);
+	r->err = bench_host_up(r->rt, &hc, &h);
 	if (r->err)
-		return;
-	ic.pool = pool;
-	r->err = iopf_iommu_create(r->rt, &ic, &iommu);
+		goto out_host;
+	r->err = iopf_nic_create(h.iommu, &nc, &r->nic);
 	if (r->err)
-		goto out_pool;
-	r->err = iopf_nic_create(iommu, &nc, &r->nic);
-	if (r->err)
-		goto out_iommu;
-	r->err = nic_guest_setup(r, iommu);
+		goto out_host;
+	r->err = nic_guest_setup(r, h.iommu);
 	if (!r->err)
 		r->err = iopf_nic_drv_open(r->vm, r->nic, &r->dc, &r->drv);
 	if (!r->err)
@@ -269,10 +265,8 @@ out_stop:
 					      r->pin_pages[i]);
 	iopf_vm_destroy(r->vm);
 	iopf_nic_destroy(r->nic);
-out_iommu:
-	iopf_iommu_destroy(iommu);
-out_pool:
-	iopf_mm_pool_destroy(pool);
+out_host:
+	bench_host_down(&h);
 }
 
 static int nic_check_config(const struct iopf_bench_nic_config *cfg,

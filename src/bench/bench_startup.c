@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
 #define GIB (1ull << 30)
@@ -104,16 +105,15 @@ static void start_main(void *arg)
 {
 	struct start_run *r = arg;
 	unsigned shift = r->cfg->real ? 12 : 21;
-	struct iopf_mm_pool_config pc = {
-		.ram_bytes = r->bytes + (64ull << 20), .page_shift = shift,
-		.flags = r->cfg->real ? IOPF_MM_POOL_DATA : 0,
+	struct bench_host_config hc = {
+		.pool = { .ram_bytes = r->bytes + (64ull << 20),
+			  .page_shift = shift,
+			  .flags = r->cfg->real ? IOPF_MM_POOL_DATA : 0 },
+		.iommu = { .prq_depth = 64, .fault_workers = 1 },
+		.ndev = 1,
 	};
-	struct iopf_iommu_config ic = { .prq_depth = 64, .fault_workers = 1 };
-	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI };
 	struct iopf_vm_config vc = { .name = "guest", .ram_bytes = r->bytes };
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_iommu *iommu = NULL;
-	struct iopf_dev *dev = NULL;
+	struct bench_host h;
 	struct iopf_vm *vm = NULL;
 	unsigned char buf[64] = { 1 };
 	uint64_t t0;
@@ -140,28 +140,19 @@ static void start_main(void *arg)
 		vc.prefault_all = true;
 		break;
 	}
-	r->err = iopf_mm_pool_create(r->rt, &pc, &pool);
-	if (r->err)
-		return;
-	ic.pool = pool;
-	r->err = iopf_iommu_create(r->rt, &ic, &iommu);
-	if (!r->err)
-		r->err = iopf_dev_add(iommu, &dc, &dev);
+	r->err = bench_host_up(r->rt, &hc, &h);
 	if (r->err)
 		goto out;
 	t0 = iopf_rt_now(r->rt);
-	r->err = iopf_vm_create(iommu, &vc, dev, &vm);
+	r->err = iopf_vm_create(h.iommu, &vc, h.devs[0], &vm);
 	/* The device's first DMA: somewhere in the guest's low memory. */
 	if (!r->err)
-		r->err = iopf_dma(dev, IOPF_PASID_NONE, 1ull << 20, buf,
+		r->err = iopf_dma(h.devs[0], IOPF_PASID_NONE, 1ull << 20, buf,
 				  sizeof(buf), IOPF_DMA_WRITE);
 	r->seconds = (double)(iopf_rt_now(r->rt) - t0) / 1e9;
 	iopf_vm_destroy(vm);
 out:
-	if (dev)
-		iopf_dev_remove(dev);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_pool_destroy(pool);
+	bench_host_down(&h);
 }
 
 int iopf_bench_startup(const struct iopf_bench_startup_config *cfg,
@@ -188,14 +179,11 @@ int iopf_bench_startup(const struct iopf_bench_startup_config *cfg,
 			};
 			struct start_run r = { .cfg = cfg, .bytes = cfg->sizes[i],
 					       .mode = m };
-			int ret = iopf_rt_create(&rc, &r.rt);
+			int ret = bench_run_once(&rc, &r.rt, "startup",
+						 start_main, &r, &r.err);
 
 			if (ret)
 				return ret;
-			ret = iopf_rt_run(r.rt, "startup", start_main, &r);
-			iopf_rt_destroy(r.rt);
-			if (ret || r.err)
-				return ret ? ret : r.err;
 			out[i].seconds[m] = r.seconds;
 			if (cfg->progress)
 				cfg->progress(cfg->progress_arg, ++done, total);

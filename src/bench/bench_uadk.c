@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
 
@@ -65,11 +66,11 @@ static void uadk_main(void *arg)
 {
 	struct uadk_run *r = arg;
 	const struct iopf_bench_uadk_config *cfg = r->cfg;
-	struct iopf_mm_pool_config pc = {
-		.ram_bytes = cfg->guest_bytes + (64ull << 20), .page_shift = 12,
-		.flags = IOPF_MM_POOL_DATA,
+	struct bench_host_config hc = {
+		.pool = { .ram_bytes = cfg->guest_bytes + (64ull << 20),
+			  .page_shift = 12, .flags = IOPF_MM_POOL_DATA },
+		.iommu = { .prq_depth = 128, .fault_workers = 1 },
 	};
-	struct iopf_iommu_config ic = { .prq_depth = 128, .fault_workers = 1 };
 	struct iopf_sec_config sc = { .name = "hisi_sec", .queues = 1,
 				      .fault_cap = IOPF_FAULT_STALL,
 				      .compute = cfg->compute };
@@ -78,8 +79,7 @@ static void uadk_main(void *arg)
 	struct iopf_vm_config vc = { .name = "guest",
 				     .ram_bytes = cfg->guest_bytes,
 				     .iommu_pgsizes = IOPF_PGSIZE_4K };
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_iommu *iommu = NULL;
+	struct bench_host h;
 	struct iopf_sec *sec = NULL;
 	struct iopf_vm *vm = NULL;
 	struct iopf_sec_drv *drv = NULL;
@@ -114,15 +114,11 @@ static void uadk_main(void *arg)
 		r->err = -EINVAL;
 		return;
 	}
-	r->err = iopf_mm_pool_create(r->rt, &pc, &pool);
-	if (r->err)
-		return;
-	ic.pool = pool;
-	r->err = iopf_iommu_create(r->rt, &ic, &iommu);
+	r->err = bench_host_up(r->rt, &hc, &h);
 	if (!r->err)
-		r->err = iopf_sec_create(iommu, &sc, &sec);
+		r->err = iopf_sec_create(h.iommu, &sc, &sec);
 	if (!r->err)
-		r->err = iopf_vm_create(iommu, &vc, iopf_sec_dev(sec), &vm);
+		r->err = iopf_vm_create(h.iommu, &vc, iopf_sec_dev(sec), &vm);
 	if (!r->err)
 		r->err = iopf_sec_drv_open(vm, sec, 0, &drv);
 	if (r->err)
@@ -152,8 +148,7 @@ out:
 	iopf_sec_drv_close(drv);
 	iopf_vm_destroy(vm);
 	iopf_sec_destroy(sec);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_pool_destroy(pool);
+	bench_host_down(&h);
 }
 
 /* The guest's side: hisi_sec_test on vCPU 0. */
