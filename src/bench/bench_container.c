@@ -52,18 +52,19 @@ int iopf_bench_container_validate(const struct iopf_bench_container_config *cfg,
 				  struct iopf_bench_plan *plan)
 {
 	uint64_t touch, handler;
+	int ret;
 
 	if (!cfg)
 		return -EINVAL;
-	if (!cfg->mem_bytes || cfg->mem_bytes % 4096 ||
-	    cfg->mem_bytes > (1ull << 40))
-		return bench_plan_fail(plan, -EINVAL, "memory must be whole "
-				       "4 KiB pages, 4 KiB..1 TiB");
-	if (!cfg->handler_faults || cfg->handler_faults > 1000000)
-		return bench_plan_fail(plan, -EINVAL, "faults must be "
-				       "1..1000000");
-	if (!cfg->devices || cfg->devices > 8)
-		return bench_plan_fail(plan, -EINVAL, "devices must be 1..8");
+	ret = bench_plan_mem(plan, cfg->mem_bytes);
+	if (!ret)
+		ret = bench_plan_range(plan, "faults", cfg->handler_faults, 1,
+				       1000000);
+	if (!ret)
+		ret = bench_plan_range(plan, "devices", cfg->devices, 1,
+				       BENCH_HOST_MAX_DEV);
+	if (ret)
+		return ret;
 	/* The touch runs and the handler runs come one after the other. */
 	touch = bench_pool_bytes(cfg->mem_bytes + (16ull << 20));
 	handler = bench_pool_bytes((cfg->handler_faults + 1024) << 12);
@@ -80,9 +81,7 @@ static int container_host_up(struct iopf_rt *rt, uint64_t bytes,
 			     struct bench_host *h)
 {
 	struct bench_host_config hc = {
-		.pool = { .ram_bytes = bytes + (16 << 20), .page_shift = 12,
-			  .flags = IOPF_MM_POOL_DATA },
-		.iommu = { .prq_depth = 256, .fault_workers = workers },
+		BENCH_HOST_4K(bytes + (16 << 20), 256, workers),
 		.hva = GUEST_HVA, .mm_bytes = bytes,
 		.type1 = true, .iopf = iopf, .ndev = ndev,
 	};

@@ -44,11 +44,10 @@ int iopf_bench_faults_validate(const struct iopf_bench_faults_config *cfg,
 {
 	if (!cfg)
 		return -EINVAL;
-	if (!cfg->pages || cfg->pages > (1ull << 24))
-		return bench_plan_fail(plan, -EINVAL, "pages must be "
-				       "1..16777216");
-	if (!cfg->devices || cfg->devices > 8)
-		return bench_plan_fail(plan, -EINVAL, "devices must be 1..8");
+	if (bench_plan_range(plan, "pages", cfg->pages, 1, 1ull << 24) ||
+	    bench_plan_range(plan, "devices", cfg->devices, 1,
+			     BENCH_HOST_MAX_DEV))
+		return -EINVAL;
 	/* The static run holds two copies: untouched, then populated. ~90 us
 	 * per page over the three runs. */
 	return bench_plan_set(plan, bench_pool_bytes((2 * cfg->pages + 4096) << 12),
@@ -197,10 +196,8 @@ static void faults_main(void *arg)
 	struct faults_run *r = arg;
 	uint64_t n = r->cfg->pages;
 	struct bench_host_config hc = {
-		.pool = { .ram_bytes = (2 * n + 4096) << 12, .page_shift = 12,
-			  .flags = IOPF_MM_POOL_DATA },
-		.iommu = { .prq_depth = 256,
-			   .fault_workers = r->workers ? r->workers : 1 },
+		BENCH_HOST_4K((2 * n + 4096) << 12, 256,
+			      r->workers ? r->workers : 1),
 		.hva = HVA, .mm_bytes = 2 * n << 12, .type1 = true,
 		.iopf = r->workers != 0,
 		.ndev = r->workers ? r->cfg->devices : 1,

@@ -55,10 +55,8 @@ int iopf_bench_ground_validate(const struct iopf_bench_ground_config *cfg,
 
 	if (!cfg)
 		return -EINVAL;
-	if (!cfg->mem_bytes || cfg->mem_bytes % 4096 ||
-	    cfg->mem_bytes > (1ull << 40))
-		return bench_plan_fail(plan, -EINVAL, "memory must be whole "
-				       "4 KiB pages, 4 KiB..1 TiB");
+	if (bench_plan_mem(plan, cfg->mem_bytes))
+		return -EINVAL;
 	if (!cfg->sched_events || cfg->sched_events > 1000000000000ull)
 		return bench_plan_fail(plan, -EINVAL, "events must be "
 				       "1..10^12");
@@ -194,10 +192,26 @@ static int fiber_switches_per_s(unsigned fibers, uint64_t switches,
 	return 0;
 }
 
+/*
+ * Raise the two bare switch rates of @out to what @events switches
+ * measure now, between two fibers and round a ring of @ring fibers.
+ */
+static int fiber_limits(unsigned ring, uint64_t events,
+			struct iopf_bench_ground_result *out)
+{
+	int ret = fiber_switches_per_s(2, events, &out->fiber_switches_per_s);
+
+	if (!ret)
+		ret = fiber_switches_per_s(ring, events,
+					   &out->fiber_ring_switches_per_s);
+	return ret;
+}
+
 struct mem_run {
 	struct iopf_rt *rt;
 	uint64_t bytes;
-	double populate_ns, populate_pin_ns, pin_only_ns;
+	unsigned repeats;
+	double populate_ns, populate_pin_ns, pin_only_ns; /* best of repeats */
 	int err;
 };
 
@@ -246,15 +260,9 @@ out_destroy:
 	return ret;
 }
 
-struct mem_args {
-	struct mem_run *m;
-	unsigned repeats;
-};
-
 static void mem_main(void *arg)
 {
-	struct mem_args *a = arg;
-	struct mem_run *m = a->m;
+	struct mem_run *m = arg;
 	struct iopf_mm_pool_config pc = {
 		.ram_bytes = m->bytes,
 		.page_shift = 12,
@@ -267,7 +275,7 @@ static void mem_main(void *arg)
 	if (m->err)
 		return;
 	m->populate_ns = m->populate_pin_ns = m->pin_only_ns = 1e300;
-	for (unsigned r = 0; r < a->repeats && !m->err; r++) {
+	for (unsigned r = 0; r < m->repeats && !m->err; r++) {
 		m->err = mem_time(m, pool, 0, &ns);
 		if (!m->err && ns < m->populate_ns)
 			m->populate_ns = ns;
@@ -288,8 +296,8 @@ int iopf_bench_ground(const struct iopf_bench_ground_config *cfg,
 {
 	struct iopf_rt_config rc = { .kind = IOPF_RT_REAL };
 	struct iopf_rt *clock;
-	struct mem_run m = { 0 };
-	struct mem_args ma = { &m, cfg->repeats ? cfg->repeats : 1 };
+	struct mem_run m = { .bytes = cfg->mem_bytes,
+			     .repeats = cfg->repeats ? cfg->repeats : 1 };
 	unsigned pairs = cfg->sched_actors / 2 ? cfg->sched_actors / 2 : 1;
 	uint64_t rounds, real_rounds;
 	double wall;
@@ -304,23 +312,14 @@ int iopf_bench_ground(const struct iopf_bench_ground_config *cfg,
 
 	/* Each round of a side is about two events (hand-off + charge). */
 	rounds = cfg->sched_events / (4 * pairs) + 1;
-	ret = fiber_switches_per_s(2, cfg->sched_events,
-				   &out->fiber_switches_per_s);
+	/* The limits before and after, as a neighbour may slow either. */
+	ret = fiber_limits(2 * pairs, cfg->sched_events, out);
 	if (!ret)
-		ret = fiber_switches_per_s(2 * pairs, cfg->sched_events,
-					   &out->fiber_ring_switches_per_s);
-	if (ret)
-		goto out_clock;
-	ret = pingpong(IOPF_RT_VIRTUAL, pairs, rounds, clock, &out->virt_wall_s,
-		       &out->real_handoffs, &out->virt_events,
-		       &out->virt_switches);
-	if (ret)
-		goto out_clock;
-	ret = fiber_switches_per_s(2, cfg->sched_events,
-				   &out->fiber_switches_per_s);
+		ret = pingpong(IOPF_RT_VIRTUAL, pairs, rounds, clock,
+			       &out->virt_wall_s, &out->real_handoffs,
+			       &out->virt_events, &out->virt_switches);
 	if (!ret)
-		ret = fiber_switches_per_s(2 * pairs, cfg->sched_events,
-					   &out->fiber_ring_switches_per_s);
+		ret = fiber_limits(2 * pairs, cfg->sched_events, out);
 	if (ret)
 		goto out_clock;
 	out->virt_events_per_s = (double)out->virt_events / out->virt_wall_s;
@@ -339,8 +338,7 @@ int iopf_bench_ground(const struct iopf_bench_ground_config *cfg,
 	out->switch_speedup = out->virt_switches_per_s / out->real_handoffs_per_s;
 
 	m.rt = clock;
-	m.bytes = cfg->mem_bytes;
-	ret = iopf_rt_run(clock, "bench-mem", mem_main, &ma);
+	ret = iopf_rt_run(clock, "bench-mem", mem_main, &m);
 	if (!ret)
 		ret = m.err;
 	if (ret)

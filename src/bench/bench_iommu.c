@@ -39,17 +39,19 @@ int iopf_bench_iommu_validate(const struct iopf_bench_iommu_config *cfg,
 			      struct iopf_bench_plan *plan)
 {
 	uint64_t pages;
+	int ret;
 
 	if (!cfg)
 		return -EINVAL;
-	if (!cfg->table_pages || cfg->table_pages > (1ull << 24))
-		return bench_plan_fail(plan, -EINVAL, "table pages must be "
-				       "1..16777216");
-	if (!cfg->faults || cfg->faults > 1000000)
-		return bench_plan_fail(plan, -EINVAL, "faults must be "
-				       "1..1000000");
-	if (!cfg->devices || cfg->devices > 8)
-		return bench_plan_fail(plan, -EINVAL, "devices must be 1..8");
+	ret = bench_plan_range(plan, "table pages", cfg->table_pages, 1,
+			       1ull << 24);
+	if (!ret)
+		ret = bench_plan_range(plan, "faults", cfg->faults, 1, 1000000);
+	if (!ret)
+		ret = bench_plan_range(plan, "devices", cfg->devices, 1,
+				       BENCH_HOST_MAX_DEV);
+	if (ret)
+		return ret;
 	pages = cfg->table_pages > cfg->faults ? cfg->table_pages : cfg->faults;
 	/* ~1 us per table page; ~100 us per fault over the four runs. */
 	return bench_plan_set(plan, bench_pool_bytes((pages + 1024) << 12),
@@ -155,9 +157,7 @@ static void fault_main(void *arg)
 	struct fault_env *fe = arg;
 	uint64_t pages = fe->per_dev * fe->ndev;
 	struct bench_host_config hc = {
-		.pool = { .ram_bytes = (pages + 1024) << 12, .page_shift = 12,
-			  .flags = IOPF_MM_POOL_DATA },
-		.iommu = { .prq_depth = 256, .fault_workers = fe->workers },
+		BENCH_HOST_4K((pages + 1024) << 12, 256, fe->workers),
 		.hva = BENCH_HVA, .mm_bytes = pages << 12,
 		.ndev = fe->ndev,
 	};

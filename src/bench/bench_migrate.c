@@ -258,9 +258,7 @@ static void mig_main(void *arg)
 	struct mig_run *m = arg;
 	const struct iopf_bench_migrate_config *cfg = m->cfg;
 	struct bench_host_config hc = {
-		.pool = { .ram_bytes = cfg->guest_bytes + (16ull << 20),
-			  .page_shift = 12, .flags = IOPF_MM_POOL_DATA },
-		.iommu = { .prq_depth = 64, .fault_workers = 1 },
+		BENCH_HOST_4K(cfg->guest_bytes + (16ull << 20), 64, 1),
 		.ndev = 1,
 	};
 	struct iopf_vm_config vc = {

@@ -218,10 +218,8 @@ static void nic_main(void *arg)
 	struct nic_run *r = arg;
 	const struct iopf_bench_nic_config *cfg = r->cfg;
 	struct bench_host_config hc = {
-		.pool = { .ram_bytes = cfg->guest_bytes + (16ull << 20),
-			  .page_shift = 12, .flags = IOPF_MM_POOL_DATA },
-		.iommu = { .prq_depth = 256,
-			   .fault_workers = cfg->fault_workers },
+		BENCH_HOST_4K(cfg->guest_bytes + (16ull << 20), 256,
+			      cfg->fault_workers),
 	};
 	struct iopf_nic_config nc = {
 		.name = "nic", .onchip_bytes = cfg->onchip_bytes,

@@ -67,9 +67,7 @@ static void uadk_main(void *arg)
 	struct uadk_run *r = arg;
 	const struct iopf_bench_uadk_config *cfg = r->cfg;
 	struct bench_host_config hc = {
-		.pool = { .ram_bytes = cfg->guest_bytes + (64ull << 20),
-			  .page_shift = 12, .flags = IOPF_MM_POOL_DATA },
-		.iommu = { .prq_depth = 128, .fault_workers = 1 },
+		BENCH_HOST_4K(cfg->guest_bytes + (64ull << 20), 128, 1),
 	};
 	struct iopf_sec_config sc = { .name = "hisi_sec", .queues = 1,
 				      .fault_cap = IOPF_FAULT_STALL,

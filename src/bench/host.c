@@ -46,14 +46,20 @@ int bench_host_up(struct iopf_rt *rt, const struct bench_host_config *cfg,
 	return ret;
 }
 
-void bench_host_down(struct bench_host *h)
+void bench_host_release(struct bench_host *h)
 {
 	iopf_type1_close(h->c);
 	/* Removes the devices too. */
 	iopf_iommu_destroy(h->iommu);
 	iopf_mm_destroy(h->mm);
+	*h = (struct bench_host){ .rt = h->rt, .pool = h->pool };
+}
+
+void bench_host_down(struct bench_host *h)
+{
+	bench_host_release(h);
 	iopf_mm_pool_destroy(h->pool);
-	*h = (struct bench_host){ 0 };
+	h->pool = NULL;
 }
 
 uint64_t bench_rusage_ns(int who)

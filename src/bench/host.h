@@ -35,6 +35,17 @@ struct bench_host_config {
 	unsigned pri_credits;              /* theirs; 0: the default */
 };
 
+/*
+ * The pool and IOMMU most runs take, as the first members of a struct
+ * bench_host_config initializer: @ram bytes of host RAM in 4 KiB frames
+ * with data behind them; a page request queue of @depth entries and
+ * @workers fault workers.
+ */
+#define BENCH_HOST_4K(ram, depth, workers)                                     \
+	.pool = { .ram_bytes = (ram), .page_shift = 12,                        \
+		  .flags = IOPF_MM_POOL_DATA },                                \
+	.iommu = { .prq_depth = (depth), .fault_workers = (workers) }
+
 struct bench_host {
 	struct iopf_rt *rt;
 	struct iopf_mm_pool *pool;
@@ -56,6 +67,11 @@ struct bench_host {
 int bench_host_up(struct iopf_rt *rt, const struct bench_host_config *cfg,
 		  struct bench_host *h);
 void bench_host_down(struct bench_host *h);
+/*
+ * bench_host_down() but for the pool, left in @h->pool for a last look
+ * (what is still pinned, poison) before iopf_mm_pool_destroy().
+ */
+void bench_host_release(struct bench_host *h);
 
 /*
  * The page request round trip under load: device i of @h reads 8 bytes
