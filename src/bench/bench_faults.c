@@ -86,29 +86,57 @@ static uint64_t faults_touch_inline(struct iopf_rt *rt, struct iopf_type1 *c,
 	return iopf_rt_now(rt) - t0;
 }
 
-/* Two actors meeting as a device and a worker do: one round trip each. */
-struct faults_pingpong {
-	struct iopf_rt_mutex lock;
-	struct iopf_rt_waitq wq_req, wq_resp;
-	bool req, resp, stop;    /* protected by lock */
+/*
+ * Two actors meeting as a device and a worker do: one round trip each.
+ * Each direction is a flag one side raises and the other lowers; the
+ * lock, taken by both, protects both flags and stop.
+ */
+struct faults_signal {
+	struct iopf_rt_waitq wq;
+	bool up;                 /* protected by faults_pingpong.lock */
 };
 
+struct faults_pingpong {
+	struct iopf_rt_mutex lock;
+	struct faults_signal req, resp;
+	bool stop;               /* protected by lock */
+};
+
+/* Wait until @s is up and lower it: true; or false once stopped. */
+static bool faults_take_locked(struct faults_pingpong *p,
+			       struct faults_signal *s)
+{
+	iopf_rt_mutex_assert_held(&p->lock);
+	while (!s->up && !p->stop)
+		iopf_rt_wait(&s->wq, &p->lock);
+	if (!s->up)
+		return false;
+	s->up = false;
+	return true;
+}
+
+/* Raise @give and wake its side, then faults_take_locked(@take). */
+static bool faults_pass_locked(struct faults_pingpong *p,
+			       struct faults_signal *give,
+			       struct faults_signal *take)
+{
+	iopf_rt_mutex_assert_held(&p->lock);
+	give->up = true;
+	iopf_rt_mutex_unlock(&p->lock);
+	iopf_rt_wake_one(&give->wq);
+	iopf_rt_mutex_lock(&p->lock);
+	return faults_take_locked(p, take);
+}
+
+/* The worker's side: answer each request until stopped. */
 static void faults_pong(void *arg)
 {
 	struct faults_pingpong *p = arg;
 
 	iopf_rt_mutex_lock(&p->lock);
-	for (;;) {
-		while (!p->req && !p->stop)
-			iopf_rt_wait(&p->wq_req, &p->lock);
-		if (p->stop)
-			break;
-		p->req = false;
-		p->resp = true;
-		iopf_rt_mutex_unlock(&p->lock);
-		iopf_rt_wake_one(&p->wq_resp);
-		iopf_rt_mutex_lock(&p->lock);
-	}
+	if (faults_take_locked(p, &p->req))
+		while (faults_pass_locked(p, &p->resp, &p->req))
+			;
 	iopf_rt_mutex_unlock(&p->lock);
 }
 
@@ -119,32 +147,26 @@ static uint64_t faults_handoff(struct iopf_rt *rt, uint64_t n, int *err)
 	uint64_t t0 = 0;
 
 	iopf_rt_mutex_init(rt, &p.lock);
-	iopf_rt_waitq_init(rt, &p.wq_req);
-	iopf_rt_waitq_init(rt, &p.wq_resp);
+	iopf_rt_waitq_init(rt, &p.req.wq);
+	iopf_rt_waitq_init(rt, &p.resp.wq);
 	*err = iopf_rt_spawn(rt, "pong", faults_pong, &p, &pong);
 	if (*err)
 		goto out;
 	t0 = iopf_rt_now(rt);
 	for (uint64_t i = 0; i < n; i++) {
 		iopf_rt_mutex_lock(&p.lock);
-		p.req = true;
-		iopf_rt_mutex_unlock(&p.lock);
-		iopf_rt_wake_one(&p.wq_req);
-		iopf_rt_mutex_lock(&p.lock);
-		while (!p.resp)
-			iopf_rt_wait(&p.wq_resp, &p.lock);
-		p.resp = false;
+		faults_pass_locked(&p, &p.req, &p.resp);
 		iopf_rt_mutex_unlock(&p.lock);
 	}
 	t0 = iopf_rt_now(rt) - t0;
 	iopf_rt_mutex_lock(&p.lock);
 	p.stop = true;
 	iopf_rt_mutex_unlock(&p.lock);
-	iopf_rt_wake_one(&p.wq_req);
+	iopf_rt_wake_one(&p.req.wq);
 	iopf_rt_join(pong);
 out:
-	iopf_rt_waitq_destroy(&p.wq_resp);
-	iopf_rt_waitq_destroy(&p.wq_req);
+	iopf_rt_waitq_destroy(&p.resp.wq);
+	iopf_rt_waitq_destroy(&p.req.wq);
 	iopf_rt_mutex_destroy(&p.lock);
 	return *err ? 0 : t0;
 }

@@ -92,6 +92,20 @@ int iopf_bench_startup_validate(const struct iopf_bench_startup_config *cfg,
 			      1.0 + IOPF_START_NR * total);
 }
 
+/* How each mode creates the guest. */
+static const struct start_policy {
+	enum iopf_vm_mode mode;
+	struct iopf_prefault_policy prefault;
+	bool prefault_all;
+} start_policies[IOPF_START_NR] = {
+	[IOPF_START_STATIC] = { IOPF_VM_STATIC },
+	[IOPF_START_IOPF] = { IOPF_VM_IOPF, { IOPF_PREFAULT_NONE, 1 } },
+	[IOPF_START_FIXED] = { IOPF_VM_IOPF, { IOPF_PREFAULT_FIXED, 512 } },
+	[IOPF_START_ADAPTIVE] = { IOPF_VM_IOPF,
+				  { IOPF_PREFAULT_ADAPTIVE, 512 } },
+	[IOPF_START_PREFAULT] = { IOPF_VM_IOPF, .prefault_all = true },
+};
+
 struct start_run {
 	const struct iopf_bench_startup_config *cfg;
 	uint64_t bytes;
@@ -112,34 +126,16 @@ static void start_main(void *arg)
 		.iommu = { .prq_depth = 64, .fault_workers = 1 },
 		.ndev = 1,
 	};
-	struct iopf_vm_config vc = { .name = "guest", .ram_bytes = r->bytes };
+	const struct start_policy *sp = &start_policies[r->mode];
+	struct iopf_vm_config vc = {
+		.name = "guest", .ram_bytes = r->bytes, .mode = sp->mode,
+		.prefault = sp->prefault, .prefault_all = sp->prefault_all,
+	};
 	struct bench_host h;
 	struct iopf_vm *vm = NULL;
 	unsigned char buf[64] = { 1 };
 	uint64_t t0;
 
-	switch (r->mode) {
-	case IOPF_START_STATIC:
-		vc.mode = IOPF_VM_STATIC;
-		break;
-	case IOPF_START_IOPF:
-		vc.mode = IOPF_VM_IOPF;
-		vc.prefault = (struct iopf_prefault_policy){ IOPF_PREFAULT_NONE, 1 };
-		break;
-	case IOPF_START_FIXED:
-		vc.mode = IOPF_VM_IOPF;
-		vc.prefault = (struct iopf_prefault_policy){ IOPF_PREFAULT_FIXED, 512 };
-		break;
-	case IOPF_START_ADAPTIVE:
-		vc.mode = IOPF_VM_IOPF;
-		vc.prefault = (struct iopf_prefault_policy){ IOPF_PREFAULT_ADAPTIVE,
-							     512 };
-		break;
-	default:
-		vc.mode = IOPF_VM_IOPF;
-		vc.prefault_all = true;
-		break;
-	}
 	r->err = bench_host_up(r->rt, &hc, &h);
 	if (r->err)
 		goto out;
