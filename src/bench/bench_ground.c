@@ -207,19 +207,27 @@ static int fiber_limits(unsigned ring, uint64_t events,
 	return ret;
 }
 
+/* What mem_time() times. */
+enum mem_op {
+	MEM_POPULATE,            /* fault in and zero */
+	MEM_POPULATE_PIN,        /* the same through pinning */
+	MEM_PIN_ONLY,            /* pin pages populated beforehand */
+	MEM_NR_OPS,
+};
+
 struct mem_run {
 	struct iopf_rt *rt;
 	uint64_t bytes;
 	unsigned repeats;
-	double populate_ns, populate_pin_ns, pin_only_ns; /* best of repeats */
+	double best_ns[MEM_NR_OPS];  /* of the repeats, each op */
 	int err;
 };
 
 #define BENCH_BASE 0x100000000000ull
 
 /* Time one operation on a fresh address space over @bytes. */
-static int mem_time(struct mem_run *m, struct iopf_mm_pool *pool, int what,
-		    double *ns)
+static int mem_time(struct mem_run *m, struct iopf_mm_pool *pool,
+		    enum mem_op what, double *ns)
 {
 	uint64_t npages = m->bytes >> 12, t0;
 	iopf_pfn_t *pfns = NULL;
@@ -232,26 +240,26 @@ static int mem_time(struct mem_run *m, struct iopf_mm_pool *pool, int what,
 	ret = iopf_mm_map(mm, BENCH_BASE, m->bytes);
 	if (ret)
 		goto out_destroy;
-	if (what) {
+	if (what != MEM_POPULATE) {
 		pfns = malloc(npages * sizeof(*pfns));
 		if (!pfns) {
 			ret = -ENOMEM;
 			goto out_destroy;
 		}
 	}
-	if (what == 2) { /* pin only: populate first, untimed */
+	if (what == MEM_PIN_ONLY) { /* populate first, untimed */
 		ret = iopf_mm_populate(mm, BENCH_BASE, m->bytes);
 		if (ret)
 			goto out_free;
 	}
 	t0 = iopf_rt_now(m->rt);
-	if (what == 0)
+	if (what == MEM_POPULATE)
 		ret = iopf_mm_populate(mm, BENCH_BASE, m->bytes);
 	else
 		ret = iopf_mm_pin_pages(mm, BENCH_BASE, npages, IOPF_MM_GUP_WRITE,
 					pfns);
 	*ns = (double)(iopf_rt_now(m->rt) - t0);
-	if (!ret && what)
+	if (!ret && what != MEM_POPULATE)
 		iopf_mm_unpin_pages(mm, pfns, npages);
 out_free:
 	free(pfns);
@@ -274,20 +282,15 @@ static void mem_main(void *arg)
 	m->err = iopf_mm_pool_create(m->rt, &pc, &pool);
 	if (m->err)
 		return;
-	m->populate_ns = m->populate_pin_ns = m->pin_only_ns = 1e300;
-	for (unsigned r = 0; r < m->repeats && !m->err; r++) {
-		m->err = mem_time(m, pool, 0, &ns);
-		if (!m->err && ns < m->populate_ns)
-			m->populate_ns = ns;
-		if (!m->err)
-			m->err = mem_time(m, pool, 1, &ns);
-		if (!m->err && ns < m->populate_pin_ns)
-			m->populate_pin_ns = ns;
-		if (!m->err)
-			m->err = mem_time(m, pool, 2, &ns);
-		if (!m->err && ns < m->pin_only_ns)
-			m->pin_only_ns = ns;
-	}
+	for (int op = 0; op < MEM_NR_OPS; op++)
+		m->best_ns[op] = 1e300;
+	/* Interleaved, so that a noisy neighbour hurts every op alike. */
+	for (unsigned r = 0; r < m->repeats && !m->err; r++)
+		for (int op = 0; op < MEM_NR_OPS && !m->err; op++) {
+			m->err = mem_time(m, pool, op, &ns);
+			if (!m->err && ns < m->best_ns[op])
+				m->best_ns[op] = ns;
+		}
 	iopf_mm_pool_destroy(pool);
 }
 
@@ -344,10 +347,14 @@ int iopf_bench_ground(const struct iopf_bench_ground_config *cfg,
 	if (ret)
 		goto out_clock;
 	out->pages = cfg->mem_bytes >> 12;
-	out->populate_ns_per_page = m.populate_ns / (double)out->pages;
-	out->populate_pin_ns_per_page = m.populate_pin_ns / (double)out->pages;
-	out->pin_only_ns_per_page = m.pin_only_ns / (double)out->pages;
-	out->pin_over_populate = m.populate_pin_ns / m.populate_ns;
+	out->populate_ns_per_page =
+		m.best_ns[MEM_POPULATE] / (double)out->pages;
+	out->populate_pin_ns_per_page =
+		m.best_ns[MEM_POPULATE_PIN] / (double)out->pages;
+	out->pin_only_ns_per_page =
+		m.best_ns[MEM_PIN_ONLY] / (double)out->pages;
+	out->pin_over_populate =
+		m.best_ns[MEM_POPULATE_PIN] / m.best_ns[MEM_POPULATE];
 out_clock:
 	iopf_rt_destroy(clock);
 	return ret;
