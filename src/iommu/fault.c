@@ -72,7 +72,10 @@
  * takes attach_lock (ATTACH) then fault_lock. Wake-ups on the fault path
  * (a device's answer, a posted entry, a second worker) are issued after
  * the lock the woken actor needs is let go: in the real runtime a thread
- * woken under the lock only sleeps again on it.
+ * woken under the lock only sleeps again on it. When the workers drain the
+ * ring, a worker wakes the device it answered with fault_lock let go too
+ * (the device's next request takes it at once); meanwhile w->waking keeps
+ * the device, as fault_lock does elsewhere: fault_forget_dev waits for it.
  *
  * Undoing: fault_stop() undoes fault_start() (actors joined, what is left
  * freed: the devices are gone); fault_quiesce_attach() is the fault side
@@ -103,12 +106,13 @@ void fault_report_event(struct iopf_iommu *iommu, struct iopf_dev *dev,
 }
 
 /*
- * Deliver a response for @grpid to @dev, returning @credits request
- * credits (PRI) or one stall. Called with fault_lock held.
+ * Settle a response for @grpid in @dev's slot, returning @credits request
+ * credits (PRI) or one stall; the device is not woken yet. Called with
+ * fault_lock held.
  */
-void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
-			   uint16_t grpid, int code, unsigned credits,
-			   bool stall, uint64_t posted_ns)
+static void fault_settle_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
+				uint16_t grpid, int code, unsigned credits,
+				bool stall, uint64_t posted_ns)
 {
 	struct dev_slot *slot = &dev->slots[grpid % IOPF_PRI_GROUPS];
 
@@ -132,6 +136,14 @@ void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 		atomic_fetch_add(&dev->st_stale, 1);
 	}
 	iopf_rt_mutex_unlock(&dev->lock);
+}
+
+void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
+			   uint16_t grpid, int code, unsigned credits,
+			   bool stall, uint64_t posted_ns)
+{
+	fault_settle_locked(iommu, dev, grpid, code, credits, stall,
+			    posted_ns);
 	/*
 	 * Woken with dev->lock free, or the device would wake only to sleep
 	 * on it. fault_lock, still held, keeps the device (fault_forget_dev).
@@ -157,9 +169,14 @@ void fault_work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g)
 	iopf_list_del(&g->work_link);
 }
 
-/* Answer @g once; frees it unless a handler is running on it. */
-void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
-			   enum iopf_response code)
+/*
+ * Answer @g once; frees it unless a handler is running on it. @wake false:
+ * the caller wakes the device once it has let fault_lock go
+ * (worker_wake_dev).
+ */
+static void group_answer_locked(struct iopf_iommu *iommu,
+				struct fault_group *g, enum iopf_response code,
+				bool wake)
 {
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	g->answered = true;
@@ -168,10 +185,53 @@ void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
 		iopf_rt_trace(iommu->rt, "fault.response", iopf_rt_now(iommu->rt),
 			      0);
 	iopf_rt_charge(iommu->rt, iommu->costs->page_response_ns);
-	fault_deliver_locked(iommu, g->pub.dev, g->pub.grpid, (int)code,
-		       group_credits(g), g->pub.stall, g->pub.posted_ns);
+	if (wake)
+		fault_deliver_locked(iommu, g->pub.dev, g->pub.grpid, (int)code,
+				     group_credits(g), g->pub.stall,
+				     g->pub.posted_ns);
+	else
+		fault_settle_locked(iommu, g->pub.dev, g->pub.grpid, (int)code,
+				    group_credits(g), g->pub.stall,
+				    g->pub.posted_ns);
 	if (g->state != GROUP_RUNNING)
 		free(g);
+}
+
+void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
+			   enum iopf_response code)
+{
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	group_answer_locked(iommu, g, code, true);
+}
+
+bool fault_worker_waking_locked(struct iopf_iommu *iommu,
+				const struct iopf_dev *dev)
+{
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	for (unsigned i = 0; i < iommu->nr_workers; i++)
+		if (iommu->workers[i].waking == dev)
+			return true;
+	return false;
+}
+
+/*
+ * Wake @dev, just answered by worker @w, with fault_lock let go: the
+ * device's next request takes fault_lock at once instead of waiting for
+ * the wake-up's system call. While it is let go, w->waking keeps @dev
+ * from being freed (fault_forget_dev waits for it). Called with fault_lock
+ * held; returns with it held again.
+ */
+static void worker_wake_dev_locked(struct iopf_iommu *iommu,
+				   struct fault_worker *w, struct iopf_dev *dev)
+{
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	w->waking = dev;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	iopf_rt_wake_all(&dev->wq);
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	w->waking = NULL;
+	if (iommu->forget_waiting)
+		iopf_rt_wake_all(&iommu->idle_wq);
 }
 
 static void fault_worker(void *arg)
@@ -287,10 +347,22 @@ static void fault_worker(void *arg)
 				}
 			}
 		} else {
-			g->state = GROUP_WAITING; /* so respond frees it */
-			fault_respond_locked(iommu, g,
-				       code <= IOPF_RESP_FAILURE ? code
-								 : IOPF_RESP_INVALID);
+			struct iopf_dev *dev = g->pub.dev;
+
+			if (code > IOPF_RESP_FAILURE)
+				code = IOPF_RESP_INVALID;
+			g->state = GROUP_WAITING; /* so the answer frees it */
+			/*
+			 * The real runtime's path (workers drain the ring):
+			 * the device is woken with no lock held. The queue
+			 * actor's path keeps the order of events it models.
+			 */
+			if (iommu->workers_drain) {
+				group_answer_locked(iommu, g, code, false);
+				worker_wake_dev_locked(iommu, w, dev);
+			} else {
+				group_answer_locked(iommu, g, code, true);
+			}
 		}
 	}
 	iopf_rt_mutex_unlock(&iommu->fault_lock);

@@ -124,6 +124,12 @@ void fault_forget_dev(struct iopf_iommu *iommu, struct iopf_dev *dev)
 		if (e->dev == dev)
 			e->dev = NULL;
 	}
+	/* A worker waking it with fault_lock let go still needs it. */
+	while (fault_worker_waking_locked(iommu, dev)) {
+		iommu->forget_waiting++;
+		iopf_rt_wait(&iommu->idle_wq, &iommu->fault_lock);
+		iommu->forget_waiting--;
+	}
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
 }
 

@@ -251,6 +251,12 @@ struct fault_worker {
 	 */
 	struct iopf_rt_actor *self;
 	struct iopf_domain *in_handler;
+	/*
+	 * The device it is waking with fault_lock let go (fault.c,
+	 * worker_wake_dev_locked); fault_forget_dev waits until no worker
+	 * names the device it forgets. Protected by fault_lock.
+	 */
+	struct iopf_dev *waking;
 };
 
 struct prq_entry {
@@ -302,6 +308,9 @@ struct iopf_iommu {
 					      UINT64_MAX; fault_lock */
 	unsigned stalled, stall_max;       /* protected by fault_lock */
 	bool stopping;                     /* protected by fault_lock */
+	unsigned forget_waiting;           /* fault_forget_dev()s waiting on
+					      idle_wq for a worker's
+					      waking; fault_lock */
 	/*
 	 * Set at creation: the workers drain the ring (they wait on
 	 * work_wq for entries too), the queue actor only expires answers.
@@ -347,6 +356,9 @@ void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 /* Answer @g once; frees it unless a handler is running on it. */
 void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
 			  enum iopf_response code);
+/* Is a worker waking @dev with fault_lock let go? fault_lock held. */
+bool fault_worker_waking_locked(struct iopf_iommu *iommu,
+				const struct iopf_dev *dev);
 void fault_work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g);
 /* Drop parked partials of @dev (or any) matching @pasid (or any) and
  * @grpid (or all), returning their credits. Called with fault_lock held. */
