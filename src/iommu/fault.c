@@ -84,6 +84,7 @@
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"
+#include "lock_order.h"
 #include <iopf/inject.h>
 
 #include <errno.h>
@@ -234,6 +235,53 @@ static void worker_wake_dev_locked(struct iopf_iommu *iommu,
 		iopf_rt_wake_all(&iommu->idle_wq);
 }
 
+/* Take one ring entry (false: none), traced as the worker's read. */
+static bool worker_read_locked(struct iopf_iommu *iommu)
+{
+	bool tracing = iopf_rt_tracing(iommu->rt);
+	uint64_t t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
+
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	if (!fault_prq_take_locked(iommu))
+		return false;
+	if (tracing)
+		iopf_rt_trace(iommu->rt, "fault.read", t_read,
+			      iopf_rt_now(iommu->rt) - t_read);
+	return true;
+}
+
+/*
+ * A draining worker with nothing to do sleeps until the ring has an entry
+ * or something under fault_lock changed (a kick: fault_workers_kick_locked).
+ * Devices post under prq_lock alone, so it waits under prq_lock, with
+ * fault_lock let go. Called with fault_lock held; returns with it held.
+ */
+static void worker_sleep_locked(struct iopf_iommu *iommu)
+{
+	unsigned kicks;
+
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	kicks = iommu->prq_kicks;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	iopf_rt_mutex_lock(&iommu->prq_lock);
+	while (!iommu->prq_count && iommu->prq_kicks == kicks)
+		iopf_rt_wait(&iommu->work_wq, &iommu->prq_lock);
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+}
+
+/*
+ * Tell sleeping draining workers that their state under fault_lock
+ * changed; the caller wakes work_wq next. Called with fault_lock held.
+ */
+static void fault_workers_kick_locked(struct iopf_iommu *iommu)
+{
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	iopf_rt_mutex_lock(&iommu->prq_lock);
+	iommu->prq_kicks++;
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
+}
+
 static void fault_worker(void *arg)
 {
 	struct fault_worker *w = arg;
@@ -251,26 +299,20 @@ static void fault_worker(void *arg)
 		bool more = false;
 		unsigned slot;
 
-		while (iopf_list_empty(&iommu->work) &&
-		       !(iommu->workers_drain && iommu->prq_count) &&
-		       !iommu->stopping)
-			iopf_rt_wait(&iommu->work_wq, &iommu->fault_lock);
+		if (iommu->workers_drain) {
+			/* Drain the ring until a group is ready, and run it. */
+			while (iopf_list_empty(&iommu->work) &&
+			       !iommu->stopping) {
+				if (!worker_read_locked(iommu))
+					worker_sleep_locked(iommu);
+			}
+		} else {
+			while (iopf_list_empty(&iommu->work) &&
+			       !iommu->stopping)
+				iopf_rt_wait(&iommu->work_wq, &iommu->fault_lock);
+		}
 		if (iommu->stopping)
 			break;
-		/* Drain the ring until a group is ready, and run it. */
-		while (iopf_list_empty(&iommu->work)) {
-			bool tracing = iopf_rt_tracing(iommu->rt);
-			uint64_t t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
-
-			if (!fault_prq_take_locked(iommu))
-				break;
-			/* Trace: the worker's read of a request. */
-			if (tracing)
-				iopf_rt_trace(iommu->rt, "fault.read", t_read,
-					      iopf_rt_now(iommu->rt) - t_read);
-		}
-		if (iopf_list_empty(&iommu->work))
-			continue;
 		g = iopf_list_entry(iommu->work.next, struct fault_group,
 				    work_link);
 		fault_work_remove_locked(iommu, g);
@@ -302,7 +344,8 @@ static void fault_worker(void *arg)
 		w->in_handler = d;
 		/* More to do than this worker: another one takes it. */
 		if (iommu->workers_drain)
-			more = iommu->prq_count || !iopf_list_empty(&iommu->work);
+			more = !iopf_list_empty(&iommu->work) ||
+			       fault_prq_pending(iommu);
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
 		if (more)
 			iopf_rt_wake_one(&iommu->work_wq);
@@ -510,6 +553,8 @@ int fault_start(struct iopf_iommu *iommu, unsigned workers)
 	iommu->workers = iopf_calloc(workers, sizeof(*iommu->workers));
 	if (!iommu->workers)
 		return -ENOMEM;
+	/* Destroyed by fault_stop(), or below when no actor started. */
+	iopf_lock_init(iommu->rt, &iommu->prq_lock, PRQ);
 	ret = iopf_rt_spawn(iommu->rt, "iommu-prq", fault_prq_actor, iommu,
 			    &iommu->prq_actor);
 	if (ret)
@@ -534,6 +579,7 @@ err_stop:
 	fault_stop(iommu);
 	return ret;
 err_free:
+	iopf_rt_mutex_destroy(&iommu->prq_lock);
 	free(iommu->workers);
 	iommu->workers = NULL;
 	return ret;
@@ -546,6 +592,7 @@ void fault_stop(struct iopf_iommu *iommu)
 
 	iopf_rt_mutex_lock(&iommu->fault_lock);
 	iommu->stopping = true;
+	fault_workers_kick_locked(iommu);
 	iopf_rt_wake_all(&iommu->prq_wq);
 	iopf_rt_wake_all(&iommu->work_wq);
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
@@ -570,6 +617,9 @@ void fault_stop(struct iopf_iommu *iommu)
 		free(p);
 	iopf_list_init(&iommu->partials);
 	iopf_list_init(&iommu->work);
+	iopf_rt_mutex_lock(&iommu->prq_lock);
 	iommu->prq_count = 0;
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	iopf_rt_mutex_destroy(&iommu->prq_lock);
 }
