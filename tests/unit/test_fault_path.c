@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The real runtime's fault path, the workers draining the queue: devices
+ * post under the ring's lock alone and fall back to the overflow rules
+ * under fault_lock when the ring is full; a worker wakes the device it
+ * answered with no lock held, and the device's removal waits for that
+ * wake-up. Every page request is answered exactly once on each path.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <iopf/iommu.h>
+
+#include "../common/iommu_env.h"
+
+#define POSTERS 4
+#define ROUNDS 16
+#define GROUPS 8
+
+struct poster {
+	struct env *e;
+	struct iopf_dev *dev;
+	unsigned idx;
+	unsigned answered[3];   /* by code; the poster's own */
+	unsigned errors;
+};
+
+/* Rounds of GROUPS two-request groups, posted at once, then waited for. */
+static void poster_run(void *arg)
+{
+	struct poster *p = arg;
+
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		for (uint16_t g = 0; g < GROUPS; g++) {
+			uint64_t page = p->idx * 2 * GROUPS + 2 * g;
+			struct iopf_page_request req = {
+				.grpid = g, .perm = IOPF_PERM_READ,
+				.addr = page * PG,
+			};
+
+			if (iopf_dev_post_request(p->dev, &req))
+				p->errors++;
+			req.flags = IOPF_PR_LAST;
+			req.addr += PG;
+			if (iopf_dev_post_request(p->dev, &req))
+				p->errors++;
+		}
+		for (uint16_t g = 0; g < GROUPS; g++) {
+			int code = iopf_dev_wait_response(p->dev, g,
+							  10000000000ull);
+
+			if (code >= 0 && code <= IOPF_RESP_FAILURE)
+				p->answered[code]++;
+			else
+				p->errors++;
+		}
+	}
+}
+
+static void body_posters_overflow(struct harness *h)
+{
+	struct env e;
+	struct iopf_domain *d;
+	struct poster p[POSTERS];
+	struct iopf_rt_actor *actors[POSTERS];
+	struct iopf_iommu_stats st;
+	uint64_t answered = 0;
+
+	env_setup(h, &e, 1, 4); /* one worker, a ring of four entries */
+	e.handler_delay_ns = 20000; /* the worker is slow: the ring fills */
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	for (unsigned i = 0; i < POSTERS; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "dev%u", i);
+		p[i] = (struct poster){ .e = &e, .idx = i,
+					.dev = env_dev(&e, name, IOPF_FAULT_PRI,
+						       64) };
+		assert_int_equal(iopf_attach(p[i].dev, IOPF_PASID_NONE, d), 0);
+	}
+	for (unsigned i = 0; i < POSTERS; i++)
+		assert_int_equal(iopf_rt_spawn(h->rt, "poster", poster_run,
+					       &p[i], &actors[i]), 0);
+	for (unsigned i = 0; i < POSTERS; i++)
+		iopf_rt_join(actors[i]);
+
+	iopf_iommu_stats(e.iommu, &st);
+	for (unsigned i = 0; i < POSTERS; i++) {
+		assert_int_equal(p[i].errors, 0);
+		/* A handled group and a LAST lost to overflow both say SUCCESS. */
+		assert_int_equal(p[i].answered[IOPF_RESP_SUCCESS],
+				 ROUNDS * GROUPS);
+		answered += p[i].answered[IOPF_RESP_SUCCESS];
+	}
+	/* Each group answered once: by its handler or on overflow. */
+	assert_int_equal(st.groups + st.auto_responses, answered);
+	assert_int_equal(st.responses[IOPF_RESP_SUCCESS], answered);
+	assert_int_equal(st.responses[IOPF_RESP_INVALID] +
+				 st.responses[IOPF_RESP_FAILURE], 0);
+	assert_int_equal(st.stale_responses, 0);
+	assert_int_equal(st.page_requests, 2 * answered);
+	assert_true(st.prq_overflows > 0);
+	assert_true(st.groups > 0);
+	env_teardown(&e);
+}
+
+static void test_posters_overflow(void **state)
+{
+	(void)state;
+	env_prq_drain = IOPF_PRQ_DRAIN_WORKERS;
+	harness_run(IOPF_RT_REAL, 1, body_posters_overflow, NULL);
+	/* The same rules in the virtual runtime, the workers draining. */
+	harness_run(IOPF_RT_VIRTUAL, 1, body_posters_overflow, NULL);
+	env_prq_drain = IOPF_PRQ_DRAIN_DEFAULT;
+}
+
+/*
+ * A device removed as soon as its fault is answered: the worker may still
+ * be waking it, with fault_lock let go; the removal waits for that, so
+ * the wake-up never touches a freed device (a sanitizer build sees it).
+ */
+static void body_remove_after_answer(struct harness *h)
+{
+	struct env e;
+	struct iopf_domain *d;
+	struct iopf_iommu_stats st;
+	unsigned char b[8];
+	const unsigned n = 256;
+
+	env_setup(h, &e, 2, 0);
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	for (unsigned i = 0; i < n; i++) {
+		struct iopf_dev *dev = env_dev(&e, "short-lived",
+					       IOPF_FAULT_PRI, 0);
+
+		assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+		/* A page not mapped yet: one fault, answered SUCCESS. */
+		assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, i * PG, b,
+					  sizeof(b), IOPF_DMA_READ), 0);
+		iopf_detach(dev, IOPF_PASID_NONE);
+		assert_int_equal(iopf_dev_remove(dev), 0);
+	}
+	iopf_iommu_stats(e.iommu, &st);
+	assert_int_equal(st.groups, n);
+	assert_int_equal(st.responses[IOPF_RESP_SUCCESS], n);
+	assert_int_equal(st.auto_responses + st.stale_responses, 0);
+	env_teardown(&e);
+}
+
+static void test_remove_after_answer(void **state)
+{
+	(void)state;
+	env_prq_drain = IOPF_PRQ_DRAIN_WORKERS;
+	harness_run(IOPF_RT_REAL, 1, body_remove_after_answer, NULL);
+	env_prq_drain = IOPF_PRQ_DRAIN_DEFAULT;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_posters_overflow),
+		cmocka_unit_test(test_remove_after_answer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
