@@ -66,9 +66,12 @@
  * answered (iommu.h), which is how a user checks every request was
  * answered exactly once.
  *
- * Locks (src/lock_order.h, rows FAULT then DEV): fault_lock protects all
- * of the above; device slots and credits are under dev->lock, taken
- * inside fault_lock. Handlers run with nothing held. A change of handler
+ * Locks (src/lock_order.h, rows FAULT, PRQ, DEV): fault_lock protects all
+ * of the above but the ring, which prq_lock protects, taken inside
+ * fault_lock or, by a device posting while the workers drain, alone (so
+ * a device never waits for a worker's fault_lock); a draining worker with
+ * nothing to do sleeps under prq_lock. Device slots and credits are under
+ * dev->lock, taken inside either. Handlers run with nothing held. A change of handler
  * takes attach_lock (ATTACH) then fault_lock. Wake-ups on the fault path
  * (a device's answer, a posted entry, a second worker) are issued after
  * the lock the woken actor needs is let go: in the real runtime a thread

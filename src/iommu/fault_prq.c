@@ -17,10 +17,14 @@
  * on the work queue while QUEUED. Partial requests are appended in O(1)
  * and their list is in arrival order.
  *
- * Locks (src/lock_order.h): fault_lock (FAULT) protects the ring, the
- * partials, the groups and the work queue; a device's credits and slots
- * are under dev->lock (DEV), taken inside fault_lock. The device side
- * waits on dev->wq with only dev->lock held.
+ * Locks (src/lock_order.h): fault_lock (FAULT) protects the partials,
+ * the groups and the work queue; the ring is under prq_lock (PRQ), taken
+ * inside fault_lock by whoever drains it, and alone by a device posting
+ * a request that holds its credit while the workers drain the ring (the
+ * overflow and every other rule need fault_lock: that path takes both).
+ * A device's credits and slots are under dev->lock (DEV), taken inside
+ * fault_lock or alone. The device side waits on dev->wq with only
+ * dev->lock held.
  *
  * Undoing: a parked partial is undone by its group (assembly), by a stop
  * marker, an overflow, the detach of its (device, PASID)
