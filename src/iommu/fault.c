@@ -231,6 +231,8 @@ static void worker_wake_dev_locked(struct iopf_iommu *iommu,
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	w->waking = dev;
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	/* Counted: the device's removal now waits for this wake-up. */
+	iopf_rt_yield_point(iommu->rt);
 	iopf_rt_wake_all(&dev->wq);
 	iopf_rt_mutex_lock(&iommu->fault_lock);
 	w->waking = NULL;

@@ -4,7 +4,9 @@
  * post under the ring's lock alone and fall back to the overflow rules
  * under fault_lock when the ring is full; a worker wakes the device it
  * answered with no lock held, and the device's removal waits for that
- * wake-up. Every page request is answered exactly once on each path.
+ * wake-up (made deterministic: the worker is parked at the yield point
+ * between its answer and the wake-up). Every page request is answered
+ * exactly once on each path.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,11 +165,133 @@ static void test_remove_after_answer(void **state)
 	env_prq_drain = IOPF_PRQ_DRAIN_DEFAULT;
 }
 
+/* ---- the worker parked between its answer and the device's wake-up ---- */
+
+/*
+ * Linked with --wrap=iopf_rt_yield_point_at: while armed, the first fault
+ * worker parks at each yield point of fault.c it reaches, until resumed.
+ */
+void __real_iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site);
+void __wrap_iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site);
+
+static struct {
+	struct iopf_rt *rt;              /* armed for this runtime */
+	struct iopf_rt_mutex lock;
+	struct iopf_rt_waitq wq;
+	bool parked, resume;             /* protected by lock */
+} park;
+
+void __wrap_iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site)
+{
+	struct iopf_rt_actor *self = iopf_rt_self();
+
+	if (park.rt == rt && self &&
+	    !strcmp(iopf_rt_actor_name(self), "iopf-worker0") &&
+	    strstr(site, "iommu/fault.c:")) {
+		iopf_rt_mutex_lock(&park.lock);
+		park.parked = true;
+		iopf_rt_wake_all(&park.wq);
+		while (!park.resume)
+			iopf_rt_wait(&park.wq, &park.lock);
+		park.resume = false;
+		iopf_rt_mutex_unlock(&park.lock);
+	}
+	__real_iopf_rt_yield_point_at(rt, site);
+}
+
+static void park_wait(void)
+{
+	iopf_rt_mutex_lock(&park.lock);
+	while (!park.parked)
+		iopf_rt_wait(&park.wq, &park.lock);
+	iopf_rt_mutex_unlock(&park.lock);
+}
+
+static void park_resume(void)
+{
+	iopf_rt_mutex_lock(&park.lock);
+	park.parked = false;
+	park.resume = true;
+	iopf_rt_wake_all(&park.wq);
+	iopf_rt_mutex_unlock(&park.lock);
+}
+
+struct remover {
+	struct iopf_dev *dev;
+	bool done;
+};
+
+static void remover_run(void *arg)
+{
+	struct remover *r = arg;
+
+	iopf_detach(r->dev, IOPF_PASID_NONE);
+	assert_int_equal(iopf_dev_remove(r->dev), 0);
+	r->done = true;
+}
+
+/*
+ * The device sees its answer (it polls) while the worker, parked, has not
+ * woken it yet; the device is removed: the removal must wait for the
+ * worker's wake-up, or the wake-up would touch a freed device.
+ */
+static void body_remove_waits_for_wake(struct harness *h)
+{
+	struct env e;
+	struct iopf_domain *d;
+	struct iopf_dev *dev;
+	struct iopf_rt_actor *actor;
+	struct remover r = { 0 };
+	struct iopf_page_request req = { .flags = IOPF_PR_LAST,
+					 .perm = IOPF_PERM_READ };
+	int code;
+
+	env_setup(h, &e, 1, 0);
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+	iopf_rt_mutex_init(h->rt, &park.lock);
+	iopf_rt_waitq_init(h->rt, &park.wq);
+	park.rt = h->rt;
+	assert_int_equal(iopf_dev_post_request(dev, &req), 0);
+	/* Parked before its handler (not answered yet), then after it. */
+	for (;;) {
+		park_wait();
+		code = iopf_dev_wait_response(dev, 0, 0);
+		if (code != -ETIMEDOUT)
+			break;
+		park_resume();
+	}
+	assert_int_equal(code, IOPF_RESP_SUCCESS);
+	park.rt = NULL; /* no more parking once resumed */
+	r.dev = dev;
+	assert_int_equal(iopf_rt_spawn(h->rt, "remover", remover_run, &r,
+				       &actor), 0);
+	iopf_rt_sleep(h->rt, 1000000);
+	assert_false(r.done); /* it waits for the worker's wake-up */
+	park_resume();
+	iopf_rt_join(actor);
+	assert_true(r.done);
+	iopf_rt_waitq_destroy(&park.wq);
+	iopf_rt_mutex_destroy(&park.lock);
+	env_teardown(&e);
+}
+
+static void test_remove_waits_for_wake(void **state)
+{
+	(void)state;
+	env_prq_drain = IOPF_PRQ_DRAIN_WORKERS;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_remove_waits_for_wake, NULL);
+	env_prq_drain = IOPF_PRQ_DRAIN_DEFAULT;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_posters_overflow),
 		cmocka_unit_test(test_remove_after_answer),
+		cmocka_unit_test(test_remove_waits_for_wake),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
