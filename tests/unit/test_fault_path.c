@@ -20,6 +20,7 @@
 #include <iopf/iommu.h>
 
 #include "../common/iommu_env.h"
+#include "../common/test_main.h"
 
 #define POSTERS 4
 #define ROUNDS 16
@@ -76,8 +77,7 @@ static void body_posters_overflow(struct harness *h)
 
 	env_setup(h, &e, 1, 4); /* one worker, a ring of four entries */
 	e.handler_delay_ns = 20000; /* the worker is slow: the ring fills */
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	d = env_fault_domain(&e);
 	for (unsigned i = 0; i < POSTERS; i++) {
 		char name[16];
 
@@ -137,8 +137,7 @@ static void body_remove_after_answer(struct harness *h)
 	const unsigned n = 256;
 
 	env_setup(h, &e, 2, 0);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	d = env_fault_domain(&e);
 	for (unsigned i = 0; i < n; i++) {
 		struct iopf_dev *dev = env_dev(&e, "short-lived",
 					       IOPF_FAULT_PRI, 0);
@@ -238,7 +237,6 @@ static void remover_run(void *arg)
 static void body_remove_waits_for_wake(struct harness *h)
 {
 	struct env e;
-	struct iopf_domain *d;
 	struct iopf_dev *dev;
 	struct iopf_rt_actor *actor;
 	struct remover r = { 0 };
@@ -246,11 +244,8 @@ static void body_remove_waits_for_wake(struct harness *h)
 					 .perm = IOPF_PERM_READ };
 	int code;
 
-	env_setup(h, &e, 1, 0);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
-	dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+	env_setup_dev(h, &e, 0, "dev", IOPF_FAULT_PRI, 0);
+	dev = e.dev;
 	iopf_rt_mutex_init(h->rt, &park.lock);
 	iopf_rt_waitq_init(h->rt, &park.wq);
 	park.rt = h->rt;
@@ -286,13 +281,6 @@ static void test_remove_waits_for_wake(void **state)
 	env_prq_drain = IOPF_PRQ_DRAIN_DEFAULT;
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_posters_overflow),
-		cmocka_unit_test(test_remove_after_answer),
-		cmocka_unit_test(test_remove_waits_for_wake),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_posters_overflow),
+	  cmocka_unit_test(test_remove_after_answer),
+	  cmocka_unit_test(test_remove_waits_for_wake))
