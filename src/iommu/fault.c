@@ -71,14 +71,15 @@
  * fault_lock or, by a device posting while the workers drain, alone (so
  * a device never waits for a worker's fault_lock); a draining worker with
  * nothing to do sleeps under prq_lock. Device slots and credits are under
- * dev->lock, taken inside either. Handlers run with nothing held. A change of handler
- * takes attach_lock (ATTACH) then fault_lock. Wake-ups on the fault path
- * (a device's answer, a posted entry, a second worker) are issued after
- * the lock the woken actor needs is let go: in the real runtime a thread
- * woken under the lock only sleeps again on it. When the workers drain the
- * ring, a worker wakes the device it answered with fault_lock let go too
- * (the device's next request takes it at once); meanwhile w->waking keeps
- * the device, as fault_lock does elsewhere: fault_forget_dev waits for it.
+ * dev->lock, taken inside either. Handlers run with nothing held. A
+ * change of handler takes attach_lock (ATTACH) then fault_lock. Wake-ups
+ * on the fault path (a device's answer, a posted entry, a second worker)
+ * are issued after the lock the woken actor needs is let go: in the real
+ * runtime a thread woken under the lock only sleeps again on it. When the
+ * workers drain the ring, a worker wakes the device it answered with
+ * fault_lock let go too (the device's next request takes it at once);
+ * meanwhile w->waking keeps the device, as fault_lock does elsewhere:
+ * fault_forget_dev waits for it.
  *
  * Undoing: fault_stop() undoes fault_start() (actors joined, what is left
  * freed: the devices are gone); fault_quiesce_attach() is the fault side
@@ -176,7 +177,7 @@ void fault_work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g)
 /*
  * Answer @g once; frees it unless a handler is running on it. @wake false:
  * the caller wakes the device once it has let fault_lock go
- * (worker_wake_dev).
+ * (worker_wake_dev_locked).
  */
 static void group_answer_locked(struct iopf_iommu *iommu,
 				struct fault_group *g, enum iopf_response code,
