@@ -31,8 +31,9 @@ static json_object *run_json(const struct iopf_bench_fault_run *r)
 	return o;
 }
 
-static json_object *container_json(const struct iopf_bench_container_result *r)
+static json_object *container_json(const struct tool_bench *b)
 {
+	const struct iopf_bench_container_result *r = b->result;
 	json_object *o = json_object_new_object();
 	json_object *real = json_object_new_object();
 	json_object *virt = json_object_new_object();
@@ -71,9 +72,11 @@ static void print_touch(const char *rt, const struct iopf_bench_touch *t)
 		       t[m].touch_s, t[m].total_s, t[m].vs_pinned);
 }
 
-static void print_table(const struct iopf_bench_container_config *cfg,
-			const struct iopf_bench_container_result *r)
+static void print_table(const struct tool_bench *b)
 {
+	const struct iopf_bench_container_config *cfg = b->cfg;
+	const struct iopf_bench_container_result *r = b->result;
+
 	printf("a device touches %llu MiB of guest memory once, 4 KiB at a time\n",
 	       (unsigned long long)(cfg->mem_bytes >> 20));
 	printf("  %-8s %-17s %9s %10s %10s %10s %10s\n", "runtime", "mode",
@@ -95,13 +98,16 @@ static void print_table(const struct iopf_bench_container_config *cfg,
 		       r->handler_real[0].faults_per_s);
 }
 
+TOOL_BENCH_FNS(container);
+
 int tool_bench_container(int argc, char **argv)
 {
 	struct iopf_bench_container_config cfg;
 	struct iopf_bench_container_result r;
-	struct iopf_bench_plan plan = { 0 };
-	struct tool_output o = { 0 };
-	bool allow_long = false;
+	struct tool_bench b = {
+		&bench_container_fns, &cfg, &r, TOOL_BENCH_TICKER,
+		.table = print_table, .json = container_json,
+	};
 	const struct tool_opt opts[] = {
 		TOOL_SIZE("--mem-mib", &cfg.mem_bytes, 1ull << 20, 1, 16384,
 			  "N", "guest memory the device touches, MiB (1024)"),
@@ -110,8 +116,6 @@ int tool_bench_container(int argc, char **argv)
 		TOOL_FLAG("--virtual-only", &cfg.virtual_only,
 			  "only the virtual-runtime rows (deterministic)"),
 		TOOL_JOBS(&cfg.jobs),
-		TOOL_OUT_JSON(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -119,20 +123,6 @@ int tool_bench_container(int argc, char **argv)
 		"a device touching guest memory: each pre-fault policy\n"
 		"vs static pinning; container fault handler throughput", opts, NULL,
 	};
-	int ret;
 
-	iopf_bench_container_defaults(&cfg);
-	ret = tool_parse(&cmd, argc, argv);
-	if (ret >= 0)
-		return ret;
-	ret = tool_bench_begin(cmd.name,
-			       iopf_bench_container_validate(&cfg, &plan), &plan,
-			       allow_long, &o, TOOL_BENCH_TICKER);
-	if (!ret)
-		ret = tool_bench_end(cmd.name, &o, iopf_bench_container(&cfg, &r));
-	if (ret)
-		return ret;
-	if (tool_output_table(&o))
-		print_table(&cfg, &r);
-	return o.json ? tool_output_json(&o, container_json(&r)) : 0;
+	return tool_bench_main(&cmd, &b, argc, argv);
 }

@@ -29,6 +29,7 @@
 #define TRACE_MAX_EVENTS 4000000ull
 
 struct trace_file {
+	const char *path;
 	FILE *f;
 	pthread_mutex_t lock;
 	uint64_t events, max_events, dropped, async_ids;
@@ -106,6 +107,7 @@ static void trace_event(void *arg, const char *event, const char *actor,
 static int trace_open(struct trace_file *t, const char *path,
 		      struct iopf_bench_faults_config *cfg)
 {
+	t->path = path;
 	t->f = fopen(path, "w");
 	if (!t->f) {
 		fprintf(stderr, "iopf: --trace: cannot write %s: %s\n", path,
@@ -127,8 +129,8 @@ static int trace_open(struct trace_file *t, const char *path,
 	return 0;
 }
 
-/* Close the timeline @path, and say so on stderr when it was cut. */
-static void trace_close(struct trace_file *t, const char *path)
+/* Close the timeline, and say so on stderr when it was cut. */
+static void trace_close(struct trace_file *t)
 {
 	if (!t->f)
 		return;
@@ -145,14 +147,15 @@ static void trace_close(struct trace_file *t, const char *path)
 		fprintf(stderr, "iopf: WARNING: the fault timeline %s is cut: "
 			"%llu events kept, %llu dropped (the cap is %llu events); "
 			"the last requests and the balloon's invalidations are "
-			"missing. Trace fewer --pages.\n", path,
+			"missing. Trace fewer --pages.\n", t->path,
 			(unsigned long long)t->events,
 			(unsigned long long)t->dropped,
 			(unsigned long long)t->max_events);
 }
 
-static json_object *faults_json(const struct iopf_bench_faults_result *r)
+static json_object *faults_json(const struct tool_bench *b)
 {
+	const struct iopf_bench_faults_result *r = b->result;
 	json_object *root = json_object_new_object(), *runs = json_object_new_array();
 
 	json_object_object_add(root, "static_populate_pin_map_ns_per_page", json_object_new_double(r->static_ns_per_page));
@@ -182,8 +185,10 @@ static json_object *faults_json(const struct iopf_bench_faults_result *r)
 	return root;
 }
 
-static void print_csv(const struct iopf_bench_faults_result *r)
+static void print_csv(const struct tool_bench *b)
 {
+	const struct iopf_bench_faults_result *r = b->result;
+
 	printf("workers,faults,ns_per_fault,vs_static,p50_ns,p90_ns,p99_ns,max_ns,static_ns_per_page,floor_ns,vs_floor\n");
 	for (int w = 0; w < 2; w++)
 		printf("%u,%llu,%.0f,%.2f,%llu,%llu,%llu,%llu,%.0f,%.0f,%.2f\n",
@@ -197,9 +202,26 @@ static void print_csv(const struct iopf_bench_faults_result *r)
 		       r->fault_ns[w] / r->floor_ns);
 }
 
-static void print_table(const struct iopf_bench_faults_config *cfg,
-			const struct iopf_bench_faults_result *r)
+/* Where the timeline went, and whether it is whole. */
+static void print_trace(const struct trace_file *t)
 {
+	if (t->dropped)
+		printf("fault timeline: %s (%llu events, CUT: %llu more dropped; "
+		       "open in Perfetto)\n", t->path,
+		       (unsigned long long)t->events,
+		       (unsigned long long)t->dropped);
+	else
+		printf("fault timeline: %s (%llu events, whole; open in "
+		       "Perfetto)\n", t->path,
+		       (unsigned long long)t->events);
+}
+
+/* The figures, then where the timeline went under --trace. */
+static void print_table(const struct tool_bench *b)
+{
+	const struct iopf_bench_faults_config *cfg = b->cfg;
+	const struct iopf_bench_faults_result *r = b->result;
+
 	printf("the real cost of an I/O page fault on this machine, %llu pages, "
 	       "%u devices, one page per fault\n",
 	       (unsigned long long)cfg->pages, cfg->devices);
@@ -224,26 +246,14 @@ static void print_table(const struct iopf_bench_faults_config *cfg,
 	       "%.0f / %.0f ns (2)\n",
 	       r->speedup_2w, r->speedup_bound, r->cores, r->cpu_device_ns[0],
 	       r->cpu_iommu_ns[0], r->cpu_device_ns[1], r->cpu_iommu_ns[1]);
-}
-
-/* Where the timeline went, and whether it is whole. */
-static void print_trace(const struct trace_file *t, const char *path)
-{
-	if (path && t->dropped)
-		printf("fault timeline: %s (%llu events, CUT: %llu more dropped; "
-		       "open in Perfetto)\n", path,
-		       (unsigned long long)t->events,
-		       (unsigned long long)t->dropped);
-	else if (path)
-		printf("fault timeline: %s (%llu events, whole; open in "
-		       "Perfetto)\n", path,
-		       (unsigned long long)t->events);
+	if (cfg->trace_arg)
+		print_trace(cfg->trace_arg);
 }
 
 /* The latency distributions of 1 and 2 workers, as a plot. */
-static int plot_latency(const struct tool_output *o,
-			const struct iopf_bench_faults_result *r)
+static int plot_latency(const struct tool_bench *b)
 {
+	const struct iopf_bench_faults_result *r = b->result;
 	char data[4096];
 	size_t len = 0;
 
@@ -251,7 +261,7 @@ static int plot_latency(const struct tool_output *o,
 		len += (size_t)snprintf(data + len, sizeof(data) - len,
 					"%d %.3f %.3f\n", q * 5,
 					r->cdf_ns[0][q] / 1e3, r->cdf_ns[1][q] / 1e3);
-	return tool_plot(o, "fault-latency", data,
+	return tool_plot(&b->out, "fault-latency", data,
 		  "set title 'I/O page fault latency (request to response), real runtime'\n"
 		  "set xlabel 'latency (us)'\nset ylabel 'percentile'\n"
 		  "set logscale x\nset grid\nset key bottom right\n"
@@ -259,24 +269,24 @@ static int plot_latency(const struct tool_output *o,
 		  "DATA u 3:1 w lp lw 2 t '2 workers'");
 }
 
+TOOL_BENCH_FNS(faults);
+
 int tool_bench_faults(int argc, char **argv)
 {
 	struct iopf_bench_faults_config cfg;
 	struct iopf_bench_faults_result r;
-	struct iopf_bench_plan plan = { 0 };
-	struct tool_output o = { 0 };
+	struct tool_bench b = {
+		&bench_faults_fns, &cfg, &r, TOOL_BENCH_PLOTS,
+		.table = print_table, .csv = print_csv, .json = faults_json,
+		.finish = plot_latency,
+	};
 	struct trace_file trace = { 0 };
 	const char *trace_path = NULL;
-	bool allow_long = false;
 	const struct tool_opt opts[] = {
 		TOOL_UINT("--pages", &cfg.pages, 1, 1u << 22, "N",
 			  "4 KiB pages faulted, and pinned (20000)"),
 		TOOL_STRING("--trace", &trace_path, "FILE",
 			    "the fault timeline, trace-event JSON (Perfetto)"),
-		TOOL_OUT_JSON(&o),
-		TOOL_OUT_CSV(&o),
-		TOOL_OUT_PLOT(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -284,34 +294,24 @@ int tool_bench_faults(int argc, char **argv)
 		"the real cost of a fault vs populate+pin, 1 and 2 workers;\n"
 		"plots the latency distribution", opts, NULL,
 	};
-	int ret;
+	int ret = tool_bench_parse(&cmd, &b, argc, argv);
 
-	iopf_bench_faults_defaults(&cfg);
-	ret = tool_parse(&cmd, argc, argv);
 	if (ret >= 0)
 		return ret;
-	ret = tool_bench_begin(cmd.name, iopf_bench_faults_validate(&cfg, &plan),
-			       &plan, allow_long, &o, TOOL_BENCH_PLOTS);
+	/* The timeline is opened once the run is known to go ahead, and
+	 * the ticker started once nothing else can refuse it. */
+	ret = tool_bench_begin(cmd.name, iopf_bench_faults_validate(&cfg, &b.plan),
+			       &b.plan, b.allow_long, &b.out, TOOL_BENCH_PLOTS);
 	if (!ret && trace_path && trace_open(&trace, trace_path, &cfg)) {
-		tool_output_abort(&o);
+		tool_output_abort(&b.out);
 		ret = 2;
 	}
 	if (ret)
 		return ret;
-	tool_ticker_start(cmd.name, plan.wall_s);
+	tool_ticker_start(cmd.name, b.plan.wall_s);
 	ret = iopf_bench_faults(&cfg, &r);
 	tool_ticker_stop();
-	trace_close(&trace, trace_path);
-	ret = tool_bench_end(cmd.name, &o, ret);
-	if (ret)
-		return ret;
-	if (o.csv) {
-		print_csv(&r);
-	} else if (tool_output_table(&o)) {
-		print_table(&cfg, &r);
-		print_trace(&trace, trace_path);
-	}
-	if (o.json && tool_output_json(&o, faults_json(&r)))
-		return 1;
-	return plot_latency(&o, &r);
+	trace_close(&trace);
+	ret = tool_bench_end(cmd.name, &b.out, ret);
+	return ret ? ret : tool_bench_output(&b);
 }

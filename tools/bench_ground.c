@@ -8,9 +8,10 @@
 
 #include "tool.h"
 
-static json_object *ground_json(const struct iopf_bench_ground_config *cfg,
-				const struct iopf_bench_ground_result *r)
+static json_object *ground_json(const struct tool_bench *b)
 {
+	const struct iopf_bench_ground_config *cfg = b->cfg;
+	const struct iopf_bench_ground_result *r = b->result;
 	json_object *o = json_object_new_object();
 	json_object *sched = json_object_new_object();
 	json_object *mem = json_object_new_object();
@@ -37,9 +38,11 @@ static json_object *ground_json(const struct iopf_bench_ground_config *cfg,
 	return o;
 }
 
-static void print_table(const struct iopf_bench_ground_config *cfg,
-			const struct iopf_bench_ground_result *r)
+static void print_table(const struct tool_bench *b)
 {
+	const struct iopf_bench_ground_config *cfg = b->cfg;
+	const struct iopf_bench_ground_result *r = b->result;
+
 	printf("virtual runtime (%u actors in pairs, mutex + wait queue hand-offs; "
 	       "each rate the best of %u, in turn)\n",
 	       cfg->sched_actors, cfg->repeats ? cfg->repeats : 1);
@@ -62,20 +65,21 @@ static void print_table(const struct iopf_bench_ground_config *cfg,
 	printf("  %-34s %13.2fx\n", "populate+pin / populate", r->pin_over_populate);
 }
 
+TOOL_BENCH_FNS(ground);
+
 int tool_bench_ground(int argc, char **argv)
 {
 	struct iopf_bench_ground_config cfg;
 	struct iopf_bench_ground_result r;
-	struct iopf_bench_plan plan = { 0 };
-	struct tool_output o = { 0 };
-	bool allow_long = false;
+	struct tool_bench b = {
+		&bench_ground_fns, &cfg, &r, TOOL_BENCH_TICKER,
+		.table = print_table, .json = ground_json,
+	};
 	const struct tool_opt opts[] = {
 		TOOL_SIZE("--mem-mib", &cfg.mem_bytes, 1ull << 20, 1, 1048576,
 			  "N", "data-backed memory to populate, MiB (1024)"),
 		TOOL_UINT("--events", &cfg.sched_events, 1, 1000000000000ull,
 			  "N", "events the scheduler dispatches (4000000)"),
-		TOOL_OUT_JSON(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -83,19 +87,6 @@ int tool_bench_ground(int argc, char **argv)
 		"virtual-runtime scheduling rate vs thread hand-offs;\n"
 		"populate vs populate+pin cost per page (real runtime)", opts, NULL,
 	};
-	int ret;
 
-	iopf_bench_ground_defaults(&cfg);
-	ret = tool_parse(&cmd, argc, argv);
-	if (ret >= 0)
-		return ret;
-	ret = tool_bench_begin(cmd.name, iopf_bench_ground_validate(&cfg, &plan),
-			       &plan, allow_long, &o, TOOL_BENCH_TICKER);
-	if (!ret)
-		ret = tool_bench_end(cmd.name, &o, iopf_bench_ground(&cfg, &r));
-	if (ret)
-		return ret;
-	if (tool_output_table(&o))
-		print_table(&cfg, &r);
-	return o.json ? tool_output_json(&o, ground_json(&cfg, &r)) : 0;
+	return tool_bench_main(&cmd, &b, argc, argv);
 }

@@ -23,8 +23,9 @@ static json_object *run_json(const struct iopf_bench_fault_run *r)
 	return o;
 }
 
-static json_object *iommu_json(const struct iopf_bench_iommu_result *r)
+static json_object *iommu_json(const struct tool_bench *b)
 {
+	const struct iopf_bench_iommu_result *r = b->result;
 	json_object *o = json_object_new_object();
 	json_object *t = json_object_new_object();
 	json_object *real = json_object_new_array();
@@ -55,9 +56,11 @@ static void print_run(const char *what, const struct iopf_bench_fault_run *r)
 	       r->max_ns / 1e3);
 }
 
-static void print_table(const struct iopf_bench_iommu_config *cfg,
-			const struct iopf_bench_iommu_result *r)
+static void print_table(const struct tool_bench *b)
 {
+	const struct iopf_bench_iommu_config *cfg = b->cfg;
+	const struct iopf_bench_iommu_result *r = b->result;
+
 	if (!cfg->virtual_only) {
 		printf("IO page table, real runtime, %llu pages one by one (ns/op)\n",
 		       (unsigned long long)cfg->table_pages);
@@ -85,13 +88,16 @@ static void print_table(const struct iopf_bench_iommu_config *cfg,
 		       r->real_speedup_2w);
 }
 
+TOOL_BENCH_FNS(iommu);
+
 int tool_bench_iommu(int argc, char **argv)
 {
 	struct iopf_bench_iommu_config cfg;
 	struct iopf_bench_iommu_result r;
-	struct iopf_bench_plan plan = { 0 };
-	struct tool_output o = { 0 };
-	bool allow_long = false;
+	struct tool_bench b = {
+		&bench_iommu_fns, &cfg, &r, TOOL_BENCH_TICKER,
+		.table = print_table, .json = iommu_json,
+	};
 	const struct tool_opt opts[] = {
 		TOOL_UINT("--faults", &cfg.faults, 1, 1000000, "N",
 			  "faults per round-trip run (20000)"),
@@ -99,8 +105,6 @@ int tool_bench_iommu(int argc, char **argv)
 			  "4 KiB pages mapped one by one (262144)"),
 		TOOL_FLAG("--virtual-only", &cfg.virtual_only,
 			  "only the virtual-runtime rows (deterministic)"),
-		TOOL_OUT_JSON(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -108,19 +112,6 @@ int tool_bench_iommu(int argc, char **argv)
 		"IO page table map/unmap/translate cost; page request\n"
 		"round trip with 1 and 2 fault workers", opts, NULL,
 	};
-	int ret;
 
-	iopf_bench_iommu_defaults(&cfg);
-	ret = tool_parse(&cmd, argc, argv);
-	if (ret >= 0)
-		return ret;
-	ret = tool_bench_begin(cmd.name, iopf_bench_iommu_validate(&cfg, &plan),
-			       &plan, allow_long, &o, TOOL_BENCH_TICKER);
-	if (!ret)
-		ret = tool_bench_end(cmd.name, &o, iopf_bench_iommu(&cfg, &r));
-	if (ret)
-		return ret;
-	if (tool_output_table(&o))
-		print_table(&cfg, &r);
-	return o.json ? tool_output_json(&o, iommu_json(&r)) : 0;
+	return tool_bench_main(&cmd, &b, argc, argv);
 }

@@ -28,9 +28,10 @@ static void print_round(const struct iopf_bench_migrate_run *x, unsigned i,
 		printf(" %27s %10s%s", "-", "-", end);
 }
 
-static void print_table(const struct iopf_bench_migrate_config *cfg,
-			const struct iopf_bench_migrate_result *r)
+static void print_table(const struct tool_bench *b)
 {
+	const struct iopf_bench_migrate_config *cfg = b->cfg;
+	const struct iopf_bench_migrate_result *r = b->result;
 	const struct iopf_bench_migrate_run *s = &r->run[IOPF_MIGRATE_STATIC];
 	const struct iopf_bench_migrate_run *f = &r->run[IOPF_MIGRATE_IOPF];
 	unsigned rounds = s->rounds > f->rounds ? s->rounds : f->rounds;
@@ -79,8 +80,10 @@ static void print_table(const struct iopf_bench_migrate_config *cfg,
 		       (double)s->downtime_ns / (double)f->downtime_ns);
 }
 
-static void print_csv(const struct iopf_bench_migrate_result *r)
+static void print_csv(const struct tool_bench *b)
 {
+	const struct iopf_bench_migrate_result *r = b->result;
+
 	printf("mode,round,dirty_pages,sent_pages,round_ms\n");
 	for (int m = 0; m < IOPF_MIGRATE_NR; m++) {
 		const struct iopf_bench_migrate_run *x = &r->run[m];
@@ -95,9 +98,10 @@ static void print_csv(const struct iopf_bench_migrate_result *r)
 	}
 }
 
-static json_object *migrate_json(const struct iopf_bench_migrate_config *cfg,
-				 const struct iopf_bench_migrate_result *r)
+static json_object *migrate_json(const struct tool_bench *b)
 {
+	const struct iopf_bench_migrate_config *cfg = b->cfg;
+	const struct iopf_bench_migrate_result *r = b->result;
 	json_object *root = json_object_new_object();
 
 #define JI(o, k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
@@ -135,13 +139,24 @@ static json_object *migrate_json(const struct iopf_bench_migrate_config *cfg,
 	return root;
 }
 
+/* 1 when a device write did not reach the destination. */
+static int migrate_status(const struct tool_bench *b)
+{
+	const struct iopf_bench_migrate_result *r = b->result;
+
+	return r->run[0].lost_updates || r->run[1].lost_updates ? 1 : 0;
+}
+
+TOOL_BENCH_FNS(migrate);
+
 int tool_bench_migrate(int argc, char **argv)
 {
 	struct iopf_bench_migrate_config cfg;
 	struct iopf_bench_migrate_result r;
-	struct iopf_bench_plan plan = { 0 };
-	struct tool_output o = { 0 };
-	bool allow_long = false;
+	struct tool_bench b = {
+		&bench_migrate_fns, &cfg, &r, 0, .table = print_table,
+		.csv = print_csv, .json = migrate_json, .finish = migrate_status,
+	};
 	uint64_t write_mbps = 800, link_gbps = 10;
 	const struct tool_opt opts[] = {
 		TOOL_SIZE("--guest-mib", &cfg.guest_bytes, MIB, 2, 65536, "N",
@@ -160,9 +175,6 @@ int tool_bench_migrate(int argc, char **argv)
 			  IOPF_MIGRATE_MAX_ROUNDS, "N",
 			  "pre-copy rounds, round 0 included (10)"),
 		TOOL_SEED(&cfg.seed),
-		TOOL_OUT_JSON(&o),
-		TOOL_OUT_CSV(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -173,14 +185,12 @@ int tool_bench_migrate(int argc, char **argv)
 		"pinning vs IOPF with dirty tracking; rounds, downtime, and a\n"
 		"check that every device write reached the destination.", opts, NULL,
 	};
-	int ret;
+	int ret = tool_bench_parse(&cmd, &b, argc, argv);
 
-	iopf_bench_migrate_defaults(&cfg);
-	cfg.progress = tool_progress;
-	cfg.progress_arg = "migrate";
-	ret = tool_parse(&cmd, argc, argv);
 	if (ret >= 0)
 		return ret;
+	cfg.progress = tool_progress;
+	cfg.progress_arg = "migrate";
 	cfg.write_mbps = (double)write_mbps;
 	cfg.link_gbps = (double)link_gbps;
 	if (cfg.guest_bytes % (2 * MIB)) {
@@ -191,17 +201,5 @@ int tool_bench_migrate(int argc, char **argv)
 		fprintf(stderr, "iopf: --hot-mib must be at most half of --guest-mib\n");
 		return 2;
 	}
-	ret = tool_bench_begin(cmd.name, iopf_bench_migrate_validate(&cfg, &plan),
-			       &plan, allow_long, &o, 0);
-	if (!ret)
-		ret = tool_bench_end(cmd.name, &o, iopf_bench_migrate(&cfg, &r));
-	if (ret)
-		return ret;
-	if (o.csv)
-		print_csv(&r);
-	else if (tool_output_table(&o))
-		print_table(&cfg, &r);
-	if (o.json && tool_output_json(&o, migrate_json(&cfg, &r)))
-		return 1;
-	return r.run[0].lost_updates || r.run[1].lost_updates ? 1 : 0;
+	return tool_bench_run(&cmd, &b);
 }

@@ -8,8 +8,9 @@
 
 #include "tool.h"
 
-static json_object *nested_json(const struct iopf_bench_nested_result *r)
+static json_object *nested_json(const struct tool_bench *b)
 {
+	const struct iopf_bench_nested_result *r = b->result;
 	json_object *root = json_object_new_object();
 
 	for (int c = 0; c < IOPF_NESTED_NR; c++) {
@@ -28,8 +29,10 @@ static json_object *nested_json(const struct iopf_bench_nested_result *r)
 	return root;
 }
 
-static void print_csv(const struct iopf_bench_nested_result *r)
+static void print_csv(const struct tool_bench *b)
 {
+	const struct iopf_bench_nested_result *r = b->result;
+
 	printf("case,dmas,faults,timed_out,mean_ns,p50_ns,p99_ns,max_ns\n");
 	for (int c = 0; c < IOPF_NESTED_NR; c++) {
 		const struct iopf_bench_nested_row *x = &r->row[c];
@@ -44,9 +47,10 @@ static void print_csv(const struct iopf_bench_nested_result *r)
 	}
 }
 
-static void print_table(const struct iopf_bench_nested_config *cfg,
-			const struct iopf_bench_nested_result *r)
+static void print_table(const struct tool_bench *b)
 {
+	const struct iopf_bench_nested_config *cfg = b->cfg;
+	const struct iopf_bench_nested_result *r = b->result;
 	const struct iopf_bench_nested_row *silent = &r->row[IOPF_NESTED_SILENT];
 
 	printf("nested I/O page faults on this machine (real runtime), %llu "
@@ -77,13 +81,16 @@ static void print_table(const struct iopf_bench_nested_config *cfg,
 	       (unsigned long long)r->guest_pages_mapped);
 }
 
+TOOL_BENCH_FNS(nested);
+
 int tool_bench_nested(int argc, char **argv)
 {
 	struct iopf_bench_nested_config cfg;
 	struct iopf_bench_nested_result r;
-	struct iopf_bench_plan plan = { 0 };
-	struct tool_output o = { 0 };
-	bool allow_long = false;
+	struct tool_bench b = {
+		&bench_nested_fns, &cfg, &r, TOOL_BENCH_TICKER,
+		.table = print_table, .csv = print_csv, .json = nested_json,
+	};
 	const struct tool_opt opts[] = {
 		TOOL_UINT("--pages", &cfg.pages, 1, 100000, "N",
 			  "fresh pages per case, one DMA each (5000)"),
@@ -93,9 +100,6 @@ int tool_bench_nested(int argc, char **argv)
 		TOOL_UINT_SCALED("--timeout-ms", &cfg.timeout_ns, 1, 10000,
 				 1000000ull, "N",
 				 "the fault queue's response timeout (2)"),
-		TOOL_OUT_JSON(&o),
-		TOOL_OUT_CSV(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -105,23 +109,11 @@ int tool_bench_nested(int argc, char **argv)
 		"alone (stage 1), both, and a guest that never answers (the\n"
 		"fault queue's timeout answers INVALID).", opts, NULL,
 	};
-	int ret;
+	int ret = tool_bench_parse(&cmd, &b, argc, argv);
 
-	iopf_bench_nested_defaults(&cfg);
-	ret = tool_parse(&cmd, argc, argv);
 	if (ret >= 0)
 		return ret;
 	if (cfg.silent_pages > cfg.pages)
 		cfg.silent_pages = cfg.pages;
-	ret = tool_bench_begin(cmd.name, iopf_bench_nested_validate(&cfg, &plan),
-			       &plan, allow_long, &o, TOOL_BENCH_TICKER);
-	if (!ret)
-		ret = tool_bench_end(cmd.name, &o, iopf_bench_nested(&cfg, &r));
-	if (ret)
-		return ret;
-	if (o.csv)
-		print_csv(&r);
-	else if (tool_output_table(&o))
-		print_table(&cfg, &r);
-	return o.json ? tool_output_json(&o, nested_json(&r)) : 0;
+	return tool_bench_run(&cmd, &b);
 }

@@ -22,9 +22,10 @@
 	"DATA u 1:5 w lp t 'IOPF adaptive', " \
 	"DATA u 1:6 w l dt 2 t 'IOPF prefault-all'"
 
-static json_object *startup_json(const struct iopf_bench_startup_config *cfg,
-				 const struct iopf_bench_startup_point *pts)
+static json_object *startup_json(const struct tool_bench *b)
 {
+	const struct iopf_bench_startup_config *cfg = b->cfg;
+	const struct iopf_bench_startup_point *pts = b->result;
 	json_object *root = json_object_new_array();
 
 	for (unsigned i = 0; i < cfg->nr_sizes; i++) {
@@ -42,9 +43,11 @@ static json_object *startup_json(const struct iopf_bench_startup_config *cfg,
 	return root;
 }
 
-static void print_csv(const struct iopf_bench_startup_config *cfg,
-		      const struct iopf_bench_startup_point *pts)
+static void print_csv(const struct tool_bench *b)
 {
+	const struct iopf_bench_startup_config *cfg = b->cfg;
+	const struct iopf_bench_startup_point *pts = b->result;
+
 	printf("guest_bytes");
 	for (int m = 0; m < IOPF_START_NR; m++)
 		printf(",%s_s", iopf_startup_mode_name(m));
@@ -70,9 +73,11 @@ static void format_published(char *buf, size_t len,
 		snprintf(buf, len, "-");
 }
 
-static void print_table(const struct iopf_bench_startup_config *cfg,
-			const struct iopf_bench_startup_point *pts)
+static void print_table(const struct tool_bench *b)
 {
+	const struct iopf_bench_startup_config *cfg = b->cfg;
+	const struct iopf_bench_startup_point *pts = b->result;
+
 	if (cfg->real)
 		printf("VM start: creation to the device's first completed DMA "
 		       "(s), real runtime, 4 KiB pages on real memory\n");
@@ -98,10 +103,10 @@ static void print_table(const struct iopf_bench_startup_config *cfg,
 }
 
 /* Start time against guest size, per mode; nothing under --json or --csv. */
-static int plot_startup(const struct tool_output *o,
-			const struct iopf_bench_startup_config *cfg,
-			const struct iopf_bench_startup_point *pts)
+static int plot_startup(const struct tool_bench *b)
 {
+	const struct iopf_bench_startup_config *cfg = b->cfg;
+	const struct iopf_bench_startup_point *pts = b->result;
 	/* A series with no point would leave an empty legend entry: the
 	 * published figures are plotted only when some size has one. */
 	bool published = false;
@@ -121,12 +126,14 @@ static int plot_startup(const struct tool_output *o,
 					pts[i].seconds[4],
 					pts[i].published_s >= 0 ? pub : "NaN");
 	}
-	return tool_plot(o, cfg->real ? "startup-real" : "startup", data,
+	return tool_plot(&b->out, cfg->real ? "startup-real" : "startup", data,
 			 published ? STARTUP_PLOT_HEAD
 				     "DATA u 1:7 w p pt 7 ps 2 t 'published pinning', "
 				     STARTUP_PLOT_IOPF
 				   : STARTUP_PLOT_HEAD STARTUP_PLOT_IOPF);
 }
+
+TOOL_BENCH_FNS(startup);
 
 int tool_bench_startup(int argc, char **argv)
 {
@@ -134,10 +141,12 @@ int tool_bench_startup(int argc, char **argv)
 	uint64_t max_real = 0;
 	struct iopf_bench_startup_point pts[12];
 	struct iopf_bench_startup_config cfg;
-	struct iopf_bench_plan plan = { 0 };
-	struct tool_output o = { 0 };
+	struct tool_bench b = {
+		&bench_startup_fns, &cfg, pts, TOOL_BENCH_PLOTS,
+		.table = print_table, .csv = print_csv, .json = startup_json,
+		.finish = plot_startup,
+	};
 	const char *profile = NULL;
-	bool allow_long = false;
 	const struct tool_opt opts[] = {
 		TOOL_CALL("--runtime", tool_opt_runtime, &cfg.real,
 			  "virtual|real", "virtual (default): 1 GiB..1 TiB, 2 MiB "
@@ -147,10 +156,6 @@ int tool_bench_startup(int argc, char **argv)
 			  "real runtime: the largest guest, GiB (half of\n"
 			  "the memory available)"),
 		TOOL_PROFILE(&profile),
-		TOOL_OUT_JSON(&o),
-		TOOL_OUT_CSV(&o),
-		TOOL_OUT_PLOT(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -158,14 +163,12 @@ int tool_bench_startup(int argc, char **argv)
 		"VM start time against guest size: static pinning vs IOPF\n"
 		"per policy, beside the published pinning times", opts, NULL,
 	};
-	int ret;
+	int ret = tool_bench_parse(&cmd, &b, argc, argv);
 
-	iopf_bench_startup_defaults(&cfg);
-	cfg.progress = tool_progress;
-	cfg.progress_arg = "startup";
-	ret = tool_parse(&cmd, argc, argv);
 	if (ret >= 0)
 		return ret;
+	cfg.progress = tool_progress;
+	cfg.progress_arg = "startup";
 	if (profile) {
 		cfg.costs = tool_cost_profile(profile);
 		if (!cfg.costs)
@@ -180,17 +183,5 @@ int tool_bench_startup(int argc, char **argv)
 			return 2;
 		}
 	}
-	ret = tool_bench_begin(cmd.name, iopf_bench_startup_validate(&cfg, &plan),
-			       &plan, allow_long, &o, TOOL_BENCH_PLOTS);
-	if (!ret)
-		ret = tool_bench_end(cmd.name, &o, iopf_bench_startup(&cfg, pts));
-	if (ret)
-		return ret;
-	if (o.csv)
-		print_csv(&cfg, pts);
-	else if (tool_output_table(&o))
-		print_table(&cfg, pts);
-	if (o.json && tool_output_json(&o, startup_json(&cfg, pts)))
-		return 1;
-	return plot_startup(&o, &cfg, pts);
+	return tool_bench_run(&cmd, &b);
 }

@@ -13,13 +13,14 @@
 #ifndef IOPF_TOOL_H
 #define IOPF_TOOL_H
 
+#include <iopf/bench.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 struct json_object;
-struct iopf_bench_plan;
 
 int tool_demo_mm(int argc, char **argv);
 int tool_bench_ground(int argc, char **argv);
@@ -212,6 +213,8 @@ int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan
 enum tool_bench_flags {
 	TOOL_BENCH_TICKER = 1 << 0, /* no progress of its own: tick instead */
 	TOOL_BENCH_PLOTS = 1 << 1,  /* draws plots (see tool_output_open()) */
+	/* Runs as long as it was asked to: no estimate refuses it, no --long. */
+	TOOL_BENCH_ANY_LENGTH = 1 << 2,
 };
 
 /*
@@ -226,6 +229,88 @@ int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *pla
  * errno), drop the output and say so. 0, or 1 after the message.
  */
 int tool_bench_end(const char *cmd, struct tool_output *o, int err);
+
+/*
+ * A benchmark's entry points without its types, so that one runner drives
+ * them all: TOOL_BENCH_FNS(X) writes them for iopf_bench_X_defaults(),
+ * iopf_bench_X_validate() and iopf_bench_X() (see <iopf/bench.h>).
+ */
+struct tool_bench_fns {
+	void (*defaults)(void *cfg);
+	int (*validate)(const void *cfg, struct iopf_bench_plan *plan);
+	int (*run)(const void *cfg, void *result);
+};
+
+/*
+ * The wrappers pass the pointers on with their own types: a function is
+ * never called through a pointer of another type.
+ */
+#define TOOL_BENCH_FNS(X)                                                    \
+	static void bench_##X##_defaults(void *cfg)                          \
+	{                                                                    \
+		iopf_bench_##X##_defaults(cfg);                              \
+	}                                                                    \
+	static int bench_##X##_validate(const void *cfg,                     \
+					struct iopf_bench_plan *plan)        \
+	{                                                                    \
+		return iopf_bench_##X##_validate(cfg, plan);                 \
+	}                                                                    \
+	static int bench_##X##_run(const void *cfg, void *result)            \
+	{                                                                    \
+		return iopf_bench_##X(cfg, result);                          \
+	}                                                                    \
+	static const struct tool_bench_fns bench_##X##_fns = {               \
+		bench_##X##_defaults, bench_##X##_validate, bench_##X##_run, \
+	}
+
+/*
+ * One bench command: its benchmark, how it shows the results, and the
+ * state every bench command has. The command fills the part above
+ * @plan; the hooks find the benchmark's config and result in @cfg and
+ * @result.
+ */
+struct tool_bench {
+	const struct tool_bench_fns *fns;
+	void *cfg, *result;
+	unsigned flags;            /* enum tool_bench_flags */
+	/* The results on stdout: as CSV under --csv (and only then is there
+	 * a --csv), else as a table unless --json takes stdout. */
+	void (*table)(const struct tool_bench *b);
+	void (*csv)(const struct tool_bench *b);
+	struct json_object *(*json)(const struct tool_bench *b); /* --json */
+	/* After the output: the exit status (checks of the results, plots);
+	 * NULL: 0. */
+	int (*finish)(const struct tool_bench *b);
+
+	struct iopf_bench_plan plan; /* what validate said */
+	struct tool_output out;
+	bool allow_long;           /* --long */
+	/* --json, [--csv], [--plot-dir, --no-plot], [--long], end */
+	struct tool_opt common[6];
+};
+
+/*
+ * Bench command @cmd, all of it: @b's defaults, then the options (@cmd's
+ * and the common ones), then tool_bench_run(). The exit status.
+ */
+int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
+		    int argc, char **argv);
+/*
+ * The first half, for a command with checks of its own before the run:
+ * @b's defaults, then @argv parsed by @cmd's options and the common ones
+ * (--json, --csv when there is a csv hook, --plot-dir and --no-plot under
+ * TOOL_BENCH_PLOTS, --long unless TOOL_BENCH_ANY_LENGTH). As
+ * tool_parse(): -1 to go on, or the exit status.
+ */
+int tool_bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
+		     int argc, char **argv);
+/*
+ * The second half: validate (see tool_bench_begin()), run (see
+ * tool_bench_end()), then tool_bench_output(). The exit status.
+ */
+int tool_bench_run(const struct tool_cmd *cmd, struct tool_bench *b);
+/* The results where the output switches say, then @b's finish hook. */
+int tool_bench_output(struct tool_bench *b);
 
 struct iopf_cost_model;
 /*

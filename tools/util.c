@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The option grammar of every iopf command (see tool.h), strict numbers,
- * and the checks every benchmark makes before it runs.
+ * the checks every benchmark makes before it runs, and the one way a
+ * bench command goes from its options to its results.
  */
 #include <iopf/bench.h>
 
@@ -229,8 +230,54 @@ static int apply_option(const struct tool_opt *o, const char *val)
 	return 2;
 }
 
-static const struct tool_opt *find_option(const struct tool_opt *opts,
-					  const char *name, size_t len)
+/* @o's line in the help: its name and value, then its help text. */
+static void usage_option(FILE *f, const struct tool_opt *o)
+{
+	char head[48];
+	const char *h = o->help ? o->help : "";
+	int col;
+
+	snprintf(head, sizeof(head), "%s%s%s", o->name,
+		 o->meta && o->type != TOOL_OPT_JSON ? " " : "",
+		 o->meta ? o->meta : "");
+	col = fprintf(f, "  %-20s", head);
+	for (;;) {
+		size_t n = strcspn(h, "\n");
+
+		if (col > 22)
+			fprintf(f, "\n%22s", "");
+		fprintf(f, " %.*s\n", (int)n, h);
+		if (!h[n])
+			break;
+		h += n + 1;
+		col = fprintf(f, "%22s", "");
+	}
+}
+
+/* tool_usage(), with @more's options (may be NULL) after @cmd's own. */
+static void print_usage(FILE *f, const struct tool_cmd *cmd,
+			const struct tool_opt *more)
+{
+	fprintf(f, "usage: iopf %s %s\n", cmd->name, cmd->args);
+	for (const char *w = cmd->about; w && *w;) {
+		size_t n = strcspn(w, "\n");
+
+		fprintf(f, "  %.*s\n", (int)n, w);
+		w += n + (w[n] == '\n');
+	}
+	if (!cmd->opts->name && !(more && more->name))
+		return;
+	fputs("options:\n", f);
+	for (const struct tool_opt *o = cmd->opts; o->name; o++)
+		usage_option(f, o);
+	for (const struct tool_opt *o = more; o && o->name; o++)
+		usage_option(f, o);
+	fputs("numbers: decimal digits; sizes may end in K, M, G or T; "
+	      "--opt VALUE or --opt=VALUE\n", f);
+}
+
+static const struct tool_opt *find_in(const struct tool_opt *opts,
+				      const char *name, size_t len)
 {
 	for (; opts->name; opts++)
 		if (strlen(opts->name) == len && !strncmp(opts->name, name, len))
@@ -238,7 +285,19 @@ static const struct tool_opt *find_option(const struct tool_opt *opts,
 	return NULL;
 }
 
-int tool_parse(const struct tool_cmd *cmd, int argc, char **argv)
+/* @cmd's option @name (@len bytes): its own, or one of @more (or NULL). */
+static const struct tool_opt *find_option(const struct tool_cmd *cmd,
+					  const struct tool_opt *more,
+					  const char *name, size_t len)
+{
+	const struct tool_opt *o = find_in(cmd->opts, name, len);
+
+	return o || !more ? o : find_in(more, name, len);
+}
+
+/* tool_parse() by @cmd's options and then @more's (may be NULL). */
+static int parse_options(const struct tool_cmd *cmd,
+			 const struct tool_opt *more, int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *eq, *val = NULL;
@@ -246,7 +305,7 @@ int tool_parse(const struct tool_cmd *cmd, int argc, char **argv)
 		int ret;
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			tool_usage(stdout, cmd);
+			print_usage(stdout, cmd, more);
 			return 0;
 		}
 		if (strncmp(a, "--", 2) || !a[2]) {
@@ -260,7 +319,7 @@ int tool_parse(const struct tool_cmd *cmd, int argc, char **argv)
 			goto bad;
 		}
 		eq = strchr(a, '=');
-		o = find_option(cmd->opts, a, eq ? (size_t)(eq - a) : strlen(a));
+		o = find_option(cmd, more, a, eq ? (size_t)(eq - a) : strlen(a));
 		if (!o) {
 			fprintf(stderr, "iopf %s: unknown option '%.*s'\n",
 				cmd->name, eq ? (int)(eq - a) : (int)strlen(a), a);
@@ -295,41 +354,14 @@ bad:
 	return 2;
 }
 
+int tool_parse(const struct tool_cmd *cmd, int argc, char **argv)
+{
+	return parse_options(cmd, NULL, argc, argv);
+}
+
 void tool_usage(FILE *f, const struct tool_cmd *cmd)
 {
-	fprintf(f, "usage: iopf %s %s\n", cmd->name, cmd->args);
-	for (const char *w = cmd->about; w && *w;) {
-		size_t n = strcspn(w, "\n");
-
-		fprintf(f, "  %.*s\n", (int)n, w);
-		w += n + (w[n] == '\n');
-	}
-	if (!cmd->opts->name)
-		return;
-	fputs("options:\n", f);
-	for (const struct tool_opt *o = cmd->opts; o->name; o++) {
-		char head[48];
-		const char *h = o->help ? o->help : "";
-		int col;
-
-		snprintf(head, sizeof(head), "%s%s%s", o->name,
-			 o->meta && o->type != TOOL_OPT_JSON ? " " : "",
-			 o->meta ? o->meta : "");
-		col = fprintf(f, "  %-20s", head);
-		for (;;) {
-			size_t n = strcspn(h, "\n");
-
-			if (col > 22)
-				fprintf(f, "\n%22s", "");
-			fprintf(f, " %.*s\n", (int)n, h);
-			if (!h[n])
-				break;
-			h += n + 1;
-			col = fprintf(f, "%22s", "");
-		}
-	}
-	fputs("numbers: decimal digits; sizes may end in K, M, G or T; "
-	      "--opt VALUE or --opt=VALUE\n", f);
+	print_usage(f, cmd, NULL);
 }
 
 int tool_opt_runtime(const char *opt, const char *val, void *dst)
@@ -411,4 +443,65 @@ int tool_bench_end(const char *cmd, struct tool_output *o, int err)
 	tool_output_abort(o);
 	fprintf(stderr, "iopf: %s failed: %s\n", cmd, tool_strerror(err));
 	return 1;
+}
+
+/* The options every bench command has, as @b's kind of command takes them. */
+static void bench_common_options(struct tool_bench *b)
+{
+	const struct tool_opt json = TOOL_OUT_JSON(&b->out);
+	const struct tool_opt csv = TOOL_OUT_CSV(&b->out);
+	const struct tool_opt plot[] = { TOOL_OUT_PLOT(&b->out) };
+	const struct tool_opt long_run = TOOL_LONG(&b->allow_long);
+	struct tool_opt *o = b->common;
+
+	*o++ = json;
+	if (b->csv)
+		*o++ = csv;
+	if (b->flags & TOOL_BENCH_PLOTS) {
+		*o++ = plot[0];
+		*o++ = plot[1];
+	}
+	if (!(b->flags & TOOL_BENCH_ANY_LENGTH))
+		*o++ = long_run;
+	*o = (struct tool_opt)TOOL_END;
+}
+
+int tool_bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
+		     int argc, char **argv)
+{
+	b->fns->defaults(b->cfg);
+	bench_common_options(b);
+	return parse_options(cmd, b->common, argc, argv);
+}
+
+int tool_bench_output(struct tool_bench *b)
+{
+	if (b->out.csv)
+		b->csv(b);
+	else if (tool_output_table(&b->out))
+		b->table(b);
+	if (b->out.json && tool_output_json(&b->out, b->json(b)))
+		return 1;
+	return b->finish ? b->finish(b) : 0;
+}
+
+int tool_bench_run(const struct tool_cmd *cmd, struct tool_bench *b)
+{
+	bool allow_long = b->allow_long || (b->flags & TOOL_BENCH_ANY_LENGTH);
+	int ret;
+
+	ret = tool_bench_begin(cmd->name, b->fns->validate(b->cfg, &b->plan),
+			       &b->plan, allow_long, &b->out, b->flags);
+	if (!ret)
+		ret = tool_bench_end(cmd->name, &b->out,
+				     b->fns->run(b->cfg, b->result));
+	return ret ? ret : tool_bench_output(b);
+}
+
+int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
+		    int argc, char **argv)
+{
+	int ret = tool_bench_parse(cmd, b, argc, argv);
+
+	return ret >= 0 ? ret : tool_bench_run(cmd, b);
 }
