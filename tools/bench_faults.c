@@ -276,7 +276,7 @@ int tool_bench_faults(int argc, char **argv)
 	struct iopf_bench_faults_config cfg;
 	struct iopf_bench_faults_result r;
 	struct tool_bench b = {
-		&bench_faults_fns, &cfg, &r, TOOL_BENCH_PLOTS,
+		&bench_faults_fns, &cfg, &r, TOOL_BENCH_CSV | TOOL_BENCH_PLOTS,
 		.table = print_table, .csv = print_csv, .json = faults_json,
 		.finish = plot_latency,
 	};
@@ -301,7 +301,7 @@ int tool_bench_faults(int argc, char **argv)
 	/* The timeline is opened once the run is known to go ahead, and
 	 * the ticker started once nothing else can refuse it. */
 	ret = tool_bench_begin(cmd.name, iopf_bench_faults_validate(&cfg, &b.plan),
-			       &b.plan, b.allow_long, &b.out, TOOL_BENCH_PLOTS);
+			       &b.plan, b.allow_long, &b.out, b.flags);
 	if (!ret && trace_path && trace_open(&trace, trace_path, &cfg)) {
 		tool_output_abort(&b.out);
 		ret = 2;

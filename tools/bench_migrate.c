@@ -154,8 +154,9 @@ int tool_bench_migrate(int argc, char **argv)
 	struct iopf_bench_migrate_config cfg;
 	struct iopf_bench_migrate_result r;
 	struct tool_bench b = {
-		&bench_migrate_fns, &cfg, &r, 0, .table = print_table,
-		.csv = print_csv, .json = migrate_json, .finish = migrate_status,
+		&bench_migrate_fns, &cfg, &r, TOOL_BENCH_CSV,
+		.table = print_table, .csv = print_csv, .json = migrate_json,
+		.finish = migrate_status,
 	};
 	uint64_t write_mbps = 800, link_gbps = 10;
 	const struct tool_opt opts[] = {

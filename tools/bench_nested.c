@@ -88,7 +88,7 @@ int tool_bench_nested(int argc, char **argv)
 	struct iopf_bench_nested_config cfg;
 	struct iopf_bench_nested_result r;
 	struct tool_bench b = {
-		&bench_nested_fns, &cfg, &r, TOOL_BENCH_TICKER,
+		&bench_nested_fns, &cfg, &r, TOOL_BENCH_TICKER | TOOL_BENCH_CSV,
 		.table = print_table, .csv = print_csv, .json = nested_json,
 	};
 	const struct tool_opt opts[] = {

@@ -101,14 +101,18 @@ static void print_row(double load, enum iopf_nic_policy p,
 	       (double)r->pinned_bytes / (1 << 20));
 }
 
+TOOL_BENCH_DEFAULTS(nic);
+
 int tool_bench_nic(int argc, char **argv)
 {
 	struct iopf_bench_nic_config cfg;
-	struct iopf_bench_plan plan = { 0 };
+	/* Its runs are the command's own: one per policy and load. */
+	struct tool_bench b = {
+		.fns = &bench_nic_fns, .cfg = &cfg, .flags = TOOL_BENCH_CSV,
+	};
 	struct nic_loads loads = { { 1, 10, 25, 40, 100 }, 5 };
-	struct tool_output o = { 0 };
 	const char *profile = IOPF_COST_PROFILE_DEFAULT;
-	bool on[IOPF_NIC_NR_POLICIES], allow_long = false;
+	bool on[IOPF_NIC_NR_POLICIES];
 	unsigned total = 0, done = 0;
 	int status = 0;
 	double wall_s = 0;
@@ -143,9 +147,6 @@ int tool_bench_nic(int argc, char **argv)
 			  "back to the host (0)"),
 		TOOL_PROFILE(&profile),
 		TOOL_SEED(&cfg.seed),
-		TOOL_OUT_JSON(&o),
-		TOOL_OUT_CSV(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -160,10 +161,9 @@ int tool_bench_nic(int argc, char **argv)
 	};
 	int ret;
 
-	iopf_bench_nic_defaults(&cfg);
 	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
 		on[p] = true;
-	ret = tool_parse(&cmd, argc, argv);
+	ret = tool_bench_parse(&cmd, &b, argc, argv);
 	if (ret >= 0)
 		return ret;
 	if (cfg.ring_entries & (cfg.ring_entries - 1)) {
@@ -178,23 +178,24 @@ int tool_bench_nic(int argc, char **argv)
 	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
 		total += on[p] ? loads.n : 0;
 	for (unsigned l = 0; l < loads.n; l++) {
-		ret = iopf_bench_nic_validate(&cfg, loads.v[l], &plan);
+		ret = iopf_bench_nic_validate(&cfg, loads.v[l], &b.plan);
 		if (ret)
 			break;
-		wall_s += plan.wall_s * total / loads.n;
+		wall_s += b.plan.wall_s * total / loads.n;
 	}
-	plan.wall_s = wall_s;
-	ret = tool_bench_begin(cmd.name, ret, &plan, allow_long, &o, 0);
+	b.plan.wall_s = wall_s;
+	ret = tool_bench_begin(cmd.name, ret, &b.plan, b.allow_long, &b.out,
+			       b.flags);
 	if (ret)
 		return ret;
 
-	if (o.json)
+	if (b.out.json)
 		jrows = json_object_new_array();
-	if (o.csv)
+	if (b.out.csv)
 		puts("load_gbps,policy,offered,delivered,lost,loss_pct,gbps,"
 		     "lost_overflow,lost_miss,lost_no_backup,lost_error,faults,misses,"
 		     "backup_used,discarded_pages,pinned_mib,bad_packets");
-	else if (tool_output_table(&o))
+	else if (tool_output_table(&b.out))
 		printf("NIC receive: %u-byte packets, %llu per run, on-chip buffer "
 		       "%llu KiB, RX ring %u, backup ring %u, %llu MiB of RX "
 		       "buffers in a %llu MiB guest, virtual runtime, profile %s\n"
@@ -226,8 +227,8 @@ int tool_bench_nic(int argc, char **argv)
 				status = 1;
 				break;
 			}
-			if (o.csv || tool_output_table(&o))
-				print_row(loads.v[l], p, &r, o.csv);
+			if (b.out.csv || tool_output_table(&b.out))
+				print_row(loads.v[l], p, &r, b.out.csv);
 			/* Every buffer is valid memory: no DMA may be refused. */
 			if (r.bad_packets || r.lost_error) {
 				fprintf(stderr, "iopf: %llu packets arrived "
@@ -240,7 +241,7 @@ int tool_bench_nic(int argc, char **argv)
 				json_object_array_add(jrows,
 						      result_json(loads.v[l], p, &r));
 		}
-		if (tool_output_table(&o) && !status && l + 1 < loads.n)
+		if (tool_output_table(&b.out) && !status && l + 1 < loads.n)
 			putchar('\n');
 	}
 	if (jrows) {
@@ -255,8 +256,8 @@ int tool_bench_nic(int argc, char **argv)
 		json_object_object_add(root, "rows", jrows);
 		if (status) {
 			json_object_put(root);
-			tool_output_abort(&o);
-		} else if (tool_output_json(&o, root)) {
+			tool_output_abort(&b.out);
+		} else if (tool_output_json(&b.out, root)) {
 			status = 1;
 		}
 	}

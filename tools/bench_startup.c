@@ -142,7 +142,7 @@ int tool_bench_startup(int argc, char **argv)
 	struct iopf_bench_startup_point pts[12];
 	struct iopf_bench_startup_config cfg;
 	struct tool_bench b = {
-		&bench_startup_fns, &cfg, pts, TOOL_BENCH_PLOTS,
+		&bench_startup_fns, &cfg, pts, TOOL_BENCH_CSV | TOOL_BENCH_PLOTS,
 		.table = print_table, .csv = print_csv, .json = startup_json,
 		.finish = plot_startup,
 	};

@@ -67,15 +67,19 @@ static json_object *result_json(const struct iopf_bench_uadk_result *r,
 	return o;
 }
 
+TOOL_BENCH_DEFAULTS(uadk);
+
 int tool_bench_uadk(int argc, char **argv)
 {
 	struct iopf_bench_uadk_config cfg;
-	struct iopf_bench_plan plan = { 0 };
-	struct tool_output o = { 0 };
+	/* Its runs are the command's own: every mode of every row. */
+	struct tool_bench b = {
+		.fns = &bench_uadk_fns, .cfg = &cfg, .flags = TOOL_BENCH_TICKER,
+	};
 	const char *profile = IOPF_COST_PROFILE_DEFAULT;
 	uint64_t msg_len = 0, times = 0, max_times = 0, repeat = 0;
 	uint32_t premap = 0;
-	bool real = false, no_compute = false, allow_long = false;
+	bool real = false, no_compute = false;
 	int only = -1, nrows;
 	double wall_s = 0;
 	struct row_result rows[6];
@@ -110,8 +114,6 @@ int tool_bench_uadk(int argc, char **argv)
 		TOOL_FLAG("--no-compute", &no_compute,
 			  "real runtime: move no bytes, skip the crypto"),
 		TOOL_JOBS(&cfg.jobs),
-		TOOL_OUT_JSON(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -122,8 +124,7 @@ int tool_bench_uadk(int argc, char **argv)
 	};
 	int ret;
 
-	iopf_bench_uadk_defaults(&cfg);
-	ret = tool_parse(&cmd, argc, argv);
+	ret = tool_bench_parse(&cmd, &b, argc, argv);
 	if (ret >= 0)
 		return ret;
 	cfg.runtime = real ? IOPF_UADK_REAL : IOPF_UADK_VIRTUAL;
@@ -173,15 +174,15 @@ int tool_bench_uadk(int argc, char **argv)
 		cfg.msg_len = rr->row.msg_len;
 		cfg.times = rr->row.times;
 		cfg.premap = rr->row.premap;
-		ret = iopf_bench_uadk_validate(&cfg, &plan);
+		ret = iopf_bench_uadk_validate(&cfg, &b.plan);
 		if (ret)
 			break;
-		wall_s += plan.wall_s * (double)repeat *
+		wall_s += b.plan.wall_s * (double)repeat *
 			  (only >= 0 ? 2 : IOPF_UADK_NR_MODES);
 	}
-	plan.wall_s = wall_s;
-	ret = tool_bench_begin(cmd.name, ret, &plan, allow_long, &o,
-			       TOOL_BENCH_TICKER);
+	b.plan.wall_s = wall_s;
+	ret = tool_bench_begin(cmd.name, ret, &b.plan, b.allow_long, &b.out,
+			       b.flags);
 	if (ret)
 		return ret;
 	{
@@ -205,14 +206,14 @@ int tool_bench_uadk(int argc, char **argv)
 				(unsigned long long)cfgs[failed].times,
 				(unsigned long long)cfgs[failed].msg_len,
 				tool_strerror(ret));
-			tool_output_abort(&o);
+			tool_output_abort(&b.out);
 			return 1;
 		}
 		for (int r = 0; r < nrows; r++)
 			rows[r].run = runs[r];
 	}
 	tool_ticker_stop();
-	if (!tool_output_table(&o))
+	if (!tool_output_table(&b.out))
 		goto json;
 	printf("UADK hisi_sec_test: 1-vCPU guest, SEC accelerator (stall), "
 	       "AES-128-CBC, ");
@@ -260,7 +261,7 @@ int tool_bench_uadk(int argc, char **argv)
 			       iopf_uadk_mode_name(m), x->time_ns / 1e6,
 			       x->ops_per_s, x->kib_per_s, x->start_ns / 1e6);
 		}
-	if (!o.json)
+	if (!b.out.json)
 		return 0;
 json:
 	jrows = json_object_new_array();
@@ -292,7 +293,7 @@ json:
 		json_object_object_add(root, "profile", json_object_new_string(cfg.costs->name));
 		json_object_object_add(root, "runtime", json_object_new_string(cfg.runtime == IOPF_UADK_REAL ? "real" : "virtual"));
 		json_object_object_add(root, "rows", jrows);
-		return tool_output_json(&o, root);
+		return tool_output_json(&b.out, root);
 	}
 }
 

@@ -209,12 +209,13 @@ int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan
 #define TOOL_SEED(p)                                                         \
 	TOOL_UINT("--seed", (p), 0, UINT64_MAX, "N", "random seed (1)")
 
-/* How a bench command shows its run and what it writes besides stdout. */
+/* How a bench command shows its run, and what it writes besides stdout. */
 enum tool_bench_flags {
 	TOOL_BENCH_TICKER = 1 << 0, /* no progress of its own: tick instead */
 	TOOL_BENCH_PLOTS = 1 << 1,  /* draws plots (see tool_output_open()) */
+	TOOL_BENCH_CSV = 1 << 2,    /* writes CSV under --csv */
 	/* Runs as long as it was asked to: no estimate refuses it, no --long. */
-	TOOL_BENCH_ANY_LENGTH = 1 << 2,
+	TOOL_BENCH_ANY_LENGTH = 1 << 3,
 };
 
 /*
@@ -264,6 +265,19 @@ struct tool_bench_fns {
 	}
 
 /*
+ * The defaults alone, for a benchmark whose runs take more than its
+ * config (a load, a mode): its command validates and runs them itself.
+ */
+#define TOOL_BENCH_DEFAULTS(X)                                               \
+	static void bench_##X##_defaults(void *cfg)                          \
+	{                                                                    \
+		iopf_bench_##X##_defaults(cfg);                              \
+	}                                                                    \
+	static const struct tool_bench_fns bench_##X##_fns = {               \
+		bench_##X##_defaults, NULL, NULL,                            \
+	}
+
+/*
  * One bench command: its benchmark, how it shows the results, and the
  * state every bench command has. The command fills the part above
  * @plan; the hooks find the benchmark's config and result in @cfg and
@@ -273,8 +287,8 @@ struct tool_bench {
 	const struct tool_bench_fns *fns;
 	void *cfg, *result;
 	unsigned flags;            /* enum tool_bench_flags */
-	/* The results on stdout: as CSV under --csv (and only then is there
-	 * a --csv), else as a table unless --json takes stdout. */
+	/* The results on stdout: as CSV under --csv (TOOL_BENCH_CSV), else
+	 * as a table unless --json takes stdout. */
 	void (*table)(const struct tool_bench *b);
 	void (*csv)(const struct tool_bench *b);
 	struct json_object *(*json)(const struct tool_bench *b); /* --json */
@@ -298,7 +312,7 @@ int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
 /*
  * The first half, for a command with checks of its own before the run:
  * @b's defaults, then @argv parsed by @cmd's options and the common ones
- * (--json, --csv when there is a csv hook, --plot-dir and --no-plot under
+ * (--json, --csv under TOOL_BENCH_CSV, --plot-dir and --no-plot under
  * TOOL_BENCH_PLOTS, --long unless TOOL_BENCH_ANY_LENGTH). As
  * tool_parse(): -1 to go on, or the exit status.
  */

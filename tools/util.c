@@ -455,7 +455,7 @@ static void bench_common_options(struct tool_bench *b)
 	struct tool_opt *o = b->common;
 
 	*o++ = json;
-	if (b->csv)
+	if (b->flags & TOOL_BENCH_CSV)
 		*o++ = csv;
 	if (b->flags & TOOL_BENCH_PLOTS) {
 		*o++ = plot[0];
