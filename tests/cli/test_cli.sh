@@ -284,6 +284,16 @@ for c in "bench ground" "bench iommu" "bench container" "bench uadk" \
 	expect_msg 0 "usage: iopf $c" $c --help
 	expect_msg 2 "unknown option '--bogus'" $c --bogus
 done
+# The options the bench commands share, where each has them: --json
+# everywhere; --long but on churn, which runs as long as it is asked to;
+# --csv and --plot-dir where there is CSV or a plot.
+expect_msg 0 "--json\\[=FILE\\]" bench iommu --help
+expect_msg 0 "--long +run even when" bench nic --help
+expect_msg 2 "unknown option '--long'" bench churn --long
+expect_msg 2 "unknown option '--csv'" bench ground --csv
+expect_msg 0 "--csv +results as CSV" bench migrate --help
+expect_msg 2 "unknown option '--plot-dir'" bench migrate --plot-dir x
+expect_msg 0 "--no-plot +draw no plot" bench faults --help
 expect_msg 2 "--times.*not a number" bench uadk --msg-len 1M --times " -1"
 expect_msg 2 "--times.*not a number" bench uadk --msg-len 1M --times 0x10
 expect_msg 2 "--pages.*not a number" bench nested --pages " 5"
