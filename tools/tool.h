@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The iopf command's shared parts: one option grammar for every command,
- * strict numbers, the output switches, progress and the pre-run checks.
+ * strict numbers, the output switches, progress, the pre-run checks, and
+ * the one runner of the bench commands (struct tool_bench).
  *
  * The grammar: options are long (--name); a value follows as the next
  * argument or after '=' (--pages 100, --pages=100). Numbers are decimal
