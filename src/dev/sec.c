@@ -39,9 +39,8 @@
 
 IOPF_COST_SECTION_DEFINE(SEC, sec);
 
-#define PG 4096u
 #define SEC_MAX_QUEUES 16
-#define SEC_CQ_ENTRIES (PG / sizeof(struct iopf_sec_cqe))
+#define SEC_CQ_ENTRIES (IOPF_PGSIZE_4K / sizeof(struct iopf_sec_cqe))
 
 struct sec_queue {
 	struct iopf_sec *sec;
@@ -85,10 +84,13 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 {
 	struct iopf_sec *sec = q->sec;
 	const struct iopf_cost_model *c = sec->costs;
-	unsigned char in[PG], out[PG + 32];
+	unsigned char in[IOPF_PGSIZE_4K], out[IOPF_PGSIZE_4K + 32];
 	struct iopf_sec_buf_header hdr;
 	EVP_CIPHER_CTX *cctx = NULL;
 	EVP_MD_CTX *mctx = NULL;
+	/* The data follows each buffer's header page. */
+	uint64_t src_data = sqe->src + IOPF_PGSIZE_4K;
+	uint64_t dst_data = sqe->dst + IOPF_PGSIZE_4K;
 	uint64_t done = 0, out_off = 0, kib_ns;
 	int outl, ret;
 
@@ -125,9 +127,11 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 		}
 	}
 	while (done < sqe->len) {
-		size_t chunk = sqe->len - done < PG ? (size_t)(sqe->len - done) : PG;
+		size_t chunk = sqe->len - done < IOPF_PGSIZE_4K
+				       ? (size_t)(sqe->len - done)
+				       : IOPF_PGSIZE_4K;
 
-		ret = sec_dma(q, data_pasid, sqe->src + PG + done,
+		ret = sec_dma(q, data_pasid, src_data + done,
 			      sec->compute ? in : NULL, chunk, IOPF_DMA_READ);
 		if (ret)
 			goto out_free;
@@ -135,7 +139,7 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 		done += chunk;
 		if (!sec->compute) {
 			if (sqe->op != IOPF_SEC_SHA256) {
-				ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off,
+				ret = sec_dma(q, data_pasid, dst_data + out_off,
 					      NULL, chunk, IOPF_DMA_WRITE);
 				if (ret)
 					goto out_free;
@@ -152,7 +156,7 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 			goto out_free;
 		}
 		if (outl) {
-			ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, out,
+			ret = sec_dma(q, data_pasid, dst_data + out_off, out,
 				      (size_t)outl, IOPF_DMA_WRITE);
 			if (ret)
 				goto out_free;
@@ -172,14 +176,14 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 			goto out_free;
 		}
 		if (outl)
-			ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, out,
+			ret = sec_dma(q, data_pasid, dst_data + out_off, out,
 				      (size_t)outl, IOPF_DMA_WRITE);
 		out_off += (uint64_t)outl;
 	} else {
 		uint64_t tail = sec_out_len(sqe->op, sqe->len) - out_off;
 
 		if (tail)
-			ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, NULL,
+			ret = sec_dma(q, data_pasid, dst_data + out_off, NULL,
 				      tail, IOPF_DMA_WRITE);
 		out_off += tail;
 	}
@@ -236,14 +240,15 @@ static void sec_engine(void *arg)
 					     .bytes = out_bytes };
 		/* Completion, doorbell record, event: best effort. */
 		if (!sec_dma(q, ring_pasid,
-			     region + PG + (slot % SEC_CQ_ENTRIES) * sizeof(cqe),
+			     region + IOPF_PGSIZE_4K +
+				     (slot % SEC_CQ_ENTRIES) * sizeof(cqe),
 			     &cqe, sizeof(cqe), IOPF_DMA_WRITE)) {
 			uint32_t head = slot + 1;
 
-			sec_dma(q, ring_pasid, region + 2 * PG, &head,
-				sizeof(head), IOPF_DMA_WRITE);
-			sec_dma(q, ring_pasid, region + 3 * PG, &slot, sizeof(slot),
-				IOPF_DMA_WRITE);
+			sec_dma(q, ring_pasid, region + 2 * IOPF_PGSIZE_4K,
+				&head, sizeof(head), IOPF_DMA_WRITE);
+			sec_dma(q, ring_pasid, region + 3 * IOPF_PGSIZE_4K,
+				&slot, sizeof(slot), IOPF_DMA_WRITE);
 		}
 		iopf_rt_mutex_lock(&q->lock);
 		q->head = slot + 1;
@@ -330,7 +335,7 @@ int iopf_sec_queue_setup(struct iopf_sec *sec, unsigned qi, uint64_t region,
 {
 	struct sec_queue *q;
 
-	if (!sec || qi >= sec->nr_queues || (region & (PG - 1)))
+	if (!sec || qi >= sec->nr_queues || (region & (IOPF_PGSIZE_4K - 1)))
 		return -EINVAL;
 	q = &sec->q[qi];
 	iopf_rt_mutex_lock(&q->lock);
