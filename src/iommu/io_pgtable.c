@@ -338,37 +338,42 @@ static int split_at_locked(struct iopf_io_pgtable *t, uint64_t boundary)
 	return 0;
 }
 
-/* Where clear_range reports the dirty bits of the leaves it clears. */
-struct dirty_sink {
-	unsigned long *bitmap;  /* bit i: sink_iova + i * 4 KiB */
-	uint64_t sink_iova;
-};
-
-static void dirty_sink_mark(const struct dirty_sink *sink, uint64_t iova,
-			    uint64_t last)
+/*
+ * Set the bits of @bitmap (bit i: @base + i * 4 KiB) for the 4 KiB pages
+ * of [iova, last], which lies at or above @base. Returns the pages marked.
+ */
+static uint64_t dirty_bitmap_mark(unsigned long *bitmap, uint64_t base,
+				  uint64_t iova, uint64_t last)
 {
-	for (uint64_t a = iova; a <= last && a >= iova; a += 4096) {
-		uint64_t bit;
+	uint64_t marked = 0;
 
-		if (a < sink->sink_iova)
-			continue;
-		bit = (a - sink->sink_iova) >> 12;
-		sink->bitmap[bit / (8 * sizeof(long))] |=
+	for (uint64_t a = iova; a <= last && a >= iova; a += 4096) {
+		uint64_t bit = (a - base) >> 12;
+
+		bitmap[bit / (8 * sizeof(long))] |=
 			1ul << (bit % (8 * sizeof(long)));
+		marked++;
 	}
+	return marked;
 }
 
 /*
- * Clear every leaf inside [iova, last]. Returns bytes and leaves cleared.
- * Leaves are exchanged, not stored: a walker sets DIRTY by compare-and-swap
- * on the value it read, so a write either lands in the value exchanged
- * here (and goes to @sink) or finds the entry gone and faults.
+ * What a leaf visitor is given: the slot, the value read from it and the
+ * part of [iova, last] the leaf covers (its size @size, wholly inside: the
+ * callers split edges first, or read leaves without changing them).
  */
-static uint64_t clear_range(pte_t *table, unsigned level, uint64_t iova,
-			    uint64_t last, uint64_t *leaves,
-			    const struct dirty_sink *sink)
+typedef uint64_t (*leaf_visit_fn)(pte_t *slot, uint64_t pte, uint64_t iova,
+				  uint64_t last, uint64_t size, void *arg);
+
+/*
+ * Call @visit on every leaf of @table (at @level) and below inside
+ * [iova, last]; returns the sum of what it returned. The one range walk
+ * of unmap and dirty tracking.
+ */
+static uint64_t for_each_leaf(pte_t *table, unsigned level, uint64_t iova,
+			      uint64_t last, leaf_visit_fn visit, void *arg)
 {
-	uint64_t cleared = 0;
+	uint64_t sum = 0;
 
 	while (iova <= last) {
 		uint64_t size = level_size(level);
@@ -377,30 +382,54 @@ static uint64_t clear_range(pte_t *table, unsigned level, uint64_t iova,
 		pte_t *slot = &table[pte_index(iova, level)];
 		uint64_t pte = pte_load(slot);
 
-		if (pte_is_leaf(pte)) {
-			/* Edges were split: a leaf here lies wholly inside. */
-			pte = atomic_exchange_explicit(slot, 0,
-						       memory_order_acq_rel);
-			if (sink && (pte & PTE_DIRTY))
-				dirty_sink_mark(sink, iova, end);
-			cleared += size;
-			(*leaves)++;
-		} else if (pte_is_table(pte)) {
-			cleared += clear_range(pte_table(pte), level + 1, iova,
-					       end, leaves, sink);
-		}
+		if (pte_is_leaf(pte))
+			sum += visit(slot, pte, iova, end, size, arg);
+		else if (pte_is_table(pte))
+			sum += for_each_leaf(pte_table(pte), level + 1, iova,
+					     end, visit, arg);
 		if (end == UINT64_MAX)
 			break;
 		iova = end + 1;
 	}
-	return cleared;
+	return sum;
+}
+
+/* Where unmap reports the dirty bits of the leaves it clears. */
+struct dirty_sink {
+	unsigned long *bitmap;  /* bit i: sink_iova + i * 4 KiB */
+	uint64_t sink_iova;
+};
+
+struct clear_walk {
+	const struct dirty_sink *sink; /* may be NULL */
+	uint64_t leaves;               /* leaves cleared */
+};
+
+/*
+ * Clear one leaf; returns its bytes. Leaves are exchanged, not stored: a
+ * walker sets DIRTY by compare-and-swap on the value it read, so a write
+ * either lands in the value exchanged here (and goes to the sink) or
+ * finds the entry gone and faults.
+ */
+static uint64_t clear_leaf(pte_t *slot, uint64_t pte, uint64_t iova,
+			   uint64_t last, uint64_t size, void *arg)
+{
+	struct clear_walk *w = arg;
+
+	pte = atomic_exchange_explicit(slot, 0, memory_order_acq_rel);
+	if (w->sink && (pte & PTE_DIRTY))
+		dirty_bitmap_mark(w->sink->bitmap, w->sink->sink_iova, iova,
+				  last);
+	w->leaves++;
+	return size;
 }
 
 static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
 				    uint64_t size, bool flush,
 				    const struct dirty_sink *sink)
 {
-	uint64_t last = iova + size - 1, leaves = 0, cleared;
+	struct clear_walk w = { .sink = sink };
+	uint64_t last = iova + size - 1, cleared;
 	int ret;
 
 	iopf_rt_mutex_assert_held(&t->lock);
@@ -411,9 +440,9 @@ static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
 		ret = split_at_locked(t, last + 1);
 	if (ret)
 		return ret;
-	cleared = clear_range(t->root, 0, iova, last, &leaves, sink);
+	cleared = for_each_leaf(t->root, 0, iova, last, clear_leaf, &w);
 	iopf_rt_charge(t->rt, t->costs->iommu_unmap_ns +
-				      leaves * t->costs->iommu_unmap_leaf_ns);
+				      w.leaves * t->costs->iommu_unmap_leaf_ns);
 	if (flush && t->flush && t->flush->flush_range)
 		t->flush->flush_range(t->cookie, iova, size);
 	return (int64_t)cleared;
@@ -523,49 +552,30 @@ static uint64_t pgtable_iova_to_phys(struct iopf_io_pgtable *t, uint64_t iova)
 	return IOPF_PHYS_NONE;
 }
 
-static uint64_t dirty_range(pte_t *table, unsigned level, uint64_t iova,
-			    uint64_t last, uint64_t base, unsigned long *bitmap)
+/* Report and clear one leaf's dirty bit; returns the pages reported. */
+static uint64_t report_dirty_leaf(pte_t *slot, uint64_t pte, uint64_t iova,
+				  uint64_t last, uint64_t size, void *arg)
 {
-	uint64_t reported = 0;
+	const struct dirty_sink *sink = arg;
 
-	while (iova <= last) {
-		uint64_t size = level_size(level);
-		uint64_t end = (iova | (size - 1)) < last ? (iova | (size - 1))
-							  : last;
-		pte_t *slot = &table[pte_index(iova, level)];
-		uint64_t pte = pte_load(slot);
-
-		if (pte_is_leaf(pte) && (pte & PTE_DIRTY)) {
-			atomic_fetch_and_explicit(slot, ~PTE_DIRTY,
-						  memory_order_relaxed);
-			for (uint64_t a = iova; a <= end && a >= iova; a += 4096) {
-				uint64_t bit = (a - base) >> 12;
-
-				bitmap[bit / (8 * sizeof(long))] |=
-					1ul << (bit % (8 * sizeof(long)));
-				reported++;
-			}
-		} else if (pte_is_table(pte)) {
-			reported += dirty_range(pte_table(pte), level + 1, iova,
-						end, base, bitmap);
-		}
-		if (end == UINT64_MAX)
-			break;
-		iova = end + 1;
-	}
-	return reported;
+	(void)size;
+	if (!(pte & PTE_DIRTY))
+		return 0;
+	atomic_fetch_and_explicit(slot, ~PTE_DIRTY, memory_order_relaxed);
+	return dirty_bitmap_mark(sink->bitmap, sink->sink_iova, iova, last);
 }
 
 static uint64_t pgtable_read_and_clear_dirty(struct iopf_io_pgtable *t,
 					     uint64_t iova, uint64_t size,
 					     unsigned long *bitmap)
 {
+	struct dirty_sink sink = { .bitmap = bitmap, .sink_iova = iova };
 	uint64_t last, n;
 
 	if (!bitmap || !iova_range_ok(iova, size, &last))
 		return 0;
 	iopf_rt_mutex_lock(&t->lock);
-	n = dirty_range(t->root, 0, iova, last, iova, bitmap);
+	n = for_each_leaf(t->root, 0, iova, last, report_dirty_leaf, &sink);
 	iopf_rt_mutex_unlock(&t->lock);
 	return n;
 }
