@@ -174,6 +174,25 @@ bool mm_range_mapped_locked(struct iopf_mm *mm, uint64_t start,
 	return false;
 }
 
+/*
+ * Take mm->lock for an operation on every page of [addr, addr + len).
+ * Returns 0 with the lock held and *@last the range's last byte, or
+ * without the lock -EINVAL (empty, unaligned or wrapping) or -EFAULT (a
+ * page of it is not mapped).
+ */
+static int mm_lock_mapped_range(struct iopf_mm *mm, uint64_t addr,
+				uint64_t len, uint64_t *last)
+{
+	if (!mm_range_valid(mm->pool, addr, len, last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&mm->lock);
+	if (!mm_range_mapped_locked(mm, addr, *last)) {
+		iopf_rt_mutex_unlock(&mm->lock);
+		return -EFAULT;
+	}
+	return 0;
+}
+
 static int mm_vma_insert_locked(struct iopf_mm *mm, size_t at,
 				uint64_t start, uint64_t last, uint64_t *ptes)
 {
@@ -439,22 +458,20 @@ out_unlock:
 int iopf_mm_discard(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
 	uint64_t last, backed;
-	int ret = 0;
+	int ret;
 
-	if (!mm_range_valid(mm->pool, addr, len, &last))
-		return -EINVAL;
-	iopf_rt_mutex_lock(&mm->lock);
-	if (!mm_range_mapped_locked(mm, addr, last)) {
-		ret = -EFAULT;
-		goto out_unlock;
+	ret = mm_lock_mapped_range(mm, addr, len, &last);
+	if (ret == -EINVAL)
+		return ret;
+	if (!ret) {
+		backed = mm_count_backed_locked(mm, addr, last);
+		if (backed)
+			mm_invalidate_locked(mm, addr, last, IOPF_MM_DISCARD,
+					     backed);
+		iopf_rt_mutex_unlock(&mm->lock);
+		if (mm->pool->ops->discard)
+			mm->pool->ops->discard(mm, addr, last);
 	}
-	backed = mm_count_backed_locked(mm, addr, last);
-	if (backed)
-		mm_invalidate_locked(mm, addr, last, IOPF_MM_DISCARD, backed);
-out_unlock:
-	iopf_rt_mutex_unlock(&mm->lock);
-	if (!ret && mm->pool->ops->discard)
-		mm->pool->ops->discard(mm, addr, last);
 	mm_pool_release_flush(mm->pool);
 	return ret;
 }
@@ -556,21 +573,16 @@ int iopf_mm_populate(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
 	uint64_t last, a;
 	uint64_t *pte;
-	int ret = 0;
+	int ret;
 
-	if (!mm_range_valid(mm->pool, addr, len, &last))
-		return -EINVAL;
-	iopf_rt_mutex_lock(&mm->lock);
-	if (!mm_range_mapped_locked(mm, addr, last)) {
-		ret = -EFAULT;
-		goto out_unlock;
-	}
+	ret = mm_lock_mapped_range(mm, addr, len, &last);
+	if (ret)
+		return ret;
 	for (a = addr; !ret; a += mm->pool->page_size) {
 		ret = mm_fault_reclaim_locked(mm, a, &pte);
 		if (a == last - (mm->pool->page_size - 1))
 			break;
 	}
-out_unlock:
 	iopf_rt_mutex_unlock(&mm->lock);
 	return ret;
 }
@@ -640,17 +652,13 @@ int iopf_mm_migrate(struct iopf_mm *mm, uint64_t addr, uint64_t len,
 {
 	struct iopf_mm_pool *pool = mm->pool;
 	uint64_t last, a, n = 0;
-	int ret = 0;
+	int ret;
 
 	if (moved)
 		*moved = 0;
-	if (!mm_range_valid(pool, addr, len, &last))
-		return -EINVAL;
-	iopf_rt_mutex_lock(&mm->lock);
-	if (!mm_range_mapped_locked(mm, addr, last)) {
-		ret = -EFAULT;
-		goto out_unlock;
-	}
+	ret = mm_lock_mapped_range(mm, addr, len, &last);
+	if (ret)
+		return ret;
 	for (a = addr;; a += pool->page_size) {
 		uint64_t *pte = mm_pte_lookup_locked(mm, a);
 		uint64_t old, t0;
@@ -697,7 +705,6 @@ next:
 		if (a == last - (pool->page_size - 1))
 			break;
 	}
-out_unlock:
 	iopf_rt_mutex_unlock(&mm->lock);
 	if (moved)
 		*moved = n;
