@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "counters.h"
 #include "lock_order.h"
 
 IOPF_COST_SECTION_DEFINE(SEC, sec);
@@ -63,7 +64,9 @@ struct iopf_sec {
 	bool compute;
 	unsigned nr_queues;
 	struct sec_queue q[SEC_MAX_QUEUES];
-	_Atomic uint64_t jobs, job_errors, bytes_in, bytes_out;
+	struct sec_counters {      /* struct iopf_sec_stats as counters */
+		_Atomic uint64_t jobs, job_errors, bytes_in, bytes_out;
+	} ctr;
 };
 
 /* The output a job produces for @len input bytes (no cipher padding). */
@@ -195,8 +198,8 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 		      sizeof(hdr), IOPF_DMA_WRITE);
 	if (!ret) {
 		*out_bytes = out_off;
-		atomic_fetch_add(&sec->bytes_in, sqe->len);
-		atomic_fetch_add(&sec->bytes_out, out_off);
+		atomic_fetch_add(&sec->ctr.bytes_in, sqe->len);
+		atomic_fetch_add(&sec->ctr.bytes_out, out_off);
 	}
 out_free:
 	EVP_MD_CTX_free(mctx);
@@ -233,9 +236,9 @@ static void sec_engine(void *arg)
 				 &sqe, sizeof(sqe), IOPF_DMA_READ);
 		if (!status)
 			status = sec_run_job(q, &sqe, data_pasid, &out_bytes);
-		atomic_fetch_add(&sec->jobs, 1);
+		atomic_fetch_add(&sec->ctr.jobs, 1);
 		if (status)
-			atomic_fetch_add(&sec->job_errors, 1);
+			atomic_fetch_add(&sec->ctr.job_errors, 1);
 		cqe = (struct iopf_sec_cqe){ .tag = sqe.tag, .status = status,
 					     .bytes = out_bytes };
 		/* Completion, doorbell record, event: best effort. */
@@ -401,8 +404,5 @@ int iopf_sec_queue_wait(struct iopf_sec *sec, unsigned qi, uint32_t tail,
 
 void iopf_sec_stats(struct iopf_sec *sec, struct iopf_sec_stats *out)
 {
-	out->jobs = atomic_load(&sec->jobs);
-	out->job_errors = atomic_load(&sec->job_errors);
-	out->bytes_in = atomic_load(&sec->bytes_in);
-	out->bytes_out = atomic_load(&sec->bytes_out);
+	IOPF_COUNTERS_READ(out, jobs, bytes_out, &sec->ctr);
 }

@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"
+#include "counters.h"
 #include "lock_order.h"
 #include <iopf/inject.h>
 
@@ -149,33 +150,10 @@ struct iopf_rt_hist *iopf_iommu_fault_latency(struct iopf_iommu *iommu)
 
 void iopf_iommu_stats(struct iopf_iommu *iommu, struct iopf_iommu_stats *out)
 {
-	struct iommu_counters *c = &iommu->ctr;
-
 	memset(out, 0, sizeof(*out));
 	out->iotlb_hits = atomic_load(&iommu->iotlb.hits);
 	out->iotlb_misses = atomic_load(&iommu->iotlb.misses);
-	out->walks = atomic_load(&c->walks);
-	out->walk_levels = atomic_load(&c->walk_levels);
-	out->page_requests = atomic_load(&c->page_requests);
-	out->stop_markers = atomic_load(&c->stop_markers);
-	out->groups = atomic_load(&c->groups);
-	out->stalls = atomic_load(&c->stalls);
-	for (int i = 0; i < 3; i++)
-		out->responses[i] = atomic_load(&c->responses[i]);
-	out->auto_responses = atomic_load(&c->auto_responses);
-	out->prq_overflows = atomic_load(&c->prq_overflows);
-	out->partials_discarded = atomic_load(&c->partials_discarded);
-	out->stall_terminated = atomic_load(&c->stall_terminated);
-	out->stale_responses = atomic_load(&c->stale_responses);
-	out->credit_overruns = atomic_load(&c->credit_overruns);
-	out->pasid_inconsistent = atomic_load(&c->pasid_inconsistent);
-	out->requests_refused = atomic_load(&c->requests_refused);
-	out->teardown_answered = atomic_load(&c->teardown_answered);
-	out->timed_out = atomic_load(&c->timed_out);
-	for (int i = 0; i < IOPF_EVT_NR; i++)
-		out->events[i] = atomic_load(&c->events[i]);
-	out->invalidations = atomic_load(&c->invalidations);
-	out->atc_invalidations = atomic_load(&c->atc_invalidations);
+	IOPF_COUNTERS_READ(out, walks, atc_invalidations, &iommu->ctr);
 }
 
 /* ---- devices ---- */
