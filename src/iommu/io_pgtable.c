@@ -298,44 +298,62 @@ out_unlock:
 }
 
 /*
- * Make sure no leaf larger than needed straddles @boundary: split leaves
- * covering it until one starts exactly there.
+ * Walk from @root to the entry that translates @iova, lock-free. Returns
+ * the slot of the leaf, or NULL where nothing is mapped; *@level is the
+ * level where the walk stopped and *@pte the entry it read there.
+ */
+static pte_t *leaf_find(pte_t *root, uint64_t iova, unsigned *level,
+			uint64_t *pte)
+{
+	pte_t *table = root;
+
+	for (unsigned l = 0; l < LEVELS; l++) {
+		pte_t *slot = &table[pte_index(iova, l)];
+		uint64_t e = pte_load(slot);
+
+		if (pte_is_table(e)) {
+			table = pte_table(e);
+			continue;
+		}
+		*level = l;
+		*pte = e;
+		return pte_is_leaf(e) ? slot : NULL;
+	}
+	/* Not reached: the last level holds leaves only. */
+	*level = LEVELS - 1;
+	*pte = 0;
+	return NULL;
+}
+
+/*
+ * Make sure no leaf larger than needed straddles @boundary: split the leaf
+ * covering it, one level at a time, until one starts exactly there.
  */
 static int split_at_locked(struct iopf_io_pgtable *t, uint64_t boundary)
 {
-	pte_t *table = t->root;
-
 	iopf_rt_mutex_assert_held(&t->lock);
 	if (boundary >= (1ull << IOPF_IOVA_BITS))
 		return 0;
-	for (unsigned level = 0; level < LEVELS; level++) {
-		pte_t *slot = &table[pte_index(boundary, level)];
-		uint64_t pte = pte_load(slot);
-		uint64_t size = level_size(level);
+	for (;;) {
+		unsigned level;
+		uint64_t pte, child, base, bits;
+		pte_t *slot = leaf_find(t->root, boundary, &level, &pte);
+		pte_t *next;
 
-		if (pte_is_table(pte)) {
-			table = pte_table(pte);
-			continue;
-		}
-		if (!pte_is_leaf(pte) || !(boundary & (size - 1)))
+		if (!slot || !(boundary & (level_size(level) - 1)))
 			return 0; /* nothing there, or a leaf starting here */
-		{
-			/* Split: same translation, one level smaller. */
-			uint64_t child = level_size(level + 1);
-			uint64_t base = pte & PTE_ADDR_MASK;
-			uint64_t bits = pte & ~PTE_ADDR_MASK;
-			pte_t *next = table_alloc(t);
-
-			if (!next)
-				return -ENOMEM;
-			for (unsigned i = 0; i < PTES_PER_TABLE; i++)
-				atomic_init(&next[i], (base + i * child) | bits);
-			pte_store(slot, (uint64_t)(uintptr_t)next | PTE_VALID |
-						PTE_TABLE);
-			table = next;
-		}
+		/* Split: same translation, one level smaller. */
+		child = level_size(level + 1);
+		base = pte & PTE_ADDR_MASK;
+		bits = pte & ~PTE_ADDR_MASK;
+		next = table_alloc(t);
+		if (!next)
+			return -ENOMEM;
+		for (unsigned i = 0; i < PTES_PER_TABLE; i++)
+			atomic_init(&next[i], (base + i * child) | bits);
+		pte_store(slot, (uint64_t)(uintptr_t)next | PTE_VALID |
+					PTE_TABLE);
 	}
-	return 0;
 }
 
 /*
@@ -483,73 +501,50 @@ static int64_t pgtable_unmap_read_dirty(struct iopf_io_pgtable *t,
 static int pgtable_walk(struct iopf_io_pgtable *t, uint64_t iova,
 			unsigned access, struct iopf_io_pgtable_walk *out)
 {
-	pte_t *table = t->root;
-
 	if (iova >= (1ull << IOPF_IOVA_BITS))
 		return -ERANGE;
-	for (unsigned level = 0; level < LEVELS; level++) {
-		pte_t *slot = &table[pte_index(iova, level)];
-		uint64_t pte = pte_load(slot);
+	for (;;) {
+		unsigned level;
+		uint64_t pte, size, set = PTE_ACCESSED;
+		pte_t *slot = leaf_find(t->root, iova, &level, &pte);
 
-		if (pte_is_table(pte)) {
-			table = pte_table(pte);
-			continue;
-		}
-		if (!pte_is_leaf(pte)) {
-			out->levels = level + 1;
+		out->levels = level + 1;
+		if (!slot)
 			return -ENOENT;
-		}
-		{
-			uint64_t size = level_size(level), set = PTE_ACCESSED;
-
-			out->phys = (pte & PTE_ADDR_MASK) + (iova & (size - 1));
-			out->page_size = size;
-			out->levels = level + 1;
-			out->perm = ((pte & PTE_READ) ? IOPF_PERM_READ : 0) |
-				    ((pte & PTE_WRITE) ? IOPF_PERM_WRITE : 0);
-			if ((access & out->perm) != access)
-				return -EACCES;
-			if (access & IOPF_PERM_WRITE)
-				set |= PTE_DIRTY;
-			/* An unmap may exchange the entry we just read. */
-			iopf_rt_yield_point(t->rt);
-			/*
-			 * Hardware sets A/D only when they are clear, and
-			 * only on the entry it translated through: if the
-			 * entry changed meanwhile (unmapped, or D cleared),
-			 * walk it again rather than mark a stale value.
-			 */
-			if ((pte & set) != set &&
-			    !atomic_compare_exchange_strong_explicit(
-				    slot, &pte, pte | set, memory_order_acq_rel,
-				    memory_order_acquire)) {
-				level--;
-				continue;
-			}
+		size = level_size(level);
+		out->phys = (pte & PTE_ADDR_MASK) + (iova & (size - 1));
+		out->page_size = size;
+		out->perm = ((pte & PTE_READ) ? IOPF_PERM_READ : 0) |
+			    ((pte & PTE_WRITE) ? IOPF_PERM_WRITE : 0);
+		if ((access & out->perm) != access)
+			return -EACCES;
+		if (access & IOPF_PERM_WRITE)
+			set |= PTE_DIRTY;
+		/* An unmap may exchange the entry we just read. */
+		iopf_rt_yield_point(t->rt);
+		/*
+		 * Hardware sets A/D only when they are clear, and only on the
+		 * entry it translated through: if the entry changed meanwhile
+		 * (unmapped, or D cleared), walk again rather than mark a
+		 * stale value.
+		 */
+		if ((pte & set) == set ||
+		    atomic_compare_exchange_strong_explicit(
+			    slot, &pte, pte | set, memory_order_acq_rel,
+			    memory_order_acquire))
 			return 0;
-		}
 	}
-	return -ENOENT;
 }
 
 static uint64_t pgtable_iova_to_phys(struct iopf_io_pgtable *t, uint64_t iova)
 {
-	pte_t *table = t->root;
+	unsigned level;
+	uint64_t pte;
 
-	if (iova >= (1ull << IOPF_IOVA_BITS))
+	if (iova >= (1ull << IOPF_IOVA_BITS) ||
+	    !leaf_find(t->root, iova, &level, &pte))
 		return IOPF_PHYS_NONE;
-	for (unsigned level = 0; level < LEVELS; level++) {
-		uint64_t pte = pte_load(&table[pte_index(iova, level)]);
-
-		if (pte_is_table(pte)) {
-			table = pte_table(pte);
-			continue;
-		}
-		if (!pte_is_leaf(pte))
-			break;
-		return (pte & PTE_ADDR_MASK) + (iova & (level_size(level) - 1));
-	}
-	return IOPF_PHYS_NONE;
+	return (pte & PTE_ADDR_MASK) + (iova & (level_size(level) - 1));
 }
 
 /* Report and clear one leaf's dirty bit; returns the pages reported. */
@@ -583,25 +578,18 @@ static uint64_t pgtable_read_and_clear_dirty(struct iopf_io_pgtable *t,
 static bool pgtable_test_clear_accessed(struct iopf_io_pgtable *t,
 					uint64_t iova)
 {
-	pte_t *table = t->root;
+	unsigned level;
+	uint64_t pte;
+	pte_t *slot;
 
 	if (iova >= (1ull << IOPF_IOVA_BITS))
 		return false;
-	for (unsigned level = 0; level < LEVELS; level++) {
-		pte_t *slot = &table[pte_index(iova, level)];
-		uint64_t pte = pte_load(slot);
-
-		if (pte_is_table(pte)) {
-			table = pte_table(pte);
-			continue;
-		}
-		if (!pte_is_leaf(pte) || !(pte & PTE_ACCESSED))
-			return false;
-		return atomic_fetch_and_explicit(slot, ~PTE_ACCESSED,
-						 memory_order_relaxed) &
-		       PTE_ACCESSED;
-	}
-	return false;
+	slot = leaf_find(t->root, iova, &level, &pte);
+	if (!slot || !(pte & PTE_ACCESSED))
+		return false;
+	return atomic_fetch_and_explicit(slot, ~PTE_ACCESSED,
+					 memory_order_relaxed) &
+	       PTE_ACCESSED;
 }
 
 static const struct iopf_io_pgtable_ops pgtable_ops = {

@@ -310,44 +310,52 @@ void mm_zap_pte_locked(struct iopf_mm *mm, uint64_t *pte)
 	}
 }
 
-/* Does any page in [start, last] hold a frame or a slot? */
+/*
+ * The page-table entries of [start, last], one VMA's run at a time: start
+ * with *@i = mm_vma_search(mm, start) and call until it returns NULL.
+ * Each call returns the next VMA's entries inside the range, *@nr of them.
+ */
+static uint64_t *mm_range_ptes_next_locked(struct iopf_mm *mm, size_t *i,
+					   uint64_t start, uint64_t last,
+					   uint64_t *nr)
+{
+	unsigned shift = mm->pool->page_shift;
+	struct mm_vma *v;
+	uint64_t first, end;
+
+	iopf_rt_mutex_assert_held(&mm->lock);
+	if (*i >= mm->nr_vmas || mm->vmas[*i].start > last)
+		return NULL;
+	v = &mm->vmas[(*i)++];
+	first = v->start > start ? 0 : (start - v->start) >> shift;
+	end = ((v->last < last ? v->last : last) - v->start) >> shift;
+	*nr = end - first + 1;
+	return &v->ptes[first];
+}
+
+/* How many pages in [start, last] hold a frame or a slot? */
 static uint64_t mm_count_backed_locked(struct iopf_mm *mm, uint64_t start,
 				       uint64_t last)
 {
-	unsigned shift = mm->pool->page_shift;
-	uint64_t n = 0;
+	size_t i = mm_vma_search(mm, start);
+	uint64_t *ptes, nr, n = 0;
 
-	iopf_rt_mutex_assert_held(&mm->lock);
-	for (size_t i = mm_vma_search(mm, start);
-	     i < mm->nr_vmas && mm->vmas[i].start <= last; i++) {
-		struct mm_vma *v = &mm->vmas[i];
-		uint64_t s = v->start > start ? v->start : start;
-		uint64_t l = v->last < last ? v->last : last;
-
-		for (uint64_t a = s; a <= l && a >= s; a += 1ull << shift)
-			n += v->ptes[(a - v->start) >> shift] != 0;
-	}
+	while ((ptes = mm_range_ptes_next_locked(mm, &i, start, last, &nr)))
+		for (uint64_t p = 0; p < nr; p++)
+			n += ptes[p] != 0;
 	return n;
 }
 
 static void mm_zap_range_locked(struct iopf_mm *mm, uint64_t start,
 				uint64_t last)
 {
-	unsigned shift = mm->pool->page_shift;
+	size_t i = mm_vma_search(mm, start);
+	uint64_t *ptes, nr;
 
-	iopf_rt_mutex_assert_held(&mm->lock);
-	for (size_t i = mm_vma_search(mm, start);
-	     i < mm->nr_vmas && mm->vmas[i].start <= last; i++) {
-		struct mm_vma *v = &mm->vmas[i];
-		uint64_t s = v->start > start ? v->start : start;
-		uint64_t l = v->last < last ? v->last : last;
-		uint64_t first = (s - v->start) >> shift;
-		uint64_t end = (l - v->start) >> shift;
-
-		for (uint64_t p = first; p <= end; p++)
-			if (v->ptes[p])
-				mm_zap_pte_locked(mm, &v->ptes[p]);
-	}
+	while ((ptes = mm_range_ptes_next_locked(mm, &i, start, last, &nr)))
+		for (uint64_t p = 0; p < nr; p++)
+			if (ptes[p])
+				mm_zap_pte_locked(mm, &ptes[p]);
 }
 
 /* Count, time and run one invalidation round around @zap. */
