@@ -275,36 +275,31 @@ int iopf_sec_create(struct iopf_iommu *iommu, const struct iopf_sec_config *cfg,
 	sec = calloc(1, sizeof(*sec));
 	if (!sec)
 		return -ENOMEM;
+	rt = sec->rt = iopf_mm_pool_rt(iopf_iommu_pool(iommu));
+	sec->costs = iopf_rt_costs(rt);
+	sec->compute = cfg->compute;
+
+	/* From here on, iopf_sec_destroy() undoes whatever was done. */
 	dc = (struct iopf_dev_config){ .name = cfg->name ? cfg->name : "sec",
 				       .fault_cap = cfg->fault_cap,
 				       .ats = cfg->fault_cap == IOPF_FAULT_PRI };
 	ret = iopf_dev_add(iommu, &dc, &sec->dev);
-	if (ret)
-		goto err_free;
-	rt = sec->rt = iopf_mm_pool_rt(iopf_iommu_pool(iommu));
-	sec->costs = iopf_rt_costs(rt);
-	sec->compute = cfg->compute;
-	for (i = 0; i < cfg->queues; i++) {
+	for (i = 0; !ret && i < cfg->queues; i++) {
 		struct sec_queue *q = &sec->q[i];
 
 		q->sec = sec;
 		q->idx = i;
 		iopf_lock_init(rt, &q->lock, SEC_QUEUE);
 		iopf_rt_waitq_init(rt, &q->wq);
-		ret = iopf_rt_spawn(rt, "sec-engine", sec_engine, q, &q->engine);
-		if (ret)
-			goto err_stop;
 		sec->nr_queues++;
+		ret = iopf_rt_spawn(rt, "sec-engine", sec_engine, q, &q->engine);
+	}
+	if (ret) {
+		iopf_sec_destroy(sec);
+		return ret;
 	}
 	*out = sec;
 	return 0;
-
-err_stop:
-	iopf_sec_destroy(sec);
-	return ret;
-err_free:
-	free(sec);
-	return ret;
 }
 
 void iopf_sec_destroy(struct iopf_sec *sec)
@@ -318,7 +313,8 @@ void iopf_sec_destroy(struct iopf_sec *sec)
 		q->stop = true;
 		iopf_rt_wake_all(&q->wq);
 		iopf_rt_mutex_unlock(&q->lock);
-		iopf_rt_join(q->engine);
+		if (q->engine) /* NULL: its spawn failed */
+			iopf_rt_join(q->engine);
 		iopf_rt_waitq_destroy(&q->wq);
 		iopf_rt_mutex_destroy(&q->lock);
 	}

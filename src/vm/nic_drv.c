@@ -495,32 +495,25 @@ int iopf_nic_drv_open(struct iopf_vm *vm, struct iopf_nic *nic,
 	iopf_nic_drv_layout(cfg, &drv->l);
 	drv->pkt_ns = iopf_guest_cost(iopf_rt_costs(vm->rt), nic_driver_pkt_ns);
 	drv->st.last_lost_seq = UINT64_MAX;
-	drv->state = calloc(drv->l.nbufs, 1);
-	drv->report = calloc(drv->l.nbufs, sizeof(*drv->report));
-	if (!drv->state || !drv->report) {
-		ret = -ENOMEM;
-		goto err_free;
-	}
 	iopf_rt_mutex_init(vm->rt, &drv->lock);
 	iopf_rt_waitq_init(vm->rt, &drv->wq);
-	ret = nic_drv_rx_setup(drv);
+
+	/* From here on, iopf_nic_drv_close() undoes whatever was done. */
+	drv->state = calloc(drv->l.nbufs, 1);
+	drv->report = calloc(drv->l.nbufs, sizeof(*drv->report));
+	if (!drv->state || !drv->report)
+		ret = -ENOMEM;
+	else
+		ret = nic_drv_rx_setup(drv);
 	if (!ret)
 		ret = iopf_rt_spawn(vm->rt, "reporter", nic_drv_reporter, drv,
 				    &drv->reporter);
-	if (ret)
-		goto err_destroy;
+	if (ret) {
+		iopf_nic_drv_close(drv);
+		return ret;
+	}
 	*out = drv;
 	return 0;
-
-err_destroy:
-	iopf_rt_waitq_destroy(&drv->wq);
-	iopf_rt_mutex_destroy(&drv->lock);
-err_free:
-	free(drv->ring_page);
-	free(drv->report);
-	free(drv->state);
-	free(drv);
-	return ret;
 }
 
 void iopf_nic_drv_close(struct iopf_nic_drv *drv)
@@ -532,7 +525,7 @@ void iopf_nic_drv_close(struct iopf_nic_drv *drv)
 	drv->reporter_stop = true;
 	iopf_rt_wake_all(&drv->wq);
 	iopf_rt_mutex_unlock(&drv->lock);
-	iopf_rt_join(drv->reporter);
+	iopf_rt_join(drv->reporter); /* NULL after a failed open: a no-op */
 	iopf_rt_waitq_destroy(&drv->wq);
 	iopf_rt_mutex_destroy(&drv->lock);
 	free(drv->ring_page);

@@ -396,33 +396,24 @@ int iopf_viommu_create(const struct iopf_viommu_config *cfg,
 	v->cfg = *cfg;
 	v->rt = cfg->rt;
 	v->behaviour = cfg->behaviour;
-	ret = iopf_fd_fault_set_timeout(cfg->fd, cfg->fault_id,
-					cfg->response_timeout_ns);
-	if (ret)
-		goto err_free;
 	iopf_lock_init(v->rt, &v->lock, VIOMMU);
 	iopf_rt_waitq_init(v->rt, &v->wq);
-	ret = iopf_rt_spawn(v->rt, "vmm-viommu", viommu_vmm_actor, v, &v->vmm);
-	if (ret)
-		goto err_waitq;
-	ret = iopf_rt_spawn(v->rt, "guest-iommu-drv", viommu_guest_actor, v,
-			    &v->guest);
-	if (ret)
-		goto err_stop_vmm;
+
+	/* From here on, iopf_viommu_destroy() undoes whatever was done. */
+	ret = iopf_fd_fault_set_timeout(cfg->fd, cfg->fault_id,
+					cfg->response_timeout_ns);
+	if (!ret)
+		ret = iopf_rt_spawn(v->rt, "vmm-viommu", viommu_vmm_actor, v,
+				    &v->vmm);
+	if (!ret)
+		ret = iopf_rt_spawn(v->rt, "guest-iommu-drv",
+				    viommu_guest_actor, v, &v->guest);
+	if (ret) {
+		iopf_viommu_destroy(v);
+		return ret;
+	}
 	*out = v;
 	return 0;
-
-err_stop_vmm:
-	iopf_rt_mutex_lock(&v->lock);
-	v->stopping = true;
-	iopf_rt_mutex_unlock(&v->lock);
-	iopf_rt_join(v->vmm);
-err_waitq:
-	iopf_rt_waitq_destroy(&v->wq);
-	iopf_rt_mutex_destroy(&v->lock);
-err_free:
-	free(v);
-	return ret;
 }
 
 void iopf_viommu_destroy(struct iopf_viommu *v)
@@ -433,6 +424,7 @@ void iopf_viommu_destroy(struct iopf_viommu *v)
 	v->stopping = true;
 	iopf_rt_wake_all(&v->wq);
 	iopf_rt_mutex_unlock(&v->lock);
+	/* Either may be NULL (a create that failed): joining it is a no-op. */
 	iopf_rt_join(v->guest);
 	iopf_rt_join(v->vmm);
 	while (v->head) {

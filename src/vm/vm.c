@@ -100,31 +100,26 @@ int iopf_vm_create(struct iopf_iommu *iommu, const struct iopf_vm_config *cfg,
 	vm->next = (cfg->mode == IOPF_VM_HOST_SVA ? VM_HVA : 0) +
 		   ((cfg->ram_bytes / 2) & ~(IOPF_PGSIZE_4K - 1));
 	iopf_lock_init(vm->rt, &vm->lock, VM);
+
+	/* From here on, iopf_vm_destroy() undoes whatever was done. */
 	t0 = iopf_rt_now(vm->rt);
 	ret = iopf_mm_create(iopf_iommu_pool(iommu), cfg->name ? cfg->name : "vm",
 			     cfg->memlock_bytes ? cfg->memlock_bytes : UINT64_MAX,
 			     &vm->mm);
-	if (ret)
-		goto err_free;
-	ret = iopf_mm_map(vm->mm, VM_HVA, cfg->ram_bytes);
+	if (!ret)
+		ret = iopf_mm_map(vm->mm, VM_HVA, cfg->ram_bytes);
 	if (!ret)
 		ret = cfg->mode == IOPF_VM_HOST_SVA ? vm_setup_sva(vm)
 						    : vm_setup_container(vm);
-	if (ret)
-		goto err_destroy;
+	if (ret) {
+		iopf_vm_destroy(vm);
+		return ret;
+	}
 	vm->start_ns = iopf_rt_now(vm->rt) - t0;
 	iopf_dev_stats(dev, &ds);
 	vm->faults_base = ds.faults;
 	*out = vm;
 	return 0;
-
-err_destroy:
-	iopf_vm_destroy(vm);
-	return ret;
-err_free:
-	iopf_rt_mutex_destroy(&vm->lock);
-	free(vm);
-	return ret;
 }
 
 void iopf_vm_destroy(struct iopf_vm *vm)
