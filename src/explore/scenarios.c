@@ -433,6 +433,7 @@ struct vmm {
 	struct iopf_fd *fd;
 	uint32_t fault_id, dev_id, hwpt;
 	uint32_t ioas;
+	struct iopf_rt_actor *faults; /* runs vmm_fault_loop() */
 	bool stop;
 };
 
@@ -462,13 +463,36 @@ static void vmm_fault_loop(void *arg)
 			if (i + 1 < n && recs[i + 1].cookie == recs[i].cookie)
 				continue;
 			iopf_fd_ioas_prefault(v->fd, v->ioas,
-					      recs[i].addr & ~(IOPF_PGSIZE_4K - 1), IOPF_PGSIZE_4K);
+					      recs[i].addr &
+						      ~(IOPF_PGSIZE_4K - 1),
+					      IOPF_PGSIZE_4K);
 			ret = iopf_fd_fault_write(v->fd, v->fault_id, &r, 1);
 			/* Answered by a detach meanwhile: that is allowed. */
 			CHECK(v->h, ret == 1 || ret == -ENOENT,
 			      "fault_write: %d", ret);
 		}
 	}
+}
+
+/*
+ * A VMM whose device 0 faults through a user fault queue: an iommufd
+ * context mapping 8 faultable pages, device 0 attached with its faults to
+ * the queue, the VMM's fault loop running and device 0 writing pages 0-5
+ * (@j). False if a step failed, with nothing left to undo.
+ */
+static bool vmm_start_faulting(struct host *h, struct vmm *v,
+			       struct dma_job *j)
+{
+	v->fd = fd_open_mapped(h, &v->ioas);
+	if (!v->fd)
+		return false;
+	CHECK(h, iopf_fd_fault_alloc(v->fd, &v->fault_id) == 0, "fault_alloc");
+	if (!fd_attach_dev(h, v->fd, 0, v->ioas, v->fault_id, &v->dev_id,
+			   &v->hwpt))
+		return false;
+	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, v, &v->faults);
+	dma_start(h, j, 1, 0, 6, true);
+	return true;
 }
 
 static void vmm_detach(void *arg)
@@ -491,24 +515,18 @@ static void vmm_attach(void *arg)
 static void body_fd_reattach(struct host *h)
 {
 	struct vmm v = { .h = h };
-	struct iopf_rt_actor *faults, *detach, *attach;
+	struct iopf_rt_actor *detach, *attach;
 	struct dma_job j;
 
-	v.fd = fd_open_mapped(h, &v.ioas);
-	if (!v.fd)
+	if (!vmm_start_faulting(h, &v, &j))
 		return;
-	CHECK(h, iopf_fd_fault_alloc(v.fd, &v.fault_id) == 0, "fault_alloc");
-	if (!fd_attach_dev(h, v.fd, 0, v.ioas, v.fault_id, &v.dev_id, &v.hwpt))
-		return;
-	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, &v, &faults);
-	dma_start(h, &j, 1, 0, 6, true);
 	iopf_rt_spawn(h->rt, "vmm-detach", vmm_detach, &v, &detach);
 	iopf_rt_spawn(h->rt, "vmm-attach", vmm_attach, &v, &attach);
 	iopf_rt_join(detach);
 	iopf_rt_join(attach);
 	dma_finish(h, &j, 1);
 	v.stop = true;
-	iopf_rt_join(faults);
+	iopf_rt_join(v.faults);
 	iopf_fd_close(v.fd);
 }
 
@@ -530,17 +548,10 @@ static int fd_destroy_when_idle(struct host *h, struct iopf_fd *fd,
 static void body_fd_destroy(struct host *h)
 {
 	struct vmm v = { .h = h };
-	struct iopf_rt_actor *faults;
 	struct dma_job j;
 
-	v.fd = fd_open_mapped(h, &v.ioas);
-	if (!v.fd)
+	if (!vmm_start_faulting(h, &v, &j))
 		return;
-	CHECK(h, iopf_fd_fault_alloc(v.fd, &v.fault_id) == 0, "fault_alloc");
-	if (!fd_attach_dev(h, v.fd, 0, v.ioas, v.fault_id, &v.dev_id, &v.hwpt))
-		return;
-	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, &v, &faults);
-	dma_start(h, &j, 1, 0, 6, true);
 	/* The VMM unwinds in the order the header gives, devices faulting. */
 	CHECK(h, iopf_fd_detach(v.fd, v.dev_id, IOPF_PASID_NONE) == 0,
 	      "detach");
@@ -551,7 +562,7 @@ static void body_fd_destroy(struct host *h)
 	      "destroy fault queue");
 	CHECK(h, fd_destroy_when_idle(h, v.fd, v.dev_id) == 0, "unbind");
 	dma_finish(h, &j, 1);
-	iopf_rt_join(faults);
+	iopf_rt_join(v.faults);
 	iopf_fd_close(v.fd);
 }
 
