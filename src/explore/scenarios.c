@@ -198,6 +198,18 @@ static int host_run(struct iopf_rt *rt, char *why, size_t len,
 	return r.h.failed ? -1 : 0;
 }
 
+/* Start actor @name running @fn(@arg); NULL, failing the run, if it cannot. */
+static struct iopf_rt_actor *host_spawn(struct host *h, const char *name,
+					iopf_rt_fn fn, void *arg)
+{
+	struct iopf_rt_actor *a;
+
+	if (iopf_rt_spawn(h->rt, name, fn, arg, &a))
+		a = NULL;
+	CHECK(h, a, "spawn failed");
+	return a;
+}
+
 /* ---- devices doing DMA ---- */
 
 struct dma_job {
@@ -216,8 +228,8 @@ static void dma_job_fn(void *arg)
 	j->ret = 0;
 	for (uint64_t p = j->first; p < j->first + j->pages; p++) {
 		uint64_t v = p * 0x9e3779b97f4a7c15ull;
-		int ret = iopf_dma(j->dev, IOPF_PASID_NONE, p * IOPF_PGSIZE_4K, &v,
-				   sizeof(v), IOPF_DMA_WRITE);
+		int ret = iopf_dma(j->dev, IOPF_PASID_NONE, p * IOPF_PGSIZE_4K,
+				   &v, sizeof(v), IOPF_DMA_WRITE);
 
 		if (ret && !j->ret)
 			j->ret = ret;
@@ -239,9 +251,7 @@ static void dma_start(struct host *h, struct dma_job *jobs, unsigned n,
 				       .first = i * stride, .pages = pages,
 				       .may_fail = may_fail };
 		snprintf(name, sizeof(name), "dma-%s", iopf_dev_name(j->dev));
-		if (iopf_rt_spawn(h->rt, name, dma_job_fn, j, &j->actor))
-			j->actor = NULL;
-		CHECK(h, j->actor, "spawn failed");
+		j->actor = host_spawn(h, name, dma_job_fn, j);
 	}
 }
 
@@ -579,10 +589,12 @@ static void churn_fn(void *arg)
 
 		switch (iopf_rt_random_below(h->rt, 3)) {
 		case 0:
-			iopf_mm_discard(h->mm, HVA + page * IOPF_PGSIZE_4K, IOPF_PGSIZE_4K);
+			iopf_mm_discard(h->mm, HVA + page * IOPF_PGSIZE_4K,
+					IOPF_PGSIZE_4K);
 			break;
 		case 1:
-			iopf_mm_migrate(h->mm, HVA + page * IOPF_PGSIZE_4K, IOPF_PGSIZE_4K, NULL);
+			iopf_mm_migrate(h->mm, HVA + page * IOPF_PGSIZE_4K,
+					IOPF_PGSIZE_4K, NULL);
 			break;
 		default:
 			iopf_mm_reclaim(h->pool, 1, NULL);
@@ -704,9 +716,7 @@ static void body_detach_twice(struct host *h)
 	dma_start(h, &j, 1, 0, 2, true);
 	while (!atomic_load(&s.running) && !h->failed)
 		iopf_rt_sleep(h->rt, 1000);
-	if (iopf_rt_spawn(h->rt, "detach2", detach_dev0_fn, h, &a))
-		a = NULL;
-	CHECK(h, a, "spawn failed");
+	a = host_spawn(h, "detach2", detach_dev0_fn, h);
 	iopf_detach(h->dev[0], IOPF_PASID_NONE);
 	if (a)
 		iopf_rt_join(a);
@@ -760,9 +770,7 @@ static void body_claim_twice(struct host *h)
 		CHECK(h, iopf_ioas_map(c[i].ioas, &m) == 0, "map");
 		c[i].d = d;
 	}
-	if (iopf_rt_spawn(h->rt, "claim1", claim_fn, &c[1], &a))
-		a = NULL;
-	CHECK(h, a, "spawn failed");
+	a = host_spawn(h, "claim1", claim_fn, &c[1]);
 	claim_fn(&c[0]);
 	if (a)
 		iopf_rt_join(a);
