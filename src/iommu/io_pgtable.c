@@ -365,7 +365,7 @@ static uint64_t dirty_bitmap_mark(unsigned long *bitmap, uint64_t base,
 {
 	uint64_t marked = 0;
 
-	for (uint64_t a = iova; a <= last && a >= iova; a += 4096) {
+	for (uint64_t a = iova; a <= last && a >= iova; a += IOPF_PGSIZE_4K) {
 		uint64_t bit = (a - base) >> 12;
 
 		bitmap[bit / (8 * sizeof(long))] |=
@@ -490,7 +490,7 @@ static int64_t pgtable_unmap_read_dirty(struct iopf_io_pgtable *t,
 	int64_t ret;
 
 	if (!bitmap || !iova_range_ok(iova, size, &last) ||
-	    (bitmap_iova & 4095) || bitmap_iova > iova)
+	    (bitmap_iova & (IOPF_PGSIZE_4K - 1)) || bitmap_iova > iova)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&t->lock);
 	ret = pgtable_unmap_locked(t, iova, size, true, &sink);

@@ -34,7 +34,6 @@
 #define VIOMMU_MAX_REGIONS 32
 #define VIOMMU_READ_BATCH 64
 #define VIOMMU_POLL_NS 1000000ull     /* the VMM's fault-queue read timeout */
-#define VIOMMU_PAGE 4096ull
 
 struct viommu_region {
 	uint32_t pasid;
@@ -207,9 +206,9 @@ static bool viommu_resolve(struct iopf_viommu *v, uint32_t pasid,
 	iopf_rt_mutex_unlock(&v->lock);
 	if (!s1)
 		return false;
-	ret = iopf_io_pgtable_ops(s1)->map(s1, addr & ~(VIOMMU_PAGE - 1),
-					   gpa & ~(VIOMMU_PAGE - 1), VIOMMU_PAGE,
-					   rperm);
+	ret = iopf_io_pgtable_ops(s1)->map(s1, addr & ~(IOPF_PGSIZE_4K - 1),
+					   gpa & ~(IOPF_PGSIZE_4K - 1),
+					   IOPF_PGSIZE_4K, rperm);
 	if (ret && ret != -EEXIST)
 		return false;
 	if (!ret) {
@@ -299,7 +298,7 @@ int iopf_viommu_add_region(struct iopf_viommu *v, uint32_t pasid, uint64_t va,
 	struct iopf_io_pgtable *s1 = NULL;
 	int ret = 0;
 
-	if (!v || !len || ((va | gpa | len) & (VIOMMU_PAGE - 1)) ||
+	if (!v || !len || ((va | gpa | len) & (IOPF_PGSIZE_4K - 1)) ||
 	    va + len < va || gpa + len < gpa || pasid >= IOPF_PASID_MAX ||
 	    !(perm & (IOPF_PERM_READ | IOPF_PERM_WRITE)) ||
 	    (perm & ~(unsigned)(IOPF_PERM_READ | IOPF_PERM_WRITE)))
@@ -354,7 +353,7 @@ int iopf_viommu_unmap(struct iopf_viommu *v, uint32_t pasid, uint64_t va,
 	struct viommu_pasid *p;
 	int64_t ret;
 
-	if (!v || !len || ((va | len) & (VIOMMU_PAGE - 1)) || va + len < va)
+	if (!v || !len || ((va | len) & (IOPF_PGSIZE_4K - 1)) || va + len < va)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&v->lock);
 	p = viommu_pasid_find_locked(v, pasid);
