@@ -127,6 +127,30 @@ PL_DEFINE_FIND_LOCKED(fault, struct pl_fault, faults, id)
 /* ioctls. */
 
 
+/*
+ * 0 if IOAS (or bound device) @id exists, else -ENOENT: for commands that
+ * check the id first and then work without the lock held.
+ */
+int pl_ioas_exists(struct pl_iommufd *ictx, uint32_t id)
+{
+	bool found;
+
+	iopf_rt_mutex_lock(&ictx->lock);
+	found = pl_ioas_find_locked(ictx, id);
+	iopf_rt_mutex_unlock(&ictx->lock);
+	return found ? 0 : -ENOENT;
+}
+
+int pl_bound_exists(struct pl_iommufd *ictx, uint32_t dev_id)
+{
+	bool found;
+
+	iopf_rt_mutex_lock(&ictx->lock);
+	found = pl_bound_find_locked(ictx, dev_id);
+	iopf_rt_mutex_unlock(&ictx->lock);
+	return found ? 0 : -ENOENT;
+}
+
 /* iommufd_ucmd_respond(): copy back what the caller's struct holds. */
 int pl_respond(struct pl_ucmd *u, const void *cmd, size_t len)
 {
@@ -279,9 +303,7 @@ static int pl_ioctl_allow_iovas(struct pl_iommufd *ictx, void *c,
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 	/* iommufd_ioas_allow_iovas(): the IOAS first, then the ranges. */
-	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
-	iopf_rt_mutex_unlock(&ictx->lock);
+	ret = pl_ioas_exists(ictx, cmd->ioas_id);
 	if (ret)
 		return ret;
 	if (cmd->num_iovas > 4096)
@@ -319,6 +341,29 @@ static int pl_ioctl_allow_iovas(struct pl_iommufd *ictx, void *c,
 	return ret;
 }
 
+/*
+ * Map @r, then tell the caller the IOVA it got: *@iova (inside @cmd) is
+ * set and @cmd copied back. A mapping whose IOVA the caller could not
+ * learn is undone, so a failed copy-out leaves nothing behind.
+ */
+static int pl_map_respond_locked(struct pl_iommufd *ictx,
+				 struct pl_map_req *r, struct pl_ucmd *u,
+				 void *cmd, size_t len, __u64 *iova)
+{
+	uint64_t unmapped;
+	int ret;
+
+	ret = pl_map_locked(ictx, r);
+	if (ret)
+		return ret;
+	*iova = r->iova;
+	ret = pl_respond(u, cmd, len);
+	if (ret)
+		pl_unmap_locked(ictx, r->ioas_id, r->iova, r->length,
+				&unmapped);
+	return ret;
+}
+
 static int pl_map_check_flags(uint32_t flags, uint64_t iova, uint64_t length)
 {
 	/* iommufd_ioas_map() */
@@ -350,16 +395,7 @@ static int pl_ioctl_ioas_map(struct pl_iommufd *ictx, void *c,
 	if (ret)
 		return ret;
 	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_map_locked(ictx, &r);
-	if (!ret) {
-		uint64_t unmapped;
-
-		cmd->iova = r.iova;
-		ret = pl_respond(u, cmd, sizeof(*cmd));
-		if (ret)
-			pl_unmap_locked(ictx, r.ioas_id, r.iova, r.length,
-					&unmapped);
-	}
+	ret = pl_map_respond_locked(ictx, &r, u, cmd, sizeof(*cmd), &cmd->iova);
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
@@ -391,16 +427,7 @@ static int pl_ioctl_map_faultable(struct pl_iommufd *ictx, void *c,
 		    cmd->prefault_window != 0)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_map_locked(ictx, &r);
-	if (!ret) {
-		uint64_t unmapped;
-
-		cmd->iova = r.iova;
-		ret = pl_respond(u, cmd, sizeof(*cmd));
-		if (ret)
-			pl_unmap_locked(ictx, r.ioas_id, r.iova, r.length,
-					&unmapped);
-	}
+	ret = pl_map_respond_locked(ictx, &r, u, cmd, sizeof(*cmd), &cmd->iova);
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
@@ -413,9 +440,7 @@ static int pl_ioctl_ioas_prefault(struct pl_iommufd *ictx, void *c,
 
 	if (cmd->flags || cmd->__reserved)
 		return -EOPNOTSUPP;
-	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
-	iopf_rt_mutex_unlock(&ictx->lock);
+	ret = pl_ioas_exists(ictx, cmd->ioas_id);
 	if (ret)
 		return ret;
 	return iopf_fd_ioas_prefault(ictx->ctx, cmd->ioas_id, cmd->iova,
@@ -480,16 +505,8 @@ static int pl_ioctl_ioas_copy(struct pl_iommufd *ictx, void *c,
 		.flags = cmd->flags | (uint32_t)uflags,
 		.va = va, .length = cmd->length, .iova = cmd->dst_iova,
 	};
-	ret = pl_map_locked(ictx, &r);
-	if (!ret) {
-		uint64_t unmapped;
-
-		cmd->dst_iova = r.iova;
-		ret = pl_respond(u, cmd, sizeof(*cmd));
-		if (ret)
-			pl_unmap_locked(ictx, r.ioas_id, r.iova, r.length,
-					&unmapped);
-	}
+	ret = pl_map_respond_locked(ictx, &r, u, cmd, sizeof(*cmd),
+				    &cmd->dst_iova);
 out:
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
@@ -607,8 +624,7 @@ struct pl_op {
 };
 
 #define PL_OP(ioc, fn, type, last)                                           \
-	{ ioc, sizeof(type),                                                 \
-	  offsetof(type, last) + sizeof(((type *)0)->last), fn }
+	{ ioc, sizeof(type), pl_offsetofend(type, last), fn }
 
 /* The minimum sizes are iommufd_ioctl_ops[]'s: each struct's first
  * version. */

@@ -123,6 +123,8 @@ struct pl_ioas *pl_ioas_find_locked(struct pl_iommufd *ictx, uint32_t id);
 struct pl_hwpt *pl_hwpt_find_locked(struct pl_iommufd *ictx, uint32_t id);
 struct pl_bound *pl_bound_find_locked(struct pl_iommufd *ictx, uint32_t id);
 struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx, uint32_t id);
+int pl_ioas_exists(struct pl_iommufd *ictx, uint32_t id);
+int pl_bound_exists(struct pl_iommufd *ictx, uint32_t dev_id);
 int pl_respond(struct pl_ucmd *u, const void *cmd, size_t len);
 
 /* iommufd_map.c */

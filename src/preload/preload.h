@@ -164,6 +164,8 @@ struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index);
 int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 			  off_t off, bool write);
+/* A device file of @group (which it holds a reference on), or with
+ * @group NULL the device's cdev file. NULL: no memory. */
 struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
 					  struct pl_file *group);
 
@@ -173,11 +175,18 @@ struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index);
 int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 
+/* The size of @type up to and including @member: a uAPI struct's first
+ * version, as the kernel's offsetofend(). */
+#define pl_offsetofend(type, member)                                         \
+	(offsetof(type, member) + sizeof(((type *)0)->member))
+
 /* User memory access with -EFAULT instead of a crash (uaccess.c). */
 int pl_copy_from_user(void *dst, const void *src, size_t len);
 int pl_copy_to_user(void *dst, const void *src, size_t len);
 /* As the kernel's copy_struct_from_user(): -E2BIG, -EFAULT. */
 int pl_copy_struct_from_user(void *dst, size_t ksize, const void *src,
 			     size_t usize);
+/* VFIO's: @minsz bytes of a struct led by its argsz; -EFAULT, -EINVAL. */
+int pl_copy_argsz_from_user(void *dst, const void *src, size_t minsz);
 
 #endif /* IOPF_PRELOAD_H */

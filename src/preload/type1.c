@@ -111,11 +111,11 @@ static int pl_type1_info(struct pl_container *c, void *arg)
 	struct vfio_iommu_type1_info info;
 	const size_t minsz = offsetof(struct vfio_iommu_type1_info,
 				      iova_pgsizes) + sizeof(info.iova_pgsizes);
+	int ret;
 
-	if (pl_copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
-		return -EINVAL;
+	ret = pl_copy_argsz_from_user(&info, arg, minsz);
+	if (ret)
+		return ret;
 	info.flags = VFIO_IOMMU_INFO_PGSIZES;
 	info.iova_pgsizes = IOPF_PGSIZE_4K | IOPF_PGSIZE_2M | IOPF_PGSIZE_1G;
 	return pl_copy_to_user(arg, &info, minsz);
@@ -129,10 +129,10 @@ static int pl_type1_map(struct pl_container *c, void *arg)
 	unsigned flags;
 	int ret;
 
-	if (pl_copy_from_user(&map, arg, minsz))
-		return -EFAULT;
-	if (map.argsz < minsz ||
-	    map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
+	ret = pl_copy_argsz_from_user(&map, arg, minsz);
+	if (ret)
+		return ret;
+	if (map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
 			  VFIO_DMA_MAP_FLAG_VADDR))
 		return -EINVAL;
 	/* VADDR updates are not offered (VFIO_UPDATE_VADDR answers 0). */
@@ -162,10 +162,10 @@ static int pl_type1_unmap(struct pl_container *c, void *arg)
 	uint64_t unmapped = 0;
 	int ret;
 
-	if (pl_copy_from_user(&unmap, arg, minsz))
-		return -EFAULT;
-	if (unmap.argsz < minsz ||
-	    unmap.flags & ~(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
+	ret = pl_copy_argsz_from_user(&unmap, arg, minsz);
+	if (ret)
+		return ret;
+	if (unmap.flags & ~(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
 			    VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR))
 		return -EINVAL;
 	if (unmap.flags & (VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
@@ -213,9 +213,10 @@ static int pl_type1_dirty(struct pl_container *c, void *arg)
 	uint64_t npages, bytes;
 	int ret;
 
-	if (pl_copy_from_user(&hdr, arg, minsz))
-		return -EFAULT;
-	if (hdr.argsz < minsz || hdr.flags & ~mask ||
+	ret = pl_copy_argsz_from_user(&hdr, arg, minsz);
+	if (ret)
+		return ret;
+	if (hdr.flags & ~mask ||
 	    __builtin_popcount(hdr.flags) != 1)
 		return -EINVAL;
 	if (hdr.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
