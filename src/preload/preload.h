@@ -81,11 +81,18 @@ int pl_fd_install(struct pl_file *f, int flags);
 
 /* The host: runtime, memory, IOMMU and emulated devices. */
 struct pl_device;
+/* A device model: what the PCI function says it is, and its BAR0. */
 struct pl_device_ops {
+	const char *model;            /* "dma", "sec", "nic" */
+	uint16_t device_id, class_code;
+	uint32_t bar0_size;
+	uint32_t irq_count;           /* MSI-X vectors */
 	/* BAR0 register access; @off within BAR0, @len 1, 2, 4 or 8. */
 	uint64_t (*bar_read)(struct pl_device *d, uint64_t off, unsigned len);
 	void (*bar_write)(struct pl_device *d, uint64_t off, unsigned len,
 			  uint64_t val);
+	/* The registers to their power-on values; VFIO_DEVICE_RESET then
+	 * resets the iopf device itself. */
 	void (*reset)(struct pl_device *d);
 };
 
@@ -94,12 +101,8 @@ struct pl_device_ops {
 struct pl_device {
 	unsigned index;               /* vfioN, group N */
 	struct iopf_rt *rt;
-	const char *model;            /* "dma", "sec", "nic" */
 	struct iopf_dev *dev;
 	const struct pl_device_ops *ops;
-	uint16_t device_id, class_code;
-	uint32_t bar0_size;
-	uint32_t irq_count;           /* MSI-X vectors */
 	/* Config space: command register and BAR0 as the program wrote them;
 	 * protected by cfg_lock. */
 	struct iopf_rt_mutex cfg_lock;

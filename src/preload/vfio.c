@@ -264,13 +264,14 @@ static int pl_vfio_reset(struct pl_vfio_file *vf, void *c,
 			 const struct pl_vfio_ucmd *u)
 {
 	vf->d->ops->reset(vf->d);
+	iopf_dev_reset(vf->d->dev);
 	return 0;
 }
 
 static uint64_t pl_region_size(struct pl_device *d, uint32_t index)
 {
 	if (index == VFIO_PCI_BAR0_REGION_INDEX)
-		return d->bar0_size;
+		return d->ops->bar0_size;
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
 		return PL_CONFIG_SIZE;
 	return 0;
@@ -318,7 +319,7 @@ static int pl_vfio_irq_info(struct pl_vfio_file *vf, void *c,
 	info->flags = VFIO_IRQ_INFO_EVENTFD;
 	info->count = info->index == VFIO_PCI_MSIX_IRQ_INDEX ||
 				      info->index == VFIO_PCI_MSI_IRQ_INDEX ?
-			      vf->d->irq_count :
+			      vf->d->ops->irq_count :
 			      0;
 	if (info->index == VFIO_PCI_MSI_IRQ_INDEX)
 		info->flags |= VFIO_IRQ_INFO_NORESIZE;
@@ -398,7 +399,7 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *c,
 		return -EINVAL;
 	max = hdr->index == VFIO_PCI_MSIX_IRQ_INDEX ||
 			      hdr->index == VFIO_PCI_MSI_IRQ_INDEX ?
-		      d->irq_count :
+		      d->ops->irq_count :
 		      0;
 	if (hdr->start >= max ? hdr->count != 0 || hdr->start > max
 			     : hdr->count > max - hdr->start)
@@ -533,11 +534,11 @@ static uint32_t pl_config_read32(struct pl_device *d, uint64_t off)
 
 	iopf_rt_mutex_lock(&d->cfg_lock);
 	switch (off) {
-	case 0x00: v = PL_VENDOR_ID | (uint32_t)d->device_id << 16; break;
+	case 0x00: v = PL_VENDOR_ID | (uint32_t)d->ops->device_id << 16; break;
 	case 0x04: v = d->command | (uint32_t)0x0010 << 16; break;
-	case 0x08: v = 0x01 | (uint32_t)d->class_code << 16; break;
+	case 0x08: v = 0x01 | (uint32_t)d->ops->class_code << 16; break;
 	case 0x10: v = d->bar0; break;      /* memory, 32-bit */
-	case 0x2c: v = PL_VENDOR_ID | (uint32_t)d->device_id << 16; break;
+	case 0x2c: v = PL_VENDOR_ID | (uint32_t)d->ops->device_id << 16; break;
 	}
 	iopf_rt_mutex_unlock(&d->cfg_lock);
 	return v;
@@ -554,7 +555,7 @@ static void pl_config_write32(struct pl_device *d, uint64_t off, uint32_t v,
 	} else if (off == 0x10) {
 		/* BAR sizing: the size's bits stay zero. */
 		d->bar0 = (d->bar0 & ~mask) | (v & mask);
-		d->bar0 &= ~(d->bar0_size - 1);
+		d->bar0 &= ~(d->ops->bar0_size - 1);
 	}
 	iopf_rt_mutex_unlock(&d->cfg_lock);
 }
