@@ -693,8 +693,7 @@ static void test_dirty_bitmap(void)
 	t_detach(d.dfd);
 	t_destroy(ifd, pt);
 	t_destroy(ifd, ioas);
-	close(d.irq);
-	close(d.dfd);
+	dev_close(&d);
 	munmap(buf, 8 * PG);
 }
 

@@ -272,6 +272,25 @@ static inline int t_attach(int dfd, uint32_t *pt_id)
 	return r;
 }
 
+/*
+ * The set-up of a program that answers page faults itself: a fault queue
+ * (*@fa), a paging HWPT over @ioas reporting to it (*@hwpt), and device
+ * @dfd (bound as @dev_id) attached to that HWPT.
+ */
+static inline void t_attach_faulting(int ifd, int dfd, uint32_t dev_id,
+				     uint32_t ioas,
+				     struct iommu_fault_alloc *fa,
+				     uint32_t *hwpt)
+{
+	uint32_t pt;
+
+	REQUIRE(!ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, fa), "fault queue");
+	REQUIRE(!t_hwpt_alloc_faulting(ifd, dev_id, ioas, fa->out_fault_id,
+				       hwpt), "HWPT");
+	pt = *hwpt;
+	REQUIRE(!t_attach(dfd, &pt), "attach");
+}
+
 static inline int t_detach(int dfd)
 {
 	struct vfio_device_detach_iommufd_pt d = { .argsz = sizeof(d) };
