@@ -65,6 +65,14 @@ static pthread_mutex_t pl_fds_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Any fd ever installed: lets unrelated I/O skip the table. */
 static atomic_bool pl_fds_used;
 
+void pl_file_init(struct pl_file *f, enum pl_kind kind,
+		  void (*release)(struct pl_file *f))
+{
+	f->kind = kind;
+	atomic_init(&f->refs, 1);
+	f->release = release;
+}
+
 void pl_file_get(struct pl_file *f)
 {
 	atomic_fetch_add(&f->refs, 1);

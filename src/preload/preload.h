@@ -72,6 +72,10 @@ struct pl_file {
 	void (*release)(struct pl_file *f);
 };
 
+/* A new file of @kind with one reference, the caller's; @release frees it
+ * when the last goes. */
+void pl_file_init(struct pl_file *f, enum pl_kind kind,
+		  void (*release)(struct pl_file *f));
 void pl_file_get(struct pl_file *f);
 void pl_file_put(struct pl_file *f);
 /* The file behind @fd, with a reference, or NULL if @fd is not ours. */
@@ -177,6 +181,8 @@ struct pl_file *pl_vfio_container_open(struct pl_host *h);
 struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index);
 int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
+
+#define PL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The size of @type up to and including @member: a uAPI struct's first
  * version, as the kernel's offsetofend(). */

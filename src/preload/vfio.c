@@ -108,9 +108,7 @@ struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
 
 	if (!vf)
 		return NULL;
-	vf->f.kind = PL_VFIO_DEVICE;
-	vf->f.refs = 1;
-	vf->f.release = pl_vfio_file_release;
+	pl_file_init(&vf->f, PL_VFIO_DEVICE, pl_vfio_file_release);
 	vf->d = d;
 	if (group)
 		pl_file_get(group);
@@ -501,7 +499,7 @@ int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 	bool bound;
 	int ret;
 
-	for (size_t i = 0; i < sizeof(pl_vfio_ops) / sizeof(pl_vfio_ops[0]); i++)
+	for (size_t i = 0; i < PL_ARRAY_SIZE(pl_vfio_ops); i++)
 		if (pl_vfio_ops[i].cmd == cmd)
 			op = &pl_vfio_ops[i];
 	if (!op || op->cmd != VFIO_DEVICE_BIND_IOMMUFD) {
