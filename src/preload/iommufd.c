@@ -362,6 +362,7 @@ static int pl_map_respond_locked(struct pl_iommufd *ictx,
 	uint64_t unmapped;
 	int ret;
 
+	iopf_rt_mutex_assert_held(&ictx->lock);
 	ret = pl_map_locked(ictx, r);
 	if (ret)
 		return ret;
