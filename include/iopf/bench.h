@@ -148,9 +148,12 @@ struct iopf_bench_ground_config {
 };
 
 struct iopf_bench_ground_result {
-	/* Virtual runtime, wall-clock rate of dispatching events. */
+	/*
+	 * Virtual runtime, rate of dispatching events per second of the
+	 * running thread's CPU time (best of @repeats).
+	 */
 	uint64_t virt_events, virt_switches;
-	double virt_wall_s;
+	double virt_cpu_s;
 	double virt_events_per_s, virt_switches_per_s;
 	/*
 	 * Bare fiber switches (nothing scheduled), measured in the same run:
