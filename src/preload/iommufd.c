@@ -121,33 +121,23 @@ PL_DEFINE_FIND_LOCKED(hwpt, struct pl_hwpt, hwpts, id)
 PL_DEFINE_FIND_LOCKED(bound, struct pl_bound, bound, dev_id)
 PL_DEFINE_FIND_LOCKED(fault, struct pl_fault, faults, id)
 
-/* ------------------------------------------------------------------ */
-/* ioctls. */
-
-
 /*
- * 0 if IOAS (or bound device) @id exists, else -ENOENT: for commands that
- * check the id first and then work without the lock held.
+ * pl_ioas_exists(), pl_bound_exists(): 0 if @id names one, else -ENOENT,
+ * for commands that check the id first and then work without the lock.
  */
-int pl_ioas_exists(struct pl_iommufd *ictx, uint32_t id)
-{
-	bool found;
+#define PL_DEFINE_EXISTS(name)                                               \
+	int pl_##name##_exists(struct pl_iommufd *ictx, uint32_t id)         \
+	{                                                                    \
+		bool found;                                                  \
+									     \
+		iopf_rt_mutex_lock(&ictx->lock);                             \
+		found = pl_##name##_find_locked(ictx, id);                   \
+		iopf_rt_mutex_unlock(&ictx->lock);                           \
+		return found ? 0 : -ENOENT;                                  \
+	}
 
-	iopf_rt_mutex_lock(&ictx->lock);
-	found = pl_ioas_find_locked(ictx, id);
-	iopf_rt_mutex_unlock(&ictx->lock);
-	return found ? 0 : -ENOENT;
-}
-
-int pl_bound_exists(struct pl_iommufd *ictx, uint32_t dev_id)
-{
-	bool found;
-
-	iopf_rt_mutex_lock(&ictx->lock);
-	found = pl_bound_find_locked(ictx, dev_id);
-	iopf_rt_mutex_unlock(&ictx->lock);
-	return found ? 0 : -ENOENT;
-}
+PL_DEFINE_EXISTS(ioas)
+PL_DEFINE_EXISTS(bound)
 
 uint32_t pl_flags_translate(uint32_t flags, const struct pl_flag_pair *pairs,
 			    size_t n)
@@ -159,6 +149,10 @@ uint32_t pl_flags_translate(uint32_t flags, const struct pl_flag_pair *pairs,
 			out |= pairs[i].to;
 	return out;
 }
+
+/* ------------------------------------------------------------------ */
+/* ioctls. */
+
 
 /* iommufd_ucmd_respond(): copy back what the caller's struct holds. */
 int pl_respond(struct pl_ucmd *u, const void *cmd, size_t len)
