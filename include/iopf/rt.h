@@ -37,6 +37,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/*
+ * The structure of type @type whose member @member is at @ptr. Callbacks
+ * of this library receive a pointer to the iopf object the caller embedded
+ * in its own structure (a notifier, a list entry); this turns it back into
+ * that structure. No check: @ptr must point into a @type.
+ */
+#define iopf_container_of(ptr, type, member)                                 \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
 #ifdef __cplusplus
 extern "C" {
 #endif

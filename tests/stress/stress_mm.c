@@ -129,7 +129,7 @@ static unsigned random_page(struct stress *s, unsigned first, unsigned n)
 static void mirror_invalidate(struct iopf_mm_notifier *n,
 			      const struct iopf_mm_range *r)
 {
-	struct stress *s = (struct stress *)((char *)n - offsetof(struct stress, n));
+	struct stress *s = iopf_container_of(n, struct stress, n);
 
 	iopf_rt_mutex_lock(&s->mlock);
 	for (uint64_t a = r->start; a <= r->last; a += PG)

@@ -258,7 +258,7 @@ struct mirror {
 static void mirror_invalidate(struct iopf_mm_notifier *n,
 			      const struct iopf_mm_range *r)
 {
-	struct mirror *m = (struct mirror *)((char *)n - offsetof(struct mirror, n));
+	struct mirror *m = iopf_container_of(n, struct mirror, n);
 	static const unsigned char poison[8] = { 0x6b, 0x6b, 0x6b, 0x6b,
 						 0x6b, 0x6b, 0x6b, 0x6b };
 

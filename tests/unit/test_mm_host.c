@@ -50,7 +50,7 @@ struct recorder {
 static void rec_invalidate(struct iopf_mm_notifier *n,
 			   const struct iopf_mm_range *r)
 {
-	struct recorder *rec = (struct recorder *)n;
+	struct recorder *rec = iopf_container_of(n, struct recorder, n);
 
 	rec->rounds[r->cause]++;
 	rec->start = r->start;
