@@ -96,6 +96,7 @@ int tool_bench_density(int argc, char **argv)
 		TOOL_UINT("--every", &every, 1, 1000, "N",
 			  "table: every Nth step (1: each; plateau,\n"
 			  "inflection and the last always)"),
+		TOOL_JOBS(&cfg.jobs),
 		TOOL_OUT_JSON(&o),
 		TOOL_OUT_CSV(&o),
 		TOOL_OUT_PLOT(&o),

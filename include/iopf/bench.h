@@ -464,6 +464,8 @@ struct iopf_bench_density_config {
 	uint64_t touch_bytes;      /* bytes moved per touch */
 	const struct iopf_cost_model *costs;
 	uint64_t seed;
+	unsigned jobs;             /* sides run at once (0: every core); the
+				      result is the same for any value */
 	iopf_bench_progress_fn progress;
 	void *progress_arg;
 };
@@ -537,8 +539,11 @@ int iopf_bench_density_validate(const struct iopf_bench_density_config *cfg,
  * out->steps must hold cfg->max_guests entries. -EINVAL as validate.
  * Running out of host memory is a result, not an error: static pinning
  * stops at the last guest it can pin, IOPF at the last guest the host
- * could boot (see iopf_refused_guest). -ENOMEM when this process runs out
- * of memory. Blocks: runs its own virtual runtime.
+ * could boot (see iopf_refused_guest). The two sides share nothing and
+ * run as cfg->jobs processes at once (include/iopf/jobs.h): the result
+ * does not depend on cfg->jobs. -ENOMEM when this process runs out of
+ * memory, -EAGAIN or -ECHILD as iopf_jobs_run(). cfg->progress may be
+ * called from a side's process. Blocks: runs its own virtual runtimes.
  */
 int iopf_bench_density(const struct iopf_bench_density_config *cfg,
 		       struct iopf_bench_density_result *out);

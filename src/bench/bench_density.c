@@ -28,6 +28,13 @@
  * host's reclaim, which takes pages from any of them. A guest's
  * throughput at step n depends on all n guests, so work grows with the
  * square of the guests.
+ *
+ * The static and the IOPF side share nothing but the configuration: each
+ * is one job of iopf_jobs_run(), in a process of its own when more than
+ * one core is used, and hands back a struct density_side (no pointers)
+ * that iopf_bench_density() merges, step by step, into the caller's
+ * result. Progress is counted in a shared mapping so that both processes
+ * advance one bar.
  */
 #include <iopf/bench.h>
 #include <iopf/cost.h>
@@ -36,10 +43,14 @@
 #include <iopf/rt.h>
 #include <iopf/vm.h>
 
+#include <iopf/jobs.h>
+
 #include <errno.h>
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "plan.h"
 
@@ -115,6 +126,26 @@ struct guest {
 	struct iopf_rt_actor *actor;
 };
 
+/*
+ * What one side hands back across the process boundary: plain data, the
+ * steps last (cfg->max_guests of them). The static side fills the steps'
+ * static fields, the IOPF side the others and the rest of this header.
+ */
+struct density_side {
+	unsigned n;                 /* guests started and measured */
+	unsigned refused_guest;     /* IOPF: see the result's fields */
+	int refused_err;
+	uint64_t refused_resident_bytes, refused_swap_bytes;
+	double meta_bytes_per_page; /* IOPF */
+	struct iopf_bench_density_step steps[];
+};
+
+/* Read-only in the jobs; @done lives in a shared mapping. */
+struct density_job {
+	const struct iopf_bench_density_config *cfg;
+	_Atomic unsigned *done;
+};
+
 struct density_run {
 	const struct iopf_bench_density_config *cfg;
 	bool iopf;
@@ -124,8 +155,8 @@ struct density_run {
 	struct guest *g;
 	unsigned n;
 	uint64_t deadline;
-	struct iopf_bench_density_result *out;
-	unsigned *progress_done, progress_total;
+	struct density_side *out;
+	_Atomic unsigned *progress_done;
 	int err;
 };
 
@@ -266,15 +297,16 @@ static void density_main(void *arg)
 		int ret = add_guest(r);
 
 		if (cfg->progress)
-			cfg->progress(cfg->progress_arg, ++*r->progress_done,
-				      r->progress_total);
+			cfg->progress(cfg->progress_arg,
+				      atomic_fetch_add(r->progress_done, 1) + 1,
+				      2 * cfg->max_guests);
 		if (ret == -ENOMEM) {
 			/* The host is full: the result, not a failure. Static
 			 * pinning could not pin this guest; IOPF could not
 			 * boot it with RAM and swap full. */
 			if (r->iopf) {
-				r->out->iopf_refused_guest = r->n + 1;
-				r->out->iopf_refused_err = ret;
+				r->out->refused_guest = r->n + 1;
+				r->out->refused_err = ret;
 			}
 			break;
 		}
@@ -283,16 +315,18 @@ static void density_main(void *arg)
 			break;
 		}
 		st->guests = r->n;
-		if (!r->iopf) {
+		if (!r->iopf)
 			st->static_fits = true;
-			r->out->static_max_guests = r->n;
-		}
 		run_step(r, st);
 	}
+	/* The steps a side did not run still count for the bar. */
+	atomic_fetch_add(r->progress_done,
+			 cfg->max_guests - (r->n < cfg->max_guests ? r->n + 1
+								   : r->n));
+	r->out->n = r->n;
 	if (r->iopf) {
 		struct mallinfo2 mi = mallinfo2();
 
-		r->out->nr_steps = r->n;
 		r->out->meta_bytes_per_page =
 			(double)(mi.uordblks + mi.hblkhd) /
 			(double)(cfg->host_bytes / PG2M);
@@ -432,43 +466,96 @@ static void analyse(const struct iopf_bench_density_result *res, bool iopf,
 	free(gbps);
 }
 
+/*
+ * One side of the curve as a job: @index 0 is IOPF, 1 static. IOPF goes
+ * first so that, run in this process (one job at a time) or in a child,
+ * it starts from the same heap: its heap figure is then the same bytes
+ * for any number of jobs (a static run before it would leave the
+ * allocator in another state).
+ */
+static int density_side_run(unsigned index, void *result, void *ctx)
+{
+	const struct density_job *job = ctx;
+	const struct iopf_bench_density_config *cfg = job->cfg;
+	struct iopf_rt_config rc = { .kind = IOPF_RT_VIRTUAL,
+				     .seed = cfg->seed, .costs = cfg->costs };
+	struct density_run r = { .cfg = cfg, .iopf = index == 0,
+				 .out = result, .progress_done = job->done };
+	int ret;
+
+	ret = iopf_rt_create(&rc, &r.rt);
+	if (ret)
+		return ret;
+	ret = iopf_rt_run(r.rt, "density", density_main, &r);
+	iopf_rt_destroy(r.rt);
+	return ret ? ret : r.err;
+}
+
+/* The two sides' steps into one table: the IOPF side's, with the static
+ * side's fields where static pinning ran. */
+static void density_merge(const struct iopf_bench_density_config *cfg,
+			  const struct density_side *stat,
+			  const struct density_side *iopf,
+			  struct iopf_bench_density_result *out)
+{
+	for (unsigned i = 0; i < cfg->max_guests; i++) {
+		const struct iopf_bench_density_step *s = &stat->steps[i];
+		struct iopf_bench_density_step *st = &out->steps[i];
+
+		*st = iopf->steps[i];
+		if (!s->static_fits)
+			continue;
+		st->guests = s->guests;
+		st->static_fits = true;
+		st->gbps_static = s->gbps_static;
+		st->mem_static = s->mem_static;
+	}
+	out->nr_steps = iopf->n;
+	out->static_max_guests = stat->n;
+	out->iopf_refused_guest = iopf->refused_guest;
+	out->iopf_refused_err = iopf->refused_err;
+	out->refused_resident_bytes = iopf->refused_resident_bytes;
+	out->refused_swap_bytes = iopf->refused_swap_bytes;
+	out->meta_bytes_per_page = iopf->meta_bytes_per_page;
+}
+
 int iopf_bench_density(const struct iopf_bench_density_config *cfg,
 		       struct iopf_bench_density_result *out)
 {
+	size_t side_size = sizeof(struct density_side) +
+			   (size_t)cfg->max_guests * sizeof(out->steps[0]);
+	struct density_job job = { .cfg = cfg };
+	struct density_side *sides;
 	const char *why;
-	unsigned done = 0;
 	int ret = iopf_bench_density_check(cfg, &why);
 
 	if (ret)
 		return ret;
-	memset(out->steps, 0, cfg->max_guests * sizeof(out->steps[0]));
-	out->nr_steps = 0;
-	out->static_max_guests = 0;
-	out->iopf_refused_guest = 0;
-	out->iopf_refused_err = 0;
-	out->refused_resident_bytes = out->refused_swap_bytes = 0;
-	out->meta_bytes_per_page = 0;
-	for (int iopf = 0; iopf < 2; iopf++) {
-		struct iopf_rt_config rc = { .kind = IOPF_RT_VIRTUAL,
-					     .seed = cfg->seed, .costs = cfg->costs };
-		struct density_run r = { .cfg = cfg, .iopf = iopf, .out = out,
-					 .progress_done = &done,
-					 .progress_total = 2 * cfg->max_guests };
-
-		ret = iopf_rt_create(&rc, &r.rt);
-		if (ret)
-			return ret;
-		ret = iopf_rt_run(r.rt, "density", density_main, &r);
-		iopf_rt_destroy(r.rt);
-		if (ret || r.err)
-			return ret ? ret : r.err;
-		if (!iopf)
-			done = cfg->max_guests; /* static stopped early */
+	sides = calloc(2, side_size);
+	if (!sides)
+		return -ENOMEM;
+	job.done = mmap(NULL, sizeof(*job.done), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (job.done == MAP_FAILED) {
+		ret = -ENOMEM;
+		goto out_free_sides;
 	}
+	atomic_init(job.done, 0);
+	memset(out->steps, 0, cfg->max_guests * sizeof(out->steps[0]));
+	ret = iopf_jobs_run(2, cfg->jobs, density_side_run, &job, sides,
+			    side_size);
+	if (ret)
+		goto out_unmap;
+	density_merge(cfg, (struct density_side *)((char *)sides + side_size),
+		      sides, out);
 	if (cfg->progress)
 		cfg->progress(cfg->progress_arg, 2 * cfg->max_guests,
 			      2 * cfg->max_guests);
 	analyse(out, true, out->nr_steps, &out->iopf);
 	analyse(out, false, out->static_max_guests, &out->stat);
-	return 0;
+out_unmap:
+	munmap(job.done, sizeof(*job.done));
+out_free_sides:
+	free(sides);
+	return ret;
 }

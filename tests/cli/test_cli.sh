@@ -124,6 +124,17 @@ expect 2 bench nic --profile "$prof"
 echo '{"zero_4k_ns": ' > "$prof"
 expect 2 bench density --profile "$prof"
 expect 2 bench density --every 0
+expect 2 bench density --jobs 0
+# The static and IOPF sides in one process or two: the same bytes.
+for j in 1 2; do
+	"$iopf" bench density --host-gib 64 --swap-gib 0 --guest-gib 4 \
+		--guests 30 --step-ms 5 --json --jobs $j >/tmp/iopf-cli-j$j.$$ 2>&1
+done
+if ! cmp -s /tmp/iopf-cli-j1.$$ /tmp/iopf-cli-j2.$$; then
+	echo "FAIL: bench density --jobs 1 and --jobs 2 differ"
+	fails=$((fails + 1))
+fi
+rm -f /tmp/iopf-cli-j1.$$ /tmp/iopf-cli-j2.$$
 # A host without swap fills up: the run ends there with its table and the
 # reason, not with an error; a curve that never bends says so.
 "$iopf" bench density --host-gib 64 --swap-gib 0 --guest-gib 4 --guests 30 \
