@@ -83,6 +83,10 @@ int tool_bench_density(int argc, char **argv)
 			  "RAM per guest, GiB (16)"),
 		TOOL_UINT("--guests", &guests, 0, 4096, "N",
 			  "guests to add, one by one (112)"),
+		TOOL_UINT("--guest-step", &cfg.guest_step, 1, 4096, "N",
+			  "guests added per measured step (1): a faster\n"
+			  "arrival, colder guests; the bend is measured\n"
+			  "again one guest at a time"),
 		TOOL_UINT("--hot", &hot, 0, 1000, "PCT",
 			  "device working set, % of guest RAM (40)"),
 		TOOL_UINT("--cold", &cold, 0, 1000, "PCT",
@@ -171,6 +175,9 @@ int tool_bench_density(int argc, char **argv)
 			json_object_array_add(steps, j);
 		}
 		json_object_object_add(root, "steps", steps);
+		json_object_object_add(root, "guest_step", json_object_new_int((int)res.guest_step));
+		json_object_object_add(root, "fine_from_guests", json_object_new_int((int)res.fine_from));
+		json_object_object_add(root, "fine_to_guests", json_object_new_int((int)res.fine_to));
 		json_object_object_add(root, "static_max_guests", json_object_new_int((int)res.static_max_guests));
 		json_object_object_add(root, "iopf_plateau_guests", json_object_new_int((int)res.iopf.plateau_guests));
 		json_object_object_add(root, "iopf_plateau_gbps", json_object_new_double(res.iopf.plateau_gbps));
@@ -204,13 +211,17 @@ int tool_bench_density(int argc, char **argv)
 		goto out_free;
 	}
 	printf("density: %llu GiB host + %llu GiB swap, guests of %llu GiB "
-	       "(device working set %.0f%%, boot-touched %.0f%%), %llu ms per step, "
-	       "virtual runtime, profile %s\n",
+	       "(device working set %.0f%%, boot-touched %.0f%%), %llu ms per step, ",
 	       (unsigned long long)(cfg.host_bytes / GIB),
 	       (unsigned long long)(cfg.swap_bytes / GIB),
 	       (unsigned long long)(cfg.guest_bytes / GIB), 100 * cfg.hot_frac,
-	       100 * cfg.cold_frac, (unsigned long long)(cfg.step_ns / 1000000),
-	       cfg.costs->name);
+	       100 * cfg.cold_frac, (unsigned long long)(cfg.step_ns / 1000000));
+	if (res.guest_step > 1 && res.fine_to)
+		printf("%u guests added per step (one by one from %u to %u), ",
+		       res.guest_step, res.fine_from, res.fine_to);
+	else if (res.guest_step > 1)
+		printf("%u guests added per step, ", res.guest_step);
+	printf("virtual runtime, profile %s\n", cfg.costs->name);
 	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "guests",
 	       "static", "mem", "IOPF", "mem", "faults/s", "inval/s",
 	       "swapin", "swapout");
