@@ -17,15 +17,7 @@ DEBS = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 all: build
 
 deps:
-	@missing=$$(for p in $(DEBS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-		grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing:" $$missing; \
-		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@sh scripts/install-debs.sh $(DEBS)
 	@# Linux 6.12 uAPI headers for libiopf-preload, into the tree only.
 	@sh scripts/fetch-uapi-headers.sh $(UAPI_DIR)
 
@@ -97,15 +89,7 @@ ORACLE_DEBS  = flex bison bc libelf-dev libssl-dev gcc libc6-dev xz-utils python
 
 .PHONY: kernel-oracle
 kernel-oracle:
-	@missing=$$(for p in $(ORACLE_DEBS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-		grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing:" $$missing; \
-		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@sh scripts/install-debs.sh $(ORACLE_DEBS)
 	@sh scripts/fetch-uapi-headers.sh $(UAPI_DIR)
 	sh scripts/kernel-oracle/fetch.sh $(ORACLE)
 	sh scripts/kernel-oracle/kernel.sh $(ORACLE)

@@ -24,6 +24,7 @@
 #include "sec_regs.h"
 #include "vmm_abi.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -240,52 +241,70 @@ static int32_t sec_run(uint32_t op, uint64_t src, uint64_t dst, uint64_t len,
 
 /* ---- known answers ---- */
 
-static const uint8_t aes_key[16] = {
-	0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6,
-	0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c,
-};
-static const uint8_t aes_iv[16] = {
-	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-	0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-};
-static const uint8_t aes_plain[64] = {
-	0x6b, 0xc1, 0xbe, 0xe2, 0x2e, 0x40, 0x9f, 0x96,
-	0xe9, 0x3d, 0x7e, 0x11, 0x73, 0x93, 0x17, 0x2a,
-	0xae, 0x2d, 0x8a, 0x57, 0x1e, 0x03, 0xac, 0x9c,
-	0x9e, 0xb7, 0x6f, 0xac, 0x45, 0xaf, 0x8e, 0x51,
-	0x30, 0xc8, 0x1c, 0x46, 0xa3, 0x5c, 0xe4, 0x11,
-	0xe5, 0xfb, 0xc1, 0x19, 0x1a, 0x0a, 0x52, 0xef,
-	0xf6, 0x9f, 0x24, 0x45, 0xdf, 0x4f, 0x9b, 0x17,
-	0xad, 0x2b, 0x41, 0x7b, 0xe6, 0x6c, 0x37, 0x10,
-};
-static const uint8_t aes_cipher[64] = {
-	0x76, 0x49, 0xab, 0xac, 0x81, 0x19, 0xb2, 0x46,
-	0xce, 0xe9, 0x8e, 0x9b, 0x12, 0xe9, 0x19, 0x7d,
-	0x50, 0x86, 0xcb, 0x9b, 0x50, 0x72, 0x19, 0xee,
-	0x95, 0xdb, 0x11, 0x3a, 0x91, 0x76, 0x78, 0xb2,
-	0x73, 0xbe, 0xd6, 0xb8, 0xe3, 0xc1, 0x74, 0x3b,
-	0x71, 0x16, 0xe6, 0x9e, 0x22, 0x22, 0x95, 0x16,
-	0x3f, 0xf1, 0xca, 0xa1, 0x68, 0x1f, 0xac, 0x09,
-	0x12, 0x0e, 0xca, 0x30, 0x75, 0x86, 0xe1, 0xa7,
-};
+/*
+ * The vectors as the standards print them: SP 800-38A F.2.1
+ * (CBC-AES128.Encrypt) and FIPS 180-2 appendix B.1 and B.2. Decoded into
+ * bytes by kat_decode() before the first job.
+ */
+static const char aes_key_hex[] = "2b7e151628aed2a6abf7158809cf4f3c";
+static const char aes_iv_hex[] = "000102030405060708090a0b0c0d0e0f";
+static const char aes_plain_hex[] =
+	"6bc1bee22e409f96e93d7e117393172a" "ae2d8a571e03ac9c9eb76fac45af8e51"
+	"30c81c46a35ce411e5fbc1191a0a52ef" "f69f2445df4f9b17ad2b417be66c3710";
+static const char aes_cipher_hex[] =
+	"7649abac8119b246cee98e9b12e9197d" "5086cb9b507219ee95db113a917678b2"
+	"73bed6b8e3c1743b7116e69e22229516" "3ff1caa1681fac09120eca307586e1a7";
+
+static uint8_t aes_key[16], aes_iv[16], aes_plain[64], aes_cipher[64];
 
 struct sha_kat {
 	const char *msg;
+	const char *digest_hex;
 	uint8_t digest[32];
 };
 
-static const struct sha_kat sha_kats[] = {
-	{ "abc",
-	  { 0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
-	    0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
-	    0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
-	    0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad } },
-	{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-	  { 0x24, 0x8d, 0x6a, 0x61, 0xd2, 0x06, 0x38, 0xb8,
-	    0xe5, 0xc0, 0x26, 0x93, 0x0c, 0x3e, 0x60, 0x39,
-	    0xa3, 0x3c, 0xe4, 0x59, 0x64, 0xff, 0x21, 0x67,
-	    0xf6, 0xec, 0xed, 0xd4, 0x19, 0xdb, 0x06, 0xc1 } },
+static struct sha_kat sha_kats[] = {
+	{ .msg = "abc",
+	  .digest_hex = "ba7816bf8f01cfea414140de5dae2223"
+			"b00361a396177a9cb410ff61f20015ad" },
+	{ .msg = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	  .digest_hex = "248d6a61d20638b8e5c026930c3e6039"
+			"a33ce45964ff2167f6ecedd419db06c1" },
 };
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decode exactly @len bytes of @hex into @out; false if @hex is not that. */
+static bool hex_decode(uint8_t *out, size_t len, const char *hex)
+{
+	for (size_t i = 0; i < len; i++) {
+		int hi = hex_digit(hex[2 * i]), lo;
+
+		if (hi < 0 || (lo = hex_digit(hex[2 * i + 1])) < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return hex[2 * len] == '\0';
+}
+
+static bool kat_decode(void)
+{
+	bool ok = hex_decode(aes_key, sizeof(aes_key), aes_key_hex) &&
+		  hex_decode(aes_iv, sizeof(aes_iv), aes_iv_hex) &&
+		  hex_decode(aes_plain, sizeof(aes_plain), aes_plain_hex) &&
+		  hex_decode(aes_cipher, sizeof(aes_cipher), aes_cipher_hex);
+
+	for (size_t i = 0; ok && i < sizeof(sha_kats) / sizeof(sha_kats[0]); i++)
+		ok = hex_decode(sha_kats[i].digest, 32, sha_kats[i].digest_hex);
+	return ok;
+}
 
 static size_t cstrlen(const char *s)
 {
@@ -304,6 +323,8 @@ static uint32_t run_kat(void)
 	size_t i;
 	int32_t st;
 
+	if (!kat_decode())
+		return fail("a known-answer vector is not hex of its length");
 	buf_header(KAT_SRC, sizeof(aes_plain));
 	memcpy(src_data, aes_plain, sizeof(aes_plain));
 	memset((void *)KAT_DST, 0, 2 * PG);

@@ -23,10 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef container_of
-#define container_of(ptr, type, member)                                      \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-#endif
+#include <iopf/rt.h>
+
+/* The library's own short name for the public iopf_container_of(). */
+#define container_of(ptr, type, member) iopf_container_of(ptr, type, member)
 
 struct iopf_list {
 	struct iopf_list *next, *prev;

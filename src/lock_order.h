@@ -32,6 +32,8 @@
  *  IOMMUFD, FAULTQ   the iommufd context; one fault queue's records.
  *  ATTACH, FAULT     the IOMMU's attachment lists, then its page request
  *                    queue (setting a fault handler takes both, in order).
+ *  PRQ               the queue's ring alone: a device posts under it
+ *                    without FAULT; FAULT's holders take entries under it.
  *  DEV_INVAL, DEV    a device's invalidation drains, then its attachment
  *                    table, PRI state and in-flight counts.
  *  TLB               one translation cache (IOTLB or an ATC).
@@ -63,6 +65,7 @@
 	X(FAULTQ)      /* an iommufd fault queue (iommufd_fault.c) */        \
 	X(ATTACH)      /* iommu->attach_lock (iommu.c) */                    \
 	X(FAULT)       /* iommu->fault_lock (fault.c, fault_prq.c) */        \
+	X(PRQ)         /* iommu->prq_lock, the ring (fault_prq.c) */         \
 	X(DEV_INVAL)   /* dev->inval_lock (iommu.c) */                       \
 	X(DEV)         /* dev->lock (iommu.c, dma.c) */                      \
 	X(TLB)         /* one IOTLB or ATC (tlb.c) */                        \

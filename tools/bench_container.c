@@ -4,7 +4,6 @@
 
 #include <json-c/json.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "tool.h"
 
@@ -56,6 +55,13 @@ static json_object *container_json(const struct iopf_bench_container_result *r)
 	return o;
 }
 
+static void print_handler(const char *rt, const struct iopf_bench_fault_run *r)
+{
+	printf("  %-8s %7u %9llu %12.0f %10.2f %10.2f\n", rt, r->workers,
+	       (unsigned long long)r->faults, r->faults_per_s, r->p50_ns / 1e3,
+	       r->p99_ns / 1e3);
+}
+
 static void print_touch(const char *rt, const struct iopf_bench_touch *t)
 {
 	for (int m = 0; m < IOPF_TOUCH_NR; m++)
@@ -63,6 +69,30 @@ static void print_touch(const char *rt, const struct iopf_bench_touch *t)
 		       iopf_bench_touch_name(m),
 		       (unsigned long long)t[m].faults, t[m].setup_s,
 		       t[m].touch_s, t[m].total_s, t[m].vs_pinned);
+}
+
+static void print_table(const struct iopf_bench_container_config *cfg,
+			const struct iopf_bench_container_result *r)
+{
+	printf("a device touches %llu MiB of guest memory once, 4 KiB at a time\n",
+	       (unsigned long long)(cfg->mem_bytes >> 20));
+	printf("  %-8s %-17s %9s %10s %10s %10s %10s\n", "runtime", "mode",
+	       "faults", "setup s", "touch s", "total s", "vs pinned");
+	if (!cfg->virtual_only)
+		print_touch("real", r->real);
+	print_touch("virtual", r->virt);
+	printf("container fault handler, %u devices, one page per fault\n",
+	       cfg->devices);
+	printf("  %-8s %7s %9s %12s %10s %10s\n", "runtime", "workers", "faults",
+	       "faults/s", "p50 us", "p99 us");
+	for (int w = 0; w < 2 && !cfg->virtual_only; w++)
+		print_handler("real", &r->handler_real[w]);
+	for (int w = 0; w < 2; w++)
+		print_handler("virtual", &r->handler_virt[w]);
+	if (!cfg->virtual_only)
+		printf("  real faults/s, 2 workers over 1: %.2fx\n",
+		       r->handler_real[1].faults_per_s /
+		       r->handler_real[0].faults_per_s);
 }
 
 int tool_bench_container(int argc, char **argv)
@@ -95,52 +125,14 @@ int tool_bench_container(int argc, char **argv)
 	ret = tool_parse(&cmd, argc, argv);
 	if (ret >= 0)
 		return ret;
-	ret = tool_plan_check(cmd.name,
-			      iopf_bench_container_validate(&cfg, &plan), &plan,
-			      allow_long);
+	ret = tool_bench_begin(cmd.name,
+			       iopf_bench_container_validate(&cfg, &plan), &plan,
+			       allow_long, &o, TOOL_BENCH_TICKER);
 	if (!ret)
-		ret = tool_output_open(&o, false);
+		ret = tool_bench_end(cmd.name, &o, iopf_bench_container(&cfg, &r));
 	if (ret)
 		return ret;
-	tool_ticker_start(cmd.name, plan.wall_s);
-	ret = iopf_bench_container(&cfg, &r);
-	tool_ticker_stop();
-	if (ret) {
-		tool_output_abort(&o);
-		fprintf(stderr, "iopf: bench container failed: %s\n",
-			strerror(-ret));
-		return 1;
-	}
-	if (!tool_output_table(&o))
-		return tool_output_json(&o, container_json(&r));
-	printf("a device touches %llu MiB of guest memory once, 4 KiB at a time\n",
-	       (unsigned long long)(cfg.mem_bytes >> 20));
-	printf("  %-8s %-17s %9s %10s %10s %10s %10s\n", "runtime", "mode",
-	       "faults", "setup s", "touch s", "total s", "vs pinned");
-	if (!cfg.virtual_only)
-		print_touch("real", r.real);
-	print_touch("virtual", r.virt);
-	printf("container fault handler, %u devices, one page per fault\n",
-	       cfg.devices);
-	printf("  %-8s %7s %9s %12s %10s %10s\n", "runtime", "workers", "faults",
-	       "faults/s", "p50 us", "p99 us");
-	for (int w = 0; w < 2 && !cfg.virtual_only; w++)
-		printf("  %-8s %7u %9llu %12.0f %10.2f %10.2f\n", "real",
-		       r.handler_real[w].workers,
-		       (unsigned long long)r.handler_real[w].faults,
-		       r.handler_real[w].faults_per_s,
-		       r.handler_real[w].p50_ns / 1e3,
-		       r.handler_real[w].p99_ns / 1e3);
-	for (int w = 0; w < 2; w++)
-		printf("  %-8s %7u %9llu %12.0f %10.2f %10.2f\n", "virtual",
-		       r.handler_virt[w].workers,
-		       (unsigned long long)r.handler_virt[w].faults,
-		       r.handler_virt[w].faults_per_s,
-		       r.handler_virt[w].p50_ns / 1e3,
-		       r.handler_virt[w].p99_ns / 1e3);
-	if (!cfg.virtual_only)
-		printf("  real faults/s, 2 workers over 1: %.2fx\n",
-		       r.handler_real[1].faults_per_s /
-		       r.handler_real[0].faults_per_s);
+	if (tool_output_table(&o))
+		print_table(&cfg, &r);
 	return o.json ? tool_output_json(&o, container_json(&r)) : 0;
 }

@@ -14,8 +14,8 @@
 
 /* The answers under the table: where each mode stopped and why, the
  * curve's shape, what the simulation cost. */
-static void tool_density_summary(const struct iopf_bench_density_config *cfg,
-				 const struct iopf_bench_density_result *res)
+static void print_summary(const struct iopf_bench_density_config *cfg,
+			  const struct iopf_bench_density_result *res)
 {
 	const struct iopf_bench_density_curve *c = &res->iopf;
 	bool static_full = res->static_max_guests < cfg->max_guests;
@@ -63,6 +63,159 @@ static void tool_density_summary(const struct iopf_bench_density_config *cfg,
 	       "at the last IOPF step\n", res->meta_bytes_per_page);
 }
 
+static json_object *density_json(const struct iopf_bench_density_result *res)
+{
+	json_object *root = json_object_new_object(), *steps = json_object_new_array();
+
+	for (unsigned i = 0; i < res->nr_steps; i++) {
+		const struct iopf_bench_density_step *s = &res->steps[i];
+		json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "guests", json_object_new_int((int)s->guests));
+		if (s->static_fits) {
+			json_object_object_add(j, "static_gbps", json_object_new_double(s->gbps_static));
+			json_object_object_add(j, "static_mem_bytes", json_object_new_int64((int64_t)s->mem_static));
+		}
+		json_object_object_add(j, "iopf_gbps", json_object_new_double(s->gbps_iopf));
+		json_object_object_add(j, "iopf_mem_bytes", json_object_new_int64((int64_t)s->mem_iopf));
+		json_object_object_add(j, "faults_per_s", json_object_new_double(s->faults_per_s));
+		json_object_object_add(j, "invalidations_per_s", json_object_new_double(s->invals_per_s));
+		json_object_object_add(j, "swap_in_mbps", json_object_new_double(s->swap_in_mbps));
+		json_object_object_add(j, "swap_out_mbps", json_object_new_double(s->swap_out_mbps));
+		json_object_array_add(steps, j);
+	}
+	json_object_object_add(root, "steps", steps);
+	json_object_object_add(root, "guest_step", json_object_new_int((int)res->guest_step));
+	json_object_object_add(root, "fine_from_guests", json_object_new_int((int)res->fine_from));
+	json_object_object_add(root, "fine_to_guests", json_object_new_int((int)res->fine_to));
+	json_object_object_add(root, "static_max_guests", json_object_new_int((int)res->static_max_guests));
+	json_object_object_add(root, "iopf_plateau_guests", json_object_new_int((int)res->iopf.plateau_guests));
+	json_object_object_add(root, "iopf_plateau_gbps", json_object_new_double(res->iopf.plateau_gbps));
+	json_object_object_add(root, "iopf_bends", json_object_new_boolean(res->iopf.bends));
+	json_object_object_add(root, "iopf_inflection_guests", json_object_new_int((int)res->iopf.inflection_guests));
+	json_object_object_add(root, "iopf_after_slope_gbps_per_guest", json_object_new_double(res->iopf.after_slope_gbps));
+	json_object_object_add(root, "iopf_refused_guest", json_object_new_int((int)res->iopf_refused_guest));
+	json_object_object_add(root, "metadata_bytes_per_page", json_object_new_double(res->meta_bytes_per_page));
+	json_object_object_add(root, "iopf_slope_gbps_per_guest", json_object_new_double(res->iopf.slope_gbps));
+	json_object_object_add(root, "static_plateau_gbps", json_object_new_double(res->stat.plateau_gbps));
+	json_object_object_add(root, "static_slope_gbps_per_guest", json_object_new_double(res->stat.slope_gbps));
+	return root;
+}
+
+static void print_csv(const struct iopf_bench_density_result *res)
+{
+	printf("guests,static_gbps,static_mem_gib,iopf_gbps,iopf_mem_gib,"
+	       "faults_per_s,invalidations_per_s,swap_in_mbps,swap_out_mbps\n");
+	for (unsigned i = 0; i < res->nr_steps; i++) {
+		const struct iopf_bench_density_step *s = &res->steps[i];
+
+		if (s->static_fits)
+			printf("%u,%.3f,%.1f,", s->guests, s->gbps_static,
+			       (double)s->mem_static / GIB);
+		else
+			printf("%u,,,", s->guests);
+		printf("%.3f,%.1f,%.0f,%.0f,%.0f,%.0f\n", s->gbps_iopf,
+		       (double)s->mem_iopf / GIB, s->faults_per_s,
+		       s->invals_per_s, s->swap_in_mbps, s->swap_out_mbps);
+	}
+}
+
+static void print_table(const struct iopf_bench_density_config *cfg,
+			const struct iopf_bench_density_result *res,
+			unsigned every)
+{
+	printf("density: %llu GiB host + %llu GiB swap, guests of %llu GiB "
+	       "(device working set %.0f%%, boot-touched %.0f%%), %llu ms per step, ",
+	       (unsigned long long)(cfg->host_bytes / GIB),
+	       (unsigned long long)(cfg->swap_bytes / GIB),
+	       (unsigned long long)(cfg->guest_bytes / GIB), 100 * cfg->hot_frac,
+	       100 * cfg->cold_frac, (unsigned long long)(cfg->step_ns / 1000000));
+	/* Coarse steps are another experiment: the header says so. */
+	if (res->guest_step > 1 && res->fine_to)
+		printf("%u guests added per step (one by one from %u to %u), ",
+		       res->guest_step, res->fine_from, res->fine_to);
+	else if (res->guest_step > 1)
+		printf("%u guests added per step, ", res->guest_step);
+	printf("virtual runtime, profile %s\n", cfg->costs->name);
+	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "guests",
+	       "static", "mem", "IOPF", "mem", "faults/s", "inval/s",
+	       "swapin", "swapout");
+	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "", "GB/s",
+	       "GiB", "GB/s", "GiB", "", "", "MB/s", "MB/s");
+	for (unsigned i = 0; i < res->nr_steps; i++) {
+		const struct iopf_bench_density_step *s = &res->steps[i];
+		char st[16] = "-", sm[16] = "-";
+		bool static_last = res->static_max_guests < cfg->max_guests &&
+				   s->guests == res->static_max_guests;
+		bool mark = s->guests == res->iopf.plateau_guests ||
+			    s->guests == res->iopf.inflection_guests || static_last;
+
+		if (s->static_fits) {
+			snprintf(st, sizeof(st), "%.1f", s->gbps_static);
+			snprintf(sm, sizeof(sm), "%.0f", (double)s->mem_static / GIB);
+		}
+		if (mark || i % every == 0 || i + 1 == res->nr_steps)
+			printf("%6u | %10s %9s | %10.1f %9.0f %10.0f %10.0f %10.0f %10.0f%s\n",
+			       s->guests, st, sm, s->gbps_iopf,
+			       (double)s->mem_iopf / GIB, s->faults_per_s,
+			       s->invals_per_s, s->swap_in_mbps, s->swap_out_mbps,
+			       s->guests == res->iopf.inflection_guests ? "  <- IOPF inflection"
+			       : s->guests == res->iopf.plateau_guests ? "  <- IOPF plateau"
+			       : static_last ? "  <- static: last guest that fits"
+								    : "");
+	}
+	putchar('\n');
+	print_summary(cfg, res);
+}
+
+/*
+ * Throughput against guests, static and IOPF, with the curve's bend; the
+ * points are written into @data (@cap bytes: 160 a step and 256 more).
+ */
+static int plot_density(const struct tool_output *o,
+			const struct iopf_bench_density_result *res,
+			char *data, size_t cap)
+{
+	size_t len = 0, n;
+	char script[2048];
+
+	for (unsigned i = 0; i < res->nr_steps; i++) {
+		const struct iopf_bench_density_step *s = &res->steps[i];
+
+		if (s->static_fits)
+			len += (size_t)snprintf(data + len, cap - len,
+						"%u %.1f %.3f\n", s->guests,
+						s->gbps_static, s->gbps_iopf);
+		else
+			len += (size_t)snprintf(data + len, cap - len,
+						"%u NaN %.3f\n", s->guests,
+						s->gbps_iopf);
+	}
+	n = (size_t)snprintf(script, sizeof(script),
+		 "set title 'Aggregate device throughput as guests are added'\n"
+		 "set xlabel 'guests'\nset ylabel 'GB/s'\nset grid\n"
+		 "set key top left\n");
+	if (res->iopf.bends)
+		n += (size_t)snprintf(script + n, sizeof(script) - n,
+			 "set arrow from graph 0, first %.3f to graph 1, first %.3f nohead dt 2 lc rgb '#888888'\n"
+			 "set label 'IOPF plateau %.0f GB/s (from %u guests)' at graph 0.62, first %.3f right offset 0,0.7\n"
+			 "set arrow from %u, graph 0 to %u, graph 1 nohead dt 3 lc rgb '#cc0000'\n"
+			 "set label 'IOPF inflection: %u guests' at %u, graph 0.08 right offset -1,0\n",
+			 res->iopf.plateau_gbps, res->iopf.plateau_gbps,
+			 res->iopf.plateau_gbps, res->iopf.plateau_guests,
+			 res->iopf.plateau_gbps, res->iopf.inflection_guests,
+			 res->iopf.inflection_guests, res->iopf.inflection_guests,
+			 res->iopf.inflection_guests);
+	else
+		n += (size_t)snprintf(script + n, sizeof(script) - n,
+			 "set label 'no IOPF inflection within %u guests' at graph 0.5, graph 0.08 center\n",
+			 res->nr_steps);
+	snprintf(script + n, sizeof(script) - n,
+		 "plot DATA u 1:2 w l lw 2 t 'static pinning', "
+		 "DATA u 1:3 w l lw 2 t 'IOPF (adaptive)'");
+	return tool_plot(o, "density", data, script);
+}
+
 int tool_bench_density(int argc, char **argv)
 {
 	struct iopf_bench_density_config cfg;
@@ -72,8 +225,8 @@ int tool_bench_density(int argc, char **argv)
 	const char *profile = NULL;
 	bool allow_long = false;
 	uint64_t every = 1, hot, cold, guests;
-	char *data;
-	size_t len = 0, cap;
+	char *data = NULL;
+	size_t cap;
 	const struct tool_opt opts[] = {
 		TOOL_SIZE("--host-gib", &cfg.host_bytes, GIB, 0, 16384, "N",
 			  "host RAM for guests, GiB (1024)"),
@@ -93,10 +246,7 @@ int tool_bench_density(int argc, char **argv)
 			  "touched at boot then idle, % (30)"),
 		TOOL_UINT_SCALED("--step-ms", &cfg.step_ns, 1, 10000, 1000000ull,
 				 "N", "measured window per step, virtual ms (50)"),
-		TOOL_STRING("--profile", &profile, "NAME",
-			    "cost profile: " IOPF_COST_PROFILE_DEFAULT " (default),\n"
-			    "reference, measured, or a FILE of\n"
-			    "`iopf profile --json`"),
+		TOOL_PROFILE(&profile),
 		TOOL_UINT("--every", &every, 1, 1000, "N",
 			  "table: every Nth step (1: each; plateau,\n"
 			  "inflection and the last always)"),
@@ -134,159 +284,33 @@ int tool_bench_density(int argc, char **argv)
 			return 2;
 	}
 	/* A scenario that cannot run is refused before any work. */
-	ret = tool_plan_check(cmd.name, iopf_bench_density_validate(&cfg, &plan),
-			      &plan, allow_long);
-	if (!ret)
-		ret = tool_output_open(&o, true);
+	ret = tool_bench_begin(cmd.name, iopf_bench_density_validate(&cfg, &plan),
+			       &plan, allow_long, &o, TOOL_BENCH_PLOTS);
 	if (ret)
 		return ret;
+	/* Both before the run: the heap it measures is the same either way. */
 	res.steps = calloc(cfg.max_guests, sizeof(*res.steps));
 	cap = 160 * (size_t)cfg.max_guests + 256;
 	data = malloc(cap);
 	if (!res.steps || !data) {
 		fprintf(stderr, "iopf: out of memory\n");
+		tool_output_abort(&o);
 		ret = 1;
-		goto out_abort;
-	}
-	ret = iopf_bench_density(&cfg, &res);
-	if (ret) {
-		fprintf(stderr, "iopf: bench density failed: %s\n", tool_strerror(ret));
-		ret = 1;
-		goto out_abort;
-	}
-	if (o.json) {
-		json_object *root = json_object_new_object(), *steps = json_object_new_array();
-
-		for (unsigned i = 0; i < res.nr_steps; i++) {
-			const struct iopf_bench_density_step *s = &res.steps[i];
-			json_object *j = json_object_new_object();
-
-			json_object_object_add(j, "guests", json_object_new_int((int)s->guests));
-			if (s->static_fits) {
-				json_object_object_add(j, "static_gbps", json_object_new_double(s->gbps_static));
-				json_object_object_add(j, "static_mem_bytes", json_object_new_int64((int64_t)s->mem_static));
-			}
-			json_object_object_add(j, "iopf_gbps", json_object_new_double(s->gbps_iopf));
-			json_object_object_add(j, "iopf_mem_bytes", json_object_new_int64((int64_t)s->mem_iopf));
-			json_object_object_add(j, "faults_per_s", json_object_new_double(s->faults_per_s));
-			json_object_object_add(j, "invalidations_per_s", json_object_new_double(s->invals_per_s));
-			json_object_object_add(j, "swap_in_mbps", json_object_new_double(s->swap_in_mbps));
-			json_object_object_add(j, "swap_out_mbps", json_object_new_double(s->swap_out_mbps));
-			json_object_array_add(steps, j);
-		}
-		json_object_object_add(root, "steps", steps);
-		json_object_object_add(root, "guest_step", json_object_new_int((int)res.guest_step));
-		json_object_object_add(root, "fine_from_guests", json_object_new_int((int)res.fine_from));
-		json_object_object_add(root, "fine_to_guests", json_object_new_int((int)res.fine_to));
-		json_object_object_add(root, "static_max_guests", json_object_new_int((int)res.static_max_guests));
-		json_object_object_add(root, "iopf_plateau_guests", json_object_new_int((int)res.iopf.plateau_guests));
-		json_object_object_add(root, "iopf_plateau_gbps", json_object_new_double(res.iopf.plateau_gbps));
-		json_object_object_add(root, "iopf_bends", json_object_new_boolean(res.iopf.bends));
-		json_object_object_add(root, "iopf_inflection_guests", json_object_new_int((int)res.iopf.inflection_guests));
-		json_object_object_add(root, "iopf_after_slope_gbps_per_guest", json_object_new_double(res.iopf.after_slope_gbps));
-		json_object_object_add(root, "iopf_refused_guest", json_object_new_int((int)res.iopf_refused_guest));
-		json_object_object_add(root, "metadata_bytes_per_page", json_object_new_double(res.meta_bytes_per_page));
-		json_object_object_add(root, "iopf_slope_gbps_per_guest", json_object_new_double(res.iopf.slope_gbps));
-		json_object_object_add(root, "static_plateau_gbps", json_object_new_double(res.stat.plateau_gbps));
-		json_object_object_add(root, "static_slope_gbps_per_guest", json_object_new_double(res.stat.slope_gbps));
-		ret = tool_output_json(&o, root);
-		if (ret || !tool_output_table(&o))
-			goto out_free;
-	}
-	if (o.csv) {
-		printf("guests,static_gbps,static_mem_gib,iopf_gbps,iopf_mem_gib,"
-		       "faults_per_s,invalidations_per_s,swap_in_mbps,swap_out_mbps\n");
-		for (unsigned i = 0; i < res.nr_steps; i++) {
-			const struct iopf_bench_density_step *s = &res.steps[i];
-
-			if (s->static_fits)
-				printf("%u,%.3f,%.1f,", s->guests, s->gbps_static,
-				       (double)s->mem_static / GIB);
-			else
-				printf("%u,,,", s->guests);
-			printf("%.3f,%.1f,%.0f,%.0f,%.0f,%.0f\n", s->gbps_iopf,
-			       (double)s->mem_iopf / GIB, s->faults_per_s,
-			       s->invals_per_s, s->swap_in_mbps, s->swap_out_mbps);
-		}
 		goto out_free;
 	}
-	printf("density: %llu GiB host + %llu GiB swap, guests of %llu GiB "
-	       "(device working set %.0f%%, boot-touched %.0f%%), %llu ms per step, ",
-	       (unsigned long long)(cfg.host_bytes / GIB),
-	       (unsigned long long)(cfg.swap_bytes / GIB),
-	       (unsigned long long)(cfg.guest_bytes / GIB), 100 * cfg.hot_frac,
-	       100 * cfg.cold_frac, (unsigned long long)(cfg.step_ns / 1000000));
-	if (res.guest_step > 1 && res.fine_to)
-		printf("%u guests added per step (one by one from %u to %u), ",
-		       res.guest_step, res.fine_from, res.fine_to);
-	else if (res.guest_step > 1)
-		printf("%u guests added per step, ", res.guest_step);
-	printf("virtual runtime, profile %s\n", cfg.costs->name);
-	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "guests",
-	       "static", "mem", "IOPF", "mem", "faults/s", "inval/s",
-	       "swapin", "swapout");
-	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "", "GB/s",
-	       "GiB", "GB/s", "GiB", "", "", "MB/s", "MB/s");
-	for (unsigned i = 0; i < res.nr_steps; i++) {
-		const struct iopf_bench_density_step *s = &res.steps[i];
-		char st[16] = "-", sm[16] = "-";
-		bool static_last = res.static_max_guests < cfg.max_guests &&
-				   s->guests == res.static_max_guests;
-		bool mark = s->guests == res.iopf.plateau_guests ||
-			    s->guests == res.iopf.inflection_guests || static_last;
-
-		if (s->static_fits) {
-			snprintf(st, sizeof(st), "%.1f", s->gbps_static);
-			snprintf(sm, sizeof(sm), "%.0f", (double)s->mem_static / GIB);
-		}
-		if (mark || i % every == 0 || i + 1 == res.nr_steps)
-			printf("%6u | %10s %9s | %10.1f %9.0f %10.0f %10.0f %10.0f %10.0f%s\n",
-			       s->guests, st, sm, s->gbps_iopf,
-			       (double)s->mem_iopf / GIB, s->faults_per_s,
-			       s->invals_per_s, s->swap_in_mbps, s->swap_out_mbps,
-			       s->guests == res.iopf.inflection_guests ? "  <- IOPF inflection"
-			       : s->guests == res.iopf.plateau_guests ? "  <- IOPF plateau"
-			       : static_last ? "  <- static: last guest that fits"
-								    : "");
-		len += (size_t)snprintf(data + len, cap - len, "%u %s %.3f\n",
-					s->guests, s->static_fits ? st : "NaN",
-					s->gbps_iopf);
-	}
-	putchar('\n');
-	tool_density_summary(&cfg, &res);
-	{
-		char script[2048];
-		size_t n;
-
-		n = (size_t)snprintf(script, sizeof(script),
-			 "set title 'Aggregate device throughput as guests are added'\n"
-			 "set xlabel 'guests'\nset ylabel 'GB/s'\nset grid\n"
-			 "set key top left\n");
-		if (res.iopf.bends)
-			n += (size_t)snprintf(script + n, sizeof(script) - n,
-				 "set arrow from graph 0, first %.3f to graph 1, first %.3f nohead dt 2 lc rgb '#888888'\n"
-				 "set label 'IOPF plateau %.0f GB/s (from %u guests)' at graph 0.62, first %.3f right offset 0,0.7\n"
-				 "set arrow from %u, graph 0 to %u, graph 1 nohead dt 3 lc rgb '#cc0000'\n"
-				 "set label 'IOPF inflection: %u guests' at %u, graph 0.08 right offset -1,0\n",
-				 res.iopf.plateau_gbps, res.iopf.plateau_gbps,
-				 res.iopf.plateau_gbps, res.iopf.plateau_guests,
-				 res.iopf.plateau_gbps, res.iopf.inflection_guests,
-				 res.iopf.inflection_guests, res.iopf.inflection_guests,
-				 res.iopf.inflection_guests);
-		else
-			n += (size_t)snprintf(script + n, sizeof(script) - n,
-				 "set label 'no IOPF inflection within %u guests' at graph 0.5, graph 0.08 center\n",
-				 res.nr_steps);
-		snprintf(script + n, sizeof(script) - n,
-			 "plot DATA u 1:2 w l lw 2 t 'static pinning', "
-			 "DATA u 1:3 w l lw 2 t 'IOPF (adaptive)'");
-		ret = tool_plot(&o, "density", data, script);
-	}
+	ret = tool_bench_end(cmd.name, &o, iopf_bench_density(&cfg, &res));
+	if (ret)
+		goto out_free;
+	if (o.csv)
+		print_csv(&res);
+	else if (tool_output_table(&o))
+		print_table(&cfg, &res, (unsigned)every);
+	if (o.json && tool_output_json(&o, density_json(&res)))
+		ret = 1;
+	else
+		ret = plot_density(&o, &res, data, cap);
 out_free:
 	free(data);
 	free(res.steps);
 	return ret;
-out_abort:
-	tool_output_abort(&o);
-	goto out_free;
 }

@@ -102,6 +102,163 @@ static void trace_event(void *arg, const char *event, const char *actor,
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Open @path for the timeline of @cfg's runs and have them traced into it. */
+static int trace_open(struct trace_file *t, const char *path,
+		      struct iopf_bench_faults_config *cfg)
+{
+	t->f = fopen(path, "w");
+	if (!t->f) {
+		fprintf(stderr, "iopf: --trace: cannot write %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	/* Two traced runs (1 and 2 workers) of cfg->pages faults. */
+	t->max_events = 2 * cfg->pages * TRACE_EVENTS_PER_FAULT + 4096;
+	if (t->max_events > TRACE_MAX_EVENTS)
+		t->max_events = TRACE_MAX_EVENTS;
+	/* The first record opens the list; the runs' own follow it. */
+	fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n"
+	      "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,"
+	      "\"args\":{\"name\":\"iopf bench faults\"}}", t->f);
+	cfg->trace = trace_event;
+	cfg->trace_run = trace_run;
+	cfg->trace_arg = t;
+	return 0;
+}
+
+/* Close the timeline @path, and say so on stderr when it was cut. */
+static void trace_close(struct trace_file *t, const char *path)
+{
+	if (!t->f)
+		return;
+	if (t->dropped)
+		/* Perfetto shows this instant at the end of the timeline:
+		 * the cut is visible where it happened. */
+		fprintf(t->f, ",\n{\"name\":\"TRACE CUT: %llu events "
+			"dropped\",\"ph\":\"i\",\"pid\":0,\"tid\":0,"
+			"\"ts\":0,\"s\":\"g\"}", (unsigned long long)t->dropped);
+	fputs("\n]}\n", t->f);
+	fclose(t->f);
+	pthread_mutex_destroy(&t->lock);
+	if (t->dropped)
+		fprintf(stderr, "iopf: WARNING: the fault timeline %s is cut: "
+			"%llu events kept, %llu dropped (the cap is %llu events); "
+			"the last requests and the balloon's invalidations are "
+			"missing. Trace fewer --pages.\n", path,
+			(unsigned long long)t->events,
+			(unsigned long long)t->dropped,
+			(unsigned long long)t->max_events);
+}
+
+static json_object *faults_json(const struct iopf_bench_faults_result *r)
+{
+	json_object *root = json_object_new_object(), *runs = json_object_new_array();
+
+	json_object_object_add(root, "static_populate_pin_map_ns_per_page", json_object_new_double(r->static_ns_per_page));
+	json_object_object_add(root, "static_pin_map_ns_per_page", json_object_new_double(r->pin_map_ns_per_page));
+	for (int w = 0; w < 2; w++) {
+		json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "workers", json_object_new_int((int)r->runs[w].workers));
+		json_object_object_add(j, "faults", json_object_new_int64((int64_t)r->runs[w].faults));
+		json_object_object_add(j, "ns_per_fault", json_object_new_double(r->fault_ns[w]));
+		json_object_object_add(j, "vs_static", json_object_new_double(r->vs_static[w]));
+		json_object_object_add(j, "p50_ns", json_object_new_int64((int64_t)r->runs[w].p50_ns));
+		json_object_object_add(j, "p90_ns", json_object_new_int64((int64_t)r->runs[w].p90_ns));
+		json_object_object_add(j, "p99_ns", json_object_new_int64((int64_t)r->runs[w].p99_ns));
+		json_object_object_add(j, "max_ns", json_object_new_int64((int64_t)r->runs[w].max_ns));
+		json_object_array_add(runs, j);
+	}
+	json_object_object_add(root, "iopf", runs);
+	json_object_object_add(root, "first_touch_ns", json_object_new_double(r->first_touch_ns));
+	json_object_object_add(root, "handoff_ns", json_object_new_double(r->handoff_ns));
+	json_object_object_add(root, "floor_ns", json_object_new_double(r->floor_ns));
+	json_object_object_add(root, "vs_floor", json_object_new_double(r->vs_floor));
+	json_object_object_add(root, "speedup_2_workers", json_object_new_double(r->speedup_2w));
+	json_object_object_add(root, "speedup_2_workers_bound", json_object_new_double(r->speedup_bound));
+	json_object_object_add(root, "cpu_device_ns_per_fault", json_object_new_double(r->cpu_device_ns[0]));
+	json_object_object_add(root, "cpu_workers_ns_per_fault", json_object_new_double(r->cpu_iommu_ns[0]));
+	return root;
+}
+
+static void print_csv(const struct iopf_bench_faults_result *r)
+{
+	printf("workers,faults,ns_per_fault,vs_static,p50_ns,p90_ns,p99_ns,max_ns,static_ns_per_page,floor_ns,vs_floor\n");
+	for (int w = 0; w < 2; w++)
+		printf("%u,%llu,%.0f,%.2f,%llu,%llu,%llu,%llu,%.0f,%.0f,%.2f\n",
+		       r->runs[w].workers, (unsigned long long)r->runs[w].faults,
+		       r->fault_ns[w], r->vs_static[w],
+		       (unsigned long long)r->runs[w].p50_ns,
+		       (unsigned long long)r->runs[w].p90_ns,
+		       (unsigned long long)r->runs[w].p99_ns,
+		       (unsigned long long)r->runs[w].max_ns,
+		       r->static_ns_per_page, r->floor_ns,
+		       r->fault_ns[w] / r->floor_ns);
+}
+
+static void print_table(const struct iopf_bench_faults_config *cfg,
+			const struct iopf_bench_faults_result *r)
+{
+	printf("the real cost of an I/O page fault on this machine, %llu pages, "
+	       "%u devices, one page per fault\n",
+	       (unsigned long long)cfg->pages, cfg->devices);
+	printf("  static, populate + pin + map     %10.0f ns/page\n",
+	       r->static_ns_per_page);
+	printf("  static, pin + map (populated)    %10.0f ns/page\n",
+	       r->pin_map_ns_per_page);
+	printf("  %-8s %10s %12s %12s %10s %10s %10s %10s\n", "workers",
+	       "ns/fault", "vs static", "faults/s", "p50 us", "p90 us",
+	       "p99 us", "max us");
+	for (int w = 0; w < 2; w++)
+		printf("  %-8u %10.0f %11.1fx %12.0f %10.1f %10.1f %10.1f %10.1f\n",
+		       r->runs[w].workers, r->fault_ns[w], r->vs_static[w],
+		       r->runs[w].faults_per_s, r->runs[w].p50_ns / 1e3,
+		       r->runs[w].p90_ns / 1e3, r->runs[w].p99_ns / 1e3,
+		       r->runs[w].max_ns / 1e3);
+	printf("  floor: first touch %.0f + one hand-off %.0f = %.0f ns; "
+	       "1 worker at %.2fx the floor\n",
+	       r->first_touch_ns, r->handoff_ns, r->floor_ns, r->vs_floor);
+	printf("  2 workers / 1: %.2fx the faults/s; at most %.2fx on %u cores: "
+	       "CPU per fault, devices %.0f ns, workers %.0f ns (1 worker), "
+	       "%.0f / %.0f ns (2)\n",
+	       r->speedup_2w, r->speedup_bound, r->cores, r->cpu_device_ns[0],
+	       r->cpu_iommu_ns[0], r->cpu_device_ns[1], r->cpu_iommu_ns[1]);
+}
+
+/* Where the timeline went, and whether it is whole. */
+static void print_trace(const struct trace_file *t, const char *path)
+{
+	if (path && t->dropped)
+		printf("fault timeline: %s (%llu events, CUT: %llu more dropped; "
+		       "open in Perfetto)\n", path,
+		       (unsigned long long)t->events,
+		       (unsigned long long)t->dropped);
+	else if (path)
+		printf("fault timeline: %s (%llu events, whole; open in "
+		       "Perfetto)\n", path,
+		       (unsigned long long)t->events);
+}
+
+/* The latency distributions of 1 and 2 workers, as a plot. */
+static int plot_latency(const struct tool_output *o,
+			const struct iopf_bench_faults_result *r)
+{
+	char data[4096];
+	size_t len = 0;
+
+	for (int q = 0; q <= 20; q++)
+		len += (size_t)snprintf(data + len, sizeof(data) - len,
+					"%d %.3f %.3f\n", q * 5,
+					r->cdf_ns[0][q] / 1e3, r->cdf_ns[1][q] / 1e3);
+	return tool_plot(o, "fault-latency", data,
+		  "set title 'I/O page fault latency (request to response), real runtime'\n"
+		  "set xlabel 'latency (us)'\nset ylabel 'percentile'\n"
+		  "set logscale x\nset grid\nset key bottom right\n"
+		  "plot DATA u 2:1 w lp lw 2 t '1 worker', "
+		  "DATA u 3:1 w lp lw 2 t '2 workers'");
+}
+
 int tool_bench_faults(int argc, char **argv)
 {
 	struct iopf_bench_faults_config cfg;
@@ -111,8 +268,6 @@ int tool_bench_faults(int argc, char **argv)
 	struct trace_file trace = { 0 };
 	const char *trace_path = NULL;
 	bool allow_long = false;
-	char data[4096];
-	size_t len = 0;
 	const struct tool_opt opts[] = {
 		TOOL_UINT("--pages", &cfg.pages, 1, 1u << 22, "N",
 			  "4 KiB pages faulted, and pinned (20000)"),
@@ -135,148 +290,28 @@ int tool_bench_faults(int argc, char **argv)
 	ret = tool_parse(&cmd, argc, argv);
 	if (ret >= 0)
 		return ret;
-	ret = tool_plan_check(cmd.name, iopf_bench_faults_validate(&cfg, &plan),
-			      &plan, allow_long);
-	if (!ret)
-		ret = tool_output_open(&o, true);
+	ret = tool_bench_begin(cmd.name, iopf_bench_faults_validate(&cfg, &plan),
+			       &plan, allow_long, &o, TOOL_BENCH_PLOTS);
+	if (!ret && trace_path && trace_open(&trace, trace_path, &cfg)) {
+		tool_output_abort(&o);
+		ret = 2;
+	}
 	if (ret)
 		return ret;
-	if (trace_path) {
-		trace.f = fopen(trace_path, "w");
-		if (!trace.f) {
-			fprintf(stderr, "iopf: --trace: cannot write %s: %s\n",
-				trace_path, strerror(errno));
-			tool_output_abort(&o);
-			return 2;
-		}
-		pthread_mutex_init(&trace.lock, NULL);
-		/* Two traced runs (1 and 2 workers) of cfg.pages faults. */
-		trace.max_events = 2 * cfg.pages * TRACE_EVENTS_PER_FAULT + 4096;
-		if (trace.max_events > TRACE_MAX_EVENTS)
-			trace.max_events = TRACE_MAX_EVENTS;
-		/* The first record opens the list; the runs' own follow it. */
-		fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n"
-		      "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,"
-		      "\"args\":{\"name\":\"iopf bench faults\"}}", trace.f);
-		cfg.trace = trace_event;
-		cfg.trace_run = trace_run;
-		cfg.trace_arg = &trace;
-	}
 	tool_ticker_start(cmd.name, plan.wall_s);
 	ret = iopf_bench_faults(&cfg, &r);
 	tool_ticker_stop();
-	if (trace.f) {
-		if (trace.dropped)
-			/* Perfetto shows this instant at the end of the
-			 * timeline: the cut is visible where it happened. */
-			fprintf(trace.f, ",\n{\"name\":\"TRACE CUT: %llu events "
-				"dropped\",\"ph\":\"i\",\"pid\":0,\"tid\":0,"
-				"\"ts\":0,\"s\":\"g\"}",
-				(unsigned long long)trace.dropped);
-		fputs("\n]}\n", trace.f);
-		fclose(trace.f);
-		pthread_mutex_destroy(&trace.lock);
-	}
-	if (trace.dropped)
-		fprintf(stderr, "iopf: WARNING: the fault timeline %s is cut: "
-			"%llu events kept, %llu dropped (the cap is %llu events); "
-			"the last requests and the balloon's invalidations are "
-			"missing. Trace fewer --pages.\n", trace_path,
-			(unsigned long long)trace.events,
-			(unsigned long long)trace.dropped,
-			(unsigned long long)trace.max_events);
-	if (ret) {
-		tool_output_abort(&o);
-		fprintf(stderr, "iopf: bench faults failed: %s\n", strerror(-ret));
-		return 1;
-	}
-	if (o.json) {
-		json_object *root = json_object_new_object(), *runs = json_object_new_array();
-
-		json_object_object_add(root, "static_populate_pin_map_ns_per_page", json_object_new_double(r.static_ns_per_page));
-		json_object_object_add(root, "static_pin_map_ns_per_page", json_object_new_double(r.pin_map_ns_per_page));
-		for (int w = 0; w < 2; w++) {
-			json_object *j = json_object_new_object();
-
-			json_object_object_add(j, "workers", json_object_new_int((int)r.runs[w].workers));
-			json_object_object_add(j, "faults", json_object_new_int64((int64_t)r.runs[w].faults));
-			json_object_object_add(j, "ns_per_fault", json_object_new_double(r.fault_ns[w]));
-			json_object_object_add(j, "vs_static", json_object_new_double(r.vs_static[w]));
-			json_object_object_add(j, "p50_ns", json_object_new_int64((int64_t)r.runs[w].p50_ns));
-			json_object_object_add(j, "p90_ns", json_object_new_int64((int64_t)r.runs[w].p90_ns));
-			json_object_object_add(j, "p99_ns", json_object_new_int64((int64_t)r.runs[w].p99_ns));
-			json_object_object_add(j, "max_ns", json_object_new_int64((int64_t)r.runs[w].max_ns));
-			json_object_array_add(runs, j);
-		}
-		json_object_object_add(root, "iopf", runs);
-		json_object_object_add(root, "first_touch_ns", json_object_new_double(r.first_touch_ns));
-		json_object_object_add(root, "handoff_ns", json_object_new_double(r.handoff_ns));
-		json_object_object_add(root, "floor_ns", json_object_new_double(r.floor_ns));
-		json_object_object_add(root, "vs_floor", json_object_new_double(r.vs_floor));
-		json_object_object_add(root, "speedup_2_workers", json_object_new_double(r.speedup_2w));
-		json_object_object_add(root, "speedup_2_workers_bound", json_object_new_double(r.speedup_bound));
-		json_object_object_add(root, "cpu_device_ns_per_fault", json_object_new_double(r.cpu_device_ns[0]));
-		json_object_object_add(root, "cpu_workers_ns_per_fault", json_object_new_double(r.cpu_iommu_ns[0]));
-		if (tool_output_json(&o, root))
-			return 1;
-		if (!tool_output_table(&o))
-			return 0;
-	}
+	trace_close(&trace, trace_path);
+	ret = tool_bench_end(cmd.name, &o, ret);
+	if (ret)
+		return ret;
 	if (o.csv) {
-		printf("workers,faults,ns_per_fault,vs_static,p50_ns,p90_ns,p99_ns,max_ns,static_ns_per_page,floor_ns,vs_floor\n");
-		for (int w = 0; w < 2; w++)
-			printf("%u,%llu,%.0f,%.2f,%llu,%llu,%llu,%llu,%.0f,%.0f,%.2f\n",
-			       r.runs[w].workers, (unsigned long long)r.runs[w].faults,
-			       r.fault_ns[w], r.vs_static[w],
-			       (unsigned long long)r.runs[w].p50_ns,
-			       (unsigned long long)r.runs[w].p90_ns,
-			       (unsigned long long)r.runs[w].p99_ns,
-			       (unsigned long long)r.runs[w].max_ns,
-			       r.static_ns_per_page, r.floor_ns,
-			       r.fault_ns[w] / r.floor_ns);
-		return 0;
+		print_csv(&r);
+	} else if (tool_output_table(&o)) {
+		print_table(&cfg, &r);
+		print_trace(&trace, trace_path);
 	}
-	printf("the real cost of an I/O page fault on this machine, %llu pages, "
-	       "%u devices, one page per fault\n",
-	       (unsigned long long)cfg.pages, cfg.devices);
-	printf("  static, populate + pin + map     %10.0f ns/page\n",
-	       r.static_ns_per_page);
-	printf("  static, pin + map (populated)    %10.0f ns/page\n",
-	       r.pin_map_ns_per_page);
-	printf("  %-8s %10s %12s %12s %10s %10s %10s %10s\n", "workers",
-	       "ns/fault", "vs static", "faults/s", "p50 us", "p90 us",
-	       "p99 us", "max us");
-	for (int w = 0; w < 2; w++)
-		printf("  %-8u %10.0f %11.1fx %12.0f %10.1f %10.1f %10.1f %10.1f\n",
-		       r.runs[w].workers, r.fault_ns[w], r.vs_static[w],
-		       r.runs[w].faults_per_s, r.runs[w].p50_ns / 1e3,
-		       r.runs[w].p90_ns / 1e3, r.runs[w].p99_ns / 1e3,
-		       r.runs[w].max_ns / 1e3);
-	printf("  floor: first touch %.0f + one hand-off %.0f = %.0f ns; "
-	       "1 worker at %.2fx the floor\n",
-	       r.first_touch_ns, r.handoff_ns, r.floor_ns, r.vs_floor);
-	printf("  2 workers / 1: %.2fx the faults/s; at most %.2fx on %u cores: "
-	       "CPU per fault, devices %.0f ns, workers %.0f ns (1 worker), "
-	       "%.0f / %.0f ns (2)\n",
-	       r.speedup_2w, r.speedup_bound, r.cores, r.cpu_device_ns[0],
-	       r.cpu_iommu_ns[0], r.cpu_device_ns[1], r.cpu_iommu_ns[1]);
-	if (trace_path && trace.dropped)
-		printf("fault timeline: %s (%llu events, CUT: %llu more dropped; "
-		       "open in Perfetto)\n", trace_path,
-		       (unsigned long long)trace.events,
-		       (unsigned long long)trace.dropped);
-	else if (trace_path)
-		printf("fault timeline: %s (%llu events, whole; open in "
-		       "Perfetto)\n", trace_path,
-		       (unsigned long long)trace.events);
-	for (int q = 0; q <= 20; q++)
-		len += (size_t)snprintf(data + len, sizeof(data) - len,
-					"%d %.3f %.3f\n", q * 5,
-					r.cdf_ns[0][q] / 1e3, r.cdf_ns[1][q] / 1e3);
-	return tool_plot(&o, "fault-latency", data,
-		  "set title 'I/O page fault latency (request to response), real runtime'\n"
-		  "set xlabel 'latency (us)'\nset ylabel 'percentile'\n"
-		  "set logscale x\nset grid\nset key bottom right\n"
-		  "plot DATA u 2:1 w lp lw 2 t '1 worker', "
-		  "DATA u 3:1 w lp lw 2 t '2 workers'");
+	if (o.json && tool_output_json(&o, faults_json(&r)))
+		return 1;
+	return plot_latency(&o, &r);
 }

@@ -55,6 +55,36 @@ static void print_run(const char *what, const struct iopf_bench_fault_run *r)
 	       r->max_ns / 1e3);
 }
 
+static void print_table(const struct iopf_bench_iommu_config *cfg,
+			const struct iopf_bench_iommu_result *r)
+{
+	if (!cfg->virtual_only) {
+		printf("IO page table, real runtime, %llu pages one by one (ns/op)\n",
+		       (unsigned long long)cfg->table_pages);
+		printf("  %-30s %10.1f\n", "map 4 KiB", r->map_4k_ns);
+		printf("  %-30s %10.1f\n", "unmap 4 KiB (+ invalidation)",
+		       r->unmap_4k_ns);
+		printf("  %-30s %10.1f\n", "iova_to_phys (sequential)",
+		       r->iova_to_phys_ns);
+		printf("  %-30s %10.1f\n", "walk with A/D (random)", r->walk_ns);
+		printf("  %-30s %10.1f\n", "map 2 MiB", r->map_2m_ns);
+		printf("  %-30s %10.1f\n", "unmap 2 MiB", r->unmap_2m_ns);
+	}
+	printf("page request round trip, %u devices, handler maps the page\n",
+	       cfg->devices);
+	printf("  %-8s %7s %9s %12s %10s %10s %10s %10s\n", "runtime", "workers",
+	       "faults", "faults/s", "p50 us", "p90 us", "p99 us", "max us");
+	if (!cfg->virtual_only) {
+		print_run("real", &r->real[0]);
+		print_run("real", &r->real[1]);
+	}
+	print_run("virtual", &r->virt[0]);
+	print_run("virtual", &r->virt[1]);
+	if (!cfg->virtual_only)
+		printf("  real faults/s, 2 workers over 1: %.2fx\n",
+		       r->real_speedup_2w);
+}
+
 int tool_bench_iommu(int argc, char **argv)
 {
 	struct iopf_bench_iommu_config cfg;
@@ -90,32 +120,7 @@ int tool_bench_iommu(int argc, char **argv)
 		ret = tool_bench_end(cmd.name, &o, iopf_bench_iommu(&cfg, &r));
 	if (ret)
 		return ret;
-	if (!tool_output_table(&o))
-		return tool_output_json(&o, iommu_json(&r));
-	if (!cfg.virtual_only) {
-		printf("IO page table, real runtime, %llu pages one by one (ns/op)\n",
-		       (unsigned long long)cfg.table_pages);
-		printf("  %-30s %10.1f\n", "map 4 KiB", r.map_4k_ns);
-		printf("  %-30s %10.1f\n", "unmap 4 KiB (+ invalidation)",
-		       r.unmap_4k_ns);
-		printf("  %-30s %10.1f\n", "iova_to_phys (sequential)",
-		       r.iova_to_phys_ns);
-		printf("  %-30s %10.1f\n", "walk with A/D (random)", r.walk_ns);
-		printf("  %-30s %10.1f\n", "map 2 MiB", r.map_2m_ns);
-		printf("  %-30s %10.1f\n", "unmap 2 MiB", r.unmap_2m_ns);
-	}
-	printf("page request round trip, %u devices, handler maps the page\n",
-	       cfg.devices);
-	printf("  %-8s %7s %9s %12s %10s %10s %10s %10s\n", "runtime", "workers",
-	       "faults", "faults/s", "p50 us", "p90 us", "p99 us", "max us");
-	if (!cfg.virtual_only) {
-		print_run("real", &r.real[0]);
-		print_run("real", &r.real[1]);
-	}
-	print_run("virtual", &r.virt[0]);
-	print_run("virtual", &r.virt[1]);
-	if (!cfg.virtual_only)
-		printf("  real faults/s, 2 workers over 1: %.2fx\n",
-		       r.real_speedup_2w);
+	if (tool_output_table(&o))
+		print_table(&cfg, &r);
 	return o.json ? tool_output_json(&o, iommu_json(&r)) : 0;
 }

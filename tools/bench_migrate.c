@@ -16,6 +16,18 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
+/* Round @i of @x, pages dirty and sent ("-" past its last), then @end. */
+static void print_round(const struct iopf_bench_migrate_run *x, unsigned i,
+			const char *end)
+{
+	if (i < x->rounds)
+		printf(" %27llu %10llu%s",
+		       (unsigned long long)x->round[i].dirty_pages,
+		       (unsigned long long)x->round[i].copied_pages, end);
+	else
+		printf(" %27s %10s%s", "-", "-", end);
+}
+
 static void print_table(const struct iopf_bench_migrate_config *cfg,
 			const struct iopf_bench_migrate_result *r)
 {
@@ -31,18 +43,8 @@ static void print_table(const struct iopf_bench_migrate_config *cfg,
 	printf("round |      static pinning: dirty       sent |   IOPF + tracking: dirty       sent\n");
 	for (unsigned i = 0; i < rounds; i++) {
 		printf("%5u |", i);
-		if (i < s->rounds)
-			printf(" %27llu %10llu |",
-			       (unsigned long long)s->round[i].dirty_pages,
-			       (unsigned long long)s->round[i].copied_pages);
-		else
-			printf(" %27s %10s |", "-", "-");
-		if (i < f->rounds)
-			printf(" %27llu %10llu\n",
-			       (unsigned long long)f->round[i].dirty_pages,
-			       (unsigned long long)f->round[i].copied_pages);
-		else
-			printf(" %27s %10s\n", "-", "-");
+		print_round(s, i, " |");
+		print_round(f, i, "\n");
 	}
 	printf(" stop | %27s %10llu | %27s %10llu\n", "",
 	       (unsigned long long)s->final_pages, "",

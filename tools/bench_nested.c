@@ -8,6 +8,75 @@
 
 #include "tool.h"
 
+static json_object *nested_json(const struct iopf_bench_nested_result *r)
+{
+	json_object *root = json_object_new_object();
+
+	for (int c = 0; c < IOPF_NESTED_NR; c++) {
+		json_object *e = json_object_new_object();
+		const struct iopf_bench_nested_row *x = &r->row[c];
+
+		json_object_object_add(e, "dmas", json_object_new_int64((int64_t)x->dmas));
+		json_object_object_add(e, "faults", json_object_new_int64((int64_t)x->faults));
+		json_object_object_add(e, "timed_out", json_object_new_int64((int64_t)x->timed_out));
+		json_object_object_add(e, "mean_ns", json_object_new_double(x->mean_ns));
+		json_object_object_add(e, "p50_ns", json_object_new_int64((int64_t)x->p50_ns));
+		json_object_object_add(e, "p99_ns", json_object_new_int64((int64_t)x->p99_ns));
+		json_object_object_add(e, "max_ns", json_object_new_int64((int64_t)x->max_ns));
+		json_object_object_add(root, iopf_nested_case_name(c), e);
+	}
+	return root;
+}
+
+static void print_csv(const struct iopf_bench_nested_result *r)
+{
+	printf("case,dmas,faults,timed_out,mean_ns,p50_ns,p99_ns,max_ns\n");
+	for (int c = 0; c < IOPF_NESTED_NR; c++) {
+		const struct iopf_bench_nested_row *x = &r->row[c];
+
+		printf("%s,%llu,%llu,%llu,%.0f,%llu,%llu,%llu\n",
+		       iopf_nested_case_name(c), (unsigned long long)x->dmas,
+		       (unsigned long long)x->faults,
+		       (unsigned long long)x->timed_out, x->mean_ns,
+		       (unsigned long long)x->p50_ns,
+		       (unsigned long long)x->p99_ns,
+		       (unsigned long long)x->max_ns);
+	}
+}
+
+static void print_table(const struct iopf_bench_nested_config *cfg,
+			const struct iopf_bench_nested_result *r)
+{
+	const struct iopf_bench_nested_row *silent = &r->row[IOPF_NESTED_SILENT];
+
+	printf("nested I/O page faults on this machine (real runtime), %llu "
+	       "fresh pages per case, one DMA each\n",
+	       (unsigned long long)cfg->pages);
+	printf("  %-26s %7s %7s %11s %10s %9s %9s %9s\n", "case", "DMAs",
+	       "faults", "us/DMA", "vs stage2", "p50 us", "p99 us", "max us");
+	for (int c = 0; c < IOPF_NESTED_NR; c++) {
+		const struct iopf_bench_nested_row *x = &r->row[c];
+
+		if (!x->dmas)
+			continue;
+		printf("  %-26s %7llu %7llu %11.1f %9.2fx %9.1f %9.1f %9.1f\n",
+		       iopf_nested_case_name(c), (unsigned long long)x->dmas,
+		       (unsigned long long)x->faults, x->mean_ns / 1e3,
+		       x->mean_ns / r->row[IOPF_NESTED_STAGE2].mean_ns,
+		       (double)x->p50_ns / 1e3, (double)x->p99_ns / 1e3,
+		       (double)x->max_ns / 1e3);
+	}
+	if (silent->dmas)
+		printf("  silent guest: %llu of %llu faults answered INVALID by "
+		       "the %.0f ms timeout; the device was refused, never "
+		       "stuck\n", (unsigned long long)silent->timed_out,
+		       (unsigned long long)silent->dmas,
+		       (double)cfg->timeout_ns / 1e6);
+	printf("  guest: %llu groups forwarded, %llu stage-1 pages mapped\n",
+	       (unsigned long long)r->guest_groups,
+	       (unsigned long long)r->guest_pages_mapped);
+}
+
 int tool_bench_nested(int argc, char **argv)
 {
 	struct iopf_bench_nested_config cfg;
@@ -50,69 +119,9 @@ int tool_bench_nested(int argc, char **argv)
 		ret = tool_bench_end(cmd.name, &o, iopf_bench_nested(&cfg, &r));
 	if (ret)
 		return ret;
-	if (o.json) {
-		json_object *root = json_object_new_object();
-
-		for (int c = 0; c < IOPF_NESTED_NR; c++) {
-			json_object *e = json_object_new_object();
-			const struct iopf_bench_nested_row *x = &r.row[c];
-
-			json_object_object_add(e, "dmas", json_object_new_int64((int64_t)x->dmas));
-			json_object_object_add(e, "faults", json_object_new_int64((int64_t)x->faults));
-			json_object_object_add(e, "timed_out", json_object_new_int64((int64_t)x->timed_out));
-			json_object_object_add(e, "mean_ns", json_object_new_double(x->mean_ns));
-			json_object_object_add(e, "p50_ns", json_object_new_int64((int64_t)x->p50_ns));
-			json_object_object_add(e, "p99_ns", json_object_new_int64((int64_t)x->p99_ns));
-			json_object_object_add(e, "max_ns", json_object_new_int64((int64_t)x->max_ns));
-			json_object_object_add(root, iopf_nested_case_name(c), e);
-		}
-		if (tool_output_json(&o, root))
-			return 1;
-		if (!tool_output_table(&o))
-			return 0;
-	}
-	if (o.csv) {
-		printf("case,dmas,faults,timed_out,mean_ns,p50_ns,p99_ns,max_ns\n");
-		for (int c = 0; c < IOPF_NESTED_NR; c++) {
-			const struct iopf_bench_nested_row *x = &r.row[c];
-
-			printf("%s,%llu,%llu,%llu,%.0f,%llu,%llu,%llu\n",
-			       iopf_nested_case_name(c),
-			       (unsigned long long)x->dmas,
-			       (unsigned long long)x->faults,
-			       (unsigned long long)x->timed_out, x->mean_ns,
-			       (unsigned long long)x->p50_ns,
-			       (unsigned long long)x->p99_ns,
-			       (unsigned long long)x->max_ns);
-		}
-		return 0;
-	}
-	printf("nested I/O page faults on this machine (real runtime), %llu "
-	       "fresh pages per case, one DMA each\n",
-	       (unsigned long long)cfg.pages);
-	printf("  %-26s %7s %7s %11s %10s %9s %9s %9s\n", "case", "DMAs",
-	       "faults", "us/DMA", "vs stage2", "p50 us", "p99 us", "max us");
-	for (int c = 0; c < IOPF_NESTED_NR; c++) {
-		const struct iopf_bench_nested_row *x = &r.row[c];
-
-		if (!x->dmas)
-			continue;
-		printf("  %-26s %7llu %7llu %11.1f %9.2fx %9.1f %9.1f %9.1f\n",
-		       iopf_nested_case_name(c), (unsigned long long)x->dmas,
-		       (unsigned long long)x->faults, x->mean_ns / 1e3,
-		       x->mean_ns / r.row[IOPF_NESTED_STAGE2].mean_ns,
-		       (double)x->p50_ns / 1e3, (double)x->p99_ns / 1e3,
-		       (double)x->max_ns / 1e3);
-	}
-	if (r.row[IOPF_NESTED_SILENT].dmas)
-		printf("  silent guest: %llu of %llu faults answered INVALID by "
-		       "the %.0f ms timeout; the device was refused, never "
-		       "stuck\n",
-		       (unsigned long long)r.row[IOPF_NESTED_SILENT].timed_out,
-		       (unsigned long long)r.row[IOPF_NESTED_SILENT].dmas,
-		       (double)cfg.timeout_ns / 1e6);
-	printf("  guest: %llu groups forwarded, %llu stage-1 pages mapped\n",
-	       (unsigned long long)r.guest_groups,
-	       (unsigned long long)r.guest_pages_mapped);
-	return 0;
+	if (o.csv)
+		print_csv(&r);
+	else if (tool_output_table(&o))
+		print_table(&cfg, &r);
+	return o.json ? tool_output_json(&o, nested_json(&r)) : 0;
 }

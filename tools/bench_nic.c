@@ -18,66 +18,33 @@
 
 struct nic_loads {
 	double v[NIC_MAX_LOADS];
-	int n;
+	unsigned n;
 };
 
-/* --load-gbps: a comma-separated list of loads in Gb/s. */
-static int parse_loads(const char *opt, const char *s, void *dst)
+/* One load of --load-gbps, in Gb/s. */
+static int parse_load(const char *opt, const char *item, unsigned i, void *dst)
 {
 	struct nic_loads *l = dst;
-	char tok[64];
 
-	l->n = 0;
-	for (;;) {
-		size_t n = strcspn(s, ",");
-
-		if (l->n == NIC_MAX_LOADS) {
-			fprintf(stderr, "iopf: %s takes at most %d loads\n", opt,
-				NIC_MAX_LOADS);
-			return -1;
-		}
-		if (!n || n >= sizeof(tok)) {
-			fprintf(stderr, "iopf: %s: an empty or overlong load in "
-				"'%s' (comma-separated Gb/s)\n", opt, s);
-			return -1;
-		}
-		memcpy(tok, s, n);
-		tok[n] = 0;
-		if (!tool_parse_double(opt, tok, IOPF_NIC_MIN_LOAD_GBPS, 1000,
-				       false, &l->v[l->n++]))
-			return -1;
-		if (!s[n])
-			return 0;
-		s += n + 1;
-	}
+	return tool_parse_double(opt, item, IOPF_NIC_MIN_LOAD_GBPS, 1000, false,
+				 &l->v[i]) ? 0 : -1;
 }
 
-static int parse_policies(const char *opt, const char *s, void *dst)
+/* One name of --policy: the first replaces the default of all. */
+static int parse_policy(const char *opt, const char *item, unsigned i,
+			void *dst)
 {
 	bool *on = dst;
-	char *dup = strdup(s), *save = NULL, *tok;
-	int n = 0;
+	int p = iopf_nic_policy_parse(item);
 
-	if (!dup)
-		return -ENOMEM;
-	memset(on, 0, IOPF_NIC_NR_POLICIES * sizeof(*on));
-	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int p = iopf_nic_policy_parse(tok);
-
-		if (p < 0) {
-			fprintf(stderr, "iopf: unknown policy '%s' (static, pinned, "
-				"backup, drop, stall)\n", tok);
-			free(dup);
-			return -EINVAL;
-		}
-		on[p] = true;
-		n++;
+	if (p < 0) {
+		fprintf(stderr, "iopf: %s: unknown policy '%s' (static, pinned, "
+			"backup, drop, stall)\n", opt, item);
+		return -1;
 	}
-	free(dup);
-	if (!n) {
-		fprintf(stderr, "iopf: %s needs a name\n", opt);
-		return -EINVAL;
-	}
+	if (!i)
+		memset(on, 0, IOPF_NIC_NR_POLICIES * sizeof(*on));
+	on[p] = true;
 	return 0;
 }
 
@@ -142,14 +109,17 @@ int tool_bench_nic(int argc, char **argv)
 	struct tool_output o = { 0 };
 	const char *profile = IOPF_COST_PROFILE_DEFAULT;
 	bool on[IOPF_NIC_NR_POLICIES], allow_long = false;
-	int total = 0, done = 0, status = 0;
+	unsigned total = 0, done = 0;
+	int status = 0;
 	double wall_s = 0;
 	json_object *jrows = NULL;
 	const struct tool_opt opts[] = {
-		TOOL_CALL("--load-gbps", parse_loads, &loads, "LIST",
+		TOOL_LIST("--load-gbps", parse_load, &loads, &loads.n,
+			  NIC_MAX_LOADS, "loads", "LIST",
 			  "offered loads, Gb/s, 0.001..1000, e.g.\n"
 			  "1,10,25,40,100 (default)"),
-		TOOL_CALL("--policy", parse_policies, on, "NAME[,..]",
+		TOOL_LIST("--policy", parse_policy, on, NULL,
+			  IOPF_NIC_NR_POLICIES, "policies", "NAME[,..]",
 			  "only these policies (default: all)"),
 		TOOL_UINT("--packet-bytes", &cfg.packet_bytes, IOPF_NIC_MIN_PACKET,
 			  IOPF_NIC_MAX_PACKET, "N", "packet size (1500)"),
@@ -207,7 +177,7 @@ int tool_bench_nic(int argc, char **argv)
 	 * with every load's estimate added up. */
 	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
 		total += on[p] ? loads.n : 0;
-	for (int l = 0; l < loads.n; l++) {
+	for (unsigned l = 0; l < loads.n; l++) {
 		ret = iopf_bench_nic_validate(&cfg, loads.v[l], &plan);
 		if (ret)
 			break;
@@ -235,7 +205,7 @@ int tool_bench_nic(int argc, char **argv)
 		       cfg.ring_entries, cfg.backup_entries,
 		       (unsigned long long)(cfg.pool_bytes >> 20),
 		       (unsigned long long)(cfg.guest_bytes >> 20), cfg.costs->name);
-	for (int l = 0; l < loads.n && !status; l++) {
+	for (unsigned l = 0; l < loads.n && !status; l++) {
 		for (int p = 0; p < IOPF_NIC_NR_POLICIES && !status; p++) {
 			struct iopf_bench_nic_result r;
 

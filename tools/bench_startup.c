@@ -22,6 +22,112 @@
 	"DATA u 1:5 w lp t 'IOPF adaptive', " \
 	"DATA u 1:6 w l dt 2 t 'IOPF prefault-all'"
 
+static json_object *startup_json(const struct iopf_bench_startup_config *cfg,
+				 const struct iopf_bench_startup_point *pts)
+{
+	json_object *root = json_object_new_array();
+
+	for (unsigned i = 0; i < cfg->nr_sizes; i++) {
+		json_object *p = json_object_new_object();
+
+		json_object_object_add(p, "guest_bytes", json_object_new_int64((int64_t)pts[i].guest_bytes));
+		for (int m = 0; m < IOPF_START_NR; m++)
+			json_object_object_add(p, iopf_startup_mode_name(m),
+					       json_object_new_double(pts[i].seconds[m]));
+		if (pts[i].published_s >= 0)
+			json_object_object_add(p, "published_static_s",
+					       json_object_new_double(pts[i].published_s));
+		json_object_array_add(root, p);
+	}
+	return root;
+}
+
+static void print_csv(const struct iopf_bench_startup_config *cfg,
+		      const struct iopf_bench_startup_point *pts)
+{
+	printf("guest_bytes");
+	for (int m = 0; m < IOPF_START_NR; m++)
+		printf(",%s_s", iopf_startup_mode_name(m));
+	printf(",published_static_s\n");
+	for (unsigned i = 0; i < cfg->nr_sizes; i++) {
+		printf("%llu", (unsigned long long)pts[i].guest_bytes);
+		for (int m = 0; m < IOPF_START_NR; m++)
+			printf(",%.6f", pts[i].seconds[m]);
+		if (pts[i].published_s >= 0)
+			printf(",%.1f\n", pts[i].published_s);
+		else
+			printf(",\n");
+	}
+}
+
+/* The published pinning time of @p as the table and the plot show it. */
+static void format_published(char *buf, size_t len,
+			     const struct iopf_bench_startup_point *p)
+{
+	if (p->published_s >= 0)
+		snprintf(buf, len, "%.1f", p->published_s);
+	else
+		snprintf(buf, len, "-");
+}
+
+static void print_table(const struct iopf_bench_startup_config *cfg,
+			const struct iopf_bench_startup_point *pts)
+{
+	if (cfg->real)
+		printf("VM start: creation to the device's first completed DMA "
+		       "(s), real runtime, 4 KiB pages on real memory\n");
+	else
+		printf("VM start: creation to the device's first completed DMA "
+		       "(s), virtual runtime, 2 MiB pages, profile %s\n",
+		       cfg->costs->name);
+	printf("%9s %10s %10s %10s %15s %14s %14s\n", "guest", "static",
+	       "published", "iopf", "iopf-premap512", "iopf-adaptive",
+	       "iopf-prefault");
+	for (unsigned i = 0; i < cfg->nr_sizes; i++) {
+		char pub[16];
+
+		format_published(pub, sizeof(pub), &pts[i]);
+		printf("%6.2fGiB %10.3f %10s %10.6f %15.6f %14.6f %14.3f\n",
+		       (double)pts[i].guest_bytes / GIB,
+		       pts[i].seconds[IOPF_START_STATIC], pub,
+		       pts[i].seconds[IOPF_START_IOPF],
+		       pts[i].seconds[IOPF_START_FIXED],
+		       pts[i].seconds[IOPF_START_ADAPTIVE],
+		       pts[i].seconds[IOPF_START_PREFAULT]);
+	}
+}
+
+/* Start time against guest size, per mode; nothing under --json or --csv. */
+static int plot_startup(const struct tool_output *o,
+			const struct iopf_bench_startup_config *cfg,
+			const struct iopf_bench_startup_point *pts)
+{
+	/* A series with no point would leave an empty legend entry: the
+	 * published figures are plotted only when some size has one. */
+	bool published = false;
+	char data[8192];
+	size_t len = 0;
+
+	for (unsigned i = 0; i < cfg->nr_sizes; i++) {
+		char pub[16];
+
+		format_published(pub, sizeof(pub), &pts[i]);
+		published |= pts[i].published_s >= 0;
+		len += (size_t)snprintf(data + len, sizeof(data) - len,
+					"%.4f %.6f %.6f %.6f %.6f %.6f %s\n",
+					(double)pts[i].guest_bytes / GIB,
+					pts[i].seconds[0], pts[i].seconds[1],
+					pts[i].seconds[2], pts[i].seconds[3],
+					pts[i].seconds[4],
+					pts[i].published_s >= 0 ? pub : "NaN");
+	}
+	return tool_plot(o, cfg->real ? "startup-real" : "startup", data,
+			 published ? STARTUP_PLOT_HEAD
+				     "DATA u 1:7 w p pt 7 ps 2 t 'published pinning', "
+				     STARTUP_PLOT_IOPF
+				   : STARTUP_PLOT_HEAD STARTUP_PLOT_IOPF);
+}
+
 int tool_bench_startup(int argc, char **argv)
 {
 	uint64_t rsizes[12];
@@ -32,8 +138,6 @@ int tool_bench_startup(int argc, char **argv)
 	struct tool_output o = { 0 };
 	const char *profile = NULL;
 	bool allow_long = false;
-	char data[8192];
-	size_t len = 0;
 	const struct tool_opt opts[] = {
 		TOOL_CALL("--runtime", tool_opt_runtime, &cfg.real,
 			  "virtual|real", "virtual (default): 1 GiB..1 TiB, 2 MiB "
@@ -82,84 +186,11 @@ int tool_bench_startup(int argc, char **argv)
 		ret = tool_bench_end(cmd.name, &o, iopf_bench_startup(&cfg, pts));
 	if (ret)
 		return ret;
-	if (o.json) {
-		json_object *root = json_object_new_array();
-
-		for (unsigned i = 0; i < cfg.nr_sizes; i++) {
-			json_object *p = json_object_new_object();
-
-			json_object_object_add(p, "guest_bytes", json_object_new_int64((int64_t)pts[i].guest_bytes));
-			for (int m = 0; m < IOPF_START_NR; m++)
-				json_object_object_add(p, iopf_startup_mode_name(m),
-						       json_object_new_double(pts[i].seconds[m]));
-			if (pts[i].published_s >= 0)
-				json_object_object_add(p, "published_static_s",
-						       json_object_new_double(pts[i].published_s));
-			json_object_array_add(root, p);
-		}
-		if (tool_output_json(&o, root))
-			return 1;
-		if (!tool_output_table(&o))
-			return 0;
-	}
-	if (o.csv) {
-		printf("guest_bytes");
-		for (int m = 0; m < IOPF_START_NR; m++)
-			printf(",%s_s", iopf_startup_mode_name(m));
-		printf(",published_static_s\n");
-		for (unsigned i = 0; i < cfg.nr_sizes; i++) {
-			printf("%llu", (unsigned long long)pts[i].guest_bytes);
-			for (int m = 0; m < IOPF_START_NR; m++)
-				printf(",%.6f", pts[i].seconds[m]);
-			if (pts[i].published_s >= 0)
-				printf(",%.1f\n", pts[i].published_s);
-			else
-				printf(",\n");
-		}
-		return 0;
-	}
-	if (cfg.real)
-		printf("VM start: creation to the device's first completed DMA "
-		       "(s), real runtime, 4 KiB pages on real memory\n");
-	else
-		printf("VM start: creation to the device's first completed DMA "
-		       "(s), virtual runtime, 2 MiB pages, profile %s\n",
-		       cfg.costs->name);
-	printf("%9s %10s %10s %10s %15s %14s %14s\n", "guest", "static",
-	       "published", "iopf", "iopf-premap512", "iopf-adaptive",
-	       "iopf-prefault");
-	for (unsigned i = 0; i < cfg.nr_sizes; i++) {
-		char pub[16] = "-";
-
-		if (pts[i].published_s >= 0)
-			snprintf(pub, sizeof(pub), "%.1f", pts[i].published_s);
-		printf("%6.2fGiB %10.3f %10s %10.6f %15.6f %14.6f %14.3f\n",
-		       (double)pts[i].guest_bytes / GIB,
-		       pts[i].seconds[IOPF_START_STATIC], pub,
-		       pts[i].seconds[IOPF_START_IOPF],
-		       pts[i].seconds[IOPF_START_FIXED],
-		       pts[i].seconds[IOPF_START_ADAPTIVE],
-		       pts[i].seconds[IOPF_START_PREFAULT]);
-		len += (size_t)snprintf(data + len, sizeof(data) - len,
-					"%.4f %.6f %.6f %.6f %.6f %.6f %s\n",
-					(double)pts[i].guest_bytes / GIB,
-					pts[i].seconds[0], pts[i].seconds[1],
-					pts[i].seconds[2], pts[i].seconds[3],
-					pts[i].seconds[4],
-					pts[i].published_s >= 0 ? pub : "NaN");
-	}
-	{
-		/* A series with no point would leave an empty legend entry:
-		 * the published figures are plotted only when some size has
-		 * one. */
-		bool published = false;
-
-		for (unsigned i = 0; i < cfg.nr_sizes; i++)
-			published |= pts[i].published_s >= 0;
-		return tool_plot(&o, cfg.real ? "startup-real" : "startup", data,
-				 published ? STARTUP_PLOT_HEAD
-					     "DATA u 1:7 w p pt 7 ps 2 t 'published pinning', "
-					     STARTUP_PLOT_IOPF
-					   : STARTUP_PLOT_HEAD STARTUP_PLOT_IOPF);
-	}
+	if (o.csv)
+		print_csv(&cfg, pts);
+	else if (tool_output_table(&o))
+		print_table(&cfg, pts);
+	if (o.json && tool_output_json(&o, startup_json(&cfg, pts)))
+		return 1;
+	return plot_startup(&o, &cfg, pts);
 }

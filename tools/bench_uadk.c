@@ -44,6 +44,7 @@ static void print_cell(const struct row_result *rr, int m)
 		       (unsigned long long)rr->run.r[m].faults);
 }
 
+/* The seed's slowdown and faults, or "-" where it has none (@s < 0). */
 static void print_seed(double s, uint64_t faults)
 {
 	if (s < 0)
@@ -232,16 +233,12 @@ int tool_bench_uadk(int argc, char **argv)
 		printf("%6lluK  %6u %6llu |",
 		       (unsigned long long)(rr->row.msg_len >> 10), rr->row.premap,
 		       (unsigned long long)rr->row.times);
-		if (rr->has_seed)
-			print_seed(rr->row.iopf_slowdown, rr->row.iopf_faults);
-		else
-			printf(" %16s", "-");
+		print_seed(rr->has_seed ? rr->row.iopf_slowdown : -1,
+			   rr->row.iopf_faults);
 		print_cell(rr, IOPF_UADK_IOPF);
 		printf(" |");
-		if (rr->has_seed)
-			print_seed(rr->row.sva_slowdown, rr->row.sva_faults);
-		else
-			printf(" %16s", "-");
+		print_seed(rr->has_seed ? rr->row.sva_slowdown : -1,
+			   rr->row.sva_faults);
 		print_cell(rr, IOPF_UADK_SVA);
 		printf(" |");
 		print_cell(rr, IOPF_UADK_BEST);

@@ -307,8 +307,10 @@ static void startup_row_run(const struct vmm_env *e, struct startup_row *r,
 	json_object_put(j);
 }
 
+#define VMM_MAX_SIZES 8
+
 struct gib_list {
-	uint64_t gib[8];
+	uint64_t gib[VMM_MAX_SIZES];
 	unsigned n;
 };
 
@@ -317,53 +319,27 @@ struct mode_list {
 	unsigned n;
 };
 
-/* --sizes: GiB, comma-separated, 1..60 each. */
-static int parse_sizes(const char *opt, const char *val, void *dst)
+/* One size of --sizes: GiB, 1..60. */
+static int parse_size(const char *opt, const char *item, unsigned i, void *dst)
 {
 	struct gib_list *l = dst;
-	char buf[128], *save = NULL, *tok;
 
-	snprintf(buf, sizeof(buf), "%s", val);
-	l->n = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (l->n == 8) {
-			fprintf(stderr, "iopf: %s: at most 8 sizes\n", opt);
-			return -1;
-		}
-		if (!tool_parse_uint(opt, tok, 1, 60, &l->gib[l->n]))
-			return -1;
-		l->n++;
-	}
-	if (!l->n) {
-		fprintf(stderr, "iopf: %s: no size\n", opt);
-		return -1;
-	}
-	return 0;
+	return tool_parse_uint(opt, item, 1, 60, &l->gib[i]) ? 0 : -1;
 }
 
-/* --modes: names of vmm_modes[], comma-separated. */
-static int parse_modes(const char *opt, const char *val, void *dst)
+/* One mode of --modes: a name of vmm_modes[]. */
+static int parse_mode(const char *opt, const char *item, unsigned i, void *dst)
 {
 	struct mode_list *l = dst;
-	char buf[128], *save = NULL, *tok;
+	const struct vmm_mode *m = vmm_mode_find(item);
 
-	snprintf(buf, sizeof(buf), "%s", val);
-	l->n = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		const struct vmm_mode *m = vmm_mode_find(tok);
-
-		if (!m || l->n == NR_VMM_MODES) {
-			fprintf(stderr, "iopf: %s: '%s': pinned, faultable, "
-				"faultable-vmm, faultable-none, faultable-fixed,\n"
-				"faultable-adaptive or faultable-all\n", opt, tok);
-			return -1;
-		}
-		l->name[l->n++] = m->name;
-	}
-	if (!l->n) {
-		fprintf(stderr, "iopf: %s: no mode\n", opt);
+	if (!m) {
+		fprintf(stderr, "iopf: %s: '%s': pinned, faultable, "
+			"faultable-vmm, faultable-none, faultable-fixed,\n"
+			"faultable-adaptive or faultable-all\n", opt, item);
 		return -1;
 	}
+	l->name[i] = m->name;
 	return 0;
 }
 
@@ -374,10 +350,12 @@ int tool_bench_vmm_startup(int argc, char **argv)
 	struct mode_list md = { { "pinned", "faultable", "faultable-vmm" }, 3 };
 	bool thp = false;
 	const struct tool_opt opts[] = {
-		TOOL_CALL("--sizes", parse_sizes, &sz, "LIST",
+		TOOL_LIST("--sizes", parse_size, &sz, &sz.n, VMM_MAX_SIZES,
+			  "sizes", "LIST",
 			  "guest RAM sizes, GiB, comma-separated,\n"
 			  "1..60 each (1,4,16)"),
-		TOOL_CALL("--modes", parse_modes, &md, "LIST",
+		TOOL_LIST("--modes", parse_mode, &md, &md.n, NR_VMM_MODES,
+			  "modes", "LIST",
 			  "pinned, faultable (the IOAS resolves\n"
 			  "faults), faultable-vmm (the VMM's fault\n"
 			  "queue, counted), faultable-none,\n"
@@ -400,7 +378,7 @@ int tool_bench_vmm_startup(int argc, char **argv)
 	const uint64_t *sizes = sz.gib;
 	const char *const *modes = md.name;
 	unsigned nsizes, nmodes, i, m, nrows = 0;
-	struct startup_row rows[8 * NR_VMM_MODES];
+	struct startup_row rows[VMM_MAX_SIZES * NR_VMM_MODES];
 	struct vmm_env e;
 	int ret;
 

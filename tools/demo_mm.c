@@ -34,7 +34,7 @@ struct demo {
 static void demo_invalidate(struct iopf_mm_notifier *n,
 			    const struct iopf_mm_range *r)
 {
-	struct demo *d = (struct demo *)((char *)n - offsetof(struct demo, n));
+	struct demo *d = iopf_container_of(n, struct demo, n);
 
 	iopf_rt_mutex_lock(&d->dev_lock);
 	d->seen[r->cause]++;

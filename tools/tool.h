@@ -51,6 +51,7 @@ enum tool_opt_type {
 	TOOL_OPT_STRING, /* *(const char **)dst = the value */
 	TOOL_OPT_CALL,   /* call(opt, value, dst): 0, or -1 after a message */
 	TOOL_OPT_JSON,   /* --json or --json=FILE: struct tool_output */
+	TOOL_OPT_LIST,   /* A,B,..: item(opt, "A", 0, dst), item(.., "B", 1, ..) */
 };
 
 struct tool_opt {
@@ -61,6 +62,11 @@ struct tool_opt {
 	uint64_t lo, hi;           /* UINT, SIZE: accepted range, in @unit */
 	uint64_t unit;             /* UINT: multiplier; SIZE: bytes of one */
 	int (*call)(const char *opt, const char *val, void *dst);
+	/* LIST: each item in turn (0, or -1 after a message); at most @hi
+	 * of them, called @items in messages; their number into *count. */
+	int (*item)(const char *opt, const char *item, unsigned i, void *dst);
+	unsigned *count;
+	const char *items;
 	const char *meta;          /* the value's name in the help */
 	const char *help;          /* may hold '\n' for more lines */
 };
@@ -87,6 +93,14 @@ struct tool_opt {
 #define TOOL_CALL(n, fn, p, m, h) \
 	{ .name = (n), .type = TOOL_OPT_CALL, .dst = (p), .call = (fn), \
 	  .meta = (m), .help = (h) }
+/*
+ * A comma-separated list of at most @max items, none empty: @fn parses
+ * each into @p, @count_p (may be NULL) gets how many there were.
+ */
+#define TOOL_LIST(n, fn, p, count_p, max, items_, m, h)                    \
+	{ .name = (n), .type = TOOL_OPT_LIST, .dst = (p), .item = (fn),       \
+	  .count = (count_p), .hi = (max), .items = (items_), .meta = (m),    \
+	  .help = (h) }
 #define TOOL_END { .name = NULL }
 
 struct tool_cmd {

@@ -145,6 +145,44 @@ static bool takes_value(const struct tool_opt *o)
 	return o->type != TOOL_OPT_FLAG && o->type != TOOL_OPT_JSON;
 }
 
+/* Each item of the comma-separated @val to @o's item parser. 0, or -1. */
+static int parse_list(const struct tool_opt *o, const char *val)
+{
+	const char *list = val;
+	char item[64];
+	unsigned i = 0;
+
+	if (!*list) {
+		fprintf(stderr, "iopf: %s: no %s given\n", o->name, o->items);
+		return -1;
+	}
+	for (;;) {
+		size_t n = strcspn(val, ",");
+
+		if (i == o->hi) {
+			fprintf(stderr, "iopf: %s takes at most %llu %s\n", o->name,
+				(unsigned long long)o->hi, o->items);
+			return -1;
+		}
+		if (!n || n >= sizeof(item)) {
+			fprintf(stderr, "iopf: %s: %s item in '%s' (comma-separated "
+				"%s)\n", o->name, n ? "an overlong" : "an empty",
+				list, o->items);
+			return -1;
+		}
+		memcpy(item, val, n);
+		item[n] = 0;
+		if (o->item(o->name, item, i++, o->dst))
+			return -1;
+		if (!val[n])
+			break;
+		val += n + 1;
+	}
+	if (o->count)
+		*o->count = i;
+	return 0;
+}
+
 /* Apply @o with @val (NULL for a flag). 0, or 2 after a message. */
 static int apply_option(const struct tool_opt *o, const char *val)
 {
@@ -174,6 +212,8 @@ static int apply_option(const struct tool_opt *o, const char *val)
 		return 0;
 	case TOOL_OPT_CALL:
 		return o->call(o->name, val, o->dst) ? 2 : 0;
+	case TOOL_OPT_LIST:
+		return parse_list(o, val) ? 2 : 0;
 	case TOOL_OPT_JSON: {
 		struct tool_output *out = o->dst;
 

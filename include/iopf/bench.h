@@ -148,9 +148,12 @@ struct iopf_bench_ground_config {
 };
 
 struct iopf_bench_ground_result {
-	/* Virtual runtime, wall-clock rate of dispatching events. */
+	/*
+	 * Virtual runtime, rate of dispatching events per second of the
+	 * running thread's CPU time (best of @repeats).
+	 */
 	uint64_t virt_events, virt_switches;
-	double virt_wall_s;
+	double virt_cpu_s;
 	double virt_events_per_s, virt_switches_per_s;
 	/*
 	 * Bare fiber switches (nothing scheduled), measured in the same run:
@@ -227,19 +230,27 @@ int iopf_bench_iommu(const struct iopf_bench_iommu_config *cfg,
 		     struct iopf_bench_iommu_result *out);
 
 /* The DMA container: touching guest memory through a device. */
+#define IOPF_TOUCH_MODES(X)                                                    \
+	/* static pinning: MAP_DMA pins and maps */                            \
+	X(IOPF_TOUCH_PINNED, "pinned")                                         \
+	/* one page per fault */                                               \
+	X(IOPF_TOUCH_IOPF_NONE, "iopf")                                        \
+	/* PREMAP_LEN = 512 */                                                 \
+	X(IOPF_TOUCH_IOPF_FIXED, "iopf-premap512")                             \
+	/* adaptive, up to 512: maps only what the host has, so one fault    \
+	 * per fresh page */                                                   \
+	X(IOPF_TOUCH_IOPF_ADAPTIVE, "iopf-adaptive")                           \
+	/* faultable + PREFAULT of everything */                               \
+	X(IOPF_TOUCH_PREFAULT, "iopf-prefault")                                \
+	/* adaptive, after the guest's CPU wrote the memory (untimed), as    \
+	 * UADK's best policy runs */                                          \
+	X(IOPF_TOUCH_IOPF_ADAPTIVE_CPU, "iopf-adaptive-cpu")
+
 enum iopf_bench_touch_mode {
-	IOPF_TOUCH_PINNED,       /* static pinning: MAP_DMA pins and maps */
-	IOPF_TOUCH_IOPF_NONE,    /* one page per fault */
-	IOPF_TOUCH_IOPF_FIXED,   /* PREMAP_LEN = 512 */
-	IOPF_TOUCH_IOPF_ADAPTIVE,/* adaptive, up to 512: maps only what the
-				    host has, so one fault per fresh page */
-	IOPF_TOUCH_PREFAULT,     /* faultable + PREFAULT of everything */
-	IOPF_TOUCH_IOPF_ADAPTIVE_CPU, /* adaptive, after the guest's CPU wrote
-					 the memory (untimed), as UADK's
-					 best policy runs */
+	IOPF_TOUCH_MODES(IOPF_NAMES_ENUM)
 	IOPF_TOUCH_NR,
 };
-/* "pinned", "iopf-none", ...; "?" for a mode out of range. */
+/* "pinned", "iopf", ...; "?" for a mode out of range. */
 const char *iopf_bench_touch_name(enum iopf_bench_touch_mode mode);
 
 struct iopf_bench_container_config {
@@ -405,12 +416,20 @@ int iopf_calibrate(struct iopf_calibration *out);
 
 /* ---- VM start time against guest size ---- */
 
+#define IOPF_START_MODES(X)                                                    \
+	/* pin and map everything first */                                     \
+	X(IOPF_START_STATIC, "static")                                         \
+	/* one page per fault */                                               \
+	X(IOPF_START_IOPF, "iopf")                                             \
+	/* PREMAP_LEN 512 */                                                   \
+	X(IOPF_START_FIXED, "iopf-premap512")                                  \
+	/* our adaptive policy */                                              \
+	X(IOPF_START_ADAPTIVE, "iopf-adaptive")                                \
+	/* faultable, everything pre-faulted */                                \
+	X(IOPF_START_PREFAULT, "iopf-prefault")
+
 enum iopf_startup_mode {
-	IOPF_START_STATIC,        /* pin and map everything first */
-	IOPF_START_IOPF,          /* one page per fault */
-	IOPF_START_FIXED,         /* PREMAP_LEN 512 */
-	IOPF_START_ADAPTIVE,      /* our adaptive policy */
-	IOPF_START_PREFAULT,      /* faultable, everything pre-faulted */
+	IOPF_START_MODES(IOPF_NAMES_ENUM)
 	IOPF_START_NR,
 };
 /* "static", "iopf", ...; "?" for a mode out of range. */

@@ -37,6 +37,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/*
+ * The structure of type @type whose member @member is at @ptr. Callbacks
+ * of this library receive a pointer to the iopf object the caller embedded
+ * in its own structure (a notifier, a list entry); this turns it back into
+ * that structure. No check: @ptr must point into a @type.
+ */
+#define iopf_container_of(ptr, type, member)                                 \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -456,8 +465,9 @@ void iopf_rt_trace_ring_print(const struct iopf_rt_trace_ring *r, unsigned n,
  * (the caller's own and @fibers - 1 with stacks laid out as the virtual
  * runtime lays out its actors') pass the processor round a ring; 2 is a
  * plain back and forth between two hot stacks. The count is rounded down
- * to whole rounds plus one. *ns receives the wall-clock time taken, in
- * nanoseconds. The floor under the virtual scheduler's cost per event,
+ * to whole rounds plus one. *ns receives the calling thread's CPU time
+ * taken, in nanoseconds (time the machine gives to other work does not
+ * count, as it is no cost of the switches). The floor under the virtual scheduler's cost per event,
  * for benchmarks to compare with. Returns 0, -EINVAL if @fibers is not
  * 2..65536, @switches is 0 or @ns NULL, -ENOMEM if a fiber stack cannot be
  * mapped. Needs no context and no actor; does not block.

@@ -28,6 +28,8 @@
 #ifndef IOPF_SWEEP_H
 #define IOPF_SWEEP_H
 
+#include <iopf/names.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -76,10 +78,17 @@ void iopf_sweep_argv_free(char **argv);
 int iopf_sweep_point_label(const struct iopf_sweep_grid *grid, unsigned index,
 			   char *buf, size_t len);
 
+#define IOPF_SWEEP_STATUSES(X)                                                 \
+	/* never reported: its runner was lost */                              \
+	X(IOPF_SWEEP_MISSING, "missing")                                       \
+	/* ran and printed one JSON document */                                \
+	X(IOPF_SWEEP_OK, "ok")                                                 \
+	/* ran and failed, timed out or printed junk */                        \
+	X(IOPF_SWEEP_FAILED, "failed")
+
 enum iopf_sweep_status {
-	IOPF_SWEEP_MISSING = 0,	/* never reported: its runner was lost */
-	IOPF_SWEEP_OK,		/* ran and printed one JSON document */
-	IOPF_SWEEP_FAILED,	/* ran and failed, timed out or printed junk */
+	IOPF_SWEEP_STATUSES(IOPF_NAMES_ENUM)
+	IOPF_SWEEP_NR_STATUSES,
 };
 
 /*

@@ -24,13 +24,12 @@
 
 #include <errno.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
-#define PG 4096ull
 #define HVA0 0x7f0000000000ull
 #define AREA_PAGES 256
 #define GUEST (4 * AREA_PAGES)
@@ -56,23 +55,18 @@ int iopf_bench_churn_validate(const struct iopf_bench_churn_config *cfg,
 	    cfg->duration_ns > 86400000000000ull)
 		return bench_plan_fail(plan, -EINVAL, "duration must be "
 				       "1 s..1 day");
-	if (!cfg->devices || cfg->devices > MAX_DEV)
-		return bench_plan_fail(plan, -EINVAL, "devices must be 1..%u",
-				       MAX_DEV);
-	return bench_plan_set(plan, bench_pool_bytes(RAM_PAGES * PG) +
-					    SWAP_PAGES * PG,
+	if (bench_plan_range(plan, "devices", cfg->devices, 1, MAX_DEV))
+		return -EINVAL;
+	return bench_plan_set(plan,
+			      bench_pool_bytes(RAM_PAGES * IOPF_PGSIZE_4K) +
+				      SWAP_PAGES * IOPF_PGSIZE_4K,
 			      (double)cfg->duration_ns / 1e9 + 0.5);
 }
 
 struct churn {
 	const struct iopf_bench_churn_config *cfg;
 	struct iopf_rt *rt;
-	struct iopf_mm_pool *pool;
-	struct iopf_mm *mm;
-	struct iopf_iommu *iommu;
-	struct iopf_type1 *c;
-	struct iopf_dev *dev[MAX_DEV];
-	unsigned ndev;
+	struct bench_host h;
 	uint32_t version[DURABLE];       /* written by the owning device */
 	uint64_t deadline;
 	_Atomic bool stop;
@@ -83,14 +77,31 @@ struct churn {
 	int err;
 };
 
+/* Each word of a page's contents: its page, its version and its offset. */
+#define CHURN_SALT 0x9e3779b97f4a7c15ull
+
 static void fill(unsigned char *p, unsigned page, uint32_t v)
 {
-	for (size_t off = 0; off < PG; off += 8) {
-		uint64_t w = ((uint64_t)page << 40) ^ ((uint64_t)v << 16) ^ off ^
-			     0x9e3779b97f4a7c15ull;
+	for (size_t off = 0; off < IOPF_PGSIZE_4K; off += 8) {
+		uint64_t w = ((uint64_t)page << 40) ^ ((uint64_t)v << 16) ^
+			     off ^ CHURN_SALT;
 
 		memcpy(p + off, &w, 8);
 	}
+}
+
+/* Page @p was found (@how) not at version @want: say what it held. */
+static void churn_mismatch(struct churn *ch, unsigned p, const char *how,
+			   const unsigned char *got, uint32_t want)
+{
+	uint64_t w;
+
+	memcpy(&w, got, 8);
+	w ^= CHURN_SALT;
+	fprintf(stderr, "churn: page %u %s page %llu v%llu, not v%u\n", p,
+		how, (unsigned long long)(w >> 40),
+		(unsigned long long)((w >> 16) & 0xffffff), want);
+	atomic_fetch_add(&ch->mismatches, 1);
 }
 
 struct churn_dev {
@@ -107,7 +118,7 @@ static int churn_xfer(struct churn *ch, const struct churn_dev *d,
 		      uint64_t iova, void *buf, size_t len,
 		      enum iopf_dma_dir dir)
 {
-	struct iopf_dev *dev = ch->dev[d->idx];
+	struct iopf_dev *dev = ch->h.devs[d->idx];
 	unsigned misses;
 	int ret;
 
@@ -125,43 +136,36 @@ static void churn_device(void *arg)
 {
 	struct churn_dev *d = arg;
 	struct churn *ch = d->ch;
-	unsigned char buf[PG], back[PG];
+	unsigned char buf[IOPF_PGSIZE_4K], back[IOPF_PGSIZE_4K];
 
 	while (iopf_rt_now(ch->rt) < ch->deadline) {
-		for (unsigned p = d->idx; p < DURABLE; p += ch->ndev) {
+		for (unsigned p = d->idx; p < DURABLE; p += ch->h.ndev) {
 			uint32_t v = ch->version[p] + 1;
 
 			fill(buf, p, v);
-			if (churn_xfer(ch, d, p * PG, buf, PG, IOPF_DMA_WRITE)) {
+			if (churn_xfer(ch, d, p * IOPF_PGSIZE_4K, buf,
+				       IOPF_PGSIZE_4K, IOPF_DMA_WRITE)) {
 				/* Detached for a moment: the driver backs off. */
 				atomic_fetch_add(&ch->dma_failed, 1);
 				iopf_rt_sleep(ch->rt, 20000);
 				continue;
 			}
 			ch->version[p] = v;
-			if (churn_xfer(ch, d, p * PG, back, PG, IOPF_DMA_READ)) {
+			if (churn_xfer(ch, d, p * IOPF_PGSIZE_4K, back,
+				       IOPF_PGSIZE_4K, IOPF_DMA_READ)) {
 				atomic_fetch_add(&ch->dma_failed, 1);
 				continue;
 			}
 			atomic_fetch_add(&ch->dma_ok, 2);
-			atomic_fetch_add(&ch->verified, PG);
-			if (memcmp(buf, back, PG)) {
-				uint64_t w;
-
-				memcpy(&w, back, 8);
-				w ^= 0x9e3779b97f4a7c15ull;
-				fprintf(stderr, "churn: page %u read back as page %llu v%llu, "
-					"not v%u\n",
-					p, (unsigned long long)(w >> 40),
-					(unsigned long long)((w >> 16) & 0xffffff), v);
-				atomic_fetch_add(&ch->mismatches, 1);
-			}
+			atomic_fetch_add(&ch->verified, IOPF_PGSIZE_4K);
+			if (memcmp(buf, back, IOPF_PGSIZE_4K))
+				churn_mismatch(ch, p, "read back as", back, v);
 		}
 		for (int k = 0; k < 16; k++) {
 			uint64_t p = BALLOON_FIRST +
 				     iopf_rt_random_below(ch->rt, 2 * AREA_PAGES);
 
-			if (churn_xfer(ch, d, p * PG, buf, 64,
+			if (churn_xfer(ch, d, p * IOPF_PGSIZE_4K, buf, 64,
 				       (k & 1) ? IOPF_DMA_WRITE : IOPF_DMA_READ))
 				atomic_fetch_add(&ch->dma_failed, 1);
 			else
@@ -177,7 +181,8 @@ static void churn_migrator(void *arg)
 	while (!atomic_load(&ch->stop)) {
 		uint64_t p = iopf_rt_random_below(ch->rt, GUEST - 16), moved = 0;
 
-		iopf_mm_migrate(ch->mm, HVA0 + p * PG, 16 * PG, &moved);
+		iopf_mm_migrate(ch->h.mm, HVA0 + p * IOPF_PGSIZE_4K,
+				16 * IOPF_PGSIZE_4K, &moved);
 		atomic_fetch_add(&ch->migrated, moved);
 		atomic_fetch_add(&ch->host_ops, 1);
 		iopf_rt_sleep(ch->rt, 20000);
@@ -191,7 +196,7 @@ static void churn_reclaimer(void *arg)
 	while (!atomic_load(&ch->stop)) {
 		uint64_t got = 0;
 
-		iopf_mm_reclaim(ch->pool, 16, &got);
+		iopf_mm_reclaim(ch->h.pool, 16, &got);
 		atomic_fetch_add(&ch->host_ops, 1);
 		iopf_rt_sleep(ch->rt, 30000);
 	}
@@ -205,7 +210,8 @@ static void churn_balloon(void *arg)
 		uint64_t p = BALLOON_FIRST +
 			     iopf_rt_random_below(ch->rt, AREA_PAGES - 8);
 
-		if (iopf_mm_discard(ch->mm, HVA0 + p * PG, 8 * PG))
+		if (iopf_mm_discard(ch->h.mm, HVA0 + p * IOPF_PGSIZE_4K,
+				    8 * IOPF_PGSIZE_4K))
 			ch->err = -EIO;
 		atomic_fetch_add(&ch->ballooned, 8);
 		atomic_fetch_add(&ch->host_ops, 1);
@@ -221,12 +227,15 @@ static void churn_remapper(void *arg)
 		uint64_t u;
 
 		iopf_rt_sleep(ch->rt, 100000);
-		if (iopf_type1_unmap_dma(ch->c, REMAP_FIRST * PG, AREA_PAGES * PG,
-					 &u) || u != AREA_PAGES * PG)
+		if (iopf_type1_unmap_dma(ch->h.c, REMAP_FIRST * IOPF_PGSIZE_4K,
+					 AREA_PAGES * IOPF_PGSIZE_4K, &u) ||
+		    u != AREA_PAGES * IOPF_PGSIZE_4K)
 			ch->err = -EIO;
 		iopf_rt_sleep(ch->rt, 20000);
-		if (iopf_type1_map_dma(ch->c, HVA0 + REMAP_FIRST * PG,
-				       REMAP_FIRST * PG, AREA_PAGES * PG,
+		if (iopf_type1_map_dma(ch->h.c,
+				       HVA0 + REMAP_FIRST * IOPF_PGSIZE_4K,
+				       REMAP_FIRST * IOPF_PGSIZE_4K,
+				       AREA_PAGES * IOPF_PGSIZE_4K,
 				       IOPF_TYPE1_READ | IOPF_TYPE1_WRITE))
 			ch->err = -EIO;
 		atomic_fetch_add(&ch->remaps, 1);
@@ -240,12 +249,12 @@ static void churn_detacher(void *arg)
 	struct churn *ch = arg;
 
 	while (!atomic_load(&ch->stop)) {
-		unsigned k = (unsigned)iopf_rt_random_below(ch->rt, ch->ndev);
+		unsigned k = (unsigned)iopf_rt_random_below(ch->rt, ch->h.ndev);
 
 		iopf_rt_sleep(ch->rt, 400000);
-		iopf_type1_detach_device(ch->c, ch->dev[k]);
+		iopf_type1_detach_device(ch->h.c, ch->h.devs[k]);
 		iopf_rt_sleep(ch->rt, 10000);
-		if (iopf_type1_attach_device(ch->c, ch->dev[k]))
+		if (iopf_type1_attach_device(ch->h.c, ch->h.devs[k]))
 			ch->err = -EIO;
 		atomic_fetch_add(&ch->detaches, 1);
 		atomic_fetch_add(&ch->host_ops, 2);
@@ -255,12 +264,16 @@ static void churn_detacher(void *arg)
 static void churn_main(void *arg)
 {
 	struct churn *ch = arg;
-	struct iopf_mm_pool_config pc = {
-		.ram_bytes = RAM_PAGES * PG, .swap_bytes = SWAP_PAGES * PG,
-		.page_shift = 12,
-		.flags = IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON,
+	struct bench_host_config hc = {
+		.pool = { .ram_bytes = RAM_PAGES * IOPF_PGSIZE_4K,
+			  .swap_bytes = SWAP_PAGES * IOPF_PGSIZE_4K,
+			  .page_shift = 12,
+			  .flags = IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON },
+		.iommu = { .prq_depth = 32, .fault_workers = 2 },
+		.hva = HVA0, .mm_bytes = GUEST * IOPF_PGSIZE_4K,
+		.type1 = true, .iopf = true,
+		.ndev = ch->cfg->devices, .pri_credits = 8,
 	};
-	struct iopf_iommu_config ic = { .prq_depth = 32, .fault_workers = 2 };
 	struct iopf_prefault_policy adaptive = { IOPF_PREFAULT_ADAPTIVE, 64 };
 	iopf_rt_fn host_fns[5] = { churn_migrator, churn_reclaimer, churn_balloon,
 				   churn_remapper, churn_detacher };
@@ -269,47 +282,30 @@ static void churn_main(void *arg)
 	struct iopf_bench_churn_result *o = ch->out;
 	struct iopf_mm_pool_stats ps;
 	struct iopf_ioas_stats is;
-	unsigned char buf[PG], want[PG];
+	unsigned char buf[IOPF_PGSIZE_4K], want[IOPF_PGSIZE_4K];
 
-	ch->err = iopf_mm_pool_create(ch->rt, &pc, &ch->pool);
+	ch->err = bench_host_up(ch->rt, &hc, &ch->h);
 	if (!ch->err)
-		ch->err = iopf_mm_create(ch->pool, "vmm", UINT64_MAX, &ch->mm);
-	if (!ch->err)
-		ch->err = iopf_mm_map(ch->mm, HVA0, GUEST * PG);
-	ic.pool = ch->pool;
-	if (!ch->err)
-		ch->err = iopf_iommu_create(ch->rt, &ic, &ch->iommu);
-	if (!ch->err)
-		ch->err = iopf_type1_open(ch->iommu, ch->mm, &ch->c);
-	for (unsigned i = 0; i < ch->cfg->devices && !ch->err; i++) {
-		struct iopf_dev_config dc = { .name = "acc",
-					      .fault_cap = IOPF_FAULT_PRI,
-					      .pri_credits = 8 };
+		ch->err = iopf_ioas_set_prefault(iopf_type1_ioas(ch->h.c),
+						 &adaptive);
+	for (uint64_t a = 0; a < 4 && !ch->err; a++) {
+		uint64_t iova = a * AREA_PAGES * IOPF_PGSIZE_4K;
 
-		ch->err = iopf_dev_add(ch->iommu, &dc, &ch->dev[i]);
-		if (!ch->err)
-			ch->err = iopf_type1_attach_device(ch->c, ch->dev[i]);
-		if (!ch->err)
-			ch->ndev++;
+		ch->err = iopf_type1_map_dma(ch->h.c, HVA0 + iova, iova,
+					     AREA_PAGES * IOPF_PGSIZE_4K,
+					     IOPF_TYPE1_READ |
+						     IOPF_TYPE1_WRITE);
 	}
-	if (!ch->err)
-		ch->err = iopf_type1_enable_iopf(ch->c);
-	if (!ch->err)
-		ch->err = iopf_ioas_set_prefault(iopf_type1_ioas(ch->c), &adaptive);
-	for (int a = 0; a < 4 && !ch->err; a++)
-		ch->err = iopf_type1_map_dma(ch->c, HVA0 + a * AREA_PAGES * PG,
-					     a * AREA_PAGES * PG, AREA_PAGES * PG,
-					     IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
 	if (ch->err)
 		goto out;
 	ch->deadline = iopf_rt_now(ch->rt) + ch->cfg->duration_ns;
 	for (int i = 0; i < 5; i++)
 		iopf_rt_spawn(ch->rt, "host", host_fns[i], ch, &host[i]);
-	for (unsigned i = 0; i < ch->ndev; i++) {
+	for (unsigned i = 0; i < ch->h.ndev; i++) {
 		dargs[i] = (struct churn_dev){ ch, i };
 		iopf_rt_spawn(ch->rt, "device", churn_device, &dargs[i], &devs[i]);
 	}
-	for (unsigned i = 0; i < ch->ndev; i++)
+	for (unsigned i = 0; i < ch->h.ndev; i++)
 		iopf_rt_join(devs[i]);
 	atomic_store(&ch->stop, true);
 	for (int i = 0; i < 5; i++)
@@ -320,37 +316,28 @@ static void churn_main(void *arg)
 		if (!ch->version[p])
 			continue;
 		fill(want, p, ch->version[p]);
-		ch->err = iopf_mm_read(ch->mm, HVA0 + p * PG, buf, PG);
-		if (memcmp(buf, want, PG)) {
-			uint64_t w;
-
-			memcpy(&w, buf, 8);
-			w ^= 0x9e3779b97f4a7c15ull;
-			fprintf(stderr, "churn: page %u holds page %llu v%llu, "
-				"not v%u\n",
-				p, (unsigned long long)(w >> 40),
-				(unsigned long long)((w >> 16) & 0xffffff),
-				ch->version[p]);
-			atomic_fetch_add(&ch->mismatches, 1);
-		}
-		atomic_fetch_add(&ch->verified, PG);
+		ch->err = iopf_mm_read(ch->h.mm, HVA0 + p * IOPF_PGSIZE_4K, buf,
+				       IOPF_PGSIZE_4K);
+		if (memcmp(buf, want, IOPF_PGSIZE_4K))
+			churn_mismatch(ch, p, "holds", buf, ch->version[p]);
+		atomic_fetch_add(&ch->verified, IOPF_PGSIZE_4K);
 	}
-	iopf_mm_pool_stats(ch->pool, &ps);
-	iopf_ioas_stats(iopf_type1_ioas(ch->c), &is);
+	iopf_mm_pool_stats(ch->h.pool, &ps);
+	iopf_ioas_stats(iopf_type1_ioas(ch->h.c), &is);
 	/* Every page request answered exactly once: by a group, or on overflow. */
 	{
 		struct iopf_iommu_stats st;
 
-		iopf_iommu_stats(ch->iommu, &st);
+		iopf_iommu_stats(ch->h.iommu, &st);
 		o->requests_to_answer = st.groups + st.auto_responses;
 		o->answers = st.responses[IOPF_RESP_SUCCESS] +
 			     st.responses[IOPF_RESP_INVALID] +
 			     st.responses[IOPF_RESP_FAILURE];
 	}
-	for (unsigned i = 0; i < ch->ndev; i++) {
+	for (unsigned i = 0; i < ch->h.ndev; i++) {
 		struct iopf_dev_stats ds;
 
-		iopf_dev_stats(ch->dev[i], &ds);
+		iopf_dev_stats(ch->h.devs[i], &ds);
 		o->stale_responses += ds.stale_responses;
 	}
 	o->dma_ok = ch->dma_ok;
@@ -369,36 +356,24 @@ static void churn_main(void *arg)
 	o->bytes_verified = ch->verified;
 	o->readback_mismatches = ch->mismatches;
 out:
-	iopf_type1_close(ch->c);
-	for (unsigned i = 0; i < ch->ndev; i++)
-		iopf_dev_remove(ch->dev[i]);
-	iopf_iommu_destroy(ch->iommu);
-	iopf_mm_destroy(ch->mm);
-	if (ch->pool) {
-		iopf_mm_pool_stats(ch->pool, &ps);
+	bench_host_release(&ch->h);
+	if (ch->h.pool) {
+		iopf_mm_pool_stats(ch->h.pool, &ps);
 		o->poison_violations = ps.poison_violations +
-				       iopf_mm_pool_poison_check(ch->pool);
+				       iopf_mm_pool_poison_check(ch->h.pool);
 		o->pinned_left = ps.pinned_pages;
 	}
-	iopf_mm_pool_destroy(ch->pool);
+	iopf_mm_pool_destroy(ch->h.pool);
 }
 
 int iopf_bench_churn(const struct iopf_bench_churn_config *cfg,
 		     struct iopf_bench_churn_result *out)
 {
 	struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = cfg->seed };
-	struct churn *ch;
-	int ret;
+	struct churn ch = { .cfg = cfg, .out = out };
 
 	if (!cfg->duration_ns || !cfg->devices || cfg->devices > MAX_DEV)
 		return -EINVAL;
-	ch = calloc(1, sizeof(*ch));
-	if (!ch)
-		return -ENOMEM;
 	*out = (struct iopf_bench_churn_result){ 0 };
-	ch->cfg = cfg;
-	ch->out = out;
-	ret = bench_run_once(&rc, &ch->rt, "churn", churn_main, ch, &ch->err);
-	free(ch);
-	return ret;
+	return bench_run_once(&rc, &ch.rt, "churn", churn_main, &ch, &ch.err);
 }

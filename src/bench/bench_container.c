@@ -31,23 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
 #define GUEST_HVA 0x200000000000ull
 
-static const char *const touch_names[IOPF_TOUCH_NR] = {
-	[IOPF_TOUCH_PINNED] = "pinned",
-	[IOPF_TOUCH_IOPF_NONE] = "iopf",
-	[IOPF_TOUCH_IOPF_FIXED] = "iopf-premap512",
-	[IOPF_TOUCH_IOPF_ADAPTIVE] = "iopf-adaptive",
-	[IOPF_TOUCH_PREFAULT] = "iopf-prefault",
-	[IOPF_TOUCH_IOPF_ADAPTIVE_CPU] = "iopf-adaptive-cpu",
-};
-
-const char *iopf_bench_touch_name(enum iopf_bench_touch_mode mode)
-{
-	return (unsigned)mode < IOPF_TOUCH_NR ? touch_names[mode] : "?";
-}
+IOPF_NAMES_DEFINE(iopf_bench_touch_name, enum iopf_bench_touch_mode,
+		  IOPF_TOUCH_MODES, IOPF_TOUCH_NR, "?")
 
 void iopf_bench_container_defaults(struct iopf_bench_container_config *cfg)
 {
@@ -62,18 +52,19 @@ int iopf_bench_container_validate(const struct iopf_bench_container_config *cfg,
 				  struct iopf_bench_plan *plan)
 {
 	uint64_t touch, handler;
+	int ret;
 
 	if (!cfg)
 		return -EINVAL;
-	if (!cfg->mem_bytes || cfg->mem_bytes % 4096 ||
-	    cfg->mem_bytes > (1ull << 40))
-		return bench_plan_fail(plan, -EINVAL, "memory must be whole "
-				       "4 KiB pages, 4 KiB..1 TiB");
-	if (!cfg->handler_faults || cfg->handler_faults > 1000000)
-		return bench_plan_fail(plan, -EINVAL, "faults must be "
-				       "1..1000000");
-	if (!cfg->devices || cfg->devices > 8)
-		return bench_plan_fail(plan, -EINVAL, "devices must be 1..8");
+	ret = bench_plan_mem(plan, cfg->mem_bytes);
+	if (!ret)
+		ret = bench_plan_range(plan, "faults", cfg->handler_faults, 1,
+				       1000000);
+	if (!ret)
+		ret = bench_plan_range(plan, "devices", cfg->devices, 1,
+				       BENCH_HOST_MAX_DEV);
+	if (ret)
+		return ret;
 	/* The touch runs and the handler runs come one after the other. */
 	touch = bench_pool_bytes(cfg->mem_bytes + (16ull << 20));
 	handler = bench_pool_bytes((cfg->handler_faults + 1024) << 12);
@@ -84,58 +75,18 @@ int iopf_bench_container_validate(const struct iopf_bench_container_config *cfg,
 				      6e-5 * (double)cfg->handler_faults);
 }
 
-struct host {
-	struct iopf_rt *rt;
-	struct iopf_mm_pool *pool;
-	struct iopf_mm *mm;
-	struct iopf_iommu *iommu;
-	struct iopf_type1 *c;
-	struct iopf_dev *devs[8];
-	unsigned ndev;
-};
-
-static int host_up(struct host *h, uint64_t bytes, unsigned workers,
-		   unsigned ndev, bool iopf)
+/* A guest of @bytes at GUEST_HVA, in a type1 container with @ndev devices. */
+static int container_host_up(struct iopf_rt *rt, uint64_t bytes,
+			     unsigned workers, unsigned ndev, bool iopf,
+			     struct bench_host *h)
 {
-	struct iopf_mm_pool_config pc = { .ram_bytes = bytes + (16 << 20),
-					  .page_shift = 12,
-					  .flags = IOPF_MM_POOL_DATA };
-	struct iopf_iommu_config ic = { .prq_depth = 256,
-					.fault_workers = workers };
-	int ret;
+	struct bench_host_config hc = {
+		BENCH_HOST_4K(bytes + (16 << 20), 256, workers),
+		.hva = GUEST_HVA, .mm_bytes = bytes,
+		.type1 = true, .iopf = iopf, .ndev = ndev,
+	};
 
-	ret = iopf_mm_pool_create(h->rt, &pc, &h->pool);
-	if (ret)
-		return ret;
-	ret = iopf_mm_create(h->pool, "vmm", UINT64_MAX, &h->mm);
-	if (!ret)
-		ret = iopf_mm_map(h->mm, GUEST_HVA, bytes);
-	ic.pool = h->pool;
-	if (!ret)
-		ret = iopf_iommu_create(h->rt, &ic, &h->iommu);
-	if (!ret)
-		ret = iopf_type1_open(h->iommu, h->mm, &h->c);
-	for (unsigned i = 0; i < ndev && !ret; i++) {
-		struct iopf_dev_config dc = { .name = "acc",
-					      .fault_cap = IOPF_FAULT_PRI };
-
-		ret = iopf_dev_add(h->iommu, &dc, &h->devs[i]);
-		if (!ret)
-			ret = iopf_type1_attach_device(h->c, h->devs[i]);
-		if (!ret)
-			h->ndev++;
-	}
-	if (!ret && iopf)
-		ret = iopf_type1_enable_iopf(h->c);
-	return ret;
-}
-
-static void host_down(struct host *h)
-{
-	iopf_type1_close(h->c);
-	iopf_iommu_destroy(h->iommu);
-	iopf_mm_destroy(h->mm);
-	iopf_mm_pool_destroy(h->pool);
+	return bench_host_up(rt, &hc, h);
 }
 
 struct touch_run {
@@ -149,7 +100,7 @@ struct touch_run {
 static void touch_main(void *arg)
 {
 	struct touch_run *r = arg;
-	struct host h = { .rt = r->rt };
+	struct bench_host h;
 	bool iopf = r->mode != IOPF_TOUCH_PINNED;
 	unsigned char *buf = malloc(4096);
 	struct iopf_ioas_stats st;
@@ -160,7 +111,7 @@ static void touch_main(void *arg)
 		return;
 	}
 	memset(buf, 0xa5, 4096);
-	r->err = host_up(&h, r->bytes, 1, 1, iopf);
+	r->err = container_host_up(r->rt, r->bytes, 1, 1, iopf, &h);
 	if (r->err)
 		goto out;
 	if (r->mode == IOPF_TOUCH_IOPF_FIXED)
@@ -191,7 +142,7 @@ static void touch_main(void *arg)
 	r->out->touch_s = (double)(t2 - t1) / 1e9;
 	r->out->total_s = (double)(t2 - t0) / 1e9;
 out:
-	host_down(&h);
+	bench_host_down(&h);
 	free(buf);
 }
 
@@ -200,13 +151,8 @@ static int touch(enum iopf_rt_kind kind, uint64_t bytes,
 {
 	struct iopf_rt_config rc = { .kind = kind, .seed = 1 };
 	struct touch_run r = { .bytes = bytes, .mode = mode, .out = out };
-	int ret = iopf_rt_create(&rc, &r.rt);
 
-	if (ret)
-		return ret;
-	ret = iopf_rt_run(r.rt, "touch", touch_main, &r);
-	iopf_rt_destroy(r.rt);
-	return ret ? ret : r.err;
+	return bench_run_once(&rc, &r.rt, "touch", touch_main, &r, &r.err);
 }
 
 struct handler_run {
@@ -214,68 +160,30 @@ struct handler_run {
 	const struct iopf_bench_container_config *cfg;
 	unsigned workers;
 	struct iopf_bench_fault_run *out;
-	struct host h;
-	uint64_t per_dev;
 	int err;
 };
-
-struct handler_dev {
-	struct handler_run *r;
-	unsigned idx;
-};
-
-static void handler_device(void *arg)
-{
-	struct handler_dev *d = arg;
-	struct handler_run *r = d->r;
-	uint64_t base = d->idx * r->per_dev;
-	unsigned char b[8];
-
-	for (uint64_t i = 0; i < r->per_dev; i++)
-		if (iopf_dma(r->h.devs[d->idx], IOPF_PASID_NONE,
-			     (base + i) << 12, b, sizeof(b), IOPF_DMA_READ))
-			r->err = -EIO;
-}
 
 static void handler_main(void *arg)
 {
 	struct handler_run *r = arg;
-	unsigned ndev = r->cfg->devices > 8 ? 8 : r->cfg->devices;
-	uint64_t pages, t0;
-	struct handler_dev devs[8];
-	struct iopf_rt_actor *actors[8];
-	struct iopf_rt_hist_summary lat;
+	unsigned ndev = r->cfg->devices > BENCH_HOST_MAX_DEV ?
+			BENCH_HOST_MAX_DEV : r->cfg->devices;
+	uint64_t per_dev = r->cfg->handler_faults / ndev ?
+			   r->cfg->handler_faults / ndev : 1;
+	uint64_t bytes = per_dev * ndev << 12;
+	struct bench_host h;
 
-	r->h.rt = r->rt;
-	r->per_dev = r->cfg->handler_faults / ndev ? r->cfg->handler_faults / ndev : 1;
-	pages = r->per_dev * ndev;
-	r->err = host_up(&r->h, pages << 12, r->workers, ndev, true);
+	r->err = container_host_up(r->rt, bytes, r->workers, ndev, true, &h);
 	if (!r->err)
-		r->err = iopf_type1_map_dma(r->h.c, GUEST_HVA, 0, pages << 12,
+		r->err = iopf_type1_map_dma(h.c, GUEST_HVA, 0, bytes,
 					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
 	/* Populated beforehand: the handler's own cost, not zeroing. */
 	if (!r->err)
-		r->err = iopf_mm_populate(r->h.mm, GUEST_HVA, pages << 12);
-	if (r->err)
-		goto out;
-	t0 = iopf_rt_now(r->rt);
-	for (unsigned i = 0; i < ndev; i++) {
-		devs[i] = (struct handler_dev){ r, i };
-		iopf_rt_spawn(r->rt, "device", handler_device, &devs[i], &actors[i]);
-	}
-	for (unsigned i = 0; i < ndev; i++)
-		iopf_rt_join(actors[i]);
-	r->out->workers = r->workers;
-	r->out->faults = pages;
-	r->out->wall_s = (double)(iopf_rt_now(r->rt) - t0) / 1e9;
-	r->out->faults_per_s = (double)pages / r->out->wall_s;
-	iopf_rt_hist_summary(iopf_iommu_fault_latency(r->h.iommu), &lat);
-	r->out->p50_ns = lat.p50;
-	r->out->p90_ns = lat.p90;
-	r->out->p99_ns = lat.p99;
-	r->out->max_ns = lat.max;
-out:
-	host_down(&r->h);
+		r->err = iopf_mm_populate(h.mm, GUEST_HVA, bytes);
+	if (!r->err)
+		r->err = bench_host_fault_pages(&h, per_dev, r->workers,
+						r->out, NULL);
+	bench_host_down(&h);
 }
 
 static int handler(enum iopf_rt_kind kind, unsigned workers,
@@ -284,13 +192,8 @@ static int handler(enum iopf_rt_kind kind, unsigned workers,
 {
 	struct iopf_rt_config rc = { .kind = kind, .seed = 1 };
 	struct handler_run r = { .cfg = cfg, .workers = workers, .out = out };
-	int ret = iopf_rt_create(&rc, &r.rt);
 
-	if (ret)
-		return ret;
-	ret = iopf_rt_run(r.rt, "handler", handler_main, &r);
-	iopf_rt_destroy(r.rt);
-	return ret ? ret : r.err;
+	return bench_run_once(&rc, &r.rt, "handler", handler_main, &r, &r.err);
 }
 
 static int container_touch_virtual(unsigned mode, void *result, void *ctx)

@@ -25,11 +25,11 @@
 #include <iopf/vfio.h>
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "host.h"
 #include "plan.h"
 
 #define HVA 0x300000000000ull
@@ -44,11 +44,10 @@ int iopf_bench_faults_validate(const struct iopf_bench_faults_config *cfg,
 {
 	if (!cfg)
 		return -EINVAL;
-	if (!cfg->pages || cfg->pages > (1ull << 24))
-		return bench_plan_fail(plan, -EINVAL, "pages must be "
-				       "1..16777216");
-	if (!cfg->devices || cfg->devices > 8)
-		return bench_plan_fail(plan, -EINVAL, "devices must be 1..8");
+	if (bench_plan_range(plan, "pages", cfg->pages, 1, 1ull << 24) ||
+	    bench_plan_range(plan, "devices", cfg->devices, 1,
+			     BENCH_HOST_MAX_DEV))
+		return -EINVAL;
 	/* The static run holds two copies: untouched, then populated. ~90 us
 	 * per page over the three runs. */
 	return bench_plan_set(plan, bench_pool_bytes((2 * cfg->pages + 4096) << 12),
@@ -60,41 +59,8 @@ struct faults_run {
 	struct iopf_rt *rt;
 	unsigned workers;         /* 0: the static run */
 	struct iopf_bench_faults_result *out;
-	struct iopf_dev *devs[8];
-	unsigned ndev;
 	int err;
-	_Atomic uint64_t device_cpu_ns;  /* the device threads' own */
 };
-
-static uint64_t rusage_ns(int who)
-{
-	struct rusage ru;
-
-	if (getrusage(who, &ru))
-		return 0;
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
-		       1000000000ull +
-	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
-}
-
-struct faults_dev {
-	struct faults_run *r;
-	unsigned idx;
-	uint64_t first, n;
-};
-
-static void faults_device(void *arg)
-{
-	struct faults_dev *d = arg;
-	unsigned char b[8];
-	uint64_t cpu0 = rusage_ns(RUSAGE_THREAD);
-
-	for (uint64_t i = 0; i < d->n; i++)
-		if (iopf_dma(d->r->devs[d->idx], IOPF_PASID_NONE,
-			     (d->first + i) << 12, b, sizeof(b), IOPF_DMA_READ))
-			d->r->err = -EIO;
-	atomic_fetch_add(&d->r->device_cpu_ns, rusage_ns(RUSAGE_THREAD) - cpu0);
-}
 
 /* The container's handler, inline: first touch of pages [first, +n). */
 static uint64_t faults_touch_inline(struct iopf_rt *rt, struct iopf_type1 *c,
@@ -120,29 +86,57 @@ static uint64_t faults_touch_inline(struct iopf_rt *rt, struct iopf_type1 *c,
 	return iopf_rt_now(rt) - t0;
 }
 
-/* Two actors meeting as a device and a worker do: one round trip each. */
-struct faults_pingpong {
-	struct iopf_rt_mutex lock;
-	struct iopf_rt_waitq wq_req, wq_resp;
-	bool req, resp, stop;    /* protected by lock */
+/*
+ * Two actors meeting as a device and a worker do: one round trip each.
+ * Each direction is a flag one side raises and the other lowers; the
+ * lock, taken by both, protects both flags and stop.
+ */
+struct faults_signal {
+	struct iopf_rt_waitq wq;
+	bool up;                 /* protected by faults_pingpong.lock */
 };
 
+struct faults_pingpong {
+	struct iopf_rt_mutex lock;
+	struct faults_signal req, resp;
+	bool stop;               /* protected by lock */
+};
+
+/* Wait until @s is up and lower it: true; or false once stopped. */
+static bool faults_take_locked(struct faults_pingpong *p,
+			       struct faults_signal *s)
+{
+	iopf_rt_mutex_assert_held(&p->lock);
+	while (!s->up && !p->stop)
+		iopf_rt_wait(&s->wq, &p->lock);
+	if (!s->up)
+		return false;
+	s->up = false;
+	return true;
+}
+
+/* Raise @give and wake its side, then faults_take_locked(@take). */
+static bool faults_pass_locked(struct faults_pingpong *p,
+			       struct faults_signal *give,
+			       struct faults_signal *take)
+{
+	iopf_rt_mutex_assert_held(&p->lock);
+	give->up = true;
+	iopf_rt_mutex_unlock(&p->lock);
+	iopf_rt_wake_one(&give->wq);
+	iopf_rt_mutex_lock(&p->lock);
+	return faults_take_locked(p, take);
+}
+
+/* The worker's side: answer each request until stopped. */
 static void faults_pong(void *arg)
 {
 	struct faults_pingpong *p = arg;
 
 	iopf_rt_mutex_lock(&p->lock);
-	for (;;) {
-		while (!p->req && !p->stop)
-			iopf_rt_wait(&p->wq_req, &p->lock);
-		if (p->stop)
-			break;
-		p->req = false;
-		p->resp = true;
-		iopf_rt_mutex_unlock(&p->lock);
-		iopf_rt_wake_one(&p->wq_resp);
-		iopf_rt_mutex_lock(&p->lock);
-	}
+	if (faults_take_locked(p, &p->req))
+		while (faults_pass_locked(p, &p->resp, &p->req))
+			;
 	iopf_rt_mutex_unlock(&p->lock);
 }
 
@@ -153,106 +147,107 @@ static uint64_t faults_handoff(struct iopf_rt *rt, uint64_t n, int *err)
 	uint64_t t0 = 0;
 
 	iopf_rt_mutex_init(rt, &p.lock);
-	iopf_rt_waitq_init(rt, &p.wq_req);
-	iopf_rt_waitq_init(rt, &p.wq_resp);
+	iopf_rt_waitq_init(rt, &p.req.wq);
+	iopf_rt_waitq_init(rt, &p.resp.wq);
 	*err = iopf_rt_spawn(rt, "pong", faults_pong, &p, &pong);
 	if (*err)
 		goto out;
 	t0 = iopf_rt_now(rt);
 	for (uint64_t i = 0; i < n; i++) {
 		iopf_rt_mutex_lock(&p.lock);
-		p.req = true;
-		iopf_rt_mutex_unlock(&p.lock);
-		iopf_rt_wake_one(&p.wq_req);
-		iopf_rt_mutex_lock(&p.lock);
-		while (!p.resp)
-			iopf_rt_wait(&p.wq_resp, &p.lock);
-		p.resp = false;
+		faults_pass_locked(&p, &p.req, &p.resp);
 		iopf_rt_mutex_unlock(&p.lock);
 	}
 	t0 = iopf_rt_now(rt) - t0;
 	iopf_rt_mutex_lock(&p.lock);
 	p.stop = true;
 	iopf_rt_mutex_unlock(&p.lock);
-	iopf_rt_wake_one(&p.wq_req);
+	iopf_rt_wake_one(&p.req.wq);
 	iopf_rt_join(pong);
 out:
-	iopf_rt_waitq_destroy(&p.wq_resp);
-	iopf_rt_waitq_destroy(&p.wq_req);
+	iopf_rt_waitq_destroy(&p.resp.wq);
+	iopf_rt_waitq_destroy(&p.req.wq);
 	iopf_rt_mutex_destroy(&p.lock);
 	return *err ? 0 : t0;
+}
+
+/* The static run: untouched pages, then populated ones. */
+static void faults_static(struct faults_run *r, struct bench_host *h)
+{
+	uint64_t n = r->cfg->pages, t0;
+
+	t0 = iopf_rt_now(r->rt);
+	r->err = iopf_type1_map_dma(h->c, HVA, 0, n << 12,
+				    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
+	r->out->static_ns_per_page = (double)(iopf_rt_now(r->rt) - t0) /
+				     (double)n;
+	if (!r->err)
+		r->err = iopf_mm_populate(h->mm, HVA + (n << 12), n << 12);
+	t0 = iopf_rt_now(r->rt);
+	if (!r->err)
+		r->err = iopf_type1_map_dma(h->c, HVA + (n << 12), n << 12,
+					    n << 12,
+					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
+	r->out->pin_map_ns_per_page = (double)(iopf_rt_now(r->rt) - t0) /
+				      (double)n;
+}
+
+/* The faults of one worker count, and where their processor time went. */
+static void faults_measure(struct faults_run *r, struct bench_host *h)
+{
+	unsigned w = r->workers - 1;
+	struct iopf_bench_fault_run *run = &r->out->runs[w];
+	struct iopf_rt_hist *lat = iopf_iommu_fault_latency(h->iommu);
+	uint64_t cpu0 = bench_rusage_ns(RUSAGE_SELF), cpu, dev_cpu;
+
+	r->err = bench_host_fault_pages(h, r->cfg->pages / h->ndev, r->workers,
+					run, &dev_cpu);
+	if (r->err)
+		return;
+	cpu = bench_rusage_ns(RUSAGE_SELF) - cpu0;
+	for (int q = 0; q <= 20; q++)
+		r->out->cdf_ns[w][q] = iopf_rt_hist_quantile(lat, q / 20.0);
+	r->out->fault_ns[w] = run->wall_s * 1e9 / (double)run->faults;
+	r->out->cpu_device_ns[w] = (double)dev_cpu / (double)run->faults;
+	r->out->cpu_iommu_ns[w] = (double)(cpu > dev_cpu ? cpu - dev_cpu : 0) /
+				  (double)run->faults;
 }
 
 static void faults_main(void *arg)
 {
 	struct faults_run *r = arg;
-	uint64_t n = r->cfg->pages, t0;
-	struct iopf_mm_pool_config pc = { .ram_bytes = (2 * n + 4096) << 12,
-					  .page_shift = 12,
-					  .flags = IOPF_MM_POOL_DATA };
-	struct iopf_iommu_config ic = { .prq_depth = 256,
-					.fault_workers = r->workers ? r->workers : 1 };
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_mm *mm = NULL;
-	struct iopf_iommu *iommu = NULL;
-	struct iopf_type1 *c = NULL;
-	unsigned ndev = r->workers ? r->cfg->devices : 1;
+	uint64_t n = r->cfg->pages;
+	struct bench_host_config hc = {
+		BENCH_HOST_4K((2 * n + 4096) << 12, 256,
+			      r->workers ? r->workers : 1),
+		.hva = HVA, .mm_bytes = 2 * n << 12, .type1 = true,
+		.iopf = r->workers != 0,
+		.ndev = r->workers ? r->cfg->devices : 1,
+	};
+	struct bench_host h;
 	uint64_t touch_ns = 0, handoff_ns = 0;
 
-	if (ndev > 8)
-		ndev = 8;
-	r->err = iopf_mm_pool_create(r->rt, &pc, &pool);
-	if (!r->err)
-		r->err = iopf_mm_create(pool, "vmm", UINT64_MAX, &mm);
-	if (!r->err)
-		r->err = iopf_mm_map(mm, HVA, 2 * n << 12);
-	ic.pool = pool;
-	if (!r->err)
-		r->err = iopf_iommu_create(r->rt, &ic, &iommu);
-	if (!r->err)
-		r->err = iopf_type1_open(iommu, mm, &c);
-	for (unsigned i = 0; i < ndev && !r->err; i++) {
-		struct iopf_dev_config dc = { .name = "dev",
-					      .fault_cap = IOPF_FAULT_PRI };
-
-		r->err = iopf_dev_add(iommu, &dc, &r->devs[i]);
-		if (!r->err)
-			r->err = iopf_type1_attach_device(c, r->devs[i]);
-		if (!r->err)
-			r->ndev++;
-	}
+	if (hc.ndev > BENCH_HOST_MAX_DEV)
+		hc.ndev = BENCH_HOST_MAX_DEV;
+	r->err = bench_host_up(r->rt, &hc, &h);
 	if (r->err)
 		goto out;
 	if (!r->workers) {
-		/* Static: untouched pages, then populated ones. */
-		t0 = iopf_rt_now(r->rt);
-		r->err = iopf_type1_map_dma(c, HVA, 0, n << 12,
-					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
-		r->out->static_ns_per_page = (double)(iopf_rt_now(r->rt) - t0) /
-					     (double)n;
-		if (!r->err)
-			r->err = iopf_mm_populate(mm, HVA + (n << 12), n << 12);
-		t0 = iopf_rt_now(r->rt);
-		if (!r->err)
-			r->err = iopf_type1_map_dma(c, HVA + (n << 12), n << 12,
-						    n << 12, IOPF_TYPE1_READ |
-								    IOPF_TYPE1_WRITE);
-		r->out->pin_map_ns_per_page = (double)(iopf_rt_now(r->rt) - t0) /
-					      (double)n;
+		faults_static(r, &h);
 		goto out;
 	}
-	r->err = iopf_type1_enable_iopf(c);
-	if (!r->err)
-		r->err = iopf_type1_map_dma(c, HVA, 0, n << 12,
-					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
+	r->err = iopf_type1_map_dma(h.c, HVA, 0, n << 12,
+				    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
 	/* The floor's first touches: pages of their own, faultable too. */
 	if (!r->err && r->workers == 1)
-		r->err = iopf_type1_map_dma(c, HVA + (n << 12), n << 12, n << 12,
+		r->err = iopf_type1_map_dma(h.c, HVA + (n << 12), n << 12,
+					    n << 12,
 					    IOPF_TYPE1_READ | IOPF_TYPE1_WRITE);
 	if (r->err)
 		goto out;
 	if (r->workers == 1) {
-		touch_ns = faults_touch_inline(r->rt, c, r->devs[0], n, n / 2, &r->err);
+		touch_ns = faults_touch_inline(r->rt, h.c, h.devs[0], n, n / 2,
+					       &r->err);
 		if (!r->err)
 			handoff_ns = faults_handoff(r->rt, n / 2, &r->err);
 		if (r->err)
@@ -262,53 +257,18 @@ static void faults_main(void *arg)
 		r->cfg->trace_run(r->cfg->trace_arg, r->workers);
 	if (r->cfg->trace)
 		iopf_rt_set_trace(r->rt, r->cfg->trace, r->cfg->trace_arg);
-	{
-		struct faults_dev devs[8];
-		struct iopf_rt_actor *actors[8];
-		struct iopf_bench_fault_run *run = &r->out->runs[r->workers - 1];
-		struct iopf_rt_hist *h = iopf_iommu_fault_latency(iommu);
-		uint64_t per = n / r->ndev, cpu0 = rusage_ns(RUSAGE_SELF), cpu;
-
-		t0 = iopf_rt_now(r->rt);
-		for (unsigned i = 0; i < r->ndev; i++) {
-			devs[i] = (struct faults_dev){ r, i, i * per, per };
-			iopf_rt_spawn(r->rt, "device", faults_device, &devs[i],
-				      &actors[i]);
-		}
-		for (unsigned i = 0; i < r->ndev; i++)
-			iopf_rt_join(actors[i]);
-		run->wall_s = (double)(iopf_rt_now(r->rt) - t0) / 1e9;
-		cpu = rusage_ns(RUSAGE_SELF) - cpu0;
-		run->workers = r->workers;
-		run->faults = per * r->ndev;
-		run->faults_per_s = (double)run->faults / run->wall_s;
-		run->p50_ns = iopf_rt_hist_quantile(h, 0.5);
-		run->p90_ns = iopf_rt_hist_quantile(h, 0.9);
-		run->p99_ns = iopf_rt_hist_quantile(h, 0.99);
-		run->max_ns = iopf_rt_hist_quantile(h, 1);
-		for (int q = 0; q <= 20; q++)
-			r->out->cdf_ns[r->workers - 1][q] =
-				iopf_rt_hist_quantile(h, q / 20.0);
-		r->out->fault_ns[r->workers - 1] = run->wall_s * 1e9 /
-						   (double)run->faults;
-		r->out->cpu_device_ns[r->workers - 1] =
-			(double)r->device_cpu_ns / (double)run->faults;
-		r->out->cpu_iommu_ns[r->workers - 1] =
-			(double)(cpu > r->device_cpu_ns ? cpu - r->device_cpu_ns
-							: 0) /
-			(double)run->faults;
-	}
+	faults_measure(r, &h);
 	/*
 	 * For the timeline only, after the measurement: the host takes every
 	 * eighth page back (a balloon), so the invalidations are on it too.
 	 */
 	for (uint64_t p = 0; r->cfg->trace && !r->err && p < n; p += 8)
-		r->err = iopf_mm_discard(mm, HVA + (p << 12), 1ull << 12);
+		r->err = iopf_mm_discard(h.mm, HVA + (p << 12), 1ull << 12);
 	iopf_rt_set_trace(r->rt, NULL, NULL);
 	/* The floor's second half, untraced as the first. */
 	if (!r->err && r->workers == 1) {
-		touch_ns += faults_touch_inline(r->rt, c, r->devs[0], n + n / 2,
-						n - n / 2, &r->err);
+		touch_ns += faults_touch_inline(r->rt, h.c, h.devs[0],
+						n + n / 2, n - n / 2, &r->err);
 		if (!r->err)
 			handoff_ns += faults_handoff(r->rt, n - n / 2, &r->err);
 		if (r->err)
@@ -319,12 +279,7 @@ static void faults_main(void *arg)
 		r->out->vs_floor = r->out->fault_ns[0] / r->out->floor_ns;
 	}
 out:
-	iopf_type1_close(c);
-	for (unsigned i = 0; i < r->ndev; i++)
-		iopf_dev_remove(r->devs[i]);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_destroy(mm);
-	iopf_mm_pool_destroy(pool);
+	bench_host_down(&h);
 }
 
 int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
@@ -336,14 +291,11 @@ int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
 	for (unsigned w = 0; w <= 2; w++) {
 		struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = 1 };
 		struct faults_run r = { .cfg = cfg, .workers = w, .out = out };
-		int ret = iopf_rt_create(&rc, &r.rt);
+		int ret = bench_run_once(&rc, &r.rt, "faults", faults_main, &r,
+					 &r.err);
 
 		if (ret)
 			return ret;
-		ret = iopf_rt_run(r.rt, "faults", faults_main, &r);
-		iopf_rt_destroy(r.rt);
-		if (ret || r.err)
-			return ret ? ret : r.err;
 	}
 	for (int w = 0; w < 2; w++)
 		out->vs_static[w] = out->fault_ns[w] / out->static_ns_per_page;

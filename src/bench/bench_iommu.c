@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "host.h"
 #include "plan.h"
 
 #define BENCH_HVA 0x100000000000ull
@@ -38,17 +39,19 @@ int iopf_bench_iommu_validate(const struct iopf_bench_iommu_config *cfg,
 			      struct iopf_bench_plan *plan)
 {
 	uint64_t pages;
+	int ret;
 
 	if (!cfg)
 		return -EINVAL;
-	if (!cfg->table_pages || cfg->table_pages > (1ull << 24))
-		return bench_plan_fail(plan, -EINVAL, "table pages must be "
-				       "1..16777216");
-	if (!cfg->faults || cfg->faults > 1000000)
-		return bench_plan_fail(plan, -EINVAL, "faults must be "
-				       "1..1000000");
-	if (!cfg->devices || cfg->devices > 8)
-		return bench_plan_fail(plan, -EINVAL, "devices must be 1..8");
+	ret = bench_plan_range(plan, "table pages", cfg->table_pages, 1,
+			       1ull << 24);
+	if (!ret)
+		ret = bench_plan_range(plan, "faults", cfg->faults, 1, 1000000);
+	if (!ret)
+		ret = bench_plan_range(plan, "devices", cfg->devices, 1,
+				       BENCH_HOST_MAX_DEV);
+	if (ret)
+		return ret;
 	pages = cfg->table_pages > cfg->faults ? cfg->table_pages : cfg->faults;
 	/* ~1 us per table page; ~100 us per fault over the four runs. */
 	return bench_plan_set(plan, bench_pool_bytes((pages + 1024) << 12),
@@ -118,11 +121,7 @@ static void table_main(void *arg)
 
 struct fault_env {
 	struct iopf_rt *rt;
-	struct iopf_mm_pool *pool;
-	struct iopf_mm *mm;
-	struct iopf_iommu *iommu;
-	struct iopf_domain *d;
-	struct iopf_dev **devs;
+	struct bench_host h;
 	unsigned ndev;
 	uint64_t per_dev;
 	unsigned workers;
@@ -140,114 +139,52 @@ static enum iopf_response fault_map(void *data, const struct iopf_fault_group *g
 		iopf_pfn_t pfn;
 		int ret;
 
-		ret = iopf_mm_get_pages(fe->mm, BENCH_HVA + iova, 1,
+		ret = iopf_mm_get_pages(fe->h.mm, BENCH_HVA + iova, 1,
 					IOPF_MM_GUP_WRITE, &pfn);
 		if (ret)
 			return IOPF_RESP_INVALID;
 		ret = iopf_domain_map(g->domain, iova, pfn << 12, 4096,
 				      IOPF_PERM_READ | IOPF_PERM_WRITE);
-		iopf_mm_put_pages(fe->pool, &pfn, 1);
+		iopf_mm_put_pages(fe->h.pool, &pfn, 1);
 		if (ret && ret != -EEXIST)
 			return IOPF_RESP_INVALID;
 	}
 	return IOPF_RESP_SUCCESS;
 }
 
-struct fault_dev_arg {
-	struct fault_env *fe;
-	unsigned idx;
-};
-
-static void fault_device(void *arg)
-{
-	struct fault_dev_arg *a = arg;
-	struct fault_env *fe = a->fe;
-	uint64_t base = (uint64_t)a->idx * fe->per_dev;
-
-	for (uint64_t i = 0; i < fe->per_dev; i++) {
-		unsigned char b[8];
-
-		if (iopf_dma(fe->devs[a->idx], IOPF_PASID_NONE, (base + i) << 12,
-			     b, sizeof(b), IOPF_DMA_READ))
-			fe->err = -EIO;
-	}
-}
-
 static void fault_main(void *arg)
 {
 	struct fault_env *fe = arg;
-	struct iopf_mm_pool_config pc = { .page_shift = 12,
-					  .flags = IOPF_MM_POOL_DATA };
-	struct iopf_iommu_config ic = { .prq_depth = 256 };
-	struct fault_dev_arg *args = NULL;
-	struct iopf_rt_actor **actors = NULL;
+	uint64_t pages = fe->per_dev * fe->ndev;
+	struct bench_host_config hc = {
+		BENCH_HOST_4K((pages + 1024) << 12, 256, fe->workers),
+		.hva = BENCH_HVA, .mm_bytes = pages << 12,
+		.ndev = fe->ndev,
+	};
 	struct iopf_rt_hist_summary lat;
-	uint64_t pages = fe->per_dev * fe->ndev, t0;
+	struct iopf_domain *d;
 
-	pc.ram_bytes = (pages + 1024) << 12;
-	fe->err = iopf_mm_pool_create(fe->rt, &pc, &fe->pool);
-	if (fe->err)
-		return;
-	fe->err = iopf_mm_create(fe->pool, "bench", UINT64_MAX, &fe->mm);
-	if (fe->err)
-		goto out_pool;
-	fe->err = iopf_mm_map(fe->mm, BENCH_HVA, pages << 12);
-	if (!fe->err) /* populate first: measure the IOMMU, not zeroing */
-		fe->err = iopf_mm_populate(fe->mm, BENCH_HVA, pages << 12);
-	if (fe->err)
-		goto out_mm;
-	ic.pool = fe->pool;
-	ic.fault_workers = fe->workers;
-	fe->err = iopf_iommu_create(fe->rt, &ic, &fe->iommu);
-	if (fe->err)
-		goto out_mm;
-	fe->devs = calloc(fe->ndev, sizeof(*fe->devs));
-	args = calloc(fe->ndev, sizeof(*args));
-	actors = calloc(fe->ndev, sizeof(*actors));
-	if (!fe->devs || !args || !actors) {
-		fe->err = -ENOMEM;
-		goto out_iommu;
-	}
-	fe->err = iopf_domain_alloc_paging(fe->iommu, 0, &fe->d);
+	fe->err = bench_host_up(fe->rt, &hc, &fe->h);
+	/* Populated first: measure the IOMMU, not zeroing. */
 	if (!fe->err)
-		fe->err = iopf_domain_set_fault_handler(fe->d, fault_map, fe);
-	for (unsigned i = 0; i < fe->ndev && !fe->err; i++) {
-		struct iopf_dev_config dc = { .name = "dev",
-					      .fault_cap = IOPF_FAULT_PRI };
-
-		fe->err = iopf_dev_add(fe->iommu, &dc, &fe->devs[i]);
-		if (!fe->err)
-			fe->err = iopf_attach(fe->devs[i], IOPF_PASID_NONE, fe->d);
+		fe->err = iopf_mm_populate(fe->h.mm, BENCH_HVA, pages << 12);
+	if (!fe->err)
+		fe->err = iopf_domain_alloc_paging(fe->h.iommu, 0, &d);
+	if (!fe->err)
+		fe->err = iopf_domain_set_fault_handler(d, fault_map, fe);
+	for (unsigned i = 0; i < fe->ndev && !fe->err; i++)
+		fe->err = iopf_attach(fe->h.devs[i], IOPF_PASID_NONE, d);
+	if (!fe->err)
+		fe->err = bench_host_fault_pages(&fe->h, fe->per_dev,
+						 fe->workers, fe->out, NULL);
+	/* Every page faulted once, and only these faults were counted. */
+	if (!fe->err) {
+		iopf_rt_hist_summary(iopf_iommu_fault_latency(fe->h.iommu),
+				     &lat);
+		if (lat.count != pages)
+			fe->err = -EIO;
 	}
-	if (fe->err)
-		goto out_iommu;
-	t0 = iopf_rt_now(fe->rt);
-	for (unsigned i = 0; i < fe->ndev; i++) {
-		args[i] = (struct fault_dev_arg){ fe, i };
-		iopf_rt_spawn(fe->rt, "device", fault_device, &args[i], &actors[i]);
-	}
-	for (unsigned i = 0; i < fe->ndev; i++)
-		iopf_rt_join(actors[i]);
-	fe->out->wall_s = (double)(iopf_rt_now(fe->rt) - t0) / 1e9;
-	fe->out->workers = fe->workers;
-	fe->out->faults = pages;
-	fe->out->faults_per_s = (double)pages / fe->out->wall_s;
-	iopf_rt_hist_summary(iopf_iommu_fault_latency(fe->iommu), &lat);
-	fe->out->p50_ns = lat.p50;
-	fe->out->p90_ns = lat.p90;
-	fe->out->p99_ns = lat.p99;
-	fe->out->max_ns = lat.max;
-	if (lat.count != pages)
-		fe->err = -EIO;
-out_iommu:
-	iopf_iommu_destroy(fe->iommu);
-	free(actors);
-	free(args);
-	free(fe->devs);
-out_mm:
-	iopf_mm_destroy(fe->mm);
-out_pool:
-	iopf_mm_pool_destroy(fe->pool);
+	bench_host_down(&fe->h);
 }
 
 static int fault_run(enum iopf_rt_kind kind, unsigned workers,
@@ -273,7 +210,8 @@ int iopf_bench_iommu(const struct iopf_bench_iommu_config *cfg,
 	struct table_run tr = { .cfg = cfg, .out = out };
 	int ret;
 
-	if (!cfg->table_pages || !cfg->faults || !cfg->devices)
+	if (!cfg->table_pages || !cfg->faults || !cfg->devices ||
+	    cfg->devices > BENCH_HOST_MAX_DEV)
 		return -EINVAL;
 	*out = (struct iopf_bench_iommu_result){ 0 };
 	if (!cfg->virtual_only) {

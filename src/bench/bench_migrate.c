@@ -40,9 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
-#define MIG_PAGE 4096ull
 #define MIG_CHUNK 256            /* pages sent between looks at the clock */
 #define BITS_PER_WORD (8 * sizeof(unsigned long))
 
@@ -72,16 +72,17 @@ static int mig_write_page(struct mig_run *m, uint64_t p, unsigned char *page)
 {
 	m->stamp++;
 	memcpy(page, &m->stamp, sizeof(m->stamp));
-	return iopf_dma(m->dev, IOPF_PASID_NONE, p * MIG_PAGE, page, MIG_PAGE,
-			IOPF_DMA_WRITE);
+	return iopf_dma(m->dev, IOPF_PASID_NONE, p * IOPF_PGSIZE_4K, page,
+			IOPF_PGSIZE_4K, IOPF_DMA_WRITE);
 }
 
 static void mig_writer(void *arg)
 {
 	struct mig_run *m = arg;
-	uint64_t interval = (uint64_t)(MIG_PAGE * 1e3 / m->cfg->write_mbps);
+	uint64_t interval = (uint64_t)(IOPF_PGSIZE_4K * 1e3 /
+				       m->cfg->write_mbps);
 	uint64_t next = iopf_rt_now(m->rt);
-	unsigned char page[MIG_PAGE];
+	unsigned char page[IOPF_PGSIZE_4K];
 
 	memset(page, 0xa5, sizeof(page));
 	/*
@@ -130,7 +131,7 @@ static int mig_send_page(struct mig_run *m, uint64_t p)
 
 	if (p < m->hot_base || p >= m->hot_base + m->hot_pages)
 		return 0;
-	ret = iopf_vm_read(m->vm, p * MIG_PAGE, &stamp, sizeof(stamp));
+	ret = iopf_vm_read(m->vm, p * IOPF_PGSIZE_4K, &stamp, sizeof(stamp));
 	if (!ret)
 		m->dest[p - m->hot_base] = stamp;
 	return ret;
@@ -176,7 +177,7 @@ static int mig_query(struct mig_run *m, bool merge, uint64_t *dirty)
 	if (!merge)
 		memset(m->bitmap, 0, words * sizeof(unsigned long));
 	ret = iopf_type1_dirty_bitmap(iopf_vm_container(m->vm), 0,
-				      m->pages * MIG_PAGE, m->bitmap);
+				      m->pages * IOPF_PGSIZE_4K, m->bitmap);
 	*dirty = 0;
 	for (uint64_t w = 0; !ret && w < words; w++)
 		*dirty += (uint64_t)__builtin_popcountl(m->bitmap[w]);
@@ -187,7 +188,8 @@ static int mig_verify(struct mig_run *m)
 {
 	for (uint64_t i = 0; i < m->hot_pages; i++) {
 		uint64_t stamp;
-		int ret = iopf_vm_read(m->vm, (m->hot_base + i) * MIG_PAGE,
+		int ret = iopf_vm_read(m->vm,
+				       (m->hot_base + i) * IOPF_PGSIZE_4K,
 				       &stamp, sizeof(stamp));
 
 		if (ret)
@@ -231,7 +233,7 @@ static int mig_migrate(struct mig_run *m, struct iopf_rt_actor *writer)
 			.copied_pages = sent,
 			.ns = iopf_rt_now(m->rt) - rt0,
 		};
-		o->bytes_sent += sent * MIG_PAGE;
+		o->bytes_sent += sent * IOPF_PGSIZE_4K;
 	}
 	o->rounds = r;
 	/* Stop the guest: the device's last write lands before the query. */
@@ -246,7 +248,7 @@ static int mig_migrate(struct mig_run *m, struct iopf_rt_actor *writer)
 	if (ret)
 		return ret;
 	o->final_pages = sent;
-	o->bytes_sent += sent * MIG_PAGE;
+	o->bytes_sent += sent * IOPF_PGSIZE_4K;
 	o->downtime_ns = iopf_rt_now(m->rt) - stop_at;
 	o->total_ns = iopf_rt_now(m->rt) - t0;
 	return mig_verify(m);
@@ -256,12 +258,10 @@ static void mig_main(void *arg)
 {
 	struct mig_run *m = arg;
 	const struct iopf_bench_migrate_config *cfg = m->cfg;
-	struct iopf_mm_pool_config pc = {
-		.ram_bytes = cfg->guest_bytes + (16ull << 20), .page_shift = 12,
-		.flags = IOPF_MM_POOL_DATA,
+	struct bench_host_config hc = {
+		BENCH_HOST_4K(cfg->guest_bytes + (16ull << 20), 64, 1),
+		.ndev = 1,
 	};
-	struct iopf_iommu_config ic = { .prq_depth = 64, .fault_workers = 1 };
-	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI };
 	struct iopf_vm_config vc = {
 		.name = "guest", .ram_bytes = cfg->guest_bytes,
 		.mode = m->mode == IOPF_MIGRATE_STATIC ? IOPF_VM_STATIC
@@ -269,19 +269,13 @@ static void mig_main(void *arg)
 		/* 4 KiB leaves: the bitmap is only as precise as the leaves. */
 		.iommu_pgsizes = IOPF_PGSIZE_4K,
 	};
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_iommu *iommu = NULL;
+	struct bench_host h;
 	struct iopf_rt_actor *writer;
 
-	m->err = iopf_mm_pool_create(m->rt, &pc, &pool);
-	if (m->err)
-		return;
-	ic.pool = pool;
-	m->err = iopf_iommu_create(m->rt, &ic, &iommu);
+	m->err = bench_host_up(m->rt, &hc, &h);
+	m->dev = h.devs[0];
 	if (!m->err)
-		m->err = iopf_dev_add(iommu, &dc, &m->dev);
-	if (!m->err)
-		m->err = iopf_vm_create(iommu, &vc, m->dev, &m->vm);
+		m->err = iopf_vm_create(h.iommu, &vc, m->dev, &m->vm);
 	if (m->err)
 		goto out;
 	/* The working set sits in the middle of guest RAM. */
@@ -302,10 +296,7 @@ static void mig_main(void *arg)
 	}
 out:
 	iopf_vm_destroy(m->vm);
-	if (m->dev)
-		iopf_dev_remove(m->dev);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_pool_destroy(pool);
+	bench_host_down(&h);
 }
 
 void iopf_bench_migrate_defaults(struct iopf_bench_migrate_config *cfg)
@@ -327,7 +318,7 @@ int iopf_bench_migrate_validate(const struct iopf_bench_migrate_config *cfg,
 	    cfg->guest_bytes > (64ull << 30))
 		return bench_plan_fail(plan, -EINVAL, "the guest must be a "
 				       "multiple of 2 MiB, 2 MiB..64 GiB");
-	if (!cfg->hot_bytes || cfg->hot_bytes % MIG_PAGE ||
+	if (!cfg->hot_bytes || cfg->hot_bytes % IOPF_PGSIZE_4K ||
 	    cfg->hot_bytes > cfg->guest_bytes / 2)
 		return bench_plan_fail(plan, -EINVAL, "the hot memory must be "
 				       "whole pages, at most half the guest");
@@ -339,10 +330,11 @@ int iopf_bench_migrate_validate(const struct iopf_bench_migrate_config *cfg,
 		return bench_plan_fail(plan, -EINVAL, "rounds must be 1..%d",
 				       IOPF_MIGRATE_MAX_ROUNDS);
 	/* Both modes, one after the other; ~9 s per GiB of guest. */
-	return bench_plan_set(plan, bench_pool_bytes(cfg->guest_bytes +
-						     (16ull << 20)) +
-					    cfg->guest_bytes / MIG_PAGE / 8 +
-					    cfg->hot_bytes / MIG_PAGE * 8,
+	return bench_plan_set(plan,
+			      bench_pool_bytes(cfg->guest_bytes +
+					       (16ull << 20)) +
+				      cfg->guest_bytes / IOPF_PGSIZE_4K / 8 +
+				      cfg->hot_bytes / IOPF_PGSIZE_4K * 8,
 			      0.5 + 9.0 * (double)cfg->guest_bytes / (1ull << 30));
 }
 
@@ -363,9 +355,10 @@ int iopf_bench_migrate(const struct iopf_bench_migrate_config *cfg,
 					     .costs = cfg->costs };
 		struct mig_run m = {
 			.cfg = cfg, .mode = mode, .out = &out->run[mode],
-			.pages = cfg->guest_bytes / MIG_PAGE,
-			.hot_pages = cfg->hot_bytes / MIG_PAGE,
-			.page_ns = (uint64_t)(MIG_PAGE * 8 / cfg->link_gbps),
+			.pages = cfg->guest_bytes / IOPF_PGSIZE_4K,
+			.hot_pages = cfg->hot_bytes / IOPF_PGSIZE_4K,
+			.page_ns = (uint64_t)(IOPF_PGSIZE_4K * 8 /
+					      cfg->link_gbps),
 		};
 
 		m.dest = calloc(m.hot_pages, sizeof(*m.dest));

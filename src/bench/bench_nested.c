@@ -14,6 +14,7 @@
  *             device's wait, and answers INVALID.
  */
 #include <iopf/bench.h>
+#include <iopf/iommu.h>
 #include <iopf/iommufd.h>
 #include <iopf/mm.h>
 #include <iopf/rt.h>
@@ -23,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
-#define NB_PAGE 4096ull
 #define NB_HVA 0x7e0000000000ull
 #define NB_GVA 0x40000000ull
 
@@ -40,8 +41,8 @@ int iopf_bench_nested_validate(const struct iopf_bench_nested_config *cfg,
 {
 	if (!cfg)
 		return -EINVAL;
-	if (!cfg->pages || cfg->pages > (1u << 20))
-		return bench_plan_fail(plan, -EINVAL, "pages must be 1..1048576");
+	if (bench_plan_range(plan, "pages", cfg->pages, 1, 1u << 20))
+		return -EINVAL;
 	if (cfg->silent_pages > cfg->pages)
 		return bench_plan_fail(plan, -EINVAL, "more silent pages (%llu) "
 				       "than pages (%llu)",
@@ -52,8 +53,9 @@ int iopf_bench_nested_validate(const struct iopf_bench_nested_config *cfg,
 		return bench_plan_fail(plan, -EINVAL, "the timeout must be "
 				       "1 ns..10 s");
 	/* Every silent DMA waits the whole timeout; ~250 us a page else. */
-	return bench_plan_set(plan, bench_pool_bytes(4 * cfg->pages * NB_PAGE +
-						     (8ull << 20)),
+	return bench_plan_set(plan,
+			      bench_pool_bytes(4 * cfg->pages * IOPF_PGSIZE_4K +
+					       (8ull << 20)),
 			      0.3 + 2.5e-4 * (double)cfg->pages +
 				      (double)cfg->silent_pages *
 					      (double)cfg->timeout_ns / 1e9);
@@ -66,10 +68,9 @@ struct nb {
 	const struct iopf_bench_nested_config *cfg;
 	struct iopf_bench_nested_result *out;
 	struct iopf_rt *rt;
-	struct iopf_mm_pool *pool;
-	struct iopf_mm *mm;
-	struct iopf_iommu *iommu;
-	struct iopf_dev *dev, *dev2;
+	struct bench_host h;
+	struct iopf_dev *dev;    /* behind the guest's vIOMMU */
+	struct iopf_dev *dev2;   /* the host's own: stage 2 only */
 	struct iopf_fd *fd;
 	struct iopf_viommu *v;
 	uint32_t ioas, dev_id, dev2_id, parent, direct, fault, nested;
@@ -87,13 +88,13 @@ static int cmp_u64(const void *a, const void *b)
 static int nb_setup(struct nb *b)
 {
 	uint64_t pages = b->cfg->pages;
+	uint64_t span = pages * IOPF_PGSIZE_4K;    /* P */
 	/* GPAs: [0, 2P) nested cases, [2P, 3P) stage 2, [3P, 4P) silent. */
-	uint64_t ram = 4 * pages * NB_PAGE;
-	struct iopf_mm_pool_config pc = { .ram_bytes = ram + (8ull << 20),
-					  .page_shift = 12,
-					  .flags = IOPF_MM_POOL_DATA };
-	struct iopf_iommu_config ic = { .prq_depth = 64, .fault_workers = 1 };
-	struct iopf_dev_config dc = { .name = "vf", .fault_cap = IOPF_FAULT_PRI };
+	uint64_t ram = 4 * span;
+	struct bench_host_config hc = {
+		BENCH_HOST_4K(ram + (8ull << 20), 64, 1),
+		.hva = NB_HVA, .mm_bytes = ram, .ndev = 2,
+	};
 	struct iopf_fd_map m = {
 		.size = sizeof(m),
 		.flags = IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE |
@@ -111,22 +112,11 @@ static int nb_setup(struct nb *b)
 	};
 	int ret;
 
-	ret = iopf_mm_pool_create(b->rt, &pc, &b->pool);
+	ret = bench_host_up(b->rt, &hc, &b->h);
+	b->dev = b->h.devs[0];
+	b->dev2 = b->h.devs[1];
 	if (!ret)
-		ret = iopf_mm_create(b->pool, "vmm", UINT64_MAX, &b->mm);
-	if (!ret)
-		ret = iopf_mm_map(b->mm, NB_HVA, ram);
-	if (ret)
-		return ret;
-	ic.pool = b->pool;
-	ret = iopf_iommu_create(b->rt, &ic, &b->iommu);
-	if (!ret)
-		ret = iopf_dev_add(b->iommu, &dc, &b->dev);
-	dc.name = "pf";
-	if (!ret)
-		ret = iopf_dev_add(b->iommu, &dc, &b->dev2);
-	if (!ret)
-		ret = iopf_fd_open(b->iommu, b->mm, &b->fd);
+		ret = iopf_fd_open(b->h.iommu, b->h.mm, &b->fd);
 	if (!ret)
 		ret = iopf_fd_ioas_alloc(b->fd, &b->ioas);
 	if (!ret)
@@ -152,12 +142,11 @@ static int nb_setup(struct nb *b)
 	ret = iopf_viommu_create(&vc, &b->v);
 	/* The guest's buffer: GVA -> GPAs [0, 2P) and [3P, 4P) after. */
 	if (!ret)
-		ret = iopf_viommu_add_region(b->v, 1, NB_GVA, 0,
-					     2 * pages * NB_PAGE,
+		ret = iopf_viommu_add_region(b->v, 1, NB_GVA, 0, 2 * span,
 					     IOPF_PERM_READ | IOPF_PERM_WRITE);
 	if (!ret)
-		ret = iopf_viommu_add_region(b->v, 1, NB_GVA + 2 * pages * NB_PAGE,
-					     3 * pages * NB_PAGE, pages * NB_PAGE,
+		ret = iopf_viommu_add_region(b->v, 1, NB_GVA + 2 * span,
+					     3 * span, span,
 					     IOPF_PERM_READ | IOPF_PERM_WRITE);
 	if (!ret)
 		ret = iopf_fd_attach(b->fd, b->dev_id, 1, b->nested);
@@ -175,13 +164,7 @@ static void nb_teardown(struct nb *b)
 	}
 	iopf_viommu_destroy(b->v);
 	iopf_fd_close(b->fd);
-	if (b->dev)
-		iopf_dev_remove(b->dev);
-	if (b->dev2)
-		iopf_dev_remove(b->dev2);
-	iopf_iommu_destroy(b->iommu);
-	iopf_mm_destroy(b->mm);
-	iopf_mm_pool_destroy(b->pool);
+	bench_host_down(&b->h);
 }
 
 /* Touch @n fresh pages one DMA each; fill the case's figures. */
@@ -192,18 +175,18 @@ static int nb_case(struct nb *b, enum iopf_nested_case c, struct iopf_dev *dev,
 	struct iopf_iommu_stats s0, s1;
 	uint64_t total = 0;
 
-	iopf_iommu_stats(b->iommu, &s0);
+	iopf_iommu_stats(b->h.iommu, &s0);
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t x = i, t0 = iopf_rt_now(b->rt);
-		int ret = iopf_dma(dev, pasid, base + i * NB_PAGE, &x, sizeof(x),
-				   IOPF_DMA_WRITE);
+		int ret = iopf_dma(dev, pasid, base + i * IOPF_PGSIZE_4K, &x,
+				   sizeof(x), IOPF_DMA_WRITE);
 
 		b->lat[i] = iopf_rt_now(b->rt) - t0;
 		total += b->lat[i];
 		if (ret != expect)
 			return ret ? ret : -EPROTO;
 	}
-	iopf_iommu_stats(b->iommu, &s1);
+	iopf_iommu_stats(b->h.iommu, &s1);
 	qsort(b->lat, n, sizeof(*b->lat), cmp_u64);
 	row->dmas = n;
 	row->faults = s1.groups - s0.groups;
@@ -218,31 +201,30 @@ static int nb_case(struct nb *b, enum iopf_nested_case c, struct iopf_dev *dev,
 static void nb_main(void *arg)
 {
 	struct nb *b = arg;
-	uint64_t p = b->cfg->pages;
+	uint64_t p = b->cfg->pages, span = p * IOPF_PGSIZE_4K;
 	int ret;
 
 	ret = nb_setup(b);
 	/* Stage 2 only: the device without a vIOMMU, GPAs [2P, 3P). */
 	if (!ret)
 		ret = nb_case(b, IOPF_NESTED_STAGE2, b->dev2, IOPF_PASID_NONE,
-			      2 * p * NB_PAGE, p, 0);
+			      2 * span, p, 0);
 	/* Stage 1 only: the host has GPAs [0, P) mapped already. */
 	if (!ret)
-		ret = iopf_fd_ioas_prefault(b->fd, b->ioas, 0, p * NB_PAGE);
+		ret = iopf_fd_ioas_prefault(b->fd, b->ioas, 0, span);
 	if (!ret)
 		ret = nb_case(b, IOPF_NESTED_STAGE1, b->dev, 1, NB_GVA, p, 0);
 	/* Both: GPAs [P, 2P), neither stage mapped. */
 	if (!ret)
 		ret = nb_case(b, IOPF_NESTED_BOTH, b->dev, 1,
-			      NB_GVA + p * NB_PAGE, p, 0);
+			      NB_GVA + span, p, 0);
 	if (!ret && b->cfg->silent_pages)
 		ret = iopf_fd_fault_set_timeout(b->fd, b->fault,
 						b->cfg->timeout_ns);
 	if (!ret && b->cfg->silent_pages) {
 		iopf_viommu_set_behaviour(b->v, IOPF_GUEST_SILENT);
 		ret = nb_case(b, IOPF_NESTED_SILENT, b->dev, 1,
-			      NB_GVA + 2 * p * NB_PAGE, b->cfg->silent_pages,
-			      -EFAULT);
+			      NB_GVA + 2 * span, b->cfg->silent_pages, -EFAULT);
 	}
 	if (!ret) {
 		struct iopf_viommu_stats vs;

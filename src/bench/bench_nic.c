@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <iopf/bench.h>
+#include <iopf/iommu.h>
 #include <iopf/nic.h>
 #include <iopf/vfio.h>
 #include <iopf/vm.h>
@@ -27,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
-#define PG 4096ull
 #define NIC_IDLE_LIMIT_NS 1000000000ull   /* no progress: give up */
 #define NIC_POLL_NS 100000ull
 
@@ -101,11 +102,12 @@ static void nic_drv_config(const struct iopf_bench_nic_config *cfg,
 
 static int nic_pin(struct nic_run *r, unsigned i, uint64_t iova, uint64_t len)
 {
-	int ret = iopf_ioas_pin_pages(iopf_vm_ioas(r->vm), iova, len / PG, NULL);
+	int ret = iopf_ioas_pin_pages(iopf_vm_ioas(r->vm), iova,
+				      len / IOPF_PGSIZE_4K, NULL);
 
 	if (!ret) {
 		r->pin_iova[i] = iova;
-		r->pin_pages[i] = len / PG;
+		r->pin_pages[i] = len / IOPF_PGSIZE_4K;
 	}
 	return ret;
 }
@@ -206,7 +208,7 @@ static void nic_result(struct nic_run *r, uint64_t t0)
 	o->backup_used = d.backup_used;
 	o->backup_copy_bytes = d.copy_bytes;
 	o->discarded_pages = d.discarded_pages;
-	o->pinned_bytes = ms.locked_pages * PG;
+	o->pinned_bytes = ms.locked_pages * IOPF_PGSIZE_4K;
 	o->bad_packets = d.bad;
 	o->onchip_peak_bytes = ns.onchip_peak_bytes;
 }
@@ -215,12 +217,10 @@ static void nic_main(void *arg)
 {
 	struct nic_run *r = arg;
 	const struct iopf_bench_nic_config *cfg = r->cfg;
-	struct iopf_mm_pool_config pc = {
-		.ram_bytes = cfg->guest_bytes + (16ull << 20), .page_shift = 12,
-		.flags = IOPF_MM_POOL_DATA,
+	struct bench_host_config hc = {
+		BENCH_HOST_4K(cfg->guest_bytes + (16ull << 20), 256,
+			      cfg->fault_workers),
 	};
-	struct iopf_iommu_config ic = { .prq_depth = 256,
-					.fault_workers = cfg->fault_workers };
 	struct iopf_nic_config nc = {
 		.name = "nic", .onchip_bytes = cfg->onchip_bytes,
 		.channels = cfg->channels, .pri_engines = cfg->pri_engines,
@@ -230,21 +230,16 @@ static void nic_main(void *arg)
 						     : IOPF_NIC_MISS_STALL,
 	};
 	struct iopf_rt_actor *vcpu = NULL;
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_iommu *iommu = NULL;
+	struct bench_host h;
 	uint64_t t0;
 
-	r->err = iopf_mm_pool_create(r->rt, &pc, &pool);
+	r->err = bench_host_up(r->rt, &hc, &h);
 	if (r->err)
-		return;
-	ic.pool = pool;
-	r->err = iopf_iommu_create(r->rt, &ic, &iommu);
+		goto out_host;
+	r->err = iopf_nic_create(h.iommu, &nc, &r->nic);
 	if (r->err)
-		goto out_pool;
-	r->err = iopf_nic_create(iommu, &nc, &r->nic);
-	if (r->err)
-		goto out_iommu;
-	r->err = nic_guest_setup(r, iommu);
+		goto out_host;
+	r->err = nic_guest_setup(r, h.iommu);
 	if (!r->err)
 		r->err = iopf_nic_drv_open(r->vm, r->nic, &r->dc, &r->drv);
 	if (!r->err)
@@ -268,10 +263,8 @@ out_stop:
 					      r->pin_pages[i]);
 	iopf_vm_destroy(r->vm);
 	iopf_nic_destroy(r->nic);
-out_iommu:
-	iopf_iommu_destroy(iommu);
-out_pool:
-	iopf_mm_pool_destroy(pool);
+out_host:
+	bench_host_down(&h);
 }
 
 static int nic_check_config(const struct iopf_bench_nic_config *cfg,
@@ -297,8 +290,9 @@ static int nic_check_config(const struct iopf_bench_nic_config *cfg,
 	    cfg->channels > 64 || !cfg->pri_engines || cfg->pri_engines > 32 ||
 	    !cfg->fault_workers || cfg->fault_workers > 64 ||
 	    cfg->prefault_window > 512 || cfg->discard_pct > 100 ||
-	    !cfg->guest_bytes || cfg->guest_bytes % PG || !cfg->pool_bytes ||
-	    cfg->pool_bytes % PG || cfg->guest_bytes > (4ull << 30))
+	    !cfg->guest_bytes || cfg->guest_bytes % IOPF_PGSIZE_4K ||
+	    !cfg->pool_bytes || cfg->pool_bytes % IOPF_PGSIZE_4K ||
+	    cfg->guest_bytes > (4ull << 30))
 		return -EINVAL;
 	nic_drv_config(cfg, policy, &dc);
 	iopf_nic_drv_layout(&dc, &l);

@@ -22,22 +22,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
 #define GIB (1ull << 30)
 
-static const char *const start_names[IOPF_START_NR] = {
-	[IOPF_START_STATIC] = "static",
-	[IOPF_START_IOPF] = "iopf",
-	[IOPF_START_FIXED] = "iopf-premap512",
-	[IOPF_START_ADAPTIVE] = "iopf-adaptive",
-	[IOPF_START_PREFAULT] = "iopf-prefault",
-};
-
-const char *iopf_startup_mode_name(enum iopf_startup_mode mode)
-{
-	return (unsigned)mode < IOPF_START_NR ? start_names[mode] : "?";
-}
+IOPF_NAMES_DEFINE(iopf_startup_mode_name, enum iopf_startup_mode,
+		  IOPF_START_MODES, IOPF_START_NR, "?")
 
 static double published(uint64_t bytes)
 {
@@ -101,6 +92,20 @@ int iopf_bench_startup_validate(const struct iopf_bench_startup_config *cfg,
 			      1.0 + IOPF_START_NR * total);
 }
 
+/* How each mode creates the guest. */
+static const struct start_policy {
+	enum iopf_vm_mode mode;
+	struct iopf_prefault_policy prefault;
+	bool prefault_all;
+} start_policies[IOPF_START_NR] = {
+	[IOPF_START_STATIC] = { IOPF_VM_STATIC },
+	[IOPF_START_IOPF] = { IOPF_VM_IOPF, { IOPF_PREFAULT_NONE, 1 } },
+	[IOPF_START_FIXED] = { IOPF_VM_IOPF, { IOPF_PREFAULT_FIXED, 512 } },
+	[IOPF_START_ADAPTIVE] = { IOPF_VM_IOPF,
+				  { IOPF_PREFAULT_ADAPTIVE, 512 } },
+	[IOPF_START_PREFAULT] = { IOPF_VM_IOPF, .prefault_all = true },
+};
+
 struct start_run {
 	const struct iopf_bench_startup_config *cfg;
 	uint64_t bytes;
@@ -114,64 +119,36 @@ static void start_main(void *arg)
 {
 	struct start_run *r = arg;
 	unsigned shift = r->cfg->real ? 12 : 21;
-	struct iopf_mm_pool_config pc = {
-		.ram_bytes = r->bytes + (64ull << 20), .page_shift = shift,
-		.flags = r->cfg->real ? IOPF_MM_POOL_DATA : 0,
+	struct bench_host_config hc = {
+		.pool = { .ram_bytes = r->bytes + (64ull << 20),
+			  .page_shift = shift,
+			  .flags = r->cfg->real ? IOPF_MM_POOL_DATA : 0 },
+		.iommu = { .prq_depth = 64, .fault_workers = 1 },
+		.ndev = 1,
 	};
-	struct iopf_iommu_config ic = { .prq_depth = 64, .fault_workers = 1 };
-	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI };
-	struct iopf_vm_config vc = { .name = "guest", .ram_bytes = r->bytes };
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_iommu *iommu = NULL;
-	struct iopf_dev *dev = NULL;
+	const struct start_policy *sp = &start_policies[r->mode];
+	struct iopf_vm_config vc = {
+		.name = "guest", .ram_bytes = r->bytes, .mode = sp->mode,
+		.prefault = sp->prefault, .prefault_all = sp->prefault_all,
+	};
+	struct bench_host h;
 	struct iopf_vm *vm = NULL;
 	unsigned char buf[64] = { 1 };
 	uint64_t t0;
 
-	switch (r->mode) {
-	case IOPF_START_STATIC:
-		vc.mode = IOPF_VM_STATIC;
-		break;
-	case IOPF_START_IOPF:
-		vc.mode = IOPF_VM_IOPF;
-		vc.prefault = (struct iopf_prefault_policy){ IOPF_PREFAULT_NONE, 1 };
-		break;
-	case IOPF_START_FIXED:
-		vc.mode = IOPF_VM_IOPF;
-		vc.prefault = (struct iopf_prefault_policy){ IOPF_PREFAULT_FIXED, 512 };
-		break;
-	case IOPF_START_ADAPTIVE:
-		vc.mode = IOPF_VM_IOPF;
-		vc.prefault = (struct iopf_prefault_policy){ IOPF_PREFAULT_ADAPTIVE,
-							     512 };
-		break;
-	default:
-		vc.mode = IOPF_VM_IOPF;
-		vc.prefault_all = true;
-		break;
-	}
-	r->err = iopf_mm_pool_create(r->rt, &pc, &pool);
-	if (r->err)
-		return;
-	ic.pool = pool;
-	r->err = iopf_iommu_create(r->rt, &ic, &iommu);
-	if (!r->err)
-		r->err = iopf_dev_add(iommu, &dc, &dev);
+	r->err = bench_host_up(r->rt, &hc, &h);
 	if (r->err)
 		goto out;
 	t0 = iopf_rt_now(r->rt);
-	r->err = iopf_vm_create(iommu, &vc, dev, &vm);
+	r->err = iopf_vm_create(h.iommu, &vc, h.devs[0], &vm);
 	/* The device's first DMA: somewhere in the guest's low memory. */
 	if (!r->err)
-		r->err = iopf_dma(dev, IOPF_PASID_NONE, 1ull << 20, buf,
+		r->err = iopf_dma(h.devs[0], IOPF_PASID_NONE, 1ull << 20, buf,
 				  sizeof(buf), IOPF_DMA_WRITE);
 	r->seconds = (double)(iopf_rt_now(r->rt) - t0) / 1e9;
 	iopf_vm_destroy(vm);
 out:
-	if (dev)
-		iopf_dev_remove(dev);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_pool_destroy(pool);
+	bench_host_down(&h);
 }
 
 int iopf_bench_startup(const struct iopf_bench_startup_config *cfg,
@@ -198,14 +175,11 @@ int iopf_bench_startup(const struct iopf_bench_startup_config *cfg,
 			};
 			struct start_run r = { .cfg = cfg, .bytes = cfg->sizes[i],
 					       .mode = m };
-			int ret = iopf_rt_create(&rc, &r.rt);
+			int ret = bench_run_once(&rc, &r.rt, "startup",
+						 start_main, &r, &r.err);
 
 			if (ret)
 				return ret;
-			ret = iopf_rt_run(r.rt, "startup", start_main, &r);
-			iopf_rt_destroy(r.rt);
-			if (ret || r.err)
-				return ret ? ret : r.err;
 			out[i].seconds[m] = r.seconds;
 			if (cfg->progress)
 				cfg->progress(cfg->progress_arg, ++done, total);

@@ -31,9 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "plan.h"
 
-#define PG 4096ull
 
 /* The seed's table (RFC v3 cover letter). */
 const struct iopf_seed_row iopf_seed_rows[6] = {
@@ -66,11 +66,9 @@ static void uadk_main(void *arg)
 {
 	struct uadk_run *r = arg;
 	const struct iopf_bench_uadk_config *cfg = r->cfg;
-	struct iopf_mm_pool_config pc = {
-		.ram_bytes = cfg->guest_bytes + (64ull << 20), .page_shift = 12,
-		.flags = IOPF_MM_POOL_DATA,
+	struct bench_host_config hc = {
+		BENCH_HOST_4K(cfg->guest_bytes + (64ull << 20), 128, 1),
 	};
-	struct iopf_iommu_config ic = { .prq_depth = 128, .fault_workers = 1 };
 	struct iopf_sec_config sc = { .name = "hisi_sec", .queues = 1,
 				      .fault_cap = IOPF_FAULT_STALL,
 				      .compute = cfg->compute };
@@ -79,8 +77,7 @@ static void uadk_main(void *arg)
 	struct iopf_vm_config vc = { .name = "guest",
 				     .ram_bytes = cfg->guest_bytes,
 				     .iommu_pgsizes = IOPF_PGSIZE_4K };
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_iommu *iommu = NULL;
+	struct bench_host h;
 	struct iopf_sec *sec = NULL;
 	struct iopf_vm *vm = NULL;
 	struct iopf_sec_drv *drv = NULL;
@@ -115,21 +112,17 @@ static void uadk_main(void *arg)
 		r->err = -EINVAL;
 		return;
 	}
-	r->err = iopf_mm_pool_create(r->rt, &pc, &pool);
-	if (r->err)
-		return;
-	ic.pool = pool;
-	r->err = iopf_iommu_create(r->rt, &ic, &iommu);
+	r->err = bench_host_up(r->rt, &hc, &h);
 	if (!r->err)
-		r->err = iopf_sec_create(iommu, &sc, &sec);
+		r->err = iopf_sec_create(h.iommu, &sc, &sec);
 	if (!r->err)
-		r->err = iopf_vm_create(iommu, &vc, iopf_sec_dev(sec), &vm);
+		r->err = iopf_vm_create(h.iommu, &vc, iopf_sec_dev(sec), &vm);
 	if (!r->err)
 		r->err = iopf_sec_drv_open(vm, sec, 0, &drv);
 	if (r->err)
 		goto out;
 	/* The test's buffers, and their input written by the guest CPU. */
-	msg = malloc(PG);
+	msg = malloc(IOPF_PGSIZE_4K);
 	if (!msg) {
 		r->err = -ENOMEM;
 		goto out;
@@ -153,8 +146,7 @@ out:
 	iopf_sec_drv_close(drv);
 	iopf_vm_destroy(vm);
 	iopf_sec_destroy(sec);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_pool_destroy(pool);
+	bench_host_down(&h);
 }
 
 /* The guest's side: hisi_sec_test on vCPU 0. */
@@ -170,18 +162,24 @@ static void uadk_vcpu(void *arg)
 	unsigned sets = cfg->times > 1 ? 2 : 1;
 	uint8_t key[16] = { 1 }, iv[16] = { 2 };
 
-	for (uint64_t i = 0; i < PG; i++)
+	for (uint64_t i = 0; i < IOPF_PGSIZE_4K; i++)
 		msg[i] = (unsigned char)(i * 17 + 3);
 	for (unsigned s = 0; s < sets && !r->err; s++) {
 		src[s] = iopf_sec_drv_alloc_buffer(drv, cfg->msg_len);
 		dst[s] = iopf_sec_drv_alloc_buffer(drv, cfg->msg_len + 32);
 		if (!src[s] || !dst[s])
 			r->err = -ENOMEM;
-		for (uint64_t off = 0; off < cfg->msg_len && !r->err; off += PG)
-			r->err = iopf_vm_write(vm, src[s] + PG + off, msg,
-					       cfg->msg_len - off < PG
-						       ? cfg->msg_len - off
-						       : PG);
+		for (uint64_t off = 0; off < cfg->msg_len && !r->err;
+		     off += IOPF_PGSIZE_4K) {
+			uint64_t len = cfg->msg_len - off;
+
+			if (len > IOPF_PGSIZE_4K)
+				len = IOPF_PGSIZE_4K;
+			/* Past the buffer's header page. */
+			r->err = iopf_vm_write(vm,
+					       src[s] + IOPF_PGSIZE_4K + off,
+					       msg, len);
+		}
 	}
 	if (r->err)
 		return;
@@ -229,13 +227,14 @@ static uint64_t uadk_buffers_end(uint64_t guest_bytes, uint64_t msg_len,
 				 uint64_t times)
 {
 	const uint64_t huge = 2ull << 20;
-	uint64_t next = (guest_bytes / 2) & ~(PG - 1);
+	uint64_t next = (guest_bytes / 2) & ~(IOPF_PGSIZE_4K - 1);
 	unsigned sets = times > 1 ? 2 : 1;
 
 	for (unsigned s = 0; s < sets; s++)
 		for (uint64_t extra = 0; extra <= 32; extra += 32) {
 			next = (next + huge - 1) & ~(huge - 1);
-			next += (PG + msg_len + extra + PG - 1) & ~(PG - 1);
+			next += (IOPF_PGSIZE_4K + msg_len + extra +
+				 IOPF_PGSIZE_4K - 1) & ~(IOPF_PGSIZE_4K - 1);
 		}
 	return next;
 }
@@ -258,7 +257,7 @@ int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
 	    cfg->best_window > 512)
 		return bench_plan_fail(plan, -EINVAL, "windows must be 1..512 "
 				       "pages");
-	if (!cfg->guest_bytes || cfg->guest_bytes % PG ||
+	if (!cfg->guest_bytes || cfg->guest_bytes % IOPF_PGSIZE_4K ||
 	    cfg->guest_bytes > (1ull << 40))
 		return bench_plan_fail(plan, -EINVAL, "the guest must be whole "
 				       "pages, at most 1 TiB");

@@ -54,6 +54,23 @@ int bench_plan_fail(struct iopf_bench_plan *plan, int err, const char *fmt, ...)
 	return err;
 }
 
+int bench_plan_range(struct iopf_bench_plan *plan, const char *what,
+		     uint64_t v, uint64_t lo, uint64_t hi)
+{
+	if (v >= lo && v <= hi)
+		return 0;
+	return bench_plan_fail(plan, -EINVAL, "%s must be %llu..%llu", what,
+			       (unsigned long long)lo, (unsigned long long)hi);
+}
+
+int bench_plan_mem(struct iopf_bench_plan *plan, uint64_t bytes)
+{
+	if (bytes && !(bytes % 4096) && bytes <= (1ull << 40))
+		return 0;
+	return bench_plan_fail(plan, -EINVAL, "memory must be whole 4 KiB "
+			       "pages, 4 KiB..1 TiB");
+}
+
 int bench_plan_set(struct iopf_bench_plan *plan, uint64_t need, double wall_s)
 {
 	uint64_t avail = iopf_bench_mem_available();

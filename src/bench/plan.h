@@ -24,6 +24,19 @@ int bench_plan_fail(struct iopf_bench_plan *plan, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
+ * 0 if @v is in @lo..@hi; otherwise -EINVAL, and "@what must be @lo..@hi"
+ * in @plan.
+ */
+int bench_plan_range(struct iopf_bench_plan *plan, const char *what,
+		     uint64_t v, uint64_t lo, uint64_t hi);
+
+/*
+ * 0 if @bytes of memory are whole 4 KiB pages, 4 KiB..1 TiB; otherwise
+ * -EINVAL and the reason in @plan.
+ */
+int bench_plan_mem(struct iopf_bench_plan *plan, uint64_t bytes);
+
+/*
  * Record that the run needs @need bytes of host memory and about
  * @wall_s seconds: -ENOMEM when @need is more than this machine has
  * available, less a reserve for everything else; 0 otherwise.

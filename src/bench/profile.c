@@ -23,7 +23,6 @@
 
 #include "plan.h"
 
-#define PG 4096u
 
 struct prof {
 	struct iopf_rt *rt;
@@ -43,13 +42,14 @@ static void prof_main(void *arg)
 	struct prof *p = arg;
 	struct iopf_rt *rt = p->rt;
 	const uint64_t n = 16384; /* 64 MiB of 4 KiB pages */
-	struct iopf_mm_pool_config pc = { .ram_bytes = 2 * n * PG,
+	struct iopf_mm_pool_config pc = { .ram_bytes = 2 * n * IOPF_PGSIZE_4K,
 					  .page_shift = 12,
 					  .flags = IOPF_MM_POOL_DATA };
 	struct iopf_mm_pool *pool = NULL;
 	struct iopf_mm *mm = NULL;
 	iopf_pfn_t *pfns = calloc(n, sizeof(*pfns));
-	unsigned char *a = malloc(PG), *b = malloc(PG), *big = NULL;
+	unsigned char *a = malloc(IOPF_PGSIZE_4K), *b = malloc(IOPF_PGSIZE_4K);
+	unsigned char *big = NULL;
 	struct iopf_io_pgtable_cfg tc = { .pgsize_bitmap = IOPF_PGSIZE_4K };
 	struct iopf_io_pgtable *t = NULL;
 	const struct iopf_io_pgtable_ops *ops;
@@ -60,18 +60,18 @@ static void prof_main(void *arg)
 		p->err = -ENOMEM;
 		goto out;
 	}
-	memset(a, 1, PG);
+	memset(a, 1, IOPF_PGSIZE_4K);
 	/* Zero and copy a page, CPU-hot. */
 	t0 = iopf_rt_now(rt);
 	for (uint64_t i = 0; i < n; i++) {
-		memset(b, (int)i, PG);
-		vs = b[i % PG];
+		memset(b, (int)i, IOPF_PGSIZE_4K);
+		vs = b[i % IOPF_PGSIZE_4K];
 	}
 	p->m->zero_4k_ns = per(rt, t0, n);
 	t0 = iopf_rt_now(rt);
 	for (uint64_t i = 0; i < n; i++) {
-		memcpy(b, a, PG);
-		a[i % PG] = b[(i + 1) % PG];
+		memcpy(b, a, IOPF_PGSIZE_4K);
+		a[i % IOPF_PGSIZE_4K] = b[(i + 1) % IOPF_PGSIZE_4K];
 	}
 	p->m->copy_4k_ns = per(rt, t0, n);
 	(void)vs;
@@ -80,12 +80,12 @@ static void prof_main(void *arg)
 	if (!p->err)
 		p->err = iopf_mm_create(pool, "prof", UINT64_MAX, &mm);
 	if (!p->err)
-		p->err = iopf_mm_map(mm, 1ull << 40, n * PG);
+		p->err = iopf_mm_map(mm, 1ull << 40, n * IOPF_PGSIZE_4K);
 	if (p->err)
 		goto out;
 	/* Populate: our CPU fault path, zeroing included. */
 	t0 = iopf_rt_now(rt);
-	p->err = iopf_mm_populate(mm, 1ull << 40, n * PG);
+	p->err = iopf_mm_populate(mm, 1ull << 40, n * IOPF_PGSIZE_4K);
 	p->m->cpu_fault_ns = per(rt, t0, n);
 	if (p->m->cpu_fault_ns > p->m->zero_4k_ns)
 		p->m->cpu_fault_ns -= p->m->zero_4k_ns;
@@ -112,22 +112,23 @@ static void prof_main(void *arg)
 		goto out;
 	ops = iopf_io_pgtable_ops(t);
 	t0 = iopf_rt_now(rt);
-	ops->map(t, 0, 0, n * PG, IOPF_PERM_READ);
+	ops->map(t, 0, 0, n * IOPF_PGSIZE_4K, IOPF_PERM_READ);
 	p->m->iommu_map_leaf_ns = per(rt, t0, n);
 	t0 = iopf_rt_now(rt);
-	ops->unmap(t, 0, n * PG);
+	ops->unmap(t, 0, n * IOPF_PGSIZE_4K);
 	p->m->iommu_unmap_leaf_ns = per(rt, t0, n);
 	t0 = iopf_rt_now(rt);
 	for (uint64_t i = 0; i < n; i++)
-		ops->map(t, i * PG, i * PG, PG, IOPF_PERM_READ);
+		ops->map(t, i * IOPF_PGSIZE_4K, i * IOPF_PGSIZE_4K,
+			 IOPF_PGSIZE_4K, IOPF_PERM_READ);
 	p->m->iommu_map_ns = per(rt, t0, n);
 	t0 = iopf_rt_now(rt);
 	for (uint64_t i = 0; i < n; i++)
-		sink += ops->iova_to_phys(t, i * PG);
+		sink += ops->iova_to_phys(t, i * IOPF_PGSIZE_4K);
 	p->m->iotlb_lookup_ns = per(rt, t0, n); /* a software walk */
 	t0 = iopf_rt_now(rt);
 	for (uint64_t i = 0; i < n; i++)
-		ops->unmap(t, i * PG, PG);
+		ops->unmap(t, i * IOPF_PGSIZE_4K, IOPF_PGSIZE_4K);
 	p->m->iommu_unmap_ns = per(rt, t0, n);
 	/* The CPU's crypto, per KiB (what a software fallback costs). */
 	big = malloc(1 << 20);

@@ -554,7 +554,7 @@ void iopf_sweep_results_count(const struct iopf_sweep_results *res,
 			      unsigned *ok, unsigned *failed,
 			      unsigned *missing)
 {
-	unsigned n[3] = { 0, 0, 0 };
+	unsigned n[IOPF_SWEEP_NR_STATUSES] = { 0 };
 
 	for (unsigned i = 0; i < res->grid->nr_points; i++)
 		n[res->points[i].status]++;
@@ -563,10 +563,8 @@ void iopf_sweep_results_count(const struct iopf_sweep_results *res,
 	*failed = n[IOPF_SWEEP_FAILED];
 }
 
-static const char *const sweep_status_names[] = {
-	[IOPF_SWEEP_MISSING] = "missing",
-	[IOPF_SWEEP_OK] = "ok",
-	[IOPF_SWEEP_FAILED] = "failed",
+static const char *const sweep_status_names[IOPF_SWEEP_NR_STATUSES] = {
+	IOPF_SWEEP_STATUSES(IOPF_NAMES_STRING)
 };
 
 static json_object *sweep_point_params(const struct iopf_sweep_grid *grid,

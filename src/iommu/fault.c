@@ -66,13 +66,20 @@
  * answered (iommu.h), which is how a user checks every request was
  * answered exactly once.
  *
- * Locks (src/lock_order.h, rows FAULT then DEV): fault_lock protects all
- * of the above; device slots and credits are under dev->lock, taken
- * inside fault_lock. Handlers run with nothing held. A change of handler
- * takes attach_lock (ATTACH) then fault_lock. Wake-ups on the fault path
- * (a device's answer, a posted entry, a second worker) are issued after
- * the lock the woken actor needs is let go: in the real runtime a thread
- * woken under the lock only sleeps again on it.
+ * Locks (src/lock_order.h, rows FAULT, PRQ, DEV): fault_lock protects all
+ * of the above but the ring, which prq_lock protects, taken inside
+ * fault_lock or, by a device posting while the workers drain, alone (so
+ * a device never waits for a worker's fault_lock); a draining worker with
+ * nothing to do sleeps under prq_lock. Device slots and credits are under
+ * dev->lock, taken inside either. Handlers run with nothing held. A
+ * change of handler takes attach_lock (ATTACH) then fault_lock. Wake-ups
+ * on the fault path (a device's answer, a posted entry, a second worker)
+ * are issued after the lock the woken actor needs is let go: in the real
+ * runtime a thread woken under the lock only sleeps again on it. When the
+ * workers drain the ring, a worker wakes the device it answered with
+ * fault_lock let go too (the device's next request takes it at once);
+ * meanwhile w->waking keeps the device, as fault_lock does elsewhere:
+ * fault_forget_dev waits for it.
  *
  * Undoing: fault_stop() undoes fault_start() (actors joined, what is left
  * freed: the devices are gone); fault_quiesce_attach() is the fault side
@@ -81,6 +88,7 @@
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"
+#include "lock_order.h"
 #include <iopf/inject.h>
 
 #include <errno.h>
@@ -103,12 +111,13 @@ void fault_report_event(struct iopf_iommu *iommu, struct iopf_dev *dev,
 }
 
 /*
- * Deliver a response for @grpid to @dev, returning @credits request
- * credits (PRI) or one stall. Called with fault_lock held.
+ * Settle a response for @grpid in @dev's slot, returning @credits request
+ * credits (PRI) or one stall; the device is not woken yet. Called with
+ * fault_lock held.
  */
-void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
-			   uint16_t grpid, int code, unsigned credits,
-			   bool stall, uint64_t posted_ns)
+static void fault_settle_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
+				uint16_t grpid, int code, unsigned credits,
+				bool stall, uint64_t posted_ns)
 {
 	struct dev_slot *slot = &dev->slots[grpid % IOPF_PRI_GROUPS];
 
@@ -132,6 +141,14 @@ void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 		atomic_fetch_add(&dev->st_stale, 1);
 	}
 	iopf_rt_mutex_unlock(&dev->lock);
+}
+
+void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
+			   uint16_t grpid, int code, unsigned credits,
+			   bool stall, uint64_t posted_ns)
+{
+	fault_settle_locked(iommu, dev, grpid, code, credits, stall,
+			    posted_ns);
 	/*
 	 * Woken with dev->lock free, or the device would wake only to sleep
 	 * on it. fault_lock, still held, keeps the device (fault_forget_dev).
@@ -157,9 +174,14 @@ void fault_work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g)
 	iopf_list_del(&g->work_link);
 }
 
-/* Answer @g once; frees it unless a handler is running on it. */
-void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
-			   enum iopf_response code)
+/*
+ * Answer @g once; frees it unless a handler is running on it. @wake false:
+ * the caller wakes the device once it has let fault_lock go
+ * (worker_wake_dev_locked).
+ */
+static void group_answer_locked(struct iopf_iommu *iommu,
+				struct fault_group *g, enum iopf_response code,
+				bool wake)
 {
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	g->answered = true;
@@ -168,10 +190,102 @@ void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
 		iopf_rt_trace(iommu->rt, "fault.response", iopf_rt_now(iommu->rt),
 			      0);
 	iopf_rt_charge(iommu->rt, iommu->costs->page_response_ns);
-	fault_deliver_locked(iommu, g->pub.dev, g->pub.grpid, (int)code,
-		       group_credits(g), g->pub.stall, g->pub.posted_ns);
+	if (wake)
+		fault_deliver_locked(iommu, g->pub.dev, g->pub.grpid, (int)code,
+				     group_credits(g), g->pub.stall,
+				     g->pub.posted_ns);
+	else
+		fault_settle_locked(iommu, g->pub.dev, g->pub.grpid, (int)code,
+				    group_credits(g), g->pub.stall,
+				    g->pub.posted_ns);
 	if (g->state != GROUP_RUNNING)
 		free(g);
+}
+
+void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
+			   enum iopf_response code)
+{
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	group_answer_locked(iommu, g, code, true);
+}
+
+bool fault_worker_waking_locked(struct iopf_iommu *iommu,
+				const struct iopf_dev *dev)
+{
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	for (unsigned i = 0; i < iommu->nr_workers; i++)
+		if (iommu->workers[i].waking == dev)
+			return true;
+	return false;
+}
+
+/*
+ * Wake @dev, just answered by worker @w, with fault_lock let go: the
+ * device's next request takes fault_lock at once instead of waiting for
+ * the wake-up's system call. While it is let go, w->waking keeps @dev
+ * from being freed (fault_forget_dev waits for it). Called with fault_lock
+ * held; returns with it held again.
+ */
+static void worker_wake_dev_locked(struct iopf_iommu *iommu,
+				   struct fault_worker *w, struct iopf_dev *dev)
+{
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	w->waking = dev;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	/* Counted: the device's removal now waits for this wake-up. */
+	iopf_rt_yield_point(iommu->rt);
+	iopf_rt_wake_all(&dev->wq);
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	w->waking = NULL;
+	if (iommu->forget_waiting)
+		iopf_rt_wake_all(&iommu->idle_wq);
+}
+
+/* Take one ring entry (false: none), traced as the worker's read. */
+static bool worker_read_locked(struct iopf_iommu *iommu)
+{
+	bool tracing = iopf_rt_tracing(iommu->rt);
+	uint64_t t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
+
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	if (!fault_prq_take_locked(iommu))
+		return false;
+	if (tracing)
+		iopf_rt_trace(iommu->rt, "fault.read", t_read,
+			      iopf_rt_now(iommu->rt) - t_read);
+	return true;
+}
+
+/*
+ * A draining worker with nothing to do sleeps until the ring has an entry
+ * or something under fault_lock changed (a kick: fault_workers_kick_locked).
+ * Devices post under prq_lock alone, so it waits under prq_lock, with
+ * fault_lock let go. Called with fault_lock held; returns with it held.
+ */
+static void worker_sleep_locked(struct iopf_iommu *iommu)
+{
+	unsigned kicks;
+
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	kicks = iommu->prq_kicks;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	iopf_rt_mutex_lock(&iommu->prq_lock);
+	while (!iommu->prq_count && iommu->prq_kicks == kicks)
+		iopf_rt_wait(&iommu->work_wq, &iommu->prq_lock);
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+}
+
+/*
+ * Tell sleeping draining workers that their state under fault_lock
+ * changed; the caller wakes work_wq next. Called with fault_lock held.
+ */
+static void fault_workers_kick_locked(struct iopf_iommu *iommu)
+{
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	iopf_rt_mutex_lock(&iommu->prq_lock);
+	iommu->prq_kicks++;
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
 }
 
 static void fault_worker(void *arg)
@@ -191,26 +305,20 @@ static void fault_worker(void *arg)
 		bool more = false;
 		unsigned slot;
 
-		while (iopf_list_empty(&iommu->work) &&
-		       !(iommu->workers_drain && iommu->prq_count) &&
-		       !iommu->stopping)
-			iopf_rt_wait(&iommu->work_wq, &iommu->fault_lock);
+		if (iommu->workers_drain) {
+			/* Drain the ring until a group is ready, and run it. */
+			while (iopf_list_empty(&iommu->work) &&
+			       !iommu->stopping) {
+				if (!worker_read_locked(iommu))
+					worker_sleep_locked(iommu);
+			}
+		} else {
+			while (iopf_list_empty(&iommu->work) &&
+			       !iommu->stopping)
+				iopf_rt_wait(&iommu->work_wq, &iommu->fault_lock);
+		}
 		if (iommu->stopping)
 			break;
-		/* Drain the ring until a group is ready, and run it. */
-		while (iopf_list_empty(&iommu->work)) {
-			bool tracing = iopf_rt_tracing(iommu->rt);
-			uint64_t t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
-
-			if (!fault_prq_take_locked(iommu))
-				break;
-			/* Trace: the worker's read of a request. */
-			if (tracing)
-				iopf_rt_trace(iommu->rt, "fault.read", t_read,
-					      iopf_rt_now(iommu->rt) - t_read);
-		}
-		if (iopf_list_empty(&iommu->work))
-			continue;
 		g = iopf_list_entry(iommu->work.next, struct fault_group,
 				    work_link);
 		fault_work_remove_locked(iommu, g);
@@ -242,7 +350,8 @@ static void fault_worker(void *arg)
 		w->in_handler = d;
 		/* More to do than this worker: another one takes it. */
 		if (iommu->workers_drain)
-			more = iommu->prq_count || !iopf_list_empty(&iommu->work);
+			more = !iopf_list_empty(&iommu->work) ||
+			       fault_prq_pending(iommu);
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
 		if (more)
 			iopf_rt_wake_one(&iommu->work_wq);
@@ -287,10 +396,22 @@ static void fault_worker(void *arg)
 				}
 			}
 		} else {
-			g->state = GROUP_WAITING; /* so respond frees it */
-			fault_respond_locked(iommu, g,
-				       code <= IOPF_RESP_FAILURE ? code
-								 : IOPF_RESP_INVALID);
+			struct iopf_dev *dev = g->pub.dev;
+
+			if (code > IOPF_RESP_FAILURE)
+				code = IOPF_RESP_INVALID;
+			g->state = GROUP_WAITING; /* so the answer frees it */
+			/*
+			 * The real runtime's path (workers drain the ring):
+			 * the device is woken with no lock held. The queue
+			 * actor's path keeps the order of events it models.
+			 */
+			if (iommu->workers_drain) {
+				group_answer_locked(iommu, g, code, false);
+				worker_wake_dev_locked(iommu, w, dev);
+			} else {
+				group_answer_locked(iommu, g, code, true);
+			}
 		}
 	}
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
@@ -438,6 +559,8 @@ int fault_start(struct iopf_iommu *iommu, unsigned workers)
 	iommu->workers = iopf_calloc(workers, sizeof(*iommu->workers));
 	if (!iommu->workers)
 		return -ENOMEM;
+	/* Destroyed by fault_stop(), or below when no actor started. */
+	iopf_lock_init(iommu->rt, &iommu->prq_lock, PRQ);
 	ret = iopf_rt_spawn(iommu->rt, "iommu-prq", fault_prq_actor, iommu,
 			    &iommu->prq_actor);
 	if (ret)
@@ -462,6 +585,7 @@ err_stop:
 	fault_stop(iommu);
 	return ret;
 err_free:
+	iopf_rt_mutex_destroy(&iommu->prq_lock);
 	free(iommu->workers);
 	iommu->workers = NULL;
 	return ret;
@@ -474,6 +598,7 @@ void fault_stop(struct iopf_iommu *iommu)
 
 	iopf_rt_mutex_lock(&iommu->fault_lock);
 	iommu->stopping = true;
+	fault_workers_kick_locked(iommu);
 	iopf_rt_wake_all(&iommu->prq_wq);
 	iopf_rt_wake_all(&iommu->work_wq);
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
@@ -498,6 +623,9 @@ void fault_stop(struct iopf_iommu *iommu)
 		free(p);
 	iopf_list_init(&iommu->partials);
 	iopf_list_init(&iommu->work);
+	iopf_rt_mutex_lock(&iommu->prq_lock);
 	iommu->prq_count = 0;
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	iopf_rt_mutex_destroy(&iommu->prq_lock);
 }

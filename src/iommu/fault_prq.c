@@ -17,10 +17,14 @@
  * on the work queue while QUEUED. Partial requests are appended in O(1)
  * and their list is in arrival order.
  *
- * Locks (src/lock_order.h): fault_lock (FAULT) protects the ring, the
- * partials, the groups and the work queue; a device's credits and slots
- * are under dev->lock (DEV), taken inside fault_lock. The device side
- * waits on dev->wq with only dev->lock held.
+ * Locks (src/lock_order.h): fault_lock (FAULT) protects the partials,
+ * the groups and the work queue; the ring is under prq_lock (PRQ), taken
+ * inside fault_lock by whoever drains it, and alone by a device posting
+ * a request that holds its credit while the workers drain the ring (the
+ * overflow and every other rule need fault_lock: that path takes both).
+ * A device's credits and slots are under dev->lock (DEV), taken inside
+ * fault_lock or alone. The device side waits on dev->wq with only
+ * dev->lock held.
  *
  * Undoing: a parked partial is undone by its group (assembly), by a stop
  * marker, an overflow, the detach of its (device, PASID)
@@ -75,6 +79,7 @@ static unsigned ring_discard_group_locked(struct iopf_iommu *iommu,
 	unsigned n = 0;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	iopf_rt_mutex_lock(&iommu->prq_lock);
 	for (unsigned i = 0; i < iommu->prq_count; i++) {
 		struct prq_entry *e =
 			&iommu->prq[(iommu->prq_head + i) % iommu->prq_depth];
@@ -85,6 +90,7 @@ static unsigned ring_discard_group_locked(struct iopf_iommu *iommu,
 		e->dev = NULL;
 		n++;
 	}
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
 	if (n) {
 		iopf_rt_mutex_lock(&dev->lock);
 		dev->credits_used -= n;
@@ -117,6 +123,7 @@ void fault_forget_dev(struct iopf_iommu *iommu, struct iopf_dev *dev)
 		}
 	}
 	/* Queue entries of a removed device are skipped by the reader. */
+	iopf_rt_mutex_lock(&iommu->prq_lock);
 	for (unsigned i = 0; i < iommu->prq_count; i++) {
 		struct prq_entry *e =
 			&iommu->prq[(iommu->prq_head + i) % iommu->prq_depth];
@@ -124,7 +131,59 @@ void fault_forget_dev(struct iopf_iommu *iommu, struct iopf_dev *dev)
 		if (e->dev == dev)
 			e->dev = NULL;
 	}
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
+	/* A worker waking it with fault_lock let go still needs it. */
+	while (fault_worker_waking_locked(iommu, dev)) {
+		iommu->forget_waiting++;
+		iopf_rt_wait(&iommu->idle_wq, &iommu->fault_lock);
+		iommu->forget_waiting--;
+	}
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
+}
+
+/* Append @e to the ring unless it is full. Called with prq_lock held. */
+static bool prq_push_locked(struct iopf_iommu *iommu, const struct prq_entry *e)
+{
+	iopf_rt_mutex_assert_held(&iommu->prq_lock);
+	if (iommu->prq_count == iommu->prq_depth)
+		return false;
+	iommu->prq[(iommu->prq_head + iommu->prq_count) % iommu->prq_depth] =
+		*e;
+	iommu->prq_count++;
+	return true;
+}
+
+/* Take one of @dev's request credits; false when none is left. */
+static bool dev_credit_take(struct iopf_dev *dev)
+{
+	bool taken;
+
+	iopf_rt_mutex_lock(&dev->lock);
+	taken = dev->credits_used < dev->credits;
+	if (taken)
+		dev->credits_used++;
+	iopf_rt_mutex_unlock(&dev->lock);
+	return taken;
+}
+
+/*
+ * The fast path of posting when the workers drain the ring: a page
+ * request that holds its credit goes into the ring under prq_lock alone,
+ * so a device never waits for fault_lock, which a worker holds while it
+ * assembles and answers groups. False when the ring is full: the caller
+ * then takes the overflow path under fault_lock.
+ */
+static bool prq_post_fast(struct iopf_iommu *iommu, const struct prq_entry *e)
+{
+	bool pushed;
+
+	iopf_rt_mutex_lock(&iommu->prq_lock);
+	pushed = prq_push_locked(iommu, e);
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
+	if (pushed)
+		/* Its waiter checks the ring under prq_lock: none is lost. */
+		iopf_rt_wake_one(&iommu->work_wq);
+	return pushed;
 }
 
 /*
@@ -138,32 +197,26 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 	bool last = stall || (req->flags & IOPF_PR_LAST);
 	bool stop = !stall && req_is_stop_marker(req);
 	struct iopf_rt_waitq *reader = NULL;
-	uint64_t now;
+	struct prq_entry e;
+	bool pushed;
 
 	iopf_rt_charge(iommu->rt, iommu->costs->prq_post_ns);
-	now = iopf_rt_now(iommu->rt);
-	iopf_rt_mutex_lock(&iommu->fault_lock);
+	e = (struct prq_entry){
+		.dev = dev, .req = *req, .posted_ns = iopf_rt_now(iommu->rt),
+		.stall = stall,
+	};
 	atomic_fetch_add(stall ? &iommu->ctr.stalls : &iommu->ctr.page_requests,
 			 1);
-	if (stop)
-		goto enqueue; /* no credit, no response */
-	if (stall) {
-		if (iommu->stalled >= iommu->stall_max ||
-		    iommu->prq_count == iommu->prq_depth) {
-			atomic_fetch_add(&iommu->ctr.stall_terminated, 1);
-			atomic_fetch_add(&iommu->ctr.auto_responses, 1);
-			iommu->stalled++; /* deliver gives it back */
-			fault_deliver_locked(iommu, dev, req->grpid, IOPF_RESP_INVALID,
-				       0, true, UINT64_MAX);
-			iopf_rt_mutex_unlock(&iommu->fault_lock);
-			fault_report_event(iommu, dev, req_pasid(req), req->addr,
-					   req->perm, IOPF_EVT_STALL_LIMIT);
+	if (iommu->workers_drain && !stall && !stop) {
+		if (!reserved)
+			reserved = dev_credit_take(dev);
+		if (reserved && prq_post_fast(iommu, &e))
 			return;
-		}
-		iommu->stalled++;
-		goto enqueue;
 	}
-	if (!reserved) {
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	if (stall && iommu->stalled >= iommu->stall_max)
+		goto terminate_stall;
+	if (!stop && !stall && !reserved) {
 		bool overrun;
 
 		iopf_rt_mutex_lock(&dev->lock);
@@ -181,38 +234,34 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 			goto out_unlock;
 		}
 	}
-	if (iommu->prq_count == iommu->prq_depth) {
+	iopf_rt_mutex_lock(&iommu->prq_lock);
+	pushed = prq_push_locked(iommu, &e);
+	if (!pushed && !stall) {
 		atomic_fetch_add(&iommu->ctr.prq_overflows, 1);
 		iommu->prq_overflow = true;
-		if (last) {
-			group_discard_locked(iommu, dev, req->grpid);
-			atomic_fetch_add(&iommu->ctr.auto_responses, 1);
-			fault_deliver_locked(iommu, dev, req->grpid, IOPF_RESP_SUCCESS, 1,
-				       false, UINT64_MAX);
-		} else {
-			iopf_rt_mutex_lock(&dev->lock);
-			dev->credits_used--;
-			iopf_rt_mutex_unlock(&dev->lock);
-		}
-		goto out_unlock;
 	}
-enqueue:
-	if (iommu->prq_count == iommu->prq_depth) {
-		/* A stop marker that does not fit: only its cleanup is lost. */
-		atomic_fetch_add(&iommu->ctr.prq_overflows, 1);
-		iommu->prq_overflow = true;
-		goto out_unlock;
-	}
-	{
-		unsigned tail = (iommu->prq_head + iommu->prq_count) %
-				iommu->prq_depth;
-
-		iommu->prq[tail] = (struct prq_entry){
-			.dev = dev, .req = *req, .posted_ns = now, .stall = stall,
-		};
-		iommu->prq_count++;
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
+	if (pushed) {
+		if (stall)
+			iommu->stalled++;
 		reader = iommu->workers_drain ? &iommu->work_wq
 					      : &iommu->prq_wq;
+		goto out_unlock;
+	}
+	/* The ring is full. */
+	if (stall)
+		goto terminate_stall;
+	if (stop)
+		goto out_unlock; /* only the stop marker's cleanup is lost */
+	if (last) {
+		group_discard_locked(iommu, dev, req->grpid);
+		atomic_fetch_add(&iommu->ctr.auto_responses, 1);
+		fault_deliver_locked(iommu, dev, req->grpid, IOPF_RESP_SUCCESS, 1,
+			       false, UINT64_MAX);
+	} else {
+		iopf_rt_mutex_lock(&dev->lock);
+		dev->credits_used--;
+		iopf_rt_mutex_unlock(&dev->lock);
 	}
 out_unlock:
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
@@ -223,6 +272,17 @@ out_unlock:
 	 */
 	if (reader)
 		iopf_rt_wake_one(reader);
+	return;
+
+terminate_stall:
+	atomic_fetch_add(&iommu->ctr.stall_terminated, 1);
+	atomic_fetch_add(&iommu->ctr.auto_responses, 1);
+	iommu->stalled++; /* deliver gives it back */
+	fault_deliver_locked(iommu, dev, req->grpid, IOPF_RESP_INVALID, 0, true,
+			     UINT64_MAX);
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	fault_report_event(iommu, dev, req_pasid(req), req->addr, req->perm,
+			   IOPF_EVT_STALL_LIMIT);
 }
 
 /* Turn a LAST request (or a stall) into a group. Called with fault_lock. */
@@ -333,20 +393,34 @@ static void prq_process_locked(struct iopf_iommu *iommu,
 bool fault_prq_take_locked(struct iopf_iommu *iommu)
 {
 	struct prq_entry e;
+	bool overflow, taken;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
-	if (iommu->prq_overflow) {
-		fault_partials_discard_locked(iommu, NULL, true, 0, -1);
-		iommu->prq_overflow = false;
+	iopf_rt_mutex_lock(&iommu->prq_lock);
+	overflow = iommu->prq_overflow;
+	iommu->prq_overflow = false;
+	taken = iommu->prq_count;
+	if (taken) {
+		e = iommu->prq[iommu->prq_head];
+		iommu->prq_head = (iommu->prq_head + 1) % iommu->prq_depth;
+		iommu->prq_count--;
 	}
-	if (!iommu->prq_count)
-		return false;
-	e = iommu->prq[iommu->prq_head];
-	iommu->prq_head = (iommu->prq_head + 1) % iommu->prq_depth;
-	iommu->prq_count--;
-	if (e.dev)
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
+	if (overflow)
+		fault_partials_discard_locked(iommu, NULL, true, 0, -1);
+	if (taken && e.dev)
 		prq_process_locked(iommu, &e);
-	return true;
+	return taken;
+}
+
+bool fault_prq_pending(struct iopf_iommu *iommu)
+{
+	bool pending;
+
+	iopf_rt_mutex_lock(&iommu->prq_lock);
+	pending = iommu->prq_count;
+	iopf_rt_mutex_unlock(&iommu->prq_lock);
+	return pending;
 }
 
 /*

@@ -2,7 +2,7 @@
 /*
  * Private to the IOMMU.
  *
- * Lock order (outermost first; the rows PGTABLE, ATTACH, FAULT,
+ * Lock order (outermost first; the rows PGTABLE, ATTACH, FAULT, PRQ,
  * DEV_INVAL, DEV, TLB of src/lock_order.h, which the validator checks):
  *   callers' locks (mm->lock, the DMA container's area locks)
  *   io_pgtable lock        map/unmap of one table (flushes run under it)
@@ -11,6 +11,8 @@
  *   iommu->fault_lock      page request queue, partial requests, groups,
  *                          stall count, attachment dying/running, handler
  *                          calls running per domain, workers' state
+ *   iommu->prq_lock        the page request queue's ring alone (a
+ *                          device posts under it without fault_lock)
  *   dev->inval_lock        serializes a device's invalidation drains
  *   dev->lock              attachment lookup, group slots, PRI state,
  *                          in-flight DMA counts
@@ -251,6 +253,12 @@ struct fault_worker {
 	 */
 	struct iopf_rt_actor *self;
 	struct iopf_domain *in_handler;
+	/*
+	 * The device it is waking with fault_lock let go (fault.c,
+	 * worker_wake_dev_locked); fault_forget_dev waits until no worker
+	 * names the device it forgets. Protected by fault_lock.
+	 */
+	struct iopf_dev *waking;
 };
 
 struct prq_entry {
@@ -287,9 +295,19 @@ struct iopf_iommu {
 	struct iopf_rt_waitq prq_wq;       /* the queue actor waits here */
 	struct iopf_rt_waitq work_wq;      /* fault workers wait here */
 	struct iopf_rt_waitq idle_wq;      /* teardown waits for handlers */
-	struct prq_entry *prq;             /* ring; protected by fault_lock */
-	unsigned prq_depth, prq_head, prq_count;
-	bool prq_overflow;                 /* protected by fault_lock */
+	/*
+	 * The ring, under its own lock so that a device posts without
+	 * fault_lock when the workers drain it (fault_prq.c, prq_post). The
+	 * queue actor's path writes it with fault_lock held too.
+	 */
+	struct iopf_rt_mutex prq_lock;
+	struct prq_entry *prq;             /* protected by prq_lock */
+	unsigned prq_depth;                /* set at creation */
+	unsigned prq_head, prq_count;      /* protected by prq_lock */
+	bool prq_overflow;                 /* protected by prq_lock */
+	/* Bumped with fault_lock and prq_lock held (read under either): a
+	 * draining worker asleep under prq_lock sees news of fault_lock's. */
+	unsigned prq_kicks;
 	struct iopf_list partials;         /* arrival order; fault_lock */
 	struct iopf_list groups;           /* outstanding, newest first;
 					      fault_lock */
@@ -302,6 +320,9 @@ struct iopf_iommu {
 					      UINT64_MAX; fault_lock */
 	unsigned stalled, stall_max;       /* protected by fault_lock */
 	bool stopping;                     /* protected by fault_lock */
+	unsigned forget_waiting;           /* fault_forget_dev()s waiting on
+					      idle_wq for a worker's
+					      waking; fault_lock */
 	/*
 	 * Set at creation: the workers drain the ring (they wait on
 	 * work_wq for entries too), the queue actor only expires answers.
@@ -347,6 +368,9 @@ void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 /* Answer @g once; frees it unless a handler is running on it. */
 void fault_respond_locked(struct iopf_iommu *iommu, struct fault_group *g,
 			  enum iopf_response code);
+/* Is a worker waking @dev with fault_lock let go? fault_lock held. */
+bool fault_worker_waking_locked(struct iopf_iommu *iommu,
+				const struct iopf_dev *dev);
 void fault_work_remove_locked(struct iopf_iommu *iommu, struct fault_group *g);
 /* Drop parked partials of @dev (or any) matching @pasid (or any) and
  * @grpid (or all), returning their credits. Called with fault_lock held. */
@@ -357,6 +381,8 @@ unsigned fault_partials_discard_locked(struct iopf_iommu *iommu,
 void fault_prq_actor(void *arg);
 /* Act on the oldest ring entry; false if the ring was empty. fault_lock. */
 bool fault_prq_take_locked(struct iopf_iommu *iommu);
+/* Has the ring an entry? Takes prq_lock: call with no lock below FAULT. */
+bool fault_prq_pending(struct iopf_iommu *iommu);
 int fault_start(struct iopf_iommu *iommu, unsigned workers);
 void fault_stop(struct iopf_iommu *iommu);
 void fault_report_event(struct iopf_iommu *iommu, struct iopf_dev *dev,

@@ -131,18 +131,28 @@ static inline struct rt_event rt_queue_pop(struct rt_vsched *vs)
 	return rt_heap_pop(vs);
 }
 
-void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time)
+/*
+ * A new event resuming @a at @time, in posting order among events at that
+ * time; counted on @a so that a joined actor outlives the events naming it.
+ */
+static inline struct rt_event rt_virt_event(struct rt_vsched *vs,
+					    struct iopf_rt_actor *a,
+					    uint64_t time)
 {
-	struct rt_vsched *vs = &rt->vs;
-	struct rt_event ev = {
+	a->nr_events++;
+	return (struct rt_event){
 		.time = time,
 		.seq = vs->seq++,
 		.gen = a->gen,
 		.actor = a,
 	};
+}
 
-	rt_queue_push(vs, ev);
-	a->nr_events++;
+void rt_virt_post(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time)
+{
+	struct rt_vsched *vs = &rt->vs;
+
+	rt_queue_push(vs, rt_virt_event(vs, a, time));
 }
 
 static struct iopf_rt_actor *rt_virt_self(struct iopf_rt *rt)
@@ -272,16 +282,10 @@ rt_virt_requeue_at(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time,
 		   const char *point, const char *site, bool deferred)
 {
 	struct rt_vsched *vs = &rt->vs;
-	struct rt_event ev = {
-		.time = time,
-		.seq = vs->seq++,
-		.gen = a->gen,
-		.actor = a,
-	}, next;
+	struct rt_event ev = rt_virt_event(vs, a, time), next;
 	struct iopf_rt_actor *dispatched;
 
 	rt_virt_leaving(a, point, site, deferred);
-	a->nr_events++;
 	if (vs->pick) {
 		rt_heap_push(vs, ev);
 		rt_virt_switch(rt, a, rt_virt_next(rt));
@@ -560,15 +564,9 @@ rt_virt_charge_rotate(struct iopf_rt *rt, struct iopf_rt_actor *self,
 	 * as rt_fifo_takes() would decide.
 	 */
 	rt_virt_leaving(self, "charge", site, false);
-	self->nr_events++;
 	slot = &vs->fifo[head];
 	next = *slot;
-	vs->fifo[(head + vs->fifo_len) & mask] = (struct rt_event){
-		.time = when,
-		.seq = vs->seq++,
-		.gen = self->gen,
-		.actor = self,
-	};
+	vs->fifo[(head + vs->fifo_len) & mask] = rt_virt_event(vs, self, when);
 	vs->fifo_head = (head + 1) & mask;
 	a = next.actor;
 	if (__builtin_expect(!a || next.gen != a->gen, 0)) {
@@ -584,8 +582,9 @@ rt_virt_charge_rotate(struct iopf_rt *rt, struct iopf_rt_actor *self,
 	return true;
 }
 
-void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
-		       bool may_skip)
+static inline __attribute__((always_inline)) void
+rt_virt_charge_inline(struct iopf_rt *rt, uint64_t ns, const char *site,
+		      bool may_skip)
 {
 	struct rt_vsched *vs = &rt->vs;
 	struct iopf_rt_actor *self = vs->current;
@@ -605,9 +604,16 @@ void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
 	rt_virt_charge_queue(rt, self, when, site);
 }
 
+void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
+		       bool may_skip)
+{
+	rt_virt_charge_inline(rt, ns, site, may_skip);
+}
+
+/* The plain runtime's charge: its own copy, with no flag to test. */
 static void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
 {
-	rt_virt_charge_at(rt, ns, site, true);
+	rt_virt_charge_inline(rt, ns, site, true);
 }
 
 void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)

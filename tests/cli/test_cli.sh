@@ -324,6 +324,13 @@ expect_msg 2 "--msg-len: '1MB' is not a size" bench uadk --msg-len 1MB --times 1
 expect_msg 2 "--mem-mib: '512K' is not a whole number of MiB" \
 	bench ground --mem-mib 512K
 expect_msg 2 "--load-gbps: ' 1' is not a number" bench nic --load-gbps " 1"
+# Comma-separated lists: the option, the list and what is wrong with it.
+expect_msg 2 "--load-gbps: an empty item in '10,,40'" bench nic --load-gbps 10,,40
+expect_msg 2 "--load-gbps: no loads given" bench nic --load-gbps ""
+expect_msg 2 "--policy: unknown policy 'warp'" bench nic --policy warp
+expect_msg 2 "--modes takes at most 7 modes" \
+	bench vmm-startup --modes pinned,pinned,pinned,pinned,pinned,pinned,pinned,pinned
+expect_msg 2 "--sizes: '1x' is not a number" bench vmm-startup --sizes 4,1x
 expect_msg 2 "choose one" bench nested --json --csv
 # Early, precise errors.
 expect_msg 0 "multiple of 16" bench uadk --help

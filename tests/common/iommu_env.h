@@ -20,6 +20,8 @@
 struct env {
 	struct harness *h;
 	struct iopf_iommu *iommu;
+	struct iopf_domain *d;            /* env_setup_dev()'s */
+	struct iopf_dev *dev;             /* env_setup_dev()'s */
 	struct iopf_rt_mutex lock;
 	/* Handler behaviour and record. */
 	enum iopf_response answer;        /* what the handler returns */
@@ -144,6 +146,31 @@ static inline struct iopf_dev *env_dev(struct env *e, const char *name,
 
 	assert_int_equal(iopf_dev_add(e->iommu, &c, &dev), 0);
 	return dev;
+}
+
+/* A paging domain whose faults env_handler() resolves. */
+static inline struct iopf_domain *env_fault_domain(struct env *e)
+{
+	struct iopf_domain *d;
+
+	assert_int_equal(iopf_domain_alloc_paging(e->iommu, 0, &d), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, e), 0);
+	return d;
+}
+
+/*
+ * env_setup() with one fault worker and a queue of @prq_depth (0: 64),
+ * then device e->dev (@name, @cap, @credits) attached without a PASID to
+ * e->d, an env_fault_domain().
+ */
+static inline void env_setup_dev(struct harness *h, struct env *e,
+				 unsigned prq_depth, const char *name,
+				 enum iopf_fault_cap cap, unsigned credits)
+{
+	env_setup(h, e, 1, prq_depth);
+	e->dev = env_dev(e, name, cap, credits);
+	e->d = env_fault_domain(e);
+	assert_int_equal(iopf_attach(e->dev, IOPF_PASID_NONE, e->d), 0);
 }
 
 #endif

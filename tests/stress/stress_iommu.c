@@ -23,6 +23,7 @@
 #include <iopf/iommu.h>
 
 #include "../common/iommu_env.h"
+#include "../common/test_main.h"
 
 #define NDEV 3
 #define DMA_PER_DEV 1000
@@ -216,11 +217,4 @@ static void test_teardown_under_fire(void **state)
 	harness_run(IOPF_RT_REAL, 11, body, NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_teardown_under_fire),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_teardown_under_fire))

@@ -25,7 +25,8 @@
 #include <iopf/iommufd.h>
 #include <iopf/viommu.h>
 
-#include "../common/iommu_env.h"
+#include "../common/nest_env.h"
+#include "../common/test_main.h"
 
 #define GVA 0x40000000ull
 #define PAGES 24                 /* per walker */
@@ -34,11 +35,7 @@
 #define TIMEOUT_NS 3000000ull
 
 struct stress {
-	struct env e;
-	struct iopf_fd *fd;
-	struct iopf_dev *dev, *dev2;
-	uint32_t ioas, dev_id, dev2_id, parent, direct, fault, nested;
-	struct iopf_viommu *v;
+	struct nest n;
 	_Atomic bool stop;
 	_Atomic bool pasid2_attached;
 	_Atomic uint64_t ok, refused, mismatches, chaos_ops;
@@ -59,9 +56,9 @@ static void walker_actor(void *arg)
 	struct walker *w = arg;
 	struct stress *s = w->s;
 
-	uint64_t end = iopf_rt_now(s->e.h->rt) + DURATION_NS;
+	uint64_t end = iopf_rt_now(s->n.e.h->rt) + DURATION_NS;
 
-	for (unsigned r = 0; iopf_rt_now(s->e.h->rt) < end; r++)
+	for (unsigned r = 0; iopf_rt_now(s->n.e.h->rt) < end; r++)
 		for (unsigned p = 0; p < PAGES; p++) {
 			uint64_t stamp = ((uint64_t)w->pasid << 48) |
 					 ((uint64_t)r << 16) | p;
@@ -96,7 +93,7 @@ static void walker_actor(void *arg)
 static void chaos_actor(void *arg)
 {
 	struct stress *s = arg;
-	struct harness *h = s->e.h;
+	struct harness *h = s->n.e.h;
 	unsigned i = 0;
 
 	while (!atomic_load(&s->stop)) {
@@ -113,26 +110,26 @@ static void chaos_actor(void *arg)
 			iopf_mm_reclaim(h->pool, 4, &moved);
 			break;
 		case 2:
-			iopf_viommu_unmap(s->v, page < 2 * PAGES ? 1 : 2,
+			iopf_viommu_unmap(s->n.v, page < 2 * PAGES ? 1 : 2,
 					  GVA + (page % PAGES) * PG, 2 * PG);
 			break;
 		case 3:
 			/* A guest that stops answering for a while. */
-			iopf_viommu_set_behaviour(s->v, IOPF_GUEST_SILENT);
+			iopf_viommu_set_behaviour(s->n.v, IOPF_GUEST_SILENT);
 			iopf_rt_sleep(h->rt, 2 * TIMEOUT_NS);
-			iopf_viommu_set_behaviour(s->v, IOPF_GUEST_CORRECT);
+			iopf_viommu_set_behaviour(s->n.v, IOPF_GUEST_CORRECT);
 			break;
 		case 4:
-			iopf_viommu_set_behaviour(s->v, IOPF_GUEST_TWICE);
+			iopf_viommu_set_behaviour(s->n.v, IOPF_GUEST_TWICE);
 			iopf_rt_sleep(h->rt, 500000);
-			iopf_viommu_set_behaviour(s->v, IOPF_GUEST_CORRECT);
+			iopf_viommu_set_behaviour(s->n.v, IOPF_GUEST_CORRECT);
 			break;
 		default:
 			iopf_rt_mutex_lock(&s->attach_lock);
-			iopf_fd_detach(s->fd, s->dev_id, 2);
+			iopf_fd_detach(s->n.fd, s->n.dev_id, 2);
 			iopf_rt_sleep(h->rt, 200000);
-			assert_int_equal(iopf_fd_attach(s->fd, s->dev_id, 2,
-							s->nested), 0);
+			assert_int_equal(iopf_fd_attach(s->n.fd, s->n.dev_id, 2,
+							s->n.nested), 0);
 			iopf_rt_mutex_unlock(&s->attach_lock);
 			break;
 		}
@@ -147,50 +144,25 @@ static void body(struct harness *h)
 	struct stress *s = calloc(1, sizeof(*s));
 	struct walker *w = calloc(NWALK, sizeof(*w));
 	struct iopf_rt_actor *wa[NWALK], *ca;
-	struct iopf_fd_map m = fdmap(0, GUEST_PAGES, IOPF_FD_MAP_READ |
-				     IOPF_FD_MAP_WRITE | IOPF_FD_MAP_FAULTABLE);
-	struct iopf_viommu_config vc = { .rt = h->rt,
-					 .response_timeout_ns = TIMEOUT_NS };
+	/* Both PASIDs' buffers at GVA: GPAs [0, PAGES) and [PAGES, 2 PAGES). */
+	const struct nest_config nc = {
+		.dev_name = "vf", .dev2_name = "pf",
+		.gva1 = GVA, .gva2 = GVA, .region_pages = PAGES,
+		.timeout_ns = TIMEOUT_NS,
+	};
 	struct iopf_iommu_stats st;
 	struct iopf_mm_pool_stats ps;
 
 	assert_non_null(s);
 	assert_non_null(w);
-	env_setup(h, &s->e, 2, 0);
-	s->dev = env_dev(&s->e, "vf", IOPF_FAULT_PRI, 0);
-	s->dev2 = env_dev(&s->e, "pf", IOPF_FAULT_PRI, 0);
+	nest_setup_config(h, &s->n, &nc);
 	iopf_rt_mutex_init(h->rt, &s->attach_lock);
-	assert_int_equal(iopf_fd_open(s->e.iommu, h->mm, &s->fd), 0);
-	assert_int_equal(iopf_fd_ioas_alloc(s->fd, &s->ioas), 0);
-	assert_int_equal(iopf_fd_ioas_map(s->fd, s->ioas, &m), 0);
-	assert_int_equal(iopf_fd_device_bind(s->fd, s->dev, &s->dev_id), 0);
-	assert_int_equal(iopf_fd_device_bind(s->fd, s->dev2, &s->dev2_id), 0);
-	assert_int_equal(iopf_fd_hwpt_alloc(s->fd, s->dev_id, s->ioas, 0,
-					    &s->parent), 0);
-	assert_int_equal(iopf_fd_hwpt_alloc(s->fd, s->dev2_id, s->ioas, 0,
-					    &s->direct), 0);
-	assert_int_equal(iopf_fd_fault_alloc(s->fd, &s->fault), 0);
-	assert_int_equal(iopf_fd_hwpt_alloc_nested(s->fd, s->dev_id, s->parent,
-						   s->fault, &s->nested), 0);
-	vc.fd = s->fd;
-	vc.nested_hwpt_id = s->nested;
-	vc.fault_id = s->fault;
-	assert_int_equal(iopf_viommu_create(&vc, &s->v), 0);
-	assert_int_equal(iopf_viommu_add_region(s->v, 1, GVA, 0, PAGES * PG,
-						IOPF_PERM_READ | IOPF_PERM_WRITE), 0);
-	assert_int_equal(iopf_viommu_add_region(s->v, 2, GVA, PAGES * PG,
-						PAGES * PG,
-						IOPF_PERM_READ | IOPF_PERM_WRITE), 0);
-	assert_int_equal(iopf_fd_attach(s->fd, s->dev_id, 1, s->nested), 0);
-	assert_int_equal(iopf_fd_attach(s->fd, s->dev_id, 2, s->nested), 0);
-	assert_int_equal(iopf_fd_attach(s->fd, s->dev2_id, IOPF_PASID_NONE,
-					s->direct), 0);
 
-	w[0] = (struct walker){ .s = s, .dev = s->dev, .pasid = 1, .iova = GVA,
-				.gpa = 0 };
-	w[1] = (struct walker){ .s = s, .dev = s->dev, .pasid = 2, .iova = GVA,
-				.gpa = PAGES * PG };
-	w[2] = (struct walker){ .s = s, .dev = s->dev2,
+	w[0] = (struct walker){ .s = s, .dev = s->n.dev, .pasid = 1,
+				.iova = GVA, .gpa = 0 };
+	w[1] = (struct walker){ .s = s, .dev = s->n.dev, .pasid = 2,
+				.iova = GVA, .gpa = PAGES * PG };
+	w[2] = (struct walker){ .s = s, .dev = s->n.dev2,
 				.pasid = IOPF_PASID_NONE, .iova = 2 * PAGES * PG,
 				.gpa = 2 * PAGES * PG };
 	assert_int_equal(iopf_rt_spawn(h->rt, "chaos", chaos_actor, s, &ca), 0);
@@ -219,11 +191,8 @@ static void body(struct harness *h)
 	assert_int_equal(atomic_load(&s->mismatches), 0);
 	assert_true(atomic_load(&s->ok) > 0);
 
-	iopf_fd_detach(s->fd, s->dev_id, 1);
-	iopf_fd_detach(s->fd, s->dev_id, 2);
-	iopf_fd_detach(s->fd, s->dev2_id, IOPF_PASID_NONE);
-	iopf_viommu_destroy(s->v);
-	iopf_iommu_stats(s->e.iommu, &st);
+	nest_detach_all(&s->n);
+	iopf_iommu_stats(s->n.e.iommu, &st);
 	/* Every group answered: by a handler, the guest, a timeout, a detach. */
 	assert_int_equal(st.groups, st.responses[IOPF_RESP_SUCCESS] +
 					    st.responses[IOPF_RESP_INVALID] +
@@ -239,11 +208,11 @@ static void body(struct harness *h)
 	       (unsigned long long)st.timed_out,
 	       (unsigned long long)st.teardown_answered,
 	       (unsigned long long)st.stale_responses);
-	iopf_fd_close(s->fd);
+	iopf_fd_close(s->n.fd);
 	iopf_rt_mutex_destroy(&s->attach_lock);
-	iopf_dev_remove(s->dev);
-	iopf_dev_remove(s->dev2);
-	iopf_iommu_destroy(s->e.iommu);
+	iopf_dev_remove(s->n.dev);
+	iopf_dev_remove(s->n.dev2);
+	iopf_iommu_destroy(s->n.e.iommu);
 	iopf_mm_destroy(h->mm);
 	iopf_mm_pool_stats(h->pool, &ps);
 	assert_int_equal(ps.pinned_pages, 0);
@@ -251,7 +220,7 @@ static void body(struct harness *h)
 	assert_int_equal(ps.poison_violations, 0);
 	assert_int_equal(iopf_mm_pool_poison_check(h->pool), 0);
 	iopf_mm_pool_destroy(h->pool);
-	iopf_rt_mutex_destroy(&s->e.lock);
+	iopf_rt_mutex_destroy(&s->n.e.lock);
 	free(w);
 	free(s);
 }
@@ -262,11 +231,4 @@ static void test_nested_stress(void **state)
 	harness_run(IOPF_RT_REAL, 5, body, NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nested_stress),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_nested_stress))

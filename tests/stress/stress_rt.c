@@ -11,6 +11,7 @@
 #include <iopf/rt.h>
 
 #include "../common/rt_scenario.h"
+#include "../common/test_main.h"
 
 static void test_real_scenario_repeated(void **state)
 {
@@ -68,12 +69,5 @@ static void test_real_stats_concurrent(void **state)
 	iopf_rt_destroy(a.rt);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_real_scenario_repeated),
-		cmocka_unit_test(test_real_stats_concurrent),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_real_scenario_repeated),
+	  cmocka_unit_test(test_real_stats_concurrent))

@@ -13,6 +13,8 @@
 
 #include <iopf/bench.h>
 
+#include "../common/test_main.h"
+
 static void test_dma_under_host_churn(void **state)
 {
 	struct iopf_bench_churn_config cfg = { .duration_ns = 1500000000ull,
@@ -47,11 +49,4 @@ static void test_dma_under_host_churn(void **state)
 	assert_true(r.try_misses > 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dma_under_host_churn),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_dma_under_host_churn))

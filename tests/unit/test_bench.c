@@ -12,6 +12,8 @@
 #include <iopf/bench.h>
 #include <iopf/cost.h>
 
+#include "../common/test_main.h"
+
 #define GIB (1ull << 30)
 
 static void test_startup_meets_published_pinning(void **state)
@@ -429,46 +431,37 @@ static void test_nested_paths(void **state)
 	assert_int_equal(iopf_bench_nested(&c, &r), -EINVAL);
 }
 
+/*
+ * Fills a struct iopf_bench_NAME_config with iopf_bench_NAME_defaults() and
+ * yields what iopf_bench_NAME_validate(&cfg, ...) says of it.
+ */
+#define validate_defaults(name, ...)                                   \
+	({                                                             \
+		struct iopf_bench_##name##_config cfg_;                \
+		iopf_bench_##name##_defaults(&cfg_);                   \
+		iopf_bench_##name##_validate(&cfg_, __VA_ARGS__);      \
+	})
+
 /* Every benchmark's defaults pass its own validation. */
 static void test_defaults_validate(void **state)
 {
 	struct iopf_bench_ground_config g;
-	struct iopf_bench_iommu_config i;
-	struct iopf_bench_container_config k;
-	struct iopf_bench_uadk_config u;
-	struct iopf_bench_startup_config s;
-	struct iopf_bench_density_config d;
-	struct iopf_bench_faults_config f;
-	struct iopf_bench_nested_config n;
-	struct iopf_bench_migrate_config m;
-	struct iopf_bench_churn_config c;
-	struct iopf_bench_nic_config nic;
 	struct iopf_bench_plan plan;
 
 	(void)state;
 	iopf_bench_ground_defaults(&g);
 	assert_int_equal(iopf_bench_ground_validate(&g, &plan), 0);
 	assert_true(plan.mem_bytes >= g.mem_bytes && plan.wall_s > 0);
-	iopf_bench_iommu_defaults(&i);
-	assert_int_equal(iopf_bench_iommu_validate(&i, NULL), 0);
-	iopf_bench_container_defaults(&k);
-	assert_int_equal(iopf_bench_container_validate(&k, NULL), 0);
-	iopf_bench_uadk_defaults(&u);
-	assert_int_equal(iopf_bench_uadk_validate(&u, NULL), 0);
-	iopf_bench_startup_defaults(&s);
-	assert_int_equal(iopf_bench_startup_validate(&s, NULL), 0);
-	iopf_bench_density_defaults(&d);
-	assert_int_equal(iopf_bench_density_validate(&d, NULL), 0);
-	iopf_bench_faults_defaults(&f);
-	assert_int_equal(iopf_bench_faults_validate(&f, NULL), 0);
-	iopf_bench_nested_defaults(&n);
-	assert_int_equal(iopf_bench_nested_validate(&n, NULL), 0);
-	iopf_bench_migrate_defaults(&m);
-	assert_int_equal(iopf_bench_migrate_validate(&m, NULL), 0);
-	iopf_bench_churn_defaults(&c);
-	assert_int_equal(iopf_bench_churn_validate(&c, NULL), 0);
-	iopf_bench_nic_defaults(&nic);
-	assert_int_equal(iopf_bench_nic_validate(&nic, 10, NULL), 0);
+	assert_int_equal(validate_defaults(iommu, NULL), 0);
+	assert_int_equal(validate_defaults(container, NULL), 0);
+	assert_int_equal(validate_defaults(uadk, NULL), 0);
+	assert_int_equal(validate_defaults(startup, NULL), 0);
+	assert_int_equal(validate_defaults(density, NULL), 0);
+	assert_int_equal(validate_defaults(faults, NULL), 0);
+	assert_int_equal(validate_defaults(nested, NULL), 0);
+	assert_int_equal(validate_defaults(migrate, NULL), 0);
+	assert_int_equal(validate_defaults(churn, NULL), 0);
+	assert_int_equal(validate_defaults(nic, 10, NULL), 0);
 }
 
 /* Runs refused before any work, with the reason or the figures. */
@@ -519,23 +512,16 @@ static void test_validate_refuses_early(void **state)
 	assert_true(plan.wall_s > 1);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_startup_meets_published_pinning),
-		cmocka_unit_test(test_density_curve),
-		cmocka_unit_test(test_density_same_for_any_jobs),
-		cmocka_unit_test(test_density_guest_step),
-		cmocka_unit_test(test_density_refuses_bad_scenarios),
-		cmocka_unit_test(test_density_analyse),
-		cmocka_unit_test(test_container_adaptive_maps_what_the_host_has),
-		cmocka_unit_test(test_density_host_full_is_a_result),
-		cmocka_unit_test(test_migrate_precise_vs_pinned),
-		cmocka_unit_test(test_migrate_refuses_bad_config),
-		cmocka_unit_test(test_nested_paths),
-		cmocka_unit_test(test_defaults_validate),
-		cmocka_unit_test(test_validate_refuses_early),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_startup_meets_published_pinning),
+	  cmocka_unit_test(test_density_curve),
+	  cmocka_unit_test(test_density_same_for_any_jobs),
+	  cmocka_unit_test(test_density_guest_step),
+	  cmocka_unit_test(test_density_refuses_bad_scenarios),
+	  cmocka_unit_test(test_density_analyse),
+	  cmocka_unit_test(test_container_adaptive_maps_what_the_host_has),
+	  cmocka_unit_test(test_density_host_full_is_a_result),
+	  cmocka_unit_test(test_migrate_precise_vs_pinned),
+	  cmocka_unit_test(test_migrate_refuses_bad_config),
+	  cmocka_unit_test(test_nested_paths),
+	  cmocka_unit_test(test_defaults_validate),
+	  cmocka_unit_test(test_validate_refuses_early))

@@ -21,6 +21,8 @@
 #include <iopf/sec.h>
 #include <iopf/vm.h>
 
+#include "../common/test_main.h"
+
 #define for_each_row(p)                                                        \
 	for (unsigned s_ = 0; s_ < iopf_cost_nr_sections; s_++)                \
 		for (const struct iopf_cost_param *p =                         \
@@ -264,29 +266,33 @@ static void test_out_of_bounds_refused(void **state)
 
 static void test_bad_profiles_refused(void **state)
 {
+	/* Each profile text, and what the error must say of it. */
+	static const struct {
+		const char *text, *reason;
+	} bad[] = {
+		{ "{\"warp_ns\": 1}", "unknown constant 'warp_ns'" },
+		{ "{\"zero_4k_ns\": \"fast\"}",
+		  "zero_4k_ns = \"fast\": must be a whole number of ns, "
+		  "not string" },
+		{ "{\"zero_4k_ns\": true}", "not boolean" },
+		{ "{\"zero_4k_ns\": null}", "zero_4k_ns" },
+		{ "{\"zero_4k_ns\": [1]}", "not array" },
+		{ "{\"zero_4k_ns\": 1.5}", "not a whole number of ns" },
+		{ "{\"zero_4k_ns\": ", "malformed JSON" },
+		{ "", "malformed JSON" },
+		{ "{\"zero_4k_ns\": 1} {", "text after the profile" },
+		{ "{'zero_4k_ns: 1}", "malformed JSON" },
+		{ "[1, 2]", "a JSON object of constants, not array" },
+		{ "{\"name\": 3}", "name must be a string" },
+		{ "{\"base\": \"fast\"}",
+		  "base 'fast' is not a built-in profile" },
+		{ "{\"name\": \"0123456789012345678901234567890123456789"
+		  "0123456789012345678901234567890\"}", "longer than" },
+	};
+
 	(void)state;
-	assert_refused("{\"warp_ns\": 1}", -EINVAL,
-		       "unknown constant 'warp_ns'");
-	assert_refused("{\"zero_4k_ns\": \"fast\"}", -EINVAL,
-		       "zero_4k_ns = \"fast\": must be a whole number of ns, "
-		       "not string");
-	assert_refused("{\"zero_4k_ns\": true}", -EINVAL, "not boolean");
-	assert_refused("{\"zero_4k_ns\": null}", -EINVAL, "zero_4k_ns");
-	assert_refused("{\"zero_4k_ns\": [1]}", -EINVAL, "not array");
-	assert_refused("{\"zero_4k_ns\": 1.5}", -EINVAL,
-		       "not a whole number of ns");
-	assert_refused("{\"zero_4k_ns\": ", -EINVAL, "malformed JSON");
-	assert_refused("", -EINVAL, "malformed JSON");
-	assert_refused("{\"zero_4k_ns\": 1} {", -EINVAL,
-		       "text after the profile");
-	assert_refused("{'zero_4k_ns: 1}", -EINVAL, "malformed JSON");
-	assert_refused("[1, 2]", -EINVAL, "a JSON object of constants, not array");
-	assert_refused("{\"name\": 3}", -EINVAL, "name must be a string");
-	assert_refused("{\"base\": \"fast\"}", -EINVAL,
-		       "base 'fast' is not a built-in profile");
-	assert_refused("{\"name\": \"0123456789012345678901234567890123456789"
-		       "0123456789012345678901234567890\"}", -EINVAL,
-		       "longer than");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_refused(bad[i].text, -EINVAL, bad[i].reason);
 }
 
 static void test_load_file(void **state)
@@ -318,20 +324,13 @@ static void test_nic_defaults_use_the_default_profile(void **state)
 	assert_ptr_equal(cfg.costs, iopf_cost_profile_default());
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rows_well_formed),
-		cmocka_unit_test(test_reference_and_seed),
-		cmocka_unit_test(test_every_row_round_trips),
-		cmocka_unit_test(test_builtin_profiles_round_trip),
-		cmocka_unit_test(test_measured_round_trips),
-		cmocka_unit_test(test_partial_profile_and_base),
-		cmocka_unit_test(test_out_of_bounds_refused),
-		cmocka_unit_test(test_bad_profiles_refused),
-		cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_nic_defaults_use_the_default_profile),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_rows_well_formed),
+	  cmocka_unit_test(test_reference_and_seed),
+	  cmocka_unit_test(test_every_row_round_trips),
+	  cmocka_unit_test(test_builtin_profiles_round_trip),
+	  cmocka_unit_test(test_measured_round_trips),
+	  cmocka_unit_test(test_partial_profile_and_base),
+	  cmocka_unit_test(test_out_of_bounds_refused),
+	  cmocka_unit_test(test_bad_profiles_refused),
+	  cmocka_unit_test(test_load_file),
+	  cmocka_unit_test(test_nic_defaults_use_the_default_profile))

@@ -21,6 +21,8 @@
 #include <iopf/explore.h>
 #include <iopf/rt.h>
 
+#include "../common/test_main.h"
+
 /* ---- a lost update: read, (preemption), write ---- */
 
 struct counter {
@@ -331,18 +333,11 @@ static void test_assert_held(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_finds_lost_update),
-		cmocka_unit_test(test_fixed_version_passes),
-		cmocka_unit_test(test_seed_replays_the_same_schedule),
-		cmocka_unit_test(test_time_order_never_preempts),
-		cmocka_unit_test(test_bad_configs_refused),
-		cmocka_unit_test(test_lockdep_reports_inversion),
-		cmocka_unit_test(test_lockdep_trylock_is_not_an_order),
-		cmocka_unit_test(test_assert_held),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_finds_lost_update),
+	  cmocka_unit_test(test_fixed_version_passes),
+	  cmocka_unit_test(test_seed_replays_the_same_schedule),
+	  cmocka_unit_test(test_time_order_never_preempts),
+	  cmocka_unit_test(test_bad_configs_refused),
+	  cmocka_unit_test(test_lockdep_reports_inversion),
+	  cmocka_unit_test(test_lockdep_trylock_is_not_an_order),
+	  cmocka_unit_test(test_assert_held))

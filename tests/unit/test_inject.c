@@ -23,7 +23,9 @@
 #include <iopf/iommufd.h>
 #include <iopf/vfio.h>
 
+#include "../common/dma_job.h"
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 #define HVA 0x7f0000000000ull
 
@@ -71,16 +73,79 @@ static void pool_done(struct outcome *o, struct iopf_mm_pool *pool)
 	iopf_mm_pool_destroy(pool);
 }
 
-static void body_container(struct harness *h)
+/* The host both scenarios start from, every step counted in an outcome. */
+struct host_config {
+	uint64_t ram_pages, swap_pages;
+	uint64_t memlock_bytes;
+	uint64_t map_pages;                      /* mapped at HVA */
+	uint64_t populate_first, populate_pages; /* then populated */
+	unsigned prq_depth;
+	const char *dev_name;                    /* a PRI-capable device */
+};
+
+struct host {
+	struct iopf_mm_pool *pool;
+	struct iopf_mm *mm;
+	struct iopf_iommu *iommu;
+	struct iopf_dev *dev;
+};
+
+/*
+ * Builds @host as @c says, stopping at the first error, which it returns;
+ * host_down() undoes what was built either way.
+ */
+static int host_up(struct harness *h, struct outcome *o,
+		   const struct host_config *c, struct host *host)
 {
-	struct outcome *o = h->priv;
-	struct iopf_mm_pool_config pc = { .ram_bytes = 1024 * PG,
-					  .swap_bytes = 256 * PG,
+	struct iopf_mm_pool_config pc = { .ram_bytes = c->ram_pages * PG,
+					  .swap_bytes = c->swap_pages * PG,
 					  .page_shift = 12,
 					  .flags = IOPF_MM_POOL_DATA |
 						   IOPF_MM_POOL_POISON };
-	struct iopf_iommu_config ic = { .prq_depth = 32, .fault_workers = 1 };
-	struct iopf_dev_config dc = { .name = "dev", .fault_cap = IOPF_FAULT_PRI };
+	struct iopf_iommu_config ic = { .prq_depth = c->prq_depth,
+					.fault_workers = 1 };
+	struct iopf_dev_config dc = { .name = c->dev_name,
+				      .fault_cap = IOPF_FAULT_PRI };
+	int ret;
+
+	memset(host, 0, sizeof(*host));
+	count(o, ret = iopf_mm_pool_create(h->rt, &pc, &host->pool));
+	if (!ret)
+		count(o, ret = iopf_mm_create(host->pool, "vmm",
+					      c->memlock_bytes, &host->mm));
+	if (!ret)
+		count(o, ret = iopf_mm_map(host->mm, HVA, c->map_pages * PG));
+	if (!ret && c->populate_pages)
+		count(o, ret = iopf_mm_populate(host->mm,
+						HVA + c->populate_first * PG,
+						c->populate_pages * PG));
+	ic.pool = host->pool;
+	if (!ret)
+		count(o, ret = iopf_iommu_create(h->rt, &ic, &host->iommu));
+	if (!ret)
+		count(o, ret = iopf_dev_add(host->iommu, &dc, &host->dev));
+	return ret;
+}
+
+static void host_down(struct outcome *o, struct host *host)
+{
+	if (host->dev)
+		iopf_dev_remove(host->dev);
+	iopf_iommu_destroy(host->iommu);
+	iopf_mm_destroy(host->mm);
+	if (host->pool)
+		pool_done(o, host->pool);
+}
+
+static void body_container(struct harness *h)
+{
+	struct outcome *o = h->priv;
+	/* The upper half populated first, for a superpage mapping. */
+	struct host_config hc = { .ram_pages = 1024, .swap_pages = 256,
+				  .memlock_bytes = 64 * PG, .map_pages = 1024,
+				  .populate_first = 512, .populate_pages = 512,
+				  .prq_depth = 32, .dev_name = "dev" };
+	struct host host;
 	struct iopf_prefault_policy adaptive = { IOPF_PREFAULT_ADAPTIVE, 16 };
 	struct iopf_ioas_map fm = { .iova = 0, .hva = HVA, .length = 128 * PG,
 				    .perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
@@ -94,42 +159,23 @@ static void body_container(struct harness *h)
 				    .length = 512 * PG,
 				    .perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
 				    .mode = IOPF_MAP_FAULTABLE };
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_mm *mm = NULL;
-	struct iopf_iommu *iommu = NULL;
-	struct iopf_dev *dev = NULL;
 	struct iopf_domain *d = NULL;
 	struct iopf_ioas *ioas = NULL;
 	bool attached = false, dattached = false;
 	uint64_t moved, got;
 	int ret;
 
-	ret = iopf_mm_pool_create(h->rt, &pc, &pool);
-	count(o, ret);
-	if (ret)
-		return;
-	ret = iopf_mm_create(pool, "vmm", 64 * PG, &mm);
-	count(o, ret);
-	if (ret)
-		goto out_pool;
-	count(o, ret = iopf_mm_map(mm, HVA, 1024 * PG));
+	ret = host_up(h, o, &hc, &host);
 	if (!ret)
-		count(o, ret = iopf_mm_populate(mm, HVA + 512 * PG, 512 * PG));
-	ic.pool = pool;
+		count(o, ret = iopf_ioas_create(host.iommu, host.mm, &ioas));
 	if (!ret)
-		count(o, ret = iopf_iommu_create(h->rt, &ic, &iommu));
-	if (!ret)
-		count(o, ret = iopf_dev_add(iommu, &dc, &dev));
-	if (!ret)
-		count(o, ret = iopf_ioas_create(iommu, mm, &ioas));
-	if (!ret)
-		count(o, ret = iopf_domain_alloc_paging(iommu, 0, &d));
+		count(o, ret = iopf_domain_alloc_paging(host.iommu, 0, &d));
 	if (!ret) {
 		count(o, ret = iopf_ioas_attach_domain(ioas, d, true));
 		dattached = !ret;
 	}
 	if (!ret) {
-		count(o, ret = iopf_attach(dev, IOPF_PASID_NONE, d));
+		count(o, ret = iopf_attach(host.dev, IOPF_PASID_NONE, d));
 		attached = !ret;
 	}
 	if (ret)
@@ -146,7 +192,7 @@ static void body_container(struct harness *h)
 		o->superpages += n2m;
 	}
 	/* Part of the superpage goes: a split, which may fail. */
-	count(o, iopf_mm_discard(mm, HVA + 700 * PG, PG));
+	count(o, iopf_mm_discard(host.mm, HVA + 700 * PG, PG));
 	{
 		uint64_t bad = 0;
 
@@ -160,65 +206,41 @@ static void body_container(struct harness *h)
 	}
 	/* Device writes, then reads back what it wrote. */
 	for (unsigned p = 0; p < 48; p += 3)
-		write_read_back(o, dev, p * PG, (unsigned char)(p + 1));
-	count(o, iopf_dma(dev, IOPF_PASID_NONE, 130 * PG, NULL, 64,
+		write_read_back(o, host.dev, p * PG, (unsigned char)(p + 1));
+	count(o, iopf_dma(host.dev, IOPF_PASID_NONE, 130 * PG, NULL, 64,
 			  IOPF_DMA_READ));
 	count(o, iopf_ioas_prefault(ioas, 64 * PG, 32 * PG));
 	if (!iopf_ioas_pin_pages(ioas, 100 * PG, 4, NULL)) {
-		count(o, iopf_dma(dev, IOPF_PASID_NONE, 101 * PG, NULL, 64,
+		count(o, iopf_dma(host.dev, IOPF_PASID_NONE, 101 * PG, NULL, 64,
 				  IOPF_DMA_WRITE));
 		count(o, iopf_ioas_unpin_pages(ioas, 100 * PG, 4));
 	} else {
 		o->errors++;
 	}
-	count(o, iopf_mm_discard(mm, HVA + 9 * PG, 3 * PG));
-	count(o, iopf_mm_migrate(mm, HVA + 20 * PG, 10 * PG, &moved));
-	count(o, iopf_mm_reclaim(pool, 16, &got));
+	count(o, iopf_mm_discard(host.mm, HVA + 9 * PG, 3 * PG));
+	count(o, iopf_mm_migrate(host.mm, HVA + 20 * PG, 10 * PG, &moved));
+	count(o, iopf_mm_reclaim(host.pool, 16, &got));
 	for (unsigned p = 0; p < 48; p += 5)
-		count(o, iopf_dma(dev, IOPF_PASID_NONE, p * PG, NULL, 64,
+		count(o, iopf_dma(host.dev, IOPF_PASID_NONE, p * PG, NULL, 64,
 				  IOPF_DMA_READ));
 	count(o, iopf_ioas_unmap(ioas, 128 * PG, 32 * PG, NULL));
 	count(o, iopf_ioas_unmap(ioas, 0, 128 * PG, NULL));
 	count(o, iopf_ioas_unmap(ioas, 512 * PG, 512 * PG, NULL));
 out:
 	if (attached)
-		iopf_detach(dev, IOPF_PASID_NONE);
+		iopf_detach(host.dev, IOPF_PASID_NONE);
 	if (dattached)
 		iopf_ioas_detach_domain(ioas, d);
 	iopf_ioas_destroy(ioas);
 	iopf_domain_free(d);
-	if (dev)
-		iopf_dev_remove(dev);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_destroy(mm);
-out_pool:
-	pool_done(o, pool);
+	host_down(o, &host);
 }
 
 /* ---- the iommufd-style front end: its objects and its fault queue ---- */
 
-struct fd_dma {
-	struct iopf_dev *dev;
-	uint32_t pasid;
-	uint64_t iova;
-	int ret;
-	bool done;
-};
-
-static void fd_dma_actor(void *arg)
-{
-	struct fd_dma *x = arg;
-	unsigned char b[16];
-
-	memset(b, 0x5a, sizeof(b));
-	x->ret = iopf_dma(x->dev, x->pasid, x->iova, b, sizeof(b),
-			  IOPF_DMA_WRITE);
-	x->done = true;
-}
-
 /* The VMM's side: answer the queue until the device's DMA is over. */
 static void fd_serve(struct harness *h, struct outcome *o, struct iopf_fd *fd,
-		     uint32_t ioas, uint32_t fault, struct fd_dma *x)
+		     uint32_t ioas, uint32_t fault, struct dma_job *x)
 {
 	struct iopf_fd_pgfault recs[4];
 
@@ -248,42 +270,27 @@ static void fd_serve(struct harness *h, struct outcome *o, struct iopf_fd *fd,
 static void body_fd(struct harness *h)
 {
 	struct outcome *o = h->priv;
-	struct iopf_mm_pool_config pc = { .ram_bytes = 256 * PG,
-					  .page_shift = 12,
-					  .flags = IOPF_MM_POOL_DATA |
-						   IOPF_MM_POOL_POISON };
-	struct iopf_iommu_config ic = { .prq_depth = 16, .fault_workers = 1 };
-	struct iopf_dev_config dc = { .name = "vf", .fault_cap = IOPF_FAULT_PRI };
+	struct host_config hc = { .ram_pages = 256, .memlock_bytes = UINT64_MAX,
+				  .map_pages = 64, .prq_depth = 16,
+				  .dev_name = "vf" };
+	struct host host;
 	struct iopf_fd_map m = {
 		.size = sizeof(m),
 		.flags = IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE |
 			 IOPF_FD_MAP_FAULTABLE,
 		.iova = 0, .hva = HVA, .length = 64 * PG,
 	};
-	struct iopf_mm_pool *pool = NULL;
-	struct iopf_mm *mm = NULL;
-	struct iopf_iommu *iommu = NULL;
-	struct iopf_dev *dev = NULL;
+	struct iopf_dev *dev;
 	struct iopf_fd *fd = NULL;
 	uint32_t ioas = 0, devid = 0, fault = 0, hwpt_q = 0, hwpt_host = 0;
 	bool on_queue = false, on_host = false;
 	unsigned long bitmap[1];
 	int ret;
 
-	ret = iopf_mm_pool_create(h->rt, &pc, &pool);
-	count(o, ret);
-	if (ret)
-		return;
-	count(o, ret = iopf_mm_create(pool, "vmm", UINT64_MAX, &mm));
+	ret = host_up(h, o, &hc, &host);
+	dev = host.dev;
 	if (!ret)
-		count(o, ret = iopf_mm_map(mm, HVA, 64 * PG));
-	ic.pool = pool;
-	if (!ret)
-		count(o, ret = iopf_iommu_create(h->rt, &ic, &iommu));
-	if (!ret)
-		count(o, ret = iopf_dev_add(iommu, &dc, &dev));
-	if (!ret)
-		count(o, ret = iopf_fd_open(iommu, mm, &fd));
+		count(o, ret = iopf_fd_open(host.iommu, host.mm, &fd));
 	if (!ret)
 		count(o, ret = iopf_fd_ioas_alloc(fd, &ioas));
 	if (!ret)
@@ -312,31 +319,31 @@ static void body_fd(struct harness *h)
 		write_read_back(o, dev, p * PG, (unsigned char)(p + 7));
 	count(o, iopf_fd_hwpt_set_dirty_tracking(fd, hwpt_host, true));
 	for (unsigned p = 32; p < 36; p++) {
-		struct fd_dma x = { dev, 9, p * PG, 0, false };
-		struct iopf_rt_actor *a;
+		struct dma_job x = { .dev = dev, .pasid = 9, .iova = p * PG,
+				     .len = 16 };
 
-		if (iopf_rt_spawn(h->rt, "dma", fd_dma_actor, &x, &a)) {
+		if (dma_job_start(h->rt, &x, "dma")) {
 			o->errors++;
 			continue;
 		}
 		fd_serve(h, o, fd, ioas, fault, &x);
-		iopf_rt_join(a);
+		dma_job_join(&x);
 	}
 	count(o, iopf_fd_hwpt_get_dirty_bitmap(fd, hwpt_host, 0, 64 * PG,
 					       bitmap));
 	/* A fault left pending at detach is answered INVALID. */
 	{
-		struct fd_dma x = { dev, 9, 40 * PG, 0, false };
+		struct dma_job x = { .dev = dev, .pasid = 9, .iova = 40 * PG,
+				     .len = 16 };
 		struct iopf_iommu_stats s0, s1;
-		struct iopf_rt_actor *a;
 
-		if (!iopf_rt_spawn(h->rt, "dma", fd_dma_actor, &x, &a)) {
+		if (!dma_job_start(h->rt, &x, "dma")) {
 			iopf_rt_sleep(h->rt, 100000);
-			iopf_iommu_stats(iommu, &s0);
+			iopf_iommu_stats(host.iommu, &s0);
 			count(o, iopf_fd_detach(fd, devid, 9));
 			on_queue = false;
-			iopf_rt_join(a);
-			iopf_iommu_stats(iommu, &s1);
+			dma_job_join(&x);
+			iopf_iommu_stats(host.iommu, &s1);
 			o->pending_answered += s1.teardown_answered -
 					       s0.teardown_answered;
 			if (!x.ret)
@@ -350,11 +357,7 @@ out:
 	if (on_host)
 		iopf_fd_detach(fd, devid, IOPF_PASID_NONE);
 	iopf_fd_close(fd);
-	if (dev)
-		iopf_dev_remove(dev);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_destroy(mm);
-	pool_done(o, pool);
+	host_down(o, &host);
 }
 
 /* Both scenarios, one site count: the sweep fails each site of either. */
@@ -412,11 +415,4 @@ static void test_every_site_fails_cleanly(void **state)
 	assert_true(surfaced > sites / 2);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_site_fails_cleanly),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_every_site_fails_cleanly))

@@ -12,6 +12,7 @@
 #include <iopf/iommu.h>
 
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 #define K4 IOPF_PGSIZE_4K
 #define M2 IOPF_PGSIZE_2M
@@ -297,15 +298,8 @@ static void body_dirty(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(dirty)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_matrix),
-		cmocka_unit_test(test_bad_args),
-		cmocka_unit_test(test_pgsize_choice),
-		cmocka_unit_test(test_shadow_fuzz),
-		cmocka_unit_test(test_dirty),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_matrix),
+	  cmocka_unit_test(test_bad_args),
+	  cmocka_unit_test(test_pgsize_choice),
+	  cmocka_unit_test(test_shadow_fuzz),
+	  cmocka_unit_test(test_dirty))

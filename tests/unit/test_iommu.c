@@ -17,6 +17,7 @@
 #include <iopf/iommu.h>
 
 #include "../common/iommu_env.h"
+#include "../common/test_main.h"
 
 #define RW (IOPF_PERM_READ | IOPF_PERM_WRITE)
 
@@ -210,28 +211,22 @@ static void test_invalidation_waits_for_inflight_dma(void **state)
 static void body_pri_roundtrip(struct harness *h)
 {
 	struct env e;
-	struct iopf_domain *d;
-	struct iopf_dev *dev;
 	struct iopf_iommu_stats st;
 	struct iopf_dev_stats ds;
 	struct iopf_rt_hist_summary lat;
 	unsigned char buf[64] = { 1, 2, 3 }, back[64];
 
-	env_setup(h, &e, 1, 0);
-	dev = env_dev(&e, "acc", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
-	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
-	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 3 * PG + 8, buf,
+	env_setup_dev(h, &e, 0, "acc", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_dma(e.dev, IOPF_PASID_NONE, 3 * PG + 8, buf,
 				  sizeof(buf), IOPF_DMA_WRITE), 0);
 	assert_int_equal(iopf_mm_read(h->mm, GUEST_HVA + 3 * PG + 8, back,
 				      sizeof(back)), 0);
 	assert_memory_equal(buf, back, sizeof(buf));
 	/* Mapped now: no second fault, and the ATC serves it. */
-	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 3 * PG, back, 8,
+	assert_int_equal(iopf_dma(e.dev, IOPF_PASID_NONE, 3 * PG, back, 8,
 				  IOPF_DMA_READ), 0);
 	iopf_iommu_stats(e.iommu, &st);
-	iopf_dev_stats(dev, &ds);
+	iopf_dev_stats(e.dev, &ds);
 	assert_int_equal(e.calls, 1);
 	assert_int_equal(ds.faults, 1);
 	assert_int_equal(st.groups, 1);
@@ -250,7 +245,7 @@ static void body_pri_roundtrip(struct harness *h)
 					       c->page_response_ns);
 	}
 	/* Outside guest RAM: the handler says INVALID, the DMA fails. */
-	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 2000 * PG, back, 8,
+	assert_int_equal(iopf_dma(e.dev, IOPF_PASID_NONE, 2000 * PG, back, 8,
 				  IOPF_DMA_READ), -EFAULT);
 	iopf_iommu_stats(e.iommu, &st);
 	assert_int_equal(st.responses[IOPF_RESP_INVALID], 1);
@@ -284,8 +279,7 @@ static void body_group_assembly(struct harness *h)
 	env_setup(h, &e, 2, 0);
 	a = env_dev(&e, "a", IOPF_FAULT_PRI, 0);
 	b = env_dev(&e, "b", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	d = env_fault_domain(&e);
 	assert_int_equal(iopf_attach(a, IOPF_PASID_NONE, d), 0);
 	assert_int_equal(iopf_attach(b, 1, d), 0);
 	assert_int_equal(iopf_attach(b, 2, d), 0);
@@ -327,44 +321,38 @@ HARNESS_BOTH_TEST(group_assembly)
 static void body_credits_and_failure(struct harness *h)
 {
 	struct env e;
-	struct iopf_domain *d;
-	struct iopf_dev *dev;
 	struct iopf_iommu_stats st;
 	struct iopf_page_request r;
 	unsigned char b[8];
 
-	env_setup(h, &e, 1, 0);
-	dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 4);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
-	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+	env_setup_dev(h, &e, 0, "dev", IOPF_FAULT_PRI, 4);
 	/* Four partials use the four credits; the fifth request overruns. */
 	for (unsigned i = 0; i < 4; i++) {
 		r = req(1, i, false, -1);
-		assert_int_equal(iopf_dev_post_request(dev, &r), 0);
+		assert_int_equal(iopf_dev_post_request(e.dev, &r), 0);
 	}
 	r = req(1, 4, true, -1);
-	assert_int_equal(iopf_dev_post_request(dev, &r), 0);
-	assert_int_equal(iopf_dev_wait_response(dev, 1, 1000000000),
+	assert_int_equal(iopf_dev_post_request(e.dev, &r), 0);
+	assert_int_equal(iopf_dev_wait_response(e.dev, 1, 1000000000),
 			 IOPF_RESP_FAILURE);
-	assert_true(iopf_dev_pri_stopped(dev));
+	assert_true(iopf_dev_pri_stopped(e.dev));
 	iopf_iommu_stats(e.iommu, &st);
 	assert_int_equal(st.credit_overruns, 1);
 	assert_int_equal(st.partials_discarded, 4);
 	/* Stopped: nothing leaves the device until reset. */
 	r = req(2, 9, true, -1);
-	assert_int_equal(iopf_dev_post_request(dev, &r), -EIO);
-	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 0, b, 8, IOPF_DMA_READ),
-			 -EIO);
+	assert_int_equal(iopf_dev_post_request(e.dev, &r), -EIO);
+	assert_int_equal(iopf_dma(e.dev, IOPF_PASID_NONE, 0, b, 8,
+				  IOPF_DMA_READ), -EIO);
 	assert_int_equal(e.calls, 0);
-	iopf_dev_reset(dev);
-	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 0, b, 8, IOPF_DMA_READ),
-			 0);
+	iopf_dev_reset(e.dev);
+	assert_int_equal(iopf_dma(e.dev, IOPF_PASID_NONE, 0, b, 8,
+				  IOPF_DMA_READ), 0);
 	/* A handler answering FAILURE stops it too. */
 	e.answer = IOPF_RESP_FAILURE;
-	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, PG, b, 8, IOPF_DMA_READ),
-			 -EIO);
-	assert_true(iopf_dev_pri_stopped(dev));
+	assert_int_equal(iopf_dma(e.dev, IOPF_PASID_NONE, PG, b, 8,
+				  IOPF_DMA_READ), -EIO);
+	assert_true(iopf_dev_pri_stopped(e.dev));
 	iopf_iommu_stats(e.iommu, &st);
 	assert_int_equal(st.events[IOPF_EVT_PRI_STOPPED], 1);
 	assert_int_equal(st.requests_refused, 1);
@@ -376,39 +364,34 @@ HARNESS_VIRTUAL_TEST(credits_and_failure)
 static void body_overflow(struct harness *h)
 {
 	struct env e;
-	struct iopf_domain *d;
-	struct iopf_dev *dev;
 	struct iopf_iommu_stats st;
 	struct iopf_dev_stats ds;
 	int codes[8];
 
-	env_setup(h, &e, 1, 2); /* a queue of two entries */
-	dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 64);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
-	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+	/* A queue of two entries. */
+	env_setup_dev(h, &e, 2, "dev", IOPF_FAULT_PRI, 64);
 	/* Eight groups of two, posted faster than the queue drains. */
 	for (uint16_t g = 0; g < 8; g++) {
 		struct iopf_page_request p = req(g, 2 * g, false, -1);
 		struct iopf_page_request l = req(g, 2 * g + 1, true, -1);
 
-		assert_int_equal(iopf_dev_post_request(dev, &p), 0);
-		assert_int_equal(iopf_dev_post_request(dev, &l), 0);
+		assert_int_equal(iopf_dev_post_request(e.dev, &p), 0);
+		assert_int_equal(iopf_dev_post_request(e.dev, &l), 0);
 	}
 	/* Every group is answered exactly once, by a handler or on overflow. */
 	for (uint16_t g = 0; g < 8; g++)
-		codes[g] = iopf_dev_wait_response(dev, g, 1000000000);
+		codes[g] = iopf_dev_wait_response(e.dev, g, 1000000000);
 	for (uint16_t g = 0; g < 8; g++)
 		assert_int_equal(codes[g], IOPF_RESP_SUCCESS);
 	iopf_iommu_stats(e.iommu, &st);
-	iopf_dev_stats(dev, &ds);
+	iopf_dev_stats(e.dev, &ds);
 	assert_true(st.prq_overflows > 0);
 	assert_true(st.auto_responses > 0);
 	assert_int_equal(st.auto_responses + st.groups, 8);
 	assert_int_equal(ds.stale_responses, 0);
 	/* All credits came back: a full allocation can be used again. */
 	for (uint16_t g = 0; g < 8; g++)
-		assert_int_equal(iopf_dev_wait_response(dev, g, 0), -ENOENT);
+		assert_int_equal(iopf_dev_wait_response(e.dev, g, 0), -ENOENT);
 	env_teardown(&e);
 }
 
@@ -433,8 +416,7 @@ static void body_stop_marker_and_pasid_rules(struct harness *h)
 
 	env_setup(h, &e, 1, 0);
 	dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 3);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	d = env_fault_domain(&e);
 	assert_int_equal(iopf_attach(dev, 3, d), 0);
 	assert_int_equal(iopf_attach(dev, 4, d), 0);
 	/* Two partials for pasid 3, then a stop marker: they go, no answer. */
@@ -481,26 +463,20 @@ HARNESS_VIRTUAL_TEST(stop_marker_and_pasid_rules)
 static void body_async_and_stale(struct harness *h)
 {
 	struct env e;
-	struct iopf_domain *d;
-	struct iopf_dev *dev;
 	struct iopf_iommu_stats st;
 	struct iopf_page_request r = req(3, 1, true, -1);
 	uint64_t cookie;
 
-	env_setup(h, &e, 1, 0);
-	dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
-	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+	env_setup_dev(h, &e, 0, "dev", IOPF_FAULT_PRI, 0);
 	e.answer = IOPF_RESP_ASYNC;
-	iopf_dev_post_request(dev, &r);
-	assert_int_equal(iopf_dev_wait_response(dev, 3, 1000000), -ETIMEDOUT);
+	iopf_dev_post_request(e.dev, &r);
+	assert_int_equal(iopf_dev_wait_response(e.dev, 3, 1000000), -ETIMEDOUT);
 	cookie = e.last_cookie;
 	assert_int_equal(iopf_fault_respond(e.iommu, cookie, IOPF_RESP_ASYNC),
 			 -EINVAL);
 	assert_int_equal(iopf_fault_respond(e.iommu, cookie, IOPF_RESP_SUCCESS),
 			 0);
-	assert_int_equal(iopf_dev_wait_response(dev, 3, 1000000000),
+	assert_int_equal(iopf_dev_wait_response(e.dev, 3, 1000000000),
 			 IOPF_RESP_SUCCESS);
 	/* Twice, or a cookie never issued: refused and counted. */
 	assert_int_equal(iopf_fault_respond(e.iommu, cookie, IOPF_RESP_SUCCESS),
@@ -543,8 +519,7 @@ static void body_stall(struct harness *h)
 	env_setup(h, &e, 1, 0);
 	e.handler_delay_ns = 100000;
 	dev = env_dev(&e, "smmu-dev", IOPF_FAULT_STALL, 0);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	d = env_fault_domain(&e);
 	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
 	/* Resume with retry. */
 	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 0, b, 8, IOPF_DMA_READ), 0);
@@ -567,8 +542,7 @@ static void body_stall(struct harness *h)
 	}
 	e.answer = IOPF_RESP_SUCCESS;
 	dev = env_dev(&e, "smmu-dev", IOPF_FAULT_STALL, 0);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	d = env_fault_domain(&e);
 	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
 	s1 = (struct stall_arg){ dev, 2 * PG, 1 };
 	s2 = (struct stall_arg){ dev, 3 * PG, 1 };
@@ -615,8 +589,7 @@ static void body_teardown_answers_pending(struct harness *h)
 	e.answer = IOPF_RESP_ASYNC;   /* the first handlers never answer */
 	e.handler_delay_ns = 20000;   /* and take a while */
 	t.dev = env_dev(&e, "dev", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	d = env_fault_domain(&e);
 	assert_int_equal(iopf_attach(t.dev, 1, d), 0);
 	for (int i = 0; i < 3; i++)
 		iopf_rt_spawn(h->rt, "dma", teardown_dma, &t, &a[i]);
@@ -800,8 +773,7 @@ static void body_det(struct harness *h)
 
 	env_setup(h, &e, 2, 8);
 	t->e = &e;
-	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(d, env_handler, &e), 0);
+	d = env_fault_domain(&e);
 	for (int i = 0; i < 4; i++) {
 		char name[8];
 
@@ -886,26 +858,19 @@ static void test_drain_out_of_range(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_drain_out_of_range, NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_static_dma),
-		cmocka_unit_test(test_attach_errors),
-		cmocka_unit_test(test_invalidation_waits_for_inflight_dma),
-		cmocka_unit_test(test_pri_roundtrip),
-		cmocka_unit_test(test_group_assembly),
-		cmocka_unit_test(test_credits_and_failure),
-		cmocka_unit_test(test_overflow),
-		cmocka_unit_test(test_stop_marker_and_pasid_rules),
-		cmocka_unit_test(test_async_and_stale),
-		cmocka_unit_test(test_stall),
-		cmocka_unit_test(test_teardown_answers_pending),
-		cmocka_unit_test(test_sva),
-		cmocka_unit_test(test_nested),
-		cmocka_unit_test(test_deterministic),
-		cmocka_unit_test(test_workers_drain),
-		cmocka_unit_test(test_drain_out_of_range),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_static_dma),
+	  cmocka_unit_test(test_attach_errors),
+	  cmocka_unit_test(test_invalidation_waits_for_inflight_dma),
+	  cmocka_unit_test(test_pri_roundtrip),
+	  cmocka_unit_test(test_group_assembly),
+	  cmocka_unit_test(test_credits_and_failure),
+	  cmocka_unit_test(test_overflow),
+	  cmocka_unit_test(test_stop_marker_and_pasid_rules),
+	  cmocka_unit_test(test_async_and_stale),
+	  cmocka_unit_test(test_stall),
+	  cmocka_unit_test(test_teardown_answers_pending),
+	  cmocka_unit_test(test_sva),
+	  cmocka_unit_test(test_nested),
+	  cmocka_unit_test(test_deterministic),
+	  cmocka_unit_test(test_workers_drain),
+	  cmocka_unit_test(test_drain_out_of_range))

@@ -12,6 +12,7 @@
 #include <iopf/iommufd.h>
 
 #include "../common/iommu_env.h"
+#include "../common/test_main.h"
 
 #define RWF (IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE)
 
@@ -331,15 +332,8 @@ static void body_dirty_tracking(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(dirty_tracking)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_objects),
-		cmocka_unit_test(test_close_any_id_order),
-		cmocka_unit_test(test_per_mapping_modes),
-		cmocka_unit_test(test_fault_queue_round_trip),
-		cmocka_unit_test(test_dirty_tracking),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_objects),
+	  cmocka_unit_test(test_close_any_id_order),
+	  cmocka_unit_test(test_per_mapping_modes),
+	  cmocka_unit_test(test_fault_queue_round_trip),
+	  cmocka_unit_test(test_dirty_tracking))

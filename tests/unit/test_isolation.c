@@ -15,6 +15,7 @@
 #include <iopf/vfio.h>
 
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 #define HVA 0x7f0000000000ull
 
@@ -31,6 +32,21 @@ static struct iopf_iommu *iommu_up(struct harness *h)
 	ic.pool = h->pool;
 	assert_int_equal(iopf_iommu_create(h->rt, &ic, &iommu), 0);
 	return iommu;
+}
+
+/*
+ * Once the devices are gone: the IOMMU, the address spaces (@mm2 may be
+ * NULL), then the pool, which no one may have written while free.
+ */
+static void iommu_down(struct harness *h, struct iopf_iommu *iommu,
+		       struct iopf_mm *mm1, struct iopf_mm *mm2)
+{
+	iopf_iommu_destroy(iommu);
+	iopf_mm_destroy(mm1);
+	iopf_mm_destroy(mm2);
+	assert_int_equal(iopf_mm_pool_poison_check(h->pool), 0);
+	iopf_mm_pool_destroy(h->pool);
+	h->pool = NULL;
 }
 
 static struct iopf_mm *vmm(struct harness *h, uint64_t pages, uint8_t fill)
@@ -113,12 +129,7 @@ static void body_guests_and_mappings(struct harness *h)
 	iopf_type1_close(cb);
 	iopf_dev_remove(da);
 	iopf_dev_remove(db);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_destroy(mma);
-	iopf_mm_destroy(mmb);
-	assert_int_equal(iopf_mm_pool_poison_check(h->pool), 0);
-	iopf_mm_pool_destroy(h->pool);
-	h->pool = NULL;
+	iommu_down(h, iommu, mma, mmb);
 }
 
 HARNESS_VIRTUAL_TEST(guests_and_mappings)
@@ -126,20 +137,22 @@ HARNESS_VIRTUAL_TEST(guests_and_mappings)
 static void body_pasids(struct harness *h)
 {
 	struct iopf_iommu *iommu = iommu_up(h);
-	struct iopf_mm *mm1 = vmm(h, 8, 0x01), *mm2 = vmm(h, 8, 0x02);
+	/* PASID p + 1 is the address space mm[p], filled with p + 1. */
+	struct iopf_mm *mm[2] = { vmm(h, 8, 0x01), vmm(h, 8, 0x02) };
 	struct iopf_dev *dev = dev_new(iommu, "sva");
-	struct iopf_domain *s1, *s2;
+	struct iopf_domain *sva[2];
 	unsigned char w[64];
 
-	assert_int_equal(iopf_domain_alloc_sva(iommu, mm1, &s1), 0);
-	assert_int_equal(iopf_domain_alloc_sva(iommu, mm2, &s2), 0);
-	assert_int_equal(iopf_attach(dev, 1, s1), 0);
-	assert_int_equal(iopf_attach(dev, 2, s2), 0);
+	for (uint32_t p = 0; p < 2; p++) {
+		assert_int_equal(iopf_domain_alloc_sva(iommu, mm[p], &sva[p]),
+				 0);
+		assert_int_equal(iopf_attach(dev, p + 1, sva[p]), 0);
+	}
 	memset(w, 0x77, sizeof(w));
 	assert_int_equal(iopf_dma(dev, 1, HVA + 2 * PG, w, sizeof(w),
 				  IOPF_DMA_WRITE), 0);
-	assert_false(all(mm1, 2, 0x01));
-	assert_true(all(mm2, 2, 0x02));
+	assert_false(all(mm[0], 2, 0x01));
+	assert_true(all(mm[1], 2, 0x02));
 	assert_int_equal(iopf_dma(dev, 2, HVA + 2 * PG, w, sizeof(w),
 				  IOPF_DMA_READ), 0);
 	assert_int_equal(w[0], 0x02);
@@ -147,16 +160,12 @@ static void body_pasids(struct harness *h)
 	assert_int_equal(iopf_dma(dev, 3, HVA, w, 8, IOPF_DMA_READ), -EFAULT);
 	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, HVA, w, 8,
 				  IOPF_DMA_READ), -EFAULT);
-	iopf_detach(dev, 1);
-	iopf_detach(dev, 2);
-	iopf_domain_free(s1);
-	iopf_domain_free(s2);
+	for (uint32_t p = 0; p < 2; p++) {
+		iopf_detach(dev, p + 1);
+		iopf_domain_free(sva[p]);
+	}
 	iopf_dev_remove(dev);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_destroy(mm1);
-	iopf_mm_destroy(mm2);
-	iopf_mm_pool_destroy(h->pool);
-	h->pool = NULL;
+	iommu_down(h, iommu, mm[0], mm[1]);
 }
 
 HARNESS_VIRTUAL_TEST(pasids)
@@ -196,10 +205,7 @@ static void body_prefault_stays_inside_areas(struct harness *h)
 		assert_false(iopf_ioas_is_mapped(ioas, 32 * PG));
 		iopf_type1_close(c);
 		iopf_dev_remove(dev);
-		iopf_iommu_destroy(iommu);
-		iopf_mm_destroy(mm);
-		iopf_mm_pool_destroy(h->pool);
-		h->pool = NULL;
+		iommu_down(h, iommu, mm, NULL);
 	}
 }
 
@@ -251,22 +257,12 @@ static void body_failure_stops_the_device(struct harness *h)
 	iopf_domain_free(d);
 	iopf_mm_put_pages(h->pool, &pfn, 1);
 	iopf_dev_remove(dev);
-	iopf_iommu_destroy(iommu);
-	iopf_mm_destroy(mm);
-	iopf_mm_pool_destroy(h->pool);
-	h->pool = NULL;
+	iommu_down(h, iommu, mm, NULL);
 }
 
 HARNESS_VIRTUAL_TEST(failure_stops_the_device)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_guests_and_mappings),
-		cmocka_unit_test(test_pasids),
-		cmocka_unit_test(test_prefault_stays_inside_areas),
-		cmocka_unit_test(test_failure_stops_the_device),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_guests_and_mappings),
+	  cmocka_unit_test(test_pasids),
+	  cmocka_unit_test(test_prefault_stays_inside_areas),
+	  cmocka_unit_test(test_failure_stops_the_device))

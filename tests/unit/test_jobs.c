@@ -14,6 +14,8 @@
 
 #include <iopf/jobs.h>
 
+#include "../common/test_main.h"
+
 struct run_result {
 	uint64_t value;
 	pid_t pid;
@@ -69,12 +71,5 @@ static void test_errors_and_deaths_reported(void **state)
 	assert_int_equal(res[1].value, 1 + 7);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_results_same_for_any_job_count),
-		cmocka_unit_test(test_errors_and_deaths_reported),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_results_same_for_any_job_count),
+	  cmocka_unit_test(test_errors_and_deaths_reported))

@@ -14,6 +14,7 @@
 #include <iopf/rt.h>
 
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 #define A(i) (HARNESS_BASE + (uint64_t)(i) * PG)
 #define ALL_FLAGS (IOPF_MM_POOL_DATA | IOPF_MM_POOL_POISON)
@@ -42,6 +43,18 @@ static void check_page(struct harness *h, unsigned idx, uint64_t tag)
 	fill(want, tag);
 	assert_int_equal(iopf_mm_read(h->mm, A(idx), buf, PG), 0);
 	assert_memory_equal(buf, want, PG);
+}
+
+/* The pool holds @resident pages in frames, @pinned of them pinned. */
+static void check_pool_pages(struct harness *h, uint64_t resident,
+			     uint64_t pinned, uint64_t free_frames)
+{
+	struct iopf_mm_pool_stats ps;
+
+	iopf_mm_pool_stats(h->pool, &ps);
+	assert_int_equal(ps.resident_pages, resident);
+	assert_int_equal(ps.pinned_pages, pinned);
+	assert_int_equal(ps.free_pages, free_frames);
 }
 
 static bool page_is_zero(struct harness *h, unsigned idx)
@@ -77,10 +90,9 @@ static void body_populate_rw(struct harness *h)
 		assert_int_equal(buf[i], 0xab);
 	iopf_mm_stats(h->mm, &s);
 	assert_int_equal(s.resident_pages, 4);
+	check_pool_pages(h, 4, 0, 60);
 	iopf_mm_pool_stats(h->pool, &ps);
 	assert_int_equal(ps.populated, 4);
-	assert_int_equal(ps.resident_pages, 4);
-	assert_int_equal(ps.free_pages, 60);
 	assert_int_equal(iopf_mm_populate(h->mm, A(0), 16 * PG), 0);
 	iopf_mm_stats(h->mm, &s);
 	assert_int_equal(s.resident_pages, 16);
@@ -219,10 +231,7 @@ static void body_pin_accounting(struct harness *h)
 	iopf_mm_unpin_pages(h->mm, b, 1);
 	iopf_mm_stats(h->mm, &s);
 	assert_int_equal(s.locked_pages, 0);
-	iopf_mm_pool_stats(h->pool, &ps);
-	assert_int_equal(ps.resident_pages, 0);
-	assert_int_equal(ps.pinned_pages, 0);
-	assert_int_equal(ps.free_pages, 64);
+	check_pool_pages(h, 0, 0, 64);
 	assert_int_equal(iopf_mm_pool_poison_check(h->pool), 0);
 	harness_mm_done(h);
 }
@@ -249,7 +258,7 @@ struct mirror {
 static void mirror_invalidate(struct iopf_mm_notifier *n,
 			      const struct iopf_mm_range *r)
 {
-	struct mirror *m = (struct mirror *)((char *)n - offsetof(struct mirror, n));
+	struct mirror *m = iopf_container_of(n, struct mirror, n);
 	static const unsigned char poison[8] = { 0x6b, 0x6b, 0x6b, 0x6b,
 						 0x6b, 0x6b, 0x6b, 0x6b };
 
@@ -731,24 +740,17 @@ static void body_freed_frames_read_zero(struct harness *h)
 }
 HARNESS_BOTH_TEST(freed_frames_read_zero)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_populate_rw),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_bad_pool),
-		cmocka_unit_test(test_pin_accounting),
-		cmocka_unit_test(test_notifier_protocol),
-		cmocka_unit_test(test_notifier_race_actors),
-		cmocka_unit_test(test_discard),
-		cmocka_unit_test(test_migrate),
-		cmocka_unit_test(test_swap_round_trip),
-		cmocka_unit_test(test_exhausted_pool),
-		cmocka_unit_test(test_poison_catches_write_after_free),
-		cmocka_unit_test(test_unmap_split),
-		cmocka_unit_test(test_dataless_huge_pages),
-		cmocka_unit_test(test_freed_frames_read_zero),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_populate_rw),
+	  cmocka_unit_test(test_bad_input),
+	  cmocka_unit_test(test_bad_pool),
+	  cmocka_unit_test(test_pin_accounting),
+	  cmocka_unit_test(test_notifier_protocol),
+	  cmocka_unit_test(test_notifier_race_actors),
+	  cmocka_unit_test(test_discard),
+	  cmocka_unit_test(test_migrate),
+	  cmocka_unit_test(test_swap_round_trip),
+	  cmocka_unit_test(test_exhausted_pool),
+	  cmocka_unit_test(test_poison_catches_write_after_free),
+	  cmocka_unit_test(test_unmap_split),
+	  cmocka_unit_test(test_dataless_huge_pages),
+	  cmocka_unit_test(test_freed_frames_read_zero))

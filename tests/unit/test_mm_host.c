@@ -25,6 +25,7 @@
 
 #include "../common/caps.h"
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 /* AddressSanitizer makes mlock a no-op and frees into a quarantine. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -49,7 +50,7 @@ struct recorder {
 static void rec_invalidate(struct iopf_mm_notifier *n,
 			   const struct iopf_mm_range *r)
 {
-	struct recorder *rec = (struct recorder *)n;
+	struct recorder *rec = iopf_container_of(n, struct recorder, n);
 
 	rec->rounds[r->cause]++;
 	rec->start = r->start;
@@ -417,18 +418,11 @@ HARNESS_REAL_TEST(dma_after_munmap_fails_iopf)
 
 HARNESS_REAL_TEST(dma_after_munmap_fails_pinned)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_virtual_runtime_refused),
-		cmocka_unit_test(test_address_is_va),
-		cmocka_unit_test(test_dontneed_invalidates),
-		cmocka_unit_test(test_mremap_moves),
-		cmocka_unit_test(test_pin_counts_against_memlock),
-		cmocka_unit_test(test_glibc_free_fires_notifier),
-		cmocka_unit_test(test_dma_after_munmap_fails_iopf),
-		cmocka_unit_test(test_dma_after_munmap_fails_pinned),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_virtual_runtime_refused),
+	  cmocka_unit_test(test_address_is_va),
+	  cmocka_unit_test(test_dontneed_invalidates),
+	  cmocka_unit_test(test_mremap_moves),
+	  cmocka_unit_test(test_pin_counts_against_memlock),
+	  cmocka_unit_test(test_glibc_free_fires_notifier),
+	  cmocka_unit_test(test_dma_after_munmap_fails_iopf),
+	  cmocka_unit_test(test_dma_after_munmap_fails_pinned))

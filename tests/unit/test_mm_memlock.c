@@ -21,6 +21,7 @@
 
 #include "../common/caps.h"
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 #define PAGES 24
 
@@ -68,11 +69,4 @@ static void body_memlock_cap_ipc_lock(struct harness *h)
 
 HARNESS_REAL_TEST(memlock_cap_ipc_lock)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_memlock_cap_ipc_lock),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_memlock_cap_ipc_lock))

@@ -19,79 +19,36 @@
 #include <iopf/iommufd.h>
 #include <iopf/viommu.h>
 
-#include "../common/iommu_env.h"
+#include "../common/dma_job.h"
+#include "../common/nest_env.h"
+#include "../common/test_main.h"
 
 #define GVA 0x40000000ull        /* the guest process's buffer, PASID 1 */
 #define GVA2 0x80000000ull       /* another PASID's */
 #define REGION_PAGES 64
 #define HVA(gpa) (GUEST_HVA + (gpa))
 
-struct nest {
-	struct env e;
-	struct iopf_fd *fd;
-	struct iopf_dev *dev, *dev2;
-	uint32_t ioas, dev_id, dev2_id, parent, fault, nested;
-	struct iopf_viommu *v;
-};
-
 /*
- * Guest RAM faultable in stage 2 (nothing mapped); the guest gives PASID
- * 1 the GPAs [0, 64 pages) at GVA and PASID 2 the GPAs [64, 128 pages)
- * at GVA2. dev2 is assigned without a vIOMMU: stage 2 only.
+ * PASID 1 has the GPAs [0, 64 pages) at GVA, PASID 2 the GPAs [64, 128
+ * pages) at GVA2; dev2 is on stage 2 only.
  */
 static void nest_setup(struct harness *h, struct nest *n, uint64_t timeout_ns,
 		       enum iopf_guest_behaviour how)
 {
-	struct iopf_fd_map m = fdmap(0, GUEST_PAGES, IOPF_FD_MAP_READ |
-				     IOPF_FD_MAP_WRITE | IOPF_FD_MAP_FAULTABLE);
-	struct iopf_viommu_config vc = { .rt = h->rt,
-					 .response_timeout_ns = timeout_ns,
-					 .guest_delay_ns = 2000,
-					 .behaviour = how };
-	uint32_t direct;
+	const struct nest_config c = {
+		.dev_name = "nic", .dev2_name = "acc",
+		.gva1 = GVA, .gva2 = GVA2, .region_pages = REGION_PAGES,
+		.timeout_ns = timeout_ns, .guest_delay_ns = 2000,
+		.behaviour = how,
+	};
 
-	memset(n, 0, sizeof(*n));
-	env_setup(h, &n->e, 2, 0);
-	n->dev = env_dev(&n->e, "nic", IOPF_FAULT_PRI, 0);
-	n->dev2 = env_dev(&n->e, "acc", IOPF_FAULT_PRI, 0);
-	assert_int_equal(iopf_fd_open(n->e.iommu, h->mm, &n->fd), 0);
-	assert_int_equal(iopf_fd_ioas_alloc(n->fd, &n->ioas), 0);
-	assert_int_equal(iopf_fd_ioas_map(n->fd, n->ioas, &m), 0);
-	assert_int_equal(iopf_fd_device_bind(n->fd, n->dev, &n->dev_id), 0);
-	assert_int_equal(iopf_fd_device_bind(n->fd, n->dev2, &n->dev2_id), 0);
-	assert_int_equal(iopf_fd_hwpt_alloc(n->fd, n->dev_id, n->ioas, 0,
-					    &n->parent), 0);
-	assert_int_equal(iopf_fd_fault_alloc(n->fd, &n->fault), 0);
-	assert_int_equal(iopf_fd_hwpt_alloc_nested(n->fd, n->dev_id, n->parent,
-						   n->fault, &n->nested), 0);
-	vc.fd = n->fd;
-	vc.nested_hwpt_id = n->nested;
-	vc.fault_id = n->fault;
-	assert_int_equal(iopf_viommu_create(&vc, &n->v), 0);
-	assert_int_equal(iopf_viommu_add_region(n->v, 1, GVA, 0,
-						REGION_PAGES * PG,
-						IOPF_PERM_READ | IOPF_PERM_WRITE), 0);
-	assert_int_equal(iopf_viommu_add_region(n->v, 2, GVA2,
-						REGION_PAGES * PG,
-						REGION_PAGES * PG,
-						IOPF_PERM_READ | IOPF_PERM_WRITE), 0);
-	assert_int_equal(iopf_fd_attach(n->fd, n->dev_id, 1, n->nested), 0);
-	assert_int_equal(iopf_fd_attach(n->fd, n->dev_id, 2, n->nested), 0);
-	/* dev2 straight on the host's stage 2. */
-	assert_int_equal(iopf_fd_hwpt_alloc(n->fd, n->dev2_id, n->ioas, 0,
-					    &direct), 0);
-	assert_int_equal(iopf_fd_attach(n->fd, n->dev2_id, IOPF_PASID_NONE,
-					direct), 0);
+	nest_setup_config(h, n, &c);
 }
 
 static void nest_teardown(struct nest *n)
 {
-	iopf_fd_detach(n->fd, n->dev_id, 1);
-	iopf_fd_detach(n->fd, n->dev_id, 2);
-	iopf_fd_detach(n->fd, n->dev2_id, IOPF_PASID_NONE);
-	iopf_viommu_destroy(n->v);
-	iopf_fd_close(n->fd);
-	env_teardown(&n->e);
+	nest_detach_all(n);
+	nest_close(n);
 }
 
 /*
@@ -249,31 +206,12 @@ static void test_interleaved_stages(void **state)
 
 /* ---- a guest that misbehaves ---- */
 
-struct blocked {
-	struct nest *n;
-	uint64_t iova;
-	uint32_t pasid;
-	int err;
-	uint64_t done_ns;
-};
-
-static void blocked_actor(void *arg)
-{
-	struct blocked *b = arg;
-	uint64_t x = 1;
-
-	b->err = iopf_dma(b->n->dev, b->pasid, b->iova, &x, sizeof(x),
-			  IOPF_DMA_WRITE);
-	b->done_ns = iopf_rt_now(b->n->e.h->rt);
-}
-
 #define TIMEOUT_NS 5000000ull
 
 static void body_guest_misbehaviour_is_bounded(struct harness *h)
 {
 	struct nest n;
-	struct blocked b;
-	struct iopf_rt_actor *a;
+	struct dma_job b;
 	uint64_t t0, x = 7;
 
 	nest_setup(h, &n, TIMEOUT_NS, IOPF_GUEST_SILENT);
@@ -282,16 +220,14 @@ static void body_guest_misbehaviour_is_bounded(struct harness *h)
 	 * Silent guest: the device's request is answered INVALID when the
 	 * timeout expires; meanwhile the host serves everyone else.
 	 */
-	b = (struct blocked){ &n, GVA, 1, 1, 0 };
+	b = (struct dma_job){ .dev = n.dev, .pasid = 1, .iova = GVA };
 	t0 = iopf_rt_now(h->rt);
-	assert_int_equal(iopf_rt_spawn(h->rt, "blocked", blocked_actor, &b,
-				       &a), 0);
+	assert_int_equal(dma_job_start(h->rt, &b, "blocked"), 0);
 	assert_int_equal(iopf_dma(n.dev2, IOPF_PASID_NONE, 300 * PG, &x,
 				  sizeof(x), IOPF_DMA_WRITE), 0);
 	assert_true(iopf_rt_now(h->rt) - t0 < TIMEOUT_NS);
-	assert_int_equal(b.err, 1); /* still waiting for the guest */
-	iopf_rt_join(a);
-	assert_int_equal(b.err, -EFAULT);
+	assert_int_equal(b.ret, 1); /* still waiting for the guest */
+	assert_int_equal(dma_job_join(&b), -EFAULT);
 	assert_true(b.done_ns - t0 >= TIMEOUT_NS);
 	assert_true(b.done_ns - t0 < 4 * TIMEOUT_NS);
 	assert_int_equal(istats(&n).timed_out, 1);
@@ -337,17 +273,17 @@ HARNESS_VIRTUAL_TEST(guest_misbehaviour_is_bounded)
 static void body_teardown_answers_pending(struct harness *h)
 {
 	struct nest n;
-	struct blocked b[2];
-	struct iopf_rt_actor *a[2];
+	struct dma_job b[2];
 	uint64_t late;
 
 	/* No timeout: only the detach can end these. */
 	nest_setup(h, &n, 0, IOPF_GUEST_SILENT);
-	b[0] = (struct blocked){ &n, GVA + 3 * PG, 1, 1, 0 };
-	b[1] = (struct blocked){ &n, GVA2 + 3 * PG, 2, 1, 0 };
+	b[0] = (struct dma_job){ .dev = n.dev, .pasid = 1,
+				 .iova = GVA + 3 * PG };
+	b[1] = (struct dma_job){ .dev = n.dev, .pasid = 2,
+				 .iova = GVA2 + 3 * PG };
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(iopf_rt_spawn(h->rt, "blocked", blocked_actor,
-					       &b[i], &a[i]), 0);
+		assert_int_equal(dma_job_start(h->rt, &b[i], "blocked"), 0);
 	/*
 	 * In the real runtime the two requests reach the guest when the
 	 * threads get the cores: wait for that (bounded), never for a fixed
@@ -355,16 +291,14 @@ static void body_teardown_answers_pending(struct harness *h)
 	 */
 	for (int i = 0; i < 10000 && vstats(&n).groups_forwarded < 2; i++)
 		iopf_rt_sleep(h->rt, 1000000);
-	assert_int_equal(b[0].err, 1);
-	assert_int_equal(b[1].err, 1);
+	assert_int_equal(b[0].ret, 1);
+	assert_int_equal(b[1].ret, 1);
 	assert_int_equal(vstats(&n).groups_forwarded, 2);
 	assert_int_equal(iopf_fd_detach(n.fd, n.dev_id, 1), 0);
-	iopf_rt_join(a[0]);
-	assert_int_equal(b[0].err, -EFAULT);
-	assert_int_equal(b[1].err, 1); /* the other PASID still waits */
+	assert_int_equal(dma_job_join(&b[0]), -EFAULT);
+	assert_int_equal(b[1].ret, 1); /* the other PASID still waits */
 	assert_int_equal(iopf_fd_detach(n.fd, n.dev_id, 2), 0);
-	iopf_rt_join(a[1]);
-	assert_int_equal(b[1].err, -EFAULT);
+	assert_int_equal(dma_job_join(&b[1]), -EFAULT);
 	assert_int_equal(istats(&n).teardown_answered, 2);
 	/* The guest wakes up and answers: too late, refused, no harm. */
 	late = istats(&n).stale_responses;
@@ -422,15 +356,8 @@ static void body_bad_input(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(bad_input)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_interleaved_stages),
-		cmocka_unit_test(test_guest_misbehaviour_is_bounded),
-		cmocka_unit_test(test_teardown_answers_pending),
-		cmocka_unit_test(test_bad_input),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_round_trip),
+	  cmocka_unit_test(test_interleaved_stages),
+	  cmocka_unit_test(test_guest_misbehaviour_is_bounded),
+	  cmocka_unit_test(test_teardown_answers_pending),
+	  cmocka_unit_test(test_bad_input))

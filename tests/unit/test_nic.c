@@ -17,6 +17,8 @@
 #include <iopf/vfio.h>
 #include <iopf/vm.h>
 
+#include "../common/test_main.h"
+
 #define PG 4096ull
 #define HVA 0x7f0000000000ull
 
@@ -414,15 +416,19 @@ static void test_guest_driver(void **state)
 
 /* ---- the benchmark, small ---- */
 
-static void small(struct iopf_bench_nic_config *cfg)
+/* The defaults, scaled down to run in a unit test. */
+static struct iopf_bench_nic_config small(void)
 {
-	iopf_bench_nic_defaults(cfg);
-	cfg->packets = 3000;
-	cfg->ring_entries = 256;
-	cfg->backup_entries = 64;
-	cfg->pool_bytes = 1ull << 20;        /* 512 buffers of 2 KiB */
-	cfg->guest_bytes = 8ull << 20;
-	cfg->costs = iopf_cost_profile_find("kunpeng920-seed");
+	struct iopf_bench_nic_config cfg;
+
+	iopf_bench_nic_defaults(&cfg);
+	cfg.packets = 3000;
+	cfg.ring_entries = 256;
+	cfg.backup_entries = 64;
+	cfg.pool_bytes = 1ull << 20;        /* 512 buffers of 2 KiB */
+	cfg.guest_bytes = 8ull << 20;
+	cfg.costs = iopf_cost_profile_find("kunpeng920-seed");
+	return cfg;
 }
 
 static void run(const struct iopf_bench_nic_config *cfg,
@@ -440,11 +446,10 @@ static void run(const struct iopf_bench_nic_config *cfg,
 
 static void test_every_policy_intact(void **state)
 {
-	struct iopf_bench_nic_config cfg;
+	struct iopf_bench_nic_config cfg = small();
 	struct iopf_bench_nic_result r;
 
 	(void)state;
-	small(&cfg);
 	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++) {
 		run(&cfg, p, 5.0, &r);
 		assert_true(r.delivered > cfg.packets / 4);
@@ -466,12 +471,11 @@ static void test_every_policy_intact(void **state)
 
 static void test_drop_loses_first_touch_only(void **state)
 {
-	struct iopf_bench_nic_config cfg;
+	struct iopf_bench_nic_config cfg = small();
 	struct iopf_bench_nic_result r;
 	uint64_t nbufs;
 
 	(void)state;
-	small(&cfg);
 	nbufs = cfg.pool_bytes / 2048;
 	run(&cfg, IOPF_NIC_DROP, 1.0, &r);
 	/* Each buffer's first use misses; after a lap of the pool, none. */
@@ -490,11 +494,10 @@ static void test_drop_loses_first_touch_only(void **state)
 
 static void test_backup_keeps_what_drop_loses(void **state)
 {
-	struct iopf_bench_nic_config cfg;
+	struct iopf_bench_nic_config cfg = small();
 	struct iopf_bench_nic_result drop, backup;
 
 	(void)state;
-	small(&cfg);
 	run(&cfg, IOPF_NIC_DROP, 10.0, &drop);
 	run(&cfg, IOPF_NIC_BACKUP, 10.0, &backup);
 	assert_true(drop.lost > 0);
@@ -511,11 +514,10 @@ static void test_backup_keeps_what_drop_loses(void **state)
 
 static void test_stall_overflows(void **state)
 {
-	struct iopf_bench_nic_config cfg;
+	struct iopf_bench_nic_config cfg = small();
 	struct iopf_bench_nic_result r;
 
 	(void)state;
-	small(&cfg);
 	run(&cfg, IOPF_NIC_STALL, 40.0, &r);
 	assert_true(r.lost_overflow > 0);
 	assert_int_equal(r.lost, r.lost_overflow);
@@ -529,11 +531,10 @@ static void test_stall_overflows(void **state)
 
 static void test_pinned_takes_no_faults(void **state)
 {
-	struct iopf_bench_nic_config cfg;
+	struct iopf_bench_nic_config cfg = small();
 	struct iopf_bench_nic_result r;
 
 	(void)state;
-	small(&cfg);
 	run(&cfg, IOPF_NIC_PINNED, 40.0, &r);
 	assert_int_equal(r.faults, 0);
 	assert_int_equal(r.misses, 0);
@@ -549,11 +550,10 @@ static void test_pinned_takes_no_faults(void **state)
 
 static void test_bad_config(void **state)
 {
-	struct iopf_bench_nic_config cfg, bad;
+	struct iopf_bench_nic_config cfg = small(), bad;
 	struct iopf_bench_nic_result r, before;
 
 	(void)state;
-	small(&cfg);
 	memset(&r, 0x5a, sizeof(r));
 	before = r;
 	assert_int_equal(iopf_bench_nic(&cfg, IOPF_NIC_DROP, 0.0, &r), -EINVAL);
@@ -589,11 +589,10 @@ static void test_bad_config(void **state)
 
 static void test_deterministic(void **state)
 {
-	struct iopf_bench_nic_config cfg;
+	struct iopf_bench_nic_config cfg = small();
 	struct iopf_bench_nic_result a, b;
 
 	(void)state;
-	small(&cfg);
 	cfg.discard_pct = 30;
 	run(&cfg, IOPF_NIC_BACKUP, 25.0, &a);
 	run(&cfg, IOPF_NIC_BACKUP, 25.0, &b);
@@ -603,21 +602,14 @@ static void test_deterministic(void **state)
 	assert_memory_equal(&a, &b, sizeof(a));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dma_try_and_fault_in),
-		cmocka_unit_test(test_misuse),
-		cmocka_unit_test(test_packet_check),
-		cmocka_unit_test(test_guest_driver),
-		cmocka_unit_test(test_every_policy_intact),
-		cmocka_unit_test(test_drop_loses_first_touch_only),
-		cmocka_unit_test(test_backup_keeps_what_drop_loses),
-		cmocka_unit_test(test_stall_overflows),
-		cmocka_unit_test(test_pinned_takes_no_faults),
-		cmocka_unit_test(test_bad_config),
-		cmocka_unit_test(test_deterministic),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_dma_try_and_fault_in),
+	  cmocka_unit_test(test_misuse),
+	  cmocka_unit_test(test_packet_check),
+	  cmocka_unit_test(test_guest_driver),
+	  cmocka_unit_test(test_every_policy_intact),
+	  cmocka_unit_test(test_drop_loses_first_touch_only),
+	  cmocka_unit_test(test_backup_keeps_what_drop_loses),
+	  cmocka_unit_test(test_stall_overflows),
+	  cmocka_unit_test(test_pinned_takes_no_faults),
+	  cmocka_unit_test(test_bad_config),
+	  cmocka_unit_test(test_deterministic))

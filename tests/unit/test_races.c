@@ -23,6 +23,7 @@
 #include <iopf/iommufd.h>
 #include <iopf/vfio.h>
 
+#include "../common/dma_job.h"
 #include "../common/iommu_env.h"
 
 #define RWF (IOPF_FD_MAP_READ | IOPF_FD_MAP_WRITE)
@@ -102,15 +103,27 @@ static bool preempt_wait_or(struct harness *h, const bool *done)
 	}
 }
 
-/* Let the parked actor go on (to its next yield point, if each). */
-static void preempt_resume(void)
+/* Under pre.lock: let the parked actor go on, if one is parked. */
+static bool preempt_release_locked(void)
 {
-	iopf_rt_mutex_lock(&pre.lock);
-	assert_true(pre.parked);
+	iopf_rt_mutex_assert_held(&pre.lock);
+	if (!pre.parked)
+		return false;
 	pre.parked = false;
 	pre.resume = true;
 	iopf_rt_wake_all(&pre.wq);
+	return true;
+}
+
+/* Let the parked actor go on (to its next yield point, if each). */
+static void preempt_resume(void)
+{
+	bool was_parked;
+
+	iopf_rt_mutex_lock(&pre.lock);
+	was_parked = preempt_release_locked();
 	iopf_rt_mutex_unlock(&pre.lock);
+	assert_true(was_parked);
 }
 
 /* Stop parking; let a parked actor go. */
@@ -118,11 +131,7 @@ static void preempt_disarm(void)
 {
 	pre.actor = NULL;
 	iopf_rt_mutex_lock(&pre.lock);
-	if (pre.parked) {
-		pre.parked = false;
-		pre.resume = true;
-		iopf_rt_wake_all(&pre.wq);
-	}
+	preempt_release_locked();
 	iopf_rt_mutex_unlock(&pre.lock);
 }
 
@@ -158,34 +167,9 @@ static void join_armed(struct iopf_rt_actor *actor)
 
 /* ---- helpers ---- */
 
-/* A device DMA run by its own actor, so that the test may wait for it. */
-struct dma_job {
-	struct iopf_dev *dev;
-	uint32_t pasid;
-	uint64_t iova;
-	bool try;             /* iopf_dma_try(), else iopf_dma() */
-	uint64_t miss;
-	int ret;
-	struct iopf_rt_actor *actor;
-};
-
-static void dma_job_fn(void *arg)
-{
-	struct dma_job *j = arg;
-	uint64_t v = 0x5a5a5a5a5a5a5a5aull;
-
-	if (j->try)
-		j->ret = iopf_dma_try(j->dev, j->pasid, j->iova, &v, sizeof(v),
-				      IOPF_DMA_WRITE, &j->miss);
-	else
-		j->ret = iopf_dma(j->dev, j->pasid, j->iova, &v, sizeof(v),
-				  IOPF_DMA_WRITE);
-}
-
 static void dma_start(struct harness *h, struct dma_job *j, const char *name)
 {
-	j->ret = 1;
-	spawn(h, name, dma_job_fn, j, &j->actor);
+	assert_int_equal(dma_job_start(h->rt, j, name), 0);
 }
 
 /*
@@ -369,18 +353,29 @@ static void assert_teardown_answered(struct iopf_iommu *iommu,
  * the device asks for the page and is told INVALID: no event claims that
  * nobody handled faults, and nothing reads the freed domain (ASan).
  */
+/*
+ * The DMA @j of the device of a fresh fdenv @f is parked (as actor @name)
+ * after its miss while the context is closed; then it goes on and is
+ * joined.
+ */
+static void dma_parked_across_fd_close(struct harness *h, struct fdenv *f,
+				       struct dma_job *j, const char *name)
+{
+	fdenv_setup(h, f, false, 0);
+	j->dev = f->dev;
+	fdenv_attach(f, IOPF_PASID_NONE);
+	dma_start_parked(h, j, name);
+	fdenv_close(f);
+	dma_resume_join(j);
+}
+
 static void body_dma_miss_vs_fd_close(struct harness *h)
 {
 	struct fdenv f;
 	struct dma_job j = { .pasid = IOPF_PASID_NONE, .iova = 7 * PG };
 	struct iopf_iommu_stats s;
 
-	fdenv_setup(h, &f, false, 0);
-	j.dev = f.dev;
-	fdenv_attach(&f, IOPF_PASID_NONE);
-	dma_start_parked(h, &j, "dma");
-	fdenv_close(&f);
-	dma_resume_join(&j);
+	dma_parked_across_fd_close(h, &f, &j, "dma");
 	assert_int_equal(j.ret, -EFAULT);
 	iopf_iommu_stats(f.e.iommu, &s);
 	assert_int_equal(s.events[IOPF_EVT_TRANSLATION], 0);
@@ -431,12 +426,7 @@ static void body_dma_try_vs_fd_close(struct harness *h)
 			     .try = true };
 	struct iopf_iommu_stats s;
 
-	fdenv_setup(h, &f, false, 0);
-	j.dev = f.dev;
-	fdenv_attach(&f, IOPF_PASID_NONE);
-	dma_start_parked(h, &j, "nic");
-	fdenv_close(&f);
-	dma_resume_join(&j);
+	dma_parked_across_fd_close(h, &f, &j, "nic");
 	assert_int_equal(j.ret, -EAGAIN);
 	assert_int_equal(j.miss, 9 * PG);
 	iopf_iommu_stats(f.e.iommu, &s);
@@ -680,31 +670,34 @@ static int retry_run(struct env *e, unsigned limit, unsigned map_at,
 
 static void body_retry_limit(struct harness *h)
 {
+	/* retry_run()'s arguments, what it returns, the device's counters. */
+	static const struct {
+		unsigned limit, map_at;
+		bool fault_in;
+		int ret;
+		uint64_t faults, retries, exhausted;
+	} runs[] = {
+		/* A handler that never maps: as many requests as the limit. */
+		{ 5, 0, false, -EFAULT, 5, 4, 1 },
+		{ 0, 0, false, -EFAULT, 64, 63, 1 }, /* the default limit */
+		{ 4, 0, true, -EFAULT, 4, 3, 1 },
+		/* Mapped at the last request allowed: the DMA goes through. */
+		{ 3, 3, false, 0, 3, 2, 0 },
+		/* One request too few. */
+		{ 2, 3, false, -EFAULT, 2, 1, 1 },
+		{ 1, 1, true, 0, 1, 0, 0 },
+	};
 	struct env e;
 	struct iopf_dev_stats ds;
 
 	env_setup(h, &e, 1, 0);
-	/* A handler that never maps: as many requests as the limit. */
-	assert_int_equal(retry_run(&e, 5, 0, false, &ds), -EFAULT);
-	assert_int_equal(ds.faults, 5);
-	assert_int_equal(ds.fault_retries, 4);
-	assert_int_equal(ds.retries_exhausted, 1);
-	assert_int_equal(retry_run(&e, 0, 0, false, &ds), -EFAULT);
-	assert_int_equal(ds.faults, 64); /* the default */
-	assert_int_equal(ds.retries_exhausted, 1);
-	assert_int_equal(retry_run(&e, 4, 0, true, &ds), -EFAULT);
-	assert_int_equal(ds.faults, 4);
-	assert_int_equal(ds.retries_exhausted, 1);
-	/* Mapped at the last request allowed: the DMA goes through. */
-	assert_int_equal(retry_run(&e, 3, 3, false, &ds), 0);
-	assert_int_equal(ds.faults, 3);
-	assert_int_equal(ds.retries_exhausted, 0);
-	/* One request too few. */
-	assert_int_equal(retry_run(&e, 2, 3, false, &ds), -EFAULT);
-	assert_int_equal(ds.faults, 2);
-	assert_int_equal(ds.retries_exhausted, 1);
-	assert_int_equal(retry_run(&e, 1, 1, true, &ds), 0);
-	assert_int_equal(ds.faults, 1);
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		assert_int_equal(retry_run(&e, runs[i].limit, runs[i].map_at,
+					   runs[i].fault_in, &ds), runs[i].ret);
+		assert_int_equal(ds.faults, runs[i].faults);
+		assert_int_equal(ds.fault_retries, runs[i].retries);
+		assert_int_equal(ds.retries_exhausted, runs[i].exhausted);
+	}
 	assert_exactly_once(e.iommu);
 	env_teardown(&e);
 }
@@ -713,43 +706,52 @@ HARNESS_VIRTUAL_TEST(retry_limit)
 
 /* ---- a device is bound once ---- */
 
-struct bind_job {
-	struct iopf_fd *fd;
-	struct iopf_dev *dev;
-	uint32_t id;
-	int ret;
+/* An iommufd call that makes an object, run by its own actor. */
+struct fd_call {
+	struct fdenv *f;
+	uint32_t id;          /* of the object made */
+	int ret;              /* 1 until the call returns */
 	bool done;
 	struct iopf_rt_actor *actor;
 };
 
-static void bind_job_fn(void *arg)
+/* Binds f's device. */
+static void bind_call_fn(void *arg)
 {
-	struct bind_job *j = arg;
+	struct fd_call *c = arg;
 
-	j->ret = iopf_fd_device_bind(j->fd, j->dev, &j->id);
-	j->done = true;
+	c->ret = iopf_fd_device_bind(c->f->fd, c->f->dev, &c->id);
+	c->done = true;
+}
+
+/* Makes a HWPT of f's IOAS for f's device, on f's fault queue. */
+static void hwpt_call_fn(void *arg)
+{
+	struct fd_call *c = arg;
+
+	c->ret = iopf_fd_hwpt_alloc(c->f->fd, c->f->devid, c->f->ioas,
+				    c->f->fault, &c->id);
+	c->done = true;
 }
 
 /* Two threads bind the same device: one gets it, the other -EBUSY. */
 static void body_bind_twice(struct harness *h)
 {
 	struct fdenv f;
-	struct bind_job bj = { .ret = 1 };
+	struct fd_call bj = { .f = &f, .ret = 1 };
 	uint32_t id = 0;
 	int ret = 1;
 
 	fdenv_open(h, &f, 0);
-	bj.dev = f.dev;
-	bj.fd = f.fd;
-	spawn_armed(h, "binder", 0, bind_job_fn, &bj, &bj.actor);
+	spawn_armed(h, "binder", 0, bind_call_fn, &bj, &bj.actor);
 	while (preempt_wait_or(h, &bj.done)) {
 		if (ret == 1)
-			ret = iopf_fd_device_bind(bj.fd, bj.dev, &id);
+			ret = iopf_fd_device_bind(f.fd, f.dev, &id);
 		preempt_resume();
 	}
 	join_armed(bj.actor);
 	if (ret == 1)
-		ret = iopf_fd_device_bind(bj.fd, bj.dev, &id);
+		ret = iopf_fd_device_bind(f.fd, f.dev, &id);
 	if (!ret && !bj.ret)
 		fail_msg("one device bound twice: dev_id %u and %u", bj.id, id);
 	assert_true((!ret && bj.ret == -EBUSY) || (ret == -EBUSY && !bj.ret));
@@ -760,23 +762,6 @@ HARNESS_VIRTUAL_TEST(bind_twice)
 
 /* ---- a fault queue's time limit reaches every HWPT using it ---- */
 
-struct hwpt_job {
-	struct fdenv *f;
-	uint32_t id;
-	int ret;
-	bool done;
-	struct iopf_rt_actor *actor;
-};
-
-static void hwpt_job_fn(void *arg)
-{
-	struct hwpt_job *j = arg;
-
-	j->ret = iopf_fd_hwpt_alloc(j->f->fd, j->f->devid, j->f->ioas,
-				    j->f->fault, &j->id);
-	j->done = true;
-}
-
 /*
  * The queue's time limit is changed while a HWPT using the queue is being
  * created: the HWPT ends up with the last value set, so that a group
@@ -785,14 +770,14 @@ static void hwpt_job_fn(void *arg)
 static void body_timeout_vs_hwpt_alloc(struct harness *h)
 {
 	struct fdenv f;
-	struct hwpt_job hj = { .f = &f, .ret = 1 };
+	struct fd_call hj = { .f = &f, .ret = 1 };
 	struct dma_job j = { .pasid = 7, .iova = 30 * PG };
 	struct iopf_iommu_stats s;
 	uint64_t limit = 0;
 
 	fdenv_setup(h, &f, true, 0);
 	j.dev = f.dev;
-	spawn_armed(h, "hwpt", 0, hwpt_job_fn, &hj, &hj.actor);
+	spawn_armed(h, "hwpt", 0, hwpt_call_fn, &hj, &hj.actor);
 	while (preempt_wait_or(h, &hj.done)) {
 		limit += 1000000;
 		assert_int_equal(iopf_fd_fault_set_timeout(f.fd, f.fault,
@@ -840,10 +825,10 @@ HARNESS_VIRTUAL_TEST(timeout_vs_hwpt_alloc)
 static void body_hwpt_alloc_vs_unbind(struct harness *h)
 {
 	struct fdenv f;
-	struct hwpt_job hj = { .f = &f, .ret = 1 };
+	struct fd_call hj = { .f = &f, .ret = 1 };
 
 	fdenv_setup(h, &f, false, 0);
-	spawn_armed(h, "hwpt", 1, hwpt_job_fn, &hj, &hj.actor);
+	spawn_armed(h, "hwpt", 1, hwpt_call_fn, &hj, &hj.actor);
 	if (preempt_wait_or(h, &hj.done)) {
 		assert_int_equal(iopf_fd_destroy(f.fd, f.devid), 0);
 		preempt_resume();
@@ -867,6 +852,20 @@ static void dmas_start(struct harness *h, struct dma_job *j, unsigned n,
 					 .iova = (page + i) * PG };
 		dma_start(h, &j[i], "dma");
 	}
+}
+
+/*
+ * Start @n DMAs of @f's device on PASID 4, of the pages from @page on, and
+ * wait until each has formed its group and the handler has forwarded it.
+ */
+static void dmas_queue(struct harness *h, struct fdenv *f, struct dma_job *j,
+		       unsigned n, uint64_t page)
+{
+	struct iopf_iommu_stats s;
+
+	iopf_iommu_stats(f->e.iommu, &s);
+	dmas_start(h, j, n, f->dev, 4, page);
+	wait_groups(h, f->e.iommu, s.groups + n);
 }
 
 /* Join @n DMAs; how many returned @ret. */
@@ -895,8 +894,7 @@ static void body_answered_once_on_detach(struct harness *h)
 
 	fdenv_setup(h, &f, true, 0);
 	fdenv_attach(&f, 4);
-	dmas_start(h, j, 6, f.dev, 4, 200);
-	wait_groups(h, f.e.iommu, 6);
+	dmas_queue(h, &f, j, 6, 200);
 	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 3, 0), 3);
 	vmm_answer(&f, &recs[0]);
 	fdenv_detach(&f, 4);
@@ -925,15 +923,13 @@ static void body_answered_once_on_reattach(struct harness *h)
 
 	fdenv_setup(h, &f, true, 0);
 	fdenv_attach(&f, 4);
-	dmas_start(h, old, 4, f.dev, 4, 300);
-	wait_groups(h, f.e.iommu, 4);
+	dmas_queue(h, &f, old, 4, 300);
 	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, recs, 2, 0), 2);
 	fdenv_detach(&f, 4);
 	assert_int_equal(dmas_join(old, 4, -EFAULT), 4);
 
 	fdenv_attach(&f, 4);
-	dmas_start(h, now, 2, f.dev, 4, 310);
-	wait_groups(h, f.e.iommu, 6);
+	dmas_queue(h, &f, now, 2, 310);
 	assert_int_equal(iopf_fd_fault_read(f.fd, f.fault, fresh, 8, 0), 2);
 	for (unsigned i = 0; i < 2; i++) {
 		assert_true(fresh[i].addr == 310 * PG ||

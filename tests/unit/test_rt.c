@@ -12,6 +12,7 @@
 #include <iopf/rt.h>
 
 #include "../common/rt_scenario.h"
+#include "../common/test_main.h"
 
 static void test_virtual_scenario_is_deterministic(void **state)
 {
@@ -51,6 +52,24 @@ struct order {
 	char log[2048];
 	int flag;
 };
+
+/* A virtual runtime of @seed for @o, with its mutex and wait queue. */
+static void order_up(struct order *o, uint64_t seed)
+{
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL, .seed = seed };
+
+	memset(o, 0, sizeof(*o));
+	assert_int_equal(iopf_rt_create(&cfg, &o->rt), 0);
+	iopf_rt_mutex_init(o->rt, &o->m);
+	iopf_rt_waitq_init(o->rt, &o->wq);
+}
+
+static void order_down(struct order *o)
+{
+	iopf_rt_waitq_destroy(&o->wq);
+	iopf_rt_mutex_destroy(&o->m);
+	iopf_rt_destroy(o->rt);
+}
 
 static void order_note(struct order *o, const char *tag)
 {
@@ -104,11 +123,9 @@ static void order_main(void *arg)
 
 static void test_virtual_event_order_and_times(void **state)
 {
-	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL, .seed = 1 };
-	struct order o = { 0 };
+	struct order o;
 
-	assert_int_equal(iopf_rt_create(&cfg, &o.rt), 0);
-	iopf_rt_mutex_init(o.rt, &o.m);
+	order_up(&o, 1);
 	assert_int_equal(iopf_rt_run(o.rt, "main", order_main, &o), 0);
 	/*
 	 * A starts at 0, charges to 300, sleeps to 500. main unlocks at 50:
@@ -117,8 +134,7 @@ static void test_virtual_event_order_and_times(void **state)
 	assert_string_equal(o.log, "0:A:start;50:main:unlock;50:B:locked;"
 				   "150:C:locked;300:A:charged;500:A:slept;"
 				   "500:main:joined;");
-	iopf_rt_mutex_destroy(&o.m);
-	iopf_rt_destroy(o.rt);
+	order_down(&o);
 }
 
 static void wake_waiter(void *arg)
@@ -149,17 +165,12 @@ static void wake_main(void *arg)
 
 static void test_virtual_wait_timeout(void **state)
 {
-	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL };
-	struct order o = { 0 };
+	struct order o;
 
-	assert_int_equal(iopf_rt_create(&cfg, &o.rt), 0);
-	iopf_rt_mutex_init(o.rt, &o.m);
-	iopf_rt_waitq_init(o.rt, &o.wq);
+	order_up(&o, 0);
 	assert_int_equal(iopf_rt_run(o.rt, "main", wake_main, &o), 0);
 	assert_string_equal(o.log, "400:w1:woken;1000:w2:timeout;");
-	iopf_rt_waitq_destroy(&o.wq);
-	iopf_rt_mutex_destroy(&o.m);
-	iopf_rt_destroy(o.rt);
+	order_down(&o);
 }
 
 /* Woken before its timeout, then charges twice: see the test below. */
@@ -198,13 +209,10 @@ static void stale_timer_main(void *arg)
  */
 static void test_virtual_charge_behind_stale_timer(void **state)
 {
-	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL, .seed = 1 };
 	struct iopf_rt_sched_stats st;
-	struct order o = { 0 };
+	struct order o;
 
-	assert_int_equal(iopf_rt_create(&cfg, &o.rt), 0);
-	iopf_rt_mutex_init(o.rt, &o.m);
-	iopf_rt_waitq_init(o.rt, &o.wq);
+	order_up(&o, 1);
 	assert_int_equal(iopf_rt_run(o.rt, "main", stale_timer_main, &o), 0);
 	assert_string_equal(o.log, "0:w:woken;100:w:charged;200:w:charged;"
 				   "200:main:joined;");
@@ -212,9 +220,7 @@ static void test_virtual_charge_behind_stale_timer(void **state)
 	/* Dispatched: main, w, main, w (woken), w at 100, w at 200 (in
 	 * place), main joined; never the stale timer. */
 	assert_int_equal(st.events, 7);
-	iopf_rt_waitq_destroy(&o.wq);
-	iopf_rt_mutex_destroy(&o.m);
-	iopf_rt_destroy(o.rt);
+	order_down(&o);
 }
 
 static void test_fiber_switch_time(void **state)
@@ -252,21 +258,16 @@ static void deadlock_main(void *arg)
 
 static void test_virtual_deadlock_is_reported(void **state)
 {
-	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL };
-	struct order o = { 0 };
+	struct order o;
 
-	assert_int_equal(iopf_rt_create(&cfg, &o.rt), 0);
-	iopf_rt_mutex_init(o.rt, &o.m);
-	iopf_rt_waitq_init(o.rt, &o.wq);
+	order_up(&o, 0);
 	assert_int_equal(iopf_rt_run(o.rt, "main", deadlock_main, &o),
 			 -EDEADLK);
 	/* The context is usable again after the failed run. */
 	o.wq.waiters.head = o.wq.waiters.tail = NULL;
 	o.m.owner = NULL;
 	assert_int_equal(iopf_rt_run(o.rt, "main", order_charger, &o), 0);
-	iopf_rt_waitq_destroy(&o.wq);
-	iopf_rt_mutex_destroy(&o.m);
-	iopf_rt_destroy(o.rt);
+	order_down(&o);
 }
 
 static void exit_early(void *arg)
@@ -543,22 +544,15 @@ static void test_join_in_any_order(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_virtual_scenario_is_deterministic),
-		cmocka_unit_test(test_real_scenario),
-		cmocka_unit_test(test_virtual_event_order_and_times),
-		cmocka_unit_test(test_virtual_wait_timeout),
-		cmocka_unit_test(test_virtual_charge_behind_stale_timer),
-		cmocka_unit_test(test_fiber_switch_time),
-		cmocka_unit_test(test_virtual_deadlock_is_reported),
-		cmocka_unit_test(test_exit_and_bad_args),
-		cmocka_unit_test(test_random_is_seeded),
-		cmocka_unit_test(test_virtual_many_actors),
-		cmocka_unit_test(test_virtual_time_overflow_stops_the_run),
-		cmocka_unit_test(test_join_in_any_order),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_virtual_scenario_is_deterministic),
+	  cmocka_unit_test(test_real_scenario),
+	  cmocka_unit_test(test_virtual_event_order_and_times),
+	  cmocka_unit_test(test_virtual_wait_timeout),
+	  cmocka_unit_test(test_virtual_charge_behind_stale_timer),
+	  cmocka_unit_test(test_fiber_switch_time),
+	  cmocka_unit_test(test_virtual_deadlock_is_reported),
+	  cmocka_unit_test(test_exit_and_bad_args),
+	  cmocka_unit_test(test_random_is_seeded),
+	  cmocka_unit_test(test_virtual_many_actors),
+	  cmocka_unit_test(test_virtual_time_overflow_stops_the_run),
+	  cmocka_unit_test(test_join_in_any_order))

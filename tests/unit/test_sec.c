@@ -14,6 +14,7 @@
 #include <iopf/vm.h>
 
 #include "../common/harness.h"
+#include "../common/test_main.h"
 
 struct guest {
 	struct iopf_iommu *iommu;
@@ -122,55 +123,47 @@ static void check_jobs(struct harness *h, struct guest *g)
 	free(want);
 }
 
-static void body_static(struct harness *h)
+/* One guest set-up: its mode, its device's fault capability, the runtimes. */
+struct jobs_case {
+	enum iopf_vm_mode mode;
+	enum iopf_fault_cap cap;
+	bool faults;    /* whether the jobs must take I/O page faults */
+	bool real_too;  /* run on the real-threads runtime as well */
+};
+
+static const struct jobs_case jobs_cases[] = {
+	{ IOPF_VM_STATIC, IOPF_FAULT_NONE, false, true },
+	{ IOPF_VM_IOPF, IOPF_FAULT_STALL, true, false },
+	{ IOPF_VM_IOPF, IOPF_FAULT_PRI, true, true },
+	{ IOPF_VM_HOST_SVA, IOPF_FAULT_STALL, true, true },
+};
+
+static void body_jobs(struct harness *h)
 {
+	const struct jobs_case *c = h->priv;
 	struct guest g = { 0 };
 
-	guest_up(h, &g, IOPF_VM_STATIC, IOPF_FAULT_NONE, 1);
+	guest_up(h, &g, c->mode, c->cap, 1);
 	check_jobs(h, &g);
-	assert_int_equal(iopf_vm_faults(g.vm), 0);
-	guest_down(h, &g);
-}
-
-static void body_iopf_stall(struct harness *h)
-{
-	struct guest g = { 0 };
-
-	guest_up(h, &g, IOPF_VM_IOPF, IOPF_FAULT_STALL, 1);
-	check_jobs(h, &g);
-	assert_true(iopf_vm_faults(g.vm) > 0);
-	guest_down(h, &g);
-}
-
-static void body_iopf_pri(struct harness *h)
-{
-	struct guest g = { 0 };
-
-	guest_up(h, &g, IOPF_VM_IOPF, IOPF_FAULT_PRI, 1);
-	check_jobs(h, &g);
-	assert_true(iopf_vm_faults(g.vm) > 0);
-	guest_down(h, &g);
-}
-
-static void body_sva(struct harness *h)
-{
-	struct guest g = { 0 };
-
-	guest_up(h, &g, IOPF_VM_HOST_SVA, IOPF_FAULT_STALL, 1);
-	check_jobs(h, &g);
-	assert_true(iopf_vm_faults(g.vm) > 0);
+	if (c->faults)
+		assert_true(iopf_vm_faults(g.vm) > 0);
+	else
+		assert_int_equal(iopf_vm_faults(g.vm), 0);
 	guest_down(h, &g);
 }
 
 static void test_jobs_verified_against_cpu(void **state)
 {
-	harness_run(IOPF_RT_VIRTUAL, 1, body_static, NULL);
-	harness_run(IOPF_RT_VIRTUAL, 1, body_iopf_stall, NULL);
-	harness_run(IOPF_RT_VIRTUAL, 1, body_iopf_pri, NULL);
-	harness_run(IOPF_RT_VIRTUAL, 1, body_sva, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_static, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_iopf_pri, NULL);
-	harness_run(IOPF_RT_REAL, 1, body_sva, NULL);
+	const size_t n = sizeof(jobs_cases) / sizeof(jobs_cases[0]);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		harness_run(IOPF_RT_VIRTUAL, 1, body_jobs,
+			    (void *)&jobs_cases[i]);
+	for (size_t i = 0; i < n; i++)
+		if (jobs_cases[i].real_too)
+			harness_run(IOPF_RT_REAL, 1, body_jobs,
+				    (void *)&jobs_cases[i]);
 }
 
 /* A job waiting on a fault does not hold up another queue. */
@@ -334,13 +327,6 @@ static void test_balloon(void **state)
 	harness_run(IOPF_RT_REAL, 1, body_balloon, &iopf);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_jobs_verified_against_cpu),
-		cmocka_unit_test(test_fault_does_not_block_other_queues),
-		cmocka_unit_test(test_balloon),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_jobs_verified_against_cpu),
+	  cmocka_unit_test(test_fault_does_not_block_other_queues),
+	  cmocka_unit_test(test_balloon))

@@ -9,6 +9,8 @@
 
 #include <iopf/rt.h>
 
+#include "../common/test_main.h"
+
 static struct iopf_rt *new_rt(void)
 {
 	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL };
@@ -158,15 +160,8 @@ static void test_trace_hook(void **state)
 	iopf_rt_destroy(a.rt);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_counter_get_or_create),
-		cmocka_unit_test(test_hist_quantiles),
-		cmocka_unit_test(test_hist_small_exact),
-		cmocka_unit_test(test_visit),
-		cmocka_unit_test(test_trace_hook),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_counter_get_or_create),
+	  cmocka_unit_test(test_hist_quantiles),
+	  cmocka_unit_test(test_hist_small_exact),
+	  cmocka_unit_test(test_visit),
+	  cmocka_unit_test(test_trace_hook))

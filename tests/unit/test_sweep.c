@@ -13,6 +13,8 @@
 
 #include <iopf/sweep.h>
 
+#include "../common/test_main.h"
+
 static struct iopf_sweep_grid *grid_of(const char *text)
 {
 	struct iopf_sweep_grid *grid = NULL;
@@ -164,14 +166,7 @@ static void test_failed_and_missing_points_named(void **state)
 	iopf_sweep_grid_free(grid);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_grids_refused),
-		cmocka_unit_test(test_points_last_axis_fastest),
-		cmocka_unit_test(test_results_answered_once_in_index_order),
-		cmocka_unit_test(test_failed_and_missing_points_named),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_bad_grids_refused),
+	  cmocka_unit_test(test_points_last_axis_fastest),
+	  cmocka_unit_test(test_results_answered_once_in_index_order),
+	  cmocka_unit_test(test_failed_and_missing_points_named))

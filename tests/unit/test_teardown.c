@@ -28,6 +28,7 @@
 #include <iopf/inject.h>
 #include <iopf/vfio.h>
 
+#include "../common/dma_job.h"
 #include "../common/harness.h"
 
 #ifdef TEARDOWN_REAL_ONLY
@@ -189,23 +190,6 @@ static uint64_t unanswered(struct iopf_iommu *iommu)
 		st.responses[IOPF_RESP_FAILURE]);
 }
 
-struct dma_job {
-	struct iopf_dev *dev;
-	uint64_t iova;
-	int ret;
-	struct iopf_rt_actor *actor;
-};
-
-static void dma_write_actor(void *arg)
-{
-	struct dma_job *j = arg;
-	unsigned char b[16];
-
-	memset(b, 0xa5, sizeof(b));
-	j->ret = iopf_dma(j->dev, IOPF_PASID_NONE, j->iova, b, sizeof(b),
-			  IOPF_DMA_WRITE);
-}
-
 /*
  * Start a DMA write of @page by actor "dma", and let virtual time pass
  * until the container's handler has started on its fault.
@@ -213,26 +197,31 @@ static void dma_write_actor(void *arg)
 static void dma_into_handler(struct world *w, struct dma_job *j,
 			     uint64_t page)
 {
-	*j = (struct dma_job){ .dev = w->dev, .iova = page * PG };
-	assert_int_equal(iopf_rt_spawn(w->h->rt, "dma", dma_write_actor, j,
-				       &j->actor), 0);
+	*j = (struct dma_job){ .dev = w->dev, .pasid = IOPF_PASID_NONE,
+			       .iova = page * PG, .len = 16 };
+	assert_int_equal(dma_job_start(w->h->rt, j, "dma"), 0);
 	while (!ioas_faults(w->ioas))
 		iopf_rt_sleep(w->h->rt, 100);
 }
 
-/* Join the DMA; what it returned. */
-static int dma_join(struct dma_job *j)
-{
-	iopf_rt_join(j->actor);
-	return j->ret;
-}
-
 struct seen {
+	int how;               /* the case's variant, set before the run */
 	uint64_t unanswered;   /* groups in flight when teardown returned */
 	int dma_ret;
 	uint64_t a, b, c;      /* case-specific */
 	int err;
 };
+
+/*
+ * The container first; what then stays locked or pinned goes in s->b;
+ * then the rest of the world.
+ */
+static void world_down_recording_pins(struct world *w, struct seen *s)
+{
+	world_destroy_ioas(w);
+	s->b = locked_and_pinned(w->h);
+	world_down(w);
+}
 
 /* Run @body in a virtual runtime (@costs NULL: the defaults); its record. */
 static struct seen run_virtual(const struct iopf_cost_model *costs,
@@ -244,72 +233,75 @@ static struct seen run_virtual(const struct iopf_cost_model *costs,
 	return s;
 }
 
-/*
- * The container goes while its handler runs: the handler has counted the
- * fault and is charging its own cost when iopf_ioas_destroy() is called.
- * Destroy must wait for it: when it returns the group is answered, and the
- * handler never touches the freed container (ASan would say so).
- */
-static void body_destroy_waits_for_handler(struct harness *h)
+/* What goes while the container's handler runs a fault. */
+enum under_handler {
+	/*
+	 * The container: the handler has counted the fault and is charging
+	 * its own cost when iopf_ioas_destroy() is called. Destroy must wait
+	 * for it: when it returns the group is answered, and the handler
+	 * never touches the freed container (ASan would say so). The area
+	 * went: the fault is answered INVALID.
+	 */
+	DESTROY_IOAS,
+	/*
+	 * The domain, while the handler is inside area_populate (the page is
+	 * being populated): when iopf_ioas_detach_domain() returns, no call
+	 * of the container's handler for that domain may still run, so the
+	 * container can be destroyed right after. The domain lost its
+	 * handler: the retry is refused.
+	 */
+	DETACH_DOMAIN,
+};
+
+static void body_teardown_under_handler(struct harness *h)
 {
 	struct seen *s = h->priv;
 	struct dma_job j;
 	struct world w;
 
 	world_up(h, &w, 64, 16);
-	dma_into_handler(&w, &j, 5);
-	world_destroy_ioas(&w);
-	s->unanswered = unanswered(w.iommu);
-	s->dma_ret = dma_join(&j);
+	if (s->how == DESTROY_IOAS) {
+		dma_into_handler(&w, &j, 5);
+		world_destroy_ioas(&w);
+		s->unanswered = unanswered(w.iommu);
+	} else {
+		dma_into_handler(&w, &j, 7);
+		/* Past the handler's own cost: it is getting the page now. */
+		iopf_rt_sleep(h->rt,
+			      iopf_rt_costs(h->rt)->fault_handler_ns + 500);
+		iopf_ioas_detach_domain(w.ioas, w.d);
+		s->unanswered = unanswered(w.iommu);
+		world_destroy_ioas(&w);
+	}
+	s->dma_ret = dma_job_join(&j);
 	world_down(&w);
+}
+
+/* @how goes under the handler; @call, the function that returned. */
+static void check_teardown_under_handler(enum under_handler how,
+					 const char *call)
+{
+	struct seen s = { .how = how };
+
+	harness_run(IOPF_RT_VIRTUAL, 1, body_teardown_under_handler, &s);
+	if (s.unanswered)
+		fail_msg("%s returned with %llu fault group(s) still in the "
+			 "container's handler", call,
+			 (unsigned long long)s.unanswered);
+	assert_int_equal(s.dma_ret, -EFAULT);
 }
 
 static void test_destroy_waits_for_running_handler(void **state)
 {
-	struct seen s = run_virtual(NULL, body_destroy_waits_for_handler);
-
 	(void)state;
-	if (s.unanswered)
-		fail_msg("iopf_ioas_destroy() returned with %llu fault group(s) "
-			 "still in the container's handler",
-			 (unsigned long long)s.unanswered);
-	assert_int_equal(s.dma_ret, -EFAULT); /* the area went: INVALID */
-}
-
-/*
- * Detaching the domain while the handler is inside area_populate (the
- * page is being populated): when iopf_ioas_detach_domain() returns, no
- * call of the container's handler for that domain may still run, so the
- * container can be destroyed right after.
- */
-static void body_detach_waits_for_handler(struct harness *h)
-{
-	struct seen *s = h->priv;
-	struct dma_job j;
-	struct world w;
-
-	world_up(h, &w, 64, 16);
-	dma_into_handler(&w, &j, 7);
-	/* Past the handler's own cost: it is getting the page now. */
-	iopf_rt_sleep(h->rt, iopf_rt_costs(h->rt)->fault_handler_ns + 500);
-	iopf_ioas_detach_domain(w.ioas, w.d);
-	s->unanswered = unanswered(w.iommu);
-	world_destroy_ioas(&w);
-	s->dma_ret = dma_join(&j);
-	world_down(&w);
+	check_teardown_under_handler(DESTROY_IOAS, "iopf_ioas_destroy()");
 }
 
 static void test_detach_domain_waits_for_running_handler(void **state)
 {
-	struct seen s = run_virtual(NULL, body_detach_waits_for_handler);
-
 	(void)state;
-	if (s.unanswered)
-		fail_msg("iopf_ioas_detach_domain() returned with %llu fault "
-			 "group(s) still in the container's handler",
-			 (unsigned long long)s.unanswered);
-	/* The domain lost its handler: the retry is refused. */
-	assert_int_equal(s.dma_ret, -EFAULT);
+	check_teardown_under_handler(DETACH_DOMAIN,
+				     "iopf_ioas_detach_domain()");
 }
 
 /* A handler that changes its own domain's handler: refused, not a hang. */
@@ -400,9 +392,7 @@ static void body_pin_failure_frame0(struct harness *h)
 		}
 	}
 	s->c = n - 1; /* sites failed */
-	world_destroy_ioas(&w);
-	s->b = locked_and_pinned(h);
-	world_down(&w);
+	world_down_recording_pins(&w, s);
 }
 
 static void test_failed_pin_of_frame0_leaves_nothing_pinned(void **state)
@@ -457,9 +447,7 @@ static void body_pin_vs_unmap_frame0(struct harness *h)
 	assert_int_equal(iopf_ioas_unmap(w.ioas, 0, 8 * PG, NULL), 0);
 	iopf_rt_join(a);
 	s->err = p.ret;
-	world_destroy_ioas(&w);
-	s->b = locked_and_pinned(h);
-	world_down(&w);
+	world_down_recording_pins(&w, s);
 }
 
 static void test_pin_racing_unmap_leaves_nothing_pinned(void **state)

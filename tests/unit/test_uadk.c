@@ -15,6 +15,8 @@
 #include <iopf/bench.h>
 #include <iopf/cost.h>
 
+#include "../common/test_main.h"
+
 static struct iopf_bench_uadk_config row_cfg(int r)
 {
 	const struct iopf_seed_row *s = &iopf_seed_rows[r];
@@ -109,14 +111,7 @@ static void test_stored_profile_is_the_fit(void **state)
 		}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fault_counts_match_the_seed),
-		cmocka_unit_test(test_virtual_runs_are_identical),
-		cmocka_unit_test(test_best_policy_and_prefault),
-		cmocka_unit_test(test_stored_profile_is_the_fit),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_fault_counts_match_the_seed),
+	  cmocka_unit_test(test_virtual_runs_are_identical),
+	  cmocka_unit_test(test_best_policy_and_prefault),
+	  cmocka_unit_test(test_stored_profile_is_the_fit))

@@ -16,6 +16,7 @@
 #include <iopf/vfio.h>
 
 #include "../common/iommu_env.h"
+#include "../common/test_main.h"
 
 #define RW (IOPF_TYPE1_READ | IOPF_TYPE1_WRITE)
 #define GPA(i) ((uint64_t)(i) * PG)
@@ -488,6 +489,7 @@ static void test_prefault_policy_fault_counts(void **state)
  * slow populate; the user unmaps meanwhile. */
 struct race {
 	struct vm *v;
+	void (*host)(struct race *r); /* what the host does meanwhile */
 	int dma_ret;
 	uint64_t unmap_done;
 };
@@ -500,12 +502,47 @@ static void race_dma(void *arg)
 	r->dma_ret = dma(r->v, GPA(5), b, 8, false);
 }
 
-static void race_unmap(void *arg)
+/* 12 us in, the handler is populating the page: the host acts. */
+static void race_host(void *arg)
 {
 	struct race *r = arg;
+
+	iopf_rt_sleep(r->v->e.h->rt, 12000);
+	r->host(r);
+}
+
+/*
+ * A guest with 16 faultable pages: the device reads page 5 (race_dma)
+ * while actor @name does @host; both are joined.
+ */
+static void race_run(struct harness *h, struct vm *v, struct race *r,
+		     const char *name, void (*host)(struct race *r))
+{
+	struct iopf_rt_actor *a, *b;
+
+	vm_setup(h, v, true, UINT64_MAX);
+	*r = (struct race){ .v = v, .host = host };
+	assert_int_equal(iopf_type1_map_dma(v->c, HVA(0), GPA(0), 16 * PG, RW),
+			 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "dma", race_dma, r, &a), 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, name, race_host, r, &b), 0);
+	iopf_rt_join(a);
+	iopf_rt_join(b);
+}
+
+/* Runs @body with a slow populate (50 us a page): a wide race window. */
+static void run_slow_populate(void (*body)(struct harness *))
+{
+	struct iopf_cost_model slow = *iopf_cost_model_default();
+
+	slow.zero_4k_ns = 50000;
+	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow, body, NULL);
+}
+
+static void race_unmap(struct race *r)
+{
 	uint64_t u;
 
-	iopf_rt_sleep(r->v->e.h->rt, 12000); /* the handler is populating */
 	assert_int_equal(iopf_type1_unmap_dma(r->v->c, GPA(0), 16 * PG, &u), 0);
 	r->unmap_done = iopf_rt_now(r->v->e.h->rt);
 }
@@ -513,15 +550,9 @@ static void race_unmap(void *arg)
 static void body_race_unmap(struct harness *h)
 {
 	struct vm v;
-	struct race r = { .v = &v };
-	struct iopf_rt_actor *a, *b;
+	struct race r;
 
-	vm_setup(h, &v, true, UINT64_MAX);
-	assert_int_equal(iopf_type1_map_dma(v.c, HVA(0), GPA(0), 16 * PG, RW), 0);
-	iopf_rt_spawn(h->rt, "dma", race_dma, &r, &a);
-	iopf_rt_spawn(h->rt, "user", race_unmap, &r, &b);
-	iopf_rt_join(a);
-	iopf_rt_join(b);
+	race_run(h, &v, &r, "user", race_unmap);
 	assert_int_equal(r.dma_ret, -EFAULT);
 	/* The page of the removed area was never mapped. */
 	assert_false(iopf_ioas_is_mapped(iopf_type1_ioas(v.c), GPA(5)));
@@ -536,34 +567,22 @@ static void body_race_unmap(struct harness *h)
 
 static void test_race_fault_vs_unmap(void **state)
 {
-	struct iopf_cost_model slow = *iopf_cost_model_default();
-
-	slow.zero_4k_ns = 50000; /* populate is slow: a wide window */
-	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow, body_race_unmap, NULL);
+	run_slow_populate(body_race_unmap);
 }
 
 /* Race: fault vs detach of the device. */
-static void race_detach(void *arg)
+static void race_detach(struct race *r)
 {
-	struct race *r = arg;
-
-	iopf_rt_sleep(r->v->e.h->rt, 12000);
 	iopf_type1_detach_device(r->v->c, r->v->dev);
 }
 
 static void body_race_detach(struct harness *h)
 {
 	struct vm v;
-	struct race r = { .v = &v };
-	struct iopf_rt_actor *a, *b;
+	struct race r;
 	struct iopf_iommu_stats st;
 
-	vm_setup(h, &v, true, UINT64_MAX);
-	assert_int_equal(iopf_type1_map_dma(v.c, HVA(0), GPA(0), 16 * PG, RW), 0);
-	iopf_rt_spawn(h->rt, "dma", race_dma, &r, &a);
-	iopf_rt_spawn(h->rt, "user", race_detach, &r, &b);
-	iopf_rt_join(a);
-	iopf_rt_join(b);
+	race_run(h, &v, &r, "user", race_detach);
 	/* Detach waited for the running handler: the fault completed before
 	 * detach returned (the DMA went through) or the DMA found no domain
 	 * when it retried. Nothing runs for the device afterwards. */
@@ -582,18 +601,12 @@ static void body_race_detach(struct harness *h)
 
 static void test_race_fault_vs_detach(void **state)
 {
-	struct iopf_cost_model slow = *iopf_cost_model_default();
-
-	slow.zero_4k_ns = 50000;
-	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow, body_race_detach, NULL);
+	run_slow_populate(body_race_detach);
 }
 
 /* Race: the notifier vs fault installation (seq/retry). */
-static void race_discard(void *arg)
+static void race_discard(struct race *r)
 {
-	struct race *r = arg;
-
-	iopf_rt_sleep(r->v->e.h->rt, 12000);
 	/* The page being installed goes away under the handler. */
 	assert_int_equal(iopf_mm_discard(r->v->e.h->mm, HVA(5), PG), 0);
 }
@@ -601,16 +614,10 @@ static void race_discard(void *arg)
 static void body_race_notifier(struct harness *h)
 {
 	struct vm v;
-	struct race r = { .v = &v };
-	struct iopf_rt_actor *a, *b;
+	struct race r;
 	struct iopf_ioas_stats s;
 
-	vm_setup(h, &v, true, UINT64_MAX);
-	assert_int_equal(iopf_type1_map_dma(v.c, HVA(0), GPA(0), 16 * PG, RW), 0);
-	iopf_rt_spawn(h->rt, "dma", race_dma, &r, &a);
-	iopf_rt_spawn(h->rt, "balloon", race_discard, &r, &b);
-	iopf_rt_join(a);
-	iopf_rt_join(b);
+	race_run(h, &v, &r, "balloon", race_discard);
 	assert_int_equal(r.dma_ret, 0);
 	s = vm_stats(&v);
 	assert_int_equal(s.seq_retries, 1);
@@ -620,10 +627,7 @@ static void body_race_notifier(struct harness *h)
 
 static void test_race_notifier_vs_fault_installation(void **state)
 {
-	struct iopf_cost_model slow = *iopf_cost_model_default();
-
-	slow.zero_4k_ns = 50000;
-	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow, body_race_notifier, NULL);
+	run_slow_populate(body_race_notifier);
 }
 
 /* Race: partial invalidation of a superpage-mapped run. */
@@ -903,29 +907,22 @@ static void test_dirty_tracking(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_dirty_pinned_all, NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_faults_reach_the_container_handler),
-		cmocka_unit_test(test_handler_maps_checks_permission_answers_once),
-		cmocka_unit_test(test_notifier_takes_pages_back_without_pins),
-		cmocka_unit_test(test_premap_window),
-		cmocka_unit_test(test_enable_iopf_before_map_only),
-		cmocka_unit_test(test_map_neither_pins_nor_maps),
-		cmocka_unit_test(test_selective_faulting),
-		cmocka_unit_test(test_accounting_pinned_vs_faultable),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_prefault_behaves_like_pinning),
-		cmocka_unit_test(test_prefault_policy_fault_counts),
-		cmocka_unit_test(test_adaptive_never_allocates_ahead),
-		cmocka_unit_test(test_race_fault_vs_unmap),
-		cmocka_unit_test(test_race_fault_vs_detach),
-		cmocka_unit_test(test_race_notifier_vs_fault_installation),
-		cmocka_unit_test(test_race_partial_unmap_of_superpage),
-		cmocka_unit_test(test_domains_mirror_the_container),
-		cmocka_unit_test(test_attach_faults_refuses_a_claimed_domain),
-		cmocka_unit_test(test_dirty_tracking),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_faults_reach_the_container_handler),
+	  cmocka_unit_test(test_handler_maps_checks_permission_answers_once),
+	  cmocka_unit_test(test_notifier_takes_pages_back_without_pins),
+	  cmocka_unit_test(test_premap_window),
+	  cmocka_unit_test(test_enable_iopf_before_map_only),
+	  cmocka_unit_test(test_map_neither_pins_nor_maps),
+	  cmocka_unit_test(test_selective_faulting),
+	  cmocka_unit_test(test_accounting_pinned_vs_faultable),
+	  cmocka_unit_test(test_bad_input),
+	  cmocka_unit_test(test_prefault_behaves_like_pinning),
+	  cmocka_unit_test(test_prefault_policy_fault_counts),
+	  cmocka_unit_test(test_adaptive_never_allocates_ahead),
+	  cmocka_unit_test(test_race_fault_vs_unmap),
+	  cmocka_unit_test(test_race_fault_vs_detach),
+	  cmocka_unit_test(test_race_notifier_vs_fault_installation),
+	  cmocka_unit_test(test_race_partial_unmap_of_superpage),
+	  cmocka_unit_test(test_domains_mirror_the_container),
+	  cmocka_unit_test(test_attach_faults_refuses_a_claimed_domain),
+	  cmocka_unit_test(test_dirty_tracking))

@@ -204,6 +204,35 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+/* A word an option takes, and the value it stands for. */
+struct vmm_word {
+	const char *name;
+	int value;
+};
+
+static const struct vmm_word mode_words[] = {
+	{ "pinned", MAP_PINNED }, { "faultable", MAP_FAULTABLE }, { NULL, 0 },
+};
+static const struct vmm_word faults_words[] = {
+	{ "vmm", FAULTS_VMM }, { "ioas", FAULTS_IOAS }, { NULL, 0 },
+};
+static const struct vmm_word device_words[] = {
+	{ "sec", VMM_DEVICE_SEC }, { "none", VMM_DEVICE_NONE }, { NULL, 0 },
+};
+static const struct vmm_word test_words[] = {
+	{ "kat", VMM_TEST_KAT }, { "outside", VMM_TEST_OUTSIDE },
+	{ "workload", VMM_TEST_WORKLOAD }, { NULL, 0 },
+};
+
+/* The value @words gives @v, or -1 when @v is none of them. */
+static int vmm_word(const struct vmm_word *words, const char *v)
+{
+	for (; words->name; words++)
+		if (!strcmp(words->name, v))
+			return words->value;
+	return -1;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: iopf-vmm [--ram SIZE] [--device sec|none] [--mode pinned|faultable]\n"
@@ -232,6 +261,7 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		bool takes = true;
+		int word;
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
@@ -264,12 +294,9 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 				return die("--timeout %s: seconds, at most 86400", v);
 			o->timeout_s = (unsigned)t;
 		} else if (!strcmp(a, "--mode")) {
-			if (!strcmp(v, "pinned"))
-				o->mode = MAP_PINNED;
-			else if (!strcmp(v, "faultable"))
-				o->mode = MAP_FAULTABLE;
-			else
+			if ((word = vmm_word(mode_words, v)) < 0)
 				return die("--mode %s: pinned or faultable", v);
+			o->mode = (enum vmm_map_mode)word;
 		} else if (!strcmp(a, "--prefault")) {
 			const char *colon = strchr(v, ':');
 			uint64_t w = 0;
@@ -289,28 +316,17 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 				return die("--prefault %s: a window of 1..512 pages", v);
 			o->prefault_window = (unsigned)w;
 		} else if (!strcmp(a, "--faults")) {
-			if (!strcmp(v, "vmm"))
-				o->faults = FAULTS_VMM;
-			else if (!strcmp(v, "ioas"))
-				o->faults = FAULTS_IOAS;
-			else
+			if ((word = vmm_word(faults_words, v)) < 0)
 				return die("--faults %s: vmm or ioas", v);
+			o->faults = (enum vmm_faults)word;
 		} else if (!strcmp(a, "--device")) {
-			if (!strcmp(v, "sec"))
-				o->device = VMM_DEVICE_SEC;
-			else if (!strcmp(v, "none"))
-				o->device = VMM_DEVICE_NONE;
-			else
+			if ((word = vmm_word(device_words, v)) < 0)
 				return die("--device %s: sec or none", v);
+			o->device = (enum vmm_device)word;
 		} else if (!strcmp(a, "--test")) {
-			if (!strcmp(v, "kat"))
-				o->test = VMM_TEST_KAT;
-			else if (!strcmp(v, "outside"))
-				o->test = VMM_TEST_OUTSIDE;
-			else if (!strcmp(v, "workload"))
-				o->test = VMM_TEST_WORKLOAD;
-			else
+			if ((word = vmm_word(test_words, v)) < 0)
 				return die("--test %s: kat, outside or workload", v);
+			o->test = (enum vmm_test)word;
 		} else if (!strcmp(a, "--guest")) {
 			o->guest_path = v;
 		} else if (!strcmp(a, "--vfio")) {
