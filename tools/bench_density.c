@@ -86,8 +86,18 @@ static json_object *density_json(const struct iopf_bench_density_result *res)
 	}
 	json_object_object_add(root, "steps", steps);
 	json_object_object_add(root, "guest_step", json_object_new_int((int)res->guest_step));
-	json_object_object_add(root, "fine_from_guests", json_object_new_int((int)res->fine_from));
-	json_object_object_add(root, "fine_to_guests", json_object_new_int((int)res->fine_to));
+	{
+		json_object *fine = json_object_new_array();
+
+		for (unsigned i = 0; i < 2 && res->fine_to[i]; i++) {
+			json_object *r = json_object_new_array();
+
+			json_object_array_add(r, json_object_new_int((int)res->fine_from[i]));
+			json_object_array_add(r, json_object_new_int((int)res->fine_to[i]));
+			json_object_array_add(fine, r);
+		}
+		json_object_object_add(root, "one_by_one_guests", fine);
+	}
 	json_object_object_add(root, "static_max_guests", json_object_new_int((int)res->static_max_guests));
 	json_object_object_add(root, "iopf_plateau_guests", json_object_new_int((int)res->iopf.plateau_guests));
 	json_object_object_add(root, "iopf_plateau_gbps", json_object_new_double(res->iopf.plateau_gbps));
@@ -131,11 +141,13 @@ static void print_table(const struct iopf_bench_density_config *cfg,
 	       (unsigned long long)(cfg->guest_bytes / GIB), 100 * cfg->hot_frac,
 	       100 * cfg->cold_frac, (unsigned long long)(cfg->step_ns / 1000000));
 	/* Coarse steps are another experiment: the header says so. */
-	if (res->guest_step > 1 && res->fine_to)
-		printf("%u guests added per step (one by one from %u to %u), ",
-		       res->guest_step, res->fine_from, res->fine_to);
-	else if (res->guest_step > 1)
-		printf("%u guests added per step, ", res->guest_step);
+	if (res->guest_step > 1)
+		printf("%u guests added per step", res->guest_step);
+	for (unsigned i = 0; i < 2 && res->fine_to[i]; i++)
+		printf("%s %u to %u", i ? " and" : " (one by one from",
+		       res->fine_from[i], res->fine_to[i]);
+	if (res->guest_step > 1)
+		printf("%s, ", res->fine_to[0] ? ")" : "");
 	printf("virtual runtime, profile %s\n", cfg->costs->name);
 	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "guests",
 	       "static", "mem", "IOPF", "mem", "faults/s", "inval/s",

@@ -551,11 +551,12 @@ struct iopf_bench_density_result {
 	double meta_bytes_per_page;
 	/*
 	 * Guests added per step, and the guests measured one at a time
-	 * around the bend when that is more than one (fine_from..fine_to,
-	 * inclusive; 0: none): there the steps come from a second run that
-	 * followed the first up to fine_from - 1 guests.
+	 * around the inflection and the plateau when that is more than one
+	 * (fine_from[i]..fine_to[i], inclusive, in order; 0: none; one range
+	 * when they meet): there the steps come from a second run that
+	 * followed the first up to fine_from[0] - 1 guests.
 	 */
-	unsigned guest_step, fine_from, fine_to;
+	unsigned guest_step, fine_from[2], fine_to[2];
 };
 
 /* 1 TiB host, 2 TiB swap, 112 guests of 16 GiB, 40% hot, 30% cold. */

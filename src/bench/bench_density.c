@@ -684,9 +684,26 @@ static int density_refine(const struct iopf_bench_density_config *cfg,
 				      fine);
 	out->nr_steps = density_splice(sched, coarse, out->nr_steps, fine,
 				       nr_fine, out->steps);
-	out->fine_from = sched->fine_lo[0] < sched->fine_lo[1] ?
-			 sched->fine_lo[0] : sched->fine_lo[1];
-	out->fine_to = sched->stop;
+	/* As ranges for the reader: one when they overlap or touch. */
+	for (unsigned i = 0; i < 2; i++) {
+		out->fine_from[i] = sched->fine_lo[i];
+		out->fine_to[i] = sched->fine_hi[i];
+	}
+	if (out->fine_from[1] <= out->fine_to[0] + 1 &&
+	    out->fine_from[0] <= out->fine_to[1] + 1) {
+		if (out->fine_from[1] < out->fine_from[0])
+			out->fine_from[0] = out->fine_from[1];
+		if (out->fine_to[1] > out->fine_to[0])
+			out->fine_to[0] = out->fine_to[1];
+		out->fine_from[1] = out->fine_to[1] = 0;
+	} else if (out->fine_from[1] < out->fine_from[0]) {
+		unsigned lo = out->fine_from[0], hi = out->fine_to[0];
+
+		out->fine_from[0] = out->fine_from[1];
+		out->fine_to[0] = out->fine_to[1];
+		out->fine_from[1] = lo;
+		out->fine_to[1] = hi;
+	}
 out_free:
 	free(fine);
 	free(coarse);
@@ -711,7 +728,8 @@ int iopf_bench_density(const struct iopf_bench_density_config *cfg,
 	sched.stop = cfg->max_guests;
 	memset(out->steps, 0, cfg->max_guests * sizeof(out->steps[0]));
 	out->guest_step = sched.step;
-	out->fine_from = out->fine_to = 0;
+	memset(out->fine_from, 0, sizeof(out->fine_from));
+	memset(out->fine_to, 0, sizeof(out->fine_to));
 	sides = calloc(2, side_size);
 	if (!sides)
 		return -ENOMEM;
