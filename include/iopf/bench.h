@@ -46,14 +46,10 @@ extern "C" {
 	  "the UADK test's own setup inside its timed region, once a run",     \
 	  "none: the reference leaves it out; kunpeng920-seed fits it")
 
-enum iopf_bench_cost { IOPF_BENCH_COSTS(IOPF_COST_ENUM) IOPF_BENCH_NR_COSTS };
-
-/* The experiments' section of the cost registry. */
-extern const struct iopf_cost_section iopf_bench_cost_section;
+IOPF_COST_SECTION_DECLARE(BENCH, bench);
 
 /* The experiments' constant @n (e.g. app_setup_ns) in model @m, ns. */
-#define iopf_bench_cost(m, n)                                                  \
-	iopf_cost_get((m), &iopf_bench_cost_section.params[IOPF_COST_##n])
+#define iopf_bench_cost(m, n) iopf_layer_cost(m, bench, n)
 
 /*
  * The whole registry: every section, platform first, in the order

@@ -268,6 +268,7 @@ struct prq_entry {
 	bool stall;
 };
 
+/* struct iopf_iommu_stats from walks on, as counters (src/counters.h). */
 struct iommu_counters {
 	_Atomic uint64_t walks, walk_levels;
 	_Atomic uint64_t page_requests, stop_markers, groups, stalls;
