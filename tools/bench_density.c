@@ -85,6 +85,19 @@ static json_object *density_json(const struct iopf_bench_density_result *res)
 		json_object_array_add(steps, j);
 	}
 	json_object_object_add(root, "steps", steps);
+	json_object_object_add(root, "guest_step", json_object_new_int((int)res->guest_step));
+	{
+		json_object *fine = json_object_new_array();
+
+		for (unsigned i = 0; i < 2 && res->fine_to[i]; i++) {
+			json_object *r = json_object_new_array();
+
+			json_object_array_add(r, json_object_new_int((int)res->fine_from[i]));
+			json_object_array_add(r, json_object_new_int((int)res->fine_to[i]));
+			json_object_array_add(fine, r);
+		}
+		json_object_object_add(root, "one_by_one_guests", fine);
+	}
 	json_object_object_add(root, "static_max_guests", json_object_new_int((int)res->static_max_guests));
 	json_object_object_add(root, "iopf_plateau_guests", json_object_new_int((int)res->iopf.plateau_guests));
 	json_object_object_add(root, "iopf_plateau_gbps", json_object_new_double(res->iopf.plateau_gbps));
@@ -122,13 +135,20 @@ static void print_table(const struct iopf_bench_density_config *cfg,
 			unsigned every)
 {
 	printf("density: %llu GiB host + %llu GiB swap, guests of %llu GiB "
-	       "(device working set %.0f%%, boot-touched %.0f%%), %llu ms per step, "
-	       "virtual runtime, profile %s\n",
+	       "(device working set %.0f%%, boot-touched %.0f%%), %llu ms per step, ",
 	       (unsigned long long)(cfg->host_bytes / GIB),
 	       (unsigned long long)(cfg->swap_bytes / GIB),
 	       (unsigned long long)(cfg->guest_bytes / GIB), 100 * cfg->hot_frac,
-	       100 * cfg->cold_frac, (unsigned long long)(cfg->step_ns / 1000000),
-	       cfg->costs->name);
+	       100 * cfg->cold_frac, (unsigned long long)(cfg->step_ns / 1000000));
+	/* Coarse steps are another experiment: the header says so. */
+	if (res->guest_step > 1)
+		printf("%u guests added per step", res->guest_step);
+	for (unsigned i = 0; i < 2 && res->fine_to[i]; i++)
+		printf("%s %u to %u", i ? " and" : " (one by one from",
+		       res->fine_from[i], res->fine_to[i]);
+	if (res->guest_step > 1)
+		printf("%s, ", res->fine_to[0] ? ")" : "");
+	printf("virtual runtime, profile %s\n", cfg->costs->name);
 	printf("%6s | %10s %9s | %10s %9s %10s %10s %10s %10s\n", "guests",
 	       "static", "mem", "IOPF", "mem", "faults/s", "inval/s",
 	       "swapin", "swapout");
@@ -228,6 +248,10 @@ int tool_bench_density(int argc, char **argv)
 			  "RAM per guest, GiB (16)"),
 		TOOL_UINT("--guests", &guests, 0, 4096, "N",
 			  "guests to add, one by one (112)"),
+		TOOL_UINT("--guest-step", &cfg.guest_step, 1, 4096, "N",
+			  "guests added per measured step (1): a faster\n"
+			  "arrival, colder guests; the bend is measured\n"
+			  "again one guest at a time"),
 		TOOL_UINT("--hot", &hot, 0, 1000, "PCT",
 			  "device working set, % of guest RAM (40)"),
 		TOOL_UINT("--cold", &cold, 0, 1000, "PCT",
@@ -238,6 +262,7 @@ int tool_bench_density(int argc, char **argv)
 		TOOL_UINT("--every", &every, 1, 1000, "N",
 			  "table: every Nth step (1: each; plateau,\n"
 			  "inflection and the last always)"),
+		TOOL_JOBS(&cfg.jobs),
 		TOOL_OUT_JSON(&o),
 		TOOL_OUT_CSV(&o),
 		TOOL_OUT_PLOT(&o),

@@ -46,14 +46,10 @@ extern "C" {
 	  "the UADK test's own setup inside its timed region, once a run",     \
 	  "none: the reference leaves it out; kunpeng920-seed fits it")
 
-enum iopf_bench_cost { IOPF_BENCH_COSTS(IOPF_COST_ENUM) IOPF_BENCH_NR_COSTS };
-
-/* The experiments' section of the cost registry. */
-extern const struct iopf_cost_section iopf_bench_cost_section;
+IOPF_COST_SECTION_DECLARE(BENCH, bench);
 
 /* The experiments' constant @n (e.g. app_setup_ns) in model @m, ns. */
-#define iopf_bench_cost(m, n)                                                  \
-	iopf_cost_get((m), &iopf_bench_cost_section.params[IOPF_COST_##n])
+#define iopf_bench_cost(m, n) iopf_layer_cost(m, bench, n)
 
 /*
  * The whole registry: every section, platform first, in the order
@@ -476,6 +472,9 @@ struct iopf_bench_density_config {
 	uint64_t swap_bytes;
 	uint64_t guest_bytes;
 	unsigned max_guests;
+	unsigned guest_step;       /* guests added per measured step (0: 1);
+				      more is a faster arrival, not the same
+				      curve cheaper: see bench_density.c */
 	double hot_frac;           /* the device's working set, of guest RAM */
 	double cold_frac;          /* touched at boot, then idle */
 	uint64_t step_ns;          /* measured window per step (virtual) */
@@ -483,6 +482,8 @@ struct iopf_bench_density_config {
 	uint64_t touch_bytes;      /* bytes moved per touch */
 	const struct iopf_cost_model *costs;
 	uint64_t seed;
+	unsigned jobs;             /* sides run at once (0: every core); the
+				      result is the same for any value */
 	iopf_bench_progress_fn progress;
 	void *progress_arg;
 };
@@ -544,6 +545,14 @@ struct iopf_bench_density_result {
 	/* Heap in use by the simulation at its fullest (the last IOPF step),
 	 * per 2 MiB page of host RAM. */
 	double meta_bytes_per_page;
+	/*
+	 * Guests added per step, and the guests measured one at a time
+	 * around the inflection and the plateau when that is more than one
+	 * (fine_from[i]..fine_to[i], inclusive, in order; 0: none; one range
+	 * when they meet): there the steps come from a second run that
+	 * followed the first up to fine_from[0] - 1 guests.
+	 */
+	unsigned guest_step, fine_from[2], fine_to[2];
 };
 
 /* 1 TiB host, 2 TiB swap, 112 guests of 16 GiB, 40% hot, 30% cold. */
@@ -552,12 +561,17 @@ void iopf_bench_density_defaults(struct iopf_bench_density_config *cfg);
 int iopf_bench_density_validate(const struct iopf_bench_density_config *cfg,
 				struct iopf_bench_plan *plan);
 /*
- * Add guests one by one, static pinning and IOPF, virtual runtime;
- * out->steps must hold cfg->max_guests entries. -EINVAL as validate.
+ * Add guests one by one (or guest_step at a time, the bend measured again
+ * one by one), static pinning and IOPF, virtual runtime; out->steps must
+ * hold cfg->max_guests entries, out->nr_steps of them are filled, in
+ * order of guests. -EINVAL as validate.
  * Running out of host memory is a result, not an error: static pinning
  * stops at the last guest it can pin, IOPF at the last guest the host
- * could boot (see iopf_refused_guest). -ENOMEM when this process runs out
- * of memory. Blocks: runs its own virtual runtime.
+ * could boot (see iopf_refused_guest). The two sides share nothing and
+ * run as cfg->jobs processes at once (include/iopf/jobs.h): the result
+ * does not depend on cfg->jobs. -ENOMEM when this process runs out of
+ * memory, -EAGAIN or -ECHILD as iopf_jobs_run(). cfg->progress may be
+ * called from a side's process. Blocks: runs its own virtual runtimes.
  */
 int iopf_bench_density(const struct iopf_bench_density_config *cfg,
 		       struct iopf_bench_density_result *out);

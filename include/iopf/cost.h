@@ -231,6 +231,25 @@ struct iopf_cost_section {
 	IOPF_COST_LAYER_PARAM(IOPF_COST_LAYER_BENCH, n, __VA_ARGS__)
 
 /*
+ * Declare upper layer LAYER's rows IOPF_<LAYER>_COSTS: the enumerators
+ * IOPF_COST_<row> (each row's slot in the layer's block) and
+ * IOPF_<LAYER>_NR_COSTS in enum iopf_<name>_cost, and the section
+ * iopf_<name>_cost_section that IOPF_COST_SECTION_DEFINE() defines.
+ */
+#define IOPF_COST_SECTION_DECLARE(LAYER, name)                                 \
+	enum iopf_##name##_cost {                                              \
+		IOPF_##LAYER##_COSTS(IOPF_COST_ENUM) IOPF_##LAYER##_NR_COSTS   \
+	};                                                                     \
+	extern const struct iopf_cost_section iopf_##name##_cost_section
+
+/*
+ * The value of upper layer @name's row @n (e.g. iopf_layer_cost(m, sec,
+ * sec_job_ns)) in model @m, ns; see iopf_cost_get().
+ */
+#define iopf_layer_cost(m, name, n)                                            \
+	iopf_cost_get((m), &iopf_##name##_cost_section.params[IOPF_COST_##n])
+
+/*
  * Define iopf_<name>_cost_section, the section of upper layer LAYER (SEC,
  * GUEST, BENCH), from its rows IOPF_<LAYER>_COSTS; its rows must fit in
  * the layer's block of slots.

@@ -351,7 +351,8 @@ int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 /*
  * Remove and free a device: its parked page requests and queued groups
  * are dropped (those queued answered INVALID). It must be detached from
- * everything (-EBUSY otherwise, nothing changed). Blocks briefly.
+ * everything (-EBUSY otherwise, nothing changed). NULL: nothing to do,
+ * 0. Blocks briefly.
  */
 int iopf_dev_remove(struct iopf_dev *dev);
 /* As configured; valid until the device is removed. Does not block. */

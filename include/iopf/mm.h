@@ -216,7 +216,10 @@ void iopf_mm_put_pages(struct iopf_mm_pool *pool, const iopf_pfn_t *pfns,
 
 /*
  * Long-term pin: as get, and counted against the address space's locked
- * memory limit (-ENOMEM past it, nothing changed). Pinned frames are never
+ * memory limit (-ENOMEM past it, nothing changed). -EFAULT, nothing
+ * changed, where part of the range is not mapped; on a host pool that
+ * includes a range the program unmaps while the pin is being taken (the
+ * kernel's mlock finds it gone). Pinned frames are never
  * migrated or reclaimed. Release with iopf_mm_unpin_pages() on the same mm.
  */
 int iopf_mm_pin_pages(struct iopf_mm *mm, uint64_t addr, uint64_t npages,

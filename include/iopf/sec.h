@@ -81,14 +81,10 @@ struct iopf_sec_buf_header {
 	  "device: SHA-256 per KiB (measured: this CPU's)",                    \
 	  "SHA-256 ~1 GB/s per queue (data sheets' order of magnitude)")
 
-enum iopf_sec_cost { IOPF_SEC_COSTS(IOPF_COST_ENUM) IOPF_SEC_NR_COSTS };
-
-/* The accelerator's section of the cost registry. */
-extern const struct iopf_cost_section iopf_sec_cost_section;
+IOPF_COST_SECTION_DECLARE(SEC, sec);
 
 /* The accelerator's constant @n (e.g. sec_job_ns) in model @m, ns. */
-#define iopf_sec_cost(m, n)                                                    \
-	iopf_cost_get((m), &iopf_sec_cost_section.params[IOPF_COST_##n])
+#define iopf_sec_cost(m, n) iopf_layer_cost(m, sec, n)
 
 struct iopf_sec;
 

@@ -41,14 +41,10 @@ extern "C" {
 	  "order of magnitude of a poll-mode driver's per-packet work; no "    \
 	  "measurement")
 
-enum iopf_guest_cost { IOPF_GUEST_COSTS(IOPF_COST_ENUM) IOPF_GUEST_NR_COSTS };
-
-/* The guest drivers' section of the cost registry. */
-extern const struct iopf_cost_section iopf_guest_cost_section;
+IOPF_COST_SECTION_DECLARE(GUEST, guest);
 
 /* The guest drivers' constant @n (e.g. driver_submit_ns) in model @m, ns. */
-#define iopf_guest_cost(m, n)                                                  \
-	iopf_cost_get((m), &iopf_guest_cost_section.params[IOPF_COST_##n])
+#define iopf_guest_cost(m, n) iopf_layer_cost(m, guest, n)
 
 enum iopf_vm_mode {
 	IOPF_VM_STATIC,    /* guest RAM pinned and mapped at start */

@@ -28,6 +28,29 @@
  * host's reclaim, which takes pages from any of them. A guest's
  * throughput at step n depends on all n guests, so work grows with the
  * square of the guests.
+ *
+ * A run may add N guests per step (cfg->guest_step, one by default):
+ * every measured window still runs every guest, but a run of M guests
+ * measures M / N windows instead of M. It is another experiment, not a
+ * cheaper one of the same curve: guest j has run (n - j) / N windows
+ * instead of n - j when n guests are measured, as with a window N times
+ * shorter, so under IOPF fewer of its hot pages are mapped yet; its
+ * first touches fault more, and once RAM is full reclaim takes pages that
+ * fault straight back (docs/results.md shows the two curves). Where that
+ * curve bends, its inflection and plateau would be known to N guests
+ * only, so the bend is measured again one guest at a time: a second run
+ * follows the same schedule up to N guests before the coarse inflection
+ * (and plateau), which reproduces the coarse run's state there exactly
+ * (the runtime is deterministic, so re-running is the snapshot), then
+ * adds one guest per step through N - 1 guests past it. Its steps replace
+ * the coarse ones in that range, and the curve is read again.
+ *
+ * The static and the IOPF side share nothing but the configuration: each
+ * is one job of iopf_jobs_run(), in a process of its own when more than
+ * one core is used, and hands back a struct density_side (no pointers)
+ * that iopf_bench_density() merges, step by step, into the caller's
+ * result. Progress is counted in a shared mapping so that both processes
+ * advance one bar.
  */
 #include <iopf/bench.h>
 #include <iopf/cost.h>
@@ -36,10 +59,14 @@
 #include <iopf/rt.h>
 #include <iopf/vm.h>
 
+#include <iopf/jobs.h>
+
 #include <errno.h>
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "plan.h"
 
@@ -59,6 +86,11 @@ void iopf_bench_density_defaults(struct iopf_bench_density_config *cfg)
 		.touch_bytes = 2ull << 20,
 		.seed = 1,
 	};
+}
+
+static unsigned density_guest_step(const struct iopf_bench_density_config *cfg)
+{
+	return cfg->guest_step ? cfg->guest_step : 1;
 }
 
 static int iopf_bench_density_check(const struct iopf_bench_density_config *c,
@@ -83,6 +115,8 @@ static int iopf_bench_density_check(const struct iopf_bench_density_config *c,
 		       "most 100%";
 	else if (!c->step_ns || !c->touches_per_job || !c->touch_bytes)
 		*why = "zero step, touches or bytes";
+	else if (c->guest_step > c->max_guests)
+		*why = "more guests per step than guests";
 	return *why ? -EINVAL : 0;
 }
 
@@ -90,20 +124,30 @@ int iopf_bench_density_validate(const struct iopf_bench_density_config *cfg,
 				struct iopf_bench_plan *plan)
 {
 	const char *why;
-	double steps;
+	double windows, coarse;
+	unsigned step, at_once;
 
 	if (!cfg)
 		return -EINVAL;
 	if (iopf_bench_density_check(cfg, &why))
 		return bench_plan_fail(plan, -EINVAL, "%s", why);
-	/* Data-less 2 MiB frames: small. Step k runs k guests for a step's
-	 * virtual time, both modes: ~0.03 s of wall per guest-second. */
-	steps = (double)cfg->max_guests;
-	return bench_plan_set(plan, (cfg->host_bytes + cfg->swap_bytes) /
-					    (2ull << 20) * BENCH_PAGE_META +
-					    ((uint64_t)cfg->max_guests << 20),
-			      0.2 + 0.03 * steps * steps *
-					    (double)cfg->step_ns / 1e9);
+	/* Data-less 2 MiB frames: small, but the two sides, when they run
+	 * at once, hold theirs at once. A measured step of k guests runs k
+	 * guests for a step's virtual time, both sides: ~0.03 s of CPU per
+	 * guest-second each. The re-run of a bend, when steps are coarse,
+	 * costs at most as much again. */
+	step = density_guest_step(cfg);
+	at_once = cfg->jobs ? cfg->jobs : iopf_jobs_cores();
+	at_once = at_once < 2 ? 1 : 2;
+	coarse = (double)(cfg->max_guests / step);
+	windows = (double)step * coarse * (coarse + 1) / 2;
+	if (step > 1)
+		windows *= 2;
+	return bench_plan_set(plan, at_once * ((cfg->host_bytes + cfg->swap_bytes) /
+					      (2ull << 20) * BENCH_PAGE_META +
+					      ((uint64_t)cfg->max_guests << 20)),
+			      0.2 + 0.06 * windows * (double)cfg->step_ns / 1e9 /
+					    at_once);
 }
 
 struct guest {
@@ -115,6 +159,39 @@ struct guest {
 	struct iopf_rt_actor *actor;
 };
 
+/*
+ * What one side hands back across the process boundary: plain data, the
+ * steps last (cfg->max_guests of them). The static side fills the steps'
+ * static fields, the IOPF side the others and the rest of this header.
+ */
+struct density_side {
+	unsigned n;                 /* guests started */
+	unsigned nr_steps;          /* steps measured */
+	unsigned refused_guest;     /* IOPF: see the result's fields */
+	int refused_err;
+	uint64_t refused_resident_bytes, refused_swap_bytes;
+	double meta_bytes_per_page; /* IOPF */
+	struct iopf_bench_density_step steps[];
+};
+
+/*
+ * Which guest counts a side measures: every @step-th, the last guest
+ * static pinning can fit (its limit is a row of the table), every guest
+ * in the @fine ranges (inclusive; lo > hi: none), and @stop, where the
+ * side stops adding guests.
+ */
+struct density_schedule {
+	unsigned step, static_fit, stop;
+	unsigned fine_lo[2], fine_hi[2];
+};
+
+/* Read-only in the jobs; @done (NULL: no progress) is a shared mapping. */
+struct density_job {
+	const struct iopf_bench_density_config *cfg;
+	const struct density_schedule *sched;
+	_Atomic unsigned *done;
+};
+
 struct density_run {
 	const struct iopf_bench_density_config *cfg;
 	bool iopf;
@@ -124,10 +201,26 @@ struct density_run {
 	struct guest *g;
 	unsigned n;
 	uint64_t deadline;
-	struct iopf_bench_density_result *out;
-	unsigned *progress_done, progress_total;
+	struct density_side *out;
+	const struct density_schedule *sched;
+	_Atomic unsigned *progress_done;
 	int err;
 };
+
+static bool density_in_fine(const struct density_schedule *s, unsigned guests)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (guests >= s->fine_lo[i] && guests <= s->fine_hi[i])
+			return true;
+	return false;
+}
+
+static bool density_measures(const struct density_schedule *s,
+			     unsigned guests)
+{
+	return guests % s->step == 0 || guests == s->static_fit ||
+	       guests == s->stop || density_in_fine(s, guests);
+}
 
 static void guest_device(void *arg)
 {
@@ -261,20 +354,21 @@ static void density_main(void *arg)
 	r->err = iopf_iommu_create(r->rt, &ic, &r->iommu);
 	if (r->err)
 		goto out_pool;
-	for (unsigned step = 0; step < cfg->max_guests; step++) {
-		struct iopf_bench_density_step *st = &r->out->steps[step];
+	while (r->n < r->sched->stop) {
+		struct iopf_bench_density_step *st;
 		int ret = add_guest(r);
 
-		if (cfg->progress)
-			cfg->progress(cfg->progress_arg, ++*r->progress_done,
-				      r->progress_total);
+		if (cfg->progress && r->progress_done)
+			cfg->progress(cfg->progress_arg,
+				      atomic_fetch_add(r->progress_done, 1) + 1,
+				      2 * cfg->max_guests);
 		if (ret == -ENOMEM) {
 			/* The host is full: the result, not a failure. Static
 			 * pinning could not pin this guest; IOPF could not
 			 * boot it with RAM and swap full. */
 			if (r->iopf) {
-				r->out->iopf_refused_guest = r->n + 1;
-				r->out->iopf_refused_err = ret;
+				r->out->refused_guest = r->n + 1;
+				r->out->refused_err = ret;
 			}
 			break;
 		}
@@ -282,17 +376,23 @@ static void density_main(void *arg)
 			r->err = ret;
 			break;
 		}
+		if (!density_measures(r->sched, r->n))
+			continue;
+		st = &r->out->steps[r->out->nr_steps++];
 		st->guests = r->n;
-		if (!r->iopf) {
+		if (!r->iopf)
 			st->static_fits = true;
-			r->out->static_max_guests = r->n;
-		}
 		run_step(r, st);
 	}
+	/* The steps a side did not run still count for the bar. */
+	if (r->progress_done)
+		atomic_fetch_add(r->progress_done,
+				 cfg->max_guests -
+					 (r->n < cfg->max_guests ? r->n + 1 : r->n));
+	r->out->n = r->n;
 	if (r->iopf) {
 		struct mallinfo2 mi = mallinfo2();
 
-		r->out->nr_steps = r->n;
 		r->out->meta_bytes_per_page =
 			(double)(mi.uordblks + mi.hblkhd) /
 			(double)(cfg->host_bytes / PG2M);
@@ -432,43 +532,242 @@ static void analyse(const struct iopf_bench_density_result *res, bool iopf,
 	free(gbps);
 }
 
+/*
+ * One side of the curve as a job: @index 0 is IOPF, 1 static. IOPF goes
+ * first so that, run in this process (one job at a time) or in a child,
+ * it starts from the same heap: its heap figure is then the same bytes
+ * for any number of jobs (a static run before it would leave the
+ * allocator in another state).
+ */
+static int density_side_run(unsigned index, void *result, void *ctx)
+{
+	const struct density_job *job = ctx;
+	const struct iopf_bench_density_config *cfg = job->cfg;
+	struct iopf_rt_config rc = { .kind = IOPF_RT_VIRTUAL,
+				     .seed = cfg->seed, .costs = cfg->costs };
+	struct density_run r = { .cfg = cfg, .iopf = index == 0,
+				 .out = result, .sched = job->sched,
+				 .progress_done = job->done };
+	int ret;
+
+	ret = iopf_rt_create(&rc, &r.rt);
+	if (ret)
+		return ret;
+	ret = iopf_rt_run(r.rt, "density", density_main, &r);
+	iopf_rt_destroy(r.rt);
+	return ret ? ret : r.err;
+}
+
+static struct density_side *density_side_at(struct density_side *sides,
+					    size_t side_size, unsigned i)
+{
+	return (struct density_side *)((char *)sides + i * side_size);
+}
+
+/* The two sides' steps into one table: the IOPF side's, with the static
+ * side's fields where static pinning ran. Both followed one schedule, so
+ * their steps match one for one. Returns the IOPF side's step count: a
+ * step past its end would have no IOPF figures. */
+static unsigned density_merge_steps(const struct density_side *iopf,
+				    const struct density_side *stat,
+				    struct iopf_bench_density_step *steps)
+{
+	for (unsigned i = 0; i < iopf->nr_steps; i++) {
+		const struct iopf_bench_density_step *s = &stat->steps[i];
+		struct iopf_bench_density_step *st = &steps[i];
+
+		*st = iopf->steps[i];
+		if (i >= stat->nr_steps || !s->static_fits)
+			continue;
+		st->static_fits = true;
+		st->gbps_static = s->gbps_static;
+		st->mem_static = s->mem_static;
+	}
+	return iopf->nr_steps;
+}
+
+/* Both sides of one schedule, as two jobs; sides[0] is IOPF. */
+static int density_sides_run(const struct iopf_bench_density_config *cfg,
+			     const struct density_schedule *sched,
+			     _Atomic unsigned *done, struct density_side *sides,
+			     size_t side_size)
+{
+	struct density_job job = { .cfg = cfg, .sched = sched, .done = done };
+
+	memset(sides, 0, 2 * side_size);
+	return iopf_jobs_run(2, cfg->jobs, density_side_run, &job, sides,
+			     side_size);
+}
+
+/*
+ * The ranges to measure one guest at a time: from past the coarse step
+ * before the inflection to the step before the next one, and from past
+ * the step before the plateau to it (the first step within 5% of the
+ * maximum lies in between). False when the curve does not bend.
+ */
+static bool density_fine_ranges(const struct iopf_bench_density_curve *c,
+				unsigned step, unsigned last,
+				struct density_schedule *s)
+{
+	unsigned at[2] = { c->inflection_guests, c->plateau_guests };
+	unsigned after[2] = { step - 1, 0 };
+
+	if (!c->bends)
+		return false;
+	for (unsigned i = 0; i < 2; i++) {
+		s->fine_lo[i] = at[i] > step ? at[i] - step + 1 : 1;
+		s->fine_hi[i] = at[i] + after[i] < last ? at[i] + after[i] : last;
+	}
+	s->stop = s->fine_hi[0] > s->fine_hi[1] ? s->fine_hi[0] : s->fine_hi[1];
+	return true;
+}
+
+/* The coarse table with the fine steps in place of the coarse ones in
+ * their ranges, in order of guests; at most max_guests steps. */
+static unsigned density_splice(const struct density_schedule *s,
+			       const struct iopf_bench_density_step *coarse,
+			       unsigned nr_coarse,
+			       const struct iopf_bench_density_step *fine,
+			       unsigned nr_fine,
+			       struct iopf_bench_density_step *out)
+{
+	unsigned i = 0, j = 0, n = 0;
+
+	while (i < nr_coarse || j < nr_fine) {
+		if (i < nr_coarse && density_in_fine(s, coarse[i].guests)) {
+			i++;
+			continue;
+		}
+		if (j < nr_fine && !density_in_fine(s, fine[j].guests)) {
+			j++;
+			continue;
+		}
+		if (j >= nr_fine ||
+		    (i < nr_coarse && coarse[i].guests < fine[j].guests))
+			out[n++] = coarse[i++];
+		else
+			out[n++] = fine[j++];
+	}
+	return n;
+}
+
+/* The leading steps static pinning ran: its curve. */
+static unsigned density_static_steps(const struct iopf_bench_density_result *res)
+{
+	unsigned n = 0;
+
+	while (n < res->nr_steps && res->steps[n].static_fits)
+		n++;
+	return n;
+}
+
+/* Measure the bend again one guest at a time; see the top. */
+static int density_refine(const struct iopf_bench_density_config *cfg,
+			  struct density_schedule *sched,
+			  struct density_side *sides, size_t side_size,
+			  struct iopf_bench_density_result *out)
+{
+	struct iopf_bench_density_step *coarse, *fine;
+	unsigned nr_fine;
+	int ret = -ENOMEM;
+
+	coarse = calloc(cfg->max_guests, sizeof(*coarse));
+	fine = calloc(cfg->max_guests, sizeof(*fine));
+	if (!coarse || !fine)
+		goto out_free;
+	ret = density_sides_run(cfg, sched, NULL, sides, side_size);
+	if (ret)
+		goto out_free;
+	memcpy(coarse, out->steps, out->nr_steps * sizeof(*coarse));
+	nr_fine = density_merge_steps(density_side_at(sides, side_size, 0),
+				      density_side_at(sides, side_size, 1),
+				      fine);
+	out->nr_steps = density_splice(sched, coarse, out->nr_steps, fine,
+				       nr_fine, out->steps);
+	/* As ranges for the reader: one when they overlap or touch. */
+	for (unsigned i = 0; i < 2; i++) {
+		out->fine_from[i] = sched->fine_lo[i];
+		out->fine_to[i] = sched->fine_hi[i];
+	}
+	if (out->fine_from[1] <= out->fine_to[0] + 1 &&
+	    out->fine_from[0] <= out->fine_to[1] + 1) {
+		if (out->fine_from[1] < out->fine_from[0])
+			out->fine_from[0] = out->fine_from[1];
+		if (out->fine_to[1] > out->fine_to[0])
+			out->fine_to[0] = out->fine_to[1];
+		out->fine_from[1] = out->fine_to[1] = 0;
+	} else if (out->fine_from[1] < out->fine_from[0]) {
+		unsigned lo = out->fine_from[0], hi = out->fine_to[0];
+
+		out->fine_from[0] = out->fine_from[1];
+		out->fine_to[0] = out->fine_to[1];
+		out->fine_from[1] = lo;
+		out->fine_to[1] = hi;
+	}
+out_free:
+	free(fine);
+	free(coarse);
+	return ret;
+}
+
 int iopf_bench_density(const struct iopf_bench_density_config *cfg,
 		       struct iopf_bench_density_result *out)
 {
+	size_t side_size = sizeof(struct density_side) +
+			   (size_t)cfg->max_guests * sizeof(out->steps[0]);
+	struct density_schedule sched = { .fine_lo = { 1, 1 } };
+	struct density_side *sides, *iopf, *stat;
+	_Atomic unsigned *done;
 	const char *why;
-	unsigned done = 0;
 	int ret = iopf_bench_density_check(cfg, &why);
 
 	if (ret)
 		return ret;
+	sched.step = density_guest_step(cfg);
+	sched.static_fit = (unsigned)(cfg->host_bytes / cfg->guest_bytes);
+	sched.stop = cfg->max_guests;
 	memset(out->steps, 0, cfg->max_guests * sizeof(out->steps[0]));
-	out->nr_steps = 0;
-	out->static_max_guests = 0;
-	out->iopf_refused_guest = 0;
-	out->iopf_refused_err = 0;
-	out->refused_resident_bytes = out->refused_swap_bytes = 0;
-	out->meta_bytes_per_page = 0;
-	for (int iopf = 0; iopf < 2; iopf++) {
-		struct iopf_rt_config rc = { .kind = IOPF_RT_VIRTUAL,
-					     .seed = cfg->seed, .costs = cfg->costs };
-		struct density_run r = { .cfg = cfg, .iopf = iopf, .out = out,
-					 .progress_done = &done,
-					 .progress_total = 2 * cfg->max_guests };
-
-		ret = iopf_rt_create(&rc, &r.rt);
+	out->guest_step = sched.step;
+	memset(out->fine_from, 0, sizeof(out->fine_from));
+	memset(out->fine_to, 0, sizeof(out->fine_to));
+	sides = calloc(2, side_size);
+	if (!sides)
+		return -ENOMEM;
+	iopf = density_side_at(sides, side_size, 0);
+	stat = density_side_at(sides, side_size, 1);
+	done = mmap(NULL, sizeof(*done), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (done == MAP_FAILED) {
+		ret = -ENOMEM;
+		goto out_free_sides;
+	}
+	atomic_init(done, 0);
+	ret = density_sides_run(cfg, &sched, done, sides, side_size);
+	if (ret)
+		goto out_unmap;
+	out->nr_steps = density_merge_steps(iopf, stat, out->steps);
+	out->static_max_guests = stat->n;
+	out->iopf_refused_guest = iopf->refused_guest;
+	out->iopf_refused_err = iopf->refused_err;
+	out->refused_resident_bytes = iopf->refused_resident_bytes;
+	out->refused_swap_bytes = iopf->refused_swap_bytes;
+	out->meta_bytes_per_page = iopf->meta_bytes_per_page;
+	analyse(out, true, out->nr_steps, &out->iopf);
+	if (sched.step > 1 && out->nr_steps &&
+	    density_fine_ranges(&out->iopf, sched.step,
+				out->steps[out->nr_steps - 1].guests, &sched)) {
+		ret = density_refine(cfg, &sched, sides, side_size, out);
 		if (ret)
-			return ret;
-		ret = iopf_rt_run(r.rt, "density", density_main, &r);
-		iopf_rt_destroy(r.rt);
-		if (ret || r.err)
-			return ret ? ret : r.err;
-		if (!iopf)
-			done = cfg->max_guests; /* static stopped early */
+			goto out_unmap;
+		analyse(out, true, out->nr_steps, &out->iopf);
 	}
 	if (cfg->progress)
 		cfg->progress(cfg->progress_arg, 2 * cfg->max_guests,
 			      2 * cfg->max_guests);
-	analyse(out, true, out->nr_steps, &out->iopf);
-	analyse(out, false, out->static_max_guests, &out->stat);
-	return 0;
+	analyse(out, false, density_static_steps(out), &out->stat);
+out_unmap:
+	munmap(done, sizeof(*done));
+out_free_sides:
+	free(sides);
+	return ret;
 }

@@ -607,55 +607,50 @@ int iopf_nic_create(struct iopf_iommu *iommu, const struct iopf_nic_config *cfg,
 	if (!nic->cfg.pri_engines)
 		nic->cfg.pri_engines = 8;
 	nic->fifo_cap = (unsigned)(nic->cfg.onchip_bytes / IOPF_NIC_MIN_PACKET);
-	nic->fifo = calloc(nic->fifo_cap, sizeof(*nic->fifo));
-	if (!nic->fifo) {
-		ret = -ENOMEM;
-		goto err_free;
-	}
-	dc = (struct iopf_dev_config){ .name = cfg->name ? cfg->name : "nic",
-				       .fault_cap = IOPF_FAULT_PRI, .ats = true,
-				       .pri_credits = nic->cfg.pri_engines };
-	ret = iopf_dev_add(iommu, &dc, &nic->dev);
-	if (ret)
-		goto err_free;
 	rt = nic->rt = iopf_mm_pool_rt(iopf_iommu_pool(iommu));
 	iopf_lock_init(rt, &nic->lock, NIC);
 	iopf_rt_waitq_init(rt, &nic->work_wq);
 	iopf_rt_waitq_init(rt, &nic->fetch_wq);
 	iopf_rt_waitq_init(rt, &nic->irq_wq);
 	iopf_rt_waitq_init(rt, &nic->pri_wq);
-	for (unsigned i = 0; i < nic->cfg.channels; i++) {
+
+	/*
+	 * From here on, iopf_nic_destroy() undoes whatever was done; the
+	 * device is attached to nothing yet, so it cannot refuse.
+	 */
+	nic->fifo = calloc(nic->fifo_cap, sizeof(*nic->fifo));
+	if (!nic->fifo) {
+		ret = -ENOMEM;
+		goto err_destroy;
+	}
+	dc = (struct iopf_dev_config){ .name = cfg->name ? cfg->name : "nic",
+				       .fault_cap = IOPF_FAULT_PRI, .ats = true,
+				       .pri_credits = nic->cfg.pri_engines };
+	ret = iopf_dev_add(iommu, &dc, &nic->dev);
+	for (unsigned i = 0; !ret && i < nic->cfg.channels; i++) {
 		struct nic_channel *ch = &nic->ch[i];
 
 		ch->nic = nic;
 		ch->buf = malloc(IOPF_NIC_MAX_PACKET);
 		if (!ch->buf) {
 			ret = -ENOMEM;
-			goto err_destroy;
-		}
-		ret = iopf_rt_spawn(rt, "nic-rx", nic_channel_run, ch, &ch->actor);
-		if (ret) {
-			free(ch->buf);
-			goto err_destroy;
+			break;
 		}
 		nic->nr_channels++;
+		ret = iopf_rt_spawn(rt, "nic-rx", nic_channel_run, ch, &ch->actor);
 	}
-	for (unsigned i = 0; i < nic->cfg.pri_engines; i++) {
+	for (unsigned i = 0; !ret && i < nic->cfg.pri_engines; i++) {
+		nic->nr_pri++;
 		ret = iopf_rt_spawn(rt, "nic-pri", nic_pri_engine, nic,
 				    &nic->pri_actor[i]);
-		if (ret)
-			goto err_destroy;
-		nic->nr_pri++;
 	}
+	if (ret)
+		goto err_destroy;
 	*out = nic;
 	return 0;
 
 err_destroy:
-	iopf_nic_destroy(nic); /* never attached: cannot be refused */
-	return ret;
-err_free:
-	free(nic->fifo);
-	free(nic);
+	iopf_nic_destroy(nic);
 	return ret;
 }
 
@@ -675,6 +670,7 @@ void iopf_nic_stop(struct iopf_nic *nic)
 	iopf_rt_wake_all(&nic->pri_wq);
 	iopf_rt_wake_all(&nic->irq_wq);
 	iopf_rt_mutex_unlock(&nic->lock);
+	/* An actor a failed create did not start is NULL: a no-op here. */
 	for (unsigned i = 0; i < nic->nr_channels; i++)
 		iopf_rt_join(nic->ch[i].actor);
 	for (unsigned i = 0; i < nic->nr_pri; i++)

@@ -35,13 +35,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "counters.h"
 #include "lock_order.h"
 
 IOPF_COST_SECTION_DEFINE(SEC, sec);
 
-#define PG 4096u
 #define SEC_MAX_QUEUES 16
-#define SEC_CQ_ENTRIES (PG / sizeof(struct iopf_sec_cqe))
+#define SEC_CQ_ENTRIES (IOPF_PGSIZE_4K / sizeof(struct iopf_sec_cqe))
 
 struct sec_queue {
 	struct iopf_sec *sec;
@@ -64,7 +64,9 @@ struct iopf_sec {
 	bool compute;
 	unsigned nr_queues;
 	struct sec_queue q[SEC_MAX_QUEUES];
-	_Atomic uint64_t jobs, job_errors, bytes_in, bytes_out;
+	struct sec_counters {      /* struct iopf_sec_stats as counters */
+		_Atomic uint64_t jobs, job_errors, bytes_in, bytes_out;
+	} ctr;
 };
 
 /* The output a job produces for @len input bytes (no cipher padding). */
@@ -85,10 +87,13 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 {
 	struct iopf_sec *sec = q->sec;
 	const struct iopf_cost_model *c = sec->costs;
-	unsigned char in[PG], out[PG + 32];
+	unsigned char in[IOPF_PGSIZE_4K], out[IOPF_PGSIZE_4K + 32];
 	struct iopf_sec_buf_header hdr;
 	EVP_CIPHER_CTX *cctx = NULL;
 	EVP_MD_CTX *mctx = NULL;
+	/* The data follows each buffer's header page. */
+	uint64_t src_data = sqe->src + IOPF_PGSIZE_4K;
+	uint64_t dst_data = sqe->dst + IOPF_PGSIZE_4K;
 	uint64_t done = 0, out_off = 0, kib_ns;
 	int outl, ret;
 
@@ -125,9 +130,11 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 		}
 	}
 	while (done < sqe->len) {
-		size_t chunk = sqe->len - done < PG ? (size_t)(sqe->len - done) : PG;
+		size_t chunk = sqe->len - done < IOPF_PGSIZE_4K
+				       ? (size_t)(sqe->len - done)
+				       : IOPF_PGSIZE_4K;
 
-		ret = sec_dma(q, data_pasid, sqe->src + PG + done,
+		ret = sec_dma(q, data_pasid, src_data + done,
 			      sec->compute ? in : NULL, chunk, IOPF_DMA_READ);
 		if (ret)
 			goto out_free;
@@ -135,7 +142,7 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 		done += chunk;
 		if (!sec->compute) {
 			if (sqe->op != IOPF_SEC_SHA256) {
-				ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off,
+				ret = sec_dma(q, data_pasid, dst_data + out_off,
 					      NULL, chunk, IOPF_DMA_WRITE);
 				if (ret)
 					goto out_free;
@@ -152,7 +159,7 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 			goto out_free;
 		}
 		if (outl) {
-			ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, out,
+			ret = sec_dma(q, data_pasid, dst_data + out_off, out,
 				      (size_t)outl, IOPF_DMA_WRITE);
 			if (ret)
 				goto out_free;
@@ -172,14 +179,14 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 			goto out_free;
 		}
 		if (outl)
-			ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, out,
+			ret = sec_dma(q, data_pasid, dst_data + out_off, out,
 				      (size_t)outl, IOPF_DMA_WRITE);
 		out_off += (uint64_t)outl;
 	} else {
 		uint64_t tail = sec_out_len(sqe->op, sqe->len) - out_off;
 
 		if (tail)
-			ret = sec_dma(q, data_pasid, sqe->dst + PG + out_off, NULL,
+			ret = sec_dma(q, data_pasid, dst_data + out_off, NULL,
 				      tail, IOPF_DMA_WRITE);
 		out_off += tail;
 	}
@@ -191,8 +198,8 @@ static int sec_run_job(struct sec_queue *q, const struct iopf_sec_sqe *sqe,
 		      sizeof(hdr), IOPF_DMA_WRITE);
 	if (!ret) {
 		*out_bytes = out_off;
-		atomic_fetch_add(&sec->bytes_in, sqe->len);
-		atomic_fetch_add(&sec->bytes_out, out_off);
+		atomic_fetch_add(&sec->ctr.bytes_in, sqe->len);
+		atomic_fetch_add(&sec->ctr.bytes_out, out_off);
 	}
 out_free:
 	EVP_MD_CTX_free(mctx);
@@ -229,21 +236,22 @@ static void sec_engine(void *arg)
 				 &sqe, sizeof(sqe), IOPF_DMA_READ);
 		if (!status)
 			status = sec_run_job(q, &sqe, data_pasid, &out_bytes);
-		atomic_fetch_add(&sec->jobs, 1);
+		atomic_fetch_add(&sec->ctr.jobs, 1);
 		if (status)
-			atomic_fetch_add(&sec->job_errors, 1);
+			atomic_fetch_add(&sec->ctr.job_errors, 1);
 		cqe = (struct iopf_sec_cqe){ .tag = sqe.tag, .status = status,
 					     .bytes = out_bytes };
 		/* Completion, doorbell record, event: best effort. */
 		if (!sec_dma(q, ring_pasid,
-			     region + PG + (slot % SEC_CQ_ENTRIES) * sizeof(cqe),
+			     region + IOPF_PGSIZE_4K +
+				     (slot % SEC_CQ_ENTRIES) * sizeof(cqe),
 			     &cqe, sizeof(cqe), IOPF_DMA_WRITE)) {
 			uint32_t head = slot + 1;
 
-			sec_dma(q, ring_pasid, region + 2 * PG, &head,
-				sizeof(head), IOPF_DMA_WRITE);
-			sec_dma(q, ring_pasid, region + 3 * PG, &slot, sizeof(slot),
-				IOPF_DMA_WRITE);
+			sec_dma(q, ring_pasid, region + 2 * IOPF_PGSIZE_4K,
+				&head, sizeof(head), IOPF_DMA_WRITE);
+			sec_dma(q, ring_pasid, region + 3 * IOPF_PGSIZE_4K,
+				&slot, sizeof(slot), IOPF_DMA_WRITE);
 		}
 		iopf_rt_mutex_lock(&q->lock);
 		q->head = slot + 1;
@@ -267,36 +275,31 @@ int iopf_sec_create(struct iopf_iommu *iommu, const struct iopf_sec_config *cfg,
 	sec = calloc(1, sizeof(*sec));
 	if (!sec)
 		return -ENOMEM;
+	rt = sec->rt = iopf_mm_pool_rt(iopf_iommu_pool(iommu));
+	sec->costs = iopf_rt_costs(rt);
+	sec->compute = cfg->compute;
+
+	/* From here on, iopf_sec_destroy() undoes whatever was done. */
 	dc = (struct iopf_dev_config){ .name = cfg->name ? cfg->name : "sec",
 				       .fault_cap = cfg->fault_cap,
 				       .ats = cfg->fault_cap == IOPF_FAULT_PRI };
 	ret = iopf_dev_add(iommu, &dc, &sec->dev);
-	if (ret)
-		goto err_free;
-	rt = sec->rt = iopf_mm_pool_rt(iopf_iommu_pool(iommu));
-	sec->costs = iopf_rt_costs(rt);
-	sec->compute = cfg->compute;
-	for (i = 0; i < cfg->queues; i++) {
+	for (i = 0; !ret && i < cfg->queues; i++) {
 		struct sec_queue *q = &sec->q[i];
 
 		q->sec = sec;
 		q->idx = i;
 		iopf_lock_init(rt, &q->lock, SEC_QUEUE);
 		iopf_rt_waitq_init(rt, &q->wq);
-		ret = iopf_rt_spawn(rt, "sec-engine", sec_engine, q, &q->engine);
-		if (ret)
-			goto err_stop;
 		sec->nr_queues++;
+		ret = iopf_rt_spawn(rt, "sec-engine", sec_engine, q, &q->engine);
+	}
+	if (ret) {
+		iopf_sec_destroy(sec);
+		return ret;
 	}
 	*out = sec;
 	return 0;
-
-err_stop:
-	iopf_sec_destroy(sec);
-	return ret;
-err_free:
-	free(sec);
-	return ret;
 }
 
 void iopf_sec_destroy(struct iopf_sec *sec)
@@ -310,7 +313,8 @@ void iopf_sec_destroy(struct iopf_sec *sec)
 		q->stop = true;
 		iopf_rt_wake_all(&q->wq);
 		iopf_rt_mutex_unlock(&q->lock);
-		iopf_rt_join(q->engine);
+		if (q->engine) /* NULL: its spawn failed */
+			iopf_rt_join(q->engine);
 		iopf_rt_waitq_destroy(&q->wq);
 		iopf_rt_mutex_destroy(&q->lock);
 	}
@@ -330,7 +334,7 @@ int iopf_sec_queue_setup(struct iopf_sec *sec, unsigned qi, uint64_t region,
 {
 	struct sec_queue *q;
 
-	if (!sec || qi >= sec->nr_queues || (region & (PG - 1)))
+	if (!sec || qi >= sec->nr_queues || (region & (IOPF_PGSIZE_4K - 1)))
 		return -EINVAL;
 	q = &sec->q[qi];
 	iopf_rt_mutex_lock(&q->lock);
@@ -396,8 +400,5 @@ int iopf_sec_queue_wait(struct iopf_sec *sec, unsigned qi, uint32_t tail,
 
 void iopf_sec_stats(struct iopf_sec *sec, struct iopf_sec_stats *out)
 {
-	out->jobs = atomic_load(&sec->jobs);
-	out->job_errors = atomic_load(&sec->job_errors);
-	out->bytes_in = atomic_load(&sec->bytes_in);
-	out->bytes_out = atomic_load(&sec->bytes_out);
+	IOPF_COUNTERS_READ(out, jobs, bytes_out, &sec->ctr);
 }

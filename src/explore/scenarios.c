@@ -198,6 +198,18 @@ static int host_run(struct iopf_rt *rt, char *why, size_t len,
 	return r.h.failed ? -1 : 0;
 }
 
+/* Start actor @name running @fn(@arg); NULL, failing the run, if it cannot. */
+static struct iopf_rt_actor *host_spawn(struct host *h, const char *name,
+					iopf_rt_fn fn, void *arg)
+{
+	struct iopf_rt_actor *a;
+
+	if (iopf_rt_spawn(h->rt, name, fn, arg, &a))
+		a = NULL;
+	CHECK(h, a, "spawn failed");
+	return a;
+}
+
 /* ---- devices doing DMA ---- */
 
 struct dma_job {
@@ -216,8 +228,8 @@ static void dma_job_fn(void *arg)
 	j->ret = 0;
 	for (uint64_t p = j->first; p < j->first + j->pages; p++) {
 		uint64_t v = p * 0x9e3779b97f4a7c15ull;
-		int ret = iopf_dma(j->dev, IOPF_PASID_NONE, p * IOPF_PGSIZE_4K, &v,
-				   sizeof(v), IOPF_DMA_WRITE);
+		int ret = iopf_dma(j->dev, IOPF_PASID_NONE, p * IOPF_PGSIZE_4K,
+				   &v, sizeof(v), IOPF_DMA_WRITE);
 
 		if (ret && !j->ret)
 			j->ret = ret;
@@ -239,9 +251,7 @@ static void dma_start(struct host *h, struct dma_job *jobs, unsigned n,
 				       .first = i * stride, .pages = pages,
 				       .may_fail = may_fail };
 		snprintf(name, sizeof(name), "dma-%s", iopf_dev_name(j->dev));
-		if (iopf_rt_spawn(h->rt, name, dma_job_fn, j, &j->actor))
-			j->actor = NULL;
-		CHECK(h, j->actor, "spawn failed");
+		j->actor = host_spawn(h, name, dma_job_fn, j);
 	}
 }
 
@@ -433,6 +443,7 @@ struct vmm {
 	struct iopf_fd *fd;
 	uint32_t fault_id, dev_id, hwpt;
 	uint32_t ioas;
+	struct iopf_rt_actor *faults; /* runs vmm_fault_loop() */
 	bool stop;
 };
 
@@ -462,13 +473,36 @@ static void vmm_fault_loop(void *arg)
 			if (i + 1 < n && recs[i + 1].cookie == recs[i].cookie)
 				continue;
 			iopf_fd_ioas_prefault(v->fd, v->ioas,
-					      recs[i].addr & ~(IOPF_PGSIZE_4K - 1), IOPF_PGSIZE_4K);
+					      recs[i].addr &
+						      ~(IOPF_PGSIZE_4K - 1),
+					      IOPF_PGSIZE_4K);
 			ret = iopf_fd_fault_write(v->fd, v->fault_id, &r, 1);
 			/* Answered by a detach meanwhile: that is allowed. */
 			CHECK(v->h, ret == 1 || ret == -ENOENT,
 			      "fault_write: %d", ret);
 		}
 	}
+}
+
+/*
+ * A VMM whose device 0 faults through a user fault queue: an iommufd
+ * context mapping 8 faultable pages, device 0 attached with its faults to
+ * the queue, the VMM's fault loop running and device 0 writing pages 0-5
+ * (@j). False if a step failed, with nothing left to undo.
+ */
+static bool vmm_start_faulting(struct host *h, struct vmm *v,
+			       struct dma_job *j)
+{
+	v->fd = fd_open_mapped(h, &v->ioas);
+	if (!v->fd)
+		return false;
+	CHECK(h, iopf_fd_fault_alloc(v->fd, &v->fault_id) == 0, "fault_alloc");
+	if (!fd_attach_dev(h, v->fd, 0, v->ioas, v->fault_id, &v->dev_id,
+			   &v->hwpt))
+		return false;
+	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, v, &v->faults);
+	dma_start(h, j, 1, 0, 6, true);
+	return true;
 }
 
 static void vmm_detach(void *arg)
@@ -491,24 +525,18 @@ static void vmm_attach(void *arg)
 static void body_fd_reattach(struct host *h)
 {
 	struct vmm v = { .h = h };
-	struct iopf_rt_actor *faults, *detach, *attach;
+	struct iopf_rt_actor *detach, *attach;
 	struct dma_job j;
 
-	v.fd = fd_open_mapped(h, &v.ioas);
-	if (!v.fd)
+	if (!vmm_start_faulting(h, &v, &j))
 		return;
-	CHECK(h, iopf_fd_fault_alloc(v.fd, &v.fault_id) == 0, "fault_alloc");
-	if (!fd_attach_dev(h, v.fd, 0, v.ioas, v.fault_id, &v.dev_id, &v.hwpt))
-		return;
-	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, &v, &faults);
-	dma_start(h, &j, 1, 0, 6, true);
 	iopf_rt_spawn(h->rt, "vmm-detach", vmm_detach, &v, &detach);
 	iopf_rt_spawn(h->rt, "vmm-attach", vmm_attach, &v, &attach);
 	iopf_rt_join(detach);
 	iopf_rt_join(attach);
 	dma_finish(h, &j, 1);
 	v.stop = true;
-	iopf_rt_join(faults);
+	iopf_rt_join(v.faults);
 	iopf_fd_close(v.fd);
 }
 
@@ -530,17 +558,10 @@ static int fd_destroy_when_idle(struct host *h, struct iopf_fd *fd,
 static void body_fd_destroy(struct host *h)
 {
 	struct vmm v = { .h = h };
-	struct iopf_rt_actor *faults;
 	struct dma_job j;
 
-	v.fd = fd_open_mapped(h, &v.ioas);
-	if (!v.fd)
+	if (!vmm_start_faulting(h, &v, &j))
 		return;
-	CHECK(h, iopf_fd_fault_alloc(v.fd, &v.fault_id) == 0, "fault_alloc");
-	if (!fd_attach_dev(h, v.fd, 0, v.ioas, v.fault_id, &v.dev_id, &v.hwpt))
-		return;
-	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, &v, &faults);
-	dma_start(h, &j, 1, 0, 6, true);
 	/* The VMM unwinds in the order the header gives, devices faulting. */
 	CHECK(h, iopf_fd_detach(v.fd, v.dev_id, IOPF_PASID_NONE) == 0,
 	      "detach");
@@ -551,7 +572,7 @@ static void body_fd_destroy(struct host *h)
 	      "destroy fault queue");
 	CHECK(h, fd_destroy_when_idle(h, v.fd, v.dev_id) == 0, "unbind");
 	dma_finish(h, &j, 1);
-	iopf_rt_join(faults);
+	iopf_rt_join(v.faults);
 	iopf_fd_close(v.fd);
 }
 
@@ -568,10 +589,12 @@ static void churn_fn(void *arg)
 
 		switch (iopf_rt_random_below(h->rt, 3)) {
 		case 0:
-			iopf_mm_discard(h->mm, HVA + page * IOPF_PGSIZE_4K, IOPF_PGSIZE_4K);
+			iopf_mm_discard(h->mm, HVA + page * IOPF_PGSIZE_4K,
+					IOPF_PGSIZE_4K);
 			break;
 		case 1:
-			iopf_mm_migrate(h->mm, HVA + page * IOPF_PGSIZE_4K, IOPF_PGSIZE_4K, NULL);
+			iopf_mm_migrate(h->mm, HVA + page * IOPF_PGSIZE_4K,
+					IOPF_PGSIZE_4K, NULL);
 			break;
 		default:
 			iopf_mm_reclaim(h->pool, 1, NULL);
@@ -693,9 +716,7 @@ static void body_detach_twice(struct host *h)
 	dma_start(h, &j, 1, 0, 2, true);
 	while (!atomic_load(&s.running) && !h->failed)
 		iopf_rt_sleep(h->rt, 1000);
-	if (iopf_rt_spawn(h->rt, "detach2", detach_dev0_fn, h, &a))
-		a = NULL;
-	CHECK(h, a, "spawn failed");
+	a = host_spawn(h, "detach2", detach_dev0_fn, h);
 	iopf_detach(h->dev[0], IOPF_PASID_NONE);
 	if (a)
 		iopf_rt_join(a);
@@ -749,9 +770,7 @@ static void body_claim_twice(struct host *h)
 		CHECK(h, iopf_ioas_map(c[i].ioas, &m) == 0, "map");
 		c[i].d = d;
 	}
-	if (iopf_rt_spawn(h->rt, "claim1", claim_fn, &c[1], &a))
-		a = NULL;
-	CHECK(h, a, "spawn failed");
+	a = host_spawn(h, "claim1", claim_fn, &c[1]);
 	claim_fn(&c[0]);
 	if (a)
 		iopf_rt_join(a);

@@ -298,77 +298,100 @@ out_unlock:
 }
 
 /*
- * Make sure no leaf larger than needed straddles @boundary: split leaves
- * covering it until one starts exactly there.
+ * Walk from @root to the entry that translates @iova, lock-free. Returns
+ * the slot of the leaf, or NULL where nothing is mapped; *@level is the
+ * level where the walk stopped and *@pte the entry it read there.
+ */
+static pte_t *leaf_find(pte_t *root, uint64_t iova, unsigned *level,
+			uint64_t *pte)
+{
+	pte_t *table = root;
+
+	for (unsigned l = 0; l < LEVELS; l++) {
+		pte_t *slot = &table[pte_index(iova, l)];
+		uint64_t e = pte_load(slot);
+
+		if (pte_is_table(e)) {
+			table = pte_table(e);
+			continue;
+		}
+		*level = l;
+		*pte = e;
+		return pte_is_leaf(e) ? slot : NULL;
+	}
+	/* Not reached: the last level holds leaves only. */
+	*level = LEVELS - 1;
+	*pte = 0;
+	return NULL;
+}
+
+/*
+ * Make sure no leaf larger than needed straddles @boundary: split the leaf
+ * covering it, one level at a time, until one starts exactly there.
  */
 static int split_at_locked(struct iopf_io_pgtable *t, uint64_t boundary)
 {
-	pte_t *table = t->root;
-
 	iopf_rt_mutex_assert_held(&t->lock);
 	if (boundary >= (1ull << IOPF_IOVA_BITS))
 		return 0;
-	for (unsigned level = 0; level < LEVELS; level++) {
-		pte_t *slot = &table[pte_index(boundary, level)];
-		uint64_t pte = pte_load(slot);
-		uint64_t size = level_size(level);
+	for (;;) {
+		unsigned level;
+		uint64_t pte, child, base, bits;
+		pte_t *slot = leaf_find(t->root, boundary, &level, &pte);
+		pte_t *next;
 
-		if (pte_is_table(pte)) {
-			table = pte_table(pte);
-			continue;
-		}
-		if (!pte_is_leaf(pte) || !(boundary & (size - 1)))
+		if (!slot || !(boundary & (level_size(level) - 1)))
 			return 0; /* nothing there, or a leaf starting here */
-		{
-			/* Split: same translation, one level smaller. */
-			uint64_t child = level_size(level + 1);
-			uint64_t base = pte & PTE_ADDR_MASK;
-			uint64_t bits = pte & ~PTE_ADDR_MASK;
-			pte_t *next = table_alloc(t);
-
-			if (!next)
-				return -ENOMEM;
-			for (unsigned i = 0; i < PTES_PER_TABLE; i++)
-				atomic_init(&next[i], (base + i * child) | bits);
-			pte_store(slot, (uint64_t)(uintptr_t)next | PTE_VALID |
-						PTE_TABLE);
-			table = next;
-		}
-	}
-	return 0;
-}
-
-/* Where clear_range reports the dirty bits of the leaves it clears. */
-struct dirty_sink {
-	unsigned long *bitmap;  /* bit i: sink_iova + i * 4 KiB */
-	uint64_t sink_iova;
-};
-
-static void dirty_sink_mark(const struct dirty_sink *sink, uint64_t iova,
-			    uint64_t last)
-{
-	for (uint64_t a = iova; a <= last && a >= iova; a += 4096) {
-		uint64_t bit;
-
-		if (a < sink->sink_iova)
-			continue;
-		bit = (a - sink->sink_iova) >> 12;
-		sink->bitmap[bit / (8 * sizeof(long))] |=
-			1ul << (bit % (8 * sizeof(long)));
+		/* Split: same translation, one level smaller. */
+		child = level_size(level + 1);
+		base = pte & PTE_ADDR_MASK;
+		bits = pte & ~PTE_ADDR_MASK;
+		next = table_alloc(t);
+		if (!next)
+			return -ENOMEM;
+		for (unsigned i = 0; i < PTES_PER_TABLE; i++)
+			atomic_init(&next[i], (base + i * child) | bits);
+		pte_store(slot, (uint64_t)(uintptr_t)next | PTE_VALID |
+					PTE_TABLE);
 	}
 }
 
 /*
- * Clear every leaf inside [iova, last]. Returns bytes and leaves cleared.
- * Leaves are exchanged, not stored: a walker sets DIRTY by compare-and-swap
- * on the value it read, so a write either lands in the value exchanged
- * here (and goes to @sink) or finds the entry gone and faults.
+ * Set the bits of @bitmap (bit i: @base + i * 4 KiB) for the 4 KiB pages
+ * of [iova, last], which lies at or above @base. Returns the pages marked.
  */
-static uint64_t clear_range(pte_t *table, unsigned level, uint64_t iova,
-			    uint64_t last, uint64_t *leaves,
-			    const struct dirty_sink *sink)
+static uint64_t dirty_bitmap_mark(unsigned long *bitmap, uint64_t base,
+				  uint64_t iova, uint64_t last)
 {
-	uint64_t cleared = 0;
+	uint64_t marked = 0;
+
+	for (uint64_t a = iova; a <= last && a >= iova; a += IOPF_PGSIZE_4K) {
+		uint64_t bit = (a - base) >> 12;
+
+		bitmap[bit / (8 * sizeof(long))] |=
+			1ul << (bit % (8 * sizeof(long)));
+		marked++;
+	}
+	return marked;
+}
+
+/*
+ * What a leaf visitor is given: the slot, the value read from it and the
+ * part of [iova, last] the leaf covers (its size @size, wholly inside: the
+ * callers split edges first, or read leaves without changing them).
+ */
+typedef uint64_t (*leaf_visit_fn)(pte_t *slot, uint64_t pte, uint64_t iova,
+				  uint64_t last, uint64_t size, void *arg);
+
+/*
+ * Call @visit on every leaf of @table (at @level) and below inside
+ * [iova, last]; returns the sum of what it returned. The one range walk
+ * of unmap and dirty tracking.
+ */
+static uint64_t for_each_leaf(pte_t *table, unsigned level, uint64_t iova,
+			      uint64_t last, leaf_visit_fn visit, void *arg)
+{
+	uint64_t sum = 0;
 
 	while (iova <= last) {
 		uint64_t size = level_size(level);
@@ -377,30 +400,54 @@ static uint64_t clear_range(pte_t *table, unsigned level, uint64_t iova,
 		pte_t *slot = &table[pte_index(iova, level)];
 		uint64_t pte = pte_load(slot);
 
-		if (pte_is_leaf(pte)) {
-			/* Edges were split: a leaf here lies wholly inside. */
-			pte = atomic_exchange_explicit(slot, 0,
-						       memory_order_acq_rel);
-			if (sink && (pte & PTE_DIRTY))
-				dirty_sink_mark(sink, iova, end);
-			cleared += size;
-			(*leaves)++;
-		} else if (pte_is_table(pte)) {
-			cleared += clear_range(pte_table(pte), level + 1, iova,
-					       end, leaves, sink);
-		}
+		if (pte_is_leaf(pte))
+			sum += visit(slot, pte, iova, end, size, arg);
+		else if (pte_is_table(pte))
+			sum += for_each_leaf(pte_table(pte), level + 1, iova,
+					     end, visit, arg);
 		if (end == UINT64_MAX)
 			break;
 		iova = end + 1;
 	}
-	return cleared;
+	return sum;
+}
+
+/* Where unmap reports the dirty bits of the leaves it clears. */
+struct dirty_sink {
+	unsigned long *bitmap;  /* bit i: sink_iova + i * 4 KiB */
+	uint64_t sink_iova;
+};
+
+struct clear_walk {
+	const struct dirty_sink *sink; /* may be NULL */
+	uint64_t leaves;               /* leaves cleared */
+};
+
+/*
+ * Clear one leaf; returns its bytes. Leaves are exchanged, not stored: a
+ * walker sets DIRTY by compare-and-swap on the value it read, so a write
+ * either lands in the value exchanged here (and goes to the sink) or
+ * finds the entry gone and faults.
+ */
+static uint64_t clear_leaf(pte_t *slot, uint64_t pte, uint64_t iova,
+			   uint64_t last, uint64_t size, void *arg)
+{
+	struct clear_walk *w = arg;
+
+	pte = atomic_exchange_explicit(slot, 0, memory_order_acq_rel);
+	if (w->sink && (pte & PTE_DIRTY))
+		dirty_bitmap_mark(w->sink->bitmap, w->sink->sink_iova, iova,
+				  last);
+	w->leaves++;
+	return size;
 }
 
 static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
 				    uint64_t size, bool flush,
 				    const struct dirty_sink *sink)
 {
-	uint64_t last = iova + size - 1, leaves = 0, cleared;
+	struct clear_walk w = { .sink = sink };
+	uint64_t last = iova + size - 1, cleared;
 	int ret;
 
 	iopf_rt_mutex_assert_held(&t->lock);
@@ -411,9 +458,9 @@ static int64_t pgtable_unmap_locked(struct iopf_io_pgtable *t, uint64_t iova,
 		ret = split_at_locked(t, last + 1);
 	if (ret)
 		return ret;
-	cleared = clear_range(t->root, 0, iova, last, &leaves, sink);
+	cleared = for_each_leaf(t->root, 0, iova, last, clear_leaf, &w);
 	iopf_rt_charge(t->rt, t->costs->iommu_unmap_ns +
-				      leaves * t->costs->iommu_unmap_leaf_ns);
+				      w.leaves * t->costs->iommu_unmap_leaf_ns);
 	if (flush && t->flush && t->flush->flush_range)
 		t->flush->flush_range(t->cookie, iova, size);
 	return (int64_t)cleared;
@@ -443,7 +490,7 @@ static int64_t pgtable_unmap_read_dirty(struct iopf_io_pgtable *t,
 	int64_t ret;
 
 	if (!bitmap || !iova_range_ok(iova, size, &last) ||
-	    (bitmap_iova & 4095) || bitmap_iova > iova)
+	    (bitmap_iova & (IOPF_PGSIZE_4K - 1)) || bitmap_iova > iova)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&t->lock);
 	ret = pgtable_unmap_locked(t, iova, size, true, &sink);
@@ -454,118 +501,76 @@ static int64_t pgtable_unmap_read_dirty(struct iopf_io_pgtable *t,
 static int pgtable_walk(struct iopf_io_pgtable *t, uint64_t iova,
 			unsigned access, struct iopf_io_pgtable_walk *out)
 {
-	pte_t *table = t->root;
-
 	if (iova >= (1ull << IOPF_IOVA_BITS))
 		return -ERANGE;
-	for (unsigned level = 0; level < LEVELS; level++) {
-		pte_t *slot = &table[pte_index(iova, level)];
-		uint64_t pte = pte_load(slot);
+	for (;;) {
+		unsigned level;
+		uint64_t pte, size, set = PTE_ACCESSED;
+		pte_t *slot = leaf_find(t->root, iova, &level, &pte);
 
-		if (pte_is_table(pte)) {
-			table = pte_table(pte);
-			continue;
-		}
-		if (!pte_is_leaf(pte)) {
-			out->levels = level + 1;
+		out->levels = level + 1;
+		if (!slot)
 			return -ENOENT;
-		}
-		{
-			uint64_t size = level_size(level), set = PTE_ACCESSED;
-
-			out->phys = (pte & PTE_ADDR_MASK) + (iova & (size - 1));
-			out->page_size = size;
-			out->levels = level + 1;
-			out->perm = ((pte & PTE_READ) ? IOPF_PERM_READ : 0) |
-				    ((pte & PTE_WRITE) ? IOPF_PERM_WRITE : 0);
-			if ((access & out->perm) != access)
-				return -EACCES;
-			if (access & IOPF_PERM_WRITE)
-				set |= PTE_DIRTY;
-			/* An unmap may exchange the entry we just read. */
-			iopf_rt_yield_point(t->rt);
-			/*
-			 * Hardware sets A/D only when they are clear, and
-			 * only on the entry it translated through: if the
-			 * entry changed meanwhile (unmapped, or D cleared),
-			 * walk it again rather than mark a stale value.
-			 */
-			if ((pte & set) != set &&
-			    !atomic_compare_exchange_strong_explicit(
-				    slot, &pte, pte | set, memory_order_acq_rel,
-				    memory_order_acquire)) {
-				level--;
-				continue;
-			}
+		size = level_size(level);
+		out->phys = (pte & PTE_ADDR_MASK) + (iova & (size - 1));
+		out->page_size = size;
+		out->perm = ((pte & PTE_READ) ? IOPF_PERM_READ : 0) |
+			    ((pte & PTE_WRITE) ? IOPF_PERM_WRITE : 0);
+		if ((access & out->perm) != access)
+			return -EACCES;
+		if (access & IOPF_PERM_WRITE)
+			set |= PTE_DIRTY;
+		/* An unmap may exchange the entry we just read. */
+		iopf_rt_yield_point(t->rt);
+		/*
+		 * Hardware sets A/D only when they are clear, and only on the
+		 * entry it translated through: if the entry changed meanwhile
+		 * (unmapped, or D cleared), walk again rather than mark a
+		 * stale value.
+		 */
+		if ((pte & set) == set ||
+		    atomic_compare_exchange_strong_explicit(
+			    slot, &pte, pte | set, memory_order_acq_rel,
+			    memory_order_acquire))
 			return 0;
-		}
 	}
-	return -ENOENT;
 }
 
 static uint64_t pgtable_iova_to_phys(struct iopf_io_pgtable *t, uint64_t iova)
 {
-	pte_t *table = t->root;
+	unsigned level;
+	uint64_t pte;
 
-	if (iova >= (1ull << IOPF_IOVA_BITS))
+	if (iova >= (1ull << IOPF_IOVA_BITS) ||
+	    !leaf_find(t->root, iova, &level, &pte))
 		return IOPF_PHYS_NONE;
-	for (unsigned level = 0; level < LEVELS; level++) {
-		uint64_t pte = pte_load(&table[pte_index(iova, level)]);
-
-		if (pte_is_table(pte)) {
-			table = pte_table(pte);
-			continue;
-		}
-		if (!pte_is_leaf(pte))
-			break;
-		return (pte & PTE_ADDR_MASK) + (iova & (level_size(level) - 1));
-	}
-	return IOPF_PHYS_NONE;
+	return (pte & PTE_ADDR_MASK) + (iova & (level_size(level) - 1));
 }
 
-static uint64_t dirty_range(pte_t *table, unsigned level, uint64_t iova,
-			    uint64_t last, uint64_t base, unsigned long *bitmap)
+/* Report and clear one leaf's dirty bit; returns the pages reported. */
+static uint64_t report_dirty_leaf(pte_t *slot, uint64_t pte, uint64_t iova,
+				  uint64_t last, uint64_t size, void *arg)
 {
-	uint64_t reported = 0;
+	const struct dirty_sink *sink = arg;
 
-	while (iova <= last) {
-		uint64_t size = level_size(level);
-		uint64_t end = (iova | (size - 1)) < last ? (iova | (size - 1))
-							  : last;
-		pte_t *slot = &table[pte_index(iova, level)];
-		uint64_t pte = pte_load(slot);
-
-		if (pte_is_leaf(pte) && (pte & PTE_DIRTY)) {
-			atomic_fetch_and_explicit(slot, ~PTE_DIRTY,
-						  memory_order_relaxed);
-			for (uint64_t a = iova; a <= end && a >= iova; a += 4096) {
-				uint64_t bit = (a - base) >> 12;
-
-				bitmap[bit / (8 * sizeof(long))] |=
-					1ul << (bit % (8 * sizeof(long)));
-				reported++;
-			}
-		} else if (pte_is_table(pte)) {
-			reported += dirty_range(pte_table(pte), level + 1, iova,
-						end, base, bitmap);
-		}
-		if (end == UINT64_MAX)
-			break;
-		iova = end + 1;
-	}
-	return reported;
+	(void)size;
+	if (!(pte & PTE_DIRTY))
+		return 0;
+	atomic_fetch_and_explicit(slot, ~PTE_DIRTY, memory_order_relaxed);
+	return dirty_bitmap_mark(sink->bitmap, sink->sink_iova, iova, last);
 }
 
 static uint64_t pgtable_read_and_clear_dirty(struct iopf_io_pgtable *t,
 					     uint64_t iova, uint64_t size,
 					     unsigned long *bitmap)
 {
+	struct dirty_sink sink = { .bitmap = bitmap, .sink_iova = iova };
 	uint64_t last, n;
 
 	if (!bitmap || !iova_range_ok(iova, size, &last))
 		return 0;
 	iopf_rt_mutex_lock(&t->lock);
-	n = dirty_range(t->root, 0, iova, last, iova, bitmap);
+	n = for_each_leaf(t->root, 0, iova, last, report_dirty_leaf, &sink);
 	iopf_rt_mutex_unlock(&t->lock);
 	return n;
 }
@@ -573,25 +578,18 @@ static uint64_t pgtable_read_and_clear_dirty(struct iopf_io_pgtable *t,
 static bool pgtable_test_clear_accessed(struct iopf_io_pgtable *t,
 					uint64_t iova)
 {
-	pte_t *table = t->root;
+	unsigned level;
+	uint64_t pte;
+	pte_t *slot;
 
 	if (iova >= (1ull << IOPF_IOVA_BITS))
 		return false;
-	for (unsigned level = 0; level < LEVELS; level++) {
-		pte_t *slot = &table[pte_index(iova, level)];
-		uint64_t pte = pte_load(slot);
-
-		if (pte_is_table(pte)) {
-			table = pte_table(pte);
-			continue;
-		}
-		if (!pte_is_leaf(pte) || !(pte & PTE_ACCESSED))
-			return false;
-		return atomic_fetch_and_explicit(slot, ~PTE_ACCESSED,
-						 memory_order_relaxed) &
-		       PTE_ACCESSED;
-	}
-	return false;
+	slot = leaf_find(t->root, iova, &level, &pte);
+	if (!slot || !(pte & PTE_ACCESSED))
+		return false;
+	return atomic_fetch_and_explicit(slot, ~PTE_ACCESSED,
+					 memory_order_relaxed) &
+	       PTE_ACCESSED;
 }
 
 static const struct iopf_io_pgtable_ops pgtable_ops = {

@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include "iommu_internal.h"
+#include "counters.h"
 #include "lock_order.h"
 #include <iopf/inject.h>
 
@@ -70,35 +71,27 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 	iommu->next_deadline = UINT64_MAX;
 	iommu->next_domain_id = 1;
 	iommu->fault_latency = iopf_rt_hist(rt, "iommu.fault_latency_ns");
-	iommu->prq = iopf_calloc(cfg->prq_depth, sizeof(*iommu->prq));
-	if (!iommu->prq)
-		goto err_free;
-	ret = tlb_init(rt, &iommu->iotlb,
-		       cfg->iotlb_entries ? cfg->iotlb_entries : DEFAULT_IOTLB);
-	if (ret)
-		goto err_free_prq;
 	iopf_lock_init(rt, &iommu->attach_lock, ATTACH);
 	iopf_lock_init(rt, &iommu->fault_lock, FAULT);
 	iopf_rt_waitq_init(rt, &iommu->prq_wq);
 	iopf_rt_waitq_init(rt, &iommu->work_wq);
 	iopf_rt_waitq_init(rt, &iommu->idle_wq);
-	ret = fault_start(iommu, cfg->fault_workers);
+
+	/* From here on, iopf_iommu_destroy() undoes whatever was done. */
+	iommu->prq = iopf_calloc(cfg->prq_depth, sizeof(*iommu->prq));
+	if (!iommu->prq)
+		goto err_destroy;
+	ret = tlb_init(rt, &iommu->iotlb,
+		       cfg->iotlb_entries ? cfg->iotlb_entries : DEFAULT_IOTLB);
+	if (!ret)
+		ret = fault_start(iommu, cfg->fault_workers);
 	if (ret)
-		goto err_sync;
+		goto err_destroy;
 	*out = iommu;
 	return 0;
 
-err_sync:
-	iopf_rt_waitq_destroy(&iommu->idle_wq);
-	iopf_rt_waitq_destroy(&iommu->work_wq);
-	iopf_rt_waitq_destroy(&iommu->prq_wq);
-	iopf_rt_mutex_destroy(&iommu->fault_lock);
-	iopf_rt_mutex_destroy(&iommu->attach_lock);
-	tlb_fini(&iommu->iotlb);
-err_free_prq:
-	free(iommu->prq);
-err_free:
-	free(iommu);
+err_destroy:
+	iopf_iommu_destroy(iommu);
 	return ret;
 }
 
@@ -119,7 +112,9 @@ void iopf_iommu_destroy(struct iopf_iommu *iommu)
 							 dev_link)->pasid);
 		iopf_dev_remove(dev);
 	}
-	fault_stop(iommu);
+	/* No workers: fault_start() failed (and undid itself) or never ran. */
+	if (iommu->workers)
+		fault_stop(iommu);
 	iopf_rt_waitq_destroy(&iommu->idle_wq);
 	iopf_rt_waitq_destroy(&iommu->work_wq);
 	iopf_rt_waitq_destroy(&iommu->prq_wq);
@@ -149,33 +144,10 @@ struct iopf_rt_hist *iopf_iommu_fault_latency(struct iopf_iommu *iommu)
 
 void iopf_iommu_stats(struct iopf_iommu *iommu, struct iopf_iommu_stats *out)
 {
-	struct iommu_counters *c = &iommu->ctr;
-
 	memset(out, 0, sizeof(*out));
 	out->iotlb_hits = atomic_load(&iommu->iotlb.hits);
 	out->iotlb_misses = atomic_load(&iommu->iotlb.misses);
-	out->walks = atomic_load(&c->walks);
-	out->walk_levels = atomic_load(&c->walk_levels);
-	out->page_requests = atomic_load(&c->page_requests);
-	out->stop_markers = atomic_load(&c->stop_markers);
-	out->groups = atomic_load(&c->groups);
-	out->stalls = atomic_load(&c->stalls);
-	for (int i = 0; i < 3; i++)
-		out->responses[i] = atomic_load(&c->responses[i]);
-	out->auto_responses = atomic_load(&c->auto_responses);
-	out->prq_overflows = atomic_load(&c->prq_overflows);
-	out->partials_discarded = atomic_load(&c->partials_discarded);
-	out->stall_terminated = atomic_load(&c->stall_terminated);
-	out->stale_responses = atomic_load(&c->stale_responses);
-	out->credit_overruns = atomic_load(&c->credit_overruns);
-	out->pasid_inconsistent = atomic_load(&c->pasid_inconsistent);
-	out->requests_refused = atomic_load(&c->requests_refused);
-	out->teardown_answered = atomic_load(&c->teardown_answered);
-	out->timed_out = atomic_load(&c->timed_out);
-	for (int i = 0; i < IOPF_EVT_NR; i++)
-		out->events[i] = atomic_load(&c->events[i]);
-	out->invalidations = atomic_load(&c->invalidations);
-	out->atc_invalidations = atomic_load(&c->atc_invalidations);
+	IOPF_COUNTERS_READ(out, walks, atc_invalidations, &iommu->ctr);
 }
 
 /* ---- devices ---- */
@@ -228,8 +200,11 @@ err_free:
 
 int iopf_dev_remove(struct iopf_dev *dev)
 {
-	struct iopf_iommu *iommu = dev->iommu;
+	struct iopf_iommu *iommu;
 
+	if (!dev)
+		return 0;
+	iommu = dev->iommu;
 	iopf_rt_mutex_lock(&iommu->attach_lock);
 	if (!iopf_list_empty(&dev->attached)) {
 		iopf_rt_mutex_unlock(&iommu->attach_lock);

@@ -71,8 +71,15 @@ struct tlb_entry {
 struct tlb {
 	struct iopf_rt_mutex lock;
 	unsigned nr_sets, ways;
+	/* nr_sets - 1 when nr_sets is a power of two (a mask), else 0 */
+	unsigned set_mask;
 	struct tlb_entry *entries; /* protected by lock */
 	uint64_t tick;             /* protected by lock */
+	/*
+	 * Valid entries of each page size (1 GiB, 2 MiB, 4 KiB), protected
+	 * by lock: a lookup skips the sizes the cache holds none of.
+	 */
+	unsigned nr_valid[3];
 	/*
 	 * Bumped by every invalidation. A fill carries the generation read
 	 * before its walk and is dropped if an invalidation came in between:
@@ -268,6 +275,7 @@ struct prq_entry {
 	bool stall;
 };
 
+/* struct iopf_iommu_stats from walks on, as counters (src/counters.h). */
 struct iommu_counters {
 	_Atomic uint64_t walks, walk_levels;
 	_Atomic uint64_t page_requests, stop_markers, groups, stalls;

@@ -182,10 +182,25 @@ static void mm_host_discard(struct iopf_mm *mm, uint64_t addr, uint64_t last)
 	(void)mm;
 }
 
+/*
+ * mlock() says ENOMEM both over the lock limit and where part of the range
+ * is no longer mapped: the program may unmap it at any time, before its
+ * userfaultfd event has reached us. Unmapped is -EFAULT, as for a GUP of
+ * an address that is gone; what a failed mlock did lock is unlocked.
+ */
 static int mm_host_lock(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
+	void *p = (void *)(uintptr_t)addr;
+	int err;
+
 	(void)mm;
-	return mlock((void *)(uintptr_t)addr, len) ? -ENOMEM : 0;
+	if (!mlock(p, len))
+		return 0;
+	err = errno;
+	munlock(p, len);
+	if (err == ENOMEM && msync(p, len, MS_ASYNC) && errno == ENOMEM)
+		return -EFAULT;
+	return -ENOMEM;
 }
 
 static void mm_host_unlock(struct iopf_mm *mm, uint64_t addr, uint64_t len)

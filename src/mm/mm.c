@@ -174,6 +174,25 @@ bool mm_range_mapped_locked(struct iopf_mm *mm, uint64_t start,
 	return false;
 }
 
+/*
+ * Take mm->lock for an operation on every page of [addr, addr + len).
+ * Returns 0 with the lock held and *@last the range's last byte, or
+ * without the lock -EINVAL (empty, unaligned or wrapping) or -EFAULT (a
+ * page of it is not mapped).
+ */
+static int mm_lock_mapped_range(struct iopf_mm *mm, uint64_t addr,
+				uint64_t len, uint64_t *last)
+{
+	if (!mm_range_valid(mm->pool, addr, len, last))
+		return -EINVAL;
+	iopf_rt_mutex_lock(&mm->lock);
+	if (!mm_range_mapped_locked(mm, addr, *last)) {
+		iopf_rt_mutex_unlock(&mm->lock);
+		return -EFAULT;
+	}
+	return 0;
+}
+
 static int mm_vma_insert_locked(struct iopf_mm *mm, size_t at,
 				uint64_t start, uint64_t last, uint64_t *ptes)
 {
@@ -291,44 +310,52 @@ void mm_zap_pte_locked(struct iopf_mm *mm, uint64_t *pte)
 	}
 }
 
-/* Does any page in [start, last] hold a frame or a slot? */
+/*
+ * The page-table entries of [start, last], one VMA's run at a time: start
+ * with *@i = mm_vma_search(mm, start) and call until it returns NULL.
+ * Each call returns the next VMA's entries inside the range, *@nr of them.
+ */
+static uint64_t *mm_range_ptes_next_locked(struct iopf_mm *mm, size_t *i,
+					   uint64_t start, uint64_t last,
+					   uint64_t *nr)
+{
+	unsigned shift = mm->pool->page_shift;
+	struct mm_vma *v;
+	uint64_t first, end;
+
+	iopf_rt_mutex_assert_held(&mm->lock);
+	if (*i >= mm->nr_vmas || mm->vmas[*i].start > last)
+		return NULL;
+	v = &mm->vmas[(*i)++];
+	first = v->start > start ? 0 : (start - v->start) >> shift;
+	end = ((v->last < last ? v->last : last) - v->start) >> shift;
+	*nr = end - first + 1;
+	return &v->ptes[first];
+}
+
+/* How many pages in [start, last] hold a frame or a slot? */
 static uint64_t mm_count_backed_locked(struct iopf_mm *mm, uint64_t start,
 				       uint64_t last)
 {
-	unsigned shift = mm->pool->page_shift;
-	uint64_t n = 0;
+	size_t i = mm_vma_search(mm, start);
+	uint64_t *ptes, nr, n = 0;
 
-	iopf_rt_mutex_assert_held(&mm->lock);
-	for (size_t i = mm_vma_search(mm, start);
-	     i < mm->nr_vmas && mm->vmas[i].start <= last; i++) {
-		struct mm_vma *v = &mm->vmas[i];
-		uint64_t s = v->start > start ? v->start : start;
-		uint64_t l = v->last < last ? v->last : last;
-
-		for (uint64_t a = s; a <= l && a >= s; a += 1ull << shift)
-			n += v->ptes[(a - v->start) >> shift] != 0;
-	}
+	while ((ptes = mm_range_ptes_next_locked(mm, &i, start, last, &nr)))
+		for (uint64_t p = 0; p < nr; p++)
+			n += ptes[p] != 0;
 	return n;
 }
 
 static void mm_zap_range_locked(struct iopf_mm *mm, uint64_t start,
 				uint64_t last)
 {
-	unsigned shift = mm->pool->page_shift;
+	size_t i = mm_vma_search(mm, start);
+	uint64_t *ptes, nr;
 
-	iopf_rt_mutex_assert_held(&mm->lock);
-	for (size_t i = mm_vma_search(mm, start);
-	     i < mm->nr_vmas && mm->vmas[i].start <= last; i++) {
-		struct mm_vma *v = &mm->vmas[i];
-		uint64_t s = v->start > start ? v->start : start;
-		uint64_t l = v->last < last ? v->last : last;
-		uint64_t first = (s - v->start) >> shift;
-		uint64_t end = (l - v->start) >> shift;
-
-		for (uint64_t p = first; p <= end; p++)
-			if (v->ptes[p])
-				mm_zap_pte_locked(mm, &v->ptes[p]);
-	}
+	while ((ptes = mm_range_ptes_next_locked(mm, &i, start, last, &nr)))
+		for (uint64_t p = 0; p < nr; p++)
+			if (ptes[p])
+				mm_zap_pte_locked(mm, &ptes[p]);
 }
 
 /* Count, time and run one invalidation round around @zap. */
@@ -439,22 +466,20 @@ out_unlock:
 int iopf_mm_discard(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
 	uint64_t last, backed;
-	int ret = 0;
+	int ret;
 
-	if (!mm_range_valid(mm->pool, addr, len, &last))
-		return -EINVAL;
-	iopf_rt_mutex_lock(&mm->lock);
-	if (!mm_range_mapped_locked(mm, addr, last)) {
-		ret = -EFAULT;
-		goto out_unlock;
+	ret = mm_lock_mapped_range(mm, addr, len, &last);
+	if (ret == -EINVAL)
+		return ret;
+	if (!ret) {
+		backed = mm_count_backed_locked(mm, addr, last);
+		if (backed)
+			mm_invalidate_locked(mm, addr, last, IOPF_MM_DISCARD,
+					     backed);
+		iopf_rt_mutex_unlock(&mm->lock);
+		if (mm->pool->ops->discard)
+			mm->pool->ops->discard(mm, addr, last);
 	}
-	backed = mm_count_backed_locked(mm, addr, last);
-	if (backed)
-		mm_invalidate_locked(mm, addr, last, IOPF_MM_DISCARD, backed);
-out_unlock:
-	iopf_rt_mutex_unlock(&mm->lock);
-	if (!ret && mm->pool->ops->discard)
-		mm->pool->ops->discard(mm, addr, last);
 	mm_pool_release_flush(mm->pool);
 	return ret;
 }
@@ -556,21 +581,16 @@ int iopf_mm_populate(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
 	uint64_t last, a;
 	uint64_t *pte;
-	int ret = 0;
+	int ret;
 
-	if (!mm_range_valid(mm->pool, addr, len, &last))
-		return -EINVAL;
-	iopf_rt_mutex_lock(&mm->lock);
-	if (!mm_range_mapped_locked(mm, addr, last)) {
-		ret = -EFAULT;
-		goto out_unlock;
-	}
+	ret = mm_lock_mapped_range(mm, addr, len, &last);
+	if (ret)
+		return ret;
 	for (a = addr; !ret; a += mm->pool->page_size) {
 		ret = mm_fault_reclaim_locked(mm, a, &pte);
 		if (a == last - (mm->pool->page_size - 1))
 			break;
 	}
-out_unlock:
 	iopf_rt_mutex_unlock(&mm->lock);
 	return ret;
 }
@@ -640,17 +660,13 @@ int iopf_mm_migrate(struct iopf_mm *mm, uint64_t addr, uint64_t len,
 {
 	struct iopf_mm_pool *pool = mm->pool;
 	uint64_t last, a, n = 0;
-	int ret = 0;
+	int ret;
 
 	if (moved)
 		*moved = 0;
-	if (!mm_range_valid(pool, addr, len, &last))
-		return -EINVAL;
-	iopf_rt_mutex_lock(&mm->lock);
-	if (!mm_range_mapped_locked(mm, addr, last)) {
-		ret = -EFAULT;
-		goto out_unlock;
-	}
+	ret = mm_lock_mapped_range(mm, addr, len, &last);
+	if (ret)
+		return ret;
 	for (a = addr;; a += pool->page_size) {
 		uint64_t *pte = mm_pte_lookup_locked(mm, a);
 		uint64_t old, t0;
@@ -697,7 +713,6 @@ next:
 		if (a == last - (pool->page_size - 1))
 			break;
 	}
-out_unlock:
 	iopf_rt_mutex_unlock(&mm->lock);
 	if (moved)
 		*moved = n;

@@ -106,7 +106,9 @@ struct mm_backend_ops {
 	 * Optional. Adopt [addr, last] (map, before the page table exists),
 	 * take back the pages of a discarded range (after its notifier round,
 	 * mm->lock dropped: the kernel may post events the reader must see),
-	 * lock/unlock pinned pages. mm->lock held unless said otherwise.
+	 * lock/unlock pinned pages (lock: 0, -EFAULT where the range is no
+	 * longer mapped, -ENOMEM otherwise). mm->lock held unless said
+	 * otherwise.
 	 */
 	int (*map)(struct iopf_mm *mm, uint64_t addr, uint64_t last);
 	void (*discard)(struct iopf_mm *mm, uint64_t addr, uint64_t last);

@@ -123,9 +123,8 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 		pfns[i] = pfn;
 	}
 	/* The backend locks what is pinned (mlock on a host pool). */
-	if (!ret && pin && pool->ops->lock &&
-	    pool->ops->lock(mm, addr, npages << pool->page_shift))
-		ret = -ENOMEM;
+	if (!ret && pin && pool->ops->lock)
+		ret = pool->ops->lock(mm, addr, npages << pool->page_shift);
 	if (ret) {
 		while (i--) {
 			if (pfns[i] == IOPF_PFN_NONE)

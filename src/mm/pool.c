@@ -192,27 +192,24 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 	pool->nr_frames = cfg->ram_bytes / page;
 	pool->nr_slots = cfg->swap_bytes / page;
 	pool->lru_head = pool->lru_tail = MM_NO_FRAME;
+	iopf_lock_init(rt, &pool->lock, POOL);
 
+	/* From here on, iopf_mm_pool_destroy() undoes whatever was done. */
 	pool->frames = iopf_calloc(pool->nr_frames, sizeof(*pool->frames));
-	if (!pool->frames)
-		goto err_free_pool;
 	pool->free_stack = iopf_malloc(pool->nr_frames * sizeof(uint32_t));
-	if (!pool->free_stack)
-		goto err_free_frames;
 	pool->slot_stack = iopf_malloc((pool->nr_slots + 1) * sizeof(uint32_t));
-	if (!pool->slot_stack)
-		goto err_free_free_stack;
+	if (!pool->frames || !pool->free_stack || !pool->slot_stack)
+		goto err_destroy;
 	if (cfg->flags & IOPF_MM_POOL_DATA) {
 		pool->data = mm_map_area(cfg->ram_bytes);
 		if (!pool->data)
-			goto err_free_slot_stack;
+			goto err_destroy;
 		if (pool->nr_slots) {
 			pool->swap_data = mm_map_area(cfg->swap_bytes);
 			if (!pool->swap_data)
-				goto err_unmap_data;
+				goto err_destroy;
 		}
 	}
-	iopf_lock_init(rt, &pool->lock, POOL);
 
 	pool->nr_free = pool->nr_frames;
 	for (i = 0; i < pool->nr_slots; i++)
@@ -228,17 +225,8 @@ int iopf_mm_pool_create(struct iopf_rt *rt,
 	*out = pool;
 	return 0;
 
-err_unmap_data:
-	if (pool->data)
-		munmap(pool->data, cfg->ram_bytes);
-err_free_slot_stack:
-	free(pool->slot_stack);
-err_free_free_stack:
-	free(pool->free_stack);
-err_free_frames:
-	free(pool->frames);
-err_free_pool:
-	free(pool);
+err_destroy:
+	iopf_mm_pool_destroy(pool);
 	return ret;
 }
 

@@ -154,10 +154,14 @@ static void pl_dma_reset(struct pl_device *d)
 		e->status = PL_DMA_IDLE;
 	e->error = 0;
 	iopf_rt_mutex_unlock(&e->lock);
-	iopf_dev_reset(d->dev);
 }
 
 static const struct pl_device_ops pl_dma_ops = {
+	.model = "dma",
+	.device_id = 0x10f0,
+	.class_code = 0x0880,  /* system peripheral */
+	.bar0_size = 4096,
+	.irq_count = 1,
 	.bar_read = pl_dma_read,
 	.bar_write = pl_dma_write,
 	.reset = pl_dma_reset,
@@ -183,12 +187,7 @@ int pl_dma_create(struct pl_host *h, struct pl_device *d)
 		free(e);
 		return ret;
 	}
-	d->model = "dma";
 	d->ops = &pl_dma_ops;
-	d->device_id = 0x10f0;
-	d->class_code = 0x0880;  /* system peripheral */
-	d->bar0_size = 4096;
-	d->irq_count = 1;
 	d->model_data = e;
 	return iopf_rt_spawn(h->rt, "dma-engine", pl_dma_engine, e, NULL);
 }
@@ -314,10 +313,14 @@ static void pl_sec_reset(struct pl_device *d)
 	s->qsel = 0;
 	s->result = 0;
 	iopf_rt_mutex_unlock(&s->lock);
-	iopf_dev_reset(d->dev);
 }
 
 static const struct pl_device_ops pl_sec_ops = {
+	.model = "sec",
+	.device_id = 0x10f1,
+	.class_code = 0x1080,  /* encryption controller */
+	.bar0_size = 4096,
+	.irq_count = PL_SEC_QUEUES_NR,
 	.bar_read = pl_sec_read,
 	.bar_write = pl_sec_write,
 	.reset = pl_sec_reset,
@@ -343,12 +346,7 @@ int pl_sec_create(struct pl_host *h, struct pl_device *d)
 		return ret;
 	}
 	d->dev = iopf_sec_dev(s->sec);
-	d->model = "sec";
 	d->ops = &pl_sec_ops;
-	d->device_id = 0x10f1;
-	d->class_code = 0x1080;  /* encryption controller */
-	d->bar0_size = 4096;
-	d->irq_count = PL_SEC_QUEUES_NR;
 	d->model_data = s;
 	for (unsigned q = 0; q < PL_SEC_QUEUES_NR; q++) {
 		s->queues[q] = (struct pl_sec_queue){
@@ -477,10 +475,14 @@ static void pl_nic_reset(struct pl_device *d)
 	iopf_rt_mutex_lock(&n->lock);
 	n->result = 0;
 	iopf_rt_mutex_unlock(&n->lock);
-	iopf_dev_reset(d->dev);
 }
 
 static const struct pl_device_ops pl_nic_ops = {
+	.model = "nic",
+	.device_id = 0x10f2,
+	.class_code = 0x0200,  /* ethernet controller */
+	.bar0_size = 4096,
+	.irq_count = 1,
 	.bar_read = pl_nic_read,
 	.bar_write = pl_nic_write,
 	.reset = pl_nic_reset,
@@ -509,12 +511,7 @@ int pl_nic_create(struct pl_host *h, struct pl_device *d, const char *model)
 		return ret;
 	}
 	d->dev = iopf_nic_dev(n->nic);
-	d->model = "nic";
 	d->ops = &pl_nic_ops;
-	d->device_id = 0x10f2;
-	d->class_code = 0x0200;  /* ethernet controller */
-	d->bar0_size = 4096;
-	d->irq_count = 1;
 	d->model_data = n;
 	return iopf_rt_spawn(h->rt, "nic-irq", pl_nic_irq, n, NULL);
 }

@@ -93,9 +93,7 @@ struct pl_iommufd *pl_iommufd_open(struct pl_host *h)
 	iopf_list_init(&ictx->hwpts);
 	iopf_list_init(&ictx->bound);
 	iopf_list_init(&ictx->faults);
-	ictx->f.kind = PL_IOMMUFD;
-	ictx->f.refs = 1;
-	ictx->f.release = pl_iommufd_release;
+	pl_file_init(&ictx->f, PL_IOMMUFD, pl_iommufd_release);
 	ictx->h = h;
 	iopf_lock_init(h->rt, &ictx->lock, PL_CONTEXT);
 	return ictx;
@@ -122,6 +120,35 @@ PL_DEFINE_FIND_LOCKED(ioas, struct pl_ioas, ioases, id)
 PL_DEFINE_FIND_LOCKED(hwpt, struct pl_hwpt, hwpts, id)
 PL_DEFINE_FIND_LOCKED(bound, struct pl_bound, bound, dev_id)
 PL_DEFINE_FIND_LOCKED(fault, struct pl_fault, faults, id)
+
+/*
+ * pl_ioas_exists(), pl_bound_exists(): 0 if @id names one, else -ENOENT,
+ * for commands that check the id first and then work without the lock.
+ */
+#define PL_DEFINE_EXISTS(name)                                               \
+	int pl_##name##_exists(struct pl_iommufd *ictx, uint32_t id)         \
+	{                                                                    \
+		bool found;                                                  \
+									     \
+		iopf_rt_mutex_lock(&ictx->lock);                             \
+		found = pl_##name##_find_locked(ictx, id);                   \
+		iopf_rt_mutex_unlock(&ictx->lock);                           \
+		return found ? 0 : -ENOENT;                                  \
+	}
+
+PL_DEFINE_EXISTS(ioas)
+PL_DEFINE_EXISTS(bound)
+
+uint32_t pl_flags_translate(uint32_t flags, const struct pl_flag_pair *pairs,
+			    size_t n)
+{
+	uint32_t out = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (flags & pairs[i].from)
+			out |= pairs[i].to;
+	return out;
+}
 
 /* ------------------------------------------------------------------ */
 /* ioctls. */
@@ -279,9 +306,7 @@ static int pl_ioctl_allow_iovas(struct pl_iommufd *ictx, void *c,
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 	/* iommufd_ioas_allow_iovas(): the IOAS first, then the ranges. */
-	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
-	iopf_rt_mutex_unlock(&ictx->lock);
+	ret = pl_ioas_exists(ictx, cmd->ioas_id);
 	if (ret)
 		return ret;
 	if (cmd->num_iovas > 4096)
@@ -319,19 +344,69 @@ static int pl_ioctl_allow_iovas(struct pl_iommufd *ictx, void *c,
 	return ret;
 }
 
-static int pl_map_check_flags(uint32_t flags, uint64_t iova, uint64_t length)
+/*
+ * Map @r, then tell the caller the IOVA it got: *@iova (inside @cmd) is
+ * set and @cmd copied back. A mapping whose IOVA the caller could not
+ * learn is undone, so a failed copy-out leaves nothing behind.
+ */
+static int pl_map_respond_locked(struct pl_iommufd *ictx,
+				 struct pl_map_req *r, struct pl_ucmd *u,
+				 void *cmd, size_t len, __u64 *iova)
 {
-	/* iommufd_ioas_map() */
-	if (flags & ~PL_MAP_KNOWN_FLAGS)
+	uint64_t unmapped;
+	int ret;
+
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	ret = pl_map_locked(ictx, r);
+	if (ret)
+		return ret;
+	*iova = r->iova;
+	ret = pl_respond(u, cmd, len);
+	if (ret)
+		pl_unmap_locked(ictx, r->ioas_id, r->iova, r->length,
+				&unmapped);
+	return ret;
+}
+
+/*
+ * iommufd_ioas_map() and the extension's MAP_FAULTABLE: the flags, then
+ * the pre-fault policy (the kinds are iopf's own enum, in the same order;
+ * a plain map asks for none).
+ */
+static int pl_map_check(const struct pl_map_req *r)
+{
+	if (r->flags & ~PL_MAP_KNOWN_FLAGS)
 		return -EOPNOTSUPP;
-	if (iova >= UINT64_MAX || length >= UINT64_MAX)
+	if (r->iova >= UINT64_MAX || r->length >= UINT64_MAX)
 		return -EOVERFLOW;
-	if (!(flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+	if (!(r->flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
 		return -EINVAL;
-	if ((flags & IOMMU_IOAS_MAP_PREFAULT) &&
-	    !(flags & IOMMU_IOAS_MAP_FAULTABLE))
+	if ((r->flags & IOMMU_IOAS_MAP_PREFAULT) &&
+	    !(r->flags & IOMMU_IOAS_MAP_FAULTABLE))
+		return -EINVAL;
+	if (r->prefault_kind > IOMMU_PREFAULT_ADAPTIVE)
+		return -EINVAL;
+	if ((r->prefault_kind == IOMMU_PREFAULT_FIXED ||
+	     r->prefault_kind == IOMMU_PREFAULT_ADAPTIVE) ?
+		    (!r->prefault_window || r->prefault_window > 512) :
+		    r->prefault_window != 0)
 		return -EINVAL;
 	return 0;
+}
+
+/* Check @r, map it and answer with its IOVA (pl_map_respond_locked()). */
+static int pl_map_request(struct pl_iommufd *ictx, struct pl_map_req *r,
+			  struct pl_ucmd *u, void *cmd, size_t len,
+			  __u64 *iova)
+{
+	int ret = pl_map_check(r);
+
+	if (ret)
+		return ret;
+	iopf_rt_mutex_lock(&ictx->lock);
+	ret = pl_map_respond_locked(ictx, r, u, cmd, len, iova);
+	iopf_rt_mutex_unlock(&ictx->lock);
+	return ret;
 }
 
 static int pl_ioctl_ioas_map(struct pl_iommufd *ictx, void *c,
@@ -342,26 +417,10 @@ static int pl_ioctl_ioas_map(struct pl_iommufd *ictx, void *c,
 		.ioas_id = cmd->ioas_id, .flags = cmd->flags,
 		.va = cmd->user_va, .length = cmd->length, .iova = cmd->iova,
 	};
-	int ret;
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
-	ret = pl_map_check_flags(cmd->flags, cmd->iova, cmd->length);
-	if (ret)
-		return ret;
-	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_map_locked(ictx, &r);
-	if (!ret) {
-		uint64_t unmapped;
-
-		cmd->iova = r.iova;
-		ret = pl_respond(u, cmd, sizeof(*cmd));
-		if (ret)
-			pl_unmap_locked(ictx, r.ioas_id, r.iova, r.length,
-					&unmapped);
-	}
-	iopf_rt_mutex_unlock(&ictx->lock);
-	return ret;
+	return pl_map_request(ictx, &r, u, cmd, sizeof(*cmd), &cmd->iova);
 }
 
 static int pl_ioctl_map_faultable(struct pl_iommufd *ictx, void *c,
@@ -375,34 +434,11 @@ static int pl_ioctl_map_faultable(struct pl_iommufd *ictx, void *c,
 		.prefault_kind = cmd->prefault_kind,
 		.prefault_window = cmd->prefault_window,
 	};
-	int ret;
 
+	/* The flag is the ioctl's own: asked for, it is a mistake. */
 	if (cmd->__reserved || (cmd->flags & IOMMU_IOAS_MAP_FAULTABLE))
 		return -EOPNOTSUPP;
-	ret = pl_map_check_flags(r.flags, cmd->iova, cmd->length);
-	if (ret)
-		return ret;
-	/* The kinds are iopf's own enum, in the same order. */
-	if (cmd->prefault_kind > IOMMU_PREFAULT_ADAPTIVE)
-		return -EINVAL;
-	if ((cmd->prefault_kind == IOMMU_PREFAULT_FIXED ||
-	     cmd->prefault_kind == IOMMU_PREFAULT_ADAPTIVE) ?
-		    (!cmd->prefault_window || cmd->prefault_window > 512) :
-		    cmd->prefault_window != 0)
-		return -EINVAL;
-	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_map_locked(ictx, &r);
-	if (!ret) {
-		uint64_t unmapped;
-
-		cmd->iova = r.iova;
-		ret = pl_respond(u, cmd, sizeof(*cmd));
-		if (ret)
-			pl_unmap_locked(ictx, r.ioas_id, r.iova, r.length,
-					&unmapped);
-	}
-	iopf_rt_mutex_unlock(&ictx->lock);
-	return ret;
+	return pl_map_request(ictx, &r, u, cmd, sizeof(*cmd), &cmd->iova);
 }
 
 static int pl_ioctl_ioas_prefault(struct pl_iommufd *ictx, void *c,
@@ -413,9 +449,7 @@ static int pl_ioctl_ioas_prefault(struct pl_iommufd *ictx, void *c,
 
 	if (cmd->flags || cmd->__reserved)
 		return -EOPNOTSUPP;
-	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_ioas_find_locked(ictx, cmd->ioas_id) ? 0 : -ENOENT;
-	iopf_rt_mutex_unlock(&ictx->lock);
+	ret = pl_ioas_exists(ictx, cmd->ioas_id);
 	if (ret)
 		return ret;
 	return iopf_fd_ioas_prefault(ictx->ctx, cmd->ioas_id, cmd->iova,
@@ -480,16 +514,8 @@ static int pl_ioctl_ioas_copy(struct pl_iommufd *ictx, void *c,
 		.flags = cmd->flags | (uint32_t)uflags,
 		.va = va, .length = cmd->length, .iova = cmd->dst_iova,
 	};
-	ret = pl_map_locked(ictx, &r);
-	if (!ret) {
-		uint64_t unmapped;
-
-		cmd->dst_iova = r.iova;
-		ret = pl_respond(u, cmd, sizeof(*cmd));
-		if (ret)
-			pl_unmap_locked(ictx, r.ioas_id, r.iova, r.length,
-					&unmapped);
-	}
+	ret = pl_map_respond_locked(ictx, &r, u, cmd, sizeof(*cmd),
+				    &cmd->dst_iova);
 out:
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
@@ -607,8 +633,7 @@ struct pl_op {
 };
 
 #define PL_OP(ioc, fn, type, last)                                           \
-	{ ioc, sizeof(type),                                                 \
-	  offsetof(type, last) + sizeof(((type *)0)->last), fn }
+	{ ioc, sizeof(type), pl_offsetofend(type, last), fn }
 
 /* The minimum sizes are iommufd_ioctl_ops[]'s: each struct's first
  * version. */
@@ -658,7 +683,7 @@ int pl_iommufd_ioctl(struct pl_iommufd *ictx, unsigned long cmd, void *arg)
 	const struct pl_op *op = NULL;
 	struct pl_ucmd u = { .ubuf = arg };
 
-	for (size_t i = 0; i < sizeof(pl_ops) / sizeof(pl_ops[0]); i++)
+	for (size_t i = 0; i < PL_ARRAY_SIZE(pl_ops); i++)
 		if (pl_ops[i].cmd == cmd)
 			op = &pl_ops[i];
 	/* Unknown commands (and the VFIO compatibility ioctls, not served

@@ -126,6 +126,11 @@ static void pl_fault_release(struct pl_file *f)
 	free(q);
 }
 
+static const struct pl_flag_pair pl_pgfault_flags[] = {
+	{ IOPF_PR_PASID_VALID, IOMMU_PGFAULT_FLAGS_PASID_VALID },
+	{ IOPF_PR_LAST, IOMMU_PGFAULT_FLAGS_LAST_PAGE },
+};
+
 /* iommufd_fault_fops_read(): whole groups, never blocking, 0 if none. */
 ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 {
@@ -168,10 +173,9 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 			const struct iopf_fd_pgfault *r = &q->pend[i];
 
 			out[i] = (struct iommu_hwpt_pgfault){
-				.flags = ((r->flags & IOPF_PR_PASID_VALID) ?
-					  IOMMU_PGFAULT_FLAGS_PASID_VALID : 0) |
-					 ((r->flags & IOPF_PR_LAST) ?
-					  IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0),
+				.flags = pl_flags_translate(r->flags,
+					pl_pgfault_flags,
+					PL_ARRAY_SIZE(pl_pgfault_flags)),
 				.dev_id = r->dev_id,
 				.pasid = r->pasid,
 				.grpid = r->grpid,
@@ -288,9 +292,7 @@ int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	q->f.kind = PL_FAULT;
-	q->f.refs = 1;
-	q->f.release = pl_fault_release;
+	pl_file_init(&q->f, PL_FAULT, pl_fault_release);
 	q->ictx = ictx;
 	q->next_cookie = 1;
 	q->efd = -1;

@@ -105,9 +105,7 @@ int pl_ioctl_get_hw_info(struct pl_iommufd *ictx, void *c,
 	if (cmd->flags || cmd->__reserved[0] || cmd->__reserved[1] ||
 	    cmd->__reserved[2])
 		return -EOPNOTSUPP;
-	iopf_rt_mutex_lock(&ictx->lock);
-	ret = pl_bound_find_locked(ictx, cmd->dev_id) ? 0 : -ENOENT;
-	iopf_rt_mutex_unlock(&ictx->lock);
+	ret = pl_bound_exists(ictx, cmd->dev_id);
 	if (ret)
 		return ret;
 	/* No driver-specific data: type NONE, nothing copied, and the

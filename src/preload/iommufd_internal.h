@@ -123,7 +123,16 @@ struct pl_ioas *pl_ioas_find_locked(struct pl_iommufd *ictx, uint32_t id);
 struct pl_hwpt *pl_hwpt_find_locked(struct pl_iommufd *ictx, uint32_t id);
 struct pl_bound *pl_bound_find_locked(struct pl_iommufd *ictx, uint32_t id);
 struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx, uint32_t id);
+int pl_ioas_exists(struct pl_iommufd *ictx, uint32_t id);
+int pl_bound_exists(struct pl_iommufd *ictx, uint32_t dev_id);
 int pl_respond(struct pl_ucmd *u, const void *cmd, size_t len);
+/* A flag of the uAPI and iopf's own for it. */
+struct pl_flag_pair {
+	uint32_t from, to;
+};
+/* @flags' bits named in @pairs (@n of them), each as its counterpart. */
+uint32_t pl_flags_translate(uint32_t flags, const struct pl_flag_pair *pairs,
+			    size_t n);
 
 /* iommufd_map.c */
 int pl_ioas_fill_locked(struct pl_iommufd *ictx, struct pl_ioas *io);

@@ -95,20 +95,21 @@ static int pl_iova_alloc_locked(struct pl_iommufd *ictx,
 	return -ENOSPC;
 }
 
+static const struct pl_flag_pair pl_map_flags[] = {
+	{ IOMMU_IOAS_MAP_READABLE, IOPF_FD_MAP_READ },
+	{ IOMMU_IOAS_MAP_WRITEABLE, IOPF_FD_MAP_WRITE },
+	{ IOMMU_IOAS_MAP_FAULTABLE, IOPF_FD_MAP_FAULTABLE },
+	{ IOMMU_IOAS_MAP_PREFAULT, IOPF_FD_MAP_PREFAULT },
+};
+
 /* Take the program's pages of @m and map them in iopf_fd's IOAS. */
 static int pl_map_commit_locked(struct pl_iommufd *ictx, struct pl_ioas *io,
 				const struct pl_map *m)
 {
 	struct iopf_fd_map fm = {
 		.size = sizeof(fm),
-		.flags = ((m->flags & IOMMU_IOAS_MAP_READABLE) ?
-				  IOPF_FD_MAP_READ : 0) |
-			 ((m->flags & IOMMU_IOAS_MAP_WRITEABLE) ?
-				  IOPF_FD_MAP_WRITE : 0) |
-			 ((m->flags & IOMMU_IOAS_MAP_FAULTABLE) ?
-				  IOPF_FD_MAP_FAULTABLE : 0) |
-			 ((m->flags & IOMMU_IOAS_MAP_PREFAULT) ?
-				  IOPF_FD_MAP_PREFAULT : 0),
+		.flags = pl_flags_translate(m->flags, pl_map_flags,
+					    PL_ARRAY_SIZE(pl_map_flags)),
 		.iova = m->iova,
 		.hva = m->va,
 		.length = m->length,

@@ -65,6 +65,14 @@ static pthread_mutex_t pl_fds_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Any fd ever installed: lets unrelated I/O skip the table. */
 static atomic_bool pl_fds_used;
 
+void pl_file_init(struct pl_file *f, enum pl_kind kind,
+		  void (*release)(struct pl_file *f))
+{
+	f->kind = kind;
+	atomic_init(&f->refs, 1);
+	f->release = release;
+}
+
 void pl_file_get(struct pl_file *f)
 {
 	atomic_fetch_add(&f->refs, 1);
@@ -412,28 +420,45 @@ static struct pl_file *pl_path_open(const char *path, int *err)
 	}
 }
 
-/* 1: handled (*ret set), 0: not one of ours. */
-static int pl_open_common(const char *path, int flags, int *ret)
+/*
+ * Every interposed entry point begins here: libc's own functions
+ * resolved, then the file of ours @fd names, with a reference the caller
+ * puts, or NULL when the call is libc's to serve.
+ */
+static struct pl_file *pl_intercept(int fd)
+{
+	pl_libc_init();
+	return pl_fd_get(fd);
+}
+
+/* A negative errno from our files becomes -1 and errno, as libc's. */
+static ssize_t pl_result(ssize_t ret)
+{
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+
+/*
+ * open() and openat(): our paths are all absolute, so @dirfd matters only
+ * to what libc serves (AT_FDCWD: open() itself, as the program called).
+ */
+static int pl_open_at(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct pl_file *f;
 	int err = 0;
 
-	if (!path)
-		return 0;
-	f = pl_path_open(path, &err);
-	if (!f && !err)
-		return 0;
-	if (!f) {
-		errno = -err;
-		*ret = -1;
-		return 1;
-	}
-	*ret = pl_fd_install(f, flags);
-	if (*ret < 0) {
-		errno = -*ret;
-		*ret = -1;
-	}
-	return 1;
+	pl_libc_init();
+	f = path && path[0] == '/' ? pl_path_open(path, &err) : NULL;
+	if (f)
+		return (int)pl_result(pl_fd_install(f, flags));
+	if (err)
+		return (int)pl_result(err);
+	if (dirfd == AT_FDCWD)
+		return pl_libc.open(path, flags, mode);
+	return pl_libc.openat(dirfd, path, flags, mode);
 }
 
 static mode_t pl_open_mode(int flags, va_list ap)
@@ -457,56 +482,43 @@ PL_EXPORT int open(const char *path, int flags, ...)
 {
 	va_list ap;
 	mode_t mode;
-	int ret;
 
-	pl_libc_init();
 	va_start(ap, flags);
 	mode = pl_open_mode(flags, ap);
 	va_end(ap);
-	if (pl_open_common(path, flags, &ret))
-		return ret;
-	return pl_libc.open(path, flags, mode);
+	return pl_open_at(AT_FDCWD, path, flags, mode);
 }
 PL_EXPORT int open64(const char *path, int flags, ...)
 	__attribute__((alias("open")));
 PL_EXPORT int __open_2(const char *path, int flags)
 {
-	return open(path, flags);
+	return pl_open_at(AT_FDCWD, path, flags, 0);
 }
 PL_EXPORT int __open64_2(const char *path, int flags)
-{
-	return open(path, flags);
-}
+	__attribute__((alias("__open_2")));
 
 PL_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	va_list ap;
 	mode_t mode;
-	int ret;
 
-	pl_libc_init();
 	va_start(ap, flags);
 	mode = pl_open_mode(flags, ap);
 	va_end(ap);
-	if (path[0] == '/' && pl_open_common(path, flags, &ret))
-		return ret;
-	return pl_libc.openat(dirfd, path, flags, mode);
+	return pl_open_at(dirfd, path, flags, mode);
 }
 PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 	__attribute__((alias("openat")));
 PL_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
-	return openat(dirfd, path, flags);
+	return pl_open_at(dirfd, path, flags, 0);
 }
 
 PL_EXPORT int close(int fd)
 {
-	struct pl_file *f;
-	int ret;
+	struct pl_file *f = pl_intercept(fd);
+	int ret = pl_libc.close(fd);
 
-	pl_libc_init();
-	f = pl_fd_get(fd);
-	ret = pl_libc.close(fd);
 	if (f) {
 		/*
 		 * Close succeeded or not, the number no longer names f. It may
@@ -518,6 +530,7 @@ PL_EXPORT int close(int fd)
 	return ret;
 }
 
+/* @newfd, libc's answer to duplicating @f's fd, now names @f too. */
 static int pl_dup_result(struct pl_file *f, int newfd)
 {
 	if (newfd >= 0 && newfd < PL_MAX_FDS)
@@ -529,24 +542,25 @@ static int pl_dup_result(struct pl_file *f, int newfd)
 
 PL_EXPORT int dup(int fd)
 {
-	struct pl_file *f;
+	struct pl_file *f = pl_intercept(fd);
 
-	pl_libc_init();
-	f = pl_fd_get(fd);
 	if (!f)
 		return pl_libc.dup(fd);
 	return pl_dup_result(f, pl_libc.dup(fd));
 }
 
-PL_EXPORT int dup2(int fd, int newfd)
+/*
+ * dup2() and dup3() (@dup3, with @flags): whatever @newfd named is closed
+ * by libc, so our table forgets it; onto itself (dup2's no-op, dup3's
+ * EINVAL) nothing changes.
+ */
+static int pl_dup_onto(int fd, int newfd, bool dup3, int flags)
 {
-	struct pl_file *f, *old;
+	struct pl_file *f = pl_intercept(fd);
+	struct pl_file *old = fd != newfd ? pl_fd_get(newfd) : NULL;
 	int ret;
 
-	pl_libc_init();
-	f = pl_fd_get(fd);
-	old = fd != newfd ? pl_fd_get(newfd) : NULL;
-	ret = pl_libc.dup2(fd, newfd);
+	ret = dup3 ? pl_libc.dup3(fd, newfd, flags) : pl_libc.dup2(fd, newfd);
 	if (ret >= 0 && old)
 		pl_fd_set(newfd, NULL);
 	pl_file_put(old);
@@ -559,25 +573,14 @@ PL_EXPORT int dup2(int fd, int newfd)
 	return pl_dup_result(f, ret);
 }
 
+PL_EXPORT int dup2(int fd, int newfd)
+{
+	return pl_dup_onto(fd, newfd, false, 0);
+}
+
 PL_EXPORT int dup3(int fd, int newfd, int flags)
 {
-	struct pl_file *f, *old;
-	int ret;
-
-	pl_libc_init();
-	f = pl_fd_get(fd);
-	old = fd != newfd ? pl_fd_get(newfd) : NULL;
-	ret = pl_libc.dup3(fd, newfd, flags);
-	if (ret >= 0 && old)
-		pl_fd_set(newfd, NULL);
-	pl_file_put(old);
-	if (!f)
-		return ret;
-	if (ret < 0) {
-		pl_file_put(f);
-		return ret;
-	}
-	return pl_dup_result(f, ret);
+	return pl_dup_onto(fd, newfd, true, flags);
 }
 
 PL_EXPORT int fcntl(int fd, int cmd, ...)
@@ -625,107 +628,85 @@ PL_EXPORT int ioctl(int fd, unsigned long cmd, ...)
 	void *arg;
 	int ret;
 
-	pl_libc_init();
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	f = pl_fd_get(fd);
+	f = pl_intercept(fd);
 	if (!f)
 		return pl_libc.ioctl(fd, cmd, arg);
 	ret = pl_ioctl_file(f, cmd, arg);
 	pl_file_put(f);
-	if (ret < 0) {
-		errno = -ret;
-		return -1;
-	}
-	return ret;
+	return (int)pl_result(ret);
 }
 
+/*
+ * read(), write() and their positioned forms on a file of ours: the
+ * reference pl_intercept() took is put here.
+ */
 static ssize_t pl_rw(struct pl_file *f, void *buf, size_t count, off_t off,
 		     bool positioned, bool write)
 {
+	ssize_t ret;
+
 	switch (f->kind) {
 	case PL_FAULT:
 		/* The fault queue has no file position (-ESPIPE elsewhere). */
 		if (positioned && off)
-			return -ESPIPE;
-		return write ? pl_fault_write(f, buf, count)
-			     : pl_fault_read(f, buf, count);
+			ret = -ESPIPE;
+		else
+			ret = write ? pl_fault_write(f, buf, count)
+				    : pl_fault_read(f, buf, count);
+		break;
 	case PL_VFIO_DEVICE:
 		/* read() and write() use the file position: always 0 here,
 		 * as the region offsets make it meaningless. */
-		return pl_vfio_device_rw(f, buf, count, positioned ? off : 0,
-					 write);
+		ret = pl_vfio_device_rw(f, buf, count, positioned ? off : 0,
+					write);
+		break;
 	default:
-		return -EINVAL;
+		ret = -EINVAL;
+		break;
 	}
-}
-
-static ssize_t pl_rw_result(ssize_t ret)
-{
-	if (ret < 0) {
-		errno = (int)-ret;
-		return -1;
-	}
-	return ret;
+	pl_file_put(f);
+	return pl_result(ret);
 }
 
 PL_EXPORT ssize_t read(int fd, void *buf, size_t count)
 {
-	struct pl_file *f;
-	ssize_t ret;
+	struct pl_file *f = pl_intercept(fd);
 
-	pl_libc_init();
-	f = pl_fd_get(fd);
 	if (!f)
 		return pl_libc.read(fd, buf, count);
-	ret = pl_rw(f, buf, count, 0, false, false);
-	pl_file_put(f);
-	return pl_rw_result(ret);
+	return pl_rw(f, buf, count, 0, false, false);
 }
 
 PL_EXPORT ssize_t write(int fd, const void *buf, size_t count)
 {
-	struct pl_file *f;
-	ssize_t ret;
+	struct pl_file *f = pl_intercept(fd);
 
-	pl_libc_init();
-	f = pl_fd_get(fd);
 	if (!f)
 		return pl_libc.write(fd, buf, count);
-	ret = pl_rw(f, (void *)buf, count, 0, false, true);
-	pl_file_put(f);
-	return pl_rw_result(ret);
+	return pl_rw(f, (void *)buf, count, 0, false, true);
 }
 
 PL_EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t off)
 {
-	struct pl_file *f;
-	ssize_t ret;
+	struct pl_file *f = pl_intercept(fd);
 
-	pl_libc_init();
-	f = pl_fd_get(fd);
 	if (!f)
 		return pl_libc.pread(fd, buf, count, off);
-	ret = pl_rw(f, buf, count, off, true, false);
-	pl_file_put(f);
-	return pl_rw_result(ret);
+	return pl_rw(f, buf, count, off, true, false);
 }
 PL_EXPORT ssize_t pread64(int fd, void *buf, size_t count, off_t off)
 	__attribute__((alias("pread")));
 
 PL_EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
 {
-	struct pl_file *f;
-	ssize_t ret;
+	struct pl_file *f = pl_intercept(fd);
 
-	pl_libc_init();
-	f = pl_fd_get(fd);
 	if (!f)
 		return pl_libc.pwrite(fd, buf, count, off);
-	ret = pl_rw(f, (void *)buf, count, off, true, true);
-	pl_file_put(f);
-	return pl_rw_result(ret);
+	return pl_rw(f, (void *)buf, count, off, true, true);
 }
 PL_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off)
 	__attribute__((alias("pwrite")));
@@ -753,11 +734,9 @@ PL_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t count, off_t off,
 PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 		     off_t off)
 {
-	struct pl_file *f;
+	struct pl_file *f = pl_intercept(fd);
 	bool device;
 
-	pl_libc_init();
-	f = fd >= 0 ? pl_fd_get(fd) : NULL;
 	if (!f)
 		return pl_libc.mmap(addr, len, prot, flags, fd, off);
 	device = f->kind == PL_VFIO_DEVICE;

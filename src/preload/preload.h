@@ -72,6 +72,10 @@ struct pl_file {
 	void (*release)(struct pl_file *f);
 };
 
+/* A new file of @kind with one reference, the caller's; @release frees it
+ * when the last goes. */
+void pl_file_init(struct pl_file *f, enum pl_kind kind,
+		  void (*release)(struct pl_file *f));
 void pl_file_get(struct pl_file *f);
 void pl_file_put(struct pl_file *f);
 /* The file behind @fd, with a reference, or NULL if @fd is not ours. */
@@ -81,11 +85,18 @@ int pl_fd_install(struct pl_file *f, int flags);
 
 /* The host: runtime, memory, IOMMU and emulated devices. */
 struct pl_device;
+/* A device model: what the PCI function says it is, and its BAR0. */
 struct pl_device_ops {
+	const char *model;            /* "dma", "sec", "nic" */
+	uint16_t device_id, class_code;
+	uint32_t bar0_size;
+	uint32_t irq_count;           /* MSI-X vectors */
 	/* BAR0 register access; @off within BAR0, @len 1, 2, 4 or 8. */
 	uint64_t (*bar_read)(struct pl_device *d, uint64_t off, unsigned len);
 	void (*bar_write)(struct pl_device *d, uint64_t off, unsigned len,
 			  uint64_t val);
+	/* The registers to their power-on values; VFIO_DEVICE_RESET then
+	 * resets the iopf device itself. */
 	void (*reset)(struct pl_device *d);
 };
 
@@ -94,12 +105,8 @@ struct pl_device_ops {
 struct pl_device {
 	unsigned index;               /* vfioN, group N */
 	struct iopf_rt *rt;
-	const char *model;            /* "dma", "sec", "nic" */
 	struct iopf_dev *dev;
 	const struct pl_device_ops *ops;
-	uint16_t device_id, class_code;
-	uint32_t bar0_size;
-	uint32_t irq_count;           /* MSI-X vectors */
 	/* Config space: command register and BAR0 as the program wrote them;
 	 * protected by cfg_lock. */
 	struct iopf_rt_mutex cfg_lock;
@@ -164,6 +171,8 @@ struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index);
 int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 			  off_t off, bool write);
+/* A device file of @group (which it holds a reference on), or with
+ * @group NULL the device's cdev file. NULL: no memory. */
 struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
 					  struct pl_file *group);
 
@@ -173,11 +182,20 @@ struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index);
 int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 
+#define PL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The size of @type up to and including @member: a uAPI struct's first
+ * version, as the kernel's offsetofend(). */
+#define pl_offsetofend(type, member)                                         \
+	(offsetof(type, member) + sizeof(((type *)0)->member))
+
 /* User memory access with -EFAULT instead of a crash (uaccess.c). */
 int pl_copy_from_user(void *dst, const void *src, size_t len);
 int pl_copy_to_user(void *dst, const void *src, size_t len);
 /* As the kernel's copy_struct_from_user(): -E2BIG, -EFAULT. */
 int pl_copy_struct_from_user(void *dst, size_t ksize, const void *src,
 			     size_t usize);
+/* VFIO's: @minsz bytes of a struct led by its argsz; -EFAULT, -EINVAL. */
+int pl_copy_argsz_from_user(void *dst, const void *src, size_t minsz);
 
 #endif /* IOPF_PRELOAD_H */

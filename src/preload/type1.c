@@ -71,9 +71,7 @@ struct pl_file *pl_vfio_container_open(struct pl_host *h)
 		errno = ENOMEM;
 		return NULL;
 	}
-	c->f.kind = PL_VFIO_CONTAINER;
-	c->f.refs = 1;
-	c->f.release = pl_container_release;
+	pl_file_init(&c->f, PL_VFIO_CONTAINER, pl_container_release);
 	c->h = h;
 	iopf_lock_init(h->rt, &c->lock, PL_CONTEXT);
 	return &c->f;
@@ -111,11 +109,11 @@ static int pl_type1_info(struct pl_container *c, void *arg)
 	struct vfio_iommu_type1_info info;
 	const size_t minsz = offsetof(struct vfio_iommu_type1_info,
 				      iova_pgsizes) + sizeof(info.iova_pgsizes);
+	int ret;
 
-	if (pl_copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
-		return -EINVAL;
+	ret = pl_copy_argsz_from_user(&info, arg, minsz);
+	if (ret)
+		return ret;
 	info.flags = VFIO_IOMMU_INFO_PGSIZES;
 	info.iova_pgsizes = IOPF_PGSIZE_4K | IOPF_PGSIZE_2M | IOPF_PGSIZE_1G;
 	return pl_copy_to_user(arg, &info, minsz);
@@ -129,10 +127,10 @@ static int pl_type1_map(struct pl_container *c, void *arg)
 	unsigned flags;
 	int ret;
 
-	if (pl_copy_from_user(&map, arg, minsz))
-		return -EFAULT;
-	if (map.argsz < minsz ||
-	    map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
+	ret = pl_copy_argsz_from_user(&map, arg, minsz);
+	if (ret)
+		return ret;
+	if (map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
 			  VFIO_DMA_MAP_FLAG_VADDR))
 		return -EINVAL;
 	/* VADDR updates are not offered (VFIO_UPDATE_VADDR answers 0). */
@@ -162,10 +160,10 @@ static int pl_type1_unmap(struct pl_container *c, void *arg)
 	uint64_t unmapped = 0;
 	int ret;
 
-	if (pl_copy_from_user(&unmap, arg, minsz))
-		return -EFAULT;
-	if (unmap.argsz < minsz ||
-	    unmap.flags & ~(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
+	ret = pl_copy_argsz_from_user(&unmap, arg, minsz);
+	if (ret)
+		return ret;
+	if (unmap.flags & ~(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
 			    VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR))
 		return -EINVAL;
 	if (unmap.flags & (VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
@@ -213,9 +211,10 @@ static int pl_type1_dirty(struct pl_container *c, void *arg)
 	uint64_t npages, bytes;
 	int ret;
 
-	if (pl_copy_from_user(&hdr, arg, minsz))
-		return -EFAULT;
-	if (hdr.argsz < minsz || hdr.flags & ~mask ||
+	ret = pl_copy_argsz_from_user(&hdr, arg, minsz);
+	if (ret)
+		return ret;
+	if (hdr.flags & ~mask ||
 	    __builtin_popcount(hdr.flags) != 1)
 		return -EINVAL;
 	if (hdr.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
@@ -265,6 +264,23 @@ static int pl_container_check_extension(unsigned long ext)
 	}
 }
 
+static int pl_type1_enable_iopf(struct pl_container *c, void *arg)
+{
+	return iopf_type1_enable_iopf(c->type1);
+}
+
+/* The IOMMU driver's commands, once VFIO_SET_IOMMU chose type1. */
+static const struct {
+	unsigned long cmd;
+	int (*fn)(struct pl_container *c, void *arg);
+} pl_type1_ops[] = {
+	{ VFIO_IOMMU_GET_INFO, pl_type1_info },
+	{ VFIO_IOMMU_MAP_DMA, pl_type1_map },
+	{ VFIO_IOMMU_UNMAP_DMA, pl_type1_unmap },
+	{ VFIO_IOMMU_DIRTY_PAGES, pl_type1_dirty },
+	{ VFIO_IOMMU_ENABLE_IOPF, pl_type1_enable_iopf },
+};
+
 int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 {
 	struct pl_container *c = (struct pl_container *)f;
@@ -286,25 +302,10 @@ int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 		ret = -EINVAL;
 		goto out;
 	}
-	switch (cmd) {
-	case VFIO_IOMMU_GET_INFO:
-		ret = pl_type1_info(c, arg);
-		break;
-	case VFIO_IOMMU_MAP_DMA:
-		ret = pl_type1_map(c, arg);
-		break;
-	case VFIO_IOMMU_UNMAP_DMA:
-		ret = pl_type1_unmap(c, arg);
-		break;
-	case VFIO_IOMMU_DIRTY_PAGES:
-		ret = pl_type1_dirty(c, arg);
-		break;
-	case VFIO_IOMMU_ENABLE_IOPF:
-		ret = iopf_type1_enable_iopf(c->type1);
-		break;
-	default:
-		ret = -ENOTTY;
-	}
+	ret = -ENOTTY;
+	for (size_t i = 0; i < PL_ARRAY_SIZE(pl_type1_ops); i++)
+		if (pl_type1_ops[i].cmd == cmd)
+			ret = pl_type1_ops[i].fn(c, arg);
 out:
 	iopf_rt_mutex_unlock(&c->lock);
 	return ret;
@@ -370,9 +371,7 @@ struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index)
 		errno = ENOMEM;
 		return NULL;
 	}
-	g->f.kind = PL_VFIO_GROUP;
-	g->f.refs = 1;
-	g->f.release = pl_group_release;
+	pl_file_init(&g->f, PL_VFIO_GROUP, pl_group_release);
 	g->h = h;
 	g->d = d;
 	iopf_lock_init(h->rt, &g->lock, PL_FILE);

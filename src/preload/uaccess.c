@@ -75,3 +75,18 @@ int pl_copy_struct_from_user(void *dst, size_t ksize, const void *src,
 	}
 	return 0;
 }
+
+/*
+ * VFIO's argsz rule (vfio_pci_core_ioctl() and the type1 ioctls): the
+ * first @minsz bytes of a struct that begins with its u32 argsz are
+ * copied in; a bad pointer is -EFAULT, an argsz below @minsz -EINVAL.
+ */
+int pl_copy_argsz_from_user(void *dst, const void *src, size_t minsz)
+{
+	uint32_t argsz;
+
+	if (pl_copy_from_user(dst, src, minsz))
+		return -EFAULT;
+	memcpy(&argsz, dst, sizeof(argsz));
+	return argsz < minsz ? -EINVAL : 0;
+}

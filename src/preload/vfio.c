@@ -101,20 +101,6 @@ static void pl_vfio_file_release(struct pl_file *f)
 	free(vf);
 }
 
-struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index)
-{
-	struct pl_vfio_file *vf = calloc(1, sizeof(*vf));
-
-	if (!vf)
-		return NULL;
-	vf->f.kind = PL_VFIO_DEVICE;
-	vf->f.refs = 1;
-	vf->f.release = pl_vfio_file_release;
-	vf->d = h->devices[index];
-	iopf_lock_init(vf->d->rt, &vf->lock, PL_FILE);
-	return &vf->f;
-}
-
 struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
 					  struct pl_file *group)
 {
@@ -122,29 +108,36 @@ struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
 
 	if (!vf)
 		return NULL;
-	vf->f.kind = PL_VFIO_DEVICE;
-	vf->f.refs = 1;
-	vf->f.release = pl_vfio_file_release;
+	pl_file_init(&vf->f, PL_VFIO_DEVICE, pl_vfio_file_release);
 	vf->d = d;
-	pl_file_get(group);
+	if (group)
+		pl_file_get(group);
 	vf->group = group;
 	iopf_lock_init(vf->d->rt, &vf->lock, PL_FILE);
 	return &vf->f;
 }
 
-/* vfio_df_ioctl_bind_iommufd() */
-static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
+struct pl_file *pl_vfio_device_open(struct pl_host *h, unsigned index)
 {
-	struct vfio_device_bind_iommufd bind;
-	const size_t minsz = offsetof(struct vfio_device_bind_iommufd,
-				      out_devid) + sizeof(bind.out_devid);
+	return pl_vfio_device_open_group(h->devices[index], NULL);
+}
+
+/* A command's argument: the caller's pointer, and the bytes copied in. */
+struct pl_vfio_ucmd {
+	void *ubuf;
+	size_t minsz;
+};
+
+/* vfio_df_ioctl_bind_iommufd() */
+static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
+			const struct pl_vfio_ucmd *u)
+{
+	struct vfio_device_bind_iommufd *bind = c;
 	struct pl_file *ifile;
 	uint32_t dev_id;
 	int ret;
 
-	if (pl_copy_from_user(&bind, arg, minsz))
-		return -EFAULT;
-	if (bind.argsz < minsz || bind.flags || bind.iommufd < 0)
+	if (bind->flags || bind->iommufd < 0)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&vf->lock);
 	if (vf->group) {
@@ -161,11 +154,11 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
 		ret = -EINVAL;   /* bound already */
 		goto out;
 	}
-	ifile = pl_fd_get(bind.iommufd);
+	ifile = pl_fd_get(bind->iommufd);
 	if (!ifile || ifile->kind != PL_IOMMUFD) {
 		/* iommufd_ctx_from_fd(): not a file, or not an iommufd. */
 		ret = ifile ? -EBADFD
-			    : (fcntl(bind.iommufd, F_GETFD) < 0 ? -EBADF
+			    : (fcntl(bind->iommufd, F_GETFD) < 0 ? -EBADF
 								: -EBADFD);
 		pl_file_put(ifile);
 		goto out;
@@ -183,12 +176,12 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *arg)
 	}
 	ret = pl_iommufd_bind((struct pl_iommufd *)ifile, vf->d, &dev_id);
 	if (!ret) {
-		bind.out_devid = dev_id;
+		bind->out_devid = dev_id;
 		ret = pl_copy_to_user(
-			(char *)arg +
+			(char *)u->ubuf +
 				offsetof(struct vfio_device_bind_iommufd,
 					 out_devid),
-			&bind.out_devid, sizeof(bind.out_devid));
+			&bind->out_devid, sizeof(bind->out_devid));
 		if (ret)
 			pl_iommufd_unbind((struct pl_iommufd *)ifile, dev_id);
 	}
@@ -206,18 +199,25 @@ out:
 	return ret;
 }
 
-/* vfio_df_ioctl_attach_pt() */
-static int pl_vfio_attach(struct pl_vfio_file *vf, void *arg)
+/* Whatever HWPT the device file is attached to, detached. */
+static void pl_vfio_detach_locked(struct pl_vfio_file *vf)
 {
-	struct vfio_device_attach_iommufd_pt attach;
-	const size_t minsz = offsetof(struct vfio_device_attach_iommufd_pt,
-				      pt_id) + sizeof(attach.pt_id);
+	iopf_rt_mutex_assert_held(&vf->lock);
+	if (vf->attached)
+		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
+	vf->attached = false;
+	vf->auto_hwpt = 0;
+}
+
+/* vfio_df_ioctl_attach_pt() */
+static int pl_vfio_attach(struct pl_vfio_file *vf, void *c,
+			  const struct pl_vfio_ucmd *u)
+{
+	struct vfio_device_attach_iommufd_pt *attach = c;
 	uint32_t pt_id, auto_hwpt;
 	int ret;
 
-	if (pl_copy_from_user(&attach, arg, minsz))
-		return -EFAULT;
-	if (attach.argsz < minsz || attach.flags)
+	if (attach->flags)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&vf->lock);
 	/*
@@ -225,26 +225,19 @@ static int pl_vfio_attach(struct pl_vfio_file *vf, void *arg)
 	 * (iommufd_device_replace()); here the old one is detached first,
 	 * its faults answered, then the new one attached.
 	 */
-	if (vf->attached) {
-		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
-		vf->attached = false;
-		vf->auto_hwpt = 0;
-	}
-	pt_id = attach.pt_id;
+	pl_vfio_detach_locked(vf);
+	pt_id = attach->pt_id;
 	ret = pl_iommufd_attach(vf->ictx, vf->dev_id, &pt_id, &auto_hwpt);
 	if (!ret) {
 		vf->attached = true;
 		vf->auto_hwpt = auto_hwpt;
 		ret = pl_copy_to_user(
-			(char *)arg +
+			(char *)u->ubuf +
 				offsetof(struct vfio_device_attach_iommufd_pt,
 					 pt_id),
 			&pt_id, sizeof(pt_id));
-		if (ret) {
-			pl_iommufd_detach(vf->ictx, vf->dev_id, auto_hwpt);
-			vf->attached = false;
-			vf->auto_hwpt = 0;
-		}
+		if (ret)
+			pl_vfio_detach_locked(vf);
 	}
 	iopf_rt_mutex_unlock(&vf->lock);
 	return ret;
@@ -252,89 +245,83 @@ static int pl_vfio_attach(struct pl_vfio_file *vf, void *arg)
 
 /* vfio_df_ioctl_detach_pt(): detaching what is not attached is no error
  * (vfio_iommufd_physical_detach_ioas() returns quietly). */
-static int pl_vfio_detach(struct pl_vfio_file *vf, void *arg)
+static int pl_vfio_detach(struct pl_vfio_file *vf, void *c,
+			  const struct pl_vfio_ucmd *u)
 {
-	struct vfio_device_detach_iommufd_pt detach;
-	const size_t minsz = sizeof(detach);
+	struct vfio_device_detach_iommufd_pt *detach = c;
 
-	if (pl_copy_from_user(&detach, arg, minsz))
-		return -EFAULT;
-	if (detach.argsz < minsz || detach.flags)
+	if (detach->flags)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&vf->lock);
-	if (vf->attached)
-		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
-	vf->attached = false;
-	vf->auto_hwpt = 0;
+	pl_vfio_detach_locked(vf);
 	iopf_rt_mutex_unlock(&vf->lock);
+	return 0;
+}
+
+static int pl_vfio_reset(struct pl_vfio_file *vf, void *c,
+			 const struct pl_vfio_ucmd *u)
+{
+	vf->d->ops->reset(vf->d);
+	iopf_dev_reset(vf->d->dev);
 	return 0;
 }
 
 static uint64_t pl_region_size(struct pl_device *d, uint32_t index)
 {
 	if (index == VFIO_PCI_BAR0_REGION_INDEX)
-		return d->bar0_size;
+		return d->ops->bar0_size;
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
 		return PL_CONFIG_SIZE;
 	return 0;
 }
 
-/* vfio_pci_ioctl_get_info(), vfio_pci_ioctl_get_region_info(),
- * vfio_pci_ioctl_get_irq_info(): argsz below the first version: -EINVAL. */
-static int pl_vfio_get_info(struct pl_vfio_file *vf, void *arg)
+/*
+ * vfio_pci_ioctl_get_info(), vfio_pci_ioctl_get_region_info(),
+ * vfio_pci_ioctl_get_irq_info(): each answers in the struct it was
+ * given, which pl_vfio_device_ioctl() copies back.
+ */
+static int pl_vfio_get_info(struct pl_vfio_file *vf, void *c,
+			    const struct pl_vfio_ucmd *u)
 {
-	struct vfio_device_info info;
-	const size_t minsz = offsetof(struct vfio_device_info, num_irqs) +
-			     sizeof(info.num_irqs);
+	struct vfio_device_info *info = c;
 
-	if (pl_copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
-		return -EINVAL;
-	info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
-	info.num_regions = VFIO_PCI_NUM_REGIONS;
-	info.num_irqs = VFIO_PCI_NUM_IRQS;
-	return pl_copy_to_user(arg, &info, minsz);
+	info->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	info->num_regions = VFIO_PCI_NUM_REGIONS;
+	info->num_irqs = VFIO_PCI_NUM_IRQS;
+	return 0;
 }
 
-static int pl_vfio_region_info(struct pl_vfio_file *vf, void *arg)
+static int pl_vfio_region_info(struct pl_vfio_file *vf, void *c,
+			       const struct pl_vfio_ucmd *u)
 {
-	struct vfio_region_info info;
-	const size_t minsz = offsetof(struct vfio_region_info, offset) +
-			     sizeof(info.offset);
+	struct vfio_region_info *info = c;
 
-	if (pl_copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
+	if (info->index >= VFIO_PCI_NUM_REGIONS)
 		return -EINVAL;
-	if (info.index >= VFIO_PCI_NUM_REGIONS)
-		return -EINVAL;
-	info.offset = PL_REGION_OFFSET(info.index);
-	info.size = pl_region_size(vf->d, info.index);
-	info.flags = info.size ? VFIO_REGION_INFO_FLAG_READ |
-					 VFIO_REGION_INFO_FLAG_WRITE
-			       : 0;
-	info.cap_offset = 0;
-	return pl_copy_to_user(arg, &info, minsz);
+	info->offset = PL_REGION_OFFSET(info->index);
+	info->size = pl_region_size(vf->d, info->index);
+	info->flags = info->size ? VFIO_REGION_INFO_FLAG_READ |
+					   VFIO_REGION_INFO_FLAG_WRITE
+				 : 0;
+	info->cap_offset = 0;
+	return 0;
 }
 
-static int pl_vfio_irq_info(struct pl_vfio_file *vf, void *arg)
+static int pl_vfio_irq_info(struct pl_vfio_file *vf, void *c,
+			    const struct pl_vfio_ucmd *u)
 {
-	struct vfio_irq_info info;
-	const size_t minsz = sizeof(info);
+	struct vfio_irq_info *info = c;
 
-	if (pl_copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
+	if (info->index >= VFIO_PCI_NUM_IRQS)
 		return -EINVAL;
-	info.flags = VFIO_IRQ_INFO_EVENTFD;
-	info.count = info.index == VFIO_PCI_MSIX_IRQ_INDEX ||
-				     info.index == VFIO_PCI_MSI_IRQ_INDEX ?
-			     vf->d->irq_count :
-			     0;
-	if (info.index == VFIO_PCI_MSI_IRQ_INDEX)
-		info.flags |= VFIO_IRQ_INFO_NORESIZE;
-	return pl_copy_to_user(arg, &info, minsz);
+	info->flags = VFIO_IRQ_INFO_EVENTFD;
+	info->count = info->index == VFIO_PCI_MSIX_IRQ_INDEX ||
+				      info->index == VFIO_PCI_MSI_IRQ_INDEX ?
+			      vf->d->ops->irq_count :
+			      0;
+	if (info->index == VFIO_PCI_MSI_IRQ_INDEX)
+		info->flags |= VFIO_IRQ_INFO_NORESIZE;
+	return 0;
 }
 
 /*
@@ -388,11 +375,11 @@ static int pl_vfio_set_msi_trigger_locked(struct pl_device *d,
  * 0 turns the index off. The eventfds are held (dup()) as the kernel
  * holds their context.
  */
-static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
+static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *c,
+			    const struct pl_vfio_ucmd *u)
 {
-	struct vfio_irq_set hdr;
-	const size_t minsz = offsetof(struct vfio_irq_set, count) +
-			     sizeof(hdr.count);
+	const struct vfio_irq_set *hdr = c;
+	const char *data = (const char *)u->ubuf + u->minsz;
 	struct pl_device *d = vf->d;
 	uint32_t max, dtype, action;
 	int32_t fds[PL_IRQ_VECTORS];
@@ -400,31 +387,29 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
 	uint8_t fire[PL_IRQ_VECTORS];
 	int ret;
 
-	if (pl_copy_from_user(&hdr, arg, minsz))
-		return -EFAULT;
-	if (hdr.argsz < minsz || hdr.index >= VFIO_PCI_NUM_IRQS ||
-	    hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK |
+	if (hdr->index >= VFIO_PCI_NUM_IRQS ||
+	    hdr->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK |
 			  VFIO_IRQ_SET_ACTION_TYPE_MASK))
 		return -EINVAL;
-	dtype = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
-	action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+	dtype = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	action = hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
 	if (__builtin_popcount(dtype) != 1 || __builtin_popcount(action) != 1)
 		return -EINVAL;
-	max = hdr.index == VFIO_PCI_MSIX_IRQ_INDEX ||
-			      hdr.index == VFIO_PCI_MSI_IRQ_INDEX ?
-		      d->irq_count :
+	max = hdr->index == VFIO_PCI_MSIX_IRQ_INDEX ||
+			      hdr->index == VFIO_PCI_MSI_IRQ_INDEX ?
+		      d->ops->irq_count :
 		      0;
-	if (hdr.start >= max ? hdr.count != 0 || hdr.start > max
-			     : hdr.count > max - hdr.start)
+	if (hdr->start >= max ? hdr->count != 0 || hdr->start > max
+			     : hdr->count > max - hdr->start)
 		return -EINVAL;
 	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
-		if (hdr.argsz - minsz < hdr.count * sizeof(int32_t))
+		if (hdr->argsz - u->minsz < hdr->count * sizeof(int32_t))
 			return -EINVAL;
-		if (pl_copy_from_user(fds, (char *)arg + minsz,
-				      hdr.count * sizeof(int32_t)))
+		if (pl_copy_from_user(fds, data,
+				      hdr->count * sizeof(int32_t)))
 			return -EFAULT;
 	} else if (dtype == VFIO_IRQ_SET_DATA_BOOL) {
-		if (hdr.argsz - minsz < hdr.count)
+		if (hdr->argsz - u->minsz < hdr->count)
 			return -EINVAL;
 	}
 	if (!max)
@@ -432,11 +417,11 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
 	if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
 		return -EINVAL;   /* MSI and MSI-X cannot be masked here */
 	if (dtype == VFIO_IRQ_SET_DATA_BOOL &&
-	    pl_copy_from_user(fire, (char *)arg + minsz, hdr.count))
+	    pl_copy_from_user(fire, data, hdr->count))
 		return -EFAULT;
 	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
 		/* Check every fd before changing anything. */
-		for (uint32_t i = 0; i < hdr.count; i++) {
+		for (uint32_t i = 0; i < hdr->count; i++) {
 			held[i] = fds[i] < 0 ? -1 : pl_libc.dup(fds[i]);
 			if (fds[i] >= 0 && held[i] < 0) {
 				while (i--)
@@ -447,48 +432,95 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *arg)
 		}
 	}
 	iopf_rt_mutex_lock(&d->irq_lock);
-	ret = pl_vfio_set_msi_trigger_locked(d, &hdr, dtype, held, fire);
+	ret = pl_vfio_set_msi_trigger_locked(d, hdr, dtype, held, fire);
 	iopf_rt_mutex_unlock(&d->irq_lock);
 	if (ret && dtype == VFIO_IRQ_SET_DATA_EVENTFD)
-		for (uint32_t i = 0; i < hdr.count; i++)
+		for (uint32_t i = 0; i < hdr->count; i++)
 			if (held[i] >= 0)
 				pl_libc.close(held[i]);
 	return ret;
 }
 
+/*
+ * The device file's commands. @minsz is each struct's first version
+ * (what the kernel's handler copies in); 0: the command takes none.
+ */
+static const struct pl_vfio_op {
+	unsigned long cmd;
+	size_t minsz;
+	/* cdev only: a group's device file passes it to the driver, which
+	 * does not know it (-ENOTTY). The bind refuses a group's file
+	 * itself, after checking its struct (-EINVAL). */
+	bool cdev_only;
+	/* On success the first @minsz bytes go back to the caller. */
+	bool respond;
+	int (*fn)(struct pl_vfio_file *vf, void *cmd,
+		  const struct pl_vfio_ucmd *u);
+} pl_vfio_ops[] = {
+	{ VFIO_DEVICE_BIND_IOMMUFD,
+	  pl_offsetofend(struct vfio_device_bind_iommufd, out_devid), false,
+	  false, pl_vfio_bind },
+	{ VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+	  pl_offsetofend(struct vfio_device_attach_iommufd_pt, pt_id), true,
+	  false, pl_vfio_attach },
+	{ VFIO_DEVICE_DETACH_IOMMUFD_PT,
+	  sizeof(struct vfio_device_detach_iommufd_pt), true, false,
+	  pl_vfio_detach },
+	{ VFIO_DEVICE_GET_INFO,
+	  pl_offsetofend(struct vfio_device_info, num_irqs), false, true,
+	  pl_vfio_get_info },
+	{ VFIO_DEVICE_GET_REGION_INFO,
+	  pl_offsetofend(struct vfio_region_info, offset), false, true,
+	  pl_vfio_region_info },
+	{ VFIO_DEVICE_GET_IRQ_INFO, sizeof(struct vfio_irq_info), false, true,
+	  pl_vfio_irq_info },
+	{ VFIO_DEVICE_SET_IRQS, pl_offsetofend(struct vfio_irq_set, count),
+	  false, false, pl_vfio_set_irqs },
+	{ VFIO_DEVICE_RESET, 0, false, false, pl_vfio_reset },
+};
+
+/*
+ * vfio_device_fops_unl_ioctl(): nothing but the bind before the bind;
+ * then each command's struct copied in under VFIO's argsz rule.
+ */
 int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 {
 	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+	const struct pl_vfio_op *op = NULL;
+	struct pl_vfio_ucmd u = { .ubuf = arg };
+	union {
+		struct vfio_device_bind_iommufd bind;
+		struct vfio_device_attach_iommufd_pt attach;
+		struct vfio_device_info info;
+		struct vfio_region_info region;
+		struct vfio_irq_info irq;
+		struct vfio_irq_set irqs;
+	} buf;
 	bool bound;
+	int ret;
 
-	if (cmd == VFIO_DEVICE_BIND_IOMMUFD)
-		return pl_vfio_bind(vf, arg);
-	/* vfio_device_fops_unl_ioctl(): nothing else before the bind. */
-	iopf_rt_mutex_lock(&vf->lock);
-	bound = vf->ictx != NULL || vf->group;
-	iopf_rt_mutex_unlock(&vf->lock);
-	if (!bound)
-		return -EINVAL;
-	switch (cmd) {
-	case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
-		/* cdev only: a group's device file passes them to the
-		 * driver, which does not know them. */
-		return vf->group ? -ENOTTY : pl_vfio_attach(vf, arg);
-	case VFIO_DEVICE_DETACH_IOMMUFD_PT:
-		return vf->group ? -ENOTTY : pl_vfio_detach(vf, arg);
-	case VFIO_DEVICE_GET_INFO:
-		return pl_vfio_get_info(vf, arg);
-	case VFIO_DEVICE_GET_REGION_INFO:
-		return pl_vfio_region_info(vf, arg);
-	case VFIO_DEVICE_GET_IRQ_INFO:
-		return pl_vfio_irq_info(vf, arg);
-	case VFIO_DEVICE_SET_IRQS:
-		return pl_vfio_set_irqs(vf, arg);
-	case VFIO_DEVICE_RESET:
-		vf->d->ops->reset(vf->d);
-		return 0;
+	for (size_t i = 0; i < PL_ARRAY_SIZE(pl_vfio_ops); i++)
+		if (pl_vfio_ops[i].cmd == cmd)
+			op = &pl_vfio_ops[i];
+	if (!op || op->cmd != VFIO_DEVICE_BIND_IOMMUFD) {
+		iopf_rt_mutex_lock(&vf->lock);
+		bound = vf->ictx != NULL || vf->group;
+		iopf_rt_mutex_unlock(&vf->lock);
+		if (!bound)
+			return -EINVAL;
 	}
-	return -ENOTTY;
+	if (!op || (op->cdev_only && vf->group))
+		return -ENOTTY;
+	u.minsz = op->minsz;
+	if (op->minsz) {
+		ret = pl_copy_argsz_from_user(&buf, arg, op->minsz);
+		if (ret)
+			return ret;
+	}
+	ret = op->fn(vf, &buf, &u);
+	if (!ret && op->respond)
+		ret = pl_copy_to_user(arg, &buf, op->minsz);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
@@ -500,11 +532,11 @@ static uint32_t pl_config_read32(struct pl_device *d, uint64_t off)
 
 	iopf_rt_mutex_lock(&d->cfg_lock);
 	switch (off) {
-	case 0x00: v = PL_VENDOR_ID | (uint32_t)d->device_id << 16; break;
+	case 0x00: v = PL_VENDOR_ID | (uint32_t)d->ops->device_id << 16; break;
 	case 0x04: v = d->command | (uint32_t)0x0010 << 16; break;
-	case 0x08: v = 0x01 | (uint32_t)d->class_code << 16; break;
+	case 0x08: v = 0x01 | (uint32_t)d->ops->class_code << 16; break;
 	case 0x10: v = d->bar0; break;      /* memory, 32-bit */
-	case 0x2c: v = PL_VENDOR_ID | (uint32_t)d->device_id << 16; break;
+	case 0x2c: v = PL_VENDOR_ID | (uint32_t)d->ops->device_id << 16; break;
 	}
 	iopf_rt_mutex_unlock(&d->cfg_lock);
 	return v;
@@ -521,7 +553,7 @@ static void pl_config_write32(struct pl_device *d, uint64_t off, uint32_t v,
 	} else if (off == 0x10) {
 		/* BAR sizing: the size's bits stay zero. */
 		d->bar0 = (d->bar0 & ~mask) | (v & mask);
-		d->bar0 &= ~(d->bar0_size - 1);
+		d->bar0 &= ~(d->ops->bar0_size - 1);
 	}
 	iopf_rt_mutex_unlock(&d->cfg_lock);
 }

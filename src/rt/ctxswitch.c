@@ -214,15 +214,21 @@ void rt_fiber_destroy(struct rt_fiber *f)
 	f->stack = NULL;
 }
 
-#ifndef RT_FIBER_SWITCH_INLINE
-void rt_fiber_switch(struct rt_fiber *from, struct rt_fiber *to)
+/* The register swap alone: ours on x86-64, the C library's elsewhere. */
+static inline void rt_fiber_swap(struct rt_fiber *from, struct rt_fiber *to)
 {
-	rt_fiber_before(from, to, 0);
 #if defined(__x86_64__)
 	rt_ctx_swap(&from->sp, to->sp);
 #else
 	swapcontext(&from->uc, &to->uc);
 #endif
+}
+
+#ifndef RT_FIBER_SWITCH_INLINE
+void rt_fiber_switch(struct rt_fiber *from, struct rt_fiber *to)
+{
+	rt_fiber_before(from, to, 0);
+	rt_fiber_swap(from, to);
 	rt_fiber_after(from);
 }
 #endif
@@ -230,11 +236,7 @@ void rt_fiber_switch(struct rt_fiber *from, struct rt_fiber *to)
 void rt_fiber_switch_final(struct rt_fiber *from, struct rt_fiber *to)
 {
 	rt_fiber_before(from, to, 1);
-#if defined(__x86_64__)
-	rt_ctx_swap(&from->sp, to->sp);
-#else
-	swapcontext(&from->uc, &to->uc);
-#endif
+	rt_fiber_swap(from, to);
 	abort();
 }
 

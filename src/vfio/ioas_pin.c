@@ -33,13 +33,18 @@
 
 /* ---- selective faulting ---- */
 
+/*
+ * The area holding all @npages pages from @iova, with a reference, and the
+ * first one's index in it (*@idx); NULL for no IOAS, an empty or
+ * misaligned span, or one no single area holds.
+ */
 static struct vfio_area *area_get_span(struct iopf_ioas *ioas, uint64_t iova,
 				       uint64_t npages, uint64_t *idx)
 {
 	struct vfio_area *a;
 	uint64_t end;
 
-	if (!npages || (iova & (ioas->page_size - 1)) ||
+	if (!ioas || !npages || (iova & (ioas->page_size - 1)) ||
 	    npages > (UINT64_MAX >> ioas->page_shift) ||
 	    __builtin_add_overflow(iova, (npages << ioas->page_shift) - 1, &end))
 		return NULL;
@@ -97,8 +102,6 @@ int iopf_ioas_pin_pages(struct iopf_ioas *ioas, uint64_t iova, uint64_t npages,
 	uint64_t idx, i;
 	int ret = 0;
 
-	if (!ioas)
-		return -EINVAL;
 	a = area_get_span(ioas, iova, npages, &idx);
 	if (!a)
 		return -EINVAL;
@@ -199,8 +202,6 @@ int iopf_ioas_unpin_pages(struct iopf_ioas *ioas, uint64_t iova,
 	uint64_t idx, nrel = 0;
 	int ret = 0;
 
-	if (!ioas)
-		return -EINVAL;
 	a = area_get_span(ioas, iova, npages, &idx);
 	if (!a)
 		return -EINVAL;

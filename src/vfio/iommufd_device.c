@@ -50,15 +50,13 @@ static bool fd_device_bound_locked(struct iopf_fd *fd, struct iopf_dev *dev)
 int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 			uint32_t *dev_id)
 {
-	struct fd_obj *obj;
 	struct fd_device *d;
 
 	if (!fd || !dev || !dev_id)
 		return -EINVAL;
-	obj = fd_obj_reserve(fd, sizeof(*d), FD_OBJ_DEVICE);
-	if (!obj)
+	d = fd_obj_reserve(fd, sizeof(*d), FD_OBJ_DEVICE);
+	if (!d)
 		return -ENOMEM;
-	d = container_of(obj, struct fd_device, obj);
 	d->dev = dev;
 	iopf_list_init(&d->attached);
 	/* Checked where it is published: two binds cannot both pass. */

@@ -76,15 +76,13 @@ void fd_fault_destroy(struct fd_obj *obj)
 
 int iopf_fd_fault_alloc(struct iopf_fd *fd, uint32_t *fault_id)
 {
-	struct fd_obj *obj;
 	struct fd_fault *f;
 
 	if (!fd || !fault_id)
 		return -EINVAL;
-	obj = fd_obj_reserve(fd, sizeof(*f), FD_OBJ_FAULT);
-	if (!obj)
+	f = fd_obj_reserve(fd, sizeof(*f), FD_OBJ_FAULT);
+	if (!f)
 		return -ENOMEM;
-	f = container_of(obj, struct fd_fault, obj);
 	iopf_list_init(&f->queued);
 	iopf_list_init(&f->atts);
 	iopf_hlist_init(&f->delivered, f->delivered_buckets,

@@ -138,17 +138,15 @@ static int fd_hwpt_make_domain(struct iopf_fd *fd, struct fd_hwpt *h,
 static int fd_hwpt_alloc(struct iopf_fd *fd, uint32_t dev_id, uint32_t base_id,
 			 uint32_t fault_id, bool nested, uint32_t *hwpt_id)
 {
-	struct fd_obj *obj;
 	struct fd_hwpt *h;
 	bool can_fault = false;
 	int ret;
 
 	if (!fd || !hwpt_id)
 		return -EINVAL;
-	obj = fd_obj_reserve(fd, sizeof(*h), FD_OBJ_HWPT);
-	if (!obj)
+	h = fd_obj_reserve(fd, sizeof(*h), FD_OBJ_HWPT);
+	if (!h)
 		return -ENOMEM;
-	h = container_of(obj, struct fd_hwpt, obj);
 	ret = fd_hwpt_hold_deps(fd, h, dev_id, base_id, fault_id, nested,
 				&can_fault);
 	if (ret)

@@ -154,9 +154,20 @@ struct fd_hwpt {
 	struct iopf_domain *domain;
 };
 
+/*
+ * Every object's struct begins with its struct fd_obj, so that
+ * fd_obj_reserve() hands out the object itself (the kernel's
+ * iommufd_object_alloc() rests on the same layout).
+ */
+_Static_assert(offsetof(struct fd_ioas, obj) == 0, "fd_obj first");
+_Static_assert(offsetof(struct fd_device, obj) == 0, "fd_obj first");
+_Static_assert(offsetof(struct fd_fault, obj) == 0, "fd_obj first");
+_Static_assert(offsetof(struct fd_hwpt, obj) == 0, "fd_obj first");
+
 /* iommufd_main.c: the object table */
-struct fd_obj *fd_obj_reserve(struct iopf_fd *fd, size_t size,
-			      enum fd_obj_type type);
+/* A zeroed object of @size bytes and @type with an id lookups do not see
+ * yet: the containing struct (see above), or NULL for no memory. */
+void *fd_obj_reserve(struct iopf_fd *fd, size_t size, enum fd_obj_type type);
 void fd_obj_publish_locked(struct fd_obj *obj);
 void fd_obj_finalize(struct fd_obj *obj);
 void fd_obj_abort(struct fd_obj *obj);

@@ -31,16 +31,14 @@ void fd_ioas_destroy(struct fd_obj *obj)
 
 int iopf_fd_ioas_alloc(struct iopf_fd *fd, uint32_t *ioas_id)
 {
-	struct fd_obj *obj;
 	struct fd_ioas *io;
 	int ret;
 
 	if (!fd || !ioas_id)
 		return -EINVAL;
-	obj = fd_obj_reserve(fd, sizeof(*io), FD_OBJ_IOAS);
-	if (!obj)
+	io = fd_obj_reserve(fd, sizeof(*io), FD_OBJ_IOAS);
+	if (!io)
 		return -ENOMEM;
-	io = container_of(obj, struct fd_ioas, obj);
 	ret = iopf_ioas_create(fd->iommu, fd->mm, &io->ioas);
 	if (ret) {
 		fd_obj_abort(&io->obj);

@@ -39,8 +39,7 @@ static bool fd_obj_live(const struct fd_obj *obj)
 	return obj && obj != FD_RESERVED;
 }
 
-struct fd_obj *fd_obj_reserve(struct iopf_fd *fd, size_t size,
-			      enum fd_obj_type type)
+void *fd_obj_reserve(struct iopf_fd *fd, size_t size, enum fd_obj_type type)
 {
 	struct fd_obj *obj = iopf_calloc(1, size);
 	uint32_t id;

@@ -76,18 +76,16 @@ void iopf_nic_drv_layout(const struct iopf_nic_drv_config *cfg,
 	/* Two 1500-byte buffers share a page, as a driver's page halves do. */
 	l->stride = cfg->packet_bytes <= 2048
 			    ? 2048
-			    : (uint32_t)((cfg->packet_bytes + PG - 1) & ~(PG - 1));
+			    : (uint32_t)vm_page_align(cfg->packet_bytes);
 	l->nbufs = (uint32_t)(cfg->pool_bytes / l->stride);
 	l->desc_ring = 0;
-	l->cq_ring = ((uint64_t)cfg->ring_entries *
-			      sizeof(struct iopf_nic_rx_desc) + PG - 1) &
-		     ~(PG - 1);
-	l->backup = l->cq_ring + (((uint64_t)cfg->ring_entries *
-					   sizeof(struct iopf_nic_cqe) +
-				   PG - 1) & ~(PG - 1));
+	l->cq_ring = vm_page_align((uint64_t)cfg->ring_entries *
+				   sizeof(struct iopf_nic_rx_desc));
+	l->backup = l->cq_ring + vm_page_align((uint64_t)cfg->ring_entries *
+					       sizeof(struct iopf_nic_cqe));
 	/* Backup buffers are a buffer's stride each. */
-	l->pool = l->backup + (((uint64_t)cfg->backup_entries * l->stride +
-				PG - 1) & ~(PG - 1));
+	l->pool = l->backup +
+		  vm_page_align((uint64_t)cfg->backup_entries * l->stride);
 }
 
 /*
@@ -97,13 +95,14 @@ void iopf_nic_drv_layout(const struct iopf_nic_drv_config *cfg,
 static bool nic_drv_page_mates_locked(struct iopf_nic_drv *drv, uint32_t b,
 				      bool reporting_only)
 {
-	uint64_t lo = ((uint64_t)b * drv->l.stride) / PG;
-	uint64_t hi = ((uint64_t)b * drv->l.stride + drv->l.stride - 1) / PG;
-	uint32_t first = (uint32_t)(lo * PG / drv->l.stride);
+	uint64_t stride = drv->l.stride;
+	uint64_t lo = (b * stride) / IOPF_PGSIZE_4K;
+	uint64_t hi = (b * stride + stride - 1) / IOPF_PGSIZE_4K;
+	uint32_t first = (uint32_t)(lo * IOPF_PGSIZE_4K / stride);
 
 	iopf_rt_mutex_assert_held(&drv->lock);
 	for (uint32_t o = first;
-	     o < drv->l.nbufs && (uint64_t)o * drv->l.stride / PG <= hi; o++) {
+	     o < drv->l.nbufs && o * stride / IOPF_PGSIZE_4K <= hi; o++) {
 		if (o == b)
 			continue;
 		if (reporting_only ? drv->state[o] == BUF_REPORTING
@@ -181,14 +180,16 @@ static void nic_drv_reporter(void *arg)
 		drv->report_count--;
 		iopf_rt_mutex_unlock(&drv->lock);
 		/* Only whole pages go back: the buffer's own ones. */
-		lo = (l->pool + (uint64_t)b * l->stride + PG - 1) & ~(PG - 1);
-		hi = (l->pool + (uint64_t)(b + 1) * l->stride) & ~(PG - 1);
-		if (l->stride < PG) {
-			lo = (l->pool + (uint64_t)b * l->stride) & ~(PG - 1);
-			hi = lo + PG;
+		lo = vm_page_align(l->pool + (uint64_t)b * l->stride);
+		hi = (l->pool + (uint64_t)(b + 1) * l->stride) &
+		     ~(IOPF_PGSIZE_4K - 1);
+		if (l->stride < IOPF_PGSIZE_4K) {
+			lo = (l->pool + (uint64_t)b * l->stride) &
+			     ~(IOPF_PGSIZE_4K - 1);
+			hi = lo + IOPF_PGSIZE_4K;
 		}
 		gone = hi > lo && !iopf_vm_balloon(drv->vm, lo, hi - lo)
-			       ? (hi - lo) / PG
+			       ? (hi - lo) / IOPF_PGSIZE_4K
 			       : 0;
 		iopf_rt_mutex_lock(&drv->lock);
 		drv->discarded += gone;
@@ -208,18 +209,19 @@ static bool nic_drv_check(struct iopf_nic_drv *drv, uint64_t gpa, uint32_t seq,
 	struct iopf_mm_pool *pool = iopf_mm_pool(drv->vm->mm);
 
 	for (uint32_t off = 0; off < len;) {
-		uint64_t a = gpa + off;
-		uint32_t chunk = (uint32_t)(PG - (a & (PG - 1)));
+		uint64_t a = gpa + off, in_page = a & (IOPF_PGSIZE_4K - 1);
+		uint32_t chunk = (uint32_t)(IOPF_PGSIZE_4K - in_page);
 		uint64_t phys = iopf_vm_iova_to_phys(drv->vm, a);
 		unsigned char *f;
 
 		if (chunk > len - off)
 			chunk = len - off;
-		f = phys == IOPF_PHYS_NONE ? NULL
-					   : iopf_mm_frame_data(pool, phys / PG);
+		f = phys == IOPF_PHYS_NONE
+			    ? NULL
+			    : iopf_mm_frame_data(pool, phys / IOPF_PGSIZE_4K);
 		if (!f)
 			return false;
-		memcpy(tmp + off, f + (a & (PG - 1)), chunk);
+		memcpy(tmp + off, f + in_page, chunk);
 		off += chunk;
 	}
 	return iopf_nic_packet_check(drv->cfg.seed, seq, tmp, len);
@@ -233,8 +235,9 @@ static void nic_drv_ring_access(struct iopf_nic_drv *drv, uint64_t gpa,
 
 	iopf_rt_charge(drv->rt, (iopf_rt_costs(drv->rt)->copy_4k_ns * len) >> 12);
 	while (len) {
-		uint64_t off = gpa & (PG - 1), chunk = PG - off;
-		unsigned char *f = drv->ring_page[gpa / PG] + off;
+		uint64_t off = gpa & (IOPF_PGSIZE_4K - 1);
+		uint64_t chunk = IOPF_PGSIZE_4K - off;
+		unsigned char *f = drv->ring_page[gpa / IOPF_PGSIZE_4K] + off;
 
 		if (chunk > len)
 			chunk = len;
@@ -253,7 +256,7 @@ static int nic_drv_ring_map(struct iopf_nic_drv *drv)
 {
 	struct iopf_mm_pool *pool = iopf_mm_pool(drv->vm->mm);
 
-	drv->ring_pages = drv->l.backup / PG;
+	drv->ring_pages = drv->l.backup / IOPF_PGSIZE_4K;
 	drv->ring_page = calloc(drv->ring_pages, sizeof(*drv->ring_page));
 	if (!drv->ring_page)
 		return -ENOMEM;
@@ -261,7 +264,7 @@ static int nic_drv_ring_map(struct iopf_nic_drv *drv)
 		uint64_t hva;
 		iopf_pfn_t pfn;
 
-		if (vm_hva(drv->vm, i * PG, PG, &hva))
+		if (vm_hva(drv->vm, i * IOPF_PGSIZE_4K, IOPF_PGSIZE_4K, &hva))
 			return -EFAULT;
 		pfn = iopf_mm_lookup(drv->vm->mm, hva);
 		drv->ring_page[i] = pfn == IOPF_PFN_NONE
@@ -455,7 +458,8 @@ static int nic_drv_check_config(const struct iopf_nic_drv_config *cfg,
 	    cfg->ring_entries > IOPF_NIC_MAX_ENTRIES ||
 	    (cfg->ring_entries & (cfg->ring_entries - 1)) ||
 	    !cfg->backup_entries || cfg->backup_entries > IOPF_NIC_MAX_ENTRIES ||
-	    !cfg->pool_bytes || cfg->pool_bytes % PG || cfg->discard_pct > 100)
+	    !cfg->pool_bytes || cfg->pool_bytes % IOPF_PGSIZE_4K ||
+	    cfg->discard_pct > 100)
 		return -EINVAL;
 	iopf_nic_drv_layout(cfg, &l);
 	/* The pool must hold the ring's buffers twice over. */
@@ -491,32 +495,25 @@ int iopf_nic_drv_open(struct iopf_vm *vm, struct iopf_nic *nic,
 	iopf_nic_drv_layout(cfg, &drv->l);
 	drv->pkt_ns = iopf_guest_cost(iopf_rt_costs(vm->rt), nic_driver_pkt_ns);
 	drv->st.last_lost_seq = UINT64_MAX;
-	drv->state = calloc(drv->l.nbufs, 1);
-	drv->report = calloc(drv->l.nbufs, sizeof(*drv->report));
-	if (!drv->state || !drv->report) {
-		ret = -ENOMEM;
-		goto err_free;
-	}
 	iopf_rt_mutex_init(vm->rt, &drv->lock);
 	iopf_rt_waitq_init(vm->rt, &drv->wq);
-	ret = nic_drv_rx_setup(drv);
+
+	/* From here on, iopf_nic_drv_close() undoes whatever was done. */
+	drv->state = calloc(drv->l.nbufs, 1);
+	drv->report = calloc(drv->l.nbufs, sizeof(*drv->report));
+	if (!drv->state || !drv->report)
+		ret = -ENOMEM;
+	else
+		ret = nic_drv_rx_setup(drv);
 	if (!ret)
 		ret = iopf_rt_spawn(vm->rt, "reporter", nic_drv_reporter, drv,
 				    &drv->reporter);
-	if (ret)
-		goto err_destroy;
+	if (ret) {
+		iopf_nic_drv_close(drv);
+		return ret;
+	}
 	*out = drv;
 	return 0;
-
-err_destroy:
-	iopf_rt_waitq_destroy(&drv->wq);
-	iopf_rt_mutex_destroy(&drv->lock);
-err_free:
-	free(drv->ring_page);
-	free(drv->report);
-	free(drv->state);
-	free(drv);
-	return ret;
 }
 
 void iopf_nic_drv_close(struct iopf_nic_drv *drv)
@@ -528,7 +525,7 @@ void iopf_nic_drv_close(struct iopf_nic_drv *drv)
 	drv->reporter_stop = true;
 	iopf_rt_wake_all(&drv->wq);
 	iopf_rt_mutex_unlock(&drv->lock);
-	iopf_rt_join(drv->reporter);
+	iopf_rt_join(drv->reporter); /* NULL after a failed open: a no-op */
 	iopf_rt_waitq_destroy(&drv->wq);
 	iopf_rt_mutex_destroy(&drv->lock);
 	free(drv->ring_page);

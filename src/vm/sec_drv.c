@@ -41,7 +41,8 @@ int iopf_sec_drv_open(struct iopf_vm *vm, struct iopf_sec *sec, unsigned queue,
 	drv->vm = vm;
 	drv->sec = sec;
 	drv->queue = queue;
-	drv->region = iopf_vm_alloc_coherent(vm, IOPF_SEC_QUEUE_PAGES * PG);
+	drv->region = iopf_vm_alloc_coherent(vm, IOPF_SEC_QUEUE_PAGES *
+						     IOPF_PGSIZE_4K);
 	if (!drv->region) {
 		free(drv);
 		return -ENOMEM;
@@ -70,7 +71,7 @@ uint64_t iopf_sec_drv_alloc_buffer(struct iopf_sec_drv *drv, uint64_t len)
 {
 	struct iopf_sec_buf_header hdr = { .magic = IOPF_SEC_BUF_MAGIC,
 					   .len = len };
-	static const unsigned char zero[PG];
+	static const unsigned char zero[IOPF_PGSIZE_4K];
 	uint64_t addr;
 	int ret = 0;
 
@@ -78,14 +79,17 @@ uint64_t iopf_sec_drv_alloc_buffer(struct iopf_sec_drv *drv, uint64_t len)
 	iopf_rt_mutex_lock(&drv->vm->lock);
 	drv->vm->next = (drv->vm->next + (2ull << 20) - 1) & ~((2ull << 20) - 1);
 	iopf_rt_mutex_unlock(&drv->vm->lock);
-	addr = iopf_vm_alloc(drv->vm, PG + len);
+	addr = iopf_vm_alloc(drv->vm, IOPF_PGSIZE_4K + len);
 	if (!addr)
 		return 0;
+	/* The data pages follow the header page. */
 	if (drv->vm->cfg.mode != IOPF_VM_HOST_SVA)
-		for (uint64_t off = PG; off < PG + len && !ret; off += PG)
-			ret = iopf_vm_write(drv->vm, addr + off, zero,
-					    PG + len - off < PG ? PG + len - off
-								: PG);
+		for (uint64_t off = 0; off < len && !ret; off += IOPF_PGSIZE_4K)
+			ret = iopf_vm_write(drv->vm, addr + IOPF_PGSIZE_4K + off,
+					    zero,
+					    len - off < IOPF_PGSIZE_4K
+						    ? len - off
+						    : IOPF_PGSIZE_4K);
 	if (!ret)
 		ret = iopf_vm_write(drv->vm, addr, &hdr, sizeof(hdr));
 	return ret ? 0 : addr;
@@ -108,7 +112,8 @@ int iopf_sec_drv_run(struct iopf_sec_drv *drv, enum iopf_sec_op op,
 		memcpy(sqe.iv, iv, 16);
 	iopf_rt_charge(drv->vm->rt,
 		       iopf_guest_cost(iopf_rt_costs(drv->vm->rt), driver_submit_ns));
-	uint64_t cq = drv->region + PG + (slot % (PG / sizeof(cqe))) * sizeof(cqe);
+	uint64_t cq = drv->region + IOPF_PGSIZE_4K +
+		      (slot % (IOPF_PGSIZE_4K / sizeof(cqe))) * sizeof(cqe);
 
 	/* Poison the completion slot: a completion the device failed to
 	 * write must not read as an old (or zeroed) success. */

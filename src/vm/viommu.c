@@ -34,7 +34,6 @@
 #define VIOMMU_MAX_REGIONS 32
 #define VIOMMU_READ_BATCH 64
 #define VIOMMU_POLL_NS 1000000ull     /* the VMM's fault-queue read timeout */
-#define VIOMMU_PAGE 4096ull
 
 struct viommu_region {
 	uint32_t pasid;
@@ -207,9 +206,9 @@ static bool viommu_resolve(struct iopf_viommu *v, uint32_t pasid,
 	iopf_rt_mutex_unlock(&v->lock);
 	if (!s1)
 		return false;
-	ret = iopf_io_pgtable_ops(s1)->map(s1, addr & ~(VIOMMU_PAGE - 1),
-					   gpa & ~(VIOMMU_PAGE - 1), VIOMMU_PAGE,
-					   rperm);
+	ret = iopf_io_pgtable_ops(s1)->map(s1, addr & ~(IOPF_PGSIZE_4K - 1),
+					   gpa & ~(IOPF_PGSIZE_4K - 1),
+					   IOPF_PGSIZE_4K, rperm);
 	if (ret && ret != -EEXIST)
 		return false;
 	if (!ret) {
@@ -299,7 +298,7 @@ int iopf_viommu_add_region(struct iopf_viommu *v, uint32_t pasid, uint64_t va,
 	struct iopf_io_pgtable *s1 = NULL;
 	int ret = 0;
 
-	if (!v || !len || ((va | gpa | len) & (VIOMMU_PAGE - 1)) ||
+	if (!v || !len || ((va | gpa | len) & (IOPF_PGSIZE_4K - 1)) ||
 	    va + len < va || gpa + len < gpa || pasid >= IOPF_PASID_MAX ||
 	    !(perm & (IOPF_PERM_READ | IOPF_PERM_WRITE)) ||
 	    (perm & ~(unsigned)(IOPF_PERM_READ | IOPF_PERM_WRITE)))
@@ -354,7 +353,7 @@ int iopf_viommu_unmap(struct iopf_viommu *v, uint32_t pasid, uint64_t va,
 	struct viommu_pasid *p;
 	int64_t ret;
 
-	if (!v || !len || ((va | len) & (VIOMMU_PAGE - 1)) || va + len < va)
+	if (!v || !len || ((va | len) & (IOPF_PGSIZE_4K - 1)) || va + len < va)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&v->lock);
 	p = viommu_pasid_find_locked(v, pasid);
@@ -396,33 +395,24 @@ int iopf_viommu_create(const struct iopf_viommu_config *cfg,
 	v->cfg = *cfg;
 	v->rt = cfg->rt;
 	v->behaviour = cfg->behaviour;
-	ret = iopf_fd_fault_set_timeout(cfg->fd, cfg->fault_id,
-					cfg->response_timeout_ns);
-	if (ret)
-		goto err_free;
 	iopf_lock_init(v->rt, &v->lock, VIOMMU);
 	iopf_rt_waitq_init(v->rt, &v->wq);
-	ret = iopf_rt_spawn(v->rt, "vmm-viommu", viommu_vmm_actor, v, &v->vmm);
-	if (ret)
-		goto err_waitq;
-	ret = iopf_rt_spawn(v->rt, "guest-iommu-drv", viommu_guest_actor, v,
-			    &v->guest);
-	if (ret)
-		goto err_stop_vmm;
+
+	/* From here on, iopf_viommu_destroy() undoes whatever was done. */
+	ret = iopf_fd_fault_set_timeout(cfg->fd, cfg->fault_id,
+					cfg->response_timeout_ns);
+	if (!ret)
+		ret = iopf_rt_spawn(v->rt, "vmm-viommu", viommu_vmm_actor, v,
+				    &v->vmm);
+	if (!ret)
+		ret = iopf_rt_spawn(v->rt, "guest-iommu-drv",
+				    viommu_guest_actor, v, &v->guest);
+	if (ret) {
+		iopf_viommu_destroy(v);
+		return ret;
+	}
 	*out = v;
 	return 0;
-
-err_stop_vmm:
-	iopf_rt_mutex_lock(&v->lock);
-	v->stopping = true;
-	iopf_rt_mutex_unlock(&v->lock);
-	iopf_rt_join(v->vmm);
-err_waitq:
-	iopf_rt_waitq_destroy(&v->wq);
-	iopf_rt_mutex_destroy(&v->lock);
-err_free:
-	free(v);
-	return ret;
 }
 
 void iopf_viommu_destroy(struct iopf_viommu *v)
@@ -433,6 +423,7 @@ void iopf_viommu_destroy(struct iopf_viommu *v)
 	v->stopping = true;
 	iopf_rt_wake_all(&v->wq);
 	iopf_rt_mutex_unlock(&v->lock);
+	/* Either may be NULL (a create that failed): joining it is a no-op. */
 	iopf_rt_join(v->guest);
 	iopf_rt_join(v->vmm);
 	while (v->head) {

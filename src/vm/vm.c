@@ -81,7 +81,7 @@ int iopf_vm_create(struct iopf_iommu *iommu, const struct iopf_vm_config *cfg,
 	int ret;
 
 	if (!iommu || !cfg || !dev || !out || !cfg->ram_bytes ||
-	    cfg->ram_bytes % PG || cfg->ram_bytes > (1ull << 40))
+	    cfg->ram_bytes % IOPF_PGSIZE_4K || cfg->ram_bytes > (1ull << 40))
 		return -EINVAL;
 	if (cfg->mode != IOPF_VM_STATIC && cfg->mode != IOPF_VM_IOPF &&
 	    cfg->mode != IOPF_VM_HOST_SVA)
@@ -95,35 +95,31 @@ int iopf_vm_create(struct iopf_iommu *iommu, const struct iopf_vm_config *cfg,
 	vm->dev = dev;
 	/* Rings low, buffers from the middle: kernel DMA memory and the
 	 * application's buffers do not sit side by side. */
-	vm->next_coherent = (cfg->mode == IOPF_VM_HOST_SVA ? VM_HVA : 0) + PG;
+	vm->next_coherent =
+		(cfg->mode == IOPF_VM_HOST_SVA ? VM_HVA : 0) + IOPF_PGSIZE_4K;
 	vm->next = (cfg->mode == IOPF_VM_HOST_SVA ? VM_HVA : 0) +
-		   ((cfg->ram_bytes / 2) & ~(PG - 1));
+		   ((cfg->ram_bytes / 2) & ~(IOPF_PGSIZE_4K - 1));
 	iopf_lock_init(vm->rt, &vm->lock, VM);
+
+	/* From here on, iopf_vm_destroy() undoes whatever was done. */
 	t0 = iopf_rt_now(vm->rt);
 	ret = iopf_mm_create(iopf_iommu_pool(iommu), cfg->name ? cfg->name : "vm",
 			     cfg->memlock_bytes ? cfg->memlock_bytes : UINT64_MAX,
 			     &vm->mm);
-	if (ret)
-		goto err_free;
-	ret = iopf_mm_map(vm->mm, VM_HVA, cfg->ram_bytes);
+	if (!ret)
+		ret = iopf_mm_map(vm->mm, VM_HVA, cfg->ram_bytes);
 	if (!ret)
 		ret = cfg->mode == IOPF_VM_HOST_SVA ? vm_setup_sva(vm)
 						    : vm_setup_container(vm);
-	if (ret)
-		goto err_destroy;
+	if (ret) {
+		iopf_vm_destroy(vm);
+		return ret;
+	}
 	vm->start_ns = iopf_rt_now(vm->rt) - t0;
 	iopf_dev_stats(dev, &ds);
 	vm->faults_base = ds.faults;
 	*out = vm;
 	return 0;
-
-err_destroy:
-	iopf_vm_destroy(vm);
-	return ret;
-err_free:
-	iopf_rt_mutex_destroy(&vm->lock);
-	free(vm);
-	return ret;
 }
 
 void iopf_vm_destroy(struct iopf_vm *vm)
@@ -194,7 +190,7 @@ static uint64_t vm_bump(struct iopf_vm *vm, uint64_t *next, uint64_t limit,
 
 	if (!bytes || bytes > vm->cfg.ram_bytes)
 		return 0;
-	bytes = (bytes + PG - 1) & ~(PG - 1);
+	bytes = vm_page_align(bytes);
 	iopf_rt_mutex_lock(&vm->lock);
 	if (*next + bytes <= limit) {
 		addr = *next;
@@ -222,7 +218,7 @@ uint64_t iopf_vm_alloc_coherent(struct iopf_vm *vm, uint64_t bytes)
 	if (!addr || vm->cfg.mode != IOPF_VM_HOST_SVA)
 		return addr;
 	/* Host kernel DMA memory: pinned and mapped without PASID. */
-	pages = (bytes + PG - 1) / PG;
+	pages = vm_page_align(bytes) / IOPF_PGSIZE_4K;
 	iopf_rt_mutex_lock(&vm->lock);
 	if (vm->nr_coh == VM_MAX_COHERENT) {
 		iopf_rt_mutex_unlock(&vm->lock);
@@ -241,8 +237,10 @@ uint64_t iopf_vm_alloc_coherent(struct iopf_vm *vm, uint64_t bytes)
 		return 0;
 	}
 	for (uint64_t i = 0; i < pages && !ret; i++)
-		ret = iopf_domain_map(vm->ring_domain, addr + i * PG,
-				      c->pfns[i] * PG, PG,
+		ret = iopf_domain_map(vm->ring_domain,
+				      addr + i * IOPF_PGSIZE_4K,
+				      c->pfns[i] * IOPF_PGSIZE_4K,
+				      IOPF_PGSIZE_4K,
 				      IOPF_PERM_READ | IOPF_PERM_WRITE);
 	return ret ? 0 : addr;
 }

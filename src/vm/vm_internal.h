@@ -12,10 +12,15 @@
 
 #include <iopf/vm.h>
 
-#define PG 4096ull
 #define VM_HVA 0x7e0000000000ull
 #define SVA_PASID 1
 #define VM_MAX_COHERENT 16
+
+/* @bytes rounded up to a whole number of guest pages (4 KiB). */
+static inline uint64_t vm_page_align(uint64_t bytes)
+{
+	return (bytes + IOPF_PGSIZE_4K - 1) & ~(IOPF_PGSIZE_4K - 1);
+}
 
 struct coherent {
 	uint64_t addr, pages;

@@ -124,6 +124,33 @@ expect 2 bench nic --profile "$prof"
 echo '{"zero_4k_ns": ' > "$prof"
 expect 2 bench density --profile "$prof"
 expect 2 bench density --every 0
+expect 2 bench density --jobs 0
+expect 2 bench density --guest-step 0
+expect 2 bench density --guests 4 --guest-step 5
+# Three guests per step: coarse rows, the static limit, the bend one by
+# one, said in the header; the same bytes for any --jobs.
+for j in 1 2; do
+	"$iopf" bench density --host-gib 64 --guest-gib 4 --guests 30 \
+		--step-ms 20 --guest-step 3 --no-plot --jobs $j \
+		>/tmp/iopf-cli-j$j.$$ 2>&1
+done
+if ! cmp -s /tmp/iopf-cli-j1.$$ /tmp/iopf-cli-j2.$$ ||
+   ! grep -q "3 guests added per step (one by one from" /tmp/iopf-cli-j1.$$ ||
+   ! grep -q "^    16 |.*static: last guest that fits" /tmp/iopf-cli-j1.$$ ||
+   grep -q "^     4 |" /tmp/iopf-cli-j1.$$ ||
+   ! grep -q "^    30 |" /tmp/iopf-cli-j1.$$; then
+	echo "FAIL: bench density --guest-step 3"; fails=$((fails + 1))
+fi
+# The static and IOPF sides in one process or two: the same bytes.
+for j in 1 2; do
+	"$iopf" bench density --host-gib 64 --swap-gib 0 --guest-gib 4 \
+		--guests 30 --step-ms 5 --json --jobs $j >/tmp/iopf-cli-j$j.$$ 2>&1
+done
+if ! cmp -s /tmp/iopf-cli-j1.$$ /tmp/iopf-cli-j2.$$; then
+	echo "FAIL: bench density --jobs 1 and --jobs 2 differ"
+	fails=$((fails + 1))
+fi
+rm -f /tmp/iopf-cli-j1.$$ /tmp/iopf-cli-j2.$$
 # A host without swap fills up: the run ends there with its table and the
 # reason, not with an error; a curve that never bends says so.
 "$iopf" bench density --host-gib 64 --swap-gib 0 --guest-gib 4 --guests 30 \

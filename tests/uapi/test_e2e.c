@@ -18,39 +18,37 @@ static void test_fault_queue(int ifd)
 {
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
 	struct iommu_hwpt_pgfault recs[16];
-	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
 	unsigned faults = 0, answered = 0;
 	bool mapped = false;
-	struct dev d;
+	struct copy c;
 	uint32_t ioas, hwpt = 0, pt;
 	int st = -1;
 
-	fill(src, LEN, 1);
-	dev_open(ifd, &d);
+	copy_up(ifd, &c, 1);
 	ioas = t_ioas_alloc(ifd);
 	CHECK_OK(ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa),
 		 "e2e: IOMMU_FAULT_QUEUE_ALLOC");
-	CHECK_OK(t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW),
+	CHECK_OK(t_map(ifd, ioas, c.src, LEN, SRC_IOVA, T_RW),
 		 "e2e: source mapped (pinned)");
-	CHECK_OK(t_hwpt_alloc_faulting(ifd, d.dev_id, ioas, fa.out_fault_id,
+	CHECK_OK(t_hwpt_alloc_faulting(ifd, c.d.dev_id, ioas, fa.out_fault_id,
 				       &hwpt),
 		 "e2e: HWPT with the fault queue");
 	pt = hwpt;
-	CHECK_OK(t_attach(d.dfd, &pt), "e2e: device attached to the HWPT");
+	CHECK_OK(t_attach(c.d.dfd, &pt), "e2e: device attached to the HWPT");
 	CHECK(pt == hwpt, "e2e: attach reports the HWPT's id");
 
-	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
+	dev_copy(&c.d, SRC_IOVA, DST_IOVA, LEN);
 	for (uint64_t end = t_now_ms() + 10000; t_now_ms() < end;) {
 		struct pollfd p[2] = {
 			{ .fd = (int)fa.out_fault_fd, .events = POLLIN },
-			{ .fd = d.irq, .events = POLLIN },
+			{ .fd = c.d.irq, .events = POLLIN },
 		};
 		ssize_t n;
 
 		if (poll(p, 2, 100) <= 0)
 			continue;
 		if (p[1].revents & POLLIN) {
-			st = dev_wait(&d, 0);
+			st = dev_wait(&c.d, 0);
 			break;
 		}
 		n = read((int)fa.out_fault_fd, recs, sizeof(recs));
@@ -67,7 +65,7 @@ static void test_fault_queue(int ifd)
 				CHECK(recs[i].addr == DST_IOVA,
 				      "e2e: the fault names the destination page (%#llx)",
 				      (unsigned long long)recs[i].addr);
-				CHECK(recs[i].dev_id == d.dev_id,
+				CHECK(recs[i].dev_id == c.d.dev_id,
 				      "e2e: the fault names the device");
 				CHECK(recs[i].perm & IOMMU_PGFAULT_PERM_WRITE,
 				      "e2e: the fault asks for write");
@@ -75,7 +73,7 @@ static void test_fault_queue(int ifd)
 				      "e2e: the fault's length is a page");
 			}
 			if (!mapped) {
-				CHECK_OK(t_map(ifd, ioas, dst, LEN, DST_IOVA,
+				CHECK_OK(t_map(ifd, ioas, c.dst, LEN, DST_IOVA,
 					       T_RW),
 					 "e2e: destination mapped on the fault");
 				mapped = true;
@@ -91,19 +89,16 @@ static void test_fault_queue(int ifd)
 	      "e2e: %u fault records read, %u groups answered", faults,
 	      answered);
 	CHECK(st == DMA_ST_DONE, "e2e: the copy completed (status %d)", st);
-	CHECK(!memcmp(src, dst, LEN),
+	CHECK(!memcmp(c.src, c.dst, LEN),
 	      "e2e: the destination holds the source's bytes");
 
-	CHECK_OK(t_detach(d.dfd), "e2e: detach");
+	CHECK_OK(t_detach(c.d.dfd), "e2e: detach");
 	CHECK_OK(t_destroy(ifd, hwpt), "e2e: HWPT destroyed");
 	close((int)fa.out_fault_fd);
 	/* The file held a reference: destroyed once it is closed. */
 	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "e2e: fault queue destroyed");
 	CHECK_OK(t_destroy(ifd, ioas), "e2e: IOAS destroyed");
-	close(d.irq);
-	close(d.dfd);
-	munmap(src, LEN);
-	munmap(dst, LEN);
+	copy_down(&c);
 }
 
 /* Part 3: a detach answers the groups the VMM holds. */
@@ -112,31 +107,26 @@ static void test_detach_answers(int ifd)
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
 	struct iommu_hwpt_pgfault rec;
 	struct iommu_hwpt_page_response r;
-	unsigned char *src = t_alloc(LEN);
 	struct pollfd p;
-	struct dev d;
-	uint32_t ioas, hwpt, pt;
+	struct copy c;
+	uint32_t ioas, hwpt;
 	int st;
 
-	dev_open(ifd, &d);
+	copy_up(ifd, &c, 0);
 	ioas = t_ioas_alloc(ifd);
-	REQUIRE(!ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");
-	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map");
-	REQUIRE(!t_hwpt_alloc_faulting(ifd, d.dev_id, ioas, fa.out_fault_id,
-				       &hwpt), "HWPT");
-	pt = hwpt;
-	REQUIRE(!t_attach(d.dfd, &pt), "attach");
-	dev_copy(&d, SRC_IOVA, DST_IOVA, PG);
+	REQUIRE(!t_map(ifd, ioas, c.src, LEN, SRC_IOVA, T_RW), "map");
+	t_attach_faulting(ifd, c.d.dfd, c.d.dev_id, ioas, &fa, &hwpt);
+	dev_copy(&c.d, SRC_IOVA, DST_IOVA, PG);
 	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
 	CHECK(poll(&p, 1, 10000) == 1 && (p.revents & POLLIN),
 	      "detach: the fault queue polls readable");
 	CHECK(read((int)fa.out_fault_fd, &rec, sizeof(rec)) == sizeof(rec),
 	      "detach: one record read");
 	CHECK(poll(&p, 1, 0) == 0, "detach: the queue is no longer readable");
-	CHECK_OK(t_detach(d.dfd), "detach: detach with the group unanswered");
-	st = dev_wait(&d, 10000);
+	CHECK_OK(t_detach(c.d.dfd), "detach: detach with the group unanswered");
+	st = dev_wait(&c.d, 10000);
 	CHECK(st == DMA_ST_FAILED, "detach: the copy failed (status %d)", st);
-	CHECK(t_bar_read(d.dfd, d.bar, DMA_ERROR, 4) == EFAULT,
+	CHECK(t_bar_read(c.d.dfd, c.d.bar, DMA_ERROR, 4) == EFAULT,
 	      "detach: the device saw EFAULT");
 	r = (struct iommu_hwpt_page_response){ .cookie = rec.cookie,
 					       .code = 0 };
@@ -145,9 +135,7 @@ static void test_detach_answers(int ifd)
 	CHECK_OK(t_destroy(ifd, hwpt), "detach: HWPT destroyed");
 	close((int)fa.out_fault_fd);
 	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "detach: queue destroyed");
-	close(d.irq);
-	close(d.dfd);
-	munmap(src, LEN);
+	copy_down(&c);
 }
 
 int main(void)

@@ -15,70 +15,96 @@
 /* The extension, no fault queue: the IOAS resolves the faults. */
 static void test_faultable(int ifd)
 {
-	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
-	struct dev d;
+	struct copy c;
 	uint32_t ioas, pt;
 	int st;
 
-	fill(src, LEN, 3);
-	memset(dst, 0xee, LEN);
-	dev_open(ifd, &d);
+	copy_up(ifd, &c, 3);
 	ioas = t_ioas_alloc(ifd);
-	CHECK_OK(t_map(ifd, ioas, src, LEN, SRC_IOVA,
+	CHECK_OK(t_map(ifd, ioas, c.src, LEN, SRC_IOVA,
 		       T_RW | IOMMU_IOAS_MAP_FAULTABLE),
 		 "faultable: source mapped, faultable");
-	CHECK_OK(t_map(ifd, ioas, dst, LEN, DST_IOVA,
+	CHECK_OK(t_map(ifd, ioas, c.dst, LEN, DST_IOVA,
 		       T_RW | IOMMU_IOAS_MAP_FAULTABLE),
 		 "faultable: destination mapped, faultable");
 	pt = ioas;
-	CHECK_OK(t_attach(d.dfd, &pt), "faultable: attached to the IOAS");
+	CHECK_OK(t_attach(c.d.dfd, &pt), "faultable: attached to the IOAS");
 	CHECK(pt != ioas, "faultable: the kernel made a HWPT (%u)", pt);
-	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
-	st = dev_wait(&d, 10000);
+	st = dev_run(&c.d, SRC_IOVA, DST_IOVA, LEN);
 	CHECK(st == DMA_ST_DONE, "faultable: the copy completed (status %d)",
 	      st);
-	CHECK(!memcmp(src, dst, LEN),
+	CHECK(!memcmp(c.src, c.dst, LEN),
 	      "faultable: the destination holds the source's bytes");
-	CHECK_OK(t_detach(d.dfd), "faultable: detach");
+	CHECK_OK(t_detach(c.d.dfd), "faultable: detach");
 	CHECK_OK(t_destroy(ifd, ioas), "faultable: IOAS destroyed");
-	close(d.irq);
-	close(d.dfd);
-	munmap(src, LEN);
-	munmap(dst, LEN);
+	copy_down(&c);
+}
+
+/* An IOAS with @src pinned at SRC_IOVA, @dst faultable at DST_IOVA. */
+static uint32_t ioas_src_pinned_dst_faultable(int ifd, void *src, void *dst)
+{
+	uint32_t ioas = t_ioas_alloc(ifd);
+
+	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map src");
+	REQUIRE(!t_map(ifd, ioas, dst, LEN, DST_IOVA,
+		       T_RW | IOMMU_IOAS_MAP_FAULTABLE), "map dst");
+	return ioas;
 }
 
 /* Memory the program gave back is never reached again: DMA fails. */
 static void test_munmap(int ifd)
 {
-	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
-	struct dev d;
+	struct copy c;
 	uint32_t ioas, pt;
 	int st;
 
-	fill(src, LEN, 5);
-	dev_open(ifd, &d);
-	ioas = t_ioas_alloc(ifd);
-	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map src");
-	REQUIRE(!t_map(ifd, ioas, dst, LEN, DST_IOVA,
-		       T_RW | IOMMU_IOAS_MAP_FAULTABLE), "map dst");
+	copy_up(ifd, &c, 5);
+	ioas = ioas_src_pinned_dst_faultable(ifd, c.src, c.dst);
 	pt = ioas;
-	REQUIRE(!t_attach(d.dfd, &pt), "attach");
-	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
-	st = dev_wait(&d, 10000);
-	CHECK(st == DMA_ST_DONE && !memcmp(src, dst, LEN),
+	REQUIRE(!t_attach(c.d.dfd, &pt), "attach");
+	st = dev_run(&c.d, SRC_IOVA, DST_IOVA, LEN);
+	CHECK(st == DMA_ST_DONE && !memcmp(c.src, c.dst, LEN),
 	      "munmap: a copy into faultable memory, faulted in");
-	munmap(dst, LEN);
-	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
-	st = dev_wait(&d, 10000);
+	munmap(c.dst, LEN);
+	c.dst = NULL;
+	st = dev_run(&c.d, SRC_IOVA, DST_IOVA, LEN);
 	CHECK(st == DMA_ST_FAILED,
 	      "munmap: after munmap the same copy fails (status %d)", st);
-	CHECK(t_bar_read(d.dfd, d.bar, DMA_ERROR, 4) == EFAULT,
+	CHECK(t_bar_read(c.d.dfd, c.d.bar, DMA_ERROR, 4) == EFAULT,
 	      "munmap: the device saw EFAULT, the process lives on");
-	t_detach(d.dfd);
+	t_detach(c.d.dfd);
 	t_destroy(ifd, ioas);
-	close(d.irq);
-	close(d.dfd);
-	munmap(src, LEN);
+	copy_down(&c);
+}
+
+/* @ioas maps LEN faultable bytes at DST_IOVA. */
+static void test_prefault_refused(int ifd, uint32_t ioas)
+{
+	struct t_case bad[] = {
+		{ &(struct iommu_ioas_prefault){
+			  .size = sizeof(struct iommu_ioas_prefault),
+			  .ioas_id = ioas, .iova = 0x900000, .length = LEN },
+		  ENOENT,
+		  "IOAS_PREFAULT: a range outside every mapping is ENOENT" },
+		{ &(struct iommu_ioas_prefault){
+			  .size = sizeof(struct iommu_ioas_prefault),
+			  .ioas_id = ioas, .iova = DST_IOVA + 8, .length = LEN },
+		  EINVAL, "IOAS_PREFAULT: a misaligned range is EINVAL" },
+		{ &(struct iommu_ioas_prefault){
+			  .size = sizeof(struct iommu_ioas_prefault),
+			  .ioas_id = ioas, .iova = DST_IOVA, .length = 0 },
+		  EINVAL, "IOAS_PREFAULT: length 0 is EINVAL" },
+		{ &(struct iommu_ioas_prefault){
+			  .size = sizeof(struct iommu_ioas_prefault), .flags = 1,
+			  .ioas_id = ioas, .iova = DST_IOVA, .length = LEN },
+		  EOPNOTSUPP, "IOAS_PREFAULT: flags are EOPNOTSUPP" },
+		{ &(struct iommu_ioas_prefault){
+			  .size = sizeof(struct iommu_ioas_prefault),
+			  .ioas_id = 999999, .iova = DST_IOVA, .length = LEN },
+		  ENOENT, "IOAS_PREFAULT: an unknown IOAS is ENOENT" },
+	};
+
+	t_check_cases(ifd, IOMMU_IOAS_PREFAULT, bad, T_ARRAY_SIZE(bad));
 }
 
 /* With a fault queue, pre-faulted faultable pages raise no fault. */
@@ -86,27 +112,18 @@ static void test_prefault(int ifd)
 {
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
 	struct iommu_ioas_prefault pf = { .size = sizeof(pf) };
-	unsigned char *src = t_alloc(LEN), *dst = t_alloc(LEN);
 	struct iommu_hwpt_pgfault rec;
 	struct pollfd p;
-	struct dev d;
-	uint32_t ioas, hwpt, pt;
+	struct copy c;
+	uint32_t ioas, hwpt;
 	int st;
 
-	fill(src, LEN, 9);
-	dev_open(ifd, &d);
-	ioas = t_ioas_alloc(ifd);
-	REQUIRE(!ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");
-	REQUIRE(!t_map(ifd, ioas, src, LEN, SRC_IOVA, T_RW), "map src");
-	REQUIRE(!t_map(ifd, ioas, dst, LEN, DST_IOVA,
-		       T_RW | IOMMU_IOAS_MAP_FAULTABLE), "map dst");
-	REQUIRE(!t_hwpt_alloc_faulting(ifd, d.dev_id, ioas, fa.out_fault_id,
-				       &hwpt), "HWPT");
-	pt = hwpt;
-	REQUIRE(!t_attach(d.dfd, &pt), "attach");
+	copy_up(ifd, &c, 9);
+	ioas = ioas_src_pinned_dst_faultable(ifd, c.src, c.dst);
+	t_attach_faulting(ifd, c.d.dfd, c.d.dev_id, ioas, &fa, &hwpt);
 
 	/* Not pre-faulted: the fault reaches the queue like any other. */
-	dev_copy(&d, SRC_IOVA, DST_IOVA, PG);
+	dev_copy(&c.d, SRC_IOVA, DST_IOVA, PG);
 	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
 	CHECK(poll(&p, 1, 10000) == 1 &&
 	      read((int)fa.out_fault_fd, &rec, sizeof(rec)) == sizeof(rec) &&
@@ -123,61 +140,82 @@ static void test_prefault(int ifd)
 		CHECK(write((int)fa.out_fault_fd, &r, sizeof(r)) == sizeof(r),
 		      "prefault: the pending fault answered SUCCESS");
 	}
-	st = dev_wait(&d, 10000);
+	st = dev_wait(&c.d, 10000);
 	CHECK(st == DMA_ST_DONE, "prefault: the first copy completed");
-	dev_copy(&d, SRC_IOVA, DST_IOVA, LEN);
-	st = dev_wait(&d, 10000);
-	CHECK(st == DMA_ST_DONE && !memcmp(src, dst, LEN),
+	st = dev_run(&c.d, SRC_IOVA, DST_IOVA, LEN);
+	CHECK(st == DMA_ST_DONE && !memcmp(c.src, c.dst, LEN),
 	      "prefault: the whole copy completes with the right bytes");
 	CHECK(read((int)fa.out_fault_fd, &rec, sizeof(rec)) == 0,
 	      "prefault: and raised no fault");
 
-	pf.iova = 0x900000;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), ENOENT,
-		  "IOAS_PREFAULT: a range outside every mapping is ENOENT");
-	pf.iova = DST_IOVA + 8;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), EINVAL,
-		  "IOAS_PREFAULT: a misaligned range is EINVAL");
-	pf.iova = DST_IOVA;
-	pf.length = 0;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), EINVAL,
-		  "IOAS_PREFAULT: length 0 is EINVAL");
-	pf.length = LEN;
-	pf.flags = 1;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), EOPNOTSUPP,
-		  "IOAS_PREFAULT: flags are EOPNOTSUPP");
-	pf.flags = 0;
-	pf.ioas_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_PREFAULT, &pf), ENOENT,
-		  "IOAS_PREFAULT: an unknown IOAS is ENOENT");
-	t_detach(d.dfd);
+	test_prefault_refused(ifd, ioas);
+	t_detach(c.d.dfd);
 	t_destroy(ifd, hwpt);
 	t_destroy(ifd, fa.out_fault_id);
 	t_destroy(ifd, ioas);
 	close((int)fa.out_fault_fd);
-	close(d.irq);
-	close(d.dfd);
-	munmap(src, LEN);
-	munmap(dst, LEN);
+	copy_down(&c);
 }
 
-static int map_faultable(int ifd, uint32_t ioas, void *va, uint64_t iova,
-			 uint32_t flags, uint32_t kind, uint32_t window)
+/* MAP_FAULTABLE of the 8 pages at @va, case by case, into @ioas. */
+static void test_map_faultable(int ifd, uint32_t ioas, void *va)
 {
-	struct iommu_ioas_map_faultable m = {
-		.size = sizeof(m), .flags = flags, .ioas_id = ioas,
-		.prefault_kind = kind, .user_va = (uintptr_t)va,
-		.length = 8 * PG, .iova = iova, .prefault_window = window,
+	const uint32_t fx = T_RW | IOMMU_IOAS_MAP_FIXED_IOVA;
+	const struct {
+		uint64_t iova;
+		uint32_t flags, kind, window;
+		int err;
+		const char *what;
+	} maps[] = {
+		{ 0x200000, fx, IOMMU_PREFAULT_FIXED, 8, 0,
+		  "MAP_FAULTABLE: a FIXED window of 8 pages" },
+		{ 0x300000, fx, IOMMU_PREFAULT_ADAPTIVE, 64, 0,
+		  "MAP_FAULTABLE: ADAPTIVE up to 64 pages" },
+		{ 0x400000, fx, IOMMU_PREFAULT_INHERIT, 0, 0,
+		  "MAP_FAULTABLE: the IOAS's policy" },
+		{ 0x500000, fx, IOMMU_PREFAULT_FIXED, 0, EINVAL,
+		  "MAP_FAULTABLE: FIXED with window 0 is EINVAL" },
+		{ 0x500000, fx, IOMMU_PREFAULT_FIXED, 513, EINVAL,
+		  "MAP_FAULTABLE: a window past 512 pages is EINVAL" },
+		{ 0x500000, fx, IOMMU_PREFAULT_NONE, 3, EINVAL,
+		  "MAP_FAULTABLE: NONE with a window is EINVAL" },
+		{ 0x500000, fx, 9, 0, EINVAL,
+		  "MAP_FAULTABLE: an unknown kind is EINVAL" },
+		{ 0x500000, fx | IOMMU_IOAS_MAP_FAULTABLE, IOMMU_PREFAULT_NONE, 0,
+		  EOPNOTSUPP,
+		  "MAP_FAULTABLE: the FAULTABLE flag itself is EOPNOTSUPP" },
+		{ 0x200000, fx, IOMMU_PREFAULT_NONE, 0, EEXIST,
+		  "MAP_FAULTABLE: an overlapping IOVA is EEXIST" },
 	};
 
-	return ioctl(ifd, IOMMU_IOAS_MAP_FAULTABLE_IOCTL, &m);
+	for (size_t i = 0; i < T_ARRAY_SIZE(maps); i++) {
+		struct iommu_ioas_map_faultable m = {
+			.size = sizeof(m), .flags = maps[i].flags,
+			.ioas_id = ioas, .prefault_kind = maps[i].kind,
+			.user_va = (uintptr_t)va, .length = 8 * PG,
+			.iova = maps[i].iova,
+			.prefault_window = maps[i].window,
+		};
+
+		t_check_ioctl(ifd, IOMMU_IOAS_MAP_FAULTABLE_IOCTL, &m,
+			      maps[i].err, maps[i].what);
+	}
 }
 
 static void test_map_errors(int ifd)
 {
-	const uint32_t fx = T_RW | IOMMU_IOAS_MAP_FIXED_IOVA;
 	struct iommu_option o = { .size = sizeof(o) };
 	uint32_t ioas = t_ioas_alloc(ifd);
+	/* The IOAS's policy: INHERIT names none, FIXED needs a window. */
+	const struct {
+		uint64_t val;
+		const char *what;
+	} bad_policies[] = {
+		{ IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_INHERIT, 0),
+		  "OPTION IOPF_PREFAULT: INHERIT is EINVAL" },
+		{ IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_FIXED, 0),
+		  "OPTION IOPF_PREFAULT: FIXED with window 0 is EINVAL" },
+	};
 	char *buf = t_alloc(8 * PG), *big = t_alloc(256 * PG);
 	struct rlimit old, lim;
 	bool had_cap;
@@ -189,33 +227,7 @@ static void test_map_errors(int ifd)
 		       T_RW | IOMMU_IOAS_MAP_FAULTABLE |
 			       IOMMU_IOAS_MAP_PREFAULT),
 		 "IOAS_MAP: FAULTABLE | PREFAULT");
-	CHECK_OK(map_faultable(ifd, ioas, buf, 0x200000, fx,
-			       IOMMU_PREFAULT_FIXED, 8),
-		 "MAP_FAULTABLE: a FIXED window of 8 pages");
-	CHECK_OK(map_faultable(ifd, ioas, buf, 0x300000, fx,
-			       IOMMU_PREFAULT_ADAPTIVE, 64),
-		 "MAP_FAULTABLE: ADAPTIVE up to 64 pages");
-	CHECK_OK(map_faultable(ifd, ioas, buf, 0x400000, fx,
-			       IOMMU_PREFAULT_INHERIT, 0),
-		 "MAP_FAULTABLE: the IOAS's policy");
-	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000, fx,
-				IOMMU_PREFAULT_FIXED, 0), EINVAL,
-		  "MAP_FAULTABLE: FIXED with window 0 is EINVAL");
-	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000, fx,
-				IOMMU_PREFAULT_FIXED, 513), EINVAL,
-		  "MAP_FAULTABLE: a window past 512 pages is EINVAL");
-	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000, fx,
-				IOMMU_PREFAULT_NONE, 3), EINVAL,
-		  "MAP_FAULTABLE: NONE with a window is EINVAL");
-	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000, fx, 9, 0), EINVAL,
-		  "MAP_FAULTABLE: an unknown kind is EINVAL");
-	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x500000,
-				fx | IOMMU_IOAS_MAP_FAULTABLE,
-				IOMMU_PREFAULT_NONE, 0), EOPNOTSUPP,
-		  "MAP_FAULTABLE: the FAULTABLE flag itself is EOPNOTSUPP");
-	CHECK_ERR(map_faultable(ifd, ioas, buf, 0x200000, fx,
-				IOMMU_PREFAULT_NONE, 0), EEXIST,
-		  "MAP_FAULTABLE: an overlapping IOVA is EEXIST");
+	test_map_faultable(ifd, ioas, buf);
 
 	o.option_id = IOMMU_OPTION_IOPF_PREFAULT;
 	o.object_id = ioas;
@@ -230,12 +242,11 @@ static void test_map_errors(int ifd)
 							16),
 	      "OPTION IOPF_PREFAULT: and read back");
 	o.op = IOMMU_OPTION_OP_SET;
-	o.val64 = IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_INHERIT, 0);
-	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EINVAL,
-		  "OPTION IOPF_PREFAULT: INHERIT is EINVAL");
-	o.val64 = IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_FIXED, 0);
-	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EINVAL,
-		  "OPTION IOPF_PREFAULT: FIXED with window 0 is EINVAL");
+	for (size_t i = 0; i < T_ARRAY_SIZE(bad_policies); i++) {
+		o.val64 = bad_policies[i].val;
+		CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EINVAL, "%s",
+			  bad_policies[i].what);
+	}
 
 	/*
 	 * Pinned memory counts against RLIMIT_MEMLOCK, faultable does not;

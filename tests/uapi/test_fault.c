@@ -20,21 +20,17 @@ struct env {
 static void env_up(struct env *e)
 {
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
-	uint32_t pt;
 
 	e->ifd = t_iommufd_open();
 	dev_open(e->ifd, &e->d);
 	e->ioas = t_ioas_alloc(e->ifd);
-	REQUIRE(!ioctl(e->ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");
-	e->qfd = (int)fa.out_fault_fd;
-	e->fault_id = fa.out_fault_id;
 	e->src = t_alloc(4 * PG);
 	REQUIRE(!t_map(e->ifd, e->ioas, e->src, 4 * PG, 0x100000, T_RW),
 		"map");
-	REQUIRE(!t_hwpt_alloc_faulting(e->ifd, e->d.dev_id, e->ioas,
-				       e->fault_id, &e->hwpt), "HWPT");
-	pt = e->hwpt;
-	REQUIRE(!t_attach(e->d.dfd, &pt), "attach");
+	t_attach_faulting(e->ifd, e->d.dfd, e->d.dev_id, e->ioas, &fa,
+			  &e->hwpt);
+	e->qfd = (int)fa.out_fault_fd;
+	e->fault_id = fa.out_fault_id;
 }
 
 /* Start a one-page copy into unmapped IOVA and read its record. */

@@ -56,12 +56,25 @@ static void test_ioas_alloc_destroy(void)
 static void test_iova_ranges(void)
 {
 	struct iommu_iova_range r[4];
-	struct iommu_ioas_iova_ranges q = { .size = sizeof(q) };
 	uint32_t ioas = t_ioas_alloc(ifd);
+	struct iommu_ioas_iova_ranges q = { .size = sizeof(q), .ioas_id = ioas,
+					    .num_iovas = 4,
+					    .allowed_iovas = (uintptr_t)r };
+	struct t_case bad[] = {
+		{ &(struct iommu_ioas_iova_ranges){
+			  .size = sizeof(q), .ioas_id = ioas, .num_iovas = 4,
+			  .allowed_iovas = (uintptr_t)r, .__reserved = 1 },
+		  EOPNOTSUPP, "IOVA_RANGES: reserved bytes are EOPNOTSUPP" },
+		{ &(struct iommu_ioas_iova_ranges){
+			  .size = sizeof(q), .ioas_id = 999999, .num_iovas = 4,
+			  .allowed_iovas = (uintptr_t)r },
+		  ENOENT, "IOVA_RANGES: an unknown IOAS is ENOENT" },
+		{ &(struct iommu_ioas_iova_ranges){
+			  .size = sizeof(q), .ioas_id = ioas, .num_iovas = 4,
+			  .allowed_iovas = 8 },
+		  EFAULT, "IOVA_RANGES: a bad array is EFAULT" },
+	};
 
-	q.ioas_id = ioas;
-	q.num_iovas = 4;
-	q.allowed_iovas = (uintptr_t)r;
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q), "IOVA_RANGES");
 	CHECK(q.num_iovas >= 1 && r[0].start < r[0].last,
 	      "IOVA_RANGES: at least one range");
@@ -73,18 +86,7 @@ static void test_iova_ranges(void)
 	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q), EMSGSIZE,
 		  "IOVA_RANGES: too small an array is EMSGSIZE");
 	CHECK(q.num_iovas >= 1, "IOVA_RANGES: and says how many are needed");
-	q.num_iovas = 4;
-	q.__reserved = 1;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q), EOPNOTSUPP,
-		  "IOVA_RANGES: reserved bytes are EOPNOTSUPP");
-	q.__reserved = 0;
-	q.ioas_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q), ENOENT,
-		  "IOVA_RANGES: an unknown IOAS is ENOENT");
-	q.ioas_id = ioas;
-	q.allowed_iovas = 8;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &q), EFAULT,
-		  "IOVA_RANGES: a bad array is EFAULT");
+	t_check_cases(ifd, IOMMU_IOAS_IOVA_RANGES, bad, T_ARRAY_SIZE(bad));
 	t_destroy(ifd, ioas);
 }
 
@@ -92,45 +94,50 @@ static void test_allow_iovas(void)
 {
 	struct iommu_iova_range r[2] = { { 0x10000000, 0x10003fff },
 					 { 0x20000000, 0x2fffffff } };
-	struct iommu_ioas_allow_iovas a = { .size = sizeof(a) };
-	struct iommu_ioas_map m = { .size = sizeof(m) };
+	struct iommu_iova_range reversed[2] = { { 0x10000000, 0x0fffffff },
+						{ 0x30000000, 0x30000fff } };
+	struct iommu_iova_range overlapping[2] = { { 0x1000, 0x5fff },
+						   { 0x5000, 0x8fff } };
 	uint32_t ioas = t_ioas_alloc(ifd);
+	struct iommu_ioas_allow_iovas a = { .size = sizeof(a), .ioas_id = ioas,
+					    .num_iovas = 2,
+					    .allowed_iovas = (uintptr_t)r };
+	struct t_case bad[] = {
+		{ &(struct iommu_ioas_allow_iovas){
+			  .size = sizeof(a), .ioas_id = ioas, .num_iovas = 2,
+			  .allowed_iovas = (uintptr_t)reversed },
+		  EINVAL, "ALLOW_IOVAS: start above last is EINVAL" },
+		{ &(struct iommu_ioas_allow_iovas){
+			  .size = sizeof(a), .ioas_id = ioas, .num_iovas = 2,
+			  .allowed_iovas = (uintptr_t)overlapping },
+		  EINVAL, "ALLOW_IOVAS: overlapping ranges are EINVAL" },
+		{ &(struct iommu_ioas_allow_iovas){
+			  .size = sizeof(a), .ioas_id = ioas, .num_iovas = 2,
+			  .allowed_iovas = 8 },
+		  EFAULT, "ALLOW_IOVAS: a bad array is EFAULT" },
+		/* The IOAS and the reserved bytes come before the ranges. */
+		{ &(struct iommu_ioas_allow_iovas){
+			  .size = sizeof(a), .ioas_id = 999999, .num_iovas = 2,
+			  .allowed_iovas = (uintptr_t)overlapping },
+		  ENOENT, "ALLOW_IOVAS: an unknown IOAS is ENOENT" },
+		{ &(struct iommu_ioas_allow_iovas){
+			  .size = sizeof(a), .ioas_id = ioas, .num_iovas = 2,
+			  .allowed_iovas = (uintptr_t)overlapping,
+			  .__reserved = 1 },
+		  EOPNOTSUPP, "ALLOW_IOVAS: reserved bytes are EOPNOTSUPP" },
+	};
 	void *buf = t_alloc(8 * PG);
+	struct iommu_ioas_map m = { .size = sizeof(m), .flags = T_RW,
+				    .ioas_id = ioas, .user_va = (uintptr_t)buf,
+				    .length = 8 * PG };
 
-	a.ioas_id = ioas;
-	a.num_iovas = 2;
-	a.allowed_iovas = (uintptr_t)r;
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_ALLOW_IOVAS, &a), "ALLOW_IOVAS");
-	m = (struct iommu_ioas_map){ .size = sizeof(m), .flags = T_RW,
-				     .ioas_id = ioas,
-				     .user_va = (uintptr_t)buf,
-				     .length = 8 * PG };
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_MAP, &m),
 		 "ALLOW_IOVAS: an allocated IOVA");
 	CHECK(m.iova >= r[1].start && m.iova + 8 * PG - 1 <= r[1].last,
 	      "ALLOW_IOVAS: allocation stays in an allowed range that fits");
-	r[1].start = r[1].last + 1;
-	r[1].last = r[1].start - 1 + PG;
-	r[0].last = r[0].start - 1;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_ALLOW_IOVAS, &a), EINVAL,
-		  "ALLOW_IOVAS: start above last is EINVAL");
-	r[0] = (struct iommu_iova_range){ 0x1000, 0x5fff };
-	r[1] = (struct iommu_iova_range){ 0x5000, 0x8fff };
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_ALLOW_IOVAS, &a), EINVAL,
-		  "ALLOW_IOVAS: overlapping ranges are EINVAL");
-	a.allowed_iovas = 8;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_ALLOW_IOVAS, &a), EFAULT,
-		  "ALLOW_IOVAS: a bad array is EFAULT");
-	a.allowed_iovas = (uintptr_t)r;
-	a.ioas_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_ALLOW_IOVAS, &a), ENOENT,
-		  "ALLOW_IOVAS: an unknown IOAS is ENOENT");
-	a.ioas_id = ioas;
-	a.__reserved = 1;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_ALLOW_IOVAS, &a), EOPNOTSUPP,
-		  "ALLOW_IOVAS: reserved bytes are EOPNOTSUPP");
+	t_check_cases(ifd, IOMMU_IOAS_ALLOW_IOVAS, bad, T_ARRAY_SIZE(bad));
 	/* Only one small range: an allocation that cannot fit. */
-	a.__reserved = 0;
 	a.num_iovas = 1;
 	r[0] = (struct iommu_iova_range){ 0x40000000, 0x40000fff };
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_ALLOW_IOVAS, &a),
@@ -144,41 +151,80 @@ static void test_allow_iovas(void)
 
 static void test_map_unmap(void)
 {
-	struct iommu_ioas_map m;
-	struct iommu_ioas_unmap u = { .size = sizeof(u) };
 	uint32_t ioas = t_ioas_alloc(ifd);
 	char *buf = t_alloc(16 * PG);
 	/* Never the process's: the kernel's half of the address space (a
 	 * page munmap()ed here could be mapped again by another thread). */
 	char *hole = (char *)0xffff800000000000ul;
+	const struct {
+		uint32_t ioas;
+		char *va;
+		uint64_t len, iova;
+		uint32_t flags;
+		int err;
+		const char *what;
+	} bad_maps[] = {
+		{ ioas, buf + 4 * PG, 4 * PG, 0x102000, T_RW, EEXIST,
+		  "IOAS_MAP: an overlapping IOVA is EEXIST" },
+		{ ioas, buf, 4 * PG, 0x300000, 0, EINVAL,
+		  "IOAS_MAP: neither readable nor writeable is EINVAL" },
+		{ ioas, buf, 4 * PG, 0x300000, T_RW | (1u << 8), EOPNOTSUPP,
+		  "IOAS_MAP: an unknown flag is EOPNOTSUPP" },
+		{ ioas, buf, 0, 0x300000, T_RW, EINVAL,
+		  "IOAS_MAP: length 0 is EINVAL" },
+		{ ioas, buf, PG, UINT64_MAX, T_RW, EOVERFLOW,
+		  "IOAS_MAP: an IOVA of all ones is EOVERFLOW" },
+		{ ioas, buf, 2 * PG, UINT64_MAX - PG + 1, T_RW, EOVERFLOW,
+		  "IOAS_MAP: a range past 2^64 is EOVERFLOW" },
+		/* Alignment 1 while no HWPT uses the IOAS: the overlap (with
+		 * the page at 0x200000) decides. */
+		{ ioas, buf, PG, 0x200800, T_RW, EEXIST,
+		  "IOAS_MAP: a misaligned IOVA over a mapping is EEXIST" },
+		{ 999999, buf, PG, 0x200000, T_RW, ENOENT,
+		  "IOAS_MAP: an unknown IOAS is ENOENT" },
+	};
+	struct t_case bad_unmaps[] = {
+		{ &(struct iommu_ioas_unmap){
+			  .size = sizeof(struct iommu_ioas_unmap),
+			  .ioas_id = ioas, .iova = 0x100000, .length = 2 * PG },
+		  ENOENT, "IOAS_UNMAP: splitting a mapping is ENOENT" },
+		{ &(struct iommu_ioas_unmap){
+			  .size = sizeof(struct iommu_ioas_unmap),
+			  .ioas_id = ioas, .iova = 0x900000, .length = PG },
+		  ENOENT, "IOAS_UNMAP: nothing there is ENOENT" },
+		{ &(struct iommu_ioas_unmap){
+			  .size = sizeof(struct iommu_ioas_unmap),
+			  .ioas_id = ioas, .iova = 0x900000, .length = 0 },
+		  EINVAL, "IOAS_UNMAP: length 0 is EINVAL" },
+		{ &(struct iommu_ioas_unmap){
+			  .size = sizeof(struct iommu_ioas_unmap),
+			  .ioas_id = ioas, .iova = UINT64_MAX - PG + 1,
+			  .length = 2 * PG },
+		  EOVERFLOW, "IOAS_UNMAP: a range past 2^64 is EOVERFLOW" },
+		{ &(struct iommu_ioas_unmap){
+			  .size = sizeof(struct iommu_ioas_unmap),
+			  .ioas_id = 999999, .iova = 0x100000,
+			  .length = 4 * PG },
+		  ENOENT, "IOAS_UNMAP: an unknown IOAS is ENOENT" },
+	};
+	struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = ioas,
+				      .iova = 0x100000, .length = 4 * PG };
+	struct iommu_ioas_map m = { .size = sizeof(m), .flags = T_RW,
+				    .ioas_id = ioas, .__reserved = 1,
+				    .user_va = (uintptr_t)buf,
+				    .length = PG, .iova = 0x200000 };
 
 	CHECK_OK(t_map(ifd, ioas, buf, 4 * PG, 0x100000, T_RW),
 		 "IOAS_MAP: fixed IOVA");
-	CHECK_ERR(t_map(ifd, ioas, buf + 4 * PG, 4 * PG, 0x102000, T_RW),
-		  EEXIST, "IOAS_MAP: an overlapping IOVA is EEXIST");
-	CHECK_ERR(t_map(ifd, ioas, buf, 4 * PG, 0x200000, 0), EINVAL,
-		  "IOAS_MAP: neither readable nor writeable is EINVAL");
-	CHECK_ERR(t_map(ifd, ioas, buf, 4 * PG, 0x200000, T_RW | (1u << 8)),
-		  EOPNOTSUPP, "IOAS_MAP: an unknown flag is EOPNOTSUPP");
-	CHECK_ERR(t_map(ifd, ioas, buf, 0, 0x200000, T_RW), EINVAL,
-		  "IOAS_MAP: length 0 is EINVAL");
 	/* iopt_map_user_pages(): nothing is pinned while no HWPT needs
 	 * the pages (see test_deferred_pages()). */
 	CHECK_OK(t_map(ifd, ioas, hole, PG, 0x200000, T_RW),
 		 "IOAS_MAP: memory the process does not have, with no HWPT");
-	CHECK_ERR(t_map(ifd, ioas, buf, PG, UINT64_MAX, T_RW), EOVERFLOW,
-		  "IOAS_MAP: an IOVA of all ones is EOVERFLOW");
-	CHECK_ERR(t_map(ifd, ioas, buf, 2 * PG, UINT64_MAX - PG + 1, T_RW),
-		  EOVERFLOW, "IOAS_MAP: a range past 2^64 is EOVERFLOW");
-	/* Alignment 1 while no HWPT uses the IOAS: the overlap decides. */
-	CHECK_ERR(t_map(ifd, ioas, buf, PG, 0x200800, T_RW), EEXIST,
-		  "IOAS_MAP: a misaligned IOVA over a mapping is EEXIST");
-	CHECK_ERR(t_map(ifd, 999999, buf, PG, 0x200000, T_RW), ENOENT,
-		  "IOAS_MAP: an unknown IOAS is ENOENT");
-	m = (struct iommu_ioas_map){ .size = sizeof(m), .flags = T_RW,
-				     .ioas_id = ioas, .__reserved = 1,
-				     .user_va = (uintptr_t)buf,
-				     .length = PG, .iova = 0x200000 };
+	for (size_t i = 0; i < T_ARRAY_SIZE(bad_maps); i++)
+		CHECK_ERR(t_map(ifd, bad_maps[i].ioas, bad_maps[i].va,
+				bad_maps[i].len, bad_maps[i].iova,
+				bad_maps[i].flags),
+			  bad_maps[i].err, "%s", bad_maps[i].what);
 	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_MAP, &m), EOPNOTSUPP,
 		  "IOAS_MAP: reserved bytes are EOPNOTSUPP");
 	m.__reserved = 0;
@@ -190,28 +236,8 @@ static void test_map_unmap(void)
 	      "IOAS_MAP: the allocated IOVA is aligned and free (%#llx)",
 	      (unsigned long long)m.iova);
 
-	u.ioas_id = ioas;
-	u.iova = 0x100000;
-	u.length = 2 * PG;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_UNMAP, &u), ENOENT,
-		  "IOAS_UNMAP: splitting a mapping is ENOENT");
-	u.iova = 0x900000;
-	u.length = PG;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_UNMAP, &u), ENOENT,
-		  "IOAS_UNMAP: nothing there is ENOENT");
-	u.length = 0;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_UNMAP, &u), EINVAL,
-		  "IOAS_UNMAP: length 0 is EINVAL");
-	u.iova = UINT64_MAX - PG + 1;
-	u.length = 2 * PG;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_UNMAP, &u), EOVERFLOW,
-		  "IOAS_UNMAP: a range past 2^64 is EOVERFLOW");
-	u.ioas_id = 999999;
-	u.iova = 0x100000;
-	u.length = 4 * PG;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_UNMAP, &u), ENOENT,
-		  "IOAS_UNMAP: an unknown IOAS is ENOENT");
-	u.ioas_id = ioas;
+	t_check_cases(ifd, IOMMU_IOAS_UNMAP, bad_unmaps,
+		      T_ARRAY_SIZE(bad_unmaps));
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_UNMAP, &u), "IOAS_UNMAP: a mapping");
 	CHECK(u.length == 4 * PG, "IOAS_UNMAP: reports the bytes unmapped");
 	CHECK_OK(t_map(ifd, ioas, buf, 4 * PG, 0x100000, T_RW),
@@ -231,16 +257,38 @@ static void test_map_unmap(void)
 
 static void test_copy(void)
 {
-	struct iommu_ioas_copy c = { .size = sizeof(c) };
 	uint32_t a = t_ioas_alloc(ifd), b = t_ioas_alloc(ifd);
+	struct iommu_ioas_copy c = { .size = sizeof(c),
+				     .flags = T_RW | IOMMU_IOAS_MAP_FIXED_IOVA,
+				     .dst_ioas_id = b, .src_ioas_id = a,
+				     .length = 2 * PG, .dst_iova = 0x800000,
+				     .src_iova = 0x101000 };
+	struct t_case bad[] = {
+		{ &(struct iommu_ioas_copy){
+			  .size = sizeof(c), .flags = T_RW, .dst_ioas_id = b,
+			  .src_ioas_id = a, .length = 2 * PG,
+			  .src_iova = 0x400000 },
+		  ENOENT, "IOAS_COPY: an unmapped source is ENOENT" },
+		{ &(struct iommu_ioas_copy){
+			  .size = sizeof(c), .flags = 0, .dst_ioas_id = b,
+			  .src_ioas_id = a, .length = 2 * PG,
+			  .src_iova = 0x100000 },
+		  EINVAL,
+		  "IOAS_COPY: neither readable nor writeable is EINVAL" },
+		{ &(struct iommu_ioas_copy){
+			  .size = sizeof(c), .flags = T_RW | (1u << 9),
+			  .dst_ioas_id = b, .src_ioas_id = a, .length = 2 * PG,
+			  .src_iova = 0x100000 },
+		  EOPNOTSUPP, "IOAS_COPY: an unknown flag is EOPNOTSUPP" },
+		{ &(struct iommu_ioas_copy){
+			  .size = sizeof(c), .flags = T_RW, .dst_ioas_id = b,
+			  .src_ioas_id = 999999, .length = 2 * PG,
+			  .src_iova = 0x100000 },
+		  ENOENT, "IOAS_COPY: an unknown IOAS is ENOENT" },
+	};
 	char *buf = t_alloc(4 * PG);
 
 	REQUIRE(!t_map(ifd, a, buf, 4 * PG, 0x100000, T_RW), "map");
-	c = (struct iommu_ioas_copy){ .size = sizeof(c),
-				      .flags = T_RW | IOMMU_IOAS_MAP_FIXED_IOVA,
-				      .dst_ioas_id = b, .src_ioas_id = a,
-				      .length = 2 * PG, .dst_iova = 0x800000,
-				      .src_iova = 0x101000 };
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_COPY, &c), "IOAS_COPY: fixed IOVA");
 	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_COPY, &c), EEXIST,
 		  "IOAS_COPY: onto a mapping is EEXIST");
@@ -249,20 +297,7 @@ static void test_copy(void)
 	CHECK_OK(ioctl(ifd, IOMMU_IOAS_COPY, &c), "IOAS_COPY: allocated IOVA");
 	CHECK(c.dst_iova != 0x800000 && !(c.dst_iova & (PG - 1)),
 	      "IOAS_COPY: the allocated IOVA is new");
-	c.src_iova = 0x400000;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_COPY, &c), ENOENT,
-		  "IOAS_COPY: an unmapped source is ENOENT");
-	c.src_iova = 0x100000;
-	c.flags = 0;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_COPY, &c), EINVAL,
-		  "IOAS_COPY: neither readable nor writeable is EINVAL");
-	c.flags = T_RW | (1u << 9);
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_COPY, &c), EOPNOTSUPP,
-		  "IOAS_COPY: an unknown flag is EOPNOTSUPP");
-	c.flags = T_RW;
-	c.src_ioas_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_COPY, &c), ENOENT,
-		  "IOAS_COPY: an unknown IOAS is ENOENT");
+	t_check_cases(ifd, IOMMU_IOAS_COPY, bad, T_ARRAY_SIZE(bad));
 	t_destroy(ifd, a);
 	t_destroy(ifd, b);
 	munmap(buf, 4 * PG);
@@ -270,12 +305,44 @@ static void test_copy(void)
 
 static void test_option(void)
 {
-	struct iommu_option o = { .size = sizeof(o) };
 	uint32_t ioas = t_ioas_alloc(ifd);
+	struct iommu_option o = { .size = sizeof(o),
+				  .option_id = IOMMU_OPTION_HUGE_PAGES,
+				  .op = IOMMU_OPTION_OP_GET, .object_id = ioas };
+	struct t_case bad[] = {
+		{ &(struct iommu_option){
+			  .size = sizeof(o),
+			  .option_id = IOMMU_OPTION_HUGE_PAGES,
+			  .op = IOMMU_OPTION_OP_SET, .object_id = ioas,
+			  .val64 = 2 },
+		  EINVAL, "OPTION: HUGE_PAGES 2 is EINVAL" },
+		{ &(struct iommu_option){
+			  .size = sizeof(o),
+			  .option_id = IOMMU_OPTION_HUGE_PAGES, .op = 5,
+			  .object_id = ioas },
+		  EOPNOTSUPP, "OPTION: an unknown op is EOPNOTSUPP" },
+		{ &(struct iommu_option){
+			  .size = sizeof(o), .option_id = 77,
+			  .op = IOMMU_OPTION_OP_GET, .object_id = ioas },
+		  EOPNOTSUPP, "OPTION: an unknown option is EOPNOTSUPP" },
+		{ &(struct iommu_option){
+			  .size = sizeof(o),
+			  .option_id = IOMMU_OPTION_HUGE_PAGES,
+			  .op = IOMMU_OPTION_OP_GET, .object_id = 999999 },
+		  ENOENT, "OPTION: an unknown IOAS is ENOENT" },
+		{ &(struct iommu_option){
+			  .size = sizeof(o),
+			  .option_id = IOMMU_OPTION_RLIMIT_MODE,
+			  .op = IOMMU_OPTION_OP_GET, .object_id = ioas },
+		  EOPNOTSUPP,
+		  "OPTION: RLIMIT_MODE on an object is EOPNOTSUPP" },
+		{ &(struct iommu_option){
+			  .size = sizeof(o),
+			  .option_id = IOMMU_OPTION_RLIMIT_MODE,
+			  .op = IOMMU_OPTION_OP_GET, .__reserved = 1 },
+		  EOPNOTSUPP, "OPTION: reserved bytes are EOPNOTSUPP" },
+	};
 
-	o.option_id = IOMMU_OPTION_HUGE_PAGES;
-	o.op = IOMMU_OPTION_OP_GET;
-	o.object_id = ioas;
 	CHECK_OK(ioctl(ifd, IOMMU_OPTION, &o), "OPTION: get HUGE_PAGES");
 	CHECK(o.val64 == 1, "OPTION: huge pages are on by default");
 	o.op = IOMMU_OPTION_OP_SET;
@@ -285,32 +352,11 @@ static void test_option(void)
 	o.val64 = 7;
 	CHECK(!ioctl(ifd, IOMMU_OPTION, &o) && o.val64 == 0,
 	      "OPTION: and reads it back");
-	o.op = IOMMU_OPTION_OP_SET;
-	o.val64 = 2;
-	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EINVAL,
-		  "OPTION: HUGE_PAGES 2 is EINVAL");
-	o.op = 5;
-	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EOPNOTSUPP,
-		  "OPTION: an unknown op is EOPNOTSUPP");
-	o.op = IOMMU_OPTION_OP_GET;
-	o.option_id = 77;
-	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EOPNOTSUPP,
-		  "OPTION: an unknown option is EOPNOTSUPP");
-	o.option_id = IOMMU_OPTION_HUGE_PAGES;
-	o.object_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), ENOENT,
-		  "OPTION: an unknown IOAS is ENOENT");
 	o.option_id = IOMMU_OPTION_RLIMIT_MODE;
 	o.object_id = 0;
 	CHECK_OK(ioctl(ifd, IOMMU_OPTION, &o), "OPTION: get RLIMIT_MODE");
 	CHECK(o.val64 == 0, "OPTION: RLIMIT_MODE is per user");
-	o.object_id = ioas;
-	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EOPNOTSUPP,
-		  "OPTION: RLIMIT_MODE on an object is EOPNOTSUPP");
-	o.object_id = 0;
-	o.__reserved = 1;
-	CHECK_ERR(ioctl(ifd, IOMMU_OPTION, &o), EOPNOTSUPP,
-		  "OPTION: reserved bytes are EOPNOTSUPP");
+	t_check_cases(ifd, IOMMU_OPTION, bad, T_ARRAY_SIZE(bad));
 	t_destroy(ifd, ioas);
 }
 
@@ -334,6 +380,93 @@ static void test_domain_alignment(uint32_t ioas)
 
 /* What the oracle's IOMMU (QEMU's VT-d) lacks that iopf's has. */
 #define NO_CAPS "QEMU's VT-d: no dirty tracking, no nesting, own hw_info data"
+
+/* HWPT_ALLOC's refusals, for a bound device, an IOAS and a fault queue. */
+static void test_hwpt_alloc_refused(uint32_t dev_id, uint32_t ioas,
+				    uint32_t fault_id)
+{
+	const bool before_6_13 = t_linux_before(6, 13);
+	struct t_case bad[] = {
+		{ &(struct iommu_hwpt_alloc){
+			  .size = sizeof(struct iommu_hwpt_alloc),
+			  .dev_id = dev_id, .pt_id = ioas, .data_len = 8 },
+		  EINVAL, "HWPT_ALLOC: data without a type is EINVAL" },
+		{ &(struct iommu_hwpt_alloc){
+			  .size = sizeof(struct iommu_hwpt_alloc),
+			  .flags = 1u << 7, .dev_id = dev_id, .pt_id = ioas },
+		  EOPNOTSUPP, "HWPT_ALLOC: an unknown flag is EOPNOTSUPP" },
+		{ &(struct iommu_hwpt_alloc){
+			  .size = sizeof(struct iommu_hwpt_alloc),
+			  .flags = IOMMU_HWPT_FAULT_ID_VALID, .dev_id = dev_id,
+			  .pt_id = ioas, .fault_id = 999999 },
+		  before_6_13 ? EOPNOTSUPP : ENOENT,
+		  before_6_13 ?
+			  "HWPT_ALLOC: any fault queue on a paging HWPT (before 6.13: EOPNOTSUPP)" :
+			  "HWPT_ALLOC: an unknown fault queue is ENOENT" },
+		{ &(struct iommu_hwpt_alloc){
+			  .size = sizeof(struct iommu_hwpt_alloc),
+			  .dev_id = 999999, .pt_id = ioas },
+		  ENOENT, "HWPT_ALLOC: an unknown device is ENOENT" },
+		{ &(struct iommu_hwpt_alloc){
+			  .size = sizeof(struct iommu_hwpt_alloc),
+			  .dev_id = dev_id, .pt_id = 999999 },
+		  EINVAL, "HWPT_ALLOC: an unknown IOAS is EINVAL" },
+		{ &(struct iommu_hwpt_alloc){
+			  .size = sizeof(struct iommu_hwpt_alloc),
+			  .dev_id = dev_id, .pt_id = fault_id },
+		  EINVAL, "HWPT_ALLOC: a pt_id of another type is EINVAL" },
+		{ &(struct iommu_hwpt_alloc){
+			  .size = sizeof(struct iommu_hwpt_alloc),
+			  .dev_id = dev_id, .pt_id = ioas, .__reserved = 1 },
+		  EOPNOTSUPP, "HWPT_ALLOC: reserved bytes are EOPNOTSUPP" },
+	};
+
+	t_check_cases(ifd, IOMMU_HWPT_ALLOC, bad, T_ARRAY_SIZE(bad));
+}
+
+static void test_hw_info_refused(uint32_t dev_id)
+{
+	uint64_t data[4];
+	struct t_case bad[] = {
+		{ &(struct iommu_hw_info){
+			  .size = sizeof(struct iommu_hw_info), .flags = 1,
+			  .dev_id = dev_id, .data_len = sizeof(data),
+			  .data_uptr = (uintptr_t)data },
+		  EOPNOTSUPP, "GET_HW_INFO: flags are EOPNOTSUPP" },
+		{ &(struct iommu_hw_info){
+			  .size = sizeof(struct iommu_hw_info),
+			  .dev_id = 999999, .data_len = sizeof(data),
+			  .data_uptr = (uintptr_t)data },
+		  ENOENT, "GET_HW_INFO: an unknown device is ENOENT" },
+	};
+
+	t_check_cases(ifd, IOMMU_GET_HW_INFO, bad, T_ARRAY_SIZE(bad));
+}
+
+/* @hwpt was made without dirty tracking; @ioas is no HWPT. */
+static void test_set_dirty_refused(uint32_t hwpt, uint32_t ioas)
+{
+	struct t_case bad[] = {
+		{ &(struct iommu_hwpt_set_dirty_tracking){
+			  .size = sizeof(struct iommu_hwpt_set_dirty_tracking),
+			  .flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
+			  .hwpt_id = hwpt },
+		  EOPNOTSUPP,
+		  "SET_DIRTY_TRACKING: a HWPT made without it is EOPNOTSUPP" },
+		{ &(struct iommu_hwpt_set_dirty_tracking){
+			  .size = sizeof(struct iommu_hwpt_set_dirty_tracking),
+			  .flags = 4, .hwpt_id = hwpt },
+		  EOPNOTSUPP,
+		  "SET_DIRTY_TRACKING: an unknown flag is EOPNOTSUPP" },
+		{ &(struct iommu_hwpt_set_dirty_tracking){
+			  .size = sizeof(struct iommu_hwpt_set_dirty_tracking),
+			  .hwpt_id = ioas },
+		  ENOENT, "SET_DIRTY_TRACKING: not a HWPT is ENOENT" },
+	};
+
+	t_check_cases(ifd, IOMMU_HWPT_SET_DIRTY_TRACKING, bad,
+		      T_ARRAY_SIZE(bad));
+}
 
 static void test_hwpt(void)
 {
@@ -384,37 +517,7 @@ static void test_hwpt(void)
 			  "HWPT_ALLOC: a stage-1 format the IOMMU lacks is EOPNOTSUPP");
 		CHECK_OK(t_destroy(ifd, pt), "HWPT: parent destroyed");
 	}
-	h = (struct iommu_hwpt_alloc){ .size = sizeof(h), .dev_id = dev_id,
-				       .pt_id = ioas, .data_len = 8 };
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EINVAL,
-		  "HWPT_ALLOC: data without a type is EINVAL");
-	h.data_len = 0;
-	h.flags = 1u << 7;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EOPNOTSUPP,
-		  "HWPT_ALLOC: an unknown flag is EOPNOTSUPP");
-	h.flags = IOMMU_HWPT_FAULT_ID_VALID;
-	h.fault_id = 999999;
-	if (t_linux_before(6, 13))
-		CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EOPNOTSUPP,
-			  "HWPT_ALLOC: any fault queue on a paging HWPT (before 6.13: EOPNOTSUPP)");
-	else
-		CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), ENOENT,
-			  "HWPT_ALLOC: an unknown fault queue is ENOENT");
-	h.flags = 0;
-	h.dev_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), ENOENT,
-		  "HWPT_ALLOC: an unknown device is ENOENT");
-	h.dev_id = dev_id;
-	h.pt_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EINVAL,
-		  "HWPT_ALLOC: an unknown IOAS is EINVAL");
-	h.pt_id = fa.out_fault_id;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EINVAL,
-		  "HWPT_ALLOC: a pt_id of another type is EINVAL");
-	h.pt_id = ioas;
-	h.__reserved = 1;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_ALLOC, &h), EOPNOTSUPP,
-		  "HWPT_ALLOC: reserved bytes are EOPNOTSUPP");
+	test_hwpt_alloc_refused(dev_id, ioas, fa.out_fault_id);
 
 	CHECK_ERR(t_destroy(ifd, ioas), EBUSY,
 		  "DESTROY: an IOAS a HWPT uses is EBUSY");
@@ -439,13 +542,7 @@ static void test_hwpt(void)
 	IOPF_ONLY(NO_CAPS)
 	CHECK(hwdata[0] == 0 && hwdata[3] == 0,
 	      "GET_HW_INFO: the unused buffer is zeroed");
-	hi.flags = 1;
-	CHECK_ERR(ioctl(ifd, IOMMU_GET_HW_INFO, &hi), EOPNOTSUPP,
-		  "GET_HW_INFO: flags are EOPNOTSUPP");
-	hi.flags = 0;
-	hi.dev_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_GET_HW_INFO, &hi), ENOENT,
-		  "GET_HW_INFO: an unknown device is ENOENT");
+	test_hw_info_refused(dev_id);
 
 	sd.hwpt_id = hwpt_dirty;
 	sd.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
@@ -456,17 +553,7 @@ static void test_hwpt(void)
 	IOPF_ONLY(NO_CAPS)
 	CHECK_OK(ioctl(ifd, IOMMU_HWPT_SET_DIRTY_TRACKING, &sd),
 		 "SET_DIRTY_TRACKING: off");
-	sd.hwpt_id = hwpt;
-	sd.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_SET_DIRTY_TRACKING, &sd), EOPNOTSUPP,
-		  "SET_DIRTY_TRACKING: a HWPT made without it is EOPNOTSUPP");
-	sd.flags = 4;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_SET_DIRTY_TRACKING, &sd), EOPNOTSUPP,
-		  "SET_DIRTY_TRACKING: an unknown flag is EOPNOTSUPP");
-	sd.flags = 0;
-	sd.hwpt_id = ioas;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_SET_DIRTY_TRACKING, &sd), ENOENT,
-		  "SET_DIRTY_TRACKING: not a HWPT is ENOENT");
+	test_set_dirty_refused(hwpt, ioas);
 
 	CHECK_OK(t_destroy(ifd, hwpt), "HWPT: destroyed after detach");
 	IOPF_ONLY(NO_CAPS)
@@ -515,6 +602,36 @@ static void test_deferred_pages(void)
 	close(dfd);
 }
 
+/* @hwpt tracks dirty pages over 8 pages at 0x100000; @data is a bitmap. */
+static void test_get_dirty_refused(uint32_t hwpt, uint64_t data)
+{
+	struct t_case bad[] = {
+		{ &(struct iommu_hwpt_get_dirty_bitmap){
+			  .size = sizeof(struct iommu_hwpt_get_dirty_bitmap),
+			  .hwpt_id = hwpt, .iova = 0x100000, .length = 8 * PG,
+			  .page_size = 0, .data = data },
+		  EINVAL, "GET_DIRTY_BITMAP: page size 0 is EINVAL" },
+		{ &(struct iommu_hwpt_get_dirty_bitmap){
+			  .size = sizeof(struct iommu_hwpt_get_dirty_bitmap),
+			  .hwpt_id = hwpt, .iova = 0x100800, .length = 8 * PG,
+			  .page_size = PG, .data = data },
+		  EINVAL, "GET_DIRTY_BITMAP: a misaligned IOVA is EINVAL" },
+		{ &(struct iommu_hwpt_get_dirty_bitmap){
+			  .size = sizeof(struct iommu_hwpt_get_dirty_bitmap),
+			  .hwpt_id = hwpt, .flags = 2, .iova = 0x100000,
+			  .length = 8 * PG, .page_size = PG, .data = data },
+		  EOPNOTSUPP,
+		  "GET_DIRTY_BITMAP: an unknown flag is EOPNOTSUPP" },
+		{ &(struct iommu_hwpt_get_dirty_bitmap){
+			  .size = sizeof(struct iommu_hwpt_get_dirty_bitmap),
+			  .hwpt_id = 999999, .iova = 0x100000, .length = 8 * PG,
+			  .page_size = PG, .data = data },
+		  ENOENT, "GET_DIRTY_BITMAP: an unknown HWPT is ENOENT" },
+	};
+
+	t_check_cases(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, bad, T_ARRAY_SIZE(bad));
+}
+
 /* Dirty tracking end to end: the engine writes, the bitmap says where. */
 static void test_dirty_bitmap(void)
 {
@@ -525,6 +642,19 @@ static void test_dirty_bitmap(void)
 	uint64_t bitmap[1] = { 0 };
 	uint32_t ioas = t_ioas_alloc(ifd), pt;
 	struct dev d;
+	/* After a copy to the page at 6 * PG: what each read reports. */
+	static const struct {
+		uint32_t flags;
+		uint64_t bits;
+		const char *what;
+	} reads[] = {
+		{ IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR, 0x40,
+		  "GET_DIRTY_BITMAP: NO_CLEAR reports" },
+		{ IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR, 0x40,
+		  "GET_DIRTY_BITMAP: NO_CLEAR kept the bits" },
+		{ 0, 0x40, "GET_DIRTY_BITMAP: a clearing read after it" },
+		{ 0, 0, "GET_DIRTY_BITMAP: then nothing" },
+	};
 
 	if (t_skip_on_linux("dirty tracking end to end needs iopf's DMA engine"))
 		return;
@@ -553,40 +683,37 @@ static void test_dirty_bitmap(void)
 	      "GET_DIRTY_BITMAP: read clears");
 	dev_copy(&d, 0x100000, 0x100000 + 6 * PG, PG);
 	REQUIRE(dev_wait(&d, 10000) == DMA_ST_DONE, "copy");
-	gb.flags = IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
-	CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) &&
-	      bitmap[0] == 0x40, "GET_DIRTY_BITMAP: NO_CLEAR reports");
-	bitmap[0] = 0;
-	CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) &&
-	      bitmap[0] == 0x40, "GET_DIRTY_BITMAP: NO_CLEAR kept the bits");
-	gb.flags = 0;
-	bitmap[0] = 0;
-	CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) &&
-	      bitmap[0] == 0x40, "GET_DIRTY_BITMAP: a clearing read after it");
-	bitmap[0] = 0;
-	CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) && bitmap[0] == 0,
-	      "GET_DIRTY_BITMAP: then nothing");
-	gb.page_size = 0;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb), EINVAL,
-		  "GET_DIRTY_BITMAP: page size 0 is EINVAL");
-	gb.page_size = PG;
-	gb.iova = 0x100800;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb), EINVAL,
-		  "GET_DIRTY_BITMAP: a misaligned IOVA is EINVAL");
-	gb.iova = 0x100000;
-	gb.flags = 2;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb), EOPNOTSUPP,
-		  "GET_DIRTY_BITMAP: an unknown flag is EOPNOTSUPP");
-	gb.flags = 0;
-	gb.hwpt_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb), ENOENT,
-		  "GET_DIRTY_BITMAP: an unknown HWPT is ENOENT");
+	for (size_t i = 0; i < T_ARRAY_SIZE(reads); i++) {
+		gb.flags = reads[i].flags;
+		bitmap[0] = 0;
+		CHECK(!ioctl(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &gb) &&
+		      bitmap[0] == reads[i].bits, "%s", reads[i].what);
+	}
+	test_get_dirty_refused(pt, (uintptr_t)bitmap);
 	t_detach(d.dfd);
 	t_destroy(ifd, pt);
 	t_destroy(ifd, ioas);
-	close(d.irq);
-	close(d.dfd);
+	dev_close(&d);
 	munmap(buf, 8 * PG);
+}
+
+/* @hwpt is a paging HWPT: no nested one to invalidate. */
+static void test_invalidate_refused(uint32_t hwpt)
+{
+	struct t_case bad[] = {
+		{ &(struct iommu_hwpt_invalidate){
+			  .size = sizeof(struct iommu_hwpt_invalidate),
+			  .hwpt_id = hwpt },
+		  ENOENT,
+		  "HWPT_INVALIDATE: a paging HWPT is no nested one: ENOENT" },
+		{ &(struct iommu_hwpt_invalidate){
+			  .size = sizeof(struct iommu_hwpt_invalidate),
+			  .hwpt_id = hwpt, .__reserved = 1 },
+		  EOPNOTSUPP,
+		  "HWPT_INVALIDATE: reserved bytes are EOPNOTSUPP" },
+	};
+
+	t_check_cases(ifd, IOMMU_HWPT_INVALIDATE, bad, T_ARRAY_SIZE(bad));
 }
 
 static void test_vfio_ioas_invalidate(void)
@@ -596,31 +723,38 @@ static void test_vfio_ioas_invalidate(void)
 	struct iommu_hwpt_alloc h = { .size = sizeof(h) };
 	uint32_t ioas = t_ioas_alloc(ifd), dev_id;
 	int dfd = t_device_bind(ifd, 0, &dev_id);
+	/* The compat IOAS: none, then set; a wrong one, then cleared. */
+	struct t_case setting[] = {
+		{ &(struct iommu_vfio_ioas){
+			  .size = sizeof(v), .op = IOMMU_VFIO_IOAS_GET },
+		  ENODEV, "VFIO_IOAS: GET with none set is ENODEV" },
+		{ &(struct iommu_vfio_ioas){
+			  .size = sizeof(v), .ioas_id = ioas,
+			  .op = IOMMU_VFIO_IOAS_SET },
+		  0, "VFIO_IOAS: SET" },
+	};
+	struct t_case clearing[] = {
+		{ &(struct iommu_vfio_ioas){
+			  .size = sizeof(v), .ioas_id = 999999,
+			  .op = IOMMU_VFIO_IOAS_SET },
+		  ENOENT, "VFIO_IOAS: SET of an unknown IOAS is ENOENT" },
+		{ &(struct iommu_vfio_ioas){ .size = sizeof(v), .op = 9 },
+		  EOPNOTSUPP, "VFIO_IOAS: an unknown op is EOPNOTSUPP" },
+		{ &(struct iommu_vfio_ioas){
+			  .size = sizeof(v), .op = IOMMU_VFIO_IOAS_CLEAR },
+		  0, "VFIO_IOAS: CLEAR" },
+		{ &(struct iommu_vfio_ioas){
+			  .size = sizeof(v), .op = IOMMU_VFIO_IOAS_GET },
+		  ENODEV, "VFIO_IOAS: GET after CLEAR is ENODEV" },
+	};
 
+	t_check_cases(ifd, IOMMU_VFIO_IOAS, setting, T_ARRAY_SIZE(setting));
 	v.op = IOMMU_VFIO_IOAS_GET;
-	CHECK_ERR(ioctl(ifd, IOMMU_VFIO_IOAS, &v), ENODEV,
-		  "VFIO_IOAS: GET with none set is ENODEV");
-	v.op = IOMMU_VFIO_IOAS_SET;
-	v.ioas_id = ioas;
-	CHECK_OK(ioctl(ifd, IOMMU_VFIO_IOAS, &v), "VFIO_IOAS: SET");
-	v.op = IOMMU_VFIO_IOAS_GET;
-	v.ioas_id = 0;
 	CHECK(!ioctl(ifd, IOMMU_VFIO_IOAS, &v) && v.ioas_id == ioas,
 	      "VFIO_IOAS: GET returns it");
-	v.op = IOMMU_VFIO_IOAS_SET;
-	v.ioas_id = 999999;
-	CHECK_ERR(ioctl(ifd, IOMMU_VFIO_IOAS, &v), ENOENT,
-		  "VFIO_IOAS: SET of an unknown IOAS is ENOENT");
-	v.op = 9;
-	CHECK_ERR(ioctl(ifd, IOMMU_VFIO_IOAS, &v), EOPNOTSUPP,
-		  "VFIO_IOAS: an unknown op is EOPNOTSUPP");
-	v.op = IOMMU_VFIO_IOAS_CLEAR;
-	CHECK_OK(ioctl(ifd, IOMMU_VFIO_IOAS, &v), "VFIO_IOAS: CLEAR");
-	v.op = IOMMU_VFIO_IOAS_GET;
-	CHECK_ERR(ioctl(ifd, IOMMU_VFIO_IOAS, &v), ENODEV,
-		  "VFIO_IOAS: GET after CLEAR is ENODEV");
-	v.op = IOMMU_VFIO_IOAS_SET;
-	v.ioas_id = ioas;
+	t_check_cases(ifd, IOMMU_VFIO_IOAS, clearing, T_ARRAY_SIZE(clearing));
+	v = (struct iommu_vfio_ioas){ .size = sizeof(v), .ioas_id = ioas,
+				      .op = IOMMU_VFIO_IOAS_SET };
 	REQUIRE(!ioctl(ifd, IOMMU_VFIO_IOAS, &v), "set");
 
 	h.dev_id = dev_id;
@@ -631,12 +765,7 @@ static void test_vfio_ioas_invalidate(void)
 	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_INVALIDATE, &inv), EINVAL,
 		  "HWPT_INVALIDATE: entries without an array is EINVAL");
 	CHECK(inv.entry_num == 0, "HWPT_INVALIDATE: none done, says so");
-	inv.entry_num = 0;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_INVALIDATE, &inv), ENOENT,
-		  "HWPT_INVALIDATE: a paging HWPT is no nested one: ENOENT");
-	inv.__reserved = 1;
-	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_INVALIDATE, &inv), EOPNOTSUPP,
-		  "HWPT_INVALIDATE: reserved bytes are EOPNOTSUPP");
+	test_invalidate_refused(h.out_hwpt_id);
 	t_destroy(ifd, h.out_hwpt_id);
 	CHECK_OK(t_destroy(ifd, ioas), "VFIO_IOAS: its IOAS can be destroyed");
 	v.op = IOMMU_VFIO_IOAS_GET;

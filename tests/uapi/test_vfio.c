@@ -11,6 +11,30 @@
 static int ifd;
 static void *volatile bad_ptr = (void *)16;
 
+/* BIND's refusals; @not_iommufd is an open fd of another kind. */
+static void test_bind_refused(int dfd, int not_iommufd)
+{
+	struct t_case bad[] = {
+		{ &(struct vfio_device_bind_iommufd){
+			  .argsz = sizeof(struct vfio_device_bind_iommufd),
+			  .iommufd = -1 },
+		  EINVAL, "BIND: a negative fd is EINVAL" },
+		{ &(struct vfio_device_bind_iommufd){
+			  .argsz = sizeof(struct vfio_device_bind_iommufd),
+			  .iommufd = not_iommufd },
+		  EBADFD, "BIND: an fd that is not an iommufd is EBADFD" },
+		{ &(struct vfio_device_bind_iommufd){
+			  .argsz = sizeof(struct vfio_device_bind_iommufd),
+			  .flags = 1, .iommufd = ifd },
+		  EINVAL, "BIND: flags are EINVAL" },
+		{ &(struct vfio_device_bind_iommufd){ .argsz = 8, .iommufd = ifd },
+		  EINVAL, "BIND: a short argsz is EINVAL" },
+		{ (void *)16, EFAULT, "BIND: a bad pointer is EFAULT" },
+	};
+
+	t_check_cases(dfd, VFIO_DEVICE_BIND_IOMMUFD, bad, T_ARRAY_SIZE(bad));
+}
+
 static void test_bind(void)
 {
 	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
@@ -22,26 +46,11 @@ static void test_bind(void)
 		  "open: a device that does not exist is ENOENT");
 	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_GET_INFO, &info), EINVAL,
 		  "before BIND: other ioctls are EINVAL");
-	b.iommufd = -1;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
-		  "BIND: a negative fd is EINVAL");
 	REQUIRE(!pipe(pfd), "pipe");
-	b.iommufd = pfd[0];
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EBADFD,
-		  "BIND: an fd that is not an iommufd is EBADFD");
+	test_bind_refused(dfd, pfd[0]);
 	close(pfd[0]);
 	close(pfd[1]);
 	b.iommufd = ifd;
-	b.flags = 1;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
-		  "BIND: flags are EINVAL");
-	b.flags = 0;
-	b.argsz = 8;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
-		  "BIND: a short argsz is EINVAL");
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, (void *)16), EFAULT,
-		  "BIND: a bad pointer is EFAULT");
-	b.argsz = sizeof(b);
 	CHECK_OK(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), "BIND");
 	CHECK(b.out_devid != 0, "BIND: a device id");
 	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), EINVAL,
@@ -65,6 +74,13 @@ static void test_info_regions(int dfd)
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct vfio_region_info ri = { .argsz = sizeof(ri) };
 	struct vfio_irq_info ii = { .argsz = sizeof(ii) };
+	struct t_case bad_regions[] = {
+		{ &(struct vfio_region_info){ .argsz = sizeof(ri),
+					      .index = VFIO_PCI_NUM_REGIONS },
+		  EINVAL, "GET_REGION_INFO: an index past the regions is EINVAL" },
+		{ &(struct vfio_region_info){ .argsz = 8 },
+		  EINVAL, "GET_REGION_INFO: a short argsz is EINVAL" },
+	};
 	uint64_t cfg, cfg_size, bar, v;
 	uint32_t u32;
 	uint16_t u16;
@@ -100,13 +116,8 @@ static void test_info_regions(int dfd)
 	IOPF_ONLY("iopf's devices: a 4 KiB BAR0, no BAR2, no mmap")
 	CHECK(!ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri) && ri.size == 0,
 	      "GET_REGION_INFO: an unimplemented BAR has size 0");
-	ri.index = VFIO_PCI_NUM_REGIONS;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri), EINVAL,
-		  "GET_REGION_INFO: an index past the regions is EINVAL");
-	ri.index = 0;
-	ri.argsz = 8;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &ri), EINVAL,
-		  "GET_REGION_INFO: a short argsz is EINVAL");
+	t_check_cases(dfd, VFIO_DEVICE_GET_REGION_INFO, bad_regions,
+		      T_ARRAY_SIZE(bad_regions));
 
 	CHECK(pread(dfd, &u32, 4, (off_t)cfg) == 4 &&
 	      (u32 & 0xffff) != 0xffff && u32 != 0,
@@ -175,49 +186,90 @@ static void test_info_regions(int dfd)
 		  "GET_IRQ_INFO: an index past the interrupts is EINVAL");
 }
 
+/* SET_IRQS with eventfds: the header and room for two. */
+struct irq_set_fds {
+	struct vfio_irq_set hdr;
+	int32_t fd[2];
+};
+
+#define IRQ_EVENTFD (VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER)
+#define IRQ_NONE (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER)
+
+/* SET_IRQS's refusals of an eventfd (@efd) for MSI-X. */
+static void test_set_irqs_refused(int dfd, int efd)
+{
+	const uint32_t argsz = sizeof(struct vfio_irq_set) + 4;
+	struct t_case bad[] = {
+		{ &(struct irq_set_fds){
+			  .hdr = { .argsz = argsz, .flags = IRQ_EVENTFD,
+				   .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 64 },
+			  .fd = { efd } },
+		  EINVAL, "SET_IRQS: more vectors than the device has is EINVAL" },
+		{ &(struct irq_set_fds){
+			  .hdr = { .argsz = argsz, .flags = IRQ_EVENTFD,
+				   .index = VFIO_PCI_NUM_IRQS, .count = 1 },
+			  .fd = { efd } },
+		  EINVAL, "SET_IRQS: an unknown index is EINVAL" },
+		{ &(struct irq_set_fds){
+			  .hdr = { .argsz = argsz,
+				   .flags = IRQ_EVENTFD | VFIO_IRQ_SET_DATA_BOOL,
+				   .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
+			  .fd = { efd } },
+		  EINVAL, "SET_IRQS: two data types are EINVAL" },
+		{ &(struct irq_set_fds){
+			  .hdr = { .argsz = sizeof(struct vfio_irq_set),
+				   .flags = IRQ_EVENTFD,
+				   .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
+			  .fd = { efd } },
+		  EINVAL,
+		  "SET_IRQS: an argsz without room for the fds is EINVAL" },
+		{ &(struct irq_set_fds){
+			  .hdr = { .argsz = argsz, .flags = IRQ_EVENTFD,
+				   .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
+			  .fd = { 9999 } },
+		  EBADF, "SET_IRQS: a closed fd is EBADF" },
+	};
+
+	t_check_cases(dfd, VFIO_DEVICE_SET_IRQS, bad, T_ARRAY_SIZE(bad));
+}
+
 static void test_irqs(int dfd)
 {
-	struct {
-		struct vfio_irq_set hdr;
-		int32_t fd[2];
-	} s;
+	int efd = eventfd(0, EFD_NONBLOCK);
+	struct irq_set_fds s = {
+		.hdr = { .argsz = sizeof(s.hdr) + 4, .flags = IRQ_EVENTFD,
+			 .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 },
+		.fd = { efd },
+	};
 	struct vfio_irq_set none = {
-		.argsz = sizeof(none),
-		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.argsz = sizeof(none), .flags = IRQ_NONE,
 		.index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1,
 	};
-	int efd = eventfd(0, EFD_NONBLOCK);
+	/* MSI-X on: MSI can be neither set nor turned off. */
+	struct t_case msix_on[] = {
+		{ &(struct irq_set_fds){
+			  .hdr = { .argsz = sizeof(s.hdr) + 4,
+				   .flags = IRQ_EVENTFD,
+				   .index = VFIO_PCI_MSI_IRQ_INDEX, .count = 1 },
+			  .fd = { efd } },
+		  EINVAL, "SET_IRQS: MSI while MSI-X is on is EINVAL" },
+		{ &(struct vfio_irq_set){ .argsz = sizeof(none),
+					  .flags = IRQ_NONE,
+					  .index = VFIO_PCI_MSI_IRQ_INDEX },
+		  EINVAL, "SET_IRQS: and MSI cannot be turned off either" },
+		{ &(struct vfio_irq_set){ .argsz = sizeof(none),
+					  .flags = IRQ_NONE,
+					  .index = VFIO_PCI_MSIX_IRQ_INDEX },
+		  0, "SET_IRQS: MSI-X off" },
+	};
 	uint64_t v = 0;
 
-	s.hdr = (struct vfio_irq_set){
-		.argsz = sizeof(s.hdr) + 4,
-		.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-		.index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1 };
-	s.fd[0] = efd;
 	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), "SET_IRQS: an eventfd");
 	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none),
 		 "SET_IRQS: DATA_NONE fires the vector");
 	CHECK(read(efd, &v, sizeof(v)) == sizeof(v) && v == 1,
 	      "SET_IRQS: the eventfd was signalled");
-	s.hdr.count = 64;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
-		  "SET_IRQS: more vectors than the device has is EINVAL");
-	s.hdr.count = 1;
-	s.hdr.index = VFIO_PCI_NUM_IRQS;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
-		  "SET_IRQS: an unknown index is EINVAL");
-	s.hdr.index = VFIO_PCI_MSIX_IRQ_INDEX;
-	s.hdr.flags |= VFIO_IRQ_SET_DATA_BOOL;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
-		  "SET_IRQS: two data types are EINVAL");
-	s.hdr.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-	s.hdr.argsz = sizeof(s.hdr);
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
-		  "SET_IRQS: an argsz without room for the fds is EINVAL");
-	s.hdr.argsz = sizeof(s.hdr) + 4;
-	s.fd[0] = 9999;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EBADF,
-		  "SET_IRQS: a closed fd is EBADF");
+	test_set_irqs_refused(dfd, efd);
 	none.count = 0;
 	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none),
 		 "SET_IRQS: DATA_NONE with count 0 turns the index off");
@@ -231,24 +283,48 @@ static void test_irqs(int dfd)
 	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none), EINVAL,
 		  "SET_IRQS: turning off an index that is off is EINVAL");
 	/* One of MSI and MSI-X at a time. */
-	s.hdr.index = VFIO_PCI_MSIX_IRQ_INDEX;
-	s.fd[0] = efd;
 	REQUIRE(!ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), "MSI-X on");
-	s.hdr.index = VFIO_PCI_MSI_IRQ_INDEX;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &s), EINVAL,
-		  "SET_IRQS: MSI while MSI-X is on is EINVAL");
-	none.index = VFIO_PCI_MSI_IRQ_INDEX;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none), EINVAL,
-		  "SET_IRQS: and MSI cannot be turned off either");
-	none.index = VFIO_PCI_MSIX_IRQ_INDEX;
-	CHECK_OK(ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none), "SET_IRQS: MSI-X off");
+	t_check_cases(dfd, VFIO_DEVICE_SET_IRQS, msix_on, T_ARRAY_SIZE(msix_on));
 	close(efd);
+}
+
+/* ATTACH's and DETACH's refusals; @fault_id names a fault queue. */
+static void test_attach_refused(int dfd, uint32_t ioas, uint32_t fault_id)
+{
+	struct t_case attach[] = {
+		{ &(struct vfio_device_attach_iommufd_pt){
+			  .argsz = sizeof(struct vfio_device_attach_iommufd_pt),
+			  .pt_id = 999999 },
+		  ENOENT, "ATTACH: an unknown id is ENOENT" },
+		{ &(struct vfio_device_attach_iommufd_pt){
+			  .argsz = sizeof(struct vfio_device_attach_iommufd_pt),
+			  .pt_id = fault_id },
+		  EINVAL, "ATTACH: an id of another type is EINVAL" },
+		{ &(struct vfio_device_attach_iommufd_pt){
+			  .argsz = sizeof(struct vfio_device_attach_iommufd_pt),
+			  .flags = 1, .pt_id = ioas },
+		  EINVAL, "ATTACH: flags are EINVAL" },
+		{ &(struct vfio_device_attach_iommufd_pt){ .argsz = 4,
+							   .pt_id = ioas },
+		  EINVAL, "ATTACH: a short argsz is EINVAL" },
+	};
+	struct t_case detach[] = {
+		{ &(struct vfio_device_detach_iommufd_pt){
+			  .argsz = sizeof(struct vfio_device_detach_iommufd_pt),
+			  .flags = 1 },
+		  EINVAL, "DETACH: flags are EINVAL" },
+		{ &(struct vfio_device_detach_iommufd_pt){ .argsz = 4 },
+		  EINVAL, "DETACH: a short argsz is EINVAL" },
+	};
+
+	t_check_cases(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, attach,
+		      T_ARRAY_SIZE(attach));
+	t_check_cases(dfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, detach,
+		      T_ARRAY_SIZE(detach));
 }
 
 static void test_attach(int dfd, uint32_t dev_id)
 {
-	struct vfio_device_attach_iommufd_pt a = { .argsz = sizeof(a) };
-	struct vfio_device_detach_iommufd_pt d = { .argsz = sizeof(d) };
 	struct iommu_hwpt_alloc h = { .size = sizeof(h) };
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
 	uint32_t ioas = t_ioas_alloc(ifd), pt;
@@ -270,28 +346,8 @@ static void test_attach(int dfd, uint32_t dev_id)
 	CHECK_OK(t_attach(dfd, &pt), "ATTACH: again replaces the HWPT");
 	CHECK_OK(t_destroy(ifd, h.out_hwpt_id),
 		 "ATTACH: the replaced HWPT is free");
-	a.pt_id = 999999;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a), ENOENT,
-		  "ATTACH: an unknown id is ENOENT");
 	REQUIRE(!ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &fa), "fault queue");
-	a.pt_id = fa.out_fault_id;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a), EINVAL,
-		  "ATTACH: an id of another type is EINVAL");
-	a.pt_id = ioas;
-	a.flags = 1;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a), EINVAL,
-		  "ATTACH: flags are EINVAL");
-	a.flags = 0;
-	a.argsz = 4;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a), EINVAL,
-		  "ATTACH: a short argsz is EINVAL");
-	d.flags = 1;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d), EINVAL,
-		  "DETACH: flags are EINVAL");
-	d.flags = 0;
-	d.argsz = 4;
-	CHECK_ERR(ioctl(dfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d), EINVAL,
-		  "DETACH: a short argsz is EINVAL");
+	test_attach_refused(dfd, ioas, fa.out_fault_id);
 	CHECK_OK(ioctl(dfd, VFIO_DEVICE_RESET), "RESET");
 	CHECK_OK(t_detach(dfd), "DETACH: the replacing HWPT");
 	close((int)fa.out_fault_fd);

@@ -49,10 +49,50 @@ static inline int dev_wait(struct dev *d, int ms)
 	return (int)t_bar_read(d->dfd, d->bar, DMA_STATUS, 4);
 }
 
+/* A copy, waited for (10 s at most): the status register's value. */
+static inline int dev_run(struct dev *d, uint64_t src, uint64_t dst,
+			  uint64_t len)
+{
+	dev_copy(d, src, dst, len);
+	return dev_wait(d, 10000);
+}
+
+static inline void dev_close(struct dev *d)
+{
+	close(d->irq);
+	close(d->dfd);
+}
+
 static inline void fill(unsigned char *p, size_t len, unsigned seed)
 {
 	for (size_t i = 0; i < len; i++)
 		p[i] = (unsigned char)(i * 7 + seed);
+}
+
+/*
+ * A copy test's world: the engine, and LEN-byte source and destination
+ * buffers, the source filled from a seed, the destination with 0xee.
+ */
+struct copy {
+	struct dev d;
+	unsigned char *src, *dst;   /* dst NULL once the test unmapped it */
+};
+
+static inline void copy_up(int ifd, struct copy *c, unsigned seed)
+{
+	c->src = t_alloc(LEN);
+	c->dst = t_alloc(LEN);
+	fill(c->src, LEN, seed);
+	memset(c->dst, 0xee, LEN);
+	dev_open(ifd, &c->d);
+}
+
+static inline void copy_down(struct copy *c)
+{
+	dev_close(&c->d);
+	munmap(c->src, LEN);
+	if (c->dst)
+		munmap(c->dst, LEN);
 }
 
 #endif /* UAPI_DMA_H */

@@ -46,10 +46,14 @@ static int t_count, t_failed, t_skipped;
 		errno = 0;                                                   \
 		int r_ = (expr);                                             \
 		int e_ = errno;                                              \
-		CHECK(r_ == -1 && e_ == (err), __VA_ARGS__);                 \
-		if (!(r_ == -1 && e_ == (err)))                              \
-			printf("#   got %d errno %d (%s), want %s\n", r_, e_,  \
-			       strerror(e_), #err);                          \
+		int want_ = (err);                                           \
+		CHECK(r_ == -1 && e_ == want_, __VA_ARGS__);                 \
+		if (!(r_ == -1 && e_ == want_)) {                            \
+			printf("#   got %d errno %d (%s), ", r_, e_,         \
+			       strerror(e_));                                \
+			printf("want errno %d (%s)\n", want_,                \
+			       strerror(want_));                             \
+		}                                                            \
 	} while (0)
 
 #define CHECK_OK(expr, ...)                                                  \
@@ -62,6 +66,38 @@ static int t_count, t_failed, t_skipped;
 			printf("#   failed: errno %d (%s)\n", e_,              \
 			       strerror(e_));                                \
 	} while (0)
+
+/*
+ * One check of a table of cases: ioctl @cmd on @fd with @arg must succeed
+ * (@err 0) or fail with @err; @what names the check.
+ */
+static inline void t_check_ioctl(int fd, unsigned long cmd, void *arg,
+				 int err, const char *what)
+{
+	if (err)
+		CHECK_ERR(ioctl(fd, cmd, arg), err, "%s", what);
+	else
+		CHECK_OK(ioctl(fd, cmd, arg), "%s", what);
+}
+
+#define T_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A row of a table of cases: an ioctl's argument, and the errno the call
+ * must fail with (0: it must succeed). */
+struct t_case {
+	void *arg;
+	int err;
+	const char *what;
+};
+
+/* Each of the @n @cases of ioctl @cmd on @fd, in order: one check each. */
+static inline void t_check_cases(int fd, unsigned long cmd,
+				 const struct t_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		t_check_ioctl(fd, cmd, cases[i].arg, cases[i].err,
+			      cases[i].what);
+}
 
 /* Must hold, or nothing after it makes sense. */
 #define REQUIRE(cond, ...)                                                   \
@@ -234,6 +270,25 @@ static inline int t_attach(int dfd, uint32_t *pt_id)
 	if (!r)
 		*pt_id = a.pt_id;
 	return r;
+}
+
+/*
+ * The set-up of a program that answers page faults itself: a fault queue
+ * (*@fa), a paging HWPT over @ioas reporting to it (*@hwpt), and device
+ * @dfd (bound as @dev_id) attached to that HWPT.
+ */
+static inline void t_attach_faulting(int ifd, int dfd, uint32_t dev_id,
+				     uint32_t ioas,
+				     struct iommu_fault_alloc *fa,
+				     uint32_t *hwpt)
+{
+	uint32_t pt;
+
+	REQUIRE(!ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, fa), "fault queue");
+	REQUIRE(!t_hwpt_alloc_faulting(ifd, dev_id, ioas, fa->out_fault_id,
+				       hwpt), "HWPT");
+	pt = *hwpt;
+	REQUIRE(!t_attach(dfd, &pt), "attach");
 }
 
 static inline int t_detach(int dfd)

@@ -76,6 +76,101 @@ static void test_density_curve(void **state)
 	free(b.steps);
 }
 
+/* The two sides run one after the other or in two processes at once:
+ * the same simulated result, byte for byte. The heap figure is the
+ * process's allocator's: equal when both runs start from the same
+ * process (the CLI test compares whole outputs); here the second run
+ * follows the first in one process, so it is only close. */
+static void test_density_same_for_any_jobs(void **state)
+{
+	struct iopf_bench_density_config c;
+	struct iopf_bench_density_result r[2] = { { 0 } };
+
+	small_density(&c);
+	c.swap_bytes = 0; /* the IOPF side stops early: the refusal crosses */
+	for (unsigned j = 0; j < 2; j++) {
+		c.jobs = j + 1;
+		r[j].steps = calloc(c.max_guests, sizeof(*r[j].steps));
+		assert_int_equal(iopf_bench_density(&c, &r[j]), 0);
+	}
+	assert_int_equal(r[0].iopf_refused_guest, 23);
+	assert_int_equal(r[1].iopf_refused_guest, 23);
+	assert_memory_equal(r[0].steps, r[1].steps,
+			    c.max_guests * sizeof(*r[0].steps));
+	assert_int_equal(r[0].nr_steps, r[1].nr_steps);
+	assert_int_equal(r[0].static_max_guests, r[1].static_max_guests);
+	assert_int_equal(r[0].iopf_refused_err, r[1].iopf_refused_err);
+	assert_int_equal(r[0].refused_resident_bytes, r[1].refused_resident_bytes);
+	assert_int_equal(r[0].refused_swap_bytes, r[1].refused_swap_bytes);
+	assert_memory_equal(&r[0].iopf, &r[1].iopf, sizeof(r[0].iopf));
+	assert_memory_equal(&r[0].stat, &r[1].stat, sizeof(r[0].stat));
+#ifndef __SANITIZE_ADDRESS__
+	assert_true(r[0].meta_bytes_per_page > 0);
+	assert_true(fabs(r[1].meta_bytes_per_page / r[0].meta_bytes_per_page -
+			 1) < 0.05);
+#endif
+	free(r[0].steps);
+	free(r[1].steps);
+}
+
+/* Guests added three at a time: coarse steps, the static limit and the
+ * bend measured one guest at a time, in order; the same for any jobs. */
+static void test_density_guest_step(void **state)
+{
+	struct iopf_bench_density_config c;
+	struct iopf_bench_density_result r[2] = { { 0 } };
+	unsigned ones = 0;
+
+	small_density(&c);
+	c.guest_step = 3;
+	for (unsigned j = 0; j < 2; j++) {
+		c.jobs = j + 1;
+		r[j].steps = calloc(c.max_guests, sizeof(*r[j].steps));
+		assert_int_equal(iopf_bench_density(&c, &r[j]), 0);
+	}
+	assert_int_equal(r[0].nr_steps, r[1].nr_steps);
+	assert_memory_equal(r[0].steps, r[1].steps,
+			    r[0].nr_steps * sizeof(*r[0].steps));
+	assert_memory_equal(&r[0].iopf, &r[1].iopf, sizeof(r[0].iopf));
+	assert_int_equal(r[0].guest_step, 3);
+	assert_int_equal(r[0].static_max_guests, 16);
+	assert_true(r[0].nr_steps < c.max_guests);
+	assert_int_equal(r[0].steps[r[0].nr_steps - 1].guests, c.max_guests);
+	assert_true(r[0].iopf.bends);
+	assert_true(r[0].fine_from[0] > 0 &&
+		    r[0].fine_from[0] <= r[0].fine_to[0]);
+	for (unsigned i = 0; i < r[0].nr_steps; i++) {
+		const struct iopf_bench_density_step *s = &r[0].steps[i];
+		bool fine = (s->guests >= r[0].fine_from[0] &&
+			     s->guests <= r[0].fine_to[0]) ||
+			    (s->guests >= r[0].fine_from[1] &&
+			     s->guests <= r[0].fine_to[1]);
+
+		assert_true(s->gbps_iopf > 0);
+		/* Coarse: every third guest, the static limit, the last. */
+		if (!fine)
+			assert_true(s->guests % 3 == 0 || s->guests == 16 ||
+				    s->guests == c.max_guests);
+		if (i && fine && r[0].steps[i - 1].guests >= r[0].fine_from[0] &&
+		    r[0].steps[i - 1].guests <= r[0].fine_to[0] &&
+		    s->guests <= r[0].fine_to[0])
+			assert_int_equal(s->guests, r[0].steps[i - 1].guests + 1);
+		ones += fine;
+		assert_true(s->static_fits == (s->guests <= 16));
+		if (i)
+			assert_true(s->guests > r[0].steps[i - 1].guests);
+	}
+	assert_true(ones >= 2);
+	/* The bend it reports is a step measured one guest at a time. */
+	assert_in_range(r[0].iopf.inflection_guests, r[0].fine_from[0],
+			r[0].fine_to[1] ? r[0].fine_to[1] : r[0].fine_to[0]);
+	free(r[0].steps);
+	free(r[1].steps);
+	/* More guests per step than guests is refused. */
+	c.guest_step = c.max_guests + 1;
+	assert_int_equal(iopf_bench_density_validate(&c, NULL), -EINVAL);
+}
+
 /* A deterministic +-amp relative noise, so the noisy curve is fixed. */
 static double noise(unsigned *state, double amp)
 {
@@ -424,6 +519,8 @@ static void test_validate_refuses_early(void **state)
 
 TEST_MAIN(cmocka_unit_test(test_startup_meets_published_pinning),
 	  cmocka_unit_test(test_density_curve),
+	  cmocka_unit_test(test_density_same_for_any_jobs),
+	  cmocka_unit_test(test_density_guest_step),
 	  cmocka_unit_test(test_density_refuses_bad_scenarios),
 	  cmocka_unit_test(test_density_analyse),
 	  cmocka_unit_test(test_container_adaptive_maps_what_the_host_has),

@@ -307,6 +307,40 @@ static void body_pin_counts_against_memlock(struct harness *h)
 
 HARNESS_REAL_TEST(pin_counts_against_memlock)
 
+/*
+ * A pin taken just as the program unmaps the range: whether the address
+ * space has seen the unmap yet (its range check refuses) or not (the
+ * kernel's mlock finds the range gone), the pin fails -EFAULT, as for any
+ * unmapped address, never -ENOMEM as if over the lock limit, and leaves
+ * nothing locked.
+ */
+static void body_pin_racing_munmap_faults(struct harness *h)
+{
+	struct iopf_mm_stats s;
+
+	host_setup(h);
+	for (int i = 0; i < 200; i++) {
+		unsigned char *buf = map_anon(4);
+		iopf_pfn_t pfns[4];
+
+		assert_int_equal(iopf_mm_map(h->mm, va(buf), 4 * PG), 0);
+		/* Resident, so that the pin needs no populate to get there. */
+		assert_int_equal(iopf_mm_populate(h->mm, va(buf), 4 * PG), 0);
+		assert_int_equal(munmap(buf, 4 * PG), 0);
+		assert_int_equal(iopf_mm_pin_pages(h->mm, va(buf), 4,
+						   IOPF_MM_GUP_WRITE, pfns),
+				 -EFAULT);
+		iopf_mm_pool_host_sync(h->pool);
+	}
+	iopf_mm_stats(h->mm, &s);
+	assert_int_equal(s.locked_pages, 0);
+	assert_int_equal(s.mapped_pages, 0);
+	iopf_mm_destroy(h->mm);
+	iopf_mm_pool_destroy(h->pool);
+}
+
+HARNESS_REAL_TEST(pin_racing_munmap_faults)
+
 /* glibc's free() of a large block munmaps it: an unmap round. */
 static void body_glibc_free(struct harness *h)
 {
@@ -423,6 +457,7 @@ TEST_MAIN(cmocka_unit_test(test_virtual_runtime_refused),
 	  cmocka_unit_test(test_dontneed_invalidates),
 	  cmocka_unit_test(test_mremap_moves),
 	  cmocka_unit_test(test_pin_counts_against_memlock),
+	  cmocka_unit_test(test_pin_racing_munmap_faults),
 	  cmocka_unit_test(test_glibc_free_fires_notifier),
 	  cmocka_unit_test(test_dma_after_munmap_fails_iopf),
 	  cmocka_unit_test(test_dma_after_munmap_fails_pinned))
