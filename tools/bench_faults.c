@@ -300,8 +300,9 @@ int tool_bench_faults(int argc, char **argv)
 		return ret;
 	/* The timeline is opened once the run is known to go ahead, and
 	 * the ticker started once nothing else can refuse it. */
-	ret = tool_bench_begin(cmd.name, iopf_bench_faults_validate(&cfg, &b.plan),
-			       &b.plan, b.allow_long, &b.out, b.flags);
+	ret = tool_bench_begin(cmd.name,
+			       iopf_bench_faults_validate(&cfg, &b.plan), &b.plan,
+			       b.allow_long, &b.out, b.flags);
 	if (!ret && trace_path && trace_open(&trace, trace_path, &cfg)) {
 		tool_output_abort(&b.out);
 		ret = 2;
