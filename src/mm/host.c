@@ -183,10 +183,12 @@ static void mm_host_discard(struct iopf_mm *mm, uint64_t addr, uint64_t last)
 }
 
 /*
- * mlock() says ENOMEM both over the lock limit and where part of the range
- * is no longer mapped: the program may unmap it at any time, before its
- * userfaultfd event has reached us. Unmapped is -EFAULT, as for a GUP of
- * an address that is gone; what a failed mlock did lock is unlocked.
+ * The program may unmap the range at any time, before its userfaultfd
+ * event has reached us; unmapped is -EFAULT, as for a GUP of an address
+ * that is gone. msync() tells, without touching the pages: mlock() would
+ * too, but it says ENOMEM both over the lock limit and for a hole, and a
+ * sanitizer's mlock() does nothing at all. What a failed mlock did lock
+ * is unlocked.
  */
 static int mm_host_lock(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
@@ -194,6 +196,8 @@ static int mm_host_lock(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 	int err;
 
 	(void)mm;
+	if (msync(p, len, MS_ASYNC))
+		return errno == ENOMEM ? -EFAULT : -errno;
 	if (!mlock(p, len))
 		return 0;
 	err = errno;

@@ -136,8 +136,72 @@ void rt_fiber_fini_main(struct rt_fiber *f)
 	(void)f;
 }
 
-int rt_fiber_create(struct rt_fiber *f, size_t stack_size, unsigned color,
-		    void (*entry)(void *), void *arg)
+/*
+ * A stack mapping of @map_size bytes whose lowest page is a guard: from
+ * @cache if it keeps one of that size, else a new one. NULL if none can
+ * be mapped.
+ */
+static void *rt_fiber_stack_get(struct rt_fiber_stacks *cache,
+				size_t map_size, size_t page)
+{
+	void *map;
+
+	if (cache && cache->nr && cache->map_size == map_size)
+		return cache->maps[--cache->nr];
+	/* One guard page below the stack turns an overflow into a crash. */
+	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	if (mprotect(map, page, PROT_NONE)) {
+		munmap(map, map_size);
+		return NULL;
+	}
+	return map;
+}
+
+/*
+ * Keep @map in @cache if it has room for one of its size, else unmap it.
+ * ThreadSanitizer forgets what was done to memory when it is unmapped,
+ * not when a new fiber takes it over: under it every stack is unmapped.
+ */
+static void rt_fiber_stack_put(struct rt_fiber_stacks *cache, void *map,
+			       size_t map_size)
+{
+#ifdef RT_TSAN
+	cache = NULL;
+#endif
+	if (cache && (!cache->nr || cache->map_size == map_size) &&
+	    cache->nr < RT_FIBER_STACKS_MAX) {
+		if (cache->nr == cache->cap) {
+			size_t cap = cache->cap ? 2 * cache->cap : 64;
+			void **maps = realloc(cache->maps, cap * sizeof(*maps));
+
+			if (!maps)
+				goto unmap;
+			cache->maps = maps;
+			cache->cap = cap;
+		}
+		cache->map_size = map_size;
+		cache->maps[cache->nr++] = map;
+		return;
+	}
+unmap:
+	munmap(map, map_size);
+}
+
+void rt_fiber_stacks_drain(struct rt_fiber_stacks *cache)
+{
+	while (cache->nr)
+		munmap(cache->maps[--cache->nr], cache->map_size);
+	free(cache->maps);
+	cache->maps = NULL;
+	cache->cap = 0;
+}
+
+int rt_fiber_create(struct rt_fiber *f, struct rt_fiber_stacks *cache,
+		    size_t stack_size, unsigned color, void (*entry)(void *),
+		    void *arg)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	/* Room for the color's offset: never less stack than asked for. */
@@ -146,15 +210,9 @@ int rt_fiber_create(struct rt_fiber *f, size_t stack_size, unsigned color,
 	void *map;
 
 	memset(f, 0, sizeof(*f));
-	/* One guard page below the stack turns an overflow into a crash. */
-	map = mmap(NULL, size + (size_t)page, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (map == MAP_FAILED)
+	map = rt_fiber_stack_get(cache, size + (size_t)page, (size_t)page);
+	if (!map)
 		return -ENOMEM;
-	if (mprotect(map, (size_t)page, PROT_NONE)) {
-		munmap(map, size + (size_t)page);
-		return -ENOMEM;
-	}
 	f->stack = map;
 	f->stack_size = size + (size_t)page;
 	f->entry = entry;
@@ -183,7 +241,7 @@ int rt_fiber_create(struct rt_fiber *f, size_t stack_size, unsigned color,
 	}
 #else
 	if (getcontext(&f->uc)) {
-		munmap(map, f->stack_size);
+		rt_fiber_stack_put(cache, map, f->stack_size);
 		return -errno;
 	}
 	f->uc.uc_stack.ss_sp = (char *)map + page;
@@ -195,7 +253,7 @@ int rt_fiber_create(struct rt_fiber *f, size_t stack_size, unsigned color,
 	return 0;
 }
 
-void rt_fiber_destroy(struct rt_fiber *f)
+void rt_fiber_destroy(struct rt_fiber *f, struct rt_fiber_stacks *cache)
 {
 	if (!f->stack)
 		return;
@@ -210,7 +268,7 @@ void rt_fiber_destroy(struct rt_fiber *f)
 	 */
 	__asan_unpoison_memory_region(f->stack, f->stack_size);
 #endif
-	munmap(f->stack, f->stack_size);
+	rt_fiber_stack_put(cache, f->stack, f->stack_size);
 	f->stack = NULL;
 }
 
@@ -292,7 +350,7 @@ int iopf_rt_fiber_switch_time(unsigned fibers, uint64_t switches,
 	/* Stacks as the virtual runtime makes them for its actors. */
 	for (; made < fibers; made++) {
 		peers[made] = (struct rt_fiber_ring_peer){ &ring, made };
-		ret = rt_fiber_create(&ring.fibers[made], 256 * 1024, made,
+		ret = rt_fiber_create(&ring.fibers[made], NULL, 256 * 1024, made,
 				      rt_fiber_ring_peer, &peers[made]);
 		if (ret)
 			goto out_destroy;
@@ -305,7 +363,7 @@ int iopf_rt_fiber_switch_time(unsigned fibers, uint64_t switches,
 	      (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
 out_destroy:
 	while (--made)
-		rt_fiber_destroy(&ring.fibers[made]);
+		rt_fiber_destroy(&ring.fibers[made], NULL);
 	rt_fiber_fini_main(&ring.fibers[0]);
 out_free:
 	free(peers);

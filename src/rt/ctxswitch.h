@@ -59,6 +59,25 @@ struct rt_fiber {
 #endif
 };
 
+/*
+ * Stacks of fibers that are gone, kept for the next fibers of the same
+ * size: the mapping, its guard page and the pages the last fiber touched
+ * serve again, instead of an munmap, an mmap, an mprotect and a page
+ * fault per page touched for every actor spawned. At most
+ * RT_FIBER_STACKS_MAX are kept; rt_fiber_stacks_drain() unmaps them. No
+ * lock: each cache belongs to one virtual runtime context, whose fibers
+ * are created and destroyed by the one thread that runs it.
+ */
+#define RT_FIBER_STACKS_MAX 4096
+
+struct rt_fiber_stacks {
+	void **maps;
+	size_t nr, cap;
+	size_t map_size;    /* of every mapping kept */
+};
+
+void rt_fiber_stacks_drain(struct rt_fiber_stacks *cache);
+
 /* Describe the calling thread's own context, to switch back to later. */
 void rt_fiber_init_main(struct rt_fiber *f);
 void rt_fiber_fini_main(struct rt_fiber *f);
@@ -68,11 +87,14 @@ void rt_fiber_fini_main(struct rt_fiber *f);
  * that many cache lines, so that the top frames of fibers switched in
  * turn fall in different cache sets rather than all in the same few: with
  * 64 actors blocked in turn, simulated level-1 misses went from about one
- * per event to under 0.1.
+ * per event to under 0.1. The stack comes from @cache when it holds one
+ * (NULL: always a new mapping).
  */
-int rt_fiber_create(struct rt_fiber *f, size_t stack_size, unsigned color,
-		    void (*entry)(void *), void *arg);
-void rt_fiber_destroy(struct rt_fiber *f);
+int rt_fiber_create(struct rt_fiber *f, struct rt_fiber_stacks *cache,
+		    size_t stack_size, unsigned color, void (*entry)(void *),
+		    void *arg);
+/* Free @f's stack, or keep it in @cache (NULL: always unmapped). */
+void rt_fiber_destroy(struct rt_fiber *f, struct rt_fiber_stacks *cache);
 #ifdef RT_FIBER_SWITCH_INLINE
 void rt_ctx_swap(void **save_sp, void *new_sp);
 

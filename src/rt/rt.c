@@ -67,6 +67,7 @@ void iopf_rt_destroy(struct iopf_rt *rt)
 	if (atomic_load(&rt->running))
 		rt_panic("iopf_rt_destroy() while the context runs");
 	rt_stats_free(rt);
+	rt_fiber_stacks_drain(&rt->vs.stacks);
 	free(rt->vs.heap);
 	free(rt->vs.fifo);
 	pthread_mutex_destroy(&rt->lock);

@@ -161,6 +161,7 @@ bool rt_actor_claim_join(struct iopf_rt_actor *a)
 
 void rt_actor_free(struct iopf_rt_actor *a)
 {
-	rt_fiber_destroy(&a->fiber);
+	/* Only the virtual runtime's actors have fibers, and its cache. */
+	rt_fiber_destroy(&a->fiber, &a->rt->vs.stacks);
 	free(a);
 }

@@ -117,6 +117,7 @@ struct rt_vsched {
 	size_t fifo_head, fifo_len, fifo_cap; /* fifo_cap: 0 or a power of 2 */
 	struct iopf_rt_actor *current;
 	struct rt_fiber main_fiber;  /* the caller of iopf_rt_run() */
+	struct rt_fiber_stacks stacks; /* of actors freed, for the next ones */
 	unsigned live;               /* actors spawned and not done */
 	uint64_t events, switches;
 	/*

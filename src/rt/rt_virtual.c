@@ -385,8 +385,8 @@ int rt_virt_start(struct iopf_rt_actor *a)
 	struct iopf_rt *rt = a->rt;
 	int ret;
 
-	ret = rt_fiber_create(&a->fiber, rt->stack_size, a->id,
-			      rt_virt_entry, a);
+	ret = rt_fiber_create(&a->fiber, &rt->vs.stacks, rt->stack_size,
+			      a->id, rt_virt_entry, a);
 	if (ret)
 		return ret;
 	rt->vs.live++;
