@@ -228,17 +228,55 @@ static int plot_density(const struct tool_output *o,
 	return tool_plot(o, "density", data, script);
 }
 
+TOOL_BENCH_FNS(density);
+
+/* The command's own state beside the runner's. */
+struct density_cmd {
+	struct tool_bench b;
+	unsigned every;            /* --every */
+	char *data;                /* the plot's data points */
+	size_t cap;
+};
+
+static const struct density_cmd *density_cmd(const struct tool_bench *b)
+{
+	return iopf_container_of(b, struct density_cmd, b);
+}
+
+static void density_table(const struct tool_bench *b)
+{
+	print_table(b->cfg, b->result, density_cmd(b)->every);
+}
+
+static void density_csv(const struct tool_bench *b)
+{
+	print_csv(b->result);
+}
+
+static json_object *density_json_out(const struct tool_bench *b)
+{
+	return density_json(b->result);
+}
+
+static int density_plot(const struct tool_bench *b)
+{
+	const struct density_cmd *d = density_cmd(b);
+
+	return plot_density(&b->out, b->result, d->data, d->cap);
+}
+
 int tool_bench_density(int argc, char **argv)
 {
-	struct iopf_bench_density_config cfg;
+	struct iopf_bench_density_config cfg, def;
 	struct iopf_bench_density_result res = { 0 };
-	struct iopf_bench_plan plan = { 0 };
-	struct tool_output o = { 0 };
+	struct density_cmd d = {
+		.b = { &bench_density_fns, &cfg, &res,
+		       TOOL_BENCH_PLOTS | TOOL_BENCH_CSV,
+		       .table = density_table, .csv = density_csv,
+		       .json = density_json_out, .finish = density_plot },
+	};
 	const char *profile = NULL;
-	bool allow_long = false;
 	uint64_t every = 1, hot, cold, guests;
-	char *data = NULL;
-	size_t cap;
 	const struct tool_opt opts[] = {
 		TOOL_SIZE("--host-gib", &cfg.host_bytes, GIB, 0, 16384, "N",
 			  "host RAM for guests, GiB (1024)"),
@@ -263,10 +301,6 @@ int tool_bench_density(int argc, char **argv)
 			  "table: every Nth step (1: each; plateau,\n"
 			  "inflection and the last always)"),
 		TOOL_JOBS(&cfg.jobs),
-		TOOL_OUT_JSON(&o),
-		TOOL_OUT_CSV(&o),
-		TOOL_OUT_PLOT(&o),
-		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = {
@@ -277,52 +311,36 @@ int tool_bench_density(int argc, char **argv)
 	};
 	int ret;
 
-	iopf_bench_density_defaults(&cfg);
-	cfg.costs = iopf_cost_profile_default();
-	cfg.progress = tool_progress;
-	cfg.progress_arg = "density";
-	hot = (uint64_t)(cfg.hot_frac * 100 + 0.5);
-	cold = (uint64_t)(cfg.cold_frac * 100 + 0.5);
-	guests = cfg.max_guests;
-	ret = tool_parse(&cmd, argc, argv);
+	/* Options in percent and a guest count stand for fields of another
+	 * type: they start from the defaults and are converted after. */
+	iopf_bench_density_defaults(&def);
+	hot = (uint64_t)(def.hot_frac * 100 + 0.5);
+	cold = (uint64_t)(def.cold_frac * 100 + 0.5);
+	guests = def.max_guests;
+	ret = tool_bench_parse(&cmd, &d.b, argc, argv);
 	if (ret >= 0)
 		return ret;
+	cfg.costs = profile ? tool_cost_profile(profile)
+			    : iopf_cost_profile_default();
+	if (!cfg.costs)
+		return 2;
+	cfg.progress = tool_progress;
+	cfg.progress_arg = "density";
 	cfg.max_guests = (unsigned)guests;
 	cfg.hot_frac = (double)hot / 100;
 	cfg.cold_frac = (double)cold / 100;
-	if (profile) {
-		cfg.costs = tool_cost_profile(profile);
-		if (!cfg.costs)
-			return 2;
-	}
-	/* A scenario that cannot run is refused before any work. */
-	ret = tool_bench_begin(cmd.name, iopf_bench_density_validate(&cfg, &plan),
-			       &plan, allow_long, &o, TOOL_BENCH_PLOTS);
-	if (ret)
-		return ret;
+	d.every = (unsigned)every;
 	/* Both before the run: the heap it measures is the same either way. */
 	res.steps = calloc(cfg.max_guests, sizeof(*res.steps));
-	cap = 160 * (size_t)cfg.max_guests + 256;
-	data = malloc(cap);
-	if (!res.steps || !data) {
+	d.cap = 160 * (size_t)cfg.max_guests + 256;
+	d.data = malloc(d.cap);
+	if (!res.steps || !d.data) {
 		fprintf(stderr, "iopf: out of memory\n");
-		tool_output_abort(&o);
 		ret = 1;
-		goto out_free;
+	} else {
+		ret = tool_bench_run(&cmd, &d.b);
 	}
-	ret = tool_bench_end(cmd.name, &o, iopf_bench_density(&cfg, &res));
-	if (ret)
-		goto out_free;
-	if (o.csv)
-		print_csv(&res);
-	else if (tool_output_table(&o))
-		print_table(&cfg, &res, (unsigned)every);
-	if (o.json && tool_output_json(&o, density_json(&res)))
-		ret = 1;
-	else
-		ret = plot_density(&o, &res, data, cap);
-out_free:
-	free(data);
+	free(d.data);
 	free(res.steps);
 	return ret;
 }
