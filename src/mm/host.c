@@ -188,7 +188,7 @@ static void mm_host_discard(struct iopf_mm *mm, uint64_t addr, uint64_t last)
  * that is gone. msync() tells, without touching the pages: mlock() would
  * too, but it says ENOMEM both over the lock limit and for a hole, and a
  * sanitizer's mlock() does nothing at all. What a failed mlock did lock
- * is unlocked.
+ * is for the caller to unlock: only it knows which pages other pins hold.
  */
 static int mm_host_lock(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
@@ -197,11 +197,10 @@ static int mm_host_lock(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 
 	(void)mm;
 	if (msync(p, len, MS_ASYNC))
-		return errno == ENOMEM ? -EFAULT : -errno;
+		return -EFAULT;
 	if (!mlock(p, len))
 		return 0;
 	err = errno;
-	munlock(p, len);
 	if (err == ENOMEM && msync(p, len, MS_ASYNC) && errno == ENOMEM)
 		return -EFAULT;
 	return -ENOMEM;

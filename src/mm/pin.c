@@ -123,8 +123,15 @@ static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 		pfns[i] = pfn;
 	}
 	/* The backend locks what is pinned (mlock on a host pool). */
-	if (!ret && pin && pool->ops->lock)
+	if (!ret && pin && pool->ops->lock) {
 		ret = pool->ops->lock(mm, addr, npages << pool->page_shift);
+		/*
+		 * A failed lock may have locked part of the range: undo it
+		 * for the pages no other pin holds, as an unpin would.
+		 */
+		if (ret && pool->ops->unlock)
+			mm_unlock_unpinned_locked(mm, pfns, npages);
+	}
 	if (ret) {
 		while (i--) {
 			if (pfns[i] == IOPF_PFN_NONE)
