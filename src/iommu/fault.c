@@ -147,6 +147,7 @@ void fault_deliver_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 			   uint16_t grpid, int code, unsigned credits,
 			   bool stall, uint64_t posted_ns)
 {
+	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	fault_settle_locked(iommu, dev, grpid, code, credits, stall,
 			    posted_ns);
 	/*
@@ -244,10 +245,12 @@ static void worker_wake_dev_locked(struct iopf_iommu *iommu,
 /* Take one ring entry (false: none), traced as the worker's read. */
 static bool worker_read_locked(struct iopf_iommu *iommu)
 {
-	bool tracing = iopf_rt_tracing(iommu->rt);
-	uint64_t t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
+	bool tracing;
+	uint64_t t_read;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	tracing = iopf_rt_tracing(iommu->rt);
+	t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
 	if (!fault_prq_take_locked(iommu))
 		return false;
 	if (tracing)

@@ -337,9 +337,11 @@ static uint64_t *mm_range_ptes_next_locked(struct iopf_mm *mm, size_t *i,
 static uint64_t mm_count_backed_locked(struct iopf_mm *mm, uint64_t start,
 				       uint64_t last)
 {
-	size_t i = mm_vma_search(mm, start);
 	uint64_t *ptes, nr, n = 0;
+	size_t i;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
+	i = mm_vma_search(mm, start);
 	while ((ptes = mm_range_ptes_next_locked(mm, &i, start, last, &nr)))
 		for (uint64_t p = 0; p < nr; p++)
 			n += ptes[p] != 0;
@@ -349,9 +351,11 @@ static uint64_t mm_count_backed_locked(struct iopf_mm *mm, uint64_t start,
 static void mm_zap_range_locked(struct iopf_mm *mm, uint64_t start,
 				uint64_t last)
 {
-	size_t i = mm_vma_search(mm, start);
 	uint64_t *ptes, nr;
+	size_t i;
 
+	iopf_rt_mutex_assert_held(&mm->lock);
+	i = mm_vma_search(mm, start);
 	while ((ptes = mm_range_ptes_next_locked(mm, &i, start, last, &nr)))
 		for (uint64_t p = 0; p < nr; p++)
 			if (ptes[p])

@@ -303,9 +303,10 @@ static uint64_t mm_poison_scan(struct iopf_mm_pool *pool, uint32_t pfn)
 	return bad;
 }
 
-/* Called with pool->lock held: recycled frames on the stack, then fresh. */
+/* Recycled frames on the stack, then fresh. */
 static uint64_t mm_nr_stacked_locked(const struct iopf_mm_pool *pool)
 {
+	iopf_rt_mutex_assert_held(&pool->lock);
 	return pool->nr_free - (pool->nr_frames - pool->next_fresh);
 }
 
