@@ -500,7 +500,9 @@ static bool vmm_start_faulting(struct host *h, struct vmm *v,
 	if (!fd_attach_dev(h, v->fd, 0, v->ioas, v->fault_id, &v->dev_id,
 			   &v->hwpt))
 		return false;
-	iopf_rt_spawn(h->rt, "vmm-faults", vmm_fault_loop, v, &v->faults);
+	v->faults = host_spawn(h, "vmm-faults", vmm_fault_loop, v);
+	if (!v->faults)
+		return false;
 	dma_start(h, j, 1, 0, 6, true);
 	return true;
 }
@@ -530,10 +532,12 @@ static void body_fd_reattach(struct host *h)
 
 	if (!vmm_start_faulting(h, &v, &j))
 		return;
-	iopf_rt_spawn(h->rt, "vmm-detach", vmm_detach, &v, &detach);
-	iopf_rt_spawn(h->rt, "vmm-attach", vmm_attach, &v, &attach);
-	iopf_rt_join(detach);
-	iopf_rt_join(attach);
+	detach = host_spawn(h, "vmm-detach", vmm_detach, &v);
+	attach = host_spawn(h, "vmm-attach", vmm_attach, &v);
+	if (detach)
+		iopf_rt_join(detach);
+	if (attach)
+		iopf_rt_join(attach);
 	dma_finish(h, &j, 1);
 	v.stop = true;
 	iopf_rt_join(v.faults);
@@ -613,9 +617,10 @@ static void body_invalidate(struct host *h)
 		return;
 	/* Pages that stay mapped and present: no DMA may fail. */
 	dma_start(h, j, 3, 2, 3, false);
-	iopf_rt_spawn(h->rt, "churn", churn_fn, h, &churn);
+	churn = host_spawn(h, "churn", churn_fn, h);
 	dma_finish(h, j, 3);
-	iopf_rt_join(churn);
+	if (churn)
+		iopf_rt_join(churn);
 	iopf_type1_close(t);
 }
 
@@ -655,10 +660,11 @@ static void body_pin_unmap(struct host *h)
 	p.ioas = ioas_with_domain(h, &d);
 	if (!p.ioas)
 		return;
-	iopf_rt_spawn(h->rt, "pinner", pin_fn, &p, &a);
+	a = host_spawn(h, "pinner", pin_fn, &p);
 	CHECK(h, iopf_ioas_unmap(p.ioas, 0, 8 * IOPF_PGSIZE_4K, &unmapped) == 0,
 	      "unmap");
-	iopf_rt_join(a);
+	if (a)
+		iopf_rt_join(a);
 	CHECK(h, p.ret == 0 || p.ret == -ENOENT || p.ret == -EINVAL,
 	      "pin_pages returned %d", p.ret);
 	iopf_ioas_detach_domain(p.ioas, d);
