@@ -467,8 +467,8 @@ void iopf_rt_trace_ring_print(const struct iopf_rt_trace_ring *r, unsigned n,
  * plain back and forth between two hot stacks. The count is rounded down
  * to whole rounds plus one. *ns receives the calling thread's CPU time
  * taken, in nanoseconds (time the machine gives to other work does not
- * count, as it is no cost of the switches). The floor under the virtual scheduler's cost per event,
- * for benchmarks to compare with. Returns 0, -EINVAL if @fibers is not
+ * count, as it is no cost of the switches). The floor under the virtual
+ * scheduler's cost per event, for benchmarks to compare with. Returns 0, -EINVAL if @fibers is not
  * 2..65536, @switches is 0 or @ns NULL, -ENOMEM if a fiber stack cannot be
  * mapped. Needs no context and no actor; does not block.
  */

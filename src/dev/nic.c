@@ -637,7 +637,8 @@ int iopf_nic_create(struct iopf_iommu *iommu, const struct iopf_nic_config *cfg,
 			break;
 		}
 		nic->nr_channels++;
-		ret = iopf_rt_spawn(rt, "nic-rx", nic_channel_run, ch, &ch->actor);
+		ret = iopf_rt_spawn(rt, "nic-rx", nic_channel_run, ch,
+				    &ch->actor);
 	}
 	for (unsigned i = 0; !ret && i < nic->cfg.pri_engines; i++) {
 		nic->nr_pri++;

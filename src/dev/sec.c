@@ -292,7 +292,8 @@ int iopf_sec_create(struct iopf_iommu *iommu, const struct iopf_sec_config *cfg,
 		iopf_lock_init(rt, &q->lock, SEC_QUEUE);
 		iopf_rt_waitq_init(rt, &q->wq);
 		sec->nr_queues++;
-		ret = iopf_rt_spawn(rt, "sec-engine", sec_engine, q, &q->engine);
+		ret = iopf_rt_spawn(rt, "sec-engine", sec_engine, q,
+				    &q->engine);
 	}
 	if (ret) {
 		iopf_sec_destroy(sec);

@@ -229,8 +229,9 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 			atomic_fetch_add(&iommu->ctr.credit_overruns, 1);
 			atomic_fetch_add(&iommu->ctr.auto_responses, 1);
 			group_discard_locked(iommu, dev, req->grpid);
-			fault_deliver_locked(iommu, dev, req->grpid, IOPF_RESP_FAILURE,
-				       0, false, UINT64_MAX);
+			fault_deliver_locked(iommu, dev, req->grpid,
+					     IOPF_RESP_FAILURE, 0, false,
+					     UINT64_MAX);
 			goto out_unlock;
 		}
 	}
@@ -248,7 +249,10 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 					      : &iommu->prq_wq;
 		goto out_unlock;
 	}
-	/* The ring is full. */
+	/*
+	 * Not queued, the ring being full: whatever must be answered is
+	 * answered here, or the device would wait for ever.
+	 */
 	if (stall)
 		goto terminate_stall;
 	if (stop)
@@ -256,8 +260,8 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 	if (last) {
 		group_discard_locked(iommu, dev, req->grpid);
 		atomic_fetch_add(&iommu->ctr.auto_responses, 1);
-		fault_deliver_locked(iommu, dev, req->grpid, IOPF_RESP_SUCCESS, 1,
-			       false, UINT64_MAX);
+		fault_deliver_locked(iommu, dev, req->grpid,
+				     IOPF_RESP_SUCCESS, 1, false, UINT64_MAX);
 	} else {
 		iopf_rt_mutex_lock(&dev->lock);
 		dev->credits_used--;

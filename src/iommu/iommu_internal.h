@@ -311,7 +311,11 @@ struct iopf_iommu {
 	struct iopf_rt_mutex prq_lock;
 	struct prq_entry *prq;             /* protected by prq_lock */
 	unsigned prq_depth;                /* set at creation */
-	unsigned prq_head, prq_count;      /* protected by prq_lock */
+	/*
+	 * protected by prq_lock; the queue actor reads prq_count under
+	 * fault_lock alone: in its mode every post holds fault_lock too.
+	 */
+	unsigned prq_head, prq_count;
 	bool prq_overflow;                 /* protected by prq_lock */
 	/* Bumped with fault_lock and prq_lock held (read under either): a
 	 * draining worker asleep under prq_lock sees news of fault_lock's. */

@@ -350,8 +350,8 @@ int iopf_rt_fiber_switch_time(unsigned fibers, uint64_t switches,
 	/* Stacks as the virtual runtime makes them for its actors. */
 	for (; made < fibers; made++) {
 		peers[made] = (struct rt_fiber_ring_peer){ &ring, made };
-		ret = rt_fiber_create(&ring.fibers[made], NULL, 256 * 1024, made,
-				      rt_fiber_ring_peer, &peers[made]);
+		ret = rt_fiber_create(&ring.fibers[made], NULL, 256 * 1024,
+				      made, rt_fiber_ring_peer, &peers[made]);
 		if (ret)
 			goto out_destroy;
 	}
