@@ -228,7 +228,7 @@ static unsigned dma_access(enum iopf_dma_dir dir)
 
 static int dma_fail(struct iopf_dev *dev, int err)
 {
-	atomic_fetch_add(&dev->st_dma_errors, 1);
+	atomic_fetch_add(&dev->ctr.dma_errors, 1);
 	return err;
 }
 
@@ -300,11 +300,11 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		if (why != IOPF_EVT_NR)
 			return dma_miss_fail(dev, why, pasid, iova, access);
 		if (retries++ == max) {
-			atomic_fetch_add(&dev->st_exhausted, 1);
+			atomic_fetch_add(&dev->ctr.retries_exhausted, 1);
 			return dma_fail(dev, -EFAULT);
 		}
 		if (retries > 1)
-			atomic_fetch_add(&dev->st_retries, 1);
+			atomic_fetch_add(&dev->ctr.fault_retries, 1);
 		code = fault_raise(dev, pasid, x.stage2 ? x.fault_addr : iova,
 				   access, x.stage2);
 		if (code == IOPF_RESP_SUCCESS)
@@ -323,7 +323,7 @@ static bool dma_pri_stopped(struct iopf_dev *dev, uint32_t pasid,
 		return false;
 	fault_report_event(dev->iommu, dev, pasid, iova, access,
 			   IOPF_EVT_PRI_STOPPED);
-	atomic_fetch_add(&dev->st_dma_errors, 1);
+	atomic_fetch_add(&dev->ctr.dma_errors, 1);
 	return true;
 }
 
@@ -344,7 +344,7 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 	if (dma_pri_stopped(dev, pasid, iova, dma_access(dir)))
 		return -EIO;
 	iopf_rt_charge(iommu->rt, iommu->costs->dma_setup_ns);
-	atomic_fetch_add(&dev->st_dma_ops, 1);
+	atomic_fetch_add(&dev->ctr.dma_ops, 1);
 
 	while (len) {
 		size_t chunk = IOPF_PGSIZE_4K - (iova & (IOPF_PGSIZE_4K - 1));
@@ -359,7 +359,7 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 		if (p)
 			p += chunk;
 		len -= chunk;
-		atomic_fetch_add(&dev->st_dma_bytes, chunk);
+		atomic_fetch_add(&dev->ctr.dma_bytes, chunk);
 	}
 	return 0;
 }
@@ -426,8 +426,8 @@ int iopf_dma_try(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 		dma_end(dev, idx);
 		if (err)
 			return dma_fail(dev, err);
-		atomic_fetch_add(&dev->st_dma_ops, 1);
-		atomic_fetch_add(&dev->st_dma_bytes, end - iova + 1);
+		atomic_fetch_add(&dev->ctr.dma_ops, 1);
+		atomic_fetch_add(&dev->ctr.dma_bytes, end - iova + 1);
 		return 0;
 	}
 	why = dma_miss_reason(dev, d, &x);

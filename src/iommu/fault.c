@@ -138,7 +138,7 @@ static void fault_settle_locked(struct iopf_iommu *iommu, struct iopf_dev *dev,
 		slot->state = SLOT_DONE;
 		slot->code = (int8_t)code;
 	} else {
-		atomic_fetch_add(&dev->st_stale, 1);
+		atomic_fetch_add(&dev->ctr.stale_responses, 1);
 	}
 	iopf_rt_mutex_unlock(&dev->lock);
 }

@@ -536,7 +536,7 @@ int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
 	if (!stall)
 		dev->credits_used++;
 	iopf_rt_mutex_unlock(&dev->lock);
-	atomic_fetch_add(&dev->st_faults, 1);
+	atomic_fetch_add(&dev->ctr.faults, 1);
 
 	req.grpid = (uint16_t)grpid;
 	t0 = iopf_rt_now(dev->iommu->rt);

@@ -258,14 +258,7 @@ void iopf_dev_stats(struct iopf_dev *dev, struct iopf_dev_stats *out)
 		out->atc_hits = atomic_load(&dev->atc.hits);
 		out->atc_misses = atomic_load(&dev->atc.misses);
 	}
-	out->dma_ops = atomic_load(&dev->st_dma_ops);
-	out->dma_bytes = atomic_load(&dev->st_dma_bytes);
-	out->dma_errors = atomic_load(&dev->st_dma_errors);
-	out->faults = atomic_load(&dev->st_faults);
-	out->fault_retries = atomic_load(&dev->st_retries);
-	out->retries_exhausted = atomic_load(&dev->st_exhausted);
-	out->atc_invalidations = atomic_load(&dev->st_atc_inval);
-	out->stale_responses = atomic_load(&dev->st_stale);
+	IOPF_COUNTERS_READ(out, dma_ops, stale_responses, &dev->ctr);
 }
 
 /*
@@ -282,7 +275,7 @@ void dev_invalidate_atc(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 	if (dev->ats) {
 		tlb_invalidate(&dev->atc, TLB_ANY_DOMAIN, pasid, iova, size);
 		iopf_rt_charge(dev->iommu->rt, c->atc_inval_ns);
-		atomic_fetch_add(&dev->st_atc_inval, 1);
+		atomic_fetch_add(&dev->ctr.atc_invalidations, 1);
 		atomic_fetch_add(&dev->iommu->ctr.atc_invalidations, 1);
 	}
 	iopf_rt_mutex_lock(&dev->lock);

@@ -170,6 +170,17 @@ struct dev_slot {
 	bool stall;
 };
 
+/*
+ * A device's counters, in the order of the fields dma_ops ..
+ * stale_responses of struct iopf_dev_stats (see counters.h).
+ */
+struct dev_counters {
+	_Atomic uint64_t dma_ops, dma_bytes, dma_errors;
+	_Atomic uint64_t faults, fault_retries, retries_exhausted;
+	_Atomic uint64_t atc_invalidations;
+	_Atomic uint64_t stale_responses;
+};
+
 struct iopf_dev {
 	struct iopf_iommu *iommu;
 	char name[32];
@@ -195,9 +206,7 @@ struct iopf_dev {
 	unsigned slot_cursor;            /* protected by lock */
 
 	struct iopf_list link;           /* iommu->devices; iommu->attach_lock */
-	_Atomic uint64_t st_dma_ops, st_dma_bytes, st_dma_errors;
-	_Atomic uint64_t st_faults, st_retries, st_exhausted, st_stale;
-	_Atomic uint64_t st_atc_inval;
+	struct dev_counters ctr;
 };
 
 struct stage1_slot {

@@ -50,6 +50,7 @@
 #define _GNU_SOURCE
 #include "vfio_internal.h"
 #include "lock_order.h"
+#include "counters.h"
 #include <iopf/inject.h>
 
 #include <errno.h>
@@ -259,17 +260,7 @@ void iopf_ioas_stats(struct iopf_ioas *ioas, struct iopf_ioas_stats *out)
 		iopf_rt_mutex_unlock(&a->lock);
 	}
 	iopf_rt_mutex_unlock(&ioas->lock);
-	out->faults = atomic_load(&c->faults);
-	out->fault_pages = atomic_load(&c->fault_pages);
-	out->prefault_pages = atomic_load(&c->prefault_pages);
-	out->already_mapped = atomic_load(&c->already_mapped);
-	out->invalid_addr = atomic_load(&c->invalid_addr);
-	out->invalid_perm = atomic_load(&c->invalid_perm);
-	out->invalid_other = atomic_load(&c->invalid_other);
-	out->seq_retries = atomic_load(&c->seq_retries);
-	out->invalidations = atomic_load(&c->invalidations);
-	out->invalidated_pages = atomic_load(&c->invalidated_pages);
-	out->explicit_prefault_pages = atomic_load(&c->explicit_prefault_pages);
+	IOPF_COUNTERS_READ(out, faults, explicit_prefault_pages, c);
 }
 
 void iopf_ioas_destroy(struct iopf_ioas *ioas)

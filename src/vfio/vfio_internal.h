@@ -109,6 +109,10 @@ struct area_table {
 	struct vfio_area *a[];
 };
 
+/*
+ * The container's counters, in the order of the fields faults ..
+ * explicit_prefault_pages of struct iopf_ioas_stats (see counters.h).
+ */
 struct ioas_counters {
 	_Atomic uint64_t faults, fault_pages, prefault_pages, already_mapped;
 	_Atomic uint64_t invalid_addr, invalid_perm, invalid_other;
