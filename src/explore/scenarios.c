@@ -735,6 +735,45 @@ static void body_detach_twice(struct host *h)
 
 HOST_SCENARIO(scen_detach_twice, 1, 1, 0, body_detach_twice, DEFAULT)
 
+/* Remove device 0 as soon as the IOMMU lets it go. */
+static void remove_dev0_fn(void *arg)
+{
+	struct host *h = arg;
+	struct iopf_dev *dev = h->dev[0];
+	int ret;
+
+	while ((ret = iopf_dev_remove(dev)) == -EBUSY)
+		iopf_rt_yield(h->rt);
+	CHECK(h, ret == 0, "remove: %d", ret);
+	h->dev[0] = NULL;   /* the host's teardown removes the rest */
+}
+
+/*
+ * A detach while another thread removes the device: the attachment
+ * leaves the device's list before the detach is done with the device
+ * (draining its DMA, invalidating its ATC, waking other detaches), so
+ * the removal must be refused until the detach has returned, never free
+ * the device under it (the sanitizer build).
+ */
+static void body_detach_vs_remove(struct host *h)
+{
+	struct iopf_dev *dev = h->dev[0];
+	struct iopf_rt_actor *a;
+	struct iopf_domain *d;
+
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
+	if (h->failed)
+		return;
+	CHECK(h, iopf_attach(dev, IOPF_PASID_NONE, d) == 0, "attach");
+	a = host_spawn(h, "remove", remove_dev0_fn, h);
+	iopf_detach(dev, IOPF_PASID_NONE);
+	if (a)
+		iopf_rt_join(a);
+	iopf_domain_free(d);
+}
+
+HOST_SCENARIO(scen_detach_remove, 1, 1, 0, body_detach_vs_remove, DEFAULT)
+
 struct claimer {
 	struct iopf_ioas *ioas;
 	struct iopf_domain *d;
@@ -825,6 +864,10 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	  "two detaches of one attachment while its device faults: freed "
 	  "once, gone when both return",
 	  scen_detach_twice },
+	{ "detach-vs-remove",
+	  "a detach while another thread removes the device: refused until "
+	  "the detach returns, never freed under it",
+	  scen_detach_remove },
 	{ "claim-vs-claim",
 	  "two containers attach one domain with faults at once: one wins, "
 	  "the other gets -EBUSY",

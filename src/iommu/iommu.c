@@ -206,7 +206,7 @@ int iopf_dev_remove(struct iopf_dev *dev)
 		return 0;
 	iommu = dev->iommu;
 	iopf_rt_mutex_lock(&iommu->attach_lock);
-	if (!iopf_list_empty(&dev->attached)) {
+	if (!iopf_list_empty(&dev->attached) || dev->detach_calls) {
 		iopf_rt_mutex_unlock(&iommu->attach_lock);
 		return -EBUSY;
 	}
@@ -794,7 +794,20 @@ static void detach_wait_locked(struct iopf_dev *dev, struct iopf_attach *a)
 		free(a);
 }
 
-void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
+/* Count a detach call in or out of @dev (see iopf_dev::detach_calls). */
+static void detach_call_count(struct iopf_dev *dev, bool in)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	if (in)
+		dev->detach_calls++;
+	else
+		dev->detach_calls--;
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+}
+
+static void detach_one(struct iopf_dev *dev, uint32_t pasid)
 {
 	struct iopf_iommu *iommu = dev->iommu;
 	struct iopf_attach *a;
@@ -841,4 +854,12 @@ void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 	iopf_rt_mutex_unlock(&dev->lock);
 	if (!waiters)
 		free(a);
+}
+
+void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
+{
+	/* Counted out, the device may be removed: not touched after. */
+	detach_call_count(dev, true);
+	detach_one(dev, pasid);
+	detach_call_count(dev, false);
 }

@@ -195,6 +195,13 @@ struct iopf_dev {
 	struct iopf_rt_waitq wq;         /* slots, in-flight drains */
 	struct iopf_list attached;       /* newest first; protected by lock
 					    (+attach_lock) */
+	/*
+	 * iopf_detach() calls on this device still running, protected by
+	 * the iommu's attach_lock. An attachment leaves @attached (step 3)
+	 * before its detach is done with the device (steps 4-6): the
+	 * device is not removed while this is non-zero.
+	 */
+	unsigned detach_calls;
 	struct dev_slot slots[IOPF_PRI_GROUPS]; /* protected by lock */
 	unsigned slots_busy;             /* protected by lock */
 	bool pri_stopped;                /* protected by lock */
