@@ -122,14 +122,21 @@ void fault_forget_dev(struct iopf_iommu *iommu, struct iopf_dev *dev)
 			fault_respond_locked(iommu, g, IOPF_RESP_INVALID);
 		}
 	}
-	/* Queue entries of a removed device are skipped by the reader. */
+	/*
+	 * Queue entries of a removed device are skipped by the reader; a
+	 * stall among them gives back its place in the stall budget, which
+	 * only its delivery would have.
+	 */
 	iopf_rt_mutex_lock(&iommu->prq_lock);
 	for (unsigned i = 0; i < iommu->prq_count; i++) {
 		struct prq_entry *e =
 			&iommu->prq[(iommu->prq_head + i) % iommu->prq_depth];
 
-		if (e->dev == dev)
-			e->dev = NULL;
+		if (e->dev != dev)
+			continue;
+		if (e->stall)
+			iommu->stalled--;
+		e->dev = NULL;
 	}
 	iopf_rt_mutex_unlock(&iommu->prq_lock);
 	/* A worker waking it with fault_lock let go still needs it. */

@@ -560,6 +560,46 @@ static void body_stall(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(stall)
 
+/*
+ * A stall still in the queue when its device is removed gives its place
+ * in the stall budget back: with a budget of one, the next device's
+ * stall is served, not terminated.
+ */
+static void body_stall_budget_after_remove(struct harness *h)
+{
+	struct iopf_iommu_config cfg = { .prq_depth = 8, .fault_workers = 1,
+					 .stall_max = 1 };
+	struct iopf_page_request r = { .flags = IOPF_PR_LAST, .grpid = 1,
+				       .perm = IOPF_PERM_READ, .addr = 0 };
+	struct iopf_iommu_stats st;
+	struct iopf_dev *gone, *dev;
+	struct stall_arg s;
+	struct iopf_rt_actor *a;
+	struct env e;
+
+	env_setup(h, &e, 1, 0);
+	iopf_iommu_destroy(e.iommu);
+	cfg.pool = h->pool;
+	assert_int_equal(iopf_iommu_create(h->rt, &cfg, &e.iommu), 0);
+	gone = env_dev(&e, "gone", IOPF_FAULT_STALL, 0);
+	/* Queued, and removed before the queue is read: nothing ran yet. */
+	assert_int_equal(iopf_dev_post_request(gone, &r), 0);
+	assert_int_equal(iopf_dev_remove(gone), 0);
+	dev = env_dev(&e, "smmu-dev", IOPF_FAULT_STALL, 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE,
+				     env_fault_domain(&e)), 0);
+	s = (struct stall_arg){ dev, 2 * PG, 1 };
+	assert_int_equal(iopf_rt_spawn(h->rt, "dma", stall_dma, &s, &a), 0);
+	iopf_rt_join(a);
+	assert_int_equal(s.ret, 0);
+	iopf_iommu_stats(e.iommu, &st);
+	assert_int_equal(st.stall_terminated, 0);
+	assert_int_equal(st.events[IOPF_EVT_STALL_LIMIT], 0);
+	env_teardown(&e);
+}
+
+HARNESS_VIRTUAL_TEST(stall_budget_after_remove)
+
 /* Teardown answers pending groups INVALID; no handler runs after. */
 struct teardown {
 	struct env *e;
@@ -868,6 +908,7 @@ TEST_MAIN(cmocka_unit_test(test_static_dma),
 	  cmocka_unit_test(test_stop_marker_and_pasid_rules),
 	  cmocka_unit_test(test_async_and_stale),
 	  cmocka_unit_test(test_stall),
+	  cmocka_unit_test(test_stall_budget_after_remove),
 	  cmocka_unit_test(test_teardown_answers_pending),
 	  cmocka_unit_test(test_sva),
 	  cmocka_unit_test(test_nested),
