@@ -58,9 +58,14 @@ static void pl_iommufd_release(struct pl_file *f)
 
 	iopf_list_for_each_entry(q, &ictx->faults, node)
 		pl_fault_stop(q);
-	iopf_fd_close(ictx->ctx);
+	/*
+	 * Each queue is marked destroyed under its lock before the context
+	 * goes: a write answering through a queue's fd holds that lock and
+	 * checks the mark, so none can reach the closed context.
+	 */
 	iopf_list_for_each_entry_safe(q, qn, &ictx->faults, node)
 		pl_fault_drop(q);
+	iopf_fd_close(ictx->ctx);
 	iopf_list_for_each_entry_safe(io, ion, &ictx->ioases, node) {
 		for (m = io->maps; m; m = mn) {
 			mn = m->next;

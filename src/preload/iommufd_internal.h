@@ -68,7 +68,12 @@ struct pl_resp {
 
 struct pl_fault {
 	struct pl_file f;
-	struct pl_iommufd *ictx;        /* not a reference: see destroyed */
+	/*
+	 * Not a reference: used only under lock while !destroyed. The
+	 * context sets destroyed (pl_fault_drop) before it closes its iopf
+	 * context, so a holder of lock that saw !destroyed may use it.
+	 */
+	struct pl_iommufd *ictx;
 	uint32_t id;
 	int efd;                        /* our own fd on the eventfd */
 	struct iopf_rt_mutex lock;
