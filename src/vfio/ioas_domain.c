@@ -74,6 +74,7 @@ static void area_add_domain(struct vfio_area *a, void *p)
 
 	for (uint64_t idx = 0; idx < a->npages && !arg->err; idx++) {
 		uint64_t phys;
+		int r;
 
 		if (!area_test_mapped(a, idx))
 			continue;
@@ -99,9 +100,14 @@ static void area_add_domain(struct vfio_area *a, void *p)
 			a->nr_mapped--;
 			continue;
 		}
-		if (iopf_domain_map(arg->domain, area_idx_iova(a, idx), phys,
-				    1ull << shift, a->perm) == -ENOMEM)
-			arg->err = -ENOMEM;
+		/*
+		 * Any failure fails the attach: a page marked mapped that the
+		 * new domain lacks would be answered "already mapped" for ever.
+		 */
+		r = iopf_domain_map(arg->domain, area_idx_iova(a, idx), phys,
+				    1ull << shift, a->perm);
+		if (r && !arg->err)
+			arg->err = r;
 	}
 }
 

@@ -106,7 +106,7 @@ int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 	struct fd_obj *dobj, *hobj;
 	struct fd_device *d;
 	struct fd_hwpt *h;
-	struct fd_attach *a;
+	struct fd_attach *a, *it;
 	int ret;
 
 	if (!fd)
@@ -123,6 +123,17 @@ int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 	}
 	d = container_of(dobj, struct fd_device, obj);
 	h = container_of(hobj, struct fd_hwpt, obj);
+	/*
+	 * Attached already: refused before the queues are linked, or the
+	 * live attachment's groups would be read into our entry and then
+	 * dropped with it.
+	 */
+	iopf_list_for_each_entry(it, &d->attached, link) {
+		if (it->pasid == pasid) {
+			ret = -EBUSY;
+			goto out_unlock;
+		}
+	}
 	a->pasid = pasid;
 	a->hwpt = h;
 	/* Before the IOMMU attach: its first fault may come at once. */

@@ -213,6 +213,8 @@ int iopf_fd_fault_read(struct iopf_fd *fd, uint32_t fault_id,
 	if (!f)
 		return -ENOENT;
 	deadline = iopf_rt_now(fd->rt) + timeout_ns;
+	if (deadline < timeout_ns)
+		deadline = UINT64_MAX;  /* no deadline within virtual time */
 	iopf_rt_mutex_lock(&f->lock);
 	while (iopf_list_empty(&f->queued)) {
 		uint64_t now = iopf_rt_now(fd->rt);
