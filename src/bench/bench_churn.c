@@ -300,16 +300,27 @@ static void churn_main(void *arg)
 		goto out;
 	ch->deadline = iopf_rt_now(ch->rt) + ch->cfg->duration_ns;
 	for (int i = 0; i < 5; i++)
-		iopf_rt_spawn(ch->rt, "host", host_fns[i], ch, &host[i]);
+		if (iopf_rt_spawn(ch->rt, "host", host_fns[i], ch, &host[i]))
+			host[i] = NULL;
 	for (unsigned i = 0; i < ch->h.ndev; i++) {
 		dargs[i] = (struct churn_dev){ ch, i };
-		iopf_rt_spawn(ch->rt, "device", churn_device, &dargs[i], &devs[i]);
+		if (iopf_rt_spawn(ch->rt, "device", churn_device, &dargs[i],
+				  &devs[i]))
+			devs[i] = NULL;
 	}
 	for (unsigned i = 0; i < ch->h.ndev; i++)
-		iopf_rt_join(devs[i]);
+		if (devs[i])
+			iopf_rt_join(devs[i]);
 	atomic_store(&ch->stop, true);
 	for (int i = 0; i < 5; i++)
-		iopf_rt_join(host[i]);
+		if (host[i])
+			iopf_rt_join(host[i]);
+	for (unsigned i = 0; i < ch->h.ndev && !ch->err; i++)
+		if (!devs[i])
+			ch->err = -EAGAIN;
+	for (int i = 0; i < 5 && !ch->err; i++)
+		if (!host[i])
+			ch->err = -EAGAIN;
 
 	/* The CPU reads every durable page back: its last version. */
 	for (unsigned p = 0; p < DURABLE && !ch->err; p++) {

@@ -303,11 +303,19 @@ static void run_step(struct density_run *r, struct iopf_bench_density_step *st)
 	for (unsigned i = 0; i < r->n; i++)
 		faults0 += iopf_vm_faults(r->g[i].vm);
 	r->deadline = iopf_rt_now(r->rt) + r->cfg->step_ns;
+	for (unsigned i = 0; i < r->n; i++) {
+		int ret = iopf_rt_spawn(r->rt, "device", guest_device,
+					&r->g[i], &r->g[i].actor);
+
+		if (ret) {
+			r->g[i].actor = NULL;
+			if (!r->err)
+				r->err = ret;
+		}
+	}
 	for (unsigned i = 0; i < r->n; i++)
-		iopf_rt_spawn(r->rt, "device", guest_device, &r->g[i],
-			      &r->g[i].actor);
-	for (unsigned i = 0; i < r->n; i++)
-		iopf_rt_join(r->g[i].actor);
+		if (r->g[i].actor)
+			iopf_rt_join(r->g[i].actor);
 	iopf_mm_pool_stats(r->pool, &b);
 	for (unsigned i = 0; i < r->n; i++) {
 		faults1 += iopf_vm_faults(r->g[i].vm);
@@ -548,14 +556,8 @@ static int density_side_run(unsigned index, void *result, void *ctx)
 	struct density_run r = { .cfg = cfg, .iopf = index == 0,
 				 .out = result, .sched = job->sched,
 				 .progress_done = job->done };
-	int ret;
 
-	ret = iopf_rt_create(&rc, &r.rt);
-	if (ret)
-		return ret;
-	ret = iopf_rt_run(r.rt, "density", density_main, &r);
-	iopf_rt_destroy(r.rt);
-	return ret ? ret : r.err;
+	return bench_run_once(&rc, &r.rt, "density", density_main, &r, &r.err);
 }
 
 static struct density_side *density_side_at(struct density_side *sides,

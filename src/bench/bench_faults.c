@@ -48,6 +48,12 @@ int iopf_bench_faults_validate(const struct iopf_bench_faults_config *cfg,
 	    bench_plan_range(plan, "devices", cfg->devices, 1,
 			     BENCH_HOST_MAX_DEV))
 		return -EINVAL;
+	/* Each device faults on pages / devices of them: one at least. */
+	if (cfg->pages < cfg->devices)
+		return bench_plan_fail(plan, -EINVAL, "pages (%llu) must be "
+				       "at least the devices (%u)",
+				       (unsigned long long)cfg->pages,
+				       cfg->devices);
 	/* The static run holds two copies: untouched, then populated. ~90 us
 	 * per page over the three runs. */
 	return bench_plan_set(plan, bench_pool_bytes((2 * cfg->pages + 4096) << 12),

@@ -78,6 +78,7 @@ expect 2 bench startup --runtime quantum
 expect 2 bench startup --max-gib 0
 expect 2 bench startup --runtime real --max-gib 4096
 expect 2 bench faults --pages 0
+expect_msg 2 "pages \(3\) must be at least the devices" bench faults --pages 3
 expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --csv
 expect 0 bench density --host-gib 16 --guest-gib 2 --guests 6 --step-ms 5 --json
 expect 0 bench faults --pages 1000 --csv
