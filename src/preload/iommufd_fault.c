@@ -41,6 +41,23 @@ static bool pl_fault_detached_since_locked(struct pl_fault *q, uint32_t dev,
 	return false;
 }
 
+/*
+ * A record the program will not see is answered INVALID here, so that no
+ * group waits for an answer that cannot come. The group may be answered
+ * already (a detach answers what it leaves behind): then iopf no longer
+ * knows the cookie, -ENOENT, and nothing is answered twice.
+ */
+static void pl_fault_refuse(struct iopf_fd *ctx, uint32_t fault_id,
+			    const struct iopf_fd_pgfault *rec)
+{
+	struct iopf_fd_page_response resp = {
+		.cookie = rec->cookie,
+		.code = IOPF_RESP_INVALID,
+	};
+
+	iopf_fd_fault_write(ctx, fault_id, &resp, 1);
+}
+
 static void pl_fault_reader(void *arg)
 {
 	struct pl_fault *q = arg;
@@ -62,17 +79,26 @@ static void pl_fault_reader(void *arg)
 		}
 		iopf_rt_mutex_lock(&q->lock);
 		for (int i = 0; i < n; i++) {
-			/* Answered by a detach while we held it: drop. */
+			/*
+			 * Its device was detached while we held it: dropped,
+			 * as the kernel drops what a detach leaves unread.
+			 * Keyed by device, the drop may also take a group of
+			 * an attachment made since: refused, not left waiting.
+			 */
 			if (pl_fault_detached_since_locked(q, recs[i].dev_id,
-							   seq))
+							   seq)) {
+				pl_fault_refuse(ctx, q->id, &recs[i]);
 				continue;
+			}
 			if (q->npend == q->pend_cap) {
 				size_t cap = q->pend_cap ? 2 * q->pend_cap : 64;
 				void *p = realloc(q->pend,
 						  cap * sizeof(*q->pend));
 
-				if (!p)
-					break;  /* answered by the timeout */
+				if (!p) {
+					pl_fault_refuse(ctx, q->id, &recs[i]);
+					continue;
+				}
 				q->pend = p;
 				q->pend_cap = cap;
 			}
