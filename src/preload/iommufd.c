@@ -193,8 +193,19 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 		ret = -EBUSY;
 		goto out;
 	}
-	if (q)
+	/*
+	 * A HWPT reporting to the queue holds it too: refused here, before
+	 * the reader stops, so that a refusal leaves the queue read.
+	 */
+	if (q) {
+		iopf_list_for_each_entry(hw, &ictx->hwpts, node) {
+			if (hw->fault_id == cmd->id) {
+				ret = -EBUSY;
+				goto out;
+			}
+		}
 		pl_fault_stop(q);
+	}
 	ret = iopf_fd_destroy(ictx->ctx, cmd->id);
 	if (ret) {
 		if (q && pl_fault_start(q))
