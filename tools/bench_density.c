@@ -320,8 +320,7 @@ int tool_bench_density(int argc, char **argv)
 	ret = tool_bench_parse(&cmd, &d.b, argc, argv);
 	if (ret >= 0)
 		return ret;
-	cfg.costs = profile ? tool_cost_profile(profile)
-			    : iopf_cost_profile_default();
+	cfg.costs = tool_cost_profile(profile);
 	if (!cfg.costs)
 		return 2;
 	cfg.progress = tool_progress;

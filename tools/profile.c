@@ -19,10 +19,13 @@ const struct iopf_cost_model *tool_cost_profile(const char *name)
 {
 	static struct iopf_cost_profile file;
 	static struct iopf_cost_model measured;
-	const struct iopf_cost_model *c = iopf_cost_profile_find(name);
+	const struct iopf_cost_model *c;
 	char err[256];
 	int ret;
 
+	if (!name)
+		return iopf_cost_profile_default();
+	c = iopf_cost_profile_find(name);
 	if (c)
 		return c;
 	if (!strcmp(name, "measured")) {

@@ -331,7 +331,8 @@ struct iopf_cost_model;
 /*
  * The cost profile @name: a built-in one (see iopf_cost_profile_find()),
  * "measured" (this machine's costs, measured now), or a profile file (see
- * iopf_cost_profile_parse()). NULL, with a message saying why, otherwise.
+ * iopf_cost_profile_parse()); @name NULL: the default profile. NULL,
+ * with a message saying why, otherwise.
  * A file's or a measured profile lives until the next call.
  */
 const struct iopf_cost_model *tool_cost_profile(const char *name);
