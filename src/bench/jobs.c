@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ int iopf_jobs_run(unsigned n, unsigned jobs, iopf_jobs_fn fn, void *ctx,
 {
 	size_t slot = (sizeof(struct jobs_slot_head) + result_size + 15) & ~(size_t)15;
 	unsigned next = 0, running = 0;
+	pid_t *pids;             /* of the children not reaped yet, else 0 */
 	char *area;
 	int ret = 0;
 
@@ -60,10 +62,15 @@ int iopf_jobs_run(unsigned n, unsigned jobs, iopf_jobs_fn fn, void *ctx,
 		jobs = n;
 	if (jobs <= 1)
 		return jobs_run_inline(n, fn, ctx, results, result_size);
+	pids = calloc(n, sizeof(*pids));
+	if (!pids)
+		return -ENOMEM;
 	area = mmap(NULL, slot * n, PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED)
+	if (area == MAP_FAILED) {
+		free(pids);
 		return -ENOMEM;
+	}
 	/* Whatever the caller has buffered must not be printed once per child. */
 	fflush(NULL);
 	while (next < n || running) {
@@ -84,18 +91,37 @@ int iopf_jobs_run(unsigned n, unsigned jobs, iopf_jobs_fn fn, void *ctx,
 				fflush(NULL);
 				_exit(0);
 			}
-			next++;
+			pids[next++] = pid;
 			running++;
 		}
 		if (!running)
 			break;
+		/* Only our children count: the caller may have others. */
 		pid = wait(&status);
 		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
 			ret = ret ? ret : -errno;
 			break;
 		}
-		running--;
+		for (unsigned i = 0; i < next; i++) {
+			if (pids[i] == pid) {
+				pids[i] = 0;
+				running--;
+				break;
+			}
+		}
 	}
+	/* Left running by an error: stopped and reaped before their slots
+	 * are read or unmapped. */
+	for (unsigned i = 0; i < next; i++) {
+		if (!pids[i])
+			continue;
+		kill(pids[i], SIGKILL);
+		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	free(pids);
 	for (unsigned i = 0; i < next; i++) {
 		struct jobs_slot_head *head = (void *)(area + slot * i);
 
