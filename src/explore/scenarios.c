@@ -774,6 +774,35 @@ static void body_detach_vs_remove(struct host *h)
 
 HOST_SCENARIO(scen_detach_remove, 1, 1, 0, body_detach_vs_remove, DEFAULT)
 
+/*
+ * The domain freed while another thread detaches device 0 from it and a
+ * device faults through it: the free waits for that detach rather than
+ * tearing the attachment down twice or reading it once freed.
+ */
+static void body_free_vs_detach(struct host *h)
+{
+	struct slow_handler s = { .h = h };
+	struct iopf_rt_actor *a;
+	struct iopf_domain *d;
+	struct dma_job j;
+
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
+	if (h->failed)
+		return;
+	CHECK(h, iopf_domain_set_fault_handler(d, slow_handler_fn, &s) == 0,
+	      "handler");
+	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, d) == 0, "attach");
+	CHECK(h, iopf_attach(h->dev[1], IOPF_PASID_NONE, d) == 0, "attach");
+	dma_start(h, &j, 1, 0, 2, true);
+	a = host_spawn(h, "detach", detach_dev0_fn, h);
+	iopf_domain_free(d);
+	if (a)
+		iopf_rt_join(a);
+	dma_finish(h, &j, 1);
+}
+
+HOST_SCENARIO(scen_free_detach, 2, 1, 0, body_free_vs_detach, DEFAULT)
+
 struct claimer {
 	struct iopf_ioas *ioas;
 	struct iopf_domain *d;
@@ -868,6 +897,10 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	  "a detach while another thread removes the device: refused until "
 	  "the detach returns, never freed under it",
 	  scen_detach_remove },
+	{ "free-vs-detach",
+	  "a domain freed while another thread detaches a device from it "
+	  "and a device faults through it: each attachment torn down once",
+	  scen_free_detach },
 	{ "claim-vs-claim",
 	  "two containers attach one domain with faults at once: one wins, "
 	  "the other gets -EBUSY",

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The IOMMU instance, its devices and domains, attach/detach, and the
- * invalidation that makes unmap safe.
+ * The IOMMU instance, its devices and domains, and the invalidation that
+ * makes unmap safe; attach and detach are in attach.c.
  *
  * Object lifetimes: devices and domains belong to the IOMMU and are freed
  * explicitly; an attachment (dev, pasid) -> domain lives from iopf_attach()
@@ -502,12 +502,7 @@ void iopf_domain_free(struct iopf_domain *d)
 	while (!iopf_list_empty(&d->children))
 		iopf_domain_free(iopf_list_entry(d->children.next,
 						 struct iopf_domain, sibling));
-	while (!iopf_list_empty(&d->attached)) {
-		struct iopf_attach *a = iopf_list_entry(
-			d->attached.next, struct iopf_attach, domain_link);
-
-		iopf_detach(a->dev, a->pasid);
-	}
+	domain_detach_all(d);
 	if (d->mn_registered)
 		iopf_mm_notifier_remove(&d->mn);
 	iopf_rt_mutex_lock(&iommu->attach_lock);
@@ -713,153 +708,4 @@ out_unlock:
 	if (!ret)
 		domain_flush(d, pasid, 0, 0);
 	return ret;
-}
-
-/* ---- attach / detach ---- */
-
-/* Called with dev->lock held. */
-struct iopf_attach *attach_find_locked(struct iopf_dev *dev, uint32_t pasid)
-{
-	struct iopf_attach *a;
-
-	iopf_rt_mutex_assert_held(&dev->lock);
-	iopf_list_for_each_entry(a, &dev->attached, dev_link)
-		if (a->pasid == pasid)
-			return a;
-	return NULL;
-}
-
-static bool domain_relies_on_faults(const struct iopf_domain *d)
-{
-	return atomic_load(&d->handler) ||
-	       (d->parent && atomic_load(&d->parent->handler)) ||
-	       d->type == IOPF_DOMAIN_SVA;
-}
-
-int iopf_attach(struct iopf_dev *dev, uint32_t pasid, struct iopf_domain *d)
-{
-	struct iopf_iommu *iommu;
-	struct iopf_attach *a;
-	int ret = 0;
-
-	if (!dev || !d || dev->iommu != d->iommu)
-		return -EINVAL;
-	if (pasid != IOPF_PASID_NONE && pasid >= IOPF_PASID_MAX)
-		return -EINVAL;
-	iommu = dev->iommu;
-	a = iopf_calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	a->dev = dev;
-	a->pasid = pasid;
-	a->domain = d;
-
-	/*
-	 * Handlers change under attach_lock too: checked here, a handler
-	 * cannot arrive between the check and the link.
-	 */
-	iopf_rt_mutex_lock(&iommu->attach_lock);
-	iopf_rt_mutex_lock(&dev->lock);
-	if (dev->cap == IOPF_FAULT_NONE && domain_relies_on_faults(d)) {
-		ret = -EINVAL;
-	} else if (attach_find_locked(dev, pasid)) {
-		ret = -EBUSY;
-	} else {
-		iopf_list_add(&a->dev_link, &dev->attached);
-		iopf_list_add(&a->domain_link, &d->attached);
-	}
-	iopf_rt_mutex_unlock(&dev->lock);
-	iopf_rt_mutex_unlock(&iommu->attach_lock);
-	if (ret)
-		free(a);
-	return ret;
-}
-
-/*
- * @a is being detached by another call: wait until it is done, so that
- * this call too returns only when nothing of @a runs or is in flight. The
- * last to leave frees it. Called with dev->lock held; releases it.
- */
-static void detach_wait_locked(struct iopf_dev *dev, struct iopf_attach *a)
-{
-	bool last;
-
-	iopf_rt_mutex_assert_held(&dev->lock);
-	a->detach_waiters++;
-	while (!a->detached)
-		iopf_rt_wait(&dev->wq, &dev->lock);
-	last = !--a->detach_waiters;
-	iopf_rt_mutex_unlock(&dev->lock);
-	if (last)
-		free(a);
-}
-
-/* Count a detach call in or out of @dev (see iopf_dev::detach_calls). */
-static void detach_call_count(struct iopf_dev *dev, bool in)
-{
-	struct iopf_iommu *iommu = dev->iommu;
-
-	iopf_rt_mutex_lock(&iommu->attach_lock);
-	if (in)
-		dev->detach_calls++;
-	else
-		dev->detach_calls--;
-	iopf_rt_mutex_unlock(&iommu->attach_lock);
-}
-
-static void detach_one(struct iopf_dev *dev, uint32_t pasid)
-{
-	struct iopf_iommu *iommu = dev->iommu;
-	struct iopf_attach *a;
-	unsigned waiters;
-
-	iopf_rt_mutex_lock(&dev->lock);
-	a = attach_find_locked(dev, pasid);
-	if (a && a->detaching) {
-		detach_wait_locked(dev, a);
-		return;
-	}
-	if (a)
-		a->detaching = true;
-	iopf_rt_mutex_unlock(&dev->lock);
-	if (!a)
-		return;
-	/* 1-2: no new handler; pending answered; running ones finished. */
-	fault_quiesce_attach(iommu, a);
-	/* 3: the device stops finding the domain: no new DMA through it. */
-	iopf_rt_mutex_lock(&iommu->attach_lock);
-	iopf_rt_mutex_lock(&dev->lock);
-	iopf_list_del(&a->dev_link);
-	iopf_rt_mutex_unlock(&dev->lock);
-	iopf_rt_mutex_unlock(&iommu->attach_lock);
-	/*
-	 * 4: DMA already in flight through the domain finishes, and its
-	 * cached translations go. Until then the attachment stays on the
-	 * domain's list, so every unmap meanwhile still waits for this
-	 * device: a frame cannot be freed under its last transfers.
-	 */
-	tlb_invalidate(&iommu->iotlb, a->domain->id,
-		       pasid == IOPF_PASID_NONE ? TLB_ANY_PASID : pasid, 0, 0);
-	dev_invalidate_atc(dev, pasid, 0, 0);
-	/* 5: now nothing of this device can use the domain: unlink. */
-	iopf_rt_mutex_lock(&iommu->attach_lock);
-	iopf_list_del(&a->domain_link);
-	iopf_rt_mutex_unlock(&iommu->attach_lock);
-	/* 6: a detach that found it meanwhile may return now. */
-	iopf_rt_mutex_lock(&dev->lock);
-	a->detached = true;
-	waiters = a->detach_waiters;
-	if (waiters)
-		iopf_rt_wake_all(&dev->wq);
-	iopf_rt_mutex_unlock(&dev->lock);
-	if (!waiters)
-		free(a);
-}
-
-void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
-{
-	/* Counted out, the device may be removed: not touched after. */
-	detach_call_count(dev, true);
-	detach_one(dev, pasid);
-	detach_call_count(dev, false);
 }

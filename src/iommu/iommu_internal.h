@@ -432,8 +432,12 @@ int fault_set_handler(struct iopf_domain *d, iopf_fault_handler_t fn,
 		      void *data, int (*check)(struct iopf_domain *d,
 					       iopf_fault_handler_t fn));
 
-/* iommu.c */
+/* attach.c */
 struct iopf_attach *attach_find_locked(struct iopf_dev *dev, uint32_t pasid);
+/* Detach everything attached to @d; for iopf_domain_free(). */
+void domain_detach_all(struct iopf_domain *d);
+
+/* iommu.c */
 void dev_invalidate_atc(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 			uint64_t size);
 
