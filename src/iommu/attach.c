@@ -219,7 +219,7 @@ void domain_detach_all(struct iopf_domain *d)
 			iopf_rt_mutex_unlock(&iommu->attach_lock);
 			return;
 		}
-		/* On the list, so not freed: that needs attach_lock (step 5). */
+		/* On the list, so not freed: that follows step 5. */
 		a = iopf_list_entry(d->attached.next, struct iopf_attach,
 				    domain_link);
 		dev = a->dev;
