@@ -157,9 +157,22 @@ void iopf_mm_pool_stats(struct iopf_mm_pool *pool,
 			struct iopf_mm_pool_stats *out);
 
 /*
- * Address spaces. @memlock_bytes is the locked-memory limit (RLIMIT_MEMLOCK)
- * for pins; UINT64_MAX for none. On a host pool the process's own
- * RLIMIT_MEMLOCK, read at each pin, applies as well.
+ * Address spaces.
+ *
+ * What holds for every call below unless it says otherwise: it takes the
+ * address space's lock (and the pool's) and charges the cost model's
+ * time, so it may block and, in the virtual runtime, must be called from
+ * an actor of the pool's runtime (iopf_mm_pool() and iopf_mm_name() do
+ * not block). Errors: -EINVAL for a NULL argument or a range that is
+ * empty, wraps, lies past the address bits or, for calls that take whole
+ * pages, is not page-aligned; -EFAULT where a page of the range is not
+ * mapped; -ENOMEM when a frame cannot be had even by reclaim (swap full),
+ * or a table cannot be allocated. A failure changes nothing, except that
+ * pages populated on the way stay populated, as a CPU touch leaves them.
+ *
+ * @memlock_bytes is the locked-memory limit (RLIMIT_MEMLOCK) for pins;
+ * UINT64_MAX for none. On a host pool the process's own RLIMIT_MEMLOCK,
+ * read at each pin, applies as well. Undone by iopf_mm_destroy().
  */
 int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
 		   uint64_t memlock_bytes, struct iopf_mm **out);
@@ -177,7 +190,8 @@ const char *iopf_mm_name(const struct iopf_mm *mm);
  * -EEXIST if any of it is mapped already. On a host pool: adopt the
  * process's memory at those VAs (parts adopted already are kept, no
  * -EEXIST); -EFAULT if the process has a hole there, -EOPNOTSUPP for
- * memory userfaultfd cannot watch (a file mapping).
+ * memory userfaultfd cannot watch (a file mapping). Undone by
+ * iopf_mm_unmap() or iopf_mm_destroy().
  */
 int iopf_mm_map(struct iopf_mm *mm, uint64_t addr, uint64_t len);
 /*
@@ -296,13 +310,18 @@ struct iopf_mm_notifier {
 	struct iopf_mm_notifier *next;
 };
 
-/* [start, start + len) must lie within mapped memory (-EFAULT otherwise). */
+/*
+ * [start, start + len) must lie within mapped memory (-EFAULT otherwise).
+ * Undone by iopf_mm_notifier_remove(), before @n is freed or @mm
+ * destroyed.
+ */
 int iopf_mm_notifier_insert(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 			    uint64_t start, uint64_t len,
 			    const struct iopf_mm_notifier_ops *ops);
 /*
  * Subscribe to the whole address space, mapped or not (an SVA binding):
- * every invalidation of @mm calls @n.
+ * every invalidation of @mm calls @n. -EINVAL for a NULL argument.
+ * Undone by iopf_mm_notifier_remove().
  */
 int iopf_mm_notifier_insert_all(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 				const struct iopf_mm_notifier_ops *ops);
@@ -312,6 +331,15 @@ int iopf_mm_notifier_insert_all(struct iopf_mm *mm, struct iopf_mm_notifier *n,
  * while the address space lives.
  */
 void iopf_mm_notifier_remove(struct iopf_mm_notifier *n);
+/*
+ * The seq/retry protocol of a reader that maps what it read from the
+ * address space (a fault handler): take read_begin() before the read,
+ * and, under the subscriber's own lock, install the result only if
+ * read_retry() says no invalidation of @n began or ran since (false);
+ * on true, read again (src/mm/notifier.c). read_begin() waits for an
+ * invalidation of @n in progress to end (it blocks: an actor); read_retry()
+ * does not block. Neither fails.
+ */
 uint64_t iopf_mm_notifier_read_begin(struct iopf_mm_notifier *n);
 bool iopf_mm_notifier_read_retry(struct iopf_mm_notifier *n, uint64_t seq);
 
