@@ -351,11 +351,12 @@ int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 /*
  * Remove and free a device: its parked page requests and queued groups
  * are dropped (those queued answered INVALID). It must be detached from
- * everything (-EBUSY otherwise, nothing changed). NULL: nothing to do,
+ * everything, and no iopf_detach() of it may be running (-EBUSY
+ * otherwise, nothing changed). NULL: nothing to do,
  * 0. Blocks briefly.
  */
 int iopf_dev_remove(struct iopf_dev *dev);
-/* As configured; valid until the device is removed. Does not block. */
+/* As configured; valid until the device is removed. Do not block. */
 const char *iopf_dev_name(const struct iopf_dev *dev);
 enum iopf_fault_cap iopf_dev_fault_cap(const struct iopf_dev *dev);
 /*
@@ -490,7 +491,10 @@ int64_t iopf_domain_unmap_read_dirty(struct iopf_domain *domain, uint64_t iova,
  * block.
  */
 uint64_t iopf_domain_iova_to_phys(struct iopf_domain *domain, uint64_t iova);
-/* Leaves of each size in the domain's table (tests, statistics). */
+/*
+ * Leaves of each size in the domain's table (tests, statistics). Takes
+ * the table's lock: blocks briefly.
+ */
 void iopf_domain_count_leaves(struct iopf_domain *domain, uint64_t *n4k,
 			      uint64_t *n2m, uint64_t *n1g);
 /*
@@ -549,7 +553,11 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid,
  * attachment at once are one detach: the second waits for the first to
  * finish and both return then. A call that comes when the attachment is
  * already off the device (its detach is past the point where the device
- * stops using it) finds nothing and returns at once.
+ * stops using it) finds nothing and returns at once. Blocks (an actor):
+ * it waits for handlers and in-flight DMA. A fault handler must not
+ * detach the attachment it serves, nor free its domain: it would wait
+ * for itself. The device is not removed while a detach of it runs
+ * (iopf_dev_remove() says -EBUSY meanwhile).
  */
 void iopf_detach(struct iopf_dev *dev, uint32_t pasid);
 
