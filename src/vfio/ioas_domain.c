@@ -90,16 +90,17 @@ static void area_add_domain(struct vfio_area *a, void *p)
 		else
 			phys = IOPF_PHYS_NONE;
 		if (phys == IOPF_PHYS_NONE) {
-			/* Unknown frame: unmap it everywhere, it will fault. */
-			struct ioas_domains *doms = ioas_domains(a->ioas);
-
-			for (unsigned k = 0; k < doms->n; k++)
-				if (doms->d[k] != arg->domain)
-					iopf_domain_unmap(doms->d[k],
-							  area_idx_iova(a, idx),
-							  1ull << shift);
-			area_clear_mapped(a, idx);
-			a->nr_mapped--;
+			/*
+			 * Unknown frame: unmap it everywhere, it will fault.
+			 * The container's own unmap, as an invalidation's: the
+			 * dirty state goes to the log, and a superpage whose
+			 * split fails is unmapped whole, never left mapped
+			 * behind a clear bit. The new domain lacks the page,
+			 * and any page the widening takes from it is cleared
+			 * too.
+			 */
+			area_unmap_locked(a, ioas_domains(a->ioas), idx, idx,
+					  false);
 			continue;
 		}
 		/*
