@@ -231,10 +231,5 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
 /* A dirty log for @a: one bit per 4 KiB of its IOVA range. */
 unsigned long *area_dirty_log_alloc(const struct vfio_area *a);
 
-/* ioas_fault.c */
-/* The window to map for a fault at page @idx: [*first, *first + n). */
-uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
-			      uint32_t pasid, uint64_t idx, uint64_t *first,
-			      bool *stop_at_mapped);
 
 #endif /* IOPF_VFIO_INTERNAL_H */
