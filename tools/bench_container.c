@@ -118,11 +118,7 @@ int tool_bench_container(int argc, char **argv)
 		TOOL_JOBS(&cfg.jobs),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench container", "[options]",
-		"a device touching guest memory: each pre-fault policy\n"
-		"vs static pinning; container fault handler throughput", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench container", opts, NULL };
 
 	return tool_bench_main(&cmd, &b, argc, argv);
 }

@@ -303,12 +303,7 @@ int tool_bench_density(int argc, char **argv)
 		TOOL_JOBS(&cfg.jobs),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench density", "[options]",
-		"guests added one by one to a host: aggregate throughput,\n"
-		"memory, faults, swap; plateau and inflection (virtual\n"
-		"runtime)", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench density", opts, NULL };
 	int ret;
 
 	/* Options in percent and a guest count stand for fields of another

@@ -289,11 +289,7 @@ int tool_bench_faults(int argc, char **argv)
 			    "the fault timeline, trace-event JSON (Perfetto)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench faults", "[options]",
-		"the real cost of a fault vs populate+pin, 1 and 2 workers;\n"
-		"plots the latency distribution", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench faults", opts, NULL };
 	int ret = tool_bench_parse(&cmd, &b, argc, argv);
 
 	if (ret >= 0)

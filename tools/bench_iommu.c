@@ -107,11 +107,7 @@ int tool_bench_iommu(int argc, char **argv)
 			  "only the virtual-runtime rows (deterministic)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench iommu", "[options]",
-		"IO page table map/unmap/translate cost; page request\n"
-		"round trip with 1 and 2 fault workers", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench iommu", opts, NULL };
 
 	return tool_bench_main(&cmd, &b, argc, argv);
 }

@@ -178,14 +178,7 @@ int tool_bench_migrate(int argc, char **argv)
 		TOOL_SEED(&cfg.seed),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench migrate", "[options]",
-		"A guest whose device keeps writing --hot-mib of its RAM at\n"
-		"--write-mbps is migrated over a --link-gbps stream (virtual\n"
-		"runtime): per round, pages reported dirty and sent, static\n"
-		"pinning vs IOPF with dirty tracking; rounds, downtime, and a\n"
-		"check that every device write reached the destination.", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench migrate", opts, NULL };
 	int ret = tool_bench_parse(&cmd, &b, argc, argv);
 
 	if (ret >= 0)

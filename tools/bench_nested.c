@@ -102,13 +102,7 @@ int tool_bench_nested(int argc, char **argv)
 				 "the fault queue's response timeout (2)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench nested", "[options]",
-		"Real runtime: fresh pages touched one DMA at a time through\n"
-		"the host's container alone (stage 2), the guest's vIOMMU\n"
-		"alone (stage 1), both, and a guest that never answers (the\n"
-		"fault queue's timeout answers INVALID).", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench nested", opts, NULL };
 	int ret = tool_bench_parse(&cmd, &b, argc, argv);
 
 	if (ret >= 0)

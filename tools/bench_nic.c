@@ -149,16 +149,7 @@ int tool_bench_nic(int argc, char **argv)
 		TOOL_SEED(&cfg.seed),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench nic", "[options]",
-		"one guest receiving on one queue of a NIC whose buffers may\n"
-		"not be mapped; per policy and offered load: packets offered,\n"
-		"delivered and lost, throughput, faults, backup ring use and\n"
-		"pinned memory (virtual runtime)\n"
-		"policies: static (all guest RAM pinned), pinned (rings and RX\n"
-		"buffers pinned), backup (backup ring, ASPLOS'17), drop (drop\n"
-		"on a miss), stall (wait for the page request)", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench nic", opts, NULL };
 	int ret;
 
 	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)

@@ -158,11 +158,7 @@ int tool_bench_startup(int argc, char **argv)
 		TOOL_PROFILE(&profile),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench startup", "[options]",
-		"VM start time against guest size: static pinning vs IOPF\n"
-		"per policy, beside the published pinning times", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench startup", opts, NULL };
 	int ret = tool_bench_parse(&cmd, &b, argc, argv);
 
 	if (ret >= 0)

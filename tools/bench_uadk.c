@@ -116,12 +116,7 @@ int tool_bench_uadk(int argc, char **argv)
 		TOOL_JOBS(&cfg.jobs),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench uadk", "[options]",
-		"the seed's UADK table by mechanism (hisi_sec_test, AES-128-CBC),\n"
-		"beside static pinning, host SVA, our best policy and\n"
-		"prefault-all", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench uadk", opts, NULL };
 	int ret;
 
 	ret = tool_bench_parse(&cmd, &b, argc, argv);
@@ -307,11 +302,7 @@ int tool_calibrate(int argc, char **argv)
 			  "(every constant; --profile FILE reads it)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"calibrate", "[--emit]",
-		"fit the kunpeng920-seed profile to the seed's table and\n"
-		"print model vs seed for every row", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "calibrate", opts, NULL };
 	int ret;
 
 	ret = tool_parse(&cmd, argc, argv);

@@ -367,14 +367,7 @@ int tool_bench_vmm_startup(int argc, char **argv)
 		TOOL_OUT_PLOT(&out),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench vmm-startup", "[options]",
-		"real KVM guests (iopf-vmm under the preload library):\n"
-		"VM creation to the guest's first completed DMA and\n"
-		"resident memory, pinned vs faultable guest RAM;\n"
-		"16 GiB pinned needs 16 GiB free and about a minute",
-		opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench vmm-startup", opts, NULL };
 	const uint64_t *sizes = sz.gib;
 	const char *const *modes = md.name;
 	unsigned nsizes, nmodes, i, m, nrows = 0;
@@ -701,15 +694,7 @@ int tool_bench_vmm_density(int argc, char **argv)
 		TOOL_OUT_PLOT(&out),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench vmm-density", "[options]",
-		"real KVM guests started one after another, each running\n"
-		"AES over its working set, until their measured resident\n"
-		"memory passes the budget: pinned vs faultable guests,\n"
-		"aggregate DMA throughput and memory per step (about 4\n"
-		"minutes with the defaults)",
-		opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench vmm-density", opts, NULL };
 	struct density_step steps[2][64];
 	unsigned nsteps[2], m, i;
 	char why[2][160];

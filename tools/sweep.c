@@ -333,15 +333,7 @@ int tool_sweep(int argc, char **argv)
 			  "timeout_s times its points per rank)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"sweep", "GRID [options]",
-		"run `iopf bench <bench>` at every point of GRID (a JSON file:\n"
-		"bench, params, profiles, seeds; see docs/sweep.md) and gather\n"
-		"the points into PREFIX.json and PREFIX.csv.\n"
-		"Under `mpirun -np N iopf sweep GRID` each rank runs its share\n"
-		"and rank 0 writes the outputs, identical to a local run's.",
-		opts, &grid_path,
-	};
+	const struct tool_cmd cmd = { "sweep", opts, &grid_path };
 	int ret;
 
 	ret = tool_parse(&cmd, argc, argv);

@@ -105,13 +105,25 @@ struct tool_opt {
 	  .help = (h) }
 #define TOOL_END { .name = NULL }
 
+/* A command's options, as its function parses them. */
 struct tool_cmd {
-	const char *name;          /* "bench nic" */
-	const char *args;          /* after the name in the usage line */
-	const char *about;         /* what it does, for --help */
+	const char *name;          /* "bench nic": see tool_command_find() */
 	const struct tool_opt *opts;
 	const char **positional;   /* where the one operand goes; NULL: none */
 };
+
+/* One command of iopf, as the list of commands and its --help show it. */
+struct tool_command {
+	const char *name;          /* "bench nic", "explore" */
+	int (*run)(int argc, char **argv);
+	const char *synopsis;      /* after the name in the usage lines */
+	/* What it does: a summary, which the list of commands shows, then
+	 * optionally a blank line and details; --help shows all of it. */
+	const char *about;
+};
+
+/* The command named @name in iopf's one table of commands, or NULL. */
+const struct tool_command *tool_command_find(const char *name);
 
 /*
  * Parse @argv (the arguments after the command's name) by @cmd's table.

@@ -258,11 +258,13 @@ static void usage_option(FILE *f, const struct tool_opt *o)
 static void print_usage(FILE *f, const struct tool_cmd *cmd,
 			const struct tool_opt *more)
 {
-	fprintf(f, "usage: iopf %s %s\n", cmd->name, cmd->args);
-	for (const char *w = cmd->about; w && *w;) {
+	const struct tool_command *c = tool_command_find(cmd->name);
+
+	fprintf(f, "usage: iopf %s %s\n", cmd->name, c ? c->synopsis : "");
+	for (const char *w = c ? c->about : ""; *w;) {
 		size_t n = strcspn(w, "\n");
 
-		fprintf(f, "  %.*s\n", (int)n, w);
+		fprintf(f, n ? "  %.*s\n" : "\n", (int)n, w);
 		w += n + (w[n] == '\n');
 	}
 	if (!cmd->opts->name && !(more && more->name))
