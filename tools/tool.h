@@ -308,6 +308,20 @@ struct tool_bench {
 	/* After the output: the exit status (checks of the results, plots);
 	 * NULL: 0. */
 	int (*finish)(const struct tool_bench *b);
+	/*
+	 * The hooks around the run, each NULL when there is nothing to do.
+	 * prepare: after the options, before validate: the config from
+	 * options of other units or types, checks across options. begin:
+	 * once the run is known to go ahead (validated, output open), before
+	 * the ticker starts: what the run writes besides its results. Both
+	 * return 0, or the exit status after a message. end: after the run,
+	 * failed or not, when begin succeeded. release: last, whatever
+	 * happened, when prepare was called: what prepare took.
+	 */
+	int (*prepare)(struct tool_bench *b);
+	int (*begin)(struct tool_bench *b);
+	void (*end)(struct tool_bench *b);
+	void (*release)(struct tool_bench *b);
 
 	struct iopf_bench_plan plan; /* what validate said */
 	struct tool_output out;
@@ -318,7 +332,8 @@ struct tool_bench {
 
 /*
  * Bench command @cmd, all of it: @b's defaults, then the options (@cmd's
- * and the common ones), then tool_bench_run(). The exit status.
+ * and the common ones), then @b's prepare hook and tool_bench_run(), then
+ * its release hook. The exit status.
  */
 int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
 		    int argc, char **argv);
@@ -332,8 +347,9 @@ int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
 int tool_bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
 		     int argc, char **argv);
 /*
- * The second half: validate (see tool_bench_begin()), run (see
- * tool_bench_end()), then tool_bench_output(). The exit status.
+ * The second half: validate (see tool_bench_begin()), the begin hook,
+ * run (see tool_bench_end()) and the end hook, then tool_bench_output().
+ * The exit status.
  */
 int tool_bench_run(const struct tool_cmd *cmd, struct tool_bench *b);
 /* The results where the output switches say, then @b's finish hook. */

@@ -425,13 +425,22 @@ const char *tool_strerror(int err)
 	return strerror(-err);
 }
 
-int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
-		     bool allow_long, struct tool_output *o, unsigned flags)
+/* tool_bench_begin() but the ticker. */
+static int bench_check_and_open(const char *cmd, int err,
+				const struct iopf_bench_plan *plan,
+				bool allow_long, struct tool_output *o,
+				unsigned flags)
 {
 	int ret = tool_plan_check(cmd, err, plan, allow_long);
 
-	if (!ret)
-		ret = tool_output_open(o, flags & TOOL_BENCH_PLOTS);
+	return ret ? ret : tool_output_open(o, flags & TOOL_BENCH_PLOTS);
+}
+
+int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
+		     bool allow_long, struct tool_output *o, unsigned flags)
+{
+	int ret = bench_check_and_open(cmd, err, plan, allow_long, o, flags);
+
 	if (!ret && (flags & TOOL_BENCH_TICKER))
 		tool_ticker_start(cmd, plan->wall_s);
 	return ret;
@@ -490,13 +499,27 @@ int tool_bench_output(struct tool_bench *b)
 int tool_bench_run(const struct tool_cmd *cmd, struct tool_bench *b)
 {
 	bool allow_long = b->allow_long || (b->flags & TOOL_BENCH_ANY_LENGTH);
-	int ret;
+	int ret, err;
 
-	ret = tool_bench_begin(cmd->name, b->fns->validate(b->cfg, &b->plan),
-			       &b->plan, allow_long, &b->out, b->flags);
-	if (!ret)
-		ret = tool_bench_end(cmd->name, &b->out,
-				     b->fns->run(b->cfg, b->result));
+	ret = bench_check_and_open(cmd->name,
+				   b->fns->validate(b->cfg, &b->plan),
+				   &b->plan, allow_long, &b->out, b->flags);
+	if (ret)
+		return ret;
+	if (b->begin) {
+		ret = b->begin(b);
+		if (ret) {
+			tool_output_abort(&b->out);
+			return ret;
+		}
+	}
+	if (b->flags & TOOL_BENCH_TICKER)
+		tool_ticker_start(cmd->name, b->plan.wall_s);
+	err = b->fns->run(b->cfg, b->result);
+	tool_ticker_stop();
+	if (b->end)
+		b->end(b);
+	ret = tool_bench_end(cmd->name, &b->out, err);
 	return ret ? ret : tool_bench_output(b);
 }
 
@@ -505,5 +528,12 @@ int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
 {
 	int ret = tool_bench_parse(cmd, b, argc, argv);
 
-	return ret >= 0 ? ret : tool_bench_run(cmd, b);
+	if (ret >= 0)
+		return ret;
+	ret = b->prepare ? b->prepare(b) : 0;
+	if (!ret)
+		ret = tool_bench_run(cmd, b);
+	if (b->release)
+		b->release(b);
+	return ret;
 }
