@@ -232,19 +232,6 @@ enum tool_bench_flags {
 };
 
 /*
- * Between parsing and running bench command @cmd: judge what its validate
- * function said (see tool_plan_check()), open the output, and start the
- * ticker under TOOL_BENCH_TICKER. 0 to run; 2 after a message.
- */
-int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
-		     bool allow_long, struct tool_output *o, unsigned flags);
-/*
- * After the run: stop the ticker; when the run failed (@err, a negative
- * errno), drop the output and say so. 0, or 1 after the message.
- */
-int tool_bench_end(const char *cmd, struct tool_output *o, int err);
-
-/*
  * A benchmark's entry points without its types, so that one runner drives
  * them all: TOOL_BENCH_FNS(X) writes them for iopf_bench_X_defaults(),
  * iopf_bench_X_validate() and iopf_bench_X() (see <iopf/bench.h>).
@@ -275,19 +262,6 @@ struct tool_bench_fns {
 	}                                                                    \
 	static const struct tool_bench_fns bench_##X##_fns = {               \
 		bench_##X##_defaults, bench_##X##_validate, bench_##X##_run, \
-	}
-
-/*
- * The defaults alone, for a benchmark whose runs take more than its
- * config (a load, a mode): its command validates and runs them itself.
- */
-#define TOOL_BENCH_DEFAULTS(X)                                               \
-	static void bench_##X##_defaults(void *cfg)                          \
-	{                                                                    \
-		iopf_bench_##X##_defaults(cfg);                              \
-	}                                                                    \
-	static const struct tool_bench_fns bench_##X##_fns = {               \
-		bench_##X##_defaults, NULL, NULL,                            \
 	}
 
 /*
@@ -331,29 +305,17 @@ struct tool_bench {
 };
 
 /*
- * Bench command @cmd, all of it: @b's defaults, then the options (@cmd's
- * and the common ones), then @b's prepare hook and tool_bench_run(), then
- * its release hook. The exit status.
+ * Bench command @cmd, all of it: @b's defaults; @argv parsed by @cmd's
+ * options and the common ones (--json, --csv under TOOL_BENCH_CSV,
+ * --plot-dir and --no-plot under TOOL_BENCH_PLOTS, --long unless
+ * TOOL_BENCH_ANY_LENGTH); the prepare hook; validate, judged by
+ * tool_plan_check(); the output opened; the begin hook; the run (with the
+ * ticker under TOOL_BENCH_TICKER) and the end hook; the results where the
+ * output switches say, or the output dropped and a message when the run
+ * failed; the finish hook; the release hook. The exit status.
  */
 int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
 		    int argc, char **argv);
-/*
- * The first half, for a command with checks of its own before the run:
- * @b's defaults, then @argv parsed by @cmd's options and the common ones
- * (--json, --csv under TOOL_BENCH_CSV, --plot-dir and --no-plot under
- * TOOL_BENCH_PLOTS, --long unless TOOL_BENCH_ANY_LENGTH). As
- * tool_parse(): -1 to go on, or the exit status.
- */
-int tool_bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
-		     int argc, char **argv);
-/*
- * The second half: validate (see tool_bench_begin()), the begin hook,
- * run (see tool_bench_end()) and the end hook, then tool_bench_output().
- * The exit status.
- */
-int tool_bench_run(const struct tool_cmd *cmd, struct tool_bench *b);
-/* The results where the output switches say, then @b's finish hook. */
-int tool_bench_output(struct tool_bench *b);
 
 struct iopf_cost_model;
 /*

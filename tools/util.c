@@ -425,32 +425,10 @@ const char *tool_strerror(int err)
 	return strerror(-err);
 }
 
-/* tool_bench_begin() but the ticker. */
-static int bench_check_and_open(const char *cmd, int err,
-				const struct iopf_bench_plan *plan,
-				bool allow_long, struct tool_output *o,
-				unsigned flags)
+/* After a run that failed (@err, a negative errno): drop the output and
+ * say so. 1. */
+static int bench_failed(const char *cmd, struct tool_output *o, int err)
 {
-	int ret = tool_plan_check(cmd, err, plan, allow_long);
-
-	return ret ? ret : tool_output_open(o, flags & TOOL_BENCH_PLOTS);
-}
-
-int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
-		     bool allow_long, struct tool_output *o, unsigned flags)
-{
-	int ret = bench_check_and_open(cmd, err, plan, allow_long, o, flags);
-
-	if (!ret && (flags & TOOL_BENCH_TICKER))
-		tool_ticker_start(cmd, plan->wall_s);
-	return ret;
-}
-
-int tool_bench_end(const char *cmd, struct tool_output *o, int err)
-{
-	tool_ticker_stop();
-	if (!err)
-		return 0;
 	tool_output_abort(o);
 	fprintf(stderr, "iopf: %s failed: %s\n", cmd, tool_strerror(err));
 	return 1;
@@ -477,15 +455,17 @@ static void bench_common_options(struct tool_bench *b)
 	*o = (struct tool_opt)TOOL_END;
 }
 
-int tool_bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
-		     int argc, char **argv)
+/* @b's defaults, then the options: as tool_parse(). */
+static int bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
+		       int argc, char **argv)
 {
 	b->fns->defaults(b->cfg);
 	bench_common_options(b);
 	return parse_options(cmd, b->common, argc, argv);
 }
 
-int tool_bench_output(struct tool_bench *b)
+/* The results where the output switches say, then @b's finish hook. */
+static int bench_output(struct tool_bench *b)
 {
 	if (b->out.csv)
 		b->csv(b);
@@ -496,43 +476,42 @@ int tool_bench_output(struct tool_bench *b)
 	return b->finish ? b->finish(b) : 0;
 }
 
-int tool_bench_run(const struct tool_cmd *cmd, struct tool_bench *b)
+/* Validate, the begin hook, the run and the end hook, the output. */
+static int bench_run(const struct tool_cmd *cmd, struct tool_bench *b)
 {
 	bool allow_long = b->allow_long || (b->flags & TOOL_BENCH_ANY_LENGTH);
 	int ret, err;
 
-	ret = bench_check_and_open(cmd->name,
-				   b->fns->validate(b->cfg, &b->plan),
-				   &b->plan, allow_long, &b->out, b->flags);
+	ret = tool_plan_check(cmd->name, b->fns->validate(b->cfg, &b->plan),
+			      &b->plan, allow_long);
+	if (!ret)
+		ret = tool_output_open(&b->out, b->flags & TOOL_BENCH_PLOTS);
+	if (!ret && b->begin) {
+		ret = b->begin(b);
+		if (ret)
+			tool_output_abort(&b->out);
+	}
 	if (ret)
 		return ret;
-	if (b->begin) {
-		ret = b->begin(b);
-		if (ret) {
-			tool_output_abort(&b->out);
-			return ret;
-		}
-	}
 	if (b->flags & TOOL_BENCH_TICKER)
 		tool_ticker_start(cmd->name, b->plan.wall_s);
 	err = b->fns->run(b->cfg, b->result);
 	tool_ticker_stop();
 	if (b->end)
 		b->end(b);
-	ret = tool_bench_end(cmd->name, &b->out, err);
-	return ret ? ret : tool_bench_output(b);
+	return err ? bench_failed(cmd->name, &b->out, err) : bench_output(b);
 }
 
 int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
 		    int argc, char **argv)
 {
-	int ret = tool_bench_parse(cmd, b, argc, argv);
+	int ret = bench_parse(cmd, b, argc, argv);
 
 	if (ret >= 0)
 		return ret;
 	ret = b->prepare ? b->prepare(b) : 0;
 	if (!ret)
-		ret = tool_bench_run(cmd, b);
+		ret = bench_run(cmd, b);
 	if (b->release)
 		b->release(b);
 	return ret;
