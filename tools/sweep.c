@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iopf/jobs.h"
 #include "iopf/sweep.h"
 #include "sweep_mpi.h"
 #include "tool.h"
@@ -231,13 +232,6 @@ static int sweep_run_share(struct sweep_run *run)
 	return ret;
 }
 
-static unsigned sweep_cores(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 0 ? (unsigned)n : 1;
-}
-
 static FILE *sweep_open_output(const char *prefix, const char *ext)
 {
 	char path[1024];
@@ -315,7 +309,7 @@ static int sweep_dry_run(const struct iopf_sweep_grid *grid)
 int tool_sweep(int argc, char **argv)
 {
 	const char *grid_path = NULL, *prefix = NULL;
-	struct sweep_run run = { .jobs = sweep_cores(), .nr_ranks = 1 };
+	struct sweep_run run = { .jobs = iopf_jobs_cores(), .nr_ranks = 1 };
 	uint64_t jobs = 0, rank_timeout = 0;
 	struct iopf_sweep_grid *grid = NULL;
 	char err[512], default_prefix[512];
