@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,86 @@ static bool draws_plots(const struct tool_output *o)
 	return !o->no_plot && tool_output_table(o);
 }
 
+/* The new file of --json=FILE while it is open: a signal that ends the
+ * process that made it (not a child of the run's) removes it first. */
+static char *volatile json_tmp_open;
+static pid_t json_tmp_pid;
+
+static void json_on_signal(int sig)
+{
+	char *tmp = json_tmp_open;
+
+	if (tmp && getpid() == json_tmp_pid)
+		unlink(tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void json_tmp_track(char *tmp)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+	json_tmp_pid = getpid();
+	json_tmp_open = tmp;
+	for (size_t i = 0; tmp && i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa, old;
+
+		/* A signal the process ignores stays ignored. */
+		if (sigaction(sigs[i], NULL, &old) || old.sa_handler == SIG_IGN)
+			continue;
+		sa = (struct sigaction){ .sa_handler = json_on_signal };
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+/*
+ * Open --json=FILE: a new file FILE.XXXXXX in FILE's directory, with the
+ * mode FILE has (or would get), renamed over FILE once written. Anything
+ * but a regular file (a pipe, /dev/stdout) is written in place. 0, or -1
+ * after a message.
+ */
+static int json_open(struct tool_output *o)
+{
+	struct stat st;
+	mode_t mask;
+	int fd;
+
+	if (!stat(o->json_path, &st) && !S_ISREG(st.st_mode)) {
+		o->json_file = fopen(o->json_path, "w");
+		if (!o->json_file)
+			goto err;
+		return 0;
+	}
+	if (asprintf(&o->json_tmp, "%s.XXXXXX", o->json_path) < 0) {
+		o->json_tmp = NULL;
+		errno = ENOMEM;
+		goto err;
+	}
+	fd = mkstemp(o->json_tmp);
+	if (fd < 0)
+		goto err_free;
+	if (access(o->json_path, F_OK)) {
+		mask = umask(0);
+		umask(mask);
+		st.st_mode = 0666 & ~mask;
+	}
+	if (fchmod(fd, st.st_mode & 07777) ||
+	    !(o->json_file = fdopen(fd, "w"))) {
+		close(fd);
+		unlink(o->json_tmp);
+		goto err_free;
+	}
+	json_tmp_track(o->json_tmp);
+	return 0;
+err_free:
+	free(o->json_tmp);
+	o->json_tmp = NULL;
+err:
+	fprintf(stderr, "iopf: --json: cannot write %s: %s\n", o->json_path,
+		strerror(errno));
+	return -1;
+}
+
 int tool_output_open(struct tool_output *o, bool plots)
 {
 	const char *dir = o->plot_dir ? o->plot_dir : "results";
@@ -106,15 +187,8 @@ int tool_output_open(struct tool_output *o, bool plots)
 			"choose one, or give --json=FILE\n");
 		return 2;
 	}
-	if (o->json_path) {
-		o->json_created = access(o->json_path, F_OK) != 0;
-		o->json_file = fopen(o->json_path, "w");
-		if (!o->json_file) {
-			fprintf(stderr, "iopf: --json: cannot write %s: %s\n",
-				o->json_path, strerror(errno));
-			return 2;
-		}
-	}
+	if (o->json_path && json_open(o))
+		return 2;
 	if (plots && draws_plots(o)) {
 		if (mkdir(dir, 0755) && errno != EEXIST) {
 			fprintf(stderr, "iopf: --plot-dir: cannot create %s: %s\n",
@@ -139,8 +213,11 @@ void tool_output_abort(struct tool_output *o)
 		return;
 	fclose(o->json_file);
 	o->json_file = NULL;
-	if (o->json_created)
-		unlink(o->json_path);
+	json_tmp_track(NULL);
+	if (o->json_tmp)
+		unlink(o->json_tmp);
+	free(o->json_tmp);
+	o->json_tmp = NULL;
 }
 
 int tool_output_json(struct tool_output *o, json_object *root)
@@ -156,13 +233,23 @@ int tool_output_json(struct tool_output *o, json_object *root)
 			o->json_path ? o->json_path : "stdout");
 		ret = 1;
 	}
-	if (o->json_file) {
-		if (fclose(o->json_file) && !ret) {
-			fprintf(stderr, "iopf: cannot write %s\n", o->json_path);
-			ret = 1;
-		}
-		o->json_file = NULL;
+	if (!o->json_file)
+		return ret;
+	if (fclose(o->json_file) && !ret) {
+		fprintf(stderr, "iopf: cannot write %s\n", o->json_path);
+		ret = 1;
 	}
+	o->json_file = NULL;
+	if (o->json_tmp && !ret && rename(o->json_tmp, o->json_path)) {
+		fprintf(stderr, "iopf: cannot write %s: %s\n", o->json_path,
+			strerror(errno));
+		ret = 1;
+	}
+	json_tmp_track(NULL);
+	if (o->json_tmp && ret)
+		unlink(o->json_tmp);
+	free(o->json_tmp);
+	o->json_tmp = NULL;
 	return ret;
 }
 

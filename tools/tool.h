@@ -152,8 +152,12 @@ struct tool_output {
 	bool json, csv, no_plot;
 	const char *json_path;     /* --json=FILE; NULL or "-": stdout */
 	const char *plot_dir;
-	FILE *json_file;           /* opened by tool_output_open() */
-	bool json_created;         /* we made it: removed if the run fails */
+	/* Opened by tool_output_open(): a new file beside FILE that takes
+	 * its place once the results are written, so that FILE is never
+	 * seen partial, and stays as it was when the run fails. */
+	FILE *json_file;
+	char *json_tmp;            /* its name; NULL: FILE itself (not a
+				    * regular file, e.g. /dev/stdout) */
 };
 
 #define TOOL_OUT_JSON(o)                                                     \
@@ -176,9 +180,12 @@ struct tool_output {
 int tool_output_open(struct tool_output *o, bool plots);
 /* The human table goes to stdout (neither --csv nor --json on stdout). */
 bool tool_output_table(const struct tool_output *o);
-/* Write @root (consumed) where --json said. 0, or 1 after a message. */
+/*
+ * Write @root (consumed) where --json said; a FILE gets it whole or not
+ * at all. 0, or 1 after a message.
+ */
 int tool_output_json(struct tool_output *o, struct json_object *root);
-/* The run failed: close the JSON file and remove it if it was made. */
+/* The run failed: drop what was opened for FILE, which stays as it was. */
 void tool_output_abort(struct tool_output *o);
 /*
  * Write @data to DIR/NAME.dat and plot it with @script (which refers to
