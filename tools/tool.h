@@ -148,16 +148,31 @@ bool tool_parse_double(const char *opt, const char *s, double lo, double hi,
 
 /* ---- Output ---- */
 
+/*
+ * A file that is written whole or not at all. tool_file_open() makes a
+ * new file beside @path, with the mode @path has or would get; anything
+ * but a regular file (a pipe, /dev/stdout) is written in place.
+ * tool_file_commit() closes it and renames it over @path (then it is
+ * done); tool_file_abort() closes and removes it (nothing if none is
+ * open), leaving @path as it was, and so does a SIGINT, SIGTERM or
+ * SIGHUP that ends the process meanwhile. At most four at once. Open and
+ * commit: 0, or -1 after a message naming @path (and @who, the option or
+ * command that writes it).
+ */
+struct tool_file {
+	FILE *f;                   /* write here; NULL: none open */
+	const char *path;
+	char *tmp;                 /* the new file; NULL: @path itself */
+};
+int tool_file_open(struct tool_file *tf, const char *who, const char *path);
+int tool_file_commit(struct tool_file *tf);
+void tool_file_abort(struct tool_file *tf);
+
 struct tool_output {
 	bool json, csv, no_plot;
 	const char *json_path;     /* --json=FILE; NULL or "-": stdout */
 	const char *plot_dir;
-	/* Opened by tool_output_open(): a new file beside FILE that takes
-	 * its place once the results are written, so that FILE is never
-	 * seen partial, and stays as it was when the run fails. */
-	FILE *json_file;
-	char *json_tmp;            /* its name; NULL: FILE itself (not a
-				    * regular file, e.g. /dev/stdout) */
+	struct tool_file json_file; /* FILE, opened by tool_output_open() */
 };
 
 #define TOOL_OUT_JSON(o)                                                     \
