@@ -406,6 +406,28 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))["stage 2 (host contain
 [ "$(stat -c %a $js)" = 640 ] ||
 	{ echo "FAIL: --json=FILE changed FILE's mode"; fails=$((fails + 1)); }
 rm -f $js $js.??????
+# bench vmm-startup reads all that iopf-vmm prints, and judges it by its
+# exit status too: a stand-in iopf-vmm reports a pass after 200 KB of
+# output (more than a pipe holds), then exits with $VMM_STATUS.
+vmm=/tmp/iopf-cli-vmm.$$
+cat >$vmm <<'VMM'
+#!/bin/sh
+head -c 200000 /dev/zero | tr '\0' x; echo
+echo '{"result":"pass","iommu_map_ms":1,"to_first_dma_ms":2,"rss_kib":1024,"io_page_faults":0,"message":""}'
+exit $VMM_STATUS
+VMM
+chmod +x $vmm
+VMM_STATUS=0 IOPF_VMM=$vmm timeout 60 "$iopf" bench vmm-startup --sizes 1 \
+	--modes faultable --no-plot >/tmp/iopf-cli-out.$$ 2>/dev/null
+got=$?
+if [ $got != 77 ]; then
+	[ $got = 0 ] && grep -q "1Gi faultable  *1.0" /tmp/iopf-cli-out.$$ ||
+		{ echo "FAIL: vmm-startup with a long-winded iopf-vmm exited $got"
+		  fails=$((fails + 1)); }
+	VMM_STATUS=3 IOPF_VMM=$vmm expect_msg 1 "failed: iopf-vmm exited with status 3" \
+		bench vmm-startup --sizes 1 --modes faultable --no-plot
+fi
+rm -f $vmm
 # A cost so large that virtual time overflows: a clear error, no abort.
 # (Exit 2 if the profile is refused when read, 1 if the run stops.) A
 # stopped run abandons what its actors held (iopf_rt_run() says so): the
