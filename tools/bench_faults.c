@@ -161,16 +161,10 @@ static json_object *faults_json(const struct tool_bench *b)
 	json_object_object_add(root, "static_populate_pin_map_ns_per_page", json_object_new_double(r->static_ns_per_page));
 	json_object_object_add(root, "static_pin_map_ns_per_page", json_object_new_double(r->pin_map_ns_per_page));
 	for (int w = 0; w < 2; w++) {
-		json_object *j = json_object_new_object();
+		json_object *j = tool_fault_run_json(&r->runs[w]);
 
-		json_object_object_add(j, "workers", json_object_new_int((int)r->runs[w].workers));
-		json_object_object_add(j, "faults", json_object_new_int64((int64_t)r->runs[w].faults));
 		json_object_object_add(j, "ns_per_fault", json_object_new_double(r->fault_ns[w]));
 		json_object_object_add(j, "vs_static", json_object_new_double(r->vs_static[w]));
-		json_object_object_add(j, "p50_ns", json_object_new_int64((int64_t)r->runs[w].p50_ns));
-		json_object_object_add(j, "p90_ns", json_object_new_int64((int64_t)r->runs[w].p90_ns));
-		json_object_object_add(j, "p99_ns", json_object_new_int64((int64_t)r->runs[w].p99_ns));
-		json_object_object_add(j, "max_ns", json_object_new_int64((int64_t)r->runs[w].max_ns));
 		json_object_array_add(runs, j);
 	}
 	json_object_object_add(root, "iopf", runs);

@@ -283,6 +283,21 @@ int tool_output_json(struct tool_output *o, json_object *root)
 	return ret;
 }
 
+json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "workers", json_object_new_int((int)r->workers));
+	json_object_object_add(o, "faults", json_object_new_int64((int64_t)r->faults));
+	json_object_object_add(o, "wall_s", json_object_new_double(r->wall_s));
+	json_object_object_add(o, "faults_per_s", json_object_new_double(r->faults_per_s));
+	json_object_object_add(o, "p50_ns", json_object_new_int64((int64_t)r->p50_ns));
+	json_object_object_add(o, "p90_ns", json_object_new_int64((int64_t)r->p90_ns));
+	json_object_object_add(o, "p99_ns", json_object_new_int64((int64_t)r->p99_ns));
+	json_object_object_add(o, "max_ns", json_object_new_int64((int64_t)r->max_ns));
+	return o;
+}
+
 static bool have_gnuplot(void)
 {
 	return system("command -v gnuplot >/dev/null 2>&1") == 0;

@@ -202,6 +202,9 @@ bool tool_output_table(const struct tool_output *o);
 int tool_output_json(struct tool_output *o, struct json_object *root);
 /* The run failed: drop what was opened for FILE, which stays as it was. */
 void tool_output_abort(struct tool_output *o);
+/* One page-request round-trip run (see <iopf/bench.h>) as a JSON object:
+ * every field, by its name. */
+struct json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r);
 /*
  * Write @data to DIR/NAME.dat and plot it with @script (which refers to
  * the data as '$DATA'), PNG and SVG. 0, nothing done under --no-plot,
