@@ -259,7 +259,9 @@ enum tool_bench_flags {
 /*
  * A benchmark's entry points without its types, so that one runner drives
  * them all: TOOL_BENCH_FNS(X) writes them for iopf_bench_X_defaults(),
- * iopf_bench_X_validate() and iopf_bench_X() (see <iopf/bench.h>).
+ * iopf_bench_X_validate() and iopf_bench_X() (see <iopf/bench.h>). A
+ * command whose run is many of the benchmark's (bench nic: every policy
+ * at every load) writes its own, over a config that holds them all.
  */
 struct tool_bench_fns {
 	void (*defaults)(void *cfg);
@@ -314,8 +316,9 @@ struct tool_bench {
 	 * once the run is known to go ahead (validated, output open), before
 	 * the ticker starts: what the run writes besides its results. Both
 	 * return 0, or the exit status after a message. end: after the run,
-	 * failed or not, when begin succeeded. release: last, whatever
-	 * happened, when prepare was called: what prepare took.
+	 * failed or not (so only once begin, if any, succeeded). release:
+	 * last, whatever happened, when prepare was called: what prepare
+	 * took.
 	 */
 	int (*prepare)(struct tool_bench *b);
 	int (*begin)(struct tool_bench *b);

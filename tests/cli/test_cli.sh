@@ -408,8 +408,12 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))["stage 2 (host contain
 rm -f $js $js.??????
 # bench vmm-startup reads all that iopf-vmm prints, and judges it by its
 # exit status too: a stand-in iopf-vmm reports a pass after 200 KB of
-# output (more than a pipe holds), then exits with $VMM_STATUS.
+# output (more than a pipe holds), then exits with $VMM_STATUS. No
+# preload library goes into the stand-in's shell (an empty file stands
+# in: the loader says it ignores it).
 vmm=/tmp/iopf-cli-vmm.$$
+: >$vmm.so
+export IOPF_PRELOAD=$vmm.so
 cat >$vmm <<'VMM'
 #!/bin/sh
 head -c 200000 /dev/zero | tr '\0' x; echo
@@ -427,7 +431,8 @@ if [ $got != 77 ]; then
 	VMM_STATUS=3 IOPF_VMM=$vmm expect_msg 1 "failed: iopf-vmm exited with status 3" \
 		bench vmm-startup --sizes 1 --modes faultable --no-plot
 fi
-rm -f $vmm
+unset IOPF_PRELOAD
+rm -f $vmm $vmm.so
 # A cost so large that virtual time overflows: a clear error, no abort.
 # (Exit 2 if the profile is refused when read, 1 if the run stops.) A
 # stopped run abandons what its actors held (iopf_rt_run() says so): the
