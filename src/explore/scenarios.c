@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <iopf/explore.h>
+#include <iopf/inject.h>
 #include <iopf/iommu.h>
 #include <iopf/iommufd.h>
 #include <iopf/mm.h>
@@ -478,6 +479,14 @@ static void claim_fn(void *arg)
 	c->ret = iopf_ioas_attach_domain(c->ioas, c->d, true);
 }
 
+/* The same without faults: the domain's handler is left alone. */
+static void attach_fn(void *arg)
+{
+	struct claimer *c = arg;
+
+	c->ret = iopf_ioas_attach_domain(c->ioas, c->d, false);
+}
+
 /*
  * Two containers attach one domain with faults at once: exactly one
  * becomes its handler, the other is refused and mirrors nothing; faults
@@ -526,6 +535,68 @@ static void body_claim_twice(struct host *h)
 
 HOST_SCENARIO(scen_claim_twice, 1, 1, 0, body_claim_twice, DEFAULT)
 
+/* ---- a failed attach backing out while another attaches ---- */
+
+/*
+ * Two threads attach one domain to one container while the IO page
+ * table runs out of memory part way through one copy (failure
+ * injection, at a point the schedule picks). The failed attach backs
+ * out completely before anyone can see the domain in the list: a
+ * caller told -EEXIST ("attached already") must see the domain stay
+ * attached, so -EEXIST may only go with the other call's success; and
+ * once detached the domain maps nothing of the container.
+ */
+static void body_attach_fail(struct host *h)
+{
+	struct iopf_ioas_map m = {
+		.iova = 0, .hva = HVA, .length = 8 * IOPF_PGSIZE_4K,
+		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
+		.mode = IOPF_MAP_PINNED,
+	};
+	struct claimer c[2] = { { 0 } };
+	struct iopf_rt_actor *a;
+	struct iopf_domain *d;
+	struct iopf_ioas *ioas;
+
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
+	if (h->failed)
+		return;
+	CHECK(h, iopf_ioas_create(h->iommu, h->mm, &ioas) == 0, "ioas");
+	if (h->failed) {
+		iopf_domain_free(d);
+		return;
+	}
+	/* Pinned: every page mapped, so an attach copies all eight. */
+	CHECK(h, iopf_ioas_map(ioas, &m) == 0, "map");
+	for (unsigned i = 0; i < 2; i++)
+		c[i] = (struct claimer){ .ioas = ioas, .d = d };
+	a = host_spawn(h, "attach1", attach_fn, &c[1]);
+	iopf_inject_arm(1 + iopf_rt_random_below(h->rt, 12));
+	attach_fn(&c[0]);
+	if (a)
+		iopf_rt_join(a);
+	iopf_inject_arm(0);
+	for (unsigned i = 0; i < 2; i++)
+		CHECK(h, c[i].ret != -EEXIST || c[1 - i].ret == 0,
+		      "attach %u returned -EEXIST, the other %d: the domain "
+		      "was seen attached by a call that failed", i,
+		      c[1 - i].ret);
+	for (unsigned i = 0; i < 2; i++)
+		CHECK(h, c[i].ret == 0 || c[i].ret == -EEXIST ||
+				 c[i].ret == -ENOMEM,
+		      "attach %u returned %d", i, c[i].ret);
+	iopf_ioas_detach_domain(ioas, d);
+	for (uint64_t p = 0; p < 8; p++)
+		CHECK(h, iopf_domain_iova_to_phys(d, p * IOPF_PGSIZE_4K) ==
+				 IOPF_PHYS_NONE,
+		      "page %llu still mapped in the detached domain",
+		      (unsigned long long)p);
+	iopf_ioas_destroy(ioas);
+	iopf_domain_free(d);
+}
+
+HOST_SCENARIO(scen_attach_fail, 0, 1, 0, body_attach_fail, DEFAULT)
+
 static const struct iopf_explore_scenario explore_scenarios[] = {
 	{ "type1-close-vs-dma",
 	  "iopf_type1_close() while two devices fault on its mappings",
@@ -567,6 +638,10 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	  "two containers attach one domain with faults at once: one wins, "
 	  "the other gets -EBUSY",
 	  scen_claim_twice },
+	{ "attach-fail-vs-attach",
+	  "an attach failing for memory part way backs out while another "
+	  "thread attaches the same domain: never seen half attached",
+	  scen_attach_fail },
 	{ "drain-close-vs-dma",
 	  "iopf_type1_close() while two devices fault, two workers draining "
 	  "the page request queue themselves",

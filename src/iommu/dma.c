@@ -56,6 +56,9 @@ static unsigned dma_begin(struct iopf_dev *dev, uint32_t pasid,
 	dev->inflight[idx]++;
 	a = attach_find_locked(dev, pasid);
 	*domain = a ? a->domain : NULL;
+	if (a)
+		atomic_store_explicit(&dev->dma_domain_hint, a->domain->id,
+				      memory_order_relaxed);
 	iopf_rt_mutex_unlock(&dev->lock);
 	return idx;
 }
@@ -171,6 +174,9 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 		if (tlb_lookup(&dev->atc, d->id, tag, iova, access, &x->phys,
 			       &x->perm))
 			return;
+		/* The request lets other actors run: have what follows
+		 * brought in meanwhile. */
+		tlb_prefetch(&iommu->iotlb, d->id, tag, iova);
 		iopf_rt_charge(iommu->rt, c->ats_request_ns);
 	}
 	iopf_rt_charge(iommu->rt, c->iotlb_lookup_ns);
@@ -315,6 +321,23 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 	}
 }
 
+/*
+ * Before the set-up is charged (other actors run then): bring in the
+ * cache sets the translation will read first, for the domain the last
+ * DMA found. A hint: the bracket, taken later, decides.
+ */
+static void dma_prefetch(struct iopf_dev *dev, uint32_t pasid, uint64_t iova)
+{
+	uint64_t id = atomic_load_explicit(&dev->dma_domain_hint,
+					   memory_order_relaxed);
+
+	if (!id)
+		return;
+	if (dev->ats)
+		tlb_prefetch(&dev->atc, id, pasid, iova);
+	tlb_prefetch(&dev->iommu->iotlb, id, pasid, iova);
+}
+
 static bool dma_pri_stopped(struct iopf_dev *dev, uint32_t pasid,
 			    uint64_t iova, unsigned access)
 {
@@ -343,6 +366,7 @@ int iopf_dma(struct iopf_dev *dev, uint32_t pasid, uint64_t iova, void *buf,
 	iommu = dev->iommu;
 	if (dma_pri_stopped(dev, pasid, iova, dma_access(dir)))
 		return -EIO;
+	dma_prefetch(dev, pasid, iova);
 	iopf_rt_charge(iommu->rt, iommu->costs->dma_setup_ns);
 	atomic_fetch_add(&dev->ctr.dma_ops, 1);
 

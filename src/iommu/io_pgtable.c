@@ -49,6 +49,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "iommu_internal.h"
 #include "list.h"
 #include "lock_order.h"
 
@@ -496,6 +497,30 @@ static int64_t pgtable_unmap_read_dirty(struct iopf_io_pgtable *t,
 	ret = pgtable_unmap_locked(t, iova, size, true, &sink);
 	iopf_rt_mutex_unlock(&t->lock);
 	return ret;
+}
+
+/*
+ * Read the tables above @iova's leaf and ask the processor for the leaf's
+ * slot: a walk about to follow, after other actors have run, finds it
+ * cached. Lock-free, as a walk is; changes nothing.
+ */
+void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova)
+{
+	pte_t *table;
+
+	if (iova >= (1ull << IOPF_IOVA_BITS))
+		return;
+	table = t->root;
+	for (unsigned l = 0; l < LEVELS; l++) {
+		pte_t *slot = &table[pte_index(iova, l)];
+		uint64_t e;
+
+		if (l == LEVELS - 1 || !pte_is_table(e = pte_load(slot))) {
+			__builtin_prefetch(slot);
+			return;
+		}
+		table = pte_table(e);
+	}
 }
 
 static int pgtable_walk(struct iopf_io_pgtable *t, uint64_t iova,

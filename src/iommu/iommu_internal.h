@@ -51,35 +51,45 @@
 
 /* ---- translation caches (tlb.c) ---- */
 
-struct tlb_entry {
-	uint64_t domain_id;
-	uint32_t pasid;
-	uint32_t perm;
-	uint64_t iova;        /* page-aligned to page_size */
-	uint64_t page_size;
-	uint64_t phys;        /* of iova */
-	uint64_t lru;
-	bool valid;
-	/*
-	 * Filled by a write, so the leaf's DIRTY bit was set: writes may
-	 * hit. An entry filled by a read misses on a write, whose walk sets
-	 * DIRTY, as hardware with dirty tracking does.
-	 */
-	bool dirty;
-};
+#define TLB_WAYS 4
+
+/*
+ * One set of a translation cache. What a lookup compares (the tags and
+ * owners) fills the first cache line, what a hit returns (the frame and
+ * the LRU stamp) the second, so a miss reads one line.
+ *
+ * tag[w]: 0 for an invalid way, else the IOVA the entry translates,
+ * aligned to its page size, with these bits below bit 12:
+ *  - TLB_TAG_SIZE: the page size's index in 1 GiB, 2 MiB, 4 KiB, plus one;
+ *  - TLB_TAG_DIRTY: filled by a write, so the leaf's DIRTY bit was set:
+ *    writes may hit. An entry filled by a read misses on a write, whose
+ *    walk sets DIRTY, as hardware with dirty tracking does;
+ *  - the permissions of the leaf (IOPF_PERM_*), from TLB_TAG_PERM_SHIFT.
+ * owner[w]: domain id << 32 | PASID (ids past 32 bits are not cached).
+ * phys[w]: the frame of the tag's IOVA. lru[w]: the cache's tick when the
+ * way was last filled or hit; the least recent way of a set is replaced.
+ */
+struct tlb_set {
+	uint64_t tag[TLB_WAYS];
+	uint64_t owner[TLB_WAYS];
+	uint64_t phys[TLB_WAYS];
+	uint64_t lru[TLB_WAYS];
+} __attribute__((aligned(64)));
 
 struct tlb {
 	struct iopf_rt_mutex lock;
-	unsigned nr_sets, ways;
+	unsigned nr_sets;
 	/* nr_sets - 1 when nr_sets is a power of two (a mask), else 0 */
 	unsigned set_mask;
-	struct tlb_entry *entries; /* protected by lock */
+	struct tlb_set *sets;      /* protected by lock */
+	void *sets_mem;            /* what holds @sets, aligned within */
 	uint64_t tick;             /* protected by lock */
 	/*
-	 * Valid entries of each page size (1 GiB, 2 MiB, 4 KiB), protected
-	 * by lock: a lookup skips the sizes the cache holds none of.
+	 * Valid entries of each page size (1 GiB, 2 MiB, 4 KiB), written
+	 * under lock: a lookup skips the sizes the cache holds none of. Read
+	 * without it (relaxed) by tlb_prefetch(), for a hint only.
 	 */
-	unsigned nr_valid[3];
+	_Atomic unsigned nr_valid[3];
 	/*
 	 * Bumped by every invalidation. A fill carries the generation read
 	 * before its walk and is dropped if an invalidation came in between:
@@ -101,6 +111,15 @@ static inline uint64_t tlb_gen(struct tlb *tlb)
 {
 	return atomic_load_explicit(&tlb->gen, memory_order_acquire);
 }
+/*
+ * Ask the processor to bring in the sets a lookup of @iova would read: a
+ * hint, taken before a charge that lets other actors run, so that the
+ * lookup after it finds them cached. No lock; changes nothing.
+ */
+void tlb_prefetch(const struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
+		  uint64_t iova);
+/* The same hint for the leaf slot a walk of @iova in @t would read. */
+void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova);
 /* Insert unless the cache was invalidated since generation @gen. */
 void tlb_insert(struct tlb *tlb, uint64_t gen, uint64_t domain_id,
 		uint32_t pasid, uint64_t iova, uint64_t page_size,
@@ -207,6 +226,12 @@ struct iopf_dev {
 	bool pri_stopped;                /* protected by lock */
 	uint64_t inflight[2];            /* protected by lock */
 	uint64_t epoch;                  /* protected by lock */
+	/*
+	 * The id of the domain the last DMA found attached, written under
+	 * lock and read without it: which cache sets to prefetch before the
+	 * next DMA's set-up is charged. A hint, never trusted.
+	 */
+	_Atomic uint64_t dma_domain_hint;
 	bool drain_waiting;              /* protected by lock */
 
 	unsigned credits_used;           /* protected by lock */

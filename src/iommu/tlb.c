@@ -5,10 +5,9 @@
  * own index into the same sets, so a lookup probes at most three sets
  * (1 GiB, 2 MiB, 4 KiB), and skips the sizes it holds no entry of: a
  * guest mapped with one page size pays one probe. Entries are tagged by
- * domain and PASID, replaced
- * least-recently-used within a set. An entry whose permissions do not
+ * domain and PASID, replaced least-recently-used within a set. An entry whose permissions do not
  * cover the access is a miss: the walk decides (and may fault); so is a
- * write through an entry not known dirty (see struct tlb_entry).
+ * write through an entry not known dirty (see struct tlb_set).
  *
  * Fills race with invalidations: see the generation in iommu_internal.h.
  *
@@ -29,11 +28,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TLB_WAYS 4
-
 static const uint64_t tlb_sizes[3] = { IOPF_PGSIZE_1G, IOPF_PGSIZE_2M,
 				       IOPF_PGSIZE_4K };
 static const unsigned tlb_shifts[3] = { 30, 21, 12 };
+
+#define TLB_TAG_SIZE 0x3ull
+#define TLB_TAG_DIRTY 0x4ull
+#define TLB_TAG_PERM_SHIFT 3
+#define TLB_TAG_PERM_MASK (0xfull << TLB_TAG_PERM_SHIFT)
+/* What must equal for a way to translate an address: base and size. */
+#define TLB_TAG_MATCH (~(TLB_TAG_DIRTY | TLB_TAG_PERM_MASK))
+
+_Static_assert((IOPF_PERM_READ | IOPF_PERM_WRITE | IOPF_PERM_EXEC |
+		IOPF_PERM_PRIV) <= 0xf,
+	       "the permissions fit the tag's four bits");
+_Static_assert(sizeof(struct tlb_set) == 128, "a set is two cache lines");
 
 /* The index of @page_size in tlb_sizes[], or -1 for a size not cached. */
 static int tlb_size_index(uint64_t page_size)
@@ -44,6 +53,27 @@ static int tlb_size_index(uint64_t page_size)
 	return -1;
 }
 
+static uint64_t tlb_owner(uint64_t domain_id, uint32_t pasid)
+{
+	return domain_id << 32 | pasid;
+}
+
+static unsigned tlb_tag_size_index(uint64_t tag)
+{
+	return (unsigned)(tag & TLB_TAG_SIZE) - 1;
+}
+
+/* Under the cache's lock: the only writer, so a load and a store. */
+static void tlb_count_valid(struct tlb *tlb, unsigned size_index, int delta)
+{
+	_Atomic unsigned *n = &tlb->nr_valid[size_index];
+
+	atomic_store_explicit(n,
+			      atomic_load_explicit(n, memory_order_relaxed) +
+				      (unsigned)delta,
+			      memory_order_relaxed);
+}
+
 int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries)
 {
 	unsigned sets = entries / TLB_WAYS;
@@ -52,23 +82,30 @@ int tlb_init(struct iopf_rt *rt, struct tlb *tlb, unsigned entries)
 		sets = 1;
 	tlb->nr_sets = sets;
 	tlb->set_mask = (sets & (sets - 1)) ? 0 : sets - 1;
-	tlb->ways = TLB_WAYS;
-	memset(tlb->nr_valid, 0, sizeof(tlb->nr_valid));
+	for (int s = 0; s < 3; s++)
+		atomic_init(&tlb->nr_valid[s], 0);
 	tlb->tick = 0;
-	tlb->entries = iopf_calloc((size_t)sets * TLB_WAYS, sizeof(*tlb->entries));
-	if (!tlb->entries)
+	/* Aligned by hand: memalign's split chunks would make the heap's
+	 * layout, which bench density reports, depend on what ran before. */
+	tlb->sets_mem = iopf_calloc(1, (size_t)sets * sizeof(*tlb->sets) +
+					       _Alignof(struct tlb_set));
+	if (!tlb->sets_mem)
 		return -ENOMEM;
+	tlb->sets = (struct tlb_set *)(((uintptr_t)tlb->sets_mem +
+					_Alignof(struct tlb_set) - 1) &
+				       ~(uintptr_t)(_Alignof(struct tlb_set) - 1));
 	iopf_lock_init(rt, &tlb->lock, TLB);
 	return 0;
 }
 
 void tlb_fini(struct tlb *tlb)
 {
-	if (!tlb->entries)
+	if (!tlb->sets)
 		return;
 	iopf_rt_mutex_destroy(&tlb->lock);
-	free(tlb->entries);
-	tlb->entries = NULL;
+	free(tlb->sets_mem);
+	tlb->sets_mem = NULL;
+	tlb->sets = NULL;
 }
 
 /*
@@ -76,9 +113,9 @@ void tlb_fini(struct tlb *tlb)
  * the division and the modulo done as a shift and, where the set count
  * is a power of two, a mask.
  */
-static unsigned tlb_set(const struct tlb *tlb, uint64_t domain_id,
-			uint32_t pasid, uint64_t iova, uint64_t page_size,
-			unsigned shift)
+static struct tlb_set *tlb_set_of(const struct tlb *tlb, uint64_t domain_id,
+				  uint32_t pasid, uint64_t iova,
+				  uint64_t page_size, unsigned shift)
 {
 	uint64_t h = (iova >> shift) ^ (domain_id * 0x9e3779b97f4a7c15ull) ^
 		     ((uint64_t)pasid << 32) ^ page_size;
@@ -87,39 +124,44 @@ static unsigned tlb_set(const struct tlb *tlb, uint64_t domain_id,
 	h *= 0xbf58476d1ce4e5b9ull;
 	h ^= h >> 32;
 	if (tlb->set_mask)
-		return (unsigned)(h & tlb->set_mask);
-	return (unsigned)(h % tlb->nr_sets);
+		return &tlb->sets[h & tlb->set_mask];
+	return &tlb->sets[h % tlb->nr_sets];
 }
 
 bool tlb_lookup(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 		uint64_t iova, unsigned access, uint64_t *phys, unsigned *perm)
 {
+	uint64_t owner = tlb_owner(domain_id, pasid);
 	bool hit = false;
 
 	iopf_rt_mutex_lock(&tlb->lock);
-	for (int s = 0; s < 3 && !hit; s++) {
+	for (int s = 0; s < 3 && !hit && !(domain_id >> 32); s++) {
 		uint64_t size = tlb_sizes[s];
 		uint64_t base = iova & ~(size - 1);
-		struct tlb_entry *set;
+		uint64_t want = base | (uint64_t)(s + 1);
+		struct tlb_set *set;
 
-		if (!tlb->nr_valid[s])
+		if (!atomic_load_explicit(&tlb->nr_valid[s],
+					  memory_order_relaxed))
 			continue;
-		set = &tlb->entries[tlb_set(tlb, domain_id, pasid, iova, size,
-					    tlb_shifts[s]) * tlb->ways];
+		set = tlb_set_of(tlb, domain_id, pasid, iova, size,
+				 tlb_shifts[s]);
+		for (unsigned w = 0; w < TLB_WAYS; w++) {
+			uint64_t tag = set->tag[w];
+			unsigned got;
 
-		for (unsigned w = 0; w < tlb->ways; w++) {
-			struct tlb_entry *e = &set[w];
-
-			if (!e->valid || e->page_size != size ||
-			    e->iova != base || e->domain_id != domain_id ||
-			    e->pasid != pasid)
+			if ((tag & TLB_TAG_MATCH) != want ||
+			    set->owner[w] != owner)
 				continue;
-			if ((e->perm & access) != access ||
-			    ((access & IOPF_PERM_WRITE) && !e->dirty))
+			got = (unsigned)((tag & TLB_TAG_PERM_MASK) >>
+					 TLB_TAG_PERM_SHIFT);
+			if ((got & access) != access ||
+			    ((access & IOPF_PERM_WRITE) &&
+			     !(tag & TLB_TAG_DIRTY)))
 				break;
-			e->lru = ++tlb->tick;
-			*phys = e->phys + (iova - base);
-			*perm = e->perm;
+			set->lru[w] = ++tlb->tick;
+			*phys = set->phys[w] + (iova - base);
+			*perm = got;
 			hit = true;
 			break;
 		}
@@ -130,53 +172,58 @@ bool tlb_lookup(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 	return hit;
 }
 
+void tlb_prefetch(const struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
+		  uint64_t iova)
+{
+	for (int s = 0; s < 3; s++)
+		if (atomic_load_explicit(&tlb->nr_valid[s],
+					 memory_order_relaxed))
+			__builtin_prefetch(tlb_set_of(tlb, domain_id, pasid,
+						      iova, tlb_sizes[s],
+						      tlb_shifts[s]));
+}
+
 void tlb_insert(struct tlb *tlb, uint64_t gen, uint64_t domain_id,
 		uint32_t pasid, uint64_t iova, uint64_t page_size, uint64_t phys,
 		unsigned perm, bool dirty)
 {
 	uint64_t base = iova & ~(page_size - 1);
-	struct tlb_entry *set, *victim;
+	uint64_t owner = tlb_owner(domain_id, pasid);
 	int size_index = tlb_size_index(page_size);
+	uint64_t want = base | (uint64_t)(size_index + 1);
+	struct tlb_set *set;
+	unsigned victim = 0;
 
-	if (size_index < 0)
+	if (size_index < 0 || domain_id >> 32)
 		return;
 	iopf_rt_mutex_lock(&tlb->lock);
 	if (atomic_load_explicit(&tlb->gen, memory_order_relaxed) != gen) {
 		iopf_rt_mutex_unlock(&tlb->lock);
 		return; /* invalidated while we walked: stale */
 	}
-	set = &tlb->entries[tlb_set(tlb, domain_id, pasid, iova, page_size,
-				    tlb_shifts[size_index]) * tlb->ways];
-	victim = &set[0];
-	for (unsigned w = 0; w < tlb->ways; w++) {
-		struct tlb_entry *e = &set[w];
-
-		if (e->valid && e->page_size == page_size && e->iova == base &&
-		    e->domain_id == domain_id && e->pasid == pasid) {
-			victim = e; /* refresh (e.g. a permission upgrade) */
+	set = tlb_set_of(tlb, domain_id, pasid, iova, page_size,
+			 tlb_shifts[size_index]);
+	for (unsigned w = 0; w < TLB_WAYS; w++) {
+		if ((set->tag[w] & TLB_TAG_MATCH) == want &&
+		    set->owner[w] == owner) {
+			victim = w; /* refresh (e.g. a permission upgrade) */
 			break;
 		}
-		if (!e->valid) {
-			victim = e;
+		if (!set->tag[w]) {
+			victim = w;
 			break;
 		}
-		if (e->lru < victim->lru)
-			victim = e;
+		if (set->lru[w] < set->lru[victim])
+			victim = w;
 	}
-	if (victim->valid)
-		tlb->nr_valid[tlb_size_index(victim->page_size)]--;
-	tlb->nr_valid[size_index]++;
-	*victim = (struct tlb_entry){
-		.domain_id = domain_id,
-		.pasid = pasid,
-		.perm = perm,
-		.iova = base,
-		.page_size = page_size,
-		.phys = phys - (iova - base),
-		.lru = ++tlb->tick,
-		.valid = true,
-		.dirty = dirty,
-	};
+	if (set->tag[victim])
+		tlb_count_valid(tlb, tlb_tag_size_index(set->tag[victim]), -1);
+	tlb_count_valid(tlb, (unsigned)size_index, 1);
+	set->tag[victim] = want | (dirty ? TLB_TAG_DIRTY : 0) |
+			   ((uint64_t)(perm & 0xf) << TLB_TAG_PERM_SHIFT);
+	set->owner[victim] = owner;
+	set->phys[victim] = phys - (iova - base);
+	set->lru[victim] = ++tlb->tick;
 	iopf_rt_mutex_unlock(&tlb->lock);
 }
 
@@ -188,19 +235,29 @@ void tlb_invalidate(struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 	if (last < iova)
 		last = UINT64_MAX;
 	iopf_rt_mutex_lock(&tlb->lock);
-	for (size_t i = 0; i < (size_t)tlb->nr_sets * tlb->ways; i++) {
-		struct tlb_entry *e = &tlb->entries[i];
+	for (unsigned i = 0; i < tlb->nr_sets; i++) {
+		struct tlb_set *set = &tlb->sets[i];
 
-		if (!e->valid)
-			continue;
-		if (domain_id != TLB_ANY_DOMAIN && e->domain_id != domain_id)
-			continue;
-		if (pasid != TLB_ANY_PASID && e->pasid != pasid)
-			continue;
-		if (e->iova > last || e->iova + e->page_size - 1 < iova)
-			continue;
-		e->valid = false;
-		tlb->nr_valid[tlb_size_index(e->page_size)]--;
+		for (unsigned w = 0; w < TLB_WAYS; w++) {
+			uint64_t tag = set->tag[w], base, span;
+			unsigned s;
+
+			if (!tag)
+				continue;
+			if (domain_id != TLB_ANY_DOMAIN &&
+			    set->owner[w] >> 32 != domain_id)
+				continue;
+			if (pasid != TLB_ANY_PASID &&
+			    (uint32_t)set->owner[w] != pasid)
+				continue;
+			s = tlb_tag_size_index(tag);
+			span = tlb_sizes[s];
+			base = tag & ~(span - 1);
+			if (base > last || base + span - 1 < iova)
+				continue;
+			set->tag[w] = 0;
+			tlb_count_valid(tlb, s, -1);
+		}
 	}
 	atomic_fetch_add_explicit(&tlb->gen, 1, memory_order_release);
 	iopf_rt_mutex_unlock(&tlb->lock);

@@ -145,7 +145,8 @@ static void pl_fault_release(struct pl_file *f)
 {
 	struct pl_fault *q = (struct pl_fault *)f;
 
-	pl_libc.close(q->efd);
+	if (q->efd >= 0) /* -1: an allocation that failed before the dup */
+		pl_libc.close(q->efd);
 	iopf_rt_mutex_destroy(&q->lock);
 	free(q->pend);
 	free(q->resp);
@@ -304,6 +305,14 @@ void pl_fault_forget_dev(struct pl_fault *q, uint32_t dev_id)
 	iopf_rt_mutex_unlock(&q->lock);
 }
 
+/*
+ * iommufd_fault_alloc(): the queue is complete (its eventfd, its reader,
+ * in the context's list) before the program can reach it, by id or by
+ * fd. Everything from the id's allocation to the fd's installation is
+ * one hold of ictx->lock, so that IOMMU_DESTROY of an id read early from
+ * the argument waits and finds the queue busy (its fd open), never half
+ * made; the fd is installed last, once nothing can fail.
+ */
 int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
 			 struct pl_ucmd *u)
 {
@@ -312,7 +321,6 @@ int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
 	uint32_t id;
 	int fd, ret;
 
-	/* iommufd_fault_alloc() */
 	if (cmd->flags)
 		return -EOPNOTSUPP;
 	q = calloc(1, sizeof(*q));
@@ -323,40 +331,46 @@ int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
 	q->next_cookie = 1;
 	q->efd = -1;
 	iopf_lock_init(ictx->h->rt, &q->lock, PL_FAULTQ);
+	iopf_rt_mutex_lock(&ictx->lock);
 	ret = iopf_fd_fault_alloc(ictx->ctx, &id);
 	if (ret)
-		goto out_free;
+		goto err_unlock_free;
 	q->id = id;
-	pl_file_get(&q->f);             /* the context's reference */
-	fd = pl_fd_install(&q->f, O_CLOEXEC);
+	fd = pl_fd_reserve(O_CLOEXEC);
 	if (fd < 0) {
 		ret = fd;
-		goto out_destroy;
+		goto err_destroy_queue;
 	}
 	q->efd = pl_libc.dup(fd);
 	if (q->efd < 0) {
 		ret = -errno;
-		goto out_close;
+		goto err_close_fd;
 	}
+	ret = pl_fault_start(q);
+	if (ret)
+		goto err_close_fd;
 	cmd->out_fault_id = id;
 	cmd->out_fault_fd = (uint32_t)fd;
 	ret = pl_respond(u, cmd, sizeof(*cmd));
 	if (ret)
-		goto out_close;
-	ret = pl_fault_start(q);
-	if (ret)
-		goto out_close;
-	iopf_rt_mutex_lock(&ictx->lock);
+		goto err_stop_reader;
+	pl_file_get(&q->f);             /* the context's reference */
 	iopf_list_add(&q->node, &ictx->faults);
+	pl_fd_publish(fd, &q->f);       /* the caller's, now the fd's */
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return 0;
-out_close:
-	close(fd);                      /* drops the fd's reference */
-out_destroy:
+
+err_stop_reader:
+	pl_fault_stop(q);
+err_close_fd:
+	pl_libc.close(fd);
+err_destroy_queue:
 	iopf_fd_destroy(ictx->ctx, id);
-	pl_file_put(&q->f);
+	iopf_rt_mutex_unlock(&ictx->lock);
+	pl_file_put(&q->f);             /* closes q->efd, frees q */
 	return ret;
-out_free:
+err_unlock_free:
+	iopf_rt_mutex_unlock(&ictx->lock);
 	iopf_rt_mutex_destroy(&q->lock);
 	free(q);
 	return ret;

@@ -126,21 +126,34 @@ static void pl_fd_clear(int fd, struct pl_file *f)
 		pl_file_put(f);
 }
 
-int pl_fd_install(struct pl_file *f, int flags)
+int pl_fd_reserve(int flags)
 {
 	int fd = eventfd(0, EFD_NONBLOCK |
 				    ((flags & O_CLOEXEC) ? EFD_CLOEXEC : 0));
 
-	if (fd < 0) {
-		pl_file_put(f);
+	if (fd < 0)
 		return -errno;
-	}
 	if (fd >= PL_MAX_FDS) {
 		pl_libc.close(fd);
-		pl_file_put(f);
 		return -EMFILE;
 	}
+	return fd;
+}
+
+void pl_fd_publish(int fd, struct pl_file *f)
+{
 	pl_fd_set(fd, f);
+}
+
+int pl_fd_install(struct pl_file *f, int flags)
+{
+	int fd = pl_fd_reserve(flags);
+
+	if (fd < 0) {
+		pl_file_put(f);
+		return fd;
+	}
+	pl_fd_publish(fd, f);
 	return fd;
 }
 

@@ -82,6 +82,14 @@ void pl_file_put(struct pl_file *f);
 struct pl_file *pl_fd_get(int fd);
 /* A new eventfd-backed fd for @f (takes over the caller's reference). */
 int pl_fd_install(struct pl_file *f, int flags);
+/*
+ * The same in two steps, for a file that must be complete before the
+ * program can reach it: a new eventfd number, not ours yet (-errno on
+ * failure; undone by pl_libc.close()), then the number made @f's (taking
+ * over the caller's reference), which cannot fail.
+ */
+int pl_fd_reserve(int flags);
+void pl_fd_publish(int fd, struct pl_file *f);
 
 /* The host: runtime, memory, IOMMU and emulated devices. */
 struct pl_device;

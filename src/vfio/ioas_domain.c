@@ -20,7 +20,9 @@
  * the container's pages are unmapped from that domain only, then its
  * handler is cleared, which waits for the calls running (so the caller
  * may free the container or the domain next). A failed attach (out of
- * memory for page tables) backs out completely.
+ * memory for page tables) backs out completely, within the hold of
+ * ioas->lock that published the domain: no writer ever finds it in the
+ * list half copied.
  */
 #define _GNU_SOURCE
 #include "vfio_internal.h"
@@ -88,16 +90,17 @@ static void area_add_domain(struct vfio_area *a, void *p)
 		else
 			phys = IOPF_PHYS_NONE;
 		if (phys == IOPF_PHYS_NONE) {
-			/* Unknown frame: unmap it everywhere, it will fault. */
-			struct ioas_domains *doms = ioas_domains(a->ioas);
-
-			for (unsigned k = 0; k < doms->n; k++)
-				if (doms->d[k] != arg->domain)
-					iopf_domain_unmap(doms->d[k],
-							  area_idx_iova(a, idx),
-							  1ull << shift);
-			area_clear_mapped(a, idx);
-			a->nr_mapped--;
+			/*
+			 * Unknown frame: unmap it everywhere, it will fault.
+			 * The container's own unmap, as an invalidation's: the
+			 * dirty state goes to the log, and a superpage whose
+			 * split fails is unmapped whole, never left mapped
+			 * behind a clear bit. The new domain lacks the page,
+			 * and any page the widening takes from it is cleared
+			 * too.
+			 */
+			area_unmap_locked(a, ioas_domains(a->ioas), idx, idx,
+					  false);
 			continue;
 		}
 		/*
@@ -110,6 +113,9 @@ static void area_add_domain(struct vfio_area *a, void *p)
 			arg->err = r;
 	}
 }
+
+static bool ioas_detach_domain_locked(struct iopf_ioas *ioas,
+				      struct iopf_domain *domain);
 
 int iopf_ioas_attach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain,
 			    bool faults)
@@ -147,9 +153,17 @@ int iopf_ioas_attach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain,
 	domains_switch_locked(ioas, next, area_add_domain, &arg);
 	ret = arg.err;
 	if (ret) {
-		/* Out of memory for page tables: back out completely. */
+		/*
+		 * Out of memory for page tables: back out in this same hold.
+		 * Until the domain has left the list again, a writer taking
+		 * the lock would find it half copied (pages marked mapped
+		 * that it lacks) and take it for attached.
+		 */
+		ioas_detach_domain_locked(ioas, domain);
 		iopf_rt_mutex_unlock(&ioas->lock);
-		iopf_ioas_detach_domain(ioas, domain);
+		/* Ours to clear, waiting for its calls, with no lock held. */
+		if (faults)
+			iopf_domain_set_fault_handler(domain, NULL, NULL);
 		return ret;
 	}
 out_unlock:
@@ -185,26 +199,41 @@ static void area_drop_domain(struct vfio_area *a, void *p)
 			}
 }
 
-void iopf_ioas_detach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain)
+/*
+ * Take @domain out of the list and the container's pages out of it
+ * (ioas->lock held). False if it was not in the list. Its handler is the
+ * caller's to clear, once the lock is dropped.
+ */
+static bool ioas_detach_domain_locked(struct iopf_ioas *ioas,
+				      struct iopf_domain *domain)
 {
 	struct ioas_domains *cur, *next;
 	unsigned k, j = 0;
 
-	iopf_rt_mutex_lock(&ioas->lock);
+	iopf_rt_mutex_assert_held(&ioas->lock);
 	cur = ioas_domains(ioas);
 	for (k = 0; k < cur->n && cur->d[k] != domain; k++)
 		;
-	if (k == cur->n) {
-		iopf_rt_mutex_unlock(&ioas->lock);
-		return;
-	}
+	if (k == cur->n)
+		return false;
 	next = domains_next_buf(ioas);
 	for (k = 0; k < cur->n; k++)
 		if (cur->d[k] != domain)
 			next->d[j++] = cur->d[k];
 	next->n = j;
 	domains_switch_locked(ioas, next, area_drop_domain, domain);
+	return true;
+}
+
+void iopf_ioas_detach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain)
+{
+	bool found;
+
+	iopf_rt_mutex_lock(&ioas->lock);
+	found = ioas_detach_domain_locked(ioas, domain);
 	iopf_rt_mutex_unlock(&ioas->lock);
+	if (!found)
+		return;
 	/*
 	 * The container's handler may be running for this domain now (it
 	 * maps into the remaining domains only). Clearing the handler waits

@@ -27,11 +27,12 @@
  * because removing the handler from a domain (detach, destroy) waits for
  * the calls running (iopf_domain_set_fault_handler).
  *
- * Locks (src/lock_order.h): none container-wide; an area's lock (AREA)
- * for the mapped check and a stream's state, populate's locks otherwise
- * (ioas_populate.c). Nothing is created here but a stream entry, which
- * lives in its area. Work in flight: an area removed while a request of
- * it is handled is held by its reference and answered INVALID.
+ * Locks (src/lock_order.h): none container-wide; an area's lock (AREA),
+ * held once for the exact mapped check and a stream's state together,
+ * then populate's locks (ioas_populate.c), which take it once more.
+ * Nothing is created here but a stream entry, which lives in its area.
+ * Work in flight: an area removed while a request of it is handled is
+ * held by its reference and answered INVALID.
  */
 #include "vfio_internal.h"
 
@@ -52,21 +53,19 @@ static struct iopf_prefault_policy area_policy(struct vfio_area *a)
 	};
 }
 
-uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
-			      uint32_t pasid, uint64_t idx, uint64_t *first,
-			      bool *stop_at_mapped)
+/*
+ * The ADAPTIVE window, at most @max pages, for a fault at page @idx
+ * (a->lock held, for the streams): [*first, *first + n), n returned.
+ */
+static uint64_t area_adaptive_window_locked(struct vfio_area *a,
+					    const struct iopf_dev *dev,
+					    uint32_t pasid, uint64_t idx,
+					    uint32_t max, uint64_t *first)
 {
-	struct iopf_prefault_policy p = area_policy(a);
 	struct area_stream *s = NULL, *victim;
 	uint64_t window;
 
-	*first = idx;
-	*stop_at_mapped = true;
-	if (p.kind == IOPF_PREFAULT_NONE)
-		return 1;
-	if (p.kind == IOPF_PREFAULT_FIXED)
-		return p.window;
-
+	iopf_rt_mutex_assert_held(&a->lock);
 	/*
 	 * A device may run several streams at once (a source read and a
 	 * destination write): a fault continues the stream of its device and
@@ -74,7 +73,6 @@ uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
 	 * recently used slot; a fault that continues nothing shrinks the
 	 * window of the device's most recent stream, as random access should.
 	 */
-	iopf_rt_mutex_lock(&a->lock);
 	victim = &a->streams[0];
 	for (unsigned i = 0; i < AREA_STREAMS; i++) {
 		struct area_stream *c = &a->streams[i];
@@ -89,7 +87,7 @@ uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
 	}
 	if (s) {
 		/* Eightfold: a stream reaches 512 pages in three faults. */
-		s->window = s->window * 8 > p.window ? p.window : s->window * 8;
+		s->window = s->window * 8 > max ? max : s->window * 8;
 	} else {
 		struct area_stream *last = NULL;
 
@@ -118,10 +116,8 @@ uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
 	*first = idx & ~(window - 1);
 	if (*first + window > a->npages)
 		window = a->npages - *first;
-	*stop_at_mapped = false;
 	s->next = *first + window;
 	s->lru = ++a->stream_tick;
-	iopf_rt_mutex_unlock(&a->lock);
 	return window;
 }
 
@@ -129,10 +125,11 @@ static enum iopf_response ioas_fault_one(struct iopf_ioas *ioas,
 					 const struct iopf_fault_group *g,
 					 const struct iopf_page_request *req)
 {
-	uint64_t iova = req->addr & ~(ioas->page_size - 1), idx, window;
-
+	uint64_t iova = req->addr & ~(ioas->page_size - 1), idx, window, first;
 	unsigned perm = req->perm & (IOPF_PERM_READ | IOPF_PERM_WRITE);
 	enum iopf_response resp = IOPF_RESP_SUCCESS;
+	struct iopf_prefault_policy p;
+	bool hint, mapped = false, stop_at_mapped = true;
 	struct vfio_area *a;
 	int64_t got;
 
@@ -149,25 +146,40 @@ static enum iopf_response ioas_fault_one(struct iopf_ioas *ioas,
 		goto out_put;
 	}
 	idx = (iova - a->iova) >> ioas->page_shift;
-	if (area_test_mapped(a, idx)) {
-		bool mapped;
-
-		/*
-		 * Read without the lock, the bit is only a hint: an
-		 * invalidation clears the IO page tables first and the bit
-		 * after, under the area lock, and a device told "mapped"
-		 * meanwhile would retry into the same hole until it gave up.
-		 * Under the lock the bit is exact.
-		 */
+	p = area_policy(a);
+	first = idx;
+	window = p.kind == IOPF_PREFAULT_FIXED ? p.window : 1;
+	/*
+	 * Read without the lock, the bit is only a hint: an invalidation
+	 * clears the IO page tables first and the bit after, under the area
+	 * lock, and a device told "mapped" meanwhile would retry into the
+	 * same hole until it gave up. Under the lock the bit is exact.
+	 *
+	 * One hold of the area lock serves both what needs it before the
+	 * pages are got: that exact check, and an adaptive window's stream
+	 * state. The mapping takes it once more, in area_populate(): the
+	 * pages come first, under mm->lock, which ranks above it.
+	 */
+	hint = area_test_mapped(a, idx);
+	if (hint)
 		iopf_rt_yield_point(ioas->rt);
+	if (hint || (p.kind == IOPF_PREFAULT_ADAPTIVE &&
+		     a->mode != IOPF_MAP_PINNED)) {
 		iopf_rt_mutex_lock(&a->lock);
-		mapped = area_test_mapped(a, idx);
-		iopf_rt_mutex_unlock(&a->lock);
-		if (mapped) {
-			/* Two faults in flight for one page: the first mapped it. */
-			atomic_fetch_add(&ioas->ctr.already_mapped, 1);
-			goto out_put;
+		mapped = hint && area_test_mapped(a, idx);
+		if (!mapped && a->mode != IOPF_MAP_PINNED &&
+		    p.kind == IOPF_PREFAULT_ADAPTIVE) {
+			window = area_adaptive_window_locked(a, g->dev, g->pasid,
+							     idx, p.window,
+							     &first);
+			stop_at_mapped = false;
 		}
+		iopf_rt_mutex_unlock(&a->lock);
+	}
+	if (mapped) {
+		/* Two faults in flight for one page: the first mapped it. */
+		atomic_fetch_add(&ioas->ctr.already_mapped, 1);
+		goto out_put;
 	}
 	if (a->mode == IOPF_MAP_PINNED) {
 		/* Pinned pages are all mapped, unless being removed. */
@@ -175,14 +187,7 @@ static enum iopf_response ioas_fault_one(struct iopf_ioas *ioas,
 		resp = IOPF_RESP_INVALID;
 		goto out_put;
 	}
-	{
-		uint64_t first;
-		bool stop;
-
-		window = area_prefault_window(a, g->dev, g->pasid, idx, &first,
-					      &stop);
-		got = area_populate(a, first, window, stop, idx);
-	}
+	got = area_populate(a, first, window, stop_at_mapped, idx);
 	if (got < 0 && got != -EAGAIN) {
 		atomic_fetch_add(&ioas->ctr.invalid_other, 1);
 		resp = IOPF_RESP_INVALID;

@@ -52,11 +52,19 @@ enum fd_obj_type {
 	FD_OBJ_NR,
 };
 
+/*
+ * "Immutable after publish", on a field below: written by the object's
+ * constructor before fd_obj_publish_locked() (or fd_obj_finalize()) makes
+ * its id visible, and never again until its destructor, which runs only
+ * once it has no users. The publish is a section of fd->lock, which every
+ * lookup takes, so whoever found or holds the object (a user, or a call
+ * between fd_obj_get() and fd_obj_put()) reads these with no lock.
+ */
 struct fd_obj {
-	enum fd_obj_type type;
-	uint32_t id;
+	enum fd_obj_type type;          /* immutable after reserve */
+	uint32_t id;                    /* immutable after reserve */
 	unsigned users;                 /* protected by fd->lock */
-	struct iopf_fd *fd;
+	struct iopf_fd *fd;             /* immutable after reserve */
 };
 
 /* What a type does when its last user is gone and it is removed. */
@@ -77,7 +85,7 @@ struct iopf_fd {
 
 struct fd_ioas {
 	struct fd_obj obj;
-	struct iopf_ioas *ioas;
+	struct iopf_ioas *ioas;         /* immutable after publish */
 };
 
 struct fd_fault;
@@ -113,7 +121,7 @@ struct fd_attach {
 
 struct fd_device {
 	struct fd_obj obj;
-	struct iopf_dev *dev;
+	struct iopf_dev *dev;           /* immutable after publish */
 	struct iopf_list attached;      /* newest first; fd->lock */
 };
 
@@ -146,6 +154,13 @@ struct fd_fault {
 	uint64_t timeout_ns;            /* protected by fd->lock */
 };
 
+/*
+ * Every field is immutable after publish (fd_hwpt_publish()): what the
+ * HWPT stands on is held (users) from fd_hwpt_hold_deps() until
+ * fd_hwpt_put_deps(), and the domain lives from before the publish until
+ * fd_hwpt_destroy(). Attachments, nests and calls holding the HWPT read
+ * them with no lock.
+ */
 struct fd_hwpt {
 	struct fd_obj obj;
 	struct fd_ioas *ioas;           /* paging: the IOAS it mirrors */

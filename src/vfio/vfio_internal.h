@@ -61,12 +61,24 @@ struct area_stream {
 };
 
 struct vfio_area {
+	/*
+	 * Immutable after publish: set by area_alloc() before
+	 * iopf_ioas_map() publishes the area in the table, whose release
+	 * store orders them before any lookup's acquire (area_get()), and
+	 * unchanged until area_free(). Read with no lock by whoever holds a
+	 * reference, the fault path included.
+	 */
 	struct iopf_ioas *ioas;
 	uint64_t iova, last, hva, npages;
 	unsigned perm;
 	enum iopf_map_mode mode;
 	struct iopf_prefault_policy prefault;
-	_Atomic uint64_t refs;
+
+	_Atomic uint64_t refs;           /* the table's, and each lookup's */
+	/*
+	 * FAULTABLE: inserted before publish, removed by area_retire();
+	 * mn_registered is written only there, under ioas->lock.
+	 */
 	struct iopf_mm_notifier mn;
 	bool mn_registered;
 
@@ -79,9 +91,12 @@ struct vfio_area {
 	 * the lock is a hint: an invalidation clears the page tables first
 	 * and the bit after, so only under lock is a set bit "mapped".
 	 */
-	_Atomic unsigned long *mapped;
+	_Atomic unsigned long *mapped;   /* the pointer: immutable after
+					    publish */
 	uint64_t nr_mapped;              /* protected by lock */
-	iopf_pfn_t *pfns;                /* PINNED: all pages; lock */
+	/* PINNED: every page's frame, pinned before publish; the pointer
+	   and the entries are immutable after it (area_retire() unpins). */
+	iopf_pfn_t *pfns;
 	/*
 	 * Selective pins: per page count and frame. Both arrays are NULL
 	 * until the first pin, then published together, under pin_lock and
@@ -216,10 +231,5 @@ int64_t area_populate(struct vfio_area *a, uint64_t idx, uint64_t n,
 /* A dirty log for @a: one bit per 4 KiB of its IOVA range. */
 unsigned long *area_dirty_log_alloc(const struct vfio_area *a);
 
-/* ioas_fault.c */
-/* The window to map for a fault at page @idx: [*first, *first + n). */
-uint64_t area_prefault_window(struct vfio_area *a, const struct iopf_dev *dev,
-			      uint32_t pasid, uint64_t idx, uint64_t *first,
-			      bool *stop_at_mapped);
 
 #endif /* IOPF_VFIO_INTERNAL_H */

@@ -9,11 +9,13 @@
  */
 #include "uapi_test.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 
 #define ROUNDS 40
+#define ALLOC_ROUNDS 100
 
 static int ifd;
 static uint32_t shared_ioas;
@@ -139,6 +141,66 @@ static void *churn_run(void *arg)
 	return NULL;
 }
 
+/*
+ * IOMMU_FAULT_QUEUE_ALLOC on one thread while another watches its
+ * argument and destroys the queue the moment its id appears there: a
+ * queue whose file is (about to be) open is busy, as in the kernel,
+ * where the object is found by id only once complete, and the fd is
+ * installed last. Destroying it then would leave the program an fd on
+ * a queue that is gone.
+ */
+struct alloc_race {
+	struct iommu_fault_alloc fa;
+	atomic_int done;
+	int destroy_ret, destroy_errno;
+};
+
+static void *alloc_race_destroyer(void *arg)
+{
+	struct alloc_race *r = arg;
+	uint32_t id;
+
+	while (!(id = __atomic_load_n(&r->fa.out_fault_id, __ATOMIC_ACQUIRE)) &&
+	       !atomic_load(&r->done))
+		;
+	if (!id)
+		return NULL;
+	r->destroy_ret = t_destroy(ifd, id);
+	r->destroy_errno = errno;
+	return NULL;
+}
+
+static void check_fault_alloc_vs_destroy(void)
+{
+	unsigned destroyed = 0, rounds = 0, busy = 0;
+
+	for (unsigned i = 0; i < ALLOC_ROUNDS; i++) {
+		struct alloc_race r = { .fa = { .size = sizeof(r.fa) },
+					.destroy_ret = 1 };
+		pthread_t t;
+		int ret;
+
+		pthread_create(&t, NULL, alloc_race_destroyer, &r);
+		ret = ioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &r.fa);
+		atomic_store(&r.done, 1);
+		pthread_join(t, NULL);
+		if (ret)
+			break;
+		rounds++;
+		if (r.destroy_ret == 0)
+			destroyed++;
+		else if (r.destroy_errno == EBUSY)
+			busy++;
+		close((int)r.fa.out_fault_fd);
+		if (r.destroy_ret != 0)
+			t_destroy(ifd, r.fa.out_fault_id);
+	}
+	CHECK(rounds == ALLOC_ROUNDS && !destroyed,
+	      "threads: a fault queue destroyed by id while its allocation "
+	      "was under way, %u times in %u rounds (%u busy)", destroyed,
+	      rounds, busy);
+}
+
 int main(void)
 {
 	struct worker w[2] = {
@@ -153,6 +215,7 @@ int main(void)
 
 	ifd = t_iommufd_open();
 	shared_ioas = t_ioas_alloc(ifd);
+	check_fault_alloc_vs_destroy();
 	pthread_create(&t[2], NULL, churn_run, &churn);
 	start = t_now_ms();
 	for (int i = 0; i < 2; i++)

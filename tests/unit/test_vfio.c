@@ -736,6 +736,67 @@ static void body_domains_mirror_the_container(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(domains_mirror_the_container)
 
+/*
+ * A domain attached later copies each mapped page from the first domain;
+ * a page that domain lacks (another user of the domain unmapped it) is
+ * taken out of every domain instead, to fault again. That unmap is the
+ * container's own: with dirty tracking on, a page written through the
+ * second domain and dropped this way is still reported.
+ */
+static void body_attach_drops_a_lost_page_keeping_dirty(struct harness *h)
+{
+	struct env e;
+	struct iopf_ioas *ioas;
+	struct iopf_domain *d1, *d2, *d3;
+	struct iopf_dev *dev;
+	struct iopf_ioas_map m = { .iova = 0, .hva = GUEST_HVA, .length = 64 * PG,
+				   .perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
+				   .mode = IOPF_MAP_FAULTABLE };
+	unsigned long bm[64 / (8 * sizeof(long)) + 1] = { 0 };
+	struct iopf_ioas_stats s;
+	unsigned char b[8] = "dirty";
+
+	env_setup(h, &e, 1, 0);
+	dev = env_dev(&e, "d", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_ioas_create(e.iommu, h->mm, &ioas), 0);
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d1), 0);
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d2), 0);
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d3), 0);
+	assert_int_equal(iopf_ioas_map(ioas, &m), 0);
+	assert_int_equal(iopf_ioas_attach_domain(ioas, d1, true), 0);
+	assert_int_equal(iopf_ioas_attach_domain(ioas, d2, true), 0);
+	assert_int_equal(iopf_ioas_set_dirty_tracking(ioas, true), 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d2), 0);
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 3 * PG, b, sizeof(b),
+				  IOPF_DMA_WRITE), 0);
+	assert_int_not_equal(iopf_domain_iova_to_phys(d1, 3 * PG), IOPF_PHYS_NONE);
+	/* Page 3 leaves d1 behind the container's back. */
+	assert_int_equal(iopf_domain_unmap(d1, 3 * PG, PG), PG);
+	assert_int_equal(iopf_ioas_attach_domain(ioas, d3, true), 0);
+	/* Nowhere now, so it faults again ... */
+	assert_false(iopf_ioas_is_mapped(ioas, 3 * PG));
+	assert_int_equal(iopf_domain_iova_to_phys(d2, 3 * PG), IOPF_PHYS_NONE);
+	assert_int_equal(iopf_domain_iova_to_phys(d3, 3 * PG), IOPF_PHYS_NONE);
+	iopf_ioas_stats(ioas, &s);
+	assert_int_equal(s.mapped_pages, 0);
+	/* ... and what the device wrote through d2 is not forgotten. */
+	assert_int_equal(iopf_ioas_read_dirty(ioas, 0, 64 * PG, bm), 0);
+	assert_int_equal(bm[0], 1ul << 3);
+	/* It faults back in, into all three. */
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 3 * PG, b, sizeof(b),
+				  IOPF_DMA_READ), 0);
+	assert_int_equal(iopf_domain_iova_to_phys(d1, 3 * PG),
+			 iopf_domain_iova_to_phys(d3, 3 * PG));
+	iopf_detach(dev, IOPF_PASID_NONE);
+	iopf_ioas_destroy(ioas);
+	iopf_domain_free(d1);
+	iopf_domain_free(d2);
+	iopf_domain_free(d3);
+	env_teardown(&e);
+}
+
+HARNESS_VIRTUAL_TEST(attach_drops_a_lost_page_keeping_dirty)
+
 static enum iopf_response foreign_handler(void *data,
 					  const struct iopf_fault_group *g)
 {
@@ -925,5 +986,6 @@ TEST_MAIN(cmocka_unit_test(test_faults_reach_the_container_handler),
 	  cmocka_unit_test(test_race_notifier_vs_fault_installation),
 	  cmocka_unit_test(test_race_partial_unmap_of_superpage),
 	  cmocka_unit_test(test_domains_mirror_the_container),
+	  cmocka_unit_test(test_attach_drops_a_lost_page_keeping_dirty),
 	  cmocka_unit_test(test_attach_faults_refuses_a_claimed_domain),
 	  cmocka_unit_test(test_dirty_tracking))
