@@ -214,6 +214,33 @@ rt_virt_next(struct iopf_rt *rt)
 	return NULL;
 }
 
+/* The frames a resume returns through (the switch's saved registers, the
+ * charge, the caller's few levels), from the saved stack pointer up. */
+#define RT_RESUME_PREFETCH_LINES 6
+/* Below this many pending events every stack stays cached: no hint. */
+#define RT_RESUME_PREFETCH_MIN_QUEUE 64
+
+/*
+ * While the actor we switch to runs, bring in the top of the stack of the
+ * one that will run after it (as the queue stands): with
+ * thousands of actors each resumes cold, and a resume is most of an
+ * event's cost. A hint; it changes nothing.
+ */
+static inline void rt_virt_prefetch_following(struct rt_vsched *vs)
+{
+	const struct rt_event *after;
+	const char *sp;
+
+	if (vs->nr_events + vs->fifo_len < RT_RESUME_PREFETCH_MIN_QUEUE)
+		return;
+	after = rt_queue_peek(vs);
+	if (!after->actor)
+		return;
+	sp = after->actor->fiber.sp;
+	for (unsigned i = 0; i < RT_RESUME_PREFETCH_LINES; i++)
+		__builtin_prefetch(sp + 64 * i);
+}
+
 /*
  * Hand the processor from @self (NULL: the caller of iopf_rt_run()) to
  * @next, the actor of an event already dispatched (NULL: back to the
@@ -236,6 +263,7 @@ static inline void rt_virt_switch(struct iopf_rt *rt,
 		return;
 	vs->switches++;
 	rt_current = next;
+	rt_virt_prefetch_following(vs);
 	rt_fiber_switch(self ? &self->fiber : &vs->main_fiber,
 			next ? &next->fiber : &vs->main_fiber);
 }
