@@ -15,7 +15,9 @@
  *    5, which takes attach_lock, so whoever found it there under
  *    attach_lock may take dev->lock and look at it;
  *  - a->detaching, under dev->lock, elects the one call that tears it
- *    down; every other waits on dev->wq for a->detached;
+ *    down; every other waits on dev->wq for a->detached, whether it
+ *    finds it on the device's list (before step 3) or, under
+ *    attach_lock, on its domain's (steps 3-5);
  *  - the device outlives every detach of it: dev->detach_calls, under
  *    attach_lock, makes iopf_dev_remove() refuse (-EBUSY) meanwhile;
  *  - a fault handler must not detach the attachment it serves nor free
@@ -172,6 +174,48 @@ static void attach_teardown(struct iopf_dev *dev, struct iopf_attach *a)
 		free(a);
 }
 
+/*
+ * An attachment of (@dev, @pasid) past step 3 of its detach: off the
+ * device's list, still on its domain's (until step 5). Called with
+ * attach_lock held, which keeps it from being freed.
+ */
+static struct iopf_attach *attach_find_unlinked_locked(struct iopf_dev *dev,
+						       uint32_t pasid)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+	struct iopf_domain *d;
+	struct iopf_attach *a;
+
+	iopf_rt_mutex_assert_held(&iommu->attach_lock);
+	iopf_list_for_each_entry(d, &iommu->domains, link)
+		iopf_list_for_each_entry(a, &d->attached, domain_link)
+			if (a->dev == dev && a->pasid == pasid && a->detaching)
+				return a;
+	return NULL;
+}
+
+/*
+ * (@dev, @pasid) is not on the device's list: if a detach of it is past
+ * step 3, wait for it to finish as for one found on the list. Past step
+ * 5 there is nothing left to wait for.
+ */
+static void detach_wait_unlinked(struct iopf_dev *dev, uint32_t pasid)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+	struct iopf_attach *a;
+
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	a = attach_find_unlinked_locked(dev, pasid);
+	if (!a) {
+		iopf_rt_mutex_unlock(&iommu->attach_lock);
+		return;
+	}
+	iopf_rt_mutex_lock(&dev->lock);
+	a->detach_waiters++;
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	detach_wait_counted_locked(dev, a);
+}
+
 static void detach_one(struct iopf_dev *dev, uint32_t pasid)
 {
 	struct iopf_attach *a;
@@ -187,6 +231,8 @@ static void detach_one(struct iopf_dev *dev, uint32_t pasid)
 	iopf_rt_mutex_unlock(&dev->lock);
 	if (a)
 		attach_teardown(dev, a);
+	else
+		detach_wait_unlinked(dev, pasid);
 }
 
 void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
