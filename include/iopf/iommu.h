@@ -186,7 +186,8 @@ enum iopf_response {
  * cookie to answer later with iopf_fault_respond(). It runs on a fault
  * worker and may block (take locks, get pages); never in an RCU section.
  * It must not change its own domain's handler (refused, see
- * iopf_domain_set_fault_handler()) nor detach or free its own domain.
+ * iopf_domain_set_fault_handler()) nor detach the attachment it serves
+ * (refused, see iopf_detach()) nor free its own domain.
  */
 typedef enum iopf_response (*iopf_fault_handler_t)(
 	void *data, const struct iopf_fault_group *group);
@@ -551,16 +552,19 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid,
 /*
  * Stops fault reporting for (dev, pasid), answers every pending group
  * INVALID, waits for running handlers, then detaches: no handler runs for
- * this attachment after it returns. Never fails. Two calls for one
- * attachment at once are one detach: the second, whenever it comes
- * before the first is done, waits for it to finish and both return then
- * (so either return means the attachment is wholly gone). Blocks (an actor):
- * it waits for handlers and in-flight DMA. A fault handler must not
- * detach the attachment it serves, nor free its domain: it would wait
- * for itself. The device is not removed while a detach of it runs
- * (iopf_dev_remove() says -EBUSY meanwhile).
+ * this attachment after it returns. 0, also when nothing is attached
+ * there; -EINVAL for a NULL device; -EDEADLK, nothing changed, when
+ * called from a fault handler of that very attachment (the detach would
+ * wait for the handler to return). Two calls for one attachment at once
+ * are one detach: the second, whenever it comes before the first is
+ * done, waits for it to finish and both return then (so either return
+ * means the attachment is wholly gone). Blocks (an actor): it waits for
+ * handlers and in-flight DMA. A fault handler must not free its domain
+ * either: that is not checked, and would wait for itself. The device is
+ * not removed while a detach of it runs (iopf_dev_remove() says -EBUSY
+ * meanwhile).
  */
-void iopf_detach(struct iopf_dev *dev, uint32_t pasid);
+int iopf_detach(struct iopf_dev *dev, uint32_t pasid);
 
 /* ---------------------------------------------------------------------
  * The device side: what an emulated device does.

@@ -21,7 +21,9 @@
  *  - the device outlives every detach of it: dev->detach_calls, under
  *    attach_lock, makes iopf_dev_remove() refuse (-EBUSY) meanwhile;
  *  - a fault handler must not detach the attachment it serves nor free
- *    its domain: step 2 would wait for itself.
+ *    its domain: step 2 would wait for itself. The detach is refused
+ *    (-EDEADLK) before anything changes; freeing the domain is not
+ *    checked.
  *
  * Locks: attach_lock, then dev->lock (src/lock_order.h).
  */
@@ -216,15 +218,25 @@ static void detach_wait_unlinked(struct iopf_dev *dev, uint32_t pasid)
 	detach_wait_counted_locked(dev, a);
 }
 
-static void detach_one(struct iopf_dev *dev, uint32_t pasid)
+/*
+ * Detach (@dev, @pasid), or wait for the detach of it under way; -EDEADLK,
+ * nothing done, when that is @own, the attachment whose handler the
+ * caller runs: step 2, or the other detach, would wait for the caller.
+ */
+static int detach_one(struct iopf_dev *dev, uint32_t pasid,
+		      const struct iopf_attach *own)
 {
 	struct iopf_attach *a;
 
 	iopf_rt_mutex_lock(&dev->lock);
 	a = attach_find_locked(dev, pasid);
+	if (a && a == own) {
+		iopf_rt_mutex_unlock(&dev->lock);
+		return -EDEADLK;
+	}
 	if (a && a->detaching) {
 		detach_wait_locked(dev, a);
-		return;
+		return 0;
 	}
 	if (a)
 		a->detaching = true;
@@ -233,14 +245,23 @@ static void detach_one(struct iopf_dev *dev, uint32_t pasid)
 		attach_teardown(dev, a);
 	else
 		detach_wait_unlinked(dev, pasid);
+	return 0;
 }
 
-void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
+int iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 {
+	struct iopf_attach *own;
+	int ret;
+
+	if (!dev)
+		return -EINVAL;
+	/* Only compared; while its handler runs, step 2 keeps it alive. */
+	own = fault_handler_attach(dev->iommu);
 	/* Counted out, the device may be removed: not touched after. */
 	detach_call_count(dev, true);
-	detach_one(dev, pasid);
+	ret = detach_one(dev, pasid, own);
 	detach_call_count(dev, false);
+	return ret;
 }
 
 /*

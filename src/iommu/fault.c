@@ -58,7 +58,8 @@
  * handler generation; the change stores the new handler, bumps the
  * generation and waits for the old slot to drain, as an invalidation
  * waits for in-flight DMA. A handler asking for its own domain is refused:
- * it would wait for itself.
+ * it would wait for itself. So is one detaching the attachment it serves
+ * (w->in_attach, checked by iopf_detach()).
  *
  * Counting: every response goes through deliver_locked and is counted by
  * code; one given without a group is also counted in auto_responses. So
@@ -351,6 +352,7 @@ static void fault_worker(void *arg)
 		slot = (unsigned)(d->handler_gen & 1);
 		d->handler_running[slot]++;
 		w->in_handler = d;
+		w->in_attach = a;
 		/* More to do than this worker: another one takes it. */
 		if (iommu->workers_drain)
 			more = !iopf_list_empty(&iommu->work) ||
@@ -377,6 +379,7 @@ static void fault_worker(void *arg)
 
 		iopf_rt_mutex_lock(&iommu->fault_lock);
 		w->in_handler = NULL;
+		w->in_attach = NULL;
 		if (!--d->handler_running[slot] && d->handler_changing)
 			iopf_rt_wake_all(&iommu->idle_wq);
 		if (!--a->running)
@@ -499,6 +502,19 @@ static bool in_handler_of_locked(struct iopf_iommu *iommu,
 		    iommu->workers[i].in_handler == d)
 			return true;
 	return false;
+}
+
+struct iopf_attach *fault_handler_attach(struct iopf_iommu *iommu)
+{
+	struct iopf_rt_actor *self = iopf_rt_self();
+	struct iopf_attach *a = NULL;
+
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	for (unsigned i = 0; i < iommu->nr_workers; i++)
+		if (iommu->workers[i].self == self)
+			a = iommu->workers[i].in_attach;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	return a;
 }
 
 /*

@@ -301,6 +301,9 @@ struct fault_worker {
 	 */
 	struct iopf_rt_actor *self;
 	struct iopf_domain *in_handler;
+	/* ...and the attachment the handler serves, which it must not
+	 * detach (iopf_detach() says -EDEADLK). Protected by fault_lock. */
+	struct iopf_attach *in_attach;
 	/*
 	 * The device it is waking with fault_lock let go (fault.c,
 	 * worker_wake_dev_locked); fault_forget_dev waits until no worker
@@ -446,6 +449,12 @@ int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
 		unsigned perm, bool stage2);
 /* Forget a removed device's parked requests and queued entries. */
 void fault_forget_dev(struct iopf_iommu *iommu, struct iopf_dev *dev);
+/*
+ * The attachment whose handler the calling actor is running (a fault
+ * worker in a handler), or NULL. Only compared: a detach of it would
+ * wait for the caller. Takes fault_lock.
+ */
+struct iopf_attach *fault_handler_attach(struct iopf_iommu *iommu);
 /* Teardown of one attachment: steps 1 and 2 of iopf_detach(). */
 void fault_quiesce_attach(struct iopf_iommu *iommu, struct iopf_attach *a);
 /*
