@@ -382,7 +382,8 @@ static void fault_worker(void *arg)
 		w->in_attach = NULL;
 		if (!--d->handler_running[slot] && d->handler_changing)
 			iopf_rt_wake_all(&iommu->idle_wq);
-		if (!--a->running)
+		/* Only a detach waits for it (fault_quiesce_attach), dying. */
+		if (!--a->running && a->dying)
 			iopf_rt_wake_all(&iommu->idle_wq);
 		if (g->answered) {
 			/* Answered by cookie while running. */
