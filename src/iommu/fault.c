@@ -243,8 +243,11 @@ static void worker_wake_dev_locked(struct iopf_iommu *iommu,
 		iopf_rt_wake_all(&iommu->idle_wq);
 }
 
-/* Take one ring entry (false: none), traced as the worker's read. */
-static bool worker_read_locked(struct iopf_iommu *iommu)
+/*
+ * Take one ring entry (false: none), traced as the worker's read; *@left
+ * as fault_prq_take_locked() says.
+ */
+static bool worker_read_locked(struct iopf_iommu *iommu, bool *left)
 {
 	bool tracing;
 	uint64_t t_read;
@@ -252,7 +255,7 @@ static bool worker_read_locked(struct iopf_iommu *iommu)
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	tracing = iopf_rt_tracing(iommu->rt);
 	t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
-	if (!fault_prq_take_locked(iommu))
+	if (!fault_prq_take_locked(iommu, left))
 		return false;
 	if (tracing)
 		iopf_rt_trace(iommu->rt, "fault.read", t_read,
@@ -306,14 +309,15 @@ static void fault_worker(void *arg)
 		iopf_fault_handler_t handler;
 		void *handler_data;
 		enum iopf_response code;
-		bool more = false;
+		bool more = false, read = false, ring_left = false;
 		unsigned slot;
 
 		if (iommu->workers_drain) {
 			/* Drain the ring until a group is ready, and run it. */
 			while (iopf_list_empty(&iommu->work) &&
 			       !iommu->stopping) {
-				if (!worker_read_locked(iommu))
+				read = worker_read_locked(iommu, &ring_left);
+				if (!read)
 					worker_sleep_locked(iommu);
 			}
 		} else {
@@ -353,10 +357,15 @@ static void fault_worker(void *arg)
 		d->handler_running[slot]++;
 		w->in_handler = d;
 		w->in_attach = a;
-		/* More to do than this worker: another one takes it. */
+		/*
+		 * More to do than this worker: another one takes it. What the
+		 * last read left in the ring is known, fault_lock held since:
+		 * no other worker took any, and a device that posted since
+		 * woke one itself (prq_post_fast).
+		 */
 		if (iommu->workers_drain)
 			more = !iopf_list_empty(&iommu->work) ||
-			       fault_prq_pending(iommu);
+			       (read ? ring_left : fault_prq_pending(iommu));
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
 		if (more)
 			iopf_rt_wake_one(&iommu->work_wq);

@@ -401,9 +401,9 @@ static void prq_process_locked(struct iopf_iommu *iommu,
  * parked partial: their groups may have lost members. Called by the
  * queue actor, or by a worker when workers drain the ring.
  */
-bool fault_prq_take_locked(struct iopf_iommu *iommu)
+bool fault_prq_take_locked(struct iopf_iommu *iommu, bool *left)
 {
-	struct prq_entry e;
+	struct prq_entry e = { .dev = NULL };
 	bool overflow, taken;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
@@ -416,6 +416,8 @@ bool fault_prq_take_locked(struct iopf_iommu *iommu)
 		iommu->prq_head = (iommu->prq_head + 1) % iommu->prq_depth;
 		iommu->prq_count--;
 	}
+	if (left)
+		*left = iommu->prq_count;
 	iopf_rt_mutex_unlock(&iommu->prq_lock);
 	if (overflow)
 		fault_partials_discard_locked(iommu, NULL, true, 0, -1);
@@ -492,7 +494,8 @@ void fault_prq_actor(void *arg)
 		iopf_rt_charge(iommu->rt, iommu->costs->prq_irq_ns);
 		iopf_rt_mutex_lock(&iommu->fault_lock);
 		/* Trace: the reader's share of a request, irq to dispatch. */
-		if (fault_prq_take_locked(iommu) && iopf_rt_tracing(iommu->rt))
+		if (fault_prq_take_locked(iommu, NULL) &&
+		    iopf_rt_tracing(iommu->rt))
 			iopf_rt_trace(iommu->rt, "fault.read", t_read,
 				      iopf_rt_now(iommu->rt) - t_read);
 	}

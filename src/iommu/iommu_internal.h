@@ -435,8 +435,13 @@ unsigned fault_partials_discard_locked(struct iopf_iommu *iommu,
 				       uint32_t pasid, int grpid);
 /* The queue actor: drains the ring, assembles groups, expires answers. */
 void fault_prq_actor(void *arg);
-/* Act on the oldest ring entry; false if the ring was empty. fault_lock. */
-bool fault_prq_take_locked(struct iopf_iommu *iommu);
+/*
+ * Act on the oldest ring entry; false if the ring was empty. *@left (may
+ * be NULL) tells whether entries remained behind it, as of the take: a
+ * device may post more at any time, and wakes a worker for it.
+ * fault_lock.
+ */
+bool fault_prq_take_locked(struct iopf_iommu *iommu, bool *left);
 /* Has the ring an entry? Takes prq_lock: call with no lock below FAULT. */
 bool fault_prq_pending(struct iopf_iommu *iommu);
 int fault_start(struct iopf_iommu *iommu, unsigned workers);
