@@ -323,42 +323,46 @@ terminate_stall:
 			   IOPF_EVT_STALL_LIMIT);
 }
 
-/* Turn a LAST request (or a stall) into a group. Called with fault_lock. */
+/*
+ * Turn a LAST request (or a stall) into a group. Its parked partials are
+ * taken off the list in one pass, kept in arrival order, and counted on
+ * the way. Called with fault_lock.
+ */
 static void group_assemble_locked(struct iopf_iommu *iommu,
 				  const struct prq_entry *e)
 {
 	struct iopf_dev *dev = e->dev;
 	struct partial_req *p, *next;
+	struct iopf_list members;
 	struct fault_group *g;
 	unsigned n = 1, i = 0;
 	bool consistent = true;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	iopf_list_init(&members);
 	if (!e->stall)
-		iopf_list_for_each_entry(p, &iommu->partials, link)
-			n += p->dev == dev && p->req.grpid == e->req.grpid;
+		iopf_list_for_each_entry_safe(p, next, &iommu->partials, link)
+			if (p->dev == dev && p->req.grpid == e->req.grpid) {
+				iopf_list_del(&p->link);
+				iopf_list_add_tail(&p->link, &members);
+				n++;
+			}
 	g = iopf_calloc(1, sizeof(*g) + n * sizeof(struct iopf_page_request));
 	if (!g) {
 		/* Cannot hold it: answer so the device retries later. */
-		unsigned dropped = e->stall ? 0 :
-			fault_partials_discard_locked(iommu, dev, true, 0,
-						e->req.grpid);
-
-		(void)dropped;
+		iopf_list_for_each_entry_safe(p, next, &members, link)
+			partial_free(p);
+		if (n > 1)
+			atomic_fetch_add(&iommu->ctr.partials_discarded, n - 1);
 		atomic_fetch_add(&iommu->ctr.auto_responses, 1);
 		fault_deliver_locked(iommu, dev, e->req.grpid, IOPF_RESP_SUCCESS,
 			       e->stall ? 0 : 1, e->stall, e->posted_ns);
 		return;
 	}
 	g->reqs = (struct iopf_page_request *)(g + 1);
-	if (!e->stall) {
-		/* Partials were parked in arrival order; keep it. */
-		iopf_list_for_each_entry_safe(p, next, &iommu->partials, link)
-			if (p->dev == dev && p->req.grpid == e->req.grpid) {
-				g->reqs[i++] = p->req;
-				iopf_list_del(&p->link);
-				free(p);
-			}
+	iopf_list_for_each_entry_safe(p, next, &members, link) {
+		g->reqs[i++] = p->req;
+		free(p);
 	}
 	g->reqs[i++] = e->req;
 	for (unsigned k = 1; k < n; k++)
