@@ -46,9 +46,7 @@ struct iopf_type1 {
 	unsigned nr_devs;                    /* protected by lock */
 	bool iopf;                           /* protected by lock */
 	bool mapped_once;                    /* protected by lock */
-	bool dirty_tracking;                 /* protected by lock */
 	uint64_t pgsizes;                    /* protected by lock */
-	uint64_t page_size;
 };
 
 int iopf_type1_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
@@ -68,7 +66,6 @@ int iopf_type1_open(struct iopf_iommu *iommu, struct iopf_mm *mm,
 	iopf_lock_init(iopf_mm_pool_rt(iopf_mm_pool(mm)), &c->lock, TYPE1);
 	c->iommu = iommu;
 	c->mm = mm;
-	c->page_size = 1ull << iopf_mm_pool_page_shift(iopf_mm_pool(mm));
 	*out = c;
 	return 0;
 
@@ -262,42 +259,34 @@ int iopf_type1_unpin_pages(struct iopf_type1 *c, uint64_t iova,
 	return iopf_ioas_unpin_pages(c->ioas, iova, npages);
 }
 
+/* Whether tracking runs, and the page size, are the container's: asked of it. */
 int iopf_type1_dirty_tracking(struct iopf_type1 *c, bool start)
 {
-	int ret;
-
 	if (!c)
 		return -EINVAL;
-	iopf_rt_mutex_lock(&c->lock);
 	/* The core tracks pinned areas too; type1 just does not trust it. */
-	ret = iopf_ioas_set_dirty_tracking(c->ioas, start);
-	if (!ret)
-		c->dirty_tracking = start;
-	iopf_rt_mutex_unlock(&c->lock);
-	return ret;
+	return iopf_ioas_set_dirty_tracking(c->ioas, start);
 }
 
 int iopf_type1_dirty_bitmap(struct iopf_type1 *c, uint64_t iova, uint64_t size,
 			    unsigned long *bitmap)
 {
-	bool iopf, tracking;
+	uint64_t pages = size / 4096;
+	bool iopf;
+	int ret;
 
-	if (!c || !bitmap || !size || ((iova | size) & (c->page_size - 1)))
+	if (!c)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&c->lock);
 	iopf = c->iopf;
-	tracking = c->dirty_tracking;
 	iopf_rt_mutex_unlock(&c->lock);
-	if (!tracking)
-		return -EINVAL;
-	if (!iopf) {
-		/* No tracking for pinned memory: everything is dirty.
-		 * Bitmaps are per 4 KiB page, as the IOMMU reports them. */
-		uint64_t pages = size / 4096;
-
-		for (uint64_t i = 0; i < pages; i++)
-			bitmap[i / (8 * sizeof(long))] |= 1ul << (i % (8 * sizeof(long)));
-		return 0;
-	}
-	return iopf_ioas_read_dirty(c->ioas, iova, size, bitmap);
+	/* Checks the range and that tracking runs, reads and clears. */
+	ret = iopf_ioas_read_dirty(c->ioas, iova, size, bitmap);
+	if (ret || iopf)
+		return ret;
+	/* No tracking for pinned memory: everything is dirty. Bitmaps are
+	 * per 4 KiB page, as the IOMMU reports them. */
+	for (uint64_t i = 0; i < pages; i++)
+		bitmap[i / (8 * sizeof(long))] |= 1ul << (i % (8 * sizeof(long)));
+	return 0;
 }
