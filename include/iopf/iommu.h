@@ -186,7 +186,8 @@ enum iopf_response {
  * cookie to answer later with iopf_fault_respond(). It runs on a fault
  * worker and may block (take locks, get pages); never in an RCU section.
  * It must not change its own domain's handler (refused, see
- * iopf_domain_set_fault_handler()) nor detach or free its own domain.
+ * iopf_domain_set_fault_handler()) nor detach the attachment it serves
+ * (refused, see iopf_detach()) nor free its own domain.
  */
 typedef enum iopf_response (*iopf_fault_handler_t)(
 	void *data, const struct iopf_fault_group *group);
@@ -538,10 +539,12 @@ void iopf_domain_invalidate_pasid(struct iopf_domain *domain, uint32_t pasid,
 
 /*
  * Attach @dev (pasid IOPF_PASID_NONE: requests without PASID) to @domain.
- * -EBUSY if that PASID of the device is attached already (or still being
- * detached); -EINVAL for a NULL argument, a device and domain of two
- * IOMMUs, a PASID out of range, or a device that cannot fault on a domain
- * that relies on faults (a handler, a nest over one, SVA); -ENOMEM.
+ * -EBUSY if that PASID of the device is attached already (or its detach
+ * has not yet taken it off the device: after that the new attachment
+ * may be made while the old one's DMA drains); -EINVAL for a NULL
+ * argument, a device and domain of two IOMMUs, a PASID out of range, or
+ * a device that cannot fault on a domain that relies on faults (a
+ * handler, a nest over one, SVA); -ENOMEM.
  * Undone by iopf_detach() (or iopf_domain_free()). Blocks briefly.
  */
 int iopf_attach(struct iopf_dev *dev, uint32_t pasid,
@@ -549,17 +552,19 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid,
 /*
  * Stops fault reporting for (dev, pasid), answers every pending group
  * INVALID, waits for running handlers, then detaches: no handler runs for
- * this attachment after it returns. Never fails. Two calls for one
- * attachment at once are one detach: the second waits for the first to
- * finish and both return then. A call that comes when the attachment is
- * already off the device (its detach is past the point where the device
- * stops using it) finds nothing and returns at once. Blocks (an actor):
- * it waits for handlers and in-flight DMA. A fault handler must not
- * detach the attachment it serves, nor free its domain: it would wait
- * for itself. The device is not removed while a detach of it runs
- * (iopf_dev_remove() says -EBUSY meanwhile).
+ * this attachment after it returns. 0, also when nothing is attached
+ * there; -EINVAL for a NULL device; -EDEADLK, nothing changed, when
+ * called from a fault handler of that very attachment (the detach would
+ * wait for the handler to return). Two calls for one attachment at once
+ * are one detach: the second, whenever it comes before the first is
+ * done, waits for it to finish and both return then (so either return
+ * means the attachment is wholly gone). Blocks (an actor): it waits for
+ * handlers and in-flight DMA. A fault handler must not free its domain
+ * either: that is not checked, and would wait for itself. The device is
+ * not removed while a detach of it runs (iopf_dev_remove() says -EBUSY
+ * meanwhile).
  */
-void iopf_detach(struct iopf_dev *dev, uint32_t pasid);
+int iopf_detach(struct iopf_dev *dev, uint32_t pasid);
 
 /* ---------------------------------------------------------------------
  * The device side: what an emulated device does.

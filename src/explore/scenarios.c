@@ -402,6 +402,93 @@ static void body_detach_twice(struct host *h)
 
 HOST_SCENARIO(scen_detach_twice, 1, 1, 0, body_detach_twice, DEFAULT)
 
+/* Device 0's ATC invalidations: step 4 of a detach makes one. */
+static uint64_t dev0_atc_invalidations(struct host *h)
+{
+	struct iopf_dev_stats st;
+
+	iopf_dev_stats(h->dev[0], &st);
+	return st.atc_invalidations;
+}
+
+/*
+ * A handler that holds a mutex while it runs: whoever waits for the
+ * mutex is let go, eager, as the handler returns, that is when the first
+ * detach goes on from step 2.
+ */
+struct gate_handler {
+	struct host *h;
+	struct iopf_rt_mutex gate;
+	_Atomic bool running;
+};
+
+static enum iopf_response gate_handler_fn(void *data,
+					  const struct iopf_fault_group *g)
+{
+	struct gate_handler *s = data;
+
+	(void)g;
+	iopf_rt_mutex_lock(&s->gate);
+	atomic_store(&s->running, true);
+	iopf_rt_sleep(s->h->rt, 20000);
+	iopf_rt_mutex_unlock(&s->gate);
+	return IOPF_RESP_INVALID;
+}
+
+/* The second detach, once the handler is over; checks what it sees. */
+static void detach_late_fn(void *arg)
+{
+	struct gate_handler *s = arg;
+	struct host *h = s->h;
+
+	iopf_rt_mutex_lock(&s->gate);
+	iopf_rt_mutex_unlock(&s->gate);
+	iopf_detach(h->dev[0], IOPF_PASID_NONE);
+	CHECK(h, dev0_atc_invalidations(h) > 0,
+	      "a detach returned before the attachment's DMA was drained "
+	      "and its ATC invalidated");
+}
+
+/*
+ * Two iopf_detach() of one attachment, the second arriving at any point
+ * of the first after its handler returned (in particular once the
+ * attachment left the device's list, before its DMA is drained): each
+ * returns only once the attachment is wholly gone, its device's
+ * translations invalidated. Nothing else invalidates the ATC here, so
+ * the count tells.
+ */
+static void body_detach_late(struct host *h)
+{
+	struct gate_handler s = { .h = h };
+	struct iopf_rt_actor *a = NULL;
+	struct iopf_domain *d;
+	struct dma_job j;
+
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
+	if (h->failed)
+		return;
+	iopf_rt_mutex_init(h->rt, &s.gate);
+	CHECK(h, iopf_domain_set_fault_handler(d, gate_handler_fn, &s) == 0,
+	      "handler");
+	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, d) == 0, "attach");
+	CHECK(h, dev0_atc_invalidations(h) == 0, "ATC invalidated already");
+	dma_start(h, &j, 1, 0, 2, true);
+	while (!atomic_load(&s.running) && !h->failed)
+		iopf_rt_sleep(h->rt, 1000);
+	if (!h->failed)
+		a = host_spawn(h, "detach-late", detach_late_fn, &s);
+	iopf_detach(h->dev[0], IOPF_PASID_NONE);
+	CHECK(h, dev0_atc_invalidations(h) > 0,
+	      "the first detach returned before its ATC invalidation");
+	if (a)
+		iopf_rt_join(a);
+	dma_finish(h, &j, 1);
+	iopf_domain_free(d);
+	iopf_rt_mutex_destroy(&s.gate);
+}
+
+HOST_SCENARIO(scen_detach_late, 1, 1, 0, body_detach_late, DEFAULT)
+
 /* Remove device 0 as soon as the IOMMU lets it go. */
 static void remove_dev0_fn(void *arg)
 {
@@ -626,6 +713,10 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	  "two detaches of one attachment while its device faults: freed "
 	  "once, gone when both return",
 	  scen_detach_twice },
+	{ "detach-late-vs-detach",
+	  "a second detach of one attachment arriving while the first "
+	  "drains its DMA: returns only once the attachment is gone",
+	  scen_detach_late },
 	{ "detach-vs-remove",
 	  "a detach while another thread removes the device: refused until "
 	  "the detach returns, never freed under it",

@@ -15,11 +15,15 @@
  *    5, which takes attach_lock, so whoever found it there under
  *    attach_lock may take dev->lock and look at it;
  *  - a->detaching, under dev->lock, elects the one call that tears it
- *    down; every other waits on dev->wq for a->detached;
+ *    down; every other waits on dev->wq for a->detached, whether it
+ *    finds it on the device's list (before step 3) or, under
+ *    attach_lock, on its domain's (steps 3-5);
  *  - the device outlives every detach of it: dev->detach_calls, under
  *    attach_lock, makes iopf_dev_remove() refuse (-EBUSY) meanwhile;
  *  - a fault handler must not detach the attachment it serves nor free
- *    its domain: step 2 would wait for itself.
+ *    its domain: step 2 would wait for itself. The detach is refused
+ *    (-EDEADLK) before anything changes; freeing the domain is not
+ *    checked.
  *
  * Locks: attach_lock, then dev->lock (src/lock_order.h).
  */
@@ -172,29 +176,92 @@ static void attach_teardown(struct iopf_dev *dev, struct iopf_attach *a)
 		free(a);
 }
 
-static void detach_one(struct iopf_dev *dev, uint32_t pasid)
+/*
+ * An attachment of (@dev, @pasid) past step 3 of its detach: off the
+ * device's list, still on its domain's (until step 5). Called with
+ * attach_lock held, which keeps it from being freed.
+ */
+static struct iopf_attach *attach_find_unlinked_locked(struct iopf_dev *dev,
+						       uint32_t pasid)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+	struct iopf_domain *d;
+	struct iopf_attach *a;
+
+	iopf_rt_mutex_assert_held(&iommu->attach_lock);
+	iopf_list_for_each_entry(d, &iommu->domains, link)
+		iopf_list_for_each_entry(a, &d->attached, domain_link)
+			if (a->dev == dev && a->pasid == pasid && a->detaching)
+				return a;
+	return NULL;
+}
+
+/*
+ * (@dev, @pasid) is not on the device's list: if a detach of it is past
+ * step 3, wait for it to finish as for one found on the list. Past step
+ * 5 there is nothing left to wait for.
+ */
+static void detach_wait_unlinked(struct iopf_dev *dev, uint32_t pasid)
+{
+	struct iopf_iommu *iommu = dev->iommu;
+	struct iopf_attach *a;
+
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	a = attach_find_unlinked_locked(dev, pasid);
+	if (!a) {
+		iopf_rt_mutex_unlock(&iommu->attach_lock);
+		return;
+	}
+	iopf_rt_mutex_lock(&dev->lock);
+	a->detach_waiters++;
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	detach_wait_counted_locked(dev, a);
+}
+
+/*
+ * Detach (@dev, @pasid), or wait for the detach of it under way; -EDEADLK,
+ * nothing done, when that is @own, the attachment whose handler the
+ * caller runs: step 2, or the other detach, would wait for the caller.
+ */
+static int detach_one(struct iopf_dev *dev, uint32_t pasid,
+		      const struct iopf_attach *own)
 {
 	struct iopf_attach *a;
 
 	iopf_rt_mutex_lock(&dev->lock);
 	a = attach_find_locked(dev, pasid);
+	if (a && a == own) {
+		iopf_rt_mutex_unlock(&dev->lock);
+		return -EDEADLK;
+	}
 	if (a && a->detaching) {
 		detach_wait_locked(dev, a);
-		return;
+		return 0;
 	}
 	if (a)
 		a->detaching = true;
 	iopf_rt_mutex_unlock(&dev->lock);
 	if (a)
 		attach_teardown(dev, a);
+	else
+		detach_wait_unlinked(dev, pasid);
+	return 0;
 }
 
-void iopf_detach(struct iopf_dev *dev, uint32_t pasid)
+int iopf_detach(struct iopf_dev *dev, uint32_t pasid)
 {
+	struct iopf_attach *own;
+	int ret;
+
+	if (!dev)
+		return -EINVAL;
+	/* Only compared; while its handler runs, step 2 keeps it alive. */
+	own = fault_handler_attach(dev->iommu);
 	/* Counted out, the device may be removed: not touched after. */
 	detach_call_count(dev, true);
-	detach_one(dev, pasid);
+	ret = detach_one(dev, pasid, own);
 	detach_call_count(dev, false);
+	return ret;
 }
 
 /*

@@ -58,7 +58,8 @@
  * handler generation; the change stores the new handler, bumps the
  * generation and waits for the old slot to drain, as an invalidation
  * waits for in-flight DMA. A handler asking for its own domain is refused:
- * it would wait for itself.
+ * it would wait for itself. So is one detaching the attachment it serves
+ * (w->in_attach, checked by iopf_detach()).
  *
  * Counting: every response goes through deliver_locked and is counted by
  * code; one given without a group is also counted in auto_responses. So
@@ -242,8 +243,11 @@ static void worker_wake_dev_locked(struct iopf_iommu *iommu,
 		iopf_rt_wake_all(&iommu->idle_wq);
 }
 
-/* Take one ring entry (false: none), traced as the worker's read. */
-static bool worker_read_locked(struct iopf_iommu *iommu)
+/*
+ * Take one ring entry (false: none), traced as the worker's read; *@left
+ * as fault_prq_take_locked() says.
+ */
+static bool worker_read_locked(struct iopf_iommu *iommu, bool *left)
 {
 	bool tracing;
 	uint64_t t_read;
@@ -251,7 +255,7 @@ static bool worker_read_locked(struct iopf_iommu *iommu)
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
 	tracing = iopf_rt_tracing(iommu->rt);
 	t_read = tracing ? iopf_rt_now(iommu->rt) : 0;
-	if (!fault_prq_take_locked(iommu))
+	if (!fault_prq_take_locked(iommu, left))
 		return false;
 	if (tracing)
 		iopf_rt_trace(iommu->rt, "fault.read", t_read,
@@ -305,14 +309,15 @@ static void fault_worker(void *arg)
 		iopf_fault_handler_t handler;
 		void *handler_data;
 		enum iopf_response code;
-		bool more = false;
+		bool more = false, read = false, ring_left = false;
 		unsigned slot;
 
 		if (iommu->workers_drain) {
 			/* Drain the ring until a group is ready, and run it. */
 			while (iopf_list_empty(&iommu->work) &&
 			       !iommu->stopping) {
-				if (!worker_read_locked(iommu))
+				read = worker_read_locked(iommu, &ring_left);
+				if (!read)
 					worker_sleep_locked(iommu);
 			}
 		} else {
@@ -351,10 +356,16 @@ static void fault_worker(void *arg)
 		slot = (unsigned)(d->handler_gen & 1);
 		d->handler_running[slot]++;
 		w->in_handler = d;
-		/* More to do than this worker: another one takes it. */
+		w->in_attach = a;
+		/*
+		 * More to do than this worker: another one takes it. What the
+		 * last read left in the ring is known, fault_lock held since:
+		 * no other worker took any, and a device that posted since
+		 * woke one itself (prq_post_fast).
+		 */
 		if (iommu->workers_drain)
 			more = !iopf_list_empty(&iommu->work) ||
-			       fault_prq_pending(iommu);
+			       (read ? ring_left : fault_prq_pending(iommu));
 		iopf_rt_mutex_unlock(&iommu->fault_lock);
 		if (more)
 			iopf_rt_wake_one(&iommu->work_wq);
@@ -377,9 +388,11 @@ static void fault_worker(void *arg)
 
 		iopf_rt_mutex_lock(&iommu->fault_lock);
 		w->in_handler = NULL;
+		w->in_attach = NULL;
 		if (!--d->handler_running[slot] && d->handler_changing)
 			iopf_rt_wake_all(&iommu->idle_wq);
-		if (!--a->running)
+		/* Only a detach waits for it (fault_quiesce_attach), dying. */
+		if (!--a->running && a->dying)
 			iopf_rt_wake_all(&iommu->idle_wq);
 		if (g->answered) {
 			/* Answered by cookie while running. */
@@ -499,6 +512,19 @@ static bool in_handler_of_locked(struct iopf_iommu *iommu,
 		    iommu->workers[i].in_handler == d)
 			return true;
 	return false;
+}
+
+struct iopf_attach *fault_handler_attach(struct iopf_iommu *iommu)
+{
+	struct iopf_rt_actor *self = iopf_rt_self();
+	struct iopf_attach *a = NULL;
+
+	iopf_rt_mutex_lock(&iommu->fault_lock);
+	for (unsigned i = 0; i < iommu->nr_workers; i++)
+		if (iommu->workers[i].self == self)
+			a = iommu->workers[i].in_attach;
+	iopf_rt_mutex_unlock(&iommu->fault_lock);
+	return a;
 }
 
 /*

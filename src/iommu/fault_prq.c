@@ -42,6 +42,60 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Give back @n request credits of @dev (answered or discarded requests). */
+static void dev_credits_put(struct iopf_dev *dev, unsigned n)
+{
+	iopf_rt_mutex_lock(&dev->lock);
+	dev->credits_used -= n;
+	iopf_rt_mutex_unlock(&dev->lock);
+}
+
+/* Take one of @dev's request credits; false when none is left. */
+static bool dev_credit_take(struct iopf_dev *dev)
+{
+	bool taken;
+
+	iopf_rt_mutex_lock(&dev->lock);
+	taken = dev->credits_used < dev->credits;
+	if (taken)
+		dev->credits_used++;
+	iopf_rt_mutex_unlock(&dev->lock);
+	return taken;
+}
+
+/* Mark @dev's slot @grpid waiting for an answer. Called with dev->lock. */
+static void dev_slot_claim_locked(struct iopf_dev *dev, unsigned grpid,
+				  bool stall)
+{
+	iopf_rt_mutex_assert_held(&dev->lock);
+	dev->slots[grpid].state = SLOT_WAITING;
+	dev->slots[grpid].stall = stall;
+	dev->slots_busy++;
+}
+
+/*
+ * Free @dev's answered slot @grpid, returning its code; whoever waits for
+ * a free slot is woken. Called with dev->lock held.
+ */
+static int dev_slot_release_locked(struct iopf_dev *dev, unsigned grpid)
+{
+	int code;
+
+	iopf_rt_mutex_assert_held(&dev->lock);
+	code = dev->slots[grpid].code;
+	dev->slots[grpid].state = SLOT_FREE;
+	dev->slots_busy--;
+	iopf_rt_wake_all(&dev->wq);
+	return code;
+}
+
+/* Free a parked partial, giving its credit back. */
+static void partial_free(struct partial_req *p)
+{
+	dev_credits_put(p->dev, 1);
+	free(p);
+}
+
 /* Drop parked partials of @dev (or any) matching @pasid (or any) and
  * @grpid (or all), returning their credits. Called with fault_lock held. */
 unsigned fault_partials_discard_locked(struct iopf_iommu *iommu,
@@ -57,10 +111,7 @@ unsigned fault_partials_discard_locked(struct iopf_iommu *iommu,
 		    (any_pasid || req_pasid(&p->req) == pasid) &&
 		    (grpid < 0 || p->req.grpid == grpid)) {
 			iopf_list_del(&p->link);
-			iopf_rt_mutex_lock(&p->dev->lock);
-			p->dev->credits_used--;
-			iopf_rt_mutex_unlock(&p->dev->lock);
-			free(p);
+			partial_free(p);
 			n++;
 		}
 	}
@@ -92,9 +143,7 @@ static unsigned ring_discard_group_locked(struct iopf_iommu *iommu,
 	}
 	iopf_rt_mutex_unlock(&iommu->prq_lock);
 	if (n) {
-		iopf_rt_mutex_lock(&dev->lock);
-		dev->credits_used -= n;
-		iopf_rt_mutex_unlock(&dev->lock);
+		dev_credits_put(dev, n);
 		atomic_fetch_add(&iommu->ctr.partials_discarded, n);
 	}
 	return n;
@@ -160,19 +209,6 @@ static bool prq_push_locked(struct iopf_iommu *iommu, const struct prq_entry *e)
 	return true;
 }
 
-/* Take one of @dev's request credits; false when none is left. */
-static bool dev_credit_take(struct iopf_dev *dev)
-{
-	bool taken;
-
-	iopf_rt_mutex_lock(&dev->lock);
-	taken = dev->credits_used < dev->credits;
-	if (taken)
-		dev->credits_used++;
-	iopf_rt_mutex_unlock(&dev->lock);
-	return taken;
-}
-
 /*
  * The fast path of posting when the workers drain the ring: a page
  * request that holds its credit goes into the ring under prq_lock alone,
@@ -224,14 +260,7 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 	if (stall && iommu->stalled >= iommu->stall_max)
 		goto terminate_stall;
 	if (!stop && !stall && !reserved) {
-		bool overrun;
-
-		iopf_rt_mutex_lock(&dev->lock);
-		overrun = dev->credits_used >= dev->credits;
-		if (!overrun)
-			dev->credits_used++;
-		iopf_rt_mutex_unlock(&dev->lock);
-		if (overrun) {
+		if (!dev_credit_take(dev)) {
 			/* Response Failure may come before LAST. */
 			atomic_fetch_add(&iommu->ctr.credit_overruns, 1);
 			atomic_fetch_add(&iommu->ctr.auto_responses, 1);
@@ -270,9 +299,7 @@ static void prq_post(struct iopf_dev *dev, const struct iopf_page_request *req,
 		fault_deliver_locked(iommu, dev, req->grpid,
 				     IOPF_RESP_SUCCESS, 1, false, UINT64_MAX);
 	} else {
-		iopf_rt_mutex_lock(&dev->lock);
-		dev->credits_used--;
-		iopf_rt_mutex_unlock(&dev->lock);
+		dev_credits_put(dev, 1);
 	}
 out_unlock:
 	iopf_rt_mutex_unlock(&iommu->fault_lock);
@@ -296,42 +323,46 @@ terminate_stall:
 			   IOPF_EVT_STALL_LIMIT);
 }
 
-/* Turn a LAST request (or a stall) into a group. Called with fault_lock. */
+/*
+ * Turn a LAST request (or a stall) into a group. Its parked partials are
+ * taken off the list in one pass, kept in arrival order, and counted on
+ * the way. Called with fault_lock.
+ */
 static void group_assemble_locked(struct iopf_iommu *iommu,
 				  const struct prq_entry *e)
 {
 	struct iopf_dev *dev = e->dev;
 	struct partial_req *p, *next;
+	struct iopf_list members;
 	struct fault_group *g;
 	unsigned n = 1, i = 0;
 	bool consistent = true;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
+	iopf_list_init(&members);
 	if (!e->stall)
-		iopf_list_for_each_entry(p, &iommu->partials, link)
-			n += p->dev == dev && p->req.grpid == e->req.grpid;
+		iopf_list_for_each_entry_safe(p, next, &iommu->partials, link)
+			if (p->dev == dev && p->req.grpid == e->req.grpid) {
+				iopf_list_del(&p->link);
+				iopf_list_add_tail(&p->link, &members);
+				n++;
+			}
 	g = iopf_calloc(1, sizeof(*g) + n * sizeof(struct iopf_page_request));
 	if (!g) {
 		/* Cannot hold it: answer so the device retries later. */
-		unsigned dropped = e->stall ? 0 :
-			fault_partials_discard_locked(iommu, dev, true, 0,
-						e->req.grpid);
-
-		(void)dropped;
+		iopf_list_for_each_entry_safe(p, next, &members, link)
+			partial_free(p);
+		if (n > 1)
+			atomic_fetch_add(&iommu->ctr.partials_discarded, n - 1);
 		atomic_fetch_add(&iommu->ctr.auto_responses, 1);
 		fault_deliver_locked(iommu, dev, e->req.grpid, IOPF_RESP_SUCCESS,
 			       e->stall ? 0 : 1, e->stall, e->posted_ns);
 		return;
 	}
 	g->reqs = (struct iopf_page_request *)(g + 1);
-	if (!e->stall) {
-		/* Partials were parked in arrival order; keep it. */
-		iopf_list_for_each_entry_safe(p, next, &iommu->partials, link)
-			if (p->dev == dev && p->req.grpid == e->req.grpid) {
-				g->reqs[i++] = p->req;
-				iopf_list_del(&p->link);
-				free(p);
-			}
+	iopf_list_for_each_entry_safe(p, next, &members, link) {
+		g->reqs[i++] = p->req;
+		free(p);
 	}
 	g->reqs[i++] = e->req;
 	for (unsigned k = 1; k < n; k++)
@@ -381,9 +412,7 @@ static void prq_process_locked(struct iopf_iommu *iommu,
 
 		if (!p) {
 			/* As if the queue had overflowed for it. */
-			iopf_rt_mutex_lock(&dev->lock);
-			dev->credits_used--;
-			iopf_rt_mutex_unlock(&dev->lock);
+			dev_credits_put(dev, 1);
 			atomic_fetch_add(&iommu->ctr.partials_discarded, 1);
 			return;
 		}
@@ -401,9 +430,9 @@ static void prq_process_locked(struct iopf_iommu *iommu,
  * parked partial: their groups may have lost members. Called by the
  * queue actor, or by a worker when workers drain the ring.
  */
-bool fault_prq_take_locked(struct iopf_iommu *iommu)
+bool fault_prq_take_locked(struct iopf_iommu *iommu, bool *left)
 {
-	struct prq_entry e;
+	struct prq_entry e = { .dev = NULL };
 	bool overflow, taken;
 
 	iopf_rt_mutex_assert_held(&iommu->fault_lock);
@@ -416,6 +445,8 @@ bool fault_prq_take_locked(struct iopf_iommu *iommu)
 		iommu->prq_head = (iommu->prq_head + 1) % iommu->prq_depth;
 		iommu->prq_count--;
 	}
+	if (left)
+		*left = iommu->prq_count;
 	iopf_rt_mutex_unlock(&iommu->prq_lock);
 	if (overflow)
 		fault_partials_discard_locked(iommu, NULL, true, 0, -1);
@@ -492,7 +523,8 @@ void fault_prq_actor(void *arg)
 		iopf_rt_charge(iommu->rt, iommu->costs->prq_irq_ns);
 		iopf_rt_mutex_lock(&iommu->fault_lock);
 		/* Trace: the reader's share of a request, irq to dispatch. */
-		if (fault_prq_take_locked(iommu) && iopf_rt_tracing(iommu->rt))
+		if (fault_prq_take_locked(iommu, NULL) &&
+		    iopf_rt_tracing(iommu->rt))
 			iopf_rt_trace(iommu->rt, "fault.read", t_read,
 				      iopf_rt_now(iommu->rt) - t_read);
 	}
@@ -537,9 +569,7 @@ int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
 		;
 	grpid %= IOPF_PRI_GROUPS;
 	dev->slot_cursor = grpid + 1;
-	dev->slots[grpid].state = SLOT_WAITING;
-	dev->slots[grpid].stall = stall;
-	dev->slots_busy++;
+	dev_slot_claim_locked(dev, grpid, stall);
 	if (!stall)
 		dev->credits_used++;
 	iopf_rt_mutex_unlock(&dev->lock);
@@ -552,10 +582,7 @@ int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
 	iopf_rt_mutex_lock(&dev->lock);
 	while (dev->slots[grpid].state != SLOT_DONE)
 		iopf_rt_wait(&dev->wq, &dev->lock);
-	code = dev->slots[grpid].code;
-	dev->slots[grpid].state = SLOT_FREE;
-	dev->slots_busy--;
-	iopf_rt_wake_all(&dev->wq);
+	code = dev_slot_release_locked(dev, grpid);
 	iopf_rt_mutex_unlock(&dev->lock);
 	/* Trace: the device's view, from its request to the answer. */
 	if (iopf_rt_tracing(dev->iommu->rt))
@@ -587,11 +614,8 @@ int iopf_dev_post_request(struct iopf_dev *dev,
 		return -EIO;
 	}
 	if ((stall || ((req->flags & IOPF_PR_LAST) && !req_is_stop_marker(req))) &&
-	    dev->slots[req->grpid].state == SLOT_FREE) {
-		dev->slots[req->grpid].state = SLOT_WAITING;
-		dev->slots[req->grpid].stall = stall;
-		dev->slots_busy++;
-	}
+	    dev->slots[req->grpid].state == SLOT_FREE)
+		dev_slot_claim_locked(dev, req->grpid, stall);
 	iopf_rt_mutex_unlock(&dev->lock);
 	prq_post(dev, req, stall, false);
 	return 0;
@@ -624,10 +648,7 @@ int iopf_dev_wait_response(struct iopf_dev *dev, uint16_t grpid,
 			return -ETIMEDOUT;
 		}
 	}
-	code = slot->code;
-	slot->state = SLOT_FREE;
-	dev->slots_busy--;
-	iopf_rt_wake_all(&dev->wq);
+	code = dev_slot_release_locked(dev, grpid);
 	iopf_rt_mutex_unlock(&dev->lock);
 	return code;
 }

@@ -301,6 +301,9 @@ struct fault_worker {
 	 */
 	struct iopf_rt_actor *self;
 	struct iopf_domain *in_handler;
+	/* ...and the attachment the handler serves, which it must not
+	 * detach (iopf_detach() says -EDEADLK). Protected by fault_lock. */
+	struct iopf_attach *in_attach;
 	/*
 	 * The device it is waking with fault_lock let go (fault.c,
 	 * worker_wake_dev_locked); fault_forget_dev waits until no worker
@@ -432,8 +435,13 @@ unsigned fault_partials_discard_locked(struct iopf_iommu *iommu,
 				       uint32_t pasid, int grpid);
 /* The queue actor: drains the ring, assembles groups, expires answers. */
 void fault_prq_actor(void *arg);
-/* Act on the oldest ring entry; false if the ring was empty. fault_lock. */
-bool fault_prq_take_locked(struct iopf_iommu *iommu);
+/*
+ * Act on the oldest ring entry; false if the ring was empty. *@left (may
+ * be NULL) tells whether entries remained behind it, as of the take: a
+ * device may post more at any time, and wakes a worker for it.
+ * fault_lock.
+ */
+bool fault_prq_take_locked(struct iopf_iommu *iommu, bool *left);
 /* Has the ring an entry? Takes prq_lock: call with no lock below FAULT. */
 bool fault_prq_pending(struct iopf_iommu *iommu);
 int fault_start(struct iopf_iommu *iommu, unsigned workers);
@@ -446,6 +454,12 @@ int fault_raise(struct iopf_dev *dev, uint32_t pasid, uint64_t addr,
 		unsigned perm, bool stage2);
 /* Forget a removed device's parked requests and queued entries. */
 void fault_forget_dev(struct iopf_iommu *iommu, struct iopf_dev *dev);
+/*
+ * The attachment whose handler the calling actor is running (a fault
+ * worker in a handler), or NULL. Only compared: a detach of it would
+ * wait for the caller. Takes fault_lock.
+ */
+struct iopf_attach *fault_handler_attach(struct iopf_iommu *iommu);
 /* Teardown of one attachment: steps 1 and 2 of iopf_detach(). */
 void fault_quiesce_attach(struct iopf_iommu *iommu, struct iopf_attach *a);
 /*

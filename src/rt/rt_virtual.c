@@ -34,7 +34,8 @@
  * separate scheduler loop would produce. The caller of iopf_rt_run() is
  * resumed only when the run is over.
  *
- * A joined actor is freed once no pending event names it any more.
+ * A joined actor is freed once no pending event names it any more, or
+ * when the run ends and drops the events left (a stopped run).
  *
  * The run ends when no event is pending. Actors still alive at that point can
  * never be woken: that is a deadlock, reported with their names. A charge
@@ -467,6 +468,33 @@ static void rt_virt_report_stop(struct iopf_rt *rt)
 		vs->stop_site);
 }
 
+/* Forget one pending event: a joined actor it alone kept is freed. */
+static void rt_virt_drop_event(const struct rt_event *ev)
+{
+	struct iopf_rt_actor *a = ev->actor;
+
+	if (!a)
+		return;
+	a->nr_events--;
+	if (a->reap_pending && !a->nr_events)
+		rt_actor_free(a);
+}
+
+/*
+ * Drop every pending event, as a run ends. Only a stopped run has any: it
+ * dispatches nothing more. Every actor they name is still allocated here
+ * (the live ones are freed after, off rt->actors).
+ */
+static void rt_virt_drop_events(struct rt_vsched *vs)
+{
+	for (size_t k = 0; k < vs->fifo_len; k++)
+		rt_virt_drop_event(rt_fifo_at(vs, k));
+	for (size_t k = 0; k < vs->nr_events; k++)
+		rt_virt_drop_event(&vs->heap[k]);
+	vs->nr_events = 0;
+	vs->fifo_len = 0;
+}
+
 int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 {
 	struct rt_vsched *vs = &rt->vs;
@@ -498,10 +526,10 @@ int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
 	/*
 	 * Reap everything: the finished actors nobody joined and, after a
 	 * deadlock or a stop, the blocked ones (never resumed, so their
-	 * stacks can go). A stopped run leaves events naming them: drop those.
+	 * stacks can go). A stopped run leaves events naming them: drop those,
+	 * and with them the joined actors they kept (off rt->actors).
 	 */
-	vs->nr_events = 0;
-	vs->fifo_len = 0;
+	rt_virt_drop_events(vs);
 	while ((a = rt->actors)) {
 		rt_actor_unlink(a);
 		rt_actor_free(a);

@@ -11,6 +11,11 @@
 
 #include <iopf/rt.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define IOPF_TEST_LSAN 1
+#endif
+
 #include "../common/rt_scenario.h"
 #include "../common/test_main.h"
 
@@ -498,6 +503,73 @@ static void test_virtual_time_overflow_stops_the_run(void **state)
 	run_overflow(&cfg);
 }
 
+/*
+ * A run stopped on overflow while an actor it joined is still named by a
+ * stale timer (its wait was ended by a wake): the stop drops that event,
+ * and must free the actor with it. Under LeakSanitizer a leak fails here.
+ */
+struct stale {
+	struct iopf_rt *rt;
+	struct iopf_rt_mutex m;
+	struct iopf_rt_waitq wq;
+	int woken;
+};
+
+static void stale_sleeper(void *arg)
+{
+	struct stale *s = arg;
+
+	iopf_rt_mutex_lock(&s->m);
+	/* The wake comes long before the timeout: the timer stays queued. */
+	while (!s->woken)
+		assert_int_equal(iopf_rt_wait_timeout(&s->wq, &s->m, 1000000),
+				 0);
+	iopf_rt_mutex_unlock(&s->m);
+}
+
+static void stale_main(void *arg)
+{
+	struct stale *s = arg;
+	struct iopf_rt_actor *a;
+
+	assert_int_equal(iopf_rt_spawn(s->rt, "sleeper", stale_sleeper, s, &a),
+			 0);
+	iopf_rt_charge(s->rt, 10);
+	iopf_rt_mutex_lock(&s->m);
+	s->woken = 1;
+	iopf_rt_wake_all(&s->wq);
+	iopf_rt_mutex_unlock(&s->m);
+	/* Joined with its timer pending: freed when that event goes. */
+	iopf_rt_join(a);
+	iopf_rt_charge(s->rt, UINT64_MAX);
+}
+
+static void test_virtual_stop_frees_joined_actors(void **state)
+{
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL };
+	struct stale s = { 0 };
+	char err[512];
+
+	for (int explore = 0; explore < 2; explore++) {
+		cfg.explore.strategy = explore ? IOPF_RT_SCHED_PCT
+					       : IOPF_RT_SCHED_TIME;
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(iopf_rt_create(&cfg, &s.rt), 0);
+		iopf_rt_mutex_init(s.rt, &s.m);
+		iopf_rt_waitq_init(s.rt, &s.wq);
+		assert_int_equal(run_capturing_stderr(s.rt, "stale-run",
+						      stale_main, &s, err,
+						      sizeof(err)),
+				 -EOVERFLOW);
+		iopf_rt_waitq_destroy(&s.wq);
+		iopf_rt_mutex_destroy(&s.m);
+		iopf_rt_destroy(s.rt);
+	}
+#ifdef IOPF_TEST_LSAN
+	assert_int_equal(__lsan_do_recoverable_leak_check(), 0);
+#endif
+}
+
 /* Actors joined in an order unlike their spawning: the list stays whole. */
 struct shuffle {
 	struct iopf_rt *rt;
@@ -555,4 +627,5 @@ TEST_MAIN(cmocka_unit_test(test_virtual_scenario_is_deterministic),
 	  cmocka_unit_test(test_random_is_seeded),
 	  cmocka_unit_test(test_virtual_many_actors),
 	  cmocka_unit_test(test_virtual_time_overflow_stops_the_run),
+	  cmocka_unit_test(test_virtual_stop_frees_joined_actors),
 	  cmocka_unit_test(test_join_in_any_order))

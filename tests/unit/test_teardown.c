@@ -354,6 +354,72 @@ static void test_handler_cannot_wait_for_itself(void **state)
 }
 
 /*
+ * A handler that detaches the attachment it serves: refused with
+ * -EDEADLK, not a hang (step 2 would wait for the handler itself). The
+ * same handler may detach another device's attachment of its domain:
+ * no handler of that one runs.
+ */
+struct self_detach {
+	struct iopf_dev *dev, *other;
+	int own_ret, other_ret;
+};
+
+static enum iopf_response self_detaching_handler(void *data,
+						 const struct iopf_fault_group *g)
+{
+	struct self_detach *x = data;
+
+	(void)g;
+	x->own_ret = iopf_detach(x->dev, IOPF_PASID_NONE);
+	x->other_ret = iopf_detach(x->other, IOPF_PASID_NONE);
+	return IOPF_RESP_INVALID;
+}
+
+static void body_handler_detaches_itself(struct harness *h)
+{
+	struct seen *s = h->priv;
+	struct self_detach x = { .own_ret = 1, .other_ret = 1 };
+	struct iopf_iommu *iommu;
+	struct iopf_domain *d;
+	unsigned char b[8];
+
+	harness_mm(h, 16, 0, IOPF_MM_POOL_DATA, UINT64_MAX, 16);
+	iommu = iommu_up(h, 8);
+	x.dev = pri_dev_add(iommu, 0);
+	x.other = pri_dev_add(iommu, 0);
+	assert_int_equal(iopf_domain_alloc_paging(iommu, 0, &d), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(d, self_detaching_handler,
+						       &x), 0);
+	assert_int_equal(iopf_attach(x.dev, IOPF_PASID_NONE, d), 0);
+	assert_int_equal(iopf_attach(x.other, IOPF_PASID_NONE, d), 0);
+	s->dma_ret = iopf_dma(x.dev, IOPF_PASID_NONE, 0, b, sizeof(b),
+			      IOPF_DMA_READ);
+	s->err = x.own_ret;
+	s->a = (uint64_t)x.other_ret;
+	/* Refused means untouched: still attached, detached here. */
+	s->b = (uint64_t)iopf_dev_remove(x.dev);
+	s->c = (uint64_t)iopf_dev_remove(x.other);
+	assert_int_equal(iopf_detach(x.dev, IOPF_PASID_NONE), 0);
+	assert_int_equal(iopf_detach(NULL, IOPF_PASID_NONE), -EINVAL);
+	iopf_domain_free(d);
+	iopf_dev_remove(x.dev);
+	iopf_iommu_destroy(iommu);
+	harness_mm_done(h);
+}
+
+static void test_handler_cannot_detach_itself(void **state)
+{
+	struct seen s = run_virtual(NULL, body_handler_detaches_itself);
+
+	(void)state;
+	assert_int_equal(s.err, -EDEADLK);
+	assert_int_equal(s.dma_ret, -EFAULT);
+	assert_int_equal((int)s.a, 0);
+	assert_int_equal((int)s.b, -EBUSY);
+	assert_int_equal((int)s.c, 0);
+}
+
+/*
  * A selective pin that fails after pinning must unpin what it pinned,
  * frame 0 included. Frame 0 is the pool's first frame handed out: the page
  * is populated before anything else. Every allocation, pin and map site
@@ -700,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_destroy_waits_for_running_handler),
 		cmocka_unit_test(test_detach_domain_waits_for_running_handler),
 		cmocka_unit_test(test_handler_cannot_wait_for_itself),
+		cmocka_unit_test(test_handler_cannot_detach_itself),
 		cmocka_unit_test(test_failed_pin_of_frame0_leaves_nothing_pinned),
 		cmocka_unit_test(test_pin_racing_unmap_leaves_nothing_pinned),
 		cmocka_unit_test(test_mapped_page_is_not_refused_during_invalidation),
