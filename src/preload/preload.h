@@ -183,12 +183,18 @@ ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
  * @group NULL the device's cdev file. NULL: no memory. */
 struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
 					  struct pl_file *group);
+/* The last close of @d as a device (vfio_pci_core_close_device()):
+ * interrupts off, bus mastering off, the function reset. */
+void pl_vfio_close_device(struct pl_device *d);
 
 /* VFIO type1 (type1.c). */
 struct pl_file *pl_vfio_container_open(struct pl_host *h);
 struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index);
 int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
+/* A device file of @group, opened by VFIO_GROUP_GET_DEVICE_FD, has gone;
+ * the last closes the device (pl_vfio_close_device()). */
+void pl_vfio_group_put_device(struct pl_file *group, struct pl_device *d);
 
 #define PL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -453,6 +453,25 @@ static int pl_group_get_device_locked(struct pl_group *g, void *arg)
 	return fd;
 }
 
+/*
+ * Under the group's lock, which VFIO_GROUP_GET_DEVICE_FD holds too: a new
+ * device file cannot be handed out while the last one's close resets the
+ * function (the kernel's dev_set lock).
+ */
+void pl_vfio_group_put_device(struct pl_file *group, struct pl_device *d)
+{
+	struct pl_group *g = (struct pl_group *)group;
+	bool last;
+
+	iopf_rt_mutex_lock(&g->lock);
+	iopf_rt_mutex_lock(&d->cdev_lock);
+	last = --d->group_opens == 0;
+	iopf_rt_mutex_unlock(&d->cdev_lock);
+	if (last)
+		pl_vfio_close_device(d);
+	iopf_rt_mutex_unlock(&g->lock);
+}
+
 int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 {
 	struct pl_group *g = (struct pl_group *)f;

@@ -14,6 +14,11 @@
  * iommufd it is bound to, so the context outlives the binding whatever
  * the program closes first, as the kernel's does.
  *
+ * The last close of a device (a bound cdev file, or a group's last device
+ * file) is vfio_pci_core_close_device()'s: interrupts and bus mastering
+ * off, the attachment dropped (its page requests answered), the function
+ * reset; an unbound cdev file opened nothing and closes nothing.
+ *
  * Locks: vf->lock (PL_FILE: one file's binding) -> the context's
  * (PL_CONTEXT); d->cdev_lock, d->cfg_lock and d->irq_lock (PL_DEVICE) are
  * leaves.
@@ -66,35 +71,80 @@ static void pl_vfio_irqs_off(struct pl_device *d)
 	iopf_rt_mutex_unlock(&d->irq_lock);
 }
 
-static void pl_vfio_unbind_locked(struct pl_vfio_file *vf)
+/*
+ * vfio_pci_core_disable(), its first half: interrupts off and bus
+ * mastering cleared before the function leaves its IOMMU attachment, so
+ * that DMA the detach fails raises nothing.
+ */
+static void pl_vfio_function_disable(struct pl_device *d)
+{
+	pl_vfio_irqs_off(d);
+	iopf_rt_mutex_lock(&d->cfg_lock);
+	d->command = 0;
+	iopf_rt_mutex_unlock(&d->cfg_lock);
+}
+
+/*
+ * Its second half: the function reset (registers and config space to
+ * their power-on values, PRI's failure state cleared), so that the next
+ * open finds the device as it was at the first.
+ */
+static void pl_vfio_function_reset(struct pl_device *d)
+{
+	d->ops->reset(d);
+	iopf_dev_reset(d->dev);
+	iopf_rt_mutex_lock(&d->cfg_lock);
+	d->command = 0;
+	d->bar0 = 0;
+	iopf_rt_mutex_unlock(&d->cfg_lock);
+}
+
+void pl_vfio_close_device(struct pl_device *d)
+{
+	pl_vfio_function_disable(d);
+	pl_vfio_function_reset(d);
+}
+
+/*
+ * vfio_df_close() of a bound cdev file: the function disabled, then
+ * detached and unbound (which answers the page requests the program
+ * holds: iommufd_auto_response_faults()), then reset. The device is
+ * marked unbound last, so no other file can bind it before the reset is
+ * over.
+ */
+static void pl_vfio_close_bound_locked(struct pl_vfio_file *vf)
 {
 	iopf_rt_mutex_assert_held(&vf->lock);
 	if (!vf->ictx)
 		return;
+	pl_vfio_function_disable(vf->d);
 	if (vf->attached)
 		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
 	vf->attached = false;
 	vf->auto_hwpt = 0;
-	pl_vfio_irqs_off(vf->d);
 	pl_iommufd_unbind(vf->ictx, vf->dev_id);
 	pl_file_put((struct pl_file *)vf->ictx);
 	vf->ictx = NULL;
+	pl_vfio_function_reset(vf->d);
 	iopf_rt_mutex_lock(&vf->d->cdev_lock);
 	vf->d->bound = false;
 	iopf_rt_mutex_unlock(&vf->d->cdev_lock);
 }
 
+/*
+ * The last reference of a device file: a bound cdev file closes the
+ * device; a group's file closes it if it was the group's last
+ * (pl_vfio_group_put_device()). An unbound cdev file opened nothing.
+ */
 static void pl_vfio_file_release(struct pl_file *f)
 {
 	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
 
 	iopf_rt_mutex_lock(&vf->lock);
-	pl_vfio_unbind_locked(vf);
+	pl_vfio_close_bound_locked(vf);
 	iopf_rt_mutex_unlock(&vf->lock);
 	if (vf->group) {
-		iopf_rt_mutex_lock(&vf->d->cdev_lock);
-		vf->d->group_opens--;
-		iopf_rt_mutex_unlock(&vf->d->cdev_lock);
+		pl_vfio_group_put_device(vf->group, vf->d);
 		pl_file_put(vf->group);
 	}
 	iopf_rt_mutex_destroy(&vf->lock);

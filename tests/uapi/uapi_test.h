@@ -327,6 +327,37 @@ static inline int t_irq_eventfd(int dfd, int efd)
 	return ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq);
 }
 
+/* The config space's command register (PCI_COMMAND). */
+static inline uint16_t t_config_command(int dfd)
+{
+	uint64_t cfg = t_region_offset(dfd, VFIO_PCI_CONFIG_REGION_INDEX);
+	uint16_t cmd = 0;
+
+	REQUIRE(pread(dfd, &cmd, 2, (off_t)cfg + 4) == 2, "PCI_COMMAND read");
+	return cmd;
+}
+
+static inline void t_config_set_command(int dfd, uint16_t cmd)
+{
+	uint64_t cfg = t_region_offset(dfd, VFIO_PCI_CONFIG_REGION_INDEX);
+
+	REQUIRE(pwrite(dfd, &cmd, 2, (off_t)cfg + 4) == 2, "PCI_COMMAND write");
+}
+
+#define T_PCI_COMMAND_MASTER 0x4
+
+/* Is MSI-X on? Firing its vector 0 is refused while it is off. */
+static inline bool t_msix_on(int dfd)
+{
+	struct vfio_irq_set none = {
+		.argsz = sizeof(none),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1,
+	};
+
+	return ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none) == 0;
+}
+
 static inline uint64_t t_now_ms(void)
 {
 	struct timespec ts;
