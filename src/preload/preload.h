@@ -44,6 +44,8 @@ struct pl_libc {
 	int (*open)(const char *, int, ...);
 	int (*openat)(int, const char *, int, ...);
 	int (*close)(int);
+	int (*close_range)(unsigned, unsigned, int);   /* NULL: not in libc */
+	void (*closefrom)(int);                        /* NULL: not in libc */
 	int (*ioctl)(int, unsigned long, ...);
 	ssize_t (*read)(int, void *, size_t);
 	ssize_t (*write)(int, const void *, size_t);
