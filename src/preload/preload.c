@@ -56,9 +56,15 @@ static void pl_libc_resolve(void)
 	pl_libc.dup3 = dlsym(RTLD_NEXT, "dup3");
 	pl_libc.fcntl = dlsym(RTLD_NEXT, "fcntl");
 	pl_libc.mmap = dlsym(RTLD_NEXT, "mmap64");
+	pl_libc.munmap = dlsym(RTLD_NEXT, "munmap");
+	pl_libc.mlock = dlsym(RTLD_NEXT, "mlock");
+	pl_libc.mlock2 = dlsym(RTLD_NEXT, "mlock2");
+	pl_libc.munlock = dlsym(RTLD_NEXT, "munlock");
+	pl_libc.mlockall = dlsym(RTLD_NEXT, "mlockall");
+	pl_libc.munlockall = dlsym(RTLD_NEXT, "munlockall");
 }
 
-static inline void pl_libc_init(void)
+void pl_libc_init(void)
 {
 	pthread_once(&pl_libc_once, pl_libc_resolve);
 }
@@ -871,9 +877,14 @@ PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 {
 	struct pl_file *f = pl_intercept(fd);
 	bool device;
+	void *p;
 
-	if (!f)
-		return pl_libc.mmap(addr, len, prot, flags, fd, off);
+	if (!f) {
+		p = pl_libc.mmap(addr, len, prot, flags, fd, off);
+		if (p != MAP_FAILED)
+			pl_mlock_mapped(p, len);
+		return p;
+	}
 	device = f->kind == PL_VFIO_DEVICE;
 	pl_file_put(f);
 	errno = device ? EINVAL : ENODEV;
@@ -881,3 +892,14 @@ PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 }
 PL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
 		       off_t off) __attribute__((alias("mmap")));
+
+PL_EXPORT int munmap(void *addr, size_t len)
+{
+	int ret;
+
+	pl_libc_init();
+	ret = pl_libc.munmap(addr, len);
+	if (!ret)
+		pl_mlock_unmapped(addr, len);
+	return ret;
+}

@@ -19,8 +19,9 @@
  * container's (PL_CONTEXT), a fault queue's (PL_FAULTQ), an emulated
  * function's state (PL_DEVICE). They are held across calls into the
  * iommufd and type1 front ends and the device models, never the other way
- * round. The fd table's and the bring-up's locks are plain pthread
- * mutexes: they exist before the runtime and are leaves.
+ * round. The fd table's, the bring-up's and the memory locks' record's
+ * (mlock.c) locks are plain pthread mutexes: they exist before the
+ * runtime and are leaves.
  */
 #ifndef IOPF_PRELOAD_H
 #define IOPF_PRELOAD_H
@@ -56,8 +57,16 @@ struct pl_libc {
 	int (*dup3)(int, int, int);
 	int (*fcntl)(int, int, ...);
 	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	int (*mlock)(const void *, size_t);
+	int (*mlock2)(const void *, size_t, unsigned int); /* NULL: not in libc */
+	int (*munlock)(const void *, size_t);
+	int (*mlockall)(int);
+	int (*munlockall)(void);
 };
 extern struct pl_libc pl_libc;
+/* pl_libc filled in, once; every interposed entry point calls it first. */
+void pl_libc_init(void);
 
 enum pl_kind {
 	PL_IOMMUFD,
@@ -154,6 +163,14 @@ void pl_irq_signal(struct pl_device *d, unsigned vector);
  * -EFAULT if it is not mapped in the process, -EINVAL if misaligned.
  */
 int pl_mem_prepare(struct pl_host *h, uint64_t va, uint64_t len);
+
+/*
+ * The program's memory locks (mlock.c): a mapping made at @addr (with
+ * mlockall(MCL_FUTURE) it is locked; otherwise what was locked there is
+ * gone), a mapping removed.
+ */
+void pl_mlock_mapped(void *addr, size_t len);
+void pl_mlock_unmapped(void *addr, size_t len);
 
 /* Devices (devices.c). */
 int pl_dma_create(struct pl_host *h, struct pl_device *d);
