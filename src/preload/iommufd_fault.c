@@ -143,7 +143,7 @@ void pl_fault_drop(struct pl_fault *q)
 
 static void pl_fault_release(struct pl_file *f)
 {
-	struct pl_fault *q = (struct pl_fault *)f;
+	struct pl_fault *q = iopf_container_of(f, struct pl_fault, f);
 
 	if (q->efd >= 0) /* -1: an allocation that failed before the dup */
 		pl_libc.close(q->efd);
@@ -162,7 +162,7 @@ static const struct pl_flag_pair pl_pgfault_flags[] = {
 ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 {
 	const size_t rsz = sizeof(struct iommu_hwpt_pgfault);
-	struct pl_fault *q = (struct pl_fault *)f;
+	struct pl_fault *q = iopf_container_of(f, struct pl_fault, f);
 	size_t done = 0, i, n;
 	int rc = 0;
 
@@ -237,7 +237,7 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count)
 {
 	const size_t rsz = sizeof(struct iommu_hwpt_page_response);
-	struct pl_fault *q = (struct pl_fault *)f;
+	struct pl_fault *q = iopf_container_of(f, struct pl_fault, f);
 	struct iommu_hwpt_page_response r;
 	size_t done = 0, i;
 	int rc = 0;

@@ -101,7 +101,8 @@ static void pl_locked_del(uint64_t start, uint64_t end)
 			r[1] = (struct pl_range){ end, r->end };
 			r->end = start;
 			pl_nlocked++;
-			return;         /* inside one range: no other meets it */
+			/* Inside one range: no other meets it. */
+			return;
 		}
 		if (r->start < start)
 			r->end = start;

@@ -452,11 +452,11 @@ static struct pl_file *pl_path_open(const char *path, int *err)
 		return NULL;
 	}
 	if (!strcmp(path, "/dev/iommu")) {
-		struct pl_iommufd *ictx = pl_iommufd_open(h);
+		struct pl_file *f = pl_iommufd_open(h);
 
-		if (!ictx)
+		if (!f)
 			*err = -ENOMEM;
-		return (struct pl_file *)ictx;
+		return f;
 	}
 	if (!strcmp(path, "/dev/vfio/vfio")) {
 		struct pl_file *f = pl_vfio_container_open(h);
@@ -749,7 +749,7 @@ static int pl_ioctl_file(struct pl_file *f, unsigned long cmd, void *arg)
 {
 	switch (f->kind) {
 	case PL_IOMMUFD:
-		return pl_iommufd_ioctl((struct pl_iommufd *)f, cmd, arg);
+		return pl_iommufd_ioctl(f, cmd, arg);
 	case PL_VFIO_DEVICE:
 		return pl_vfio_device_ioctl(f, cmd, arg);
 	case PL_VFIO_CONTAINER:

@@ -179,9 +179,12 @@ int pl_nic_create(struct pl_host *h, struct pl_device *d, const char *model);
 
 /* iommufd (iommufd.c). */
 struct pl_iommufd;
-struct pl_iommufd *pl_iommufd_open(struct pl_host *h);
-int pl_iommufd_ioctl(struct pl_iommufd *ictx, unsigned long cmd, void *arg);
-struct iopf_fd *pl_iommufd_ctx(struct pl_iommufd *ictx);
+/* A new /dev/iommu file with one reference, or NULL (no memory). */
+struct pl_file *pl_iommufd_open(struct pl_host *h);
+int pl_iommufd_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
+/* The context behind @f, or NULL if @f is not an iommufd; its file. */
+struct pl_iommufd *pl_iommufd_of(struct pl_file *f);
+struct pl_file *pl_iommufd_file(struct pl_iommufd *ictx);
 /* Bookkeeping the device files need. */
 int pl_iommufd_bind(struct pl_iommufd *ictx, struct pl_device *d,
 		    uint32_t *dev_id);

@@ -123,7 +123,7 @@ static void pl_vfio_close_bound_locked(struct pl_vfio_file *vf)
 	vf->attached = false;
 	vf->auto_hwpt = 0;
 	pl_iommufd_unbind(vf->ictx, vf->dev_id);
-	pl_file_put((struct pl_file *)vf->ictx);
+	pl_file_put(pl_iommufd_file(vf->ictx));
 	vf->ictx = NULL;
 	pl_vfio_function_reset(vf->d);
 	iopf_rt_mutex_lock(&vf->d->cdev_lock);
@@ -138,7 +138,7 @@ static void pl_vfio_close_bound_locked(struct pl_vfio_file *vf)
  */
 static void pl_vfio_file_release(struct pl_file *f)
 {
-	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+	struct pl_vfio_file *vf = iopf_container_of(f, struct pl_vfio_file, f);
 
 	iopf_rt_mutex_lock(&vf->lock);
 	pl_vfio_close_bound_locked(vf);
@@ -183,6 +183,7 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 			const struct pl_vfio_ucmd *u)
 {
 	struct vfio_device_bind_iommufd *bind = c;
+	struct pl_iommufd *ictx;
 	struct pl_file *ifile;
 	uint32_t dev_id;
 	int ret;
@@ -205,7 +206,8 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 		goto out;
 	}
 	ifile = pl_fd_get(bind->iommufd);
-	if (!ifile || ifile->kind != PL_IOMMUFD) {
+	ictx = pl_iommufd_of(ifile);
+	if (!ictx) {
 		/* iommufd_ctx_from_fd(): not a file, or not an iommufd. */
 		ret = ifile ? -EBADFD
 			    : (fcntl(bind->iommufd, F_GETFD) < 0 ? -EBADF
@@ -224,7 +226,7 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 		pl_file_put(ifile);
 		goto out;
 	}
-	ret = pl_iommufd_bind((struct pl_iommufd *)ifile, vf->d, &dev_id);
+	ret = pl_iommufd_bind(ictx, vf->d, &dev_id);
 	if (!ret) {
 		bind->out_devid = dev_id;
 		ret = pl_copy_to_user(
@@ -233,7 +235,7 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 					 out_devid),
 			&bind->out_devid, sizeof(bind->out_devid));
 		if (ret)
-			pl_iommufd_unbind((struct pl_iommufd *)ifile, dev_id);
+			pl_iommufd_unbind(ictx, dev_id);
 	}
 	if (ret) {
 		iopf_rt_mutex_lock(&vf->d->cdev_lock);
@@ -242,7 +244,7 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 		pl_file_put(ifile);
 		goto out;
 	}
-	vf->ictx = (struct pl_iommufd *)ifile;
+	vf->ictx = ictx;                /* the reference from pl_fd_get */
 	vf->dev_id = dev_id;
 out:
 	iopf_rt_mutex_unlock(&vf->lock);
@@ -535,7 +537,7 @@ static const struct pl_vfio_op {
  */
 int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 {
-	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+	struct pl_vfio_file *vf = iopf_container_of(f, struct pl_vfio_file, f);
 	const struct pl_vfio_op *op = NULL;
 	struct pl_vfio_ucmd u = { .ubuf = arg };
 	union {
@@ -649,7 +651,7 @@ static int pl_region_access(struct pl_device *d, uint64_t index,
 ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 			  off_t off, bool write)
 {
-	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+	struct pl_vfio_file *vf = iopf_container_of(f, struct pl_vfio_file, f);
 	struct pl_device *d = vf->d;
 	uint64_t index = (uint64_t)off >> PL_REGION_SHIFT;
 	uint64_t pos = (uint64_t)off & (PL_REGION_OFFSET(1) - 1);
