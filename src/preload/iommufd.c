@@ -19,10 +19,11 @@
  *
  * Fault queues: an actor per queue moves records from iopf_fd_fault_read()
  * into the file's pending list and raises its eventfd (POLLIN); read()
- * hands out whole groups, giving each a 32-bit cookie; write() answers by
- * that cookie. A detach answers the attachment's groups (iopf_fd_detach())
- * and drops their records and cookies here, so a late answer gets -EINVAL
- * as in iommufd_auto_response_faults().
+ * hands out whole groups, giving each a 32-bit cookie and the generation
+ * of its device's attachment; write() answers by that cookie. A detach
+ * answers the attachment's groups (iopf_fd_detach()), drops their records
+ * here and ends the generation, so a late answer gets -EINVAL as in
+ * iommufd_auto_response_faults(), even once the device is attached again.
  *
  * Locks: ictx->lock (PL_CONTEXT: the lists) -> fault->lock (PL_FAULTQ:
  * one queue's records). Neither is held by the reader actor while it
@@ -777,6 +778,7 @@ void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id)
 int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 		      uint32_t *pt_id, uint32_t *auto_hwpt)
 {
+	struct pl_bound *b;
 	struct pl_hwpt *hw;
 	uint32_t hwpt_id;
 	int ret;
@@ -822,23 +824,36 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 		}
 		goto out;
 	}
+	b = pl_bound_find_locked(ictx, dev_id);
+	if (b)
+		b->fault_id = hw->fault_id;
 	*pt_id = hwpt_id;
 out:
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
 
+/*
+ * The queue the attachment reported to, if any, forgets it: a HWPT keeps
+ * its queue (IOMMU_DESTROY of the queue is -EBUSY while the HWPT is), so
+ * it is there to find.
+ */
 void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
 		       uint32_t auto_hwpt)
 {
+	struct pl_bound *b;
 	struct pl_fault *q;
 
 	/* Not under ictx->lock: the detach waits for the device's DMA,
 	 * whose faults a program thread may be answering. */
 	iopf_fd_detach(ictx->ctx, dev_id, IOPF_PASID_NONE);
 	iopf_rt_mutex_lock(&ictx->lock);
-	iopf_list_for_each_entry(q, &ictx->faults, node)
+	b = pl_bound_find_locked(ictx, dev_id);
+	q = b && b->fault_id ? pl_fault_find_locked(ictx, b->fault_id) : NULL;
+	if (q)
 		pl_fault_forget_dev(q, dev_id);
+	if (b)
+		b->fault_id = 0;
 	if (auto_hwpt) {
 		struct pl_hwpt *hw;
 

@@ -22,8 +22,6 @@
 #include <stdint.h>
 
 #define PL_IOVA_LAST ((1ull << IOPF_IOVA_BITS) - 1)
-#define PL_DETACH_SLOTS 32
-
 struct pl_map {
 	uint64_t iova, length, va;
 	uint32_t flags;                 /* IOMMU_IOAS_MAP_* */
@@ -56,12 +54,25 @@ struct pl_hwpt {
 
 struct pl_bound {
 	uint32_t dev_id;
+	uint32_t fault_id;              /* its attachment reports there, or 0 */
 	struct iopf_list node;          /* in ictx->bound */
 };
 
+/* A group delivered to the program and not answered yet. */
 struct pl_resp {
 	uint32_t cookie, dev_id;
 	uint64_t cookie64;
+	uint64_t gen;                   /* of the attachment it came from */
+};
+
+/*
+ * A device's attachment whose records a queue holds, by generation: a
+ * number never given twice in that queue, so an answer can tell whether
+ * the attachment its group came from is still the device's.
+ */
+struct pl_attach_gen {
+	uint32_t dev_id;
+	uint64_t gen;
 };
 
 struct pl_fault {
@@ -83,8 +94,12 @@ struct pl_fault {
 	size_t nresp, resp_cap;
 	uint32_t next_cookie;
 	bool signalled;                 /* the eventfd's counter is 1 */
-	uint64_t detach_seq;
-	struct { uint32_t dev_id; uint64_t seq; } detached[PL_DETACH_SLOTS];
+	struct pl_attach_gen *gens;     /* the attachments delivered from */
+	size_t ngens, gens_cap;
+	uint64_t last_gen;
+	bool reading;                   /* the reader is in a read of iopf's */
+	uint64_t reads;                 /* reads it has finished */
+	struct iopf_rt_waitq read_done; /* wakes when one finishes */
 	/* The reader actor. */
 	struct iopf_rt_actor *reader;
 	atomic_bool stop;
