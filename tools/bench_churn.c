@@ -90,12 +90,7 @@ int tool_bench_churn(int argc, char **argv)
 			  "devices, each owning part of the memory (2)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench churn", "[options]",
-		"DMA under migration, reclaim, balloon, remap, detach on\n"
-		"real threads: operations, invalidations survived, bytes\n"
-		"verified; exit 1 when a check fails", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench churn", opts, NULL };
 
 	return tool_bench_main(&cmd, &b, argc, argv);
 }

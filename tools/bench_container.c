@@ -19,18 +19,6 @@ static json_object *touch_json(const struct iopf_bench_touch *t)
 	return o;
 }
 
-static json_object *run_json(const struct iopf_bench_fault_run *r)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "workers", json_object_new_int((int)r->workers));
-	json_object_object_add(o, "faults", json_object_new_int64((int64_t)r->faults));
-	json_object_object_add(o, "faults_per_s", json_object_new_double(r->faults_per_s));
-	json_object_object_add(o, "p50_ns", json_object_new_int64((int64_t)r->p50_ns));
-	json_object_object_add(o, "p99_ns", json_object_new_int64((int64_t)r->p99_ns));
-	return o;
-}
-
 static json_object *container_json(const struct tool_bench *b)
 {
 	const struct iopf_bench_container_result *r = b->result;
@@ -46,8 +34,8 @@ static json_object *container_json(const struct tool_bench *b)
 				       touch_json(&r->virt[m]));
 	}
 	for (int w = 0; w < 2; w++) {
-		json_object_array_add(hr, run_json(&r->handler_real[w]));
-		json_object_array_add(hv, run_json(&r->handler_virt[w]));
+		json_object_array_add(hr, tool_fault_run_json(&r->handler_real[w]));
+		json_object_array_add(hv, tool_fault_run_json(&r->handler_virt[w]));
 	}
 	json_object_object_add(o, "touch_real", real);
 	json_object_object_add(o, "touch_virtual", virt);
@@ -118,11 +106,7 @@ int tool_bench_container(int argc, char **argv)
 		TOOL_JOBS(&cfg.jobs),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench container", "[options]",
-		"a device touching guest memory: each pre-fault policy\n"
-		"vs static pinning; container fault handler throughput", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench container", opts, NULL };
 
 	return tool_bench_main(&cmd, &b, argc, argv);
 }

@@ -233,19 +233,22 @@ TOOL_BENCH_FNS(density);
 /* The command's own state beside the runner's. */
 struct density_cmd {
 	struct tool_bench b;
-	unsigned every;            /* --every */
+	const char *profile;       /* --profile */
+	/* Options in percent and a guest count stand for fields of another
+	 * type: they start from the defaults and are converted after. */
+	uint64_t every, hot, cold, guests;
 	char *data;                /* the plot's data points */
 	size_t cap;
 };
 
-static const struct density_cmd *density_cmd(const struct tool_bench *b)
+static struct density_cmd *density_cmd(const struct tool_bench *b)
 {
 	return iopf_container_of(b, struct density_cmd, b);
 }
 
 static void density_table(const struct tool_bench *b)
 {
-	print_table(b->cfg, b->result, density_cmd(b)->every);
+	print_table(b->cfg, b->result, (unsigned)density_cmd(b)->every);
 }
 
 static void density_csv(const struct tool_bench *b)
@@ -265,6 +268,40 @@ static int density_plot(const struct tool_bench *b)
 	return plot_density(&b->out, b->result, d->data, d->cap);
 }
 
+/* The config from the options, and the buffers, before the run: the
+ * heap it measures is the same either way. */
+static int density_prepare(struct tool_bench *b)
+{
+	struct density_cmd *d = density_cmd(b);
+	struct iopf_bench_density_config *cfg = b->cfg;
+	struct iopf_bench_density_result *res = b->result;
+
+	cfg->costs = tool_cost_profile(d->profile);
+	if (!cfg->costs)
+		return 2;
+	cfg->progress = tool_progress;
+	cfg->progress_arg = "density";
+	cfg->max_guests = (unsigned)d->guests;
+	cfg->hot_frac = (double)d->hot / 100;
+	cfg->cold_frac = (double)d->cold / 100;
+	res->steps = calloc(cfg->max_guests, sizeof(*res->steps));
+	d->cap = 160 * (size_t)cfg->max_guests + 256;
+	d->data = malloc(d->cap);
+	if (!res->steps || !d->data) {
+		fprintf(stderr, "iopf: out of memory\n");
+		return 1;
+	}
+	return 0;
+}
+
+static void density_release(struct tool_bench *b)
+{
+	struct iopf_bench_density_result *res = b->result;
+
+	free(density_cmd(b)->data);
+	free(res->steps);
+}
+
 int tool_bench_density(int argc, char **argv)
 {
 	struct iopf_bench_density_config cfg, def;
@@ -273,10 +310,10 @@ int tool_bench_density(int argc, char **argv)
 		.b = { &bench_density_fns, &cfg, &res,
 		       TOOL_BENCH_PLOTS | TOOL_BENCH_CSV,
 		       .table = density_table, .csv = density_csv,
-		       .json = density_json_out, .finish = density_plot },
+		       .json = density_json_out, .finish = density_plot,
+		       .prepare = density_prepare, .release = density_release },
+		.every = 1,
 	};
-	const char *profile = NULL;
-	uint64_t every = 1, hot, cold, guests;
 	const struct tool_opt opts[] = {
 		TOOL_SIZE("--host-gib", &cfg.host_bytes, GIB, 0, 16384, "N",
 			  "host RAM for guests, GiB (1024)"),
@@ -284,62 +321,30 @@ int tool_bench_density(int argc, char **argv)
 			  "swap device, GiB (2048)"),
 		TOOL_SIZE("--guest-gib", &cfg.guest_bytes, GIB, 0, 16384, "N",
 			  "RAM per guest, GiB (16)"),
-		TOOL_UINT("--guests", &guests, 0, 4096, "N",
+		TOOL_UINT("--guests", &d.guests, 0, 4096, "N",
 			  "guests to add, one by one (112)"),
 		TOOL_UINT("--guest-step", &cfg.guest_step, 1, 4096, "N",
 			  "guests added per measured step (1): a faster\n"
 			  "arrival, colder guests; the bend is measured\n"
 			  "again one guest at a time"),
-		TOOL_UINT("--hot", &hot, 0, 1000, "PCT",
+		TOOL_UINT("--hot", &d.hot, 0, 1000, "PCT",
 			  "device working set, % of guest RAM (40)"),
-		TOOL_UINT("--cold", &cold, 0, 1000, "PCT",
+		TOOL_UINT("--cold", &d.cold, 0, 1000, "PCT",
 			  "touched at boot then idle, % (30)"),
 		TOOL_UINT_SCALED("--step-ms", &cfg.step_ns, 1, 10000, 1000000ull,
 				 "N", "measured window per step, virtual ms (50)"),
-		TOOL_PROFILE(&profile),
-		TOOL_UINT("--every", &every, 1, 1000, "N",
+		TOOL_PROFILE(&d.profile),
+		TOOL_UINT("--every", &d.every, 1, 1000, "N",
 			  "table: every Nth step (1: each; plateau,\n"
 			  "inflection and the last always)"),
 		TOOL_JOBS(&cfg.jobs),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench density", "[options]",
-		"guests added one by one to a host: aggregate throughput,\n"
-		"memory, faults, swap; plateau and inflection (virtual\n"
-		"runtime)", opts, NULL,
-	};
-	int ret;
+	const struct tool_cmd cmd = { "bench density", opts, NULL };
 
-	/* Options in percent and a guest count stand for fields of another
-	 * type: they start from the defaults and are converted after. */
 	iopf_bench_density_defaults(&def);
-	hot = (uint64_t)(def.hot_frac * 100 + 0.5);
-	cold = (uint64_t)(def.cold_frac * 100 + 0.5);
-	guests = def.max_guests;
-	ret = tool_bench_parse(&cmd, &d.b, argc, argv);
-	if (ret >= 0)
-		return ret;
-	cfg.costs = tool_cost_profile(profile);
-	if (!cfg.costs)
-		return 2;
-	cfg.progress = tool_progress;
-	cfg.progress_arg = "density";
-	cfg.max_guests = (unsigned)guests;
-	cfg.hot_frac = (double)hot / 100;
-	cfg.cold_frac = (double)cold / 100;
-	d.every = (unsigned)every;
-	/* Both before the run: the heap it measures is the same either way. */
-	res.steps = calloc(cfg.max_guests, sizeof(*res.steps));
-	d.cap = 160 * (size_t)cfg.max_guests + 256;
-	d.data = malloc(d.cap);
-	if (!res.steps || !d.data) {
-		fprintf(stderr, "iopf: out of memory\n");
-		ret = 1;
-	} else {
-		ret = tool_bench_run(&cmd, &d.b);
-	}
-	free(d.data);
-	free(res.steps);
-	return ret;
+	d.hot = (uint64_t)(def.hot_frac * 100 + 0.5);
+	d.cold = (uint64_t)(def.cold_frac * 100 + 0.5);
+	d.guests = def.max_guests;
+	return tool_bench_main(&cmd, &d.b, argc, argv);
 }

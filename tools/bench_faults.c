@@ -161,16 +161,10 @@ static json_object *faults_json(const struct tool_bench *b)
 	json_object_object_add(root, "static_populate_pin_map_ns_per_page", json_object_new_double(r->static_ns_per_page));
 	json_object_object_add(root, "static_pin_map_ns_per_page", json_object_new_double(r->pin_map_ns_per_page));
 	for (int w = 0; w < 2; w++) {
-		json_object *j = json_object_new_object();
+		json_object *j = tool_fault_run_json(&r->runs[w]);
 
-		json_object_object_add(j, "workers", json_object_new_int((int)r->runs[w].workers));
-		json_object_object_add(j, "faults", json_object_new_int64((int64_t)r->runs[w].faults));
 		json_object_object_add(j, "ns_per_fault", json_object_new_double(r->fault_ns[w]));
 		json_object_object_add(j, "vs_static", json_object_new_double(r->vs_static[w]));
-		json_object_object_add(j, "p50_ns", json_object_new_int64((int64_t)r->runs[w].p50_ns));
-		json_object_object_add(j, "p90_ns", json_object_new_int64((int64_t)r->runs[w].p90_ns));
-		json_object_object_add(j, "p99_ns", json_object_new_int64((int64_t)r->runs[w].p99_ns));
-		json_object_object_add(j, "max_ns", json_object_new_int64((int64_t)r->runs[w].max_ns));
 		json_object_array_add(runs, j);
 	}
 	json_object_object_add(root, "iopf", runs);
@@ -269,50 +263,54 @@ static int plot_latency(const struct tool_bench *b)
 		  "DATA u 3:1 w lp lw 2 t '2 workers'");
 }
 
+/* The command: the runner, and the timeline under --trace. */
+struct faults_cmd {
+	struct tool_bench b;
+	const char *trace_path;    /* --trace */
+	struct trace_file trace;
+};
+
+static struct faults_cmd *faults_cmd(struct tool_bench *b)
+{
+	return iopf_container_of(b, struct faults_cmd, b);
+}
+
+/* The timeline is opened once the run is known to go ahead. */
+static int faults_begin(struct tool_bench *b)
+{
+	struct faults_cmd *c = faults_cmd(b);
+
+	if (c->trace_path && trace_open(&c->trace, c->trace_path, b->cfg))
+		return 2;
+	return 0;
+}
+
+static void faults_end(struct tool_bench *b)
+{
+	trace_close(&faults_cmd(b)->trace);
+}
+
 TOOL_BENCH_FNS(faults);
 
 int tool_bench_faults(int argc, char **argv)
 {
 	struct iopf_bench_faults_config cfg;
 	struct iopf_bench_faults_result r;
-	struct tool_bench b = {
-		&bench_faults_fns, &cfg, &r, TOOL_BENCH_CSV | TOOL_BENCH_PLOTS,
-		.table = print_table, .csv = print_csv, .json = faults_json,
-		.finish = plot_latency,
+	struct faults_cmd c = {
+		.b = { &bench_faults_fns, &cfg, &r,
+		       TOOL_BENCH_TICKER | TOOL_BENCH_CSV | TOOL_BENCH_PLOTS,
+		       .table = print_table, .csv = print_csv,
+		       .json = faults_json, .finish = plot_latency,
+		       .begin = faults_begin, .end = faults_end },
 	};
-	struct trace_file trace = { 0 };
-	const char *trace_path = NULL;
 	const struct tool_opt opts[] = {
 		TOOL_UINT("--pages", &cfg.pages, 1, 1u << 22, "N",
 			  "4 KiB pages faulted, and pinned (20000)"),
-		TOOL_STRING("--trace", &trace_path, "FILE",
+		TOOL_STRING("--trace", &c.trace_path, "FILE",
 			    "the fault timeline, trace-event JSON (Perfetto)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench faults", "[options]",
-		"the real cost of a fault vs populate+pin, 1 and 2 workers;\n"
-		"plots the latency distribution", opts, NULL,
-	};
-	int ret = tool_bench_parse(&cmd, &b, argc, argv);
+	const struct tool_cmd cmd = { "bench faults", opts, NULL };
 
-	if (ret >= 0)
-		return ret;
-	/* The timeline is opened once the run is known to go ahead, and
-	 * the ticker started once nothing else can refuse it. */
-	ret = tool_bench_begin(cmd.name,
-			       iopf_bench_faults_validate(&cfg, &b.plan), &b.plan,
-			       b.allow_long, &b.out, b.flags);
-	if (!ret && trace_path && trace_open(&trace, trace_path, &cfg)) {
-		tool_output_abort(&b.out);
-		ret = 2;
-	}
-	if (ret)
-		return ret;
-	tool_ticker_start(cmd.name, b.plan.wall_s);
-	ret = iopf_bench_faults(&cfg, &r);
-	tool_ticker_stop();
-	trace_close(&trace);
-	ret = tool_bench_end(cmd.name, &b.out, ret);
-	return ret ? ret : tool_bench_output(&b);
+	return tool_bench_main(&cmd, &c.b, argc, argv);
 }

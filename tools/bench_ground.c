@@ -82,11 +82,7 @@ int tool_bench_ground(int argc, char **argv)
 			  "N", "events the scheduler dispatches (4000000)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench ground", "[options]",
-		"virtual-runtime scheduling rate vs thread hand-offs;\n"
-		"populate vs populate+pin cost per page (real runtime)", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench ground", opts, NULL };
 
 	return tool_bench_main(&cmd, &b, argc, argv);
 }

@@ -8,21 +8,6 @@
 
 #include "tool.h"
 
-static json_object *run_json(const struct iopf_bench_fault_run *r)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "workers", json_object_new_int((int)r->workers));
-	json_object_object_add(o, "faults", json_object_new_int64((int64_t)r->faults));
-	json_object_object_add(o, "wall_s", json_object_new_double(r->wall_s));
-	json_object_object_add(o, "faults_per_s", json_object_new_double(r->faults_per_s));
-	json_object_object_add(o, "p50_ns", json_object_new_int64((int64_t)r->p50_ns));
-	json_object_object_add(o, "p90_ns", json_object_new_int64((int64_t)r->p90_ns));
-	json_object_object_add(o, "p99_ns", json_object_new_int64((int64_t)r->p99_ns));
-	json_object_object_add(o, "max_ns", json_object_new_int64((int64_t)r->max_ns));
-	return o;
-}
-
 static json_object *iommu_json(const struct tool_bench *b)
 {
 	const struct iopf_bench_iommu_result *r = b->result;
@@ -38,8 +23,8 @@ static json_object *iommu_json(const struct tool_bench *b)
 	json_object_object_add(t, "map_2m_ns", json_object_new_double(r->map_2m_ns));
 	json_object_object_add(t, "unmap_2m_ns", json_object_new_double(r->unmap_2m_ns));
 	for (int i = 0; i < 2; i++) {
-		json_object_array_add(real, run_json(&r->real[i]));
-		json_object_array_add(virt, run_json(&r->virt[i]));
+		json_object_array_add(real, tool_fault_run_json(&r->real[i]));
+		json_object_array_add(virt, tool_fault_run_json(&r->virt[i]));
 	}
 	json_object_object_add(o, "table", t);
 	json_object_object_add(o, "faults_real", real);
@@ -107,11 +92,7 @@ int tool_bench_iommu(int argc, char **argv)
 			  "only the virtual-runtime rows (deterministic)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench iommu", "[options]",
-		"IO page table map/unmap/translate cost; page request\n"
-		"round trip with 1 and 2 fault workers", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench iommu", opts, NULL };
 
 	return tool_bench_main(&cmd, &b, argc, argv);
 }

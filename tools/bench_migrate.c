@@ -147,27 +147,55 @@ static int migrate_status(const struct tool_bench *b)
 	return r->run[0].lost_updates || r->run[1].lost_updates ? 1 : 0;
 }
 
+/* The command: the runner, and the rates as whole numbers typed. */
+struct migrate_cmd {
+	struct tool_bench b;
+	uint64_t write_mbps, link_gbps;
+};
+
+static int migrate_prepare(struct tool_bench *b)
+{
+	const struct migrate_cmd *c = iopf_container_of(b, struct migrate_cmd, b);
+	struct iopf_bench_migrate_config *cfg = b->cfg;
+
+	cfg->progress = tool_progress;
+	cfg->progress_arg = "migrate";
+	cfg->write_mbps = (double)c->write_mbps;
+	cfg->link_gbps = (double)c->link_gbps;
+	if (cfg->guest_bytes % (2 * MIB)) {
+		fprintf(stderr, "iopf: --guest-mib must be even\n");
+		return 2;
+	}
+	if (cfg->hot_bytes > cfg->guest_bytes / 2) {
+		fprintf(stderr, "iopf: --hot-mib must be at most half of --guest-mib\n");
+		return 2;
+	}
+	return 0;
+}
+
 TOOL_BENCH_FNS(migrate);
 
 int tool_bench_migrate(int argc, char **argv)
 {
 	struct iopf_bench_migrate_config cfg;
 	struct iopf_bench_migrate_result r;
-	struct tool_bench b = {
-		&bench_migrate_fns, &cfg, &r, TOOL_BENCH_CSV,
-		.table = print_table, .csv = print_csv, .json = migrate_json,
-		.finish = migrate_status,
+	struct migrate_cmd c = {
+		.b = { &bench_migrate_fns, &cfg, &r, TOOL_BENCH_CSV,
+		       .table = print_table, .csv = print_csv,
+		       .json = migrate_json, .finish = migrate_status,
+		       .prepare = migrate_prepare },
+		.write_mbps = 800,
+		.link_gbps = 10,
 	};
-	uint64_t write_mbps = 800, link_gbps = 10;
 	const struct tool_opt opts[] = {
 		TOOL_SIZE("--guest-mib", &cfg.guest_bytes, MIB, 2, 65536, "N",
 			  "guest RAM, MiB, even (1024)"),
 		TOOL_SIZE("--hot-mib", &cfg.hot_bytes, MIB, 1, 32768, "N",
 			  "what the device keeps writing, MiB, at most\n"
 			  "half the guest (512)"),
-		TOOL_UINT("--write-mbps", &write_mbps, 1, 100000, "N",
+		TOOL_UINT("--write-mbps", &c.write_mbps, 1, 100000, "N",
 			  "device write rate, MB/s, 4 KiB writes (800)"),
-		TOOL_UINT("--link-gbps", &link_gbps, 1, 1000, "N",
+		TOOL_UINT("--link-gbps", &c.link_gbps, 1, 1000, "N",
 			  "migration stream bandwidth, Gb/s (10)"),
 		TOOL_UINT_SCALED("--downtime-ms", &cfg.downtime_limit_ns, 1,
 				 100000, 1000000ull, "N",
@@ -178,29 +206,7 @@ int tool_bench_migrate(int argc, char **argv)
 		TOOL_SEED(&cfg.seed),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench migrate", "[options]",
-		"A guest whose device keeps writing --hot-mib of its RAM at\n"
-		"--write-mbps is migrated over a --link-gbps stream (virtual\n"
-		"runtime): per round, pages reported dirty and sent, static\n"
-		"pinning vs IOPF with dirty tracking; rounds, downtime, and a\n"
-		"check that every device write reached the destination.", opts, NULL,
-	};
-	int ret = tool_bench_parse(&cmd, &b, argc, argv);
+	const struct tool_cmd cmd = { "bench migrate", opts, NULL };
 
-	if (ret >= 0)
-		return ret;
-	cfg.progress = tool_progress;
-	cfg.progress_arg = "migrate";
-	cfg.write_mbps = (double)write_mbps;
-	cfg.link_gbps = (double)link_gbps;
-	if (cfg.guest_bytes % (2 * MIB)) {
-		fprintf(stderr, "iopf: --guest-mib must be even\n");
-		return 2;
-	}
-	if (cfg.hot_bytes > cfg.guest_bytes / 2) {
-		fprintf(stderr, "iopf: --hot-mib must be at most half of --guest-mib\n");
-		return 2;
-	}
-	return tool_bench_run(&cmd, &b);
+	return tool_bench_main(&cmd, &c.b, argc, argv);
 }

@@ -81,6 +81,16 @@ static void print_table(const struct tool_bench *b)
 	       (unsigned long long)r->guest_pages_mapped);
 }
 
+/* No more silent DMAs than pages. */
+static int nested_prepare(struct tool_bench *b)
+{
+	struct iopf_bench_nested_config *cfg = b->cfg;
+
+	if (cfg->silent_pages > cfg->pages)
+		cfg->silent_pages = cfg->pages;
+	return 0;
+}
+
 TOOL_BENCH_FNS(nested);
 
 int tool_bench_nested(int argc, char **argv)
@@ -90,6 +100,7 @@ int tool_bench_nested(int argc, char **argv)
 	struct tool_bench b = {
 		&bench_nested_fns, &cfg, &r, TOOL_BENCH_TICKER | TOOL_BENCH_CSV,
 		.table = print_table, .csv = print_csv, .json = nested_json,
+		.prepare = nested_prepare,
 	};
 	const struct tool_opt opts[] = {
 		TOOL_UINT("--pages", &cfg.pages, 1, 100000, "N",
@@ -102,18 +113,7 @@ int tool_bench_nested(int argc, char **argv)
 				 "the fault queue's response timeout (2)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench nested", "[options]",
-		"Real runtime: fresh pages touched one DMA at a time through\n"
-		"the host's container alone (stage 2), the guest's vIOMMU\n"
-		"alone (stage 1), both, and a guest that never answers (the\n"
-		"fault queue's timeout answers INVALID).", opts, NULL,
-	};
-	int ret = tool_bench_parse(&cmd, &b, argc, argv);
+	const struct tool_cmd cmd = { "bench nested", opts, NULL };
 
-	if (ret >= 0)
-		return ret;
-	if (cfg.silent_pages > cfg.pages)
-		cfg.silent_pages = cfg.pages;
-	return tool_bench_run(&cmd, &b);
+	return tool_bench_main(&cmd, &b, argc, argv);
 }

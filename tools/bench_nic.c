@@ -67,9 +67,115 @@ static json_object *result_json(double load, enum iopf_nic_policy p,
 	return o;
 }
 
-static void print_row(double load, enum iopf_nic_policy p,
-		      const struct iopf_bench_nic_result *r, bool csv)
+/* One policy at one load, and what it gave. */
+struct nic_row {
+	unsigned load_i;           /* of --load-gbps */
+	double load;
+	enum iopf_nic_policy policy;
+	struct iopf_bench_nic_result r;
+};
+
+/*
+ * The command: the runner's config is all of it, the loads and policies
+ * with the benchmark's own config, since one run is every policy at
+ * every load.
+ */
+struct nic_cmd {
+	struct iopf_bench_nic_config cfg;
+	struct nic_loads loads;
+	bool on[IOPF_NIC_NR_POLICIES];
+	const char *profile;       /* --profile */
+	unsigned total;            /* runs: loads times policies on */
+};
+
+struct nic_rows {
+	struct nic_row row[NIC_MAX_LOADS * IOPF_NIC_NR_POLICIES];
+	unsigned n;
+};
+
+static void nic_defaults(void *arg)
 {
+	struct nic_cmd *c = arg;
+
+	iopf_bench_nic_defaults(&c->cfg);
+	c->loads = (struct nic_loads){ { 1, 10, 25, 40, 100 }, 5 };
+	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
+		c->on[p] = true;
+	c->profile = IOPF_COST_PROFILE_DEFAULT;
+}
+
+/* Sizes that do not fit together are misuse too: said up front, with
+ * every load's estimate added up. */
+static int nic_validate(const void *arg, struct iopf_bench_plan *plan)
+{
+	const struct nic_cmd *c = arg;
+	double wall_s = 0;
+
+	for (unsigned l = 0; l < c->loads.n; l++) {
+		int ret = iopf_bench_nic_validate(&c->cfg, c->loads.v[l], plan);
+
+		if (ret)
+			return ret;
+		wall_s += plan->wall_s * c->total / c->loads.n;
+	}
+	plan->wall_s = wall_s;
+	return 0;
+}
+
+static int nic_run(const void *arg, void *result)
+{
+	const struct nic_cmd *c = arg;
+	struct nic_rows *rows = result;
+
+	rows->n = 0;
+	for (unsigned l = 0; l < c->loads.n; l++)
+		for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++) {
+			struct nic_row *row = &rows->row[rows->n];
+			int ret;
+
+			if (!c->on[p])
+				continue;
+			row->load_i = l;
+			row->load = c->loads.v[l];
+			row->policy = p;
+			ret = iopf_bench_nic(&c->cfg, p, row->load, &row->r);
+			tool_progress("bench nic", ++rows->n, c->total);
+			if (ret) {
+				fprintf(stderr, "iopf: bench nic: %s at %g Gb/s:\n",
+					iopf_nic_policy_name(p), row->load);
+				return ret;
+			}
+		}
+	return 0;
+}
+
+static const struct tool_bench_fns nic_fns = {
+	nic_defaults, nic_validate, nic_run,
+};
+
+static int nic_prepare(struct tool_bench *b)
+{
+	struct nic_cmd *c = b->cfg;
+
+	if (c->cfg.ring_entries & (c->cfg.ring_entries - 1)) {
+		fprintf(stderr, "iopf: --ring must be a power of two\n");
+		return 2;
+	}
+	c->cfg.costs = tool_cost_profile(c->profile);
+	if (!c->cfg.costs)
+		return 2;
+	c->total = 0;
+	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
+		c->total += c->on[p] ? c->loads.n : 0;
+	return 0;
+}
+
+static void print_row(const struct nic_row *row, bool csv)
+{
+	const struct iopf_bench_nic_result *r = &row->r;
+	double load = row->load;
+	enum iopf_nic_policy p = row->policy;
+
 	if (csv) {
 		printf("%g,%s,%llu,%llu,%llu,%.3f,%.3f,%llu,%llu,%llu,%llu,%llu,"
 		       "%llu,%llu,%llu,%.3f,%llu\n",
@@ -101,165 +207,133 @@ static void print_row(double load, enum iopf_nic_policy p,
 	       (double)r->pinned_bytes / (1 << 20));
 }
 
-TOOL_BENCH_DEFAULTS(nic);
+static const struct iopf_bench_nic_config *nic_cfg(const struct tool_bench *b)
+{
+	const struct nic_cmd *c = b->cfg;
+
+	return &c->cfg;
+}
+
+static void nic_csv(const struct tool_bench *b)
+{
+	const struct nic_rows *rows = b->result;
+
+	puts("load_gbps,policy,offered,delivered,lost,loss_pct,gbps,"
+	     "lost_overflow,lost_miss,lost_no_backup,lost_error,faults,misses,"
+	     "backup_used,discarded_pages,pinned_mib,bad_packets");
+	for (unsigned i = 0; i < rows->n; i++)
+		print_row(&rows->row[i], true);
+}
+
+/* The rows of each load together, a blank line between loads. */
+static void nic_table(const struct tool_bench *b)
+{
+	const struct iopf_bench_nic_config *cfg = nic_cfg(b);
+	const struct nic_rows *rows = b->result;
+
+	printf("NIC receive: %u-byte packets, %llu per run, on-chip buffer "
+	       "%llu KiB, RX ring %u, backup ring %u, %llu MiB of RX "
+	       "buffers in a %llu MiB guest, virtual runtime, profile %s\n"
+	       "    load  policy   offered delivered    lost   loss%%    "
+	       "Gb/s  ovrflw    miss   err  faults  misses  backup  pinned MiB\n",
+	       cfg->packet_bytes, (unsigned long long)cfg->packets,
+	       (unsigned long long)(cfg->onchip_bytes >> 10),
+	       cfg->ring_entries, cfg->backup_entries,
+	       (unsigned long long)(cfg->pool_bytes >> 20),
+	       (unsigned long long)(cfg->guest_bytes >> 20), cfg->costs->name);
+	for (unsigned i = 0; i < rows->n; i++) {
+		if (i && rows->row[i].load_i != rows->row[i - 1].load_i)
+			putchar('\n');
+		print_row(&rows->row[i], false);
+	}
+}
+
+static json_object *nic_json(const struct tool_bench *b)
+{
+	const struct iopf_bench_nic_config *cfg = nic_cfg(b);
+	const struct nic_rows *rows = b->result;
+	json_object *root = json_object_new_object();
+	json_object *jrows = json_object_new_array();
+
+	for (unsigned i = 0; i < rows->n; i++)
+		json_object_array_add(jrows, result_json(rows->row[i].load,
+							 rows->row[i].policy,
+							 &rows->row[i].r));
+	json_object_object_add(root, "profile",
+			       json_object_new_string(cfg->costs->name));
+	json_object_object_add(root, "packet_bytes",
+			       json_object_new_int64(cfg->packet_bytes));
+	json_object_object_add(root, "onchip_bytes",
+			       json_object_new_int64((int64_t)cfg->onchip_bytes));
+	json_object_object_add(root, "rows", jrows);
+	return root;
+}
+
+/* Every buffer is valid memory: no packet may be corrupted, no DMA
+ * refused. */
+static int nic_check(const struct tool_bench *b)
+{
+	const struct nic_rows *rows = b->result;
+	int status = 0;
+
+	for (unsigned i = 0; i < rows->n; i++) {
+		const struct iopf_bench_nic_result *r = &rows->row[i].r;
+
+		if (!r->bad_packets && !r->lost_error)
+			continue;
+		fprintf(stderr, "iopf: bench nic %s at %g Gb/s: %llu packets "
+			"arrived corrupted, %llu refused by the IOMMU\n",
+			iopf_nic_policy_name(rows->row[i].policy),
+			rows->row[i].load, (unsigned long long)r->bad_packets,
+			(unsigned long long)r->lost_error);
+		status = 1;
+	}
+	return status;
+}
 
 int tool_bench_nic(int argc, char **argv)
 {
-	struct iopf_bench_nic_config cfg;
-	/* Its runs are the command's own: one per policy and load. */
+	struct nic_cmd c;
+	struct nic_rows rows;
+	struct iopf_bench_nic_config *cfg = &c.cfg;
 	struct tool_bench b = {
-		.fns = &bench_nic_fns, .cfg = &cfg, .flags = TOOL_BENCH_CSV,
+		&nic_fns, &c, &rows, TOOL_BENCH_CSV,
+		.table = nic_table, .csv = nic_csv, .json = nic_json,
+		.finish = nic_check, .prepare = nic_prepare,
 	};
-	struct nic_loads loads = { { 1, 10, 25, 40, 100 }, 5 };
-	const char *profile = IOPF_COST_PROFILE_DEFAULT;
-	bool on[IOPF_NIC_NR_POLICIES];
-	unsigned total = 0, done = 0;
-	int status = 0;
-	double wall_s = 0;
-	json_object *jrows = NULL;
 	const struct tool_opt opts[] = {
-		TOOL_LIST("--load-gbps", parse_load, &loads, &loads.n,
+		TOOL_LIST("--load-gbps", parse_load, &c.loads, &c.loads.n,
 			  NIC_MAX_LOADS, "loads", "LIST",
 			  "offered loads, Gb/s, 0.001..1000, e.g.\n"
 			  "1,10,25,40,100 (default)"),
-		TOOL_LIST("--policy", parse_policy, on, NULL,
+		TOOL_LIST("--policy", parse_policy, c.on, NULL,
 			  IOPF_NIC_NR_POLICIES, "policies", "NAME[,..]",
 			  "only these policies (default: all)"),
-		TOOL_UINT("--packet-bytes", &cfg.packet_bytes, IOPF_NIC_MIN_PACKET,
+		TOOL_UINT("--packet-bytes", &cfg->packet_bytes, IOPF_NIC_MIN_PACKET,
 			  IOPF_NIC_MAX_PACKET, "N", "packet size (1500)"),
-		TOOL_UINT("--packets", &cfg.packets, 1, 10000000, "N",
+		TOOL_UINT("--packets", &cfg->packets, 1, 10000000, "N",
 			  "offered per run (20000)"),
-		TOOL_SIZE("--onchip-kib", &cfg.onchip_bytes, 1ull << 10, 16, 65536,
+		TOOL_SIZE("--onchip-kib", &cfg->onchip_bytes, 1ull << 10, 16, 65536,
 			  "N", "the NIC's on-chip buffer, KiB (256)"),
-		TOOL_UINT("--ring", &cfg.ring_entries, 16, IOPF_NIC_MAX_ENTRIES,
+		TOOL_UINT("--ring", &cfg->ring_entries, 16, IOPF_NIC_MAX_ENTRIES,
 			  "N", "RX ring entries, a power of two (1024)"),
-		TOOL_UINT("--backup", &cfg.backup_entries, 1,
+		TOOL_UINT("--backup", &cfg->backup_entries, 1,
 			  IOPF_NIC_MAX_ENTRIES, "N", "backup ring entries (64)"),
-		TOOL_SIZE("--pool-mib", &cfg.pool_bytes, 1ull << 20, 1, 1024, "N",
+		TOOL_SIZE("--pool-mib", &cfg->pool_bytes, 1ull << 20, 1, 1024, "N",
 			  "guest memory for RX buffers, MiB (8)"),
-		TOOL_SIZE("--guest-mib", &cfg.guest_bytes, 1ull << 20, 16, 4096,
+		TOOL_SIZE("--guest-mib", &cfg->guest_bytes, 1ull << 20, 16, 4096,
 			  "N", "guest RAM, MiB (64)"),
-		TOOL_UINT("--prefault", &cfg.prefault_window, 0, 512, "N",
+		TOOL_UINT("--prefault", &cfg->prefault_window, 0, 512, "N",
 			  "map N pages from the faulting one (fixed\n"
 			  "window; default 0: one page)"),
-		TOOL_UINT("--discard-pct", &cfg.discard_pct, 0, 100, "N",
+		TOOL_UINT("--discard-pct", &cfg->discard_pct, 0, 100, "N",
 			  "share of freed buffer pages the guest gives\n"
 			  "back to the host (0)"),
-		TOOL_PROFILE(&profile),
-		TOOL_SEED(&cfg.seed),
+		TOOL_PROFILE(&c.profile),
+		TOOL_SEED(&cfg->seed),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench nic", "[options]",
-		"one guest receiving on one queue of a NIC whose buffers may\n"
-		"not be mapped; per policy and offered load: packets offered,\n"
-		"delivered and lost, throughput, faults, backup ring use and\n"
-		"pinned memory (virtual runtime)\n"
-		"policies: static (all guest RAM pinned), pinned (rings and RX\n"
-		"buffers pinned), backup (backup ring, ASPLOS'17), drop (drop\n"
-		"on a miss), stall (wait for the page request)", opts, NULL,
-	};
-	int ret;
+	const struct tool_cmd cmd = { "bench nic", opts, NULL };
 
-	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
-		on[p] = true;
-	ret = tool_bench_parse(&cmd, &b, argc, argv);
-	if (ret >= 0)
-		return ret;
-	if (cfg.ring_entries & (cfg.ring_entries - 1)) {
-		fprintf(stderr, "iopf: --ring must be a power of two\n");
-		return 2;
-	}
-	cfg.costs = tool_cost_profile(profile);
-	if (!cfg.costs)
-		return 2;
-	/* Sizes that do not fit together are misuse too: say so up front,
-	 * with every load's estimate added up. */
-	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
-		total += on[p] ? loads.n : 0;
-	for (unsigned l = 0; l < loads.n; l++) {
-		ret = iopf_bench_nic_validate(&cfg, loads.v[l], &b.plan);
-		if (ret)
-			break;
-		wall_s += b.plan.wall_s * total / loads.n;
-	}
-	b.plan.wall_s = wall_s;
-	ret = tool_bench_begin(cmd.name, ret, &b.plan, b.allow_long, &b.out,
-			       b.flags);
-	if (ret)
-		return ret;
-
-	if (b.out.json)
-		jrows = json_object_new_array();
-	if (b.out.csv)
-		puts("load_gbps,policy,offered,delivered,lost,loss_pct,gbps,"
-		     "lost_overflow,lost_miss,lost_no_backup,lost_error,faults,misses,"
-		     "backup_used,discarded_pages,pinned_mib,bad_packets");
-	else if (tool_output_table(&b.out))
-		printf("NIC receive: %u-byte packets, %llu per run, on-chip buffer "
-		       "%llu KiB, RX ring %u, backup ring %u, %llu MiB of RX "
-		       "buffers in a %llu MiB guest, virtual runtime, profile %s\n"
-		       "    load  policy   offered delivered    lost   loss%%    "
-		       "Gb/s  ovrflw    miss   err  faults  misses  backup  pinned MiB\n",
-		       cfg.packet_bytes, (unsigned long long)cfg.packets,
-		       (unsigned long long)(cfg.onchip_bytes >> 10),
-		       cfg.ring_entries, cfg.backup_entries,
-		       (unsigned long long)(cfg.pool_bytes >> 20),
-		       (unsigned long long)(cfg.guest_bytes >> 20), cfg.costs->name);
-	for (unsigned l = 0; l < loads.n && !status; l++) {
-		for (int p = 0; p < IOPF_NIC_NR_POLICIES && !status; p++) {
-			struct iopf_bench_nic_result r;
-
-			if (!on[p])
-				continue;
-			ret = iopf_bench_nic(&cfg, p, loads.v[l], &r);
-			tool_progress("bench nic", ++done, total);
-			if (ret == -EINVAL || ret == -E2BIG) {
-				fprintf(stderr, "iopf: bench nic: invalid "
-					"configuration: %s\n", strerror(-ret));
-				status = 2;
-				break;
-			}
-			if (ret) {
-				fprintf(stderr, "iopf: bench nic %s at %g Gb/s "
-					"failed: %s\n", iopf_nic_policy_name(p),
-					loads.v[l], tool_strerror(ret));
-				status = 1;
-				break;
-			}
-			if (b.out.csv || tool_output_table(&b.out))
-				print_row(loads.v[l], p, &r, b.out.csv);
-			/* Every buffer is valid memory: no DMA may be refused. */
-			if (r.bad_packets || r.lost_error) {
-				fprintf(stderr, "iopf: %llu packets arrived "
-					"corrupted, %llu refused by the IOMMU\n",
-					(unsigned long long)r.bad_packets,
-					(unsigned long long)r.lost_error);
-				status = 1;
-			}
-			if (jrows)
-				json_object_array_add(jrows,
-						      result_json(loads.v[l], p, &r));
-		}
-		if (tool_output_table(&b.out) && !status && l + 1 < loads.n)
-			putchar('\n');
-	}
-	if (jrows) {
-		json_object *root = json_object_new_object();
-
-		json_object_object_add(root, "profile",
-				       json_object_new_string(cfg.costs->name));
-		json_object_object_add(root, "packet_bytes",
-				       json_object_new_int64(cfg.packet_bytes));
-		json_object_object_add(root, "onchip_bytes",
-				       json_object_new_int64((int64_t)cfg.onchip_bytes));
-		json_object_object_add(root, "rows", jrows);
-		if (status) {
-			json_object_put(root);
-			tool_output_abort(&b.out);
-		} else if (tool_output_json(&b.out, root)) {
-			status = 1;
-		}
-	}
-	return status;
+	return tool_bench_main(&cmd, &b, argc, argv);
 }

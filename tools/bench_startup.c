@@ -133,55 +133,64 @@ static int plot_startup(const struct tool_bench *b)
 				   : STARTUP_PLOT_HEAD STARTUP_PLOT_IOPF);
 }
 
-TOOL_BENCH_FNS(startup);
+/* The command: the runner, and what its options name. */
+struct startup_cmd {
+	struct tool_bench b;
+	const char *profile;       /* --profile */
+	uint64_t max_real;         /* --max-gib, bytes */
+	uint64_t real_sizes[12];   /* the guests of the real runtime */
+};
 
-int tool_bench_startup(int argc, char **argv)
+static int startup_prepare(struct tool_bench *b)
 {
-	uint64_t rsizes[12];
-	uint64_t max_real = 0;
-	struct iopf_bench_startup_point pts[12];
-	struct iopf_bench_startup_config cfg;
-	struct tool_bench b = {
-		&bench_startup_fns, &cfg, pts, TOOL_BENCH_CSV | TOOL_BENCH_PLOTS,
-		.table = print_table, .csv = print_csv, .json = startup_json,
-		.finish = plot_startup,
-	};
-	const char *profile = NULL;
-	const struct tool_opt opts[] = {
-		TOOL_CALL("--runtime", tool_opt_runtime, &cfg.real,
-			  "virtual|real", "virtual (default): 1 GiB..1 TiB, 2 MiB "
-			  "pages;\nreal: 256 MiB doubling, on this machine's "
-			  "memory"),
-		TOOL_SIZE("--max-gib", &max_real, GIB, 1, 4096, "N",
-			  "real runtime: the largest guest, GiB (half of\n"
-			  "the memory available)"),
-		TOOL_PROFILE(&profile),
-		TOOL_END,
-	};
-	const struct tool_cmd cmd = {
-		"bench startup", "[options]",
-		"VM start time against guest size: static pinning vs IOPF\n"
-		"per policy, beside the published pinning times", opts, NULL,
-	};
-	int ret = tool_bench_parse(&cmd, &b, argc, argv);
+	struct startup_cmd *c = iopf_container_of(b, struct startup_cmd, b);
+	struct iopf_bench_startup_config *cfg = b->cfg;
 
-	if (ret >= 0)
-		return ret;
-	cfg.progress = tool_progress;
-	cfg.progress_arg = "startup";
-	if (profile) {
-		cfg.costs = tool_cost_profile(profile);
-		if (!cfg.costs)
+	cfg->progress = tool_progress;
+	cfg->progress_arg = "startup";
+	if (c->profile) {
+		cfg->costs = tool_cost_profile(c->profile);
+		if (!cfg->costs)
 			return 2;
 	}
-	if (cfg.real) {
-		cfg.sizes = rsizes;
-		cfg.nr_sizes = iopf_bench_startup_real_sizes(max_real, rsizes);
-		if (!cfg.nr_sizes) {
+	if (cfg->real) {
+		cfg->sizes = c->real_sizes;
+		cfg->nr_sizes = iopf_bench_startup_real_sizes(c->max_real,
+							      c->real_sizes);
+		if (!cfg->nr_sizes) {
 			fprintf(stderr, "iopf: bench startup: not enough memory "
 				"available for a real-runtime guest\n");
 			return 2;
 		}
 	}
-	return tool_bench_run(&cmd, &b);
+	return 0;
+}
+
+TOOL_BENCH_FNS(startup);
+
+int tool_bench_startup(int argc, char **argv)
+{
+	struct iopf_bench_startup_point pts[12];
+	struct iopf_bench_startup_config cfg;
+	struct startup_cmd c = {
+		.b = { &bench_startup_fns, &cfg, pts,
+		       TOOL_BENCH_CSV | TOOL_BENCH_PLOTS,
+		       .table = print_table, .csv = print_csv,
+		       .json = startup_json, .finish = plot_startup,
+		       .prepare = startup_prepare },
+	};
+	const struct tool_opt opts[] = {
+		TOOL_CALL("--runtime", tool_opt_runtime, &cfg.real,
+			  "virtual|real", "virtual (default): 1 GiB..1 TiB, 2 MiB "
+			  "pages;\nreal: 256 MiB doubling, on this machine's "
+			  "memory"),
+		TOOL_SIZE("--max-gib", &c.max_real, GIB, 1, 4096, "N",
+			  "real runtime: the largest guest, GiB (half of\n"
+			  "the memory available)"),
+		TOOL_PROFILE(&c.profile),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = { "bench startup", opts, NULL };
+
+	return tool_bench_main(&cmd, &c.b, argc, argv);
 }

@@ -29,19 +29,152 @@ static int parse_mode(const char *opt, const char *val, void *dst)
 	return -1;
 }
 
-struct row_result {
+/* One row of the table: the seed's, or the one --msg-len and --times
+ * ask for, and whether the seed has figures for it. */
+struct uadk_row {
 	struct iopf_seed_row row;
 	bool has_seed;
-	struct iopf_bench_uadk_row_result run;
 };
 
-static void print_cell(const struct row_result *rr, int m)
+/*
+ * The command: the runner's config is all of it, the rows with the
+ * benchmark's own config, since one run is every mode of every row.
+ */
+struct uadk_cmd {
+	struct iopf_bench_uadk_config cfg;
+	const char *profile;       /* --profile */
+	uint64_t msg_len, times, max_times, repeat;
+	uint32_t premap;
+	bool real, no_compute;
+	int only;                  /* --mode, -1: all */
+	int nrows;
+	struct uadk_row rows[6];
+};
+
+/* The config of row @r. */
+static struct iopf_bench_uadk_config uadk_row_cfg(const struct uadk_cmd *c,
+						  int r)
 {
-	if (!rr->run.ran[m])
+	struct iopf_bench_uadk_config cfg = c->cfg;
+
+	cfg.msg_len = c->rows[r].row.msg_len;
+	cfg.times = c->rows[r].row.times;
+	cfg.premap = c->rows[r].row.premap;
+	return cfg;
+}
+
+static void uadk_defaults(void *arg)
+{
+	struct uadk_cmd *c = arg;
+
+	*c = (struct uadk_cmd){ .profile = IOPF_COST_PROFILE_DEFAULT,
+				.only = -1 };
+	iopf_bench_uadk_defaults(&c->cfg);
+}
+
+/* Every row checked, and the whole run estimated, before any runs. */
+static int uadk_validate(const void *arg, struct iopf_bench_plan *plan)
+{
+	const struct uadk_cmd *c = arg;
+	double wall_s = 0;
+
+	for (int r = 0; r < c->nrows; r++) {
+		struct iopf_bench_uadk_config cfg = uadk_row_cfg(c, r);
+		int ret = iopf_bench_uadk_validate(&cfg, plan);
+
+		if (ret)
+			return ret;
+		wall_s += plan->wall_s * (double)c->repeat *
+			  (c->only >= 0 ? 2 : IOPF_UADK_NR_MODES);
+	}
+	plan->wall_s = wall_s;
+	return 0;
+}
+
+static int uadk_run(const void *arg, void *result)
+{
+	const struct uadk_cmd *c = arg;
+	struct iopf_bench_uadk_row_result *runs = result;
+	struct iopf_bench_uadk_config cfgs[6];
+	int ret;
+
+	for (int r = 0; r < c->nrows; r++)
+		cfgs[r] = uadk_row_cfg(c, r);
+	ret = iopf_bench_uadk_rows(cfgs, (unsigned)c->nrows, c->only,
+				   (unsigned)c->repeat, runs);
+	if (ret) {
+		unsigned failed = runs[0].failed_row;
+
+		fprintf(stderr, "iopf: bench uadk: %s, %llu x %llu bytes:\n",
+			iopf_uadk_mode_name(runs[0].failed_mode),
+			(unsigned long long)cfgs[failed].times,
+			(unsigned long long)cfgs[failed].msg_len);
+	}
+	return ret;
+}
+
+static const struct tool_bench_fns uadk_fns = {
+	uadk_defaults, uadk_validate, uadk_run,
+};
+
+/* The config and the rows from the options. */
+static int uadk_prepare(struct tool_bench *b)
+{
+	struct uadk_cmd *c = b->cfg;
+	struct iopf_bench_uadk_config *cfg = &c->cfg;
+
+	cfg->runtime = c->real ? IOPF_UADK_REAL : IOPF_UADK_VIRTUAL;
+	cfg->compute = !c->no_compute;
+	cfg->premap = c->premap;
+	if (!!c->msg_len != !!c->times) {
+		fprintf(stderr, "iopf: --msg-len and --times go together\n");
+		return 2;
+	}
+	cfg->costs = tool_cost_profile(c->profile);
+	if (!cfg->costs)
+		return 2;
+	if (cfg->runtime == IOPF_UADK_VIRTUAL)
+		cfg->compute = false; /* the cost model charges it */
+	if (c->msg_len) {
+		c->nrows = 1;
+		c->rows[0] = (struct uadk_row){
+			.row = { c->msg_len, c->times,
+				 cfg->premap ? cfg->premap : 1, -1, -1, 0, 0 },
+		};
+		for (int r = 0; r < 6; r++)
+			if (iopf_seed_rows[r].msg_len == c->msg_len &&
+			    iopf_seed_rows[r].times == c->times &&
+			    (!cfg->premap ||
+			     cfg->premap == iopf_seed_rows[r].premap)) {
+				c->rows[0].row = iopf_seed_rows[r];
+				c->rows[0].has_seed = true;
+			}
+	} else {
+		c->nrows = 6;
+		for (int r = 0; r < 6; r++) {
+			c->rows[r] = (struct uadk_row){ .row = iopf_seed_rows[r],
+						       .has_seed = true };
+			if (cfg->premap)
+				c->rows[r].row.premap = cfg->premap;
+		}
+	}
+	if (!c->repeat)
+		c->repeat = cfg->runtime == IOPF_UADK_REAL ? 5 : 1;
+	for (int r = 0; r < c->nrows; r++)
+		if (c->max_times && c->rows[r].row.times > c->max_times) {
+			c->rows[r].row.times = c->max_times;
+			c->rows[r].has_seed = false;
+		}
+	return 0;
+}
+
+static void print_cell(const struct iopf_bench_uadk_row_result *run, int m)
+{
+	if (!run->ran[m])
 		printf(" %16s", "-");
 	else
-		printf(" %8.1f%% (%5llu)", 100 * rr->run.slowdown[m],
-		       (unsigned long long)rr->run.r[m].faults);
+		printf(" %8.1f%% (%5llu)", 100 * run->slowdown[m],
+		       (unsigned long long)run->r[m].faults);
 }
 
 /* The seed's slowdown and faults, or "-" where it has none (@s < 0). */
@@ -51,6 +184,59 @@ static void print_seed(double s, uint64_t faults)
 		printf(" %16s", "-");
 	else
 		printf(" %8.1f%% (%5llu)", 100 * s, (unsigned long long)faults);
+}
+
+static void uadk_table(const struct tool_bench *b)
+{
+	const struct uadk_cmd *c = b->cfg;
+	const struct iopf_bench_uadk_row_result *runs = b->result;
+
+	printf("UADK hisi_sec_test: 1-vCPU guest, SEC accelerator (stall), "
+	       "AES-128-CBC, ");
+	if (c->cfg.runtime == IOPF_UADK_REAL)
+		printf("real runtime (measured on this machine)");
+	else
+		printf("virtual runtime, profile %s", c->cfg.costs->name);
+	if (c->repeat > 1)
+		printf(", median of %llu interleaved runs",
+		       (unsigned long long)c->repeat);
+	printf("\nslowdown vs static pinning (faults)\n");
+	printf("%-8s %6s %6s | %16s %16s | %16s %16s | %16s %16s\n", "msg_len",
+	       "PREMAP", "times", "seed VFIO IOPF", "VFIO IOPF", "seed host SVA",
+	       "host SVA", "best policy", "prefault-all");
+	for (int r = 0; r < c->nrows; r++) {
+		const struct uadk_row *ur = &c->rows[r];
+
+		printf("%6lluK  %6u %6llu |",
+		       (unsigned long long)(ur->row.msg_len >> 10), ur->row.premap,
+		       (unsigned long long)ur->row.times);
+		print_seed(ur->has_seed ? ur->row.iopf_slowdown : -1,
+			   ur->row.iopf_faults);
+		print_cell(&runs[r], IOPF_UADK_IOPF);
+		printf(" |");
+		print_seed(ur->has_seed ? ur->row.sva_slowdown : -1,
+			   ur->row.sva_faults);
+		print_cell(&runs[r], IOPF_UADK_SVA);
+		printf(" |");
+		print_cell(&runs[r], IOPF_UADK_BEST);
+		print_cell(&runs[r], IOPF_UADK_PREFAULT);
+		printf("\n");
+	}
+	printf("\nper mode, as the test prints it\n");
+	printf("%-8s %6s %-14s %14s %12s %14s %12s\n", "msg_len", "times", "mode",
+	       "time_used ms", "ops/s", "KB/s", "VM start ms");
+	for (int r = 0; r < c->nrows; r++)
+		for (int m = 0; m < IOPF_UADK_NR_MODES; m++) {
+			const struct iopf_bench_uadk_result *x = &runs[r].r[m];
+
+			if (!runs[r].ran[m])
+				continue;
+			printf("%6lluK  %6llu %-14s %14.3f %12.1f %14.0f %12.1f\n",
+			       (unsigned long long)(c->rows[r].row.msg_len >> 10),
+			       (unsigned long long)c->rows[r].row.times,
+			       iopf_uadk_mode_name(m), x->time_ns / 1e6,
+			       x->ops_per_s, x->kib_per_s, x->start_ns / 1e6);
+		}
 }
 
 static json_object *result_json(const struct iopf_bench_uadk_result *r,
@@ -67,234 +253,85 @@ static json_object *result_json(const struct iopf_bench_uadk_result *r,
 	return o;
 }
 
-TOOL_BENCH_DEFAULTS(uadk);
-
-int tool_bench_uadk(int argc, char **argv)
+static json_object *uadk_json(const struct tool_bench *b)
 {
-	struct iopf_bench_uadk_config cfg;
-	/* Its runs are the command's own: every mode of every row. */
-	struct tool_bench b = {
-		.fns = &bench_uadk_fns, .cfg = &cfg, .flags = TOOL_BENCH_TICKER,
-	};
-	const char *profile = IOPF_COST_PROFILE_DEFAULT;
-	uint64_t msg_len = 0, times = 0, max_times = 0, repeat = 0;
-	uint32_t premap = 0;
-	bool real = false, no_compute = false;
-	int only = -1, nrows;
-	double wall_s = 0;
-	struct row_result rows[6];
-	json_object *jrows;
-	const struct tool_opt opts[] = {
-		TOOL_SIZE("--msg-len", &msg_len, 1, 16, 1ull << 32, "SIZE",
-			  "message length, a multiple of 16 bytes (whole\n"
-			  "AES blocks), e.g. 1M, 10M, 4096; with --times,\n"
-			  "run that one row instead of the seed's six"),
-		TOOL_UINT("--times", &times, 1, 1ull << 40, "N",
-			  "sends per row"),
-		TOOL_UINT("--premap", &premap, 1, 512, "N",
-			  "PREMAP_LEN of the seed's IOPF mode (1..512)"),
-		TOOL_UINT("--policy", &cfg.best_window, 1, 512, "N",
-			  "largest window of our adaptive policy (512)"),
-		TOOL_CALL("--mode", parse_mode, &only, "M",
-			  "only this mode: static, vfio-iopf, host-sva,\n"
-			  "iopf-best, iopf-prefault (static always runs)"),
-		TOOL_PROFILE(&profile),
-		TOOL_CALL("--runtime", tool_opt_runtime, &real, "R",
-			  "virtual (default) or real"),
-		TOOL_UINT("--max-times", &max_times, 1, 1ull << 40, "N",
-			  "cap every row's sends at N (quick real runs)"),
-		TOOL_UINT("--repeat", &repeat, 1, IOPF_UADK_MAX_REPEAT, "N",
-			  "run every row N times, modes interleaved, and\n"
-			  "keep each mode's middle run (the median for odd\n"
-			  "N; default: 1 virtual, which is exact; 5 real)"),
-		TOOL_SIZE("--guest-mib", &cfg.guest_bytes, 1ull << 20, 16, 16384,
-			  "N", "guest RAM, MiB (1024); the buffers live in its\n"
-			  "upper half: 10 MiB messages need 95"),
-		TOOL_SEED(&cfg.seed),
-		TOOL_FLAG("--no-compute", &no_compute,
-			  "real runtime: move no bytes, skip the crypto"),
-		TOOL_JOBS(&cfg.jobs),
-		TOOL_END,
-	};
-	const struct tool_cmd cmd = {
-		"bench uadk", "[options]",
-		"the seed's UADK table by mechanism (hisi_sec_test, AES-128-CBC),\n"
-		"beside static pinning, host SVA, our best policy and\n"
-		"prefault-all", opts, NULL,
-	};
-	int ret;
+	const struct uadk_cmd *c = b->cfg;
+	const struct iopf_bench_uadk_row_result *runs = b->result;
+	json_object *root = json_object_new_object();
+	json_object *jrows = json_object_new_array();
 
-	ret = tool_bench_parse(&cmd, &b, argc, argv);
-	if (ret >= 0)
-		return ret;
-	cfg.runtime = real ? IOPF_UADK_REAL : IOPF_UADK_VIRTUAL;
-	cfg.compute = !no_compute;
-	cfg.premap = premap;
-	if (!!msg_len != !!times) {
-		fprintf(stderr, "iopf: --msg-len and --times go together\n");
-		return 2;
-	}
-	cfg.costs = tool_cost_profile(profile);
-	if (!cfg.costs)
-		return 2;
-	if (cfg.runtime == IOPF_UADK_VIRTUAL)
-		cfg.compute = false; /* the cost model charges it */
-	if (msg_len) {
-		nrows = 1;
-		rows[0] = (struct row_result){
-			.row = { msg_len, times, cfg.premap ? cfg.premap : 1,
-				 -1, -1, 0, 0 },
-		};
-		for (int r = 0; r < 6; r++)
-			if (iopf_seed_rows[r].msg_len == msg_len &&
-			    iopf_seed_rows[r].times == times &&
-			    (!cfg.premap || cfg.premap == iopf_seed_rows[r].premap)) {
-				rows[0].row = iopf_seed_rows[r];
-				rows[0].has_seed = true;
-			}
-	} else {
-		nrows = 6;
-		for (int r = 0; r < 6; r++) {
-			rows[r] = (struct row_result){ .row = iopf_seed_rows[r],
-						       .has_seed = true };
-			if (cfg.premap)
-				rows[r].row.premap = cfg.premap;
-		}
-	}
-	if (!repeat)
-		repeat = cfg.runtime == IOPF_UADK_REAL ? 5 : 1;
-	/* Every row checked, and the whole run estimated, before any runs. */
-	for (int r = 0; r < nrows; r++) {
-		struct row_result *rr = &rows[r];
-
-		if (max_times && rr->row.times > max_times) {
-			rr->row.times = max_times;
-			rr->has_seed = false;
-		}
-		cfg.msg_len = rr->row.msg_len;
-		cfg.times = rr->row.times;
-		cfg.premap = rr->row.premap;
-		ret = iopf_bench_uadk_validate(&cfg, &b.plan);
-		if (ret)
-			break;
-		wall_s += b.plan.wall_s * (double)repeat *
-			  (only >= 0 ? 2 : IOPF_UADK_NR_MODES);
-	}
-	b.plan.wall_s = wall_s;
-	ret = tool_bench_begin(cmd.name, ret, &b.plan, b.allow_long, &b.out,
-			       b.flags);
-	if (ret)
-		return ret;
-	{
-		struct iopf_bench_uadk_config cfgs[6];
-		struct iopf_bench_uadk_row_result runs[6];
-
-		for (int r = 0; r < nrows; r++) {
-			cfgs[r] = cfg;
-			cfgs[r].msg_len = rows[r].row.msg_len;
-			cfgs[r].times = rows[r].row.times;
-			cfgs[r].premap = rows[r].row.premap;
-		}
-		ret = iopf_bench_uadk_rows(cfgs, (unsigned)nrows, only,
-					   (unsigned)repeat, runs);
-		if (ret) {
-			unsigned failed = runs[0].failed_row;
-
-			tool_ticker_stop();
-			fprintf(stderr, "iopf: %s, %llu x %llu bytes: %s\n",
-				iopf_uadk_mode_name(runs[0].failed_mode),
-				(unsigned long long)cfgs[failed].times,
-				(unsigned long long)cfgs[failed].msg_len,
-				tool_strerror(ret));
-			tool_output_abort(&b.out);
-			return 1;
-		}
-		for (int r = 0; r < nrows; r++)
-			rows[r].run = runs[r];
-	}
-	tool_ticker_stop();
-	if (!tool_output_table(&b.out))
-		goto json;
-	printf("UADK hisi_sec_test: 1-vCPU guest, SEC accelerator (stall), "
-	       "AES-128-CBC, ");
-	if (cfg.runtime == IOPF_UADK_REAL)
-		printf("real runtime (measured on this machine)");
-	else
-		printf("virtual runtime, profile %s", cfg.costs->name);
-	if (repeat > 1)
-		printf(", median of %llu interleaved runs",
-		       (unsigned long long)repeat);
-	printf("\nslowdown vs static pinning (faults)\n");
-	printf("%-8s %6s %6s | %16s %16s | %16s %16s | %16s %16s\n", "msg_len",
-	       "PREMAP", "times", "seed VFIO IOPF", "VFIO IOPF", "seed host SVA",
-	       "host SVA", "best policy", "prefault-all");
-	for (int r = 0; r < nrows; r++) {
-		const struct row_result *rr = &rows[r];
-
-		printf("%6lluK  %6u %6llu |",
-		       (unsigned long long)(rr->row.msg_len >> 10), rr->row.premap,
-		       (unsigned long long)rr->row.times);
-		print_seed(rr->has_seed ? rr->row.iopf_slowdown : -1,
-			   rr->row.iopf_faults);
-		print_cell(rr, IOPF_UADK_IOPF);
-		printf(" |");
-		print_seed(rr->has_seed ? rr->row.sva_slowdown : -1,
-			   rr->row.sva_faults);
-		print_cell(rr, IOPF_UADK_SVA);
-		printf(" |");
-		print_cell(rr, IOPF_UADK_BEST);
-		print_cell(rr, IOPF_UADK_PREFAULT);
-		printf("\n");
-	}
-	printf("\nper mode, as the test prints it\n");
-	printf("%-8s %6s %-14s %14s %12s %14s %12s\n", "msg_len", "times", "mode",
-	       "time_used ms", "ops/s", "KB/s", "VM start ms");
-	for (int r = 0; r < nrows; r++)
-		for (int m = 0; m < IOPF_UADK_NR_MODES; m++) {
-			const struct iopf_bench_uadk_result *x = &rows[r].run.r[m];
-
-			if (!rows[r].run.ran[m])
-				continue;
-			printf("%6lluK  %6llu %-14s %14.3f %12.1f %14.0f %12.1f\n",
-			       (unsigned long long)(rows[r].row.msg_len >> 10),
-			       (unsigned long long)rows[r].row.times,
-			       iopf_uadk_mode_name(m), x->time_ns / 1e6,
-			       x->ops_per_s, x->kib_per_s, x->start_ns / 1e6);
-		}
-	if (!b.out.json)
-		return 0;
-json:
-	jrows = json_object_new_array();
-	for (int r = 0; r < nrows; r++) {
+	for (int r = 0; r < c->nrows; r++) {
+		const struct iopf_seed_row *sr = &c->rows[r].row;
 		json_object *row = json_object_new_object(), *modes = json_object_new_object();
 
-		json_object_object_add(row, "msg_len", json_object_new_int64((int64_t)rows[r].row.msg_len));
-		json_object_object_add(row, "times", json_object_new_int64((int64_t)rows[r].row.times));
-		json_object_object_add(row, "premap", json_object_new_int((int)rows[r].row.premap));
-		if (rows[r].has_seed) {
-			json_object_object_add(row, "seed_iopf_slowdown", json_object_new_double(rows[r].row.iopf_slowdown));
-			json_object_object_add(row, "seed_iopf_faults", json_object_new_int64((int64_t)rows[r].row.iopf_faults));
-			if (rows[r].row.sva_slowdown >= 0) {
-				json_object_object_add(row, "seed_sva_slowdown", json_object_new_double(rows[r].row.sva_slowdown));
-				json_object_object_add(row, "seed_sva_faults", json_object_new_int64((int64_t)rows[r].row.sva_faults));
+		json_object_object_add(row, "msg_len", json_object_new_int64((int64_t)sr->msg_len));
+		json_object_object_add(row, "times", json_object_new_int64((int64_t)sr->times));
+		json_object_object_add(row, "premap", json_object_new_int((int)sr->premap));
+		if (c->rows[r].has_seed) {
+			json_object_object_add(row, "seed_iopf_slowdown", json_object_new_double(sr->iopf_slowdown));
+			json_object_object_add(row, "seed_iopf_faults", json_object_new_int64((int64_t)sr->iopf_faults));
+			if (sr->sva_slowdown >= 0) {
+				json_object_object_add(row, "seed_sva_slowdown", json_object_new_double(sr->sva_slowdown));
+				json_object_object_add(row, "seed_sva_faults", json_object_new_int64((int64_t)sr->sva_faults));
 			}
 		}
 		for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
-			if (rows[r].run.ran[m])
+			if (runs[r].ran[m])
 				json_object_object_add(modes, iopf_uadk_mode_name(m),
-						       result_json(&rows[r].run.r[m],
-								   rows[r].run.slowdown[m]));
+						       result_json(&runs[r].r[m],
+								   runs[r].slowdown[m]));
 		json_object_object_add(row, "modes", modes);
 		json_object_array_add(jrows, row);
 	}
-	{
-		json_object *root = json_object_new_object();
+	json_object_object_add(root, "profile", json_object_new_string(c->cfg.costs->name));
+	json_object_object_add(root, "runtime", json_object_new_string(c->cfg.runtime == IOPF_UADK_REAL ? "real" : "virtual"));
+	json_object_object_add(root, "rows", jrows);
+	return root;
+}
 
-		json_object_object_add(root, "profile", json_object_new_string(cfg.costs->name));
-		json_object_object_add(root, "runtime", json_object_new_string(cfg.runtime == IOPF_UADK_REAL ? "real" : "virtual"));
-		json_object_object_add(root, "rows", jrows);
-		return tool_output_json(&b.out, root);
-	}
+int tool_bench_uadk(int argc, char **argv)
+{
+	struct uadk_cmd c;
+	struct iopf_bench_uadk_row_result runs[6];
+	struct tool_bench b = {
+		&uadk_fns, &c, runs, TOOL_BENCH_TICKER,
+		.table = uadk_table, .json = uadk_json, .prepare = uadk_prepare,
+	};
+	const struct tool_opt opts[] = {
+		TOOL_SIZE("--msg-len", &c.msg_len, 1, 16, 1ull << 32, "SIZE",
+			  "message length, a multiple of 16 bytes (whole\n"
+			  "AES blocks), e.g. 1M, 10M, 4096; with --times,\n"
+			  "run that one row instead of the seed's six"),
+		TOOL_UINT("--times", &c.times, 1, 1ull << 40, "N",
+			  "sends per row"),
+		TOOL_UINT("--premap", &c.premap, 1, 512, "N",
+			  "PREMAP_LEN of the seed's IOPF mode (1..512)"),
+		TOOL_UINT("--policy", &c.cfg.best_window, 1, 512, "N",
+			  "largest window of our adaptive policy (512)"),
+		TOOL_CALL("--mode", parse_mode, &c.only, "M",
+			  "only this mode: static, vfio-iopf, host-sva,\n"
+			  "iopf-best, iopf-prefault (static always runs)"),
+		TOOL_PROFILE(&c.profile),
+		TOOL_CALL("--runtime", tool_opt_runtime, &c.real, "R",
+			  "virtual (default) or real"),
+		TOOL_UINT("--max-times", &c.max_times, 1, 1ull << 40, "N",
+			  "cap every row's sends at N (quick real runs)"),
+		TOOL_UINT("--repeat", &c.repeat, 1, IOPF_UADK_MAX_REPEAT, "N",
+			  "run every row N times, modes interleaved, and\n"
+			  "keep each mode's middle run (the median for odd\n"
+			  "N; default: 1 virtual, which is exact; 5 real)"),
+		TOOL_SIZE("--guest-mib", &c.cfg.guest_bytes, 1ull << 20, 16, 16384,
+			  "N", "guest RAM, MiB (1024); the buffers live in its\n"
+			  "upper half: 10 MiB messages need 95"),
+		TOOL_SEED(&c.cfg.seed),
+		TOOL_FLAG("--no-compute", &c.no_compute,
+			  "real runtime: move no bytes, skip the crypto"),
+		TOOL_JOBS(&c.cfg.jobs),
+		TOOL_END,
+	};
+	const struct tool_cmd cmd = { "bench uadk", opts, NULL };
+
+	return tool_bench_main(&cmd, &b, argc, argv);
 }
 
 int tool_calibrate(int argc, char **argv)
@@ -307,11 +344,7 @@ int tool_calibrate(int argc, char **argv)
 			  "(every constant; --profile FILE reads it)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"calibrate", "[--emit]",
-		"fit the kunpeng920-seed profile to the seed's table and\n"
-		"print model vs seed for every row", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "calibrate", opts, NULL };
 	int ret;
 
 	ret = tool_parse(&cmd, argc, argv);

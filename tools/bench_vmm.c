@@ -153,28 +153,79 @@ int tool_vmm(int argc, char **argv)
 
 /* ---- one guest, run to its end, its JSON result ---- */
 
-static json_object *vmm_run_json(const struct vmm_env *e, char **argv)
+/*
+ * Run iopf-vmm with @argv to its end: its last line that is a JSON object,
+ * all of its output read however long (a guest that fills the pipe is
+ * not left blocked). NULL with the reason in @why (@len bytes) when there
+ * is none, or when iopf-vmm did not exit 0 although its result says it
+ * passed: a crash or an error after the report is not a pass.
+ */
+static json_object *vmm_run_json(const struct vmm_env *e, char **argv,
+				 char *why, size_t len)
 {
-	char buf[8192];
-	size_t len = 0;
+	char buf[8192], last[8192] = "";
+	size_t have = 0;
+	bool overlong = false;     /* in a line longer than buf: dropped */
 	ssize_t n;
 	int fd, status;
 	pid_t pid;
-	char *line, *last = NULL;
+	json_object *j;
 
 	fflush(NULL);
 	pid = vmm_spawn(e, argv, &fd);
-	if (pid < 0)
+	if (pid < 0) {
+		snprintf(why, len, "cannot start iopf-vmm: %s", strerror(errno));
 		return NULL;
-	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = 0;
+	}
+	/* Line by line; a line longer than the buffer is not a result. */
+	while ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		char *line = buf, *nl;
+
+		have += (size_t)n;
+		buf[have] = 0;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			if (line[0] == '{' && !overlong)
+				snprintf(last, sizeof(last), "%s", line);
+			overlong = false;
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1) {
+			overlong = true;
+			have = 0;
+		}
+	}
+	buf[have] = 0;
+	if (buf[0] == '{' && !overlong)
+		snprintf(last, sizeof(last), "%s", buf);
 	close(fd);
-	waitpid(pid, &status, 0);
-	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-		if (line[0] == '{')
-			last = line;
-	return last ? json_tokener_parse(last) : NULL;
+	if (waitpid(pid, &status, 0) != pid) {
+		snprintf(why, len, "cannot wait for iopf-vmm: %s",
+			 strerror(errno));
+		return NULL;
+	}
+	j = last[0] ? json_tokener_parse(last) : NULL;
+	if (!j) {
+		snprintf(why, len, "iopf-vmm gave no result");
+		return NULL;
+	}
+	if (status == 0)
+		return j;
+	if (json_object_object_get_ex(j, "result", NULL) &&
+	    strcmp(json_object_get_string(json_object_object_get(j, "result")),
+		   "pass"))
+		return j; /* a failure it reported: its message says why */
+	json_object_put(j);
+	if (WIFSIGNALED(status))
+		snprintf(why, len, "iopf-vmm was killed by signal %d after "
+			 "reporting a pass", WTERMSIG(status));
+	else
+		snprintf(why, len, "iopf-vmm exited with status %d after "
+			 "reporting a pass",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return NULL;
 }
 
 static double jd(json_object *o, const char *k)
@@ -292,11 +343,9 @@ static void startup_row_run(const struct vmm_env *e, struct startup_row *r,
 	if (thp)
 		argv[a++] = "--thp";
 	argv[a] = NULL;
-	j = vmm_run_json(e, argv);
-	if (!j) {
-		snprintf(r->why, sizeof(r->why), "iopf-vmm gave no result");
+	j = vmm_run_json(e, argv, r->why, sizeof(r->why));
+	if (!j)
 		return;
-	}
 	r->ok = !strcmp(js(j, "result"), "pass");
 	r->map_ms = jd(j, "iommu_map_ms");
 	r->first_dma_ms = jd(j, "to_first_dma_ms");
@@ -367,14 +416,7 @@ int tool_bench_vmm_startup(int argc, char **argv)
 		TOOL_OUT_PLOT(&out),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench vmm-startup", "[options]",
-		"real KVM guests (iopf-vmm under the preload library):\n"
-		"VM creation to the guest's first completed DMA and\n"
-		"resident memory, pinned vs faultable guest RAM;\n"
-		"16 GiB pinned needs 16 GiB free and about a minute",
-		opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench vmm-startup", opts, NULL };
 	const uint64_t *sizes = sz.gib;
 	const char *const *modes = md.name;
 	unsigned nsizes, nmodes, i, m, nrows = 0;
@@ -701,15 +743,7 @@ int tool_bench_vmm_density(int argc, char **argv)
 		TOOL_OUT_PLOT(&out),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"bench vmm-density", "[options]",
-		"real KVM guests started one after another, each running\n"
-		"AES over its working set, until their measured resident\n"
-		"memory passes the budget: pinned vs faultable guests,\n"
-		"aggregate DMA throughput and memory per step (about 4\n"
-		"minutes with the defaults)",
-		opts, NULL,
-	};
+	const struct tool_cmd cmd = { "bench vmm-density", opts, NULL };
 	struct density_step steps[2][64];
 	unsigned nsteps[2], m, i;
 	char why[2][160];

@@ -273,12 +273,7 @@ int tool_demo_mm(int argc, char **argv)
 		TOOL_SEED(&cfg.seed),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"demo mm", "[--virtual|--real] [--seed N]",
-		"walk the host memory manager through populate, pin\n"
-		"limits, balloon discard, migration and swap, with a\n"
-		"notifier subscriber standing in for a device", opts, NULL,
-	};
+	const struct tool_cmd cmd = { "demo mm", opts, NULL };
 	int ret;
 
 	ret = tool_parse(&cmd, argc, argv);

@@ -142,13 +142,7 @@ int tool_explore(int argc, char **argv)
 		TOOL_FLAG("--list", &list, "list the scenarios"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"explore", "SCENARIO|all [options]",
-		"schedule exploration of teardown and invalidation races:\n"
-		"interleavings tried, the first failing seed, its trace;\n"
-		"exit 1 when a scenario failed. Run --list for the scenarios.",
-		opts, &which,
-	};
+	const struct tool_cmd cmd = { "explore", opts, &which };
 	int ret;
 
 	ret = tool_parse(&cmd, argc, argv);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,140 @@ static bool draws_plots(const struct tool_output *o)
 	return !o->no_plot && tool_output_table(o);
 }
 
+/*
+ * The new files of struct tool_file now open (a slot is NULL when free):
+ * a signal that ends the process that made them (not a child of a run's)
+ * removes them first.
+ */
+#define TOOL_FILES_OPEN 4
+static char *volatile files_open[TOOL_FILES_OPEN];
+static pid_t files_pid;
+
+static void files_on_signal(int sig)
+{
+	for (int i = 0; i < TOOL_FILES_OPEN; i++) {
+		char *tmp = files_open[i];
+
+		if (tmp && getpid() == files_pid)
+			unlink(tmp);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Have a signal remove @tmp; false when every slot is taken. */
+static bool files_track(char *tmp)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+	for (int i = 0; i < TOOL_FILES_OPEN; i++) {
+		if (files_open[i])
+			continue;
+		files_pid = getpid();
+		files_open[i] = tmp;
+		for (size_t s = 0; s < sizeof(sigs) / sizeof(sigs[0]); s++) {
+			struct sigaction sa, old;
+
+			/* A signal the process ignores stays ignored. */
+			if (sigaction(sigs[s], NULL, &old) ||
+			    old.sa_handler == SIG_IGN)
+				continue;
+			sa = (struct sigaction){ .sa_handler = files_on_signal };
+			sigaction(sigs[s], &sa, NULL);
+		}
+		return true;
+	}
+	return false;
+}
+
+static void files_untrack(char *tmp)
+{
+	for (int i = 0; i < TOOL_FILES_OPEN; i++)
+		if (files_open[i] == tmp)
+			files_open[i] = NULL;
+}
+
+int tool_file_open(struct tool_file *tf, const char *who, const char *path)
+{
+	struct stat st;
+	mode_t mask;
+	int fd;
+
+	*tf = (struct tool_file){ .path = path };
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		tf->f = fopen(path, "w");
+		if (!tf->f)
+			goto err;
+		return 0;
+	}
+	if (asprintf(&tf->tmp, "%s.XXXXXX", path) < 0) {
+		tf->tmp = NULL;
+		errno = ENOMEM;
+		goto err;
+	}
+	fd = mkstemp(tf->tmp);
+	if (fd < 0)
+		goto err_free;
+	if (access(path, F_OK)) {
+		mask = umask(0);
+		umask(mask);
+		st.st_mode = 0666 & ~mask;
+	}
+	if (!files_track(tf->tmp))
+		errno = EMFILE;
+	else if (!fchmod(fd, st.st_mode & 07777) &&
+		 (tf->f = fdopen(fd, "w")))
+		return 0;
+	files_untrack(tf->tmp);
+	close(fd);
+	unlink(tf->tmp);
+err_free:
+	free(tf->tmp);
+	tf->tmp = NULL;
+err:
+	fprintf(stderr, "iopf: %s: cannot write %s: %s\n", who, path,
+		strerror(errno));
+	return -1;
+}
+
+/* Close @tf's file; remove the new file unless @keep. */
+static void file_close(struct tool_file *tf, bool keep)
+{
+	if (tf->tmp) {
+		files_untrack(tf->tmp);
+		if (!keep)
+			unlink(tf->tmp);
+		free(tf->tmp);
+		tf->tmp = NULL;
+	}
+	tf->f = NULL;
+}
+
+int tool_file_commit(struct tool_file *tf)
+{
+	int ret = 0;
+
+	if (fflush(tf->f) || ferror(tf->f))
+		ret = -1;
+	if (fclose(tf->f))
+		ret = -1;
+	if (!ret && tf->tmp && rename(tf->tmp, tf->path))
+		ret = -1;
+	if (ret)
+		fprintf(stderr, "iopf: cannot write %s: %s\n", tf->path,
+			strerror(errno));
+	file_close(tf, !ret);
+	return ret;
+}
+
+void tool_file_abort(struct tool_file *tf)
+{
+	if (!tf->f)
+		return;
+	fclose(tf->f);
+	file_close(tf, false);
+}
+
 int tool_output_open(struct tool_output *o, bool plots)
 {
 	const char *dir = o->plot_dir ? o->plot_dir : "results";
@@ -106,15 +241,8 @@ int tool_output_open(struct tool_output *o, bool plots)
 			"choose one, or give --json=FILE\n");
 		return 2;
 	}
-	if (o->json_path) {
-		o->json_created = access(o->json_path, F_OK) != 0;
-		o->json_file = fopen(o->json_path, "w");
-		if (!o->json_file) {
-			fprintf(stderr, "iopf: --json: cannot write %s: %s\n",
-				o->json_path, strerror(errno));
-			return 2;
-		}
-	}
+	if (o->json_path && tool_file_open(&o->json_file, "--json", o->json_path))
+		return 2;
 	if (plots && draws_plots(o)) {
 		if (mkdir(dir, 0755) && errno != EEXIST) {
 			fprintf(stderr, "iopf: --plot-dir: cannot create %s: %s\n",
@@ -135,35 +263,39 @@ out_close:
 
 void tool_output_abort(struct tool_output *o)
 {
-	if (!o->json_file)
-		return;
-	fclose(o->json_file);
-	o->json_file = NULL;
-	if (o->json_created)
-		unlink(o->json_path);
+	tool_file_abort(&o->json_file);
 }
 
 int tool_output_json(struct tool_output *o, json_object *root)
 {
-	FILE *f = o->json_file ? o->json_file : stdout;
+	FILE *f = o->json_file.f ? o->json_file.f : stdout;
 	int ret = 0;
 
 	fprintf(f, "%s\n", json_object_to_json_string_ext(root,
 							  JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
+	if (o->json_file.f)
+		return tool_file_commit(&o->json_file) ? 1 : 0;
 	if (fflush(f) || ferror(f)) {
-		fprintf(stderr, "iopf: cannot write %s\n",
-			o->json_path ? o->json_path : "stdout");
+		fprintf(stderr, "iopf: cannot write stdout\n");
 		ret = 1;
 	}
-	if (o->json_file) {
-		if (fclose(o->json_file) && !ret) {
-			fprintf(stderr, "iopf: cannot write %s\n", o->json_path);
-			ret = 1;
-		}
-		o->json_file = NULL;
-	}
 	return ret;
+}
+
+json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "workers", json_object_new_int((int)r->workers));
+	json_object_object_add(o, "faults", json_object_new_int64((int64_t)r->faults));
+	json_object_object_add(o, "wall_s", json_object_new_double(r->wall_s));
+	json_object_object_add(o, "faults_per_s", json_object_new_double(r->faults_per_s));
+	json_object_object_add(o, "p50_ns", json_object_new_int64((int64_t)r->p50_ns));
+	json_object_object_add(o, "p90_ns", json_object_new_int64((int64_t)r->p90_ns));
+	json_object_object_add(o, "p99_ns", json_object_new_int64((int64_t)r->p99_ns));
+	json_object_object_add(o, "max_ns", json_object_new_int64((int64_t)r->max_ns));
+	return o;
 }
 
 static bool have_gnuplot(void)

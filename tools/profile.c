@@ -128,13 +128,7 @@ int tool_profile(int argc, char **argv)
 			  "bounds, source (a Markdown table)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"profile", "[--json[=FILE]] [--profile NAME] [--list]",
-		"measure this machine's software costs for the cost\n"
-		"model's operations and print them as a profile; its JSON\n"
-		"(every constant) is what --profile FILE of the benchmarks reads",
-		opts, NULL,
-	};
+	const struct tool_cmd cmd = { "profile", opts, NULL };
 	int ret;
 
 	ret = tool_parse(&cmd, argc, argv);

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iopf/jobs.h"
 #include "iopf/sweep.h"
 #include "sweep_mpi.h"
 #include "tool.h"
@@ -231,48 +232,47 @@ static int sweep_run_share(struct sweep_run *run)
 	return ret;
 }
 
-static unsigned sweep_cores(void)
+/*
+ * Both outputs, PREFIX.json and PREFIX.csv, whole or not at all: neither
+ * replaces an earlier one until both are written. 0, or -EIO after a
+ * message.
+ */
+static int sweep_write_outputs(const struct sweep_run *run, const char *prefix)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	char path[2][1024];
+	struct tool_file out[2] = { { 0 } };
+	int ret = -EIO;
 
-	return n > 0 ? (unsigned)n : 1;
-}
-
-static FILE *sweep_open_output(const char *prefix, const char *ext)
-{
-	char path[1024];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s.%s", prefix, ext);
-	f = fopen(path, "w");
-	if (!f)
-		fprintf(stderr, "iopf sweep: cannot write %s: %s\n", path,
-			strerror(errno));
-	return f;
+	snprintf(path[0], sizeof(path[0]), "%s.json", prefix);
+	snprintf(path[1], sizeof(path[1]), "%s.csv", prefix);
+	if (tool_file_open(&out[0], "sweep", path[0]) ||
+	    tool_file_open(&out[1], "sweep", path[1]))
+		goto out_abort;
+	/* Both written out before either is renamed into place. */
+	if (iopf_sweep_write_json(run->res, out[0].f) ||
+	    iopf_sweep_write_csv(run->res, out[1].f) ||
+	    fflush(out[0].f) || fflush(out[1].f)) {
+		fprintf(stderr, "iopf sweep: writing %s.json/.csv failed\n",
+			prefix);
+		goto out_abort;
+	}
+	if (tool_file_commit(&out[0]))
+		goto out_abort;
+	ret = tool_file_commit(&out[1]) ? -EIO : 0;
+out_abort:
+	tool_file_abort(&out[1]);
+	tool_file_abort(&out[0]);
+	return ret;
 }
 
 /* Both outputs, then a summary naming every point that is not a result. */
 static int sweep_report(const struct sweep_run *run, const char *prefix)
 {
 	unsigned ok, failed, missing, total = iopf_sweep_grid_points(run->grid);
-	FILE *json, *csv;
-	int ret = 0;
+	int ret = sweep_write_outputs(run, prefix);
 
-	json = sweep_open_output(prefix, "json");
-	csv = json ? sweep_open_output(prefix, "csv") : NULL;
-	if (!json || !csv) {
-		if (json)
-			fclose(json);
-		return -EIO;
-	}
-	if (iopf_sweep_write_json(run->res, json) || iopf_sweep_write_csv(run->res, csv))
-		ret = -EIO;
-	if (fclose(json) || fclose(csv))
-		ret = -EIO;
-	if (ret) {
-		fprintf(stderr, "iopf sweep: writing %s.json/.csv failed\n", prefix);
+	if (ret)
 		return ret;
-	}
 	iopf_sweep_results_count(run->res, &ok, &failed, &missing);
 	printf("sweep %s: %u points of iopf bench %s: %u ok, %u failed, %u missing\n",
 	       iopf_sweep_grid_name(run->grid), total,
@@ -315,7 +315,7 @@ static int sweep_dry_run(const struct iopf_sweep_grid *grid)
 int tool_sweep(int argc, char **argv)
 {
 	const char *grid_path = NULL, *prefix = NULL;
-	struct sweep_run run = { .jobs = sweep_cores(), .nr_ranks = 1 };
+	struct sweep_run run = { .jobs = iopf_jobs_cores(), .nr_ranks = 1 };
 	uint64_t jobs = 0, rank_timeout = 0;
 	struct iopf_sweep_grid *grid = NULL;
 	char err[512], default_prefix[512];
@@ -333,15 +333,7 @@ int tool_sweep(int argc, char **argv)
 			  "timeout_s times its points per rank)"),
 		TOOL_END,
 	};
-	const struct tool_cmd cmd = {
-		"sweep", "GRID [options]",
-		"run `iopf bench <bench>` at every point of GRID (a JSON file:\n"
-		"bench, params, profiles, seeds; see docs/sweep.md) and gather\n"
-		"the points into PREFIX.json and PREFIX.csv.\n"
-		"Under `mpirun -np N iopf sweep GRID` each rank runs its share\n"
-		"and rank 0 writes the outputs, identical to a local run's.",
-		opts, &grid_path,
-	};
+	const struct tool_cmd cmd = { "sweep", opts, &grid_path };
 	int ret;
 
 	ret = tool_parse(&cmd, argc, argv);

@@ -105,13 +105,25 @@ struct tool_opt {
 	  .help = (h) }
 #define TOOL_END { .name = NULL }
 
+/* A command's options, as its function parses them. */
 struct tool_cmd {
-	const char *name;          /* "bench nic" */
-	const char *args;          /* after the name in the usage line */
-	const char *about;         /* what it does, for --help */
+	const char *name;          /* "bench nic": see tool_command_find() */
 	const struct tool_opt *opts;
 	const char **positional;   /* where the one operand goes; NULL: none */
 };
+
+/* One command of iopf, as the list of commands and its --help show it. */
+struct tool_command {
+	const char *name;          /* "bench nic", "explore" */
+	int (*run)(int argc, char **argv);
+	const char *synopsis;      /* after the name in the usage lines */
+	/* What it does: a summary, which the list of commands shows, then
+	 * optionally a blank line and details; --help shows all of it. */
+	const char *about;
+};
+
+/* The command named @name in iopf's one table of commands, or NULL. */
+const struct tool_command *tool_command_find(const char *name);
 
 /*
  * Parse @argv (the arguments after the command's name) by @cmd's table.
@@ -136,12 +148,31 @@ bool tool_parse_double(const char *opt, const char *s, double lo, double hi,
 
 /* ---- Output ---- */
 
+/*
+ * A file that is written whole or not at all. tool_file_open() makes a
+ * new file beside @path, with the mode @path has or would get; anything
+ * but a regular file (a pipe, /dev/stdout) is written in place.
+ * tool_file_commit() closes it and renames it over @path (then it is
+ * done); tool_file_abort() closes and removes it (nothing if none is
+ * open), leaving @path as it was, and so does a SIGINT, SIGTERM or
+ * SIGHUP that ends the process meanwhile. At most four at once. Open and
+ * commit: 0, or -1 after a message naming @path (and @who, the option or
+ * command that writes it).
+ */
+struct tool_file {
+	FILE *f;                   /* write here; NULL: none open */
+	const char *path;
+	char *tmp;                 /* the new file; NULL: @path itself */
+};
+int tool_file_open(struct tool_file *tf, const char *who, const char *path);
+int tool_file_commit(struct tool_file *tf);
+void tool_file_abort(struct tool_file *tf);
+
 struct tool_output {
 	bool json, csv, no_plot;
 	const char *json_path;     /* --json=FILE; NULL or "-": stdout */
 	const char *plot_dir;
-	FILE *json_file;           /* opened by tool_output_open() */
-	bool json_created;         /* we made it: removed if the run fails */
+	struct tool_file json_file; /* FILE, opened by tool_output_open() */
 };
 
 #define TOOL_OUT_JSON(o)                                                     \
@@ -164,10 +195,16 @@ struct tool_output {
 int tool_output_open(struct tool_output *o, bool plots);
 /* The human table goes to stdout (neither --csv nor --json on stdout). */
 bool tool_output_table(const struct tool_output *o);
-/* Write @root (consumed) where --json said. 0, or 1 after a message. */
+/*
+ * Write @root (consumed) where --json said; a FILE gets it whole or not
+ * at all. 0, or 1 after a message.
+ */
 int tool_output_json(struct tool_output *o, struct json_object *root);
-/* The run failed: close the JSON file and remove it if it was made. */
+/* The run failed: drop what was opened for FILE, which stays as it was. */
 void tool_output_abort(struct tool_output *o);
+/* One page-request round-trip run (see <iopf/bench.h>) as a JSON object:
+ * every field, by its name. */
+struct json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r);
 /*
  * Write @data to DIR/NAME.dat and plot it with @script (which refers to
  * the data as '$DATA'), PNG and SVG. 0, nothing done under --no-plot,
@@ -220,22 +257,11 @@ enum tool_bench_flags {
 };
 
 /*
- * Between parsing and running bench command @cmd: judge what its validate
- * function said (see tool_plan_check()), open the output, and start the
- * ticker under TOOL_BENCH_TICKER. 0 to run; 2 after a message.
- */
-int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
-		     bool allow_long, struct tool_output *o, unsigned flags);
-/*
- * After the run: stop the ticker; when the run failed (@err, a negative
- * errno), drop the output and say so. 0, or 1 after the message.
- */
-int tool_bench_end(const char *cmd, struct tool_output *o, int err);
-
-/*
  * A benchmark's entry points without its types, so that one runner drives
  * them all: TOOL_BENCH_FNS(X) writes them for iopf_bench_X_defaults(),
- * iopf_bench_X_validate() and iopf_bench_X() (see <iopf/bench.h>).
+ * iopf_bench_X_validate() and iopf_bench_X() (see <iopf/bench.h>). A
+ * command whose run is many of the benchmark's (bench nic: every policy
+ * at every load) writes its own, over a config that holds them all.
  */
 struct tool_bench_fns {
 	void (*defaults)(void *cfg);
@@ -266,19 +292,6 @@ struct tool_bench_fns {
 	}
 
 /*
- * The defaults alone, for a benchmark whose runs take more than its
- * config (a load, a mode): its command validates and runs them itself.
- */
-#define TOOL_BENCH_DEFAULTS(X)                                               \
-	static void bench_##X##_defaults(void *cfg)                          \
-	{                                                                    \
-		iopf_bench_##X##_defaults(cfg);                              \
-	}                                                                    \
-	static const struct tool_bench_fns bench_##X##_fns = {               \
-		bench_##X##_defaults, NULL, NULL,                            \
-	}
-
-/*
  * One bench command: its benchmark, how it shows the results, and the
  * state every bench command has. The command fills the part above
  * @plan; the hooks find the benchmark's config and result in @cfg and
@@ -296,6 +309,21 @@ struct tool_bench {
 	/* After the output: the exit status (checks of the results, plots);
 	 * NULL: 0. */
 	int (*finish)(const struct tool_bench *b);
+	/*
+	 * The hooks around the run, each NULL when there is nothing to do.
+	 * prepare: after the options, before validate: the config from
+	 * options of other units or types, checks across options. begin:
+	 * once the run is known to go ahead (validated, output open), before
+	 * the ticker starts: what the run writes besides its results. Both
+	 * return 0, or the exit status after a message. end: after the run,
+	 * failed or not (so only once begin, if any, succeeded). release:
+	 * last, whatever happened, when prepare was called: what prepare
+	 * took.
+	 */
+	int (*prepare)(struct tool_bench *b);
+	int (*begin)(struct tool_bench *b);
+	void (*end)(struct tool_bench *b);
+	void (*release)(struct tool_bench *b);
 
 	struct iopf_bench_plan plan; /* what validate said */
 	struct tool_output out;
@@ -305,27 +333,17 @@ struct tool_bench {
 };
 
 /*
- * Bench command @cmd, all of it: @b's defaults, then the options (@cmd's
- * and the common ones), then tool_bench_run(). The exit status.
+ * Bench command @cmd, all of it: @b's defaults; @argv parsed by @cmd's
+ * options and the common ones (--json, --csv under TOOL_BENCH_CSV,
+ * --plot-dir and --no-plot under TOOL_BENCH_PLOTS, --long unless
+ * TOOL_BENCH_ANY_LENGTH); the prepare hook; validate, judged by
+ * tool_plan_check(); the output opened; the begin hook; the run (with the
+ * ticker under TOOL_BENCH_TICKER) and the end hook; the results where the
+ * output switches say, or the output dropped and a message when the run
+ * failed; the finish hook; the release hook. The exit status.
  */
 int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
 		    int argc, char **argv);
-/*
- * The first half, for a command with checks of its own before the run:
- * @b's defaults, then @argv parsed by @cmd's options and the common ones
- * (--json, --csv under TOOL_BENCH_CSV, --plot-dir and --no-plot under
- * TOOL_BENCH_PLOTS, --long unless TOOL_BENCH_ANY_LENGTH). As
- * tool_parse(): -1 to go on, or the exit status.
- */
-int tool_bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
-		     int argc, char **argv);
-/*
- * The second half: validate (see tool_bench_begin()), run (see
- * tool_bench_end()), then tool_bench_output(). The exit status.
- */
-int tool_bench_run(const struct tool_cmd *cmd, struct tool_bench *b);
-/* The results where the output switches say, then @b's finish hook. */
-int tool_bench_output(struct tool_bench *b);
 
 struct iopf_cost_model;
 /*

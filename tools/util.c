@@ -258,11 +258,13 @@ static void usage_option(FILE *f, const struct tool_opt *o)
 static void print_usage(FILE *f, const struct tool_cmd *cmd,
 			const struct tool_opt *more)
 {
-	fprintf(f, "usage: iopf %s %s\n", cmd->name, cmd->args);
-	for (const char *w = cmd->about; w && *w;) {
+	const struct tool_command *c = tool_command_find(cmd->name);
+
+	fprintf(f, "usage: iopf %s %s\n", cmd->name, c ? c->synopsis : "");
+	for (const char *w = c ? c->about : ""; *w;) {
 		size_t n = strcspn(w, "\n");
 
-		fprintf(f, "  %.*s\n", (int)n, w);
+		fprintf(f, n ? "  %.*s\n" : "\n", (int)n, w);
 		w += n + (w[n] == '\n');
 	}
 	if (!cmd->opts->name && !(more && more->name))
@@ -423,23 +425,10 @@ const char *tool_strerror(int err)
 	return strerror(-err);
 }
 
-int tool_bench_begin(const char *cmd, int err, const struct iopf_bench_plan *plan,
-		     bool allow_long, struct tool_output *o, unsigned flags)
+/* After a run that failed (@err, a negative errno): drop the output and
+ * say so. 1. */
+static int bench_failed(const char *cmd, struct tool_output *o, int err)
 {
-	int ret = tool_plan_check(cmd, err, plan, allow_long);
-
-	if (!ret)
-		ret = tool_output_open(o, flags & TOOL_BENCH_PLOTS);
-	if (!ret && (flags & TOOL_BENCH_TICKER))
-		tool_ticker_start(cmd, plan->wall_s);
-	return ret;
-}
-
-int tool_bench_end(const char *cmd, struct tool_output *o, int err)
-{
-	tool_ticker_stop();
-	if (!err)
-		return 0;
 	tool_output_abort(o);
 	fprintf(stderr, "iopf: %s failed: %s\n", cmd, tool_strerror(err));
 	return 1;
@@ -466,15 +455,17 @@ static void bench_common_options(struct tool_bench *b)
 	*o = (struct tool_opt)TOOL_END;
 }
 
-int tool_bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
-		     int argc, char **argv)
+/* @b's defaults, then the options: as tool_parse(). */
+static int bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
+		       int argc, char **argv)
 {
 	b->fns->defaults(b->cfg);
 	bench_common_options(b);
 	return parse_options(cmd, b->common, argc, argv);
 }
 
-int tool_bench_output(struct tool_bench *b)
+/* The results where the output switches say, then @b's finish hook. */
+static int bench_output(struct tool_bench *b)
 {
 	if (b->out.csv)
 		b->csv(b);
@@ -485,23 +476,43 @@ int tool_bench_output(struct tool_bench *b)
 	return b->finish ? b->finish(b) : 0;
 }
 
-int tool_bench_run(const struct tool_cmd *cmd, struct tool_bench *b)
+/* Validate, the begin hook, the run and the end hook, the output. */
+static int bench_run(const struct tool_cmd *cmd, struct tool_bench *b)
 {
 	bool allow_long = b->allow_long || (b->flags & TOOL_BENCH_ANY_LENGTH);
-	int ret;
+	int ret, err;
 
-	ret = tool_bench_begin(cmd->name, b->fns->validate(b->cfg, &b->plan),
-			       &b->plan, allow_long, &b->out, b->flags);
+	ret = tool_plan_check(cmd->name, b->fns->validate(b->cfg, &b->plan),
+			      &b->plan, allow_long);
 	if (!ret)
-		ret = tool_bench_end(cmd->name, &b->out,
-				     b->fns->run(b->cfg, b->result));
-	return ret ? ret : tool_bench_output(b);
+		ret = tool_output_open(&b->out, b->flags & TOOL_BENCH_PLOTS);
+	if (!ret && b->begin) {
+		ret = b->begin(b);
+		if (ret)
+			tool_output_abort(&b->out);
+	}
+	if (ret)
+		return ret;
+	if (b->flags & TOOL_BENCH_TICKER)
+		tool_ticker_start(cmd->name, b->plan.wall_s);
+	err = b->fns->run(b->cfg, b->result);
+	tool_ticker_stop();
+	if (b->end)
+		b->end(b);
+	return err ? bench_failed(cmd->name, &b->out, err) : bench_output(b);
 }
 
 int tool_bench_main(const struct tool_cmd *cmd, struct tool_bench *b,
 		    int argc, char **argv)
 {
-	int ret = tool_bench_parse(cmd, b, argc, argv);
+	int ret = bench_parse(cmd, b, argc, argv);
 
-	return ret >= 0 ? ret : tool_bench_run(cmd, b);
+	if (ret >= 0)
+		return ret;
+	ret = b->prepare ? b->prepare(b) : 0;
+	if (!ret)
+		ret = bench_run(cmd, b);
+	if (b->release)
+		b->release(b);
+	return ret;
 }

@@ -166,10 +166,9 @@ struct handler_run {
 static void handler_main(void *arg)
 {
 	struct handler_run *r = arg;
-	unsigned ndev = r->cfg->devices > BENCH_HOST_MAX_DEV ?
-			BENCH_HOST_MAX_DEV : r->cfg->devices;
-	uint64_t per_dev = r->cfg->handler_faults / ndev ?
-			   r->cfg->handler_faults / ndev : 1;
+	unsigned ndev;
+	uint64_t per_dev = bench_host_fault_split(r->cfg->handler_faults,
+						  r->cfg->devices, &ndev);
 	uint64_t bytes = per_dev * ndev << 12;
 	struct bench_host h;
 

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <iopf/bench.h>
 #include <iopf/iommu.h>
+#include <iopf/jobs.h>
 #include <iopf/mm.h>
 #include <iopf/rt.h>
 #include <iopf/vfio.h>
@@ -64,6 +65,8 @@ struct faults_run {
 	const struct iopf_bench_faults_config *cfg;
 	struct iopf_rt *rt;
 	unsigned workers;         /* 0: the static run */
+	unsigned ndev;            /* the IOPF runs' devices */
+	uint64_t per_dev;         /* ... and the faults of each */
 	struct iopf_bench_faults_result *out;
 	int err;
 };
@@ -206,8 +209,8 @@ static void faults_measure(struct faults_run *r, struct bench_host *h)
 	struct iopf_rt_hist *lat = iopf_iommu_fault_latency(h->iommu);
 	uint64_t cpu0 = bench_rusage_ns(RUSAGE_SELF), cpu, dev_cpu;
 
-	r->err = bench_host_fault_pages(h, r->cfg->pages / h->ndev, r->workers,
-					run, &dev_cpu);
+	r->err = bench_host_fault_pages(h, r->per_dev, r->workers, run,
+					&dev_cpu);
 	if (r->err)
 		return;
 	cpu = bench_rusage_ns(RUSAGE_SELF) - cpu0;
@@ -228,13 +231,11 @@ static void faults_main(void *arg)
 			      r->workers ? r->workers : 1),
 		.hva = HVA, .mm_bytes = 2 * n << 12, .type1 = true,
 		.iopf = r->workers != 0,
-		.ndev = r->workers ? r->cfg->devices : 1,
+		.ndev = r->workers ? r->ndev : 1,
 	};
 	struct bench_host h;
 	uint64_t touch_ns = 0, handoff_ns = 0;
 
-	if (hc.ndev > BENCH_HOST_MAX_DEV)
-		hc.ndev = BENCH_HOST_MAX_DEV;
 	r->err = bench_host_up(r->rt, &hc, &h);
 	if (r->err)
 		goto out;
@@ -297,9 +298,12 @@ int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
 	for (unsigned w = 0; w <= 2; w++) {
 		struct iopf_rt_config rc = { .kind = IOPF_RT_REAL, .seed = 1 };
 		struct faults_run r = { .cfg = cfg, .workers = w, .out = out };
-		int ret = bench_run_once(&rc, &r.rt, "faults", faults_main, &r,
-					 &r.err);
+		int ret;
 
+		r.per_dev = bench_host_fault_split(cfg->pages, cfg->devices,
+						   &r.ndev);
+		ret = bench_run_once(&rc, &r.rt, "faults", faults_main, &r,
+				     &r.err);
 		if (ret)
 			return ret;
 	}
@@ -307,10 +311,9 @@ int iopf_bench_faults(const struct iopf_bench_faults_config *cfg,
 		out->vs_static[w] = out->fault_ns[w] / out->static_ns_per_page;
 	out->speedup_2w = out->runs[1].faults_per_s / out->runs[0].faults_per_s;
 	{
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		double dev = out->cpu_device_ns[0], mmu = out->cpu_iommu_ns[0];
 
-		out->cores = cores > 0 ? (unsigned)cores : 1;
+		out->cores = iopf_jobs_cores();
 		out->speedup_bound = dev + mmu > 0 ?
 			out->cores * mmu / (dev + mmu) : 1;
 		if (out->speedup_bound > 2)

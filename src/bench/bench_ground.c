@@ -77,6 +77,7 @@ struct pingpong {
 	struct iopf_rt_mutex lock;
 	struct iopf_rt_waitq wq;
 	unsigned turn;      /* protected by lock: which side may go */
+	bool alone;         /* protected by lock: a side did not spawn */
 	uint64_t rounds;
 	uint64_t handoffs;  /* protected by lock */
 };
@@ -93,8 +94,13 @@ static void pingpong_side(void *arg)
 
 	for (uint64_t i = 0; i < pp->rounds; i++) {
 		iopf_rt_mutex_lock(&pp->lock);
-		while (pp->turn != side->me)
+		while (pp->turn != side->me && !pp->alone)
 			iopf_rt_wait(&pp->wq, &pp->lock);
+		/* The other side will never hand the turn back. */
+		if (pp->alone) {
+			iopf_rt_mutex_unlock(&pp->lock);
+			return;
+		}
 		pp->turn = !side->me;
 		pp->handoffs++;
 		iopf_rt_wake_all(&pp->wq);
@@ -131,10 +137,16 @@ static void pingpong_main(void *arg)
 		for (unsigned s = 0; s < 2; s++) {
 			sides[2 * i + s] = (struct pingpong_side){ &pp[i], s };
 			if (!iopf_rt_spawn(run->rt, "pingpong", pingpong_side,
-					   &sides[2 * i + s], &actors[spawned]))
+					   &sides[2 * i + s], &actors[spawned])) {
 				spawned++;
-			else
-				run->err = -EAGAIN;
+				continue;
+			}
+			/* A side alone would wait for its turn forever. */
+			run->err = -EAGAIN;
+			iopf_rt_mutex_lock(&pp[i].lock);
+			pp[i].alone = true;
+			iopf_rt_wake_all(&pp[i].wq);
+			iopf_rt_mutex_unlock(&pp[i].lock);
 		}
 	}
 	for (unsigned i = 0; i < spawned; i++)

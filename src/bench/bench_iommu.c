@@ -192,13 +192,9 @@ static int fault_run(enum iopf_rt_kind kind, unsigned workers,
 		     struct iopf_bench_fault_run *out)
 {
 	struct iopf_rt_config rc = { .kind = kind, .seed = 1 };
-	struct fault_env fe = {
-		.ndev = cfg->devices ? cfg->devices : 1,
-		.workers = workers,
-		.out = out,
-	};
+	struct fault_env fe = { .workers = workers, .out = out };
 
-	fe.per_dev = cfg->faults / fe.ndev ? cfg->faults / fe.ndev : 1;
+	fe.per_dev = bench_host_fault_split(cfg->faults, cfg->devices, &fe.ndev);
 	return bench_run_once(&rc, &fe.rt, "bench-faults", fault_main, &fe,
 			      &fe.err);
 }

@@ -94,6 +94,14 @@ static void bench_fault_slice_run(void *arg)
 	s->cpu_ns = bench_rusage_ns(RUSAGE_THREAD) - cpu0;
 }
 
+uint64_t bench_host_fault_split(uint64_t faults, unsigned devices,
+				unsigned *ndev)
+{
+	*ndev = devices < 1 ? 1 :
+		devices > BENCH_HOST_MAX_DEV ? BENCH_HOST_MAX_DEV : devices;
+	return faults / *ndev ? faults / *ndev : 1;
+}
+
 int bench_host_fault_pages(struct bench_host *h, uint64_t per_dev,
 			   unsigned workers, struct iopf_bench_fault_run *out,
 			   uint64_t *device_cpu_ns)

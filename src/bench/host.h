@@ -88,6 +88,14 @@ void bench_host_release(struct bench_host *h);
 int bench_host_fault_pages(struct bench_host *h, uint64_t per_dev,
 			   unsigned workers, struct iopf_bench_fault_run *out,
 			   uint64_t *device_cpu_ns);
+/*
+ * @faults shared among @devices devices for bench_host_fault_pages():
+ * *@ndev gets how many devices take part (1..BENCH_HOST_MAX_DEV), the
+ * return value each one's share, at least one fault; what does not divide
+ * evenly is left out.
+ */
+uint64_t bench_host_fault_split(uint64_t faults, unsigned devices,
+				unsigned *ndev);
 
 /* User and system processor time of getrusage(@who), ns; 0 on error. */
 uint64_t bench_rusage_ns(int who);

@@ -355,6 +355,23 @@ static enum iopf_response slow_handler_fn(void *data,
 }
 
 /*
+ * A paging domain into *@d whose faults @s's slow handler takes, with
+ * device 0 attached to it. false when there is no domain; a failure after
+ * that is the scenario's (h->failed) and leaves *@d to free.
+ */
+static bool slow_domain_attach(struct host *h, struct slow_handler *s,
+			       struct iopf_domain **d)
+{
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, d) == 0, "domain");
+	if (h->failed)
+		return false;
+	CHECK(h, iopf_domain_set_fault_handler(*d, slow_handler_fn, s) == 0,
+	      "handler");
+	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, *d) == 0, "attach");
+	return true;
+}
+
+/*
  * Two iopf_detach() of one attachment while its handler runs: one tears
  * it down, the other waits for it (or finds nothing). Freed once (the
  * sanitizer build), and when both have returned it is wholly gone: the
@@ -367,12 +384,8 @@ static void body_detach_twice(struct host *h)
 	struct iopf_domain *d;
 	struct dma_job j;
 
-	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
-	if (h->failed)
+	if (!slow_domain_attach(h, &s, &d))
 		return;
-	CHECK(h, iopf_domain_set_fault_handler(d, slow_handler_fn, &s) == 0,
-	      "handler");
-	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, d) == 0, "attach");
 	dma_start(h, &j, 1, 0, 2, true);
 	while (!atomic_load(&s.running) && !h->failed)
 		iopf_rt_sleep(h->rt, 1000);
@@ -440,12 +453,8 @@ static void body_free_vs_detach(struct host *h)
 	struct iopf_domain *d;
 	struct dma_job j;
 
-	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
-	if (h->failed)
+	if (!slow_domain_attach(h, &s, &d))
 		return;
-	CHECK(h, iopf_domain_set_fault_handler(d, slow_handler_fn, &s) == 0,
-	      "handler");
-	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, d) == 0, "attach");
 	CHECK(h, iopf_attach(h->dev[1], IOPF_PASID_NONE, d) == 0, "attach");
 	dma_start(h, &j, 1, 0, 2, true);
 	a = host_spawn(h, "detach", detach_dev0_fn, h);

@@ -68,7 +68,7 @@ void iopf_rt_destroy(struct iopf_rt *rt)
 		rt_panic("iopf_rt_destroy() while the context runs");
 	rt_stats_free(rt);
 	rt_fiber_stacks_drain(&rt->vs.stacks);
-	free(rt->vs.heap);
+	free(rt->vs.heap_mem);
 	free(rt->vs.fifo);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);

@@ -2,6 +2,8 @@
 /* The event heap's operations off the hot path; see rt_heap.h. */
 #include "rt_heap.h"
 
+#include <string.h>
+
 /*
  * Sift the event at @i down. The hole goes all the way to a leaf along the
  * earlier child, then the event climbs back to where it belongs: the same
@@ -33,6 +35,24 @@ void rt_heap_sift_down(struct rt_vsched *vs, size_t i)
 		i = parent;
 	}
 	heap[i] = moving;
+}
+
+_Static_assert(sizeof(struct rt_event) == 32, "two events to a cache line");
+
+/* Double the heap's room; see rt_vsched::heap_mem for the layout. */
+void rt_heap_grow(struct rt_vsched *vs)
+{
+	size_t cap = vs->cap_events ? vs->cap_events * 2 : 256;
+	struct rt_event *mem = aligned_alloc(64, (cap + 2) * sizeof(*mem));
+
+	if (!mem)
+		rt_panic("out of memory for the event heap");
+	if (vs->nr_events)
+		memcpy(mem + 1, vs->heap, vs->nr_events * sizeof(*mem));
+	free(vs->heap_mem);
+	vs->heap_mem = mem;
+	vs->heap = mem + 1;
+	vs->cap_events = cap;
 }
 
 struct rt_event rt_heap_pop(struct rt_vsched *vs)

@@ -38,17 +38,12 @@ static inline void rt_heap_sift_up(struct rt_vsched *vs, size_t i, struct rt_eve
 	vs->heap[i] = ev;
 }
 
+void rt_heap_grow(struct rt_vsched *vs);
+
 static inline void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
 {
-	if (vs->nr_events == vs->cap_events) {
-		size_t cap = vs->cap_events ? vs->cap_events * 2 : 256;
-		struct rt_event *heap = realloc(vs->heap, cap * sizeof(*heap));
-
-		if (!heap)
-			rt_panic("out of memory for the event heap");
-		vs->heap = heap;
-		vs->cap_events = cap;
-	}
+	if (__builtin_expect(vs->nr_events == vs->cap_events, 0))
+		rt_heap_grow(vs);
 	rt_heap_sift_up(vs, vs->nr_events++, ev);
 }
 

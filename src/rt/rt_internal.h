@@ -112,6 +112,12 @@ struct rt_vsched {
 	 * and the FIFO's head. Exploration uses the heap alone.
 	 */
 	struct rt_event *heap;
+	/*
+	 * What holds @heap: aligned to a cache line, @heap one event into
+	 * it, so that the two children of an event (2i + 1, 2i + 2), which
+	 * a sift compares, share one line.
+	 */
+	struct rt_event *heap_mem;
 	size_t nr_events, cap_events;
 	struct rt_event *fifo;
 	size_t fifo_head, fifo_len, fifo_cap; /* fifo_cap: 0 or a power of 2 */

@@ -382,6 +382,57 @@ expect 0 bench uadk --msg-len 64K --times 3 --guest-mib 64 --mode vfio-iopf --js
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))["rows"]' $js ||
 	{ echo "FAIL: --json FILE wrote bad JSON"; fails=$((fails + 1)); }
 rm -f $js
+# A run that does not complete leaves FILE as it was: refused once the
+# output was opened (the plot directory, the trace file), or stopped.
+for args in "bench startup --plot-dir /dev/null/x" \
+	    "bench faults --pages 100 --trace /nonexistent/t.json"; do
+	echo previous > $js
+	expect 2 $args --json=$js
+	[ "$(cat $js)" = previous ] ||
+		{ echo "FAIL: iopf $args --json=FILE changed FILE"; fails=$((fails + 1)); }
+done
+echo previous > $js
+timeout -s INT 2 "$iopf" bench nested --silent 100 --timeout-ms 2000 \
+	--json=$js >/dev/null 2>&1
+[ "$(cat $js)" = previous ] ||
+	{ echo "FAIL: a stopped run changed its --json=FILE"; fails=$((fails + 1)); }
+ls $js.?????? >/dev/null 2>&1 &&
+	{ echo "FAIL: a stopped run left its --json=FILE's new file"; fails=$((fails + 1)); }
+# ... and a run that completes replaces it, with its mode.
+chmod 640 $js
+expect 0 bench nested --pages 20 --silent 0 --json=$js
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))["stage 2 (host container)"]' $js ||
+	{ echo "FAIL: --json=FILE did not replace FILE"; fails=$((fails + 1)); }
+[ "$(stat -c %a $js)" = 640 ] ||
+	{ echo "FAIL: --json=FILE changed FILE's mode"; fails=$((fails + 1)); }
+rm -f $js $js.??????
+# bench vmm-startup reads all that iopf-vmm prints, and judges it by its
+# exit status too: a stand-in iopf-vmm reports a pass after 200 KB of
+# output (more than a pipe holds), then exits with $VMM_STATUS. No
+# preload library goes into the stand-in's shell (an empty file stands
+# in: the loader says it ignores it).
+vmm=/tmp/iopf-cli-vmm.$$
+: >$vmm.so
+export IOPF_PRELOAD=$vmm.so
+cat >$vmm <<'VMM'
+#!/bin/sh
+head -c 200000 /dev/zero | tr '\0' x; echo
+echo '{"result":"pass","iommu_map_ms":1,"to_first_dma_ms":2,"rss_kib":1024,"io_page_faults":0,"message":""}'
+exit $VMM_STATUS
+VMM
+chmod +x $vmm
+VMM_STATUS=0 IOPF_VMM=$vmm timeout 60 "$iopf" bench vmm-startup --sizes 1 \
+	--modes faultable --no-plot >/tmp/iopf-cli-out.$$ 2>/dev/null
+got=$?
+if [ $got != 77 ]; then
+	[ $got = 0 ] && grep -q "1Gi faultable  *1.0" /tmp/iopf-cli-out.$$ ||
+		{ echo "FAIL: vmm-startup with a long-winded iopf-vmm exited $got"
+		  fails=$((fails + 1)); }
+	VMM_STATUS=3 IOPF_VMM=$vmm expect_msg 1 "failed: iopf-vmm exited with status 3" \
+		bench vmm-startup --sizes 1 --modes faultable --no-plot
+fi
+unset IOPF_PRELOAD
+rm -f $vmm $vmm.so
 # A cost so large that virtual time overflows: a clear error, no abort.
 # (Exit 2 if the profile is refused when read, 1 if the run stops.) A
 # stopped run abandons what its actors held (iopf_rt_run() says so): the

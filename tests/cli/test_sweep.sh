@@ -37,6 +37,15 @@ cmp -s "$dir/j1.json" "$dir/j3.json" || fail "JSON differs between --jobs 1 and 
 cmp -s "$dir/j1.csv" "$dir/j3.csv" || fail "CSV differs between --jobs 1 and 3"
 [ "$(wc -l <"$dir/j1.csv")" = 9 ] || fail "CSV: not one row per point"
 
+# Outputs that cannot both be written leave the earlier ones as they were.
+echo previous >"$dir/w.json"
+mkdir "$dir/w.csv"
+"$iopf" sweep "$dir/grid.json" --out "$dir/w" >/dev/null 2>"$dir/err-w" &&
+	fail "a sweep whose CSV cannot be written succeeded"
+grep -q "cannot write $dir/w.csv" "$dir/err-w" || fail "unwritable CSV not named"
+[ "$(cat "$dir/w.json")" = previous ] || fail "a failed sweep replaced its JSON"
+ls "$dir"/w.json.?????? >/dev/null 2>&1 && fail "a failed sweep left a new file"
+
 "$iopf" sweep "$dir/bad-point.json" --out "$dir/bp" >"$dir/out-bp"
 [ $? = 1 ] || fail "a failing point did not make the sweep fail"
 grep -q "point 1 failed (--guests=0)" "$dir/out-bp" || fail "failing point not named"

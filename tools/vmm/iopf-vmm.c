@@ -781,6 +781,17 @@ static void vmm_memlock_raise(struct vmm *v)
 }
 
 /*
+ * The fields both map calls share, as the first of a @map initializer:
+ * all of guest RAM at IOVA 0, readable and writable.
+ */
+#define VMM_RAM_MAP(v, map)                                                  \
+	.size = sizeof(map),                                                 \
+	.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |       \
+		 IOMMU_IOAS_MAP_WRITEABLE,                                   \
+	.ioas_id = (v)->ioas_id, .user_va = (uintptr_t)(v)->ram,             \
+	.length = (v)->o.ram_bytes, .iova = 0
+
+/*
  * A faultable mapping with its own pre-fault policy: the extension's
  * map-with-policy call, or the faultable map with every page mapped now
  * (not pinned) for "all".
@@ -789,15 +800,7 @@ static void vmm_memlock_raise(struct vmm *v)
 static int vmm_device_map_policy(struct vmm *v)
 {
 #ifdef VMM_HAVE_PREFAULT_POLICY
-	struct iommu_ioas_map_faultable map = {
-		.size = sizeof(map),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = v->ioas_id,
-		.user_va = (uintptr_t)v->ram,
-		.length = v->o.ram_bytes,
-		.iova = 0,
-	};
+	struct iommu_ioas_map_faultable map = { VMM_RAM_MAP(v, map) };
 
 	switch (v->o.prefault) {
 	case PREFAULT_NONE:
@@ -828,15 +831,7 @@ static int vmm_device_map_policy(struct vmm *v)
 
 static int vmm_device_map(struct vmm *v)
 {
-	struct iommu_ioas_map map = {
-		.size = sizeof(map),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = v->ioas_id,
-		.user_va = (uintptr_t)v->ram,
-		.length = v->o.ram_bytes,
-		.iova = 0,
-	};
+	struct iommu_ioas_map map = { VMM_RAM_MAP(v, map) };
 
 	if (v->o.mode == MAP_PINNED)
 		vmm_memlock_raise(v);
