@@ -57,13 +57,17 @@ struct pl_dma {
 	uint64_t src, dst, len, completed;
 	uint32_t pasid, status, error;
 	bool go;
+	/* Function resets so far: a copy that began before the latest one
+	 * ends without a trace (no status, no count, no interrupt). */
+	uint64_t resets;
 };
 
 static void pl_dma_engine(void *arg)
 {
 	struct pl_dma *e = arg;
-	uint64_t src, dst, len;
+	uint64_t src, dst, len, resets;
 	uint32_t pasid;
+	bool stale;
 	void *buf;
 	int ret;
 
@@ -76,6 +80,7 @@ static void pl_dma_engine(void *arg)
 		dst = e->dst;
 		len = e->len;
 		pasid = e->pasid;
+		resets = e->resets;
 		iopf_rt_mutex_unlock(&e->lock);
 
 		buf = malloc(len ? len : 1);
@@ -92,11 +97,15 @@ static void pl_dma_engine(void *arg)
 		free(buf);
 
 		iopf_rt_mutex_lock(&e->lock);
-		e->status = ret ? PL_DMA_FAILED : PL_DMA_DONE;
-		e->error = (uint32_t)-ret;
-		e->completed++;
+		stale = e->resets != resets;
+		if (!stale) {
+			e->status = ret ? PL_DMA_FAILED : PL_DMA_DONE;
+			e->error = (uint32_t)-ret;
+			e->completed++;
+		}
 		iopf_rt_mutex_unlock(&e->lock);
-		pl_irq_signal(e->d, 0);
+		if (!stale)
+			pl_irq_signal(e->d, 0);
 	}
 }
 
@@ -148,11 +157,13 @@ static void pl_dma_reset(struct pl_device *d)
 	struct pl_dma *e = d->model_data;
 
 	iopf_rt_mutex_lock(&e->lock);
-	e->src = e->dst = e->len = 0;
+	e->src = e->dst = e->len = e->completed = 0;
 	e->pasid = IOPF_PASID_NONE;
-	if (e->status != PL_DMA_BUSY)
-		e->status = PL_DMA_IDLE;
+	/* A copy under way finishes unseen (pl_dma_engine()). */
+	e->status = PL_DMA_IDLE;
 	e->error = 0;
+	e->go = false;
+	e->resets++;
 	iopf_rt_mutex_unlock(&e->lock);
 }
 

@@ -19,10 +19,11 @@
  *
  * Fault queues: an actor per queue moves records from iopf_fd_fault_read()
  * into the file's pending list and raises its eventfd (POLLIN); read()
- * hands out whole groups, giving each a 32-bit cookie; write() answers by
- * that cookie. A detach answers the attachment's groups (iopf_fd_detach())
- * and drops their records and cookies here, so a late answer gets -EINVAL
- * as in iommufd_auto_response_faults().
+ * hands out whole groups, giving each a 32-bit cookie and the generation
+ * of its device's attachment; write() answers by that cookie. A detach
+ * answers the attachment's groups (iopf_fd_detach()), drops their records
+ * here and ends the generation, so a late answer gets -EINVAL as in
+ * iommufd_auto_response_faults(), even once the device is attached again.
  *
  * Locks: ictx->lock (PL_CONTEXT: the lists) -> fault->lock (PL_FAULTQ:
  * one queue's records). Neither is held by the reader actor while it
@@ -39,22 +40,52 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-struct iopf_fd *pl_iommufd_ctx(struct pl_iommufd *ictx)
+struct pl_iommufd *pl_iommufd_of(struct pl_file *f)
 {
-	return ictx->ctx;
+	return f && f->kind == PL_IOMMUFD ?
+		       iopf_container_of(f, struct pl_iommufd, f) : NULL;
+}
+
+struct pl_file *pl_iommufd_file(struct pl_iommufd *ictx)
+{
+	return &ictx->f;
 }
 
 /* ------------------------------------------------------------------ */
 /* The context. */
 
+/* @io's records, once iopf_fd's IOAS is gone or going with the context. */
+static void pl_ioas_free(struct pl_ioas *io)
+{
+	struct pl_map *m, *mn;
+
+	iopf_list_for_each_entry_safe(m, mn, &io->maps, node)
+		free(m);
+	free(io->allowed);
+	free(io);
+}
+
+void pl_hwpt_free(struct pl_hwpt *hw)
+{
+	free(hw->kept);
+	free(hw);
+}
+
+/* Take @hw, whose iopf_fd object is destroyed, off the context. */
+static void pl_hwpt_remove_locked(struct pl_iommufd *ictx, struct pl_hwpt *hw)
+{
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	iopf_list_del(&hw->node);
+	pl_hwpt_free(hw);
+}
+
 static void pl_iommufd_release(struct pl_file *f)
 {
-	struct pl_iommufd *ictx = (struct pl_iommufd *)f;
+	struct pl_iommufd *ictx = iopf_container_of(f, struct pl_iommufd, f);
 	struct pl_fault *q, *qn;
 	struct pl_ioas *io, *ion;
 	struct pl_hwpt *hw, *hwn;
 	struct pl_bound *b, *bn;
-	struct pl_map *m, *mn;
 
 	iopf_list_for_each_entry(q, &ictx->faults, node)
 		pl_fault_stop(q);
@@ -66,25 +97,17 @@ static void pl_iommufd_release(struct pl_file *f)
 	iopf_list_for_each_entry_safe(q, qn, &ictx->faults, node)
 		pl_fault_drop(q);
 	iopf_fd_close(ictx->ctx);
-	iopf_list_for_each_entry_safe(io, ion, &ictx->ioases, node) {
-		for (m = io->maps; m; m = mn) {
-			mn = m->next;
-			free(m);
-		}
-		free(io->allowed);
-		free(io);
-	}
-	iopf_list_for_each_entry_safe(hw, hwn, &ictx->hwpts, node) {
-		free(hw->kept);
-		free(hw);
-	}
+	iopf_list_for_each_entry_safe(io, ion, &ictx->ioases, node)
+		pl_ioas_free(io);
+	iopf_list_for_each_entry_safe(hw, hwn, &ictx->hwpts, node)
+		pl_hwpt_free(hw);
 	iopf_list_for_each_entry_safe(b, bn, &ictx->bound, node)
 		free(b);
 	iopf_rt_mutex_destroy(&ictx->lock);
 	free(ictx);
 }
 
-struct pl_iommufd *pl_iommufd_open(struct pl_host *h)
+struct pl_file *pl_iommufd_open(struct pl_host *h)
 {
 	struct pl_iommufd *ictx = calloc(1, sizeof(*ictx));
 
@@ -101,7 +124,7 @@ struct pl_iommufd *pl_iommufd_open(struct pl_host *h)
 	pl_file_init(&ictx->f, PL_IOMMUFD, pl_iommufd_release);
 	ictx->h = h;
 	iopf_lock_init(h->rt, &ictx->lock, PL_CONTEXT);
-	return ictx;
+	return &ictx->f;
 }
 
 /*
@@ -215,21 +238,11 @@ static int pl_ioctl_destroy(struct pl_iommufd *ictx, void *c,
 	io = pl_ioas_find_locked(ictx, cmd->id);
 	if (io) {
 		iopf_list_del(&io->node);
-		while (io->maps) {
-			struct pl_map *m = io->maps;
-
-			io->maps = m->next;
-			free(m);
-		}
-		free(io->allowed);
-		free(io);
+		pl_ioas_free(io);
 	}
 	hw = pl_hwpt_find_locked(ictx, cmd->id);
-	if (hw) {
-		iopf_list_del(&hw->node);
-		free(hw->kept);
-		free(hw);
-	}
+	if (hw)
+		pl_hwpt_remove_locked(ictx, hw);
 	/* iommufd_object_remove(): the compat IOAS goes with its IOAS. */
 	if (ictx->vfio_ioas == cmd->id)
 		ictx->vfio_ioas = 0;
@@ -269,6 +282,7 @@ static int pl_ioctl_ioas_alloc(struct pl_iommufd *ictx, void *c,
 		return ret;
 	}
 	io->id = id;
+	iopf_list_init(&io->maps);
 	io->huge_pages = 1;
 	io->prefault = IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_NONE, 0);
 	iopf_rt_mutex_lock(&ictx->lock);
@@ -507,11 +521,8 @@ static int pl_ioctl_ioas_copy(struct pl_iommufd *ictx, void *c,
 	 * user VAs behind it must be one run for iopf to map them as one.
 	 */
 	for (at = cmd->src_iova; at < cmd->src_iova + cmd->length;) {
-		struct pl_map *m;
+		struct pl_map *m = pl_map_find_locked(ictx, src, at);
 
-		for (m = src->maps; m; m = m->next)
-			if (m->iova <= at && at < m->iova + m->length)
-				break;
 		if (!m) {
 			ret = -ENOENT;
 			goto out;
@@ -688,8 +699,9 @@ static const struct pl_op pl_ops[] = {
 };
 
 /* iommufd_fops_ioctl(): the size rules common to every command. */
-int pl_iommufd_ioctl(struct pl_iommufd *ictx, unsigned long cmd, void *arg)
+int pl_iommufd_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 {
+	struct pl_iommufd *ictx = iopf_container_of(f, struct pl_iommufd, f);
 	union {
 		struct iommu_hwpt_alloc a;
 		struct iommu_ioas_map_faultable b;
@@ -737,7 +749,6 @@ int pl_iommufd_bind(struct pl_iommufd *ictx, struct pl_device *d,
 		return ret;
 	}
 	b->dev_id = *dev_id;
-	b->d = d;
 	iopf_rt_mutex_lock(&ictx->lock);
 	iopf_list_add(&b->node, &ictx->bound);
 	iopf_rt_mutex_unlock(&ictx->lock);
@@ -767,6 +778,7 @@ void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id)
 int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 		      uint32_t *pt_id, uint32_t *auto_hwpt)
 {
+	struct pl_bound *b;
 	struct pl_hwpt *hw;
 	uint32_t hwpt_id;
 	int ret;
@@ -807,39 +819,48 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 	if (ret) {
 		if (*auto_hwpt) {
 			iopf_fd_destroy(ictx->ctx, hwpt_id);
-			iopf_list_del(&hw->node);
-			free(hw);
+			pl_hwpt_remove_locked(ictx, hw);
 			*auto_hwpt = 0;
 		}
 		goto out;
 	}
+	b = pl_bound_find_locked(ictx, dev_id);
+	if (b)
+		b->fault_id = hw->fault_id;
 	*pt_id = hwpt_id;
 out:
 	iopf_rt_mutex_unlock(&ictx->lock);
 	return ret;
 }
 
+/*
+ * The queue the attachment reported to, if any, forgets it: a HWPT keeps
+ * its queue (IOMMU_DESTROY of the queue is -EBUSY while the HWPT is), so
+ * it is there to find.
+ */
 void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
 		       uint32_t auto_hwpt)
 {
+	struct pl_bound *b;
 	struct pl_fault *q;
 
 	/* Not under ictx->lock: the detach waits for the device's DMA,
 	 * whose faults a program thread may be answering. */
 	iopf_fd_detach(ictx->ctx, dev_id, IOPF_PASID_NONE);
 	iopf_rt_mutex_lock(&ictx->lock);
-	iopf_list_for_each_entry(q, &ictx->faults, node)
+	b = pl_bound_find_locked(ictx, dev_id);
+	q = b && b->fault_id ? pl_fault_find_locked(ictx, b->fault_id) : NULL;
+	if (q)
 		pl_fault_forget_dev(q, dev_id);
+	if (b)
+		b->fault_id = 0;
 	if (auto_hwpt) {
 		struct pl_hwpt *hw;
 
 		iopf_fd_destroy(ictx->ctx, auto_hwpt);
 		hw = pl_hwpt_find_locked(ictx, auto_hwpt);
-		if (hw) {
-			iopf_list_del(&hw->node);
-			free(hw->kept);
-			free(hw);
-		}
+		if (hw)
+			pl_hwpt_remove_locked(ictx, hw);
 	}
 	iopf_rt_mutex_unlock(&ictx->lock);
 }

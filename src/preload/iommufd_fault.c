@@ -31,21 +31,66 @@ static void pl_fault_signal_locked(struct pl_fault *q)
 	}
 }
 
-static bool pl_fault_detached_since_locked(struct pl_fault *q, uint32_t dev,
-					   uint64_t seq)
+/*
+ * The generation of @dev_id's attachment in @q: 0 if @q holds nothing
+ * delivered from its current one (it has none, or nothing was read).
+ */
+static uint64_t pl_fault_gen_find_locked(struct pl_fault *q, uint32_t dev_id)
 {
 	iopf_rt_mutex_assert_held(&q->lock);
-	for (unsigned i = 0; i < PL_DETACH_SLOTS; i++)
-		if (q->detached[i].seq > seq && q->detached[i].dev_id == dev)
-			return true;
-	return false;
+	for (size_t i = 0; i < q->ngens; i++)
+		if (q->gens[i].dev_id == dev_id)
+			return q->gens[i].gen;
+	return 0;
+}
+
+/* The same, a new generation if there is none: -ENOMEM or 0. */
+static int pl_fault_gen_get_locked(struct pl_fault *q, uint32_t dev_id,
+				   uint64_t *gen)
+{
+	iopf_rt_mutex_assert_held(&q->lock);
+	*gen = pl_fault_gen_find_locked(q, dev_id);
+	if (*gen)
+		return 0;
+	if (q->ngens == q->gens_cap) {
+		size_t cap = q->gens_cap ? 2 * q->gens_cap : 4;
+		void *p = realloc(q->gens, cap * sizeof(*q->gens));
+
+		if (!p)
+			return -ENOMEM;
+		q->gens = p;
+		q->gens_cap = cap;
+	}
+	*gen = ++q->last_gen;
+	q->gens[q->ngens++] = (struct pl_attach_gen){ dev_id, *gen };
+	return 0;
+}
+
+/* @dev_id's attachment is over: its generation is never current again. */
+static void pl_fault_gen_end_locked(struct pl_fault *q, uint32_t dev_id)
+{
+	iopf_rt_mutex_assert_held(&q->lock);
+	for (size_t i = 0; i < q->ngens; i++) {
+		if (q->gens[i].dev_id == dev_id) {
+			q->gens[i] = q->gens[--q->ngens];
+			return;
+		}
+	}
+}
+
+/* Is @r an answer to a group of its device's current attachment? */
+static bool pl_resp_current_locked(struct pl_fault *q, const struct pl_resp *r)
+{
+	iopf_rt_mutex_assert_held(&q->lock);
+	return pl_fault_gen_find_locked(q, r->dev_id) == r->gen;
 }
 
 /*
- * A record the program will not see is answered INVALID here, so that no
- * group waits for an answer that cannot come. The group may be answered
- * already (a detach answers what it leaves behind): then iopf no longer
- * knows the cookie, -ENOENT, and nothing is answered twice.
+ * A record the program will not see (no memory to keep it) is answered
+ * INVALID here, so that no group waits for an answer that cannot come.
+ * The group may be answered already (a detach answers what it leaves
+ * behind): then iopf no longer knows the cookie, -ENOENT, and nothing is
+ * answered twice.
  */
 static void pl_fault_refuse(struct iopf_fd *ctx, uint32_t fault_id,
 			    const struct iopf_fd_pgfault *rec)
@@ -58,38 +103,29 @@ static void pl_fault_refuse(struct iopf_fd *ctx, uint32_t fault_id,
 	iopf_fd_fault_write(ctx, fault_id, &resp, 1);
 }
 
+/*
+ * The reader: iopf's records into the pending list. Each read is marked
+ * (reading, reads) so that a detach can wait for a read begun before it
+ * to be in the list, where it drops the attachment's records
+ * (pl_fault_forget_dev()); a read begun after the detach cannot hold
+ * them, as iopf_fd_detach() has dropped them from the queue by then.
+ */
 static void pl_fault_reader(void *arg)
 {
 	struct pl_fault *q = arg;
 	/* A group is at most a device's PRI credits: IOPF_PRI_GROUPS. */
 	struct iopf_fd_pgfault *recs = calloc(IOPF_PRI_GROUPS, sizeof(*recs));
 	struct iopf_fd *ctx = q->ictx->ctx;
-	uint64_t seq;
 	int n;
 
 	while (recs && !atomic_load(&q->stop)) {
 		iopf_rt_mutex_lock(&q->lock);
-		seq = q->detach_seq;
+		q->reading = true;
 		iopf_rt_mutex_unlock(&q->lock);
 		n = iopf_fd_fault_read(ctx, q->id, recs, IOPF_PRI_GROUPS,
 				       20000000ull);
-		if (n < 0) {
-			iopf_rt_sleep(q->ictx->h->rt, 10000000ull);
-			continue;
-		}
 		iopf_rt_mutex_lock(&q->lock);
 		for (int i = 0; i < n; i++) {
-			/*
-			 * Its device was detached while we held it: dropped,
-			 * as the kernel drops what a detach leaves unread.
-			 * Keyed by device, the drop may also take a group of
-			 * an attachment made since: refused, not left waiting.
-			 */
-			if (pl_fault_detached_since_locked(q, recs[i].dev_id,
-							   seq)) {
-				pl_fault_refuse(ctx, q->id, &recs[i]);
-				continue;
-			}
 			if (q->npend == q->pend_cap) {
 				size_t cap = q->pend_cap ? 2 * q->pend_cap : 64;
 				void *p = realloc(q->pend,
@@ -104,8 +140,13 @@ static void pl_fault_reader(void *arg)
 			}
 			q->pend[q->npend++] = recs[i];
 		}
+		q->reading = false;
+		q->reads++;
+		iopf_rt_wake_all(&q->read_done);
 		pl_fault_signal_locked(q);
 		iopf_rt_mutex_unlock(&q->lock);
+		if (n < 0)
+			iopf_rt_sleep(q->ictx->h->rt, 10000000ull);
 	}
 	free(recs);
 }
@@ -135,7 +176,7 @@ void pl_fault_drop(struct pl_fault *q)
 {
 	iopf_rt_mutex_lock(&q->lock);
 	q->destroyed = true;
-	q->npend = q->nresp = 0;
+	q->npend = q->nresp = q->ngens = 0;
 	pl_fault_signal_locked(q);
 	iopf_rt_mutex_unlock(&q->lock);
 	pl_file_put(&q->f);
@@ -143,13 +184,15 @@ void pl_fault_drop(struct pl_fault *q)
 
 static void pl_fault_release(struct pl_file *f)
 {
-	struct pl_fault *q = (struct pl_fault *)f;
+	struct pl_fault *q = iopf_container_of(f, struct pl_fault, f);
 
 	if (q->efd >= 0) /* -1: an allocation that failed before the dup */
 		pl_libc.close(q->efd);
+	iopf_rt_waitq_destroy(&q->read_done);
 	iopf_rt_mutex_destroy(&q->lock);
 	free(q->pend);
 	free(q->resp);
+	free(q->gens);
 	free(q);
 }
 
@@ -158,12 +201,26 @@ static const struct pl_flag_pair pl_pgfault_flags[] = {
 	{ IOPF_PR_LAST, IOMMU_PGFAULT_FLAGS_LAST_PAGE },
 };
 
+/* Forget the delivered groups whose attachment is over: their answers
+ * would be refused, and the detach answered them. */
+static void pl_fault_resp_compact_locked(struct pl_fault *q)
+{
+	size_t i, j;
+
+	iopf_rt_mutex_assert_held(&q->lock);
+	for (i = j = 0; i < q->nresp; i++)
+		if (pl_resp_current_locked(q, &q->resp[i]))
+			q->resp[j++] = q->resp[i];
+	q->nresp = j;
+}
+
 /* iommufd_fault_fops_read(): whole groups, never blocking, 0 if none. */
 ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 {
 	const size_t rsz = sizeof(struct iommu_hwpt_pgfault);
-	struct pl_fault *q = (struct pl_fault *)f;
+	struct pl_fault *q = iopf_container_of(f, struct pl_fault, f);
 	size_t done = 0, i, n;
+	uint64_t gen;
 	int rc = 0;
 
 	if (count % rsz)
@@ -178,6 +235,11 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 			;
 		if (n * rsz > count - done || n > IOPF_PRI_GROUPS)
 			break;
+		rc = pl_fault_gen_get_locked(q, q->pend[0].dev_id, &gen);
+		if (rc)
+			break;
+		if (q->nresp == q->resp_cap)
+			pl_fault_resp_compact_locked(q);
 		if (q->nresp == q->resp_cap) {
 			size_t cap = q->resp_cap ? 2 * q->resp_cap : 64;
 			void *p = realloc(q->resp, cap * sizeof(*q->resp));
@@ -223,6 +285,7 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 			.cookie = cookie,
 			.dev_id = q->pend[0].dev_id,
 			.cookie64 = c64,
+			.gen = gen,
 		};
 		memmove(q->pend, q->pend + n, (q->npend - n) * sizeof(*q->pend));
 		q->npend -= n;
@@ -237,9 +300,10 @@ ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count)
 ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count)
 {
 	const size_t rsz = sizeof(struct iommu_hwpt_page_response);
-	struct pl_fault *q = (struct pl_fault *)f;
+	struct pl_fault *q = iopf_container_of(f, struct pl_fault, f);
 	struct iommu_hwpt_page_response r;
 	size_t done = 0, i;
+	bool current;
 	int rc = 0;
 
 	if (count % rsz)
@@ -268,7 +332,17 @@ ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count)
 			.code = r.code == IOMMUFD_PAGE_RESP_SUCCESS ?
 					IOPF_RESP_SUCCESS : IOPF_RESP_INVALID,
 		};
+		current = pl_resp_current_locked(q, &q->resp[i]);
 		q->resp[i] = q->resp[--q->nresp];
+		/*
+		 * Its attachment is over (a detach, maybe an attach again
+		 * since): the detach answered the group, and the cookie is
+		 * gone, as iommufd_auto_response_faults() leaves it.
+		 */
+		if (!current) {
+			rc = -EINVAL;
+			break;
+		}
 		/* -ENOENT: answered by the queue's time limit meanwhile; the
 		 * cookie is gone either way, as after xa_erase(). */
 		if (iopf_fd_fault_write(q->ictx->ctx, q->id, &resp, 1) < 0) {
@@ -281,26 +355,27 @@ ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count)
 	return done ? (ssize_t)done : rc;
 }
 
-/* Forget what a detach answered: records not read, cookies not used. */
+/*
+ * @dev_id's attachment reporting to @q is detached (iopf_fd_detach()
+ * answered its groups): its generation ends, so that answers to what was
+ * delivered are refused, and the records not read yet are dropped. A read
+ * of the reader's begun before the detach may hold more of them: waited
+ * for (it ends within its 20 ms), so that they are dropped too.
+ */
 void pl_fault_forget_dev(struct pl_fault *q, uint32_t dev_id)
 {
+	uint64_t reads;
 	size_t i, j;
 
 	iopf_rt_mutex_lock(&q->lock);
-	q->detach_seq++;
-	for (i = 0; i < PL_DETACH_SLOTS - 1; i++)
-		if (q->detached[i].dev_id == dev_id || !q->detached[i].seq)
-			break;
-	q->detached[i].dev_id = dev_id;
-	q->detached[i].seq = q->detach_seq;
+	reads = q->reads;
+	while (q->reading && q->reads == reads)
+		iopf_rt_wait(&q->read_done, &q->lock);
+	pl_fault_gen_end_locked(q, dev_id);
 	for (i = j = 0; i < q->npend; i++)
 		if (q->pend[i].dev_id != dev_id)
 			q->pend[j++] = q->pend[i];
 	q->npend = j;
-	for (i = j = 0; i < q->nresp; i++)
-		if (q->resp[i].dev_id != dev_id)
-			q->resp[j++] = q->resp[i];
-	q->nresp = j;
 	pl_fault_signal_locked(q);
 	iopf_rt_mutex_unlock(&q->lock);
 }
@@ -331,6 +406,7 @@ int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
 	q->next_cookie = 1;
 	q->efd = -1;
 	iopf_lock_init(ictx->h->rt, &q->lock, PL_FAULTQ);
+	iopf_rt_waitq_init(ictx->h->rt, &q->read_done);
 	iopf_rt_mutex_lock(&ictx->lock);
 	ret = iopf_fd_fault_alloc(ictx->ctx, &id);
 	if (ret)
@@ -371,6 +447,7 @@ err_destroy_queue:
 	return ret;
 err_unlock_free:
 	iopf_rt_mutex_unlock(&ictx->lock);
+	iopf_rt_waitq_destroy(&q->read_done);
 	iopf_rt_mutex_destroy(&q->lock);
 	free(q);
 	return ret;

@@ -91,7 +91,7 @@ int pl_ioctl_hwpt_alloc(struct pl_iommufd *ictx, void *c,
 	return 0;
 out_free:
 	iopf_rt_mutex_unlock(&ictx->lock);
-	free(hw);
+	pl_hwpt_free(hw);
 	return ret;
 }
 

@@ -2,10 +2,10 @@
 /*
  * What the iommufd files of the preload library share: the context, its
  * objects, and the helpers each file calls in the others. iommufd.c holds
- * the context and the IOAS ioctls; iommufd_map.c the mappings; iommufd_hwpt.c the HWPT ioctls
- * (allocation, hardware info, dirty tracking, invalidation);
- * iommufd_fault.c the fault queue files. Locks and errors: see the top
- * of iommufd.c.
+ * the context and the IOAS ioctls; iommufd_map.c the mappings;
+ * iommufd_hwpt.c the HWPT ioctls (allocation, hardware info, dirty
+ * tracking, invalidation); iommufd_fault.c the fault queue files. Locks
+ * and errors: see the top of iommufd.c.
  */
 #ifndef IOPF_PRELOAD_IOMMUFD_INTERNAL_H
 #define IOPF_PRELOAD_IOMMUFD_INTERNAL_H
@@ -22,8 +22,6 @@
 #include <stdint.h>
 
 #define PL_IOVA_LAST ((1ull << IOPF_IOVA_BITS) - 1)
-#define PL_DETACH_SLOTS 32
-
 struct pl_map {
 	uint64_t iova, length, va;
 	uint32_t flags;                 /* IOMMU_IOAS_MAP_* */
@@ -31,12 +29,12 @@ struct pl_map {
 	/* Recorded only, not in iopf_fd: the process did not have the
 	 * pages and no HWPT needed them yet (pl_ioas_fill_locked()). */
 	bool deferred;
-	struct pl_map *next;
+	struct iopf_list node;          /* in io->maps, newest first */
 };
 
 struct pl_ioas {
 	uint32_t id;
-	struct pl_map *maps;
+	struct iopf_list maps;          /* of struct pl_map */
 	struct iommu_iova_range *allowed;
 	uint32_t nallowed;
 	uint64_t huge_pages;            /* IOMMU_OPTION_HUGE_PAGES */
@@ -56,14 +54,25 @@ struct pl_hwpt {
 
 struct pl_bound {
 	uint32_t dev_id;
-	struct pl_device *d;
-	uint32_t hwpt_id;               /* attached to, or 0 */
+	uint32_t fault_id;              /* its attachment reports there, or 0 */
 	struct iopf_list node;          /* in ictx->bound */
 };
 
+/* A group delivered to the program and not answered yet. */
 struct pl_resp {
 	uint32_t cookie, dev_id;
 	uint64_t cookie64;
+	uint64_t gen;                   /* of the attachment it came from */
+};
+
+/*
+ * A device's attachment whose records a queue holds, by generation: a
+ * number never given twice in that queue, so an answer can tell whether
+ * the attachment its group came from is still the device's.
+ */
+struct pl_attach_gen {
+	uint32_t dev_id;
+	uint64_t gen;
 };
 
 struct pl_fault {
@@ -85,8 +94,12 @@ struct pl_fault {
 	size_t nresp, resp_cap;
 	uint32_t next_cookie;
 	bool signalled;                 /* the eventfd's counter is 1 */
-	uint64_t detach_seq;
-	struct { uint32_t dev_id; uint64_t seq; } detached[PL_DETACH_SLOTS];
+	struct pl_attach_gen *gens;     /* the attachments delivered from */
+	size_t ngens, gens_cap;
+	uint64_t last_gen;
+	bool reading;                   /* the reader is in a read of iopf's */
+	uint64_t reads;                 /* reads it has finished */
+	struct iopf_rt_waitq read_done; /* wakes when one finishes */
 	/* The reader actor. */
 	struct iopf_rt_actor *reader;
 	atomic_bool stop;
@@ -131,6 +144,9 @@ struct pl_fault *pl_fault_find_locked(struct pl_iommufd *ictx, uint32_t id);
 int pl_ioas_exists(struct pl_iommufd *ictx, uint32_t id);
 int pl_bound_exists(struct pl_iommufd *ictx, uint32_t dev_id);
 int pl_respond(struct pl_ucmd *u, const void *cmd, size_t len);
+/* A HWPT's records, unlinked (or never linked) and its iopf_fd object
+ * destroyed (or never made). */
+void pl_hwpt_free(struct pl_hwpt *hw);
 /* A flag of the uAPI and iopf's own for it. */
 struct pl_flag_pair {
 	uint32_t from, to;
@@ -140,6 +156,9 @@ uint32_t pl_flags_translate(uint32_t flags, const struct pl_flag_pair *pairs,
 			    size_t n);
 
 /* iommufd_map.c */
+/* The mapping of @io that holds @iova, or NULL. */
+struct pl_map *pl_map_find_locked(struct pl_iommufd *ictx, struct pl_ioas *io,
+				  uint64_t iova);
 int pl_ioas_fill_locked(struct pl_iommufd *ictx, struct pl_ioas *io);
 int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r);
 int pl_unmap_locked(struct pl_iommufd *ictx, uint32_t ioas_id, uint64_t iova,

@@ -44,15 +44,31 @@ uint64_t pl_ioas_alignment_locked(struct pl_iommufd *ictx,
 	return 1;
 }
 
-static bool pl_range_free_locked(struct pl_iommufd *ictx,
-				 struct pl_ioas *io, uint64_t iova,
-				 uint64_t length)
+/* The last mapping of @io (oldest first) that meets [iova, iova +
+ * length), or NULL. */
+static struct pl_map *pl_map_overlap_locked(struct pl_iommufd *ictx,
+					    struct pl_ioas *io, uint64_t iova,
+					    uint64_t length)
 {
+	struct pl_map *m, *hit = NULL;
+
 	iopf_rt_mutex_assert_held(&ictx->lock);
-	for (struct pl_map *m = io->maps; m; m = m->next)
+	iopf_list_for_each_entry(m, &io->maps, node)
 		if (iova < m->iova + m->length && m->iova < iova + length)
-			return false;
-	return true;
+			hit = m;
+	return hit;
+}
+
+struct pl_map *pl_map_find_locked(struct pl_iommufd *ictx, struct pl_ioas *io,
+				  uint64_t iova)
+{
+	struct pl_map *m;
+
+	iopf_rt_mutex_assert_held(&ictx->lock);
+	iopf_list_for_each_entry(m, &io->maps, node)
+		if (m->iova <= iova && iova < m->iova + m->length)
+			return m;
+	return NULL;
 }
 
 /*
@@ -78,12 +94,9 @@ static int pl_iova_alloc_locked(struct pl_iommufd *ictx,
 
 		while (at >= r[i].start && at + length - 1 <= r[i].last &&
 		       at + length - 1 >= at) {
-			struct pl_map *hit = NULL;
+			struct pl_map *hit =
+				pl_map_overlap_locked(ictx, io, at, length);
 
-			for (struct pl_map *m = io->maps; m; m = m->next)
-				if (at < m->iova + m->length &&
-				    m->iova < at + length)
-					hit = m;
 			if (!hit) {
 				*iova = at;
 				return 0;
@@ -148,7 +161,7 @@ int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 			return -EOVERFLOW;
 		if (r->iova + r->length - 1 > PL_IOVA_LAST)
 			return -EINVAL;
-		if (!pl_range_free_locked(ictx, io, r->iova, r->length))
+		if (pl_map_overlap_locked(ictx, io, r->iova, r->length))
 			return -EEXIST;
 	}
 	/*
@@ -191,8 +204,7 @@ int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 		free(m);
 		return ret;
 	}
-	m->next = io->maps;
-	io->maps = m;
+	iopf_list_add(&m->node, &io->maps);
 	return 0;
 }
 
@@ -204,8 +216,10 @@ int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
  */
 int pl_ioas_fill_locked(struct pl_iommufd *ictx, struct pl_ioas *io)
 {
+	struct pl_map *m;
+
 	iopf_rt_mutex_assert_held(&ictx->lock);
-	for (struct pl_map *m = io->maps; m; m = m->next) {
+	iopf_list_for_each_entry(m, &io->maps, node) {
 		int ret;
 
 		if (!m->deferred)
@@ -222,30 +236,28 @@ int pl_unmap_locked(struct pl_iommufd *ictx, uint32_t ioas_id,
 		    uint64_t iova, uint64_t length, uint64_t *unmapped)
 {
 	struct pl_ioas *io = pl_ioas_find_locked(ictx, ioas_id);
-	struct pl_map **pp, *m;
 	uint64_t last = iova + length - 1;
+	struct pl_map *m, *mn;
 	int ret;
 
 	iopf_rt_mutex_assert_held(&ictx->lock);
 	if (!io)
 		return -ENOENT;
 	/* iopt_unmap_iova_range(): an area cut by the range edges. */
-	for (m = io->maps; m; m = m->next)
+	iopf_list_for_each_entry(m, &io->maps, node)
 		if (m->iova <= last && iova <= m->iova + m->length - 1 &&
 		    (m->iova < iova || m->iova + m->length - 1 > last))
 			return -ENOENT;
 	ret = iopf_fd_ioas_unmap(ictx->ctx, ioas_id, iova, length, unmapped);
 	if (ret)
 		return ret;
-	for (pp = &io->maps; (m = *pp);) {
-		if (m->iova >= iova && m->iova + m->length - 1 <= last) {
-			if (m->deferred)        /* iopf_fd never had it */
-				*unmapped += m->length;
-			*pp = m->next;
-			free(m);
-		} else {
-			pp = &m->next;
-		}
+	iopf_list_for_each_entry_safe(m, mn, &io->maps, node) {
+		if (m->iova < iova || m->iova + m->length - 1 > last)
+			continue;
+		if (m->deferred)        /* iopf_fd never had it */
+			*unmapped += m->length;
+		iopf_list_del(&m->node);
+		free(m);
 	}
 	/* iopt_unmap_iova_range(): nothing there is -ENOENT. */
 	return *unmapped ? 0 : -ENOENT;

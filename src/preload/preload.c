@@ -6,7 +6,9 @@
  *
  * Invariants:
  *  - pl_fds[n] is non-NULL exactly while fd n is a descriptor we made or
- *    duplicated and the program has not closed; it holds one reference.
+ *    duplicated and the program has not begun to close (close(),
+ *    close_range(), closefrom(), or dup2() onto it); it holds one
+ *    reference. An entry leaves before its number is closed (close()).
  *  - The host is created once, never torn down: the process may exit
  *    with DMA in flight, as it may with real devices.
  * Lock order: pl_fds_lock is a leaf.
@@ -22,6 +24,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct pl_libc pl_libc;
@@ -39,6 +43,9 @@ static void pl_libc_resolve(void)
 	pl_libc.open = dlsym(RTLD_NEXT, "open");
 	pl_libc.openat = dlsym(RTLD_NEXT, "openat");
 	pl_libc.close = dlsym(RTLD_NEXT, "close");
+	/* Since glibc 2.34: the system call where they are missing. */
+	pl_libc.close_range = dlsym(RTLD_NEXT, "close_range");
+	pl_libc.closefrom = dlsym(RTLD_NEXT, "closefrom");
 	pl_libc.ioctl = dlsym(RTLD_NEXT, "ioctl");
 	pl_libc.read = dlsym(RTLD_NEXT, "read");
 	pl_libc.write = dlsym(RTLD_NEXT, "write");
@@ -49,9 +56,15 @@ static void pl_libc_resolve(void)
 	pl_libc.dup3 = dlsym(RTLD_NEXT, "dup3");
 	pl_libc.fcntl = dlsym(RTLD_NEXT, "fcntl");
 	pl_libc.mmap = dlsym(RTLD_NEXT, "mmap64");
+	pl_libc.munmap = dlsym(RTLD_NEXT, "munmap");
+	pl_libc.mlock = dlsym(RTLD_NEXT, "mlock");
+	pl_libc.mlock2 = dlsym(RTLD_NEXT, "mlock2");
+	pl_libc.munlock = dlsym(RTLD_NEXT, "munlock");
+	pl_libc.mlockall = dlsym(RTLD_NEXT, "mlockall");
+	pl_libc.munlockall = dlsym(RTLD_NEXT, "munlockall");
 }
 
-static inline void pl_libc_init(void)
+void pl_libc_init(void)
 {
 	pthread_once(&pl_libc_once, pl_libc_resolve);
 }
@@ -112,18 +125,65 @@ static void pl_fd_set(int fd, struct pl_file *f)
 	pl_file_put(old);
 }
 
-/* Forget @fd if it still names @f. */
-static void pl_fd_clear(int fd, struct pl_file *f)
+/* Take @fd's file out of the table: the reference it held, or NULL. */
+static struct pl_file *pl_fd_take(int fd)
 {
-	bool was;
+	struct pl_file *f;
 
+	if (fd < 0 || fd >= PL_MAX_FDS || !atomic_load(&pl_fds_used))
+		return NULL;
 	pthread_mutex_lock(&pl_fds_lock);
-	was = pl_fds[fd] == f;
-	if (was)
-		pl_fds[fd] = NULL;
+	f = pl_fds[fd];
+	pl_fds[fd] = NULL;
 	pthread_mutex_unlock(&pl_fds_lock);
-	if (was)
-		pl_file_put(f);
+	return f;
+}
+
+struct pl_fd_taken {
+	int fd;
+	struct pl_file *f;
+};
+
+/*
+ * Take every file of fds [@first, @last] out of the table at once, into
+ * a new array *@out (the caller frees it); their count, or -ENOMEM. The
+ * count is taken first and the array sized for it, under the lock again.
+ */
+static ssize_t pl_fd_take_range(unsigned first, unsigned last,
+				struct pl_fd_taken **out)
+{
+	struct pl_fd_taken *v = NULL;
+	size_t cap = 0, n, found;
+
+	*out = NULL;
+	if (first >= PL_MAX_FDS || !atomic_load(&pl_fds_used))
+		return 0;
+	if (last >= PL_MAX_FDS)
+		last = PL_MAX_FDS - 1;
+	for (;;) {
+		pthread_mutex_lock(&pl_fds_lock);
+		found = 0;
+		for (unsigned fd = first; fd <= last; fd++)
+			found += pl_fds[fd] != NULL;
+		if (found <= cap)
+			break;
+		pthread_mutex_unlock(&pl_fds_lock);
+		free(v);
+		cap = found + 8;
+		v = malloc(cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	n = 0;
+	for (unsigned fd = first; fd <= last; fd++) {
+		if (!pl_fds[fd])
+			continue;
+		v[n++] = (struct pl_fd_taken){ (int)fd, pl_fds[fd] };
+		pl_fds[fd] = NULL;
+	}
+	pthread_mutex_unlock(&pl_fds_lock);
+	*out = v;
+	return (ssize_t)n;
 }
 
 int pl_fd_reserve(int flags)
@@ -392,11 +452,11 @@ static struct pl_file *pl_path_open(const char *path, int *err)
 		return NULL;
 	}
 	if (!strcmp(path, "/dev/iommu")) {
-		struct pl_iommufd *ictx = pl_iommufd_open(h);
+		struct pl_file *f = pl_iommufd_open(h);
 
-		if (!ictx)
+		if (!f)
 			*err = -ENOMEM;
-		return (struct pl_file *)ictx;
+		return f;
 	}
 	if (!strcmp(path, "/dev/vfio/vfio")) {
 		struct pl_file *f = pl_vfio_container_open(h);
@@ -527,20 +587,88 @@ PL_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 	return pl_open_at(dirfd, path, flags, 0);
 }
 
+/*
+ * close(), close_range() and closefrom(): the numbers leave the table
+ * before libc closes them. From the real close on, the kernel may hand a
+ * number to another thread's open; were our entry still there, that
+ * thread's read or ioctl would reach our file instead of its own. The
+ * other order's cost is a call on the number racing its own close, which
+ * may find the bare eventfd: the program's race, whose answer is
+ * undefined in the kernel too. A close fails only on a number that was
+ * not open (EBADF; EINTR still closes it in Linux), so the number no
+ * longer names our file whatever libc says. The files' references go
+ * last, once the numbers are closed, as the kernel's fput() after the
+ * fd table.
+ */
 PL_EXPORT int close(int fd)
 {
-	struct pl_file *f = pl_intercept(fd);
-	int ret = pl_libc.close(fd);
+	struct pl_file *f;
+	int ret, err;
 
-	if (f) {
-		/*
-		 * Close succeeded or not, the number no longer names f. It may
-		 * name a new file already (another thread's open): leave that.
-		 */
-		pl_fd_clear(fd, f);
-		pl_file_put(f);
-	}
+	pl_libc_init();
+	f = pl_fd_take(fd);
+	ret = pl_libc.close(fd);
+	err = errno;
+	pl_file_put(f);
+	errno = err;
 	return ret;
+}
+
+static int pl_libc_close_range(unsigned first, unsigned last, int flags)
+{
+	if (pl_libc.close_range)
+		return pl_libc.close_range(first, last, flags);
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+/*
+ * CLOSE_RANGE_CLOEXEC closes nothing, and a call the kernel refuses
+ * (unknown flags, @first past @last) closes nothing either: both pass
+ * through with the table as it is. CLOSE_RANGE_UNSHARE closes the
+ * numbers for the caller's new table only; the table here is the
+ * process's, and forgets them (the common caller is a single thread
+ * about to exec). If the close fails all the same (ENOMEM unsharing),
+ * the numbers taken are given back.
+ */
+PL_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	struct pl_fd_taken *taken;
+	ssize_t n;
+	int ret, err;
+
+	pl_libc_init();
+	if ((flags & ~CLOSE_RANGE_UNSHARE) || first > last)
+		return pl_libc_close_range(first, last, flags);
+	n = pl_fd_take_range(first, last, &taken);
+	if (n < 0)
+		return (int)pl_result(n);
+	ret = pl_libc_close_range(first, last, flags);
+	err = errno;
+	for (ssize_t i = 0; i < n; i++) {
+		if (ret)
+			pl_fd_set(taken[i].fd, taken[i].f);
+		else
+			pl_file_put(taken[i].f);
+	}
+	free(taken);
+	errno = err;
+	return ret;
+}
+
+PL_EXPORT void closefrom(int lowfd)
+{
+	struct pl_fd_taken *taken;
+	ssize_t n;
+
+	pl_libc_init();
+	n = pl_fd_take_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u, &taken);
+	if (pl_libc.closefrom)
+		pl_libc.closefrom(lowfd);
+	else
+		pl_libc_close_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u, 0);
+	for (ssize_t i = 0; i < n; i++)
+		pl_file_put(taken[i].f);
+	free(taken);
 }
 
 /* @newfd, libc's answer to duplicating @f's fd, now names @f too. */
@@ -621,7 +749,7 @@ static int pl_ioctl_file(struct pl_file *f, unsigned long cmd, void *arg)
 {
 	switch (f->kind) {
 	case PL_IOMMUFD:
-		return pl_iommufd_ioctl((struct pl_iommufd *)f, cmd, arg);
+		return pl_iommufd_ioctl(f, cmd, arg);
 	case PL_VFIO_DEVICE:
 		return pl_vfio_device_ioctl(f, cmd, arg);
 	case PL_VFIO_CONTAINER:
@@ -749,9 +877,14 @@ PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 {
 	struct pl_file *f = pl_intercept(fd);
 	bool device;
+	void *p;
 
-	if (!f)
-		return pl_libc.mmap(addr, len, prot, flags, fd, off);
+	if (!f) {
+		p = pl_libc.mmap(addr, len, prot, flags, fd, off);
+		if (p != MAP_FAILED)
+			pl_mlock_mapped(p, len);
+		return p;
+	}
 	device = f->kind == PL_VFIO_DEVICE;
 	pl_file_put(f);
 	errno = device ? EINVAL : ENODEV;
@@ -759,3 +892,14 @@ PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 }
 PL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
 		       off_t off) __attribute__((alias("mmap")));
+
+PL_EXPORT int munmap(void *addr, size_t len)
+{
+	int ret;
+
+	pl_libc_init();
+	ret = pl_libc.munmap(addr, len);
+	if (!ret)
+		pl_mlock_unmapped(addr, len);
+	return ret;
+}

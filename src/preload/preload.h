@@ -19,8 +19,9 @@
  * container's (PL_CONTEXT), a fault queue's (PL_FAULTQ), an emulated
  * function's state (PL_DEVICE). They are held across calls into the
  * iommufd and type1 front ends and the device models, never the other way
- * round. The fd table's and the bring-up's locks are plain pthread
- * mutexes: they exist before the runtime and are leaves.
+ * round. The fd table's, the bring-up's and the memory locks' record's
+ * (mlock.c) locks are plain pthread mutexes: they exist before the
+ * runtime and are leaves.
  */
 #ifndef IOPF_PRELOAD_H
 #define IOPF_PRELOAD_H
@@ -44,6 +45,8 @@ struct pl_libc {
 	int (*open)(const char *, int, ...);
 	int (*openat)(int, const char *, int, ...);
 	int (*close)(int);
+	int (*close_range)(unsigned, unsigned, int);   /* NULL: not in libc */
+	void (*closefrom)(int);                        /* NULL: not in libc */
 	int (*ioctl)(int, unsigned long, ...);
 	ssize_t (*read)(int, void *, size_t);
 	ssize_t (*write)(int, const void *, size_t);
@@ -54,8 +57,16 @@ struct pl_libc {
 	int (*dup3)(int, int, int);
 	int (*fcntl)(int, int, ...);
 	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	int (*mlock)(const void *, size_t);
+	int (*mlock2)(const void *, size_t, unsigned int); /* NULL: not in libc */
+	int (*munlock)(const void *, size_t);
+	int (*mlockall)(int);
+	int (*munlockall)(void);
 };
 extern struct pl_libc pl_libc;
+/* pl_libc filled in, once; every interposed entry point calls it first. */
+void pl_libc_init(void);
 
 enum pl_kind {
 	PL_IOMMUFD,
@@ -153,6 +164,14 @@ void pl_irq_signal(struct pl_device *d, unsigned vector);
  */
 int pl_mem_prepare(struct pl_host *h, uint64_t va, uint64_t len);
 
+/*
+ * The program's memory locks (mlock.c): a mapping made at @addr (with
+ * mlockall(MCL_FUTURE) it is locked; otherwise what was locked there is
+ * gone), a mapping removed.
+ */
+void pl_mlock_mapped(void *addr, size_t len);
+void pl_mlock_unmapped(void *addr, size_t len);
+
 /* Devices (devices.c). */
 int pl_dma_create(struct pl_host *h, struct pl_device *d);
 int pl_sec_create(struct pl_host *h, struct pl_device *d);
@@ -160,9 +179,12 @@ int pl_nic_create(struct pl_host *h, struct pl_device *d, const char *model);
 
 /* iommufd (iommufd.c). */
 struct pl_iommufd;
-struct pl_iommufd *pl_iommufd_open(struct pl_host *h);
-int pl_iommufd_ioctl(struct pl_iommufd *ictx, unsigned long cmd, void *arg);
-struct iopf_fd *pl_iommufd_ctx(struct pl_iommufd *ictx);
+/* A new /dev/iommu file with one reference, or NULL (no memory). */
+struct pl_file *pl_iommufd_open(struct pl_host *h);
+int pl_iommufd_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
+/* The context behind @f, or NULL if @f is not an iommufd; its file. */
+struct pl_iommufd *pl_iommufd_of(struct pl_file *f);
+struct pl_file *pl_iommufd_file(struct pl_iommufd *ictx);
 /* Bookkeeping the device files need. */
 int pl_iommufd_bind(struct pl_iommufd *ictx, struct pl_device *d,
 		    uint32_t *dev_id);
@@ -183,12 +205,18 @@ ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
  * @group NULL the device's cdev file. NULL: no memory. */
 struct pl_file *pl_vfio_device_open_group(struct pl_device *d,
 					  struct pl_file *group);
+/* The last close of @d as a device (vfio_pci_core_close_device()):
+ * interrupts off, bus mastering off, the function reset. */
+void pl_vfio_close_device(struct pl_device *d);
 
 /* VFIO type1 (type1.c). */
 struct pl_file *pl_vfio_container_open(struct pl_host *h);
 struct pl_file *pl_vfio_group_open(struct pl_host *h, unsigned index);
 int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
 int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg);
+/* A device file of @group, opened by VFIO_GROUP_GET_DEVICE_FD, has gone;
+ * the last closes the device (pl_vfio_close_device()). */
+void pl_vfio_group_put_device(struct pl_file *group, struct pl_device *d);
 
 #define PL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

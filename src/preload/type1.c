@@ -55,7 +55,7 @@ struct pl_group {
 
 static void pl_container_release(struct pl_file *f)
 {
-	struct pl_container *c = (struct pl_container *)f;
+	struct pl_container *c = iopf_container_of(f, struct pl_container, f);
 
 	if (c->type1)
 		iopf_type1_close(c->type1);
@@ -283,7 +283,7 @@ static const struct {
 
 int pl_vfio_container_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 {
-	struct pl_container *c = (struct pl_container *)f;
+	struct pl_container *c = iopf_container_of(f, struct pl_container, f);
 	int ret;
 
 	switch (cmd) {
@@ -334,7 +334,7 @@ static void pl_group_leave_locked(struct pl_group *g)
 
 static void pl_group_release(struct pl_file *f)
 {
-	struct pl_group *g = (struct pl_group *)f;
+	struct pl_group *g = iopf_container_of(f, struct pl_group, f);
 
 	iopf_rt_mutex_lock(&g->lock);
 	pl_group_leave_locked(g);
@@ -396,7 +396,7 @@ static int pl_group_set_container_locked(struct pl_group *g, void *arg)
 		pl_file_put(f);
 		return fcntl(fd, F_GETFD) < 0 ? -EBADF : -EBADFD;
 	}
-	c = (struct pl_container *)f;
+	c = iopf_container_of(f, struct pl_container, f);
 	iopf_rt_mutex_lock(&c->lock);
 	/* vfio_container_attach_group(): joins the IOMMU already set. */
 	if (c->type1)
@@ -453,9 +453,28 @@ static int pl_group_get_device_locked(struct pl_group *g, void *arg)
 	return fd;
 }
 
+/*
+ * Under the group's lock, which VFIO_GROUP_GET_DEVICE_FD holds too: a new
+ * device file cannot be handed out while the last one's close resets the
+ * function (the kernel's dev_set lock).
+ */
+void pl_vfio_group_put_device(struct pl_file *group, struct pl_device *d)
+{
+	struct pl_group *g = iopf_container_of(group, struct pl_group, f);
+	bool last;
+
+	iopf_rt_mutex_lock(&g->lock);
+	iopf_rt_mutex_lock(&d->cdev_lock);
+	last = --d->group_opens == 0;
+	iopf_rt_mutex_unlock(&d->cdev_lock);
+	if (last)
+		pl_vfio_close_device(d);
+	iopf_rt_mutex_unlock(&g->lock);
+}
+
 int pl_vfio_group_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 {
-	struct pl_group *g = (struct pl_group *)f;
+	struct pl_group *g = iopf_container_of(f, struct pl_group, f);
 	struct vfio_group_status st;
 	int ret;
 

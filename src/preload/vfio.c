@@ -14,6 +14,11 @@
  * iommufd it is bound to, so the context outlives the binding whatever
  * the program closes first, as the kernel's does.
  *
+ * The last close of a device (a bound cdev file, or a group's last device
+ * file) is vfio_pci_core_close_device()'s: interrupts and bus mastering
+ * off, the attachment dropped (its page requests answered), the function
+ * reset; an unbound cdev file opened nothing and closes nothing.
+ *
  * Locks: vf->lock (PL_FILE: one file's binding) -> the context's
  * (PL_CONTEXT); d->cdev_lock, d->cfg_lock and d->irq_lock (PL_DEVICE) are
  * leaves.
@@ -66,35 +71,80 @@ static void pl_vfio_irqs_off(struct pl_device *d)
 	iopf_rt_mutex_unlock(&d->irq_lock);
 }
 
-static void pl_vfio_unbind_locked(struct pl_vfio_file *vf)
+/*
+ * vfio_pci_core_disable(), its first half: interrupts off and bus
+ * mastering cleared before the function leaves its IOMMU attachment, so
+ * that DMA the detach fails raises nothing.
+ */
+static void pl_vfio_function_disable(struct pl_device *d)
+{
+	pl_vfio_irqs_off(d);
+	iopf_rt_mutex_lock(&d->cfg_lock);
+	d->command = 0;
+	iopf_rt_mutex_unlock(&d->cfg_lock);
+}
+
+/*
+ * Its second half: the function reset (registers and config space to
+ * their power-on values, PRI's failure state cleared), so that the next
+ * open finds the device as it was at the first.
+ */
+static void pl_vfio_function_reset(struct pl_device *d)
+{
+	d->ops->reset(d);
+	iopf_dev_reset(d->dev);
+	iopf_rt_mutex_lock(&d->cfg_lock);
+	d->command = 0;
+	d->bar0 = 0;
+	iopf_rt_mutex_unlock(&d->cfg_lock);
+}
+
+void pl_vfio_close_device(struct pl_device *d)
+{
+	pl_vfio_function_disable(d);
+	pl_vfio_function_reset(d);
+}
+
+/*
+ * vfio_df_close() of a bound cdev file: the function disabled, then
+ * detached and unbound (which answers the page requests the program
+ * holds: iommufd_auto_response_faults()), then reset. The device is
+ * marked unbound last, so no other file can bind it before the reset is
+ * over.
+ */
+static void pl_vfio_close_bound_locked(struct pl_vfio_file *vf)
 {
 	iopf_rt_mutex_assert_held(&vf->lock);
 	if (!vf->ictx)
 		return;
+	pl_vfio_function_disable(vf->d);
 	if (vf->attached)
 		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
 	vf->attached = false;
 	vf->auto_hwpt = 0;
-	pl_vfio_irqs_off(vf->d);
 	pl_iommufd_unbind(vf->ictx, vf->dev_id);
-	pl_file_put((struct pl_file *)vf->ictx);
+	pl_file_put(pl_iommufd_file(vf->ictx));
 	vf->ictx = NULL;
+	pl_vfio_function_reset(vf->d);
 	iopf_rt_mutex_lock(&vf->d->cdev_lock);
 	vf->d->bound = false;
 	iopf_rt_mutex_unlock(&vf->d->cdev_lock);
 }
 
+/*
+ * The last reference of a device file: a bound cdev file closes the
+ * device; a group's file closes it if it was the group's last
+ * (pl_vfio_group_put_device()). An unbound cdev file opened nothing.
+ */
 static void pl_vfio_file_release(struct pl_file *f)
 {
-	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+	struct pl_vfio_file *vf = iopf_container_of(f, struct pl_vfio_file, f);
 
 	iopf_rt_mutex_lock(&vf->lock);
-	pl_vfio_unbind_locked(vf);
+	pl_vfio_close_bound_locked(vf);
 	iopf_rt_mutex_unlock(&vf->lock);
 	if (vf->group) {
-		iopf_rt_mutex_lock(&vf->d->cdev_lock);
-		vf->d->group_opens--;
-		iopf_rt_mutex_unlock(&vf->d->cdev_lock);
+		pl_vfio_group_put_device(vf->group, vf->d);
 		pl_file_put(vf->group);
 	}
 	iopf_rt_mutex_destroy(&vf->lock);
@@ -133,6 +183,7 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 			const struct pl_vfio_ucmd *u)
 {
 	struct vfio_device_bind_iommufd *bind = c;
+	struct pl_iommufd *ictx;
 	struct pl_file *ifile;
 	uint32_t dev_id;
 	int ret;
@@ -155,7 +206,8 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 		goto out;
 	}
 	ifile = pl_fd_get(bind->iommufd);
-	if (!ifile || ifile->kind != PL_IOMMUFD) {
+	ictx = pl_iommufd_of(ifile);
+	if (!ictx) {
 		/* iommufd_ctx_from_fd(): not a file, or not an iommufd. */
 		ret = ifile ? -EBADFD
 			    : (fcntl(bind->iommufd, F_GETFD) < 0 ? -EBADF
@@ -174,7 +226,7 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 		pl_file_put(ifile);
 		goto out;
 	}
-	ret = pl_iommufd_bind((struct pl_iommufd *)ifile, vf->d, &dev_id);
+	ret = pl_iommufd_bind(ictx, vf->d, &dev_id);
 	if (!ret) {
 		bind->out_devid = dev_id;
 		ret = pl_copy_to_user(
@@ -183,7 +235,7 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 					 out_devid),
 			&bind->out_devid, sizeof(bind->out_devid));
 		if (ret)
-			pl_iommufd_unbind((struct pl_iommufd *)ifile, dev_id);
+			pl_iommufd_unbind(ictx, dev_id);
 	}
 	if (ret) {
 		iopf_rt_mutex_lock(&vf->d->cdev_lock);
@@ -192,7 +244,7 @@ static int pl_vfio_bind(struct pl_vfio_file *vf, void *c,
 		pl_file_put(ifile);
 		goto out;
 	}
-	vf->ictx = (struct pl_iommufd *)ifile;
+	vf->ictx = ictx;                /* the reference from pl_fd_get */
 	vf->dev_id = dev_id;
 out:
 	iopf_rt_mutex_unlock(&vf->lock);
@@ -485,7 +537,7 @@ static const struct pl_vfio_op {
  */
 int pl_vfio_device_ioctl(struct pl_file *f, unsigned long cmd, void *arg)
 {
-	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+	struct pl_vfio_file *vf = iopf_container_of(f, struct pl_vfio_file, f);
 	const struct pl_vfio_op *op = NULL;
 	struct pl_vfio_ucmd u = { .ubuf = arg };
 	union {
@@ -599,7 +651,7 @@ static int pl_region_access(struct pl_device *d, uint64_t index,
 ssize_t pl_vfio_device_rw(struct pl_file *f, void *buf, size_t count,
 			  off_t off, bool write)
 {
-	struct pl_vfio_file *vf = (struct pl_vfio_file *)f;
+	struct pl_vfio_file *vf = iopf_container_of(f, struct pl_vfio_file, f);
 	struct pl_device *d = vf->d;
 	uint64_t index = (uint64_t)off >> PL_REGION_SHIFT;
 	uint64_t pos = (uint64_t)off & (PL_REGION_OFFSET(1) - 1);

@@ -138,6 +138,139 @@ static void test_detach_answers(int ifd)
 	copy_down(&c);
 }
 
+/*
+ * Part 3b: detach and attach again, over and over, each time with a group
+ * of the old attachment held: its late answer is refused (EINVAL), and
+ * the new attachment's first fault reaches the queue and, answered, lets
+ * the copy complete. The fault is raised at once after the attach, while
+ * the queue may still be waiting on a read begun before the detach.
+ */
+static void test_reattach(int ifd)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_pgfault rec, old;
+	struct iommu_hwpt_page_response r;
+	unsigned late_refused = 0, new_delivered = 0, done = 0;
+	const unsigned rounds = 20;
+	struct pollfd p;
+	struct copy c;
+	uint32_t ioas, hwpt, pt;
+
+	copy_up(ifd, &c, 3);
+	ioas = t_ioas_alloc(ifd);
+	REQUIRE(!t_map(ifd, ioas, c.src, LEN, SRC_IOVA, T_RW), "map");
+	t_attach_faulting(ifd, c.d.dfd, c.d.dev_id, ioas, &fa, &hwpt);
+	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
+	dev_copy(&c.d, SRC_IOVA, DST_IOVA, PG);
+	REQUIRE(poll(&p, 1, 10000) == 1 &&
+		read((int)fa.out_fault_fd, &old, sizeof(old)) == sizeof(old),
+		"a first fault");
+	for (unsigned i = 0; i < rounds; i++) {
+		REQUIRE(!t_detach(c.d.dfd), "detach");
+		REQUIRE(dev_wait(&c.d, 10000) == DMA_ST_FAILED,
+			"the held group's copy failed");
+		pt = hwpt;
+		REQUIRE(!t_attach(c.d.dfd, &pt), "attach again");
+		dev_copy(&c.d, SRC_IOVA, DST_IOVA, PG);
+		r = (struct iommu_hwpt_page_response){ .cookie = old.cookie,
+						       .code = 0 };
+		if (write((int)fa.out_fault_fd, &r, sizeof(r)) < 0 &&
+		    errno == EINVAL)
+			late_refused++;
+		if (poll(&p, 1, 10000) != 1 ||
+		    read((int)fa.out_fault_fd, &rec, sizeof(rec)) !=
+			    sizeof(rec) || rec.cookie == old.cookie)
+			break;
+		new_delivered++;
+		old = rec;
+	}
+	CHECK(late_refused == new_delivered + (new_delivered < rounds),
+	      "reattach: %u late answers of %u refused", late_refused,
+	      new_delivered + (new_delivered < rounds));
+	CHECK(new_delivered == rounds,
+	      "reattach: the new attachment's fault reached the queue %u "
+	      "times of %u", new_delivered, rounds);
+	/* The last one answered, once the page is there. */
+	if (new_delivered == rounds) {
+		REQUIRE(!t_map(ifd, ioas, c.dst, LEN, DST_IOVA, T_RW), "map");
+		r = (struct iommu_hwpt_page_response){ .cookie = old.cookie,
+						       .code = 0 };
+		if (write((int)fa.out_fault_fd, &r, sizeof(r)) == sizeof(r) &&
+		    dev_wait(&c.d, 10000) == DMA_ST_DONE &&
+		    !memcmp(c.src, c.dst, PG))
+			done = 1;
+	}
+	CHECK(done, "reattach: the last attachment's answer completed the "
+	      "copy");
+	REQUIRE(!t_detach(c.d.dfd), "detach");
+	CHECK_OK(t_destroy(ifd, hwpt), "reattach: HWPT destroyed");
+	close((int)fa.out_fault_fd);
+	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "reattach: queue destroyed");
+	CHECK_OK(t_destroy(ifd, ioas), "reattach: IOAS destroyed");
+	copy_down(&c);
+}
+
+/*
+ * Part 4: the last close of the device file. vfio_pci_core_close_device()
+ * disables and resets the function, and the unbind detaches it, which
+ * answers what the VMM held (iommufd_auto_response_faults()): whoever
+ * opens the device next finds it as at power-on.
+ */
+static void test_close_resets(int ifd)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_pgfault rec;
+	struct iommu_hwpt_page_response r;
+	struct pollfd p;
+	struct copy c;
+	struct dev d2;
+	uint32_t ioas, hwpt;
+
+	copy_up(ifd, &c, 2);
+	ioas = t_ioas_alloc(ifd);
+	REQUIRE(!t_map(ifd, ioas, c.src, LEN, SRC_IOVA, T_RW), "map");
+	t_attach_faulting(ifd, c.d.dfd, c.d.dev_id, ioas, &fa, &hwpt);
+	t_config_set_command(c.d.dfd, 0x6);
+	REQUIRE(t_config_command(c.d.dfd) & T_PCI_COMMAND_MASTER,
+		"bus master on");
+	dev_copy(&c.d, SRC_IOVA, DST_IOVA, PG);
+	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
+	REQUIRE(poll(&p, 1, 10000) == 1, "a fault");
+	REQUIRE(read((int)fa.out_fault_fd, &rec, sizeof(rec)) == sizeof(rec),
+		"its record");
+	close(c.d.dfd);
+	r = (struct iommu_hwpt_page_response){ .cookie = rec.cookie,
+					       .code = 0 };
+	CHECK_ERR((int)write((int)fa.out_fault_fd, &r, sizeof(r)), EINVAL,
+		  "close: the group held was answered, a late answer is EINVAL");
+	CHECK(read((int)fa.out_fault_fd, &rec, sizeof(rec)) == 0,
+	      "close: nothing of the device is left to read");
+	p = (struct pollfd){ .fd = c.d.irq, .events = POLLIN };
+	CHECK(poll(&p, 1, 100) == 0,
+	      "close: no interrupt from the closed device");
+
+	d2.dfd = t_device_bind(ifd, 0, &d2.dev_id);
+	d2.bar = t_region_offset(d2.dfd, VFIO_PCI_BAR0_REGION_INDEX);
+	CHECK(!(t_config_command(d2.dfd) & T_PCI_COMMAND_MASTER),
+	      "reopen: bus master is off");
+	CHECK(!t_msix_on(d2.dfd), "reopen: MSI-X is off");
+	CHECK(t_bar_read(d2.dfd, d2.bar, DMA_SRC, 8) == 0 &&
+	      t_bar_read(d2.dfd, d2.bar, DMA_DST, 8) == 0 &&
+	      t_bar_read(d2.dfd, d2.bar, DMA_LEN, 8) == 0,
+	      "reopen: the copy registers are reset");
+	CHECK(t_bar_read(d2.dfd, d2.bar, DMA_STATUS, 4) == 0 &&
+	      t_bar_read(d2.dfd, d2.bar, DMA_COMPLETED, 8) == 0,
+	      "reopen: the engine is idle, no copy counted (status %llu)",
+	      (unsigned long long)t_bar_read(d2.dfd, d2.bar, DMA_STATUS, 4));
+	close(d2.dfd);
+	CHECK_OK(t_destroy(ifd, hwpt), "close: the HWPT is free");
+	close((int)fa.out_fault_fd);
+	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "close: queue destroyed");
+	CHECK_OK(t_destroy(ifd, ioas), "close: IOAS destroyed");
+	c.d.dfd = -1;
+	copy_down(&c);
+}
+
 int main(void)
 {
 	int ifd;
@@ -146,6 +279,8 @@ int main(void)
 	ifd = t_iommufd_open();
 	test_fault_queue(ifd);
 	test_detach_answers(ifd);
+	test_reattach(ifd);
+	test_close_resets(ifd);
 	close(ifd);
 	return t_done();
 }

@@ -800,6 +800,72 @@ static void test_fault_alloc(void)
 		  "FAULT_QUEUE_ALLOC: flags are EOPNOTSUPP");
 }
 
+/*
+ * What the program mlock()ed stays locked whatever is mapped and unmapped
+ * over it: pinning for a domain (iopt_fill_domain()) and unpinning never
+ * undo the program's own mlock(), whole or in part, nor its mlockall().
+ */
+static void test_unpin_keeps_mlock(void)
+{
+	char *buf = t_alloc(4 * PG), *other = t_alloc(4 * PG);
+	struct iommu_ioas_unmap unmap_all;
+	uint32_t ioas, dev_id, pt;
+	int dfd;
+
+	memset(buf, 1, 4 * PG);
+	memset(other, 1, 4 * PG);
+	if (mlock(buf, 2 * PG) || t_vm_locked(buf) != 1) {
+		/* A sanitizer's runtime ignores mlock(): nothing to keep. */
+		t_skip("mlock() locks nothing here");
+		munmap(buf, 4 * PG);
+		munmap(other, 4 * PG);
+		return;
+	}
+	ioas = t_ioas_alloc(ifd);
+	unmap_all = (struct iommu_ioas_unmap){ .size = sizeof(unmap_all),
+					       .ioas_id = ioas,
+					       .length = UINT64_MAX };
+	dfd = t_device_bind(ifd, 0, &dev_id);
+	pt = ioas;
+	REQUIRE(!t_attach(dfd, &pt), "attach: the IOAS has a domain");
+	CHECK_OK(t_map(ifd, ioas, buf, 4 * PG, 0x100000, T_RW),
+		 "mlock: a map over memory partly locked by the program");
+	CHECK_OK(t_map(ifd, ioas, other, 4 * PG, 0x200000, T_RW),
+		 "mlock: a map over memory the program did not lock");
+	REQUIRE(!ioctl(ifd, IOMMU_IOAS_UNMAP, &unmap_all), "unmap all");
+	CHECK(t_vm_locked(buf) == 1 && t_vm_locked(buf + PG) == 1,
+	      "mlock: the program's locked pages are locked after the unmap");
+	CHECK(t_vm_locked(buf + 2 * PG) == 0 && t_vm_locked(buf + 3 * PG) == 0,
+	      "mlock: the pages only the pin locked are not");
+	CHECK(t_vm_locked(other) == 0 && t_vm_locked(other + 3 * PG) == 0,
+	      "mlock: nor those of the other map");
+	munlock(buf, 2 * PG);
+
+	if (!mlockall(MCL_CURRENT | MCL_FUTURE)) {
+		char *late = t_alloc(2 * PG);
+
+		memset(late, 1, 2 * PG);
+		CHECK_OK(t_map(ifd, ioas, late, 2 * PG, 0x300000, T_RW),
+			 "mlockall: a map");
+		CHECK_OK(t_map(ifd, ioas, other, 4 * PG, 0x400000, T_RW),
+			 "mlockall: a map of memory locked before");
+		unmap_all.length = UINT64_MAX;  /* the last gave it back */
+		REQUIRE(!ioctl(ifd, IOMMU_IOAS_UNMAP, &unmap_all),
+			"unmap all");
+		CHECK(t_vm_locked(late) == 1 && t_vm_locked(other) == 1,
+		      "mlockall: everything stays locked after the unmap");
+		munlockall();
+		munmap(late, 2 * PG);
+	} else {
+		t_skip("mlockall() is over the lock limit here");
+	}
+	t_detach(dfd);
+	close(dfd);
+	t_destroy(ifd, ioas);
+	munmap(buf, 4 * PG);
+	munmap(other, 4 * PG);
+}
+
 int main(void)
 {
 	ifd = t_iommufd_open();
@@ -815,6 +881,7 @@ int main(void)
 	test_dirty_bitmap();
 	test_vfio_ioas_invalidate();
 	test_fault_alloc();
+	test_unpin_keeps_mlock();
 	close(ifd);
 	return t_done();
 }

@@ -201,6 +201,61 @@ static void check_fault_alloc_vs_destroy(void)
 	      rounds, busy);
 }
 
+struct reuse_race {
+	atomic_int stop;
+	unsigned rounds, wrong;
+};
+
+/* Opens /dev/zero and reads it, over and over: each number it gets may
+ * be one an iommufd duplicate had a moment ago. */
+static void *reuse_reader(void *arg)
+{
+	struct reuse_race *r = arg;
+	uint64_t v;
+
+	while (!atomic_load(&r->stop)) {
+		int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+		v = 1;
+		if (fd < 0)
+			continue;
+		if (read(fd, &v, sizeof(v)) != sizeof(v) || v)
+			r->wrong++;
+		r->rounds++;
+		close(fd);
+	}
+	return NULL;
+}
+
+/*
+ * A number the program closes is free for another thread's open at once:
+ * what that open gets must be its own file, never the iommufd whose
+ * number it was (a read of which fails).
+ */
+static void check_close_vs_reuse(void)
+{
+	struct reuse_race r = { .rounds = 0 };
+	uint64_t end = t_now_ms() + 1000;
+	unsigned closes = 0;
+	pthread_t t;
+
+	pthread_create(&t, NULL, reuse_reader, &r);
+	while (t_now_ms() < end) {
+		for (int i = 0; i < 1000; i++) {
+			int fd = dup(ifd);
+
+			if (fd >= 0 && !close(fd))
+				closes++;
+		}
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(t, NULL);
+	CHECK(r.rounds > 0 && !r.wrong,
+	      "threads: %u of %u reads of a reused number went to the "
+	      "iommufd closed before (%u closes alongside)", r.wrong, r.rounds,
+	      closes);
+}
+
 int main(void)
 {
 	struct worker w[2] = {
@@ -216,6 +271,7 @@ int main(void)
 	ifd = t_iommufd_open();
 	shared_ioas = t_ioas_alloc(ifd);
 	check_fault_alloc_vs_destroy();
+	check_close_vs_reuse();
 	pthread_create(&t[2], NULL, churn_run, &churn);
 	start = t_now_ms();
 	for (int i = 0; i < 2; i++)

@@ -302,9 +302,40 @@ static void test_enable_iopf(void)
 	munmap(dst, 8 * PG);
 }
 
+/*
+ * A group's device file: its last close disables and resets the
+ * function (vfio_pci_core_close_device()), the interrupts included; the
+ * group keeps its container. The next GET_DEVICE_FD finds it reset.
+ */
+static void test_device_close_resets(void)
+{
+	struct t1 t;
+	struct pollfd p;
+
+	t1_up(&t, false);
+	t_config_set_command(t.dfd, 0x6);
+	REQUIRE(t_config_command(t.dfd) & T_PCI_COMMAND_MASTER, "bus master");
+	IOPF_ONLY("the DMA engine's registers")
+	t_bar_write(t.dfd, t.bar, DMA_SRC, 0x100000, 8);
+	close(t.dfd);
+	t.dfd = ioctl(t.gfd, VFIO_GROUP_GET_DEVICE_FD, DEV0);
+	REQUIRE(t.dfd >= 0, "device fd again");
+	CHECK(!(t_config_command(t.dfd) & T_PCI_COMMAND_MASTER),
+	      "device close: bus master is off at the next open");
+	CHECK(!t_msix_on(t.dfd), "device close: MSI-X is off at the next open");
+	p = (struct pollfd){ .fd = t.irq, .events = POLLIN };
+	CHECK(poll(&p, 1, 0) == 0,
+	      "device close: the old eventfd was not signalled");
+	IOPF_ONLY("the DMA engine's registers")
+	CHECK(t_bar_read(t.dfd, t.bar, DMA_SRC, 8) == 0,
+	      "device close: the engine's registers are reset");
+	t1_down(&t);
+}
+
 int main(void)
 {
 	test_container_group();
+	test_device_close_resets();
 	test_map_dma();
 	test_enable_iopf();
 	return t_done();

@@ -4,8 +4,10 @@
  * regions: each success path and documented error, as drivers/vfio/
  * defines them. Only libc and the kernel's uAPI headers.
  */
+#define _GNU_SOURCE
 #include "uapi_test.h"
 
+#include <linux/close_range.h>
 #include <sys/eventfd.h>
 
 static int ifd;
@@ -445,6 +447,70 @@ static void test_sec_job(void)
 	munmap(dst, 2 * PG);
 }
 
+/* Open and bind vfio@n, or -1 (errno set) if either step fails. */
+static int try_bind(unsigned n)
+{
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b),
+					      .iommufd = ifd };
+	char path[64];
+	int dfd;
+
+	snprintf(path, sizeof(path), "/dev/vfio/devices/vfio%u", n);
+	dfd = open(path, O_RDWR | O_CLOEXEC);
+	if (dfd >= 0 && ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b)) {
+		int e = errno;
+
+		close(dfd);
+		errno = e;
+		return -1;
+	}
+	return dfd;
+}
+
+/*
+ * close_range() and closefrom() close device files as close() does: the
+ * binding goes with the file, and the number, reused by whatever the
+ * program opens next, is that file's and no longer the device's.
+ */
+static void test_close_range(void)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	uint32_t dev_id;
+	char byte = 1;
+	int dfd, hi, fd, zero, flags;
+
+	dfd = t_device_bind(ifd, 0, &dev_id);
+	CHECK_OK(close_range((unsigned)dfd, (unsigned)dfd, CLOSE_RANGE_CLOEXEC),
+		 "close_range: CLOEXEC");
+	flags = fcntl(dfd, F_GETFD);
+	CHECK(flags >= 0 && (flags & FD_CLOEXEC) &&
+	      !ioctl(dfd, VFIO_DEVICE_GET_INFO, &info),
+	      "close_range: CLOEXEC closes nothing, the file works");
+	CHECK_OK(close_range((unsigned)dfd, (unsigned)dfd, 0),
+		 "close_range: the device file");
+	zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	REQUIRE(zero == dfd, "the lowest number is reused (%d, %d)", zero, dfd);
+	CHECK(read(zero, &byte, 1) == 1 && byte == 0,
+	      "close_range: its number reused by /dev/zero reads /dev/zero");
+	fd = try_bind(0);
+	CHECK(fd >= 0, "close_range: the device is unbound, bound again");
+	if (fd >= 0)
+		close(fd);
+	close(zero);
+
+	dfd = t_device_bind(ifd, 0, &dev_id);
+	hi = fcntl(dfd, F_DUPFD_CLOEXEC, 900);
+	REQUIRE(hi >= 900, "F_DUPFD");
+	close(dfd);
+	CHECK(!ioctl(hi, VFIO_DEVICE_GET_INFO, &info),
+	      "closefrom: the device file through its high duplicate");
+	closefrom(900);
+	fd = try_bind(0);
+	CHECK(fd >= 0, "closefrom: the device is unbound, bound again");
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(void)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
@@ -453,6 +519,7 @@ int main(void)
 
 	ifd = t_iommufd_open();
 	test_bind();
+	test_close_range();
 	dfd = t_device_bind(ifd, 0, &dev_id);
 	test_info_regions(dfd);
 	test_irqs(dfd);

@@ -149,6 +149,14 @@ static inline bool t_skip_on_linux(const char *why)
 	return true;
 }
 
+/* A check this process cannot make, with @why: a TAP skip. */
+static inline void t_skip(const char *why)
+{
+	t_count++;
+	printf("ok %d # SKIP %s\n", t_count, why);
+	fflush(stdout);
+}
+
 /* The statement after it runs on iopf only; on Linux it is a skip. */
 #define IOPF_ONLY(why) if (t_skip_on_linux(why)) {} else
 
@@ -325,6 +333,67 @@ static inline int t_irq_eventfd(int dfd, int efd)
 	};
 
 	return ioctl(dfd, VFIO_DEVICE_SET_IRQS, &irq);
+}
+
+/* The config space's command register (PCI_COMMAND). */
+static inline uint16_t t_config_command(int dfd)
+{
+	uint64_t cfg = t_region_offset(dfd, VFIO_PCI_CONFIG_REGION_INDEX);
+	uint16_t cmd = 0;
+
+	REQUIRE(pread(dfd, &cmd, 2, (off_t)cfg + 4) == 2, "PCI_COMMAND read");
+	return cmd;
+}
+
+static inline void t_config_set_command(int dfd, uint16_t cmd)
+{
+	uint64_t cfg = t_region_offset(dfd, VFIO_PCI_CONFIG_REGION_INDEX);
+
+	REQUIRE(pwrite(dfd, &cmd, 2, (off_t)cfg + 4) == 2, "PCI_COMMAND write");
+}
+
+#define T_PCI_COMMAND_MASTER 0x4
+
+/* Is MSI-X on? Firing its vector 0 is refused while it is off. */
+static inline bool t_msix_on(int dfd)
+{
+	struct vfio_irq_set none = {
+		.argsz = sizeof(none),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1,
+	};
+
+	return ioctl(dfd, VFIO_DEVICE_SET_IRQS, &none) == 0;
+}
+
+/*
+ * Is the page at @addr mlock()ed? Its VMA's VM_LOCKED (VmFlags "lo" in
+ * /proc/self/smaps; mlock() splits VMAs at its edges): 1 or 0, -1 if no
+ * VMA holds @addr.
+ */
+static inline int t_vm_locked(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	uintptr_t a = (uintptr_t)addr;
+	unsigned long lo, hi;
+	bool in = false;
+	char line[512];
+	int ret = -1;
+
+	REQUIRE(f, "/proc/self/smaps");
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = lo <= a && a < hi;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			ret = strstr(line, " lo") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
 }
 
 static inline uint64_t t_now_ms(void)
