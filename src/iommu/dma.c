@@ -45,6 +45,16 @@ struct xlate {
 	struct iopf_domain *fault_domain;
 };
 
+static void dma_hint_record(struct dma_hint *h, struct iopf_attach *a)
+{
+	atomic_store_explicit(&h->domain_id, a->domain->id,
+			      memory_order_relaxed);
+	atomic_store_explicit(&h->attach, a, memory_order_relaxed);
+	atomic_store_explicit(&h->domain, a->domain, memory_order_relaxed);
+	atomic_store_explicit(&h->pgtable, a->domain->pgtable,
+			      memory_order_relaxed);
+}
+
 static unsigned dma_begin(struct iopf_dev *dev, uint32_t pasid,
 			  struct iopf_domain **domain)
 {
@@ -57,8 +67,7 @@ static unsigned dma_begin(struct iopf_dev *dev, uint32_t pasid,
 	a = attach_find_locked(dev, pasid);
 	*domain = a ? a->domain : NULL;
 	if (a)
-		atomic_store_explicit(&dev->dma_domain_hint, a->domain->id,
-				      memory_order_relaxed);
+		dma_hint_record(&dev->dma_hint, a);
 	iopf_rt_mutex_unlock(&dev->lock);
 	return idx;
 }
@@ -177,6 +186,9 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 		/* The request lets other actors run: have what follows
 		 * brought in meanwhile. */
 		tlb_prefetch(&iommu->iotlb, d->id, tag, iova);
+		if (d->type != IOPF_DOMAIN_NESTED && d->pgtable)
+			io_pgtable_prefetch(d->pgtable, iova,
+					    &dev->dma_hint.walk);
 		iopf_rt_charge(iommu->rt, c->ats_request_ns);
 	}
 	iopf_rt_charge(iommu->rt, c->iotlb_lookup_ns);
@@ -322,20 +334,27 @@ static int dma_page(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 }
 
 /*
- * Before the set-up is charged (other actors run then): bring in the
- * cache sets the translation will read first, for the domain the last
- * DMA found. A hint: the bracket, taken later, decides.
+ * Before the set-up is charged (other actors run then): bring in what
+ * the translation will read first, as the device's last DMA found it
+ * (struct dma_hint). A hint: the bracket, taken later, decides.
  */
 static void dma_prefetch(struct iopf_dev *dev, uint32_t pasid, uint64_t iova)
 {
-	uint64_t id = atomic_load_explicit(&dev->dma_domain_hint,
-					   memory_order_relaxed);
+	const struct dma_hint *h = &dev->dma_hint;
+	uint64_t id = atomic_load_explicit(&h->domain_id, memory_order_relaxed);
 
 	if (!id)
 		return;
 	if (dev->ats)
 		tlb_prefetch(&dev->atc, id, pasid, iova);
 	tlb_prefetch(&dev->iommu->iotlb, id, pasid, iova);
+	__builtin_prefetch(atomic_load_explicit(&h->attach,
+						memory_order_relaxed));
+	__builtin_prefetch(atomic_load_explicit(&h->domain,
+						memory_order_relaxed));
+	__builtin_prefetch(atomic_load_explicit(&h->pgtable,
+						memory_order_relaxed));
+	io_pgtable_hint_prefetch(&h->walk, iova);
 }
 
 static bool dma_pri_stopped(struct iopf_dev *dev, uint32_t pasid,

@@ -499,27 +499,37 @@ static int64_t pgtable_unmap_read_dirty(struct iopf_io_pgtable *t,
 	return ret;
 }
 
-/*
- * Read the tables above @iova's leaf and ask the processor for the leaf's
- * slot: a walk about to follow, after other actors have run, finds it
- * cached. Lock-free, as a walk is; changes nothing.
- */
-void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova)
+/* See iommu_internal.h: a hint for a walk about to follow. */
+void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
+			 struct io_pgtable_hint *h)
 {
-	pte_t *table;
+	pte_t *table = t->root;
 
 	if (iova >= (1ull << IOPF_IOVA_BITS))
 		return;
-	table = t->root;
 	for (unsigned l = 0; l < LEVELS; l++) {
 		pte_t *slot = &table[pte_index(iova, l)];
 		uint64_t e;
 
+		if (l < 2)
+			atomic_store_explicit(&h->table[l], table,
+					      memory_order_relaxed);
 		if (l == LEVELS - 1 || !pte_is_table(e = pte_load(slot))) {
 			__builtin_prefetch(slot);
 			return;
 		}
 		table = pte_table(e);
+	}
+}
+
+void io_pgtable_hint_prefetch(const struct io_pgtable_hint *h, uint64_t iova)
+{
+	for (unsigned l = 0; l < 2; l++) {
+		const pte_t *table = atomic_load_explicit(&h->table[l],
+							  memory_order_relaxed);
+
+		if (table)
+			__builtin_prefetch(&table[pte_index(iova, l)]);
 	}
 }
 

@@ -49,6 +49,24 @@
 /* Outstanding groups are bounded by the devices' credits and stalls. */
 #define FAULT_COOKIE_BUCKETS 256
 
+/* Upper tables of a walk, as addresses only (io_pgtable.c). */
+struct io_pgtable_hint {
+	_Atomic(const void *) table[2];
+};
+
+/*
+ * What a device's last DMA went through (dma.c), for the next one to
+ * prefetch before its set-up is charged and other actors run: the
+ * domain's id (for the cache sets), the attachment, the domain, its
+ * table and that table's upper levels. Written and read without a lock;
+ * never dereferenced, as it may be stale.
+ */
+struct dma_hint {
+	_Atomic uint64_t domain_id;
+	_Atomic(const void *) attach, domain, pgtable;
+	struct io_pgtable_hint walk;
+};
+
 /* ---- translation caches (tlb.c) ---- */
 
 #define TLB_WAYS 4
@@ -118,8 +136,16 @@ static inline uint64_t tlb_gen(struct tlb *tlb)
  */
 void tlb_prefetch(const struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 		  uint64_t iova);
-/* The same hint for the leaf slot a walk of @iova in @t would read. */
-void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova);
+/*
+ * The same hint for the leaf slot a walk of @iova in @t would read (the
+ * upper levels are read, lock-free, as a walk reads them); the upper
+ * tables are remembered in @h. io_pgtable_hint_prefetch() then asks for
+ * the upper slots of another IOVA from @h alone, reading nothing (the
+ * tables may have been freed since).
+ */
+void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
+			 struct io_pgtable_hint *h);
+void io_pgtable_hint_prefetch(const struct io_pgtable_hint *h, uint64_t iova);
 /* Insert unless the cache was invalidated since generation @gen. */
 void tlb_insert(struct tlb *tlb, uint64_t gen, uint64_t domain_id,
 		uint32_t pasid, uint64_t iova, uint64_t page_size,
@@ -226,12 +252,7 @@ struct iopf_dev {
 	bool pri_stopped;                /* protected by lock */
 	uint64_t inflight[2];            /* protected by lock */
 	uint64_t epoch;                  /* protected by lock */
-	/*
-	 * The id of the domain the last DMA found attached, written under
-	 * lock and read without it: which cache sets to prefetch before the
-	 * next DMA's set-up is charged. A hint, never trusted.
-	 */
-	_Atomic uint64_t dma_domain_hint;
+	struct dma_hint dma_hint;         /* no lock: a hint */
 	bool drain_waiting;              /* protected by lock */
 
 	unsigned credits_used;           /* protected by lock */
