@@ -447,26 +447,6 @@ static void test_sec_job(void)
 	munmap(dst, 2 * PG);
 }
 
-/* Open and bind vfio@n, or -1 (errno set) if either step fails. */
-static int try_bind(unsigned n)
-{
-	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b),
-					      .iommufd = ifd };
-	char path[64];
-	int dfd;
-
-	snprintf(path, sizeof(path), "/dev/vfio/devices/vfio%u", n);
-	dfd = open(path, O_RDWR | O_CLOEXEC);
-	if (dfd >= 0 && ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b)) {
-		int e = errno;
-
-		close(dfd);
-		errno = e;
-		return -1;
-	}
-	return dfd;
-}
-
 /*
  * close_range() and closefrom() close device files as close() does: the
  * binding goes with the file, and the number, reused by whatever the
@@ -492,7 +472,7 @@ static void test_close_range(void)
 	REQUIRE(zero == dfd, "the lowest number is reused (%d, %d)", zero, dfd);
 	CHECK(read(zero, &byte, 1) == 1 && byte == 0,
 	      "close_range: its number reused by /dev/zero reads /dev/zero");
-	fd = try_bind(0);
+	fd = t_device_try_bind(ifd, 0, NULL);
 	CHECK(fd >= 0, "close_range: the device is unbound, bound again");
 	if (fd >= 0)
 		close(fd);
@@ -505,7 +485,7 @@ static void test_close_range(void)
 	CHECK(!ioctl(hi, VFIO_DEVICE_GET_INFO, &info),
 	      "closefrom: the device file through its high duplicate");
 	closefrom(900);
-	fd = try_bind(0);
+	fd = t_device_try_bind(ifd, 0, NULL);
 	CHECK(fd >= 0, "closefrom: the device is unbound, bound again");
 	if (fd >= 0)
 		close(fd);

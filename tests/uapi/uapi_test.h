@@ -234,19 +234,39 @@ static inline int t_destroy(int ifd, uint32_t id)
 	return ioctl(ifd, IOMMU_DESTROY, &d);
 }
 
-/* Open vfioN and bind it to @ifd; *dev_id gets the device's id. */
-static inline int t_device_bind(int ifd, unsigned n, uint32_t *dev_id)
+/*
+ * Open vfioN and bind it to @ifd: the device file, *dev_id its id (when
+ * @dev_id is not NULL); or -1 with errno set if either step fails (and
+ * nothing left open).
+ */
+static inline int t_device_try_bind(int ifd, unsigned n, uint32_t *dev_id)
 {
 	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b),
 					      .iommufd = ifd };
 	char path[64];
-	int dfd;
+	int dfd, e;
 
 	snprintf(path, sizeof(path), "/dev/vfio/devices/vfio%u", n);
 	dfd = open(path, O_RDWR | O_CLOEXEC);
-	REQUIRE(dfd >= 0, "open %s", path);
-	REQUIRE(!ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), "bind %s", path);
-	*dev_id = b.out_devid;
+	if (dfd < 0)
+		return -1;
+	if (ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &b)) {
+		e = errno;
+		close(dfd);
+		errno = e;
+		return -1;
+	}
+	if (dev_id)
+		*dev_id = b.out_devid;
+	return dfd;
+}
+
+/* As t_device_try_bind(), a failure ending the test. */
+static inline int t_device_bind(int ifd, unsigned n, uint32_t *dev_id)
+{
+	int dfd = t_device_try_bind(ifd, n, dev_id);
+
+	REQUIRE(dfd >= 0, "open and bind /dev/vfio/devices/vfio%u", n);
 	return dfd;
 }
 
