@@ -14,9 +14,7 @@
 /* The wrappers define both the plain and the 64-bit names themselves. */
 #undef _FILE_OFFSET_BITS
 #include "preload.h"
-#include "../lock_order.h"
 
-#include <iopf/iommu.h>
 
 #include <dlfcn.h>
 #include <errno.h>
