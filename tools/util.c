@@ -464,16 +464,29 @@ static int bench_parse(const struct tool_cmd *cmd, struct tool_bench *b,
 	return parse_options(cmd, b->common, argc, argv);
 }
 
-/* The results where the output switches say, then @b's finish hook. */
+/*
+ * The results where the output switches say, then @b's finish hook (the
+ * run's own checks). A JSON file is replaced only if those pass: its
+ * JSON is written after them, on stdout it comes before, as ever.
+ */
 static int bench_output(struct tool_bench *b)
 {
+	bool to_file = b->out.json && b->out.json_file.f;
+	int checks = 0;
+
 	if (b->out.csv)
 		b->csv(b);
 	else if (tool_output_table(&b->out))
 		b->table(b);
+	if (to_file && b->finish && (checks = b->finish(b))) {
+		tool_output_abort(&b->out);
+		return checks;
+	}
 	if (b->out.json && tool_output_json(&b->out, b->json(b)))
 		return 1;
-	return b->finish ? b->finish(b) : 0;
+	if (!to_file && b->finish)
+		checks = b->finish(b);
+	return checks;
 }
 
 /* Validate, the begin hook, the run and the end hook, the output. */

@@ -391,6 +391,17 @@ for args in "bench startup --plot-dir /dev/null/x" \
 	[ "$(cat $js)" = previous ] ||
 		{ echo "FAIL: iopf $args --json=FILE changed FILE"; fails=$((fails + 1)); }
 done
+# A run whose own checks fail after it ran (here its plot: the data file's
+# name is taken by a directory) exits 1 and leaves FILE too.
+pd=/tmp/iopf-cli-plots.$$
+rm -rf $pd && mkdir -p $pd/startup.dat
+echo previous > $js
+expect_msg 1 "cannot write $pd/startup.dat" bench startup --plot-dir $pd --json=$js
+[ "$(cat $js)" = previous ] ||
+	{ echo "FAIL: a run whose plot failed changed its --json=FILE"; fails=$((fails + 1)); }
+ls $js.?????? >/dev/null 2>&1 &&
+	{ echo "FAIL: a run whose plot failed left its --json=FILE's new file"; fails=$((fails + 1)); }
+rm -rf $pd
 echo previous > $js
 timeout -s INT 2 "$iopf" bench nested --silent 100 --timeout-ms 2000 \
 	--json=$js >/dev/null 2>&1
