@@ -264,7 +264,8 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
  * Frees every domain left (detaching what is attached, answering its
  * pending faults INVALID), detaches and removes every device left, stops
  * the queue actor and the workers, frees. Never fails; NULL: nothing.
- * Blocks (an actor): joins the IOMMU's actors.
+ * Blocks (an actor): joins the IOMMU's actors. Must not be called by one
+ * of its fault handlers, which it would wait for: it aborts then.
  */
 void iopf_iommu_destroy(struct iopf_iommu *iommu);
 /* The pool given at creation. Does not block. */

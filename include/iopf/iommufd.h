@@ -262,7 +262,9 @@ int iopf_fd_attach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid,
 /*
  * Undo iopf_fd_attach(), waiting for work in flight (see above). -ENOENT
  * if that device and PASID are not attached (or are being detached by
- * another call). Never fails otherwise. Blocks (waits for the
+ * another call); -EDEADLK, nothing changed, when called by a fault
+ * handler of that attachment (see iopf_detach()). Never fails otherwise.
+ * Blocks (waits for the
  * attachment's handlers and DMA in flight, see above).
  */
 int iopf_fd_detach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid);

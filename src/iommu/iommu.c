@@ -107,9 +107,16 @@ void iopf_iommu_destroy(struct iopf_iommu *iommu)
 						       struct iopf_dev, link);
 
 		while (!iopf_list_empty(&dev->attached))
-			iopf_detach(dev, iopf_list_entry(dev->attached.next,
-							 struct iopf_attach,
-							 dev_link)->pasid);
+			if (iopf_detach(dev, iopf_list_entry(dev->attached.next,
+							     struct iopf_attach,
+							     dev_link)->pasid)) {
+				/* Called by a fault handler (-EDEADLK): it
+				 * could only wait for itself. */
+				fprintf(stderr, "iopf: iopf_iommu_destroy() "
+					"called by a fault handler of %s\n",
+					dev->name);
+				abort();
+			}
 		iopf_dev_remove(dev);
 	}
 	/* No workers: fault_start() failed (and undid itself) or never ran. */

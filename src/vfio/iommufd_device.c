@@ -166,6 +166,7 @@ int iopf_fd_detach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid)
 	struct fd_obj *obj;
 	struct fd_device *d = NULL;
 	struct fd_attach *a = NULL, *it;
+	int ret;
 
 	if (!fd)
 		return -EINVAL;
@@ -186,7 +187,15 @@ int iopf_fd_detach(struct iopf_fd *fd, uint32_t dev_id, uint32_t pasid)
 	/* Gone from the context, still attached in the IOMMU. */
 	iopf_rt_yield_point(fd->rt);
 	/* Answers pending groups INVALID and waits for handlers. */
-	iopf_detach(d->dev, pasid);
+	ret = iopf_detach(d->dev, pasid);
+	if (ret) {
+		/* A handler of this attachment asked (-EDEADLK): it stays,
+		 * as it was; its user counts kept the objects meanwhile. */
+		iopf_rt_mutex_lock(&fd->lock);
+		iopf_list_add(&a->link, &d->attached);
+		iopf_rt_mutex_unlock(&fd->lock);
+		return ret;
+	}
 	/* Detached: the same device and PASID may be attached again. */
 	iopf_rt_yield_point(fd->rt);
 	fd_attach_unlink_queues(a);

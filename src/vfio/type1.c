@@ -166,7 +166,9 @@ void iopf_type1_detach_device(struct iopf_type1 *c, struct iopf_dev *dev)
 	iopf_rt_mutex_lock(&c->lock);
 	for (unsigned i = 0; i < c->nr_devs; i++)
 		if (c->devs[i] == dev) {
-			iopf_detach(dev, IOPF_PASID_NONE);
+			/* Not -EDEADLK: the handler is the container's own,
+			 * which never detaches. */
+			(void)iopf_detach(dev, IOPF_PASID_NONE);
 			c->devs[i] = c->devs[--c->nr_devs];
 			break;
 		}

@@ -128,12 +128,14 @@ void iopf_vm_destroy(struct iopf_vm *vm)
 		return;
 	if (vm->c)
 		iopf_type1_close(vm->c); /* detaches the device */
+	/* The detaches below cannot be refused (-EDEADLK): the handlers of
+	 * these attachments are the guest's own, which never detach. */
 	if (vm->sva) {
-		iopf_detach(vm->dev, SVA_PASID);
+		(void)iopf_detach(vm->dev, SVA_PASID);
 		iopf_domain_free(vm->sva);
 	}
 	if (vm->ring_domain) {
-		iopf_detach(vm->dev, IOPF_PASID_NONE);
+		(void)iopf_detach(vm->dev, IOPF_PASID_NONE);
 		iopf_domain_free(vm->ring_domain);
 	}
 	for (unsigned i = 0; i < vm->nr_coh; i++) {
