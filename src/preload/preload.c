@@ -442,6 +442,21 @@ PL_EXPORT void closefrom(int lowfd)
 
 	pl_libc_init();
 	n = pl_fd_take_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u, &taken);
+	if (n < 0) {
+		/* No room for the list, and closefrom() cannot fail: ours
+		 * one at a time, each number out of the table before it is
+		 * closed, as close() does; the rest below. */
+		for (int fd = lowfd < 0 ? 0 : lowfd; fd < PL_MAX_FDS; fd++) {
+			struct pl_file *f = pl_fd_take(fd);
+
+			if (!f)
+				continue;
+			pl_libc.close(fd);
+			pl_file_put(f);
+		}
+		n = 0;
+		taken = NULL;
+	}
 	if (pl_libc.closefrom)
 		pl_libc.closefrom(lowfd);
 	else
