@@ -23,8 +23,15 @@
  *
  * Invariant: pl_locked[0 .. pl_nlocked) are the program's locked ranges,
  * page-aligned, sorted, disjoint and not adjacent; protected by
- * pl_mlock_lock, which is also held across the real call that changes the
- * kernel's state, so the two agree for every other caller.
+ * pl_mlock_lock, which is also held across the real mlock and munlock
+ * calls, so that for those the set and the kernel agree for every other
+ * caller. mmap() and munmap() update the set after their real call, not
+ * under the lock: a thread mapping over a range that another unmaps at
+ * the same moment may leave a locked range out of the set (an unpin may
+ * then unlock it), which is the program's race on its own mappings.
+ * Whether the caller is the library is asked before the lock is taken:
+ * dladdr() takes the loader's lock, which a dlopen() may hold while a
+ * constructor calls mlock().
  * Lock order: pl_mlock_lock is a leaf.
  */
 #define _GNU_SOURCE
@@ -187,12 +194,14 @@ static bool pl_caller_is_library(const void *ra)
 PL_EXPORT int mlock(const void *addr, size_t len)
 {
 	struct pl_range r = pl_pages(addr, len);
+	bool program;
 	int ret;
 
 	pl_libc_init();
+	program = !pl_caller_is_library(__builtin_return_address(0));
 	pthread_mutex_lock(&pl_mlock_lock);
 	ret = pl_libc.mlock(addr, len);
-	if (!ret && !pl_caller_is_library(__builtin_return_address(0)))
+	if (!ret && program)
 		pl_locked_note(r.start, r.end);
 	pthread_mutex_unlock(&pl_mlock_lock);
 	return ret;
@@ -201,13 +210,15 @@ PL_EXPORT int mlock(const void *addr, size_t len)
 PL_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
 {
 	struct pl_range r = pl_pages(addr, len);
+	bool program;
 	int ret;
 
 	pl_libc_init();
+	program = !pl_caller_is_library(__builtin_return_address(0));
 	pthread_mutex_lock(&pl_mlock_lock);
 	ret = pl_libc.mlock2 ? pl_libc.mlock2(addr, len, flags)
 			     : (int)syscall(SYS_mlock2, addr, len, flags);
-	if (!ret && !pl_caller_is_library(__builtin_return_address(0)))
+	if (!ret && program)
 		pl_locked_note(r.start, r.end);
 	pthread_mutex_unlock(&pl_mlock_lock);
 	return ret;
@@ -244,11 +255,13 @@ static int pl_munlock_outside_program(struct pl_range r)
 PL_EXPORT int munlock(const void *addr, size_t len)
 {
 	struct pl_range r = pl_pages(addr, len);
+	bool library;
 	int ret;
 
 	pl_libc_init();
+	library = pl_caller_is_library(__builtin_return_address(0));
 	pthread_mutex_lock(&pl_mlock_lock);
-	if (pl_caller_is_library(__builtin_return_address(0))) {
+	if (library) {
 		ret = pl_munlock_outside_program(r);
 	} else {
 		ret = pl_libc.munlock(addr, len);
