@@ -179,7 +179,8 @@ static void attach_teardown(struct iopf_dev *dev, struct iopf_attach *a)
 /*
  * An attachment of (@dev, @pasid) past step 3 of its detach: off the
  * device's list, still on its domain's (until step 5). Called with
- * attach_lock held, which keeps it from being freed.
+ * attach_lock held, which keeps it from being freed, and dev->lock, which
+ * protects its detaching flag.
  */
 static struct iopf_attach *attach_find_unlinked_locked(struct iopf_dev *dev,
 						       uint32_t pasid)
@@ -189,6 +190,7 @@ static struct iopf_attach *attach_find_unlinked_locked(struct iopf_dev *dev,
 	struct iopf_attach *a;
 
 	iopf_rt_mutex_assert_held(&iommu->attach_lock);
+	iopf_rt_mutex_assert_held(&dev->lock);
 	iopf_list_for_each_entry(d, &iommu->domains, link)
 		iopf_list_for_each_entry(a, &d->attached, domain_link)
 			if (a->dev == dev && a->pasid == pasid && a->detaching)
@@ -207,12 +209,13 @@ static void detach_wait_unlinked(struct iopf_dev *dev, uint32_t pasid)
 	struct iopf_attach *a;
 
 	iopf_rt_mutex_lock(&iommu->attach_lock);
+	iopf_rt_mutex_lock(&dev->lock);
 	a = attach_find_unlinked_locked(dev, pasid);
 	if (!a) {
+		iopf_rt_mutex_unlock(&dev->lock);
 		iopf_rt_mutex_unlock(&iommu->attach_lock);
 		return;
 	}
-	iopf_rt_mutex_lock(&dev->lock);
 	a->detach_waiters++;
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
 	detach_wait_counted_locked(dev, a);
