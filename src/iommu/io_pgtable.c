@@ -49,7 +49,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include "iommu_internal.h"
+#include "io_pgtable_hint.h"
 #include "list.h"
 #include "lock_order.h"
 
@@ -499,7 +499,7 @@ static int64_t pgtable_unmap_read_dirty(struct iopf_io_pgtable *t,
 	return ret;
 }
 
-/* See iommu_internal.h: a hint for a walk about to follow. */
+/* See io_pgtable_hint.h: a hint for a walk about to follow. */
 void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
 			 struct io_pgtable_hint *h)
 {

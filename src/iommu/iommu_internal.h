@@ -44,15 +44,11 @@
 
 #include <stdatomic.h>
 
+#include "io_pgtable_hint.h"
 #include "list.h"
 
 /* Outstanding groups are bounded by the devices' credits and stalls. */
 #define FAULT_COOKIE_BUCKETS 256
-
-/* Upper tables of a walk, as addresses only (io_pgtable.c). */
-struct io_pgtable_hint {
-	_Atomic(const void *) table[2];
-};
 
 /*
  * What a device's last DMA went through (dma.c), for the next one to
@@ -136,16 +132,6 @@ static inline uint64_t tlb_gen(struct tlb *tlb)
  */
 void tlb_prefetch(const struct tlb *tlb, uint64_t domain_id, uint32_t pasid,
 		  uint64_t iova);
-/*
- * The same hint for the leaf slot a walk of @iova in @t would read (the
- * upper levels are read, lock-free, as a walk reads them); the upper
- * tables are remembered in @h. io_pgtable_hint_prefetch() then asks for
- * the upper slots of another IOVA from @h alone, reading nothing (the
- * tables may have been freed since).
- */
-void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
-			 struct io_pgtable_hint *h);
-void io_pgtable_hint_prefetch(const struct io_pgtable_hint *h, uint64_t iova);
 /* Insert unless the cache was invalidated since generation @gen. */
 void tlb_insert(struct tlb *tlb, uint64_t gen, uint64_t domain_id,
 		uint32_t pasid, uint64_t iova, uint64_t page_size,

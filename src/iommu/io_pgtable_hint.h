@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Prefetch hints of the page-table format (io_pgtable.c) for the DMA
+ * path, which asks for a walk's lines before it lets other actors run.
+ * Changes nothing in a table; a hint read without a lock may be stale
+ * and is never dereferenced.
+ */
+#ifndef IOPF_IO_PGTABLE_HINT_H
+#define IOPF_IO_PGTABLE_HINT_H
+
+#include <iopf/iommu.h>
+
+#include <stdint.h>
+
+/* Upper tables of a walk, as addresses only. */
+struct io_pgtable_hint {
+	_Atomic(const void *) table[2];
+};
+
+/*
+ * The same hint for the leaf slot a walk of @iova in @t would read (the
+ * upper levels are read, lock-free, as a walk reads them); the upper
+ * tables are remembered in @h. io_pgtable_hint_prefetch() then asks for
+ * the upper slots of another IOVA from @h alone, reading nothing (the
+ * tables may have been freed since).
+ */
+void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
+			 struct io_pgtable_hint *h);
+void io_pgtable_hint_prefetch(const struct io_pgtable_hint *h, uint64_t iova);
+
+#endif
