@@ -38,6 +38,15 @@
  *                    table, PRI state and in-flight counts.
  *  TLB               one translation cache (IOTLB or an ATC).
  *  POOL              the frame pool: free frames, LRU, swap slots.
+ *
+ * Three plain pthread mutexes of libiopf-preload stand outside the table
+ * (the validator does not see them) and are leaves: nothing is taken
+ * while one is held.
+ *  pl_fds_lock       the fd table (preload.c), taken under any row.
+ *  pl_host_lock      the host's bring-up (host.c), under none.
+ *  pl_mlock_lock     the program's locked ranges (mlock.c), also taken
+ *                    by the library's own mlock()/munlock() from a pin or
+ *                    an unpin, that is under MM and AREA_PIN.
  */
 #ifndef IOPF_LOCK_ORDER_H
 #define IOPF_LOCK_ORDER_H

@@ -8,7 +8,7 @@
  * Invariants: the host is created once and never torn down (the process
  * may exit with DMA in flight, as it may with real devices); pl_host_get()
  * returns it only once it is whole, or NULL if bringing it up failed.
- * Lock order: pl_host_lock is a leaf.
+ * Lock order: pl_host_lock is a leaf (src/lock_order.h).
  */
 #define _GNU_SOURCE
 #include "preload.h"

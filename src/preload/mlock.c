@@ -32,7 +32,7 @@
  * Whether the caller is the library is asked before the lock is taken:
  * dladdr() takes the loader's lock, which a dlopen() may hold while a
  * constructor calls mlock().
- * Lock order: pl_mlock_lock is a leaf.
+ * Lock order: pl_mlock_lock is a leaf (src/lock_order.h).
  */
 #define _GNU_SOURCE
 #include "preload.h"

@@ -8,7 +8,7 @@
  *    duplicated and the program has not begun to close (close(),
  *    close_range(), closefrom(), or dup2() onto it); it holds one
  *    reference. An entry leaves before its number is closed (close()).
- * Lock order: pl_fds_lock is a leaf.
+ * Lock order: pl_fds_lock is a leaf (src/lock_order.h).
  */
 #define _GNU_SOURCE
 /* The wrappers define both the plain and the 64-bit names themselves. */
