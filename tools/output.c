@@ -151,6 +151,17 @@ static void files_untrack(char *tmp)
 			files_open[i] = NULL;
 }
 
+/*
+ * Write @path in place: a device or a FIFO, a link to nowhere, or a file
+ * in a directory where no new file can be made (it is then truncated now,
+ * not replaced at the end, as before files were written whole).
+ */
+static int file_open_in_place(struct tool_file *tf)
+{
+	tf->f = fopen(tf->path, "w");
+	return tf->f ? 0 : -1;
+}
+
 int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 {
 	struct stat st;
@@ -159,20 +170,36 @@ int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 
 	*tf = (struct tool_file){ .path = path };
 	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
-		tf->f = fopen(path, "w");
-		if (!tf->f)
+		if (file_open_in_place(tf))
 			goto err;
 		return 0;
 	}
-	if (asprintf(&tf->tmp, "%s.XXXXXX", path) < 0) {
+	/* A link is followed: its target is replaced, the link kept. */
+	tf->target = realpath(path, NULL);
+	if (!tf->target && !lstat(path, &st) && S_ISLNK(st.st_mode)) {
+		if (file_open_in_place(tf))
+			goto err;
+		return 0;
+	}
+	if (!tf->target && !(tf->target = strdup(path)))
+		goto err;
+	if (asprintf(&tf->tmp, "%s.XXXXXX", tf->target) < 0) {
 		tf->tmp = NULL;
 		errno = ENOMEM;
 		goto err;
 	}
 	fd = mkstemp(tf->tmp);
+	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM) &&
+	    !access(path, W_OK)) {
+		free(tf->tmp);
+		tf->tmp = NULL;
+		if (file_open_in_place(tf))
+			goto err;
+		return 0;
+	}
 	if (fd < 0)
 		goto err_free;
-	if (access(path, F_OK)) {
+	if (access(tf->target, F_OK)) {
 		mask = umask(0);
 		umask(mask);
 		st.st_mode = 0666 & ~mask;
@@ -191,6 +218,8 @@ err_free:
 err:
 	fprintf(stderr, "iopf: %s: cannot write %s: %s\n", who, path,
 		strerror(errno));
+	free(tf->target);
+	tf->target = NULL;
 	return -1;
 }
 
@@ -204,6 +233,8 @@ static void file_close(struct tool_file *tf, bool keep)
 		free(tf->tmp);
 		tf->tmp = NULL;
 	}
+	free(tf->target);
+	tf->target = NULL;
 	tf->f = NULL;
 }
 
@@ -215,7 +246,7 @@ int tool_file_commit(struct tool_file *tf)
 		ret = -1;
 	if (fclose(tf->f))
 		ret = -1;
-	if (!ret && tf->tmp && rename(tf->tmp, tf->path))
+	if (!ret && tf->tmp && rename(tf->tmp, tf->target))
 		ret = -1;
 	if (ret)
 		fprintf(stderr, "iopf: cannot write %s: %s\n", tf->path,

@@ -161,7 +161,8 @@ bool tool_parse_double(const char *opt, const char *s, double lo, double hi,
  */
 struct tool_file {
 	FILE *f;                   /* write here; NULL: none open */
-	const char *path;
+	const char *path;          /* as given, for messages */
+	char *target;              /* what is replaced: @path, links followed */
 	char *tmp;                 /* the new file; NULL: @path itself */
 };
 int tool_file_open(struct tool_file *tf, const char *who, const char *path);

@@ -416,7 +416,14 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))["stage 2 (host contain
 	{ echo "FAIL: --json=FILE did not replace FILE"; fails=$((fails + 1)); }
 [ "$(stat -c %a $js)" = 640 ] ||
 	{ echo "FAIL: --json=FILE changed FILE's mode"; fails=$((fails + 1)); }
-rm -f $js $js.??????
+# Through a link: the link stays, its target is replaced.
+ln -s $js $js.link
+expect 0 bench nested --pages 20 --silent 0 --json=$js.link
+[ -L $js.link ] ||
+	{ echo "FAIL: --json=LINK replaced the link"; fails=$((fails + 1)); }
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))["stage 2 (host container)"]' $js ||
+	{ echo "FAIL: --json=LINK did not write the link's target"; fails=$((fails + 1)); }
+rm -f $js $js.link $js.??????
 # bench vmm-startup reads all that iopf-vmm prints, and judges it by its
 # exit status too: a stand-in iopf-vmm reports a pass after 200 KB of
 # output (more than a pipe holds), then exits with $VMM_STATUS. No
