@@ -309,6 +309,29 @@ static void test_container_adaptive_maps_what_the_host_has(void **state)
 			    "iopf-adaptive-cpu");
 }
 
+/*
+ * The plan's time for a large host: 16 TiB and a thousand guests took
+ * 113 s of wall time on two cores (docs/results.md); the estimate must
+ * not be far below (the ticker, the warning) nor so far above that the
+ * run is refused as longer than ten minutes without --long.
+ */
+static void test_density_estimate_is_near(void **state)
+{
+	struct iopf_bench_density_config c;
+	struct iopf_bench_plan plan = { 0 };
+
+	(void)state;
+	iopf_bench_density_defaults(&c);
+	c.host_bytes = 16ull << 40;
+	c.max_guests = 1000;
+	c.jobs = 2;
+	assert_int_equal(iopf_bench_density_validate(&c, &plan), 0);
+	assert_true(plan.wall_s > 100 && plan.wall_s < 600);
+	c.jobs = 1;
+	assert_int_equal(iopf_bench_density_validate(&c, &plan), 0);
+	assert_true(plan.wall_s > 180 && plan.wall_s < 600);
+}
+
 static void test_density_refuses_bad_scenarios(void **state)
 {
 	struct iopf_bench_density_config c;
@@ -519,6 +542,7 @@ static void test_validate_refuses_early(void **state)
 
 TEST_MAIN(cmocka_unit_test(test_startup_meets_published_pinning),
 	  cmocka_unit_test(test_density_curve),
+	  cmocka_unit_test(test_density_estimate_is_near),
 	  cmocka_unit_test(test_density_same_for_any_jobs),
 	  cmocka_unit_test(test_density_guest_step),
 	  cmocka_unit_test(test_density_refuses_bad_scenarios),
