@@ -45,8 +45,18 @@ struct xlate {
 	struct iopf_domain *fault_domain;
 };
 
+/*
+ * Only when it changed: the hint is read by every DMA of the device, and
+ * in the real runtime several threads may DMA through one device; a store
+ * per DMA would pass its cache line between them for nothing. (A domain
+ * id is never reused, so attachment and id together say it is the same.)
+ */
 static void dma_hint_record(struct dma_hint *h, struct iopf_attach *a)
 {
+	if (atomic_load_explicit(&h->attach, memory_order_relaxed) == a &&
+	    atomic_load_explicit(&h->domain_id, memory_order_relaxed) ==
+		    a->domain->id)
+		return;
 	atomic_store_explicit(&h->domain_id, a->domain->id,
 			      memory_order_relaxed);
 	atomic_store_explicit(&h->attach, a, memory_order_relaxed);

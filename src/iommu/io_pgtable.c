@@ -511,7 +511,9 @@ void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
 		pte_t *slot = &table[pte_index(iova, l)];
 		uint64_t e;
 
-		if (l < 2)
+		/* Stored only when it changed, as struct dma_hint is. */
+		if (l < 2 && atomic_load_explicit(&h->table[l],
+						  memory_order_relaxed) != table)
 			atomic_store_explicit(&h->table[l], table,
 					      memory_order_relaxed);
 		if (l == LEVELS - 1 || !pte_is_table(e = pte_load(slot))) {
