@@ -191,37 +191,44 @@ static bool pl_caller_is_library(const void *ra)
 
 #define PL_EXPORT __attribute__((visibility("default")))
 
-PL_EXPORT int mlock(const void *addr, size_t len)
+/*
+ * mlock() (@two false) and mlock2(): the real call under the lock, and
+ * the range into the program's set when the program (not the library, at
+ * @ra) made it. Whether it is the library is asked before the lock (see
+ * the top of this file).
+ */
+static int pl_mlock_range(const void *addr, size_t len, bool two,
+			  unsigned int flags, const void *ra)
 {
 	struct pl_range r = pl_pages(addr, len);
 	bool program;
 	int ret;
 
 	pl_libc_init();
-	program = !pl_caller_is_library(__builtin_return_address(0));
+	program = !pl_caller_is_library(ra);
 	pthread_mutex_lock(&pl_mlock_lock);
-	ret = pl_libc.mlock(addr, len);
+	if (!two)
+		ret = pl_libc.mlock(addr, len);
+	else if (pl_libc.mlock2)
+		ret = pl_libc.mlock2(addr, len, flags);
+	else
+		ret = (int)syscall(SYS_mlock2, addr, len, flags);
 	if (!ret && program)
 		pl_locked_note(r.start, r.end);
 	pthread_mutex_unlock(&pl_mlock_lock);
 	return ret;
 }
 
+PL_EXPORT int mlock(const void *addr, size_t len)
+{
+	return pl_mlock_range(addr, len, false, 0,
+			      __builtin_return_address(0));
+}
+
 PL_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
 {
-	struct pl_range r = pl_pages(addr, len);
-	bool program;
-	int ret;
-
-	pl_libc_init();
-	program = !pl_caller_is_library(__builtin_return_address(0));
-	pthread_mutex_lock(&pl_mlock_lock);
-	ret = pl_libc.mlock2 ? pl_libc.mlock2(addr, len, flags)
-			     : (int)syscall(SYS_mlock2, addr, len, flags);
-	if (!ret && program)
-		pl_locked_note(r.start, r.end);
-	pthread_mutex_unlock(&pl_mlock_lock);
-	return ret;
+	return pl_mlock_range(addr, len, true, flags,
+			      __builtin_return_address(0));
 }
 
 /*
