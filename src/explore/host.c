@@ -282,15 +282,20 @@ bool fd_attach_dev(struct host *h, struct iopf_fd *fd, unsigned i,
 	return !h->failed;
 }
 
+int ioas_map_eight(struct iopf_ioas *ioas, enum iopf_map_mode mode)
+{
+	struct iopf_ioas_map m = {
+		.iova = 0, .hva = HVA, .length = 8 * IOPF_PGSIZE_4K,
+		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE, .mode = mode,
+	};
+
+	return iopf_ioas_map(ioas, &m);
+}
+
 /* A container resolving the faults of a paging domain, 8 pages mapped. */
 struct iopf_ioas *ioas_with_domain(struct host *h,
 				   struct iopf_domain **d)
 {
-	struct iopf_ioas_map m = {
-		.iova = 0, .hva = HVA, .length = 8 * IOPF_PGSIZE_4K,
-		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
-		.mode = IOPF_MAP_FAULTABLE,
-	};
 	struct iopf_ioas *ioas;
 
 	CHECK(h, iopf_ioas_create(h->iommu, h->mm, &ioas) == 0, "ioas");
@@ -301,7 +306,7 @@ struct iopf_ioas *ioas_with_domain(struct host *h,
 		iopf_ioas_destroy(ioas);
 		return NULL;
 	}
-	CHECK(h, iopf_ioas_map(ioas, &m) == 0, "map");
+	CHECK(h, ioas_map_eight(ioas, IOPF_MAP_FAULTABLE) == 0, "map");
 	CHECK(h, iopf_ioas_attach_domain(ioas, *d, true) == 0,
 	      "attach domain");
 	return ioas;

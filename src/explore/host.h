@@ -74,6 +74,8 @@ bool fd_attach_dev(struct host *h, struct iopf_fd *fd, unsigned i,
 		   uint32_t *hwpt);
 struct iopf_ioas *ioas_with_domain(struct host *h,
 				   struct iopf_domain **d);
+/* Map the 8 pages from HVA at IOVA 0, read-write, as @mode says. */
+int ioas_map_eight(struct iopf_ioas *ioas, enum iopf_map_mode mode);
 
 /*
  * A scenario that runs @body on a host of @ndev PRI devices and @workers

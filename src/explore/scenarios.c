@@ -581,11 +581,6 @@ static void attach_fn(void *arg)
  */
 static void body_claim_twice(struct host *h)
 {
-	struct iopf_ioas_map m = {
-		.iova = 0, .hva = HVA, .length = 8 * IOPF_PGSIZE_4K,
-		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
-		.mode = IOPF_MAP_FAULTABLE,
-	};
 	struct claimer c[2] = { { 0 } };
 	struct iopf_rt_actor *a;
 	struct iopf_domain *d;
@@ -599,7 +594,8 @@ static void body_claim_twice(struct host *h)
 		      "ioas");
 		if (h->failed)
 			return;
-		CHECK(h, iopf_ioas_map(c[i].ioas, &m) == 0, "map");
+		CHECK(h, ioas_map_eight(c[i].ioas, IOPF_MAP_FAULTABLE) == 0,
+		      "map");
 		c[i].d = d;
 	}
 	a = host_spawn(h, "claim1", claim_fn, &c[1]);
@@ -635,11 +631,6 @@ HOST_SCENARIO(scen_claim_twice, 1, 1, 0, body_claim_twice, DEFAULT)
  */
 static void body_attach_fail(struct host *h)
 {
-	struct iopf_ioas_map m = {
-		.iova = 0, .hva = HVA, .length = 8 * IOPF_PGSIZE_4K,
-		.perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
-		.mode = IOPF_MAP_PINNED,
-	};
 	struct claimer c[2] = { { 0 } };
 	struct iopf_rt_actor *a;
 	struct iopf_domain *d;
@@ -654,7 +645,7 @@ static void body_attach_fail(struct host *h)
 		return;
 	}
 	/* Pinned: every page mapped, so an attach copies all eight. */
-	CHECK(h, iopf_ioas_map(ioas, &m) == 0, "map");
+	CHECK(h, ioas_map_eight(ioas, IOPF_MAP_PINNED) == 0, "map");
 	for (unsigned i = 0; i < 2; i++)
 		c[i] = (struct claimer){ .ioas = ioas, .d = d };
 	a = host_spawn(h, "attach1", attach_fn, &c[1]);
