@@ -95,7 +95,9 @@ struct tlb {
 	unsigned nr_sets;
 	/* nr_sets - 1 when nr_sets is a power of two (a mask), else 0 */
 	unsigned set_mask;
-	struct tlb_set *sets;      /* protected by lock */
+	/* Contents protected by lock; the pointer, like nr_sets and set_mask,
+	 * is fixed by tlb_init(), so tlb_prefetch() computes sets without it. */
+	struct tlb_set *sets;
 	void *sets_mem;            /* what holds @sets, aligned within */
 	uint64_t tick;             /* protected by lock */
 	/*
