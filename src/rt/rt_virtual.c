@@ -225,7 +225,9 @@ rt_virt_next(struct iopf_rt *rt)
  * While the actor we switch to runs, bring in the top of the stack of the
  * one that will run after it (as the queue stands): with
  * thousands of actors each resumes cold, and a resume is most of an
- * event's cost. A hint; it changes nothing.
+ * event's cost. A hint; it changes nothing. The actor read here is alive:
+ * one that a pending event names is freed only once its last event is
+ * dropped (reap_pending waits for nr_events to reach 0).
  */
 static inline void rt_virt_prefetch_following(struct rt_vsched *vs)
 {
