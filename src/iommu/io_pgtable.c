@@ -503,6 +503,8 @@ static int64_t pgtable_unmap_read_dirty(struct iopf_io_pgtable *t,
 void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
 			 struct io_pgtable_hint *h)
 {
+	uint64_t leaf = atomic_load_explicit(&h->leaf_size,
+					     memory_order_relaxed);
 	pte_t *table = t->root;
 
 	if (iova >= (1ull << IOPF_IOVA_BITS))
@@ -516,12 +518,23 @@ void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
 						  memory_order_relaxed) != table)
 			atomic_store_explicit(&h->table[l], table,
 					      memory_order_relaxed);
-		if (l == LEVELS - 1 || !pte_is_table(e = pte_load(slot))) {
+		/* Where the last walk found its leaf, reading the slot would
+		 * wait for the very line the hint is for. */
+		if (l == LEVELS - 1 || level_size(l) == leaf ||
+		    !pte_is_table(e = pte_load(slot))) {
 			__builtin_prefetch(slot);
 			return;
 		}
 		table = pte_table(e);
 	}
+}
+
+void io_pgtable_hint_leaf(struct io_pgtable_hint *h, uint64_t page_size)
+{
+	if (atomic_load_explicit(&h->leaf_size, memory_order_relaxed) !=
+	    page_size)
+		atomic_store_explicit(&h->leaf_size, page_size,
+				      memory_order_relaxed);
 }
 
 void io_pgtable_hint_prefetch(const struct io_pgtable_hint *h, uint64_t iova)

@@ -12,9 +12,14 @@
 
 #include <stdint.h>
 
-/* Upper tables of a walk, as addresses only. */
+/*
+ * Upper tables of a walk, as addresses only, and the size of the page the
+ * last walk ended on (0: none yet): a walk that ends there need not read
+ * its leaf to know it is one, so the leaf is only asked for.
+ */
 struct io_pgtable_hint {
 	_Atomic(const void *) table[2];
+	_Atomic uint64_t leaf_size;
 };
 
 /*
@@ -27,5 +32,7 @@ struct io_pgtable_hint {
 void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
 			 struct io_pgtable_hint *h);
 void io_pgtable_hint_prefetch(const struct io_pgtable_hint *h, uint64_t iova);
+/* A walk through @h's table ended on a page of @page_size. */
+void io_pgtable_hint_leaf(struct io_pgtable_hint *h, uint64_t page_size);
 
 #endif

@@ -63,9 +63,10 @@ struct iopf_rt_actor {
 
 	/*
 	 * VIRTUAL; only touched by the scheduler thread. First: what every
-	 * event touches, in as few cache lines as the actor can have.
+	 * event touches (these fields and the fiber's saved stack pointer),
+	 * all in the actor's first cache line (it is allocated aligned to
+	 * one), which the scheduler asks for before the actor's turn.
 	 */
-	struct rt_fiber fiber;
 	uint64_t gen;                /* an event is valid iff its gen matches */
 	uint64_t nr_events;          /* pending events naming this actor */
 	/* Exploration: where the actor gave the processor back, whether it
@@ -74,6 +75,7 @@ struct iopf_rt_actor {
 	const char *site;
 	bool deferred;
 	bool reap_pending;           /* joined; free when nr_events drops to 0 */
+	struct rt_fiber fiber;
 	uint64_t priority;
 	struct iopf_rt_waiter waiter;
 	struct iopf_rt_waitlist joiners;

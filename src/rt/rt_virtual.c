@@ -237,6 +237,22 @@ static inline void rt_virt_prefetch_following(struct rt_vsched *vs)
 	if (vs->nr_events + vs->fifo_len < RT_RESUME_PREFETCH_MIN_QUEUE)
 		return;
 	after = rt_queue_peek(vs);
+	/*
+	 * And the first line of the actors that may come after that one:
+	 * the heap's next two and the FIFO's next (the events are read,
+	 * not their actors). That line holds the saved stack pointer read
+	 * here at the next switch.
+	 */
+	if (vs->nr_events) {
+		size_t from = after == &vs->heap[0] ? 1 : 0;
+
+		for (size_t i = from; i < from + 2 && i < vs->nr_events; i++)
+			__builtin_prefetch(vs->heap[i].actor);
+	}
+	if (vs->fifo_len > 1)
+		__builtin_prefetch(rt_fifo_at(vs, after == rt_fifo_at(vs, 0))->actor);
+	else if (vs->fifo_len && after != rt_fifo_at(vs, 0))
+		__builtin_prefetch(rt_fifo_at(vs, 0)->actor);
 	if (!after->actor)
 		return;
 	sp = after->actor->fiber.sp;
