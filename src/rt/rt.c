@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "rt_internal.h"
+#include "rt_queue.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -68,8 +69,7 @@ void iopf_rt_destroy(struct iopf_rt *rt)
 		rt_panic("iopf_rt_destroy() while the context runs");
 	rt_stats_free(rt);
 	rt_fiber_stacks_drain(&rt->vs.stacks);
-	free(rt->vs.heap_mem);
-	free(rt->vs.fifo);
+	rt_queue_free(&rt->vs);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
 }

@@ -104,15 +104,28 @@ struct rt_event {
 	struct iopf_rt_actor *actor;
 };
 
+/* The near part of the pending events, by nanosecond (rt_queue.h). */
+#define RT_WHEEL_NS 1024u
+#define RT_WHEEL_NIL 0u            /* node 0 is never used */
+struct rt_wheel {
+	size_t len;                  /* events held */
+	uint64_t first;              /* the earliest one's time, when len */
+	uint32_t free;               /* unused nodes, linked through next[] */
+	uint32_t cap;                /* nodes, node 0 included */
+	struct rt_event *events;     /* node n's event */
+	uint32_t *next;              /* node n's successor in its slot */
+	uint64_t bits[RT_WHEEL_NS / 64]; /* slots holding any */
+	uint32_t head[RT_WHEEL_NS], tail[RT_WHEEL_NS];
+};
+
 struct rt_vsched {
 	uint64_t now;
 	uint64_t seq;
 	/*
-	 * Pending events: a heap, and a FIFO (a ring) of events posted in
-	 * (time, seq) order (each one not before the one posted last), which
-	 * needs no sifting. The next event is the earlier of the heap's top
-	 * and the FIFO's head. Exploration uses the heap alone.
+	 * Pending events: a heap, a FIFO and a wheel, see rt_queue.h.
+	 * Exploration uses the heap alone.
 	 */
+	struct rt_wheel wheel;
 	struct rt_event *heap;
 	/*
 	 * What holds @heap: aligned to a cache line, @heap one event into

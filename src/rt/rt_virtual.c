@@ -8,7 +8,8 @@
  * one runs at a time, so nothing here takes a lock. The scheduler owns the
  * pending events, ordered by (time, seq): a binary heap, and beside it a
  * FIFO for events that happen to be posted in that order (equal charges,
- * timers of one length), which need no sifting. seq is a global counter, so
+ * timers of one length) and a wheel for those due within a microsecond,
+ * neither of which sorts (rt_queue.h). seq is a global counter, so
  * events at the same virtual time run in the order they were posted. An
  * event says "resume actor A"; it is valid only if its gen equals A->gen,
  * and A->gen is bumped whenever A is resumed, so at most one of several
@@ -45,92 +46,11 @@
  */
 #define _GNU_SOURCE
 #include "rt_internal.h"
-#include "rt_heap.h"
+#include "rt_queue.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-static inline struct rt_event *rt_fifo_at(struct rt_vsched *vs, size_t k)
-{
-	return &vs->fifo[(vs->fifo_head + k) & (vs->fifo_cap - 1)];
-}
-
-/* Double the FIFO's ring, keeping its order; out of the per-event path. */
-static __attribute__((noinline)) void rt_fifo_grow(struct rt_vsched *vs)
-{
-	size_t cap = vs->fifo_cap ? vs->fifo_cap * 2 : 256;
-	struct rt_event *fifo = malloc(cap * sizeof(*fifo));
-
-	if (!fifo)
-		rt_panic("out of memory for the event FIFO");
-	for (size_t k = 0; k < vs->fifo_len; k++)
-		fifo[k] = *rt_fifo_at(vs, k);
-	free(vs->fifo);
-	vs->fifo = fifo;
-	vs->fifo_cap = cap;
-	vs->fifo_head = 0;
-}
-
-static inline void rt_fifo_append(struct rt_vsched *vs, struct rt_event ev)
-{
-	if (__builtin_expect(vs->fifo_len == vs->fifo_cap, 0))
-		rt_fifo_grow(vs);
-	*rt_fifo_at(vs, vs->fifo_len++) = ev;
-}
-
-/* Take the FIFO's head; the FIFO must not be empty. */
-static inline struct rt_event rt_fifo_pop(struct rt_vsched *vs)
-{
-	struct rt_event ev = vs->fifo[vs->fifo_head];
-
-	vs->fifo_head = (vs->fifo_head + 1) & (vs->fifo_cap - 1);
-	vs->fifo_len--;
-	return ev;
-}
-
-/* Whether @ev can go on the FIFO: it keeps the FIFO in order. */
-static inline bool rt_fifo_takes(struct rt_vsched *vs, const struct rt_event *ev)
-{
-	return !vs->pick &&
-	       (!vs->fifo_len ||
-		!rt_event_before(ev, rt_fifo_at(vs, vs->fifo_len - 1)));
-}
-
-static inline void rt_queue_push(struct rt_vsched *vs, struct rt_event ev)
-{
-	if (rt_fifo_takes(vs, &ev))
-		rt_fifo_append(vs, ev);
-	else
-		rt_heap_push(vs, ev);
-}
-
-/* The earliest pending event, or NULL; it stays queued. */
-static inline const struct rt_event *rt_queue_peek(struct rt_vsched *vs)
-{
-	const struct rt_event *r = vs->fifo_len ? rt_fifo_at(vs, 0) : NULL;
-
-	if (!vs->nr_events)
-		return r;
-	if (!r || rt_event_before(&vs->heap[0], r))
-		return &vs->heap[0];
-	return r;
-}
-
-/* Whether every pending event comes after @time (or none is pending). */
-static inline bool rt_queue_all_after(const struct rt_vsched *vs,
-				      uint64_t time)
-{
-	return (!vs->fifo_len || time < vs->fifo[vs->fifo_head].time) &&
-	       (!vs->nr_events || time < vs->heap[0].time);
-}
-
-static inline struct rt_event rt_queue_pop(struct rt_vsched *vs)
-{
-	if (rt_queue_peek(vs) != &vs->heap[0])
-		return rt_fifo_pop(vs);
-	return rt_heap_pop(vs);
-}
 
 /*
  * A new event resuming @a at @time, in posting order among events at that
@@ -234,15 +154,26 @@ static inline void rt_virt_prefetch_following(struct rt_vsched *vs)
 	const struct rt_event *after;
 	const char *sp;
 
-	if (vs->nr_events + vs->fifo_len < RT_RESUME_PREFETCH_MIN_QUEUE)
+	if (vs->nr_events + vs->fifo_len + vs->wheel.len <
+	    RT_RESUME_PREFETCH_MIN_QUEUE)
 		return;
 	after = rt_queue_peek(vs);
 	/*
 	 * And the first line of the actors that may come after that one:
-	 * the heap's next two and the FIFO's next (the events are read,
-	 * not their actors). That line holds the saved stack pointer read
-	 * here at the next switch.
+	 * the heap's next two, the FIFO's next and the wheel's (the events
+	 * are read, not their actors). That line holds the saved stack
+	 * pointer read here at the next switch.
 	 */
+	if (vs->wheel.len) {
+		const struct rt_wheel *w = &vs->wheel;
+		const struct rt_event *head = rt_wheel_head(vs);
+		uint32_t n = (uint32_t)(head - w->events);
+
+		if (after != head)
+			__builtin_prefetch(head->actor);
+		else if (w->next[n] != RT_WHEEL_NIL)
+			__builtin_prefetch(w->events[w->next[n]].actor);
+	}
 	if (vs->nr_events) {
 		size_t from = after == &vs->heap[0] ? 1 : 0;
 
@@ -313,16 +244,15 @@ void rt_virt_block_at(struct iopf_rt_actor *a, const char *point,
 /*
  * Post @a, the calling actor, at @time and block, taking the next event
  * off the queue here, where what was just queued is known, rather than
- * looking the queue over afresh. Without exploration:
- *  - an event that goes on the FIFO leaves the next one the earlier of the
- *    FIFO's head and the heap's top;
- *  - one that cannot, when the heap's top comes first, takes the top's
- *    place and the top is dispatched: one sift instead of a push and a pop.
- * Either way the same events in the same order as a push and then a pop,
- * which is all that the plain scheduler's result depends on. (Exploration
- * looks at the heap's layout: it gets the push and its own pick;
- * rt_fifo_takes() refuses it the FIFO.) A stale event taken here is
- * dropped, and the switch takes the next valid one, as it would have.
+ * looking the queue over afresh. Without exploration, an event that goes
+ * to the heap (neither the FIFO nor the wheel takes it), when the heap's
+ * top comes first, takes the top's place and the top is dispatched: one
+ * sift instead of a push and a pop. The same events in the same order as
+ * a push and then a pop, which is all that the plain scheduler's result
+ * depends on. (Exploration looks at the heap's layout: it gets the push
+ * and its own pick; the FIFO and the wheel refuse it.) A stale event
+ * taken here is dropped, and the switch takes the next valid one, as it
+ * would have.
  */
 static inline __attribute__((always_inline)) void
 rt_virt_requeue_at(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time,
@@ -340,11 +270,10 @@ rt_virt_requeue_at(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time,
 	}
 	if (rt_fifo_takes(vs, &ev)) {
 		rt_fifo_append(vs, ev);
-		if (!vs->nr_events ||
-		    !rt_event_before(&vs->heap[0], rt_fifo_at(vs, 0)))
-			next = rt_fifo_pop(vs);
-		else
-			next = rt_heap_pop(vs);
+		next = rt_queue_pop(vs);
+	} else if (rt_wheel_takes(vs, &ev)) {
+		rt_wheel_push(vs, ev);
+		next = rt_queue_pop(vs);
 	} else if (vs->nr_events && rt_queue_peek(vs) == &vs->heap[0] &&
 		   !rt_event_before(&ev, &vs->heap[0])) {
 		next = vs->heap[0];
@@ -505,12 +434,7 @@ static void rt_virt_drop_event(const struct rt_event *ev)
  */
 static void rt_virt_drop_events(struct rt_vsched *vs)
 {
-	for (size_t k = 0; k < vs->fifo_len; k++)
-		rt_virt_drop_event(rt_fifo_at(vs, k));
-	for (size_t k = 0; k < vs->nr_events; k++)
-		rt_virt_drop_event(&vs->heap[k]);
-	vs->nr_events = 0;
-	vs->fifo_len = 0;
+	rt_queue_drop_all(vs, rt_virt_drop_event);
 }
 
 int rt_virt_run(struct iopf_rt *rt, struct iopf_rt_actor *root)
@@ -629,7 +553,7 @@ rt_virt_charge_rotate(struct iopf_rt *rt, struct iopf_rt_actor *self,
 	struct rt_event *slot, next;
 	struct iopf_rt_actor *a;
 
-	if (vs->pick || vs->nr_events || !vs->fifo_len ||
+	if (vs->pick || vs->nr_events || vs->wheel.len || !vs->fifo_len ||
 	    vs->fifo_len == vs->fifo_cap ||
 	    when < vs->fifo[(head + vs->fifo_len - 1) & mask].time)
 		return false;

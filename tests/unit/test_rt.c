@@ -384,6 +384,110 @@ static void test_virtual_many_actors(void **state)
 }
 
 /*
+ * Event order against a model of its definition: actors charging a mix
+ * of lengths (many due within the scheduler's wheel, ties, lengths that
+ * go round it, long ones in posting order) resume exactly in (time, post
+ * order). The model keeps every pending event in one array and takes the
+ * earliest by a linear search.
+ */
+#define ORDER_ACTORS 300
+#define ORDER_CHARGES 50
+
+struct mix {
+	struct iopf_rt *rt;
+	uint64_t charge[ORDER_ACTORS][ORDER_CHARGES];
+	struct mix_step { uint64_t time; unsigned id; } log[ORDER_ACTORS * ORDER_CHARGES];
+	unsigned n;
+};
+
+struct mix_actor {
+	struct mix *m;
+	unsigned id;
+};
+
+static void mix_charger(void *arg)
+{
+	struct mix_actor *a = arg;
+	struct mix *m = a->m;
+
+	for (unsigned k = 0; k < ORDER_CHARGES; k++) {
+		iopf_rt_charge(m->rt, m->charge[a->id][k]);
+		m->log[m->n++] = (struct mix_step){ iopf_rt_now(m->rt), a->id };
+	}
+}
+
+static void mix_main(void *arg)
+{
+	struct mix *m = arg;
+	struct mix_actor a[ORDER_ACTORS];
+	struct iopf_rt_actor *h[ORDER_ACTORS];
+
+	for (unsigned i = 0; i < ORDER_ACTORS; i++) {
+		a[i] = (struct mix_actor){ m, i };
+		assert_int_equal(iopf_rt_spawn(m->rt, "mix", mix_charger, &a[i],
+					       &h[i]), 0);
+	}
+	for (unsigned i = 0; i < ORDER_ACTORS; i++)
+		iopf_rt_join(h[i]);
+}
+
+static void test_virtual_order_matches_model(void **state)
+{
+	static struct mix m;
+	static struct mix_step want[ORDER_ACTORS * ORDER_CHARGES];
+	struct { uint64_t time, seq; unsigned next; } ev[ORDER_ACTORS];
+	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL };
+	uint64_t x = 88172645463325252ull, seq = 0;
+	unsigned n = 0;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	for (unsigned i = 0; i < ORDER_ACTORS; i++)
+		for (unsigned k = 0; k < ORDER_CHARGES; k++) {
+			unsigned r;
+
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			r = (unsigned)(x >> 33);
+			/* Not 0: a charge of nothing is no event. */
+			m.charge[i][k] = r % 10 < 5 ? 1 + r % 1023 :
+					 r % 10 < 7 ? (r % 2 ? 200 : 1000) :
+					 r % 10 < 9 ? 1024 + r % 4000 : 300000;
+		}
+	/* The model: all start at 0 in spawn order, each charge re-posts. */
+	for (unsigned i = 0; i < ORDER_ACTORS; i++)
+		ev[i].time = m.charge[i][0], ev[i].seq = seq++, ev[i].next = 1;
+	for (;;) {
+		unsigned best = ORDER_ACTORS;
+
+		for (unsigned i = 0; i < ORDER_ACTORS; i++)
+			if (ev[i].next <= ORDER_CHARGES &&
+			    (best == ORDER_ACTORS || ev[i].time < ev[best].time ||
+			     (ev[i].time == ev[best].time &&
+			      ev[i].seq < ev[best].seq)))
+				best = i;
+		if (best == ORDER_ACTORS)
+			break;
+		want[n++] = (struct mix_step){ ev[best].time, best };
+		if (ev[best].next < ORDER_CHARGES)
+			ev[best].time += m.charge[best][ev[best].next];
+		ev[best].seq = seq++;
+		ev[best].next++;
+	}
+	assert_int_equal(n, ORDER_ACTORS * ORDER_CHARGES);
+	assert_int_equal(iopf_rt_create(&cfg, &m.rt), 0);
+	assert_int_equal(iopf_rt_run(m.rt, "main", mix_main, &m), 0);
+	assert_int_equal(m.n, n);
+	for (unsigned k = 0; k < n; k++) {
+		if (m.log[k].time != want[k].time || m.log[k].id != want[k].id)
+			fail_msg("step %u: actor %u at %llu, the model says actor "
+				 "%u at %llu", k, m.log[k].id,
+				 (unsigned long long)m.log[k].time, want[k].id,
+				 (unsigned long long)want[k].time);
+	}
+	iopf_rt_destroy(m.rt);
+}
+
+/*
  * A charge that would carry virtual time past 2^64 - 1 ns: the run stops,
  * returns -EOVERFLOW and names the run, the actor and the site; the
  * process goes on, and so can the context.
@@ -626,6 +730,7 @@ TEST_MAIN(cmocka_unit_test(test_virtual_scenario_is_deterministic),
 	  cmocka_unit_test(test_exit_and_bad_args),
 	  cmocka_unit_test(test_random_is_seeded),
 	  cmocka_unit_test(test_virtual_many_actors),
+	  cmocka_unit_test(test_virtual_order_matches_model),
 	  cmocka_unit_test(test_virtual_time_overflow_stops_the_run),
 	  cmocka_unit_test(test_virtual_stop_frees_joined_actors),
 	  cmocka_unit_test(test_join_in_any_order))
