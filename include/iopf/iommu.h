@@ -413,7 +413,10 @@ int iopf_domain_alloc_sva(struct iopf_iommu *iommu, struct iopf_mm *mm,
 			  struct iopf_domain **out);
 /*
  * Detaches whatever is still attached (answering their pending faults
- * INVALID), then frees. Never fails. A parent must outlive its nests.
+ * INVALID), then frees; a parent frees its nests first. Never fails.
+ * Waits for the domain's running fault handlers: one of them calling it
+ * (for its own domain or that domain's parent) would wait for itself, and
+ * aborts the process with a message instead.
  */
 void iopf_domain_free(struct iopf_domain *domain);
 /* As allocated. Does not block. */

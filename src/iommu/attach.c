@@ -22,8 +22,9 @@
  *    attach_lock, makes iopf_dev_remove() refuse (-EBUSY) meanwhile;
  *  - a fault handler must not detach the attachment it serves nor free
  *    its domain: step 2 would wait for itself. The detach is refused
- *    (-EDEADLK) before anything changes; freeing the domain is not
- *    checked.
+ *    (-EDEADLK) before anything changes; iopf_domain_free() of that
+ *    domain (or of its parent) aborts with a message, as
+ *    iopf_iommu_destroy() does.
  *
  * Locks: attach_lock, then dev->lock (src/lock_order.h).
  */

@@ -498,6 +498,17 @@ err_free:
 	return ret;
 }
 
+/*
+ * Whether freeing @d would detach @own, the attachment whose handler the
+ * caller runs: @d is its domain, or the parent its domain translates
+ * through (children are freed with their parent).
+ */
+static bool domain_free_detaches(const struct iopf_domain *d,
+				 const struct iopf_attach *own)
+{
+	return own && (own->domain == d || own->domain->parent == d);
+}
+
 void iopf_domain_free(struct iopf_domain *d)
 {
 	struct iopf_iommu *iommu;
@@ -505,6 +516,14 @@ void iopf_domain_free(struct iopf_domain *d)
 	if (!d)
 		return;
 	iommu = d->iommu;
+	/* Detaching its own attachment would wait for the handler itself
+	 * (step 2 of the detach): misuse, stopped before anything changes.
+	 * Its attachment is alive while it runs. */
+	if (domain_free_detaches(d, fault_handler_attach(iommu))) {
+		fprintf(stderr, "iopf: iopf_domain_free() called by a fault "
+				"handler of that domain\n");
+		abort();
+	}
 	/* Nests first: they translate through us. */
 	while (!iopf_list_empty(&d->children))
 		iopf_domain_free(iopf_list_entry(d->children.next,

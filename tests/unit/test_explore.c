@@ -21,6 +21,7 @@
 #include <iopf/explore.h>
 #include <iopf/rt.h>
 
+#include "../common/in_child.h"
 #include "../common/test_main.h"
 
 /* ---- a lost update: read, (preemption), write ---- */
@@ -227,26 +228,6 @@ static void ab_twice(void *arg)
 		/* A trylock never deadlocks: no order is recorded. */
 		lock_nested(&t->b, &t->a);
 	}
-}
-
-/*
- * Run @child(@arg) in a child process, which exits 0 if it returns; the
- * child's wait status.
- */
-static int in_child(void (*child)(void *), void *arg)
-{
-	pid_t pid;
-	int status;
-
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		child(arg);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return status;
 }
 
 /* In a child: what is expected to abort says so on stderr, unseen. */

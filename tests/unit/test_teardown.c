@@ -19,6 +19,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 
 #include "../common/dma_job.h"
 #include "../common/harness.h"
+#include "../common/in_child.h"
 
 #ifdef TEARDOWN_REAL_ONLY
 /* Only the real-thread case is registered; the rest is compiled anyway. */
@@ -420,6 +422,78 @@ static void test_handler_cannot_detach_itself(void **state)
 }
 
 /*
+ * A handler that frees its own domain: the detach inside would wait for
+ * the handler itself, so the process stops with a message, not a hang.
+ * Freeing another domain, whose handler does not run, goes through
+ * first. In a child process; its stderr goes to a file read here.
+ */
+struct self_free {
+	struct iopf_domain *d, *other;
+};
+
+static enum iopf_response self_freeing_handler(void *data,
+					       const struct iopf_fault_group *g)
+{
+	struct self_free *x = data;
+
+	(void)g;
+	iopf_domain_free(x->other);
+	fprintf(stderr, "other domain freed\n");
+	iopf_domain_free(x->d);
+	fprintf(stderr, "own domain freed\n");
+	return IOPF_RESP_INVALID;
+}
+
+static void body_handler_frees_own_domain(struct harness *h)
+{
+	struct self_free x = { 0 };
+	struct iopf_iommu *iommu;
+	struct iopf_dev *dev, *other;
+	unsigned char b[8];
+
+	harness_mm(h, 16, 0, IOPF_MM_POOL_DATA, UINT64_MAX, 16);
+	iommu = iommu_up(h, 8);
+	dev = pri_dev_add(iommu, 0);
+	other = pri_dev_add(iommu, 0);
+	assert_int_equal(iopf_domain_alloc_paging(iommu, 0, &x.d), 0);
+	assert_int_equal(iopf_domain_alloc_paging(iommu, 0, &x.other), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(x.d, self_freeing_handler,
+						       &x), 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, x.d), 0);
+	assert_int_equal(iopf_attach(other, IOPF_PASID_NONE, x.other), 0);
+	iopf_dma(dev, IOPF_PASID_NONE, 0, b, sizeof(b), IOPF_DMA_READ);
+}
+
+static void free_own_domain_child(void *path)
+{
+	/* Unbuffered, as stderr is: abort() flushes nothing. */
+	if (!freopen(path, "w", stderr) || setvbuf(stderr, NULL, _IONBF, 0))
+		_exit(5);
+	run_virtual(NULL, body_handler_frees_own_domain);
+}
+
+static void test_handler_cannot_free_own_domain(void **state)
+{
+	char path[] = "/tmp/iopf-test-XXXXXX", err[512] = "";
+	int fd = mkstemp(path), status;
+	ssize_t n;
+
+	(void)state;
+	assert_true(fd >= 0);
+	status = in_child(free_own_domain_child, path);
+	n = read(fd, err, sizeof(err) - 1);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	assert_non_null(strstr(err, "other domain freed"));
+	assert_non_null(strstr(err, "iopf_domain_free() called by a fault "
+				    "handler of that domain"));
+	assert_null(strstr(err, "own domain freed"));
+}
+
+/*
  * A selective pin that fails after pinning must unpin what it pinned,
  * frame 0 included. Frame 0 is the pool's first frame handed out: the page
  * is populated before anything else. Every allocation, pin and map site
@@ -767,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_detach_domain_waits_for_running_handler),
 		cmocka_unit_test(test_handler_cannot_wait_for_itself),
 		cmocka_unit_test(test_handler_cannot_detach_itself),
+		cmocka_unit_test(test_handler_cannot_free_own_domain),
 		cmocka_unit_test(test_failed_pin_of_frame0_leaves_nothing_pinned),
 		cmocka_unit_test(test_pin_racing_unmap_leaves_nothing_pinned),
 		cmocka_unit_test(test_mapped_page_is_not_refused_during_invalidation),
