@@ -207,7 +207,8 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 		iommu_walk(iommu, d, pasid, iova, access, x);
 		if (x->err)
 			return;
-		if (d->type != IOPF_DOMAIN_NESTED)
+		/* For the prefetch before the next ATS request. */
+		if (dev->ats && d->type != IOPF_DOMAIN_NESTED)
 			io_pgtable_hint_leaf(&dev->dma_hint.walk, x->page_size);
 		/* An unmap may clear what we walked before we cache it. */
 		iopf_rt_yield_point(iommu->rt);

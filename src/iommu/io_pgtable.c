@@ -518,8 +518,7 @@ void io_pgtable_prefetch(struct iopf_io_pgtable *t, uint64_t iova,
 						  memory_order_relaxed) != table)
 			atomic_store_explicit(&h->table[l], table,
 					      memory_order_relaxed);
-		/* Where the last walk found its leaf, reading the slot would
-		 * wait for the very line the hint is for. */
+		/* Where the last walk found its leaf: see the hint. */
 		if (l == LEVELS - 1 || level_size(l) == leaf ||
 		    !pte_is_table(e = pte_load(slot))) {
 			__builtin_prefetch(slot);

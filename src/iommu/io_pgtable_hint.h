@@ -14,8 +14,10 @@
 
 /*
  * Upper tables of a walk, as addresses only, and the size of the page the
- * last walk ended on (0: none yet): a walk that ends there need not read
- * its leaf to know it is one, so the leaf is only asked for.
+ * last walk ended on (0: none yet). The next walk is guessed to end at the
+ * same level: that slot is only asked for, not read to see whether it is
+ * a leaf (reading it would wait for the very line the hint is for). A
+ * wrong guess costs the prefetch of the real leaf, nothing else.
  */
 struct io_pgtable_hint {
 	_Atomic(const void *) table[2];

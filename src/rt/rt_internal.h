@@ -115,17 +115,16 @@ struct rt_wheel {
 	struct rt_event *events;     /* node n's event */
 	uint32_t *next;              /* node n's successor in its slot */
 	uint64_t bits[RT_WHEEL_NS / 64]; /* slots holding any */
-	uint32_t head[RT_WHEEL_NS], tail[RT_WHEEL_NS];
+	struct { uint32_t head, tail; } slots[RT_WHEEL_NS];
 };
 
 struct rt_vsched {
 	uint64_t now;
 	uint64_t seq;
 	/*
-	 * Pending events: a heap, a FIFO and a wheel, see rt_queue.h.
-	 * Exploration uses the heap alone.
+	 * Pending events: a heap, a FIFO and a wheel (@wheel, at the end),
+	 * see rt_queue.h. Exploration uses the heap alone.
 	 */
-	struct rt_wheel wheel;
 	struct rt_event *heap;
 	/*
 	 * What holds @heap: aligned to a cache line, @heap one event into
@@ -165,6 +164,9 @@ struct rt_vsched {
 	unsigned nr_change_points, next_change_point;
 	struct iopf_rt_trace_ring *ring;
 	struct iopf_rt_trace_ring own_ring;
+
+	/* Last: its slots are large, and the fields above are hot. */
+	struct rt_wheel wheel;
 };
 
 enum rt_stat_kind { RT_STAT_COUNTER, RT_STAT_HIST };

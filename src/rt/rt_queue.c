@@ -20,7 +20,8 @@ void rt_fifo_grow(struct rt_vsched *vs)
 	vs->fifo_head = 0;
 }
 
-/* Double the wheel's nodes (they are named by index: none moves). */
+/* Double the wheel's nodes: they move, so a push invalidates pointers
+ * into them; their indices, which the slots hold, stay. */
 void rt_wheel_grow(struct rt_vsched *vs)
 {
 	struct rt_wheel *w = &vs->wheel;
@@ -53,8 +54,11 @@ void rt_queue_drop_all(struct rt_vsched *vs,
 		drop(rt_fifo_at(vs, k));
 	for (size_t k = 0; k < vs->nr_events; k++)
 		drop(&vs->heap[k]);
-	while (w->len)
-		drop((const struct rt_event[]){ rt_wheel_pop(vs) });
+	while (w->len) {
+		struct rt_event ev = rt_wheel_pop(vs);
+
+		drop(&ev);
+	}
 	vs->nr_events = 0;
 	vs->fifo_len = 0;
 }

@@ -6,15 +6,19 @@
  *  - the FIFO: a ring of events posted in (time, seq) order, each one not
  *    before the one posted last (long charges of one length, one after
  *    the other); no sorting at all;
- *  - the wheel: events due less than RT_WHEEL_NS after now, one slot per
+ *  - the wheel: of the events the FIFO refuses (they come before its
+ *    last one), those due less than RT_WHEEL_NS after now, one slot per
  *    nanosecond, each slot a list in posting (seq) order; a bitmap says
- *    which slots hold any. Actors that run in step post their short
- *    charges here: a push is an append, a pop a scan of the bitmap;
+ *    which slots hold any. Actors that run in step, their long charges
+ *    on the FIFO, post their short ones here: a push is an append, a pop
+ *    a scan of the bitmap;
  *  - the heap (rt_heap.h): whatever neither takes, and every event while
  *    exploring, whose strategies choose among the heap's events.
  *
- * The next event is the earliest of the three heads. All of it is touched
- * only by the thread that runs the virtual scheduler: no lock.
+ * The next event is the earliest of the three heads; rt_queue_len()
+ * counts all three (an empty FIFO takes any event, so today the wheel
+ * holds none without it, but nothing relies on that). All of it is
+ * touched only by the thread that runs the virtual scheduler: no lock.
  *
  * The wheel relies on virtual time never going back while it holds
  * events (exploration, the one case where a later event may run first,
@@ -26,6 +30,9 @@
 #define IOPF_RT_QUEUE_H
 
 #include "rt_heap.h"
+
+_Static_assert(RT_WHEEL_NS % 64 == 0 && (RT_WHEEL_NS & (RT_WHEEL_NS - 1)) == 0,
+	       "slots are masked by time and kept in 64-bit bitmap words");
 
 void rt_fifo_grow(struct rt_vsched *vs);
 void rt_wheel_grow(struct rt_vsched *vs);
@@ -83,13 +90,13 @@ static inline void rt_wheel_push(struct rt_vsched *vs, struct rt_event ev)
 	w->free = w->next[n];
 	w->events[n] = ev;
 	w->next[n] = RT_WHEEL_NIL;
-	if (w->head[slot] == RT_WHEEL_NIL) {
-		w->head[slot] = n;
+	if (w->slots[slot].head == RT_WHEEL_NIL) {
+		w->slots[slot].head = n;
 		w->bits[slot / 64] |= 1ull << (slot % 64);
 	} else {
-		w->next[w->tail[slot]] = n;
+		w->next[w->slots[slot].tail] = n;
 	}
-	w->tail[slot] = n;
+	w->slots[slot].tail = n;
 	if (!w->len++ || ev.time < w->first)
 		w->first = ev.time;
 }
@@ -99,10 +106,14 @@ static inline struct rt_event *rt_wheel_head(struct rt_vsched *vs)
 {
 	struct rt_wheel *w = &vs->wheel;
 
-	return &w->events[w->head[w->first & (RT_WHEEL_NS - 1)]];
+	return &w->events[w->slots[w->first & (RT_WHEEL_NS - 1)].head];
 }
 
-/* The first non-empty slot after @slot, going round; one must exist. */
+/*
+ * The first non-empty slot after @slot, going round; one must exist. The
+ * scan ends back in @slot's word, read whole then: the slots before
+ * @slot's in it are the latest times.
+ */
 static inline unsigned rt_wheel_next_slot(const struct rt_wheel *w,
 					  unsigned slot)
 {
@@ -110,10 +121,10 @@ static inline unsigned rt_wheel_next_slot(const struct rt_wheel *w,
 	uint64_t word = w->bits[i / 64] & (~0ull << (i % 64));
 
 	for (unsigned k = 0; !word; k++) {
+		if (k == RT_WHEEL_NS / 64)
+			rt_panic("the event wheel's count and bitmap disagree");
 		i = ((i / 64 + 1) * 64) & (RT_WHEEL_NS - 1);
 		word = w->bits[i / 64];
-		if (k > RT_WHEEL_NS / 64)
-			rt_panic("the event wheel's count and bitmap disagree");
 	}
 	return (i & ~63u) + (unsigned)__builtin_ctzll(word);
 }
@@ -123,17 +134,26 @@ static inline struct rt_event rt_wheel_pop(struct rt_vsched *vs)
 {
 	struct rt_wheel *w = &vs->wheel;
 	unsigned slot = (unsigned)(w->first & (RT_WHEEL_NS - 1));
-	uint32_t n = w->head[slot];
+	uint32_t n = w->slots[slot].head;
 	struct rt_event ev = w->events[n];
 
-	w->head[slot] = w->next[n];
+	w->slots[slot].head = w->next[n];
 	w->next[n] = w->free;
 	w->free = n;
-	if (w->head[slot] == RT_WHEEL_NIL)
+	if (w->slots[slot].head == RT_WHEEL_NIL)
 		w->bits[slot / 64] &= ~(1ull << (slot % 64));
-	if (--w->len && w->head[slot] == RT_WHEEL_NIL)
-		w->first = w->events[w->head[rt_wheel_next_slot(w, slot)]].time;
+	if (--w->len && w->slots[slot].head == RT_WHEEL_NIL) {
+		unsigned next = rt_wheel_next_slot(w, slot);
+
+		w->first = w->events[w->slots[next].head].time;
+	}
 	return ev;
+}
+
+/* Events pending in all three stores. */
+static inline size_t rt_queue_len(const struct rt_vsched *vs)
+{
+	return vs->nr_events + vs->fifo_len + vs->wheel.len;
 }
 
 /* Queue @ev where it costs least (see the top). */

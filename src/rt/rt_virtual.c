@@ -125,7 +125,7 @@ rt_virt_next(struct iopf_rt *rt)
 	while (!vs->stop_err) {
 		if (vs->pick && vs->nr_events)
 			ev = vs->pick(rt);
-		else if (vs->nr_events || vs->fifo_len)
+		else if (rt_queue_len(vs))
 			ev = rt_queue_pop(vs);
 		else
 			break;
@@ -154,15 +154,15 @@ static inline void rt_virt_prefetch_following(struct rt_vsched *vs)
 	const struct rt_event *after;
 	const char *sp;
 
-	if (vs->nr_events + vs->fifo_len + vs->wheel.len <
-	    RT_RESUME_PREFETCH_MIN_QUEUE)
+	if (rt_queue_len(vs) < RT_RESUME_PREFETCH_MIN_QUEUE)
 		return;
 	after = rt_queue_peek(vs);
 	/*
-	 * And the first line of the actors that may come after that one:
-	 * the heap's next two, the FIFO's next and the wheel's (the events
-	 * are read, not their actors). That line holds the saved stack
-	 * pointer read here at the next switch.
+	 * And the first line of the actors likely to come after that one,
+	 * a guess from the events alone (their actors are not read): the
+	 * heap top's children, the FIFO's next, the wheel's next in the same
+	 * slot. That line holds the saved stack pointer read here at the
+	 * next switch.
 	 */
 	if (vs->wheel.len) {
 		const struct rt_wheel *w = &vs->wheel;
