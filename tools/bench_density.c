@@ -321,15 +321,15 @@ int tool_bench_density(int argc, char **argv)
 			  "swap device, GiB (2048)"),
 		TOOL_SIZE("--guest-gib", &cfg.guest_bytes, GIB, 0, 16384, "N",
 			  "RAM per guest, GiB (16)"),
-		TOOL_UINT("--guests", &d.guests, 0, 4096, "N",
+		TOOL_UINT("--guests", &d.guests, 1, 4096, "N",
 			  "guests to add, one by one (112)"),
 		TOOL_UINT("--guest-step", &cfg.guest_step, 1, 4096, "N",
 			  "guests added per measured step (1): a faster\n"
 			  "arrival, colder guests; the bend is measured\n"
 			  "again one guest at a time"),
-		TOOL_UINT("--hot", &d.hot, 0, 1000, "PCT",
+		TOOL_UINT("--hot", &d.hot, 1, 100, "PCT",
 			  "device working set, % of guest RAM (40)"),
-		TOOL_UINT("--cold", &d.cold, 0, 1000, "PCT",
+		TOOL_UINT("--cold", &d.cold, 0, 100, "PCT",
 			  "touched at boot then idle, % (30)"),
 		TOOL_UINT_SCALED("--step-ms", &cfg.step_ns, 1, 10000, 1000000ull,
 				 "N", "measured window per step, virtual ms (50)"),
