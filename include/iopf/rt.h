@@ -210,6 +210,16 @@ void iopf_rt_sleep(struct iopf_rt *rt, uint64_t ns);
 void iopf_rt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site);
 #define iopf_rt_charge(rt, ns) iopf_rt_charge_at((rt), (ns), IOPF_RT_SITE)
 /*
+ * Two charges in a row, @first_ns then @then_ns, the caller doing nothing
+ * in between: the same events in the same order as two calls of
+ * iopf_rt_charge(), but the virtual runtime need not resume the caller
+ * between them (the scheduler posts the second itself).
+ */
+void iopf_rt_charge_pair_at(struct iopf_rt *rt, uint64_t first_ns,
+			    uint64_t then_ns, const char *site);
+#define iopf_rt_charge_pair(rt, first_ns, then_ns)                          \
+	iopf_rt_charge_pair_at((rt), (first_ns), (then_ns), IOPF_RT_SITE)
+/*
  * Let other runnable actors go first: in the virtual runtime those with
  * events at the current virtual time, and under exploration anyone else
  * runnable; sched_yield() in the real runtime. Blocks: call from an actor.

@@ -199,9 +199,12 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 		if (d->type != IOPF_DOMAIN_NESTED && d->pgtable)
 			io_pgtable_prefetch(d->pgtable, iova,
 					    &dev->dma_hint.walk);
-		iopf_rt_charge(iommu->rt, c->ats_request_ns);
+		/* The request reaches the IOMMU, which looks it up. */
+		iopf_rt_charge_pair(iommu->rt, c->ats_request_ns,
+				    c->iotlb_lookup_ns);
+	} else {
+		iopf_rt_charge(iommu->rt, c->iotlb_lookup_ns);
 	}
-	iopf_rt_charge(iommu->rt, c->iotlb_lookup_ns);
 	if (!tlb_lookup(&iommu->iotlb, d->id, tag, iova, access, &x->phys,
 			&x->perm)) {
 		iommu_walk(iommu, d, pasid, iova, access, x);

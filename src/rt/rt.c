@@ -170,6 +170,17 @@ void iopf_rt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site)
 	rt->ops->charge(rt, ns, site);
 }
 
+void iopf_rt_charge_pair_at(struct iopf_rt *rt, uint64_t first_ns,
+			    uint64_t then_ns, const char *site)
+{
+	if (first_ns && then_ns && rt->ops->charge_pair) {
+		rt->ops->charge_pair(rt, first_ns, then_ns, site);
+		return;
+	}
+	iopf_rt_charge_at(rt, first_ns, site);
+	iopf_rt_charge_at(rt, then_ns, site);
+}
+
 void iopf_rt_yield_point_at(struct iopf_rt *rt, const char *site)
 {
 	rt->ops->point(rt, "yield-point", site);

@@ -75,6 +75,9 @@ struct iopf_rt_actor {
 	const char *site;
 	bool deferred;
 	bool reap_pending;           /* joined; free when nr_events drops to 0 */
+	/* A charge to make when the pending event is dispatched, in place
+	 * of resuming the actor (iopf_rt_charge_pair()); 0: none. */
+	uint32_t then_ns;
 	struct rt_fiber fiber;
 	uint64_t priority;
 	struct iopf_rt_waiter waiter;
@@ -211,6 +214,9 @@ struct iopf_rt_ops {
 	void (*sleep)(struct iopf_rt *rt, uint64_t ns);
 	/* @ns is never 0: rt.c turns charge(0) into point("charge"). */
 	void (*charge)(struct iopf_rt *rt, uint64_t ns, const char *site);
+	/* Optional; neither is 0. Without it, rt.c makes two charges. */
+	void (*charge_pair)(struct iopf_rt *rt, uint64_t first_ns,
+			    uint64_t then_ns, const char *site);
 	void (*yield)(struct iopf_rt *rt);
 	/* A place where a real thread could be preempted. */
 	void (*point)(struct iopf_rt *rt, const char *point, const char *site);

@@ -86,7 +86,23 @@ static struct iopf_rt_actor *rt_virt_self(struct iopf_rt *rt)
 }
 
 /*
- * Count @ev as dispatched and return its actor, or NULL if @ev is stale:
+ * The second charge of a pair (iopf_rt_charge_pair()), made for @a as its
+ * first one's event is dispatched: what @a would do if resumed, with
+ * nothing in between. Posted like any charge (if nothing comes first,
+ * it is the next event, as a charge made in place would be).
+ */
+static __attribute__((noinline)) void
+rt_virt_charge_then(struct rt_vsched *vs, struct iopf_rt_actor *a)
+{
+	uint64_t ns = a->then_ns;
+
+	a->then_ns = 0;
+	rt_queue_push(vs, rt_virt_event(vs, a, vs->now + ns));
+}
+
+/*
+ * Count @ev as dispatched and return its actor, or NULL if @ev is stale
+ * or stood for the first charge of a pair (its actor was posted again):
  * superseded (its actor was woken by another event, or joined; the last
  * event naming a joined actor frees it) or dropped by exploration.
  */
@@ -108,6 +124,10 @@ static inline struct iopf_rt_actor *rt_virt_accept(struct rt_vsched *vs,
 	if (ev->time > vs->now)
 		vs->now = ev->time;
 	vs->events++;
+	if (__builtin_expect(a->then_ns, 0)) {
+		rt_virt_charge_then(vs, a);
+		return NULL;
+	}
 	return a;
 }
 
@@ -567,7 +587,7 @@ rt_virt_charge_rotate(struct iopf_rt *rt, struct iopf_rt_actor *self,
 	vs->fifo[(head + vs->fifo_len) & mask] = rt_virt_event(vs, self, when);
 	vs->fifo_head = (head + 1) & mask;
 	a = next.actor;
-	if (__builtin_expect(!a || next.gen != a->gen, 0)) {
+	if (__builtin_expect(!a || next.gen != a->gen || a->then_ns, 0)) {
 		rt_virt_switch_past(rt, self, a, next.gen, next.time);
 		return true;
 	}
@@ -612,6 +632,33 @@ void rt_virt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site,
 static void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
 {
 	rt_virt_charge_inline(rt, ns, site, true);
+}
+
+/*
+ * Two charges in a row: the first as any charge, the second posted by the
+ * scheduler when the first's event is dispatched (rt_virt_accept()), so
+ * the caller is not resumed in between. What the dispatch cannot do
+ * alone (a second charge past 32 bits, time that would overflow, a call
+ * that must be refused) is two plain charges.
+ */
+static void rt_virt_charge_pair(struct iopf_rt *rt, uint64_t first_ns,
+				uint64_t then_ns, const char *site)
+{
+	struct rt_vsched *vs = &rt->vs;
+	struct iopf_rt_actor *self = vs->current;
+	uint64_t when = vs->now + first_ns;
+
+	if (!self || self != rt_current || rt_rcu_depth || when < vs->now ||
+	    when + then_ns < when || then_ns > UINT32_MAX ||
+	    rt_queue_all_after(vs, when)) {
+		rt_virt_charge_inline(rt, first_ns, site, true);
+		rt_virt_charge_inline(rt, then_ns, site, true);
+		return;
+	}
+	self->then_ns = (uint32_t)then_ns;
+	if (rt_virt_charge_rotate(rt, self, when, site))
+		return;
+	rt_virt_charge_queue(rt, self, when, site);
 }
 
 void rt_virt_sleep(struct iopf_rt *rt, uint64_t ns)
@@ -822,6 +869,7 @@ const struct iopf_rt_ops rt_virtual_ops = {
 	.now = rt_virt_now,
 	.sleep = rt_virt_sleep,
 	.charge = rt_virt_charge,
+	.charge_pair = rt_virt_charge_pair,
 	.yield = rt_virt_yield,
 	.point = rt_virt_point,
 	.mutex_init = rt_virt_mutex_init,

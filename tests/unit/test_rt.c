@@ -386,9 +386,10 @@ static void test_virtual_many_actors(void **state)
 /*
  * Event order against a model of its definition: actors charging a mix
  * of lengths (many due within the scheduler's wheel, ties, lengths that
- * go round it, long ones in posting order) resume exactly in (time, post
- * order). The model keeps every pending event in one array and takes the
- * earliest by a linear search.
+ * go round it, long ones in posting order), some of them as pairs,
+ * resume exactly in (time, post order). The model keeps every pending
+ * event in one array and takes the earliest by a linear search; a pair
+ * is two charges of which only the second resumes the actor.
  */
 #define ORDER_ACTORS 300
 #define ORDER_CHARGES 50
@@ -396,6 +397,7 @@ static void test_virtual_many_actors(void **state)
 struct mix {
 	struct iopf_rt *rt;
 	uint64_t charge[ORDER_ACTORS][ORDER_CHARGES];
+	bool pair[ORDER_ACTORS][ORDER_CHARGES / 2]; /* charges 2j, 2j + 1 */
 	struct mix_step { uint64_t time; unsigned id; } log[ORDER_ACTORS * ORDER_CHARGES];
 	unsigned n;
 };
@@ -411,7 +413,13 @@ static void mix_charger(void *arg)
 	struct mix *m = a->m;
 
 	for (unsigned k = 0; k < ORDER_CHARGES; k++) {
-		iopf_rt_charge(m->rt, m->charge[a->id][k]);
+		if (k % 2 == 0 && m->pair[a->id][k / 2]) {
+			iopf_rt_charge_pair(m->rt, m->charge[a->id][k],
+					    m->charge[a->id][k + 1]);
+			k++;
+		} else {
+			iopf_rt_charge(m->rt, m->charge[a->id][k]);
+		}
 		m->log[m->n++] = (struct mix_step){ iopf_rt_now(m->rt), a->id };
 	}
 }
@@ -452,6 +460,8 @@ static void test_virtual_order_matches_model(void **state)
 			m.charge[i][k] = r % 10 < 5 ? 1 + r % 1023 :
 					 r % 10 < 7 ? (r % 2 ? 200 : 1000) :
 					 r % 10 < 9 ? 1024 + r % 4000 : 300000;
+			if (k % 2 == 0)
+				m.pair[i][k / 2] = (r >> 8) % 3 == 0;
 		}
 	/* The model: all start at 0 in spawn order, each charge re-posts. */
 	for (unsigned i = 0; i < ORDER_ACTORS; i++)
@@ -467,13 +477,15 @@ static void test_virtual_order_matches_model(void **state)
 				best = i;
 		if (best == ORDER_ACTORS)
 			break;
-		want[n++] = (struct mix_step){ ev[best].time, best };
+		/* The first of a pair does not resume the actor. */
+		if (ev[best].next % 2 == 0 || !m.pair[best][(ev[best].next - 1) / 2])
+			want[n++] = (struct mix_step){ ev[best].time, best };
 		if (ev[best].next < ORDER_CHARGES)
 			ev[best].time += m.charge[best][ev[best].next];
 		ev[best].seq = seq++;
 		ev[best].next++;
 	}
-	assert_int_equal(n, ORDER_ACTORS * ORDER_CHARGES);
+	assert_true(n < ORDER_ACTORS * ORDER_CHARGES);
 	assert_int_equal(iopf_rt_create(&cfg, &m.rt), 0);
 	/* Twice in one context: the second run goes on from the first's
 	 * time, the same order shifted. */
