@@ -213,7 +213,8 @@ void iopf_rt_charge_at(struct iopf_rt *rt, uint64_t ns, const char *site);
  * Two charges in a row, @first_ns then @then_ns, the caller doing nothing
  * in between: the same events in the same order as two calls of
  * iopf_rt_charge(), but the virtual runtime need not resume the caller
- * between them (the scheduler posts the second itself).
+ * between them (the scheduler makes the second itself), so
+ * iopf_rt_sched_stats() counts the same events and fewer switches.
  */
 void iopf_rt_charge_pair_at(struct iopf_rt *rt, uint64_t first_ns,
 			    uint64_t then_ns, const char *site);

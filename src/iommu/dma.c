@@ -199,7 +199,8 @@ static void translate(struct iopf_dev *dev, struct iopf_domain *d,
 		if (d->type != IOPF_DOMAIN_NESTED && d->pgtable)
 			io_pgtable_prefetch(d->pgtable, iova,
 					    &dev->dma_hint.walk);
-		/* The request reaches the IOMMU, which looks it up. */
+		/* Nothing happens between the request and the IOMMU's
+		 * lookup of it: one resume of this actor, not two. */
 		iopf_rt_charge_pair(iommu->rt, c->ats_request_ns,
 				    c->iotlb_lookup_ns);
 	} else {

@@ -498,30 +498,25 @@ err_free:
 	return ret;
 }
 
-/*
- * Whether freeing @d would detach @own, the attachment whose handler the
- * caller runs: @d is its domain, or the parent its domain translates
- * through (children are freed with their parent).
- */
-static bool domain_free_detaches(const struct iopf_domain *d,
-				 const struct iopf_attach *own)
-{
-	return own && (own->domain == d || own->domain->parent == d);
-}
-
 void iopf_domain_free(struct iopf_domain *d)
 {
+	struct iopf_attach *own;
 	struct iopf_iommu *iommu;
 
 	if (!d)
 		return;
 	iommu = d->iommu;
-	/* Detaching its own attachment would wait for the handler itself
+	/*
+	 * Detaching its own attachment would wait for the handler itself
 	 * (step 2 of the detach): misuse, stopped before anything changes.
-	 * Its attachment is alive while it runs. */
-	if (domain_free_detaches(d, fault_handler_attach(iommu))) {
+	 * Its attachment is alive while it runs. Freeing the parent of the
+	 * handler's domain stops here too: it frees that nest first.
+	 */
+	own = fault_handler_attach(iommu);
+	if (own && own->domain == d) {
 		fprintf(stderr, "iopf: iopf_domain_free() called by a fault "
-				"handler of that domain\n");
+				"handler of that domain or of one of its "
+				"nests\n");
 		abort();
 	}
 	/* Nests first: they translate through us. */

@@ -117,7 +117,7 @@ static void rt_explore_compact(struct rt_vsched *vs)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < vs->nr_events; i++) {
+	for (i = 0; i < vs->heap_len; i++) {
 		struct rt_event ev = vs->heap[i];
 		struct iopf_rt_actor *a = ev.actor;
 
@@ -129,7 +129,7 @@ static void rt_explore_compact(struct rt_vsched *vs)
 		if (a->reap_pending && !a->nr_events)
 			rt_actor_free(a);
 	}
-	vs->nr_events = n;
+	vs->heap_len = n;
 	for (i = n / 2; i-- > 0;)
 		rt_heap_sift_down(vs, i);
 }
@@ -166,14 +166,14 @@ static struct rt_event rt_explore_pick(struct iopf_rt *rt)
 		return rt_heap_pop(vs);
 	}
 	rt_explore_compact(vs);
-	if (!vs->nr_events)
+	if (!vs->heap_len)
 		return ev;
 	horizon = vs->heap[0].time + vs->explore.window_ns;
 	if (horizon < vs->heap[0].time)
 		horizon = UINT64_MAX;
 
 	/* One candidate per actor: its earliest event within the window. */
-	for (i = 0; i < vs->nr_events; i++) {
+	for (i = 0; i < vs->heap_len; i++) {
 		struct rt_event *e = &vs->heap[i];
 		size_t k;
 

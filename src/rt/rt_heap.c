@@ -14,7 +14,7 @@ void rt_heap_sift_down(struct rt_vsched *vs, size_t i)
 {
 	struct rt_event *heap = vs->heap;
 	struct rt_event moving = heap[i];
-	size_t n = vs->nr_events, top = i;
+	size_t n = vs->heap_len, top = i;
 
 	for (;;) {
 		size_t child = 2 * i + 1;
@@ -42,25 +42,25 @@ _Static_assert(sizeof(struct rt_event) == 32, "two events to a cache line");
 /* Double the heap's room; see rt_vsched::heap_mem for the layout. */
 void rt_heap_grow(struct rt_vsched *vs)
 {
-	size_t cap = vs->cap_events ? vs->cap_events * 2 : 256;
+	size_t cap = vs->heap_cap ? vs->heap_cap * 2 : 256;
 	struct rt_event *mem = aligned_alloc(64, (cap + 2) * sizeof(*mem));
 
 	if (!mem)
 		rt_panic("out of memory for the event heap");
-	if (vs->nr_events)
-		memcpy(mem + 1, vs->heap, vs->nr_events * sizeof(*mem));
+	if (vs->heap_len)
+		memcpy(mem + 1, vs->heap, vs->heap_len * sizeof(*mem));
 	free(vs->heap_mem);
 	vs->heap_mem = mem;
 	vs->heap = mem + 1;
-	vs->cap_events = cap;
+	vs->heap_cap = cap;
 }
 
 struct rt_event rt_heap_pop(struct rt_vsched *vs)
 {
 	struct rt_event top = vs->heap[0];
 
-	vs->heap[0] = vs->heap[--vs->nr_events];
-	if (vs->nr_events)
+	vs->heap[0] = vs->heap[--vs->heap_len];
+	if (vs->heap_len)
 		rt_heap_sift_down(vs, 0);
 	return top;
 }
@@ -68,9 +68,9 @@ struct rt_event rt_heap_pop(struct rt_vsched *vs)
 struct rt_event rt_heap_remove_at(struct rt_vsched *vs, size_t i)
 {
 	struct rt_event ev = vs->heap[i];
-	struct rt_event last = vs->heap[--vs->nr_events];
+	struct rt_event last = vs->heap[--vs->heap_len];
 
-	if (i == vs->nr_events)
+	if (i == vs->heap_len)
 		return ev;
 	/* The last event belongs at the hole, above it or below it. */
 	rt_heap_sift_up(vs, i, last);

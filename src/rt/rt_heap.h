@@ -42,9 +42,9 @@ void rt_heap_grow(struct rt_vsched *vs);
 
 static inline void rt_heap_push(struct rt_vsched *vs, struct rt_event ev)
 {
-	if (__builtin_expect(vs->nr_events == vs->cap_events, 0))
+	if (__builtin_expect(vs->heap_len == vs->heap_cap, 0))
 		rt_heap_grow(vs);
-	rt_heap_sift_up(vs, vs->nr_events++, ev);
+	rt_heap_sift_up(vs, vs->heap_len++, ev);
 }
 
 #endif

@@ -135,7 +135,7 @@ struct rt_vsched {
 	 * a sift compares, share one line.
 	 */
 	struct rt_event *heap_mem;
-	size_t nr_events, cap_events;
+	size_t heap_len, heap_cap;
 	struct rt_event *fifo;
 	size_t fifo_head, fifo_len, fifo_cap; /* fifo_cap: 0 or a power of 2 */
 	struct iopf_rt_actor *current;

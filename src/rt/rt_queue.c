@@ -52,14 +52,14 @@ void rt_queue_drop_all(struct rt_vsched *vs,
 
 	for (size_t k = 0; k < vs->fifo_len; k++)
 		drop(rt_fifo_at(vs, k));
-	for (size_t k = 0; k < vs->nr_events; k++)
+	for (size_t k = 0; k < vs->heap_len; k++)
 		drop(&vs->heap[k]);
 	while (w->len) {
 		struct rt_event ev = rt_wheel_pop(vs);
 
 		drop(&ev);
 	}
-	vs->nr_events = 0;
+	vs->heap_len = 0;
 	vs->fifo_len = 0;
 }
 

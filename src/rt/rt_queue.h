@@ -19,6 +19,9 @@
  * counts all three (an empty FIFO takes any event, so today the wheel
  * holds none without it, but nothing relies on that). All of it is
  * touched only by the thread that runs the virtual scheduler: no lock.
+ * The stores grow as events come and never shrink; rt_queue_free(), from
+ * iopf_rt_destroy(), frees them, and a run ends with all three empty
+ * (rt_queue_drop_all() when it stopped early).
  *
  * The wheel relies on virtual time never going back while it holds
  * events (exploration, the one case where a later event may run first,
@@ -39,6 +42,7 @@ void rt_wheel_grow(struct rt_vsched *vs);
 /* Forget every pending event, calling @drop on each (a run ends). */
 void rt_queue_drop_all(struct rt_vsched *vs,
 		       void (*drop)(const struct rt_event *ev));
+/* Free the stores' memory; no event may be pending. */
 void rt_queue_free(struct rt_vsched *vs);
 
 static inline struct rt_event *rt_fifo_at(struct rt_vsched *vs, size_t k)
@@ -150,10 +154,10 @@ static inline struct rt_event rt_wheel_pop(struct rt_vsched *vs)
 	return ev;
 }
 
-/* Events pending in all three stores. */
+/* Events pending: the run ends at 0, whichever store holds them. */
 static inline size_t rt_queue_len(const struct rt_vsched *vs)
 {
-	return vs->nr_events + vs->fifo_len + vs->wheel.len;
+	return vs->heap_len + vs->fifo_len + vs->wheel.len;
 }
 
 /* Queue @ev where it costs least (see the top). */
@@ -185,7 +189,7 @@ static inline const struct rt_event *rt_queue_peek(struct rt_vsched *vs)
 
 	if (vs->wheel.len)
 		r = rt_event_first(r, rt_wheel_head(vs));
-	if (vs->nr_events)
+	if (vs->heap_len)
 		r = rt_event_first(r, &vs->heap[0]);
 	return r;
 }
@@ -196,7 +200,7 @@ static inline bool rt_queue_all_after(const struct rt_vsched *vs,
 {
 	return (!vs->fifo_len || time < vs->fifo[vs->fifo_head].time) &&
 	       (!vs->wheel.len || time < vs->wheel.first) &&
-	       (!vs->nr_events || time < vs->heap[0].time);
+	       (!vs->heap_len || time < vs->heap[0].time);
 }
 
 /* Take the earliest pending event; one must be pending. */
@@ -204,7 +208,7 @@ static inline struct rt_event rt_queue_pop(struct rt_vsched *vs)
 {
 	const struct rt_event *first = rt_queue_peek(vs);
 
-	if (vs->nr_events && first == &vs->heap[0])
+	if (vs->heap_len && first == &vs->heap[0])
 		return rt_heap_pop(vs);
 	if (vs->fifo_len && first == rt_fifo_at(vs, 0))
 		return rt_fifo_pop(vs);

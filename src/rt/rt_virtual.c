@@ -88,16 +88,23 @@ static struct iopf_rt_actor *rt_virt_self(struct iopf_rt *rt)
 /*
  * The second charge of a pair (iopf_rt_charge_pair()), made for @a as its
  * first one's event is dispatched: what @a would do if resumed, with
- * nothing in between. Posted like any charge (if nothing comes first,
- * it is the next event, as a charge made in place would be).
+ * nothing in between. As a charge: when no other event could run first
+ * it is made in place and @a is dispatched (true); else it is posted,
+ * with the seq the charge would take (false).
  */
-static __attribute__((noinline)) void
+static __attribute__((noinline)) bool
 rt_virt_charge_then(struct rt_vsched *vs, struct iopf_rt_actor *a)
 {
 	uint64_t ns = a->then_ns;
 
 	a->then_ns = 0;
+	if (rt_queue_all_after(vs, vs->now + ns)) {
+		vs->now += ns;
+		vs->events++;
+		return true;
+	}
 	rt_queue_push(vs, rt_virt_event(vs, a, vs->now + ns));
+	return false;
 }
 
 /*
@@ -124,10 +131,8 @@ static inline struct iopf_rt_actor *rt_virt_accept(struct rt_vsched *vs,
 	if (ev->time > vs->now)
 		vs->now = ev->time;
 	vs->events++;
-	if (__builtin_expect(a->then_ns, 0)) {
-		rt_virt_charge_then(vs, a);
+	if (__builtin_expect(a->then_ns, 0) && !rt_virt_charge_then(vs, a))
 		return NULL;
-	}
 	return a;
 }
 
@@ -143,7 +148,7 @@ rt_virt_next(struct iopf_rt *rt)
 	struct rt_event ev;
 
 	while (!vs->stop_err) {
-		if (vs->pick && vs->nr_events)
+		if (vs->pick && vs->heap_len)
 			ev = vs->pick(rt);
 		else if (rt_queue_len(vs))
 			ev = rt_queue_pop(vs);
@@ -194,10 +199,10 @@ static inline void rt_virt_prefetch_following(struct rt_vsched *vs)
 		else if (w->next[n] != RT_WHEEL_NIL)
 			__builtin_prefetch(w->events[w->next[n]].actor);
 	}
-	if (vs->nr_events) {
+	if (vs->heap_len) {
 		size_t from = after == &vs->heap[0] ? 1 : 0;
 
-		for (size_t i = from; i < from + 2 && i < vs->nr_events; i++)
+		for (size_t i = from; i < from + 2 && i < vs->heap_len; i++)
 			__builtin_prefetch(vs->heap[i].actor);
 	}
 	if (vs->fifo_len > 1)
@@ -294,7 +299,7 @@ rt_virt_requeue_at(struct iopf_rt *rt, struct iopf_rt_actor *a, uint64_t time,
 	} else if (rt_wheel_takes(vs, &ev)) {
 		rt_wheel_push(vs, ev);
 		next = rt_queue_pop(vs);
-	} else if (vs->nr_events && rt_queue_peek(vs) == &vs->heap[0] &&
+	} else if (vs->heap_len && rt_queue_peek(vs) == &vs->heap[0] &&
 		   !rt_event_before(&ev, &vs->heap[0])) {
 		next = vs->heap[0];
 		vs->heap[0] = ev;
@@ -573,7 +578,7 @@ rt_virt_charge_rotate(struct iopf_rt *rt, struct iopf_rt_actor *self,
 	struct rt_event *slot, next;
 	struct iopf_rt_actor *a;
 
-	if (vs->pick || vs->nr_events || vs->wheel.len || !vs->fifo_len ||
+	if (vs->pick || vs->heap_len || vs->wheel.len || !vs->fifo_len ||
 	    vs->fifo_len == vs->fifo_cap ||
 	    when < vs->fifo[(head + vs->fifo_len - 1) & mask].time)
 		return false;
@@ -635,11 +640,12 @@ static void rt_virt_charge(struct iopf_rt *rt, uint64_t ns, const char *site)
 }
 
 /*
- * Two charges in a row: the first as any charge, the second posted by the
+ * Two charges in a row: the first as any charge, the second made by the
  * scheduler when the first's event is dispatched (rt_virt_accept()), so
  * the caller is not resumed in between. What the dispatch cannot do
  * alone (a second charge past 32 bits, time that would overflow, a call
- * that must be refused) is two plain charges.
+ * that must be refused, an exploring scheduler's pick, which these ops
+ * never have) is two plain charges.
  */
 static void rt_virt_charge_pair(struct iopf_rt *rt, uint64_t first_ns,
 				uint64_t then_ns, const char *site)
@@ -648,8 +654,8 @@ static void rt_virt_charge_pair(struct iopf_rt *rt, uint64_t first_ns,
 	struct iopf_rt_actor *self = vs->current;
 	uint64_t when = vs->now + first_ns;
 
-	if (!self || self != rt_current || rt_rcu_depth || when < vs->now ||
-	    when + then_ns < when || then_ns > UINT32_MAX ||
+	if (!self || self != rt_current || rt_rcu_depth || vs->pick ||
+	    when < vs->now || when + then_ns < when || then_ns > UINT32_MAX ||
 	    rt_queue_all_after(vs, when)) {
 		rt_virt_charge_inline(rt, first_ns, site, true);
 		rt_virt_charge_inline(rt, then_ns, site, true);

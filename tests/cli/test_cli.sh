@@ -73,7 +73,7 @@ expect 2 bench density --guest-gib 2048
 expect 2 bench density --guests 0
 expect 2 bench density --hot 80 --cold 30
 expect 2 bench density --hot 0
-# Percent options say their range in percent, before any run.
+# Percent options and --guests say their range, before any run.
 expect_msg 2 "--hot must be 1\.\.100" bench density --hot 500
 expect_msg 2 "--cold must be 0\.\.100" bench density --cold 101
 expect_msg 2 "--guests must be 1\.\.4096" bench density --guests 0

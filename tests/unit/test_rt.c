@@ -398,6 +398,7 @@ struct mix {
 	struct iopf_rt *rt;
 	uint64_t charge[ORDER_ACTORS][ORDER_CHARGES];
 	bool pair[ORDER_ACTORS][ORDER_CHARGES / 2]; /* charges 2j, 2j + 1 */
+	bool plain;             /* make each pair two charges */
 	struct mix_step { uint64_t time; unsigned id; } log[ORDER_ACTORS * ORDER_CHARGES];
 	unsigned n;
 };
@@ -413,7 +414,7 @@ static void mix_charger(void *arg)
 	struct mix *m = a->m;
 
 	for (unsigned k = 0; k < ORDER_CHARGES; k++) {
-		if (k % 2 == 0 && m->pair[a->id][k / 2]) {
+		if (k % 2 == 0 && m->pair[a->id][k / 2] && !m->plain) {
 			iopf_rt_charge_pair(m->rt, m->charge[a->id][k],
 					    m->charge[a->id][k + 1]);
 			k++;
@@ -445,6 +446,7 @@ static void test_virtual_order_matches_model(void **state)
 	static struct mix_step want[ORDER_ACTORS * ORDER_CHARGES];
 	struct { uint64_t time, seq; unsigned next; } ev[ORDER_ACTORS];
 	struct iopf_rt_config cfg = { .kind = IOPF_RT_VIRTUAL };
+	struct iopf_rt_sched_stats paired, plain;
 	uint64_t x = 88172645463325252ull, seq = 0;
 	unsigned n = 0;
 
@@ -506,7 +508,19 @@ static void test_virtual_order_matches_model(void **state)
 					 (unsigned long long)(base +
 							      want[k].time));
 	}
+	iopf_rt_sched_stats(m.rt, &paired);
 	iopf_rt_destroy(m.rt);
+	/* The pairs as two charges each: as many events, more switches. */
+	m.plain = true;
+	assert_int_equal(iopf_rt_create(&cfg, &m.rt), 0);
+	for (int run = 0; run < 2; run++) {
+		m.n = 0;
+		assert_int_equal(iopf_rt_run(m.rt, "main", mix_main, &m), 0);
+	}
+	iopf_rt_sched_stats(m.rt, &plain);
+	iopf_rt_destroy(m.rt);
+	assert_int_equal(paired.events, plain.events);
+	assert_true(paired.switches < plain.switches);
 }
 
 /*

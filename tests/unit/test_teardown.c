@@ -422,14 +422,18 @@ static void test_handler_cannot_detach_itself(void **state)
 }
 
 /*
- * A handler that frees its own domain: the detach inside would wait for
- * the handler itself, so the process stops with a message, not a hang.
- * Freeing another domain, whose handler does not run, goes through
- * first. In a child process; its stderr goes to a file read here.
+ * A handler that frees its own domain, or the parent its nested domain
+ * translates through: the detach inside would wait for the handler
+ * itself, so the process stops with a message, not a hang. Freeing
+ * another domain, whose handler does not run, goes through first. In a
+ * child process; its stderr goes to a file read here.
  */
 struct self_free {
 	struct iopf_domain *d, *other;
 };
+
+/* Set in the child before the run: the handler's domain is a nest. */
+static bool free_own_parent;
 
 static enum iopf_response self_freeing_handler(void *data,
 					       const struct iopf_fault_group *g)
@@ -447,6 +451,7 @@ static enum iopf_response self_freeing_handler(void *data,
 static void body_handler_frees_own_domain(struct harness *h)
 {
 	struct self_free x = { 0 };
+	struct iopf_domain *handled;
 	struct iopf_iommu *iommu;
 	struct iopf_dev *dev, *other;
 	unsigned char b[8];
@@ -457,28 +462,35 @@ static void body_handler_frees_own_domain(struct harness *h)
 	other = pri_dev_add(iommu, 0);
 	assert_int_equal(iopf_domain_alloc_paging(iommu, 0, &x.d), 0);
 	assert_int_equal(iopf_domain_alloc_paging(iommu, 0, &x.other), 0);
-	assert_int_equal(iopf_domain_set_fault_handler(x.d, self_freeing_handler,
+	handled = x.d;
+	/* No stage-1 table: the DMA faults to the nest's handler. */
+	if (free_own_parent)
+		assert_int_equal(iopf_domain_alloc_nested(x.d, &handled), 0);
+	assert_int_equal(iopf_domain_set_fault_handler(handled,
+						       self_freeing_handler,
 						       &x), 0);
-	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, x.d), 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, handled), 0);
 	assert_int_equal(iopf_attach(other, IOPF_PASID_NONE, x.other), 0);
 	iopf_dma(dev, IOPF_PASID_NONE, 0, b, sizeof(b), IOPF_DMA_READ);
 }
 
 static void free_own_domain_child(void *path)
 {
+	free_own_parent = strstr(path, "parent") != NULL;
 	/* Unbuffered, as stderr is: abort() flushes nothing. */
 	if (!freopen(path, "w", stderr) || setvbuf(stderr, NULL, _IONBF, 0))
 		_exit(5);
 	run_virtual(NULL, body_handler_frees_own_domain);
 }
 
-static void test_handler_cannot_free_own_domain(void **state)
+static void handler_frees(bool parent)
 {
-	char path[] = "/tmp/iopf-test-XXXXXX", err[512] = "";
+	char own[] = "/tmp/iopf-test-own-XXXXXX";
+	char nest[] = "/tmp/iopf-test-parent-XXXXXX";
+	char *path = parent ? nest : own, err[512] = "";
 	int fd = mkstemp(path), status;
 	ssize_t n;
 
-	(void)state;
 	assert_true(fd >= 0);
 	status = in_child(free_own_domain_child, path);
 	n = read(fd, err, sizeof(err) - 1);
@@ -491,6 +503,13 @@ static void test_handler_cannot_free_own_domain(void **state)
 	assert_non_null(strstr(err, "iopf_domain_free() called by a fault "
 				    "handler of that domain"));
 	assert_null(strstr(err, "own domain freed"));
+}
+
+static void test_handler_cannot_free_own_domain(void **state)
+{
+	(void)state;
+	handler_frees(false);
+	handler_frees(true);
 }
 
 /*
