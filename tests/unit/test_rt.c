@@ -399,7 +399,10 @@ struct mix {
 	uint64_t charge[ORDER_ACTORS][ORDER_CHARGES];
 	bool pair[ORDER_ACTORS][ORDER_CHARGES / 2]; /* charges 2j, 2j + 1 */
 	bool plain;             /* make each pair two charges */
-	struct mix_step { uint64_t time; unsigned id; } log[ORDER_ACTORS * ORDER_CHARGES];
+	struct mix_step {
+		uint64_t time;
+		unsigned id;
+	} log[ORDER_ACTORS * ORDER_CHARGES]; /* as the actors resumed */
 	unsigned n;
 };
 
@@ -469,7 +472,7 @@ static void test_virtual_order_matches_model(void **state)
 	for (unsigned i = 0; i < ORDER_ACTORS; i++)
 		ev[i].time = m.charge[i][0], ev[i].seq = seq++, ev[i].next = 1;
 	for (;;) {
-		unsigned best = ORDER_ACTORS;
+		unsigned best = ORDER_ACTORS, done;
 
 		for (unsigned i = 0; i < ORDER_ACTORS; i++)
 			if (ev[i].next <= ORDER_CHARGES &&
@@ -480,7 +483,8 @@ static void test_virtual_order_matches_model(void **state)
 		if (best == ORDER_ACTORS)
 			break;
 		/* The first of a pair does not resume the actor. */
-		if (ev[best].next % 2 == 0 || !m.pair[best][(ev[best].next - 1) / 2])
+		done = ev[best].next - 1;
+		if (done % 2 || !m.pair[best][done / 2])
 			want[n++] = (struct mix_step){ ev[best].time, best };
 		if (ev[best].next < ORDER_CHARGES)
 			ev[best].time += m.charge[best][ev[best].next];
