@@ -187,7 +187,8 @@ enum iopf_response {
  * worker and may block (take locks, get pages); never in an RCU section.
  * It must not change its own domain's handler (refused, see
  * iopf_domain_set_fault_handler()) nor detach the attachment it serves
- * (refused, see iopf_detach()) nor free its own domain.
+ * (refused, see iopf_detach()) nor free its own domain (the process
+ * aborts, see iopf_domain_free()).
  */
 typedef enum iopf_response (*iopf_fault_handler_t)(
 	void *data, const struct iopf_fault_group *group);
@@ -564,9 +565,9 @@ int iopf_attach(struct iopf_dev *dev, uint32_t pasid,
  * done, waits for it to finish and both return then (so either return
  * means the attachment is wholly gone). Blocks (an actor): it waits for
  * handlers and in-flight DMA. A fault handler must not free its domain
- * either: that is not checked, and would wait for itself. The device is
- * not removed while a detach of it runs (iopf_dev_remove() says -EBUSY
- * meanwhile).
+ * either: it would wait for itself (iopf_domain_free() aborts). The
+ * device is not removed while a detach of it runs (iopf_dev_remove()
+ * says -EBUSY meanwhile).
  */
 int iopf_detach(struct iopf_dev *dev, uint32_t pasid);
 

@@ -95,6 +95,19 @@ err_destroy:
 	return ret;
 }
 
+/*
+ * A teardown called by a fault handler it would wait for: misuse that
+ * cannot return an error (the call never fails), stopped with a message
+ * before anything changes.
+ */
+static __attribute__((noreturn)) void handler_misuse(const char *call,
+						    const char *of)
+{
+	fprintf(stderr, "iopf: %s called by a fault handler of %s\n", call,
+		of);
+	abort();
+}
+
 void iopf_iommu_destroy(struct iopf_iommu *iommu)
 {
 	if (!iommu)
@@ -112,10 +125,7 @@ void iopf_iommu_destroy(struct iopf_iommu *iommu)
 							     dev_link)->pasid)) {
 				/* Called by a fault handler (-EDEADLK): it
 				 * could only wait for itself. */
-				fprintf(stderr, "iopf: iopf_iommu_destroy() "
-					"called by a fault handler of %s\n",
-					dev->name);
-				abort();
+				handler_misuse("iopf_iommu_destroy()", dev->name);
 			}
 		iopf_dev_remove(dev);
 	}
@@ -513,12 +523,9 @@ void iopf_domain_free(struct iopf_domain *d)
 	 * handler's domain stops here too: it frees that nest first.
 	 */
 	own = fault_handler_attach(iommu);
-	if (own && own->domain == d) {
-		fprintf(stderr, "iopf: iopf_domain_free() called by a fault "
-				"handler of that domain or of one of its "
-				"nests\n");
-		abort();
-	}
+	if (own && own->domain == d)
+		handler_misuse("iopf_domain_free()",
+			       "that domain or of one of its nests");
 	/* Nests first: they translate through us. */
 	while (!iopf_list_empty(&d->children))
 		iopf_domain_free(iopf_list_entry(d->children.next,
