@@ -32,6 +32,7 @@
 #define _GNU_SOURCE
 #include "iommufd_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/iommufd.h>
@@ -843,10 +844,15 @@ void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
 {
 	struct pl_bound *b;
 	struct pl_fault *q;
+	int ret;
 
 	/* Not under ictx->lock: the detach waits for the device's DMA,
-	 * whose faults a program thread may be answering. */
-	iopf_fd_detach(ictx->ctx, dev_id, IOPF_PASID_NONE);
+	 * whose faults a program thread may be answering. It is never
+	 * refused (-EDEADLK): no code of ours runs in a fault handler of
+	 * an iopf_fd attachment; -ENOENT is nothing attached. */
+	ret = iopf_fd_detach(ictx->ctx, dev_id, IOPF_PASID_NONE);
+	assert(!ret || ret == -ENOENT);
+	(void)ret;
 	iopf_rt_mutex_lock(&ictx->lock);
 	b = pl_bound_find_locked(ictx, dev_id);
 	q = b && b->fault_id ? pl_fault_find_locked(ictx, b->fault_id) : NULL;

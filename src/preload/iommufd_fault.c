@@ -142,7 +142,8 @@ static void pl_fault_reader(void *arg)
 		}
 		q->reading = false;
 		q->reads++;
-		iopf_rt_wake_all(&q->read_done);
+		if (q->read_waiters)
+			iopf_rt_wake_all(&q->read_done);
 		pl_fault_signal_locked(q);
 		iopf_rt_mutex_unlock(&q->lock);
 		if (n < 0)
@@ -361,6 +362,9 @@ ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count)
  * delivered are refused, and the records not read yet are dropped. A read
  * of the reader's begun before the detach may hold more of them: waited
  * for (it ends within its 20 ms), so that they are dropped too.
+ * Called with ictx->lock held (pl_iommufd_detach()): the reader never
+ * takes it, so the wait cannot deadlock, and the context's other calls
+ * wait at most that one read.
  */
 void pl_fault_forget_dev(struct pl_fault *q, uint32_t dev_id)
 {
@@ -369,8 +373,10 @@ void pl_fault_forget_dev(struct pl_fault *q, uint32_t dev_id)
 
 	iopf_rt_mutex_lock(&q->lock);
 	reads = q->reads;
+	q->read_waiters++;
 	while (q->reading && q->reads == reads)
 		iopf_rt_wait(&q->read_done, &q->lock);
+	q->read_waiters--;
 	pl_fault_gen_end_locked(q, dev_id);
 	for (i = j = 0; i < q->npend; i++)
 		if (q->pend[i].dev_id != dev_id)

@@ -99,7 +99,8 @@ struct pl_fault {
 	uint64_t last_gen;
 	bool reading;                   /* the reader is in a read of iopf's */
 	uint64_t reads;                 /* reads it has finished */
-	struct iopf_rt_waitq read_done; /* wakes when one finishes */
+	struct iopf_rt_waitq read_done; /* wakes when one finishes... */
+	unsigned read_waiters;          /* ...if anyone waits (a detach) */
 	/* The reader actor. */
 	struct iopf_rt_actor *reader;
 	atomic_bool stop;
