@@ -151,15 +151,39 @@ static void files_untrack(char *tmp)
 			files_open[i] = NULL;
 }
 
-/*
- * Write @path in place: a device or a FIFO, a link to nowhere, or a file
- * in a directory where no new file can be made (it is then truncated now,
- * not replaced at the end, as before files were written whole).
- */
+/* Write @path as it goes: a device or a FIFO, which hold no old bytes. */
 static int file_open_in_place(struct tool_file *tf)
 {
 	tf->f = fopen(tf->path, "w");
 	return tf->f ? 0 : -1;
+}
+
+/*
+ * A regular file that cannot be replaced by a new one (a link to
+ * nowhere, a directory where no new file can be made): the bytes are
+ * kept in memory and @path is opened and written only at commit, so a
+ * run that fails leaves it as it was.
+ */
+static int file_open_buffered(struct tool_file *tf)
+{
+	tf->f = open_memstream(&tf->buf, &tf->len);
+	tf->buffered = tf->f != NULL;
+	return tf->f ? 0 : -1;
+}
+
+/* Write the buffered bytes to @tf's path; 0 or -1 (errno set). */
+static int file_write_buffered(struct tool_file *tf)
+{
+	FILE *f = fopen(tf->path, "w");
+	int ret = 0;
+
+	if (!f)
+		return -1;
+	if (tf->len && fwrite(tf->buf, 1, tf->len, f) != tf->len)
+		ret = -1;
+	if (fclose(f))
+		ret = -1;
+	return ret;
 }
 
 int tool_file_open(struct tool_file *tf, const char *who, const char *path)
@@ -177,7 +201,7 @@ int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 	/* A link is followed: its target is replaced, the link kept. */
 	tf->target = realpath(path, NULL);
 	if (!tf->target && !lstat(path, &st) && S_ISLNK(st.st_mode)) {
-		if (file_open_in_place(tf))
+		if (file_open_buffered(tf))
 			goto err;
 		return 0;
 	}
@@ -193,7 +217,7 @@ int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 	    !access(path, W_OK)) {
 		free(tf->tmp);
 		tf->tmp = NULL;
-		if (file_open_in_place(tf))
+		if (file_open_buffered(tf))
 			goto err;
 		return 0;
 	}
@@ -235,6 +259,9 @@ static void file_close(struct tool_file *tf, bool keep)
 	}
 	free(tf->target);
 	tf->target = NULL;
+	free(tf->buf);
+	tf->buf = NULL;
+	tf->buffered = false;
 	tf->f = NULL;
 }
 
@@ -247,6 +274,8 @@ int tool_file_commit(struct tool_file *tf)
 	if (fclose(tf->f))
 		ret = -1;
 	if (!ret && tf->tmp && rename(tf->tmp, tf->target))
+		ret = -1;
+	if (!ret && tf->buffered && file_write_buffered(tf))
 		ret = -1;
 	if (ret)
 		fprintf(stderr, "iopf: cannot write %s: %s\n", tf->path,

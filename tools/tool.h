@@ -164,6 +164,10 @@ struct tool_file {
 	const char *path;          /* as given, for messages */
 	char *target;              /* what is replaced: @path, links followed */
 	char *tmp;                 /* the new file; NULL: @path itself */
+	/* No new file can be made: the bytes, written to @path at commit */
+	char *buf;
+	size_t len;
+	bool buffered;
 };
 int tool_file_open(struct tool_file *tf, const char *who, const char *path);
 int tool_file_commit(struct tool_file *tf);

@@ -428,6 +428,19 @@ expect 0 bench nested --pages 20 --silent 0 --json=$js.link
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))["stage 2 (host container)"]' $js ||
 	{ echo "FAIL: --json=LINK did not write the link's target"; fails=$((fails + 1)); }
 rm -f $js $js.link $js.??????
+# A link to nowhere is written only once the run succeeded: a failed run
+# (its plot, as above) leaves no target behind, a good one makes it.
+pd=/tmp/iopf-cli-plots.$$
+rm -rf $pd && mkdir -p $pd/startup.dat
+ln -s $js.new $js.link
+expect_msg 1 "cannot write $pd/startup.dat" bench startup --plot-dir $pd --json=$js.link
+[ -e $js.new ] &&
+	{ echo "FAIL: a failed run wrote through its --json=LINK to nowhere"; fails=$((fails + 1)); }
+rm -rf $pd
+expect 0 bench nested --pages 20 --silent 0 --json=$js.link
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))["stage 2 (host container)"]' $js.new ||
+	{ echo "FAIL: --json=LINK to nowhere did not write its target"; fails=$((fails + 1)); }
+rm -f $js.new $js.link
 # bench vmm-startup reads all that iopf-vmm prints, and judges it by its
 # exit status too: a stand-in iopf-vmm reports a pass after 200 KB of
 # output (more than a pipe holds), then exits with $VMM_STATUS. No
