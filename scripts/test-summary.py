@@ -15,7 +15,7 @@ passed = failed = 0
 ops = runs = invals = verified = 0
 ex_scenarios = ex_schedules = ex_failing = 0
 ex_rates = []
-uapi_passed = uapi_failed = uapi_programs = 0
+uapi_passed = uapi_failed = uapi_skipped = uapi_programs = 0
 for build in sys.argv[1:]:
     log = os.path.join(build, "meson-logs", "testlog.json")
     if not os.path.exists(log):
@@ -45,10 +45,11 @@ for build in sys.argv[1:]:
                 verified += int(m.group(1))
             # The Linux uAPI conformance suite: one line per program.
             for m in re.finditer(r"^(?:# )?uapi: (\d+) checks passed, (\d+) "
-                                 r"failed$", out, re.M):
+                                 r"failed(?:, (\d+) skipped)?$", out, re.M):
                 uapi_programs += 1
                 uapi_passed += int(m.group(1))
                 uapi_failed += int(m.group(2))
+                uapi_skipped += int(m.group(3) or 0)
             # iopf explore: one line per scenario, then its total.
             for m in re.finditer(r"^\S+ +(\d+) schedules +(\d+)/s", out,
                                  re.M):
@@ -68,7 +69,9 @@ if ex_scenarios:
           f"explored ({min(ex_rates)}-{max(ex_rates)} per second), "
           f"{ex_failing} scenarios with a failing schedule")
 if uapi_programs:
+    skipped = f", {uapi_skipped} skipped" if uapi_skipped else ""
     print(f"uapi: {uapi_passed} conformance checks passed, {uapi_failed} "
-          f"failed, in {uapi_programs} programs under libiopf-preload")
+          f"failed{skipped}, in {uapi_programs} programs under "
+          f"libiopf-preload")
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -128,8 +128,9 @@ void iopf_vm_destroy(struct iopf_vm *vm)
 		return;
 	if (vm->c)
 		iopf_type1_close(vm->c); /* detaches the device */
-	/* The detaches below cannot be refused (-EDEADLK): the handlers of
-	 * these attachments are the guest's own, which never detach. */
+	/* The detaches below cannot be refused (-EDEADLK): that needs a
+	 * caller inside a fault handler of the attachment, and
+	 * iopf_vm_destroy() never runs in one. */
 	if (vm->sva) {
 		(void)iopf_detach(vm->dev, SVA_PASID);
 		iopf_domain_free(vm->sva);

@@ -141,6 +141,8 @@ static void *churn_run(void *arg)
 		if (fd2 < 0 || ioctl(fd2, IOMMU_IOAS_ALLOC, &a) ||
 		    t_destroy(ifd, a.out_ioas_id)) {
 			c->err = errno ? errno : EIO;
+			if (fd2 >= 0)
+				close(fd2);
 			break;
 		}
 		close(fd2);

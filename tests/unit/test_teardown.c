@@ -400,11 +400,13 @@ static void body_handler_detaches_itself(struct harness *h)
 	s->a = (uint64_t)x.other_ret;
 	/* Refused means untouched: still attached, detached here. */
 	s->b = (uint64_t)iopf_dev_remove(x.dev);
+	/* Not gone: the calls below use it (a removed one would be freed). */
+	assert_int_equal((int)s->b, -EBUSY);
 	s->c = (uint64_t)iopf_dev_remove(x.other);
 	assert_int_equal(iopf_detach(x.dev, IOPF_PASID_NONE), 0);
 	assert_int_equal(iopf_detach(NULL, IOPF_PASID_NONE), -EINVAL);
 	iopf_domain_free(d);
-	iopf_dev_remove(x.dev);
+	assert_int_equal(iopf_dev_remove(x.dev), 0);
 	iopf_iommu_destroy(iommu);
 	harness_mm_done(h);
 }
