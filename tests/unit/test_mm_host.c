@@ -23,21 +23,12 @@
 #include <iopf/mm.h>
 #include <iopf/vfio.h>
 
+/* AddressSanitizer makes mlock a no-op and frees into a quarantine. */
+#include "../common/asan.h"
 #include "../common/caps.h"
 #include "../common/harness.h"
 #include "../common/test_main.h"
 
-/* AddressSanitizer makes mlock a no-op and frees into a quarantine. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 #define RW (IOPF_TYPE1_READ | IOPF_TYPE1_WRITE)
 
 /* What a subscriber saw: one entry per round, per cause. */

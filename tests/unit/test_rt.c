@@ -11,9 +11,9 @@
 
 #include <iopf/rt.h>
 
-#if defined(__SANITIZE_ADDRESS__)
+#include "../common/asan.h"
+#if UNDER_ASAN
 #include <sanitizer/lsan_interface.h>
-#define IOPF_TEST_LSAN 1
 #endif
 
 #include "../common/rt_scenario.h"
@@ -705,11 +705,12 @@ static void test_virtual_stop_frees_joined_actors(void **state)
 						      stale_main, &s, err,
 						      sizeof(err)),
 				 -EOVERFLOW);
+		assert_non_null(strstr(err, "run 'stale-run' stopped"));
 		iopf_rt_waitq_destroy(&s.wq);
 		iopf_rt_mutex_destroy(&s.m);
 		iopf_rt_destroy(s.rt);
 	}
-#ifdef IOPF_TEST_LSAN
+#if UNDER_ASAN
 	assert_int_equal(__lsan_do_recoverable_leak_check(), 0);
 #endif
 }
