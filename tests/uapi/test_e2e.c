@@ -12,6 +12,34 @@
 #include "uapi_test.h"
 #include "uapi_dma.h"
 
+/*
+ * A copy whose source is mapped and whose destination is not, the device
+ * attached to a HWPT reporting to a new fault queue; the IOAS's id.
+ */
+static uint32_t faulting_up(int ifd, struct copy *c, unsigned seed,
+			    struct iommu_fault_alloc *fa, uint32_t *hwpt)
+{
+	uint32_t ioas;
+
+	copy_up(ifd, c, seed);
+	ioas = t_ioas_alloc(ifd);
+	REQUIRE(!t_map(ifd, ioas, c->src, LEN, SRC_IOVA, T_RW), "map");
+	t_attach_faulting(ifd, c->d.dfd, c->d.dev_id, ioas, fa, hwpt);
+	return ioas;
+}
+
+/* The device detached: the HWPT, its fault queue, the IOAS, in that
+ * order (each holds the next), each a check of @part. */
+static void faulting_down(int ifd, const char *part, uint32_t hwpt,
+			  const struct iommu_fault_alloc *fa, uint32_t ioas)
+{
+	CHECK_OK(t_destroy(ifd, hwpt), "%s: HWPT destroyed", part);
+	close((int)fa->out_fault_fd);
+	/* The file held a reference: destroyed once it is closed. */
+	CHECK_OK(t_destroy(ifd, fa->out_fault_id), "%s: fault queue destroyed",
+		 part);
+	CHECK_OK(t_destroy(ifd, ioas), "%s: IOAS destroyed", part);
+}
 
 /* Part 1: fault queue, the VMM resolves. */
 static void test_fault_queue(int ifd)
@@ -93,11 +121,7 @@ static void test_fault_queue(int ifd)
 	      "e2e: the destination holds the source's bytes");
 
 	CHECK_OK(t_detach(c.d.dfd), "e2e: detach");
-	CHECK_OK(t_destroy(ifd, hwpt), "e2e: HWPT destroyed");
-	close((int)fa.out_fault_fd);
-	/* The file held a reference: destroyed once it is closed. */
-	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "e2e: fault queue destroyed");
-	CHECK_OK(t_destroy(ifd, ioas), "e2e: IOAS destroyed");
+	faulting_down(ifd, "e2e", hwpt, &fa, ioas);
 	copy_down(&c);
 }
 
@@ -112,10 +136,7 @@ static void test_detach_answers(int ifd)
 	uint32_t ioas, hwpt;
 	int st;
 
-	copy_up(ifd, &c, 0);
-	ioas = t_ioas_alloc(ifd);
-	REQUIRE(!t_map(ifd, ioas, c.src, LEN, SRC_IOVA, T_RW), "map");
-	t_attach_faulting(ifd, c.d.dfd, c.d.dev_id, ioas, &fa, &hwpt);
+	ioas = faulting_up(ifd, &c, 0, &fa, &hwpt);
 	dev_copy(&c.d, SRC_IOVA, DST_IOVA, PG);
 	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
 	CHECK(poll(&p, 1, 10000) == 1 && (p.revents & POLLIN),
@@ -132,9 +153,7 @@ static void test_detach_answers(int ifd)
 					       .code = 0 };
 	CHECK_ERR((int)write((int)fa.out_fault_fd, &r, sizeof(r)), EINVAL,
 		  "detach: a late answer gets EINVAL");
-	CHECK_OK(t_destroy(ifd, hwpt), "detach: HWPT destroyed");
-	close((int)fa.out_fault_fd);
-	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "detach: queue destroyed");
+	faulting_down(ifd, "detach", hwpt, &fa, ioas);
 	copy_down(&c);
 }
 
@@ -156,10 +175,7 @@ static void test_reattach(int ifd)
 	struct copy c;
 	uint32_t ioas, hwpt, pt;
 
-	copy_up(ifd, &c, 3);
-	ioas = t_ioas_alloc(ifd);
-	REQUIRE(!t_map(ifd, ioas, c.src, LEN, SRC_IOVA, T_RW), "map");
-	t_attach_faulting(ifd, c.d.dfd, c.d.dev_id, ioas, &fa, &hwpt);
+	ioas = faulting_up(ifd, &c, 3, &fa, &hwpt);
 	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
 	dev_copy(&c.d, SRC_IOVA, DST_IOVA, PG);
 	REQUIRE(poll(&p, 1, 10000) == 1 &&
@@ -203,10 +219,7 @@ static void test_reattach(int ifd)
 	CHECK(done, "reattach: the last attachment's answer completed the "
 	      "copy");
 	REQUIRE(!t_detach(c.d.dfd), "detach");
-	CHECK_OK(t_destroy(ifd, hwpt), "reattach: HWPT destroyed");
-	close((int)fa.out_fault_fd);
-	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "reattach: queue destroyed");
-	CHECK_OK(t_destroy(ifd, ioas), "reattach: IOAS destroyed");
+	faulting_down(ifd, "reattach", hwpt, &fa, ioas);
 	copy_down(&c);
 }
 
@@ -226,10 +239,7 @@ static void test_close_resets(int ifd)
 	struct dev d2;
 	uint32_t ioas, hwpt;
 
-	copy_up(ifd, &c, 2);
-	ioas = t_ioas_alloc(ifd);
-	REQUIRE(!t_map(ifd, ioas, c.src, LEN, SRC_IOVA, T_RW), "map");
-	t_attach_faulting(ifd, c.d.dfd, c.d.dev_id, ioas, &fa, &hwpt);
+	ioas = faulting_up(ifd, &c, 2, &fa, &hwpt);
 	t_config_set_command(c.d.dfd, 0x6);
 	REQUIRE(t_config_command(c.d.dfd) & T_PCI_COMMAND_MASTER,
 		"bus master on");
@@ -263,10 +273,8 @@ static void test_close_resets(int ifd)
 	      "reopen: the engine is idle, no copy counted (status %llu)",
 	      (unsigned long long)t_bar_read(d2.dfd, d2.bar, DMA_STATUS, 4));
 	close(d2.dfd);
-	CHECK_OK(t_destroy(ifd, hwpt), "close: the HWPT is free");
-	close((int)fa.out_fault_fd);
-	CHECK_OK(t_destroy(ifd, fa.out_fault_id), "close: queue destroyed");
-	CHECK_OK(t_destroy(ifd, ioas), "close: IOAS destroyed");
+	/* The close detached it: the HWPT is free. */
+	faulting_down(ifd, "close", hwpt, &fa, ioas);
 	c.d.dfd = -1;
 	copy_down(&c);
 }
