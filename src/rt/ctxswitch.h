@@ -54,6 +54,7 @@ struct rt_fiber {
 	const void *asan_bottom;
 	size_t asan_size;
 	void *tsan_fiber;
+	unsigned valgrind_stack_id;
 #if !defined(__x86_64__)
 	ucontext_t uc;
 #endif
