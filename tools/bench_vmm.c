@@ -76,14 +76,18 @@ static bool vmm_env_find(struct vmm_env *e, bool need_preload)
 	return true;
 }
 
-/* In the child: the preload library and the device list, then iopf-vmm. */
+/*
+ * In the child: the preload library and the device list, then iopf-vmm,
+ * named @argv[0] in its messages (NULL: its path).
+ */
 static void vmm_exec(const struct vmm_env *e, char **argv)
 {
 	if (e->preload) {
 		setenv("LD_PRELOAD", e->preload, 1);
 		setenv("IOPF_DEVICES", "sec", 0);
 	}
-	argv[0] = (char *)e->vmm;
+	if (!argv[0])
+		argv[0] = (char *)e->vmm;
 	execv(e->vmm, argv);
 	fprintf(stderr, "iopf: exec %s: %s\n", e->vmm, strerror(errno));
 	_exit(127);
@@ -128,6 +132,7 @@ int tool_vmm(int argc, char **argv)
 
 	if (!args)
 		return 1;
+	args[0] = "iopf vmm"; /* its messages and --help name the command */
 	for (int i = 0; i < argc; i++)
 		args[i + 1] = argv[i];
 	vmm_env_find(&e, false);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The KVM commands' command line: the benchmarks refuse a run that cannot
-# fit or would take too long before anything is allocated (KVM or not).
+# fit or would take too long before anything is allocated (KVM or not),
+# and `iopf vmm` reads its options as every iopf command does.
 #   test_cli_vmm.sh IOPF [IOPF_VMM]
 iopf="$1"
 fails=0
@@ -46,5 +47,45 @@ expect 77 "/nonexistent/iopf-vmm" bench vmm-startup --sizes 1 --modes faultable 
 expect 0 "--long" bench vmm-startup --help
 expect 0 "--long" bench vmm-density --help
 
+# iopf vmm: the options, checked before a VM is made (no KVM needed).
+if [ -n "$2" ]; then
+	export IOPF_VMM="$2"
+else
+	unset IOPF_VMM
+fi
+# No preload library: a sanitizer build's runtime must come first.
+export IOPF_PRELOAD=/nonexistent/libiopf-preload.so
+"$iopf" vmm --help >/dev/null 2>&1
+if [ $? = 77 ]; then
+	echo "SKIP: iopf-vmm was not built here"
+	rm -f $out $err
+	exit $fails
+fi
+expect 0 "^usage: iopf vmm " vmm --help
+expect 2 "--passes: '-1' is not a number" vmm --passes -1
+expect 2 "--passes: '1K' is not a number" vmm --passes 1K
+expect 2 "--passes must be 0\.\." vmm --passes 99999999999
+expect 2 "--timeout: '1K' is not a number" vmm --timeout 1K
+expect 2 "--ram must be a multiple of 2 MiB, 8 MiB\.\.60 GiB" vmm --ram 1T
+expect 2 "--ram must be a multiple of 2 MiB" vmm --ram=9M
+expect 2 "--ram: '64MB' is not a size" vmm --ram 64MB
+expect 2 "--ram: '-64M' is not a size" vmm --ram=-64M
+expect 2 "unknown option '--bogus'" vmm --ram=64M --passes=2 --bogus
+expect 2 "--thp takes no value" vmm --thp=1
+expect 2 "--ram needs a value" vmm --ram
+expect 2 "--ws must be more than 0" vmm --ws 0 --test workload
+expect 2 "--ws must hold one --job and its header page: at least 68 KiB" \
+	vmm --ws 4K --test workload
+expect 2 "--prefault window must be 1\.\.512" \
+	vmm --mode faultable --faults ioas --prefault fixed:513
+expect 1 "guest program /tmp: a directory, not a guest image" vmm --guest /tmp
+expect 1 "guest program /dev/null: not a regular file" vmm --guest /dev/null
+# Where KVM can be used, the = form boots a guest.
+timeout 60 "$iopf" vmm --ram=16M --device=none --passes=1 >$out 2>$err
+got=$?
+if [ $got != 0 ] && [ $got != 77 ]; then
+	echo "FAIL: iopf vmm --ram=16M --device=none exited $got"; cat $err
+	fails=$((fails + 1))
+fi
 rm -f $out $err
 exit $fails
