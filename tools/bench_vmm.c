@@ -76,14 +76,18 @@ static bool vmm_env_find(struct vmm_env *e, bool need_preload)
 	return true;
 }
 
-/* In the child: the preload library and the device list, then iopf-vmm. */
+/*
+ * In the child: the preload library and the device list, then iopf-vmm,
+ * named @argv[0] in its messages (NULL: its path).
+ */
 static void vmm_exec(const struct vmm_env *e, char **argv)
 {
 	if (e->preload) {
 		setenv("LD_PRELOAD", e->preload, 1);
 		setenv("IOPF_DEVICES", "sec", 0);
 	}
-	argv[0] = (char *)e->vmm;
+	if (!argv[0])
+		argv[0] = (char *)e->vmm;
 	execv(e->vmm, argv);
 	fprintf(stderr, "iopf: exec %s: %s\n", e->vmm, strerror(errno));
 	_exit(127);
@@ -128,6 +132,7 @@ int tool_vmm(int argc, char **argv)
 
 	if (!args)
 		return 1;
+	args[0] = "iopf vmm"; /* its messages and --help name the command */
 	for (int i = 0; i < argc; i++)
 		args[i + 1] = argv[i];
 	vmm_env_find(&e, false);
@@ -242,6 +247,53 @@ static const char *js(json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
 }
 
+/* ---- what a run asks of this machine, judged before it starts ---- */
+
+/*
+ * Figures measured on the machine of docs/vmm.md, rounded up: host memory
+ * a guest's RAM costs beside its data, per 4 KiB page (the preload
+ * library's per-page state, page tables: a pinned 1 GiB guest keeps 1044
+ * MiB resident), and a guest of any size (the VMM, the library, the pages
+ * the known answers touch).
+ */
+#define VMM_PAGE_META 128ull
+#define VMM_GUEST_BASE (16 * MIB)
+/* Left to the rest of the machine, as every benchmark leaves it. */
+#define VMM_MEM_RESERVE (512 * MIB)
+/* Seconds per GiB of populating (the kernel alone), of populating and
+ * pinning (a pinned guest's map), with 4 KiB pages and with THP. */
+#define VMM_POPULATE_S_GIB 4.5
+#define VMM_POPULATE_S_GIB_THP 9.5
+#define VMM_PIN_S_GIB 4.5
+#define VMM_PIN_S_GIB_THP 9.0
+/* Starting a guest process that maps nothing up front, to its first DMA. */
+#define VMM_START_S 1.0
+
+/* Host memory a guest keeps when @bytes of its RAM are resident. */
+static uint64_t vmm_resident(uint64_t bytes)
+{
+	return bytes + bytes / 4096 * VMM_PAGE_META + VMM_GUEST_BASE;
+}
+
+/*
+ * Record that the run needs @need bytes at its peak and about @wall_s
+ * seconds: -ENOMEM when @need is more than this machine has available,
+ * less the reserve (the rule of the other benchmarks' plans); 0 otherwise.
+ */
+static int vmm_plan_set(struct iopf_bench_plan *plan, uint64_t need,
+			double wall_s)
+{
+	uint64_t avail = iopf_bench_mem_available();
+
+	*plan = (struct iopf_bench_plan){ .mem_bytes = need,
+					  .avail_bytes = avail,
+					  .wall_s = wall_s };
+	if (avail && need > (avail > VMM_MEM_RESERVE ? avail - VMM_MEM_RESERVE
+						     : 0))
+		return -ENOMEM;
+	return 0;
+}
+
 /* ---- vmm-startup ---- */
 
 /* Published pinning time of 16 GiB (2 MiB pages), for scale. */
@@ -294,19 +346,20 @@ struct startup_row {
  */
 static const struct vmm_mode {
 	const char *name;
+	bool whole;           /* every page populated before the guest runs */
 	const char *args[7];
 } vmm_modes[] = {
-	{ "pinned", { "--mode", "pinned" } },
-	{ "faultable", { "--mode", "faultable", "--faults", "ioas" } },
-	{ "faultable-vmm", { "--mode", "faultable", "--faults", "vmm" } },
-	{ "faultable-none", { "--mode", "faultable", "--faults", "ioas",
-			      "--prefault", "none" } },
-	{ "faultable-fixed", { "--mode", "faultable", "--faults", "ioas",
-			       "--prefault", "fixed:64" } },
-	{ "faultable-adaptive", { "--mode", "faultable", "--faults", "ioas",
-				  "--prefault", "adaptive:64" } },
-	{ "faultable-all", { "--mode", "faultable", "--faults", "ioas",
-			     "--prefault", "all" } },
+	{ "pinned", true, { "--mode", "pinned" } },
+	{ "faultable", false, { "--mode", "faultable", "--faults", "ioas" } },
+	{ "faultable-vmm", false, { "--mode", "faultable", "--faults", "vmm" } },
+	{ "faultable-none", false, { "--mode", "faultable", "--faults", "ioas",
+				     "--prefault", "none" } },
+	{ "faultable-fixed", false, { "--mode", "faultable", "--faults", "ioas",
+				      "--prefault", "fixed:64" } },
+	{ "faultable-adaptive", false, { "--mode", "faultable", "--faults",
+					 "ioas", "--prefault", "adaptive:64" } },
+	{ "faultable-all", true, { "--mode", "faultable", "--faults", "ioas",
+				   "--prefault", "all" } },
 };
 #define NR_VMM_MODES (sizeof(vmm_modes) / sizeof(vmm_modes[0]))
 
@@ -392,12 +445,40 @@ static int parse_mode(const char *opt, const char *item, unsigned i, void *dst)
 	return 0;
 }
 
+/*
+ * What the run of @sizes x @modes asks: at its peak the largest size
+ * populated by populate_floor_ms() (in this process, before the guests of
+ * that size) or resident in a guest that maps it whole; the time of
+ * populating each size, and of each guest start, pinning for the modes
+ * that map every page up front.
+ */
+static int startup_plan(const struct gib_list *sz, const struct mode_list *md,
+			bool thp, struct iopf_bench_plan *plan)
+{
+	uint64_t peak = 0;
+	double wall_s = 0;
+
+	for (unsigned i = 0; i < sz->n; i++) {
+		uint64_t bytes = sz->gib[i] * GIB;
+		double gib = (double)sz->gib[i];
+
+		if (vmm_resident(bytes) > peak)
+			peak = vmm_resident(bytes);
+		wall_s += gib * (thp ? VMM_POPULATE_S_GIB_THP : VMM_POPULATE_S_GIB);
+		for (unsigned m = 0; m < md->n; m++)
+			wall_s += VMM_START_S +
+				  (vmm_mode_find(md->name[m])->whole ?
+				   gib * (thp ? VMM_PIN_S_GIB_THP : VMM_PIN_S_GIB) : 0);
+	}
+	return vmm_plan_set(plan, peak, wall_s);
+}
+
 int tool_bench_vmm_startup(int argc, char **argv)
 {
 	struct tool_output out = { 0 };
 	struct gib_list sz = { { 1, 4, 16 }, 3 };
 	struct mode_list md = { { "pinned", "faultable", "faultable-vmm" }, 3 };
-	bool thp = false;
+	bool thp = false, allow_long = false;
 	const struct tool_opt opts[] = {
 		TOOL_LIST("--sizes", parse_size, &sz, &sz.n, VMM_MAX_SIZES,
 			  "sizes", "LIST",
@@ -414,6 +495,7 @@ int tool_bench_vmm_startup(int argc, char **argv)
 		TOOL_FLAG("--thp", &thp, "guest RAM in transparent huge pages"),
 		TOOL_OUT_JSON(&out),
 		TOOL_OUT_PLOT(&out),
+		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = { "bench vmm-startup", opts, NULL };
@@ -421,6 +503,7 @@ int tool_bench_vmm_startup(int argc, char **argv)
 	const char *const *modes = md.name;
 	unsigned nsizes, nmodes, i, m, nrows = 0;
 	struct startup_row rows[VMM_MAX_SIZES * NR_VMM_MODES];
+	struct iopf_bench_plan plan;
 	struct vmm_env e;
 	int ret;
 
@@ -429,6 +512,11 @@ int tool_bench_vmm_startup(int argc, char **argv)
 		return ret;
 	nsizes = sz.n;
 	nmodes = md.n;
+	/* Before KVM is looked for: a run too large is refused anywhere. */
+	ret = tool_plan_check(cmd.name, startup_plan(&sz, &md, thp, &plan),
+			      &plan, allow_long);
+	if (ret)
+		return ret;
 	if (!vmm_env_find(&e, true))
 		return 77;
 	ret = tool_output_open(&out, true);
@@ -721,12 +809,69 @@ static unsigned density_mode(const struct vmm_env *e, const char *mode,
 	return nsteps;
 }
 
+/*
+ * DMA rate a new guest's first pass gets, shared with the guests already
+ * running, bytes per second: fitted to the runs of docs/vmm.md on two
+ * cores (the default budget in about 4 minutes, 6 GiB in 15).
+ */
+#define DENSITY_DMA_BPS (0.1 * GIB)
+
+/*
+ * Seconds of density_mode() for guests keeping @res bytes resident each,
+ * and the guests it starts in *@starts: those the budget holds and the
+ * one that goes past it, each admitted after its first pass (at most
+ * 120 s) and measured over the window.
+ */
+static double density_mode_s(uint64_t res, uint64_t budget, unsigned max,
+			     double start_s, uint64_t ws, double window_s,
+			     unsigned *starts)
+{
+	unsigned n = budget / res >= max ? max : (unsigned)(budget / res) + 1;
+	double s = 0;
+
+	for (unsigned i = 1; i <= n; i++) {
+		/* The i-th guest's first pass, beside i - 1 others. */
+		double pass_s = (double)ws * i / DENSITY_DMA_BPS;
+
+		s += start_s + (pass_s < 120 ? pass_s : 120) + window_s;
+	}
+	*starts = n;
+	return s;
+}
+
+/*
+ * What the run asks: at its peak, the guests under the budget and the one
+ * that takes it past (a guest's memory is measured once it ran), pinned
+ * guests keeping all their RAM; the time of both modes' guests.
+ */
+static int density_plan(uint64_t ram, uint64_t ws, uint64_t budget,
+			unsigned max, double window_s,
+			struct iopf_bench_plan *plan)
+{
+	uint64_t pinned = vmm_resident(ram), faultable = vmm_resident(ws), peak;
+	unsigned np, nf;
+	double wall_s;
+
+	if (max > 64)
+		max = 64;
+	wall_s = density_mode_s(pinned, budget, max, VMM_START_S +
+				(double)ram / GIB * VMM_PIN_S_GIB, ws,
+				window_s, &np) +
+		 density_mode_s(faultable, budget, max, VMM_START_S, ws,
+				window_s, &nf);
+	peak = (uint64_t)np * pinned;
+	if ((uint64_t)nf * faultable > peak)
+		peak = (uint64_t)nf * faultable;
+	return vmm_plan_set(plan, peak, wall_s);
+}
+
 int tool_bench_vmm_density(int argc, char **argv)
 {
 	static const char *const modes[2] = { "pinned", "faultable" };
 	struct tool_output out = { 0 };
 	uint64_t ram = 1 * GIB, ws = 256 * MIB, budget = 3 * GIB, max = 32;
 	uint64_t window_ms = 2000;
+	bool allow_long = false;
 	const struct tool_opt opts[] = {
 		TOOL_SIZE("--guest-ram", &ram, MIB, 64, 16384, "SIZE",
 			  "RAM per guest, MiB or with a suffix (1G)"),
@@ -741,12 +886,14 @@ int tool_bench_vmm_density(int argc, char **argv)
 			  "throughput window after each start (2000)"),
 		TOOL_OUT_JSON(&out),
 		TOOL_OUT_PLOT(&out),
+		TOOL_LONG(&allow_long),
 		TOOL_END,
 	};
 	const struct tool_cmd cmd = { "bench vmm-density", opts, NULL };
 	struct density_step steps[2][64];
 	unsigned nsteps[2], m, i;
 	char why[2][160];
+	struct iopf_bench_plan plan;
 	struct vmm_env e;
 	int ret;
 
@@ -763,6 +910,13 @@ int tool_bench_vmm_density(int argc, char **argv)
 			"--guest-ram by 6 MiB\n");
 		return 2;
 	}
+	/* Before KVM is looked for: a run too large is refused anywhere. */
+	ret = tool_plan_check(cmd.name,
+			      density_plan(ram, ws, budget, (unsigned)max,
+					   (double)window_ms / 1e3, &plan),
+			      &plan, allow_long);
+	if (ret)
+		return ret;
 	if (!vmm_env_find(&e, true))
 		return 77;
 	ret = tool_output_open(&out, true);

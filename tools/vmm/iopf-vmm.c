@@ -159,9 +159,12 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The name it answers to: "iopf vmm" when the iopf command runs it. */
+static const char *prog = "iopf-vmm";
+
 static int die_errno(const char *what)
 {
-	fprintf(stderr, "iopf-vmm: %s: %s\n", what, strerror(errno));
+	fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(errno));
 	return -1;
 }
 
@@ -170,7 +173,7 @@ static int die(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("iopf-vmm: ", stderr);
+	fprintf(stderr, "%s: ", prog);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
@@ -179,28 +182,74 @@ static int die(const char *fmt, ...)
 
 /* ---- options ---- */
 
-static bool parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t mul = 1;
+/*
+ * The grammar of every iopf command (tools/tool.h), written again here:
+ * this program is built on the uAPI headers alone and links nothing of
+ * iopf's. --name VALUE or --name=VALUE; numbers are decimal digits only
+ * (no sign, blank or 0x) and range-checked; sizes may end in K, M, G or T
+ * (binary), a bare number being bytes.
+ */
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return false;
-	switch (*end) {
-	case 'k': case 'K': mul = 1ull << 10; end++; break;
-	case 'm': case 'M': mul = 1ull << 20; end++; break;
-	case 'g': case 'G': mul = 1ull << 30; end++; break;
-	case 0: break;
-	default: return false;
+/* Passes over the working set at most, short of 0 (until stopped). */
+#define VMM_MAX_PASSES 1000000000ull
+
+/* Decimal digits only, no overflow: the only numbers a person types. */
+static bool parse_digits(const char *s, const char **end, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
 	}
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	if (*end || (v && mul > UINT64_MAX / v))
+	*end = p;
+	*out = v;
+	return p != s;
+}
+
+/* A number of option @opt in @lo..@hi. False after a message. */
+static bool opt_uint(const char *opt, const char *s, uint64_t lo, uint64_t hi,
+		     uint64_t *out)
+{
+	const char *end;
+	uint64_t v;
+
+	if (!parse_digits(s, &end, &v) || *end) {
+		die("%s: '%s' is not a number (decimal digits, %llu..%llu)", opt,
+		    s, (unsigned long long)lo, (unsigned long long)hi);
 		return false;
-	*out = v * mul;
+	}
+	if (v < lo || v > hi) {
+		die("%s must be %llu..%llu", opt, (unsigned long long)lo,
+		    (unsigned long long)hi);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* A size of option @opt in bytes; its range is the caller's to check. */
+static bool opt_size(const char *opt, const char *s, uint64_t *out)
+{
+	static const char suffixes[] = "KMGT";
+	const char *end, *sfx = NULL;
+	uint64_t v, mul = 1;
+	bool digits = parse_digits(s, &end, &v);
+
+	if (digits && *end && !end[1])
+		sfx = memchr(suffixes, *end >= 'a' ? *end - ('a' - 'A') : *end,
+			     sizeof(suffixes) - 1);
+	if (!digits || (*end && !sfx)) {
+		die("%s: '%s' is not a size (digits, then K, M, G or T; a bare "
+		    "number is in bytes)", opt, s);
+		return false;
+	}
+	if (sfx)
+		mul = 1ull << (10 * (sfx - suffixes + 1));
+	if (__builtin_mul_overflow(v, mul, out))
+		*out = UINT64_MAX; /* out of every range */
 	return true;
 }
 
@@ -233,24 +282,126 @@ static int vmm_word(const struct vmm_word *words, const char *v)
 	return -1;
 }
 
+/* The options that take a value, and the value's name for messages. */
+static const struct vmm_valued_opt {
+	const char *name, *meta;
+} valued_opts[] = {
+	{ "--ram", "SIZE" }, { "--device", "sec|none" },
+	{ "--mode", "pinned|faultable" }, { "--test", "kat|outside|workload" },
+	{ "--ws", "SIZE" }, { "--job", "SIZE" }, { "--passes", "N" },
+	{ "--guest", "FILE" }, { "--vfio", "PATH" }, { "--timeout", "SEC" },
+	{ "--prefault", "none|fixed:PAGES|adaptive:PAGES|all" },
+	{ "--faults", "vmm|ioas" }, { NULL, NULL },
+};
+
 static void usage(FILE *f)
 {
-	fputs("usage: iopf-vmm [--ram SIZE] [--device sec|none] [--mode pinned|faultable]\n"
-	      "                [--test kat|outside|workload] [--ws SIZE] [--job SIZE]\n"
-	      "                [--passes N (0: until SIGTERM)] [--thp] [--guest FILE]\n"
-	      "                [--vfio PATH] [--timeout SEC] [--progress] [--json]\n"
-	      "                [--prefault none|fixed:PAGES|adaptive:PAGES|all]\n"
-	      "                [--faults vmm|ioas]  (faultable: who resolves the\n"
-	      "                device's faults; vmm, the default, counts them)\n"
-	      "Boots the guest program in a KVM VM with RAM mapped for its device.\n"
-	      "The device is a VFIO cdev (default /dev/vfio/devices/vfio0) bound to\n"
-	      "/dev/iommu.\n", f);
+	fprintf(f, "usage: %s [--ram SIZE] [--device sec|none] [--mode pinned|faultable]\n"
+		"                [--test kat|outside|workload] [--ws SIZE] [--job SIZE]\n"
+		"                [--passes N (0: until SIGTERM)] [--thp] [--guest FILE]\n"
+		"                [--vfio PATH] [--timeout SEC] [--progress] [--json]\n"
+		"                [--prefault none|fixed:PAGES|adaptive:PAGES|all]\n"
+		"                [--faults vmm|ioas]  (faultable: who resolves the\n"
+		"                device's faults; vmm, the default, counts them)\n"
+		"Boots the guest program in a KVM VM with RAM mapped for its device.\n"
+		"The device is a VFIO cdev (default /dev/vfio/devices/vfio0) bound to\n"
+		"/dev/iommu.\n"
+		"--ram: 8 MiB..60 GiB, a multiple of 2 MiB (64M); --ws: the workload's\n"
+		"working set (16M); --job: bytes per job, 4 KiB..64 MiB, a multiple of\n"
+		"4 KiB (64K); --passes 0..%llu (1); --timeout 0..86400 s, 0: none (60)\n"
+		"numbers: decimal digits; sizes may end in K, M, G or T (a bare number\n"
+		"is bytes); --opt VALUE or --opt=VALUE\n", prog,
+		(unsigned long long)VMM_MAX_PASSES);
+}
+
+/* A malformed command line: @fmt's message, then where the options are. */
+static int bad_usage(const char *fmt, const char *what)
+{
+	die(fmt, what);
+	fprintf(stderr, "run '%s --help' for the options\n", prog);
+	return -1;
+}
+
+/* The option @v of --prefault: a policy, with its window for two of them. */
+static int parse_prefault(const char *v, struct vmm_opts *o)
+{
+	const char *colon = strchr(v, ':');
+	uint64_t w = 0;
+
+	if (!strcmp(v, "none"))
+		o->prefault = PREFAULT_NONE;
+	else if (!strcmp(v, "all"))
+		o->prefault = PREFAULT_ALL;
+	else if (colon && !strncmp(v, "fixed:", 6))
+		o->prefault = PREFAULT_FIXED;
+	else if (colon && !strncmp(v, "adaptive:", 9))
+		o->prefault = PREFAULT_ADAPTIVE;
+	else
+		return die("--prefault %s: none, fixed:PAGES, adaptive:PAGES or "
+			   "all", v);
+	if (colon && !opt_uint("--prefault window", colon + 1, 1, 512, &w))
+		return -1;
+	o->prefault_window = (unsigned)w;
+	return 0;
+}
+
+/* Option @a (--name, without its value) with value @v. 0, or -1. */
+static int parse_opt(const char *a, const char *v, struct vmm_opts *o)
+{
+	uint64_t n;
+	int word;
+
+	if (!strcmp(a, "--ram")) {
+		if (!opt_size(a, v, &o->ram_bytes))
+			return -1;
+	} else if (!strcmp(a, "--ws")) {
+		if (!opt_size(a, v, &o->ws_bytes))
+			return -1;
+		if (!o->ws_bytes || o->ws_bytes > VMM_MAX_RAM)
+			return die("--ws must be more than 0, at most 60 GiB "
+				   "(the workload's working set)");
+	} else if (!strcmp(a, "--job")) {
+		if (!opt_size(a, v, &o->job_bytes))
+			return -1;
+		if (!o->job_bytes || o->job_bytes % PG ||
+		    o->job_bytes > (64ull << 20))
+			return die("--job must be a multiple of 4 KiB, "
+				   "4 KiB..64 MiB");
+	} else if (!strcmp(a, "--passes")) {
+		if (!opt_uint(a, v, 0, VMM_MAX_PASSES, &o->passes))
+			return -1;
+	} else if (!strcmp(a, "--timeout")) {
+		if (!opt_uint(a, v, 0, 86400, &n))
+			return -1;
+		o->timeout_s = (unsigned)n;
+	} else if (!strcmp(a, "--mode")) {
+		if ((word = vmm_word(mode_words, v)) < 0)
+			return die("--mode %s: pinned or faultable", v);
+		o->mode = (enum vmm_map_mode)word;
+	} else if (!strcmp(a, "--prefault")) {
+		return parse_prefault(v, o);
+	} else if (!strcmp(a, "--faults")) {
+		if ((word = vmm_word(faults_words, v)) < 0)
+			return die("--faults %s: vmm or ioas", v);
+		o->faults = (enum vmm_faults)word;
+	} else if (!strcmp(a, "--device")) {
+		if ((word = vmm_word(device_words, v)) < 0)
+			return die("--device %s: sec or none", v);
+		o->device = (enum vmm_device)word;
+	} else if (!strcmp(a, "--test")) {
+		if ((word = vmm_word(test_words, v)) < 0)
+			return die("--test %s: kat, outside or workload", v);
+		o->test = (enum vmm_test)word;
+	} else if (!strcmp(a, "--guest")) {
+		o->guest_path = v;
+	} else if (!strcmp(a, "--vfio")) {
+		o->vfio_path = v;
+	}
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 {
-	int i;
-
 	*o = (struct vmm_opts){
 		.ram_bytes = 64ull << 20, .mode = MAP_PINNED, .faults = FAULTS_VMM,
 		.device = VMM_DEVICE_SEC, .test = VMM_TEST_KAT,
@@ -258,88 +409,67 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 		.timeout_s = 60, .guest_path = VMM_GUEST_DEFAULT,
 		.vfio_path = "/dev/vfio/devices/vfio0",
 	};
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		bool takes = true;
-		int word;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '='), *v;
+		size_t len = eq ? (size_t)(eq - a) : strlen(a);
+		const struct vmm_valued_opt *vo;
+		char name[16];
+		bool *flag = NULL;
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			exit(0);
-		} else if (!strcmp(a, "--thp")) {
-			o->thp = true, takes = false;
-		} else if (!strcmp(a, "--json")) {
-			o->json = true, takes = false;
-		} else if (!strcmp(a, "--progress")) {
-			o->progress = true, takes = false;
-		} else if (!v) {
-			return die("%s: unknown option or missing value", a);
-		} else if (!strcmp(a, "--ram")) {
-			if (!parse_size(v, &o->ram_bytes))
-				return die("--ram %s: not a size", v);
-		} else if (!strcmp(a, "--ws")) {
-			if (!parse_size(v, &o->ws_bytes))
-				return die("--ws %s: not a size", v);
-		} else if (!strcmp(a, "--job")) {
-			if (!parse_size(v, &o->job_bytes) || !o->job_bytes ||
-			    o->job_bytes % PG || o->job_bytes > (64ull << 20))
-				return die("--job %s: a multiple of 4 KiB up to 64 MiB", v);
-		} else if (!strcmp(a, "--passes")) {
-			if (!parse_size(v, &o->passes))
-				return die("--passes %s: not a number", v);
-		} else if (!strcmp(a, "--timeout")) {
-			uint64_t t;
-
-			if (!parse_size(v, &t) || t > 86400)
-				return die("--timeout %s: seconds, at most 86400", v);
-			o->timeout_s = (unsigned)t;
-		} else if (!strcmp(a, "--mode")) {
-			if ((word = vmm_word(mode_words, v)) < 0)
-				return die("--mode %s: pinned or faultable", v);
-			o->mode = (enum vmm_map_mode)word;
-		} else if (!strcmp(a, "--prefault")) {
-			const char *colon = strchr(v, ':');
-			uint64_t w = 0;
-
-			if (!strcmp(v, "none"))
-				o->prefault = PREFAULT_NONE;
-			else if (!strcmp(v, "all"))
-				o->prefault = PREFAULT_ALL;
-			else if (colon && !strncmp(v, "fixed:", 6))
-				o->prefault = PREFAULT_FIXED;
-			else if (colon && !strncmp(v, "adaptive:", 9))
-				o->prefault = PREFAULT_ADAPTIVE;
-			else
-				return die("--prefault %s: none, fixed:PAGES, "
-					   "adaptive:PAGES or all", v);
-			if (colon && (!parse_size(colon + 1, &w) || !w || w > 512))
-				return die("--prefault %s: a window of 1..512 pages", v);
-			o->prefault_window = (unsigned)w;
-		} else if (!strcmp(a, "--faults")) {
-			if ((word = vmm_word(faults_words, v)) < 0)
-				return die("--faults %s: vmm or ioas", v);
-			o->faults = (enum vmm_faults)word;
-		} else if (!strcmp(a, "--device")) {
-			if ((word = vmm_word(device_words, v)) < 0)
-				return die("--device %s: sec or none", v);
-			o->device = (enum vmm_device)word;
-		} else if (!strcmp(a, "--test")) {
-			if ((word = vmm_word(test_words, v)) < 0)
-				return die("--test %s: kat, outside or workload", v);
-			o->test = (enum vmm_test)word;
-		} else if (!strcmp(a, "--guest")) {
-			o->guest_path = v;
-		} else if (!strcmp(a, "--vfio")) {
-			o->vfio_path = v;
-		} else {
-			return die("%s: unknown option", a);
 		}
-		if (takes)
-			i++;
+		if (strncmp(a, "--", 2) || !a[2])
+			return bad_usage("'%s' is not an option (options begin "
+					 "with --)", a);
+		snprintf(name, sizeof(name), "%.*s",
+			 len < sizeof(name) ? (int)len : (int)sizeof(name) - 1, a);
+		if (!strcmp(name, "--thp"))
+			flag = &o->thp;
+		else if (!strcmp(name, "--json"))
+			flag = &o->json;
+		else if (!strcmp(name, "--progress"))
+			flag = &o->progress;
+		if (flag && len == strlen(name)) {
+			if (eq)
+				return bad_usage("%s takes no value", name);
+			*flag = true;
+			continue;
+		}
+		for (vo = valued_opts; vo->name; vo++)
+			if (strlen(vo->name) == len && !strncmp(vo->name, a, len))
+				break;
+		if (!vo->name) {
+			fprintf(stderr, "%s: unknown option '%.*s'\n", prog,
+				(int)len, a);
+			fprintf(stderr, "run '%s --help' for the options\n", prog);
+			return -1;
+		}
+		v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+		if (!v) {
+			fprintf(stderr, "%s: %s needs a value (%s)\n", prog,
+				vo->name, vo->meta);
+			fprintf(stderr, "run '%s --help' for the options\n", prog);
+			return -1;
+		}
+		if (!*v)
+			return bad_usage("%s needs a non-empty value", vo->name);
+		if (parse_opt(vo->name, v, o))
+			return -1;
 	}
 	if (o->ram_bytes < VMM_MIN_RAM || o->ram_bytes > VMM_MAX_RAM ||
 	    o->ram_bytes % HUGE_2M)
-		return die("--ram: a multiple of 2 MiB from 8 MiB to 60 GiB");
+		return die("--ram must be a multiple of 2 MiB, 8 MiB..60 GiB");
+	/* The guest's workload needs a job and its header page, after its
+	 * heap; say so before a VM is made for it. */
+	if (o->test == VMM_TEST_WORKLOAD && o->ws_bytes < o->job_bytes + PG)
+		return die("--ws must hold one --job and its header page: at "
+			   "least %" PRIu64 " KiB", (o->job_bytes + PG) >> 10);
+	if (o->test == VMM_TEST_WORKLOAD &&
+	    o->ws_bytes + VMM_HEAP_GPA + (1ull << 20) > o->ram_bytes)
+		return die("--ws %" PRIu64 " MiB does not fit in %" PRIu64
+			   " MiB of RAM", o->ws_bytes >> 20, o->ram_bytes >> 20);
 	if (o->device == VMM_DEVICE_NONE)
 		o->mode = MAP_NONE;
 	if (o->prefault != PREFAULT_DEFAULT && o->mode != MAP_FAULTABLE)
@@ -366,8 +496,8 @@ static int vmm_ram_alloc(struct vmm *v)
 	if (madvise(v->ram, v->o.ram_bytes, v->o.thp ? MADV_HUGEPAGE :
 							 MADV_NOHUGEPAGE) &&
 	    v->o.thp)
-		fprintf(stderr, "iopf-vmm: MADV_HUGEPAGE: %s (4 KiB pages)\n",
-			strerror(errno));
+		fprintf(stderr, "%s: MADV_HUGEPAGE: %s (4 KiB pages)\n",
+			prog, strerror(errno));
 	return 0;
 }
 
@@ -411,6 +541,32 @@ static void vmm_write_gdt(struct vmm *v)
 	gdt[4] = 0x00cff2000000ffffull;  /* data, DPL 3 */
 }
 
+/* Whether @st is a guest program's file: 0, or -1 after saying why. */
+static int vmm_guest_file(const char *path, const struct stat *st)
+{
+	if (S_ISDIR(st->st_mode))
+		return die("guest program %s: a directory, not a guest image",
+			   path);
+	if (!S_ISREG(st->st_mode))
+		return die("guest program %s: not a regular file, not a guest "
+			   "image", path);
+	if (st->st_size <= 0 ||
+	    (uint64_t)st->st_size > VMM_HEAP_GPA - VMM_GUEST_GPA)
+		return die("guest program %s: empty or larger than %llu KiB",
+			   path, (VMM_HEAP_GPA - VMM_GUEST_GPA) >> 10);
+	return 0;
+}
+
+/* The guest program can be loaded: checked before a VM is made for it. */
+static int vmm_guest_check(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return die("guest program %s: %s", path, strerror(errno));
+	return vmm_guest_file(path, &st);
+}
+
 static int vmm_load_guest(struct vmm *v)
 {
 	struct stat st;
@@ -421,12 +577,14 @@ static int vmm_load_guest(struct vmm *v)
 	if (fd < 0)
 		return die("guest program %s: %s", v->o.guest_path,
 			   strerror(errno));
-	if (fstat(fd, &st) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > VMM_HEAP_GPA - VMM_GUEST_GPA) {
+	if (fstat(fd, &st)) {
 		close(fd);
-		return die("guest program %s: empty or larger than %llu KiB",
-			   v->o.guest_path,
-			   (VMM_HEAP_GPA - VMM_GUEST_GPA) >> 10);
+		return die("guest program %s: %s", v->o.guest_path,
+			   strerror(errno));
+	}
+	if (vmm_guest_file(v->o.guest_path, &st)) {
+		close(fd);
+		return -1;
 	}
 	n = read(fd, gpa(v, VMM_GUEST_GPA), (size_t)st.st_size);
 	close(fd);
@@ -597,8 +755,8 @@ static void *vmm_fault_thread(void *arg)
 					atomic_fetch_add(&v->faults_refused, 1);
 				atomic_fetch_add(&v->fault_groups, 1);
 				if (write(v->fault_fd, &r, sizeof(r)) != sizeof(r))
-					fprintf(stderr, "iopf-vmm: fault response: %s\n",
-						strerror(errno));
+					fprintf(stderr, "%s: fault response: %s\n",
+						prog, strerror(errno));
 				group_ok = true;
 			}
 		}
@@ -1018,8 +1176,8 @@ static void vmm_dump_regs(struct vmm *v)
 
 	if (!ioctl(v->vcpu_fd, KVM_GET_REGS, &regs) &&
 	    !ioctl(v->vcpu_fd, KVM_GET_SREGS, &sregs))
-		fprintf(stderr, "iopf-vmm: rip=%#llx rsp=%#llx cr0=%#llx "
-			"cr3=%#llx efer=%#llx\n", regs.rip, regs.rsp,
+		fprintf(stderr, "%s: rip=%#llx rsp=%#llx cr0=%#llx "
+			"cr3=%#llx efer=%#llx\n", prog, regs.rip, regs.rsp,
 			sregs.cr0, sregs.cr3, sregs.efer);
 }
 
@@ -1227,8 +1385,12 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int status = VMM_STATUS_FAIL, ret = 1;
 
+	if (argc > 0 && !strcmp(argv[0], "iopf vmm"))
+		prog = argv[0];
 	if (parse_opts(argc, argv, &v.o))
 		return 2;
+	if (vmm_guest_check(v.o.guest_path))
+		return 1;
 	v.kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v.kvm_fd < 0) {
 		die("/dev/kvm: %s", strerror(errno));
@@ -1244,12 +1406,6 @@ int main(int argc, char **argv)
 	if (vmm_ram_alloc(&v) || vmm_kvm_create(&v))
 		goto out_destroy;
 	v.t.ram_ns = now_ns();
-	if (v.o.ws_bytes + VMM_HEAP_GPA + (1ull << 20) > v.o.ram_bytes &&
-	    v.o.test == VMM_TEST_WORKLOAD) {
-		die("--ws %" PRIu64 " MiB does not fit in %" PRIu64 " MiB of RAM",
-		    v.o.ws_bytes >> 20, v.o.ram_bytes >> 20);
-		goto out_destroy;
-	}
 	if (v.o.device != VMM_DEVICE_NONE &&
 	    (vmm_device_open(&v) || vmm_device_bar(&v) || vmm_device_map(&v)))
 		goto out_destroy;
