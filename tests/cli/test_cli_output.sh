@@ -1,0 +1,20 @@
+#!/bin/sh
+# The iopf command's output: usage headings name the right command, write
+# errors on stdout fail the command, plots go where --plot-dir says
+# whatever its name, and --out and --json errors say what went wrong.
+iopf="$1"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# A group's list of commands is headed by the group's name.
+"$iopf" demo >"$dir/out" 2>&1 || fail "iopf demo exited $?"
+grep -q "^usage: iopf demo <command>" "$dir/out" || fail "iopf demo: heading: $(head -1 "$dir/out")"
+"$iopf" demo foo >/dev/null 2>"$dir/err"; [ $? = 2 ] || fail "iopf demo foo not refused with status 2"
+grep -q "usage: iopf demo <command>" "$dir/err" || fail "iopf demo foo: heading wrong"
+grep -q "iopf bench" "$dir/err" && fail "iopf demo foo: names iopf bench"
+"$iopf" bench >"$dir/out" 2>&1
+grep -q "^usage: iopf bench <benchmark>" "$dir/out" || fail "iopf bench: heading: $(head -1 "$dir/out")"
+
+exit $fails
