@@ -212,7 +212,23 @@ static bool names(const struct tool_command *c, int argc, char **argv)
 	       !strcmp(argv[2], c->name + n + 1);
 }
 
-int main(int argc, char **argv)
+/*
+ * What a command printed on stdout may sit in its buffer, and a write
+ * that failed there (a full disk) fails nowhere else: a
+ * profile written by calibrate --emit > FILE would be cut short with
+ * status 0. So the last flush, and any error before it, decide here.
+ */
+static int finish(int status)
+{
+	errno = 0;
+	if (!fflush(stdout) && !ferror(stdout))
+		return status;
+	fprintf(stderr, "iopf: cannot write stdout: %s\n",
+		errno ? strerror(errno) : "an earlier write failed");
+	return status ? status : 1;
+}
+
+static int run(int argc, char **argv)
 {
 	if (argc < 2 || is_help(argv[1])) {
 		usage(argc < 2 ? stderr : stdout, NULL);
@@ -241,4 +257,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "iopf: unknown command '%s'\n\n", argv[1]);
 	usage(stderr, NULL);
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	return finish(run(argc, argv));
 }

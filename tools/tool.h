@@ -202,7 +202,8 @@ int tool_output_open(struct tool_output *o, bool plots);
 bool tool_output_table(const struct tool_output *o);
 /*
  * Write @root (consumed) where --json said; a FILE gets it whole or not
- * at all. 0, or 1 after a message.
+ * at all. 0, or 1 after a message (stdout's write errors are reported
+ * by main(), after the command).
  */
 int tool_output_json(struct tool_output *o, struct json_object *root);
 /* The run failed: drop what was opened for FILE, which stays as it was. */

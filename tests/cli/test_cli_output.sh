@@ -17,4 +17,20 @@ grep -q "iopf bench" "$dir/err" && fail "iopf demo foo: names iopf bench"
 "$iopf" bench >"$dir/out" 2>&1
 grep -q "^usage: iopf bench <benchmark>" "$dir/out" || fail "iopf bench: heading: $(head -1 "$dir/out")"
 
+# A write on stdout that fails fails the command (status 1, a message),
+# whatever the command: a profile written by calibrate --emit > FILE on a
+# full disk must not look complete.
+printf '{ "bench": "density", "params": { "--guests": [2, 3] } }' >"$dir/grid.json"
+for c in "calibrate --emit" "bench iommu --faults 100 --pages 64" \
+	 "bench iommu --faults 100 --pages 64 --json" "bench nic --csv" \
+	 "profile" "explore --list" "help" "sweep $dir/grid.json --dry-run"; do
+	# shellcheck disable=SC2086
+	"$iopf" $c >/dev/full 2>"$dir/err"
+	got=$?
+	[ $got = 1 ] || fail "iopf $c >/dev/full exited $got, expected 1"
+	grep -q "iopf: cannot write stdout: No space left on device" "$dir/err" ||
+		fail "iopf $c >/dev/full: no message: $(tail -1 "$dir/err")"
+done
+"$iopf" calibrate --emit >"$dir/profile.json" || fail "calibrate --emit to a file failed"
+
 exit $fails
