@@ -1,7 +1,8 @@
 #!/bin/sh
 # The iopf command's output: usage headings name the right command, write
-# errors on stdout fail the command, plots go where --plot-dir says
-# whatever its name, and --out and --json errors say what went wrong.
+# errors on stdout fail the command, a bad --profile is a bad value, plots
+# go where --plot-dir says whatever its name, and --out and --json errors
+# say what went wrong.
 iopf="$1"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -32,5 +33,15 @@ for c in "calibrate --emit" "bench iommu --faults 100 --pages 64" \
 		fail "iopf $c >/dev/full: no message: $(tail -1 "$dir/err")"
 done
 "$iopf" calibrate --emit >"$dir/profile.json" || fail "calibrate --emit to a file failed"
+
+# A profile that does not exist or does not parse is a bad value: status
+# 2, as on every benchmark.
+printf '{' >"$dir/cut-profile.json"
+for v in nope "$dir/cut-profile.json"; do
+	"$iopf" profile --profile "$v" >/dev/null 2>"$dir/err"
+	got=$?
+	[ $got = 2 ] || fail "iopf profile --profile $v exited $got, expected 2"
+	[ -s "$dir/err" ] || fail "iopf profile --profile $v: no message"
+done
 
 exit $fails
