@@ -4,6 +4,8 @@
 # go where --plot-dir says whatever its name, and --out and --json errors
 # say what went wrong.
 iopf="$1"
+# Some runs below change directory.
+case $iopf in /*) ;; *) iopf="$PWD/$iopf" ;; esac
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fails=0
@@ -43,5 +45,38 @@ for v in nope "$dir/cut-profile.json"; do
 	[ $got = 2 ] || fail "iopf profile --profile $v exited $got, expected 2"
 	[ -s "$dir/err" ] || fail "iopf profile --profile $v: no message"
 done
+
+# --plot-dir and --json that cannot be used say why.
+: >"$dir/afile"
+"$iopf" bench startup --plot-dir "$dir/afile" >/dev/null 2>"$dir/err"
+[ $? = 2 ] || fail "--plot-dir naming a file not refused with status 2"
+grep -q "afile is not a directory" "$dir/err" || fail "--plot-dir FILE: $(cat "$dir/err")"
+
+if ! command -v gnuplot >/dev/null 2>&1; then
+	echo "SKIP: gnuplot not installed: the plots were not checked"
+	exit $fails
+fi
+# Plots land in --plot-dir whatever its name (quotes, blanks, semicolons,
+# a leading '|' that gnuplot would take as a command), and nothing else
+# is made. Run in an empty directory to see everything that is made.
+mkdir "$dir/cwd"
+for d in "a'b c;d" "i';touch INJECTED;'" "|touch PIPED"; do
+	(cd "$dir/cwd" && "$iopf" bench startup --plot-dir "$d" >/dev/null 2>"$dir/err") ||
+		fail "--plot-dir \"$d\" failed: $(cat "$dir/err")"
+	for f in startup.dat startup.png startup.svg; do
+		[ -s "$dir/cwd/$d/$f" ] || fail "--plot-dir \"$d\": no $f"
+	done
+	made=$(cd "$dir/cwd" && ls -A)
+	[ "$made" = "$d" ] || fail "--plot-dir \"$d\" made: $made"
+	rm -rf "$dir/cwd" && mkdir "$dir/cwd"
+done
+# A plot that fails (gnuplot cannot write the SVG: a directory has its
+# name) exits 1 and leaves none of its files.
+mkdir -p "$dir/cwd/x'y/startup.svg"
+(cd "$dir/cwd" && "$iopf" bench startup --plot-dir "x'y" >/dev/null 2>"$dir/err")
+[ $? = 1 ] || fail "a plot gnuplot could not draw did not exit 1"
+grep -q "gnuplot failed" "$dir/err" || fail "failed plot: $(cat "$dir/err")"
+left=$(cd "$dir/cwd/x'y" && ls -A)
+[ "$left" = startup.svg ] || fail "a failed plot left: $left"
 
 exit $fails
