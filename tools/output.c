@@ -191,6 +191,8 @@ static int file_write_buffered(struct tool_file *tf)
 
 int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 {
+	/* What failed, for the message: the new file, when @path exists. */
+	const char *step = "cannot write";
 	struct stat st;
 	mode_t mask;
 	int fd;
@@ -224,8 +226,14 @@ int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 			goto err;
 		return 0;
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		int err = errno;
+
+		if (!access(path, F_OK))
+			step = "cannot create a new file beside";
+		errno = err;
 		goto err_free;
+	}
 	if (access(tf->target, F_OK)) {
 		mask = umask(0);
 		umask(mask);
@@ -243,7 +251,7 @@ err_free:
 	free(tf->tmp);
 	tf->tmp = NULL;
 err:
-	fprintf(stderr, "iopf: %s: cannot write %s: %s\n", who, path,
+	fprintf(stderr, "iopf: %s: %s %s: %s\n", who, step, path,
 		strerror(errno));
 	free(tf->target);
 	tf->target = NULL;

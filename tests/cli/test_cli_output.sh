@@ -51,6 +51,10 @@ done
 "$iopf" bench startup --plot-dir "$dir/afile" >/dev/null 2>"$dir/err"
 [ $? = 2 ] || fail "--plot-dir naming a file not refused with status 2"
 grep -q "afile is not a directory" "$dir/err" || fail "--plot-dir FILE: $(cat "$dir/err")"
+"$iopf" bench startup --no-plot --json=/proc/version >/dev/null 2>"$dir/err"
+[ $? = 2 ] || fail "--json=/proc/version not refused with status 2"
+grep -q "cannot create a new file beside /proc/version" "$dir/err" ||
+	fail "--json=/proc/version: $(cat "$dir/err")"
 
 if ! command -v gnuplot >/dev/null 2>&1; then
 	echo "SKIP: gnuplot not installed: the plots were not checked"
