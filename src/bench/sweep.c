@@ -283,21 +283,30 @@ int iopf_sweep_grid_parse(const char *text, const char *what,
 {
 	struct iopf_sweep_grid *grid;
 	struct json_tokener *tok;
+	size_t len = strlen(text), end;
 	json_object *root;
 	int ret;
 
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
+	root = json_tokener_parse_ex(tok, text, (int)len + 1);
+	end = json_tokener_get_parse_end(tok);
 	if (!root) {
 		snprintf(err, errlen, "%s: not JSON (%s at byte %zu)", what,
 			 json_tokener_error_desc(json_tokener_get_error(tok)),
-			 json_tokener_get_parse_end(tok));
+			 end);
 		json_tokener_free(tok);
 		return -EINVAL;
 	}
 	json_tokener_free(tok);
+	/* The parse stops after the grid: anything but blanks is not ours. */
+	if (end < len && text[end + strspn(text + end, " \t\r\n")]) {
+		snprintf(err, errlen, "%s: not JSON (text after the grid at byte %zu)",
+			 what, end);
+		json_object_put(root);
+		return -EINVAL;
+	}
 	grid = calloc(1, sizeof(*grid));
 	if (!grid) {
 		ret = -ENOMEM;

@@ -18,8 +18,9 @@ printf '{ "bench": "density", "params": { "--guests": [] } }' >"$dir/empty.json"
 printf '{ "bench": "density", "parms": {} }' >"$dir/typo.json"
 printf '{ "bench": "density", ' >"$dir/cut.json"
 printf '{ "bench": "density", "params": { "--guests": [2, 0] } }' >"$dir/bad-point.json"
+printf '{ "bench": "density" } trailing' >"$dir/trailing.json"
 
-for g in empty typo cut; do
+for g in empty typo cut trailing; do
 	"$iopf" sweep "$dir/$g.json" --out "$dir/$g" >/dev/null 2>"$dir/err"
 	[ $? = 2 ] || fail "grid $g not refused with status 2"
 	grep -q "$g.json" "$dir/err" || fail "grid $g: error does not name the file"
