@@ -493,17 +493,36 @@ int iopf_sweep_results_set_raw(struct iopf_sweep_results *res, unsigned index,
 	return (int)status;
 }
 
-/* The last line of @output, for a failure message. */
+/* The line @output[@start..@end) only points at the options' --help. */
+static bool sweep_line_is_hint(const char *output, size_t start, size_t end)
+{
+	static const char head[] = "run 'iopf ", tail[] = " --help' for the options";
+	size_t n = end - start;
+
+	return n > strlen(head) + strlen(tail) &&
+	       !strncmp(output + start, head, strlen(head)) &&
+	       !strncmp(output + end - strlen(tail), tail, strlen(tail));
+}
+
+/*
+ * The last line of @output, for a failure message; not the hint a bad
+ * option ends with (the line before it says what was wrong).
+ */
 static void sweep_last_line(const char *output, size_t len, char *buf,
 			    size_t buflen)
 {
 	size_t end = len, start;
 
-	while (end && (output[end - 1] == '\n' || output[end - 1] == '\r'))
-		end--;
-	start = end;
-	while (start && output[start - 1] != '\n')
-		start--;
+	for (;;) {
+		while (end && (output[end - 1] == '\n' || output[end - 1] == '\r'))
+			end--;
+		start = end;
+		while (start && output[start - 1] != '\n')
+			start--;
+		if (!start || !sweep_line_is_hint(output, start, end))
+			break;
+		end = start;
+	}
 	snprintf(buf, buflen, "%.*s", (int)(end - start), output + start);
 }
 

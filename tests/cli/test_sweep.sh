@@ -50,6 +50,11 @@ ls "$dir"/w.json.?????? >/dev/null 2>&1 && fail "a failed sweep left a new file"
 "$iopf" sweep "$dir/bad-point.json" --out "$dir/bp" >"$dir/out-bp"
 [ $? = 1 ] || fail "a failing point did not make the sweep fail"
 grep -q "point 1 failed (--guests=0)" "$dir/out-bp" || fail "failing point not named"
+# A point refused for a bad argument says which, not the hint after it.
+printf '{ "bench": "density", "args": ["--guests", "2", "stray"] }' >"$dir/bad-arg.json"
+"$iopf" sweep "$dir/bad-arg.json" --out "$dir/ba" >"$dir/out-ba" 2>&1
+grep -q "point 0 failed.*'stray' is not an option" "$dir/out-ba" ||
+	fail "a point's bad argument not reported: $(grep point "$dir/out-ba")"
 
 if ! command -v mpirun >/dev/null 2>&1; then
 	echo "SKIP: mpirun not installed: the MPI half of this test did not run"
