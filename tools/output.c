@@ -157,7 +157,7 @@ static void files_untrack(char *tmp)
 /* Write @path as it goes: a device or a FIFO, which hold no old bytes. */
 static int file_open_in_place(struct tool_file *tf)
 {
-	tf->f = fopen(tf->path, "w");
+	tf->f = fopen(tf->path, "we");
 	return tf->f ? 0 : -1;
 }
 
@@ -217,7 +217,8 @@ int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 		errno = ENOMEM;
 		goto err;
 	}
-	fd = mkstemp(tf->tmp);
+	/* Not for the children a run starts (a sweep's points). */
+	fd = mkostemp(tf->tmp, O_CLOEXEC);
 	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM) &&
 	    !access(path, W_OK)) {
 		free(tf->tmp);

@@ -1,8 +1,11 @@
 #!/bin/sh
-# iopf sweep: bad grids refused up front; a local run's outputs identical
-# whatever --jobs; a failing point named; under mpirun, 2 ranks give the
-# local run's bytes, and a lost rank leaves its points listed as missing.
+# iopf sweep: bad grids and unwritable outputs refused up front; a local
+# run's outputs identical whatever --jobs; a failing point named; under
+# mpirun, 2 ranks give the local run's bytes, and a lost rank leaves its
+# points listed as missing.
 iopf="$1"
+# One run below changes directory.
+case $iopf in /*) ;; *) iopf="$PWD/$iopf" ;; esac
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fails=0
@@ -38,14 +41,29 @@ cmp -s "$dir/j1.json" "$dir/j3.json" || fail "JSON differs between --jobs 1 and 
 cmp -s "$dir/j1.csv" "$dir/j3.csv" || fail "CSV differs between --jobs 1 and 3"
 [ "$(wc -l <"$dir/j1.csv")" = 9 ] || fail "CSV: not one row per point"
 
-# Outputs that cannot both be written leave the earlier ones as they were.
+# Outputs that cannot both be written: refused before any point runs,
+# the earlier ones left as they were, no new file left behind.
 echo previous >"$dir/w.json"
 mkdir "$dir/w.csv"
-"$iopf" sweep "$dir/grid.json" --out "$dir/w" >/dev/null 2>"$dir/err-w" &&
-	fail "a sweep whose CSV cannot be written succeeded"
+t0=$(date +%s)
+"$iopf" sweep "$dir/grid.json" --out "$dir/w" >"$dir/out-w" 2>"$dir/err-w"
+[ $? = 2 ] || fail "a sweep whose CSV cannot be written not refused with status 2"
+[ $(($(date +%s) - t0)) -le 2 ] || fail "a sweep whose CSV cannot be written ran first"
+[ -s "$dir/out-w" ] && fail "a refused sweep printed a summary"
 grep -q "cannot write $dir/w.csv" "$dir/err-w" || fail "unwritable CSV not named"
 [ "$(cat "$dir/w.json")" = previous ] || fail "a failed sweep replaced its JSON"
 ls "$dir"/w.json.?????? >/dev/null 2>&1 && fail "a failed sweep left a new file"
+"$iopf" sweep "$dir/grid.json" --out "$dir/nonexistent/x" >"$dir/out-w" 2>"$dir/err-w"
+[ $? = 2 ] || fail "--out in a missing directory not refused with status 2"
+grep -q "cannot write $dir/nonexistent/x.json" "$dir/err-w" || fail "--out in a missing directory not named"
+# The default output, from a name with a '/': refused up front, and the
+# results directory made for it removed again.
+mkdir "$dir/cwd"
+printf '{ "name": "a/b", "bench": "density", "args": ["--guests", "2"] }' >"$dir/slash.json"
+(cd "$dir/cwd" && "$iopf" sweep "$dir/slash.json" >/dev/null 2>"$dir/err-w")
+[ $? = 2 ] || fail "a grid name whose output cannot be written not refused with status 2"
+grep -q "cannot write results/sweep-a/b.json" "$dir/err-w" || fail "default output not named"
+[ -z "$(ls -A "$dir/cwd")" ] || fail "a refused sweep left: $(ls -A "$dir/cwd")"
 
 "$iopf" sweep "$dir/bad-point.json" --out "$dir/bp" >"$dir/out-bp"
 [ $? = 1 ] || fail "a failing point did not make the sweep fail"
