@@ -332,6 +332,101 @@ static int sweep_report(const struct sweep_run *run, struct sweep_outputs *out,
 	return failed || missing ? 1 : 0;
 }
 
+/*
+ * What `iopf bench @bench --help` prints, run as a point would be: its
+ * options, each at the start of a line ("  --name ..."). NULL after a
+ * message.
+ */
+static char *sweep_bench_help(const char *bench)
+{
+	char *argv[] = { "iopf", "bench", (char *)bench, "--help", NULL };
+	int fd = memfd_create("sweep-help", MFD_CLOEXEC), status;
+	char *help = NULL;
+	size_t len;
+	pid_t pid;
+
+	if (fd < 0)
+		goto err;
+	pid = fork();
+	if (pid < 0)
+		goto err;
+	if (pid == 0) {
+		dup2(fd, STDOUT_FILENO);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			goto err;
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		help = sweep_slurp(fd, &len);
+	if (!help)
+		errno = WIFEXITED(status) && !WEXITSTATUS(status) ? ENOMEM : EIO;
+err:
+	if (!help)
+		fprintf(stderr, "iopf sweep: cannot list the options of "
+			"iopf bench %s: %s\n", bench, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return help;
+}
+
+/* @help lists the option @opt, @n bytes long ("--seed" of "--seed=1"). */
+static bool sweep_help_lists(const char *help, const char *opt, size_t n)
+{
+	for (const char *l = help; l; l = strchr(l, '\n')) {
+		l += *l == '\n';
+		if (!strncmp(l, "  ", 2) && !strncmp(l + 2, opt, n) &&
+		    strchr(" [\n", l[2 + n]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The grid names a benchmark, and gives it only options it takes (its
+ * args, params, --profile of "profiles" and --seed of "seeds"): else
+ * every point would fail the same way, after the whole sweep ran. 0, or
+ * 2 after a message naming @path.
+ */
+static int sweep_grid_check(const struct iopf_sweep_grid *grid,
+			    const char *path)
+{
+	const char *bench = iopf_sweep_grid_bench(grid);
+	char cmd[256], *help, **args;
+	int ret = 0;
+
+	snprintf(cmd, sizeof(cmd), "bench %s", bench);
+	if (!tool_command_find(cmd)) {
+		fprintf(stderr, "iopf sweep: %s: unknown benchmark '%s' "
+			"('iopf bench' lists them)\n", path, bench);
+		return 2;
+	}
+	help = sweep_bench_help(bench);
+	if (!help)
+		return 2;
+	/* Every point has the same options: point 0 names them all. */
+	args = iopf_sweep_point_argv(grid, 0);
+	if (!args) {
+		fprintf(stderr, "iopf sweep: out of memory\n");
+		free(help);
+		return 2;
+	}
+	for (char **a = args; *a && !ret; a++) {
+		size_t n = strcspn(*a, "=");
+
+		if (strncmp(*a, "--", 2) || sweep_help_lists(help, *a, n))
+			continue;
+		fprintf(stderr, "iopf sweep: %s: iopf bench %s takes no "
+			"option %.*s%s\n", path, bench, (int)n, *a,
+			!strcmp(*a, "--seed") ? " (the grid's \"seeds\")" : "");
+		ret = 2;
+	}
+	iopf_sweep_argv_free(args);
+	free(help);
+	return ret;
+}
+
 static int sweep_dry_run(const struct iopf_sweep_grid *grid)
 {
 	for (unsigned i = 0; i < iopf_sweep_grid_points(grid); i++) {
@@ -385,6 +480,11 @@ int tool_sweep(int argc, char **argv)
 	if (ret) {
 		fprintf(stderr, "iopf sweep: %s\n", err);
 		return 2;
+	}
+	ret = sweep_grid_check(grid, grid_path);
+	if (ret) {
+		iopf_sweep_grid_free(grid);
+		return ret;
 	}
 	if (dry_run) {
 		ret = sweep_dry_run(grid);

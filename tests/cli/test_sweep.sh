@@ -22,13 +22,25 @@ printf '{ "bench": "density", "parms": {} }' >"$dir/typo.json"
 printf '{ "bench": "density", ' >"$dir/cut.json"
 printf '{ "bench": "density", "params": { "--guests": [2, 0] } }' >"$dir/bad-point.json"
 printf '{ "bench": "density" } trailing' >"$dir/trailing.json"
+printf '{ "bench": "nope" }' >"$dir/unknown.json"
+printf '{ "bench": "density", "seeds": [1, 2] }' >"$dir/seeds.json"
+printf '{ "bench": "density", "params": { "--gusts": [2] } }' >"$dir/option.json"
 
-for g in empty typo cut trailing; do
+for g in empty typo cut trailing unknown seeds option; do
 	"$iopf" sweep "$dir/$g.json" --out "$dir/$g" >/dev/null 2>"$dir/err"
 	[ $? = 2 ] || fail "grid $g not refused with status 2"
 	grep -q "$g.json" "$dir/err" || fail "grid $g: error does not name the file"
 	[ -e "$dir/$g.json.json" ] && fail "grid $g wrote output"
 done
+for g in unknown seeds option; do
+	"$iopf" sweep "$dir/$g.json" --dry-run >"$dir/out" 2>/dev/null
+	[ $? = 2 ] || fail "grid $g: dry run not refused with status 2"
+	[ -s "$dir/out" ] && fail "grid $g: dry run printed points"
+done
+"$iopf" sweep "$dir/unknown.json" 2>&1 | grep -q "unknown benchmark 'nope'" ||
+	fail "unknown benchmark not named"
+"$iopf" sweep "$dir/seeds.json" 2>&1 | grep -q "takes no option --seed" ||
+	fail "seeds given to a benchmark without --seed not named"
 "$iopf" sweep "$dir/none.json" >/dev/null 2>&1; [ $? = 2 ] || fail "missing grid file accepted"
 "$iopf" sweep "$dir/grid.json" --jobs 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--jobs 0 accepted"
 
@@ -64,6 +76,16 @@ printf '{ "name": "a/b", "bench": "density", "args": ["--guests", "2"] }' >"$dir
 [ $? = 2 ] || fail "a grid name whose output cannot be written not refused with status 2"
 grep -q "cannot write results/sweep-a/b.json" "$dir/err-w" || fail "default output not named"
 [ -z "$(ls -A "$dir/cwd")" ] || fail "a refused sweep left: $(ls -A "$dir/cwd")"
+
+# The example of docs/sweep.md runs, made small.
+cat >"$dir/doc.json" <<'G'
+{ "name": "nic-by-ring", "bench": "nic",
+  "args": ["--load-gbps", "10", "--policy", "drop", "--packets", "2000"],
+  "params": { "--ring": [256], "--backup": [32] },
+  "profiles": ["reference"], "seeds": [1, 2], "timeout_s": 600 }
+G
+"$iopf" sweep "$dir/doc.json" --out "$dir/doc" >"$dir/out-doc" 2>&1 ||
+	fail "the docs' example failed: $(cat "$dir/out-doc")"
 
 "$iopf" sweep "$dir/bad-point.json" --out "$dir/bp" >"$dir/out-bp"
 [ $? = 1 ] || fail "a failing point did not make the sweep fail"
