@@ -174,12 +174,20 @@ static const char grammar[] =
 	"memory or would take more than 10 minutes (--long to run it anyway).\n"
 	"'iopf COMMAND --help' lists a command's options.\n";
 
+/* What a command of @group is called: "benchmark" in bench. */
+static const char *group_noun(const char *group)
+{
+	return group && !strcmp(group, "bench") ? "benchmark" : "command";
+}
+
 /* Every command of @group (NULL: all), and the grammar. */
 static void usage(FILE *f, const char *group)
 {
-	fprintf(f, "usage: iopf %s [options]\n\n%s:\n",
-		group ? "bench <benchmark>" : "<command>",
-		group ? "benchmarks" : "commands");
+	if (group)
+		fprintf(f, "usage: iopf %s <%s> [options]\n\n%ss:\n", group,
+			group_noun(group), group_noun(group));
+	else
+		fputs("usage: iopf <command> [options]\n\ncommands:\n", f);
 	for (size_t i = 0; i < NR_COMMANDS; i++)
 		if (!group || in_group(&commands[i], group))
 			command_usage(f, &commands[i]);
@@ -204,7 +212,23 @@ static bool names(const struct tool_command *c, int argc, char **argv)
 	       !strcmp(argv[2], c->name + n + 1);
 }
 
-int main(int argc, char **argv)
+/*
+ * What a command printed on stdout may sit in its buffer, and a write
+ * that failed there (a full disk) fails nowhere else: a
+ * profile written by calibrate --emit > FILE would be cut short with
+ * status 0. So the last flush, and any error before it, decide here.
+ */
+static int finish(int status)
+{
+	errno = 0;
+	if (!fflush(stdout) && !ferror(stdout))
+		return status;
+	fprintf(stderr, "iopf: cannot write stdout: %s\n",
+		errno ? strerror(errno) : "an earlier write failed");
+	return status ? status : 1;
+}
+
+static int run(int argc, char **argv)
 {
 	if (argc < 2 || is_help(argv[1])) {
 		usage(argc < 2 ? stderr : stdout, NULL);
@@ -226,12 +250,16 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		fprintf(stderr, "iopf: %s: unknown %s '%s'\n\n", argv[1],
-			!strcmp(argv[1], "bench") ? "benchmark" : "command",
-			argv[2]);
+			group_noun(argv[1]), argv[2]);
 		usage(stderr, argv[1]);
 		return 2;
 	}
 	fprintf(stderr, "iopf: unknown command '%s'\n\n", argv[1]);
 	usage(stderr, NULL);
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	return finish(run(argc, argv));
 }

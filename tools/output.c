@@ -7,13 +7,16 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,7 +157,7 @@ static void files_untrack(char *tmp)
 /* Write @path as it goes: a device or a FIFO, which hold no old bytes. */
 static int file_open_in_place(struct tool_file *tf)
 {
-	tf->f = fopen(tf->path, "w");
+	tf->f = fopen(tf->path, "we");
 	return tf->f ? 0 : -1;
 }
 
@@ -188,6 +191,8 @@ static int file_write_buffered(struct tool_file *tf)
 
 int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 {
+	/* What failed, for the message: the new file, when @path exists. */
+	const char *step = "cannot write";
 	struct stat st;
 	mode_t mask;
 	int fd;
@@ -212,7 +217,8 @@ int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 		errno = ENOMEM;
 		goto err;
 	}
-	fd = mkstemp(tf->tmp);
+	/* Not for the children a run starts (a sweep's points). */
+	fd = mkostemp(tf->tmp, O_CLOEXEC);
 	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM) &&
 	    !access(path, W_OK)) {
 		free(tf->tmp);
@@ -221,8 +227,14 @@ int tool_file_open(struct tool_file *tf, const char *who, const char *path)
 			goto err;
 		return 0;
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		int err = errno;
+
+		if (!access(path, F_OK))
+			step = "cannot create a new file beside";
+		errno = err;
 		goto err_free;
+	}
 	if (access(tf->target, F_OK)) {
 		mask = umask(0);
 		umask(mask);
@@ -240,7 +252,7 @@ err_free:
 	free(tf->tmp);
 	tf->tmp = NULL;
 err:
-	fprintf(stderr, "iopf: %s: cannot write %s: %s\n", who, path,
+	fprintf(stderr, "iopf: %s: %s %s: %s\n", who, step, path,
 		strerror(errno));
 	free(tf->target);
 	tf->target = NULL;
@@ -292,6 +304,39 @@ void tool_file_abort(struct tool_file *tf)
 	file_close(tf, false);
 }
 
+/* A directory gnuplot can be given: a line break would end its string. */
+static bool plot_dir_ok(const char *dir)
+{
+	if (!strchr(dir, '\n'))
+		return true;
+	fprintf(stderr, "iopf: --plot-dir: gnuplot cannot take a directory "
+		"name with a line break\n");
+	return false;
+}
+
+/* Create @dir unless it is one already; false after a message. */
+static bool plot_dir_make(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "iopf: --plot-dir: cannot create %s: %s\n",
+			dir, strerror(errno));
+		return false;
+	}
+	if (stat(dir, &st)) {
+		fprintf(stderr, "iopf: --plot-dir: %s: %s\n", dir,
+			strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "iopf: --plot-dir: %s is not a directory\n",
+			dir);
+		return false;
+	}
+	return true;
+}
+
 int tool_output_open(struct tool_output *o, bool plots)
 {
 	const char *dir = o->plot_dir ? o->plot_dir : "results";
@@ -304,11 +349,8 @@ int tool_output_open(struct tool_output *o, bool plots)
 	if (o->json_path && tool_file_open(&o->json_file, "--json", o->json_path))
 		return 2;
 	if (plots && draws_plots(o)) {
-		if (mkdir(dir, 0755) && errno != EEXIST) {
-			fprintf(stderr, "iopf: --plot-dir: cannot create %s: %s\n",
-				dir, strerror(errno));
+		if (!plot_dir_ok(dir) || !plot_dir_make(dir))
 			goto out_close;
-		}
 		if (access(dir, W_OK | X_OK)) {
 			fprintf(stderr, "iopf: --plot-dir: cannot write in %s: %s\n",
 				dir, strerror(errno));
@@ -329,18 +371,14 @@ void tool_output_abort(struct tool_output *o)
 int tool_output_json(struct tool_output *o, json_object *root)
 {
 	FILE *f = o->json_file.f ? o->json_file.f : stdout;
-	int ret = 0;
 
 	fprintf(f, "%s\n", json_object_to_json_string_ext(root,
 							  JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
 	if (o->json_file.f)
 		return tool_file_commit(&o->json_file) ? 1 : 0;
-	if (fflush(f) || ferror(f)) {
-		fprintf(stderr, "iopf: cannot write stdout\n");
-		ret = 1;
-	}
-	return ret;
+	/* main() flushes stdout and reports a write that failed. */
+	return 0;
 }
 
 json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r)
@@ -358,64 +396,203 @@ json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r)
 	return o;
 }
 
-static bool have_gnuplot(void)
+/*
+ * @path as a gnuplot string: in single quotes, where a quote is written
+ * twice. A relative path is given as ./PATH, since gnuplot takes a file
+ * name that starts with '|' (output) or '<' (data) as a shell command.
+ */
+static void plot_put_path(FILE *f, const char *path)
 {
-	return system("command -v gnuplot >/dev/null 2>&1") == 0;
+	fputc('\'', f);
+	if (*path != '/')
+		fputs("./", f);
+	for (; *path; path++) {
+		if (*path == '\'')
+			fputc('\'', f);
+		fputc(*path, f);
+	}
+	fputc('\'', f);
+}
+
+/*
+ * Run gnuplot on @script, without a shell (the path is an argument, not
+ * a command line) and with its stderr thrown away. 0 when it succeeded;
+ * else -1 after a message, with *@missing set when gnuplot is not
+ * installed.
+ */
+static int plot_run(const char *script, bool *missing)
+{
+	char *argv[] = { "gnuplot", (char *)script, NULL };
+	posix_spawn_file_actions_t fa;
+	int ret, status;
+	pid_t pid;
+
+	*missing = false;
+	ret = posix_spawn_file_actions_init(&fa);
+	if (!ret)
+		ret = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO,
+						       "/dev/null", O_WRONLY, 0);
+	if (!ret)
+		ret = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (ret == ENOENT) {
+		*missing = true;
+		return -1;
+	}
+	if (ret) {
+		fprintf(stderr, "iopf: cannot run gnuplot: %s\n", strerror(ret));
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "iopf: gnuplot on %s: %s\n", script,
+				strerror(errno));
+			return -1;
+		}
+	}
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		return 0;
+	if (WIFEXITED(status))
+		fprintf(stderr, "iopf: gnuplot failed on %s (exit status %d)\n",
+			script, WEXITSTATUS(status));
+	else
+		fprintf(stderr, "iopf: gnuplot failed on %s (signal %d)\n",
+			script, WTERMSIG(status));
+	return -1;
+}
+
+/* Write @text to a new file @path; 0, or -1 after a message. */
+static int plot_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "iopf: cannot write %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	fputs(text, f);
+	if (fflush(f) || ferror(f)) {
+		fprintf(stderr, "iopf: cannot write %s: %s\n", path,
+			strerror(errno));
+		fclose(f);
+		unlink(path);
+		return -1;
+	}
+	if (fclose(f)) {
+		fprintf(stderr, "iopf: cannot write %s: %s\n", path,
+			strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The gnuplot script that draws DATA (@dat) with @script into @out. */
+static char *plot_script(const char *term, const char *out, const char *dat,
+			 const char *script)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "set terminal %s\nset output ", term);
+	plot_put_path(f, out);
+	fputs("\nDATA = ", f);
+	plot_put_path(f, dat);
+	fprintf(f, "\n%s\n", script);
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* The files of one plot, by their index in plot_paths(). */
+enum { PLOT_DAT, PLOT_PNG, PLOT_SVG, PLOT_GP_PNG, PLOT_GP_SVG, PLOT_NR_FILES };
+
+/* DIR/NAME.dat, .png, .svg, .png.gp, .svg.gp into @paths; false: no memory. */
+static bool plot_paths(char **paths, const char *dir, const char *name)
+{
+	static const char *const ext[PLOT_NR_FILES] = {
+		"dat", "png", "svg", "png.gp", "svg.gp",
+	};
+
+	for (int i = 0; i < PLOT_NR_FILES; i++)
+		if (asprintf(&paths[i], "%s/%s.%s", dir, name, ext[i]) < 0) {
+			paths[i] = NULL;
+			return false;
+		}
+	return true;
+}
+
+/* Free @paths; a plot that failed first removes the files it @made. */
+static void plot_done(char **paths, const bool *made, bool failed)
+{
+	for (int i = 0; i < PLOT_NR_FILES; i++) {
+		if (failed && made[i])
+			unlink(paths[i]);
+		free(paths[i]);
+	}
 }
 
 int tool_plot(const struct tool_output *o, const char *name, const char *data,
 	      const char *script)
 {
 	const char *dir = o->plot_dir ? o->plot_dir : "results";
-	static const char *const terms[2][2] = {
-		{ "pngcairo size 1000,640 font ',11'", "png" },
-		{ "svg size 1000,640 font ',11'", "svg" },
+	static const char *const terms[2] = {
+		"pngcairo size 1000,640 font ',11'",
+		"svg size 1000,640 font ',11'",
 	};
-	char path[512];
-	FILE *f;
+	char *paths[PLOT_NR_FILES] = { NULL };
+	bool made[PLOT_NR_FILES] = { false };
+	bool missing;
 
 	if (!draws_plots(o))
 		return 0;
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		fprintf(stderr, "iopf: cannot create %s: %s\n", dir, strerror(errno));
+	if (!plot_dir_ok(dir) || !plot_dir_make(dir))
 		return 1;
+	if (!plot_paths(paths, dir, name)) {
+		fprintf(stderr, "iopf: plot %s: %s\n", name, strerror(ENOMEM));
+		goto err;
 	}
-	snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
-	f = fopen(path, "w");
-	if (!f) {
-		fprintf(stderr, "iopf: cannot write %s: %s\n", path,
-			strerror(errno));
-		return 1;
-	}
-	fputs(data, f);
-	if (fclose(f)) {
-		fprintf(stderr, "iopf: cannot write %s\n", path);
-		return 1;
-	}
-	if (!have_gnuplot()) {
+	if (plot_write(paths[PLOT_DAT], data))
+		goto err;
+	made[PLOT_DAT] = true;
+	for (int t = 0; t < 2; t++) {
+		int gp = PLOT_GP_PNG + t, out = PLOT_PNG + t, ret;
+		char *text = plot_script(terms[t], paths[out], paths[PLOT_DAT],
+					 script);
+
+		if (!text) {
+			fprintf(stderr, "iopf: plot %s: %s\n", name,
+				strerror(ENOMEM));
+			goto err;
+		}
+		ret = plot_write(paths[gp], text);
+		free(text);
+		if (ret)
+			goto err;
+		made[gp] = true;
+		/* From here gnuplot may have made (or cut short) the plot. */
+		made[out] = true;
+		if (!plot_run(paths[gp], &missing))
+			continue;
+		if (!missing)
+			goto err;
+		/* The data stays, for a plot drawn elsewhere. */
 		fprintf(stderr, "gnuplot not found: data in %s, no plot drawn\n",
-			path);
+			paths[PLOT_DAT]);
+		made[PLOT_DAT] = made[out] = false;
+		plot_done(paths, made, true);
 		return 0;
 	}
-	for (int t = 0; t < 2; t++) {
-		char gp[520], cmd[1100];
-
-		snprintf(gp, sizeof(gp), "%s/%s.%s.gp", dir, name, terms[t][1]);
-		f = fopen(gp, "w");
-		if (!f) {
-			fprintf(stderr, "iopf: cannot write %s\n", gp);
-			return 1;
-		}
-		fprintf(f, "set terminal %s\nset output '%s/%s.%s'\n"
-			   "DATA = '%s/%s.dat'\n%s\n",
-			terms[t][0], dir, name, terms[t][1], dir, name, script);
-		fclose(f);
-		snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", gp);
-		if (system(cmd) != 0) {
-			fprintf(stderr, "iopf: gnuplot failed on %s\n", gp);
-			return 1;
-		}
-	}
-	fprintf(stderr, "plots: %s/%s.png, %s/%s.svg\n", dir, name, dir, name);
+	fprintf(stderr, "plots: %s, %s\n", paths[PLOT_PNG], paths[PLOT_SVG]);
+	plot_done(paths, made, false);
 	return 0;
+err:
+	plot_done(paths, made, true);
+	return 1;
 }

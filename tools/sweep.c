@@ -233,43 +233,79 @@ static int sweep_run_share(struct sweep_run *run)
 }
 
 /*
- * Both outputs, PREFIX.json and PREFIX.csv, whole or not at all: neither
- * replaces an earlier one until both are written. 0, or -EIO after a
- * message.
+ * Both outputs, PREFIX.json and PREFIX.csv, whole or not at all: opened
+ * before any point runs, so a sweep whose results could not be written
+ * is refused rather than run; neither replaces an earlier one until both
+ * are written.
  */
-static int sweep_write_outputs(const struct sweep_run *run, const char *prefix)
+struct sweep_outputs {
+	char *path[2];
+	struct tool_file file[2];
+	bool made_results;		/* results/ was made for the default prefix */
+};
+
+static void sweep_outputs_abort(struct sweep_outputs *o)
 {
-	char path[2][1024];
-	struct tool_file out[2] = { { 0 } };
+	for (int i = 1; i >= 0; i--) {
+		tool_file_abort(&o->file[i]);
+		free(o->path[i]);
+		o->path[i] = NULL;
+	}
+	if (o->made_results)
+		rmdir("results");	/* only if nothing else is in it */
+	o->made_results = false;
+}
+
+/* 0, or 2 after a message: nothing is left behind. */
+static int sweep_outputs_open(struct sweep_outputs *o, const char *prefix)
+{
+	static const char *const ext[2] = { "json", "csv" };
+
+	for (int i = 0; i < 2; i++) {
+		if (asprintf(&o->path[i], "%s.%s", prefix, ext[i]) < 0) {
+			o->path[i] = NULL;
+			fprintf(stderr, "iopf sweep: out of memory\n");
+			goto err;
+		}
+		if (tool_file_open(&o->file[i], "sweep", o->path[i]))
+			goto err;
+	}
+	return 0;
+err:
+	sweep_outputs_abort(o);
+	return 2;
+}
+
+/* Write both outputs and put them in place. 0, or -EIO after a message. */
+static int sweep_write_outputs(const struct sweep_run *run,
+			       struct sweep_outputs *o, const char *prefix)
+{
 	int ret = -EIO;
 
-	snprintf(path[0], sizeof(path[0]), "%s.json", prefix);
-	snprintf(path[1], sizeof(path[1]), "%s.csv", prefix);
-	if (tool_file_open(&out[0], "sweep", path[0]) ||
-	    tool_file_open(&out[1], "sweep", path[1]))
-		goto out_abort;
 	/* Both written out before either is renamed into place. */
-	if (iopf_sweep_write_json(run->res, out[0].f) ||
-	    iopf_sweep_write_csv(run->res, out[1].f) ||
-	    fflush(out[0].f) || fflush(out[1].f)) {
+	if (iopf_sweep_write_json(run->res, o->file[0].f) ||
+	    iopf_sweep_write_csv(run->res, o->file[1].f) ||
+	    fflush(o->file[0].f) || fflush(o->file[1].f)) {
 		fprintf(stderr, "iopf sweep: writing %s.json/.csv failed\n",
 			prefix);
 		goto out_abort;
 	}
-	if (tool_file_commit(&out[0]))
+	if (tool_file_commit(&o->file[0]))
 		goto out_abort;
-	ret = tool_file_commit(&out[1]) ? -EIO : 0;
+	ret = tool_file_commit(&o->file[1]) ? -EIO : 0;
 out_abort:
-	tool_file_abort(&out[1]);
-	tool_file_abort(&out[0]);
+	if (!ret)
+		o->made_results = false;	/* it holds the outputs now */
+	sweep_outputs_abort(o);
 	return ret;
 }
 
 /* Both outputs, then a summary naming every point that is not a result. */
-static int sweep_report(const struct sweep_run *run, const char *prefix)
+static int sweep_report(const struct sweep_run *run, struct sweep_outputs *out,
+			const char *prefix)
 {
 	unsigned ok, failed, missing, total = iopf_sweep_grid_points(run->grid);
-	int ret = sweep_write_outputs(run, prefix);
+	int ret = sweep_write_outputs(run, out, prefix);
 
 	if (ret)
 		return ret;
@@ -296,6 +332,101 @@ static int sweep_report(const struct sweep_run *run, const char *prefix)
 	return failed || missing ? 1 : 0;
 }
 
+/*
+ * What `iopf bench @bench --help` prints, run as a point would be: its
+ * options, each at the start of a line ("  --name ..."). NULL after a
+ * message.
+ */
+static char *sweep_bench_help(const char *bench)
+{
+	char *argv[] = { "iopf", "bench", (char *)bench, "--help", NULL };
+	int fd = memfd_create("sweep-help", MFD_CLOEXEC), status;
+	char *help = NULL;
+	size_t len;
+	pid_t pid;
+
+	if (fd < 0)
+		goto err;
+	pid = fork();
+	if (pid < 0)
+		goto err;
+	if (pid == 0) {
+		dup2(fd, STDOUT_FILENO);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			goto err;
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		help = sweep_slurp(fd, &len);
+	if (!help)
+		errno = WIFEXITED(status) && !WEXITSTATUS(status) ? ENOMEM : EIO;
+err:
+	if (!help)
+		fprintf(stderr, "iopf sweep: cannot list the options of "
+			"iopf bench %s: %s\n", bench, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return help;
+}
+
+/* @help lists the option @opt, @n bytes long ("--seed" of "--seed=1"). */
+static bool sweep_help_lists(const char *help, const char *opt, size_t n)
+{
+	for (const char *l = help; l; l = strchr(l, '\n')) {
+		l += *l == '\n';
+		if (!strncmp(l, "  ", 2) && !strncmp(l + 2, opt, n) &&
+		    strchr(" [\n", l[2 + n]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The grid names a benchmark, and gives it only options it takes (its
+ * args, params, --profile of "profiles" and --seed of "seeds"): else
+ * every point would fail the same way, after the whole sweep ran. 0, or
+ * 2 after a message naming @path.
+ */
+static int sweep_grid_check(const struct iopf_sweep_grid *grid,
+			    const char *path)
+{
+	const char *bench = iopf_sweep_grid_bench(grid);
+	char cmd[256], *help, **args;
+	int ret = 0;
+
+	snprintf(cmd, sizeof(cmd), "bench %s", bench);
+	if (!tool_command_find(cmd)) {
+		fprintf(stderr, "iopf sweep: %s: unknown benchmark '%s' "
+			"('iopf bench' lists them)\n", path, bench);
+		return 2;
+	}
+	help = sweep_bench_help(bench);
+	if (!help)
+		return 2;
+	/* Every point has the same options: point 0 names them all. */
+	args = iopf_sweep_point_argv(grid, 0);
+	if (!args) {
+		fprintf(stderr, "iopf sweep: out of memory\n");
+		free(help);
+		return 2;
+	}
+	for (char **a = args; *a && !ret; a++) {
+		size_t n = strcspn(*a, "=");
+
+		if (strncmp(*a, "--", 2) || sweep_help_lists(help, *a, n))
+			continue;
+		fprintf(stderr, "iopf sweep: %s: iopf bench %s takes no "
+			"option %.*s%s\n", path, bench, (int)n, *a,
+			!strcmp(*a, "--seed") ? " (the grid's \"seeds\")" : "");
+		ret = 2;
+	}
+	iopf_sweep_argv_free(args);
+	free(help);
+	return ret;
+}
+
 static int sweep_dry_run(const struct iopf_sweep_grid *grid)
 {
 	for (unsigned i = 0; i < iopf_sweep_grid_points(grid); i++) {
@@ -318,6 +449,7 @@ int tool_sweep(int argc, char **argv)
 	struct sweep_run run = { .jobs = iopf_jobs_cores(), .nr_ranks = 1 };
 	uint64_t jobs = 0, rank_timeout = 0;
 	struct iopf_sweep_grid *grid = NULL;
+	struct sweep_outputs out = { 0 };
 	char err[512], default_prefix[512];
 	bool dry_run = false;
 	const struct tool_opt opts[] = {
@@ -349,6 +481,11 @@ int tool_sweep(int argc, char **argv)
 		fprintf(stderr, "iopf sweep: %s\n", err);
 		return 2;
 	}
+	ret = sweep_grid_check(grid, grid_path);
+	if (ret) {
+		iopf_sweep_grid_free(grid);
+		return ret;
+	}
 	if (dry_run) {
 		ret = sweep_dry_run(grid);
 		iopf_sweep_grid_free(grid);
@@ -366,12 +503,22 @@ int tool_sweep(int argc, char **argv)
 		snprintf(default_prefix, sizeof(default_prefix), "results/sweep-%s",
 			 iopf_sweep_grid_name(grid));
 		prefix = default_prefix;
-		mkdir("results", 0755);
 	}
 	ret = sweep_mpi_init(&run.rank, &run.nr_ranks);
 	if (ret) {
 		fprintf(stderr, "iopf sweep: %s\n", strerror(-ret));
 		goto out_free;
+	}
+	if (!run.rank) {
+		if (prefix == default_prefix)
+			out.made_results = !mkdir("results", 0755);
+		/*
+		 * Refused without finalizing: mpirun then ends the job, so the
+		 * other ranks do not run points whose results have nowhere to go.
+		 */
+		ret = sweep_outputs_open(&out, prefix);
+		if (ret)
+			goto out_free;
 	}
 	signal(SIGTERM, sweep_on_signal);
 	signal(SIGINT, sweep_on_signal);
@@ -396,7 +543,7 @@ int tool_sweep(int argc, char **argv)
 		}
 		if (sweep_stop)
 			fprintf(stderr, "iopf sweep: stopped by a signal; writing what arrived\n");
-		ret = sweep_report(&run, prefix);
+		ret = sweep_report(&run, &out, prefix);
 	}
 	if (!sweep_stop)	/* a torn-down job has no peers left to finalize with */
 		sweep_mpi_finalize();

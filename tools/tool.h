@@ -202,7 +202,8 @@ int tool_output_open(struct tool_output *o, bool plots);
 bool tool_output_table(const struct tool_output *o);
 /*
  * Write @root (consumed) where --json said; a FILE gets it whole or not
- * at all. 0, or 1 after a message.
+ * at all. 0, or 1 after a message (stdout's write errors are reported
+ * by main(), after the command).
  */
 int tool_output_json(struct tool_output *o, struct json_object *root);
 /* The run failed: drop what was opened for FILE, which stays as it was. */
@@ -212,9 +213,10 @@ void tool_output_abort(struct tool_output *o);
 struct json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r);
 /*
  * Write @data to DIR/NAME.dat and plot it with @script (which refers to
- * the data as '$DATA'), PNG and SVG. 0, nothing done under --no-plot,
- * --json or --csv; 1 after a message when a file cannot be written or
- * gnuplot fails.
+ * the data as '$DATA'), PNG and SVG; gnuplot runs without a shell, DIR
+ * may be any name but one with a line break. 0, nothing done under
+ * --no-plot, --json or --csv; 1 after a message when a file cannot be
+ * written or gnuplot fails, and then none of the plot's files is left.
  */
 int tool_plot(const struct tool_output *o, const char *name, const char *data,
 	      const char *script);

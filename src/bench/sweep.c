@@ -283,21 +283,30 @@ int iopf_sweep_grid_parse(const char *text, const char *what,
 {
 	struct iopf_sweep_grid *grid;
 	struct json_tokener *tok;
+	size_t len = strlen(text), end;
 	json_object *root;
 	int ret;
 
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
+	root = json_tokener_parse_ex(tok, text, (int)len + 1);
+	end = json_tokener_get_parse_end(tok);
 	if (!root) {
 		snprintf(err, errlen, "%s: not JSON (%s at byte %zu)", what,
 			 json_tokener_error_desc(json_tokener_get_error(tok)),
-			 json_tokener_get_parse_end(tok));
+			 end);
 		json_tokener_free(tok);
 		return -EINVAL;
 	}
 	json_tokener_free(tok);
+	/* The parse stops after the grid: anything but blanks is not ours. */
+	if (end < len && text[end + strspn(text + end, " \t\r\n")]) {
+		snprintf(err, errlen, "%s: not JSON (text after the grid at byte %zu)",
+			 what, end);
+		json_object_put(root);
+		return -EINVAL;
+	}
 	grid = calloc(1, sizeof(*grid));
 	if (!grid) {
 		ret = -ENOMEM;
@@ -484,17 +493,36 @@ int iopf_sweep_results_set_raw(struct iopf_sweep_results *res, unsigned index,
 	return (int)status;
 }
 
-/* The last line of @output, for a failure message. */
+/* The line @output[@start..@end) only points at the options' --help. */
+static bool sweep_line_is_hint(const char *output, size_t start, size_t end)
+{
+	static const char head[] = "run 'iopf ", tail[] = " --help' for the options";
+	size_t n = end - start;
+
+	return n > strlen(head) + strlen(tail) &&
+	       !strncmp(output + start, head, strlen(head)) &&
+	       !strncmp(output + end - strlen(tail), tail, strlen(tail));
+}
+
+/*
+ * The last line of @output, for a failure message; not the hint a bad
+ * option ends with (the line before it says what was wrong).
+ */
 static void sweep_last_line(const char *output, size_t len, char *buf,
 			    size_t buflen)
 {
 	size_t end = len, start;
 
-	while (end && (output[end - 1] == '\n' || output[end - 1] == '\r'))
-		end--;
-	start = end;
-	while (start && output[start - 1] != '\n')
-		start--;
+	for (;;) {
+		while (end && (output[end - 1] == '\n' || output[end - 1] == '\r'))
+			end--;
+		start = end;
+		while (start && output[start - 1] != '\n')
+			start--;
+		if (!start || !sweep_line_is_hint(output, start, end))
+			break;
+		end = start;
+	}
 	snprintf(buf, buflen, "%.*s", (int)(end - start), output + start);
 }
 

@@ -251,7 +251,7 @@ if [ -f "$doc" ] && ! sed -n '/^<!-- iopf profile --list -->$/,/^<!-- end of/p' 
 fi
 expect 2 profile --list --json
 expect 2 profile --profile
-expect 1 profile --profile nope
+expect 2 profile --profile nope
 rm -f "$prof" "$out_a" "$out_b" "$out_a.list"
 # The fault timeline is valid trace-event JSON: a process per run, spans
 # that nest on every track, and a queue-wait span for every handler.
