@@ -45,5 +45,18 @@ csv_ok bench startup --no-plot --csv
 csv_ok bench migrate --guest-mib 128 --hot-mib 32 --downtime-ms 20 --csv
 csv_ok bench nic --load-gbps 1 --packets 2000 --pool-mib 4 --csv
 
+# Messages: what is wrong, and for a number too large, the range.
+expect_msg 2 "'--' is not an option \(an option is -- and its name" \
+	bench iommu --
+expect_msg 2 "--pages must be 1\.\.100000, not 99999999999999999999" \
+	bench nested --pages 99999999999999999999
+expect_msg 2 "--mem-mib must be 1\.\.16384 MiB, not 99999999999999999999G" \
+	bench container --mem-mib 99999999999999999999G
+expect_msg 2 "--load-gbps must be 0\.001\.\.[0-9]+, not 1e400" \
+	bench nic --load-gbps 1e400
+expect_msg 2 "--seed must be 0\.\.18446744073709551615, not 18446744073709551616" \
+	bench uadk --seed 18446744073709551616
+grep -q "not a number" "$err" && fail "a number too large was 'not a number'"
+
 rm -f "$out" "$err"
 exit $fails
