@@ -58,6 +58,10 @@ expect_msg 2 "--seed must be 0\.\.18446744073709551615, not 18446744073709551616
 	bench uadk --seed 18446744073709551616
 grep -q "not a number" "$err" && fail "a number too large was 'not a number'"
 
+# demo mm draws no random numbers: no --seed to pretend otherwise.
+expect_msg 2 "unknown option '--seed'" demo mm --seed 2
+"$iopf" demo mm --help | grep -q -- --seed && fail "demo mm --help offers --seed"
+
 # An argument error prints nothing on stdout: the message, on stderr.
 expect_msg 2 "no scenario 'nope'" explore nope
 [ -s "$out" ] && fail "iopf explore nope printed on stdout: $(cat "$out")"
