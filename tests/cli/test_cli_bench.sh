@@ -58,6 +58,16 @@ expect_msg 2 "--seed must be 0\.\.18446744073709551615, not 18446744073709551616
 	bench uadk --seed 18446744073709551616
 grep -q "not a number" "$err" && fail "a number too large was 'not a number'"
 
+# bench startup --max-gib bounds the virtual runtime's guests too, and
+# the default run is the same as ever.
+"$iopf" bench startup --no-plot --csv --max-gib 4 >"$out" 2>"$err"
+[ $? = 0 ] && [ "$(tail -n 1 "$out" | cut -d, -f1)" = 4294967296 ] &&
+	[ "$(wc -l <"$out")" = 4 ] ||
+	fail "bench startup --max-gib 4 did not stop at the 4 GiB guest"
+"$iopf" bench startup --no-plot --csv >"$out" 2>"$err"
+[ "$(tail -n 1 "$out" | cut -d, -f1)" = 1099511627776 ] ||
+	fail "bench startup without --max-gib did not reach 1 TiB"
+
 # demo mm draws no random numbers: no --seed to pretend otherwise.
 expect_msg 2 "unknown option '--seed'" demo mm --seed 2
 "$iopf" demo mm --help | grep -q -- --seed && fail "demo mm --help offers --seed"
