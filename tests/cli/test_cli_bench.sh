@@ -68,6 +68,25 @@ grep -q "not a number" "$err" && fail "a number too large was 'not a number'"
 [ "$(tail -n 1 "$out" | cut -d, -f1)" = 1099511627776 ] ||
 	fail "bench startup without --max-gib did not reach 1 TiB"
 
+# bench uadk: the guest its help says is the guest it asks for. The
+# seed's rows are refused at once with the size all of them fit in.
+expect_msg 2 "sent more than once need a guest of at least 95 MiB" \
+	bench uadk --guest-mib 40
+expect_msg 2 "at least 95 MiB" bench uadk --guest-mib 94
+expect_msg 2 "10485760-byte messages need a guest of at least 47 MiB" \
+	bench uadk --msg-len 10M --times 1 --guest-mib 46
+"$iopf" bench uadk --help >"$out"
+grep -q "need 95," "$out" && grep -q "47 when sent once" "$out" &&
+	grep -q "16391" "$out" ||
+	fail "bench uadk --help does not give the guests it enforces"
+# --msg-len goes up to 4G, and the guest that takes it can be asked for.
+expect_msg 2 "4294967296-byte messages need a guest of at least 16391 MiB" \
+	bench uadk --msg-len 4G --times 1 --guest-mib 16390
+expect_msg 2 "at least 32783 MiB" bench uadk --msg-len 4G --times 2 \
+	--guest-mib 16391
+expect_msg 2 "--msg-len must be 16\.\.4294967296 bytes" \
+	bench uadk --msg-len 4294967312 --times 1
+
 # demo mm draws no random numbers: no --seed to pretend otherwise.
 expect_msg 2 "unknown option '--seed'" demo mm --seed 2
 "$iopf" demo mm --help | grep -q -- --seed && fail "demo mm --help offers --seed"
