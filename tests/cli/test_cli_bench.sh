@@ -87,6 +87,17 @@ expect_msg 2 "at least 32783 MiB" bench uadk --msg-len 4G --times 2 \
 expect_msg 2 "--msg-len must be 16\.\.4294967296 bytes" \
 	bench uadk --msg-len 4294967312 --times 1
 
+# bench ground dispatches the events --events asks for, within 3%.
+for n in 1000 100000; do
+	"$iopf" bench ground --events $n --mem-mib 1 --json >"$out" 2>"$err" &&
+	python3 - "$out" $n <<'PY' || fail "bench ground --events $n: $(cat "$out")"
+import json, sys
+got = json.load(open(sys.argv[1]))["scheduler"]["virtual_events"]
+want = int(sys.argv[2])
+assert abs(got - want) <= 0.03 * want, (got, want)
+PY
+done
+
 # demo mm draws no random numbers: no --seed to pretend otherwise.
 expect_msg 2 "unknown option '--seed'" demo mm --seed 2
 "$iopf" demo mm --help | grep -q -- --seed && fail "demo mm --help offers --seed"
