@@ -37,8 +37,9 @@ static void print_csv(const struct tool_bench *b)
 	for (int c = 0; c < IOPF_NESTED_NR; c++) {
 		const struct iopf_bench_nested_row *x = &r->row[c];
 
-		printf("%s,%llu,%llu,%llu,%.0f,%llu,%llu,%llu\n",
-		       iopf_nested_case_name(c), (unsigned long long)x->dmas,
+		tool_csv_text(stdout, iopf_nested_case_name(c));
+		printf(",%llu,%llu,%llu,%.0f,%llu,%llu,%llu\n",
+		       (unsigned long long)x->dmas,
 		       (unsigned long long)x->faults,
 		       (unsigned long long)x->timed_out, x->mean_ns,
 		       (unsigned long long)x->p50_ns,

@@ -137,7 +137,7 @@ static int plot_startup(const struct tool_bench *b)
 struct startup_cmd {
 	struct tool_bench b;
 	const char *profile;       /* --profile */
-	uint64_t max_real;         /* --max-gib, bytes */
+	uint64_t max_guest;         /* --max-gib, bytes */
 	uint64_t real_sizes[12];   /* the guests of the real runtime */
 };
 
@@ -153,9 +153,17 @@ static int startup_prepare(struct tool_bench *b)
 		if (!cfg->costs)
 			return 2;
 	}
+	if (!cfg->real && c->max_guest) {
+		/* The default sizes ascend from 1 GiB: the first ones. */
+		unsigned n = 0;
+
+		while (n < cfg->nr_sizes && cfg->sizes[n] <= c->max_guest)
+			n++;
+		cfg->nr_sizes = n;
+	}
 	if (cfg->real) {
 		cfg->sizes = c->real_sizes;
-		cfg->nr_sizes = iopf_bench_startup_real_sizes(c->max_real,
+		cfg->nr_sizes = iopf_bench_startup_real_sizes(c->max_guest,
 							      c->real_sizes);
 		if (!cfg->nr_sizes) {
 			fprintf(stderr, "iopf: bench startup: not enough memory "
@@ -184,9 +192,9 @@ int tool_bench_startup(int argc, char **argv)
 			  "virtual|real", "virtual (default): 1 GiB..1 TiB, 2 MiB "
 			  "pages;\nreal: 256 MiB doubling, on this machine's "
 			  "memory"),
-		TOOL_SIZE("--max-gib", &c.max_real, GIB, 1, 4096, "N",
-			  "real runtime: the largest guest, GiB (half of\n"
-			  "the memory available)"),
+		TOOL_SIZE("--max-gib", &c.max_guest, GIB, 1, 4096, "N",
+			  "the largest guest, GiB (virtual: 1024; real:\n"
+			  "half of the memory available)"),
 		TOOL_PROFILE(&c.profile),
 		TOOL_END,
 	};

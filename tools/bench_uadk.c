@@ -72,16 +72,42 @@ static void uadk_defaults(void *arg)
 	iopf_bench_uadk_defaults(&c->cfg);
 }
 
-/* Every row checked, and the whole run estimated, before any runs. */
+/*
+ * Roughly what row @r's buffers take of the guest: its message length,
+ * twice when it is sent more than once (the test then alternates between
+ * two sets of buffers).
+ */
+static uint64_t uadk_row_bytes(const struct uadk_cmd *c, int r)
+{
+	const struct iopf_seed_row *row = &c->rows[r].row;
+
+	return row->msg_len * (row->times > 1 ? 2 : 1);
+}
+
+/*
+ * Every row checked, and the whole run estimated, before any runs. The
+ * row whose buffers take the most is checked first: a guest too small
+ * for it is refused with a size every row fits in, not one that the
+ * next row refuses again.
+ */
 static int uadk_validate(const void *arg, struct iopf_bench_plan *plan)
 {
 	const struct uadk_cmd *c = arg;
+	struct iopf_bench_uadk_config largest;
 	double wall_s = 0;
+	int big = 0, ret;
 
+	for (int r = 1; r < c->nrows; r++)
+		if (uadk_row_bytes(c, r) > uadk_row_bytes(c, big))
+			big = r;
+	largest = uadk_row_cfg(c, big);
+	ret = iopf_bench_uadk_validate(&largest, plan);
+	if (ret)
+		return ret;
 	for (int r = 0; r < c->nrows; r++) {
 		struct iopf_bench_uadk_config cfg = uadk_row_cfg(c, r);
-		int ret = iopf_bench_uadk_validate(&cfg, plan);
 
+		ret = iopf_bench_uadk_validate(&cfg, plan);
 		if (ret)
 			return ret;
 		wall_s += plan->wall_s * (double)c->repeat *
@@ -300,8 +326,8 @@ int tool_bench_uadk(int argc, char **argv)
 	const struct tool_opt opts[] = {
 		TOOL_SIZE("--msg-len", &c.msg_len, 1, 16, 1ull << 32, "SIZE",
 			  "message length, a multiple of 16 bytes (whole\n"
-			  "AES blocks), e.g. 1M, 10M, 4096; with --times,\n"
-			  "run that one row instead of the seed's six"),
+			  "AES blocks), 16..4G, e.g. 1M, 10M, 4096; with\n"
+			  "--times, run that one row instead of the seed's six"),
 		TOOL_UINT("--times", &c.times, 1, 1ull << 40, "N",
 			  "sends per row"),
 		TOOL_UINT("--premap", &c.premap, 1, 512, "N",
@@ -320,9 +346,12 @@ int tool_bench_uadk(int argc, char **argv)
 			  "run every row N times, modes interleaved, and\n"
 			  "keep each mode's middle run (the median for odd\n"
 			  "N; default: 1 virtual, which is exact; 5 real)"),
-		TOOL_SIZE("--guest-mib", &c.cfg.guest_bytes, 1ull << 20, 16, 16384,
-			  "N", "guest RAM, MiB (1024); the buffers live in its\n"
-			  "upper half: 10 MiB messages need 95"),
+		TOOL_SIZE("--guest-mib", &c.cfg.guest_bytes, 1ull << 20, 16,
+			  1048576, "N",
+			  "guest RAM, MiB (1024), at most 1 TiB; the buffers\n"
+			  "live in its upper half: 10 MiB messages need 95,\n"
+			  "47 when sent once (--times 1), a 4 GiB message\n"
+			  "16391"),
 		TOOL_SEED(&c.cfg.seed),
 		TOOL_FLAG("--no-compute", &c.no_compute,
 			  "real runtime: move no bytes, skip the crypto"),

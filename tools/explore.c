@@ -29,6 +29,18 @@ static void explore_list(FILE *f)
 		fprintf(f, "  %-24s %s\n", s[i].name, s[i].what);
 }
 
+/* Whether @which is "all" or the name of one of the @n scenarios @all. */
+static bool explore_known(const struct iopf_explore_scenario *all, unsigned n,
+			  const char *which)
+{
+	if (!strcmp(which, "all"))
+		return n > 0;
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(which, all[i].name))
+			return true;
+	return false;
+}
+
 /* --strategy pct|random: dst is an enum iopf_rt_strategy. */
 static int parse_strategy(const char *opt, const char *val, void *dst)
 {
@@ -161,6 +173,13 @@ int tool_explore(int argc, char **argv)
 		tool_usage(stderr, &cmd);
 		return 2;
 	}
+	/* An unknown name is an argument error: nothing on stdout. */
+	if (!explore_known(all, n, which)) {
+		fprintf(stderr, "iopf explore: no scenario '%s'; there are:\n",
+			which);
+		explore_list(stderr);
+		return 2;
+	}
 	printf("strategy %s, depth %u, %llu schedules per scenario from "
 	       "seed %llu\n",
 	       strategy_name(cfg.strategy), cfg.depth,
@@ -175,12 +194,6 @@ int tool_explore(int argc, char **argv)
 			return 1;
 		scenarios++;
 		schedules += cfg.schedules;
-	}
-	if (!scenarios) {
-		fprintf(stderr, "explore: no scenario '%s'; there are:\n",
-			which);
-		explore_list(stderr);
-		return 2;
 	}
 	printf("explored %llu scenarios, at most %llu schedules, %llu "
 	       "failing\n",

@@ -14,7 +14,7 @@
 
 /* Every command prints its options with --help. */
 static const struct tool_command commands[] = {
-	{ "demo mm", tool_demo_mm, "[--virtual|--real] [--seed N]",
+	{ "demo mm", tool_demo_mm, "[--virtual|--real]",
 	  "walk the host memory manager through populate, pin\n"
 	  "limits, balloon discard, migration and swap, with a\n"
 	  "notifier subscriber standing in for a device" },

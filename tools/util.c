@@ -14,28 +14,39 @@
 
 #include "tool.h"
 
-/* Decimal digits only, no overflow: the only numbers a person types. */
-static bool parse_digits(const char *s, const char **end, uint64_t *out)
+/*
+ * Decimal digits only: the only numbers a person types. Digits past
+ * UINT64_MAX are still a number, only too large: *out is UINT64_MAX and
+ * *overflow (may be NULL) says so, for a message with the range.
+ */
+static bool parse_digits(const char *s, const char **end, uint64_t *out,
+			 bool *overflow)
 {
 	uint64_t v = 0;
 	const char *p = s;
+	bool over = false;
 
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return false;
+		if (over || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
+			over = true;
+			continue;
+		}
 		v = v * 10 + (uint64_t)(*p - '0');
 	}
 	*end = p;
-	*out = v;
+	*out = over ? UINT64_MAX : v;
+	if (overflow)
+		*overflow = over;
 	return p != s;
 }
 
-static void range_message(const char *opt, uint64_t lo, uint64_t hi,
-			  const char *unit)
+/* @s, a number out of @opt's range, named with the range. */
+static void range_message(const char *opt, const char *s, uint64_t lo,
+			  uint64_t hi, const char *unit)
 {
-	fprintf(stderr, "iopf: %s must be %llu..%llu%s%s\n", opt,
+	fprintf(stderr, "iopf: %s must be %llu..%llu%s%s, not %s\n", opt,
 		(unsigned long long)lo, (unsigned long long)hi,
-		unit ? " " : "", unit ? unit : "");
+		unit ? " " : "", unit ? unit : "", s);
 }
 
 bool tool_parse_uint(const char *opt, const char *s, uint64_t lo, uint64_t hi,
@@ -43,15 +54,16 @@ bool tool_parse_uint(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 {
 	const char *end;
 	uint64_t v;
+	bool over;
 
-	if (!s || !parse_digits(s, &end, &v) || *end) {
+	if (!s || !parse_digits(s, &end, &v, &over) || *end) {
 		fprintf(stderr, "iopf: %s: '%s' is not a number (decimal "
 			"digits, %llu..%llu)\n", opt, s ? s : "",
 			(unsigned long long)lo, (unsigned long long)hi);
 		return false;
 	}
-	if (v < lo || v > hi) {
-		range_message(opt, lo, hi, NULL);
+	if (over || v < lo || v > hi) {
+		range_message(opt, s, lo, hi, NULL);
 		return false;
 	}
 	*out = v;
@@ -75,7 +87,7 @@ bool tool_parse_size(const char *opt, const char *s, uint64_t unit,
 	static const char suffixes[] = "KMGT";
 	const char *end, *sfx = NULL;
 	uint64_t v, mul = unit, bytes;
-	bool digits = s && parse_digits(s, &end, &v);
+	bool over = false, digits = s && parse_digits(s, &end, &v, &over);
 
 	if (digits && *end && !end[1])
 		sfx = memchr(suffixes, *end >= 'a' ? *end - ('a' - 'A') : *end,
@@ -88,8 +100,8 @@ bool tool_parse_size(const char *opt, const char *s, uint64_t unit,
 	}
 	if (*end)
 		mul = 1ull << (10 * (sfx - suffixes + 1));
-	if (__builtin_mul_overflow(v, mul, &bytes)) {
-		range_message(opt, lo, hi, unit_name(unit));
+	if (over || __builtin_mul_overflow(v, mul, &bytes)) {
+		range_message(opt, s, lo, hi, unit_name(unit));
 		return false;
 	}
 	if (bytes % unit) {
@@ -98,7 +110,7 @@ bool tool_parse_size(const char *opt, const char *s, uint64_t unit,
 		return false;
 	}
 	if (bytes / unit < lo || bytes / unit > hi) {
-		range_message(opt, lo, hi, unit_name(unit));
+		range_message(opt, s, lo, hi, unit_name(unit));
 		return false;
 	}
 	*out = bytes;
@@ -120,17 +132,33 @@ bool tool_parse_double(const char *opt, const char *s, double lo, double hi,
 	}
 	errno = 0;
 	v = strtod(s, &end);
-	if (*end || end == s || !isfinite(v)) {
+	if (*end || end == s || isnan(v)) {
 		fprintf(stderr, "iopf: %s: '%s' is not a number\n", opt, s);
 		return false;
 	}
+	/* Too large for a double (1e400) is infinite here: out of range. */
 	if (v > hi || v < lo || (open_lo && v == lo)) {
-		fprintf(stderr, "iopf: %s must be %s%g..%g\n", opt,
-			open_lo ? "more than " : "", lo, hi);
+		fprintf(stderr, "iopf: %s must be %s%g..%g, not %s\n", opt,
+			open_lo ? "more than " : "", lo, hi, s);
 		return false;
 	}
 	*out = v;
 	return true;
+}
+
+void tool_csv_text(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
 }
 
 static void store_uint(const struct tool_opt *o, uint64_t v)
@@ -310,7 +338,14 @@ static int parse_options(const struct tool_cmd *cmd,
 			print_usage(stdout, cmd, more);
 			return 0;
 		}
-		if (strncmp(a, "--", 2) || !a[2]) {
+		if (!strcmp(a, "--")) {
+			/* No command takes operands that look like options. */
+			fprintf(stderr, "iopf %s: '--' is not an option (an "
+				"option is -- and its name, e.g. --help)\n",
+				cmd->name);
+			goto bad;
+		}
+		if (strncmp(a, "--", 2)) {
 			if (cmd->positional && !*cmd->positional && a[0] != '-') {
 				*cmd->positional = a;
 				continue;

@@ -333,7 +333,7 @@ int iopf_bench_ground(const struct iopf_bench_ground_config *cfg,
 	struct mem_run m = { .bytes = cfg->mem_bytes,
 			     .repeats = cfg->repeats ? cfg->repeats : 1 };
 	unsigned pairs = cfg->sched_actors / 2 ? cfg->sched_actors / 2 : 1;
-	uint64_t rounds, real_rounds;
+	uint64_t start, rounds, real_rounds;
 	double wall;
 	int ret;
 
@@ -345,12 +345,21 @@ int iopf_bench_ground(const struct iopf_bench_ground_config *cfg,
 		return ret;
 
 	/*
-	 * Each round of a side is about two events (hand-off + charge). The
-	 * scheduler and the bare switches it is compared with are measured
-	 * in turn, @repeats times each, and each keeps its best: both sides
-	 * of the ratio get the same chances on a shared, noisy machine.
+	 * Each round of a side is one event (a hand-off only wakes the
+	 * other side, which then runs in the same event as its charge);
+	 * spawning the sides and the run's own start are 2 * pairs + 2 more.
+	 * So the run dispatches @sched_events, to the nearest round of every
+	 * side, and at least one round. The scheduler and the bare switches
+	 * it is compared with are measured in turn, @repeats times each,
+	 * and each keeps its best: both sides of the ratio get the same
+	 * chances on a shared, noisy machine.
 	 */
-	rounds = cfg->sched_events / (4 * pairs) + 1;
+	start = 2 * (uint64_t)pairs + 2;
+	rounds = cfg->sched_events > start
+			 ? (cfg->sched_events - start + pairs) / (2 * pairs)
+			 : 0;
+	if (!rounds)
+		rounds = 1;
 	out->virt_cpu_s = HUGE_VAL;
 	for (unsigned r = 0; r < m.repeats; r++) {
 		double cpu_s;

@@ -330,7 +330,7 @@ expect_msg 2 "--times.*not a number" bench uadk --msg-len 1M --times " -1"
 expect_msg 2 "--times.*not a number" bench uadk --msg-len 1M --times 0x10
 expect_msg 2 "--pages.*not a number" bench nested --pages " 5"
 expect_msg 2 "--pages.*not a number" bench faults --pages +5
-expect_msg 2 "--seed.*not a number" demo mm --seed 18446744073709551616
+expect_msg 2 "--seed must be 0\.\.18446744073709551615" bench uadk --seed 18446744073709551616
 expect_msg 2 "--pages needs a value" bench faults --pages
 expect_msg 2 "--csv takes no value" bench nested --csv=1
 expect_msg 2 "--guest-mib: '1X'" bench uadk --guest-mib 1X

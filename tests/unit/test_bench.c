@@ -332,6 +332,31 @@ static void test_density_estimate_is_near(void **state)
 	assert_true(plan.wall_s > 180 && plan.wall_s < 600);
 }
 
+/*
+ * The container run's time, per mode: 1 GiB took 9 s with the virtual
+ * rows only and 41 s with the real rows too (--jobs 1, two cores); the
+ * estimate must be within a factor of two of each, so that 16 GiB of
+ * virtual rows is not refused as a run of half an hour.
+ */
+static void test_container_estimate_is_near(void **state)
+{
+	struct iopf_bench_container_config c;
+	struct iopf_bench_plan plan = { 0 };
+
+	(void)state;
+	iopf_bench_container_defaults(&c);
+	assert_int_equal(c.mem_bytes, 1ull << 30);
+	assert_int_equal(iopf_bench_container_validate(&c, &plan), 0);
+	assert_true(plan.wall_s > 41 / 2.0 && plan.wall_s < 41 * 2.0);
+	c.virtual_only = true;
+	assert_int_equal(iopf_bench_container_validate(&c, &plan), 0);
+	assert_true(plan.wall_s > 9 / 2.0 && plan.wall_s < 9 * 2.0);
+	/* Scaled by the memory touched, under the ten-minute refusal. */
+	c.mem_bytes = 16ull << 30;
+	iopf_bench_container_validate(&c, &plan);
+	assert_true(plan.wall_s > 16 * 9 / 2.0 && plan.wall_s < 600);
+}
+
 static void test_density_refuses_bad_scenarios(void **state)
 {
 	struct iopf_bench_density_config c;
@@ -543,6 +568,7 @@ static void test_validate_refuses_early(void **state)
 TEST_MAIN(cmocka_unit_test(test_startup_meets_published_pinning),
 	  cmocka_unit_test(test_density_curve),
 	  cmocka_unit_test(test_density_estimate_is_near),
+	  cmocka_unit_test(test_container_estimate_is_near),
 	  cmocka_unit_test(test_density_same_for_any_jobs),
 	  cmocka_unit_test(test_density_guest_step),
 	  cmocka_unit_test(test_density_refuses_bad_scenarios),
