@@ -428,7 +428,7 @@ int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan
 	const double gib = (double)(1ull << 30);
 	char took[32];
 
-	if (err == -ENOMEM) {
+	if (err == -ENOMEM && !plan->why[0]) {
 		fprintf(stderr, "iopf %s: the run needs about %.1f GiB of memory; "
 			"this machine has %.1f GiB available\n", cmd,
 			(double)plan->mem_bytes / gib,

@@ -84,11 +84,14 @@ int iopf_bench_container_validate(const struct iopf_bench_container_config *cfg,
 				       BENCH_HOST_MAX_DEV);
 	if (ret)
 		return ret;
-	/* The touch runs and the handler runs come one after the other. */
+	/* The touch runs and the handler runs come one after the other;
+	 * the virtual touch runs, one per mode, cfg->jobs at once. */
 	touch = bench_pool_bytes(cfg->mem_bytes + (16ull << 20));
 	handler = bench_pool_bytes((cfg->handler_faults + 1024) << 12);
-	return bench_plan_set(plan, touch > handler ? touch : handler,
-			      container_wall_s(cfg));
+	if (handler > touch * bench_jobs_at_once(cfg->jobs, IOPF_TOUCH_NR))
+		return bench_plan_set(plan, handler, container_wall_s(cfg));
+	return bench_plan_set_jobs(plan, touch, cfg->jobs, IOPF_TOUCH_NR,
+				   container_wall_s(cfg));
 }
 
 /* A guest of @bytes at GUEST_HVA, in a type1 container with @ndev devices. */

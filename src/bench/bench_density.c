@@ -140,8 +140,7 @@ int iopf_bench_density_validate(const struct iopf_bench_density_config *cfg,
 	 * time. The estimate takes 8 and 4 ms. The re-run of a bend, when
 	 * steps are coarse, costs at most as much again. */
 	step = density_guest_step(cfg);
-	at_once = cfg->jobs ? cfg->jobs : iopf_jobs_cores();
-	at_once = at_once < 2 ? 1 : 2;
+	at_once = bench_jobs_at_once(cfg->jobs, 2);
 	coarse = (double)(cfg->max_guests / step);
 	windows = (double)step * coarse * (coarse + 1) / 2;
 	if (step > 1)

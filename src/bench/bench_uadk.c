@@ -283,9 +283,12 @@ int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
 		per_job_s += 2e-9 * (double)cfg->msg_len;
 	wall = 0.3 + 0.7 * (double)cfg->guest_bytes / (1ull << 30) +
 	       per_job_s * (double)cfg->times;
-	return bench_plan_set(plan, bench_pool_bytes(cfg->guest_bytes +
-						     (64ull << 20)),
-			      wall);
+	/* Each run holds a guest; virtual ones run cfg->jobs at once, and
+	 * a row has a run per mode at least. Real ones go one at a time. */
+	return bench_plan_set_jobs(plan, bench_pool_bytes(cfg->guest_bytes +
+							  (64ull << 20)),
+				   cfg->runtime == IOPF_UADK_VIRTUAL ? cfg->jobs : 1,
+				   IOPF_UADK_NR_MODES, wall);
 }
 
 static int uadk_by_time(const void *a, const void *b)

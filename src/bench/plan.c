@@ -5,6 +5,7 @@
  * refused with figures instead of being killed half way.
  */
 #include <iopf/bench.h>
+#include <iopf/jobs.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -42,6 +43,15 @@ uint64_t bench_pool_bytes(uint64_t bytes)
 	return bytes + (bytes >> 12) * BENCH_PAGE_META;
 }
 
+unsigned bench_jobs_at_once(unsigned jobs, unsigned runs)
+{
+	unsigned n = jobs ? jobs : iopf_jobs_cores();
+
+	if (n > runs)
+		n = runs;
+	return n ? n : 1;
+}
+
 int bench_plan_fail(struct iopf_bench_plan *plan, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -71,23 +81,46 @@ int bench_plan_mem(struct iopf_bench_plan *plan, uint64_t bytes)
 			       "pages, 4 KiB..1 TiB");
 }
 
-int bench_plan_set(struct iopf_bench_plan *plan, uint64_t need, double wall_s)
+/* bench_plan_set() for @n runs at once of @per_run bytes each. */
+static int bench_plan_set_n(struct iopf_bench_plan *plan, uint64_t per_run,
+			    unsigned n, double wall_s)
 {
 	uint64_t avail = iopf_bench_mem_available();
+	uint64_t need = per_run * n;
 
 	if (plan) {
 		plan->mem_bytes = need;
 		plan->avail_bytes = avail;
 		plan->wall_s = wall_s;
 	}
-	if (avail && need > (avail > BENCH_MEM_RESERVE ? avail - BENCH_MEM_RESERVE
-						       : 0))
+	if (!avail || need <= (avail > BENCH_MEM_RESERVE ? avail - BENCH_MEM_RESERVE
+							 : 0))
+		return 0;
+	if (n > 1)
 		return bench_plan_fail(plan, -ENOMEM, "the run needs about "
-				       "%.1f GiB of memory; this machine has "
+				       "%.1f GiB of memory, %u runs at once "
+				       "(--jobs 1: %.1f GiB); this machine has "
 				       "%.1f GiB available",
-				       (double)need / (1ull << 30),
+				       (double)need / (1ull << 30), n,
+				       (double)per_run / (1ull << 30),
 				       (double)avail / (1ull << 30));
-	return 0;
+	return bench_plan_fail(plan, -ENOMEM, "the run needs about "
+			       "%.1f GiB of memory; this machine has "
+			       "%.1f GiB available",
+			       (double)need / (1ull << 30),
+			       (double)avail / (1ull << 30));
+}
+
+int bench_plan_set(struct iopf_bench_plan *plan, uint64_t need, double wall_s)
+{
+	return bench_plan_set_n(plan, need, 1, wall_s);
+}
+
+int bench_plan_set_jobs(struct iopf_bench_plan *plan, uint64_t per_run,
+			unsigned jobs, unsigned runs, double wall_s)
+{
+	return bench_plan_set_n(plan, per_run, bench_jobs_at_once(jobs, runs),
+				wall_s);
 }
 
 int bench_run_once(const struct iopf_rt_config *rc, struct iopf_rt **rt,

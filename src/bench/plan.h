@@ -17,6 +17,12 @@
 uint64_t bench_pool_bytes(uint64_t bytes);
 
 /*
+ * How many of @runs independent runs iopf_jobs_run() holds at once when
+ * asked for @jobs (0: every core): their memory adds up.
+ */
+unsigned bench_jobs_at_once(unsigned jobs, unsigned runs);
+
+/*
  * Refuse with @err (negative errno) and the reason, printf-style, in
  * @plan (which may be NULL). Returns @err.
  */
@@ -42,6 +48,14 @@ int bench_plan_mem(struct iopf_bench_plan *plan, uint64_t bytes);
  * available, less a reserve for everything else; 0 otherwise.
  */
 int bench_plan_set(struct iopf_bench_plan *plan, uint64_t need, double wall_s);
+
+/*
+ * The same for @runs independent runs of @per_run bytes each, run by
+ * iopf_jobs_run() @jobs (0: every core) at a time: their memory adds up,
+ * and a refusal says what --jobs 1 would need.
+ */
+int bench_plan_set_jobs(struct iopf_bench_plan *plan, uint64_t per_run,
+			unsigned jobs, unsigned runs, double wall_s);
 
 /*
  * One run of @fn(@arg) in a runtime made from @rc for it: *@rt names the
