@@ -148,6 +148,13 @@ static int profile_value(const struct iopf_cost_param *p, json_object *val,
 		if (json_object_get_int64(val) < 0)
 			break;
 		*ns = json_object_get_uint64(val);
+		/* json-c clamps what does not fit: the written number is lost,
+		 * do not quote the clamped one as if it had been written. */
+		if (*ns == UINT64_MAX)
+			return profile_fail(err, len, -ERANGE,
+				"%s is 2^64 - 1 ns or more, out of its bounds "
+				"[%" PRIu64 ", %" PRIu64 "] ns", p->name,
+				p->min, p->max);
 		return iopf_cost_param_check(p, *ns, err, len);
 	case json_type_double: {
 		double d = json_object_get_double(val);

@@ -239,6 +239,10 @@ static void test_out_of_bounds_refused(void **state)
 		       "bounds [1, 1000000000] ns");
 	assert_refused("{\"cpu_fault_ns\": 18446744073709551615}", -ERANGE,
 		       "cpu_fault_ns");
+	/* Past 64 bits the parser clamps: not quoted back as if written. */
+	assert_refused("{\"cpu_fault_ns\": 1000000000000000000000000000000}",
+		       -ERANGE, "cpu_fault_ns is 2^64 - 1 ns or more, out of "
+		       "its bounds [1, 1000000000] ns");
 	assert_refused("{\"cpu_fault_ns\": -1}", -ERANGE,
 		       "bounds [1, 1000000000]");
 	assert_refused("{\"dma_4k_ns\": 0}", -ERANGE,
