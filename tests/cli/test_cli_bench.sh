@@ -4,8 +4,10 @@
 # messages that name what is wrong. Small runs only.
 iopf="$1"
 fails=0
-out=/tmp/iopf-cli-bench-out.$$
-err=/tmp/iopf-cli-bench-err.$$
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+out=$dir/out
+err=$dir/err
 fail() {
 	echo "FAIL: $*"; fails=$((fails + 1))
 }
@@ -106,23 +108,4 @@ expect_msg 2 "unknown option '--seed'" demo mm --seed 2
 expect_msg 2 "no scenario 'nope'" explore nope
 [ -s "$out" ] && fail "iopf explore nope printed on stdout: $(cat "$out")"
 
-# Runs that --jobs holds at once add up their memory: a guest of 80% of
-# what is available (at most the options' 16 GiB) fits once, not twice,
-# and the refusal says what --jobs 1 needs. (A check that counted one
-# run would start it: the timeout ends it, and the status says so.)
-avail_mib=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-mib=$((${avail_mib:-0} * 8 / 10 / 4 * 4))
-[ "$mib" -gt 16384 ] && mib=16384
-if [ "$mib" -gt 1024 ] && [ $((mib * 20 / 11)) -gt "$avail_mib" ]; then
-	for run in "bench container --virtual-only --mem-mib $mib" \
-		   "bench uadk --msg-len 4K --times 4 --guest-mib $mib"; do
-		timeout 30 "$iopf" $run --jobs 2 >"$out" 2>"$err"
-		got=$?
-		if [ "$got" != 2 ] || ! grep -q "2 runs at once (--jobs 1: " "$err"; then
-			fail "iopf $run --jobs 2 exited $got:"; cat "$err"
-		fi
-	done
-fi
-
-rm -f "$out" "$err"
 exit $fails

@@ -346,6 +346,7 @@ static void test_container_estimate_is_near(void **state)
 	(void)state;
 	iopf_bench_container_defaults(&c);
 	assert_int_equal(c.mem_bytes, 1ull << 30);
+	c.jobs = 1; /* one guest's memory, on any machine */
 	assert_int_equal(iopf_bench_container_validate(&c, &plan), 0);
 	assert_true(plan.wall_s > 41 / 2.0 && plan.wall_s < 41 * 2.0);
 	c.virtual_only = true;
@@ -355,6 +356,35 @@ static void test_container_estimate_is_near(void **state)
 	c.mem_bytes = 16ull << 30;
 	iopf_bench_container_validate(&c, &plan);
 	assert_true(plan.wall_s > 16 * 9 / 2.0 && plan.wall_s < 600);
+}
+
+/*
+ * The virtual touch runs that --jobs holds at once each hold a guest:
+ * the plan counts them all, whether or not this machine has the memory.
+ */
+static void test_container_plan_counts_jobs(void **state)
+{
+	struct iopf_bench_container_config c;
+	struct iopf_bench_plan one = { 0 }, two = { 0 };
+	int ret;
+
+	(void)state;
+	iopf_bench_container_defaults(&c);
+	c.virtual_only = true;
+	c.mem_bytes = 4ull << 30;
+	c.jobs = 1;
+	ret = iopf_bench_container_validate(&c, &one);
+	assert_true(ret == 0 || ret == -ENOMEM);
+	c.jobs = 2;
+	ret = iopf_bench_container_validate(&c, &two);
+	assert_true(ret == 0 || ret == -ENOMEM);
+	assert_true(one.mem_bytes > c.mem_bytes);
+	assert_int_equal(two.mem_bytes, 2 * one.mem_bytes);
+	/* More jobs than runs: no more memory than the runs. */
+	c.jobs = 64;
+	ret = iopf_bench_container_validate(&c, &two);
+	assert_true(ret == 0 || ret == -ENOMEM);
+	assert_int_equal(two.mem_bytes, IOPF_TOUCH_NR * one.mem_bytes);
 }
 
 static void test_density_refuses_bad_scenarios(void **state)
@@ -569,6 +599,7 @@ TEST_MAIN(cmocka_unit_test(test_startup_meets_published_pinning),
 	  cmocka_unit_test(test_density_curve),
 	  cmocka_unit_test(test_density_estimate_is_near),
 	  cmocka_unit_test(test_container_estimate_is_near),
+	  cmocka_unit_test(test_container_plan_counts_jobs),
 	  cmocka_unit_test(test_density_same_for_any_jobs),
 	  cmocka_unit_test(test_density_guest_step),
 	  cmocka_unit_test(test_density_refuses_bad_scenarios),
