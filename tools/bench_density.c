@@ -275,10 +275,11 @@ static int density_prepare(struct tool_bench *b)
 	struct density_cmd *d = density_cmd(b);
 	struct iopf_bench_density_config *cfg = b->cfg;
 	struct iopf_bench_density_result *res = b->result;
+	int ret;
 
-	cfg->costs = tool_cost_profile(d->profile);
-	if (!cfg->costs)
-		return 2;
+	ret = tool_cost_profile(d->profile, &cfg->costs);
+	if (ret)
+		return ret;
 	cfg->progress = tool_progress;
 	cfg->progress_arg = "density";
 	cfg->max_guests = (unsigned)d->guests;

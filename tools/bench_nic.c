@@ -156,14 +156,15 @@ static const struct tool_bench_fns nic_fns = {
 static int nic_prepare(struct tool_bench *b)
 {
 	struct nic_cmd *c = b->cfg;
+	int ret;
 
 	if (c->cfg.ring_entries & (c->cfg.ring_entries - 1)) {
 		fprintf(stderr, "iopf: --ring must be a power of two\n");
 		return 2;
 	}
-	c->cfg.costs = tool_cost_profile(c->profile);
-	if (!c->cfg.costs)
-		return 2;
+	ret = tool_cost_profile(c->profile, &c->cfg.costs);
+	if (ret)
+		return ret;
 	c->total = 0;
 	for (int p = 0; p < IOPF_NIC_NR_POLICIES; p++)
 		c->total += c->on[p] ? c->loads.n : 0;

@@ -149,9 +149,10 @@ static int startup_prepare(struct tool_bench *b)
 	cfg->progress = tool_progress;
 	cfg->progress_arg = "startup";
 	if (c->profile) {
-		cfg->costs = tool_cost_profile(c->profile);
-		if (!cfg->costs)
-			return 2;
+		int ret = tool_cost_profile(c->profile, &cfg->costs);
+
+		if (ret)
+			return ret;
 	}
 	if (!cfg->real && c->max_guest) {
 		/* The default sizes ascend from 1 GiB: the first ones. */

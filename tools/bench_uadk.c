@@ -148,6 +148,7 @@ static int uadk_prepare(struct tool_bench *b)
 {
 	struct uadk_cmd *c = b->cfg;
 	struct iopf_bench_uadk_config *cfg = &c->cfg;
+	int ret;
 
 	cfg->runtime = c->real ? IOPF_UADK_REAL : IOPF_UADK_VIRTUAL;
 	cfg->compute = !c->no_compute;
@@ -156,9 +157,9 @@ static int uadk_prepare(struct tool_bench *b)
 		fprintf(stderr, "iopf: --msg-len and --times go together\n");
 		return 2;
 	}
-	cfg->costs = tool_cost_profile(c->profile);
-	if (!cfg->costs)
-		return 2;
+	ret = tool_cost_profile(c->profile, &cfg->costs);
+	if (ret)
+		return ret;
 	if (cfg->runtime == IOPF_UADK_VIRTUAL)
 		cfg->compute = false; /* the cost model charges it */
 	if (c->msg_len) {

@@ -15,42 +15,47 @@
 
 #include "tool.h"
 
-const struct iopf_cost_model *tool_cost_profile(const char *name)
+int tool_cost_profile(const char *name, const struct iopf_cost_model **costs)
 {
 	static struct iopf_cost_profile file;
 	static struct iopf_cost_model measured;
-	const struct iopf_cost_model *c;
 	char err[256];
 	int ret;
 
-	if (!name)
-		return iopf_cost_profile_default();
-	c = iopf_cost_profile_find(name);
-	if (c)
-		return c;
+	*costs = NULL;
+	if (!name) {
+		*costs = iopf_cost_profile_default();
+		return 0;
+	}
+	*costs = iopf_cost_profile_find(name);
+	if (*costs)
+		return 0;
 	if (!strcmp(name, "measured")) {
 		fprintf(stderr, "iopf: measuring this machine's costs for the "
 			"profile 'measured'\n");
 		ret = iopf_bench_profile(&measured);
 		if (ret) {
+			/* A run that failed, not a bad value. */
 			fprintf(stderr, "iopf: profile failed: %s\n",
 				strerror(-ret));
-			return NULL;
+			return 1;
 		}
-		return &measured;
+		*costs = &measured;
+		return 0;
 	}
 	ret = iopf_cost_profile_load(name, &file, err, sizeof(err));
 	if (ret == -ENOENT) {
 		fprintf(stderr, "iopf: unknown profile '%s' (%s, reference, "
 			"measured, or a file of `iopf profile --json`)\n", name,
 			IOPF_COST_PROFILE_DEFAULT);
-		return NULL;
+		return 2;
 	}
 	if (ret) {
 		fprintf(stderr, "iopf: profile %s: %s\n", name, err);
-		return NULL;
+		return 2;
 	}
-	return &file.costs;
+	*costs = &file.costs;
+	return 0;
 }
 
 /* Every row as one line of a Markdown table. */
@@ -147,11 +152,10 @@ int tool_profile(int argc, char **argv)
 	if (ret)
 		return ret;
 	if (name) {
-		m = tool_cost_profile(name);
-		if (!m) {
+		ret = tool_cost_profile(name, &m);
+		if (ret) {
 			tool_output_abort(&o);
-			/* A bad value, as for the benchmarks; measuring a run. */
-			return strcmp(name, "measured") ? 2 : 1;
+			return ret;
 		}
 	} else {
 		ret = iopf_bench_profile(&measured);

@@ -362,11 +362,12 @@ struct iopf_cost_model;
 /*
  * The cost profile @name: a built-in one (see iopf_cost_profile_find()),
  * "measured" (this machine's costs, measured now), or a profile file (see
- * iopf_cost_profile_parse()); @name NULL: the default profile. NULL,
- * with a message saying why, otherwise.
+ * iopf_cost_profile_parse()); @name NULL: the default profile. Returns
+ * 0 with *@costs set; 2, with a message, for a name or file that is not
+ * a profile (a bad argument); 1 when measuring failed (a failed run).
  * A file's or a measured profile lives until the next call.
  */
-const struct iopf_cost_model *tool_cost_profile(const char *name);
+int tool_cost_profile(const char *name, const struct iopf_cost_model **costs);
 /* TOOL_CALL parser for --runtime virtual|real: dst is a bool (real). */
 int tool_opt_runtime(const char *opt, const char *val, void *dst);
 /* @err (a negative errno from a run) in words, for an error message. */
