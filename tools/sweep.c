@@ -404,7 +404,7 @@ static int sweep_grid_check(const struct iopf_sweep_grid *grid,
 	}
 	help = sweep_bench_help(bench);
 	if (!help)
-		return 2;
+		return 1;	/* this machine failed, not the grid */
 	/* Every point has the same options: point 0 names them all. */
 	args = iopf_sweep_point_argv(grid, 0);
 	if (!args) {
@@ -513,12 +513,15 @@ int tool_sweep(int argc, char **argv)
 		if (prefix == default_prefix)
 			out.made_results = !mkdir("results", 0755);
 		/*
-		 * Refused without finalizing: mpirun then ends the job, so the
-		 * other ranks do not run points whose results have nowhere to go.
+		 * The other ranks must not run points whose results have
+		 * nowhere to go: the job is ended, not left to the launcher.
 		 */
 		ret = sweep_outputs_open(&out, prefix);
-		if (ret)
+		if (ret) {
+			if (run.nr_ranks > 1)
+				sweep_mpi_abort(ret);
 			goto out_free;
+		}
 	}
 	signal(SIGTERM, sweep_on_signal);
 	signal(SIGINT, sweep_on_signal);

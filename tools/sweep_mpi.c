@@ -51,6 +51,12 @@ void sweep_mpi_finalize(void)
 	sweep_mpi_up = false;
 }
 
+void sweep_mpi_abort(int status)
+{
+	if (sweep_mpi_up)
+		MPI_Abort(MPI_COMM_WORLD, status);
+}
+
 bool sweep_mpi_lost_by_request(unsigned rank)
 {
 	const char *s = getenv("IOPF_SWEEP_LOSE_RANK");

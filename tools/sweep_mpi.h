@@ -20,6 +20,8 @@ struct iopf_sweep_results;
 /* 1 rank of rank 0 when not under mpirun; -ENOTSUP if MPI is missing. */
 int sweep_mpi_init(unsigned *rank, unsigned *nr_ranks);
 void sweep_mpi_finalize(void);
+/* End every rank of the job with @status (rank 0 refused the run). */
+void sweep_mpi_abort(int status);
 /* IOPF_SWEEP_LOSE_RANK=r: rank r dies before reporting (tests the loss). */
 bool sweep_mpi_lost_by_request(unsigned rank);
 int sweep_mpi_send_result(unsigned index, int status, const char *text);

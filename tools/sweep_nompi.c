@@ -21,6 +21,7 @@ int sweep_mpi_init(unsigned *rank, unsigned *nr_ranks)
 }
 
 void sweep_mpi_finalize(void) { }
+void sweep_mpi_abort(int status) { (void)status; }
 bool sweep_mpi_lost_by_request(unsigned rank) { (void)rank; return false; }
 int sweep_mpi_send_result(unsigned index, int status, const char *text)
 {
