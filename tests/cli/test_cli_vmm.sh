@@ -65,6 +65,11 @@ expect 0 "^usage: iopf vmm " vmm --help
 expect 2 "--passes: '-1' is not a number" vmm --passes -1
 expect 2 "--passes: '1K' is not a number" vmm --passes 1K
 expect 2 "--passes must be 0\.\." vmm --passes 99999999999
+expect 2 "--passes must be 0\.\.1000000000, not 99999999999999999999" \
+	vmm --passes 99999999999999999999
+expect 2 "--ram must be a multiple of 2 MiB, 8 MiB\.\.60 GiB, not 99999999999999999999G" \
+	vmm --ram 99999999999999999999G
+expect 2 "'--' is not an option \(an option is -- and its name" vmm --
 expect 2 "--timeout: '1K' is not a number" vmm --timeout 1K
 expect 2 "--ram must be a multiple of 2 MiB, 8 MiB\.\.60 GiB" vmm --ram 1T
 expect 2 "--ram must be a multiple of 2 MiB" vmm --ram=9M
