@@ -243,7 +243,8 @@ void tool_ticker_stop(void);
 
 /*
  * Judge what @cmd's validate function said (@err, @plan): a message with
- * the reason, the memory figures or the time estimate. 0 to run (a
+ * the reason (@plan->why, the memory figures of an -ENOMEM among them; the
+ * error's name where it has none) or the time estimate. 0 to run (a
  * warning printed for a run of more than a few seconds), 2 to refuse.
  */
 int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan,

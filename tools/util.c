@@ -397,16 +397,9 @@ static void format_duration(char *buf, size_t len, double s)
 int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan,
 		    bool allow_long)
 {
-	const double gib = (double)(1ull << 30);
 	char took[32];
 
-	if (err == -ENOMEM && !plan->why[0]) {
-		fprintf(stderr, "iopf %s: the run needs about %.1f GiB of memory; "
-			"this machine has %.1f GiB available\n", cmd,
-			(double)plan->mem_bytes / gib,
-			(double)plan->avail_bytes / gib);
-		return 2;
-	}
+	/* Every refusal, -ENOMEM's figures included, says why in @plan. */
 	if (err) {
 		fprintf(stderr, "iopf %s: %s\n", cmd,
 			plan->why[0] ? plan->why : strerror(-err));

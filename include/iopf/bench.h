@@ -131,6 +131,25 @@ struct iopf_bench_plan {
  */
 uint64_t iopf_bench_mem_available(void);
 
+/*
+ * Host memory that @bytes of a run's memory in 4 KiB pages costs: the
+ * data, and beside it each page's frame, page tables and per-page state
+ * (128 bytes a page, measured), in bytes.
+ */
+uint64_t iopf_bench_pool_bytes(uint64_t bytes);
+
+/*
+ * The memory rule of every iopf_bench_*_validate(), for runs a caller
+ * makes itself: record in @plan (may be NULL) that @at_once runs of
+ * @per_run bytes each are held at once, and about @wall_s seconds.
+ * -ENOMEM, with the figures in @plan->why (and, for more than one at
+ * once, what one alone needs: --jobs 1), when their sum is more than
+ * iopf_bench_mem_available() less 512 MiB left to the rest of the
+ * machine; 0 otherwise, or when the memory available is unknown.
+ */
+int iopf_bench_plan_need(struct iopf_bench_plan *plan, uint64_t per_run,
+			 unsigned at_once, double wall_s);
+
 /* Progress of a long run, for a progress bar; may be NULL. */
 typedef void (*iopf_bench_progress_fn)(void *arg, unsigned done,
 				       unsigned total);
