@@ -93,7 +93,10 @@ static void vmm_exec(const struct vmm_env *e, char **argv)
 	_exit(127);
 }
 
-/* Start iopf-vmm with @argv (argv[0] is replaced); its stdout on *@out. */
+/*
+ * Start iopf-vmm with @argv, whose argv[0] names it in its messages (NULL:
+ * its path, put in by vmm_exec()); its stdout on *@out.
+ */
 static pid_t vmm_spawn(const struct vmm_env *e, char **argv, int *out)
 {
 	int p[2];
