@@ -118,21 +118,6 @@ bool tool_parse_double(const char *opt, const char *s, double lo, double hi,
 	return true;
 }
 
-void tool_csv_text(FILE *f, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void store_uint(const struct tool_opt *o, uint64_t v)
 {
 	if (o->size == sizeof(uint32_t))

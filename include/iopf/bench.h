@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -885,6 +886,14 @@ int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,
  * benchmark. Blocks for about a second (real threads, real time).
  */
 int iopf_bench_profile(struct iopf_cost_model *out);
+
+/*
+ * @s as one CSV field on @f (RFC 4180): as it is, or in double quotes,
+ * its quotes doubled, when it holds a comma, a quote, a carriage return
+ * or a line feed. The results' tables and iopf_sweep_write_csv() write
+ * their text with it.
+ */
+void iopf_bench_csv_text(FILE *f, const char *s);
 
 #ifdef __cplusplus
 }
