@@ -359,8 +359,8 @@ void iopf_bench_uadk_defaults(struct iopf_bench_uadk_config *cfg);
  * a positive multiple of 16, a window out of 1..512, a guest that is not
  * whole pages; -E2BIG when the two buffer sets do not fit in the upper
  * half of guest RAM, where the guest's allocator puts them (@plan->why
- * gives the smallest guest that holds them); -ENOMEM as at the top.
- * @plan->wall_s is for one mode.
+ * gives the smallest guest that holds them); -ENOMEM as at the top, for
+ * one run's guest. @plan->wall_s is for one mode.
  */
 int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
 			     struct iopf_bench_plan *plan);
@@ -403,6 +403,17 @@ int iopf_bench_uadk_row(const struct iopf_bench_uadk_config *cfg, int only,
 int iopf_bench_uadk_rows(const struct iopf_bench_uadk_config *cfgs,
 			 unsigned nrows, int only, unsigned repeat,
 			 struct iopf_bench_uadk_row_result *out);
+/*
+ * 0 if iopf_bench_uadk_rows() with these arguments can run: each row as
+ * iopf_bench_uadk_validate() (its error and reason for the first that
+ * cannot), -EINVAL for no rows or @repeat out of 1..IOPF_UADK_MAX_REPEAT,
+ * and -ENOMEM when the guests of the runs it holds at once (@cfgs[0].jobs
+ * of every row's runs, 0: every core) do not fit together. @plan->wall_s
+ * is every run's, one after another.
+ */
+int iopf_bench_uadk_rows_validate(const struct iopf_bench_uadk_config *cfgs,
+				  unsigned nrows, int only, unsigned repeat,
+				  struct iopf_bench_plan *plan);
 
 /* The seed's table. */
 struct iopf_seed_row {
