@@ -297,7 +297,9 @@ static void usage(FILE *f)
 		"working set (16M); --job: bytes per job, 4 KiB..64 MiB, a multiple of\n"
 		"4 KiB (64K); --passes 0..%llu (1); --timeout 0..86400 s, 0: none (60)\n"
 		"numbers: decimal digits; sizes may end in K, M, G or T (a bare number\n"
-		"is bytes); --opt VALUE or --opt=VALUE\n", prog,
+		"is bytes); --opt VALUE or --opt=VALUE\n"
+		"exit status: 0 the guest passed, 1 the run failed, 2 a bad argument\n"
+		"(a --guest that cannot be loaded too), 77 no /dev/kvm\n", prog,
 		(unsigned long long)VMM_MAX_PASSES);
 }
 
@@ -1372,10 +1374,11 @@ int main(int argc, char **argv)
 
 	if (argc > 0 && !strcmp(argv[0], "iopf vmm"))
 		prog = argv[0];
-	if (parse_opts(argc, argv, &v.o))
+	/* A guest file that cannot be loaded is a bad argument, as a bad
+	 * option is (2, as every iopf command's); 1 is for a run that
+	 * failed. */
+	if (parse_opts(argc, argv, &v.o) || vmm_guest_check(v.o.guest_path))
 		return 2;
-	if (vmm_guest_check(v.o.guest_path))
-		return 1;
 	v.kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v.kvm_fd < 0) {
 		die("/dev/kvm: %s", strerror(errno));
