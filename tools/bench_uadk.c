@@ -93,28 +93,20 @@ static uint64_t uadk_row_bytes(const struct uadk_cmd *c, int r)
 static int uadk_validate(const void *arg, struct iopf_bench_plan *plan)
 {
 	const struct uadk_cmd *c = arg;
-	struct iopf_bench_uadk_config largest;
-	double wall_s = 0;
+	struct iopf_bench_uadk_config cfgs[6];
 	int big = 0, ret;
 
-	for (int r = 1; r < c->nrows; r++)
+	for (int r = 0; r < c->nrows; r++) {
+		cfgs[r] = uadk_row_cfg(c, r);
 		if (uadk_row_bytes(c, r) > uadk_row_bytes(c, big))
 			big = r;
-	largest = uadk_row_cfg(c, big);
-	ret = iopf_bench_uadk_validate(&largest, plan);
+	}
+	ret = iopf_bench_uadk_validate(&cfgs[big], plan);
 	if (ret)
 		return ret;
-	for (int r = 0; r < c->nrows; r++) {
-		struct iopf_bench_uadk_config cfg = uadk_row_cfg(c, r);
-
-		ret = iopf_bench_uadk_validate(&cfg, plan);
-		if (ret)
-			return ret;
-		wall_s += plan->wall_s * (double)c->repeat *
-			  (c->only >= 0 ? 2 : IOPF_UADK_NR_MODES);
-	}
-	plan->wall_s = wall_s;
-	return 0;
+	/* The memory of the runs held at once, and the time of them all. */
+	return iopf_bench_uadk_rows_validate(cfgs, (unsigned)c->nrows, c->only,
+					     (unsigned)c->repeat, plan);
 }
 
 static int uadk_run(const void *arg, void *result)

@@ -93,7 +93,10 @@ static void vmm_exec(const struct vmm_env *e, char **argv)
 	_exit(127);
 }
 
-/* Start iopf-vmm with @argv (argv[0] is replaced); its stdout on *@out. */
+/*
+ * Start iopf-vmm with @argv, whose argv[0] names it in its messages (NULL:
+ * its path, put in by vmm_exec()); its stdout on *@out.
+ */
 static pid_t vmm_spawn(const struct vmm_env *e, char **argv, int *out)
 {
 	int p[2];
@@ -251,15 +254,11 @@ static const char *js(json_object *o, const char *k)
 
 /*
  * Figures measured on the machine of docs/vmm.md, rounded up: host memory
- * a guest's RAM costs beside its data, per 4 KiB page (the preload
- * library's per-page state, page tables: a pinned 1 GiB guest keeps 1044
- * MiB resident), and a guest of any size (the VMM, the library, the pages
- * the known answers touch).
+ * a guest of any size costs beside its RAM and that RAM's per-page state
+ * (iopf_bench_pool_bytes(): a pinned 1 GiB guest keeps 1044 MiB
+ * resident): the VMM, the library, the pages the known answers touch.
  */
-#define VMM_PAGE_META 128ull
 #define VMM_GUEST_BASE (16 * MIB)
-/* Left to the rest of the machine, as every benchmark leaves it. */
-#define VMM_MEM_RESERVE (512 * MIB)
 /* Seconds per GiB of populating (the kernel alone), of populating and
  * pinning (a pinned guest's map), with 4 KiB pages and with THP. */
 #define VMM_POPULATE_S_GIB 4.5
@@ -272,26 +271,7 @@ static const char *js(json_object *o, const char *k)
 /* Host memory a guest keeps when @bytes of its RAM are resident. */
 static uint64_t vmm_resident(uint64_t bytes)
 {
-	return bytes + bytes / 4096 * VMM_PAGE_META + VMM_GUEST_BASE;
-}
-
-/*
- * Record that the run needs @need bytes at its peak and about @wall_s
- * seconds: -ENOMEM when @need is more than this machine has available,
- * less the reserve (the rule of the other benchmarks' plans); 0 otherwise.
- */
-static int vmm_plan_set(struct iopf_bench_plan *plan, uint64_t need,
-			double wall_s)
-{
-	uint64_t avail = iopf_bench_mem_available();
-
-	*plan = (struct iopf_bench_plan){ .mem_bytes = need,
-					  .avail_bytes = avail,
-					  .wall_s = wall_s };
-	if (avail && need > (avail > VMM_MEM_RESERVE ? avail - VMM_MEM_RESERVE
-						     : 0))
-		return -ENOMEM;
-	return 0;
+	return iopf_bench_pool_bytes(bytes) + VMM_GUEST_BASE;
 }
 
 /* ---- vmm-startup ---- */
@@ -470,7 +450,7 @@ static int startup_plan(const struct gib_list *sz, const struct mode_list *md,
 				  (vmm_mode_find(md->name[m])->whole ?
 				   gib * (thp ? VMM_PIN_S_GIB_THP : VMM_PIN_S_GIB) : 0);
 	}
-	return vmm_plan_set(plan, peak, wall_s);
+	return iopf_bench_plan_need(plan, peak, 1, wall_s);
 }
 
 int tool_bench_vmm_startup(int argc, char **argv)
@@ -862,7 +842,8 @@ static int density_plan(uint64_t ram, uint64_t ws, uint64_t budget,
 	peak = (uint64_t)np * pinned;
 	if ((uint64_t)nf * faultable > peak)
 		peak = (uint64_t)nf * faultable;
-	return vmm_plan_set(plan, peak, wall_s);
+	/* The peak is one mode's guests, whose sizes differ by mode. */
+	return iopf_bench_plan_need(plan, peak, 1, wall_s);
 }
 
 int tool_bench_vmm_density(int argc, char **argv)

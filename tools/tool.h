@@ -209,11 +209,13 @@ int tool_output_json(struct tool_output *o, struct json_object *root);
 /* The run failed: drop what was opened for FILE, which stays as it was. */
 void tool_output_abort(struct tool_output *o);
 /*
- * @s as one CSV field on @f (RFC 4180): as it is, or in double quotes,
- * its quotes doubled, when it holds a comma, a quote or a line break
- * (a case name such as "stage 1, then stage 2").
+ * @s as one CSV field on @f (a case name such as "stage 1, then stage
+ * 2"): the library's iopf_bench_csv_text(), which the sweep's CSV uses.
  */
-void tool_csv_text(FILE *f, const char *s);
+static inline void tool_csv_text(FILE *f, const char *s)
+{
+	iopf_bench_csv_text(f, s);
+}
 /* One page-request round-trip run (see <iopf/bench.h>) as a JSON object:
  * every field, by its name. */
 struct json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r);
@@ -243,7 +245,8 @@ void tool_ticker_stop(void);
 
 /*
  * Judge what @cmd's validate function said (@err, @plan): a message with
- * the reason, the memory figures or the time estimate. 0 to run (a
+ * the reason (@plan->why, the memory figures of an -ENOMEM among them; the
+ * error's name where it has none) or the time estimate. 0 to run (a
  * warning printed for a run of more than a few seconds), 2 to refuse.
  */
 int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan,

@@ -12,57 +12,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "numparse.h"
 #include "tool.h"
-
-/*
- * Decimal digits only: the only numbers a person types. Digits past
- * UINT64_MAX are still a number, only too large: *out is UINT64_MAX and
- * *overflow (may be NULL) says so, for a message with the range.
- */
-static bool parse_digits(const char *s, const char **end, uint64_t *out,
-			 bool *overflow)
-{
-	uint64_t v = 0;
-	const char *p = s;
-	bool over = false;
-
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (over || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
-			over = true;
-			continue;
-		}
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	*end = p;
-	*out = over ? UINT64_MAX : v;
-	if (overflow)
-		*overflow = over;
-	return p != s;
-}
 
 /* @s, a number out of @opt's range, named with the range. */
 static void range_message(const char *opt, const char *s, uint64_t lo,
 			  uint64_t hi, const char *unit)
 {
-	fprintf(stderr, "iopf: %s must be %llu..%llu%s%s, not %s\n", opt,
-		(unsigned long long)lo, (unsigned long long)hi,
-		unit ? " " : "", unit ? unit : "", s);
+	char range[64];
+
+	snprintf(range, sizeof(range), "%llu..%llu%s%s", (unsigned long long)lo,
+		 (unsigned long long)hi, unit ? " " : "", unit ? unit : "");
+	numparse_range("iopf", opt, s, range);
 }
 
 bool tool_parse_uint(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		     uint64_t *out)
 {
-	const char *end;
 	uint64_t v;
-	bool over;
 
-	if (!s || !parse_digits(s, &end, &v, &over) || *end) {
-		fprintf(stderr, "iopf: %s: '%s' is not a number (decimal "
-			"digits, %llu..%llu)\n", opt, s ? s : "",
-			(unsigned long long)lo, (unsigned long long)hi);
+	switch (numparse_uint(s, &v)) {
+	case NUMPARSE_BAD:
+		numparse_not_number("iopf", opt, s, lo, hi);
 		return false;
+	case NUMPARSE_OVER:
+		range_message(opt, s, lo, hi, NULL);
+		return false;
+	case NUMPARSE_OK:
+		break;
 	}
-	if (over || v < lo || v > hi) {
+	if (v < lo || v > hi) {
 		range_message(opt, s, lo, hi, NULL);
 		return false;
 	}
@@ -84,25 +63,18 @@ static const char *unit_name(uint64_t unit)
 bool tool_parse_size(const char *opt, const char *s, uint64_t unit,
 		     uint64_t lo, uint64_t hi, uint64_t *out)
 {
-	static const char suffixes[] = "KMGT";
-	const char *end, *sfx = NULL;
-	uint64_t v, mul = unit, bytes;
-	bool over = false, digits = s && parse_digits(s, &end, &v, &over);
+	uint64_t bytes;
 
-	if (digits && *end && !end[1])
-		sfx = memchr(suffixes, *end >= 'a' ? *end - ('a' - 'A') : *end,
-			     sizeof(suffixes) - 1);
-	if (!digits || (*end && !sfx)) {
-		fprintf(stderr, "iopf: %s: '%s' is not a size (digits, then "
-			"K, M, G or T; a bare number is in %s)\n", opt,
-			s ? s : "", unit_name(unit) ? unit_name(unit) : "units");
+	switch (numparse_size(s, unit, &bytes)) {
+	case NUMPARSE_BAD:
+		numparse_not_size("iopf", opt, s,
+				  unit_name(unit) ? unit_name(unit) : "units");
 		return false;
-	}
-	if (*end)
-		mul = 1ull << (10 * (sfx - suffixes + 1));
-	if (over || __builtin_mul_overflow(v, mul, &bytes)) {
+	case NUMPARSE_OVER:
 		range_message(opt, s, lo, hi, unit_name(unit));
 		return false;
+	case NUMPARSE_OK:
+		break;
 	}
 	if (bytes % unit) {
 		fprintf(stderr, "iopf: %s: '%s' is not a whole number of %s\n",
@@ -144,21 +116,6 @@ bool tool_parse_double(const char *opt, const char *s, double lo, double hi,
 	}
 	*out = v;
 	return true;
-}
-
-void tool_csv_text(FILE *f, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
 }
 
 static void store_uint(const struct tool_opt *o, uint64_t v)
@@ -425,16 +382,9 @@ static void format_duration(char *buf, size_t len, double s)
 int tool_plan_check(const char *cmd, int err, const struct iopf_bench_plan *plan,
 		    bool allow_long)
 {
-	const double gib = (double)(1ull << 30);
 	char took[32];
 
-	if (err == -ENOMEM && !plan->why[0]) {
-		fprintf(stderr, "iopf %s: the run needs about %.1f GiB of memory; "
-			"this machine has %.1f GiB available\n", cmd,
-			(double)plan->mem_bytes / gib,
-			(double)plan->avail_bytes / gib);
-		return 2;
-	}
+	/* Every refusal, -ENOMEM's figures included, says why in @plan. */
 	if (err) {
 		fprintf(stderr, "iopf %s: %s\n", cmd,
 			plan->why[0] ? plan->why : strerror(-err));

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -130,6 +131,25 @@ struct iopf_bench_plan {
  * the free pages sysconf() reports), in bytes; 0 when unknown.
  */
 uint64_t iopf_bench_mem_available(void);
+
+/*
+ * Host memory that @bytes of a run's memory in 4 KiB pages costs: the
+ * data, and beside it each page's frame, page tables and per-page state
+ * (128 bytes a page, measured), in bytes.
+ */
+uint64_t iopf_bench_pool_bytes(uint64_t bytes);
+
+/*
+ * The memory rule of every iopf_bench_*_validate(), for runs a caller
+ * makes itself: record in @plan (may be NULL) that @at_once runs of
+ * @per_run bytes each are held at once, and about @wall_s seconds.
+ * -ENOMEM, with the figures in @plan->why (and, for more than one at
+ * once, what one alone needs: --jobs 1), when their sum is more than
+ * iopf_bench_mem_available() less 512 MiB left to the rest of the
+ * machine; 0 otherwise, or when the memory available is unknown.
+ */
+int iopf_bench_plan_need(struct iopf_bench_plan *plan, uint64_t per_run,
+			 unsigned at_once, double wall_s);
 
 /* Progress of a long run, for a progress bar; may be NULL. */
 typedef void (*iopf_bench_progress_fn)(void *arg, unsigned done,
@@ -339,8 +359,8 @@ void iopf_bench_uadk_defaults(struct iopf_bench_uadk_config *cfg);
  * a positive multiple of 16, a window out of 1..512, a guest that is not
  * whole pages; -E2BIG when the two buffer sets do not fit in the upper
  * half of guest RAM, where the guest's allocator puts them (@plan->why
- * gives the smallest guest that holds them); -ENOMEM as at the top.
- * @plan->wall_s is for one mode.
+ * gives the smallest guest that holds them); -ENOMEM as at the top, for
+ * one run's guest. @plan->wall_s is for one mode.
  */
 int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
 			     struct iopf_bench_plan *plan);
@@ -383,6 +403,17 @@ int iopf_bench_uadk_row(const struct iopf_bench_uadk_config *cfg, int only,
 int iopf_bench_uadk_rows(const struct iopf_bench_uadk_config *cfgs,
 			 unsigned nrows, int only, unsigned repeat,
 			 struct iopf_bench_uadk_row_result *out);
+/*
+ * 0 if iopf_bench_uadk_rows() with these arguments can run: each row as
+ * iopf_bench_uadk_validate() (its error and reason for the first that
+ * cannot), -EINVAL for no rows or @repeat out of 1..IOPF_UADK_MAX_REPEAT,
+ * and -ENOMEM when the guests of the runs it holds at once (@cfgs[0].jobs
+ * of every row's runs, 0: every core) do not fit together. @plan->wall_s
+ * is every run's, one after another.
+ */
+int iopf_bench_uadk_rows_validate(const struct iopf_bench_uadk_config *cfgs,
+				  unsigned nrows, int only, unsigned repeat,
+				  struct iopf_bench_plan *plan);
 
 /* The seed's table. */
 struct iopf_seed_row {
@@ -866,6 +897,14 @@ int iopf_bench_nic(const struct iopf_bench_nic_config *cfg,
  * benchmark. Blocks for about a second (real threads, real time).
  */
 int iopf_bench_profile(struct iopf_cost_model *out);
+
+/*
+ * @s as one CSV field on @f (RFC 4180): as it is, or in double quotes,
+ * its quotes doubled, when it holds a comma, a quote, a carriage return
+ * or a line feed. The results' tables and iopf_sweep_write_csv() write
+ * their text with it.
+ */
+void iopf_bench_csv_text(FILE *f, const char *s);
 
 #ifdef __cplusplus
 }

@@ -239,6 +239,12 @@ static uint64_t uadk_buffers_end(uint64_t guest_bytes, uint64_t msg_len,
 	return next;
 }
 
+/* Host memory one run of @cfg holds: its guest, and the VMM beside it. */
+static uint64_t uadk_run_bytes(const struct iopf_bench_uadk_config *cfg)
+{
+	return bench_pool_bytes(cfg->guest_bytes + (64ull << 20));
+}
+
 int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
 			     struct iopf_bench_plan *plan)
 {
@@ -283,12 +289,9 @@ int iopf_bench_uadk_validate(const struct iopf_bench_uadk_config *cfg,
 		per_job_s += 2e-9 * (double)cfg->msg_len;
 	wall = 0.3 + 0.7 * (double)cfg->guest_bytes / (1ull << 30) +
 	       per_job_s * (double)cfg->times;
-	/* Each run holds a guest; virtual ones run cfg->jobs at once, and
-	 * a row has a run per mode at least. Real ones go one at a time. */
-	return bench_plan_set_jobs(plan, bench_pool_bytes(cfg->guest_bytes +
-							  (64ull << 20)),
-				   cfg->runtime == IOPF_UADK_VIRTUAL ? cfg->jobs : 1,
-				   IOPF_UADK_NR_MODES, wall);
+	/* One run, one guest: how many a table holds at once is
+	 * iopf_bench_uadk_rows_validate()'s to count. */
+	return bench_plan_set(plan, uadk_run_bytes(cfg), wall);
 }
 
 static int uadk_by_time(const void *a, const void *b)
@@ -334,17 +337,83 @@ static bool uadk_row_runs(const struct iopf_bench_uadk_config *cfg, int only,
 	return !(mode == IOPF_UADK_SVA && only < 0 && cfg->premap != 1);
 }
 
+/* How many modes the row runs (see uadk_row_runs()). */
+static unsigned uadk_row_modes(const struct iopf_bench_uadk_config *cfg,
+			       int only)
+{
+	unsigned n = 0;
+
+	for (int m = 0; m < IOPF_UADK_NR_MODES; m++)
+		n += uadk_row_runs(cfg, only, m);
+	return n;
+}
+
+/*
+ * The runs of the table at once: @cfgs[0].jobs when every row is virtual;
+ * a real run times the machine, so then one at a time.
+ */
+static unsigned uadk_rows_jobs(const struct iopf_bench_uadk_config *cfgs,
+			       unsigned nrows)
+{
+	for (unsigned r = 0; r < nrows; r++)
+		if (cfgs[r].runtime != IOPF_UADK_VIRTUAL)
+			return 1;
+	return cfgs[0].jobs;
+}
+
+/* The arguments of iopf_bench_uadk_rows() besides the rows: 0 or -EINVAL. */
+static int uadk_rows_args(const struct iopf_bench_uadk_config *cfgs,
+			  unsigned nrows, int only, unsigned repeat)
+{
+	if (!cfgs || !nrows || !repeat || repeat > IOPF_UADK_MAX_REPEAT ||
+	    only >= IOPF_UADK_NR_MODES)
+		return -EINVAL;
+	return 0;
+}
+
+int iopf_bench_uadk_rows_validate(const struct iopf_bench_uadk_config *cfgs,
+				  unsigned nrows, int only, unsigned repeat,
+				  struct iopf_bench_plan *plan)
+{
+	struct iopf_bench_plan one = { 0 };
+	uint64_t per_run = 0;
+	unsigned runs = 0;
+	double wall_s = 0;
+	int ret;
+
+	if (uadk_rows_args(cfgs, nrows, only, repeat))
+		return bench_plan_fail(plan, -EINVAL, "a table needs a row at "
+				       "least, a mode or every mode (-1), and "
+				       "1..%u repeats", IOPF_UADK_MAX_REPEAT);
+	for (unsigned r = 0; r < nrows; r++) {
+		unsigned n = repeat * uadk_row_modes(&cfgs[r], only);
+
+		ret = iopf_bench_uadk_validate(&cfgs[r], &one);
+		if (ret) {
+			if (plan)
+				*plan = one;
+			return ret;
+		}
+		runs += n;
+		wall_s += one.wall_s * n;
+		if (uadk_run_bytes(&cfgs[r]) > per_run)
+			per_run = uadk_run_bytes(&cfgs[r]);
+	}
+	/* Every run of every row is in one pool: they add up their guests. */
+	return bench_plan_set_jobs(plan, per_run, uadk_rows_jobs(cfgs, nrows),
+				   runs, wall_s);
+}
+
 int iopf_bench_uadk_rows(const struct iopf_bench_uadk_config *cfgs,
 			 unsigned nrows, int only, unsigned repeat,
 			 struct iopf_bench_uadk_row_result *out)
 {
 	struct uadk_task_result *runs = NULL;
 	struct uadk_table table = { .cfgs = cfgs };
-	unsigned n = 0, jobs = 1;
+	unsigned n = 0;
 	int ret;
 
-	if (!cfgs || !out || !nrows || !repeat || repeat > IOPF_UADK_MAX_REPEAT ||
-	    only >= IOPF_UADK_NR_MODES)
+	if (!out || uadk_rows_args(cfgs, nrows, only, repeat))
 		return -EINVAL;
 	table.tasks = calloc((size_t)nrows * repeat * IOPF_UADK_NR_MODES,
 			     sizeof(*table.tasks));
@@ -361,13 +430,9 @@ int iopf_bench_uadk_rows(const struct iopf_bench_uadk_config *cfgs,
 				if (uadk_row_runs(&cfgs[r], only, m))
 					table.tasks[n++] = (struct uadk_task){
 						.row = r, .k = k, .mode = m };
-		/* Only virtual runs may share the machine: real ones time it. */
-		if (cfgs[r].runtime == IOPF_UADK_VIRTUAL && r == 0)
-			jobs = cfgs[r].jobs;
-		else if (cfgs[r].runtime != IOPF_UADK_VIRTUAL)
-			jobs = 1;
 	}
-	ret = iopf_jobs_run(n, jobs, uadk_task_run, &table, runs, sizeof(*runs));
+	ret = iopf_jobs_run(n, uadk_rows_jobs(cfgs, nrows), uadk_task_run,
+			    &table, runs, sizeof(*runs));
 	if (ret) {
 		/* The first run, in order, that failed (a dead child reports none). */
 		for (unsigned i = 0; i < n; i++)

@@ -38,7 +38,7 @@ uint64_t iopf_bench_mem_available(void)
 	return (uint64_t)kib << 10;
 }
 
-uint64_t bench_pool_bytes(uint64_t bytes)
+uint64_t iopf_bench_pool_bytes(uint64_t bytes)
 {
 	return bytes + (bytes >> 12) * BENCH_PAGE_META;
 }
@@ -81,13 +81,14 @@ int bench_plan_mem(struct iopf_bench_plan *plan, uint64_t bytes)
 			       "pages, 4 KiB..1 TiB");
 }
 
-/* bench_plan_set() for @n runs at once of @per_run bytes each. */
-static int bench_plan_set_n(struct iopf_bench_plan *plan, uint64_t per_run,
-			    unsigned n, double wall_s)
+int iopf_bench_plan_need(struct iopf_bench_plan *plan, uint64_t per_run,
+			 unsigned at_once, double wall_s)
 {
 	uint64_t avail = iopf_bench_mem_available();
-	uint64_t need = per_run * n;
+	uint64_t need;
 
+	if (__builtin_mul_overflow(per_run, (uint64_t)at_once, &need))
+		need = UINT64_MAX; /* more than any machine has */
 	if (plan) {
 		plan->mem_bytes = need;
 		plan->avail_bytes = avail;
@@ -96,12 +97,12 @@ static int bench_plan_set_n(struct iopf_bench_plan *plan, uint64_t per_run,
 	if (!avail || need <= (avail > BENCH_MEM_RESERVE ? avail - BENCH_MEM_RESERVE
 							 : 0))
 		return 0;
-	if (n > 1)
+	if (at_once > 1)
 		return bench_plan_fail(plan, -ENOMEM, "the run needs about "
 				       "%.1f GiB of memory, %u runs at once "
 				       "(--jobs 1: %.1f GiB); this machine has "
 				       "%.1f GiB available",
-				       (double)need / (1ull << 30), n,
+				       (double)need / (1ull << 30), at_once,
 				       (double)per_run / (1ull << 30),
 				       (double)avail / (1ull << 30));
 	return bench_plan_fail(plan, -ENOMEM, "the run needs about "
@@ -113,14 +114,14 @@ static int bench_plan_set_n(struct iopf_bench_plan *plan, uint64_t per_run,
 
 int bench_plan_set(struct iopf_bench_plan *plan, uint64_t need, double wall_s)
 {
-	return bench_plan_set_n(plan, need, 1, wall_s);
+	return iopf_bench_plan_need(plan, need, 1, wall_s);
 }
 
 int bench_plan_set_jobs(struct iopf_bench_plan *plan, uint64_t per_run,
 			unsigned jobs, unsigned runs, double wall_s)
 {
-	return bench_plan_set_n(plan, per_run, bench_jobs_at_once(jobs, runs),
-				wall_s);
+	return iopf_bench_plan_need(plan, per_run,
+				    bench_jobs_at_once(jobs, runs), wall_s);
 }
 
 int bench_run_once(const struct iopf_rt_config *rc, struct iopf_rt **rt,

@@ -13,8 +13,12 @@
 /* Host memory a 4 KiB page costs beside its data: frame, PTEs, tables. */
 #define BENCH_PAGE_META 128ull
 
-/* Bytes of a data-backed pool of @bytes in 4 KiB pages, metadata included. */
-uint64_t bench_pool_bytes(uint64_t bytes);
+/* Bytes of a data-backed pool of @bytes in 4 KiB pages, metadata included:
+ * the public iopf_bench_pool_bytes(), by the name the benchmarks use. */
+static inline uint64_t bench_pool_bytes(uint64_t bytes)
+{
+	return iopf_bench_pool_bytes(bytes);
+}
 
 /*
  * How many of @runs independent runs iopf_jobs_run() holds at once when
@@ -42,11 +46,7 @@ int bench_plan_range(struct iopf_bench_plan *plan, const char *what,
  */
 int bench_plan_mem(struct iopf_bench_plan *plan, uint64_t bytes);
 
-/*
- * Record that the run needs @need bytes of host memory and about
- * @wall_s seconds: -ENOMEM when @need is more than this machine has
- * available, less a reserve for everything else; 0 otherwise.
- */
+/* iopf_bench_plan_need() for one run of @need bytes. */
 int bench_plan_set(struct iopf_bench_plan *plan, uint64_t need, double wall_s);
 
 /*

@@ -21,6 +21,7 @@
 
 #include <json-c/json.h>
 
+#include "iopf/bench.h"
 #include "iopf/sweep.h"
 
 struct sweep_axis {
@@ -732,12 +733,9 @@ static int sweep_leaves(json_object *v, const char *path,
 	}
 }
 
-/* A CSV field, quoted where it must be. */
-static void sweep_csv_field(FILE *f, const char *s, bool first)
+void iopf_bench_csv_text(FILE *f, const char *s)
 {
-	if (!first)
-		fputc(',', f);
-	if (!strpbrk(s, ",\"\n")) {
+	if (!strpbrk(s, ",\"\r\n")) {
 		fputs(s, f);
 		return;
 	}
@@ -748,6 +746,14 @@ static void sweep_csv_field(FILE *f, const char *s, bool first)
 		fputc(*s, f);
 	}
 	fputc('"', f);
+}
+
+/* A CSV field of a row, after its separator unless @first. */
+static void sweep_csv_field(FILE *f, const char *s, bool first)
+{
+	if (!first)
+		fputc(',', f);
+	iopf_bench_csv_text(f, s);
 }
 
 int iopf_sweep_write_csv(const struct iopf_sweep_results *res, FILE *f)

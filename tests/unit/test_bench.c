@@ -547,6 +547,45 @@ static void test_defaults_validate(void **state)
 	assert_int_equal(validate_defaults(nic, 10, NULL), 0);
 }
 
+/*
+ * The uadk table's memory check counts the runs it holds at once: --jobs
+ * of every row's runs, more than its modes if there are, one at a time
+ * for real runs. Whether they fit this machine is not the point: the
+ * plan's figure is, refused or not.
+ */
+static void test_uadk_rows_count_runs_at_once(void **state)
+{
+	struct iopf_bench_uadk_config u[2];
+	struct iopf_bench_plan one, plan;
+	int ret;
+
+	(void)state;
+	iopf_bench_uadk_defaults(&u[0]);
+	u[0].guest_bytes = 64 << 20;
+	u[0].jobs = 1;
+	u[1] = u[0];
+	ret = iopf_bench_uadk_validate(&u[0], &one);
+	assert_true(ret == 0 || ret == -ENOMEM);
+	ret = iopf_bench_uadk_rows_validate(u, 2, -1, 3, &plan);
+	assert_true(ret == 0 || ret == -ENOMEM);
+	assert_int_equal(plan.mem_bytes, one.mem_bytes);
+	/* Static and one more mode: 2 runs, both at once. */
+	u[0].jobs = 2;
+	ret = iopf_bench_uadk_rows_validate(u, 1, IOPF_UADK_BEST, 1, &plan);
+	assert_true(ret == 0 || ret == -ENOMEM);
+	assert_int_equal(plan.mem_bytes, 2 * one.mem_bytes);
+	/* 2 rows x 3 repeats x 2 modes, all at once: not the modes' count. */
+	u[0].jobs = 64;
+	ret = iopf_bench_uadk_rows_validate(u, 2, IOPF_UADK_BEST, 3, &plan);
+	assert_true(ret == 0 || ret == -ENOMEM);
+	assert_int_equal(plan.mem_bytes, 12 * one.mem_bytes);
+	/* A real row times the machine: one run at a time. */
+	u[1].runtime = IOPF_UADK_REAL;
+	ret = iopf_bench_uadk_rows_validate(u, 2, IOPF_UADK_BEST, 3, &plan);
+	assert_true(ret == 0 || ret == -ENOMEM);
+	assert_int_equal(plan.mem_bytes, one.mem_bytes);
+}
+
 /* Runs refused before any work, with the reason or the figures. */
 static void test_validate_refuses_early(void **state)
 {
@@ -610,4 +649,5 @@ TEST_MAIN(cmocka_unit_test(test_startup_meets_published_pinning),
 	  cmocka_unit_test(test_migrate_refuses_bad_config),
 	  cmocka_unit_test(test_nested_paths),
 	  cmocka_unit_test(test_defaults_validate),
-	  cmocka_unit_test(test_validate_refuses_early))
+	  cmocka_unit_test(test_validate_refuses_early),
+	  cmocka_unit_test(test_uadk_rows_count_runs_at_once))

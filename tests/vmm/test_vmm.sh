@@ -46,7 +46,7 @@ boot)
 		"$vmm" --device none --ram 64M --thp
 	expect "a RAM size that is not a multiple of 2 MiB is refused" 2 \
 		"multiple of 2 MiB" "$vmm" --device none --ram 9M
-	expect "a missing guest program is an error" 1 "guest program" \
+	expect "a missing guest program is a bad argument" 2 "guest program" \
 		"$vmm" --device none --guest "$tmp/none.bin"
 	# Bytes that are not code: #UD with no IDT ends in a triple fault,
 	# which the VMM reports instead of crashing or hanging.

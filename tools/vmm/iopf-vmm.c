@@ -41,6 +41,7 @@
  */
 #define _GNU_SOURCE
 #include "vmm_abi.h"
+#include "../numparse.h"
 
 #include <linux/iommufd.h>
 #include <linux/kvm.h>
@@ -187,69 +188,55 @@ static int die(const char *fmt, ...)
  * this program is built on the uAPI headers alone and links nothing of
  * iopf's. --name VALUE or --name=VALUE; numbers are decimal digits only
  * (no sign, blank or 0x) and range-checked; sizes may end in K, M, G or T
- * (binary), a bare number being bytes.
+ * (binary), a bare number being bytes. The numbers and their messages are
+ * the iopf command's own, from the header-only tools/numparse.h.
  */
 
 /* Passes over the working set at most, short of 0 (until stopped). */
 #define VMM_MAX_PASSES 1000000000ull
 
-/* Decimal digits only, no overflow: the only numbers a person types. */
-static bool parse_digits(const char *s, const char **end, uint64_t *out)
-{
-	uint64_t v = 0;
-	const char *p = s;
-
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	*end = p;
-	*out = v;
-	return p != s;
-}
-
 /* A number of option @opt in @lo..@hi. False after a message. */
 static bool opt_uint(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		     uint64_t *out)
 {
-	const char *end;
 	uint64_t v;
+	enum numparse r = numparse_uint(s, &v);
+	char range[48];
 
-	if (!parse_digits(s, &end, &v) || *end) {
-		die("%s: '%s' is not a number (decimal digits, %llu..%llu)", opt,
-		    s, (unsigned long long)lo, (unsigned long long)hi);
+	if (r == NUMPARSE_BAD) {
+		numparse_not_number(prog, opt, s, lo, hi);
 		return false;
 	}
-	if (v < lo || v > hi) {
-		die("%s must be %llu..%llu", opt, (unsigned long long)lo,
-		    (unsigned long long)hi);
+	if (r == NUMPARSE_OVER || v < lo || v > hi) {
+		snprintf(range, sizeof(range), "%llu..%llu",
+			 (unsigned long long)lo, (unsigned long long)hi);
+		numparse_range(prog, opt, s, range);
 		return false;
 	}
 	*out = v;
 	return true;
 }
 
-/* A size of option @opt in bytes; its range is the caller's to check. */
-static bool opt_size(const char *opt, const char *s, uint64_t *out)
+/*
+ * A size of option @opt in bytes (a bare number is bytes), a multiple of
+ * @align in @lo..@hi, which @range words for people. False after a
+ * message.
+ */
+static bool opt_size(const char *opt, const char *s, uint64_t lo, uint64_t hi,
+		     uint64_t align, const char *range, uint64_t *out)
 {
-	static const char suffixes[] = "KMGT";
-	const char *end, *sfx = NULL;
-	uint64_t v, mul = 1;
-	bool digits = parse_digits(s, &end, &v);
+	uint64_t v;
+	enum numparse r = numparse_size(s, 1, &v);
 
-	if (digits && *end && !end[1])
-		sfx = memchr(suffixes, *end >= 'a' ? *end - ('a' - 'A') : *end,
-			     sizeof(suffixes) - 1);
-	if (!digits || (*end && !sfx)) {
-		die("%s: '%s' is not a size (digits, then K, M, G or T; a bare "
-		    "number is in bytes)", opt, s);
+	if (r == NUMPARSE_BAD) {
+		numparse_not_size(prog, opt, s, "bytes");
 		return false;
 	}
-	if (sfx)
-		mul = 1ull << (10 * (sfx - suffixes + 1));
-	if (__builtin_mul_overflow(v, mul, out))
-		*out = UINT64_MAX; /* out of every range */
+	if (r == NUMPARSE_OVER || v < lo || v > hi || v % align) {
+		numparse_range(prog, opt, s, range);
+		return false;
+	}
+	*out = v;
 	return true;
 }
 
@@ -310,7 +297,9 @@ static void usage(FILE *f)
 		"working set (16M); --job: bytes per job, 4 KiB..64 MiB, a multiple of\n"
 		"4 KiB (64K); --passes 0..%llu (1); --timeout 0..86400 s, 0: none (60)\n"
 		"numbers: decimal digits; sizes may end in K, M, G or T (a bare number\n"
-		"is bytes); --opt VALUE or --opt=VALUE\n", prog,
+		"is bytes); --opt VALUE or --opt=VALUE\n"
+		"exit status: 0 the guest passed, 1 the run failed, 2 a bad argument\n"
+		"(a --guest that cannot be loaded too), 77 no /dev/kvm\n", prog,
 		(unsigned long long)VMM_MAX_PASSES);
 }
 
@@ -352,21 +341,19 @@ static int parse_opt(const char *a, const char *v, struct vmm_opts *o)
 	int word;
 
 	if (!strcmp(a, "--ram")) {
-		if (!opt_size(a, v, &o->ram_bytes))
+		if (!opt_size(a, v, VMM_MIN_RAM, VMM_MAX_RAM, HUGE_2M,
+			      "a multiple of 2 MiB, 8 MiB..60 GiB",
+			      &o->ram_bytes))
 			return -1;
 	} else if (!strcmp(a, "--ws")) {
-		if (!opt_size(a, v, &o->ws_bytes))
+		if (!opt_size(a, v, 1, VMM_MAX_RAM, 1, "more than 0, at most "
+			      "60 GiB (the workload's working set)",
+			      &o->ws_bytes))
 			return -1;
-		if (!o->ws_bytes || o->ws_bytes > VMM_MAX_RAM)
-			return die("--ws must be more than 0, at most 60 GiB "
-				   "(the workload's working set)");
 	} else if (!strcmp(a, "--job")) {
-		if (!opt_size(a, v, &o->job_bytes))
+		if (!opt_size(a, v, PG, 64ull << 20, PG, "a multiple of 4 KiB, "
+			      "4 KiB..64 MiB", &o->job_bytes))
 			return -1;
-		if (!o->job_bytes || o->job_bytes % PG ||
-		    o->job_bytes > (64ull << 20))
-			return die("--job must be a multiple of 4 KiB, "
-				   "4 KiB..64 MiB");
 	} else if (!strcmp(a, "--passes")) {
 		if (!opt_uint(a, v, 0, VMM_MAX_PASSES, &o->passes))
 			return -1;
@@ -420,7 +407,10 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 			usage(stdout);
 			exit(0);
 		}
-		if (strncmp(a, "--", 2) || !a[2])
+		if (!strcmp(a, "--"))
+			return bad_usage("'%s' is not an option (an option is "
+					 "-- and its name, e.g. --help)", a);
+		if (strncmp(a, "--", 2))
 			return bad_usage("'%s' is not an option (options begin "
 					 "with --)", a);
 		snprintf(name, sizeof(name), "%.*s",
@@ -458,9 +448,6 @@ static int parse_opts(int argc, char **argv, struct vmm_opts *o)
 		if (parse_opt(vo->name, v, o))
 			return -1;
 	}
-	if (o->ram_bytes < VMM_MIN_RAM || o->ram_bytes > VMM_MAX_RAM ||
-	    o->ram_bytes % HUGE_2M)
-		return die("--ram must be a multiple of 2 MiB, 8 MiB..60 GiB");
 	/* The guest's workload needs a job and its header page, after its
 	 * heap; say so before a VM is made for it. */
 	if (o->test == VMM_TEST_WORKLOAD && o->ws_bytes < o->job_bytes + PG)
@@ -1387,10 +1374,11 @@ int main(int argc, char **argv)
 
 	if (argc > 0 && !strcmp(argv[0], "iopf vmm"))
 		prog = argv[0];
-	if (parse_opts(argc, argv, &v.o))
+	/* A guest file that cannot be loaded is a bad argument, as a bad
+	 * option is (2, as every iopf command's); 1 is for a run that
+	 * failed. */
+	if (parse_opts(argc, argv, &v.o) || vmm_guest_check(v.o.guest_path))
 		return 2;
-	if (vmm_guest_check(v.o.guest_path))
-		return 1;
 	v.kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v.kvm_fd < 0) {
 		die("/dev/kvm: %s", strerror(errno));
