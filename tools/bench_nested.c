@@ -37,7 +37,7 @@ static void print_csv(const struct tool_bench *b)
 	for (int c = 0; c < IOPF_NESTED_NR; c++) {
 		const struct iopf_bench_nested_row *x = &r->row[c];
 
-		tool_csv_text(stdout, iopf_nested_case_name(c));
+		iopf_bench_csv_text(stdout, iopf_nested_case_name(c));
 		printf(",%llu,%llu,%llu,%.0f,%llu,%llu,%llu\n",
 		       (unsigned long long)x->dmas,
 		       (unsigned long long)x->faults,

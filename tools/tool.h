@@ -208,14 +208,6 @@ bool tool_output_table(const struct tool_output *o);
 int tool_output_json(struct tool_output *o, struct json_object *root);
 /* The run failed: drop what was opened for FILE, which stays as it was. */
 void tool_output_abort(struct tool_output *o);
-/*
- * @s as one CSV field on @f (a case name such as "stage 1, then stage
- * 2"): the library's iopf_bench_csv_text(), which the sweep's CSV uses.
- */
-static inline void tool_csv_text(FILE *f, const char *s)
-{
-	iopf_bench_csv_text(f, s);
-}
 /* One page-request round-trip run (see <iopf/bench.h>) as a JSON object:
  * every field, by its name. */
 struct json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r);
