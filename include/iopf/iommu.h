@@ -264,11 +264,13 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 /*
  * Frees every domain left (detaching what is attached, answering its
  * pending faults INVALID), detaches and removes every device left, stops
- * the queue actor and the workers, frees. Never fails; NULL: nothing.
- * Blocks (an actor): joins the IOMMU's actors. Must not be called by one
- * of its fault handlers, which it would wait for: it aborts then.
+ * the queue actor and the workers, frees. 0, also for NULL; -EBUSY,
+ * nothing changed, while a layer above holds one of its domains (see
+ * iopf_domain_hold(): a container still open on it). Blocks (an actor):
+ * joins the IOMMU's actors. Must not be called by one of its fault
+ * handlers, which it would wait for: it aborts then.
  */
-void iopf_iommu_destroy(struct iopf_iommu *iommu);
+int iopf_iommu_destroy(struct iopf_iommu *iommu);
 /* The pool given at creation. Does not block. */
 struct iopf_mm_pool *iopf_iommu_pool(const struct iopf_iommu *iommu);
 /*
@@ -414,12 +416,23 @@ int iopf_domain_alloc_sva(struct iopf_iommu *iommu, struct iopf_mm *mm,
 			  struct iopf_domain **out);
 /*
  * Detaches whatever is still attached (answering their pending faults
- * INVALID), then frees; a parent frees its nests first. Never fails.
- * Waits for the domain's running fault handlers: one of them calling it
- * (for its own domain or that domain's parent) would wait for itself, and
- * aborts the process with a message instead.
+ * INVALID), then frees; a parent frees its nests first. 0, also for NULL;
+ * -EBUSY, nothing changed, while it or one of its nests is held (see
+ * iopf_domain_hold()). Waits for the domain's running fault handlers: one
+ * of them calling it (for its own domain or that domain's parent) would
+ * wait for itself, and aborts the process with a message instead.
  */
-void iopf_domain_free(struct iopf_domain *domain);
+int iopf_domain_free(struct iopf_domain *domain);
+/*
+ * A layer above that keeps @domain (a container mirroring its maps into
+ * it) holds it, so that iopf_domain_free() and iopf_iommu_destroy() refuse
+ * (-EBUSY) instead of freeing it under the holder. Holds count; each is
+ * undone by iopf_domain_release(), before the holder frees the domain.
+ * -EINVAL for NULL, -ENOENT once a free of it has begun. Blocks briefly.
+ */
+int iopf_domain_hold(struct iopf_domain *domain);
+/* Undo one iopf_domain_hold(). Blocks briefly. */
+void iopf_domain_release(struct iopf_domain *domain);
 /* As allocated. Does not block. */
 enum iopf_domain_type iopf_domain_type(const struct iopf_domain *domain);
 

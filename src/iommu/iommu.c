@@ -108,10 +108,31 @@ static __attribute__((noreturn)) void handler_misuse(const char *call,
 	abort();
 }
 
-void iopf_iommu_destroy(struct iopf_iommu *iommu)
+/* Whether a layer above holds one of @iommu's domains (attach_lock). */
+static bool iommu_domains_held_locked(struct iopf_iommu *iommu)
 {
+	struct iopf_domain *d;
+
+	iopf_rt_mutex_assert_held(&iommu->attach_lock);
+	iopf_list_for_each_entry(d, &iommu->domains, link)
+		if (d->holders)
+			return true;
+	return false;
+}
+
+int iopf_iommu_destroy(struct iopf_iommu *iommu)
+{
+	bool held;
+
 	if (!iommu)
-		return;
+		return 0;
+	/* A container still open on a domain would be left pointing into
+	 * freed memory: refused before anything changes. */
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	held = iommu_domains_held_locked(iommu);
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	if (held)
+		return -EBUSY;
 	while (!iopf_list_empty(&iommu->domains))
 		iopf_domain_free(iopf_list_entry(iommu->domains.next,
 						 struct iopf_domain, link));
@@ -140,6 +161,7 @@ void iopf_iommu_destroy(struct iopf_iommu *iommu)
 	tlb_fini(&iommu->iotlb);
 	free(iommu->prq);
 	free(iommu);
+	return 0;
 }
 
 struct iopf_mm_pool *iopf_iommu_pool(const struct iopf_iommu *iommu)
@@ -508,13 +530,70 @@ err_free:
 	return ret;
 }
 
-void iopf_domain_free(struct iopf_domain *d)
+/*
+ * Whether @d and its nests are held by none; if so and @mark, mark them
+ * all dying, so that no hold comes while they are freed (attach_lock).
+ */
+static bool domain_claim_for_free_locked(struct iopf_domain *d, bool mark)
 {
-	struct iopf_attach *own;
-	struct iopf_iommu *iommu;
+	struct iopf_domain *child;
+
+	iopf_rt_mutex_assert_held(&d->iommu->attach_lock);
+	if (d->holders)
+		return false;
+	iopf_list_for_each_entry(child, &d->children, sibling)
+		if (!domain_claim_for_free_locked(child, false))
+			return false;
+	if (!mark)
+		return true;
+	d->dying = true;
+	iopf_list_for_each_entry(child, &d->children, sibling)
+		domain_claim_for_free_locked(child, true);
+	return true;
+}
+
+int iopf_domain_hold(struct iopf_domain *d)
+{
+	int ret = 0;
+
+	if (!d)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&d->iommu->attach_lock);
+	if (d->dying)
+		ret = -ENOENT;
+	else
+		d->holders++;
+	iopf_rt_mutex_unlock(&d->iommu->attach_lock);
+	return ret;
+}
+
+void iopf_domain_release(struct iopf_domain *d)
+{
+	bool held;
 
 	if (!d)
 		return;
+	iopf_rt_mutex_lock(&d->iommu->attach_lock);
+	held = d->holders;
+	if (held)
+		d->holders--;
+	iopf_rt_mutex_unlock(&d->iommu->attach_lock);
+	if (!held) {
+		/* A count gone wrong would let a free through under a holder. */
+		fprintf(stderr, "iopf: iopf_domain_release() of a domain "
+			"nobody holds\n");
+		abort();
+	}
+}
+
+int iopf_domain_free(struct iopf_domain *d)
+{
+	struct iopf_attach *own;
+	struct iopf_iommu *iommu;
+	bool claimed;
+
+	if (!d)
+		return 0;
 	iommu = d->iommu;
 	/*
 	 * Detaching its own attachment would wait for the handler itself
@@ -526,6 +605,12 @@ void iopf_domain_free(struct iopf_domain *d)
 	if (own && own->domain == d)
 		handler_misuse("iopf_domain_free()",
 			       "that domain or of one of its nests");
+	/* A container still mirroring into it (or into a nest) keeps it. */
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	claimed = domain_claim_for_free_locked(d, true);
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
+	if (!claimed)
+		return -EBUSY;
 	/* Nests first: they translate through us. */
 	while (!iopf_list_empty(&d->children))
 		iopf_domain_free(iopf_list_entry(d->children.next,
@@ -540,6 +625,7 @@ void iopf_domain_free(struct iopf_domain *d)
 	/* Nothing attached, nothing in flight: cached entries can go. */
 	tlb_invalidate(&iommu->iotlb, d->id, TLB_ANY_PASID, 0, 0);
 	domain_destroy_struct(d);
+	return 0;
 }
 
 enum iopf_domain_type iopf_domain_type(const struct iopf_domain *d)

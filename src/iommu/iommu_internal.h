@@ -296,6 +296,13 @@ struct iopf_domain {
 	bool mn_registered;
 
 	struct iopf_list link;             /* iommu->domains; attach_lock */
+	/*
+	 * Layers above that keep this domain (a container mirroring its
+	 * maps), and whether a free has begun, after which none may come:
+	 * a held domain is not freed. attach_lock.
+	 */
+	unsigned holders;
+	bool dying;
 };
 
 /* A fault worker: an actor running handlers, one group at a time. */

@@ -137,6 +137,10 @@ int iopf_ioas_attach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain,
 		ret = -ENOSPC;
 		goto out_unlock;
 	}
+	/* Ours until detached: the domain must not be freed under us. */
+	ret = iopf_domain_hold(domain);
+	if (ret)
+		goto out_unlock;
 	next = domains_next_buf(ioas);
 	if (faults) {
 		/* Only a domain whose faults nobody handles yet. */
@@ -144,7 +148,7 @@ int iopf_ioas_attach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain,
 						      iopf_ioas_handle_fault,
 						      ioas);
 		if (ret)
-			goto out_unlock;
+			goto out_release;
 	}
 	next->n = cur->n + 1;
 	memcpy(next->d, cur->d, cur->n * sizeof(cur->d[0]));
@@ -164,8 +168,14 @@ int iopf_ioas_attach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain,
 		/* Ours to clear, waiting for its calls, with no lock held. */
 		if (faults)
 			iopf_domain_set_fault_handler(domain, NULL, NULL);
+		iopf_domain_release(domain);
 		return ret;
 	}
+	iopf_rt_mutex_unlock(&ioas->lock);
+	return 0;
+
+out_release:
+	iopf_domain_release(domain);
 out_unlock:
 	iopf_rt_mutex_unlock(&ioas->lock);
 	return ret;
@@ -242,4 +252,5 @@ void iopf_ioas_detach_domain(struct iopf_ioas *ioas, struct iopf_domain *domain)
 	 */
 	iopf_rt_yield_point(ioas->rt);
 	iopf_domain_set_fault_handler(domain, NULL, NULL);
+	iopf_domain_release(domain);
 }

@@ -867,6 +867,71 @@ static void body_attach_faults_refuses_a_claimed_domain(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(attach_faults_refuses_a_claimed_domain)
 
+/*
+ * A domain a container mirrors into is the container's until it lets go:
+ * freeing it, or the IOMMU under it, is refused and changes nothing (it
+ * freed the domain under the container, which then mapped into freed
+ * memory). A hold on a nest keeps its parent too.
+ */
+static void body_held_domain_is_not_freed(struct harness *h)
+{
+	struct env e;
+	struct iopf_ioas *ioas;
+	struct iopf_domain *d, *p, *n;
+	struct iopf_dev *dev;
+	struct iopf_ioas_map m = { .iova = 0, .hva = GUEST_HVA, .length = 16 * PG,
+				   .perm = IOPF_PERM_READ | IOPF_PERM_WRITE,
+				   .mode = IOPF_MAP_FAULTABLE };
+	unsigned char b[8];
+
+	env_setup(h, &e, 1, 0);
+	dev = env_dev(&e, "d", IOPF_FAULT_PRI, 0);
+	assert_int_equal(iopf_ioas_create(e.iommu, h->mm, &ioas), 0);
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &d), 0);
+	assert_int_equal(iopf_ioas_attach_domain(ioas, d, true), 0);
+	assert_int_equal(iopf_attach(dev, IOPF_PASID_NONE, d), 0);
+	assert_int_equal(iopf_domain_free(d), -EBUSY);
+	assert_int_equal(iopf_iommu_destroy(e.iommu), -EBUSY);
+	/* Both refusals left everything working: map, fault, DMA. */
+	assert_int_equal(iopf_ioas_map(ioas, &m), 0);
+	assert_int_equal(iopf_dma(dev, IOPF_PASID_NONE, 3 * PG, b, 8,
+				  IOPF_DMA_READ), 0);
+	assert_true(iopf_ioas_is_mapped(ioas, 3 * PG));
+	iopf_detach(dev, IOPF_PASID_NONE);
+	iopf_ioas_detach_domain(ioas, d);
+	assert_int_equal(iopf_domain_free(d), 0);
+
+	/* Held through a nest: the parent stays, nest and all. */
+	assert_int_equal(iopf_domain_alloc_paging(e.iommu, 0, &p), 0);
+	assert_int_equal(iopf_domain_alloc_nested(p, &n), 0);
+	assert_int_equal(iopf_domain_hold(n), 0);
+	assert_int_equal(iopf_domain_free(p), -EBUSY);
+	assert_int_equal(iopf_iommu_destroy(e.iommu), -EBUSY);
+	iopf_domain_release(n);
+	assert_int_equal(iopf_domain_free(p), 0);
+	assert_int_equal(iopf_domain_hold(NULL), -EINVAL);
+
+	iopf_ioas_destroy(ioas);
+	env_teardown(&e);
+}
+
+HARNESS_VIRTUAL_TEST(held_domain_is_not_freed)
+
+/* A type1 container open on the IOMMU: destroying it is refused. */
+static void body_iommu_destroy_refused_under_open_container(struct harness *h)
+{
+	struct vm v;
+	unsigned char b[8] = { 0 };
+
+	vm_setup(h, &v, false, UINT64_MAX);
+	assert_int_equal(iopf_type1_map_dma(v.c, HVA(0), GPA(0), 8 * PG, RW), 0);
+	assert_int_equal(iopf_iommu_destroy(v.e.iommu), -EBUSY);
+	assert_int_equal(dma(&v, GPA(2), b, sizeof(b), true), 0);
+	vm_teardown(&v);
+}
+
+HARNESS_VIRTUAL_TEST(iommu_destroy_refused_under_open_container)
+
 /* ---- dirty tracking ---- */
 
 static unsigned bitmap_count(const unsigned long *b, unsigned bits)
@@ -988,4 +1053,6 @@ TEST_MAIN(cmocka_unit_test(test_faults_reach_the_container_handler),
 	  cmocka_unit_test(test_domains_mirror_the_container),
 	  cmocka_unit_test(test_attach_drops_a_lost_page_keeping_dirty),
 	  cmocka_unit_test(test_attach_faults_refuses_a_claimed_domain),
+	  cmocka_unit_test(test_held_domain_is_not_freed),
+	  cmocka_unit_test(test_iommu_destroy_refused_under_open_container),
 	  cmocka_unit_test(test_dirty_tracking))
