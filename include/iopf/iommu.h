@@ -265,8 +265,9 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
  * Frees every domain left (detaching what is attached, answering its
  * pending faults INVALID), detaches and removes every device left, stops
  * the queue actor and the workers, frees. 0, also for NULL; -EBUSY,
- * nothing changed, while a layer above holds one of its domains (see
- * iopf_domain_hold(): a container still open on it). Blocks (an actor):
+ * nothing changed, while a layer above holds one of its domains or
+ * devices (see iopf_domain_hold(), iopf_dev_hold(): a container or a
+ * binding still open on it). Blocks (an actor):
  * joins the IOMMU's actors. Must not be called by one of its fault
  * handlers, which it would wait for: it aborts then.
  */
@@ -356,11 +357,20 @@ int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 /*
  * Remove and free a device: its parked page requests and queued groups
  * are dropped (those queued answered INVALID). It must be detached from
- * everything, and no iopf_detach() of it may be running (-EBUSY
- * otherwise, nothing changed). NULL: nothing to do,
- * 0. Blocks briefly.
+ * everything, held by nobody (iopf_dev_hold()), and no iopf_detach() of
+ * it may be running (-EBUSY otherwise, nothing changed). NULL: nothing
+ * to do, 0. Blocks briefly.
  */
 int iopf_dev_remove(struct iopf_dev *dev);
+/*
+ * A layer above that keeps @dev (an iommufd binding) holds it, so that
+ * iopf_dev_remove() and iopf_iommu_destroy() refuse (-EBUSY) instead of
+ * freeing it under the holder. Holds count; each is undone by
+ * iopf_dev_release(). -EINVAL for NULL. Blocks briefly.
+ */
+int iopf_dev_hold(struct iopf_dev *dev);
+/* Undo one iopf_dev_hold(). Blocks briefly. */
+void iopf_dev_release(struct iopf_dev *dev);
 /* As configured; valid until the device is removed. Do not block. */
 const char *iopf_dev_name(const struct iopf_dev *dev);
 enum iopf_fault_cap iopf_dev_fault_cap(const struct iopf_dev *dev);

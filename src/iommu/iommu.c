@@ -108,14 +108,18 @@ static __attribute__((noreturn)) void handler_misuse(const char *call,
 	abort();
 }
 
-/* Whether a layer above holds one of @iommu's domains (attach_lock). */
-static bool iommu_domains_held_locked(struct iopf_iommu *iommu)
+/* Whether a layer above holds one of @iommu's domains or devices. */
+static bool iommu_held_locked(struct iopf_iommu *iommu)
 {
 	struct iopf_domain *d;
+	struct iopf_dev *dev;
 
 	iopf_rt_mutex_assert_held(&iommu->attach_lock);
 	iopf_list_for_each_entry(d, &iommu->domains, link)
 		if (d->holders)
+			return true;
+	iopf_list_for_each_entry(dev, &iommu->devices, link)
+		if (dev->holders)
 			return true;
 	return false;
 }
@@ -126,10 +130,10 @@ int iopf_iommu_destroy(struct iopf_iommu *iommu)
 
 	if (!iommu)
 		return 0;
-	/* A container still open on a domain would be left pointing into
-	 * freed memory: refused before anything changes. */
+	/* A container or a binding still open on it would be left pointing
+	 * into freed memory: refused before anything changes. */
 	iopf_rt_mutex_lock(&iommu->attach_lock);
-	held = iommu_domains_held_locked(iommu);
+	held = iommu_held_locked(iommu);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
 	if (held)
 		return -EBUSY;
@@ -245,7 +249,8 @@ int iopf_dev_remove(struct iopf_dev *dev)
 		return 0;
 	iommu = dev->iommu;
 	iopf_rt_mutex_lock(&iommu->attach_lock);
-	if (!iopf_list_empty(&dev->attached) || dev->detach_calls) {
+	if (!iopf_list_empty(&dev->attached) || dev->detach_calls ||
+	    dev->holders) {
 		iopf_rt_mutex_unlock(&iommu->attach_lock);
 		return -EBUSY;
 	}
@@ -261,6 +266,35 @@ int iopf_dev_remove(struct iopf_dev *dev)
 		tlb_fini(&dev->atc);
 	free(dev);
 	return 0;
+}
+
+int iopf_dev_hold(struct iopf_dev *dev)
+{
+	if (!dev)
+		return -EINVAL;
+	iopf_rt_mutex_lock(&dev->iommu->attach_lock);
+	dev->holders++;
+	iopf_rt_mutex_unlock(&dev->iommu->attach_lock);
+	return 0;
+}
+
+void iopf_dev_release(struct iopf_dev *dev)
+{
+	bool held;
+
+	if (!dev)
+		return;
+	iopf_rt_mutex_lock(&dev->iommu->attach_lock);
+	held = dev->holders;
+	if (held)
+		dev->holders--;
+	iopf_rt_mutex_unlock(&dev->iommu->attach_lock);
+	if (!held) {
+		/* A count gone wrong would let a removal through a binding. */
+		fprintf(stderr, "iopf: iopf_dev_release() of a device nobody "
+			"holds\n");
+		abort();
+	}
 }
 
 const char *iopf_dev_name(const struct iopf_dev *dev)

@@ -235,6 +235,9 @@ struct iopf_dev {
 	 * device is not removed while this is non-zero.
 	 */
 	unsigned detach_calls;
+	/* Layers above that keep the device (a binding): it is not removed
+	 * while this is non-zero. iommu->attach_lock. */
+	unsigned holders;
 	struct dev_slot slots[IOPF_PRI_GROUPS]; /* protected by lock */
 	unsigned slots_busy;             /* protected by lock */
 	bool pri_stopped;                /* protected by lock */

@@ -17,7 +17,8 @@
  * waits for fault handlers, which may take a queue's lock.
  *
  * Undoing: fd_device_destroy() undoes iopf_fd_device_bind() once no
- * attachment holds the binding; iopf_fd_detach() undoes iopf_fd_attach().
+ * attachment holds the binding, and lets go of the device, which the
+ * binding holds (iopf_dev_hold()) so that it is not removed under it; iopf_fd_detach() undoes iopf_fd_attach().
  * Work in flight at a detach: pending groups of the attachment are
  * answered INVALID (queued in the IOMMU, in a queue read or not, or left
  * for later by a handler), running handlers and the device's DMA through
@@ -32,7 +33,10 @@
 
 void fd_device_destroy(struct fd_obj *obj)
 {
-	free(container_of(obj, struct fd_device, obj));
+	struct fd_device *d = container_of(obj, struct fd_device, obj);
+
+	iopf_dev_release(d->dev);
+	free(d);
 }
 
 static bool fd_device_bound_locked(struct iopf_fd *fd, struct iopf_dev *dev)
@@ -66,6 +70,8 @@ int iopf_fd_device_bind(struct iopf_fd *fd, struct iopf_dev *dev,
 		fd_obj_abort(&d->obj);
 		return -EBUSY;
 	}
+	/* The binding keeps the device until it is destroyed. */
+	iopf_dev_hold(dev);
 	fd_obj_publish_locked(&d->obj);
 	*dev_id = d->obj.id;
 	iopf_rt_mutex_unlock(&fd->lock);

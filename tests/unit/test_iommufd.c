@@ -29,6 +29,9 @@ static void body_objects(struct harness *h)
 	assert_int_equal(iopf_fd_ioas_alloc(fd, &ioas), 0);
 	assert_int_equal(iopf_fd_device_bind(fd, dev, &devid), 0);
 	assert_int_equal(iopf_fd_device_bind(fd, dev, &devid), -EBUSY);
+	/* Bound, the device and its IOMMU stay: the binding points at it. */
+	assert_int_equal(iopf_dev_remove(dev), -EBUSY);
+	assert_int_equal(iopf_iommu_destroy(e.iommu), -EBUSY);
 	assert_int_equal(iopf_fd_fault_alloc(fd, &fault), 0);
 	assert_int_equal(iopf_fd_destroy(fd, 999), -ENOENT);
 	assert_int_equal(iopf_fd_destroy(fd, 0), -ENOENT);
@@ -50,6 +53,9 @@ static void body_objects(struct harness *h)
 	assert_int_equal(iopf_fd_destroy(fd, hwpt), -ENOENT);
 	assert_int_equal(iopf_fd_destroy(fd, ioas), 0);
 	assert_int_equal(iopf_fd_destroy(fd, fault), 0);
+	/* Unbound, the device is the caller's again. */
+	assert_int_equal(iopf_fd_destroy(fd, devid), 0);
+	assert_int_equal(iopf_dev_remove(dev), 0);
 	/* Ids are reused; what is left goes with the context. */
 	assert_int_equal(iopf_fd_ioas_alloc(fd, &ioas), 0);
 	iopf_fd_close(fd);
