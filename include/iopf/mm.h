@@ -312,6 +312,7 @@ struct iopf_mm_notifier {
 
 /*
  * [start, start + len) must lie within mapped memory (-EFAULT otherwise).
+ * -EBUSY if @n is inserted in @mm already (remove it first).
  * Undone by iopf_mm_notifier_remove(), before @n is freed or @mm
  * destroyed.
  */
@@ -320,8 +321,8 @@ int iopf_mm_notifier_insert(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 			    const struct iopf_mm_notifier_ops *ops);
 /*
  * Subscribe to the whole address space, mapped or not (an SVA binding):
- * every invalidation of @mm calls @n. -EINVAL for a NULL argument.
- * Undone by iopf_mm_notifier_remove().
+ * every invalidation of @mm calls @n. -EINVAL for a NULL argument,
+ * -EBUSY if @n is inserted in @mm already. Undone by iopf_mm_notifier_remove().
  */
 int iopf_mm_notifier_insert_all(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 				const struct iopf_mm_notifier_ops *ops);

@@ -54,6 +54,22 @@ static bool mm_notifier_overlaps(const struct iopf_mm_notifier *n,
 	return n->start <= last && start <= n->last;
 }
 
+/*
+ * Inserting @n twice would make the list a cycle and the next round walk
+ * it for ever under mm->lock. The list, not @n's fields, says whether it
+ * is in: a caller may hand in a notifier it never cleared.
+ */
+static bool mm_notifier_listed_locked(const struct iopf_mm *mm,
+				      const struct iopf_mm_notifier *n)
+{
+	iopf_rt_mutex_assert_held(&mm->lock);
+	for (const struct iopf_mm_notifier *it = mm->notifiers; it;
+	     it = it->next)
+		if (it == n)
+			return true;
+	return false;
+}
+
 int iopf_mm_notifier_insert(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 			    uint64_t start, uint64_t len,
 			    const struct iopf_mm_notifier_ops *ops)
@@ -66,6 +82,10 @@ int iopf_mm_notifier_insert(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 	if (__builtin_add_overflow(start, len - 1, &last))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&mm->lock);
+	if (mm_notifier_listed_locked(mm, n)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
 	if (!mm_range_mapped_locked(mm, start, last)) {
 		ret = -EFAULT;
 		goto out_unlock;
@@ -88,6 +108,10 @@ int iopf_mm_notifier_insert_all(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 	if (!mm || !n || !ops || !ops->invalidate)
 		return -EINVAL;
 	iopf_rt_mutex_lock(&mm->lock);
+	if (mm_notifier_listed_locked(mm, n)) {
+		iopf_rt_mutex_unlock(&mm->lock);
+		return -EBUSY;
+	}
 	n->mm = mm;
 	n->ops = ops;
 	n->start = 0;

@@ -377,6 +377,13 @@ static void body_notifier_protocol(struct harness *h)
 	}
 	assert_int_equal(iopf_mm_notifier_insert(h->mm, &m.n, A(0), 32 * PG,
 						 &mirror_ops), 0);
+	/* Inserted already: refused, the list stays as it was. */
+	assert_int_equal(iopf_mm_notifier_insert(h->mm, &m.n, A(0), 32 * PG,
+						 &mirror_ops), -EBUSY);
+	assert_int_equal(iopf_mm_notifier_insert_all(h->mm, &m.n, &mirror_ops),
+			 -EBUSY);
+	assert_int_equal(m.n.start, A(0));
+	assert_int_equal(m.n.last, A(32) - 1);
 	mirror_fault(&m, 8, NULL);
 	assert_int_equal(iopf_mm_unmap(h->mm, A(8), PG), 0);
 	assert_int_equal(m.last_cause, IOPF_MM_UNMAP);
