@@ -481,7 +481,8 @@ int iopf_domain_claim_fault_handler(struct iopf_domain *domain,
  * unanswered @timeout_ns after the handler returned is answered INVALID
  * by the IOMMU, and a later answer is stale: whoever holds the cookie (a
  * guest, through its VMM) cannot keep the device waiting forever. 0 turns
- * the limit off. Applies to groups handled from now on. -EINVAL for a
+ * the limit off, as does one so long that it would end past the clock's
+ * range (UINT64_MAX). Applies to groups handled from now on. -EINVAL for a
  * NULL domain. Undone by setting 0. Does not block.
  */
 int iopf_domain_set_fault_timeout(struct iopf_domain *domain,
@@ -658,8 +659,8 @@ int iopf_dma_whole(struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
 int iopf_dev_post_request(struct iopf_dev *dev,
 			  const struct iopf_page_request *req);
 /*
- * Wait up to @timeout_ns for the response to group @grpid and free its
- * slot; returns the code (enum iopf_response), -ETIMEDOUT (the slot stays
+ * Wait up to @timeout_ns (UINT64_MAX: no limit) for the response to group
+ * @grpid and free its slot; returns the code (enum iopf_response), -ETIMEDOUT (the slot stays
  * waiting), -ENOENT if nothing is outstanding for @grpid, or -EINVAL for
  * NULL or an index out of range. Blocks (an actor).
  */

@@ -184,6 +184,26 @@ unsigned iopf_rt_actor_id(const struct iopf_rt_actor *actor);
  */
 uint64_t iopf_rt_now(struct iopf_rt *rt);
 /*
+ * The deadline @ns after @now, saturating: UINT64_MAX (never) when it
+ * would lie past the clock's range, so that a timeout of UINT64_MAX waits
+ * for ever instead of wrapping into the past and expiring at once.
+ */
+static inline uint64_t iopf_rt_deadline(uint64_t now, uint64_t ns)
+{
+	return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+}
+/*
+ * What is left at @now of the wait to @deadline, as a timeout for
+ * iopf_rt_wait_timeout(): 0 once it has passed, UINT64_MAX (no limit) for
+ * a deadline of UINT64_MAX.
+ */
+static inline uint64_t iopf_rt_until(uint64_t now, uint64_t deadline)
+{
+	if (deadline == UINT64_MAX)
+		return UINT64_MAX;
+	return deadline > now ? deadline - now : 0;
+}
+/*
  * Let @ns nanoseconds pass without working (saturating at the largest
  * time in the virtual runtime). Blocks: call from an actor. Under
  * exploration a sleeper runs only when nobody else can.

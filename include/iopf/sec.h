@@ -132,7 +132,7 @@ int iopf_sec_queue_doorbell(struct iopf_sec *sec, unsigned q, uint32_t tail);
 /*
  * Wait (blocks: from an actor) until the device completed every
  * descriptor before @tail, at most @timeout_ns of the runtime's clock (the
- * interrupt); the driver then reads completions. 0, -ETIMEDOUT, or
+ * interrupt; UINT64_MAX: no limit); the driver then reads completions. 0, -ETIMEDOUT, or
  * -EINVAL for a bad queue.
  */
 int iopf_sec_queue_wait(struct iopf_sec *sec, unsigned q, uint32_t tail,

@@ -382,13 +382,13 @@ int iopf_sec_queue_wait(struct iopf_sec *sec, unsigned qi, uint32_t tail,
 	if (!sec || qi >= sec->nr_queues)
 		return -EINVAL;
 	q = &sec->q[qi];
-	deadline = iopf_rt_now(sec->rt) + timeout_ns;
+	deadline = iopf_rt_deadline(iopf_rt_now(sec->rt), timeout_ns);
 	iopf_rt_mutex_lock(&q->lock);
 	while ((int32_t)(q->head - tail) < 0) {
-		uint64_t now = iopf_rt_now(sec->rt);
+		uint64_t left = iopf_rt_until(iopf_rt_now(sec->rt), deadline);
 
-		if (now >= deadline ||
-		    iopf_rt_wait_timeout(&q->wq, &q->lock, deadline - now) ==
+		if (!left ||
+		    iopf_rt_wait_timeout(&q->wq, &q->lock, left) ==
 			    -ETIMEDOUT) {
 			if ((int32_t)(q->head - tail) < 0)
 				ret = -ETIMEDOUT;

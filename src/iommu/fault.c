@@ -404,7 +404,9 @@ static void fault_worker(void *arg)
 
 			g->state = GROUP_WAITING;
 			if (limit) {
-				g->deadline = iopf_rt_now(iommu->rt) + limit;
+				/* UINT64_MAX (never) past the clock's range. */
+				g->deadline = iopf_rt_deadline(
+					iopf_rt_now(iommu->rt), limit);
 				if (g->deadline < iommu->next_deadline) {
 					/* An earlier alarm for the queue actor. */
 					iommu->next_deadline = g->deadline;

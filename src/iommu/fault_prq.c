@@ -625,7 +625,7 @@ int iopf_dev_wait_response(struct iopf_dev *dev, uint16_t grpid,
 			   uint64_t timeout_ns)
 {
 	struct dev_slot *slot;
-	uint64_t deadline, now;
+	uint64_t deadline, left;
 	int code;
 
 	if (!dev || grpid >= IOPF_PRI_GROUPS)
@@ -636,11 +636,11 @@ int iopf_dev_wait_response(struct iopf_dev *dev, uint16_t grpid,
 		iopf_rt_mutex_unlock(&dev->lock);
 		return -ENOENT;
 	}
-	deadline = iopf_rt_now(dev->iommu->rt) + timeout_ns;
+	deadline = iopf_rt_deadline(iopf_rt_now(dev->iommu->rt), timeout_ns);
 	while (slot->state != SLOT_DONE) {
-		now = iopf_rt_now(dev->iommu->rt);
-		if (now >= deadline ||
-		    iopf_rt_wait_timeout(&dev->wq, &dev->lock, deadline - now) ==
+		left = iopf_rt_until(iopf_rt_now(dev->iommu->rt), deadline);
+		if (!left ||
+		    iopf_rt_wait_timeout(&dev->wq, &dev->lock, left) ==
 			    -ETIMEDOUT) {
 			if (slot->state == SLOT_DONE)
 				break;

@@ -491,6 +491,57 @@ static void body_async_and_stale(struct harness *h)
 
 HARNESS_VIRTUAL_TEST(async_and_stale)
 
+struct late_answer {
+	struct env *e;
+	uint64_t after_ns;
+};
+
+static void answer_late(void *arg)
+{
+	struct late_answer *l = arg;
+
+	iopf_rt_sleep(l->e->h->rt, l->after_ns);
+	assert_int_equal(iopf_fault_respond(l->e->iommu, l->e->last_cookie,
+					    IOPF_RESP_SUCCESS), 0);
+}
+
+/*
+ * A limit, or a wait, so long that its end lies past the clock's range
+ * never ends: it must not wrap into the past and expire at once.
+ */
+static void body_timeout_past_the_clock(struct harness *h)
+{
+	struct env e;
+	struct iopf_iommu_stats st;
+	struct iopf_page_request r = req(3, 1, true, -1);
+	struct late_answer l = { &e, 1000000000ull };
+	struct iopf_rt_actor *a;
+
+	env_setup_dev(h, &e, 0, "dev", IOPF_FAULT_PRI, 0);
+	e.answer = IOPF_RESP_ASYNC;
+	/* A limit that fits still applies. */
+	assert_int_equal(iopf_domain_set_fault_timeout(e.d, 1000000), 0);
+	iopf_dev_post_request(e.dev, &r);
+	assert_int_equal(iopf_dev_wait_response(e.dev, 3, 1000000000),
+			 IOPF_RESP_INVALID);
+	assert_int_equal(iopf_domain_set_fault_timeout(e.d, UINT64_MAX), 0);
+	iopf_dev_post_request(e.dev, &r);
+	/* Still waiting well after the handler returned... */
+	assert_int_equal(iopf_dev_wait_response(e.dev, 3, 10000000),
+			 -ETIMEDOUT);
+	/* ...until the answer, however late, which a wait for ever gets. */
+	assert_int_equal(iopf_rt_spawn(h->rt, "guest", answer_late, &l, &a), 0);
+	assert_int_equal(iopf_dev_wait_response(e.dev, 3, UINT64_MAX),
+			 IOPF_RESP_SUCCESS);
+	iopf_rt_join(a);
+	iopf_iommu_stats(e.iommu, &st);
+	assert_int_equal(st.timed_out, 1);
+	assert_int_equal(st.stale_responses, 0);
+	env_teardown(&e);
+}
+
+HARNESS_VIRTUAL_TEST(timeout_past_the_clock)
+
 struct stall_arg {
 	struct iopf_dev *dev;
 	uint64_t iova;
@@ -907,6 +958,7 @@ TEST_MAIN(cmocka_unit_test(test_static_dma),
 	  cmocka_unit_test(test_overflow),
 	  cmocka_unit_test(test_stop_marker_and_pasid_rules),
 	  cmocka_unit_test(test_async_and_stale),
+	  cmocka_unit_test(test_timeout_past_the_clock),
 	  cmocka_unit_test(test_stall),
 	  cmocka_unit_test(test_stall_budget_after_remove),
 	  cmocka_unit_test(test_teardown_answers_pending),

@@ -221,6 +221,51 @@ static void test_fault_does_not_block_other_queues(void **state)
 	harness_run_costs(IOPF_RT_VIRTUAL, 1, &slow, body_queues, NULL);
 }
 
+/* ---- a wait with no limit ---- */
+
+struct one_job {
+	struct guest *g;
+	uint64_t src, dst;
+	int ret;
+};
+
+static void run_one_job(void *arg)
+{
+	struct one_job *j = arg;
+	uint64_t out;
+
+	j->ret = iopf_sec_drv_run(j->g->drv[0], IOPF_SEC_SHA256, j->src,
+				  j->dst, PG, NULL, NULL, &out);
+}
+
+/*
+ * A wait of UINT64_MAX lasts until the device completes: its deadline
+ * lies past the clock's range, and must not wrap into the past.
+ */
+static void body_wait_no_limit(struct harness *h)
+{
+	struct guest g = { 0 };
+	struct one_job j = { .g = &g, .ret = 1 };
+	struct iopf_rt_actor *a;
+
+	guest_up(h, &g, IOPF_VM_STATIC, IOPF_FAULT_NONE, 1);
+	j.src = iopf_sec_drv_alloc_buffer(g.drv[0], PG);
+	j.dst = iopf_sec_drv_alloc_buffer(g.drv[0], PG);
+	assert_true(j.src && j.dst);
+	assert_int_equal(iopf_rt_spawn(h->rt, "vcpu", run_one_job, &j, &a), 0);
+	/* The driver's first descriptor (tail 1) is not submitted yet. */
+	assert_int_equal(iopf_sec_queue_wait(g.sec, 0, 1, UINT64_MAX), 0);
+	iopf_rt_join(a);
+	assert_int_equal(j.ret, 0);
+	guest_down(h, &g);
+}
+
+static void test_wait_no_limit(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_wait_no_limit, NULL);
+}
+
 /* ---- the balloon, and a workload on a vCPU ---- */
 
 struct balloon_run {
@@ -329,4 +374,5 @@ static void test_balloon(void **state)
 
 TEST_MAIN(cmocka_unit_test(test_jobs_verified_against_cpu),
 	  cmocka_unit_test(test_fault_does_not_block_other_queues),
+	  cmocka_unit_test(test_wait_no_limit),
 	  cmocka_unit_test(test_balloon))
