@@ -41,6 +41,19 @@ struct iopf_mm;
 typedef uint64_t iopf_pfn_t;
 #define IOPF_PFN_NONE ((iopf_pfn_t)-1)
 
+/*
+ * Addresses of an address space lie below 1 << IOPF_MM_ADDR_BITS: the
+ * user half of an x86-64 process (4-level page tables), where a VMM's
+ * memory is. A range reaching past it is refused with -EINVAL.
+ */
+#define IOPF_MM_ADDR_BITS 47
+/*
+ * The most pages one iopf_mm_map() takes: 1 TiB of 4 KiB pages. The
+ * address space allocates its table for a mapping (8 bytes a page) at
+ * once; a larger mapping gets -ENOMEM instead of a table of gigabytes.
+ */
+#define IOPF_MM_MAP_MAX_PAGES (1ull << 28)
+
 enum iopf_mm_pool_flags {
 	/* Keep real bytes for every frame (else accounting only). */
 	IOPF_MM_POOL_DATA = 1u << 0,
@@ -164,7 +177,8 @@ void iopf_mm_pool_stats(struct iopf_mm_pool *pool,
  * time, so it may block and, in the virtual runtime, must be called from
  * an actor of the pool's runtime (iopf_mm_pool() and iopf_mm_name() do
  * not block). Errors: -EINVAL for a NULL argument or a range that is
- * empty, wraps, lies past the address bits or, for calls that take whole
+ * empty, wraps, lies past the address bits (IOPF_MM_ADDR_BITS) or, for
+ * calls that take whole
  * pages, is not page-aligned; -EFAULT where a page of the range is not
  * mapped; -ENOMEM when a frame cannot be had even by reclaim (swap full),
  * or a table cannot be allocated. A failure changes nothing, except that
@@ -187,7 +201,8 @@ const char *iopf_mm_name(const struct iopf_mm *mm);
 
 /*
  * Reserve [addr, addr + len) as anonymous memory, populated on touch;
- * -EEXIST if any of it is mapped already. On a host pool: adopt the
+ * -EEXIST if any of it is mapped already, -ENOMEM for more than
+ * IOPF_MM_MAP_MAX_PAGES pages at once. On a host pool: adopt the
  * process's memory at those VAs (parts adopted already are kept, no
  * -EEXIST); -EFAULT if the process has a hole there, -EOPNOTSUPP for
  * memory userfaultfd cannot watch (a file mapping). Undone by

@@ -269,9 +269,11 @@ int iopf_mm_map(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 
 	if (!mm_range_valid(pool, addr, len, &last))
 		return -EINVAL;
+	npages = len >> pool->page_shift;
+	if (npages > IOPF_MM_MAP_MAX_PAGES)
+		return -ENOMEM;
 	if (pool->ops->map)
 		return mm_map_adopt(mm, addr, last);
-	npages = len >> pool->page_shift;
 	ptes = iopf_calloc(npages, sizeof(*ptes));
 	if (!ptes)
 		return -ENOMEM;
@@ -610,7 +612,7 @@ static int mm_access(struct iopf_mm *mm, uint64_t addr, void *buf, size_t len,
 
 	if (!len)
 		return 0;
-	if (!buf || __builtin_add_overflow(addr, (uint64_t)len - 1, &end))
+	if (!buf || !mm_span_valid(addr, len, &end))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&mm->lock);
 	if (!mm_range_mapped_locked(mm, addr & ~mask, end & ~mask)) {

@@ -185,6 +185,7 @@ void *mm_slot_data(struct iopf_mm_pool *pool, uint64_t slot);
 void mm_lru_unlink_locked(struct iopf_mm_pool *pool, uint32_t pfn);
 void mm_lru_add_head_locked(struct iopf_mm_pool *pool, uint32_t pfn);
 void mm_charge(struct iopf_mm_pool *pool, uint64_t ns);
+bool mm_span_valid(uint64_t addr, uint64_t len, uint64_t *last);
 bool mm_range_valid(const struct iopf_mm_pool *pool, uint64_t addr,
 		    uint64_t len, uint64_t *last);
 

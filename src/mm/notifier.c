@@ -77,9 +77,8 @@ int iopf_mm_notifier_insert(struct iopf_mm *mm, struct iopf_mm_notifier *n,
 	uint64_t last;
 	int ret = 0;
 
-	if (!mm || !n || !ops || !ops->invalidate || !len)
-		return -EINVAL;
-	if (__builtin_add_overflow(start, len - 1, &last))
+	if (!mm || !n || !ops || !ops->invalidate ||
+	    !mm_span_valid(start, len, &last))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&mm->lock);
 	if (mm_notifier_listed_locked(mm, n)) {

@@ -54,17 +54,26 @@ void mm_charge(struct iopf_mm_pool *pool, uint64_t ns)
 	iopf_rt_charge(pool->rt, ns);
 }
 
+/*
+ * Is [addr, addr + len) non-empty, without wrapping, and below the
+ * address bits? Sets *@last.
+ */
+bool mm_span_valid(uint64_t addr, uint64_t len, uint64_t *last)
+{
+	if (!len || __builtin_add_overflow(addr, len - 1, last))
+		return false;
+	return !(*last >> IOPF_MM_ADDR_BITS);
+}
+
 /* Is [addr, addr + len) a non-empty, page-aligned range that fits? */
 bool mm_range_valid(const struct iopf_mm_pool *pool, uint64_t addr,
 		    uint64_t len, uint64_t *last)
 {
 	uint64_t mask = pool->page_size - 1;
 
-	if (!len || (addr & mask) || (len & mask))
+	if ((addr & mask) || (len & mask))
 		return false;
-	if (__builtin_add_overflow(addr, len - 1, last))
-		return false;
-	return true;
+	return mm_span_valid(addr, len, last);
 }
 
 static int mm_emu_populate(struct iopf_mm *mm, uint32_t pfn, uint64_t addr,

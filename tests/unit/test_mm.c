@@ -123,6 +123,21 @@ static void body_bad_input(struct harness *h)
 			 -EINVAL);
 	assert_int_equal(iopf_mm_unmap(h->mm, 0xfffffffffffff000ull, 2 * PG),
 			 -EINVAL);
+	/* Past the address bits, or reaching past them. */
+	assert_int_equal(iopf_mm_map(h->mm, 1ull << IOPF_MM_ADDR_BITS, PG),
+			 -EINVAL);
+	assert_int_equal(iopf_mm_map(h->mm, 1ull << 60, PG), -EINVAL);
+	assert_int_equal(iopf_mm_map(h->mm, 0, 1ull << 50), -EINVAL);
+	assert_int_equal(iopf_mm_unmap(h->mm, PG, UINT64_MAX - PG + 1),
+			 -EINVAL);
+	assert_int_equal(iopf_mm_read(h->mm, (1ull << IOPF_MM_ADDR_BITS) - 4,
+				      b, 8), -EINVAL);
+	assert_int_equal(iopf_mm_get_pages(h->mm, A(0), 1ull << 40, 0, pfns),
+			 -EINVAL);
+	/* Within them, but more pages than one mapping's table may hold. */
+	assert_int_equal(iopf_mm_map(h->mm, 0,
+				     (IOPF_MM_MAP_MAX_PAGES + 1) * PG),
+			 -ENOMEM);
 	/* Addresses not mapped. */
 	assert_int_equal(iopf_mm_read(h->mm, A(16), b, 8), -EFAULT);
 	assert_int_equal(iopf_mm_write(h->mm, A(15) + PG - 4, b, 8), -EFAULT);
@@ -148,6 +163,9 @@ static void body_bad_input(struct harness *h)
 							 16 * PG, &ok), -EFAULT);
 		assert_int_equal(iopf_mm_notifier_insert(h->mm, &n, UINT64_MAX,
 							 2, &ok), -EINVAL);
+		assert_int_equal(iopf_mm_notifier_insert(h->mm, &n, A(0),
+							 1ull << 47, &ok),
+				 -EINVAL);
 	}
 	/* Nothing above changed the pool. */
 	iopf_mm_pool_stats(h->pool, &after);
