@@ -32,6 +32,8 @@ extern "C" {
 #define IOPF_PASID_NONE UINT32_MAX
 #define IOPF_PASID_MAX (1u << 20)   /* 20-bit PASIDs */
 #define IOPF_PRI_GROUPS 512         /* 9-bit page request group index */
+/* The most entries an IOTLB or an ATC may be configured with. */
+#define IOPF_TLB_MAX_ENTRIES (1u << 20)
 
 enum iopf_perm {
 	IOPF_PERM_READ = 1u << 0,
@@ -246,7 +248,7 @@ struct iopf_iommu_config {
 	struct iopf_mm_pool *pool;  /* the host RAM devices reach */
 	unsigned prq_depth;         /* page request queue entries */
 	unsigned fault_workers;     /* actors running fault handlers */
-	unsigned iotlb_entries;     /* 0: default */
+	unsigned iotlb_entries;     /* 0: default; IOPF_TLB_MAX_ENTRIES */
 	unsigned stall_max;         /* stalled transactions at once */
 	enum iopf_prq_drain prq_drain;
 };
@@ -256,7 +258,8 @@ struct iopf_iommu_config {
  * @cfg->prq_depth entries (1..65536) and @cfg->fault_workers actors
  * (1..64) running handlers; stall_max 0 means 64; @cfg->prq_drain says
  * who drains the queue. -EINVAL for a NULL argument or a depth, worker
- * count or drain out of range, -ENOMEM. Undone by
+ * count, IOTLB size (past IOPF_TLB_MAX_ENTRIES) or drain out of range,
+ * -ENOMEM. Undone by
  * iopf_iommu_destroy(). Spawns the queue actor and the workers.
  */
 int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
@@ -333,7 +336,7 @@ struct iopf_dev_config {
 	const char *name;
 	enum iopf_fault_cap fault_cap;
 	bool ats;                 /* has an ATC (implied by PRI) */
-	unsigned atc_entries;     /* 0: default */
+	unsigned atc_entries;     /* 0: default; IOPF_TLB_MAX_ENTRIES */
 	unsigned pri_credits;     /* outstanding page requests; 0: default */
 	/*
 	 * Page requests one DMA raises for one page. Each answer of SUCCESS
@@ -348,8 +351,9 @@ struct iopf_dev_config {
 
 /*
  * Add a device behind @iommu, attached to nothing. -EINVAL for a NULL
- * argument, an unknown fault capability, a stall device with an ATC, or
- * more PRI credits than IOPF_PRI_GROUPS; -ENOMEM. Undone by
+ * argument, an unknown fault capability, a stall device with an ATC,
+ * more ATC entries than IOPF_TLB_MAX_ENTRIES or more PRI credits than
+ * IOPF_PRI_GROUPS; -ENOMEM. Undone by
  * iopf_dev_remove() or iopf_iommu_destroy(). Blocks briefly (locks).
  */
 int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,

@@ -50,7 +50,8 @@ int iopf_iommu_create(struct iopf_rt *rt, const struct iopf_iommu_config *cfg,
 	if (!rt || !cfg || !cfg->pool || !out)
 		return -EINVAL;
 	if (!cfg->prq_depth || cfg->prq_depth > 65536 || !cfg->fault_workers ||
-	    cfg->fault_workers > 64 || cfg->prq_drain > IOPF_PRQ_DRAIN_WORKERS)
+	    cfg->fault_workers > 64 || cfg->prq_drain > IOPF_PRQ_DRAIN_WORKERS ||
+	    cfg->iotlb_entries > IOPF_TLB_MAX_ENTRIES)
 		return -EINVAL;
 	iommu = iopf_calloc(1, sizeof(*iommu));
 	if (!iommu)
@@ -208,7 +209,8 @@ int iopf_dev_add(struct iopf_iommu *iommu, const struct iopf_dev_config *cfg,
 		return -EINVAL;
 	if (cfg->fault_cap == IOPF_FAULT_STALL && cfg->ats)
 		return -EINVAL; /* stall is the platform-device model */
-	if (cfg->pri_credits > IOPF_PRI_GROUPS)
+	if (cfg->pri_credits > IOPF_PRI_GROUPS ||
+	    cfg->atc_entries > IOPF_TLB_MAX_ENTRIES)
 		return -EINVAL;
 	dev = iopf_calloc(1, sizeof(*dev));
 	if (!dev)

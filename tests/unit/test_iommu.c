@@ -949,6 +949,40 @@ static void test_drain_out_of_range(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_drain_out_of_range, NULL);
 }
 
+/* IOTLB and ATC sizes past IOPF_TLB_MAX_ENTRIES are refused, not allocated. */
+static void body_tlb_sizes(struct harness *h)
+{
+	struct iopf_iommu_config cfg = { .prq_depth = 8, .fault_workers = 1 };
+	struct iopf_dev_config dc = { .name = "ats", .ats = true };
+	struct iopf_iommu *iommu = NULL;
+	struct iopf_dev *dev = NULL;
+
+	harness_mm(h, 16, 0, IOPF_MM_POOL_DATA, UINT64_MAX, 0);
+	cfg.pool = h->pool;
+	cfg.iotlb_entries = UINT32_MAX;
+	assert_int_equal(iopf_iommu_create(h->rt, &cfg, &iommu), -EINVAL);
+	cfg.iotlb_entries = IOPF_TLB_MAX_ENTRIES + 1;
+	assert_int_equal(iopf_iommu_create(h->rt, &cfg, &iommu), -EINVAL);
+	assert_null(iommu);
+	cfg.iotlb_entries = IOPF_TLB_MAX_ENTRIES;
+	assert_int_equal(iopf_iommu_create(h->rt, &cfg, &iommu), 0);
+	dc.atc_entries = UINT32_MAX;
+	assert_int_equal(iopf_dev_add(iommu, &dc, &dev), -EINVAL);
+	dc.atc_entries = IOPF_TLB_MAX_ENTRIES + 1;
+	assert_int_equal(iopf_dev_add(iommu, &dc, &dev), -EINVAL);
+	assert_null(dev);
+	dc.atc_entries = IOPF_TLB_MAX_ENTRIES;
+	assert_int_equal(iopf_dev_add(iommu, &dc, &dev), 0);
+	assert_int_equal(iopf_dev_remove(dev), 0);
+	iopf_iommu_destroy(iommu);
+	harness_mm_done(h);
+}
+
+static void test_tlb_sizes(void **state)
+{
+	harness_run(IOPF_RT_VIRTUAL, 1, body_tlb_sizes, NULL);
+}
+
 TEST_MAIN(cmocka_unit_test(test_static_dma),
 	  cmocka_unit_test(test_attach_errors),
 	  cmocka_unit_test(test_invalidation_waits_for_inflight_dma),
@@ -966,4 +1000,5 @@ TEST_MAIN(cmocka_unit_test(test_static_dma),
 	  cmocka_unit_test(test_nested),
 	  cmocka_unit_test(test_deterministic),
 	  cmocka_unit_test(test_workers_drain),
-	  cmocka_unit_test(test_drain_out_of_range))
+	  cmocka_unit_test(test_drain_out_of_range),
+	  cmocka_unit_test(test_tlb_sizes))
