@@ -551,7 +551,7 @@ uint64_t iopf_domain_read_and_clear_dirty(struct iopf_domain *domain,
 /*
  * Invalidate cached translations of [iova, iova + size) (size 0: all) in
  * the IOTLB and the attached devices' ATCs, and wait for DMA in flight
- * through them. Never fails. Blocks (an actor).
+ * through them. Never fails; NULL: nothing. Blocks (an actor).
  */
 void iopf_domain_invalidate(struct iopf_domain *domain, uint64_t iova,
 			    uint64_t size);

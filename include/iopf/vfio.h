@@ -263,7 +263,8 @@ int iopf_ioas_read_dirty(struct iopf_ioas *ioas, uint64_t iova,
 /*
  * Is the page at @iova mapped (in every attached domain)? A snapshot read
  * without the area lock: an invalidation or a fault may change it as soon
- * as it is read. False for an IOVA outside every area. Does not block.
+ * as it is read. False for an IOVA outside every area, or a NULL @ioas.
+ * Does not block.
  */
 bool iopf_ioas_is_mapped(struct iopf_ioas *ioas, uint64_t iova);
 

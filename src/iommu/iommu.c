@@ -814,13 +814,15 @@ static void domain_flush(struct iopf_domain *d, uint32_t pasid, uint64_t iova,
 
 void iopf_domain_invalidate(struct iopf_domain *d, uint64_t iova, uint64_t size)
 {
-	domain_flush(d, TLB_ANY_PASID, iova, size);
+	if (d)
+		domain_flush(d, TLB_ANY_PASID, iova, size);
 }
 
 void iopf_domain_invalidate_pasid(struct iopf_domain *d, uint32_t pasid,
 				  uint64_t iova, uint64_t size)
 {
-	domain_flush(d, pasid, iova, size);
+	if (d)
+		domain_flush(d, pasid, iova, size);
 }
 
 int iopf_domain_set_stage1(struct iopf_domain *d, uint32_t pasid,

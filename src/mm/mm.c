@@ -53,14 +53,14 @@ int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
 {
 	struct iopf_mm *mm;
 
-	if (!pool || !out)
+	if (!pool || !name || !out)
 		return -EINVAL;
 	mm = iopf_calloc(1, sizeof(*mm));
 	if (!mm)
 		return -ENOMEM;
 	iopf_lock_init(pool->rt, &mm->lock, MM);
 	mm->pool = pool;
-	snprintf(mm->name, sizeof(mm->name), "%s", name ? name : "mm");
+	snprintf(mm->name, sizeof(mm->name), "%s", name);
 	mm->memlock_limit_pages = memlock_bytes == UINT64_MAX
 					  ? UINT64_MAX
 					  : memlock_bytes >> pool->page_shift;

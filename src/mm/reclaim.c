@@ -118,6 +118,8 @@ int iopf_mm_reclaim(struct iopf_mm_pool *pool, uint64_t npages,
 	uint64_t done = 0, scanned = 0, budget;
 	bool swap_full = false;
 
+	if (!pool)
+		return -EINVAL;
 	iopf_rt_mutex_lock(&pool->lock);
 	/* Two passes over the LRU: the first may only clear accessed bits. */
 	budget = 2 * pool->lru_len + npages;

@@ -226,7 +226,7 @@ int iopf_ioas_set_limit(struct iopf_ioas *ioas, unsigned max_areas)
 
 bool iopf_ioas_is_mapped(struct iopf_ioas *ioas, uint64_t iova)
 {
-	struct vfio_area *a = area_get(ioas, iova);
+	struct vfio_area *a = ioas ? area_get(ioas, iova) : NULL;
 	bool mapped;
 
 	if (!a)

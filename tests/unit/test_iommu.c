@@ -133,6 +133,9 @@ static void body_attach_errors(struct harness *h)
 	assert_int_equal(iopf_domain_map(plain, 0, 0, PG, RW), -EEXIST);
 	assert_int_equal(iopf_domain_unmap(plain, PG, PG), -ENOENT);
 	assert_int_equal(iopf_domain_map(n, 0, 0, PG, RW), -EINVAL);
+	/* No domain: nothing to invalidate. */
+	iopf_domain_invalidate(NULL, 0, 0);
+	iopf_domain_invalidate_pasid(NULL, 1, 0, 0);
 	env_teardown(&e); /* frees the rest, attached or not */
 }
 

@@ -150,6 +150,15 @@ static void body_bad_input(struct harness *h)
 	assert_int_equal(iopf_mm_discard(h->mm, A(10), 8 * PG), -EFAULT);
 	assert_int_equal(iopf_mm_migrate(h->mm, A(20), PG, &moved), -EFAULT);
 	assert_int_equal(iopf_mm_populate(h->mm, A(15), 2 * PG), -EFAULT);
+	/* NULL arguments. */
+	assert_int_equal(iopf_mm_reclaim(NULL, 1, NULL), -EINVAL);
+	{
+		struct iopf_mm *mm = NULL;
+
+		assert_int_equal(iopf_mm_create(h->pool, NULL, UINT64_MAX,
+						&mm), -EINVAL);
+		assert_null(mm);
+	}
 	/* A notifier over a range that is not (wholly) mapped. */
 	assert_int_equal(iopf_mm_notifier_insert(h->mm, &n, A(8), 16 * PG,
 						 &ops), -EINVAL);

@@ -196,6 +196,7 @@ static void body_premap_window(struct harness *h)
 	/* Stops at the area's end: 16..19, not into the next area. */
 	assert_int_equal(dma(&v, GPA(16), b, 8, false), 0);
 	assert_false(iopf_ioas_is_mapped(ioas, GPA(20)));
+	assert_false(iopf_ioas_is_mapped(NULL, GPA(4)));
 	/* Stops at an already mapped page: 0..3 then page 4 is mapped. */
 	assert_int_equal(dma(&v, GPA(0), b, 8, false), 0);
 	assert_true(iopf_ioas_is_mapped(ioas, GPA(3)));
