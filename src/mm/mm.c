@@ -610,8 +610,6 @@ static int mm_access(struct iopf_mm *mm, uint64_t addr, void *buf, size_t len,
 	unsigned char *p = buf;
 	int ret = 0;
 
-	if (!len)
-		return 0;
 	if (!buf || !mm_span_valid(addr, len, &end))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&mm->lock);

@@ -142,6 +142,9 @@ static void body_bad_input(struct harness *h)
 	assert_int_equal(iopf_mm_read(h->mm, A(16), b, 8), -EFAULT);
 	assert_int_equal(iopf_mm_write(h->mm, A(15) + PG - 4, b, 8), -EFAULT);
 	assert_int_equal(iopf_mm_read(h->mm, UINT64_MAX - 3, b, 8), -EINVAL);
+	/* Empty, as for every other call. */
+	assert_int_equal(iopf_mm_read(h->mm, A(0), b, 0), -EINVAL);
+	assert_int_equal(iopf_mm_write(h->mm, A(0), b, 0), -EINVAL);
 	assert_int_equal(iopf_mm_get_pages(h->mm, A(14), 4, 0, pfns), -EFAULT);
 	assert_int_equal(iopf_mm_get_pages(h->mm, A(0), 0, 0, pfns), -EINVAL);
 	assert_int_equal(iopf_mm_get_pages(h->mm, A(0), 1, 0x80, pfns), -EINVAL);
