@@ -83,7 +83,11 @@ struct iopf_io_pgtable_ops {
 	 */
 	int64_t (*unmap)(struct iopf_io_pgtable *t, uint64_t iova,
 			 uint64_t size);
-	/* Lock-free: 0 and @out filled, or -ENOENT. Sets accessed/dirty. */
+	/*
+	 * Lock-free: 0 and @out filled; -ENOENT if not mapped, -EACCES if
+	 * the leaf lacks @access (@out filled), -ERANGE for an IOVA past
+	 * IOPF_IOVA_BITS. Sets accessed/dirty.
+	 */
 	int (*walk)(struct iopf_io_pgtable *t, uint64_t iova, unsigned access,
 		    struct iopf_io_pgtable_walk *out);
 	/* Lock-free, no side effect; IOPF_PHYS_NONE when not mapped. */
@@ -499,13 +503,16 @@ int iopf_domain_set_fault_timeout(struct iopf_domain *domain,
  * -EINVAL for a domain that is not paging, a misaligned, empty or
  * overflowing range or a bad permission; -EEXIST if part of the range is
  * mapped (nothing changed); -ENOMEM for tables (nothing left mapped).
- * Undone by iopf_domain_unmap(). Blocks briefly (the table's lock).
+ * @phys is not checked against the IOMMU's pool: a DMA through a
+ * translation past it fails with -EINVAL. Undone by iopf_domain_unmap().
+ * Blocks briefly (the table's lock).
  */
 int iopf_domain_map(struct iopf_domain *domain, uint64_t iova, uint64_t phys,
 		    uint64_t size, unsigned perm);
 /*
- * Returns bytes unmapped (0 if nothing was mapped), after IOTLB and ATC
- * invalidation completed and DMA through the old translations finished.
+ * Returns bytes unmapped (-ENOENT if nothing was mapped there), after
+ * IOTLB and ATC invalidation completed and DMA through the old
+ * translations finished.
  * Unmapping part of a superpage splits it: -ENOMEM if that cannot
  * allocate. -EINVAL for a domain that is not paging or a bad range.
  * Blocks (an actor): waits for the devices' in-flight DMA.

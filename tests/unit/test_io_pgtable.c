@@ -147,6 +147,12 @@ static void body_bad_args(struct harness *h)
 	assert_int_equal(ops->unmap(t, 0, 0), -EINVAL);
 	assert_int_equal(ops->unmap(t, 3, K4), -EINVAL);
 	assert_int_equal(ops->iova_to_phys(t, 1ull << 48), IOPF_PHYS_NONE);
+	{
+		struct iopf_io_pgtable_walk w;
+
+		assert_int_equal(ops->walk(t, 1ull << 48, IOPF_PERM_READ, &w),
+				 -ERANGE);
+	}
 	assert_int_equal(log.calls, 0);
 	assert_int_equal(iopf_io_pgtable_alloc(h->rt, &bad, &t2), -EINVAL);
 	/* Read-only leaf: a write walk is a permission miss. */
