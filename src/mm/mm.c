@@ -183,7 +183,7 @@ bool mm_range_mapped_locked(struct iopf_mm *mm, uint64_t start,
 static int mm_lock_mapped_range(struct iopf_mm *mm, uint64_t addr,
 				uint64_t len, uint64_t *last)
 {
-	if (!mm_range_valid(mm->pool, addr, len, last))
+	if (!mm || !mm_range_valid(mm->pool, addr, len, last))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&mm->lock);
 	if (!mm_range_mapped_locked(mm, addr, *last)) {
@@ -261,12 +261,15 @@ static int mm_map_adopt(struct iopf_mm *mm, uint64_t addr, uint64_t last)
 
 int iopf_mm_map(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
-	struct iopf_mm_pool *pool = mm->pool;
+	struct iopf_mm_pool *pool;
 	uint64_t last, npages;
 	uint64_t *ptes;
 	size_t i;
 	int ret;
 
+	if (!mm)
+		return -EINVAL;
+	pool = mm->pool;
 	if (!mm_range_valid(pool, addr, len, &last))
 		return -EINVAL;
 	npages = len >> pool->page_shift;
@@ -437,11 +440,14 @@ err_nomem:
 
 int iopf_mm_unmap(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 {
-	struct iopf_mm_pool *pool = mm->pool;
+	struct iopf_mm_pool *pool;
 	uint64_t last, backed;
 	size_t i;
 	int ret;
 
+	if (!mm)
+		return -EINVAL;
+	pool = mm->pool;
 	if (!mm_range_valid(pool, addr, len, &last))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&mm->lock);
@@ -605,11 +611,15 @@ int iopf_mm_populate(struct iopf_mm *mm, uint64_t addr, uint64_t len)
 static int mm_access(struct iopf_mm *mm, uint64_t addr, void *buf, size_t len,
 		     bool to_mm)
 {
-	struct iopf_mm_pool *pool = mm->pool;
-	uint64_t mask = pool->page_size - 1, end;
+	struct iopf_mm_pool *pool;
+	uint64_t mask, end;
 	unsigned char *p = buf;
 	int ret = 0;
 
+	if (!mm)
+		return -EINVAL;
+	pool = mm->pool;
+	mask = pool->page_size - 1;
 	if (!buf || !mm_span_valid(addr, len, &end))
 		return -EINVAL;
 	iopf_rt_mutex_lock(&mm->lock);
@@ -662,10 +672,13 @@ int iopf_mm_write(struct iopf_mm *mm, uint64_t addr, const void *buf,
 int iopf_mm_migrate(struct iopf_mm *mm, uint64_t addr, uint64_t len,
 		    uint64_t *moved)
 {
-	struct iopf_mm_pool *pool = mm->pool;
+	struct iopf_mm_pool *pool;
 	uint64_t last, a, n = 0;
 	int ret;
 
+	if (!mm)
+		return -EINVAL;
+	pool = mm->pool;
 	if (moved)
 		*moved = 0;
 	ret = mm_lock_mapped_range(mm, addr, len, &last);

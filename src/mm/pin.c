@@ -77,11 +77,15 @@ static void mm_unpin_one(struct iopf_mm_pool *pool, iopf_pfn_t pfn)
 static int mm_gup(struct iopf_mm *mm, uint64_t addr, uint64_t npages,
 		  unsigned gup_flags, iopf_pfn_t *pfns, bool pin)
 {
-	struct iopf_mm_pool *pool = mm->pool;
-	const struct iopf_cost_model *c = pool->costs;
+	struct iopf_mm_pool *pool;
+	const struct iopf_cost_model *c;
 	uint64_t last, i;
 	int ret = 0;
 
+	if (!mm)
+		return -EINVAL;
+	pool = mm->pool;
+	c = pool->costs;
 	if (!pfns || !npages ||
 	    (gup_flags & ~(unsigned)(IOPF_MM_GUP_WRITE | IOPF_MM_GUP_NOFAULT)) ||
 	    (pin && (gup_flags & IOPF_MM_GUP_NOFAULT)))

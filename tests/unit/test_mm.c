@@ -155,6 +155,21 @@ static void body_bad_input(struct harness *h)
 	assert_int_equal(iopf_mm_populate(h->mm, A(15), 2 * PG), -EFAULT);
 	/* NULL arguments. */
 	assert_int_equal(iopf_mm_reclaim(NULL, 1, NULL), -EINVAL);
+	/* Every call on a NULL mm is refused, none reads through it. */
+	{
+		unsigned char byte = 0;
+		iopf_pfn_t pfn;
+
+		assert_int_equal(iopf_mm_map(NULL, 0, PG), -EINVAL);
+		assert_int_equal(iopf_mm_unmap(NULL, 0, PG), -EINVAL);
+		assert_int_equal(iopf_mm_populate(NULL, 0, PG), -EINVAL);
+		assert_int_equal(iopf_mm_discard(NULL, 0, PG), -EINVAL);
+		assert_int_equal(iopf_mm_migrate(NULL, 0, PG, &moved), -EINVAL);
+		assert_int_equal(iopf_mm_read(NULL, 0, &byte, 1), -EINVAL);
+		assert_int_equal(iopf_mm_write(NULL, 0, &byte, 1), -EINVAL);
+		assert_int_equal(iopf_mm_get_pages(NULL, 0, 1, 0, &pfn), -EINVAL);
+		assert_int_equal(iopf_mm_pin_pages(NULL, 0, 1, 0, &pfn), -EINVAL);
+	}
 	{
 		struct iopf_mm *mm = NULL;
 
