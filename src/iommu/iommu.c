@@ -280,23 +280,31 @@ int iopf_dev_hold(struct iopf_dev *dev)
 	return 0;
 }
 
-void iopf_dev_release(struct iopf_dev *dev)
+/*
+ * Drop one of @iommu's holds counted in *@holders. Releasing what nobody
+ * holds is a count gone wrong, which would let a free through under a
+ * holder: stopped, with @call named.
+ */
+static void iommu_hold_drop(struct iopf_iommu *iommu, unsigned *holders,
+			    const char *call)
 {
 	bool held;
 
-	if (!dev)
-		return;
-	iopf_rt_mutex_lock(&dev->iommu->attach_lock);
-	held = dev->holders;
+	iopf_rt_mutex_lock(&iommu->attach_lock);
+	held = *holders;
 	if (held)
-		dev->holders--;
-	iopf_rt_mutex_unlock(&dev->iommu->attach_lock);
+		(*holders)--;
+	iopf_rt_mutex_unlock(&iommu->attach_lock);
 	if (!held) {
-		/* A count gone wrong would let a removal through a binding. */
-		fprintf(stderr, "iopf: iopf_dev_release() of a device nobody "
-			"holds\n");
+		fprintf(stderr, "iopf: %s of what nobody holds\n", call);
 		abort();
 	}
+}
+
+void iopf_dev_release(struct iopf_dev *dev)
+{
+	if (dev)
+		iommu_hold_drop(dev->iommu, &dev->holders, "iopf_dev_release()");
 }
 
 const char *iopf_dev_name(const struct iopf_dev *dev)
@@ -605,21 +613,9 @@ int iopf_domain_hold(struct iopf_domain *d)
 
 void iopf_domain_release(struct iopf_domain *d)
 {
-	bool held;
-
-	if (!d)
-		return;
-	iopf_rt_mutex_lock(&d->iommu->attach_lock);
-	held = d->holders;
-	if (held)
-		d->holders--;
-	iopf_rt_mutex_unlock(&d->iommu->attach_lock);
-	if (!held) {
-		/* A count gone wrong would let a free through under a holder. */
-		fprintf(stderr, "iopf: iopf_domain_release() of a domain "
-			"nobody holds\n");
-		abort();
-	}
+	if (d)
+		iommu_hold_drop(d->iommu, &d->holders,
+				"iopf_domain_release()");
 }
 
 int iopf_domain_free(struct iopf_domain *d)
