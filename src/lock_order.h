@@ -17,7 +17,9 @@
  *                    fault queues'; a device's state lock is a leaf of the
  *                    preload (held over a call into its model only).
  *  VM .. SEC_QUEUE   guests, the vIOMMU and device models call down into
- *                    the container and the IOMMU with their own lock held.
+ *                    the container and the IOMMU with their own lock held;
+ *                    a guest NIC driver's buffer lock (NIC_DRV) is held
+ *                    over none of that, only over its own state.
  *  TYPE1, IOAS       container writers (map, unmap, attach, policy).
  *  AREA_PIN          selective pinning of one area; pins take mm->lock.
  *  MM                an address space; its notifier callbacks run under it
@@ -39,14 +41,17 @@
  *  TLB               one translation cache (IOTLB or an ATC).
  *  POOL              the frame pool: free frames, LRU, swap slots.
  *
- * Three plain pthread mutexes of libiopf-preload stand outside the table
- * (the validator does not see them) and are leaves: nothing is taken
- * while one is held.
+ * Four plain pthread mutexes stand outside the table (the validator does
+ * not see them) and are leaves: nothing is taken while one is held.
+ * Three are libiopf-preload's:
  *  pl_fds_lock       the fd table (preload.c), taken under any row.
  *  pl_host_lock      the host's bring-up (host.c), under none.
  *  pl_mlock_lock     the program's locked ranges (mlock.c), also taken
  *                    by the library's own mlock()/munlock() from a pin or
  *                    an unpin, that is under MM and AREA_PIN.
+ * and one the host pool's (src/mm/host.c):
+ *  sync_lock         the hand-shake with the pool's event reader thread,
+ *                    which takes nothing of the table's while it drains.
  */
 #ifndef IOPF_LOCK_ORDER_H
 #define IOPF_LOCK_ORDER_H
@@ -61,6 +66,7 @@
 	X(VM)          /* struct iopf_vm::lock (vm.c) */                     \
 	X(VIOMMU)      /* a guest's vIOMMU (viommu.c) */                     \
 	X(NIC)         /* an emulated NIC (nic.c) */                         \
+	X(NIC_DRV)     /* a guest NIC driver's buffers (nic_drv.c) */        \
 	X(SEC_QUEUE)   /* one accelerator queue (sec.c) */                   \
 	X(TYPE1)       /* a type1 container (type1.c) */                     \
 	X(IOAS)        /* an IOAS / container core (ioas*.c) */             \

@@ -191,11 +191,13 @@ void iopf_mm_pool_stats(struct iopf_mm_pool *pool,
 int iopf_mm_create(struct iopf_mm_pool *pool, const char *name,
 		   uint64_t memlock_bytes, struct iopf_mm **out);
 /*
- * Unmaps everything (notifiers are called) and frees the address space once
- * the last reference is gone. Every notifier must have been removed and
- * every pin released.
+ * Unmaps everything and frees the address space once the last reference
+ * is gone; 0 (also for NULL). -EBUSY, changing nothing, while a notifier
+ * is subscribed: its owner (an SVA domain: iopf_domain_free(); a
+ * container's area: its unmap or the container's close) reads the mm
+ * from fault handlers and goes first. Every pin must have been released.
  */
-void iopf_mm_destroy(struct iopf_mm *mm);
+int iopf_mm_destroy(struct iopf_mm *mm);
 struct iopf_mm_pool *iopf_mm_pool(const struct iopf_mm *mm);
 const char *iopf_mm_name(const struct iopf_mm *mm);
 

@@ -106,10 +106,13 @@ struct iopf_sec_config {
 int iopf_sec_create(struct iopf_iommu *iommu, const struct iopf_sec_config *cfg,
 		    struct iopf_sec **out);
 /*
- * Stop every engine (joining them: blocks, from an actor) and remove the
- * device; detach iopf_sec_dev() from its domain first. NULL is a no-op.
+ * Stop every engine (each ends after the job it is running; joined:
+ * blocks, from an actor), make every iopf_sec_queue_wait() return -ENODEV
+ * and wait until it has, then remove the device and free; 0. -EBUSY,
+ * the accelerator stopped but kept to be destroyed again, while
+ * iopf_sec_dev() is attached: detach it first. NULL is a no-op returning 0.
  */
-void iopf_sec_destroy(struct iopf_sec *sec);
+int iopf_sec_destroy(struct iopf_sec *sec);
 /* The accelerator's IOMMU-facing device, to attach and bind. Never fails. */
 struct iopf_dev *iopf_sec_dev(struct iopf_sec *sec);
 
@@ -132,8 +135,9 @@ int iopf_sec_queue_doorbell(struct iopf_sec *sec, unsigned q, uint32_t tail);
 /*
  * Wait (blocks: from an actor) until the device completed every
  * descriptor before @tail, at most @timeout_ns of the runtime's clock (the
- * interrupt; UINT64_MAX: no limit); the driver then reads completions. 0, -ETIMEDOUT, or
- * -EINVAL for a bad queue.
+ * interrupt; UINT64_MAX: no limit); the driver then reads completions. 0, -ETIMEDOUT,
+ * -ENODEV once iopf_sec_destroy() has stopped the queue, or -EINVAL for a
+ * bad queue.
  */
 int iopf_sec_queue_wait(struct iopf_sec *sec, unsigned q, uint32_t tail,
 			uint64_t timeout_ns);

@@ -145,7 +145,7 @@ out:
 	free(msg);
 	iopf_sec_drv_close(drv);
 	iopf_vm_destroy(vm);
-	iopf_sec_destroy(sec);
+	(void)iopf_sec_destroy(sec); /* the guest and its attachment are gone */
 	bench_host_down(&h);
 }
 

@@ -22,8 +22,16 @@
  * pool; without `compute` the data itself is translated and charged but
  * not moved.
  *
- * Locks: each queue's lock protects its tail, head, stop flag and region;
- * nothing is held across a DMA.
+ * Locks: each queue's lock protects its tail, head, stop flag, waiters
+ * and region; nothing is held across a DMA.
+ *
+ * Teardown: iopf_sec_destroy() stops every queue (its engine ends after
+ * the job it is running, a driver waiting for completions returns
+ * -ENODEV), joins the engines and waits until no driver is left inside
+ * iopf_sec_queue_wait(); only then does it remove the device, and while
+ * the device is still attached it refuses with -EBUSY, keeping the
+ * stopped accelerator to be destroyed again. Nothing is freed under an
+ * engine or a waiter.
  */
 #define _GNU_SOURCE
 #include <iopf/cost.h>
@@ -54,7 +62,8 @@ struct sec_queue {
 	uint32_t tail;                /* written by the doorbell; lock */
 	uint32_t head;                /* consumed and completed; lock */
 	bool stop;                    /* protected by lock */
-	struct iopf_rt_actor *engine;
+	unsigned waiters;             /* in iopf_sec_queue_wait(); lock */
+	struct iopf_rt_actor *engine; /* NULL once joined or never spawned */
 };
 
 struct iopf_sec {
@@ -296,33 +305,47 @@ int iopf_sec_create(struct iopf_iommu *iommu, const struct iopf_sec_config *cfg,
 				    &q->engine);
 	}
 	if (ret) {
-		iopf_sec_destroy(sec);
+		/* Attached to nothing yet: the destroy cannot refuse. */
+		(void)iopf_sec_destroy(sec);
 		return ret;
 	}
 	*out = sec;
 	return 0;
 }
 
-void iopf_sec_destroy(struct iopf_sec *sec)
+/* Stop @q's engine and its waiters, and wait until all of them left. */
+static void sec_queue_stop(struct sec_queue *q)
+{
+	iopf_rt_mutex_lock(&q->lock);
+	q->stop = true;
+	iopf_rt_wake_all(&q->wq);
+	iopf_rt_mutex_unlock(&q->lock);
+	if (q->engine) {
+		iopf_rt_join(q->engine);
+		q->engine = NULL;
+	}
+	/* A waiter leaving wakes the queue; the engine is gone by now. */
+	iopf_rt_mutex_lock(&q->lock);
+	while (q->waiters)
+		iopf_rt_wait(&q->wq, &q->lock);
+	iopf_rt_mutex_unlock(&q->lock);
+}
+
+int iopf_sec_destroy(struct iopf_sec *sec)
 {
 	if (!sec)
-		return;
-	for (unsigned i = 0; i < sec->nr_queues; i++) {
-		struct sec_queue *q = &sec->q[i];
-
-		iopf_rt_mutex_lock(&q->lock);
-		q->stop = true;
-		iopf_rt_wake_all(&q->wq);
-		iopf_rt_mutex_unlock(&q->lock);
-		if (q->engine) /* NULL: its spawn failed */
-			iopf_rt_join(q->engine);
-		iopf_rt_waitq_destroy(&q->wq);
-		iopf_rt_mutex_destroy(&q->lock);
-	}
+		return 0;
+	for (unsigned i = 0; i < sec->nr_queues; i++)
+		sec_queue_stop(&sec->q[i]);
+	/* Still attached: refuse, and keep the (stopped) accelerator. */
 	if (iopf_dev_remove(sec->dev))
-		fprintf(stderr, "iopf: sec destroyed while its device is "
-			"attached; detach it first\n");
+		return -EBUSY;
+	for (unsigned i = 0; i < sec->nr_queues; i++) {
+		iopf_rt_waitq_destroy(&sec->q[i].wq);
+		iopf_rt_mutex_destroy(&sec->q[i].lock);
+	}
 	free(sec);
+	return 0;
 }
 
 struct iopf_dev *iopf_sec_dev(struct iopf_sec *sec)
@@ -384,9 +407,15 @@ int iopf_sec_queue_wait(struct iopf_sec *sec, unsigned qi, uint32_t tail,
 	q = &sec->q[qi];
 	deadline = iopf_rt_deadline(iopf_rt_now(sec->rt), timeout_ns);
 	iopf_rt_mutex_lock(&q->lock);
+	q->waiters++;
 	while ((int32_t)(q->head - tail) < 0) {
 		uint64_t left = iopf_rt_until(iopf_rt_now(sec->rt), deadline);
 
+		/* Stopped: what is not done now never will be. */
+		if (q->stop) {
+			ret = -ENODEV;
+			break;
+		}
 		if (!left ||
 		    iopf_rt_wait_timeout(&q->wq, &q->lock, left) ==
 			    -ETIMEDOUT) {
@@ -395,6 +424,9 @@ int iopf_sec_queue_wait(struct iopf_sec *sec, unsigned qi, uint32_t tail,
 			break;
 		}
 	}
+	/* The last one out lets a destroy waiting for it go on. */
+	if (!--q->waiters && q->stop)
+		iopf_rt_wake_all(&q->wq);
 	iopf_rt_mutex_unlock(&q->lock);
 	return ret;
 }

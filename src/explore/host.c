@@ -88,11 +88,11 @@ static void host_teardown(struct host *h)
 {
 	struct iopf_mm_stats ms;
 	struct iopf_mm_pool_stats ps;
+	int ret;
 
 	host_check_answers(h);
 	for (unsigned i = 0; i < h->ndev; i++) {
-		int ret = iopf_dev_remove(h->dev[i]);
-
+		ret = iopf_dev_remove(h->dev[i]);
 		CHECK(h, ret == 0, "device %u still attached after teardown: %d",
 		      i, ret);
 	}
@@ -105,7 +105,9 @@ static void host_teardown(struct host *h)
 	CHECK(h, ps.pinned_pages == 0,
 	      "%llu frames still pinned after teardown",
 	      (unsigned long long)ps.pinned_pages);
-	iopf_mm_destroy(h->mm);
+	ret = iopf_mm_destroy(h->mm);
+	CHECK(h, ret == 0, "address space still subscribed after teardown: %d",
+	      ret);
 	iopf_mm_pool_stats(h->pool, &ps);
 	CHECK(h, ps.resident_pages == 0,
 	      "%llu frames still in use after the address space went",

@@ -675,6 +675,160 @@ static void body_attach_fail(struct host *h)
 
 HOST_SCENARIO(scen_attach_fail, 0, 1, 0, body_attach_fail, DEFAULT)
 
+/* ---- answers by cookie racing the timeout and a detach ---- */
+
+/* Keeps each group's cookie for the VMM and answers later. */
+struct deferred_handler {
+	_Atomic uint64_t cookies[16]; /* cookie + 1; 0: not yet */
+	_Atomic unsigned n;
+};
+
+static enum iopf_response deferred_handler_fn(void *data,
+					      const struct iopf_fault_group *g)
+{
+	struct deferred_handler *s = data;
+	unsigned i = atomic_fetch_add(&s->n, 1);
+
+	if (i < 16)
+		atomic_store(&s->cookies[i], g->cookie + 1);
+	return IOPF_RESP_ASYNC;
+}
+
+struct deferred_responder {
+	struct host *h;
+	struct deferred_handler *s;
+	_Atomic bool stop;
+};
+
+/* The VMM: answers each kept cookie, some after the timeout did. */
+static void deferred_respond_fn(void *arg)
+{
+	struct deferred_responder *r = arg;
+	unsigned done = 0;
+
+	for (int round = 0; round < 400 && !atomic_load(&r->stop); round++) {
+		unsigned n = atomic_load(&r->s->n);
+
+		for (; done < n && done < 16; done++) {
+			uint64_t c = atomic_load(&r->s->cookies[done]);
+			int ret = iopf_fault_respond(r->h->iommu, c - 1,
+						     IOPF_RESP_INVALID);
+
+			/* Answered now, or already: by the timeout or
+			 * the detach (a stale cookie). */
+			CHECK(r->h, ret == 0 || ret == -ENOENT,
+			      "answer by cookie: %d", ret);
+		}
+		iopf_rt_sleep(r->h->rt, 3000);
+	}
+}
+
+/*
+ * A handler that answers later by cookie, a fault timeout of 5 us that
+ * answers for it, and a detach, all racing: each group is answered once
+ * (the host's count), a late answer is refused as stale, and every DMA
+ * returns.
+ */
+static void body_deferred_vs_detach(struct host *h)
+{
+	struct deferred_handler s = { .n = 0 };
+	struct deferred_responder r = { .h = h, .s = &s };
+	struct iopf_rt_actor *vmm;
+	struct iopf_domain *d;
+	struct dma_job j;
+
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
+	if (h->failed)
+		return;
+	CHECK(h, iopf_domain_set_fault_handler(d, deferred_handler_fn, &s) ==
+			 0,
+	      "handler");
+	CHECK(h, iopf_domain_set_fault_timeout(d, 5000) == 0, "timeout");
+	CHECK(h, iopf_attach(h->dev[0], IOPF_PASID_NONE, d) == 0, "attach");
+	dma_start(h, &j, 1, 0, 3, true);
+	vmm = host_spawn(h, "vmm", deferred_respond_fn, &r);
+	iopf_rt_sleep(h->rt, 4000);
+	CHECK(h, iopf_detach(h->dev[0], IOPF_PASID_NONE) == 0, "detach");
+	dma_finish(h, &j, 1);
+	atomic_store(&r.stop, true);
+	if (vmm)
+		iopf_rt_join(vmm);
+	CHECK(h, iopf_domain_free(d) == 0, "free");
+}
+
+HOST_SCENARIO(scen_deferred_detach, 1, 2, 0, body_deferred_vs_detach, DEFAULT)
+HOST_SCENARIO(scen_drain_deferred_detach, 1, 2, 0, body_deferred_vs_detach,
+	      WORKERS)
+
+/* ---- a process exiting while its address space is shared (SVA) ---- */
+
+struct sva_job {
+	struct iopf_dev *dev;
+	struct iopf_mm *mm;
+	int ret;
+};
+
+static void sva_dma_fn(void *arg)
+{
+	struct sva_job *j = arg;
+
+	for (uint64_t p = 0; p < 4; p++) {
+		uint64_t v = p;
+		int ret = iopf_dma(j->dev, 1, HVA + p * IOPF_PGSIZE_4K, &v,
+				   sizeof(v), IOPF_DMA_WRITE);
+
+		if (ret && !j->ret)
+			j->ret = ret;
+	}
+}
+
+static void sva_discard_fn(void *arg)
+{
+	struct sva_job *j = arg;
+
+	for (int i = 0; i < 3; i++)
+		(void)iopf_mm_discard(j->mm, HVA + (uint64_t)i * IOPF_PGSIZE_4K,
+				      IOPF_PGSIZE_4K);
+}
+
+/*
+ * A second process shares its address space with a device through PASID
+ * 1 (an SVA domain) while it discards pages; it exits while the device
+ * faults. The exit is refused while the domain translates through it
+ * (the fault handler reads it); freed after the domain, it goes. A DMA
+ * racing the free may fail, cleanly; none is left waiting.
+ */
+static void body_sva_exit(struct host *h)
+{
+	struct sva_job j = { .dev = h->dev[0] };
+	struct iopf_rt_actor *dma, *discard;
+	struct iopf_domain *d;
+
+	CHECK(h, iopf_mm_create(h->pool, "proc", UINT64_MAX, &j.mm) == 0, "mm");
+	if (h->failed)
+		return;
+	CHECK(h, iopf_mm_map(j.mm, HVA, 4 * IOPF_PGSIZE_4K) == 0, "map");
+	CHECK(h, iopf_domain_alloc_sva(h->iommu, j.mm, &d) == 0, "sva");
+	if (h->failed) {
+		CHECK(h, iopf_mm_destroy(j.mm) == 0, "exit");
+		return;
+	}
+	CHECK(h, iopf_attach(h->dev[0], 1, d) == 0, "attach");
+	dma = host_spawn(h, "dma-sva", sva_dma_fn, &j);
+	discard = host_spawn(h, "discard", sva_discard_fn, &j);
+	CHECK(h, iopf_mm_destroy(j.mm) == -EBUSY, "exit while bound");
+	if (discard)
+		iopf_rt_join(discard);
+	CHECK(h, iopf_domain_free(d) == 0, "free");
+	CHECK(h, iopf_mm_destroy(j.mm) == 0, "exit");
+	if (dma)
+		iopf_rt_join(dma);
+	CHECK(h, j.ret == 0 || j.ret == -EFAULT || j.ret == -EIO,
+	      "SVA DMA returned %d", j.ret);
+}
+
+HOST_SCENARIO(scen_sva_exit, 1, 1, 0, body_sva_exit, DEFAULT)
+
 static const struct iopf_explore_scenario explore_scenarios[] = {
 	{ "type1-close-vs-dma",
 	  "iopf_type1_close() while two devices fault on its mappings",
@@ -735,6 +889,18 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	  "invalidate-vs-fault with the two workers draining the queue "
 	  "themselves: no DMA may fail",
 	  scen_drain_invalidate },
+	{ "deferred-vs-detach",
+	  "a handler answering later by cookie, racing its fault timeout "
+	  "and a detach: each group answered once, late answers stale",
+	  scen_deferred_detach },
+	{ "drain-deferred-vs-detach",
+	  "deferred-vs-detach with the two workers draining the queue "
+	  "themselves",
+	  scen_drain_deferred_detach },
+	{ "sva-exit-vs-faults",
+	  "a process sharing its address space (SVA) discards pages and "
+	  "exits while the device faults: refused until its domain is freed",
+	  scen_sva_exit },
 };
 
 const struct iopf_explore_scenario *iopf_explore_scenarios(unsigned *count)

@@ -92,15 +92,23 @@ void mm_put(struct iopf_mm *mm)
 	iopf_rt_mutex_unlock(&pool->lock);
 }
 
-void iopf_mm_destroy(struct iopf_mm *mm)
+int iopf_mm_destroy(struct iopf_mm *mm)
 {
+	bool subscribed;
+
 	if (!mm)
-		return;
+		return 0;
+	/*
+	 * A subscriber (an SVA domain, a container's area) reads this mm
+	 * from its fault handlers: it must unsubscribe first, after which
+	 * none of its handlers is running. Refused while one is left,
+	 * before anything changes.
+	 */
 	iopf_rt_mutex_lock(&mm->lock);
-	if (mm->notifiers)
-		fprintf(stderr, "iopf: address space %s destroyed with "
-			"notifiers subscribed\n", mm->name);
+	subscribed = mm->notifiers != NULL;
 	iopf_rt_mutex_unlock(&mm->lock);
+	if (subscribed)
+		return -EBUSY;
 	mm_host_mm_del(mm);
 	while (mm->nr_vmas) {
 		struct mm_vma *v = &mm->vmas[0];
@@ -108,6 +116,7 @@ void iopf_mm_destroy(struct iopf_mm *mm)
 		iopf_mm_unmap(mm, v->start, v->last - v->start + 1);
 	}
 	mm_put(mm);
+	return 0;
 }
 
 struct iopf_mm_pool *iopf_mm_pool(const struct iopf_mm *mm)

@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock_order.h"
 #include "vm_internal.h"
 
 enum buf_state { BUF_FREE, BUF_POSTED, BUF_REPORTING };
@@ -495,7 +496,7 @@ int iopf_nic_drv_open(struct iopf_vm *vm, struct iopf_nic *nic,
 	iopf_nic_drv_layout(cfg, &drv->l);
 	drv->pkt_ns = iopf_guest_cost(iopf_rt_costs(vm->rt), nic_driver_pkt_ns);
 	drv->st.last_lost_seq = UINT64_MAX;
-	iopf_rt_mutex_init(vm->rt, &drv->lock);
+	iopf_lock_init(vm->rt, &drv->lock, NIC_DRV);
 	iopf_rt_waitq_init(vm->rt, &drv->wq);
 
 	/* From here on, iopf_nic_drv_close() undoes whatever was done. */

@@ -743,7 +743,16 @@ static void body_sva(struct harness *h)
 	assert_int_equal(st.groups, 3);
 	assert_int_equal(st.responses[IOPF_RESP_SUCCESS], 2);
 	assert_int_equal(st.responses[IOPF_RESP_INVALID], 1);
-	iopf_domain_free(sva);
+	/* The process cannot go while the domain still translates through
+	 * its address space: refused, nothing changed, the device's view
+	 * as it was. */
+	assert_int_equal(iopf_mm_destroy(h->mm), -EBUSY);
+	assert_int_equal(iopf_dma(dev, 7, GUEST_HVA + 6 * PG, buf, sizeof(buf),
+				  IOPF_DMA_WRITE), 0);
+	assert_int_equal(iopf_mm_read(h->mm, GUEST_HVA + 6 * PG, back,
+				      sizeof(back)), 0);
+	assert_memory_equal(buf, back, sizeof(buf));
+	assert_int_equal(iopf_domain_free(sva), 0);
 	env_teardown(&e);
 }
 

@@ -53,7 +53,7 @@ static void guest_down(struct harness *h, struct guest *g)
 	for (unsigned q = 0; q < 2; q++)
 		iopf_sec_drv_close(g->drv[q]);
 	iopf_vm_destroy(g->vm);
-	iopf_sec_destroy(g->sec);
+	assert_int_equal(iopf_sec_destroy(g->sec), 0);
 	iopf_iommu_destroy(g->iommu);
 	assert_int_equal(iopf_mm_pool_poison_check(h->pool), 0);
 	iopf_mm_pool_destroy(h->pool);
@@ -266,6 +266,51 @@ static void test_wait_no_limit(void **state)
 	harness_run(IOPF_RT_VIRTUAL, 1, body_wait_no_limit, NULL);
 }
 
+struct queue_waiter {
+	struct iopf_sec *sec;
+	int ret;
+};
+
+static void wait_first(void *arg)
+{
+	struct queue_waiter *w = arg;
+
+	w->ret = iopf_sec_queue_wait(w->sec, 0, 1, UINT64_MAX);
+}
+
+/*
+ * A destroy while the guest's driver waits for a completion that will
+ * never come and the device is still attached: the waiter gets -ENODEV
+ * and has left before anything is freed; the destroy refuses with
+ * -EBUSY and keeps the stopped accelerator, which a second destroy,
+ * once the guest is gone, frees.
+ */
+static void body_destroy_under_waiter(struct harness *h)
+{
+	struct guest g = { 0 };
+	struct queue_waiter w = { .ret = 1 };
+	struct iopf_rt_actor *a;
+
+	guest_up(h, &g, IOPF_VM_STATIC, IOPF_FAULT_NONE, 1);
+	w.sec = g.sec;
+	assert_int_equal(iopf_rt_spawn(h->rt, "waiter", wait_first, &w, &a), 0);
+	iopf_rt_sleep(h->rt, 1000);
+	assert_int_equal(w.ret, 1);
+	assert_int_equal(iopf_sec_destroy(g.sec), -EBUSY);
+	assert_int_equal(w.ret, -ENODEV);
+	iopf_rt_join(a);
+	/* Stopped: a later wait does not block either. */
+	assert_int_equal(iopf_sec_queue_wait(g.sec, 0, 1, UINT64_MAX),
+			 -ENODEV);
+	guest_down(h, &g);
+}
+
+static void test_destroy_under_waiter(void **state)
+{
+	(void)state;
+	harness_run(IOPF_RT_VIRTUAL, 1, body_destroy_under_waiter, NULL);
+}
+
 /* ---- the balloon, and a workload on a vCPU ---- */
 
 struct balloon_run {
@@ -375,4 +420,5 @@ static void test_balloon(void **state)
 TEST_MAIN(cmocka_unit_test(test_jobs_verified_against_cpu),
 	  cmocka_unit_test(test_fault_does_not_block_other_queues),
 	  cmocka_unit_test(test_wait_no_limit),
+	  cmocka_unit_test(test_destroy_under_waiter),
 	  cmocka_unit_test(test_balloon))
