@@ -85,7 +85,9 @@ int tool_bench_churn(int argc, char **argv)
 	const struct tool_opt opts[] = {
 		TOOL_UINT_SCALED("--seconds", &cfg.duration_ns, 1, 86400,
 				 1000000000ull, "N",
-				 "device traffic for this long (5)"),
+				 "device traffic for this long, in seconds of\n"
+				 "wall time (5): the run takes what it is given,\n"
+				 "so no --long"),
 		TOOL_UINT("--devices", &cfg.devices, 1, 4, "N",
 			  "devices, each owning part of the memory (2)"),
 		TOOL_END,

@@ -12,10 +12,10 @@ static json_object *touch_json(const struct iopf_bench_touch *t)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "faults", json_object_new_int64((int64_t)t->faults));
-	json_object_object_add(o, "setup_s", json_object_new_double(t->setup_s));
-	json_object_object_add(o, "touch_s", json_object_new_double(t->touch_s));
-	json_object_object_add(o, "total_s", json_object_new_double(t->total_s));
-	json_object_object_add(o, "vs_pinned", json_object_new_double(t->vs_pinned));
+	json_object_object_add(o, "setup_s", tool_json_double(t->setup_s));
+	json_object_object_add(o, "touch_s", tool_json_double(t->touch_s));
+	json_object_object_add(o, "total_s", tool_json_double(t->total_s));
+	json_object_object_add(o, "vs_pinned", tool_json_double(t->vs_pinned));
 	return o;
 }
 

@@ -73,15 +73,15 @@ static json_object *density_json(const struct iopf_bench_density_result *res)
 
 		json_object_object_add(j, "guests", json_object_new_int((int)s->guests));
 		if (s->static_fits) {
-			json_object_object_add(j, "static_gbps", json_object_new_double(s->gbps_static));
+			json_object_object_add(j, "static_gbps", tool_json_double(s->gbps_static));
 			json_object_object_add(j, "static_mem_bytes", json_object_new_int64((int64_t)s->mem_static));
 		}
-		json_object_object_add(j, "iopf_gbps", json_object_new_double(s->gbps_iopf));
+		json_object_object_add(j, "iopf_gbps", tool_json_double(s->gbps_iopf));
 		json_object_object_add(j, "iopf_mem_bytes", json_object_new_int64((int64_t)s->mem_iopf));
-		json_object_object_add(j, "faults_per_s", json_object_new_double(s->faults_per_s));
-		json_object_object_add(j, "invalidations_per_s", json_object_new_double(s->invals_per_s));
-		json_object_object_add(j, "swap_in_mbps", json_object_new_double(s->swap_in_mbps));
-		json_object_object_add(j, "swap_out_mbps", json_object_new_double(s->swap_out_mbps));
+		json_object_object_add(j, "faults_per_s", tool_json_double(s->faults_per_s));
+		json_object_object_add(j, "invalidations_per_s", tool_json_double(s->invals_per_s));
+		json_object_object_add(j, "swap_in_mbps", tool_json_double(s->swap_in_mbps));
+		json_object_object_add(j, "swap_out_mbps", tool_json_double(s->swap_out_mbps));
 		json_object_array_add(steps, j);
 	}
 	json_object_object_add(root, "steps", steps);
@@ -100,15 +100,15 @@ static json_object *density_json(const struct iopf_bench_density_result *res)
 	}
 	json_object_object_add(root, "static_max_guests", json_object_new_int((int)res->static_max_guests));
 	json_object_object_add(root, "iopf_plateau_guests", json_object_new_int((int)res->iopf.plateau_guests));
-	json_object_object_add(root, "iopf_plateau_gbps", json_object_new_double(res->iopf.plateau_gbps));
+	json_object_object_add(root, "iopf_plateau_gbps", tool_json_double(res->iopf.plateau_gbps));
 	json_object_object_add(root, "iopf_bends", json_object_new_boolean(res->iopf.bends));
 	json_object_object_add(root, "iopf_inflection_guests", json_object_new_int((int)res->iopf.inflection_guests));
-	json_object_object_add(root, "iopf_after_slope_gbps_per_guest", json_object_new_double(res->iopf.after_slope_gbps));
+	json_object_object_add(root, "iopf_after_slope_gbps_per_guest", tool_json_double(res->iopf.after_slope_gbps));
 	json_object_object_add(root, "iopf_refused_guest", json_object_new_int((int)res->iopf_refused_guest));
-	json_object_object_add(root, "metadata_bytes_per_page", json_object_new_double(res->meta_bytes_per_page));
-	json_object_object_add(root, "iopf_slope_gbps_per_guest", json_object_new_double(res->iopf.slope_gbps));
-	json_object_object_add(root, "static_plateau_gbps", json_object_new_double(res->stat.plateau_gbps));
-	json_object_object_add(root, "static_slope_gbps_per_guest", json_object_new_double(res->stat.slope_gbps));
+	json_object_object_add(root, "metadata_bytes_per_page", tool_json_double(res->meta_bytes_per_page));
+	json_object_object_add(root, "iopf_slope_gbps_per_guest", tool_json_double(res->iopf.slope_gbps));
+	json_object_object_add(root, "static_plateau_gbps", tool_json_double(res->stat.plateau_gbps));
+	json_object_object_add(root, "static_slope_gbps_per_guest", tool_json_double(res->stat.slope_gbps));
 	return root;
 }
 
@@ -316,11 +316,11 @@ int tool_bench_density(int argc, char **argv)
 		.every = 1,
 	};
 	const struct tool_opt opts[] = {
-		TOOL_SIZE("--host-gib", &cfg.host_bytes, GIB, 0, 16384, "N",
+		TOOL_SIZE("--host-gib", &cfg.host_bytes, GIB, 1, 16384, "N",
 			  "host RAM for guests, GiB (1024)"),
 		TOOL_SIZE("--swap-gib", &cfg.swap_bytes, GIB, 0, 65536, "N",
 			  "swap device, GiB (2048)"),
-		TOOL_SIZE("--guest-gib", &cfg.guest_bytes, GIB, 0, 16384, "N",
+		TOOL_SIZE("--guest-gib", &cfg.guest_bytes, GIB, 1, 16384, "N",
 			  "RAM per guest, GiB (16)"),
 		TOOL_UINT("--guests", &d.guests, 1, 4096, "N",
 			  "guests to add, one by one (112)"),

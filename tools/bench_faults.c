@@ -158,24 +158,24 @@ static json_object *faults_json(const struct tool_bench *b)
 	const struct iopf_bench_faults_result *r = b->result;
 	json_object *root = json_object_new_object(), *runs = json_object_new_array();
 
-	json_object_object_add(root, "static_populate_pin_map_ns_per_page", json_object_new_double(r->static_ns_per_page));
-	json_object_object_add(root, "static_pin_map_ns_per_page", json_object_new_double(r->pin_map_ns_per_page));
+	json_object_object_add(root, "static_populate_pin_map_ns_per_page", tool_json_double(r->static_ns_per_page));
+	json_object_object_add(root, "static_pin_map_ns_per_page", tool_json_double(r->pin_map_ns_per_page));
 	for (int w = 0; w < 2; w++) {
 		json_object *j = tool_fault_run_json(&r->runs[w]);
 
-		json_object_object_add(j, "ns_per_fault", json_object_new_double(r->fault_ns[w]));
-		json_object_object_add(j, "vs_static", json_object_new_double(r->vs_static[w]));
+		json_object_object_add(j, "ns_per_fault", tool_json_double(r->fault_ns[w]));
+		json_object_object_add(j, "vs_static", tool_json_double(r->vs_static[w]));
 		json_object_array_add(runs, j);
 	}
 	json_object_object_add(root, "iopf", runs);
-	json_object_object_add(root, "first_touch_ns", json_object_new_double(r->first_touch_ns));
-	json_object_object_add(root, "handoff_ns", json_object_new_double(r->handoff_ns));
-	json_object_object_add(root, "floor_ns", json_object_new_double(r->floor_ns));
-	json_object_object_add(root, "vs_floor", json_object_new_double(r->vs_floor));
-	json_object_object_add(root, "speedup_2_workers", json_object_new_double(r->speedup_2w));
-	json_object_object_add(root, "speedup_2_workers_bound", json_object_new_double(r->speedup_bound));
-	json_object_object_add(root, "cpu_device_ns_per_fault", json_object_new_double(r->cpu_device_ns[0]));
-	json_object_object_add(root, "cpu_workers_ns_per_fault", json_object_new_double(r->cpu_iommu_ns[0]));
+	json_object_object_add(root, "first_touch_ns", tool_json_double(r->first_touch_ns));
+	json_object_object_add(root, "handoff_ns", tool_json_double(r->handoff_ns));
+	json_object_object_add(root, "floor_ns", tool_json_double(r->floor_ns));
+	json_object_object_add(root, "vs_floor", tool_json_double(r->vs_floor));
+	json_object_object_add(root, "speedup_2_workers", tool_json_double(r->speedup_2w));
+	json_object_object_add(root, "speedup_2_workers_bound", tool_json_double(r->speedup_bound));
+	json_object_object_add(root, "cpu_device_ns_per_fault", tool_json_double(r->cpu_device_ns[0]));
+	json_object_object_add(root, "cpu_workers_ns_per_fault", tool_json_double(r->cpu_iommu_ns[0]));
 	return root;
 }
 

@@ -16,12 +16,12 @@ static json_object *iommu_json(const struct tool_bench *b)
 	json_object *real = json_object_new_array();
 	json_object *virt = json_object_new_array();
 
-	json_object_object_add(t, "map_4k_ns", json_object_new_double(r->map_4k_ns));
-	json_object_object_add(t, "unmap_4k_ns", json_object_new_double(r->unmap_4k_ns));
-	json_object_object_add(t, "iova_to_phys_ns", json_object_new_double(r->iova_to_phys_ns));
-	json_object_object_add(t, "walk_ns", json_object_new_double(r->walk_ns));
-	json_object_object_add(t, "map_2m_ns", json_object_new_double(r->map_2m_ns));
-	json_object_object_add(t, "unmap_2m_ns", json_object_new_double(r->unmap_2m_ns));
+	json_object_object_add(t, "map_4k_ns", tool_json_double(r->map_4k_ns));
+	json_object_object_add(t, "unmap_4k_ns", tool_json_double(r->unmap_4k_ns));
+	json_object_object_add(t, "iova_to_phys_ns", tool_json_double(r->iova_to_phys_ns));
+	json_object_object_add(t, "walk_ns", tool_json_double(r->walk_ns));
+	json_object_object_add(t, "map_2m_ns", tool_json_double(r->map_2m_ns));
+	json_object_object_add(t, "unmap_2m_ns", tool_json_double(r->unmap_2m_ns));
 	for (int i = 0; i < 2; i++) {
 		json_object_array_add(real, tool_fault_run_json(&r->real[i]));
 		json_object_array_add(virt, tool_fault_run_json(&r->virt[i]));
@@ -29,7 +29,7 @@ static json_object *iommu_json(const struct tool_bench *b)
 	json_object_object_add(o, "table", t);
 	json_object_object_add(o, "faults_real", real);
 	json_object_object_add(o, "faults_virtual", virt);
-	json_object_object_add(o, "real_2w_over_1w", json_object_new_double(r->real_speedup_2w));
+	json_object_object_add(o, "real_2w_over_1w", tool_json_double(r->real_speedup_2w));
 	return o;
 }
 

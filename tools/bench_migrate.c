@@ -107,8 +107,8 @@ static json_object *migrate_json(const struct tool_bench *b)
 #define JI(o, k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
 	JI(root, "guest_bytes", cfg->guest_bytes);
 	JI(root, "hot_bytes", cfg->hot_bytes);
-	json_object_object_add(root, "write_mbps", json_object_new_double(cfg->write_mbps));
-	json_object_object_add(root, "link_gbps", json_object_new_double(cfg->link_gbps));
+	json_object_object_add(root, "write_mbps", tool_json_double(cfg->write_mbps));
+	json_object_object_add(root, "link_gbps", tool_json_double(cfg->link_gbps));
 	JI(root, "downtime_limit_ns", cfg->downtime_limit_ns);
 	for (int m = 0; m < IOPF_MIGRATE_NR; m++) {
 		const struct iopf_bench_migrate_run *x = &r->run[m];

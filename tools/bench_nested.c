@@ -20,7 +20,7 @@ static json_object *nested_json(const struct tool_bench *b)
 		json_object_object_add(e, "dmas", json_object_new_int64((int64_t)x->dmas));
 		json_object_object_add(e, "faults", json_object_new_int64((int64_t)x->faults));
 		json_object_object_add(e, "timed_out", json_object_new_int64((int64_t)x->timed_out));
-		json_object_object_add(e, "mean_ns", json_object_new_double(x->mean_ns));
+		json_object_object_add(e, "mean_ns", tool_json_double(x->mean_ns));
 		json_object_object_add(e, "p50_ns", json_object_new_int64((int64_t)x->p50_ns));
 		json_object_object_add(e, "p99_ns", json_object_new_int64((int64_t)x->p99_ns));
 		json_object_object_add(e, "max_ns", json_object_new_int64((int64_t)x->max_ns));

@@ -53,7 +53,7 @@ static json_object *result_json(double load, enum iopf_nic_policy p,
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "load_gbps", json_object_new_double(load));
+	json_object_object_add(o, "load_gbps", tool_json_double(load));
 	json_object_object_add(o, "policy",
 			       json_object_new_string(iopf_nic_policy_name(p)));
 #define J(f) json_object_object_add(o, #f, json_object_new_int64((int64_t)r->f))
@@ -62,8 +62,8 @@ static json_object *result_json(double load, enum iopf_nic_policy p,
 	J(backup_used); J(backup_copy_bytes); J(discarded_pages); J(pinned_bytes);
 	J(bad_packets); J(onchip_peak_bytes);
 #undef J
-	json_object_object_add(o, "loss_pct", json_object_new_double(r->loss_pct));
-	json_object_object_add(o, "gbps", json_object_new_double(r->gbps));
+	json_object_object_add(o, "loss_pct", tool_json_double(r->loss_pct));
+	json_object_object_add(o, "gbps", tool_json_double(r->gbps));
 	return o;
 }
 

@@ -34,10 +34,10 @@ static json_object *startup_json(const struct tool_bench *b)
 		json_object_object_add(p, "guest_bytes", json_object_new_int64((int64_t)pts[i].guest_bytes));
 		for (int m = 0; m < IOPF_START_NR; m++)
 			json_object_object_add(p, iopf_startup_mode_name(m),
-					       json_object_new_double(pts[i].seconds[m]));
+					       tool_json_double(pts[i].seconds[m]));
 		if (pts[i].published_s >= 0)
 			json_object_object_add(p, "published_static_s",
-					       json_object_new_double(pts[i].published_s));
+					       tool_json_double(pts[i].published_s));
 		json_object_array_add(root, p);
 	}
 	return root;

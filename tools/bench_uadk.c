@@ -264,10 +264,10 @@ static json_object *result_json(const struct iopf_bench_uadk_result *r,
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "time_used_ns", json_object_new_int64((int64_t)r->time_ns));
-	json_object_object_add(o, "slowdown", json_object_new_double(slowdown));
+	json_object_object_add(o, "slowdown", tool_json_double(slowdown));
 	json_object_object_add(o, "faults", json_object_new_int64((int64_t)r->faults));
-	json_object_object_add(o, "ops_per_s", json_object_new_double(r->ops_per_s));
-	json_object_object_add(o, "kib_per_s", json_object_new_double(r->kib_per_s));
+	json_object_object_add(o, "ops_per_s", tool_json_double(r->ops_per_s));
+	json_object_object_add(o, "kib_per_s", tool_json_double(r->kib_per_s));
 	json_object_object_add(o, "vm_start_ns", json_object_new_int64((int64_t)r->start_ns));
 	return o;
 }
@@ -287,10 +287,10 @@ static json_object *uadk_json(const struct tool_bench *b)
 		json_object_object_add(row, "times", json_object_new_int64((int64_t)sr->times));
 		json_object_object_add(row, "premap", json_object_new_int((int)sr->premap));
 		if (c->rows[r].has_seed) {
-			json_object_object_add(row, "seed_iopf_slowdown", json_object_new_double(sr->iopf_slowdown));
+			json_object_object_add(row, "seed_iopf_slowdown", tool_json_double(sr->iopf_slowdown));
 			json_object_object_add(row, "seed_iopf_faults", json_object_new_int64((int64_t)sr->iopf_faults));
 			if (sr->sva_slowdown >= 0) {
-				json_object_object_add(row, "seed_sva_slowdown", json_object_new_double(sr->sva_slowdown));
+				json_object_object_add(row, "seed_sva_slowdown", tool_json_double(sr->sva_slowdown));
 				json_object_object_add(row, "seed_sva_faults", json_object_new_int64((int64_t)sr->sva_faults));
 			}
 		}

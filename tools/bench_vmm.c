@@ -469,9 +469,10 @@ int tool_bench_vmm_startup(int argc, char **argv)
 			  "pinned, faultable (the IOAS resolves\n"
 			  "faults), faultable-vmm (the VMM's fault\n"
 			  "queue, counted), faultable-none,\n"
-			  "-fixed, -adaptive (64-page windows),\n"
-			  "-all (every page mapped, unpinned, at\n"
-			  "map time); default: the first three"),
+			  "faultable-fixed, faultable-adaptive\n"
+			  "(64-page windows), faultable-all (every\n"
+			  "page mapped, unpinned, at map time);\n"
+			  "default: the first three"),
 		TOOL_FLAG("--thp", &thp, "guest RAM in transparent huge pages"),
 		TOOL_OUT_JSON(&out),
 		TOOL_OUT_PLOT(&out),
@@ -526,14 +527,14 @@ int tool_bench_vmm_startup(int argc, char **argv)
 			json_object_object_add(o, "mode", json_object_new_string(rows[i].mode));
 			json_object_object_add(o, "thp", json_object_new_boolean(thp));
 			json_object_object_add(o, "ok", json_object_new_boolean(rows[i].ok));
-			json_object_object_add(o, "ioas_map_ms", json_object_new_double(rows[i].map_ms));
-			json_object_object_add(o, "to_first_dma_ms", json_object_new_double(rows[i].first_dma_ms));
-			json_object_object_add(o, "resident_mib", json_object_new_double(rows[i].rss_mib));
-			json_object_object_add(o, "kernel_populate_ms", json_object_new_double(rows[i].floor_ms));
+			json_object_object_add(o, "ioas_map_ms", tool_json_double(rows[i].map_ms));
+			json_object_object_add(o, "to_first_dma_ms", tool_json_double(rows[i].first_dma_ms));
+			json_object_object_add(o, "resident_mib", tool_json_double(rows[i].rss_mib));
+			json_object_object_add(o, "kernel_populate_ms", tool_json_double(rows[i].floor_ms));
 			if (rows[i].faults >= 0)
 				json_object_object_add(o, "io_page_faults", json_object_new_int64(rows[i].faults));
 			json_object_object_add(o, "published_pin_s_scaled",
-				json_object_new_double(PUBLISHED_PIN_16G_S * (double)rows[i].gib / 16.0));
+				tool_json_double(PUBLISHED_PIN_16G_S * (double)rows[i].gib / 16.0));
 			if (!rows[i].ok)
 				json_object_object_add(o, "error", json_object_new_string(rows[i].why));
 			json_object_array_add(arr, o);
@@ -572,7 +573,8 @@ int tool_bench_vmm_startup(int argc, char **argv)
 		printf("** this machine's kernel populating the same size "
 		       "(MADV_POPULATE_WRITE): the floor under any pinning\n"
 		       "IOPFs: I/O page faults the VMM served from its fault queue "
-		       "(-: pinned, or resolved inside the IOAS)\n");
+		       "(0 pinned: none can happen; -: resolved inside the IOAS, "
+		       "unseen by the VMM)\n");
 		dl += (size_t)snprintf(data + dl, sizeof(data) - dl,
 				       "# gib pinned_ms faultable_ms published_ms\n");
 		for (i = 0; i < nsizes; i++) {
@@ -923,8 +925,8 @@ int tool_bench_vmm_density(int argc, char **argv)
 				json_object *s = json_object_new_object();
 
 				json_object_object_add(s, "guests", json_object_new_int((int)steps[m][i].guests));
-				json_object_object_add(s, "dma_gib_per_s", json_object_new_double(steps[m][i].gib_per_s));
-				json_object_object_add(s, "resident_mib", json_object_new_double(steps[m][i].resident_mib));
+				json_object_object_add(s, "dma_gib_per_s", tool_json_double(steps[m][i].gib_per_s));
+				json_object_object_add(s, "resident_mib", tool_json_double(steps[m][i].resident_mib));
 				json_object_array_add(arr, s);
 			}
 			json_object_object_add(mo, "steps", arr);

@@ -197,6 +197,9 @@ static void demo_main(void *arg)
 	d->err = demo_guest_write(d, d->guest_bytes / 8, d->guest_bytes / 16);
 	if (d->err)
 		goto out_unpin;
+	snprintf(line, sizeof(line), "guest writes those %llu MiB again",
+		 (unsigned long long)(d->guest_bytes / 16 / MIB));
+	demo_row(d, line);
 
 	d->err = iopf_mm_migrate(d->mm, GUEST_BASE, d->guest_bytes / 4, &moved);
 	if (d->err)

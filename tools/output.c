@@ -22,6 +22,20 @@
 
 #include "tool.h"
 
+struct json_object *tool_json_double(double v)
+{
+	char text[32];
+
+	if (v != v || v - v != 0)
+		return NULL;
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(text, sizeof(text), "%.*g", digits, v);
+		if (strtod(text, NULL) == v)
+			break;
+	}
+	return json_object_new_double_s(v, text);
+}
+
 void tool_progress(void *arg, unsigned done, unsigned total)
 {
 	const char *what = arg;
@@ -387,8 +401,8 @@ json_object *tool_fault_run_json(const struct iopf_bench_fault_run *r)
 
 	json_object_object_add(o, "workers", json_object_new_int((int)r->workers));
 	json_object_object_add(o, "faults", json_object_new_int64((int64_t)r->faults));
-	json_object_object_add(o, "wall_s", json_object_new_double(r->wall_s));
-	json_object_object_add(o, "faults_per_s", json_object_new_double(r->faults_per_s));
+	json_object_object_add(o, "wall_s", tool_json_double(r->wall_s));
+	json_object_object_add(o, "faults_per_s", tool_json_double(r->faults_per_s));
 	json_object_object_add(o, "p50_ns", json_object_new_int64((int64_t)r->p50_ns));
 	json_object_object_add(o, "p90_ns", json_object_new_int64((int64_t)r->p90_ns));
 	json_object_object_add(o, "p99_ns", json_object_new_int64((int64_t)r->p99_ns));

@@ -45,9 +45,16 @@ int tool_cost_profile(const char *name, const struct iopf_cost_model **costs)
 	}
 	ret = iopf_cost_profile_load(name, &file, err, sizeof(err));
 	if (ret == -ENOENT) {
-		fprintf(stderr, "iopf: unknown profile '%s' (%s, reference, "
-			"measured, or a file of `iopf profile --json`)\n", name,
-			IOPF_COST_PROFILE_DEFAULT);
+		/* A path that is not there is a missing file, not a name. */
+		if (strchr(name, '/') || strchr(name, '.'))
+			fprintf(stderr, "iopf: profile file %s: %s (built-in "
+				"profiles: %s, reference, measured)\n", name,
+				strerror(ENOENT), IOPF_COST_PROFILE_DEFAULT);
+		else
+			fprintf(stderr, "iopf: unknown profile '%s' (%s, "
+				"reference, measured, or a file of `iopf "
+				"profile --json`)\n", name,
+				IOPF_COST_PROFILE_DEFAULT);
 		return 2;
 	}
 	if (ret) {

@@ -198,6 +198,13 @@ struct tool_output {
  * can be written when @plots will be drawn. 0, or 2 after a message.
  */
 int tool_output_open(struct tool_output *o, bool plots);
+/*
+ * A JSON number for @v written in the fewest digits that read back as
+ * @v (51.2, not json-c's 51.200000000000003); NaN and infinities, which
+ * JSON cannot hold, as null.
+ */
+struct json_object *tool_json_double(double v);
+
 /* The human table goes to stdout (neither --csv nor --json on stdout). */
 bool tool_output_table(const struct tool_output *o);
 /*

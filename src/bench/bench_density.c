@@ -111,8 +111,8 @@ static int iopf_bench_density_check(const struct iopf_bench_density_config *c,
 		*why = "host larger than 16 TiB (or swap than 64 TiB)";
 	else if (c->hot_frac <= 0 || c->hot_frac > 1 || c->cold_frac < 0 ||
 		 c->hot_frac + c->cold_frac > 1)
-		*why = "working set fractions must be in (0, 1] and sum to at "
-		       "most 100%";
+		*why = "the hot part of guest RAM must be over 0%, and the hot "
+		       "and cold parts together at most 100%";
 	else if (!c->step_ns || !c->touches_per_job || !c->touch_bytes)
 		*why = "zero step, touches or bytes";
 	else if (c->guest_step > c->max_guests)

@@ -778,8 +778,10 @@ int iopf_sweep_write_csv(const struct iopf_sweep_results *res, FILE *f)
 		goto out_free;
 	sweep_csv_field(f, "index", true);
 	sweep_csv_field(f, "status", false);
+	/* Parameters as the options they are (--profile), apart from
+	 * the result's fields of the same name (profile). */
 	for (unsigned a = 0; a < grid->nr_axes; a++)
-		sweep_csv_field(f, grid->axes[a].option + 2, false);
+		sweep_csv_field(f, grid->axes[a].option, false);
 	for (unsigned c = 0; c < cols.nr; c++)
 		sweep_csv_field(f, cols.names[c], false);
 	fputc('\n', f);

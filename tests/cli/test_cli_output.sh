@@ -83,4 +83,18 @@ grep -q "gnuplot failed" "$dir/err" || fail "failed plot: $(cat "$dir/err")"
 left=$(cd "$dir/cwd/x'y" && ls -A)
 [ "$left" = startup.svg ] || fail "a failed plot left: $left"
 
+# JSON numbers in the fewest digits that read back the same: 51.2, not
+# 51.200000000000003.
+"$iopf" bench nic --packets 2000 --ring 256 --json >"$dir/nic.json" 2>/dev/null ||
+	fail "bench nic --json exited $?"
+grep -q '"delivered_gbps"' "$dir/nic.json" || grep -q '[0-9]\.[0-9]' "$dir/nic.json" ||
+	fail "bench nic --json: no decimal numbers"
+grep -Eo '[0-9]+\.[0-9]*(0000000000|9999999999)[0-9]' "$dir/nic.json" >"$dir/long" &&
+	fail "bench nic --json: numbers in 17 digits: $(head -3 "$dir/long" | tr '\n' ' ')"
+# A profile path that is not there is said to be a missing file.
+"$iopf" bench uadk --profile "$dir/none.json" >/dev/null 2>"$dir/err"; [ $? = 2 ] ||
+	fail "a missing profile file not refused with status 2"
+grep -q "profile file .*none.json: No such file" "$dir/err" ||
+	fail "missing profile file: $(cat "$dir/err")"
+
 exit $fails

@@ -127,7 +127,7 @@ static void test_results_answered_once_in_index_order(void **state)
 	ca = write_to_string(a, true);
 	cb = write_to_string(b, true);
 	assert_string_equal(ca, cb);
-	assert_string_equal(ca, "index,status,n,x,s,y[0],y[1]\n"
+	assert_string_equal(ca, "index,status,--n,x,s,y[0],y[1]\n"
 				"0,ok,1,1,\"a,b\",,\n"
 				"1,ok,2,2,,3,4\n"
 				"2,ok,3,3,,,\n");

@@ -299,7 +299,8 @@ static void usage(FILE *f)
 		"numbers: decimal digits; sizes may end in K, M, G or T (a bare number\n"
 		"is bytes); --opt VALUE or --opt=VALUE\n"
 		"exit status: 0 the guest passed, 1 the run failed, 2 a bad argument\n"
-		"(a --guest that cannot be loaded too), 77 no /dev/kvm\n", prog,
+		"(a --guest that cannot be loaded too), 77 this machine cannot\n"
+		"run it (no /dev/kvm; from `iopf vmm`: iopf-vmm not built)\n", prog,
 		(unsigned long long)VMM_MAX_PASSES);
 }
 
@@ -1316,11 +1317,16 @@ static void vmm_report(struct vmm *v, int status)
 	if (work_s > 0)
 		printf(", %.1f MiB/s", (double)b->bytes / work_s / 1048576.0);
 	printf("\n  VM creation to: RAM slot %.2f ms, IOAS mapped %.2f ms, guest "
-	       "code %.2f ms, first completed DMA %.2f ms, done %.2f ms\n",
+	       "code %.2f ms, ",
 	       ms(v->t.start_ns, v->t.ram_ns), ms(v->t.start_ns, v->t.iommu_ns),
-	       ms(v->t.start_ns, mk[VMM_MARK_MAIN]),
-	       ms(v->t.start_ns, mk[VMM_MARK_FIRST_DMA]),
-	       ms(v->t.start_ns, v->t.done_ns));
+	       ms(v->t.start_ns, mk[VMM_MARK_MAIN]));
+	/* No device, or none completed: there is no first DMA to time. */
+	if (mk[VMM_MARK_FIRST_DMA])
+		printf("first completed DMA %.2f ms, ",
+		       ms(v->t.start_ns, mk[VMM_MARK_FIRST_DMA]));
+	else
+		printf("no DMA completed, ");
+	printf("done %.2f ms\n", ms(v->t.start_ns, v->t.done_ns));
 	if (faults >= 0)
 		printf("  I/O page faults: %" PRId64 " (%" PRId64 " page requests "
 		       "answered, %" PRId64 " refused)%s\n", faults, groups,
