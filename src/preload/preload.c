@@ -8,7 +8,11 @@
  *    duplicated and the program has not begun to close (close(),
  *    close_range(), closefrom(), or dup2() onto it); it holds one
  *    reference. An entry leaves before its number is closed (close()).
- * Lock order: pl_fds_lock is a leaf (src/lock_order.h).
+ *  - In a forked child (pl_forked) a number leaving the table keeps its
+ *    reference: the files are the parent's, served by threads the child
+ *    does not have, and are never released there.
+ * Lock order: pl_fds_lock is a leaf (src/lock_order.h); fork() takes it
+ * around the copy of the address space (pl_atfork_*()).
  */
 #define _GNU_SOURCE
 /* The wrappers define both the plain and the 64-bit names themselves. */
@@ -31,6 +35,10 @@
 
 struct pl_libc pl_libc;
 static pthread_once_t pl_libc_once = PTHREAD_ONCE_INIT;
+
+static void pl_atfork_prepare(void);
+static void pl_atfork_parent(void);
+static void pl_atfork_child(void);
 
 static void pl_libc_resolve(void)
 {
@@ -56,6 +64,8 @@ static void pl_libc_resolve(void)
 	pl_libc.munlock = dlsym(RTLD_NEXT, "munlock");
 	pl_libc.mlockall = dlsym(RTLD_NEXT, "mlockall");
 	pl_libc.munlockall = dlsym(RTLD_NEXT, "munlockall");
+	/* Before any file of ours exists: each is made after this. */
+	pthread_atfork(pl_atfork_prepare, pl_atfork_parent, pl_atfork_child);
 }
 
 void pl_libc_init(void)
@@ -71,6 +81,42 @@ static struct pl_file *_Atomic pl_fds[PL_MAX_FDS];
 static pthread_mutex_t pl_fds_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Any fd ever installed: lets unrelated I/O skip the table. */
 static atomic_bool pl_fds_used;
+/* This process is a fork()ed child of the one that made the files. */
+static atomic_bool pl_forked;
+
+/*
+ * fork() copies the table whole: pl_fds_lock is held across the copy, so
+ * that the child never finds it held by a thread it does not have.
+ */
+static void pl_atfork_prepare(void)
+{
+	pthread_mutex_lock(&pl_fds_lock);
+}
+
+static void pl_atfork_parent(void)
+{
+	pthread_mutex_unlock(&pl_fds_lock);
+}
+
+static void pl_atfork_child(void)
+{
+	atomic_store(&pl_forked, true);
+	pthread_mutex_unlock(&pl_fds_lock);
+}
+
+/*
+ * The reference a number held, once the number is closed. In a forked
+ * child it is kept: in Linux the file is shared with the parent and the
+ * child's close only drops the child's descriptor; ->release runs where
+ * the last one goes, which is never the child's copy of our state. A
+ * release here would wait for the parent's threads (a fault queue's
+ * reader, a device's engine), which fork() did not copy.
+ */
+static void pl_fd_drop(struct pl_file *f)
+{
+	if (!atomic_load(&pl_forked))
+		pl_file_put(f);
+}
 
 void pl_file_init(struct pl_file *f, enum pl_kind kind,
 		  void (*release)(struct pl_file *f))
@@ -116,7 +162,7 @@ static void pl_fd_set(int fd, struct pl_file *f)
 	if (f)
 		atomic_store(&pl_fds_used, true);
 	pthread_mutex_unlock(&pl_fds_lock);
-	pl_file_put(old);
+	pl_fd_drop(old);
 }
 
 /* Take @fd's file out of the table: the reference it held, or NULL. */
@@ -389,7 +435,7 @@ PL_EXPORT int close(int fd)
 	f = pl_fd_take(fd);
 	ret = pl_libc.close(fd);
 	err = errno;
-	pl_file_put(f);
+	pl_fd_drop(f);
 	errno = err;
 	return ret;
 }
@@ -428,7 +474,7 @@ PL_EXPORT int close_range(unsigned first, unsigned last, int flags)
 		if (ret)
 			pl_fd_set(taken[i].fd, taken[i].f);
 		else
-			pl_file_put(taken[i].f);
+			pl_fd_drop(taken[i].f);
 	}
 	free(taken);
 	errno = err;
@@ -452,7 +498,7 @@ PL_EXPORT void closefrom(int lowfd)
 			if (!f)
 				continue;
 			pl_libc.close(fd);
-			pl_file_put(f);
+			pl_fd_drop(f);
 		}
 		n = 0;
 		taken = NULL;
@@ -462,7 +508,7 @@ PL_EXPORT void closefrom(int lowfd)
 	else
 		pl_libc_close_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u, 0);
 	for (ssize_t i = 0; i < n; i++)
-		pl_file_put(taken[i].f);
+		pl_fd_drop(taken[i].f);
 	free(taken);
 }
 
