@@ -101,6 +101,15 @@ int pl_fd_install(struct pl_file *f, int flags);
  */
 int pl_fd_reserve(int flags);
 void pl_fd_publish(int fd, struct pl_file *f);
+/*
+ * A descriptor the library keeps for itself (an eventfd it signals, the
+ * host pool's userfaultfd): a close-on-exec duplicate of @fd at a high
+ * number the program's close(), close_range(), closefrom() and dup2()
+ * leave alone; -errno (-EBADF: @fd is not open). Closed by
+ * pl_fd_private_close() only.
+ */
+int pl_fd_private_dup(int fd);
+void pl_fd_private_close(int fd);
 
 /* The host: runtime, memory, IOMMU and emulated devices. */
 struct pl_device;

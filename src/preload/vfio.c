@@ -58,7 +58,7 @@ static void pl_vfio_irqs_off_locked(struct pl_device *d)
 	iopf_rt_mutex_assert_held(&d->irq_lock);
 	for (unsigned i = 0; i < PL_IRQ_VECTORS; i++) {
 		if (d->irq_fd[i] >= 0)
-			pl_libc.close(d->irq_fd[i]);
+			pl_fd_private_close(d->irq_fd[i]);
 		d->irq_fd[i] = -1;
 	}
 	d->irq_index = -1;
@@ -401,7 +401,7 @@ static int pl_vfio_set_msi_trigger_locked(struct pl_device *d,
 			unsigned v = hdr->start + i;
 
 			if (d->irq_fd[v] >= 0)
-				pl_libc.close(d->irq_fd[v]);
+				pl_fd_private_close(d->irq_fd[v]);
 			d->irq_fd[v] = held[i];
 		}
 		d->irq_index = (int)hdr->index;
@@ -472,13 +472,18 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *c,
 	    pl_copy_from_user(fire, data, hdr->count))
 		return -EFAULT;
 	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
-		/* Check every fd before changing anything. */
+		/*
+		 * Check every fd before changing anything. What is kept is a
+		 * private duplicate, as the kernel keeps the eventfd_ctx: the
+		 * program may close its number, or every number above its
+		 * own, and the vector still signals the same eventfd.
+		 */
 		for (uint32_t i = 0; i < hdr->count; i++) {
-			held[i] = fds[i] < 0 ? -1 : pl_libc.dup(fds[i]);
+			held[i] = fds[i] < 0 ? -1 : pl_fd_private_dup(fds[i]);
 			if (fds[i] >= 0 && held[i] < 0) {
 				while (i--)
 					if (held[i] >= 0)
-						pl_libc.close(held[i]);
+						pl_fd_private_close(held[i]);
 				return -EBADF;
 			}
 		}
@@ -489,7 +494,7 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *c,
 	if (ret && dtype == VFIO_IRQ_SET_DATA_EVENTFD)
 		for (uint32_t i = 0; i < hdr->count; i++)
 			if (held[i] >= 0)
-				pl_libc.close(held[i]);
+				pl_fd_private_close(held[i]);
 	return ret;
 }
 
