@@ -772,19 +772,19 @@ void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id)
 
 /*
  * vfio_iommufd_physical_attach_ioas() -> iommufd_device_attach(): @pt_id
- * names a HWPT, or an IOAS for which a HWPT is made (*auto_hwpt gets it,
- * to destroy at detach). The device must not be attached (the caller
- * detaches first for a replace).
+ * names a HWPT, or an IOAS for which a HWPT is made (marked auto_domain:
+ * it goes with the last device attached to it, pl_iommufd_detach()). The
+ * device must not be attached (the caller detaches first for a replace).
  */
 int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
-		      uint32_t *pt_id, uint32_t *auto_hwpt)
+		      uint32_t *pt_id)
 {
 	struct pl_bound *b;
 	struct pl_hwpt *hw;
 	uint32_t hwpt_id;
+	bool made = false;
 	int ret;
 
-	*auto_hwpt = 0;
 	iopf_rt_mutex_lock(&ictx->lock);
 	hw = pl_hwpt_find_locked(ictx, *pt_id);
 	if (hw) {
@@ -806,9 +806,10 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 			free(hw);
 			goto out;
 		}
-		*hw = (struct pl_hwpt){ .id = hwpt_id, .ioas_id = *pt_id };
+		*hw = (struct pl_hwpt){ .id = hwpt_id, .ioas_id = *pt_id,
+					.auto_domain = true };
 		iopf_list_add(&hw->node, &ictx->hwpts);
-		*auto_hwpt = hwpt_id;
+		made = true;
 	} else {
 		ret = pl_fault_find_locked(ictx, *pt_id) ||
 				      pl_bound_find_locked(ictx, *pt_id) ?
@@ -818,16 +819,17 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 	}
 	ret = iopf_fd_attach(ictx->ctx, dev_id, IOPF_PASID_NONE, hwpt_id);
 	if (ret) {
-		if (*auto_hwpt) {
+		if (made) {
 			iopf_fd_destroy(ictx->ctx, hwpt_id);
 			pl_hwpt_remove_locked(ictx, hw);
-			*auto_hwpt = 0;
 		}
 		goto out;
 	}
 	b = pl_bound_find_locked(ictx, dev_id);
-	if (b)
+	if (b) {
 		b->fault_id = hw->fault_id;
+		b->hwpt_id = hwpt_id;
+	}
 	*pt_id = hwpt_id;
 out:
 	iopf_rt_mutex_unlock(&ictx->lock);
@@ -837,13 +839,16 @@ out:
 /*
  * The queue the attachment reported to, if any, forgets it: a HWPT keeps
  * its queue (IOMMU_DESTROY of the queue is -EBUSY while the HWPT is), so
- * it is there to find.
+ * it is there to find. An automatic HWPT goes with its last device,
+ * whichever attached it (iommufd_hw_pagetable_put() tries the destroy on
+ * every detach); while another is attached, its destroy is -EBUSY and it
+ * stays, record and all.
  */
-void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
-		       uint32_t auto_hwpt)
+void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id)
 {
 	struct pl_bound *b;
 	struct pl_fault *q;
+	struct pl_hwpt *hw;
 	int ret;
 
 	/* Not under ictx->lock: the detach waits for the device's DMA,
@@ -858,15 +863,12 @@ void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
 	q = b && b->fault_id ? pl_fault_find_locked(ictx, b->fault_id) : NULL;
 	if (q)
 		pl_fault_forget_dev(q, dev_id);
-	if (b)
+	hw = b && b->hwpt_id ? pl_hwpt_find_locked(ictx, b->hwpt_id) : NULL;
+	if (b) {
 		b->fault_id = 0;
-	if (auto_hwpt) {
-		struct pl_hwpt *hw;
-
-		iopf_fd_destroy(ictx->ctx, auto_hwpt);
-		hw = pl_hwpt_find_locked(ictx, auto_hwpt);
-		if (hw)
-			pl_hwpt_remove_locked(ictx, hw);
+		b->hwpt_id = 0;
 	}
+	if (hw && hw->auto_domain && !iopf_fd_destroy(ictx->ctx, hw->id))
+		pl_hwpt_remove_locked(ictx, hw);
 	iopf_rt_mutex_unlock(&ictx->lock);
 }

@@ -199,9 +199,8 @@ int pl_iommufd_bind(struct pl_iommufd *ictx, struct pl_device *d,
 		    uint32_t *dev_id);
 void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id);
 int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
-		      uint32_t *pt_id, uint32_t *auto_hwpt);
-void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
-		       uint32_t auto_hwpt);
+		      uint32_t *pt_id);
+void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id);
 ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count);
 ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count);
 

@@ -50,7 +50,6 @@ struct pl_vfio_file {
 	struct pl_file *group;          /* opened through a group (ref) */
 	uint32_t dev_id;
 	bool attached;
-	uint32_t auto_hwpt;
 };
 
 static void pl_vfio_irqs_off_locked(struct pl_device *d)
@@ -119,9 +118,8 @@ static void pl_vfio_close_bound_locked(struct pl_vfio_file *vf)
 		return;
 	pl_vfio_function_disable(vf->d);
 	if (vf->attached)
-		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
+		pl_iommufd_detach(vf->ictx, vf->dev_id);
 	vf->attached = false;
-	vf->auto_hwpt = 0;
 	pl_iommufd_unbind(vf->ictx, vf->dev_id);
 	pl_file_put(pl_iommufd_file(vf->ictx));
 	vf->ictx = NULL;
@@ -256,9 +254,8 @@ static void pl_vfio_detach_locked(struct pl_vfio_file *vf)
 {
 	iopf_rt_mutex_assert_held(&vf->lock);
 	if (vf->attached)
-		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
+		pl_iommufd_detach(vf->ictx, vf->dev_id);
 	vf->attached = false;
-	vf->auto_hwpt = 0;
 }
 
 /* vfio_df_ioctl_attach_pt() */
@@ -266,7 +263,7 @@ static int pl_vfio_attach(struct pl_vfio_file *vf, void *c,
 			  const struct pl_vfio_ucmd *u)
 {
 	struct vfio_device_attach_iommufd_pt *attach = c;
-	uint32_t pt_id, auto_hwpt;
+	uint32_t pt_id;
 	int ret;
 
 	if (attach->flags)
@@ -279,10 +276,9 @@ static int pl_vfio_attach(struct pl_vfio_file *vf, void *c,
 	 */
 	pl_vfio_detach_locked(vf);
 	pt_id = attach->pt_id;
-	ret = pl_iommufd_attach(vf->ictx, vf->dev_id, &pt_id, &auto_hwpt);
+	ret = pl_iommufd_attach(vf->ictx, vf->dev_id, &pt_id);
 	if (!ret) {
 		vf->attached = true;
-		vf->auto_hwpt = auto_hwpt;
 		ret = pl_copy_to_user(
 			(char *)u->ubuf +
 				offsetof(struct vfio_device_attach_iommufd_pt,
