@@ -44,7 +44,8 @@
  * Four plain pthread mutexes stand outside the table (the validator does
  * not see them) and are leaves: nothing is taken while one is held.
  * Three are libiopf-preload's:
- *  pl_fds_lock       the fd table (preload.c), taken under any row.
+ *  pl_fds_lock       the fd table (preload.c), taken under any row and
+ *                    under pl_private_lock.
  *  pl_host_lock      the host's bring-up (host.c), under none.
  *  pl_mlock_lock     the program's locked ranges (mlock.c), also taken
  *                    by the library's own mlock()/munlock() from a pin or
@@ -52,6 +53,11 @@
  * and one the host pool's (src/mm/host.c):
  *  sync_lock         the hand-shake with the pool's event reader thread,
  *                    which takes nothing of the table's while it drains.
+ * One pthread rwlock of libiopf-preload's is outside the table too:
+ *  pl_private_lock   the library's private descriptors (preload.c): taken
+ *                    under any row (a private number made or closed); the
+ *                    program's closes hold it with no row, and take only
+ *                    pl_fds_lock under it.
  */
 #ifndef IOPF_LOCK_ORDER_H
 #define IOPF_LOCK_ORDER_H

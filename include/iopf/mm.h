@@ -112,6 +112,25 @@ uint64_t iopf_mm_pool_poison_check(struct iopf_mm_pool *pool);
  * Undone by iopf_mm_pool_destroy(), which stops the thread. Does not block.
  */
 int iopf_mm_pool_create_host(struct iopf_rt *rt, struct iopf_mm_pool **out);
+/*
+ * What a host pool does with the descriptors it keeps for its life (its
+ * userfaultfd and an eventfd), for a caller that shares the descriptor
+ * table with code that may close numbers it did not open: @keep is given
+ * each one as it is made and returns the number the pool uses from then
+ * on (another, @fd then closed, or @fd itself) or a negative errno (@fd
+ * closed); @close closes a number @keep returned. Either may be NULL (the
+ * number as made; close(2)). Called without a lock of the pool held.
+ */
+struct iopf_mm_host_fds {
+	int (*keep)(int fd, void *arg);
+	void (*close)(int fd, void *arg);
+	void *arg;
+};
+/* iopf_mm_pool_create_host() whose descriptors go through @fds (copied;
+ * NULL: as iopf_mm_pool_create_host()). */
+int iopf_mm_pool_create_host_fds(struct iopf_rt *rt,
+				 const struct iopf_mm_host_fds *fds,
+				 struct iopf_mm_pool **out);
 /* True for a pool made by iopf_mm_pool_create_host(). Does not block. */
 bool iopf_mm_pool_is_host(const struct iopf_mm_pool *pool);
 /*

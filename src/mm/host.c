@@ -95,6 +95,7 @@ struct mm_host {
 	struct iopf_mm_pool *pool;
 	int uffd;
 	int wake_fd;                /* eventfd: sync and stop requests */
+	struct iopf_mm_host_fds fds; /* the creator's hooks for both */
 	pthread_t reader;
 	struct iopf_mm *mms;        /* protected by pool->lock */
 
@@ -490,7 +491,24 @@ err_close:
 	return ret;
 }
 
-int mm_host_pool_init(struct iopf_mm_pool *pool)
+/* A descriptor of the pool's, as its creator wants it kept (or -errno). */
+static int mm_host_keep_fd(struct mm_host *h, int fd)
+{
+	if (fd < 0 || !h->fds.keep)
+		return fd;
+	return h->fds.keep(fd, h->fds.arg);
+}
+
+static void mm_host_close_fd(struct mm_host *h, int fd)
+{
+	if (h->fds.close)
+		h->fds.close(fd, h->fds.arg);
+	else
+		close(fd);
+}
+
+int mm_host_pool_init(struct iopf_mm_pool *pool,
+		      const struct iopf_mm_host_fds *fds)
 {
 	struct mm_host *h;
 	int ret;
@@ -499,14 +517,17 @@ int mm_host_pool_init(struct iopf_mm_pool *pool)
 	if (!h)
 		return -ENOMEM;
 	h->pool = pool;
-	h->uffd = mm_host_open_uffd();
+	if (fds)
+		h->fds = *fds;
+	h->uffd = mm_host_keep_fd(h, mm_host_open_uffd());
 	if (h->uffd < 0) {
 		ret = h->uffd;
 		goto err_free;
 	}
 	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	h->wake_fd = mm_host_keep_fd(h, h->wake_fd < 0 ? -errno : h->wake_fd);
 	if (h->wake_fd < 0) {
-		ret = -errno;
+		ret = h->wake_fd;
 		goto err_close_uffd;
 	}
 	pthread_mutex_init(&h->sync_lock, NULL);
@@ -523,9 +544,9 @@ err_destroy_sync:
 	pool->host = NULL;
 	pthread_cond_destroy(&h->sync_cond);
 	pthread_mutex_destroy(&h->sync_lock);
-	close(h->wake_fd);
+	mm_host_close_fd(h, h->wake_fd);
 err_close_uffd:
-	close(h->uffd);
+	mm_host_close_fd(h, h->uffd);
 err_free:
 	free(h);
 	return ret;
@@ -546,13 +567,15 @@ void mm_host_pool_fini(struct iopf_mm_pool *pool)
 	pthread_cond_destroy(&h->sync_cond);
 	pthread_mutex_destroy(&h->sync_lock);
 	/* Closing the fd drops every registration it made. */
-	close(h->wake_fd);
-	close(h->uffd);
+	mm_host_close_fd(h, h->wake_fd);
+	mm_host_close_fd(h, h->uffd);
 	free(h);
 	pool->host = NULL;
 }
 
-int iopf_mm_pool_create_host(struct iopf_rt *rt, struct iopf_mm_pool **out)
+int iopf_mm_pool_create_host_fds(struct iopf_rt *rt,
+				 const struct iopf_mm_host_fds *fds,
+				 struct iopf_mm_pool **out)
 {
 	struct iopf_mm_pool_config cfg = {
 		.ram_bytes = MM_HOST_FRAMES << 12,
@@ -568,11 +591,16 @@ int iopf_mm_pool_create_host(struct iopf_rt *rt, struct iopf_mm_pool **out)
 	ret = iopf_mm_pool_create(rt, &cfg, &pool);
 	if (ret)
 		return ret;
-	ret = mm_host_pool_init(pool);
+	ret = mm_host_pool_init(pool, fds);
 	if (ret) {
 		iopf_mm_pool_destroy(pool);
 		return ret;
 	}
 	*out = pool;
 	return 0;
+}
+
+int iopf_mm_pool_create_host(struct iopf_rt *rt, struct iopf_mm_pool **out)
+{
+	return iopf_mm_pool_create_host_fds(rt, NULL, out);
 }

@@ -203,7 +203,8 @@ void mm_invalidate_range(struct iopf_mm *mm, uint64_t start, uint64_t last,
 			 enum iopf_mm_cause cause);
 
 /* host.c */
-int mm_host_pool_init(struct iopf_mm_pool *pool);
+int mm_host_pool_init(struct iopf_mm_pool *pool,
+		      const struct iopf_mm_host_fds *fds);
 void mm_host_pool_fini(struct iopf_mm_pool *pool);
 void mm_host_mm_add(struct iopf_mm *mm);
 void mm_host_mm_del(struct iopf_mm *mm);

@@ -112,6 +112,28 @@ static void *pl_host_thread(void *arg)
 	return NULL;
 }
 
+/* The host pool's descriptors are the library's own (pl_fd_private_dup()):
+ * a program closing numbers it did not open would stop its events. */
+static int pl_host_keep_fd(int fd, void *arg)
+{
+	int kept = pl_fd_private_dup(fd);
+
+	(void)arg;
+	pl_libc.close(fd);
+	return kept;
+}
+
+static void pl_host_close_fd(int fd, void *arg)
+{
+	(void)arg;
+	pl_fd_private_close(fd);
+}
+
+static const struct iopf_mm_host_fds pl_host_fds = {
+	.keep = pl_host_keep_fd,
+	.close = pl_host_close_fd,
+};
+
 /*
  * The program's own memory (the host pool: iopf_mm addresses are its
  * VAs), or, where userfaultfd lacks the events it needs, an emulated pool
@@ -127,7 +149,7 @@ static int pl_host_memory(struct pl_host *h)
 	};
 	int ret;
 
-	ret = iopf_mm_pool_create_host(h->rt, &h->pool);
+	ret = iopf_mm_pool_create_host_fds(h->rt, &pl_host_fds, &h->pool);
 	h->host_memory = !ret;
 	if (ret == -EOPNOTSUPP) {
 		fprintf(stderr, "iopf-preload: no host memory backend here "

@@ -340,21 +340,33 @@ static int pl_ioctl_allow_iovas(struct pl_iommufd *ictx, void *c,
 	ret = pl_ioas_exists(ictx, cmd->ioas_id);
 	if (ret)
 		return ret;
-	if (cmd->num_iovas > 4096)
-		return -EINVAL;
-	if (cmd->num_iovas) {
-		r = calloc(cmd->num_iovas, sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		if (pl_copy_from_user(r, (void *)(uintptr_t)cmd->allowed_iovas,
-				      cmd->num_iovas * sizeof(*r))) {
-			free(r);
-			return -EFAULT;
+	/*
+	 * iommufd_ioas_load_iovas(): range by range, each copied, then
+	 * checked (start < last: a one-byte range is refused too, and no
+	 * overlap with one before it). No limit on the count: the array
+	 * grows as ranges are read, so a count past the caller's array
+	 * fails on the first range it cannot read (-EFAULT), as there.
+	 */
+	for (uint32_t i = 0, cap = 0; i < cmd->num_iovas && !ret; i++) {
+		const struct iommu_iova_range *ur =
+			(const void *)(uintptr_t)cmd->allowed_iovas;
+
+		if (i == cap) {
+			void *p;
+
+			cap = cap ? 2 * cap : 16;
+			p = realloc(r, (size_t)cap * sizeof(*r));
+			if (!p) {
+				ret = -ENOMEM;
+				break;
+			}
+			r = p;
 		}
-	}
-	/* iommufd_ioas_allow_iovas(): start <= last, no overlaps. */
-	for (uint32_t i = 0; i < cmd->num_iovas && !ret; i++) {
-		if (r[i].start > r[i].last)
+		if (pl_copy_from_user(&r[i], ur + i, sizeof(*r))) {
+			ret = -EFAULT;
+			break;
+		}
+		if (r[i].start >= r[i].last)
 			ret = -EINVAL;
 		for (uint32_t j = 0; j < i && !ret; j++)
 			if (r[i].start <= r[j].last && r[j].start <= r[i].last)
@@ -400,6 +412,20 @@ static int pl_map_respond_locked(struct pl_iommufd *ictx,
 }
 
 /*
+ * A pre-fault policy, for a mapping or an IOAS (IOMMU_OPTION_IOPF_PREFAULT,
+ * where INHERIT has nothing to inherit from and is refused first): FIXED
+ * and ADAPTIVE take a window of 1 to 512 pages, the others none.
+ */
+static int pl_prefault_check(uint32_t kind, uint32_t window)
+{
+	if (kind > IOMMU_PREFAULT_ADAPTIVE)
+		return -EINVAL;
+	if (kind == IOMMU_PREFAULT_FIXED || kind == IOMMU_PREFAULT_ADAPTIVE)
+		return !window || window > 512 ? -EINVAL : 0;
+	return window ? -EINVAL : 0;
+}
+
+/*
  * iommufd_ioas_map() and the extension's MAP_FAULTABLE: the flags, then
  * the pre-fault policy (the kinds are iopf's own enum, in the same order;
  * a plain map asks for none).
@@ -415,14 +441,7 @@ static int pl_map_check(const struct pl_map_req *r)
 	if ((r->flags & IOMMU_IOAS_MAP_PREFAULT) &&
 	    !(r->flags & IOMMU_IOAS_MAP_FAULTABLE))
 		return -EINVAL;
-	if (r->prefault_kind > IOMMU_PREFAULT_ADAPTIVE)
-		return -EINVAL;
-	if ((r->prefault_kind == IOMMU_PREFAULT_FIXED ||
-	     r->prefault_kind == IOMMU_PREFAULT_ADAPTIVE) ?
-		    (!r->prefault_window || r->prefault_window > 512) :
-		    r->prefault_window != 0)
-		return -EINVAL;
-	return 0;
+	return pl_prefault_check(r->prefault_kind, r->prefault_window);
 }
 
 /* Check @r, map it and answer with its IOVA (pl_map_respond_locked()). */
@@ -600,14 +619,15 @@ static int pl_ioctl_option(struct pl_iommufd *ictx, void *c,
 	struct pl_ioas *io;
 	int ret = 0;
 
-	/* iommufd_option() */
+	/* iommufd_option(): the option, then its object, then the op. */
 	if (cmd->__reserved)
-		return -EOPNOTSUPP;
-	if (cmd->op != IOMMU_OPTION_OP_SET && cmd->op != IOMMU_OPTION_OP_GET)
 		return -EOPNOTSUPP;
 	if (cmd->option_id == IOMMU_OPTION_RLIMIT_MODE) {
 		/* iommufd_option_rlimit_mode(): global, per user only. */
 		if (cmd->object_id)
+			return -EOPNOTSUPP;
+		if (cmd->op != IOMMU_OPTION_OP_SET &&
+		    cmd->op != IOMMU_OPTION_OP_GET)
 			return -EOPNOTSUPP;
 		if (cmd->op == IOMMU_OPTION_OP_GET) {
 			cmd->val64 = 0;
@@ -620,9 +640,13 @@ static int pl_ioctl_option(struct pl_iommufd *ictx, void *c,
 	    cmd->option_id != IOMMU_OPTION_IOPF_PREFAULT)
 		return -EOPNOTSUPP;
 	iopf_rt_mutex_lock(&ictx->lock);
+	/* iommufd_ioas_option(): the IOAS is looked up first. */
 	io = pl_ioas_find_locked(ictx, cmd->object_id);
 	if (!io) {
 		ret = -ENOENT;
+	} else if (cmd->op != IOMMU_OPTION_OP_SET &&
+		   cmd->op != IOMMU_OPTION_OP_GET) {
+		ret = -EOPNOTSUPP;
 	} else if (cmd->op == IOMMU_OPTION_OP_GET) {
 		cmd->val64 = cmd->option_id == IOMMU_OPTION_HUGE_PAGES ?
 				     io->huge_pages : io->prefault;
@@ -640,10 +664,12 @@ static int pl_ioctl_option(struct pl_iommufd *ictx, void *c,
 			.window = (uint32_t)(cmd->val64 >> 32),
 		};
 
-		if (p.kind == IOPF_PREFAULT_INHERIT ||
-		    p.kind > IOPF_PREFAULT_ADAPTIVE)
+		/* The same rule as a mapping's (pl_prefault_check()). */
+		if (p.kind == IOPF_PREFAULT_INHERIT)
 			ret = -EINVAL;
 		else
+			ret = pl_prefault_check(p.kind, p.window);
+		if (!ret)
 			ret = iopf_fd_ioas_set_prefault(ictx->ctx, io->id, &p);
 		if (!ret)
 			io->prefault = cmd->val64;
@@ -772,19 +798,19 @@ void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id)
 
 /*
  * vfio_iommufd_physical_attach_ioas() -> iommufd_device_attach(): @pt_id
- * names a HWPT, or an IOAS for which a HWPT is made (*auto_hwpt gets it,
- * to destroy at detach). The device must not be attached (the caller
- * detaches first for a replace).
+ * names a HWPT, or an IOAS for which a HWPT is made (marked auto_domain:
+ * it goes with the last device attached to it, pl_iommufd_detach()). The
+ * device must not be attached (the caller detaches first for a replace).
  */
 int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
-		      uint32_t *pt_id, uint32_t *auto_hwpt)
+		      uint32_t *pt_id)
 {
 	struct pl_bound *b;
 	struct pl_hwpt *hw;
 	uint32_t hwpt_id;
+	bool made = false;
 	int ret;
 
-	*auto_hwpt = 0;
 	iopf_rt_mutex_lock(&ictx->lock);
 	hw = pl_hwpt_find_locked(ictx, *pt_id);
 	if (hw) {
@@ -806,9 +832,10 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 			free(hw);
 			goto out;
 		}
-		*hw = (struct pl_hwpt){ .id = hwpt_id, .ioas_id = *pt_id };
+		*hw = (struct pl_hwpt){ .id = hwpt_id, .ioas_id = *pt_id,
+					.auto_domain = true };
 		iopf_list_add(&hw->node, &ictx->hwpts);
-		*auto_hwpt = hwpt_id;
+		made = true;
 	} else {
 		ret = pl_fault_find_locked(ictx, *pt_id) ||
 				      pl_bound_find_locked(ictx, *pt_id) ?
@@ -818,16 +845,17 @@ int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
 	}
 	ret = iopf_fd_attach(ictx->ctx, dev_id, IOPF_PASID_NONE, hwpt_id);
 	if (ret) {
-		if (*auto_hwpt) {
+		if (made) {
 			iopf_fd_destroy(ictx->ctx, hwpt_id);
 			pl_hwpt_remove_locked(ictx, hw);
-			*auto_hwpt = 0;
 		}
 		goto out;
 	}
 	b = pl_bound_find_locked(ictx, dev_id);
-	if (b)
+	if (b) {
 		b->fault_id = hw->fault_id;
+		b->hwpt_id = hwpt_id;
+	}
 	*pt_id = hwpt_id;
 out:
 	iopf_rt_mutex_unlock(&ictx->lock);
@@ -837,13 +865,16 @@ out:
 /*
  * The queue the attachment reported to, if any, forgets it: a HWPT keeps
  * its queue (IOMMU_DESTROY of the queue is -EBUSY while the HWPT is), so
- * it is there to find.
+ * it is there to find. An automatic HWPT goes with its last device,
+ * whichever attached it (iommufd_hw_pagetable_put() tries the destroy on
+ * every detach); while another is attached, its destroy is -EBUSY and it
+ * stays, record and all.
  */
-void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
-		       uint32_t auto_hwpt)
+void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id)
 {
 	struct pl_bound *b;
 	struct pl_fault *q;
+	struct pl_hwpt *hw;
 	int ret;
 
 	/* Not under ictx->lock: the detach waits for the device's DMA,
@@ -858,15 +889,12 @@ void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
 	q = b && b->fault_id ? pl_fault_find_locked(ictx, b->fault_id) : NULL;
 	if (q)
 		pl_fault_forget_dev(q, dev_id);
-	if (b)
+	hw = b && b->hwpt_id ? pl_hwpt_find_locked(ictx, b->hwpt_id) : NULL;
+	if (b) {
 		b->fault_id = 0;
-	if (auto_hwpt) {
-		struct pl_hwpt *hw;
-
-		iopf_fd_destroy(ictx->ctx, auto_hwpt);
-		hw = pl_hwpt_find_locked(ictx, auto_hwpt);
-		if (hw)
-			pl_hwpt_remove_locked(ictx, hw);
+		b->hwpt_id = 0;
 	}
+	if (hw && hw->auto_domain && !iopf_fd_destroy(ictx->ctx, hw->id))
+		pl_hwpt_remove_locked(ictx, hw);
 	iopf_rt_mutex_unlock(&ictx->lock);
 }

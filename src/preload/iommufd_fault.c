@@ -188,7 +188,7 @@ static void pl_fault_release(struct pl_file *f)
 	struct pl_fault *q = iopf_container_of(f, struct pl_fault, f);
 
 	if (q->efd >= 0) /* -1: an allocation that failed before the dup */
-		pl_libc.close(q->efd);
+		pl_fd_private_close(q->efd);
 	iopf_rt_waitq_destroy(&q->read_done);
 	iopf_rt_mutex_destroy(&q->lock);
 	free(q->pend);
@@ -423,9 +423,12 @@ int pl_ioctl_fault_alloc(struct pl_iommufd *ictx, void *c,
 		ret = fd;
 		goto err_destroy_queue;
 	}
-	q->efd = pl_libc.dup(fd);
+	/* The queue signals its own duplicate, which the program's closes
+	 * of numbers it did not open never reach. */
+	q->efd = pl_fd_private_dup(fd);
 	if (q->efd < 0) {
-		ret = -errno;
+		ret = q->efd;
+		q->efd = -1;
 		goto err_close_fd;
 	}
 	ret = pl_fault_start(q);

@@ -45,6 +45,8 @@ struct pl_ioas {
 struct pl_hwpt {
 	uint32_t id, ioas_id, fault_id;
 	uint32_t flags;                 /* IOMMU_HWPT_ALLOC_* */
+	/* Made by an attach to an IOAS: it goes with its last device. */
+	bool auto_domain;
 	/* Dirty pages reported with NO_CLEAR: iopf's read clears, so they
 	 * are kept here for the next read (4 KiB page IOVAs, sorted). */
 	uint64_t *kept;
@@ -55,6 +57,7 @@ struct pl_hwpt {
 struct pl_bound {
 	uint32_t dev_id;
 	uint32_t fault_id;              /* its attachment reports there, or 0 */
+	uint32_t hwpt_id;               /* attached to, or 0 */
 	struct iopf_list node;          /* in ictx->bound */
 };
 

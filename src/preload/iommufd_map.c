@@ -149,6 +149,10 @@ int pl_map_locked(struct pl_iommufd *ictx, struct pl_map_req *r)
 	io = pl_ioas_find_locked(ictx, r->ioas_id);
 	if (!io)
 		return -ENOENT;
+	/* iopt_alloc_user_pages(): a user range that wraps, before
+	 * anything about its length or IOVA. */
+	if (r->va + r->length < r->va)
+		return -EOVERFLOW;
 	/* iopt_alloc_area_pages(): an empty or misaligned length. */
 	align = pl_ioas_alignment_locked(ictx, io);
 	if (!r->length || (r->length & (align - 1)))

@@ -8,16 +8,29 @@
  *    duplicated and the program has not begun to close (close(),
  *    close_range(), closefrom(), or dup2() onto it); it holds one
  *    reference. An entry leaves before its number is closed (close()).
- * Lock order: pl_fds_lock is a leaf (src/lock_order.h).
+ *  - In a forked child (pl_forked) a number leaving the table keeps its
+ *    reference: the files are the parent's, served by threads the child
+ *    does not have, and are never released there.
+ *  - A number in pl_private is a descriptor the library keeps for itself
+ *    (pl_fd_private_dup()), never in pl_fds; until the library closes it
+ *    (pl_fd_private_close()) the program's close(), close_range(),
+ *    closefrom() and dup2()/dup3() onto it leave it open, as if it were
+ *    not open at all (in Linux the kernel keeps such a file by pointer,
+ *    not by number). A forked child's are plain numbers.
+ * Lock order (src/lock_order.h): pl_private_lock, then pl_fds_lock, a
+ * leaf; no table row is taken under either. fork() takes pl_fds_lock
+ * around the copy of the address space (pl_atfork_*()).
  */
 #define _GNU_SOURCE
 /* The wrappers define both the plain and the 64-bit names themselves. */
 #undef _FILE_OFFSET_BITS
 #include "preload.h"
 
+#include <assert.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/close_range.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,11 +39,16 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 struct pl_libc pl_libc;
 static pthread_once_t pl_libc_once = PTHREAD_ONCE_INIT;
+
+static void pl_atfork_prepare(void);
+static void pl_atfork_parent(void);
+static void pl_atfork_child(void);
 
 static void pl_libc_resolve(void)
 {
@@ -56,6 +74,8 @@ static void pl_libc_resolve(void)
 	pl_libc.munlock = dlsym(RTLD_NEXT, "munlock");
 	pl_libc.mlockall = dlsym(RTLD_NEXT, "mlockall");
 	pl_libc.munlockall = dlsym(RTLD_NEXT, "munlockall");
+	/* Before any file of ours exists: each is made after this. */
+	pthread_atfork(pl_atfork_prepare, pl_atfork_parent, pl_atfork_child);
 }
 
 void pl_libc_init(void)
@@ -71,6 +91,42 @@ static struct pl_file *_Atomic pl_fds[PL_MAX_FDS];
 static pthread_mutex_t pl_fds_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Any fd ever installed: lets unrelated I/O skip the table. */
 static atomic_bool pl_fds_used;
+/* This process is a fork()ed child of the one that made the files. */
+static atomic_bool pl_forked;
+
+/*
+ * fork() copies the table whole: pl_fds_lock is held across the copy, so
+ * that the child never finds it held by a thread it does not have.
+ */
+static void pl_atfork_prepare(void)
+{
+	pthread_mutex_lock(&pl_fds_lock);
+}
+
+static void pl_atfork_parent(void)
+{
+	pthread_mutex_unlock(&pl_fds_lock);
+}
+
+static void pl_atfork_child(void)
+{
+	atomic_store(&pl_forked, true);
+	pthread_mutex_unlock(&pl_fds_lock);
+}
+
+/*
+ * The reference a number held, once the number is closed. In a forked
+ * child it is kept: in Linux the file is shared with the parent and the
+ * child's close only drops the child's descriptor; ->release runs where
+ * the last one goes, which is never the child's copy of our state. A
+ * release here would wait for the parent's threads (a fault queue's
+ * reader, a device's engine), which fork() did not copy.
+ */
+static void pl_fd_drop(struct pl_file *f)
+{
+	if (!atomic_load(&pl_forked))
+		pl_file_put(f);
+}
 
 void pl_file_init(struct pl_file *f, enum pl_kind kind,
 		  void (*release)(struct pl_file *f))
@@ -116,7 +172,7 @@ static void pl_fd_set(int fd, struct pl_file *f)
 	if (f)
 		atomic_store(&pl_fds_used, true);
 	pthread_mutex_unlock(&pl_fds_lock);
-	pl_file_put(old);
+	pl_fd_drop(old);
 }
 
 /* Take @fd's file out of the table: the reference it held, or NULL. */
@@ -209,6 +265,123 @@ int pl_fd_install(struct pl_file *f, int flags)
 	}
 	pl_fd_publish(fd, f);
 	return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* The library's private descriptors. */
+
+/*
+ * Where they go: the PL_PRIVATE_SPAN numbers below the lower of
+ * RLIMIT_NOFILE's soft limit (read at each call: a program may raise it)
+ * and PL_PRIVATE_TOP. The kernel hands out the lowest free number, so a
+ * program's own numbers reach up there only when it holds nearly its
+ * limit of files: its numbering stays what it is on Linux, and ours stay
+ * together, so that a program's close_range() is cut into few calls. The
+ * cap keeps the kernel's descriptor table of a process with a huge limit
+ * (systemd's 524288) from growing that far for us. Where nothing up there
+ * is free, any number does: the set, not the number, protects it.
+ */
+#define PL_PRIVATE_TOP 4096u
+#define PL_PRIVATE_SPAN 256u
+
+/* Writers: a private number made or closed. Readers: a program's close
+ * of numbers, so that none becomes private while it runs. */
+static pthread_rwlock_t pl_private_lock = PTHREAD_RWLOCK_INITIALIZER;
+static uint8_t pl_private[PL_MAX_FDS / 8];   /* protected by pl_private_lock */
+/* Any private number ever made: lets the program's closes skip the set. */
+static atomic_bool pl_private_used;
+
+static unsigned pl_private_floor(void)
+{
+	struct rlimit rl;
+	rlim_t top = PL_PRIVATE_TOP;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < top)
+		top = rl.rlim_cur;
+	return (unsigned)(top > 2 * PL_PRIVATE_SPAN ? top - PL_PRIVATE_SPAN
+						    : top / 2);
+}
+
+/* These two read pl_private: pl_private_lock held (a pthread rwlock, which
+ * iopf_rt_mutex_assert_held() cannot check). */
+static bool pl_private_has(unsigned fd)
+{
+	return fd < PL_MAX_FDS && (pl_private[fd / 8] >> (fd % 8)) & 1;
+}
+
+/* The first private number in [@first, @last], or -1. */
+static int pl_private_next(unsigned first, unsigned last)
+{
+	if (!atomic_load(&pl_private_used))
+		return -1;
+	if (last >= PL_MAX_FDS)
+		last = PL_MAX_FDS - 1;
+	for (unsigned fd = first; fd <= last; fd++) {
+		if (!pl_private[fd / 8]) {
+			fd |= 7;        /* the byte's last: the loop goes on */
+			continue;
+		}
+		if (pl_private_has(fd))
+			return (int)fd;
+	}
+	return -1;
+}
+
+int pl_fd_private_dup(int fd)
+{
+	int nfd;
+
+	pl_libc_init();
+	pthread_rwlock_wrlock(&pl_private_lock);
+	nfd = pl_libc.fcntl(fd, F_DUPFD_CLOEXEC, (long)pl_private_floor());
+	/* EINVAL: the floor is past a limit lowered meanwhile; EMFILE:
+	 * nothing free from it on. */
+	if (nfd < 0 && (errno == EINVAL || errno == EMFILE))
+		nfd = pl_libc.fcntl(fd, F_DUPFD_CLOEXEC, 0L);
+	if (nfd < 0) {
+		nfd = -errno;
+		goto out;
+	}
+	if (nfd >= PL_MAX_FDS) {
+		pl_libc.close(nfd);
+		nfd = -EMFILE;
+		goto out;
+	}
+	pl_private[nfd / 8] |= (uint8_t)(1u << (nfd % 8));
+	atomic_store(&pl_private_used, true);
+out:
+	pthread_rwlock_unlock(&pl_private_lock);
+	return nfd;
+}
+
+void pl_fd_private_close(int fd)
+{
+	pthread_rwlock_wrlock(&pl_private_lock);
+	assert(pl_private_has((unsigned)fd));
+	pl_private[fd / 8] &= (uint8_t)~(1u << (fd % 8));
+	pl_libc.close(fd);
+	pthread_rwlock_unlock(&pl_private_lock);
+}
+
+/*
+ * A program's close of numbers holds pl_private_lock for reading from the
+ * check to the close: a number cannot become private in between. Not in
+ * a forked child, where the private numbers are plain ones (the library
+ * is not served there) and the lock may have been held by a thread fork()
+ * did not copy.
+ */
+static bool pl_private_guard(void)
+{
+	if (atomic_load(&pl_forked) || !atomic_load(&pl_private_used))
+		return false;
+	pthread_rwlock_rdlock(&pl_private_lock);
+	return true;
+}
+
+static void pl_private_unguard(bool guarded)
+{
+	if (guarded)
+		pthread_rwlock_unlock(&pl_private_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -383,13 +556,21 @@ PL_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 PL_EXPORT int close(int fd)
 {
 	struct pl_file *f;
+	bool guarded;
 	int ret, err;
 
 	pl_libc_init();
+	guarded = pl_private_guard();
+	if (guarded && fd >= 0 && pl_private_has((unsigned)fd)) {
+		pl_private_unguard(guarded);
+		errno = EBADF;
+		return -1;
+	}
 	f = pl_fd_take(fd);
 	ret = pl_libc.close(fd);
 	err = errno;
-	pl_file_put(f);
+	pl_private_unguard(guarded);
+	pl_fd_drop(f);
 	errno = err;
 	return ret;
 }
@@ -402,33 +583,81 @@ static int pl_libc_close_range(unsigned first, unsigned last, int flags)
 }
 
 /*
+ * Numbers [@first, @last] closed but the private ones among them (with
+ * the guard held, @guarded), in as many calls as there are gaps between
+ * these. @from: for closefrom(), which cannot fail: the last gap is
+ * libc's closefrom() where it has one, and a gap close_range() cannot
+ * close (no such system call before Linux 5.9) is closed a number at a
+ * time, as it lies below a private number. 0, or -1 and errno of the
+ * first call that failed; *@stop is then the first number it left open,
+ * and the rest above it are open too.
+ */
+static int pl_close_around_private(unsigned first, unsigned last, int flags,
+				   bool guarded, bool from, unsigned *stop)
+{
+	unsigned a = first;
+	int p;
+
+	for (;;) {
+		unsigned b;
+
+		p = guarded ? pl_private_next(a, last) : -1;
+		b = p < 0 ? last : (unsigned)p - 1;
+		if (p < 0 && from && pl_libc.closefrom && a <= INT_MAX) {
+			pl_libc.closefrom((int)a);
+			return 0;
+		}
+		if ((p < 0 || (unsigned)p > a) &&
+		    pl_libc_close_range(a, b, flags)) {
+			if (!from || errno != ENOSYS || p < 0) {
+				*stop = a;
+				return -1;
+			}
+			for (unsigned fd = a; fd <= b; fd++)
+				pl_libc.close((int)fd);
+		}
+		if (p < 0 || (unsigned)p == last)
+			return 0;
+		a = (unsigned)p + 1;
+	}
+}
+
+/*
  * CLOSE_RANGE_CLOEXEC closes nothing, and a call the kernel refuses
  * (unknown flags, @first past @last) closes nothing either: both pass
- * through with the table as it is. CLOSE_RANGE_UNSHARE closes the
- * numbers for the caller's new table only; the table here is the
- * process's, and forgets them (the common caller is a single thread
- * about to exec). If the close fails all the same (ENOMEM unsharing),
- * the numbers taken are given back.
+ * through with the table as it is (the private numbers are close-on-exec
+ * already). CLOSE_RANGE_UNSHARE closes the numbers for the caller's new
+ * table only; the table here is the process's, and forgets them (the
+ * common caller is a single thread about to exec). If the close fails
+ * all the same (ENOMEM unsharing), the numbers it left open are given
+ * back.
  */
 PL_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	struct pl_fd_taken *taken;
+	unsigned stop = 0;
+	bool guarded;
 	ssize_t n;
 	int ret, err;
 
 	pl_libc_init();
 	if ((flags & ~CLOSE_RANGE_UNSHARE) || first > last)
 		return pl_libc_close_range(first, last, flags);
+	guarded = pl_private_guard();
 	n = pl_fd_take_range(first, last, &taken);
-	if (n < 0)
+	if (n < 0) {
+		pl_private_unguard(guarded);
 		return (int)pl_result(n);
-	ret = pl_libc_close_range(first, last, flags);
+	}
+	ret = pl_close_around_private(first, last, flags, guarded, false,
+				      &stop);
 	err = errno;
+	pl_private_unguard(guarded);
 	for (ssize_t i = 0; i < n; i++) {
-		if (ret)
+		if (ret && (unsigned)taken[i].fd >= stop)
 			pl_fd_set(taken[i].fd, taken[i].f);
 		else
-			pl_file_put(taken[i].f);
+			pl_fd_drop(taken[i].f);
 	}
 	free(taken);
 	errno = err;
@@ -438,6 +667,8 @@ PL_EXPORT int close_range(unsigned first, unsigned last, int flags)
 PL_EXPORT void closefrom(int lowfd)
 {
 	struct pl_fd_taken *taken;
+	unsigned stop;
+	bool guarded;
 	ssize_t n;
 
 	pl_libc_init();
@@ -452,17 +683,17 @@ PL_EXPORT void closefrom(int lowfd)
 			if (!f)
 				continue;
 			pl_libc.close(fd);
-			pl_file_put(f);
+			pl_fd_drop(f);
 		}
 		n = 0;
 		taken = NULL;
 	}
-	if (pl_libc.closefrom)
-		pl_libc.closefrom(lowfd);
-	else
-		pl_libc_close_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u, 0);
+	guarded = pl_private_guard();
+	pl_close_around_private(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u, 0,
+				guarded, true, &stop);
+	pl_private_unguard(guarded);
 	for (ssize_t i = 0; i < n; i++)
-		pl_file_put(taken[i].f);
+		pl_fd_drop(taken[i].f);
 	free(taken);
 }
 
@@ -488,18 +719,29 @@ PL_EXPORT int dup(int fd)
 /*
  * dup2() and dup3() (@dup3, with @flags): whatever @newfd named is closed
  * by libc, so our table forgets it; onto itself (dup2's no-op, dup3's
- * EINVAL) nothing changes.
+ * EINVAL) nothing changes. Onto a private number they fail with EBADF
+ * and close nothing: the number is not the program's to reuse, and
+ * libc's dup2() of a number out of range answers EBADF too.
  */
 static int pl_dup_onto(int fd, int newfd, bool dup3, int flags)
 {
 	struct pl_file *f = pl_intercept(fd);
-	struct pl_file *old = fd != newfd ? pl_fd_get(newfd) : NULL;
+	struct pl_file *old = NULL;
+	bool guarded = pl_private_guard();
 	int ret;
 
+	if (guarded && fd != newfd && newfd >= 0 &&
+	    pl_private_has((unsigned)newfd)) {
+		pl_private_unguard(guarded);
+		pl_file_put(f);
+		errno = EBADF;
+		return -1;
+	}
 	ret = dup3 ? pl_libc.dup3(fd, newfd, flags) : pl_libc.dup2(fd, newfd);
-	if (ret >= 0 && old)
-		pl_fd_set(newfd, NULL);
-	pl_file_put(old);
+	if (ret >= 0 && fd != newfd)
+		old = pl_fd_take(newfd);
+	pl_private_unguard(guarded);
+	pl_fd_drop(old);
 	if (!f)
 		return ret;
 	if (fd == newfd || ret < 0) {

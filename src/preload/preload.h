@@ -101,6 +101,15 @@ int pl_fd_install(struct pl_file *f, int flags);
  */
 int pl_fd_reserve(int flags);
 void pl_fd_publish(int fd, struct pl_file *f);
+/*
+ * A descriptor the library keeps for itself (an eventfd it signals, the
+ * host pool's userfaultfd): a close-on-exec duplicate of @fd at a high
+ * number the program's close(), close_range(), closefrom() and dup2()
+ * leave alone; -errno (-EBADF: @fd is not open). Closed by
+ * pl_fd_private_close() only.
+ */
+int pl_fd_private_dup(int fd);
+void pl_fd_private_close(int fd);
 
 /* The host: runtime, memory, IOMMU and emulated devices. */
 struct pl_device;
@@ -190,9 +199,8 @@ int pl_iommufd_bind(struct pl_iommufd *ictx, struct pl_device *d,
 		    uint32_t *dev_id);
 void pl_iommufd_unbind(struct pl_iommufd *ictx, uint32_t dev_id);
 int pl_iommufd_attach(struct pl_iommufd *ictx, uint32_t dev_id,
-		      uint32_t *pt_id, uint32_t *auto_hwpt);
-void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id,
-		       uint32_t auto_hwpt);
+		      uint32_t *pt_id);
+void pl_iommufd_detach(struct pl_iommufd *ictx, uint32_t dev_id);
 ssize_t pl_fault_read(struct pl_file *f, void *buf, size_t count);
 ssize_t pl_fault_write(struct pl_file *f, const void *buf, size_t count);
 

@@ -429,12 +429,13 @@ static int pl_group_get_device_locked(struct pl_group *g, void *arg)
 		if (!name[i])
 			break;
 	}
-	/* vfio_group_has_iommu(): a container with an IOMMU set. */
-	if (!g->cont || !g->cont->type1)
-		return -EINVAL;
+	/* vfio_device_get_from_name() first, then vfio_device_group_open():
+	 * vfio_group_has_iommu(), a container with an IOMMU set. */
 	snprintf(want, sizeof(want), "0000:00:%02x.0", 0x10 + g->d->index);
 	if (strcmp(name, want))
 		return -ENODEV;
+	if (!g->cont || !g->cont->type1)
+		return -EINVAL;
 	iopf_rt_mutex_lock(&g->d->cdev_lock);
 	ret = g->d->bound ? -EBUSY : 0;  /* vfio_device_block_group() */
 	if (!ret)

@@ -50,7 +50,6 @@ struct pl_vfio_file {
 	struct pl_file *group;          /* opened through a group (ref) */
 	uint32_t dev_id;
 	bool attached;
-	uint32_t auto_hwpt;
 };
 
 static void pl_vfio_irqs_off_locked(struct pl_device *d)
@@ -58,7 +57,7 @@ static void pl_vfio_irqs_off_locked(struct pl_device *d)
 	iopf_rt_mutex_assert_held(&d->irq_lock);
 	for (unsigned i = 0; i < PL_IRQ_VECTORS; i++) {
 		if (d->irq_fd[i] >= 0)
-			pl_libc.close(d->irq_fd[i]);
+			pl_fd_private_close(d->irq_fd[i]);
 		d->irq_fd[i] = -1;
 	}
 	d->irq_index = -1;
@@ -119,9 +118,8 @@ static void pl_vfio_close_bound_locked(struct pl_vfio_file *vf)
 		return;
 	pl_vfio_function_disable(vf->d);
 	if (vf->attached)
-		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
+		pl_iommufd_detach(vf->ictx, vf->dev_id);
 	vf->attached = false;
-	vf->auto_hwpt = 0;
 	pl_iommufd_unbind(vf->ictx, vf->dev_id);
 	pl_file_put(pl_iommufd_file(vf->ictx));
 	vf->ictx = NULL;
@@ -256,9 +254,8 @@ static void pl_vfio_detach_locked(struct pl_vfio_file *vf)
 {
 	iopf_rt_mutex_assert_held(&vf->lock);
 	if (vf->attached)
-		pl_iommufd_detach(vf->ictx, vf->dev_id, vf->auto_hwpt);
+		pl_iommufd_detach(vf->ictx, vf->dev_id);
 	vf->attached = false;
-	vf->auto_hwpt = 0;
 }
 
 /* vfio_df_ioctl_attach_pt() */
@@ -266,7 +263,7 @@ static int pl_vfio_attach(struct pl_vfio_file *vf, void *c,
 			  const struct pl_vfio_ucmd *u)
 {
 	struct vfio_device_attach_iommufd_pt *attach = c;
-	uint32_t pt_id, auto_hwpt;
+	uint32_t pt_id;
 	int ret;
 
 	if (attach->flags)
@@ -279,10 +276,9 @@ static int pl_vfio_attach(struct pl_vfio_file *vf, void *c,
 	 */
 	pl_vfio_detach_locked(vf);
 	pt_id = attach->pt_id;
-	ret = pl_iommufd_attach(vf->ictx, vf->dev_id, &pt_id, &auto_hwpt);
+	ret = pl_iommufd_attach(vf->ictx, vf->dev_id, &pt_id);
 	if (!ret) {
 		vf->attached = true;
-		vf->auto_hwpt = auto_hwpt;
 		ret = pl_copy_to_user(
 			(char *)u->ubuf +
 				offsetof(struct vfio_device_attach_iommufd_pt,
@@ -401,7 +397,7 @@ static int pl_vfio_set_msi_trigger_locked(struct pl_device *d,
 			unsigned v = hdr->start + i;
 
 			if (d->irq_fd[v] >= 0)
-				pl_libc.close(d->irq_fd[v]);
+				pl_fd_private_close(d->irq_fd[v]);
 			d->irq_fd[v] = held[i];
 		}
 		d->irq_index = (int)hdr->index;
@@ -472,13 +468,18 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *c,
 	    pl_copy_from_user(fire, data, hdr->count))
 		return -EFAULT;
 	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
-		/* Check every fd before changing anything. */
+		/*
+		 * Check every fd before changing anything. What is kept is a
+		 * private duplicate, as the kernel keeps the eventfd_ctx: the
+		 * program may close its number, or every number above its
+		 * own, and the vector still signals the same eventfd.
+		 */
 		for (uint32_t i = 0; i < hdr->count; i++) {
-			held[i] = fds[i] < 0 ? -1 : pl_libc.dup(fds[i]);
+			held[i] = fds[i] < 0 ? -1 : pl_fd_private_dup(fds[i]);
 			if (fds[i] >= 0 && held[i] < 0) {
 				while (i--)
 					if (held[i] >= 0)
-						pl_libc.close(held[i]);
+						pl_fd_private_close(held[i]);
 				return -EBADF;
 			}
 		}
@@ -489,7 +490,7 @@ static int pl_vfio_set_irqs(struct pl_vfio_file *vf, void *c,
 	if (ret && dtype == VFIO_IRQ_SET_DATA_EVENTFD)
 		for (uint32_t i = 0; i < hdr->count; i++)
 			if (held[i] >= 0)
-				pl_libc.close(held[i]);
+				pl_fd_private_close(held[i]);
 	return ret;
 }
 

@@ -9,8 +9,11 @@
  * Only libc and the kernel's uAPI headers. The same with the faultable
  * mapping extension and no fault queue: test_ext.c.
  */
+#define _GNU_SOURCE /* close_range() */
 #include "uapi_test.h"
 #include "uapi_dma.h"
+
+#include <sys/stat.h>
 
 /*
  * A copy whose source is mapped and whose destination is not, the device
@@ -279,6 +282,94 @@ static void test_close_resets(int ifd)
 	copy_down(&c);
 }
 
+/*
+ * Part 5: a program that closes every number above its own (close_range,
+ * closefrom), as spawn helpers and daemons do. On Linux none of those
+ * numbers is open: the kernel keeps the interrupt's and the fault queue's
+ * eventfds by pointer. The device still interrupts through the eventfd
+ * the program gave, the queue still polls readable, memory given back and
+ * mapped again is adopted anew, and the files the program opens next
+ * (which get the lowest numbers) receive nothing.
+ */
+static void test_close_above_own(int ifd)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_page_response r;
+	struct iommu_hwpt_pgfault rec;
+	int own, files[8], st, bad = 0;
+	char name[] = "/tmp/uapi-e2e-XXXXXX";
+	struct pollfd p;
+	struct copy c;
+	uint32_t ioas, hwpt;
+	struct stat sb;
+
+	ioas = faulting_up(ifd, &c, 5, &fa, &hwpt);
+	own = ifd;
+	if (c.d.dfd > own)
+		own = c.d.dfd;
+	if (c.d.irq > own)
+		own = c.d.irq;
+	if ((int)fa.out_fault_fd > own)
+		own = (int)fa.out_fault_fd;
+	CHECK_OK(close_range((unsigned)own + 1, ~0u, 0),
+		 "close above: close_range() of every number above the "
+		 "program's own");
+	closefrom(own + 1);
+	for (int fd = own + 1; fd < own + 4096; fd++)
+		bad += close(fd) == 0;
+	CHECK(bad == 0, "close above: no number above them is open (%d were)",
+	      bad);
+	for (size_t i = 0; i < T_ARRAY_SIZE(files); i++) {
+		files[i] = mkstemp(name);
+		REQUIRE(files[i] >= 0, "mkstemp");
+		unlink(name);
+		memcpy(name + sizeof(name) - 7, "XXXXXX", 6);
+	}
+
+	/* Memory given back and mapped again: the pool's events still
+	 * arrive, so the new pages are adopted, not the old ones. */
+	munmap(c.src, LEN);
+	c.src = mmap(c.src, LEN, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	REQUIRE(c.src != MAP_FAILED, "mmap");
+	fill(c.src, LEN, 6);
+	{
+		struct iommu_ioas_unmap u = { .size = sizeof(u),
+					      .ioas_id = ioas,
+					      .iova = SRC_IOVA,
+					      .length = LEN };
+
+		CHECK_OK(ioctl(ifd, IOMMU_IOAS_UNMAP, &u),
+			 "close above: the source unmapped from the IOAS");
+	}
+	CHECK_OK(t_map(ifd, ioas, c.src, LEN, SRC_IOVA, T_RW),
+		 "close above: its new pages mapped again");
+
+	dev_copy(&c.d, SRC_IOVA, DST_IOVA, LEN);
+	p = (struct pollfd){ .fd = (int)fa.out_fault_fd, .events = POLLIN };
+	CHECK(poll(&p, 1, 10000) == 1 &&
+	      read((int)fa.out_fault_fd, &rec, sizeof(rec)) == sizeof(rec),
+	      "close above: the fault queue still polls readable");
+	REQUIRE(!t_map(ifd, ioas, c.dst, LEN, DST_IOVA, T_RW), "map dst");
+	r = (struct iommu_hwpt_page_response){ .cookie = rec.cookie,
+					       .code = 0 };
+	REQUIRE(write((int)fa.out_fault_fd, &r, sizeof(r)) == sizeof(r),
+		"answer");
+	st = dev_wait(&c.d, 10000);
+	CHECK(st == DMA_ST_DONE && !memcmp(c.src, c.dst, LEN),
+	      "close above: the copy completed with the new bytes and its "
+	      "interrupt reached the program's eventfd (status %d)", st);
+	bad = 0;
+	for (size_t i = 0; i < T_ARRAY_SIZE(files); i++) {
+		bad += fstat(files[i], &sb) || sb.st_size != 0;
+		close(files[i]);
+	}
+	CHECK(bad == 0, "close above: the files opened next received nothing");
+	CHECK_OK(t_detach(c.d.dfd), "close above: detach");
+	faulting_down(ifd, "close above", hwpt, &fa, ioas);
+	copy_down(&c);
+}
+
 int main(void)
 {
 	int ifd;
@@ -289,6 +380,7 @@ int main(void)
 	test_detach_answers(ifd);
 	test_reattach(ifd);
 	test_close_resets(ifd);
+	test_close_above_own(ifd);
 	close(ifd);
 	return t_done();
 }

@@ -215,6 +215,11 @@ static void test_map_errors(int ifd)
 		  "OPTION IOPF_PREFAULT: INHERIT is EINVAL" },
 		{ IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_FIXED, 0),
 		  "OPTION IOPF_PREFAULT: FIXED with window 0 is EINVAL" },
+		/* The rule MAP_FAULTABLE has for a mapping's policy. */
+		{ IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_NONE, 5),
+		  "OPTION IOPF_PREFAULT: NONE with a window is EINVAL" },
+		{ IOMMU_OPTION_IOPF_PREFAULT_VAL(IOMMU_PREFAULT_FIXED, 513),
+		  "OPTION IOPF_PREFAULT: a window past 512 is EINVAL" },
 	};
 	char *buf = t_alloc(8 * PG), *big = t_alloc(256 * PG);
 	struct rlimit old, lim;

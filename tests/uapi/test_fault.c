@@ -9,6 +9,7 @@
 #include "uapi_dma.h"
 
 #include <sys/epoll.h>
+#include <sys/wait.h>
 
 struct env {
 	int ifd, qfd;
@@ -43,6 +44,37 @@ static int fault_one(struct env *e, uint64_t dst,
 	if (poll(&p, 1, 10000) != 1)
 		return -1;
 	return (int)read(e->qfd, rec, sizeof(*rec));
+}
+
+/*
+ * A child of fork() that lets go of what it inherited, as a spawn helper
+ * does before exec(): each of the queue, device and iommufd closed, then
+ * closefrom(3), then _exit() (@exec false) or an exec. The files are the
+ * parent's: the child's closes only drop its descriptors. Whether it
+ * exited 0 within 10 s. (_exit(): a sanitizer's leak check at exit()
+ * would count what only the parent's threads point to.)
+ */
+static bool fork_child_closes(struct env *e, bool exec)
+{
+	pid_t pid = fork();
+	int st;
+
+	REQUIRE(pid >= 0, "fork");
+	if (!pid) {
+		alarm(10);
+		if (!exec) {
+			close(e->qfd);
+			close(e->d.dfd);
+			close(e->d.irq);
+			close(e->ifd);
+		}
+		closefrom(3);
+		if (exec)
+			execl("/bin/true", "true", (char *)NULL);
+		_exit(exec ? 127 : 0);
+	}
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	       WEXITSTATUS(st) == 0;
 }
 
 int main(void)
@@ -156,6 +188,20 @@ int main(void)
 					       .code = 1 };
 	CHECK_ERR((int)write(e.qfd, &r, sizeof(r)), EINVAL,
 		  "write: its cookie is gone");
+
+	/* A forked child closing what it inherited leaves the parent's
+	 * files as they were. */
+	CHECK(fork_child_closes(&e, false),
+	      "fork: a child closes the queue, device, iommufd and the rest");
+	CHECK(fork_child_closes(&e, true),
+	      "fork: a child's closefrom(3) and exec");
+	CHECK(fault_one(&e, 0x900000, &rec) == sizeof(rec),
+	      "fork: the parent's queue still delivers faults");
+	r = (struct iommu_hwpt_page_response){ .cookie = rec.cookie,
+					       .code = 1 };
+	CHECK(write(e.qfd, &r, sizeof(r)) == sizeof(r) &&
+	      dev_wait(&e.d, 10000) == DMA_ST_FAILED,
+	      "fork: and the parent's answer reaches the device");
 
 	CHECK_ERR(t_destroy(e.ifd, e.fault_id), EBUSY,
 		  "DESTROY: a fault queue a HWPT uses is EBUSY");

@@ -98,6 +98,7 @@ static void test_allow_iovas(void)
 						{ 0x30000000, 0x30000fff } };
 	struct iommu_iova_range overlapping[2] = { { 0x1000, 0x5fff },
 						   { 0x5000, 0x8fff } };
+	struct iommu_iova_range one_byte = { 0x10000000, 0x10000000 };
 	uint32_t ioas = t_ioas_alloc(ifd);
 	struct iommu_ioas_allow_iovas a = { .size = sizeof(a), .ioas_id = ioas,
 					    .num_iovas = 2,
@@ -107,6 +108,11 @@ static void test_allow_iovas(void)
 			  .size = sizeof(a), .ioas_id = ioas, .num_iovas = 2,
 			  .allowed_iovas = (uintptr_t)reversed },
 		  EINVAL, "ALLOW_IOVAS: start above last is EINVAL" },
+		/* iommufd_ioas_load_iovas(): start must be below last. */
+		{ &(struct iommu_ioas_allow_iovas){
+			  .size = sizeof(a), .ioas_id = ioas, .num_iovas = 1,
+			  .allowed_iovas = (uintptr_t)&one_byte },
+		  EINVAL, "ALLOW_IOVAS: start equal to last is EINVAL" },
 		{ &(struct iommu_ioas_allow_iovas){
 			  .size = sizeof(a), .ioas_id = ioas, .num_iovas = 2,
 			  .allowed_iovas = (uintptr_t)overlapping },
@@ -145,6 +151,22 @@ static void test_allow_iovas(void)
 	m.iova = 0;
 	CHECK_ERR(ioctl(ifd, IOMMU_IOAS_MAP, &m), ENOSPC,
 		  "IOAS_MAP: no allowed room is ENOSPC");
+	/* No limit on the count but the caller's memory. */
+	{
+		enum { N = 5000 };
+		struct iommu_iova_range *many = calloc(N, sizeof(*many));
+
+		REQUIRE(many, "calloc");
+		for (unsigned i = 0; i < N; i++)
+			many[i] = (struct iommu_iova_range){
+				0x100000000ull + i * 0x10000ull,
+				0x100000000ull + i * 0x10000ull + 0xfff };
+		a.num_iovas = N;
+		a.allowed_iovas = (uintptr_t)many;
+		CHECK_OK(ioctl(ifd, IOMMU_IOAS_ALLOW_IOVAS, &a),
+			 "ALLOW_IOVAS: 5000 ranges");
+		free(many);
+	}
 	t_destroy(ifd, ioas);
 	munmap(buf, 8 * PG);
 }
@@ -176,6 +198,14 @@ static void test_map_unmap(void)
 		  "IOAS_MAP: an IOVA of all ones is EOVERFLOW" },
 		{ ioas, buf, 2 * PG, UINT64_MAX - PG + 1, T_RW, EOVERFLOW,
 		  "IOAS_MAP: a range past 2^64 is EOVERFLOW" },
+		/* iopt_alloc_user_pages(): a user range that wraps, before
+		 * its IOVA is looked at (one mapped already here). */
+		{ ioas, (char *)(UINTPTR_MAX - PG + 1), PG, 0x100000, T_RW,
+		  EOVERFLOW, "IOAS_MAP: a user range ending at 2^64 is "
+			     "EOVERFLOW" },
+		{ ioas, (char *)(UINTPTR_MAX - PG + 1), 2 * PG, 0x300000,
+		  T_RW, EOVERFLOW,
+		  "IOAS_MAP: a user range past 2^64 is EOVERFLOW" },
 		/* Alignment 1 while no HWPT uses the IOAS: the overlap (with
 		 * the page at 0x200000) decides. */
 		{ ioas, buf, PG, 0x200800, T_RW, EEXIST,
@@ -321,6 +351,12 @@ static void test_option(void)
 			  .option_id = IOMMU_OPTION_HUGE_PAGES, .op = 5,
 			  .object_id = ioas },
 		  EOPNOTSUPP, "OPTION: an unknown op is EOPNOTSUPP" },
+		/* iommufd_ioas_option(): the IOAS before the op. */
+		{ &(struct iommu_option){
+			  .size = sizeof(o),
+			  .option_id = IOMMU_OPTION_HUGE_PAGES, .op = 5,
+			  .object_id = 999999 },
+		  ENOENT, "OPTION: an unknown op on an unknown IOAS is ENOENT" },
 		{ &(struct iommu_option){
 			  .size = sizeof(o), .option_id = 77,
 			  .op = IOMMU_OPTION_OP_GET, .object_id = ioas },

@@ -119,6 +119,9 @@ static void test_container_group(void)
 	      "GROUP_GET_STATUS: viable, no container");
 	CHECK_ERR(ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, DEV0), EINVAL,
 		  "GET_DEVICE_FD: without a container is EINVAL");
+	/* vfio_device_get_from_name() comes before the container check. */
+	CHECK_ERR(ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, "0000:00:99.0"), ENODEV,
+		  "GET_DEVICE_FD: an unknown name, no container, is ENODEV");
 	REQUIRE(!pipe(pfd), "pipe");
 	CHECK_ERR(ioctl(gfd, VFIO_GROUP_SET_CONTAINER, &pfd[0]), EBADFD,
 		  "SET_CONTAINER: not a container is EBADFD");

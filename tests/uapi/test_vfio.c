@@ -359,6 +359,47 @@ static void test_attach(int dfd, uint32_t dev_id)
 }
 
 /*
+ * The HWPT made for device @dfd's attach to an IOAS, shared by id with two
+ * more devices: it lives while any of them is attached, whichever made
+ * it, and goes with the last (iommufd_hw_pagetable_put()).
+ */
+static void test_auto_hwpt_shared(int dfd)
+{
+	struct iommu_hwpt_set_dirty_tracking sd = { .size = sizeof(sd) };
+	uint32_t ioas = t_ioas_alloc(ifd), hwpt, pt;
+	int b, c;
+
+	b = t_device_try_bind(ifd, 3, NULL);
+	c = t_device_try_bind(ifd, 1, NULL);
+	if (b < 0 || c < 0) {
+		for (int i = 0; i < 4; i++)
+			t_skip("auto HWPT: needs vfio1 and vfio3");
+		goto out;
+	}
+	hwpt = ioas;
+	REQUIRE(!t_attach(dfd, &hwpt), "attach to an IOAS");
+	pt = hwpt;
+	REQUIRE(!t_attach(b, &pt), "attach to its HWPT");
+	REQUIRE(!t_detach(dfd), "detach");
+	sd.hwpt_id = hwpt;
+	CHECK_ERR(ioctl(ifd, IOMMU_HWPT_SET_DIRTY_TRACKING, &sd), EOPNOTSUPP,
+		  "auto HWPT: its maker detached, it stays while another "
+		  "device is attached");
+	pt = hwpt;
+	CHECK_OK(t_attach(c, &pt),
+		 "auto HWPT: a third device attaches to it by id");
+	REQUIRE(!t_detach(b) && !t_detach(c), "detach both");
+	CHECK_ERR(t_destroy(ifd, hwpt), ENOENT,
+		  "auto HWPT: it went with its last device");
+	CHECK_OK(t_destroy(ifd, ioas), "auto HWPT: its IOAS is free");
+out:
+	if (b >= 0)
+		close(b);
+	if (c >= 0)
+		close(c);
+}
+
+/*
  * The SEC accelerator (vfio1) end to end: one SHA-256 job whose rings and
  * buffers are program memory, the digest checked against FIPS 180-2's
  * "abc" example. The descriptor and buffer layouts are the device's, as
@@ -504,6 +545,7 @@ int main(void)
 	test_info_regions(dfd);
 	test_irqs(dfd);
 	test_attach(dfd, dev_id);
+	test_auto_hwpt_shared(dfd);
 	test_sec_job();
 	if (!t_skip_on_linux("vfio1 is iopf's SEC accelerator")) {
 		int sfd;
