@@ -96,7 +96,7 @@ static int explore_one_scenario(const struct iopf_explore_scenario *s,
 		       rep->failure);
 		printf("  replay: iopf explore %s --strategy %s --depth %u "
 		       "--seed %llu --schedules 1",
-		       s->name, strategy_name(cfg->strategy),
+		       s->name, strategy_name(rep->found_strategy),
 		       cfg->depth ? cfg->depth : 3,
 		       (unsigned long long)rep->first_failing_seed);
 		if (cfg->window_ns)

@@ -75,6 +75,9 @@ struct iopf_explore_report {
 	uint64_t steps_hint;            /* PCT's k, measured first */
 	double seconds;
 	bool found;
+	/* How to replay it: the search's strategy, or RANDOM for PCT's
+	 * measuring run of seed 0 (a failure there fails the scenario). */
+	enum iopf_rt_strategy found_strategy;
 	uint64_t first_failing_seed;
 	char failure[256];              /* what broke, for that seed */
 	struct iopf_rt_trace_ring trace;/* its last steps */

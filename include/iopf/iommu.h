@@ -436,7 +436,9 @@ int iopf_domain_alloc_sva(struct iopf_iommu *iommu, struct iopf_mm *mm,
  * Detaches whatever is still attached (answering their pending faults
  * INVALID), then frees; a parent frees its nests first. 0, also for NULL;
  * -EBUSY, nothing changed, while it or one of its nests is held (see
- * iopf_domain_hold()). Waits for the domain's running fault handlers: one
+ * iopf_domain_hold()) or being freed by another call: a parent's free
+ * racing its nest's returns -EBUSY until the nest is gone (a nest is not
+ * freed after its parent: the parent's free freed it). Waits for the domain's running fault handlers: one
  * of them calling it (for its own domain or that domain's parent) would
  * wait for itself, and aborts the process with a message instead.
  */

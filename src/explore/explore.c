@@ -6,7 +6,9 @@
  * PCT needs the number of steps a run takes (its k). It is measured once,
  * by a random schedule of seed 0 before the search, so that it depends on
  * the scenario and the settings only: replaying a seed alone measures the
- * same k and runs the same interleaving.
+ * same k and runs the same interleaving. That run is a schedule like any
+ * other: if it fails, the scenario fails with it (its replay is the random
+ * strategy's seed 0), and a k from a run that never finished is not used.
  */
 #define _GNU_SOURCE
 #include <iopf/explore.h>
@@ -152,6 +154,26 @@ static void explore_set_add(struct explore_set *set, uint64_t h)
 	set->count++;
 }
 
+/* Count the failing schedule in @sh; the first one found is reported. */
+static void explore_record_failure(const struct iopf_explore_scenario *s,
+				   const struct iopf_explore_config *cfg,
+				   struct iopf_explore_report *rep,
+				   const struct explore_shared *sh,
+				   uint64_t seed, enum iopf_rt_strategy strategy)
+{
+	rep->failures++;
+	if (cfg->progress)
+		fprintf(cfg->progress, "  %s: seed %llu fails: %s\n", s->name,
+			(unsigned long long)seed, sh->why);
+	if (rep->found)
+		return;
+	rep->found = true;
+	rep->found_strategy = strategy;
+	rep->first_failing_seed = seed;
+	snprintf(rep->failure, sizeof(rep->failure), "%s", sh->why);
+	rep->trace = sh->ring;
+}
+
 int iopf_explore_run(const struct iopf_explore_scenario *s,
 		     const struct iopf_explore_config *cfg,
 		     struct iopf_explore_report *rep)
@@ -192,6 +214,12 @@ int iopf_explore_run(const struct iopf_explore_scenario *s,
 		else
 			explore_forked(s, &probe, 0, timeout_s, sh);
 		ex.steps_hint = sh->sched.steps ? sh->sched.steps : 1;
+		if (sh->status != EXPLORE_PASSED) {
+			explore_record_failure(s, cfg, rep, sh, 0,
+					       IOPF_RT_SCHED_RANDOM);
+			if (!cfg->keep_going)
+				goto out_done;
+		}
 	}
 	rep->steps_hint = ex.steps_hint;
 
@@ -212,20 +240,11 @@ int iopf_explore_run(const struct iopf_explore_scenario *s,
 		explore_set_add(&seen, sh->sched.schedule_hash);
 		if (sh->status == EXPLORE_PASSED)
 			continue;
-		rep->failures++;
-		if (cfg->progress)
-			fprintf(cfg->progress, "  %s: seed %llu fails: %s\n",
-				s->name, (unsigned long long)seed, sh->why);
-		if (!rep->found) {
-			rep->found = true;
-			rep->first_failing_seed = seed;
-			snprintf(rep->failure, sizeof(rep->failure), "%s",
-				 sh->why);
-			rep->trace = sh->ring;
-		}
+		explore_record_failure(s, cfg, rep, sh, seed, ex.strategy);
 		if (!cfg->keep_going)
 			break;
 	}
+out_done:
 	rep->seconds = explore_now() - t0;
 	rep->distinct = seen.count;
 	free(seen.slots);

@@ -24,6 +24,7 @@
 #include <iopf/iommufd.h>
 #include <iopf/mm.h>
 #include <iopf/vfio.h>
+#include <iopf/viommu.h>
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -829,6 +830,309 @@ static void body_sva_exit(struct host *h)
 
 HOST_SCENARIO(scen_sva_exit, 1, 1, 0, body_sva_exit, DEFAULT)
 
+/* ---- nested translation: stage 1 owned by the guest, stage 2 by the host ---- */
+
+#define GVA1 0x40000000ull       /* PASID 1's IOVAs (stage 1) */
+
+/* A device writing @pages pages of @pasid's IOVAs from @iova. */
+struct pdma_job {
+	struct host *h;
+	struct iopf_dev *dev;
+	uint32_t pasid;
+	uint64_t iova, pages;
+	struct iopf_rt_actor *actor;
+	int ret;
+};
+
+static void pdma_fn(void *arg)
+{
+	struct pdma_job *j = arg;
+
+	j->ret = 0;
+	for (uint64_t p = 0; p < j->pages; p++) {
+		uint64_t v = (j->iova >> 12) + p;
+		int ret = iopf_dma(j->dev, j->pasid,
+				   j->iova + p * IOPF_PGSIZE_4K, &v, sizeof(v),
+				   IOPF_DMA_WRITE);
+
+		if (ret && !j->ret)
+			j->ret = ret;
+	}
+}
+
+static void pdma_start(struct host *h, struct pdma_job *j,
+		       struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
+		       uint64_t pages)
+{
+	*j = (struct pdma_job){ .h = h, .dev = dev, .pasid = pasid,
+				.iova = iova, .pages = pages };
+	j->actor = host_spawn(h, "dma-pasid", pdma_fn, j);
+}
+
+static void pdma_finish(struct host *h, struct pdma_job *j, bool may_fail)
+{
+	if (!j->actor)
+		return;
+	iopf_rt_join(j->actor);
+	j->actor = NULL;
+	if (may_fail)
+		CHECK(h, j->ret == 0 || j->ret == -EFAULT || j->ret == -EIO,
+		      "pasid %u DMA returned %d", j->pasid, j->ret);
+	else
+		CHECK(h, j->ret == 0, "pasid %u DMA failed (%d) on pages that "
+		      "stay mapped", j->pasid, j->ret);
+}
+
+/* A stage-1 table mapping GVA1 + i pages to IPA i, for @pages pages. */
+static struct iopf_io_pgtable *s1_table(struct host *h, uint64_t ipa0,
+					uint64_t pages)
+{
+	struct iopf_io_pgtable_cfg tc = { .pgsize_bitmap = IOPF_PGSIZE_4K };
+	struct iopf_io_pgtable *t;
+
+	CHECK(h, iopf_io_pgtable_alloc(h->rt, &tc, &t) == 0, "s1 alloc");
+	if (h->failed)
+		return NULL;
+	CHECK(h, iopf_io_pgtable_ops(t)->map(t, GVA1, ipa0,
+					     pages * IOPF_PGSIZE_4K,
+					     IOPF_PERM_READ | IOPF_PERM_WRITE)
+			 == 0, "s1 map");
+	return t;
+}
+
+/*
+ * A container resolving stage 2 (8 faultable pages at IPA 0) for a
+ * parent domain, a nest over it whose PASID 1 has @s1; device 0 attached
+ * to the nest at PASID 1.
+ */
+struct nest_core {
+	struct iopf_ioas *ioas;
+	struct iopf_domain *parent, *nest;
+	struct iopf_io_pgtable *s1;
+};
+
+static bool nest_core_setup(struct host *h, struct nest_core *n)
+{
+	n->ioas = ioas_with_domain(h, &n->parent);
+	if (!n->ioas)
+		return false;
+	CHECK(h, iopf_domain_alloc_nested(n->parent, &n->nest) == 0, "nest");
+	n->s1 = s1_table(h, 0, 8);
+	if (h->failed)
+		return false;
+	CHECK(h, iopf_domain_set_stage1(n->nest, 1, n->s1) == 0, "stage1");
+	CHECK(h, iopf_attach(h->dev[0], 1, n->nest) == 0, "attach nest");
+	return !h->failed;
+}
+
+/*
+ * The parent freed (its nests first) while device 0 faults in stage 2
+ * through the nest, the container still resolving: the nest's stage-2
+ * faults are answered, the device's DMA returns, nothing freed twice.
+ */
+static void body_nest_free_parent(struct host *h)
+{
+	struct nest_core n = { 0 };
+	struct pdma_job j;
+
+	if (!nest_core_setup(h, &n))
+		return;
+	CHECK(h, iopf_attach(h->dev[1], IOPF_PASID_NONE, n.parent) == 0,
+	      "attach parent");
+	pdma_start(h, &j, h->dev[0], 1, GVA1, 4);
+	iopf_rt_sleep(h->rt, iopf_rt_random_below(h->rt, 20000));
+	iopf_ioas_detach_domain(n.ioas, n.parent);
+	CHECK(h, iopf_domain_free(n.parent) == 0, "free parent");
+	pdma_finish(h, &j, true);
+	iopf_ioas_destroy(n.ioas);
+	iopf_io_pgtable_free(n.s1);
+}
+
+HOST_SCENARIO(scen_nest_free_parent, 2, 1, 0, body_nest_free_parent, DEFAULT)
+
+struct s1_swapper {
+	struct host *h;
+	struct nest_core *n;
+};
+
+/* The guest replaces PASID 1's table, frees the old one, then PASID 2's. */
+static void s1_swap_fn(void *arg)
+{
+	struct s1_swapper *s = arg;
+	struct host *h = s->h;
+	struct iopf_io_pgtable *t2 = s1_table(h, 0, 8), *t3;
+
+	if (!t2)
+		return;
+	CHECK(h, iopf_domain_set_stage1(s->n->nest, 1, t2) == 0, "swap");
+	iopf_io_pgtable_free(s->n->s1);
+	s->n->s1 = t2;
+	/* PASID 1 removed, PASID 2 reuses its slot. */
+	CHECK(h, iopf_domain_set_stage1(s->n->nest, 1, NULL) == 0, "remove");
+	t3 = s1_table(h, 0, 8);
+	if (!t3)
+		return;
+	CHECK(h, iopf_domain_set_stage1(s->n->nest, 2, t3) == 0, "pasid 2");
+	CHECK(h, iopf_domain_set_stage1(s->n->nest, 1, t2) == 0, "pasid 1");
+	CHECK(h, iopf_domain_set_stage1(s->n->nest, 2, NULL) == 0, "rm 2");
+	iopf_io_pgtable_free(t3);
+}
+
+/*
+ * The guest swaps and removes stage-1 tables (freeing the old ones at
+ * once, as the header allows) while devices DMA through them at PASIDs
+ * 1 and 2: no walk of a freed table; DMA may fail while no table is
+ * installed.
+ */
+static void body_nest_s1_swap(struct host *h)
+{
+	struct nest_core n = { 0 };
+	struct s1_swapper s = { .h = h, .n = &n };
+	struct iopf_rt_actor *a;
+	struct pdma_job j[2];
+
+	if (!nest_core_setup(h, &n))
+		return;
+	CHECK(h, iopf_attach(h->dev[1], 2, n.nest) == 0, "attach 2");
+	pdma_start(h, &j[0], h->dev[0], 1, GVA1, 4);
+	pdma_start(h, &j[1], h->dev[1], 2, GVA1 + 4 * IOPF_PGSIZE_4K, 4);
+	a = host_spawn(h, "guest-s1", s1_swap_fn, &s);
+	if (a)
+		iopf_rt_join(a);
+	pdma_finish(h, &j[0], true);
+	pdma_finish(h, &j[1], true);
+	iopf_detach(h->dev[0], 1);
+	iopf_detach(h->dev[1], 2);
+	iopf_domain_set_stage1(n.nest, 1, NULL);
+	iopf_domain_free(n.nest);
+	iopf_ioas_detach_domain(n.ioas, n.parent);
+	iopf_domain_free(n.parent);
+	iopf_ioas_destroy(n.ioas);
+	iopf_io_pgtable_free(n.s1);
+}
+
+HOST_SCENARIO(scen_nest_s1_swap, 2, 1, 0, body_nest_s1_swap, DEFAULT)
+
+/* ---- a guest vIOMMU answering nested faults ---- */
+
+struct vnest {
+	struct iopf_fd *fd;
+	uint32_t ioas, dev_id, parent, fault, nested;
+	struct iopf_viommu *v;
+};
+
+/*
+ * Stage 2: 8 faultable pages at IPA 0. Device 0 behind a vIOMMU whose
+ * guest gives PASID 1 the IPAs [0, 4 pages) and PASID 2 [4, 8 pages),
+ * both at GVA1; attached at both PASIDs.
+ */
+static bool vnest_setup(struct host *h, struct vnest *n, uint64_t timeout,
+			enum iopf_guest_behaviour how)
+{
+	struct iopf_viommu_config vc = { .rt = h->rt,
+					 .response_timeout_ns = timeout,
+					 .guest_delay_ns = 2000,
+					 .behaviour = how };
+
+	n->fd = fd_open_mapped(h, &n->ioas);
+	if (!n->fd)
+		return false;
+	CHECK(h, iopf_fd_device_bind(n->fd, h->dev[0], &n->dev_id) == 0,
+	      "bind");
+	CHECK(h, iopf_fd_hwpt_alloc(n->fd, n->dev_id, n->ioas, 0,
+				    &n->parent) == 0, "parent");
+	CHECK(h, iopf_fd_fault_alloc(n->fd, &n->fault) == 0, "fault");
+	CHECK(h, iopf_fd_hwpt_alloc_nested(n->fd, n->dev_id, n->parent,
+					   n->fault, &n->nested) == 0,
+	      "nested");
+	if (h->failed)
+		return false;
+	vc.fd = n->fd;
+	vc.nested_hwpt_id = n->nested;
+	vc.fault_id = n->fault;
+	CHECK(h, iopf_viommu_create(&vc, &n->v) == 0, "viommu");
+	if (h->failed)
+		return false;
+	CHECK(h, iopf_viommu_add_region(n->v, 1, GVA1, 0, 4 * IOPF_PGSIZE_4K,
+					IOPF_PERM_READ | IOPF_PERM_WRITE) == 0,
+	      "region 1");
+	CHECK(h, iopf_viommu_add_region(n->v, 2, GVA1, 4 * IOPF_PGSIZE_4K,
+					4 * IOPF_PGSIZE_4K,
+					IOPF_PERM_READ | IOPF_PERM_WRITE) == 0,
+	      "region 2");
+	CHECK(h, iopf_fd_attach(n->fd, n->dev_id, 1, n->nested) == 0, "att 1");
+	CHECK(h, iopf_fd_attach(n->fd, n->dev_id, 2, n->nested) == 0, "att 2");
+	return !h->failed;
+}
+
+static void vnest_close(struct host *h, struct vnest *n)
+{
+	(void)h;
+	iopf_fd_detach(n->fd, n->dev_id, 1);
+	iopf_fd_detach(n->fd, n->dev_id, 2);
+	iopf_viommu_destroy(n->v);
+	n->v = NULL;
+	iopf_fd_close(n->fd);
+}
+
+/*
+ * The VMM unwinds in the header's order (detach, vIOMMU, the objects)
+ * while the device faults through both stages at two PASIDs and the
+ * guest answers: every group answered once, every DMA returns.
+ */
+static void body_viommu_teardown(struct host *h)
+{
+	struct vnest n = { 0 };
+	struct pdma_job j[2];
+
+	if (!vnest_setup(h, &n, 0, IOPF_GUEST_CORRECT)) {
+		if (n.fd)
+			iopf_fd_close(n.fd);
+		return;
+	}
+	pdma_start(h, &j[0], h->dev[0], 1, GVA1, 4);
+	pdma_start(h, &j[1], h->dev[0], 2, GVA1, 4);
+	iopf_rt_sleep(h->rt, iopf_rt_random_below(h->rt, 30000));
+	CHECK(h, iopf_fd_detach(n.fd, n.dev_id, 1) == 0, "detach 1");
+	CHECK(h, iopf_fd_detach(n.fd, n.dev_id, 2) == 0, "detach 2");
+	iopf_viommu_destroy(n.v);
+	pdma_finish(h, &j[0], true);
+	pdma_finish(h, &j[1], true);
+	CHECK(h, fd_destroy_when_idle(h, n.fd, n.nested) == 0, "destroy nest");
+	CHECK(h, fd_destroy_when_idle(h, n.fd, n.fault) == 0, "destroy queue");
+	CHECK(h, fd_destroy_when_idle(h, n.fd, n.parent) == 0, "destroy parent");
+	iopf_fd_close(n.fd);
+}
+
+HOST_SCENARIO(scen_viommu_teardown, 1, 1, 0, body_viommu_teardown, DEFAULT)
+
+/* A guest answering twice, racing the timeout and the detach. */
+static void viommu_misbehave(struct host *h, enum iopf_guest_behaviour how)
+{
+	struct vnest n = { 0 };
+	struct pdma_job j[2];
+
+	if (!vnest_setup(h, &n, 10000, how)) {
+		if (n.fd)
+			iopf_fd_close(n.fd);
+		return;
+	}
+	pdma_start(h, &j[0], h->dev[0], 1, GVA1, 4);
+	pdma_start(h, &j[1], h->dev[0], 2, GVA1, 4);
+	iopf_rt_sleep(h->rt, iopf_rt_random_below(h->rt, 40000));
+	CHECK(h, iopf_fd_detach(n.fd, n.dev_id, 1) == 0, "detach 1");
+	pdma_finish(h, &j[0], true);
+	pdma_finish(h, &j[1], true);
+	vnest_close(h, &n);
+}
+
+static void body_viommu_twice(struct host *h)
+{
+	viommu_misbehave(h, IOPF_GUEST_TWICE);
+}
+
+HOST_SCENARIO(scen_viommu_twice, 1, 1, 0, body_viommu_twice, DEFAULT)
+
 static const struct iopf_explore_scenario explore_scenarios[] = {
 	{ "type1-close-vs-dma",
 	  "iopf_type1_close() while two devices fault on its mappings",
@@ -901,6 +1205,19 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	  "a process sharing its address space (SVA) discards pages and "
 	  "exits while the device faults: refused until its domain is freed",
 	  scen_sva_exit },
+	{ "nest-free-parent",
+	  "the parent freed (nests first) while a device faults in stage 2 "
+	  "through the nest", scen_nest_free_parent },
+	{ "nest-s1-swap",
+	  "stage-1 tables swapped, removed, reused and freed while two "
+	  "PASIDs DMA through them", scen_nest_s1_swap },
+	{ "viommu-teardown",
+	  "detach, vIOMMU destroy and the objects destroyed while both "
+	  "stages fault at two PASIDs and the guest answers",
+	  scen_viommu_teardown },
+	{ "viommu-twice",
+	  "a guest answering twice, racing the fault timeout and a detach",
+	  scen_viommu_twice },
 };
 
 const struct iopf_explore_scenario *iopf_explore_scenarios(unsigned *count)

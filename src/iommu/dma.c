@@ -119,10 +119,16 @@ static struct iopf_io_pgtable *stage1_table(struct iopf_domain *d,
 					    uint32_t pasid)
 {
 	for (unsigned i = 0; i < NESTED_MAX_PASIDS; i++) {
-		struct iopf_io_pgtable *t = atomic_load_explicit(
-			&d->s1[i].table, memory_order_acquire);
+		struct stage1_slot *slot = &d->s1[i];
+		struct iopf_io_pgtable *t;
 
-		if (t && d->s1[i].pasid == pasid)
+		/* Slots are reused: see struct stage1_slot. */
+		if (atomic_load_explicit(&slot->pasid, memory_order_acquire) !=
+		    pasid)
+			continue;
+		t = atomic_load_explicit(&slot->table, memory_order_acquire);
+		if (t && atomic_load_explicit(&slot->pasid,
+					      memory_order_acquire) == pasid)
 			return t;
 	}
 	return NULL;

@@ -402,7 +402,7 @@ static struct iopf_domain *domain_new(struct iopf_iommu *iommu,
 	iopf_lock_init(iommu->rt, &d->s1_lock, S1);
 	iopf_lock_init(iommu->rt, &d->sva_lock, SVA);
 	for (unsigned i = 0; i < NESTED_MAX_PASIDS; i++)
-		d->s1[i].pasid = IOPF_PASID_NONE;
+		atomic_init(&d->s1[i].pasid, IOPF_PASID_NONE);
 	return d;
 }
 
@@ -575,15 +575,18 @@ err_free:
 }
 
 /*
- * Whether @d and its nests are held by none; if so and @mark, mark them
- * all dying, so that no hold comes while they are freed (attach_lock).
+ * Whether @d and its nests are held by none and no free of any of them
+ * is under way; if so and @mark, mark them all dying, so that no hold
+ * and no other free comes while they are freed (attach_lock). A nest
+ * being freed on its own makes its parent's free wait its turn: else the
+ * parent would free the nest a second time under the first free.
  */
 static bool domain_claim_for_free_locked(struct iopf_domain *d, bool mark)
 {
 	struct iopf_domain *child;
 
 	iopf_rt_mutex_assert_held(&d->iommu->attach_lock);
-	if (d->holders)
+	if (d->holders || d->dying)
 		return false;
 	iopf_list_for_each_entry(child, &d->children, sibling)
 		if (!domain_claim_for_free_locked(child, false))
@@ -618,6 +621,8 @@ void iopf_domain_release(struct iopf_domain *d)
 				"iopf_domain_release()");
 }
 
+static void domain_free_claimed(struct iopf_domain *d);
+
 int iopf_domain_free(struct iopf_domain *d)
 {
 	struct iopf_attach *own;
@@ -634,19 +639,29 @@ int iopf_domain_free(struct iopf_domain *d)
 	 * handler's domain stops here too: it frees that nest first.
 	 */
 	own = fault_handler_attach(iommu);
-	if (own && own->domain == d)
-		handler_misuse("iopf_domain_free()",
-			       "that domain or of one of its nests");
+	for (struct iopf_domain *a = own ? own->domain : NULL; a; a = a->parent)
+		if (a == d)
+			handler_misuse("iopf_domain_free()",
+				       "that domain or of one of its nests");
 	/* A container still mirroring into it (or into a nest) keeps it. */
 	iopf_rt_mutex_lock(&iommu->attach_lock);
 	claimed = domain_claim_for_free_locked(d, true);
 	iopf_rt_mutex_unlock(&iommu->attach_lock);
 	if (!claimed)
 		return -EBUSY;
+	domain_free_claimed(d);
+	return 0;
+}
+
+/* Free @d, claimed with its nests by domain_claim_for_free_locked(). */
+static void domain_free_claimed(struct iopf_domain *d)
+{
+	struct iopf_iommu *iommu = d->iommu;
+
 	/* Nests first: they translate through us. */
 	while (!iopf_list_empty(&d->children))
-		iopf_domain_free(iopf_list_entry(d->children.next,
-						 struct iopf_domain, sibling));
+		domain_free_claimed(iopf_list_entry(d->children.next,
+						    struct iopf_domain, sibling));
 	domain_detach_all(d);
 	if (d->mn_registered)
 		iopf_mm_notifier_remove(&d->mn);
@@ -657,7 +672,6 @@ int iopf_domain_free(struct iopf_domain *d)
 	/* Nothing attached, nothing in flight: cached entries can go. */
 	tlb_invalidate(&iommu->iotlb, d->id, TLB_ANY_PASID, 0, 0);
 	domain_destroy_struct(d);
-	return 0;
 }
 
 enum iopf_domain_type iopf_domain_type(const struct iopf_domain *d)
@@ -831,24 +845,30 @@ int iopf_domain_set_stage1(struct iopf_domain *d, uint32_t pasid,
 		return -EINVAL;
 	iopf_rt_mutex_lock(&d->s1_lock);
 	for (unsigned i = 0; i < NESTED_MAX_PASIDS; i++) {
-		if (d->s1[i].pasid == pasid)
+		uint32_t p = atomic_load_explicit(&d->s1[i].pasid,
+						  memory_order_relaxed);
+
+		if (p == pasid)
 			slot = &d->s1[i];
-		else if (d->s1[i].pasid == IOPF_PASID_NONE && !free_slot)
+		else if (p == IOPF_PASID_NONE && !free_slot)
 			free_slot = &d->s1[i];
 	}
+	/* The order of the stores is the walkers' protocol (stage1_slot). */
 	if (!slot && stage1) {
 		if (!free_slot) {
 			ret = -ENOSPC;
 			goto out_unlock;
 		}
 		slot = free_slot;
-		slot->pasid = pasid;
+		atomic_store_explicit(&slot->pasid, pasid,
+				      memory_order_release);
 	}
 	if (slot) {
 		atomic_store_explicit(&slot->table, stage1,
 				      memory_order_release);
 		if (!stage1)
-			slot->pasid = IOPF_PASID_NONE;
+			atomic_store_explicit(&slot->pasid, IOPF_PASID_NONE,
+					      memory_order_release);
 	}
 out_unlock:
 	iopf_rt_mutex_unlock(&d->s1_lock);

@@ -253,8 +253,16 @@ struct iopf_dev {
 	struct dev_counters ctr;
 };
 
+/*
+ * One PASID's stage-1 table of a nest. Written under s1_lock: a new slot
+ * takes its pasid before its table, a removed one loses its table before
+ * its pasid, both stores release. A walker, without the lock, loads the
+ * pasid, the table, then the pasid again (all acquire): a table seen
+ * between two loads of its own PASID was installed for that PASID and,
+ * once it is removed, the removal's flush waits for that walker's DMA.
+ */
 struct stage1_slot {
-	uint32_t pasid;
+	_Atomic uint32_t pasid;
 	struct iopf_io_pgtable *_Atomic table;
 };
 

@@ -140,6 +140,36 @@ static void test_fixed_version_passes(void **state)
 	assert_false(rep.found);
 }
 
+static int always_fails(struct iopf_rt *rt, char *why, size_t len)
+{
+	(void)rt;
+	return iopf_explore_fail(why, len, "broken at once");
+}
+
+static const struct iopf_explore_scenario broken_scenario = {
+	"broken", "fails on every schedule", always_fails,
+};
+
+/*
+ * PCT's measuring run (a random schedule of seed 0) is a schedule: its
+ * failure fails the scenario, replayed as the random strategy's seed 0,
+ * instead of being taken for a run of one step and ignored.
+ */
+static void test_measuring_run_failure_counts(void **state)
+{
+	static struct iopf_explore_report rep;
+
+	(void)state;
+	explore(&broken_scenario, IOPF_RT_SCHED_PCT, 1, 50, &rep);
+	assert_true(rep.found);
+	assert_int_equal(rep.found_strategy, IOPF_RT_SCHED_RANDOM);
+	assert_int_equal(rep.first_failing_seed, 0);
+	assert_string_equal(rep.failure, "broken at once");
+	explore(&broken_scenario, IOPF_RT_SCHED_RANDOM, 1, 50, &rep);
+	assert_int_equal(rep.found_strategy, IOPF_RT_SCHED_RANDOM);
+	assert_int_equal(rep.first_failing_seed, 1);
+}
+
 static void test_seed_replays_the_same_schedule(void **state)
 {
 	static struct iopf_explore_report first, again;
@@ -316,6 +346,7 @@ static void test_assert_held(void **state)
 
 TEST_MAIN(cmocka_unit_test(test_finds_lost_update),
 	  cmocka_unit_test(test_fixed_version_passes),
+	  cmocka_unit_test(test_measuring_run_failure_counts),
 	  cmocka_unit_test(test_seed_replays_the_same_schedule),
 	  cmocka_unit_test(test_time_order_never_preempts),
 	  cmocka_unit_test(test_bad_configs_refused),

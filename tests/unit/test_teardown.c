@@ -515,6 +515,87 @@ static void test_handler_cannot_free_own_domain(void **state)
 }
 
 /*
+ * A nest's free under way (waiting in its detach for the nest's running
+ * handler) and its parent's free at once: the parent's is refused with
+ * -EBUSY, nothing changed, instead of freeing the nest a second time
+ * under the first free; once that one returned, it goes through.
+ */
+struct nest_in_free {
+	struct iopf_rt *rt;
+	struct iopf_dev *dev;
+	struct iopf_domain *nest;
+	_Atomic bool in_handler;
+	int free_ret, dma_ret;
+};
+
+static enum iopf_response slow_nest_handler(void *data,
+					    const struct iopf_fault_group *g)
+{
+	struct nest_in_free *x = data;
+
+	(void)g;
+	atomic_store(&x->in_handler, true);
+	iopf_rt_sleep(x->rt, 50000);
+	return IOPF_RESP_INVALID;
+}
+
+static void nest_dma_fn(void *arg)
+{
+	struct nest_in_free *x = arg;
+	unsigned char b[8];
+
+	x->dma_ret = iopf_dma(x->dev, IOPF_PASID_NONE, 0, b, sizeof(b),
+			      IOPF_DMA_READ);
+}
+
+static void nest_free_fn(void *arg)
+{
+	struct nest_in_free *x = arg;
+
+	x->free_ret = iopf_domain_free(x->nest);
+}
+
+static void body_parent_free_waits_for_nest_free(struct harness *h)
+{
+	struct nest_in_free x = { .rt = h->rt };
+	struct iopf_rt_actor *dma, *freer;
+	struct iopf_domain *parent;
+	struct iopf_iommu *iommu;
+
+	harness_mm(h, 16, 0, IOPF_MM_POOL_DATA, UINT64_MAX, 16);
+	iommu = iommu_up(h, 8);
+	x.dev = pri_dev_add(iommu, 0);
+	assert_int_equal(iopf_domain_alloc_paging(iommu, 0, &parent), 0);
+	assert_int_equal(iopf_domain_alloc_nested(parent, &x.nest), 0);
+	/* No stage-1 table: the DMA faults to the nest's handler. */
+	assert_int_equal(iopf_domain_set_fault_handler(x.nest,
+						       slow_nest_handler, &x),
+			 0);
+	assert_int_equal(iopf_attach(x.dev, IOPF_PASID_NONE, x.nest), 0);
+	assert_int_equal(iopf_rt_spawn(h->rt, "dma", nest_dma_fn, &x, &dma), 0);
+	while (!atomic_load(&x.in_handler))
+		iopf_rt_sleep(h->rt, 1000);
+	assert_int_equal(iopf_rt_spawn(h->rt, "free-nest", nest_free_fn, &x,
+				       &freer), 0);
+	iopf_rt_sleep(h->rt, 1000);
+	/* The nest's free waits for its handler; the parent must wait too. */
+	assert_int_equal(iopf_domain_free(parent), -EBUSY);
+	iopf_rt_join(freer);
+	assert_int_equal(x.free_ret, 0);
+	iopf_rt_join(dma);
+	assert_int_equal(x.dma_ret, -EFAULT);
+	assert_int_equal(iopf_domain_free(parent), 0);
+	assert_int_equal(iopf_iommu_destroy(iommu), 0);
+	harness_mm_done(h);
+}
+
+static void test_parent_free_waits_for_nest_free(void **state)
+{
+	(void)state;
+	run_virtual(NULL, body_parent_free_waits_for_nest_free);
+}
+
+/*
  * A selective pin that fails after pinning must unpin what it pinned,
  * frame 0 included. Frame 0 is the pool's first frame handed out: the page
  * is populated before anything else. Every allocation, pin and map site
@@ -863,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_handler_cannot_wait_for_itself),
 		cmocka_unit_test(test_handler_cannot_detach_itself),
 		cmocka_unit_test(test_handler_cannot_free_own_domain),
+		cmocka_unit_test(test_parent_free_waits_for_nest_free),
 		cmocka_unit_test(test_failed_pin_of_frame0_leaves_nothing_pinned),
 		cmocka_unit_test(test_pin_racing_unmap_leaves_nothing_pinned),
 		cmocka_unit_test(test_mapped_page_is_not_refused_during_invalidation),
