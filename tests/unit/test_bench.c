@@ -579,6 +579,26 @@ static void test_uadk_rows_count_runs_at_once(void **state)
 	ret = iopf_bench_uadk_rows_validate(u, 2, IOPF_UADK_BEST, 3, &plan);
 	assert_true(ret == 0 || ret == -ENOMEM);
 	assert_int_equal(plan.mem_bytes, 12 * one.mem_bytes);
+	/* Runs at once share the time: 12 runs on 2 jobs take half of
+	 * what they take one after the other. */
+	{
+		double serial;
+
+		u[0].jobs = 1;
+		ret = iopf_bench_uadk_rows_validate(u, 2, IOPF_UADK_BEST, 3,
+						    &plan);
+		assert_true(ret == 0 || ret == -ENOMEM);
+		serial = plan.wall_s;
+		assert_true(serial > 11 * one.wall_s &&
+			    serial < 13 * one.wall_s);
+		u[0].jobs = 2;
+		ret = iopf_bench_uadk_rows_validate(u, 2, IOPF_UADK_BEST, 3,
+						    &plan);
+		assert_true(ret == 0 || ret == -ENOMEM);
+		assert_true(plan.wall_s > serial / 2 * 0.99 &&
+			    plan.wall_s < serial / 2 * 1.01);
+		u[0].jobs = 64;
+	}
 	/* A real row times the machine: one run at a time. */
 	u[1].runtime = IOPF_UADK_REAL;
 	ret = iopf_bench_uadk_rows_validate(u, 2, IOPF_UADK_BEST, 3, &plan);
