@@ -8,7 +8,7 @@
  * the scenario and the settings only: replaying a seed alone measures the
  * same k and runs the same interleaving. That run is a schedule like any
  * other: if it fails, the scenario fails with it (its replay is the random
- * strategy's seed 0), and a k from a run that never finished is not used.
+ * strategy's seed 0), and the search goes on only under keep_going.
  */
 #define _GNU_SOURCE
 #include <iopf/explore.h>

@@ -173,12 +173,25 @@ static void dma_job_fn(void *arg)
 	j->ret = 0;
 	for (uint64_t p = j->first; p < j->first + j->pages; p++) {
 		uint64_t v = p * 0x9e3779b97f4a7c15ull;
-		int ret = iopf_dma(j->dev, IOPF_PASID_NONE, p * IOPF_PGSIZE_4K,
-				   &v, sizeof(v), IOPF_DMA_WRITE);
+		int ret = iopf_dma(j->dev, j->pasid, p * IOPF_PGSIZE_4K, &v,
+				   sizeof(v), IOPF_DMA_WRITE);
 
 		if (ret && !j->ret)
 			j->ret = ret;
 	}
+}
+
+/* @dev writes @pages pages from @iova (page-aligned) of @pasid, an actor. */
+void dma_start_one(struct host *h, struct dma_job *j, struct iopf_dev *dev,
+		   uint32_t pasid, uint64_t iova, uint64_t pages, bool may_fail)
+{
+	char name[24];
+
+	*j = (struct dma_job){ .h = h, .dev = dev, .pasid = pasid,
+			       .first = iova / IOPF_PGSIZE_4K, .pages = pages,
+			       .may_fail = may_fail };
+	snprintf(name, sizeof(name), "dma-%s", iopf_dev_name(dev));
+	j->actor = host_spawn(h, name, dma_job_fn, j);
 }
 
 /*
@@ -188,16 +201,9 @@ static void dma_job_fn(void *arg)
 void dma_start(struct host *h, struct dma_job *jobs, unsigned n,
 	       uint64_t stride, uint64_t pages, bool may_fail)
 {
-	for (unsigned i = 0; i < n; i++) {
-		struct dma_job *j = &jobs[i];
-		char name[24];
-
-		*j = (struct dma_job){ .h = h, .dev = h->dev[i],
-				       .first = i * stride, .pages = pages,
-				       .may_fail = may_fail };
-		snprintf(name, sizeof(name), "dma-%s", iopf_dev_name(j->dev));
-		j->actor = host_spawn(h, name, dma_job_fn, j);
-	}
+	for (unsigned i = 0; i < n; i++)
+		dma_start_one(h, &jobs[i], h->dev[i], IOPF_PASID_NONE,
+			      i * stride * IOPF_PGSIZE_4K, pages, may_fail);
 }
 
 void dma_finish(struct host *h, struct dma_job *jobs, unsigned n)

@@ -54,6 +54,7 @@ struct host_spec {
 struct dma_job {
 	struct host *h;
 	struct iopf_dev *dev;
+	uint32_t pasid;          /* IOPF_PASID_NONE, or the PASID it uses */
 	uint64_t first, pages;   /* IOVA page numbers */
 	bool may_fail;           /* the domain may go away under it */
 	struct iopf_rt_actor *actor;
@@ -66,6 +67,9 @@ struct iopf_rt_actor *host_spawn(struct host *h, const char *name,
 				 iopf_rt_fn fn, void *arg);
 void dma_start(struct host *h, struct dma_job *jobs, unsigned n,
 	       uint64_t stride, uint64_t pages, bool may_fail);
+void dma_start_one(struct host *h, struct dma_job *j, struct iopf_dev *dev,
+		   uint32_t pasid, uint64_t iova, uint64_t pages,
+		   bool may_fail);
 void dma_finish(struct host *h, struct dma_job *jobs, unsigned n);
 struct iopf_type1 *type1_open_all(struct host *h);
 struct iopf_fd *fd_open_mapped(struct host *h, uint32_t *ioas);

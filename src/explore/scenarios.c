@@ -23,6 +23,7 @@
 #include <iopf/iommu.h>
 #include <iopf/iommufd.h>
 #include <iopf/mm.h>
+#include <iopf/sec.h>
 #include <iopf/vfio.h>
 #include <iopf/viommu.h>
 
@@ -763,32 +764,12 @@ HOST_SCENARIO(scen_drain_deferred_detach, 1, 2, 0, body_deferred_vs_detach,
 
 /* ---- a process exiting while its address space is shared (SVA) ---- */
 
-struct sva_job {
-	struct iopf_dev *dev;
-	struct iopf_mm *mm;
-	int ret;
-};
-
-static void sva_dma_fn(void *arg)
-{
-	struct sva_job *j = arg;
-
-	for (uint64_t p = 0; p < 4; p++) {
-		uint64_t v = p;
-		int ret = iopf_dma(j->dev, 1, HVA + p * IOPF_PGSIZE_4K, &v,
-				   sizeof(v), IOPF_DMA_WRITE);
-
-		if (ret && !j->ret)
-			j->ret = ret;
-	}
-}
-
 static void sva_discard_fn(void *arg)
 {
-	struct sva_job *j = arg;
+	struct iopf_mm *mm = arg;
 
 	for (int i = 0; i < 3; i++)
-		(void)iopf_mm_discard(j->mm, HVA + (uint64_t)i * IOPF_PGSIZE_4K,
+		(void)iopf_mm_discard(mm, HVA + (uint64_t)i * IOPF_PGSIZE_4K,
 				      IOPF_PGSIZE_4K);
 }
 
@@ -801,87 +782,103 @@ static void sva_discard_fn(void *arg)
  */
 static void body_sva_exit(struct host *h)
 {
-	struct sva_job j = { .dev = h->dev[0] };
-	struct iopf_rt_actor *dma, *discard;
+	struct iopf_rt_actor *discard;
 	struct iopf_domain *d;
+	struct iopf_mm *mm;
+	struct dma_job j;
 
-	CHECK(h, iopf_mm_create(h->pool, "proc", UINT64_MAX, &j.mm) == 0, "mm");
+	CHECK(h, iopf_mm_create(h->pool, "proc", UINT64_MAX, &mm) == 0, "mm");
 	if (h->failed)
 		return;
-	CHECK(h, iopf_mm_map(j.mm, HVA, 4 * IOPF_PGSIZE_4K) == 0, "map");
-	CHECK(h, iopf_domain_alloc_sva(h->iommu, j.mm, &d) == 0, "sva");
+	CHECK(h, iopf_mm_map(mm, HVA, 4 * IOPF_PGSIZE_4K) == 0, "map");
+	CHECK(h, iopf_domain_alloc_sva(h->iommu, mm, &d) == 0, "sva");
 	if (h->failed) {
-		CHECK(h, iopf_mm_destroy(j.mm) == 0, "exit");
+		CHECK(h, iopf_mm_destroy(mm) == 0, "exit");
 		return;
 	}
 	CHECK(h, iopf_attach(h->dev[0], 1, d) == 0, "attach");
-	dma = host_spawn(h, "dma-sva", sva_dma_fn, &j);
-	discard = host_spawn(h, "discard", sva_discard_fn, &j);
-	CHECK(h, iopf_mm_destroy(j.mm) == -EBUSY, "exit while bound");
+	dma_start_one(h, &j, h->dev[0], 1, HVA, 4, true);
+	discard = host_spawn(h, "discard", sva_discard_fn, mm);
+	CHECK(h, iopf_mm_destroy(mm) == -EBUSY, "exit while bound");
 	if (discard)
 		iopf_rt_join(discard);
 	CHECK(h, iopf_domain_free(d) == 0, "free");
-	CHECK(h, iopf_mm_destroy(j.mm) == 0, "exit");
-	if (dma)
-		iopf_rt_join(dma);
-	CHECK(h, j.ret == 0 || j.ret == -EFAULT || j.ret == -EIO,
-	      "SVA DMA returned %d", j.ret);
+	CHECK(h, iopf_mm_destroy(mm) == 0, "exit");
+	dma_finish(h, &j, 1);
 }
 
 HOST_SCENARIO(scen_sva_exit, 1, 1, 0, body_sva_exit, DEFAULT)
 
-/* ---- nested translation: stage 1 owned by the guest, stage 2 by the host ---- */
+/* ---- an accelerator destroyed while its driver waits for completions ---- */
 
-#define GVA1 0x40000000ull       /* PASID 1's IOVAs (stage 1) */
-
-/* A device writing @pages pages of @pasid's IOVAs from @iova. */
-struct pdma_job {
-	struct host *h;
-	struct iopf_dev *dev;
-	uint32_t pasid;
-	uint64_t iova, pages;
-	struct iopf_rt_actor *actor;
+struct sec_waiter {
+	struct iopf_sec *sec;
+	unsigned queue;
+	uint64_t timeout_ns;
 	int ret;
 };
 
-static void pdma_fn(void *arg)
+static void sec_wait_fn(void *arg)
 {
-	struct pdma_job *j = arg;
+	struct sec_waiter *w = arg;
 
-	j->ret = 0;
-	for (uint64_t p = 0; p < j->pages; p++) {
-		uint64_t v = (j->iova >> 12) + p;
-		int ret = iopf_dma(j->dev, j->pasid,
-				   j->iova + p * IOPF_PGSIZE_4K, &v, sizeof(v),
-				   IOPF_DMA_WRITE);
-
-		if (ret && !j->ret)
-			j->ret = ret;
-	}
+	/* Nothing was submitted: only a timeout or the stop ends it. */
+	w->ret = iopf_sec_queue_wait(w->sec, w->queue, 1, w->timeout_ns);
 }
 
-static void pdma_start(struct host *h, struct pdma_job *j,
-		       struct iopf_dev *dev, uint32_t pasid, uint64_t iova,
-		       uint64_t pages)
+/*
+ * Two drivers wait for completions on two queues (one with a timeout)
+ * while the host destroys the accelerator, its device still attached:
+ * the destroy stops the queues, waits for both waiters to leave (each
+ * with -ENODEV or its timeout) and refuses with -EBUSY; once detached it
+ * frees. Nothing is freed under a waiter or an engine.
+ */
+static void body_sec_destroy(struct host *h)
 {
-	*j = (struct pdma_job){ .h = h, .dev = dev, .pasid = pasid,
-				.iova = iova, .pages = pages };
-	j->actor = host_spawn(h, "dma-pasid", pdma_fn, j);
-}
+	struct iopf_sec_config sc = { .name = "sec", .queues = 2,
+				      .fault_cap = IOPF_FAULT_PRI };
+	struct sec_waiter w[2];
+	struct iopf_rt_actor *a[2];
+	struct iopf_domain *d;
+	struct iopf_sec *sec;
 
-static void pdma_finish(struct host *h, struct pdma_job *j, bool may_fail)
-{
-	if (!j->actor)
+	CHECK(h, iopf_sec_create(h->iommu, &sc, &sec) == 0, "sec");
+	if (h->failed)
 		return;
-	iopf_rt_join(j->actor);
-	j->actor = NULL;
-	if (may_fail)
-		CHECK(h, j->ret == 0 || j->ret == -EFAULT || j->ret == -EIO,
-		      "pasid %u DMA returned %d", j->pasid, j->ret);
-	else
-		CHECK(h, j->ret == 0, "pasid %u DMA failed (%d) on pages that "
-		      "stay mapped", j->pasid, j->ret);
+	CHECK(h, iopf_domain_alloc_paging(h->iommu, 0, &d) == 0, "domain");
+	if (h->failed) {
+		CHECK(h, iopf_sec_destroy(sec) == 0, "destroy");
+		return;
+	}
+	CHECK(h, iopf_attach(iopf_sec_dev(sec), IOPF_PASID_NONE, d) == 0,
+	      "attach");
+	for (unsigned i = 0; i < 2; i++) {
+		w[i] = (struct sec_waiter){
+			.sec = sec, .queue = i, .ret = 1,
+			.timeout_ns = i ? iopf_rt_random_below(h->rt, 20000)
+					: UINT64_MAX,
+		};
+		a[i] = host_spawn(h, "driver", sec_wait_fn, &w[i]);
+	}
+	iopf_rt_sleep(h->rt, iopf_rt_random_below(h->rt, 20000));
+	CHECK(h, iopf_sec_destroy(sec) == -EBUSY, "destroy while attached");
+	for (unsigned i = 0; i < 2; i++) {
+		if (a[i])
+			iopf_rt_join(a[i]);
+		CHECK(h, w[i].ret == -ENODEV || w[i].ret == -ETIMEDOUT,
+		      "queue %u: wait returned %d", i, w[i].ret);
+	}
+	CHECK(h, iopf_detach(iopf_sec_dev(sec), IOPF_PASID_NONE) == 0,
+	      "detach");
+	CHECK(h, iopf_sec_destroy(sec) == 0, "destroy");
+	CHECK(h, iopf_domain_free(d) == 0, "free");
 }
+
+HOST_SCENARIO(scen_sec_destroy, 0, 1, 0, body_sec_destroy, DEFAULT)
+
+/* ---- nested translation: stage 1 owned by the guest, stage 2 by the host ---- */
+
+#define GVA1 0x40000000ull       /* PASID 1's IOVAs (stage 1) */
 
 /* A stage-1 table mapping GVA1 + i pages to IPA i, for @pages pages. */
 static struct iopf_io_pgtable *s1_table(struct host *h, uint64_t ipa0,
@@ -933,17 +930,17 @@ static bool nest_core_setup(struct host *h, struct nest_core *n)
 static void body_nest_free_parent(struct host *h)
 {
 	struct nest_core n = { 0 };
-	struct pdma_job j;
+	struct dma_job j;
 
 	if (!nest_core_setup(h, &n))
 		return;
 	CHECK(h, iopf_attach(h->dev[1], IOPF_PASID_NONE, n.parent) == 0,
 	      "attach parent");
-	pdma_start(h, &j, h->dev[0], 1, GVA1, 4);
+	dma_start_one(h, &j, h->dev[0], 1, GVA1, 4, true);
 	iopf_rt_sleep(h->rt, iopf_rt_random_below(h->rt, 20000));
 	iopf_ioas_detach_domain(n.ioas, n.parent);
 	CHECK(h, iopf_domain_free(n.parent) == 0, "free parent");
-	pdma_finish(h, &j, true);
+	dma_finish(h, &j, 1);
 	iopf_ioas_destroy(n.ioas);
 	iopf_io_pgtable_free(n.s1);
 }
@@ -989,18 +986,18 @@ static void body_nest_s1_swap(struct host *h)
 	struct nest_core n = { 0 };
 	struct s1_swapper s = { .h = h, .n = &n };
 	struct iopf_rt_actor *a;
-	struct pdma_job j[2];
+	struct dma_job j[2];
 
 	if (!nest_core_setup(h, &n))
 		return;
 	CHECK(h, iopf_attach(h->dev[1], 2, n.nest) == 0, "attach 2");
-	pdma_start(h, &j[0], h->dev[0], 1, GVA1, 4);
-	pdma_start(h, &j[1], h->dev[1], 2, GVA1 + 4 * IOPF_PGSIZE_4K, 4);
+	dma_start_one(h, &j[0], h->dev[0], 1, GVA1, 4, true);
+	dma_start_one(h, &j[1], h->dev[1], 2, GVA1 + 4 * IOPF_PGSIZE_4K, 4,
+		      true);
 	a = host_spawn(h, "guest-s1", s1_swap_fn, &s);
 	if (a)
 		iopf_rt_join(a);
-	pdma_finish(h, &j[0], true);
-	pdma_finish(h, &j[1], true);
+	dma_finish(h, j, 2);
 	iopf_detach(h->dev[0], 1);
 	iopf_detach(h->dev[1], 2);
 	iopf_domain_set_stage1(n.nest, 1, NULL);
@@ -1020,6 +1017,16 @@ struct vnest {
 	uint32_t ioas, dev_id, parent, fault, nested;
 	struct iopf_viommu *v;
 };
+
+/* Undoes vnest_setup(), whatever it got to (a detach of nothing fails). */
+static void vnest_close(struct vnest *n)
+{
+	iopf_fd_detach(n->fd, n->dev_id, 1);
+	iopf_fd_detach(n->fd, n->dev_id, 2);
+	iopf_viommu_destroy(n->v);
+	n->v = NULL;
+	iopf_fd_close(n->fd);
+}
 
 /*
  * Stage 2: 8 faultable pages at IPA 0. Device 0 behind a vIOMMU whose
@@ -1046,13 +1053,13 @@ static bool vnest_setup(struct host *h, struct vnest *n, uint64_t timeout,
 					   n->fault, &n->nested) == 0,
 	      "nested");
 	if (h->failed)
-		return false;
+		goto fail;
 	vc.fd = n->fd;
 	vc.nested_hwpt_id = n->nested;
 	vc.fault_id = n->fault;
 	CHECK(h, iopf_viommu_create(&vc, &n->v) == 0, "viommu");
 	if (h->failed)
-		return false;
+		goto fail;
 	CHECK(h, iopf_viommu_add_region(n->v, 1, GVA1, 0, 4 * IOPF_PGSIZE_4K,
 					IOPF_PERM_READ | IOPF_PERM_WRITE) == 0,
 	      "region 1");
@@ -1062,18 +1069,13 @@ static bool vnest_setup(struct host *h, struct vnest *n, uint64_t timeout,
 	      "region 2");
 	CHECK(h, iopf_fd_attach(n->fd, n->dev_id, 1, n->nested) == 0, "att 1");
 	CHECK(h, iopf_fd_attach(n->fd, n->dev_id, 2, n->nested) == 0, "att 2");
-	return !h->failed;
+	if (!h->failed)
+		return true;
+fail:
+	vnest_close(n);
+	return false;
 }
 
-static void vnest_close(struct host *h, struct vnest *n)
-{
-	(void)h;
-	iopf_fd_detach(n->fd, n->dev_id, 1);
-	iopf_fd_detach(n->fd, n->dev_id, 2);
-	iopf_viommu_destroy(n->v);
-	n->v = NULL;
-	iopf_fd_close(n->fd);
-}
 
 /*
  * The VMM unwinds in the header's order (detach, vIOMMU, the objects)
@@ -1083,21 +1085,17 @@ static void vnest_close(struct host *h, struct vnest *n)
 static void body_viommu_teardown(struct host *h)
 {
 	struct vnest n = { 0 };
-	struct pdma_job j[2];
+	struct dma_job j[2];
 
-	if (!vnest_setup(h, &n, 0, IOPF_GUEST_CORRECT)) {
-		if (n.fd)
-			iopf_fd_close(n.fd);
+	if (!vnest_setup(h, &n, 0, IOPF_GUEST_CORRECT))
 		return;
-	}
-	pdma_start(h, &j[0], h->dev[0], 1, GVA1, 4);
-	pdma_start(h, &j[1], h->dev[0], 2, GVA1, 4);
+	dma_start_one(h, &j[0], h->dev[0], 1, GVA1, 4, true);
+	dma_start_one(h, &j[1], h->dev[0], 2, GVA1, 4, true);
 	iopf_rt_sleep(h->rt, iopf_rt_random_below(h->rt, 30000));
 	CHECK(h, iopf_fd_detach(n.fd, n.dev_id, 1) == 0, "detach 1");
 	CHECK(h, iopf_fd_detach(n.fd, n.dev_id, 2) == 0, "detach 2");
 	iopf_viommu_destroy(n.v);
-	pdma_finish(h, &j[0], true);
-	pdma_finish(h, &j[1], true);
+	dma_finish(h, j, 2);
 	CHECK(h, fd_destroy_when_idle(h, n.fd, n.nested) == 0, "destroy nest");
 	CHECK(h, fd_destroy_when_idle(h, n.fd, n.fault) == 0, "destroy queue");
 	CHECK(h, fd_destroy_when_idle(h, n.fd, n.parent) == 0, "destroy parent");
@@ -1110,20 +1108,16 @@ HOST_SCENARIO(scen_viommu_teardown, 1, 1, 0, body_viommu_teardown, DEFAULT)
 static void viommu_misbehave(struct host *h, enum iopf_guest_behaviour how)
 {
 	struct vnest n = { 0 };
-	struct pdma_job j[2];
+	struct dma_job j[2];
 
-	if (!vnest_setup(h, &n, 10000, how)) {
-		if (n.fd)
-			iopf_fd_close(n.fd);
+	if (!vnest_setup(h, &n, 10000, how))
 		return;
-	}
-	pdma_start(h, &j[0], h->dev[0], 1, GVA1, 4);
-	pdma_start(h, &j[1], h->dev[0], 2, GVA1, 4);
+	dma_start_one(h, &j[0], h->dev[0], 1, GVA1, 4, true);
+	dma_start_one(h, &j[1], h->dev[0], 2, GVA1, 4, true);
 	iopf_rt_sleep(h->rt, iopf_rt_random_below(h->rt, 40000));
 	CHECK(h, iopf_fd_detach(n.fd, n.dev_id, 1) == 0, "detach 1");
-	pdma_finish(h, &j[0], true);
-	pdma_finish(h, &j[1], true);
-	vnest_close(h, &n);
+	dma_finish(h, j, 2);
+	vnest_close(&n);
 }
 
 static void body_viommu_twice(struct host *h)
@@ -1205,6 +1199,10 @@ static const struct iopf_explore_scenario explore_scenarios[] = {
 	  "a process sharing its address space (SVA) discards pages and "
 	  "exits while the device faults: refused until its domain is freed",
 	  scen_sva_exit },
+	{ "sec-destroy-vs-waiters",
+	  "an accelerator destroyed, still attached, while its drivers wait "
+	  "for completions: waiters leave first, the destroy refuses",
+	  scen_sec_destroy },
 	{ "nest-free-parent",
 	  "the parent freed (nests first) while a device faults in stage 2 "
 	  "through the nest", scen_nest_free_parent },
