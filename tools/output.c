@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -26,7 +27,7 @@ struct json_object *tool_json_double(double v)
 {
 	char text[32];
 
-	if (v != v || v - v != 0)
+	if (!isfinite(v))
 		return NULL;
 	for (int digits = 15; digits <= 17; digits++) {
 		snprintf(text, sizeof(text), "%.*g", digits, v);

@@ -404,9 +404,9 @@ int iopf_bench_uadk_rows_validate(const struct iopf_bench_uadk_config *cfgs,
 	}
 	/* Every run of every row is in one pool: they add up their guests;
 	 * the jobs at once share the time. */
-	jobs = bench_jobs_at_once(uadk_rows_jobs(cfgs, nrows), runs);
-	return bench_plan_set_jobs(plan, per_run, uadk_rows_jobs(cfgs, nrows),
-				   runs, wall_s / (jobs ? jobs : 1));
+	jobs = uadk_rows_jobs(cfgs, nrows);
+	return bench_plan_set_jobs(plan, per_run, jobs, runs,
+				   wall_s / bench_jobs_at_once(jobs, runs));
 }
 
 int iopf_bench_uadk_rows(const struct iopf_bench_uadk_config *cfgs,

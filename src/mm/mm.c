@@ -102,7 +102,8 @@ int iopf_mm_destroy(struct iopf_mm *mm)
 	 * A subscriber (an SVA domain, a container's area) reads this mm
 	 * from its fault handlers: it must unsubscribe first, after which
 	 * none of its handlers is running. Refused while one is left,
-	 * before anything changes.
+	 * before anything changes. The caller owns the mm: no subscription
+	 * may race its destroy (the subscriber would hold a freed mm).
 	 */
 	iopf_rt_mutex_lock(&mm->lock);
 	subscribed = mm->notifiers != NULL;
